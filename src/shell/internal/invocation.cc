@@ -1,0 +1,95 @@
+#include "shell/internal/invocation.h"
+
+namespace dualkey::shell {
+
+std::string_view Invocation::name() const {
+  if (argv.empty()) return {};
+  std::string_view text = argv[0].text;
+  auto slash = text.rfind('/');
+  return slash == std::string_view::npos ? text : text.substr(slash + 1);
+}
+
+Action MakeAction(std::string op_class, std::vector<std::string> targets,
+                  Reversibility reversibility, Severity severity, std::string reason) {
+  Action action;
+  action.channel = Channel::kShell;
+  action.op_class = std::move(op_class);
+  action.targets = std::move(targets);
+  action.reversibility = reversibility;
+  action.severity = severity;
+  action.reason = std::move(reason);
+  return action;
+}
+
+namespace {
+bool IsEndOfOptions(const Arg& arg) { return arg.text == "--"; }
+bool IsShortCluster(std::string_view text) {
+  return text.size() >= 2 && text[0] == '-' && text[1] != '-';
+}
+}  // namespace
+
+bool HasShortFlag(std::span<const Arg> args, char flag) {
+  for (const Arg& arg : args) {
+    if (IsEndOfOptions(arg)) break;
+    if (IsShortCluster(arg.text) && arg.text.find(flag, 1) != std::string::npos) return true;
+  }
+  return false;
+}
+
+bool HasLongFlag(std::span<const Arg> args, std::string_view flag) {
+  for (const Arg& arg : args) {
+    if (IsEndOfOptions(arg)) break;
+    std::string_view text = arg.text;
+    if (text == flag) return true;
+    if (text.size() > flag.size() && text.starts_with(flag) && text[flag.size()] == '=')
+      return true;
+  }
+  return false;
+}
+
+std::string OptionValue(std::span<const Arg> args, std::string_view option) {
+  const bool is_long = option.starts_with("--");
+  for (std::size_t i = 0; i < args.size(); ++i) {
+    std::string_view text = args[i].text;
+    if (text == "--") break;
+    if (text == option) return i + 1 < args.size() ? args[i + 1].text : std::string();
+    if (is_long) {
+      if (text.size() > option.size() && text.starts_with(option) && text[option.size()] == '=')
+        return std::string(text.substr(option.size() + 1));
+    } else if (option.size() == 2 && text.size() > 2 && text.starts_with(option) &&
+               text[1] != '-') {
+      return std::string(text.substr(2));  // -oVALUE
+    }
+  }
+  return {};
+}
+
+std::vector<Arg> Operands(std::span<const Arg> args,
+                          std::initializer_list<std::string_view> takes_value) {
+  std::vector<Arg> out;
+  bool options_done = false;
+  for (std::size_t i = 0; i < args.size(); ++i) {
+    const Arg& arg = args[i];
+    if (options_done) {
+      out.push_back(arg);
+      continue;
+    }
+    if (arg.text == "--") {
+      options_done = true;
+      continue;
+    }
+    if (arg.text.size() > 1 && arg.text[0] == '-') {
+      for (std::string_view option : takes_value) {
+        if (arg.text == option) {
+          ++i;  // skip the option's value
+          break;
+        }
+      }
+      continue;
+    }
+    out.push_back(arg);
+  }
+  return out;
+}
+
+}  // namespace dualkey::shell

@@ -1,0 +1,106 @@
+// What the classifier packs see: one command as it would be executed, after
+// the evaluator expanded its words (variables, quotes, braces, tilde) as far
+// as they can be known before running, plus the Context packs report to.
+#pragma once
+
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/action.h"
+
+namespace dualkey::shell {
+
+// One expanded argument.
+struct Arg {
+  // The value. Parts that cannot be known before running (an unset $VAR, a
+  // $(...) whose output we cannot predict) appear as written ("$X", "$(...)").
+  std::string text;
+  bool known = true;  // false if any part of `text` is such a placeholder
+  bool glob = false;  // contains an unquoted *, ? or [..] the shell would expand
+  // true when the value is known to be a fresh temp path (e.g. $(mktemp -d)).
+  bool temp = false;
+};
+
+enum class RedirectKind {
+  kRead,      // < file, <> file
+  kTruncate,  // > file, >| file, &> file: empties the file first
+  kAppend,    // >> file, &>> file
+  kDup,       // >&2, <&0, 2>&1: no file touched
+};
+
+struct FileRedirect {
+  RedirectKind kind = RedirectKind::kRead;
+  int fd = -1;
+  Arg target;  // unresolved path as expanded (see ResolvePath in paths.h)
+};
+
+struct Invocation {
+  std::vector<Arg> argv;  // argv[0] is the command as written (may be a path)
+  std::vector<FileRedirect> redirects;
+  // Text fed on stdin by a heredoc or here-string, if any.
+  bool has_stdin_text = false;
+  std::string stdin_text;
+  bool stdin_text_known = true;  // false when it holds unexpanded parts
+  // Set when stdin comes from the previous stage of a pipeline.
+  bool stdin_piped = false;
+  std::vector<Arg> piped_from;  // argv of that previous stage (not unwrapped)
+  // Absolute working directory when the command runs; empty if unknown
+  // (e.g. after `cd $UNSET`).
+  std::string cwd;
+  int depth = 0;  // how many wrappers/interpreters deep this command sits
+
+  std::string_view name() const;  // basename of argv[0], "" if argv empty
+  bool NameKnown() const { return !argv.empty() && argv[0].known; }
+};
+
+enum class SqlDialect { kPostgres, kMySql, kSqlite };
+
+// What a pack reports to, and how it follows wrapped commands.
+class Context {
+ public:
+  virtual ~Context() = default;
+  virtual void Emit(Action action) = 0;
+  // Classify a command that another one runs (sudo X, xargs X, find -exec X).
+  // The caller builds `inner` (argv, cwd, depth+1).
+  virtual void ClassifyInvocation(const Invocation& inner) = 0;
+  // Classify shell text that another command runs (bash -c, eval, ssh host).
+  virtual void ClassifyScript(std::string_view script, std::string_view cwd,
+                              int depth) = 0;
+  // Classify SQL text handed to a database CLI; `target` names the database
+  // (host/db) for the Action's targets.
+  virtual void ClassifySql(std::string_view sql, SqlDialect dialect,
+                           std::string_view target, int depth) = 0;
+  virtual const std::string& home() const = 0;  // the user's home directory
+};
+
+// A pack handles the commands named in its table.
+using PackHandler = void (*)(const Invocation& inv, Context& ctx);
+
+struct PackEntry {
+  std::string_view command;  // basename, e.g. "rm"; with `prefix`, "mkfs."
+  PackHandler handler;
+  bool prefix = false;  // match every name starting with `command`
+};
+
+// Helpers shared by packs ------------------------------------------------
+
+// An Action on the shell channel.
+Action MakeAction(std::string op_class, std::vector<std::string> targets,
+                  Reversibility reversibility, Severity severity,
+                  std::string reason);
+
+// Short and long flag parsing that understands clustering (-rf), `--` and
+// `--opt=value`. `HasShort(args, 'r')` is true for -r, -rf, -fr, -Rf...
+// Only arguments before `--` count as options.
+bool HasShortFlag(std::span<const Arg> args, char flag);
+bool HasLongFlag(std::span<const Arg> args, std::string_view flag);  // "--force"
+// First value of an option: "-o X", "-oX", "--out X", "--out=X". Empty if absent.
+std::string OptionValue(std::span<const Arg> args, std::string_view short_or_long);
+// Words that are not options (after `--`, everything). `takes_value` lists
+// options that consume the next word, e.g. {"-n", "--namespace"}.
+std::vector<Arg> Operands(std::span<const Arg> args,
+                          std::initializer_list<std::string_view> takes_value = {});
+
+}  // namespace dualkey::shell

@@ -1,0 +1,26 @@
+// The classifier packs: one table per family of commands. Each file under
+// packs/ defines one of these functions; the dispatcher (classify.cc) looks a
+// command's basename up in all of them.
+#pragma once
+
+#include <span>
+
+#include "shell/internal/invocation.h"
+
+namespace dualkey::shell {
+
+std::span<const PackEntry> WrapperPack();      // wrappers.cc: sudo, env, xargs, find, bash -c, ssh ...
+std::span<const PackEntry> InterpreterPack();  // interpreters.cc: python -c, node -e, perl -e, awk ...
+std::span<const PackEntry> FsPack();           // fs.cc: rm, rmdir, shred, truncate, mv, rsync, tar ...
+std::span<const PackEntry> GitPack();          // git.cc
+std::span<const PackEntry> DiskPack();         // disk.cc: dd, mkfs*, wipefs, parted, lvremove, zfs ...
+std::span<const PackEntry> DbCliPack();        // dbcli.cc: psql, mysql, sqlite3, redis-cli, mongosh ...
+std::span<const PackEntry> ContainerPack();    // containers.cc: docker, podman, kubectl, helm
+std::span<const PackEntry> IacPack();          // iac.cc: terraform, tofu, pulumi
+std::span<const PackEntry> CloudPack();        // cloud.cc: aws, gcloud, gsutil, az, doctl, fly, railway ...
+std::span<const PackEntry> BackupPack();       // backup.cc: restic, borg, kopia, rclone, pgbackrest ...
+
+// Classifies a file redirection that writes (`> file` truncates it).
+void ClassifyRedirect(const FileRedirect& redirect, const Invocation& inv, Context& ctx);
+
+}  // namespace dualkey::shell
