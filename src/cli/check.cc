@@ -1,0 +1,189 @@
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
+#include <iostream>
+#include <nlohmann/json.hpp>
+#include <string>
+
+#include "cli/commands.h"
+#include "guard/guard.h"
+
+namespace dualkey::cli {
+namespace {
+
+using nlohmann::json;
+
+std::string CurrentDirectory() {
+  char buffer[4096];
+  if (getcwd(buffer, sizeof(buffer)) == nullptr) return {};
+  return buffer;
+}
+
+std::string HomeDirectory(const CheckOptions& options) {
+  if (!options.home.empty()) return options.home;
+  const char* home = std::getenv("HOME");
+  return home != nullptr && *home == '/' ? home : "/root";
+}
+
+json ActionJson(const Action& action) {
+  return json{{"class", action.op_class},
+              {"targets", action.targets},
+              {"reversible", action.reversibility == Reversibility::kReversible},
+              {"reversibility", ToString(action.reversibility)},
+              {"severity", ToString(action.severity)},
+              {"reason", action.reason}};
+}
+
+json ResultJson(const guard::Result& result) {
+  json actions = json::array();
+  for (const Action& action : result.verdict.actions) actions.push_back(ActionJson(action));
+  json out{{"decision", ToString(result.verdict.decision)},
+           {"reason", result.verdict.reason},
+           {"actions", std::move(actions)}};
+  if (!result.commands.empty()) {
+    json commands = json::array();
+    for (const auto& command : result.commands)
+      commands.push_back(json{{"command", command.text}, {"cwd", command.cwd}, {"depth", command.depth}});
+    out["commands"] = std::move(commands);
+  }
+  if (!result.parse_error.empty()) out["parse_error"] = result.parse_error;
+  return out;
+}
+
+void PrintHuman(const guard::Request& request, const guard::Result& result) {
+  std::cout << "input:    " << request.input << "\n";
+  if (request.channel == Channel::kShell) {
+    std::cout << "cwd:      " << (request.cwd.empty() ? "(unknown)" : request.cwd) << "\n";
+    if (!result.parse_error.empty()) std::cout << "parse:    error at " << result.parse_error << "\n";
+    if (!result.commands.empty()) {
+      std::cout << "runs:\n";
+      for (const auto& command : result.commands)
+        std::cout << "  " << std::string(2 * command.depth, ' ') << command.text << "\n";
+    }
+  }
+  if (result.verdict.actions.empty()) {
+    std::cout << "actions:  none\n";
+  } else {
+    std::cout << "actions:\n";
+    for (const Action& action : result.verdict.actions) {
+      std::cout << "  " << action.op_class;
+      for (const std::string& target : action.targets) std::cout << "  " << target;
+      std::cout << "  [" << ToString(action.reversibility) << ", " << ToString(action.severity)
+                << "]\n      " << action.reason << "\n";
+    }
+  }
+  std::cout << "decision: " << ToString(result.verdict.decision) << " — " << result.verdict.reason
+            << "\n";
+}
+
+// One case of a --jsonl file -> one output line. Never throws.
+json CheckCase(const std::string& line, std::size_t line_number, const std::string& home) {
+  json parsed = json::parse(line, nullptr, /*allow_exceptions=*/false);
+  auto error = [&](const std::string& message, json id) {
+    return json{{"line", line_number},
+                {"id", std::move(id)},
+                {"decision", "hold"},
+                {"error", message}};
+  };
+  if (parsed.is_discarded() || !parsed.is_object()) return error("not a JSON object", nullptr);
+  json id = parsed.contains("id") ? parsed["id"] : json(nullptr);
+  if (!parsed.contains("channel") || !parsed["channel"].is_string())
+    return error("missing \"channel\" (shell, sql, http or mcp)", id);
+  guard::Request request;
+  if (!ParseChannel(parsed["channel"].get<std::string>(), &request.channel))
+    return error("unknown channel \"" + parsed["channel"].get<std::string>() + "\"", id);
+  if (!parsed.contains("input")) return error("missing \"input\"", id);
+  const json& input = parsed["input"];
+  request.input = input.is_string() ? input.get<std::string>() : input.dump();
+  if (parsed.contains("cwd") && parsed["cwd"].is_string()) request.cwd = parsed["cwd"];
+  request.home = home;
+  guard::Result result = guard::Check(request);
+  json out{{"id", std::move(id)},
+           {"decision", ToString(result.verdict.decision)},
+           {"reason", result.verdict.reason}};
+  for (const Action& action : result.verdict.actions) {
+    if (IsDestructive(action) || result.verdict.decision == Decision::kAllow) {
+      out["class"] = action.op_class;
+      break;
+    }
+  }
+  return out;
+}
+
+int RunJsonl(const CheckOptions& options) {
+  std::ifstream file;
+  std::istream* in = &std::cin;
+  if (options.jsonl != "-") {
+    file.open(options.jsonl);
+    if (!file) {
+      std::cerr << "dualkey check: cannot open " << options.jsonl << "\n";
+      return 2;
+    }
+    in = &file;
+  }
+  const std::string home = HomeDirectory(options);
+  std::string line;
+  std::size_t line_number = 0;
+  while (std::getline(*in, line)) {
+    ++line_number;
+    if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
+    json out;
+    try {
+      out = CheckCase(line, line_number, home);
+    } catch (const std::exception& e) {
+      // Fail closed: an internal error on one case still answers "hold".
+      out = json{{"line", line_number}, {"decision", "hold"}, {"error", e.what()}};
+    }
+    std::cout << out.dump(-1, ' ', false, json::error_handler_t::replace) << "\n";
+  }
+  return 0;
+}
+
+}  // namespace
+
+int RunCheck(const CheckOptions& options) {
+  if (!options.jsonl.empty()) {
+    if (!options.command.empty()) {
+      std::cerr << "dualkey check: give either --jsonl FILE or a command after --, not both\n";
+      return 2;
+    }
+    return RunJsonl(options);
+  }
+  if (options.command.empty()) {
+    std::cerr << "dualkey check: nothing to check. Try: dualkey check -- 'rm -rf ./build'\n";
+    return 2;
+  }
+  guard::Request request;
+  if (!ParseChannel(options.channel, &request.channel)) {
+    std::cerr << "dualkey check: unknown channel '" << options.channel
+              << "' (shell, sql, http or mcp)\n";
+    return 2;
+  }
+  for (const std::string& word : options.command) {
+    if (!request.input.empty()) request.input.push_back(' ');
+    request.input += word;
+  }
+  request.cwd = options.cwd_given ? options.cwd : CurrentDirectory();
+  if (!request.cwd.empty() && request.cwd[0] != '/') {
+    std::cerr << "dualkey check: --cwd must be an absolute path\n";
+    return 2;
+  }
+  request.home = HomeDirectory(options);
+  guard::Result result;
+  try {
+    result = guard::Check(request);
+  } catch (const std::exception& e) {
+    result.verdict = Verdict{Decision::kHold, std::string("internal error: ") + e.what(), {}};
+  }
+  if (options.json) {
+    std::cout << ResultJson(result).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace)
+              << "\n";
+  } else {
+    PrintHuman(request, result);
+  }
+  return result.verdict.decision == Decision::kAllow ? 0 : 1;
+}
+
+}  // namespace dualkey::cli

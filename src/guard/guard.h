@@ -1,0 +1,30 @@
+// The guard: one entry point from any channel's input to a Verdict. It picks
+// the channel's adapter (shell, SQL, ...), applies the policy, and fails
+// closed for channels or inputs it does not understand.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "core/action.h"
+#include "shell/shell.h"
+
+namespace dualkey::guard {
+
+struct Request {
+  Channel channel = Channel::kShell;
+  std::string input;  // shell: the command line; sql: the SQL text; http/mcp: JSON
+  std::string cwd;    // shell: absolute working directory, empty if unknown
+  std::string home;   // shell: the user's home directory
+};
+
+struct Result {
+  Verdict verdict;
+  // Shell only: what would run, for display.
+  std::vector<shell::ExecutedCommand> commands;
+  std::string parse_error;
+};
+
+Result Check(const Request& request);
+
+}  // namespace dualkey::guard

@@ -1,0 +1,671 @@
+// Commands that run other commands. Each handler finds the wrapped command
+// and hands it back to the dispatcher, so `sudo timeout 5 nice rm -rf /`
+// is judged as `rm -rf /`, to any depth.
+#include <algorithm>
+#include <array>
+#include <cctype>
+#include <string>
+
+#include "shell/internal/packs/packs.h"
+
+namespace dualkey::shell {
+namespace {
+
+using Args = std::span<const Arg>;
+
+bool In(std::string_view text, std::initializer_list<std::string_view> set) {
+  return std::find(set.begin(), set.end(), text) != set.end();
+}
+
+Action Opaque(std::string reason) {
+  return MakeAction("opaque.exec", {}, Reversibility::kUnknown, Severity::kHigh,
+                    std::move(reason));
+}
+
+// The inner command: same cwd and stdin, one level deeper.
+Invocation Inner(const Invocation& outer, Args argv) {
+  Invocation inner;
+  inner.argv.assign(argv.begin(), argv.end());
+  inner.cwd = outer.cwd;
+  inner.depth = outer.depth + 1;
+  inner.has_stdin_text = outer.has_stdin_text;
+  inner.stdin_text = outer.stdin_text;
+  inner.stdin_text_known = outer.stdin_text_known;
+  inner.stdin_piped = outer.stdin_piped;
+  inner.piped_from = outer.piped_from;
+  return inner;
+}
+
+// Skips leading options; `with_value` lists options that take the next word
+// (also accepted as --opt=value or -oVALUE). Returns the index of the first
+// operand in `args`.
+std::size_t SkipOptions(Args args, std::initializer_list<std::string_view> with_value) {
+  std::size_t i = 0;
+  while (i < args.size()) {
+    const std::string& text = args[i].text;
+    if (text == "--") return i + 1;
+    if (text.size() < 2 || text[0] != '-') break;
+    if (In(text, with_value)) ++i;  // the option's value
+    ++i;
+  }
+  return i;
+}
+
+void RunRest(const Invocation& inv, Context& ctx, std::size_t first) {
+  Args args(inv.argv);
+  if (first < args.size()) ctx.ClassifyInvocation(Inner(inv, args.subspan(first)));
+}
+
+void RunScriptArg(const Invocation& inv, Context& ctx, const Arg& script, std::string_view cwd,
+                  std::string_view what) {
+  if (!script.known) {
+    ctx.Emit(Opaque(std::string(what) + " runs shell text computed at run time (" + script.text +
+                    ")"));
+    return;
+  }
+  ctx.ClassifyScript(script.text, cwd, inv.depth + 1);
+}
+
+// Shell text that a pipeline feeds to a shell or interpreter on stdin.
+// Returns false when it cannot be known (decoded, downloaded, read from a file).
+bool PipedText(const Invocation& inv, std::string* text) {
+  if (inv.piped_from.empty()) return false;
+  const Arg& producer = inv.piped_from[0];
+  if (!producer.known) return false;
+  std::string_view name = producer.text;
+  if (auto slash = name.rfind('/'); slash != std::string_view::npos) name = name.substr(slash + 1);
+  if (name != "echo" && name != "printf") return false;
+  std::size_t i = 1;
+  if (name == "echo") {
+    while (i < inv.piped_from.size() && In(inv.piped_from[i].text, {"-n", "-E"})) ++i;
+    if (i < inv.piped_from.size() && inv.piped_from[i].text == "-e") return false;
+  }
+  std::string out;
+  for (; i < inv.piped_from.size(); ++i) {
+    if (!inv.piped_from[i].known) return false;
+    if (!out.empty()) out.push_back(' ');
+    out += inv.piped_from[i].text;
+  }
+  if (name == "printf" && out.find('%') != std::string::npos) return false;
+  *text = std::move(out);
+  return true;
+}
+
+// What a shell or interpreter reads on stdin when it has no script argument.
+void ClassifyStdinScript(const Invocation& inv, Context& ctx, std::string_view what) {
+  if (inv.has_stdin_text) {
+    if (!inv.stdin_text_known) {
+      ctx.Emit(Opaque(std::string(what) + " reads a script with parts computed at run time"));
+      return;
+    }
+    ctx.ClassifyScript(inv.stdin_text, inv.cwd, inv.depth + 1);
+    return;
+  }
+  if (inv.stdin_piped) {
+    std::string text;
+    if (PipedText(inv, &text)) {
+      ctx.ClassifyScript(text, inv.cwd, inv.depth + 1);
+      return;
+    }
+    std::string producer = inv.piped_from.empty() ? "a compound command" : inv.piped_from[0].text;
+    ctx.Emit(Opaque(std::string(what) + " runs text piped from `" + producer +
+                    "` (decoded, downloaded or read at run time), which cannot be checked"));
+  }
+}
+
+// --- privilege and environment wrappers ----------------------------------
+
+void Sudo(const Invocation& inv, Context& ctx) {
+  Args args = Args(inv.argv).subspan(1);
+  if (HasShortFlag(args, 'l') || HasShortFlag(args, 'v') || HasShortFlag(args, 'k') ||
+      HasShortFlag(args, 'K'))
+    return;
+  std::size_t first = SkipOptions(
+      args, {"-u", "-g", "-h", "-p", "-C", "-r", "-t", "-T", "-U", "-D", "--user", "--group",
+             "--host", "--prompt", "--close-from", "--role", "--type", "--command-timeout",
+             "--other-user", "--chdir"});
+  std::string chdir = OptionValue(args, "--chdir");
+  if (chdir.empty()) chdir = OptionValue(args, "-D");
+  Invocation inner = Inner(inv, args.subspan(std::min(first, args.size())));
+  if (!chdir.empty()) inner.cwd = chdir;
+  if (!inner.argv.empty()) ctx.ClassifyInvocation(inner);
+}
+
+void Doas(const Invocation& inv, Context& ctx) {
+  Args args = Args(inv.argv).subspan(1);
+  RunRest(inv, ctx, 1 + SkipOptions(args, {"-u", "-C"}));
+}
+
+// su [options] [-] [user [args]]: the command comes with -c.
+void Su(const Invocation& inv, Context& ctx) {
+  Args args = Args(inv.argv).subspan(1);
+  std::string command = OptionValue(args, "-c");
+  if (command.empty()) command = OptionValue(args, "--command");
+  for (std::size_t i = 0; i < args.size(); ++i) {
+    if (In(args[i].text, {"-c", "--command"}) && i + 1 < args.size()) {
+      RunScriptArg(inv, ctx, args[i + 1], "", "su -c");
+      return;
+    }
+  }
+  if (!command.empty()) ctx.ClassifyScript(command, "", inv.depth + 1);
+}
+
+void Runuser(const Invocation& inv, Context& ctx) {
+  Args args = Args(inv.argv).subspan(1);
+  for (std::size_t i = 0; i < args.size(); ++i) {
+    if (In(args[i].text, {"-c", "--command"}) && i + 1 < args.size()) {
+      RunScriptArg(inv, ctx, args[i + 1], inv.cwd, "runuser -c");
+      return;
+    }
+  }
+  RunRest(inv, ctx, 1 + SkipOptions(args, {"-u", "-g", "-G", "-l", "--user", "--group"}));
+}
+
+void Env(const Invocation& inv, Context& ctx) {
+  Args args = Args(inv.argv).subspan(1);
+  std::string cwd = inv.cwd;
+  std::size_t i = 0;
+  while (i < args.size()) {
+    const std::string& text = args[i].text;
+    if (text == "--") {
+      ++i;
+      break;
+    }
+    if (In(text, {"-u", "--unset", "-C", "--chdir"})) {
+      if (In(text, {"-C", "--chdir"}) && i + 1 < args.size()) cwd = args[i + 1].text;
+      i += 2;
+      continue;
+    }
+    if (In(text, {"-S", "--split-string"}) && i + 1 < args.size()) {
+      // env -S 'cmd args' splits the string like a shell would.
+      std::string script = args[i + 1].text;
+      for (std::size_t k = i + 2; k < args.size(); ++k) script += " " + args[k].text;
+      RunScriptArg(inv, ctx, Arg{script, args[i + 1].known}, cwd, "env -S");
+      return;
+    }
+    if (text.starts_with("-")) {
+      ++i;
+      continue;
+    }
+    if (text.find('=') != std::string::npos && text.find('=') > 0) {
+      ++i;  // NAME=value
+      continue;
+    }
+    break;
+  }
+  if (i >= args.size()) return;
+  Invocation inner = Inner(inv, args.subspan(i));
+  inner.cwd = cwd;
+  ctx.ClassifyInvocation(inner);
+}
+
+void CommandBuiltin(const Invocation& inv, Context& ctx) {
+  Args args = Args(inv.argv).subspan(1);
+  if (HasShortFlag(args, 'v') || HasShortFlag(args, 'V')) return;  // lookup only
+  RunRest(inv, ctx, 1 + SkipOptions(args, {}));
+}
+
+void Exec(const Invocation& inv, Context& ctx) {
+  Args args = Args(inv.argv).subspan(1);
+  RunRest(inv, ctx, 1 + SkipOptions(args, {"-a"}));
+}
+
+void Nice(const Invocation& inv, Context& ctx) {
+  Args args = Args(inv.argv).subspan(1);
+  RunRest(inv, ctx, 1 + SkipOptions(args, {"-n", "--adjustment"}));
+}
+
+void Ionice(const Invocation& inv, Context& ctx) {
+  Args args = Args(inv.argv).subspan(1);
+  if (HasShortFlag(args, 'p') || HasShortFlag(args, 'P')) return;  // acts on a pid
+  RunRest(inv, ctx, 1 + SkipOptions(args, {"-c", "-n", "--class", "--classdata"}));
+}
+
+void Timeout(const Invocation& inv, Context& ctx) {
+  Args args = Args(inv.argv).subspan(1);
+  std::size_t i = SkipOptions(args, {"-s", "-k", "--signal", "--kill-after"});
+  RunRest(inv, ctx, 1 + i + 1);  // skip DURATION
+}
+
+void PlainPrefix(const Invocation& inv, Context& ctx) {
+  // nohup, setsid, time, chronic, unbuffer, builtin, ... : options then command.
+  Args args = Args(inv.argv).subspan(1);
+  RunRest(inv, ctx, 1 + SkipOptions(args, {"-f", "-o", "-i", "-e"}));
+}
+
+void Stdbuf(const Invocation& inv, Context& ctx) {
+  Args args = Args(inv.argv).subspan(1);
+  RunRest(inv, ctx, 1 + SkipOptions(args, {"-i", "-o", "-e", "--input", "--output", "--error"}));
+}
+
+void Flock(const Invocation& inv, Context& ctx) {
+  Args args = Args(inv.argv).subspan(1);
+  for (std::size_t i = 0; i < args.size(); ++i) {
+    if (In(args[i].text, {"-c", "--command"}) && i + 1 < args.size()) {
+      RunScriptArg(inv, ctx, args[i + 1], inv.cwd, "flock -c");
+      return;
+    }
+  }
+  std::size_t first = SkipOptions(args, {"-w", "--timeout", "-E", "--conflict-exit-code"});
+  RunRest(inv, ctx, 1 + first + 1);  // skip the lock file
+}
+
+void Chroot(const Invocation& inv, Context& ctx) {
+  Args args = Args(inv.argv).subspan(1);
+  std::size_t first = SkipOptions(args, {"--userspec", "--groups"});
+  RunRest(inv, ctx, 1 + first + 1);  // skip NEWROOT
+}
+
+void SystemdRun(const Invocation& inv, Context& ctx) {
+  Args args = Args(inv.argv).subspan(1);
+  RunRest(inv, ctx,
+          1 + SkipOptions(args, {"-u", "--unit", "-p", "--property", "-E", "--setenv", "--uid",
+                                 "--gid", "-M", "--machine", "-H", "--host", "--description",
+                                 "--slice", "--working-directory", "--nice", "--on-calendar"}));
+}
+
+void Watch(const Invocation& inv, Context& ctx) {
+  Args args = Args(inv.argv).subspan(1);
+  std::size_t first = SkipOptions(args, {"-n", "--interval", "-d", "-q", "--equexit"});
+  if (first >= args.size()) return;
+  if (HasShortFlag(args.subspan(0, first), 'x') || HasLongFlag(args.subspan(0, first), "--exec")) {
+    RunRest(inv, ctx, 1 + first);
+    return;
+  }
+  std::string script;
+  bool known = true;
+  for (std::size_t i = first; i < args.size(); ++i) {
+    if (!script.empty()) script.push_back(' ');
+    script += args[i].text;
+    known = known && args[i].known;
+  }
+  RunScriptArg(inv, ctx, Arg{script, known}, inv.cwd, "watch");
+}
+
+void Trap(const Invocation& inv, Context& ctx) {
+  // trap 'handler' SIGNALS: the handler runs later, in this shell.
+  Args args = Args(inv.argv).subspan(1);
+  std::size_t first = SkipOptions(args, {});
+  if (first + 1 < args.size() && !In(args[first].text, {"-", ""}))
+    RunScriptArg(inv, ctx, args[first], inv.cwd, "trap");
+}
+
+// --- shells and eval --------------------------------------------------------
+
+void Shell(const Invocation& inv, Context& ctx) {
+  Args args = Args(inv.argv).subspan(1);
+  std::string_view name = inv.name();
+  if (name == "busybox") {
+    if (!args.empty() && !In(args[0].text, {"sh", "ash", "bash", "hush"})) {
+      RunRest(inv, ctx, 1);  // busybox rm -rf / : an applet
+      return;
+    }
+    args = args.subspan(args.empty() ? 0 : 1);
+  }
+  bool command_mode = false;
+  std::size_t i = 0;
+  for (; i < args.size(); ++i) {
+    const std::string& text = args[i].text;
+    if (text == "--" || text == "-") {
+      ++i;
+      break;
+    }
+    if (In(text, {"-o", "+o", "-O", "+O", "--rcfile", "--init-file"})) {
+      ++i;
+      continue;
+    }
+    if (text.starts_with("--")) continue;
+    if ((text[0] == '-' || text[0] == '+') && text.size() > 1) {
+      if (text[0] == '-' && text.find('c') != std::string::npos) command_mode = true;
+      continue;
+    }
+    break;
+  }
+  std::string what = std::string(name) + (command_mode ? " -c" : "");
+  if (command_mode) {
+    if (i < args.size()) RunScriptArg(inv, ctx, args[i], inv.cwd, what);
+    return;
+  }
+  if (i < args.size()) {
+    // A script file. Its content is the project's own code, like ./run.sh,
+    // unless the file itself is computed or a process substitution.
+    if (!args[i].known)
+      ctx.Emit(Opaque(what + " runs a script whose source is computed at run time (" +
+                      args[i].text + ")"));
+    return;
+  }
+  ClassifyStdinScript(inv, ctx, what);
+}
+
+void Eval(const Invocation& inv, Context& ctx) {
+  Args args = Args(inv.argv).subspan(1);
+  std::string script;
+  bool known = true;
+  for (const Arg& arg : args) {
+    if (!script.empty()) script.push_back(' ');
+    script += arg.text;
+    known = known && arg.known;
+  }
+  RunScriptArg(inv, ctx, Arg{script, known}, inv.cwd, "eval");
+}
+
+void Source(const Invocation& inv, Context& ctx) {
+  if (inv.argv.size() > 1 && !inv.argv[1].known)
+    ctx.Emit(Opaque("`" + inv.argv[0].text + "` reads shell code from a source computed at run time (" +
+                    inv.argv[1].text + ")"));
+}
+
+void Script(const Invocation& inv, Context& ctx) {
+  Args args = Args(inv.argv).subspan(1);
+  for (std::size_t i = 0; i < args.size(); ++i) {
+    if (In(args[i].text, {"-c", "--command"}) && i + 1 < args.size()) {
+      RunScriptArg(inv, ctx, args[i + 1], inv.cwd, "script -c");
+      return;
+    }
+    if (args[i].text.starts_with("--command=")) {
+      RunScriptArg(inv, ctx, Arg{args[i].text.substr(10), args[i].known}, inv.cwd, "script -c");
+      return;
+    }
+  }
+}
+
+// ssh [options] host [command...]: the command runs in the remote shell.
+void Ssh(const Invocation& inv, Context& ctx) {
+  Args args = Args(inv.argv).subspan(1);
+  std::size_t i = 0;
+  constexpr std::array<char, 18> kWithValue = {'b', 'c', 'D', 'E', 'e', 'F', 'I', 'i', 'J',
+                                               'L', 'l', 'm', 'O', 'o', 'p', 'Q', 'R', 'S'};
+  while (i < args.size()) {
+    const std::string& text = args[i].text;
+    if (text == "--") {
+      ++i;
+      break;
+    }
+    if (text.size() < 2 || text[0] != '-') break;
+    char last = text.back();
+    bool takes_value = text.size() == 2 &&
+                       (std::find(kWithValue.begin(), kWithValue.end(), last) != kWithValue.end() ||
+                        last == 'W' || last == 'w' || last == 'B');
+    i += takes_value ? 2 : 1;
+  }
+  if (i >= args.size()) return;  // no host
+  ++i;                           // the host
+  if (i >= args.size()) {
+    if (inv.has_stdin_text || inv.stdin_piped) ClassifyStdinScript(inv, ctx, "ssh");
+    return;
+  }
+  std::string remote;
+  bool known = true;
+  for (std::size_t k = i; k < args.size(); ++k) {
+    if (!remote.empty()) remote.push_back(' ');
+    remote += args[k].text;
+    known = known && args[k].known;
+  }
+  RunScriptArg(inv, ctx, Arg{remote, known}, "", "ssh");
+}
+
+// --- commands that run a command per input item ---------------------------
+
+// Items fed on stdin: known when they come from echo/printf or a here-doc.
+std::vector<Arg> StdinItems(const Invocation& inv) {
+  std::string text;
+  bool known = false;
+  if (inv.has_stdin_text) {
+    text = inv.stdin_text;
+    known = inv.stdin_text_known;
+  } else if (inv.stdin_piped) {
+    known = PipedText(inv, &text);
+  }
+  std::vector<Arg> items;
+  if (!known) {
+    items.push_back(Arg{"<items read from stdin>", false});
+    return items;
+  }
+  std::size_t i = 0;
+  while (i < text.size()) {
+    while (i < text.size() && std::isspace(static_cast<unsigned char>(text[i]))) ++i;
+    std::size_t j = i;
+    while (j < text.size() && !std::isspace(static_cast<unsigned char>(text[j]))) ++j;
+    if (j > i) items.push_back(Arg{text.substr(i, j - i), true});
+    i = j;
+  }
+  if (items.empty()) items.push_back(Arg{"<items read from stdin>", false});
+  return items;
+}
+
+// Replaces `placeholder` in each word of `command` by `item`; if absent and
+// `append_when_absent`, appends the item.
+Invocation Substitute(const Invocation& outer, Args command, std::string_view placeholder,
+                      const Arg& item, bool append_when_absent) {
+  Invocation inner = Inner(outer, command);
+  inner.stdin_piped = false;
+  inner.has_stdin_text = false;
+  bool replaced = false;
+  for (Arg& arg : inner.argv) {
+    std::size_t pos = arg.text.find(placeholder);
+    if (placeholder.empty() || pos == std::string::npos) continue;
+    while (pos != std::string::npos) {
+      arg.text.replace(pos, placeholder.size(), item.text);
+      pos = arg.text.find(placeholder, pos + item.text.size());
+    }
+    arg.known = arg.known && item.known;
+    arg.glob = arg.glob || item.glob;
+    arg.temp = arg.temp || item.temp;
+    replaced = true;
+  }
+  if (!replaced && append_when_absent) inner.argv.push_back(item);
+  return inner;
+}
+
+void Xargs(const Invocation& inv, Context& ctx) {
+  Args args = Args(inv.argv).subspan(1);
+  std::string replace;
+  std::size_t i = 0;
+  while (i < args.size()) {
+    const std::string& text = args[i].text;
+    if (text == "--") {
+      ++i;
+      break;
+    }
+    if (text.size() < 2 || text[0] != '-') break;
+    if (text == "-I" && i + 1 < args.size()) {
+      replace = args[i + 1].text;
+      i += 2;
+      continue;
+    }
+    if (text.starts_with("--replace")) {
+      replace = text.size() > 10 ? text.substr(10) : "{}";
+      ++i;
+      continue;
+    }
+    if (text.starts_with("-i")) {
+      replace = text.size() > 2 ? text.substr(2) : "{}";
+      ++i;
+      continue;
+    }
+    if (In(text, {"-a", "-d", "-E", "-e", "-L", "-l", "-n", "-P", "-s", "--arg-file",
+                  "--delimiter", "--max-args", "--max-procs", "--max-chars", "--max-lines",
+                  "--process-slot-var", "--eof"}))
+      i += 2;
+    else
+      ++i;
+  }
+  Args command = args.subspan(std::min(i, args.size()));
+  if (command.empty()) return;  // xargs alone runs echo
+  std::vector<Arg> items = StdinItems(inv);
+  if (items.size() > 16) items.resize(16);
+  if (!replace.empty()) {
+    for (const Arg& item : items)
+      ctx.ClassifyInvocation(Substitute(inv, command, replace, item, false));
+    return;
+  }
+  Invocation inner = Inner(inv, command);
+  inner.stdin_piped = false;
+  inner.has_stdin_text = false;
+  for (const Arg& item : items) inner.argv.push_back(item);
+  ctx.ClassifyInvocation(inner);
+}
+
+void Parallel(const Invocation& inv, Context& ctx) {
+  Args args = Args(inv.argv).subspan(1);
+  std::size_t i = SkipOptions(args, {"-j", "--jobs", "-S", "--sshlogin", "--joblog", "-d",
+                                     "--delimiter", "-a", "--arg-file", "-I", "-n", "-N"});
+  std::size_t sep = i;
+  while (sep < args.size() && !In(args[sep].text, {":::", "::::", ":::+"})) ++sep;
+  Args command = args.subspan(i, sep - i);
+  std::vector<Arg> items;
+  if (sep < args.size()) {
+    if (args[sep].text == "::::") items.push_back(Arg{"<items read from a file>", false});
+    for (std::size_t k = sep + 1; k < args.size(); ++k)
+      if (!In(args[k].text, {":::", "::::", ":::+"})) items.push_back(args[k]);
+  } else {
+    items = StdinItems(inv);
+  }
+  if (items.size() > 16) items.resize(16);
+  if (command.empty()) {
+    // The items themselves are commands.
+    for (const Arg& item : items) RunScriptArg(inv, ctx, item, inv.cwd, "parallel");
+    return;
+  }
+  for (const Arg& item : items) {
+    if (command.size() == 1 && command[0].text.find(' ') != std::string::npos) {
+      Invocation script = Substitute(inv, command, "{}", item, true);
+      std::string text = script.argv[0].text;
+      for (std::size_t k = 1; k < script.argv.size(); ++k) text += " " + script.argv[k].text;
+      RunScriptArg(inv, ctx, Arg{text, script.argv[0].known && item.known}, inv.cwd, "parallel");
+    } else {
+      ctx.ClassifyInvocation(Substitute(inv, command, "{}", item, true));
+    }
+  }
+}
+
+// find ROOTS... EXPRESSION: -delete, -exec/-execdir/-ok/-okdir CMD {} ;|+
+void Find(const Invocation& inv, Context& ctx) {
+  Args args = Args(inv.argv).subspan(1);
+  std::size_t i = 0;
+  while (i < args.size() && In(args[i].text, {"-H", "-L", "-P"})) ++i;
+  std::vector<Arg> roots;
+  while (i < args.size()) {
+    const std::string& text = args[i].text;
+    if (text.starts_with("-") || text == "(" || text == "!" || text == ",") break;
+    roots.push_back(args[i]);
+    ++i;
+  }
+  if (roots.empty()) roots.push_back(Arg{"."});
+  Args expression = args.subspan(i);
+  // A literal -name narrows what {} stands for: `-name __pycache__` under "."
+  // matches only directories called __pycache__.
+  std::string name_filter;
+  for (std::size_t k = 0; k + 1 < expression.size(); ++k) {
+    if (In(expression[k].text, {"-name", "-iname"})) {
+      name_filter = expression[k + 1].text;
+      break;
+    }
+  }
+  auto matches = [&](const Arg& root) {
+    Arg item = root;
+    std::string base = root.text;
+    if (base.size() > 1 && base.back() == '/') base.pop_back();
+    item.text = base + (base == "/" ? "" : "/") + "**" +
+                (name_filter.empty() ? "" : "/" + name_filter);
+    item.glob = true;
+    return item;
+  };
+  for (std::size_t k = 0; k < expression.size(); ++k) {
+    const std::string& text = expression[k].text;
+    if (text == "-delete") {
+      for (const Arg& root : roots) {
+        std::array<Arg, 3> rm = {Arg{"rm"}, Arg{"-rf"}, matches(root)};
+        ctx.ClassifyInvocation(Inner(inv, rm));
+      }
+    } else if (In(text, {"-exec", "-execdir", "-ok", "-okdir"})) {
+      std::size_t end = k + 1;
+      while (end < expression.size() && !In(expression[end].text, {";", "+"})) ++end;
+      Args command = expression.subspan(k + 1, end - (k + 1));
+      if (!command.empty()) {
+        for (const Arg& root : roots)
+          ctx.ClassifyInvocation(Substitute(inv, command, "{}", matches(root), false));
+      }
+      k = end;
+    }
+  }
+}
+
+// fd PATTERN [PATH...] -x/--exec CMD | -X/--exec-batch CMD
+void Fd(const Invocation& inv, Context& ctx) {
+  Args args = Args(inv.argv).subspan(1);
+  for (std::size_t k = 0; k < args.size(); ++k) {
+    if (!In(args[k].text, {"-x", "--exec", "-X", "--exec-batch"})) continue;
+    std::vector<Arg> positional;
+    for (std::size_t p = 0; p < k; ++p) {
+      if (args[p].text.starts_with("-")) {
+        if (In(args[p].text, {"-e", "--extension", "-t", "--type", "-d", "--max-depth", "-E",
+                              "--exclude", "-j", "--threads", "--base-directory"}))
+          ++p;
+        continue;
+      }
+      positional.push_back(args[p]);
+    }
+    std::string root = positional.size() >= 2 ? positional[1].text : ".";
+    Arg item{root + "/**", positional.size() < 2 || positional[1].known, true};
+    std::size_t end = k + 1;
+    while (end < args.size() && args[end].text != ";") ++end;
+    Args command = args.subspan(k + 1, end - (k + 1));
+    if (!command.empty()) ctx.ClassifyInvocation(Substitute(inv, command, "{}", item, true));
+    return;
+  }
+}
+
+constexpr PackEntry kWrappers[] = {
+    {"sudo", Sudo},
+    {"doas", Doas},
+    {"su", Su},
+    {"runuser", Runuser},
+    {"pkexec", Doas},
+    {"env", Env},
+    {"command", CommandBuiltin},
+    {"builtin", PlainPrefix},
+    {"exec", Exec},
+    {"nice", Nice},
+    {"ionice", Ionice},
+    {"chrt", Nice},
+    {"taskset", Nice},
+    {"timeout", Timeout},
+    {"nohup", PlainPrefix},
+    {"setsid", PlainPrefix},
+    {"time", PlainPrefix},
+    {"chronic", PlainPrefix},
+    {"unbuffer", PlainPrefix},
+    {"caffeinate", PlainPrefix},
+    {"stdbuf", Stdbuf},
+    {"flock", Flock},
+    {"chroot", Chroot},
+    {"systemd-run", SystemdRun},
+    {"watch", Watch},
+    {"trap", Trap},
+    {"sh", Shell},
+    {"bash", Shell},
+    {"zsh", Shell},
+    {"dash", Shell},
+    {"ksh", Shell},
+    {"mksh", Shell},
+    {"ash", Shell},
+    {"fish", Shell},
+    {"busybox", Shell},
+    {"eval", Eval},
+    {"source", Source},
+    {".", Source},
+    {"script", Script},
+    {"ssh", Ssh},
+    {"xargs", Xargs},
+    {"parallel", Parallel},
+    {"find", Find},
+    {"fd", Fd},
+    {"fdfind", Fd},
+};
+
+}  // namespace
+
+std::span<const PackEntry> WrapperPack() { return kWrappers; }
+
+}  // namespace dualkey::shell

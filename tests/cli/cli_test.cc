@@ -1,0 +1,173 @@
+// Runs the real dualkey binary: the labelled cases in tests/cases/ and the
+// `check` command's contract (exit codes, --json, --jsonl with bad lines).
+#include <gtest/gtest.h>
+#include <sys/wait.h>
+
+#include <array>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <string>
+
+namespace {
+
+using nlohmann::json;
+
+struct Run {
+  int status = -1;
+  std::string out;
+};
+
+std::string Quote(const std::string& text) {
+  std::string out = "'";
+  for (char c : text) {
+    if (c == '\'') out += "'\\''";
+    else out.push_back(c);
+  }
+  return out + "'";
+}
+
+Run Execute(const std::string& args, const std::string& stdin_text = "") {
+  std::string command = std::string(DUALKEY_BINARY) + " " + args;
+  std::string input_file;
+  if (!stdin_text.empty()) {
+    input_file = std::filesystem::temp_directory_path() / ("dualkey-cli-" + std::to_string(getpid()));
+    std::ofstream(input_file) << stdin_text;
+    command += " < " + input_file;
+  }
+  Run run;
+  FILE* pipe = popen(command.c_str(), "r");
+  if (pipe == nullptr) return run;
+  std::array<char, 4096> buffer;
+  std::size_t n;
+  while ((n = fread(buffer.data(), 1, buffer.size(), pipe)) > 0) run.out.append(buffer.data(), n);
+  int raw = pclose(pipe);
+  run.status = WIFEXITED(raw) ? WEXITSTATUS(raw) : -1;
+  if (!input_file.empty()) std::filesystem::remove(input_file);
+  return run;
+}
+
+std::vector<json> Lines(const std::string& out) {
+  std::vector<json> lines;
+  std::size_t start = 0;
+  while (start < out.size()) {
+    std::size_t end = out.find('\n', start);
+    if (end == std::string::npos) end = out.size();
+    if (end > start) lines.push_back(json::parse(out.substr(start, end - start)));
+    start = end + 1;
+  }
+  return lines;
+}
+
+bool Held(const std::string& decision) {
+  return decision == "hold" || decision == "hold2" || decision == "deny";
+}
+
+class LabelledCases : public ::testing::TestWithParam<std::string> {};
+
+// Every case in tests/cases/<file>.jsonl must get its expected decision.
+TEST_P(LabelledCases, EveryCaseDecidedAsLabelled) {
+  const std::string path = std::string(DUALKEY_SOURCE_DIR) + "/tests/cases/" + GetParam();
+  std::map<std::string, json> expected;
+  std::ifstream in(path);
+  ASSERT_TRUE(in) << path;
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.empty()) continue;
+    json c = json::parse(line);
+    expected[c["id"].get<std::string>()] = c;
+  }
+  Run run = Execute("check --home /home/dev --jsonl " + Quote(path));
+  ASSERT_EQ(run.status, 0);
+  std::size_t answered = 0;
+  for (const json& result : Lines(run.out)) {
+    std::string id = result["id"].get<std::string>();
+    auto it = expected.find(id);
+    ASSERT_NE(it, expected.end()) << id;
+    ++answered;
+    const json& c = it->second;
+    bool want_held = c["expect"] == "hold";
+    EXPECT_EQ(Held(result["decision"].get<std::string>()), want_held)
+        << id << " " << c["input"].dump() << " (cwd " << c.value("cwd", "-")
+        << ") expected " << c["expect"] << ", got " << result.dump();
+  }
+  EXPECT_EQ(answered, expected.size());
+}
+
+INSTANTIATE_TEST_SUITE_P(Cases, LabelledCases, ::testing::Values("shell.jsonl"));
+
+TEST(CheckCommand, ExitStatusIsZeroForAllowAndOneForHold) {
+  EXPECT_EQ(Execute("check --cwd /home/dev/app -- ls -la").status, 0);
+  EXPECT_EQ(Execute("check --cwd /home/dev/app -- " + Quote("rm -rf /")).status, 1);
+}
+
+TEST(CheckCommand, UsageErrorsExitTwo) {
+  EXPECT_EQ(Execute("check").status, 2);
+  EXPECT_EQ(Execute("check --bogus-flag -- ls").status, 2);
+  EXPECT_EQ(Execute("frobnicate").status, 2);
+  EXPECT_EQ(Execute("check --channel smtp -- ls").status, 2);
+  EXPECT_EQ(Execute("check --cwd relative/dir -- ls").status, 2);
+}
+
+TEST(CheckCommand, JsonOutputCarriesDecisionAndActions) {
+  Run run = Execute("check --json --cwd /home/dev/app -- " + Quote("rm -rf /var/lib/postgresql"));
+  EXPECT_EQ(run.status, 1);
+  json out = json::parse(run.out);
+  EXPECT_EQ(out["decision"], "hold");
+  ASSERT_FALSE(out["actions"].empty());
+  const json& action = out["actions"][0];
+  EXPECT_TRUE(action.contains("class"));
+  EXPECT_TRUE(action.contains("targets"));
+  EXPECT_EQ(action["reversible"], false);
+  EXPECT_FALSE(action["reason"].get<std::string>().empty());
+}
+
+TEST(CheckCommand, HumanOutputShowsWhatRunsAndTheDecision) {
+  Run run = Execute("check --cwd /home/dev/app -- " + Quote("sudo bash -c 'rm -rf /srv/x'"));
+  EXPECT_NE(run.out.find("rm -rf /srv/x"), std::string::npos) << run.out;
+  EXPECT_NE(run.out.find("decision: hold"), std::string::npos) << run.out;
+}
+
+TEST(CheckCommand, JsonlKeepsGoingAfterMalformedLines) {
+  std::string input =
+      "{\"id\":\"a\",\"channel\":\"shell\",\"input\":\"ls\"}\n"
+      "this is not json\n"
+      "{\"id\":\"b\",\"channel\":\"carrier-pigeon\",\"input\":\"x\"}\n"
+      "{\"id\":\"c\",\"channel\":\"shell\"}\n"
+      "\n"
+      "{\"id\":\"d\",\"channel\":\"shell\",\"input\":\"rm -rf /\"}\n";
+  Run run = Execute("check --jsonl -", input);
+  EXPECT_EQ(run.status, 0);
+  std::vector<json> lines = Lines(run.out);
+  ASSERT_EQ(lines.size(), 5u);
+  EXPECT_EQ(lines[0]["decision"], "allow");
+  EXPECT_EQ(lines[1]["line"], 2);
+  EXPECT_EQ(lines[1]["decision"], "hold");
+  EXPECT_TRUE(lines[1].contains("error"));
+  EXPECT_EQ(lines[2]["id"], "b");
+  EXPECT_EQ(lines[2]["decision"], "hold");
+  EXPECT_EQ(lines[3]["id"], "c");
+  EXPECT_EQ(lines[3]["decision"], "hold");
+  EXPECT_EQ(lines[4]["id"], "d");
+  EXPECT_EQ(lines[4]["decision"], "hold");
+}
+
+TEST(CheckCommand, ChannelsNotBuiltYetFailClosed) {
+  std::string input =
+      "{\"id\":\"h\",\"channel\":\"http\",\"input\":{\"method\":\"GET\",\"url\":\"https://x\"}}\n"
+      "{\"id\":\"m\",\"channel\":\"mcp\",\"input\":{\"server\":\"s\",\"tool\":\"t\",\"arguments\":{}}}\n";
+  std::vector<json> lines = Lines(Execute("check --jsonl -", input).out);
+  ASSERT_EQ(lines.size(), 2u);
+  for (const json& line : lines) {
+    EXPECT_EQ(line["decision"], "hold");
+    EXPECT_NE(line["reason"].get<std::string>().find("not understood yet"), std::string::npos);
+  }
+}
+
+TEST(CheckCommand, MissingFileIsAUsageError) {
+  EXPECT_EQ(Execute("check --jsonl /nonexistent/cases.jsonl").status, 2);
+}
+
+}  // namespace
