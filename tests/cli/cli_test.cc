@@ -15,7 +15,7 @@ namespace {
 
 using nlohmann::json;
 
-struct Run {
+struct RunResult {
   int status = -1;
   std::string out;
 };
@@ -29,7 +29,7 @@ std::string Quote(const std::string& text) {
   return out + "'";
 }
 
-Run Execute(const std::string& args, const std::string& stdin_text = "") {
+RunResult Execute(const std::string& args, const std::string& stdin_text = "") {
   std::string command = std::string(DUALKEY_BINARY) + " " + args;
   std::string input_file;
   if (!stdin_text.empty()) {
@@ -37,7 +37,7 @@ Run Execute(const std::string& args, const std::string& stdin_text = "") {
     std::ofstream(input_file) << stdin_text;
     command += " < " + input_file;
   }
-  Run run;
+  RunResult run;
   FILE* pipe = popen(command.c_str(), "r");
   if (pipe == nullptr) return run;
   std::array<char, 4096> buffer;
@@ -79,7 +79,7 @@ TEST_P(LabelledCases, EveryCaseDecidedAsLabelled) {
     json c = json::parse(line);
     expected[c["id"].get<std::string>()] = c;
   }
-  Run run = Execute("check --home /home/dev --jsonl " + Quote(path));
+  RunResult run = Execute("check --home /home/dev --jsonl " + Quote(path));
   ASSERT_EQ(run.status, 0);
   std::size_t answered = 0;
   for (const json& result : Lines(run.out)) {
@@ -112,7 +112,7 @@ TEST(CheckCommand, UsageErrorsExitTwo) {
 }
 
 TEST(CheckCommand, JsonOutputCarriesDecisionAndActions) {
-  Run run = Execute("check --json --cwd /home/dev/app -- " + Quote("rm -rf /var/lib/postgresql"));
+  RunResult run = Execute("check --json --cwd /home/dev/app -- " + Quote("rm -rf /var/lib/postgresql"));
   EXPECT_EQ(run.status, 1);
   json out = json::parse(run.out);
   EXPECT_EQ(out["decision"], "hold");
@@ -125,7 +125,7 @@ TEST(CheckCommand, JsonOutputCarriesDecisionAndActions) {
 }
 
 TEST(CheckCommand, HumanOutputShowsWhatRunsAndTheDecision) {
-  Run run = Execute("check --cwd /home/dev/app -- " + Quote("sudo bash -c 'rm -rf /srv/x'"));
+  RunResult run = Execute("check --cwd /home/dev/app -- " + Quote("sudo bash -c 'rm -rf /srv/x'"));
   EXPECT_NE(run.out.find("rm -rf /srv/x"), std::string::npos) << run.out;
   EXPECT_NE(run.out.find("decision: hold"), std::string::npos) << run.out;
 }
@@ -138,7 +138,7 @@ TEST(CheckCommand, JsonlKeepsGoingAfterMalformedLines) {
       "{\"id\":\"c\",\"channel\":\"shell\"}\n"
       "\n"
       "{\"id\":\"d\",\"channel\":\"shell\",\"input\":\"rm -rf /\"}\n";
-  Run run = Execute("check --jsonl -", input);
+  RunResult run = Execute("check --jsonl -", input);
   EXPECT_EQ(run.status, 0);
   std::vector<json> lines = Lines(run.out);
   ASSERT_EQ(lines.size(), 5u);

@@ -313,10 +313,13 @@ void ScanCode(std::string_view code, Language language, const Invocation& inv, C
     if (token.kind != Token::Kind::kIdent) continue;
     // Only a call: the name must be followed by "(" or, in Perl/Ruby/awk,
     // by an argument directly ("system 'ls'").
-    bool next_is_call = i + 1 < tokens.size() &&
-                        (tokens[i + 1].text == "(" ||
-                         ((language == Language::kPerl || language == Language::kRuby) &&
-                          (tokens[i + 1].kind == Token::Kind::kString || tokens[i + 1].text == "{")));
+    // Perl and Ruby calls need no parentheses: `unlink glob("x")`, `system $cmd`.
+    const bool bare_calls = language == Language::kPerl || language == Language::kRuby;
+    bool next_is_call =
+        i + 1 < tokens.size() &&
+        (tokens[i + 1].text == "(" ||
+         (bare_calls && (tokens[i + 1].kind == Token::Kind::kString ||
+                         tokens[i + 1].kind == Token::Kind::kIdent || tokens[i + 1].text == "{")));
     if (!next_is_call) continue;
     // A method on something else (list.remove, obj.exec) does not match a
     // bare name unless the name is qualified in the table.
@@ -432,6 +435,23 @@ void Rscript(const Invocation& inv, Context& ctx) {
   RunInterpreter(inv, ctx, Language::kR, {"-e"}, {});
 }
 
+// True when `command` (shell text) starts with a program that executes what
+// it reads on stdin: a shell, an interpreter or a database client.
+bool ReadsCodeOnStdin(std::string_view command) {
+  std::size_t start = command.find_first_not_of(" \t");
+  if (start == std::string_view::npos) return false;
+  std::size_t end = command.find_first_of(" \t", start);
+  std::string_view word = command.substr(start, end == std::string_view::npos ? end : end - start);
+  if (auto slash = word.rfind('/'); slash != std::string_view::npos) word = word.substr(slash + 1);
+  constexpr std::string_view kReaders[] = {
+      "sh",   "bash",  "zsh",  "dash", "ksh",   "ash",    "fish",  "python", "python3",
+      "perl", "ruby",  "node", "php",  "lua",   "psql",   "mysql", "sqlite3", "redis-cli",
+      "mongosh", "mongo", "osascript"};
+  for (std::string_view reader : kReaders)
+    if (word == reader) return true;
+  return false;
+}
+
 // awk 'program' files...: the program is the first operand.
 void Awk(const Invocation& inv, Context& ctx) {
   std::span<const Arg> args = std::span<const Arg>(inv.argv).subspan(1);
@@ -454,6 +474,13 @@ void Awk(const Invocation& inv, Context& ctx) {
     for (std::size_t k = 0; k + 1 < tokens.size(); ++k) {
       if (tokens[k].text == "|" && tokens[k + 1].kind == Token::Kind::kString &&
           !tokens[k + 1].interpolated) {
+        // The command reads what awk prints: a shell or interpreter there runs
+        // generated text.
+        if (ReadsCodeOnStdin(tokens[k + 1].text)) {
+          ctx.Emit(MakeAction("opaque.exec", {}, Reversibility::kUnknown, Severity::kHigh,
+                              "awk pipes generated text into `" + tokens[k + 1].text + "`"));
+          continue;
+        }
         ctx.ClassifyScript(tokens[k + 1].text, inv.cwd, inv.depth + 1);
       } else if (tokens[k].text == "|" && tokens[k + 1].kind == Token::Kind::kIdent &&
                  tokens[k + 1].text != "getline") {

@@ -358,7 +358,10 @@ void Source(const Invocation& inv, Context& ctx) {
 void Script(const Invocation& inv, Context& ctx) {
   Args args = Args(inv.argv).subspan(1);
   for (std::size_t i = 0; i < args.size(); ++i) {
-    if (In(args[i].text, {"-c", "--command"}) && i + 1 < args.size()) {
+    const std::string& text = args[i].text;
+    // -c CMD, also clustered as -qc CMD.
+    bool short_c = text.size() >= 2 && text[0] == '-' && text[1] != '-' && text.back() == 'c';
+    if ((short_c || text == "--command") && i + 1 < args.size()) {
       RunScriptArg(inv, ctx, args[i + 1], inv.cwd, "script -c");
       return;
     }

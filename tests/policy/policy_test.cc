@@ -1,0 +1,57 @@
+#include "policy/policy.h"
+
+#include <gtest/gtest.h>
+
+namespace dualkey::policy {
+namespace {
+
+Action Make(std::string op_class, Severity severity) {
+  Action action;
+  action.op_class = std::move(op_class);
+  action.severity = severity;
+  action.reason = "because " + action.op_class;
+  return action;
+}
+
+TEST(DefaultPolicy, NoActionsIsAllow) {
+  Verdict verdict = Decide({});
+  EXPECT_EQ(verdict.decision, Decision::kAllow);
+}
+
+TEST(DefaultPolicy, ReadsAndDisposableDeletesAreAllowed) {
+  EXPECT_EQ(Decide({Make("read.only", Severity::kNone)}).decision, Decision::kAllow);
+  EXPECT_EQ(Decide({Make("fs.delete.scoped", Severity::kLow)}).decision, Decision::kAllow);
+}
+
+TEST(DefaultPolicy, DestructiveIsHeld) {
+  EXPECT_EQ(Decide({Make("fs.delete.recursive", Severity::kHigh)}).decision, Decision::kHold);
+  EXPECT_EQ(Decide({Make("db.drop", Severity::kCritical)}).decision, Decision::kHold);
+}
+
+TEST(DefaultPolicy, OpaqueIsHeldWhateverItsSeverity) {
+  EXPECT_EQ(Decide({Make("opaque.exec", Severity::kNone)}).decision, Decision::kHold);
+  EXPECT_EQ(Decide({Make("opaque.sql", Severity::kLow)}).decision, Decision::kHold);
+}
+
+TEST(DefaultPolicy, BackupDeletesAreHeldButBackupCreationIsNot) {
+  EXPECT_EQ(Decide({Make("backup.delete", Severity::kLow)}).decision, Decision::kHold);
+  EXPECT_EQ(Decide({Make("backup.create", Severity::kNone)}).decision, Decision::kAllow);
+}
+
+TEST(DefaultPolicy, StrictestActionDecidesAndGivesTheReason) {
+  Verdict verdict = Decide({Make("read.only", Severity::kNone),
+                            Make("fs.delete.recursive", Severity::kHigh),
+                            Make("fs.delete.scoped", Severity::kLow)});
+  EXPECT_EQ(verdict.decision, Decision::kHold);
+  EXPECT_EQ(verdict.reason, "because fs.delete.recursive");
+  EXPECT_EQ(verdict.actions.size(), 3u);
+}
+
+TEST(DefaultPolicy, FailClosedHolds) {
+  Verdict verdict = FailClosed("state unreachable");
+  EXPECT_EQ(verdict.decision, Decision::kHold);
+  EXPECT_EQ(verdict.reason, "state unreachable");
+}
+
+}  // namespace
+}  // namespace dualkey::policy
