@@ -1,12 +1,826 @@
+// The file system pack: commands that delete, empty or overwrite files (rm,
+// unlink, rmdir, shred, truncate, mv and cp onto special targets, rsync
+// --delete, tar --remove-files, tee, recursive chmod/chown) and file
+// redirections. Severity comes from where the target is (paths.h): build
+// output, caches and temp paths are low and allowed; ordinary project files
+// are low for single-file work and medium when a whole tree goes; data,
+// system, home, root and backups are high or critical.
+#include <cctype>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
 #include "shell/internal/packs/packs.h"
+#include "shell/internal/path_names.h"
+#include "shell/internal/paths.h"
 
 namespace dualkey::shell {
+namespace {
 
-// TODO(packs): filled by the family's author.
-std::span<const PackEntry> FsPack() { return {}; }
+using std::string_view;
 
-}  // namespace dualkey::shell
+// What one operation does to one resolved target.
+struct Assessment {
+  string_view op_class;
+  Severity severity = Severity::kNone;
+  Reversibility reversibility = Reversibility::kIrreversible;
+  string_view what;  // the kind of place, for the reason
+};
 
-namespace dualkey::shell {
-void ClassifyRedirect(const FileRedirect&, const Invocation&, Context&) {}
+std::span<const Arg> ArgsOf(const Invocation& inv) {
+  return inv.argv.empty() ? std::span<const Arg>() : std::span<const Arg>(inv.argv).subspan(1);
+}
+
+// The home that `path` lies in: the user's, or /home/<x>, /Users/<x>, /root.
+string_view HomeOf(string_view path, string_view home) {
+  if (!home.empty() && home != "/" && IsSameOrUnder(path, home)) return home;
+  if (IsSameOrUnder(path, "/root")) return "/root";
+  for (string_view top : {string_view("/home/"), string_view("/Users/")}) {
+    if (!path.starts_with(top)) continue;
+    std::size_t end = path.find('/', top.size());
+    return end == string_view::npos ? path : path.substr(0, end);
+  }
+  return {};
+}
+
+// A recursive delete of this directory takes a whole project or more: the
+// working directory or one of its ancestors, a folder directly in a home,
+// a project in ~/projects, or a top-level directory like /app.
+bool IsWholeProject(string_view path, const Invocation& inv, string_view home) {
+  string_view base = GlobBase(path);
+  if (base.empty() || base[0] != '/') return false;
+  if (!inv.cwd.empty() && IsSameOrUnder(inv.cwd, base)) return true;
+  string_view owner_home = HomeOf(base, home);
+  int depth = PathDepth(base) - (owner_home.empty() ? 0 : PathDepth(owner_home));
+  if (depth <= 1) return true;
+  return depth == 2 && IsProjectContainerName(BaseName(DirName(base)));
+}
+
+// "report.pdf", "main.tsx": a name with a short, non-numeric extension is a
+// file, not a directory ("v1.2" and "site.d" are not taken as files).
+bool LooksLikeFileName(string_view name) {
+  std::size_t dot = name.rfind('.');
+  if (dot == string_view::npos || dot == 0 || dot + 1 >= name.size()) return false;
+  string_view extension = name.substr(dot + 1);
+  if (extension.size() > 5 || extension == "d" || extension == "app") return false;
+  bool has_letter = false;
+  for (char c : extension) {
+    if (!std::isalnum(static_cast<unsigned char>(c))) return false;
+    has_letter = has_letter || std::isalpha(static_cast<unsigned char>(c));
+  }
+  return has_letter;
+}
+
+bool IsDockerVolumePath(string_view path) {
+  return IsSameOrUnder(path, "/var/lib/docker/volumes") ||
+         IsSameOrUnder(path, "/var/lib/containers/storage/volumes");
+}
+
+// Deleting `target` (rm, unlink, rsync --delete, mv to /dev/null ...).
+Assessment AssessDelete(const ResolvedPath& target, bool recursive, const Invocation& inv,
+                        string_view home) {
+  const Severity everything = recursive ? Severity::kCritical : Severity::kHigh;
+  switch (target.kind) {
+    case PathKind::kRoot:
+      return {"fs.delete.root", everything, Reversibility::kIrreversible, "the root file system"};
+    case PathKind::kHome:
+      return {"fs.delete.home", everything, Reversibility::kIrreversible, "a home directory"};
+    case PathKind::kSystem:
+      return {"fs.delete.system", everything, Reversibility::kIrreversible, "system files"};
+    case PathKind::kNull:
+      return {"fs.delete.system", Severity::kHigh, Reversibility::kIrreversible,
+              "a system device node"};
+    case PathKind::kBackup:
+      return {"backup.delete", everything, Reversibility::kIrreversible, "backups"};
+    case PathKind::kData:
+      if (IsDockerVolumePath(target.path))
+        return {"container.volume.delete", Severity::kHigh, Reversibility::kIrreversible,
+                "container volumes"};
+      if (IsDatabaseFileName(BaseName(target.path)))
+        return {"fs.delete.database", Severity::kHigh, Reversibility::kIrreversible,
+                "a database file"};
+      if (recursive)
+        return {"fs.delete.recursive", Severity::kHigh, Reversibility::kIrreversible,
+                "service data"};
+      return {"fs.delete", Severity::kMedium, Reversibility::kIrreversible, "service data"};
+    case PathKind::kVcs:
+      if (recursive || BaseName(target.path) == ".git")
+        return {"git.history.delete", Severity::kHigh, Reversibility::kIrreversible,
+                "the repository's history"};
+      return {"fs.delete", Severity::kLow, Reversibility::kRecoverable,
+              "a file inside .git such as a stale lock"};
+    case PathKind::kDisposable:
+      return {"fs.delete.scoped", Severity::kLow, Reversibility::kRecoverable,
+              "build output or a cache"};
+    case PathKind::kTemp:
+      return {"fs.delete.temp", Severity::kLow, Reversibility::kRecoverable, "temporary files"};
+    case PathKind::kDevice:
+      return {"fs.delete.device", Severity::kMedium, Reversibility::kRecoverable, "a device node"};
+    case PathKind::kProject:
+    case PathKind::kOther:
+      if (recursive) {
+        if (IsWholeProject(target.path, inv, home)) {
+          const bool in_home = !HomeOf(target.path, home).empty();
+          return {in_home ? "fs.delete.home" : "fs.delete.recursive", Severity::kHigh,
+                  Reversibility::kIrreversible, "a whole project or top-level folder"};
+        }
+        // `rm -rf notes.txt`: the habitual -r on what is plainly a file.
+        if (target.glob || !LooksLikeFileName(BaseName(target.path)))
+          return {"fs.delete.recursive", Severity::kMedium, Reversibility::kIrreversible,
+                  "a directory tree of ordinary files"};
+      }
+      if (IsSensitiveHomeEntry(target.path, home))
+        return {"fs.delete", Severity::kMedium, Reversibility::kIrreversible,
+                "keys or credentials"};
+      if (target.glob && IsWholeProject(target.path, inv, home))
+        return {"fs.delete", Severity::kMedium, Reversibility::kIrreversible,
+                "every file of a project directory"};
+      return {"fs.delete", Severity::kLow, Reversibility::kIrreversible, "an ordinary file"};
+    case PathKind::kUnknown:
+      if (recursive)
+        return {"fs.delete.recursive", Severity::kHigh, Reversibility::kUnknown,
+                "a target only known at run time"};
+      return {"fs.delete", Severity::kMedium, Reversibility::kUnknown,
+              "a target only known at run time"};
+  }
+  return {"fs.delete", Severity::kHigh, Reversibility::kUnknown, "an unclassified target"};
+}
+
+enum class WriteMode { kTruncate, kAppend };
+
+bool IsUnderProcOrSys(string_view path) {
+  return IsSameOrUnder(path, "/proc") || IsSameOrUnder(path, "/sys");
+}
+
+// Writing to `target`: a `>`/`>>` redirection, tee, cp from /dev/null.
+// `emptying` is true when nothing is written, so the file just loses its data.
+std::optional<Assessment> AssessWrite(const ResolvedPath& target, WriteMode mode, bool emptying,
+                                      string_view home) {
+  const bool append = mode == WriteMode::kAppend;
+  const string_view name = BaseName(target.path);
+  switch (target.kind) {
+    case PathKind::kNull:
+    case PathKind::kRoot:
+    case PathKind::kHome:  // a directory: the shell refuses the redirection
+      return std::nullopt;
+    case PathKind::kDevice:
+      return Assessment{"disk.wipe", Severity::kCritical, Reversibility::kIrreversible,
+                        "a block device"};
+    case PathKind::kData:
+      if (IsDatabaseFileName(name))
+        return append ? Assessment{"fs.write", Severity::kMedium, Reversibility::kIrreversible,
+                                   "a database file, which raw appends corrupt"}
+                      : Assessment{"fs.truncate", Severity::kHigh, Reversibility::kIrreversible,
+                                   "a database file"};
+      if (append || IsLogFileName(name))
+        return Assessment{"fs.write", Severity::kLow, Reversibility::kReversible, "a data file"};
+      if (emptying)
+        return Assessment{"fs.truncate", Severity::kHigh, Reversibility::kIrreversible,
+                          "a service data file"};
+      return Assessment{"fs.overwrite", Severity::kMedium, Reversibility::kIrreversible,
+                        "a service data file"};
+    case PathKind::kSystem:
+      if (IsLogFileName(name))
+        return Assessment{"fs.write", Severity::kLow, Reversibility::kReversible, "a log file"};
+      if (target.path == "/proc/sysrq-trigger")
+        return Assessment{"system.power", Severity::kCritical, Reversibility::kIrreversible,
+                          "the kernel's SysRq trigger"};
+      if (IsUnderProcOrSys(target.path))
+        return Assessment{"system.tune", Severity::kMedium, Reversibility::kRecoverable,
+                          "kernel settings"};
+      // A new file in a drop-in directory (/etc/apt/sources.list.d/x.list)
+      // adds configuration without replacing any.
+      if (BaseName(DirName(target.path)).ends_with(".d"))
+        return Assessment{"fs.write", Severity::kLow, Reversibility::kReversible,
+                          "a drop-in configuration file"};
+      if (append)
+        return Assessment{"fs.write", Severity::kMedium, Reversibility::kRecoverable,
+                          "a system file"};
+      return Assessment{emptying ? "fs.truncate" : "fs.overwrite", Severity::kHigh,
+                        Reversibility::kIrreversible, "a system file"};
+    case PathKind::kBackup:
+      if (append)
+        return Assessment{"fs.write", Severity::kLow, Reversibility::kReversible, "a backup"};
+      if (emptying)
+        return Assessment{"backup.delete", Severity::kHigh, Reversibility::kIrreversible,
+                          "a backup, emptied"};
+      return Assessment{"backup.create", Severity::kLow, Reversibility::kReversible,
+                        "a backup being written"};
+    case PathKind::kVcs: {
+      const bool routine = target.path.find("/.git/hooks/") != std::string::npos ||
+                           target.path.find("/.git/info/") != std::string::npos ||
+                           name.ends_with(".lock") || name == "COMMIT_EDITMSG";
+      if (append || routine)
+        return Assessment{"fs.write", Severity::kLow, Reversibility::kReversible,
+                          "a file inside .git"};
+      return Assessment{"fs.overwrite", Severity::kMedium, Reversibility::kIrreversible,
+                        "the repository's internal data"};
+    }
+    case PathKind::kProject:
+    case PathKind::kOther:
+    case PathKind::kTemp:
+    case PathKind::kDisposable:
+      if (!append && IsSensitiveHomeEntry(target.path, home))
+        return Assessment{"fs.overwrite", Severity::kMedium, Reversibility::kIrreversible,
+                          "keys or credentials"};
+      return Assessment{emptying && !append ? "fs.truncate" : "fs.write", Severity::kLow,
+                        Reversibility::kRecoverable, "an ordinary file"};
+    case PathKind::kUnknown:
+      if (append)
+        return Assessment{"fs.write", Severity::kLow, Reversibility::kRecoverable,
+                          "a file only known at run time"};
+      return Assessment{"fs.truncate", Severity::kMedium, Reversibility::kUnknown,
+                        "a file only known at run time"};
+  }
+  return std::nullopt;
+}
+
+void EmitAssessment(Context& ctx, const Assessment& assessment, string_view target,
+                    string_view verb, string_view note = {}) {
+  std::string reason;
+  reason.reserve(verb.size() + target.size() + assessment.what.size() + note.size() + 8);
+  reason.append(verb).append(" ").append(target).append(" (").append(assessment.what).append(")");
+  if (!note.empty()) reason.append("; ").append(note);
+  ctx.Emit(MakeAction(std::string(assessment.op_class), {std::string(target)},
+                      assessment.reversibility, assessment.severity, std::move(reason)));
+}
+
+ResolvedPath Resolve(const Arg& arg, const Invocation& inv, Context& ctx) {
+  return ResolvePath(arg, inv.cwd, ctx.home());
+}
+
+// For a write target with run-time parts (`> backup-$(date).sql`), a stand-in
+// where each unknown part is a plain name, so the known directory still
+// counts. Targets that start with an unknown part stay unknown.
+std::optional<Arg> ProbeForUnknown(const Arg& arg) {
+  const std::string& text = arg.text;
+  if (text.empty() || text[0] == '$' || text[0] == '`') return std::nullopt;
+  Arg probe;
+  probe.glob = arg.glob;
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    char c = text[i];
+    if (c != '$' && c != '`') {
+      probe.text.push_back(c);
+      continue;
+    }
+    probe.text.push_back('x');
+    if (c == '`') {
+      std::size_t end = text.find('`', i + 1);
+      i = end == std::string::npos ? text.size() : end;
+      continue;
+    }
+    if (i + 1 < text.size() && (text[i + 1] == '{' || text[i + 1] == '(')) {
+      const char open = text[i + 1], close = open == '{' ? '}' : ')';
+      int level = 0;
+      std::size_t j = i + 1;
+      for (; j < text.size(); ++j) {
+        if (text[j] == open) ++level;
+        if (text[j] == close && --level == 0) break;
+      }
+      i = j;
+      continue;
+    }
+    while (i + 1 < text.size() &&
+           (std::isalnum(static_cast<unsigned char>(text[i + 1])) || text[i + 1] == '_'))
+      ++i;
+  }
+  return probe;
+}
+
+ResolvedPath ResolveWriteTarget(const Arg& arg, const Invocation& inv, Context& ctx) {
+  ResolvedPath target = Resolve(arg, inv, ctx);
+  if (target.kind != PathKind::kUnknown) return target;
+  if (std::optional<Arg> probe = ProbeForUnknown(arg)) {
+    ResolvedPath guess = Resolve(*probe, inv, ctx);
+    if (guess.kind != PathKind::kUnknown) {
+      guess.path = arg.text;
+      return guess;
+    }
+  }
+  return target;
+}
+
+void EmitWrite(const Arg& arg, WriteMode mode, bool emptying, string_view verb,
+               const Invocation& inv, Context& ctx) {
+  ResolvedPath target = ResolveWriteTarget(arg, inv, ctx);
+  if (std::optional<Assessment> assessment = AssessWrite(target, mode, emptying, ctx.home()))
+    EmitAssessment(ctx, *assessment, target.path, verb);
+}
+
+// The command writes nothing, so `cmd > file` only empties the file.
+bool IsEmptyingCommand(const Invocation& inv) {
+  if (inv.argv.empty()) return true;  // a bare `> file`
+  if (inv.has_stdin_text || inv.stdin_piped) return false;
+  const string_view name = inv.name();
+  if (name == ":" || name == "true" || name == "false") return true;
+  if (name == "echo" || name == "printf") {
+    for (const Arg& arg : ArgsOf(inv)) {
+      if (!arg.known) return false;
+      if (arg.text.empty() || arg.text == "-n" || arg.text == "-e" || arg.text == "-E" ||
+          arg.text == "-ne" || arg.text == "-en")
+        continue;
+      return false;
+    }
+    return true;
+  }
+  if (name == "cat") {
+    std::span<const Arg> args = ArgsOf(inv);
+    if (args.empty()) return false;  // cat copies stdin
+    for (const Arg& arg : args)
+      if (arg.text != "/dev/null") return false;
+    return true;
+  }
+  return false;
+}
+
+// --- Commands --------------------------------------------------------------
+
+// GNU tools accept unambiguous abbreviations of long options: --recur is
+// --recursive. `min_length` keeps the shortest accepted form unambiguous.
+bool HasLongFlagOrAbbreviation(std::span<const Arg> args, string_view flag,
+                               std::size_t min_length) {
+  for (const Arg& arg : args) {
+    if (arg.text == "--") break;
+    string_view text = arg.text;
+    text = text.substr(0, text.find('='));
+    if (text.size() >= min_length && flag.starts_with(text)) return true;
+  }
+  return false;
+}
+
+void HandleRm(const Invocation& inv, Context& ctx) {
+  std::span<const Arg> args = ArgsOf(inv);
+  const bool recursive = HasShortFlag(args, 'r') || HasShortFlag(args, 'R') ||
+                         HasLongFlagOrAbbreviation(args, "--recursive", 5);
+  const bool no_preserve_root = HasLongFlagOrAbbreviation(args, "--no-preserve-root", 6);
+  const string_view verb = recursive ? "recursive delete of" : "delete of";
+  for (const Arg& operand : Operands(args)) {
+    ResolvedPath target = Resolve(operand, inv, ctx);
+    EmitAssessment(ctx, AssessDelete(target, recursive, inv, ctx.home()), target.path, verb,
+                   no_preserve_root ? "--no-preserve-root disables the root guard" : "");
+  }
+}
+
+void HandleUnlink(const Invocation& inv, Context& ctx) {
+  for (const Arg& operand : Operands(ArgsOf(inv))) {
+    ResolvedPath target = Resolve(operand, inv, ctx);
+    EmitAssessment(ctx, AssessDelete(target, false, inv, ctx.home()), target.path, "unlink of");
+  }
+}
+
+void HandleRmdir(const Invocation& inv, Context& ctx) {
+  // rmdir only removes empty directories: nothing is lost.
+  for (const Arg& operand : Operands(ArgsOf(inv))) {
+    ResolvedPath target = Resolve(operand, inv, ctx);
+    EmitAssessment(
+        ctx, {"fs.delete.empty", Severity::kLow, Reversibility::kReversible, "an empty directory"},
+        target.path, "rmdir of");
+  }
+}
+
+void HandleShred(const Invocation& inv, Context& ctx) {
+  std::span<const Arg> args = ArgsOf(inv);
+  const bool removes = HasShortFlag(args, 'u') || HasLongFlag(args, "--remove");
+  const string_view verb = removes ? "shred (overwrite and delete) of" : "shred (overwrite) of";
+  for (const Arg& operand :
+       Operands(args, {"-n", "--iterations", "-s", "--size", "--random-source"})) {
+    ResolvedPath target = Resolve(operand, inv, ctx);
+    Assessment assessment;
+    switch (target.kind) {
+      case PathKind::kNull:
+        continue;
+      case PathKind::kDevice:
+        assessment = {"disk.wipe", Severity::kCritical, Reversibility::kIrreversible,
+                      "a block device"};
+        break;
+      case PathKind::kRoot:
+      case PathKind::kHome:
+      case PathKind::kSystem:
+        assessment = {"disk.wipe", Severity::kCritical, Reversibility::kIrreversible,
+                      "system or home files"};
+        break;
+      case PathKind::kBackup:
+        assessment = {"backup.delete", Severity::kCritical, Reversibility::kIrreversible,
+                      "a backup"};
+        break;
+      case PathKind::kData:
+        assessment = {"disk.wipe", Severity::kHigh, Reversibility::kIrreversible, "service data"};
+        break;
+      case PathKind::kUnknown:
+        assessment = {"disk.wipe", Severity::kHigh, Reversibility::kUnknown,
+                      "a target only known at run time"};
+        break;
+      case PathKind::kTemp:
+      case PathKind::kDisposable:
+        assessment = {"fs.shred", Severity::kLow, Reversibility::kIrreversible,
+                      "temporary or disposable files"};
+        break;
+      case PathKind::kVcs:
+      case PathKind::kProject:
+      case PathKind::kOther:
+        assessment = {"fs.shred", Severity::kMedium, Reversibility::kIrreversible,
+                      "an ordinary file, destroyed beyond recovery"};
+        break;
+    }
+    EmitAssessment(ctx, assessment, target.path, verb);
+  }
+}
+
+// "0", "00", "0K", "0MiB": a size of nothing.
+bool IsZeroSize(string_view size) {
+  std::size_t digits = 0;
+  while (digits < size.size() && size[digits] == '0') ++digits;
+  if (digits == 0) return false;
+  for (char c : size.substr(digits))
+    if (!std::isalpha(static_cast<unsigned char>(c))) return false;
+  return true;
+}
+
+void HandleTruncate(const Invocation& inv, Context& ctx) {
+  std::span<const Arg> args = ArgsOf(inv);
+  std::string size = OptionValue(args, "-s");
+  if (size.empty()) size = OptionValue(args, "--size");
+  // +N, >N and %N only ever grow a file; everything else may cut it.
+  const bool grows_only = !size.empty() && (size[0] == '+' || size[0] == '>' || size[0] == '%');
+  const bool to_zero = IsZeroSize(size);
+  for (const Arg& operand : Operands(args, {"-s", "--size", "-r", "--reference"})) {
+    if (grows_only) {  // nothing is lost
+      ResolvedPath target = Resolve(operand, inv, ctx);
+      EmitAssessment(ctx,
+                     {"fs.write", Severity::kLow, Reversibility::kReversible, "a file that grows"},
+                     target.path, "truncate (grow) of");
+    } else {
+      EmitWrite(operand, WriteMode::kTruncate, /*emptying=*/true,
+                to_zero ? "truncate to zero of" : "truncate (shrink) of", inv, ctx);
+    }
+  }
+}
+
+// Destination and sources of cp/mv, honouring -t DIR.
+struct CopyOperands {
+  std::vector<Arg> sources;
+  std::optional<Arg> destination;
+  bool into_directory = false;
+};
+
+CopyOperands SplitCopyOperands(std::span<const Arg> args) {
+  CopyOperands out;
+  std::vector<Arg> operands = Operands(args, {"-t", "--target-directory", "-S", "--suffix"});
+  std::string target_dir = OptionValue(args, "-t");
+  if (target_dir.empty()) target_dir = OptionValue(args, "--target-directory");
+  if (!target_dir.empty()) {
+    Arg dir;
+    dir.text = target_dir;
+    dir.known = target_dir.find('$') == std::string::npos;
+    out.destination = dir;
+    out.into_directory = true;
+    out.sources = std::move(operands);
+    return out;
+  }
+  if (operands.size() < 2) return out;
+  out.destination = operands.back();
+  operands.pop_back();
+  out.sources = std::move(operands);
+  out.into_directory = out.sources.size() > 1 || out.destination->text.ends_with('/');
+  return out;
+}
+
+void HandleMv(const Invocation& inv, Context& ctx) {
+  CopyOperands ops = SplitCopyOperands(ArgsOf(inv));
+  if (!ops.destination) return;
+  ResolvedPath destination = Resolve(*ops.destination, inv, ctx);
+  if (destination.kind == PathKind::kNull) {
+    for (const Arg& source : ops.sources) {
+      ResolvedPath target = Resolve(source, inv, ctx);
+      EmitAssessment(ctx, AssessDelete(target, /*recursive=*/true, inv, ctx.home()), target.path,
+                     "move to /dev/null (a delete) of");
+    }
+    return;
+  }
+  if (!ops.into_directory && destination.kind == PathKind::kData &&
+      IsDatabaseFileName(BaseName(destination.path))) {
+    EmitAssessment(
+        ctx, {"fs.overwrite", Severity::kHigh, Reversibility::kIrreversible, "a database file"},
+        destination.path, "mv replaces");
+  }
+  for (const Arg& source : ops.sources) {
+    ResolvedPath target = Resolve(source, inv, ctx);
+    Severity severity = Severity::kNone;
+    switch (target.kind) {
+      case PathKind::kRoot:
+      case PathKind::kHome:
+      case PathKind::kSystem:
+        severity = Severity::kHigh;
+        break;
+      case PathKind::kData:
+      case PathKind::kBackup:
+        severity = Severity::kMedium;
+        break;
+      case PathKind::kVcs:
+        if (BaseName(target.path) == ".git") severity = Severity::kMedium;
+        break;
+      default:
+        break;
+    }
+    if (severity == Severity::kNone) continue;  // ordinary moves are everyday work
+    EmitAssessment(ctx,
+                   {"fs.move", severity, Reversibility::kRecoverable,
+                    "moves data that services or the system expect in place"},
+                   target.path, "mv of");
+  }
+}
+
+void HandleCp(const Invocation& inv, Context& ctx) {
+  CopyOperands ops = SplitCopyOperands(ArgsOf(inv));
+  if (!ops.destination) return;
+  bool from_nothing = false;
+  for (const Arg& source : ops.sources)
+    if (source.text == "/dev/null" || source.text == "/dev/zero") from_nothing = true;
+  ResolvedPath destination = Resolve(*ops.destination, inv, ctx);
+  if (from_nothing) {
+    EmitWrite(*ops.destination, WriteMode::kTruncate, /*emptying=*/true,
+              "cp from /dev/null empties", inv, ctx);
+  } else if (destination.kind == PathKind::kDevice) {
+    EmitWrite(*ops.destination, WriteMode::kTruncate, false, "cp onto a device", inv, ctx);
+  } else if (!ops.into_directory && destination.kind == PathKind::kData &&
+             IsDatabaseFileName(BaseName(destination.path))) {
+    EmitAssessment(
+        ctx, {"fs.overwrite", Severity::kHigh, Reversibility::kIrreversible, "a database file"},
+        destination.path, "cp replaces");
+  }
+}
+
+constexpr string_view kRsyncDeleteFlags[] = {
+    "--delete",       "--del",          "--delete-before",   "--delete-during",
+    "--delete-delay", "--delete-after", "--delete-excluded", "--delete-missing-args",
+};
+
+bool IsRemoteSpec(string_view spec) {
+  if (spec.starts_with("rsync://")) return true;
+  std::size_t colon = spec.find(':');
+  if (colon == string_view::npos || colon == 0) return false;
+  std::size_t slash = spec.find('/');
+  return slash == string_view::npos || colon < slash;
+}
+
+void HandleRsync(const Invocation& inv, Context& ctx) {
+  std::span<const Arg> args = ArgsOf(inv);
+  bool deletes = false;
+  for (string_view flag : kRsyncDeleteFlags) deletes = deletes || HasLongFlag(args, flag);
+  if (!deletes) return;
+  std::vector<Arg> operands = Operands(args, {"-e",
+                                              "--rsh",
+                                              "--exclude",
+                                              "--include",
+                                              "-f",
+                                              "--filter",
+                                              "--exclude-from",
+                                              "--include-from",
+                                              "--files-from",
+                                              "--rsync-path",
+                                              "--password-file",
+                                              "--log-file",
+                                              "--chmod",
+                                              "--chown",
+                                              "-B",
+                                              "--block-size",
+                                              "--backup-dir",
+                                              "--suffix",
+                                              "--partial-dir",
+                                              "-T",
+                                              "--temp-dir",
+                                              "--compare-dest",
+                                              "--copy-dest",
+                                              "--link-dest",
+                                              "--max-size",
+                                              "--min-size",
+                                              "--bwlimit",
+                                              "--timeout",
+                                              "--port",
+                                              "-M",
+                                              "--remote-option",
+                                              "--out-format",
+                                              "--max-delete",
+                                              "--info",
+                                              "--debug",
+                                              "--iconv"});
+  if (operands.size() < 2) return;
+  const Arg& destination = operands.back();
+  if (HasLongFlag(args, "--dry-run") || HasShortFlag(args, 'n')) {
+    ctx.Emit(MakeAction("read.only", {destination.text}, Reversibility::kReversible,
+                        Severity::kNone, "rsync --delete --dry-run only lists what it would do"));
+    return;
+  }
+  if (destination.known && IsRemoteSpec(destination.text)) {
+    ctx.Emit(MakeAction("fs.delete.recursive", {destination.text}, Reversibility::kIrreversible,
+                        Severity::kHigh,
+                        "rsync --delete removes every file on the remote destination " +
+                            destination.text + " that the source lacks"));
+    return;
+  }
+  ResolvedPath target = Resolve(destination, inv, ctx);
+  EmitAssessment(ctx, AssessDelete(target, /*recursive=*/true, inv, ctx.home()), target.path,
+                 "rsync --delete prunes", "files missing from the source are removed");
+}
+
+bool IsAllLetters(string_view text) {
+  for (char c : text)
+    if (!std::isalpha(static_cast<unsigned char>(c))) return false;
+  return !text.empty();
+}
+
+// tar --remove-files deletes its inputs once archived; --delete removes
+// members from an archive.
+void HandleTar(const Invocation& inv, Context& ctx) {
+  std::span<const Arg> args = ArgsOf(inv);
+  const bool remove_files = HasLongFlag(args, "--remove-files");
+  const bool delete_members = HasLongFlag(args, "--delete");
+  if (!remove_files && !delete_members) return;
+
+  // Find the archive (-f/--file, clustered -czf X, or old style `czf X`) and
+  // the -C directory the inputs are relative to.
+  std::optional<Arg> archive;
+  std::string directory = inv.cwd;
+  std::vector<Arg> inputs;
+  bool options_done = false;
+  for (std::size_t i = 0; i < args.size(); ++i) {
+    const std::string& text = args[i].text;
+    auto next = [&]() -> std::optional<Arg> {
+      if (i + 1 >= args.size()) return std::nullopt;
+      return args[++i];
+    };
+    if (options_done || text.empty() || text == "-") {
+      if (!text.empty()) inputs.push_back(args[i]);
+      continue;
+    }
+    if (text == "--") {
+      options_done = true;
+      continue;
+    }
+    if (text.starts_with("--file=")) {
+      archive = Arg{text.substr(7), args[i].known};
+    } else if (text == "--file") {
+      archive = next();
+    } else if (text == "-C" || text == "--directory") {
+      if (std::optional<Arg> dir = next()) directory = ResolvePath(*dir, inv.cwd, ctx.home()).path;
+    } else if (text.starts_with("--directory=")) {
+      directory = ResolvePath(Arg{text.substr(12)}, inv.cwd, ctx.home()).path;
+    } else if (text.starts_with("--")) {
+      // other long options take their values with '='
+    } else if (text[0] == '-' || (i == 0 && IsAllLetters(text))) {
+      // A cluster: -czf ARCHIVE, -fARCHIVE, or old-style `czf ARCHIVE`.
+      std::size_t f = text.find('f');
+      if (f != std::string::npos) {
+        if (f + 1 < text.size())
+          archive = Arg{text.substr(f + 1), args[i].known};
+        else
+          archive = next();
+      }
+    } else {
+      inputs.push_back(args[i]);
+    }
+  }
+
+  if (delete_members) {
+    if (!archive) return;
+    ResolvedPath target = Resolve(*archive, inv, ctx);
+    if (target.kind == PathKind::kBackup)
+      EmitAssessment(ctx,
+                     {"backup.delete", Severity::kHigh, Reversibility::kIrreversible, "a backup"},
+                     target.path, "tar --delete removes members of");
+    return;
+  }
+
+  // Whether the inputs survive somewhere: a real archive file keeps them.
+  bool archived = false;
+  if (archive && archive->text != "-") {
+    PathKind kind = Resolve(*archive, inv, ctx).kind;
+    archived = kind != PathKind::kNull && kind != PathKind::kUnknown;
+  }
+  for (const Arg& input : inputs) {
+    ResolvedPath target = ResolvePath(input, directory, ctx.home());
+    Assessment assessment = AssessDelete(target, /*recursive=*/true, inv, ctx.home());
+    if (archived) {
+      assessment.reversibility = Reversibility::kRecoverable;
+      switch (target.kind) {
+        case PathKind::kProject:
+        case PathKind::kOther:
+        case PathKind::kTemp:
+        case PathKind::kDisposable:
+          assessment.severity = Severity::kLow;
+          break;
+        default:
+          if (assessment.severity > Severity::kMedium) assessment.severity = Severity::kMedium;
+      }
+    }
+    EmitAssessment(ctx, assessment, target.path, "tar --remove-files deletes",
+                   archived ? "a copy stays in the archive" : "the archive is not kept");
+  }
+}
+
+void HandleTee(const Invocation& inv, Context& ctx) {
+  std::span<const Arg> args = ArgsOf(inv);
+  const WriteMode mode = (HasShortFlag(args, 'a') || HasLongFlag(args, "--append"))
+                             ? WriteMode::kAppend
+                             : WriteMode::kTruncate;
+  for (const Arg& operand : Operands(args))
+    EmitWrite(operand, mode, /*emptying=*/false,
+              mode == WriteMode::kAppend ? "tee -a appends to" : "tee overwrites", inv, ctx);
+}
+
+// Recursive permission or owner changes over the system, a home or data can
+// lock services and users out (chmod -R 000 /, chown -R x /usr).
+void HandlePermissions(const Invocation& inv, Context& ctx) {
+  std::span<const Arg> args = ArgsOf(inv);
+  const bool recursive = HasShortFlag(args, 'R') || HasLongFlag(args, "--recursive");
+  const bool has_reference = HasLongFlag(args, "--reference");
+  bool skipped_spec = has_reference;  // the mode or owner comes first
+  bool options_done = false;
+  for (const Arg& arg : args) {
+    const std::string& text = arg.text;
+    if (!options_done && text == "--") {
+      options_done = true;
+      continue;
+    }
+    if (!options_done && text.size() > 1 && text[0] == '-') {
+      // chmod -w FILE: a mode that looks like an option
+      if (!skipped_spec && inv.name() == "chmod" &&
+          text.find_first_not_of("-rwxXstugoa,=+") == std::string::npos &&
+          text.find_first_of("rwxXst") != std::string::npos && text != "-R") {
+        skipped_spec = true;
+      }
+      continue;
+    }
+    if (!skipped_spec) {
+      skipped_spec = true;
+      continue;
+    }
+    ResolvedPath target = Resolve(arg, inv, ctx);
+    Severity severity = Severity::kNone;
+    switch (target.kind) {
+      case PathKind::kRoot:
+        severity = recursive ? Severity::kCritical : Severity::kHigh;
+        break;
+      case PathKind::kSystem:
+      case PathKind::kHome:
+        severity = recursive ? Severity::kHigh : Severity::kNone;
+        break;
+      case PathKind::kData:
+      case PathKind::kBackup:
+        severity = recursive ? Severity::kMedium : Severity::kNone;
+        break;
+      default:
+        break;
+    }
+    if (severity == Severity::kNone) continue;
+    std::string verb(inv.name());
+    verb += recursive ? " -R over" : " of";
+    EmitAssessment(ctx,
+                   {"fs.permissions", severity, Reversibility::kRecoverable,
+                    "permissions the system or its services rely on"},
+                   target.path, verb);
+  }
+}
+
+constexpr PackEntry kFsPack[] = {
+    {"rm", HandleRm},
+    {"unlink", HandleUnlink},
+    {"rmdir", HandleRmdir},
+    {"shred", HandleShred},
+    {"truncate", HandleTruncate},
+    {"mv", HandleMv},
+    {"cp", HandleCp},
+    {"rsync", HandleRsync},
+    {"tar", HandleTar},
+    {"gtar", HandleTar},
+    {"tee", HandleTee},
+    {"chmod", HandlePermissions},
+    {"chown", HandlePermissions},
+    {"chgrp", HandlePermissions},
+};
+
+}  // namespace
+
+std::span<const PackEntry> FsPack() {
+  return kFsPack;
+}
+
+void ClassifyRedirect(const FileRedirect& redirect, const Invocation& inv, Context& ctx) {
+  switch (redirect.kind) {
+    case RedirectKind::kTruncate:
+      EmitWrite(redirect.target, WriteMode::kTruncate, IsEmptyingCommand(inv),
+                IsEmptyingCommand(inv) ? "redirection empties" : "redirection overwrites", inv,
+                ctx);
+      return;
+    case RedirectKind::kAppend:
+      EmitWrite(redirect.target, WriteMode::kAppend, false, "redirection appends to", inv, ctx);
+      return;
+    case RedirectKind::kRead:
+    case RedirectKind::kDup:
+      return;
+  }
+}
+
 }  // namespace dualkey::shell
