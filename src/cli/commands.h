@@ -20,4 +20,29 @@ struct CheckOptions {
 // Exit status: 0 allow, 1 held or denied, 2 usage or input errors.
 int RunCheck(const CheckOptions& options);
 
+// `dualkey hook AGENT`: reads the agent's pre-tool-use JSON on stdin and
+// answers in that agent's protocol (hook_cmd.cc).
+struct HookOptions {
+  std::string agent;  // claude | cursor | codex | gemini
+};
+int RunHook(const HookOptions& options);
+
+// `dualkey install AGENT`: wires `dualkey hook AGENT` into the agent's config.
+struct InstallOptions {
+  std::string agent;
+  bool project = false;   // the project's config file instead of the user's
+  bool uninstall = false;
+  bool dry_run = false;
+  std::string binary;     // path of the dualkey binary to call (default: this one)
+  std::string project_dir;  // default: the current directory
+};
+int RunInstall(const InstallOptions& options);
+
+// `dualkey doctor`: runs a harmless and a destructive sample through each
+// installed hook and reports whether each agent is really protected.
+struct DoctorOptions {
+  bool json = false;
+};
+int RunDoctor(const DoctorOptions& options);
+
 }  // namespace dualkey::cli

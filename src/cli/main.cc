@@ -1,5 +1,6 @@
 // dualkey: stands between AI agents and everything they can destroy.
 #include <CLI/CLI.hpp>
+#include <cstdint>
 #include <iostream>
 
 #include "cli/commands.h"
@@ -31,6 +32,31 @@ int main(int argc, char** argv) {
                         "read cases, one JSON object per line, from FILE ('-' for stdin)");
   check_cmd->add_option("command", check.command, "the command to check, after --");
 
+  dualkey::cli::HookOptions hook;
+  CLI::App* hook_cmd = app.add_subcommand(
+      "hook",
+      "Answer an agent's pre-tool-use hook: reads its JSON on stdin, replies in its protocol.\n"
+      "Wired into the agent by `dualkey install AGENT`.");
+  hook_cmd->add_option("agent", hook.agent, "claude, cursor, codex or gemini")->required();
+
+  dualkey::cli::InstallOptions install;
+  CLI::App* install_cmd = app.add_subcommand(
+      "install",
+      "Wire dualkey into an agent's hook config (idempotent, keeps other settings, backs up).");
+  install_cmd->add_option("agent", install.agent, "claude, cursor, codex or gemini")->required();
+  install_cmd->add_flag("--project", install.project, "the project's config instead of the user's");
+  install_cmd->add_flag("--user", [&](std::int64_t) { install.project = false; },
+                        "the user's config (default)");
+  install_cmd->add_flag("--uninstall", install.uninstall, "remove dualkey's hook again");
+  install_cmd->add_flag("--dry-run", install.dry_run, "show what would change, change nothing");
+  install_cmd->add_option("--binary", install.binary, "dualkey binary the hook calls");
+  install_cmd->add_option("--dir", install.project_dir, "project directory (default: here)");
+
+  dualkey::cli::DoctorOptions doctor;
+  CLI::App* doctor_cmd = app.add_subcommand(
+      "doctor", "Check each installed agent hook with a harmless and a destructive sample.");
+  doctor_cmd->add_flag("--json", doctor.json, "print JSON");
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -38,5 +64,8 @@ int main(int argc, char** argv) {
     return status == 0 ? 0 : 2;
   }
   if (check_cmd->parsed()) return dualkey::cli::RunCheck(check);
+  if (hook_cmd->parsed()) return dualkey::cli::RunHook(hook);
+  if (install_cmd->parsed()) return dualkey::cli::RunInstall(install);
+  if (doctor_cmd->parsed()) return dualkey::cli::RunDoctor(doctor);
   return 2;
 }

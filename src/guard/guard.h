@@ -16,6 +16,10 @@ struct Request {
   std::string input;  // shell: the command line; sql: the SQL text; http/mcp: JSON
   std::string cwd;    // shell: absolute working directory, empty if unknown
   std::string home;   // shell: the user's home directory
+  std::string agent;  // who asks: "claude", "cursor", "codex", "gemini", "" if unknown
+  // file: what a file-writing tool does to `input` (a path): "write" (create
+  // or replace), "edit" (change part), "delete".
+  std::string file_operation;
 };
 
 struct Result {
