@@ -20,6 +20,20 @@ struct CheckOptions {
 // Exit status: 0 allow, 1 held or denied, 2 usage or input errors.
 int RunCheck(const CheckOptions& options);
 
+// `dualkey policy check [FILE...]` and `dualkey policy explain -- CMD`.
+struct PolicyOptions {
+  std::string action;               // "check", "explain" or "show"
+  std::vector<std::string> files;   // check: files to validate (default: the layers in force)
+  std::string channel = "shell";    // explain
+  std::string cwd;                  // explain/check: where the command runs
+  bool cwd_given = false;
+  std::string home;
+  std::string agent;
+  bool json = false;
+  std::vector<std::string> command;  // explain: the command after --
+};
+int RunPolicy(const PolicyOptions& options);
+
 // `dualkey hook AGENT`: reads the agent's pre-tool-use JSON on stdin and
 // answers in that agent's protocol (hook_cmd.cc).
 struct HookOptions {

@@ -32,6 +32,31 @@ int main(int argc, char** argv) {
                         "read cases, one JSON object per line, from FILE ('-' for stdin)");
   check_cmd->add_option("command", check.command, "the command to check, after --");
 
+  dualkey::cli::PolicyOptions policy;
+  CLI::App* policy_cmd = app.add_subcommand(
+      "policy",
+      "Validate policy files and explain decisions. Layers: built-in < /etc/dualkey/policy.toml\n"
+      "< ~/.config/dualkey/policy.toml < .dualkey.toml (project; it can only tighten).");
+  policy_cmd->require_subcommand(1);
+  CLI::App* policy_check = policy_cmd->add_subcommand(
+      "check", "Validate policy files (default: every layer in force here); line-numbered errors.");
+  policy_check->add_option("files", policy.files, "policy files to validate");
+  policy_check->add_option("--cwd", policy.cwd, "directory whose project layer to check")
+      ->each([&](const std::string&) { policy.cwd_given = true; });
+  policy_check->add_flag("--json", policy.json, "print JSON");
+  policy_check->callback([&] { policy.action = "check"; });
+  CLI::App* policy_explain = policy_cmd->add_subcommand(
+      "explain", "Show which rule of which layer decided a command:\n"
+                 "  dualkey policy explain -- 'git push --force origin main'");
+  policy_explain->add_option("--channel", policy.channel, "shell (default), sql, http or mcp");
+  policy_explain->add_option("--cwd", policy.cwd, "working directory (default: here)")
+      ->each([&](const std::string&) { policy.cwd_given = true; });
+  policy_explain->add_option("--home", policy.home, "home directory (default: $HOME)");
+  policy_explain->add_option("--agent", policy.agent, "agent asking: claude, cursor, codex, gemini");
+  policy_explain->add_flag("--json", policy.json, "print JSON");
+  policy_explain->add_option("command", policy.command, "the command, after --");
+  policy_explain->callback([&] { policy.action = "explain"; });
+
   dualkey::cli::HookOptions hook;
   CLI::App* hook_cmd = app.add_subcommand(
       "hook",
@@ -64,6 +89,7 @@ int main(int argc, char** argv) {
     return status == 0 ? 0 : 2;
   }
   if (check_cmd->parsed()) return dualkey::cli::RunCheck(check);
+  if (policy_cmd->parsed()) return dualkey::cli::RunPolicy(policy);
   if (hook_cmd->parsed()) return dualkey::cli::RunHook(hook);
   if (install_cmd->parsed()) return dualkey::cli::RunInstall(install);
   if (doctor_cmd->parsed()) return dualkey::cli::RunDoctor(doctor);

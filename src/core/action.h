@@ -53,6 +53,11 @@ struct Verdict {
   Decision decision = Decision::kAllow;
   std::string reason;  // the deciding action's reason, or why we failed closed
   std::vector<Action> actions;
+  // Policy mode "observe": `decision` is what would happen; nothing is held.
+  bool observe_only = false;
+
+  // What integrations enforce: the decision, or allow when only observing.
+  Decision Enforced() const { return observe_only ? Decision::kAllow : decision; }
 };
 
 std::string_view ToString(Channel channel);

@@ -1,28 +1,41 @@
 #include "guard/guard.h"
 
+#include "file/file.h"
 #include "policy/policy.h"
 #include "sql/sql.h"
 
 namespace dualkey::guard {
 
 Result Check(const Request& request) {
+  return Check(request, policy::Load(policy::DefaultSources(request.cwd, request.home)));
+}
+
+Result Check(const Request& request, const policy::Policy& policy) {
+  const policy::Subject subject{request.agent};
   Result result;
   switch (request.channel) {
     case Channel::kShell: {
       shell::Analysis analysis = shell::Analyze(request.input, {request.cwd, request.home});
       result.commands = std::move(analysis.commands);
       result.parse_error = std::move(analysis.parse_error);
-      result.verdict = policy::Decide(std::move(analysis.actions));
+      result.verdict = policy::Decide(policy, std::move(analysis.actions), subject);
       break;
     }
     case Channel::kSql:
-      result.verdict = policy::Decide(sql::Classify(request.input));
+      result.verdict = policy::Decide(policy, sql::Classify(request.input), subject);
+      break;
+    case Channel::kFile:
+      result.verdict = policy::Decide(
+          policy,
+          file::ClassifyFileWrite(request.input, request.file_operation, request.cwd, request.home),
+          subject);
       break;
     case Channel::kHttp:
     case Channel::kMcp:
-    case Channel::kFile:
       result.verdict = policy::FailClosed("the " + std::string(ToString(request.channel)) +
                                           " channel is not understood yet, so it is held");
+      result.verdict.observe_only =
+          policy.mode == policy::Mode::kObserve && policy.errors.empty();
       break;
   }
   return result;

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "core/action.h"
+#include "policy/policy.h"
 #include "shell/shell.h"
 
 namespace dualkey::guard {
@@ -29,6 +30,11 @@ struct Result {
   std::string parse_error;
 };
 
+// Decides with the policy layers that apply where the request runs (system,
+// user, and the project's .dualkey.toml above request.cwd).
 Result Check(const Request& request);
+
+// Decides with a policy the caller loaded (a daemon loads it once).
+Result Check(const Request& request, const policy::Policy& policy);
 
 }  // namespace dualkey::guard

@@ -1,37 +1,172 @@
 #include "policy/policy.h"
 
-namespace dualkey::policy {
+#include <fnmatch.h>
 
+#include <algorithm>
+
+namespace dualkey::policy {
 namespace {
 
-Decision DefaultDecision(const Action& action) {
-  return IsDestructive(action) ? Decision::kHold : Decision::kAllow;
+Rule BuiltinRule(std::string name, std::vector<std::string> classes, int destructive,
+                 Decision decision, std::string message) {
+  Rule rule;
+  rule.name = std::move(name);
+  rule.classes = std::move(classes);
+  rule.destructive = destructive;
+  rule.decision = decision;
+  rule.message = std::move(message);
+  return rule;
+}
+
+bool Glob(const std::string& pattern, const std::string& text) {
+  // No FNM_PATHNAME: `*` crosses '/', so "/srv/*" covers everything below.
+  return fnmatch(pattern.c_str(), text.c_str(), 0) == 0;
+}
+
+bool AnyGlob(const std::vector<std::string>& patterns, const std::string& text) {
+  for (const std::string& pattern : patterns)
+    if (Glob(pattern, text)) return true;
+  return false;
+}
+
+bool Matches(const Rule& rule, const Action& action, const Subject& subject,
+             const std::vector<std::string>& env) {
+  if (!rule.channels.empty() &&
+      std::find(rule.channels.begin(), rule.channels.end(), ToString(action.channel)) ==
+          rule.channels.end())
+    return false;
+  if (!rule.classes.empty() && !AnyGlob(rule.classes, action.op_class)) return false;
+  if (!rule.targets.empty()) {
+    bool any = false;
+    for (const std::string& target : action.targets) any = any || AnyGlob(rule.targets, target);
+    if (!any) return false;
+  }
+  if (!rule.agents.empty() && !AnyGlob(rule.agents, subject.agent)) return false;
+  if (!rule.envs.empty()) {
+    bool any = false;
+    for (const std::string& label : env) any = any || AnyGlob(rule.envs, label);
+    if (!any) return false;
+  }
+  if (action.severity < rule.min_severity) return false;
+  if (rule.destructive != -1 && IsDestructive(action) != (rule.destructive == 1)) return false;
+  return true;
+}
+
+// Losing a backup removes the last way back: no layer may allow it unattended.
+bool IsBackupLoss(const Action& action) {
+  return action.op_class.starts_with("backup.") && IsDestructive(action);
 }
 
 }  // namespace
 
-Verdict Decide(std::vector<Action> actions) {
-  Verdict verdict;
-  const Action* decisive = nullptr;
+Policy Builtin() {
+  Layer layer;
+  layer.kind = LayerKind::kBuiltin;
+  layer.path = "built-in";
+  layer.rules = {
+      BuiltinRule("backups", {"backup.*"}, 1, Decision::kHold2,
+                  "deleting backups removes the last way back: two humans must approve"),
+      BuiltinRule("disk-wipes", {"disk.wipe*", "disk.format*"}, -1, Decision::kHold2,
+                  "wiping or formatting a disk destroys everything on it: two humans must approve"),
+      // The actions' own reasons say enough for these two.
+      BuiltinRule("opaque", {"opaque.*"}, -1, Decision::kHold, ""),
+      BuiltinRule("destructive", {}, 1, Decision::kHold, ""),
+      BuiltinRule("everything-else", {}, -1, Decision::kAllow, ""),
+  };
+  Policy policy;
+  policy.layers.push_back(std::move(layer));
+  return policy;
+}
+
+std::vector<ActionDecision> Explain(const Policy& policy, const std::vector<Action>& actions,
+                                    const Subject& subject) {
+  std::vector<ActionDecision> out;
+  out.reserve(actions.size());
   for (const Action& action : actions) {
-    Decision decision = DefaultDecision(action);
-    if (decisive == nullptr || decision > verdict.decision ||
-        (decision == verdict.decision && action.severity > decisive->severity)) {
-      verdict.decision = decision;
-      decisive = &action;
+    ActionDecision result;
+    result.action = action;
+    bool decided = false;
+    for (const Layer& layer : policy.layers) {
+      const bool tighten_only = layer.kind == LayerKind::kProject ||
+                                (layer.kind == LayerKind::kUser && policy.lock_user);
+      for (std::size_t i = 0; i < layer.rules.size(); ++i) {
+        const Rule& rule = layer.rules[i];
+        if (!Matches(rule, action, subject, policy.env)) continue;
+        Step step;
+        step.layer = layer.kind;
+        step.path = layer.path;
+        step.rule = rule.name.empty() ? "#" + std::to_string(i + 1) : rule.name;
+        step.line = rule.line;
+        step.decision = rule.decision;
+        if (!decided) {
+          result.decision = rule.decision;
+          result.message = rule.message;
+        } else if (tighten_only && rule.decision < result.decision) {
+          step.note = "this layer can only tighten: a looser rule is ignored";
+        } else if (!tighten_only || rule.decision > result.decision) {
+          result.decision = rule.decision;
+          if (!rule.message.empty()) result.message = rule.message;
+        }
+        decided = true;
+        step.result = result.decision;
+        result.steps.push_back(std::move(step));
+        break;  // first matching rule of each layer speaks for the layer
+      }
     }
+    auto floor = [&](Decision minimum, std::string note) {
+      if (result.decision >= minimum) return;
+      result.decision = minimum;
+      Step step;
+      step.layer = LayerKind::kBuiltin;
+      step.path = "built-in";
+      step.rule = "floor";
+      step.decision = minimum;
+      step.result = minimum;
+      step.note = std::move(note);
+      result.steps.push_back(std::move(step));
+    };
+    if (IsBackupLoss(action)) floor(Decision::kHold, "backup.* can never be set below hold");
+    if (!policy.errors.empty() && IsDestructive(action))
+      floor(Decision::kHold, "a policy file failed to load: destructive actions stay held");
+    if (result.message.empty()) result.message = action.reason;
+    out.push_back(std::move(result));
+  }
+  return out;
+}
+
+Verdict Decide(const Policy& policy, std::vector<Action> actions, const Subject& subject) {
+  Verdict verdict;
+  std::vector<ActionDecision> decisions = Explain(policy, actions, subject);
+  const ActionDecision* decisive = nullptr;
+  for (const ActionDecision& d : decisions) {
+    if (decisive == nullptr || d.decision > decisive->decision ||
+        (d.decision == decisive->decision && d.action.severity > decisive->action.severity))
+      decisive = &d;
   }
   if (decisive == nullptr) {
     verdict.reason = "nothing destructive found";
-  } else if (verdict.decision == Decision::kAllow) {
-    verdict.reason = decisive->severity == Severity::kNone
-                         ? "nothing destructive found"
-                         : "only disposable data is affected: " + decisive->reason;
   } else {
-    verdict.reason = decisive->reason;
+    verdict.decision = decisive->decision;
+    if (verdict.decision == Decision::kAllow) {
+      verdict.reason = decisive->action.severity == Severity::kNone
+                           ? "nothing destructive found"
+                           : "only disposable data is affected: " + decisive->action.reason;
+    } else {
+      verdict.reason = decisive->action.reason;
+      if (!decisive->message.empty() && decisive->message != decisive->action.reason)
+        verdict.reason += " (" + decisive->message + ")";
+    }
   }
+  if (!policy.errors.empty() && verdict.decision != Decision::kAllow)
+    verdict.reason += " [policy error: " + policy.errors.front() + "]";
+  verdict.observe_only = policy.mode == Mode::kObserve && policy.errors.empty();
   verdict.actions = std::move(actions);
   return verdict;
+}
+
+Verdict Decide(std::vector<Action> actions) {
+  static const Policy builtin = Builtin();
+  return Decide(builtin, std::move(actions), {});
 }
 
 Verdict FailClosed(std::string reason) {
@@ -39,6 +174,31 @@ Verdict FailClosed(std::string reason) {
   verdict.decision = Decision::kHold;
   verdict.reason = std::move(reason);
   return verdict;
+}
+
+std::string_view ToString(LayerKind kind) {
+  switch (kind) {
+    case LayerKind::kBuiltin: return "built-in";
+    case LayerKind::kSystem: return "system";
+    case LayerKind::kUser: return "user";
+    case LayerKind::kProject: return "project";
+  }
+  return "unknown";
+}
+
+bool ParseDecision(std::string_view text, Decision* out) {
+  static constexpr std::pair<std::string_view, Decision> kNames[] = {
+      {"allow", Decision::kAllow},
+      {"hold", Decision::kHold},
+      {"hold2", Decision::kHold2},
+      {"deny", Decision::kDeny}};
+  for (const auto& [name, decision] : kNames) {
+    if (name == text) {
+      *out = decision;
+      return true;
+    }
+  }
+  return false;
 }
 
 }  // namespace dualkey::policy

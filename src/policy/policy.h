@@ -1,19 +1,116 @@
-// Turns Actions into a Verdict. For now the built-in defaults only:
-// destructive or irreversible actions, backups and anything opaque are held;
-// reads, builds and tests are allowed. Configurable layers come on top.
+// Turns Actions into a Verdict. A policy is layers of TOML rules: built-in <
+// system (/etc/dualkey/policy.toml) < user (~/.config/dualkey/policy.toml) <
+// project (.dualkey.toml). The project layer, which an agent can write, only
+// ever tightens; backup losses never go below hold; a file that fails to load
+// leaves every destructive action held, never allowed.
 #pragma once
 
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "core/action.h"
 
 namespace dualkey::policy {
 
+enum class Mode { kEnforce, kObserve };
+
+enum class LayerKind { kBuiltin, kSystem, kUser, kProject };
+
+// One [[rules]] entry. Empty lists match anything.
+struct Rule {
+  std::string name;
+  std::vector<std::string> channels;  // "shell", "sql", ...
+  std::vector<std::string> classes;   // globs: "db.drop*", "backup.*"
+  std::vector<std::string> targets;   // globs on any target: "/srv/*", "*prod*"
+  std::vector<std::string> agents;    // "claude", "cursor", "codex", "gemini"
+  std::vector<std::string> envs;      // environment labels: "production"
+  Severity min_severity = Severity::kNone;
+  int destructive = -1;  // -1 any, 0 only non-destructive, 1 only destructive
+  Decision decision = Decision::kHold;
+  std::string message;  // shown to the human and the agent
+  int line = 0;         // where the rule starts in its file
+};
+
+struct Layer {
+  LayerKind kind = LayerKind::kBuiltin;
+  std::string path;  // the file; "built-in" for the defaults
+  std::vector<Rule> rules;
+  bool has_mode = false;
+  Mode mode = Mode::kEnforce;
+  std::vector<std::string> env;  // labels this layer declares
+  bool lock_user = false;        // system layer: the user layer may only tighten
+};
+
+struct Policy {
+  std::vector<Layer> layers;        // built-in first
+  Mode mode = Mode::kEnforce;       // from the layers, project cannot relax it
+  std::vector<std::string> env;     // union of the layers' labels and $DUALKEY_ENV
+  bool lock_user = false;
+  std::vector<std::string> errors;  // "path:line: message" for files that failed
+};
+
+// Who is asking: rules can match on it.
+struct Subject {
+  std::string agent;
+};
+
+// Where the layers come from; empty paths are skipped.
+struct Sources {
+  std::string system_path = "/etc/dualkey/policy.toml";
+  std::string user_path;    // default: $XDG_CONFIG_HOME or ~/.config, /dualkey/policy.toml
+  std::string project_dir;  // searched upward for .dualkey.toml (stops at the repo root or /)
+  std::string env_labels;   // comma-separated extra labels ($DUALKEY_ENV)
+};
+
+// The built-in layer alone.
+Policy Builtin();
+
+// The layers from `sources`. Never fails: errors are kept in Policy::errors
+// and make every destructive action held.
+Policy Load(const Sources& sources);
+
+// Sources for a command running in `cwd`, from the process environment.
+Sources DefaultSources(std::string_view cwd, std::string_view home);
+
+// Parses one layer's TOML. Returns false and appends "path:line: message"
+// errors when the text is not a valid policy; unknown keys are errors (a typo
+// must not silently weaken a rule).
+bool ParseLayer(std::string_view text, LayerKind kind, std::string path, Layer* out,
+                std::vector<std::string>* errors);
+
+// How one layer judged one action, for `dualkey policy explain`.
+struct Step {
+  LayerKind layer = LayerKind::kBuiltin;
+  std::string path;
+  std::string rule;  // the rule's name, or "#N" when unnamed
+  int line = 0;
+  Decision decision = Decision::kAllow;  // what the rule said
+  Decision result = Decision::kAllow;    // the decision after this step
+  std::string note;                      // "tighten-only layer: ignored a loosening"
+};
+
+struct ActionDecision {
+  Action action;
+  Decision decision = Decision::kAllow;
+  std::string message;  // the deciding rule's message, else the action's reason
+  std::vector<Step> steps;
+};
+
+std::vector<ActionDecision> Explain(const Policy& policy, const std::vector<Action>& actions,
+                                    const Subject& subject);
+
 // The strictest decision over all actions; no action at all means allow.
+// In observe mode the verdict says what would happen and is marked observe_only.
+Verdict Decide(const Policy& policy, std::vector<Action> actions, const Subject& subject);
+
+// Built-in defaults only.
 Verdict Decide(std::vector<Action> actions);
 
 // For input that could not be understood at all: held, with the reason.
 Verdict FailClosed(std::string reason);
+
+std::string_view ToString(LayerKind kind);
+bool ParseDecision(std::string_view text, Decision* out);
 
 }  // namespace dualkey::policy

@@ -34,7 +34,7 @@ TEST(DefaultPolicy, OpaqueIsHeldWhateverItsSeverity) {
 }
 
 TEST(DefaultPolicy, BackupDeletesAreHeldButBackupCreationIsNot) {
-  EXPECT_EQ(Decide({Make("backup.delete", Severity::kLow)}).decision, Decision::kHold);
+  EXPECT_EQ(Decide({Make("backup.delete", Severity::kLow)}).decision, Decision::kHold2);
   EXPECT_EQ(Decide({Make("backup.create", Severity::kNone)}).decision, Decision::kAllow);
 }
 
@@ -45,6 +45,11 @@ TEST(DefaultPolicy, StrictestActionDecidesAndGivesTheReason) {
   EXPECT_EQ(verdict.decision, Decision::kHold);
   EXPECT_EQ(verdict.reason, "because fs.delete.recursive");
   EXPECT_EQ(verdict.actions.size(), 3u);
+}
+
+TEST(DefaultPolicy, DiskWipesNeedTwoHumans) {
+  EXPECT_EQ(Decide({Make("disk.wipe", Severity::kCritical)}).decision, Decision::kHold2);
+  EXPECT_EQ(Decide({Make("disk.format", Severity::kCritical)}).decision, Decision::kHold2);
 }
 
 TEST(DefaultPolicy, FailClosedHolds) {

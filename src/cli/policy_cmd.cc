@@ -1,0 +1,155 @@
+// `dualkey policy`: validate policy files and explain which rule decided.
+#include <unistd.h>
+
+#include <cstdlib>
+#include <fstream>
+#include <iostream>
+#include <nlohmann/json.hpp>
+#include <sstream>
+
+#include "cli/commands.h"
+#include "guard/guard.h"
+#include "policy/policy.h"
+
+namespace dualkey::cli {
+namespace {
+
+using nlohmann::json;
+
+std::string Here() {
+  char buffer[4096];
+  return getcwd(buffer, sizeof(buffer)) != nullptr ? buffer : "";
+}
+
+std::string Home(const PolicyOptions& options) {
+  if (!options.home.empty()) return options.home;
+  const char* home = std::getenv("HOME");
+  return home != nullptr && *home == '/' ? home : "/root";
+}
+
+int Check(const PolicyOptions& options) {
+  std::vector<std::string> errors;
+  std::vector<std::pair<std::string, bool>> checked;  // path, ok
+  if (options.files.empty()) {
+    std::string cwd = options.cwd_given ? options.cwd : Here();
+    policy::Policy loaded = policy::Load(policy::DefaultSources(cwd, Home(options)));
+    errors = loaded.errors;
+    for (const policy::Layer& layer : loaded.layers) checked.emplace_back(layer.path, true);
+  } else {
+    for (const std::string& path : options.files) {
+      std::ifstream in(path, std::ios::binary);
+      if (!in) {
+        errors.push_back(path + ": cannot be read");
+        checked.emplace_back(path, false);
+        continue;
+      }
+      std::stringstream text;
+      text << in.rdbuf();
+      bool project = path.ends_with(".dualkey.toml");
+      policy::Layer layer;
+      bool ok = policy::ParseLayer(text.str(),
+                                   project ? policy::LayerKind::kProject : policy::LayerKind::kUser,
+                                   path, &layer, &errors);
+      checked.emplace_back(path, ok);
+    }
+  }
+  if (options.json) {
+    json files = json::array();
+    for (const auto& [path, ok] : checked) files.push_back(json{{"path", path}, {"ok", ok}});
+    std::cout << json{{"ok", errors.empty()}, {"files", files}, {"errors", errors}}.dump() << "\n";
+  } else {
+    for (const auto& [path, ok] : checked)
+      std::cout << (ok ? "ok      " : "ERROR   ") << path << "\n";
+    for (const std::string& error : errors) std::cout << "error: " << error << "\n";
+    if (!errors.empty())
+      std::cout << "A policy that fails to load keeps every destructive action held.\n";
+  }
+  return errors.empty() ? 0 : 1;
+}
+
+int Explain(const PolicyOptions& options) {
+  if (options.command.empty()) {
+    std::cerr << "dualkey policy explain: give the command after --, e.g.\n"
+                 "  dualkey policy explain -- 'git push --force origin main'\n";
+    return 2;
+  }
+  guard::Request request;
+  if (!ParseChannel(options.channel, &request.channel)) {
+    std::cerr << "dualkey policy explain: unknown channel '" << options.channel << "'\n";
+    return 2;
+  }
+  for (const std::string& word : options.command) {
+    if (!request.input.empty()) request.input.push_back(' ');
+    request.input += word;
+  }
+  request.cwd = options.cwd_given ? options.cwd : Here();
+  request.home = Home(options);
+  request.agent = options.agent;
+  policy::Policy loaded = policy::Load(policy::DefaultSources(request.cwd, request.home));
+  guard::Result result = guard::Check(request, loaded);
+  std::vector<policy::ActionDecision> decisions =
+      policy::Explain(loaded, result.verdict.actions, policy::Subject{request.agent});
+
+  if (options.json) {
+    json actions = json::array();
+    for (const auto& d : decisions) {
+      json steps = json::array();
+      for (const auto& step : d.steps)
+        steps.push_back(json{{"layer", policy::ToString(step.layer)},
+                             {"path", step.path},
+                             {"rule", step.rule},
+                             {"line", step.line},
+                             {"decision", ToString(step.decision)},
+                             {"result", ToString(step.result)},
+                             {"note", step.note}});
+      actions.push_back(json{{"class", d.action.op_class},
+                             {"targets", d.action.targets},
+                             {"decision", ToString(d.decision)},
+                             {"steps", steps}});
+    }
+    std::cout << json{{"decision", ToString(result.verdict.decision)},
+                      {"observe_only", result.verdict.observe_only},
+                      {"reason", result.verdict.reason},
+                      {"actions", actions},
+                      {"errors", loaded.errors}}
+                     .dump()
+              << "\n";
+    return result.verdict.decision == Decision::kAllow ? 0 : 1;
+  }
+  std::cout << "layers:\n";
+  for (const policy::Layer& layer : loaded.layers)
+    std::cout << "  " << policy::ToString(layer.kind) << "  " << layer.path
+              << (layer.kind == policy::LayerKind::kProject ? "  (tighten-only)" : "") << "\n";
+  for (const std::string& error : loaded.errors) std::cout << "  error: " << error << "\n";
+  if (decisions.empty()) std::cout << "no actions: nothing destructive found\n";
+  for (const auto& d : decisions) {
+    std::cout << "\n" << d.action.op_class;
+    for (const std::string& target : d.action.targets) std::cout << "  " << target;
+    std::cout << "\n  " << d.action.reason << "\n";
+    for (const auto& step : d.steps) {
+      std::cout << "  " << policy::ToString(step.layer);
+      if (step.layer != policy::LayerKind::kBuiltin) std::cout << " " << step.path;
+      if (step.line > 0) std::cout << ":" << step.line;
+      std::cout << " rule '" << step.rule << "' says " << ToString(step.decision) << " -> "
+                << ToString(step.result);
+      if (!step.note.empty()) std::cout << "  (" << step.note << ")";
+      std::cout << "\n";
+    }
+    std::cout << "  => " << ToString(d.decision) << "\n";
+  }
+  std::cout << "\ndecision: " << ToString(result.verdict.decision)
+            << (result.verdict.observe_only ? " (observe mode: not enforced)" : "") << " — "
+            << result.verdict.reason << "\n";
+  return result.verdict.decision == Decision::kAllow ? 0 : 1;
+}
+
+}  // namespace
+
+int RunPolicy(const PolicyOptions& options) {
+  if (options.action == "check") return Check(options);
+  if (options.action == "explain") return Explain(options);
+  std::cerr << "dualkey policy: use `policy check` or `policy explain`\n";
+  return 2;
+}
+
+}  // namespace dualkey::cli

@@ -1,0 +1,261 @@
+// Reading policy layers from TOML files (toml++), with line-numbered errors.
+#include <sys/stat.h>
+
+#include <cstdlib>
+#include <fstream>
+#include <sstream>
+#include <toml++/toml.h>
+
+#include "policy/policy.h"
+
+namespace dualkey::policy {
+namespace {
+
+std::string Where(const std::string& path, const toml::source_region& region) {
+  return path + ":" + std::to_string(region.begin.line);
+}
+
+bool ParseSeverity(std::string_view text, Severity* out) {
+  static constexpr std::pair<std::string_view, Severity> kNames[] = {
+      {"none", Severity::kNone},
+      {"low", Severity::kLow},
+      {"medium", Severity::kMedium},
+      {"high", Severity::kHigh},
+      {"critical", Severity::kCritical}};
+  for (const auto& [name, severity] : kNames) {
+    if (name == text) {
+      *out = severity;
+      return true;
+    }
+  }
+  return false;
+}
+
+// A string or an array of strings.
+bool StringList(const toml::node& node, const std::string& where, std::string_view key,
+                std::vector<std::string>* out, std::vector<std::string>* errors) {
+  if (const auto* value = node.as_string()) {
+    out->push_back(value->get());
+    return true;
+  }
+  if (const auto* array = node.as_array()) {
+    for (const toml::node& element : *array) {
+      const auto* value = element.as_string();
+      if (value == nullptr) {
+        errors->push_back(where + ": \"" + std::string(key) + "\" must hold only strings");
+        return false;
+      }
+      out->push_back(value->get());
+    }
+    return true;
+  }
+  errors->push_back(where + ": \"" + std::string(key) + "\" must be a string or a list of strings");
+  return false;
+}
+
+bool ParseRule(const toml::table& table, const std::string& path, Rule* rule,
+               std::vector<std::string>* errors) {
+  const std::string where = Where(path, table.source());
+  rule->line = static_cast<int>(table.source().begin.line);
+  bool ok = true;
+  bool has_decision = false;
+  for (const auto& [key, node] : table) {
+    const std::string key_where = Where(path, key.source());
+    const std::string_view name = key.str();
+    if (name == "name" || name == "message") {
+      const auto* value = node.as_string();
+      if (value == nullptr) {
+        errors->push_back(key_where + ": \"" + std::string(name) + "\" must be a string");
+        ok = false;
+        continue;
+      }
+      (name == "name" ? rule->name : rule->message) = value->get();
+    } else if (name == "channel") {
+      ok = StringList(node, key_where, name, &rule->channels, errors) && ok;
+      for (const std::string& channel : rule->channels) {
+        Channel parsed;
+        if (!ParseChannel(channel, &parsed)) {
+          errors->push_back(key_where + ": unknown channel \"" + channel +
+                            "\" (shell, sql, http, mcp or file)");
+          ok = false;
+        }
+      }
+    } else if (name == "class") {
+      ok = StringList(node, key_where, name, &rule->classes, errors) && ok;
+    } else if (name == "target") {
+      ok = StringList(node, key_where, name, &rule->targets, errors) && ok;
+    } else if (name == "agent") {
+      ok = StringList(node, key_where, name, &rule->agents, errors) && ok;
+    } else if (name == "env") {
+      ok = StringList(node, key_where, name, &rule->envs, errors) && ok;
+    } else if (name == "min_severity") {
+      const auto* value = node.as_string();
+      if (value == nullptr || !ParseSeverity(value->get(), &rule->min_severity)) {
+        errors->push_back(key_where +
+                          ": \"min_severity\" must be none, low, medium, high or critical");
+        ok = false;
+      }
+    } else if (name == "destructive") {
+      const auto* value = node.as_boolean();
+      if (value == nullptr) {
+        errors->push_back(key_where + ": \"destructive\" must be true or false");
+        ok = false;
+        continue;
+      }
+      rule->destructive = value->get() ? 1 : 0;
+    } else if (name == "decision") {
+      const auto* value = node.as_string();
+      if (value == nullptr || !ParseDecision(value->get(), &rule->decision)) {
+        errors->push_back(key_where + ": \"decision\" must be allow, hold, hold2 or deny");
+        ok = false;
+        continue;
+      }
+      has_decision = true;
+    } else {
+      errors->push_back(key_where + ": unknown key \"" + std::string(name) +
+                        "\" in a rule (name, channel, class, target, agent, env, min_severity, "
+                        "destructive, decision, message)");
+      ok = false;
+    }
+  }
+  if (!has_decision) {
+    errors->push_back(where + ": a rule needs a \"decision\" (allow, hold, hold2 or deny)");
+    ok = false;
+  }
+  return ok;
+}
+
+bool FileExists(const std::string& path) {
+  struct stat st;
+  return !path.empty() && stat(path.c_str(), &st) == 0 && S_ISREG(st.st_mode);
+}
+
+bool DirExists(const std::string& path) {
+  struct stat st;
+  return stat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+// Loads one file into `policy` if it exists.
+void LoadFile(const std::string& path, LayerKind kind, Policy* policy) {
+  if (!FileExists(path)) return;
+  std::ifstream in(path, std::ios::binary);
+  if (!in) {
+    policy->errors.push_back(path + ": cannot be read");
+    return;
+  }
+  std::stringstream buffer;
+  buffer << in.rdbuf();
+  Layer layer;
+  if (!ParseLayer(buffer.str(), kind, path, &layer, &policy->errors)) return;
+  policy->layers.push_back(std::move(layer));
+}
+
+}  // namespace
+
+bool ParseLayer(std::string_view text, LayerKind kind, std::string path, Layer* out,
+                std::vector<std::string>* errors) {
+  const std::size_t errors_before = errors->size();
+  out->kind = kind;
+  out->path = path;
+  toml::table root;
+  try {
+    root = toml::parse(text, path);
+  } catch (const toml::parse_error& e) {
+    errors->push_back(Where(path, e.source()) + ": " + std::string(e.description()));
+    return false;
+  }
+  for (const auto& [key, node] : root) {
+    const std::string where = Where(path, key.source());
+    const std::string_view name = key.str();
+    if (name == "mode") {
+      const auto* value = node.as_string();
+      if (value == nullptr || (value->get() != "enforce" && value->get() != "observe")) {
+        errors->push_back(where + ": \"mode\" must be \"enforce\" or \"observe\"");
+        continue;
+      }
+      if (kind == LayerKind::kProject && value->get() == "observe") {
+        errors->push_back(where +
+                          ": a project file cannot set mode = \"observe\" (it can only tighten)");
+        continue;
+      }
+      out->has_mode = true;
+      out->mode = value->get() == "observe" ? Mode::kObserve : Mode::kEnforce;
+    } else if (name == "env") {
+      StringList(node, where, name, &out->env, errors);
+    } else if (name == "lock_user") {
+      const auto* value = node.as_boolean();
+      if (value == nullptr) {
+        errors->push_back(where + ": \"lock_user\" must be true or false");
+      } else if (kind != LayerKind::kSystem) {
+        errors->push_back(where + ": \"lock_user\" belongs in the system policy only");
+      } else {
+        out->lock_user = value->get();
+      }
+    } else if (name == "rules") {
+      const auto* array = node.as_array();
+      if (array == nullptr || !array->is_array_of_tables()) {
+        errors->push_back(where + ": \"rules\" must be written as [[rules]] tables");
+        continue;
+      }
+      for (const toml::node& element : *array) {
+        Rule rule;
+        if (ParseRule(*element.as_table(), path, &rule, errors)) out->rules.push_back(std::move(rule));
+      }
+    } else {
+      errors->push_back(where + ": unknown key \"" + std::string(name) +
+                        "\" (mode, env, lock_user, [[rules]])");
+    }
+  }
+  return errors->size() == errors_before;
+}
+
+Policy Load(const Sources& sources) {
+  Policy policy = Builtin();
+  LoadFile(sources.system_path, LayerKind::kSystem, &policy);
+  LoadFile(sources.user_path, LayerKind::kUser, &policy);
+  if (!sources.project_dir.empty() && sources.project_dir[0] == '/') {
+    // The nearest .dualkey.toml at or above the working directory, stopping
+    // at the repository root.
+    std::string dir = sources.project_dir;
+    while (true) {
+      std::string candidate = (dir == "/" ? "" : dir) + "/.dualkey.toml";
+      if (FileExists(candidate)) {
+        LoadFile(candidate, LayerKind::kProject, &policy);
+        break;
+      }
+      if (DirExists(dir + "/.git") || dir == "/") break;
+      std::size_t slash = dir.rfind('/');
+      dir = slash == 0 ? "/" : dir.substr(0, slash);
+    }
+  }
+  for (const Layer& layer : policy.layers) {
+    if (layer.kind == LayerKind::kSystem) policy.lock_user = layer.lock_user;
+    // Project files cannot set observe (ParseLayer refuses it); a locked user
+    // layer cannot either.
+    if (layer.has_mode && !(layer.kind == LayerKind::kUser && policy.lock_user &&
+                            layer.mode == Mode::kObserve))
+      policy.mode = layer.kind == LayerKind::kProject ? Mode::kEnforce : layer.mode;
+    policy.env.insert(policy.env.end(), layer.env.begin(), layer.env.end());
+  }
+  std::string_view labels = sources.env_labels;
+  while (!labels.empty()) {
+    std::size_t comma = labels.find(',');
+    std::string_view label = labels.substr(0, comma);
+    if (!label.empty()) policy.env.emplace_back(label);
+    if (comma == std::string_view::npos) break;
+    labels.remove_prefix(comma + 1);
+  }
+  return policy;
+}
+
+Sources DefaultSources(std::string_view cwd, std::string_view home) {
+  Sources sources;
+  const char* xdg = std::getenv("XDG_CONFIG_HOME");
+  if (xdg != nullptr && *xdg == '/') sources.user_path = std::string(xdg) + "/dualkey/policy.toml";
+  else if (!home.empty()) sources.user_path = std::string(home) + "/.config/dualkey/policy.toml";
+  sources.project_dir = std::string(cwd);
+  if (const char* env = std::getenv("DUALKEY_ENV")) sources.env_labels = env;
+  return sources;
+}
+
+}  // namespace dualkey::policy

@@ -1,0 +1,213 @@
+// Policy layers from real files: precedence, the tighten-only project layer,
+// the backup floor, observe mode and broken files.
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+
+#include "policy/policy.h"
+
+namespace dualkey::policy {
+namespace {
+
+namespace fs = std::filesystem;
+
+class PolicyFiles : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    root_ = fs::temp_directory_path() / ("dualkey-policy-" + std::to_string(getpid()) + "-" +
+                                         ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    fs::remove_all(root_);
+    fs::create_directories(root_ / "etc");
+    fs::create_directories(root_ / "home/.config/dualkey");
+    fs::create_directories(root_ / "repo/.git");
+    fs::create_directories(root_ / "repo/src/deep");
+  }
+  void TearDown() override { fs::remove_all(root_); }
+
+  void Write(const fs::path& rel, const std::string& text) { std::ofstream(root_ / rel) << text; }
+
+  Policy LoadHere(const std::string& cwd_rel = "repo/src/deep") {
+    Sources sources;
+    sources.system_path = root_ / "etc/policy.toml";
+    sources.user_path = root_ / "home/.config/dualkey/policy.toml";
+    sources.project_dir = root_ / cwd_rel;
+    return Load(sources);
+  }
+
+  fs::path root_;
+};
+
+Action Act(std::string op_class, Severity severity, std::vector<std::string> targets = {}) {
+  Action action;
+  action.op_class = std::move(op_class);
+  action.severity = severity;
+  action.targets = std::move(targets);
+  action.reason = "reason of " + action.op_class;
+  return action;
+}
+
+Decision DecideOne(const Policy& policy, Action action, std::string agent = "") {
+  return Decide(policy, {std::move(action)}, Subject{std::move(agent)}).decision;
+}
+
+TEST_F(PolicyFiles, NoFilesMeansBuiltinDefaults) {
+  Policy policy = LoadHere();
+  EXPECT_TRUE(policy.errors.empty());
+  EXPECT_EQ(policy.layers.size(), 1u);
+  EXPECT_EQ(DecideOne(policy, Act("fs.delete.recursive", Severity::kHigh)), Decision::kHold);
+  EXPECT_EQ(DecideOne(policy, Act("read.only", Severity::kNone)), Decision::kAllow);
+}
+
+TEST_F(PolicyFiles, UserLayerCanLoosen) {
+  Write("home/.config/dualkey/policy.toml",
+        "[[rules]]\nclass = \"git.push.force\"\ntarget = \"*feature/*\"\ndecision = \"allow\"\n");
+  Policy policy = LoadHere();
+  ASSERT_TRUE(policy.errors.empty()) << policy.errors.front();
+  EXPECT_EQ(DecideOne(policy, Act("git.push.force", Severity::kMedium, {"origin feature/login"})),
+            Decision::kAllow);
+  EXPECT_EQ(DecideOne(policy, Act("git.push.force", Severity::kHigh, {"origin main"})),
+            Decision::kHold);
+}
+
+TEST_F(PolicyFiles, ProjectLayerOnlyTightens) {
+  Write("repo/.dualkey.toml",
+        "[[rules]]\nclass = \"fs.delete*\"\ndecision = \"allow\"\n"
+        "[[rules]]\nclass = \"read.only\"\ndecision = \"allow\"\n");
+  Policy policy = LoadHere();
+  ASSERT_TRUE(policy.errors.empty());
+  ASSERT_EQ(policy.layers.back().kind, LayerKind::kProject);
+  EXPECT_EQ(DecideOne(policy, Act("fs.delete.recursive", Severity::kHigh)), Decision::kHold);
+}
+
+TEST_F(PolicyFiles, ProjectLayerCanTighten) {
+  Write("repo/.dualkey.toml", "[[rules]]\nclass = \"db.drop*\"\ndecision = \"deny\"\n"
+                              "[[rules]]\nclass = \"vcs.push\"\ndecision = \"hold\"\n");
+  Policy policy = LoadHere();
+  EXPECT_EQ(DecideOne(policy, Act("db.drop", Severity::kCritical)), Decision::kDeny);
+  EXPECT_EQ(DecideOne(policy, Act("vcs.push", Severity::kNone)), Decision::kHold);
+}
+
+TEST_F(PolicyFiles, ProjectLayerCannotUndoAUserTightening) {
+  Write("home/.config/dualkey/policy.toml", "[[rules]]\nclass = \"vcs.push\"\ndecision = \"hold\"\n");
+  Write("repo/.dualkey.toml", "[[rules]]\nclass = \"vcs.push\"\ndecision = \"allow\"\n");
+  EXPECT_EQ(DecideOne(LoadHere(), Act("vcs.push", Severity::kNone)), Decision::kHold);
+}
+
+TEST_F(PolicyFiles, ProjectFileIsFoundUpToTheRepoRootOnly) {
+  Write(".dualkey.toml", "[[rules]]\nclass = \"read.only\"\ndecision = \"deny\"\n");
+  // Above the repository root: not this project's file.
+  Policy policy = LoadHere();
+  EXPECT_EQ(policy.layers.size(), 1u);
+  Write("repo/src/.dualkey.toml", "[[rules]]\nclass = \"read.only\"\ndecision = \"hold\"\n");
+  EXPECT_EQ(DecideOne(LoadHere(), Act("read.only", Severity::kNone)), Decision::kHold);
+}
+
+TEST_F(PolicyFiles, BackupsNeverGoBelowHold) {
+  Write("etc/policy.toml", "[[rules]]\nclass = \"backup.*\"\ndecision = \"allow\"\n");
+  Write("home/.config/dualkey/policy.toml", "[[rules]]\nclass = \"*\"\ndecision = \"allow\"\n");
+  Policy policy = LoadHere();
+  EXPECT_EQ(DecideOne(policy, Act("backup.delete", Severity::kHigh)), Decision::kHold);
+  EXPECT_EQ(DecideOne(policy, Act("backup.create", Severity::kNone)), Decision::kAllow);
+}
+
+TEST_F(PolicyFiles, SystemLockMakesUserLayerTightenOnly) {
+  Write("etc/policy.toml", "lock_user = true\n");
+  Write("home/.config/dualkey/policy.toml",
+        "mode = \"observe\"\n[[rules]]\nclass = \"fs.*\"\ndecision = \"allow\"\n");
+  Policy policy = LoadHere();
+  ASSERT_TRUE(policy.errors.empty()) << policy.errors.front();
+  EXPECT_EQ(DecideOne(policy, Act("fs.delete.recursive", Severity::kHigh)), Decision::kHold);
+  EXPECT_EQ(policy.mode, Mode::kEnforce);
+}
+
+TEST_F(PolicyFiles, ObserveModeReportsWithoutHolding) {
+  Write("home/.config/dualkey/policy.toml", "mode = \"observe\"\n");
+  Policy policy = LoadHere();
+  Verdict verdict = Decide(policy, {Act("db.drop", Severity::kCritical)}, {});
+  EXPECT_EQ(verdict.decision, Decision::kHold);
+  EXPECT_TRUE(verdict.observe_only);
+  EXPECT_EQ(verdict.Enforced(), Decision::kAllow);
+}
+
+TEST_F(PolicyFiles, ProjectCannotTurnOnObserveMode) {
+  Write("repo/.dualkey.toml", "mode = \"observe\"\n");
+  Policy policy = LoadHere();
+  EXPECT_EQ(policy.mode, Mode::kEnforce);
+  ASSERT_FALSE(policy.errors.empty());
+  EXPECT_NE(policy.errors[0].find(".dualkey.toml:1"), std::string::npos) << policy.errors[0];
+}
+
+TEST_F(PolicyFiles, BrokenFileHoldsEverythingDestructiveWithTheError) {
+  Write("home/.config/dualkey/policy.toml", "mode = \"observe\"\n[[rules]\nclass = \"*\"\n");
+  Policy policy = LoadHere();
+  ASSERT_FALSE(policy.errors.empty());
+  Verdict verdict = Decide(policy, {Act("fs.delete.recursive", Severity::kHigh)}, {});
+  EXPECT_EQ(verdict.decision, Decision::kHold);
+  EXPECT_FALSE(verdict.observe_only);
+  EXPECT_NE(verdict.reason.find("policy error"), std::string::npos);
+  EXPECT_EQ(DecideOne(policy, Act("read.only", Severity::kNone)), Decision::kAllow);
+}
+
+TEST_F(PolicyFiles, BrokenFileCannotLoosenEvenWithValidRulesElsewhere) {
+  Write("etc/policy.toml", "[[rules]]\nclass = \"fs.*\"\ndecision = \"allow\"\n");
+  Write("repo/.dualkey.toml", "[[rules]]\nclass = 42\ndecision = \"deny\"\n");
+  Policy policy = LoadHere();
+  ASSERT_FALSE(policy.errors.empty());
+  EXPECT_EQ(DecideOne(policy, Act("fs.delete.recursive", Severity::kHigh)), Decision::kHold);
+}
+
+TEST_F(PolicyFiles, RulesMatchOnChannelAgentEnvAndSeverity) {
+  Write("home/.config/dualkey/policy.toml",
+        "env = [\"production\"]\n"
+        "[[rules]]\nchannel = \"sql\"\nagent = \"cursor\"\nenv = \"production\"\n"
+        "min_severity = \"high\"\ndecision = \"deny\"\n");
+  Policy policy = LoadHere();
+  ASSERT_TRUE(policy.errors.empty()) << policy.errors.front();
+  Action drop = Act("db.drop", Severity::kCritical);
+  drop.channel = Channel::kSql;
+  EXPECT_EQ(DecideOne(policy, drop, "cursor"), Decision::kDeny);
+  EXPECT_EQ(DecideOne(policy, drop, "claude"), Decision::kHold);
+  Action bounded = Act("db.write.bounded", Severity::kLow);
+  bounded.channel = Channel::kSql;
+  EXPECT_EQ(DecideOne(policy, bounded, "cursor"), Decision::kAllow);
+}
+
+TEST(ParseLayer, ErrorsCarryLineNumbers) {
+  Layer layer;
+  std::vector<std::string> errors;
+  EXPECT_FALSE(ParseLayer("mode = \"enforce\"\n\n[[rules]]\nclass = \"x\"\ndecison = \"allow\"\n",
+                          LayerKind::kUser, "p.toml", &layer, &errors));
+  ASSERT_FALSE(errors.empty());
+  EXPECT_NE(errors[0].find("p.toml:5"), std::string::npos) << errors[0];
+  errors.clear();
+  EXPECT_FALSE(ParseLayer("[[rules]]\ndecision = \"maybe\"\n", LayerKind::kUser, "q.toml",
+                          &layer, &errors));
+  EXPECT_NE(errors[0].find("q.toml:2"), std::string::npos) << errors[0];
+  errors.clear();
+  EXPECT_FALSE(ParseLayer("= broken", LayerKind::kUser, "r.toml", &layer, &errors));
+  EXPECT_NE(errors[0].find("r.toml:1"), std::string::npos) << errors[0];
+}
+
+TEST(ParseLayer, AcceptsAFullRule) {
+  Layer layer;
+  std::vector<std::string> errors;
+  ASSERT_TRUE(ParseLayer("[[rules]]\nname = \"n\"\nchannel = [\"shell\", \"sql\"]\n"
+                         "class = [\"db.*\"]\ntarget = \"*prod*\"\nagent = \"claude\"\n"
+                         "env = \"production\"\nmin_severity = \"medium\"\ndestructive = true\n"
+                         "decision = \"hold2\"\nmessage = \"m\"\n",
+                         LayerKind::kSystem, "s.toml", &layer, &errors))
+      << errors.front();
+  ASSERT_EQ(layer.rules.size(), 1u);
+  const Rule& rule = layer.rules[0];
+  EXPECT_EQ(rule.name, "n");
+  EXPECT_EQ(rule.channels.size(), 2u);
+  EXPECT_EQ(rule.decision, Decision::kHold2);
+  EXPECT_EQ(rule.min_severity, Severity::kMedium);
+  EXPECT_EQ(rule.destructive, 1);
+  EXPECT_EQ(rule.line, 1);
+}
+
+}  // namespace
+}  // namespace dualkey::policy
