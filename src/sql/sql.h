@@ -3,6 +3,7 @@
 // fail-closed handling of MySQL and SQLite text the grammar rejects.
 #pragma once
 
+#include <cstddef>
 #include <string_view>
 #include <vector>
 
@@ -16,6 +17,8 @@ struct Options {
   Dialect dialect = Dialect::kPostgres;
   // Added to each Action's targets as "database:<name>" when not empty.
   std::string_view database;
+  // Larger inputs are held unread (opaque.sql) rather than parsed.
+  std::size_t max_bytes = 1 << 20;
 };
 
 // One Action per statement (or more, for a statement with several effects).

@@ -1,0 +1,169 @@
+#include "sql/internal/rules.h"
+
+#include <utility>
+
+namespace dualkey::sql::internal {
+namespace {
+
+constexpr FunctionRule kFunctionRules[] = {
+    {"pg_terminate_backend", "db.admin.terminate", Severity::kHigh, Reversibility::kIrreversible,
+     "terminates server connections; their open transactions are lost"},
+    {"pg_cancel_backend", "db.admin.cancel", Severity::kMedium, Reversibility::kIrreversible,
+     "cancels queries running on other connections"},
+    {"pg_drop_replication_slot", "db.admin.destructive", Severity::kHigh,
+     Reversibility::kIrreversible, "drops a replication slot; its consumer loses its position"},
+    {"pg_replication_origin_drop", "db.admin.destructive", Severity::kHigh,
+     Reversibility::kIrreversible, "drops a replication origin and its progress"},
+    {"pg_promote", "db.admin.destructive", Severity::kHigh, Reversibility::kIrreversible,
+     "promotes a standby to primary (a failover)"},
+    {"lo_unlink", "db.delete.largeobject", Severity::kHigh, Reversibility::kIrreversible,
+     "deletes large objects"},
+    {"lo_truncate", "db.delete.largeobject", Severity::kHigh, Reversibility::kIrreversible,
+     "truncates large objects"},
+    {"lo_truncate64", "db.delete.largeobject", Severity::kHigh, Reversibility::kIrreversible,
+     "truncates large objects"},
+    {"lo_export", "db.file.write", Severity::kMedium, Reversibility::kIrreversible,
+     "writes a large object over a file on the database server"},
+    {"pg_file_write", "db.file.write", Severity::kHigh, Reversibility::kIrreversible,
+     "writes a file on the database server"},
+    {"pg_file_unlink", "db.file.delete", Severity::kHigh, Reversibility::kIrreversible,
+     "deletes a file on the database server"},
+    {"pg_file_rename", "db.file.write", Severity::kMedium, Reversibility::kRecoverable,
+     "renames a file on the database server"},
+    {"load_extension", "opaque.exec", Severity::kHigh, Reversibility::kUnknown,
+     "loads a native library into the database process"},
+    {"sys_exec", "opaque.exec", Severity::kHigh, Reversibility::kUnknown,
+     "runs a shell command on the database server"},
+    {"sys_eval", "opaque.exec", Severity::kHigh, Reversibility::kUnknown,
+     "runs a shell command on the database server"},
+};
+
+bool ValueIs(std::string_view value, std::initializer_list<std::string_view> options) {
+  for (std::string_view option : options) {
+    if (EqualsIgnoreCase(value, option)) return true;
+  }
+  return false;
+}
+
+}  // namespace
+
+std::string Lower(std::string_view text) {
+  std::string out(text);
+  for (char& c : out) {
+    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+  }
+  return out;
+}
+
+bool EqualsIgnoreCase(std::string_view a, std::string_view b) {
+  if (a.size() != b.size()) return false;
+  for (std::size_t i = 0; i < a.size(); ++i) {
+    char x = a[i] >= 'A' && a[i] <= 'Z' ? static_cast<char>(a[i] - 'A' + 'a') : a[i];
+    char y = b[i] >= 'A' && b[i] <= 'Z' ? static_cast<char>(b[i] - 'A' + 'a') : b[i];
+    if (x != y) return false;
+  }
+  return true;
+}
+
+Action MakeAction(std::string_view op_class, Severity severity, Reversibility reversibility,
+                  std::vector<std::string> targets, std::string reason) {
+  Action action;
+  action.channel = Channel::kSql;
+  action.op_class = std::string(op_class);
+  action.targets = std::move(targets);
+  action.reversibility = reversibility;
+  action.severity = severity;
+  action.reason = std::move(reason);
+  return action;
+}
+
+Action Opaque(std::string reason, std::vector<std::string> targets) {
+  return MakeAction("opaque.sql", Severity::kHigh, Reversibility::kUnknown, std::move(targets),
+                    std::move(reason));
+}
+
+Action OpaqueExec(std::string reason, std::vector<std::string> targets) {
+  return MakeAction("opaque.exec", Severity::kHigh, Reversibility::kUnknown, std::move(targets),
+                    std::move(reason));
+}
+
+const FunctionRule* FindFunctionRule(std::string_view name) {
+  for (const FunctionRule& rule : kFunctionRules) {
+    if (EqualsIgnoreCase(rule.name, name)) return &rule;
+  }
+  return nullptr;
+}
+
+std::string DangerousSetting(std::string_view name, std::string_view value) {
+  const bool off = ValueIs(value, {"0", "off", "false", "no"});
+  const bool on = ValueIs(value, {"1", "on", "true", "yes"});
+  if (EqualsIgnoreCase(name, "session_replication_role") && ValueIs(value, {"replica", "local"}))
+    return "replica mode skips triggers and foreign-key checks";
+  if ((EqualsIgnoreCase(name, "foreign_key_checks") || EqualsIgnoreCase(name, "foreign_keys")) &&
+      off)
+    return "switches off foreign-key checks";
+  if (EqualsIgnoreCase(name, "unique_checks") && off) return "switches off unique checks";
+  if (EqualsIgnoreCase(name, "sql_log_bin") && off)
+    return "stops binary logging, so replicas and point-in-time recovery miss the changes";
+  if (EqualsIgnoreCase(name, "writable_schema") && on)
+    return "lets statements rewrite the schema table directly (corruption risk)";
+  if (EqualsIgnoreCase(name, "ignore_check_constraints") && on)
+    return "switches off CHECK constraints";
+  if (EqualsIgnoreCase(name, "zero_damaged_pages") && on)
+    return "makes the server zero out damaged pages, destroying their rows";
+  return {};
+}
+
+const Session::Named* Session::FindPrepared(std::string_view name) const {
+  for (const auto& entry : prepared) {
+    if (EqualsIgnoreCase(entry.name, name)) return &entry;
+  }
+  return nullptr;
+}
+
+const Session::Named* Session::FindFunction(std::string_view name) const {
+  for (const auto& entry : functions) {
+    if (EqualsIgnoreCase(entry.name, name)) return &entry;
+  }
+  return nullptr;
+}
+
+const Session::Named* Session::FindView(std::string_view name) const {
+  for (const auto& entry : views) {
+    if (EqualsIgnoreCase(entry.name, name)) return &entry;
+  }
+  return nullptr;
+}
+
+bool Session::IsTempTable(std::string_view qualified_name) const {
+  std::string_view name = qualified_name;
+  if (auto dot = name.find('.'); dot != std::string_view::npos) {
+    if (!EqualsIgnoreCase(name.substr(0, dot), "pg_temp")) return false;  // another schema
+    name = name.substr(dot + 1);
+  }
+  for (const auto& temp : temp_tables) {
+    if (EqualsIgnoreCase(temp, name)) return true;
+  }
+  return false;
+}
+
+void Session::Put(std::vector<Named>& table, std::string name, std::vector<Action> actions) {
+  for (auto& entry : table) {
+    if (EqualsIgnoreCase(entry.name, name)) {
+      entry.actions = std::move(actions);
+      return;
+    }
+  }
+  table.push_back({std::move(name), std::move(actions)});
+}
+
+std::vector<Action> Effects(std::span<const Action> actions) {
+  std::vector<Action> effects;
+  for (const Action& action : actions) {
+    if (action.severity == Severity::kNone && !IsDestructive(action)) continue;
+    effects.push_back(action);
+  }
+  return effects;
+}
+
+}  // namespace dualkey::sql::internal
