@@ -25,6 +25,7 @@ class RecordingContext : public Context {
   void ClassifyScript(std::string_view script, std::string_view, int) override {
     scripts.emplace_back(script);
   }
+  void ClassifyRemoteScript(std::string_view script, int) override { scripts.emplace_back(script); }
   void ClassifySql(std::string_view sql, SqlDialect, std::string_view, int) override {
     sql_texts.emplace_back(sql);
   }

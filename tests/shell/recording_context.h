@@ -34,6 +34,10 @@ class RecordingContext : public Context {
   void ClassifyScript(std::string_view script, std::string_view cwd, int depth) override {
     scripts.push_back({std::string(script), std::string(cwd), depth});
   }
+  // Remote scripts are recorded with the cwd "<remote>".
+  void ClassifyRemoteScript(std::string_view script, int depth) override {
+    scripts.push_back({std::string(script), "<remote>", depth});
+  }
   void ClassifySql(std::string_view sql, SqlDialect dialect, std::string_view target,
                    int depth) override {
     sqls.push_back({std::string(sql), dialect, std::string(target), depth});

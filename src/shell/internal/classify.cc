@@ -73,6 +73,13 @@ class Classifier final : public Context, public InvocationSink {
 
   void ClassifyInvocation(const Invocation& inner) override { Dispatch(inner); }
 
+  void ClassifyRemoteScript(std::string_view script, int depth) override {
+    const bool saved = in_remote_;
+    in_remote_ = true;
+    ClassifyScript(script, "", depth);
+    in_remote_ = saved;
+  }
+
   void ClassifyScript(std::string_view script, std::string_view cwd, int depth) override {
     if (depth > kMaxNesting) {
       Emit(Opaque("commands nested deeper than dualkey follows (" +
@@ -131,6 +138,20 @@ class Classifier final : public Context, public InvocationSink {
       Emit(Opaque("commands nested deeper than dualkey follows"));
       return;
     }
+    if (in_remote_ && !inv.remote) {
+      // Everything below a remote command is remote too.
+      Invocation remote = inv;
+      remote.remote = true;
+      Dispatch(remote);
+      return;
+    }
+    const bool saved_remote = in_remote_;
+    in_remote_ = inv.remote;
+    DispatchHere(inv);
+    in_remote_ = saved_remote;
+  }
+
+  void DispatchHere(const Invocation& inv) {
     Record(inv);
     for (const FileRedirect& redirect : inv.redirects) {
       if (redirect.kind == RedirectKind::kTruncate || redirect.kind == RedirectKind::kAppend)
@@ -160,6 +181,7 @@ class Classifier final : public Context, public InvocationSink {
   const Options& options_;
   Analysis* out_;
   int dispatches_ = 0;
+  bool in_remote_ = false;  // classifying what runs on another host or container
 };
 
 }  // namespace

@@ -50,6 +50,9 @@ struct Invocation {
   // (e.g. after `cd $UNSET`).
   std::string cwd;
   int depth = 0;  // how many wrappers/interpreters deep this command sits
+  // Runs on another machine or in a container (ssh, docker exec): local
+  // files say nothing about what it sees there.
+  bool remote = false;
 
   std::string_view name() const;  // basename of argv[0], "" if argv empty
   bool NameKnown() const { return !argv.empty() && argv[0].known; }
@@ -68,6 +71,9 @@ class Context {
   // Classify shell text that another command runs (bash -c, eval, ssh host).
   virtual void ClassifyScript(std::string_view script, std::string_view cwd,
                               int depth) = 0;
+  // The same for shell text run on another host or in a container (ssh host
+  // CMD, heroku run): its working directory is unknown, its files are not ours.
+  virtual void ClassifyRemoteScript(std::string_view script, int depth) = 0;
   // Classify SQL text handed to a database CLI; `target` names the database
   // (host/db) for the Action's targets.
   virtual void ClassifySql(std::string_view sql, SqlDialect dialect,

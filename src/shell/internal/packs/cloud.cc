@@ -417,7 +417,7 @@ void RemoteScript(Context& ctx, const Invocation& inv, std::string_view script,
     EmitRead(ctx, {}, std::string(what) + " opens an interactive session");
     return;
   }
-  ctx.ClassifyScript(script, "", inv.depth + 1);
+  ctx.ClassifyRemoteScript(script, inv.depth + 1);
 }
 
 void FlySsh(const Invocation& inv, const CloudCommand& cmd, Context& ctx) {
@@ -436,7 +436,7 @@ void GcloudSsh(const Invocation& inv, const CloudCommand& cmd, Context& ctx) {
       if (after) joined += (joined.empty() ? "" : " ") + arg.text;
       if (arg.text == "--") after = true;
     }
-    if (!joined.empty()) return ctx.ClassifyScript(joined, "", inv.depth + 1);
+    if (!joined.empty()) return ctx.ClassifyRemoteScript(joined, inv.depth + 1);
   }
   RemoteScript(ctx, inv, script, "gcloud compute ssh");
 }
@@ -448,7 +448,7 @@ void AzRunCommand(const Invocation& inv, const CloudCommand& cmd, Context& ctx) 
                         "az vm run-command runs a script that is not visible"));
     return;
   }
-  ctx.ClassifyScript(script, "", inv.depth + 1);
+  ctx.ClassifyRemoteScript(script, inv.depth + 1);
 }
 
 void AwsSsmSend(const Invocation&, const CloudCommand&, Context& ctx) {
@@ -482,9 +482,11 @@ void RunInner(const Invocation& inv, const CloudCommand& cmd, Context& ctx, bool
   inner.argv.assign(rest.begin() + static_cast<std::ptrdiff_t>(i), rest.end());
   inner.depth = inv.depth + 1;
   if (local) inner.cwd = inv.cwd;
+  inner.remote = !local || inv.remote;
   // A single word holding spaces is a command line (`heroku run "rake db:drop"`).
   if (inner.argv.size() == 1 && inner.argv[0].text.find(' ') != std::string::npos) {
-    ctx.ClassifyScript(inner.argv[0].text, inner.cwd, inner.depth);
+    if (local) ctx.ClassifyScript(inner.argv[0].text, inner.cwd, inner.depth);
+    else ctx.ClassifyRemoteScript(inner.argv[0].text, inner.depth);
     return;
   }
   ctx.ClassifyInvocation(inner);

@@ -120,6 +120,7 @@ void ClassifyInner(const Invocation& inv, std::span<const Arg> command, bool for
   inner.argv.assign(command.begin(), command.end());
   inner.cwd = std::move(cwd);
   inner.depth = inv.depth + 1;
+  inner.remote = true;  // inside a container: its files are not the host's
   if (forwards_stdin) {
     inner.has_stdin_text = inv.has_stdin_text;
     inner.stdin_text = inv.stdin_text;

@@ -13,6 +13,7 @@
 #include <algorithm>
 #include <array>
 #include <cctype>
+#include <fstream>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -240,6 +241,26 @@ std::vector<std::string> Targets(std::string_view target) {
 void EmitRead(Context& ctx, std::string_view target, std::string reason) {
   ctx.Emit(MakeAction("db.read", Targets(target), Reversibility::kReversible, Severity::kNone,
                       std::move(reason)));
+}
+
+// The SQL file a client is told to run (`psql -f FILE`), when it is on this
+// machine and readable: then its statements are classified like -c ones.
+// A file on a remote host or in a container, or one too large, is not read.
+bool ReadLocalSqlFile(const Invocation& inv, const Word& word, std::string* out) {
+  constexpr std::size_t kMaxBytes = 1 << 20;
+  if (inv.remote || !word.known || word.value.empty()) return false;
+  std::string path(word.value);
+  if (path[0] != '/') {
+    if (inv.cwd.empty()) return false;
+    path = inv.cwd + "/" + path;
+  }
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return false;
+  out->assign(kMaxBytes + 1, '\0');
+  in.read(out->data(), static_cast<std::streamsize>(out->size()));
+  if (in.gcount() > static_cast<std::streamsize>(kMaxBytes)) return false;
+  out->resize(static_cast<std::size_t>(in.gcount()));
+  return true;
 }
 
 void EmitOpaqueSql(Context& ctx, std::string_view target, std::string reason) {
@@ -580,12 +601,15 @@ void HandlePsql(const Invocation& inv, Context& ctx) {
       PsqlScript(ctx, host, db, inv.depth).Run(word.value);
     } else if (IsOpt(word, "-f", "--file")) {
       ran_something = true;
+      std::string contents;
       if (word.value == "-") {
         reads_stdin = true;
+      } else if (ReadLocalSqlFile(inv, word, &contents)) {
+        PsqlScript(ctx, host, db, inv.depth).Run(contents);
       } else {
         EmitOpaqueSql(ctx, target,
                       "psql runs the SQL in " + std::string(word.value) +
-                          ", which cannot be seen before it runs");
+                          ", which cannot be read here before it runs");
       }
     }
   }

@@ -279,6 +279,7 @@ void ApplyCall(const Call& call, const Argument& arg, Language language, const I
     for (std::string& word : words) inner.argv.push_back(Arg{std::move(word)});
     inner.cwd = inv.cwd;
     inner.depth = inv.depth + 1;
+    inner.remote = inv.remote;
     ctx.ClassifyInvocation(inner);
   };
   switch (call.effect) {

@@ -28,6 +28,7 @@ Invocation Inner(const Invocation& outer, Args argv) {
   inner.argv.assign(argv.begin(), argv.end());
   inner.cwd = outer.cwd;
   inner.depth = outer.depth + 1;
+  inner.remote = outer.remote;
   inner.has_stdin_text = outer.has_stdin_text;
   inner.stdin_text = outer.stdin_text;
   inner.stdin_text_known = outer.stdin_text_known;
@@ -404,7 +405,11 @@ void Ssh(const Invocation& inv, Context& ctx) {
     remote += args[k].text;
     known = known && args[k].known;
   }
-  RunScriptArg(inv, ctx, Arg{remote, known}, "", "ssh");
+  if (!known) {
+    ctx.Emit(Opaque("ssh runs a remote command computed at run time (" + remote + ")"));
+    return;
+  }
+  ctx.ClassifyRemoteScript(remote, inv.depth + 1);
 }
 
 // --- commands that run a command per input item ---------------------------
