@@ -49,6 +49,7 @@ struct InstallOptions {
   bool dry_run = false;
   std::string binary;     // path of the dualkey binary to call (default: this one)
   std::string project_dir;  // default: the current directory
+  std::string agent_version;  // Claude Code version for version-gated options; default: ask it
 };
 int RunInstall(const InstallOptions& options);
 
@@ -56,6 +57,7 @@ int RunInstall(const InstallOptions& options);
 // installed hook and reports whether each agent is really protected.
 struct DoctorOptions {
   bool json = false;
+  std::string project_dir;  // project configs to check too; default: the current directory
 };
 int RunDoctor(const DoctorOptions& options);
 

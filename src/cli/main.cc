@@ -76,11 +76,15 @@ int main(int argc, char** argv) {
   install_cmd->add_flag("--dry-run", install.dry_run, "show what would change, change nothing");
   install_cmd->add_option("--binary", install.binary, "dualkey binary the hook calls");
   install_cmd->add_option("--dir", install.project_dir, "project directory (default: here)");
+  install_cmd->add_option("--agent-version", install.agent_version,
+                          "the agent's version, for options newer versions have "
+                          "(default: ask the agent; 'none' to skip)");
 
   dualkey::cli::DoctorOptions doctor;
   CLI::App* doctor_cmd = app.add_subcommand(
       "doctor", "Check each installed agent hook with a harmless and a destructive sample.");
   doctor_cmd->add_flag("--json", doctor.json, "print JSON");
+  doctor_cmd->add_option("--dir", doctor.project_dir, "project whose configs to check too");
 
   try {
     app.parse(argc, argv);
