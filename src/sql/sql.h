@@ -4,7 +4,11 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
+#include <list>
+#include <string>
 #include <string_view>
+#include <unordered_map>
 #include <vector>
 
 #include "core/action.h"
@@ -25,5 +29,43 @@ struct Options {
 // Unparseable or unknown input yields an "opaque.sql" Action that the policy
 // holds. Never throws.
 std::vector<Action> Classify(std::string_view sql, const Options& options = {});
+
+// Verdicts of statements seen before, for the proxy's hot path: a hit costs
+// one hash lookup on the exact bytes and the policy version. Bounded (LRU).
+// Verdicts that rest on something opaque are never cached, so an unknown
+// statement is always looked at again. Not thread-safe: one per connection
+// or guarded by the caller.
+class DecisionCache {
+ public:
+  explicit DecisionCache(std::size_t capacity = 4096, std::size_t max_statement_bytes = 16 * 1024);
+
+  // The cached verdict, or nullptr. A hit makes the entry most recent.
+  const Verdict* Find(std::string_view statement, std::uint64_t policy_version);
+  // Returns false when the verdict is not cacheable (opaque, or too long).
+  bool Insert(std::string_view statement, std::uint64_t policy_version, Verdict verdict);
+
+  std::size_t size() const { return index_.size(); }
+  std::size_t capacity() const { return capacity_; }
+
+ private:
+  struct Entry {
+    std::uint64_t version;
+    std::string statement;
+    Verdict verdict;
+  };
+  struct Key {
+    std::uint64_t version;
+    std::string_view statement;  // points into an Entry (or the caller, for lookups)
+    bool operator==(const Key& other) const = default;
+  };
+  struct KeyHash {
+    std::size_t operator()(const Key& key) const noexcept;
+  };
+
+  std::size_t capacity_;
+  std::size_t max_statement_bytes_;
+  std::list<Entry> entries_;  // most recent first
+  std::unordered_map<Key, std::list<Entry>::iterator, KeyHash> index_;
+};
 
 }  // namespace dualkey::sql
