@@ -329,16 +329,7 @@ PathKind ClassifyAbsolute(string_view path, string_view home, bool glob) {
     }
   }
 
-  if (top == "dev") {
-    if (parts.size() == 1) return PathKind::kSystem;
-    if (InTable(kNullDevices, parts[1])) return PathKind::kNull;
-    if (parts[1] == "shm") return parts.size() == 2 ? PathKind::kSystem : PathKind::kTemp;
-    return PathKind::kDevice;
-  }
-  if (top == "tmp") return parts.size() == 1 ? PathKind::kSystem : PathKind::kTemp;
-  if ((top == "var" || top == "private") && parts[1] == "tmp")
-    return parts.size() == 2 ? PathKind::kSystem : PathKind::kTemp;
-
+  // Homes first: a home that happens to live under /tmp is still a home.
   if ((top == "home" || top == "Users") && parts.size() == 1) return PathKind::kHome;
   if (std::size_t depth = HomeDepth(path, parts, home); depth > 0) {
     if (parts.size() <= depth) return PathKind::kHome;
@@ -348,6 +339,17 @@ PathKind ClassifyAbsolute(string_view path, string_view home, bool glob) {
     string_view rel = offset + 1 < path.size() ? path.substr(offset + 1) : string_view();
     return ClassifyInHome(parts, depth, rel);
   }
+
+  if (top == "dev") {
+    if (parts.size() == 1) return PathKind::kSystem;
+    if (InTable(kNullDevices, parts[1])) return PathKind::kNull;
+    if (parts[1] == "shm") return parts.size() == 2 ? PathKind::kSystem : PathKind::kTemp;
+    return PathKind::kDevice;
+  }
+  if (top == "tmp") return parts.size() == 1 ? PathKind::kSystem : PathKind::kTemp;
+  if ((top == "var" || top == "private") && parts.size() >= 2 && parts[1] == "tmp")
+    return parts.size() == 2 ? PathKind::kSystem : PathKind::kTemp;
+
 
   if (AnyBackup(parts)) return PathKind::kBackup;
   if (top == "var") {
