@@ -222,3 +222,20 @@ TEST(Evaluate, WorkIsBounded) {
 
 }  // namespace
 }  // namespace dualkey::shell
+
+namespace dualkey::shell {
+namespace {
+
+// Found by the fuzzer: an operand whose $(...) reassigns variables must not
+// leave the expansion reading a freed variable.
+TEST(Evaluate, ParameterOperandWithSubstitutionIsSafe) {
+  Evaluated e = Eval("x=/a; echo ${x#$(echo /)} ${x%$(x=2)}");
+  ASSERT_FALSE(e.invocations.empty());
+  const Invocation& echo = e.invocations.back();
+  ASSERT_EQ(echo.argv.size(), 3u);
+  EXPECT_EQ(echo.argv[1].text, "a");
+  EXPECT_FALSE(echo.argv[2].known);
+}
+
+}  // namespace
+}  // namespace dualkey::shell

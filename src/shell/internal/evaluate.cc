@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cctype>
 #include <functional>
+#include <optional>
 #include <span>
 
 namespace dualkey::shell {
@@ -609,16 +610,21 @@ std::vector<Arg> Evaluator::ExpandWord(const Word& word, bool split_fields) {
           break;
         case WordPart::Kind::kParam: {
           const std::string& name = part.text;
-          auto it = IsSpecialParam(name) ? vars_.end() : vars_.find(name);
-          const bool set = it != vars_.end();
+          // A copy: expanding an operand may run a substitution that
+          // replaces vars_, which would leave an iterator dangling.
+          std::optional<Variable> var;
+          if (!IsSpecialParam(name)) {
+            if (auto found = vars_.find(name); found != vars_.end()) var = found->second;
+          }
+          const bool set = var.has_value();
           const bool glob = set && vars_.contains(name + "\x01glob");
           const std::string& op = part.param_op;
           if (op.empty()) {
-            if (set) append_value(it->second.value, quoted, it->second.known, it->second.temp, glob);
+            if (set) append_value(var->value, quoted, var->known, var->temp, glob);
             else append_value("$" + name, quoted, false, false, false);
           } else if (op == ":-" || op == "-" || op == ":=" || op == "=") {
-            if (set && !(op[0] == ':' && it->second.known && it->second.value.empty())) {
-              append_value(it->second.value, quoted, it->second.known, it->second.temp, glob);
+            if (set && !(op[0] == ':' && var->known && var->value.empty())) {
+              append_value(var->value, quoted, var->known, var->temp, glob);
             } else {
               // Unset here: the default is what the command would most
               // plausibly get.
@@ -628,25 +634,25 @@ std::vector<Arg> Evaluator::ExpandWord(const Word& word, bool split_fields) {
               append_value(value.text, quoted, value.known, value.temp, false);
             }
           } else if (op == ":?" || op == "?") {
-            if (set) append_value(it->second.value, quoted, it->second.known, it->second.temp, glob);
+            if (set) append_value(var->value, quoted, var->known, var->temp, glob);
             else append_value("$" + name, quoted, false, false, false);
           } else if (op == ":+" || op == "+") {
-            if (set && it->second.known) {
+            if (set && var->known) {
               Arg value = ExpandSingle(Word{part.operand, {}});
               append_value(value.text, quoted, value.known, value.temp, false);
             } else if (!set) {
               append_value("${" + name + "+...}", quoted, false, false, false);
             }
           } else if (op == "#len") {
-            if (set && it->second.known) append_value(std::to_string(it->second.value.size()), quoted, true, false, false);
+            if (set && var->known) append_value(std::to_string(var->value.size()), quoted, true, false, false);
             else append_value("${#" + name + "}", quoted, false, false, false);
           } else if (op == "#" || op == "##" || op == "%" || op == "%%") {
             Arg pattern = ExpandSingle(Word{part.operand, {}});
             bool ok = false;
             std::string value;
-            if (set && it->second.known && pattern.known)
-              value = RemovePattern(it->second.value, pattern.text, op, &ok);
-            if (ok) append_value(value, quoted, true, it->second.temp, glob);
+            if (set && var->known && pattern.known)
+              value = RemovePattern(var->value, pattern.text, op, &ok);
+            if (ok) append_value(value, quoted, true, var->temp, glob);
             else append_value("${" + name + op + "...}", quoted, false, false, false);
           } else {
             append_value("${" + name + op + "...}", quoted, false, false, false);
