@@ -78,6 +78,11 @@ int RunHook(const HookOptions& options) {
   hook::Environment env;
   env.home = Home();
   env.process_cwd = CurrentDirectory();
+  const char* state = std::getenv("XDG_STATE_HOME");
+  if (state != nullptr && *state == '/')
+    env.observe_log = std::string(state) + "/dualkey/observe.jsonl";
+  else if (!env.home.empty())
+    env.observe_log = env.home + "/.local/state/dualkey/observe.jsonl";
   hook::HookReply reply = hook::Handle(agent, ReadStdin(hook::kMaxInputBytes), env);
   WriteAll(STDOUT_FILENO, reply.out);
   WriteAll(STDERR_FILENO, reply.err);

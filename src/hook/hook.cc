@@ -1,9 +1,12 @@
 #include "hook/hook.h"
 
+#include <fcntl.h>
 #include <signal.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cstring>
+#include <ctime>
 #include <exception>
 #include <nlohmann/json.hpp>
 
@@ -107,9 +110,37 @@ HookReply AskReply(Agent agent, const std::string& reason, bool two_approvers) {
                     user_message);
 }
 
+// Observe mode lets the call run; the user reads later what would have been held.
+void RecordObserved(Agent agent, const guard::Request& request, const Verdict& verdict,
+                    const Environment& env) {
+  if (env.observe_log.empty()) return;
+  std::string dir = env.observe_log.substr(0, env.observe_log.rfind('/'));
+  for (std::size_t slash = 1; slash != std::string::npos && slash < dir.size();) {
+    slash = dir.find('/', slash + 1);
+    mkdir(dir.substr(0, slash).c_str(), 0700);
+  }
+  int fd = open(env.observe_log.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+  if (fd < 0) return;
+  std::string line = Dump(json{{"time", static_cast<long long>(time(nullptr))},
+                               {"agent", ToString(agent)},
+                               {"channel", dualkey::ToString(request.channel)},
+                               {"input", request.input},
+                               {"cwd", request.cwd},
+                               {"would", dualkey::ToString(verdict.decision)},
+                               {"reason", verdict.reason}});
+  if (line.empty() || line.back() != '\n') line.push_back('\n');
+  ssize_t ignored = write(fd, line.data(), line.size());  // one write: O_APPEND keeps lines whole
+  (void)ignored;
+  close(fd);
+}
+
 HookReply DecideReply(Agent agent, const guard::Request& first, const Verdict& verdict,
                       const Environment& env) {
-  if (verdict.observe_only || verdict.decision == Decision::kAllow) return AllowReply(agent);
+  if (verdict.decision == Decision::kAllow) return AllowReply(agent);
+  if (verdict.observe_only) {
+    RecordObserved(agent, first, verdict, env);
+    return AllowReply(agent);
+  }
   const std::string reason = OneLine(verdict.reason.empty() ? "held" : verdict.reason);
   if (verdict.decision == Decision::kDeny) {
     return BlockReply(

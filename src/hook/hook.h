@@ -56,6 +56,9 @@ struct Environment {
   // Whether a path exists: a Write to a new file creates, to an old one
   // replaces. Null: ask the file system (lstat).
   bool (*path_exists)(const std::string& path) = nullptr;
+  // Policy mode "observe": what would have been held is appended here, one
+  // JSON line per call (empty: not recorded).
+  std::string observe_log;
 };
 
 // Never throws; bounded in time and memory by kMaxInputBytes and the guard.

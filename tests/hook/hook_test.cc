@@ -4,6 +4,10 @@
 
 #include <gtest/gtest.h>
 
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
 #include <nlohmann/json.hpp>
 
 #include "hook/internal/tool_call.h"
@@ -395,6 +399,48 @@ TEST(HookInternal, NestingCheckIgnoresStrings) {
   EXPECT_TRUE(internal::NestingWithin("{\"a\":\"[[[[[[[[[[\"}", 2));
   EXPECT_FALSE(internal::NestingWithin("[[[", 2));
   EXPECT_TRUE(internal::NestingWithin("{\"a\\\"[[[\":1}", 1));
+}
+
+}  // namespace
+}  // namespace dualkey::hook
+
+namespace dualkey::hook {
+namespace {
+
+// Observe mode: the call runs, and what would have been held is written down.
+TEST(HookObserve, AllowsAndRecordsWhatWouldBeHeld) {
+  namespace fs = std::filesystem;
+  fs::path home = fs::path(DUALKEY_BINARY).parent_path() / ("observe-home-" + std::to_string(getpid()));
+  fs::remove_all(home);
+  fs::create_directories(home / ".config/dualkey");
+  std::ofstream(home / ".config/dualkey/policy.toml") << "mode = \"observe\"\n";
+  Environment env = Env();
+  env.home = home.string();
+  env.observe_log = (home / "state/observe.jsonl").string();
+
+  std::string input = json{{"session_id", "s"}, {"hook_event_name", "PreToolUse"},
+                           {"tool_name", "Bash"}, {"cwd", home.string()},
+                           {"tool_input", {{"command", "rm -rf /srv/data"}}}}
+                          .dump();
+  HookReply reply = Handle(Agent::kClaude, input, env);
+  EXPECT_EQ(reply.exit_code, 0);
+  EXPECT_EQ(reply.out, "");
+  std::ifstream log(env.observe_log);
+  std::string line;
+  ASSERT_TRUE(std::getline(log, line)) << "nothing recorded";
+  json record = json::parse(line);
+  EXPECT_EQ(record["would"], "hold");
+  EXPECT_EQ(record["input"], "rm -rf /srv/data");
+  EXPECT_EQ(record["agent"], "claude");
+
+  // A harmless call records nothing.
+  std::string harmless = json{{"session_id", "s"}, {"hook_event_name", "PreToolUse"},
+                              {"tool_name", "Bash"}, {"cwd", home.string()},
+                              {"tool_input", {{"command", "ls"}}}}
+                             .dump();
+  EXPECT_EQ(Handle(Agent::kClaude, harmless, env).exit_code, 0);
+  EXPECT_FALSE(std::getline(log, line));
+  fs::remove_all(home);
 }
 
 }  // namespace
