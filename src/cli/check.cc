@@ -3,12 +3,15 @@
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
+#include <optional>
 #include <iostream>
 #include <nlohmann/json.hpp>
 #include <string>
 
 #include "cli/commands.h"
 #include "guard/guard.h"
+#include "policy/policy.h"
+#include "server/server.h"
 
 namespace dualkey::cli {
 namespace {
@@ -177,11 +180,43 @@ int RunCheck(const CheckOptions& options) {
   } catch (const std::exception& e) {
     result.verdict = Verdict{Decision::kHold, std::string("internal error: ") + e.what(), {}};
   }
+  // With the daemon running, it decides (and audits, and registers a hold as
+  // a pending approval the human can grant).
+  json daemon_reply;
+  const std::string socket = server::DefaultSocketPath();
+  if (!options.local && access(socket.c_str(), F_OK) == 0) {
+    std::string error;
+    std::optional<json> reply = server::Call(
+        socket,
+        json{{"op", "check"}, {"channel", ToString(request.channel)}, {"input", request.input},
+             {"cwd", request.cwd}, {"home", request.home}, {"agent", options.agent}},
+        5000, &error);
+    Decision decision;
+    if (reply && reply->value("ok", false) && reply->contains("decision") &&
+        policy::ParseDecision(reply->value("decision", ""), &decision)) {
+      result.verdict.decision = decision;
+      result.verdict.reason = reply->value("reason", result.verdict.reason);
+      daemon_reply = *reply;
+    } else if (result.verdict.decision == Decision::kAllow) {
+      // Allowed locally; nothing to approve.
+    } else {
+      result.verdict.reason += " (the dualkey daemon is not reachable: " +
+                               (reply ? reply->value("error", "bad answer") : error) + ")";
+    }
+  }
   if (options.json) {
-    std::cout << ResultJson(result).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace)
-              << "\n";
+    json out = ResultJson(result);
+    if (daemon_reply.contains("approval_id")) {
+      out["approval_id"] = daemon_reply["approval_id"];
+      out["code"] = daemon_reply.value("code", "");
+    }
+    std::cout << out.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) << "\n";
   } else {
     PrintHuman(request, result);
+    if (daemon_reply.contains("approval_id") && result.verdict.decision != Decision::kAllow)
+      std::cout << "approval: " << daemon_reply.value("approval_id", "") << " (code "
+                << daemon_reply.value("code", "") << "): a human runs `dualkey approve "
+                << daemon_reply.value("approval_id", "") << "`, then the same command passes once\n";
   }
   return result.verdict.decision == Decision::kAllow ? 0 : 1;
 }

@@ -5,6 +5,8 @@
 #include <string>
 #include <vector>
 
+#include "server/server.h"
+
 namespace dualkey::cli {
 
 struct CheckOptions {
@@ -15,6 +17,8 @@ struct CheckOptions {
   bool json = false;
   std::string jsonl;          // file, or "-" for stdin
   std::vector<std::string> command;  // the words after --, joined by spaces
+  bool local = false;         // do not ask the daemon even when it runs
+  std::string agent = "cli";  // who asks, for the daemon's approvals and breaker
 };
 
 // Exit status: 0 allow, 1 held or denied, 2 usage or input errors.
@@ -33,6 +37,26 @@ struct PolicyOptions {
   std::vector<std::string> command;  // explain: the command after --
 };
 int RunPolicy(const PolicyOptions& options);
+
+// `dualkey serve`: the daemon (server.h).
+int RunServe(const server::ServeOptions& options);
+
+// The humans' side of the daemon: pending, approve, deny, watch, approver
+// add/list, breaker reset (serve_cmd.cc).
+struct DaemonOptions {
+  std::string action;  // pending | approve | deny | watch | approver-add | approver-list | breaker-reset
+  std::string socket;  // default: server::DefaultSocketPath()
+  std::string id;      // approve/deny: approval id or code
+  std::string as;      // approver name (default: $USER)
+  std::string code;    // TOTP code (default: asked on the terminal)
+  std::string reason;  // deny
+  std::string agent;   // breaker reset
+  std::string name;    // approver add
+  std::string state_dir;  // approver add/list: the daemon's state directory
+  std::string store;      // approver add/list: the store, if not the default
+  bool json = false;
+};
+int RunDaemonCommand(const DaemonOptions& options);
 
 // `dualkey hook AGENT`: reads the agent's pre-tool-use JSON on stdin and
 // answers in that agent's protocol (hook_cmd.cc).

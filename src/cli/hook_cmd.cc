@@ -11,6 +11,7 @@
 #include "cli/commands.h"
 #include "hook/hook.h"
 #include "hook/install.h"
+#include "server/server.h"
 
 namespace dualkey::cli {
 namespace {
@@ -83,6 +84,14 @@ int RunHook(const HookOptions& options) {
     env.observe_log = std::string(state) + "/dualkey/observe.jsonl";
   else if (!env.home.empty())
     env.observe_log = env.home + "/.local/state/dualkey/observe.jsonl";
+  // The daemon decides when it is set up (its socket exists); a socket
+  // that does not answer leaves holds held.
+  std::unique_ptr<hook::RemoteDecider> daemon;
+  const std::string socket = server::DefaultSocketPath();
+  if (access(socket.c_str(), F_OK) == 0) {
+    daemon = hook::DaemonDecider(socket, 3000);
+    env.daemon = daemon.get();
+  }
   hook::HookReply reply = hook::Handle(agent, ReadStdin(hook::kMaxInputBytes), env);
   WriteAll(STDOUT_FILENO, reply.out);
   WriteAll(STDERR_FILENO, reply.err);

@@ -31,6 +31,8 @@ int main(int argc, char** argv) {
   check_cmd->add_option("--jsonl", check.jsonl,
                         "read cases, one JSON object per line, from FILE ('-' for stdin)");
   check_cmd->add_option("command", check.command, "the command to check, after --");
+  check_cmd->add_flag("--local", check.local, "decide here, without asking a running daemon");
+  check_cmd->add_option("--agent", check.agent, "who asks (default: cli), for approvals and the breaker");
 
   dualkey::cli::PolicyOptions policy;
   CLI::App* policy_cmd = app.add_subcommand(
@@ -56,6 +58,66 @@ int main(int argc, char** argv) {
   policy_explain->add_flag("--json", policy.json, "print JSON");
   policy_explain->add_option("command", policy.command, "the command, after --");
   policy_explain->callback([&] { policy.action = "explain"; });
+
+  dualkey::server::ServeOptions serve;
+  CLI::App* serve_cmd = app.add_subcommand(
+      "serve",
+      "Run the daemon that holds approvals, the audit log and the breaker.\n"
+      "Hooks and `check` ask it when it runs; a held action waits for `dualkey approve`.");
+  serve_cmd->add_option("--state", serve.state_dir, "state directory (0700; default ~/.local/state/dualkey)");
+  serve_cmd->add_option("--store", serve.store, "postgresql://... to share approvals between daemons");
+  serve_cmd->add_option("--socket", serve.socket_path, "Unix socket (default STATE/dualkey.sock)");
+  serve_cmd->add_option("--ttl", serve.approval_ttl_seconds, "seconds an approval stays valid (900)");
+  serve_cmd->add_option("--breaker-attempts", serve.breaker_attempts,
+                        "held/denied destructive attempts that freeze an agent (3)");
+  serve_cmd->add_option("--breaker-window", serve.breaker_window_seconds, "... within seconds (60)");
+  serve_cmd->add_flag("--quiet", serve.quiet, "no log lines on stderr");
+
+  dualkey::cli::DaemonOptions daemon;
+  auto add_socket = [&](CLI::App* cmd) {
+    cmd->add_option("--socket", daemon.socket, "the daemon's socket (default: $DUALKEY_SOCKET or STATE/dualkey.sock)");
+  };
+  CLI::App* pending_cmd = app.add_subcommand("pending", "List held actions waiting for approval.");
+  add_socket(pending_cmd);
+  pending_cmd->add_flag("--json", daemon.json, "print JSON");
+  pending_cmd->callback([&] { daemon.action = "pending"; });
+  CLI::App* approve_cmd = app.add_subcommand(
+      "approve", "Approve a held action (by id or code) with your TOTP code; it then runs once.");
+  add_socket(approve_cmd);
+  approve_cmd->add_option("id", daemon.id, "approval id or code")->required();
+  approve_cmd->add_option("--as", daemon.as, "approver name (default: $USER)");
+  approve_cmd->add_option("--code", daemon.code, "TOTP code (default: asked)");
+  approve_cmd->callback([&] { daemon.action = "approve"; });
+  CLI::App* deny_cmd = app.add_subcommand("deny", "Refuse a held action.");
+  add_socket(deny_cmd);
+  deny_cmd->add_option("id", daemon.id, "approval id or code")->required();
+  deny_cmd->add_option("--reason", daemon.reason, "why (told to the agent)");
+  deny_cmd->add_option("--as", daemon.as, "your name (default: $USER)");
+  deny_cmd->callback([&] { daemon.action = "deny"; });
+  CLI::App* watch_cmd = app.add_subcommand("watch", "Live view of requests and decisions.");
+  add_socket(watch_cmd);
+  watch_cmd->add_flag("--json", daemon.json, "print the raw events");
+  watch_cmd->callback([&] { daemon.action = "watch"; });
+  CLI::App* approver_cmd = app.add_subcommand("approver", "Manage the humans who can approve.");
+  approver_cmd->require_subcommand(1);
+  CLI::App* approver_add = approver_cmd->add_subcommand(
+      "add", "Add an approver: prints an otpauth URI and a QR code for a phone authenticator.");
+  approver_add->add_option("name", daemon.name, "approver name")->required();
+  approver_add->add_option("--state", daemon.state_dir, "the daemon's state directory");
+  approver_add->add_option("--store", daemon.store, "the store, if not the default SQLite file");
+  approver_add->callback([&] { daemon.action = "approver-add"; });
+  CLI::App* approver_list = approver_cmd->add_subcommand("list", "List approvers.");
+  approver_list->add_option("--state", daemon.state_dir, "the daemon's state directory");
+  approver_list->add_option("--store", daemon.store, "the store, if not the default SQLite file");
+  approver_list->callback([&] { daemon.action = "approver-list"; });
+  CLI::App* breaker_cmd = app.add_subcommand("breaker", "The breaker that freezes a bursting agent.");
+  breaker_cmd->require_subcommand(1);
+  CLI::App* breaker_reset = breaker_cmd->add_subcommand("reset", "Unfreeze an agent (needs your TOTP code).");
+  add_socket(breaker_reset);
+  breaker_reset->add_option("agent", daemon.agent, "agent name (claude, cursor, ...)")->required();
+  breaker_reset->add_option("--as", daemon.as, "approver name (default: $USER)");
+  breaker_reset->add_option("--code", daemon.code, "TOTP code (default: asked)");
+  breaker_reset->callback([&] { daemon.action = "breaker-reset"; });
 
   dualkey::cli::HookOptions hook;
   CLI::App* hook_cmd = app.add_subcommand(
@@ -94,6 +156,8 @@ int main(int argc, char** argv) {
   }
   if (check_cmd->parsed()) return dualkey::cli::RunCheck(check);
   if (policy_cmd->parsed()) return dualkey::cli::RunPolicy(policy);
+  if (serve_cmd->parsed()) return dualkey::cli::RunServe(serve);
+  if (!daemon.action.empty()) return dualkey::cli::RunDaemonCommand(daemon);
   if (hook_cmd->parsed()) return dualkey::cli::RunHook(hook);
   if (install_cmd->parsed()) return dualkey::cli::RunInstall(install);
   if (doctor_cmd->parsed()) return dualkey::cli::RunDoctor(doctor);

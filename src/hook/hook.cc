@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <cstring>
+#include <optional>
 #include <ctime>
 #include <exception>
 #include <nlohmann/json.hpp>
@@ -135,7 +136,7 @@ void RecordObserved(Agent agent, const guard::Request& request, const Verdict& v
 }
 
 HookReply DecideReply(Agent agent, const guard::Request& first, const Verdict& verdict,
-                      const Environment& env) {
+                      const Environment& env, const HoldTicket* daemon_ticket) {
   if (verdict.decision == Decision::kAllow) return AllowReply(agent);
   if (verdict.observe_only) {
     RecordObserved(agent, first, verdict, env);
@@ -149,7 +150,8 @@ HookReply DecideReply(Agent agent, const guard::Request& first, const Verdict& v
   }
   const bool two = verdict.decision == Decision::kHold2;
   HoldTicket ticket;
-  if (env.resolver != nullptr) ticket = env.resolver->Resolve(first, verdict);
+  if (daemon_ticket != nullptr) ticket = *daemon_ticket;
+  else if (env.resolver != nullptr) ticket = env.resolver->Resolve(first, verdict);
   switch (ticket.state) {
     case HoldTicket::State::kApproved:
       return AllowReply(agent);
@@ -184,6 +186,7 @@ HookReply HandleUnchecked(Agent agent, string_view stdin_json, const Environment
 
   Verdict combined;
   guard::Request first;
+  std::optional<HoldTicket> combined_ticket;
   if (call.unknown_tool) {
     combined.decision = Decision::kHold;
     combined.reason = "dualkey does not know the tool '" + call.tool + "', so it is held";
@@ -193,23 +196,35 @@ HookReply HandleUnchecked(Agent agent, string_view stdin_json, const Environment
     first.home = env.home;
   } else {
     // The strictest verdict over every request (a patch touches many files).
+    // The daemon decides when it runs (and audits, and registers holds);
+    // otherwise the guard decides here.
     bool any = false;
     bool all_observe = true;
     for (const guard::Request& request : call.requests) {
-      guard::Result result = guard::Check(request);
-      all_observe = all_observe && result.verdict.observe_only;
-      if (!any || result.verdict.decision > combined.decision) {
-        combined.decision = result.verdict.decision;
-        combined.reason = std::move(result.verdict.reason);
-        first = request;
+      Verdict verdict;
+      HoldTicket ticket;
+      std::string daemon_error;
+      bool remote = env.daemon != nullptr && env.daemon->Decide(request, &verdict, &ticket, &daemon_error);
+      if (!remote) {
+        verdict = guard::Check(request).verdict;
+        if (env.daemon != nullptr && verdict.Enforced() != Decision::kAllow)
+          verdict.reason += " (the dualkey daemon is not reachable: " + daemon_error +
+                            "; so this stays held)";
       }
-      for (Action& action : result.verdict.actions) combined.actions.push_back(std::move(action));
+      all_observe = all_observe && verdict.observe_only;
+      if (!any || verdict.decision > combined.decision) {
+        combined.decision = verdict.decision;
+        combined.reason = std::move(verdict.reason);
+        first = request;
+        combined_ticket = remote ? std::optional<HoldTicket>(ticket) : std::nullopt;
+      }
+      for (Action& action : verdict.actions) combined.actions.push_back(std::move(action));
       any = true;
     }
     if (!any) return FailureReply(agent, "the tool call names nothing to check");
     combined.observe_only = all_observe;
   }
-  return DecideReply(agent, first, combined, env);
+  return DecideReply(agent, first, combined, env, combined_ticket ? &*combined_ticket : nullptr);
 }
 
 // The watchdog's reply, rendered before the alarm can fire: a signal handler

@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstddef>
+#include <memory>
 #include <string>
 #include <string_view>
 
@@ -49,10 +50,24 @@ class HoldResolver {
   virtual HoldTicket Resolve(const guard::Request& request, const Verdict& verdict) = 0;
 };
 
+// The approval daemon deciding a whole request (it also audits it and
+// registers holds as pending approvals). Returns false when it cannot be
+// reached: the hook then decides locally, and a hold stays held.
+class RemoteDecider {
+ public:
+  virtual ~RemoteDecider() = default;
+  virtual bool Decide(const guard::Request& request, Verdict* verdict, HoldTicket* ticket,
+                      std::string* error) = 0;
+};
+
+// A RemoteDecider that asks `dualkey serve` over its Unix socket.
+std::unique_ptr<RemoteDecider> DaemonDecider(std::string socket_path, int timeout_ms);
+
 struct Environment {
   std::string home;                  // the user's home, for ~ and $HOME
   std::string process_cwd;           // used when the agent sends no working directory
   HoldResolver* resolver = nullptr;  // null: no approval daemon
+  RemoteDecider* daemon = nullptr;   // null: no daemon configured
   // Whether a path exists: a Write to a new file creates, to an old one
   // replaces. Null: ask the file system (lstat).
   bool (*path_exists)(const std::string& path) = nullptr;
