@@ -58,6 +58,10 @@ struct DaemonOptions {
 };
 int RunDaemonCommand(const DaemonOptions& options);
 
+// `dualkey audit verify|tail|export` (audit_cmd.cc).
+int RunAudit(const std::string& action, const std::string& file, const std::string& since,
+             int lines, bool json);
+
 // `dualkey hook AGENT`: reads the agent's pre-tool-use JSON on stdin and
 // answers in that agent's protocol (hook_cmd.cc).
 struct HookOptions {

@@ -119,6 +119,25 @@ int main(int argc, char** argv) {
   breaker_reset->add_option("--code", daemon.code, "TOTP code (default: asked)");
   breaker_reset->callback([&] { daemon.action = "breaker-reset"; });
 
+  std::string audit_action, audit_file, audit_since;
+  int audit_lines = 20;
+  bool audit_json = false;
+  CLI::App* audit_cmd = app.add_subcommand("audit", "The hash-chained audit log.");
+  audit_cmd->require_subcommand(1);
+  for (const char* action : {"verify", "tail", "export"}) {
+    CLI::App* sub = audit_cmd->add_subcommand(
+        action, std::string(action) == "verify"
+                    ? "Re-hash the whole log; say which record was edited, removed or reordered."
+                : std::string(action) == "tail" ? "The last records, for people."
+                                                 : "Records as JSON lines, for SIEMs.");
+    sub->add_option("--file", audit_file, "the log (default STATE/audit.jsonl)");
+    if (std::string(action) != "verify")
+      sub->add_option("--since", audit_since, "from a time: epoch seconds, or 15m, 2h, 7d ago");
+    if (std::string(action) == "tail") sub->add_option("-n,--lines", audit_lines, "how many (20)");
+    sub->add_flag("--json", audit_json, "print JSON");
+    sub->callback([&audit_action, action] { audit_action = action; });
+  }
+
   dualkey::cli::HookOptions hook;
   CLI::App* hook_cmd = app.add_subcommand(
       "hook",
@@ -158,6 +177,8 @@ int main(int argc, char** argv) {
   if (policy_cmd->parsed()) return dualkey::cli::RunPolicy(policy);
   if (serve_cmd->parsed()) return dualkey::cli::RunServe(serve);
   if (!daemon.action.empty()) return dualkey::cli::RunDaemonCommand(daemon);
+  if (!audit_action.empty())
+    return dualkey::cli::RunAudit(audit_action, audit_file, audit_since, audit_lines, audit_json);
   if (hook_cmd->parsed()) return dualkey::cli::RunHook(hook);
   if (install_cmd->parsed()) return dualkey::cli::RunInstall(install);
   if (doctor_cmd->parsed()) return dualkey::cli::RunDoctor(doctor);

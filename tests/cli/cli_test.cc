@@ -30,7 +30,8 @@ std::string Quote(const std::string& text) {
 }
 
 RunResult Execute(const std::string& args, const std::string& stdin_text = "") {
-  std::string command = std::string(DUALKEY_BINARY) + " " + args;
+  // Hermetic: never ask a daemon that may run on this machine.
+  std::string command = "DUALKEY_SOCKET=/nonexistent/dualkey.sock " + std::string(DUALKEY_BINARY) + " " + args;
   std::string input_file;
   if (!stdin_text.empty()) {
     input_file = std::filesystem::temp_directory_path() / ("dualkey-cli-" + std::to_string(getpid()));

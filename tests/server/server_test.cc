@@ -1,0 +1,300 @@
+// The daemon end to end, with the real binary: a real Unix socket, a real
+// SQLite store and audit log in a temp state directory, TOTP codes computed
+// from the approver's secret as a phone would.
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <array>
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <thread>
+
+#include "approval/approval.h"
+#include "server/server.h"
+
+namespace {
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+struct Output {
+  int status = -1;
+  std::string out;
+};
+
+std::string Quote(const std::string& text) {
+  std::string out = "'";
+  for (char c : text) {
+    if (c == '\'') out += "'\\''";
+    else out.push_back(c);
+  }
+  return out + "'";
+}
+
+class Daemon : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    state_ = fs::path(DUALKEY_BINARY).parent_path() /
+             ("server-test-" + std::to_string(getpid()) + "-" +
+              ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    fs::remove_all(state_);
+    fs::create_directories(state_ / "home");
+    socket_ = (state_ / "d.sock").string();
+    // The breaker would trip on the tests' own held attempts; its test sets it.
+    Start({"--breaker-attempts", "1000"});
+    secret_ = AddApprover("alice");
+  }
+
+  void TearDown() override {
+    Stop(SIGTERM);
+    fs::remove_all(state_);
+  }
+
+  void Start(std::vector<std::string> extra = {}) {
+    pid_ = fork();
+    if (pid_ == 0) {
+      std::vector<std::string> args = {DUALKEY_BINARY, "serve", "--state", state_.string(),
+                                       "--socket", socket_, "--quiet"};
+      for (auto& e : extra) args.push_back(e);
+      std::vector<char*> argv;
+      for (auto& a : args) argv.push_back(a.data());
+      argv.push_back(nullptr);
+      execv(argv[0], argv.data());
+      _exit(127);
+    }
+    for (int i = 0; i < 200; ++i) {
+      std::string error;
+      if (dualkey::server::Call(socket_, json{{"op", "status"}}, 200, &error)) return;
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    FAIL() << "the daemon did not start";
+  }
+
+  void Stop(int signal_number) {
+    if (pid_ <= 0) return;
+    kill(pid_, signal_number);
+    int status;
+    waitpid(pid_, &status, 0);
+    pid_ = -1;
+  }
+
+  Output Run(const std::string& args, const std::string& input = "") {
+    std::string command = "HOME=" + Quote((state_ / "home").string()) + " DUALKEY_SOCKET=" +
+                          Quote(socket_) + " DUALKEY_STATE_DIR=" + Quote(state_.string()) + " " +
+                          DUALKEY_BINARY + " " + args;
+    std::string input_file;
+    if (!input.empty()) {
+      input_file = (state_ / "stdin").string();
+      std::ofstream(input_file) << input;
+      command += " < " + Quote(input_file);
+    }
+    command += " 2>&1";
+    Output output;
+    FILE* pipe = popen(command.c_str(), "r");
+    std::array<char, 4096> buffer;
+    std::size_t n;
+    while ((n = fread(buffer.data(), 1, buffer.size(), pipe)) > 0) output.out.append(buffer.data(), n);
+    int raw = pclose(pipe);
+    output.status = WIFEXITED(raw) ? WEXITSTATUS(raw) : -1;
+    return output;
+  }
+
+  std::string AddApprover(const std::string& name) {
+    Output added = Run("approver add " + name + " --state " + Quote(state_.string()));
+    EXPECT_EQ(added.status, 0) << added.out;
+    std::size_t at = added.out.find("secret=");
+    EXPECT_NE(at, std::string::npos) << added.out;
+    std::size_t end = added.out.find('&', at);
+    return added.out.substr(at + 7, end - at - 7);
+  }
+
+  std::string Code(const std::string& secret, int step_offset = 0) {
+    auto now = std::chrono::duration_cast<std::chrono::seconds>(
+                   std::chrono::system_clock::now().time_since_epoch())
+                   .count();
+    return dualkey::approval::TotpCode(secret, now + step_offset * 30);
+  }
+
+  json Check(const std::string& command, const std::string& agent = "claude") {
+    std::string error;
+    auto reply = dualkey::server::Call(socket_,
+                                       json{{"op", "check"}, {"channel", "shell"},
+                                            {"input", command}, {"cwd", "/home/dev/app"},
+                                            {"home", "/home/dev"}, {"agent", agent}},
+                                       5000, &error);
+    EXPECT_TRUE(reply.has_value()) << error;
+    return reply.value_or(json::object());
+  }
+
+  std::string ClaudeHook(const std::string& command) {
+    return json{{"session_id", "s"}, {"hook_event_name", "PreToolUse"}, {"tool_name", "Bash"},
+                {"cwd", "/home/dev/app"}, {"tool_input", {{"command", command}}}}
+        .dump();
+  }
+
+  fs::path state_;
+  std::string socket_;
+  std::string secret_;
+  pid_t pid_ = -1;
+};
+
+TEST_F(Daemon, HarmlessCommandsAreAllowed) {
+  EXPECT_EQ(Check("ls -la")["decision"], "allow");
+}
+
+TEST_F(Daemon, ApprovedActionPassesExactlyOnce) {
+  json held = Check("rm -rf /srv/data");
+  ASSERT_EQ(held["decision"], "hold") << held.dump();
+  const std::string id = held["approval_id"];
+  ASSERT_FALSE(id.empty());
+  // Holding again before approval: the same pending request.
+  EXPECT_EQ(Check("rm -rf /srv/data")["approval_id"], id);
+
+  Output approved = Run("approve " + id + " --as alice --code " + Code(secret_));
+  ASSERT_EQ(approved.status, 0) << approved.out;
+
+  // A one-character change is another action.
+  EXPECT_EQ(Check("rm -rf /srv/data2")["decision"], "hold");
+  // Another agent is another action.
+  EXPECT_EQ(Check("rm -rf /srv/data", "cursor")["decision"], "hold");
+  json passed = Check("rm -rf /srv/data");
+  EXPECT_EQ(passed["decision"], "allow") << passed.dump();
+  EXPECT_EQ(passed["approval_id"], id);
+  // Used once: the same action is held again.
+  EXPECT_EQ(Check("rm -rf /srv/data")["decision"], "hold");
+}
+
+TEST_F(Daemon, WrongOrReusedTotpCodesAreRefused) {
+  std::string id = Check("rm -rf /srv/a")["approval_id"];
+  EXPECT_NE(Run("approve " + id + " --as alice --code 000000").status, 0);
+  EXPECT_NE(Run("approve " + id + " --as mallory --code " + Code(secret_)).status, 0);
+  std::string code = Code(secret_);
+  ASSERT_EQ(Run("approve " + id + " --as alice --code " + code).status, 0);
+  std::string other = Check("rm -rf /srv/b")["approval_id"];
+  Output reused = Run("approve " + other + " --as alice --code " + code);
+  EXPECT_NE(reused.status, 0) << "a TOTP code works once";
+}
+
+TEST_F(Daemon, TwoPersonHoldNeedsTwoDistinctApprovers) {
+  std::string bob = AddApprover("bob");
+  json held = Check("rm -rf /var/backups/db");
+  ASSERT_EQ(held["decision"], "hold2") << held.dump();
+  std::string id = held["approval_id"];
+  ASSERT_EQ(Run("approve " + id + " --as alice --code " + Code(secret_)).status, 0);
+  EXPECT_EQ(Check("rm -rf /var/backups/db")["decision"], "hold2");
+  EXPECT_NE(Run("approve " + id + " --as alice --code " + Code(secret_, 1)).status, 0);
+  ASSERT_EQ(Run("approve " + id + " --as bob --code " + Code(bob)).status, 0);
+  EXPECT_EQ(Check("rm -rf /var/backups/db")["decision"], "allow");
+}
+
+TEST_F(Daemon, DenyIsFinal) {
+  std::string id = Check("rm -rf /srv/x")["approval_id"];
+  ASSERT_EQ(Run("deny " + id + " --reason 'not today'").status, 0);
+  EXPECT_NE(Run("approve " + id + " --as alice --code " + Code(secret_)).status, 0);
+  EXPECT_EQ(Check("rm -rf /srv/x")["decision"], "hold");
+}
+
+TEST_F(Daemon, BreakerFreezesABurstingAgentUntilReset) {
+  Stop(SIGTERM);
+  Start({"--breaker-attempts", "3"});
+  for (int i = 0; i < 3; ++i) Check("rm -rf /srv/burst" + std::to_string(i), "codex");
+  json frozen = Check("touch notes.txt && rm -rf build", "codex");
+  EXPECT_EQ(frozen["decision"], "hold") << frozen.dump();
+  EXPECT_NE(frozen["reason"].get<std::string>().find("breaker"), std::string::npos);
+  // Reads still pass; another agent is not frozen.
+  EXPECT_EQ(Check("ls -la", "codex")["decision"], "allow");
+  EXPECT_EQ(Check("rm -rf build", "claude")["decision"], "allow");
+  ASSERT_EQ(Run("breaker reset codex --as alice --code " + Code(secret_)).status, 0);
+  EXPECT_EQ(Check("rm -rf build", "codex")["decision"], "allow");
+}
+
+TEST_F(Daemon, MalformedRequestsGetErrorsNeverAllow) {
+  for (const json& bad : {json{{"op", "check"}}, json{{"op", "check"}, {"channel", "smtp"}, {"input", "x"}},
+                          json{{"op", "nope"}}, json::array()}) {
+    std::string error;
+    auto reply = dualkey::server::Call(socket_, bad, 2000, &error);
+    ASSERT_TRUE(reply) << error;
+    EXPECT_FALSE((*reply)["ok"].get<bool>()) << reply->dump();
+    EXPECT_NE(reply->value("decision", ""), "allow");
+  }
+  EXPECT_EQ(Check("ls")["decision"], "allow") << "the daemon survives bad input";
+}
+
+TEST_F(Daemon, HookAsksTheDaemonAndTheApprovedRetryPasses) {
+  Output first = Run("hook claude", ClaudeHook("rm -rf /srv/uploads"));
+  EXPECT_EQ(first.status, 2) << first.out;
+  std::size_t at = first.out.find("ap_");
+  ASSERT_NE(at, std::string::npos) << first.out;
+  std::string id = first.out.substr(at, first.out.find_first_of(" :)", at) - at);
+  ASSERT_EQ(Run("approve " + id + " --as alice --code " + Code(secret_)).status, 0);
+  Output retry = Run("hook claude", ClaudeHook("rm -rf /srv/uploads"));
+  EXPECT_EQ(retry.status, 0) << retry.out;
+  Output again = Run("hook claude", ClaudeHook("rm -rf /srv/uploads"));
+  EXPECT_EQ(again.status, 2) << again.out;
+}
+
+TEST_F(Daemon, HookFailsClosedWhenTheDaemonIsDown) {
+  Stop(SIGKILL);
+  Output reply = Run("hook codex", ClaudeHook("rm -rf /srv/uploads"));
+  EXPECT_EQ(reply.status, 2);
+  EXPECT_NE(reply.out.find("not reachable"), std::string::npos) << reply.out;
+  Output harmless = Run("hook codex", ClaudeHook("ls"));
+  EXPECT_EQ(harmless.status, 0) << harmless.out;
+}
+
+TEST_F(Daemon, EveryDecisionIsAuditedAndTheLogVerifies) {
+  Check("ls");
+  std::string id = Check("rm -rf /srv/y")["approval_id"];
+  Run("approve " + id + " --as alice --code " + Code(secret_));
+  Check("rm -rf /srv/y");
+  Stop(SIGTERM);
+  Output verify = Run("audit verify --file " + Quote((state_ / "audit.jsonl").string()));
+  EXPECT_EQ(verify.status, 0) << verify.out;
+  std::ifstream log(state_ / "audit.jsonl");
+  std::string text((std::istreambuf_iterator<char>(log)), std::istreambuf_iterator<char>());
+  for (const char* kind : {"\"verdict\"", "\"hold\"", "\"approval\"", "\"consumed\""})
+    EXPECT_NE(text.find(kind), std::string::npos) << kind;
+  Start({"--breaker-attempts", "1000"});
+}
+
+// kill -9 in the middle of a storm: every acknowledged approval and audit
+// record survives, and the log still verifies.
+TEST_F(Daemon, KillNineLosesNothingAcknowledged) {
+  std::vector<std::string> approved;
+  std::atomic<bool> storming{true};
+  std::thread storm([&] {
+    int i = 0;
+    std::string error;
+    while (storming) {
+      dualkey::server::Call(socket_,
+                            json{{"op", "check"}, {"channel", "shell"}, {"agent", "gemini"},
+                                 {"input", "rm -rf /srv/storm" + std::to_string(i++ % 50)}},
+                            2000, &error);
+    }
+  });
+  for (int i = 0; i < 5; ++i) {
+    std::string id = Check("rm -rf /srv/keep" + std::to_string(i))["approval_id"];
+    if (Run("approve " + id + " --as alice --code " + Code(secret_, i - 2)).status == 0)
+      approved.push_back("rm -rf /srv/keep" + std::to_string(i));
+  }
+  Stop(SIGKILL);
+  storming = false;
+  storm.join();
+  ASSERT_FALSE(approved.empty());
+  Start({"--breaker-attempts", "1000"});
+  for (const std::string& command : approved)
+    EXPECT_EQ(Check(command)["decision"], "allow") << command << " lost its approval";
+  Stop(SIGTERM);
+  Output verify = Run("audit verify --file " + Quote((state_ / "audit.jsonl").string()));
+  EXPECT_EQ(verify.status, 0) << verify.out;
+  Start({"--breaker-attempts", "1000"});
+}
+
+}  // namespace
