@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "guard/guard.h"
+#include "policy/policy.h"
 #include "shell/internal/parser.h"
 
 namespace {
@@ -37,18 +38,30 @@ const std::vector<Case>& Corpus() {
   return cases;
 }
 
-// One iteration = one command of the corpus, round robin.
+// One iteration = one command of the corpus, round robin: parse, evaluate,
+// unwrap, classify and decide, with the policy loaded once (as the daemon
+// and a hook process do).
 void BM_CheckShellCommand(benchmark::State& state) {
   const auto& cases = Corpus();
+  const dualkey::policy::Policy policy = dualkey::policy::Builtin();
   std::size_t i = 0;
   for (auto _ : state) {
     const Case& c = cases[i++ % cases.size()];
     dualkey::guard::Request request{dualkey::Channel::kShell, c.input, c.cwd, "/home/dev"};
-    benchmark::DoNotOptimize(dualkey::guard::Check(request));
+    benchmark::DoNotOptimize(dualkey::guard::Check(request, policy));
   }
   state.counters["commands"] = static_cast<double>(cases.size());
 }
 BENCHMARK(BM_CheckShellCommand);
+
+// Finding and reading the policy layers (system, user, project) for a cwd:
+// paid once per hook process.
+void BM_LoadPolicyLayers(benchmark::State& state) {
+  for (auto _ : state)
+    benchmark::DoNotOptimize(
+        dualkey::policy::Load(dualkey::policy::DefaultSources("/home/dev/app", "/home/dev")));
+}
+BENCHMARK(BM_LoadPolicyLayers);
 
 void BM_ParseOnly(benchmark::State& state) {
   const auto& cases = Corpus();
@@ -60,8 +73,9 @@ void BM_ParseOnly(benchmark::State& state) {
 BENCHMARK(BM_ParseOnly);
 
 void BM_CheckSimpleCommand(benchmark::State& state) {
+  const dualkey::policy::Policy policy = dualkey::policy::Builtin();
   dualkey::guard::Request request{dualkey::Channel::kShell, "ls -la", "/home/dev/app", "/home/dev"};
-  for (auto _ : state) benchmark::DoNotOptimize(dualkey::guard::Check(request));
+  for (auto _ : state) benchmark::DoNotOptimize(dualkey::guard::Check(request, policy));
 }
 BENCHMARK(BM_CheckSimpleCommand);
 
