@@ -1,0 +1,87 @@
+// The audit log: every decision dualkey makes (request, verdict, approval,
+// denial, expiry, breaker trip) appended to a hash-chained file that anyone
+// can verify. Each record's hash covers the previous hash and the record's
+// canonical JSON; periodic checkpoints are signed with Ed25519 (libsodium).
+#pragma once
+
+#include <cstdint>
+#include <iosfwd>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace dualkey::audit {
+
+// What happened. `fields` is a JSON object text with the details
+// (agent, channel, input, cwd, decision, reason, approval_id, approver...).
+struct Record {
+  std::string kind;    // "request", "verdict", "approval", "denial", "expiry", "breaker", ...
+  std::string fields;  // canonical JSON object text, e.g. {"agent":"claude",...}
+};
+
+struct Entry {
+  std::uint64_t seq = 0;
+  std::int64_t time_ms = 0;  // wall clock, milliseconds since the epoch
+  std::string kind;
+  std::string fields;     // JSON object text
+  std::string prev_hash;  // hex SHA-256 of the previous entry ("0"*64 for the first)
+  std::string hash;       // hex SHA-256 over prev_hash and this entry's canonical form
+};
+
+struct OpenOptions {
+  std::string path;             // the log file (created 0600 if missing)
+  std::string key_path;         // Ed25519 secret key file (created 0600 if missing)
+  int checkpoint_every = 1000;  // entries between signed checkpoints
+};
+
+class Log {
+ public:
+  // Opens (or creates) the log, checks its tail is intact and resumes the
+  // chain. Returns null with `error` set when it cannot.
+  static std::unique_ptr<Log> Open(const OpenOptions& options, std::string* error);
+  virtual ~Log() = default;
+
+  // Appends and makes it durable (fsync) before returning; concurrent
+  // callers share one fsync (group commit). Thread-safe. Returns the seq, or
+  // 0 with `error` set when the record could not be made durable.
+  virtual std::uint64_t Append(const Record& record, std::string* error) = 0;
+
+  // The hex Ed25519 public key that verifies this log's checkpoints.
+  virtual std::string PublicKey() const = 0;
+};
+
+struct VerifyReport {
+  bool ok = false;
+  std::uint64_t entries = 0;
+  std::uint64_t checkpoints = 0;
+  // First problem found, human readable: "line 12: hash mismatch (record edited)",
+  // "line 40: seq 39 follows 37 (records removed)", "checkpoint at seq 2000: bad signature"...
+  std::vector<std::string> problems;
+  // Additive details for auditors:
+  bool unreadable = false;     // the file could not be opened or read at all
+  std::uint64_t last_seq = 0;  // the last entry in the file ("last entry is seq N")
+  std::string last_hash;       // its hash: compare with an external copy to detect truncation
+  std::uint64_t last_checkpoint_seq = 0;  // the last signed checkpoint (0: none)
+  std::string public_key;                 // the key signatures were checked with (hex)
+  // Not tampering, but worth knowing: a torn final line from a crash, entries
+  // after the last checkpoint (unsigned yet).
+  std::vector<std::string> notes;
+};
+
+// Re-reads the whole file. `public_key` (hex) checks checkpoint signatures;
+// empty: use the key recorded in the log's header.
+VerifyReport Verify(const std::string& path, std::string_view public_key = {});
+
+// Entries with time_ms >= since_ms (0: all), in order; for tail/export.
+std::vector<Entry> Read(const std::string& path, std::int64_t since_ms, std::string* error);
+
+// `dualkey audit verify|tail|export`: the CLI logic. `since_ms` filters export
+// (0: all), `tail_lines` is how many entries tail prints (<= 0: 20), `json`
+// makes verify and tail print JSON (export always prints JSON lines).
+// Returns the exit status: verify 0 intact, 1 tampered, 2 unreadable; tail and
+// export 0 or 2 (unreadable / unknown action).
+int RunAuditCommand(const std::string& action, const std::string& path, std::int64_t since_ms,
+                    int tail_lines, bool json, std::ostream& out, std::ostream& err);
+
+}  // namespace dualkey::audit

@@ -1,0 +1,741 @@
+#include "audit/audit.h"
+
+#include <fcntl.h>
+#include <gtest/gtest.h>
+#include <openssl/evp.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <set>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+namespace dualkey::audit {
+namespace {
+
+using nlohmann::json;
+
+class AuditTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    std::string pattern =
+        (std::filesystem::temp_directory_path() / "dualkey-audit-XXXXXX").string();
+    ASSERT_NE(mkdtemp(pattern.data()), nullptr);
+    dir_ = pattern;
+    options_.path = dir_ + "/audit.jsonl";
+    options_.key_path = dir_ + "/audit.key";
+  }
+  void TearDown() override { std::filesystem::remove_all(dir_); }
+
+  std::unique_ptr<Log> OpenLog(int checkpoint_every = 1000) {
+    OpenOptions options = options_;
+    options.checkpoint_every = checkpoint_every;
+    std::string error;
+    std::unique_ptr<Log> log = Log::Open(options, &error);
+    EXPECT_NE(log, nullptr) << error;
+    return log;
+  }
+
+  // Appends `count` records to a fresh log and closes it.
+  void WriteLog(int count, int checkpoint_every = 1000) {
+    auto log = OpenLog(checkpoint_every);
+    ASSERT_NE(log, nullptr);
+    for (int i = 1; i <= count; ++i) {
+      std::string error;
+      json fields = {{"agent", "claude"}, {"n", i}, {"input", "rm -rf build"}};
+      ASSERT_EQ(log->Append({"request", fields.dump()}, &error), static_cast<std::uint64_t>(i))
+          << error;
+    }
+  }
+
+  std::vector<std::string> Lines() const {
+    std::ifstream in(options_.path, std::ios::binary);
+    std::vector<std::string> lines;
+    for (std::string line; std::getline(in, line);) lines.push_back(line);
+    return lines;
+  }
+  void SetLines(const std::vector<std::string>& lines) const {
+    std::ofstream out(options_.path, std::ios::binary | std::ios::trunc);
+    for (const std::string& line : lines) out << line << "\n";
+  }
+  std::string Contents() const {
+    std::ifstream in(options_.path, std::ios::binary);
+    std::stringstream buffer;
+    buffer << in.rdbuf();
+    return buffer.str();
+  }
+  void AppendRaw(const std::string& text) const {
+    std::ofstream out(options_.path, std::ios::binary | std::ios::app);
+    out << text;
+  }
+  // Index (0-based) of the line holding entry `seq`.
+  std::size_t LineOfSeq(std::uint64_t seq) const {
+    std::vector<std::string> lines = Lines();
+    for (std::size_t i = 1; i < lines.size(); ++i) {
+      json value = json::parse(lines[i], nullptr, false);
+      if (value.contains("seq") && value["seq"] == seq) return i;
+    }
+    ADD_FAILURE() << "no seq " << seq;
+    return 0;
+  }
+
+  static bool AnyProblemHas(const VerifyReport& report, const std::string& text) {
+    return std::any_of(report.problems.begin(), report.problems.end(),
+                       [&](const std::string& p) { return p.find(text) != std::string::npos; });
+  }
+  static std::string Problems(const VerifyReport& report) {
+    std::string all;
+    for (const std::string& p : report.problems) all += p + "\n";
+    return all;
+  }
+
+  std::string dir_;
+  OpenOptions options_;
+};
+
+std::string Sha256Hex(const std::string& data) {
+  unsigned char digest[EVP_MAX_MD_SIZE];
+  unsigned int size = 0;
+  EVP_Digest(data.data(), data.size(), digest, &size, EVP_sha256(), nullptr);
+  static const char* kDigits = "0123456789abcdef";
+  std::string hex;
+  for (unsigned int i = 0; i < size; ++i) {
+    hex += kDigits[digest[i] >> 4];
+    hex += kDigits[digest[i] & 0xf];
+  }
+  return hex;
+}
+
+// ---- Format and round trip ------------------------------------------------
+
+TEST_F(AuditTest, RoundTripVerifiesAndReads) {
+  WriteLog(10);
+  VerifyReport report = Verify(options_.path);
+  EXPECT_TRUE(report.ok) << Problems(report);
+  EXPECT_EQ(report.entries, 10u);
+  EXPECT_EQ(report.last_seq, 10u);
+  EXPECT_EQ(report.checkpoints, 1u);  // the one written on clean close
+  EXPECT_EQ(report.last_checkpoint_seq, 10u);
+  EXPECT_TRUE(report.notes.empty());
+
+  std::string error;
+  std::vector<Entry> entries = Read(options_.path, 0, &error);
+  ASSERT_TRUE(error.empty()) << error;
+  ASSERT_EQ(entries.size(), 10u);
+  for (std::size_t i = 0; i < entries.size(); ++i) {
+    EXPECT_EQ(entries[i].seq, i + 1);
+    EXPECT_EQ(entries[i].kind, "request");
+    EXPECT_EQ(json::parse(entries[i].fields)["n"], i + 1);
+    if (i > 0) EXPECT_EQ(entries[i].prev_hash, entries[i - 1].hash);
+  }
+  EXPECT_EQ(entries[0].prev_hash, std::string(64, '0'));
+}
+
+TEST_F(AuditTest, HashIsSha256OfPrevNewlineCanonicalRecord) {
+  WriteLog(2);
+  std::vector<std::string> lines = Lines();
+  json header = json::parse(lines[0]);
+  EXPECT_EQ(header["dualkey_audit"], 1);
+  EXPECT_EQ(header["public_key"].get<std::string>().size(), 64u);
+  EXPECT_TRUE(header["created_ms"].is_number_integer());
+  EXPECT_EQ(lines[1].rfind("{\"seq\":1,\"time_ms\":", 0), 0u) << lines[1];
+
+  std::string prev(64, '0');
+  for (int i = 1; i <= 2; ++i) {
+    json entry = json::parse(lines[i]);
+    json canonical = {{"seq", entry["seq"]},
+                      {"time_ms", entry["time_ms"]},
+                      {"kind", entry["kind"]},
+                      {"fields", entry["fields"]}};
+    EXPECT_EQ(entry["prev"], prev);
+    EXPECT_EQ(entry["hash"], Sha256Hex(prev + "\n" + canonical.dump()));
+    prev = entry["hash"];
+  }
+}
+
+TEST_F(AuditTest, CheckpointsEveryNEntriesAndOnClose) {
+  WriteLog(7, /*checkpoint_every=*/3);
+  std::vector<std::string> lines = Lines();
+  std::vector<std::uint64_t> checkpoint_seqs;
+  for (const std::string& line : lines) {
+    json value = json::parse(line);
+    if (value.contains("checkpoint")) {
+      checkpoint_seqs.push_back(value["checkpoint"]["seq"]);
+      EXPECT_EQ(value["sig"].get<std::string>().size(), 128u);
+    }
+  }
+  EXPECT_EQ(checkpoint_seqs, (std::vector<std::uint64_t>{3, 6, 7}));
+  VerifyReport report = Verify(options_.path);
+  EXPECT_TRUE(report.ok) << Problems(report);
+  EXPECT_EQ(report.checkpoints, 3u);
+}
+
+TEST_F(AuditTest, FilesAreCreatedPrivate) {
+  WriteLog(1);
+  struct stat st {};
+  ASSERT_EQ(stat(options_.path.c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0600u);
+  ASSERT_EQ(stat(options_.key_path.c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0600u);
+}
+
+TEST_F(AuditTest, RefusesAKeyOthersCanRead) {
+  WriteLog(1);
+  ASSERT_EQ(chmod(options_.key_path.c_str(), 0644), 0);
+  std::string error;
+  EXPECT_EQ(Log::Open(options_, &error), nullptr);
+  EXPECT_NE(error.find("chmod 600"), std::string::npos) << error;
+}
+
+TEST_F(AuditTest, PublicKeyMatchesHeaderAndVerifiesWithExplicitKey) {
+  std::string key;
+  {
+    auto log = OpenLog();
+    ASSERT_NE(log, nullptr);
+    key = log->PublicKey();
+    std::string error;
+    ASSERT_EQ(log->Append({"verdict", R"({"decision":"hold"})"}, &error), 1u) << error;
+  }
+  EXPECT_EQ(json::parse(Lines()[0])["public_key"], key);
+  VerifyReport report = Verify(options_.path, key);
+  EXPECT_TRUE(report.ok) << Problems(report);
+  EXPECT_EQ(report.public_key, key);
+}
+
+TEST_F(AuditTest, RejectsFieldsThatAreNotAJsonObject) {
+  auto log = OpenLog();
+  ASSERT_NE(log, nullptr);
+  std::string error;
+  EXPECT_EQ(log->Append({"request", "not json"}, &error), 0u);
+  EXPECT_FALSE(error.empty());
+  error.clear();
+  EXPECT_EQ(log->Append({"request", "[1,2]"}, &error), 0u);
+  EXPECT_FALSE(error.empty());
+  // Empty fields mean an empty object, and the chain starts at 1 regardless.
+  EXPECT_EQ(log->Append({"expiry", ""}, &error), 1u) << error;
+}
+
+TEST_F(AuditTest, ScaryDataInFieldsIsEscapedNotInterpreted) {
+  // A record whose input contains newlines and text that looks like a log line
+  // must stay one line and round-trip unchanged.
+  std::string input = "rm -rf /\n{\"seq\":1,\"hash\":\"00\"}\n\"checkpoint\" \xc3\xa9";
+  {
+    auto log = OpenLog();
+    ASSERT_NE(log, nullptr);
+    std::string error;
+    ASSERT_EQ(log->Append({"request\nforged", json{{"input", input}}.dump()}, &error), 1u);
+  }
+  EXPECT_EQ(Lines().size(), 3u);  // header, entry, close checkpoint
+  VerifyReport report = Verify(options_.path);
+  EXPECT_TRUE(report.ok) << Problems(report);
+  std::vector<Entry> entries = Read(options_.path, 0, nullptr);
+  ASSERT_EQ(entries.size(), 1u);
+  EXPECT_EQ(json::parse(entries[0].fields)["input"], input);
+  EXPECT_EQ(entries[0].kind, "request\nforged");
+}
+
+// ---- Tampering ---------------------------------------------------------------
+
+TEST_F(AuditTest, DetectsAnEditedField) {
+  WriteLog(5);
+  std::vector<std::string> lines = Lines();
+  std::size_t at = LineOfSeq(3);
+  std::string& line = lines[at];
+  line.replace(line.find("rm -rf build"), 12, "ls -la build");
+  SetLines(lines);
+  VerifyReport report = Verify(options_.path);
+  EXPECT_FALSE(report.ok);
+  EXPECT_TRUE(AnyProblemHas(report, "line " + std::to_string(at + 1) + ": seq 3: hash mismatch"))
+      << Problems(report);
+  EXPECT_EQ(report.problems.size(), 1u) << Problems(report);
+}
+
+TEST_F(AuditTest, DetectsAnEditedRecordWithRecomputedHash) {
+  // The attacker recomputes the edited record's own hash: the next record's
+  // prev no longer matches.
+  WriteLog(5);
+  std::vector<std::string> lines = Lines();
+  std::size_t at = LineOfSeq(3);
+  json entry = json::parse(lines[at]);
+  entry["fields"]["input"] = "ls";
+  json canonical = {{"seq", entry["seq"]},
+                    {"time_ms", entry["time_ms"]},
+                    {"kind", entry["kind"]},
+                    {"fields", entry["fields"]}};
+  entry["hash"] = Sha256Hex(entry["prev"].get<std::string>() + "\n" + canonical.dump());
+  lines[at] = entry.dump();
+  SetLines(lines);
+  VerifyReport report = Verify(options_.path);
+  EXPECT_FALSE(report.ok);
+  EXPECT_TRUE(AnyProblemHas(report, "seq 4: prev does not match")) << Problems(report);
+}
+
+TEST_F(AuditTest, DetectsADeletedLine) {
+  WriteLog(5);
+  std::vector<std::string> lines = Lines();
+  lines.erase(lines.begin() + static_cast<long>(LineOfSeq(3)));
+  SetLines(lines);
+  VerifyReport report = Verify(options_.path);
+  EXPECT_FALSE(report.ok);
+  EXPECT_TRUE(AnyProblemHas(report, "seq 4: follows seq 2 (records 3 removed")) << Problems(report);
+}
+
+TEST_F(AuditTest, DetectsSwappedLines) {
+  WriteLog(5);
+  std::vector<std::string> lines = Lines();
+  std::swap(lines[LineOfSeq(2)], lines[LineOfSeq(3)]);
+  SetLines(lines);
+  VerifyReport report = Verify(options_.path);
+  EXPECT_FALSE(report.ok);
+  EXPECT_TRUE(AnyProblemHas(report, "seq 2: comes after seq 3 (records reordered"))
+      << Problems(report);
+}
+
+TEST_F(AuditTest, DetectsRemovedEntriesBeforeACheckpoint) {
+  WriteLog(10, /*checkpoint_every=*/5);
+  std::vector<std::string> lines = Lines();
+  // Cut entries 4 and 5 but leave the checkpoint for 5 that followed them.
+  lines.erase(lines.begin() + static_cast<long>(LineOfSeq(4)),
+              lines.begin() + static_cast<long>(LineOfSeq(5)) + 1);
+  SetLines(lines);
+  VerifyReport report = Verify(options_.path);
+  EXPECT_FALSE(report.ok);
+  EXPECT_TRUE(AnyProblemHas(report, "checkpoint at seq 5: but the entries before it end at seq 3"))
+      << Problems(report);
+}
+
+TEST_F(AuditTest, TruncatedTailIsReportedAsTheLastSeq) {
+  // A clean cut at a line boundary after the last checkpoint cannot be told
+  // from a crash by the file alone: verify reports the last seq and the
+  // unsigned tail, so an auditor with an external checkpoint sees it.
+  WriteLog(10, /*checkpoint_every=*/5);
+  std::vector<std::string> lines = Lines();
+  lines.resize(LineOfSeq(7) + 1);
+  SetLines(lines);
+  VerifyReport report = Verify(options_.path);
+  EXPECT_TRUE(report.ok) << Problems(report);
+  EXPECT_EQ(report.last_seq, 7u);
+  EXPECT_EQ(report.last_checkpoint_seq, 5u);
+  ASSERT_EQ(report.notes.size(), 1u);
+  EXPECT_NE(report.notes[0].find("after seq 5 are not covered"), std::string::npos);
+
+  std::ostringstream out, err;
+  EXPECT_EQ(RunAuditCommand("verify", options_.path, 0, 0, false, out, err), 0);
+  EXPECT_NE(out.str().find("last entry is seq 7"), std::string::npos) << out.str();
+}
+
+TEST_F(AuditTest, DetectsACorruptSignature) {
+  WriteLog(4, /*checkpoint_every=*/2);
+  std::vector<std::string> lines = Lines();
+  for (std::string& line : lines) {
+    json value = json::parse(line);
+    if (value.contains("checkpoint") && value["checkpoint"]["seq"] == 2) {
+      std::string sig = value["sig"];
+      sig[10] = sig[10] == '0' ? '1' : '0';
+      value["sig"] = sig;
+      line = value.dump();
+    }
+  }
+  SetLines(lines);
+  VerifyReport report = Verify(options_.path);
+  EXPECT_FALSE(report.ok);
+  EXPECT_TRUE(AnyProblemHas(report, "checkpoint at seq 2: bad signature")) << Problems(report);
+  EXPECT_EQ(report.checkpoints, 1u);  // the one at seq 4 still counts
+}
+
+TEST_F(AuditTest, DetectsAnEditedCheckpointHash) {
+  WriteLog(4, /*checkpoint_every=*/2);
+  std::vector<std::string> lines = Lines();
+  for (std::string& line : lines) {
+    json value = json::parse(line);
+    if (value.contains("checkpoint") && value["checkpoint"]["seq"] == 2) {
+      value["checkpoint"]["hash"] = std::string(64, 'a');
+      line = value.dump();
+    }
+  }
+  SetLines(lines);
+  VerifyReport report = Verify(options_.path);
+  EXPECT_FALSE(report.ok);
+  EXPECT_TRUE(AnyProblemHas(report, "checkpoint at seq 2: bad signature")) << Problems(report);
+  EXPECT_TRUE(AnyProblemHas(report, "does not match the hash of entry 2")) << Problems(report);
+}
+
+TEST_F(AuditTest, ReplacedHeaderKeyFailsEverySignature) {
+  WriteLog(4, /*checkpoint_every=*/2);
+  std::string original_key = json::parse(Lines()[0])["public_key"];
+  std::vector<std::string> lines = Lines();
+  json header = json::parse(lines[0]);
+  std::string key = header["public_key"];
+  key[0] = key[0] == 'a' ? 'b' : 'a';
+  header["public_key"] = key;
+  lines[0] = header.dump();
+  SetLines(lines);
+
+  VerifyReport report = Verify(options_.path);
+  EXPECT_FALSE(report.ok);
+  EXPECT_EQ(report.checkpoints, 0u);
+  EXPECT_TRUE(AnyProblemHas(report, "checkpoint at seq 2: bad signature")) << Problems(report);
+  EXPECT_TRUE(AnyProblemHas(report, "checkpoint at seq 4: bad signature")) << Problems(report);
+
+  // With the auditor's own copy of the key the replaced header is named.
+  VerifyReport with_key = Verify(options_.path, original_key);
+  EXPECT_FALSE(with_key.ok);
+  EXPECT_TRUE(AnyProblemHas(with_key, "line 1: header public key")) << Problems(with_key);
+  EXPECT_EQ(with_key.checkpoints, 2u);
+}
+
+TEST_F(AuditTest, WholeFileRewrittenWithAnotherKeyIsCaughtByAnExternalKey) {
+  WriteLog(3);
+  std::string real_key = json::parse(Lines()[0])["public_key"];
+  // The attacker builds a whole new log with their own key.
+  std::filesystem::remove(options_.path);
+  std::filesystem::remove(options_.key_path);
+  WriteLog(3);
+  EXPECT_TRUE(Verify(options_.path).ok);             // self-consistent...
+  EXPECT_FALSE(Verify(options_.path, real_key).ok);  // ...but not under the real key
+}
+
+TEST_F(AuditTest, DetectsABadHeader) {
+  WriteLog(2);
+  std::vector<std::string> lines = Lines();
+  lines[0] = R"({"hello":"world"})";
+  SetLines(lines);
+  VerifyReport report = Verify(options_.path);
+  EXPECT_FALSE(report.ok);
+  EXPECT_TRUE(AnyProblemHas(report, "line 1: bad header")) << Problems(report);
+  EXPECT_TRUE(AnyProblemHas(report, "cannot check the signature")) << Problems(report);
+}
+
+TEST_F(AuditTest, DetectsGarbageLines) {
+  WriteLog(3);
+  std::vector<std::string> lines = Lines();
+  lines.insert(lines.begin() + 2, "this is not json");
+  lines.insert(lines.begin() + 3, "");
+  lines.insert(lines.begin() + 4, R"({"seq":"two"})");
+  SetLines(lines);
+  VerifyReport report = Verify(options_.path);
+  EXPECT_FALSE(report.ok);
+  EXPECT_TRUE(AnyProblemHas(report, "line 3: not a JSON object")) << Problems(report);
+  EXPECT_TRUE(AnyProblemHas(report, "line 4: empty line")) << Problems(report);
+  EXPECT_TRUE(AnyProblemHas(report, "line 5: malformed entry")) << Problems(report);
+}
+
+TEST_F(AuditTest, EmptyFileIsTamperedMissingFileIsUnreadable) {
+  { std::ofstream touch(options_.path); }
+  VerifyReport empty = Verify(options_.path);
+  EXPECT_FALSE(empty.ok);
+  EXPECT_FALSE(empty.unreadable);
+  VerifyReport missing = Verify(dir_ + "/nope.jsonl");
+  EXPECT_FALSE(missing.ok);
+  EXPECT_TRUE(missing.unreadable);
+  std::ostringstream out, err;
+  EXPECT_EQ(RunAuditCommand("verify", dir_ + "/nope.jsonl", 0, 0, false, out, err), 2);
+  EXPECT_EQ(RunAuditCommand("export", dir_ + "/nope.jsonl", 0, 0, false, out, err), 2);
+}
+
+// ---- Reopening, recovery ------------------------------------------------------
+
+TEST_F(AuditTest, ReopenContinuesTheChain) {
+  WriteLog(5);
+  {
+    auto log = OpenLog();
+    ASSERT_NE(log, nullptr);
+    std::string error;
+    for (int i = 6; i <= 8; ++i) {
+      EXPECT_EQ(log->Append({"approval", R"({"id":"a"})"}, &error), static_cast<std::uint64_t>(i));
+    }
+  }
+  VerifyReport report = Verify(options_.path);
+  EXPECT_TRUE(report.ok) << Problems(report);
+  EXPECT_EQ(report.entries, 8u);
+  EXPECT_EQ(report.checkpoints, 2u);  // one per clean close
+}
+
+TEST_F(AuditTest, OpenSealsAnUncheckpointedTail) {
+  WriteLog(5);
+  std::vector<std::string> lines = Lines();
+  lines.pop_back();  // as if the daemon died before its closing checkpoint
+  SetLines(lines);
+  { auto log = OpenLog(); }
+  VerifyReport report = Verify(options_.path);
+  EXPECT_TRUE(report.ok) << Problems(report);
+  EXPECT_EQ(report.last_checkpoint_seq, 5u);
+  EXPECT_EQ(report.checkpoints, 1u);  // Open's, and no second one on close
+}
+
+TEST_F(AuditTest, TornLastLineIsCutAndTheChainContinues) {
+  WriteLog(3);
+  std::string before = Contents();
+  AppendRaw(R"({"seq":4,"time_ms":17000,"kind":"requ)");
+  VerifyReport torn = Verify(options_.path);
+  EXPECT_TRUE(torn.ok) << Problems(torn);
+  EXPECT_TRUE(std::any_of(torn.notes.begin(), torn.notes.end(), [](const std::string& n) {
+    return n.find("torn") != std::string::npos;
+  }));
+  {
+    auto log = OpenLog();
+    ASSERT_NE(log, nullptr);
+    EXPECT_EQ(Contents(), before);  // the partial line is gone, nothing else
+    std::string error;
+    EXPECT_EQ(log->Append({"request", "{}"}, &error), 4u) << error;
+  }
+  VerifyReport report = Verify(options_.path);
+  EXPECT_TRUE(report.ok) << Problems(report);
+  EXPECT_EQ(report.last_seq, 4u);
+  EXPECT_TRUE(report.notes.empty());
+}
+
+TEST_F(AuditTest, TornHeaderIsRewritten) {
+  AppendRaw(R"({"dualkey_audit":1,"pub)");
+  {
+    auto log = OpenLog();
+    ASSERT_NE(log, nullptr);
+    std::string error;
+    EXPECT_EQ(log->Append({"request", "{}"}, &error), 1u) << error;
+  }
+  EXPECT_TRUE(Verify(options_.path).ok);
+}
+
+TEST_F(AuditTest, OpenRefusesAnEditedLastEntry) {
+  WriteLog(3);
+  std::vector<std::string> lines = Lines();
+  lines.pop_back();  // the close checkpoint
+  std::string& last = lines.back();
+  last.replace(last.find("claude"), 6, "mallet");
+  SetLines(lines);
+  std::string error;
+  EXPECT_EQ(Log::Open(options_, &error), nullptr);
+  EXPECT_NE(error.find("seq 3"), std::string::npos) << error;
+}
+
+TEST_F(AuditTest, OpenRefusesGarbageAtTheEnd) {
+  WriteLog(3);
+  AppendRaw("garbage\n");
+  std::string error;
+  EXPECT_EQ(Log::Open(options_, &error), nullptr);
+  EXPECT_NE(error.find("corrupt"), std::string::npos) << error;
+}
+
+TEST_F(AuditTest, OpenRefusesAnotherKey) {
+  WriteLog(1);
+  OpenOptions other = options_;
+  other.key_path = dir_ + "/other.key";
+  std::string error;
+  EXPECT_EQ(Log::Open(other, &error), nullptr);
+  EXPECT_NE(error.find("another signing key"), std::string::npos) << error;
+}
+
+TEST_F(AuditTest, SecondWriterIsLockedOut) {
+  auto first = OpenLog();
+  ASSERT_NE(first, nullptr);
+  std::string error;
+  EXPECT_EQ(Log::Open(options_, &error), nullptr);
+  EXPECT_NE(error.find("in use"), std::string::npos) << error;
+}
+
+TEST_F(AuditTest, LongRecordsAreFoundWhenReadingTheTailBackwards) {
+  std::string big(200000, 'x');  // longer than Open's first tail chunk
+  {
+    auto log = OpenLog();
+    ASSERT_NE(log, nullptr);
+    std::string error;
+    ASSERT_EQ(log->Append({"request", json{{"input", big}}.dump()}, &error), 1u);
+  }
+  std::vector<std::string> lines = Lines();
+  lines.pop_back();  // force Open to find the entry itself
+  SetLines(lines);
+  auto log = OpenLog();
+  ASSERT_NE(log, nullptr);
+  std::string error;
+  EXPECT_EQ(log->Append({"request", "{}"}, &error), 2u);
+  log.reset();
+  EXPECT_TRUE(Verify(options_.path).ok);
+}
+
+// ---- Concurrency and durability ------------------------------------------------
+
+TEST_F(AuditTest, SixteenThreadsAppendEachRecordExactlyOnce) {
+  constexpr int kThreads = 16;
+  constexpr int kPerThread = 400;
+  std::vector<std::vector<std::uint64_t>> seqs(kThreads);
+  {
+    auto log = OpenLog(/*checkpoint_every=*/100);
+    ASSERT_NE(log, nullptr);
+    std::vector<std::thread> threads;
+    for (int t = 0; t < kThreads; ++t) {
+      threads.emplace_back([&, t] {
+        for (int i = 0; i < kPerThread; ++i) {
+          std::string error;
+          std::uint64_t seq =
+              log->Append({"request", json{{"thread", t}, {"i", i}}.dump()}, &error);
+          EXPECT_NE(seq, 0u) << error;
+          seqs[t].push_back(seq);
+        }
+      });
+    }
+    for (std::thread& thread : threads) thread.join();
+  }
+  std::set<std::uint64_t> all;
+  for (const auto& list : seqs) all.insert(list.begin(), list.end());
+  EXPECT_EQ(all.size(), static_cast<std::size_t>(kThreads * kPerThread));
+  EXPECT_EQ(*all.rbegin(), static_cast<std::uint64_t>(kThreads * kPerThread));
+
+  std::vector<Entry> entries = Read(options_.path, 0, nullptr);
+  ASSERT_EQ(entries.size(), static_cast<std::size_t>(kThreads * kPerThread));
+  std::set<std::pair<int, int>> records;
+  for (const Entry& entry : entries) {
+    json fields = json::parse(entry.fields);
+    records.insert({fields["thread"].get<int>(), fields["i"].get<int>()});
+  }
+  EXPECT_EQ(records.size(), static_cast<std::size_t>(kThreads * kPerThread));
+  VerifyReport report = Verify(options_.path);
+  EXPECT_TRUE(report.ok) << Problems(report);
+  EXPECT_EQ(report.checkpoints, static_cast<std::uint64_t>(kThreads * kPerThread / 100));
+}
+
+TEST_F(AuditTest, KillNineLosesNoAcknowledgedRecord) {
+  int pipe_fds[2];
+  ASSERT_EQ(pipe(pipe_fds), 0);
+  pid_t child = fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) {
+    close(pipe_fds[0]);
+    std::string error;
+    OpenOptions options = options_;
+    options.checkpoint_every = 50;
+    std::unique_ptr<Log> log = Log::Open(options, &error);
+    if (!log) _exit(3);
+    std::vector<std::thread> threads;
+    for (int t = 0; t < 8; ++t) {
+      threads.emplace_back([&, t] {
+        for (int i = 0;; ++i) {
+          std::string append_error;
+          std::uint64_t seq = log->Append(
+              {"request", json{{"thread", t}, {"i", i}, {"pad", std::string(i % 300, 'p')}}.dump()},
+              &append_error);
+          if (seq == 0) _exit(4);
+          // Acknowledged: only now is the seq reported (8-byte pipe writes are atomic).
+          if (write(pipe_fds[1], &seq, sizeof(seq)) != sizeof(seq)) _exit(5);
+        }
+      });
+    }
+    for (std::thread& thread : threads) thread.join();
+    _exit(0);
+  }
+  close(pipe_fds[1]);
+  std::set<std::uint64_t> acknowledged;
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  std::uint64_t seq = 0;
+  while (acknowledged.size() < 3000 && std::chrono::steady_clock::now() < deadline &&
+         read(pipe_fds[0], &seq, sizeof(seq)) == sizeof(seq)) {
+    acknowledged.insert(seq);
+  }
+  ASSERT_EQ(kill(child, SIGKILL), 0);
+  int status = 0;
+  ASSERT_EQ(waitpid(child, &status, 0), child);
+  EXPECT_TRUE(WIFSIGNALED(status)) << "child exited with " << WEXITSTATUS(status);
+  // Acks already in the pipe when the child died count too.
+  while (read(pipe_fds[0], &seq, sizeof(seq)) == sizeof(seq)) acknowledged.insert(seq);
+  close(pipe_fds[0]);
+  ASSERT_GE(acknowledged.size(), 100u);
+
+  {
+    auto log = OpenLog();  // repairs a torn tail, seals it
+    ASSERT_NE(log, nullptr);
+  }
+  VerifyReport report = Verify(options_.path);
+  EXPECT_TRUE(report.ok) << Problems(report);
+  std::set<std::uint64_t> present;
+  for (const Entry& entry : Read(options_.path, 0, nullptr)) present.insert(entry.seq);
+  for (std::uint64_t acked : acknowledged) {
+    ASSERT_TRUE(present.count(acked)) << "acknowledged seq " << acked << " lost";
+  }
+  EXPECT_GE(report.last_seq, *acknowledged.rbegin());
+}
+
+// ---- The CLI logic ---------------------------------------------------------------
+
+TEST_F(AuditTest, VerifyCommandExitStatuses) {
+  WriteLog(3);
+  std::ostringstream out, err;
+  EXPECT_EQ(RunAuditCommand("verify", options_.path, 0, 0, false, out, err), 0);
+  EXPECT_NE(out.str().find("intact"), std::string::npos) << out.str();
+
+  std::ostringstream json_out;
+  EXPECT_EQ(RunAuditCommand("verify", options_.path, 0, 0, true, json_out, err), 0);
+  json result = json::parse(json_out.str());
+  EXPECT_EQ(result["ok"], true);
+  EXPECT_EQ(result["last_seq"], 3);
+
+  std::vector<std::string> lines = Lines();
+  lines.erase(lines.begin() + 2);
+  SetLines(lines);
+  std::ostringstream tampered;
+  EXPECT_EQ(RunAuditCommand("verify", options_.path, 0, 0, false, tampered, err), 1);
+  EXPECT_NE(tampered.str().find("TAMPERED"), std::string::npos);
+  EXPECT_NE(tampered.str().find("line 3"), std::string::npos) << tampered.str();
+}
+
+TEST_F(AuditTest, TailPrintsTheLastEntries) {
+  WriteLog(30);
+  std::ostringstream out, err;
+  EXPECT_EQ(RunAuditCommand("tail", options_.path, 0, 3, false, out, err), 0);
+  std::vector<std::string> printed;
+  std::istringstream lines(out.str());
+  for (std::string line; std::getline(lines, line);) printed.push_back(line);
+  ASSERT_EQ(printed.size(), 3u);
+  EXPECT_EQ(printed[0].rfind("#28  ", 0), 0u) << printed[0];
+  EXPECT_NE(printed[2].find("request"), std::string::npos);
+
+  std::ostringstream json_out;
+  EXPECT_EQ(RunAuditCommand("tail", options_.path, 0, 0, true, json_out, err), 0);
+  std::istringstream json_lines(json_out.str());
+  int count = 0;
+  for (std::string line; std::getline(json_lines, line); ++count) {
+    EXPECT_EQ(json::parse(line)["seq"], 11 + count);
+  }
+  EXPECT_EQ(count, 20);  // the default
+}
+
+TEST_F(AuditTest, ExportFiltersBySinceAndWritesJsonLines) {
+  WriteLog(4);
+  std::vector<Entry> entries = Read(options_.path, 0, nullptr);
+  ASSERT_EQ(entries.size(), 4u);
+  std::ostringstream all, err;
+  EXPECT_EQ(RunAuditCommand("export", options_.path, 0, 0, false, all, err), 0);
+  std::istringstream lines(all.str());
+  int count = 0;
+  for (std::string line; std::getline(lines, line); ++count) {
+    json value = json::parse(line);
+    EXPECT_EQ(value["hash"], entries[count].hash);
+    EXPECT_TRUE(value["fields"].is_object());
+  }
+  EXPECT_EQ(count, 4);
+
+  std::ostringstream future;
+  EXPECT_EQ(
+      RunAuditCommand("export", options_.path, entries.back().time_ms + 1, 0, false, future, err),
+      0);
+  EXPECT_TRUE(future.str().empty());
+  EXPECT_EQ(Read(options_.path, entries[0].time_ms, nullptr).size(), 4u);
+}
+
+TEST_F(AuditTest, UnknownActionIsAnError) {
+  std::ostringstream out, err;
+  EXPECT_EQ(RunAuditCommand("rewrite", options_.path, 0, 0, false, out, err), 2);
+  EXPECT_FALSE(err.str().empty());
+}
+
+}  // namespace
+}  // namespace dualkey::audit
