@@ -1,6 +1,7 @@
 #include "guard/guard.h"
 
 #include "file/file.h"
+#include "http/http.h"
 #include "policy/policy.h"
 #include "sql/sql.h"
 
@@ -30,7 +31,18 @@ Result Check(const Request& request, const policy::Policy& policy) {
           file::ClassifyFileWrite(request.input, request.file_operation, request.cwd, request.home),
           subject);
       break;
-    case Channel::kHttp:
+    case Channel::kHttp: {
+      http::Request http_request;
+      std::string error;
+      if (!http::ParseRequestJson(request.input, &http_request, &error)) {
+        result.verdict = policy::FailClosed(error);
+        result.verdict.observe_only =
+            policy.mode == policy::Mode::kObserve && policy.errors.empty();
+        break;
+      }
+      result.verdict = policy::Decide(policy, http::Classify(http_request), subject);
+      break;
+    }
     case Channel::kMcp:
       result.verdict = policy::FailClosed("the " + std::string(ToString(request.channel)) +
                                           " channel is not understood yet, so it is held");

@@ -27,7 +27,7 @@ const PackTable& Packs() {
   static const PackTable table = [] {
     PackTable t;
     for (auto pack : {WrapperPack, InterpreterPack, FsPack, GitPack, DiskPack, DbCliPack,
-                      ContainerPack, IacPack, CloudPack, BackupPack}) {
+                      ContainerPack, IacPack, CloudPack, BackupPack, HttpClientPack}) {
       for (const PackEntry& entry : pack()) (entry.prefix ? t.prefix : t.exact).push_back(entry);
     }
     std::stable_sort(t.exact.begin(), t.exact.end(),

@@ -19,6 +19,7 @@ std::span<const PackEntry> ContainerPack();    // containers.cc: docker, podman,
 std::span<const PackEntry> IacPack();          // iac.cc: terraform, tofu, pulumi
 std::span<const PackEntry> CloudPack();        // cloud.cc: aws, gcloud, gsutil, az, doctl, fly, railway ...
 std::span<const PackEntry> BackupPack();       // backup.cc: restic, borg, kopia, rclone, pgbackrest ...
+std::span<const PackEntry> HttpClientPack();   // http_clients.cc: curl, wget, http/https, xh
 
 // Classifies a file redirection that writes (`> file` truncates it).
 void ClassifyRedirect(const FileRedirect& redirect, const Invocation& inv, Context& ctx);
