@@ -9,6 +9,7 @@ packages=(
   libpg-query-dev nlohmann-json3-dev libcli11-dev libfmt-dev libtomlplusplus-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   libssl-dev libsodium-dev libzstd-dev libsqlite3-dev libpq-dev libasio-dev
+  libqrencode-dev hyperfine
   postgresql postgresql-client python3 jq
 )
 
