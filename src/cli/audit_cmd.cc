@@ -30,11 +30,16 @@ bool ParseSince(const std::string& text, std::int64_t* since_ms) {
     return true;
   }
   std::int64_t seconds = 0;
-  if (unit == "s") seconds = value;
-  else if (unit == "m") seconds = value * 60;
-  else if (unit == "h") seconds = value * 3600;
-  else if (unit == "d") seconds = value * 86400;
-  else return false;
+  if (unit == "s")
+    seconds = value;
+  else if (unit == "m")
+    seconds = value * 60;
+  else if (unit == "h")
+    seconds = value * 3600;
+  else if (unit == "d")
+    seconds = value * 86400;
+  else
+    return false;
   *since_ms = now - seconds * 1000;
   return true;
 }

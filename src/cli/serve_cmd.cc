@@ -66,15 +66,17 @@ std::string Ago(std::int64_t ms) {
                                .count();
   std::int64_t seconds = (ms - now) / 1000;
   std::ostringstream out;
-  if (seconds >= 0) out << "in " << seconds / 60 << "m" << seconds % 60 << "s";
-  else out << -seconds / 60 << "m" << -seconds % 60 << "s ago";
+  if (seconds >= 0)
+    out << "in " << seconds / 60 << "m" << seconds % 60 << "s";
+  else
+    out << -seconds / 60 << "m" << -seconds % 60 << "s ago";
   return out.str();
 }
 
 void PrintRequest(const json& r) {
-  std::cout << r.value("id", "") << "  code " << r.value("code", "") << "  "
-            << r.value("state", "") << "  agent " << r.value("agent", "") << "  needs "
-            << r.value("approvals_needed", 1) << " approver(s)";
+  std::cout << r.value("id", "") << "  code " << r.value("code", "") << "  " << r.value("state", "")
+            << "  agent " << r.value("agent", "") << "  needs " << r.value("approvals_needed", 1)
+            << " approver(s)";
   if (!r["approvers"].empty()) std::cout << ", approved by " << r["approvers"].dump();
   std::cout << "  expires " << Ago(r.value("expires_ms", std::int64_t{0})) << "\n"
             << "    " << r.value("channel", "") << ": " << r.value("input", "") << "\n";
@@ -98,8 +100,8 @@ int Approve(const DaemonOptions& options) {
   const std::string approver = options.as.empty() ? UserName() : options.as;
   std::string code;
   if (!TotpCode(options, approver, &code)) return 2;
-  std::optional<json> reply =
-      Ask(options, json{{"op", "approve"}, {"id", options.id}, {"approver", approver}, {"totp", code}});
+  std::optional<json> reply = Ask(
+      options, json{{"op", "approve"}, {"id", options.id}, {"approver", approver}, {"totp", code}});
   if (!reply) return 1;
   const json& r = (*reply)["request"];
   if (r.value("state", "") == "approved")
@@ -112,10 +114,11 @@ int Approve(const DaemonOptions& options) {
 }
 
 int Deny(const DaemonOptions& options) {
-  std::optional<json> reply = Ask(options, json{{"op", "deny"},
-                                                {"id", options.id},
-                                                {"approver", options.as.empty() ? UserName() : options.as},
-                                                {"reason", options.reason}});
+  std::optional<json> reply =
+      Ask(options, json{{"op", "deny"},
+                        {"id", options.id},
+                        {"approver", options.as.empty() ? UserName() : options.as},
+                        {"reason", options.reason}});
   if (!reply) return 1;
   std::cout << "denied " << (*reply)["request"].value("id", "") << "\n";
   return 0;
@@ -147,36 +150,42 @@ std::string Clock(std::int64_t ms) {
 int Watch(const DaemonOptions& options) {
   std::string error;
   // The watch stream is read with the raw client: one JSON event per line.
-  int status = server::Watch(Socket(options), [&](const json& event) {
-    if (options.json) {
-      std::cout << event.dump() << std::endl;
-      return;
-    }
-    const std::string kind = event.value("event", "");
-    std::cout << Clock(event.value("time_ms", std::int64_t{0})) << "  " << std::left
-              << std::setw(9) << kind;
-    if (event.contains("decision"))
-      std::cout << std::setw(6) << event.value("decision", "") << " " << event.value("agent", "")
-                << "  " << event.value("input", "").substr(0, 80);
-    else if (event.contains("approval_id"))
-      std::cout << event.value("approval_id", "") << "  " << event.value("input", "").substr(0, 80);
-    else if (event.contains("agent"))
-      std::cout << "agent " << event.value("agent", "");
-    if (event.contains("reason") && kind != "approval")
-      std::cout << "\n          " << event.value("reason", "");
-    std::cout << std::endl;
-  }, &error);
+  int status = server::Watch(
+      Socket(options),
+      [&](const json& event) {
+        if (options.json) {
+          std::cout << event.dump() << std::endl;
+          return;
+        }
+        const std::string kind = event.value("event", "");
+        std::cout << Clock(event.value("time_ms", std::int64_t{0})) << "  " << std::left
+                  << std::setw(9) << kind;
+        if (event.contains("decision"))
+          std::cout << std::setw(6) << event.value("decision", "") << " "
+                    << event.value("agent", "") << "  " << event.value("input", "").substr(0, 80);
+        else if (event.contains("approval_id"))
+          std::cout << event.value("approval_id", "") << "  "
+                    << event.value("input", "").substr(0, 80);
+        else if (event.contains("agent"))
+          std::cout << "agent " << event.value("agent", "");
+        if (event.contains("reason") && kind != "approval")
+          std::cout << "\n          " << event.value("reason", "");
+        std::cout << std::endl;
+      },
+      &error);
   if (status != 0) std::cerr << "dualkey watch: " << error << "\n";
   return status;
 }
 
 int ApproverAdd(const DaemonOptions& options) {
   std::string error;
-  const std::string state = options.state_dir.empty() ? server::DefaultStateDir() : options.state_dir;
+  const std::string state =
+      options.state_dir.empty() ? server::DefaultStateDir() : options.state_dir;
   const std::string location = options.store.empty() ? state + "/state.sqlite3" : options.store;
   std::unique_ptr<approval::Store> store = approval::OpenStore(location, &error);
   if (!store) {
-    std::cerr << "dualkey approver add: cannot open the store " << location << ": " << error << "\n";
+    std::cerr << "dualkey approver add: cannot open the store " << location << ": " << error
+              << "\n";
     return 1;
   }
   const std::string secret = approval::NewTotpSecret();
@@ -185,16 +194,18 @@ int ApproverAdd(const DaemonOptions& options) {
     return 1;
   }
   const std::string uri = approval::TotpUri(options.name, secret);
-  std::cout << approval::TerminalQr(uri) << "\n"
-            << "Scan this with an authenticator app on your phone (not on this machine), or enter:\n"
-            << "  " << uri << "\n\n"
-            << "Approve with: dualkey approve ID --as " << options.name << "\n";
+  std::cout
+      << approval::TerminalQr(uri) << "\n"
+      << "Scan this with an authenticator app on your phone (not on this machine), or enter:\n"
+      << "  " << uri << "\n\n"
+      << "Approve with: dualkey approve ID --as " << options.name << "\n";
   return 0;
 }
 
 int ApproverList(const DaemonOptions& options) {
   std::string error;
-  const std::string state = options.state_dir.empty() ? server::DefaultStateDir() : options.state_dir;
+  const std::string state =
+      options.state_dir.empty() ? server::DefaultStateDir() : options.state_dir;
   const std::string location = options.store.empty() ? state + "/state.sqlite3" : options.store;
   std::unique_ptr<approval::Store> store = approval::OpenStore(location, &error);
   std::vector<std::string> names;
@@ -208,7 +219,9 @@ int ApproverList(const DaemonOptions& options) {
 
 }  // namespace
 
-int RunServe(const server::ServeOptions& options) { return server::Serve(options); }
+int RunServe(const server::ServeOptions& options) {
+  return server::Serve(options);
+}
 
 int RunDaemonCommand(const DaemonOptions& options) {
   if (options.action == "pending") return Pending(options);

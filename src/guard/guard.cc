@@ -2,6 +2,7 @@
 
 #include "file/file.h"
 #include "http/http.h"
+#include "mcp/mcp.h"
 #include "policy/policy.h"
 #include "sql/sql.h"
 
@@ -43,12 +44,19 @@ Result Check(const Request& request, const policy::Policy& policy) {
       result.verdict = policy::Decide(policy, http::Classify(http_request), subject);
       break;
     }
-    case Channel::kMcp:
-      result.verdict = policy::FailClosed("the " + std::string(ToString(request.channel)) +
-                                          " channel is not understood yet, so it is held");
-      result.verdict.observe_only =
-          policy.mode == policy::Mode::kObserve && policy.errors.empty();
+    case Channel::kMcp: {
+      mcp::ToolCall call;
+      std::string error;
+      if (!mcp::ParseToolCallJson(request.input, &call, &error)) {
+        result.verdict = policy::FailClosed("the MCP tool call could not be read: " + error);
+        result.verdict.observe_only =
+            policy.mode == policy::Mode::kObserve && policy.errors.empty();
+        break;
+      }
+      result.verdict =
+          policy::Decide(policy, mcp::Classify(call, {request.cwd, request.home}), subject);
       break;
+    }
   }
   return result;
 }

@@ -73,7 +73,9 @@ json RequestJson(const approval::Request& r) {
               {"deny_reason", r.deny_reason}};
 }
 
-json Error(std::string message) { return json{{"ok", false}, {"error", std::move(message)}}; }
+json Error(std::string message) {
+  return json{{"ok", false}, {"error", std::move(message)}};
+}
 
 bool IsRead(const Action& action) {
   return action.severity == Severity::kNone && !action.op_class.starts_with("opaque.");
@@ -97,7 +99,9 @@ bool WriteLine(int fd, const std::string& line, int flags = 0) {
 
 std::atomic<bool> g_stop{false};
 std::atomic<int> g_active_connections{0};
-void OnSignal(int) { g_stop = true; }
+void OnSignal(int) {
+  g_stop = true;
+}
 
 // Reads one line; false on EOF, error, timeout, an oversized line, or (with
 // `stop`) when the daemon is stopping.
@@ -164,7 +168,8 @@ class Daemon {
     fields["time_ms"] = NowMs();
     std::string error;
     bool durable = log_->Append(audit::Record{kind, fields.dump()}, &error) != 0;
-    if (!durable && !options_.quiet) std::cerr << "dualkey serve: audit append failed: " << error << "\n";
+    if (!durable && !options_.quiet)
+      std::cerr << "dualkey serve: audit append failed: " << error << "\n";
     json event = fields;
     event["event"] = kind;
     Broadcast(event.dump());
@@ -182,11 +187,13 @@ class Daemon {
 
   void ExpireLoop() {
     while (!g_stop) {
-      for (int i = 0; i < 50 && !g_stop; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+      for (int i = 0; i < 50 && !g_stop; ++i)
+        std::this_thread::sleep_for(std::chrono::milliseconds(100));
       std::vector<approval::Request> expired;
       std::string error;
       if (!store_->Expire(NowMs(), &expired, &error)) continue;
-      for (const auto& r : expired) Record("expiry", json{{"approval_id", r.id}, {"agent", r.agent}, {"input", r.input}});
+      for (const auto& r : expired)
+        Record("expiry", json{{"approval_id", r.id}, {"agent", r.agent}, {"input", r.input}});
     }
   }
 
@@ -208,10 +215,7 @@ class Daemon {
     guard::Result result = guard::Check(r);
     Verdict verdict = std::move(result.verdict);
     const std::string agent = r.agent.empty() ? "unknown" : r.agent;
-    json base{{"agent", agent},
-              {"channel", ToString(channel)},
-              {"input", r.input},
-              {"cwd", r.cwd}};
+    json base{{"agent", agent}, {"channel", ToString(channel)}, {"input", r.input}, {"cwd", r.cwd}};
 
     bool frozen = false;
     std::string error;
@@ -224,7 +228,8 @@ class Daemon {
       reply["decision"] = "hold";
       reply["reason"] = "the breaker froze agent '" + agent +
                         "' after a burst of destructive attempts; a human must run `dualkey "
-                        "breaker reset " + agent + "`";
+                        "breaker reset " +
+                        agent + "`";
       Record("verdict", reply);
       reply["ok"] = true;
       return reply;
@@ -249,7 +254,8 @@ class Daemon {
         reply["approved"] = true;
         reply["approval_id"] = consumed.id;
         reply["approvers"] = consumed.approvers;
-        reply["reason"] = "approved by " + Join(consumed.approvers) + " (used once): " + verdict.reason;
+        reply["reason"] =
+            "approved by " + Join(consumed.approvers) + " (used once): " + verdict.reason;
         if (!Record("consumed", reply)) return Held(base, "the audit log could not be written");
         reply["ok"] = true;
         return reply;
@@ -263,8 +269,8 @@ class Daemon {
     if (verdict.decision == Decision::kDeny || limited) {
       json reply = base;
       reply["decision"] = "deny";
-      reply["reason"] = limited ? "rate limit: too many destructive requests from agent '" +
-                                      agent + "' (" + verdict.reason + ")"
+      reply["reason"] = limited ? "rate limit: too many destructive requests from agent '" + agent +
+                                      "' (" + verdict.reason + ")"
                                 : verdict.reason;
       Record("verdict", reply);
       Attempt(agent);
@@ -345,9 +351,13 @@ class Daemon {
     std::string approver, error;
     if (!CheckApprover(request, &approver, &error)) return Error(error);
     approval::Request r;
-    if (!store_->Approve(request.value("id", ""), approver, NowMs(), &r, &error)) return Error(error);
-    if (!Record("approval", json{{"approval_id", r.id}, {"approver", approver}, {"state", approval::ToString(r.state)},
-                                 {"agent", r.agent}, {"input", r.input}}))
+    if (!store_->Approve(request.value("id", ""), approver, NowMs(), &r, &error))
+      return Error(error);
+    if (!Record("approval", json{{"approval_id", r.id},
+                                 {"approver", approver},
+                                 {"state", approval::ToString(r.state)},
+                                 {"agent", r.agent},
+                                 {"input", r.input}}))
       return Error("the approval is stored but the audit log could not be written");
     return json{{"ok", true}, {"request", RequestJson(r)}};
   }
@@ -356,10 +366,14 @@ class Daemon {
     approval::Request r;
     std::string error;
     const std::string approver = request.value("approver", "");
-    if (!store_->Deny(request.value("id", ""), approver, request.value("reason", ""), NowMs(), &r, &error))
+    if (!store_->Deny(request.value("id", ""), approver, request.value("reason", ""), NowMs(), &r,
+                      &error))
       return Error(error);
-    Record("denial", json{{"approval_id", r.id}, {"by", approver}, {"reason", r.deny_reason},
-                          {"agent", r.agent}, {"input", r.input}});
+    Record("denial", json{{"approval_id", r.id},
+                          {"by", approver},
+                          {"reason", r.deny_reason},
+                          {"agent", r.agent},
+                          {"input", r.input}});
     return json{{"ok", true}, {"request", RequestJson(r)}};
   }
 
@@ -403,10 +417,11 @@ class Daemon {
   bool TakeToken(const std::string& agent) {
     std::lock_guard<std::mutex> lock(breaker_mutex_);
     const double now = static_cast<double>(NowMs()) / 1000.0;
-    auto [it, inserted] = buckets_.try_emplace(agent, Bucket{static_cast<double>(options_.rate_burst), now});
+    auto [it, inserted] =
+        buckets_.try_emplace(agent, Bucket{static_cast<double>(options_.rate_burst), now});
     Bucket& bucket = it->second;
-    bucket.tokens = std::min<double>(options_.rate_burst,
-                                     bucket.tokens + (now - bucket.last) * options_.rate_per_minute / 60.0);
+    bucket.tokens = std::min<double>(
+        options_.rate_burst, bucket.tokens + (now - bucket.last) * options_.rate_per_minute / 60.0);
     bucket.last = now;
     if (bucket.tokens < 1.0) return false;
     bucket.tokens -= 1.0;
@@ -461,7 +476,8 @@ void ServeConnection(Daemon* daemon, int fd) {
       daemon->Unsubscribe(fd);
       break;
     }
-    if (!WriteLine(fd, daemon->Handle(request).dump(-1, ' ', false, json::error_handler_t::replace)))
+    if (!WriteLine(fd,
+                   daemon->Handle(request).dump(-1, ' ', false, json::error_handler_t::replace)))
       break;
   }
   close(fd);
@@ -487,7 +503,8 @@ bool MakeDirectory(const std::string& path, std::string* error) {
 
 std::string DefaultStateDir() {
   if (std::string dir = Env("DUALKEY_STATE_DIR"); !dir.empty()) return dir;
-  if (std::string xdg = Env("XDG_STATE_HOME"); !xdg.empty() && xdg[0] == '/') return xdg + "/dualkey";
+  if (std::string xdg = Env("XDG_STATE_HOME"); !xdg.empty() && xdg[0] == '/')
+    return xdg + "/dualkey";
   std::string home = Env("HOME");
   return (home.empty() ? std::string("/tmp") : home) + "/.local/state/dualkey";
 }
@@ -512,7 +529,8 @@ std::optional<json> Call(const std::string& socket_path, const json& request, in
   address.sun_family = AF_UNIX;
   std::memcpy(address.sun_path, socket_path.c_str(), socket_path.size() + 1);
   if (connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof(address)) != 0) {
-    *error = "the dualkey daemon is not running (" + socket_path + ": " + std::strerror(errno) + ")";
+    *error =
+        "the dualkey daemon is not running (" + socket_path + ": " + std::strerror(errno) + ")";
     close(fd);
     return std::nullopt;
   }
@@ -600,7 +618,8 @@ int Serve(const ServeOptions& given) {
   // A socket file left by a daemon that died: replace it unless one answers.
   std::string probe_error;
   if (Call(options.socket_path, json{{"op", "status"}}, 500, &probe_error)) {
-    std::cerr << "dualkey serve: another daemon is already listening on " << options.socket_path << "\n";
+    std::cerr << "dualkey serve: another daemon is already listening on " << options.socket_path
+              << "\n";
     return 1;
   }
   unlink(options.socket_path.c_str());
@@ -625,8 +644,8 @@ int Serve(const ServeOptions& given) {
   Daemon daemon(options, std::move(store), std::move(log));
   daemon.Record("start", json{{"pid", getpid()}, {"store", store_location}});
   if (!options.quiet)
-    std::cerr << "dualkey serve: listening on " << options.socket_path << " (store " << store_location
-              << ", audit " << audit_options.path << ")\n";
+    std::cerr << "dualkey serve: listening on " << options.socket_path << " (store "
+              << store_location << ", audit " << audit_options.path << ")\n";
   std::thread expirer([&] { daemon.ExpireLoop(); });
   while (!g_stop) {
     pollfd pfd{listener, POLLIN, 0};

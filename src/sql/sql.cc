@@ -4,6 +4,8 @@
 // whatever that does not know is held as opaque.sql.
 #include "sql/sql.h"
 
+#include <pg_query.h>
+
 #include <exception>
 #include <string>
 
@@ -118,6 +120,15 @@ std::vector<Action> Classify(std::string_view sql, const Options& options) {
       action.targets.push_back("database:" + std::string(options.database));
   }
   return actions;
+}
+
+bool ParsesAsPostgres(std::string_view text) {
+  if (text.size() > (1u << 20)) return false;
+  std::string copy(text);  // libpg_query wants a NUL-terminated string
+  PgQueryParseResult result = pg_query_parse(copy.c_str());
+  const bool ok = result.error == nullptr;
+  pg_query_free_parse_result(result);
+  return ok;
 }
 
 }  // namespace dualkey::sql

@@ -30,6 +30,10 @@ struct Options {
 // holds. Never throws.
 std::vector<Action> Classify(std::string_view sql, const Options& options = {});
 
+// True when PostgreSQL's grammar accepts the text: for callers that must tell
+// SQL from prose that merely starts with a keyword ("drop table in:title").
+bool ParsesAsPostgres(std::string_view text);
+
 // Verdicts of statements seen before, for the proxy's hot path: a hit costs
 // one hash lookup on the exact bytes and the policy version. Bounded (LRU).
 // Verdicts that rest on something opaque are never cached, so an unknown

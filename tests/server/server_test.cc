@@ -1,6 +1,8 @@
 // The daemon end to end, with the real binary: a real Unix socket, a real
 // SQLite store and audit log in a temp state directory, TOTP codes computed
 // from the approver's secret as a phone would.
+#include "server/server.h"
+
 #include <gtest/gtest.h>
 #include <signal.h>
 #include <sys/wait.h>
@@ -17,7 +19,6 @@
 #include <thread>
 
 #include "approval/approval.h"
-#include "server/server.h"
 
 namespace {
 
@@ -32,8 +33,10 @@ struct Output {
 std::string Quote(const std::string& text) {
   std::string out = "'";
   for (char c : text) {
-    if (c == '\'') out += "'\\''";
-    else out.push_back(c);
+    if (c == '\'')
+      out += "'\\''";
+    else
+      out.push_back(c);
   }
   return out + "'";
 }
@@ -61,7 +64,7 @@ class Daemon : public ::testing::Test {
     pid_ = fork();
     if (pid_ == 0) {
       std::vector<std::string> args = {DUALKEY_BINARY, "serve", "--state", state_.string(),
-                                       "--socket", socket_, "--quiet"};
+                                       "--socket",     socket_, "--quiet"};
       for (auto& e : extra) args.push_back(e);
       std::vector<char*> argv;
       for (auto& a : args) argv.push_back(a.data());
@@ -86,9 +89,9 @@ class Daemon : public ::testing::Test {
   }
 
   Output Run(const std::string& args, const std::string& input = "") {
-    std::string command = "HOME=" + Quote((state_ / "home").string()) + " DUALKEY_SOCKET=" +
-                          Quote(socket_) + " DUALKEY_STATE_DIR=" + Quote(state_.string()) + " " +
-                          DUALKEY_BINARY + " " + args;
+    std::string command =
+        "HOME=" + Quote((state_ / "home").string()) + " DUALKEY_SOCKET=" + Quote(socket_) +
+        " DUALKEY_STATE_DIR=" + Quote(state_.string()) + " " + DUALKEY_BINARY + " " + args;
     std::string input_file;
     if (!input.empty()) {
       input_file = (state_ / "stdin").string();
@@ -100,7 +103,8 @@ class Daemon : public ::testing::Test {
     FILE* pipe = popen(command.c_str(), "r");
     std::array<char, 4096> buffer;
     std::size_t n;
-    while ((n = fread(buffer.data(), 1, buffer.size(), pipe)) > 0) output.out.append(buffer.data(), n);
+    while ((n = fread(buffer.data(), 1, buffer.size(), pipe)) > 0)
+      output.out.append(buffer.data(), n);
     int raw = pclose(pipe);
     output.status = WIFEXITED(raw) ? WEXITSTATUS(raw) : -1;
     return output;
@@ -125,17 +129,23 @@ class Daemon : public ::testing::Test {
   json Check(const std::string& command, const std::string& agent = "claude") {
     std::string error;
     auto reply = dualkey::server::Call(socket_,
-                                       json{{"op", "check"}, {"channel", "shell"},
-                                            {"input", command}, {"cwd", "/home/dev/app"},
-                                            {"home", "/home/dev"}, {"agent", agent}},
+                                       json{{"op", "check"},
+                                            {"channel", "shell"},
+                                            {"input", command},
+                                            {"cwd", "/home/dev/app"},
+                                            {"home", "/home/dev"},
+                                            {"agent", agent}},
                                        5000, &error);
     EXPECT_TRUE(reply.has_value()) << error;
     return reply.value_or(json::object());
   }
 
   std::string ClaudeHook(const std::string& command) {
-    return json{{"session_id", "s"}, {"hook_event_name", "PreToolUse"}, {"tool_name", "Bash"},
-                {"cwd", "/home/dev/app"}, {"tool_input", {{"command", command}}}}
+    return json{{"session_id", "s"},
+                {"hook_event_name", "PreToolUse"},
+                {"tool_name", "Bash"},
+                {"cwd", "/home/dev/app"},
+                {"tool_input", {{"command", command}}}}
         .dump();
   }
 
@@ -216,8 +226,9 @@ TEST_F(Daemon, BreakerFreezesABurstingAgentUntilReset) {
 }
 
 TEST_F(Daemon, MalformedRequestsGetErrorsNeverAllow) {
-  for (const json& bad : {json{{"op", "check"}}, json{{"op", "check"}, {"channel", "smtp"}, {"input", "x"}},
-                          json{{"op", "nope"}}, json::array()}) {
+  for (const json& bad :
+       {json{{"op", "check"}}, json{{"op", "check"}, {"channel", "smtp"}, {"input", "x"}},
+        json{{"op", "nope"}}, json::array()}) {
     std::string error;
     auto reply = dualkey::server::Call(socket_, bad, 2000, &error);
     ASSERT_TRUE(reply) << error;
@@ -274,7 +285,9 @@ TEST_F(Daemon, KillNineLosesNothingAcknowledged) {
     std::string error;
     while (storming) {
       dualkey::server::Call(socket_,
-                            json{{"op", "check"}, {"channel", "shell"}, {"agent", "gemini"},
+                            json{{"op", "check"},
+                                 {"channel", "shell"},
+                                 {"agent", "gemini"},
                                  {"input", "rm -rf /srv/storm" + std::to_string(i++ % 50)}},
                             2000, &error);
     }

@@ -1,0 +1,351 @@
+#include "mcp/mcp.h"
+
+#include <algorithm>
+#include <array>
+#include <cctype>
+#include <span>
+
+#include "file/file.h"
+#include "http/http.h"
+#include "shell/shell.h"
+#include "sql/sql.h"
+
+namespace dualkey::mcp {
+namespace {
+
+using nlohmann::json;
+
+constexpr int kMaxDepth = 16;
+constexpr std::size_t kMaxPayloads = 32;
+
+// Argument names whose string value is SQL / a shell command line / a path /
+// a URL. "query" is SQL only in a database context (a search tool's query is
+// prose).
+constexpr std::string_view kSqlKeys[] = {"sql",       "statement", "statements",
+                                         "sql_query", "sqlquery",  "query_sql"};
+constexpr std::string_view kShellKeys[] = {"command", "cmd",         "cli_command", "shell_command",
+                                           "script",  "commandline", "command_line"};
+constexpr std::string_view kPathKeys[] = {"path",     "file",        "file_path",
+                                          "filepath", "filename",    "directory",
+                                          "dir",      "destination", "target_path"};
+constexpr std::string_view kCwdKeys[] = {"cwd", "working_directory", "workdir", "dir"};
+
+// Words in a tool's name.
+constexpr std::string_view kDestructiveVerbs[] = {
+    "delete", "drop",  "destroy", "purge", "truncate",  "remove",    "rm",
+    "wipe",   "reset", "erase",   "flush", "terminate", "unlink",    "prune",
+    "clear",  "nuke",  "rmdir",   "kill",  "revoke",    "deletemany"};
+constexpr std::string_view kReadVerbs[] = {
+    "get",     "list",      "search",  "find",      "describe", "read",    "show",    "fetch",
+    "count",   "query",     "select",  "view",      "inspect",  "explain", "status",  "info",
+    "logs",    "log",       "lookup",  "aggregate", "stat",     "diff",    "check",   "validate",
+    "preview", "download",  "head",    "tail",      "grep",     "glob",    "tree",    "ls",
+    "whoami",  "ping",      "version", "help",      "schema",   "tables",  "explore", "analyze",
+    "watch",   "summarize", "open",    "browse",    "cat"};
+constexpr std::string_view kWriteVerbs[] = {
+    "create", "add",    "update",  "insert",   "write",   "edit",   "set",     "put",
+    "post",   "send",   "comment", "upload",   "push",    "merge",  "open",    "close",
+    "assign", "label",  "move",    "rename",   "copy",    "patch",  "append",  "star",
+    "fork",   "tag",    "apply",   "scale",    "restart", "deploy", "run",     "execute",
+    "exec",   "call",   "invoke",  "start",    "stop",    "commit", "approve", "review",
+    "reply",  "save",   "store",   "replace",  "upsert",  "mkdir",  "make",    "new",
+    "init",   "enable", "disable", "schedule", "publish", "notify"};
+constexpr std::string_view kDatabaseWords[] = {"sql",        "postgres", "postgresql", "mysql",
+                                               "sqlite",     "mariadb",  "supabase",   "neon",
+                                               "database",   "db",       "pg",         "query",
+                                               "clickhouse", "duckdb",   "snowflake",  "bigquery"};
+
+bool In(std::string_view word, std::span<const std::string_view> set) {
+  return std::find(set.begin(), set.end(), word) != set.end();
+}
+
+// "drop-database", "deleteMany", "kubectl_delete" -> lower-case words.
+std::vector<std::string> Words(std::string_view name) {
+  std::vector<std::string> words;
+  std::string current;
+  for (std::size_t i = 0; i < name.size(); ++i) {
+    char c = name[i];
+    bool boundary = !std::isalnum(static_cast<unsigned char>(c));
+    bool camel = std::isupper(static_cast<unsigned char>(c)) && i > 0 &&
+                 std::islower(static_cast<unsigned char>(name[i - 1]));
+    if ((boundary || camel) && !current.empty()) {
+      words.push_back(current);
+      current.clear();
+    }
+    if (!boundary)
+      current.push_back(static_cast<char>(std::tolower(static_cast<unsigned char>(c))));
+  }
+  if (!current.empty()) words.push_back(current);
+  return words;
+}
+
+Action McpAction(std::string op_class, std::vector<std::string> targets,
+                 Reversibility reversibility, Severity severity, std::string reason) {
+  Action action;
+  action.channel = Channel::kMcp;
+  action.op_class = std::move(op_class);
+  action.targets = std::move(targets);
+  action.reversibility = reversibility;
+  action.severity = severity;
+  action.reason = std::move(reason);
+  return action;
+}
+
+// What a destructive tool name destroys, from the other words in it.
+std::string DestroyedClass(const std::vector<std::string>& words) {
+  for (const std::string& w : words) {
+    if (w == "backup" || w == "backups" || w == "snapshot" || w == "snapshots")
+      return "backup.delete";
+  }
+  for (const std::string& w : words) {
+    if (w == "database" || w == "db" || w == "table" || w == "collection" || w == "schema" ||
+        w == "index" || w == "keyspace")
+      return "db.drop";
+    if (w == "many" || w == "documents" || w == "rows" || w == "records" || w == "all")
+      return "db.delete.unbounded";
+    if (w == "repository" || w == "repo" || w == "branch") return "repo.delete";
+    if (w == "namespace" || w == "pod" || w == "deployment" || w == "pvc" || w == "kubectl" ||
+        w == "resource" || w == "k8s")
+      return "k8s.delete";
+    if (w == "file" || w == "directory" || w == "folder" || w == "dir" || w == "path")
+      return "fs.delete";
+    if (w == "volume" || w == "project" || w == "instance" || w == "cluster" || w == "bucket" ||
+        w == "service" || w == "environment" || w == "app" || w == "server" || w == "droplet")
+      return "cloud.delete";
+  }
+  return "mcp.delete";
+}
+
+struct Payloads {
+  std::vector<std::string> sql;
+  std::vector<std::string> shell;
+  std::vector<std::string> paths;
+  std::vector<std::string> urls;
+  std::string method;
+  std::string body;
+  std::string cwd;
+  std::vector<std::string> query_strings;  // "query" values: SQL in a database context
+  std::vector<std::string> names;          // name/id-like values, for targets
+  bool too_big = false;
+};
+
+void Collect(const json& value, std::string_view key, int depth, Payloads* out) {
+  if (depth > kMaxDepth) {
+    out->too_big = true;
+    return;
+  }
+  if (value.is_object()) {
+    for (auto it = value.begin(); it != value.end(); ++it) {
+      std::string lower = it.key();
+      std::transform(lower.begin(), lower.end(), lower.begin(),
+                     [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+      Collect(it.value(), lower, depth + 1, out);
+    }
+    return;
+  }
+  if (value.is_array()) {
+    for (const json& element : value) Collect(element, key, depth + 1, out);
+    return;
+  }
+  if (!value.is_string()) return;
+  const std::string& text = value.get_ref<const std::string&>();
+  if (out->sql.size() + out->shell.size() + out->paths.size() > kMaxPayloads) {
+    out->too_big = true;
+    return;
+  }
+  if (In(key, kSqlKeys))
+    out->sql.push_back(text);
+  else if (key == "query" || key == "q")
+    out->query_strings.push_back(text);
+  else if (In(key, kShellKeys))
+    out->shell.push_back(text);
+  else if (key == "url" || key == "uri" || key == "endpoint")
+    out->urls.push_back(text);
+  else if (key == "method")
+    out->method = text;
+  else if (key == "body" || key == "data")
+    out->body = text;
+  else if (In(key, kCwdKeys) && !text.empty() && text[0] == '/')
+    out->cwd = text;
+  else if (In(key, kPathKeys) || key == "paths")
+    out->paths.push_back(text);
+  if (key == "name" || key == "database" || key == "repo" || key == "project" ||
+      key == "projectid" || key == "volumeid" || key == "id" || key == "bucket" || key == "table" ||
+      key == "collection" || key == "namespace" || key == "resourcetype" || key == "project_id")
+    out->names.push_back(text);
+}
+
+bool LooksLikeSql(std::string_view text) {
+  std::size_t start = text.find_first_not_of(" \t\r\n(");
+  if (start == std::string_view::npos) return false;
+  std::string word;
+  for (std::size_t i = start; i < text.size() && std::isalpha(static_cast<unsigned char>(text[i]));
+       ++i)
+    word.push_back(static_cast<char>(std::tolower(static_cast<unsigned char>(text[i]))));
+  static constexpr std::string_view kStarts[] = {
+      "select", "insert",  "update",  "delete", "with", "drop",  "truncate", "alter",
+      "create", "grant",   "revoke",  "merge",  "copy", "do",    "call",     "explain",
+      "vacuum", "analyze", "replace", "upsert", "set",  "begin", "commit",   "show"};
+  return In(word, kStarts);
+}
+
+void Retag(std::vector<Action>* actions, std::vector<Action>* out) {
+  for (Action& action : *actions) {
+    action.channel = Channel::kMcp;
+    out->push_back(std::move(action));
+  }
+}
+
+}  // namespace
+
+bool ParseToolCallJson(std::string_view text, ToolCall* out, std::string* error) {
+  json parsed = json::parse(text, nullptr, /*allow_exceptions=*/false);
+  if (parsed.is_discarded() || !parsed.is_object()) {
+    *error = "an MCP tool call is a JSON object {server, tool, arguments}";
+    return false;
+  }
+  if (!parsed.contains("tool") || !parsed["tool"].is_string() ||
+      parsed["tool"].get<std::string>().empty()) {
+    *error = "the MCP tool call has no tool name";
+    return false;
+  }
+  out->tool = parsed["tool"];
+  out->server = parsed.value("server", "");
+  if (parsed.contains("arguments")) {
+    if (!parsed["arguments"].is_object() && !parsed["arguments"].is_null()) {
+      *error = "MCP tool arguments must be an object";
+      return false;
+    }
+    if (parsed["arguments"].is_object()) out->arguments = parsed["arguments"];
+  }
+  if (parsed.contains("annotations") && parsed["annotations"].is_object()) {
+    const json& annotations = parsed["annotations"];
+    out->destructive_hint = annotations.value("destructiveHint", false);
+    out->read_only_hint = annotations.value("readOnlyHint", false);
+  }
+  return true;
+}
+
+std::vector<Action> Classify(const ToolCall& call, const Options& options) {
+  std::vector<Action> actions;
+  const std::string who = call.server.empty() ? call.tool : call.server + "/" + call.tool;
+  Payloads payloads;
+  Collect(call.arguments, "", 0, &payloads);
+  if (payloads.too_big) {
+    actions.push_back(
+        McpAction("opaque.mcp", {who}, Reversibility::kUnknown, Severity::kHigh,
+                  who + ": the arguments are nested or numerous beyond what dualkey reads"));
+    return actions;
+  }
+  std::vector<std::string> words = Words(call.tool);
+  const std::vector<std::string> server_words = Words(call.server);
+  auto any_word = [&](std::span<const std::string_view> set, const std::vector<std::string>& ws) {
+    for (const std::string& w : ws)
+      if (In(w, set)) return true;
+    return false;
+  };
+  const bool database_context =
+      any_word(kDatabaseWords, server_words) || any_word(kDatabaseWords, words);
+  std::vector<std::string> maybe_sql;  // a "query" outside a database context
+  for (const std::string& text : payloads.query_strings) {
+    if (database_context)
+      payloads.sql.push_back(text);
+    else if (LooksLikeSql(text))
+      maybe_sql.push_back(text);
+  }
+
+  bool has_payload = false;
+  for (const std::string& text : payloads.sql) {
+    has_payload = true;
+    sql::Options sql_options;
+    sql_options.dialect =
+        any_word(std::array<std::string_view, 2>{"mysql", "mariadb"}, server_words)
+            ? sql::Dialect::kMySql
+        : any_word(std::array<std::string_view, 1>{"sqlite"}, server_words)
+            ? sql::Dialect::kSqlite
+            : sql::Dialect::kPostgres;
+    std::vector<Action> found = sql::Classify(text, sql_options);
+    Retag(&found, &actions);
+  }
+  // Outside a database, a "query" that starts like SQL counts as SQL only when
+  // it parses as SQL: `DROP TABLE in:title` is a search for those words.
+  for (const std::string& text : maybe_sql) {
+    if (!sql::ParsesAsPostgres(text)) continue;
+    std::vector<Action> found = sql::Classify(text);
+    has_payload = true;
+    Retag(&found, &actions);
+  }
+  const std::string cwd = payloads.cwd.empty() ? options.cwd : payloads.cwd;
+  for (const std::string& text : payloads.shell) {
+    has_payload = true;
+    shell::Analysis analysis = shell::Analyze(text, {cwd, options.home});
+    Retag(&analysis.actions, &actions);
+  }
+  for (const std::string& url : payloads.urls) {
+    has_payload = true;
+    http::Request request{payloads.method, url, {}, payloads.body};
+    std::vector<Action> found = http::Classify(request);
+    Retag(&found, &actions);
+  }
+
+  const bool destructive_name = any_word(kDestructiveVerbs, words);
+  const bool read_name = !destructive_name && any_word(kReadVerbs, words);
+  const bool write_name = !destructive_name && !read_name && any_word(kWriteVerbs, words);
+
+  // File tools: the path and what the tool does to it decide.
+  if (!payloads.paths.empty() && (destructive_name || write_name)) {
+    has_payload = true;
+    const char* operation = destructive_name ? "delete" : "write";
+    if (any_word(std::array<std::string_view, 3>{"edit", "patch", "append"}, words))
+      operation = "edit";
+    for (const std::string& path : payloads.paths) {
+      std::vector<Action> found = file::ClassifyFileWrite(path, operation, cwd, options.home);
+      Retag(&found, &actions);
+    }
+  } else if (destructive_name && !has_payload) {
+    // The name is all we have: "drop-database", "volume_delete", "delete_repository".
+    std::vector<std::string> targets = payloads.names;
+    if (targets.empty()) targets.push_back(who);
+    std::string op_class = DestroyedClass(words);
+    actions.push_back(McpAction(op_class, targets, Reversibility::kIrreversible,
+                                op_class == "backup.delete" ? Severity::kCritical : Severity::kHigh,
+                                who + " destroys what it names (" + call.tool + ")"));
+  } else if (destructive_name) {
+    // A payload was classified; a destroying name still deserves a look when
+    // the payload itself looked harmless.
+    bool any_destructive = false;
+    for (const Action& action : actions) any_destructive = any_destructive || IsDestructive(action);
+    if (!any_destructive)
+      actions.push_back(
+          McpAction(DestroyedClass(words),
+                    payloads.names.empty() ? std::vector<std::string>{who} : payloads.names,
+                    Reversibility::kIrreversible, Severity::kHigh,
+                    who + " is a destroying tool (" + call.tool + ")"));
+  }
+
+  if (call.destructive_hint) {
+    bool any_destructive = false;
+    for (const Action& action : actions) any_destructive = any_destructive || IsDestructive(action);
+    if (!any_destructive)
+      actions.push_back(McpAction("mcp.destructive_hint", {who}, Reversibility::kUnknown,
+                                  Severity::kMedium,
+                                  who + " declares itself destructive (destructiveHint)"));
+  }
+
+  if (actions.empty()) {
+    if (read_name || has_payload) {
+      actions.push_back(McpAction("read.only", {who}, Reversibility::kReversible, Severity::kNone,
+                                  who + " reads"));
+    } else if (write_name) {
+      actions.push_back(McpAction("mcp.write", {who}, Reversibility::kReversible, Severity::kLow,
+                                  who + " creates or changes something ordinary"));
+    } else {
+      // readOnlyHint alone is the server's word, not ours.
+      actions.push_back(McpAction("opaque.mcp", {who}, Reversibility::kUnknown, Severity::kHigh,
+                                  who + ": dualkey cannot tell what this tool does"));
+    }
+  }
+  return actions;
+}
+
+}  // namespace dualkey::mcp
