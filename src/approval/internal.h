@@ -1,0 +1,80 @@
+// Helpers shared by the approval store backends; not part of the public API.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "approval/approval.h"
+
+namespace dualkey::approval::internal {
+
+inline constexpr std::int64_t kDefaultTtlMs = 15 * 60 * 1000;
+
+// Random bytes from the OS CSPRNG (OpenSSL RAND_bytes); false on failure.
+bool RandomBytes(unsigned char* out, std::size_t size);
+// RFC 4648 base32 without padding, upper case.
+std::string Base32Encode(const unsigned char* data, std::size_t size);
+// Tolerates lower case, spaces, dashes and '=' padding; false on other input.
+bool Base32Decode(std::string_view text, std::vector<unsigned char>* out);
+
+// "ap_" + 10 lower-case base32 chars; "K7F-3QM". Empty on RNG failure.
+std::string NewRequestId();
+std::string NewRequestCode();
+// What a human typed, in the stored form: ids lower case, codes upper case
+// with the dash ("k7f3qm" -> "K7F-3QM").
+std::string NormaliseIdOrCode(std::string_view text);
+
+// Approver and agent names: 1..128 bytes, no control characters (the
+// approvers list is stored newline-separated).
+bool ValidName(std::string_view name);
+std::string JoinApprovers(const std::vector<std::string>& names);
+std::vector<std::string> SplitApprovers(std::string_view joined);
+
+bool ParseState(std::string_view text, State* state);
+std::int64_t NowMs();
+
+// Text as a human should see it, storable in any backend: valid UTF-8 is
+// kept, NUL and invalid bytes become "\xNN" (PostgreSQL text holds neither).
+std::string DisplaySafe(std::string_view text);
+
+// The columns every backend stores for a request, in this order.
+inline constexpr const char* kRequestColumns =
+    "id, code, action_hash, agent, channel, input, cwd, reason, approvals_needed, approvers, "
+    "state, created_ms, expires_ms, denied_by, deny_reason";
+
+// Schema shared by both backends (portable SQL).
+inline constexpr const char* kSchema[] = {
+    "CREATE TABLE IF NOT EXISTS requests ("
+    " id TEXT PRIMARY KEY, code TEXT NOT NULL UNIQUE, action_hash TEXT NOT NULL,"
+    " agent TEXT NOT NULL, channel TEXT NOT NULL, input TEXT NOT NULL, cwd TEXT NOT NULL,"
+    " reason TEXT NOT NULL, approvals_needed INTEGER NOT NULL, approvers TEXT NOT NULL,"
+    " state TEXT NOT NULL, created_ms BIGINT NOT NULL, expires_ms BIGINT NOT NULL,"
+    " denied_by TEXT NOT NULL, deny_reason TEXT NOT NULL)",
+    "CREATE INDEX IF NOT EXISTS requests_by_hash ON requests (action_hash, state)",
+    "CREATE INDEX IF NOT EXISTS requests_by_state ON requests (state, created_ms)",
+    "CREATE TABLE IF NOT EXISTS approvers ("
+    " name TEXT PRIMARY KEY, secret TEXT NOT NULL, last_step BIGINT NOT NULL)",
+    "CREATE TABLE IF NOT EXISTS frozen_agents ("
+    " agent TEXT PRIMARY KEY, frozen INTEGER NOT NULL, why TEXT NOT NULL,"
+    " updated_ms BIGINT NOT NULL)",
+};
+
+// The state machine both backends apply inside their transaction, so the
+// rules cannot drift apart. kFail: leave the row alone; kUpdate: store
+// `request`, succeed; kUpdateAndFail: store `request` (it expired), fail.
+enum class Transition { kFail, kUpdate, kUpdateAndFail };
+Transition ApplyApproval(Request* request, const std::string& approver, std::int64_t now_ms,
+                         std::string* error);
+Transition ApplyDenial(Request* request, const std::string& approver, const std::string& reason,
+                       std::int64_t now_ms, std::string* error);
+
+// Fills id, code, created_ms and expires_ms when the caller left them empty.
+bool PrepareNewRequest(const Request& in, Request* out, std::string* error);
+
+std::unique_ptr<Store> OpenSqliteStore(const std::string& path, std::string* error);
+std::unique_ptr<Store> OpenPostgresStore(const std::string& conninfo, std::string* error);
+
+}  // namespace dualkey::approval::internal

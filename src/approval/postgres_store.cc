@@ -1,0 +1,460 @@
+// The shared store: several `dualkey serve` instances, possibly on several
+// machines, on one PostgreSQL database. Every rule that must hold across
+// daemons is enforced by the server: single-use consumption is one
+// conditional UPDATE on a row lock, decisions lock the row (FOR UPDATE), and
+// holds of the same action serialise on a transaction-scoped advisory lock.
+#include <libpq-fe.h>
+
+#include <cstdlib>
+#include <memory>
+#include <mutex>
+
+#include "approval/approval.h"
+#include "approval/internal.h"
+
+namespace dualkey::approval::internal {
+namespace {
+
+struct ResultDeleter {
+  void operator()(PGresult* result) const { PQclear(result); }
+};
+using Result = std::unique_ptr<PGresult, ResultDeleter>;
+
+std::int64_t ToInt(const char* text) {
+  return std::strtoll(text, nullptr, 10);
+}
+
+std::string Trimmed(const char* message) {
+  std::string text = message ? message : "";
+  while (!text.empty() && (text.back() == '\n' || text.back() == ' ')) text.pop_back();
+  return text;
+}
+
+bool ReadRequest(const PGresult* result, int row, Request* out) {
+  auto text = [&](int column) { return std::string(PQgetvalue(result, row, column)); };
+  out->id = text(0);
+  out->code = text(1);
+  out->action_hash = text(2);
+  out->agent = text(3);
+  out->channel = text(4);
+  out->input = text(5);
+  out->cwd = text(6);
+  out->reason = text(7);
+  out->approvals_needed = static_cast<int>(ToInt(PQgetvalue(result, row, 8)));
+  out->approvers = SplitApprovers(text(9));
+  out->created_ms = ToInt(PQgetvalue(result, row, 11));
+  out->expires_ms = ToInt(PQgetvalue(result, row, 12));
+  out->denied_by = text(13);
+  out->deny_reason = text(14);
+  return ParseState(text(10), &out->state);
+}
+
+bool ReadRequests(const PGresult* result, std::vector<Request>* out, std::string* error) {
+  const int rows = PQntuples(result);
+  out->clear();
+  out->reserve(static_cast<std::size_t>(rows));
+  for (int row = 0; row < rows; ++row) {
+    Request request;
+    if (!ReadRequest(result, row, &request)) {
+      if (error) *error = "corrupt request row";
+      return false;
+    }
+    out->push_back(std::move(request));
+  }
+  return true;
+}
+
+const std::string kColumns = kRequestColumns;
+
+class PostgresStore final : public Store {
+ public:
+  ~PostgresStore() override { PQfinish(conn_); }
+
+  static std::unique_ptr<Store> Open(const std::string& uri, std::string* error) {
+    std::unique_ptr<PostgresStore> store(new PostgresStore());
+    if (!store->Init(uri, error)) return nullptr;
+    return store;
+  }
+
+  bool Hold(const Request& request, Request* out, std::string* error) override {
+    Request fresh;
+    if (!PrepareNewRequest(request, &fresh, error)) return false;
+    std::lock_guard lock(mu_);
+    if (!Connected(error)) return false;
+    // A code collision with a concurrent daemon surfaces as a unique
+    // violation at INSERT: draw again in a new transaction.
+    for (int attempt = 0; attempt < 8; ++attempt) {
+      if (!Command("BEGIN", {}, error)) return false;
+      // Two daemons holding the same action at once must agree on one request.
+      Result locked = Query("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))",
+                            {fresh.action_hash}, error);
+      if (!locked) return Abort();
+      Result live = Query("SELECT " + kColumns +
+                              " FROM requests WHERE action_hash = $1"
+                              " AND state IN ('pending', 'approved') AND expires_ms > $2"
+                              " ORDER BY created_ms, id LIMIT 1",
+                          {fresh.action_hash, std::to_string(fresh.created_ms)}, error);
+      if (!live) return Abort();
+      if (PQntuples(live.get()) == 1) {
+        Request existing;
+        if (!ReadRequest(live.get(), 0, &existing)) {
+          if (error) *error = "corrupt request row";
+          return Abort();
+        }
+        if (!Command("COMMIT", {}, error)) return Abort();
+        if (out) *out = std::move(existing);
+        return true;
+      }
+      Result taken =
+          Query("SELECT 1 FROM requests WHERE id = $1 OR code = $2", {fresh.id, fresh.code}, error);
+      if (!taken) return Abort();
+      bool inserted = false;
+      if (PQntuples(taken.get()) == 0) {
+        std::string why;
+        inserted = Command("INSERT INTO requests (" + kColumns +
+                               ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13,"
+                               " $14, $15)",
+                           {fresh.id, fresh.code, fresh.action_hash, fresh.agent, fresh.channel,
+                            fresh.input, fresh.cwd, fresh.reason,
+                            std::to_string(fresh.approvals_needed), JoinApprovers(fresh.approvers),
+                            std::string(ToString(fresh.state)), std::to_string(fresh.created_ms),
+                            std::to_string(fresh.expires_ms), fresh.denied_by, fresh.deny_reason},
+                           &why);
+        if (!inserted && last_sqlstate_ != "23505") {  // anything but unique_violation
+          if (error) *error = why;
+          return Abort();
+        }
+      }
+      if (inserted) {
+        if (!Command("COMMIT", {}, error)) return Abort();
+        if (out) *out = std::move(fresh);
+        return true;
+      }
+      Abort();
+      fresh.id = NewRequestId();
+      fresh.code = NewRequestCode();
+    }
+    if (error) *error = "could not draw a unique request code";
+    return false;
+  }
+
+  bool ConsumeApproval(const std::string& action_hash, std::int64_t now_ms, Request* out,
+                       std::string* error) override {
+    std::lock_guard lock(mu_);
+    if (!Connected(error)) return false;
+    // One statement, so one implicit transaction: the row lock makes a
+    // concurrent consumer either skip the row or see it already consumed.
+    Result consumed = Query(
+        "UPDATE requests SET state = 'consumed' WHERE id = ("
+        " SELECT id FROM requests WHERE action_hash = $1 AND state = 'approved'"
+        " AND expires_ms > $2 ORDER BY created_ms, id LIMIT 1 FOR UPDATE SKIP LOCKED)"
+        " AND state = 'approved' RETURNING " +
+            kColumns,
+        {action_hash, std::to_string(now_ms)}, error);
+    if (!consumed) return false;
+    if (PQntuples(consumed.get()) != 1) {
+      if (error) *error = "no approval for this action";
+      return false;
+    }
+    Request request;
+    if (!ReadRequest(consumed.get(), 0, &request)) {
+      if (error) *error = "corrupt request row";
+      return false;
+    }
+    if (out) *out = std::move(request);
+    return true;
+  }
+
+  bool Approve(const std::string& id_or_code, const std::string& approver, std::int64_t now_ms,
+               Request* out, std::string* error) override {
+    if (!ValidName(approver)) {
+      if (error) *error = "invalid approver name";
+      return false;
+    }
+    return Decide(id_or_code, out, error, [&](Request* request, std::string* why) {
+      return ApplyApproval(request, approver, now_ms, why);
+    });
+  }
+
+  bool Deny(const std::string& id_or_code, const std::string& approver, const std::string& reason,
+            std::int64_t now_ms, Request* out, std::string* error) override {
+    if (!ValidName(approver)) {
+      if (error) *error = "invalid approver name";
+      return false;
+    }
+    return Decide(id_or_code, out, error, [&](Request* request, std::string* why) {
+      return ApplyDenial(request, approver, reason, now_ms, why);
+    });
+  }
+
+  bool Get(const std::string& id_or_code, Request* out, std::string* error) override {
+    std::lock_guard lock(mu_);
+    if (!Connected(error)) return false;
+    const std::string key = DisplaySafe(NormaliseIdOrCode(id_or_code));
+    Result found =
+        Query("SELECT " + kColumns + " FROM requests WHERE id = $1 OR code = $1", {key}, error);
+    if (!found) return false;
+    if (PQntuples(found.get()) != 1) {
+      if (error) *error = "no request " + key;
+      return false;
+    }
+    Request request;
+    if (!ReadRequest(found.get(), 0, &request)) {
+      if (error) *error = "corrupt request row";
+      return false;
+    }
+    if (out) *out = std::move(request);
+    return true;
+  }
+
+  bool Pending(std::int64_t now_ms, std::vector<Request>* out, std::string* error) override {
+    std::lock_guard lock(mu_);
+    if (!Connected(error)) return false;
+    Result pending = Query("SELECT " + kColumns +
+                               " FROM requests WHERE state = 'pending' AND expires_ms > $1"
+                               " ORDER BY created_ms, id",
+                           {std::to_string(now_ms)}, error);
+    if (!pending) return false;
+    std::vector<Request> rows;
+    if (!ReadRequests(pending.get(), &rows, error)) return false;
+    if (out) *out = std::move(rows);
+    return true;
+  }
+
+  bool Expire(std::int64_t now_ms, std::vector<Request>* expired, std::string* error) override {
+    std::lock_guard lock(mu_);
+    if (!Connected(error)) return false;
+    Result rows_result = Query(
+        "UPDATE requests SET state = 'expired'"
+        " WHERE state IN ('pending', 'approved') AND expires_ms <= $1"
+        " RETURNING " +
+            kColumns,
+        {std::to_string(now_ms)}, error);
+    if (!rows_result) return false;
+    std::vector<Request> rows;
+    if (!ReadRequests(rows_result.get(), &rows, error)) return false;
+    if (expired) *expired = std::move(rows);
+    return true;
+  }
+
+  bool AddApprover(const std::string& name, const std::string& secret,
+                   std::string* error) override {
+    std::vector<unsigned char> key;
+    if (!ValidName(name)) {
+      if (error) *error = "invalid approver name";
+      return false;
+    }
+    if (!Base32Decode(secret, &key) || key.size() < 10) {
+      if (error) *error = "the TOTP secret must be base32, at least 80 bits";
+      return false;
+    }
+    std::lock_guard lock(mu_);
+    if (!Connected(error)) return false;
+    Result added = Query(
+        "INSERT INTO approvers (name, secret, last_step) VALUES ($1, $2, -1)"
+        " ON CONFLICT (name) DO NOTHING",
+        {name, secret}, error);
+    if (!added) return false;
+    if (std::string(PQcmdTuples(added.get())) != "1") {
+      if (error) *error = "approver " + name + " already exists";
+      return false;
+    }
+    return true;
+  }
+
+  bool ApproverSecret(const std::string& name, std::string* secret, std::string* error) override {
+    std::lock_guard lock(mu_);
+    if (!Connected(error)) return false;
+    const std::string key = DisplaySafe(name);
+    Result found = Query("SELECT secret FROM approvers WHERE name = $1", {key}, error);
+    if (!found) return false;
+    if (PQntuples(found.get()) != 1) {
+      if (error) *error = "no approver " + key;
+      return false;
+    }
+    if (secret) *secret = PQgetvalue(found.get(), 0, 0);
+    return true;
+  }
+
+  bool Approvers(std::vector<std::string>* names, std::string* error) override {
+    std::lock_guard lock(mu_);
+    if (!Connected(error)) return false;
+    Result found = Query("SELECT name FROM approvers ORDER BY name", {}, error);
+    if (!found) return false;
+    std::vector<std::string> rows;
+    for (int row = 0; row < PQntuples(found.get()); ++row) {
+      rows.emplace_back(PQgetvalue(found.get(), row, 0));
+    }
+    if (names) *names = std::move(rows);
+    return true;
+  }
+
+  bool UseTotpStep(const std::string& name, std::int64_t step, std::string* error) override {
+    std::lock_guard lock(mu_);
+    if (!Connected(error)) return false;
+    const std::string key = DisplaySafe(name);
+    // Conditional UPDATE: of two daemons checking the same code, one wins.
+    Result used = Query("UPDATE approvers SET last_step = $2 WHERE name = $1 AND last_step < $2",
+                        {key, std::to_string(step)}, error);
+    if (!used) return false;
+    if (std::string(PQcmdTuples(used.get())) == "1") return true;
+    Result exists = Query("SELECT 1 FROM approvers WHERE name = $1", {key}, error);
+    if (!exists) return false;
+    if (error) {
+      *error = PQntuples(exists.get()) == 1
+                   ? "this TOTP code was already used; wait for the next one"
+                   : "no approver " + key;
+    }
+    return false;
+  }
+
+  bool SetFrozen(const std::string& agent, bool frozen, const std::string& why,
+                 std::string* error) override {
+    std::lock_guard lock(mu_);
+    if (!Connected(error)) return false;
+    return Command(
+        "INSERT INTO frozen_agents (agent, frozen, why, updated_ms) VALUES ($1, $2, $3, $4)"
+        " ON CONFLICT (agent) DO UPDATE SET frozen = excluded.frozen, why = excluded.why,"
+        " updated_ms = excluded.updated_ms",
+        {DisplaySafe(agent), frozen ? "1" : "0", DisplaySafe(why), std::to_string(NowMs())}, error);
+  }
+
+  bool IsFrozen(const std::string& agent, bool* frozen, std::string* error) override {
+    std::lock_guard lock(mu_);
+    if (!Connected(error)) return false;
+    Result found =
+        Query("SELECT frozen FROM frozen_agents WHERE agent = $1", {DisplaySafe(agent)}, error);
+    if (!found) return false;
+    if (frozen) {
+      *frozen = PQntuples(found.get()) == 1 && ToInt(PQgetvalue(found.get(), 0, 0)) != 0;
+    }
+    return true;
+  }
+
+ private:
+  PostgresStore() = default;
+
+  bool Init(const std::string& uri, std::string* error) {
+    // Ours first: settings in the URI override them (expand_dbname).
+    const char* keywords[] = {"connect_timeout", "application_name", "dbname", nullptr};
+    const char* values[] = {"10", "dualkey", uri.c_str(), nullptr};
+    conn_ = PQconnectdbParams(keywords, values, /*expand_dbname=*/1);
+    if (conn_ == nullptr || PQstatus(conn_) != CONNECTION_OK) {
+      if (error) *error = "cannot connect to PostgreSQL: " + Trimmed(PQerrorMessage(conn_));
+      return false;
+    }
+    return Prepare(error);
+  }
+
+  // Session settings and the schema; run again after a reconnect.
+  bool Prepare(std::string* error) {
+    // Durable before any reply, whatever the server's default.
+    if (!Command("SET synchronous_commit = on", {}, error)) return false;
+    if (!Command("SET client_min_messages = warning", {}, error)) return false;
+    if (schema_ready_) return true;
+    // CREATE TABLE IF NOT EXISTS races between daemons starting together.
+    if (!Command("BEGIN", {}, error)) return false;
+    if (!Command("SELECT pg_advisory_xact_lock(7360508357174116400)", {}, error)) return Abort();
+    for (const char* statement : kSchema) {
+      if (!Command(statement, {}, error)) return Abort();
+    }
+    if (!Command("COMMIT", {}, error)) return Abort();
+    schema_ready_ = true;
+    return true;
+  }
+
+  bool Connected(std::string* error) {
+    if (PQstatus(conn_) == CONNECTION_OK) return true;
+    PQreset(conn_);
+    if (PQstatus(conn_) != CONNECTION_OK) {
+      if (error) *error = "lost the PostgreSQL connection: " + Trimmed(PQerrorMessage(conn_));
+      return false;
+    }
+    return Prepare(error);
+  }
+
+  // Runs one parameterised statement; null (with `error`) unless it succeeded.
+  Result Query(const std::string& sql, const std::vector<std::string>& params, std::string* error) {
+    std::vector<const char*> values;
+    values.reserve(params.size());
+    for (const std::string& param : params) values.push_back(param.c_str());
+    Result result(PQexecParams(conn_, sql.c_str(), static_cast<int>(values.size()), nullptr,
+                               values.data(), nullptr, nullptr, /*resultFormat=*/0));
+    last_sqlstate_.clear();
+    const ExecStatusType status = result ? PQresultStatus(result.get()) : PGRES_FATAL_ERROR;
+    if (status == PGRES_COMMAND_OK || status == PGRES_TUPLES_OK) return result;
+    if (result) {
+      const char* state = PQresultErrorField(result.get(), PG_DIAG_SQLSTATE);
+      if (state) last_sqlstate_ = state;
+    }
+    if (error) {
+      *error = "postgresql: " +
+               Trimmed(result ? PQresultErrorMessage(result.get()) : PQerrorMessage(conn_));
+    }
+    return nullptr;
+  }
+
+  bool Command(const std::string& sql, const std::vector<std::string>& params, std::string* error) {
+    return Query(sql, params, error) != nullptr;
+  }
+
+  // Ends a failed transaction; always returns false for `return Abort();`.
+  bool Abort() {
+    Result ignored(PQexec(conn_, "ROLLBACK"));
+    return false;
+  }
+
+  template <typename Apply>
+  bool Decide(const std::string& id_or_code, Request* out, std::string* error, Apply apply) {
+    std::lock_guard lock(mu_);
+    if (!Connected(error)) return false;
+    const std::string key = DisplaySafe(NormaliseIdOrCode(id_or_code));
+    if (!Command("BEGIN", {}, error)) return false;
+    Result found =
+        Query("SELECT " + kColumns + " FROM requests WHERE id = $1 OR code = $1 FOR UPDATE", {key},
+              error);
+    if (!found) return Abort();
+    if (PQntuples(found.get()) != 1) {
+      if (error) *error = "no request " + key;
+      return Abort();
+    }
+    Request request;
+    if (!ReadRequest(found.get(), 0, &request)) {
+      if (error) *error = "corrupt request row";
+      return Abort();
+    }
+    std::string why;
+    const Transition transition = apply(&request, &why);
+    if (transition == Transition::kFail) {
+      if (error) *error = why;
+      return Abort();
+    }
+    if (!Command("UPDATE requests SET approvers = $2, state = $3, denied_by = $4,"
+                 " deny_reason = $5 WHERE id = $1",
+                 {request.id, JoinApprovers(request.approvers),
+                  std::string(ToString(request.state)), request.denied_by, request.deny_reason},
+                 error)) {
+      return Abort();
+    }
+    if (!Command("COMMIT", {}, error)) return Abort();
+    if (out) *out = request;
+    if (transition == Transition::kUpdateAndFail) {
+      if (error) *error = why;
+      return false;
+    }
+    return true;
+  }
+
+  std::mutex mu_;
+  PGconn* conn_ = nullptr;
+  bool schema_ready_ = false;
+  std::string last_sqlstate_;
+};
+
+}  // namespace
+
+std::unique_ptr<Store> OpenPostgresStore(const std::string& uri, std::string* error) {
+  return PostgresStore::Open(uri, error);
+}
+
+}  // namespace dualkey::approval::internal

@@ -1,0 +1,537 @@
+// The default store: one SQLite file in the state directory. WAL with
+// synchronous=FULL and every mutation in its own BEGIN IMMEDIATE
+// transaction, so a call that returned true survives a crash, and daemons
+// (or threads) sharing the file serialise on the write lock.
+#include <sqlite3.h>
+
+#include <array>
+#include <mutex>
+
+#include "approval/approval.h"
+#include "approval/internal.h"
+
+namespace dualkey::approval::internal {
+namespace {
+
+enum Query : int {
+  kFindLive,
+  kCodeTaken,
+  kInsert,
+  kFindByIdOrCode,
+  kUpdateDecision,
+  kConsume,
+  kPending,
+  kExpire,
+  kAddApprover,
+  kApproverSecret,
+  kApproverNames,
+  kUseStep,
+  kApproverExists,
+  kSetFrozen,
+  kIsFrozen,
+  kQueryCount
+};
+
+std::string Sql(Query query) {
+  const std::string columns = kRequestColumns;
+  switch (query) {
+    case kFindLive:
+      return "SELECT " + columns +
+             " FROM requests WHERE action_hash = ?1 AND state IN ('pending', 'approved')"
+             " AND expires_ms > ?2 ORDER BY created_ms, rowid LIMIT 1";
+    case kCodeTaken:
+      return "SELECT 1 FROM requests WHERE id = ?1 OR code = ?2";
+    case kInsert:
+      return "INSERT INTO requests (" + columns +
+             ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)";
+    case kFindByIdOrCode:
+      return "SELECT " + columns + " FROM requests WHERE id = ?1 OR code = ?1";
+    case kUpdateDecision:
+      return "UPDATE requests SET approvers = ?2, state = ?3, denied_by = ?4, deny_reason = ?5"
+             " WHERE id = ?1";
+    case kConsume:
+      return "UPDATE requests SET state = 'consumed' WHERE id = (SELECT id FROM requests"
+             " WHERE action_hash = ?1 AND state = 'approved' AND expires_ms > ?2"
+             " ORDER BY created_ms, rowid LIMIT 1) AND state = 'approved' RETURNING " +
+             columns;
+    case kPending:
+      return "SELECT " + columns +
+             " FROM requests WHERE state = 'pending' AND expires_ms > ?1"
+             " ORDER BY created_ms, rowid";
+    case kExpire:
+      return "UPDATE requests SET state = 'expired' WHERE state IN ('pending', 'approved')"
+             " AND expires_ms <= ?1 RETURNING " +
+             columns;
+    case kAddApprover:
+      return "INSERT INTO approvers (name, secret, last_step) VALUES (?1, ?2, -1)"
+             " ON CONFLICT (name) DO NOTHING";
+    case kApproverSecret:
+      return "SELECT secret FROM approvers WHERE name = ?1";
+    case kApproverNames:
+      return "SELECT name FROM approvers ORDER BY name";
+    case kUseStep:
+      return "UPDATE approvers SET last_step = ?2 WHERE name = ?1 AND last_step < ?2";
+    case kApproverExists:
+      return "SELECT 1 FROM approvers WHERE name = ?1";
+    case kSetFrozen:
+      return "INSERT INTO frozen_agents (agent, frozen, why, updated_ms) VALUES (?1, ?2, ?3, ?4)"
+             " ON CONFLICT (agent) DO UPDATE SET frozen = excluded.frozen, why = excluded.why,"
+             " updated_ms = excluded.updated_ms";
+    case kIsFrozen:
+      return "SELECT frozen FROM frozen_agents WHERE agent = ?1";
+    case kQueryCount:
+      break;
+  }
+  return {};
+}
+
+// A cached prepared statement in use: bound, stepped, reset when done.
+class Use {
+ public:
+  explicit Use(sqlite3_stmt* statement) : statement_(statement) {}
+  ~Use() {
+    sqlite3_reset(statement_);
+    sqlite3_clear_bindings(statement_);
+  }
+  Use(const Use&) = delete;
+  Use& operator=(const Use&) = delete;
+
+  Use& Bind(int index, const std::string& text) {
+    sqlite3_bind_text(statement_, index, text.data(), static_cast<int>(text.size()),
+                      SQLITE_TRANSIENT);
+    return *this;
+  }
+  Use& Bind(int index, std::int64_t value) {
+    sqlite3_bind_int64(statement_, index, value);
+    return *this;
+  }
+  // SQLITE_ROW, SQLITE_DONE or an error code.
+  int Step() { return sqlite3_step(statement_); }
+  std::string Text(int column) const {
+    const auto* text = sqlite3_column_text(statement_, column);
+    return text ? std::string(reinterpret_cast<const char*>(text),
+                              static_cast<std::size_t>(sqlite3_column_bytes(statement_, column)))
+                : std::string();
+  }
+  std::int64_t Int(int column) const { return sqlite3_column_int64(statement_, column); }
+
+  bool ReadRequest(Request* out) const {
+    out->id = Text(0);
+    out->code = Text(1);
+    out->action_hash = Text(2);
+    out->agent = Text(3);
+    out->channel = Text(4);
+    out->input = Text(5);
+    out->cwd = Text(6);
+    out->reason = Text(7);
+    out->approvals_needed = static_cast<int>(Int(8));
+    out->approvers = SplitApprovers(Text(9));
+    out->created_ms = Int(11);
+    out->expires_ms = Int(12);
+    out->denied_by = Text(13);
+    out->deny_reason = Text(14);
+    return ParseState(Text(10), &out->state);
+  }
+
+ private:
+  sqlite3_stmt* statement_;
+};
+
+class SqliteStore final : public Store {
+ public:
+  ~SqliteStore() override {
+    for (sqlite3_stmt* statement : statements_) sqlite3_finalize(statement);
+    sqlite3_close(db_);
+  }
+
+  static std::unique_ptr<Store> Open(const std::string& path, std::string* error) {
+    std::unique_ptr<SqliteStore> store(new SqliteStore());
+    if (!store->Init(path, error)) return nullptr;
+    return store;
+  }
+
+  bool Hold(const Request& request, Request* out, std::string* error) override {
+    Request fresh;
+    if (!PrepareNewRequest(request, &fresh, error)) return false;
+    std::lock_guard lock(mu_);
+    if (!Begin(error)) return false;
+    Request existing;
+    bool found = false;
+    {
+      Use find(statements_[kFindLive]);
+      find.Bind(1, fresh.action_hash).Bind(2, fresh.created_ms);
+      const int rc = find.Step();
+      if (rc == SQLITE_ROW) {
+        if (!find.ReadRequest(&existing)) return Fail("corrupt request row", error);
+        found = true;
+      } else if (rc != SQLITE_DONE) {
+        return Fail(nullptr, error);
+      }
+    }
+    if (found) {
+      Rollback();  // nothing written
+      if (out) *out = std::move(existing);
+      return true;
+    }
+    // Codes are short, so a collision with any request ever stored is
+    // possible; draw again rather than make a code ambiguous.
+    for (int attempt = 0;; ++attempt) {
+      Use taken(statements_[kCodeTaken]);
+      taken.Bind(1, fresh.id).Bind(2, fresh.code);
+      const int rc = taken.Step();
+      if (rc == SQLITE_DONE) break;
+      if (rc != SQLITE_ROW) return Fail(nullptr, error);
+      if (attempt == 16) return Fail("could not draw a unique request code", error);
+      fresh.id = NewRequestId();
+      fresh.code = NewRequestCode();
+    }
+    {
+      Use insert(statements_[kInsert]);
+      insert.Bind(1, fresh.id)
+          .Bind(2, fresh.code)
+          .Bind(3, fresh.action_hash)
+          .Bind(4, fresh.agent)
+          .Bind(5, fresh.channel)
+          .Bind(6, fresh.input)
+          .Bind(7, fresh.cwd)
+          .Bind(8, fresh.reason)
+          .Bind(9, static_cast<std::int64_t>(fresh.approvals_needed))
+          .Bind(10, JoinApprovers(fresh.approvers))
+          .Bind(11, std::string(ToString(fresh.state)))
+          .Bind(12, fresh.created_ms)
+          .Bind(13, fresh.expires_ms)
+          .Bind(14, fresh.denied_by)
+          .Bind(15, fresh.deny_reason);
+      if (insert.Step() != SQLITE_DONE) return Fail(nullptr, error);
+    }
+    if (!Commit(error)) return false;
+    if (out) *out = std::move(fresh);
+    return true;
+  }
+
+  bool ConsumeApproval(const std::string& action_hash, std::int64_t now_ms, Request* out,
+                       std::string* error) override {
+    std::lock_guard lock(mu_);
+    if (!Begin(error)) return false;
+    Request consumed;
+    bool found = false;
+    {
+      Use consume(statements_[kConsume]);
+      consume.Bind(1, action_hash).Bind(2, now_ms);
+      const int rc = consume.Step();
+      if (rc == SQLITE_ROW) {
+        found = consume.ReadRequest(&consumed);
+        if (!found) return Fail("corrupt request row", error);
+        if (consume.Step() != SQLITE_DONE) return Fail(nullptr, error);
+      } else if (rc != SQLITE_DONE) {
+        return Fail(nullptr, error);
+      }
+    }
+    if (!found) {
+      Rollback();
+      if (error) *error = "no approval for this action";
+      return false;
+    }
+    if (!Commit(error)) return false;
+    if (out) *out = std::move(consumed);
+    return true;
+  }
+
+  bool Approve(const std::string& id_or_code, const std::string& approver, std::int64_t now_ms,
+               Request* out, std::string* error) override {
+    if (!ValidName(approver)) {
+      if (error) *error = "invalid approver name";
+      return false;
+    }
+    return Decide(id_or_code, out, error, [&](Request* request, std::string* why) {
+      return ApplyApproval(request, approver, now_ms, why);
+    });
+  }
+
+  bool Deny(const std::string& id_or_code, const std::string& approver, const std::string& reason,
+            std::int64_t now_ms, Request* out, std::string* error) override {
+    if (!ValidName(approver)) {
+      if (error) *error = "invalid approver name";
+      return false;
+    }
+    return Decide(id_or_code, out, error, [&](Request* request, std::string* why) {
+      return ApplyDenial(request, approver, reason, now_ms, why);
+    });
+  }
+
+  bool Get(const std::string& id_or_code, Request* out, std::string* error) override {
+    std::lock_guard lock(mu_);
+    Use find(statements_[kFindByIdOrCode]);
+    find.Bind(1, NormaliseIdOrCode(id_or_code));
+    const int rc = find.Step();
+    if (rc == SQLITE_DONE) {
+      if (error) *error = "no request " + DisplaySafe(id_or_code);
+      return false;
+    }
+    if (rc != SQLITE_ROW) return Error(error);
+    Request found;
+    if (!find.ReadRequest(&found)) {
+      if (error) *error = "corrupt request row";
+      return false;
+    }
+    if (out) *out = std::move(found);
+    return true;
+  }
+
+  bool Pending(std::int64_t now_ms, std::vector<Request>* out, std::string* error) override {
+    std::lock_guard lock(mu_);
+    std::vector<Request> rows;
+    Use pending(statements_[kPending]);
+    pending.Bind(1, now_ms);
+    if (!ReadRows(pending, &rows, error)) return false;
+    if (out) *out = std::move(rows);
+    return true;
+  }
+
+  bool Expire(std::int64_t now_ms, std::vector<Request>* expired, std::string* error) override {
+    std::lock_guard lock(mu_);
+    if (!Begin(error)) return false;
+    std::vector<Request> rows;
+    {
+      Use expire(statements_[kExpire]);
+      expire.Bind(1, now_ms);
+      if (!ReadRows(expire, &rows, error)) {
+        Rollback();
+        return false;
+      }
+    }
+    if (!Commit(error)) return false;
+    if (expired) *expired = std::move(rows);
+    return true;
+  }
+
+  bool AddApprover(const std::string& name, const std::string& secret,
+                   std::string* error) override {
+    std::vector<unsigned char> key;
+    if (!ValidName(name)) {
+      if (error) *error = "invalid approver name";
+      return false;
+    }
+    if (!Base32Decode(secret, &key) || key.size() < 10) {
+      if (error) *error = "the TOTP secret must be base32, at least 80 bits";
+      return false;
+    }
+    std::lock_guard lock(mu_);
+    if (!Begin(error)) return false;
+    {
+      Use add(statements_[kAddApprover]);
+      add.Bind(1, name).Bind(2, secret);
+      if (add.Step() != SQLITE_DONE) return Fail(nullptr, error);
+    }
+    if (sqlite3_changes(db_) == 0) {
+      Rollback();
+      if (error) *error = "approver " + name + " already exists";
+      return false;
+    }
+    return Commit(error);
+  }
+
+  bool ApproverSecret(const std::string& name, std::string* secret, std::string* error) override {
+    std::lock_guard lock(mu_);
+    Use find(statements_[kApproverSecret]);
+    find.Bind(1, name);
+    const int rc = find.Step();
+    if (rc == SQLITE_DONE) {
+      if (error) *error = "no approver " + DisplaySafe(name);
+      return false;
+    }
+    if (rc != SQLITE_ROW) return Error(error);
+    if (secret) *secret = find.Text(0);
+    return true;
+  }
+
+  bool Approvers(std::vector<std::string>* names, std::string* error) override {
+    std::lock_guard lock(mu_);
+    Use list(statements_[kApproverNames]);
+    std::vector<std::string> rows;
+    int rc;
+    while ((rc = list.Step()) == SQLITE_ROW) rows.push_back(list.Text(0));
+    if (rc != SQLITE_DONE) return Error(error);
+    if (names) *names = std::move(rows);
+    return true;
+  }
+
+  bool UseTotpStep(const std::string& name, std::int64_t step, std::string* error) override {
+    std::lock_guard lock(mu_);
+    if (!Begin(error)) return false;
+    {
+      Use use(statements_[kUseStep]);
+      use.Bind(1, name).Bind(2, step);
+      if (use.Step() != SQLITE_DONE) return Fail(nullptr, error);
+    }
+    if (sqlite3_changes(db_) == 1) return Commit(error);
+    bool exists;
+    {
+      Use find(statements_[kApproverExists]);
+      find.Bind(1, name);
+      const int rc = find.Step();
+      if (rc != SQLITE_ROW && rc != SQLITE_DONE) return Fail(nullptr, error);
+      exists = rc == SQLITE_ROW;
+    }
+    Rollback();
+    if (error) {
+      *error = exists ? "this TOTP code was already used; wait for the next one"
+                      : "no approver " + DisplaySafe(name);
+    }
+    return false;
+  }
+
+  bool SetFrozen(const std::string& agent, bool frozen, const std::string& why,
+                 std::string* error) override {
+    std::lock_guard lock(mu_);
+    if (!Begin(error)) return false;
+    {
+      Use set(statements_[kSetFrozen]);
+      set.Bind(1, DisplaySafe(agent))
+          .Bind(2, static_cast<std::int64_t>(frozen ? 1 : 0))
+          .Bind(3, DisplaySafe(why))
+          .Bind(4, NowMs());
+      if (set.Step() != SQLITE_DONE) return Fail(nullptr, error);
+    }
+    return Commit(error);
+  }
+
+  bool IsFrozen(const std::string& agent, bool* frozen, std::string* error) override {
+    std::lock_guard lock(mu_);
+    Use find(statements_[kIsFrozen]);
+    find.Bind(1, DisplaySafe(agent));
+    const int rc = find.Step();
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE) return Error(error);
+    if (frozen) *frozen = rc == SQLITE_ROW && find.Int(0) != 0;
+    return true;
+  }
+
+ private:
+  SqliteStore() { statements_.fill(nullptr); }
+
+  bool Init(const std::string& path, std::string* error) {
+    const int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX;
+    if (sqlite3_open_v2(path.c_str(), &db_, flags, nullptr) != SQLITE_OK) {
+      if (error) *error = "cannot open " + path + ": " + sqlite3_errmsg(db_);
+      return false;
+    }
+    sqlite3_extended_result_codes(db_, 1);
+    // Another daemon may hold the write lock for a moment; wait, not fail.
+    sqlite3_busy_timeout(db_, 10000);
+    if (!Exec("PRAGMA journal_mode = WAL", error) || !Exec("PRAGMA synchronous = FULL", error) ||
+        !Exec("PRAGMA foreign_keys = ON", error)) {
+      return false;
+    }
+    if (!Exec("BEGIN IMMEDIATE", error)) return false;
+    for (const char* statement : kSchema) {
+      if (!Exec(statement, error)) {
+        Rollback();
+        return false;
+      }
+    }
+    if (!Exec("COMMIT", error)) {
+      Rollback();
+      return false;
+    }
+    for (int query = 0; query < kQueryCount; ++query) {
+      const std::string sql = Sql(static_cast<Query>(query));
+      if (sqlite3_prepare_v3(db_, sql.c_str(), static_cast<int>(sql.size()),
+                             SQLITE_PREPARE_PERSISTENT, &statements_[query],
+                             nullptr) != SQLITE_OK) {
+        if (error) *error = std::string("cannot prepare a query: ") + sqlite3_errmsg(db_);
+        return false;
+      }
+    }
+    return true;
+  }
+
+  bool Exec(const char* sql, std::string* error) {
+    char* message = nullptr;
+    if (sqlite3_exec(db_, sql, nullptr, nullptr, &message) != SQLITE_OK) {
+      if (error) *error = std::string("sqlite: ") + (message ? message : sqlite3_errmsg(db_));
+      sqlite3_free(message);
+      return false;
+    }
+    return true;
+  }
+
+  bool Begin(std::string* error) { return Exec("BEGIN IMMEDIATE", error); }
+  bool Commit(std::string* error) {
+    if (Exec("COMMIT", error)) return true;
+    Rollback();
+    return false;
+  }
+  void Rollback() {
+    if (!sqlite3_get_autocommit(db_)) sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
+  }
+  bool Error(std::string* error) {
+    if (error) *error = std::string("sqlite: ") + sqlite3_errmsg(db_);
+    return false;
+  }
+  // Rolls back the open transaction; `why` or the connection's last error.
+  bool Fail(const char* why, std::string* error) {
+    if (error) *error = why ? std::string(why) : std::string("sqlite: ") + sqlite3_errmsg(db_);
+    Rollback();
+    return false;
+  }
+
+  bool ReadRows(Use& use, std::vector<Request>* rows, std::string* error) {
+    int rc;
+    while ((rc = use.Step()) == SQLITE_ROW) {
+      Request row;
+      if (!use.ReadRequest(&row)) {
+        if (error) *error = "corrupt request row";
+        return false;
+      }
+      rows->push_back(std::move(row));
+    }
+    return rc == SQLITE_DONE || Error(error);
+  }
+
+  // Approve and Deny: read, apply the shared state machine, write back.
+  template <typename Apply>
+  bool Decide(const std::string& id_or_code, Request* out, std::string* error, Apply apply) {
+    std::lock_guard lock(mu_);
+    if (!Begin(error)) return false;
+    Request request;
+    {
+      Use find(statements_[kFindByIdOrCode]);
+      find.Bind(1, NormaliseIdOrCode(id_or_code));
+      const int rc = find.Step();
+      if (rc == SQLITE_DONE) return Fail(("no request " + DisplaySafe(id_or_code)).c_str(), error);
+      if (rc != SQLITE_ROW) return Fail(nullptr, error);
+      if (!find.ReadRequest(&request)) return Fail("corrupt request row", error);
+    }
+    std::string why;
+    const Transition transition = apply(&request, &why);
+    if (transition == Transition::kFail) return Fail(why.c_str(), error);
+    {
+      Use update(statements_[kUpdateDecision]);
+      update.Bind(1, request.id)
+          .Bind(2, JoinApprovers(request.approvers))
+          .Bind(3, std::string(ToString(request.state)))
+          .Bind(4, request.denied_by)
+          .Bind(5, request.deny_reason);
+      if (update.Step() != SQLITE_DONE) return Fail(nullptr, error);
+    }
+    if (!Commit(error)) return false;
+    if (out) *out = request;
+    if (transition == Transition::kUpdateAndFail) {
+      if (error) *error = why;
+      return false;
+    }
+    return true;
+  }
+
+  std::mutex mu_;
+  sqlite3* db_ = nullptr;
+  std::array<sqlite3_stmt*, kQueryCount> statements_;
+};
+
+}  // namespace
+
+std::unique_ptr<Store> OpenSqliteStore(const std::string& path, std::string* error) {
+  return SqliteStore::Open(path, error);
+}
+
+}  // namespace dualkey::approval::internal

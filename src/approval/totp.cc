@@ -1,0 +1,151 @@
+// TOTP (RFC 6238 over RFC 4226 HOTP) and the otpauth enrolment helpers.
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+#include <qrencode.h>
+
+#include <array>
+#include <cstdio>
+
+#include "approval/approval.h"
+#include "approval/internal.h"
+
+namespace dualkey::approval {
+namespace {
+
+constexpr std::int64_t kStepSeconds = 30;
+constexpr std::uint32_t kModulus = 1000000;  // 6 digits
+
+// RFC 4226 section 5.3: HMAC-SHA1 over the big-endian counter, dynamic
+// truncation. Returns -1 when the HMAC cannot be computed.
+std::int64_t Hotp(const std::vector<unsigned char>& key, std::uint64_t counter) {
+  std::array<unsigned char, 8> message{};
+  for (int i = 7; i >= 0; --i) {
+    message[i] = static_cast<unsigned char>(counter & 0xff);
+    counter >>= 8;
+  }
+  std::array<unsigned char, EVP_MAX_MD_SIZE> mac{};
+  unsigned int mac_size = 0;
+  if (HMAC(EVP_sha1(), key.data(), static_cast<int>(key.size()), message.data(), message.size(),
+           mac.data(), &mac_size) == nullptr ||
+      mac_size < 20) {
+    return -1;
+  }
+  const unsigned offset = mac[mac_size - 1] & 0x0f;
+  const std::uint32_t binary = (static_cast<std::uint32_t>(mac[offset] & 0x7f) << 24) |
+                               (static_cast<std::uint32_t>(mac[offset + 1]) << 16) |
+                               (static_cast<std::uint32_t>(mac[offset + 2]) << 8) |
+                               static_cast<std::uint32_t>(mac[offset + 3]);
+  return binary % kModulus;
+}
+
+std::string SixDigits(std::int64_t value) {
+  char buffer[8];
+  std::snprintf(buffer, sizeof buffer, "%06lld", static_cast<long long>(value));
+  return buffer;
+}
+
+bool DecodeSecret(const std::string& secret_base32, std::vector<unsigned char>* key) {
+  return internal::Base32Decode(secret_base32, key) && !key->empty();
+}
+
+// Percent-encodes everything outside RFC 3986's unreserved set.
+std::string PercentEncode(std::string_view text) {
+  static constexpr char kHex[] = "0123456789ABCDEF";
+  std::string out;
+  for (unsigned char c : text) {
+    const bool unreserved = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
+                            (c >= '0' && c <= '9') || c == '-' || c == '.' || c == '_' || c == '~';
+    if (unreserved) {
+      out.push_back(static_cast<char>(c));
+    } else {
+      out.push_back('%');
+      out.push_back(kHex[c >> 4]);
+      out.push_back(kHex[c & 0xf]);
+    }
+  }
+  return out;
+}
+
+}  // namespace
+
+std::string NewTotpSecret() {
+  std::array<unsigned char, 20> raw{};
+  if (!internal::RandomBytes(raw.data(), raw.size())) return {};
+  return internal::Base32Encode(raw.data(), raw.size());
+}
+
+std::string TotpCode(const std::string& secret_base32, std::int64_t unix_seconds) {
+  std::vector<unsigned char> key;
+  if (unix_seconds < 0 || !DecodeSecret(secret_base32, &key)) return {};
+  const std::int64_t value = Hotp(key, static_cast<std::uint64_t>(unix_seconds / kStepSeconds));
+  return value < 0 ? std::string() : SixDigits(value);
+}
+
+bool CheckTotp(const std::string& secret_base32, std::string_view code, std::int64_t unix_seconds,
+               std::int64_t* step) {
+  if (code.size() != 6 || unix_seconds < 0) return false;
+  for (char c : code) {
+    if (c < '0' || c > '9') return false;
+  }
+  std::vector<unsigned char> key;
+  if (!DecodeSecret(secret_base32, &key)) return false;
+  const std::int64_t current = unix_seconds / kStepSeconds;
+  // Current step first, then the neighbours for clock skew and slow typing.
+  for (std::int64_t candidate : {current, current - 1, current + 1}) {
+    if (candidate < 0) continue;
+    const std::int64_t value = Hotp(key, static_cast<std::uint64_t>(candidate));
+    if (value < 0) return false;
+    const std::string expected = SixDigits(value);
+    if (CRYPTO_memcmp(expected.data(), code.data(), 6) == 0) {
+      if (step) *step = candidate;
+      return true;
+    }
+  }
+  return false;
+}
+
+std::string TotpUri(const std::string& name, const std::string& secret_base32) {
+  return "otpauth://totp/dualkey:" + PercentEncode(name) + "?secret=" + secret_base32 +
+         "&issuer=dualkey&algorithm=SHA1&digits=6&period=30";
+}
+
+std::string TerminalQr(const std::string& text) {
+  QRcode* qr = QRcode_encodeString(text.c_str(), 0, QR_ECLEVEL_M, QR_MODE_8, 1);
+  if (qr == nullptr) return {};
+  // Drawn for a light-on-dark terminal, as qrencode -t UTF8 does: a light
+  // module is a lit glyph half, a dark module is background. The quiet zone
+  // (4 modules, required by the standard for scanners) is light.
+  constexpr int kQuiet = 4;
+  const int size = qr->width;
+  const int total = size + 2 * kQuiet;
+  auto light = [&](int row, int column) {
+    if (row >= total) return false;  // below the code: terminal background
+    const int r = row - kQuiet;
+    const int c = column - kQuiet;
+    if (r < 0 || c < 0 || r >= size || c >= size) return true;
+    return (qr->data[r * size + c] & 1) == 0;
+  };
+  std::string out;
+  out.reserve(static_cast<std::size_t>((total + 1) / 2) * (total * 3 + 1));
+  for (int row = 0; row < total; row += 2) {
+    for (int column = 0; column < total; ++column) {
+      const bool top = light(row, column);
+      const bool bottom = light(row + 1, column);
+      if (top && bottom) {
+        out += "\u2588";  // █
+      } else if (top) {
+        out += "\u2580";  // ▀
+      } else if (bottom) {
+        out += "\u2584";  // ▄
+      } else {
+        out += ' ';
+      }
+    }
+    out += '\n';
+  }
+  QRcode_free(qr);
+  return out;
+}
+
+}  // namespace dualkey::approval
