@@ -21,6 +21,9 @@ std::string ActionHash(std::string_view channel, std::string_view input, std::st
 enum class State { kPending, kApproved, kDenied, kConsumed, kExpired };
 std::string_view ToString(State state);
 
+// ConsumeApproval's error when no approval exists (not a failure).
+inline constexpr std::string_view kNoApproval = "no approval for this action";
+
 struct Request {
   std::string id;           // "ap_" + 10 base32 chars, unique
   std::string code;         // short human code, e.g. "K7F-3QM" (unique among live requests)
@@ -51,7 +54,9 @@ class Store {
 
   // If an approved, unexpired request with this hash exists, marks it
   // consumed and returns true: exactly once, even across daemons sharing
-  // the store. `out` gets the consumed request.
+  // the store. `out` gets the consumed request. When there is simply none,
+  // returns false with `error` set to kNoApproval; any other error is a
+  // store failure.
   virtual bool ConsumeApproval(const std::string& action_hash, std::int64_t now_ms, Request* out,
                                std::string* error) = 0;
 

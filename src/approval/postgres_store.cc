@@ -153,7 +153,7 @@ class PostgresStore final : public Store {
         {action_hash, std::to_string(now_ms)}, error);
     if (!consumed) return false;
     if (PQntuples(consumed.get()) != 1) {
-      if (error) *error = "no approval for this action";
+      if (error) *error = std::string(kNoApproval);
       return false;
     }
     Request request;

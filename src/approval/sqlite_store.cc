@@ -229,7 +229,7 @@ class SqliteStore final : public Store {
     }
     if (!found) {
       Rollback();
-      if (error) *error = "no approval for this action";
+      if (error) *error = std::string(kNoApproval);
       return false;
     }
     if (!Commit(error)) return false;

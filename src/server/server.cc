@@ -260,7 +260,9 @@ class Daemon {
         reply["ok"] = true;
         return reply;
       }
-      if (!error.empty()) return Held(base, "the approval store failed: " + error);
+      if (error != approval::kNoApproval)
+        return Held(base, "the approval store failed: " + error);
+      error.clear();
     }
 
     // Held or denied: this is a destructive attempt for the breaker and the
