@@ -120,6 +120,7 @@ struct Payloads {
   std::vector<std::string> sql;
   std::vector<std::string> shell;
   std::vector<std::string> paths;
+  std::vector<std::string> sources;  // move/rename: these paths go away
   std::vector<std::string> urls;
   std::string method;
   std::string body;
@@ -169,6 +170,9 @@ void Collect(const json& value, std::string_view key, int depth, Payloads* out) 
     out->cwd = text;
   else if (In(key, kPathKeys) || key == "paths")
     out->paths.push_back(text);
+  else if (key == "source" || key == "src" || key == "from" || key == "old_path" ||
+           key == "source_path")
+    out->sources.push_back(text);
   if (key == "name" || key == "database" || key == "repo" || key == "project" ||
       key == "projectid" || key == "volumeid" || key == "id" || key == "bucket" || key == "table" ||
       key == "collection" || key == "namespace" || key == "resourcetype" || key == "project_id")
@@ -292,6 +296,15 @@ std::vector<Action> Classify(const ToolCall& call, const Options& options) {
   const bool read_name = !destructive_name && any_word(kReadVerbs, words);
   const bool write_name = !destructive_name && !read_name && any_word(kWriteVerbs, words);
 
+  // Moving or renaming removes the source from where it was.
+  if (!payloads.sources.empty() &&
+      any_word(std::array<std::string_view, 3>{"move", "rename", "mv"}, words)) {
+    has_payload = true;
+    for (const std::string& path : payloads.sources) {
+      std::vector<Action> found = file::ClassifyFileWrite(path, "delete", cwd, options.home);
+      Retag(&found, &actions);
+    }
+  }
   // File tools: the path and what the tool does to it decide.
   if (!payloads.paths.empty() && (destructive_name || write_name)) {
     has_payload = true;

@@ -97,7 +97,8 @@ TEST_P(LabelledCases, EveryCaseDecidedAsLabelled) {
   EXPECT_EQ(answered, expected.size());
 }
 
-INSTANTIATE_TEST_SUITE_P(Cases, LabelledCases, ::testing::Values("shell.jsonl"));
+INSTANTIATE_TEST_SUITE_P(Cases, LabelledCases,
+                         ::testing::Values("shell.jsonl", "http.jsonl", "mcp.jsonl"));
 
 TEST(CheckCommand, ExitStatusIsZeroForAllowAndOneForHold) {
   EXPECT_EQ(Execute("check --cwd /home/dev/app -- ls -la").status, 0);
@@ -155,16 +156,24 @@ TEST(CheckCommand, JsonlKeepsGoingAfterMalformedLines) {
   EXPECT_EQ(lines[4]["decision"], "hold");
 }
 
-TEST(CheckCommand, ChannelsNotBuiltYetFailClosed) {
+TEST(CheckCommand, HttpAndMcpChannelsAreClassifiedAndFailClosedOnBadInput) {
   std::string input =
-      "{\"id\":\"h\",\"channel\":\"http\",\"input\":{\"method\":\"GET\",\"url\":\"https://x\"}}\n"
-      "{\"id\":\"m\",\"channel\":\"mcp\",\"input\":{\"server\":\"s\",\"tool\":\"t\",\"arguments\":{}}}\n";
+      "{\"id\":\"h1\",\"channel\":\"http\",\"input\":{\"method\":\"GET\",\"url\":\"https://api.example.com/v1/items\"}}\n"
+      "{\"id\":\"h2\",\"channel\":\"http\",\"input\":{\"method\":\"DELETE\",\"url\":\"https://api.example.com/v1/items\"}}\n"
+      "{\"id\":\"h3\",\"channel\":\"http\",\"input\":{\"url\":42}}\n"
+      "{\"id\":\"m1\",\"channel\":\"mcp\",\"input\":{\"server\":\"pg\",\"tool\":\"query\",\"arguments\":{\"sql\":\"SELECT 1\"}}}\n"
+      "{\"id\":\"m2\",\"channel\":\"mcp\",\"input\":{\"server\":\"pg\",\"tool\":\"query\",\"arguments\":{\"sql\":\"DROP TABLE t\"}}}\n"
+      "{\"id\":\"m3\",\"channel\":\"mcp\",\"input\":{\"server\":\"s\"}}\n";
   std::vector<json> lines = Lines(Execute("check --jsonl -", input).out);
-  ASSERT_EQ(lines.size(), 2u);
-  for (const json& line : lines) {
-    EXPECT_EQ(line["decision"], "hold");
-    EXPECT_NE(line["reason"].get<std::string>().find("not understood yet"), std::string::npos);
-  }
+  ASSERT_EQ(lines.size(), 6u);
+  std::map<std::string, std::string> decisions;
+  for (const json& line : lines) decisions[line["id"]] = line["decision"];
+  EXPECT_EQ(decisions["h1"], "allow");
+  EXPECT_EQ(decisions["h2"], "hold");
+  EXPECT_EQ(decisions["h3"], "hold");
+  EXPECT_EQ(decisions["m1"], "allow");
+  EXPECT_EQ(decisions["m2"], "hold");
+  EXPECT_EQ(decisions["m3"], "hold");
 }
 
 TEST(CheckCommand, MissingFileIsAUsageError) {
