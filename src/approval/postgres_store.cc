@@ -5,7 +5,83 @@
 // holds of the same action serialise on a transaction-scoped advisory lock.
 #include <libpq-fe.h>
 
+#include <dlfcn.h>
+
+#include <type_traits>
+
+// libpq brings Kerberos, LDAP and GnuTLS along: some twenty shared libraries
+// that cost ~4 ms at every process start, and the hook starts a process per
+// tool call. Only a daemon with a postgresql:// store needs libpq, so it is
+// loaded then, with dlopen; the header still gives the exact signatures.
+namespace {
+
+struct LibPq {
+  decltype(&::PQntuples) ntuples = nullptr;
+  decltype(&::PQgetvalue) getvalue = nullptr;
+  decltype(&::PQstatus) status = nullptr;
+  decltype(&::PQerrorMessage) error_message = nullptr;
+  decltype(&::PQcmdTuples) cmd_tuples = nullptr;
+  decltype(&::PQresultStatus) result_status = nullptr;
+  decltype(&::PQresultErrorMessage) result_error_message = nullptr;
+  decltype(&::PQresultErrorField) result_error_field = nullptr;
+  decltype(&::PQreset) reset = nullptr;
+  decltype(&::PQfinish) finish = nullptr;
+  decltype(&::PQexecParams) exec_params = nullptr;
+  decltype(&::PQexec) exec = nullptr;
+  decltype(&::PQconnectdbParams) connectdb_params = nullptr;
+  decltype(&::PQclear) clear = nullptr;
+  bool loaded = false;
+};
+
+const LibPq& Pq() {
+  static const LibPq lib = [] {
+    LibPq l;
+    void* handle = dlopen("libpq.so.5", RTLD_NOW | RTLD_LOCAL);
+    if (handle == nullptr) return l;
+    bool all = true;
+    auto bind = [&](auto& fn, const char* name) {
+      fn = reinterpret_cast<std::remove_reference_t<decltype(fn)>>(dlsym(handle, name));
+      all = all && fn != nullptr;
+    };
+    bind(l.ntuples, "PQntuples");
+    bind(l.getvalue, "PQgetvalue");
+    bind(l.status, "PQstatus");
+    bind(l.error_message, "PQerrorMessage");
+    bind(l.cmd_tuples, "PQcmdTuples");
+    bind(l.result_status, "PQresultStatus");
+    bind(l.result_error_message, "PQresultErrorMessage");
+    bind(l.result_error_field, "PQresultErrorField");
+    bind(l.reset, "PQreset");
+    bind(l.finish, "PQfinish");
+    bind(l.exec_params, "PQexecParams");
+    bind(l.exec, "PQexec");
+    bind(l.connectdb_params, "PQconnectdbParams");
+    bind(l.clear, "PQclear");
+    l.loaded = all;
+    return l;
+  }();
+  return lib;
+}
+
+}  // namespace
+
+#define PQntuples (Pq().ntuples)
+#define PQgetvalue (Pq().getvalue)
+#define PQstatus (Pq().status)
+#define PQerrorMessage (Pq().error_message)
+#define PQcmdTuples (Pq().cmd_tuples)
+#define PQresultStatus (Pq().result_status)
+#define PQresultErrorMessage (Pq().result_error_message)
+#define PQresultErrorField (Pq().result_error_field)
+#define PQreset (Pq().reset)
+#define PQfinish (Pq().finish)
+#define PQexecParams (Pq().exec_params)
+#define PQexec (Pq().exec)
+#define PQconnectdbParams (Pq().connectdb_params)
+#define PQclear (Pq().clear)
+
 #include <cstdlib>
+#include <type_traits>
 #include <memory>
 #include <mutex>
 
@@ -16,7 +92,9 @@ namespace dualkey::approval::internal {
 namespace {
 
 struct ResultDeleter {
-  void operator()(PGresult* result) const { PQclear(result); }
+  void operator()(PGresult* result) const {
+    if (result != nullptr) PQclear(result);
+  }
 };
 using Result = std::unique_ptr<PGresult, ResultDeleter>;
 
@@ -68,7 +146,9 @@ const std::string kColumns = kRequestColumns;
 
 class PostgresStore final : public Store {
  public:
-  ~PostgresStore() override { PQfinish(conn_); }
+  ~PostgresStore() override {
+    if (conn_ != nullptr) PQfinish(conn_);
+  }
 
   static std::unique_ptr<Store> Open(const std::string& uri, std::string* error) {
     std::unique_ptr<PostgresStore> store(new PostgresStore());
@@ -335,6 +415,10 @@ class PostgresStore final : public Store {
   PostgresStore() = default;
 
   bool Init(const std::string& uri, std::string* error) {
+    if (!Pq().loaded) {
+      if (error) *error = "the PostgreSQL client library libpq.so.5 (Debian package libpq5) cannot be loaded";
+      return false;
+    }
     // Ours first: settings in the URI override them (expand_dbname).
     const char* keywords[] = {"connect_timeout", "application_name", "dbname", nullptr};
     const char* values[] = {"10", "dualkey", uri.c_str(), nullptr};
