@@ -14,7 +14,7 @@ echo
 echo "== dualkey check on the kinds of commands from the incident =="
 while IFS= read -r cmd; do
   printf '%-72s ' "$cmd"
-  build/dualkey check --json --cwd "$HOME" -- "$cmd" | python3 -c \
+  build/dualkey check --local --json --cwd "$HOME" -- "$cmd" | python3 -c \
     'import json,sys; o=json.load(sys.stdin); print(o["decision"].upper().ljust(6), o["reason"][:70])' || true
 done <<'CMDS'
 ls -la /var/backups
