@@ -6,7 +6,7 @@ cd "$(dirname "$0")/.."
 scripts/install-deps.sh
 cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo
 cmake --build build -j"$(nproc)"
-if build/dualkey demo --help >/dev/null 2>&1; then
+if build/dualkey --help 2>/dev/null | grep -qE "^ +demo( |$)"; then
   exec build/dualkey demo
 fi
 # Until the incident replay lands: what dualkey makes of the incident's commands.
