@@ -1,5 +1,7 @@
 #include "shell/internal/invocation.h"
 
+#include <algorithm>
+
 namespace dualkey::shell {
 
 std::string_view Invocation::name() const {
@@ -22,7 +24,9 @@ Action MakeAction(std::string op_class, std::vector<std::string> targets,
 }
 
 namespace {
-bool IsEndOfOptions(const Arg& arg) { return arg.text == "--"; }
+bool IsEndOfOptions(const Arg& arg) {
+  return arg.text == "--";
+}
 bool IsShortCluster(std::string_view text) {
   return text.size() >= 2 && text[0] == '-' && text[1] != '-';
 }
@@ -90,6 +94,24 @@ std::vector<Arg> Operands(std::span<const Arg> args,
     out.push_back(arg);
   }
   return out;
+}
+
+bool InList(std::span<const std::string_view> list, std::string_view word) {
+  return std::find(list.begin(), list.end(), word) != list.end();
+}
+
+std::size_t NextOperand(std::span<const Arg> args, std::size_t from,
+                        std::span<const std::string_view> with_value) {
+  for (std::size_t i = from; i < args.size(); ++i) {
+    std::string_view text = args[i].text;
+    if (text == "--") return i + 1 < args.size() ? i + 1 : args.size();
+    if (text.size() > 1 && text[0] == '-') {
+      if (text.find('=') == std::string_view::npos && InList(with_value, text)) ++i;
+      continue;
+    }
+    return i;
+  }
+  return args.size();
 }
 
 }  // namespace dualkey::shell

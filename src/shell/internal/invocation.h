@@ -69,15 +69,14 @@ class Context {
   // The caller builds `inner` (argv, cwd, depth+1).
   virtual void ClassifyInvocation(const Invocation& inner) = 0;
   // Classify shell text that another command runs (bash -c, eval, ssh host).
-  virtual void ClassifyScript(std::string_view script, std::string_view cwd,
-                              int depth) = 0;
+  virtual void ClassifyScript(std::string_view script, std::string_view cwd, int depth) = 0;
   // The same for shell text run on another host or in a container (ssh host
   // CMD, heroku run): its working directory is unknown, its files are not ours.
   virtual void ClassifyRemoteScript(std::string_view script, int depth) = 0;
   // Classify SQL text handed to a database CLI; `target` names the database
   // (host/db) for the Action's targets.
-  virtual void ClassifySql(std::string_view sql, SqlDialect dialect,
-                           std::string_view target, int depth) = 0;
+  virtual void ClassifySql(std::string_view sql, SqlDialect dialect, std::string_view target,
+                           int depth) = 0;
   virtual const std::string& home() const = 0;  // the user's home directory
 };
 
@@ -94,8 +93,7 @@ struct PackEntry {
 
 // An Action on the shell channel.
 Action MakeAction(std::string op_class, std::vector<std::string> targets,
-                  Reversibility reversibility, Severity severity,
-                  std::string reason);
+                  Reversibility reversibility, Severity severity, std::string reason);
 
 // Short and long flag parsing that understands clustering (-rf), `--` and
 // `--opt=value`. `HasShort(args, 'r')` is true for -r, -rf, -fr, -Rf...
@@ -108,5 +106,10 @@ std::string OptionValue(std::span<const Arg> args, std::string_view short_or_lon
 // options that consume the next word, e.g. {"-n", "--namespace"}.
 std::vector<Arg> Operands(std::span<const Arg> args,
                           std::initializer_list<std::string_view> takes_value = {});
+// Index of the first operand at or after `from`, skipping the values of the
+// options in `with_value` (not when written --opt=value); args.size() if none.
+std::size_t NextOperand(std::span<const Arg> args, std::size_t from,
+                        std::span<const std::string_view> with_value);
+bool InList(std::span<const std::string_view> list, std::string_view word);
 
 }  // namespace dualkey::shell

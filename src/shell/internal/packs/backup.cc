@@ -36,10 +36,6 @@ bool OpaqueIfUnknown(std::span<const Arg> args, std::string_view word, std::stri
   return false;
 }
 
-bool InList(std::span<const std::string_view> list, std::string_view word) {
-  return std::find(list.begin(), list.end(), word) != list.end();
-}
-
 void Emit(Context& ctx, std::string op_class, std::vector<std::string> targets, Reversibility rev,
           Severity severity, std::string reason) {
   ctx.Emit(MakeAction(std::move(op_class), std::move(targets), rev, severity, std::move(reason)));
@@ -59,21 +55,6 @@ void EmitDelete(Context& ctx, std::vector<std::string> targets, Severity severit
 void EmitCreate(Context& ctx, std::vector<std::string> targets, std::string reason) {
   Emit(ctx, "backup.create", std::move(targets), Reversibility::kReversible, Severity::kNone,
        std::move(reason));
-}
-
-// Index of the first operand at or after `from`, skipping option values.
-std::size_t NextOperand(std::span<const Arg> args, std::size_t from,
-                        std::span<const std::string_view> with_value) {
-  for (std::size_t i = from; i < args.size(); ++i) {
-    std::string_view text = args[i].text;
-    if (text == "--") return i + 1 < args.size() ? i + 1 : args.size();
-    if (text.size() > 1 && text[0] == '-') {
-      if (text.find('=') == std::string_view::npos && InList(with_value, text)) ++i;
-      continue;
-    }
-    return i;
-  }
-  return args.size();
 }
 
 std::vector<std::string> OperandsFrom(std::span<const Arg> args, std::size_t from,

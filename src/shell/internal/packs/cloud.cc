@@ -41,10 +41,6 @@ bool IContains(std::string_view hay, std::string_view needle) {
   return false;
 }
 
-bool InList(std::span<const std::string_view> list, std::string_view word) {
-  return std::find(list.begin(), list.end(), word) != list.end();
-}
-
 std::span<const Arg> ArgsOf(const Invocation& inv) {
   return inv.argv.empty() ? std::span<const Arg>() : std::span<const Arg>(inv.argv).subspan(1);
 }

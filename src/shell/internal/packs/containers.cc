@@ -26,10 +26,6 @@
 namespace dualkey::shell {
 namespace {
 
-bool InList(std::span<const std::string_view> list, std::string_view word) {
-  return std::find(list.begin(), list.end(), word) != list.end();
-}
-
 std::span<const Arg> ArgsOf(const Invocation& inv) {
   return inv.argv.empty() ? std::span<const Arg>() : std::span<const Arg>(inv.argv).subspan(1);
 }
@@ -61,23 +57,6 @@ void EmitRead(Context& ctx, std::vector<std::string> targets, std::string reason
 // True for "prod", "production", "prd-..." style names.
 bool LooksProduction(std::string_view name) {
   return name.find("prod") != std::string_view::npos || name.find("PROD") != std::string_view::npos;
-}
-
-// Index of the first word at or after `from` that is not an option, skipping
-// the values of options listed in `with_value` (e.g. "--namespace", "-n").
-// Returns args.size() when there is none.
-std::size_t NextOperand(std::span<const Arg> args, std::size_t from,
-                        std::span<const std::string_view> with_value) {
-  for (std::size_t i = from; i < args.size(); ++i) {
-    std::string_view text = args[i].text;
-    if (text == "--") return i + 1 < args.size() ? i + 1 : args.size();
-    if (text.size() > 1 && text[0] == '-') {
-      if (text.find('=') == std::string_view::npos && InList(with_value, text)) ++i;
-      continue;
-    }
-    return i;
-  }
-  return args.size();
 }
 
 // Operands after `from`, skipping options and their values.

@@ -126,10 +126,6 @@ struct OptionSpec {
   bool value_not_long_option = false;
 };
 
-bool InList(std::span<const std::string_view> list, std::string_view name) {
-  return std::find(list.begin(), list.end(), name) != list.end();
-}
-
 // "-x" for every byte, so clustered flags (-it) can be reported one by one.
 constexpr std::array<char, 512> kShortNames = [] {
   std::array<char, 512> names{};

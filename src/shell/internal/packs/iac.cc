@@ -40,10 +40,6 @@ bool OpaqueIfUnknown(std::span<const Arg> args, std::string_view word, std::stri
   return false;
 }
 
-bool InList(std::span<const std::string_view> list, std::string_view word) {
-  return std::find(list.begin(), list.end(), word) != list.end();
-}
-
 // Terraform accepts -flag and --flag alike.
 bool HasTfFlag(std::span<const Arg> args, std::string_view name) {
   for (const Arg& arg : args) {
