@@ -58,6 +58,16 @@ struct DaemonOptions {
 };
 int RunDaemonCommand(const DaemonOptions& options);
 
+// `dualkey token add|list|revoke` (token_cmd.cc).
+struct TokenOptions {
+  std::string action;  // add | list | revoke
+  std::string name;
+  std::vector<std::string> scopes;  // pg, http, mcp or * (default *)
+  std::string state_dir;            // default: server::DefaultStateDir()
+  bool json = false;
+};
+int RunToken(const TokenOptions& options);
+
 // `dualkey audit verify|tail|export` (audit_cmd.cc).
 int RunAudit(const std::string& action, const std::string& file, const std::string& since,
              int lines, bool json);

@@ -161,6 +161,30 @@ int main(int argc, char** argv) {
                           "the agent's version, for options newer versions have "
                           "(default: ask the agent; 'none' to skip)");
 
+  dualkey::cli::TokenOptions token;
+  CLI::App* token_cmd = app.add_subcommand(
+      "token",
+      "Scoped agent tokens for the PostgreSQL proxy and the HTTP gateway: the agent\n"
+      "presents one instead of the real credentials, which stay inside dualkey.\n"
+      "  dualkey token add claude-dev --scope pg    prints the secret once\n"
+      "  dualkey token list\n"
+      "  dualkey token revoke claude-dev");
+  token_cmd->require_subcommand(1);
+  for (const char* action : {"add", "list", "revoke"}) {
+    CLI::App* sub = token_cmd->add_subcommand(
+        action, std::string(action) == "add"    ? "Create a token for an agent and print it once."
+                : std::string(action) == "list" ? "List tokens (names and scopes, never secrets)."
+                                                : "Revoke an agent's token.");
+    sub->callback([&token, action] { token.action = action; });
+    if (std::string(action) != "list")
+      sub->add_option("name", token.name, "the agent's name (its identity for approvals)")
+          ->required();
+    if (std::string(action) == "add")
+      sub->add_option("--scope", token.scopes, "pg, http, mcp or * (repeatable; default *)");
+    sub->add_option("--state-dir", token.state_dir, "dualkey's state directory");
+    sub->add_flag("--json", token.json, "print JSON");
+  }
+
   dualkey::cli::DoctorOptions doctor;
   CLI::App* doctor_cmd = app.add_subcommand(
       "doctor", "Check each installed agent hook with a harmless and a destructive sample.");
@@ -182,5 +206,6 @@ int main(int argc, char** argv) {
   if (hook_cmd->parsed()) return dualkey::cli::RunHook(hook);
   if (install_cmd->parsed()) return dualkey::cli::RunInstall(install);
   if (doctor_cmd->parsed()) return dualkey::cli::RunDoctor(doctor);
+  if (!token.action.empty()) return dualkey::cli::RunToken(token);
   return 2;
 }

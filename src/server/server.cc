@@ -2,7 +2,10 @@
 // their requests short), newline-delimited JSON both ways.
 //
 // Requests ({"op": ...}):
-//   check    {channel, input, cwd, home, agent} -> {decision, reason, approval_id?, code?, ...}
+//   check    {channel, input, cwd, home, agent, min_decision?, detail?}
+//            -> {decision, reason, approval_id?, code?, ...}
+//            (min_decision/detail: a proxy or gateway that knows more, e.g.
+//            rows a DELETE touches, raises the decision and says why)
 //   pending  {} -> {requests: [...]}
 //   approve  {id, approver, totp} -> {request}
 //   deny     {id, approver?, reason?} -> {request}
@@ -21,6 +24,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cerrno>
 #include <chrono>
@@ -214,6 +218,29 @@ class Daemon {
     r.file_operation = request.value("file_operation", "");
     guard::Result result = guard::Check(r);
     Verdict verdict = std::move(result.verdict);
+    // A trusted component (the PostgreSQL proxy, the HTTP gateway) can know
+    // more than the text shows, such as the rows a DELETE would touch: it may
+    // raise the decision, never lower it, and say why for the human.
+    if (request.contains("min_decision")) {
+      static constexpr std::pair<const char*, Decision> kDecisions[] = {
+          {"allow", Decision::kAllow},
+          {"hold", Decision::kHold},
+          {"hold2", Decision::kHold2},
+          {"deny", Decision::kDeny}};
+      const json& wanted = request["min_decision"];
+      const auto* match = std::find_if(std::begin(kDecisions), std::end(kDecisions), [&](auto& d) {
+        return wanted.is_string() && wanted.get<std::string>() == d.first;
+      });
+      if (match == std::end(kDecisions))
+        return Error("min_decision is one of allow, hold, hold2, deny");
+      if (match->second > verdict.decision) {
+        verdict.decision = match->second;
+        verdict.observe_only = false;
+      }
+    }
+    if (request.contains("detail") && request["detail"].is_string() &&
+        !request["detail"].get<std::string>().empty())
+      verdict.reason += " (" + request["detail"].get<std::string>() + ")";
     const std::string agent = r.agent.empty() ? "unknown" : r.agent;
     json base{{"agent", agent}, {"channel", ToString(channel)}, {"input", r.input}, {"cwd", r.cwd}};
 

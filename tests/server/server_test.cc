@@ -311,3 +311,26 @@ TEST_F(Daemon, KillNineLosesNothingAcknowledged) {
 }
 
 }  // namespace
+
+// A proxy that knows a DELETE touches many rows raises a statement the SQL
+// text alone would allow; it can never lower a decision.
+TEST_F(Daemon, TrustedComponentsRaiseButNeverLowerTheDecision) {
+  std::string error;
+  auto ask = [&](const std::string& input, const std::string& min) {
+    json request{{"op", "check"},          {"channel", "sql"},       {"input", input},
+                 {"cwd", "db:shop"},       {"agent", "pg:claude"},   {"min_decision", min},
+                 {"detail", "deletes ~48,211 rows of public.orders"}};
+    auto reply = dualkey::server::Call(socket_, request, 5000, &error);
+    EXPECT_TRUE(reply.has_value()) << error;
+    return reply.value_or(json::object());
+  };
+  json raised = ask("DELETE FROM orders WHERE created < now() - interval '1 year'", "hold");
+  EXPECT_EQ(raised["decision"], "hold") << raised.dump();
+  EXPECT_NE(raised["reason"].get<std::string>().find("48,211 rows"), std::string::npos);
+  json pending = dualkey::server::Call(socket_, json{{"op", "pending"}}, 5000, &error).value();
+  ASSERT_FALSE(pending["requests"].empty());
+  EXPECT_NE(pending["requests"][0]["reason"].get<std::string>().find("48,211"), std::string::npos);
+
+  EXPECT_EQ(ask("DROP TABLE orders", "allow")["decision"], "hold");
+  EXPECT_EQ(ask("SELECT 1", "maybe")["ok"], false);
+}

@@ -1,0 +1,60 @@
+// `dualkey token add|list|revoke`: the scoped tokens agents present to the
+// PostgreSQL proxy and the HTTP gateway instead of real credentials.
+#include <iostream>
+#include <nlohmann/json.hpp>
+
+#include "cli/commands.h"
+#include "server/server.h"
+#include "token/token.h"
+
+namespace dualkey::cli {
+
+int RunToken(const TokenOptions& options) {
+  const std::string state_dir =
+      options.state_dir.empty() ? server::DefaultStateDir() : options.state_dir;
+  token::Store store(state_dir);
+  std::string error;
+  if (options.action == "add") {
+    std::optional<std::string> secret = store.Add(options.name, options.scopes, &error);
+    if (!secret) {
+      std::cerr << "dualkey token add: " << error << "\n";
+      return 1;
+    }
+    if (options.json) {
+      std::cout << nlohmann::json{{"name", options.name}, {"token", *secret}}.dump() << "\n";
+    } else {
+      std::cout << *secret << "\n";
+      std::cerr << "Token for agent '" << options.name
+                << "'. It is shown once; dualkey keeps only its hash.\n"
+                   "Give it to the agent as its database password or bearer token.\n";
+    }
+    return 0;
+  }
+  if (options.action == "revoke") {
+    if (!store.Revoke(options.name, &error)) {
+      std::cerr << "dualkey token revoke: " << error << "\n";
+      return 1;
+    }
+    if (!options.json) std::cout << "revoked " << options.name << "\n";
+    return 0;
+  }
+  std::optional<std::vector<token::Token>> tokens = store.List(&error);
+  if (!tokens) {
+    std::cerr << "dualkey token list: " << error << "\n";
+    return 1;
+  }
+  nlohmann::json out = nlohmann::json::array();
+  for (const token::Token& t : *tokens) {
+    if (options.json) {
+      out.push_back({{"name", t.name}, {"scopes", t.scopes}, {"created_ms", t.created_ms}});
+    } else {
+      std::string scopes;
+      for (const std::string& s : t.scopes) scopes += (scopes.empty() ? "" : ",") + s;
+      std::cout << t.name << "\t" << scopes << "\n";
+    }
+  }
+  if (options.json) std::cout << out.dump() << "\n";
+  return 0;
+}
+
+}  // namespace dualkey::cli
