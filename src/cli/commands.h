@@ -39,7 +39,7 @@ struct PolicyOptions {
 int RunPolicy(const PolicyOptions& options);
 
 // `dualkey serve`: the daemon (server.h).
-int RunServe(const server::ServeOptions& options);
+int RunServe(server::ServeOptions options);
 
 // The humans' side of the daemon: pending, approve, deny, watch, approver
 // add/list, breaker reset (serve_cmd.cc).

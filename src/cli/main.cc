@@ -68,9 +68,18 @@ int main(int argc, char** argv) {
   serve_cmd->add_option("--store", serve.store, "postgresql://... to share approvals between daemons");
   serve_cmd->add_option("--socket", serve.socket_path, "Unix socket (default STATE/dualkey.sock)");
   serve_cmd->add_option("--ttl", serve.approval_ttl_seconds, "seconds an approval stays valid (900)");
+  // Unset limits come from the policy's [breaker] and [rate_limit] tables.
+  serve.breaker_attempts = serve.breaker_window_seconds = serve.rate_burst = -1;
+  serve.rate_per_minute = -1;
   serve_cmd->add_option("--breaker-attempts", serve.breaker_attempts,
-                        "held/denied destructive attempts that freeze an agent (3)");
-  serve_cmd->add_option("--breaker-window", serve.breaker_window_seconds, "... within seconds (60)");
+                        "held/denied destructive attempts that freeze an agent\n"
+                        "(default: policy [breaker] attempts, else 3)");
+  serve_cmd->add_option("--breaker-window", serve.breaker_window_seconds,
+                        "... within seconds (default: policy [breaker] window_seconds, else 60)");
+  serve_cmd->add_option("--rate-burst", serve.rate_burst,
+                        "destructive requests an agent may burst (default: policy [rate_limit] burst, else 20)");
+  serve_cmd->add_option("--rate-per-minute", serve.rate_per_minute,
+                        "then this many per minute (default: policy [rate_limit] per_minute, else 20)");
   serve_cmd->add_flag("--quiet", serve.quiet, "no log lines on stderr");
 
   dualkey::cli::DaemonOptions daemon;

@@ -14,6 +14,7 @@
 
 #include "approval/approval.h"
 #include "cli/commands.h"
+#include "policy/policy.h"
 #include "server/server.h"
 
 namespace dualkey::cli {
@@ -219,7 +220,19 @@ int ApproverList(const DaemonOptions& options) {
 
 }  // namespace
 
-int RunServe(const server::ServeOptions& options) {
+int RunServe(server::ServeOptions options) {
+  // The daemon's own limits come from the machine's policy (system and user
+  // layers); a flag on the command line wins.
+  const char* home = std::getenv("HOME");
+  policy::Policy policy = policy::Load(policy::DefaultSources("", home != nullptr ? home : ""));
+  for (const std::string& error : policy.errors)
+    std::cerr << "dualkey serve: policy: " << error << " (using the default limits for it)\n";
+  const policy::Limits& limits = policy.limits;
+  if (options.breaker_attempts < 0) options.breaker_attempts = limits.breaker_attempts;
+  if (options.breaker_window_seconds < 0)
+    options.breaker_window_seconds = limits.breaker_window_seconds;
+  if (options.rate_burst < 0) options.rate_burst = limits.rate_burst;
+  if (options.rate_per_minute < 0) options.rate_per_minute = limits.rate_per_minute;
   return server::Serve(options);
 }
 

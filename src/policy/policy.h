@@ -32,6 +32,19 @@ struct Rule {
   int line = 0;         // where the rule starts in its file
 };
 
+// How the daemon and the proxies pace destructive work: [breaker],
+// [rate_limit] and [blast_radius] in a policy file. Later layers override
+// earlier ones, except that a project layer (or a user layer under
+// lock_user) may only tighten.
+struct Limits {
+  int breaker_attempts = 3;         // held or denied destructive attempts that freeze an agent...
+  int breaker_window_seconds = 60;  // ...within this window
+  int rate_burst = 20;              // token bucket per agent on destructive requests
+  double rate_per_minute = 20;
+  double hold_rows_over = 1000;            // proxy: hold a DELETE/UPDATE touching more rows...
+  double hold_table_fraction_over = 0.10;  // ...or more of its table than this
+};
+
 struct Layer {
   LayerKind kind = LayerKind::kBuiltin;
   std::string path;  // the file; "built-in" for the defaults
@@ -40,13 +53,16 @@ struct Layer {
   Mode mode = Mode::kEnforce;
   std::vector<std::string> env;  // labels this layer declares
   bool lock_user = false;        // system layer: the user layer may only tighten
+  // "breaker.attempts" -> 3, ...: the [limits] keys this layer sets.
+  std::vector<std::pair<std::string, double>> limits;
 };
 
 struct Policy {
-  std::vector<Layer> layers;        // built-in first
-  Mode mode = Mode::kEnforce;       // from the layers, project cannot relax it
-  std::vector<std::string> env;     // union of the layers' labels and $DUALKEY_ENV
+  std::vector<Layer> layers;     // built-in first
+  Mode mode = Mode::kEnforce;    // from the layers, project cannot relax it
+  std::vector<std::string> env;  // union of the layers' labels and $DUALKEY_ENV
   bool lock_user = false;
+  Limits limits;
   std::vector<std::string> errors;  // "path:line: message" for files that failed
 };
 

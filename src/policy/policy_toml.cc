@@ -1,10 +1,12 @@
 // Reading policy layers from TOML files (toml++), with line-numbered errors.
 #include <sys/stat.h>
+#include <toml++/toml.h>
 
+#include <cmath>
 #include <cstdlib>
 #include <fstream>
+#include <optional>
 #include <sstream>
-#include <toml++/toml.h>
 
 #include "policy/policy.h"
 
@@ -150,6 +152,59 @@ void LoadFile(const std::string& path, LayerKind kind, Policy* policy) {
   policy->layers.push_back(std::move(layer));
 }
 
+struct LimitKey {
+  const char* key;
+  double min, max;
+  bool tighter_is_larger;  // a longer breaker window catches more bursts
+  bool integral;
+};
+
+constexpr LimitKey kLimitKeys[] = {
+    {"breaker.attempts", 1, 1000, false, true},
+    {"breaker.window_seconds", 1, 86400, true, true},
+    {"rate_limit.burst", 1, 100000, false, true},
+    {"rate_limit.per_minute", 0.01, 1e6, false, false},
+    {"blast_radius.hold_rows_over", 0, 1e15, false, false},
+    {"blast_radius.hold_table_fraction_over", 0, 1, false, false},
+};
+
+const LimitKey* FindLimit(std::string_view key) {
+  for (const LimitKey& k : kLimitKeys)
+    if (key == k.key) return &k;
+  return nullptr;
+}
+
+// The Limits field a key names, as a number (the int fields convert exactly).
+double GetLimit(const Limits& limits, std::string_view key) {
+  if (key == "breaker.attempts") return limits.breaker_attempts;
+  if (key == "breaker.window_seconds") return limits.breaker_window_seconds;
+  if (key == "rate_limit.burst") return limits.rate_burst;
+  if (key == "rate_limit.per_minute") return limits.rate_per_minute;
+  if (key == "blast_radius.hold_rows_over") return limits.hold_rows_over;
+  return limits.hold_table_fraction_over;
+}
+
+void SetLimit(Limits* limits, std::string_view key, double value) {
+  if (key == "breaker.attempts")
+    limits->breaker_attempts = static_cast<int>(value);
+  else if (key == "breaker.window_seconds")
+    limits->breaker_window_seconds = static_cast<int>(value);
+  else if (key == "rate_limit.burst")
+    limits->rate_burst = static_cast<int>(value);
+  else if (key == "rate_limit.per_minute")
+    limits->rate_per_minute = value;
+  else if (key == "blast_radius.hold_rows_over")
+    limits->hold_rows_over = value;
+  else if (key == "blast_radius.hold_table_fraction_over")
+    limits->hold_table_fraction_over = value;
+}
+
+std::string FormatNumber(double value) {
+  std::ostringstream out;
+  out << value;
+  return out.str();
+}
+
 }  // namespace
 
 bool ParseLayer(std::string_view text, LayerKind kind, std::string path, Layer* out,
@@ -191,6 +246,27 @@ bool ParseLayer(std::string_view text, LayerKind kind, std::string path, Layer* 
       } else {
         out->lock_user = value->get();
       }
+    } else if (name == "breaker" || name == "rate_limit" || name == "blast_radius") {
+      const auto* table = node.as_table();
+      if (table == nullptr) {
+        errors->push_back(where + ": \"" + std::string(name) + "\" must be a table");
+        continue;
+      }
+      for (const auto& [limit_key, limit_node] : *table) {
+        const std::string full = std::string(name) + "." + std::string(limit_key.str());
+        const LimitKey* known = FindLimit(full);
+        const std::string limit_where = Where(path, limit_key.source());
+        std::optional<double> value = limit_node.value<double>();
+        if (known == nullptr) {
+          errors->push_back(limit_where + ": unknown key \"" + full + "\"");
+        } else if (!value || *value < known->min || *value > known->max ||
+                   (known->integral && std::floor(*value) != *value)) {
+          errors->push_back(limit_where + ": \"" + full + "\" must be a number from " +
+                            FormatNumber(known->min) + " to " + FormatNumber(known->max));
+        } else {
+          out->limits.emplace_back(full, *value);
+        }
+      }
     } else if (name == "rules") {
       const auto* array = node.as_array();
       if (array == nullptr || !array->is_array_of_tables()) {
@@ -199,11 +275,13 @@ bool ParseLayer(std::string_view text, LayerKind kind, std::string path, Layer* 
       }
       for (const toml::node& element : *array) {
         Rule rule;
-        if (ParseRule(*element.as_table(), path, &rule, errors)) out->rules.push_back(std::move(rule));
+        if (ParseRule(*element.as_table(), path, &rule, errors))
+          out->rules.push_back(std::move(rule));
       }
     } else {
-      errors->push_back(where + ": unknown key \"" + std::string(name) +
-                        "\" (mode, env, lock_user, [[rules]])");
+      errors->push_back(
+          where + ": unknown key \"" + std::string(name) +
+          "\" (mode, env, lock_user, [breaker], [rate_limit], [blast_radius], [[rules]])");
     }
   }
   return errors->size() == errors_before;
@@ -232,10 +310,19 @@ Policy Load(const Sources& sources) {
     if (layer.kind == LayerKind::kSystem) policy.lock_user = layer.lock_user;
     // Project files cannot set observe (ParseLayer refuses it); a locked user
     // layer cannot either.
-    if (layer.has_mode && !(layer.kind == LayerKind::kUser && policy.lock_user &&
-                            layer.mode == Mode::kObserve))
+    if (layer.has_mode &&
+        !(layer.kind == LayerKind::kUser && policy.lock_user && layer.mode == Mode::kObserve))
       policy.mode = layer.kind == LayerKind::kProject ? Mode::kEnforce : layer.mode;
     policy.env.insert(policy.env.end(), layer.env.begin(), layer.env.end());
+    const bool tighten_only =
+        layer.kind == LayerKind::kProject || (layer.kind == LayerKind::kUser && policy.lock_user);
+    for (const auto& [key, value] : layer.limits) {
+      const LimitKey* known = FindLimit(key);
+      if (known == nullptr) continue;
+      const double current = GetLimit(policy.limits, key);
+      const bool tighter = known->tighter_is_larger ? value > current : value < current;
+      if (!tighten_only || tighter) SetLimit(&policy.limits, key, value);
+    }
   }
   std::string_view labels = sources.env_labels;
   while (!labels.empty()) {
@@ -251,8 +338,10 @@ Policy Load(const Sources& sources) {
 Sources DefaultSources(std::string_view cwd, std::string_view home) {
   Sources sources;
   const char* xdg = std::getenv("XDG_CONFIG_HOME");
-  if (xdg != nullptr && *xdg == '/') sources.user_path = std::string(xdg) + "/dualkey/policy.toml";
-  else if (!home.empty()) sources.user_path = std::string(home) + "/.config/dualkey/policy.toml";
+  if (xdg != nullptr && *xdg == '/')
+    sources.user_path = std::string(xdg) + "/dualkey/policy.toml";
+  else if (!home.empty())
+    sources.user_path = std::string(home) + "/.config/dualkey/policy.toml";
   sources.project_dir = std::string(cwd);
   if (const char* env = std::getenv("DUALKEY_ENV")) sources.env_labels = env;
   return sources;
