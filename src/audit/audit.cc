@@ -456,6 +456,12 @@ class FileLog final : public Log {
   ~FileLog() override {
     {
       std::unique_lock lock(mu_);
+      stopping_ = true;
+    }
+    flush_cv_.notify_all();
+    if (flusher_.joinable()) flusher_.join();
+    {
+      std::unique_lock lock(mu_);
       while (leader_active_) {  // only if the owner closes while appends are in flight
         lock.unlock();
         std::this_thread::sleep_for(std::chrono::milliseconds(1));
@@ -477,7 +483,7 @@ class FileLog final : public Log {
   // Called by Open before the log is shared.
   void Resume(std::uint64_t last_seq, std::string last_hash, std::int64_t last_time_ms,
               bool tail_checkpointed) {
-    last_seq_ = durable_seq_ = last_seq;
+    last_seq_ = durable_seq_ = written_seq_ = last_seq;
     last_hash_ = std::move(last_hash);
     last_time_ms_ = last_time_ms;
     since_checkpoint_ = tail_checkpointed ? 0 : 1;
@@ -490,7 +496,7 @@ class FileLog final : public Log {
     return WriteAll(fd_, CheckpointLine(last_seq_, last_hash_, sk_), error) && Sync(error);
   }
 
-  std::uint64_t Append(const Record& record, std::string* error) override {
+  std::uint64_t Append(const Record& record, std::string* error, Durability durability) override {
     std::string scratch;
     if (error == nullptr) error = &scratch;
     // Everything that does not depend on the chain is done before the lock.
@@ -527,6 +533,13 @@ class FileLog final : public Log {
     if (++since_checkpoint_ >= static_cast<std::uint64_t>(checkpoint_every_)) {
       pending_ += CheckpointLine(seq, last_hash_, sk_);
       since_checkpoint_ = 0;
+    }
+    if (durability == Durability::kWritten) {
+      if (!WaitWritten(lock, seq, error)) return 0;
+      // The flusher wakes on its own every 100 ms: waking it per append
+      // would cost a context switch and an fsync per harmless command.
+      if (!flusher_.joinable()) flusher_ = std::thread([this] { FlushLoop(); });
+      return seq;
     }
     if (!WaitDurable(lock, seq, error)) return 0;
     return seq;
@@ -578,6 +591,7 @@ class FileLog final : public Log {
           (sync_ewma_ * 7 + std::chrono::duration_cast<std::chrono::microseconds>(sync_time)) / 8;
       if (ok) {
         durable_seq_ = batch_last;
+        written_seq_ = std::max(written_seq_, batch_last);
       } else {
         // The file's tail is now unknown: refuse everything from here on.
         broken_ = failure;
@@ -587,6 +601,54 @@ class FileLog final : public Log {
       batch_cv_[(batch_no + 1) % 2].notify_one();
     }
     return true;
+  }
+
+  // Like WaitDurable without the sync: the first waiter with no leader
+  // active writes everything queued. The page cache outlives the process, so
+  // a written record survives kill -9; FlushLoop syncs it soon after.
+  bool WaitWritten(std::unique_lock<std::mutex>& lock, std::uint64_t seq, std::string* error) {
+    while (written_seq_ < seq) {
+      if (!broken_.empty()) {
+        *error = broken_;
+        return false;
+      }
+      if (leader_active_) {
+        // A sync leader wakes only one waiter of the next batch; a short
+        // timed wait keeps write-only appenders from depending on that.
+        batch_cv_[next_batch_ % 2].wait_for(lock, std::chrono::microseconds(200));
+        continue;
+      }
+      leader_active_ = true;
+      const std::uint64_t batch_no = next_batch_++;
+      batch_.swap(pending_);
+      std::uint64_t batch_last = last_seq_;
+      lock.unlock();
+      std::string failure;
+      bool ok = WriteAll(fd_, batch_, &failure);
+      batch_.clear();
+      lock.lock();
+      leader_active_ = false;
+      if (ok) {
+        written_seq_ = batch_last;
+      } else {
+        broken_ = failure;
+      }
+      batch_cv_[batch_no % 2].notify_all();
+      batch_cv_[(batch_no + 1) % 2].notify_all();
+    }
+    return true;
+  }
+
+  // Syncs written records within 100 ms of their append.
+  void FlushLoop() {
+    std::unique_lock lock(mu_);
+    while (!stopping_) {
+      flush_cv_.wait_for(lock, std::chrono::milliseconds(100));
+      if (written_seq_ <= durable_seq_ || leader_active_ || !broken_.empty()) continue;
+      // An empty batch: WaitDurable writes what is queued and syncs.
+      std::string error;
+      WaitDurable(lock, written_seq_, &error);
+    }
   }
 
   // When the last batch had company, the appenders it released are about to
@@ -623,8 +685,12 @@ class FileLog final : public Log {
   std::int64_t last_time_ms_ = 0;
   std::uint64_t since_checkpoint_ = 0;  // entries since the last checkpoint line
   std::uint64_t durable_seq_ = 0;       // everything up to here is synced
-  std::string pending_;                 // lines queued, not yet written
-  std::string batch_;                   // the leader's buffer (only the leader touches it)
+  std::uint64_t written_seq_ = 0;       // everything up to here is in the file
+  std::condition_variable flush_cv_;
+  std::thread flusher_;  // started by the first kWritten append
+  bool stopping_ = false;
+  std::string pending_;  // lines queued, not yet written
+  std::string batch_;    // the leader's buffer (only the leader touches it)
   bool leader_active_ = false;
   std::uint64_t last_batch_entries_ = 0;       // entries the last leader synced
   std::chrono::microseconds sync_ewma_{1000};  // how long write + sync takes here

@@ -42,10 +42,18 @@ class Log {
   static std::unique_ptr<Log> Open(const OpenOptions& options, std::string* error);
   virtual ~Log() = default;
 
-  // Appends and makes it durable (fsync) before returning; concurrent
-  // callers share one fsync (group commit). Thread-safe. Returns the seq, or
-  // 0 with `error` set when the record could not be made durable.
-  virtual std::uint64_t Append(const Record& record, std::string* error) = 0;
+  // How far a record has gone when Append returns.
+  enum class Durability {
+    kSynced,   // fdatasync'ed: survives a crash of the machine
+    kWritten,  // written to the file: survives a crash or kill -9 of dualkey;
+               // synced with the next kSynced append or within 100 ms
+  };
+
+  // Appends and, by default, makes it durable (fsync) before returning;
+  // concurrent callers share one fsync (group commit). Thread-safe. Returns
+  // the seq, or 0 with `error` set when the record could not be written.
+  virtual std::uint64_t Append(const Record& record, std::string* error,
+                               Durability durability = Durability::kSynced) = 0;
 
   // The hex Ed25519 public key that verifies this log's checkpoints.
   virtual std::string PublicKey() const = 0;

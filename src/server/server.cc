@@ -168,10 +168,15 @@ class Daemon {
 
   // Audits an event and tells the watchers. Returns false if it could not be
   // made durable (the caller must not report success then).
-  bool Record(const std::string& kind, json fields) {
+  // Records of decisions that change state (holds, approvals, consumptions,
+  // breaker trips) are synced before the reply; a plain allow is written to
+  // the file before the reply (so it survives kill -9 of the daemon) and
+  // synced within 100 ms, which keeps an fsync off every harmless command.
+  bool Record(const std::string& kind, json fields,
+              audit::Log::Durability durability = audit::Log::Durability::kSynced) {
     fields["time_ms"] = NowMs();
     std::string error;
-    bool durable = log_->Append(audit::Record{kind, fields.dump()}, &error) != 0;
+    bool durable = log_->Append(audit::Record{kind, fields.dump()}, &error, durability) != 0;
     if (!durable && !options_.quiet)
       std::cerr << "dualkey serve: audit append failed: " << error << "\n";
     json event = fields;
@@ -222,11 +227,10 @@ class Daemon {
     // more than the text shows, such as the rows a DELETE would touch: it may
     // raise the decision, never lower it, and say why for the human.
     if (request.contains("min_decision")) {
-      static constexpr std::pair<const char*, Decision> kDecisions[] = {
-          {"allow", Decision::kAllow},
-          {"hold", Decision::kHold},
-          {"hold2", Decision::kHold2},
-          {"deny", Decision::kDeny}};
+      static constexpr std::pair<const char*, Decision> kDecisions[] = {{"allow", Decision::kAllow},
+                                                                        {"hold", Decision::kHold},
+                                                                        {"hold2", Decision::kHold2},
+                                                                        {"deny", Decision::kDeny}};
       const json& wanted = request["min_decision"];
       const auto* match = std::find_if(std::begin(kDecisions), std::end(kDecisions), [&](auto& d) {
         return wanted.is_string() && wanted.get<std::string>() == d.first;
@@ -267,7 +271,8 @@ class Daemon {
       reply["decision"] = "allow";
       reply["reason"] = verdict.reason;
       if (verdict.observe_only) reply["observe"] = ToString(verdict.decision);
-      if (!Record("verdict", reply)) return Held(base, "the audit log could not be written");
+      if (!Record("verdict", reply, audit::Log::Durability::kWritten))
+        return Held(base, "the audit log could not be written");
       reply["ok"] = true;
       return reply;
     }
@@ -287,8 +292,7 @@ class Daemon {
         reply["ok"] = true;
         return reply;
       }
-      if (error != approval::kNoApproval)
-        return Held(base, "the approval store failed: " + error);
+      if (error != approval::kNoApproval) return Held(base, "the approval store failed: " + error);
       error.clear();
     }
 

@@ -739,3 +739,50 @@ TEST_F(AuditTest, UnknownActionIsAnError) {
 
 }  // namespace
 }  // namespace dualkey::audit
+
+namespace dualkey::audit {
+namespace {
+
+// A record appended with Durability::kWritten is in the file when Append
+// returns: a kill -9 right after loses none of them, and the chain verifies.
+TEST_F(AuditTest, WrittenRecordsSurviveKillNine) {
+  int ready[2];
+  ASSERT_EQ(pipe(ready), 0);
+  pid_t child = fork();
+  if (child == 0) {
+    std::string error;
+    auto log = Log::Open(options_, &error);
+    if (!log) _exit(1);
+    for (int i = 1; i <= 500; ++i) {
+      json fields = {{"agent", "claude"}, {"n", i}};
+      if (log->Append({"verdict", fields.dump()}, &error, Log::Durability::kWritten) == 0) _exit(2);
+    }
+    // One synced record in the middle of written ones, then more written.
+    if (log->Append({"hold", "{}"}, &error) == 0) _exit(3);
+    for (int i = 0; i < 10; ++i)
+      if (log->Append({"verdict", "{}"}, &error, Log::Durability::kWritten) == 0) _exit(4);
+    char byte = 'x';
+    if (write(ready[1], &byte, 1) != 1) _exit(5);
+    pause();  // killed here
+    _exit(0);
+  }
+  close(ready[1]);
+  char byte;
+  ASSERT_EQ(read(ready[0], &byte, 1), 1) << "the child failed before appending";
+  close(ready[0]);
+  ASSERT_EQ(kill(child, SIGKILL), 0);
+  int status;
+  waitpid(child, &status, 0);
+
+  VerifyReport report = Verify(options_.path);
+  EXPECT_TRUE(report.ok) << (report.problems.empty() ? "" : report.problems.front());
+  EXPECT_EQ(report.last_seq, 511u);
+  // And the log resumes after the crash.
+  auto log = OpenLog();
+  ASSERT_NE(log, nullptr);
+  std::string error;
+  EXPECT_EQ(log->Append({"verdict", "{}"}, &error, Log::Durability::kWritten), 512u) << error;
+}
+
+}  // namespace
+}  // namespace dualkey::audit
