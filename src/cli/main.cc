@@ -80,6 +80,10 @@ int main(int argc, char** argv) {
                         "destructive requests an agent may burst (default: policy [rate_limit] burst, else 20)");
   serve_cmd->add_option("--rate-per-minute", serve.rate_per_minute,
                         "then this many per minute (default: policy [rate_limit] per_minute, else 20)");
+  serve_cmd->add_option("--http", serve.http_listen,
+                        "also listen for HTTP on ADDRESS:PORT (loopback), POST /v1/<op>");
+  serve_cmd->add_option("--tls-cert", serve.tls_cert, "PEM certificate chain: serve --http as HTTPS");
+  serve_cmd->add_option("--tls-key", serve.tls_key, "PEM private key for --tls-cert");
   serve_cmd->add_flag("--quiet", serve.quiet, "no log lines on stderr");
 
   dualkey::cli::DaemonOptions daemon;

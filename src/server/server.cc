@@ -41,6 +41,7 @@
 #include "approval/approval.h"
 #include "audit/audit.h"
 #include "guard/guard.h"
+#include "server/internal/http_listener.h"
 
 namespace dualkey::server {
 namespace {
@@ -679,6 +680,37 @@ int Serve(const ServeOptions& given) {
   if (!options.quiet)
     std::cerr << "dualkey serve: listening on " << options.socket_path << " (store "
               << store_location << ", audit " << audit_options.path << ")\n";
+  std::unique_ptr<internal::HttpListener> http;
+  if (!options.http_listen.empty()) {
+    internal::HttpListenerOptions http_options;
+    const std::size_t colon = options.http_listen.rfind(':');
+    http_options.address =
+        colon == std::string::npos ? "127.0.0.1" : options.http_listen.substr(0, colon);
+    const std::string port =
+        colon == std::string::npos ? options.http_listen : options.http_listen.substr(colon + 1);
+    http_options.port = std::atoi(port.c_str());
+    if (http_options.address.starts_with('[') && http_options.address.ends_with(']'))
+      http_options.address = http_options.address.substr(1, http_options.address.size() - 2);
+    http_options.tls_cert = options.tls_cert;
+    http_options.tls_key = options.tls_key;
+    if (port.empty() || port.find_first_not_of("0123456789") != std::string::npos) {
+      std::cerr << "dualkey serve: --http wants ADDRESS:PORT, e.g. 127.0.0.1:8790\n";
+      close(listener);
+      unlink(options.socket_path.c_str());
+      return 2;
+    }
+    http = internal::HttpListener::Start(
+        http_options, [&daemon](const json& request) { return daemon.Handle(request); }, &error);
+    if (!http) {
+      std::cerr << "dualkey serve: " << error << "\n";
+      close(listener);
+      unlink(options.socket_path.c_str());
+      return 1;
+    }
+    if (!options.quiet)
+      std::cerr << "dualkey serve: HTTP" << (http->tls() ? "S" : "") << " on "
+                << http_options.address << ":" << http->port() << "\n";
+  }
   std::thread expirer([&] { daemon.ExpireLoop(); });
   while (!g_stop) {
     pollfd pfd{listener, POLLIN, 0};
@@ -690,6 +722,7 @@ int Serve(const ServeOptions& given) {
   }
   close(listener);
   unlink(options.socket_path.c_str());
+  http.reset();
   // Connections notice g_stop within 200 ms; the daemon outlives them.
   while (g_active_connections > 0) std::this_thread::sleep_for(std::chrono::milliseconds(20));
   expirer.join();

@@ -26,6 +26,11 @@ struct ServeOptions {
   int rate_burst = 20;
   double rate_per_minute = 20;
   bool quiet = false;
+  // Loopback HTTP listener ("127.0.0.1:8790"; empty: none): the socket's
+  // requests as POST /v1/<op>. HTTPS with a certificate and key.
+  std::string http_listen;
+  std::string tls_cert;
+  std::string tls_key;
 };
 
 // Runs until SIGINT or SIGTERM. Returns the exit status.

@@ -1,0 +1,247 @@
+// Beast does the HTTP framing; each connection gets a thread, as on the Unix
+// socket: the callers are a dashboard and a few gateways, not thousands.
+#include "server/internal/http_listener.h"
+
+#include <atomic>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/ssl.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <boost/beast/ssl.hpp>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+namespace dualkey::server::internal {
+namespace {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+using tcp = asio::ip::tcp;
+using nlohmann::json;
+
+constexpr std::size_t kMaxBodyBytes = 1 << 20;
+
+bool IsLoopback(const asio::ip::address& address) {
+  return address.is_loopback();
+}
+
+http::response<http::string_body> Reply(http::status status, const json& body, bool keep_alive,
+                                        unsigned version) {
+  http::response<http::string_body> response{status, version};
+  response.set(http::field::server, "dualkey");
+  response.set(http::field::content_type, "application/json");
+  response.set(http::field::cache_control, "no-store");
+  response.keep_alive(keep_alive);
+  response.body() = body.dump(-1, ' ', false, json::error_handler_t::replace) + "\n";
+  response.prepare_payload();
+  return response;
+}
+
+// Maps one HTTP request to the daemon's JSON protocol.
+http::response<http::string_body> Route(const http::request<http::string_body>& request,
+                                        const HttpListener::Handler& handler) {
+  const bool keep = request.keep_alive();
+  const unsigned version = request.version();
+  std::string target(request.target());
+  if (std::size_t q = target.find('?'); q != std::string::npos) target.resize(q);
+  if (!target.starts_with("/v1/") || target.size() <= 4)
+    return Reply(http::status::not_found,
+                 json{{"ok", false},
+                      {"error",
+                       "unknown path; use POST /v1/<op> (check, pending, "
+                       "approve, deny, breaker_reset, status)"}},
+                 keep, version);
+  const std::string op = target.substr(4);
+  if (op == "watch")
+    return Reply(http::status::not_implemented,
+                 json{{"ok", false}, {"error", "watch is served on the Unix socket only"}}, keep,
+                 version);
+  json body = json::object();
+  if (request.method() == http::verb::post) {
+    if (!request.body().empty()) body = json::parse(request.body(), nullptr, false);
+    if (body.is_discarded() || !body.is_object()) {
+      json reply{{"ok", false}, {"error", "the body is not a JSON object"}};
+      if (op == "check") reply["decision"] = "hold";
+      return Reply(http::status::bad_request, reply, keep, version);
+    }
+  } else if (request.method() != http::verb::get || (op != "status" && op != "pending")) {
+    return Reply(http::status::method_not_allowed,
+                 json{{"ok", false}, {"error", "use POST (GET only for status and pending)"}}, keep,
+                 version);
+  }
+  body["op"] = op;
+  json reply = handler(body);
+  const bool ok = reply.value("ok", false);
+  return Reply(ok ? http::status::ok : http::status::bad_request, reply, keep, version);
+}
+
+template <typename Stream>
+void Serve(Stream& stream, const HttpListener::Handler& handler) {
+  beast::flat_buffer buffer;
+  while (true) {
+    http::request_parser<http::string_body> parser;
+    parser.body_limit(kMaxBodyBytes);
+    parser.header_limit(16 * 1024);
+    beast::error_code ec;
+    http::read(stream, buffer, parser, ec);
+    if (ec == http::error::end_of_stream || ec == asio::error::eof ||
+        ec == asio::error::connection_reset)
+      return;
+    if (ec) {
+      // Malformed or oversized: answer once, then close; never a decision.
+      json reply{{"ok", false}, {"error", "bad HTTP request: " + ec.message()}};
+      auto response = Reply(ec == http::error::body_limit ? http::status::payload_too_large
+                                                          : http::status::bad_request,
+                            reply, false, 11);
+      http::write(stream, response, ec);
+      return;
+    }
+    auto response = Route(parser.get(), handler);
+    http::write(stream, response, ec);
+    if (ec || !response.keep_alive()) return;
+  }
+}
+
+class BeastListener final : public HttpListener {
+ public:
+  BeastListener(const HttpListenerOptions& options, Handler handler)
+      : options_(options),
+        handler_(std::move(handler)),
+        acceptor_(io_),
+        ssl_(asio::ssl::context::tls_server) {}
+
+  bool Open(std::string* error) {
+    beast::error_code ec;
+    asio::ip::address address = asio::ip::make_address(options_.address, ec);
+    if (ec) {
+      *error = "not an IP address: " + options_.address;
+      return false;
+    }
+    use_tls_ = !options_.tls_cert.empty() || !options_.tls_key.empty();
+    if (!IsLoopback(address) && !(options_.allow_remote && use_tls_)) {
+      *error =
+          "the HTTP listener binds loopback only, unless TLS is configured and remote "
+          "access is asked for";
+      return false;
+    }
+    if (use_tls_) {
+      if (options_.tls_cert.empty() || options_.tls_key.empty()) {
+        *error = "TLS needs both a certificate and a key";
+        return false;
+      }
+      ssl_.set_options(asio::ssl::context::default_workarounds | asio::ssl::context::no_sslv2 |
+                       asio::ssl::context::no_sslv3 | asio::ssl::context::no_tlsv1 |
+                       asio::ssl::context::no_tlsv1_1);
+      ssl_.use_certificate_chain_file(options_.tls_cert, ec);
+      if (!ec) ssl_.use_private_key_file(options_.tls_key, asio::ssl::context::pem, ec);
+      if (ec) {
+        *error = "cannot load the TLS certificate or key: " + ec.message();
+        return false;
+      }
+    }
+    tcp::endpoint endpoint(address, static_cast<unsigned short>(options_.port));
+    acceptor_.open(endpoint.protocol(), ec);
+    if (!ec) acceptor_.set_option(asio::socket_base::reuse_address(true), ec);
+    if (!ec) acceptor_.bind(endpoint, ec);
+    if (!ec) acceptor_.listen(asio::socket_base::max_listen_connections, ec);
+    if (ec) {
+      *error = "cannot listen on " + options_.address + ":" + std::to_string(options_.port) + ": " +
+               ec.message();
+      return false;
+    }
+    port_ = acceptor_.local_endpoint().port();
+    Accept();
+    thread_ = std::thread([this] { io_.run(); });
+    return true;
+  }
+
+  ~BeastListener() override {
+    asio::post(io_, [this] {
+      beast::error_code ec;
+      acceptor_.close(ec);
+    });
+    io_.stop();
+    if (thread_.joinable()) thread_.join();
+    stopping_ = true;
+    std::unique_lock lock(mu_);
+    for (int fd : open_fds_) ::shutdown(fd, SHUT_RDWR);
+    lock.unlock();
+    while (active_ > 0) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+
+  int port() const override { return port_; }
+  bool tls() const override { return use_tls_; }
+
+ private:
+  void Accept() {
+    acceptor_.async_accept([this](beast::error_code ec, tcp::socket socket) {
+      if (ec) {
+        if (acceptor_.is_open()) Accept();
+        return;
+      }
+      ++active_;
+      std::thread([this, s = std::move(socket)]() mutable { Connection(std::move(s)); }).detach();
+      Accept();
+    });
+  }
+
+  void Connection(tcp::socket socket) {
+    // A stalled client must not hold a thread forever.
+    timeval timeout{30, 0};
+    setsockopt(socket.native_handle(), SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout);
+    setsockopt(socket.native_handle(), SOL_SOCKET, SO_SNDTIMEO, &timeout, sizeof timeout);
+    socket.set_option(tcp::no_delay(true));
+    const int fd = socket.native_handle();
+    {
+      std::unique_lock lock(mu_);
+      open_fds_.push_back(fd);
+    }
+    if (!stopping_) {
+      if (use_tls_) {
+        beast::ssl_stream<tcp::socket&> stream(socket, ssl_);
+        beast::error_code ec;
+        stream.handshake(asio::ssl::stream_base::server, ec);
+        if (!ec) {
+          Serve(stream, handler_);
+          stream.shutdown(ec);
+        }
+      } else {
+        Serve(socket, handler_);
+      }
+    }
+    {
+      std::unique_lock lock(mu_);
+      std::erase(open_fds_, fd);
+    }
+    beast::error_code ec;
+    socket.shutdown(tcp::socket::shutdown_both, ec);
+    socket.close(ec);
+    --active_;
+  }
+
+  HttpListenerOptions options_;
+  Handler handler_;
+  asio::io_context io_;
+  tcp::acceptor acceptor_;
+  asio::ssl::context ssl_;
+  bool use_tls_ = false;
+  int port_ = 0;
+  std::thread thread_;
+  std::atomic<bool> stopping_{false};
+  std::atomic<int> active_{0};
+  std::mutex mu_;
+  std::vector<int> open_fds_;
+};
+
+}  // namespace
+
+std::unique_ptr<HttpListener> HttpListener::Start(const HttpListenerOptions& options,
+                                                  Handler handler, std::string* error) {
+  auto listener = std::make_unique<BeastListener>(options, std::move(handler));
+  if (!listener->Open(error)) return nullptr;
+  return listener;
+}
+
+}  // namespace dualkey::server::internal
