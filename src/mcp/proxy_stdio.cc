@@ -33,6 +33,17 @@ using internal::ClientMessage;
 using internal::Gate;
 using nlohmann::json;
 
+// SIGTERM/SIGINT/SIGHUP reach the pumps through this pipe (a handler can do
+// nothing else safely); the proxy then ends the server too instead of
+// orphaning it.
+int g_signal_write_fd = -1;
+volatile sig_atomic_t g_signal = 0;
+extern "C" void OnSignal(int number) {
+  g_signal = number;
+  char byte = 1;
+  if (g_signal_write_fd >= 0) (void)!::write(g_signal_write_fd, &byte, 1);
+}
+
 // A file descriptor that closes itself.
 class Fd {
  public:
@@ -190,9 +201,10 @@ int Reap(pid_t pid, int grace_ms) {
 
 class StdioProxy {
  public:
-  StdioProxy(const ProxyOptions& options, Gate* gate, Child* child, int client_in, int client_out)
+  StdioProxy(const ProxyOptions& options, Gate* gate, Child* child, int client_in, int client_out,
+             int signal_read)
       : options_(options), gate_(gate), child_(child), client_in_(client_in),
-        client_out_(client_out) {}
+        client_out_(client_out), signal_read_(signal_read) {}
 
   int Run() {
     Fd stop_read, stop_write;
@@ -206,7 +218,13 @@ class StdioProxy {
     });
     PumpClient();
     int status;
-    if (server_gone_) {
+    if (g_signal != 0) {
+      kill(child_->pid, SIGTERM);
+      child_->in.Reset();
+      Reap(child_->pid, 1500);
+      server_pump.join();
+      status = 128 + g_signal;
+    } else if (server_gone_) {
       server_pump.join();
       status = Reap(child_->pid, 2000);
       AnswerPending(status);
@@ -283,13 +301,13 @@ class StdioProxy {
     char buffer[65536];
     bool server_open = true;
     for (;;) {
-      pollfd fds[2] = {{client_in_, POLLIN, 0}, {stop_read_, POLLIN, 0}};
-      int ready = ::poll(fds, 2, -1);
+      pollfd fds[3] = {{client_in_, POLLIN, 0}, {stop_read_, POLLIN, 0}, {signal_read_, POLLIN, 0}};
+      int ready = ::poll(fds, 3, -1);
       if (ready < 0) {
         if (errno == EINTR) continue;
         return;
       }
-      if (fds[1].revents != 0) return;  // the server is gone
+      if (fds[1].revents != 0 || fds[2].revents != 0) return;  // the server is gone, or a signal
       ssize_t n = ::read(client_in_, buffer, sizeof(buffer));
       if (n < 0 && (errno == EINTR || errno == EAGAIN)) continue;
       if (n <= 0) return;  // the client went
@@ -326,6 +344,7 @@ class StdioProxy {
   Child* child_;
   int client_in_;
   int client_out_;
+  int signal_read_;
   int stop_read_ = -1;
   std::atomic<bool> server_gone_{false};
   std::mutex client_mutex_;
@@ -376,8 +395,17 @@ int RunStdioProxy(const ProxyOptions& options) {
     std::cerr << "dualkey mcp: " << error << "\n";
     return 2;
   }
-  StdioProxy proxy(options, &gate, &child, STDIN_FILENO, STDOUT_FILENO);
-  return proxy.Run();
+  Fd signal_read, signal_write;
+  if (!MakePipe(&signal_read, &signal_write)) return 2;
+  g_signal_write_fd = signal_write.get();
+  struct sigaction action{};
+  action.sa_handler = OnSignal;
+  sigemptyset(&action.sa_mask);
+  for (int number : {SIGTERM, SIGINT, SIGHUP}) sigaction(number, &action, nullptr);
+  StdioProxy proxy(options, &gate, &child, STDIN_FILENO, STDOUT_FILENO, signal_read.get());
+  int status = proxy.Run();
+  g_signal_write_fd = -1;
+  return status;
 }
 
 }  // namespace dualkey::mcp
