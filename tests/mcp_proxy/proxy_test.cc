@@ -5,7 +5,12 @@
 #include <gtest/gtest.h>
 #include <libpq-fe.h>
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+
 #include <atomic>
+#include <set>
 
 #include "../approval/pg_harness.h"
 #include "harness.h"
@@ -313,6 +318,77 @@ TEST_F(RawProxy, FloodingClientGetsEveryAnswer) {
   EXPECT_EQ(Count(ServerInput(), "flood"), 0);
   proxy->CloseStdin();
   EXPECT_EQ(proxy->Wait(5000), 0);
+}
+
+}  // namespace
+}  // namespace dualkey::testing
+
+namespace dualkey::testing {
+namespace {
+
+int FreePort() {
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof(address));
+  socklen_t length = sizeof(address);
+  getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length);
+  close(fd);
+  return ntohs(address.sin_port);
+}
+
+// server-everything on Streamable HTTP; its stdout (one "Received MCP POST
+// request" per POST) goes to a file, so the test can count what reached it.
+TEST_F(McpProxy, StreamableHttpHoldsApprovesAndPassesOnce) {
+  RealDaemon daemon(root_ / "state");
+  ASSERT_TRUE(daemon.ok());
+  const int port = FreePort();
+  const std::string server_log = (root_ / "http-server.log").string();
+  Child server({"sh", "-c", "exec node \"$0\" streamableHttp >\"$1\" 2>&1",
+                NodePackages::Get().EverythingServer(), server_log},
+               {"PORT=" + std::to_string(port)});
+  for (int i = 0; i < 200 && ReadAll(server_log).find("listening") == std::string::npos; ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(25));
+  ASSERT_NE(ReadAll(server_log).find("listening"), std::string::npos) << ReadAll(server_log);
+
+  Child proxy({DUALKEY_BINARY, "mcp", "--socket", daemon.socket(), "--upstream",
+               "http://127.0.0.1:" + std::to_string(port) + "/mcp"},
+              Env(), project_.string());
+  std::optional<std::string> url = proxy.ReadLine(10000);
+  ASSERT_TRUE(url && url->rfind("http://127.0.0.1:", 0) == 0) << url.value_or("no URL");
+
+  NodeClient client(Env());
+  json connected = client.Do({{"op", "connect"}, {"transport", "http"}, {"url", *url}});
+  ASSERT_TRUE(connected.value("ok", false)) << connected.dump();
+  ASSERT_TRUE(client.Do({{"op", "list"}}).value("ok", false));
+  json sum = client.Call("get-sum", {{"a", 20}, {"b", 22}});
+  EXPECT_NE(ResultText(sum).find("42"), std::string::npos) << sum.dump();
+
+  auto posts = [&] { return Count(ReadAll(server_log), "Received MCP POST request"); };
+  const int before = posts();
+  json held = client.Call("echo", {{"message", "over http"}});
+  ASSERT_TRUE(IsHeld(held)) << held.dump();
+  EXPECT_EQ(posts(), before) << "a held call never reaches the server";
+  const std::string id = held["result"]["_meta"]["dualkey"].value("approval_id", "");
+  ASSERT_FALSE(id.empty()) << held.dump();
+  ShellOutput approved = daemon.Approve(id);
+  ASSERT_EQ(approved.status, 0) << approved.out;
+  json passed = client.Call("echo", {{"message", "over http"}});
+  EXPECT_EQ(ResultText(passed), "Echo: over http") << passed.dump();
+  EXPECT_EQ(posts(), before + 1);
+  EXPECT_TRUE(IsHeld(client.Call("echo", {{"message", "over http"}}))) << "used once";
+
+  // Raw HTTP: malformed JSON gets a JSON-RPC parse error; a web page's
+  // Origin is refused.
+  ShellOutput malformed = Shell("curl -s -X POST -H 'Content-Type: application/json' -H "
+                                "'Accept: application/json, text/event-stream' --data '{nope' " +
+                                Quote(*url));
+  EXPECT_NE(malformed.out.find("-32700"), std::string::npos) << malformed.out;
+  ShellOutput foreign = Shell("curl -s -o /dev/null -w '%{http_code}' -X POST -H "
+                              "'Origin: http://evil.example' --data '{}' " + Quote(*url));
+  EXPECT_EQ(foreign.out, "403");
+  EXPECT_EQ(posts(), before + 1);
 }
 
 }  // namespace
