@@ -46,10 +46,11 @@ int RunMcp(const mcp::ProxyOptions& options) {
 int RunInstallMcp(const InstallMcpOptions& options) {
   hook::InstallMcpRequest request;
   if (options.client.empty() || !hook::ParseAgent(options.client, &request.client)) {
-    std::cerr << "dualkey install mcp: --client must be claude, cursor, gemini or codex\n"
-              << "  dualkey install mcp --client claude            wrap every server in ~/.claude.json\n"
-              << "  dualkey install mcp --client cursor --project  ... in .cursor/mcp.json here\n"
-              << "  dualkey install mcp --client claude --uninstall\n";
+    std::cerr
+        << "dualkey install mcp: --client must be claude, cursor, gemini or codex\n"
+        << "  dualkey install mcp --client claude            wrap every server in ~/.claude.json\n"
+        << "  dualkey install mcp --client cursor --project  ... in .cursor/mcp.json here\n"
+        << "  dualkey install mcp --client claude --uninstall\n";
     return 2;
   }
   request.project = options.project;

@@ -2,6 +2,7 @@
 
 #include <sys/stat.h>
 #include <time.h>
+#include <toml++/toml.h>
 #include <unistd.h>
 
 #include <cstdio>
@@ -9,7 +10,6 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <sstream>
-#include <toml++/toml.h>
 
 namespace dualkey::hook {
 namespace {
@@ -62,9 +62,8 @@ struct Rewrite {
   std::string command;
   std::vector<std::string> args;
 };
-bool Plan(const std::string& name, const std::string& command,
-          const std::vector<std::string>& args, const InstallMcpRequest& request, Rewrite* out,
-          std::string* status) {
+bool Plan(const std::string& name, const std::string& command, const std::vector<std::string>& args,
+          const InstallMcpRequest& request, Rewrite* out, std::string* status) {
   std::size_t separator = 0;
   const bool wrapped = IsWrapped(command, args, &separator);
   if (request.uninstall) {
@@ -111,8 +110,10 @@ void RewriteJsonServers(ojson& servers, const std::string& scope, const InstallM
       if (entry.contains("args")) {
         if (!entry["args"].is_array()) plain = false;
         for (const ojson& arg : entry["args"]) {
-          if (!arg.is_string()) plain = false;
-          else args.push_back(arg.get<std::string>());
+          if (!arg.is_string())
+            plain = false;
+          else
+            args.push_back(arg.get<std::string>());
         }
       }
       Rewrite rewrite;
@@ -152,7 +153,7 @@ bool WriteAtomically(const std::string& path, const std::string& text, std::stri
       return false;
     }
   }
-  struct stat info{};
+  struct stat info {};
   if (stat(path.c_str(), &info) == 0) chmod(temp.c_str(), info.st_mode & 07777);
   if (rename(temp.c_str(), path.c_str()) != 0) {
     std::remove(temp.c_str());
@@ -217,11 +218,14 @@ bool RewriteFile(const std::string& path, const InstallMcpRequest& request, File
           bool plain = true;
           if (entry->contains("args")) {
             toml::array* list = (*entry)["args"].as_array();
-            if (list == nullptr) plain = false;
+            if (list == nullptr)
+              plain = false;
             else
               for (toml::node& arg : *list) {
-                if (auto value = arg.value<std::string>()) args.push_back(*value);
-                else plain = false;
+                if (auto value = arg.value<std::string>())
+                  args.push_back(*value);
+                else
+                  plain = false;
               }
           }
           Rewrite rewrite;
@@ -278,10 +282,14 @@ bool RewriteFile(const std::string& path, const InstallMcpRequest& request, File
 
 std::string ClientName(Agent client) {
   switch (client) {
-    case Agent::kClaude: return "Claude Code";
-    case Agent::kCursor: return "Cursor";
-    case Agent::kCodex: return "Codex";
-    case Agent::kGemini: return "Gemini CLI";
+    case Agent::kClaude:
+      return "Claude Code";
+    case Agent::kCursor:
+      return "Cursor";
+    case Agent::kCodex:
+      return "Codex";
+    case Agent::kGemini:
+      return "Gemini CLI";
   }
   return "";
 }
@@ -330,8 +338,8 @@ CommandOutput InstallMcp(const InstallMcpRequest& request) {
       report.backup = BackupPath(path, stamp);
       fs::copy_file(path, report.backup, fs::copy_options::none, ec);
       if (ec) {
-        errors += "dualkey: cannot back up " + path + " to " + report.backup + ": " +
-                  ec.message() + " (nothing was changed)\n";
+        errors += "dualkey: cannot back up " + path + " to " + report.backup + ": " + ec.message() +
+                  " (nothing was changed)\n";
         report.backup.clear();
         report.changed = false;
         result.exit_code = 2;

@@ -16,8 +16,8 @@ struct InstallMcpRequest {
   bool project = false;  // the project's config (.mcp.json, .cursor/mcp.json, ...)
   bool uninstall = false;
   bool dry_run = false;
-  bool json = false;        // print one JSON object
-  std::string binary;       // absolute path of dualkey written into the configs
+  bool json = false;   // print one JSON object
+  std::string binary;  // absolute path of dualkey written into the configs
   std::string project_dir;
   std::string home;
   std::string timestamp;  // backup suffix; empty: now

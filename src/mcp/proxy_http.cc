@@ -4,10 +4,9 @@
 // rest is forwarded with its headers (Mcp-Session-Id, MCP-Protocol-Version,
 // Authorization, Last-Event-ID) and the server's answer relayed as it streams.
 // One thread per client connection, each with its own upstream connection.
+#include <openssl/err.h>
 #include <signal.h>
 #include <unistd.h>
-
-#include <openssl/err.h>
 
 #include <atomic>
 #include <boost/asio/ip/tcp.hpp>
@@ -91,10 +90,18 @@ bool ParseUrl(const std::string& text, Url* url, std::string* error) {
 }
 
 bool IsHopByHop(beast::string_view name) {
-  static constexpr std::string_view kNames[] = {
-      "connection", "keep-alive",        "proxy-connection", "proxy-authenticate",
-      "te",         "trailer",           "transfer-encoding", "upgrade",
-      "content-length", "host",          "accept-encoding",   "origin"};
+  static constexpr std::string_view kNames[] = {"connection",
+                                                "keep-alive",
+                                                "proxy-connection",
+                                                "proxy-authenticate",
+                                                "te",
+                                                "trailer",
+                                                "transfer-encoding",
+                                                "upgrade",
+                                                "content-length",
+                                                "host",
+                                                "accept-encoding",
+                                                "origin"};
   for (std::string_view hop : kNames)
     if (beast::iequals(name, beast::string_view(hop.data(), hop.size()))) return true;
   return false;
@@ -146,8 +153,10 @@ class SseParser {
       value.remove_prefix(5);
       if (!value.empty() && value.front() == ' ') value.remove_prefix(1);
       if (!data_.empty()) data_.push_back('\n');
-      if (data_.size() + value.size() > max_) overflow_ = true;
-      else data_.append(value);
+      if (data_.size() + value.size() > max_)
+        overflow_ = true;
+      else
+        data_.append(value);
     }
   }
 
@@ -222,7 +231,10 @@ class Connection {
  public:
   Connection(tcp::socket socket, Gate* gate, const ProxyOptions& options, const Url& url,
              ssl::context* tls)
-      : client_(std::move(socket)), gate_(gate), options_(options), url_(url),
+      : client_(std::move(socket)),
+        gate_(gate),
+        options_(options),
+        url_(url),
         upstream_(url, tls) {}
 
   void Run() {
@@ -323,9 +335,8 @@ class Connection {
     http::request<http::string_body> out(request.method(), url_.target, 11);
     for (const auto& field : request)
       if (!IsHopByHop(field.name_string())) out.insert(field.name_string(), field.value());
-    out.set(http::field::host, url_.host + (url_.port == (url_.tls ? "443" : "80")
-                                                ? std::string()
-                                                : ":" + url_.port));
+    out.set(http::field::host,
+            url_.host + (url_.port == (url_.tls ? "443" : "80") ? std::string() : ":" + url_.port));
     out.keep_alive(true);
     if (request.method() == http::verb::post || !body.empty()) {
       out.body() = body;
@@ -351,7 +362,8 @@ class Connection {
 
     http::response_parser<http::buffer_body> parser;
     parser.body_limit(boost::none);
-    upstream_.Visit([&](auto& stream) { http::read_header(stream, upstream_.buffer(), parser, ec); });
+    upstream_.Visit(
+        [&](auto& stream) { http::read_header(stream, upstream_.buffer(), parser, ec); });
     if (ec) {
       upstream_.Drop();
       return UpstreamFailed(request, replies, "upstream read failed: " + ec.message(), keep_alive);
@@ -398,9 +410,9 @@ class Connection {
     http::response<http::buffer_body> response(head.result(), request.version());
     CopyHeaders(head, &response);
     response.keep_alive(*keep_alive);
-    const bool has_body = !(head.result() == http::status::accepted ||
-                            head.result() == http::status::no_content ||
-                            head.result() == http::status::not_modified || parser.is_done());
+    const bool has_body =
+        !(head.result() == http::status::accepted || head.result() == http::status::no_content ||
+          head.result() == http::status::not_modified || parser.is_done());
     if (!has_body && replies.empty()) {
       http::response<http::empty_body> empty(head.result(), request.version());
       CopyHeaders(head, &empty);
@@ -444,7 +456,8 @@ class Connection {
         events.Feed(std::string_view(chunk, got), [&](const std::string& data) {
           json parsed;
           std::string parse_error;
-          if (internal::ParseStrict(data, &parsed, &parse_error)) gate_->FromServer(parsed, session);
+          if (internal::ParseStrict(data, &parsed, &parse_error))
+            gate_->FromServer(parsed, session);
         });
       if (!send(chunk, got, true)) break;
     }
@@ -514,7 +527,8 @@ int RunHttpProxy(const ProxyOptions& options) {
     listen_host = options.listen.substr(0, colon);
     listen_port = options.listen.substr(colon + 1);
   }
-  if (listen_host.size() > 2 && listen_host.front() == '[') listen_host = listen_host.substr(1, listen_host.size() - 2);
+  if (listen_host.size() > 2 && listen_host.front() == '[')
+    listen_host = listen_host.substr(1, listen_host.size() - 2);
 
   internal::GateConfig config;
   policy::Policy policy = internal::LoadProxyPolicy(options, &config);

@@ -203,8 +203,12 @@ class StdioProxy {
  public:
   StdioProxy(const ProxyOptions& options, Gate* gate, Child* child, int client_in, int client_out,
              int signal_read)
-      : options_(options), gate_(gate), child_(child), client_in_(client_in),
-        client_out_(client_out), signal_read_(signal_read) {}
+      : options_(options),
+        gate_(gate),
+        child_(child),
+        client_in_(client_in),
+        client_out_(client_out),
+        signal_read_(signal_read) {}
 
   int Run() {
     Fd stop_read, stop_write;
@@ -369,7 +373,8 @@ policy::Policy LoadProxyPolicy(const ProxyOptions& options, GateConfig* config) 
   }
   config->server_name = options.server_name;
   config->agent = options.agent;
-  config->socket_path = options.socket_path.empty() ? server::DefaultSocketPath() : options.socket_path;
+  config->socket_path =
+      options.socket_path.empty() ? server::DefaultSocketPath() : options.socket_path;
   config->daemon_timeout_ms = options.daemon_timeout_ms;
   config->verbose = options.verbose;
   return policy::Load(policy::DefaultSources(config->cwd, config->home));
@@ -398,7 +403,7 @@ int RunStdioProxy(const ProxyOptions& options) {
   Fd signal_read, signal_write;
   if (!MakePipe(&signal_read, &signal_write)) return 2;
   g_signal_write_fd = signal_write.get();
-  struct sigaction action{};
+  struct sigaction action {};
   action.sa_handler = OnSignal;
   sigemptyset(&action.sa_mask);
   for (int number : {SIGTERM, SIGINT, SIGHUP}) sigaction(number, &action, nullptr);

@@ -11,12 +11,12 @@
 
 #include <array>
 #include <cerrno>
-#include <optional>
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <sstream>
 #include <string>
 #include <thread>
@@ -61,7 +61,8 @@ inline ShellOutput Shell(const std::string& command) {
   if (pipe == nullptr) return output;
   std::array<char, 4096> buffer;
   std::size_t n;
-  while ((n = fread(buffer.data(), 1, buffer.size(), pipe)) > 0) output.out.append(buffer.data(), n);
+  while ((n = fread(buffer.data(), 1, buffer.size(), pipe)) > 0)
+    output.out.append(buffer.data(), n);
   int raw = pclose(pipe);
   output.status = WIFEXITED(raw) ? WEXITSTATUS(raw) : -1;
   return output;
@@ -279,8 +280,8 @@ class RealDaemon {
     socket_ = (state_ / "d.sock").string();
     pid_ = fork();
     if (pid_ == 0) {
-      std::vector<std::string> args = {DUALKEY_BINARY, "serve",    "--state", state_.string(),
-                                       "--socket",     socket_,    "--quiet", "--breaker-attempts",
+      std::vector<std::string> args = {DUALKEY_BINARY, "serve", "--state", state_.string(),
+                                       "--socket",     socket_, "--quiet", "--breaker-attempts",
                                        "1000"};
       std::vector<char*> argv;
       for (auto& a : args) argv.push_back(a.data());
@@ -298,7 +299,8 @@ class RealDaemon {
     }
     ShellOutput added = Run("approver add alice --state " + Quote(state_.string()));
     std::size_t at = added.out.find("secret=");
-    if (at != std::string::npos) secret_ = added.out.substr(at + 7, added.out.find('&', at) - at - 7);
+    if (at != std::string::npos)
+      secret_ = added.out.substr(at + 7, added.out.find('&', at) - at - 7);
   }
   ~RealDaemon() {
     if (pid_ > 0) {

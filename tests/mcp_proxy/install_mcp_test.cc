@@ -2,9 +2,8 @@
 #include "hook/install_mcp.h"
 
 #include <gtest/gtest.h>
-#include <unistd.h>
-
 #include <toml++/toml.h>
+#include <unistd.h>
 
 #include "harness.h"
 
@@ -44,7 +43,8 @@ class InstallMcp : public ::testing::Test {
   int Backups(const fs::path& path) {
     int count = 0;
     for (const auto& entry : fs::directory_iterator(path.parent_path()))
-      if (entry.path().filename().string().rfind(path.filename().string() + ".dualkey-backup-", 0) == 0)
+      if (entry.path().filename().string().rfind(path.filename().string() + ".dualkey-backup-",
+                                                 0) == 0)
         ++count;
     return count;
   }
@@ -73,9 +73,11 @@ TEST_F(InstallMcp, ClaudeWrapsUserAndProjectServersIdempotentlyAndUninstallResto
             ojson::parse(R"(["mcp","--server-name","postgres","--","npx","-y",
                              "@modelcontextprotocol/server-postgres","postgresql://localhost/shop"])"));
   EXPECT_EQ(root["mcpServers"]["postgres"]["env"]["A"], "1");
-  EXPECT_EQ(root["mcpServers"]["remote"], ojson::parse(R"({"type":"http","url":"https://mcp.example.com/mcp"})"));
+  EXPECT_EQ(root["mcpServers"]["remote"],
+            ojson::parse(R"({"type":"http","url":"https://mcp.example.com/mcp"})"));
   EXPECT_EQ(root["projects"]["/home/dev/app"]["mcpServers"]["fs"]["args"][4], "node");
-  EXPECT_NE(first.out.find("remote (user): skipped: an HTTP server"), std::string::npos) << first.out;
+  EXPECT_NE(first.out.find("remote (user): skipped: an HTTP server"), std::string::npos)
+      << first.out;
   EXPECT_EQ(Backups(config), 1);
   EXPECT_EQ(ReadAll(config.string() + ".dualkey-backup-T1"), original);
 
@@ -92,7 +94,9 @@ TEST_F(InstallMcp, ClaudeWrapsUserAndProjectServersIdempotentlyAndUninstallResto
 
 TEST_F(InstallMcp, CursorAndGeminiProjectConfigsAndDryRun) {
   const fs::path cursor = home_ / "project/.cursor/mcp.json";
-  Write(cursor, R"({"mcpServers":{"github":{"command":"docker","args":["run","-i","ghcr.io/github/github-mcp-server"]}}})");
+  Write(
+      cursor,
+      R"({"mcpServers":{"github":{"command":"docker","args":["run","-i","ghcr.io/github/github-mcp-server"]}}})");
   const std::string before = ReadAll(cursor);
   hook::CommandOutput dry = Run(hook::Agent::kCursor, false, /*project=*/true, /*dry_run=*/true);
   EXPECT_EQ(dry.exit_code, 0);
@@ -102,7 +106,9 @@ TEST_F(InstallMcp, CursorAndGeminiProjectConfigsAndDryRun) {
   EXPECT_EQ(ojson::parse(ReadAll(cursor))["mcpServers"]["github"]["args"][3], "--");
 
   const fs::path gemini = home_ / ".gemini/settings.json";
-  Write(gemini, R"({"theme":"dark","mcpServers":{"db":{"command":"uvx","args":["mcp-server-sqlite"],"cwd":"/srv"},"web":{"httpUrl":"https://x.example/mcp"}}})");
+  Write(
+      gemini,
+      R"({"theme":"dark","mcpServers":{"db":{"command":"uvx","args":["mcp-server-sqlite"],"cwd":"/srv"},"web":{"httpUrl":"https://x.example/mcp"}}})");
   ASSERT_EQ(Run(hook::Agent::kGemini).exit_code, 0);
   ojson root = ojson::parse(ReadAll(gemini));
   EXPECT_EQ(root["mcpServers"]["db"]["args"][4], "uvx");
@@ -113,10 +119,15 @@ TEST_F(InstallMcp, CursorAndGeminiProjectConfigsAndDryRun) {
 
 TEST_F(InstallMcp, CodexTomlRoundTrips) {
   const fs::path config = home_ / ".codex/config.toml";
-  Write(config, "model = \"o4\"\n\n[mcp_servers.pg]\ncommand = \"npx\"\nargs = [\"-y\", \"@modelcontextprotocol/server-postgres\", \"postgresql://localhost/db\"]\n\n[mcp_servers.pg.env]\nPGPASSWORD = \"x\"\n\n[mcp_servers.docs]\nurl = \"https://docs.example/mcp\"\n");
+  Write(config,
+        "model = \"o4\"\n\n[mcp_servers.pg]\ncommand = \"npx\"\nargs = [\"-y\", "
+        "\"@modelcontextprotocol/server-postgres\", "
+        "\"postgresql://localhost/db\"]\n\n[mcp_servers.pg.env]\nPGPASSWORD = "
+        "\"x\"\n\n[mcp_servers.docs]\nurl = \"https://docs.example/mcp\"\n");
   ASSERT_EQ(Run(hook::Agent::kCodex).exit_code, 0);
   toml::table wrapped = toml::parse(ReadAll(config));
-  EXPECT_EQ(wrapped["mcp_servers"]["pg"]["command"].value_or(std::string()), "/opt/dualkey/bin/dualkey");
+  EXPECT_EQ(wrapped["mcp_servers"]["pg"]["command"].value_or(std::string()),
+            "/opt/dualkey/bin/dualkey");
   EXPECT_EQ(wrapped["mcp_servers"]["pg"]["args"][4].value_or(std::string()), "npx");
   EXPECT_EQ(wrapped["mcp_servers"]["pg"]["env"]["PGPASSWORD"].value_or(std::string()), "x");
   EXPECT_EQ(wrapped["model"].value_or(std::string()), "o4");

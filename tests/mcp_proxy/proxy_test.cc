@@ -2,10 +2,9 @@
 // against a real PostgreSQL, everything), the official SDK client, a real
 // daemon with a TOTP approver. Each server runs behind `tee`, so the tests see
 // every byte that reached it and can say a held call never did.
+#include <arpa/inet.h>
 #include <gtest/gtest.h>
 #include <libpq-fe.h>
-
-#include <arpa/inet.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
 
@@ -51,9 +50,9 @@ class McpProxy : public ::testing::Test {
     args.push_back("tee -a \"$0\" | exec node \"$@\"");
     args.push_back(log_);
     for (const std::string& a : server_args) args.push_back(a);
-    return json{{"op", "connect"},         {"transport", "stdio"},
+    return json{{"op", "connect"},           {"transport", "stdio"},
                 {"command", DUALKEY_BINARY}, {"args", args},
-                {"cwd", project_.string()}, {"env", {{"HOME", (root_ / "home").string()}}}};
+                {"cwd", project_.string()},  {"env", {{"HOME", (root_ / "home").string()}}}};
   }
 
   std::string ServerInput() const { return ReadAll(log_); }
@@ -68,7 +67,8 @@ TEST_F(McpProxy, FilesystemReadsPassDestructiveCallsAreHeldAndNeverReachTheServe
   const fs::path notes = project_ / "notes.txt";
   std::ofstream(notes) << "keep me\n";
   NodeClient client(Env());
-  json connected = client.Do(ProxyCommand({NodePackages::Get().FilesystemServer(), project_.string()}));
+  json connected =
+      client.Do(ProxyCommand({NodePackages::Get().FilesystemServer(), project_.string()}));
   ASSERT_TRUE(connected.value("ok", false)) << connected.dump();
   json tools = client.Do({{"op", "list"}});
   ASSERT_TRUE(tools.value("ok", false)) << tools.dump();
@@ -237,7 +237,8 @@ TEST_F(RawProxy, BadInputGetsJsonRpcErrorsAndIsNeverForwarded) {
   ASSERT_TRUE(oversized);
   EXPECT_EQ((*oversized)["error"]["code"], -32600) << oversized->dump();
 
-  ASSERT_TRUE(proxy->WriteLine(R"({"jsonrpc":"2.0","id":5,"method":"tools/call","params":{"name":7}})"));
+  ASSERT_TRUE(
+      proxy->WriteLine(R"({"jsonrpc":"2.0","id":5,"method":"tools/call","params":{"name":7}})"));
   std::optional<json> bad_params = proxy->ReadJson();
   ASSERT_TRUE(bad_params);
   EXPECT_EQ((*bad_params)["error"]["code"], -32602) << bad_params->dump();
@@ -301,8 +302,9 @@ TEST_F(RawProxy, FloodingClientGetsEveryAnswer) {
   std::thread writer([&] {
     for (int i = 1; i <= kCalls; ++i) {
       // Half held by dualkey, half answered by the server.
-      std::string line = i % 2 == 0 ? EchoCall(i, "flood")
-                                    : json{{"jsonrpc", "2.0"}, {"id", i}, {"method", "ping"}}.dump();
+      std::string line = i % 2 == 0
+                             ? EchoCall(i, "flood")
+                             : json{{"jsonrpc", "2.0"}, {"id", i}, {"method", "ping"}}.dump();
       if (!proxy->WriteLine(line)) break;
     }
   });
@@ -381,12 +383,15 @@ TEST_F(McpProxy, StreamableHttpHoldsApprovesAndPassesOnce) {
 
   // Raw HTTP: malformed JSON gets a JSON-RPC parse error; a web page's
   // Origin is refused.
-  ShellOutput malformed = Shell("curl -s -X POST -H 'Content-Type: application/json' -H "
-                                "'Accept: application/json, text/event-stream' --data '{nope' " +
-                                Quote(*url));
+  ShellOutput malformed = Shell(
+      "curl -s -X POST -H 'Content-Type: application/json' -H "
+      "'Accept: application/json, text/event-stream' --data '{nope' " +
+      Quote(*url));
   EXPECT_NE(malformed.out.find("-32700"), std::string::npos) << malformed.out;
-  ShellOutput foreign = Shell("curl -s -o /dev/null -w '%{http_code}' -X POST -H "
-                              "'Origin: http://evil.example' --data '{}' " + Quote(*url));
+  ShellOutput foreign = Shell(
+      "curl -s -o /dev/null -w '%{http_code}' -X POST -H "
+      "'Origin: http://evil.example' --data '{}' " +
+      Quote(*url));
   EXPECT_EQ(foreign.out, "403");
   EXPECT_EQ(posts(), before + 1);
 }

@@ -23,7 +23,9 @@ std::string Basename(const std::string& path) {
   return slash == std::string::npos ? path : path.substr(slash + 1);
 }
 
-bool HasId(const json& message) { return message.contains("id"); }
+bool HasId(const json& message) {
+  return message.contains("id");
+}
 
 }  // namespace
 
@@ -118,7 +120,8 @@ CallDecision Gate::DecideCall(const json& request, const std::string& session) {
   if (valid) {
     auto name = params->find("name");
     auto arguments = params->find("arguments");
-    valid = name != params->end() && name->is_string() && !name->get_ref<const std::string&>().empty() &&
+    valid = name != params->end() && name->is_string() &&
+            !name->get_ref<const std::string&>().empty() &&
             (arguments == params->end() || arguments->is_object() || arguments->is_null());
   }
   if (!valid) {
@@ -167,9 +170,10 @@ CallDecision Gate::DecideCall(const json& request, const std::string& session) {
                                                 {"agent", agent}},
                                            config_.daemon_timeout_ms, &error);
   Decision daemon_decision = Decision::kHold;
-  if (reply && (!reply->value("ok", false) || !reply->contains("decision") ||
-                !(*reply)["decision"].is_string() ||
-                !policy::ParseDecision((*reply)["decision"].get<std::string>(), &daemon_decision))) {
+  if (reply &&
+      (!reply->value("ok", false) || !reply->contains("decision") ||
+       !(*reply)["decision"].is_string() ||
+       !policy::ParseDecision((*reply)["decision"].get<std::string>(), &daemon_decision))) {
     error = reply->value("error", "the daemon's answer has no decision");
     reply.reset();
   }
@@ -189,7 +193,8 @@ CallDecision Gate::DecideCall(const json& request, const std::string& session) {
   meta["decision"] = ToString(daemon_decision);
   meta["reason"] = reason;
   if (daemon_decision == Decision::kAllow) {
-    Log(std::string(reply->value("approved", false) ? "allow (approved, once) " : "allow (daemon) ") +
+    Log(std::string(reply->value("approved", false) ? "allow (approved, once) "
+                                                    : "allow (daemon) ") +
         input);
     decision.forward = true;
     return decision;
@@ -211,8 +216,9 @@ CallDecision Gate::DecideCall(const json& request, const std::string& session) {
   Log("hold " + approval_id + " " + input);
   std::string text = "dualkey held this call: " + reason + ". Approval id " + approval_id;
   if (!code.empty()) text += " (code " + code + ")";
-  text += daemon_decision == Decision::kHold2 ? ": two humans must approve it, each with `dualkey approve "
-                                              : ": a human must approve it with `dualkey approve ";
+  text += daemon_decision == Decision::kHold2
+              ? ": two humans must approve it, each with `dualkey approve "
+              : ": a human must approve it with `dualkey approve ";
   text += approval_id + "`; after that the identical call passes once. Do not retry before then.";
   decision.reply = HeldResult(id, text, meta);
   return decision;
@@ -247,10 +253,10 @@ ClientMessage Gate::FromClient(std::string_view text, const std::string& session
                              (message.contains("result") || message.contains("error"));
     if (!is_request && !is_response) {
       changed = true;
-      out.replies.push_back(ErrorReply(message.is_object() && HasId(message) ? message["id"] : json(),
-                                       kInvalidRequest,
-                                       "Invalid Request (dualkey): not a JSON-RPC request, "
-                                       "notification or response; not forwarded"));
+      out.replies.push_back(ErrorReply(
+          message.is_object() && HasId(message) ? message["id"] : json(), kInvalidRequest,
+          "Invalid Request (dualkey): not a JSON-RPC request, "
+          "notification or response; not forwarded"));
       continue;
     }
     if (is_request) {
@@ -277,7 +283,8 @@ ClientMessage Gate::FromClient(std::string_view text, const std::string& session
   if (!changed)
     out.forward = std::string(text);
   else if (!kept.empty())
-    out.forward = (batch ? kept : kept.front()).dump(-1, ' ', false, json::error_handler_t::replace);
+    out.forward =
+        (batch ? kept : kept.front()).dump(-1, ' ', false, json::error_handler_t::replace);
   return out;
 }
 

@@ -8,12 +8,11 @@
 #include <cstddef>
 #include <map>
 #include <mutex>
+#include <nlohmann/json.hpp>
 #include <set>
 #include <string>
 #include <string_view>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "mcp/proxy.h"
 #include "policy/policy.h"
@@ -29,9 +28,9 @@ inline constexpr int kInternalError = -32603;
 inline constexpr int kServerGone = -32001;
 
 struct GateConfig {
-  std::string server_name;  // given by the user; empty: learned from `initialize`
+  std::string server_name;           // given by the user; empty: learned from `initialize`
   std::string fallback_server_name;  // until then: the program's name
-  std::string agent;        // empty: "mcp:<server>"
+  std::string agent;                 // empty: "mcp:<server>"
   std::string cwd;
   std::string home;
   std::string socket_path;  // the daemon; empty: never asked (held instead)
@@ -76,7 +75,8 @@ class Gate {
   ClientMessage FromClient(std::string_view text, const std::string& session = "");
   // Learns from a message the server sent (tools/list results, the server's
   // name in `initialize`). Returns the ids (JSON text) of the responses in it.
-  std::vector<std::string> FromServer(const nlohmann::json& message, const std::string& session = "");
+  std::vector<std::string> FromServer(const nlohmann::json& message,
+                                      const std::string& session = "");
   void EndSession(const std::string& session);
 
   // The replies as one line of JSON (an array for a batch).
