@@ -11,7 +11,11 @@ packages=(
   libssl-dev libsodium-dev libzstd-dev libsqlite3-dev libpq-dev libasio-dev
   libqrencode-dev hyperfine
   postgresql postgresql-client python3 jq
+  libboost-dev curl
 )
+# The MCP proxy tests run real MCP servers from npm: Debian's node and npm
+# unless a node (e.g. NodeSource's) is already on PATH.
+if ! command -v npm >/dev/null 2>&1; then packages+=(nodejs npm); fi
 
 missing=()
 for p in "${packages[@]}"; do

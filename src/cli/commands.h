@@ -5,6 +5,7 @@
 #include <string>
 #include <vector>
 
+#include "mcp/proxy.h"
 #include "server/server.h"
 
 namespace dualkey::cli {
@@ -98,5 +99,21 @@ struct DoctorOptions {
   std::string project_dir;  // project configs to check too; default: the current directory
 };
 int RunDoctor(const DoctorOptions& options);
+
+// `dualkey mcp -- SERVER...` and `dualkey mcp --upstream URL` (mcp_cmd.cc).
+int RunMcp(const mcp::ProxyOptions& options);
+
+// `dualkey install mcp --client AGENT`: wraps each MCP server in that client's
+// config in `dualkey mcp -- ...` (mcp_cmd.cc, hook/install_mcp.h).
+struct InstallMcpOptions {
+  std::string client;  // claude | cursor | gemini | codex
+  bool project = false;
+  bool uninstall = false;
+  bool dry_run = false;
+  bool json = false;
+  std::string binary;
+  std::string project_dir;
+};
+int RunInstallMcp(const InstallMcpOptions& options);
 
 }  // namespace dualkey::cli

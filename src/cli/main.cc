@@ -159,10 +159,14 @@ int main(int argc, char** argv) {
   hook_cmd->add_option("agent", hook.agent, "claude, cursor, codex or gemini")->required();
 
   dualkey::cli::InstallOptions install;
+  dualkey::cli::InstallMcpOptions install_mcp;
   CLI::App* install_cmd = app.add_subcommand(
       "install",
       "Wire dualkey into an agent's hook config (idempotent, keeps other settings, backs up).");
-  install_cmd->add_option("agent", install.agent, "claude, cursor, codex or gemini")->required();
+  install_cmd->add_option("agent", install.agent,
+                          "claude, cursor, codex or gemini; or mcp (with --client) to wrap that "
+                          "client's MCP servers in `dualkey mcp`")
+      ->required();
   install_cmd->add_flag("--project", install.project, "the project's config instead of the user's");
   install_cmd->add_flag("--user", [&](std::int64_t) { install.project = false; },
                         "the user's config (default)");
@@ -197,6 +201,40 @@ int main(int argc, char** argv) {
     sub->add_option("--state-dir", token.state_dir, "dualkey's state directory");
     sub->add_flag("--json", token.json, "print JSON");
   }
+  install_cmd->add_option("--client", install_mcp.client,
+                          "install mcp: the MCP client whose servers to wrap: claude, cursor, "
+                          "gemini or codex");
+  install_cmd->add_flag("--json", install_mcp.json, "install mcp: print JSON");
+
+  dualkey::mcp::ProxyOptions mcp;
+  CLI::App* mcp_cmd = app.add_subcommand(
+      "mcp",
+      "Guard an MCP server: sit between the client and the server, hold destructive tools/call.\n"
+      "  dualkey mcp -- npx -y @modelcontextprotocol/server-filesystem ~/work     (stdio)\n"
+      "  dualkey mcp --upstream https://mcp.example.com/mcp --listen 127.0.0.1:8808  (HTTP)\n"
+      "Every tools/call is classified first (SQL, shell, paths, URLs in its arguments, the\n"
+      "tool's name; the server's annotations as hints). Allowed calls pass untouched; a held\n"
+      "call never reaches the server: the client gets an error result naming the approval,\n"
+      "and after `dualkey approve ID` the identical call passes once. Everything else\n"
+      "(initialize, lists, notifications, progress, cancellation) passes through unchanged.\n"
+      "`dualkey install mcp --client claude` wraps every server of a client for you.");
+  mcp_cmd->add_option("--upstream", mcp.upstream_url,
+                      "the server's Streamable HTTP endpoint (http:// or https://) instead of a "
+                      "command");
+  mcp_cmd->add_option("--listen", mcp.listen,
+                      "with --upstream: where the client connects, HOST:PORT (default "
+                      "127.0.0.1:0, a free port; the URL is printed on stdout)");
+  mcp_cmd->add_option("--server-name", mcp.server_name,
+                      "the server's name for policies and approvals (default: the name it gives "
+                      "in initialize)");
+  mcp_cmd->add_option("--agent", mcp.agent, "who asks, for approvals (default: mcp:SERVER)");
+  mcp_cmd->add_option("--socket", mcp.socket_path,
+                      "the daemon's socket (default: $DUALKEY_SOCKET or STATE/dualkey.sock)");
+  mcp_cmd->add_option("--cwd", mcp.cwd, "the client's working directory (default: here)");
+  mcp_cmd->add_option("--max-message-bytes", mcp.max_message_bytes,
+                      "larger client messages are refused (default 16 MiB)");
+  mcp_cmd->add_flag("-v,--verbose", mcp.verbose, "one line per decision on stderr");
+  mcp_cmd->add_option("server", mcp.server_command, "the server's command line, after --");
 
   dualkey::cli::DoctorOptions doctor;
   CLI::App* doctor_cmd = app.add_subcommand(
@@ -217,7 +255,16 @@ int main(int argc, char** argv) {
   if (!audit_action.empty())
     return dualkey::cli::RunAudit(audit_action, audit_file, audit_since, audit_lines, audit_json);
   if (hook_cmd->parsed()) return dualkey::cli::RunHook(hook);
+  if (install_cmd->parsed() && install.agent == "mcp") {
+    install_mcp.project = install.project;
+    install_mcp.uninstall = install.uninstall;
+    install_mcp.dry_run = install.dry_run;
+    install_mcp.binary = install.binary;
+    install_mcp.project_dir = install.project_dir;
+    return dualkey::cli::RunInstallMcp(install_mcp);
+  }
   if (install_cmd->parsed()) return dualkey::cli::RunInstall(install);
+  if (mcp_cmd->parsed()) return dualkey::cli::RunMcp(mcp);
   if (doctor_cmd->parsed()) return dualkey::cli::RunDoctor(doctor);
   if (!token.action.empty()) return dualkey::cli::RunToken(token);
   return 2;

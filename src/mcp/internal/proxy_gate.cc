@@ -1,0 +1,344 @@
+#include "mcp/internal/proxy_gate.h"
+
+#include <iostream>
+
+#include "guard/guard.h"
+#include "server/server.h"
+
+namespace dualkey::mcp::internal {
+namespace {
+
+using nlohmann::json;
+
+// Deeper JSON is refused: nothing in MCP nests like that, and deep values
+// cost stack in every parser and printer downstream.
+constexpr int kMaxDepth = 64;
+// A server listing more tools than this is not remembered past the limit
+// (the calls are still classified, without annotations).
+constexpr std::size_t kMaxToolsPerSession = 10000;
+constexpr std::size_t kMaxSessions = 4096;
+
+std::string Basename(const std::string& path) {
+  std::size_t slash = path.find_last_of('/');
+  return slash == std::string::npos ? path : path.substr(slash + 1);
+}
+
+bool HasId(const json& message) {
+  return message.contains("id");
+}
+
+}  // namespace
+
+bool ParseStrict(std::string_view text, json* out, std::string* error) {
+  std::vector<std::set<std::string>> keys;
+  std::string problem;
+  auto callback = [&](int depth, json::parse_event_t event, json& parsed) {
+    if (!problem.empty()) return false;
+    switch (event) {
+      case json::parse_event_t::object_start:
+        if (depth >= kMaxDepth) problem = "JSON nested deeper than " + std::to_string(kMaxDepth);
+        keys.emplace_back();
+        break;
+      case json::parse_event_t::array_start:
+        if (depth >= kMaxDepth) problem = "JSON nested deeper than " + std::to_string(kMaxDepth);
+        break;
+      case json::parse_event_t::key:
+        if (!keys.empty() && !keys.back().insert(parsed.get<std::string>()).second)
+          problem = "duplicate key \"" + parsed.get<std::string>() + "\" in one object";
+        break;
+      case json::parse_event_t::object_end:
+        if (!keys.empty()) keys.pop_back();
+        break;
+      default:
+        break;
+    }
+    return problem.empty();
+  };
+  try {
+    *out = json::parse(text.begin(), text.end(), callback, /*allow_exceptions=*/true);
+  } catch (const json::exception& e) {
+    *error = problem.empty() ? e.what() : problem;
+    return false;
+  }
+  if (!problem.empty()) {
+    *error = problem;
+    return false;
+  }
+  return true;
+}
+
+json ErrorReply(const json& id, int code, const std::string& message) {
+  return json{{"jsonrpc", "2.0"}, {"id", id}, {"error", {{"code", code}, {"message", message}}}};
+}
+
+Gate::Gate(GateConfig config, policy::Policy policy)
+    : config_(std::move(config)), policy_(std::move(policy)) {}
+
+std::string Gate::ServerName() {
+  std::lock_guard<std::mutex> lock(mutex_);
+  if (!config_.server_name.empty()) return config_.server_name;
+  if (!learned_server_name_.empty()) return learned_server_name_;
+  return Basename(config_.fallback_server_name);
+}
+
+void Gate::Log(const std::string& line) {
+  if (config_.verbose) std::cerr << "dualkey mcp: " << line << "\n";
+}
+
+std::string Gate::ChannelInput(const json& params, const std::string& session) {
+  const std::string tool = params["name"].get<std::string>();
+  json input{{"server", ServerName()}, {"tool", tool}};
+  auto arguments = params.find("arguments");
+  input["arguments"] =
+      arguments != params.end() && arguments->is_object() ? *arguments : json::object();
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    auto found = sessions_.find(session);
+    if (found != sessions_.end()) {
+      auto annotations = found->second.annotations.find(tool);
+      if (annotations != found->second.annotations.end())
+        input["annotations"] = annotations->second;
+    }
+  }
+  return input.dump(-1, ' ', false, json::error_handler_t::replace);
+}
+
+json Gate::HeldResult(const json& id, const std::string& text, const json& meta) {
+  return json{{"jsonrpc", "2.0"},
+              {"id", id},
+              {"result",
+               {{"content", json::array({{{"type", "text"}, {"text", text}}})},
+                {"isError", true},
+                {"_meta", {{"dualkey", meta}}}}}};
+}
+
+CallDecision Gate::DecideCall(const json& request, const std::string& session) {
+  CallDecision decision;
+  const json id = HasId(request) ? request["id"] : json();
+  auto params = request.find("params");
+  bool valid = params != request.end() && params->is_object();
+  if (valid) {
+    auto name = params->find("name");
+    auto arguments = params->find("arguments");
+    valid = name != params->end() && name->is_string() &&
+            !name->get_ref<const std::string&>().empty() &&
+            (arguments == params->end() || arguments->is_object() || arguments->is_null());
+  }
+  if (!valid) {
+    Log("refused a tools/call without params {name, arguments}");
+    decision.reply = ErrorReply(id, kInvalidParams,
+                                "dualkey: a tools/call needs params {\"name\": string, "
+                                "\"arguments\": object}; it was not forwarded");
+    return decision;
+  }
+
+  const std::string input = ChannelInput(*params, session);
+  const std::string server_name = ServerName();
+  const std::string agent = config_.agent.empty() ? "mcp:" + server_name : config_.agent;
+  guard::Request guard_request;
+  guard_request.channel = Channel::kMcp;
+  guard_request.input = input;
+  guard_request.cwd = config_.cwd;
+  guard_request.home = config_.home;
+  guard_request.agent = agent;
+  const Verdict verdict = guard::Check(guard_request, policy_).verdict;
+  if (verdict.Enforced() == Decision::kAllow) {
+    Log("allow " + input);
+    decision.forward = true;
+    return decision;
+  }
+
+  json meta{{"decision", ToString(verdict.decision)}, {"reason", verdict.reason}};
+  if (config_.socket_path.empty()) {
+    meta["daemon"] = "not configured";
+    Log("hold (no daemon) " + input);
+    decision.reply =
+        HeldResult(id,
+                   "dualkey held this call: " + verdict.reason +
+                       ". No dualkey daemon is configured, so no approval can be requested; "
+                       "a human must start `dualkey serve`, then approve the call.",
+                   meta);
+    return decision;
+  }
+  std::string error;
+  std::optional<json> reply = server::Call(config_.socket_path,
+                                           json{{"op", "check"},
+                                                {"channel", "mcp"},
+                                                {"input", input},
+                                                {"cwd", config_.cwd},
+                                                {"home", config_.home},
+                                                {"agent", agent}},
+                                           config_.daemon_timeout_ms, &error);
+  Decision daemon_decision = Decision::kHold;
+  if (reply &&
+      (!reply->value("ok", false) || !reply->contains("decision") ||
+       !(*reply)["decision"].is_string() ||
+       !policy::ParseDecision((*reply)["decision"].get<std::string>(), &daemon_decision))) {
+    error = reply->value("error", "the daemon's answer has no decision");
+    reply.reset();
+  }
+  if (!reply) {
+    meta["daemon"] = "unreachable: " + error;
+    Log("hold (daemon unreachable: " + error + ") " + input);
+    decision.reply = HeldResult(
+        id,
+        "dualkey held this call: " + verdict.reason +
+            ". The dualkey daemon could not be reached (" + error +
+            "), so no approval could be requested; a human must start `dualkey serve`, and "
+            "approve the call when it is retried.",
+        meta);
+    return decision;
+  }
+  const std::string reason = reply->value("reason", verdict.reason);
+  meta["decision"] = ToString(daemon_decision);
+  meta["reason"] = reason;
+  if (daemon_decision == Decision::kAllow) {
+    Log(std::string(reply->value("approved", false) ? "allow (approved, once) "
+                                                    : "allow (daemon) ") +
+        input);
+    decision.forward = true;
+    return decision;
+  }
+  if (daemon_decision == Decision::kDeny) {
+    Log("deny " + input);
+    decision.reply = HeldResult(id, "dualkey denied this call: " + reason, meta);
+    return decision;
+  }
+  const std::string approval_id = reply->value("approval_id", "");
+  if (approval_id.empty()) {
+    Log("hold " + input);
+    decision.reply = HeldResult(id, "dualkey held this call: " + reason, meta);
+    return decision;
+  }
+  const std::string code = reply->value("code", "");
+  meta["approval_id"] = approval_id;
+  if (!code.empty()) meta["code"] = code;
+  Log("hold " + approval_id + " " + input);
+  std::string text = "dualkey held this call: " + reason + ". Approval id " + approval_id;
+  if (!code.empty()) text += " (code " + code + ")";
+  text += daemon_decision == Decision::kHold2
+              ? ": two humans must approve it, each with `dualkey approve "
+              : ": a human must approve it with `dualkey approve ";
+  text += approval_id + "`; after that the identical call passes once. Do not retry before then.";
+  decision.reply = HeldResult(id, text, meta);
+  return decision;
+}
+
+ClientMessage Gate::FromClient(std::string_view text, const std::string& session) {
+  ClientMessage out;
+  json parsed;
+  std::string error;
+  if (!ParseStrict(text, &parsed, &error)) {
+    out.replies.push_back(ErrorReply(nullptr, kParseError, "Parse error (dualkey): " + error));
+    return out;
+  }
+  if (parsed.is_array() && parsed.empty()) {
+    out.replies.push_back(ErrorReply(nullptr, kInvalidRequest, "Invalid Request: an empty batch"));
+    return out;
+  }
+  const bool batch = parsed.is_array();
+  out.batch = batch;
+  std::vector<json> messages;
+  if (batch)
+    messages = parsed.get<std::vector<json>>();
+  else
+    messages.push_back(std::move(parsed));
+
+  bool changed = false;  // something in it is not forwarded
+  json kept = json::array();
+  for (json& message : messages) {
+    const bool is_request =
+        message.is_object() && message.contains("method") && message["method"].is_string();
+    const bool is_response = message.is_object() && HasId(message) &&
+                             (message.contains("result") || message.contains("error"));
+    if (!is_request && !is_response) {
+      changed = true;
+      out.replies.push_back(ErrorReply(
+          message.is_object() && HasId(message) ? message["id"] : json(), kInvalidRequest,
+          "Invalid Request (dualkey): not a JSON-RPC request, "
+          "notification or response; not forwarded"));
+      continue;
+    }
+    if (is_request) {
+      const std::string& method = message["method"].get_ref<const std::string&>();
+      if (method == "tools/call") {
+        CallDecision decision = DecideCall(message, session);
+        if (!decision.forward) {
+          changed = true;
+          if (HasId(message)) out.replies.push_back(std::move(decision.reply));
+          continue;
+        }
+      } else if (HasId(message) && (method == "tools/list" || method == "initialize")) {
+        std::lock_guard<std::mutex> lock(mutex_);
+        if (sessions_.size() < kMaxSessions || sessions_.count(session)) {
+          Session& state = sessions_[session];
+          (method == "tools/list" ? state.tools_list_ids : state.initialize_ids)
+              .insert(message["id"].dump());
+        }
+      }
+      if (HasId(message)) out.forwarded_ids.push_back(message["id"].dump());
+    }
+    kept.push_back(std::move(message));
+  }
+  if (!changed)
+    out.forward = std::string(text);
+  else if (!kept.empty())
+    out.forward =
+        (batch ? kept : kept.front()).dump(-1, ' ', false, json::error_handler_t::replace);
+  return out;
+}
+
+void Gate::LearnFromResponse(const json& response, Session& session) {
+  const std::string id = response["id"].dump();
+  auto result = response.find("result");
+  if (session.tools_list_ids.erase(id) > 0 && result != response.end() && result->is_object()) {
+    auto tools = result->find("tools");
+    if (tools == result->end() || !tools->is_array()) return;
+    for (const json& tool : *tools) {
+      if (!tool.is_object() || !tool.contains("name") || !tool["name"].is_string()) continue;
+      if (session.annotations.size() >= kMaxToolsPerSession) break;
+      auto annotations = tool.find("annotations");
+      if (annotations != tool.end() && annotations->is_object())
+        session.annotations[tool["name"].get<std::string>()] = *annotations;
+      else
+        session.annotations.erase(tool["name"].get<std::string>());
+    }
+  }
+  if (session.initialize_ids.erase(id) > 0 && result != response.end() && result->is_object()) {
+    auto info = result->find("serverInfo");
+    if (info != result->end() && info->is_object() && info->contains("name") &&
+        (*info)["name"].is_string() && config_.server_name.empty() && learned_server_name_.empty())
+      learned_server_name_ = (*info)["name"].get<std::string>();
+  }
+}
+
+std::vector<std::string> Gate::FromServer(const json& message, const std::string& session) {
+  std::vector<std::string> ids;
+  auto visit = [&](const json& element) {
+    if (!element.is_object() || !HasId(element) ||
+        !(element.contains("result") || element.contains("error")))
+      return;
+    ids.push_back(element["id"].dump());
+    std::lock_guard<std::mutex> lock(mutex_);
+    auto found = sessions_.find(session);
+    if (found != sessions_.end()) LearnFromResponse(element, found->second);
+  };
+  if (message.is_array())
+    for (const json& element : message) visit(element);
+  else
+    visit(message);
+  return ids;
+}
+
+void Gate::EndSession(const std::string& session) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  sessions_.erase(session);
+}
+
+std::string Gate::ReplyText(const ClientMessage& message) {
+  if (message.replies.empty()) return "";
+  if (message.batch) return json(message.replies).dump();
+  return message.replies.front().dump();
+}
+
+}  // namespace dualkey::mcp::internal

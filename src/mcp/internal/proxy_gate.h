@@ -1,0 +1,114 @@
+// The transport-independent half of the MCP proxy: reads each JSON-RPC
+// message, decides every `tools/call` in it (local policy first, the daemon for
+// anything not allowed), remembers what the server said about its tools, and
+// writes the answers dualkey gives in the server's place. The stdio and
+// Streamable HTTP transports only move bytes around it.
+#pragma once
+
+#include <cstddef>
+#include <map>
+#include <mutex>
+#include <nlohmann/json.hpp>
+#include <set>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "mcp/proxy.h"
+#include "policy/policy.h"
+
+namespace dualkey::mcp::internal {
+
+// JSON-RPC error codes dualkey answers with.
+inline constexpr int kParseError = -32700;
+inline constexpr int kInvalidRequest = -32600;
+inline constexpr int kInvalidParams = -32602;
+inline constexpr int kInternalError = -32603;
+// Implementation-defined (-32000..-32099): the server is gone.
+inline constexpr int kServerGone = -32001;
+
+struct GateConfig {
+  std::string server_name;           // given by the user; empty: learned from `initialize`
+  std::string fallback_server_name;  // until then: the program's name
+  std::string agent;                 // empty: "mcp:<server>"
+  std::string cwd;
+  std::string home;
+  std::string socket_path;  // the daemon; empty: never asked (held instead)
+  int daemon_timeout_ms = 5000;
+  bool verbose = false;
+};
+
+// Strict parse: one JSON value, no duplicate object keys (the server's parser
+// might keep the other one, and then it would run what we did not classify),
+// valid UTF-8. Returns false with `error`.
+bool ParseStrict(std::string_view text, nlohmann::json* out, std::string* error);
+
+// {"jsonrpc":"2.0","id":id,"error":{"code","message"}}
+nlohmann::json ErrorReply(const nlohmann::json& id, int code, const std::string& message);
+
+// One decision on a tools/call.
+struct CallDecision {
+  bool forward = false;
+  nlohmann::json reply;  // when not forwarded and the call had an id
+};
+
+// What to do with one message from the client.
+struct ClientMessage {
+  // Bytes for the server: the original text when nothing in it was held,
+  // else the remaining batch re-serialised. Empty: nothing to forward.
+  std::string forward;
+  // dualkey's own answers (held calls, errors). In a batch they go back as
+  // one array (ReplyText).
+  std::vector<nlohmann::json> replies;
+  bool batch = false;
+  // Ids (JSON text) of the requests forwarded, to answer them if the server
+  // dies.
+  std::vector<std::string> forwarded_ids;
+};
+
+class Gate {
+ public:
+  Gate(GateConfig config, policy::Policy policy);
+
+  // `session`: the Streamable HTTP session (tool annotations and request ids
+  // are per session); "" for stdio.
+  ClientMessage FromClient(std::string_view text, const std::string& session = "");
+  // Learns from a message the server sent (tools/list results, the server's
+  // name in `initialize`). Returns the ids (JSON text) of the responses in it.
+  std::vector<std::string> FromServer(const nlohmann::json& message,
+                                      const std::string& session = "");
+  void EndSession(const std::string& session);
+
+  // The replies as one line of JSON (an array for a batch).
+  static std::string ReplyText(const ClientMessage& message);
+
+  // The mcp channel input for a call, as the guard and the daemon see it.
+  std::string ChannelInput(const nlohmann::json& params, const std::string& session);
+  CallDecision DecideCall(const nlohmann::json& request, const std::string& session);
+
+  std::string ServerName();
+
+ private:
+  struct Session {
+    std::map<std::string, nlohmann::json> annotations;  // tool -> annotations
+    std::set<std::string> tools_list_ids;
+    std::set<std::string> initialize_ids;
+  };
+  nlohmann::json HeldResult(const nlohmann::json& id, const std::string& text,
+                            const nlohmann::json& meta);
+  void Log(const std::string& line);
+  void LearnFromResponse(const nlohmann::json& response, Session& session);
+
+  std::string learned_server_name_;
+  GateConfig config_;
+  policy::Policy policy_;
+  std::mutex mutex_;  // sessions_ and config_.server_name
+  std::map<std::string, Session> sessions_;
+};
+
+// Fills the parts of `config` that come from the command line and the
+// environment, and loads the policy in force where the client runs (once: a
+// tools/call pays for its decision, not for reading policy files).
+policy::Policy LoadProxyPolicy(const ProxyOptions& options, GateConfig* config);
+
+}  // namespace dualkey::mcp::internal
