@@ -3,66 +3,14 @@
 // daemons is enforced by the server: single-use consumption is one
 // conditional UPDATE on a row lock, decisions lock the row (FOR UPDATE), and
 // holds of the same action serialise on a transaction-scoped advisory lock.
-#include <libpq-fe.h>
+#include "pq/libpq.h"
 
-#include <dlfcn.h>
-
-#include <type_traits>
-
-// libpq brings Kerberos, LDAP and GnuTLS along: some twenty shared libraries
-// that cost ~4 ms at every process start, and the hook starts a process per
-// tool call. Only a daemon with a postgresql:// store needs libpq, so it is
-// loaded then, with dlopen; the header still gives the exact signatures.
+// libpq is loaded with dlopen (see pq/libpq.h): only a daemon with a
+// postgresql:// store pays for it.
 namespace {
-
-struct LibPq {
-  decltype(&::PQntuples) ntuples = nullptr;
-  decltype(&::PQgetvalue) getvalue = nullptr;
-  decltype(&::PQstatus) status = nullptr;
-  decltype(&::PQerrorMessage) error_message = nullptr;
-  decltype(&::PQcmdTuples) cmd_tuples = nullptr;
-  decltype(&::PQresultStatus) result_status = nullptr;
-  decltype(&::PQresultErrorMessage) result_error_message = nullptr;
-  decltype(&::PQresultErrorField) result_error_field = nullptr;
-  decltype(&::PQreset) reset = nullptr;
-  decltype(&::PQfinish) finish = nullptr;
-  decltype(&::PQexecParams) exec_params = nullptr;
-  decltype(&::PQexec) exec = nullptr;
-  decltype(&::PQconnectdbParams) connectdb_params = nullptr;
-  decltype(&::PQclear) clear = nullptr;
-  bool loaded = false;
-};
-
-const LibPq& Pq() {
-  static const LibPq lib = [] {
-    LibPq l;
-    void* handle = dlopen("libpq.so.5", RTLD_NOW | RTLD_LOCAL);
-    if (handle == nullptr) return l;
-    bool all = true;
-    auto bind = [&](auto& fn, const char* name) {
-      fn = reinterpret_cast<std::remove_reference_t<decltype(fn)>>(dlsym(handle, name));
-      all = all && fn != nullptr;
-    };
-    bind(l.ntuples, "PQntuples");
-    bind(l.getvalue, "PQgetvalue");
-    bind(l.status, "PQstatus");
-    bind(l.error_message, "PQerrorMessage");
-    bind(l.cmd_tuples, "PQcmdTuples");
-    bind(l.result_status, "PQresultStatus");
-    bind(l.result_error_message, "PQresultErrorMessage");
-    bind(l.result_error_field, "PQresultErrorField");
-    bind(l.reset, "PQreset");
-    bind(l.finish, "PQfinish");
-    bind(l.exec_params, "PQexecParams");
-    bind(l.exec, "PQexec");
-    bind(l.connectdb_params, "PQconnectdbParams");
-    bind(l.clear, "PQclear");
-    l.loaded = all;
-    return l;
-  }();
-  return lib;
+const dualkey::pq::LibPq& Pq() {
+  return dualkey::pq::Api();
 }
-
 }  // namespace
 
 #define PQntuples (Pq().ntuples)
@@ -81,9 +29,9 @@ const LibPq& Pq() {
 #define PQclear (Pq().clear)
 
 #include <cstdlib>
-#include <type_traits>
 #include <memory>
 #include <mutex>
+#include <type_traits>
 
 #include "approval/approval.h"
 #include "approval/internal.h"
@@ -416,7 +364,9 @@ class PostgresStore final : public Store {
 
   bool Init(const std::string& uri, std::string* error) {
     if (!Pq().loaded) {
-      if (error) *error = "the PostgreSQL client library libpq.so.5 (Debian package libpq5) cannot be loaded";
+      if (error)
+        *error =
+            "the PostgreSQL client library libpq.so.5 (Debian package libpq5) cannot be loaded";
       return false;
     }
     // Ours first: settings in the URI override them (expand_dbname).
