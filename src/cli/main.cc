@@ -4,6 +4,7 @@
 #include <iostream>
 
 #include "cli/commands.h"
+#include "demo/demo.h"
 
 int main(int argc, char** argv) {
   CLI::App app{
@@ -21,7 +22,8 @@ int main(int argc, char** argv) {
       "  dualkey check -- 'rm -rf ~/projects'       explain one shell command\n"
       "  dualkey check --json -- 'git push -f'      the same as one JSON object\n"
       "  dualkey check --channel sql -- 'DROP TABLE t'\n"
-      "  dualkey check --jsonl cases.jsonl          one JSON line per case ({id,channel,input,cwd})\n"
+      "  dualkey check --jsonl cases.jsonl          one JSON line per case "
+      "({id,channel,input,cwd})\n"
       "Exit status: 0 allow, 1 held or denied, 2 usage error.");
   check_cmd->add_option("--channel", check.channel, "shell (default), sql, http or mcp");
   check_cmd->add_option("--cwd", check.cwd, "working directory the command runs in (default: here)")
@@ -32,7 +34,8 @@ int main(int argc, char** argv) {
                         "read cases, one JSON object per line, from FILE ('-' for stdin)");
   check_cmd->add_option("command", check.command, "the command to check, after --");
   check_cmd->add_flag("--local", check.local, "decide here, without asking a running daemon");
-  check_cmd->add_option("--agent", check.agent, "who asks (default: cli), for approvals and the breaker");
+  check_cmd->add_option("--agent", check.agent,
+                        "who asks (default: cli), for approvals and the breaker");
 
   dualkey::cli::PolicyOptions policy;
   CLI::App* policy_cmd = app.add_subcommand(
@@ -47,14 +50,16 @@ int main(int argc, char** argv) {
       ->each([&](const std::string&) { policy.cwd_given = true; });
   policy_check->add_flag("--json", policy.json, "print JSON");
   policy_check->callback([&] { policy.action = "check"; });
-  CLI::App* policy_explain = policy_cmd->add_subcommand(
-      "explain", "Show which rule of which layer decided a command:\n"
-                 "  dualkey policy explain -- 'git push --force origin main'");
+  CLI::App* policy_explain =
+      policy_cmd->add_subcommand("explain",
+                                 "Show which rule of which layer decided a command:\n"
+                                 "  dualkey policy explain -- 'git push --force origin main'");
   policy_explain->add_option("--channel", policy.channel, "shell (default), sql, http or mcp");
   policy_explain->add_option("--cwd", policy.cwd, "working directory (default: here)")
       ->each([&](const std::string&) { policy.cwd_given = true; });
   policy_explain->add_option("--home", policy.home, "home directory (default: $HOME)");
-  policy_explain->add_option("--agent", policy.agent, "agent asking: claude, cursor, codex, gemini");
+  policy_explain->add_option("--agent", policy.agent,
+                             "agent asking: claude, cursor, codex, gemini");
   policy_explain->add_flag("--json", policy.json, "print JSON");
   policy_explain->add_option("command", policy.command, "the command, after --");
   policy_explain->callback([&] { policy.action = "explain"; });
@@ -64,10 +69,13 @@ int main(int argc, char** argv) {
       "serve",
       "Run the daemon that holds approvals, the audit log and the breaker.\n"
       "Hooks and `check` ask it when it runs; a held action waits for `dualkey approve`.");
-  serve_cmd->add_option("--state", serve.state_dir, "state directory (0700; default ~/.local/state/dualkey)");
-  serve_cmd->add_option("--store", serve.store, "postgresql://... to share approvals between daemons");
+  serve_cmd->add_option("--state", serve.state_dir,
+                        "state directory (0700; default ~/.local/state/dualkey)");
+  serve_cmd->add_option("--store", serve.store,
+                        "postgresql://... to share approvals between daemons");
   serve_cmd->add_option("--socket", serve.socket_path, "Unix socket (default STATE/dualkey.sock)");
-  serve_cmd->add_option("--ttl", serve.approval_ttl_seconds, "seconds an approval stays valid (900)");
+  serve_cmd->add_option("--ttl", serve.approval_ttl_seconds,
+                        "seconds an approval stays valid (900)");
   // Unset limits come from the policy's [breaker] and [rate_limit] tables.
   serve.breaker_attempts = serve.breaker_window_seconds = serve.rate_burst = -1;
   serve.rate_per_minute = -1;
@@ -76,19 +84,23 @@ int main(int argc, char** argv) {
                         "(default: policy [breaker] attempts, else 3)");
   serve_cmd->add_option("--breaker-window", serve.breaker_window_seconds,
                         "... within seconds (default: policy [breaker] window_seconds, else 60)");
-  serve_cmd->add_option("--rate-burst", serve.rate_burst,
-                        "destructive requests an agent may burst (default: policy [rate_limit] burst, else 20)");
-  serve_cmd->add_option("--rate-per-minute", serve.rate_per_minute,
-                        "then this many per minute (default: policy [rate_limit] per_minute, else 20)");
+  serve_cmd->add_option(
+      "--rate-burst", serve.rate_burst,
+      "destructive requests an agent may burst (default: policy [rate_limit] burst, else 20)");
+  serve_cmd->add_option(
+      "--rate-per-minute", serve.rate_per_minute,
+      "then this many per minute (default: policy [rate_limit] per_minute, else 20)");
   serve_cmd->add_option("--http", serve.http_listen,
                         "also listen for HTTP on ADDRESS:PORT (loopback), POST /v1/<op>");
-  serve_cmd->add_option("--tls-cert", serve.tls_cert, "PEM certificate chain: serve --http as HTTPS");
+  serve_cmd->add_option("--tls-cert", serve.tls_cert,
+                        "PEM certificate chain: serve --http as HTTPS");
   serve_cmd->add_option("--tls-key", serve.tls_key, "PEM private key for --tls-cert");
   serve_cmd->add_flag("--quiet", serve.quiet, "no log lines on stderr");
 
   dualkey::cli::DaemonOptions daemon;
   auto add_socket = [&](CLI::App* cmd) {
-    cmd->add_option("--socket", daemon.socket, "the daemon's socket (default: $DUALKEY_SOCKET or STATE/dualkey.sock)");
+    cmd->add_option("--socket", daemon.socket,
+                    "the daemon's socket (default: $DUALKEY_SOCKET or STATE/dualkey.sock)");
   };
   CLI::App* pending_cmd = app.add_subcommand("pending", "List held actions waiting for approval.");
   add_socket(pending_cmd);
@@ -123,9 +135,11 @@ int main(int argc, char** argv) {
   approver_list->add_option("--state", daemon.state_dir, "the daemon's state directory");
   approver_list->add_option("--store", daemon.store, "the store, if not the default SQLite file");
   approver_list->callback([&] { daemon.action = "approver-list"; });
-  CLI::App* breaker_cmd = app.add_subcommand("breaker", "The breaker that freezes a bursting agent.");
+  CLI::App* breaker_cmd =
+      app.add_subcommand("breaker", "The breaker that freezes a bursting agent.");
   breaker_cmd->require_subcommand(1);
-  CLI::App* breaker_reset = breaker_cmd->add_subcommand("reset", "Unfreeze an agent (needs your TOTP code).");
+  CLI::App* breaker_reset =
+      breaker_cmd->add_subcommand("reset", "Unfreeze an agent (needs your TOTP code).");
   add_socket(breaker_reset);
   breaker_reset->add_option("agent", daemon.agent, "agent name (claude, cursor, ...)")->required();
   breaker_reset->add_option("--as", daemon.as, "approver name (default: $USER)");
@@ -142,7 +156,7 @@ int main(int argc, char** argv) {
         action, std::string(action) == "verify"
                     ? "Re-hash the whole log; say which record was edited, removed or reordered."
                 : std::string(action) == "tail" ? "The last records, for people."
-                                                 : "Records as JSON lines, for SIEMs.");
+                                                : "Records as JSON lines, for SIEMs.");
     sub->add_option("--file", audit_file, "the log (default STATE/audit.jsonl)");
     if (std::string(action) != "verify")
       sub->add_option("--since", audit_since, "from a time: epoch seconds, or 15m, 2h, 7d ago");
@@ -163,13 +177,14 @@ int main(int argc, char** argv) {
   CLI::App* install_cmd = app.add_subcommand(
       "install",
       "Wire dualkey into an agent's hook config (idempotent, keeps other settings, backs up).");
-  install_cmd->add_option("agent", install.agent,
-                          "claude, cursor, codex or gemini; or mcp (with --client) to wrap that "
-                          "client's MCP servers in `dualkey mcp`")
+  install_cmd
+      ->add_option("agent", install.agent,
+                   "claude, cursor, codex or gemini; or mcp (with --client) to wrap that "
+                   "client's MCP servers in `dualkey mcp`")
       ->required();
   install_cmd->add_flag("--project", install.project, "the project's config instead of the user's");
-  install_cmd->add_flag("--user", [&](std::int64_t) { install.project = false; },
-                        "the user's config (default)");
+  install_cmd->add_flag(
+      "--user", [&](std::int64_t) { install.project = false; }, "the user's config (default)");
   install_cmd->add_flag("--uninstall", install.uninstall, "remove dualkey's hook again");
   install_cmd->add_flag("--dry-run", install.dry_run, "show what would change, change nothing");
   install_cmd->add_option("--binary", install.binary, "dualkey binary the hook calls");
@@ -236,6 +251,19 @@ int main(int argc, char** argv) {
   mcp_cmd->add_flag("-v,--verbose", mcp.verbose, "one line per decision on stderr");
   mcp_cmd->add_option("server", mcp.server_command, "the server's command line, after --");
 
+  dualkey::demo::Options demo;
+  CLI::App* demo_cmd = app.add_subcommand(
+      "demo",
+      "Replay the 47-command incident against a throwaway production (a real PostgreSQL,\n"
+      "files, backups, a stand-in platform API) through dualkey's real integrations: the\n"
+      "Claude Code hook, the PostgreSQL proxy, the HTTP gateway. Then a human approves one\n"
+      "action with a TOTP code, the vault saves it first, and the undo restores it.\n"
+      "The last line says what was lost. Everything it starts is stopped and removed.");
+  demo_cmd->add_flag("--json", demo.json, "print the final table as one JSON object");
+  demo_cmd->add_flag("--keep", demo.keep, "leave it running, print how to connect; Ctrl-C ends it");
+  demo_cmd->add_option("--dir", demo.dir,
+                       "where to build the throwaway production (must not exist)");
+
   dualkey::cli::DoctorOptions doctor;
   CLI::App* doctor_cmd = app.add_subcommand(
       "doctor", "Check each installed agent hook with a harmless and a destructive sample.");
@@ -266,6 +294,7 @@ int main(int argc, char** argv) {
   if (install_cmd->parsed()) return dualkey::cli::RunInstall(install);
   if (mcp_cmd->parsed()) return dualkey::cli::RunMcp(mcp);
   if (doctor_cmd->parsed()) return dualkey::cli::RunDoctor(doctor);
+  if (demo_cmd->parsed()) return dualkey::demo::Run(demo);
   if (!token.action.empty()) return dualkey::cli::RunToken(token);
   return 2;
 }

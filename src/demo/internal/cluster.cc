@@ -1,0 +1,180 @@
+#include "demo/internal/cluster.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <pwd.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+
+namespace dualkey::demo::internal {
+
+namespace fs = std::filesystem;
+
+std::string FindPostgresBin() {
+  if (const char* env = std::getenv("DUALKEY_PG_BIN"); env != nullptr && *env != '\0')
+    return fs::exists(fs::path(env) / "initdb") ? env : "";
+  std::vector<fs::path> candidates;
+  std::error_code ec;
+  for (const auto& entry : fs::directory_iterator("/usr/lib/postgresql", ec))
+    if (fs::exists(entry.path() / "bin" / "initdb")) candidates.push_back(entry.path() / "bin");
+  if (!candidates.empty()) {
+    std::sort(candidates.begin(), candidates.end(), [](const fs::path& a, const fs::path& b) {
+      return std::atoi(a.parent_path().filename().c_str()) <
+             std::atoi(b.parent_path().filename().c_str());
+    });
+    return candidates.back().string();
+  }
+  const char* path = std::getenv("PATH");
+  std::string rest = path != nullptr ? path : "";
+  while (!rest.empty()) {
+    std::size_t colon = rest.find(':');
+    std::string dir = rest.substr(0, colon);
+    if (!dir.empty() && fs::exists(fs::path(dir) / "initdb") &&
+        fs::exists(fs::path(dir) / "pg_ctl"))
+      return dir;
+    if (colon == std::string::npos) break;
+    rest.erase(0, colon + 1);
+  }
+  return "";
+}
+
+int FreePort() {
+  int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  int port = 0;
+  if (fd >= 0 && bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0) {
+    socklen_t len = sizeof addr;
+    getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
+    port = ntohs(addr.sin_port);
+  }
+  if (fd >= 0) close(fd);
+  return port;
+}
+
+std::unique_ptr<Cluster> Cluster::Start(const std::string& dir, const std::string& password,
+                                        std::string* error) {
+  std::unique_ptr<Cluster> cluster(new Cluster());
+  cluster->dir_ = dir;
+  cluster->password_ = password;
+  cluster->bin_dir_ = FindPostgresBin();
+  if (cluster->bin_dir_.empty()) {
+    *error = "PostgreSQL is not installed (no initdb found; apt-get install postgresql)";
+    return nullptr;
+  }
+  std::error_code ec;
+  fs::create_directories(dir, ec);
+  if (geteuid() == 0) {
+    // initdb and postgres refuse to run as root.
+    passwd* nobody = getpwnam("nobody");
+    if (nobody == nullptr) {
+      *error = "running as root, and there is no 'nobody' user to run PostgreSQL as";
+      return nullptr;
+    }
+    cluster->uid_ = static_cast<int>(nobody->pw_uid);
+    cluster->gid_ = static_cast<int>(nobody->pw_gid);
+    if (chown(dir.c_str(), nobody->pw_uid, nobody->pw_gid) != 0) {
+      *error = "cannot hand " + dir + " to user nobody";
+      return nullptr;
+    }
+    // Every directory above must be traversable by nobody.
+    for (fs::path p = fs::path(dir).parent_path(); !p.empty() && p != p.root_path();
+         p = p.parent_path()) {
+      struct stat st {};
+      if (stat(p.c_str(), &st) == 0 && (st.st_mode & S_IXOTH) == 0)
+        chmod(p.c_str(), st.st_mode | S_IXOTH);
+    }
+  }
+  const std::string pwfile = dir + "/pwfile";
+  {
+    std::ofstream(pwfile) << password << "\n";
+    if (cluster->uid_ >= 0 && chown(pwfile.c_str(), cluster->uid_, cluster->gid_) != 0) {
+      *error = "cannot hand the password file to nobody";
+      return nullptr;
+    }
+    chmod(pwfile.c_str(), 0600);
+  }
+  SpawnOptions init;
+  init.argv = {cluster->bin_dir_ + "/initdb",
+               "-D",
+               dir + "/data",
+               "-U",
+               "postgres",
+               "--pwfile",
+               pwfile,
+               "-A",
+               "scram-sha-256",
+               "--no-sync",
+               "-E",
+               "UTF8",
+               "--locale=C"};
+  init.run_as_uid = cluster->uid_;
+  init.run_as_gid = cluster->gid_;
+  init.cwd = dir;
+  RunResult initdb = Run(init, "", 120000);
+  fs::remove(pwfile, ec);
+  if (initdb.status != 0) {
+    *error = "initdb failed: " + initdb.err + initdb.out;
+    return nullptr;
+  }
+  for (int attempt = 0; attempt < 5 && !cluster->running_; ++attempt) {
+    cluster->port_ = FreePort();
+    SpawnOptions start;
+    start.argv = {cluster->bin_dir_ + "/pg_ctl",
+                  "-D",
+                  dir + "/data",
+                  "-l",
+                  dir + "/postgres.log",
+                  "-w",
+                  "-t",
+                  "60",
+                  "-o",
+                  "-c listen_addresses=127.0.0.1 -p " + std::to_string(cluster->port_) + " -k " +
+                      dir +
+                      " -c fsync=off -c full_page_writes=off"
+                      " -c synchronous_commit=off",
+                  "start"};
+    start.run_as_uid = cluster->uid_;
+    start.run_as_gid = cluster->gid_;
+    start.cwd = dir;
+    RunResult started = Run(start, "", 90000);
+    cluster->running_ = started.status == 0;
+    if (!cluster->running_) *error = "pg_ctl start failed: " + started.err + started.out;
+  }
+  if (!cluster->running_) return nullptr;
+  return cluster;
+}
+
+Cluster::~Cluster() {
+  if (!running_) return;
+  SpawnOptions stop;
+  stop.argv = {bin_dir_ + "/pg_ctl", "-D", dir_ + "/data", "-m", "fast", "-w", "stop"};
+  stop.run_as_uid = uid_;
+  stop.run_as_gid = gid_;
+  stop.cwd = dir_;
+  Run(stop, "", 30000);
+}
+
+std::string Cluster::Conninfo(const std::string& dbname) const {
+  return "host=127.0.0.1 port=" + std::to_string(port_) + " user=postgres dbname=" + dbname +
+         " password=" + password_ + " connect_timeout=10";
+}
+
+RunResult Cluster::Tool(const std::string& program, const std::vector<std::string>& args,
+                        const std::string& input, int timeout_ms) const {
+  SpawnOptions options;
+  options.argv = {bin_dir_ + "/" + program, "-h", "127.0.0.1", "-p",
+                  std::to_string(port_),    "-U", "postgres"};
+  options.argv.insert(options.argv.end(), args.begin(), args.end());
+  options.env = {"PGPASSWORD=" + password_, "PGCONNECT_TIMEOUT=10"};
+  return Run(options, input, timeout_ms);
+}
+
+}  // namespace dualkey::demo::internal
