@@ -197,7 +197,8 @@ int main(int argc, char** argv) {
              "PostgreSQL database (--pg URI, with pg_dump). Durable before it says saved.");
   vault_common(vault_put);
   vault_put->add_option("paths", vault.paths, "files and directories to save");
-  vault_put->add_option("--tag", vault.tags, "label the snapshot (repeatable)");
+  vault_put->add_option("--tag", vault.tags, "label the snapshot (repeatable)")
+      ->allow_extra_args(false);
   vault_put->add_option("--who", vault.who, "who saves (default: $USER)");
   vault_put->add_option("--reason", vault.reason, "the action this protects against");
   vault_put->add_option("--approval", vault.approval_id, "the approval id that allowed it");
@@ -222,7 +223,8 @@ int main(int argc, char** argv) {
       ->required();
   vault_restore->add_option("--to", vault.to, "restore under this directory instead");
   vault_restore->add_flag("--overwrite", vault.overwrite, "replace files that exist");
-  vault_restore->add_option("--only", vault.only, "restore only this path and what is under it");
+  vault_restore->add_option("--only", vault.only, "restore only this path and what is under it")
+      ->allow_extra_args(false);
   vault_restore->add_option("--db", vault.db, "database (name or URI) for a database snapshot");
   vault_restore->add_flag("--quiet", vault.quiet, "no progress bar");
   vault_restore->callback([&] { vault.action = "restore"; });

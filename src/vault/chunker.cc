@@ -36,8 +36,12 @@ Chunker::Chunker(std::uint32_t average) {
   min_ = average_ / 4;
   max_ = average_ * 4;
   const int bits = std::countr_zero(average_);
-  mask_strict_ = HighMask(bits + 2);  // normalization level 2
-  mask_loose_ = HighMask(bits - 2);
+  // Normalization level 1: level 2 clusters sizes tighter, but cut points
+  // then depend more on the distance from the chunk's start, so after an
+  // edit the chunking takes longer to fall back in step with the old one
+  // (measured: ~20% more bytes re-stored for scattered 5% edits).
+  mask_strict_ = HighMask(bits + 1);
+  mask_loose_ = HighMask(bits - 1);
 }
 
 std::size_t Chunker::Next(const std::uint8_t* data, std::size_t size, bool at_end) const {

@@ -555,7 +555,7 @@ class Pipeline {
     if (pack_.empty() || failed_) return;
     current_.pack = internal::RandomHex(16) + ".pack";
     std::string error;
-    if (!vault_.backend->Create(Space::kPacks, current_.pack, pack_, &error)) {
+    if (!vault_.backend->CreateLater(Space::kPacks, current_.pack, pack_, &error)) {
       Fail("cannot write to the vault: " + error);
       return;
     }

@@ -325,7 +325,9 @@ std::optional<RestoreReport> Vault::Restore(const std::string& id, const Restore
     }
   };
   std::vector<std::thread> threads;
-  unsigned n = std::max(2u, std::thread::hardware_concurrency());
+  // More workers than cores: writes block now and then on the page cache's
+  // dirty limit, and another worker can decompress meanwhile.
+  unsigned n = 2 * std::max(2u, std::thread::hardware_concurrency());
   for (unsigned i = 0; i < n; ++i) threads.emplace_back(worker);
   for (auto& t : threads) t.join();
 

@@ -23,6 +23,11 @@ class Backend {
   // The object is durable once Sync(space) has returned.
   virtual bool Create(Space space, const std::string& name, std::string_view data,
                       std::string* error) = 0;
+  // Like Create, but may return before the data is durable, so the caller can
+  // go on working while the disk writes: the object exists (and is durable)
+  // once Sync(space) has returned. Thread-compatible with Sync.
+  virtual bool CreateLater(Space space, const std::string& name, std::string_view data,
+                           std::string* error) = 0;
   // Makes every Create in `space` so far durable (directory fsync locally;
   // a no-op where Create is durable on return).
   virtual bool Sync(Space space, std::string* error) = 0;
