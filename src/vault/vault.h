@@ -12,6 +12,8 @@
 #include <string>
 #include <vector>
 
+#include "core/action.h"
+
 namespace dualkey::vault {
 
 // Who saved a snapshot and why: shown by `vault ls/show`, signed with it.
@@ -156,5 +158,13 @@ class Vault {
 
 // $DUALKEY_VAULT, else <state dir>/vault (server::DefaultStateDir()).
 std::string DefaultVaultDir();
+
+// What an approved destructive action would destroy on this machine: the
+// existing local paths among the targets of its destructive file-system
+// actions (deletes, overwrites, truncations, shreds, moves' sources), globs
+// expanded, block devices and temp files left out, nested paths folded into
+// their parent. The daemon saves these with PutPaths before letting the
+// command run, and keeps it held when the save fails.
+std::vector<std::string> FileTargets(const std::vector<Action>& actions);
 
 }  // namespace dualkey::vault

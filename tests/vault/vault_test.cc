@@ -671,3 +671,36 @@ TEST_F(VaultTest, DatabaseSnapshotRestoresIntoANamedDatabase) {
 }
 
 }  // namespace
+
+namespace {
+
+TEST(FileTargets, ExistingPathsOfDestructiveFileActionsOnly) {
+  namespace fs = std::filesystem;
+  fs::path d = fs::path("/tmp") / ("dualkey-vault-targets-" + std::to_string(getpid()));
+  fs::create_directories(d / "uploads" / "a");
+  std::ofstream(d / "uploads" / "a" / "x.jpg") << "x";
+  std::ofstream(d / "notes.txt") << "n";
+  auto action = [](std::string op, std::vector<std::string> targets) {
+    dualkey::Action a;
+    a.op_class = std::move(op);
+    a.targets = std::move(targets);
+    a.severity = dualkey::Severity::kHigh;
+    a.reversibility = dualkey::Reversibility::kIrreversible;
+    return a;
+  };
+  dualkey::Action read = action("read.only", {(d / "notes.txt").string()});
+  read.severity = dualkey::Severity::kNone;
+  std::vector<std::string> got = dualkey::vault::FileTargets({
+      action("fs.delete.recursive", {(d / "uploads").string()}),
+      action("fs.delete", {(d / "uploads" / "a" / "x.jpg").string()}),  // folded into its parent
+      action("fs.overwrite", {(d / "*.txt").string()}),                 // glob expanded
+      action("fs.delete", {(d / "missing").string(), "relative/path"}),
+      action("fs.delete.device", {"/dev/null"}),
+      action("db.drop", {"public.orders"}),
+      read,
+  });
+  EXPECT_EQ(got, (std::vector<std::string>{(d / "notes.txt").string(), (d / "uploads").string()}));
+  fs::remove_all(d);
+}
+
+}  // namespace
