@@ -11,6 +11,7 @@ packages=(
   libssl-dev libsodium-dev libzstd-dev libsqlite3-dev libpq-dev libasio-dev
   libqrencode-dev hyperfine
   postgresql postgresql-client python3 jq
+  restic borgbackup zstd
 )
 
 missing=()
