@@ -12,6 +12,7 @@ packages=(
   libqrencode-dev hyperfine
   postgresql postgresql-client python3 jq
   libboost-dev curl
+  restic borgbackup zstd
 )
 # The MCP proxy tests run real MCP servers from npm: Debian's node and npm
 # unless a node (e.g. NodeSource's) is already on PATH.

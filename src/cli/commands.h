@@ -2,6 +2,7 @@
 // after argument parsing. Each returns the process exit status.
 #pragma once
 
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -115,5 +116,33 @@ struct InstallMcpOptions {
   std::string project_dir;
 };
 int RunInstallMcp(const InstallMcpOptions& options);
+// `dualkey vault init|put|ls|show|restore|verify|prune` (vault_cmd.cc).
+struct VaultOptions {
+  std::string action;
+  std::string dir;  // --vault; default $DUALKEY_VAULT or STATE/vault
+  bool json = false;
+  bool quiet = false;  // no progress bar
+  // init
+  int retention_days = 30;
+  std::uint32_t average_chunk = 1 << 20;
+  int compression_level = 1;
+  // put
+  std::vector<std::string> paths;
+  std::vector<std::string> tags;
+  std::string who, reason, approval_id;
+  std::string stdin_name;  // save stdin as one stream with this name
+  std::string kind;        // with --stdin: pg_dump | sql_rows
+  std::string pg;          // run pg_dump on this database
+  // show / restore
+  std::string snapshot;
+  std::string to;
+  bool overwrite = false;
+  std::vector<std::string> only;
+  std::string db;  // restore a database snapshot into this database (psql/pg_restore)
+  // prune
+  std::string approver, totp, store, state_dir;
+  bool dry_run = false;
+};
+int RunVault(const VaultOptions& options);
 
 }  // namespace dualkey::cli

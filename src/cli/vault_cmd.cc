@@ -1,0 +1,436 @@
+// CLI glue for `dualkey vault`: the logic is in src/vault/.
+#include <fcntl.h>
+#include <pwd.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cinttypes>
+#include <cstdio>
+#include <ctime>
+#include <filesystem>
+#include <iostream>
+#include <nlohmann/json.hpp>
+
+#include "cli/commands.h"
+#include "server/server.h"
+#include "vault/vault.h"
+
+namespace dualkey::cli {
+namespace {
+
+using nlohmann::json;
+
+std::string UserName() {
+  if (const char* user = std::getenv("USER"); user != nullptr && *user != '\0') return user;
+  if (passwd* pw = getpwuid(getuid()); pw != nullptr) return pw->pw_name;
+  return "unknown";
+}
+
+std::string Dir(const VaultOptions& o) {
+  return o.dir.empty() ? vault::DefaultVaultDir() : o.dir;
+}
+
+std::string Time(std::int64_t ms) {
+  std::time_t seconds = ms / 1000;
+  std::tm tm{};
+  localtime_r(&seconds, &tm);
+  char text[32];
+  std::strftime(text, sizeof(text), "%Y-%m-%d %H:%M:%S", &tm);
+  return text;
+}
+
+std::string Size(std::uint64_t bytes) {
+  char text[32];
+  if (bytes < 1024) return std::to_string(bytes) + " B";
+  const char* units[] = {"KiB", "MiB", "GiB", "TiB"};
+  double value = bytes / 1024.0;
+  int unit = 0;
+  while (value >= 1024 && unit < 3) {
+    value /= 1024;
+    ++unit;
+  }
+  std::snprintf(text, sizeof(text), "%.1f %s", value, units[unit]);
+  return text;
+}
+
+json InfoJson(const vault::SnapshotInfo& s) {
+  return json{
+      {"id", s.id},          {"created_ms", s.created_ms}, {"retain_until_ms", s.retain_until_ms},
+      {"who", s.meta.who},   {"action", s.meta.action},    {"approval_id", s.meta.approval_id},
+      {"kind", s.meta.kind}, {"tags", s.meta.tags},        {"roots", s.roots},
+      {"files", s.files},    {"bytes", s.bytes},           {"added_bytes", s.added_bytes}};
+}
+
+// A progress bar on stderr, only for a person watching a terminal.
+class Bar {
+ public:
+  Bar(const char* verb, bool enabled) : verb_(verb), enabled_(enabled && isatty(STDERR_FILENO)) {
+    start_ = std::chrono::steady_clock::now();
+    progress_.report = [this](const vault::ProgressState& s) { Draw(s); };
+  }
+  ~Bar() {
+    if (drawn_) std::cerr << "\r\033[K" << std::flush;
+  }
+  const vault::Progress* get() const { return enabled_ ? &progress_ : nullptr; }
+
+ private:
+  void Draw(const vault::ProgressState& s) {
+    double seconds =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
+    double rate = seconds > 0 ? s.bytes_done / seconds / 1e6 : 0;
+    int width = 30;
+    int filled = s.bytes_total
+                     ? static_cast<int>(width * std::min(1.0, double(s.bytes_done) / s.bytes_total))
+                     : 0;
+    std::string bar(filled, '#');
+    bar += std::string(width - filled, '.');
+    char line[200];
+    std::snprintf(line, sizeof(line), "\r%s [%s] %s / %s  %.0f MB/s", verb_, bar.c_str(),
+                  Size(s.bytes_done).c_str(), Size(s.bytes_total).c_str(), rate);
+    std::cerr << line << "\033[K" << std::flush;
+    drawn_ = true;
+  }
+
+  const char* verb_;
+  bool enabled_;
+  bool drawn_ = false;
+  std::chrono::steady_clock::time_point start_;
+  vault::Progress progress_;
+};
+
+// Runs argv (no shell) and waits; returns its exit status, or -1.
+int RunProgram(const std::vector<std::string>& argv, int stdin_fd, int stdout_fd) {
+  pid_t pid = fork();
+  if (pid < 0) return -1;
+  if (pid == 0) {
+    if (stdin_fd >= 0) dup2(stdin_fd, STDIN_FILENO);
+    if (stdout_fd >= 0) dup2(stdout_fd, STDOUT_FILENO);
+    std::vector<char*> args;
+    for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
+    args.push_back(nullptr);
+    execvp(args[0], args.data());
+    std::perror(args[0]);
+    _exit(127);
+  }
+  int status = 0;
+  while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+  }
+  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+int Fail(const VaultOptions& o, const std::string& what, const std::string& error, int code = 1) {
+  if (o.json) std::cout << json{{"ok", false}, {"error", error}}.dump() << "\n";
+  std::cerr << "dualkey vault " << what << ": " << error << "\n";
+  return code;
+}
+
+int Init(const VaultOptions& o) {
+  const std::string dir = Dir(o);
+  vault::InitOptions init;
+  init.retention_days = o.retention_days;
+  init.average_chunk = o.average_chunk;
+  init.compression_level = o.compression_level;
+  std::string error;
+  if (!vault::Vault::Init(dir, init, &error)) return Fail(o, "init", error);
+  std::optional<vault::Vault> v = vault::Vault::Open(dir, &error);
+  if (!v) return Fail(o, "init", error);
+  if (o.json)
+    std::cout << json{{"ok", true}, {"vault", dir}, {"retention_days", v->retention_days()}}.dump()
+              << "\n";
+  else
+    std::cout << "vault " << dir << ": snapshots kept at least " << v->retention_days()
+              << " days\n";
+  return 0;
+}
+
+void PrintSaved(const VaultOptions& o, const vault::SnapshotInfo& s, double seconds) {
+  if (o.json) {
+    json j = InfoJson(s);
+    j["ok"] = true;
+    j["seconds"] = seconds;
+    std::cout << j.dump() << "\n";
+    return;
+  }
+  std::cout << "saved snapshot " << s.id << ": " << s.files << " files, " << Size(s.bytes)
+            << ", added " << Size(s.added_bytes) << " (" << std::fixed;
+  std::cout.precision(2);
+  std::cout << seconds << " s); kept until " << Time(s.retain_until_ms) << "\n";
+}
+
+int Put(const VaultOptions& o) {
+  std::string error;
+  std::optional<vault::Vault> v = vault::Vault::Open(Dir(o), &error);
+  if (!v) return Fail(o, "put", error);
+  vault::SnapshotMeta meta;
+  meta.who = o.who.empty() ? UserName() : o.who;
+  meta.action = o.reason;
+  meta.approval_id = o.approval_id;
+  meta.tags = o.tags;
+  auto start = std::chrono::steady_clock::now();
+  std::optional<vault::SnapshotInfo> info;
+  if (!o.pg.empty()) {
+    if (!o.paths.empty() || !o.stdin_name.empty())
+      return Fail(o, "put", "--pg saves a database; give no paths or --stdin with it", 2);
+    // pg_dump's custom format: pg_restore can restore it selectively.
+    int fds[2];
+    if (pipe2(fds, O_CLOEXEC) != 0) return Fail(o, "put", "cannot create a pipe");
+    pid_t pid = fork();
+    if (pid == 0) {
+      dup2(fds[1], STDOUT_FILENO);
+      execlp("pg_dump", "pg_dump", "--format=custom", "--dbname", o.pg.c_str(), nullptr);
+      std::perror("pg_dump");
+      _exit(127);
+    }
+    close(fds[1]);
+    meta.kind = "pg_dump";
+    std::string name = o.stdin_name.empty() ? "pg_dump" : o.stdin_name;
+    info = v->PutStreams({vault::StreamFromFd(name + ".dump", fds[0])}, meta, &error);
+    close(fds[0]);
+    int status = 0;
+    waitpid(pid, &status, 0);
+    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+      return Fail(o, "put",
+                  "pg_dump failed" + std::string(info ? " (its partial output was saved as "
+                                                        "snapshot " +
+                                                            info->id + "; do not rely on it)"
+                                                      : ""));
+  } else if (!o.stdin_name.empty()) {
+    meta.kind = o.kind.empty() ? "sql_rows" : o.kind;
+    info = v->PutStreams({vault::StreamFromFd(o.stdin_name, STDIN_FILENO)}, meta, &error);
+  } else {
+    if (o.paths.empty())
+      return Fail(o, "put", "give the paths to save (or --stdin NAME, --pg URI)", 2);
+    meta.kind = "files";
+    Bar bar("saving", !o.json && !o.quiet);
+    info = v->PutPaths(o.paths, meta, bar.get(), &error);
+  }
+  if (!info) return Fail(o, "put", error + "\nnothing was saved; the vault is unchanged");
+  double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  PrintSaved(o, *info, seconds);
+  return 0;
+}
+
+int Ls(const VaultOptions& o) {
+  std::string error;
+  std::optional<vault::Vault> v = vault::Vault::Open(Dir(o), &error);
+  if (!v) return Fail(o, "ls", error);
+  std::vector<vault::SnapshotInfo> list = v->List(&error);
+  if (!error.empty()) return Fail(o, "ls", error);
+  if (o.json) {
+    json out = json::array();
+    for (const auto& s : list) out.push_back(InfoJson(s));
+    std::cout << out.dump() << "\n";
+    return 0;
+  }
+  if (list.empty()) std::cout << "no snapshots yet\n";
+  for (const auto& s : list) {
+    std::cout << s.id << "  " << Time(s.created_ms) << "  " << s.meta.kind << "  " << s.files
+              << " files  " << Size(s.bytes) << "  by " << s.meta.who;
+    if (!s.meta.approval_id.empty()) std::cout << " (" << s.meta.approval_id << ")";
+    if (!s.meta.tags.empty()) {
+      std::cout << "  tags";
+      for (const auto& t : s.meta.tags) std::cout << " " << t;
+    }
+    std::cout << "\n    ";
+    for (const auto& r : s.roots) std::cout << r << " ";
+    if (!s.meta.action.empty()) std::cout << "  — " << s.meta.action;
+    std::cout << "\n";
+  }
+  return 0;
+}
+
+int Show(const VaultOptions& o) {
+  std::string error;
+  std::optional<vault::Vault> v = vault::Vault::Open(Dir(o), &error);
+  if (!v) return Fail(o, "show", error);
+  std::vector<vault::EntryInfo> entries;
+  std::optional<vault::SnapshotInfo> s = v->Show(o.snapshot, &entries, &error);
+  if (!s) return Fail(o, "show", error);
+  if (o.json) {
+    json j = InfoJson(*s);
+    json list = json::array();
+    for (const auto& e : entries) {
+      json item{{"path", e.path},
+                {"type", e.type},
+                {"mode", e.mode},
+                {"size", e.size},
+                {"mtime_ns", e.mtime_ns}};
+      if (e.type == "symlink") item["target"] = e.target;
+      list.push_back(std::move(item));
+    }
+    j["entries"] = std::move(list);
+    std::cout << j.dump(-1, ' ', false, json::error_handler_t::replace) << "\n";
+    return 0;
+  }
+  std::cout << "snapshot " << s->id << "\n"
+            << "  created   " << Time(s->created_ms) << " by " << s->meta.who << "\n"
+            << "  kept until " << Time(s->retain_until_ms) << "\n"
+            << "  kind      " << s->meta.kind << "\n";
+  if (!s->meta.action.empty()) std::cout << "  action    " << s->meta.action << "\n";
+  if (!s->meta.approval_id.empty()) std::cout << "  approval  " << s->meta.approval_id << "\n";
+  std::cout << "  files     " << s->files << ", " << Size(s->bytes) << " (added "
+            << Size(s->added_bytes) << ")\n";
+  for (const auto& e : entries) {
+    char mode[16];
+    std::snprintf(mode, sizeof(mode), "%04o", e.mode);
+    std::cout << "  "
+              << (e.type == "dir"       ? 'd'
+                  : e.type == "symlink" ? 'l'
+                                        : '-')
+              << " " << mode << " " << std::setw(12) << e.size << "  " << e.path;
+    if (e.type == "symlink") std::cout << " -> " << e.target;
+    std::cout << "\n";
+  }
+  return 0;
+}
+
+int RestoreDb(const VaultOptions& o, vault::Vault& v) {
+  std::string error;
+  std::vector<vault::EntryInfo> entries;
+  std::optional<vault::SnapshotInfo> s = v.Show(o.snapshot, &entries, &error);
+  if (!s) return Fail(o, "restore", error);
+  char temp_dir[] = "/tmp/dualkey-restore-XXXXXX";
+  if (!mkdtemp(temp_dir)) return Fail(o, "restore", "cannot create a temp directory");
+  int status = 0;
+  for (const auto& e : entries) {
+    if (e.type != "stream") continue;
+    const std::string file = std::string(temp_dir) + "/stream";
+    int fd = open(file.c_str(), O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    bool ok = fd >= 0 && v.RestoreStream(s->id, e.path, fd, &error);
+    char magic[5] = {};
+    if (ok) ok = pread(fd, magic, 5, 0) >= 0;
+    if (fd >= 0) close(fd);
+    if (!ok) {
+      status = Fail(o, "restore", e.path + ": " + error);
+      break;
+    }
+    // pg_dump's custom format starts with PGDMP; anything else is SQL text.
+    std::vector<std::string> argv =
+        std::string(magic, 5) == "PGDMP"
+            ? std::vector<std::string>{"pg_restore", "--no-owner", "--exit-on-error",
+                                       "--dbname",   o.db,         file}
+            : std::vector<std::string>{"psql",    "--no-psqlrc", "-v", "ON_ERROR_STOP=1",
+                                       "--quiet", "--dbname",    o.db, "--file",
+                                       file};
+    int rc = RunProgram(argv, -1, o.json ? STDERR_FILENO : -1);
+    unlink(file.c_str());
+    if (rc != 0) {
+      status = Fail(o, "restore", argv[0] + " failed restoring " + e.path + " into the database");
+      break;
+    }
+    if (!o.json)
+      std::cout << "restored " << e.path << " into " << o.db << " with " << argv[0] << "\n";
+  }
+  rmdir(temp_dir);
+  if (status == 0 && o.json)
+    std::cout << json{{"ok", true}, {"snapshot", s->id}, {"database", o.db}}.dump() << "\n";
+  return status;
+}
+
+int Restore(const VaultOptions& o) {
+  std::string error;
+  std::optional<vault::Vault> v = vault::Vault::Open(Dir(o), &error);
+  if (!v) return Fail(o, "restore", error);
+  if (!o.db.empty()) return RestoreDb(o, *v);
+  vault::RestoreOptions options;
+  options.to_dir = o.to;
+  options.overwrite = o.overwrite;
+  options.only = o.only;
+  Bar bar("restoring", !o.json && !o.quiet);
+  options.progress = bar.get();
+  auto start = std::chrono::steady_clock::now();
+  std::optional<vault::RestoreReport> report = v->Restore(o.snapshot, options, &error);
+  double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  if (!report) return Fail(o, "restore", error);
+  if (o.json) {
+    std::cout << json{{"ok", report->problems.empty()},
+                      {"files", report->files},
+                      {"bytes", report->bytes},
+                      {"seconds", seconds},
+                      {"problems", report->problems}}
+                     .dump()
+              << "\n";
+  } else {
+    std::cout << "restored " << report->files << " files, " << Size(report->bytes) << " in "
+              << seconds << " s" << (o.to.empty() ? " to their original place" : " under " + o.to)
+              << "\n";
+    for (const auto& p : report->problems) std::cerr << "  problem: " << p << "\n";
+  }
+  return report->problems.empty() ? 0 : 1;
+}
+
+int Verify(const VaultOptions& o) {
+  std::string error;
+  std::optional<vault::Vault> v = vault::Vault::Open(Dir(o), &error);
+  if (!v) return Fail(o, "verify", error, 2);
+  Bar bar("verifying", !o.json && !o.quiet);
+  vault::VerifyReport r = v->Verify(bar.get());
+  if (o.json) {
+    std::cout << json{{"ok", r.ok},         {"snapshots", r.snapshots}, {"packs", r.packs},
+                      {"chunks", r.chunks}, {"bytes", r.bytes},         {"problems", r.problems},
+                      {"notes", r.notes}}
+                     .dump()
+              << "\n";
+  } else {
+    std::cout << (r.ok ? "vault intact: " : "vault DAMAGED: ") << r.snapshots << " snapshots, "
+              << r.packs << " packs, " << r.chunks << " chunks, " << Size(r.bytes)
+              << " re-hashed\n";
+    for (const auto& p : r.problems) std::cout << "  problem: " << p << "\n";
+    for (const auto& n : r.notes) std::cout << "  note: " << n << "\n";
+  }
+  return r.ok ? 0 : 1;
+}
+
+int Prune(const VaultOptions& o) {
+  std::string error;
+  std::optional<vault::Vault> v = vault::Vault::Open(Dir(o), &error);
+  if (!v) return Fail(o, "prune", error);
+  vault::PruneOptions options;
+  options.approver = o.approver.empty() ? UserName() : o.approver;
+  options.totp = o.totp;
+  if (options.totp.empty()) {
+    if (!isatty(STDIN_FILENO))
+      return Fail(o, "prune", "give the approver's current TOTP code with --totp", 2);
+    std::cerr << "TOTP code for " << options.approver << ": " << std::flush;
+    std::getline(std::cin, options.totp);
+  }
+  const std::string state = o.state_dir.empty() ? server::DefaultStateDir() : o.state_dir;
+  options.store = o.store.empty() ? state + "/state.sqlite3" : o.store;
+  options.dry_run = o.dry_run;
+  std::optional<vault::PruneReport> r = v->Prune(options, &error);
+  if (!r) return Fail(o, "prune", error);
+  if (o.json) {
+    std::cout << json{{"ok", true},
+                      {"dry_run", o.dry_run},
+                      {"snapshots_removed", r->snapshots_removed},
+                      {"packs_removed", r->packs_removed},
+                      {"bytes_freed", r->bytes_freed},
+                      {"kept_unexpired", r->kept_unexpired}}
+                     .dump()
+              << "\n";
+  } else {
+    std::cout << (o.dry_run ? "would remove " : "removed ") << r->snapshots_removed.size()
+              << " expired snapshot(s), " << r->packs_removed << " pack(s), "
+              << Size(r->bytes_freed) << "; " << r->kept_unexpired.size()
+              << " snapshot(s) still under retention\n";
+  }
+  return 0;
+}
+
+}  // namespace
+
+int RunVault(const VaultOptions& o) {
+  if (o.action == "init") return Init(o);
+  if (o.action == "put") return Put(o);
+  if (o.action == "ls") return Ls(o);
+  if (o.action == "show") return Show(o);
+  if (o.action == "restore") return Restore(o);
+  if (o.action == "verify") return Verify(o);
+  if (o.action == "prune") return Prune(o);
+  std::cerr << "dualkey vault: unknown command\n";
+  return 2;
+}
+
+}  // namespace dualkey::cli

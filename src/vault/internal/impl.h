@@ -1,0 +1,50 @@
+// Vault::Impl, shared by vault.cc (open, list, verify, prune), ingest.cc and
+// restore.cc.
+#pragma once
+
+#include <array>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+
+#include "vault/internal/backend.h"
+#include "vault/internal/format.h"
+#include "vault/vault.h"
+
+namespace dualkey::vault {
+
+struct Vault::Impl {
+  std::string dir;
+  std::unique_ptr<internal::Backend> backend;
+  std::string vault_id;
+  std::int64_t created_ms = 0;
+  int retention_days = 30;  // effective: the largest ever set
+  std::uint32_t average_chunk = 1 << 20;
+  int compression_level = 1;
+  std::array<std::uint8_t, 32> public_key{};
+
+  // Loaded on first use; puts add to it under the writer lock.
+  mutable std::mutex index_mutex;
+  mutable bool index_loaded = false;
+  mutable internal::Index index;
+  bool LoadIndex(std::string* error) const;
+
+  // Reads and checks (signature) one snapshot; `id` is the exact id.
+  bool ReadManifest(const std::string& id, bool summary_only, internal::Manifest* out,
+                    std::string* error) const;
+  // Resolves a unique prefix or "latest".
+  std::optional<std::string> Resolve(const std::string& id, std::string* error) const;
+  std::vector<internal::Manifest> Summaries(std::string* error) const;
+  std::int64_t EffectiveRetainUntil(const SnapshotInfo& info) const;
+
+  // The signing key (vault.key), only needed by writers.
+  bool LoadSecretKey(std::array<std::uint8_t, 64>* secret, std::string* error) const;
+
+  std::optional<SnapshotInfo> Ingest(const std::vector<std::string>* paths,
+                                     const std::vector<NamedStream>* streams,
+                                     const SnapshotMeta& meta, const Progress* progress,
+                                     std::string* error);
+};
+
+}  // namespace dualkey::vault

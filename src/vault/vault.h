@@ -1,0 +1,170 @@
+// The vault: where dualkey keeps what an approved destructive action destroys,
+// and its own copies of important data. A content-addressed, deduplicating,
+// append-only store with signed snapshots and a retention lock: nothing younger
+// than its retention can be deleted through this API, and expired data goes
+// only through Prune, which needs a human's TOTP code and is audited.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "core/action.h"
+
+namespace dualkey::vault {
+
+// Who saved a snapshot and why: shown by `vault ls/show`, signed with it.
+struct SnapshotMeta {
+  std::string who;             // human or agent identity ("alice", "claude")
+  std::string action;          // what was about to happen ("rm -rf /srv/data/uploads")
+  std::string approval_id;     // the approval that allowed it, if any
+  std::string kind = "files";  // "files" | "pg_dump" | "sql_rows"
+  std::vector<std::string> tags;
+};
+
+struct SnapshotInfo {
+  std::string id;
+  std::int64_t created_ms = 0;
+  std::int64_t retain_until_ms = 0;  // effective: never earlier than the vault's retention allows
+  SnapshotMeta meta;
+  std::vector<std::string> roots;  // the paths (or stream names) saved
+  std::uint64_t files = 0;         // regular files and streams
+  std::uint64_t bytes = 0;         // their total size
+  std::uint64_t added_bytes =
+      0;  // bytes this snapshot added to the vault (after dedup, compressed)
+};
+
+// One entry of a snapshot, for `vault show`.
+struct EntryInfo {
+  std::string path;
+  std::string type;  // "file" | "dir" | "symlink" | "stream"
+  std::uint32_t mode = 0;
+  std::uint64_t size = 0;
+  std::int64_t mtime_ns = 0;
+  std::string target;  // symlinks
+};
+
+// Progress of a long operation; `report` is called from a worker thread at
+// most every `interval_ms` and once at the end.
+struct ProgressState {
+  std::uint64_t bytes_done = 0, bytes_total = 0;
+  std::uint64_t files_done = 0, files_total = 0;
+};
+struct Progress {
+  std::function<void(const ProgressState&)> report;
+  int interval_ms = 100;
+};
+
+// A stream saved as one named entry (a pg_dump, COPY rows + DDL). `read` fills
+// up to `capacity` bytes and returns how many, 0 at the end, -1 on error.
+struct NamedStream {
+  std::string name;
+  std::function<std::int64_t(char* buffer, std::size_t capacity)> read;
+};
+NamedStream StreamFromFd(std::string name, int fd);  // does not close fd
+NamedStream StreamFromString(std::string name, std::string data);
+
+struct InitOptions {
+  int retention_days = 30;
+  std::uint32_t average_chunk = 1 << 20;  // content-defined chunking target (power of two)
+  int compression_level = 1;              // zstd
+};
+
+struct RestoreOptions {
+  std::string to_dir;             // "": put files back where they were
+  bool overwrite = false;         // replace files that exist (default: refuse)
+  std::vector<std::string> only;  // restore only these paths (and what is under them)
+  const Progress* progress = nullptr;
+};
+
+struct RestoreReport {
+  std::uint64_t files = 0, bytes = 0;
+  std::vector<std::string> problems;  // empty: every byte restored and checked
+};
+
+struct VerifyReport {
+  bool ok = false;
+  std::uint64_t snapshots = 0, packs = 0, chunks = 0, bytes = 0;
+  std::vector<std::string> problems;  // damage found: "pack 3f.. offset 123: chunk hash mismatch"
+  std::vector<std::string> notes;     // not damage: unreferenced packs left by an interrupted put
+};
+
+struct PruneOptions {
+  std::string approver;  // a human enrolled with `dualkey approver add`
+  std::string totp;      // their current code
+  std::string store;     // the approval store: SQLite path or postgresql://...
+  bool dry_run = false;  // still needs the code: it shows what an approver could delete
+};
+
+struct PruneReport {
+  std::vector<std::string> snapshots_removed;
+  std::uint64_t packs_removed = 0, bytes_freed = 0;
+  std::vector<std::string> kept_unexpired;  // snapshots still under retention
+};
+
+class Vault {
+ public:
+  // Opens an existing vault (read-only work needs no lock; puts take one).
+  static std::optional<Vault> Open(const std::string& dir, std::string* error);
+  // Creates a vault, or on an existing one extends its retention (never shortens).
+  static bool Init(const std::string& dir, const InitOptions& options, std::string* error);
+  static bool Init(const std::string& dir, int retention_days, std::string* error);
+
+  Vault(Vault&&) noexcept;
+  Vault& operator=(Vault&&) noexcept;
+  ~Vault();
+
+  // Saves files and trees (absolute paths kept, so a restore puts them back
+  // where they were); durable before returning. Fails, saving nothing, when
+  // a file cannot be read or keeps changing while it is read.
+  std::optional<SnapshotInfo> PutPaths(const std::vector<std::string>& paths,
+                                       const SnapshotMeta& meta, const Progress* progress,
+                                       std::string* error);
+  // Saves streams as named entries of one snapshot; durable before returning.
+  std::optional<SnapshotInfo> PutStreams(const std::vector<NamedStream>& streams,
+                                         const SnapshotMeta& meta, std::string* error);
+
+  // Snapshots, oldest first.
+  std::vector<SnapshotInfo> List(std::string* error) const;
+  // `id` may be a unique prefix or "latest".
+  std::optional<SnapshotInfo> Show(const std::string& id, std::vector<EntryInfo>* entries,
+                                   std::string* error) const;
+  // Restores files (to their original place or under to_dir); every chunk is
+  // re-hashed on the way. Streams are written as files named after the stream.
+  std::optional<RestoreReport> Restore(const std::string& id, const RestoreOptions& options,
+                                       std::string* error) const;
+  // Writes one stream entry of a snapshot to `fd` (for pg_restore/psql).
+  bool RestoreStream(const std::string& id, const std::string& name, int fd,
+                     std::string* error) const;
+  // Re-reads and re-hashes every chunk of every pack, checks every snapshot's
+  // signature and that every chunk it needs is present and intact.
+  VerifyReport Verify(const Progress* progress) const;
+  // Deletes snapshots past their retention and the packs only they used.
+  // Needs an approver's valid TOTP code (each code works once); audited.
+  std::optional<PruneReport> Prune(const PruneOptions& options, std::string* error);
+
+  int retention_days() const;
+  const std::string& dir() const;
+
+  struct Impl;  // internal/impl.h
+
+ private:
+  explicit Vault(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+// $DUALKEY_VAULT, else <state dir>/vault (server::DefaultStateDir()).
+std::string DefaultVaultDir();
+
+// What an approved destructive action would destroy on this machine: the
+// existing local paths among the targets of its destructive file-system
+// actions (deletes, overwrites, truncations, shreds, moves' sources), globs
+// expanded, block devices and temp files left out, nested paths folded into
+// their parent. The daemon saves these with PutPaths before letting the
+// command run, and keeps it held when the save fails.
+std::vector<std::string> FileTargets(const std::vector<Action>& actions);
+
+}  // namespace dualkey::vault
