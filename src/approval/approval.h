@@ -60,6 +60,12 @@ class Store {
   virtual bool ConsumeApproval(const std::string& action_hash, std::int64_t now_ms, Request* out,
                                std::string* error) = 0;
 
+  // Whether an approved, unexpired request with this hash is waiting, without
+  // consuming it: the daemon saves what the action destroys to the vault
+  // first, and consumes only once the save is durable.
+  virtual bool HasApproval(const std::string& action_hash, std::int64_t now_ms, bool* approved,
+                           std::string* error) = 0;
+
   // Adds `approver` to the request (by id or code); it becomes approved once
   // approvals_needed distinct approvers have approved. Fails for unknown,
   // expired, denied or consumed requests, or the same approver twice.

@@ -347,6 +347,19 @@ class PostgresStore final : public Store {
         {DisplaySafe(agent), frozen ? "1" : "0", DisplaySafe(why), std::to_string(NowMs())}, error);
   }
 
+  bool HasApproval(const std::string& action_hash, std::int64_t now_ms, bool* approved,
+                   std::string* error) override {
+    std::lock_guard lock(mu_);
+    if (!Connected(error)) return false;
+    Result found = Query(
+        "SELECT 1 FROM requests WHERE action_hash = $1 AND state = 'approved' AND expires_ms > $2"
+        " LIMIT 1",
+        {action_hash, std::to_string(now_ms)}, error);
+    if (!found) return false;
+    *approved = PQntuples(found.get()) == 1;
+    return true;
+  }
+
   bool IsFrozen(const std::string& agent, bool* frozen, std::string* error) override {
     std::lock_guard lock(mu_);
     if (!Connected(error)) return false;

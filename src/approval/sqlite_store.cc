@@ -29,6 +29,7 @@ enum Query : int {
   kApproverExists,
   kSetFrozen,
   kIsFrozen,
+  kHasApproval,
   kQueryCount
 };
 
@@ -79,6 +80,9 @@ std::string Sql(Query query) {
              " updated_ms = excluded.updated_ms";
     case kIsFrozen:
       return "SELECT frozen FROM frozen_agents WHERE agent = ?1";
+    case kHasApproval:
+      return "SELECT 1 FROM requests WHERE action_hash = ?1 AND state = 'approved'"
+             " AND expires_ms > ?2 LIMIT 1";
     case kQueryCount:
       break;
   }
@@ -394,6 +398,17 @@ class SqliteStore final : public Store {
       if (set.Step() != SQLITE_DONE) return Fail(nullptr, error);
     }
     return Commit(error);
+  }
+
+  bool HasApproval(const std::string& action_hash, std::int64_t now_ms, bool* approved,
+                   std::string* error) override {
+    std::lock_guard lock(mu_);
+    Use find(statements_[kHasApproval]);
+    find.Bind(1, action_hash).Bind(2, now_ms);
+    const int rc = find.Step();
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE) return Error(error);
+    *approved = rc == SQLITE_ROW;
+    return true;
   }
 
   bool IsFrozen(const std::string& agent, bool* frozen, std::string* error) override {

@@ -74,6 +74,8 @@ int main(int argc, char** argv) {
   serve_cmd->add_option("--store", serve.store,
                         "postgresql://... to share approvals between daemons");
   serve_cmd->add_option("--socket", serve.socket_path, "Unix socket (default STATE/dualkey.sock)");
+  serve_cmd->add_option("--vault", serve.vault_dir,
+                        "where approved actions' targets are saved first (default $DUALKEY_VAULT or STATE/vault)");
   serve_cmd->add_option("--ttl", serve.approval_ttl_seconds,
                         "seconds an approval stays valid (900)");
   // Unset limits come from the policy's [breaker] and [rate_limit] tables.

@@ -41,6 +41,7 @@
 #include "approval/approval.h"
 #include "audit/audit.h"
 #include "guard/guard.h"
+#include "vault/vault.h"
 #include "server/internal/http_listener.h"
 
 namespace dualkey::server {
@@ -280,6 +281,26 @@ class Daemon {
 
     const std::string hash = approval::ActionHash(ToString(channel), r.input, r.cwd, agent);
     if (verdict.decision != Decision::kDeny) {
+      // What an approved action destroys goes into the vault before it may
+      // run; the approval is consumed only once that save is durable, and a
+      // failed save leaves the action held (and the approval usable).
+      std::string snapshot_id;
+      std::vector<std::string> targets;
+      if (channel == Channel::kShell || channel == Channel::kFile)
+        targets = vault::FileTargets(verdict.actions);
+      if (!targets.empty()) {
+        bool approved = false;
+        if (!store_->HasApproval(hash, NowMs(), &approved, &error))
+          return Held(base, "the approval store failed: " + error);
+        if (approved) {
+          std::string vault_error;
+          std::optional<vault::SnapshotInfo> saved = SaveToVault(targets, agent, r.input, &vault_error);
+          if (!saved)
+            return Held(base, "approved, but the vault could not save what it would destroy (" +
+                                  vault_error + "); it stays held and nothing ran");
+          snapshot_id = saved->id;
+        }
+      }
       approval::Request consumed;
       if (store_->ConsumeApproval(hash, NowMs(), &consumed, &error)) {
         json reply = base;
@@ -289,6 +310,11 @@ class Daemon {
         reply["approvers"] = consumed.approvers;
         reply["reason"] =
             "approved by " + Join(consumed.approvers) + " (used once): " + verdict.reason;
+        if (!snapshot_id.empty()) {
+          reply["snapshot_id"] = snapshot_id;
+          reply["reason"] = reply["reason"].get<std::string>() + "; saved first as vault snapshot " +
+                            snapshot_id + " (dualkey vault restore " + snapshot_id + ")";
+        }
         if (!Record("consumed", reply)) return Held(base, "the audit log could not be written");
         reply["ok"] = true;
         return reply;
@@ -335,6 +361,37 @@ class Daemon {
     Attempt(agent);
     reply["ok"] = true;
     return reply;
+  }
+
+  // One vault per daemon, opened (and created with the default retention)
+  // on first use; a vault that cannot be opened keeps such actions held.
+  std::optional<vault::SnapshotInfo> SaveToVault(const std::vector<std::string>& targets,
+                                                 const std::string& agent, const std::string& input,
+                                                 std::string* error) {
+    std::lock_guard lock(vault_mutex_);
+    if (!vault_) {
+      const std::string dir = options_.vault_dir.empty() ? options_.state_dir + "/vault" : options_.vault_dir;
+      vault_ = vault::Vault::Open(dir, error);
+      if (!vault_) {
+        std::string init_error;
+        if (!vault::Vault::Init(dir, 30, &init_error)) {
+          *error = init_error;
+          return std::nullopt;
+        }
+        vault_ = vault::Vault::Open(dir, error);
+        if (!vault_) return std::nullopt;
+      }
+    }
+    vault::SnapshotMeta meta;
+    meta.who = agent;
+    meta.action = input;
+    meta.kind = "files";
+    meta.tags = {"approved-action"};
+    std::optional<vault::SnapshotInfo> saved = vault_->PutPaths(targets, meta, nullptr, error);
+    if (saved)
+      Record("vault_snapshot", json{{"agent", agent}, {"input", input}, {"snapshot_id", saved->id},
+                                    {"paths", targets}, {"files", saved->files}, {"bytes", saved->bytes}});
+    return saved;
   }
 
   // A hold we could not register: still held, with the reason.
@@ -486,6 +543,8 @@ class Daemon {
   std::map<std::string, Bucket> buckets_;
   std::mutex watch_mutex_;
   std::vector<int> watchers_;
+  std::mutex vault_mutex_;
+  std::optional<vault::Vault> vault_;
 };
 
 void ServeConnection(Daemon* daemon, int fd) {
@@ -622,6 +681,7 @@ int Serve(const ServeOptions& given) {
   ServeOptions options = given;
   if (options.state_dir.empty()) options.state_dir = DefaultStateDir();
   if (options.socket_path.empty()) options.socket_path = options.state_dir + "/dualkey.sock";
+  if (options.vault_dir.empty()) options.vault_dir = Env("DUALKEY_VAULT");
   std::string error;
   if (!MakeDirectory(options.state_dir, &error)) {
     std::cerr << "dualkey serve: " << error << "\n";

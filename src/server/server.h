@@ -16,6 +16,7 @@ namespace dualkey::server {
 struct ServeOptions {
   std::string state_dir;    // 0700; holds the store, the audit log and its key
   std::string store;        // "" = SQLite file in state_dir; or postgresql://...
+  std::string vault_dir;    // "" = $DUALKEY_VAULT, else state_dir/vault
   std::string socket_path;  // "" = state_dir/dualkey.sock
   int approval_ttl_seconds = 15 * 60;
   // Breaker: this many held or denied destructive attempts within the window
