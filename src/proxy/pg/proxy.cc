@@ -137,12 +137,23 @@ struct Shared {
   }
 };
 
-// Runs `fn` on the blocking pool and resumes on the caller's executor.
+// Runs `fn` on the blocking pool; co_await resumes on the caller's executor.
+// (No coroutine wrapper: GCC 12 destroys class-type coroutine parameters twice.)
 template <class F>
-auto OnPool(Shared& shared, F fn) -> Task<decltype(fn())> {
-  co_return co_await asio::co_spawn(
-      shared.blocking, [fn = std::move(fn)]() mutable -> Task<decltype(fn())> { co_return fn(); },
-      asio::use_awaitable);
+auto OnPool(Shared& shared, F fn) {
+  using R = std::invoke_result_t<F&>;
+  return asio::async_initiate<const asio::use_awaitable_t<>&, void(R)>(
+      [&shared](auto handler, F work) {
+        asio::post(shared.blocking, [handler = std::move(handler), work = std::move(work)]() mutable {
+          R result = work();
+          auto executor = asio::get_associated_executor(handler);
+          asio::dispatch(executor, [handler = std::move(handler),
+                                    result = std::move(result)]() mutable {
+            std::move(handler)(std::move(result));
+          });
+        });
+      },
+      asio::use_awaitable, std::move(fn));
 }
 
 class Session : public std::enable_shared_from_this<Session> {
@@ -473,11 +484,16 @@ class Session : public std::enable_shared_from_this<Session> {
     // Not allowed here: the daemon decides, and may hold for a human.
     json request = CheckRequest(sql, over_threshold ? detail : std::string());
     const std::string socket = shared_.options.socket;
-    auto [reply, error] = co_await OnPool(shared_, [socket, request] {
+    // (No structured bindings over co_await: GCC 12 destroys them twice.)
+    // Nor lambdas with class-type captures as temporaries in a co_await.
+    auto ask = [socket, request] {
       std::string e;
       std::optional<json> r = server::Call(socket, request, 5000, &e);
       return std::make_pair(r, e);
-    });
+    };
+    std::pair<std::optional<json>, std::string> answer = co_await OnPool(shared_, std::move(ask));
+    const std::optional<json>& reply = answer.first;
+    const std::string& error = answer.second;
     if (!reply || !reply->is_object() || !reply->contains("decision")) {
       co_return Hold(kHeldCode,
                      "dualkey held this statement: the dualkey daemon could not be reached (" +
@@ -550,28 +566,31 @@ class Session : public std::enable_shared_from_this<Session> {
       if (shape.has_parameters) {
         // A generic plan: PostgreSQL 16 has EXPLAIN (GENERIC_PLAN); before,
         // a prepared statement with plan_cache_mode = force_generic_plan.
-        co_await side.Query("SELECT 1");
+        const std::string ping = "SELECT 1";
+        co_await side.Query(ping);
         if (side.server_version_num() >= 160000) {
           explain = "EXPLAIN (FORMAT JSON, VERBOSE, GENERIC_PLAN) " + shape.text;
         } else {
           std::vector<std::int32_t> types;
-          SideConnection::Result described =
-              co_await side.Describe(shape.text, parameter_types ? *parameter_types
-                                                                 : std::vector<std::int32_t>{},
-                                     &types);
+          std::vector<std::int32_t> given;
+          if (parameter_types) given = *parameter_types;
+          SideConnection::Result described = co_await side.Describe(shape.text, given, &types);
           if (!described.error.empty()) throw std::runtime_error(described.error);
           std::string type_list, nulls;
           for (std::size_t i = 0; i < types.size(); ++i) {
-            SideConnection::Result name =
-                co_await side.Query("SELECT format_type(" + std::to_string(types[i]) + ", NULL)");
+            const std::string format =
+                "SELECT format_type(" + std::to_string(types[i]) + ", NULL)";
+            SideConnection::Result name = co_await side.Query(format);
             if (!name.error.empty() || name.rows.empty() || !name.rows[0][0])
               throw std::runtime_error("unknown parameter type");
             type_list += (i ? "," : "") + *name.rows[0][0];
             nulls += std::string(i ? "," : "") + "NULL";
           }
-          SideConnection::Result prepared = co_await side.Query(
-              "DEALLOCATE ALL; SET plan_cache_mode = force_generic_plan; PREPARE dualkey_estimate" +
-              (type_list.empty() ? "" : "(" + type_list + ")") + " AS " + shape.text);
+          std::string prepare =
+              "DEALLOCATE ALL; SET plan_cache_mode = force_generic_plan; PREPARE dualkey_estimate";
+          if (!type_list.empty()) prepare += "(" + type_list + ")";
+          prepare += " AS " + shape.text;
+          SideConnection::Result prepared = co_await side.Query(prepare);
           if (!prepared.error.empty()) throw std::runtime_error(prepared.error);
           explain = "EXPLAIN (FORMAT JSON, VERBOSE) EXECUTE dualkey_estimate" +
                     (nulls.empty() ? "" : "(" + nulls + ")");
@@ -580,8 +599,10 @@ class Session : public std::enable_shared_from_this<Session> {
         explain = "EXPLAIN (FORMAT JSON, VERBOSE) " + shape.text;
       }
       SideConnection::Result plan = co_await side.Query(explain);
-      if (shape.has_parameters && side.server_version_num() < 160000)
-        co_await side.Query("DEALLOCATE ALL; RESET plan_cache_mode");
+      if (shape.has_parameters && side.server_version_num() < 160000) {
+        const std::string reset = "DEALLOCATE ALL; RESET plan_cache_mode";
+        co_await side.Query(reset);
+      }
       if (!plan.error.empty() || plan.rows.empty() || !plan.rows[0][0])
         throw std::runtime_error(plan.error.empty() ? "no plan" : plan.error);
       json doc = json::parse(*plan.rows[0][0], nullptr, false);
@@ -599,10 +620,11 @@ class Session : public std::enable_shared_from_this<Session> {
       std::int64_t table_rows = -1;
       bool exact = false;
       if (!relation.empty()) {
-        SideConnection::Result size = co_await side.Query(
+        const std::string size_sql =
             "SELECT c.reltuples::bigint, pg_relation_size(c.oid) / 8192 FROM pg_class c "
             "JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = " +
-            SqlLiteral(schema) + " AND c.relname = " + SqlLiteral(relation));
+            SqlLiteral(schema) + " AND c.relname = " + SqlLiteral(relation);
+        SideConnection::Result size = co_await side.Query(size_sql);
         std::int64_t reltuples = -1, pages = 0;
         if (size.error.empty() && !size.rows.empty() && size.rows[0].size() == 2 &&
             size.rows[0][0] && size.rows[0][1]) {
@@ -615,13 +637,15 @@ class Session : public std::enable_shared_from_this<Session> {
         if (small && o.exact_count_under > 0) {
           const std::string target =
               SqlIdentifier(schema) + "." + SqlIdentifier(relation);
-          if (auto n = Number(co_await side.Query("SELECT count(*) FROM " + target)))
-            table_rows = *n;
+          const std::string count_all = "SELECT count(*) FROM " + target;
+          SideConnection::Result all = co_await side.Query(count_all);
+          if (auto n = Number(all)) table_rows = *n;
           if (!shape.has_parameters && !shape.complex) {
             std::string count = "SELECT count(*) FROM " + shape.objects.at(0) +
                                 (shape.alias.empty() ? "" : " " + shape.alias) +
                                 (shape.where.empty() ? "" : " WHERE " + shape.where);
-            if (auto n = Number(co_await side.Query(count))) {
+            SideConnection::Result counted = co_await side.Query(count);
+            if (auto n = Number(counted)) {
               rows = *n;
               exact = true;
             }
@@ -694,22 +718,26 @@ class Session : public std::enable_shared_from_this<Session> {
       for (const StatementShape& s : shapes) {
         if (s.kind == StatementShape::Kind::kOther) continue;
         if (s.kind == StatementShape::Kind::kDropDatabase) {
-          for (const std::string& db : s.objects)
-            if (!co_await PgDump(Args("-Fc"), db, "database." + db + ".dump", *writer, error))
-              throw std::runtime_error(*error);
+          for (const std::string& db : s.objects) {
+            const std::vector<std::string> args = Args("-Fc");
+            const std::string part = "database." + db + ".dump";
+            if (!co_await PgDump(args, db, part, *writer, error)) throw std::runtime_error(*error);
+          }
           continue;
         }
         for (const std::string& object : s.objects) {
-          SideConnection::Result resolved = co_await side.Query(
+          const std::string resolve =
               "SELECT n.nspname, c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = "
-              "c.relnamespace WHERE c.oid = to_regclass(" + SqlLiteral(object) + ")");
+              "c.relnamespace WHERE c.oid = to_regclass(" + SqlLiteral(object) + ")";
+          SideConnection::Result resolved = co_await side.Query(resolve);
           if (!resolved.error.empty()) throw std::runtime_error(resolved.error);
           if (resolved.rows.empty()) continue;  // IF EXISTS on a missing table
           const std::string schema = resolved.rows[0][0].value_or("");
           const std::string table = resolved.rows[0][1].value_or("");
           const std::string qualified = SqlIdentifier(schema) + "." + SqlIdentifier(table);
-          if (!co_await PgDump(Args("--schema-only", "-t", qualified), database_, "ddl.sql",
-                               *writer, error))
+          const std::vector<std::string> args = Args("--schema-only", "-t", qualified);
+          const std::string ddl_part = "ddl.sql";
+          if (!co_await PgDump(args, database_, ddl_part, *writer, error))
             throw std::runtime_error(*error);
           std::string select = "SELECT * FROM " + qualified;
           const bool rows_only = (s.kind == StatementShape::Kind::kDelete ||
@@ -722,10 +750,11 @@ class Session : public std::enable_shared_from_this<Session> {
               table_index == 0 ? "rows.copy" : "rows." + std::to_string(table_index) + ".copy";
           ++table_index;
           std::string write_error;
-          std::string copy_error = co_await side.CopyOut(
-              "COPY (" + select + ") TO STDOUT", [&](std::string_view chunk) {
-                return writer->Append(part, chunk, &write_error);
-              });
+          const std::string copy_sql = "COPY (" + select + ") TO STDOUT";
+          const std::function<bool(std::string_view)> sink = [&](std::string_view chunk) {
+            return writer->Append(part, chunk, &write_error);
+          };
+          std::string copy_error = co_await side.CopyOut(copy_sql, sink);
           if (!copy_error.empty())
             throw std::runtime_error(write_error.empty() ? copy_error : write_error);
           // Make the part exist even for an empty table.
@@ -754,12 +783,12 @@ class Session : public std::enable_shared_from_this<Session> {
   }
 
   // pg_dump with the real credentials in the child's environment only.
-  Task<bool> PgDump(std::vector<std::string> args, const std::string& database,
+  Task<bool> PgDump(const std::vector<std::string>& args, const std::string& database,
                     const std::string& part, SnapshotWriter& writer, std::string* error) {
     const Upstream up = shared_.options.upstream;
     const std::string binary = FindPgDump(shared_.options.pg_dump);
     SnapshotWriter* out = &writer;
-    auto [ok, message] = co_await OnPool(shared_, [=]() -> std::pair<bool, std::string> {
+    auto dump = [=]() -> std::pair<bool, std::string> {
       std::vector<std::string> argv = {binary, "--no-password", "-h", up.host, "-p",
                                        std::to_string(up.port), "-U", up.user, "-d", database};
       for (const auto& a : args) argv.push_back(a);
@@ -824,9 +853,10 @@ class Session : public std::enable_shared_from_this<Session> {
                                                        std::to_string(WEXITSTATUS(status))
                                                  : stderr_text)};
       return {true, ""};
-    });
-    if (!ok) *error = message;
-    co_return ok;
+    };
+    std::pair<bool, std::string> result = co_await OnPool(shared_, std::move(dump));
+    if (!result.first) *error = result.second;
+    co_return result.first;
   }
 
   // --- client -> server -----------------------------------------------------
@@ -1133,13 +1163,14 @@ bool SplitHostPort(const std::string& text, std::string* host, int* port) {
   } catch (...) {
     return false;
   }
-  return *port > 0 && *port < 65536 && !host->empty();
+  return *port >= 0 && *port < 65536 && !host->empty();
 }
 
 std::string PercentDecode(std::string_view text) {
   std::string out;
   for (std::size_t i = 0; i < text.size(); ++i) {
-    if (text[i] == '%' && i + 2 < text.size() + 0 && i + 2 <= text.size() - 1) {
+    if (text[i] == '%' && i + 2 < text.size() && std::isxdigit(static_cast<unsigned char>(text[i + 1])) &&
+        std::isxdigit(static_cast<unsigned char>(text[i + 2]))) {
       out.push_back(static_cast<char>(std::stoi(std::string(text.substr(i + 1, 2)), nullptr, 16)));
       i += 2;
     } else {
@@ -1206,7 +1237,7 @@ std::optional<Upstream> ParseUpstreamUri(std::string_view uri, std::string* erro
     return std::nullopt;
   }
   if (hostport.find(':') != std::string_view::npos && hostport.back() != ']') {
-    if (!SplitHostPort(std::string(hostport), &up.host, &up.port)) {
+    if (!SplitHostPort(std::string(hostport), &up.host, &up.port) || up.port == 0) {
       *error = "bad host:port in the upstream URI";
       return std::nullopt;
     }
