@@ -1183,8 +1183,11 @@ std::string PercentDecode(std::string_view text) {
 Task<void> Accept(Shared& shared, tcp::acceptor& acceptor) {
   while (true) {
     asio::error_code ec;
-    // Each session on its own strand, spread over the io threads.
-    tcp::socket socket(asio::make_strand(acceptor.get_executor()));
+    // Each session on its own strand when several threads run the loop; with
+    // one thread everything is serialised already and a strand only costs.
+    tcp::socket socket(shared.options.threads > 1
+                           ? asio::any_io_executor(asio::make_strand(acceptor.get_executor()))
+                           : acceptor.get_executor());
     co_await acceptor.async_accept(socket, asio::redirect_error(asio::use_awaitable, ec));
     if (ec) {
       if (!acceptor.is_open()) co_return;
