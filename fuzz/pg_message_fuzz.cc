@@ -42,11 +42,18 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
           if (piece.offset + piece.size > view.size() || piece.size < 5) std::abort();
           std::string_view body = view.substr(piece.offset + 5, piece.size - 5);
           switch (piece.type) {
-            case 'P': (void)wire::ParseParse(body); break;
-            case 'B': (void)wire::ParseBindHead(body); break;
+            case 'P':
+              (void)wire::ParseParse(body);
+              break;
+            case 'B':
+              (void)wire::ParseBindHead(body);
+              break;
             case 'C':
-            case 'D': (void)wire::ParseTargetedName(body); break;
-            default: break;
+            case 'D':
+              (void)wire::ParseTargetedName(body);
+              break;
+            default:
+              break;
           }
         }
       }

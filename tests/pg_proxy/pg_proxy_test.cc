@@ -1,6 +1,8 @@
 // `dualkey pg-proxy` end to end: a real PostgreSQL (SCRAM and md5 roles), a
 // real daemon with a TOTP approver, the real proxy binary, and psql/libpq as
 // the agents' clients.
+#include "proxy/pg/pg_proxy.h"
+
 #include <arpa/inet.h>
 #include <gtest/gtest.h>
 #include <libpq-fe.h>
@@ -24,14 +26,13 @@
 #include "../approval/pg_harness.h"
 #include "approval/approval.h"
 #include "proxy/pg/internal/wire.h"
-#include "proxy/pg/pg_proxy.h"
 #include "server/server.h"
 
 namespace {
 
 namespace fs = std::filesystem;
-using nlohmann::json;
 using dualkey::testing::PgHarness;
+using nlohmann::json;
 
 std::string Quote(const std::string& text) {
   std::string out = "'";
@@ -49,7 +50,8 @@ Output Shell(const std::string& command) {
   FILE* pipe = popen((command + " 2>&1").c_str(), "r");
   std::array<char, 4096> buffer;
   std::size_t n;
-  while ((n = fread(buffer.data(), 1, buffer.size(), pipe)) > 0) output.out.append(buffer.data(), n);
+  while ((n = fread(buffer.data(), 1, buffer.size(), pipe)) > 0)
+    output.out.append(buffer.data(), n);
   const int raw = pclose(pipe);
   output.status = WIFEXITED(raw) ? WEXITSTATUS(raw) : -1;
   return output;
@@ -121,11 +123,13 @@ class PgProxy : public ::testing::Test {
                          "host all app_md5 127.0.0.1/32 md5"};
     pg_ = new PgHarness(options);
     if (!pg_->ok()) return;
-    ASSERT_TRUE(pg_->Exec("SET password_encryption = 'scram-sha-256'; "
-                          "CREATE ROLE app LOGIN SUPERUSER PASSWORD 'real-secret'"))
+    ASSERT_TRUE(
+        pg_->Exec("SET password_encryption = 'scram-sha-256'; "
+                  "CREATE ROLE app LOGIN SUPERUSER PASSWORD 'real-secret'"))
         << pg_->error();
-    ASSERT_TRUE(pg_->Exec("SET password_encryption = 'md5'; "
-                          "CREATE ROLE app_md5 LOGIN SUPERUSER PASSWORD 'md5-secret'"))
+    ASSERT_TRUE(
+        pg_->Exec("SET password_encryption = 'md5'; "
+                  "CREATE ROLE app_md5 LOGIN SUPERUSER PASSWORD 'md5-secret'"))
         << pg_->error();
     ASSERT_TRUE(pg_->Exec("CREATE DATABASE shop OWNER app")) << pg_->error();
 
@@ -150,18 +154,21 @@ class PgProxy : public ::testing::Test {
     ASSERT_TRUE(up) << "the daemon did not start";
     alice_ = new std::string(AddApprover("alice"));
     bob_ = new std::string(AddApprover("bob"));
-    Output token = Shell(Env() + DUALKEY_BINARY + " token add agent1 --scope pg --json --state-dir " +
-                         Quote(state_->string()));
+    Output token =
+        Shell(Env() + DUALKEY_BINARY + " token add agent1 --scope pg --json --state-dir " +
+              Quote(state_->string()));
     ASSERT_EQ(token.status, 0) << token.out;
     token_ = new std::string(json::parse(token.out.substr(token.out.find('{')))["token"]);
-    Output http_only = Shell(Env() + DUALKEY_BINARY + " token add webonly --scope http --state-dir " +
-                             Quote(state_->string()));
+    Output http_only =
+        Shell(Env() + DUALKEY_BINARY + " token add webonly --scope http --state-dir " +
+              Quote(state_->string()));
     ASSERT_EQ(http_only.status, 0) << http_only.out;
 
     // A self-signed certificate for TLS to clients.
     const std::string cert = (*state_ / "cert.pem").string(), key = (*state_ / "key.pem").string();
-    Output made = Shell("openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=localhost -keyout " +
-                        Quote(key) + " -out " + Quote(cert));
+    Output made =
+        Shell("openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=localhost -keyout " +
+              Quote(key) + " -out " + Quote(cert));
     ASSERT_EQ(made.status, 0) << made.out;
 
     proxy_ = new Child();
@@ -231,8 +238,8 @@ class PgProxy : public ::testing::Test {
 
   PGconn* Connect(const std::string& password, const std::string& sslmode = "disable",
                   int port = 0) {
-    const std::string conninfo = ProxyUri("agent1", "shop", sslmode, port) +
-                                 "&password=" + password + "&connect_timeout=10";
+    const std::string conninfo =
+        ProxyUri("agent1", "shop", sslmode, port) + "&password=" + password + "&connect_timeout=10";
     return PQconnectdb(conninfo.c_str());
   }
 
@@ -293,8 +300,9 @@ pid_t PgProxy::daemon_pid_ = -1;
 int PgProxy::proxy_port_ = -1;
 
 TEST_F(PgProxy, PsqlRunsQueriesAndCopyBothWays) {
-  Output made = Psql("-c 'CREATE TABLE items (id int primary key, name text)' "
-                     "-c \"INSERT INTO items VALUES (1, 'one'), (2, 'two')\"");
+  Output made = Psql(
+      "-c 'CREATE TABLE items (id int primary key, name text)' "
+      "-c \"INSERT INTO items VALUES (1, 'one'), (2, 'two')\"");
   ASSERT_EQ(made.status, 0) << made.out;
   Output copied_in = Psql("-c 'COPY items FROM STDIN'", "3\tthree\n4\tfour\n");
   ASSERT_EQ(copied_in.status, 0) << copied_in.out;
@@ -419,10 +427,12 @@ TEST_F(PgProxy, ApprovedDropRunsOnceAfterSnapshotThatRestores) {
   std::stringstream log_text;
   log_text << log.rdbuf();
   EXPECT_NE(log_text.str().find(snapshot.filename().string()), std::string::npos);
-  const std::string direct = "postgresql://dualkey@127.0.0.1:" + std::to_string(pg_->port()) + "/shop";
-  Output restored = Shell("/usr/bin/psql " + Quote(direct) + " -X -q -v ON_ERROR_STOP=1 -f " +
-                          Quote((snapshot / "ddl.sql").string()) + " -c " +
-                          Quote("\\copy public.precious FROM '" + (snapshot / "rows.copy").string() + "'"));
+  const std::string direct =
+      "postgresql://dualkey@127.0.0.1:" + std::to_string(pg_->port()) + "/shop";
+  Output restored =
+      Shell("/usr/bin/psql " + Quote(direct) + " -X -q -v ON_ERROR_STOP=1 -f " +
+            Quote((snapshot / "ddl.sql").string()) + " -c " +
+            Quote("\\copy public.precious FROM '" + (snapshot / "rows.copy").string() + "'"));
   ASSERT_EQ(restored.status, 0) << restored.out;
   Output check = Shell("/usr/bin/psql " + Quote(direct) + " -X -At -c " +
                        Quote("SELECT count(*), sum(id), max(note) FROM public.precious"));
@@ -442,8 +452,8 @@ TEST_F(PgProxy, BlastRadiusHoldsLargeDeletes) {
   EXPECT_EQ(Exec(conn, "SELECT count(*) FROM orders").first, "4995");
   // Parameterised: estimated from a generic plan.
   const char* values[1] = {"0"};
-  PGresult* r = PQexecParams(conn, "UPDATE orders SET total = 0 WHERE total >= $1::int", 1,
-                             nullptr, values, nullptr, nullptr, 0);
+  PGresult* r = PQexecParams(conn, "UPDATE orders SET total = 0 WHERE total >= $1::int", 1, nullptr,
+                             values, nullptr, nullptr, 0);
   EXPECT_STREQ(PQresultErrorField(r, PG_DIAG_SQLSTATE), "DKH01") << PQresultErrorMessage(r);
   PQclear(r);
   // Approved: runs after the affected rows are saved.
@@ -549,12 +559,12 @@ TEST_F(PgProxy, OversizedOrBadMessageAfterLoginClosesSession) {
 TEST_F(PgProxy, Md5UpstreamAndUnreachableDaemon) {
   Child proxy;
   std::string line;
-  ASSERT_TRUE(proxy.Start({DUALKEY_BINARY, "pg-proxy", "--listen", "127.0.0.1:0", "--upstream",
-                           "postgresql://app_md5@127.0.0.1:" + std::to_string(pg_->port()) +
-                               "/shop?sslmode=disable",
-                           "--socket", (*state_ / "nobody-here.sock").string(), "--state-dir",
-                           state_->string(), "--quiet"},
-                          {"PGPASSWORD=md5-secret"}, &line));
+  ASSERT_TRUE(proxy.Start(
+      {DUALKEY_BINARY, "pg-proxy", "--listen", "127.0.0.1:0", "--upstream",
+       "postgresql://app_md5@127.0.0.1:" + std::to_string(pg_->port()) + "/shop?sslmode=disable",
+       "--socket", (*state_ / "nobody-here.sock").string(), "--state-dir", state_->string(),
+       "--quiet"},
+      {"PGPASSWORD=md5-secret"}, &line));
   const int port = PortFromListening(line);
   ASSERT_GT(port, 0) << line;
   PGconn* conn = Connect(*token_, "disable", port);
@@ -576,11 +586,11 @@ TEST_F(PgProxy, LostUpstreamGivesAClearError) {
   ASSERT_TRUE(other.Exec("CREATE ROLE app LOGIN PASSWORD 'pw'"));
   Child proxy;
   std::string line;
-  ASSERT_TRUE(proxy.Start({DUALKEY_BINARY, "pg-proxy", "--listen", "127.0.0.1:0", "--upstream",
-                           "postgresql://app@127.0.0.1:" + std::to_string(other.port()) +
-                               "/postgres?sslmode=disable",
-                           "--socket", *socket_, "--state-dir", state_->string(), "--quiet"},
-                          {"PGPASSWORD=pw"}, &line));
+  ASSERT_TRUE(proxy.Start(
+      {DUALKEY_BINARY, "pg-proxy", "--listen", "127.0.0.1:0", "--upstream",
+       "postgresql://app@127.0.0.1:" + std::to_string(other.port()) + "/postgres?sslmode=disable",
+       "--socket", *socket_, "--state-dir", state_->string(), "--quiet"},
+      {"PGPASSWORD=pw"}, &line));
   const int port = PortFromListening(line);
   const std::string conninfo = "postgresql://agent1@127.0.0.1:" + std::to_string(port) +
                                "/postgres?sslmode=disable&password=" + *token_;
@@ -636,7 +646,8 @@ TEST(PgWire, StartupPacketsAndFraming) {
 
 TEST(PgProxyUri, ParsesAndRefusesPasswords) {
   std::string error;
-  auto up = dualkey::pgproxy::ParseUpstreamUri("postgresql://app@db.internal:6543/shop?sslmode=require", &error);
+  auto up = dualkey::pgproxy::ParseUpstreamUri(
+      "postgresql://app@db.internal:6543/shop?sslmode=require", &error);
   ASSERT_TRUE(up) << error;
   EXPECT_EQ(up->user, "app");
   EXPECT_EQ(up->host, "db.internal");

@@ -18,7 +18,7 @@ struct Upstream {
   std::string user;
   std::string host = "127.0.0.1";
   int port = 5432;
-  std::string database;  // empty: the database the client asks for
+  std::string database;            // empty: the database the client asks for
   std::string sslmode = "prefer";  // disable | prefer | require | verify-full
   std::string sslrootcert;         // verify-full: CA file (default: system store)
   std::string password;            // from --upstream-password-file or PGPASSWORD

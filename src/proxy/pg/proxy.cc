@@ -144,14 +144,15 @@ auto OnPool(Shared& shared, F fn) {
   using R = std::invoke_result_t<F&>;
   return asio::async_initiate<const asio::use_awaitable_t<>&, void(R)>(
       [&shared](auto handler, F work) {
-        asio::post(shared.blocking, [handler = std::move(handler), work = std::move(work)]() mutable {
-          R result = work();
-          auto executor = asio::get_associated_executor(handler);
-          asio::dispatch(executor, [handler = std::move(handler),
-                                    result = std::move(result)]() mutable {
-            std::move(handler)(std::move(result));
-          });
-        });
+        asio::post(
+            shared.blocking, [handler = std::move(handler), work = std::move(work)]() mutable {
+              R result = work();
+              auto executor = asio::get_associated_executor(handler);
+              asio::dispatch(executor,
+                             [handler = std::move(handler), result = std::move(result)]() mutable {
+                               std::move(handler)(std::move(result));
+                             });
+            });
       },
       asio::use_awaitable, std::move(fn));
 }
@@ -401,8 +402,11 @@ class Session : public std::enable_shared_from_this<Session> {
   // --- deciding ------------------------------------------------------------
   // (Built outside the coroutines: GCC 12 miscompiles braced lists in them.)
   json CheckRequest(std::string_view sql, const std::string& detail) const {
-    json request{{"op", "check"}, {"channel", "sql"}, {"input", std::string(sql)},
-                 {"cwd", cwd_},   {"agent", agent_}};
+    json request{{"op", "check"},
+                 {"channel", "sql"},
+                 {"input", std::string(sql)},
+                 {"cwd", cwd_},
+                 {"agent", agent_}};
     if (!detail.empty()) {
       request["min_decision"] = "hold";
       request["detail"] = detail;
@@ -502,22 +506,21 @@ class Session : public std::enable_shared_from_this<Session> {
     }
     const std::string decision = reply->value("decision", "hold");
     const std::string reason = reply->value("reason", verdict.reason);
-    LogEvent("decision", std::string(sql), "decision", decision,
-             reply->value("approval_id", ""));
+    LogEvent("decision", std::string(sql), "decision", decision, reply->value("approval_id", ""));
     if (decision == "allow") {
       Outcome o;
       o.approved = reply->value("approved", false);
       if (o.approved) {
         if (shapes.empty()) shapes = AnalyseStatements(sql);
         std::string snapshot_error;
-        std::optional<std::string> snapshot_id =
-            co_await Snapshot(shapes, std::string(sql), reply->value("approval_id", ""),
-                              &snapshot_error);
+        std::optional<std::string> snapshot_id = co_await Snapshot(
+            shapes, std::string(sql), reply->value("approval_id", ""), &snapshot_error);
         if (!snapshot_id && !snapshot_error.empty()) {
           shared_.Say("session " + std::to_string(id_) + ": snapshot failed: " + snapshot_error);
           co_return Hold(kHeldCode,
                          "dualkey held this approved statement: the snapshot of what it destroys "
-                         "failed (" + snapshot_error + "); it did not run",
+                         "failed (" +
+                             snapshot_error + "); it did not run",
                          "Fix the cause and send the statement again (a new approval is needed).");
         }
       }
@@ -544,7 +547,8 @@ class Session : public std::enable_shared_from_this<Session> {
   }
 
   static std::optional<std::int64_t> Number(const SideConnection::Result& r) {
-    if (!r.error.empty() || r.rows.empty() || r.rows[0].empty() || !r.rows[0][0]) return std::nullopt;
+    if (!r.error.empty() || r.rows.empty() || r.rows[0].empty() || !r.rows[0][0])
+      return std::nullopt;
     try {
       return static_cast<std::int64_t>(std::stod(*r.rows[0][0]));
     } catch (...) {
@@ -578,8 +582,7 @@ class Session : public std::enable_shared_from_this<Session> {
           if (!described.error.empty()) throw std::runtime_error(described.error);
           std::string type_list, nulls;
           for (std::size_t i = 0; i < types.size(); ++i) {
-            const std::string format =
-                "SELECT format_type(" + std::to_string(types[i]) + ", NULL)";
+            const std::string format = "SELECT format_type(" + std::to_string(types[i]) + ", NULL)";
             SideConnection::Result name = co_await side.Query(format);
             if (!name.error.empty() || name.rows.empty() || !name.rows[0][0])
               throw std::runtime_error("unknown parameter type");
@@ -632,11 +635,10 @@ class Session : public std::enable_shared_from_this<Session> {
           pages = std::stoll(*size.rows[0][1]);
         }
         table_rows = reltuples;
-        const bool small = reltuples >= 0 ? reltuples < o.exact_count_under
-                                          : pages * 100 < o.exact_count_under;
+        const bool small =
+            reltuples >= 0 ? reltuples < o.exact_count_under : pages * 100 < o.exact_count_under;
         if (small && o.exact_count_under > 0) {
-          const std::string target =
-              SqlIdentifier(schema) + "." + SqlIdentifier(relation);
+          const std::string target = SqlIdentifier(schema) + "." + SqlIdentifier(relation);
           const std::string count_all = "SELECT count(*) FROM " + target;
           SideConnection::Result all = co_await side.Query(count_all);
           if (auto n = Number(all)) table_rows = *n;
@@ -653,13 +655,14 @@ class Session : public std::enable_shared_from_this<Session> {
         }
       }
       const bool over_rows = o.hold_rows_over > 0 && rows > o.hold_rows_over;
-      const bool over_fraction = o.hold_fraction_over > 0 && rows >= 100 && table_rows > 0 &&
-                                 static_cast<double>(rows) >
-                                     o.hold_fraction_over * static_cast<double>(table_rows);
+      const bool over_fraction =
+          o.hold_fraction_over > 0 && rows >= 100 && table_rows > 0 &&
+          static_cast<double>(rows) > o.hold_fraction_over * static_cast<double>(table_rows);
       *over = over_rows || over_fraction;
-      *detail = std::string(verb) + (exact ? " " : " ~") + Thousands(rows) + " rows of " +
-                qualified;
-      if (table_rows > 0) *detail += " (of " + std::string(exact ? "" : "~") + Thousands(table_rows) + ")";
+      *detail =
+          std::string(verb) + (exact ? " " : " ~") + Thousands(rows) + " rows of " + qualified;
+      if (table_rows > 0)
+        *detail += " (of " + std::string(exact ? "" : "~") + Thousands(table_rows) + ")";
       if (shape.has_parameters) *detail += " (generic plan: parameters unknown)";
     } catch (const std::exception& e) {
       *over = true;
@@ -728,7 +731,8 @@ class Session : public std::enable_shared_from_this<Session> {
         for (const std::string& object : s.objects) {
           const std::string resolve =
               "SELECT n.nspname, c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = "
-              "c.relnamespace WHERE c.oid = to_regclass(" + SqlLiteral(object) + ")";
+              "c.relnamespace WHERE c.oid = to_regclass(" +
+              SqlLiteral(object) + ")";
           SideConnection::Result resolved = co_await side.Query(resolve);
           if (!resolved.error.empty()) throw std::runtime_error(resolved.error);
           if (resolved.rows.empty()) continue;  // IF EXISTS on a missing table
@@ -789,8 +793,9 @@ class Session : public std::enable_shared_from_this<Session> {
     const std::string binary = FindPgDump(shared_.options.pg_dump);
     SnapshotWriter* out = &writer;
     auto dump = [=]() -> std::pair<bool, std::string> {
-      std::vector<std::string> argv = {binary, "--no-password", "-h", up.host, "-p",
-                                       std::to_string(up.port), "-U", up.user, "-d", database};
+      std::vector<std::string> argv = {
+          binary, "--no-password", "-h", up.host, "-p", std::to_string(up.port),
+          "-U",   up.user,         "-d", database};
       for (const auto& a : args) argv.push_back(a);
       std::vector<std::string> env;
       for (char** e = environ; *e != nullptr; ++e)
@@ -848,10 +853,10 @@ class Session : public std::enable_shared_from_this<Session> {
       }
       if (!write_ok) return {false, write_error};
       if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
-        return {false, "pg_dump failed: " + (stderr_text.empty()
-                                                 ? std::string("exit status ") +
-                                                       std::to_string(WEXITSTATUS(status))
-                                                 : stderr_text)};
+        return {false, "pg_dump failed: " +
+                           (stderr_text.empty()
+                                ? std::string("exit status ") + std::to_string(WEXITSTATUS(status))
+                                : stderr_text)};
       return {true, ""};
     };
     std::pair<bool, std::string> result = co_await OnPool(shared_, std::move(dump));
@@ -879,7 +884,8 @@ class Session : public std::enable_shared_from_this<Session> {
           filled -= start;
           start = 0;
         } else {
-          buffer.resize(std::min(buffer.size() * 2, shared_.options.max_statement_bytes + kReadChunk));
+          buffer.resize(
+              std::min(buffer.size() * 2, shared_.options.max_statement_bytes + kReadChunk));
         }
       }
       asio::error_code ec;
@@ -968,8 +974,9 @@ class Session : public std::enable_shared_from_this<Session> {
               }
               case 'F':
                 co_await SendFatalToClient(
-                    "0A000", "dualkey does not proxy the function-call protocol (it cannot be "
-                             "classified); use SELECT");
+                    "0A000",
+                    "dualkey does not proxy the function-call protocol (it cannot be "
+                    "classified); use SELECT");
                 co_return;
               case 'p':
                 ok = false;
@@ -1031,7 +1038,8 @@ class Session : public std::enable_shared_from_this<Session> {
     std::deque<std::string> scratch;
     std::string held;  // ParseComplete/BindComplete answering an injection
     while (true) {
-      if (filled == buffer.size()) buffer.resize(std::min(buffer.size() * 2, kMaxServerCarry + kReadChunk));
+      if (filled == buffer.size())
+        buffer.resize(std::min(buffer.size() * 2, kMaxServerCarry + kReadChunk));
       asio::error_code ec;
       const std::size_t n = co_await upstream_->ReadSome(
           asio::buffer(buffer.data() + filled, buffer.size() - filled), ec);
@@ -1169,7 +1177,8 @@ bool SplitHostPort(const std::string& text, std::string* host, int* port) {
 std::string PercentDecode(std::string_view text) {
   std::string out;
   for (std::size_t i = 0; i < text.size(); ++i) {
-    if (text[i] == '%' && i + 2 < text.size() && std::isxdigit(static_cast<unsigned char>(text[i + 1])) &&
+    if (text[i] == '%' && i + 2 < text.size() &&
+        std::isxdigit(static_cast<unsigned char>(text[i + 1])) &&
         std::isxdigit(static_cast<unsigned char>(text[i + 2]))) {
       out.push_back(static_cast<char>(std::stoi(std::string(text.substr(i + 1, 2)), nullptr, 16)));
       i += 2;

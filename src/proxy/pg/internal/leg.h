@@ -44,8 +44,10 @@ class Leg {
   // Same, with the error returned instead of thrown (EOF included).
   Task<std::size_t> ReadSome(asio::mutable_buffer buffer, asio::error_code& ec) {
     if (tls_)
-      co_return co_await tls_->async_read_some(buffer, asio::redirect_error(asio::use_awaitable, ec));
-    co_return co_await socket_.async_read_some(buffer, asio::redirect_error(asio::use_awaitable, ec));
+      co_return co_await tls_->async_read_some(buffer,
+                                               asio::redirect_error(asio::use_awaitable, ec));
+    co_return co_await socket_.async_read_some(buffer,
+                                               asio::redirect_error(asio::use_awaitable, ec));
   }
 
   Task<void> ReadExactly(char* data, std::size_t size) {

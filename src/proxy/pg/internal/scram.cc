@@ -2,7 +2,6 @@
 
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
-#include <openssl/md5.h>
 #include <openssl/sha.h>
 #include <sodium.h>
 
@@ -74,9 +73,8 @@ std::optional<std::string> ServerExchange::First(std::string_view client_first,
   // gs2-header: "n,," or "y,," (no channel binding; "p=" would need it).
   if (client_first.size() < 3 || (client_first[0] != 'n' && client_first[0] != 'y') ||
       client_first[1] != ',') {
-    *error = client_first.starts_with("p=")
-                 ? "channel binding is not supported by dualkey's proxy"
-                 : "malformed SCRAM client-first-message";
+    *error = client_first.starts_with("p=") ? "channel binding is not supported by dualkey's proxy"
+                                            : "malformed SCRAM client-first-message";
     return std::nullopt;
   }
   const std::size_t second_comma = client_first.find(',', 2);
@@ -129,7 +127,8 @@ std::optional<std::string> ServerExchange::Final(std::string_view client_final,
     return std::nullopt;
   }
   Key server_signature = Hmac(verifier_.server_key.data(), 32, auth_message);
-  return "v=" + Base64Encode(std::string_view(reinterpret_cast<const char*>(server_signature.data()), 32));
+  return "v=" +
+         Base64Encode(std::string_view(reinterpret_cast<const char*>(server_signature.data()), 32));
 }
 
 ClientExchange::ClientExchange(std::string password) : password_(std::move(password)) {}
@@ -175,7 +174,8 @@ std::optional<std::string> ClientExchange::Final(std::string_view server_first,
   for (int i = 0; i < 32; ++i) proof[i] = static_cast<char>(client_key[i] ^ signature[i]);
   Key server_signature = Hmac(server_key.data(), 32, auth_message);
   expected_server_signature_ =
-      "v=" + Base64Encode(std::string_view(reinterpret_cast<const char*>(server_signature.data()), 32));
+      "v=" +
+      Base64Encode(std::string_view(reinterpret_cast<const char*>(server_signature.data()), 32));
   sodium_memzero(salted.data(), 32);
   return without_proof + ",p=" + Base64Encode(proof);
 }
@@ -196,9 +196,9 @@ std::string Md5Password(std::string_view user, std::string_view password, std::s
   };
   unsigned char digest[16];
   std::string first = std::string(password) + std::string(user);
-  MD5(reinterpret_cast<const unsigned char*>(first.data()), first.size(), digest);
+  EVP_Digest(first.data(), first.size(), digest, nullptr, EVP_md5(), nullptr);
   std::string second = hex(digest) + std::string(salt);
-  MD5(reinterpret_cast<const unsigned char*>(second.data()), second.size(), digest);
+  EVP_Digest(second.data(), second.size(), digest, nullptr, EVP_md5(), nullptr);
   return "md5" + hex(digest);
 }
 

@@ -93,7 +93,8 @@ std::vector<StatementShape> AnalyseStatements(std::string_view sql) {
   for (std::span<const Token> t : sql::internal::SplitStatements(tokens)) {
     StatementShape s;
     s.text = std::string(SourceText(t));
-    for (const Token& token : t) s.has_parameters = s.has_parameters || token.kind == TokenKind::kParam;
+    for (const Token& token : t)
+      s.has_parameters = s.has_parameters || token.kind == TokenKind::kParam;
     std::size_t i = 0;
     if (!t.empty() && IsWord(t[0], "WITH")) {
       // WITH ... DELETE/UPDATE: the CTEs can change which rows match.

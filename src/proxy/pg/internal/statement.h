@@ -11,8 +11,14 @@
 namespace dualkey::pgproxy {
 
 struct StatementShape {
-  enum class Kind { kOther, kDelete, kUpdate, kTruncate, kDropTable, kDropDatabase } kind =
-      Kind::kOther;
+  enum class Kind {
+    kOther,
+    kDelete,
+    kUpdate,
+    kTruncate,
+    kDropTable,
+    kDropDatabase
+  } kind = Kind::kOther;
   std::string text;                  // the statement alone
   std::vector<std::string> objects;  // names as written ("public.orders", "\"Odd\"")
   std::string alias;                 // DELETE/UPDATE target alias, if any

@@ -132,7 +132,7 @@ Task<UpstreamSession> ConnectUpstream(
       }
     }
     std::vector<std::pair<std::string, std::string>> parameters = {{"user", upstream.user},
-                                                                    {"database", database}};
+                                                                   {"database", database}};
     for (const auto& p : extra_parameters) parameters.push_back(p);
     co_await s.leg->Write(wire::BuildStartup(parameters));
     if (!co_await Authenticate(*s.leg, upstream, s)) {

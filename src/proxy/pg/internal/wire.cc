@@ -220,20 +220,35 @@ ErrorFields ParseError(std::string_view body) {
       case 'S':
         if (f.severity.empty()) f.severity = value;
         break;
-      case 'V': f.severity = value; break;
-      case 'C': f.code = value; break;
-      case 'M': f.message = value; break;
-      case 'D': f.detail = value; break;
-      case 'H': f.hint = value; break;
-      default: break;
+      case 'V':
+        f.severity = value;
+        break;
+      case 'C':
+        f.code = value;
+        break;
+      case 'M':
+        f.message = value;
+        break;
+      case 'D':
+        f.detail = value;
+        break;
+      case 'H':
+        f.hint = value;
+        break;
+      default:
+        break;
     }
   }
   return f;
 }
 
-std::string BuildQuery(std::string_view sql) { return Builder('Q').CString(sql).Finish(); }
+std::string BuildQuery(std::string_view sql) {
+  return Builder('Q').CString(sql).Finish();
+}
 
-std::string BuildReadyForQuery(char status) { return Builder('Z').Byte(status).Finish(); }
+std::string BuildReadyForQuery(char status) {
+  return Builder('Z').Byte(status).Finish();
+}
 
 std::string BuildParse(std::string_view name, std::string_view sql) {
   return Builder('P').CString(name).CString(sql).Int16(0).Finish();

@@ -130,8 +130,8 @@ class Framer {
   struct Piece {
     enum class Kind { kWhole, kHead, kContinuation, kNeedMore, kError } kind = Kind::kNeedMore;
     char type = 0;
-    std::size_t offset = 0;  // into the fed buffer
-    std::size_t size = 0;    // bytes of the message (incl. header) in this piece
+    std::size_t offset = 0;        // into the fed buffer
+    std::size_t size = 0;          // bytes of the message (incl. header) in this piece
     std::size_t message_size = 0;  // the whole message incl. type byte
     std::string error;
   };
