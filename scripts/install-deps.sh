@@ -10,7 +10,7 @@ packages=(
   libgtest-dev libgmock-dev libbenchmark-dev
   libssl-dev libsodium-dev libzstd-dev libsqlite3-dev libpq-dev libasio-dev
   libqrencode-dev hyperfine
-  postgresql postgresql-client python3 jq
+  postgresql postgresql-client python3 jq pgbouncer openssl
 )
 
 missing=()
