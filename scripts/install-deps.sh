@@ -13,6 +13,7 @@ packages=(
   postgresql postgresql-client python3 jq
   libboost-dev curl
   restic borgbackup zstd
+  pgbouncer openssl
 )
 # The MCP proxy tests run real MCP servers from npm: Debian's node and npm
 # unless a node (e.g. NodeSource's) is already on PATH.

@@ -70,6 +70,24 @@ struct TokenOptions {
 };
 int RunToken(const TokenOptions& options);
 
+// `dualkey pg-proxy`: the PostgreSQL proxy that owns the real credentials
+// (pg_proxy_cmd.cc; the proxy itself is src/proxy/pg).
+struct PgProxyCommandOptions {
+  std::string listen = "127.0.0.1:6432";
+  std::string upstream;       // postgresql://USER@HOST:PORT[/DB][?sslmode=...]
+  std::string password_file;  // the real password (0600); default: $PGPASSWORD
+  std::string tls_cert, tls_key;
+  std::string socket;     // default: server::DefaultSocketPath()
+  std::string state_dir;  // default: server::DefaultStateDir()
+  long long hold_rows_over = 1000;
+  double hold_fraction_over = 0.10;
+  long long exact_count_under = 100000;
+  int threads = 1;
+  std::string pg_dump;
+  bool quiet = false;
+};
+int RunPgProxy(const PgProxyCommandOptions& options);
+
 // `dualkey audit verify|tail|export` (audit_cmd.cc).
 int RunAudit(const std::string& action, const std::string& file, const std::string& since,
              int lines, bool json);

@@ -266,6 +266,36 @@ int main(int argc, char** argv) {
   demo_cmd->add_option("--dir", demo.dir,
                        "where to build the throwaway production (must not exist)");
 
+  dualkey::cli::PgProxyCommandOptions pg_proxy;
+  CLI::App* pg_proxy_cmd = app.add_subcommand(
+      "pg-proxy",
+      "PostgreSQL proxy that owns the real credentials. Agents log in with a dualkey\n"
+      "token (user = token name, password = token); each statement is classified\n"
+      "before it is forwarded and destructive ones wait for `dualkey approve`.\n"
+      "  dualkey token add claude-dev --scope pg\n"
+      "  PGPASSWORD=real dualkey pg-proxy --upstream postgresql://app@db:5432/shop\n"
+      "  psql 'postgresql://claude-dev@127.0.0.1:6432/shop'   (password: the token)\n"
+      "See docs/pg-proxy.md.");
+  pg_proxy_cmd->add_option("--listen", pg_proxy.listen, "HOST:PORT to listen on (127.0.0.1:6432)");
+  pg_proxy_cmd->add_option("--upstream", pg_proxy.upstream,
+                           "postgresql://USER@HOST:PORT[/DB][?sslmode=disable|prefer|require|verify-full]")
+      ->required();
+  pg_proxy_cmd->add_option("--upstream-password-file", pg_proxy.password_file,
+                           "file holding the real password (mode 0600); default: $PGPASSWORD");
+  pg_proxy_cmd->add_option("--tls-cert", pg_proxy.tls_cert, "certificate for TLS to clients (PEM)");
+  pg_proxy_cmd->add_option("--tls-key", pg_proxy.tls_key, "its private key (PEM)");
+  pg_proxy_cmd->add_option("--socket", pg_proxy.socket, "the daemon's socket (default: $DUALKEY_SOCKET or STATE/dualkey.sock)");
+  pg_proxy_cmd->add_option("--state-dir", pg_proxy.state_dir, "tokens, snapshots and the proxy log (default: dualkey's state dir)");
+  pg_proxy_cmd->add_option("--hold-rows-over", pg_proxy.hold_rows_over,
+                           "hold a DELETE/UPDATE touching more rows than this (1000; 0: off)");
+  pg_proxy_cmd->add_option("--hold-fraction-over", pg_proxy.hold_fraction_over,
+                           "... or more than this fraction of its table (0.10; 0: off)");
+  pg_proxy_cmd->add_option("--exact-count-under", pg_proxy.exact_count_under,
+                           "count rows exactly when the table has fewer rows (100000)");
+  pg_proxy_cmd->add_option("--threads", pg_proxy.threads, "I/O threads (1)");
+  pg_proxy_cmd->add_option("--pg-dump", pg_proxy.pg_dump, "pg_dump binary for snapshots (default: found)");
+  pg_proxy_cmd->add_flag("--quiet", pg_proxy.quiet, "no log lines on stderr");
+
   dualkey::cli::DoctorOptions doctor;
   CLI::App* doctor_cmd = app.add_subcommand(
       "doctor", "Check each installed agent hook with a harmless and a destructive sample.");
@@ -377,5 +407,6 @@ int main(int argc, char** argv) {
   if (demo_cmd->parsed()) return dualkey::demo::Run(demo);
   if (!token.action.empty()) return dualkey::cli::RunToken(token);
   if (!vault.action.empty()) return dualkey::cli::RunVault(vault);
+  if (pg_proxy_cmd->parsed()) return dualkey::cli::RunPgProxy(pg_proxy);
   return 2;
 }

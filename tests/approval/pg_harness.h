@@ -36,7 +36,16 @@ namespace dualkey::testing {
 
 class PgHarness {
  public:
+  struct Options {
+    // pg_hba.conf lines put before the harness's own trust lines, e.g.
+    // "host all app 127.0.0.1/32 scram-sha-256" for a password-checked role.
+    std::vector<std::string> hba_first;
+    // Extra "-c name=value" server settings.
+    std::vector<std::string> settings;
+  };
+
   PgHarness() { Start(); }
+  explicit PgHarness(Options options) : options_(std::move(options)) { Start(); }
   ~PgHarness() { Stop(); }
   PgHarness(const PgHarness&) = delete;
   PgHarness& operator=(const PgHarness&) = delete;
@@ -50,6 +59,30 @@ class PgHarness {
   // A libpq URI for database `dbname` over TCP loopback.
   std::string Uri(const std::string& dbname = "postgres") const {
     return "postgresql://dualkey@127.0.0.1:" + std::to_string(port_) + "/" + dbname;
+  }
+
+  // Runs SQL as the superuser; returns false with error() set on failure.
+  bool Exec(const std::string& sql, const std::string& dbname = "postgres") {
+    PGconn* conn = PQconnectdb(Uri(dbname).c_str());
+    bool ok = PQstatus(conn) == CONNECTION_OK;
+    if (ok) {
+      PGresult* result = PQexec(conn, sql.c_str());
+      ok = PQresultStatus(result) == PGRES_COMMAND_OK || PQresultStatus(result) == PGRES_TUPLES_OK;
+      if (!ok) error_ = PQresultErrorMessage(result);
+      PQclear(result);
+    } else {
+      error_ = PQerrorMessage(conn);
+    }
+    PQfinish(conn);
+    return ok;
+  }
+  const std::string& bin_dir() const { return bin_dir_; }
+  // Stops the server (immediate mode), e.g. to test a lost upstream.
+  void Kill() {
+    if (running_) {
+      Run({bin_dir_ + "/pg_ctl", "-D", dir_ + "/data", "-m", "immediate", "-w", "-t", "30", "stop"});
+      running_ = false;
+    }
   }
 
   // Creates an empty database (name: lower-case letters, digits, '_') and
@@ -196,6 +229,16 @@ class PgHarness {
       error_ = "initdb failed: " + LogTail();
       return;
     }
+    if (!options_.hba_first.empty()) {
+      const std::string hba = data + "/pg_hba.conf";
+      std::ifstream in(hba);
+      std::stringstream old;
+      old << in.rdbuf();
+      in.close();
+      std::ofstream out(hba, std::ios::trunc);
+      for (const std::string& line : options_.hba_first) out << line << "\n";
+      out << old.str();
+    }
     // The port can be taken between probing and binding: try a few.
     for (int attempt = 0; attempt < 5 && !running_; ++attempt) {
       port_ = FreeLoopbackPort();
@@ -205,7 +248,9 @@ class PgHarness {
       const std::string options = "-k " + dir_ + " -p " + std::to_string(port_) +
                                   " -c listen_addresses=127.0.0.1 -c fsync=off"
                                   " -c full_page_writes=off -c max_connections=50";
-      running_ = Run({bin_dir_ + "/pg_ctl", "-D", data, "-o", options, "-l", dir_ + "/server.log",
+      std::string options_text = options;
+      for (const std::string& setting : options_.settings) options_text += " -c " + setting;
+      running_ = Run({bin_dir_ + "/pg_ctl", "-D", data, "-o", options_text, "-l", dir_ + "/server.log",
                       "-w", "-t", "60", "start"}) == 0;
     }
     if (!running_) {
@@ -228,6 +273,7 @@ class PgHarness {
     }
   }
 
+  Options options_;
   std::string bin_dir_;
   std::string dir_;
   std::string log_path_;

@@ -1,0 +1,149 @@
+#!/usr/bin/env bash
+# dualkey pg-proxy against pgbouncer (session mode) and a direct connection,
+# in one run on this machine: pgbench -S at -c 8 -j 2 and at -c 1, TPS and
+# latency side by side. The last line is
+#   tps_vs_pgbouncer=R1 tps_vs_direct=R2 added_p50_us=N
+# (R1, R2 from the -c 8 runs; N = dualkey's p50 minus direct's at -c 1, from
+# pgbench's per-transaction log).
+#
+#   bench/pg_proxy_compare.sh [path/to/dualkey]
+# Environment: BENCH_SECONDS (10 per run), BENCH_SCALE (10), DUALKEY_THREADS (1),
+# DUALKEY_PG_BIN (initdb/pg_ctl directory), DUALKEY_PG_USER (nobody, when root).
+set -euo pipefail
+
+DUALKEY=${1:-$(dirname "$0")/../build/dualkey}
+DUALKEY=$(readlink -f "$DUALKEY")
+SECONDS_PER_RUN=${BENCH_SECONDS:-10}
+SCALE=${BENCH_SCALE:-10}
+THREADS=${DUALKEY_THREADS:-1}
+PG_BIN=${DUALKEY_PG_BIN:-$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1)}
+PGBENCH=$(command -v pgbench || echo "$PG_BIN/pgbench")
+PGBOUNCER=$(command -v pgbouncer || echo /usr/sbin/pgbouncer)
+for tool in "$PG_BIN/initdb" "$PG_BIN/pg_ctl" "$PGBENCH" "$PGBOUNCER" "$DUALKEY"; do
+  [[ -x $tool ]] || { echo "missing: $tool (scripts/install-deps.sh)" >&2; exit 2; }
+done
+
+WORK=$(mktemp -d /tmp/dualkey-pgbench-XXXXXX)
+chmod 755 "$WORK"
+RUN_AS=()
+if [[ $(id -u) == 0 ]]; then
+  PG_USER=${DUALKEY_PG_USER:-nobody}
+  RUN_AS=(setpriv --reuid="$PG_USER" --regid="$(id -g "$PG_USER")" --clear-groups)
+  chown "$PG_USER" "$WORK"
+fi
+as_server() { "${RUN_AS[@]}" "$@"; }
+
+PIDS=()
+cleanup() {
+  for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
+  for pid in "${PIDS[@]}"; do wait "$pid" 2>/dev/null || true; done
+  as_server "$PG_BIN/pg_ctl" -D "$WORK/data" -m immediate stop >/dev/null 2>&1 || true
+  rm -rf "$WORK"
+}
+trap cleanup EXIT INT TERM
+
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+
+PASSWORD=bench-$RANDOM$RANDOM
+echo "$PASSWORD" >"$WORK/pw"
+chmod 644 "$WORK/pw"
+PG_PORT=$(free_port)
+echo "== PostgreSQL on 127.0.0.1:$PG_PORT (scale $SCALE)" >&2
+as_server "$PG_BIN/initdb" -D "$WORK/data" -U bench --pwfile="$WORK/pw" -A scram-sha-256 \
+  --no-sync >"$WORK/initdb.log" 2>&1
+as_server "$PG_BIN/pg_ctl" -D "$WORK/data" -l "$WORK/pg.log" -w \
+  -o "-p $PG_PORT -k $WORK -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=60" \
+  start >/dev/null
+export PGPASSWORD=$PASSWORD
+PGHOST=127.0.0.1 PGUSER=bench "$PG_BIN/createdb" -p "$PG_PORT" bench
+"$PGBENCH" -h 127.0.0.1 -p "$PG_PORT" -U bench -i -s "$SCALE" -q bench >"$WORK/init.log" 2>&1
+
+# pgbouncer, session mode, same credentials.
+PB_PORT=$(free_port)
+cat >"$WORK/userlist.txt" <<EOF
+"bench" "$PASSWORD"
+EOF
+cat >"$WORK/pgbouncer.ini" <<EOF
+[databases]
+bench = host=127.0.0.1 port=$PG_PORT dbname=bench
+[pgbouncer]
+listen_addr = 127.0.0.1
+listen_port = $PB_PORT
+unix_socket_dir =
+auth_type = scram-sha-256
+auth_file = $WORK/userlist.txt
+pool_mode = session
+default_pool_size = 20
+max_client_conn = 100
+logfile = $WORK/pgbouncer.log
+pidfile = $WORK/pgbouncer.pid
+EOF
+chmod 644 "$WORK/userlist.txt" "$WORK/pgbouncer.ini"
+as_server "$PGBOUNCER" "$WORK/pgbouncer.ini" >/dev/null 2>&1 &
+PIDS+=($!)
+
+# dualkey pg-proxy with an agent token.
+mkdir -p "$WORK/state"
+TOKEN=$("$DUALKEY" token add bench --scope pg --state-dir "$WORK/state" --json 2>/dev/null |
+  python3 -c 'import json,sys; print(json.load(sys.stdin)["token"])')
+DK_LOG="$WORK/dualkey.out"
+PGPASSWORD=$PASSWORD "$DUALKEY" pg-proxy --listen 127.0.0.1:0 --threads "$THREADS" \
+  --upstream "postgresql://bench@127.0.0.1:$PG_PORT?sslmode=disable" \
+  --state-dir "$WORK/state" --socket "$WORK/no-daemon.sock" --quiet >"$DK_LOG" 2>&1 &
+PIDS+=($!)
+for _ in $(seq 100); do grep -q listening "$DK_LOG" 2>/dev/null && break; sleep 0.05; done
+DK_PORT=$(sed -n 's/.*listening on [0-9.]*:\([0-9]*\) ->.*/\1/p' "$DK_LOG")
+[[ -n $DK_PORT ]] || { echo "dualkey pg-proxy did not start: $(cat "$DK_LOG")" >&2; exit 1; }
+for _ in $(seq 100); do
+  PGPASSWORD=$PASSWORD "$PG_BIN/psql" -h 127.0.0.1 -p "$PB_PORT" -U bench -Atc 'select 1' bench \
+    >/dev/null 2>&1 && break
+  sleep 0.05
+done
+
+# run NAME PORT PASSWORD USER CLIENTS -> "tps avg_ms p50_us"
+run() {
+  local name=$1 port=$2 password=$3 user=$4 clients=$5 jobs=1
+  [[ $clients -gt 1 ]] && jobs=2
+  local dir="$WORK/log-$name-$clients"
+  mkdir -p "$dir"
+  local out
+  out=$(cd "$dir" && PGPASSWORD=$password "$PGBENCH" -h 127.0.0.1 -p "$port" -U "$user" -n -S \
+    -c "$clients" -j "$jobs" -T "$SECONDS_PER_RUN" -l bench 2>&1) || {
+    echo "pgbench via $name failed: $out" >&2
+    exit 1
+  }
+  local tps avg p50
+  tps=$(sed -n 's/^tps = \([0-9.]*\).*/\1/p' <<<"$out" | head -1)
+  avg=$(sed -n 's/^latency average = \([0-9.]*\) ms/\1/p' <<<"$out")
+  # pgbench -l: "client xact time_us script epoch epoch_us"; the third field
+  # is the transaction's latency in microseconds.
+  p50=$(cat "$dir"/pgbench_log.* | awk '{print $3}' | sort -n |
+    awk '{a[NR]=$1} END {if (NR) print a[int((NR+1)/2)]; else print 0}')
+  echo "$tps $avg $p50"
+}
+
+echo "== pgbench -S, $SECONDS_PER_RUN s per run (dualkey threads: $THREADS)" >&2
+declare -A R
+for clients in 8 1; do
+  R[direct_$clients]=$(run direct "$PG_PORT" "$PASSWORD" bench "$clients")
+  R[pgbouncer_$clients]=$(run pgbouncer "$PB_PORT" "$PASSWORD" bench "$clients")
+  R[dualkey_$clients]=$(run dualkey "$DK_PORT" "$TOKEN" bench "$clients")
+done
+
+printf '%-10s | %12s %10s %10s | %12s %10s %10s\n' target "tps(-c8)" "avg_ms" "p50_us" \
+  "tps(-c1)" "avg_ms" "p50_us"
+for target in direct pgbouncer dualkey; do
+  read -r t8 a8 p8 <<<"${R[${target}_8]}"
+  read -r t1 a1 p1 <<<"${R[${target}_1]}"
+  printf '%-10s | %12.0f %10.3f %10s | %12.0f %10.3f %10s\n' "$target" "$t8" "$a8" "$p8" "$t1" \
+    "$a1" "$p1"
+done
+read -r d8 _ _ <<<"${R[direct_8]}"
+read -r b8 _ _ <<<"${R[pgbouncer_8]}"
+read -r k8 _ _ <<<"${R[dualkey_8]}"
+read -r _ _ dp50 <<<"${R[direct_1]}"
+read -r _ _ bp50 <<<"${R[pgbouncer_1]}"
+read -r _ _ kp50 <<<"${R[dualkey_1]}"
+echo "pgbouncer added_p50_us=$((bp50 - dp50))"
+awk -v k="$k8" -v b="$b8" -v d="$d8" -v kp="$kp50" -v dp="$dp50" 'BEGIN {
+  printf "tps_vs_pgbouncer=%.2f tps_vs_direct=%.2f added_p50_us=%d\n", k / b, k / d, kp - dp }'

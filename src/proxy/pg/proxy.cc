@@ -1,0 +1,1370 @@
+// The proxy: accepts agents, authenticates them by token, connects upstream
+// with the real credentials, and runs each session as two coroutines on a
+// strand: client->server (framed, Query/Parse classified, original bytes
+// forwarded) and server->client (headers walked, whole buffers forwarded).
+//
+// Held statements are never forwarded. In their place the proxy sends a DO
+// block that raises SQLSTATE DKH01 with the approval message, so PostgreSQL
+// itself produces the error and the transaction state (aborted inside
+// BEGIN, untouched outside) exactly as it would for a failing statement.
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cinttypes>
+#include <deque>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <map>
+#include <mutex>
+#include <nlohmann/json.hpp>
+#include <set>
+
+#include "guard/guard.h"
+#include "policy/policy.h"
+#include "proxy/pg/internal/leg.h"
+#include "proxy/pg/internal/scram.h"
+#include "proxy/pg/internal/statement.h"
+#include "proxy/pg/internal/upstream.h"
+#include "proxy/pg/pg_proxy.h"
+#include "server/server.h"
+#include "sql/sql.h"
+#include "token/token.h"
+
+extern char** environ;
+
+namespace dualkey::pgproxy {
+namespace {
+
+using nlohmann::json;
+
+constexpr const char* kHeldCode = "DKH01";
+constexpr const char* kDeniedCode = "DKH02";
+constexpr std::size_t kReadChunk = 64 * 1024;
+constexpr std::size_t kMaxServerCarry = 1 << 20;
+
+std::string Thousands(std::int64_t n) {
+  std::string digits = std::to_string(n < 0 ? -n : n);
+  std::string out;
+  for (std::size_t i = 0; i < digits.size(); ++i) {
+    if (i > 0 && (digits.size() - i) % 3 == 0) out.push_back(',');
+    out.push_back(digits[i]);
+  }
+  return n < 0 ? "-" + out : out;
+}
+
+// A literal safe inside a PL/pgSQL string whatever standard_conforming_strings
+// says: no backslashes, quotes doubled, no control characters, no '$'.
+std::string PlainLiteral(std::string_view text) {
+  std::string out = "'";
+  for (char c : text) {
+    const auto u = static_cast<unsigned char>(c);
+    if (c == '\'') {
+      out += "''";
+    } else if (c == '\\') {
+      out.push_back('/');
+    } else if (c == '$') {
+      out.push_back('S');
+    } else if (u < 0x20 || u == 0x7f) {
+      out.push_back(' ');
+    } else {
+      out.push_back(c);
+    }
+    if (out.size() > 4000) break;
+  }
+  return out + "'";
+}
+
+std::string RaiseSql(const char* code, std::string_view message, std::string_view hint) {
+  return "DO $dualkey$BEGIN RAISE EXCEPTION USING ERRCODE = '" + std::string(code) +
+         "', MESSAGE = " + PlainLiteral(message) + ", HINT = " + PlainLiteral(hint) +
+         "; END$dualkey$";
+}
+
+bool HasClass(const Verdict& verdict, std::string_view op_class) {
+  for (const Action& a : verdict.actions)
+    if (a.op_class == op_class) return true;
+  return false;
+}
+
+std::string FindPgDump(const std::string& configured) {
+  if (!configured.empty()) return configured;
+  for (int version = 20; version >= 10; --version) {
+    const std::string path = "/usr/lib/postgresql/" + std::to_string(version) + "/bin/pg_dump";
+    if (access(path.c_str(), X_OK) == 0) return path;
+  }
+  return "pg_dump";
+}
+
+// Cancel keys handed to clients -> the upstream backend to cancel.
+struct CancelTarget {
+  std::int32_t pid = 0;
+  std::int32_t key = 0;
+};
+
+class Session;
+
+struct Shared {
+  Options options;
+  policy::Policy policy;
+  std::mutex tokens_mutex;
+  token::Store tokens;
+  std::unique_ptr<SnapshotSink> sink;
+  std::mutex sink_mutex;
+  std::mutex cancel_mutex;
+  std::map<std::pair<std::int32_t, std::int32_t>, CancelTarget> cancels;
+  std::mutex sessions_mutex;
+  std::set<std::shared_ptr<Session>> sessions;
+  std::unique_ptr<asio::ssl::context> client_tls;
+  asio::ssl::context upstream_tls{asio::ssl::context::tls_client};
+  asio::thread_pool blocking{2};
+  std::mutex log_mutex;
+  std::string log_path;
+  std::atomic<std::uint64_t> next_session{1};
+
+  explicit Shared(const Options& o) : options(o), tokens(o.state_dir) {}
+
+  void Log(const json& event) {
+    std::lock_guard lock(log_mutex);
+    std::ofstream out(log_path, std::ios::app);
+    out << event.dump() << "\n";
+  }
+  void Say(const std::string& line) {
+    if (!options.quiet) std::cerr << "dualkey pg-proxy: " << line << "\n";
+  }
+};
+
+// Runs `fn` on the blocking pool; co_await resumes on the caller's executor.
+// (No coroutine wrapper: GCC 12 destroys class-type coroutine parameters twice.)
+template <class F>
+auto OnPool(Shared& shared, F fn) {
+  using R = std::invoke_result_t<F&>;
+  return asio::async_initiate<const asio::use_awaitable_t<>&, void(R)>(
+      [&shared](auto handler, F work) {
+        asio::post(
+            shared.blocking, [handler = std::move(handler), work = std::move(work)]() mutable {
+              R result = work();
+              auto executor = asio::get_associated_executor(handler);
+              asio::dispatch(executor,
+                             [handler = std::move(handler), result = std::move(result)]() mutable {
+                               std::move(handler)(std::move(result));
+                             });
+            });
+      },
+      asio::use_awaitable, std::move(fn));
+}
+
+class Session : public std::enable_shared_from_this<Session> {
+ public:
+  Session(Shared& shared, tcp::socket socket)
+      : shared_(shared),
+        strand_(socket.get_executor()),
+        client_(std::move(socket)),
+        id_(shared.next_session++) {}
+
+  const asio::any_io_executor& executor() const { return strand_; }
+
+  Task<void> Run() {
+    auto self = shared_from_this();
+    asio::steady_timer deadline(strand_);
+    deadline.expires_after(std::chrono::seconds(shared_.options.auth_timeout_seconds));
+    deadline.async_wait([this, self](asio::error_code ec) {
+      if (!ec && !started_) {
+        shared_.Say("session " + std::to_string(id_) + ": client too slow to log in; closed");
+        Close();
+      }
+    });
+    bool ready = false;
+    try {
+      ready = co_await Handshake();
+    } catch (const std::exception& e) {
+      if (!closed_) shared_.Say("session " + std::to_string(id_) + ": " + e.what());
+    }
+    started_ = true;
+    deadline.cancel();
+    if (!ready) {
+      Close();
+      co_return;
+    }
+    asio::co_spawn(strand_, ServerToClient(), [self](std::exception_ptr) { self->Close(); });
+    try {
+      co_await ClientToServer();
+    } catch (const std::exception& e) {
+      if (!closed_ && !terminated_)
+        shared_.Say("session " + std::to_string(id_) + " (" + agent_ + "): " + e.what());
+    }
+    Close();
+  }
+
+  void Close() {
+    if (closed_) return;
+    closed_ = true;
+    client_.Close();
+    if (upstream_) upstream_->Close();
+    if (side_) side_->Close();
+    if (cancel_key_registered_) {
+      std::lock_guard lock(shared_.cancel_mutex);
+      shared_.cancels.erase({public_pid_, public_key_});
+    }
+    std::lock_guard lock(shared_.sessions_mutex);
+    shared_.sessions.erase(shared_from_this());
+  }
+
+ private:
+  // --- startup and authentication -----------------------------------------
+  Task<std::string> ReadStartupPacket() {
+    char head[4];
+    co_await client_.ReadExactly(head, 4);
+    const std::int32_t len = wire::ReadInt32(head);
+    if (len < 8 || static_cast<std::size_t>(len) > wire::kMaxStartupBytes)
+      throw std::runtime_error("invalid startup packet length " + std::to_string(len));
+    std::string packet(static_cast<std::size_t>(len), '\0');
+    std::memcpy(packet.data(), head, 4);
+    co_await client_.ReadExactly(packet.data() + 4, packet.size() - 4);
+    co_return packet;
+  }
+
+  Task<void> Fatal(const std::string& code, const std::string& message) {
+    wire::ErrorFields f;
+    f.severity = "FATAL";
+    f.code = code;
+    f.message = message;
+    asio::error_code ignored;
+    try {
+      co_await client_.Write(wire::BuildError(f));
+    } catch (const std::exception&) {
+    }
+  }
+
+  Task<bool> Handshake() {
+    wire::Startup startup;
+    for (int round = 0;; ++round) {
+      std::string packet = co_await ReadStartupPacket();
+      std::string error;
+      std::optional<wire::Startup> parsed = wire::ParseStartup(packet, &error);
+      if (!parsed) {
+        co_await Fatal("08P01", error);
+        throw std::runtime_error("bad startup packet: " + error);
+      }
+      if (parsed->kind == wire::Startup::Kind::kCancel) {
+        co_await ForwardCancel(parsed->cancel_pid, parsed->cancel_key);
+        co_return false;
+      }
+      if (parsed->kind == wire::Startup::Kind::kSsl ||
+          parsed->kind == wire::Startup::Kind::kGssEnc) {
+        if (round > 1 || client_.tls()) throw std::runtime_error("repeated encryption request");
+        const bool tls = parsed->kind == wire::Startup::Kind::kSsl && shared_.client_tls;
+        co_await client_.Write(std::string_view(tls ? "S" : "N", 1));
+        if (tls) co_await client_.StartTls(*shared_.client_tls, asio::ssl::stream_base::server);
+        continue;
+      }
+      startup = std::move(*parsed);
+      break;
+    }
+    agent_ = startup.Get("user");
+    if (agent_.empty()) {
+      co_await Fatal("28000", "no user name given: connect with the dualkey token's name as user");
+      co_return false;
+    }
+    const std::string replication = startup.Get("replication");
+    if (!replication.empty() && replication != "false" && replication != "0" &&
+        replication != "off" && replication != "no") {
+      co_await Fatal("28000", "replication connections are not proxied by dualkey");
+      co_return false;
+    }
+    database_ = startup.Get("database");
+    if (database_.empty()) database_ = agent_;
+    const Upstream& up = shared_.options.upstream;
+    if (!up.database.empty()) {
+      if (database_ != up.database && database_ != agent_) {
+        co_await Fatal("3D000", "this dualkey proxy serves database \"" + up.database + "\" only");
+        co_return false;
+      }
+      database_ = up.database;
+    }
+
+    if (!co_await AuthenticateClient()) co_return false;
+
+    std::vector<std::pair<std::string, std::string>> forwarded;
+    for (const auto& [name, value] : startup.parameters)
+      if (name != "user" && name != "database" && name != "replication" && name != "options")
+        forwarded.emplace_back(name, value);
+    UpstreamSession up_session =
+        co_await ConnectUpstream(up, shared_.upstream_tls, database_, forwarded);
+    if (!up_session.leg) {
+      shared_.Say("session " + std::to_string(id_) + " (" + agent_ + "): " + up_session.error);
+      if (!up_session.error_response.empty()) {
+        co_await client_.Write(up_session.error_response);
+      } else {
+        co_await Fatal("08006", "dualkey cannot reach the database: " + up_session.error);
+      }
+      co_return false;
+    }
+    upstream_ = std::move(up_session.leg);
+    server_version_ = up_session.server_version_num;
+    // The client gets its own cancel key; the upstream's stays here.
+    public_pid_ = up_session.backend_pid;
+    std::string random = scram::RandomBytes(4);
+    public_key_ = wire::ReadInt32(random.data());
+    {
+      std::lock_guard lock(shared_.cancel_mutex);
+      CancelTarget target;
+      target.pid = up_session.backend_pid;
+      target.key = up_session.backend_key;
+      shared_.cancels[std::make_pair(public_pid_, public_key_)] = target;
+      cancel_key_registered_ = true;
+    }
+    std::string greeting = wire::Builder('R').Int32(0).Finish();
+    greeting += wire::Builder('K').Int32(public_pid_).Int32(public_key_).Finish();
+    greeting += up_session.greeting;
+    co_await client_.Write(greeting);
+    cwd_ = "pg:" + database_;
+    co_return true;
+  }
+
+  Task<bool> AuthenticateClient() {
+    std::optional<token::Token> found;
+    std::string store_error;
+    {
+      std::lock_guard lock(shared_.tokens_mutex);
+      found = shared_.tokens.FindByName(agent_, &store_error);
+    }
+    if (!store_error.empty()) shared_.Say("token store: " + store_error);
+    // An unknown name runs the same exchange against a random verifier.
+    token::ScramVerifier verifier =
+        found ? found->scram
+              : token::MakeScramVerifier(scram::RandomBytes(16), scram::RandomBytes(16), 4096);
+    scram::ServerExchange exchange(verifier);
+    co_await client_.Write(
+        wire::Builder('R').Int32(10).CString("SCRAM-SHA-256").Byte('\0').Finish());
+    Message initial = co_await ReadMessage(client_, wire::kMaxAuthMessageBytes);
+    wire::Reader r(initial.body);
+    std::string_view mechanism = r.CString();
+    const std::int32_t len = r.Int32();
+    std::string_view first = r.Bytes(len < 0 ? 0 : static_cast<std::size_t>(len));
+    std::string error;
+    if (initial.type != 'p' || !r.ok() || mechanism != "SCRAM-SHA-256") {
+      co_await Fatal("28000", "expected a SCRAM-SHA-256 SASLInitialResponse");
+      co_return false;
+    }
+    std::optional<std::string> server_first = exchange.First(first, &error);
+    if (!server_first) {
+      co_await Fatal("08P01", error);
+      co_return false;
+    }
+    co_await client_.Write(wire::Builder('R').Int32(11).Raw(*server_first).Finish());
+    Message response = co_await ReadMessage(client_, wire::kMaxAuthMessageBytes);
+    std::optional<std::string> server_final;
+    if (response.type == 'p') server_final = exchange.Final(response.body, &error);
+    if (!server_final || !found) {
+      shared_.Say("session " + std::to_string(id_) + ": authentication failed for \"" + agent_ +
+                  "\"" + (found ? "" : " (no such token)"));
+      co_await Fatal("28P01", "password authentication failed for user \"" + agent_ + "\"");
+      co_return false;
+    }
+    if (!found->Allows("pg")) {
+      co_await Fatal("28000", "token \"" + agent_ + "\" has no pg scope");
+      co_return false;
+    }
+    co_await client_.Write(wire::Builder('R').Int32(12).Raw(*server_final).Finish());
+    co_return true;
+  }
+
+  Task<void> ForwardCancel(std::int32_t pid, std::int32_t key) {
+    std::optional<CancelTarget> target;
+    {
+      std::lock_guard lock(shared_.cancel_mutex);
+      auto it = shared_.cancels.find({pid, key});
+      if (it != shared_.cancels.end()) target = it->second;
+    }
+    if (!target) co_return;  // like PostgreSQL: say nothing
+    const Upstream& up = shared_.options.upstream;
+    tcp::resolver resolver(strand_);
+    auto endpoints =
+        co_await resolver.async_resolve(up.host, std::to_string(up.port), asio::use_awaitable);
+    tcp::socket socket(strand_);
+    co_await asio::async_connect(socket, endpoints, asio::use_awaitable);
+    std::string request;
+    wire::AppendInt32(request, 16);
+    wire::AppendInt32(request, wire::kCancelRequest);
+    wire::AppendInt32(request, target->pid);
+    wire::AppendInt32(request, target->key);
+    co_await asio::async_write(socket, asio::buffer(request), asio::use_awaitable);
+    char byte;
+    asio::error_code ec;
+    co_await socket.async_read_some(asio::buffer(&byte, 1),
+                                    asio::redirect_error(asio::use_awaitable, ec));
+  }
+
+  // --- deciding ------------------------------------------------------------
+  // (Built outside the coroutines: GCC 12 miscompiles braced lists in them.)
+  json CheckRequest(std::string_view sql, const std::string& detail) const {
+    json request{{"op", "check"},
+                 {"channel", "sql"},
+                 {"input", std::string(sql)},
+                 {"cwd", cwd_},
+                 {"agent", agent_}};
+    if (!detail.empty()) {
+      request["min_decision"] = "hold";
+      request["detail"] = detail;
+    }
+    return request;
+  }
+
+  void LogEvent(const std::string& event, const std::string& statement, const std::string& key,
+                const std::string& value, const std::string& approval_id) {
+    shared_.Log({{"event", event},
+                 {"session", id_},
+                 {"agent", agent_},
+                 {"database", database_},
+                 {key, value},
+                 {"approval_id", approval_id},
+                 {"statement", statement.substr(0, 2000)}});
+  }
+
+  template <class... A>
+  static std::vector<std::string> Args(const A&... a) {
+    std::vector<std::string> out;
+    (out.emplace_back(a), ...);
+    return out;
+  }
+
+  struct Outcome {
+    bool forward = true;
+    std::string raise_sql;  // when held: the DO block that raises the error
+    bool approved = false;
+  };
+
+  Outcome Hold(const char* code, const std::string& message, const std::string& hint) {
+    Outcome o;
+    o.forward = false;
+    o.raise_sql = RaiseSql(code, message, hint);
+    return o;
+  }
+
+  Task<Outcome> Decide(std::string_view sql, const std::vector<std::int32_t>* parameter_types) {
+    // Hot path: a statement seen before, allowed, with no rows to estimate.
+    const Verdict* cached = cache_.Find(sql, 0);
+    const bool blast = shared_.options.hold_rows_over > 0 || shared_.options.hold_fraction_over > 0;
+    if (cached != nullptr && cached->Enforced() == Decision::kAllow &&
+        !(blast && HasClass(*cached, "db.write.bounded")))
+      co_return Outcome{};
+    Verdict verdict;
+    if (cached != nullptr) {
+      verdict = *cached;
+    } else {
+      guard::Request request;
+      request.channel = Channel::kSql;
+      request.input = std::string(sql);
+      request.cwd = cwd_;
+      request.agent = agent_;
+      verdict = guard::Check(request, shared_.policy).verdict;
+      cache_.Insert(sql, 0, verdict);
+    }
+    std::string detail;
+    std::vector<StatementShape> shapes;
+    bool over_threshold = false;
+    if (verdict.Enforced() == Decision::kAllow) {
+      if (!(blast && HasClass(verdict, "db.write.bounded"))) co_return Outcome{};
+      shapes = AnalyseStatements(sql);
+      for (const StatementShape& shape : shapes) {
+        if (shape.kind != StatementShape::Kind::kDelete &&
+            shape.kind != StatementShape::Kind::kUpdate)
+          continue;
+        std::string estimate_detail;
+        bool over = false;
+        co_await EstimateRows(shape, parameter_types, &estimate_detail, &over);
+        if (over) {
+          over_threshold = true;
+          detail += (detail.empty() ? "" : "; ") + estimate_detail;
+        }
+      }
+      if (!over_threshold) co_return Outcome{};
+    }
+
+    // Not allowed here: the daemon decides, and may hold for a human.
+    json request = CheckRequest(sql, over_threshold ? detail : std::string());
+    const std::string socket = shared_.options.socket;
+    // (No structured bindings over co_await: GCC 12 destroys them twice.)
+    // Nor lambdas with class-type captures as temporaries in a co_await.
+    auto ask = [socket, request] {
+      std::string e;
+      std::optional<json> r = server::Call(socket, request, 5000, &e);
+      return std::make_pair(r, e);
+    };
+    std::pair<std::optional<json>, std::string> answer = co_await OnPool(shared_, std::move(ask));
+    const std::optional<json>& reply = answer.first;
+    const std::string& error = answer.second;
+    if (!reply || !reply->is_object() || !reply->contains("decision")) {
+      co_return Hold(kHeldCode,
+                     "dualkey held this statement: the dualkey daemon could not be reached (" +
+                         (error.empty() ? std::string("bad reply") : error) + ")",
+                     "Start `dualkey serve` (socket " + socket + ") and send the statement again.");
+    }
+    const std::string decision = reply->value("decision", "hold");
+    const std::string reason = reply->value("reason", verdict.reason);
+    LogEvent("decision", std::string(sql), "decision", decision, reply->value("approval_id", ""));
+    if (decision == "allow") {
+      Outcome o;
+      o.approved = reply->value("approved", false);
+      if (o.approved) {
+        if (shapes.empty()) shapes = AnalyseStatements(sql);
+        std::string snapshot_error;
+        std::optional<std::string> snapshot_id = co_await Snapshot(
+            shapes, std::string(sql), reply->value("approval_id", ""), &snapshot_error);
+        if (!snapshot_id && !snapshot_error.empty()) {
+          shared_.Say("session " + std::to_string(id_) + ": snapshot failed: " + snapshot_error);
+          co_return Hold(kHeldCode,
+                         "dualkey held this approved statement: the snapshot of what it destroys "
+                         "failed (" +
+                             snapshot_error + "); it did not run",
+                         "Fix the cause and send the statement again (a new approval is needed).");
+        }
+      }
+      co_return o;
+    }
+    const std::string id = reply->value("approval_id", "");
+    if (decision == "deny" || id.empty())
+      co_return Hold(kDeniedCode, "dualkey denied this statement: " + reason,
+                     "A human decided or the policy denies it; do not retry unchanged.");
+    const std::string code = reply->value("code", "");
+    std::string message = "dualkey held this statement for approval " + id;
+    if (!code.empty()) message += " (code " + code + ")";
+    message += ": " + reason + ". A human must run: dualkey approve " + id;
+    co_return Hold(kHeldCode, message,
+                   "After the approval, send the identical statement again on this token; it "
+                   "then runs once.");
+  }
+
+  SideConnection& Side() {
+    if (!side_)
+      side_ = std::make_unique<SideConnection>(shared_.options.upstream, shared_.upstream_tls,
+                                               database_);
+    return *side_;
+  }
+
+  static std::optional<std::int64_t> Number(const SideConnection::Result& r) {
+    if (!r.error.empty() || r.rows.empty() || r.rows[0].empty() || !r.rows[0][0])
+      return std::nullopt;
+    try {
+      return static_cast<std::int64_t>(std::stod(*r.rows[0][0]));
+    } catch (...) {
+      return std::nullopt;
+    }
+  }
+
+  // Rows a DELETE/UPDATE touches: the planner's estimate, or an exact count
+  // where the table is small. Any failure counts as over the threshold (fail
+  // closed) with the reason in the detail.
+  Task<void> EstimateRows(const StatementShape& shape,
+                          const std::vector<std::int32_t>* parameter_types, std::string* detail,
+                          bool* over) {
+    const Options& o = shared_.options;
+    const char* verb = shape.kind == StatementShape::Kind::kDelete ? "deletes" : "updates";
+    try {
+      SideConnection& side = Side();
+      std::string explain;
+      if (shape.has_parameters) {
+        // A generic plan: PostgreSQL 16 has EXPLAIN (GENERIC_PLAN); before,
+        // a prepared statement with plan_cache_mode = force_generic_plan.
+        const std::string ping = "SELECT 1";
+        co_await side.Query(ping);
+        if (side.server_version_num() >= 160000) {
+          explain = "EXPLAIN (FORMAT JSON, VERBOSE, GENERIC_PLAN) " + shape.text;
+        } else {
+          std::vector<std::int32_t> types;
+          std::vector<std::int32_t> given;
+          if (parameter_types) given = *parameter_types;
+          SideConnection::Result described = co_await side.Describe(shape.text, given, &types);
+          if (!described.error.empty()) throw std::runtime_error(described.error);
+          std::string type_list, nulls;
+          for (std::size_t i = 0; i < types.size(); ++i) {
+            const std::string format = "SELECT format_type(" + std::to_string(types[i]) + ", NULL)";
+            SideConnection::Result name = co_await side.Query(format);
+            if (!name.error.empty() || name.rows.empty() || !name.rows[0][0])
+              throw std::runtime_error("unknown parameter type");
+            type_list += (i ? "," : "") + *name.rows[0][0];
+            nulls += std::string(i ? "," : "") + "NULL";
+          }
+          std::string prepare =
+              "DEALLOCATE ALL; SET plan_cache_mode = force_generic_plan; PREPARE dualkey_estimate";
+          if (!type_list.empty()) prepare += "(" + type_list + ")";
+          prepare += " AS " + shape.text;
+          SideConnection::Result prepared = co_await side.Query(prepare);
+          if (!prepared.error.empty()) throw std::runtime_error(prepared.error);
+          explain = "EXPLAIN (FORMAT JSON, VERBOSE) EXECUTE dualkey_estimate" +
+                    (nulls.empty() ? "" : "(" + nulls + ")");
+        }
+      } else {
+        explain = "EXPLAIN (FORMAT JSON, VERBOSE) " + shape.text;
+      }
+      SideConnection::Result plan = co_await side.Query(explain);
+      if (shape.has_parameters && side.server_version_num() < 160000) {
+        const std::string reset = "DEALLOCATE ALL; RESET plan_cache_mode";
+        co_await side.Query(reset);
+      }
+      if (!plan.error.empty() || plan.rows.empty() || !plan.rows[0][0])
+        throw std::runtime_error(plan.error.empty() ? "no plan" : plan.error);
+      json doc = json::parse(*plan.rows[0][0], nullptr, false);
+      if (doc.is_discarded() || !doc.is_array() || doc.empty())
+        throw std::runtime_error("unreadable plan");
+      const json& top = doc[0]["Plan"];
+      std::int64_t rows = 0;
+      if (top.contains("Plans") && top["Plans"].is_array() && !top["Plans"].empty())
+        rows = top["Plans"][0].value("Plan Rows", std::int64_t{0});
+      else
+        rows = top.value("Plan Rows", std::int64_t{0});
+      const std::string schema = top.value("Schema", "");
+      const std::string relation = top.value("Relation Name", "");
+      const std::string qualified = schema.empty() ? relation : schema + "." + relation;
+      std::int64_t table_rows = -1;
+      bool exact = false;
+      if (!relation.empty()) {
+        const std::string size_sql =
+            "SELECT c.reltuples::bigint, pg_relation_size(c.oid) / 8192 FROM pg_class c "
+            "JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = " +
+            SqlLiteral(schema) + " AND c.relname = " + SqlLiteral(relation);
+        SideConnection::Result size = co_await side.Query(size_sql);
+        std::int64_t reltuples = -1, pages = 0;
+        if (size.error.empty() && !size.rows.empty() && size.rows[0].size() == 2 &&
+            size.rows[0][0] && size.rows[0][1]) {
+          reltuples = std::stoll(*size.rows[0][0]);
+          pages = std::stoll(*size.rows[0][1]);
+        }
+        table_rows = reltuples;
+        const bool small =
+            reltuples >= 0 ? reltuples < o.exact_count_under : pages * 100 < o.exact_count_under;
+        if (small && o.exact_count_under > 0) {
+          const std::string target = SqlIdentifier(schema) + "." + SqlIdentifier(relation);
+          const std::string count_all = "SELECT count(*) FROM " + target;
+          SideConnection::Result all = co_await side.Query(count_all);
+          if (auto n = Number(all)) table_rows = *n;
+          if (!shape.has_parameters && !shape.complex) {
+            std::string count = "SELECT count(*) FROM " + shape.objects.at(0) +
+                                (shape.alias.empty() ? "" : " " + shape.alias) +
+                                (shape.where.empty() ? "" : " WHERE " + shape.where);
+            SideConnection::Result counted = co_await side.Query(count);
+            if (auto n = Number(counted)) {
+              rows = *n;
+              exact = true;
+            }
+          }
+        }
+      }
+      const bool over_rows = o.hold_rows_over > 0 && rows > o.hold_rows_over;
+      const bool over_fraction =
+          o.hold_fraction_over > 0 && rows >= 100 && table_rows > 0 &&
+          static_cast<double>(rows) > o.hold_fraction_over * static_cast<double>(table_rows);
+      *over = over_rows || over_fraction;
+      *detail =
+          std::string(verb) + (exact ? " " : " ~") + Thousands(rows) + " rows of " + qualified;
+      if (table_rows > 0)
+        *detail += " (of " + std::string(exact ? "" : "~") + Thousands(table_rows) + ")";
+      if (shape.has_parameters) *detail += " (generic plan: parameters unknown)";
+    } catch (const std::exception& e) {
+      *over = true;
+      *detail = std::string("could not estimate the rows it ") + verb + ": " + e.what();
+      if (side_) side_->Close();
+      side_.reset();
+    }
+  }
+
+  // --- snapshots ------------------------------------------------------------
+  Task<std::optional<std::string>> Snapshot(const std::vector<StatementShape>& shapes,
+                                            const std::string& statement,
+                                            const std::string& approval_id, std::string* error) {
+    SnapshotRequest request;
+    request.database = database_;
+    request.statement = statement;
+    request.agent = agent_;
+    request.approval_id = approval_id;
+    bool needed = false;
+    for (const StatementShape& s : shapes) {
+      switch (s.kind) {
+        case StatementShape::Kind::kDropTable:
+          request.kind = request.kind.empty() ? "drop-table" : request.kind;
+          needed = true;
+          break;
+        case StatementShape::Kind::kTruncate:
+          request.kind = request.kind.empty() ? "truncate" : request.kind;
+          needed = true;
+          break;
+        case StatementShape::Kind::kDelete:
+          request.kind = request.kind.empty() ? "delete" : request.kind;
+          needed = true;
+          break;
+        case StatementShape::Kind::kUpdate:
+          request.kind = request.kind.empty() ? "update" : request.kind;
+          needed = true;
+          break;
+        case StatementShape::Kind::kDropDatabase:
+          request.kind = request.kind.empty() ? "drop-database" : request.kind;
+          needed = true;
+          break;
+        default:
+          break;
+      }
+    }
+    if (!needed) co_return std::nullopt;
+    std::unique_ptr<SnapshotWriter> writer;
+    {
+      std::lock_guard lock(shared_.sink_mutex);
+      writer = shared_.sink->Begin(request, error);
+    }
+    if (!writer) co_return std::nullopt;
+    int table_index = 0;
+    try {
+      SideConnection& side = Side();
+      for (const StatementShape& s : shapes) {
+        if (s.kind == StatementShape::Kind::kOther) continue;
+        if (s.kind == StatementShape::Kind::kDropDatabase) {
+          for (const std::string& db : s.objects) {
+            const std::vector<std::string> args = Args("-Fc");
+            const std::string part = "database." + db + ".dump";
+            if (!co_await PgDump(args, db, part, *writer, error)) throw std::runtime_error(*error);
+          }
+          continue;
+        }
+        for (const std::string& object : s.objects) {
+          const std::string resolve =
+              "SELECT n.nspname, c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = "
+              "c.relnamespace WHERE c.oid = to_regclass(" +
+              SqlLiteral(object) + ")";
+          SideConnection::Result resolved = co_await side.Query(resolve);
+          if (!resolved.error.empty()) throw std::runtime_error(resolved.error);
+          if (resolved.rows.empty()) continue;  // IF EXISTS on a missing table
+          const std::string schema = resolved.rows[0][0].value_or("");
+          const std::string table = resolved.rows[0][1].value_or("");
+          const std::string qualified = SqlIdentifier(schema) + "." + SqlIdentifier(table);
+          const std::vector<std::string> args = Args("--schema-only", "-t", qualified);
+          const std::string ddl_part = "ddl.sql";
+          if (!co_await PgDump(args, database_, ddl_part, *writer, error))
+            throw std::runtime_error(*error);
+          std::string select = "SELECT * FROM " + qualified;
+          const bool rows_only = (s.kind == StatementShape::Kind::kDelete ||
+                                  s.kind == StatementShape::Kind::kUpdate) &&
+                                 !s.complex && !s.has_parameters && !s.where.empty();
+          if (rows_only)
+            select = "SELECT * FROM " + qualified + (s.alias.empty() ? "" : " " + s.alias) +
+                     " WHERE " + s.where;
+          const std::string part =
+              table_index == 0 ? "rows.copy" : "rows." + std::to_string(table_index) + ".copy";
+          ++table_index;
+          std::string write_error;
+          const std::string copy_sql = "COPY (" + select + ") TO STDOUT";
+          const std::function<bool(std::string_view)> sink = [&](std::string_view chunk) {
+            return writer->Append(part, chunk, &write_error);
+          };
+          std::string copy_error = co_await side.CopyOut(copy_sql, sink);
+          if (!copy_error.empty())
+            throw std::runtime_error(write_error.empty() ? copy_error : write_error);
+          // Make the part exist even for an empty table.
+          if (!writer->Append(part, "", &write_error)) throw std::runtime_error(write_error);
+          const std::string entry = "-- " + schema + "." + table + " -> " + part + "\n";
+          if (!writer->Append("objects.txt", entry, &write_error))
+            throw std::runtime_error(write_error);
+        }
+      }
+    } catch (const std::exception& e) {
+      *error = e.what();
+      writer->Abort();
+      if (side_) side_->Close();
+      side_.reset();
+      co_return std::nullopt;
+    }
+    std::optional<std::string> id = writer->Commit(error);
+    if (!id) {
+      writer->Abort();
+      co_return std::nullopt;
+    }
+    LogEvent("snapshot", statement, "snapshot_id", *id, approval_id);
+    shared_.Say("snapshot " + *id + " saved before approved " + request.kind + " (approval " +
+                approval_id + ")");
+    co_return id;
+  }
+
+  // pg_dump with the real credentials in the child's environment only.
+  Task<bool> PgDump(const std::vector<std::string>& args, const std::string& database,
+                    const std::string& part, SnapshotWriter& writer, std::string* error) {
+    const Upstream up = shared_.options.upstream;
+    const std::string binary = FindPgDump(shared_.options.pg_dump);
+    SnapshotWriter* out = &writer;
+    auto dump = [=]() -> std::pair<bool, std::string> {
+      std::vector<std::string> argv = {
+          binary, "--no-password", "-h", up.host, "-p", std::to_string(up.port),
+          "-U",   up.user,         "-d", database};
+      for (const auto& a : args) argv.push_back(a);
+      std::vector<std::string> env;
+      for (char** e = environ; *e != nullptr; ++e)
+        if (std::strncmp(*e, "PG", 2) != 0) env.emplace_back(*e);
+      env.push_back("PGPASSWORD=" + up.password);
+      env.push_back("PGSSLMODE=" + up.sslmode);
+      if (!up.sslrootcert.empty()) env.push_back("PGSSLROOTCERT=" + up.sslrootcert);
+      std::vector<char*> argp, envp;
+      for (auto& a : argv) argp.push_back(a.data());
+      argp.push_back(nullptr);
+      for (auto& e : env) envp.push_back(e.data());
+      envp.push_back(nullptr);
+      int out_pipe[2], err_pipe[2];
+      if (pipe2(out_pipe, O_CLOEXEC) != 0) return {false, "pipe failed"};
+      if (pipe2(err_pipe, O_CLOEXEC) != 0) {
+        close(out_pipe[0]);
+        close(out_pipe[1]);
+        return {false, "pipe failed"};
+      }
+      const pid_t pid = fork();
+      if (pid < 0) return {false, "fork failed"};
+      if (pid == 0) {
+        dup2(out_pipe[1], 1);
+        dup2(err_pipe[1], 2);
+        int null = open("/dev/null", O_RDONLY);
+        if (null >= 0) dup2(null, 0);
+        if (binary.find('/') != std::string::npos)
+          execve(binary.c_str(), argp.data(), envp.data());
+        else
+          execvpe(binary.c_str(), argp.data(), envp.data());
+        _exit(127);
+      }
+      close(out_pipe[1]);
+      close(err_pipe[1]);
+      std::string write_error;
+      bool write_ok = true;
+      char buffer[65536];
+      while (true) {
+        ssize_t n = read(out_pipe[0], buffer, sizeof buffer);
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) break;
+        if (write_ok) write_ok = out->Append(part, std::string_view(buffer, n), &write_error);
+      }
+      close(out_pipe[0]);
+      std::string stderr_text;
+      while (true) {
+        ssize_t n = read(err_pipe[0], buffer, sizeof buffer);
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) break;
+        if (stderr_text.size() < 4000) stderr_text.append(buffer, n);
+      }
+      close(err_pipe[0]);
+      int status = 0;
+      while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+      }
+      if (!write_ok) return {false, write_error};
+      if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+        return {false, "pg_dump failed: " +
+                           (stderr_text.empty()
+                                ? std::string("exit status ") + std::to_string(WEXITSTATUS(status))
+                                : stderr_text)};
+      return {true, ""};
+    };
+    std::pair<bool, std::string> result = co_await OnPool(shared_, std::move(dump));
+    if (!result.first) *error = result.second;
+    co_return result.first;
+  }
+
+  // --- client -> server -----------------------------------------------------
+  struct StatementState {
+    std::string text;  // for re-checking an approved one
+    int binds = 0;
+  };
+
+  Task<void> ClientToServer() {
+    std::vector<char> buffer(kReadChunk);
+    std::size_t start = 0, filled = 0;
+    wire::Framer framer(shared_.options.max_statement_bytes);
+    std::vector<asio::const_buffer> out;
+    std::deque<std::string> scratch;
+    while (true) {
+      if (start == filled) start = filled = 0;
+      if (filled == buffer.size()) {
+        if (start > 0) {
+          std::memmove(buffer.data(), buffer.data() + start, filled - start);
+          filled -= start;
+          start = 0;
+        } else {
+          buffer.resize(
+              std::min(buffer.size() * 2, shared_.options.max_statement_bytes + kReadChunk));
+        }
+      }
+      asio::error_code ec;
+      const std::size_t n = co_await client_.ReadSome(
+          asio::buffer(buffer.data() + filled, buffer.size() - filled), ec);
+      if (ec) {
+        if (terminated_ || closed_) co_return;
+        if (framer.in_message() || filled > start)
+          shared_.Say("session " + std::to_string(id_) + " (" + agent_ +
+                      "): client went away mid-message; session closed");
+        co_return;
+      }
+      filled += n;
+      std::string_view data(buffer.data(), filled);
+      std::size_t pos = start, run = start;
+      out.clear();
+      scratch.clear();
+      auto cut = [&](std::size_t at) {
+        if (at > run) out.emplace_back(asio::buffer(buffer.data() + run, at - run));
+      };
+      const std::string_view whole_types = approved_.empty() ? "QP" : "QPB";
+      bool stop = false;
+      while (!stop) {
+        wire::Framer::Piece piece = framer.Next(data, &pos, whole_types);
+        switch (piece.kind) {
+          case wire::Framer::Piece::Kind::kNeedMore:
+            stop = true;
+            break;
+          case wire::Framer::Piece::Kind::kError:
+            shared_.Say("session " + std::to_string(id_) + " (" + agent_ + "): " + piece.error);
+            co_await SendFatalToClient("08P01", "dualkey closed the session: " + piece.error);
+            co_return;
+          case wire::Framer::Piece::Kind::kHead:
+          case wire::Framer::Piece::Kind::kContinuation:
+            break;
+          case wire::Framer::Piece::Kind::kWhole: {
+            std::string_view body = data.substr(piece.offset + 5, piece.size - 5);
+            std::optional<std::string> replacement;
+            bool ok = true;
+            switch (piece.type) {
+              case 'Q': {
+                std::string_view sql = body.substr(0, body.find('\0'));
+                if (body.empty() || body.back() != '\0') {
+                  ok = false;
+                  break;
+                }
+                Outcome o = co_await Decide(sql, nullptr);
+                if (!o.forward) replacement = wire::BuildQuery(o.raise_sql);
+                break;
+              }
+              case 'P': {
+                std::optional<wire::ParseMessage> parse = wire::ParseParse(body);
+                if (!parse) {
+                  ok = false;
+                  break;
+                }
+                Outcome o = co_await Decide(parse->query, &parse->parameter_types);
+                const std::string name(parse->name);
+                approved_.erase(name);
+                if (!o.forward) {
+                  replacement = HeldExtended(o.raise_sql);
+                } else if (o.approved) {
+                  approved_[name] = StatementState{std::string(parse->query), 0};
+                }
+                break;
+              }
+              case 'B': {
+                std::optional<wire::BindHead> bind = wire::ParseBindHead(body);
+                if (!bind) {
+                  ok = false;
+                  break;
+                }
+                auto it = approved_.find(std::string(bind->statement));
+                if (it != approved_.end() && it->second.binds++ > 0) {
+                  // An approval runs a statement once: a second execution is
+                  // a new request.
+                  Outcome o = co_await Decide(it->second.text, nullptr);
+                  if (!o.forward) replacement = HeldExtended(o.raise_sql);
+                }
+                break;
+              }
+              case 'C': {
+                auto target = wire::ParseTargetedName(body);
+                if (target && target->first == 'S') approved_.erase(std::string(target->second));
+                break;
+              }
+              case 'F':
+                co_await SendFatalToClient(
+                    "0A000",
+                    "dualkey does not proxy the function-call protocol (it cannot be "
+                    "classified); use SELECT");
+                co_return;
+              case 'p':
+                ok = false;
+                break;
+              case 'X':
+                terminated_ = true;
+                stop = true;
+                break;
+              default:
+                break;
+            }
+            if (!ok) {
+              co_await SendFatalToClient("08P01", std::string("dualkey closed the session: "
+                                                              "malformed message of type ") +
+                                                      piece.type);
+              co_return;
+            }
+            if (replacement) {
+              cut(piece.offset);
+              scratch.push_back(std::move(*replacement));
+              out.emplace_back(asio::buffer(scratch.back()));
+              run = piece.offset + piece.size;
+            }
+            break;
+          }
+        }
+      }
+      cut(pos);
+      start = pos;
+      if (!out.empty()) co_await upstream_->WriteBuffers(out);
+      if (terminated_) {
+        upstream_->Close();
+        co_return;
+      }
+    }
+  }
+
+  // In place of a held Parse: an unnamed statement that raises the error at
+  // Execute. PostgreSQL then skips the client's messages up to Sync itself;
+  // the server->client side drops the ParseComplete/BindComplete it answers
+  // to these, so the client sees just the ErrorResponse.
+  std::string HeldExtended(const std::string& raise_sql) {
+    ++pending_injections_;
+    return wire::BuildParse("", raise_sql) + wire::BuildBind("", "") + wire::BuildExecute("");
+  }
+
+  Task<void> SendFatalToClient(const std::string& code, const std::string& message) {
+    // Only safe at a message boundary of the server stream; otherwise close.
+    if (server_mid_message_) co_return;
+    co_await Fatal(code, message);
+  }
+
+  // --- server -> client -----------------------------------------------------
+  Task<void> ServerToClient() {
+    std::vector<char> buffer(kReadChunk);
+    std::size_t filled = 0;
+    std::size_t skip = 0;  // rest of a message being streamed
+    std::vector<asio::const_buffer> out;
+    std::deque<std::string> scratch;
+    std::string held;  // ParseComplete/BindComplete answering an injection
+    while (true) {
+      if (filled == buffer.size())
+        buffer.resize(std::min(buffer.size() * 2, kMaxServerCarry + kReadChunk));
+      asio::error_code ec;
+      const std::size_t n = co_await upstream_->ReadSome(
+          asio::buffer(buffer.data() + filled, buffer.size() - filled), ec);
+      if (ec) {
+        if (closed_ || terminated_) co_return;
+        shared_.Say("session " + std::to_string(id_) + " (" + agent_ +
+                    "): upstream connection lost: " + ec.message());
+        if (skip == 0 && filled == 0 && held.empty()) {
+          wire::ErrorFields f;
+          f.severity = "FATAL";
+          f.code = "08006";
+          f.message = "dualkey: the database connection was lost (" + ec.message() + ")";
+          asio::error_code ignored;
+          const std::string bytes = wire::BuildError(f);
+          co_await client_.WriteBuffers(asio::buffer(bytes));
+        }
+        co_return;
+      }
+      filled += n;
+      std::size_t pos = 0, run = 0;
+      out.clear();
+      scratch.clear();
+      auto cut = [&](std::size_t at) {
+        if (at > run) out.emplace_back(asio::buffer(buffer.data() + run, at - run));
+      };
+      while (pos < filled) {
+        if (skip > 0) {
+          const std::size_t take = std::min(skip, filled - pos);
+          skip -= take;
+          pos += take;
+          continue;
+        }
+        if (filled - pos < 5) break;
+        const char type = buffer[pos];
+        const std::int32_t len = wire::ReadInt32(buffer.data() + pos + 1);
+        if (len < 4) throw std::runtime_error("malformed message from upstream");
+        const std::size_t size = static_cast<std::size_t>(len) + 1;
+        const bool small_needed =
+            type == 'Z' || (pending_injections_ > 0 && (type == '1' || type == '2' || type == 'E'));
+        if (small_needed && filled - pos < size) {
+          if (size > kMaxServerCarry) throw std::runtime_error("oversized message from upstream");
+          break;
+        }
+        if (type == 'Z') {
+          if (!held.empty()) {
+            cut(pos);
+            scratch.push_back(std::move(held));
+            out.emplace_back(asio::buffer(scratch.back()));
+            held.clear();
+            run = pos;
+          }
+          pending_injections_ = 0;
+          transaction_status_ = buffer[pos + 5];
+        } else if (pending_injections_ > 0) {
+          const bool parse_complete = type == '1' && held.empty();
+          const bool bind_complete = type == '2' && held.size() == 5 && held[0] == '1';
+          if (parse_complete || bind_complete) {
+            cut(pos);
+            held.append(buffer.data() + pos, size);
+            pos += size;
+            run = pos;
+            continue;
+          }
+          bool drop_held = false;
+          if (type == 'E') {
+            wire::ErrorFields f =
+                wire::ParseError(std::string_view(buffer.data() + pos + 5, size - 5));
+            if (f.code == kHeldCode || f.code == kDeniedCode) {
+              --pending_injections_;
+              drop_held = held.size() == 10;
+            }
+          }
+          if (!held.empty()) {
+            cut(pos);
+            if (!drop_held) {
+              scratch.push_back(held);
+              out.emplace_back(asio::buffer(scratch.back()));
+            }
+            held.clear();
+            run = pos;
+          }
+        }
+        if (filled - pos >= size) {
+          pos += size;
+        } else {
+          skip = size - (filled - pos);
+          pos = filled;
+        }
+      }
+      cut(pos);
+      server_mid_message_ = skip > 0 || pos < filled;
+      if (!out.empty()) co_await client_.WriteBuffers(out);
+      if (pos < filled) std::memmove(buffer.data(), buffer.data() + pos, filled - pos);
+      filled -= pos;
+    }
+  }
+
+  Shared& shared_;
+  asio::any_io_executor strand_;
+  Leg client_;
+  std::unique_ptr<Leg> upstream_;
+  std::unique_ptr<SideConnection> side_;
+  std::uint64_t id_;
+  std::string agent_;
+  std::string database_;
+  std::string cwd_;
+  int server_version_ = 0;
+  sql::DecisionCache cache_{1024};
+  std::map<std::string, StatementState> approved_;
+  int pending_injections_ = 0;
+  char transaction_status_ = 'I';
+  bool server_mid_message_ = false;
+  bool started_ = false;
+  bool closed_ = false;
+  bool terminated_ = false;
+  bool cancel_key_registered_ = false;
+  std::int32_t public_pid_ = 0;
+  std::int32_t public_key_ = 0;
+};
+
+bool SplitHostPort(const std::string& text, std::string* host, int* port) {
+  const std::size_t colon = text.rfind(':');
+  if (colon == std::string::npos) return false;
+  *host = text.substr(0, colon);
+  if (host->size() > 2 && host->front() == '[' && host->back() == ']')
+    *host = host->substr(1, host->size() - 2);
+  try {
+    *port = std::stoi(text.substr(colon + 1));
+  } catch (...) {
+    return false;
+  }
+  return *port >= 0 && *port < 65536 && !host->empty();
+}
+
+std::string PercentDecode(std::string_view text) {
+  std::string out;
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    if (text[i] == '%' && i + 2 < text.size() &&
+        std::isxdigit(static_cast<unsigned char>(text[i + 1])) &&
+        std::isxdigit(static_cast<unsigned char>(text[i + 2]))) {
+      out.push_back(static_cast<char>(std::stoi(std::string(text.substr(i + 1, 2)), nullptr, 16)));
+      i += 2;
+    } else {
+      out.push_back(text[i]);
+    }
+  }
+  return out;
+}
+
+Task<void> Accept(Shared& shared, tcp::acceptor& acceptor) {
+  while (true) {
+    asio::error_code ec;
+    // Each session on its own strand when several threads run the loop; with
+    // one thread everything is serialised already and a strand only costs.
+    tcp::socket socket(shared.options.threads > 1
+                           ? asio::any_io_executor(asio::make_strand(acceptor.get_executor()))
+                           : acceptor.get_executor());
+    co_await acceptor.async_accept(socket, asio::redirect_error(asio::use_awaitable, ec));
+    if (ec) {
+      if (!acceptor.is_open()) co_return;
+      continue;
+    }
+    socket.set_option(tcp::no_delay(true), ec);
+    auto session = std::make_shared<Session>(shared, std::move(socket));
+    {
+      std::lock_guard lock(shared.sessions_mutex);
+      shared.sessions.insert(session);
+    }
+    asio::co_spawn(session->executor(), session->Run(), asio::detached);
+  }
+}
+
+}  // namespace
+
+std::optional<Upstream> ParseUpstreamUri(std::string_view uri, std::string* error) {
+  Upstream up;
+  std::string_view rest;
+  for (std::string_view scheme : {"postgresql://", "postgres://"})
+    if (uri.starts_with(scheme)) rest = uri.substr(scheme.size());
+  if (rest.empty()) {
+    *error = "the upstream is postgresql://USER@HOST[:PORT][/DB][?sslmode=...]";
+    return std::nullopt;
+  }
+  std::string_view query;
+  if (std::size_t q = rest.find('?'); q != std::string_view::npos) {
+    query = rest.substr(q + 1);
+    rest = rest.substr(0, q);
+  }
+  if (std::size_t slash = rest.find('/'); slash != std::string_view::npos) {
+    up.database = PercentDecode(rest.substr(slash + 1));
+    rest = rest.substr(0, slash);
+  }
+  const std::size_t at = rest.rfind('@');
+  if (at == std::string_view::npos) {
+    *error = "the upstream URI needs a user: postgresql://USER@HOST:PORT";
+    return std::nullopt;
+  }
+  std::string_view userinfo = rest.substr(0, at);
+  if (userinfo.find(':') != std::string_view::npos) {
+    *error = "no password in the upstream URI: use --upstream-password-file or PGPASSWORD";
+    return std::nullopt;
+  }
+  up.user = PercentDecode(userinfo);
+  std::string_view hostport = rest.substr(at + 1);
+  if (hostport.empty()) {
+    *error = "the upstream URI needs a host";
+    return std::nullopt;
+  }
+  if (hostport.find(':') != std::string_view::npos && hostport.back() != ']') {
+    if (!SplitHostPort(std::string(hostport), &up.host, &up.port) || up.port == 0) {
+      *error = "bad host:port in the upstream URI";
+      return std::nullopt;
+    }
+  } else {
+    up.host = std::string(hostport);
+  }
+  while (!query.empty()) {
+    std::size_t amp = query.find('&');
+    std::string_view pair = query.substr(0, amp);
+    query = amp == std::string_view::npos ? std::string_view() : query.substr(amp + 1);
+    std::size_t eq = pair.find('=');
+    std::string key(pair.substr(0, eq));
+    std::string value = eq == std::string_view::npos ? "" : PercentDecode(pair.substr(eq + 1));
+    if (key == "sslmode") {
+      if (value == "allow") value = "prefer";
+      if (value == "verify-ca") value = "verify-full";
+      if (value != "disable" && value != "prefer" && value != "require" && value != "verify-full") {
+        *error = "sslmode is disable, prefer, require or verify-full";
+        return std::nullopt;
+      }
+      up.sslmode = value;
+    } else if (key == "sslrootcert") {
+      up.sslrootcert = value;
+    } else {
+      *error = "unknown upstream URI parameter '" + key + "' (sslmode, sslrootcert)";
+      return std::nullopt;
+    }
+  }
+  return up;
+}
+
+int Run(const Options& options) {
+  signal(SIGPIPE, SIG_IGN);
+  // Shared state and the io_context live until the process exits: sessions'
+  // coroutines may still hold sockets when the loop stops, and tearing them
+  // down buys nothing at exit.
+  Shared& shared = *new Shared(options);
+  const char* home = std::getenv("HOME");
+  shared.policy = policy::Load(policy::DefaultSources("", home ? home : ""));
+  for (const std::string& e : shared.policy.errors)
+    std::cerr << "dualkey pg-proxy: policy: " << e << " (destructive statements stay held)\n";
+  std::error_code ec;
+  std::filesystem::create_directories(options.state_dir, ec);
+  shared.sink = MakeStateDirSink(options.state_dir);
+  shared.log_path = options.state_dir + "/pg-proxy.log";
+
+  try {
+    if (!options.tls_cert.empty()) {
+      shared.client_tls = std::make_unique<asio::ssl::context>(asio::ssl::context::tls_server);
+      shared.client_tls->set_options(asio::ssl::context::default_workarounds |
+                                     asio::ssl::context::no_sslv2 | asio::ssl::context::no_sslv3 |
+                                     asio::ssl::context::no_tlsv1 | asio::ssl::context::no_tlsv1_1);
+      shared.client_tls->use_certificate_chain_file(options.tls_cert);
+      shared.client_tls->use_private_key_file(options.tls_key, asio::ssl::context::pem);
+    }
+    if (options.upstream.sslmode == "verify-full") {
+      shared.upstream_tls.set_verify_mode(asio::ssl::verify_peer);
+      if (options.upstream.sslrootcert.empty())
+        shared.upstream_tls.set_default_verify_paths();
+      else
+        shared.upstream_tls.load_verify_file(options.upstream.sslrootcert);
+    } else {
+      shared.upstream_tls.set_verify_mode(asio::ssl::verify_none);
+    }
+  } catch (const std::exception& e) {
+    std::cerr << "dualkey pg-proxy: TLS setup failed: " << e.what() << "\n";
+    return 2;
+  }
+
+  std::string listen_host;
+  int listen_port = 0;
+  if (!SplitHostPort(options.listen, &listen_host, &listen_port)) {
+    std::cerr << "dualkey pg-proxy: --listen is HOST:PORT\n";
+    return 2;
+  }
+  const int threads = std::max(1, options.threads);
+  asio::io_context& io = *new asio::io_context(threads);
+  tcp::acceptor& acceptor = *new tcp::acceptor(io);
+  try {
+    tcp::endpoint endpoint(asio::ip::make_address(listen_host),
+                           static_cast<unsigned short>(listen_port));
+    acceptor.open(endpoint.protocol());
+    acceptor.set_option(tcp::acceptor::reuse_address(true));
+    acceptor.bind(endpoint);
+    acceptor.listen(asio::socket_base::max_listen_connections);
+  } catch (const std::exception& e) {
+    std::cerr << "dualkey pg-proxy: cannot listen on " << options.listen << ": " << e.what()
+              << "\n";
+    return 1;
+  }
+  asio::signal_set& signals = *new asio::signal_set(io, SIGINT, SIGTERM);
+  asio::steady_timer& grace = *new asio::steady_timer(io);
+  signals.async_wait([&](asio::error_code, int) {
+    asio::error_code ignored;
+    acceptor.close(ignored);
+    std::vector<std::shared_ptr<Session>> open;
+    {
+      std::lock_guard lock(shared.sessions_mutex);
+      open.assign(shared.sessions.begin(), shared.sessions.end());
+    }
+    for (auto& s : open) asio::post(s->executor(), [s] { s->Close(); });
+    // Let the closes run, then stop.
+    grace.expires_after(std::chrono::milliseconds(200));
+    grace.async_wait([&](asio::error_code) { io.stop(); });
+  });
+  asio::co_spawn(io, Accept(shared, acceptor), asio::detached);
+  const auto bound = acceptor.local_endpoint();
+  std::cout << "dualkey pg-proxy: listening on " << bound.address().to_string() << ":"
+            << bound.port() << " -> " << options.upstream.host << ":" << options.upstream.port
+            << std::endl;
+  std::vector<std::thread> workers;
+  for (int i = 1; i < threads; ++i) workers.emplace_back([&] { io.run(); });
+  io.run();
+  for (auto& t : workers) t.join();
+  return 0;
+}
+
+}  // namespace dualkey::pgproxy

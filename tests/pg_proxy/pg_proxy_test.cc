@@ -1,0 +1,661 @@
+// `dualkey pg-proxy` end to end: a real PostgreSQL (SCRAM and md5 roles), a
+// real daemon with a TOTP approver, the real proxy binary, and psql/libpq as
+// the agents' clients.
+#include "proxy/pg/pg_proxy.h"
+
+#include <arpa/inet.h>
+#include <gtest/gtest.h>
+#include <libpq-fe.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <array>
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <regex>
+#include <sstream>
+#include <string>
+#include <thread>
+
+#include "../approval/pg_harness.h"
+#include "approval/approval.h"
+#include "proxy/pg/internal/wire.h"
+#include "server/server.h"
+
+namespace {
+
+namespace fs = std::filesystem;
+using dualkey::testing::PgHarness;
+using nlohmann::json;
+
+std::string Quote(const std::string& text) {
+  std::string out = "'";
+  for (char c : text) out += c == '\'' ? std::string("'\\''") : std::string(1, c);
+  return out + "'";
+}
+
+struct Output {
+  int status = -1;
+  std::string out;
+};
+
+Output Shell(const std::string& command) {
+  Output output;
+  FILE* pipe = popen((command + " 2>&1").c_str(), "r");
+  std::array<char, 4096> buffer;
+  std::size_t n;
+  while ((n = fread(buffer.data(), 1, buffer.size(), pipe)) > 0)
+    output.out.append(buffer.data(), n);
+  const int raw = pclose(pipe);
+  output.status = WIFEXITED(raw) ? WEXITSTATUS(raw) : -1;
+  return output;
+}
+
+// A child process whose first stdout line is read (the proxy's "listening").
+class Child {
+ public:
+  bool Start(const std::vector<std::string>& args, const std::vector<std::string>& env,
+             std::string* first_line) {
+    int out[2];
+    if (pipe(out) != 0) return false;
+    pid_ = fork();
+    if (pid_ == 0) {
+      dup2(out[1], 1);
+      close(out[0]);
+      close(out[1]);
+      for (const std::string& e : env) putenv(const_cast<char*>(strdup(e.c_str())));
+      std::vector<char*> argv;
+      for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
+      argv.push_back(nullptr);
+      execv(argv[0], argv.data());
+      _exit(127);
+    }
+    close(out[1]);
+    FILE* f = fdopen(out[0], "r");
+    char line[512] = {0};
+    const bool ok = fgets(line, sizeof line, f) != nullptr;
+    // Keep the pipe open in the background so the child never gets SIGPIPE.
+    reader_ = std::thread([f] {
+      char sink[256];
+      while (fgets(sink, sizeof sink, f) != nullptr) {
+      }
+      fclose(f);
+    });
+    *first_line = line;
+    return ok;
+  }
+  void Stop() {
+    if (pid_ > 0) {
+      kill(pid_, SIGTERM);
+      int status;
+      waitpid(pid_, &status, 0);
+      exit_status_ = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+      pid_ = -1;
+    }
+    if (reader_.joinable()) reader_.join();
+  }
+  ~Child() { Stop(); }
+  int exit_status() const { return exit_status_; }
+
+ private:
+  pid_t pid_ = -1;
+  int exit_status_ = -1;
+  std::thread reader_;
+};
+
+int PortFromListening(const std::string& line) {
+  std::smatch m;
+  static const std::regex re("listening on [0-9.]+:([0-9]+) ->");
+  return std::regex_search(line, m, re) ? std::stoi(m[1]) : -1;
+}
+
+class PgProxy : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    PgHarness::Options options;
+    options.hba_first = {"host all app 127.0.0.1/32 scram-sha-256",
+                         "host all app_md5 127.0.0.1/32 md5"};
+    pg_ = new PgHarness(options);
+    if (!pg_->ok()) return;
+    ASSERT_TRUE(
+        pg_->Exec("SET password_encryption = 'scram-sha-256'; "
+                  "CREATE ROLE app LOGIN SUPERUSER PASSWORD 'real-secret'"))
+        << pg_->error();
+    ASSERT_TRUE(
+        pg_->Exec("SET password_encryption = 'md5'; "
+                  "CREATE ROLE app_md5 LOGIN SUPERUSER PASSWORD 'md5-secret'"))
+        << pg_->error();
+    ASSERT_TRUE(pg_->Exec("CREATE DATABASE shop OWNER app")) << pg_->error();
+
+    state_ = new fs::path(fs::path(DUALKEY_BINARY).parent_path() /
+                          ("pg-proxy-test-" + std::to_string(getpid())));
+    fs::remove_all(*state_);
+    fs::create_directories(*state_ / "home");
+    socket_ = new std::string((*state_ / "d.sock").string());
+    daemon_ = new Child();
+    daemon_pid_ = fork();
+    if (daemon_pid_ == 0) {
+      execl(DUALKEY_BINARY, DUALKEY_BINARY, "serve", "--state", state_->c_str(), "--socket",
+            socket_->c_str(), "--quiet", "--breaker-attempts", "1000", nullptr);
+      _exit(127);
+    }
+    bool up = false;
+    for (int i = 0; i < 200 && !up; ++i) {
+      std::string error;
+      up = dualkey::server::Call(*socket_, json{{"op", "status"}}, 200, &error).has_value();
+      if (!up) std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    ASSERT_TRUE(up) << "the daemon did not start";
+    alice_ = new std::string(AddApprover("alice"));
+    bob_ = new std::string(AddApprover("bob"));
+    Output token =
+        Shell(Env() + DUALKEY_BINARY + " token add agent1 --scope pg --json --state-dir " +
+              Quote(state_->string()));
+    ASSERT_EQ(token.status, 0) << token.out;
+    token_ = new std::string(json::parse(token.out.substr(token.out.find('{')))["token"]);
+    Output http_only =
+        Shell(Env() + DUALKEY_BINARY + " token add webonly --scope http --state-dir " +
+              Quote(state_->string()));
+    ASSERT_EQ(http_only.status, 0) << http_only.out;
+
+    // A self-signed certificate for TLS to clients.
+    const std::string cert = (*state_ / "cert.pem").string(), key = (*state_ / "key.pem").string();
+    Output made =
+        Shell("openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=localhost -keyout " +
+              Quote(key) + " -out " + Quote(cert));
+    ASSERT_EQ(made.status, 0) << made.out;
+
+    proxy_ = new Child();
+    std::string line;
+    ASSERT_TRUE(proxy_->Start(
+        {DUALKEY_BINARY, "pg-proxy", "--listen", "127.0.0.1:0", "--upstream",
+         "postgresql://app@127.0.0.1:" + std::to_string(pg_->port()) + "?sslmode=disable",
+         "--socket", *socket_, "--state-dir", state_->string(), "--tls-cert", cert, "--tls-key",
+         key, "--hold-rows-over", "1000", "--quiet"},
+        {"PGPASSWORD=real-secret"}, &line));
+    proxy_port_ = PortFromListening(line);
+    ASSERT_GT(proxy_port_, 0) << line;
+  }
+
+  static void TearDownTestSuite() {
+    if (proxy_) proxy_->Stop();
+    delete proxy_;
+    if (daemon_pid_ > 0) {
+      kill(daemon_pid_, SIGTERM);
+      int status;
+      waitpid(daemon_pid_, &status, 0);
+    }
+    delete daemon_;
+    delete pg_;
+    if (state_) fs::remove_all(*state_);
+  }
+
+  void SetUp() override {
+    if (!pg_->ok()) GTEST_SKIP() << pg_->error();
+  }
+
+  static std::string Env() {
+    return "HOME=" + Quote((*state_ / "home").string()) + " DUALKEY_SOCKET=" + Quote(*socket_) +
+           " DUALKEY_STATE_DIR=" + Quote(state_->string()) + " ";
+  }
+
+  static std::string AddApprover(const std::string& name) {
+    Output added = Shell(Env() + DUALKEY_BINARY + " approver add " + name + " --state " +
+                         Quote(state_->string()));
+    EXPECT_EQ(added.status, 0) << added.out;
+    const std::size_t at = added.out.find("secret=");
+    const std::size_t end = added.out.find('&', at);
+    return added.out.substr(at + 7, end - at - 7);
+  }
+
+  // Each TOTP code works once: rotate approvers and time steps.
+  static bool Approve(const std::string& id) {
+    static int round = 0;
+    const int r = round++;
+    const std::string& secret = r % 2 == 0 ? *alice_ : *bob_;
+    const char* name = r % 2 == 0 ? "alice" : "bob";
+    const int offset = (r / 2) % 3 - 1;
+    const auto now = std::chrono::duration_cast<std::chrono::seconds>(
+                         std::chrono::system_clock::now().time_since_epoch())
+                         .count();
+    Output approved = Shell(Env() + DUALKEY_BINARY + " approve " + id + " --as " + name +
+                            " --code " + dualkey::approval::TotpCode(secret, now + offset * 30));
+    EXPECT_EQ(approved.status, 0) << approved.out;
+    return approved.status == 0;
+  }
+
+  std::string ProxyUri(const std::string& user = "agent1", const std::string& db = "shop",
+                       const std::string& sslmode = "disable", int port = 0) {
+    return "postgresql://" + user + "@127.0.0.1:" + std::to_string(port ? port : proxy_port_) +
+           "/" + db + "?sslmode=" + sslmode;
+  }
+
+  PGconn* Connect(const std::string& password, const std::string& sslmode = "disable",
+                  int port = 0) {
+    const std::string conninfo =
+        ProxyUri("agent1", "shop", sslmode, port) + "&password=" + password + "&connect_timeout=10";
+    return PQconnectdb(conninfo.c_str());
+  }
+
+  // Result status and SQLSTATE ("" on success) of one statement.
+  static std::pair<std::string, std::string> Exec(PGconn* conn, const std::string& sql,
+                                                  std::string* message = nullptr) {
+    PGresult* r = PQexec(conn, sql.c_str());
+    const ExecStatusType status = PQresultStatus(r);
+    std::string code;
+    if (status == PGRES_FATAL_ERROR) {
+      const char* c = PQresultErrorField(r, PG_DIAG_SQLSTATE);
+      code = c ? c : "?";
+      if (message) *message = PQresultErrorMessage(r);
+    }
+    std::string value = PQntuples(r) > 0 && PQnfields(r) > 0 ? PQgetvalue(r, 0, 0) : "";
+    PQclear(r);
+    return {value, code};
+  }
+
+  static std::string ApprovalId(const std::string& message) {
+    std::smatch m;
+    static const std::regex re("approval ([A-Za-z0-9_-]+)");
+    return std::regex_search(message, m, re) ? std::string(m[1]) : std::string();
+  }
+
+  Output Psql(const std::string& args, const std::string& input = "") {
+    std::string command = "PGPASSWORD=" + Quote(*token_) + " PGCONNECT_TIMEOUT=10 /usr/bin/psql " +
+                          Quote(ProxyUri()) + " -X -v ON_ERROR_STOP=1 -At " + args;
+    if (!input.empty()) {
+      const std::string file = (*state_ / "psql-input").string();
+      std::ofstream(file) << input;
+      command += " < " + Quote(file);
+    }
+    return Shell(command);
+  }
+
+  static PgHarness* pg_;
+  static fs::path* state_;
+  static std::string* socket_;
+  static std::string* token_;
+  static std::string* alice_;
+  static std::string* bob_;
+  static Child* daemon_;
+  static Child* proxy_;
+  static pid_t daemon_pid_;
+  static int proxy_port_;
+};
+
+PgHarness* PgProxy::pg_ = nullptr;
+fs::path* PgProxy::state_ = nullptr;
+std::string* PgProxy::socket_ = nullptr;
+std::string* PgProxy::token_ = nullptr;
+std::string* PgProxy::alice_ = nullptr;
+std::string* PgProxy::bob_ = nullptr;
+Child* PgProxy::daemon_ = nullptr;
+Child* PgProxy::proxy_ = nullptr;
+pid_t PgProxy::daemon_pid_ = -1;
+int PgProxy::proxy_port_ = -1;
+
+TEST_F(PgProxy, PsqlRunsQueriesAndCopyBothWays) {
+  Output made = Psql(
+      "-c 'CREATE TABLE items (id int primary key, name text)' "
+      "-c \"INSERT INTO items VALUES (1, 'one'), (2, 'two')\"");
+  ASSERT_EQ(made.status, 0) << made.out;
+  Output copied_in = Psql("-c 'COPY items FROM STDIN'", "3\tthree\n4\tfour\n");
+  ASSERT_EQ(copied_in.status, 0) << copied_in.out;
+  Output copied_out = Psql("-c 'COPY (SELECT * FROM items ORDER BY id) TO STDOUT'");
+  ASSERT_EQ(copied_out.status, 0) << copied_out.out;
+  EXPECT_EQ(copied_out.out, "1\tone\n2\ttwo\n3\tthree\n4\tfour\n");
+  Output counted = Psql("-c 'SELECT count(*) FROM items'");
+  EXPECT_EQ(counted.out, "4\n");
+}
+
+TEST_F(PgProxy, ExtendedProtocolNamedAndUnnamed) {
+  PGconn* conn = Connect(*token_);
+  ASSERT_EQ(PQstatus(conn), CONNECTION_OK) << PQerrorMessage(conn);
+  Exec(conn, "CREATE TABLE ext (id int, v text)");
+  const char* values[2] = {"7", "seven"};
+  PGresult* r = PQexecParams(conn, "INSERT INTO ext VALUES ($1::int, $2)", 2, nullptr, values,
+                             nullptr, nullptr, 0);
+  EXPECT_EQ(PQresultStatus(r), PGRES_COMMAND_OK) << PQresultErrorMessage(r);
+  PQclear(r);
+  r = PQprepare(conn, "by_id", "SELECT v FROM ext WHERE id = $1::int", 1, nullptr);
+  ASSERT_EQ(PQresultStatus(r), PGRES_COMMAND_OK) << PQresultErrorMessage(r);
+  PQclear(r);
+  for (int i = 0; i < 3; ++i) {
+    const char* id[1] = {"7"};
+    r = PQexecPrepared(conn, "by_id", 1, id, nullptr, nullptr, 0);
+    ASSERT_EQ(PQresultStatus(r), PGRES_TUPLES_OK) << PQresultErrorMessage(r);
+    EXPECT_STREQ(PQgetvalue(r, 0, 0), "seven");
+    PQclear(r);
+  }
+  r = PQprepare(conn, "", "SELECT count(*) FROM ext", 0, nullptr);
+  ASSERT_EQ(PQresultStatus(r), PGRES_COMMAND_OK);
+  PQclear(r);
+  r = PQexecPrepared(conn, "", 0, nullptr, nullptr, nullptr, 0);
+  EXPECT_STREQ(PQgetvalue(r, 0, 0), "1");
+  PQclear(r);
+  // A held statement through Parse: the error, then the session goes on.
+  r = PQprepare(conn, "dropper", "DROP TABLE ext", 0, nullptr);
+  EXPECT_EQ(PQresultStatus(r), PGRES_FATAL_ERROR);
+  EXPECT_STREQ(PQresultErrorField(r, PG_DIAG_SQLSTATE), "DKH01") << PQresultErrorMessage(r);
+  PQclear(r);
+  r = PQexecParams(conn, "DROP TABLE ext", 0, nullptr, nullptr, nullptr, nullptr, 0);
+  EXPECT_STREQ(PQresultErrorField(r, PG_DIAG_SQLSTATE), "DKH01");
+  PQclear(r);
+  EXPECT_EQ(Exec(conn, "SELECT count(*) FROM ext").first, "1");
+  // Held inside a transaction: the transaction is aborted, as PostgreSQL would.
+  Exec(conn, "BEGIN");
+  r = PQexecParams(conn, "TRUNCATE ext", 0, nullptr, nullptr, nullptr, nullptr, 0);
+  EXPECT_STREQ(PQresultErrorField(r, PG_DIAG_SQLSTATE), "DKH01");
+  PQclear(r);
+  EXPECT_EQ(PQtransactionStatus(conn), PQTRANS_INERROR);
+  EXPECT_EQ(Exec(conn, "SELECT 1").second, "25P02");
+  Exec(conn, "ROLLBACK");
+  EXPECT_EQ(Exec(conn, "SELECT count(*) FROM ext").first, "1");
+  PQfinish(conn);
+}
+
+TEST_F(PgProxy, WrongTokenOrScopeIsRefused) {
+  PGconn* conn = Connect("dk_not-the-token");
+  EXPECT_NE(PQstatus(conn), CONNECTION_OK);
+  EXPECT_NE(std::string(PQerrorMessage(conn)).find("password authentication failed"),
+            std::string::npos)
+      << PQerrorMessage(conn);
+  PQfinish(conn);
+  // The real database password is no token.
+  conn = Connect("real-secret");
+  EXPECT_NE(PQstatus(conn), CONNECTION_OK);
+  PQfinish(conn);
+}
+
+TEST_F(PgProxy, HeldStatementKeepsSessionAndTransactionRight) {
+  PGconn* conn = Connect(*token_);
+  ASSERT_EQ(PQstatus(conn), CONNECTION_OK) << PQerrorMessage(conn);
+  Exec(conn, "CREATE TABLE keep (id int)");
+  Exec(conn, "INSERT INTO keep VALUES (1)");
+  std::string message;
+  EXPECT_EQ(Exec(conn, "DROP TABLE keep", &message).second, "DKH01");
+  EXPECT_NE(message.find("dualkey approve"), std::string::npos) << message;
+  EXPECT_FALSE(ApprovalId(message).empty()) << message;
+  EXPECT_EQ(Exec(conn, "SELECT count(*) FROM keep").first, "1");
+  // Several statements in one message: any held part holds all of it.
+  EXPECT_EQ(Exec(conn, "INSERT INTO keep VALUES (2); DROP TABLE keep").second, "DKH01");
+  EXPECT_EQ(Exec(conn, "SELECT count(*) FROM keep").first, "1");
+  // Inside a transaction.
+  Exec(conn, "BEGIN");
+  Exec(conn, "INSERT INTO keep VALUES (3)");
+  EXPECT_EQ(Exec(conn, "DELETE FROM keep").second, "DKH01");
+  EXPECT_EQ(Exec(conn, "SELECT 1").second, "25P02");
+  EXPECT_EQ(Exec(conn, "ROLLBACK").second, "");
+  EXPECT_EQ(Exec(conn, "SELECT count(*) FROM keep").first, "1");
+  PQfinish(conn);
+}
+
+TEST_F(PgProxy, ApprovedDropRunsOnceAfterSnapshotThatRestores) {
+  PGconn* conn = Connect(*token_);
+  ASSERT_EQ(PQstatus(conn), CONNECTION_OK) << PQerrorMessage(conn);
+  Exec(conn, "CREATE TABLE precious (id int primary key, note text)");
+  Exec(conn, "INSERT INTO precious SELECT g, 'row ' || g FROM generate_series(1, 500) g");
+  std::string message;
+  ASSERT_EQ(Exec(conn, "DROP TABLE precious", &message).second, "DKH01");
+  const std::string id = ApprovalId(message);
+  ASSERT_FALSE(id.empty()) << message;
+  ASSERT_TRUE(Approve(id));
+  EXPECT_EQ(Exec(conn, "DROP TABLE precious", &message).second, "") << message;
+  EXPECT_EQ(Exec(conn, "SELECT to_regclass('precious') IS NULL").first, "t");
+  // Used once: the same statement is held again.
+  Exec(conn, "CREATE TABLE precious (id int)");
+  EXPECT_EQ(Exec(conn, "DROP TABLE precious").second, "DKH01");
+  Exec(conn, "ALTER TABLE precious RENAME TO precious_new");
+  PQfinish(conn);
+
+  // The snapshot: DDL and rows, restorable with psql.
+  fs::path snapshot;
+  for (const auto& entry : fs::directory_iterator(*state_ / "snapshots")) {
+    std::ifstream meta(entry.path() / "meta.json");
+    json m = json::parse(meta, nullptr, false);
+    if (!m.is_discarded() && m.value("approval_id", "") == id) snapshot = entry.path();
+  }
+  ASSERT_FALSE(snapshot.empty());
+  ASSERT_TRUE(fs::exists(snapshot / "ddl.sql"));
+  ASSERT_TRUE(fs::exists(snapshot / "rows.copy"));
+  std::ifstream log(*state_ / "pg-proxy.log");
+  std::stringstream log_text;
+  log_text << log.rdbuf();
+  EXPECT_NE(log_text.str().find(snapshot.filename().string()), std::string::npos);
+  const std::string direct =
+      "postgresql://dualkey@127.0.0.1:" + std::to_string(pg_->port()) + "/shop";
+  Output restored =
+      Shell("/usr/bin/psql " + Quote(direct) + " -X -q -v ON_ERROR_STOP=1 -f " +
+            Quote((snapshot / "ddl.sql").string()) + " -c " +
+            Quote("\\copy public.precious FROM '" + (snapshot / "rows.copy").string() + "'"));
+  ASSERT_EQ(restored.status, 0) << restored.out;
+  Output check = Shell("/usr/bin/psql " + Quote(direct) + " -X -At -c " +
+                       Quote("SELECT count(*), sum(id), max(note) FROM public.precious"));
+  EXPECT_EQ(check.out, "500|125250|row 99\n");
+}
+
+TEST_F(PgProxy, BlastRadiusHoldsLargeDeletes) {
+  PGconn* conn = Connect(*token_);
+  ASSERT_EQ(PQstatus(conn), CONNECTION_OK) << PQerrorMessage(conn);
+  Exec(conn, "CREATE TABLE orders (id int primary key, total int)");
+  Exec(conn, "INSERT INTO orders SELECT g, g % 100 FROM generate_series(1, 5000) g");
+  Exec(conn, "ANALYZE orders");
+  std::string message;
+  EXPECT_EQ(Exec(conn, "DELETE FROM orders WHERE id > 10", &message).second, "DKH01");
+  EXPECT_NE(message.find("deletes 4,990 rows of public.orders"), std::string::npos) << message;
+  EXPECT_EQ(Exec(conn, "DELETE FROM orders WHERE id <= 5", &message).second, "") << message;
+  EXPECT_EQ(Exec(conn, "SELECT count(*) FROM orders").first, "4995");
+  // Parameterised: estimated from a generic plan.
+  const char* values[1] = {"0"};
+  PGresult* r = PQexecParams(conn, "UPDATE orders SET total = 0 WHERE total >= $1::int", 1, nullptr,
+                             values, nullptr, nullptr, 0);
+  EXPECT_STREQ(PQresultErrorField(r, PG_DIAG_SQLSTATE), "DKH01") << PQresultErrorMessage(r);
+  PQclear(r);
+  // Approved: runs after the affected rows are saved.
+  ASSERT_EQ(Exec(conn, "DELETE FROM orders WHERE id > 10", &message).second, "DKH01");
+  ASSERT_TRUE(Approve(ApprovalId(message)));
+  EXPECT_EQ(Exec(conn, "DELETE FROM orders WHERE id > 10", &message).second, "") << message;
+  EXPECT_EQ(Exec(conn, "SELECT count(*) FROM orders").first, "5");
+  PQfinish(conn);
+}
+
+TEST_F(PgProxy, TlsToTheClient) {
+  PGconn* conn = Connect(*token_, "require");
+  ASSERT_EQ(PQstatus(conn), CONNECTION_OK) << PQerrorMessage(conn);
+  EXPECT_EQ(PQsslInUse(conn), 1);
+  EXPECT_EQ(Exec(conn, "SELECT 40 + 2").first, "42");
+  std::string message;
+  EXPECT_EQ(Exec(conn, "DROP TABLE IF EXISTS nothing_here", &message).second, "DKH01");
+  PQfinish(conn);
+}
+
+TEST_F(PgProxy, CancelRequestReachesTheBackend) {
+  PGconn* conn = Connect(*token_);
+  ASSERT_EQ(PQstatus(conn), CONNECTION_OK) << PQerrorMessage(conn);
+  const auto start = std::chrono::steady_clock::now();
+  ASSERT_EQ(PQsendQuery(conn, "SELECT pg_sleep(20)"), 1);
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  PGcancel* cancel = PQgetCancel(conn);
+  char error[256];
+  EXPECT_EQ(PQcancel(cancel, error, sizeof error), 1) << error;
+  PQfreeCancel(cancel);
+  PGresult* r = PQgetResult(conn);
+  EXPECT_STREQ(PQresultErrorField(r, PG_DIAG_SQLSTATE), "57014");
+  PQclear(r);
+  while ((r = PQgetResult(conn)) != nullptr) PQclear(r);
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(10));
+  EXPECT_EQ(Exec(conn, "SELECT 1").first, "1");
+  PQfinish(conn);
+}
+
+int RawConnect(int port) {
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_port = htons(static_cast<uint16_t>(port));
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  if (connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) {
+    close(fd);
+    return -1;
+  }
+  timeval tv{5, 0};
+  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  return fd;
+}
+
+// Reads until the proxy closes; returns what it sent.
+std::string DrainUntilClosed(int fd) {
+  std::string got;
+  char buf[512];
+  ssize_t n;
+  while ((n = read(fd, buf, sizeof buf)) > 0) got.append(buf, n);
+  return n == 0 ? got : got + "<timeout>";
+}
+
+TEST_F(PgProxy, MalformedStartupClosesOnlyThatSession) {
+  PGconn* bystander = Connect(*token_);
+  ASSERT_EQ(PQstatus(bystander), CONNECTION_OK);
+  for (const std::string& packet :
+       {std::string("\xff\xff\xff\xff\0\0\0\0", 8), std::string("\0\0\x4e\x20\0\x03\0\0", 8),
+        std::string("\0\0\0\x0c\0\x02\0\0abcd", 12), std::string("\0\0\0\x09\0\x03\0\0u", 9)}) {
+    int fd = RawConnect(proxy_port_);
+    ASSERT_GE(fd, 0);
+    ASSERT_EQ(write(fd, packet.data(), packet.size()), static_cast<ssize_t>(packet.size()));
+    std::string got = DrainUntilClosed(fd);
+    EXPECT_EQ(got.find("<timeout>"), std::string::npos);
+    close(fd);
+  }
+  // A client that connects and says nothing is closed after the auth timeout;
+  // meanwhile others are served.
+  EXPECT_EQ(Exec(bystander, "SELECT 'still here'").first, "still here");
+  PQfinish(bystander);
+  PGconn* fresh = Connect(*token_);
+  EXPECT_EQ(PQstatus(fresh), CONNECTION_OK);
+  PQfinish(fresh);
+}
+
+TEST_F(PgProxy, OversizedOrBadMessageAfterLoginClosesSession) {
+  PGconn* conn = Connect(*token_);
+  ASSERT_EQ(PQstatus(conn), CONNECTION_OK);
+  // An unknown message type straight on the socket.
+  const int fd = PQsocket(conn);
+  const char bogus[] = {'@', 0, 0, 0, 4};
+  ASSERT_EQ(write(fd, bogus, sizeof bogus), 5);
+  PGresult* r = PQexec(conn, "SELECT 1");
+  EXPECT_NE(PQresultStatus(r), PGRES_TUPLES_OK);
+  PQclear(r);
+  PQfinish(conn);
+  PGconn* fresh = Connect(*token_);
+  EXPECT_EQ(PQstatus(fresh), CONNECTION_OK);
+  EXPECT_EQ(Exec(fresh, "SELECT 2").first, "2");
+  PQfinish(fresh);
+}
+
+TEST_F(PgProxy, Md5UpstreamAndUnreachableDaemon) {
+  Child proxy;
+  std::string line;
+  ASSERT_TRUE(proxy.Start(
+      {DUALKEY_BINARY, "pg-proxy", "--listen", "127.0.0.1:0", "--upstream",
+       "postgresql://app_md5@127.0.0.1:" + std::to_string(pg_->port()) + "/shop?sslmode=disable",
+       "--socket", (*state_ / "nobody-here.sock").string(), "--state-dir", state_->string(),
+       "--quiet"},
+      {"PGPASSWORD=md5-secret"}, &line));
+  const int port = PortFromListening(line);
+  ASSERT_GT(port, 0) << line;
+  PGconn* conn = Connect(*token_, "disable", port);
+  ASSERT_EQ(PQstatus(conn), CONNECTION_OK) << PQerrorMessage(conn);
+  EXPECT_EQ(Exec(conn, "SELECT current_user").first, "app_md5");
+  std::string message;
+  EXPECT_EQ(Exec(conn, "DROP TABLE IF EXISTS whatever", &message).second, "DKH01");
+  EXPECT_NE(message.find("daemon could not be reached"), std::string::npos) << message;
+  PQfinish(conn);
+  proxy.Stop();
+  EXPECT_EQ(proxy.exit_status(), 0);
+}
+
+TEST_F(PgProxy, LostUpstreamGivesAClearError) {
+  PgHarness::Options options;
+  options.hba_first = {"host all app 127.0.0.1/32 scram-sha-256"};
+  PgHarness other(options);
+  ASSERT_TRUE(other.ok()) << other.error();
+  ASSERT_TRUE(other.Exec("CREATE ROLE app LOGIN PASSWORD 'pw'"));
+  Child proxy;
+  std::string line;
+  ASSERT_TRUE(proxy.Start(
+      {DUALKEY_BINARY, "pg-proxy", "--listen", "127.0.0.1:0", "--upstream",
+       "postgresql://app@127.0.0.1:" + std::to_string(other.port()) + "/postgres?sslmode=disable",
+       "--socket", *socket_, "--state-dir", state_->string(), "--quiet"},
+      {"PGPASSWORD=pw"}, &line));
+  const int port = PortFromListening(line);
+  const std::string conninfo = "postgresql://agent1@127.0.0.1:" + std::to_string(port) +
+                               "/postgres?sslmode=disable&password=" + *token_;
+  PGconn* conn = PQconnectdb(conninfo.c_str());
+  ASSERT_EQ(PQstatus(conn), CONNECTION_OK) << PQerrorMessage(conn);
+  other.Kill();
+  PGresult* r = PQexec(conn, "SELECT 1");
+  EXPECT_NE(PQresultStatus(r), PGRES_TUPLES_OK);
+  const std::string error = PQerrorMessage(conn);
+  EXPECT_FALSE(error.empty());
+  PQclear(r);
+  PQfinish(conn);
+  // The proxy still runs; a new session gets a clear error.
+  conn = PQconnectdb(conninfo.c_str());
+  EXPECT_NE(PQstatus(conn), CONNECTION_OK);
+  EXPECT_NE(std::string(PQerrorMessage(conn)).find("dualkey cannot reach the database"),
+            std::string::npos)
+      << PQerrorMessage(conn);
+  PQfinish(conn);
+}
+
+TEST(PgWire, StartupPacketsAndFraming) {
+  using namespace dualkey::pgproxy::wire;
+  std::string error;
+  std::string startup = BuildStartup({{"user", "a"}, {"database", "b"}});
+  auto parsed = ParseStartup(startup, &error);
+  ASSERT_TRUE(parsed) << error;
+  EXPECT_EQ(parsed->Get("user"), "a");
+  EXPECT_FALSE(ParseStartup(std::string("\0\0\0\x08\0\x04\0\0", 8), &error));
+  std::string truncated = startup.substr(0, startup.size() - 1);
+  truncated[3] = static_cast<char>(truncated.size());
+  EXPECT_FALSE(ParseStartup(truncated, &error));
+
+  // Two messages, the second split: the framer waits for a whole Query and
+  // streams a CopyData.
+  std::string stream = BuildQuery("SELECT 1") + Builder('d').Raw(std::string(100, 'x')).Finish();
+  Framer framer(1024);
+  std::size_t pos = 0;
+  std::string_view part(stream.data(), stream.size() - 50);
+  auto p1 = framer.Next(part, &pos, "QP");
+  EXPECT_EQ(p1.kind, Framer::Piece::Kind::kWhole);
+  EXPECT_EQ(p1.type, 'Q');
+  auto p2 = framer.Next(part, &pos, "QP");
+  EXPECT_EQ(p2.kind, Framer::Piece::Kind::kHead);
+  auto p3 = framer.Next(stream, &pos, "QP");
+  EXPECT_EQ(p3.kind, Framer::Piece::Kind::kContinuation);
+  EXPECT_EQ(pos, stream.size());
+  Framer small(16);
+  pos = 0;
+  EXPECT_EQ(small.Next(BuildQuery(std::string(100, 'x')), &pos, "QP").kind,
+            Framer::Piece::Kind::kError);
+}
+
+TEST(PgProxyUri, ParsesAndRefusesPasswords) {
+  std::string error;
+  auto up = dualkey::pgproxy::ParseUpstreamUri(
+      "postgresql://app@db.internal:6543/shop?sslmode=require", &error);
+  ASSERT_TRUE(up) << error;
+  EXPECT_EQ(up->user, "app");
+  EXPECT_EQ(up->host, "db.internal");
+  EXPECT_EQ(up->port, 6543);
+  EXPECT_EQ(up->database, "shop");
+  EXPECT_EQ(up->sslmode, "require");
+  EXPECT_FALSE(dualkey::pgproxy::ParseUpstreamUri("postgresql://app:pw@db/shop", &error));
+  EXPECT_FALSE(dualkey::pgproxy::ParseUpstreamUri("mysql://app@db", &error));
+}
+
+}  // namespace
