@@ -1,5 +1,6 @@
 #include <functional>
 
+#include "sql/internal/lexer.h"
 #include "sql/sql.h"
 
 namespace dualkey::sql {
@@ -38,6 +39,43 @@ bool DecisionCache::Insert(std::string_view statement, std::uint64_t policy_vers
   entries_.push_front(Entry{policy_version, std::string(statement), std::move(verdict)});
   index_.emplace(Key{policy_version, entries_.front().statement}, entries_.begin());
   return true;
+}
+
+std::string ReadShapeKey(std::string_view statement) {
+  if (statement.size() > 4096) return "";
+  std::vector<internal::Token> tokens;
+  std::string error;
+  if (!internal::Lex(statement, Dialect::kPostgres, &tokens, &error) || tokens.empty()) return "";
+  if (!internal::IsWord(tokens[0], "SELECT")) return "";
+  std::string key;
+  key.reserve(statement.size());
+  for (std::size_t i = 0; i < tokens.size(); ++i) {
+    const internal::Token& t = tokens[i];
+    switch (t.kind) {
+      case internal::TokenKind::kString:
+      case internal::TokenKind::kQuotedIdent:
+      case internal::TokenKind::kParam:
+        return "";
+      case internal::TokenKind::kSemicolon:
+        if (i + 1 != tokens.size()) return "";  // one statement only
+        continue;
+      case internal::TokenKind::kPunct:
+        if (t.text != "," && t.text != ".") return "";
+        break;
+      case internal::TokenKind::kWord:
+        if (internal::IsWord(t, "INTO")) return "";
+        break;
+      default:
+        break;
+    }
+    if (!key.empty()) key.push_back(' ');
+    if (t.kind == internal::TokenKind::kNumber) {
+      key.push_back('?');
+    } else {
+      key.append(t.text);
+    }
+  }
+  return key;
 }
 
 }  // namespace dualkey::sql

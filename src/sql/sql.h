@@ -39,6 +39,16 @@ bool ParsesAsPostgres(std::string_view text);
 // Verdicts that rest on something opaque are never cached, so an unknown
 // statement is always looked at again. Not thread-safe: one per connection
 // or guarded by the caller.
+// A key under which plain SELECTs that differ only in numeric constants can
+// share one verdict: "SELECT abalance FROM pgbench_accounts WHERE aid = 48211"
+// and "... aid = 7" both give "SELECT abalance FROM pgbench_accounts WHERE aid
+// = ?". Empty unless the statement is one SELECT with no string, no
+// parenthesis (so no function call or subquery) and no INTO: numbers cannot
+// change what such a statement does, only which rows it reads. A proxy caches
+// allowed, effect-free verdicts under it, so each new constant does not cost
+// a parse.
+std::string ReadShapeKey(std::string_view statement);
+
 class DecisionCache {
  public:
   explicit DecisionCache(std::size_t capacity = 4096, std::size_t max_statement_bytes = 16 * 1024);

@@ -452,6 +452,18 @@ class Session : public std::enable_shared_from_this<Session> {
     if (cached != nullptr && cached->Enforced() == Decision::kAllow &&
         !(blast && HasClass(*cached, "db.write.bounded")))
       co_return Outcome{};
+    // A plain SELECT that differs from an allowed one only in its numbers
+    // (pgbench -S, most ORM lookups with inlined ids) costs no parse.
+    std::string shape;
+    if (cached == nullptr) {
+      shape = sql::ReadShapeKey(sql);
+      if (!shape.empty()) {
+        const Verdict* same_shape = shape_cache_.Find(shape, 0);
+        if (same_shape != nullptr && same_shape->Enforced() == Decision::kAllow &&
+            same_shape->actions.empty())
+          co_return Outcome{};
+      }
+    }
     Verdict verdict;
     if (cached != nullptr) {
       verdict = *cached;
@@ -462,7 +474,10 @@ class Session : public std::enable_shared_from_this<Session> {
       request.cwd = cwd_;
       request.agent = agent_;
       verdict = guard::Check(request, shared_.policy).verdict;
-      cache_.Insert(sql, 0, verdict);
+      if (!shape.empty() && verdict.Enforced() == Decision::kAllow && verdict.actions.empty())
+        shape_cache_.Insert(shape, 0, verdict);
+      else
+        cache_.Insert(sql, 0, verdict);
     }
     std::string detail;
     std::vector<StatementShape> shapes;
@@ -1148,6 +1163,7 @@ class Session : public std::enable_shared_from_this<Session> {
   std::string cwd_;
   int server_version_ = 0;
   sql::DecisionCache cache_{1024};
+  sql::DecisionCache shape_cache_{256};  // ReadShapeKey -> allowed, effect-free verdicts
   std::map<std::string, StatementState> approved_;
   int pending_injections_ = 0;
   char transaction_status_ = 'I';
