@@ -79,8 +79,10 @@ struct PgProxyCommandOptions {
   std::string tls_cert, tls_key;
   std::string socket;     // default: server::DefaultSocketPath()
   std::string state_dir;  // default: server::DefaultStateDir()
-  long long hold_rows_over = 1000;
-  double hold_fraction_over = 0.10;
+  long long hold_rows_over = -1;     // -1: the policy's [blast_radius] (1000)
+  double hold_fraction_over = -1;    // -1: the policy's [blast_radius] (0.10)
+  std::string vault_dir;             // snapshots (default: $DUALKEY_VAULT or STATE/vault)
+  bool snapshots_in_state_dir = false;
   long long exact_count_under = 100000;
   int threads = 1;
   std::string pg_dump;

@@ -287,9 +287,15 @@ int main(int argc, char** argv) {
   pg_proxy_cmd->add_option("--socket", pg_proxy.socket, "the daemon's socket (default: $DUALKEY_SOCKET or STATE/dualkey.sock)");
   pg_proxy_cmd->add_option("--state-dir", pg_proxy.state_dir, "tokens, snapshots and the proxy log (default: dualkey's state dir)");
   pg_proxy_cmd->add_option("--hold-rows-over", pg_proxy.hold_rows_over,
-                           "hold a DELETE/UPDATE touching more rows than this (1000; 0: off)");
+                           "hold a DELETE/UPDATE touching more rows than this\n"
+                           "(default: policy [blast_radius] hold_rows_over, else 1000; 0: off)");
   pg_proxy_cmd->add_option("--hold-fraction-over", pg_proxy.hold_fraction_over,
-                           "... or more than this fraction of its table (0.10; 0: off)");
+                           "... or more than this fraction of its table\n"
+                           "(default: policy [blast_radius] hold_table_fraction_over, else 0.10; 0: off)");
+  pg_proxy_cmd->add_option("--vault", pg_proxy.vault_dir,
+                           "the vault for pre-destruction snapshots (default: $DUALKEY_VAULT or STATE/vault)");
+  pg_proxy_cmd->add_flag("--snapshots-in-state-dir", pg_proxy.snapshots_in_state_dir,
+                         "write snapshots as plain files under STATE/snapshots instead of the vault");
   pg_proxy_cmd->add_option("--exact-count-under", pg_proxy.exact_count_under,
                            "count rows exactly when the table has fewer rows (100000)");
   pg_proxy_cmd->add_option("--threads", pg_proxy.threads, "I/O threads (1)");

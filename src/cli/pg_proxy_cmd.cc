@@ -8,6 +8,7 @@
 #include <sstream>
 
 #include "cli/commands.h"
+#include "policy/policy.h"
 #include "proxy/pg/pg_proxy.h"
 #include "server/server.h"
 
@@ -52,8 +53,17 @@ int RunPgProxy(const PgProxyCommandOptions& options) {
   o.tls_key = options.tls_key;
   o.socket = options.socket.empty() ? server::DefaultSocketPath() : options.socket;
   o.state_dir = options.state_dir.empty() ? server::DefaultStateDir() : options.state_dir;
-  o.hold_rows_over = options.hold_rows_over;
-  o.hold_fraction_over = options.hold_fraction_over;
+  {
+    const char* home = std::getenv("HOME");
+    const policy::Limits limits =
+        policy::Load(policy::DefaultSources("", home != nullptr ? home : "")).limits;
+    o.hold_rows_over = options.hold_rows_over >= 0 ? options.hold_rows_over
+                                                   : static_cast<long long>(limits.hold_rows_over);
+    o.hold_fraction_over = options.hold_fraction_over >= 0 ? options.hold_fraction_over
+                                                           : limits.hold_table_fraction_over;
+  }
+  o.vault_dir = options.vault_dir;
+  o.snapshots_in_state_dir = options.snapshots_in_state_dir;
   o.exact_count_under = options.exact_count_under;
   o.threads = options.threads;
   o.pg_dump = options.pg_dump;

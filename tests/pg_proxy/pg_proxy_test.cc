@@ -413,26 +413,26 @@ TEST_F(PgProxy, ApprovedDropRunsOnceAfterSnapshotThatRestores) {
   Exec(conn, "ALTER TABLE precious RENAME TO precious_new");
   PQfinish(conn);
 
-  // The snapshot: DDL and rows, restorable with psql.
-  fs::path snapshot;
-  for (const auto& entry : fs::directory_iterator(*state_ / "snapshots")) {
-    std::ifstream meta(entry.path() / "meta.json");
-    json m = json::parse(meta, nullptr, false);
-    if (!m.is_discarded() && m.value("approval_id", "") == id) snapshot = entry.path();
-  }
-  ASSERT_FALSE(snapshot.empty());
-  ASSERT_TRUE(fs::exists(snapshot / "ddl.sql"));
-  ASSERT_TRUE(fs::exists(snapshot / "rows.copy"));
+  // The snapshot is in the vault, and replays into the database.
+  const std::string vault_dir = (*state_ / "vault").string();
+  Output listed =
+      Shell(std::string(DUALKEY_BINARY) + " vault ls --json --vault " + Quote(vault_dir));
+  ASSERT_EQ(listed.status, 0) << listed.out;
+  std::string snapshot;
+  json snapshots = json::parse(listed.out.substr(listed.out.find('[')), nullptr, false);
+  ASSERT_TRUE(snapshots.is_array()) << listed.out;
+  for (const json& s : snapshots)
+    if (s.dump().find(id) != std::string::npos) snapshot = s.value("id", "");
+  ASSERT_FALSE(snapshot.empty()) << listed.out;
   std::ifstream log(*state_ / "pg-proxy.log");
   std::stringstream log_text;
   log_text << log.rdbuf();
-  EXPECT_NE(log_text.str().find(snapshot.filename().string()), std::string::npos);
+  EXPECT_NE(log_text.str().find(snapshot), std::string::npos);
+  EXPECT_FALSE(fs::exists(*state_ / "snapshot-spool") && !fs::is_empty(*state_ / "snapshot-spool"));
   const std::string direct =
       "postgresql://dualkey@127.0.0.1:" + std::to_string(pg_->port()) + "/shop";
-  Output restored =
-      Shell("/usr/bin/psql " + Quote(direct) + " -X -q -v ON_ERROR_STOP=1 -f " +
-            Quote((snapshot / "ddl.sql").string()) + " -c " +
-            Quote("\\copy public.precious FROM '" + (snapshot / "rows.copy").string() + "'"));
+  Output restored = Shell(std::string(DUALKEY_BINARY) + " vault restore " + snapshot + " --vault " +
+                          Quote(vault_dir) + " --db " + Quote(direct));
   ASSERT_EQ(restored.status, 0) << restored.out;
   Output check = Shell("/usr/bin/psql " + Quote(direct) + " -X -At -c " +
                        Quote("SELECT count(*), sum(id), max(note) FROM public.precious"));

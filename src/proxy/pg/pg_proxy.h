@@ -33,6 +33,8 @@ struct Options {
   std::string tls_key;
   std::string socket;     // the daemon's socket
   std::string state_dir;  // tokens and snapshots
+  std::string vault_dir;  // snapshots go here ("" = $DUALKEY_VAULT, else state_dir/vault)
+  bool snapshots_in_state_dir = false;  // the interim sink instead of the vault
   // Blast radius: hold a bounded DELETE/UPDATE above either threshold
   // (the fraction counts once the estimate reaches 100 rows). 0 disables.
   std::int64_t hold_rows_over = 1000;
@@ -83,5 +85,10 @@ class SnapshotSink {
 
 // <state_dir>/snapshots/<id>/{ddl.sql, rows.copy, ..., meta.json}, fsync'd.
 std::unique_ptr<SnapshotSink> MakeStateDirSink(std::string state_dir);
+
+// The vault (the default): one snapshot per statement, whose stream replays
+// with `dualkey vault restore SNAP --db URI`; parts are spooled in
+// `spool_dir` (0700) until the commit.
+std::unique_ptr<SnapshotSink> MakeVaultSink(std::string vault_dir, std::string spool_dir);
 
 }  // namespace dualkey::pgproxy

@@ -1309,7 +1309,16 @@ int Run(const Options& options) {
     std::cerr << "dualkey pg-proxy: policy: " << e << " (destructive statements stay held)\n";
   std::error_code ec;
   std::filesystem::create_directories(options.state_dir, ec);
-  shared.sink = MakeStateDirSink(options.state_dir);
+  if (options.snapshots_in_state_dir) {
+    shared.sink = MakeStateDirSink(options.state_dir);
+  } else {
+    const char* env_vault = std::getenv("DUALKEY_VAULT");
+    const std::string vault_dir = !options.vault_dir.empty() ? options.vault_dir
+                                  : env_vault != nullptr && *env_vault != '\0'
+                                      ? std::string(env_vault)
+                                      : options.state_dir + "/vault";
+    shared.sink = MakeVaultSink(vault_dir, options.state_dir + "/snapshot-spool");
+  }
   shared.log_path = options.state_dir + "/pg-proxy.log";
 
   try {
