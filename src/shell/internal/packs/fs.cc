@@ -45,6 +45,11 @@ string_view HomeOf(string_view path, string_view home) {
   return {};
 }
 
+// A glob that matches any name in its directory: `*`, `*.*`, `.*`, `**`.
+bool MatchesEveryName(string_view name) {
+  return name == "*" || name == "*.*" || name == "**" || name == "*.*.*" || name == "{*,.*}";
+}
+
 // A recursive delete of this directory takes a whole project or more: the
 // working directory or one of its ancestors, a folder directly in a home,
 // a project in ~/projects, or a top-level directory like /app.
@@ -137,6 +142,11 @@ Assessment AssessDelete(const ResolvedPath& target, bool recursive, const Invoca
       if (target.glob && IsWholeProject(target.path, inv, home))
         return {"fs.delete", Severity::kMedium, Reversibility::kIrreversible,
                 "every file of a project directory"};
+      // `rm uploads/*` empties a directory as surely as `rm -r` would; a
+      // pattern with a name in it (`*.o`, `core.*`) picks files out.
+      if (target.glob && MatchesEveryName(BaseName(target.path)))
+        return {"fs.delete", Severity::kMedium, Reversibility::kIrreversible,
+                "every file of a directory"};
       return {"fs.delete", Severity::kLow, Reversibility::kIrreversible, "an ordinary file"};
     case PathKind::kUnknown:
       if (recursive)
@@ -225,6 +235,9 @@ std::optional<Assessment> AssessWrite(const ResolvedPath& target, WriteMode mode
       if (!append && IsSensitiveHomeEntry(target.path, home))
         return Assessment{"fs.overwrite", Severity::kMedium, Reversibility::kIrreversible,
                           "keys or credentials"};
+      if (emptying && !append && target.glob && MatchesEveryName(BaseName(target.path)))
+        return Assessment{"fs.truncate", Severity::kMedium, Reversibility::kIrreversible,
+                          "every file of a directory"};
       return Assessment{emptying && !append ? "fs.truncate" : "fs.write", Severity::kLow,
                         Reversibility::kRecoverable, "an ordinary file"};
     case PathKind::kUnknown:
