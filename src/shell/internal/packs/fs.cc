@@ -45,7 +45,7 @@ string_view HomeOf(string_view path, string_view home) {
   return {};
 }
 
-// A glob that matches any name in its directory: `*`, `*.*`, `.*`, `**`.
+// A glob that matches any name in its directory: `*`, `*.*`, `**`.
 bool MatchesEveryName(string_view name) {
   return name == "*" || name == "*.*" || name == "**" || name == "*.*.*" || name == "{*,.*}";
 }
