@@ -5,6 +5,7 @@
 #include <string>
 #include <vector>
 
+#include "gateway/gateway.h"
 #include "server/server.h"
 
 namespace dualkey::cli {
@@ -98,5 +99,27 @@ struct DoctorOptions {
   std::string project_dir;  // project configs to check too; default: the current directory
 };
 int RunDoctor(const DoctorOptions& options);
+
+// `dualkey gateway http` and `dualkey gateway credential set|list|remove`
+// (gateway_cmd.cc).
+struct GatewayOptions {
+  std::string action;  // http | credential-set | credential-list | credential-remove
+  gateway::Options http;
+  std::string name;     // credential name
+  std::string type = "bearer";
+  std::string region;   // aws-sigv4
+  std::string service;  // aws-sigv4
+  bool json = false;
+};
+int RunGateway(const GatewayOptions& options);
+
+// `dualkey scan [PATH...]`: loose credentials in files an agent can read
+// (scan_cmd.cc).
+struct ScanOptions {
+  std::vector<std::string> paths;  // default: $HOME and the current directory
+  bool json = false;
+  int max_depth = 8;
+};
+int RunScan(const ScanOptions& options);
 
 }  // namespace dualkey::cli
