@@ -137,6 +137,10 @@ class Gateway {
             ec == net::error::connection_reset || ec == beast::error::timeout ||
             ec == net::error::operation_aborted)
           break;
+        if (ec == http::error::body_limit) {  // a Content-Length over the cap
+          co_await Send(client, TooLarge(0), false);
+          break;
+        }
         if (ec) {
           co_await Send(client, Held(http::status::bad_request, "bad_request",
                                      "malformed HTTP request: " + ec.message() +
