@@ -138,7 +138,7 @@ class Gateway {
             ec == net::error::operation_aborted)
           break;
         if (ec == http::error::body_limit) {  // a Content-Length over the cap
-          co_await Send(client, TooLarge(0), false);
+          co_await Send(client, TooLarge(parser.content_length().value_or(0)), false);
           break;
         }
         if (ec) {

@@ -390,12 +390,40 @@ class Scanner {
     std::string_view text = line;
     while (!text.empty() && (text.front() == ' ' || text.front() == '\t')) text.remove_prefix(1);
     if (text.starts_with("#") || text.starts_with("//")) return;
+    // JSON: every "name": "value" pair on the line ({"user": {"token": "..."}}).
+    if (text.find('{') != std::string_view::npos && text.find('"') != std::string_view::npos) {
+      std::vector<std::string_view> strings;  // quoted strings, with what follows each
+      std::vector<std::size_t> ends;
+      for (std::size_t i = 0; i < text.size(); ++i) {
+        if (text[i] != '"') continue;
+        std::size_t close = i + 1;
+        while (close < text.size() && text[close] != '"') close += text[close] == '\\' ? 2 : 1;
+        if (close >= text.size()) break;
+        strings.push_back(text.substr(i + 1, close - i - 1));
+        ends.push_back(close);
+        i = close;
+      }
+      for (std::size_t k = 0; k + 1 < strings.size(); ++k) {
+        std::string_view between = text.substr(ends[k] + 1, ends[k + 1] - ends[k] - 1);
+        between = between.substr(0, between.find('"'));
+        if (between.find(':') == std::string_view::npos ||
+            between.find_first_not_of(" \t:") != std::string_view::npos)
+          continue;
+        Pair(std::string(strings[k]), std::string(strings[k + 1]), number);
+      }
+      return;
+    }
     if (text.starts_with("export ")) text.remove_prefix(7);
     std::size_t sep = text.find_first_of("=:");
     if (sep == std::string_view::npos || sep == 0) return;
     std::string name = Unquote(text.substr(0, sep));
     while (!name.empty() && (name.back() == ' ' || name.back() == '"')) name.pop_back();
-    while (!name.empty() && (name.front() == '"' || name.front() == '-')) name.erase(0, 1);
+    while (!name.empty() && (name.front() == '"' || name.front() == '-' || name.front() == ' '))
+      name.erase(0, 1);
+    Pair(name, Unquote(text.substr(sep + 1)), number);
+  }
+
+  void Pair(const std::string& name, const std::string& value, int number) {
     const std::string lower = Lower(name);
     static constexpr std::array<std::string_view, 12> kSecretNames = {
         "token",      "secret",     "password", "passwd",          "api_key",   "apikey",
@@ -406,7 +434,6 @@ class Scanner {
         lower.ends_with("_file") || lower.ends_with("_path") || lower.ends_with("_type") ||
         lower.find("author") != std::string::npos)
       return;
-    std::string value = Unquote(text.substr(sep + 1));
     if (value.empty() || value == "{" || value == "[" || Placeholder(value)) return;
     if (value == "true" || value == "false" || value == "null") return;
     for (const PlatformVar& var : kPlatformVars) {
