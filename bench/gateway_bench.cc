@@ -3,7 +3,7 @@
 // to the same upstream, in one run; p50 and p99 of each and of the
 // difference. Plain HTTP upstream first, then HTTPS (self-signed, via
 // `openssl req`). The last line is `added_p50_us=N added_p99_us=M` (plain).
-//   build/gateway_bench [N]      (default 5000; needs build/dualkey beside it)
+//   build/gateway_bench [N [THREADS]]   (default 5000 4; needs build/dualkey beside it)
 #define BOOST_BEAST_USE_STD_STRING_VIEW
 #include <utility>  // before Asio
 
@@ -159,7 +159,8 @@ struct Child {
   }
 };
 
-void StartGateway(const std::string& binary, const fs::path& dir, Child* child) {
+void StartGateway(const std::string& binary, const fs::path& dir, const std::string& threads,
+                  Child* child) {
   int fds[2];
   if (pipe(fds) != 0) std::exit(1);
   child->pid = fork();
@@ -169,7 +170,8 @@ void StartGateway(const std::string& binary, const fs::path& dir, Child* child) 
     close(fds[1]);
     execl(binary.c_str(), binary.c_str(), "gateway", "http", "--listen", "127.0.0.1:0",
           "--state-dir", (dir / "state").c_str(), "--config", (dir / "gateway.toml").c_str(),
-          "--socket", (dir / "none.sock").c_str(), "--quiet", nullptr);
+          "--socket", (dir / "none.sock").c_str(), "--threads", threads.c_str(), "--quiet",
+          nullptr);
     _exit(127);
   }
   close(fds[1]);
@@ -200,6 +202,7 @@ void Report(const char* label, const std::vector<double>& direct, const std::vec
 
 int main(int argc, char** argv) {
   const int n = argc > 1 ? std::atoi(argv[1]) : 5000;
+  const std::string threads = argc > 2 ? argv[2] : "4";
   const std::string binary =
       (fs::canonical("/proc/self/exe").parent_path() / "dualkey").string();
   const fs::path dir = fs::temp_directory_path() / ("dualkey-gwbench-" + std::to_string(getpid()));
@@ -230,7 +233,7 @@ int main(int argc, char** argv) {
       << "\"tls\"\nbase_url = \"https://localhost:" << secure.port()
       << "\"\ncredential = \"up\"\nca_file = \"" << (dir / "cert.pem").string() << "\"\n";
   Child gateway;
-  StartGateway(binary, dir, &gateway);
+  StartGateway(binary, dir, threads, &gateway);
 
   net::io_context io;
   auto connect = [&](unsigned short port) {

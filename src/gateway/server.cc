@@ -1,5 +1,5 @@
-// The gateway's sockets: Boost.Beast on both sides, C++20 coroutines on a
-// small thread pool. Per request: read it whole (up to the body cap: the
+// The gateway's sockets: Boost.Beast on both sides, C++20 coroutines, one
+// io_context per worker thread. Per request: read it whole (up to the body cap: the
 // classifier needs the body), authenticate the agent token, turn it into the
 // HTTP channel's input, decide (locally; the daemon for anything not allowed),
 // then either answer 403 with the approval, or forward it upstream with the
@@ -63,8 +63,9 @@ struct UpstreamRuntime {
   BaseUrl base;
   Credential credential;
   std::unique_ptr<ssl::context> tls;
-  std::mutex mutex;
-  std::vector<std::unique_ptr<Connection>> idle;
+  // Kept-alive connections, one pool per worker thread: a connection's
+  // completions run on the thread whose io_context made it.
+  std::vector<std::vector<std::unique_ptr<Connection>>> idle;
 };
 
 struct Reply {
@@ -121,7 +122,7 @@ class Gateway {
 
   std::map<std::string, std::unique_ptr<UpstreamRuntime>> upstreams;
 
-  net::awaitable<void> Session(tcp::socket socket) {
+  net::awaitable<void> Session(tcp::socket socket, std::size_t worker) {
     beast::tcp_stream client(std::move(socket));
     beast::flat_buffer buffer;
     try {
@@ -176,7 +177,7 @@ class Gateway {
           }
         }
         http::request<http::string_body> request = parser.release();
-        bool client_ok = co_await Handle(request, client, keep_alive);
+        bool client_ok = co_await Handle(request, client, keep_alive, worker);
         if (!client_ok || !keep_alive) break;
       }
     } catch (const std::exception& e) {
@@ -219,7 +220,7 @@ class Gateway {
 
   // Returns false when the client connection is unusable afterwards.
   net::awaitable<bool> Handle(http::request<http::string_body>& request,
-                              beast::tcp_stream& client, bool keep_alive) {
+                              beast::tcp_stream& client, bool keep_alive, std::size_t worker) {
     internal::Target target;
     std::string error;
     if (!internal::SplitTarget(request.target(), &target, &error)) {
@@ -268,7 +269,7 @@ class Gateway {
                                                request.method_string(), url);
       if (refused) co_return co_await Send(client, std::move(*refused), keep_alive);
     }
-    co_return co_await Forward(upstream, request, target, path, client, keep_alive);
+    co_return co_await Forward(upstream, request, target, path, client, keep_alive, worker);
   }
 
   // nullopt: the daemon allowed it (an approval, used once). Otherwise the 403.
@@ -388,7 +389,7 @@ class Gateway {
 
   net::awaitable<bool> Forward(UpstreamRuntime& upstream, http::request<http::string_body>& in,
                                const internal::Target& target, const std::string& path,
-                               beast::tcp_stream& client, bool keep_alive) {
+                               beast::tcp_stream& client, bool keep_alive, std::size_t worker) {
     http::request<http::string_body> out;
     out.method_string(in.method_string());
     out.target(path + (target.query.empty() ? "" : "?" + target.query));
@@ -412,13 +413,11 @@ class Gateway {
     for (int attempt = 0; attempt < 2; ++attempt) {
       std::unique_ptr<Connection> connection;
       bool reused = false;
-      {
-        std::lock_guard lock(upstream.mutex);
-        if (!upstream.idle.empty()) {
-          connection = std::move(upstream.idle.back());
-          upstream.idle.pop_back();
-          reused = true;
-        }
+      std::vector<std::unique_ptr<Connection>>& idle = upstream.idle[worker];
+      if (!idle.empty()) {
+        connection = std::move(idle.back());
+        idle.pop_back();
+        reused = true;
       }
       if (!connection) {
         std::string error;
@@ -438,10 +437,8 @@ class Gateway {
         result = co_await Relay(*connection->tls, *connection, out, client, keep_alive, head);
       else
         result = co_await Relay(*connection->plain, *connection, out, client, keep_alive, head);
-      if (result.upstream_reusable) {
-        std::lock_guard lock(upstream.mutex);
-        if (upstream.idle.size() < kMaxIdlePerUpstream) upstream.idle.push_back(std::move(connection));
-      }
+      if (result.upstream_reusable && idle.size() < kMaxIdlePerUpstream)
+        idle.push_back(std::move(connection));
       if (result.before_response) {
         // A kept-alive connection the upstream had closed: try a fresh one once.
         if (reused && attempt == 0) continue;
@@ -636,6 +633,7 @@ int RunHttp(const Options& given) {
   for (const Upstream& upstream : config->upstreams) {
     auto runtime = std::make_unique<UpstreamRuntime>();
     runtime->config = upstream;
+    runtime->idle.resize(static_cast<std::size_t>(options.threads));
     internal::ParseBaseUrl(upstream.base_url, &runtime->base, &error);
     std::optional<Credential> credential = credentials.Get(upstream.credential, &error);
     if (!credential) {
@@ -669,7 +667,11 @@ int RunHttp(const Options& given) {
     return 2;
   }
   signal(SIGPIPE, SIG_IGN);
-  net::io_context io(options.threads);
+  // One io_context per thread, each connection pinned to one of them: a
+  // request never hops threads (a hop costs more than the classification).
+  std::vector<std::unique_ptr<net::io_context>> contexts;
+  for (int i = 0; i < options.threads; ++i) contexts.push_back(std::make_unique<net::io_context>(1));
+  net::io_context& io = *contexts[0];
   tcp::acceptor acceptor(io);
   try {
     tcp::endpoint endpoint(net::ip::make_address(host), port);
@@ -695,21 +697,27 @@ int RunHttp(const Options& given) {
   net::co_spawn(
       io,
       [&]() -> net::awaitable<void> {
-        for (;;) {
+        for (std::size_t next = 0;; next = (next + 1) % contexts.size()) {
           beast::error_code ec;
-          tcp::socket socket =
-              co_await acceptor.async_accept(net::redirect_error(net::use_awaitable, ec));
+          net::io_context& home = *contexts[next];
+          tcp::socket socket = co_await acceptor.async_accept(
+              home, net::redirect_error(net::use_awaitable, ec));
           if (ec == net::error::operation_aborted) co_return;
           if (ec) continue;
           socket.set_option(tcp::no_delay(true), ec);
-          net::co_spawn(io, gateway.Session(std::move(socket)), net::detached);
+          net::co_spawn(home, gateway.Session(std::move(socket), next), net::detached);
         }
       },
       net::detached);
   net::signal_set signals(io, SIGINT, SIGTERM);
-  signals.async_wait([&](const beast::error_code&, int) { io.stop(); });
+  std::vector<net::executor_work_guard<net::io_context::executor_type>> keep_running;
+  for (auto& context : contexts) keep_running.push_back(net::make_work_guard(*context));
+  signals.async_wait([&](const beast::error_code&, int) {
+    for (auto& context : contexts) context->stop();
+  });
   std::vector<std::thread> workers;
-  for (int i = 1; i < options.threads; ++i) workers.emplace_back([&] { io.run(); });
+  for (std::size_t i = 1; i < contexts.size(); ++i)
+    workers.emplace_back([&, i] { contexts[i]->run(); });
   io.run();
   for (std::thread& worker : workers) worker.join();
   if (!options.quiet) std::cerr << "dualkey gateway: stopped\n";

@@ -359,6 +359,10 @@ class Scanner {
           ++end;
         std::string_view token = line.substr(at, end - at);
         while (!token.empty() && (token.back() == ',' || token.back() == '.')) token.remove_suffix(1);
+        if (token.size() < p.prefix.size()) {  // "hvs." minus its trailing dot
+          at = end;
+          continue;
+        }
         const std::size_t rest = token.size() - p.prefix.size();
         if (rest >= p.min_rest && !Placeholder(token.substr(p.prefix.size())) &&
             token.find("EXAMPLE") == std::string_view::npos) {

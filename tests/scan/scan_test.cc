@@ -180,3 +180,26 @@ TEST_F(ScanTree, CommandLineJsonAndExitStatus) {
 }
 
 }  // namespace
+
+namespace {
+
+// Fragments that sit at the edges of every matcher, glued at random: the
+// scanner must never throw or crash, whatever the text.
+TEST(ScanText, NeverThrowsOnArbitraryText) {
+  const std::vector<std::string> fragments = {
+      "hvs.", "sk-", "AKIA", "ASIA", "ghp_", "FlyV1 fm2_", "postgres://", "a:b@", "@", ":",
+      "=", "\"", "'", "{", "}", "\\", "https://", "password ", "token", "=@", "secret_access_key",
+      "-----BEGIN", "PRIVATE KEY-----", "\n", " ", "x", "0123456789abcdefABCDEF", "$", "#"};
+  std::uint32_t seed = 12345;
+  auto next = [&] { return seed = seed * 1664525u + 1013904223u; };
+  for (const char* path : {"/h/.env", "/h/.pgpass", "/h/.netrc", "/h/.kube/config", "/h/a.txt"}) {
+    for (int i = 0; i < 4000; ++i) {
+      std::string text;
+      const int parts = static_cast<int>(next() % 12);
+      for (int k = 0; k < parts; ++k) text += fragments[next() % fragments.size()];
+      EXPECT_NO_THROW(ScanText(path, text)) << text;
+    }
+  }
+}
+
+}  // namespace
