@@ -4,9 +4,10 @@
 // difference. Plain HTTP upstream first, then HTTPS (self-signed, via
 // `openssl req`). The last line is `added_p50_us=N added_p99_us=M` (plain).
 //   build/gateway_bench [N [THREADS]]   (default 5000 4; needs build/dualkey beside it)
-#define BOOST_BEAST_USE_STD_STRING_VIEW
-#include <utility>  // before Asio
-
+// clang-format off
+#define BOOST_BEAST_USE_STD_STRING_VIEW  // Beast speaks std::string_view, like dualkey
+#include <utility>  // before Asio: its awaitable.hpp uses std::exchange unincluded
+// clang-format on
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -53,7 +54,8 @@ class Upstream {
         beast::error_code ec;
         acceptor_.accept(socket, ec);
         if (stopping_) return;
-        if (!ec) std::thread([this, s = std::move(socket)]() mutable { Serve(std::move(s)); }).detach();
+        if (!ec)
+          std::thread([this, s = std::move(socket)]() mutable { Serve(std::move(s)); }).detach();
       }
     });
   }
@@ -134,7 +136,9 @@ double Percentile(std::vector<double> values, double p) {
   return values[static_cast<std::size_t>(p * static_cast<double>(values.size() - 1))];
 }
 
-int Run(const std::string& command) { return std::system(command.c_str()); }
+int Run(const std::string& command) {
+  return std::system(command.c_str());
+}
 
 std::string Capture(const std::string& command) {
   std::string out;
@@ -203,8 +207,7 @@ void Report(const char* label, const std::vector<double>& direct, const std::vec
 int main(int argc, char** argv) {
   const int n = argc > 1 ? std::atoi(argv[1]) : 5000;
   const std::string threads = argc > 2 ? argv[2] : "4";
-  const std::string binary =
-      (fs::canonical("/proc/self/exe").parent_path() / "dualkey").string();
+  const std::string binary = (fs::canonical("/proc/self/exe").parent_path() / "dualkey").string();
   const fs::path dir = fs::temp_directory_path() / ("dualkey-gwbench-" + std::to_string(getpid()));
   fs::create_directories(dir / "state");
   fs::permissions(dir / "state", fs::perms::owner_all);
@@ -222,9 +225,8 @@ int main(int argc, char** argv) {
   Upstream plain(nullptr);
   Upstream secure(&server_tls);
 
-  const std::string token =
-      nlohmann::json::parse(Capture(binary + " token add bench --scope http --json --state-dir " +
-                                    state))["token"];
+  const std::string token = nlohmann::json::parse(
+      Capture(binary + " token add bench --scope http --json --state-dir " + state))["token"];
   Run("echo bench-upstream-secret | " + binary +
       " gateway credential set up --type bearer --state-dir " + state + " 2>/dev/null");
   std::ofstream(dir / "gateway.toml")

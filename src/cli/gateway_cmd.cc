@@ -26,9 +26,11 @@ int RunGateway(const GatewayOptions& options) {
     if (isatty(STDIN_FILENO))
       std::cerr << (type == gateway::CredentialType::kAwsSigV4
                         ? "Paste ACCESS_KEY_ID SECRET_ACCESS_KEY [SESSION_TOKEN], then Ctrl-D:\n"
-                    : type == gateway::CredentialType::kBasic ? "Paste user:password, then Ctrl-D:\n"
-                                                              : "Paste the token, then Ctrl-D:\n");
-    std::string secret((std::istreambuf_iterator<char>(std::cin)), std::istreambuf_iterator<char>());
+                    : type == gateway::CredentialType::kBasic
+                        ? "Paste user:password, then Ctrl-D:\n"
+                        : "Paste the token, then Ctrl-D:\n");
+    std::string secret((std::istreambuf_iterator<char>(std::cin)),
+                       std::istreambuf_iterator<char>());
     if (!store.Set(options.name, type, secret, options.region, options.service, &error)) {
       std::cerr << "dualkey gateway credential set: " << error << "\n";
       return 1;

@@ -2,6 +2,7 @@
 // file per credential under <state dir>/credentials, a 0700 directory).
 #include <fcntl.h>
 #include <sys/stat.h>
+#include <toml++/toml.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -11,7 +12,6 @@
 #include <nlohmann/json.hpp>
 #include <set>
 #include <sstream>
-#include <toml++/toml.h>
 
 #include "gateway/gateway.h"
 #include "gateway/internal/url.h"
@@ -60,18 +60,25 @@ std::string Trim(std::string_view text) {
 
 std::string_view ToString(CredentialType type) {
   switch (type) {
-    case CredentialType::kBearer: return "bearer";
-    case CredentialType::kBasic: return "basic";
-    case CredentialType::kAwsSigV4: return "aws-sigv4";
+    case CredentialType::kBearer:
+      return "bearer";
+    case CredentialType::kBasic:
+      return "basic";
+    case CredentialType::kAwsSigV4:
+      return "aws-sigv4";
   }
   return "bearer";
 }
 
 bool ParseCredentialType(std::string_view text, CredentialType* out) {
-  if (text == "bearer") *out = CredentialType::kBearer;
-  else if (text == "basic") *out = CredentialType::kBasic;
-  else if (text == "aws-sigv4" || text == "sigv4" || text == "aws") *out = CredentialType::kAwsSigV4;
-  else return false;
+  if (text == "bearer")
+    *out = CredentialType::kBearer;
+  else if (text == "basic")
+    *out = CredentialType::kBasic;
+  else if (text == "aws-sigv4" || text == "sigv4" || text == "aws")
+    *out = CredentialType::kAwsSigV4;
+  else
+    return false;
   return true;
 }
 
@@ -125,17 +132,22 @@ std::optional<Config> LoadConfig(const std::string& path, std::string* error) {
                                "\" must be a string");
               continue;
             }
-            if (field.str() == "name") upstream.name = text_value->get();
-            else if (field.str() == "base_url") upstream.base_url = text_value->get();
-            else if (field.str() == "credential") upstream.credential = text_value->get();
-            else if (field.str() == "ca_file") upstream.ca_file = text_value->get();
+            if (field.str() == "name")
+              upstream.name = text_value->get();
+            else if (field.str() == "base_url")
+              upstream.base_url = text_value->get();
+            else if (field.str() == "credential")
+              upstream.credential = text_value->get();
+            else if (field.str() == "ca_file")
+              upstream.ca_file = text_value->get();
             else
               errors.push_back(field_where + ": unknown key \"" + std::string(field.str()) +
                                "\" (name, base_url, credential, ca_file)");
           }
           if (!ValidName(upstream.name)) {
-            errors.push_back(where + ": an upstream needs a \"name\" of letters, digits, '-', "
-                                     "'_' or '.'");
+            errors.push_back(where +
+                             ": an upstream needs a \"name\" of letters, digits, '-', "
+                             "'_' or '.'");
             continue;
           }
           if (!names.insert(upstream.name).second)
@@ -164,7 +176,9 @@ std::optional<Config> LoadConfig(const std::string& path, std::string* error) {
 
 CredentialStore::CredentialStore(std::string state_dir) : state_dir_(std::move(state_dir)) {}
 
-std::string CredentialStore::directory() const { return state_dir_ + "/credentials"; }
+std::string CredentialStore::directory() const {
+  return state_dir_ + "/credentials";
+}
 
 bool CredentialStore::Set(const std::string& name, CredentialType type,
                           std::string_view secret_text, const std::string& region,
@@ -216,8 +230,8 @@ bool CredentialStore::Set(const std::string& name, CredentialType type,
     return false;
   }
   const std::string body = stored.dump() + "\n";
-  bool ok = fchmod(fd, 0600) == 0 && write(fd, body.data(), body.size()) ==
-                                         static_cast<ssize_t>(body.size());
+  bool ok = fchmod(fd, 0600) == 0 &&
+            write(fd, body.data(), body.size()) == static_cast<ssize_t>(body.size());
   ok = fsync(fd) == 0 && ok;
   ok = close(fd) == 0 && ok;
   if (!ok || rename(tmp.c_str(), path.c_str()) != 0) {
@@ -239,7 +253,7 @@ std::optional<Credential> CredentialStore::Get(const std::string& name, std::str
     *error = "no credential \"" + name + "\" (dualkey gateway credential set " + name + ")";
     return std::nullopt;
   }
-  struct stat st{};
+  struct stat st {};
   if (stat(path.c_str(), &st) == 0 && (st.st_mode & 077) != 0) {
     *error = path + " is readable by other users; run chmod 600 " + path;
     return std::nullopt;

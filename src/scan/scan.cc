@@ -39,19 +39,18 @@ std::string_view Basename(std::string_view path) {
 // Never the whole secret: its first characters and its length.
 std::string Redact(std::string_view secret, std::size_t shown = 4) {
   if (secret.size() <= shown + 4) return std::string(secret.size(), '*');
-  return std::string(secret.substr(0, shown)) + "…(" + std::to_string(secret.size()) +
-         " chars)";
+  return std::string(secret.substr(0, shown)) + "…(" + std::to_string(secret.size()) + " chars)";
 }
 
 bool Placeholder(std::string_view value) {
   const std::string lower = Lower(value);
   if (lower.empty() || lower.size() < 8) return true;
-  if (lower.find("${") != std::string::npos || lower.starts_with("$") ||
-      lower.starts_with("<") || lower.starts_with("{{") || lower.starts_with("%("))
+  if (lower.find("${") != std::string::npos || lower.starts_with("$") || lower.starts_with("<") ||
+      lower.starts_with("{{") || lower.starts_with("%("))
     return true;
   static constexpr std::array<std::string_view, 14> kWords = {
-      "changeme", "change_me", "change-me", "your_",  "your-",   "yourtoken", "example",
-      "placeholder", "xxxxxx", "redacted",  "dummy",  "replace", "todo",      "<secret>"};
+      "changeme",    "change_me", "change-me", "your_", "your-",   "yourtoken", "example",
+      "placeholder", "xxxxxx",    "redacted",  "dummy", "replace", "todo",      "<secret>"};
   for (std::string_view word : kWords)
     if (lower.find(word) != std::string::npos) return true;
   return std::all_of(lower.begin(), lower.end(), [&](char c) { return c == lower[0]; });
@@ -83,22 +82,27 @@ struct Prefix {
 };
 
 constexpr std::array<Prefix, 24> kPrefixes = {{
-    {"github_pat_", 40, "github-token", "GitHub fine-grained token", "github", "https://api.github.com"},
-    {"ghp_", 30, "github-token", "GitHub personal access token", "github", "https://api.github.com"},
+    {"github_pat_", 40, "github-token", "GitHub fine-grained token", "github",
+     "https://api.github.com"},
+    {"ghp_", 30, "github-token", "GitHub personal access token", "github",
+     "https://api.github.com"},
     {"gho_", 30, "github-token", "GitHub OAuth token", "github", "https://api.github.com"},
     {"ghu_", 30, "github-token", "GitHub user token", "github", "https://api.github.com"},
     {"ghs_", 30, "github-token", "GitHub app token", "github", "https://api.github.com"},
-    {"glpat-", 20, "gitlab-token", "GitLab personal access token", "gitlab", "https://gitlab.com/api/v4"},
+    {"glpat-", 20, "gitlab-token", "GitLab personal access token", "gitlab",
+     "https://gitlab.com/api/v4"},
     {"xoxb-", 20, "slack-token", "Slack bot token", "slack", "https://slack.com/api"},
     {"xoxp-", 20, "slack-token", "Slack user token", "slack", "https://slack.com/api"},
     {"sk_live_", 20, "stripe-key", "Stripe live secret key", "stripe", "https://api.stripe.com"},
-    {"rk_live_", 20, "stripe-key", "Stripe live restricted key", "stripe", "https://api.stripe.com"},
+    {"rk_live_", 20, "stripe-key", "Stripe live restricted key", "stripe",
+     "https://api.stripe.com"},
     {"sk-ant-", 30, "anthropic-key", "Anthropic API key", "anthropic", "https://api.anthropic.com"},
     {"sk-proj-", 30, "openai-key", "OpenAI API key", "openai", "https://api.openai.com"},
     {"npm_", 36, "npm-token", "npm token", "npm", "https://registry.npmjs.org"},
     {"sbp_", 40, "supabase-token", "Supabase access token", "supabase", "https://api.supabase.com"},
     {"napi_", 40, "neon-key", "Neon API key", "neon", "https://console.neon.tech/api/v2"},
-    {"dop_v1_", 40, "digitalocean-token", "DigitalOcean token", "digitalocean", "https://api.digitalocean.com"},
+    {"dop_v1_", 40, "digitalocean-token", "DigitalOcean token", "digitalocean",
+     "https://api.digitalocean.com"},
     {"FlyV1 fm2_", 20, "fly-token", "Fly.io token", "fly", "https://api.machines.dev"},
     {"fm2_", 40, "fly-token", "Fly.io token", "fly", "https://api.machines.dev"},
     {"fo1_", 30, "fly-token", "Fly.io token", "fly", "https://api.machines.dev"},
@@ -119,28 +123,34 @@ struct PlatformVar {
 };
 constexpr std::array<PlatformVar, 14> kPlatformVars = {{
     {"RAILWAY_TOKEN", "railway-token", "Railway token", "railway", "https://backboard.railway.app"},
-    {"RAILWAY_API_TOKEN", "railway-token", "Railway API token", "railway", "https://backboard.railway.app"},
+    {"RAILWAY_API_TOKEN", "railway-token", "Railway API token", "railway",
+     "https://backboard.railway.app"},
     {"FLY_API_TOKEN", "fly-token", "Fly.io token", "fly", "https://api.machines.dev"},
     {"VERCEL_TOKEN", "vercel-token", "Vercel token", "vercel", "https://api.vercel.com"},
-    {"SUPABASE_ACCESS_TOKEN", "supabase-token", "Supabase token", "supabase", "https://api.supabase.com"},
-    {"SUPABASE_SERVICE_ROLE_KEY", "supabase-token", "Supabase service-role key", "supabase", "https://PROJECT.supabase.co"},
+    {"SUPABASE_ACCESS_TOKEN", "supabase-token", "Supabase token", "supabase",
+     "https://api.supabase.com"},
+    {"SUPABASE_SERVICE_ROLE_KEY", "supabase-token", "Supabase service-role key", "supabase",
+     "https://PROJECT.supabase.co"},
     {"NEON_API_KEY", "neon-key", "Neon API key", "neon", "https://console.neon.tech/api/v2"},
     {"HEROKU_API_KEY", "heroku-key", "Heroku API key", "heroku", "https://api.heroku.com"},
-    {"DIGITALOCEAN_TOKEN", "digitalocean-token", "DigitalOcean token", "digitalocean", "https://api.digitalocean.com"},
-    {"CLOUDFLARE_API_TOKEN", "cloudflare-token", "Cloudflare API token", "cloudflare", "https://api.cloudflare.com"},
+    {"DIGITALOCEAN_TOKEN", "digitalocean-token", "DigitalOcean token", "digitalocean",
+     "https://api.digitalocean.com"},
+    {"CLOUDFLARE_API_TOKEN", "cloudflare-token", "Cloudflare API token", "cloudflare",
+     "https://api.cloudflare.com"},
     {"RENDER_API_KEY", "render-key", "Render API key", "render", "https://api.render.com"},
     {"NETLIFY_AUTH_TOKEN", "netlify-token", "Netlify token", "netlify", "https://api.netlify.com"},
-    {"PLANETSCALE_SERVICE_TOKEN", "planetscale-token", "PlanetScale token", "planetscale", "https://api.planetscale.com"},
+    {"PLANETSCALE_SERVICE_TOKEN", "planetscale-token", "PlanetScale token", "planetscale",
+     "https://api.planetscale.com"},
     {"AWS_SECRET_ACCESS_KEY", "aws-secret-key", "AWS secret access key", "aws", ""},
 }};
 
 std::string GatewayMove(std::string_view upstream, std::string_view base_url,
                         std::string_view type = "bearer") {
-  return "echo \"$SECRET\" | dualkey gateway credential set " + std::string(upstream) +
-         " --type " + std::string(type) +
+  return "echo \"$SECRET\" | dualkey gateway credential set " + std::string(upstream) + " --type " +
+         std::string(type) +
          "   (or paste it on stdin); add to gateway.toml: [[gateway.http.upstream]] name = \"" +
-         std::string(upstream) + "\" base_url = \"" + std::string(base_url) +
-         "\" credential = \"" + std::string(upstream) +
+         std::string(upstream) + "\" base_url = \"" + std::string(base_url) + "\" credential = \"" +
+         std::string(upstream) +
          "\"; give the agent `dualkey token add AGENT --scope http` and "
          "http://127.0.0.1:8787/" +
          std::string(upstream) +
@@ -173,11 +183,20 @@ class Scanner {
     netrc_ = base == ".netrc" || base == "_netrc";
     // Config files of CLIs that keep tokens: key/value secrets count here.
     static constexpr std::array<std::string_view, 14> kCredentialFiles = {
-        "/.aws/credentials",    "/.aws/config",         "/.config/gh/hosts.yml",
-        "/.railway/config.json", "/.fly/config.yml",     "/.kube/config",
-        "/.docker/config.json",  "/.npmrc",              "/.pypirc",
-        "/.config/doctl/config.yaml", "/.terraform.d/credentials.tfrc.json",
-        "/.vercel/auth.json",    "/.config/supabase/access-token", "/.git-credentials"};
+        "/.aws/credentials",
+        "/.aws/config",
+        "/.config/gh/hosts.yml",
+        "/.railway/config.json",
+        "/.fly/config.yml",
+        "/.kube/config",
+        "/.docker/config.json",
+        "/.npmrc",
+        "/.pypirc",
+        "/.config/doctl/config.yaml",
+        "/.terraform.d/credentials.tfrc.json",
+        "/.vercel/auth.json",
+        "/.config/supabase/access-token",
+        "/.git-credentials"};
     for (std::string_view suffix : kCredentialFiles)
       credential_file_ = credential_file_ || path.ends_with(suffix);
     credential_file_ = credential_file_ || base == ".npmrc" || base == "credentials.json" ||
@@ -245,8 +264,8 @@ class Scanner {
 
   void UrlPasswords(std::string_view line, int number) {
     static constexpr std::array<std::string_view, 10> kSchemes = {
-        "postgres://", "postgresql://", "mysql://",  "mariadb://", "mongodb://",
-        "mongodb+srv://", "redis://",    "rediss://", "amqp://",    "amqps://"};
+        "postgres://",    "postgresql://", "mysql://",  "mariadb://", "mongodb://",
+        "mongodb+srv://", "redis://",      "rediss://", "amqp://",    "amqps://"};
     const std::string lower = Lower(line);
     for (std::string_view scheme : kSchemes) {
       std::size_t at = 0;
@@ -267,7 +286,11 @@ class Scanner {
             colon < last_at) {
           std::string_view user = authority.substr(0, colon);
           std::string_view password = authority.substr(colon + 1, last_at - colon - 1);
-          if (!password.empty() && !Placeholder(std::string(password) + "________") &&
+          static constexpr std::array<std::string_view, 9> kSample = {
+              "pass", "password", "secret", "pw", "pwd", "xxx", "...", "****", "changeme"};
+          if (!password.empty() &&
+              std::find(kSample.begin(), kSample.end(), Lower(password)) == kSample.end() &&
+              !Placeholder(std::string(password) + "________") &&
               password.find('$') == std::string_view::npos && password.front() != '<') {
             Add(number, "database-url", "connection string with a password",
                 std::string(line.substr(at, scheme.size())) + std::string(user) + ":" +
@@ -309,11 +332,11 @@ class Scanner {
     for (std::string_view prefix : {std::string_view("AKIA"), std::string_view("ASIA")}) {
       std::size_t at = 0;
       while ((at = line.find(prefix, at)) != std::string_view::npos) {
-        const bool boundary_before = at == 0 || !std::isalnum(static_cast<unsigned char>(line[at - 1]));
+        const bool boundary_before =
+            at == 0 || !std::isalnum(static_cast<unsigned char>(line[at - 1]));
         std::size_t end = at + 4;
-        while (end < line.size() &&
-               (std::isupper(static_cast<unsigned char>(line[end])) ||
-                std::isdigit(static_cast<unsigned char>(line[end]))))
+        while (end < line.size() && (std::isupper(static_cast<unsigned char>(line[end])) ||
+                                     std::isdigit(static_cast<unsigned char>(line[end]))))
           ++end;
         const bool boundary_after =
             end == line.size() || !std::isalnum(static_cast<unsigned char>(line[end]));
@@ -353,12 +376,13 @@ class Scanner {
           continue;
         }
         std::size_t end = at + p.prefix.size();
-        while (end < line.size() && (IsTokenChar(line[end]) || line[end] == '.' ||
-                                     line[end] == '/' || line[end] == '+' || line[end] == '=' ||
-                                     line[end] == ','))
+        while (end < line.size() &&
+               (IsTokenChar(line[end]) || line[end] == '.' || line[end] == '/' ||
+                line[end] == '+' || line[end] == '=' || line[end] == ','))
           ++end;
         std::string_view token = line.substr(at, end - at);
-        while (!token.empty() && (token.back() == ',' || token.back() == '.')) token.remove_suffix(1);
+        while (!token.empty() && (token.back() == ',' || token.back() == '.'))
+          token.remove_suffix(1);
         if (token.size() < p.prefix.size()) {  // "hvs." minus its trailing dot
           at = end;
           continue;
@@ -377,8 +401,15 @@ class Scanner {
   }
 
   void PrivateKey(std::string_view line, int number) {
-    if (line.find("-----BEGIN") == std::string_view::npos ||
-        line.find("PRIVATE KEY-----") == std::string_view::npos)
+    // -----BEGIN [RSA |EC |OPENSSH |ENCRYPTED ]PRIVATE KEY-----
+    std::size_t at = line.find("-----BEGIN ");
+    if (at == std::string_view::npos) return;
+    std::size_t end = at + 11;
+    while (end < line.size() &&
+           (std::isupper(static_cast<unsigned char>(line[end])) || line[end] == ' '))
+      ++end;
+    if (line.substr(at, end - at).find("PRIVATE KEY") == std::string_view::npos ||
+        line.substr(end).substr(0, 5) != "-----")
       return;
     Add(number, "private-key", "private key", std::string(line.substr(0, 60)),
         "a private key agents can read: move it out of reach (ssh-agent, a hardware key) or "
@@ -430,12 +461,13 @@ class Scanner {
   void Pair(const std::string& name, const std::string& value, int number) {
     const std::string lower = Lower(name);
     static constexpr std::array<std::string_view, 12> kSecretNames = {
-        "token",      "secret",     "password", "passwd",          "api_key",   "apikey",
-        "access_key", "private_key", "auth",    "client-key-data", "credential", "_pat"};
+        "token",      "secret",      "password", "passwd",          "api_key",    "apikey",
+        "access_key", "private_key", "auth",     "client-key-data", "credential", "_pat"};
     bool secret_name = false;
-    for (std::string_view word : kSecretNames) secret_name = secret_name || lower.find(word) != std::string::npos;
-    if (!secret_name || lower.find("url") != std::string::npos ||
-        lower.ends_with("_file") || lower.ends_with("_path") || lower.ends_with("_type") ||
+    for (std::string_view word : kSecretNames)
+      secret_name = secret_name || lower.find(word) != std::string::npos;
+    if (!secret_name || lower.find("url") != std::string::npos || lower.ends_with("_file") ||
+        lower.ends_with("_path") || lower.ends_with("_type") ||
         lower.find("author") != std::string::npos)
       return;
     if (value.empty() || value == "{" || value == "[" || Placeholder(value)) return;
@@ -487,7 +519,8 @@ class Scanner {
 std::string ReadableBy(const struct stat& st) {
   std::string owner = std::to_string(st.st_uid);
   if (struct passwd* pw = getpwuid(st.st_uid)) owner = pw->pw_name;
-  if (st.st_mode & S_IROTH) return "everyone on this machine (mode " + [&] {
+  if (st.st_mode & S_IROTH)
+    return "everyone on this machine (mode " + [&] {
       char buffer[8];
       std::snprintf(buffer, sizeof(buffer), "%03o", st.st_mode & 0777);
       return std::string(buffer);
@@ -502,8 +535,8 @@ std::string ReadableBy(const struct stat& st) {
 
 bool SkippedDirectory(std::string_view name) {
   static constexpr std::array<std::string_view, 18> kSkipped = {
-      "node_modules", ".venv",   "venv",     "__pycache__", ".npm",  ".cargo",
-      ".rustup",      ".cache",  ".m2",      ".gradle",     "Trash", ".tox",
+      "node_modules", ".venv",         "venv",  "__pycache__",   ".npm",       ".cargo",
+      ".rustup",      ".cache",        ".m2",   ".gradle",       "Trash",      ".tox",
       ".mypy_cache",  ".pytest_cache", ".next", "site-packages", ".terraform", "proc"};
   return std::find(kSkipped.begin(), kSkipped.end(), name) != kSkipped.end();
 }
@@ -513,13 +546,15 @@ class Walker {
   Walker(const Options& options, Report* report) : options_(options), report_(report) {}
 
   void Root(const std::string& root) {
-    struct stat st{};
+    struct stat st {};
     if (lstat(root.c_str(), &st) != 0) {
       report_->errors.push_back(root + ": " + std::strerror(errno));
       return;
     }
-    if (S_ISDIR(st.st_mode)) Directory(root, 0, st);
-    else if (S_ISREG(st.st_mode)) File(root, st);
+    if (S_ISDIR(st.st_mode))
+      Directory(root, 0, st);
+    else if (S_ISREG(st.st_mode))
+      File(root, st);
   }
 
  private:
@@ -541,12 +576,12 @@ class Walker {
     std::sort(entries.begin(), entries.end());
     for (const auto& [name, unused] : entries) {
       const std::string child = path == "/" ? "/" + name : path + "/" + name;
-      struct stat child_st{};
+      struct stat child_st {};
       if (lstat(child.c_str(), &child_st) != 0) continue;  // symlinks are never followed
       if (S_ISDIR(child_st.st_mode)) {
         if (name == ".git") {
           // Only its config: remotes with tokens in them. Objects are not read.
-          struct stat config_st{};
+          struct stat config_st {};
           const std::string config = child + "/config";
           if (lstat(config.c_str(), &config_st) == 0 && S_ISREG(config_st.st_mode))
             File(config, config_st);
@@ -581,8 +616,7 @@ class Walker {
     if (options_.progress && report_->files_scanned % 5000 == 0)
       options_.progress(report_->files_scanned);
     // Binary files: a NUL in the first 8 KiB.
-    if (std::memchr(text.data(), '\0', std::min<std::size_t>(text.size(), 8192)) != nullptr)
-      return;
+    if (std::memchr(text.data(), '\0', std::min<std::size_t>(text.size(), 8192)) != nullptr) return;
     std::vector<Finding> found = ScanText(path, text);
     if (found.empty()) return;
     const std::string readable = ReadableBy(st);

@@ -14,12 +14,12 @@ namespace dualkey::scan {
 
 struct Finding {
   std::string path;
-  int line = 0;                // 1-based
-  std::string kind;            // "aws-access-key", "github-token", "database-url", ...
-  std::string what;            // "AWS access key id", for people
-  std::string preview;         // redacted: never the whole secret
-  std::string readable_by;     // filled by Scan from the file's mode
-  std::string move;            // the steps that move it into dualkey
+  int line = 0;             // 1-based
+  std::string kind;         // "aws-access-key", "github-token", "database-url", ...
+  std::string what;         // "AWS access key id", for people
+  std::string preview;      // redacted: never the whole secret
+  std::string readable_by;  // filled by Scan from the file's mode
+  std::string move;         // the steps that move it into dualkey
 };
 
 // The credentials in one file's text. `path` decides which rules apply (a
@@ -27,8 +27,8 @@ struct Finding {
 std::vector<Finding> ScanText(std::string_view path, std::string_view text);
 
 struct Options {
-  std::vector<std::string> roots;     // files or directories
-  int max_depth = 8;                  // directories below a root
+  std::vector<std::string> roots;  // files or directories
+  int max_depth = 8;               // directories below a root
   std::size_t max_file_bytes = 1 << 20;
   std::size_t max_files = 200000;
   std::vector<std::string> skip_dirs;  // absolute paths never entered (dualkey's own state)

@@ -2,9 +2,10 @@
 // in this process (self-signed certificate made with `openssl req`) that
 // records every request it receives, a real daemon (`dualkey serve`) with an
 // approver, and `dualkey gateway http` as a child process in between.
-#define BOOST_BEAST_USE_STD_STRING_VIEW
-#include <utility>  // before Asio
-
+// clang-format off
+#define BOOST_BEAST_USE_STD_STRING_VIEW  // Beast speaks std::string_view, like dualkey
+#include <utility>  // before Asio: its awaitable.hpp uses std::exchange unincluded
+// clang-format on
 #include <arpa/inet.h>
 #include <gtest/gtest.h>
 #include <netinet/in.h>
@@ -136,11 +137,12 @@ class Upstream {
       if (seen.target == "/api/big") {
         response.body() = std::string(3 << 20, 'x');
       } else {
-        response.body() = json{{"method", seen.method},
-                               {"target", seen.target},
-                               {"authorization", seen.headers["authorization"]},
-                               {"sigv4_ok", seen.sigv4_ok}}
-                              .dump();
+        response.body() = json{
+            {"method", seen.method},
+            {"target", seen.target},
+            {"authorization", seen.headers["authorization"]},
+            {"sigv4_ok",
+             seen.sigv4_ok}}.dump();
       }
       if (seen.target.starts_with("/aws/") && !seen.sigv4_ok)
         response.result(http::status::forbidden);
@@ -230,8 +232,8 @@ class Gateway : public ::testing::Test {
         << out;
     upstream_ = new Upstream((dir_ / "cert.pem").string(), (dir_ / "key.pem").string());
 
-    daemon_pid_ = Spawn({DUALKEY_BINARY, "serve", "--state", state_, "--socket", socket_,
-                         "--quiet", "--breaker-attempts", "1000"},
+    daemon_pid_ = Spawn({DUALKEY_BINARY, "serve", "--state", state_, "--socket", socket_, "--quiet",
+                         "--breaker-attempts", "1000"},
                         nullptr);
     bool up = false;
     for (int i = 0; i < 200 && !up; ++i) {
@@ -247,19 +249,17 @@ class Gateway : public ::testing::Test {
     totp_secret_ = out.substr(at + 7, out.find('&', at) - at - 7);
 
     out.clear();
-    ASSERT_EQ(Dualkey("token add claude --scope http --state-dir " + Quote(state_) + " --json",
-                      &out),
-              0)
+    ASSERT_EQ(
+        Dualkey("token add claude --scope http --state-dir " + Quote(state_) + " --json", &out), 0)
         << out;
     token_ = json::parse(out.substr(out.find('{')))["token"];
     out.clear();
-    ASSERT_EQ(Dualkey("token add pg-only --scope pg --state-dir " + Quote(state_) + " --json",
-                      &out),
-              0);
+    ASSERT_EQ(
+        Dualkey("token add pg-only --scope pg --state-dir " + Quote(state_) + " --json", &out), 0);
     pg_token_ = json::parse(out.substr(out.find('{')))["token"];
     out.clear();
-    ASSERT_EQ(Dualkey("gateway credential set api --type bearer --state-dir " + Quote(state_),
-                      &out, kRealBearer),
+    ASSERT_EQ(Dualkey("gateway credential set api --type bearer --state-dir " + Quote(state_), &out,
+                      kRealBearer),
               0)
         << out;
     ASSERT_EQ(Dualkey("gateway credential set aws --type aws-sigv4 --region us-east-1 "
@@ -268,9 +268,9 @@ class Gateway : public ::testing::Test {
                       &out, std::string(kRealAwsKeyId) + " " + kRealAwsSecret + "\n"),
               0)
         << out;
-    ASSERT_EQ(fs::status(dir_ / "state" / "credentials" / "api.json").permissions() &
-                  fs::perms::all,
-              fs::perms::owner_read | fs::perms::owner_write);
+    ASSERT_EQ(
+        fs::status(dir_ / "state" / "credentials" / "api.json").permissions() & fs::perms::all,
+        fs::perms::owner_read | fs::perms::owner_write);
 
     const std::string origin = "https://localhost:" + std::to_string(upstream_->port());
     const std::string ca = (dir_ / "cert.pem").string();
@@ -341,8 +341,8 @@ class Gateway : public ::testing::Test {
   }
 
   static int Dualkey(const std::string& args, std::string* out, const std::string& input = "") {
-    std::string command = "HOME=" + Quote((dir_ / "home").string()) + " " + DUALKEY_BINARY + " " +
-                          args;
+    std::string command =
+        "HOME=" + Quote((dir_ / "home").string()) + " " + DUALKEY_BINARY + " " + args;
     if (!input.empty()) {
       const std::string file = (dir_ / "stdin").string();
       std::ofstream(file) << input;
@@ -410,9 +410,7 @@ class Gateway : public ::testing::Test {
     return answer;
   }
 
-  static std::string GraphqlBody(const std::string& query) {
-    return json{{"query", query}}.dump();
-  }
+  static std::string GraphqlBody(const std::string& query) { return json{{"query", query}}.dump(); }
 
   static inline fs::path dir_;
   static inline std::string state_, socket_, totp_secret_, token_, pg_token_;
@@ -463,10 +461,10 @@ TEST_F(Gateway, VolumeDeleteIsHeldThenPassesOnceAfterApproval) {
   EXPECT_EQ(upstream_->CountPath("/api/graphql/v2"), 0u) << "a held request reached the upstream";
 
   std::string out;
-  ASSERT_EQ(Dualkey("approve " + id + " --as alice --code " + Code() + " --socket " +
-                        Quote(socket_),
-                    &out),
-            0)
+  ASSERT_EQ(
+      Dualkey("approve " + id + " --as alice --code " + Code() + " --socket " + Quote(socket_),
+              &out),
+      0)
       << out;
   // A different body is a different action: still held.
   Reply other = Send("POST", "/api/graphql/v2", headers,
@@ -505,11 +503,11 @@ TEST_F(Gateway, EncodedBodiesAreHeld) {
 
 TEST_F(Gateway, BadOrMissingTokensAre401) {
   EXPECT_EQ(Send("GET", "/api/v1/projects", {}, "", false).status, 401);
-  Reply bad = Send("GET", "/api/v1/secret-a", {{"Authorization", "Bearer dk_notatoken"}}, "",
-                   false);
+  Reply bad =
+      Send("GET", "/api/v1/secret-a", {{"Authorization", "Bearer dk_notatoken"}}, "", false);
   EXPECT_EQ(bad.status, 401);
-  Reply scope = Send("GET", "/api/v1/secret-b", {{"Authorization", "Bearer " + pg_token_}}, "",
-                     false);
+  Reply scope =
+      Send("GET", "/api/v1/secret-b", {{"Authorization", "Bearer " + pg_token_}}, "", false);
   EXPECT_EQ(scope.status, 401) << "a pg-only token is not an http token";
   EXPECT_EQ(upstream_->CountPath("/api/v1/secret-a") + upstream_->CountPath("/api/v1/secret-b"),
             0u);
@@ -542,8 +540,8 @@ TEST_F(Gateway, MalformedHttpIs400AndNeverForwarded) {
 }
 
 TEST_F(Gateway, OversizedBodiesAreHeldUnread) {
-  Reply reply = Send("POST", "/api/v1/upload", {{"Content-Type", "text/plain"}},
-                     std::string(100000, 'a'));
+  Reply reply =
+      Send("POST", "/api/v1/upload", {{"Content-Type", "text/plain"}}, std::string(100000, 'a'));
   EXPECT_EQ(reply.status, 413) << reply.raw_body;
   EXPECT_EQ(reply.body["decision"], "hold");
   // Chunked, with no length announced: cut off at the cap all the same.
@@ -564,7 +562,8 @@ TEST_F(Gateway, UntrustedCertificateIsRefused) {
 }
 
 TEST_F(Gateway, AwsRequestsAreReSignedWithTheRealKeys) {
-  Reply reply = Send("GET", "/aws/buckets?list-type=2&prefix=a%2Fb", {{"X-Amz-Date", "19990101T000000Z"}});
+  Reply reply =
+      Send("GET", "/aws/buckets?list-type=2&prefix=a%2Fb", {{"X-Amz-Date", "19990101T000000Z"}});
   ASSERT_EQ(reply.status, 200) << reply.raw_body;
   EXPECT_EQ(reply.body["sigv4_ok"], true) << reply.raw_body;
   Reply post = Send("POST", "/aws/", {{"Content-Type", "application/x-www-form-urlencoded"}},

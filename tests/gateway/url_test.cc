@@ -7,7 +7,6 @@
 
 #include <filesystem>
 #include <fstream>
-
 #include <nlohmann/json.hpp>
 
 #include "gateway/gateway.h"
@@ -51,16 +50,21 @@ TEST(Target, UpstreamPathAndQuery) {
 }
 
 TEST(ChannelInput, DropsTheTokenAndVolatileHeaders) {
-  ClassifiedRequest a = HttpChannelInput(
-      "POST", "https://backboard.railway.app/graphql/v2",
-      {{"Authorization", "Bearer dk_secret"}, {"Content-Type", "application/json"},
-       {"User-Agent", "curl/8"}, {"X-Request-Id", "1"}, {"Content-Length", "10"}},
-      R"({"query":"mutation { volumeDelete(volumeId: \"v\") }"})");
-  ClassifiedRequest b = HttpChannelInput(
-      "POST", "https://backboard.railway.app/graphql/v2",
-      {{"content-type", "application/json"}, {"User-Agent", "python"}, {"X-Request-Id", "2"},
-       {"X-Dualkey-Token", "dk_other"}},
-      R"({"query":"mutation { volumeDelete(volumeId: \"v\") }"})");
+  ClassifiedRequest a =
+      HttpChannelInput("POST", "https://backboard.railway.app/graphql/v2",
+                       {{"Authorization", "Bearer dk_secret"},
+                        {"Content-Type", "application/json"},
+                        {"User-Agent", "curl/8"},
+                        {"X-Request-Id", "1"},
+                        {"Content-Length", "10"}},
+                       R"({"query":"mutation { volumeDelete(volumeId: \"v\") }"})");
+  ClassifiedRequest b =
+      HttpChannelInput("POST", "https://backboard.railway.app/graphql/v2",
+                       {{"content-type", "application/json"},
+                        {"User-Agent", "python"},
+                        {"X-Request-Id", "2"},
+                        {"X-Dualkey-Token", "dk_other"}},
+                       R"({"query":"mutation { volumeDelete(volumeId: \"v\") }"})");
   EXPECT_EQ(a.input, b.input) << "the same request sent twice is the same action";
   EXPECT_EQ(a.input.find("dk_"), std::string::npos);
   auto parsed = nlohmann::json::parse(a.input);
@@ -73,9 +77,9 @@ TEST(ChannelInput, DropsTheTokenAndVolatileHeaders) {
 }
 
 TEST(Credentials, TypesRoundTrip) {
-  for (auto type : {dualkey::gateway::CredentialType::kBearer,
-                    dualkey::gateway::CredentialType::kBasic,
-                    dualkey::gateway::CredentialType::kAwsSigV4}) {
+  for (auto type :
+       {dualkey::gateway::CredentialType::kBearer, dualkey::gateway::CredentialType::kBasic,
+        dualkey::gateway::CredentialType::kAwsSigV4}) {
     dualkey::gateway::CredentialType parsed;
     ASSERT_TRUE(dualkey::gateway::ParseCredentialType(dualkey::gateway::ToString(type), &parsed));
     EXPECT_EQ(parsed, type);
@@ -108,8 +112,7 @@ TEST(Config, ReadsUpstreamsAndRefusesMistakes) {
   EXPECT_NE(ConfigError("[[gateway.http.upstream]]\nname = \"a\"\nbase_url = \"ftp://h\"\n"
                         "credential = \"r\"\n"),
             "");
-  EXPECT_NE(ConfigError("[[gateway.http.upstream]]\nname = \"a\"\nbase_url = \"https://h\"\n"),
-            "");
+  EXPECT_NE(ConfigError("[[gateway.http.upstream]]\nname = \"a\"\nbase_url = \"https://h\"\n"), "");
   EXPECT_NE(ConfigError("gateway = 3\n"), "");
   EXPECT_NE(ConfigError("[[gateway.http.upstream]\n"), "");
 }

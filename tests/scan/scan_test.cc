@@ -43,9 +43,9 @@ void ExpectRedacted(const std::vector<Finding>& findings) {
 }
 
 TEST(ScanText, AwsCredentialsFile) {
-  auto found = ScanText("/home/u/.aws/credentials",
-                        "[default]\naws_access_key_id = " + kAwsId +
-                            "\naws_secret_access_key = " + kAwsSecret + "\nregion = us-east-1\n");
+  auto found = ScanText("/home/u/.aws/credentials", "[default]\naws_access_key_id = " + kAwsId +
+                                                        "\naws_secret_access_key = " + kAwsSecret +
+                                                        "\nregion = us-east-1\n");
   EXPECT_EQ(Kinds(found), (std::set<std::string>{"aws-access-key", "aws-secret-key"}));
   ASSERT_EQ(found.size(), 2u);
   EXPECT_EQ(found[0].line, 2);
@@ -76,11 +76,14 @@ TEST(ScanText, EnvFileTokensAndPlatformVariables) {
 }
 
 TEST(ScanText, ConnectionStringsWithPasswords) {
-  auto found = ScanText("/p/app/config/database.yml",
-                        "url: postgres://app:" + kDbPassword + "@db.internal:5432/prod\n"
-                        "replica: postgresql://app@db.internal/prod\n"
-                        "cache: redis://:" + kDbPassword + "@cache:6379/0\n"
-                        "tmpl: postgres://user:${DB_PASSWORD}@host/db\n");
+  auto found =
+      ScanText("/p/app/config/database.yml", "url: postgres://app:" + kDbPassword +
+                                                 "@db.internal:5432/prod\n"
+                                                 "replica: postgresql://app@db.internal/prod\n"
+                                                 "cache: redis://:" +
+                                                 kDbPassword +
+                                                 "@cache:6379/0\n"
+                                                 "tmpl: postgres://user:${DB_PASSWORD}@host/db\n");
   ASSERT_EQ(found.size(), 2u);
   EXPECT_EQ(found[0].kind, "database-url");
   EXPECT_EQ(found[0].line, 1);
@@ -93,16 +96,27 @@ TEST(ScanText, ConnectionStringsWithPasswords) {
 TEST(ScanText, CliConfigsPgpassAndKubeconfig) {
   EXPECT_EQ(Kinds(ScanText("/home/u/.pgpass", "db.internal:5432:prod:app:" + kDbPassword + "\n")),
             std::set<std::string>{"pgpass"});
-  auto kube = ScanText("/home/u/.kube/config",
-                       "users:\n- name: admin\n  user:\n    token: eyJhbGciOiJSUzI1NiIsImtpZCI6Ik\n");
+  auto kube =
+      ScanText("/home/u/.kube/config",
+               "users:\n- name: admin\n  user:\n    token: eyJhbGciOiJSUzI1NiIsImtpZCI6Ik\n");
   ASSERT_EQ(kube.size(), 1u);
   EXPECT_EQ(kube[0].line, 4);
-  auto railway = ScanText("/home/u/.railway/config.json",
-                          "{\"user\": {\"token\": \"" + kRailway + "\"}}\n");
+  auto railway =
+      ScanText("/home/u/.railway/config.json", "{\"user\": {\"token\": \"" + kRailway + "\"}}\n");
   EXPECT_EQ(railway.size(), 1u);
   auto gh = ScanText("/home/u/.config/gh/hosts.yml",
                      "github.com:\n    oauth_token: " + kGithub + "\n    user: u\n");
   EXPECT_EQ(Kinds(gh), std::set<std::string>{"github-token"});
+}
+
+TEST(ScanText, PrivateKeysButNotPublicOnes) {
+  auto key = ScanText("/home/u/.ssh/id_ed25519",
+                      std::string("-----BEGIN OPENSSH ") + "PRIVATE KEY-----\nb3BlbnNzaA==\n");
+  ASSERT_EQ(key.size(), 1u);
+  EXPECT_EQ(key[0].kind, "private-key");
+  EXPECT_TRUE(ScanText("/p/cert.pem", std::string("-----BEGIN ") + "PUBLIC KEY-----\n").empty());
+  EXPECT_TRUE(ScanText("/p/doc.md", "postgres://user:pass@localhost/db\n").empty())
+      << "a sample password in documentation";
 }
 
 TEST(ScanText, OrdinaryCodeIsQuiet) {
@@ -186,10 +200,35 @@ namespace {
 // Fragments that sit at the edges of every matcher, glued at random: the
 // scanner must never throw or crash, whatever the text.
 TEST(ScanText, NeverThrowsOnArbitraryText) {
-  const std::vector<std::string> fragments = {
-      "hvs.", "sk-", "AKIA", "ASIA", "ghp_", "FlyV1 fm2_", "postgres://", "a:b@", "@", ":",
-      "=", "\"", "'", "{", "}", "\\", "https://", "password ", "token", "=@", "secret_access_key",
-      "-----BEGIN", "PRIVATE KEY-----", "\n", " ", "x", "0123456789abcdefABCDEF", "$", "#"};
+  const std::vector<std::string> fragments = {"hvs.",
+                                              "sk-",
+                                              "AKIA",
+                                              "ASIA",
+                                              "ghp_",
+                                              "FlyV1 fm2_",
+                                              "postgres://",
+                                              "a:b@",
+                                              "@",
+                                              ":",
+                                              "=",
+                                              "\"",
+                                              "'",
+                                              "{",
+                                              "}",
+                                              "\\",
+                                              "https://",
+                                              "password ",
+                                              "token",
+                                              "=@",
+                                              "secret_access_key",
+                                              "-----BEGIN",
+                                              "PRIVATE KEY-----",
+                                              "\n",
+                                              " ",
+                                              "x",
+                                              "0123456789abcdefABCDEF",
+                                              "$",
+                                              "#"};
   std::uint32_t seed = 12345;
   auto next = [&] { return seed = seed * 1664525u + 1013904223u; };
   for (const char* path : {"/h/.env", "/h/.pgpass", "/h/.netrc", "/h/.kube/config", "/h/a.txt"}) {

@@ -29,7 +29,11 @@ bool ValidUtf8(std::string_view text) {
   std::size_t i = 0;
   while (i < text.size()) {
     const unsigned char c = static_cast<unsigned char>(text[i]);
-    const int extra = c < 0x80 ? 0 : (c >> 5) == 6 ? 1 : (c >> 4) == 14 ? 2 : (c >> 3) == 30 ? 3 : -1;
+    const int extra = c < 0x80         ? 0
+                      : (c >> 5) == 6  ? 1
+                      : (c >> 4) == 14 ? 2
+                      : (c >> 3) == 30 ? 3
+                                       : -1;
     if (extra < 0 || i + extra >= text.size()) return false;
     for (int k = 1; k <= extra; ++k)
       if ((static_cast<unsigned char>(text[i + k]) >> 6) != 2) return false;
@@ -39,13 +43,28 @@ bool ValidUtf8(std::string_view text) {
 }
 
 // Differ between two sends of one request, or carry the agent's token.
-constexpr std::array<std::string_view, 22> kNotClassified = {
-    "authorization",        "x-dualkey-token",   "proxy-authorization", "host",
-    "connection",           "keep-alive",        "proxy-connection",    "te",
-    "trailer",              "transfer-encoding", "upgrade",             "content-length",
-    "expect",               "date",              "user-agent",          "accept-encoding",
-    "x-request-id",         "traceparent",       "tracestate",          "amz-sdk-invocation-id",
-    "amz-sdk-request",      "x-amz-date"};
+constexpr std::array<std::string_view, 22> kNotClassified = {"authorization",
+                                                             "x-dualkey-token",
+                                                             "proxy-authorization",
+                                                             "host",
+                                                             "connection",
+                                                             "keep-alive",
+                                                             "proxy-connection",
+                                                             "te",
+                                                             "trailer",
+                                                             "transfer-encoding",
+                                                             "upgrade",
+                                                             "content-length",
+                                                             "expect",
+                                                             "date",
+                                                             "user-agent",
+                                                             "accept-encoding",
+                                                             "x-request-id",
+                                                             "traceparent",
+                                                             "tracestate",
+                                                             "amz-sdk-invocation-id",
+                                                             "amz-sdk-request",
+                                                             "x-amz-date"};
 
 }  // namespace
 
@@ -61,7 +80,9 @@ std::string BaseUrl::HostHeader() const {
   return default_port ? shown : shown + ":" + port;
 }
 
-std::string BaseUrl::Origin() const { return (tls ? "https://" : "http://") + HostHeader(); }
+std::string BaseUrl::Origin() const {
+  return (tls ? "https://" : "http://") + HostHeader();
+}
 
 bool ParseBaseUrl(std::string_view text, BaseUrl* out, std::string* error) {
   *out = BaseUrl{};
@@ -112,9 +133,8 @@ bool ParseBaseUrl(std::string_view text, BaseUrl* out, std::string* error) {
     std::size_t start = 0;
     while (start < segment.size()) {
       std::size_t end = segment.find('/', start + 1);
-      std::string_view piece = segment.substr(start + 1, end == std::string_view::npos
-                                                             ? std::string_view::npos
-                                                             : end - start - 1);
+      std::string_view piece = segment.substr(
+          start + 1, end == std::string_view::npos ? std::string_view::npos : end - start - 1);
       if (IsDotSegment(piece)) {
         *error = "base_url path has a dot segment";
         return false;
@@ -173,10 +193,18 @@ bool SplitTarget(std::string_view target, Target* out, std::string* error) {
 }
 
 bool IsHopByHopOrAgentAuth(std::string_view lower_name) {
-  static constexpr std::array<std::string_view, 12> kDropped = {
-      "authorization", "x-dualkey-token", "proxy-authorization", "host",
-      "connection",    "keep-alive",      "proxy-connection",    "te",
-      "trailer",       "transfer-encoding", "upgrade",           "expect"};
+  static constexpr std::array<std::string_view, 12> kDropped = {"authorization",
+                                                                "x-dualkey-token",
+                                                                "proxy-authorization",
+                                                                "host",
+                                                                "connection",
+                                                                "keep-alive",
+                                                                "proxy-connection",
+                                                                "te",
+                                                                "trailer",
+                                                                "transfer-encoding",
+                                                                "upgrade",
+                                                                "expect"};
   return std::find(kDropped.begin(), kDropped.end(), lower_name) != kDropped.end();
 }
 

@@ -12,8 +12,8 @@ namespace dualkey::gateway::internal {
 struct BaseUrl {
   bool tls = true;
   std::string host;
-  std::string port;         // "443", "80" or as written
-  std::string path_prefix;  // "" or "/v1" (no trailing slash)
+  std::string port;                // "443", "80" or as written
+  std::string path_prefix;         // "" or "/v1" (no trailing slash)
   std::string HostHeader() const;  // host, with :port when not the scheme's default
   std::string Origin() const;      // https://host[:port]
 };

@@ -23,14 +23,13 @@ using std::string_view;
 
 // Commands that print, transform, copy or send the files they are given.
 constexpr std::array<string_view, 58> kReaders = {
-    "cat",    "tac",     "head",   "tail",    "less",   "more",    "bat",    "batcat",
-    "nl",     "od",      "xxd",    "hexdump", "strings", "base64", "base32", "basenc",
-    "cp",     "scp",     "rsync",  "tar",     "zip",    "7z",      "gzip",   "bzip2",
-    "xz",     "zstd",    "openssl", "gpg",    "awk",    "gawk",    "mawk",   "sed",
-    "jq",     "yq",      "sort",   "uniq",    "cut",    "grep",    "egrep",  "fgrep",
-    "rg",     "ag",      "ack",    "dd",      "curl",   "wget",    "http",   "https",
-    "xh",     "nc",      "ncat",   "socat",   "diff",   "paste",   "column", "xclip",
-    "pbcopy", "install"};
+    "cat",    "tac",   "head",    "tail",    "less",   "more",   "bat",    "batcat", "nl",
+    "od",     "xxd",   "hexdump", "strings", "base64", "base32", "basenc", "cp",     "scp",
+    "rsync",  "tar",   "zip",     "7z",      "gzip",   "bzip2",  "xz",     "zstd",   "openssl",
+    "gpg",    "awk",   "gawk",    "mawk",    "sed",    "jq",     "yq",     "sort",   "uniq",
+    "cut",    "grep",  "egrep",   "fgrep",   "rg",     "ag",     "ack",    "dd",     "curl",
+    "wget",   "http",  "https",   "xh",      "nc",     "ncat",   "socat",  "diff",   "paste",
+    "column", "xclip", "pbcopy",  "install"};
 
 // Readers that take a directory and read everything under it.
 constexpr std::array<string_view, 8> kTreeReaders = {"rsync", "tar", "zip", "7z",
@@ -40,8 +39,8 @@ constexpr std::array<string_view, 8> kTreeReaders = {"rsync", "tar", "zip", "7z"
 constexpr std::array<string_view, 4> kCopies = {"cp", "scp", "rsync", "install"};
 
 // .env files that hold placeholders, not secrets.
-constexpr std::array<string_view, 7> kTemplateSuffixes = {
-    "example", "sample", "template", "dist", "defaults", "schema", "tpl"};
+constexpr std::array<string_view, 7> kTemplateSuffixes = {"example",  "sample", "template", "dist",
+                                                          "defaults", "schema", "tpl"};
 
 bool IsEnvFile(string_view base) {
   if (base == ".env" || base == ".envrc") return true;
@@ -67,9 +66,9 @@ bool IsCredentialFile(string_view path, string_view home) {
   const string_view base = BaseName(path);
   const string_view parent = BaseName(DirName(path));
   if (IsEnvFile(base)) return true;
-  static constexpr std::array<string_view, 8> kNames = {
-      ".pgpass", ".netrc",    ".git-credentials", ".pypirc",
-      "id_rsa",  "id_ed25519", "id_ecdsa",        "id_dsa"};
+  static constexpr std::array<string_view, 8> kNames = {".pgpass",  ".netrc", ".git-credentials",
+                                                        ".pypirc",  "id_rsa", "id_ed25519",
+                                                        "id_ecdsa", "id_dsa"};
   if (std::find(kNames.begin(), kNames.end(), base) != kNames.end()) return true;
   if (parent == ".aws" && (base == "credentials" || base == "config")) return true;
   if (parent == ".kube" && base == "config") return true;
@@ -137,9 +136,12 @@ Action SecretRead(std::string target, std::string reason) {
 // The path an argument names, if any: "@file" (curl -d, -F name=@file),
 // "if=file" (dd), "--opt=file".
 string_view PathPart(string_view text) {
-  if (std::size_t at = text.find("=@"); at != string_view::npos) text = text.substr(at + 2);
-  else if (text.starts_with("@")) text.remove_prefix(1);
-  else if (text.starts_with("if=")) text.remove_prefix(3);
+  if (std::size_t at = text.find("=@"); at != string_view::npos)
+    text = text.substr(at + 2);
+  else if (text.starts_with("@"))
+    text.remove_prefix(1);
+  else if (text.starts_with("if="))
+    text.remove_prefix(3);
   else if (text.starts_with("--") && text.find('=') != string_view::npos)
     text = text.substr(text.find('=') + 1);
   if (std::size_t semicolon = text.find(';'); semicolon != string_view::npos)
@@ -187,9 +189,9 @@ void ClassifyCredentialAccess(const Invocation& inv, Context& ctx) {
       if (arg.known) continue;
       string_view variable = SecretVariable(arg.text);
       if (!variable.empty() && SecretName(variable))
-        ctx.Emit(SecretRead("$" + std::string(variable),
-                            std::string(name) + " prints the secret variable " +
-                                std::string(variable)));
+        ctx.Emit(
+            SecretRead("$" + std::string(variable),
+                       std::string(name) + " prints the secret variable " + std::string(variable)));
     }
     return;
   }
@@ -197,9 +199,10 @@ void ClassifyCredentialAccess(const Invocation& inv, Context& ctx) {
   if (std::find(kReaders.begin(), kReaders.end(), name) == kReaders.end()) return;
   if (name == "sed" && (HasShortFlag(args, 'i') || HasLongFlag(args, "--in-place"))) return;
   const bool copies = std::find(kCopies.begin(), kCopies.end(), name) != kCopies.end();
-  const bool tree = std::find(kTreeReaders.begin(), kTreeReaders.end(), name) != kTreeReaders.end() ||
-                    ((name == "grep" || name == "egrep" || name == "fgrep" || name == "cp") &&
-                     HasRecursiveFlag(args));
+  const bool tree =
+      std::find(kTreeReaders.begin(), kTreeReaders.end(), name) != kTreeReaders.end() ||
+      ((name == "grep" || name == "egrep" || name == "fgrep" || name == "cp") &&
+       HasRecursiveFlag(args));
   // The destination of a copy is written, not read.
   std::size_t last_source = args.size();
   if (copies) {
@@ -239,8 +242,7 @@ void ClassifyCredentialAccess(const Invocation& inv, Context& ctx) {
     ResolvedPath path = ResolvePath(Arg{std::string(text)}, inv.cwd, home);
     if (path.path.empty()) continue;
     if (IsCredentialFile(path.path, home)) {
-      ctx.Emit(SecretRead(path.path, std::string(name) + " reads the credential file " +
-                                         path.path +
+      ctx.Emit(SecretRead(path.path, std::string(name) + " reads the credential file " + path.path +
                                          "; an agent that reads a key can use it anywhere, "
                                          "outside every guard (keep it in dualkey: dualkey scan)"));
     } else if (tree && IsCredentialDirectory(path.path, home)) {

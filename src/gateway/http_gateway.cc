@@ -4,12 +4,12 @@
 // HTTP channel's input, decide (locally; the daemon for anything not allowed),
 // then either answer 403 with the approval, or forward it upstream with the
 // real credential and stream the response back without buffering it.
-// Beast speaks std::string_view, like the rest of dualkey.
-#define BOOST_BEAST_USE_STD_STRING_VIEW
+// clang-format off
+#define BOOST_BEAST_USE_STD_STRING_VIEW  // Beast speaks std::string_view, like dualkey
+#include <utility>  // before Asio: its awaitable.hpp uses std::exchange unincluded
+// clang-format on
 #include <openssl/ssl.h>
 #include <signal.h>
-
-#include <utility>  // before Asio: its awaitable.hpp uses std::exchange
 
 #include <boost/asio.hpp>
 #include <boost/asio/ssl.hpp>
@@ -17,8 +17,8 @@
 #include <boost/beast/http.hpp>
 #include <boost/beast/ssl.hpp>
 #include <chrono>
-#include <limits>
 #include <iostream>
+#include <limits>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -143,11 +143,11 @@ class Gateway {
           break;
         }
         if (ec) {
-          co_await Send(client, Held(http::status::bad_request, "bad_request",
-                                     "malformed HTTP request: " + ec.message() +
-                                         "; nothing was forwarded",
-                                     true),
-                        false);
+          co_await Send(
+              client,
+              Held(http::status::bad_request, "bad_request",
+                   "malformed HTTP request: " + ec.message() + "; nothing was forwarded", true),
+              false);
           break;
         }
         const bool keep_alive = parser.get().keep_alive();
@@ -168,11 +168,12 @@ class Gateway {
             break;
           }
           if (ec) {
-            co_await Send(client, Held(http::status::bad_request, "bad_request",
-                                       "malformed HTTP request body: " + ec.message() +
-                                           "; nothing was forwarded",
-                                       true),
-                          false);
+            co_await Send(
+                client,
+                Held(http::status::bad_request, "bad_request",
+                     "malformed HTTP request body: " + ec.message() + "; nothing was forwarded",
+                     true),
+                false);
             break;
           }
         }
@@ -219,13 +220,12 @@ class Gateway {
   }
 
   // Returns false when the client connection is unusable afterwards.
-  net::awaitable<bool> Handle(http::request<http::string_body>& request,
-                              beast::tcp_stream& client, bool keep_alive, std::size_t worker) {
+  net::awaitable<bool> Handle(http::request<http::string_body>& request, beast::tcp_stream& client,
+                              bool keep_alive, std::size_t worker) {
     internal::Target target;
     std::string error;
     if (!internal::SplitTarget(request.target(), &target, &error)) {
-      co_return co_await Send(client,
-                              Held(http::status::bad_request, "bad_request", error, false),
+      co_return co_await Send(client, Held(http::status::bad_request, "bad_request", error, false),
                               keep_alive);
     }
     auto found = upstreams.find(target.upstream);
@@ -265,8 +265,8 @@ class Gateway {
     ask.agent = agent->name;
     guard::Result local = guard::Check(ask, policy_);
     if (local.verdict.Enforced() != Decision::kAllow || !classified.hold_reason.empty()) {
-      std::optional<Reply> refused = AskDaemon(ask, local.verdict, classified.hold_reason,
-                                               request.method_string(), url);
+      std::optional<Reply> refused =
+          AskDaemon(ask, local.verdict, classified.hold_reason, request.method_string(), url);
       if (refused) co_return co_await Send(client, std::move(*refused), keep_alive);
     }
     co_return co_await Forward(upstream, request, target, path, client, keep_alive, worker);
@@ -276,8 +276,11 @@ class Gateway {
   std::optional<Reply> AskDaemon(const guard::Request& ask, const Verdict& local,
                                  const std::string& hold_reason, std::string_view method,
                                  const std::string& url) {
-    json call{{"op", "check"},   {"channel", "http"}, {"input", ask.input},
-              {"cwd", ask.cwd}, {"agent", ask.agent}};
+    json call{{"op", "check"},
+              {"channel", "http"},
+              {"input", ask.input},
+              {"cwd", ask.cwd},
+              {"agent", ask.agent}};
     if (!hold_reason.empty()) {
       call["min_decision"] = "hold";
       call["detail"] = hold_reason;
@@ -330,8 +333,8 @@ class Gateway {
            std::string_view url, std::string_view reason) {
     if (options_.quiet) return;
     std::lock_guard lock(log_mutex_);
-    std::cerr << "dualkey gateway: " << what << " " << agent << " " << method << " " << url
-              << " — " << reason << "\n";
+    std::cerr << "dualkey gateway: " << what << " " << agent << " " << method << " " << url << " — "
+              << reason << "\n";
   }
 
   net::awaitable<bool> Send(beast::tcp_stream& client, Reply reply, bool keep_alive) {
@@ -423,12 +426,11 @@ class Gateway {
         std::string error;
         connection = co_await Connect(upstream, &error);
         if (!connection) {
-          co_return co_await Send(
-              client,
-              Error(http::status::bad_gateway, "upstream_unreachable",
-                    "cannot reach upstream \"" + upstream.config.name + "\" at " +
-                        upstream.base.Origin() + ": " + error),
-              keep_alive);
+          co_return co_await Send(client,
+                                  Error(http::status::bad_gateway, "upstream_unreachable",
+                                        "cannot reach upstream \"" + upstream.config.name +
+                                            "\" at " + upstream.base.Origin() + ": " + error),
+                                  keep_alive);
         }
       }
       // (Two statements: GCC 12 miscompiles co_await inside ?:.)
@@ -448,7 +450,7 @@ class Gateway {
                                           "\" failed before answering: " + result.error),
                                 keep_alive);
       }
-      co_return result.client_ok && keep_alive;
+      co_return result.client_ok&& keep_alive;
     }
     co_return false;
   }
@@ -459,9 +461,8 @@ class Gateway {
     auto connection = std::make_unique<Connection>();
     beast::error_code ec;
     tcp::resolver resolver(executor);
-    auto endpoints =
-        co_await resolver.async_resolve(upstream.base.host, upstream.base.port,
-                                        net::redirect_error(net::use_awaitable, ec));
+    auto endpoints = co_await resolver.async_resolve(upstream.base.host, upstream.base.port,
+                                                     net::redirect_error(net::use_awaitable, ec));
     if (ec) {
       *error = "cannot resolve " + upstream.base.host + ": " + ec.message();
       co_return nullptr;
@@ -481,8 +482,7 @@ class Gateway {
     }
     lowest.socket().set_option(tcp::no_delay(true), ec);
     if (connection->tls) {
-      if (!SSL_set_tlsext_host_name(connection->tls->native_handle(),
-                                    upstream.base.host.c_str())) {
+      if (!SSL_set_tlsext_host_name(connection->tls->native_handle(), upstream.base.host.c_str())) {
         *error = "cannot set TLS server name";
         co_return nullptr;
       }
@@ -490,9 +490,9 @@ class Gateway {
       co_await connection->tls->async_handshake(ssl::stream_base::client,
                                                 net::redirect_error(net::use_awaitable, ec));
       if (ec) {
-        *error = "TLS handshake failed: " + ec.message() +
-                 (upstream.config.ca_file.empty() ? ""
-                                                  : " (trusting " + upstream.config.ca_file + ")");
+        *error =
+            "TLS handshake failed: " + ec.message() +
+            (upstream.config.ca_file.empty() ? "" : " (trusting " + upstream.config.ca_file + ")");
         co_return nullptr;
       }
     }
@@ -625,8 +625,8 @@ int RunHttp(const Options& given) {
   const char* home = std::getenv("HOME");
   policy::Policy policy = policy::Load(policy::DefaultSources("", home ? home : ""));
   for (const std::string& policy_error : policy.errors)
-    std::cerr << "dualkey gateway: policy error (destructive requests stay held): "
-              << policy_error << "\n";
+    std::cerr << "dualkey gateway: policy error (destructive requests stay held): " << policy_error
+              << "\n";
 
   Gateway gateway(options, std::move(policy));
   CredentialStore credentials(options.state_dir);
@@ -670,7 +670,8 @@ int RunHttp(const Options& given) {
   // One io_context per thread, each connection pinned to one of them: a
   // request never hops threads (a hop costs more than the classification).
   std::vector<std::unique_ptr<net::io_context>> contexts;
-  for (int i = 0; i < options.threads; ++i) contexts.push_back(std::make_unique<net::io_context>(1));
+  for (int i = 0; i < options.threads; ++i)
+    contexts.push_back(std::make_unique<net::io_context>(1));
   net::io_context& io = *contexts[0];
   tcp::acceptor acceptor(io);
   try {
@@ -683,8 +684,7 @@ int RunHttp(const Options& given) {
       std::cerr << "dualkey gateway: warning: listening on " << host
                 << ", not loopback; anyone who can reach it and holds a token can use it\n";
   } catch (const std::exception& e) {
-    std::cerr << "dualkey gateway: cannot listen on " << options.listen << ": " << e.what()
-              << "\n";
+    std::cerr << "dualkey gateway: cannot listen on " << options.listen << ": " << e.what() << "\n";
     return 2;
   }
   const tcp::endpoint bound = acceptor.local_endpoint();
@@ -700,8 +700,8 @@ int RunHttp(const Options& given) {
         for (std::size_t next = 0;; next = (next + 1) % contexts.size()) {
           beast::error_code ec;
           net::io_context& home = *contexts[next];
-          tcp::socket socket = co_await acceptor.async_accept(
-              home, net::redirect_error(net::use_awaitable, ec));
+          tcp::socket socket =
+              co_await acceptor.async_accept(home, net::redirect_error(net::use_awaitable, ec));
           if (ec == net::error::operation_aborted) co_return;
           if (ec) continue;
           socket.set_option(tcp::no_delay(true), ec);
