@@ -10,6 +10,7 @@ packages=(
   libgtest-dev libgmock-dev libbenchmark-dev
   libssl-dev libsodium-dev libzstd-dev libsqlite3-dev libpq-dev libasio-dev
   libqrencode-dev hyperfine
+  libboost-dev
   postgresql postgresql-client python3 jq
   libboost-dev curl
   restic borgbackup zstd

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "mcp/proxy.h"
+#include "gateway/gateway.h"
 #include "server/server.h"
 
 namespace dualkey::cli {
@@ -164,5 +165,26 @@ struct VaultOptions {
   bool dry_run = false;
 };
 int RunVault(const VaultOptions& options);
+// `dualkey gateway http` and `dualkey gateway credential set|list|remove`
+// (gateway_cmd.cc).
+struct GatewayOptions {
+  std::string action;  // http | credential-set | credential-list | credential-remove
+  gateway::Options http;
+  std::string name;     // credential name
+  std::string type = "bearer";
+  std::string region;   // aws-sigv4
+  std::string service;  // aws-sigv4
+  bool json = false;
+};
+int RunGateway(const GatewayOptions& options);
+
+// `dualkey scan [PATH...]`: loose credentials in files an agent can read
+// (scan_cmd.cc).
+struct ScanOptions {
+  std::vector<std::string> paths;  // default: $HOME and the current directory
+  bool json = false;
+  int max_depth = 8;
+};
+int RunScan(const ScanOptions& options);
 
 }  // namespace dualkey::cli

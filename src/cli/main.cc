@@ -302,6 +302,65 @@ int main(int argc, char** argv) {
   pg_proxy_cmd->add_option("--pg-dump", pg_proxy.pg_dump, "pg_dump binary for snapshots (default: found)");
   pg_proxy_cmd->add_flag("--quiet", pg_proxy.quiet, "no log lines on stderr");
 
+  dualkey::cli::GatewayOptions gateway;
+  CLI::App* gateway_cmd = app.add_subcommand(
+      "gateway",
+      "The HTTP gateway: agents call http://127.0.0.1:PORT/<upstream>/... with a dualkey\n"
+      "token; dualkey classifies each request, holds destructive ones for approval, and\n"
+      "forwards the rest with the real credential, which the agent never sees.\n"
+      "  echo \"$TOKEN\" | dualkey gateway credential set railway --type bearer\n"
+      "  dualkey gateway http --listen 127.0.0.1:8787    (config: STATE/gateway.toml)\n"
+      "See docs/gateway.md.");
+  gateway_cmd->require_subcommand(1);
+  CLI::App* gateway_http = gateway_cmd->add_subcommand(
+      "http", "Serve the reverse gateway until SIGINT/SIGTERM. Config (TOML):\n"
+              "  [[gateway.http.upstream]]\n"
+              "  name = \"railway\"  base_url = \"https://backboard.railway.app\"\n"
+              "  credential = \"railway\"  # ca_file = \"...\" for a private CA");
+  gateway_http->add_option("--listen", gateway.http.listen, "HOST:PORT (127.0.0.1:8787; port 0 = any)");
+  gateway_http->add_option("--config", gateway.http.config_path, "config file (STATE/gateway.toml)");
+  gateway_http->add_option("--state-dir", gateway.http.state_dir, "dualkey's state directory");
+  gateway_http->add_option("--socket", gateway.http.socket_path, "the daemon's socket");
+  gateway_http->add_option("--threads", gateway.http.threads, "worker threads (4)");
+  gateway_http->add_option("--max-body", gateway.http.max_body_bytes,
+                           "largest request body read for classification (8 MiB); larger: 413");
+  gateway_http->add_flag("--quiet", gateway.http.quiet, "no log lines on stderr");
+  gateway_http->callback([&] { gateway.action = "http"; });
+  CLI::App* gateway_credential = gateway_cmd->add_subcommand(
+      "credential", "The real credentials the gateway injects (0600 files in STATE/credentials).");
+  gateway_credential->require_subcommand(1);
+  CLI::App* credential_set = gateway_credential->add_subcommand(
+      "set", "Store a credential, the secret read from stdin (never from the command line):\n"
+             "  bearer: the token; basic: user:password;\n"
+             "  aws-sigv4: ACCESS_KEY_ID SECRET_ACCESS_KEY [SESSION_TOKEN] (--region, --service)");
+  credential_set->add_option("name", gateway.name, "credential name (the config's credential = ...)")
+      ->required();
+  credential_set->add_option("--type", gateway.type, "bearer (default), basic or aws-sigv4");
+  credential_set->add_option("--region", gateway.region, "aws-sigv4: region, e.g. us-east-1");
+  credential_set->add_option("--service", gateway.service, "aws-sigv4: service, e.g. s3, ec2");
+  credential_set->callback([&] { gateway.action = "credential-set"; });
+  CLI::App* credential_list =
+      gateway_credential->add_subcommand("list", "List credentials (names and types, never secrets).");
+  credential_list->add_flag("--json", gateway.json, "print JSON");
+  credential_list->callback([&] { gateway.action = "credential-list"; });
+  CLI::App* credential_remove = gateway_credential->add_subcommand("remove", "Delete a credential.");
+  credential_remove->add_option("name", gateway.name, "credential name")->required();
+  credential_remove->callback([&] { gateway.action = "credential-remove"; });
+  for (CLI::App* sub : {credential_set, credential_list, credential_remove})
+    sub->add_option("--state-dir", gateway.http.state_dir, "dualkey's state directory");
+
+  dualkey::cli::ScanOptions scan;
+  CLI::App* scan_cmd = app.add_subcommand(
+      "scan",
+      "Find cloud and database credentials lying in files an agent can read (AWS keys,\n"
+      ".env tokens, CLI configs, connection strings with passwords) and say how to move\n"
+      "each into dualkey. Secrets are shown redacted. Exit status: 0 none found, 1 found.\n"
+      "  dualkey scan                 $HOME and the current directory\n"
+      "  dualkey scan ~/src --json");
+  scan_cmd->add_option("paths", scan.paths, "files or directories (default: $HOME and here)");
+  scan_cmd->add_flag("--json", scan.json, "print JSON");
+  scan_cmd->add_option("--max-depth", scan.max_depth, "directory depth to descend (8)");
+
   dualkey::cli::DoctorOptions doctor;
   CLI::App* doctor_cmd = app.add_subcommand(
       "doctor", "Check each installed agent hook with a harmless and a destructive sample.");
@@ -414,5 +473,7 @@ int main(int argc, char** argv) {
   if (!token.action.empty()) return dualkey::cli::RunToken(token);
   if (!vault.action.empty()) return dualkey::cli::RunVault(vault);
   if (pg_proxy_cmd->parsed()) return dualkey::cli::RunPgProxy(pg_proxy);
+  if (!gateway.action.empty()) return dualkey::cli::RunGateway(gateway);
+  if (scan_cmd->parsed()) return dualkey::cli::RunScan(scan);
   return 2;
 }

@@ -157,6 +157,7 @@ class Classifier final : public Context, public InvocationSink {
       if (redirect.kind == RedirectKind::kTruncate || redirect.kind == RedirectKind::kAppend)
         ClassifyRedirect(redirect, inv, *this);
     }
+    ClassifyCredentialAccess(inv, *this);
     if (inv.argv.empty()) return;
     if (!inv.NameKnown()) {
       Emit(Opaque("the command name is computed at run time (" + inv.argv[0].text +

@@ -21,6 +21,11 @@ std::span<const PackEntry> CloudPack();        // cloud.cc: aws, gcloud, gsutil,
 std::span<const PackEntry> BackupPack();       // backup.cc: restic, borg, kopia, rclone, pgbackrest ...
 std::span<const PackEntry> HttpClientPack();   // http_clients.cc: curl, wget, http/https, xh
 
+// Every command, beside its own pack (credentials.cc): reads of credential
+// files (~/.aws/credentials, .env, ~/.ssh/id_*) and dumps of secret variables.
+void ClassifyCredentialAccess(const Invocation& inv, Context& ctx);
+bool IsCredentialFile(std::string_view path, std::string_view home);
+
 // Classifies a file redirection that writes (`> file` truncates it).
 void ClassifyRedirect(const FileRedirect& redirect, const Invocation& inv, Context& ctx);
 

@@ -1,0 +1,727 @@
+// The gateway's sockets: Boost.Beast on both sides, C++20 coroutines, one
+// io_context per worker thread. Per request: read it whole (up to the body cap: the
+// classifier needs the body), authenticate the agent token, turn it into the
+// HTTP channel's input, decide (locally; the daemon for anything not allowed),
+// then either answer 403 with the approval, or forward it upstream with the
+// real credential and stream the response back without buffering it.
+// clang-format off
+#define BOOST_BEAST_USE_STD_STRING_VIEW  // Beast speaks std::string_view, like dualkey
+#include <utility>  // before Asio: its awaitable.hpp uses std::exchange unincluded
+// clang-format on
+#include <openssl/ssl.h>
+#include <signal.h>
+
+#include <boost/asio.hpp>
+#include <boost/asio/ssl.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <boost/beast/ssl.hpp>
+#include <chrono>
+#include <iostream>
+#include <limits>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <nlohmann/json.hpp>
+#include <thread>
+#include <unordered_map>
+
+#include "gateway/gateway.h"
+#include "gateway/internal/sigv4.h"
+#include "gateway/internal/url.h"
+#include "guard/guard.h"
+#include "policy/policy.h"
+#include "server/server.h"
+#include "token/token.h"
+
+namespace dualkey::gateway {
+namespace {
+
+namespace net = boost::asio;
+namespace ssl = boost::asio::ssl;
+namespace beast = boost::beast;
+namespace http = beast::http;
+using tcp = net::ip::tcp;
+using json = nlohmann::json;
+using internal::BaseUrl;
+
+constexpr auto kClientIdle = std::chrono::seconds(60);
+constexpr auto kUpstreamTimeout = std::chrono::seconds(120);
+constexpr std::size_t kMaxIdlePerUpstream = 16;
+constexpr auto kTokenCacheTtl = std::chrono::seconds(2);
+
+// One connection to an upstream, kept alive between requests.
+struct Connection {
+  std::unique_ptr<beast::ssl_stream<beast::tcp_stream>> tls;
+  std::unique_ptr<beast::tcp_stream> plain;
+  beast::flat_buffer buffer;
+  beast::tcp_stream& Lowest() { return tls ? beast::get_lowest_layer(*tls) : *plain; }
+};
+
+struct UpstreamRuntime {
+  Upstream config;
+  BaseUrl base;
+  Credential credential;
+  std::unique_ptr<ssl::context> tls;
+  // Kept-alive connections, one pool per worker thread: a connection's
+  // completions run on the thread whose io_context made it.
+  std::vector<std::vector<std::unique_ptr<Connection>>> idle;
+};
+
+struct Reply {
+  http::status status = http::status::ok;
+  json body;
+  bool close = false;
+};
+
+std::string Base64(std::string_view data) {
+  static constexpr char kChars[] =
+      "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+  std::string out;
+  std::size_t i = 0;
+  for (; i + 2 < data.size(); i += 3) {
+    unsigned v = (static_cast<unsigned char>(data[i]) << 16) |
+                 (static_cast<unsigned char>(data[i + 1]) << 8) |
+                 static_cast<unsigned char>(data[i + 2]);
+    out += {kChars[v >> 18], kChars[(v >> 12) & 63], kChars[(v >> 6) & 63], kChars[v & 63]};
+  }
+  if (i + 1 == data.size()) {
+    unsigned v = static_cast<unsigned char>(data[i]) << 16;
+    out += {kChars[v >> 18], kChars[(v >> 12) & 63], '=', '='};
+  } else if (i + 2 == data.size()) {
+    unsigned v = (static_cast<unsigned char>(data[i]) << 16) |
+                 (static_cast<unsigned char>(data[i + 1]) << 8);
+    out += {kChars[v >> 18], kChars[(v >> 12) & 63], kChars[(v >> 6) & 63], '='};
+  }
+  return out;
+}
+
+Reply Error(http::status status, std::string error, std::string reason, bool close = false) {
+  Reply reply;
+  reply.status = status;
+  reply.body = json{{"error", std::move(error)}, {"reason", std::move(reason)}};
+  reply.close = close;
+  return reply;
+}
+
+// Malformed or unreadable input: held, never forwarded.
+Reply Held(http::status status, std::string error, std::string reason, bool close) {
+  Reply reply = Error(status, std::move(error), std::move(reason), close);
+  reply.body["decision"] = "hold";
+  return reply;
+}
+
+bool IsLoopbackHost(const std::string& host) {
+  return host == "localhost" || host == "::1" || host.starts_with("127.");
+}
+
+class Gateway {
+ public:
+  Gateway(Options options, policy::Policy policy)
+      : options_(std::move(options)), policy_(std::move(policy)), tokens_(options_.state_dir) {}
+
+  std::map<std::string, std::unique_ptr<UpstreamRuntime>> upstreams;
+
+  net::awaitable<void> Session(tcp::socket socket, std::size_t worker) {
+    beast::tcp_stream client(std::move(socket));
+    beast::flat_buffer buffer;
+    try {
+      for (;;) {
+        http::request_parser<http::string_body> parser;
+        parser.header_limit(64 * 1024);
+        parser.body_limit(options_.max_body_bytes);
+        beast::error_code ec;
+        client.expires_after(kClientIdle);
+        co_await http::async_read_header(client, buffer, parser,
+                                         net::redirect_error(net::use_awaitable, ec));
+        if (ec == http::error::end_of_stream || ec == net::error::eof ||
+            ec == net::error::connection_reset || ec == beast::error::timeout ||
+            ec == net::error::operation_aborted)
+          break;
+        if (ec == http::error::body_limit) {  // a Content-Length over the cap
+          co_await Send(client, TooLarge(parser.content_length().value_or(0)), false);
+          break;
+        }
+        if (ec) {
+          co_await Send(
+              client,
+              Held(http::status::bad_request, "bad_request",
+                   "malformed HTTP request: " + ec.message() + "; nothing was forwarded", true),
+              false);
+          break;
+        }
+        const bool keep_alive = parser.get().keep_alive();
+        if (parser.content_length() && *parser.content_length() > options_.max_body_bytes) {
+          co_await Send(client, TooLarge(*parser.content_length()), false);
+          break;
+        }
+        if (parser.get()[http::field::expect] == "100-continue") {
+          http::response<http::empty_body> go_on{http::status::continue_, 11};
+          co_await http::async_write(client, go_on, net::redirect_error(net::use_awaitable, ec));
+          if (ec) break;
+        }
+        if (!parser.is_done()) {
+          co_await http::async_read(client, buffer, parser,
+                                    net::redirect_error(net::use_awaitable, ec));
+          if (ec == http::error::body_limit) {
+            co_await Send(client, TooLarge(0), false);
+            break;
+          }
+          if (ec) {
+            co_await Send(
+                client,
+                Held(http::status::bad_request, "bad_request",
+                     "malformed HTTP request body: " + ec.message() + "; nothing was forwarded",
+                     true),
+                false);
+            break;
+          }
+        }
+        http::request<http::string_body> request = parser.release();
+        bool client_ok = co_await Handle(request, client, keep_alive, worker);
+        if (!client_ok || !keep_alive) break;
+      }
+    } catch (const std::exception& e) {
+      if (!options_.quiet) std::cerr << "dualkey gateway: connection error: " << e.what() << "\n";
+    }
+    beast::error_code ignored;
+    client.socket().shutdown(tcp::socket::shutdown_send, ignored);
+  }
+
+ private:
+  Reply TooLarge(std::uint64_t declared) {
+    return Held(http::status::payload_too_large, "too_large",
+                (declared ? "the request body is " + std::to_string(declared) + " bytes; "
+                          : std::string("the request body is ")) +
+                    "more than the " + std::to_string(options_.max_body_bytes) +
+                    " bytes dualkey reads to classify a request, so it is held unread and "
+                    "not forwarded",
+                true);
+  }
+
+  std::optional<token::Token> Authenticate(const http::request<http::string_body>& request) {
+    std::string secret;
+    std::string_view authorization = request[http::field::authorization];
+    if (authorization.size() > 7 && internal::Lower(authorization.substr(0, 7)) == "bearer " &&
+        authorization.substr(7).starts_with("dk_"))
+      secret = std::string(authorization.substr(7));
+    if (secret.empty()) secret = std::string(request["X-Dualkey-Token"]);
+    while (!secret.empty() && secret.back() == ' ') secret.pop_back();
+    if (secret.empty()) return std::nullopt;
+    std::lock_guard lock(token_mutex_);
+    const auto now = std::chrono::steady_clock::now();
+    if (auto it = token_cache_.find(secret);
+        it != token_cache_.end() && now - it->second.second < kTokenCacheTtl)
+      return it->second.first;
+    std::optional<token::Token> found = tokens_.FindBySecret(secret);
+    if (token_cache_.size() > 1024) token_cache_.clear();
+    if (found) token_cache_[secret] = {*found, now};
+    return found;
+  }
+
+  // Returns false when the client connection is unusable afterwards.
+  net::awaitable<bool> Handle(http::request<http::string_body>& request, beast::tcp_stream& client,
+                              bool keep_alive, std::size_t worker) {
+    internal::Target target;
+    std::string error;
+    if (!internal::SplitTarget(request.target(), &target, &error)) {
+      co_return co_await Send(client, Held(http::status::bad_request, "bad_request", error, false),
+                              keep_alive);
+    }
+    auto found = upstreams.find(target.upstream);
+    if (found == upstreams.end()) {
+      std::string names;
+      for (const auto& [name, upstream] : upstreams) names += (names.empty() ? "" : ", ") + name;
+      co_return co_await Send(
+          client,
+          Error(http::status::not_found, "unknown_upstream",
+                "no upstream named \"" + target.upstream.substr(0, 64) +
+                    "\"; this gateway serves: " + names + " (call /<upstream>/<path>)"),
+          keep_alive);
+    }
+    UpstreamRuntime& upstream = *found->second;
+    std::optional<token::Token> agent = Authenticate(request);
+    if (!agent || !agent->Allows("http")) {
+      Reply reply = Error(http::status::unauthorized, "unauthorized",
+                          agent ? "token '" + agent->name + "' has no http scope"
+                                : "send a dualkey agent token: Authorization: Bearer dk_... "
+                                  "(dualkey token add NAME --scope http)");
+      co_return co_await Send(client, std::move(reply), keep_alive);
+    }
+
+    const std::string path = upstream.base.path_prefix + target.path;
+    const std::string url =
+        upstream.base.Origin() + path + (target.query.empty() ? "" : "?" + target.query);
+    std::vector<std::pair<std::string, std::string>> headers;
+    for (const auto& field : request)
+      headers.emplace_back(std::string(field.name_string()), std::string(field.value()));
+    internal::ClassifiedRequest classified =
+        internal::HttpChannelInput(request.method_string(), url, headers, request.body());
+
+    guard::Request ask;
+    ask.channel = Channel::kHttp;
+    ask.input = classified.input;
+    ask.cwd = "gateway:" + upstream.config.name;
+    ask.agent = agent->name;
+    guard::Result local = guard::Check(ask, policy_);
+    if (local.verdict.Enforced() != Decision::kAllow || !classified.hold_reason.empty()) {
+      std::optional<Reply> refused =
+          AskDaemon(ask, local.verdict, classified.hold_reason, request.method_string(), url);
+      if (refused) co_return co_await Send(client, std::move(*refused), keep_alive);
+    }
+    co_return co_await Forward(upstream, request, target, path, client, keep_alive, worker);
+  }
+
+  // nullopt: the daemon allowed it (an approval, used once). Otherwise the 403.
+  std::optional<Reply> AskDaemon(const guard::Request& ask, const Verdict& local,
+                                 const std::string& hold_reason, std::string_view method,
+                                 const std::string& url) {
+    json call{{"op", "check"},
+              {"channel", "http"},
+              {"input", ask.input},
+              {"cwd", ask.cwd},
+              {"agent", ask.agent}};
+    if (!hold_reason.empty()) {
+      call["min_decision"] = "hold";
+      call["detail"] = hold_reason;
+    }
+    std::string error;
+    std::optional<json> answer =
+        server::Call(options_.socket_path, call, options_.daemon_timeout_ms, &error);
+    Decision decision;
+    if (!answer || !answer->value("ok", false) || !answer->contains("decision") ||
+        !(*answer)["decision"].is_string() ||
+        !policy::ParseDecision((*answer)["decision"].get<std::string>(), &decision)) {
+      std::string why = answer ? answer->value("error", "it gave no decision") : error;
+      std::string reason = (hold_reason.empty() ? local.reason : hold_reason) +
+                           " (the dualkey daemon at " + options_.socket_path +
+                           " is not reachable: " + why +
+                           "; nothing can be approved until it runs: dualkey serve)";
+      Log("HOLD", ask.agent, method, url, reason);
+      Reply reply = Held(http::status::forbidden, "held", reason, false);
+      return reply;
+    }
+    if (decision == Decision::kAllow) {
+      if (answer->value("approved", false))
+        Log("PASS", ask.agent, method, url, answer->value("reason", "approved"));
+      return std::nullopt;
+    }
+    Reply reply;
+    reply.status = http::status::forbidden;
+    const std::string reason = answer->value("reason", local.reason);
+    if (decision == Decision::kDeny) {
+      reply.body = json{{"error", "denied"}, {"decision", "deny"}, {"reason", reason}};
+      Log("DENY", ask.agent, method, url, reason);
+      return reply;
+    }
+    const std::string id = answer->value("approval_id", "");
+    reply.body = json{{"error", "held"},
+                      {"decision", ToString(decision)},
+                      {"approval_id", id},
+                      {"code", answer->value("code", "")},
+                      {"reason", reason}};
+    if (!id.empty()) {
+      reply.body["approve"] = "dualkey approve " + id;
+      reply.body["approvals_needed"] = answer->value("approvals_needed", 1);
+      reply.body["then"] = "send the identical request again; it passes once";
+    }
+    Log("HOLD", ask.agent, method, url, reason + (id.empty() ? "" : " [approval " + id + "]"));
+    return reply;
+  }
+
+  void Log(std::string_view what, std::string_view agent, std::string_view method,
+           std::string_view url, std::string_view reason) {
+    if (options_.quiet) return;
+    std::lock_guard lock(log_mutex_);
+    std::cerr << "dualkey gateway: " << what << " " << agent << " " << method << " " << url << " — "
+              << reason << "\n";
+  }
+
+  net::awaitable<bool> Send(beast::tcp_stream& client, Reply reply, bool keep_alive) {
+    http::response<http::string_body> response{reply.status, 11};
+    response.set(http::field::content_type, "application/json");
+    response.set(http::field::server, "dualkey-gateway");
+    if (reply.body.contains("decision"))
+      response.set("X-Dualkey-Decision", reply.body["decision"].get<std::string>());
+    if (reply.status == http::status::unauthorized)
+      response.set(http::field::www_authenticate, "Bearer realm=\"dualkey\"");
+    response.body() = reply.body.dump(-1, ' ', false, json::error_handler_t::replace) + "\n";
+    response.keep_alive(keep_alive && !reply.close);
+    response.prepare_payload();
+    beast::error_code ec;
+    client.expires_after(kClientIdle);
+    co_await http::async_write(client, response, net::redirect_error(net::use_awaitable, ec));
+    co_return !ec && keep_alive && !reply.close;
+  }
+
+  static void Inject(const UpstreamRuntime& upstream, http::request<http::string_body>& out,
+                     const std::string& path, const std::string& query) {
+    const Credential& credential = upstream.credential;
+    switch (credential.type) {
+      case CredentialType::kBearer:
+        out.set(http::field::authorization, "Bearer " + credential.secret);
+        break;
+      case CredentialType::kBasic:
+        out.set(http::field::authorization, "Basic " + Base64(credential.secret));
+        break;
+      case CredentialType::kAwsSigV4: {
+        internal::SigV4Request sign;
+        sign.method = std::string(out.method_string());
+        sign.path = path;
+        sign.query = query;
+        sign.payload_sha256_hex = internal::Sha256Hex(out.body());
+        out.set("x-amz-date", internal::AmzDateNow());
+        out.set("x-amz-content-sha256", sign.payload_sha256_hex);
+        if (!credential.session_token.empty())
+          out.set("x-amz-security-token", credential.session_token);
+        for (const auto& field : out) {
+          const std::string name = internal::Lower(field.name_string());
+          if (name == "host" || name == "content-type" || name.starts_with("x-amz-"))
+            sign.headers.emplace_back(name, std::string(field.value()));
+        }
+        internal::AwsKeys keys{credential.access_key_id, credential.secret_access_key,
+                               credential.session_token};
+        out.set(http::field::authorization,
+                internal::SignV4(sign, keys, credential.region, credential.service,
+                                 std::string(out["x-amz-date"]))
+                    .authorization);
+        break;
+      }
+    }
+  }
+
+  net::awaitable<bool> Forward(UpstreamRuntime& upstream, http::request<http::string_body>& in,
+                               const internal::Target& target, const std::string& path,
+                               beast::tcp_stream& client, bool keep_alive, std::size_t worker) {
+    http::request<http::string_body> out;
+    out.method_string(in.method_string());
+    out.target(path + (target.query.empty() ? "" : "?" + target.query));
+    out.version(11);
+    const bool sigv4 = upstream.credential.type == CredentialType::kAwsSigV4;
+    for (const auto& field : in) {
+      const std::string name = internal::Lower(field.name_string());
+      if (internal::IsHopByHopOrAgentAuth(name) || name == "content-length") continue;
+      if (sigv4 && (name == "x-amz-date" || name == "x-amz-content-sha256" ||
+                    name == "x-amz-security-token"))
+        continue;
+      out.insert(field.name_string(), field.value());
+    }
+    out.set(http::field::host, upstream.base.HostHeader());
+    out.body() = std::move(in.body());
+    out.prepare_payload();
+    out.keep_alive(true);
+    Inject(upstream, out, path, target.query);
+    const bool head = in.method() == http::verb::head;
+
+    for (int attempt = 0; attempt < 2; ++attempt) {
+      std::unique_ptr<Connection> connection;
+      bool reused = false;
+      std::vector<std::unique_ptr<Connection>>& idle = upstream.idle[worker];
+      if (!idle.empty()) {
+        connection = std::move(idle.back());
+        idle.pop_back();
+        reused = true;
+      }
+      if (!connection) {
+        std::string error;
+        connection = co_await Connect(upstream, &error);
+        if (!connection) {
+          co_return co_await Send(client,
+                                  Error(http::status::bad_gateway, "upstream_unreachable",
+                                        "cannot reach upstream \"" + upstream.config.name +
+                                            "\" at " + upstream.base.Origin() + ": " + error),
+                                  keep_alive);
+        }
+      }
+      // (Two statements: GCC 12 miscompiles co_await inside ?:.)
+      RelayResult result;
+      if (connection->tls)
+        result = co_await Relay(*connection->tls, *connection, out, client, keep_alive, head);
+      else
+        result = co_await Relay(*connection->plain, *connection, out, client, keep_alive, head);
+      if (result.upstream_reusable && idle.size() < kMaxIdlePerUpstream)
+        idle.push_back(std::move(connection));
+      if (result.before_response) {
+        // A kept-alive connection the upstream had closed: try a fresh one once.
+        if (reused && attempt == 0) continue;
+        co_return co_await Send(client,
+                                Error(http::status::bad_gateway, "upstream_failed",
+                                      "upstream \"" + upstream.config.name +
+                                          "\" failed before answering: " + result.error),
+                                keep_alive);
+      }
+      co_return result.client_ok&& keep_alive;
+    }
+    co_return false;
+  }
+
+  net::awaitable<std::unique_ptr<Connection>> Connect(UpstreamRuntime& upstream,
+                                                      std::string* error) {
+    auto executor = co_await net::this_coro::executor;
+    auto connection = std::make_unique<Connection>();
+    beast::error_code ec;
+    tcp::resolver resolver(executor);
+    auto endpoints = co_await resolver.async_resolve(upstream.base.host, upstream.base.port,
+                                                     net::redirect_error(net::use_awaitable, ec));
+    if (ec) {
+      *error = "cannot resolve " + upstream.base.host + ": " + ec.message();
+      co_return nullptr;
+    }
+    if (upstream.base.tls) {
+      connection->tls =
+          std::make_unique<beast::ssl_stream<beast::tcp_stream>>(executor, *upstream.tls);
+    } else {
+      connection->plain = std::make_unique<beast::tcp_stream>(executor);
+    }
+    beast::tcp_stream& lowest = connection->Lowest();
+    lowest.expires_after(std::chrono::seconds(10));
+    co_await lowest.async_connect(endpoints, net::redirect_error(net::use_awaitable, ec));
+    if (ec) {
+      *error = ec.message();
+      co_return nullptr;
+    }
+    lowest.socket().set_option(tcp::no_delay(true), ec);
+    if (connection->tls) {
+      if (!SSL_set_tlsext_host_name(connection->tls->native_handle(), upstream.base.host.c_str())) {
+        *error = "cannot set TLS server name";
+        co_return nullptr;
+      }
+      connection->tls->set_verify_callback(ssl::host_name_verification(upstream.base.host));
+      co_await connection->tls->async_handshake(ssl::stream_base::client,
+                                                net::redirect_error(net::use_awaitable, ec));
+      if (ec) {
+        *error =
+            "TLS handshake failed: " + ec.message() +
+            (upstream.config.ca_file.empty() ? "" : " (trusting " + upstream.config.ca_file + ")");
+        co_return nullptr;
+      }
+    }
+    co_return connection;
+  }
+
+  struct RelayResult {
+    bool before_response = false;  // failed before any byte went to the client
+    bool client_ok = true;
+    bool upstream_reusable = false;
+    std::string error;
+  };
+
+  template <class Stream>
+  net::awaitable<RelayResult> Relay(Stream& stream, Connection& connection,
+                                    http::request<http::string_body>& out,
+                                    beast::tcp_stream& client, bool keep_alive, bool head) {
+    RelayResult result;
+    beast::error_code ec;
+    connection.Lowest().expires_after(kUpstreamTimeout);
+    co_await http::async_write(stream, out, net::redirect_error(net::use_awaitable, ec));
+    if (ec) {
+      result.before_response = true;
+      result.error = ec.message();
+      co_return result;
+    }
+    http::response_parser<http::buffer_body> parser;
+    parser.body_limit(std::numeric_limits<std::uint64_t>::max());
+    parser.skip(head);
+    co_await http::async_read_header(stream, connection.buffer, parser,
+                                     net::redirect_error(net::use_awaitable, ec));
+    if (ec) {
+      result.before_response = true;
+      result.error = ec.message();
+      co_return result;
+    }
+    auto& response = parser.get();
+    const bool upstream_keep_alive = response.keep_alive();
+    const unsigned status = response.result_int();
+    const bool bodiless = head || status / 100 == 1 || status == 204 || status == 304;
+    response.erase(http::field::connection);
+    response.erase(http::field::keep_alive);
+    response.erase("Proxy-Connection");
+    response.version(11);
+    if (!bodiless && !response.has_content_length() && !response.chunked())
+      response.chunked(true);  // the upstream ends it by closing; we chunk it instead
+    response.keep_alive(keep_alive);
+    http::serializer<false, http::buffer_body> serializer{response};
+    client.expires_after(kUpstreamTimeout);
+    co_await http::async_write_header(client, serializer,
+                                      net::redirect_error(net::use_awaitable, ec));
+    if (ec) {
+      result.client_ok = false;
+      co_return result;
+    }
+    char chunk[16 * 1024];
+    do {
+      if (!parser.is_done()) {
+        response.body().data = chunk;
+        response.body().size = sizeof(chunk);
+        connection.Lowest().expires_after(kUpstreamTimeout);
+        co_await http::async_read(stream, connection.buffer, parser,
+                                  net::redirect_error(net::use_awaitable, ec));
+        if (ec == http::error::need_buffer) ec = {};
+        if (ec) {
+          // The upstream broke off mid-body: the client sees a cut response.
+          result.client_ok = false;
+          result.error = ec.message();
+          co_return result;
+        }
+        response.body().size = sizeof(chunk) - response.body().size;
+        response.body().data = chunk;
+        response.body().more = !parser.is_done();
+      } else {
+        response.body().data = nullptr;
+        response.body().size = 0;
+        response.body().more = false;
+      }
+      client.expires_after(kUpstreamTimeout);
+      co_await http::async_write(client, serializer, net::redirect_error(net::use_awaitable, ec));
+      if (ec == http::error::need_buffer) ec = {};
+      if (ec) {
+        result.client_ok = false;
+        co_return result;
+      }
+    } while (!parser.is_done() || !serializer.is_done());
+    result.upstream_reusable = upstream_keep_alive && !response.need_eof() && parser.is_done();
+    co_return result;
+  }
+
+  Options options_;
+  policy::Policy policy_;
+  std::mutex token_mutex_;
+  token::Store tokens_;
+  std::unordered_map<std::string, std::pair<token::Token, std::chrono::steady_clock::time_point>>
+      token_cache_;
+  std::mutex log_mutex_;
+};
+
+bool ParseListen(const std::string& text, std::string* host, unsigned short* port) {
+  std::size_t colon = text.rfind(':');
+  if (colon == std::string::npos) return false;
+  *host = text.substr(0, colon);
+  if (host->starts_with("[") && host->ends_with("]")) *host = host->substr(1, host->size() - 2);
+  if (host->empty()) *host = "127.0.0.1";
+  const std::string digits = text.substr(colon + 1);
+  if (digits.empty() || digits.size() > 5 ||
+      digits.find_first_not_of("0123456789") != std::string::npos)
+    return false;
+  const int value = std::stoi(digits);
+  if (value > 65535) return false;
+  *port = static_cast<unsigned short>(value);
+  return true;
+}
+
+}  // namespace
+
+int RunHttp(const Options& given) {
+  Options options = given;
+  if (options.state_dir.empty()) options.state_dir = server::DefaultStateDir();
+  if (options.config_path.empty()) options.config_path = options.state_dir + "/gateway.toml";
+  if (options.socket_path.empty()) options.socket_path = server::DefaultSocketPath();
+  if (options.threads < 1) options.threads = 1;
+  std::string error;
+  std::optional<Config> config = LoadConfig(options.config_path, &error);
+  if (!config) {
+    std::cerr << "dualkey gateway: " << error << "\n";
+    return 2;
+  }
+  const char* home = std::getenv("HOME");
+  policy::Policy policy = policy::Load(policy::DefaultSources("", home ? home : ""));
+  for (const std::string& policy_error : policy.errors)
+    std::cerr << "dualkey gateway: policy error (destructive requests stay held): " << policy_error
+              << "\n";
+
+  Gateway gateway(options, std::move(policy));
+  CredentialStore credentials(options.state_dir);
+  for (const Upstream& upstream : config->upstreams) {
+    auto runtime = std::make_unique<UpstreamRuntime>();
+    runtime->config = upstream;
+    runtime->idle.resize(static_cast<std::size_t>(options.threads));
+    internal::ParseBaseUrl(upstream.base_url, &runtime->base, &error);
+    std::optional<Credential> credential = credentials.Get(upstream.credential, &error);
+    if (!credential) {
+      std::cerr << "dualkey gateway: upstream \"" << upstream.name << "\": " << error << "\n";
+      return 2;
+    }
+    runtime->credential = std::move(*credential);
+    if (runtime->base.tls) {
+      try {
+        runtime->tls = std::make_unique<ssl::context>(ssl::context::tls_client);
+        runtime->tls->set_verify_mode(ssl::verify_peer);
+        runtime->tls->set_default_verify_paths();
+        if (!upstream.ca_file.empty()) runtime->tls->load_verify_file(upstream.ca_file);
+      } catch (const std::exception& e) {
+        std::cerr << "dualkey gateway: upstream \"" << upstream.name
+                  << "\": TLS setup failed: " << e.what() << "\n";
+        return 2;
+      }
+    } else if (!IsLoopbackHost(runtime->base.host)) {
+      std::cerr << "dualkey gateway: warning: upstream \"" << upstream.name
+                << "\" is plain http:// on a non-loopback host; the credential crosses the "
+                   "network in clear text\n";
+    }
+    gateway.upstreams[upstream.name] = std::move(runtime);
+  }
+
+  std::string host;
+  unsigned short port = 0;
+  if (!ParseListen(options.listen, &host, &port)) {
+    std::cerr << "dualkey gateway: --listen is HOST:PORT, e.g. 127.0.0.1:8787\n";
+    return 2;
+  }
+  signal(SIGPIPE, SIG_IGN);
+  // One io_context per thread, each connection pinned to one of them: a
+  // request never hops threads (a hop costs more than the classification).
+  std::vector<std::unique_ptr<net::io_context>> contexts;
+  for (int i = 0; i < options.threads; ++i)
+    contexts.push_back(std::make_unique<net::io_context>(1));
+  net::io_context& io = *contexts[0];
+  tcp::acceptor acceptor(io);
+  try {
+    tcp::endpoint endpoint(net::ip::make_address(host), port);
+    acceptor.open(endpoint.protocol());
+    acceptor.set_option(net::socket_base::reuse_address(true));
+    acceptor.bind(endpoint);
+    acceptor.listen(net::socket_base::max_listen_connections);
+    if (!endpoint.address().is_loopback())
+      std::cerr << "dualkey gateway: warning: listening on " << host
+                << ", not loopback; anyone who can reach it and holds a token can use it\n";
+  } catch (const std::exception& e) {
+    std::cerr << "dualkey gateway: cannot listen on " << options.listen << ": " << e.what() << "\n";
+    return 2;
+  }
+  const tcp::endpoint bound = acceptor.local_endpoint();
+  std::cout << "dualkey gateway: listening on "
+            << (bound.address().is_v6() ? "[" + bound.address().to_string() + "]"
+                                        : bound.address().to_string())
+            << ":" << bound.port() << " (" << gateway.upstreams.size()
+            << (gateway.upstreams.size() == 1 ? " upstream)" : " upstreams)") << std::endl;
+
+  net::co_spawn(
+      io,
+      [&]() -> net::awaitable<void> {
+        for (std::size_t next = 0;; next = (next + 1) % contexts.size()) {
+          beast::error_code ec;
+          net::io_context& home = *contexts[next];
+          tcp::socket socket =
+              co_await acceptor.async_accept(home, net::redirect_error(net::use_awaitable, ec));
+          if (ec == net::error::operation_aborted) co_return;
+          if (ec) continue;
+          socket.set_option(tcp::no_delay(true), ec);
+          net::co_spawn(home, gateway.Session(std::move(socket), next), net::detached);
+        }
+      },
+      net::detached);
+  net::signal_set signals(io, SIGINT, SIGTERM);
+  std::vector<net::executor_work_guard<net::io_context::executor_type>> keep_running;
+  for (auto& context : contexts) keep_running.push_back(net::make_work_guard(*context));
+  signals.async_wait([&](const beast::error_code&, int) {
+    for (auto& context : contexts) context->stop();
+  });
+  std::vector<std::thread> workers;
+  for (std::size_t i = 1; i < contexts.size(); ++i)
+    workers.emplace_back([&, i] { contexts[i]->run(); });
+  io.run();
+  for (std::thread& worker : workers) worker.join();
+  if (!options.quiet) std::cerr << "dualkey gateway: stopped\n";
+  return 0;
+}
+
+}  // namespace dualkey::gateway
