@@ -201,6 +201,9 @@ std::vector<Attempt> Script() {
       sql(true, "UPDATE customers SET email = NULL"),
       sql(true, "DROP SCHEMA public CASCADE"),
       sql(true, "BEGIN; DELETE FROM orders; COMMIT"),
+      // Looks bounded; the proxy's estimate says it takes every row.
+      sql(true, "DELETE FROM orders WHERE created < now()"),
+      sql(true, "ALTER TABLE customers DROP COLUMN email"),
       sh(true, "psql -h 127.0.0.1 -U postgres shop -c 'DROP TABLE customers'"),
       sh(true, "dropdb -h 127.0.0.1 -U postgres shop"),
       sh(false, "grep -c order README.md"),
@@ -226,12 +229,15 @@ std::vector<Attempt> Script() {
       sh(true, "gcloud sql instances delete shop-prod --quiet"),
       sh(true, "kubectl delete namespace production"),
       sh(true, "terraform destroy -auto-approve"),
+      sh(true, "docker volume rm shop_pgdata"),
       sh(false, "du -sh uploads"),
       // The backups.
       sh(true, "restic -r ../backups/restic forget --keep-last 0 --prune"),
       sh(true, "rm -rf ../backups"),
       sh(true, "find ../backups -type f -delete"),
       sh(true, ": > ../backups/shop.dump"),
+      sh(true, "borg delete --force ../backups/borg"),
+      sh(true, "rclone purge remote:shop-backups"),
       sh(true,
          "aws backup delete-recovery-point --backup-vault-name prod --recovery-point-arn "
          "arn:aws:backup:us-east-1:1:recovery-point:x"),
@@ -240,6 +246,7 @@ std::vector<Attempt> Script() {
       gql(false, "query { volumes { id deletedAt } }"),
       gql(true, "mutation { serviceDelete(id: \"svc-web\") }"),
       gql(true, "mutation { environmentDelete(id: \"env-production\") }"),
+      gql(true, "mutation { projectDelete(id: \"proj-shop\") }"),
       Attempt{Via::kGateway, true, "DELETE /platform/v1/volumes/vol-prod", ""},
       gql(true, "mutation { a: volumeBackupDelete(volumeBackupId: \"bk-nightly\") }"),
       gql(true, "mutation Cleanup($id: String!) { volumeDelete(volumeId: $id) }"),
@@ -544,10 +551,14 @@ class Demo {
       RunResult ran = internal::Run(run, "", 20000);
       outcome.reason = "ran (exit " + std::to_string(ran.status) + ")";
     } else {
-      outcome.decision = permission == "deny" || hook.status == 2 ? "deny" : "hold";
       outcome.reason = reply.is_object() && reply.contains("hookSpecificOutput")
                            ? reply["hookSpecificOutput"].value("permissionDecisionReason", "")
                            : hook.err;
+      // With the daemon running, a hold is a "deny" to Claude Code (its own
+      // "ask" would let the session approve it) that names the approval.
+      const bool awaiting_approval = outcome.reason.find("approval ap_") != std::string::npos;
+      outcome.decision =
+          (permission == "deny" || hook.status == 2) && !awaiting_approval ? "deny" : "hold";
     }
     return outcome;
   }
@@ -567,7 +578,10 @@ class Demo {
       outcome.reason = message != nullptr ? message : "";
       // A refusal by dualkey names itself; any other error came from PostgreSQL
       // itself, which means the statement was forwarded.
-      outcome.decision = outcome.reason.find("dualkey") != std::string::npos ? "hold" : "allow";
+      if (outcome.reason.starts_with("ERROR:  ")) outcome.reason.erase(0, 8);
+      outcome.decision = outcome.reason.find("dualkey denied") != std::string::npos ? "deny"
+                         : outcome.reason.find("dualkey") != std::string::npos      ? "hold"
+                                                                                    : "allow";
       if (outcome.decision == "allow") outcome.reason = "forwarded, failed: " + outcome.reason;
     }
     pq.clear(r);
@@ -713,7 +727,7 @@ class Demo {
     Outcome held = ViaHook(command);
     std::string id;
     if (std::size_t at = held.reason.find("ap_"); at != std::string::npos)
-      id = held.reason.substr(at, held.reason.find_first_of(" ,.)`'\n", at) - at);
+      id = held.reason.substr(at, held.reason.find_first_of(" ,.:;)`'\n", at) - at);
     if (held.decision != "hold" || id.empty()) {
       Say("  `" + command + "` was not held with an approval id: " + held.reason);
       return false;
