@@ -192,7 +192,7 @@ class Pipeline {
  public:
   Pipeline(Vault::Impl& vault, const Progress* progress)
       : vault_(vault),
-        chunker_(vault.average_chunk),
+        chunker_(vault.average_chunk, vault.normalization),
         pool_(std::max<std::size_t>(8u << 20, 2 * chunker_.max_size()), 10),
         jobs_(64),
         blobs_(96u << 20),

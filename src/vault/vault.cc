@@ -79,6 +79,7 @@ std::unique_ptr<Vault::Impl> LoadConfig(const std::string& dir, std::string* err
   impl->retention_days = config.value("retention_days", 30);
   impl->average_chunk = config.value("average_chunk", std::uint32_t{1} << 20);
   impl->compression_level = config.value("compression_level", 1);
+  impl->normalization = config.value("normalization", 0);
   // Extensions: retention/<ms>-<days>. The largest wins; none can lower it.
   std::vector<std::string> names;
   if (!backend->List(Space::kRetention, &names, error)) return nullptr;
@@ -158,6 +159,7 @@ bool Vault::Init(const std::string& dir, const InitOptions& options, std::string
                  {"retention_days", options.retention_days},
                  {"average_chunk", std::bit_floor(options.average_chunk)},
                  {"compression_level", options.compression_level},
+                 {"normalization", std::clamp(options.normalization, 0, 2)},
                  {"public_key", internal::Hex(public_key.data(), public_key.size())}};
   return backend->Create(Space::kConfig, "vault.json", config.dump(2) + "\n", error) &&
          backend->Sync(Space::kConfig, error);

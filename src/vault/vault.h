@@ -71,6 +71,7 @@ struct InitOptions {
   int retention_days = 30;
   std::uint32_t average_chunk = 1 << 20;  // content-defined chunking target (power of two)
   int compression_level = 1;              // zstd
+  int normalization = 0;  // FastCDC normalized chunking level 0-2 (internal/chunker.h)
 };
 
 struct RestoreOptions {

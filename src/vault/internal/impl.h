@@ -22,6 +22,7 @@ struct Vault::Impl {
   int retention_days = 30;  // effective: the largest ever set
   std::uint32_t average_chunk = 1 << 20;
   int compression_level = 1;
+  int normalization = 0;  // chunker.h
   std::array<std::uint8_t, 32> public_key{};
 
   // Loaded on first use; puts add to it under the writer lock.
