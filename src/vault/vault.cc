@@ -513,9 +513,8 @@ std::optional<PruneReport> Vault::Prune(const PruneOptions& options, std::string
   for (const auto& p : kept_packs) kept_names.insert(p.pack);
   for (const std::string& name : pack_names) {
     if (kept_names.count(name)) continue;
-    // Unindexed packs of an interrupted put go too, once past the retention
-    // (a put may be writing them right now otherwise... it cannot: we hold the
-    // writer lock; still, keep young ones as evidence).
+    // Unindexed packs (a put interrupted between its packs and its index)
+    // go too, but only once they are older than the retention.
     struct stat st {};
     bool indexed = impl_->index.pack_numbers.count(name) > 0;
     if (!indexed && ::stat((impl_->dir + "/packs/" + name).c_str(), &st) == 0 &&
