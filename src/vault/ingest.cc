@@ -344,12 +344,7 @@ class Pipeline {
         !backend.Sync(Space::kIndex, error))
       return false;
     added_bytes_ += data.size();
-    for (const auto& pack : packs_) {
-      std::uint32_t number = vault_.index.PackNumber(pack.pack);
-      for (const auto& e : pack.entries)
-        vault_.index.chunks.emplace(e.id,
-                                    internal::Location{number, e.offset, e.stored, e.raw, e.flags});
-    }
+    // The next LoadIndex picks the new object up.
     return true;
   }
 

@@ -187,25 +187,33 @@ bool Vault::Impl::LoadSecretKey(std::array<std::uint8_t, 64>* secret, std::strin
 }
 
 bool Vault::Impl::LoadIndex(std::string* error) const {
+  // Another process may have added index objects (a put) or replaced them (a
+  // prune) since we last looked: load new ones, and start over when one we
+  // loaded is gone, so no chunk of a pruned pack is ever taken as present.
   std::lock_guard lock(index_mutex);
-  if (index_loaded) return true;
   std::vector<std::string> names;
   if (!backend->List(Space::kIndex, &names, error)) return false;
-  internal::Index loaded;
+  const std::set<std::string> present(names.begin(), names.end());
+  bool removed = false;
+  for (const std::string& name : index_objects) removed |= !present.count(name);
+  if (removed) {
+    index = internal::Index{};
+    index_objects.clear();
+  }
   for (const std::string& name : names) {
+    if (index_objects.count(name)) continue;
     std::string data, problem;
     std::vector<internal::PackEntries> packs;
     if (!backend->Read(Space::kIndex, name, &data, error)) return false;
+    index_objects.insert(name);
     // A damaged index object loses only its packs' chunks: verify reports it.
     if (!internal::DecodeIndex(data, &packs, &problem)) continue;
     for (const auto& pack : packs) {
-      std::uint32_t number = loaded.PackNumber(pack.pack);
+      std::uint32_t number = index.PackNumber(pack.pack);
       for (const auto& e : pack.entries)
-        loaded.chunks.emplace(e.id, internal::Location{number, e.offset, e.stored, e.raw, e.flags});
+        index.chunks.emplace(e.id, internal::Location{number, e.offset, e.stored, e.raw, e.flags});
     }
   }
-  index = std::move(loaded);
-  index_loaded = true;
   return true;
 }
 
@@ -559,8 +567,6 @@ std::optional<PruneReport> Vault::Prune(const PruneOptions& options, std::string
   for (const std::string& name : remove_packs)
     if (!impl_->backend->Remove(Space::kPacks, name, error)) return std::nullopt;
   impl_->backend->Sync(Space::kPacks, error);
-  std::lock_guard index_lock(impl_->index_mutex);
-  impl_->index_loaded = false;
   return report;
 }
 

@@ -106,6 +106,9 @@ struct PruneReport {
   std::vector<std::string> kept_unexpired;  // snapshots still under retention
 };
 
+// One Vault object is for one thread at a time (open one per thread; opening
+// is cheap). Several processes may use one vault: writers (puts, prune) take
+// turns through a lock, and readers see every snapshot saved before.
 class Vault {
  public:
   // Opens an existing vault (read-only work needs no lock; puts take one).

@@ -508,6 +508,35 @@ TEST_F(PruneTest, ExpiredSnapshotsGoWithAnApprovalAndTheRestStays) {
   EXPECT_TRUE(reopened->Verify(nullptr).ok);
 }
 
+// Two handles on one vault (the daemon's and a CLI's): each sees what the
+// other saved, and a prune by one never lets the other deduplicate against
+// chunks that are gone.
+TEST_F(PruneTest, HandlesSeeEachOthersPutsAndPrunes) {
+  Spit(root_ / "data" / "f", RandomBytes(500000, 12));
+  Vault a = MakeVault(0);
+  std::string error;
+  auto first = a.PutPaths({(root_ / "data").string()}, Meta(), nullptr, &error);
+  ASSERT_TRUE(first) << error;
+  std::optional<Vault> b = Vault::Open(vault_dir_, &error);
+  ASSERT_TRUE(b) << error;
+  auto report = b->Prune(Options(Code(0)), &error);
+  ASSERT_TRUE(report) << error;
+  ASSERT_EQ(report->snapshots_removed.size(), 1u);
+
+  auto again = a.PutPaths({(root_ / "data").string()}, Meta(), nullptr, &error);
+  ASSERT_TRUE(again) << error;
+  EXPECT_GE(again->added_bytes, 500000u) << "deduplicated against a pruned pack";
+  EXPECT_TRUE(a.Verify(nullptr).ok);
+  // A snapshot saved by another process restores through the older handle.
+  Output put = Sh(Cli("put --json --quiet " + Quote((root_ / "data" / "f").string())));
+  ASSERT_EQ(put.status, 0) << put.out;
+  dualkey::vault::RestoreOptions options;
+  options.to_dir = (root_ / "out").string();
+  auto restored = b->Restore(json::parse(put.out)["id"].get<std::string>(), options, &error);
+  ASSERT_TRUE(restored) << error;
+  EXPECT_TRUE(restored->problems.empty());
+}
+
 // kill -9 a real `dualkey vault put` at several points: earlier snapshots
 // stay restorable, the vault verifies, and the next put works.
 TEST_F(VaultTest, KillDuringPutLeavesEarlierSnapshotsIntact) {
