@@ -151,7 +151,15 @@ struct Blob {
   ChunkId id;
   std::uint8_t flags = 0;
   std::uint32_t raw = 0;
-  std::string stored;
+  std::string compressed;
+  // Stored raw: the bytes stay in the reader's arena until packed (one copy less).
+  std::shared_ptr<std::uint8_t> arena;
+  const std::uint8_t* raw_data = nullptr;
+
+  std::string_view stored() const {
+    return raw_data ? std::string_view(reinterpret_cast<const char*>(raw_data), raw)
+                    : std::string_view(compressed);
+  }
 };
 
 struct WalkItem {
@@ -193,7 +201,7 @@ class Pipeline {
   Pipeline(Vault::Impl& vault, const Progress* progress)
       : vault_(vault),
         chunker_(vault.average_chunk, vault.normalization),
-        pool_(std::max<std::size_t>(8u << 20, 2 * chunker_.max_size()), 10),
+        pool_(std::max<std::size_t>(8u << 20, 2 * chunker_.max_size()), 16),
         jobs_(64),
         blobs_(96u << 20),
         progress_(progress) {}
@@ -474,6 +482,10 @@ class Pipeline {
     ZSTD_CCtx* cctx = ZSTD_createCCtx();
     ZSTD_CCtx_setParameter(cctx, ZSTD_c_compressionLevel, vault_.compression_level);
     std::string sample(ZSTD_compressBound(kSample), '\0');
+    // Compressed output lands here first: sizing a fresh string to the bound
+    // for every chunk would zero a megabyte each time.
+    const std::size_t scratch_size = ZSTD_compressBound(chunker_.max_size());
+    auto scratch = std::make_unique_for_overwrite<char[]>(scratch_size);
     Job job;
     while (jobs_.Pop(&job)) {
       ChunkId id = internal::Sha256(job.data, job.size);
@@ -504,19 +516,20 @@ class Pipeline {
         try_compress = !ZSTD_isError(n) && n < kSample * 97 / 100;
       }
       if (try_compress) {
-        blob.stored.resize(ZSTD_compressBound(job.size));
-        std::size_t n =
-            ZSTD_compress2(cctx, blob.stored.data(), blob.stored.size(), job.data, job.size);
+        std::size_t n = ZSTD_compress2(cctx, scratch.get(), scratch_size, job.data, job.size);
         if (!ZSTD_isError(n) && n < job.size) {
-          blob.stored.resize(n);
+          blob.compressed.assign(scratch.get(), n);
           blob.flags = internal::kCompressed;
         } else {
           try_compress = false;
         }
       }
-      if (!try_compress) blob.stored.assign(reinterpret_cast<const char*>(job.data), job.size);
+      if (!try_compress) {
+        blob.raw_data = job.data;
+        blob.arena = std::move(job.arena);
+      }
       job.arena.reset();
-      const std::size_t weight = blob.stored.size() + 64;
+      const std::size_t weight = blob.stored().size() + 64;
       blobs_.Push(std::move(blob), weight);
     }
     ZSTD_freeCCtx(cctx);
@@ -534,14 +547,16 @@ class Pipeline {
       char header[internal::kBlobHeader];
       std::memcpy(header, blob.id.data(), 32);
       header[32] = static_cast<char>(blob.flags);
-      const std::uint32_t stored = static_cast<std::uint32_t>(blob.stored.size());
+      const std::string_view data = blob.stored();
+      const std::uint32_t stored = static_cast<std::uint32_t>(data.size());
       for (int b = 0; b < 4; ++b) {
         header[33 + b] = static_cast<char>(blob.raw >> (8 * b));
         header[37 + b] = static_cast<char>(stored >> (8 * b));
       }
       pack_.append(header, sizeof(header));
       current_.entries.push_back({blob.id, pack_.size(), stored, blob.raw, blob.flags});
-      pack_.append(blob.stored);
+      pack_.append(data);
+      blob.arena.reset();
       if (pack_.size() >= kPackTarget) FlushPack();
     }
   }
