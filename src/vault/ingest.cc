@@ -19,8 +19,10 @@
 // without being read, as restic and borg do.
 #include <dirent.h>
 #include <fcntl.h>
+#include <linux/magic.h>
 #include <sodium.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
 #include <unistd.h>
 #include <zstd.h>
 
@@ -173,6 +175,24 @@ std::string Errno(const std::string& what) {
   return what + ": " + std::strerror(errno);
 }
 
+bool IsPseudoFileSystem(const std::string& path) {
+  struct statfs fs {};
+  if (::statfs(path.c_str(), &fs) != 0) return false;
+  switch (static_cast<unsigned long>(fs.f_type)) {
+    case PROC_SUPER_MAGIC:
+    case SYSFS_MAGIC:
+    case DEVPTS_SUPER_MAGIC:
+    case CGROUP_SUPER_MAGIC:
+    case CGROUP2_SUPER_MAGIC:
+    case DEBUGFS_MAGIC:
+    case TRACEFS_MAGIC:
+    case SECURITYFS_MAGIC:
+    case BPF_FS_MAGIC:
+      return true;
+  }
+  return false;
+}
+
 std::int64_t Ns(const timespec& t) {
   return std::int64_t{t.tv_sec} * 1000000000 + t.tv_nsec;
 }
@@ -211,9 +231,9 @@ class Pipeline {
     std::unordered_set<std::string> seen;
     std::string vault_dir = std::filesystem::weakly_canonical(vault_.dir).string();
     for (const std::string& root : roots) {
-      std::vector<std::string> stack{root};
+      std::vector<std::pair<std::string, dev_t>> stack{{root, 0}};  // path, parent's device
       while (!stack.empty()) {
-        std::string path = std::move(stack.back());
+        auto [path, parent_dev] = std::move(stack.back());
         stack.pop_back();
         if (!seen.insert(path).second) continue;
         if (path == vault_dir) continue;  // the vault never swallows itself
@@ -226,6 +246,9 @@ class Pipeline {
           files_total_ += 1;
           bytes_total_ += item.entry.size;
         } else if (S_ISDIR(st.st_mode)) {
+          // Kernel views (/proc, /sys, ...) hold no data to keep, and their
+          // files' sizes lie: not entered, not recorded.
+          if (st.st_dev != parent_dev && IsPseudoFileSystem(path)) continue;
           item.entry.type = "dir";
           DIR* dir = ::opendir(path.c_str());
           if (!dir) return Fail(Errno("cannot read directory " + path));
@@ -243,7 +266,7 @@ class Pipeline {
             return Fail(Errno("cannot list " + path));
           }
           std::sort(children.rbegin(), children.rend());  // popped in order
-          for (auto& child : children) stack.push_back(std::move(child));
+          for (auto& child : children) stack.emplace_back(std::move(child), st.st_dev);
         } else if (S_ISLNK(st.st_mode)) {
           item.entry.type = "symlink";
           std::string target(4096, '\0');
