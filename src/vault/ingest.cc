@@ -650,7 +650,7 @@ std::optional<SnapshotInfo> Vault::Impl::Ingest(const std::vector<std::string>* 
   manifest.id = internal::RandomHex(8);
   manifest.started_ms = internal::NowMs();
   manifest.info.meta = meta;
-  if (manifest.info.meta.kind.empty()) manifest.info.meta.kind = paths ? "files" : "pg_dump";
+  if (manifest.info.meta.kind.empty()) manifest.info.meta.kind = paths ? "files" : "sql_rows";
 
   auto ingest = std::make_unique<Pipeline>(*this, progress);
   if (paths) {

@@ -21,7 +21,7 @@ struct SnapshotMeta {
   std::string who;             // human or agent identity ("alice", "claude")
   std::string action;          // what was about to happen ("rm -rf /srv/data/uploads")
   std::string approval_id;     // the approval that allowed it, if any
-  std::string kind = "files";  // "files" | "pg_dump" | "sql_rows"
+  std::string kind;  // "files" | "pg_dump" | "sql_rows"; empty: files for paths, sql_rows for streams
   std::vector<std::string> tags;
 };
 
