@@ -70,15 +70,21 @@ class Bar {
     start_ = std::chrono::steady_clock::now();
     progress_.report = [this](const vault::ProgressState& s) { Draw(s); };
   }
-  ~Bar() {
+  ~Bar() { Clear(); }
+  // Erases the bar, before printing the result.
+  void Clear() {
     if (drawn_) std::cerr << "\r\033[K" << std::flush;
+    drawn_ = false;
   }
   const vault::Progress* get() const { return enabled_ ? &progress_ : nullptr; }
 
  private:
   void Draw(const vault::ProgressState& s) {
-    double seconds =
-        std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
+    auto now = std::chrono::steady_clock::now();
+    // At most ten times a second: restore reports every chunk.
+    if (now - last_ < std::chrono::milliseconds(100) && s.bytes_done < s.bytes_total) return;
+    last_ = now;
+    double seconds = std::chrono::duration<double>(now - start_).count();
     double rate = seconds > 0 ? s.bytes_done / seconds / 1e6 : 0;
     int width = 30;
     int filled = s.bytes_total
@@ -96,7 +102,7 @@ class Bar {
   const char* verb_;
   bool enabled_;
   bool drawn_ = false;
-  std::chrono::steady_clock::time_point start_;
+  std::chrono::steady_clock::time_point start_, last_{};
   vault::Progress progress_;
 };
 
@@ -205,6 +211,7 @@ int Put(const VaultOptions& o) {
     meta.kind = "files";
     Bar bar("saving", !o.json && !o.quiet);
     info = v->PutPaths(o.paths, meta, bar.get(), &error);
+    bar.Clear();
   }
   if (!info) return Fail(o, "put", error + "\nnothing was saved; the vault is unchanged");
   double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
@@ -342,6 +349,7 @@ int Restore(const VaultOptions& o) {
   options.progress = bar.get();
   auto start = std::chrono::steady_clock::now();
   std::optional<vault::RestoreReport> report = v->Restore(o.snapshot, options, &error);
+  bar.Clear();
   double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   if (!report) return Fail(o, "restore", error);
   if (o.json) {
@@ -353,6 +361,8 @@ int Restore(const VaultOptions& o) {
                      .dump()
               << "\n";
   } else {
+    std::cout << std::fixed;
+    std::cout.precision(2);
     std::cout << "restored " << report->files << " files, " << Size(report->bytes) << " in "
               << seconds << " s" << (o.to.empty() ? " to their original place" : " under " + o.to)
               << "\n";
@@ -367,6 +377,7 @@ int Verify(const VaultOptions& o) {
   if (!v) return Fail(o, "verify", error, 2);
   Bar bar("verifying", !o.json && !o.quiet);
   vault::VerifyReport r = v->Verify(bar.get());
+  bar.Clear();
   if (o.json) {
     std::cout << json{{"ok", r.ok},         {"snapshots", r.snapshots}, {"packs", r.packs},
                       {"chunks", r.chunks}, {"bytes", r.bytes},         {"problems", r.problems},

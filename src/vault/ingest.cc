@@ -19,8 +19,10 @@
 // without being read, as restic and borg do.
 #include <dirent.h>
 #include <fcntl.h>
+#include <linux/magic.h>
 #include <sodium.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
 #include <unistd.h>
 #include <zstd.h>
 
@@ -151,7 +153,15 @@ struct Blob {
   ChunkId id;
   std::uint8_t flags = 0;
   std::uint32_t raw = 0;
-  std::string stored;
+  std::string compressed;
+  // Stored raw: the bytes stay in the reader's arena until packed (one copy less).
+  std::shared_ptr<std::uint8_t> arena;
+  const std::uint8_t* raw_data = nullptr;
+
+  std::string_view stored() const {
+    return raw_data ? std::string_view(reinterpret_cast<const char*>(raw_data), raw)
+                    : std::string_view(compressed);
+  }
 };
 
 struct WalkItem {
@@ -163,6 +173,24 @@ struct WalkItem {
 
 std::string Errno(const std::string& what) {
   return what + ": " + std::strerror(errno);
+}
+
+bool IsPseudoFileSystem(const std::string& path) {
+  struct statfs fs {};
+  if (::statfs(path.c_str(), &fs) != 0) return false;
+  switch (static_cast<unsigned long>(fs.f_type)) {
+    case PROC_SUPER_MAGIC:
+    case SYSFS_MAGIC:
+    case DEVPTS_SUPER_MAGIC:
+    case CGROUP_SUPER_MAGIC:
+    case CGROUP2_SUPER_MAGIC:
+    case DEBUGFS_MAGIC:
+    case TRACEFS_MAGIC:
+    case SECURITYFS_MAGIC:
+    case BPF_FS_MAGIC:
+      return true;
+  }
+  return false;
 }
 
 std::int64_t Ns(const timespec& t) {
@@ -192,8 +220,8 @@ class Pipeline {
  public:
   Pipeline(Vault::Impl& vault, const Progress* progress)
       : vault_(vault),
-        chunker_(vault.average_chunk),
-        pool_(std::max<std::size_t>(8u << 20, 2 * chunker_.max_size()), 10),
+        chunker_(vault.average_chunk, vault.normalization),
+        pool_(std::max<std::size_t>(8u << 20, 2 * chunker_.max_size()), 16),
         jobs_(64),
         blobs_(96u << 20),
         progress_(progress) {}
@@ -203,9 +231,9 @@ class Pipeline {
     std::unordered_set<std::string> seen;
     std::string vault_dir = std::filesystem::weakly_canonical(vault_.dir).string();
     for (const std::string& root : roots) {
-      std::vector<std::string> stack{root};
+      std::vector<std::pair<std::string, dev_t>> stack{{root, 0}};  // path, parent's device
       while (!stack.empty()) {
-        std::string path = std::move(stack.back());
+        auto [path, parent_dev] = std::move(stack.back());
         stack.pop_back();
         if (!seen.insert(path).second) continue;
         if (path == vault_dir) continue;  // the vault never swallows itself
@@ -218,6 +246,9 @@ class Pipeline {
           files_total_ += 1;
           bytes_total_ += item.entry.size;
         } else if (S_ISDIR(st.st_mode)) {
+          // Kernel views (/proc, /sys, ...) hold no data to keep, and their
+          // files' sizes lie: not entered, not recorded.
+          if (st.st_dev != parent_dev && IsPseudoFileSystem(path)) continue;
           item.entry.type = "dir";
           DIR* dir = ::opendir(path.c_str());
           if (!dir) return Fail(Errno("cannot read directory " + path));
@@ -235,7 +266,7 @@ class Pipeline {
             return Fail(Errno("cannot list " + path));
           }
           std::sort(children.rbegin(), children.rend());  // popped in order
-          for (auto& child : children) stack.push_back(std::move(child));
+          for (auto& child : children) stack.emplace_back(std::move(child), st.st_dev);
         } else if (S_ISLNK(st.st_mode)) {
           item.entry.type = "symlink";
           std::string target(4096, '\0');
@@ -344,12 +375,7 @@ class Pipeline {
         !backend.Sync(Space::kIndex, error))
       return false;
     added_bytes_ += data.size();
-    for (const auto& pack : packs_) {
-      std::uint32_t number = vault_.index.PackNumber(pack.pack);
-      for (const auto& e : pack.entries)
-        vault_.index.chunks.emplace(e.id,
-                                    internal::Location{number, e.offset, e.stored, e.raw, e.flags});
-    }
+    // The next LoadIndex picks the new object up.
     return true;
   }
 
@@ -479,6 +505,10 @@ class Pipeline {
     ZSTD_CCtx* cctx = ZSTD_createCCtx();
     ZSTD_CCtx_setParameter(cctx, ZSTD_c_compressionLevel, vault_.compression_level);
     std::string sample(ZSTD_compressBound(kSample), '\0');
+    // Compressed output lands here first: sizing a fresh string to the bound
+    // for every chunk would zero a megabyte each time.
+    const std::size_t scratch_size = ZSTD_compressBound(chunker_.max_size());
+    auto scratch = std::make_unique_for_overwrite<char[]>(scratch_size);
     Job job;
     while (jobs_.Pop(&job)) {
       ChunkId id = internal::Sha256(job.data, job.size);
@@ -509,19 +539,20 @@ class Pipeline {
         try_compress = !ZSTD_isError(n) && n < kSample * 97 / 100;
       }
       if (try_compress) {
-        blob.stored.resize(ZSTD_compressBound(job.size));
-        std::size_t n =
-            ZSTD_compress2(cctx, blob.stored.data(), blob.stored.size(), job.data, job.size);
+        std::size_t n = ZSTD_compress2(cctx, scratch.get(), scratch_size, job.data, job.size);
         if (!ZSTD_isError(n) && n < job.size) {
-          blob.stored.resize(n);
+          blob.compressed.assign(scratch.get(), n);
           blob.flags = internal::kCompressed;
         } else {
           try_compress = false;
         }
       }
-      if (!try_compress) blob.stored.assign(reinterpret_cast<const char*>(job.data), job.size);
+      if (!try_compress) {
+        blob.raw_data = job.data;
+        blob.arena = std::move(job.arena);
+      }
       job.arena.reset();
-      const std::size_t weight = blob.stored.size() + 64;
+      const std::size_t weight = blob.stored().size() + 64;
       blobs_.Push(std::move(blob), weight);
     }
     ZSTD_freeCCtx(cctx);
@@ -539,14 +570,16 @@ class Pipeline {
       char header[internal::kBlobHeader];
       std::memcpy(header, blob.id.data(), 32);
       header[32] = static_cast<char>(blob.flags);
-      const std::uint32_t stored = static_cast<std::uint32_t>(blob.stored.size());
+      const std::string_view data = blob.stored();
+      const std::uint32_t stored = static_cast<std::uint32_t>(data.size());
       for (int b = 0; b < 4; ++b) {
         header[33 + b] = static_cast<char>(blob.raw >> (8 * b));
         header[37 + b] = static_cast<char>(stored >> (8 * b));
       }
       pack_.append(header, sizeof(header));
       current_.entries.push_back({blob.id, pack_.size(), stored, blob.raw, blob.flags});
-      pack_.append(blob.stored);
+      pack_.append(data);
+      blob.arena.reset();
       if (pack_.size() >= kPackTarget) FlushPack();
     }
   }
@@ -617,7 +650,7 @@ std::optional<SnapshotInfo> Vault::Impl::Ingest(const std::vector<std::string>* 
   manifest.id = internal::RandomHex(8);
   manifest.started_ms = internal::NowMs();
   manifest.info.meta = meta;
-  if (manifest.info.meta.kind.empty()) manifest.info.meta.kind = paths ? "files" : "pg_dump";
+  if (manifest.info.meta.kind.empty()) manifest.info.meta.kind = paths ? "files" : "sql_rows";
 
   auto ingest = std::make_unique<Pipeline>(*this, progress);
   if (paths) {

@@ -64,7 +64,9 @@ bool ValidName(const std::string& name) {
 
 bool WriteAll(int fd, std::string_view data) {
   while (!data.empty()) {
-    ssize_t n = ::write(fd, data.data(), data.size());
+    // Pieces of 1 MiB: one huge write() costs several times the system time
+    // per byte (measured: 32 MiB writes 1.4 s of sys per 700 MB, 1 MiB 0.2 s).
+    ssize_t n = ::write(fd, data.data(), std::min<std::size_t>(data.size(), 1u << 20));
     if (n < 0) {
       if (errno == EINTR) continue;
       return false;

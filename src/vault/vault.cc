@@ -79,6 +79,7 @@ std::unique_ptr<Vault::Impl> LoadConfig(const std::string& dir, std::string* err
   impl->retention_days = config.value("retention_days", 30);
   impl->average_chunk = config.value("average_chunk", std::uint32_t{1} << 20);
   impl->compression_level = config.value("compression_level", 1);
+  impl->normalization = config.value("normalization", 0);
   // Extensions: retention/<ms>-<days>. The largest wins; none can lower it.
   std::vector<std::string> names;
   if (!backend->List(Space::kRetention, &names, error)) return nullptr;
@@ -158,6 +159,7 @@ bool Vault::Init(const std::string& dir, const InitOptions& options, std::string
                  {"retention_days", options.retention_days},
                  {"average_chunk", std::bit_floor(options.average_chunk)},
                  {"compression_level", options.compression_level},
+                 {"normalization", std::clamp(options.normalization, 0, 2)},
                  {"public_key", internal::Hex(public_key.data(), public_key.size())}};
   return backend->Create(Space::kConfig, "vault.json", config.dump(2) + "\n", error) &&
          backend->Sync(Space::kConfig, error);
@@ -185,25 +187,33 @@ bool Vault::Impl::LoadSecretKey(std::array<std::uint8_t, 64>* secret, std::strin
 }
 
 bool Vault::Impl::LoadIndex(std::string* error) const {
+  // Another process may have added index objects (a put) or replaced them (a
+  // prune) since we last looked: load new ones, and start over when one we
+  // loaded is gone, so no chunk of a pruned pack is ever taken as present.
   std::lock_guard lock(index_mutex);
-  if (index_loaded) return true;
   std::vector<std::string> names;
   if (!backend->List(Space::kIndex, &names, error)) return false;
-  internal::Index loaded;
+  const std::set<std::string> present(names.begin(), names.end());
+  bool removed = false;
+  for (const std::string& name : index_objects) removed |= !present.count(name);
+  if (removed) {
+    index = internal::Index{};
+    index_objects.clear();
+  }
   for (const std::string& name : names) {
+    if (index_objects.count(name)) continue;
     std::string data, problem;
     std::vector<internal::PackEntries> packs;
     if (!backend->Read(Space::kIndex, name, &data, error)) return false;
+    index_objects.insert(name);
     // A damaged index object loses only its packs' chunks: verify reports it.
     if (!internal::DecodeIndex(data, &packs, &problem)) continue;
     for (const auto& pack : packs) {
-      std::uint32_t number = loaded.PackNumber(pack.pack);
+      std::uint32_t number = index.PackNumber(pack.pack);
       for (const auto& e : pack.entries)
-        loaded.chunks.emplace(e.id, internal::Location{number, e.offset, e.stored, e.raw, e.flags});
+        index.chunks.emplace(e.id, internal::Location{number, e.offset, e.stored, e.raw, e.flags});
     }
   }
-  index = std::move(loaded);
-  index_loaded = true;
   return true;
 }
 
@@ -511,9 +521,8 @@ std::optional<PruneReport> Vault::Prune(const PruneOptions& options, std::string
   for (const auto& p : kept_packs) kept_names.insert(p.pack);
   for (const std::string& name : pack_names) {
     if (kept_names.count(name)) continue;
-    // Unindexed packs of an interrupted put go too, once past the retention
-    // (a put may be writing them right now otherwise... it cannot: we hold the
-    // writer lock; still, keep young ones as evidence).
+    // Unindexed packs (a put interrupted between its packs and its index)
+    // go too, but only once they are older than the retention.
     struct stat st {};
     bool indexed = impl_->index.pack_numbers.count(name) > 0;
     if (!indexed && ::stat((impl_->dir + "/packs/" + name).c_str(), &st) == 0 &&
@@ -558,8 +567,6 @@ std::optional<PruneReport> Vault::Prune(const PruneOptions& options, std::string
   for (const std::string& name : remove_packs)
     if (!impl_->backend->Remove(Space::kPacks, name, error)) return std::nullopt;
   impl_->backend->Sync(Space::kPacks, error);
-  std::lock_guard index_lock(impl_->index_mutex);
-  impl_->index_loaded = false;
   return report;
 }
 

@@ -21,7 +21,7 @@ struct SnapshotMeta {
   std::string who;             // human or agent identity ("alice", "claude")
   std::string action;          // what was about to happen ("rm -rf /srv/data/uploads")
   std::string approval_id;     // the approval that allowed it, if any
-  std::string kind = "files";  // "files" | "pg_dump" | "sql_rows"
+  std::string kind;  // "files" | "pg_dump" | "sql_rows"; empty: files for paths, sql_rows for streams
   std::vector<std::string> tags;
 };
 
@@ -71,6 +71,7 @@ struct InitOptions {
   int retention_days = 30;
   std::uint32_t average_chunk = 1 << 20;  // content-defined chunking target (power of two)
   int compression_level = 1;              // zstd
+  int normalization = 0;  // FastCDC normalized chunking level 0-2 (internal/chunker.h)
 };
 
 struct RestoreOptions {
@@ -105,6 +106,9 @@ struct PruneReport {
   std::vector<std::string> kept_unexpired;  // snapshots still under retention
 };
 
+// One Vault object is for one thread at a time (open one per thread; opening
+// is cheap). Several processes may use one vault: writers (puts, prune) take
+// turns through a lock, and readers see every snapshot saved before.
 class Vault {
  public:
   // Opens an existing vault (read-only work needs no lock; puts take one).

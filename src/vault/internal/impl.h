@@ -6,6 +6,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <string>
 
 #include "vault/internal/backend.h"
@@ -22,11 +23,13 @@ struct Vault::Impl {
   int retention_days = 30;  // effective: the largest ever set
   std::uint32_t average_chunk = 1 << 20;
   int compression_level = 1;
+  int normalization = 0;  // chunker.h
   std::array<std::uint8_t, 32> public_key{};
 
-  // Loaded on first use; puts add to it under the writer lock.
+  // Where each chunk is: brought up to date with the index objects on disk
+  // by LoadIndex at the start of every put, restore and prune.
   mutable std::mutex index_mutex;
-  mutable bool index_loaded = false;
+  mutable std::set<std::string> index_objects;  // loaded
   mutable internal::Index index;
   bool LoadIndex(std::string* error) const;
 
