@@ -5,7 +5,9 @@
 // `openssl req`). The last line is `added_p50_us=N added_p99_us=M` (plain).
 //   build/gateway_bench [N [THREADS]]   (default 5000 4; needs build/dualkey beside it)
 // clang-format off
-#define BOOST_BEAST_USE_STD_STRING_VIEW  // Beast speaks std::string_view, like dualkey
+#ifndef BOOST_BEAST_USE_STD_STRING_VIEW  // CMake defines it for every file
+#define BOOST_BEAST_USE_STD_STRING_VIEW
+#endif
 #include <utility>  // before Asio: its awaitable.hpp uses std::exchange unincluded
 // clang-format on
 #include <signal.h>

@@ -5,7 +5,9 @@
 // then either answer 403 with the approval, or forward it upstream with the
 // real credential and stream the response back without buffering it.
 // clang-format off
-#define BOOST_BEAST_USE_STD_STRING_VIEW  // Beast speaks std::string_view, like dualkey
+#ifndef BOOST_BEAST_USE_STD_STRING_VIEW  // CMake defines it for every file
+#define BOOST_BEAST_USE_STD_STRING_VIEW
+#endif
 #include <utility>  // before Asio: its awaitable.hpp uses std::exchange unincluded
 // clang-format on
 #include <openssl/ssl.h>

@@ -3,7 +3,9 @@
 // records every request it receives, a real daemon (`dualkey serve`) with an
 // approver, and `dualkey gateway http` as a child process in between.
 // clang-format off
-#define BOOST_BEAST_USE_STD_STRING_VIEW  // Beast speaks std::string_view, like dualkey
+#ifndef BOOST_BEAST_USE_STD_STRING_VIEW  // CMake defines it for every file
+#define BOOST_BEAST_USE_STD_STRING_VIEW
+#endif
 #include <utility>  // before Asio: its awaitable.hpp uses std::exchange unincluded
 // clang-format on
 #include <arpa/inet.h>
