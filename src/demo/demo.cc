@@ -33,6 +33,8 @@
 #include "demo/internal/cluster.h"
 #include "demo/internal/platform.h"
 #include "demo/internal/process.h"
+#include "guard/guard.h"
+#include "policy/policy.h"
 #include "pq/libpq.h"
 #include "server/server.h"
 #include "token/token.h"
@@ -344,6 +346,19 @@ class Demo {
     }
     std::error_code ec;
     if (fs::exists(root_ / "prod", ec)) return Fail(root_.string() + " already holds a demo");
+    {
+      // The demo's production must look like production: under /tmp or a
+      // build directory, deleting it is rightly allowed as disposable.
+      guard::Request probe;
+      probe.channel = Channel::kShell;
+      probe.input = "rm -rf " + (root_ / "prod/uploads").string();
+      probe.cwd = (root_ / "prod").string();
+      probe.home = (root_ / "home").string();
+      if (guard::Check(probe, policy::Builtin()).verdict.decision == Decision::kAllow)
+        return Fail(root_.string() +
+                    " is a place dualkey treats as disposable (temp or build output); choose a "
+                    "--dir elsewhere, e.g. under ~/.local/share");
+    }
     for (const char* d : {"prod/uploads", "backups", "platform/volumes/vol-prod", "state", "home"})
       fs::create_directories(root_ / d, ec);
     if (ec) return Fail("cannot create " + root_.string() + ": " + ec.message());

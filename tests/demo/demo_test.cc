@@ -5,6 +5,7 @@
 
 #include <array>
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <nlohmann/json.hpp>
 #include <string>
@@ -14,8 +15,11 @@ namespace {
 using nlohmann::json;
 
 TEST(Demo, LosesNothingAndKeepsEveryPromise) {
-  const std::string dir = std::filesystem::path(DUALKEY_BINARY).parent_path() /
-                          ("demo-test-" + std::to_string(getpid()));
+  // Not under build/ or /tmp: dualkey rightly treats those as disposable,
+  // and the demo's production must not be.
+  const char* home = std::getenv("HOME");
+  const std::string dir = std::filesystem::path(home != nullptr ? home : "/root") /
+                          ".local/share/dualkey-test" / ("demo-" + std::to_string(getpid()));
   const std::string command = std::string(DUALKEY_BINARY) + " demo --json --dir '" + dir + "' 2>&1";
   FILE* pipe = popen(command.c_str(), "r");
   ASSERT_NE(pipe, nullptr);
