@@ -2,10 +2,6 @@
 // in this process (self-signed certificate made with `openssl req`) that
 // records every request it receives, a real daemon (`dualkey serve`) with an
 // approver, and `dualkey gateway http` as a child process in between.
-// clang-format off
-#define BOOST_BEAST_USE_STD_STRING_VIEW  // Beast speaks std::string_view, like dualkey
-#include <utility>  // before Asio: its awaitable.hpp uses std::exchange unincluded
-// clang-format on
 #include <arpa/inet.h>
 #include <gtest/gtest.h>
 #include <netinet/in.h>
@@ -16,10 +12,6 @@
 #include <unistd.h>
 
 #include <atomic>
-#include <boost/asio.hpp>
-#include <boost/asio/ssl.hpp>
-#include <boost/beast/core.hpp>
-#include <boost/beast/http.hpp>
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
@@ -32,6 +24,7 @@
 #include <vector>
 
 #include "approval/approval.h"
+#include "gateway/internal/asio.h"
 #include "gateway/internal/sigv4.h"
 #include "server/server.h"
 
