@@ -4,22 +4,12 @@
 // difference. Plain HTTP upstream first, then HTTPS (self-signed, via
 // `openssl req`). The last line is `added_p50_us=N added_p99_us=M` (plain).
 //   build/gateway_bench [N [THREADS]]   (default 5000 4; needs build/dualkey beside it)
-// clang-format off
-#ifndef BOOST_BEAST_USE_STD_STRING_VIEW  // CMake defines it for every file
-#define BOOST_BEAST_USE_STD_STRING_VIEW
-#endif
-#include <utility>  // before Asio: its awaitable.hpp uses std::exchange unincluded
-// clang-format on
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
-#include <boost/asio.hpp>
-#include <boost/asio/ssl.hpp>
-#include <boost/beast/core.hpp>
-#include <boost/beast/http.hpp>
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
@@ -30,6 +20,8 @@
 #include <string>
 #include <thread>
 #include <vector>
+
+#include "gateway/internal/asio.h"
 
 namespace {
 

@@ -4,20 +4,9 @@
 // HTTP channel's input, decide (locally; the daemon for anything not allowed),
 // then either answer 403 with the approval, or forward it upstream with the
 // real credential and stream the response back without buffering it.
-// clang-format off
-#ifndef BOOST_BEAST_USE_STD_STRING_VIEW  // CMake defines it for every file
-#define BOOST_BEAST_USE_STD_STRING_VIEW
-#endif
-#include <utility>  // before Asio: its awaitable.hpp uses std::exchange unincluded
-// clang-format on
 #include <openssl/ssl.h>
 #include <signal.h>
 
-#include <boost/asio.hpp>
-#include <boost/asio/ssl.hpp>
-#include <boost/beast/core.hpp>
-#include <boost/beast/http.hpp>
-#include <boost/beast/ssl.hpp>
 #include <chrono>
 #include <iostream>
 #include <limits>
@@ -29,6 +18,7 @@
 #include <unordered_map>
 
 #include "gateway/gateway.h"
+#include "gateway/internal/asio.h"
 #include "gateway/internal/sigv4.h"
 #include "gateway/internal/url.h"
 #include "guard/guard.h"

@@ -2,12 +2,6 @@
 // in this process (self-signed certificate made with `openssl req`) that
 // records every request it receives, a real daemon (`dualkey serve`) with an
 // approver, and `dualkey gateway http` as a child process in between.
-// clang-format off
-#ifndef BOOST_BEAST_USE_STD_STRING_VIEW  // CMake defines it for every file
-#define BOOST_BEAST_USE_STD_STRING_VIEW
-#endif
-#include <utility>  // before Asio: its awaitable.hpp uses std::exchange unincluded
-// clang-format on
 #include <arpa/inet.h>
 #include <gtest/gtest.h>
 #include <netinet/in.h>
@@ -18,10 +12,6 @@
 #include <unistd.h>
 
 #include <atomic>
-#include <boost/asio.hpp>
-#include <boost/asio/ssl.hpp>
-#include <boost/beast/core.hpp>
-#include <boost/beast/http.hpp>
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
@@ -34,6 +24,7 @@
 #include <vector>
 
 #include "approval/approval.h"
+#include "gateway/internal/asio.h"
 #include "gateway/internal/sigv4.h"
 #include "server/server.h"
 
@@ -270,6 +261,10 @@ class Gateway : public ::testing::Test {
                       &out, std::string(kRealAwsKeyId) + " " + kRealAwsSecret + "\n"),
               0)
         << out;
+    ASSERT_EQ(Dualkey("gateway credential set basic --type basic --state-dir " + Quote(state_),
+                      &out, "svc-user:svc-pass\n"),
+              0)
+        << out;
     ASSERT_EQ(
         fs::status(dir_ / "state" / "credentials" / "api.json").permissions() & fs::perms::all,
         fs::perms::owner_read | fs::perms::owner_write);
@@ -282,7 +277,9 @@ class Gateway : public ::testing::Test {
         << "[[gateway.http.upstream]]\nname = \"aws\"\nbase_url = \"https://127.0.0.1:"
         << upstream_->port() << "/aws\"\ncredential = \"aws\"\nca_file = \"" << ca << "\"\n\n"
         << "[[gateway.http.upstream]]\nname = \"untrusted\"\nbase_url = \"" << origin
-        << "\"\ncredential = \"api\"\n";
+        << "\"\ncredential = \"api\"\n\n"
+        << "[[gateway.http.upstream]]\nname = \"basic\"\nbase_url = \"" << origin
+        << "/basic\"\ncredential = \"basic\"\nca_file = \"" << ca << "\"\n";
     int stdout_pipe = -1;
     gateway_pid_ = Spawn({DUALKEY_BINARY, "gateway", "http", "--listen", "127.0.0.1:0",
                           "--state-dir", state_, "--socket", socket_, "--config",
@@ -298,7 +295,7 @@ class Gateway : public ::testing::Test {
     }
     close(stdout_pipe);
     ASSERT_NE(line.find("listening on 127.0.0.1:"), std::string::npos) << line;
-    ASSERT_NE(line.find("(3 upstreams)"), std::string::npos) << line;
+    ASSERT_NE(line.find("(4 upstreams)"), std::string::npos) << line;
     port_ = static_cast<unsigned short>(std::stoi(line.substr(line.find("127.0.0.1:") + 10)));
   }
 
@@ -439,6 +436,13 @@ TEST_F(Gateway, GetPassesWithTheRealCredentialAndWithoutTheAgentToken) {
   ASSERT_EQ(second.status, 200) << second.raw_body;
   for (const Seen& seen : upstream_->Requests())
     EXPECT_EQ(seen.headers.count("x-dualkey-token"), 0u);
+}
+
+TEST_F(Gateway, BasicCredentialsAreInjected) {
+  Reply reply = Send("GET", "/basic/v1/me");
+  ASSERT_EQ(reply.status, 200) << reply.raw_body;
+  // base64("svc-user:svc-pass")
+  EXPECT_EQ(reply.body["authorization"], "Basic c3ZjLXVzZXI6c3ZjLXBhc3M=");
 }
 
 TEST_F(Gateway, ResponsesStreamBackWhole) {
