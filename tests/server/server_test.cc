@@ -317,8 +317,12 @@ TEST_F(Daemon, KillNineLosesNothingAcknowledged) {
 TEST_F(Daemon, TrustedComponentsRaiseButNeverLowerTheDecision) {
   std::string error;
   auto ask = [&](const std::string& input, const std::string& min) {
-    json request{{"op", "check"},          {"channel", "sql"},       {"input", input},
-                 {"cwd", "db:shop"},       {"agent", "pg:claude"},   {"min_decision", min},
+    json request{{"op", "check"},
+                 {"channel", "sql"},
+                 {"input", input},
+                 {"cwd", "db:shop"},
+                 {"agent", "pg:claude"},
+                 {"min_decision", min},
                  {"detail", "deletes ~48,211 rows of public.orders"}};
     auto reply = dualkey::server::Call(socket_, request, 5000, &error);
     EXPECT_TRUE(reply.has_value()) << error;
@@ -333,4 +337,81 @@ TEST_F(Daemon, TrustedComponentsRaiseButNeverLowerTheDecision) {
 
   EXPECT_EQ(ask("DROP TABLE orders", "allow")["decision"], "hold");
   EXPECT_EQ(ask("SELECT 1", "maybe")["ok"], false);
+}
+
+// An approved delete of files: the daemon saves them to the vault before it
+// lets the command run, and a vault that cannot save keeps it held.
+class DaemonVault : public Daemon {
+ protected:
+  void SetUp() override {
+    // Not under build/ or /tmp, which dualkey treats as disposable.
+    const char* home = std::getenv("HOME");
+    data_ = fs::path(home != nullptr ? home : "/root") / ".local/share/dualkey-test" /
+            ("server-vault-" + std::to_string(getpid()));
+    fs::remove_all(data_);
+    fs::create_directories(data_ / "uploads");
+    for (int i = 0; i < 3; ++i)
+      std::ofstream(data_ / "uploads" / ("f" + std::to_string(i))) << "invoice " << i << "\n";
+    Daemon::SetUp();
+  }
+  void TearDown() override {
+    Daemon::TearDown();
+    fs::remove_all(data_);
+  }
+  json CheckIn(const std::string& command) {
+    std::string error;
+    auto reply = dualkey::server::Call(socket_,
+                                       json{{"op", "check"},
+                                            {"channel", "shell"},
+                                            {"input", command},
+                                            {"cwd", data_.string()},
+                                            {"home", (state_ / "home").string()},
+                                            {"agent", "claude"}},
+                                       10000, &error);
+    EXPECT_TRUE(reply.has_value()) << error;
+    return reply.value_or(json::object());
+  }
+  fs::path data_;
+};
+
+TEST_F(DaemonVault, ApprovedDeleteIsSavedToTheVaultFirst) {
+  json held = CheckIn("rm -rf uploads");
+  ASSERT_EQ(held["decision"], "hold") << held.dump();
+  ASSERT_EQ(Run("approve " + held["approval_id"].get<std::string>() + " --as alice --code " +
+                Code(secret_))
+                .status,
+            0);
+  json passed = CheckIn("rm -rf uploads");
+  ASSERT_EQ(passed["decision"], "allow") << passed.dump();
+  const std::string snapshot = passed.value("snapshot_id", "");
+  ASSERT_FALSE(snapshot.empty()) << passed.dump();
+  // The command runs; the vault brings the files back.
+  fs::remove_all(data_ / "uploads");
+  Output restored =
+      Run("vault restore " + snapshot + " --vault " + Quote((state_ / "vault").string()));
+  ASSERT_EQ(restored.status, 0) << restored.out;
+  std::ifstream in(data_ / "uploads" / "f2");
+  std::string line;
+  std::getline(in, line);
+  EXPECT_EQ(line, "invoice 2");
+}
+
+TEST_F(DaemonVault, AFailedSaveKeepsItHeldAndTheApprovalUsable) {
+  Stop(SIGTERM);
+  // A vault that cannot be created: its parent is a regular file.
+  std::ofstream(state_ / "not-a-dir") << "x";
+  Start({"--breaker-attempts", "1000", "--vault", (state_ / "not-a-dir" / "vault").string()});
+  json held = CheckIn("rm -rf uploads");
+  ASSERT_EQ(held["decision"], "hold");
+  ASSERT_EQ(Run("approve " + held["approval_id"].get<std::string>() + " --as alice --code " +
+                Code(secret_))
+                .status,
+            0);
+  json still = CheckIn("rm -rf uploads");
+  EXPECT_EQ(still["decision"], "hold") << still.dump();
+  EXPECT_NE(still["reason"].get<std::string>().find("vault"), std::string::npos);
+  // Fixed vault: the same approval now passes once.
+  Stop(SIGTERM);
+  Start({"--breaker-attempts", "1000"});
+  EXPECT_EQ(CheckIn("rm -rf uploads")["decision"], "allow");
 }
