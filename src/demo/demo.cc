@@ -271,7 +271,10 @@ class Demo {
   explicit Demo(const Options& options) : options_(options) {}
 
   int Execute() {
-    sodium_init();
+    if (sodium_init() < 0) {
+      std::cerr << "dualkey demo: libsodium failed to initialise\n";
+      return 2;
+    }
     signal(SIGINT, OnInterrupt);
     signal(SIGTERM, OnInterrupt);
     signal(SIGPIPE, SIG_IGN);
