@@ -662,7 +662,26 @@ void HandleSnapshotTool(const Invocation& inv, Context& ctx) {
   EmitRead(ctx, targets, std::string(name) + " does not delete snapshots");
 }
 
+// crontab -r (and -ir) removes every scheduled job of the user at once,
+// the nightly backup among them; there is no undo. Listing and editing pass.
+void HandleCrontab(const Invocation& inv, Context& ctx) {
+  std::span<const Arg> args = ArgsOf(inv);
+  if (HasShortFlag(args, 'r')) {
+    Emit(ctx, "schedule.delete", {"crontab"}, Reversibility::kIrreversible, Severity::kMedium,
+         "crontab -r removes every scheduled job (backups included), with no undo");
+    return;
+  }
+  // `crontab FILE` replaces the whole table with FILE's contents.
+  for (const Arg& arg : args) {
+    if (arg.text.empty() || arg.text[0] == '-') continue;
+    Emit(ctx, "schedule.replace", {"crontab"}, Reversibility::kIrreversible, Severity::kLow,
+         "crontab FILE replaces every scheduled job with the file's");
+    return;
+  }
+}
+
 constexpr PackEntry kBackupPack[] = {
+    {"crontab", HandleCrontab},
     {"restic", HandleRestic},
     {"borg", HandleBorg},
     {"borg2", HandleBorg},
