@@ -41,8 +41,8 @@
 #include "approval/approval.h"
 #include "audit/audit.h"
 #include "guard/guard.h"
-#include "vault/vault.h"
 #include "server/internal/http_listener.h"
+#include "vault/vault.h"
 
 namespace dualkey::server {
 namespace {
@@ -294,7 +294,8 @@ class Daemon {
           return Held(base, "the approval store failed: " + error);
         if (approved) {
           std::string vault_error;
-          std::optional<vault::SnapshotInfo> saved = SaveToVault(targets, agent, r.input, &vault_error);
+          std::optional<vault::SnapshotInfo> saved =
+              SaveToVault(targets, agent, r.input, &vault_error);
           if (!saved)
             return Held(base, "approved, but the vault could not save what it would destroy (" +
                                   vault_error + "); it stays held and nothing ran");
@@ -312,8 +313,9 @@ class Daemon {
             "approved by " + Join(consumed.approvers) + " (used once): " + verdict.reason;
         if (!snapshot_id.empty()) {
           reply["snapshot_id"] = snapshot_id;
-          reply["reason"] = reply["reason"].get<std::string>() + "; saved first as vault snapshot " +
-                            snapshot_id + " (dualkey vault restore " + snapshot_id + ")";
+          reply["reason"] = reply["reason"].get<std::string>() +
+                            "; saved first as vault snapshot " + snapshot_id +
+                            " (dualkey vault restore " + snapshot_id + ")";
         }
         if (!Record("consumed", reply)) return Held(base, "the audit log could not be written");
         reply["ok"] = true;
@@ -370,17 +372,10 @@ class Daemon {
                                                  std::string* error) {
     std::lock_guard lock(vault_mutex_);
     if (!vault_) {
-      const std::string dir = options_.vault_dir.empty() ? options_.state_dir + "/vault" : options_.vault_dir;
-      vault_ = vault::Vault::Open(dir, error);
-      if (!vault_) {
-        std::string init_error;
-        if (!vault::Vault::Init(dir, 30, &init_error)) {
-          *error = init_error;
-          return std::nullopt;
-        }
-        vault_ = vault::Vault::Open(dir, error);
-        if (!vault_) return std::nullopt;
-      }
+      const std::string dir =
+          options_.vault_dir.empty() ? options_.state_dir + "/vault" : options_.vault_dir;
+      vault_ = vault::Vault::OpenOrInit(dir, 30, error);
+      if (!vault_) return std::nullopt;
     }
     vault::SnapshotMeta meta;
     meta.who = agent;
@@ -389,8 +384,12 @@ class Daemon {
     meta.tags = {"approved-action"};
     std::optional<vault::SnapshotInfo> saved = vault_->PutPaths(targets, meta, nullptr, error);
     if (saved)
-      Record("vault_snapshot", json{{"agent", agent}, {"input", input}, {"snapshot_id", saved->id},
-                                    {"paths", targets}, {"files", saved->files}, {"bytes", saved->bytes}});
+      Record("vault_snapshot", json{{"agent", agent},
+                                    {"input", input},
+                                    {"snapshot_id", saved->id},
+                                    {"paths", targets},
+                                    {"files", saved->files},
+                                    {"bytes", saved->bytes}});
     return saved;
   }
 

@@ -107,6 +107,14 @@ const std::string& Vault::dir() const {
   return impl_->dir;
 }
 
+std::optional<Vault> Vault::OpenOrInit(const std::string& dir, int retention_days,
+                                       std::string* error) {
+  std::optional<Vault> vault = Open(dir, error);
+  if (vault) return vault;
+  if (!Init(dir, retention_days, error)) return std::nullopt;
+  return Open(dir, error);
+}
+
 std::optional<Vault> Vault::Open(const std::string& dir, std::string* error) {
   if (sodium_init() < 0) {
     *error = "libsodium failed to initialise";

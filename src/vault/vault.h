@@ -18,10 +18,11 @@ namespace dualkey::vault {
 
 // Who saved a snapshot and why: shown by `vault ls/show`, signed with it.
 struct SnapshotMeta {
-  std::string who;             // human or agent identity ("alice", "claude")
-  std::string action;          // what was about to happen ("rm -rf /srv/data/uploads")
-  std::string approval_id;     // the approval that allowed it, if any
-  std::string kind;  // "files" | "pg_dump" | "sql_rows"; empty: files for paths, sql_rows for streams
+  std::string who;          // human or agent identity ("alice", "claude")
+  std::string action;       // what was about to happen ("rm -rf /srv/data/uploads")
+  std::string approval_id;  // the approval that allowed it, if any
+  std::string
+      kind;  // "files" | "pg_dump" | "sql_rows"; empty: files for paths, sql_rows for streams
   std::vector<std::string> tags;
 };
 
@@ -116,6 +117,10 @@ class Vault {
   // Creates a vault, or on an existing one extends its retention (never shortens).
   static bool Init(const std::string& dir, const InitOptions& options, std::string* error);
   static bool Init(const std::string& dir, int retention_days, std::string* error);
+  // Opens the vault, creating it with `retention_days` first when it cannot
+  // be opened: what the daemon and the proxy do before their first save.
+  static std::optional<Vault> OpenOrInit(const std::string& dir, int retention_days,
+                                         std::string* error);
 
   Vault(Vault&&) noexcept;
   Vault& operator=(Vault&&) noexcept;

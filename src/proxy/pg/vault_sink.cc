@@ -172,16 +172,8 @@ class VaultWriter : public SnapshotWriter {
       *error = "the snapshot is empty";
       return std::nullopt;
     }
-    std::optional<vault::Vault> vault = vault::Vault::Open(vault_dir_, error);
-    if (!vault) {
-      std::string init_error;
-      if (!vault::Vault::Init(vault_dir_, 30, &init_error)) {
-        *error = init_error;
-        return std::nullopt;
-      }
-      vault = vault::Vault::Open(vault_dir_, error);
-      if (!vault) return std::nullopt;
-    }
+    std::optional<vault::Vault> vault = vault::Vault::OpenOrInit(vault_dir_, 30, error);
+    if (!vault) return std::nullopt;
     vault::SnapshotMeta meta;
     meta.who = request_.agent;
     meta.action = request_.statement;
