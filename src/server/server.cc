@@ -285,22 +285,22 @@ class Daemon {
       // run; the approval is consumed only once that save is durable, and a
       // failed save leaves the action held (and the approval usable).
       std::string snapshot_id;
-      std::vector<std::string> targets;
-      if (channel == Channel::kShell || channel == Channel::kFile)
-        targets = vault::FileTargets(verdict.actions);
+      // Ask the store first: finding the targets stats and expands globs on
+      // disk, which only an approved action needs.
+      bool approved = false;
+      if ((channel == Channel::kShell || channel == Channel::kFile) &&
+          !store_->HasApproval(hash, NowMs(), &approved, &error))
+        return Held(base, "the approval store failed: " + error);
+      const std::vector<std::string> targets =
+          approved ? vault::FileTargets(verdict.actions) : std::vector<std::string>{};
       if (!targets.empty()) {
-        bool approved = false;
-        if (!store_->HasApproval(hash, NowMs(), &approved, &error))
-          return Held(base, "the approval store failed: " + error);
-        if (approved) {
-          std::string vault_error;
-          std::optional<vault::SnapshotInfo> saved =
-              SaveToVault(targets, agent, r.input, &vault_error);
-          if (!saved)
-            return Held(base, "approved, but the vault could not save what it would destroy (" +
-                                  vault_error + "); it stays held and nothing ran");
-          snapshot_id = saved->id;
-        }
+        std::string vault_error;
+        std::optional<vault::SnapshotInfo> saved =
+            SaveToVault(targets, agent, r.input, &vault_error);
+        if (!saved)
+          return Held(base, "approved, but the vault could not save what it would destroy (" +
+                                vault_error + "); it stays held and nothing ran");
+        snapshot_id = saved->id;
       }
       approval::Request consumed;
       if (store_->ConsumeApproval(hash, NowMs(), &consumed, &error)) {
