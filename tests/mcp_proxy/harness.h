@@ -6,6 +6,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
+#include <sys/file.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -70,6 +71,9 @@ inline ShellOutput Shell(const std::string& command) {
 
 // The npm packages of tests/mcp_proxy/node, installed with `npm ci` into
 // BUILD/mcp_proxy_node once (again only when package-lock.json changes).
+// ctest runs each test in its own process, several at once: an exclusive
+// lock on the directory makes one process install while the others wait,
+// so no test ever loads a half-written node_modules.
 class NodePackages {
  public:
   static const NodePackages& Get() {
@@ -105,6 +109,18 @@ class NodePackages {
     }
     std::error_code ec;
     fs::create_directories(dir_, ec);
+    const int lock_fd = open((dir_ / ".install-lock").c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    if (lock_fd < 0 || flock(lock_fd, LOCK_EX) != 0) {
+      error_ = "cannot lock " + (dir_ / ".install-lock").string();
+      if (lock_fd >= 0) close(lock_fd);
+      return;
+    }
+    Install(source);
+    close(lock_fd);  // releases the lock
+  }
+
+  void Install(const fs::path& source) {
+    std::error_code ec;
     for (const char* name : {"package.json", "package-lock.json", "client.mjs"})
       fs::copy_file(source / name, dir_ / name, fs::copy_options::overwrite_existing, ec);
     const std::string lock = ReadAll(source / "package-lock.json");
