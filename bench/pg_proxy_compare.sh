@@ -91,6 +91,7 @@ PGPASSWORD=$PASSWORD "$DUALKEY" pg-proxy --listen 127.0.0.1:0 --threads "$THREAD
   --upstream "postgresql://bench@127.0.0.1:$PG_PORT?sslmode=disable" \
   --state-dir "$WORK/state" --socket "$WORK/no-daemon.sock" --quiet >"$DK_LOG" 2>&1 &
 PIDS+=($!)
+DK_PID=$!
 for _ in $(seq 100); do grep -q listening "$DK_LOG" 2>/dev/null && break; sleep 0.05; done
 DK_PORT=$(sed -n 's/.*listening on [0-9.]*:\([0-9]*\) ->.*/\1/p' "$DK_LOG")
 [[ -n $DK_PORT ]] || { echo "dualkey pg-proxy did not start: $(cat "$DK_LOG")" >&2; exit 1; }
@@ -100,13 +101,20 @@ for _ in $(seq 100); do
   sleep 0.05
 done
 
-# run NAME PORT PASSWORD USER CLIENTS -> "tps avg_ms p50_us"
+PB_PID=$(cat "$WORK/pgbouncer.pid" 2>/dev/null || true)
+
+# CPU time (user + system, clock ticks) a process has used so far.
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat" 2>/dev/null || echo 0; }
+
+# run NAME PORT PASSWORD USER CLIENTS [PID] -> "tps avg_ms p50_us cpu_us_per_txn"
+# (the proxy's CPU time per transaction, when its PID is given)
 run() {
-  local name=$1 port=$2 password=$3 user=$4 clients=$5 jobs=1
+  local name=$1 port=$2 password=$3 user=$4 clients=$5 pid=${6:-} jobs=1
   [[ $clients -gt 1 ]] && jobs=2
   local dir="$WORK/log-$name-$clients"
   mkdir -p "$dir"
-  local out
+  local out before=0 ticks
+  [[ -n $pid ]] && before=$(cpu_ticks "$pid")
   out=$(cd "$dir" && PGPASSWORD=$password "$PGBENCH" -h 127.0.0.1 -p "$port" -U "$user" -n -S \
     -c "$clients" -j "$jobs" -T "$SECONDS_PER_RUN" -l bench 2>&1) || {
     echo "pgbench via $name failed: $out" >&2
@@ -119,31 +127,38 @@ run() {
   # is the transaction's latency in microseconds.
   p50=$(cat "$dir"/pgbench_log.* | awk '{print $3}' | sort -n |
     awk '{a[NR]=$1} END {if (NR) print a[int((NR+1)/2)]; else print 0}')
-  echo "$tps $avg $p50"
+  local cpu=-
+  if [[ -n $pid ]]; then
+    ticks=$(($(cpu_ticks "$pid") - before))
+    cpu=$(awk -v t="$ticks" -v hz="$(getconf CLK_TCK)" -v tps="$tps" -v s="$SECONDS_PER_RUN" \
+      'BEGIN { printf "%.1f", t / hz * 1e6 / (tps * s) }')
+  fi
+  echo "$tps $avg $p50 $cpu"
 }
 
 echo "== pgbench -S, $SECONDS_PER_RUN s per run (dualkey threads: $THREADS)" >&2
 declare -A R
 for clients in 8 1; do
   R[direct_$clients]=$(run direct "$PG_PORT" "$PASSWORD" bench "$clients")
-  R[pgbouncer_$clients]=$(run pgbouncer "$PB_PORT" "$PASSWORD" bench "$clients")
-  R[dualkey_$clients]=$(run dualkey "$DK_PORT" "$TOKEN" bench "$clients")
+  R[pgbouncer_$clients]=$(run pgbouncer "$PB_PORT" "$PASSWORD" bench "$clients" "$PB_PID")
+  R[dualkey_$clients]=$(run dualkey "$DK_PORT" "$TOKEN" bench "$clients" "$DK_PID")
 done
 
-printf '%-10s | %12s %10s %10s | %12s %10s %10s\n' target "tps(-c8)" "avg_ms" "p50_us" \
-  "tps(-c1)" "avg_ms" "p50_us"
+printf '%-10s | %10s %8s %7s %8s | %10s %8s %7s %8s\n' target "tps(-c8)" "avg_ms" "p50_us" \
+  "cpu_us" "tps(-c1)" "avg_ms" "p50_us" "cpu_us"
 for target in direct pgbouncer dualkey; do
-  read -r t8 a8 p8 <<<"${R[${target}_8]}"
-  read -r t1 a1 p1 <<<"${R[${target}_1]}"
-  printf '%-10s | %12.0f %10.3f %10s | %12.0f %10.3f %10s\n' "$target" "$t8" "$a8" "$p8" "$t1" \
-    "$a1" "$p1"
+  read -r t8 a8 p8 c8 <<<"${R[${target}_8]}"
+  read -r t1 a1 p1 c1 <<<"${R[${target}_1]}"
+  printf '%-10s | %10.0f %8.3f %7s %8s | %10.0f %8.3f %7s %8s\n' "$target" "$t8" "$a8" "$p8" \
+    "$c8" "$t1" "$a1" "$p1" "$c1"
 done
-read -r d8 _ _ <<<"${R[direct_8]}"
-read -r b8 _ _ <<<"${R[pgbouncer_8]}"
-read -r k8 _ _ <<<"${R[dualkey_8]}"
-read -r _ _ dp50 <<<"${R[direct_1]}"
-read -r _ _ bp50 <<<"${R[pgbouncer_1]}"
-read -r _ _ kp50 <<<"${R[dualkey_1]}"
+echo "(cpu_us: the proxy process's CPU time per transaction)"
+read -r d8 _ _ _ <<<"${R[direct_8]}"
+read -r b8 _ _ _ <<<"${R[pgbouncer_8]}"
+read -r k8 _ _ _ <<<"${R[dualkey_8]}"
+read -r _ _ dp50 _ <<<"${R[direct_1]}"
+read -r _ _ bp50 _ <<<"${R[pgbouncer_1]}"
+read -r _ _ kp50 _ <<<"${R[dualkey_1]}"
 echo "pgbouncer added_p50_us=$((bp50 - dp50))"
 awk -v k="$k8" -v b="$b8" -v d="$d8" -v kp="$kp50" -v dp="$dp50" 'BEGIN {
   printf "tps_vs_pgbouncer=%.2f tps_vs_direct=%.2f added_p50_us=%d\n", k / b, k / d, kp - dp }'

@@ -90,6 +90,14 @@ bool HasClass(const Verdict& verdict, std::string_view op_class) {
   return false;
 }
 
+// An allowed verdict that only reads: what a plain SELECT's shape may share.
+bool OnlyReads(const Verdict& verdict) {
+  if (verdict.Enforced() != Decision::kAllow) return false;
+  for (const Action& a : verdict.actions)
+    if (a.op_class != "read.only") return false;
+  return true;
+}
+
 std::string FindPgDump(const std::string& configured) {
   if (!configured.empty()) return configured;
   for (int version = 20; version >= 10; --version) {
@@ -459,9 +467,7 @@ class Session : public std::enable_shared_from_this<Session> {
       shape = sql::ReadShapeKey(sql);
       if (!shape.empty()) {
         const Verdict* same_shape = shape_cache_.Find(shape, 0);
-        if (same_shape != nullptr && same_shape->Enforced() == Decision::kAllow &&
-            same_shape->actions.empty())
-          co_return Outcome{};
+        if (same_shape != nullptr && OnlyReads(*same_shape)) co_return Outcome{};
       }
     }
     Verdict verdict;
@@ -474,7 +480,7 @@ class Session : public std::enable_shared_from_this<Session> {
       request.cwd = cwd_;
       request.agent = agent_;
       verdict = guard::Check(request, shared_.policy).verdict;
-      if (!shape.empty() && verdict.Enforced() == Decision::kAllow && verdict.actions.empty())
+      if (!shape.empty() && OnlyReads(verdict))
         shape_cache_.Insert(shape, 0, verdict);
       else
         cache_.Insert(sql, 0, verdict);
@@ -1163,7 +1169,7 @@ class Session : public std::enable_shared_from_this<Session> {
   std::string cwd_;
   int server_version_ = 0;
   sql::DecisionCache cache_{1024};
-  sql::DecisionCache shape_cache_{256};  // ReadShapeKey -> allowed, effect-free verdicts
+  sql::DecisionCache shape_cache_{256};  // ReadShapeKey -> allowed verdicts that only read
   std::map<std::string, StatementState> approved_;
   int pending_injections_ = 0;
   char transaction_status_ = 'I';
