@@ -278,7 +278,9 @@ int main(int argc, char** argv) {
       "See docs/pg-proxy.md.");
   pg_proxy_cmd->add_option("--listen", pg_proxy.listen, "HOST:PORT to listen on (127.0.0.1:6432)");
   pg_proxy_cmd->add_option("--upstream", pg_proxy.upstream,
-                           "postgresql://USER@HOST:PORT[/DB][?sslmode=disable|prefer|require|verify-full]")
+                           "postgresql://USER@HOST:PORT[/DB][?sslmode=disable|prefer|require|verify-full];\n"
+                           "a database on this machine through its Unix socket:\n"
+                           "postgresql://USER@%2Fvar%2Frun%2Fpostgresql:5432/DB or ?host=/var/run/postgresql")
       ->required();
   pg_proxy_cmd->add_option("--upstream-password-file", pg_proxy.password_file,
                            "file holding the real password (mode 0600); default: $PGPASSWORD");

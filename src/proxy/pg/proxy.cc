@@ -389,12 +389,7 @@ class Session : public std::enable_shared_from_this<Session> {
       if (it != shared_.cancels.end()) target = it->second;
     }
     if (!target) co_return;  // like PostgreSQL: say nothing
-    const Upstream& up = shared_.options.upstream;
-    tcp::resolver resolver(strand_);
-    auto endpoints =
-        co_await resolver.async_resolve(up.host, std::to_string(up.port), asio::use_awaitable);
-    tcp::socket socket(strand_);
-    co_await asio::async_connect(socket, endpoints, asio::use_awaitable);
+    StreamSocket socket = co_await ConnectSocket(shared_.options.upstream);
     std::string request;
     wire::AppendInt32(request, 16);
     wire::AppendInt32(request, wire::kCancelRequest);
@@ -1266,10 +1261,6 @@ std::optional<Upstream> ParseUpstreamUri(std::string_view uri, std::string* erro
   }
   up.user = PercentDecode(userinfo);
   std::string_view hostport = rest.substr(at + 1);
-  if (hostport.empty()) {
-    *error = "the upstream URI needs a host";
-    return std::nullopt;
-  }
   if (hostport.find(':') != std::string_view::npos && hostport.back() != ']') {
     if (!SplitHostPort(std::string(hostport), &up.host, &up.port) || up.port == 0) {
       *error = "bad host:port in the upstream URI";
@@ -1278,6 +1269,7 @@ std::optional<Upstream> ParseUpstreamUri(std::string_view uri, std::string* erro
   } else {
     up.host = std::string(hostport);
   }
+  up.host = PercentDecode(up.host);  // %2Fvar%2Frun%2Fpostgresql: a socket directory
   while (!query.empty()) {
     std::size_t amp = query.find('&');
     std::string_view pair = query.substr(0, amp);
@@ -1295,10 +1287,30 @@ std::optional<Upstream> ParseUpstreamUri(std::string_view uri, std::string* erro
       up.sslmode = value;
     } else if (key == "sslrootcert") {
       up.sslrootcert = value;
+    } else if (key == "host") {
+      up.host = value;
+    } else if (key == "port") {
+      try {
+        up.port = std::stoi(value);
+      } catch (...) {
+        up.port = 0;
+      }
+      if (up.port <= 0 || up.port > 65535) {
+        *error = "bad port in the upstream URI";
+        return std::nullopt;
+      }
     } else {
-      *error = "unknown upstream URI parameter '" + key + "' (sslmode, sslrootcert)";
+      *error = "unknown upstream URI parameter '" + key + "' (sslmode, sslrootcert, host, port)";
       return std::nullopt;
     }
+  }
+  if (up.host.empty()) {
+    *error = "the upstream URI needs a host (a name, an address, or a socket directory)";
+    return std::nullopt;
+  }
+  if (up.host.front() != '/' && up.host.find('/') != std::string::npos) {
+    *error = "a Unix socket directory in the upstream URI must be an absolute path";
+    return std::nullopt;
   }
   return up;
 }

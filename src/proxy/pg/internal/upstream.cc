@@ -101,20 +101,32 @@ Task<bool> Authenticate(Leg& leg, const Upstream& upstream, UpstreamSession& s) 
 
 }  // namespace
 
+Task<StreamSocket> ConnectSocket(const Upstream& upstream) {
+  auto executor = co_await asio::this_coro::executor;
+  if (IsUnixSocket(upstream)) {
+    const std::string path = upstream.host + "/.s.PGSQL." + std::to_string(upstream.port);
+    asio::local::stream_protocol::socket socket(executor);
+    co_await socket.async_connect(asio::local::stream_protocol::endpoint(path),
+                                  asio::use_awaitable);
+    co_return StreamSocket(std::move(socket));
+  }
+  tcp::resolver resolver(executor);
+  auto endpoints = co_await resolver.async_resolve(upstream.host, std::to_string(upstream.port),
+                                                   asio::use_awaitable);
+  tcp::socket socket(executor);
+  co_await asio::async_connect(socket, endpoints, asio::use_awaitable);
+  socket.set_option(tcp::no_delay(true));
+  co_return StreamSocket(std::move(socket));
+}
+
 Task<UpstreamSession> ConnectUpstream(
     const Upstream& upstream, asio::ssl::context& tls, const std::string& database,
     const std::vector<std::pair<std::string, std::string>>& extra_parameters) {
   UpstreamSession s;
-  auto executor = co_await asio::this_coro::executor;
   try {
-    tcp::resolver resolver(executor);
-    auto endpoints = co_await resolver.async_resolve(upstream.host, std::to_string(upstream.port),
-                                                     asio::use_awaitable);
-    tcp::socket socket(executor);
-    co_await asio::async_connect(socket, endpoints, asio::use_awaitable);
-    socket.set_option(tcp::no_delay(true));
-    s.leg = std::make_unique<Leg>(std::move(socket));
-    if (upstream.sslmode != "disable") {
+    s.leg = std::make_unique<Leg>(co_await ConnectSocket(upstream));
+    // As libpq: TLS is not offered on a Unix socket, whatever sslmode says.
+    if (upstream.sslmode != "disable" && !IsUnixSocket(upstream)) {
       std::string request;
       wire::AppendInt32(request, 8);
       wire::AppendInt32(request, wire::kSslRequest);

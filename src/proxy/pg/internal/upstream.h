@@ -28,6 +28,16 @@ struct UpstreamSession {
   std::string error;
 };
 
+// Whether the upstream is a Unix socket: a host that is a directory, as
+// libpq takes it (the socket is HOST/.s.PGSQL.PORT).
+inline bool IsUnixSocket(const Upstream& upstream) {
+  return !upstream.host.empty() && upstream.host.front() == '/';
+}
+
+// A connected socket to the upstream (TCP with TCP_NODELAY, or the Unix
+// socket). Throws on failure.
+Task<StreamSocket> ConnectSocket(const Upstream& upstream);
+
 // Throws nothing: failures come back in `error`.
 Task<UpstreamSession> ConnectUpstream(
     const Upstream& upstream, asio::ssl::context& tls, const std::string& database,
