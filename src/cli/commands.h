@@ -6,22 +6,22 @@
 #include <string>
 #include <vector>
 
-#include "mcp/proxy.h"
 #include "gateway/gateway.h"
+#include "mcp/proxy.h"
 #include "server/server.h"
 
 namespace dualkey::cli {
 
 struct CheckOptions {
   std::string channel = "shell";
-  std::string cwd;            // empty: the current directory (single check)
+  std::string cwd;  // empty: the current directory (single check)
   bool cwd_given = false;
-  std::string home;           // empty: $HOME
+  std::string home;  // empty: $HOME
   bool json = false;
-  std::string jsonl;          // file, or "-" for stdin
+  std::string jsonl;                 // file, or "-" for stdin
   std::vector<std::string> command;  // the words after --, joined by spaces
-  bool local = false;         // do not ask the daemon even when it runs
-  std::string agent = "cli";  // who asks, for the daemon's approvals and breaker
+  bool local = false;                // do not ask the daemon even when it runs
+  std::string agent = "cli";         // who asks, for the daemon's approvals and breaker
 };
 
 // Exit status: 0 allow, 1 held or denied, 2 usage or input errors.
@@ -29,10 +29,10 @@ int RunCheck(const CheckOptions& options);
 
 // `dualkey policy check [FILE...]` and `dualkey policy explain -- CMD`.
 struct PolicyOptions {
-  std::string action;               // "check", "explain" or "show"
-  std::vector<std::string> files;   // check: files to validate (default: the layers in force)
-  std::string channel = "shell";    // explain
-  std::string cwd;                  // explain/check: where the command runs
+  std::string action;              // "check", "explain" or "show"
+  std::vector<std::string> files;  // check: files to validate (default: the layers in force)
+  std::string channel = "shell";   // explain
+  std::string cwd;                 // explain/check: where the command runs
   bool cwd_given = false;
   std::string home;
   std::string agent;
@@ -47,14 +47,15 @@ int RunServe(server::ServeOptions options);
 // The humans' side of the daemon: pending, approve, deny, watch, approver
 // add/list, breaker reset (serve_cmd.cc).
 struct DaemonOptions {
-  std::string action;  // pending | approve | deny | watch | approver-add | approver-list | breaker-reset
-  std::string socket;  // default: server::DefaultSocketPath()
-  std::string id;      // approve/deny: approval id or code
-  std::string as;      // approver name (default: $USER)
-  std::string code;    // TOTP code (default: asked on the terminal)
-  std::string reason;  // deny
-  std::string agent;   // breaker reset
-  std::string name;    // approver add
+  std::string
+      action;  // pending | approve | deny | watch | approver-add | approver-list | breaker-reset
+  std::string socket;     // default: server::DefaultSocketPath()
+  std::string id;         // approve/deny: approval id or code
+  std::string as;         // approver name (default: $USER)
+  std::string code;       // TOTP code (default: asked on the terminal)
+  std::string reason;     // deny
+  std::string agent;      // breaker reset
+  std::string name;       // approver add
   std::string state_dir;  // approver add/list: the daemon's state directory
   std::string store;      // approver add/list: the store, if not the default
   bool json = false;
@@ -78,14 +79,15 @@ struct PgProxyCommandOptions {
   std::string upstream;       // postgresql://USER@HOST:PORT[/DB][?sslmode=...]
   std::string password_file;  // the real password (0600); default: $PGPASSWORD
   std::string tls_cert, tls_key;
-  std::string socket;     // default: server::DefaultSocketPath()
-  std::string state_dir;  // default: server::DefaultStateDir()
-  long long hold_rows_over = -1;     // -1: the policy's [blast_radius] (1000)
-  double hold_fraction_over = -1;    // -1: the policy's [blast_radius] (0.10)
-  std::string vault_dir;             // snapshots (default: $DUALKEY_VAULT or STATE/vault)
+  std::string socket;              // default: server::DefaultSocketPath()
+  std::string state_dir;           // default: server::DefaultStateDir()
+  long long hold_rows_over = -1;   // -1: the policy's [blast_radius] (1000)
+  double hold_fraction_over = -1;  // -1: the policy's [blast_radius] (0.10)
+  std::string vault_dir;           // snapshots (default: $DUALKEY_VAULT or STATE/vault)
   bool snapshots_in_state_dir = false;
   long long exact_count_under = 100000;
   int threads = 1;
+  bool no_fast_path = false;
   std::string pg_dump;
   bool quiet = false;
 };
@@ -105,11 +107,11 @@ int RunHook(const HookOptions& options);
 // `dualkey install AGENT`: wires `dualkey hook AGENT` into the agent's config.
 struct InstallOptions {
   std::string agent;
-  bool project = false;   // the project's config file instead of the user's
+  bool project = false;  // the project's config file instead of the user's
   bool uninstall = false;
   bool dry_run = false;
-  std::string binary;     // path of the dualkey binary to call (default: this one)
-  std::string project_dir;  // default: the current directory
+  std::string binary;         // path of the dualkey binary to call (default: this one)
+  std::string project_dir;    // default: the current directory
   std::string agent_version;  // Claude Code version for version-gated options; default: ask it
 };
 int RunInstall(const InstallOptions& options);
@@ -170,7 +172,7 @@ int RunVault(const VaultOptions& options);
 struct GatewayOptions {
   std::string action;  // http | credential-set | credential-list | credential-remove
   gateway::Options http;
-  std::string name;     // credential name
+  std::string name;  // credential name
   std::string type = "bearer";
   std::string region;   // aws-sigv4
   std::string service;  // aws-sigv4

@@ -74,8 +74,9 @@ int main(int argc, char** argv) {
   serve_cmd->add_option("--store", serve.store,
                         "postgresql://... to share approvals between daemons");
   serve_cmd->add_option("--socket", serve.socket_path, "Unix socket (default STATE/dualkey.sock)");
-  serve_cmd->add_option("--vault", serve.vault_dir,
-                        "where approved actions' targets are saved first (default $DUALKEY_VAULT or STATE/vault)");
+  serve_cmd->add_option(
+      "--vault", serve.vault_dir,
+      "where approved actions' targets are saved first (default $DUALKEY_VAULT or STATE/vault)");
   serve_cmd->add_option("--ttl", serve.approval_ttl_seconds,
                         "seconds an approval stays valid (900)");
   // Unset limits come from the policy's [breaker] and [rate_limit] tables.
@@ -277,31 +278,42 @@ int main(int argc, char** argv) {
       "  psql 'postgresql://claude-dev@127.0.0.1:6432/shop'   (password: the token)\n"
       "See docs/pg-proxy.md.");
   pg_proxy_cmd->add_option("--listen", pg_proxy.listen, "HOST:PORT to listen on (127.0.0.1:6432)");
-  pg_proxy_cmd->add_option("--upstream", pg_proxy.upstream,
-                           "postgresql://USER@HOST:PORT[/DB][?sslmode=disable|prefer|require|verify-full];\n"
-                           "a database on this machine through its Unix socket:\n"
-                           "postgresql://USER@%2Fvar%2Frun%2Fpostgresql:5432/DB or ?host=/var/run/postgresql")
+  pg_proxy_cmd
+      ->add_option(
+          "--upstream", pg_proxy.upstream,
+          "postgresql://USER@HOST:PORT[/DB][?sslmode=disable|prefer|require|verify-full];\n"
+          "a database on this machine through its Unix socket:\n"
+          "postgresql://USER@%2Fvar%2Frun%2Fpostgresql:5432/DB or ?host=/var/run/postgresql")
       ->required();
   pg_proxy_cmd->add_option("--upstream-password-file", pg_proxy.password_file,
                            "file holding the real password (mode 0600); default: $PGPASSWORD");
   pg_proxy_cmd->add_option("--tls-cert", pg_proxy.tls_cert, "certificate for TLS to clients (PEM)");
   pg_proxy_cmd->add_option("--tls-key", pg_proxy.tls_key, "its private key (PEM)");
-  pg_proxy_cmd->add_option("--socket", pg_proxy.socket, "the daemon's socket (default: $DUALKEY_SOCKET or STATE/dualkey.sock)");
-  pg_proxy_cmd->add_option("--state-dir", pg_proxy.state_dir, "tokens, snapshots and the proxy log (default: dualkey's state dir)");
+  pg_proxy_cmd->add_option("--socket", pg_proxy.socket,
+                           "the daemon's socket (default: $DUALKEY_SOCKET or STATE/dualkey.sock)");
+  pg_proxy_cmd->add_option("--state-dir", pg_proxy.state_dir,
+                           "tokens, snapshots and the proxy log (default: dualkey's state dir)");
   pg_proxy_cmd->add_option("--hold-rows-over", pg_proxy.hold_rows_over,
                            "hold a DELETE/UPDATE touching more rows than this\n"
                            "(default: policy [blast_radius] hold_rows_over, else 1000; 0: off)");
-  pg_proxy_cmd->add_option("--hold-fraction-over", pg_proxy.hold_fraction_over,
-                           "... or more than this fraction of its table\n"
-                           "(default: policy [blast_radius] hold_table_fraction_over, else 0.10; 0: off)");
-  pg_proxy_cmd->add_option("--vault", pg_proxy.vault_dir,
-                           "the vault for pre-destruction snapshots (default: $DUALKEY_VAULT or STATE/vault)");
-  pg_proxy_cmd->add_flag("--snapshots-in-state-dir", pg_proxy.snapshots_in_state_dir,
-                         "write snapshots as plain files under STATE/snapshots instead of the vault");
+  pg_proxy_cmd->add_option(
+      "--hold-fraction-over", pg_proxy.hold_fraction_over,
+      "... or more than this fraction of its table\n"
+      "(default: policy [blast_radius] hold_table_fraction_over, else 0.10; 0: off)");
+  pg_proxy_cmd->add_option(
+      "--vault", pg_proxy.vault_dir,
+      "the vault for pre-destruction snapshots (default: $DUALKEY_VAULT or STATE/vault)");
+  pg_proxy_cmd->add_flag(
+      "--snapshots-in-state-dir", pg_proxy.snapshots_in_state_dir,
+      "write snapshots as plain files under STATE/snapshots instead of the vault");
   pg_proxy_cmd->add_option("--exact-count-under", pg_proxy.exact_count_under,
                            "count rows exactly when the table has fewer rows (100000)");
   pg_proxy_cmd->add_option("--threads", pg_proxy.threads, "I/O threads (1)");
-  pg_proxy_cmd->add_option("--pg-dump", pg_proxy.pg_dump, "pg_dump binary for snapshots (default: found)");
+  pg_proxy_cmd->add_flag("--no-fast-path", pg_proxy.no_fast_path,
+                         "run every session on the coroutine path (plain sessions otherwise\n"
+                         "forward on one epoll thread and leave it only for what must wait)");
+  pg_proxy_cmd->add_option("--pg-dump", pg_proxy.pg_dump,
+                           "pg_dump binary for snapshots (default: found)");
   pg_proxy_cmd->add_flag("--quiet", pg_proxy.quiet, "no log lines on stderr");
 
   dualkey::cli::GatewayOptions gateway;
@@ -315,12 +327,15 @@ int main(int argc, char** argv) {
       "See docs/gateway.md.");
   gateway_cmd->require_subcommand(1);
   CLI::App* gateway_http = gateway_cmd->add_subcommand(
-      "http", "Serve the reverse gateway until SIGINT/SIGTERM. Config (TOML):\n"
-              "  [[gateway.http.upstream]]\n"
-              "  name = \"railway\"  base_url = \"https://backboard.railway.app\"\n"
-              "  credential = \"railway\"  # ca_file = \"...\" for a private CA");
-  gateway_http->add_option("--listen", gateway.http.listen, "HOST:PORT (127.0.0.1:8787; port 0 = any)");
-  gateway_http->add_option("--config", gateway.http.config_path, "config file (STATE/gateway.toml)");
+      "http",
+      "Serve the reverse gateway until SIGINT/SIGTERM. Config (TOML):\n"
+      "  [[gateway.http.upstream]]\n"
+      "  name = \"railway\"  base_url = \"https://backboard.railway.app\"\n"
+      "  credential = \"railway\"  # ca_file = \"...\" for a private CA");
+  gateway_http->add_option("--listen", gateway.http.listen,
+                           "HOST:PORT (127.0.0.1:8787; port 0 = any)");
+  gateway_http->add_option("--config", gateway.http.config_path,
+                           "config file (STATE/gateway.toml)");
   gateway_http->add_option("--state-dir", gateway.http.state_dir, "dualkey's state directory");
   gateway_http->add_option("--socket", gateway.http.socket_path, "the daemon's socket");
   gateway_http->add_option("--threads", gateway.http.threads, "worker threads (4)");
@@ -332,20 +347,23 @@ int main(int argc, char** argv) {
       "credential", "The real credentials the gateway injects (0600 files in STATE/credentials).");
   gateway_credential->require_subcommand(1);
   CLI::App* credential_set = gateway_credential->add_subcommand(
-      "set", "Store a credential, the secret read from stdin (never from the command line):\n"
-             "  bearer: the token; basic: user:password;\n"
-             "  aws-sigv4: ACCESS_KEY_ID SECRET_ACCESS_KEY [SESSION_TOKEN] (--region, --service)");
-  credential_set->add_option("name", gateway.name, "credential name (the config's credential = ...)")
+      "set",
+      "Store a credential, the secret read from stdin (never from the command line):\n"
+      "  bearer: the token; basic: user:password;\n"
+      "  aws-sigv4: ACCESS_KEY_ID SECRET_ACCESS_KEY [SESSION_TOKEN] (--region, --service)");
+  credential_set
+      ->add_option("name", gateway.name, "credential name (the config's credential = ...)")
       ->required();
   credential_set->add_option("--type", gateway.type, "bearer (default), basic or aws-sigv4");
   credential_set->add_option("--region", gateway.region, "aws-sigv4: region, e.g. us-east-1");
   credential_set->add_option("--service", gateway.service, "aws-sigv4: service, e.g. s3, ec2");
   credential_set->callback([&] { gateway.action = "credential-set"; });
-  CLI::App* credential_list =
-      gateway_credential->add_subcommand("list", "List credentials (names and types, never secrets).");
+  CLI::App* credential_list = gateway_credential->add_subcommand(
+      "list", "List credentials (names and types, never secrets).");
   credential_list->add_flag("--json", gateway.json, "print JSON");
   credential_list->callback([&] { gateway.action = "credential-list"; });
-  CLI::App* credential_remove = gateway_credential->add_subcommand("remove", "Delete a credential.");
+  CLI::App* credential_remove =
+      gateway_credential->add_subcommand("remove", "Delete a credential.");
   credential_remove->add_option("name", gateway.name, "credential name")->required();
   credential_remove->callback([&] { gateway.action = "credential-remove"; });
   for (CLI::App* sub : {credential_set, credential_list, credential_remove})
@@ -382,7 +400,8 @@ int main(int argc, char** argv) {
       "Vault directory: --vault DIR, else $DUALKEY_VAULT, else STATE/vault.");
   vault_cmd->require_subcommand(1);
   auto vault_common = [&](CLI::App* cmd) {
-    cmd->add_option("--vault", vault.dir, "vault directory (default $DUALKEY_VAULT or STATE/vault)");
+    cmd->add_option("--vault", vault.dir,
+                    "vault directory (default $DUALKEY_VAULT or STATE/vault)");
     cmd->add_flag("--json", vault.json, "print JSON");
   };
   CLI::App* vault_init = vault_cmd->add_subcommand(
@@ -395,8 +414,9 @@ int main(int argc, char** argv) {
   vault_init->add_option("--compression", vault.compression_level, "zstd level 1-19 (1)");
   vault_init->callback([&] { vault.action = "init"; });
   CLI::App* vault_put = vault_cmd->add_subcommand(
-      "put", "Save files and trees (absolute paths kept), stdin (--stdin NAME) or a\n"
-             "PostgreSQL database (--pg URI, with pg_dump). Durable before it says saved.");
+      "put",
+      "Save files and trees (absolute paths kept), stdin (--stdin NAME) or a\n"
+      "PostgreSQL database (--pg URI, with pg_dump). Durable before it says saved.");
   vault_common(vault_put);
   vault_put->add_option("paths", vault.paths, "files and directories to save");
   vault_put->add_option("--tag", vault.tags, "label the snapshot (repeatable)")
@@ -404,7 +424,8 @@ int main(int argc, char** argv) {
   vault_put->add_option("--who", vault.who, "who saves (default: $USER)");
   vault_put->add_option("--reason", vault.reason, "the action this protects against");
   vault_put->add_option("--approval", vault.approval_id, "the approval id that allowed it");
-  vault_put->add_option("--stdin", vault.stdin_name, "save standard input as one stream named NAME");
+  vault_put->add_option("--stdin", vault.stdin_name,
+                        "save standard input as one stream named NAME");
   vault_put->add_option("--kind", vault.kind, "with --stdin: sql_rows (default) or pg_dump");
   vault_put->add_option("--pg", vault.pg, "dump this database with pg_dump and save the dump");
   vault_put->add_flag("--quiet", vault.quiet, "no progress bar");
@@ -418,8 +439,9 @@ int main(int argc, char** argv) {
       ->required();
   vault_show->callback([&] { vault.action = "show"; });
   CLI::App* vault_restore = vault_cmd->add_subcommand(
-      "restore", "Restore a snapshot where it was (or under --to DIR); a database snapshot\n"
-                 "into the database --db names (pg_restore or psql). Every chunk is re-hashed.");
+      "restore",
+      "Restore a snapshot where it was (or under --to DIR); a database snapshot\n"
+      "into the database --db names (pg_restore or psql). Every chunk is re-hashed.");
   vault_common(vault_restore);
   vault_restore->add_option("snapshot", vault.snapshot, "snapshot id, unique prefix, or latest")
       ->required();
@@ -431,14 +453,16 @@ int main(int argc, char** argv) {
   vault_restore->add_flag("--quiet", vault.quiet, "no progress bar");
   vault_restore->callback([&] { vault.action = "restore"; });
   CLI::App* vault_verify = vault_cmd->add_subcommand(
-      "verify", "Re-read and re-hash every chunk, check every snapshot's signature.\n"
-                "Exit status: 0 intact, 1 damage found, 2 no vault.");
+      "verify",
+      "Re-read and re-hash every chunk, check every snapshot's signature.\n"
+      "Exit status: 0 intact, 1 damage found, 2 no vault.");
   vault_common(vault_verify);
   vault_verify->add_flag("--quiet", vault.quiet, "no progress bar");
   vault_verify->callback([&] { vault.action = "verify"; });
   CLI::App* vault_prune = vault_cmd->add_subcommand(
-      "prune", "Remove snapshots past their retention, with an approver's TOTP code. Audited\n"
-               "in VAULT/audit.jsonl. Nothing under retention can be removed, by anyone.");
+      "prune",
+      "Remove snapshots past their retention, with an approver's TOTP code. Audited\n"
+      "in VAULT/audit.jsonl. Nothing under retention can be removed, by anyone.");
   vault_common(vault_prune);
   vault_prune->add_option("--approver", vault.approver, "approver name (default: $USER)");
   vault_prune->add_option("--totp", vault.totp, "their current TOTP code (default: asked)");

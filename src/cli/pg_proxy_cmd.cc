@@ -66,6 +66,7 @@ int RunPgProxy(const PgProxyCommandOptions& options) {
   o.snapshots_in_state_dir = options.snapshots_in_state_dir;
   o.exact_count_under = options.exact_count_under;
   o.threads = options.threads;
+  o.no_fast_path = options.no_fast_path;
   o.pg_dump = options.pg_dump;
   o.quiet = options.quiet;
   return pgproxy::Run(o);

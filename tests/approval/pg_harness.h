@@ -56,6 +56,8 @@ class PgHarness {
   bool binaries_missing() const { return bin_dir_.empty(); }
   const std::string& error() const { return error_; }
   int port() const { return port_; }
+  // The directory of the server's Unix socket (.s.PGSQL.PORT).
+  const std::string& socket_dir() const { return dir_; }
   // A libpq URI for database `dbname` over TCP loopback.
   std::string Uri(const std::string& dbname = "postgres") const {
     return "postgresql://dualkey@127.0.0.1:" + std::to_string(port_) + "/" + dbname;
@@ -80,7 +82,8 @@ class PgHarness {
   // Stops the server (immediate mode), e.g. to test a lost upstream.
   void Kill() {
     if (running_) {
-      Run({bin_dir_ + "/pg_ctl", "-D", dir_ + "/data", "-m", "immediate", "-w", "-t", "30", "stop"});
+      Run({bin_dir_ + "/pg_ctl", "-D", dir_ + "/data", "-m", "immediate", "-w", "-t", "30",
+           "stop"});
       running_ = false;
     }
   }
@@ -250,8 +253,8 @@ class PgHarness {
                                   " -c full_page_writes=off -c max_connections=50";
       std::string options_text = options;
       for (const std::string& setting : options_.settings) options_text += " -c " + setting;
-      running_ = Run({bin_dir_ + "/pg_ctl", "-D", data, "-o", options_text, "-l", dir_ + "/server.log",
-                      "-w", "-t", "60", "start"}) == 0;
+      running_ = Run({bin_dir_ + "/pg_ctl", "-D", data, "-o", options_text, "-l",
+                      dir_ + "/server.log", "-w", "-t", "60", "start"}) == 0;
     }
     if (!running_) {
       std::ifstream server_log(dir_ + "/server.log");

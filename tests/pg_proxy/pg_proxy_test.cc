@@ -395,6 +395,126 @@ TEST_F(PgProxy, HeldStatementKeepsSessionAndTransactionRight) {
   PQfinish(conn);
 }
 
+// Raw protocol on a session libpq has opened: several messages in one
+// write, so the fast path meets a held statement in the middle of a buffer.
+struct RawReply {
+  std::vector<std::pair<char, std::string>> messages;  // type, body
+  bool closed = false;
+};
+
+RawReply SendRaw(int fd, const std::vector<std::string>& writes, int ready_for_query,
+                 int pause_ms = 0) {
+  for (const std::string& bytes : writes) {
+    EXPECT_EQ(send(fd, bytes.data(), bytes.size(), MSG_NOSIGNAL),
+              static_cast<ssize_t>(bytes.size()));
+    if (pause_ms > 0) std::this_thread::sleep_for(std::chrono::milliseconds(pause_ms));
+  }
+  RawReply reply;
+  std::string buffer;
+  int ready = 0;
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (ready < ready_for_query && std::chrono::steady_clock::now() < deadline) {
+    char chunk[8192];
+    timeval tv{0, 200000};
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    const ssize_t n = recv(fd, chunk, sizeof chunk, 0);
+    if (n == 0) {
+      reply.closed = true;
+      break;
+    }
+    if (n < 0) continue;
+    buffer.append(chunk, static_cast<std::size_t>(n));
+    while (buffer.size() >= 5) {
+      const std::size_t len = dualkey::pgproxy::wire::ReadInt32(buffer.data() + 1);
+      if (buffer.size() < len + 1) break;
+      reply.messages.emplace_back(buffer[0], buffer.substr(5, len - 4));
+      if (buffer[0] == 'Z') ++ready;
+      buffer.erase(0, len + 1);
+    }
+  }
+  return reply;
+}
+
+std::string QueryMessage(const std::string& sql) {
+  std::string m = "Q";
+  dualkey::pgproxy::wire::AppendInt32(m, static_cast<std::int32_t>(sql.size() + 5));
+  return m + sql + std::string(1, '\0');
+}
+
+// The SQLSTATE of an ErrorResponse body.
+std::string ErrorCode(const std::string& body) {
+  for (std::size_t i = 0; i < body.size() && body[i] != '\0';) {
+    const std::size_t end = body.find('\0', i + 1);
+    if (body[i] == 'C') return body.substr(i + 1, end - i - 1);
+    i = end + 1;
+  }
+  return "";
+}
+
+TEST_F(PgProxy, HeldStatementInTheMiddleOfOneWrite) {
+  PGconn* conn = Connect(*token_);
+  ASSERT_EQ(PQstatus(conn), CONNECTION_OK) << PQerrorMessage(conn);
+  Exec(conn, "CREATE TABLE middle (id int)");
+  Exec(conn, "INSERT INTO middle VALUES (1), (2)");
+  // Allowed, held, allowed: one write, three ReadyForQuery.
+  RawReply reply = SendRaw(PQsocket(conn),
+                           {QueryMessage("SELECT 41 + 1") + QueryMessage("DROP TABLE middle") +
+                            QueryMessage("SELECT count(*) FROM middle")},
+                           3);
+  std::vector<std::string> rows, errors;
+  for (const auto& [type, body] : reply.messages) {
+    if (type == 'D') rows.push_back(body.substr(6));  // 2 bytes count, 4 bytes length
+    if (type == 'E') errors.push_back(ErrorCode(body));
+  }
+  EXPECT_EQ(rows, (std::vector<std::string>{"42", "2"}));
+  EXPECT_EQ(errors, (std::vector<std::string>{"DKH01"}));
+  // The session goes on, and the table is still there.
+  EXPECT_EQ(Exec(conn, "SELECT count(*) FROM middle").first, "2");
+  PQfinish(conn);
+}
+
+TEST_F(PgProxy, FunctionCallIsRefusedEvenWhenItArrivesInPieces) {
+  PGconn* conn = Connect(*token_);
+  ASSERT_EQ(PQstatus(conn), CONNECTION_OK) << PQerrorMessage(conn);
+  // FunctionCall of version() (oid 89): no arguments, text result.
+  std::string call = "F";
+  dualkey::pgproxy::wire::AppendInt32(call, 14);
+  dualkey::pgproxy::wire::AppendInt32(call, 89);
+  call += std::string("\0\0\0\0\0\0", 6);
+  RawReply reply = SendRaw(PQsocket(conn), {call.substr(0, 7), call.substr(7)}, 1, 100);
+  bool refused = false, answered = false;
+  for (const auto& [type, body] : reply.messages) {
+    refused = refused || (type == 'E' && ErrorCode(body) == "0A000");
+    answered = answered || type == 'V';
+  }
+  EXPECT_TRUE(refused);
+  EXPECT_FALSE(answered) << "the function call reached the server";
+  PQfinish(conn);
+}
+
+TEST_F(PgProxy, UpstreamThroughTheUnixSocket) {
+  Child proxy;
+  std::string line;
+  std::string dir = pg_->socket_dir();
+  std::string encoded;
+  for (char c : dir) encoded += c == '/' ? std::string("%2F") : std::string(1, c);
+  ASSERT_TRUE(proxy.Start({DUALKEY_BINARY, "pg-proxy", "--listen", "127.0.0.1:0", "--upstream",
+                           "postgresql://app@" + encoded + ":" + std::to_string(pg_->port()),
+                           "--socket", *socket_, "--state-dir", state_->string(), "--quiet"},
+                          {"PGPASSWORD=real-secret"}, &line));
+  const int port = PortFromListening(line);
+  ASSERT_GT(port, 0) << line;
+  PGconn* conn = Connect(*token_, "disable", port);
+  ASSERT_EQ(PQstatus(conn), CONNECTION_OK) << PQerrorMessage(conn);
+  EXPECT_EQ(
+      Exec(conn, "SELECT current_user || ' ' || coalesce(inet_server_addr()::text, 'unix')").first,
+      "app unix");
+  Exec(conn, "CREATE TABLE over_unix (id int)");
+  EXPECT_EQ(Exec(conn, "DROP TABLE over_unix").second, "DKH01");
+  PQfinish(conn);
+  proxy.Stop();
+}
+
 TEST_F(PgProxy, ApprovedDropRunsOnceAfterSnapshotThatRestores) {
   PGconn* conn = Connect(*token_);
   ASSERT_EQ(PQstatus(conn), CONNECTION_OK) << PQerrorMessage(conn);
@@ -656,6 +776,19 @@ TEST(PgProxyUri, ParsesAndRefusesPasswords) {
   EXPECT_EQ(up->sslmode, "require");
   EXPECT_FALSE(dualkey::pgproxy::ParseUpstreamUri("postgresql://app:pw@db/shop", &error));
   EXPECT_FALSE(dualkey::pgproxy::ParseUpstreamUri("mysql://app@db", &error));
+  // A socket directory, percent-encoded in the host or as ?host=, as libpq takes it.
+  up = dualkey::pgproxy::ParseUpstreamUri("postgresql://app@%2Fvar%2Frun%2Fpostgresql:5433/shop",
+                                          &error);
+  ASSERT_TRUE(up) << error;
+  EXPECT_EQ(up->host, "/var/run/postgresql");
+  EXPECT_EQ(up->port, 5433);
+  up = dualkey::pgproxy::ParseUpstreamUri("postgresql://app@/shop?host=/tmp/pg&port=6000", &error);
+  ASSERT_TRUE(up) << error;
+  EXPECT_EQ(up->host, "/tmp/pg");
+  EXPECT_EQ(up->port, 6000);
+  EXPECT_FALSE(dualkey::pgproxy::ParseUpstreamUri("postgresql://app@/shop", &error));
+  EXPECT_FALSE(dualkey::pgproxy::ParseUpstreamUri("postgresql://app@relative%2Fdir/shop", &error));
+  EXPECT_FALSE(dualkey::pgproxy::ParseUpstreamUri("postgresql://app@db/shop?port=0", &error));
 }
 
 }  // namespace

@@ -42,6 +42,10 @@ struct Options {
   // Count exactly (count(*)) when the table holds fewer rows than this.
   std::int64_t exact_count_under = 100000;
   int threads = 1;
+  // Plain (non-TLS) sessions run their data phase on one epoll thread,
+  // dropping to the coroutines only for what must wait; true keeps every
+  // session on the coroutines (for comparison and debugging).
+  bool no_fast_path = false;
   std::size_t max_statement_bytes = 16 << 20;  // Query/Parse larger than this close the session
   int auth_timeout_seconds = 15;
   std::string pg_dump;  // default: next to the server binaries, else PATH

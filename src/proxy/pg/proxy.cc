@@ -26,6 +26,7 @@
 #include "guard/guard.h"
 #include "policy/policy.h"
 #include "proxy/pg/internal/leg.h"
+#include "proxy/pg/internal/pump.h"
 #include "proxy/pg/internal/scram.h"
 #include "proxy/pg/internal/statement.h"
 #include "proxy/pg/internal/upstream.h"
@@ -128,6 +129,7 @@ struct Shared {
   std::set<std::shared_ptr<Session>> sessions;
   std::unique_ptr<asio::ssl::context> client_tls;
   asio::ssl::context upstream_tls{asio::ssl::context::tls_client};
+  std::unique_ptr<Pump> pump;  // the fast path for plain sessions; null: coroutines only
   asio::thread_pool blocking{2};
   std::mutex log_mutex;
   std::string log_path;
@@ -165,7 +167,7 @@ auto OnPool(Shared& shared, F fn) {
       asio::use_awaitable, std::move(fn));
 }
 
-class Session : public std::enable_shared_from_this<Session> {
+class Session : public std::enable_shared_from_this<Session>, public PumpSession {
  public:
   Session(Shared& shared, tcp::socket socket)
       : shared_(shared),
@@ -197,6 +199,14 @@ class Session : public std::enable_shared_from_this<Session> {
       Close();
       co_return;
     }
+    if (shared_.pump != nullptr && !client_.tls() && !upstream_->tls() && EnterPump()) co_return;
+    co_await DataPhase();
+  }
+
+  // Both directions on coroutines: TLS sessions, and sessions the pump
+  // handed back.
+  Task<void> DataPhase() {
+    auto self = shared_from_this();
     asio::co_spawn(strand_, ServerToClient(), [self](std::exception_ptr) { self->Close(); });
     try {
       co_await ClientToServer();
@@ -205,6 +215,65 @@ class Session : public std::enable_shared_from_this<Session> {
         shared_.Say("session " + std::to_string(id_) + " (" + agent_ + "): " + e.what());
     }
     Close();
+  }
+
+  // --- the pump (fast path) -------------------------------------------------
+  // The sockets leave asio for the pump's epoll thread; nothing of asio's is
+  // pending on them after the handshake.
+  bool EnterPump() {
+    asio::error_code ec;
+    client_protocol_ = client_.socket().local_endpoint(ec).protocol();
+    if (!ec) upstream_protocol_ = upstream_->socket().local_endpoint(ec).protocol();
+    if (ec) return false;
+    const int client_fd = client_.socket().release(ec);
+    if (ec) return false;
+    const int upstream_fd = upstream_->socket().release(ec);
+    if (ec) {
+      client_.socket().assign(client_protocol_, client_fd, ec);
+      return false;
+    }
+    for (int fd : {client_fd, upstream_fd}) fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
+    shared_.pump->Add(shared_from_this(), client_fd, upstream_fd);
+    return true;
+  }
+
+  bool ForwardsNow(std::string_view sql,
+                   const std::vector<std::int32_t>* /*parameter_types*/) override {
+    const Verdict& verdict = Classify(sql);
+    return verdict.Enforced() == Decision::kAllow &&
+           !(BlastRadiusOn() && HasClass(verdict, "db.write.bounded"));
+  }
+
+  void Resume(int client_fd, int upstream_fd, std::string client_bytes,
+              char transaction_status) override {
+    auto self = shared_from_this();
+    asio::post(strand_, [self, client_fd, upstream_fd, bytes = std::move(client_bytes),
+                         transaction_status]() mutable {
+      asio::error_code ec;
+      self->client_.socket().assign(self->client_protocol_, client_fd, ec);
+      if (!ec) self->upstream_->socket().assign(self->upstream_protocol_, upstream_fd, ec);
+      if (ec) {
+        close(client_fd);
+        close(upstream_fd);
+        self->shared_.Say("session " + std::to_string(self->id_) + ": " + ec.message());
+        self->Close();
+        return;
+      }
+      self->resume_bytes_ = std::move(bytes);
+      self->transaction_status_ = transaction_status;
+      asio::co_spawn(self->strand_, self->DataPhase(), asio::detached);
+    });
+  }
+
+  void Finished(const std::string& why) override {
+    auto self = shared_from_this();
+    asio::post(strand_, [self, why] {
+      if (!why.empty())
+        self->shared_.Say("session " + std::to_string(self->id_) + " (" + self->agent_ +
+                          "): " + why);
+      self->terminated_ = true;
+      self->Close();
+    });
   }
 
   void Close() {
@@ -448,38 +517,39 @@ class Session : public std::enable_shared_from_this<Session> {
     return o;
   }
 
+  bool BlastRadiusOn() const {
+    return shared_.options.hold_rows_over > 0 || shared_.options.hold_fraction_over > 0;
+  }
+
+  // The verdict of a statement: from the caches (the exact text, or a plain
+  // SELECT's shape: "... WHERE aid = 7" and "... aid = 48211" share one), or
+  // classified now and cached. Valid until the next call.
+  const Verdict& Classify(std::string_view sql) {
+    if (const Verdict* cached = cache_.Find(sql, 0)) return *cached;
+    const std::string shape = sql::ReadShapeKey(sql);
+    if (!shape.empty()) {
+      const Verdict* same_shape = shape_cache_.Find(shape, 0);
+      if (same_shape != nullptr && OnlyReads(*same_shape)) return *same_shape;
+    }
+    guard::Request request;
+    request.channel = Channel::kSql;
+    request.input = std::string(sql);
+    request.cwd = cwd_;
+    request.agent = agent_;
+    uncached_ = guard::Check(request, shared_.policy).verdict;
+    if (!shape.empty() && OnlyReads(uncached_)) {
+      if (shape_cache_.Insert(shape, 0, uncached_)) return *shape_cache_.Find(shape, 0);
+    } else if (cache_.Insert(sql, 0, uncached_)) {
+      return *cache_.Find(sql, 0);
+    }
+    return uncached_;
+  }
+
   Task<Outcome> Decide(std::string_view sql, const std::vector<std::int32_t>* parameter_types) {
-    // Hot path: a statement seen before, allowed, with no rows to estimate.
-    const Verdict* cached = cache_.Find(sql, 0);
-    const bool blast = shared_.options.hold_rows_over > 0 || shared_.options.hold_fraction_over > 0;
-    if (cached != nullptr && cached->Enforced() == Decision::kAllow &&
-        !(blast && HasClass(*cached, "db.write.bounded")))
-      co_return Outcome{};
-    // A plain SELECT that differs from an allowed one only in its numbers
-    // (pgbench -S, most ORM lookups with inlined ids) costs no parse.
-    std::string shape;
-    if (cached == nullptr) {
-      shape = sql::ReadShapeKey(sql);
-      if (!shape.empty()) {
-        const Verdict* same_shape = shape_cache_.Find(shape, 0);
-        if (same_shape != nullptr && OnlyReads(*same_shape)) co_return Outcome{};
-      }
-    }
-    Verdict verdict;
-    if (cached != nullptr) {
-      verdict = *cached;
-    } else {
-      guard::Request request;
-      request.channel = Channel::kSql;
-      request.input = std::string(sql);
-      request.cwd = cwd_;
-      request.agent = agent_;
-      verdict = guard::Check(request, shared_.policy).verdict;
-      if (!shape.empty() && OnlyReads(verdict))
-        shape_cache_.Insert(shape, 0, verdict);
-      else
-        cache_.Insert(sql, 0, verdict);
-    }
+    // Hot path: allowed, with no rows to estimate.
+    if (ForwardsNow(sql, parameter_types)) co_return Outcome{};
+    const bool blast = BlastRadiusOn();
+    const Verdict verdict = Classify(sql);  // a copy: what follows awaits
     std::string detail;
     std::vector<StatementShape> shapes;
     bool over_threshold = false;
@@ -892,6 +962,12 @@ class Session : public std::enable_shared_from_this<Session> {
     wire::Framer framer(shared_.options.max_statement_bytes);
     std::vector<asio::const_buffer> out;
     std::deque<std::string> scratch;
+    // Bytes the pump read but left to us (from a message boundary).
+    std::string resumed = std::move(resume_bytes_);
+    resume_bytes_.clear();
+    if (resumed.size() > buffer.size()) buffer.resize(resumed.size());
+    std::memcpy(buffer.data(), resumed.data(), resumed.size());
+    std::size_t carried = resumed.size();
     while (true) {
       if (start == filled) start = filled = 0;
       if (filled == buffer.size()) {
@@ -905,8 +981,11 @@ class Session : public std::enable_shared_from_this<Session> {
         }
       }
       asio::error_code ec;
-      const std::size_t n = co_await client_.ReadSome(
-          asio::buffer(buffer.data() + filled, buffer.size() - filled), ec);
+      std::size_t n = carried;
+      carried = 0;
+      if (n == 0)
+        n = co_await client_.ReadSome(asio::buffer(buffer.data() + filled, buffer.size() - filled),
+                                      ec);
       if (ec) {
         if (terminated_ || closed_) co_return;
         if (framer.in_message() || filled > start)
@@ -922,7 +1001,10 @@ class Session : public std::enable_shared_from_this<Session> {
       auto cut = [&](std::size_t at) {
         if (at > run) out.emplace_back(asio::buffer(buffer.data() + run, at - run));
       };
-      const std::string_view whole_types = approved_.empty() ? "QP" : "QPB";
+      // Whole, so each is looked at before a byte of it passes: statements,
+      // binds of approved statements, the function-call protocol (refused)
+      // and password messages (out of place after login).
+      const std::string_view whole_types = approved_.empty() ? "QPFp" : "QPBFp";
       bool stop = false;
       while (!stop) {
         wire::Framer::Piece piece = framer.Next(data, &pos, whole_types);
@@ -1165,6 +1247,10 @@ class Session : public std::enable_shared_from_this<Session> {
   int server_version_ = 0;
   sql::DecisionCache cache_{1024};
   sql::DecisionCache shape_cache_{256};  // ReadShapeKey -> allowed verdicts that only read
+  Verdict uncached_;                     // Classify's answer when the caches refuse it
+  asio::generic::stream_protocol client_protocol_{AF_INET, IPPROTO_TCP};
+  asio::generic::stream_protocol upstream_protocol_{AF_INET, IPPROTO_TCP};
+  std::string resume_bytes_;  // client bytes the pump read but did not forward
   std::map<std::string, StatementState> approved_;
   int pending_injections_ = 0;
   char transaction_status_ = 'I';
@@ -1399,6 +1485,12 @@ int Run(const Options& options) {
     grace.async_wait([&](asio::error_code) { io.stop(); });
   });
   asio::co_spawn(io, Accept(shared, acceptor), asio::detached);
+  if (!options.no_fast_path) {
+    std::string pump_error;
+    shared.pump = Pump::Start(options.max_statement_bytes, &pump_error);
+    if (shared.pump == nullptr)
+      std::cerr << "dualkey pg-proxy: fast path off (" << pump_error << ")\n";
+  }
   const auto bound = acceptor.local_endpoint();
   std::cout << "dualkey pg-proxy: listening on " << bound.address().to_string() << ":"
             << bound.port() << " -> " << options.upstream.host << ":" << options.upstream.port

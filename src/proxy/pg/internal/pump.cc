@@ -1,0 +1,415 @@
+#include "proxy/pg/internal/pump.h"
+
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cerrno>
+#include <cstring>
+#include <deque>
+#include <mutex>
+#include <thread>
+#include <unordered_map>
+
+#include "proxy/pg/internal/wire.h"
+
+namespace dualkey::pgproxy {
+namespace {
+
+constexpr std::size_t kChunk = 64 * 1024;
+
+struct Entry;
+struct Tag {
+  Entry* entry;
+  bool client;
+};
+
+struct Entry {
+  std::shared_ptr<PumpSession> session;
+  int client_fd = -1;
+  int upstream_fd = -1;
+  Tag client_tag{this, true};
+  Tag upstream_tag{this, false};
+  std::uint32_t client_events = 0;
+  std::uint32_t upstream_events = 0;
+
+  // client -> server
+  std::vector<char> in = std::vector<char>(kChunk);
+  std::size_t start = 0, filled = 0;
+  wire::Framer framer;
+  std::string to_server;      // what the upstream socket did not take yet
+  bool handing_back = false;  // a message needs the coroutines: stop reading the client
+  bool terminated = false;
+
+  // server -> client: only the framing is followed, for ReadyForQuery's
+  // status and to hand back at a message boundary.
+  std::string to_client;
+  std::size_t server_remaining = 0;  // body bytes of the current message still to pass
+  char head[5] = {};
+  std::size_t head_len = 0;
+  bool want_status = false;
+  char status = 'I';
+
+  explicit Entry(std::size_t max_statement_bytes) : framer(max_statement_bytes) {}
+  bool server_at_boundary() const { return server_remaining == 0 && head_len == 0; }
+};
+
+// Sends what the socket takes now; the rest goes to `backlog`. False when
+// the peer is gone.
+bool SendOrKeep(int fd, const char* data, std::size_t size, std::string& backlog) {
+  std::size_t sent = 0;
+  while (sent < size) {
+    const ssize_t n = send(fd, data + sent, size - sent, MSG_NOSIGNAL);
+    if (n > 0) {
+      sent += static_cast<std::size_t>(n);
+      continue;
+    }
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) break;
+    return false;
+  }
+  backlog.append(data + sent, size - sent);
+  return true;
+}
+
+bool Flush(int fd, std::string& backlog) {
+  std::string rest;
+  if (!SendOrKeep(fd, backlog.data(), backlog.size(), rest)) return false;
+  backlog = std::move(rest);
+  return true;
+}
+
+}  // namespace
+
+struct Pump::Impl {
+  std::size_t max_statement_bytes;
+  int epoll_fd = -1;
+  int wake_fd = -1;
+  std::atomic<bool> stopping{false};
+  std::mutex mutex;
+  std::deque<std::unique_ptr<Entry>> incoming;  // guarded by mutex
+  std::unordered_map<Entry*, std::unique_ptr<Entry>> entries;
+  // Entries that ended during a batch of events: freed after the batch, so
+  // a later event of the batch never meets a reused address.
+  std::vector<std::unique_ptr<Entry>> ended;
+  std::thread thread;
+  std::vector<char> server_buffer = std::vector<char>(kChunk);
+
+  ~Impl() {
+    if (epoll_fd >= 0) close(epoll_fd);
+    if (wake_fd >= 0) close(wake_fd);
+  }
+
+  void Loop() {
+    epoll_event events[64];
+    while (!stopping.load(std::memory_order_relaxed)) {
+      const int n = epoll_wait(epoll_fd, events, 64, -1);
+      if (n < 0) {
+        if (errno == EINTR) continue;
+        return;
+      }
+      for (int i = 0; i < n; ++i) {
+        if (events[i].data.ptr == nullptr) {
+          TakeIncoming();
+          continue;
+        }
+        Tag* tag = static_cast<Tag*>(events[i].data.ptr);
+        // An entry that ended earlier in this batch: skip its events.
+        if (tag->entry->session == nullptr) continue;
+        Handle(*tag->entry, tag->client, events[i].events);
+      }
+      ended.clear();
+    }
+  }
+
+  void TakeIncoming() {
+    std::uint64_t count;
+    [[maybe_unused]] ssize_t ignored = read(wake_fd, &count, sizeof count);
+    std::deque<std::unique_ptr<Entry>> taken;
+    {
+      std::lock_guard lock(mutex);
+      taken.swap(incoming);
+    }
+    for (std::unique_ptr<Entry>& owned : taken) {
+      Entry& e = *owned;
+      entries.emplace(&e, std::move(owned));
+      epoll_event ev{};
+      ev.events = e.client_events = EPOLLIN;
+      ev.data.ptr = &e.client_tag;
+      const bool client_ok = epoll_ctl(epoll_fd, EPOLL_CTL_ADD, e.client_fd, &ev) == 0;
+      ev.events = e.upstream_events = EPOLLIN;
+      ev.data.ptr = &e.upstream_tag;
+      const bool upstream_ok = epoll_ctl(epoll_fd, EPOLL_CTL_ADD, e.upstream_fd, &ev) == 0;
+      if (!client_ok || !upstream_ok) {
+        // Cannot watch it here: the coroutines can.
+        e.handing_back = true;
+        MaybeHandBack(e);
+      }
+    }
+  }
+
+  void Handle(Entry& e, bool client, std::uint32_t events) {
+    const bool readable = (events & (EPOLLIN | EPOLLHUP | EPOLLERR)) != 0;
+    const bool writable = (events & (EPOLLOUT | EPOLLHUP | EPOLLERR)) != 0;
+    if (client) {
+      if (writable && !e.to_client.empty() && !Flush(e.client_fd, e.to_client))
+        return End(e, "client connection lost");
+      if (readable && (e.client_events & EPOLLIN) != 0 && !ReadClient(e)) return;
+    } else {
+      if (writable && !e.to_server.empty() && !Flush(e.upstream_fd, e.to_server))
+        return End(e, "upstream connection lost");
+      if (readable && (e.upstream_events & EPOLLIN) != 0 && !ReadServer(e)) return;
+    }
+    if (MaybeHandBack(e)) return;
+    if (e.terminated && e.to_server.empty()) return End(e, "");
+    UpdateEvents(e);
+  }
+
+  // False when the entry is gone.
+  bool ReadClient(Entry& e) {
+    if (e.start == e.filled) e.start = e.filled = 0;
+    if (e.filled == e.in.size()) {
+      if (e.start > 0) {
+        std::memmove(e.in.data(), e.in.data() + e.start, e.filled - e.start);
+        e.filled -= e.start;
+        e.start = 0;
+      } else {
+        e.in.resize(std::min(e.in.size() * 2, max_statement_bytes + kChunk));
+      }
+    }
+    const ssize_t n = recv(e.client_fd, e.in.data() + e.filled, e.in.size() - e.filled, 0);
+    if (n == 0) {
+      End(e, e.framer.in_message() || e.filled > e.start
+                 ? "client went away mid-message; session closed"
+                 : "");
+      return false;
+    }
+    if (n < 0) {
+      if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) return true;
+      End(e, "client connection lost");
+      return false;
+    }
+    e.filled += static_cast<std::size_t>(n);
+
+    const std::string_view data(e.in.data(), e.filled);
+    std::size_t pos = e.start;
+    bool stop = false;
+    while (!stop) {
+      const std::size_t before = pos;
+      wire::Framer::Piece piece = e.framer.Next(data, &pos, "QPFp");
+      switch (piece.kind) {
+        case wire::Framer::Piece::Kind::kNeedMore:
+          stop = true;
+          break;
+        case wire::Framer::Piece::Kind::kError:
+          // The coroutines report it to the client.
+          pos = before;
+          e.handing_back = true;
+          stop = true;
+          break;
+        case wire::Framer::Piece::Kind::kHead:
+        case wire::Framer::Piece::Kind::kContinuation:
+          break;
+        case wire::Framer::Piece::Kind::kWhole: {
+          const std::string_view body = data.substr(piece.offset + 5, piece.size - 5);
+          bool now = true;
+          switch (piece.type) {
+            case 'Q':
+              now = !body.empty() && body.back() == '\0' &&
+                    e.session->ForwardsNow(body.substr(0, body.find('\0')), nullptr);
+              break;
+            case 'P': {
+              std::optional<wire::ParseMessage> parse = wire::ParseParse(body);
+              now = parse && e.session->ForwardsNow(parse->query, &parse->parameter_types);
+              break;
+            }
+            case 'F':
+            case 'p':
+              now = false;
+              break;
+            case 'X':
+              e.terminated = true;
+              stop = true;
+              break;
+            default:
+              break;
+          }
+          if (!now) {
+            pos = piece.offset;
+            e.handing_back = true;
+            stop = true;
+          }
+          break;
+        }
+      }
+    }
+    // Nothing is ever rewritten here (that is the coroutines' work), so what
+    // passes is one contiguous run.
+    if (pos > e.start) {
+      if (!SendOrKeep(e.upstream_fd, e.in.data() + e.start, pos - e.start, e.to_server)) {
+        End(e, "upstream connection lost");
+        return false;
+      }
+      e.start = pos;
+    }
+    return true;
+  }
+
+  bool ReadServer(Entry& e) {
+    char* buffer = server_buffer.data();
+    const ssize_t n = recv(e.upstream_fd, buffer, server_buffer.size(), 0);
+    if (n <= 0) {
+      if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) return true;
+      const std::string reason = n == 0 ? std::string("closed by the server") : strerror(errno);
+      if (e.server_at_boundary() && e.to_client.empty()) {
+        wire::ErrorFields f;
+        f.severity = "FATAL";
+        f.code = "08006";
+        f.message = "dualkey: the database connection was lost (" + reason + ")";
+        const std::string bytes = wire::BuildError(f);
+        std::string ignored;
+        SendOrKeep(e.client_fd, bytes.data(), bytes.size(), ignored);
+      }
+      End(e, "upstream connection lost: " + reason);
+      return false;
+    }
+    const std::size_t size = static_cast<std::size_t>(n);
+    for (std::size_t i = 0; i < size;) {
+      if (e.server_remaining > 0) {
+        if (e.want_status) {
+          e.status = buffer[i];
+          e.want_status = false;
+        }
+        const std::size_t take = std::min(e.server_remaining, size - i);
+        e.server_remaining -= take;
+        i += take;
+        continue;
+      }
+      const std::size_t take = std::min<std::size_t>(5 - e.head_len, size - i);
+      std::memcpy(e.head + e.head_len, buffer + i, take);
+      e.head_len += take;
+      i += take;
+      if (e.head_len < 5) continue;
+      const std::int32_t len = wire::ReadInt32(e.head + 1);
+      if (len < 4) {
+        End(e, "malformed message from upstream");
+        return false;
+      }
+      e.server_remaining = static_cast<std::size_t>(len) - 4;
+      e.want_status = e.head[0] == 'Z' && e.server_remaining > 0;
+      e.head_len = 0;
+    }
+    if (!SendOrKeep(e.client_fd, buffer, size, e.to_client)) {
+      End(e, "client connection lost");
+      return false;
+    }
+    return true;
+  }
+
+  // Hands the session back once nothing is in flight in the pump: the
+  // client's next message unread, the server's stream at a boundary, both
+  // backlogs sent. True when it did.
+  bool MaybeHandBack(Entry& e) {
+    if (!e.handing_back || e.terminated || !e.server_at_boundary() || !e.to_client.empty() ||
+        !e.to_server.empty())
+      return false;
+    epoll_ctl(epoll_fd, EPOLL_CTL_DEL, e.client_fd, nullptr);
+    epoll_ctl(epoll_fd, EPOLL_CTL_DEL, e.upstream_fd, nullptr);
+    std::shared_ptr<PumpSession> session = std::move(e.session);
+    const int client_fd = e.client_fd, upstream_fd = e.upstream_fd;
+    std::string rest(e.in.data() + e.start, e.filled - e.start);
+    const char status = e.status;
+    Retire(e);
+    session->Resume(client_fd, upstream_fd, std::move(rest), status);
+    return true;
+  }
+
+  void End(Entry& e, const std::string& why) {
+    epoll_ctl(epoll_fd, EPOLL_CTL_DEL, e.client_fd, nullptr);
+    epoll_ctl(epoll_fd, EPOLL_CTL_DEL, e.upstream_fd, nullptr);
+    close(e.client_fd);
+    close(e.upstream_fd);
+    std::shared_ptr<PumpSession> session = std::move(e.session);
+    Retire(e);
+    session->Finished(why);
+  }
+
+  void Retire(Entry& e) {
+    auto it = entries.find(&e);
+    ended.push_back(std::move(it->second));
+    entries.erase(it);
+  }
+
+  void UpdateEvents(Entry& e) {
+    // Back-pressure: a side whose peer has not taken the last bytes is not
+    // read until it has.
+    const std::uint32_t client =
+        (!e.handing_back && !e.terminated && e.to_server.empty() ? EPOLLIN : 0u) |
+        (e.to_client.empty() ? 0u : EPOLLOUT);
+    const std::uint32_t upstream =
+        (e.to_client.empty() ? EPOLLIN : 0u) | (e.to_server.empty() ? 0u : EPOLLOUT);
+    Modify(e.client_fd, &e.client_tag, client, e.client_events);
+    Modify(e.upstream_fd, &e.upstream_tag, upstream, e.upstream_events);
+  }
+
+  void Modify(int fd, Tag* tag, std::uint32_t wanted, std::uint32_t& current) {
+    if (wanted == current) return;
+    epoll_event ev{};
+    ev.events = wanted;
+    ev.data.ptr = tag;
+    epoll_ctl(epoll_fd, EPOLL_CTL_MOD, fd, &ev);
+    current = wanted;
+  }
+};
+
+std::unique_ptr<Pump> Pump::Start(std::size_t max_statement_bytes, std::string* error) {
+  auto impl = std::make_unique<Impl>();
+  impl->max_statement_bytes = max_statement_bytes;
+  impl->epoll_fd = epoll_create1(EPOLL_CLOEXEC);
+  impl->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+  if (impl->epoll_fd < 0 || impl->wake_fd < 0) {
+    *error = std::string("epoll: ") + strerror(errno);
+    return nullptr;
+  }
+  epoll_event ev{};
+  ev.events = EPOLLIN;
+  ev.data.ptr = nullptr;
+  if (epoll_ctl(impl->epoll_fd, EPOLL_CTL_ADD, impl->wake_fd, &ev) != 0) {
+    *error = std::string("epoll: ") + strerror(errno);
+    return nullptr;
+  }
+  Impl* raw = impl.get();
+  impl->thread = std::thread([raw] { raw->Loop(); });
+  return std::unique_ptr<Pump>(new Pump(std::move(impl)));
+}
+
+Pump::Pump(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+
+Pump::~Pump() {
+  impl_->stopping = true;
+  const std::uint64_t one = 1;
+  [[maybe_unused]] ssize_t ignored = write(impl_->wake_fd, &one, sizeof one);
+  if (impl_->thread.joinable()) impl_->thread.join();
+  for (auto& [entry, owned] : impl_->entries) {
+    close(entry->client_fd);
+    close(entry->upstream_fd);
+  }
+}
+
+void Pump::Add(std::shared_ptr<PumpSession> session, int client_fd, int upstream_fd) {
+  auto entry = std::make_unique<Entry>(impl_->max_statement_bytes);
+  entry->session = std::move(session);
+  entry->client_fd = client_fd;
+  entry->upstream_fd = upstream_fd;
+  {
+    std::lock_guard lock(impl_->mutex);
+    impl_->incoming.push_back(std::move(entry));
+  }
+  const std::uint64_t one = 1;
+  [[maybe_unused]] ssize_t ignored = write(impl_->wake_fd, &one, sizeof one);
+}
+
+}  // namespace dualkey::pgproxy
