@@ -7,7 +7,9 @@
 # pgbench's per-transaction log).
 #
 #   bench/pg_proxy_compare.sh [path/to/dualkey]
-# Environment: BENCH_SECONDS (10 per run), BENCH_SCALE (10), DUALKEY_THREADS (1),
+# Environment: BENCH_SECONDS (10 per run), BENCH_ROUNDS (3), BENCH_SCALE (10),
+# BENCH_UPSTREAM (tcp: both proxies reach PostgreSQL over loopback TCP; unix:
+# both through its Unix socket, as a proxy beside the database would), DUALKEY_THREADS (1),
 # DUALKEY_PG_BIN (initdb/pg_ctl directory), DUALKEY_PG_USER (nobody, when root).
 set -euo pipefail
 
@@ -15,6 +17,9 @@ DUALKEY=${1:-$(dirname "$0")/../build/dualkey}
 DUALKEY=$(readlink -f "$DUALKEY")
 SECONDS_PER_RUN=${BENCH_SECONDS:-10}
 SCALE=${BENCH_SCALE:-10}
+ROUNDS=${BENCH_ROUNDS:-3}
+UPSTREAM=${BENCH_UPSTREAM:-tcp}
+[[ $UPSTREAM == tcp || $UPSTREAM == unix ]] || { echo "BENCH_UPSTREAM is tcp or unix" >&2; exit 2; }
 THREADS=${DUALKEY_THREADS:-1}
 PG_BIN=${DUALKEY_PG_BIN:-$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1)}
 PGBENCH=$(command -v pgbench || echo "$PG_BIN/pgbench")
@@ -65,7 +70,7 @@ cat >"$WORK/userlist.txt" <<EOF
 EOF
 cat >"$WORK/pgbouncer.ini" <<EOF
 [databases]
-bench = host=127.0.0.1 port=$PG_PORT dbname=bench
+bench = host=$([[ $UPSTREAM == unix ]] && echo "$WORK" || echo 127.0.0.1) port=$PG_PORT dbname=bench
 [pgbouncer]
 listen_addr = 127.0.0.1
 listen_port = $PB_PORT
@@ -83,12 +88,17 @@ as_server "$PGBOUNCER" "$WORK/pgbouncer.ini" >/dev/null 2>&1 &
 PIDS+=($!)
 
 # dualkey pg-proxy with an agent token.
+if [[ $UPSTREAM == unix ]]; then
+  UPSTREAM_URI="postgresql://bench@/bench?host=$WORK&port=$PG_PORT"
+else
+  UPSTREAM_URI="postgresql://bench@127.0.0.1:$PG_PORT?sslmode=disable"
+fi
 mkdir -p "$WORK/state"
 TOKEN=$("$DUALKEY" token add bench --scope pg --state-dir "$WORK/state" --json 2>/dev/null |
   python3 -c 'import json,sys; print(json.load(sys.stdin)["token"])')
 DK_LOG="$WORK/dualkey.out"
 PGPASSWORD=$PASSWORD "$DUALKEY" pg-proxy --listen 127.0.0.1:0 --threads "$THREADS" \
-  --upstream "postgresql://bench@127.0.0.1:$PG_PORT?sslmode=disable" \
+  --upstream "$UPSTREAM_URI" \
   --state-dir "$WORK/state" --socket "$WORK/no-daemon.sock" --quiet >"$DK_LOG" 2>&1 &
 PIDS+=($!)
 DK_PID=$!
@@ -103,6 +113,20 @@ done
 
 PB_PID=$(cat "$WORK/pgbouncer.pid" 2>/dev/null || true)
 
+# The floor: a forwarder that inspects nothing (bench/bare_forwarder.cc, built
+# with the benchmarks), when it is there. Not in the ratios.
+FLOOR=$(dirname "$DUALKEY")/bare_forwarder
+FLOOR_PORT="" FLOOR_PID=""
+if [[ -x $FLOOR ]]; then
+  "$FLOOR" 0 127.0.0.1 "$PG_PORT" >"$WORK/floor.out" 2>&1 &
+  FLOOR_PID=$!
+  PIDS+=("$FLOOR_PID")
+  for _ in $(seq 100); do grep -q listening "$WORK/floor.out" 2>/dev/null && break; sleep 0.05; done
+  FLOOR_PORT=$(sed -n 's/.*listening on [0-9.]*:\([0-9]*\).*/\1/p' "$WORK/floor.out")
+fi
+TARGETS=(direct pgbouncer dualkey)
+[[ -n $FLOOR_PORT ]] && TARGETS+=(floor)
+
 # CPU time (user + system, clock ticks) a process has used so far.
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat" 2>/dev/null || echo 0; }
 
@@ -112,12 +136,15 @@ run() {
   local name=$1 port=$2 password=$3 user=$4 clients=$5 pid=${6:-} jobs=1
   [[ $clients -gt 1 ]] && jobs=2
   local dir="$WORK/log-$name-$clients"
+  rm -rf "$dir"
   mkdir -p "$dir"
   local out before=0 ticks
   [[ -n $pid ]] && before=$(cpu_ticks "$pid")
   out=$(cd "$dir" && PGPASSWORD=$password "$PGBENCH" -h 127.0.0.1 -p "$port" -U "$user" -n -S \
     -c "$clients" -j "$jobs" -T "$SECONDS_PER_RUN" -l bench 2>&1) || {
     echo "pgbench via $name failed: $out" >&2
+    # The floor is a reference only: its failure does not end the comparison.
+    [[ $name == floor ]] && { echo "0 0 0 -"; return; }
     exit 1
   }
   local tps avg p50
@@ -136,23 +163,56 @@ run() {
   echo "$tps $avg $p50 $cpu"
 }
 
-echo "== pgbench -S, $SECONDS_PER_RUN s per run (dualkey threads: $THREADS)" >&2
+echo "== pgbench -S, $SECONDS_PER_RUN s per run, $ROUNDS rounds interleaved, upstream over" \
+  "$UPSTREAM (dualkey threads: $THREADS)" >&2
+# Each round runs every target once; a target's figures are the round with
+# its median TPS, so one noisy run (this machine shares its cores) does not
+# decide the ratios.
 declare -A R
-for clients in 8 1; do
-  R[direct_$clients]=$(run direct "$PG_PORT" "$PASSWORD" bench "$clients")
-  R[pgbouncer_$clients]=$(run pgbouncer "$PB_PORT" "$PASSWORD" bench "$clients" "$PB_PID")
-  R[dualkey_$clients]=$(run dualkey "$DK_PORT" "$TOKEN" bench "$clients" "$DK_PID")
+for round in $(seq "$ROUNDS"); do
+  # The order rotates from round to round: no target always runs first or last.
+  shift_by=$(((round - 1) % ${#TARGETS[@]}))
+  order=("${TARGETS[@]:$shift_by}" "${TARGETS[@]:0:$shift_by}")
+  for clients in 8 1; do
+    for target in "${order[@]}"; do
+      case $target in
+        direct) R[direct_${clients}_$round]=$(run direct "$PG_PORT" "$PASSWORD" bench "$clients") ;;
+        pgbouncer)
+          R[pgbouncer_${clients}_$round]=$(run pgbouncer "$PB_PORT" "$PASSWORD" bench "$clients" \
+            "$PB_PID")
+          ;;
+        dualkey)
+          R[dualkey_${clients}_$round]=$(run dualkey "$DK_PORT" "$TOKEN" bench "$clients" "$DK_PID")
+          ;;
+        floor)
+          R[floor_${clients}_$round]=$(run floor "$FLOOR_PORT" "$PASSWORD" bench "$clients" \
+            "$FLOOR_PID")
+          ;;
+      esac
+    done
+  done
+  echo "   round $round: $(for t in "${TARGETS[@]}"; do
+    printf '%s c8 %s c1 %s; ' "$t" "$(cut -d' ' -f1,3 <<<"${R[${t}_8_$round]}")" \
+      "$(cut -d' ' -f1,3 <<<"${R[${t}_1_$round]}")"
+  done)(tps p50_us)" >&2
+done
+for target in "${TARGETS[@]}"; do
+  for clients in 8 1; do
+    R[${target}_$clients]=$(for round in $(seq "$ROUNDS"); do
+      echo "${R[${target}_${clients}_$round]}"
+    done | sort -n -k1,1 | awk '{a[NR]=$0} END {print a[int((NR+1)/2)]}')
+  done
 done
 
 printf '%-10s | %10s %8s %7s %8s | %10s %8s %7s %8s\n' target "tps(-c8)" "avg_ms" "p50_us" \
   "cpu_us" "tps(-c1)" "avg_ms" "p50_us" "cpu_us"
-for target in direct pgbouncer dualkey; do
+for target in "${TARGETS[@]}"; do
   read -r t8 a8 p8 c8 <<<"${R[${target}_8]}"
   read -r t1 a1 p1 c1 <<<"${R[${target}_1]}"
   printf '%-10s | %10.0f %8.3f %7s %8s | %10.0f %8.3f %7s %8s\n' "$target" "$t8" "$a8" "$p8" \
     "$c8" "$t1" "$a1" "$p1" "$c1"
 done
-echo "(cpu_us: the proxy process's CPU time per transaction)"
+echo "(cpu_us: the proxy process's CPU time per transaction; floor: a forwarder that inspects nothing)"
 read -r d8 _ _ _ <<<"${R[direct_8]}"
 read -r b8 _ _ _ <<<"${R[pgbouncer_8]}"
 read -r k8 _ _ _ <<<"${R[dualkey_8]}"

@@ -25,8 +25,8 @@ std::string_view ToString(State state);
 inline constexpr std::string_view kNoApproval = "no approval for this action";
 
 struct Request {
-  std::string id;           // "ap_" + 10 base32 chars, unique
-  std::string code;         // short human code, e.g. "K7F-3QM" (unique among live requests)
+  std::string id;    // "ap_" + 10 base32 chars, unique
+  std::string code;  // short human code, e.g. "K7F-3QM" (unique among live requests)
   std::string action_hash;
   std::string agent;
   std::string channel;
@@ -62,9 +62,10 @@ class Store {
 
   // Whether an approved, unexpired request with this hash is waiting, without
   // consuming it: the daemon saves what the action destroys to the vault
-  // first, and consumes only once the save is durable.
+  // first, and consumes only once the save is durable. `id`, when given,
+  // receives the approved request's id.
   virtual bool HasApproval(const std::string& action_hash, std::int64_t now_ms, bool* approved,
-                           std::string* error) = 0;
+                           std::string* error, std::string* id = nullptr) = 0;
 
   // Adds `approver` to the request (by id or code); it becomes approved once
   // approvals_needed distinct approvers have approved. Fails for unknown,
@@ -83,8 +84,7 @@ class Store {
   // Approvers and their TOTP secrets (base32).
   virtual bool AddApprover(const std::string& name, const std::string& secret,
                            std::string* error) = 0;
-  virtual bool ApproverSecret(const std::string& name, std::string* secret,
-                              std::string* error) = 0;
+  virtual bool ApproverSecret(const std::string& name, std::string* secret, std::string* error) = 0;
   virtual bool Approvers(std::vector<std::string>* names, std::string* error) = 0;
   // Records that `name` used TOTP time step `step`; false if that step (or a
   // later one) was already used: a code works once.

@@ -348,15 +348,16 @@ class PostgresStore final : public Store {
   }
 
   bool HasApproval(const std::string& action_hash, std::int64_t now_ms, bool* approved,
-                   std::string* error) override {
+                   std::string* error, std::string* id) override {
     std::lock_guard lock(mu_);
     if (!Connected(error)) return false;
     Result found = Query(
-        "SELECT 1 FROM requests WHERE action_hash = $1 AND state = 'approved' AND expires_ms > $2"
+        "SELECT id FROM requests WHERE action_hash = $1 AND state = 'approved' AND expires_ms > $2"
         " LIMIT 1",
         {action_hash, std::to_string(now_ms)}, error);
     if (!found) return false;
     *approved = PQntuples(found.get()) == 1;
+    if (id != nullptr) *id = *approved ? std::string(PQgetvalue(found.get(), 0, 0)) : std::string();
     return true;
   }
 

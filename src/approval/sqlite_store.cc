@@ -81,7 +81,7 @@ std::string Sql(Query query) {
     case kIsFrozen:
       return "SELECT frozen FROM frozen_agents WHERE agent = ?1";
     case kHasApproval:
-      return "SELECT 1 FROM requests WHERE action_hash = ?1 AND state = 'approved'"
+      return "SELECT id FROM requests WHERE action_hash = ?1 AND state = 'approved'"
              " AND expires_ms > ?2 LIMIT 1";
     case kQueryCount:
       break;
@@ -401,13 +401,14 @@ class SqliteStore final : public Store {
   }
 
   bool HasApproval(const std::string& action_hash, std::int64_t now_ms, bool* approved,
-                   std::string* error) override {
+                   std::string* error, std::string* id) override {
     std::lock_guard lock(mu_);
     Use find(statements_[kHasApproval]);
     find.Bind(1, action_hash).Bind(2, now_ms);
     const int rc = find.Step();
     if (rc != SQLITE_ROW && rc != SQLITE_DONE) return Error(error);
     *approved = rc == SQLITE_ROW;
+    if (id != nullptr) *id = *approved ? find.Text(0) : std::string();
     return true;
   }
 

@@ -6,6 +6,13 @@
 //            -> {decision, reason, approval_id?, code?, ...}
 //            (min_decision/detail: a proxy or gateway that knows more, e.g.
 //            rows a DELETE touches, raises the decision and says why)
+//            defer_consume: true (a proxy that saves what the action destroys
+//            first): an approved action is answered {decision: "hold",
+//            approval_ready: true} without using the approval up; the caller
+//            saves, then sends `consume`
+//   consume  {channel, input, cwd, agent, snapshot_id?} -> {decision: "allow",
+//            approved, approval_id, snapshot_id?} once, durably audited; a
+//            hold when there is no approval (left)
 //   pending  {} -> {requests: [...]}
 //   approve  {id, approver, totp} -> {request}
 //   deny     {id, approver?, reason?} -> {request}
@@ -153,6 +160,7 @@ class Daemon {
     const std::string op = request["op"];
     try {
       if (op == "check") return Check(request);
+      if (op == "consume") return Consume(request);
       if (op == "pending") return Pending();
       if (op == "approve") return Approve(request);
       if (op == "deny") return Deny(request);
@@ -209,6 +217,47 @@ class Daemon {
   }
 
  private:
+  // The second half of a deferred approval: the caller has saved what the
+  // action destroys (snapshot_id) and now uses the approval up, once.
+  json Consume(const json& request) {
+    Channel channel;
+    if (!request.contains("channel") || !request["channel"].is_string() ||
+        !ParseChannel(request["channel"].get<std::string>(), &channel))
+      return Error("consume needs a \"channel\" (shell, sql, http, mcp or file)");
+    if (!request.contains("input") || !request["input"].is_string())
+      return Error("consume needs an \"input\" string");
+    const std::string input = request["input"];
+    const std::string cwd = request.value("cwd", "");
+    std::string agent = request.value("agent", "");
+    if (agent.empty()) agent = "unknown";
+    const std::string snapshot_id =
+        request.contains("snapshot_id") && request["snapshot_id"].is_string()
+            ? request["snapshot_id"].get<std::string>()
+            : std::string();
+    json base{{"agent", agent}, {"channel", ToString(channel)}, {"input", input}, {"cwd", cwd}};
+    const std::string hash = approval::ActionHash(ToString(channel), input, cwd, agent);
+    approval::Request consumed;
+    std::string error;
+    if (!store_->ConsumeApproval(hash, NowMs(), &consumed, &error))
+      return Held(base, error == approval::kNoApproval
+                            ? "no approval left for this action (used, expired or never given)"
+                            : "the approval store failed: " + error);
+    json reply = base;
+    reply["decision"] = "allow";
+    reply["approved"] = true;
+    reply["approval_id"] = consumed.id;
+    reply["approvers"] = consumed.approvers;
+    reply["reason"] = "approved by " + Join(consumed.approvers) + " (used once)";
+    if (!snapshot_id.empty()) {
+      reply["snapshot_id"] = snapshot_id;
+      reply["reason"] = reply["reason"].get<std::string>() + "; saved first as vault snapshot " +
+                        snapshot_id + " (dualkey vault restore " + snapshot_id + ")";
+    }
+    if (!Record("consumed", reply)) return Held(base, "the audit log could not be written");
+    reply["ok"] = true;
+    return reply;
+  }
+
   json Check(const json& request) {
     guard::Request r;
     Channel channel;
@@ -288,9 +337,21 @@ class Daemon {
       // Ask the store first: finding the targets stats and expands globs on
       // disk, which only an approved action needs.
       bool approved = false;
-      if ((channel == Channel::kShell || channel == Channel::kFile) &&
-          !store_->HasApproval(hash, NowMs(), &approved, &error))
+      std::string approved_id;
+      const bool defer_consume = request.value("defer_consume", false);
+      if ((channel == Channel::kShell || channel == Channel::kFile || defer_consume) &&
+          !store_->HasApproval(hash, NowMs(), &approved, &error, &approved_id))
         return Held(base, "the approval store failed: " + error);
+      if (defer_consume && approved) {
+        // Still a hold to anyone who reads only the decision.
+        json reply = base;
+        reply["decision"] = "hold";
+        reply["approval_ready"] = true;
+        reply["approval_id"] = approved_id;
+        reply["reason"] = "approved; save what it destroys, then consume the approval";
+        reply["ok"] = true;
+        return reply;
+      }
       const std::vector<std::string> targets =
           approved ? vault::FileTargets(verdict.actions) : std::vector<std::string>{};
       if (!targets.empty()) {

@@ -181,6 +181,49 @@ TEST_F(Daemon, ApprovedActionPassesExactlyOnce) {
   EXPECT_EQ(Check("rm -rf /srv/data")["decision"], "hold");
 }
 
+// The proxy's order: learn that an approval is there, save what the
+// statement destroys, then use the approval up, once, with the snapshot id
+// in the audit record.
+TEST_F(Daemon, DeferredConsumptionUsesTheApprovalOnlyWhenAsked) {
+  auto call = [&](json request) {
+    std::string error;
+    auto reply = dualkey::server::Call(socket_, request, 5000, &error);
+    EXPECT_TRUE(reply.has_value()) << error;
+    return reply.value_or(json::object());
+  };
+  const json check{{"op", "check"},    {"channel", "sql"},  {"input", "DROP TABLE orders"},
+                   {"cwd", "pg:shop"}, {"agent", "claude"}, {"defer_consume", true}};
+  json consume = check;
+  consume["op"] = "consume";
+  consume.erase("defer_consume");
+  consume["snapshot_id"] = "snap-1234";
+
+  json held = call(check);
+  ASSERT_EQ(held["decision"], "hold") << held.dump();
+  const std::string id = held["approval_id"];
+  // Nothing to consume before a human approves.
+  EXPECT_EQ(call(consume)["decision"], "hold");
+  ASSERT_EQ(Run("approve " + id + " --as alice --code " + Code(secret_)).status, 0);
+
+  // Asked twice: still there, still a hold to a reader of the decision only.
+  for (int i = 0; i < 2; ++i) {
+    json ready = call(check);
+    EXPECT_EQ(ready["decision"], "hold") << ready.dump();
+    EXPECT_EQ(ready["approval_ready"], true) << ready.dump();
+    EXPECT_EQ(ready["approval_id"], id);
+  }
+  json used = call(consume);
+  EXPECT_EQ(used["decision"], "allow") << used.dump();
+  EXPECT_EQ(used["approval_id"], id);
+  EXPECT_EQ(used["snapshot_id"], "snap-1234");
+  // Once.
+  EXPECT_EQ(call(consume)["decision"], "hold");
+  EXPECT_FALSE(call(check).contains("approval_ready"));
+  // The audit record of the consumption names the snapshot.
+  Output log = Run("audit export --file " + Quote((state_ / "audit.jsonl").string()));
+  EXPECT_NE(log.out.find("snap-1234"), std::string::npos) << log.out.substr(0, 2000);
+}
+
 TEST_F(Daemon, WrongOrReusedTotpCodesAreRefused) {
   std::string id = Check("rm -rf /srv/a")["approval_id"];
   EXPECT_NE(Run("approve " + id + " --as alice --code 000000").status, 0);

@@ -474,15 +474,24 @@ class Session : public std::enable_shared_from_this<Session>, public PumpSession
   // --- deciding ------------------------------------------------------------
   // (Built outside the coroutines: GCC 12 miscompiles braced lists in them.)
   json CheckRequest(std::string_view sql, const std::string& detail) const {
-    json request{{"op", "check"},
-                 {"channel", "sql"},
-                 {"input", std::string(sql)},
-                 {"cwd", cwd_},
-                 {"agent", agent_}};
+    // defer_consume: an approved statement's approval is used up only after
+    // the snapshot of what it destroys is saved (ConsumeRequest).
+    json request{{"op", "check"}, {"channel", "sql"}, {"input", std::string(sql)},
+                 {"cwd", cwd_},   {"agent", agent_},  {"defer_consume", true}};
     if (!detail.empty()) {
       request["min_decision"] = "hold";
       request["detail"] = detail;
     }
+    return request;
+  }
+
+  json ConsumeRequest(std::string_view sql, const std::string& snapshot_id) const {
+    json request{{"op", "consume"},
+                 {"channel", "sql"},
+                 {"input", std::string(sql)},
+                 {"cwd", cwd_},
+                 {"agent", agent_}};
+    if (!snapshot_id.empty()) request["snapshot_id"] = snapshot_id;
     return request;
   }
 
@@ -593,23 +602,42 @@ class Session : public std::enable_shared_from_this<Session>, public PumpSession
     const std::string decision = reply->value("decision", "hold");
     const std::string reason = reply->value("reason", verdict.reason);
     LogEvent("decision", std::string(sql), "decision", decision, reply->value("approval_id", ""));
-    if (decision == "allow") {
-      Outcome o;
-      o.approved = reply->value("approved", false);
-      if (o.approved) {
-        if (shapes.empty()) shapes = AnalyseStatements(sql);
-        std::string snapshot_error;
-        std::optional<std::string> snapshot_id = co_await Snapshot(
-            shapes, std::string(sql), reply->value("approval_id", ""), &snapshot_error);
-        if (!snapshot_id && !snapshot_error.empty()) {
-          shared_.Say("session " + std::to_string(id_) + ": snapshot failed: " + snapshot_error);
-          co_return Hold(kHeldCode,
-                         "dualkey held this approved statement: the snapshot of what it destroys "
-                         "failed (" +
-                             snapshot_error + "); it did not run",
-                         "Fix the cause and send the statement again (a new approval is needed).");
-        }
+    if (decision == "allow") co_return Outcome{};
+    if (reply->value("approval_ready", false)) {
+      // Approved: save what it destroys, then use the approval up. A failed
+      // save leaves the approval for the next try.
+      const std::string approval_id = reply->value("approval_id", "");
+      if (shapes.empty()) shapes = AnalyseStatements(sql);
+      std::string snapshot_error;
+      std::optional<std::string> snapshot_id =
+          co_await Snapshot(shapes, std::string(sql), approval_id, &snapshot_error);
+      if (!snapshot_id && !snapshot_error.empty()) {
+        shared_.Say("session " + std::to_string(id_) + ": snapshot failed: " + snapshot_error);
+        co_return Hold(kHeldCode,
+                       "dualkey held this approved statement: the snapshot of what it destroys "
+                       "failed (" +
+                           snapshot_error + "); it did not run",
+                       "Fix the cause and send the statement again; approval " + approval_id +
+                           " still stands.");
       }
+      json consume = ConsumeRequest(sql, snapshot_id.value_or(""));
+      auto use = [socket, consume] {
+        std::string e;
+        std::optional<json> r = server::Call(socket, consume, 5000, &e);
+        return std::make_pair(r, e);
+      };
+      std::pair<std::optional<json>, std::string> used = co_await OnPool(shared_, std::move(use));
+      if (!used.first || !used.first->is_object() || used.first->value("decision", "") != "allow")
+        co_return Hold(kHeldCode,
+                       "dualkey held this approved statement: the approval could not be used (" +
+                           (used.first && used.first->is_object()
+                                ? used.first->value("reason", std::string("no reason given"))
+                                : used.second) +
+                           ")",
+                       "Ask for a new approval: send the statement again.");
+      LogEvent("consumed", std::string(sql), "snapshot_id", snapshot_id.value_or(""), approval_id);
+      Outcome o;
+      o.approved = true;
       co_return o;
     }
     const std::string id = reply->value("approval_id", "");
