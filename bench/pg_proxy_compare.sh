@@ -40,6 +40,8 @@ as_server() { "${RUN_AS[@]}" "$@"; }
 
 PIDS=()
 cleanup() {
+  # pgbouncer runs under a wrapper (setpriv): its own pid is in its pidfile.
+  [[ -f $WORK/pgbouncer.pid ]] && PIDS+=("$(cat "$WORK/pgbouncer.pid")")
   for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
   for pid in "${PIDS[@]}"; do wait "$pid" 2>/dev/null || true; done
   as_server "$PG_BIN/pg_ctl" -D "$WORK/data" -m immediate stop >/dev/null 2>&1 || true
