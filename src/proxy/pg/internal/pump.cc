@@ -154,6 +154,12 @@ struct Pump::Impl {
   void Handle(Entry& e, bool client, std::uint32_t events) {
     const bool readable = (events & (EPOLLIN | EPOLLHUP | EPOLLERR)) != 0;
     const bool writable = (events & (EPOLLOUT | EPOLLHUP | EPOLLERR)) != 0;
+    // A socket that hung up while it is not being read (back-pressure, or
+    // waiting to hand back) would report it again at every wait: the
+    // session is over.
+    const std::uint32_t watched = client ? e.client_events : e.upstream_events;
+    if ((events & (EPOLLHUP | EPOLLERR)) != 0 && (watched & EPOLLIN) == 0)
+      return End(e, client ? "client connection lost" : "upstream connection lost");
     if (client) {
       if (writable && !e.to_client.empty() && !Flush(e.client_fd, e.to_client))
         return End(e, "client connection lost");
