@@ -737,25 +737,39 @@ class Session : public std::enable_shared_from_this<Session>, public PumpSession
       std::int64_t table_rows = -1;
       bool exact = false;
       if (!relation.empty()) {
-        const std::string size_sql =
-            "SELECT c.reltuples::bigint, pg_relation_size(c.oid) / 8192 FROM pg_class c "
-            "JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = " +
-            SqlLiteral(schema) + " AND c.relname = " + SqlLiteral(relation);
-        SideConnection::Result size = co_await side.Query(size_sql);
-        std::int64_t reltuples = -1, pages = 0;
-        if (size.error.empty() && !size.rows.empty() && size.rows[0].size() == 2 &&
-            size.rows[0][0] && size.rows[0][1]) {
-          reltuples = std::stoll(*size.rows[0][0]);
-          pages = std::stoll(*size.rows[0][1]);
+        // A table's size is asked at most once a second per session: a write
+        // workload would otherwise pay two more round trips per statement.
+        const auto now = std::chrono::steady_clock::now();
+        TableSize& known = table_sizes_[qualified];
+        if (now - known.measured > kTableSizeTtl) {
+          known = TableSize{};
+          const std::string size_sql =
+              "SELECT c.reltuples::bigint, pg_relation_size(c.oid) / 8192 FROM pg_class c "
+              "JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = " +
+              SqlLiteral(schema) + " AND c.relname = " + SqlLiteral(relation);
+          SideConnection::Result size = co_await side.Query(size_sql);
+          if (size.error.empty() && !size.rows.empty() && size.rows[0].size() == 2 &&
+              size.rows[0][0] && size.rows[0][1]) {
+            known.reltuples = std::stoll(*size.rows[0][0]);
+            known.pages = std::stoll(*size.rows[0][1]);
+          }
+          const bool small = known.reltuples >= 0 ? known.reltuples < o.exact_count_under
+                                                  : known.pages * 100 < o.exact_count_under;
+          if (small && o.exact_count_under > 0) {
+            const std::string target = SqlIdentifier(schema) + "." + SqlIdentifier(relation);
+            const std::string count_all = "SELECT count(*) FROM " + target;
+            SideConnection::Result all = co_await side.Query(count_all);
+            if (auto n = Number(all)) known.counted = *n;
+          }
+          known.measured = now;
         }
-        table_rows = reltuples;
-        const bool small =
-            reltuples >= 0 ? reltuples < o.exact_count_under : pages * 100 < o.exact_count_under;
-        if (small && o.exact_count_under > 0) {
-          const std::string target = SqlIdentifier(schema) + "." + SqlIdentifier(relation);
-          const std::string count_all = "SELECT count(*) FROM " + target;
-          SideConnection::Result all = co_await side.Query(count_all);
-          if (auto n = Number(all)) table_rows = *n;
+        table_rows = known.counted >= 0 ? known.counted : known.reltuples;
+        // A table too small for either threshold needs no exact count of
+        // what the statement touches: it cannot be over.
+        const bool could_be_over = known.counted < 0 ||
+                                   (o.hold_rows_over > 0 && known.counted > o.hold_rows_over) ||
+                                   (o.hold_fraction_over > 0 && known.counted >= 100);
+        if (known.counted >= 0 && could_be_over) {
           if (!shape.has_parameters && !shape.complex) {
             std::string count = "SELECT count(*) FROM " + shape.objects.at(0) +
                                 (shape.alias.empty() ? "" : " " + shape.alias) +
@@ -766,6 +780,8 @@ class Session : public std::enable_shared_from_this<Session>, public PumpSession
               exact = true;
             }
           }
+        } else if (known.counted >= 0) {
+          rows = std::min(rows, known.counted);  // the planner may guess more than there is
         }
       }
       const bool over_rows = o.hold_rows_over > 0 && rows > o.hold_rows_over;
@@ -1279,6 +1295,14 @@ class Session : public std::enable_shared_from_this<Session>, public PumpSession
   asio::generic::stream_protocol client_protocol_{AF_INET, IPPROTO_TCP};
   asio::generic::stream_protocol upstream_protocol_{AF_INET, IPPROTO_TCP};
   std::string resume_bytes_;  // client bytes the pump read but did not forward
+  struct TableSize {
+    std::int64_t reltuples = -1;
+    std::int64_t pages = 0;
+    std::int64_t counted = -1;  // count(*), for tables under --exact-count-under
+    std::chrono::steady_clock::time_point measured{};
+  };
+  static constexpr std::chrono::seconds kTableSizeTtl{1};
+  std::map<std::string, TableSize> table_sizes_;  // for blast-radius estimates
   std::map<std::string, StatementState> approved_;
   int pending_injections_ = 0;
   char transaction_status_ = 'I';
