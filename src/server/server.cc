@@ -42,6 +42,7 @@
 #include <iostream>
 #include <map>
 #include <mutex>
+#include <optional>
 #include <thread>
 #include <vector>
 
@@ -219,17 +220,28 @@ class Daemon {
  private:
   // The second half of a deferred approval: the caller has saved what the
   // action destroys (snapshot_id) and now uses the approval up, once.
-  json Consume(const json& request) {
-    Channel channel;
+  // The action a check or consume request names: its channel and input, or
+  // the error to answer.
+  static std::optional<std::string> ParseAction(const json& request, const std::string& op,
+                                                guard::Request* r) {
     if (!request.contains("channel") || !request["channel"].is_string() ||
-        !ParseChannel(request["channel"].get<std::string>(), &channel))
-      return Error("consume needs a \"channel\" (shell, sql, http, mcp or file)");
+        !ParseChannel(request["channel"].get<std::string>(), &r->channel))
+      return op + " needs a \"channel\" (shell, sql, http, mcp or file)";
     if (!request.contains("input") || !request["input"].is_string())
-      return Error("consume needs an \"input\" string");
-    const std::string input = request["input"];
-    const std::string cwd = request.value("cwd", "");
-    std::string agent = request.value("agent", "");
-    if (agent.empty()) agent = "unknown";
+      return op + " needs an \"input\" string";
+    r->input = request["input"];
+    r->cwd = request.value("cwd", "");
+    r->agent = request.value("agent", "");
+    return std::nullopt;
+  }
+
+  json Consume(const json& request) {
+    guard::Request r;
+    if (std::optional<std::string> bad = ParseAction(request, "consume", &r)) return Error(*bad);
+    const Channel channel = r.channel;
+    const std::string& input = r.input;
+    const std::string& cwd = r.cwd;
+    const std::string agent = r.agent.empty() ? "unknown" : r.agent;
     const std::string snapshot_id =
         request.contains("snapshot_id") && request["snapshot_id"].is_string()
             ? request["snapshot_id"].get<std::string>()
@@ -260,17 +272,9 @@ class Daemon {
 
   json Check(const json& request) {
     guard::Request r;
-    Channel channel;
-    if (!request.contains("channel") || !request["channel"].is_string() ||
-        !ParseChannel(request["channel"].get<std::string>(), &channel))
-      return Error("check needs a \"channel\" (shell, sql, http, mcp or file)");
-    if (!request.contains("input") || !request["input"].is_string())
-      return Error("check needs an \"input\" string");
-    r.channel = channel;
-    r.input = request["input"];
-    r.cwd = request.value("cwd", "");
+    if (std::optional<std::string> bad = ParseAction(request, "check", &r)) return Error(*bad);
+    const Channel channel = r.channel;
     r.home = request.value("home", "");
-    r.agent = request.value("agent", "");
     r.file_operation = request.value("file_operation", "");
     guard::Result result = guard::Check(r);
     Verdict verdict = std::move(result.verdict);
