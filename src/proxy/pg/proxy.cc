@@ -485,6 +485,18 @@ class Session : public std::enable_shared_from_this<Session>, public PumpSession
     return request;
   }
 
+  // One request to the daemon on the blocking pool: its reply, or the error.
+  // Not a coroutine (the lambda is built here, not as a temporary inside a
+  // co_await, which GCC 12 miscompiles).
+  auto AskDaemon(json request) {
+    auto ask = [socket = shared_.options.socket, request = std::move(request)] {
+      std::string e;
+      std::optional<json> r = server::Call(socket, request, 5000, &e);
+      return std::make_pair(r, e);
+    };
+    return OnPool(shared_, std::move(ask));
+  }
+
   json ConsumeRequest(std::string_view sql, const std::string& snapshot_id) const {
     json request{{"op", "consume"},
                  {"channel", "sql"},
@@ -584,13 +596,7 @@ class Session : public std::enable_shared_from_this<Session>, public PumpSession
     json request = CheckRequest(sql, over_threshold ? detail : std::string());
     const std::string socket = shared_.options.socket;
     // (No structured bindings over co_await: GCC 12 destroys them twice.)
-    // Nor lambdas with class-type captures as temporaries in a co_await.
-    auto ask = [socket, request] {
-      std::string e;
-      std::optional<json> r = server::Call(socket, request, 5000, &e);
-      return std::make_pair(r, e);
-    };
-    std::pair<std::optional<json>, std::string> answer = co_await OnPool(shared_, std::move(ask));
+    std::pair<std::optional<json>, std::string> answer = co_await AskDaemon(std::move(request));
     const std::optional<json>& reply = answer.first;
     const std::string& error = answer.second;
     if (!reply || !reply->is_object() || !reply->contains("decision")) {
@@ -620,13 +626,8 @@ class Session : public std::enable_shared_from_this<Session>, public PumpSession
                        "Fix the cause and send the statement again; approval " + approval_id +
                            " still stands.");
       }
-      json consume = ConsumeRequest(sql, snapshot_id.value_or(""));
-      auto use = [socket, consume] {
-        std::string e;
-        std::optional<json> r = server::Call(socket, consume, 5000, &e);
-        return std::make_pair(r, e);
-      };
-      std::pair<std::optional<json>, std::string> used = co_await OnPool(shared_, std::move(use));
+      std::pair<std::optional<json>, std::string> used =
+          co_await AskDaemon(ConsumeRequest(sql, snapshot_id.value_or("")));
       if (!used.first || !used.first->is_object() || used.first->value("decision", "") != "allow")
         co_return Hold(kHeldCode,
                        "dualkey held this approved statement: the approval could not be used (" +
