@@ -21,7 +21,7 @@
 #include <thread>
 #include <vector>
 
-#include "server/server.h"
+#include "daemon/daemon.h"
 
 namespace {
 
@@ -86,7 +86,7 @@ int main(int argc, char** argv) {
   std::string error;
   bool up = false;
   for (int i = 0; i < 300 && !up; ++i) {
-    up = dualkey::server::Call(socket_path, json{{"op", "status"}}, 200, &error).has_value();
+    up = dualkey::daemon::Call(socket_path, json{{"op", "status"}}, 200, &error).has_value();
     if (!up) std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
   if (!up) {
@@ -98,11 +98,11 @@ int main(int argc, char** argv) {
       {"cwd", "/home/dev/app"}, {"home", "/home/dev"}, {"agent", "bench"}};
   const std::string line = request.dump() + "\n";
 
-  // 1. A hook: connect, ask, close (server::Call), one agent.
+  // 1. A hook: connect, ask, close (daemon::Call), one agent.
   std::vector<double> connect_us;
   for (int i = 0; i < requests / 5; ++i) {
     auto start = Clock::now();
-    auto reply = dualkey::server::Call(socket_path, request, 2000, &error);
+    auto reply = dualkey::daemon::Call(socket_path, request, 2000, &error);
     connect_us.push_back(std::chrono::duration<double, std::micro>(Clock::now() - start).count());
     if (!reply || (*reply)["decision"] != "allow") {
       std::cerr << "unexpected reply: " << (reply ? reply->dump() : error) << "\n";

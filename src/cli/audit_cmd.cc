@@ -6,7 +6,7 @@
 
 #include "audit/audit.h"
 #include "cli/commands.h"
-#include "server/server.h"
+#include "daemon/daemon.h"
 
 namespace dualkey::cli {
 namespace {
@@ -53,7 +53,7 @@ int RunAudit(const std::string& action, const std::string& file, const std::stri
     std::cerr << "dualkey audit: --since takes epoch seconds or a duration like 15m, 2h, 7d\n";
     return 2;
   }
-  const std::string path = file.empty() ? server::DefaultStateDir() + "/audit.jsonl" : file;
+  const std::string path = file.empty() ? daemon::DefaultStateDir() + "/audit.jsonl" : file;
   return audit::RunAuditCommand(action, path, since_ms, lines, json, std::cout, std::cerr);
 }
 

@@ -11,7 +11,7 @@
 #include "cli/commands.h"
 #include "guard/guard.h"
 #include "policy/policy.h"
-#include "server/server.h"
+#include "daemon/daemon.h"
 
 namespace dualkey::cli {
 namespace {
@@ -183,10 +183,10 @@ int RunCheck(const CheckOptions& options) {
   // With the daemon running, it decides (and audits, and registers a hold as
   // a pending approval the human can grant).
   json daemon_reply;
-  const std::string socket = server::DefaultSocketPath();
+  const std::string socket = daemon::DefaultSocketPath();
   if (!options.local && access(socket.c_str(), F_OK) == 0) {
     std::string error;
-    std::optional<json> reply = server::Call(
+    std::optional<json> reply = daemon::Call(
         socket,
         json{{"op", "check"}, {"channel", ToString(request.channel)}, {"input", request.input},
              {"cwd", request.cwd}, {"home", request.home}, {"agent", options.agent}},

@@ -8,7 +8,7 @@
 
 #include "gateway/gateway.h"
 #include "mcp/proxy.h"
-#include "server/server.h"
+#include "daemon/daemon.h"
 
 namespace dualkey::cli {
 
@@ -42,14 +42,14 @@ struct PolicyOptions {
 int RunPolicy(const PolicyOptions& options);
 
 // `dualkey serve`: the daemon (server.h).
-int RunServe(server::ServeOptions options);
+int RunServe(daemon::ServeOptions options);
 
 // The humans' side of the daemon: pending, approve, deny, watch, approver
 // add/list, breaker reset (serve_cmd.cc).
 struct DaemonOptions {
   std::string
       action;  // pending | approve | deny | watch | approver-add | approver-list | breaker-reset
-  std::string socket;     // default: server::DefaultSocketPath()
+  std::string socket;     // default: daemon::DefaultSocketPath()
   std::string id;         // approve/deny: approval id or code
   std::string as;         // approver name (default: $USER)
   std::string code;       // TOTP code (default: asked on the terminal)
@@ -67,7 +67,7 @@ struct TokenOptions {
   std::string action;  // add | list | revoke
   std::string name;
   std::vector<std::string> scopes;  // pg, http, mcp or * (default *)
-  std::string state_dir;            // default: server::DefaultStateDir()
+  std::string state_dir;            // default: daemon::DefaultStateDir()
   bool json = false;
 };
 int RunToken(const TokenOptions& options);
@@ -79,8 +79,8 @@ struct PgProxyCommandOptions {
   std::string upstream;       // postgresql://USER@HOST:PORT[/DB][?sslmode=...]
   std::string password_file;  // the real password (0600); default: $PGPASSWORD
   std::string tls_cert, tls_key;
-  std::string socket;              // default: server::DefaultSocketPath()
-  std::string state_dir;           // default: server::DefaultStateDir()
+  std::string socket;              // default: daemon::DefaultSocketPath()
+  std::string state_dir;           // default: daemon::DefaultStateDir()
   long long hold_rows_over = -1;   // -1: the policy's [blast_radius] (1000)
   double hold_fraction_over = -1;  // -1: the policy's [blast_radius] (0.10)
   std::string vault_dir;           // snapshots (default: $DUALKEY_VAULT or STATE/vault)

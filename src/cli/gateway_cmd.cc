@@ -7,14 +7,14 @@
 
 #include "cli/commands.h"
 #include "gateway/gateway.h"
-#include "server/server.h"
+#include "daemon/daemon.h"
 
 namespace dualkey::cli {
 
 int RunGateway(const GatewayOptions& options) {
   if (options.action == "http") return gateway::RunHttp(options.http);
   const std::string state_dir =
-      options.http.state_dir.empty() ? server::DefaultStateDir() : options.http.state_dir;
+      options.http.state_dir.empty() ? daemon::DefaultStateDir() : options.http.state_dir;
   gateway::CredentialStore store(state_dir);
   std::string error;
   if (options.action == "credential-set") {

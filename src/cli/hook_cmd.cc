@@ -11,7 +11,7 @@
 #include "cli/commands.h"
 #include "hook/hook.h"
 #include "hook/install.h"
-#include "server/server.h"
+#include "daemon/daemon.h"
 
 namespace dualkey::cli {
 namespace {
@@ -87,7 +87,7 @@ int RunHook(const HookOptions& options) {
   // The daemon decides when it is set up (its socket exists); a socket
   // that does not answer leaves holds held.
   std::unique_ptr<hook::RemoteDecider> daemon;
-  const std::string socket = server::DefaultSocketPath();
+  const std::string socket = daemon::DefaultSocketPath();
   if (access(socket.c_str(), F_OK) == 0) {
     daemon = hook::DaemonDecider(socket, 3000);
     env.daemon = daemon.get();

@@ -64,7 +64,7 @@ int main(int argc, char** argv) {
   policy_explain->add_option("command", policy.command, "the command, after --");
   policy_explain->callback([&] { policy.action = "explain"; });
 
-  dualkey::server::ServeOptions serve;
+  dualkey::daemon::ServeOptions serve;
   CLI::App* serve_cmd = app.add_subcommand(
       "serve",
       "Run the daemon that holds approvals, the audit log and the breaker.\n"

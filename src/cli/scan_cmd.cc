@@ -8,7 +8,7 @@
 
 #include "cli/commands.h"
 #include "scan/scan.h"
-#include "server/server.h"
+#include "daemon/daemon.h"
 
 namespace dualkey::cli {
 
@@ -23,7 +23,7 @@ int RunScan(const ScanOptions& options) {
     if (getcwd(cwd, sizeof(cwd)) != nullptr) scan_options.roots.emplace_back(cwd);
   }
   // dualkey's own state holds the credentials that were moved there.
-  scan_options.skip_dirs.push_back(server::DefaultStateDir());
+  scan_options.skip_dirs.push_back(daemon::DefaultStateDir());
   if (isatty(STDERR_FILENO) && !options.json)
     scan_options.progress = [](std::size_t files) {
       std::cerr << "\rscanned " << files << " files..." << std::flush;

@@ -15,7 +15,7 @@
 #include "approval/approval.h"
 #include "cli/commands.h"
 #include "policy/policy.h"
-#include "server/server.h"
+#include "daemon/daemon.h"
 
 namespace dualkey::cli {
 namespace {
@@ -23,7 +23,7 @@ namespace {
 using nlohmann::json;
 
 std::string Socket(const DaemonOptions& options) {
-  return options.socket.empty() ? server::DefaultSocketPath() : options.socket;
+  return options.socket.empty() ? daemon::DefaultSocketPath() : options.socket;
 }
 
 std::string UserName() {
@@ -49,7 +49,7 @@ bool TotpCode(const DaemonOptions& options, const std::string& approver, std::st
 
 std::optional<json> Ask(const DaemonOptions& options, const json& request) {
   std::string error;
-  std::optional<json> reply = server::Call(Socket(options), request, 10000, &error);
+  std::optional<json> reply = daemon::Call(Socket(options), request, 10000, &error);
   if (!reply) {
     std::cerr << "dualkey: " << error << "\n  start it with `dualkey serve`\n";
     return std::nullopt;
@@ -151,7 +151,7 @@ std::string Clock(std::int64_t ms) {
 int Watch(const DaemonOptions& options) {
   std::string error;
   // The watch stream is read with the raw client: one JSON event per line.
-  int status = server::Watch(
+  int status = daemon::Watch(
       Socket(options),
       [&](const json& event) {
         if (options.json) {
@@ -181,7 +181,7 @@ int Watch(const DaemonOptions& options) {
 int ApproverAdd(const DaemonOptions& options) {
   std::string error;
   const std::string state =
-      options.state_dir.empty() ? server::DefaultStateDir() : options.state_dir;
+      options.state_dir.empty() ? daemon::DefaultStateDir() : options.state_dir;
   const std::string location = options.store.empty() ? state + "/state.sqlite3" : options.store;
   std::unique_ptr<approval::Store> store = approval::OpenStore(location, &error);
   if (!store) {
@@ -206,7 +206,7 @@ int ApproverAdd(const DaemonOptions& options) {
 int ApproverList(const DaemonOptions& options) {
   std::string error;
   const std::string state =
-      options.state_dir.empty() ? server::DefaultStateDir() : options.state_dir;
+      options.state_dir.empty() ? daemon::DefaultStateDir() : options.state_dir;
   const std::string location = options.store.empty() ? state + "/state.sqlite3" : options.store;
   std::unique_ptr<approval::Store> store = approval::OpenStore(location, &error);
   std::vector<std::string> names;
@@ -220,7 +220,7 @@ int ApproverList(const DaemonOptions& options) {
 
 }  // namespace
 
-int RunServe(server::ServeOptions options) {
+int RunServe(daemon::ServeOptions options) {
   // The daemon's own limits come from the machine's policy (system and user
   // layers); a flag on the command line wins.
   const char* home = std::getenv("HOME");
@@ -233,7 +233,7 @@ int RunServe(server::ServeOptions options) {
     options.breaker_window_seconds = limits.breaker_window_seconds;
   if (options.rate_burst < 0) options.rate_burst = limits.rate_burst;
   if (options.rate_per_minute < 0) options.rate_per_minute = limits.rate_per_minute;
-  return server::Serve(options);
+  return daemon::Serve(options);
 }
 
 int RunDaemonCommand(const DaemonOptions& options) {

@@ -36,7 +36,7 @@
 #include "guard/guard.h"
 #include "policy/policy.h"
 #include "pq/libpq.h"
-#include "server/server.h"
+#include "daemon/daemon.h"
 #include "token/token.h"
 
 namespace dualkey::demo {
@@ -413,7 +413,7 @@ class Demo {
     if (!daemon_) return false;
     bool up = false;
     for (int i = 0; i < 300 && !up; ++i) {
-      up = server::Call(socket_, json{{"op", "status"}}, 200, &error).has_value();
+      up = daemon::Call(socket_, json{{"op", "status"}}, 200, &error).has_value();
       if (!up) std::this_thread::sleep_for(std::chrono::milliseconds(20));
     }
     if (!up) return Fail("the daemon did not start: " + LogTail("serve.log"));

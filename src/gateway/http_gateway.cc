@@ -23,7 +23,7 @@
 #include "gateway/internal/url.h"
 #include "guard/guard.h"
 #include "policy/policy.h"
-#include "server/server.h"
+#include "daemon/daemon.h"
 #include "token/token.h"
 
 namespace dualkey::gateway {
@@ -279,7 +279,7 @@ class Gateway {
     }
     std::string error;
     std::optional<json> answer =
-        server::Call(options_.socket_path, call, options_.daemon_timeout_ms, &error);
+        daemon::Call(options_.socket_path, call, options_.daemon_timeout_ms, &error);
     Decision decision;
     if (!answer || !answer->value("ok", false) || !answer->contains("decision") ||
         !(*answer)["decision"].is_string() ||
@@ -604,9 +604,9 @@ bool ParseListen(const std::string& text, std::string* host, unsigned short* por
 
 int RunHttp(const Options& given) {
   Options options = given;
-  if (options.state_dir.empty()) options.state_dir = server::DefaultStateDir();
+  if (options.state_dir.empty()) options.state_dir = daemon::DefaultStateDir();
   if (options.config_path.empty()) options.config_path = options.state_dir + "/gateway.toml";
-  if (options.socket_path.empty()) options.socket_path = server::DefaultSocketPath();
+  if (options.socket_path.empty()) options.socket_path = daemon::DefaultSocketPath();
   if (options.threads < 1) options.threads = 1;
   std::string error;
   std::optional<Config> config = LoadConfig(options.config_path, &error);

@@ -3,7 +3,7 @@
 
 #include "hook/hook.h"
 #include "policy/policy.h"
-#include "server/server.h"
+#include "daemon/daemon.h"
 
 namespace dualkey::hook {
 namespace {
@@ -22,7 +22,7 @@ class Daemon final : public RemoteDecider {
                        {"home", request.home},
                        {"agent", request.agent},
                        {"file_operation", request.file_operation}};
-    std::optional<nlohmann::json> reply = server::Call(socket_path_, ask, timeout_ms_, error);
+    std::optional<nlohmann::json> reply = daemon::Call(socket_path_, ask, timeout_ms_, error);
     if (!reply) return false;
     Decision decision;
     if (!reply->value("ok", false) || !(*reply).contains("decision") ||

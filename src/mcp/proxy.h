@@ -23,7 +23,7 @@ struct ProxyOptions {
   std::string server_name;
   // Who asks, for the daemon's approvals and breaker. Empty: "mcp:<server>".
   std::string agent;
-  std::string socket_path;  // the daemon; empty: server::DefaultSocketPath()
+  std::string socket_path;  // the daemon; empty: daemon::DefaultSocketPath()
   std::string cwd;          // where the client runs; empty: ours
   std::string home;         // empty: $HOME
   std::size_t max_message_bytes = 16u << 20;

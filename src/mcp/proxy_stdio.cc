@@ -22,7 +22,7 @@
 
 #include "mcp/internal/proxy_gate.h"
 #include "mcp/proxy.h"
-#include "server/server.h"
+#include "daemon/daemon.h"
 
 extern char** environ;
 
@@ -374,7 +374,7 @@ policy::Policy LoadProxyPolicy(const ProxyOptions& options, GateConfig* config) 
   config->server_name = options.server_name;
   config->agent = options.agent;
   config->socket_path =
-      options.socket_path.empty() ? server::DefaultSocketPath() : options.socket_path;
+      options.socket_path.empty() ? daemon::DefaultSocketPath() : options.socket_path;
   config->daemon_timeout_ms = options.daemon_timeout_ms;
   config->verbose = options.verbose;
   return policy::Load(policy::DefaultSources(config->cwd, config->home));

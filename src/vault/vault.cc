@@ -18,7 +18,7 @@
 
 #include "approval/approval.h"
 #include "audit/audit.h"
-#include "server/server.h"
+#include "daemon/daemon.h"
 #include "vault/internal/impl.h"
 
 namespace dualkey::vault {
@@ -580,7 +580,7 @@ std::optional<PruneReport> Vault::Prune(const PruneOptions& options, std::string
 
 std::string DefaultVaultDir() {
   if (const char* dir = std::getenv("DUALKEY_VAULT"); dir && *dir) return dir;
-  return server::DefaultStateDir() + "/vault";
+  return daemon::DefaultStateDir() + "/vault";
 }
 
 NamedStream StreamFromFd(std::string name, int fd) {

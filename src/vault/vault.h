@@ -165,7 +165,7 @@ class Vault {
   std::unique_ptr<Impl> impl_;
 };
 
-// $DUALKEY_VAULT, else <state dir>/vault (server::DefaultStateDir()).
+// $DUALKEY_VAULT, else <state dir>/vault (daemon::DefaultStateDir()).
 std::string DefaultVaultDir();
 
 // What an approved destructive action would destroy on this machine: the

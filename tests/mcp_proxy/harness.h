@@ -24,7 +24,7 @@
 #include <vector>
 
 #include "approval/approval.h"
-#include "server/server.h"
+#include "daemon/daemon.h"
 
 extern char** environ;
 
@@ -288,7 +288,7 @@ inline bool IsHeld(const json& answer) {
          ResultText(answer).find("dualkey held this call") != std::string::npos;
 }
 
-// A real daemon with one approver (as tests/server does).
+// A real daemon with one approver (as tests/daemon does).
 class RealDaemon {
  public:
   explicit RealDaemon(const fs::path& state) : state_(state) {
@@ -307,7 +307,7 @@ class RealDaemon {
     }
     for (int i = 0; i < 250; ++i) {
       std::string error;
-      if (server::Call(socket_, json{{"op", "status"}}, 200, &error)) {
+      if (daemon::Call(socket_, json{{"op", "status"}}, 200, &error)) {
         running_ = true;
         break;
       }

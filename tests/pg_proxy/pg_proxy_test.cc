@@ -26,7 +26,7 @@
 #include "../approval/pg_harness.h"
 #include "approval/approval.h"
 #include "proxy/pg/internal/wire.h"
-#include "server/server.h"
+#include "daemon/daemon.h"
 
 namespace {
 
@@ -148,7 +148,7 @@ class PgProxy : public ::testing::Test {
     bool up = false;
     for (int i = 0; i < 200 && !up; ++i) {
       std::string error;
-      up = dualkey::server::Call(*socket_, json{{"op", "status"}}, 200, &error).has_value();
+      up = dualkey::daemon::Call(*socket_, json{{"op", "status"}}, 200, &error).has_value();
       if (!up) std::this_thread::sleep_for(std::chrono::milliseconds(20));
     }
     ASSERT_TRUE(up) << "the daemon did not start";

@@ -3,7 +3,7 @@
 #include <iostream>
 
 #include "guard/guard.h"
-#include "server/server.h"
+#include "daemon/daemon.h"
 
 namespace dualkey::mcp::internal {
 namespace {
@@ -161,7 +161,7 @@ CallDecision Gate::DecideCall(const json& request, const std::string& session) {
     return decision;
   }
   std::string error;
-  std::optional<json> reply = server::Call(config_.socket_path,
+  std::optional<json> reply = daemon::Call(config_.socket_path,
                                            json{{"op", "check"},
                                                 {"channel", "mcp"},
                                                 {"input", input},

@@ -31,7 +31,7 @@
 #include "proxy/pg/internal/statement.h"
 #include "proxy/pg/internal/upstream.h"
 #include "proxy/pg/pg_proxy.h"
-#include "server/server.h"
+#include "daemon/daemon.h"
 #include "sql/sql.h"
 #include "token/token.h"
 
@@ -491,7 +491,7 @@ class Session : public std::enable_shared_from_this<Session>, public PumpSession
   auto AskDaemon(json request) {
     auto ask = [socket = shared_.options.socket, request = std::move(request)] {
       std::string e;
-      std::optional<json> r = server::Call(socket, request, 5000, &e);
+      std::optional<json> r = daemon::Call(socket, request, 5000, &e);
       return std::make_pair(r, e);
     };
     return OnPool(shared_, std::move(ask));

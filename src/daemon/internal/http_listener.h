@@ -9,7 +9,7 @@
 #include <nlohmann/json.hpp>
 #include <string>
 
-namespace dualkey::server::internal {
+namespace dualkey::daemon::internal {
 
 struct HttpListenerOptions {
   std::string address = "127.0.0.1";
@@ -31,4 +31,4 @@ class HttpListener {
   virtual bool tls() const = 0;
 };
 
-}  // namespace dualkey::server::internal
+}  // namespace dualkey::daemon::internal

@@ -18,7 +18,7 @@
 
 #include "../approval/pg_harness.h"
 #include "approval/approval.h"
-#include "server/server.h"
+#include "daemon/daemon.h"
 
 namespace {
 
@@ -70,7 +70,7 @@ class SharedStore : public ::testing::Test {
     }
     for (int i = 0; i < 250; ++i) {
       std::string error;
-      if (dualkey::server::Call(socket, json{{"op", "status"}}, 200, &error)) return pid;
+      if (dualkey::daemon::Call(socket, json{{"op", "status"}}, 200, &error)) return pid;
       std::this_thread::sleep_for(std::chrono::milliseconds(20));
     }
     ADD_FAILURE() << "a daemon did not start";
@@ -93,7 +93,7 @@ class SharedStore : public ::testing::Test {
 
   json Ask(int daemon, json request) {
     std::string error;
-    auto reply = dualkey::server::Call(sockets_[daemon], request, 10000, &error);
+    auto reply = dualkey::daemon::Call(sockets_[daemon], request, 10000, &error);
     EXPECT_TRUE(reply.has_value()) << error;
     return reply.value_or(json::object());
   }
@@ -169,7 +169,7 @@ TEST_F(SharedStore, ABreakerTrippedOnOneDaemonFreezesTheAgentOnTheOther) {
   pids_[0] = pid;
   for (int i = 0; i < 250; ++i) {
     std::string error;
-    if (dualkey::server::Call(sockets_[0], json{{"op", "status"}}, 200, &error)) break;
+    if (dualkey::daemon::Call(sockets_[0], json{{"op", "status"}}, 200, &error)) break;
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
   Check(0, "rm -rf /srv/a");

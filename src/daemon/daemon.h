@@ -11,7 +11,7 @@
 
 #include <nlohmann/json.hpp>
 
-namespace dualkey::server {
+namespace dualkey::daemon {
 
 struct ServeOptions {
   std::string state_dir;    // 0700; holds the store, the audit log and its key
@@ -53,4 +53,4 @@ std::optional<nlohmann::json> Call(const std::string& socket_path, const nlohman
 int Watch(const std::string& socket_path, const std::function<void(const nlohmann::json&)>& on_event,
           std::string* error);
 
-}  // namespace dualkey::server
+}  // namespace dualkey::daemon

@@ -1,7 +1,7 @@
 // The daemon end to end, with the real binary: a real Unix socket, a real
 // SQLite store and audit log in a temp state directory, TOTP codes computed
 // from the approver's secret as a phone would.
-#include "server/server.h"
+#include "daemon/daemon.h"
 
 #include <gtest/gtest.h>
 #include <signal.h>
@@ -74,7 +74,7 @@ class Daemon : public ::testing::Test {
     }
     for (int i = 0; i < 200; ++i) {
       std::string error;
-      if (dualkey::server::Call(socket_, json{{"op", "status"}}, 200, &error)) return;
+      if (dualkey::daemon::Call(socket_, json{{"op", "status"}}, 200, &error)) return;
       std::this_thread::sleep_for(std::chrono::milliseconds(20));
     }
     FAIL() << "the daemon did not start";
@@ -128,7 +128,7 @@ class Daemon : public ::testing::Test {
 
   json Check(const std::string& command, const std::string& agent = "claude") {
     std::string error;
-    auto reply = dualkey::server::Call(socket_,
+    auto reply = dualkey::daemon::Call(socket_,
                                        json{{"op", "check"},
                                             {"channel", "shell"},
                                             {"input", command},
@@ -187,7 +187,7 @@ TEST_F(Daemon, ApprovedActionPassesExactlyOnce) {
 TEST_F(Daemon, DeferredConsumptionUsesTheApprovalOnlyWhenAsked) {
   auto call = [&](json request) {
     std::string error;
-    auto reply = dualkey::server::Call(socket_, request, 5000, &error);
+    auto reply = dualkey::daemon::Call(socket_, request, 5000, &error);
     EXPECT_TRUE(reply.has_value()) << error;
     return reply.value_or(json::object());
   };
@@ -273,7 +273,7 @@ TEST_F(Daemon, MalformedRequestsGetErrorsNeverAllow) {
        {json{{"op", "check"}}, json{{"op", "check"}, {"channel", "smtp"}, {"input", "x"}},
         json{{"op", "nope"}}, json::array()}) {
     std::string error;
-    auto reply = dualkey::server::Call(socket_, bad, 2000, &error);
+    auto reply = dualkey::daemon::Call(socket_, bad, 2000, &error);
     ASSERT_TRUE(reply) << error;
     EXPECT_FALSE((*reply)["ok"].get<bool>()) << reply->dump();
     EXPECT_NE(reply->value("decision", ""), "allow");
@@ -327,7 +327,7 @@ TEST_F(Daemon, KillNineLosesNothingAcknowledged) {
     int i = 0;
     std::string error;
     while (storming) {
-      dualkey::server::Call(socket_,
+      dualkey::daemon::Call(socket_,
                             json{{"op", "check"},
                                  {"channel", "shell"},
                                  {"agent", "gemini"},
@@ -367,14 +367,14 @@ TEST_F(Daemon, TrustedComponentsRaiseButNeverLowerTheDecision) {
                  {"agent", "pg:claude"},
                  {"min_decision", min},
                  {"detail", "deletes ~48,211 rows of public.orders"}};
-    auto reply = dualkey::server::Call(socket_, request, 5000, &error);
+    auto reply = dualkey::daemon::Call(socket_, request, 5000, &error);
     EXPECT_TRUE(reply.has_value()) << error;
     return reply.value_or(json::object());
   };
   json raised = ask("DELETE FROM orders WHERE created < now() - interval '1 year'", "hold");
   EXPECT_EQ(raised["decision"], "hold") << raised.dump();
   EXPECT_NE(raised["reason"].get<std::string>().find("48,211 rows"), std::string::npos);
-  json pending = dualkey::server::Call(socket_, json{{"op", "pending"}}, 5000, &error).value();
+  json pending = dualkey::daemon::Call(socket_, json{{"op", "pending"}}, 5000, &error).value();
   ASSERT_FALSE(pending["requests"].empty());
   EXPECT_NE(pending["requests"][0]["reason"].get<std::string>().find("48,211"), std::string::npos);
 
@@ -403,7 +403,7 @@ class DaemonVault : public Daemon {
   }
   json CheckIn(const std::string& command) {
     std::string error;
-    auto reply = dualkey::server::Call(socket_,
+    auto reply = dualkey::daemon::Call(socket_,
                                        json{{"op", "check"},
                                             {"channel", "shell"},
                                             {"input", command},

@@ -21,7 +21,7 @@
 //   watch    {} -> a stream of events, one per line, until the client leaves
 // Every reply carries "ok"; errors are {"ok":false,"error":"..."}. A request
 // that cannot be decoded never gets an allow.
-#include "server/server.h"
+#include "daemon/daemon.h"
 
 #include <fcntl.h>
 #include <poll.h>
@@ -49,10 +49,10 @@
 #include "approval/approval.h"
 #include "audit/audit.h"
 #include "guard/guard.h"
-#include "server/internal/http_listener.h"
+#include "daemon/internal/http_listener.h"
 #include "vault/vault.h"
 
-namespace dualkey::server {
+namespace dualkey::daemon {
 namespace {
 
 using nlohmann::json;
@@ -854,4 +854,4 @@ int Serve(const ServeOptions& given) {
   return 0;
 }
 
-}  // namespace dualkey::server
+}  // namespace dualkey::daemon

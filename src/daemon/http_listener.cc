@@ -1,6 +1,6 @@
 // Beast does the HTTP framing; each connection gets a thread, as on the Unix
 // socket: the callers are a dashboard and a few gateways, not thousands.
-#include "server/internal/http_listener.h"
+#include "daemon/internal/http_listener.h"
 
 #include <atomic>
 #include <boost/asio/ip/tcp.hpp>
@@ -12,7 +12,7 @@
 #include <thread>
 #include <vector>
 
-namespace dualkey::server::internal {
+namespace dualkey::daemon::internal {
 namespace {
 
 namespace asio = boost::asio;
@@ -244,4 +244,4 @@ std::unique_ptr<HttpListener> HttpListener::Start(const HttpListenerOptions& opt
   return listener;
 }
 
-}  // namespace dualkey::server::internal
+}  // namespace dualkey::daemon::internal
