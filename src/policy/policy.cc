@@ -78,11 +78,67 @@ Policy Builtin() {
   return policy;
 }
 
+namespace {
+
+bool TightenOnly(const Policy& policy, const Layer& layer) {
+  return layer.kind == LayerKind::kProject ||
+         (layer.kind == LayerKind::kUser && policy.lock_user);
+}
+
+// Labels only a tighten-only layer declares. Such a label may make a rule
+// match that tightens, never one that loosens: an agent that writes
+// `env = ["sandbox"]` into .dualkey.toml must not switch on a system rule
+// that allows everything in sandboxes.
+std::vector<std::string> TrustedLabels(const Policy& policy, bool* any_untrusted) {
+  std::vector<std::string> untrusted;
+  for (const Layer& layer : policy.layers)
+    if (TightenOnly(policy, layer))
+      untrusted.insert(untrusted.end(), layer.env.begin(), layer.env.end());
+  std::vector<std::string> trusted;
+  for (const Layer& layer : policy.layers)
+    if (!TightenOnly(policy, layer)) trusted.insert(trusted.end(), layer.env.begin(), layer.env.end());
+  *any_untrusted = false;
+  std::vector<std::string> out;
+  for (const std::string& label : policy.env) {
+    const bool declared_trusted = std::find(trusted.begin(), trusted.end(), label) != trusted.end();
+    const bool declared_untrusted =
+        std::find(untrusted.begin(), untrusted.end(), label) != untrusted.end();
+    if (declared_untrusted && !declared_trusted)
+      *any_untrusted = true;
+    else
+      out.push_back(label);
+  }
+  return out;
+}
+
+ActionDecision ExplainOne(const Policy& policy, const Action& action, const Subject& subject,
+                          const std::vector<std::string>& env);
+
+}  // namespace
+
 std::vector<ActionDecision> Explain(const Policy& policy, const std::vector<Action>& actions,
                                     const Subject& subject) {
   std::vector<ActionDecision> out;
   out.reserve(actions.size());
+  bool any_untrusted = false;
+  std::vector<std::string> trusted;
+  if (!policy.env.empty()) trusted = TrustedLabels(policy, &any_untrusted);
   for (const Action& action : actions) {
+    ActionDecision all = ExplainOne(policy, action, subject, policy.env);
+    if (any_untrusted) {
+      ActionDecision without = ExplainOne(policy, action, subject, trusted);
+      if (without.decision > all.decision) all = std::move(without);
+    }
+    out.push_back(std::move(all));
+  }
+  return out;
+}
+
+namespace {
+
+ActionDecision ExplainOne(const Policy& policy, const Action& action, const Subject& subject,
+                          const std::vector<std::string>& env) {
+  {
     ActionDecision result;
     result.action = action;
     bool decided = false;
@@ -91,7 +147,7 @@ std::vector<ActionDecision> Explain(const Policy& policy, const std::vector<Acti
                                 (layer.kind == LayerKind::kUser && policy.lock_user);
       for (std::size_t i = 0; i < layer.rules.size(); ++i) {
         const Rule& rule = layer.rules[i];
-        if (!Matches(rule, action, subject, policy.env)) continue;
+        if (!Matches(rule, action, subject, env)) continue;
         Step step;
         step.layer = layer.kind;
         step.path = layer.path;
@@ -129,10 +185,11 @@ std::vector<ActionDecision> Explain(const Policy& policy, const std::vector<Acti
     if (!policy.errors.empty() && IsDestructive(action))
       floor(Decision::kHold, "a policy file failed to load: destructive actions stay held");
     if (result.message.empty()) result.message = action.reason;
-    out.push_back(std::move(result));
+    return result;
   }
-  return out;
 }
+
+}  // namespace
 
 Verdict Decide(const Policy& policy, std::vector<Action> actions, const Subject& subject) {
   Verdict verdict;

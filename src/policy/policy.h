@@ -5,6 +5,8 @@
 // leaves every destructive action held, never allowed.
 #pragma once
 
+#include <sys/types.h>
+
 #include <string>
 #include <string_view>
 #include <vector>
@@ -77,6 +79,14 @@ struct Sources {
   std::string user_path;    // default: $XDG_CONFIG_HOME or ~/.config, /dualkey/policy.toml
   std::string project_dir;  // searched upward for .dualkey.toml (stops at the repo root or /)
   std::string env_labels;   // comma-separated extra labels ($DUALKEY_ENV)
+  // A protected install: the user layer is a file the user (and so an agent
+  // running as the user) can write, so like the project layer it may only
+  // tighten and cannot set observe mode.
+  bool user_tighten_only = false;
+  // Why the sources could not be determined (a protected install whose
+  // configuration cannot be trusted): a policy error, so every destructive
+  // action is held.
+  std::string error;
 };
 
 // The built-in layer alone.
@@ -86,8 +96,21 @@ Policy Builtin();
 // and make every destructive action held.
 Policy Load(const Sources& sources);
 
-// Sources for a command running in `cwd`, from the process environment.
+// Sources for a command running in `cwd` as this process's user. On a
+// protected install (install::CurrentLayout()) ProtectedSources for getuid();
+// otherwise SingleUserSources.
 Sources DefaultSources(std::string_view cwd, std::string_view home);
+
+// Single-user mode: the user layer from $XDG_CONFIG_HOME, else `home`;
+// labels from $DUALKEY_ENV.
+Sources SingleUserSources(std::string_view cwd, std::string_view home);
+
+// A protected install: the system layer from `config_dir`/policy.toml
+// (root-owned), the user layer of the account `uid` (its home from the
+// password database, never $HOME or $XDG_CONFIG_HOME) as tighten-only, the
+// project layer above `cwd`. Nothing is read from the environment. uid -1:
+// no user layer (a caller whose account is not known).
+Sources ProtectedSources(std::string_view config_dir, uid_t uid, std::string_view cwd);
 
 // Parses one layer's TOML. Returns false and appends "path:line: message"
 // errors when the text is not a valid policy; unknown keys are errors (a typo

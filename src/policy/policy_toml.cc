@@ -1,5 +1,7 @@
 // Reading policy layers from TOML files (toml++), with line-numbered errors.
+#include <pwd.h>
 #include <sys/stat.h>
+#include <unistd.h>
 #include <toml++/toml.h>
 
 #include <cmath>
@@ -9,6 +11,8 @@
 #include <sstream>
 
 #include "policy/policy.h"
+
+#include "install/layout.h"
 
 namespace dualkey::policy {
 namespace {
@@ -289,6 +293,8 @@ bool ParseLayer(std::string_view text, LayerKind kind, std::string path, Layer* 
 
 Policy Load(const Sources& sources) {
   Policy policy = Builtin();
+  if (!sources.error.empty()) policy.errors.push_back(sources.error);
+  policy.lock_user = sources.user_tighten_only;
   LoadFile(sources.system_path, LayerKind::kSystem, &policy);
   LoadFile(sources.user_path, LayerKind::kUser, &policy);
   if (!sources.project_dir.empty() && sources.project_dir[0] == '/') {
@@ -307,7 +313,7 @@ Policy Load(const Sources& sources) {
     }
   }
   for (const Layer& layer : policy.layers) {
-    if (layer.kind == LayerKind::kSystem) policy.lock_user = layer.lock_user;
+    if (layer.kind == LayerKind::kSystem) policy.lock_user = policy.lock_user || layer.lock_user;
     // Project files cannot set observe (ParseLayer refuses it); a locked user
     // layer cannot either.
     if (layer.has_mode &&
@@ -336,6 +342,32 @@ Policy Load(const Sources& sources) {
 }
 
 Sources DefaultSources(std::string_view cwd, std::string_view home) {
+  Result<install::Layout> layout = install::CurrentLayout();
+  if (!layout.ok()) {
+    Sources sources = ProtectedSources("/etc/dualkey", getuid(), cwd);
+    sources.error = layout.status().message();
+    return sources;
+  }
+  if (layout->protected_install) return ProtectedSources(layout->config_dir, getuid(), cwd);
+  return SingleUserSources(cwd, home);
+}
+
+Sources ProtectedSources(std::string_view config_dir, uid_t uid, std::string_view cwd) {
+  Sources sources;
+  sources.system_path = std::string(config_dir) + "/policy.toml";
+  sources.project_dir = std::string(cwd);
+  sources.user_tighten_only = true;
+  std::vector<char> buffer(16384);
+  passwd pw{};
+  passwd* found = nullptr;
+  if (uid != static_cast<uid_t>(-1) &&
+      getpwuid_r(uid, &pw, buffer.data(), buffer.size(), &found) == 0 && found != nullptr &&
+      found->pw_dir != nullptr && found->pw_dir[0] == '/')
+    sources.user_path = std::string(found->pw_dir) + "/.config/dualkey/policy.toml";
+  return sources;
+}
+
+Sources SingleUserSources(std::string_view cwd, std::string_view home) {
   Sources sources;
   const char* xdg = std::getenv("XDG_CONFIG_HOME");
   if (xdg != nullptr && *xdg == '/')

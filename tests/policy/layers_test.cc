@@ -211,3 +211,73 @@ TEST(ParseLayer, AcceptsAFullRule) {
 
 }  // namespace
 }  // namespace dualkey::policy
+
+namespace dualkey::policy {
+namespace {
+
+// A protected install: the user layer, which an agent running as the user
+// can write, tightens only and cannot switch on observe mode.
+TEST_F(PolicyFiles, OnAProtectedInstallTheUserLayerOnlyTightens) {
+  Write("etc/policy.toml",
+        "[[rules]]\nname = \"scratch\"\ntarget = [\"/srv/scratch/*\"]\ndecision = \"allow\"\n");
+  Write("home/.config/dualkey/policy.toml",
+        "mode = \"observe\"\n[[rules]]\nname = \"all\"\ndecision = \"allow\"\n"
+        "[[rules]]\nname = \"never-tmp\"\ntarget = [\"/srv/scratch/keep\"]\ndecision = \"deny\"\n");
+  Sources sources;
+  sources.system_path = root_ / "etc/policy.toml";
+  sources.user_path = root_ / "home/.config/dualkey/policy.toml";
+  sources.project_dir = root_ / "repo/src/deep";
+  sources.user_tighten_only = true;
+  Policy guarded = Load(sources);
+  EXPECT_EQ(guarded.mode, Mode::kEnforce);
+  EXPECT_EQ(DecideOne(guarded, Act("fs.delete.recursive", Severity::kHigh, {"/srv/data"})),
+            Decision::kHold);
+  // The system (root's) layer loosens; the user's rule "all" cannot.
+  EXPECT_EQ(DecideOne(guarded, Act("fs.delete.recursive", Severity::kHigh, {"/srv/scratch/a"})),
+            Decision::kAllow);
+  // Single-user mode: the same user layer allows and observes.
+  sources.user_tighten_only = false;
+  Policy single = Load(sources);
+  EXPECT_EQ(single.mode, Mode::kObserve);
+  EXPECT_EQ(DecideOne(single, Act("fs.delete.recursive", Severity::kHigh, {"/srv/data"})),
+            Decision::kAllow);
+}
+
+// Labels a tighten-only layer declares may switch on rules that tighten,
+// never a system rule that loosens.
+TEST_F(PolicyFiles, LabelsFromATightenOnlyLayerCannotLoosen) {
+  Write("etc/policy.toml",
+        "[[rules]]\nname = \"prod\"\nenv = [\"production\"]\nclass = [\"db.*\"]\n"
+        "decision = \"hold2\"\n"
+        "[[rules]]\nname = \"sandboxes\"\nenv = [\"sandbox\"]\ndecision = \"allow\"\n");
+  Write("repo/.dualkey.toml", "env = [\"sandbox\", \"production\"]\n");
+  Policy policy = LoadHere();
+  ASSERT_TRUE(policy.errors.empty()) << policy.errors.front();
+  EXPECT_EQ(DecideOne(policy, Act("fs.delete.recursive", Severity::kHigh, {"/srv/data"})),
+            Decision::kHold);
+  EXPECT_EQ(DecideOne(policy, Act("db.drop.table", Severity::kHigh)), Decision::kHold2);
+  // Declared by the system layer itself, the label is trusted.
+  Write("etc/policy.toml",
+        "env = [\"sandbox\"]\n[[rules]]\nname = \"sandboxes\"\nenv = [\"sandbox\"]\n"
+        "decision = \"allow\"\n");
+  EXPECT_EQ(DecideOne(LoadHere(), Act("fs.delete.recursive", Severity::kHigh, {"/srv/data"})),
+            Decision::kAllow);
+}
+
+// An install whose configuration cannot be trusted is a policy error: every
+// destructive action is held, observe mode is off.
+TEST_F(PolicyFiles, ASourceErrorHoldsEverythingDestructive) {
+  Write("home/.config/dualkey/policy.toml", "mode = \"observe\"\n");
+  Sources sources;
+  sources.user_path = root_ / "home/.config/dualkey/policy.toml";
+  sources.error = "/etc/dualkey/install.toml is not owned by root";
+  Policy policy = Load(sources);
+  ASSERT_FALSE(policy.errors.empty());
+  Verdict verdict = Decide(policy, {Act("fs.delete.recursive", Severity::kHigh)}, {});
+  EXPECT_EQ(verdict.decision, Decision::kHold);
+  EXPECT_FALSE(verdict.observe_only);
+  EXPECT_NE(verdict.reason.find("not owned by root"), std::string::npos) << verdict.reason;
+}
+
+}  // namespace
+}  // namespace dualkey::policy
