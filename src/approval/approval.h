@@ -94,6 +94,15 @@ class Store {
   virtual bool SetFrozen(const std::string& agent, bool frozen, const std::string& why,
                          std::string* error) = 0;
   virtual bool IsFrozen(const std::string& agent, bool* frozen, std::string* error) = 0;
+  // Every agent the breaker has frozen (or that was reset since), with when
+  // its state last changed and why, oldest first: `breaker status`.
+  struct Freeze {
+    std::string agent;
+    bool frozen = false;
+    std::string why;
+    std::int64_t updated_ms = 0;
+  };
+  virtual bool Freezes(std::vector<Freeze>* out, std::string* error) = 0;
 };
 
 // "postgresql://..." or "postgres://..." opens PostgreSQL (libpq); anything

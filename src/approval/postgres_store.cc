@@ -373,6 +373,21 @@ class PostgresStore final : public Store {
     return true;
   }
 
+  bool Freezes(std::vector<Freeze>* out, std::string* error) override {
+    std::lock_guard lock(mu_);
+    if (!Connected(error)) return false;
+    Result found = Query(
+        "SELECT agent, frozen, why, updated_ms FROM frozen_agents ORDER BY updated_ms", {}, error);
+    if (!found) return false;
+    std::vector<Freeze> rows;
+    for (int row = 0; row < PQntuples(found.get()); ++row)
+      rows.push_back(Freeze{PQgetvalue(found.get(), row, 0),
+                            ToInt(PQgetvalue(found.get(), row, 1)) != 0,
+                            PQgetvalue(found.get(), row, 2), ToInt(PQgetvalue(found.get(), row, 3))});
+    *out = std::move(rows);
+    return true;
+  }
+
  private:
   PostgresStore() = default;
 

@@ -30,6 +30,7 @@ enum Query : int {
   kSetFrozen,
   kIsFrozen,
   kHasApproval,
+  kFreezes,
   kQueryCount
 };
 
@@ -83,6 +84,8 @@ std::string Sql(Query query) {
     case kHasApproval:
       return "SELECT id FROM requests WHERE action_hash = ?1 AND state = 'approved'"
              " AND expires_ms > ?2 LIMIT 1";
+    case kFreezes:
+      return "SELECT agent, frozen, why, updated_ms FROM frozen_agents ORDER BY updated_ms";
     case kQueryCount:
       break;
   }
@@ -419,6 +422,18 @@ class SqliteStore final : public Store {
     const int rc = find.Step();
     if (rc != SQLITE_ROW && rc != SQLITE_DONE) return Error(error);
     if (frozen) *frozen = rc == SQLITE_ROW && find.Int(0) != 0;
+    return true;
+  }
+
+  bool Freezes(std::vector<Freeze>* out, std::string* error) override {
+    std::lock_guard lock(mu_);
+    Use list(statements_[kFreezes]);
+    std::vector<Freeze> rows;
+    int rc;
+    while ((rc = list.Step()) == SQLITE_ROW)
+      rows.push_back(Freeze{list.Text(0), list.Int(1) != 0, list.Text(2), list.Int(3)});
+    if (rc != SQLITE_DONE) return Error(error);
+    *out = std::move(rows);
     return true;
   }
 
