@@ -21,9 +21,22 @@
 #include <thread>
 #include <vector>
 
+#include "daemon/client.h"
 #include "daemon/daemon.h"
 
 namespace {
+
+// The daemon's raw reply (or nullopt with `error`), as these tests read it.
+[[maybe_unused]] std::optional<nlohmann::json> DaemonCall(const std::string& socket,
+                                                          const nlohmann::json& request,
+                                                          int timeout_ms, std::string* error) {
+  dualkey::Result<nlohmann::json> reply = dualkey::daemon::CallAt(socket, request, timeout_ms);
+  if (!reply.ok()) {
+    *error = reply.status().ToString();
+    return std::nullopt;
+  }
+  return *reply;
+}
 
 using Clock = std::chrono::steady_clock;
 using nlohmann::json;
@@ -86,7 +99,7 @@ int main(int argc, char** argv) {
   std::string error;
   bool up = false;
   for (int i = 0; i < 300 && !up; ++i) {
-    up = dualkey::daemon::Call(socket_path, json{{"op", "status"}}, 200, &error).has_value();
+    up = DaemonCall(socket_path, json{{"op", "status"}}, 200, &error).has_value();
     if (!up) std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
   if (!up) {
@@ -102,7 +115,7 @@ int main(int argc, char** argv) {
   std::vector<double> connect_us;
   for (int i = 0; i < requests / 5; ++i) {
     auto start = Clock::now();
-    auto reply = dualkey::daemon::Call(socket_path, request, 2000, &error);
+    auto reply = DaemonCall(socket_path, request, 2000, &error);
     connect_us.push_back(std::chrono::duration<double, std::micro>(Clock::now() - start).count());
     if (!reply || (*reply)["decision"] != "allow") {
       std::cerr << "unexpected reply: " << (reply ? reply->dump() : error) << "\n";

@@ -3,6 +3,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
+#include <map>
 #include <optional>
 #include <iostream>
 #include <nlohmann/json.hpp>
@@ -11,7 +12,8 @@
 #include "cli/commands.h"
 #include "guard/guard.h"
 #include "policy/policy.h"
-#include "daemon/daemon.h"
+#include "base/json_text.h"
+#include "daemon/client.h"
 
 namespace dualkey::cli {
 namespace {
@@ -181,42 +183,92 @@ int RunCheck(const CheckOptions& options) {
     result.verdict = Verdict{Decision::kHold, std::string("internal error: ") + e.what(), {}};
   }
   // With the daemon running, it decides (and audits, and registers a hold as
-  // a pending approval the human can grant).
-  json daemon_reply;
-  const std::string socket = daemon::DefaultSocketPath();
-  if (!options.local && access(socket.c_str(), F_OK) == 0) {
-    std::string error;
-    std::optional<json> reply = daemon::Call(
-        socket,
-        json{{"op", "check"}, {"channel", ToString(request.channel)}, {"input", request.input},
-             {"cwd", request.cwd}, {"home", request.home}, {"agent", options.agent}},
-        5000, &error);
-    Decision decision;
-    if (reply && reply->value("ok", false) && reply->contains("decision") &&
-        policy::ParseDecision(reply->value("decision", ""), &decision)) {
-      result.verdict.decision = decision;
-      result.verdict.reason = reply->value("reason", result.verdict.reason);
-      daemon_reply = *reply;
-    } else if (result.verdict.decision == Decision::kAllow) {
-      // Allowed locally; nothing to approve.
+  // a pending approval the human can grant); --dry-run asks it what it would
+  // do without any of that. daemon::Client finds it and says why not.
+  daemon::CheckRequest ask;
+  ask.action.channel = request.channel;
+  ask.action.input = request.input;
+  ask.action.cwd = request.cwd;
+  ask.action.agent = options.agent;
+  ask.home = request.home;
+  std::optional<daemon::CheckReply> daemon_reply;
+  std::optional<daemon::ProbeReply> probe;
+  Status daemon_status = Status::NotFound("not asked (--local)");
+  if (!options.local) {
+    const daemon::Client client = daemon::Client::ForThisProcess();
+    if (options.dry_run) {
+      Result<daemon::ProbeReply> reply = client.Probe(ask);
+      daemon_status = reply.ok() ? Status::Ok() : reply.status();
+      if (reply.ok()) {
+        probe = *reply;
+        result.verdict.decision = reply->decision;
+        result.verdict.reason = reply->reason;
+      }
     } else {
-      result.verdict.reason += " (the dualkey daemon is not reachable: " +
-                               (reply ? reply->value("error", "bad answer") : error) + ")";
+      Result<daemon::CheckReply> reply = client.Check(ask);
+      daemon_status = reply.ok() ? Status::Ok() : reply.status();
+      if (reply.ok()) {
+        daemon_reply = *reply;
+        result.verdict.decision = reply->decision;
+        result.verdict.reason = reply->reason;
+      }
     }
+    if (!daemon_status.ok() &&
+        (client.protected_install() || !daemon_status.Is(Status::Code::kNotFound)))
+      result.verdict = daemon::Unreachable(std::move(result.verdict), daemon_status);
   }
   if (options.json) {
     json out = ResultJson(result);
-    if (daemon_reply.contains("approval_id")) {
-      out["approval_id"] = daemon_reply["approval_id"];
-      out["code"] = daemon_reply.value("code", "");
+    if (daemon_reply && !daemon_reply->approval_id.empty()) {
+      out["approval_id"] = daemon_reply->approval_id;
+      out["code"] = daemon_reply->code;
+      if (daemon_reply->reasked) out["reasked"] = true;
     }
-    std::cout << out.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) << "\n";
+    if (daemon_reply && daemon_reply->frozen) out["frozen"] = true;
+    if (options.dry_run) {
+      json dry{{"daemon", daemon_status.ok() ? std::string("asked")
+                                             : "not asked: " + daemon_status.message()}};
+      if (probe) {
+        dry["would"] = probe->would;
+        if (!probe->approval_id.empty()) dry["approval_id"] = probe->approval_id;
+        dry["frozen"] = probe->frozen;
+        dry["counts_for_breaker"] = probe->counts_for_breaker;
+        dry["would_trip_breaker"] = probe->would_trip_breaker;
+        dry["rate_limited"] = probe->rate_limited;
+      }
+      out["dry_run"] = std::move(dry);
+    }
+    std::cout << base::JsonDump(out) << "\n";
   } else {
     PrintHuman(request, result);
-    if (daemon_reply.contains("approval_id") && result.verdict.decision != Decision::kAllow)
-      std::cout << "approval: " << daemon_reply.value("approval_id", "") << " (code "
-                << daemon_reply.value("code", "") << "): a human runs `dualkey approve "
-                << daemon_reply.value("approval_id", "") << "`, then the same command passes once\n";
+    if (daemon_reply && !daemon_reply->approval_id.empty() &&
+        result.verdict.decision != Decision::kAllow)
+      std::cout << "approval: " << daemon_reply->approval_id << " (code " << daemon_reply->code
+                << (daemon_reply->reasked ? ", asked before" : "")
+                << "): a human runs `dualkey approve " << daemon_reply->approval_id
+                << "`, then the same command passes once\n";
+    if (options.dry_run) {
+      if (!probe) {
+        std::cout << "dry run:  the daemon was not asked (" << daemon_status.message()
+                  << "); this is the local decision\n";
+      } else {
+        static const std::map<std::string, std::string> kWould = {
+            {"allow", "it would run"},
+            {"hold", "it would stay held: the breaker froze this agent"},
+            {"register", "a check would register a new pending approval"},
+            {"reask", "a check would return the pending approval"},
+            {"use_approval", "a check would use the approval waiting for it (once)"},
+            {"deny", "a check would deny it"}};
+        auto found = kWould.find(probe->would);
+        std::cout << "dry run:  " << (found != kWould.end() ? found->second : probe->would);
+        if (!probe->approval_id.empty()) std::cout << " (" << probe->approval_id << ")";
+        if (probe->counts_for_breaker)
+          std::cout << "; it would count toward the breaker"
+                    << (probe->would_trip_breaker ? " and trip it" : "");
+        if (probe->rate_limited) std::cout << "; the agent is over its rate limit";
+        std::cout << ". Nothing was registered or counted.\n";
+      }
+    }
   }
   return result.verdict.decision == Decision::kAllow ? 0 : 1;
 }

@@ -21,6 +21,7 @@ struct CheckOptions {
   std::string jsonl;                 // file, or "-" for stdin
   std::vector<std::string> command;  // the words after --, joined by spaces
   bool local = false;                // do not ask the daemon even when it runs
+  bool dry_run = false;              // ask the daemon with a probe: no effect at all
   std::string agent = "cli";         // who asks, for the daemon's approvals and breaker
 };
 

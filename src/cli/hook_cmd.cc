@@ -1,5 +1,6 @@
 // CLI glue for `dualkey hook`, `dualkey install` and `dualkey doctor`: the
 // logic lives in src/hook/ (hook.h, install.h).
+#include <pwd.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -11,7 +12,7 @@
 #include "cli/commands.h"
 #include "hook/hook.h"
 #include "hook/install.h"
-#include "daemon/daemon.h"
+#include "daemon/client.h"
 
 namespace dualkey::cli {
 namespace {
@@ -79,18 +80,23 @@ int RunHook(const HookOptions& options) {
   hook::Environment env;
   env.home = Home();
   env.process_cwd = CurrentDirectory();
-  const char* state = std::getenv("XDG_STATE_HOME");
-  if (state != nullptr && *state == '/')
+  // The daemon decides whenever it answers (daemon::Client's rules: on a
+  // protected install the layout's socket only, its peer verified, and the
+  // environment's overrides ignored); otherwise the local verdict stands.
+  daemon::ClientOptions client_options;
+  client_options.timeout_ms = 3000;
+  daemon::Client client = daemon::Client::ForThisProcess(client_options);
+  std::unique_ptr<hook::RemoteDecider> decider = hook::DaemonDecider(client);
+  env.daemon = decider.get();
+  if (client.protected_install()) {
+    // Observe mode there comes from the system policy only; its log goes
+    // where the account's home is, not where $XDG_STATE_HOME points.
+    if (passwd* pw = getpwuid(getuid()); pw != nullptr && pw->pw_dir != nullptr)
+      env.observe_log = std::string(pw->pw_dir) + "/.local/state/dualkey/observe.jsonl";
+  } else if (const char* state = std::getenv("XDG_STATE_HOME"); state != nullptr && *state == '/') {
     env.observe_log = std::string(state) + "/dualkey/observe.jsonl";
-  else if (!env.home.empty())
+  } else if (!env.home.empty()) {
     env.observe_log = env.home + "/.local/state/dualkey/observe.jsonl";
-  // The daemon decides when it is set up (its socket exists); a socket
-  // that does not answer leaves holds held.
-  std::unique_ptr<hook::RemoteDecider> daemon;
-  const std::string socket = daemon::DefaultSocketPath();
-  if (access(socket.c_str(), F_OK) == 0) {
-    daemon = hook::DaemonDecider(socket, 3000);
-    env.daemon = daemon.get();
   }
   hook::HookReply reply = hook::Handle(agent, ReadStdin(hook::kMaxInputBytes), env);
   WriteAll(STDOUT_FILENO, reply.out);

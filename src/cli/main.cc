@@ -24,6 +24,7 @@ int main(int argc, char** argv) {
       "  dualkey check --channel sql -- 'DROP TABLE t'\n"
       "  dualkey check --jsonl cases.jsonl          one JSON line per case "
       "({id,channel,input,cwd})\n"
+      "  dualkey check --dry-run -- 'rm -rf build'  what the daemon would do; changes nothing\n"
       "Exit status: 0 allow, 1 held or denied, 2 usage error.");
   check_cmd->add_option("--channel", check.channel, "shell (default), sql, http or mcp");
   check_cmd->add_option("--cwd", check.cwd, "working directory the command runs in (default: here)")
@@ -34,6 +35,9 @@ int main(int argc, char** argv) {
                         "read cases, one JSON object per line, from FILE ('-' for stdin)");
   check_cmd->add_option("command", check.command, "the command to check, after --");
   check_cmd->add_flag("--local", check.local, "decide here, without asking a running daemon");
+  check_cmd->add_flag("--dry-run", check.dry_run,
+                      "ask the daemon what it would do, changing nothing: no pending request, "
+                      "no breaker or rate-limit count (audited as a probe)");
   check_cmd->add_option("--agent", check.agent,
                         "who asks (default: cli), for approvals and the breaker");
 
@@ -103,7 +107,8 @@ int main(int argc, char** argv) {
   dualkey::cli::DaemonOptions daemon;
   auto add_socket = [&](CLI::App* cmd) {
     cmd->add_option("--socket", daemon.socket,
-                    "the daemon's socket (default: $DUALKEY_SOCKET or STATE/dualkey.sock)");
+                    "the daemon's socket (single-user mode; default: $DUALKEY_SOCKET or "
+                    "STATE/dualkey.sock; a protected install uses its own)");
   };
   CLI::App* pending_cmd = app.add_subcommand("pending", "List held actions waiting for approval.");
   add_socket(pending_cmd);
@@ -148,6 +153,14 @@ int main(int argc, char** argv) {
   breaker_reset->add_option("--as", daemon.as, "approver name (default: $USER)");
   breaker_reset->add_option("--code", daemon.code, "TOTP code (default: asked)");
   breaker_reset->callback([&] { daemon.action = "breaker-reset"; });
+  CLI::App* breaker_status = breaker_cmd->add_subcommand(
+      "status",
+      "Who is frozen, since when, why, and how to reset; recent attempts per agent.\n"
+      "Exit status: 0 none frozen, 1 an agent is frozen, 2 the daemon could not be asked.");
+  add_socket(breaker_status);
+  breaker_status->add_option("agent", daemon.agent, "only this agent");
+  breaker_status->add_flag("--json", daemon.json, "print JSON");
+  breaker_status->callback([&] { daemon.action = "breaker-status"; });
 
   std::string audit_action, audit_file, audit_since;
   int audit_lines = 20;

@@ -1,9 +1,11 @@
 // CLI glue for the daemon and the humans around it: serve, pending, approve,
 // deny, watch, approver add/list, breaker reset.
 #include <pwd.h>
+#include <signal.h>
 #include <termios.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <chrono>
 #include <cstdlib>
 #include <ctime>
@@ -15,6 +17,8 @@
 #include "approval/approval.h"
 #include "cli/commands.h"
 #include "policy/policy.h"
+#include "base/json_text.h"
+#include "daemon/client.h"
 #include "daemon/daemon.h"
 
 namespace dualkey::cli {
@@ -22,8 +26,18 @@ namespace {
 
 using nlohmann::json;
 
-std::string Socket(const DaemonOptions& options) {
-  return options.socket.empty() ? daemon::DefaultSocketPath() : options.socket;
+daemon::Client ClientFor(const DaemonOptions& options) {
+  daemon::ClientOptions client_options;
+  client_options.socket_path = options.socket;
+  client_options.timeout_ms = 10000;
+  return daemon::Client::ForThisProcess(client_options);
+}
+
+// A failed request, said once.
+void Report(const Status& status) {
+  std::cerr << "dualkey: " << status.message() << "\n";
+  if (status.Is(Status::Code::kNotFound) || status.Is(Status::Code::kUnavailable))
+    std::cerr << "  start it with `dualkey serve`\n";
 }
 
 std::string UserName() {
@@ -47,20 +61,6 @@ bool TotpCode(const DaemonOptions& options, const std::string& approver, std::st
   return !code->empty();
 }
 
-std::optional<json> Ask(const DaemonOptions& options, const json& request) {
-  std::string error;
-  std::optional<json> reply = daemon::Call(Socket(options), request, 10000, &error);
-  if (!reply) {
-    std::cerr << "dualkey: " << error << "\n  start it with `dualkey serve`\n";
-    return std::nullopt;
-  }
-  if (!reply->value("ok", false)) {
-    std::cerr << "dualkey: " << reply->value("error", "the daemon refused the request") << "\n";
-    return std::nullopt;
-  }
-  return reply;
-}
-
 std::string Ago(std::int64_t ms) {
   const std::int64_t now = std::chrono::duration_cast<std::chrono::milliseconds>(
                                std::chrono::system_clock::now().time_since_epoch())
@@ -74,70 +74,6 @@ std::string Ago(std::int64_t ms) {
   return out.str();
 }
 
-void PrintRequest(const json& r) {
-  std::cout << r.value("id", "") << "  code " << r.value("code", "") << "  " << r.value("state", "")
-            << "  agent " << r.value("agent", "") << "  needs " << r.value("approvals_needed", 1)
-            << " approver(s)";
-  if (!r["approvers"].empty()) std::cout << ", approved by " << r["approvers"].dump();
-  std::cout << "  expires " << Ago(r.value("expires_ms", std::int64_t{0})) << "\n"
-            << "    " << r.value("channel", "") << ": " << r.value("input", "") << "\n";
-  if (!r.value("cwd", "").empty()) std::cout << "    cwd: " << r.value("cwd", "") << "\n";
-  std::cout << "    why: " << r.value("reason", "") << "\n";
-}
-
-int Pending(const DaemonOptions& options) {
-  std::optional<json> reply = Ask(options, json{{"op", "pending"}});
-  if (!reply) return 2;
-  if (options.json) {
-    std::cout << (*reply)["requests"].dump() << "\n";
-    return 0;
-  }
-  if ((*reply)["requests"].empty()) std::cout << "nothing is waiting for approval\n";
-  for (const json& r : (*reply)["requests"]) PrintRequest(r);
-  return 0;
-}
-
-int Approve(const DaemonOptions& options) {
-  const std::string approver = options.as.empty() ? UserName() : options.as;
-  std::string code;
-  if (!TotpCode(options, approver, &code)) return 2;
-  std::optional<json> reply = Ask(
-      options, json{{"op", "approve"}, {"id", options.id}, {"approver", approver}, {"totp", code}});
-  if (!reply) return 1;
-  const json& r = (*reply)["request"];
-  if (r.value("state", "") == "approved")
-    std::cout << "approved " << r.value("id", "") << ": the identical action will pass once, until "
-              << Ago(r.value("expires_ms", std::int64_t{0})) << "\n";
-  else
-    std::cout << "recorded " << approver << "'s approval of " << r.value("id", "") << "; it needs "
-              << r.value("approvals_needed", 2) << " distinct approvers\n";
-  return 0;
-}
-
-int Deny(const DaemonOptions& options) {
-  std::optional<json> reply =
-      Ask(options, json{{"op", "deny"},
-                        {"id", options.id},
-                        {"approver", options.as.empty() ? UserName() : options.as},
-                        {"reason", options.reason}});
-  if (!reply) return 1;
-  std::cout << "denied " << (*reply)["request"].value("id", "") << "\n";
-  return 0;
-}
-
-int BreakerReset(const DaemonOptions& options) {
-  const std::string approver = options.as.empty() ? UserName() : options.as;
-  std::string code;
-  if (!TotpCode(options, approver, &code)) return 2;
-  std::optional<json> reply = Ask(options, json{{"op", "breaker_reset"},
-                                                {"agent", options.agent},
-                                                {"approver", approver},
-                                                {"totp", code}});
-  if (!reply) return 1;
-  std::cout << "breaker reset: agent " << options.agent << " may act again\n";
-  return 0;
-}
-
 std::string Clock(std::int64_t ms) {
   std::time_t seconds = static_cast<std::time_t>(ms / 1000);
   std::tm tm{};
@@ -147,15 +83,126 @@ std::string Clock(std::int64_t ms) {
   return out.str();
 }
 
+void PrintRequest(const daemon::Approval& r) {
+  std::cout << r.id << "  code " << r.code << "  " << r.state << "  agent " << r.agent
+            << "  needs " << r.approvals_needed << " approver(s)";
+  if (!r.approvers.empty()) std::cout << ", approved by " << base::JsonDump(json(r.approvers));
+  std::cout << "  expires " << Ago(r.expires_ms) << "\n"
+            << "    " << r.channel << ": " << r.input << "\n";
+  if (!r.cwd.empty()) std::cout << "    cwd: " << r.cwd << "\n";
+  std::cout << "    why: " << r.reason << "\n";
+}
+
+int Pending(const DaemonOptions& options) {
+  Result<daemon::PendingReply> reply = ClientFor(options).Pending();
+  if (!reply.ok()) {
+    Report(reply.status());
+    return 2;
+  }
+  if (options.json) {
+    json list = json::array();
+    for (const auto& r : reply->requests) list.push_back(daemon::ToJson(r));
+    std::cout << base::JsonDump(list) << "\n";
+    return 0;
+  }
+  if (reply->requests.empty()) std::cout << "nothing is waiting for approval\n";
+  for (const auto& r : reply->requests) PrintRequest(r);
+  return 0;
+}
+
+int Approve(const DaemonOptions& options) {
+  const std::string approver = options.as.empty() ? UserName() : options.as;
+  std::string code;
+  if (!TotpCode(options, approver, &code)) return 2;
+  Result<daemon::ApprovalReply> reply =
+      ClientFor(options).Approve(daemon::ApproveRequest{options.id, approver, code});
+  if (!reply.ok()) {
+    Report(reply.status());
+    return 1;
+  }
+  const daemon::Approval& r = reply->request;
+  if (r.state == "approved")
+    std::cout << "approved " << r.id << ": the identical action will pass once, until "
+              << Ago(r.expires_ms) << "\n";
+  else
+    std::cout << "recorded " << approver << "'s approval of " << r.id << "; it needs "
+              << r.approvals_needed << " distinct approvers\n";
+  return 0;
+}
+
+int Deny(const DaemonOptions& options) {
+  Result<daemon::ApprovalReply> reply = ClientFor(options).Deny(daemon::DenyRequest{
+      options.id, options.as.empty() ? UserName() : options.as, options.reason});
+  if (!reply.ok()) {
+    Report(reply.status());
+    return 1;
+  }
+  std::cout << "denied " << reply->request.id << "\n";
+  return 0;
+}
+
+int BreakerReset(const DaemonOptions& options) {
+  const std::string approver = options.as.empty() ? UserName() : options.as;
+  std::string code;
+  if (!TotpCode(options, approver, &code)) return 2;
+  Result<daemon::BreakerResetReply> reply = ClientFor(options).BreakerReset(
+      daemon::BreakerResetRequest{options.agent, approver, code});
+  if (!reply.ok()) {
+    Report(reply.status());
+    return 1;
+  }
+  std::cout << "breaker reset: agent " << options.agent << " may act again\n";
+  return 0;
+}
+
+// Who is frozen, since when, why, and how to unfreeze. Exit 0 when no agent
+// is frozen, 1 when one is (scripts can wait on it), 2 when the daemon
+// could not be asked.
+int BreakerStatus(const DaemonOptions& options) {
+  Result<daemon::BreakerStatusReply> reply =
+      ClientFor(options).BreakerStatus(daemon::BreakerStatusRequest{options.agent});
+  if (!reply.ok()) {
+    Report(reply.status());
+    return 2;
+  }
+  bool any_frozen = false;
+  for (const auto& a : reply->agents) any_frozen = any_frozen || a.frozen;
+  if (options.json) {
+    json out = daemon::ToJson(*reply);
+    out.erase("ok");
+    std::cout << base::JsonDump(out) << "\n";
+    return any_frozen ? 1 : 0;
+  }
+  std::cout << "breaker: " << reply->attempts << " distinct destructive attempts within "
+            << reply->window_seconds << " s freeze an agent (asking again about one held "
+            << "action is not a new attempt)\n";
+  if (reply->agents.empty()) std::cout << "no agent is frozen or has recent attempts\n";
+  for (const auto& a : reply->agents) {
+    if (a.frozen) {
+      std::cout << a.agent << ": FROZEN since " << Clock(a.since_ms) << " (" << Ago(a.since_ms)
+                << ")\n    why: " << a.why << "\n    reset: " << a.reset
+                << " (needs that approver's TOTP code)\n";
+    } else {
+      std::cout << a.agent << ": not frozen, " << a.recent_attempts << " of " << reply->attempts
+                << " attempts in the current window";
+      if (!a.why.empty()) std::cout << " (last change: " << a.why << ")";
+      std::cout << "\n";
+    }
+  }
+  return any_frozen ? 1 : 0;
+}
+
 // A live view: one line per request and decision, as they happen.
 int Watch(const DaemonOptions& options) {
-  std::string error;
-  // The watch stream is read with the raw client: one JSON event per line.
-  int status = daemon::Watch(
-      Socket(options),
+  static std::atomic<bool> stop{false};
+  struct sigaction action {};
+  action.sa_handler = [](int) { stop = true; };
+  sigaction(SIGINT, &action, nullptr);
+  sigaction(SIGTERM, &action, nullptr);
+  const Status status = ClientFor(options).Watch(
       [&](const json& event) {
         if (options.json) {
-          std::cout << event.dump() << std::endl;
+          std::cout << base::JsonDump(event) << std::endl;
           return;
         }
         const std::string kind = event.value("event", "");
@@ -173,9 +220,12 @@ int Watch(const DaemonOptions& options) {
           std::cout << "\n          " << event.value("reason", "");
         std::cout << std::endl;
       },
-      &error);
-  if (status != 0) std::cerr << "dualkey watch: " << error << "\n";
-  return status;
+      &stop);
+  if (!status.ok()) {
+    std::cerr << "dualkey watch: " << status.message() << "\n";
+    return 1;
+  }
+  return 0;
 }
 
 int ApproverAdd(const DaemonOptions& options) {
@@ -244,6 +294,7 @@ int RunDaemonCommand(const DaemonOptions& options) {
   if (options.action == "approver-add") return ApproverAdd(options);
   if (options.action == "approver-list") return ApproverList(options);
   if (options.action == "breaker-reset") return BreakerReset(options);
+  if (options.action == "breaker-status") return BreakerStatus(options);
   std::cerr << "dualkey: unknown command\n";
   return 2;
 }

@@ -1,15 +1,11 @@
 // `dualkey serve`: the daemon every integration asks for decisions. It owns
 // the approval store, the audit log and the breaker; hooks and `check` send
-// each request over a Unix socket (one JSON object per line each way), a held
+// each request over a Unix socket (protocol.h, through client.h), a held
 // action becomes a pending approval, and a human approves it with a TOTP code.
 #pragma once
 
 #include <cstdint>
-#include <functional>
-#include <optional>
 #include <string>
-
-#include <nlohmann/json.hpp>
 
 namespace dualkey::daemon {
 
@@ -37,20 +33,12 @@ struct ServeOptions {
 // Runs until SIGINT or SIGTERM. Returns the exit status.
 int Serve(const ServeOptions& options);
 
-// Where things live when not configured: $DUALKEY_STATE_DIR, else
-// $XDG_STATE_HOME/dualkey, else ~/.local/state/dualkey. The socket:
-// $DUALKEY_SOCKET, else <state dir>/dualkey.sock.
+// Where things live when not configured. A protected install: the layout's
+// state directory and socket (install/layout.h), whatever the environment
+// says. Single-user mode: $DUALKEY_STATE_DIR, else $XDG_STATE_HOME/dualkey,
+// else ~/.local/state/dualkey; the socket $DUALKEY_SOCKET, else
+// <state dir>/dualkey.sock. To ask the daemon, use client.h.
 std::string DefaultStateDir();
 std::string DefaultSocketPath();
-
-// One request/response round trip on the daemon's socket. Returns nullopt with
-// `error` set when the daemon cannot be reached or answers garbage.
-std::optional<nlohmann::json> Call(const std::string& socket_path, const nlohmann::json& request,
-                                   int timeout_ms, std::string* error);
-
-// Subscribes to the daemon's live events and calls `on_event` for each until
-// the daemon stops or SIGINT. Returns 0, or 1 with `error` set.
-int Watch(const std::string& socket_path, const std::function<void(const nlohmann::json&)>& on_event,
-          std::string* error);
 
 }  // namespace dualkey::daemon

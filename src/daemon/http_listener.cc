@@ -2,6 +2,10 @@
 // socket: the callers are a dashboard and a few gateways, not thousands.
 #include "daemon/internal/http_listener.h"
 
+#include <optional>
+
+#include "base/json_text.h"
+
 #include <atomic>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/ssl.hpp>
@@ -34,7 +38,7 @@ http::response<http::string_body> Reply(http::status status, const json& body, b
   response.set(http::field::content_type, "application/json");
   response.set(http::field::cache_control, "no-store");
   response.keep_alive(keep_alive);
-  response.body() = body.dump(-1, ' ', false, json::error_handler_t::replace) + "\n";
+  response.body() = base::JsonDump(body) + "\n";
   response.prepare_payload();
   return response;
 }
@@ -50,8 +54,8 @@ http::response<http::string_body> Route(const http::request<http::string_body>& 
     return Reply(http::status::not_found,
                  json{{"ok", false},
                       {"error",
-                       "unknown path; use POST /v1/<op> (check, pending, "
-                       "approve, deny, breaker_reset, status)"}},
+                       "unknown path; use POST /v1/<op> (check, probe, consume, pending, "
+                       "approve, deny, breaker_reset, breaker_status, status)"}},
                  keep, version);
   const std::string op = target.substr(4);
   if (op == "watch")
@@ -60,15 +64,22 @@ http::response<http::string_body> Route(const http::request<http::string_body>& 
                  version);
   json body = json::object();
   if (request.method() == http::verb::post) {
-    if (!request.body().empty()) body = json::parse(request.body(), nullptr, false);
-    if (body.is_discarded() || !body.is_object()) {
-      json reply{{"ok", false}, {"error", "the body is not a JSON object"}};
+    std::string error = "empty";
+    std::optional<json> parsed;
+    if (!request.body().empty()) parsed = base::JsonParse(request.body(), &error);
+    if (parsed) body = std::move(*parsed);
+    if (!request.body().empty() && (!parsed || !body.is_object())) {
+      // Not JSON, or not UTF-8: refused, and for a check that means held.
+      json reply{{"ok", false},
+                 {"error", "the body is not a JSON object in UTF-8 (" +
+                               (parsed ? std::string("not an object") : error) +
+                               "); send text that is not UTF-8 as FIELD_b64"}};
       if (op == "check") reply["decision"] = "hold";
       return Reply(http::status::bad_request, reply, keep, version);
     }
-  } else if (request.method() != http::verb::get || (op != "status" && op != "pending")) {
+  } else if (request.method() != http::verb::get || (op != "status" && op != "pending" && op != "breaker_status")) {
     return Reply(http::status::method_not_allowed,
-                 json{{"ok", false}, {"error", "use POST (GET only for status and pending)"}}, keep,
+                 json{{"ok", false}, {"error", "use POST (GET only for status, pending and breaker_status)"}}, keep,
                  version);
   }
   body["op"] = op;

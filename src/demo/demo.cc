@@ -36,6 +36,7 @@
 #include "guard/guard.h"
 #include "policy/policy.h"
 #include "pq/libpq.h"
+#include "daemon/client.h"
 #include "daemon/daemon.h"
 #include "token/token.h"
 
@@ -413,7 +414,10 @@ class Demo {
     if (!daemon_) return false;
     bool up = false;
     for (int i = 0; i < 300 && !up; ++i) {
-      up = daemon::Call(socket_, json{{"op", "status"}}, 200, &error).has_value();
+      // The demo's own daemon, on its private socket: asked directly.
+      up = daemon::Client::ForLayout(install::Layout{}, daemon::ClientOptions{socket_, 200})
+               .DaemonStatus()
+               .ok();
       if (!up) std::this_thread::sleep_for(std::chrono::milliseconds(20));
     }
     if (!up) return Fail("the daemon did not start: " + LogTail("serve.log"));

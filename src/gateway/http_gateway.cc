@@ -23,6 +23,7 @@
 #include "gateway/internal/url.h"
 #include "guard/guard.h"
 #include "policy/policy.h"
+#include "daemon/client.h"
 #include "daemon/daemon.h"
 #include "token/token.h"
 
@@ -110,7 +111,11 @@ bool IsLoopbackHost(const std::string& host) {
 class Gateway {
  public:
   Gateway(Options options, policy::Policy policy)
-      : options_(std::move(options)), policy_(std::move(policy)), tokens_(options_.state_dir) {}
+      : options_(std::move(options)),
+        policy_(std::move(policy)),
+        tokens_(options_.state_dir),
+        daemon_(daemon::Client::ForThisProcess(
+            daemon::ClientOptions{options_.socket_path, options_.daemon_timeout_ms})) {}
 
   std::map<std::string, std::unique_ptr<UpstreamRuntime>> upstreams;
 
@@ -268,54 +273,51 @@ class Gateway {
   std::optional<Reply> AskDaemon(const guard::Request& ask, const Verdict& local,
                                  const std::string& hold_reason, std::string_view method,
                                  const std::string& url) {
-    json call{{"op", "check"},
-              {"channel", "http"},
-              {"input", ask.input},
-              {"cwd", ask.cwd},
-              {"agent", ask.agent}};
+    daemon::CheckRequest call;
+    call.action.channel = Channel::kHttp;
+    call.action.input = ask.input;
+    call.action.cwd = ask.cwd;
+    call.action.agent = ask.agent;
     if (!hold_reason.empty()) {
-      call["min_decision"] = "hold";
-      call["detail"] = hold_reason;
+      call.min_decision = Decision::kHold;
+      call.detail = hold_reason;
     }
-    std::string error;
-    std::optional<json> answer =
-        daemon::Call(options_.socket_path, call, options_.daemon_timeout_ms, &error);
-    Decision decision;
-    if (!answer || !answer->value("ok", false) || !answer->contains("decision") ||
-        !(*answer)["decision"].is_string() ||
-        !policy::ParseDecision((*answer)["decision"].get<std::string>(), &decision)) {
-      std::string why = answer ? answer->value("error", "it gave no decision") : error;
+    Result<daemon::CheckReply> answer = daemon_.Check(call);
+    if (!answer.ok()) {
       std::string reason = (hold_reason.empty() ? local.reason : hold_reason) +
-                           " (the dualkey daemon at " + options_.socket_path +
-                           " is not reachable: " + why +
+                           " (the dualkey daemon at " + daemon_.socket_path() +
+                           " is not reachable: " + answer.status().message() +
                            "; nothing can be approved until it runs: dualkey serve)";
       Log("HOLD", ask.agent, method, url, reason);
       Reply reply = Held(http::status::forbidden, "held", reason, false);
       return reply;
     }
+    const Decision decision = answer->decision;
     if (decision == Decision::kAllow) {
-      if (answer->value("approved", false))
-        Log("PASS", ask.agent, method, url, answer->value("reason", "approved"));
+      if (answer->approved) Log("PASS", ask.agent, method, url, answer->reason);
       return std::nullopt;
     }
     Reply reply;
     reply.status = http::status::forbidden;
-    const std::string reason = answer->value("reason", local.reason);
+    const std::string reason = answer->reason.empty() ? local.reason : answer->reason;
     if (decision == Decision::kDeny) {
       reply.body = json{{"error", "denied"}, {"decision", "deny"}, {"reason", reason}};
       Log("DENY", ask.agent, method, url, reason);
       return reply;
     }
-    const std::string id = answer->value("approval_id", "");
+    const std::string& id = answer->approval_id;
     reply.body = json{{"error", "held"},
                       {"decision", ToString(decision)},
                       {"approval_id", id},
-                      {"code", answer->value("code", "")},
+                      {"code", answer->code},
                       {"reason", reason}};
     if (!id.empty()) {
       reply.body["approve"] = "dualkey approve " + id;
-      reply.body["approvals_needed"] = answer->value("approvals_needed", 1);
+      reply.body["approvals_needed"] = std::max(1, answer->approvals_needed);
       reply.body["then"] = "send the identical request again; it passes once";
+    } else if (answer->frozen) {
+      reply.body["reset"] = "dualkey breaker reset " + ask.agent;
+      reply.body["then"] = "after the reset, send the request again";
     }
     Log("HOLD", ask.agent, method, url, reason + (id.empty() ? "" : " [approval " + id + "]"));
     return reply;
@@ -579,6 +581,7 @@ class Gateway {
   policy::Policy policy_;
   std::mutex token_mutex_;
   token::Store tokens_;
+  const daemon::Client daemon_;
   std::unordered_map<std::string, std::pair<token::Token, std::chrono::steady_clock::time_point>>
       token_cache_;
   std::mutex log_mutex_;

@@ -1,58 +1,50 @@
-// The hook's client of `dualkey serve`: one "check" round trip per request.
-#include <nlohmann/json.hpp>
-
+// The hook's client of `dualkey serve`: one "check" round trip per request,
+// through daemon::Client (socket from the layout, peer verified).
+#include "daemon/client.h"
 #include "hook/hook.h"
-#include "policy/policy.h"
-#include "daemon/daemon.h"
 
 namespace dualkey::hook {
 namespace {
 
 class Daemon final : public RemoteDecider {
  public:
-  Daemon(std::string socket_path, int timeout_ms)
-      : socket_path_(std::move(socket_path)), timeout_ms_(timeout_ms) {}
+  explicit Daemon(daemon::Client client) : client_(std::move(client)) {}
 
-  bool Decide(const guard::Request& request, Verdict* verdict, HoldTicket* ticket,
-              std::string* error) override {
-    nlohmann::json ask{{"op", "check"},
-                       {"channel", ToString(request.channel)},
-                       {"input", request.input},
-                       {"cwd", request.cwd},
-                       {"home", request.home},
-                       {"agent", request.agent},
-                       {"file_operation", request.file_operation}};
-    std::optional<nlohmann::json> reply = daemon::Call(socket_path_, ask, timeout_ms_, error);
-    if (!reply) return false;
-    Decision decision;
-    if (!reply->value("ok", false) || !(*reply).contains("decision") ||
-        !(*reply)["decision"].is_string() ||
-        !policy::ParseDecision((*reply)["decision"].get<std::string>(), &decision)) {
-      *error = reply->value("error", "the daemon's answer has no decision");
-      return false;
-    }
-    verdict->decision = decision;
-    verdict->reason = reply->value("reason", "");
+  Status Decide(const guard::Request& request, Verdict* verdict, HoldTicket* ticket) override {
+    daemon::CheckRequest ask;
+    ask.action.channel = request.channel;
+    ask.action.input = request.input;
+    ask.action.cwd = request.cwd;
+    ask.action.agent = request.agent;
+    ask.home = request.home;
+    ask.file_operation = request.file_operation;
+    Result<daemon::CheckReply> reply = client_.Check(ask);
+    if (!reply.ok()) return reply.status();
+    verdict->decision = reply->decision;
+    verdict->reason = reply->reason;
     ticket->state = HoldTicket::State::kNoDaemon;
-    if (decision == Decision::kHold || decision == Decision::kHold2) {
-      std::string id = reply->value("approval_id", "");
-      if (!id.empty()) {
-        ticket->state = HoldTicket::State::kPending;
-        ticket->approval_id = id;
-      }
+    if ((reply->decision == Decision::kHold || reply->decision == Decision::kHold2) &&
+        !reply->approval_id.empty()) {
+      ticket->state = HoldTicket::State::kPending;
+      ticket->approval_id = reply->approval_id;
+    } else if (reply->decision == Decision::kHold || reply->decision == Decision::kHold2) {
+      // Held without a request to approve (a frozen agent, a store that
+      // failed): on a protected install never offered in the agent's UI.
+      if (client_.protected_install()) ticket->state = HoldTicket::State::kBlocked;
     }
-    return true;
+    return Status::Ok();
   }
 
+  bool protected_install() const override { return client_.protected_install(); }
+
  private:
-  std::string socket_path_;
-  int timeout_ms_;
+  daemon::Client client_;
 };
 
 }  // namespace
 
-std::unique_ptr<RemoteDecider> DaemonDecider(std::string socket_path, int timeout_ms) {
-  return std::make_unique<Daemon>(std::move(socket_path), timeout_ms);
+std::unique_ptr<RemoteDecider> DaemonDecider(daemon::Client client) {
+  return std::make_unique<Daemon>(std::move(client));
 }
 
 }  // namespace dualkey::hook

@@ -171,6 +171,15 @@ HookReply DecideReply(Agent agent, const guard::Request& first, const Verdict& v
                             "result another way.",
                         "dualkey holds this as approval " + id + ": " + reason + ".");
     }
+    case HoldTicket::State::kUnreachable:
+      return BlockReply(agent,
+                        "dualkey blocked this: " + reason +
+                            ". It cannot be approved until the dualkey daemon answers; tell the "
+                            "user. " + std::string(kDoNotWorkAround),
+                        "dualkey blocked this (the daemon is unreachable): " + reason + ".");
+    case HoldTicket::State::kBlocked:
+      return BlockReply(agent, "dualkey blocked this: " + reason + ". " + std::string(kDoNotWorkAround),
+                        "dualkey blocked this: " + reason + ".");
     case HoldTicket::State::kNoDaemon:
       break;
   }
@@ -203,20 +212,26 @@ HookReply HandleUnchecked(Agent agent, string_view stdin_json, const Environment
     for (const guard::Request& request : call.requests) {
       Verdict verdict;
       HoldTicket ticket;
-      std::string daemon_error;
-      bool remote = env.daemon != nullptr && env.daemon->Decide(request, &verdict, &ticket, &daemon_error);
+      const Status asked = env.daemon != nullptr ? env.daemon->Decide(request, &verdict, &ticket)
+                                                 : Status::NotFound("no daemon");
+      const bool remote = asked.ok();
+      const bool guarded = env.daemon != nullptr && env.daemon->protected_install();
       if (!remote) {
+        // The daemon's rule for a decision it could not give: the local
+        // verdict, never lowered; on a protected install nothing held can be
+        // approved around it.
         verdict = guard::Check(request).verdict;
-        if (env.daemon != nullptr && verdict.Enforced() != Decision::kAllow)
-          verdict.reason += " (the dualkey daemon is not reachable: " + daemon_error +
-                            "; so this stays held)";
+        if (guarded || !asked.Is(Status::Code::kNotFound))
+          verdict = daemon::Unreachable(std::move(verdict), asked);
+        if (guarded) ticket.state = HoldTicket::State::kUnreachable;
       }
       all_observe = all_observe && verdict.observe_only;
       if (!any || verdict.decision > combined.decision) {
         combined.decision = verdict.decision;
         combined.reason = std::move(verdict.reason);
         first = request;
-        combined_ticket = remote ? std::optional<HoldTicket>(ticket) : std::nullopt;
+        combined_ticket =
+            remote || guarded ? std::optional<HoldTicket>(ticket) : std::nullopt;
       }
       for (Action& action : verdict.actions) combined.actions.push_back(std::move(action));
       any = true;

@@ -9,7 +9,9 @@
 #include <string>
 #include <string_view>
 
+#include "base/status.h"
 #include "core/action.h"
+#include "daemon/client.h"
 #include "guard/guard.h"
 
 namespace dualkey::hook {
@@ -39,8 +41,12 @@ struct HookReply {
 // (Claude, Cursor) and blocks where it cannot (Codex, Gemini). A daemon client
 // returns kPending with an approval id (the block message names it, so a human
 // can approve and the agent's retry passes) or kApproved for that retry.
+// kUnreachable: a protected install whose daemon did not answer; kBlocked:
+// its daemon held the call with nothing to approve (a frozen agent). Both
+// block outright: nothing may be approved around the daemon, not even in
+// the agent's own UI.
 struct HoldTicket {
-  enum class State { kNoDaemon, kPending, kApproved, kRejected };
+  enum class State { kNoDaemon, kPending, kApproved, kRejected, kUnreachable, kBlocked };
   State state = State::kNoDaemon;
   std::string approval_id;
 };
@@ -51,17 +57,20 @@ class HoldResolver {
 };
 
 // The approval daemon deciding a whole request (it also audits it and
-// registers holds as pending approvals). Returns false when it cannot be
-// reached: the hook then decides locally, and a hold stays held.
+// registers holds as pending approvals). Not ok when it did not decide: the
+// hook then decides locally, and a hold stays held. kNotFound means no
+// daemon is set up here (single-user mode without `dualkey serve`).
 class RemoteDecider {
  public:
   virtual ~RemoteDecider() = default;
-  virtual bool Decide(const guard::Request& request, Verdict* verdict, HoldTicket* ticket,
-                      std::string* error) = 0;
+  virtual Status Decide(const guard::Request& request, Verdict* verdict, HoldTicket* ticket) = 0;
+  // A protected install: an unreachable daemon blocks holds (kUnreachable).
+  virtual bool protected_install() const = 0;
 };
 
-// A RemoteDecider that asks `dualkey serve` over its Unix socket.
-std::unique_ptr<RemoteDecider> DaemonDecider(std::string socket_path, int timeout_ms);
+// A RemoteDecider that asks `dualkey serve` through daemon::Client (which
+// finds the socket and checks who listens on it).
+std::unique_ptr<RemoteDecider> DaemonDecider(daemon::Client client);
 
 struct Environment {
   std::string home;                  // the user's home, for ~ and $HOME

@@ -1,10 +1,13 @@
 // The daemon end to end, with the real binary: a real Unix socket, a real
 // SQLite store and audit log in a temp state directory, TOTP codes computed
 // from the approver's secret as a phone would.
+#include "daemon/client.h"
 #include "daemon/daemon.h"
 
 #include <gtest/gtest.h>
 #include <signal.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -21,6 +24,18 @@
 #include "approval/approval.h"
 
 namespace {
+
+// The daemon's raw reply (or nullopt with `error`), as these tests read it.
+[[maybe_unused]] std::optional<nlohmann::json> DaemonCall(const std::string& socket,
+                                                          const nlohmann::json& request,
+                                                          int timeout_ms, std::string* error) {
+  dualkey::Result<nlohmann::json> reply = dualkey::daemon::CallAt(socket, request, timeout_ms);
+  if (!reply.ok()) {
+    *error = reply.status().ToString();
+    return std::nullopt;
+  }
+  return *reply;
+}
 
 namespace fs = std::filesystem;
 using nlohmann::json;
@@ -74,7 +89,7 @@ class Daemon : public ::testing::Test {
     }
     for (int i = 0; i < 200; ++i) {
       std::string error;
-      if (dualkey::daemon::Call(socket_, json{{"op", "status"}}, 200, &error)) return;
+      if (DaemonCall(socket_, json{{"op", "status"}}, 200, &error)) return;
       std::this_thread::sleep_for(std::chrono::milliseconds(20));
     }
     FAIL() << "the daemon did not start";
@@ -128,7 +143,7 @@ class Daemon : public ::testing::Test {
 
   json Check(const std::string& command, const std::string& agent = "claude") {
     std::string error;
-    auto reply = dualkey::daemon::Call(socket_,
+    auto reply = DaemonCall(socket_,
                                        json{{"op", "check"},
                                             {"channel", "shell"},
                                             {"input", command},
@@ -187,7 +202,7 @@ TEST_F(Daemon, ApprovedActionPassesExactlyOnce) {
 TEST_F(Daemon, DeferredConsumptionUsesTheApprovalOnlyWhenAsked) {
   auto call = [&](json request) {
     std::string error;
-    auto reply = dualkey::daemon::Call(socket_, request, 5000, &error);
+    auto reply = DaemonCall(socket_, request, 5000, &error);
     EXPECT_TRUE(reply.has_value()) << error;
     return reply.value_or(json::object());
   };
@@ -273,7 +288,7 @@ TEST_F(Daemon, MalformedRequestsGetErrorsNeverAllow) {
        {json{{"op", "check"}}, json{{"op", "check"}, {"channel", "smtp"}, {"input", "x"}},
         json{{"op", "nope"}}, json::array()}) {
     std::string error;
-    auto reply = dualkey::daemon::Call(socket_, bad, 2000, &error);
+    auto reply = DaemonCall(socket_, bad, 2000, &error);
     ASSERT_TRUE(reply) << error;
     EXPECT_FALSE((*reply)["ok"].get<bool>()) << reply->dump();
     EXPECT_NE(reply->value("decision", ""), "allow");
@@ -327,7 +342,7 @@ TEST_F(Daemon, KillNineLosesNothingAcknowledged) {
     int i = 0;
     std::string error;
     while (storming) {
-      dualkey::daemon::Call(socket_,
+      DaemonCall(socket_,
                             json{{"op", "check"},
                                  {"channel", "shell"},
                                  {"agent", "gemini"},
@@ -367,14 +382,14 @@ TEST_F(Daemon, TrustedComponentsRaiseButNeverLowerTheDecision) {
                  {"agent", "pg:claude"},
                  {"min_decision", min},
                  {"detail", "deletes ~48,211 rows of public.orders"}};
-    auto reply = dualkey::daemon::Call(socket_, request, 5000, &error);
+    auto reply = DaemonCall(socket_, request, 5000, &error);
     EXPECT_TRUE(reply.has_value()) << error;
     return reply.value_or(json::object());
   };
   json raised = ask("DELETE FROM orders WHERE created < now() - interval '1 year'", "hold");
   EXPECT_EQ(raised["decision"], "hold") << raised.dump();
   EXPECT_NE(raised["reason"].get<std::string>().find("48,211 rows"), std::string::npos);
-  json pending = dualkey::daemon::Call(socket_, json{{"op", "pending"}}, 5000, &error).value();
+  json pending = DaemonCall(socket_, json{{"op", "pending"}}, 5000, &error).value();
   ASSERT_FALSE(pending["requests"].empty());
   EXPECT_NE(pending["requests"][0]["reason"].get<std::string>().find("48,211"), std::string::npos);
 
@@ -403,7 +418,7 @@ class DaemonVault : public Daemon {
   }
   json CheckIn(const std::string& command) {
     std::string error;
-    auto reply = dualkey::daemon::Call(socket_,
+    auto reply = DaemonCall(socket_,
                                        json{{"op", "check"},
                                             {"channel", "shell"},
                                             {"input", command},
@@ -457,4 +472,220 @@ TEST_F(DaemonVault, AFailedSaveKeepsItHeldAndTheApprovalUsable) {
   Stop(SIGTERM);
   Start({"--breaker-attempts", "1000"});
   EXPECT_EQ(CheckIn("rm -rf uploads")["decision"], "allow");
+}
+
+namespace {
+
+// One raw line to the daemon's socket and its one-line reply: bytes no
+// client library would send.
+std::string RawLine(const std::string& socket_path, const std::string& line) {
+  int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_un address{};
+  address.sun_family = AF_UNIX;
+  std::snprintf(address.sun_path, sizeof address.sun_path, "%s", socket_path.c_str());
+  if (connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof address) != 0) {
+    close(fd);
+    return "";
+  }
+  timeval timeout{10, 0};
+  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout);
+  send(fd, line.data(), line.size(), MSG_NOSIGNAL);
+  std::string reply;
+  char c;
+  while (recv(fd, &c, 1, 0) == 1 && c != '\n') reply.push_back(c);
+  close(fd);
+  return reply;
+}
+
+dualkey::daemon::CheckRequest ShellCheck(const std::string& command, const std::string& agent) {
+  dualkey::daemon::CheckRequest r;
+  r.action.channel = dualkey::Channel::kShell;
+  r.action.input = command;
+  r.action.cwd = "/home/dev/app";
+  r.action.agent = agent;
+  r.home = "/home/dev";
+  return r;
+}
+
+}  // namespace
+
+// The breaker counts attempts, not questions: asking again about one held
+// action (an agent retrying, a human running `check` twice) returns the same
+// pending request and counts once; distinct destructive actions still trip.
+TEST_F(Daemon, ReaskingAHeldActionIsNotANewAttempt) {
+  Stop(SIGTERM);
+  Start({"--breaker-attempts", "3"});
+  std::string id;
+  for (int i = 0; i < 10; ++i) {
+    json held = Check("rm -rf /srv/same", "codex");
+    ASSERT_EQ(held["decision"], "hold") << i << ": " << held.dump();
+    if (i == 0) id = held["approval_id"];
+    EXPECT_EQ(held["approval_id"], id) << i;
+    EXPECT_EQ(held.value("reasked", false), i > 0) << held.dump();
+  }
+  // `dualkey check` three times, the README's own flow.
+  for (int i = 0; i < 3; ++i) {
+    Output again = Run("check --agent codex --cwd /home/dev/app -- rm -rf /srv/same");
+    EXPECT_EQ(again.status, 1) << again.out;
+    EXPECT_NE(again.out.find(id), std::string::npos) << again.out;
+  }
+  std::string error;
+  json pending = DaemonCall(socket_, json{{"op", "pending"}}, 5000, &error).value();
+  EXPECT_EQ(pending["requests"].size(), 1u) << pending.dump();
+  Output status = Run("breaker status --json");
+  EXPECT_EQ(status.status, 0) << status.out;
+  json agents = json::parse(status.out)["agents"];
+  ASSERT_EQ(agents.size(), 1u) << status.out;
+  EXPECT_EQ(agents[0]["agent"], "codex");
+  EXPECT_EQ(agents[0]["frozen"], false);
+  EXPECT_EQ(agents[0]["recent_attempts"], 1);
+
+  // Three distinct destructive actions trip it, as before.
+  Check("rm -rf /srv/other1", "codex");
+  Check("rm -rf /srv/other2", "codex");
+  json frozen = Check("rm -rf /srv/other3", "codex");
+  EXPECT_EQ(frozen["decision"], "hold");
+  EXPECT_EQ(frozen["frozen"], true) << frozen.dump();
+  Output shown = Run("breaker status codex --json");
+  EXPECT_EQ(shown.status, 1) << shown.out;
+  json entry = json::parse(shown.out)["agents"].at(0);
+  EXPECT_EQ(entry["frozen"], true);
+  EXPECT_GT(entry["since_ms"].get<std::int64_t>(), 0);
+  EXPECT_NE(entry["why"].get<std::string>().find("3 distinct destructive attempts"),
+            std::string::npos)
+      << entry.dump();
+  EXPECT_NE(entry["reset"].get<std::string>().find("dualkey breaker reset codex"),
+            std::string::npos);
+  Output human = Run("breaker status");
+  EXPECT_EQ(human.status, 1);
+  EXPECT_NE(human.out.find("codex: FROZEN since"), std::string::npos) << human.out;
+  ASSERT_EQ(Run("breaker reset codex --as alice --code " + Code(secret_)).status, 0);
+  Output after = Run("breaker status codex --json");
+  EXPECT_EQ(after.status, 0) << after.out;
+  EXPECT_EQ(json::parse(after.out)["agents"].at(0)["frozen"], false);
+  EXPECT_EQ(Check("ls", "codex")["decision"], "allow");
+}
+
+// A probe (`check --dry-run`, doctor) answers what a check would do and
+// changes nothing: no pending request, no breaker count, an audit entry
+// marked as a probe.
+TEST_F(Daemon, ProbesChangeNothing) {
+  Stop(SIGTERM);
+  Start({"--breaker-attempts", "1"});  // one real attempt would freeze
+  const auto client =
+      dualkey::daemon::Client::ForLayout(dualkey::install::Layout{}, {socket_, 5000});
+  for (int i = 0; i < 5; ++i) {
+    auto probe = client.Probe(ShellCheck("rm -rf /srv/probe", "gemini"));
+    ASSERT_TRUE(probe.ok()) << probe.status().ToString();
+    EXPECT_EQ(probe->decision, dualkey::Decision::kHold);
+    EXPECT_EQ(probe->would, "register");
+    EXPECT_TRUE(probe->counts_for_breaker);
+    EXPECT_TRUE(probe->would_trip_breaker);
+    EXPECT_FALSE(probe->frozen);
+  }
+  Output dry = Run("check --dry-run --agent gemini -- rm -rf /srv/probe");
+  EXPECT_EQ(dry.status, 1) << dry.out;
+  EXPECT_NE(dry.out.find("Nothing was registered or counted"), std::string::npos) << dry.out;
+  Output dry_json = Run("check --dry-run --json --agent gemini -- rm -rf /srv/probe");
+  EXPECT_EQ(json::parse(dry_json.out)["dry_run"]["would"], "register") << dry_json.out;
+  auto pending = client.Pending();
+  ASSERT_TRUE(pending.ok());
+  EXPECT_TRUE(pending->requests.empty());
+  auto breaker = client.BreakerStatus({"gemini"});
+  ASSERT_TRUE(breaker.ok()) << breaker.status().ToString();
+  EXPECT_FALSE(breaker->agents.at(0).frozen);
+  EXPECT_EQ(breaker->agents.at(0).recent_attempts, 0);
+  auto harmless = client.Probe(ShellCheck("ls", "gemini"));
+  ASSERT_TRUE(harmless.ok());
+  EXPECT_EQ(harmless->would, "allow");
+
+  // Now for real: it registers (and this breaker trips at once); a probe
+  // then sees the same request waiting.
+  auto real = client.Check(ShellCheck("rm -rf /srv/probe", "claude"));
+  ASSERT_TRUE(real.ok());
+  auto waiting = client.Probe(ShellCheck("rm -rf /srv/probe", "claude"));
+  ASSERT_TRUE(waiting.ok());
+  EXPECT_TRUE(waiting->frozen);
+  Stop(SIGTERM);
+  std::ifstream log(state_ / "audit.jsonl");
+  std::string text((std::istreambuf_iterator<char>(log)), std::istreambuf_iterator<char>());
+  EXPECT_NE(text.find("\"kind\":\"probe\""), std::string::npos) << text.substr(0, 600);
+  Start({"--breaker-attempts", "1000"});
+}
+
+// Bytes that are not UTF-8 never abort anything and never loosen anything:
+// refused raw on the socket, carried exactly by the client, bound exactly.
+TEST_F(Daemon, InvalidUtf8IsDecidedOnTheExactBytes) {
+  json refused = json::parse(RawLine(
+      socket_, std::string("{\"op\":\"check\",\"channel\":\"shell\",\"input\":\"rm -rf /srv/\xff\"}\n")));
+  EXPECT_EQ(refused["ok"], false);
+  EXPECT_EQ(refused["decision"], "hold");
+  EXPECT_NE(refused["error"].get<std::string>().find("UTF-8"), std::string::npos);
+
+  const auto client =
+      dualkey::daemon::Client::ForLayout(dualkey::install::Layout{}, {socket_, 5000});
+  const std::string exact = std::string("rm -rf /srv/data-\xff");
+  auto held = client.Check(ShellCheck(exact, "claude"));
+  ASSERT_TRUE(held.ok()) << held.status().ToString();
+  ASSERT_EQ(held->decision, dualkey::Decision::kHold);
+  ASSERT_FALSE(held->approval_id.empty());
+  auto pending = client.Pending();
+  ASSERT_TRUE(pending.ok());
+  ASSERT_EQ(pending->requests.size(), 1u);
+  EXPECT_NE(pending->requests[0].input.find("/srv/data-"), std::string::npos);
+  Output listed = Run("pending");
+  EXPECT_EQ(listed.status, 0) << listed.out;
+  ASSERT_EQ(Run("approve " + held->approval_id + " --as alice --code " + Code(secret_)).status, 0);
+  // Another invalid byte is another action; the approved bytes pass once.
+  auto other = client.Check(ShellCheck(std::string("rm -rf /srv/data-\xfe"), "claude"));
+  ASSERT_TRUE(other.ok());
+  EXPECT_EQ(other->decision, dualkey::Decision::kHold);
+  auto passed = client.Check(ShellCheck(exact, "claude"));
+  ASSERT_TRUE(passed.ok());
+  EXPECT_EQ(passed->decision, dualkey::Decision::kAllow);
+  EXPECT_EQ(client.Check(ShellCheck(exact, "claude"))->decision, dualkey::Decision::kHold);
+
+  // The CLI with the daemon running: no abort (it was status 134).
+  Output destructive = Run("check -- \"$(printf 'rm -rf /srv/x\\377')\"");
+  EXPECT_EQ(destructive.status, 1) << destructive.out;
+  Output harmless = Run("check -- \"$(printf 'echo \\377')\"");
+  EXPECT_EQ(harmless.status, 0) << harmless.out;
+  Output as_json = Run("check --json -- \"$(printf 'rm -rf /srv/x\\377')\"");
+  EXPECT_EQ(as_json.status, 1);
+  EXPECT_EQ(json::parse(as_json.out)["decision"], "hold") << as_json.out;
+  // A hook whose input is not UTF-8 is blocked, never allowed, never a crash.
+  Output hook = Run("hook claude", ClaudeHook("rm -rf /srv/uploads").replace(
+                                       ClaudeHook("rm -rf /srv/uploads").find("uploads"), 7,
+                                       "upl\xff"
+                                       "ads"));
+  EXPECT_EQ(hook.status, 2) << hook.out;
+  EXPECT_EQ(Check("ls")["decision"], "allow") << "the daemon survives";
+  Stop(SIGTERM);
+  Output verify = Run("audit verify --file " + Quote((state_ / "audit.jsonl").string()));
+  EXPECT_EQ(verify.status, 0) << verify.out;
+  Start({"--breaker-attempts", "1000"});
+}
+
+// Every request's caller is named in the audit log: uid and pid from
+// SO_PEERCRED, not from anything the caller says.
+TEST_F(Daemon, TheCallersUidAndPidAreAudited) {
+  Check("rm -rf /srv/who");
+  Stop(SIGTERM);
+  std::ifstream log(state_ / "audit.jsonl");
+  std::string line;
+  bool found = false;
+  while (std::getline(log, line)) {
+    if (line.find("/srv/who") == std::string::npos) continue;
+    json record = json::parse(line);
+    json fields = record.contains("fields") && record["fields"].is_string()
+                      ? json::parse(record["fields"].get<std::string>())
+                      : record.value("fields", json::object());
+    ASSERT_TRUE(fields.contains("peer")) << line;
+    EXPECT_EQ(fields["peer"]["via"], "unix");
+    EXPECT_EQ(fields["peer"]["uid"], getuid());
+    EXPECT_EQ(fields["peer"]["pid"], getpid());
+    found = true;
+  }
+  EXPECT_TRUE(found);
+  Start({"--breaker-attempts", "1000"});
 }

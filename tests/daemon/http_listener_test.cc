@@ -187,6 +187,31 @@ TEST_F(HttpListener, BadRequestsGetErrorsNeverAllow) {
   EXPECT_EQ(Plain(port_, Request("GET", "/v1/status", "")).status, 200);
 }
 
+// Bytes that are not UTF-8: raw in the body they are refused (and a check
+// is held); carried exactly as input_b64 they are decided on the real bytes.
+TEST_F(HttpListener, InvalidUtf8IsRefusedOrCarriedExactlyNeverAllowed) {
+  ASSERT_TRUE(Start({}));
+  const std::string raw = std::string("{\"channel\":\"shell\",\"input\":\"rm -rf /srv/d\xff\",") +
+                          "\"agent\":\"a\"}";
+  Response refused = Plain(port_, Request("POST", "/v1/check", raw));
+  EXPECT_EQ(refused.status, 400) << refused.body;
+  json refusal = json::parse(refused.body);
+  EXPECT_EQ(refusal["decision"], "hold");
+  EXPECT_NE(refusal["error"].get<std::string>().find("UTF-8"), std::string::npos);
+  // "rm -rf /srv/d\xff", base64.
+  Response exact = Plain(port_, Request("POST", "/v1/check",
+                                        R"({"channel":"shell","input":"rm -rf /srv/d?",)"
+                                        R"("input_b64":"cm0gLXJmIC9zcnYvZP8=","agent":"a"})"));
+  ASSERT_EQ(exact.status, 200) << exact.body;
+  json held = json::parse(exact.body);
+  EXPECT_EQ(held["decision"], "hold");
+  EXPECT_FALSE(held["approval_id"].get<std::string>().empty());
+  // An op name that is not UTF-8 is an error, not a crash.
+  Response op = Plain(port_, Request("POST", "/v1/ch\xff", "{}"));
+  EXPECT_EQ(op.status, 400);
+  EXPECT_EQ(Plain(port_, Request("GET", "/v1/status", "")).status, 200);
+}
+
 TEST_F(HttpListener, ServesHttpsWithAConfiguredCertificate) {
   const std::string cert = (dir_ / "cert.pem").string(), key = (dir_ / "key.pem").string();
   const std::string command =

@@ -18,9 +18,22 @@
 
 #include "../approval/pg_harness.h"
 #include "approval/approval.h"
+#include "daemon/client.h"
 #include "daemon/daemon.h"
 
 namespace {
+
+// The daemon's raw reply (or nullopt with `error`), as these tests read it.
+[[maybe_unused]] std::optional<nlohmann::json> DaemonCall(const std::string& socket,
+                                                          const nlohmann::json& request,
+                                                          int timeout_ms, std::string* error) {
+  dualkey::Result<nlohmann::json> reply = dualkey::daemon::CallAt(socket, request, timeout_ms);
+  if (!reply.ok()) {
+    *error = reply.status().ToString();
+    return std::nullopt;
+  }
+  return *reply;
+}
 
 namespace fs = std::filesystem;
 using nlohmann::json;
@@ -70,7 +83,7 @@ class SharedStore : public ::testing::Test {
     }
     for (int i = 0; i < 250; ++i) {
       std::string error;
-      if (dualkey::daemon::Call(socket, json{{"op", "status"}}, 200, &error)) return pid;
+      if (DaemonCall(socket, json{{"op", "status"}}, 200, &error)) return pid;
       std::this_thread::sleep_for(std::chrono::milliseconds(20));
     }
     ADD_FAILURE() << "a daemon did not start";
@@ -93,7 +106,7 @@ class SharedStore : public ::testing::Test {
 
   json Ask(int daemon, json request) {
     std::string error;
-    auto reply = dualkey::daemon::Call(sockets_[daemon], request, 10000, &error);
+    auto reply = DaemonCall(sockets_[daemon], request, 10000, &error);
     EXPECT_TRUE(reply.has_value()) << error;
     return reply.value_or(json::object());
   }
@@ -169,7 +182,7 @@ TEST_F(SharedStore, ABreakerTrippedOnOneDaemonFreezesTheAgentOnTheOther) {
   pids_[0] = pid;
   for (int i = 0; i < 250; ++i) {
     std::string error;
-    if (dualkey::daemon::Call(sockets_[0], json{{"op", "status"}}, 200, &error)) break;
+    if (DaemonCall(sockets_[0], json{{"op", "status"}}, 200, &error)) break;
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
   Check(0, "rm -rf /srv/a");

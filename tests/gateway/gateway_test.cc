@@ -26,9 +26,22 @@
 #include "approval/approval.h"
 #include "gateway/internal/asio.h"
 #include "gateway/internal/sigv4.h"
+#include "daemon/client.h"
 #include "daemon/daemon.h"
 
 namespace {
+
+// The daemon's raw reply (or nullopt with `error`), as these tests read it.
+[[maybe_unused]] std::optional<nlohmann::json> DaemonCall(const std::string& socket,
+                                                          const nlohmann::json& request,
+                                                          int timeout_ms, std::string* error) {
+  dualkey::Result<nlohmann::json> reply = dualkey::daemon::CallAt(socket, request, timeout_ms);
+  if (!reply.ok()) {
+    *error = reply.status().ToString();
+    return std::nullopt;
+  }
+  return *reply;
+}
 
 namespace fs = std::filesystem;
 namespace net = boost::asio;
@@ -231,7 +244,7 @@ class Gateway : public ::testing::Test {
     bool up = false;
     for (int i = 0; i < 200 && !up; ++i) {
       std::string error;
-      up = dualkey::daemon::Call(socket_, json{{"op", "status"}}, 200, &error).has_value();
+      up = DaemonCall(socket_, json{{"op", "status"}}, 200, &error).has_value();
       if (!up) std::this_thread::sleep_for(std::chrono::milliseconds(20));
     }
     ASSERT_TRUE(up) << "the daemon did not start";

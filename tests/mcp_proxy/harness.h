@@ -24,6 +24,7 @@
 #include <vector>
 
 #include "approval/approval.h"
+#include "daemon/client.h"
 #include "daemon/daemon.h"
 
 extern char** environ;
@@ -31,6 +32,18 @@ extern char** environ;
 namespace dualkey::testing {
 
 namespace fs = std::filesystem;
+
+// The daemon's raw reply (or nullopt with `error`), as these tests read it.
+inline std::optional<nlohmann::json> DaemonCall(const std::string& socket,
+                                                const nlohmann::json& request, int timeout_ms,
+                                                std::string* error) {
+  Result<nlohmann::json> reply = daemon::CallAt(socket, request, timeout_ms);
+  if (!reply.ok()) {
+    *error = reply.status().ToString();
+    return std::nullopt;
+  }
+  return *reply;
+}
 using nlohmann::json;
 
 inline std::string Quote(const std::string& text) {
@@ -307,7 +320,7 @@ class RealDaemon {
     }
     for (int i = 0; i < 250; ++i) {
       std::string error;
-      if (daemon::Call(socket_, json{{"op", "status"}}, 200, &error)) {
+      if (DaemonCall(socket_, json{{"op", "status"}}, 200, &error)) {
         running_ = true;
         break;
       }

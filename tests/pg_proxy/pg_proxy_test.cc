@@ -26,9 +26,22 @@
 #include "../approval/pg_harness.h"
 #include "approval/approval.h"
 #include "proxy/pg/internal/wire.h"
+#include "daemon/client.h"
 #include "daemon/daemon.h"
 
 namespace {
+
+// The daemon's raw reply (or nullopt with `error`), as these tests read it.
+[[maybe_unused]] std::optional<nlohmann::json> DaemonCall(const std::string& socket,
+                                                          const nlohmann::json& request,
+                                                          int timeout_ms, std::string* error) {
+  dualkey::Result<nlohmann::json> reply = dualkey::daemon::CallAt(socket, request, timeout_ms);
+  if (!reply.ok()) {
+    *error = reply.status().ToString();
+    return std::nullopt;
+  }
+  return *reply;
+}
 
 namespace fs = std::filesystem;
 using dualkey::testing::PgHarness;
@@ -148,7 +161,7 @@ class PgProxy : public ::testing::Test {
     bool up = false;
     for (int i = 0; i < 200 && !up; ++i) {
       std::string error;
-      up = dualkey::daemon::Call(*socket_, json{{"op", "status"}}, 200, &error).has_value();
+      up = DaemonCall(*socket_, json{{"op", "status"}}, 200, &error).has_value();
       if (!up) std::this_thread::sleep_for(std::chrono::milliseconds(20));
     }
     ASSERT_TRUE(up) << "the daemon did not start";
@@ -421,6 +434,21 @@ TEST_F(PgProxy, HeldStatementKeepsSessionAndTransactionRight) {
   EXPECT_EQ(Exec(conn, "ROLLBACK").second, "");
   EXPECT_EQ(Exec(conn, "SELECT count(*) FROM keep").first, "1");
   PQfinish(conn);
+}
+
+// A statement with a byte that is not UTF-8 reaches the daemon exactly
+// (it was an abort of the whole proxy): held, and the proxy keeps serving.
+TEST_F(PgProxy, InvalidUtf8StatementIsHeldAndTheProxySurvives) {
+  PGconn* conn = Connect(*token_);
+  ASSERT_EQ(PQstatus(conn), CONNECTION_OK) << PQerrorMessage(conn);
+  std::string message;
+  EXPECT_EQ(Exec(conn, "DROP TABLE \"orders\xff\"", &message).second, "DKH01") << message;
+  EXPECT_FALSE(ApprovalId(message).empty()) << message;
+  PQfinish(conn);
+  PGconn* again = Connect(*token_);
+  ASSERT_EQ(PQstatus(again), CONNECTION_OK) << PQerrorMessage(again);
+  EXPECT_EQ(Exec(again, "SELECT 1").first, "1");
+  PQfinish(again);
 }
 
 // Raw protocol on a session libpq has opened: several messages in one

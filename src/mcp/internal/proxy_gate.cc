@@ -3,7 +3,6 @@
 #include <iostream>
 
 #include "guard/guard.h"
-#include "daemon/daemon.h"
 
 namespace dualkey::mcp::internal {
 namespace {
@@ -72,7 +71,13 @@ json ErrorReply(const json& id, int code, const std::string& message) {
 }
 
 Gate::Gate(GateConfig config, policy::Policy policy)
-    : config_(std::move(config)), policy_(std::move(policy)) {}
+    : config_(std::move(config)), policy_(std::move(policy)) {
+  // No socket configured means no daemon, except on a protected install,
+  // whose daemon is always asked (daemon::Client finds it).
+  daemon::Client client = daemon::Client::ForThisProcess(
+      daemon::ClientOptions{config_.socket_path, config_.daemon_timeout_ms});
+  if (!config_.socket_path.empty() || client.protected_install()) daemon_.emplace(client);
+}
 
 std::string Gate::ServerName() {
   std::lock_guard<std::mutex> lock(mutex_);
@@ -149,7 +154,7 @@ CallDecision Gate::DecideCall(const json& request, const std::string& session) {
   }
 
   json meta{{"decision", ToString(verdict.decision)}, {"reason", verdict.reason}};
-  if (config_.socket_path.empty()) {
+  if (!daemon_) {
     meta["daemon"] = "not configured";
     Log("hold (no daemon) " + input);
     decision.reply =
@@ -160,24 +165,15 @@ CallDecision Gate::DecideCall(const json& request, const std::string& session) {
                    meta);
     return decision;
   }
-  std::string error;
-  std::optional<json> reply = daemon::Call(config_.socket_path,
-                                           json{{"op", "check"},
-                                                {"channel", "mcp"},
-                                                {"input", input},
-                                                {"cwd", config_.cwd},
-                                                {"home", config_.home},
-                                                {"agent", agent}},
-                                           config_.daemon_timeout_ms, &error);
-  Decision daemon_decision = Decision::kHold;
-  if (reply &&
-      (!reply->value("ok", false) || !reply->contains("decision") ||
-       !(*reply)["decision"].is_string() ||
-       !policy::ParseDecision((*reply)["decision"].get<std::string>(), &daemon_decision))) {
-    error = reply->value("error", "the daemon's answer has no decision");
-    reply.reset();
-  }
-  if (!reply) {
+  daemon::CheckRequest ask;
+  ask.action.channel = Channel::kMcp;
+  ask.action.input = input;
+  ask.action.cwd = config_.cwd;
+  ask.action.agent = agent;
+  ask.home = config_.home;
+  Result<daemon::CheckReply> reply = daemon_->Check(ask);
+  if (!reply.ok()) {
+    const std::string error = reply.status().message();
     meta["daemon"] = "unreachable: " + error;
     Log("hold (daemon unreachable: " + error + ") " + input);
     decision.reply = HeldResult(
@@ -189,12 +185,12 @@ CallDecision Gate::DecideCall(const json& request, const std::string& session) {
         meta);
     return decision;
   }
-  const std::string reason = reply->value("reason", verdict.reason);
+  const Decision daemon_decision = reply->decision;
+  const std::string reason = reply->reason.empty() ? verdict.reason : reply->reason;
   meta["decision"] = ToString(daemon_decision);
   meta["reason"] = reason;
   if (daemon_decision == Decision::kAllow) {
-    Log(std::string(reply->value("approved", false) ? "allow (approved, once) "
-                                                    : "allow (daemon) ") +
+    Log(std::string(reply->approved ? "allow (approved, once) " : "allow (daemon) ") +
         input);
     decision.forward = true;
     return decision;
@@ -204,13 +200,13 @@ CallDecision Gate::DecideCall(const json& request, const std::string& session) {
     decision.reply = HeldResult(id, "dualkey denied this call: " + reason, meta);
     return decision;
   }
-  const std::string approval_id = reply->value("approval_id", "");
+  const std::string approval_id = reply->approval_id;
   if (approval_id.empty()) {
     Log("hold " + input);
     decision.reply = HeldResult(id, "dualkey held this call: " + reason, meta);
     return decision;
   }
-  const std::string code = reply->value("code", "");
+  const std::string code = reply->code;
   meta["approval_id"] = approval_id;
   if (!code.empty()) meta["code"] = code;
   Log("hold " + approval_id + " " + input);

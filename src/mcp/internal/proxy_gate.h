@@ -9,11 +9,13 @@
 #include <map>
 #include <mutex>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <set>
 #include <string>
 #include <string_view>
 #include <vector>
 
+#include "daemon/client.h"
 #include "mcp/proxy.h"
 #include "policy/policy.h"
 
@@ -101,6 +103,7 @@ class Gate {
 
   std::string learned_server_name_;
   GateConfig config_;
+  std::optional<daemon::Client> daemon_;  // none: no daemon configured
   policy::Policy policy_;
   std::mutex mutex_;  // sessions_ and config_.server_name
   std::map<std::string, Session> sessions_;

@@ -31,6 +31,8 @@
 #include "proxy/pg/internal/statement.h"
 #include "proxy/pg/internal/upstream.h"
 #include "proxy/pg/pg_proxy.h"
+#include "base/json_text.h"
+#include "daemon/client.h"
 #include "daemon/daemon.h"
 #include "sql/sql.h"
 #include "token/token.h"
@@ -135,12 +137,18 @@ struct Shared {
   std::string log_path;
   std::atomic<std::uint64_t> next_session{1};
 
-  explicit Shared(const Options& o) : options(o), tokens(o.state_dir) {}
+  // The daemon, found and checked the one way every client does.
+  const daemon::Client daemon;
+
+  explicit Shared(const Options& o)
+      : options(o),
+        tokens(o.state_dir),
+        daemon(daemon::Client::ForThisProcess(daemon::ClientOptions{o.socket, 5000})) {}
 
   void Log(const json& event) {
     std::lock_guard lock(log_mutex);
     std::ofstream out(log_path, std::ios::app);
-    out << event.dump() << "\n";
+    out << base::JsonDump(event) << "\n";
   }
   void Say(const std::string& line) {
     if (!options.quiet) std::cerr << "dualkey pg-proxy: " << line << "\n";
@@ -473,37 +481,53 @@ class Session : public std::enable_shared_from_this<Session>, public PumpSession
 
   // --- deciding ------------------------------------------------------------
   // (Built outside the coroutines: GCC 12 miscompiles braced lists in them.)
-  json CheckRequest(std::string_view sql, const std::string& detail) const {
+  daemon::CheckRequest CheckRequest(std::string_view sql, const std::string& detail) const {
     // defer_consume: an approved statement's approval is used up only after
     // the snapshot of what it destroys is saved (ConsumeRequest).
-    json request{{"op", "check"}, {"channel", "sql"}, {"input", std::string(sql)},
-                 {"cwd", cwd_},   {"agent", agent_},  {"defer_consume", true}};
+    daemon::CheckRequest request;
+    request.action = ActionOf(sql);
+    request.defer_consume = true;
     if (!detail.empty()) {
-      request["min_decision"] = "hold";
-      request["detail"] = detail;
+      request.min_decision = Decision::kHold;
+      request.detail = detail;
     }
     return request;
   }
 
-  // One request to the daemon on the blocking pool: its reply, or the error.
-  // Not a coroutine (the lambda is built here, not as a temporary inside a
-  // co_await, which GCC 12 miscompiles).
-  auto AskDaemon(json request) {
-    auto ask = [socket = shared_.options.socket, request = std::move(request)] {
-      std::string e;
-      std::optional<json> r = daemon::Call(socket, request, 5000, &e);
-      return std::make_pair(r, e);
+  daemon::ActionRef ActionOf(std::string_view sql) const {
+    daemon::ActionRef action;
+    action.channel = Channel::kSql;
+    action.input = std::string(sql);
+    action.cwd = cwd_;
+    action.agent = agent_;
+    return action;
+  }
+
+  // One request to the daemon on the blocking pool: its reply, or why there
+  // is none. Not a coroutine (the lambda is built here, not as a temporary
+  // inside a co_await, which GCC 12 miscompiles).
+  using DaemonAnswer = std::pair<std::optional<daemon::CheckReply>, std::string>;
+  auto AskDaemon(daemon::CheckRequest request) {
+    auto ask = [client = shared_.daemon, request = std::move(request)] {
+      return Answer(client.Check(request));
     };
     return OnPool(shared_, std::move(ask));
   }
+  auto ConsumeOnDaemon(daemon::ConsumeRequest request) {
+    auto ask = [client = shared_.daemon, request = std::move(request)] {
+      return Answer(client.Consume(request));
+    };
+    return OnPool(shared_, std::move(ask));
+  }
+  static DaemonAnswer Answer(const Result<daemon::CheckReply>& reply) {
+    if (reply.ok()) return DaemonAnswer(*reply, std::string());
+    return DaemonAnswer(std::nullopt, reply.status().message());
+  }
 
-  json ConsumeRequest(std::string_view sql, const std::string& snapshot_id) const {
-    json request{{"op", "consume"},
-                 {"channel", "sql"},
-                 {"input", std::string(sql)},
-                 {"cwd", cwd_},
-                 {"agent", agent_}};
-    if (!snapshot_id.empty()) request["snapshot_id"] = snapshot_id;
+  daemon::ConsumeRequest ConsumeRequest(std::string_view sql, const std::string& snapshot_id) const {
+    daemon::ConsumeRequest request;
+    request.action = ActionOf(sql);
+    request.snapshot_id = snapshot_id;
     return request;
   }
 
@@ -593,26 +617,25 @@ class Session : public std::enable_shared_from_this<Session>, public PumpSession
     }
 
     // Not allowed here: the daemon decides, and may hold for a human.
-    json request = CheckRequest(sql, over_threshold ? detail : std::string());
-    const std::string socket = shared_.options.socket;
+    daemon::CheckRequest request = CheckRequest(sql, over_threshold ? detail : std::string());
+    const std::string socket = shared_.daemon.socket_path();
     // (No structured bindings over co_await: GCC 12 destroys them twice.)
-    std::pair<std::optional<json>, std::string> answer = co_await AskDaemon(std::move(request));
-    const std::optional<json>& reply = answer.first;
-    const std::string& error = answer.second;
-    if (!reply || !reply->is_object() || !reply->contains("decision")) {
+    DaemonAnswer answer = co_await AskDaemon(std::move(request));
+    if (!answer.first) {
       co_return Hold(kHeldCode,
                      "dualkey held this statement: the dualkey daemon could not be reached (" +
-                         (error.empty() ? std::string("bad reply") : error) + ")",
+                         answer.second + ")",
                      "Start `dualkey serve` (socket " + socket + ") and send the statement again.");
     }
-    const std::string decision = reply->value("decision", "hold");
-    const std::string reason = reply->value("reason", verdict.reason);
-    LogEvent("decision", std::string(sql), "decision", decision, reply->value("approval_id", ""));
-    if (decision == "allow") co_return Outcome{};
-    if (reply->value("approval_ready", false)) {
+    const daemon::CheckReply& reply = *answer.first;
+    const std::string reason = reply.reason.empty() ? verdict.reason : reply.reason;
+    LogEvent("decision", std::string(sql), "decision", std::string(ToString(reply.decision)),
+             reply.approval_id);
+    if (reply.decision == Decision::kAllow) co_return Outcome{};
+    if (reply.approval_ready) {
       // Approved: save what it destroys, then use the approval up. A failed
       // save leaves the approval for the next try.
-      const std::string approval_id = reply->value("approval_id", "");
+      const std::string approval_id = reply.approval_id;
       if (shapes.empty()) shapes = AnalyseStatements(sql);
       std::string snapshot_error;
       std::optional<std::string> snapshot_id =
@@ -626,28 +649,30 @@ class Session : public std::enable_shared_from_this<Session>, public PumpSession
                        "Fix the cause and send the statement again; approval " + approval_id +
                            " still stands.");
       }
-      std::pair<std::optional<json>, std::string> used =
-          co_await AskDaemon(ConsumeRequest(sql, snapshot_id.value_or("")));
-      if (!used.first || !used.first->is_object() || used.first->value("decision", "") != "allow")
+      DaemonAnswer used = co_await ConsumeOnDaemon(ConsumeRequest(sql, snapshot_id.value_or("")));
+      if (!used.first || used.first->decision != Decision::kAllow)
         co_return Hold(kHeldCode,
                        "dualkey held this approved statement: the approval could not be used (" +
-                           (used.first && used.first->is_object()
-                                ? used.first->value("reason", std::string("no reason given"))
-                                : used.second) +
-                           ")",
+                           (used.first ? used.first->reason : used.second) + ")",
                        "Ask for a new approval: send the statement again.");
       LogEvent("consumed", std::string(sql), "snapshot_id", snapshot_id.value_or(""), approval_id);
       Outcome o;
       o.approved = true;
       co_return o;
     }
-    const std::string id = reply->value("approval_id", "");
-    if (decision == "deny" || id.empty())
+    const std::string& id = reply.approval_id;
+    if (reply.decision == Decision::kDeny)
       co_return Hold(kDeniedCode, "dualkey denied this statement: " + reason,
                      "A human decided or the policy denies it; do not retry unchanged.");
-    const std::string code = reply->value("code", "");
+    if (reply.frozen)
+      co_return Hold(kHeldCode, "dualkey held this statement: " + reason,
+                     "A human must reset the breaker (dualkey breaker reset " + agent_ +
+                         "; see dualkey breaker status); then send the statement again.");
+    if (id.empty())
+      co_return Hold(kHeldCode, "dualkey held this statement: " + reason,
+                     "Nothing can be approved until the cause is fixed; then send it again.");
     std::string message = "dualkey held this statement for approval " + id;
-    if (!code.empty()) message += " (code " + code + ")";
+    if (!reply.code.empty()) message += " (code " + reply.code + ")";
     message += ": " + reason + ". A human must run: dualkey approve " + id;
     co_return Hold(kHeldCode, message,
                    "After the approval, send the identical statement again on this token; it "

@@ -1,0 +1,112 @@
+#include "daemon/internal/core.h"
+
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <exception>
+#include <iostream>
+
+#include "base/json_text.h"
+#include "daemon/internal/line_io.h"
+#include "daemon/protocol.h"
+
+namespace dualkey::daemon::internal {
+
+using nlohmann::json;
+
+json Peer::ToJson() const {
+  switch (via) {
+    case Via::kUnix:
+      return json{{"via", "unix"}, {"uid", uid}, {"pid", pid}};
+    case Via::kHttp:
+      return json{{"via", "http"}};
+    case Via::kDaemon:
+      break;
+  }
+  return json{{"via", "daemon"}};
+}
+
+Core::Core(ServeOptions options, install::Layout layout, std::unique_ptr<approval::Store> store,
+           std::unique_ptr<audit::Log> log)
+    : options_(std::move(options)),
+      layout_(std::move(layout)),
+      store_(std::move(store)),
+      log_(std::move(log)),
+      own_uid_(geteuid()) {}
+
+Peer Core::UnixPeer(pid_t pid, uid_t uid, gid_t gid) const {
+  Peer peer;
+  peer.via = Peer::Via::kUnix;
+  peer.pid = pid;
+  peer.uid = uid;
+  peer.gid = gid;
+  peer.admin = uid == 0 || uid == own_uid_;
+  return peer;
+}
+
+std::int64_t Core::NowMs() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+bool Core::Record(std::string_view kind, json fields, const Peer* peer,
+                  audit::Log::Durability durability) {
+  fields["time_ms"] = NowMs();
+  if (peer != nullptr) fields["peer"] = peer->ToJson();
+  std::string error;
+  const bool durable = log_->Append(audit::Record{std::string(kind), base::JsonDump(fields)},
+                                    &error, durability) != 0;
+  if (!durable && !options_.quiet)
+    std::cerr << "dualkey serve: audit append failed: " << error << "\n";
+  fields["event"] = std::string(kind);
+  Broadcast(EncodeLine(fields));
+  return durable;
+}
+
+void Core::Subscribe(int fd) {
+  std::lock_guard lock(watch_mutex_);
+  watchers_.push_back(fd);
+}
+
+void Core::Unsubscribe(int fd) {
+  std::lock_guard lock(watch_mutex_);
+  std::erase(watchers_, fd);
+}
+
+void Core::Broadcast(const std::string& line) {
+  std::lock_guard lock(watch_mutex_);
+  for (int fd : watchers_) WriteAll(fd, line, MSG_DONTWAIT);
+}
+
+void Dispatcher::Add(std::string_view op, Handler handler, bool decides) {
+  handlers_[std::string(op)] = Entry{std::move(handler), decides};
+}
+
+json Dispatcher::Handle(const Peer& peer, const json& request) const {
+  if (!request.is_object() || !request.contains("op") || !request["op"].is_string())
+    return ErrorJson(Status::InvalidArgument("a request is a JSON object with an \"op\""));
+  const std::string& op = request["op"].get_ref<const std::string&>();
+  auto found = handlers_.find(op);
+  if (found == handlers_.end())
+    return ErrorJson(Status::InvalidArgument("unknown op \"" + base::ToValidUtf8(op) + "\""));
+  const Entry& entry = found->second;
+  Status failed;
+  try {
+    Result<json> reply = entry.handler(peer, request);
+    if (reply.ok()) return std::move(reply).value();
+    failed = reply.status();
+  } catch (const std::exception& e) {
+    failed = Status::Internal(std::string("internal error: ") + e.what());
+  } catch (...) {
+    failed = Status::Internal("internal error");
+  }
+  // Fail closed: a deciding op that fails answers hold, never allow.
+  json error = ErrorJson(failed);
+  if (entry.decides) error["decision"] = "hold";
+  return error;
+}
+
+}  // namespace dualkey::daemon::internal

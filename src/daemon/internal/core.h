@@ -1,0 +1,122 @@
+// What every part of the daemon shares: who is asking (Peer), the state
+// (Core: options, layout, store, audit log, watchers) and the op table
+// (Dispatcher). The transport (transport.cc, http_listener.cc) turns bytes
+// into (Peer, request) pairs; handlers registered per op turn those into
+// replies. Adding an op is a handler in its own file plus one Add* call in
+// daemon.cc's Serve.
+#pragma once
+
+#include <sys/types.h>
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "approval/approval.h"
+#include "audit/audit.h"
+#include "base/status.h"
+#include "daemon/daemon.h"
+#include "install/layout.h"
+
+namespace dualkey::daemon::internal {
+
+// Who sent a request: the caller's process on the Unix socket (SO_PEERCRED),
+// a loopback HTTP client (no credentials), or the daemon itself (expiries).
+struct Peer {
+  enum class Via : std::uint8_t { kUnix, kHttp, kDaemon };
+  Via via = Via::kDaemon;
+  pid_t pid = 0;
+  uid_t uid = static_cast<uid_t>(-1);
+  gid_t gid = static_cast<gid_t>(-1);
+  // Root or the daemon's own account: an administrator of this daemon. An
+  // agent runs as the developer's user, which is neither on a protected
+  // install.
+  bool admin = false;
+  // {"via": "unix", "uid": 1000, "pid": 4242}: what the audit log records.
+  nlohmann::json ToJson() const;
+};
+
+class Core {
+ public:
+  Core(ServeOptions options, install::Layout layout, std::unique_ptr<approval::Store> store,
+       std::unique_ptr<audit::Log> log);
+
+  const ServeOptions& options() const { return options_; }
+  const install::Layout& layout() const { return layout_; }
+  approval::Store& store() { return *store_; }
+
+  // A peer on the Unix socket, with `admin` decided.
+  Peer UnixPeer(pid_t pid, uid_t uid, gid_t gid) const;
+
+  // Audits an event, naming the peer that caused it, and tells the watchers.
+  // Returns false if it could not be made durable (the caller must not
+  // report success then). Records of decisions that change state (holds,
+  // approvals, consumptions, breaker trips) are synced before the reply; a
+  // plain allow is written to the file before the reply (it survives kill -9
+  // of the daemon) and synced within 100 ms by group commit.
+  bool Record(std::string_view kind, nlohmann::json fields, const Peer* peer = nullptr,
+              audit::Log::Durability durability = audit::Log::Durability::kSynced);
+
+  // Watchers get every audited event as one line.
+  void Subscribe(int fd);
+  void Unsubscribe(int fd);
+
+  static std::int64_t NowMs();
+
+ private:
+  void Broadcast(const std::string& line);
+
+  const ServeOptions options_;
+  const install::Layout layout_;
+  std::unique_ptr<approval::Store> store_;
+  std::unique_ptr<audit::Log> log_;
+  const uid_t own_uid_;
+  std::mutex watch_mutex_;
+  std::vector<int> watchers_;
+};
+
+// The op table. A handler returns its reply (with "ok": true) or a Status,
+// which the dispatcher turns into {"ok": false, "error", "status"}.
+using Handler =
+    std::function<Result<nlohmann::json>(const Peer& peer, const nlohmann::json& request)>;
+
+class Dispatcher {
+ public:
+  // `decides`: the op answers a decision, so every error reply of it also
+  // says "decision": "hold" (a client that reads only the decision stays
+  // closed).
+  void Add(std::string_view op, Handler handler, bool decides = false);
+  bool Has(std::string_view op) const { return handlers_.contains(op); }
+
+  // Never throws; an exception in a handler is an internal error (and a
+  // hold for deciding ops).
+  nlohmann::json Handle(const Peer& peer, const nlohmann::json& request) const;
+
+ private:
+  struct Entry {
+    Handler handler;
+    bool decides = false;
+  };
+  std::map<std::string, Entry, std::less<>> handlers_;
+};
+
+// Each group of ops registers itself (decision.cc, approvals.cc, breaker.cc).
+class Breaker;
+class DecisionPath;
+void AddDecisionOps(Dispatcher& dispatcher, DecisionPath& decisions);
+void AddApprovalOps(Dispatcher& dispatcher, Core& core);
+void AddBreakerOps(Dispatcher& dispatcher, Core& core, Breaker& breaker);
+void AddStatusOps(Dispatcher& dispatcher, Core& core);
+
+// The second factor of an approver (approve, breaker_reset): the TOTP code
+// proves a human, not the agent, is asking. kPermissionDenied when it does not.
+Status CheckApproverCode(Core& core, const Peer& peer, const std::string& approver,
+                         const std::string& totp);
+
+}  // namespace dualkey::daemon::internal

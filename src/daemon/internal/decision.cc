@@ -1,0 +1,418 @@
+#include "daemon/internal/decision.h"
+
+#include <cstdlib>
+
+#include "guard/guard.h"
+
+namespace dualkey::daemon::internal {
+namespace {
+
+using nlohmann::json;
+
+bool IsRead(const Action& action) {
+  return action.severity == Severity::kNone && !action.op_class.starts_with("opaque.");
+}
+
+std::string Join(const std::vector<std::string>& names) {
+  std::string out;
+  for (const auto& name : names) out += (out.empty() ? "" : " and ") + name;
+  return out;
+}
+
+json ReplyFields(const json& action_fields, const CheckReply& reply) {
+  json fields = ToJson(reply);
+  fields.erase("ok");
+  for (auto& [key, value] : action_fields.items()) fields[key] = value;
+  return fields;
+}
+
+std::string FrozenReason(const std::string& agent) {
+  return "the breaker froze agent '" + agent +
+         "' after a burst of destructive attempts; a human must run `dualkey breaker reset " +
+         agent + "` (see `dualkey breaker status`)";
+}
+
+}  // namespace
+
+DecisionPath::DecisionPath(Core& core, Breaker& breaker) : core_(core), breaker_(breaker) {
+  // Requests that were pending before a restart are asked again, not anew.
+  std::vector<approval::Request> pending;
+  std::string error;
+  if (core_.store().Pending(Core::NowMs(), &pending, &error))
+    for (const approval::Request& r : pending) pending_by_hash_[r.action_hash] = r.id;
+}
+
+json DecisionPath::ActionFields(const ActionRef& action, const std::string& agent) {
+  json fields{{"channel", std::string(ToString(action.channel))}};
+  PutText(fields, "agent", agent);
+  PutText(fields, "input", action.input);
+  PutText(fields, "cwd", action.cwd);
+  return fields;
+}
+
+policy::Policy DecisionPath::PolicyFor(const Peer& peer, const CheckRequest& request) const {
+  const install::Layout& layout = core_.layout();
+  if (layout.protected_install) {
+    // Loosening comes from root-owned files only: the system layer; the
+    // caller's own user layer (found from its uid, not from anything it
+    // sends) and the project's may only tighten.
+    policy::Sources sources = policy::ProtectedSources(
+        layout.config_dir, peer.via == Peer::Via::kUnix ? peer.uid : static_cast<uid_t>(-1),
+        request.action.cwd);
+    if (const char* labels = std::getenv("DUALKEY_ENV")) sources.env_labels = labels;
+    return policy::Load(sources);
+  }
+  return policy::Load(policy::SingleUserSources(request.action.cwd, request.home));
+}
+
+DecisionPath::Classified DecisionPath::Classify(const Peer& peer,
+                                                const CheckRequest& request) const {
+  guard::Request r;
+  r.channel = request.action.channel;
+  r.input = request.action.input;
+  r.cwd = request.action.cwd;
+  r.agent = request.action.agent;
+  r.home = request.home;
+  r.file_operation = request.file_operation;
+  Classified out;
+  out.verdict = guard::Check(r, PolicyFor(peer, request)).verdict;
+  // A trusted component (the PostgreSQL proxy, the HTTP gateway) can know
+  // more than the text shows, such as the rows a DELETE would touch: it may
+  // raise the decision, never lower it, and say why for the human.
+  if (request.min_decision && *request.min_decision > out.verdict.decision) {
+    out.verdict.decision = *request.min_decision;
+    out.verdict.observe_only = false;
+  }
+  if (!request.detail.empty()) out.verdict.reason += " (" + request.detail + ")";
+  out.agent = request.action.agent.empty() ? "unknown" : request.action.agent;
+  out.hash = approval::ActionHash(ToString(request.action.channel), request.action.input,
+                                  request.action.cwd, out.agent);
+  return out;
+}
+
+std::optional<approval::Request> DecisionPath::LivePending(const std::string& hash) {
+  std::string id;
+  {
+    std::lock_guard lock(holds_mutex_);
+    auto found = pending_by_hash_.find(hash);
+    if (found == pending_by_hash_.end()) return std::nullopt;
+    id = found->second;
+  }
+  approval::Request r;
+  std::string error;
+  if (!core_.store().Get(id, &r, &error) || r.action_hash != hash ||
+      r.state != approval::State::kPending || r.expires_ms <= Core::NowMs()) {
+    std::lock_guard lock(holds_mutex_);
+    if (auto found = pending_by_hash_.find(hash);
+        found != pending_by_hash_.end() && found->second == id)
+      pending_by_hash_.erase(found);
+    return std::nullopt;
+  }
+  return r;
+}
+
+void DecisionPath::Expired(const std::vector<approval::Request>& expired) {
+  std::lock_guard lock(holds_mutex_);
+  for (const approval::Request& r : expired) {
+    auto found = pending_by_hash_.find(r.action_hash);
+    if (found != pending_by_hash_.end() && found->second == r.id) pending_by_hash_.erase(found);
+  }
+}
+
+CheckReply DecisionPath::Held(const Peer& peer, const json& action_fields, std::string reason) {
+  CheckReply reply;
+  reply.decision = Decision::kHold;
+  reply.reason = std::move(reason);
+  core_.Record("verdict", ReplyFields(action_fields, reply), &peer);
+  return reply;
+}
+
+Result<CheckReply> DecisionPath::Check(const Peer& peer, const CheckRequest& request) {
+  Classified c = Classify(peer, request);
+  Verdict& verdict = c.verdict;
+  const std::string& agent = c.agent;
+  const json fields = ActionFields(request.action, agent);
+
+  bool frozen = false;
+  std::string error;
+  if (!core_.store().IsFrozen(agent, &frozen, &error))
+    return Held(peer, fields, "the approval store is unreachable: " + error);
+  bool non_read = false;
+  for (const Action& action : verdict.actions) non_read = non_read || !IsRead(action);
+  if (frozen && non_read) {
+    CheckReply reply;
+    reply.decision = Decision::kHold;
+    reply.reason = FrozenReason(agent);
+    reply.frozen = true;
+    core_.Record("verdict", ReplyFields(fields, reply), &peer);
+    return reply;
+  }
+
+  if (verdict.Enforced() == Decision::kAllow) {
+    CheckReply reply;
+    reply.decision = Decision::kAllow;
+    reply.reason = verdict.reason;
+    if (verdict.observe_only) reply.observed = verdict.decision;
+    if (!core_.Record("verdict", ReplyFields(fields, reply), &peer,
+                      audit::Log::Durability::kWritten))
+      return Held(peer, fields, "the audit log could not be written");
+    return reply;
+  }
+
+  if (verdict.decision != Decision::kDeny) {
+    // What an approved action destroys goes into the vault before it may
+    // run; the approval is consumed only once that save is durable, and a
+    // failed save leaves the action held (and the approval usable).
+    const Channel channel = request.action.channel;
+    bool approved = false;
+    std::string approved_id;
+    // Ask the store first: finding the targets stats and expands globs on
+    // disk, which only an approved action needs.
+    if ((channel == Channel::kShell || channel == Channel::kFile || request.defer_consume) &&
+        !core_.store().HasApproval(c.hash, Core::NowMs(), &approved, &error, &approved_id))
+      return Held(peer, fields, "the approval store failed: " + error);
+    if (request.defer_consume && approved) {
+      // Still a hold to anyone who reads only the decision.
+      CheckReply reply;
+      reply.decision = Decision::kHold;
+      reply.approval_ready = true;
+      reply.approval_id = approved_id;
+      reply.reason = "approved; save what it destroys, then consume the approval";
+      return reply;
+    }
+    std::string snapshot_id;
+    const std::vector<std::string> targets =
+        approved ? vault::FileTargets(verdict.actions) : std::vector<std::string>{};
+    if (!targets.empty()) {
+      std::string vault_error;
+      std::optional<vault::SnapshotInfo> saved =
+          SaveToVault(targets, agent, request.action.input, peer, &vault_error);
+      if (!saved)
+        return Held(peer, fields,
+                    "approved, but the vault could not save what it would destroy (" + vault_error +
+                        "); it stays held and nothing ran");
+      snapshot_id = saved->id;
+    }
+    approval::Request consumed;
+    if (core_.store().ConsumeApproval(c.hash, Core::NowMs(), &consumed, &error)) {
+      CheckReply reply;
+      reply.decision = Decision::kAllow;
+      reply.approved = true;
+      reply.approval_id = consumed.id;
+      reply.approvers = consumed.approvers;
+      reply.reason = "approved by " + Join(consumed.approvers) + " (used once): " + verdict.reason;
+      if (!snapshot_id.empty()) {
+        reply.snapshot_id = snapshot_id;
+        reply.reason += "; saved first as vault snapshot " + snapshot_id +
+                        " (dualkey vault restore " + snapshot_id + ")";
+      }
+      if (!core_.Record("consumed", ReplyFields(fields, reply), &peer))
+        return Held(peer, fields, "the audit log could not be written");
+      return reply;
+    }
+    if (error != approval::kNoApproval)
+      return Held(peer, fields, "the approval store failed: " + error);
+    error.clear();
+
+    // The same action asked again while its request waits: the same
+    // request, and not a new attempt for the breaker or the rate limit.
+    if (std::optional<approval::Request> waiting = LivePending(c.hash)) {
+      CheckReply reply;
+      reply.decision = verdict.decision;
+      reply.reason = verdict.reason;
+      reply.approval_id = waiting->id;
+      reply.code = waiting->code;
+      reply.approvals_needed = waiting->approvals_needed;
+      reply.expires_ms = waiting->expires_ms;
+      reply.reasked = true;
+      core_.Record("hold", ReplyFields(fields, reply), &peer, audit::Log::Durability::kWritten);
+      return reply;
+    }
+  }
+
+  // Held or denied: a destructive attempt for the breaker and the rate limit.
+  const bool limited = !breaker_.TakeToken(agent);
+  if (verdict.decision == Decision::kDeny || limited) {
+    CheckReply reply;
+    reply.decision = Decision::kDeny;
+    reply.reason = limited ? "rate limit: too many destructive requests from agent '" + agent +
+                                 "' (" + verdict.reason + ")"
+                           : verdict.reason;
+    core_.Record("verdict", ReplyFields(fields, reply), &peer);
+    breaker_.Attempt(agent, c.hash, request.action.input, peer);
+    return reply;
+  }
+  approval::Request pending;
+  pending.action_hash = c.hash;
+  pending.agent = agent;
+  pending.channel = std::string(ToString(request.action.channel));
+  pending.input = request.action.input;
+  pending.cwd = request.action.cwd;
+  pending.reason = verdict.reason;
+  pending.approvals_needed = verdict.decision == Decision::kHold2 ? 2 : 1;
+  pending.created_ms = Core::NowMs();
+  pending.expires_ms = pending.created_ms + core_.options().approval_ttl_seconds * 1000LL;
+  approval::Request stored;
+  if (!core_.store().Hold(pending, &stored, &error))
+    return Held(peer, fields, "the approval store failed: " + error);
+  {
+    std::lock_guard lock(holds_mutex_);
+    pending_by_hash_[c.hash] = stored.id;
+  }
+  CheckReply reply;
+  reply.decision = verdict.decision;
+  reply.reason = verdict.reason;
+  reply.approval_id = stored.id;
+  reply.code = stored.code;
+  reply.approvals_needed = stored.approvals_needed;
+  reply.expires_ms = stored.expires_ms;
+  // Another daemon sharing the store registered it first: asked again.
+  reply.reasked = stored.created_ms != pending.created_ms;
+  core_.Record("hold", ReplyFields(fields, reply), &peer);
+  if (!reply.reasked) breaker_.Attempt(agent, c.hash, request.action.input, peer);
+  return reply;
+}
+
+Result<ProbeReply> DecisionPath::Probe(const Peer& peer, const CheckRequest& request) {
+  Classified c = Classify(peer, request);
+  const Verdict& verdict = c.verdict;
+  ProbeReply reply;
+  reply.decision = verdict.Enforced();
+  reply.reason = verdict.reason;
+  if (verdict.observe_only) reply.observed = verdict.decision;
+  std::string error;
+  if (!core_.store().IsFrozen(c.agent, &reply.frozen, &error))
+    return Status::Unavailable("the approval store is unreachable: " + error);
+  bool non_read = false;
+  for (const Action& action : verdict.actions) non_read = non_read || !IsRead(action);
+  if (reply.frozen && non_read) {
+    reply.decision = Decision::kHold;
+    reply.reason = FrozenReason(c.agent);
+    reply.would = "hold";
+  } else if (verdict.Enforced() == Decision::kAllow) {
+    reply.would = "allow";
+  } else {
+    bool approved = false;
+    std::string approved_id;
+    if (verdict.decision != Decision::kDeny &&
+        !core_.store().HasApproval(c.hash, Core::NowMs(), &approved, &error, &approved_id))
+      return Status::Unavailable("the approval store failed: " + error);
+    std::optional<approval::Request> waiting;
+    if (approved) {
+      reply.would = "use_approval";
+      reply.approval_id = approved_id;
+      reply.decision = request.defer_consume ? Decision::kHold : Decision::kAllow;
+    } else if (verdict.decision != Decision::kDeny && (waiting = LivePending(c.hash))) {
+      reply.would = "reask";
+      reply.approval_id = waiting->id;
+    } else {
+      const bool limited = !breaker_.HasToken(c.agent);
+      reply.rate_limited = limited;
+      reply.would = verdict.decision == Decision::kDeny || limited ? "deny" : "register";
+      if (limited) reply.decision = Decision::kDeny;
+      const Breaker::Preview preview = breaker_.Peek(c.agent, c.hash);
+      reply.counts_for_breaker = preview.counts;
+      reply.would_trip_breaker = preview.trips;
+    }
+  }
+  json fields = ToJson(reply);
+  fields.erase("ok");
+  const json action = ActionFields(request.action, c.agent);
+  for (const auto& [key, value] : action.items()) fields[key] = value;
+  // An entry marked as a probe: it asked, it changed nothing.
+  core_.Record("probe", std::move(fields), &peer, audit::Log::Durability::kWritten);
+  return reply;
+}
+
+Result<CheckReply> DecisionPath::Consume(const Peer& peer, const ConsumeRequest& request) {
+  const std::string agent = request.action.agent.empty() ? "unknown" : request.action.agent;
+  const json fields = ActionFields(request.action, agent);
+  const std::string hash = approval::ActionHash(ToString(request.action.channel),
+                                                request.action.input, request.action.cwd, agent);
+  approval::Request consumed;
+  std::string error;
+  if (!core_.store().ConsumeApproval(hash, Core::NowMs(), &consumed, &error))
+    return Held(peer, fields,
+                error == approval::kNoApproval
+                    ? "no approval left for this action (used, expired or never given)"
+                    : "the approval store failed: " + error);
+  CheckReply reply;
+  reply.decision = Decision::kAllow;
+  reply.approved = true;
+  reply.approval_id = consumed.id;
+  reply.approvers = consumed.approvers;
+  reply.reason = "approved by " + Join(consumed.approvers) + " (used once)";
+  if (!request.snapshot_id.empty()) {
+    reply.snapshot_id = request.snapshot_id;
+    reply.reason += "; saved first as vault snapshot " + request.snapshot_id +
+                    " (dualkey vault restore " + request.snapshot_id + ")";
+  }
+  if (!core_.Record("consumed", ReplyFields(fields, reply), &peer))
+    return Held(peer, fields, "the audit log could not be written");
+  return reply;
+}
+
+std::optional<vault::SnapshotInfo> DecisionPath::SaveToVault(
+    const std::vector<std::string>& targets, const std::string& agent, const std::string& input,
+    const Peer& peer, std::string* error) {
+  // One vault per daemon, opened (and created with the default retention)
+  // on first use; a vault that cannot be opened keeps such actions held.
+  std::lock_guard lock(vault_mutex_);
+  if (!vault_) {
+    const ServeOptions& o = core_.options();
+    const std::string dir = o.vault_dir.empty() ? o.state_dir + "/vault" : o.vault_dir;
+    vault_ = vault::Vault::OpenOrInit(dir, 30, error);
+    if (!vault_) return std::nullopt;
+  }
+  vault::SnapshotMeta meta;
+  meta.who = agent;
+  meta.action = input;
+  meta.kind = "files";
+  meta.tags = {"approved-action"};
+  std::optional<vault::SnapshotInfo> saved = vault_->PutPaths(targets, meta, nullptr, error);
+  if (saved) {
+    json fields{{"snapshot_id", saved->id},
+                {"paths", targets},
+                {"files", saved->files},
+                {"bytes", saved->bytes}};
+    PutText(fields, "agent", agent);
+    PutText(fields, "input", input);
+    core_.Record("vault_snapshot", std::move(fields), &peer);
+  }
+  return saved;
+}
+
+void AddDecisionOps(Dispatcher& dispatcher, DecisionPath& decisions) {
+  dispatcher.Add(
+      kOpCheck,
+      [&decisions](const Peer& peer, const json& body) -> Result<json> {
+        CheckRequest request;
+        if (Status s = FromJson(body, &request); !s.ok()) return s;
+        Result<CheckReply> reply = decisions.Check(peer, request);
+        if (!reply.ok()) return reply.status();
+        return ToJson(*reply);
+      },
+      /*decides=*/true);
+  dispatcher.Add(
+      kOpProbe,
+      [&decisions](const Peer& peer, const json& body) -> Result<json> {
+        CheckRequest request;
+        if (Status s = FromJson(body, &request); !s.ok()) return s;
+        Result<ProbeReply> reply = decisions.Probe(peer, request);
+        if (!reply.ok()) return reply.status();
+        return ToJson(*reply);
+      },
+      /*decides=*/true);
+  dispatcher.Add(
+      kOpConsume,
+      [&decisions](const Peer& peer, const json& body) -> Result<json> {
+        ConsumeRequest request;
+        if (Status s = FromJson(body, &request); !s.ok()) return s;
+        Result<CheckReply> reply = decisions.Consume(peer, request);
+        if (!reply.ok()) return reply.status();
+        return ToJson(*reply);
+      },
+      /*decides=*/true);
+}
+
+}  // namespace dualkey::daemon::internal

@@ -1,0 +1,62 @@
+// The decision path: check, probe and consume. Classifies the action with
+// the policy that applies to the caller, applies the breaker and the rate
+// limit, registers holds as pending approvals (once per action: asking
+// again is not a new attempt), uses approvals once, saves what an approved
+// action destroys to the vault first, and audits every answer.
+#pragma once
+
+#include <map>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "daemon/internal/breaker.h"
+#include "daemon/internal/core.h"
+#include "daemon/protocol.h"
+#include "policy/policy.h"
+#include "vault/vault.h"
+
+namespace dualkey::daemon::internal {
+
+class DecisionPath {
+ public:
+  DecisionPath(Core& core, Breaker& breaker);
+
+  Result<CheckReply> Check(const Peer& peer, const CheckRequest& request);
+  Result<ProbeReply> Probe(const Peer& peer, const CheckRequest& request);
+  Result<CheckReply> Consume(const Peer& peer, const ConsumeRequest& request);
+
+  // Forgets pending requests that expired (called by the expiry loop).
+  void Expired(const std::vector<approval::Request>& expired);
+
+ private:
+  struct Classified {
+    Verdict verdict;
+    std::string agent;  // "unknown" when none was given
+    std::string hash;   // approval::ActionHash
+  };
+  Classified Classify(const Peer& peer, const CheckRequest& request) const;
+  policy::Policy PolicyFor(const Peer& peer, const CheckRequest& request) const;
+
+  // The pending request registered for `hash` that is still waiting, if any.
+  std::optional<approval::Request> LivePending(const std::string& hash);
+
+  std::optional<vault::SnapshotInfo> SaveToVault(const std::vector<std::string>& targets,
+                                                 const std::string& agent, const std::string& input,
+                                                 const Peer& peer, std::string* error);
+
+  // The audit fields of an action: agent, channel, input, cwd.
+  static nlohmann::json ActionFields(const ActionRef& action, const std::string& agent);
+  // A hold that could not be registered: still held, with the reason.
+  CheckReply Held(const Peer& peer, const nlohmann::json& action_fields, std::string reason);
+
+  Core& core_;
+  Breaker& breaker_;
+  std::mutex holds_mutex_;
+  std::map<std::string, std::string> pending_by_hash_;  // action hash -> approval id
+  std::mutex vault_mutex_;
+  std::optional<vault::Vault> vault_;
+};
+
+}  // namespace dualkey::daemon::internal

@@ -1,0 +1,112 @@
+#include "daemon/internal/transport.h"
+
+#include <poll.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <chrono>
+#include <cstring>
+#include <thread>
+
+#include "daemon/client.h"
+#include "daemon/internal/line_io.h"
+#include "daemon/protocol.h"
+
+namespace dualkey::daemon::internal {
+namespace {
+
+using nlohmann::json;
+
+void ServeConnection(Core* core, const Dispatcher* dispatcher, const std::atomic<bool>* stop,
+                     int fd, std::atomic<int>* active) {
+  Peer peer;
+  peer.via = Peer::Via::kUnix;
+  if (Result<PeerCredentials> cred = PeerOf(fd); cred.ok())
+    peer = core->UnixPeer(cred->pid, cred->uid, cred->gid);
+  std::string buffer, line;
+  while (!*stop && ReadLine(fd, &buffer, &line, 1000 * 60 * 60, stop)) {
+    Result<json> request = DecodeLine(line);
+    if (!request.ok()) {
+      // Not JSON, or not UTF-8: refused, never decided.
+      core->Record("bad_request",
+                   json{{"error", request.status().message()}, {"bytes", line.size()}}, &peer);
+      json reply = ErrorJson(Status::InvalidArgument(
+          "the request is not a JSON object in UTF-8 (" + request.status().message() +
+          "); send text that is not UTF-8 as FIELD_b64"));
+      reply["decision"] = "hold";
+      if (!WriteAll(fd, EncodeLine(reply))) break;
+      continue;
+    }
+    if (request->value("op", "") == kOpWatch) {
+      core->Subscribe(fd);
+      WriteAll(fd, EncodeLine(json{{"ok", true}, {"watching", true}}));
+      // Hold the connection until the client leaves or we stop.
+      char byte;
+      while (!*stop) {
+        pollfd pfd{fd, POLLIN, 0};
+        int ready = poll(&pfd, 1, 200);
+        if (ready > 0 && recv(fd, &byte, 1, 0) <= 0) break;
+      }
+      core->Unsubscribe(fd);
+      break;
+    }
+    if (!WriteAll(fd, EncodeLine(dispatcher->Handle(peer, *request)))) break;
+  }
+  close(fd);
+  --*active;
+}
+
+}  // namespace
+
+Result<std::unique_ptr<UnixListener>> UnixListener::Open(const std::string& path) {
+  sockaddr_un address{};
+  if (path.empty() || path.size() >= sizeof(address.sun_path))
+    return Status::InvalidArgument("unusable socket path: '" + path + "'");
+  address.sun_family = AF_UNIX;
+  std::memcpy(address.sun_path, path.c_str(), path.size() + 1);
+  // A socket file left by a daemon that died: replace it unless one answers.
+  {
+    int probe = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    const bool answered =
+        probe >= 0 && connect(probe, reinterpret_cast<sockaddr*>(&address), sizeof address) == 0;
+    if (probe >= 0) close(probe);
+    if (answered)
+      return Status::FailedPrecondition("another daemon is already listening on " + path);
+  }
+  int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return Status::IOError(std::string("socket: ") + std::strerror(errno));
+  unlink(path.c_str());
+  if (bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof(address)) != 0 ||
+      listen(fd, 128) != 0) {
+    Status failed = Status::IOError("cannot listen on " + path + ": " + std::strerror(errno));
+    close(fd);
+    return failed;
+  }
+  // Agents (maybe another OS user) must be able to ask; approving needs TOTP.
+  chmod(path.c_str(), 0666);
+  return std::unique_ptr<UnixListener>(new UnixListener(fd, path));
+}
+
+UnixListener::~UnixListener() {
+  close(fd_);
+  unlink(path_.c_str());
+}
+
+void UnixListener::Run(Core& core, const Dispatcher& dispatcher, const std::atomic<bool>& stop) {
+  std::atomic<int> active{0};
+  while (!stop) {
+    pollfd pfd{fd_, POLLIN, 0};
+    if (poll(&pfd, 1, 200) <= 0) continue;
+    int fd = accept4(fd_, nullptr, nullptr, SOCK_CLOEXEC);
+    if (fd < 0) continue;
+    ++active;
+    std::thread(ServeConnection, &core, &dispatcher, &stop, fd, &active).detach();
+  }
+  // Connections notice `stop` within 200 ms; the listener outlives them.
+  while (active > 0) std::this_thread::sleep_for(std::chrono::milliseconds(20));
+}
+
+}  // namespace dualkey::daemon::internal

@@ -1,0 +1,260 @@
+// The daemon's wire protocol as value types: one request and one reply type
+// per op, and their encoding. Every client (hooks, `check`, the proxies, the
+// gateway, the CLI, `doctor`) and the daemon itself go through this header,
+// so a field is named in one place.
+//
+// On the wire: one JSON object per line each way (the Unix socket) or as an
+// HTTP body (POST /v1/<op>). Requests carry "op"; replies carry "ok", and
+// {"ok": false, "error": "...", "status": "permission_denied"} on failure.
+// Unknown fields are ignored both ways (older and newer peers interoperate);
+// a reply that lacks what its op must answer (a check without a valid
+// "decision") is an error, never a default.
+//
+// Bytes are bytes: a text field that is not valid UTF-8 (a file name, a SQL
+// literal) travels as the displayable text (invalid sequences as U+FFFD) in
+// FIELD plus the exact bytes, base64, in FIELD_b64. The receiver uses the
+// exact bytes, so a decision and an approval's binding never depend on the
+// repair; a peer that does not know FIELD_b64 sees only the repaired text.
+//
+// Ops: check, probe, consume, pending, approve, deny, breaker_reset,
+// breaker_status, status, watch. docs/daemon.md documents each.
+#pragma once
+
+#include <cstdint>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "base/status.h"
+#include "core/action.h"
+
+namespace dualkey::daemon {
+
+inline constexpr std::string_view kOpCheck = "check";
+inline constexpr std::string_view kOpProbe = "probe";
+inline constexpr std::string_view kOpConsume = "consume";
+inline constexpr std::string_view kOpPending = "pending";
+inline constexpr std::string_view kOpApprove = "approve";
+inline constexpr std::string_view kOpDeny = "deny";
+inline constexpr std::string_view kOpBreakerReset = "breaker_reset";
+inline constexpr std::string_view kOpBreakerStatus = "breaker_status";
+inline constexpr std::string_view kOpStatus = "status";
+inline constexpr std::string_view kOpWatch = "watch";
+
+// The largest line either side accepts.
+inline constexpr std::size_t kMaxLineBytes = 1 << 20;
+
+// What an approval is bound to: the exact channel, input, working directory
+// and agent (approval::ActionHash).
+struct ActionRef {
+  Channel channel = Channel::kShell;
+  std::string input;
+  std::string cwd;
+  std::string agent;
+};
+
+// check: decide, audit, register a hold as a pending approval, use an
+// approval once. probe: the same question with no effect (see ProbeReply).
+struct CheckRequest {
+  ActionRef action;
+  std::string home;            // for ~ in shell input
+  std::string file_operation;  // file channel: write | edit | delete
+  // A component that knows more than the text (rows a DELETE touches) may
+  // raise the decision, never lower it, and say why in `detail`.
+  std::optional<Decision> min_decision;
+  std::string detail;
+  // The caller saves what the action destroys before it runs: an approved
+  // action is answered hold + approval_ready, and `consume` uses it.
+  bool defer_consume = false;
+};
+
+struct CheckReply {
+  Decision decision = Decision::kHold;
+  std::string reason;
+  // Observe mode: what would have been decided (the decision is allow).
+  std::optional<Decision> observed;
+  // A hold registered (or found again) as a pending approval.
+  std::string approval_id;
+  std::string code;
+  int approvals_needed = 0;
+  std::int64_t expires_ms = 0;
+  // The same pending action asked again: no new request, no breaker count.
+  bool reasked = false;
+  // Allowed because an approval was used up (once).
+  bool approved = false;
+  std::vector<std::string> approvers;
+  // defer_consume: approved, waiting for `consume`.
+  bool approval_ready = false;
+  std::string snapshot_id;
+  // The breaker holds this agent (a human resets it).
+  bool frozen = false;
+};
+
+struct ConsumeRequest {
+  ActionRef action;
+  std::string snapshot_id;
+};
+// consume answers a CheckReply: allow + approved, or a hold when no approval is left.
+
+// probe: what a check would answer and do, with no effect: no pending
+// request, no approval used, no breaker or rate-limit count; the audit log
+// gets one entry marked as a probe.
+struct ProbeReply {
+  Decision decision = Decision::kHold;  // what a check would answer now
+  std::string reason;
+  std::optional<Decision> observed;
+  bool frozen = false;
+  // What a check would do: "allow", "register" (a new pending approval),
+  // "reask" (the pending approval `approval_id` again), "use_approval" (an
+  // approval waits and would be used), "deny".
+  std::string would;
+  std::string approval_id;          // reask / use_approval
+  bool counts_for_breaker = false;  // a check would be a destructive attempt
+  bool would_trip_breaker = false;
+  bool rate_limited = false;
+};
+
+// A pending (or decided) approval request as humans see it.
+struct Approval {
+  std::string id;
+  std::string code;
+  std::string agent;
+  std::string channel;
+  std::string input;
+  std::string cwd;
+  std::string reason;
+  int approvals_needed = 1;
+  std::vector<std::string> approvers;
+  std::string state;  // pending | approved | denied | consumed | expired
+  std::int64_t created_ms = 0;
+  std::int64_t expires_ms = 0;
+  std::string denied_by;
+  std::string deny_reason;
+};
+
+struct PendingRequest {};
+struct PendingReply {
+  std::vector<Approval> requests;
+};
+
+struct ApproveRequest {
+  std::string id;  // id or code
+  std::string approver;
+  std::string totp;
+};
+struct DenyRequest {
+  std::string id;
+  std::string approver;
+  std::string reason;
+};
+struct ApprovalReply {  // approve and deny
+  Approval request;
+};
+
+struct BreakerResetRequest {
+  std::string agent;
+  std::string approver;
+  std::string totp;
+};
+struct BreakerResetReply {
+  std::string agent;
+  bool frozen = false;
+};
+
+struct BreakerStatusRequest {
+  std::string agent;  // empty: every agent the daemon knows about
+};
+struct BreakerAgent {
+  std::string agent;
+  bool frozen = false;
+  std::int64_t since_ms = 0;  // frozen: when; else 0
+  std::string why;            // frozen: what tripped it
+  int recent_attempts = 0;    // distinct destructive attempts in the current window
+  std::string reset;          // the command that unfreezes it
+};
+struct BreakerStatusReply {
+  int attempts = 0;        // attempts within...
+  int window_seconds = 0;  // ...this window trip the breaker
+  std::vector<BreakerAgent> agents;
+};
+
+struct StatusRequest {};
+struct StatusReply {
+  int pid = 0;
+  std::string socket;
+  bool protected_install = false;
+  std::int64_t uid = -1;  // the daemon's uid
+};
+
+// --- encoding ---------------------------------------------------------------
+// ToJson(request) includes "op"; ToJson(reply) includes "ok": true.
+// FromJson fails with kInvalidArgument (a request) or kCorruption (a reply)
+// naming the field; a reply {"ok": false} decodes to its error Status.
+
+nlohmann::json ToJson(const CheckRequest& r);
+nlohmann::json ToJson(const ConsumeRequest& r);
+nlohmann::json ToJson(const PendingRequest& r);
+nlohmann::json ToJson(const ApproveRequest& r);
+nlohmann::json ToJson(const DenyRequest& r);
+nlohmann::json ToJson(const BreakerResetRequest& r);
+nlohmann::json ToJson(const BreakerStatusRequest& r);
+nlohmann::json ToJson(const StatusRequest& r);
+// A probe is a check's request under op "probe".
+nlohmann::json ProbeJson(const CheckRequest& r);
+
+Status FromJson(const nlohmann::json& j, CheckRequest* out);
+Status FromJson(const nlohmann::json& j, ConsumeRequest* out);
+Status FromJson(const nlohmann::json& j, ApproveRequest* out);
+Status FromJson(const nlohmann::json& j, DenyRequest* out);
+Status FromJson(const nlohmann::json& j, BreakerResetRequest* out);
+Status FromJson(const nlohmann::json& j, BreakerStatusRequest* out);
+
+nlohmann::json ToJson(const CheckReply& r);
+nlohmann::json ToJson(const ProbeReply& r);
+nlohmann::json ToJson(const Approval& r);
+nlohmann::json ToJson(const PendingReply& r);
+nlohmann::json ToJson(const ApprovalReply& r);
+nlohmann::json ToJson(const BreakerResetReply& r);
+nlohmann::json ToJson(const BreakerStatusReply& r);
+nlohmann::json ToJson(const StatusReply& r);
+
+Status FromJson(const nlohmann::json& j, CheckReply* out);
+Status FromJson(const nlohmann::json& j, ProbeReply* out);
+Status FromJson(const nlohmann::json& j, Approval* out);
+Status FromJson(const nlohmann::json& j, PendingReply* out);
+Status FromJson(const nlohmann::json& j, ApprovalReply* out);
+Status FromJson(const nlohmann::json& j, BreakerResetReply* out);
+Status FromJson(const nlohmann::json& j, BreakerStatusReply* out);
+Status FromJson(const nlohmann::json& j, StatusReply* out);
+
+// {"ok": false, "error": message, "status": "permission_denied"}.
+nlohmann::json ErrorJson(const Status& status);
+// The Status a reply carries: Ok for {"ok": true}, its error for
+// {"ok": false}, kCorruption for anything else.
+Status ReplyStatus(const nlohmann::json& reply);
+
+template <typename T>
+Result<T> Decode(const nlohmann::json& j) {
+  T out;
+  if (Status s = FromJson(j, &out); !s.ok()) return s;
+  return out;
+}
+
+// One line on the wire: compact JSON (never throws; see json_text.h) and '\n'.
+std::string EncodeLine(const nlohmann::json& value);
+// A line (without its '\n') as a JSON object; kInvalidArgument otherwise.
+Result<nlohmann::json> DecodeLine(std::string_view line);
+
+// Text fields that may carry any bytes (see the header comment).
+void PutText(nlohmann::json& j, std::string_view key, std::string_view bytes);
+// The field's exact bytes: FIELD_b64 when present, else FIELD; `missing`
+// when neither is there. kInvalidArgument when either is not a string or the
+// base64 does not decode.
+Status GetText(const nlohmann::json& j, std::string_view key, std::string* out,
+               bool required = false);
+
+bool ParseDecisionName(std::string_view text, Decision* out);
+
+}  // namespace dualkey::daemon
