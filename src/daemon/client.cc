@@ -1,6 +1,7 @@
 #include "daemon/client.h"
 
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/time.h>
 #include <sys/un.h>
 #include <unistd.h>
@@ -82,8 +83,16 @@ Client Client::ForLayout(const Result<install::Layout>& layout, ClientOptions op
 Result<int> Client::Connect() const {
   if (!usable_.ok()) return usable_;
   sockaddr_un address{};
-  if (socket_path_.empty() || socket_path_.size() >= sizeof(address.sun_path))
-    return Status::InvalidArgument("unusable daemon socket path: '" + socket_path_ + "'");
+  if (socket_path_.empty()) return Status::InvalidArgument("no daemon socket path");
+  if (socket_path_.size() >= sizeof(address.sun_path)) {
+    // No daemon can listen there; say "not running" when there is nothing.
+    struct stat st {};
+    if (lstat(socket_path_.c_str(), &st) != 0)
+      return Status::NotFound("the dualkey daemon is not running (no socket at " + socket_path_ +
+                              ")");
+    return Status::InvalidArgument("the daemon socket path is too long for a Unix socket (" +
+                                   socket_path_ + ")");
+  }
   int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
   if (fd < 0) return Status::IOError(std::string("socket: ") + std::strerror(errno));
   Fd guard(fd);

@@ -732,6 +732,64 @@ TEST_F(PgProxy, OversizedOrBadMessageAfterLoginClosesSession) {
   PQfinish(fresh);
 }
 
+// A burst freezes the agent: the proxy says it is the breaker and how to
+// reset it (not "denied, do not retry"), and after a human's reset the same
+// statement is an ordinary hold again. Its own daemon, which trips at two.
+TEST_F(PgProxy, FrozenAgentIsToldHowToResetAndResetWorks) {
+  const fs::path state = *state_ / "breaker-daemon";
+  fs::create_directories(state);
+  const std::string socket = (state / "d.sock").string();
+  pid_t daemon = fork();
+  if (daemon == 0) {
+    execl(DUALKEY_BINARY, DUALKEY_BINARY, "serve", "--state", state.c_str(), "--socket",
+          socket.c_str(), "--quiet", "--breaker-attempts", "2", nullptr);
+    _exit(127);
+  }
+  std::string error;
+  for (int i = 0; i < 200 && !DaemonCall(socket, json{{"op", "status"}}, 200, &error); ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  Output added = Shell(DUALKEY_BINARY + std::string(" approver add carol --state ") +
+                       Quote(state.string()));
+  ASSERT_EQ(added.status, 0) << added.out;
+  const std::size_t at = added.out.find("secret=");
+  const std::string secret = added.out.substr(at + 7, added.out.find('&', at) - at - 7);
+
+  Child proxy;
+  std::string line;
+  ASSERT_TRUE(proxy.Start(
+      {DUALKEY_BINARY, "pg-proxy", "--listen", "127.0.0.1:0", "--upstream",
+       "postgresql://app@127.0.0.1:" + std::to_string(pg_->port()) + "?sslmode=disable",
+       "--socket", socket, "--state-dir", state_->string(), "--quiet"},
+      {"PGPASSWORD=real-secret"}, &line));
+  const int port = PortFromListening(line);
+  ASSERT_GT(port, 0) << line;
+  PGconn* conn = Connect(*token_, "disable", port);
+  ASSERT_EQ(PQstatus(conn), CONNECTION_OK) << PQerrorMessage(conn);
+  std::string message;
+  // Asking twice about one statement is one attempt; two statements trip it.
+  for (int i = 0; i < 3; ++i) EXPECT_EQ(Exec(conn, "DROP TABLE frozen_a").second, "DKH01");
+  EXPECT_EQ(Exec(conn, "DROP TABLE frozen_b", &message).second, "DKH01");
+  EXPECT_FALSE(ApprovalId(message).empty()) << message;
+  EXPECT_EQ(Exec(conn, "DROP TABLE frozen_c", &message).second, "DKH01");
+  EXPECT_NE(message.find("breaker"), std::string::npos) << message;
+  EXPECT_NE(message.find("dualkey breaker reset agent1"), std::string::npos) << message;
+  EXPECT_EQ(message.find("do not retry"), std::string::npos) << message;
+  const std::int64_t now = std::chrono::duration_cast<std::chrono::seconds>(
+                               std::chrono::system_clock::now().time_since_epoch())
+                               .count();
+  Output reset = Shell(std::string(DUALKEY_BINARY) + " breaker reset agent1 --as carol --socket " +
+                       Quote(socket) + " --code " + dualkey::approval::TotpCode(secret, now));
+  ASSERT_EQ(reset.status, 0) << reset.out;
+  EXPECT_EQ(Exec(conn, "DROP TABLE frozen_c", &message).second, "DKH01");
+  EXPECT_NE(message.find("dualkey approve"), std::string::npos) << message;
+  EXPECT_FALSE(ApprovalId(message).empty()) << message;
+  PQfinish(conn);
+  proxy.Stop();
+  kill(daemon, SIGTERM);
+  int status;
+  waitpid(daemon, &status, 0);
+}
+
 TEST_F(PgProxy, Md5UpstreamAndUnreachableDaemon) {
   Child proxy;
   std::string line;
