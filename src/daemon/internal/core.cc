@@ -61,19 +61,24 @@ bool Core::Record(std::string_view kind, json fields, const Peer* peer,
                                     &error, durability) != 0;
   if (!durable && !options_.quiet)
     std::cerr << "dualkey serve: audit append failed: " << error << "\n";
-  fields["event"] = std::string(kind);
-  Broadcast(EncodeLine(fields));
+  // Most of the time nobody watches: do not encode the event twice for no one.
+  if (watching_.load(std::memory_order_relaxed) > 0) {
+    fields["event"] = std::string(kind);
+    Broadcast(EncodeLine(fields));
+  }
   return durable;
 }
 
 void Core::Subscribe(int fd) {
   std::lock_guard lock(watch_mutex_);
   watchers_.push_back(fd);
+  watching_ = static_cast<int>(watchers_.size());
 }
 
 void Core::Unsubscribe(int fd) {
   std::lock_guard lock(watch_mutex_);
   std::erase(watchers_, fd);
+  watching_ = static_cast<int>(watchers_.size());
 }
 
 void Core::Broadcast(const std::string& line) {

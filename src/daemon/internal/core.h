@@ -8,6 +8,7 @@
 
 #include <sys/types.h>
 
+#include <atomic>
 #include <cstdint>
 #include <functional>
 #include <map>
@@ -79,6 +80,7 @@ class Core {
   const uid_t own_uid_;
   std::mutex watch_mutex_;
   std::vector<int> watchers_;
+  std::atomic<int> watching_{0};
 };
 
 // The op table. A handler returns its reply (with "ok": true) or a Status,

@@ -85,9 +85,12 @@ DecisionPath::Classified DecisionPath::Classify(const Peer& peer,
   }
   if (!request.detail.empty()) out.verdict.reason += " (" + request.detail + ")";
   out.agent = request.action.agent.empty() ? "unknown" : request.action.agent;
-  out.hash = approval::ActionHash(ToString(request.action.channel), request.action.input,
-                                  request.action.cwd, out.agent);
   return out;
+}
+
+std::string DecisionPath::Classified::Hash(const ActionRef& action) const {
+  // Only what is not simply allowed needs it: kept off the allow path.
+  return approval::ActionHash(ToString(action.channel), action.input, action.cwd, agent);
 }
 
 std::optional<approval::Request> DecisionPath::LivePending(const std::string& hash) {
@@ -159,6 +162,7 @@ Result<CheckReply> DecisionPath::Check(const Peer& peer, const CheckRequest& req
     return reply;
   }
 
+  const std::string hash = c.Hash(request.action);
   if (verdict.decision != Decision::kDeny) {
     // What an approved action destroys goes into the vault before it may
     // run; the approval is consumed only once that save is durable, and a
@@ -169,7 +173,7 @@ Result<CheckReply> DecisionPath::Check(const Peer& peer, const CheckRequest& req
     // Ask the store first: finding the targets stats and expands globs on
     // disk, which only an approved action needs.
     if ((channel == Channel::kShell || channel == Channel::kFile || request.defer_consume) &&
-        !core_.store().HasApproval(c.hash, Core::NowMs(), &approved, &error, &approved_id))
+        !core_.store().HasApproval(hash, Core::NowMs(), &approved, &error, &approved_id))
       return Held(peer, fields, "the approval store failed: " + error);
     if (request.defer_consume && approved) {
       // Still a hold to anyone who reads only the decision.
@@ -194,7 +198,7 @@ Result<CheckReply> DecisionPath::Check(const Peer& peer, const CheckRequest& req
       snapshot_id = saved->id;
     }
     approval::Request consumed;
-    if (core_.store().ConsumeApproval(c.hash, Core::NowMs(), &consumed, &error)) {
+    if (core_.store().ConsumeApproval(hash, Core::NowMs(), &consumed, &error)) {
       CheckReply reply;
       reply.decision = Decision::kAllow;
       reply.approved = true;
@@ -216,7 +220,7 @@ Result<CheckReply> DecisionPath::Check(const Peer& peer, const CheckRequest& req
 
     // The same action asked again while its request waits: the same
     // request, and not a new attempt for the breaker or the rate limit.
-    if (std::optional<approval::Request> waiting = LivePending(c.hash)) {
+    if (std::optional<approval::Request> waiting = LivePending(hash)) {
       CheckReply reply;
       reply.decision = verdict.decision;
       reply.reason = verdict.reason;
@@ -239,11 +243,11 @@ Result<CheckReply> DecisionPath::Check(const Peer& peer, const CheckRequest& req
                                  "' (" + verdict.reason + ")"
                            : verdict.reason;
     core_.Record("verdict", ReplyFields(fields, reply), &peer);
-    breaker_.Attempt(agent, c.hash, request.action.input, peer);
+    breaker_.Attempt(agent, hash, request.action.input, peer);
     return reply;
   }
   approval::Request pending;
-  pending.action_hash = c.hash;
+  pending.action_hash = hash;
   pending.agent = agent;
   pending.channel = std::string(ToString(request.action.channel));
   pending.input = request.action.input;
@@ -257,7 +261,7 @@ Result<CheckReply> DecisionPath::Check(const Peer& peer, const CheckRequest& req
     return Held(peer, fields, "the approval store failed: " + error);
   {
     std::lock_guard lock(holds_mutex_);
-    pending_by_hash_[c.hash] = stored.id;
+    pending_by_hash_[hash] = stored.id;
   }
   CheckReply reply;
   reply.decision = verdict.decision;
@@ -269,13 +273,14 @@ Result<CheckReply> DecisionPath::Check(const Peer& peer, const CheckRequest& req
   // Another daemon sharing the store registered it first: asked again.
   reply.reasked = stored.created_ms != pending.created_ms;
   core_.Record("hold", ReplyFields(fields, reply), &peer);
-  if (!reply.reasked) breaker_.Attempt(agent, c.hash, request.action.input, peer);
+  if (!reply.reasked) breaker_.Attempt(agent, hash, request.action.input, peer);
   return reply;
 }
 
 Result<ProbeReply> DecisionPath::Probe(const Peer& peer, const CheckRequest& request) {
   Classified c = Classify(peer, request);
   const Verdict& verdict = c.verdict;
+  const std::string hash = c.Hash(request.action);
   ProbeReply reply;
   reply.decision = verdict.Enforced();
   reply.reason = verdict.reason;
@@ -295,14 +300,14 @@ Result<ProbeReply> DecisionPath::Probe(const Peer& peer, const CheckRequest& req
     bool approved = false;
     std::string approved_id;
     if (verdict.decision != Decision::kDeny &&
-        !core_.store().HasApproval(c.hash, Core::NowMs(), &approved, &error, &approved_id))
+        !core_.store().HasApproval(hash, Core::NowMs(), &approved, &error, &approved_id))
       return Status::Unavailable("the approval store failed: " + error);
     std::optional<approval::Request> waiting;
     if (approved) {
       reply.would = "use_approval";
       reply.approval_id = approved_id;
       reply.decision = request.defer_consume ? Decision::kHold : Decision::kAllow;
-    } else if (verdict.decision != Decision::kDeny && (waiting = LivePending(c.hash))) {
+    } else if (verdict.decision != Decision::kDeny && (waiting = LivePending(hash))) {
       reply.would = "reask";
       reply.approval_id = waiting->id;
     } else {
@@ -310,7 +315,7 @@ Result<ProbeReply> DecisionPath::Probe(const Peer& peer, const CheckRequest& req
       reply.rate_limited = limited;
       reply.would = verdict.decision == Decision::kDeny || limited ? "deny" : "register";
       if (limited) reply.decision = Decision::kDeny;
-      const Breaker::Preview preview = breaker_.Peek(c.agent, c.hash);
+      const Breaker::Preview preview = breaker_.Peek(c.agent, hash);
       reply.counts_for_breaker = preview.counts;
       reply.would_trip_breaker = preview.trips;
     }

@@ -34,7 +34,8 @@ class DecisionPath {
   struct Classified {
     Verdict verdict;
     std::string agent;  // "unknown" when none was given
-    std::string hash;   // approval::ActionHash
+    // approval::ActionHash of the action as this agent's.
+    std::string Hash(const ActionRef& action) const;
   };
   Classified Classify(const Peer& peer, const CheckRequest& request) const;
   policy::Policy PolicyFor(const Peer& peer, const CheckRequest& request) const;
