@@ -39,6 +39,7 @@ Core::Core(ServeOptions options, install::Layout layout, std::unique_ptr<approva
 Peer Core::UnixPeer(pid_t pid, uid_t uid, gid_t gid) const {
   Peer peer;
   peer.via = Peer::Via::kUnix;
+  peer.known = true;
   peer.pid = pid;
   peer.uid = uid;
   peer.gid = gid;

@@ -32,6 +32,7 @@ namespace dualkey::daemon::internal {
 struct Peer {
   enum class Via : std::uint8_t { kUnix, kHttp, kDaemon };
   Via via = Via::kDaemon;
+  bool known = false;  // credentials were read (a Unix peer); never privileged otherwise
   pid_t pid = 0;
   uid_t uid = static_cast<uid_t>(-1);
   gid_t gid = static_cast<gid_t>(-1);
@@ -109,6 +110,8 @@ class Dispatcher {
 };
 
 // Each group of ops registers itself (decision.cc, approvals.cc, breaker.cc).
+// A later Add for the same op replaces the earlier one, so a module that
+// takes an op over (approver administration, say) registers after these.
 class Breaker;
 class DecisionPath;
 void AddDecisionOps(Dispatcher& dispatcher, DecisionPath& decisions);
