@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "gateway/gateway.h"
+#include "setup/setup.h"
 #include "mcp/proxy.h"
 #include "daemon/daemon.h"
 
@@ -101,7 +102,8 @@ int RunAudit(const std::string& action, const std::string& file, const std::stri
 // `dualkey hook AGENT`: reads the agent's pre-tool-use JSON on stdin and
 // answers in that agent's protocol (hook_cmd.cc).
 struct HookOptions {
-  std::string agent;  // claude | cursor | codex | gemini
+  std::string agent;   // claude | cursor | codex | gemini
+  bool probe = false;  // ask the daemon with a probe: registers nothing (doctor)
 };
 int RunHook(const HookOptions& options);
 
@@ -117,13 +119,17 @@ struct InstallOptions {
 };
 int RunInstall(const InstallOptions& options);
 
-// `dualkey doctor`: runs a harmless and a destructive sample through each
-// installed hook and reports whether each agent is really protected.
+// `dualkey doctor`: what the install protects for the user running it (files,
+// daemon, environment), and each installed hook run with a harmless and a
+// destructive sample; changes nothing.
 struct DoctorOptions {
   bool json = false;
   std::string project_dir;  // project configs to check too; default: the current directory
 };
-int RunDoctor(const DoctorOptions& options);
+int RunDoctor(const DoctorOptions& options);  // setup_cmd.cc
+
+// `sudo dualkey setup`: the protected install (setup_cmd.cc, src/setup/).
+int RunSetup(const setup::Options& options);
 
 // `dualkey mcp -- SERVER...` and `dualkey mcp --upstream URL` (mcp_cmd.cc).
 int RunMcp(const mcp::ProxyOptions& options);

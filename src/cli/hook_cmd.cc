@@ -86,7 +86,8 @@ int RunHook(const HookOptions& options) {
   daemon::ClientOptions client_options;
   client_options.timeout_ms = 3000;
   daemon::Client client = daemon::Client::ForThisProcess(client_options);
-  std::unique_ptr<hook::RemoteDecider> decider = hook::DaemonDecider(client);
+  std::unique_ptr<hook::RemoteDecider> decider =
+      options.probe ? hook::DaemonProbe(client) : hook::DaemonDecider(client);
   env.daemon = decider.get();
   if (client.protected_install()) {
     // Observe mode there comes from the system policy only; its log goes
@@ -119,14 +120,6 @@ int RunInstall(const InstallOptions& options) {
   request.home = Home();
   request.agent_version = options.agent_version;
   return Emit(hook::Install(request));
-}
-
-int RunDoctor(const DoctorOptions& options) {
-  hook::DoctorRequest request;
-  request.home = Home();
-  request.project_dir = options.project_dir.empty() ? CurrentDirectory() : options.project_dir;
-  request.json = options.json;
-  return Emit(hook::Doctor(request));
 }
 
 }  // namespace dualkey::cli

@@ -187,6 +187,9 @@ int main(int argc, char** argv) {
       "Answer an agent's pre-tool-use hook: reads its JSON on stdin, replies in its protocol.\n"
       "Wired into the agent by `dualkey install AGENT`.");
   hook_cmd->add_option("agent", hook.agent, "claude, cursor, codex or gemini")->required();
+  hook_cmd->add_flag("--probe", hook.probe,
+                     "ask without registering anything (what `dualkey doctor` runs): no pending "
+                     "approval, no breaker count, never uses an approval");
 
   dualkey::cli::InstallOptions install;
   dualkey::cli::InstallMcpOptions install_mcp;
@@ -396,9 +399,46 @@ int main(int argc, char** argv) {
 
   dualkey::cli::DoctorOptions doctor;
   CLI::App* doctor_cmd = app.add_subcommand(
-      "doctor", "Check each installed agent hook with a harmless and a destructive sample.");
+      "doctor",
+      "Say plainly what dualkey protects here, for you: can you (and so an agent running as\n"
+      "you) read approver secrets, write the store, the audit log, the policy, the vault;\n"
+      "does the daemon run as its own user; are the hooks installed and answering; are\n"
+      "environment overrides ignored. Each failure names the command that fixes it.\n"
+      "Changes nothing (hooks are run with --probe). Exit status: 0 all in place, 1 not.");
   doctor_cmd->add_flag("--json", doctor.json, "print JSON");
   doctor_cmd->add_option("--dir", doctor.project_dir, "project whose configs to check too");
+
+  dualkey::setup::Options setup;
+  CLI::App* setup_cmd = app.add_subcommand(
+      "setup",
+      "The protected install, in one command (run as root):\n"
+      "  sudo dualkey setup                  guard your agents (you: $SUDO_USER)\n"
+      "  sudo dualkey setup --approver alice enrol alice as the first approver\n"
+      "  sudo dualkey setup --dry-run        what it would change\n"
+      "  sudo dualkey setup --remove         undo it; keeps the vault and the audit log\n"
+      "Creates the `dualkey` system user; state in /var/lib/dualkey (0700, its own),\n"
+      "policy and install file in /etc/dualkey (root's), the socket in /run/dualkey; copies\n"
+      "this binary to /usr/local/bin/dualkey; starts `dualkey serve` as that user (systemd\n"
+      "units, or a process with a pid file without systemd); wires the agents' hooks (their\n"
+      "managed, root-owned configs and the user's own); ends with `dualkey doctor`.\n"
+      "Running it again changes nothing, or finishes what an interrupted run left.\n"
+      "Without it dualkey runs in single-user mode, for trying it out: state in your home,\n"
+      "which guards against an agent's mistakes but not against an agent working around it.");
+  setup_cmd->add_option("--user", setup.user, "whose agents to guard (default: $SUDO_USER)");
+  setup_cmd->add_option("--approver", setup.approver,
+                        "enrol this first approver (default: asked on the terminal)");
+  setup_cmd->add_option("--daemon-user", setup.daemon_user,
+                        "the daemon's system user (dualkey)");
+  setup_cmd->add_option("--agents", setup.agents,
+                        "agents to wire, comma-separated (default: claude,cursor,codex,gemini)");
+  setup_cmd->add_option("--binary", setup.binary, "the dualkey binary to install (default: this one)");
+  setup_cmd->add_flag("--remove", setup.remove,
+                      "undo the install: stop the daemon, remove units, hooks, the install file, "
+                      "the binary and the user; keep the vault and the audit log");
+  setup_cmd->add_flag("--stop", setup.stop, "stop the daemon (start it again: sudo dualkey setup)");
+  setup_cmd->add_flag("--dry-run", setup.dry_run, "show what would change, change nothing");
+  setup_cmd->add_flag("--json", setup.json, "print one JSON object");
+  setup_cmd->add_flag("--no-doctor", setup.no_doctor, "do not run doctor at the end");
 
   dualkey::cli::VaultOptions vault;
   CLI::App* vault_cmd = app.add_subcommand(
@@ -508,6 +548,7 @@ int main(int argc, char** argv) {
   if (install_cmd->parsed()) return dualkey::cli::RunInstall(install);
   if (mcp_cmd->parsed()) return dualkey::cli::RunMcp(mcp);
   if (doctor_cmd->parsed()) return dualkey::cli::RunDoctor(doctor);
+  if (setup_cmd->parsed()) return dualkey::cli::RunSetup(setup);
   if (demo_cmd->parsed()) return dualkey::demo::Run(demo);
   if (!token.action.empty()) return dualkey::cli::RunToken(token);
   if (!vault.action.empty()) return dualkey::cli::RunVault(vault);

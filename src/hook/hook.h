@@ -71,6 +71,9 @@ class RemoteDecider {
 // A RemoteDecider that asks `dualkey serve` through daemon::Client (which
 // finds the socket and checks who listens on it).
 std::unique_ptr<RemoteDecider> DaemonDecider(daemon::Client client);
+// The same, asking with a probe (probe.cc): registers no approval, counts
+// toward no breaker, never answers "approved". For `dualkey doctor`.
+std::unique_ptr<RemoteDecider> DaemonProbe(daemon::Client client);
 
 struct Environment {
   std::string home;                  // the user's home, for ~ and $HOME

@@ -1,7 +1,9 @@
 #include "hook/install.h"
 
+#include <fcntl.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <toml++/toml.h>
 #include <unistd.h>
 
 #include <cstdio>
@@ -469,6 +471,121 @@ std::vector<Found> FindOurs(Agent agent, const ojson& root) {
   return found;
 }
 
+
+// ---------------------------------------------------------------------------
+// Codex's managed hooks: a marked block of TOML in requirements.toml. The
+// rest of the file is the administrator's and is kept byte for byte.
+
+constexpr std::string_view kTomlBegin =
+    "# >>> dualkey: written by `dualkey setup`; `sudo dualkey setup --remove` takes it out\n";
+constexpr std::string_view kTomlEnd = "# <<< dualkey\n";
+
+std::string TomlString(const std::string& text) {
+  std::ostringstream out;
+  out << toml::value<std::string>(text);
+  return out.str();
+}
+
+std::string CodexTomlBlock(const std::string& command) {
+  const Wiring wiring = WiringFor(Agent::kCodex);
+  std::string block(kTomlBegin);
+  block += "[[hooks.PreToolUse]]\nmatcher = " + TomlString(wiring.matcher) + "\n\n";
+  block += "[[hooks.PreToolUse.hooks]]\ntype = \"command\"\ncommand = " + TomlString(command) +
+           "\ntimeout = " + std::to_string(kHookTimeoutSeconds) + "\n";
+  block += kTomlEnd;
+  return block;
+}
+
+// `text` without our block; `found` says whether there was one.
+std::string WithoutTomlBlock(const std::string& text, bool* found) {
+  *found = false;
+  const std::size_t begin = text.find(kTomlBegin);
+  if (begin == std::string::npos) return text;
+  const std::size_t end = text.find(kTomlEnd, begin);
+  if (end == std::string::npos) return text;  // a damaged block: leave the file alone
+  *found = true;
+  std::string out = text.substr(0, begin) + text.substr(end + kTomlEnd.size());
+  // The blank line put before the block.
+  if (begin >= 2 && out[begin - 1] == '\n' && out[begin - 2] == '\n') out.erase(begin - 1, 1);
+  return out;
+}
+
+std::vector<std::string> TomlHookCommands(const toml::table& root) {
+  std::vector<std::string> commands;
+  const toml::array* groups = root["hooks"]["PreToolUse"].as_array();
+  if (groups == nullptr) return commands;
+  for (const toml::node& group : *groups) {
+    const toml::table* table = group.as_table();
+    if (table == nullptr) continue;
+    const toml::array* handlers = (*table)["hooks"].as_array();
+    if (handlers == nullptr) continue;
+    for (const toml::node& handler : *handlers) {
+      const toml::table* h = handler.as_table();
+      if (h == nullptr) continue;
+      if (auto command = (*h)["command"].value<std::string>()) commands.push_back(*command);
+    }
+  }
+  return commands;
+}
+
+CommandOutput InstallCodexToml(const InstallRequest& request, const std::string& path,
+                               const std::string& command) {
+  CommandOutput result;
+  std::string text;
+  std::error_code ec;
+  const bool exists = fs::exists(path, ec);
+  if (exists && !ReadFile(path, &text)) {
+    result.exit_code = 2;
+    result.err = "dualkey: cannot read " + path + "\n";
+    return result;
+  }
+  bool found = false;
+  std::string base = WithoutTomlBlock(text, &found);
+  std::string updated = base;
+  if (!request.uninstall) {
+    if (!updated.empty() && updated.back() != '\n') updated += "\n";
+    if (!updated.empty()) updated += "\n";
+    updated += CodexTomlBlock(command);
+  }
+  if (updated == text || (!exists && request.uninstall)) {
+    result.out = request.uninstall ? "dualkey: no dualkey hook in " + path + "; nothing changed.\n"
+                                   : "dualkey: the codex hook is already installed in " + path +
+                                         "; nothing changed.\n";
+    return result;
+  }
+  try {
+    (void)toml::parse(updated, path);
+  } catch (const toml::parse_error& e) {
+    result.exit_code = 2;
+    result.err = "dualkey: cannot add dualkey's hook to " + path + ": the result would not parse (" +
+                 std::string(e.description()) + " at line " +
+                 std::to_string(e.source().begin.line) +
+                 "); its hooks are defined in a form dualkey does not edit (nothing was changed)\n";
+    return result;
+  }
+  result.changed = true;
+  if (request.dry_run) {
+    result.out = "dualkey: dry run; would write " + path + ":\n" + updated;
+    return result;
+  }
+  std::string error;
+  if (!WriteAtomically(path, updated, &error)) {
+    result.exit_code = 2;
+    result.err = "dualkey: " + error + "\n";
+    return result;
+  }
+  if (!exists) chmod(path.c_str(), 0644);
+  result.out = request.uninstall ? "dualkey: removed the dualkey hook from " + path + "\n"
+                                 : "dualkey: installed the codex hook in " + path + "\n" +
+                                       "  PreToolUse (matcher " + WiringFor(Agent::kCodex).matcher +
+                                       "): " + command + "  [managed: trusted by policy]\n";
+  return result;
+}
+
+bool IsOursCommand(const std::string& command, Agent agent) {
+  nlohmann::json handler{{"command", command}};
+  return IsOurs(handler, agent);
+}
 }  // namespace
 
 std::vector<int> ParseVersion(const std::string& text) {
@@ -536,18 +653,122 @@ std::string HookCommand(const std::string& binary, Agent agent) {
   return quoted + " hook " + std::string(ToString(agent));
 }
 
+std::string ManagedConfigPath(Agent agent) {
+  switch (agent) {
+    case Agent::kClaude:
+      return "/etc/claude-code/managed-settings.json";
+    case Agent::kCursor:
+      return "/etc/cursor/hooks.json";
+    case Agent::kCodex:
+      return "/etc/codex/requirements.toml";
+    case Agent::kGemini:
+      return "/etc/gemini-cli/settings.json";
+  }
+  return "";
+}
+
+std::string HookBinary(const std::string& command) {
+  std::string text = Trim(command);
+  if (text.empty()) return "";
+  std::string binary;
+  std::size_t i = 0;
+  if (text[0] == '\'') {
+    // 'a'\''b' quoting, as HookCommand writes it.
+    while (i < text.size()) {
+      if (text[i] == '\'') {
+        std::size_t close = text.find('\'', i + 1);
+        if (close == std::string::npos) return "";
+        binary += text.substr(i + 1, close - i - 1);
+        i = close + 1;
+        if (text.compare(i, 2, "\\'") == 0) {
+          binary += '\'';
+          i += 2;
+          continue;
+        }
+        if (i < text.size() && text[i] == '\'') continue;
+        break;
+      }
+      break;
+    }
+    return binary;
+  }
+  const std::size_t space = text.find_first_of(" \t");
+  return text.substr(0, space);
+}
+
+std::string BuildTreeWarning(const std::string& binary) {
+  if (binary.empty() || binary[0] != '/') return "";
+  std::error_code ec;
+  fs::path dir = fs::path(binary).parent_path();
+  for (int depth = 0; depth < 64 && !dir.empty(); ++depth) {
+    if (fs::exists(dir / "CMakeCache.txt", ec))
+      return binary + " is inside a build tree (" + dir.string() +
+             "): a rebuild, `git clean` or deleting the clone removes it, and then the agent's "
+             "hook cannot start and the agent runs every call unchecked. Fix: sudo dualkey setup "
+             "(or cmake --install build, then dualkey install AGENT --binary "
+             "/usr/local/bin/dualkey)";
+    if (fs::exists(dir / ".git", ec))
+      return binary + " is inside a source checkout (" + dir.string() +
+             "): deleting the clone removes it, and then the agent's hook cannot start and the "
+             "agent runs every call unchecked. Fix: sudo dualkey setup";
+    if (dir == dir.root_path()) break;
+    dir = dir.parent_path();
+  }
+  return "";
+}
+
+bool UserCanReplace(const std::string& path, bool self) {
+  // The file itself, then each directory above it: write access to any of
+  // them lets this user change what the path holds (rename, replace).
+  std::string current = path;
+  bool first = true;
+  while (!current.empty()) {
+    struct stat st {};
+    if (first && !self) {
+      // Only the directories above count.
+    } else if (lstat(current.c_str(), &st) == 0) {
+      if (S_ISLNK(st.st_mode) && st.st_uid == geteuid()) return true;  // their symlink
+      if (!S_ISLNK(st.st_mode)) {
+        const bool writable = faccessat(AT_FDCWD, current.c_str(), W_OK, AT_EACCESS) == 0;
+        if (writable) {
+          // A sticky directory (like /tmp) lets others' files alone.
+          if (first || !(S_ISDIR(st.st_mode) && (st.st_mode & S_ISVTX)) ||
+              st.st_uid == geteuid())
+            return true;
+        }
+      }
+    }
+    if (current == "/") break;
+    const std::size_t slash = current.find_last_of('/');
+    if (slash == std::string::npos) break;
+    current = slash == 0 ? "/" : current.substr(0, slash);
+    first = false;
+  }
+  return false;
+}
+
 CommandOutput Install(const InstallRequest& request) {
   CommandOutput result;
   const std::string agent_name(ToString(request.agent));
   const std::string base = request.project ? request.project_dir : request.home;
-  if (base.empty() || base[0] != '/') {
+  if (request.config_path.empty() && (base.empty() || base[0] != '/')) {
     result.exit_code = 2;
     result.err = std::string("dualkey: no ") + (request.project ? "project directory" : "home") +
                  " to install into\n";
     return result;
   }
   const std::string path =
-      ConfigPath(request.agent, request.project, request.project_dir, request.home);
+      !request.config_path.empty()
+          ? request.config_path
+          : ConfigPath(request.agent, request.project, request.project_dir, request.home);
+  const std::string build_tree = request.uninstall ? "" : BuildTreeWarning(request.binary);
+  const std::string build_tree_note = build_tree.empty() ? "" : "warning: " + build_tree + "\n";
+  if (request.agent == Agent::kCodex && path.ends_with(".toml")) {
+    CommandOutput toml_result =
+        InstallCodexToml(request, path, HookCommand(request.binary, request.agent));
+    toml_result.out += build_tree_note;
+    return toml_result;
+  }
   Loaded loaded = LoadConfig(path);
   if (!loaded.ok) {
     result.exit_code = 2;
@@ -597,12 +818,13 @@ CommandOutput Install(const InstallRequest& request) {
                      ? "dualkey: no dualkey hook in " + path + "; nothing changed.\n"
                      : "dualkey: the " + agent_name + " hook is already installed in " + path +
                            "; nothing changed.\n" + Describe(request.agent, handler) +
-                           version_note + "Check it: dualkey doctor\n";
+                           version_note + build_tree_note + "Check it: dualkey doctor\n";
     return result;
   }
+  result.changed = true;
   const std::string text = updated.dump(2, ' ', false, ojson::error_handler_t::replace) + "\n";
   if (request.dry_run) {
-    result.out = "dualkey: dry run; would write " + path + ":\n" + text;
+    result.out = "dualkey: dry run; would write " + path + ":\n" + text + build_tree_note;
     return result;
   }
   std::string backup;
@@ -622,6 +844,7 @@ CommandOutput Install(const InstallRequest& request) {
     result.err = "dualkey: " + error + "\n";
     return result;
   }
+  if (!loaded.exists && !request.config_path.empty()) chmod(path.c_str(), 0644);
   std::string out;
   if (request.uninstall) {
     out = "dualkey: removed " + std::to_string(removed) + " dualkey hook entr" +
@@ -634,93 +857,146 @@ CommandOutput Install(const InstallRequest& request) {
   if (loaded.had_comments)
     out += "note: the comments in the file were dropped; the backup keeps them.\n";
   out += version_note;
+  out += build_tree_note;
   if (!request.uninstall) out += HowToCheck(request.agent) + "\nCheck it: dualkey doctor\n";
   result.out = std::move(out);
   return result;
 }
 
-CommandOutput Doctor(const DoctorRequest& request) {
-  CommandOutput result;
+std::vector<ConfigCheck> CheckHooks(const DoctorRequest& request) {
   constexpr const char* kHarmless = "ls -la";
   constexpr const char* kDestructive = "rm -rf ~";
-  nlohmann::json report = nlohmann::json::array();
-  std::string text;
-  int installed = 0;
-  int unprotected = 0;
+  std::vector<ConfigCheck> checks;
   const std::string sample_cwd = !request.project_dir.empty() ? request.project_dir : request.home;
 
   for (Agent agent : kAllAgents) {
-    std::vector<std::pair<std::string, std::string>> scopes = {
-        {"user", ConfigPath(agent, false, "", request.home)}};
+    std::vector<std::pair<std::string, std::string>> scopes;
+    if (request.managed) scopes.push_back({"managed", ManagedConfigPath(agent)});
+    scopes.push_back({"user", ConfigPath(agent, false, "", request.home)});
     if (!request.project_dir.empty()) {
       std::string project = ConfigPath(agent, true, request.project_dir, "");
-      if (project != scopes[0].second) scopes.push_back({"project", project});
+      if (project != scopes.back().second) scopes.push_back({"project", project});
     }
     for (const auto& [scope, path] : scopes) {
-      nlohmann::json entry{{"agent", ToString(agent)}, {"scope", scope}, {"config", path}};
-      Loaded loaded = LoadConfig(path);
+      ConfigCheck check;
+      check.agent = agent;
+      check.scope = scope;
+      check.path = path;
       std::vector<Found> found;
-      if (loaded.ok) found = FindOurs(agent, loaded.root);
-      if (!loaded.ok) {
-        entry["installed"] = false;
-        entry["error"] = loaded.error;
-        text += std::string(ToString(agent)) + " (" + scope + "): " + loaded.error + "\n";
-        report.push_back(entry);
-        continue;
+      std::error_code ec;
+      if (path.ends_with(".toml")) {
+        if (fs::exists(path, ec)) {
+          try {
+            toml::table root = toml::parse_file(path);
+            for (const std::string& command : TomlHookCommands(root))
+              if (IsOursCommand(command, agent)) found.push_back({command, false});
+          } catch (const toml::parse_error& e) {
+            check.error = path + " is not valid TOML: " + std::string(e.description());
+          }
+        }
+      } else {
+        Loaded loaded = LoadConfig(path);
+        if (!loaded.ok) check.error = loaded.error;
+        else found = FindOurs(agent, loaded.root);
       }
-      if (found.empty()) {
-        entry["installed"] = false;
-        if (request.json) report.push_back(entry);
-        text += std::string(ToString(agent)) + " (" + scope + ", " + path + "): not installed\n";
-        continue;
-      }
-      ++installed;
-      entry["installed"] = true;
-      nlohmann::json hooks = nlohmann::json::array();
-      bool all_protected = true;
-      text += std::string(ToString(agent)) + " (" + scope + ", " + path + "):\n";
+      check.installed = !found.empty();
+      check.user_can_edit = UserCanReplace(path);
+      check.all_protected = check.installed;
       for (const Found& f : found) {
-        std::string harmless_detail, destructive_detail;
-        internal::ProcessResult harmless = internal::RunShell(
-            f.command, SampleInput(agent, kHarmless, sample_cwd), sample_cwd, request.timeout_ms);
-        internal::ProcessResult destructive =
-            internal::RunShell(f.command, SampleInput(agent, kDestructive, sample_cwd), sample_cwd,
+        HookCheck hook;
+        hook.command = f.command;
+        const std::string run_command = request.probe ? f.command + " --probe" : f.command;
+        internal::ProcessResult harmless =
+            internal::RunShell(run_command, SampleInput(agent, kHarmless, sample_cwd), sample_cwd,
                                request.timeout_ms);
-        Outcome harmless_outcome = Interpret(agent, harmless, &harmless_detail);
-        Outcome destructive_outcome = Interpret(agent, destructive, &destructive_detail);
-        const bool is_protected =
+        internal::ProcessResult destructive =
+            internal::RunShell(run_command, SampleInput(agent, kDestructive, sample_cwd),
+                               sample_cwd, request.timeout_ms);
+        const Outcome harmless_outcome = Interpret(agent, harmless, &hook.harmless_detail);
+        const Outcome destructive_outcome = Interpret(agent, destructive, &hook.destructive_detail);
+        hook.harmless_outcome = std::string(ToString(harmless_outcome));
+        hook.destructive_outcome = std::string(ToString(destructive_outcome));
+        hook.is_protected =
             harmless_outcome == Outcome::kAllowed &&
             (destructive_outcome == Outcome::kBlocked || destructive_outcome == Outcome::kAsked);
-        all_protected = all_protected && is_protected;
-        std::string fail_closed =
+        hook.fail_closed = f.fail_closed;
+        hook.fail_closed_text =
             agent == Agent::kCursor ? (f.fail_closed ? "failClosed: true" : "failClosed not set")
             : agent == Agent::kClaude
                 ? (f.fail_closed ? "onFailure: block" : "onFailure not set (needs 2.1.295+)")
                 : "none (this agent fails open if the hook breaks)";
-        hooks.push_back({{"command", f.command},
-                         {"harmless",
-                          {{"command", kHarmless},
-                           {"outcome", ToString(harmless_outcome)},
-                           {"detail", harmless_detail}}},
-                         {"destructive",
-                          {{"command", kDestructive},
-                           {"outcome", ToString(destructive_outcome)},
-                           {"detail", destructive_detail}}},
-                         {"fail_closed", f.fail_closed},
-                         {"protected", is_protected}});
-        text += "  hook:        " + f.command + "\n";
-        text += std::string("  ") + kHarmless + ":      " +
-                std::string(ToString(harmless_outcome)) + " (" + harmless_detail + ")\n";
-        text += std::string("  ") + kDestructive + ":    " +
-                std::string(ToString(destructive_outcome)) + " (" + destructive_detail + ")\n";
-        text += "  fail-closed: " + fail_closed + "\n";
-        text += std::string("  => ") + (is_protected ? "protected" : "NOT PROTECTED") + "\n";
+        hook.build_tree_warning = BuildTreeWarning(HookBinary(f.command));
+        check.all_protected = check.all_protected && hook.is_protected;
+        check.hooks.push_back(std::move(hook));
       }
-      if (!all_protected) ++unprotected;
-      entry["hooks"] = std::move(hooks);
-      entry["protected"] = all_protected;
-      report.push_back(std::move(entry));
+      checks.push_back(std::move(check));
     }
+  }
+  return checks;
+}
+
+nlohmann::json ToJson(const ConfigCheck& check) {
+  nlohmann::json entry{{"agent", ToString(check.agent)},
+                       {"scope", check.scope},
+                       {"config", check.path},
+                       {"installed", check.installed},
+                       {"user_can_edit", check.user_can_edit}};
+  if (!check.error.empty()) entry["error"] = check.error;
+  if (!check.installed) return entry;
+  nlohmann::json hooks = nlohmann::json::array();
+  for (const HookCheck& h : check.hooks) {
+    nlohmann::json hook{{"command", h.command},
+                        {"harmless",
+                         {{"command", "ls -la"},
+                          {"outcome", h.harmless_outcome},
+                          {"detail", h.harmless_detail}}},
+                        {"destructive",
+                         {{"command", "rm -rf ~"},
+                          {"outcome", h.destructive_outcome},
+                          {"detail", h.destructive_detail}}},
+                        {"fail_closed", h.fail_closed},
+                        {"protected", h.is_protected}};
+    if (!h.build_tree_warning.empty()) hook["build_tree_warning"] = h.build_tree_warning;
+    hooks.push_back(std::move(hook));
+  }
+  entry["hooks"] = std::move(hooks);
+  entry["protected"] = check.all_protected;
+  return entry;
+}
+
+std::string ToText(const ConfigCheck& check) {
+  const std::string agent(ToString(check.agent));
+  if (!check.error.empty()) return agent + " (" + check.scope + "): " + check.error + "\n";
+  if (!check.installed)
+    return agent + " (" + check.scope + ", " + check.path + "): not installed\n";
+  std::string text = agent + " (" + check.scope + ", " + check.path + "):\n";
+  for (const HookCheck& h : check.hooks) {
+    text += "  hook:        " + h.command + "\n";
+    text += "  ls -la:      " + h.harmless_outcome + " (" + h.harmless_detail + ")\n";
+    text += "  rm -rf ~:    " + h.destructive_outcome + " (" + h.destructive_detail + ")\n";
+    text += "  fail-closed: " + h.fail_closed_text + "\n";
+    if (!h.build_tree_warning.empty()) text += "  WARNING:     " + h.build_tree_warning + "\n";
+    text += std::string("  => ") + (h.is_protected ? "protected" : "NOT PROTECTED") + "\n";
+  }
+  if (check.user_can_edit)
+    text += "  (you can edit this file, so an agent running as you can remove this hook)\n";
+  return text;
+}
+
+CommandOutput Doctor(const DoctorRequest& request) {
+  CommandOutput result;
+  nlohmann::json report = nlohmann::json::array();
+  std::string text;
+  int installed = 0;
+  int unprotected = 0;
+  for (const ConfigCheck& check : CheckHooks(request)) {
+    if (check.installed) {
+      ++installed;
+      if (!check.all_protected) ++unprotected;
+    }
+    if (check.installed || !check.error.empty() || request.json) report.push_back(ToJson(check));
+    if (check.scope == "managed" && !check.installed && check.error.empty()) continue;
+    text += ToText(check);
   }
   const bool ok = installed > 0 && unprotected == 0;
   if (installed == 0) text += "dualkey is not installed for any agent: dualkey install AGENT\n";
