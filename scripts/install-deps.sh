@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs the Debian 12 packages dualkey builds and tests with. Idempotent:
 # asks apt only for what is missing, so a machine that has them all is done in
-# a second.
+# a second. Needs root only to install: as root it runs apt itself (no sudo,
+# which root shells and containers often lack); as a user it asks sudo.
 set -euo pipefail
 
 packages=(
@@ -15,6 +16,7 @@ packages=(
   libboost-dev curl
   restic borgbackup zstd
   pgbouncer openssl
+  sqlite3 util-linux passwd
 )
 # The MCP proxy tests run real MCP servers from npm: Debian's node and npm
 # unless a node (e.g. NodeSource's) is already on PATH.
@@ -24,10 +26,19 @@ missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
-if ((${#missing[@]})); then
-  echo "installing: ${missing[*]}"
-  sudo_cmd=""
-  [ "$(id -u)" -ne 0 ] && sudo_cmd="sudo"
-  $sudo_cmd apt-get update -q
-  DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -q --no-install-recommends "${missing[@]}"
+if ((${#missing[@]} == 0)); then
+  echo "Debian packages: all ${#packages[@]} present"
+  exit 0
 fi
+echo "installing: ${missing[*]}"
+as_root=()
+if [ "$(id -u)" -ne 0 ]; then
+  if ! command -v sudo >/dev/null 2>&1; then
+    echo "install-deps.sh: installing packages needs root, and sudo is not installed:" >&2
+    echo "  run this script as root (su -c scripts/install-deps.sh), or install sudo" >&2
+    exit 1
+  fi
+  as_root=(sudo)
+fi
+"${as_root[@]}" apt-get update -q
+"${as_root[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}"

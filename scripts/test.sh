@@ -1,15 +1,27 @@
 #!/usr/bin/env bash
 # Builds dualkey and runs the whole test suite: unit and integration tests,
-# the labelled cases, the shared corpus gate and short fuzz runs. ctest prints
-# the summary last.
+# the labelled cases, the shared corpus gate, the attack suite and short
+# fuzz runs. ctest prints the summary last. Every long step says what it is
+# doing and shows its progress.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 jobs=$(nproc)
+start=$SECONDS
+step() { printf '\n==> [%s] %s (%ds so far)\n' "$1" "$2" "$((SECONDS - start))"; }
+
+step 1/4 "Debian packages"
 scripts/install-deps.sh
+
 # libFuzzer targets need clang; built apart, with ASan+UBSan.
+step 2/4 "fuzz targets (clang, ASan+UBSan; about 6 minutes on 2 cores the first time)"
 CC=clang CXX=clang++ cmake -S . -B build-fuzz -DDUALKEY_FUZZ=ON -DDUALKEY_TESTS=OFF \
   -DDUALKEY_BENCH=OFF -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
-cmake --build build-fuzz -j"$jobs" >/dev/null
+cmake --build build-fuzz -j"$jobs"
+
+step 3/4 "dualkey, the tests and the benchmarks"
 cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo -DDUALKEY_FUZZ_BIN_DIR="$PWD/build-fuzz"
 cmake --build build -j"$jobs"
+
+step 4/4 "the test suite"
 ctest --test-dir build --output-on-failure -j"$jobs" --timeout 600
+printf '\n==> done in %ds\n' "$((SECONDS - start))"

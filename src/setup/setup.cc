@@ -156,7 +156,7 @@ class Setup {
   void StepInstallFile();
   void StepDaemon();
   bool StartDirect();
-  bool WaitForDaemon(std::string* why);
+  bool WaitForDaemon(std::string* why, pid_t pid = 0);
   void StepSystemdUnits(bool binary_changed);
   void StepAuditKey();
   void StepHooks();
@@ -176,6 +176,7 @@ class Setup {
   std::vector<hook::Agent> agents_;
   std::optional<sys::Account> user_;    // whose agents are wired
   std::optional<sys::Account> daemon_;  // the daemon's account
+  std::string daemon_user_;  // resolved: --daemon-user, the recorded one, or "dualkey"
   std::string source_binary_;
   bool binary_changed_ = false;
   bool systemd_ = false;
@@ -190,13 +191,13 @@ bool Setup::ResolveUsers() {
   if (name.empty()) {
     if (const char* sudo_user = std::getenv("SUDO_USER"); sudo_user != nullptr) name = sudo_user;
   }
-  if (name.empty() && (options_.remove || options_.stop)) {
-    std::string text;
-    if (sys::ReadFile(kSetupRecord, &text)) {
-      json record = json::parse(text, nullptr, false);
-      if (record.is_object()) name = record.value("user", "");
-    }
-  }
+  json record;
+  if (std::string text; sys::ReadFile(kSetupRecord, &text)) record = json::parse(text, nullptr, false);
+  if (!record.is_object()) record = json::object();
+  if (name.empty() && (options_.remove || options_.stop)) name = record.value("user", "");
+  daemon_user_ = options_.daemon_user;
+  if (daemon_user_.empty()) daemon_user_ = record.value("daemon_user", "");
+  if (daemon_user_.empty()) daemon_user_ = "dualkey";
   if (name.empty() && !options_.remove && !options_.stop) {
     err_ << "dualkey setup: whose agents should dualkey guard? Run it with sudo from that "
             "user's shell (sudo dualkey setup), or name them: --user NAME\n";
@@ -215,19 +216,19 @@ bool Setup::ResolveUsers() {
       return false;
     }
   }
-  if (!ValidUserName(options_.daemon_user)) {
-    err_ << "dualkey setup: '" << options_.daemon_user
+  if (!ValidUserName(daemon_user_)) {
+    err_ << "dualkey setup: '" << daemon_user_
          << "' is not a valid system user name (lowercase letters, digits, _ and -)\n";
     return false;
   }
-  if (user_ && user_->name == options_.daemon_user) {
+  if (user_ && user_->name == daemon_user_) {
     err_ << "dualkey setup: the daemon must run as its own user, not as " << user_->name
          << " (whose agents it guards)\n";
     return false;
   }
-  daemon_ = sys::LookupUser(options_.daemon_user);
+  daemon_ = sys::LookupUser(daemon_user_);
   if (daemon_ && daemon_->uid == 0) {
-    err_ << "dualkey setup: the daemon user '" << options_.daemon_user << "' is root\n";
+    err_ << "dualkey setup: the daemon user '" << daemon_user_ << "' is root\n";
     return false;
   }
   return true;
@@ -240,13 +241,13 @@ void Setup::StepDaemonUser() {
     return;
   }
   if (options_.dry_run) {
-    Record("daemon user", "would", "create the system user " + options_.daemon_user);
+    Record("daemon user", "would", "create the system user " + daemon_user_);
     return;
   }
-  if (!Check("daemon user", sys::CreateSystemUser(options_.daemon_user, kStateDir))) return;
-  daemon_ = sys::LookupUser(options_.daemon_user);
+  if (!Check("daemon user", sys::CreateSystemUser(daemon_user_, kStateDir))) return;
+  daemon_ = sys::LookupUser(daemon_user_);
   if (!daemon_) {
-    Record("daemon user", "failed", "useradd succeeded but " + options_.daemon_user + " is not found");
+    Record("daemon user", "failed", "useradd succeeded but " + daemon_user_ + " is not found");
     return;
   }
   Record("daemon user", "done",
@@ -278,7 +279,7 @@ void Setup::StepDirectories() {
       } else {
         Record(dir.path, "would", std::string(Exists(dir.path) ? "fix" : "create") + " (" +
                                        dir.what + ", mode " + (dir.mode == 0700 ? "0700" : "0755") +
-                                       ", owner " + (dir.daemons ? options_.daemon_user : "root") + ")");
+                                       ", owner " + (dir.daemons ? daemon_user_ : "root") + ")");
       }
       continue;
     }
@@ -399,7 +400,7 @@ void Setup::StepBinary() {
 void Setup::StepInstallFile() {
   install::Layout layout;
   layout.protected_install = true;
-  layout.daemon_user = options_.daemon_user;
+  layout.daemon_user = daemon_user_;
   layout.state_dir = kStateDir;
   layout.socket_path = kSocket;
   layout.config_dir = kConfigDir;
@@ -426,14 +427,18 @@ void Setup::StepInstallFile() {
          "protected mode on: clients take paths from here and ignore DUALKEY_*/XDG_*");
   // What --remove needs to know even when run without sudo's SUDO_USER.
   json record{{"user", user_ ? user_->name : ""},
-              {"daemon_user", options_.daemon_user},
+              {"daemon_user", daemon_user_},
               {"binary", kBinary}};
   bool ignored = false;
   (void)sys::WriteFileAtomically(kSetupRecord, record.dump(2) + "\n", 0, 0, 0644, &ignored);
 }
 
-bool Setup::WaitForDaemon(std::string* why) {
+bool Setup::WaitForDaemon(std::string* why, pid_t pid) {
   for (int waited = 0; waited < kDaemonStartMs; waited += 50) {
+    if (pid > 0 && !sys::ProcessAlive(pid)) {
+      *why = "the daemon exited at once";
+      break;
+    }
     sys::Peer peer = sys::SocketPeer(kSocket);
     if (peer.connected && peer.uid == daemon_->uid) {
       std::string error;
@@ -442,8 +447,9 @@ bool Setup::WaitForDaemon(std::string* why) {
     timespec ts{0, 50 * 1000 * 1000};
     nanosleep(&ts, nullptr);
   }
-  *why = "the daemon did not answer on " + std::string(kSocket) + " within " +
-         std::to_string(kDaemonStartMs / 1000) + " s";
+  if (why->empty())
+    *why = "the daemon did not answer on " + std::string(kSocket) + " within " +
+           std::to_string(kDaemonStartMs / 1000) + " s";
   std::string log;
   if (sys::ReadFile(std::string(kStateDir) + "/serve.log", &log) && !log.empty()) {
     if (log.size() > 600) log = log.substr(log.size() - 600);
@@ -548,7 +554,7 @@ bool Setup::StartDirect() {
   bool ignored = false;
   (void)sys::WriteFileAtomically(kPidFile, std::to_string(daemon_pid) + "\n", 0, 0, 0644, &ignored);
   std::string why;
-  if (!WaitForDaemon(&why)) {
+  if (!WaitForDaemon(&why, daemon_pid)) {
     sys::StopProcess(daemon_pid, 1000);
     unlink(kPidFile);
     Record("daemon", "failed", why);
@@ -564,8 +570,8 @@ bool Setup::StartDirect() {
 
 void Setup::StepSystemdUnits(bool binary_changed) {
   sys::UnitValues values;
-  values.daemon_user = options_.daemon_user;
-  values.daemon_group = daemon_ ? sys::GroupName(daemon_->gid) : options_.daemon_user;
+  values.daemon_user = daemon_user_;
+  values.daemon_group = daemon_ ? sys::GroupName(daemon_->gid) : daemon_user_;
   bool units_changed = false;
   for (const sys::Unit& unit : sys::RenderUnits(values)) {
     const std::string path = std::string(sys::kUnitDirectory) + "/" + unit.name;
@@ -619,7 +625,7 @@ void Setup::StepSystemdUnits(bool binary_changed) {
 void Setup::StepDaemon() {
   if (!daemon_) {
     Record("daemon", options_.dry_run ? "would" : "skipped",
-           "start `dualkey serve` as " + options_.daemon_user);
+           "start `dualkey serve` as " + daemon_user_);
     return;
   }
   if (systemd_) {
@@ -1101,7 +1107,7 @@ int Setup::Run() {
   }
   if (!options_.json)
     out_ << "dualkey setup" << (options_.dry_run ? " (dry run)" : "") << ": protecting "
-         << user_->name << "'s agents; the daemon runs as " << options_.daemon_user << " ("
+         << user_->name << "'s agents; the daemon runs as " << daemon_user_ << " ("
          << (systemd_ ? "systemd" : "no systemd here: a process with a pid file") << ")\n"
          << std::flush;
   StepDaemonUser();

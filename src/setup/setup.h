@@ -27,7 +27,7 @@ namespace dualkey::setup {
 struct Options {
   std::string user;                  // whose agents to wire; default $SUDO_USER
   std::string approver;              // the first approver; empty: ask on a terminal
-  std::string daemon_user = "dualkey";
+  std::string daemon_user;           // default: the one setup recorded, else "dualkey"
   std::vector<std::string> agents;   // default: claude, cursor, codex, gemini
   bool remove = false;               // undo (keeps the vault and the audit log)
   bool stop = false;                 // stop the daemon only (no systemd: the pid file)

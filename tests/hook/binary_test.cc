@@ -229,20 +229,77 @@ TEST_F(TempHome, DoctorReportsProtectionThroughTheInstalledCommand) {
 
   for (const char* agent : {"claude", "cursor", "codex", "gemini"}) Install(agent);
   internal::ProcessResult run = Run("doctor --json");
-  EXPECT_EQ(run.exit_code, 0) << run.out;
   json report = json::parse(run.out);
-  EXPECT_EQ(report["protected"], true);
+  // Single-user mode: the hooks protect, the install does not (doctor says
+  // so and exits 1), and these hooks run a binary inside a build tree.
+  EXPECT_EQ(run.exit_code, 1) << run.out;
+  EXPECT_EQ(report["protected"], false);
+  EXPECT_EQ(report["mode"], "single-user");
   EXPECT_EQ(report["installed"], 4);
   std::map<std::string, std::string> destructive;
   for (const json& entry : report["agents"]) {
     if (!entry["installed"].get<bool>()) continue;
+    EXPECT_EQ(entry["scope"], "user");
+    EXPECT_TRUE(entry["protected"].get<bool>()) << entry.dump();
+    EXPECT_TRUE(entry["user_can_edit"].get<bool>());
     EXPECT_EQ(entry["hooks"][0]["harmless"]["outcome"], "allowed");
+    EXPECT_NE(entry["hooks"][0].value("build_tree_warning", "").find("build tree"),
+              std::string::npos);
     destructive[entry["agent"]] = entry["hooks"][0]["destructive"]["outcome"];
   }
   EXPECT_EQ(destructive["claude"], "asked");
   EXPECT_EQ(destructive["cursor"], "asked");
   EXPECT_EQ(destructive["codex"], "blocked");
   EXPECT_EQ(destructive["gemini"], "blocked");
+  std::map<std::string, json> checks;
+  for (const json& c : report["checks"]) checks[c["id"]] = c;
+  EXPECT_FALSE(checks["install"]["ok"].get<bool>());
+  EXPECT_FALSE(checks["secrets"]["ok"].get<bool>());
+  EXPECT_EQ(checks["secrets"]["fix"], "sudo dualkey setup");
+  EXPECT_FALSE(checks["hooks"]["ok"].get<bool>()) << "a hook into a build tree must not pass";
+}
+
+TEST_F(TempHome, InstallWarnsWhenTheHookPointsIntoABuildTree) {
+  std::string out = Install("claude");
+  EXPECT_NE(out.find("is inside a build tree"), std::string::npos) << out;
+}
+
+TEST_F(TempHome, CodexManagedHooksAreAMarkedBlockThatComesOutAgain) {
+  const fs::path requirements = home_ / "etc-codex/requirements.toml";
+  const std::string admin = "# the administrator's\nallowed_approval_policies = [\"on-request\"]\n";
+  Write(requirements, admin);
+  InstallRequest request;
+  request.agent = Agent::kCodex;
+  request.binary = "/usr/local/bin/dualkey";
+  request.config_path = requirements.string();
+  CommandOutput first = hook::Install(request);
+  ASSERT_EQ(first.exit_code, 0) << first.err;
+  EXPECT_TRUE(first.changed);
+  const std::string installed = Read(requirements);
+  EXPECT_EQ(installed.substr(0, admin.size()), admin);
+  EXPECT_NE(installed.find("[[hooks.PreToolUse]]"), std::string::npos);
+  EXPECT_NE(installed.find("command = '/usr/local/bin/dualkey hook codex'"), std::string::npos)
+      << installed;
+  CommandOutput again = hook::Install(request);
+  EXPECT_FALSE(again.changed);
+  EXPECT_EQ(Read(requirements), installed);
+  request.uninstall = true;
+  CommandOutput removed = hook::Install(request);
+  EXPECT_TRUE(removed.changed);
+  EXPECT_EQ(Read(requirements), admin);
+  // A file whose hooks are in a form we do not edit is left alone.
+  Write(requirements, "[hooks]\nPreToolUse = 3\n");
+  request.uninstall = false;
+  CommandOutput refused = hook::Install(request);
+  EXPECT_EQ(refused.exit_code, 2);
+  EXPECT_EQ(Read(requirements), "[hooks]\nPreToolUse = 3\n");
+}
+
+TEST(HookInstall, HookBinaryReadsWhatHookCommandWrites) {
+  for (const std::string binary : {"/usr/local/bin/dualkey", "/home/a b/dual'key"})
+    EXPECT_EQ(HookBinary(HookCommand(binary, Agent::kClaude)), binary);
+  EXPECT_EQ(BuildTreeWarning("/usr/local/bin/dualkey"), "");
+  EXPECT_NE(BuildTreeWarning(DUALKEY_BINARY), "");
 }
 
 TEST_F(TempHome, DoctorCatchesABrokenHookCommand) {
