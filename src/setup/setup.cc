@@ -272,9 +272,11 @@ void Setup::StepDirectories() {
     const gid_t gid = dir.daemons && daemon_ ? daemon_->gid : 0;
     if (options_.dry_run || (dir.daemons && !daemon_)) {
       struct stat st {};
-      const bool right = lstat(dir.path.c_str(), &st) == 0 && S_ISDIR(st.st_mode) &&
-                         (st.st_mode & 07777) == dir.mode && daemon_ && st.st_uid == uid;
-      if (right && dir.path != kStateDir) {
+      const bool right =
+          lstat(dir.path.c_str(), &st) == 0 && S_ISDIR(st.st_mode) &&
+          (st.st_mode & 07777) == dir.mode && (!dir.daemons || daemon_) && st.st_uid == uid &&
+          (dir.path != kStateDir || sys::TreeProblems(dir.path, uid, gid, 1).empty());
+      if (right) {
         Record(dir.path, "ok", dir.what);
       } else {
         Record(dir.path, "would", std::string(Exists(dir.path) ? "fix" : "create") + " (" +
@@ -783,13 +785,13 @@ void Setup::StepHooks() {
 }
 
 void Setup::StepApprover() {
-  if (!daemon_ || options_.dry_run) {
+  const std::string store = std::string(kStateDir) + "/state.sqlite3";
+  if (!daemon_ || (options_.dry_run && (geteuid() != 0 || !Exists(store)))) {
     Record("approver", options_.dry_run ? "would" : "skipped",
            options_.approver.empty() ? "enrol the first approver (asked on the terminal)"
                                      : "enrol " + options_.approver + " as the first approver");
     return;
   }
-  const std::string store = std::string(kStateDir) + "/state.sqlite3";
   std::string output;
   int status = sys::RunAs(*daemon_, [&](std::string* out) {
     std::string error;
@@ -813,6 +815,12 @@ void Setup::StepApprover() {
     std::string list;
     for (const std::string& n : names) list += (list.empty() ? "" : ", ") + n;
     Record("approver", "ok", "enrolled: " + list);
+    return;
+  }
+  if (options_.dry_run) {
+    Record("approver", "would",
+           options_.approver.empty() ? "enrol the first approver (asked on the terminal)"
+                                     : "enrol " + options_.approver + " as the first approver");
     return;
   }
   std::string name = options_.approver;

@@ -143,11 +143,21 @@ TEST_F(Protected, DryRunChangesNothing) {
                                  .out;
   Ran ran = RunSetup({"--dry-run"});
   EXPECT_EQ(ran.exit_code, 0) << ran.all();
+  json report = json::parse(ran.out, nullptr, false);
+  ASSERT_TRUE(report.is_object()) << ran.all();
+  EXPECT_FALSE(report["changed"].get<bool>()) << "a dry run of an install in place: " << ran.out;
   const std::string after = Shell("ls -laR --time-style=full-iso /etc/dualkey /var/lib/dualkey "
                                   "/run/dualkey /usr/local/bin/dualkey /etc/claude-code "
                                   "2>&1; md5sum /etc/dualkey/* /var/lib/dualkey/state.sqlite3")
                                 .out;
   EXPECT_EQ(before, after);
+  // The user may ask too (no root needed to look).
+  Ran mine = RunAs(agent(), {kBinary, "setup", "--dry-run", "--user", agent().name});
+  EXPECT_EQ(mine.exit_code, 0) << mine.all();
+  EXPECT_EQ(before, Shell("ls -laR --time-style=full-iso /etc/dualkey /var/lib/dualkey "
+                          "/run/dualkey /usr/local/bin/dualkey /etc/claude-code "
+                          "2>&1; md5sum /etc/dualkey/* /var/lib/dualkey/state.sqlite3")
+                        .out);
 }
 
 TEST_F(Protected, DoctorPassesWhatSetupProvides) {
@@ -469,6 +479,14 @@ TEST_F(Protected, InterruptedSetupIsFinishedByTheNextRun) {
                  TheWorld().daemon_user})
                 .exit_code,
             0);
+  // A dry run of a fresh install says what it would do and does none of it.
+  Ran dry = RunSetup({"--dry-run"});
+  json plan = json::parse(dry.out, nullptr, false);
+  ASSERT_TRUE(plan.is_object()) << dry.all();
+  EXPECT_TRUE(plan["changed"].get<bool>());
+  EXPECT_FALSE(Exists("/etc/dualkey/install.toml"));
+  EXPECT_FALSE(Exists(kBinary));
+  EXPECT_FALSE(FindUser(TheWorld().daemon_user));
   for (int delay_ms : {20, 120, 350}) {
     pid_t pid = fork();
     if (pid == 0) {

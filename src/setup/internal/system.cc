@@ -320,9 +320,13 @@ int RunAs(const Account& account, const std::function<int(std::string* output)>&
   }
   if (pid == 0) {
     close(pipe_fds[0]);
-    if (initgroups(account.name.c_str(), account.gid) != 0 || setresgid(account.gid, account.gid, account.gid) != 0 ||
-        setresuid(account.uid, account.uid, account.uid) != 0 || prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0)
+    // Already that user (a dry run by the user themselves): nothing to drop.
+    const bool same = geteuid() == account.uid && getuid() == account.uid;
+    if (!same && (initgroups(account.name.c_str(), account.gid) != 0 ||
+                  setresgid(account.gid, account.gid, account.gid) != 0 ||
+                  setresuid(account.uid, account.uid, account.uid) != 0))
       _exit(125);
+    if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) _exit(125);
     // Dropped for good: getting root back must fail.
     if (account.uid != 0 && setuid(0) == 0) _exit(125);
     setenv("HOME", account.home.c_str(), 1);
