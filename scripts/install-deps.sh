@@ -16,7 +16,7 @@ packages=(
   libboost-dev curl
   restic borgbackup zstd
   pgbouncer openssl
-  sqlite3 util-linux passwd
+  sqlite3 util-linux passwd procps
 )
 # The MCP proxy tests run real MCP servers from npm: Debian's node and npm
 # unless a node (e.g. NodeSource's) is already on PATH.

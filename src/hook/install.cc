@@ -13,6 +13,7 @@
 #include <sstream>
 
 #include "hook/internal/process.h"
+#include "install/layout.h"
 
 namespace dualkey::hook {
 namespace {
@@ -859,6 +860,12 @@ CommandOutput Install(const InstallRequest& request) {
   out += version_note;
   out += build_tree_note;
   if (!request.uninstall) out += HowToCheck(request.agent) + "\nCheck it: dualkey doctor\n";
+  if (!request.uninstall && request.config_path.empty()) {
+    Result<install::Layout> layout = install::CurrentLayout();
+    if (layout.ok() && !layout->protected_install)
+      out += "Single-user mode, for trying dualkey out: an agent running as you can edit this "
+             "file, dualkey's state and its policy. For real use: sudo dualkey setup\n";
+  }
   result.out = std::move(out);
   return result;
 }

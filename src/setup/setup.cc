@@ -20,7 +20,6 @@
 #include <toml++/toml.h>
 
 #include "approval/approval.h"
-#include "daemon/daemon.h"
 #include "hook/install.h"
 #include "install/layout.h"
 #include "setup/internal/system.h"
@@ -120,6 +119,25 @@ std::string AuditPublicKey(const std::string& log_path) {
   if (!header.is_object() || !header.contains("public_key") || !header["public_key"].is_string())
     return "";
   return header["public_key"].get<std::string>();
+}
+
+// The reply to `request`, or nullopt (with `error`) when the daemon cannot
+// be asked; a daemon that does not know the op answers ok=false.
+std::optional<json> AskDaemon(uid_t daemon_uid, const json& request, std::string* error,
+                              int timeout_ms = 5000) {
+  std::optional<std::string> line =
+      sys::AskDaemon(kSocket, request.dump(), daemon_uid, timeout_ms, error);
+  if (!line) return std::nullopt;
+  json reply = json::parse(*line, nullptr, false);
+  if (!reply.is_object()) {
+    *error = "the daemon answered something that is not JSON";
+    return std::nullopt;
+  }
+  return reply;
+}
+
+bool UnknownOp(const json& reply) {
+  return !reply.value("ok", false) && reply.value("error", "").find("unknown op") != std::string::npos;
 }
 
 class Setup {
@@ -441,11 +459,8 @@ bool Setup::WaitForDaemon(std::string* why, pid_t pid) {
       *why = "the daemon exited at once";
       break;
     }
-    sys::Peer peer = sys::SocketPeer(kSocket);
-    if (peer.connected && peer.uid == daemon_->uid) {
-      std::string error;
-      if (daemon::Call(kSocket, json{{"op", "status"}}, 2000, &error)) return true;
-    }
+    std::string error;
+    if (AskDaemon(daemon_->uid, json{{"op", "status"}}, &error, 2000)) return true;
     timespec ts{0, 50 * 1000 * 1000};
     nanosleep(&ts, nullptr);
   }
@@ -642,7 +657,7 @@ void Setup::StepDaemon() {
     const bool current = exe == kBinary && !binary_changed_;
     std::string error;
     if (current && peer.connected && peer.uid == daemon_->uid &&
-        daemon::Call(kSocket, json{{"op", "status"}}, 2000, &error)) {
+        AskDaemon(daemon_->uid, json{{"op", "status"}}, &error, 2000)) {
       Record("daemon", "ok", "`dualkey serve` runs as " + daemon_->name + " (pid " +
                                  std::to_string(*pid) + ")");
       return;
@@ -677,7 +692,14 @@ void Setup::StepDaemon() {
 }
 
 void Setup::StepAuditKey() {
-  const std::string key = AuditPublicKey(std::string(kStateDir) + "/audit.jsonl");
+  std::string key;
+  std::string error;
+  if (daemon_) {
+    if (std::optional<json> info = AskDaemon(daemon_->uid, json{{"op", "audit_info"}}, &error);
+        info && info->value("ok", false))
+      key = info->value("public_key", "");
+  }
+  if (key.empty()) key = AuditPublicKey(std::string(kStateDir) + "/audit.jsonl");
   if (key.empty()) {
     Record(kAuditPub, options_.dry_run ? "would" : "skipped",
            "pin the audit log's public key (the daemon writes the log when it first starts)");
@@ -792,19 +814,32 @@ void Setup::StepApprover() {
                                      : "enrol " + options_.approver + " as the first approver");
     return;
   }
-  std::string output;
-  int status = sys::RunAs(*daemon_, [&](std::string* out) {
-    std::string error;
-    std::unique_ptr<approval::Store> opened = approval::OpenStore(store, &error);
-    std::vector<std::string> names;
-    if (!opened || !opened->Approvers(&names, &error)) {
-      *out = json{{"error", error}}.dump();
-      return 1;
-    }
-    *out = json{{"approvers", names}}.dump();
-    return 0;
-  }, &output);
-  json listed = json::parse(output, nullptr, false);
+  // Through the daemon, as root, when it has approver administration; an
+  // older daemon: in its store, as its user.
+  std::string output, error;
+  int status = 0;
+  json listed;
+  std::optional<json> reply = AskDaemon(daemon_->uid, json{{"op", "approver_list"}}, &error);
+  const bool daemon_admin = reply && !UnknownOp(*reply) && !options_.dry_run;
+  if (reply && reply->value("ok", false)) {
+    listed = *reply;
+  } else if (daemon_admin) {
+    listed = json{{"error", reply->value("error", "")}};
+    status = 1;
+  } else {
+    status = sys::RunAs(*daemon_, [&](std::string* out) {
+      std::string store_error;
+      std::unique_ptr<approval::Store> opened = approval::OpenStore(store, &store_error);
+      std::vector<std::string> names;
+      if (!opened || !opened->Approvers(&names, &store_error)) {
+        *out = json{{"error", store_error}}.dump();
+        return 1;
+      }
+      *out = json{{"approvers", names}}.dump();
+      return 0;
+    }, &output);
+    listed = json::parse(output, nullptr, false);
+  }
   if (status != 0 || !listed.is_object() || !listed.contains("approvers")) {
     Record("approver", "failed",
            "cannot read the approvers: " + (listed.is_object() ? listed.value("error", "") : output));
@@ -839,19 +874,27 @@ void Setup::StepApprover() {
            "Fix: sudo dualkey setup --approver NAME");
     return;
   }
-  // Enrolled as the daemon's user, in its store: only root gets here.
-  status = sys::RunAs(*daemon_, [&](std::string* out) {
-    std::string error;
-    std::unique_ptr<approval::Store> opened = approval::OpenStore(store, &error);
-    const std::string secret = approval::NewTotpSecret();
-    if (!opened || !opened->AddApprover(name, secret, &error)) {
-      *out = json{{"error", error}}.dump();
-      return 1;
-    }
-    *out = json{{"uri", approval::TotpUri(name, secret)}}.dump();
-    return 0;
-  }, &output);
-  json added = json::parse(output, nullptr, false);
+  // Only root gets here. Through the daemon (it audits the enrolment), or,
+  // with an older daemon, as the daemon's user in its store.
+  json added;
+  reply = AskDaemon(daemon_->uid, json{{"op", "approver_add"}, {"name", name}}, &error);
+  if (reply && !UnknownOp(*reply)) {
+    added = reply->value("ok", false) ? *reply : json{{"error", reply->value("error", "")}};
+    status = reply->value("ok", false) ? 0 : 1;
+  } else {
+    status = sys::RunAs(*daemon_, [&](std::string* out) {
+      std::string store_error;
+      std::unique_ptr<approval::Store> opened = approval::OpenStore(store, &store_error);
+      const std::string secret = approval::NewTotpSecret();
+      if (!opened || !opened->AddApprover(name, secret, &store_error)) {
+        *out = json{{"error", store_error}}.dump();
+        return 1;
+      }
+      *out = json{{"uri", approval::TotpUri(name, secret)}}.dump();
+      return 0;
+    }, &output);
+    added = json::parse(output, nullptr, false);
+  }
   if (status != 0 || !added.is_object() || !added.contains("uri")) {
     Record("approver", "failed",
            "cannot enrol " + name + ": " + (added.is_object() ? added.value("error", "") : output));
