@@ -427,11 +427,11 @@ int main(int argc, char** argv) {
   setup_cmd->add_option("--user", setup.user, "whose agents to guard (default: $SUDO_USER)");
   setup_cmd->add_option("--approver", setup.approver,
                         "enrol this first approver (default: asked on the terminal)");
-  setup_cmd->add_option("--daemon-user", setup.daemon_user,
-                        "the daemon's system user (dualkey)");
+  setup_cmd->add_option("--daemon-user", setup.daemon_user, "the daemon's system user (dualkey)");
   setup_cmd->add_option("--agents", setup.agents,
                         "agents to wire, comma-separated (default: claude,cursor,codex,gemini)");
-  setup_cmd->add_option("--binary", setup.binary, "the dualkey binary to install (default: this one)");
+  setup_cmd->add_option("--binary", setup.binary,
+                        "the dualkey binary to install (default: this one)");
   setup_cmd->add_flag("--remove", setup.remove,
                       "undo the install: stop the daemon, remove units, hooks, the install file, "
                       "the binary and the user; keep the vault and the audit log");

@@ -13,13 +13,15 @@
 
 namespace dualkey::cli {
 
-int RunSetup(const setup::Options& options) { return setup::Run(options, std::cout, std::cerr); }
+int RunSetup(const setup::Options& options) {
+  return setup::Run(options, std::cout, std::cerr);
+}
 
 int RunDoctor(const DoctorOptions& options) {
   setup::DoctorOptions doctor;
   doctor.json = options.json;
   char cwd[PATH_MAX];
-  doctor.project_dir = !options.project_dir.empty()        ? options.project_dir
+  doctor.project_dir = !options.project_dir.empty()          ? options.project_dir
                        : getcwd(cwd, sizeof(cwd)) != nullptr ? std::string(cwd)
                                                              : std::string();
   // `sudo dualkey doctor`: the question is what the user's agents can do,
@@ -30,12 +32,15 @@ int RunDoctor(const DoctorOptions& options) {
         account && account->uid != 0) {
       doctor.home = account->home;
       std::string output;
-      const int status = setup::internal::RunAs(*account, [&](std::string* out) {
-        std::ostringstream text;
-        const int code = setup::Doctor(doctor, text, text);
-        *out = text.str();
-        return code;
-      }, &output);
+      const int status = setup::internal::RunAs(
+          *account,
+          [&](std::string* out) {
+            std::ostringstream text;
+            const int code = setup::Doctor(doctor, text, text);
+            *out = text.str();
+            return code;
+          },
+          &output);
       std::cout << output << std::flush;
       return status < 0 ? 1 : status;
     }

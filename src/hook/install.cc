@@ -472,7 +472,6 @@ std::vector<Found> FindOurs(Agent agent, const ojson& root) {
   return found;
 }
 
-
 // ---------------------------------------------------------------------------
 // Codex's managed hooks: a marked block of TOML in requirements.toml. The
 // rest of the file is the administrator's and is kept byte for byte.
@@ -558,8 +557,8 @@ CommandOutput InstallCodexToml(const InstallRequest& request, const std::string&
     (void)toml::parse(updated, path);
   } catch (const toml::parse_error& e) {
     result.exit_code = 2;
-    result.err = "dualkey: cannot add dualkey's hook to " + path + ": the result would not parse (" +
-                 std::string(e.description()) + " at line " +
+    result.err = "dualkey: cannot add dualkey's hook to " + path +
+                 ": the result would not parse (" + std::string(e.description()) + " at line " +
                  std::to_string(e.source().begin.line) +
                  "); its hooks are defined in a form dualkey does not edit (nothing was changed)\n";
     return result;
@@ -733,8 +732,7 @@ bool UserCanReplace(const std::string& path, bool self) {
         const bool writable = faccessat(AT_FDCWD, current.c_str(), W_OK, AT_EACCESS) == 0;
         if (writable) {
           // A sticky directory (like /tmp) lets others' files alone.
-          if (first || !(S_ISDIR(st.st_mode) && (st.st_mode & S_ISVTX)) ||
-              st.st_uid == geteuid())
+          if (first || !(S_ISDIR(st.st_mode) && (st.st_mode & S_ISVTX)) || st.st_uid == geteuid())
             return true;
         }
       }
@@ -863,8 +861,9 @@ CommandOutput Install(const InstallRequest& request) {
   if (!request.uninstall && request.config_path.empty()) {
     Result<install::Layout> layout = install::CurrentLayout();
     if (layout.ok() && !layout->protected_install)
-      out += "Single-user mode, for trying dualkey out: an agent running as you can edit this "
-             "file, dualkey's state and its policy. For real use: sudo dualkey setup\n";
+      out +=
+          "Single-user mode, for trying dualkey out: an agent running as you can edit this "
+          "file, dualkey's state and its policy. For real use: sudo dualkey setup\n";
   }
   result.out = std::move(out);
   return result;
@@ -903,8 +902,10 @@ std::vector<ConfigCheck> CheckHooks(const DoctorRequest& request) {
         }
       } else {
         Loaded loaded = LoadConfig(path);
-        if (!loaded.ok) check.error = loaded.error;
-        else found = FindOurs(agent, loaded.root);
+        if (!loaded.ok)
+          check.error = loaded.error;
+        else
+          found = FindOurs(agent, loaded.root);
       }
       check.installed = !found.empty();
       check.user_can_edit = UserCanReplace(path);
@@ -913,9 +914,8 @@ std::vector<ConfigCheck> CheckHooks(const DoctorRequest& request) {
         HookCheck hook;
         hook.command = f.command;
         const std::string run_command = request.probe ? f.command + " --probe" : f.command;
-        internal::ProcessResult harmless =
-            internal::RunShell(run_command, SampleInput(agent, kHarmless, sample_cwd), sample_cwd,
-                               request.timeout_ms);
+        internal::ProcessResult harmless = internal::RunShell(
+            run_command, SampleInput(agent, kHarmless, sample_cwd), sample_cwd, request.timeout_ms);
         internal::ProcessResult destructive =
             internal::RunShell(run_command, SampleInput(agent, kDestructive, sample_cwd),
                                sample_cwd, request.timeout_ms);
@@ -952,17 +952,16 @@ nlohmann::json ToJson(const ConfigCheck& check) {
   if (!check.installed) return entry;
   nlohmann::json hooks = nlohmann::json::array();
   for (const HookCheck& h : check.hooks) {
-    nlohmann::json hook{{"command", h.command},
-                        {"harmless",
-                         {{"command", "ls -la"},
-                          {"outcome", h.harmless_outcome},
-                          {"detail", h.harmless_detail}}},
-                        {"destructive",
-                         {{"command", "rm -rf ~"},
-                          {"outcome", h.destructive_outcome},
-                          {"detail", h.destructive_detail}}},
-                        {"fail_closed", h.fail_closed},
-                        {"protected", h.is_protected}};
+    nlohmann::json hook{
+        {"command", h.command},
+        {"harmless",
+         {{"command", "ls -la"}, {"outcome", h.harmless_outcome}, {"detail", h.harmless_detail}}},
+        {"destructive",
+         {{"command", "rm -rf ~"},
+          {"outcome", h.destructive_outcome},
+          {"detail", h.destructive_detail}}},
+        {"fail_closed", h.fail_closed},
+        {"protected", h.is_protected}};
     if (!h.build_tree_warning.empty()) hook["build_tree_warning"] = h.build_tree_warning;
     hooks.push_back(std::move(hook));
   }

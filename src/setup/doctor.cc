@@ -74,7 +74,8 @@ class FakeDaemon {
     if (fd_ < 0 || path.size() >= sizeof(address.sun_path)) return;
     address.sun_family = AF_UNIX;
     std::memcpy(address.sun_path, path.c_str(), path.size() + 1);
-    if (bind(fd_, reinterpret_cast<sockaddr*>(&address), sizeof(address)) != 0 || listen(fd_, 8) != 0)
+    if (bind(fd_, reinterpret_cast<sockaddr*>(&address), sizeof(address)) != 0 ||
+        listen(fd_, 8) != 0)
       return;
     thread_ = std::thread([this] { Serve(); });
   }
@@ -146,12 +147,11 @@ CheckResult CheckEnvironmentOverrides(const std::string& binary, const std::stri
   hook::internal::ProcessResult run;
   {
     FakeDaemon fake(scratch + "/fake.sock");
-    const std::string command =
-        "DUALKEY_SOCKET=" + Quote(scratch + "/fake.sock") +
-        " DUALKEY_STATE_DIR=" + Quote(scratch + "/state") +
-        " XDG_STATE_HOME=" + Quote(scratch + "/xdg-state") +
-        " XDG_CONFIG_HOME=" + Quote(scratch + "/config") + " " + Quote(binary) +
-        " hook claude --probe";
+    const std::string command = "DUALKEY_SOCKET=" + Quote(scratch + "/fake.sock") +
+                                " DUALKEY_STATE_DIR=" + Quote(scratch + "/state") +
+                                " XDG_STATE_HOME=" + Quote(scratch + "/xdg-state") +
+                                " XDG_CONFIG_HOME=" + Quote(scratch + "/config") + " " +
+                                Quote(binary) + " hook claude --probe";
     run = hook::internal::RunShell(command, ClaudeSample("rm -rf ~", home), home, 10000);
     connections = fake.connections();
   }
@@ -160,14 +160,16 @@ CheckResult CheckEnvironmentOverrides(const std::string& binary, const std::stri
                        (run.exit_code == 0 && run.out.find("\"ask\"") != std::string::npos) ||
                        (run.exit_code == 0 && run.out.find("\"deny\"") != std::string::npos);
   std::vector<std::string> honoured;
-  if (connections > 0) honoured.push_back("DUALKEY_SOCKET (the hook asked a listener of the user's)");
+  if (connections > 0)
+    honoured.push_back("DUALKEY_SOCKET (the hook asked a listener of the user's)");
   if (!blocked)
     honoured.push_back("XDG_CONFIG_HOME/DUALKEY_SOCKET let `rm -rf ~` through (exit " +
                        std::to_string(run.exit_code) + ")");
   check.ok = honoured.empty();
   if (check.ok) {
-    check.detail = "with DUALKEY_SOCKET, DUALKEY_STATE_DIR and XDG_* pointing at the user's own "
-                   "files, the hook still held `rm -rf ~`";
+    check.detail =
+        "with DUALKEY_SOCKET, DUALKEY_STATE_DIR and XDG_* pointing at the user's own "
+        "files, the hook still held `rm -rf ~`";
   } else {
     std::string list;
     for (const std::string& h : honoured) list += (list.empty() ? "" : "; ") + h;
@@ -206,7 +208,8 @@ int Doctor(const DoctorOptions& options, std::ostream& out, std::ostream& err) {
     checks.push_back(
         {"install", "protected install", protected_install,
          protected_install
-             ? layout.install_file + " is root's: every client runs in protected mode (daemon user " +
+             ? layout.install_file +
+                   " is root's: every client runs in protected mode (daemon user " +
                    layout.daemon_user + ")"
              : "single-user mode: dualkey's state is yours (" + layout.state_dir +
                    "), so it protects against an agent's mistakes, not against an agent that "
@@ -247,16 +250,16 @@ int Doctor(const DoctorOptions& options, std::ostream& out, std::ostream& err) {
     const bool system_writable = hook::UserCanReplace(system_policy);
     const bool locked = policy.lock_user;
     std::string detail;
-    if (system_writable) detail = "you can write " + system_policy;
+    if (system_writable)
+      detail = "you can write " + system_policy;
     else if (!locked)
-      detail = "your own policy file (" +
-               policy::DefaultSources("", options.home).user_path +
+      detail = "your own policy file (" + policy::DefaultSources("", options.home).user_path +
                ") can loosen dualkey, observe mode included: the system policy does not set "
                "lock_user = true";
     else
       detail = system_policy + " is root's and locks your policy file to tightening only";
-    checks.push_back({"policy", "cannot loosen the policy", !system_writable && locked, detail,
-                      kFixSetup});
+    checks.push_back(
+        {"policy", "cannot loosen the policy", !system_writable && locked, detail, kFixSetup});
   }
 
   // The daemon on the socket: who listens, can this user stop it or take
@@ -271,9 +274,8 @@ int Doctor(const DoctorOptions& options, std::ostream& out, std::ostream& err) {
                      "): hooks keep holds held, but nothing can be approved";
     } else {
       daemon_pid_text = std::to_string(peer.pid);
-      const bool right_user = protected_install
-                                  ? (peer.uid == layout.daemon_uid || peer.uid == 0)
-                                  : peer.uid != geteuid();
+      const bool right_user = protected_install ? (peer.uid == layout.daemon_uid || peer.uid == 0)
+                                                : peer.uid != geteuid();
       const bool can_signal = kill(peer.pid, 0) == 0;
       const bool can_replace = hook::UserCanReplace(layout.socket_path, /*self=*/false);
       const std::optional<sys::Account> owner = sys::LookupUid(peer.uid);
@@ -317,7 +319,8 @@ int Doctor(const DoctorOptions& options, std::ostream& out, std::ostream& err) {
     hooked = true;
     editable = editable && check.user_can_edit;
     for (const hook::HookCheck& h : check.hooks) {
-      if (hook_binary.empty() || check.scope == "managed") hook_binary = hook::HookBinary(h.command);
+      if (hook_binary.empty() || check.scope == "managed")
+        hook_binary = hook::HookBinary(h.command);
       if (!h.build_tree_warning.empty()) build_tree.push_back(h.build_tree_warning);
     }
   }
@@ -327,7 +330,8 @@ int Doctor(const DoctorOptions& options, std::ostream& out, std::ostream& err) {
     if (installed == 0) {
       check.detail = "no agent has dualkey's hook";
     } else if (unprotected > 0) {
-      check.detail = std::to_string(unprotected) + " installed hook(s) do not hold `rm -rf ~` "
+      check.detail = std::to_string(unprotected) +
+                     " installed hook(s) do not hold `rm -rf ~` "
                      "(see below)";
     } else {
       check.ok = true;

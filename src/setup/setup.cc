@@ -1,23 +1,23 @@
 #include "setup/setup.h"
 
 #include <fcntl.h>
+#include <grp.h>
 #include <signal.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
+#include <toml++/toml.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
-#include <grp.h>
 #include <iostream>
 #include <map>
 #include <nlohmann/json.hpp>
 #include <sstream>
-#include <toml++/toml.h>
 
 #include "approval/approval.h"
 #include "hook/install.h"
@@ -72,8 +72,8 @@ bool ValidUserName(const std::string& name) {
   if (name.empty() || name.size() > 32) return false;
   if (!(std::islower(static_cast<unsigned char>(name[0])) || name[0] == '_')) return false;
   for (char c : name)
-    if (!(std::islower(static_cast<unsigned char>(c)) || std::isdigit(static_cast<unsigned char>(c)) ||
-          c == '_' || c == '-'))
+    if (!(std::islower(static_cast<unsigned char>(c)) ||
+          std::isdigit(static_cast<unsigned char>(c)) || c == '_' || c == '-'))
       return false;
   return true;
 }
@@ -137,7 +137,8 @@ std::optional<json> AskDaemon(uid_t daemon_uid, const json& request, std::string
 }
 
 bool UnknownOp(const json& reply) {
-  return !reply.value("ok", false) && reply.value("error", "").find("unknown op") != std::string::npos;
+  return !reply.value("ok", false) &&
+         reply.value("error", "").find("unknown op") != std::string::npos;
 }
 
 class Setup {
@@ -194,7 +195,7 @@ class Setup {
   std::vector<hook::Agent> agents_;
   std::optional<sys::Account> user_;    // whose agents are wired
   std::optional<sys::Account> daemon_;  // the daemon's account
-  std::string daemon_user_;  // resolved: --daemon-user, the recorded one, or "dualkey"
+  std::string daemon_user_;             // resolved: --daemon-user, the recorded one, or "dualkey"
   std::string source_binary_;
   bool binary_changed_ = false;
   bool systemd_ = false;
@@ -210,7 +211,8 @@ bool Setup::ResolveUsers() {
     if (const char* sudo_user = std::getenv("SUDO_USER"); sudo_user != nullptr) name = sudo_user;
   }
   json record;
-  if (std::string text; sys::ReadFile(kSetupRecord, &text)) record = json::parse(text, nullptr, false);
+  if (std::string text; sys::ReadFile(kSetupRecord, &text))
+    record = json::parse(text, nullptr, false);
   if (!record.is_object()) record = json::object();
   if (name.empty() && (options_.remove || options_.stop)) name = record.value("user", "");
   daemon_user_ = options_.daemon_user;
@@ -268,8 +270,9 @@ void Setup::StepDaemonUser() {
     Record("daemon user", "failed", "useradd succeeded but " + daemon_user_ + " is not found");
     return;
   }
-  Record("daemon user", "done",
-         "created the system user " + daemon_->name + " (uid " + std::to_string(daemon_->uid) + ")");
+  Record(
+      "daemon user", "done",
+      "created the system user " + daemon_->name + " (uid " + std::to_string(daemon_->uid) + ")");
 }
 
 void Setup::StepDirectories() {
@@ -297,9 +300,10 @@ void Setup::StepDirectories() {
       if (right) {
         Record(dir.path, "ok", dir.what);
       } else {
-        Record(dir.path, "would", std::string(Exists(dir.path) ? "fix" : "create") + " (" +
-                                       dir.what + ", mode " + (dir.mode == 0700 ? "0700" : "0755") +
-                                       ", owner " + (dir.daemons ? daemon_user_ : "root") + ")");
+        Record(dir.path, "would",
+               std::string(Exists(dir.path) ? "fix" : "create") + " (" + dir.what + ", mode " +
+                   (dir.mode == 0700 ? "0700" : "0755") + ", owner " +
+                   (dir.daemons ? daemon_user_ : "root") + ")");
       }
       continue;
     }
@@ -316,7 +320,8 @@ void Setup::StepDirectories() {
       Record(dir.path, "ok", dir.what);
     } else {
       std::string detail = existed ? "fixed owner/mode" : "created";
-      if (fixed > 0) detail += " (" + std::to_string(fixed) + " entries handed to " + daemon_->name + ")";
+      if (fixed > 0)
+        detail += " (" + std::to_string(fixed) + " entries handed to " + daemon_->name + ")";
       Record(dir.path, "done", detail + ": " + dir.what);
     }
   }
@@ -330,7 +335,8 @@ void Setup::StepPolicy() {
       return;
     }
     bool changed = false;
-    if (Check(kPolicyFile, sys::WriteFileAtomically(kPolicyFile, kDefaultPolicy, 0, 0, 0644, &changed)))
+    if (Check(kPolicyFile,
+              sys::WriteFileAtomically(kPolicyFile, kDefaultPolicy, 0, 0, 0644, &changed)))
       Record(kPolicyFile, "done", "wrote the default system policy (lock_user = true)");
     return;
   }
@@ -346,7 +352,8 @@ void Setup::StepPolicy() {
       Record(kPolicyFile, "would", "make it root's and writable by root alone");
     } else {
       bool changed = false;
-      if (!Check(kPolicyFile, sys::EnsureOwnerMode(kPolicyFile, 0, 0, st.st_mode & 0755 & ~022, &changed)))
+      if (!Check(kPolicyFile,
+                 sys::EnsureOwnerMode(kPolicyFile, 0, 0, st.st_mode & 0755 & ~022, &changed)))
         return;
       detail = "made root's and writable by root alone";
     }
@@ -370,7 +377,8 @@ void Setup::StepPolicy() {
     }
     const std::string updated =
         "# Added by `dualkey setup`: the user's policy file (which an agent running as the\n"
-        "# user can edit) may only tighten.\nlock_user = true\n\n" + text;
+        "# user can edit) may only tighten.\nlock_user = true\n\n" +
+        text;
     bool changed = false;
     if (Check(kPolicyFile, sys::WriteFileAtomically(kPolicyFile, updated, 0, 0, 0644, &changed)))
       Record(kPolicyFile, "done", "added lock_user = true: the user's policy may only tighten");
@@ -404,8 +412,9 @@ void Setup::StepBinary() {
     return;
   }
   if (options_.dry_run) {
-    Record("binary", "would", std::string(Exists(kBinary) ? "replace " : "install ") + kBinary +
-                                  " with " + source_binary_);
+    Record("binary", "would",
+           std::string(Exists(kBinary) ? "replace " : "install ") + kBinary + " with " +
+               source_binary_);
     binary_changed_ = true;
     return;
   }
@@ -440,15 +449,15 @@ void Setup::StepInstallFile() {
     return;
   }
   bool changed = false;
-  if (!Check(std::string(install::kInstallFile),
-             sys::WriteFileAtomically(std::string(install::kInstallFile), text, 0, 0, 0644, &changed)))
+  if (!Check(
+          std::string(install::kInstallFile),
+          sys::WriteFileAtomically(std::string(install::kInstallFile), text, 0, 0, 0644, &changed)))
     return;
   Record(std::string(install::kInstallFile), changed ? "done" : "ok",
          "protected mode on: clients take paths from here and ignore DUALKEY_*/XDG_*");
   // What --remove needs to know even when run without sudo's SUDO_USER.
-  json record{{"user", user_ ? user_->name : ""},
-              {"daemon_user", daemon_user_},
-              {"binary", kBinary}};
+  json record{
+      {"user", user_ ? user_->name : ""}, {"daemon_user", daemon_user_}, {"binary", kBinary}};
   bool ignored = false;
   (void)sys::WriteFileAtomically(kSetupRecord, record.dump(2) + "\n", 0, 0, 0644, &ignored);
 }
@@ -495,10 +504,20 @@ bool Setup::StartDirect() {
   std::vector<std::string> argv;
   if (use_setpriv) {
     // Read access to the files it must save into the vault: nothing more.
-    argv = {"setpriv", "--reuid", std::to_string(daemon_->uid), "--regid",
-            std::to_string(daemon_->gid), "--init-groups", "--inh-caps", "-all,+dac_read_search",
-            "--ambient-caps", "-all,+dac_read_search", "--bounding-set", "-all,+dac_read_search",
-            "--no-new-privs", "--"};
+    argv = {"setpriv",
+            "--reuid",
+            std::to_string(daemon_->uid),
+            "--regid",
+            std::to_string(daemon_->gid),
+            "--init-groups",
+            "--inh-caps",
+            "-all,+dac_read_search",
+            "--ambient-caps",
+            "-all,+dac_read_search",
+            "--bounding-set",
+            "-all,+dac_read_search",
+            "--no-new-privs",
+            "--"};
   }
   for (const char* arg : {kBinary, "serve", "--state", kStateDir, "--socket", kSocket})
     argv.push_back(arg);
@@ -508,9 +527,10 @@ bool Setup::StartDirect() {
   const std::string home = "HOME=" + std::string(kStateDir);
   const std::string user = "USER=" + daemon_->name;
   const std::string logname = "LOGNAME=" + daemon_->name;
-  std::vector<const char*> envp = {home.c_str(), user.c_str(), logname.c_str(),
-                                   "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
-                                   "LANG=C.UTF-8", nullptr};
+  std::vector<const char*> envp = {
+      home.c_str(),    user.c_str(),
+      logname.c_str(), "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+      "LANG=C.UTF-8",  nullptr};
 
   pid_t child = fork();
   if (child < 0) {
@@ -618,13 +638,16 @@ void Setup::StepSystemdUnits(bool binary_changed) {
   }
   sys::Ran active = sys::RunProgram({"systemctl", "is-active", "--quiet", "dualkey.service"});
   std::string action;
-  if (active.exit_code != 0) action = "start";
-  else if (units_changed || binary_changed) action = "restart";
+  if (active.exit_code != 0)
+    action = "start";
+  else if (units_changed || binary_changed)
+    action = "restart";
   if (!action.empty()) {
     sys::Ran run = sys::RunProgram({"systemctl", action, "dualkey.service"});
     if (run.exit_code != 0) {
-      Record("daemon", "failed", "systemctl " + action + " dualkey.service: " + run.err +
-                                     " (see journalctl -u dualkey)");
+      Record(
+          "daemon", "failed",
+          "systemctl " + action + " dualkey.service: " + run.err + " (see journalctl -u dualkey)");
       return;
     }
     std::string why;
@@ -632,8 +655,9 @@ void Setup::StepSystemdUnits(bool binary_changed) {
       Record("daemon", "failed", why + " (see journalctl -u dualkey)");
       return;
     }
-    Record("daemon", "done", "systemctl " + action + " dualkey.service: `dualkey serve` runs as " +
-                                 daemon_->name + " (enabled at boot)");
+    Record("daemon", "done",
+           "systemctl " + action + " dualkey.service: `dualkey serve` runs as " + daemon_->name +
+               " (enabled at boot)");
     return;
   }
   Record("daemon", "ok", "dualkey.service is enabled and running as " + daemon_->name);
@@ -658,8 +682,8 @@ void Setup::StepDaemon() {
     std::string error;
     if (current && peer.connected && peer.uid == daemon_->uid &&
         AskDaemon(daemon_->uid, json{{"op", "status"}}, &error, 2000)) {
-      Record("daemon", "ok", "`dualkey serve` runs as " + daemon_->name + " (pid " +
-                                 std::to_string(*pid) + ")");
+      Record("daemon", "ok",
+             "`dualkey serve` runs as " + daemon_->name + " (pid " + std::to_string(*pid) + ")");
       return;
     }
     if (options_.dry_run) {
@@ -676,11 +700,13 @@ void Setup::StepDaemon() {
     // replaced by the real daemon.
     const std::string who = "pid " + std::to_string(peer.pid) + ", uid " + std::to_string(peer.uid);
     if (options_.dry_run) {
-      Record("daemon", "would", "replace a foreign listener on " + std::string(kSocket) + " (" + who + ")");
+      Record("daemon", "would",
+             "replace a foreign listener on " + std::string(kSocket) + " (" + who + ")");
       return;
     }
-    Record("socket", "warn", "a foreign process (" + who + ") listened on " + std::string(kSocket) +
-                                 "; its socket file is replaced");
+    Record("socket", "warn",
+           "a foreign process (" + who + ") listened on " + std::string(kSocket) +
+               "; its socket file is replaced");
   }
   if (options_.dry_run) {
     Record("daemon", "would", "start `dualkey serve` as " + daemon_->name + " (no systemd here)");
@@ -745,11 +771,13 @@ void Setup::StepHooks() {
     const std::string step = std::string(hook::ToString(agent)) + " hook (managed)";
     managed_hooked_[std::string(hook::ToString(agent))] = result.exit_code == 0 && !options_.remove;
     if (result.exit_code != 0) {
-      Record(step, "warn", request.config_path + ": " + result.err.substr(0, result.err.find('\n')));
+      Record(step, "warn",
+             request.config_path + ": " + result.err.substr(0, result.err.find('\n')));
       continue;
     }
-    Record(step, result.changed ? Did() : "ok",
-           request.config_path + (options_.remove ? "" : " (root's: cannot be removed by the user)"));
+    Record(
+        step, result.changed ? Did() : "ok",
+        request.config_path + (options_.remove ? "" : " (root's: cannot be removed by the user)"));
     if (options_.remove && !options_.dry_run) {
       // A managed file that held nothing but our hook goes, and its
       // directory with it when empty.
@@ -771,26 +799,29 @@ void Setup::StepHooks() {
   std::string output;
   const Options options = options_;
   const std::vector<hook::Agent> agents = agents_;
-  const int status = sys::RunAs(*user_, [&](std::string* out) {
-    json results = json::array();
-    for (hook::Agent agent : agents) {
-      hook::InstallRequest request;
-      request.agent = agent;
-      request.binary = kBinary;
-      request.home = user_->home;
-      request.dry_run = options.dry_run;
-      request.uninstall = options.remove;
-      request.timestamp = stamp;
-      hook::CommandOutput result = hook::Install(request);
-      results.push_back({{"agent", hook::ToString(agent)},
-                         {"exit_code", result.exit_code},
-                         {"changed", result.changed},
-                         {"path", hook::ConfigPath(agent, false, "", user_->home)},
-                         {"error", result.err}});
-    }
-    *out = results.dump();
-    return 0;
-  }, &output);
+  const int status = sys::RunAs(
+      *user_,
+      [&](std::string* out) {
+        json results = json::array();
+        for (hook::Agent agent : agents) {
+          hook::InstallRequest request;
+          request.agent = agent;
+          request.binary = kBinary;
+          request.home = user_->home;
+          request.dry_run = options.dry_run;
+          request.uninstall = options.remove;
+          request.timestamp = stamp;
+          hook::CommandOutput result = hook::Install(request);
+          results.push_back({{"agent", hook::ToString(agent)},
+                             {"exit_code", result.exit_code},
+                             {"changed", result.changed},
+                             {"path", hook::ConfigPath(agent, false, "", user_->home)},
+                             {"error", result.err}});
+        }
+        *out = results.dump();
+        return 0;
+      },
+      &output);
   json results = json::parse(output, nullptr, false);
   if (status != 0 || !results.is_array()) {
     Record("hooks (user)", "failed", "could not run as " + user_->name);
@@ -827,22 +858,26 @@ void Setup::StepApprover() {
     listed = json{{"error", reply->value("error", "")}};
     status = 1;
   } else {
-    status = sys::RunAs(*daemon_, [&](std::string* out) {
-      std::string store_error;
-      std::unique_ptr<approval::Store> opened = approval::OpenStore(store, &store_error);
-      std::vector<std::string> names;
-      if (!opened || !opened->Approvers(&names, &store_error)) {
-        *out = json{{"error", store_error}}.dump();
-        return 1;
-      }
-      *out = json{{"approvers", names}}.dump();
-      return 0;
-    }, &output);
+    status = sys::RunAs(
+        *daemon_,
+        [&](std::string* out) {
+          std::string store_error;
+          std::unique_ptr<approval::Store> opened = approval::OpenStore(store, &store_error);
+          std::vector<std::string> names;
+          if (!opened || !opened->Approvers(&names, &store_error)) {
+            *out = json{{"error", store_error}}.dump();
+            return 1;
+          }
+          *out = json{{"approvers", names}}.dump();
+          return 0;
+        },
+        &output);
     listed = json::parse(output, nullptr, false);
   }
   if (status != 0 || !listed.is_object() || !listed.contains("approvers")) {
-    Record("approver", "failed",
-           "cannot read the approvers: " + (listed.is_object() ? listed.value("error", "") : output));
+    Record(
+        "approver", "failed",
+        "cannot read the approvers: " + (listed.is_object() ? listed.value("error", "") : output));
     return;
   }
   std::vector<std::string> names = listed["approvers"].get<std::vector<std::string>>();
@@ -863,8 +898,8 @@ void Setup::StepApprover() {
     const char* sudo_user = std::getenv("SUDO_USER");
     const std::string suggestion = sudo_user != nullptr ? sudo_user : "";
     out_ << "\nThe first approver is the human who approves held actions with a TOTP code\n"
-            "from their phone. Name" << (suggestion.empty() ? "" : " [" + suggestion + "]")
-         << ": " << std::flush;
+            "from their phone. Name"
+         << (suggestion.empty() ? "" : " [" + suggestion + "]") << ": " << std::flush;
     std::getline(std::cin, name);
     if (name.empty()) name = suggestion;
   }
@@ -882,17 +917,20 @@ void Setup::StepApprover() {
     added = reply->value("ok", false) ? *reply : json{{"error", reply->value("error", "")}};
     status = reply->value("ok", false) ? 0 : 1;
   } else {
-    status = sys::RunAs(*daemon_, [&](std::string* out) {
-      std::string store_error;
-      std::unique_ptr<approval::Store> opened = approval::OpenStore(store, &store_error);
-      const std::string secret = approval::NewTotpSecret();
-      if (!opened || !opened->AddApprover(name, secret, &store_error)) {
-        *out = json{{"error", store_error}}.dump();
-        return 1;
-      }
-      *out = json{{"uri", approval::TotpUri(name, secret)}}.dump();
-      return 0;
-    }, &output);
+    status = sys::RunAs(
+        *daemon_,
+        [&](std::string* out) {
+          std::string store_error;
+          std::unique_ptr<approval::Store> opened = approval::OpenStore(store, &store_error);
+          const std::string secret = approval::NewTotpSecret();
+          if (!opened || !opened->AddApprover(name, secret, &store_error)) {
+            *out = json{{"error", store_error}}.dump();
+            return 1;
+          }
+          *out = json{{"uri", approval::TotpUri(name, secret)}}.dump();
+          return 0;
+        },
+        &output);
     added = json::parse(output, nullptr, false);
   }
   if (status != 0 || !added.is_object() || !added.contains("uri")) {
@@ -904,7 +942,8 @@ void Setup::StepApprover() {
   approver_ = {{"name", name}, {"otpauth_uri", uri}};
   Record("approver", "done", "enrolled " + name + " (root only enrols the first approver)");
   if (!options_.json)
-    out_ << "\n" << approval::TerminalQr(uri) << "\n"
+    out_ << "\n"
+         << approval::TerminalQr(uri) << "\n"
          << "Scan this with an authenticator app on " << name
          << "'s phone (not on this machine), or enter:\n  " << uri << "\n"
          << "It is shown once. Approve with: dualkey approve ID --as " << name << "\n\n";
@@ -916,15 +955,18 @@ int Setup::StepDoctor() {
   std::string output;
   const bool json_mode = options_.json;
   const std::string home = user_->home;
-  const int status = sys::RunAs(*user_, [&](std::string* out) {
-    DoctorOptions doctor;
-    doctor.home = home;
-    doctor.json = json_mode;
-    std::ostringstream text, errors;
-    const int code = Doctor(doctor, text, errors);
-    *out = text.str() + errors.str();
-    return code;
-  }, &output);
+  const int status = sys::RunAs(
+      *user_,
+      [&](std::string* out) {
+        DoctorOptions doctor;
+        doctor.home = home;
+        doctor.json = json_mode;
+        std::ostringstream text, errors;
+        const int code = Doctor(doctor, text, errors);
+        *out = text.str() + errors.str();
+        return code;
+      },
+      &output);
   if (options_.json) {
     doctor_ = json::parse(output, nullptr, false);
     if (doctor_.is_discarded()) doctor_ = output;
@@ -963,8 +1005,9 @@ json Setup::UnhookReport() const {
         break;
       case hook::Agent::kCursor:
         can = true;
-        why = "the Linux path of Cursor's enterprise hooks (/etc/cursor/hooks.json) is "
-              "unconfirmed; the user's ~/.cursor/hooks.json can be edited by the user";
+        why =
+            "the Linux path of Cursor's enterprise hooks (/etc/cursor/hooks.json) is "
+            "unconfirmed; the user's ~/.cursor/hooks.json can be edited by the user";
         break;
     }
     report.push_back({{"agent", name}, {"user_can_unhook", can}, {"why", why}});
@@ -974,12 +1017,14 @@ json Setup::UnhookReport() const {
 
 void Setup::StopDaemon(const char* step) {
   if (systemd_) {
-    for (const char* unit : {"dualkey-gateway.service", "dualkey-pg-proxy.service", "dualkey.service"}) {
+    for (const char* unit :
+         {"dualkey-gateway.service", "dualkey-pg-proxy.service", "dualkey.service"}) {
       sys::Ran active = sys::RunProgram({"systemctl", "is-active", "--quiet", unit});
       sys::Ran enabled = sys::RunProgram({"systemctl", "is-enabled", "--quiet", unit});
       if (active.exit_code != 0 && (enabled.exit_code != 0 || options_.stop)) continue;
       if (options_.dry_run) {
-        Record(step, "would", std::string("systemctl ") + (options_.stop ? "stop " : "disable --now ") + unit);
+        Record(step, "would",
+               std::string("systemctl ") + (options_.stop ? "stop " : "disable --now ") + unit);
         continue;
       }
       sys::Ran run = options_.stop ? sys::RunProgram({"systemctl", "stop", unit})
@@ -1004,13 +1049,15 @@ void Setup::StopDaemon(const char* step) {
       continue;
     }
     const bool gone = sys::StopProcess(p, 5000);
-    Record(step, gone ? "done" : "failed", (gone ? "stopped pid " : "could not stop pid ") + std::to_string(p));
+    Record(step, gone ? "done" : "failed",
+           (gone ? "stopped pid " : "could not stop pid ") + std::to_string(p));
   }
   if (!options_.dry_run && Exists(kPidFile)) unlink(kPidFile);
 }
 
 int Setup::Remove() {
-  if (!options_.json) out_ << "dualkey setup --remove" << (options_.dry_run ? " (dry run)" : "") << ":\n";
+  if (!options_.json)
+    out_ << "dualkey setup --remove" << (options_.dry_run ? " (dry run)" : "") << ":\n";
   StopDaemon("daemon");
   // Units.
   bool units_removed = false;
@@ -1051,12 +1098,14 @@ int Setup::Remove() {
       (void)sys::WriteFileAtomically(kept_pub, text, 0, 0, 0600, &ignored);
     }
     if (unlink(path.c_str()) == 0)
-      Record(path, "done", path == kAuditPub ? "removed (a copy is kept as " + kept_pub + ")" : "removed");
+      Record(path, "done",
+             path == kAuditPub ? "removed (a copy is kept as " + kept_pub + ")" : "removed");
     else
       Record(path, "failed", std::strerror(errno));
   }
   for (const std::string& dir : {std::string(kConfigDir) + "/packs", std::string(kConfigDir)})
-    if (!options_.dry_run && Exists(dir) && rmdir(dir.c_str()) == 0) Record(dir, "done", "removed (empty)");
+    if (!options_.dry_run && Exists(dir) && rmdir(dir.c_str()) == 0)
+      Record(dir, "done", "removed (empty)");
   // The binary.
   struct stat st {};
   if (lstat(kBinary, &st) == 0 && S_ISREG(st.st_mode) && st.st_uid == 0) {
@@ -1075,8 +1124,10 @@ int Setup::Remove() {
     } else {
       unlink(kSocket);
       unlink(kPidFile);
-      if (rmdir(kRuntimeDir) == 0) Record(kRuntimeDir, "done", "removed");
-      else Record(kRuntimeDir, "warn", std::string("not removed: ") + std::strerror(errno));
+      if (rmdir(kRuntimeDir) == 0)
+        Record(kRuntimeDir, "done", "removed");
+      else
+        Record(kRuntimeDir, "warn", std::string("not removed: ") + std::strerror(errno));
     }
   }
   // The state: kept (vault, audit log), but root's alone once its user is
@@ -1105,7 +1156,9 @@ int Setup::Remove() {
 int Setup::Finish(int doctor_status) {
   const int status = failed_ ? 2 : doctor_status != 0 ? 1 : 0;
   if (options_.json) {
-    json report{{"action", options_.remove ? "remove" : options_.stop ? "stop" : "setup"},
+    json report{{"action", options_.remove ? "remove"
+                           : options_.stop ? "stop"
+                                           : "setup"},
                 {"dry_run", options_.dry_run},
                 {"changed", changes_ > 0},
                 {"steps", steps_},
@@ -1122,11 +1175,12 @@ int Setup::Finish(int doctor_status) {
   } else if (changes_ == 0) {
     out_ << "\ndualkey setup: nothing to do: "
          << (options_.remove ? "dualkey's protected install is not here."
-                             : options_.stop ? "no daemon runs."
-                                             : "the protected install is already in place.")
+             : options_.stop ? "no daemon runs."
+                             : "the protected install is already in place.")
          << "\n";
   } else if (options_.dry_run) {
-    out_ << "\ndualkey setup: dry run: " << changes_ << " change(s) above would be made; nothing was.\n";
+    out_ << "\ndualkey setup: dry run: " << changes_
+         << " change(s) above would be made; nothing was.\n";
   } else if (options_.remove) {
     out_ << "\ndualkey setup --remove: done. Kept: " << kStateDir
          << " (vault, audit log). Agents are back to single-user mode (dualkey install AGENT).\n";
@@ -1186,7 +1240,8 @@ int Setup::Run() {
     if (changes_ == 0)
       out_ << "\ndualkey setup: nothing to do: the protected install is already in place.\n";
     else
-      out_ << "\ndualkey setup: done (" << changes_ << " change(s)). Restart your agents so they "
+      out_ << "\ndualkey setup: done (" << changes_
+           << " change(s)). Restart your agents so they "
               "read their hooks again. Undo with: sudo dualkey setup --remove\n";
     return failed_ ? 2 : doctor_status != 0 ? 1 : 0;
   }

@@ -25,16 +25,16 @@
 namespace dualkey::setup {
 
 struct Options {
-  std::string user;                  // whose agents to wire; default $SUDO_USER
-  std::string approver;              // the first approver; empty: ask on a terminal
-  std::string daemon_user;           // default: the one setup recorded, else "dualkey"
-  std::vector<std::string> agents;   // default: claude, cursor, codex, gemini
-  bool remove = false;               // undo (keeps the vault and the audit log)
-  bool stop = false;                 // stop the daemon only (no systemd: the pid file)
-  bool dry_run = false;              // say what would change, change nothing
+  std::string user;                 // whose agents to wire; default $SUDO_USER
+  std::string approver;             // the first approver; empty: ask on a terminal
+  std::string daemon_user;          // default: the one setup recorded, else "dualkey"
+  std::vector<std::string> agents;  // default: claude, cursor, codex, gemini
+  bool remove = false;              // undo (keeps the vault and the audit log)
+  bool stop = false;                // stop the daemon only (no systemd: the pid file)
+  bool dry_run = false;             // say what would change, change nothing
   bool json = false;
   bool no_doctor = false;
-  std::string binary;                // the binary to install; default: this one
+  std::string binary;  // the binary to install; default: this one
 };
 
 // Exit status: 0 done (or nothing to do) and doctor found every protection

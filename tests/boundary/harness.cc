@@ -69,8 +69,10 @@ Ran Spawn(const std::vector<std::string>& argv, const SpawnOptions& options) {
         _exit(126);
       if (chdir(u.home.c_str()) != 0) _exit(126);
     }
-    if (inherit) execvp(args[0], args.data());
-    else execvpe(args[0], args.data(), envp.data());
+    if (inherit)
+      execvp(args[0], args.data());
+    else
+      execvpe(args[0], args.data(), envp.data());
     _exit(127);
   }
   close(in_pipe[0]);
@@ -118,8 +120,10 @@ Ran Spawn(const std::vector<std::string>& argv, const SpawnOptions& options) {
       char buffer[65536];
       ssize_t n = read(p.fd, buffer, sizeof(buffer));
       if (n <= 0) {
-        if (p.fd == out_pipe[0]) out_pipe[0] = -1;
-        else err_pipe[0] = -1;
+        if (p.fd == out_pipe[0])
+          out_pipe[0] = -1;
+        else
+          err_pipe[0] = -1;
         close(p.fd);
         --fds_open;
         continue;
@@ -136,7 +140,8 @@ Ran Spawn(const std::vector<std::string>& argv, const SpawnOptions& options) {
   return ran;
 }
 
-std::vector<std::string> UserEnv(const User& user, const std::map<std::string, std::string>& extra) {
+std::vector<std::string> UserEnv(const User& user,
+                                 const std::map<std::string, std::string>& extra) {
   std::map<std::string, std::string> env = {
       {"HOME", user.home},
       {"USER", user.name},
@@ -152,8 +157,8 @@ std::vector<std::string> UserEnv(const User& user, const std::map<std::string, s
 // The namespace: PID 1 of a new PID namespace reaps; its child runs the
 // tests. When the tests end PID 1 exits and the kernel kills whatever is
 // left (daemons included); the mounts go with the last process.
-bool Mount(const std::string& what, const std::string& where, const char* type,
-           unsigned long flags, const std::string& data) {
+bool Mount(const std::string& what, const std::string& where, const char* type, unsigned long flags,
+           const std::string& data) {
   if (mount(what.c_str(), where.c_str(), type, flags, data.empty() ? nullptr : data.c_str()) == 0)
     return true;
   g_namespace_error = "mount " + std::string(type != nullptr ? type : "") + " on " + where + ": " +
@@ -182,7 +187,9 @@ bool PrepareMounts(const std::string& scratch) {
 
 }  // namespace
 
-bool PrepareNamespace(const std::string& scratch) { return PrepareMounts(scratch); }
+bool PrepareNamespace(const std::string& scratch) {
+  return PrepareMounts(scratch);
+}
 
 Ran RunRoot(const std::vector<std::string>& argv, const std::string& stdin_text, int timeout_ms) {
   SpawnOptions options;
@@ -202,7 +209,9 @@ Ran RunAs(const User& user, const std::vector<std::string>& argv,
   return Spawn(argv, options);
 }
 
-Ran Shell(const std::string& command) { return RunRoot({"/bin/sh", "-c", command}); }
+Ran Shell(const std::string& command) {
+  return RunRoot({"/bin/sh", "-c", command});
+}
 
 std::optional<User> FindUser(const std::string& name) {
   std::optional<setup::internal::Account> account = setup::internal::LookupUser(name);
@@ -228,13 +237,11 @@ std::string BashCall(const std::string& command, const std::string& cwd) {
 }
 
 std::string WriteCall(const std::string& path, const std::string& content, const std::string& cwd) {
-  return nlohmann::json{{"session_id", "boundary"},
-                        {"cwd", cwd},
-                        {"permission_mode", "default"},
-                        {"hook_event_name", "PreToolUse"},
-                        {"tool_name", "Write"},
-                        {"tool_input", {{"file_path", path}, {"content", content}}},
-                        {"tool_use_id", "toolu_boundary"}}
+  return nlohmann::json{
+      {"session_id", "boundary"},       {"cwd", cwd},
+      {"permission_mode", "default"},   {"hook_event_name", "PreToolUse"},
+      {"tool_name", "Write"},           {"tool_input", {{"file_path", path}, {"content", content}}},
+      {"tool_use_id", "toolu_boundary"}}
       .dump();
 }
 
@@ -298,7 +305,9 @@ std::string TotpNow(const std::string& secret) {
   return approval::TotpCode(secret, static_cast<std::int64_t>(std::time(nullptr)));
 }
 
-std::vector<pid_t> ProcessesOf(uid_t uid) { return setup::internal::ProcessesOf(uid); }
+std::vector<pid_t> ProcessesOf(uid_t uid) {
+  return setup::internal::ProcessesOf(uid);
+}
 
 std::string ReadText(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
@@ -319,7 +328,8 @@ int main(int argc, char** argv) {
   ::testing::InitGoogleTest(&argc, argv);
   if (::testing::GTEST_FLAG(list_tests)) return RUN_ALL_TESTS();
   if (geteuid() != 0) {
-    g_namespace_error = "the boundary suite needs root (it creates users and mounts; CI runs as root)";
+    g_namespace_error =
+        "the boundary suite needs root (it creates users and mounts; CI runs as root)";
     return RUN_ALL_TESTS();
   }
   char pattern[] = "/tmp/dualkey-boundary-XXXXXX";

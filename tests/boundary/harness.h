@@ -43,7 +43,7 @@ struct Ran {
 // argv run as root (this process), or as `user` (its uid, gid and groups,
 // HOME/USER/PATH set, plus `env`). Killed after timeout_ms.
 Ran RunRoot(const std::vector<std::string>& argv, const std::string& stdin_text = "",
-        int timeout_ms = 30000);
+            int timeout_ms = 30000);
 Ran RunAs(const User& user, const std::vector<std::string>& argv,
           const std::map<std::string, std::string>& env = {}, const std::string& stdin_text = "",
           int timeout_ms = 30000);

@@ -40,16 +40,21 @@ World& TheWorld() {
   return world;
 }
 
-std::string Suffix() { return std::to_string(getpid() % 100000); }
+std::string Suffix() {
+  return std::to_string(getpid() % 100000);
+}
 
 Ran RunSetup(const std::vector<std::string>& extra = {}) {
-  std::vector<std::string> argv = {DUALKEY_BINARY, "setup", "--json", "--user",
-                                   TheWorld().agent.name, "--daemon-user", TheWorld().daemon_user};
+  std::vector<std::string> argv = {
+      DUALKEY_BINARY,        "setup", "--json", "--user", TheWorld().agent.name, "--daemon-user",
+      TheWorld().daemon_user};
   argv.insert(argv.end(), extra.begin(), extra.end());
   return RunRoot(argv);
 }
 
-std::optional<pid_t> DaemonPid() { return setup::internal::ReadPidFile(kPidFile); }
+std::optional<pid_t> DaemonPid() {
+  return setup::internal::ReadPidFile(kPidFile);
+}
 
 // The agent's hook, as Claude Code runs it (the managed config's command).
 Ran Hook(const std::string& input, const std::map<std::string, std::string>& env = {},
@@ -129,26 +134,27 @@ TEST_F(Protected, SecondSetupIsANoOpThatSaysSo) {
   json report = json::parse(ran.out, nullptr, false);
   ASSERT_TRUE(report.is_object()) << ran.all();
   EXPECT_FALSE(report["changed"].get<bool>()) << ran.out;
-  for (const json& step : report["steps"])
-    EXPECT_TRUE(step["status"] == "ok") << step.dump();
+  for (const json& step : report["steps"]) EXPECT_TRUE(step["status"] == "ok") << step.dump();
   Ran text = RunRoot({DUALKEY_BINARY, "setup", "--user", agent().name, "--daemon-user",
-                  TheWorld().daemon_user, "--no-doctor"});
+                      TheWorld().daemon_user, "--no-doctor"});
   EXPECT_NE(text.out.find("nothing to do"), std::string::npos) << text.out;
 }
 
 TEST_F(Protected, DryRunChangesNothing) {
-  const std::string before = Shell("ls -laR --time-style=full-iso /etc/dualkey /var/lib/dualkey "
-                                   "/run/dualkey /usr/local/bin/dualkey /etc/claude-code "
-                                   "2>&1; md5sum /etc/dualkey/* /var/lib/dualkey/state.sqlite3")
+  const std::string before = Shell(
+                                 "ls -laR --time-style=full-iso /etc/dualkey /var/lib/dualkey "
+                                 "/run/dualkey /usr/local/bin/dualkey /etc/claude-code "
+                                 "2>&1; md5sum /etc/dualkey/* /var/lib/dualkey/state.sqlite3")
                                  .out;
   Ran ran = RunSetup({"--dry-run"});
   EXPECT_EQ(ran.exit_code, 0) << ran.all();
   json report = json::parse(ran.out, nullptr, false);
   ASSERT_TRUE(report.is_object()) << ran.all();
   EXPECT_FALSE(report["changed"].get<bool>()) << "a dry run of an install in place: " << ran.out;
-  const std::string after = Shell("ls -laR --time-style=full-iso /etc/dualkey /var/lib/dualkey "
-                                  "/run/dualkey /usr/local/bin/dualkey /etc/claude-code "
-                                  "2>&1; md5sum /etc/dualkey/* /var/lib/dualkey/state.sqlite3")
+  const std::string after = Shell(
+                                "ls -laR --time-style=full-iso /etc/dualkey /var/lib/dualkey "
+                                "/run/dualkey /usr/local/bin/dualkey /etc/claude-code "
+                                "2>&1; md5sum /etc/dualkey/* /var/lib/dualkey/state.sqlite3")
                                 .out;
   EXPECT_EQ(before, after);
   // The user may ask too (no root needed to look).
@@ -167,12 +173,10 @@ TEST_F(Protected, DoctorPassesWhatSetupProvides) {
   EXPECT_EQ(report["mode"], "protected");
   std::map<std::string, json> checks;
   for (const json& c : report["checks"]) checks[c["id"]] = c;
-  for (const char* id :
-       {"install", "secrets", "store", "audit_log", "audit_key", "vault", "policy", "daemon",
-        "hooks", "binary"})
+  for (const char* id : {"install", "secrets", "store", "audit_log", "audit_key", "vault", "policy",
+                         "daemon", "hooks", "binary"})
     EXPECT_TRUE(checks[id].value("ok", false)) << id << ": " << checks[id].dump();
-  EXPECT_EQ(report.value("audit_public_key", ""),
-            ReadText("/etc/dualkey/audit.pub").substr(0, 64));
+  EXPECT_EQ(report.value("audit_public_key", ""), ReadText("/etc/dualkey/audit.pub").substr(0, 64));
   // Needs wt/daemon (clients ignore DUALKEY_SOCKET/XDG_* in protected mode):
   EXPECT_TRUE(checks["environment"].value("ok", false)) << checks["environment"].dump();
   EXPECT_EQ(ran.exit_code, checks["environment"].value("ok", false) ? 0 : 1);
@@ -233,12 +237,13 @@ TEST_F(Protected, CodesCannotBeGuessedAtFullSpeed) {
   // A held action of the agent's own, then guesses at the rate one
   // connection allows (needs wt/approvals: per-approver and per-action
   // lockouts, audited).
-  std::optional<json> held = Ask(kSocket, {{"op", "check"},
-                                           {"channel", "shell"},
-                                           {"input", "rm -rf /srv/guessing"},
-                                           {"cwd", home()},
-                                           {"home", home()},
-                                           {"agent", "guesser"}},
+  std::optional<json> held = Ask(kSocket,
+                                 {{"op", "check"},
+                                  {"channel", "shell"},
+                                  {"input", "rm -rf /srv/guessing"},
+                                  {"cwd", home()},
+                                  {"home", home()},
+                                  {"agent", "guesser"}},
                                  &agent());
   ASSERT_TRUE(held);
   const std::string id = held->value("approval_id", "");
@@ -258,13 +263,14 @@ TEST_F(Protected, CodesCannotBeGuessedAtFullSpeed) {
   }
   EXPECT_EQ(refused, attempts) << "every wrong guess must be refused";
   // After 200 wrong guesses even the right code must be locked out.
-  std::optional<json> right = Ask(kSocket,
-                                  {{"op", "approve"}, {"id", id}, {"approver", "alice"},
-                                   {"totp", TotpNow(TheWorld().secret)}},
-                                  &agent());
+  std::optional<json> right = Ask(
+      kSocket,
+      {{"op", "approve"}, {"id", id}, {"approver", "alice"}, {"totp", TotpNow(TheWorld().secret)}},
+      &agent());
   ASSERT_TRUE(right);
   EXPECT_FALSE(right->value("ok", false))
-      << "200 wrong guesses, then the right code was accepted: no lockout (" << right->dump() << ")";
+      << "200 wrong guesses, then the right code was accepted: no lockout (" << right->dump()
+      << ")";
   Ask(kSocket, {{"op", "deny"}, {"id", id}, {"reason", "test"}});
 }
 
@@ -312,8 +318,8 @@ TEST_F(Protected, EnvironmentOverridesAreIgnored) {
       << "the hook asked the agent's own listener (needs wt/daemon: protected mode ignores "
          "DUALKEY_SOCKET)";
   // And writing those variables into a startup file is held (wt/classify).
-  EXPECT_TRUE(Stopped(
-      Hook(BashCall("echo 'export DUALKEY_SOCKET=$HOME/fake.sock' >> ~/.bashrc", home()), {}, true)));
+  EXPECT_TRUE(Stopped(Hook(
+      BashCall("echo 'export DUALKEY_SOCKET=$HOME/fake.sock' >> ~/.bashrc", home()), {}, true)));
 }
 
 TEST_F(Protected, PolicyCannotBeLoosened) {
@@ -323,22 +329,25 @@ TEST_F(Protected, PolicyCannotBeLoosened) {
                               "decision = \"allow\"\\n' > ~/.config/dualkey/policy.toml"});
   ASSERT_EQ(write.exit_code, 0) << write.all();
   EXPECT_TRUE(Stopped(Hook(BashCall("rm -rf /srv/production", home()), {}, true)));
-  Ran system = RunAs(agent(), {"sh", "-c", "echo 'mode = \"observe\"' >> /etc/dualkey/policy.toml"});
+  Ran system =
+      RunAs(agent(), {"sh", "-c", "echo 'mode = \"observe\"' >> /etc/dualkey/policy.toml"});
   EXPECT_NE(system.exit_code, 0);
   RunAs(agent(), {"rm", "-f", home() + "/.config/dualkey/policy.toml"});
 }
 
 TEST_F(Protected, HookRemovalIsHeldAndTheManagedHookSurvives) {
   // As tool calls, by shell and by the agent's file tool (wt/classify).
-  EXPECT_TRUE(Stopped(Hook(BashCall("sed -i '/dualkey/d' ~/.claude/settings.json", home()), {}, true)));
+  EXPECT_TRUE(
+      Stopped(Hook(BashCall("sed -i '/dualkey/d' ~/.claude/settings.json", home()), {}, true)));
   EXPECT_TRUE(Stopped(Hook(WriteCall(home() + "/.claude/settings.json", "{}", home()), {}, true)));
-  EXPECT_TRUE(Stopped(
-      Hook(WriteCall("/etc/claude-code/managed-settings.json", "{}", home()), {}, true)));
+  EXPECT_TRUE(
+      Stopped(Hook(WriteCall("/etc/claude-code/managed-settings.json", "{}", home()), {}, true)));
   // Done for real: the user's file is theirs, the managed one is not.
   const std::string saved = ReadText(home() + "/.claude/settings.json");
   Ran sed = RunAs(agent(), {"sed", "-i", "/dualkey/d", home() + "/.claude/settings.json"});
   EXPECT_EQ(sed.exit_code, 0);
-  Ran managed = RunAs(agent(), {"sed", "-i", "/dualkey/d", "/etc/claude-code/managed-settings.json"});
+  Ran managed =
+      RunAs(agent(), {"sed", "-i", "/dualkey/d", "/etc/claude-code/managed-settings.json"});
   EXPECT_NE(managed.exit_code, 0);
   Ran doctor = RunAs(agent(), {kBinary, "doctor", "--json"});
   json report = json::parse(doctor.out, nullptr, false);
@@ -373,11 +382,11 @@ TEST_F(Protected, ApprovalIsBoundToTheExactActionAndUsedOnce) {
   const std::string all = first.all();
   const std::size_t at = all.find("ap_");
   ASSERT_NE(at, std::string::npos) << "the hold did not become a pending approval: " << all;
-  std::string id = all.substr(at, all.find_first_not_of(
-                                      "abcdefghijklmnopqrstuvwxyz0123456789_", at) - at);
+  std::string id =
+      all.substr(at, all.find_first_not_of("abcdefghijklmnopqrstuvwxyz0123456789_", at) - at);
   std::optional<json> approved = Ask(
-      kSocket, {{"op", "approve"}, {"id", id}, {"approver", "alice"},
-                {"totp", TotpNow(TheWorld().secret)}});
+      kSocket,
+      {{"op", "approve"}, {"id", id}, {"approver", "alice"}, {"totp", TotpNow(TheWorld().secret)}});
   ASSERT_TRUE(approved);
   ASSERT_TRUE(approved->value("ok", false)) << approved->dump();
   EXPECT_TRUE(Stopped(Hook(BashCall(command + " ", home())))) << "a variant passed";
@@ -476,7 +485,7 @@ TEST_F(Protected, InterruptedSetupIsFinishedByTheNextRun) {
   // Remove, then kill setup part-way at a few points; each time the next
   // run must finish the install.
   ASSERT_EQ(RunRoot({DUALKEY_BINARY, "setup", "--remove", "--user", agent().name, "--daemon-user",
-                 TheWorld().daemon_user})
+                     TheWorld().daemon_user})
                 .exit_code,
             0);
   // A dry run of a fresh install says what it would do and does none of it.
@@ -508,9 +517,9 @@ TEST_F(Protected, InterruptedSetupIsFinishedByTheNextRun) {
     EXPECT_TRUE(Stopped(Hook(BashCall("rm -rf /srv/production", home()))));
   }
   // The approver kept across --remove and back.
-  Ran listed = RunRoot({"setpriv", "--reuid", TheWorld().daemon_user, "--regid",
-                    TheWorld().daemon_user, "--clear-groups", kBinary, "approver", "list",
-                    "--state", kStateDir});
+  Ran listed =
+      RunRoot({"setpriv", "--reuid", TheWorld().daemon_user, "--regid", TheWorld().daemon_user,
+               "--clear-groups", kBinary, "approver", "list", "--state", kStateDir});
   EXPECT_NE(listed.out.find("alice"), std::string::npos) << listed.all();
 }
 
@@ -518,8 +527,9 @@ TEST_F(Protected, RemoveLeavesNothingRunningAndKeepsVaultAndLog) {
   std::optional<User> daemon = FindUser(TheWorld().daemon_user);
   ASSERT_TRUE(daemon);
   // Something in the vault to keep.
-  Ran vault = RunRoot({"setpriv", "--reuid", daemon->name, "--regid", daemon->name, "--clear-groups",
-                   kBinary, "vault", "init", "--vault", std::string(kStateDir) + "/vault"});
+  Ran vault =
+      RunRoot({"setpriv", "--reuid", daemon->name, "--regid", daemon->name, "--clear-groups",
+               kBinary, "vault", "init", "--vault", std::string(kStateDir) + "/vault"});
   ASSERT_EQ(vault.exit_code, 0) << vault.all();
   const std::string log_before = ReadText(std::string(kStateDir) + "/audit.jsonl");
   Ran removed = RunRoot({DUALKEY_BINARY, "setup", "--remove", "--json"});

@@ -10,8 +10,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include <fstream>
 #include <ctime>
+#include <fstream>
 #include <functional>
 #include <set>
 
@@ -37,8 +37,12 @@ SingleWorld& TheWorld() {
   return world;
 }
 
-std::string State() { return TheWorld().agent.home + "/.local/state/dualkey"; }
-std::string Socket() { return State() + "/dualkey.sock"; }
+std::string State() {
+  return TheWorld().agent.home + "/.local/state/dualkey";
+}
+std::string Socket() {
+  return State() + "/dualkey.sock";
+}
 
 // The daemon, started by the agent's user (as single-user mode has it).
 bool StartDaemon(std::string* why) {
@@ -140,7 +144,9 @@ struct ToolCall {
   const char* input;
   const char* content;
 };
-void PrintTo(const ToolCall& call, std::ostream* out) { *out << call.name; }
+void PrintTo(const ToolCall& call, std::ostream* out) {
+  *out << call.name;
+}
 
 class SingleUserToolCalls : public SingleUser, public ::testing::WithParamInterface<ToolCall> {};
 
@@ -157,12 +163,14 @@ TEST_P(SingleUserToolCalls, IsHeld) {
   Ran hook = RunAs(agent(), {DUALKEY_BINARY, "hook", "claude"},
                    {{"DUALKEY_SOCKET", "/nonexistent/dualkey.sock"}}, input);
   EXPECT_TRUE(Stopped(hook)) << call.name << " was let through (needs guard.tamper, wt/classify): "
-                             << expand(call.input) << "\n" << hook.all();
+                             << expand(call.input) << "\n"
+                             << hook.all();
 }
 
 const ToolCall kTamper[] = {
     {"self_enrolment", "Bash", "dualkey approver add mallory", ""},
-    {"store_update", "Bash", "sqlite3 $STATE/state.sqlite3 \"UPDATE requests SET state='approved'\"", ""},
+    {"store_update", "Bash",
+     "sqlite3 $STATE/state.sqlite3 \"UPDATE requests SET state='approved'\"", ""},
     {"read_secrets", "Bash", "sqlite3 $STATE/state.sqlite3 'SELECT * FROM approvers'", ""},
     {"read_audit_key", "Bash", "cat $STATE/audit.key", ""},
     {"kill_daemon", "Bash", "pkill -f 'dualkey serve'", ""},
@@ -173,9 +181,11 @@ const ToolCall kTamper[] = {
      ""},
     {"env_socket_bashrc", "Bash", "echo 'export DUALKEY_SOCKET=/tmp/x.sock' >> ~/.bashrc", ""},
     {"env_xdg_profile", "Bash", "echo 'export XDG_CONFIG_HOME=/tmp/cfg' >> ~/.profile", ""},
-    {"policy_observe", "Bash", "printf 'mode = \"observe\"\\n' > ~/.config/dualkey/policy.toml", ""},
+    {"policy_observe", "Bash", "printf 'mode = \"observe\"\\n' > ~/.config/dualkey/policy.toml",
+     ""},
     {"hook_sed", "Bash", "sed -i '/dualkey/d' ~/.claude/settings.json", ""},
-    {"hook_jq", "Bash", "jq 'del(.hooks)' ~/.claude/settings.json > /tmp/s && mv /tmp/s ~/.claude/settings.json", ""},
+    {"hook_jq", "Bash",
+     "jq 'del(.hooks)' ~/.claude/settings.json > /tmp/s && mv /tmp/s ~/.claude/settings.json", ""},
     {"hook_rm", "Bash", "rm ~/.codex/hooks.json", ""},
     {"hook_uninstall", "Bash", "dualkey install claude --uninstall", ""},
     {"binary_replace", "Bash", "cp /bin/true \"$(command -v dualkey)\"", ""},
@@ -219,15 +229,21 @@ class SingleUserAudit : public SingleUser {
                                 std::function<bool()> in_process = nullptr) {
     // Some records first.
     for (int i = 0; i < 3; ++i)
-      Ask(Socket(), {{"op", "check"}, {"channel", "shell"}, {"input", "ls -la"}, {"cwd", home()},
-                     {"home", home()}, {"agent", "auditor"}}, &agent());
+      Ask(Socket(),
+          {{"op", "check"},
+           {"channel", "shell"},
+           {"input", "ls -la"},
+           {"cwd", home()},
+           {"home", home()},
+           {"agent", "auditor"}},
+          &agent());
     StopDaemon();
     if (in_process) {
       const User& a = agent();
       setup::internal::Account account{a.name, a.uid, a.gid, a.home, ""};
       std::string output;
-      ASSERT_EQ(setup::internal::RunAs(account, [&](std::string*) { return in_process() ? 0 : 1; },
-                                       &output),
+      ASSERT_EQ(setup::internal::RunAs(
+                    account, [&](std::string*) { return in_process() ? 0 : 1; }, &output),
                 0)
           << what;
     } else {
@@ -245,14 +261,13 @@ class SingleUserAudit : public SingleUser {
 };
 
 TEST_F(SingleUserAudit, RewrittenRecordIsDetected) {
-  TamperAndExpectDetection(
-      "a rewritten record",
-      "sed -i '0,/ls -la/{s/ls -la/ls -lX/}' " + Log() + " && grep -q 'ls -lX' " + Log());
+  TamperAndExpectDetection("a rewritten record", "sed -i '0,/ls -la/{s/ls -la/ls -lX/}' " + Log() +
+                                                     " && grep -q 'ls -lX' " + Log());
 }
 
 TEST_F(SingleUserAudit, TruncatedLogIsDetected) {
-  TamperAndExpectDetection("a truncated log",
-                           "head -n 2 " + Log() + " > " + Log() + ".t && mv " + Log() + ".t " + Log());
+  TamperAndExpectDetection("a truncated log", "head -n 2 " + Log() + " > " + Log() + ".t && mv " +
+                                                  Log() + ".t " + Log());
 }
 
 TEST_F(SingleUserAudit, DeletedLogIsDetected) {
@@ -274,12 +289,13 @@ TEST_F(SingleUserAudit, RecordsAppendedWhileStoppedAreDetected) {
 }
 
 TEST_F(SingleUser, CodesCannotBeGuessedHereEither) {
-  std::optional<json> held = Ask(Socket(), {{"op", "check"},
-                                            {"channel", "shell"},
-                                            {"input", "rm -rf /srv/guess-single"},
-                                            {"cwd", home()},
-                                            {"home", home()},
-                                            {"agent", "guesser"}},
+  std::optional<json> held = Ask(Socket(),
+                                 {{"op", "check"},
+                                  {"channel", "shell"},
+                                  {"input", "rm -rf /srv/guess-single"},
+                                  {"cwd", home()},
+                                  {"home", home()},
+                                  {"agent", "guesser"}},
                                  &agent());
   ASSERT_TRUE(held);
   const std::string id = held->value("approval_id", "");
@@ -295,15 +311,16 @@ TEST_F(SingleUser, CodesCannotBeGuessedHereEither) {
     std::string guess = std::to_string(100000 + (i * 7919) % 900000);
     if (valid.count(guess)) continue;
     ++attempts;
-    std::optional<json> reply = Ask(
-        Socket(), {{"op", "approve"}, {"id", id}, {"approver", "alice"}, {"totp", guess}}, &agent());
+    std::optional<json> reply =
+        Ask(Socket(), {{"op", "approve"}, {"id", id}, {"approver", "alice"}, {"totp", guess}},
+            &agent());
     if (reply && !reply->value("ok", false)) ++refused;
   }
   EXPECT_EQ(refused, attempts);
-  std::optional<json> right =
-      Ask(Socket(), {{"op", "approve"}, {"id", id}, {"approver", "alice"},
-                     {"totp", TotpNow(TheWorld().secret)}},
-          &agent());
+  std::optional<json> right = Ask(
+      Socket(),
+      {{"op", "approve"}, {"id", id}, {"approver", "alice"}, {"totp", TotpNow(TheWorld().secret)}},
+      &agent());
   ASSERT_TRUE(right);
   EXPECT_FALSE(right->value("ok", false))
       << "200 wrong guesses, then the right code was accepted: no lockout (needs wt/approvals): "

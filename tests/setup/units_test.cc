@@ -2,6 +2,8 @@
 // every placeholder filled, and clean under `systemd-analyze verify` (no
 // warnings either: an unknown or misspelt hardening key is only a warning to
 // systemd, and would silently leave the daemon unhardened).
+#include "setup/internal/units.h"
+
 #include <gtest/gtest.h>
 #include <unistd.h>
 
@@ -11,7 +13,6 @@
 #include <regex>
 
 #include "hook/internal/process.h"
-#include "setup/internal/units.h"
 
 namespace dualkey::setup::internal {
 namespace {
@@ -40,8 +41,8 @@ TEST(Units, EveryPlaceholderIsFilled) {
 TEST(Units, SystemdAnalyzeVerifiesThemWithoutAWarning) {
   if (hook::internal::RunProcess({"systemd-analyze", "--version"}, "", "", 10000).exit_code != 0)
     GTEST_SKIP() << "systemd-analyze is not installed";
-  const fs::path dir = fs::path(DUALKEY_BINARY).parent_path() /
-                       ("units-test-" + std::to_string(getpid()));
+  const fs::path dir =
+      fs::path(DUALKEY_BINARY).parent_path() / ("units-test-" + std::to_string(getpid()));
   fs::remove_all(dir);
   fs::create_directories(dir);
   UnitValues values;

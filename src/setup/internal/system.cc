@@ -25,7 +25,9 @@
 namespace dualkey::setup::internal {
 namespace {
 
-std::string Errno(const std::string& what) { return what + ": " + std::strerror(errno); }
+std::string Errno(const std::string& what) {
+  return what + ": " + std::strerror(errno);
+}
 
 std::optional<Account> FromPasswd(const passwd* pw) {
   if (pw == nullptr) return std::nullopt;
@@ -70,7 +72,9 @@ std::optional<Account> LookupUser(const std::string& name) {
   return FromPasswd(getpwnam(name.c_str()));
 }
 
-std::optional<Account> LookupUid(uid_t uid) { return FromPasswd(getpwuid(uid)); }
+std::optional<Account> LookupUid(uid_t uid) {
+  return FromPasswd(getpwuid(uid));
+}
 
 std::string GroupName(gid_t gid) {
   const group* gr = getgrgid(gid);
@@ -98,13 +102,14 @@ bool HaveProgram(const std::string& name) {
 }
 
 Status CreateSystemUser(const std::string& name, const std::string& home) {
-  const std::string shell = access("/usr/sbin/nologin", X_OK) == 0 ? "/usr/sbin/nologin" : "/bin/false";
+  const std::string shell =
+      access("/usr/sbin/nologin", X_OK) == 0 ? "/usr/sbin/nologin" : "/bin/false";
   Ran ran = RunProgram({"useradd", "--system", "--user-group", "--home-dir", home,
                         "--no-create-home", "--shell", shell, "--comment",
                         "dualkey daemon (approvals, audit log, vault)", name});
-  if (!ran.started) return Status::Unavailable("cannot run useradd (is the passwd package installed?)");
-  if (ran.exit_code != 0)
-    return Status::IOError("useradd " + name + " failed: " + ran.err);
+  if (!ran.started)
+    return Status::Unavailable("cannot run useradd (is the passwd package installed?)");
+  if (ran.exit_code != 0) return Status::IOError("useradd " + name + " failed: " + ran.err);
   return Status::Ok();
 }
 
@@ -129,7 +134,8 @@ bool ReadFile(const std::string& path, std::string* text) {
 Status EnsureOwnerMode(const std::string& path, uid_t uid, gid_t gid, mode_t mode, bool* changed) {
   struct stat st {};
   if (lstat(path.c_str(), &st) != 0) return Status::IOError(Errno(path));
-  if (S_ISLNK(st.st_mode)) return Status::PermissionDenied(path + " is a symlink; refusing to follow it");
+  if (S_ISLNK(st.st_mode))
+    return Status::PermissionDenied(path + " is a symlink; refusing to follow it");
   if (st.st_uid != uid || st.st_gid != gid) {
     if (lchown(path.c_str(), uid, gid) != 0) return Status::IOError(Errno("chown " + path));
     *changed = true;
@@ -153,7 +159,8 @@ Status EnsureDirectory(const std::string& path, uid_t uid, gid_t gid, mode_t mod
         if (Status s = EnsureDirectory(parent, 0, 0, 0755, &ignored); !s.ok()) return s;
       }
     }
-    if (mkdir(path.c_str(), mode) != 0 && errno != EEXIST) return Status::IOError(Errno("mkdir " + path));
+    if (mkdir(path.c_str(), mode) != 0 && errno != EEXIST)
+      return Status::IOError(Errno("mkdir " + path));
     *changed = true;
     if (lstat(path.c_str(), &st) != 0) return Status::IOError(Errno(path));
   }
@@ -167,7 +174,8 @@ Status WriteFileAtomically(const std::string& path, const std::string& text, uid
                            mode_t mode, bool* changed) {
   struct stat st {};
   if (lstat(path.c_str(), &st) == 0) {
-    if (S_ISLNK(st.st_mode)) return Status::PermissionDenied(path + " is a symlink; refusing to write through it");
+    if (S_ISLNK(st.st_mode))
+      return Status::PermissionDenied(path + " is a symlink; refusing to write through it");
     std::string current;
     if (S_ISREG(st.st_mode) && ReadFile(path, &current) && current == text)
       return EnsureOwnerMode(path, uid, gid, mode, changed);
@@ -175,7 +183,8 @@ Status WriteFileAtomically(const std::string& path, const std::string& text, uid
   const std::string temp = path + ".dualkey-tmp-" + std::to_string(getpid());
   int fd = open(temp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
   if (fd < 0) return Status::IOError(Errno("create " + temp));
-  bool ok = WriteAll(fd, text) && fchown(fd, uid, gid) == 0 && fchmod(fd, mode) == 0 && fsync(fd) == 0;
+  bool ok =
+      WriteAll(fd, text) && fchown(fd, uid, gid) == 0 && fchmod(fd, mode) == 0 && fsync(fd) == 0;
   const int saved = errno;
   close(fd);
   if (!ok || rename(temp.c_str(), path.c_str()) != 0) {
@@ -202,7 +211,8 @@ Status OwnTree(const std::string& root, uid_t uid, gid_t gid, mode_t dir_mode, m
     return Status::Ok();
   }
   bool changed = false;
-  if (Status s = EnsureOwnerMode(root, uid, gid, S_ISDIR(st.st_mode) ? dir_mode : file_mode, &changed);
+  if (Status s =
+          EnsureOwnerMode(root, uid, gid, S_ISDIR(st.st_mode) ? dir_mode : file_mode, &changed);
       !s.ok())
     return s;
   if (changed) ++*fixed;
@@ -383,7 +393,8 @@ std::optional<uid_t> ProcessUid(pid_t pid) {
 
 std::string ProcessExe(pid_t pid) {
   char buffer[4096];
-  ssize_t n = readlink(("/proc/" + std::to_string(pid) + "/exe").c_str(), buffer, sizeof(buffer) - 1);
+  ssize_t n =
+      readlink(("/proc/" + std::to_string(pid) + "/exe").c_str(), buffer, sizeof(buffer) - 1);
   if (n <= 0) return "";
   return std::string(buffer, static_cast<std::size_t>(n));
 }
@@ -505,7 +516,8 @@ std::optional<std::string> AskDaemon(const std::string& socket_path, const std::
   while (reply.find('\n') == std::string::npos) {
     timespec now{};
     clock_gettime(CLOCK_MONOTONIC, &now);
-    const long elapsed = (now.tv_sec - start.tv_sec) * 1000 + (now.tv_nsec - start.tv_nsec) / 1000000;
+    const long elapsed =
+        (now.tv_sec - start.tv_sec) * 1000 + (now.tv_nsec - start.tv_nsec) / 1000000;
     if (elapsed >= timeout_ms) break;
     pollfd pfd{fd, POLLIN, 0};
     if (poll(&pfd, 1, static_cast<int>(timeout_ms - elapsed)) <= 0) continue;
