@@ -179,6 +179,7 @@ class Setup {
   void StepSystemdUnits(bool binary_changed);
   void StepAuditKey();
   void StepHooks();
+  void StepSingleUserState();
   void StepApprover();
   int StepDoctor();
   void StopDaemon(const char* step);
@@ -837,6 +838,20 @@ void Setup::StepHooks() {
   }
 }
 
+// A single-user state left in the user's home: its approvers' secrets were
+// readable by the user's agents all along, so nothing is carried over.
+void Setup::StepSingleUserState() {
+  if (!user_) return;
+  const std::string old_state = user_->home + "/.local/state/dualkey";
+  if (!Exists(old_state + "/state.sqlite3")) return;
+  Record("single-user state", "warn",
+         old_state +
+             " is not used any more. Its approvers' TOTP secrets were readable by "
+             "your agents: enrol approvers anew here and re-scan their phones; stop a "
+             "`dualkey serve` still running as " +
+             user_->name + ".");
+}
+
 void Setup::StepApprover() {
   const std::string store = std::string(kStateDir) + "/state.sqlite3";
   if (!daemon_ || (options_.dry_run && (geteuid() != 0 || !Exists(store)))) {
@@ -1035,7 +1050,12 @@ void Setup::StopDaemon(const char* step) {
   }
   std::optional<pid_t> pid = sys::ReadPidFile(kPidFile);
   std::vector<pid_t> pids;
-  if (pid && sys::ProcessAlive(*pid)) pids.push_back(*pid);
+  // The pid file lies in the daemon user's directory: only a process of
+  // that user (or a dualkey binary) is stopped on its word.
+  if (pid && sys::ProcessAlive(*pid) &&
+      ((daemon_ && sys::ProcessUid(*pid) == daemon_->uid) ||
+       sys::ProcessExe(*pid).starts_with(kBinary)))
+    pids.push_back(*pid);
   // With --remove, nothing of the daemon user may be left running.
   if (daemon_ && !options_.stop)
     for (pid_t p : sys::ProcessesOf(daemon_->uid))
@@ -1226,6 +1246,7 @@ int Setup::Run() {
   StepDaemon();
   if (!failed_) StepAuditKey();
   StepHooks();
+  StepSingleUserState();
   if (!failed_) StepApprover();
   if (!options_.json && !options_.dry_run) {
     out_ << "\nWho can still unhook an agent (hooks in files the user can edit can be removed by "

@@ -245,11 +245,35 @@ std::string WriteCall(const std::string& path, const std::string& content, const
       .dump();
 }
 
+std::string GeminiShell(const std::string& command, const std::string& cwd) {
+  return nlohmann::json{{"session_id", "boundary"},
+                        {"transcript_path", ""},
+                        {"cwd", cwd},
+                        {"hook_event_name", "BeforeTool"},
+                        {"timestamp", "2026-01-01T00:00:00Z"},
+                        {"tool_name", "run_shell_command"},
+                        {"tool_input", {{"command", command}}}}
+      .dump();
+}
+
+std::string GeminiWrite(const std::string& path, const std::string& content,
+                        const std::string& cwd) {
+  return nlohmann::json{{"session_id", "boundary"},
+                        {"transcript_path", ""},
+                        {"cwd", cwd},
+                        {"hook_event_name", "BeforeTool"},
+                        {"timestamp", "2026-01-01T00:00:00Z"},
+                        {"tool_name", "write_file"},
+                        {"tool_input", {{"file_path", path}, {"content", content}}}}
+      .dump();
+}
+
 bool Stopped(const Ran& hook) {
   if (hook.exit_code == 2) return true;
-  if (hook.exit_code != 0) return false;  // Claude Code runs the call on any other exit
+  if (hook.exit_code != 0) return false;  // the agents run the call on any other exit
   nlohmann::json reply = nlohmann::json::parse(hook.out, nullptr, false);
   if (!reply.is_object()) return false;
+  if (reply.value("decision", "") == "deny" || reply.value("decision", "") == "block") return true;
   const std::string decision =
       reply.contains("hookSpecificOutput") && reply["hookSpecificOutput"].is_object()
           ? reply["hookSpecificOutput"].value("permissionDecision", "")

@@ -56,7 +56,12 @@ std::optional<User> FindUser(const std::string& name);
 // The Claude Code hook input for a Bash call, and for a Write.
 std::string BashCall(const std::string& command, const std::string& cwd);
 std::string WriteCall(const std::string& path, const std::string& content, const std::string& cwd);
-// Whether Claude Code would stop the call: exit 2, or a deny or ask.
+// The Gemini CLI hook input for a shell call and a file write.
+std::string GeminiShell(const std::string& command, const std::string& cwd);
+std::string GeminiWrite(const std::string& path, const std::string& content,
+                        const std::string& cwd);
+// Whether Claude Code (or Gemini CLI) would stop the call: exit 2, or a deny
+// or ask.
 bool Stopped(const Ran& hook);
 
 // One request line to a Unix socket, one reply line, as `user` (root when

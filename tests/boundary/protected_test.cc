@@ -64,6 +64,19 @@ Ran Hook(const std::string& input, const std::map<std::string, std::string>& env
   return RunAs(TheWorld().agent, argv, env, input);
 }
 
+// What the classifier makes of a tool call, asked as Gemini CLI with a
+// probe: the daemon's answer without effect, for an agent whose breaker the
+// other tests (as Claude Code) never trip, so a freeze cannot hold it for
+// them.
+bool Tamper(const std::string& command) {
+  return Stopped(RunAs(TheWorld().agent, {kBinary, "hook", "gemini", "--probe"}, {},
+                       GeminiShell(command, TheWorld().agent.home)));
+}
+bool TamperWrite(const std::string& path, const std::string& content) {
+  return Stopped(RunAs(TheWorld().agent, {kBinary, "hook", "gemini", "--probe"}, {},
+                       GeminiWrite(path, content, TheWorld().agent.home)));
+}
+
 class Protected : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
@@ -192,13 +205,36 @@ TEST_F(Protected, DoctorRegistersNothing) {
 
 // --- the agent's attacks ----------------------------------------------------
 
+TEST_F(Protected, ApprovalIsBoundToTheExactActionAndUsedOnce) {
+  // Needs the hook to reach the protected install's daemon (wt/daemon:
+  // clients take the socket from install.toml). It runs before the attacks
+  // below: their held attempts (as the same agent) trip the breaker.
+  const std::string command = "rm -rf /srv/app/uploads-" + Suffix();
+  Ran first = Hook(BashCall(command, home()));
+  ASSERT_TRUE(Stopped(first));
+  const std::string all = first.all();
+  const std::size_t at = all.find("ap_");
+  ASSERT_NE(at, std::string::npos) << "the hold did not become a pending approval: " << all;
+  std::string id =
+      all.substr(at, all.find_first_not_of("abcdefghijklmnopqrstuvwxyz0123456789_", at) - at);
+  std::optional<json> approved = Ask(
+      kSocket,
+      {{"op", "approve"}, {"id", id}, {"approver", "alice"}, {"totp", TotpNow(TheWorld().secret)}});
+  ASSERT_TRUE(approved);
+  ASSERT_TRUE(approved->value("ok", false)) << approved->dump();
+  EXPECT_TRUE(Stopped(Hook(BashCall(command + " ", home())))) << "a variant passed";
+  Ran retry = Hook(BashCall(command, home()));
+  EXPECT_FALSE(Stopped(retry)) << "the approved action did not pass: " << retry.all();
+  EXPECT_TRUE(Stopped(Hook(BashCall(command, home())))) << "the approval was used twice";
+}
+
 TEST_F(Protected, SelfEnrolmentIsRefused) {
   Ran ran = RunAs(agent(), {kBinary, "approver", "add", "mallory", "--state", kStateDir});
   EXPECT_NE(ran.exit_code, 0) << ran.all();
   Ran listed = RunRoot({kBinary, "approver", "list", "--state", kStateDir});
   EXPECT_EQ(listed.out.find("mallory"), std::string::npos) << listed.all();
   // Through the hook, as a tool call (guard.tamper: wt/classify).
-  EXPECT_TRUE(Stopped(Hook(BashCall("dualkey approver add mallory", home()), {}, true)));
+  EXPECT_TRUE(Tamper("dualkey approver add mallory"));
 }
 
 TEST_F(Protected, StoreCannotBeWrittenOrRead) {
@@ -263,10 +299,11 @@ TEST_F(Protected, CodesCannotBeGuessedAtFullSpeed) {
   }
   EXPECT_EQ(refused, attempts) << "every wrong guess must be refused";
   // After 200 wrong guesses even the right code must be locked out.
+  // The next step's code: accepted (one step of clock skew) and never used
+  // before, so only a lockout can refuse it.
+  const std::string fresh = approval::TotpCode(TheWorld().secret, std::time(nullptr) + 30);
   std::optional<json> right = Ask(
-      kSocket,
-      {{"op", "approve"}, {"id", id}, {"approver", "alice"}, {"totp", TotpNow(TheWorld().secret)}},
-      &agent());
+      kSocket, {{"op", "approve"}, {"id", id}, {"approver", "alice"}, {"totp", fresh}}, &agent());
   ASSERT_TRUE(right);
   EXPECT_FALSE(right->value("ok", false))
       << "200 wrong guesses, then the right code was accepted: no lockout (" << right->dump()
@@ -318,8 +355,7 @@ TEST_F(Protected, EnvironmentOverridesAreIgnored) {
       << "the hook asked the agent's own listener (needs wt/daemon: protected mode ignores "
          "DUALKEY_SOCKET)";
   // And writing those variables into a startup file is held (wt/classify).
-  EXPECT_TRUE(Stopped(Hook(
-      BashCall("echo 'export DUALKEY_SOCKET=$HOME/fake.sock' >> ~/.bashrc", home()), {}, true)));
+  EXPECT_TRUE(Tamper("echo 'export DUALKEY_SOCKET=$HOME/fake.sock' >> ~/.bashrc"));
 }
 
 TEST_F(Protected, PolicyCannotBeLoosened) {
@@ -328,7 +364,7 @@ TEST_F(Protected, PolicyCannotBeLoosened) {
                               "printf 'mode = \"observe\"\\n[[rules]]\\nname = \"all\"\\n"
                               "decision = \"allow\"\\n' > ~/.config/dualkey/policy.toml"});
   ASSERT_EQ(write.exit_code, 0) << write.all();
-  EXPECT_TRUE(Stopped(Hook(BashCall("rm -rf /srv/production", home()), {}, true)));
+  EXPECT_TRUE(Tamper("rm -rf /srv/production"));
   Ran system =
       RunAs(agent(), {"sh", "-c", "echo 'mode = \"observe\"' >> /etc/dualkey/policy.toml"});
   EXPECT_NE(system.exit_code, 0);
@@ -337,11 +373,9 @@ TEST_F(Protected, PolicyCannotBeLoosened) {
 
 TEST_F(Protected, HookRemovalIsHeldAndTheManagedHookSurvives) {
   // As tool calls, by shell and by the agent's file tool (wt/classify).
-  EXPECT_TRUE(
-      Stopped(Hook(BashCall("sed -i '/dualkey/d' ~/.claude/settings.json", home()), {}, true)));
-  EXPECT_TRUE(Stopped(Hook(WriteCall(home() + "/.claude/settings.json", "{}", home()), {}, true)));
-  EXPECT_TRUE(
-      Stopped(Hook(WriteCall("/etc/claude-code/managed-settings.json", "{}", home()), {}, true)));
+  EXPECT_TRUE(Tamper("sed -i '/dualkey/d' ~/.claude/settings.json"));
+  EXPECT_TRUE(TamperWrite(home() + "/.claude/settings.json", "{}"));
+  EXPECT_TRUE(TamperWrite("/etc/claude-code/managed-settings.json", "{}"));
   // Done for real: the user's file is theirs, the managed one is not.
   const std::string saved = ReadText(home() + "/.claude/settings.json");
   Ran sed = RunAs(agent(), {"sed", "-i", "/dualkey/d", home() + "/.claude/settings.json"});
@@ -371,27 +405,6 @@ TEST_F(Protected, BinaryAndAuditLogAreOutOfReach) {
   struct stat st {};
   EXPECT_EQ(lstat(log.c_str(), &st), 0);
   EXPECT_GT(st.st_size, 0);
-}
-
-TEST_F(Protected, ApprovalIsBoundToTheExactActionAndUsedOnce) {
-  // Needs the hook to reach the protected install's daemon (wt/daemon:
-  // clients take the socket from install.toml).
-  const std::string command = "rm -rf /srv/app/uploads-" + Suffix();
-  Ran first = Hook(BashCall(command, home()));
-  ASSERT_TRUE(Stopped(first));
-  const std::string all = first.all();
-  const std::size_t at = all.find("ap_");
-  ASSERT_NE(at, std::string::npos) << "the hold did not become a pending approval: " << all;
-  std::string id =
-      all.substr(at, all.find_first_not_of("abcdefghijklmnopqrstuvwxyz0123456789_", at) - at);
-  std::optional<json> approved = Ask(
-      kSocket,
-      {{"op", "approve"}, {"id", id}, {"approver", "alice"}, {"totp", TotpNow(TheWorld().secret)}});
-  ASSERT_TRUE(approved);
-  ASSERT_TRUE(approved->value("ok", false)) << approved->dump();
-  EXPECT_TRUE(Stopped(Hook(BashCall(command + " ", home())))) << "a variant passed";
-  EXPECT_FALSE(Stopped(Hook(BashCall(command, home())))) << "the approved action did not pass";
-  EXPECT_TRUE(Stopped(Hook(BashCall(command, home())))) << "the approval was used twice";
 }
 
 // --- bad input --------------------------------------------------------------

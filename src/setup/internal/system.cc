@@ -131,20 +131,62 @@ bool ReadFile(const std::string& path, std::string* text) {
   return !in.bad();
 }
 
+// Owner and mode through a descriptor opened without following a symlink,
+// so a path swapped for a symlink between the look and the change cannot
+// turn root's chmod onto another file.
+static Status FixOwnerModeAt(int dirfd, const std::string& name, const std::string& shown,
+                             uid_t uid, gid_t gid, mode_t mode, bool* changed,
+                             int* fd_out = nullptr) {
+  int fd = openat(dirfd, name.c_str(), O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
+  if (fd < 0) {
+    if (errno == ELOOP || errno == ENXIO || errno == EACCES || errno == EPERM) {
+      // A symlink or a socket: owner only, never followed.
+      struct stat st {};
+      if (fstatat(dirfd, name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0)
+        return Status::IOError(Errno(shown));
+      if (S_ISLNK(st.st_mode) && fd_out != nullptr)
+        return Status::PermissionDenied(shown + " is a symlink; refusing to follow it");
+      if (st.st_uid != uid || st.st_gid != gid) {
+        if (fchownat(dirfd, name.c_str(), uid, gid, AT_SYMLINK_NOFOLLOW) != 0)
+          return Status::IOError(Errno("chown " + shown));
+        *changed = true;
+      }
+      return Status::Ok();
+    }
+    return Status::IOError(Errno(shown));
+  }
+  struct stat st {};
+  if (fstat(fd, &st) != 0) {
+    close(fd);
+    return Status::IOError(Errno(shown));
+  }
+  if (st.st_uid != uid || st.st_gid != gid) {
+    if (fchown(fd, uid, gid) != 0) {
+      close(fd);
+      return Status::IOError(Errno("chown " + shown));
+    }
+    *changed = true;
+  }
+  if ((st.st_mode & 07777) != mode) {
+    if (fchmod(fd, mode) != 0) {
+      close(fd);
+      return Status::IOError(Errno("chmod " + shown));
+    }
+    *changed = true;
+  }
+  if (fd_out != nullptr)
+    *fd_out = fd;
+  else
+    close(fd);
+  return Status::Ok();
+}
+
 Status EnsureOwnerMode(const std::string& path, uid_t uid, gid_t gid, mode_t mode, bool* changed) {
   struct stat st {};
   if (lstat(path.c_str(), &st) != 0) return Status::IOError(Errno(path));
   if (S_ISLNK(st.st_mode))
     return Status::PermissionDenied(path + " is a symlink; refusing to follow it");
-  if (st.st_uid != uid || st.st_gid != gid) {
-    if (lchown(path.c_str(), uid, gid) != 0) return Status::IOError(Errno("chown " + path));
-    *changed = true;
-  }
-  if ((st.st_mode & 07777) != mode) {
-    if (chmod(path.c_str(), mode) != 0) return Status::IOError(Errno("chmod " + path));
-    *changed = true;
-  }
-  return Status::Ok();
+  return FixOwnerModeAt(AT_FDCWD, path, path, uid, gid, mode, changed);
 }
 
 Status EnsureDirectory(const std::string& path, uid_t uid, gid_t gid, mode_t mode, bool* changed) {
@@ -198,38 +240,54 @@ Status WriteFileAtomically(const std::string& path, const std::string& text, uid
   return Status::Ok();
 }
 
+namespace {
+
+// One entry of the tree, reached through its directory's descriptor.
+Status OwnEntry(int dirfd, const std::string& name, const std::string& shown, uid_t uid, gid_t gid,
+                mode_t dir_mode, mode_t file_mode, int* fixed, int depth) {
+  struct stat st {};
+  if (fstatat(dirfd, name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0)
+    return Status::IOError(Errno(shown));
+  bool changed = false;
+  if (!S_ISDIR(st.st_mode)) {
+    Status status =
+        FixOwnerModeAt(dirfd, name, shown, uid, gid,
+                       S_ISREG(st.st_mode) ? file_mode : (st.st_mode & 07777 & ~077), &changed);
+    if (changed) ++*fixed;
+    return status;
+  }
+  if (depth > 64) return Status::FailedPrecondition(shown + ": too deep");
+  int fd = -1;
+  if (Status status = FixOwnerModeAt(dirfd, name, shown, uid, gid, dir_mode, &changed, &fd);
+      !status.ok())
+    return status;
+  if (changed) ++*fixed;
+  DIR* dir = fdopendir(fd);
+  if (dir == nullptr) {
+    close(fd);
+    return Status::IOError(Errno(shown));
+  }
+  Status result;
+  while (dirent* entry = readdir(dir)) {
+    const std::string child = entry->d_name;
+    if (child == "." || child == "..") continue;
+    result = OwnEntry(::dirfd(dir), child, shown + "/" + child, uid, gid, dir_mode, file_mode,
+                      fixed, depth + 1);
+    if (!result.ok()) break;
+  }
+  closedir(dir);
+  return result;
+}
+
+}  // namespace
+
 Status OwnTree(const std::string& root, uid_t uid, gid_t gid, mode_t dir_mode, mode_t file_mode,
                int* fixed) {
   struct stat st {};
   if (lstat(root.c_str(), &st) != 0) return Status::IOError(Errno(root));
-  if (S_ISLNK(st.st_mode)) {
-    // A symlink is not followed; it is made ours so no one else can retarget it.
-    if (st.st_uid != uid || st.st_gid != gid) {
-      if (lchown(root.c_str(), uid, gid) != 0) return Status::IOError(Errno("chown " + root));
-      ++*fixed;
-    }
-    return Status::Ok();
-  }
-  bool changed = false;
-  if (Status s =
-          EnsureOwnerMode(root, uid, gid, S_ISDIR(st.st_mode) ? dir_mode : file_mode, &changed);
-      !s.ok())
-    return s;
-  if (changed) ++*fixed;
-  if (!S_ISDIR(st.st_mode)) return Status::Ok();
-  DIR* dir = opendir(root.c_str());
-  if (dir == nullptr) return Status::IOError(Errno(root));
-  Status result;
-  while (dirent* entry = readdir(dir)) {
-    const std::string name = entry->d_name;
-    if (name == "." || name == "..") continue;
-    if (Status s = OwnTree(root + "/" + name, uid, gid, dir_mode, file_mode, fixed); !s.ok()) {
-      result = s;
-      break;
-    }
-  }
-  closedir(dir);
-  return result;
+  if (S_ISLNK(st.st_mode))
+    return Status::PermissionDenied(root + " is a symlink; refusing to follow it");
+  return OwnEntry(AT_FDCWD, root, root, uid, gid, dir_mode, file_mode, fixed, 0);
 }
 
 std::vector<std::string> TreeProblems(const std::string& root, uid_t uid, gid_t gid,
