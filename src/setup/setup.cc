@@ -20,6 +20,7 @@
 #include <sstream>
 
 #include "approval/approval.h"
+#include "daemon/client.h"
 #include "hook/install.h"
 #include "install/layout.h"
 #include "setup/internal/system.h"
@@ -121,19 +122,33 @@ std::string AuditPublicKey(const std::string& log_path) {
   return header["public_key"].get<std::string>();
 }
 
-// The reply to `request`, or nullopt (with `error`) when the daemon cannot
-// be asked; a daemon that does not know the op answers ok=false.
-std::optional<json> AskDaemon(uid_t daemon_uid, const json& request, std::string* error,
-                              int timeout_ms = 5000) {
-  std::optional<std::string> line =
-      sys::AskDaemon(kSocket, request.dump(), daemon_uid, timeout_ms, error);
-  if (!line) return std::nullopt;
-  json reply = json::parse(*line, nullptr, false);
-  if (!reply.is_object()) {
-    *error = "the daemon answered something that is not JSON";
+// The reply to `request` from the daemon this install runs (daemon::Client,
+// so the listener must be the daemon's user or root), or nullopt with
+// `error` when it cannot be asked; a daemon that does not know the op
+// answers ok=false.
+std::optional<json> AskDaemon(const sys::Account& daemon, const std::string& daemon_user,
+                              const json& request, std::string* error, int timeout_ms = 5000) {
+  install::Layout layout;
+  layout.protected_install = true;
+  layout.daemon_user = daemon_user;
+  layout.daemon_uid = daemon.uid;
+  layout.daemon_gid = daemon.gid;
+  layout.state_dir = kStateDir;
+  layout.socket_path = kSocket;
+  layout.config_dir = kConfigDir;
+  daemon::ClientOptions options;
+  options.timeout_ms = timeout_ms;
+  const daemon::Client client = daemon::Client::ForLayout(layout, options);
+  Result<json> reply = client.Call(request);
+  if (!reply.ok()) {
+    *error = reply.status().message();
     return std::nullopt;
   }
-  return reply;
+  if (!reply->is_object()) {
+    *error = "the daemon answered something that is not a JSON object";
+    return std::nullopt;
+  }
+  return *reply;
 }
 
 bool UnknownOp(const json& reply) {
@@ -470,7 +485,7 @@ bool Setup::WaitForDaemon(std::string* why, pid_t pid) {
       break;
     }
     std::string error;
-    if (AskDaemon(daemon_->uid, json{{"op", "status"}}, &error, 2000)) return true;
+    if (AskDaemon(*daemon_, daemon_user_, json{{"op", "status"}}, &error, 2000)) return true;
     timespec ts{0, 50 * 1000 * 1000};
     nanosleep(&ts, nullptr);
   }
@@ -682,7 +697,7 @@ void Setup::StepDaemon() {
     const bool current = exe == kBinary && !binary_changed_;
     std::string error;
     if (current && peer.connected && peer.uid == daemon_->uid &&
-        AskDaemon(daemon_->uid, json{{"op", "status"}}, &error, 2000)) {
+        AskDaemon(*daemon_, daemon_user_, json{{"op", "status"}}, &error, 2000)) {
       Record("daemon", "ok",
              "`dualkey serve` runs as " + daemon_->name + " (pid " + std::to_string(*pid) + ")");
       return;
@@ -722,7 +737,8 @@ void Setup::StepAuditKey() {
   std::string key;
   std::string error;
   if (daemon_) {
-    if (std::optional<json> info = AskDaemon(daemon_->uid, json{{"op", "audit_info"}}, &error);
+    if (std::optional<json> info =
+            AskDaemon(*daemon_, daemon_user_, json{{"op", "audit_info"}}, &error);
         info && info->value("ok", false))
       key = info->value("public_key", "");
   }
@@ -865,7 +881,8 @@ void Setup::StepApprover() {
   std::string output, error;
   int status = 0;
   json listed;
-  std::optional<json> reply = AskDaemon(daemon_->uid, json{{"op", "approver_list"}}, &error);
+  std::optional<json> reply =
+      AskDaemon(*daemon_, daemon_user_, json{{"op", "approver_list"}}, &error);
   const bool daemon_admin = reply && !UnknownOp(*reply) && !options_.dry_run;
   if (reply && reply->value("ok", false)) {
     listed = *reply;
@@ -927,7 +944,7 @@ void Setup::StepApprover() {
   // Only root gets here. Through the daemon (it audits the enrolment), or,
   // with an older daemon, as the daemon's user in its store.
   json added;
-  reply = AskDaemon(daemon_->uid, json{{"op", "approver_add"}, {"name", name}}, &error);
+  reply = AskDaemon(*daemon_, daemon_user_, json{{"op", "approver_add"}, {"name", name}}, &error);
   if (reply && !UnknownOp(*reply)) {
     added = reply->value("ok", false) ? *reply : json{{"error", reply->value("error", "")}};
     status = reply->value("ok", false) ? 0 : 1;

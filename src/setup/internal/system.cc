@@ -3,7 +3,6 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <grp.h>
-#include <poll.h>
 #include <pwd.h>
 #include <signal.h>
 #include <sys/prctl.h>
@@ -531,65 +530,6 @@ Peer SocketPeer(const std::string& path) {
   peer.uid = cred.uid;
   peer.gid = cred.gid;
   return peer;
-}
-
-std::optional<std::string> AskDaemon(const std::string& socket_path, const std::string& line,
-                                     uid_t expected_uid, int timeout_ms, std::string* error) {
-  sockaddr_un address{};
-  if (socket_path.size() >= sizeof(address.sun_path)) {
-    *error = "socket path too long";
-    return std::nullopt;
-  }
-  int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (fd < 0) {
-    *error = Errno("socket");
-    return std::nullopt;
-  }
-  address.sun_family = AF_UNIX;
-  std::memcpy(address.sun_path, socket_path.c_str(), socket_path.size() + 1);
-  if (connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof(address)) != 0) {
-    *error = Errno(socket_path);
-    close(fd);
-    return std::nullopt;
-  }
-  ucred cred{};
-  socklen_t length = sizeof(cred);
-  if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &length) != 0 ||
-      (cred.uid != expected_uid && cred.uid != 0)) {
-    *error = "the process on " + socket_path + " (pid " + std::to_string(cred.pid) + ", uid " +
-             std::to_string(cred.uid) + ") is not the daemon";
-    close(fd);
-    return std::nullopt;
-  }
-  const std::string request = line + "\n";
-  if (!WriteAll(fd, request)) {
-    *error = Errno("send");
-    close(fd);
-    return std::nullopt;
-  }
-  std::string reply;
-  char buffer[65536];
-  timespec start{};
-  clock_gettime(CLOCK_MONOTONIC, &start);
-  while (reply.find('\n') == std::string::npos) {
-    timespec now{};
-    clock_gettime(CLOCK_MONOTONIC, &now);
-    const long elapsed =
-        (now.tv_sec - start.tv_sec) * 1000 + (now.tv_nsec - start.tv_nsec) / 1000000;
-    if (elapsed >= timeout_ms) break;
-    pollfd pfd{fd, POLLIN, 0};
-    if (poll(&pfd, 1, static_cast<int>(timeout_ms - elapsed)) <= 0) continue;
-    ssize_t n = recv(fd, buffer, sizeof(buffer), 0);
-    if (n <= 0) break;
-    reply.append(buffer, static_cast<std::size_t>(n));
-  }
-  close(fd);
-  const std::size_t end = reply.find('\n');
-  if (end == std::string::npos) {
-    *error = "the daemon did not answer in time";
-    return std::nullopt;
-  }
-  return reply.substr(0, end);
 }
 
 bool SystemdRunning() {

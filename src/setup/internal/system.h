@@ -97,12 +97,6 @@ struct Peer {
 };
 Peer SocketPeer(const std::string& path);
 
-// One request line to the daemon's socket, one reply line back, from a
-// listener running as `expected_uid` (or root); nullopt with `error` set
-// otherwise. setup's own small client: it talks to the daemon it started.
-std::optional<std::string> AskDaemon(const std::string& socket_path, const std::string& line,
-                                     uid_t expected_uid, int timeout_ms, std::string* error);
-
 // PID 1 is systemd (sd_booted: /run/systemd/system exists).
 bool SystemdRunning();
 
