@@ -364,8 +364,11 @@ int main(int argc, char** argv) {
   }
   const std::string scratch_dir = scratch;
   std::fflush(nullptr);
-  if (unshare(CLONE_NEWNS | CLONE_NEWPID) != 0) {
-    g_namespace_error = std::string("unshare(CLONE_NEWNS|CLONE_NEWPID): ") + std::strerror(errno);
+  // A new PID namespace for the children; this process keeps the host's
+  // mounts (so it can remove the mount point afterwards), the namespace's
+  // PID 1 makes its own.
+  if (unshare(CLONE_NEWPID) != 0) {
+    g_namespace_error = std::string("unshare(CLONE_NEWPID): ") + std::strerror(errno);
     rmdir(scratch_dir.c_str());
     return RUN_ALL_TESTS();
   }
@@ -384,6 +387,10 @@ int main(int argc, char** argv) {
   }
   // PID 1 of the new namespace.
   prctl(PR_SET_PDEATHSIG, SIGKILL);
+  if (unshare(CLONE_NEWNS) != 0) {
+    g_namespace_error = std::string("unshare(CLONE_NEWNS): ") + std::strerror(errno);
+    return RUN_ALL_TESTS();
+  }
   if (!dualkey::boundary::PrepareNamespace(scratch_dir)) {
     return RUN_ALL_TESTS();  // every test fails with g_namespace_error
   }
