@@ -1,12 +1,45 @@
 // dualkey: stands between AI agents and everything they can destroy.
 #include <CLI/CLI.hpp>
 #include <cstdint>
+#include <cstring>
 #include <iostream>
+#include <string>
 
 #include "cli/commands.h"
 #include "demo/demo.h"
+#include "install/layout.h"
+
+namespace {
+
+// `dualkey --sandbox DIR COMMAND ...` (install/layout.h): taken off the
+// command line before anything else, so the rest (the hook's fast start-up
+// included) sees an ordinary command line.
+void TakeSandbox(int* argc, char*** argv) {
+  char** args = *argv;
+  if (*argc < 2) return;
+  std::string dir;
+  int taken = 0;
+  if (std::strcmp(args[1], "--sandbox") == 0 && *argc >= 3) {
+    dir = args[2];
+    taken = 2;
+  } else if (std::strncmp(args[1], "--sandbox=", 10) == 0) {
+    dir = args[1] + 10;
+    taken = 1;
+  } else {
+    return;
+  }
+  args[taken] = args[0];
+  *argv = args + taken;
+  *argc -= taken;
+  dualkey::install::PinSandbox(
+      dir, *argc >= 2 ? dualkey::install::SandboxUseOf((*argv)[1])
+                      : dualkey::install::SandboxUse::kDecides);
+}
+
+}  // namespace
 
 int main(int argc, char** argv) {
+  TakeSandbox(&argc, &argv);
   CLI::App app{
       "dualkey: understands what an AI agent's command would do, and holds what destroys.\n"
       "Shell commands, SQL, HTTP and MCP calls are parsed and classified; destructive\n"
@@ -14,6 +47,12 @@ int main(int argc, char** argv) {
   app.name("dualkey");
   app.require_subcommand(1);
   app.set_version_flag("--version", "dualkey 0.1.0");
+  std::string sandbox_help;
+  app.add_option("--sandbox", sandbox_help,
+                 "before the command: run it against the self-contained dualkey under DIR\n"
+                 "(what `dualkey demo` builds; its state, socket and policy, nothing from the\n"
+                 "environment). On a protected install only the demo's own processes and the\n"
+                 "commands that answer a sandbox's daemon may use it.");
 
   dualkey::cli::CheckOptions check;
   CLI::App* check_cmd = app.add_subcommand(

@@ -103,7 +103,7 @@ int Serve(const ServeOptions& given) {
     options.socket_path = layout->protected_install && options.state_dir == layout->state_dir
                               ? layout->socket_path
                               : options.state_dir + "/dualkey.sock";
-  if (options.vault_dir.empty() && !layout->protected_install)
+  if (options.vault_dir.empty() && !layout->protected_install && layout->sandbox_dir.empty())
     options.vault_dir = Env("DUALKEY_VAULT");
   std::string error;
   if (!MakeDirectory(options.state_dir, &error)) {
@@ -154,7 +154,9 @@ int Serve(const ServeOptions& given) {
   if (!options.quiet)
     std::cerr << "dualkey serve: listening on " << options.socket_path << " (store "
               << store_location << ", audit " << audit_options.path
-              << (layout->protected_install ? ", protected install" : ", single-user mode")
+              << (layout->protected_install     ? ", protected install"
+                  : !layout->sandbox_dir.empty() ? ", sandbox " + layout->sandbox_dir
+                                                 : ", single-user mode")
               << ")\n";
   std::unique_ptr<internal::HttpListener> http;
   if (!options.http_listen.empty()) {

@@ -98,12 +98,17 @@ Policy Load(const Sources& sources);
 
 // Sources for a command running in `cwd` as this process's user. On a
 // protected install (install::CurrentLayout()) ProtectedSources for getuid();
-// otherwise SingleUserSources.
+// in a sandbox SandboxSources; otherwise SingleUserSources.
 Sources DefaultSources(std::string_view cwd, std::string_view home);
 
 // Single-user mode: the user layer from $XDG_CONFIG_HOME, else `home`;
 // labels from $DUALKEY_ENV.
 Sources SingleUserSources(std::string_view cwd, std::string_view home);
+
+// A sandbox (install::PinSandbox, the demo's): the system layer from
+// `config_dir`/policy.toml, no user layer, the project layer above `cwd`;
+// nothing from the environment or the home.
+Sources SandboxSources(std::string_view config_dir, std::string_view cwd);
 
 // A protected install: the system layer from `config_dir`/policy.toml
 // (root-owned), the user layer of the account `uid` (its home from the

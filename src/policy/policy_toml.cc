@@ -348,8 +348,16 @@ Sources DefaultSources(std::string_view cwd, std::string_view home) {
     sources.error = layout.status().message();
     return sources;
   }
+  if (!layout->sandbox_dir.empty()) return SandboxSources(layout->config_dir, cwd);
   if (layout->protected_install) return ProtectedSources(layout->config_dir, getuid(), cwd);
   return SingleUserSources(cwd, home);
+}
+
+Sources SandboxSources(std::string_view config_dir, std::string_view cwd) {
+  Sources sources;
+  sources.system_path = std::string(config_dir) + "/policy.toml";
+  sources.project_dir = std::string(cwd);
+  return sources;
 }
 
 Sources ProtectedSources(std::string_view config_dir, uid_t uid, std::string_view cwd) {

@@ -52,6 +52,8 @@ json DecisionPath::ActionFields(const ActionRef& action, const std::string& agen
 
 policy::Policy DecisionPath::PolicyFor(const Peer& peer, const CheckRequest& request) const {
   const install::Layout& layout = core_.layout();
+  if (!layout.sandbox_dir.empty())
+    return policy::Load(policy::SandboxSources(layout.config_dir, request.action.cwd));
   if (layout.protected_install) {
     // Loosening comes from root-owned files only: the system layer; the
     // caller's own user layer (found from its uid, not from anything it
