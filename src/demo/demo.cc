@@ -10,11 +10,12 @@
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <pwd.h>
 #include <signal.h>
 #include <sodium.h>
 #include <sys/socket.h>
-#include <pwd.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -31,14 +32,14 @@
 #include <thread>
 
 #include "approval/approval.h"
+#include "daemon/client.h"
+#include "daemon/daemon.h"
 #include "demo/internal/cluster.h"
 #include "demo/internal/platform.h"
 #include "demo/internal/process.h"
 #include "guard/guard.h"
 #include "policy/policy.h"
 #include "pq/libpq.h"
-#include "daemon/client.h"
-#include "daemon/daemon.h"
 #include "token/token.h"
 
 extern char** environ;
@@ -194,8 +195,9 @@ std::vector<std::string> SealedEnvironment(const fs::path& root) {
   const std::string home = (root / "home").string();
   const char* path = std::getenv("PATH");
   std::vector<std::string> env = {
-      std::string("PATH=") +
-          (path != nullptr && *path != '\0' ? path : "/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin"),
+      std::string("PATH=") + (path != nullptr && *path != '\0'
+                                  ? path
+                                  : "/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin"),
       "HOME=" + home,
       "LANG=C.UTF-8",
       "XDG_CONFIG_HOME=" + home + "/.config",
@@ -355,7 +357,11 @@ class Demo {
 
   bool Fail(const std::string& what) {
     std::cerr << "dualkey demo: " << what << "\n";
-    if (setup_error_.empty()) setup_error_ = what;
+    if (setup_error_.empty()) {
+      // One line: it ends up in the last line.
+      for (char c : what) setup_error_.push_back(c == '\n' ? ' ' : c);
+      while (!setup_error_.empty() && setup_error_.back() == ' ') setup_error_.pop_back();
+    }
     return false;
   }
 
@@ -420,7 +426,8 @@ class Demo {
                     "--dir elsewhere, e.g. under ~/.local/share");
     }
     if (fs::exists(root_, ec) && !fs::is_empty(root_, ec))
-      return Fail(root_.string() + " exists and is not empty; the demo needs a directory of its own");
+      return Fail(root_.string() +
+                  " exists and is not empty; the demo needs a directory of its own");
     const bool root_existed = fs::exists(root_, ec);
     for (const char* d :
          {"prod/uploads", "backups", "platform/volumes/vol-prod", "state", "home", "etc"})
@@ -515,12 +522,12 @@ class Demo {
       std::ofstream(password_file) << pg_password_ << "\n";
       chmod(password_file.c_str(), 0600);
       proxy_port_ = internal::FreePort();
-      proxy_ = Start(
-          {"pg-proxy", "--listen", "127.0.0.1:" + std::to_string(proxy_port_), "--upstream",
-           "postgresql://postgres@127.0.0.1:" + std::to_string(cluster_->port()) + "/shop",
-           "--upstream-password-file", password_file, "--socket", socket_, "--state-dir", state,
-           "--vault", vault_},
-          "pg-proxy.log");
+      proxy_ =
+          Start({"pg-proxy", "--listen", "127.0.0.1:" + std::to_string(proxy_port_), "--upstream",
+                 "postgresql://postgres@127.0.0.1:" + std::to_string(cluster_->port()) + "/shop",
+                 "--upstream-password-file", password_file, "--socket", socket_, "--state-dir",
+                 state, "--vault", vault_},
+                "pg-proxy.log");
       if (!proxy_ || !WaitForPort(proxy_port_, 10000))
         return Fail("the PostgreSQL proxy did not start: " + LogTail("pg-proxy.log"));
     }
@@ -839,7 +846,8 @@ class Demo {
     if (count("ordinary_allowed") != count("ordinary_attempts"))
       failures.push_back(std::to_string(count("ordinary_attempts") - count("ordinary_allowed")) +
                          " ordinary actions were held");
-    if (count("breaker_trips") == 0 && !g_interrupted) failures.push_back("the breaker never tripped");
+    if (count("breaker_trips") == 0 && !g_interrupted)
+      failures.push_back("the breaker never tripped");
     if (!summary_.value("audit_verified", false))
       failures.push_back("the audit log did not verify");
     if (!summary_.value("undo_restored", false) && !g_interrupted)
@@ -930,8 +938,8 @@ class Demo {
   // promise held does it read "lost: 0 rows, 0 files, 0 backups".
   std::string VerdictLine() const {
     const json& lost = summary_["lost"];
-    const std::string counts = lost["rows"].dump() + " rows, " + lost["files"].dump() +
-                               " files, " + lost["backups"].dump() + " backups";
+    const std::string counts = lost["rows"].dump() + " rows, " + lost["files"].dump() + " files, " +
+                               lost["backups"].dump() + " backups";
     if (summary_.value("ok", false)) return "lost: " + counts;
     std::string why;
     for (const json& failure : summary_["failures"])

@@ -73,9 +73,8 @@ void PinSandbox(std::string dir, SandboxUse use) {
 }
 
 SandboxUse SandboxUseOf(std::string_view subcommand) {
-  static constexpr std::string_view kAnswers[] = {"pending", "approve", "deny",  "watch",
-                                                  "breaker", "audit",   "vault", "token",
-                                                  "approver"};
+  static constexpr std::string_view kAnswers[] = {
+      "pending", "approve", "deny", "watch", "breaker", "audit", "vault", "token", "approver"};
   for (std::string_view answers : kAnswers)
     if (subcommand == answers) return SandboxUse::kAnswers;
   return SandboxUse::kDecides;
@@ -92,7 +91,8 @@ Layout SandboxLayout(const std::string& dir) {
 
 bool StartedByDemo() {
   const pid_t parent = getppid();
-  struct stat self {}, theirs {};
+  struct stat self {
+  }, theirs{};
   if (stat("/proc/self/exe", &self) != 0) return false;
   if (stat(("/proc/" + std::to_string(parent) + "/exe").c_str(), &theirs) != 0) return false;
   if (self.st_dev != theirs.st_dev || self.st_ino != theirs.st_ino) return false;
