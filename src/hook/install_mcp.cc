@@ -399,11 +399,17 @@ CommandOutput InstallMcp(const InstallMcpRequest& request) {
   }
   bool any_changed = false;
   for (const FileReport& file : files) any_changed = any_changed || file.changed;
-  if (any_changed && !request.dry_run)
+  const std::string again = "dualkey install mcp --client " +
+                            std::string(ToString(request.client)) +
+                            (request.project ? " --project" : "");
+  if (any_changed && !request.dry_run && request.uninstall)
     out += "Restart " + ClientName(request.client) +
-           " so it starts its MCP servers through dualkey. Undo: dualkey install mcp --client " +
-           std::string(ToString(request.client)) + (request.project ? " --project" : "") +
-           " --uninstall\n";
+           " so it starts its MCP servers directly again: dualkey no longer guards their tool "
+           "calls. Wrap them again: " +
+           again + "\n";
+  else if (any_changed && !request.dry_run)
+    out += "Restart " + ClientName(request.client) +
+           " so it starts its MCP servers through dualkey. Undo: " + again + " --uninstall\n";
   result.out = std::move(out);
   result.err = errors;
   return result;

@@ -7,6 +7,7 @@
 
 #include <sys/types.h>
 
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -153,6 +154,14 @@ Verdict Decide(std::vector<Action> actions);
 
 // For input that could not be understood at all: held, with the reason.
 Verdict FailClosed(std::string reason);
+
+// A component that knows more than the text shows (the PostgreSQL proxy,
+// which counted the rows a DELETE touches) raises a verdict to `minimum`,
+// never lowers it, and says why in `detail`. When that raises an allow, the
+// allow's words ("low impact: ...") no longer hold: the reason becomes what
+// is at stake, the detail first ("deletes 2,999 rows of public.orders (of
+// 8,000); DELETE of orders limited by its WHERE clause").
+void Raise(Verdict* verdict, std::optional<Decision> minimum, std::string_view detail);
 
 std::string_view ToString(LayerKind kind);
 bool ParseDecision(std::string_view text, Decision* out);

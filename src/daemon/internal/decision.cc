@@ -81,11 +81,7 @@ DecisionPath::Classified DecisionPath::Classify(const Peer& peer,
   // A trusted component (the PostgreSQL proxy, the HTTP gateway) can know
   // more than the text shows, such as the rows a DELETE would touch: it may
   // raise the decision, never lower it, and say why for the human.
-  if (request.min_decision && *request.min_decision > out.verdict.decision) {
-    out.verdict.decision = *request.min_decision;
-    out.verdict.observe_only = false;
-  }
-  if (!request.detail.empty()) out.verdict.reason += " (" + request.detail + ")";
+  policy::Raise(&out.verdict, request.min_decision, request.detail);
   out.agent = request.action.agent.empty() ? "unknown" : request.action.agent;
   return out;
 }
