@@ -6,6 +6,7 @@
 #include <string>
 
 #include "cli/commands.h"
+#include "cli/help.h"
 #include "demo/demo.h"
 #include "install/layout.h"
 
@@ -45,14 +46,20 @@ int main(int argc, char** argv) {
       "Shell commands, SQL, HTTP and MCP calls are parsed and classified; destructive\n"
       "or irreversible actions wait for a human."};
   app.name("dualkey");
+  dualkey::cli::TeachingHelp(app);
   app.require_subcommand(1);
   app.set_version_flag("--version", "dualkey 0.1.0");
-  std::string sandbox_help;
-  app.add_option("--sandbox", sandbox_help,
-                 "before the command: run it against the self-contained dualkey under DIR\n"
-                 "(what `dualkey demo` builds; its state, socket and policy, nothing from the\n"
-                 "environment). On a protected install only the demo's own processes and the\n"
-                 "commands that answer a sandbox's daemon may use it.");
+  std::string sandbox_late;
+  app.add_option("--sandbox", sandbox_late,
+                 "first, before the command: run it against the self-contained dualkey\n"
+                 "under DIR (what `dualkey demo` builds: its state, socket and policy, nothing\n"
+                 "from the environment). On a protected install only the demo's own processes\n"
+                 "and the commands that answer a sandbox's daemon may use it.")
+      ->option_text("DIR");
+  // Tests check that every example in the help and the docs parses: they
+  // run it with this flag, which stops after parsing.
+  bool parse_only = false;
+  app.add_flag("--parse-only", parse_only)->group("");
 
   dualkey::cli::CheckOptions check;
   CLI::App* check_cmd = app.add_subcommand(
@@ -566,9 +573,13 @@ int main(int argc, char** argv) {
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
-    int status = app.exit(e);
-    return status == 0 ? 0 : 2;
+    return dualkey::cli::ReportParseError(app, e, argc, argv);
   }
+  if (!sandbox_late.empty()) {
+    std::cerr << "dualkey: --sandbox DIR must come first: dualkey --sandbox DIR COMMAND ...\n";
+    return 2;
+  }
+  if (parse_only) return 0;
   if (check_cmd->parsed()) return dualkey::cli::RunCheck(check);
   if (policy_cmd->parsed()) return dualkey::cli::RunPolicy(policy);
   if (serve_cmd->parsed()) return dualkey::cli::RunServe(serve);
