@@ -15,6 +15,7 @@ namespace dualkey::cli {
 
 struct CheckOptions {
   std::string channel = "shell";
+  std::string operation = "write";  // file channel: create | write | edit | delete
   std::string cwd;  // empty: the current directory (single check)
   bool cwd_given = false;
   std::string home;  // empty: $HOME

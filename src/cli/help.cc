@@ -73,6 +73,7 @@ std::vector<std::string> SubcommandNames(CLI::App* app) {
 std::vector<std::string> OptionNames(CLI::App* app) {
   std::vector<std::string> names;
   for (const CLI::Option* option : app->get_options()) {
+    if (option->get_group().empty()) continue;  // hidden: aliases, test flags
     for (const std::string& name : option->get_lnames()) names.push_back("--" + name);
     for (const std::string& name : option->get_snames()) names.push_back("-" + name);
   }

@@ -60,6 +60,12 @@ int main(int argc, char** argv) {
   // run it with this flag, which stops after parsing.
   bool parse_only = false;
   app.add_flag("--parse-only", parse_only)->group("");
+  // One spelling for the state directory everywhere: --state-dir, as
+  // DUALKEY_STATE_DIR; --state, which some commands took, still works.
+  const auto add_state_dir = [](CLI::App* cmd, std::string& dir, const std::string& help) {
+    cmd->add_option("--state-dir", dir, help)->option_text("DIR");
+    cmd->add_option("--state", dir, "the same as --state-dir")->group("");
+  };
 
   dualkey::cli::CheckOptions check;
   CLI::App* check_cmd = app.add_subcommand(
@@ -68,11 +74,24 @@ int main(int argc, char** argv) {
       "  dualkey check -- 'rm -rf ~/projects'       explain one shell command\n"
       "  dualkey check --json -- 'git push -f'      the same as one JSON object\n"
       "  dualkey check --channel sql -- 'DROP TABLE t'\n"
-      "  dualkey check --jsonl cases.jsonl          one JSON line per case "
-      "({id,channel,input,cwd})\n"
+      "  dualkey check --channel http -- '{\"method\":\"DELETE\",\"url\":\"https://api.github.com/repos/o/r\"}'\n"
+      "  dualkey check --channel mcp -- '{\"server\":\"pg\",\"tool\":\"query\",\"arguments\":{\"sql\":\"DROP TABLE t\"}}'\n"
+      "  dualkey check --channel file --operation write -- ~/.bashrc\n"
+      "  dualkey check --jsonl cases.jsonl          one JSON line per case\n"
       "  dualkey check --dry-run -- 'rm -rf build'  what the daemon would do; changes nothing\n"
+      "What each channel reads (after --, or as a case's \"input\"):\n"
+      "  shell  the command line\n"
+      "  sql    the statement(s)\n"
+      "  http   {\"method\", \"url\", \"headers\"?: {name: value}, \"body\"?: string}\n"
+      "  mcp    {\"server\", \"tool\", \"arguments\": {...}, \"annotations\"?: {\"destructiveHint\",\n"
+      "         \"readOnlyHint\"}}  (a tools/call as the MCP client sends it)\n"
+      "  file   the path a file tool writes; --operation create, write, edit or delete\n"
+      "A --jsonl case: {\"id\", \"channel\", \"input\", \"cwd\"?, \"operation\"?}.\n"
       "Exit status: 0 allow, 1 held or denied, 2 usage error.");
-  check_cmd->add_option("--channel", check.channel, "shell (default), sql, http or mcp");
+  check_cmd->add_option("--channel", check.channel, "shell (default), sql, http, mcp or file");
+  check_cmd->add_option("--operation", check.operation,
+                        "file channel: what the tool does to the path: create, write (default), "
+                        "edit or delete");
   check_cmd->add_option("--cwd", check.cwd, "working directory the command runs in (default: here)")
       ->each([&](const std::string&) { check.cwd_given = true; });
   check_cmd->add_option("--home", check.home, "home directory for ~ and $HOME (default: $HOME)");
@@ -119,7 +138,7 @@ int main(int argc, char** argv) {
       "serve",
       "Run the daemon that holds approvals, the audit log and the breaker.\n"
       "Hooks and `check` ask it when it runs; a held action waits for `dualkey approve`.");
-  serve_cmd->add_option("--state", serve.state_dir,
+  add_state_dir(serve_cmd, serve.state_dir,
                         "state directory (0700; default ~/.local/state/dualkey)");
   serve_cmd->add_option("--store", serve.store,
                         "postgresql://... to share approvals between daemons");
@@ -182,11 +201,11 @@ int main(int argc, char** argv) {
   CLI::App* approver_add = approver_cmd->add_subcommand(
       "add", "Add an approver: prints an otpauth URI and a QR code for a phone authenticator.");
   approver_add->add_option("name", daemon.name, "approver name")->required();
-  approver_add->add_option("--state", daemon.state_dir, "the daemon's state directory");
+  add_state_dir(approver_add, daemon.state_dir, "the daemon's state directory");
   approver_add->add_option("--store", daemon.store, "the store, if not the default SQLite file");
   approver_add->callback([&] { daemon.action = "approver-add"; });
   CLI::App* approver_list = approver_cmd->add_subcommand("list", "List approvers.");
-  approver_list->add_option("--state", daemon.state_dir, "the daemon's state directory");
+  add_state_dir(approver_list, daemon.state_dir, "the daemon's state directory");
   approver_list->add_option("--store", daemon.store, "the store, if not the default SQLite file");
   approver_list->callback([&] { daemon.action = "approver-list"; });
   CLI::App* breaker_cmd =
@@ -261,7 +280,7 @@ int main(int argc, char** argv) {
   dualkey::cli::TokenOptions token;
   CLI::App* token_cmd = app.add_subcommand(
       "token",
-      "Scoped agent tokens for the PostgreSQL proxy and the HTTP gateway: the agent\n"
+      "Scoped agent tokens for the PostgreSQL proxy and the HTTP gateway. The agent\n"
       "presents one instead of the real credentials, which stay inside dualkey.\n"
       "  dualkey token add claude-dev --scope pg    prints the secret once\n"
       "  dualkey token list\n"
@@ -278,7 +297,7 @@ int main(int argc, char** argv) {
           ->required();
     if (std::string(action) == "add")
       sub->add_option("--scope", token.scopes, "pg, http, mcp or * (repeatable; default *)");
-    sub->add_option("--state-dir", token.state_dir, "dualkey's state directory");
+    add_state_dir(sub, token.state_dir, "dualkey's state directory");
     sub->add_flag("--json", token.json, "print JSON");
   }
   install_cmd->add_option("--client", install_mcp.client,
@@ -319,11 +338,20 @@ int main(int argc, char** argv) {
   dualkey::demo::Options demo;
   CLI::App* demo_cmd = app.add_subcommand(
       "demo",
-      "Replay the 47-command incident against a throwaway production (a real PostgreSQL,\n"
-      "files, backups, a stand-in platform API) through dualkey's real integrations: the\n"
-      "Claude Code hook, the PostgreSQL proxy, the HTTP gateway. Then a human approves one\n"
-      "action with a TOTP code, the vault saves it first, and the undo restores it.\n"
-      "The last line says what was lost. Everything it starts is stopped and removed.");
+      "Replay the 47-command incident against a throwaway production. A real PostgreSQL,\n"
+      "files, backups and a stand-in platform API, attacked through dualkey's real\n"
+      "integrations: the Claude Code hook, the PostgreSQL proxy, the HTTP gateway. Then a\n"
+      "human approves one action with a TOTP code, the vault saves it first, and the undo\n"
+      "restores it. Everything it starts is stopped and removed.\n"
+      "It is sealed off from your own dualkey: its processes use only its own daemon, state\n"
+      "and policy (`dualkey --sandbox DIR ...`), whatever DUALKEY_SOCKET, XDG_* or a\n"
+      "protected install say; it stops if it cannot be sure of that.\n"
+      "The last line says what was lost: 'lost: 0 rows, 0 files, 0 backups' when every\n"
+      "promise held, else 'FAILED (why): lost ...'. Exit status: 0 every promise held,\n"
+      "1 one did not, 2 it could not set itself up.\n"
+      "  dualkey demo\n"
+      "  dualkey demo --keep        then, in another terminal, the commands it prints\n"
+      "  dualkey demo --json");
   demo_cmd->add_flag("--json", demo.json, "print the final table as one JSON object");
   demo_cmd->add_flag("--keep", demo.keep, "leave it running, print how to connect; Ctrl-C ends it");
   demo_cmd->add_option("--dir", demo.dir,
@@ -353,7 +381,7 @@ int main(int argc, char** argv) {
   pg_proxy_cmd->add_option("--tls-key", pg_proxy.tls_key, "its private key (PEM)");
   pg_proxy_cmd->add_option("--socket", pg_proxy.socket,
                            "the daemon's socket (default: $DUALKEY_SOCKET or STATE/dualkey.sock)");
-  pg_proxy_cmd->add_option("--state-dir", pg_proxy.state_dir,
+  add_state_dir(pg_proxy_cmd, pg_proxy.state_dir,
                            "tokens, snapshots and the proxy log (default: dualkey's state dir)");
   pg_proxy_cmd->add_option("--hold-rows-over", pg_proxy.hold_rows_over,
                            "hold a DELETE/UPDATE touching more rows than this\n"
@@ -381,9 +409,10 @@ int main(int argc, char** argv) {
   dualkey::cli::GatewayOptions gateway;
   CLI::App* gateway_cmd = app.add_subcommand(
       "gateway",
-      "The HTTP gateway: agents call http://127.0.0.1:PORT/<upstream>/... with a dualkey\n"
-      "token; dualkey classifies each request, holds destructive ones for approval, and\n"
-      "forwards the rest with the real credential, which the agent never sees.\n"
+      "The HTTP gateway, which holds the real API credentials. Agents call\n"
+      "http://127.0.0.1:PORT/UPSTREAM/... with a dualkey token; dualkey classifies each\n"
+      "request, holds destructive ones for approval, and forwards the rest with the real\n"
+      "credential, which the agent never sees.\n"
       "  echo \"$TOKEN\" | dualkey gateway credential set railway --type bearer\n"
       "  dualkey gateway http --listen 127.0.0.1:8787    (config: STATE/gateway.toml)\n"
       "See docs/gateway.md.");
@@ -392,13 +421,17 @@ int main(int argc, char** argv) {
       "http",
       "Serve the reverse gateway until SIGINT/SIGTERM. Config (TOML):\n"
       "  [[gateway.http.upstream]]\n"
-      "  name = \"railway\"  base_url = \"https://backboard.railway.app\"\n"
-      "  credential = \"railway\"  # ca_file = \"...\" for a private CA");
+      "  name = \"railway\"\n"
+      "  base_url = \"https://backboard.railway.app\"\n"
+      "  credential = \"railway\"\n"
+      "  # ca_file = \"/path/ca.pem\"   # a private CA to trust\n"
+      "One [[gateway.http.upstream]] per API; a complete example with comments:\n"
+      "examples/gateway.toml (share/doc/dualkey/examples when installed).");
   gateway_http->add_option("--listen", gateway.http.listen,
                            "HOST:PORT (127.0.0.1:8787; port 0 = any)");
   gateway_http->add_option("--config", gateway.http.config_path,
                            "config file (STATE/gateway.toml)");
-  gateway_http->add_option("--state-dir", gateway.http.state_dir, "dualkey's state directory");
+  add_state_dir(gateway_http, gateway.http.state_dir, "dualkey's state directory");
   gateway_http->add_option("--socket", gateway.http.socket_path, "the daemon's socket");
   gateway_http->add_option("--threads", gateway.http.threads, "worker threads (4)");
   gateway_http->add_option("--max-body", gateway.http.max_body_bytes,
@@ -429,14 +462,14 @@ int main(int argc, char** argv) {
   credential_remove->add_option("name", gateway.name, "credential name")->required();
   credential_remove->callback([&] { gateway.action = "credential-remove"; });
   for (CLI::App* sub : {credential_set, credential_list, credential_remove})
-    sub->add_option("--state-dir", gateway.http.state_dir, "dualkey's state directory");
+    add_state_dir(sub, gateway.http.state_dir, "dualkey's state directory");
 
   dualkey::cli::ScanOptions scan;
   CLI::App* scan_cmd = app.add_subcommand(
       "scan",
-      "Find cloud and database credentials lying in files an agent can read (AWS keys,\n"
-      ".env tokens, CLI configs, connection strings with passwords) and say how to move\n"
-      "each into dualkey. Secrets are shown redacted. Exit status: 0 none found, 1 found.\n"
+      "Find cloud and database credentials lying in files an agent can read, and say how\n"
+      "to move each into dualkey: AWS keys, .env tokens, CLI configs, connection strings\n"
+      "with passwords. Secrets are shown redacted. Exit status: 0 none found, 1 found.\n"
       "  dualkey scan                 $HOME and the current directory\n"
       "  dualkey scan ~/src --json");
   scan_cmd->add_option("paths", scan.paths, "files or directories (default: $HOME and here)");
@@ -446,7 +479,7 @@ int main(int argc, char** argv) {
   dualkey::cli::DoctorOptions doctor;
   CLI::App* doctor_cmd = app.add_subcommand(
       "doctor",
-      "Say plainly what dualkey protects here, for you: can you (and so an agent running as\n"
+      "Say plainly what dualkey protects here, for you. Can you (and so an agent running as\n"
       "you) read approver secrets, write the store, the audit log, the policy, the vault;\n"
       "does the daemon run as its own user; are the hooks installed and answering; are\n"
       "environment overrides ignored. Each failure names the command that fixes it.\n"
@@ -458,10 +491,10 @@ int main(int argc, char** argv) {
   CLI::App* setup_cmd = app.add_subcommand(
       "setup",
       "The protected install, in one command (run as root):\n"
-      "  sudo dualkey setup                  guard your agents (you: $SUDO_USER)\n"
-      "  sudo dualkey setup --approver alice enrol alice as the first approver\n"
-      "  sudo dualkey setup --dry-run        what it would change\n"
-      "  sudo dualkey setup --remove         undo it; keeps the vault and the audit log\n"
+      "  sudo dualkey setup                    guard your agents (you: $SUDO_USER)\n"
+      "  sudo dualkey setup --approver alice   enrol alice as the first approver\n"
+      "  sudo dualkey setup --dry-run          what it would change\n"
+      "  sudo dualkey setup --remove           undo it; keeps the vault and the audit log\n"
       "Creates the `dualkey` system user; state in /var/lib/dualkey (0700, its own),\n"
       "policy and install file in /etc/dualkey (root's), the socket in /run/dualkey; copies\n"
       "this binary to /usr/local/bin/dualkey; starts `dualkey serve` as that user (systemd\n"
@@ -520,7 +553,8 @@ int main(int argc, char** argv) {
   vault_put->add_option("paths", vault.paths, "files and directories to save");
   vault_put->add_option("--tag", vault.tags, "label the snapshot (repeatable)")
       ->allow_extra_args(false);
-  vault_put->add_option("--who", vault.who, "who saves (default: $USER)");
+  vault_put->add_option("--as", vault.who, "who saves (default: $USER)");
+  vault_put->add_option("--who", vault.who, "the same as --as")->group("");
   vault_put->add_option("--reason", vault.reason, "the action this protects against");
   vault_put->add_option("--approval", vault.approval_id, "the approval id that allowed it");
   vault_put->add_option("--stdin", vault.stdin_name,
@@ -565,7 +599,7 @@ int main(int argc, char** argv) {
   vault_common(vault_prune);
   vault_prune->add_option("--approver", vault.approver, "approver name (default: $USER)");
   vault_prune->add_option("--totp", vault.totp, "their current TOTP code (default: asked)");
-  vault_prune->add_option("--state", vault.state_dir, "the daemon's state directory (approvers)");
+  add_state_dir(vault_prune, vault.state_dir, "the daemon's state directory (approvers)");
   vault_prune->add_option("--store", vault.store, "the approval store, if not the default");
   vault_prune->add_flag("--dry-run", vault.dry_run, "show what would be removed");
   vault_prune->callback([&] { vault.action = "prune"; });

@@ -476,7 +476,7 @@ class Demo {
            "orders are in PostgreSQL (database shop).\n";
 
     // The daemon, its approvers, the vault.
-    daemon_ = Start({"serve", "--state", state, "--socket", socket_, "--vault", vault_, "--quiet"},
+    daemon_ = Start({"serve", "--state-dir", state, "--socket", socket_, "--vault", vault_, "--quiet"},
                     "serve.log");
     if (!daemon_) return false;
     bool up = false;
@@ -490,7 +490,7 @@ class Demo {
     if (!up) return Fail("the daemon did not start: " + LogTail("serve.log"));
     if (!Isolated()) return false;
     for (const char* name : {"alice", "bob"}) {
-      RunResult added = Dualkey({"approver", "add", name, "--state", state});
+      RunResult added = Dualkey({"approver", "add", name, "--state-dir", state});
       std::size_t at = added.out.find("secret=");
       if (added.status != 0 || at == std::string::npos)
         return Fail("cannot enrol approver " + std::string(name) + ": " + added.err);
