@@ -344,7 +344,7 @@ int main(int argc, char** argv) {
       "human approves one action with a TOTP code, the vault saves it first, and the undo\n"
       "restores it. Everything it starts is stopped and removed.\n"
       "It is sealed off from your own dualkey: its processes use only its own daemon, state\n"
-      "and policy (`dualkey --sandbox DIR ...`), whatever DUALKEY_SOCKET, XDG_* or a\n"
+      "and policy (they run with --sandbox DIR), whatever DUALKEY_SOCKET, XDG_* or a\n"
       "protected install say; it stops if it cannot be sure of that.\n"
       "The last line says what was lost: 'lost: 0 rows, 0 files, 0 backups' when every\n"
       "promise held, else 'FAILED (why): lost ...'. Exit status: 0 every promise held,\n"
@@ -609,11 +609,11 @@ int main(int argc, char** argv) {
   } catch (const CLI::ParseError& e) {
     return dualkey::cli::ReportParseError(app, e, argc, argv);
   }
+  if (parse_only) return 0;
   if (!sandbox_late.empty()) {
     std::cerr << "dualkey: --sandbox DIR must come first: dualkey --sandbox DIR COMMAND ...\n";
     return 2;
   }
-  if (parse_only) return 0;
   if (check_cmd->parsed()) return dualkey::cli::RunCheck(check);
   if (policy_cmd->parsed()) return dualkey::cli::RunPolicy(policy);
   if (serve_cmd->parsed()) return dualkey::cli::RunServe(serve);
