@@ -44,8 +44,9 @@ struct PolicyOptions {
 };
 int RunPolicy(const PolicyOptions& options);
 
-// `dualkey serve`: the daemon (server.h).
-int RunServe(daemon::ServeOptions options);
+// `dualkey serve`: the daemon (daemon.h), and its log (serve_log.h).
+enum class LogFormat;
+int RunServe(daemon::ServeOptions options, LogFormat log_format);
 
 // The humans' side of the daemon: pending, approve, deny, watch, approver
 // add/list, breaker reset (serve_cmd.cc).

@@ -7,6 +7,7 @@
 
 #include "cli/commands.h"
 #include "cli/help.h"
+#include "cli/serve_log.h"
 #include "demo/demo.h"
 #include "install/layout.h"
 
@@ -168,6 +169,13 @@ int main(int argc, char** argv) {
                         "PEM certificate chain: serve --http as HTTPS");
   serve_cmd->add_option("--tls-key", serve.tls_key, "PEM private key for --tls-cert");
   serve_cmd->add_flag("--quiet", serve.quiet, "no log lines on stderr");
+  std::string serve_log_format = "text";
+  serve_cmd
+      ->add_option("--log-format", serve_log_format,
+                   "the log on stderr, one line per hold, approval, denial, refused code,\n"
+                   "breaker trip and reset, expiry, snapshot and reload (not routine allows):\n"
+                   "text (default) or json (one event object per line)")
+      ->check(CLI::IsMember({"text", "json"}));
 
   dualkey::cli::DaemonOptions daemon;
   auto add_socket = [&](CLI::App* cmd) {
@@ -616,7 +624,8 @@ int main(int argc, char** argv) {
   }
   if (check_cmd->parsed()) return dualkey::cli::RunCheck(check);
   if (policy_cmd->parsed()) return dualkey::cli::RunPolicy(policy);
-  if (serve_cmd->parsed()) return dualkey::cli::RunServe(serve);
+  if (serve_cmd->parsed())
+    return dualkey::cli::RunServe(serve, *dualkey::cli::ParseLogFormat(serve_log_format));
   if (!daemon.action.empty()) return dualkey::cli::RunDaemonCommand(daemon);
   if (!audit_action.empty())
     return dualkey::cli::RunAudit(audit_action, audit_file, audit_since, audit_lines, audit_json);

@@ -16,6 +16,7 @@
 
 #include "approval/approval.h"
 #include "cli/commands.h"
+#include "cli/serve_log.h"
 #include "policy/policy.h"
 #include "base/json_text.h"
 #include "daemon/client.h"
@@ -270,7 +271,7 @@ int ApproverList(const DaemonOptions& options) {
 
 }  // namespace
 
-int RunServe(daemon::ServeOptions options) {
+int RunServe(daemon::ServeOptions options, LogFormat log_format) {
   // The daemon's own limits come from the machine's policy (system and user
   // layers); a flag on the command line wins.
   const char* home = std::getenv("HOME");
@@ -283,6 +284,7 @@ int RunServe(daemon::ServeOptions options) {
     options.breaker_window_seconds = limits.breaker_window_seconds;
   if (options.rate_burst < 0) options.rate_burst = limits.rate_burst;
   if (options.rate_per_minute < 0) options.rate_per_minute = limits.rate_per_minute;
+  if (!options.quiet) options.on_event = LogToStderr(log_format);
   return daemon::Serve(options);
 }
 

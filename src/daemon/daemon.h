@@ -5,7 +5,10 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
+#include <nlohmann/json_fwd.hpp>
 #include <string>
+#include <string_view>
 
 namespace dualkey::daemon {
 
@@ -28,6 +31,10 @@ struct ServeOptions {
   std::string http_listen;
   std::string tls_cert;
   std::string tls_key;
+  // Called with every event the daemon records, the same ones its watchers
+  // get (`dualkey serve` logs them), from whichever thread recorded it, after
+  // the audit append. Must be quick: the allow path calls it too.
+  std::function<void(std::string_view kind, const nlohmann::json& fields)> on_event;
 };
 
 // Runs until SIGINT or SIGTERM. Returns the exit status.

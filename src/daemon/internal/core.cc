@@ -62,6 +62,7 @@ bool Core::Record(std::string_view kind, json fields, const Peer* peer,
                                     &error, durability) != 0;
   if (!durable && !options_.quiet)
     std::cerr << "dualkey serve: audit append failed: " << error << "\n";
+  if (options_.on_event) options_.on_event(kind, fields);
   // Most of the time nobody watches: do not encode the event twice for no one.
   if (watching_.load(std::memory_order_relaxed) > 0) {
     fields["event"] = std::string(kind);
