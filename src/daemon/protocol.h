@@ -17,7 +17,8 @@
 // repair; a peer that does not know FIELD_b64 sees only the repaired text.
 //
 // Ops: check, probe, consume, pending, approve, deny, breaker_reset,
-// breaker_status, status, watch. docs/daemon.md documents each.
+// breaker_status, approver_add, approver_remove, approver_rotate,
+// approver_list, audit_info, status, watch. docs/daemon.md documents each.
 #pragma once
 
 #include <cstdint>
@@ -40,6 +41,11 @@ inline constexpr std::string_view kOpApprove = "approve";
 inline constexpr std::string_view kOpDeny = "deny";
 inline constexpr std::string_view kOpBreakerReset = "breaker_reset";
 inline constexpr std::string_view kOpBreakerStatus = "breaker_status";
+inline constexpr std::string_view kOpApproverAdd = "approver_add";
+inline constexpr std::string_view kOpApproverRemove = "approver_remove";
+inline constexpr std::string_view kOpApproverRotate = "approver_rotate";
+inline constexpr std::string_view kOpApproverList = "approver_list";
+inline constexpr std::string_view kOpAuditInfo = "audit_info";
 inline constexpr std::string_view kOpStatus = "status";
 inline constexpr std::string_view kOpWatch = "watch";
 
@@ -132,11 +138,23 @@ struct Approval {
   std::int64_t expires_ms = 0;
   std::string denied_by;
   std::string deny_reason;
+  // Wrong codes tried for this request, and until when it is locked (0: not).
+  int failed_codes = 0;
+  std::int64_t locked_until_ms = 0;
+};
+
+// Wrong codes counted against a scope ("approver:alice", "request:ap_...").
+struct FailedCodes {
+  std::string scope;
+  int failures = 0;
+  std::int64_t last_failure_ms = 0;
+  std::int64_t locked_until_ms = 0;  // 0: not locked
 };
 
 struct PendingRequest {};
 struct PendingReply {
   std::vector<Approval> requests;
+  std::vector<FailedCodes> failed_codes;  // every scope with recent failures
 };
 
 struct ApproveRequest {
@@ -180,6 +198,30 @@ struct BreakerStatusReply {
   std::vector<BreakerAgent> agents;
 };
 
+// Approver administration. The first approver: root or the daemon's own
+// user, no code. Every later change: an existing approver's code.
+struct ApproverRequest {  // approver_add, approver_remove, approver_rotate
+  std::string name;
+  std::string approver;  // who vouches (absent for the first approver)
+  std::string totp;
+};
+struct ApproverReply {
+  std::string name;
+  std::string secret;  // add and rotate: the new TOTP secret (base32), once
+  std::string uri;     // its otpauth:// URI
+  bool first = false;  // add: the first approver
+  bool removed = false;
+};
+struct ApproverListReply {
+  std::vector<std::string> approvers;
+};
+struct AuditInfoReply {
+  std::string public_key;  // hex Ed25519: what `audit verify --pubkey` expects
+  std::string path;
+  std::uint64_t checkpoint_seq = 0;  // the last durable signed checkpoint
+  std::string checkpoint_hash;
+};
+
 struct StatusRequest {};
 struct StatusReply {
   int pid = 0;
@@ -201,6 +243,8 @@ nlohmann::json ToJson(const DenyRequest& r);
 nlohmann::json ToJson(const BreakerResetRequest& r);
 nlohmann::json ToJson(const BreakerStatusRequest& r);
 nlohmann::json ToJson(const StatusRequest& r);
+// ApproverRequest needs its op: approver_add, approver_remove or approver_rotate.
+nlohmann::json ToJson(const ApproverRequest& r, std::string_view op);
 // A probe is a check's request under op "probe".
 nlohmann::json ProbeJson(const CheckRequest& r);
 
@@ -210,6 +254,7 @@ Status FromJson(const nlohmann::json& j, ApproveRequest* out);
 Status FromJson(const nlohmann::json& j, DenyRequest* out);
 Status FromJson(const nlohmann::json& j, BreakerResetRequest* out);
 Status FromJson(const nlohmann::json& j, BreakerStatusRequest* out);
+Status FromJson(const nlohmann::json& j, ApproverRequest* out);
 
 nlohmann::json ToJson(const CheckReply& r);
 nlohmann::json ToJson(const ProbeReply& r);
@@ -219,6 +264,9 @@ nlohmann::json ToJson(const ApprovalReply& r);
 nlohmann::json ToJson(const BreakerResetReply& r);
 nlohmann::json ToJson(const BreakerStatusReply& r);
 nlohmann::json ToJson(const StatusReply& r);
+nlohmann::json ToJson(const ApproverReply& r);
+nlohmann::json ToJson(const ApproverListReply& r);
+nlohmann::json ToJson(const AuditInfoReply& r);
 
 Status FromJson(const nlohmann::json& j, CheckReply* out);
 Status FromJson(const nlohmann::json& j, ProbeReply* out);
@@ -228,6 +276,9 @@ Status FromJson(const nlohmann::json& j, ApprovalReply* out);
 Status FromJson(const nlohmann::json& j, BreakerResetReply* out);
 Status FromJson(const nlohmann::json& j, BreakerStatusReply* out);
 Status FromJson(const nlohmann::json& j, StatusReply* out);
+Status FromJson(const nlohmann::json& j, ApproverReply* out);
+Status FromJson(const nlohmann::json& j, ApproverListReply* out);
+Status FromJson(const nlohmann::json& j, AuditInfoReply* out);
 
 // {"ok": false, "error": message, "status": "permission_denied"}.
 nlohmann::json ErrorJson(const Status& status);

@@ -210,8 +210,10 @@ Result<CheckReply> DecisionPath::Check(const Peer& peer, const CheckRequest& req
         reply.reason += "; saved first as vault snapshot " + snapshot_id +
                         " (dualkey vault restore " + snapshot_id + ")";
       }
-      if (!core_.Record("consumed", ReplyFields(fields, reply), &peer))
-        return Held(peer, fields, "the audit log could not be written");
+      std::string audit_error;
+      if (!core_.Record("consumed", ReplyFields(fields, reply), &peer,
+                        audit::Log::Durability::kSynced, &audit_error))
+        return Unconsumed(peer, fields, consumed.id, audit_error);
       return reply;
     }
     if (error != approval::kNoApproval)
@@ -352,9 +354,23 @@ Result<CheckReply> DecisionPath::Consume(const Peer& peer, const ConsumeRequest&
     reply.reason += "; saved first as vault snapshot " + request.snapshot_id +
                     " (dualkey vault restore " + request.snapshot_id + ")";
   }
-  if (!core_.Record("consumed", ReplyFields(fields, reply), &peer))
-    return Held(peer, fields, "the audit log could not be written");
+  std::string audit_error;
+  if (!core_.Record("consumed", ReplyFields(fields, reply), &peer, audit::Log::Durability::kSynced,
+                    &audit_error))
+    return Unconsumed(peer, fields, consumed.id, audit_error);
   return reply;
+}
+
+CheckReply DecisionPath::Unconsumed(const Peer& peer, const json& action_fields,
+                                    const std::string& approval_id,
+                                    const std::string& audit_error) {
+  std::string error;
+  const bool released = core_.store().ReleaseConsumption(approval_id, &error);
+  return Held(peer, action_fields,
+              "approved, but the audit log could not be written (" + audit_error +
+                  "); it stays held and nothing ran" +
+                  (released ? "; the approval is still usable"
+                            : "; the approval could not be released: " + error));
 }
 
 std::optional<vault::SnapshotInfo> DecisionPath::SaveToVault(
