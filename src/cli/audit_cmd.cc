@@ -64,8 +64,8 @@ int RunAudit(const AuditOptions& options) {
     Status asked = Status::Ok();
     Result<nlohmann::json> raw = daemon::Client::ForThisProcess(client_options)
                                      .Call(nlohmann::json{{"op", daemon::kOpAuditInfo}});
-    Result<daemon::AuditInfoReply> info =
-        raw.ok() ? daemon::Decode<daemon::AuditInfoReply>(*raw) : Result<daemon::AuditInfoReply>(raw.status());
+    Result<daemon::AuditInfoReply> info = raw.ok() ? daemon::Decode<daemon::AuditInfoReply>(*raw)
+                                                   : Result<daemon::AuditInfoReply>(raw.status());
     if (info.ok()) {
       key = info->public_key;
     } else if (std::optional<std::string> from_file =

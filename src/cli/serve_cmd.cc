@@ -15,12 +15,12 @@
 #include <sstream>
 
 #include "approval/approval.h"
-#include "cli/commands.h"
-#include "policy/policy.h"
 #include "base/json_text.h"
+#include "cli/commands.h"
 #include "daemon/client.h"
 #include "daemon/daemon.h"
 #include "install/layout.h"
+#include "policy/policy.h"
 
 namespace dualkey::cli {
 namespace {
@@ -244,8 +244,8 @@ int Watch(const DaemonOptions& options) {
         std::cout << Clock(event.value("time_ms", std::int64_t{0})) << "  " << std::left
                   << std::setw(9) << kind;
         if (kind == "auth_failed" || kind == "auth_locked")
-          std::cout << " ! " << event.value("approver", "") << " for "
-                    << event.value("subject", "") << "  " << event.value("why", "");
+          std::cout << " ! " << event.value("approver", "") << " for " << event.value("subject", "")
+                    << "  " << event.value("why", "");
         else if (event.contains("decision"))
           std::cout << std::setw(6) << event.value("decision", "") << " "
                     << event.value("agent", "") << "  " << event.value("input", "").substr(0, 80);
@@ -379,8 +379,7 @@ int ApproverRemove(const DaemonOptions& options) {
 
 int ApproverRotate(const DaemonOptions& options) {
   // Your own phone by default: rotating alice asks for alice's code.
-  daemon::ApproverRequest request{options.name, options.as.empty() ? options.name : options.as,
-                                  ""};
+  daemon::ApproverRequest request{options.name, options.as.empty() ? options.name : options.as, ""};
   if (!TotpCode(options, request.approver, &request.totp)) return 2;
   Result<daemon::ApproverReply> reply = AskAs<daemon::ApproverReply>(
       ClientFor(options), daemon::ToJson(request, daemon::kOpApproverRotate), nullptr);

@@ -9,12 +9,13 @@
 // So a failed audit write (a full disk) leaves the state unchanged and the
 // code unspent, and an effect that cannot be applied after its record was
 // written gets a "..._not_applied" record saying why.
+#include "daemon/internal/admin.h"
+
 #include <unistd.h>
 
 #include <optional>
 
 #include "base/json_text.h"
-#include "daemon/internal/admin.h"
 #include "daemon/internal/breaker.h"
 #include "daemon/protocol.h"
 
@@ -206,10 +207,9 @@ json Admin::Pending() {
     reply.requests.push_back(std::move(a));
   }
   for (const approval::Lockout& lockout : lockouts)
-    reply.failed_codes.push_back(FailedCodes{lockout.scope, lockout.failures,
-                                             lockout.last_failure_ms,
-                                             lockout.locked_until_ms > now ? lockout.locked_until_ms
-                                                                           : 0});
+    reply.failed_codes.push_back(
+        FailedCodes{lockout.scope, lockout.failures, lockout.last_failure_ms,
+                    lockout.locked_until_ms > now ? lockout.locked_until_ms : 0});
   return ToJson(reply);
 }
 
@@ -277,14 +277,14 @@ json Admin::ApproverRemove(const Peer& peer, const json& body) {
   if (Status s = FromJson(body, &request); !s.ok()) return Refusal(s);
   const std::string& name = request.name;
   std::string error;
-  if (!core_.store().ApproverSecret(name, nullptr, &error))
-    return Refusal(Status::NotFound(error));
+  if (!core_.store().ApproverSecret(name, nullptr, &error)) return Refusal(Status::NotFound(error));
   std::vector<std::string> names;
   if (!core_.store().Approvers(&names, &error))
     return Refusal(Status::Unavailable("the store failed: " + error));
   if (names.size() <= 1)
     return Refusal(Status::FailedPrecondition(
-        "cannot remove " + name + ", the last approver: nobody could approve; enrol another first"));
+        "cannot remove " + name +
+        ", the last approver: nobody could approve; enrol another first"));
   approval::TotpSpend spend;
   if (std::optional<json> refused =
           Authorize(request.approver, request.totp, "approver_remove:" + name, peer, &spend))
@@ -307,8 +307,7 @@ json Admin::ApproverRotate(const Peer& peer, const json& body) {
   if (Status s = FromJson(body, &request); !s.ok()) return Refusal(s);
   const std::string& name = request.name;
   std::string error;
-  if (!core_.store().ApproverSecret(name, nullptr, &error))
-    return Refusal(Status::NotFound(error));
+  if (!core_.store().ApproverSecret(name, nullptr, &error)) return Refusal(Status::NotFound(error));
   approval::TotpSpend spend;
   if (std::optional<json> refused =
           Authorize(request.approver, request.totp, "approver_rotate:" + name, peer, &spend))
@@ -363,15 +362,13 @@ void AddAdminOps(Dispatcher& dispatcher, Core& core, Breaker& breaker,
   add(kOpApproverAdd, &Admin::ApproverAdd);
   add(kOpApproverRemove, &Admin::ApproverRemove);
   add(kOpApproverRotate, &Admin::ApproverRotate);
-  dispatcher.Add(kOpPending, [admin](const Peer&, const json&) -> Result<json> {
-    return admin->Pending();
-  });
+  dispatcher.Add(kOpPending,
+                 [admin](const Peer&, const json&) -> Result<json> { return admin->Pending(); });
   dispatcher.Add(kOpApproverList, [admin](const Peer&, const json&) -> Result<json> {
     return admin->ApproverList();
   });
-  dispatcher.Add(kOpAuditInfo, [admin](const Peer&, const json&) -> Result<json> {
-    return admin->AuditInfo();
-  });
+  dispatcher.Add(kOpAuditInfo,
+                 [admin](const Peer&, const json&) -> Result<json> { return admin->AuditInfo(); });
 }
 
 }  // namespace dualkey::daemon::internal

@@ -741,15 +741,14 @@ TEST_F(DiskFull, GroupCommitOnAFullDiskHoldsEverythingThenRecoversByItself) {
     clients.emplace_back([&, c] {
       for (int i = 0; i < 20; ++i) {
         std::string error;
-        auto reply =
-            DaemonCall(socket_,
-                                  json{{"op", "check"},
-                                       {"channel", "shell"},
-                                       {"input", c % 2 ? "ls -la /tmp/" + std::to_string(i)
-                                                       : "rm -rf /srv/" + std::to_string(i)},
-                                       {"cwd", "/home/dev/app"},
-                                       {"agent", "claude"}},
-                                  5000, &error);
+        auto reply = DaemonCall(socket_,
+                                json{{"op", "check"},
+                                     {"channel", "shell"},
+                                     {"input", c % 2 ? "ls -la /tmp/" + std::to_string(i)
+                                                     : "rm -rf /srv/" + std::to_string(i)},
+                                     {"cwd", "/home/dev/app"},
+                                     {"agent", "claude"}},
+                                5000, &error);
         ASSERT_TRUE(reply.has_value()) << error;
         if ((*reply)["decision"] == "allow")
           ++allowed;

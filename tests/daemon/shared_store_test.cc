@@ -19,8 +19,8 @@
 
 #include "../approval/pg_harness.h"
 #include "approval/approval.h"
-#include "daemon/client.h"
 #include "audit/audit.h"
+#include "daemon/client.h"
 #include "daemon/daemon.h"
 
 namespace {

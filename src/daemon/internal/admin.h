@@ -28,8 +28,7 @@ void AddAdminOps(Dispatcher& dispatcher, Core& core, Breaker& breaker,
 // for it (so a deleted, replaced or shortened log is recorded as such); what
 // Open found is returned as warnings for the operator. Remembers the opening
 // checkpoint in the store.
-std::unique_ptr<audit::Log> OpenAuditLog(const audit::OpenOptions& options,
-                                         approval::Store& store,
+std::unique_ptr<audit::Log> OpenAuditLog(const audit::OpenOptions& options, approval::Store& store,
                                          std::vector<std::string>* warnings, std::string* error);
 
 // Keeps the store's memory of the log current without touching the hot
