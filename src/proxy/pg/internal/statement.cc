@@ -1,5 +1,6 @@
 #include "proxy/pg/internal/statement.h"
 
+#include <cctype>
 #include <span>
 
 #include "sql/internal/lexer.h"
@@ -60,6 +61,63 @@ std::vector<std::string> NameList(std::span<const Token> tokens, std::size_t i) 
   return names;
 }
 
+// The text of each top-level comma-separated item from tokens[i] up to the
+// first of `stops` (depth 0).
+std::vector<std::string> Items(std::span<const Token> t, std::size_t i,
+                               std::initializer_list<std::string_view> stops) {
+  std::vector<std::string> items;
+  const std::size_t end = FindTopLevel(t, i, stops);
+  int depth = 0;
+  std::size_t start = i;
+  for (std::size_t k = i; k <= end && k <= t.size(); ++k) {
+    const bool last = k == end || k == t.size();
+    if (!last && (IsPunct(t[k], '(') || IsPunct(t[k], '['))) ++depth;
+    if (!last && (IsPunct(t[k], ')') || IsPunct(t[k], ']'))) --depth;
+    if (last || (depth == 0 && IsPunct(t[k], ','))) {
+      if (k > start) items.emplace_back(SourceText(t.subspan(start, k - start)));
+      start = k + 1;
+    }
+    if (last) break;
+  }
+  return items;
+}
+
+// UPDATE ... SET a = 1, (b, c) = (...): the assigned column names.
+std::vector<std::string> SetColumns(std::span<const Token> t, std::size_t set_at) {
+  std::vector<std::string> columns;
+  const std::size_t end = FindTopLevel(t, set_at + 1, {"FROM", "WHERE", "RETURNING"});
+  int depth = 0;
+  bool expect_target = true;
+  for (std::size_t k = set_at + 1; k < end; ++k) {
+    if (IsPunct(t[k], '(') || IsPunct(t[k], '[')) {
+      ++depth;
+      if (depth == 1 && expect_target) {
+        // (b, c) = ...: every name up to the closing parenthesis.
+        for (++k; k < end && !IsPunct(t[k], ')'); ++k)
+          if (IsName(t[k])) columns.push_back(sql::internal::TokenValue(t[k]));
+        depth = 0;
+        expect_target = false;
+      }
+      continue;
+    }
+    if (IsPunct(t[k], ')') || IsPunct(t[k], ']')) {
+      --depth;
+      continue;
+    }
+    if (depth != 0) continue;
+    if (IsPunct(t[k], ',')) {
+      expect_target = true;
+      continue;
+    }
+    if (expect_target) {
+      if (!IsName(t[k])) return {};
+      columns.push_back(sql::internal::TokenValue(t[k]));
+      expect_target = false;
+    }
+  }
+  return columns;
+}
+
 void Modify(std::span<const Token> t, std::size_t name_at, bool is_update, StatementShape& s) {
   std::size_t i = name_at;
   if (i < t.size() && IsWord(t[i], "ONLY")) ++i;
@@ -81,6 +139,104 @@ void Modify(std::span<const Token> t, std::size_t name_at, bool is_update, State
     if (where + 1 < t.size() && IsWord(t[where + 1], "CURRENT")) s.complex = true;
     if (end > where + 1) s.where = std::string(SourceText(t.subspan(where + 1, end - where - 1)));
   }
+  if (is_update) {
+    const std::size_t set = FindTopLevel(t, i, {"SET"});
+    if (set < t.size()) s.set_columns = SetColumns(t, set);
+  }
+}
+
+// DROP <kind> [IF EXISTS] objects [CASCADE | RESTRICT].
+void Drop(std::span<const Token> t, StatementShape& s) {
+  // PostgreSQL's object kinds, longest first where one starts another.
+  static constexpr std::string_view kKinds[] = {"TEXT SEARCH CONFIGURATION",
+                                                "TEXT SEARCH DICTIONARY",
+                                                "TEXT SEARCH PARSER",
+                                                "TEXT SEARCH TEMPLATE",
+                                                "FOREIGN DATA WRAPPER",
+                                                "PROCEDURAL LANGUAGE",
+                                                "MATERIALIZED VIEW",
+                                                "OPERATOR CLASS",
+                                                "OPERATOR FAMILY",
+                                                "ACCESS METHOD",
+                                                "EVENT TRIGGER",
+                                                "FOREIGN TABLE",
+                                                "USER MAPPING",
+                                                "AGGREGATE",
+                                                "CAST",
+                                                "COLLATION",
+                                                "CONVERSION",
+                                                "DATABASE",
+                                                "DOMAIN",
+                                                "EXTENSION",
+                                                "FUNCTION",
+                                                "GROUP",
+                                                "INDEX",
+                                                "LANGUAGE",
+                                                "OPERATOR",
+                                                "OWNED",
+                                                "POLICY",
+                                                "PROCEDURE",
+                                                "PUBLICATION",
+                                                "ROLE",
+                                                "ROUTINE",
+                                                "RULE",
+                                                "SCHEMA",
+                                                "SEQUENCE",
+                                                "SERVER",
+                                                "STATISTICS",
+                                                "SUBSCRIPTION",
+                                                "TABLESPACE",
+                                                "TABLE",
+                                                "TRANSFORM",
+                                                "TRIGGER",
+                                                "TYPE",
+                                                "USER",
+                                                "VIEW"};
+  std::size_t i = 1;
+  std::string kind;
+  for (std::string_view candidate : kKinds) {
+    std::size_t k = i;
+    std::string_view rest = candidate;
+    bool match = true;
+    while (!rest.empty()) {
+      const std::size_t space = rest.find(' ');
+      const std::string_view word = rest.substr(0, space);
+      if (k >= t.size() || !IsWord(t[k], word)) {
+        match = false;
+        break;
+      }
+      ++k;
+      rest = space == std::string_view::npos ? std::string_view() : rest.substr(space + 1);
+    }
+    if (match) {
+      kind = std::string(candidate);
+      i = k;
+      break;
+    }
+  }
+  if (i < t.size() && IsWord(t[i], "CONCURRENTLY")) ++i;
+  s.drop_kind = kind;
+  if (i + 1 < t.size() && IsWord(t[i], "IF") && IsWord(t[i + 1], "EXISTS")) {
+    s.if_exists = true;
+    i += 2;
+  }
+  s.cascade = FindTopLevel(t, i, {"CASCADE"}) < t.size();
+  if (kind == "TABLE") {
+    s.kind = StatementShape::Kind::kDropTable;
+    s.objects = NameList(t, i);
+  } else if (kind == "DATABASE") {
+    s.kind = StatementShape::Kind::kDropDatabase;
+    if (i < t.size() && IsName(t[i])) {
+      // As the server folds it: unquoted names are lower case.
+      std::string name = sql::internal::TokenValue(t[i]);
+      if (t[i].kind == TokenKind::kWord)
+        for (char& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+      s.objects.push_back(std::move(name));
+    }
+  } else {
+    s.kind = StatementShape::Kind::kDropOther;
+    s.objects = Items(t, i, {"CASCADE", "RESTRICT"});
+  }
 }
 
 }  // namespace
@@ -98,12 +254,15 @@ std::vector<StatementShape> AnalyseStatements(std::string_view sql) {
     std::size_t i = 0;
     if (!t.empty() && IsWord(t[0], "WITH")) {
       // WITH ... DELETE/UPDATE: the CTEs can change which rows match.
+      s.with = true;
       const std::size_t main = FindTopLevel(t, 1, {"DELETE", "UPDATE"});
       if (main < t.size()) {
         s.complex = true;
         i = main;
       }
     }
+    s.opens_transaction =
+        !t.empty() && (IsWord(t[0], "BEGIN") || IsWord(t[0], "START") || IsWord(t[0], "SAVEPOINT"));
     if (i < t.size() && IsWord(t[i], "DELETE") && i + 1 < t.size() && IsWord(t[i + 1], "FROM")) {
       s.kind = StatementShape::Kind::kDelete;
       Modify(t, i + 2, false, s);
@@ -113,16 +272,10 @@ std::vector<StatementShape> AnalyseStatements(std::string_view sql) {
     } else if (i == 0 && !t.empty() && IsWord(t[0], "TRUNCATE")) {
       s.kind = StatementShape::Kind::kTruncate;
       s.objects = NameList(t, t.size() > 1 && IsWord(t[1], "TABLE") ? 2 : 1);
-    } else if (i == 0 && t.size() > 2 && IsWord(t[0], "DROP") && IsWord(t[1], "TABLE")) {
-      s.kind = StatementShape::Kind::kDropTable;
-      std::size_t at = 2;
-      if (t.size() > 4 && IsWord(t[2], "IF") && IsWord(t[3], "EXISTS")) at = 4;
-      s.objects = NameList(t, at);
-    } else if (i == 0 && t.size() > 2 && IsWord(t[0], "DROP") && IsWord(t[1], "DATABASE")) {
-      s.kind = StatementShape::Kind::kDropDatabase;
-      std::size_t at = 2;
-      if (t.size() > 4 && IsWord(t[2], "IF") && IsWord(t[3], "EXISTS")) at = 4;
-      if (at < t.size() && IsName(t[at])) s.objects.push_back(sql::internal::TokenValue(t[at]));
+      s.cascade = FindTopLevel(t, 1, {"CASCADE"}) < t.size();
+      s.restart_identity = FindTopLevel(t, 1, {"RESTART"}) < t.size();
+    } else if (i == 0 && t.size() > 2 && IsWord(t[0], "DROP")) {
+      Drop(t, s);
     }
     out.push_back(std::move(s));
   }

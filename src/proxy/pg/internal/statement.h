@@ -17,16 +17,31 @@ struct StatementShape {
     kUpdate,
     kTruncate,
     kDropTable,
-    kDropDatabase
+    kDropDatabase,
+    kDropOther,  // DROP of another kind of object (drop_kind says which)
   } kind = Kind::kOther;
   std::string text;                  // the statement alone
-  std::vector<std::string> objects;  // names as written ("public.orders", "\"Odd\"")
+  std::vector<std::string> objects;  // names as written ("public.orders", "\"Odd\"");
+                                     // DROP FUNCTION: with its argument list
   std::string alias;                 // DELETE/UPDATE target alias, if any
   std::string where;                 // DELETE/UPDATE: the condition, empty when none
   // DELETE/UPDATE with USING/FROM/WITH/CURRENT OF: rows cannot be selected
   // from the target alone (snapshots then take the whole table).
   bool complex = false;
+  bool with = false;            // starts with WITH (its CTEs may change other tables)
   bool has_parameters = false;  // $1 ...
+  // DROP: the object kind in upper case ("TABLE", "MATERIALIZED VIEW",
+  // "FUNCTION"...), and the options that widen what it reaches.
+  std::string drop_kind;
+  bool if_exists = false;
+  bool cascade = false;           // DROP/TRUNCATE ... CASCADE
+  bool restart_identity = false;  // TRUNCATE ... RESTART IDENTITY
+  // UPDATE: the columns its SET assigns, as written; empty when they could
+  // not be read (treat as "any column").
+  std::vector<std::string> set_columns;
+  // BEGIN, START TRANSACTION or SAVEPOINT: changes nothing another
+  // statement of the same message could see.
+  bool opens_transaction = false;
 };
 
 // One entry per statement; empty when the text does not tokenize.
