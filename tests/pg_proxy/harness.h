@@ -321,6 +321,29 @@ class PgProxy : public ::testing::Test {
     text << in.rdbuf();
     return text.str();
   }
+  // The audit log's records: each record's fields, with its "kind".
+  static std::vector<json> AuditRecords(const fs::path& state = fs::path()) {
+    std::vector<json> records;
+    std::istringstream lines(AuditLog(state));
+    for (std::string line; std::getline(lines, line);) {
+      json entry = json::parse(line, nullptr, false);
+      if (!entry.is_object() || !entry.contains("fields") || !entry["fields"].is_object())
+        continue;
+      json fields = entry["fields"];
+      fields["kind"] = entry.value("kind", "");
+      records.push_back(std::move(fields));
+    }
+    return records;
+  }
+  // The first allow record whose input contains `input_part` and that
+  // carries `key` ("fact", "snapshot_id"); null when there is none.
+  static json AllowedBy(const std::string& input_part, const std::string& key) {
+    for (const json& r : AuditRecords())
+      if (r.value("decision", "") == "allow" && r.contains(key) &&
+          r.value("input", "").find(input_part) != std::string::npos)
+        return r;
+    return json();
+  }
   // Ids of the actions waiting for a human.
   static std::vector<std::string> PendingIds(const std::string& socket = "") {
     std::string error;
