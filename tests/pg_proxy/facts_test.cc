@@ -104,6 +104,25 @@ TEST_F(PgFacts, ChecksSeeTheSessionsSearchPathAndCannotBeFooled) {
   PQfinish(conn);
 }
 
+// The names a fact is about are the names PostgreSQL will act on: text the
+// proxy's own reading of the statement would take for another name (a
+// Unicode-escaped identifier, a comment in a name) gets no fact.
+TEST_F(PgFacts, NamesSpelledToMisleadTheCheckGetNoFact) {
+  PGconn* conn = Open();
+  Run(conn, "CREATE TABLE data (id int PRIMARY KEY)");
+  Run(conn, "INSERT INTO data SELECT generate_series(1, 500)");
+  for (const char* sql :
+       {"TRUNCATE U&\"d\\0061ta\"", "DELETE FROM U&\"d\\0061ta\"",
+        "UPDATE U&\"d\\0061ta\" SET id = id", "DROP TABLE IF EXISTS U&\"d\\0061ta\"",
+        "DROP TABLE IF EXISTS nothing, U&\"d\\0061ta\"", "TRUNCATE public./* x */data",
+        "DROP TABLE IF EXISTS public . data", "DELETE FROM data AS d WHERE true"}) {
+    std::string message;
+    EXPECT_EQ(Run(conn, sql, &message), "DKH01") << sql << ": " << message;
+  }
+  EXPECT_EQ(DirectSql("shop", "SELECT count(*) FROM data").out, "500\n");
+  PQfinish(conn);
+}
+
 TEST_F(PgFacts, WholeTableWritesOfAnEmptyTableRun) {
   PGconn* conn = Open();
   Run(conn, "CREATE TABLE empty_t (id int primary key, v text)");

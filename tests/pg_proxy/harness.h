@@ -171,7 +171,8 @@ class PgProxy : public ::testing::Test {
     daemon_pid_ = fork();
     if (daemon_pid_ == 0) {
       execl(DUALKEY_BINARY, DUALKEY_BINARY, "serve", "--state", state_->c_str(), "--socket",
-            socket_->c_str(), "--quiet", "--breaker-attempts", "1000", nullptr);
+            socket_->c_str(), "--quiet", "--breaker-attempts", "1000", "--rate-burst", "100000",
+            "--rate-per-minute", "100000", nullptr);
       _exit(127);
     }
     bool up = false;

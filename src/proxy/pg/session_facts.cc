@@ -12,6 +12,7 @@
 // aborted, a statement before it in the same message changes what the
 // checks would see) there is no fact, and the statement is held as before.
 #include <cmath>
+#include <set>
 
 #include "proxy/pg/internal/facts.h"
 #include "proxy/pg/internal/session.h"
@@ -88,6 +89,26 @@ std::string SnapshotKind(StatementShape::Kind kind) {
     default:
       return "other";
   }
+}
+
+// The names the checks ask about must be the names the server will act on.
+// The classifier read the statement with PostgreSQL's own parser; the
+// proxy's reading (statement.cc) must agree with it exactly.
+bool SameNames(const Verdict& verdict, const StatementShape& shape) {
+  if (!shape.names_exact) return false;
+  std::set<std::string> parsed, read;
+  for (const Action& action : verdict.actions) {
+    if (!IsDestructive(action)) continue;
+    for (const std::string& target : action.targets)
+      if (!target.starts_with("database:")) parsed.insert(target);
+  }
+  for (const std::string& object : shape.objects) {
+    const std::string name =
+        shape.kind == StatementShape::Kind::kDropDatabase ? object : DecodedName(object);
+    if (name.empty()) return false;
+    read.insert(name);
+  }
+  return !read.empty() && parsed == read;
 }
 
 // One statement of the message that needs a fact before it may run.
@@ -205,6 +226,7 @@ Task<FactOutcome> Session::EstablishFacts(std::string_view sql, const Verdict& v
     const Decision decision = single.Enforced();
     const bool reads_only = ReadsOnly(single);
     const bool snapshot = single.snapshot && verdict.snapshot;
+    const bool same_names = SameNames(single, shape);
     if (decision == Decision::kAllow) {
       if (!reads_only && !shape.opens_transaction) effect_before = true;
       continue;
@@ -212,7 +234,7 @@ Task<FactOutcome> Session::EstablishFacts(std::string_view sql, const Verdict& v
     if (decision != Decision::kHold) co_return out;
     // A statement before it could change what the checks would see (a SET
     // search_path, a CREATE, a ROLLBACK): no fact.
-    if (effect_before) co_return out;
+    if (effect_before || !same_names) co_return out;
     Item item;
     item.shape = &shape;
     item.snapshot = snapshot;
@@ -339,8 +361,8 @@ Task<FactOutcome> Session::EstablishFacts(std::string_view sql, const Verdict& v
     if (!rows_item->snapshot) {
       no_snapshot = "the policy does not allow a snapshot for it";
     } else if (shape.kind != StatementShape::Kind::kTruncate && !shape.where.empty() &&
-               (shape.has_parameters || shape.complex)) {
-      no_snapshot = "its WHERE clause has parameters or joins";
+               (shape.has_parameters || shape.complex || shape.where_calls)) {
+      no_snapshot = "its WHERE clause has parameters, joins, function calls or subqueries";
     } else {
       for (const TableFacts* table : present) {
         const std::string name = table->schema + "." + table->name;

@@ -22,13 +22,19 @@ bool IsName(const Token& t) {
 }
 
 // A possibly qualified name starting at tokens[i]; advances i.
-std::string QualifiedName(std::span<const Token> tokens, std::size_t& i) {
+std::string QualifiedName(std::span<const Token> tokens, std::size_t& i, bool* exact = nullptr) {
   const std::size_t start = i;
   if (i >= tokens.size() || !IsName(tokens[i])) return {};
   ++i;
-  while (i + 1 < tokens.size() && IsPunct(tokens[i], '.') && IsName(tokens[i + 1])) i += 2;
+  while (i + 1 < tokens.size() && IsPunct(tokens[i], '.') && IsName(tokens[i + 1])) {
+    // Blanks or a comment between the parts: the text is not one name.
+    if (exact != nullptr && (tokens[i].space_before || tokens[i + 1].space_before)) *exact = false;
+    i += 2;
+  }
   return std::string(SourceText(tokens.subspan(start, i - start)));
 }
+
+bool AtEnd(std::span<const Token> t, std::size_t i) { return i >= t.size(); }
 
 // Index of the first depth-0 word among `words` at or after `from`.
 std::size_t FindTopLevel(std::span<const Token> tokens, std::size_t from,
@@ -44,11 +50,14 @@ std::size_t FindTopLevel(std::span<const Token> tokens, std::size_t from,
   return tokens.size();
 }
 
-std::vector<std::string> NameList(std::span<const Token> tokens, std::size_t i) {
+// Names separated by commas from tokens[i]; `end` (when given) is set to
+// the token after the list, `exact` cleared when a name is not plain.
+std::vector<std::string> NameList(std::span<const Token> tokens, std::size_t i,
+                                  std::size_t* end = nullptr, bool* exact = nullptr) {
   std::vector<std::string> names;
   while (i < tokens.size()) {
     if (IsWord(tokens[i], "ONLY")) ++i;
-    std::string name = QualifiedName(tokens, i);
+    std::string name = QualifiedName(tokens, i, exact);
     if (name.empty()) break;
     names.push_back(std::move(name));
     if (i < tokens.size() && IsPunct(tokens[i], '*')) ++i;
@@ -58,7 +67,19 @@ std::vector<std::string> NameList(std::span<const Token> tokens, std::size_t i) 
     }
     break;
   }
+  if (end != nullptr) *end = i;
   return names;
+}
+
+// Only these words, in any order, from tokens[i] to the end.
+bool OnlyWordsFollow(std::span<const Token> t, std::size_t i,
+                     std::initializer_list<std::string_view> words) {
+  for (; i < t.size(); ++i) {
+    bool known = false;
+    for (std::string_view w : words) known = known || IsWord(t[i], w);
+    if (!known) return false;
+  }
+  return true;
 }
 
 // The text of each top-level comma-separated item from tokens[i] up to the
@@ -121,16 +142,24 @@ std::vector<std::string> SetColumns(std::span<const Token> t, std::size_t set_at
 void Modify(std::span<const Token> t, std::size_t name_at, bool is_update, StatementShape& s) {
   std::size_t i = name_at;
   if (i < t.size() && IsWord(t[i], "ONLY")) ++i;
-  std::string name = QualifiedName(t, i);
+  bool exact = true;
+  std::string name = QualifiedName(t, i, &exact);
   if (name.empty()) {
     s.complex = true;
     return;
   }
   s.objects.push_back(name);
+  if (i < t.size() && IsPunct(t[i], '*')) ++i;
   if (i < t.size() && IsWord(t[i], "AS")) ++i;
   if (i < t.size() && IsName(t[i]) && !IsWord(t[i], "SET") && !IsWord(t[i], "USING") &&
       !IsWord(t[i], "WHERE") && !IsWord(t[i], "RETURNING"))
-    s.alias = std::string(t[i].text);
+    s.alias = std::string(t[i++].text);
+  // What may follow the target: DELETE ... [USING|WHERE|RETURNING], UPDATE ... SET.
+  const bool expected_next =
+      is_update ? i < t.size() && IsWord(t[i], "SET")
+                : AtEnd(t, i) || IsWord(t[i], "WHERE") || IsWord(t[i], "USING") ||
+                      IsWord(t[i], "RETURNING");
+  s.names_exact = exact && expected_next;
   const std::size_t where = FindTopLevel(t, i, {"WHERE"});
   const std::size_t joined = FindTopLevel(t, i, {is_update ? "FROM" : "USING"});
   if (joined < where) s.complex = true;
@@ -138,6 +167,11 @@ void Modify(std::span<const Token> t, std::size_t name_at, bool is_update, State
     const std::size_t end = FindTopLevel(t, where + 1, {"RETURNING"});
     if (where + 1 < t.size() && IsWord(t[where + 1], "CURRENT")) s.complex = true;
     if (end > where + 1) s.where = std::string(SourceText(t.subspan(where + 1, end - where - 1)));
+    for (std::size_t k = where + 1; k + 1 < end; ++k)
+      if ((IsName(t[k]) || t[k].kind == TokenKind::kOperator) && IsPunct(t[k + 1], '('))
+        s.where_calls = true;
+    for (std::size_t k = where + 1; k + 1 < end; ++k)
+      if (IsPunct(t[k], '(') && IsWord(t[k + 1], "SELECT")) s.where_calls = true;
   }
   if (is_update) {
     const std::size_t set = FindTopLevel(t, i, {"SET"});
@@ -223,7 +257,10 @@ void Drop(std::span<const Token> t, StatementShape& s) {
   s.cascade = FindTopLevel(t, i, {"CASCADE"}) < t.size();
   if (kind == "TABLE") {
     s.kind = StatementShape::Kind::kDropTable;
-    s.objects = NameList(t, i);
+    std::size_t end = i;
+    bool exact = true;
+    s.objects = NameList(t, i, &end, &exact);
+    s.names_exact = exact && !s.objects.empty() && OnlyWordsFollow(t, end, {"CASCADE", "RESTRICT"});
   } else if (kind == "DATABASE") {
     s.kind = StatementShape::Kind::kDropDatabase;
     if (i < t.size() && IsName(t[i])) {
@@ -232,10 +269,21 @@ void Drop(std::span<const Token> t, StatementShape& s) {
       if (t[i].kind == TokenKind::kWord)
         for (char& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
       s.objects.push_back(std::move(name));
+      s.names_exact = AtEnd(t, i + 1) || IsWord(t[i + 1], "WITH");
     }
   } else {
     s.kind = StatementShape::Kind::kDropOther;
     s.objects = Items(t, i, {"CASCADE", "RESTRICT"});
+    // Each item a plain name, with an argument list for routines.
+    s.names_exact = !s.objects.empty();
+    for (const std::string& object : s.objects) {
+      const std::size_t paren = object.find('(');
+      const std::string name = object.substr(0, paren);
+      if (DecodedName(name).empty() || (paren != std::string::npos && object.back() != ')'))
+        s.names_exact = false;
+    }
+    const std::size_t stop = FindTopLevel(t, i, {"CASCADE", "RESTRICT"});
+    if (!OnlyWordsFollow(t, stop, {"CASCADE", "RESTRICT"})) s.names_exact = false;
   }
 }
 
@@ -271,14 +319,44 @@ std::vector<StatementShape> AnalyseStatements(std::string_view sql) {
       Modify(t, i + 1, true, s);
     } else if (i == 0 && !t.empty() && IsWord(t[0], "TRUNCATE")) {
       s.kind = StatementShape::Kind::kTruncate;
-      s.objects = NameList(t, t.size() > 1 && IsWord(t[1], "TABLE") ? 2 : 1);
+      std::size_t end = 0;
+      bool exact = true;
+      s.objects = NameList(t, t.size() > 1 && IsWord(t[1], "TABLE") ? 2 : 1, &end, &exact);
       s.cascade = FindTopLevel(t, 1, {"CASCADE"}) < t.size();
       s.restart_identity = FindTopLevel(t, 1, {"RESTART"}) < t.size();
+      s.names_exact =
+          exact && !s.objects.empty() &&
+          OnlyWordsFollow(t, end, {"RESTART", "CONTINUE", "IDENTITY", "CASCADE", "RESTRICT"});
     } else if (i == 0 && t.size() > 2 && IsWord(t[0], "DROP")) {
       Drop(t, s);
     }
     out.push_back(std::move(s));
   }
+  return out;
+}
+
+std::string DecodedName(std::string_view written) {
+  std::vector<Token> tokens;
+  std::string error;
+  const std::size_t paren = written.find('(');
+  if (paren != std::string_view::npos) written = written.substr(0, paren);
+  if (!sql::internal::Lex(written, sql::Dialect::kPostgres, &tokens, &error) || tokens.empty())
+    return {};
+  std::string out;
+  for (std::size_t i = 0; i < tokens.size(); ++i) {
+    const Token& t = tokens[i];
+    if (i % 2 == 1) {
+      if (!IsPunct(t, '.') || t.space_before) return {};
+      out.push_back('.');
+      continue;
+    }
+    if (!IsName(t) || (i > 0 && t.space_before)) return {};
+    std::string part = sql::internal::TokenValue(t);
+    if (t.kind == TokenKind::kWord)
+      for (char& c : part) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    out += part;
+  }
+  if (tokens.size() % 2 == 0) return {};  // ends with a dot
   return out;
 }
 

@@ -42,7 +42,20 @@ struct StatementShape {
   // BEGIN, START TRANSACTION or SAVEPOINT: changes nothing another
   // statement of the same message could see.
   bool opens_transaction = false;
+  // The object names were read exactly: each a plain dotted name with
+  // nothing between its parts, and nothing unexpected after the list
+  // (U&"..." or a comment inside a name would make the proxy's reading and
+  // the server's differ). Facts are only taken about names read exactly.
+  bool names_exact = false;
+  // The WHERE clause calls a function or holds a subquery.
+  bool where_calls = false;
 };
+
+// A name as written ("Public"."T", sales.orders) as the server reads it:
+// unquoted parts folded to lower case, quoted ones decoded, joined by '.'.
+// Empty when it is not a plain dotted name. For DROP FUNCTION f(int), the
+// argument list is left out.
+std::string DecodedName(std::string_view written);
 
 // One entry per statement; empty when the text does not tokenize.
 std::vector<StatementShape> AnalyseStatements(std::string_view sql);
