@@ -120,6 +120,14 @@ TEST_F(PgFacts, NamesSpelledToMisleadTheCheckGetNoFact) {
     EXPECT_EQ(Run(conn, sql, &message), "DKH01") << sql << ": " << message;
   }
   EXPECT_EQ(DirectSql("shop", "SELECT count(*) FROM data").out, "500\n");
+  // Approved by a human, it still does not run unless what it destroys
+  // can be saved: the names must be read exactly for that too.
+  std::string message;
+  ASSERT_EQ(Run(conn, "TRUNCATE U&\"d\\0061ta\"", &message), "DKH01");
+  ASSERT_TRUE(Approve(ApprovalId(message)));
+  EXPECT_EQ(Run(conn, "TRUNCATE U&\"d\\0061ta\"", &message), "DKH01");
+  EXPECT_NE(message.find("could not read the names"), std::string::npos) << message;
+  EXPECT_EQ(DirectSql("shop", "SELECT count(*) FROM data").out, "500\n");
   PQfinish(conn);
 }
 

@@ -73,6 +73,18 @@ Task<std::optional<std::string>> Session::Snapshot(const std::vector<StatementSh
     }
   }
   if (!needed) co_return std::nullopt;
+  // What is saved must be what the statement destroys: names the proxy
+  // could not read exactly (U&"...", a comment inside a name) could name
+  // another table than the server's.
+  for (const StatementShape& s : shapes) {
+    if (s.kind == StatementShape::Kind::kOther || s.kind == StatementShape::Kind::kDropOther)
+      continue;
+    if (!s.names_exact) {
+      *error = "dualkey could not read the names in \"" + s.text.substr(0, 200) +
+               "\" exactly enough to save what it destroys";
+      co_return std::nullopt;
+    }
+  }
   std::unique_ptr<SnapshotWriter> writer;
   {
     std::lock_guard lock(shared_.sink_mutex);

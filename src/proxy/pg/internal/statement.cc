@@ -269,7 +269,7 @@ void Drop(std::span<const Token> t, StatementShape& s) {
       if (t[i].kind == TokenKind::kWord)
         for (char& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
       s.objects.push_back(std::move(name));
-      s.names_exact = AtEnd(t, i + 1) || IsWord(t[i + 1], "WITH");
+      s.names_exact = AtEnd(t, i + 1) || IsWord(t[i + 1], "WITH") || IsPunct(t[i + 1], '(');
     }
   } else {
     s.kind = StatementShape::Kind::kDropOther;
