@@ -203,11 +203,15 @@ class PgProxy : public ::testing::Test {
 
     proxy_ = new Child();
     std::string line;
+    // DUALKEY_TEST_NO_FAST_PATH=1: every session on the coroutines, to run
+    // the suite both ways.
+    const char* no_fast_path = std::getenv("DUALKEY_TEST_NO_FAST_PATH");
     ASSERT_TRUE(proxy_->Start(
         {DUALKEY_BINARY, "pg-proxy", "--listen", "127.0.0.1:0", "--upstream",
          "postgresql://app@127.0.0.1:" + std::to_string(pg_->port()) + "?sslmode=disable",
          "--socket", *socket_, "--state-dir", state_->string(), "--tls-cert", cert, "--tls-key",
-         key, "--hold-rows-over", "1000", "--quiet"},
+         key, "--hold-rows-over", "1000", "--quiet",
+         no_fast_path != nullptr && *no_fast_path == '1' ? "--no-fast-path" : "--threads=1"},
         {"PGPASSWORD=real-secret"}, &line));
     proxy_port_ = PortFromListening(line);
     ASSERT_GT(proxy_port_, 0) << line;
