@@ -1,7 +1,6 @@
 // The daemon end to end, with the real binary: a real Unix socket, a real
 // SQLite store and audit log in a temp state directory, TOTP codes computed
 // from the approver's secret as a phone would.
-#include "daemon/client.h"
 #include "daemon/daemon.h"
 
 #include <gtest/gtest.h>
@@ -23,6 +22,7 @@
 #include <thread>
 
 #include "approval/approval.h"
+#include "daemon/client.h"
 
 namespace {
 

@@ -134,7 +134,8 @@ std::string RowCounts(const std::string& uri) {
   return Shell("/usr/bin/psql " + Quote(uri) + " -X -At -c " +
                Quote("SELECT string_agg(format('%s=%s', c.oid::regclass, "
                      "(xpath('/row/n/text()', query_to_xml(format('SELECT count(*) AS n FROM %s', "
-                     "c.oid::regclass), false, true, '')))[1]::text), ',' ORDER BY c.oid::regclass::text) "
+                     "c.oid::regclass), false, true, '')))[1]::text), ',' ORDER BY "
+                     "c.oid::regclass::text) "
                      "FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE "
                      "c.relkind = 'r' AND n.nspname NOT IN ('pg_catalog', 'information_schema')"))
       .out;
@@ -273,7 +274,8 @@ TEST_F(PgClients, KnexMigrateLatestPassesAndRollbackDropsAreHeld) {
   EXPECT_NE(again.out.find("Already up to date"), std::string::npos) << again.out;
   // The lock's release is a whole-table UPDATE of a one-row table: it ran
   // after a snapshot, without a human, and the audit record names it.
-  const json release = AllowedBy("update \"knex_migrations_lock\" set \"is_locked\"", "snapshot_id");
+  const json release =
+      AllowedBy("update \"knex_migrations_lock\" set \"is_locked\"", "snapshot_id");
   ASSERT_TRUE(release.is_object()) << AuditLog();
   EXPECT_NE(release.value("reason", "").find("1 row"), std::string::npos) << release.dump();
 

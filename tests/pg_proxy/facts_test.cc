@@ -147,7 +147,8 @@ TEST_F(PgFacts, WholeTableWritesOfAnEmptyTableRun) {
   EXPECT_EQ(PQresultStatus(r), PGRES_COMMAND_OK) << PQresultErrorMessage(r);
   PQclear(r);
   EXPECT_EQ(PendingIds().size(), pending_before);
-  EXPECT_EQ(AllowedBy("TRUNCATE empty_t", "fact").value("fact", ""), "table public.empty_t is empty");
+  EXPECT_EQ(AllowedBy("TRUNCATE empty_t", "fact").value("fact", ""),
+            "table public.empty_t is empty");
   // TRUNCATE ... CASCADE reaches other tables: not judged from this one.
   EXPECT_EQ(Run(conn, "TRUNCATE empty_t CASCADE"), "DKH01");
   // A statement trigger fires on an empty table too.

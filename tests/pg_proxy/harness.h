@@ -332,8 +332,7 @@ class PgProxy : public ::testing::Test {
     std::istringstream lines(AuditLog(state));
     for (std::string line; std::getline(lines, line);) {
       json entry = json::parse(line, nullptr, false);
-      if (!entry.is_object() || !entry.contains("fields") || !entry["fields"].is_object())
-        continue;
+      if (!entry.is_object() || !entry.contains("fields") || !entry["fields"].is_object()) continue;
       json fields = entry["fields"];
       fields["kind"] = entry.value("kind", "");
       records.push_back(std::move(fields));

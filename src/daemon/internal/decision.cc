@@ -56,11 +56,11 @@ std::string AllowedReason(const CheckRequest& request, const Verdict& verdict) {
   std::string reason = verdict.reason + "; allowed without a human:";
   if (!by.fact.empty()) reason += " it destroys nothing (" + by.fact + ")";
   if (!by.snapshot_id.empty() && verdict.snapshot)
-    reason += std::string(by.fact.empty() ? "" : ";") + " what it destroys is small (" +
-              (by.measured.empty() ? std::string("within the policy's [snapshot] limits")
-                                   : by.measured) +
-              ") and was saved first as vault snapshot " + by.snapshot_id +
-              " (dualkey vault restore " + by.snapshot_id + ")";
+    reason +=
+        std::string(by.fact.empty() ? "" : ";") + " what it destroys is small (" +
+        (by.measured.empty() ? std::string("within the policy's [snapshot] limits") : by.measured) +
+        ") and was saved first as vault snapshot " + by.snapshot_id + " (dualkey vault restore " +
+        by.snapshot_id + ")";
   return reason;
 }
 

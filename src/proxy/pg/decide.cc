@@ -160,8 +160,7 @@ daemon::ActionRef Session::ActionOf(std::string_view sql) const {
   return action;
 }
 
-daemon::CheckRequest Session::CheckRequest(std::string_view sql,
-                                           const std::string& detail) const {
+daemon::CheckRequest Session::CheckRequest(std::string_view sql, const std::string& detail) const {
   // defer_consume: an approved statement's approval is used up only after
   // the snapshot of what it destroys is saved (ConsumeRequest).
   daemon::CheckRequest request;
@@ -182,8 +181,7 @@ daemon::ConsumeRequest Session::ConsumeRequest(std::string_view sql,
   return request;
 }
 
-daemon::CheckRequest Session::AllowedRequest(std::string_view sql,
-                                             const FactOutcome& facts) const {
+daemon::CheckRequest Session::AllowedRequest(std::string_view sql, const FactOutcome& facts) const {
   daemon::CheckRequest request = CheckRequest(sql, "");
   request.allowed_by.fact = facts.fact;
   request.allowed_by.snapshot_id = facts.snapshot_id;
@@ -311,12 +309,12 @@ Task<Session::Outcome> Session::Decide(std::string_view statement,
         co_await Snapshot(shapes, std::string(sql), approval_id, &snapshot_error);
     if (!snapshot_id && !snapshot_error.empty()) {
       shared_.Say("session " + std::to_string(id_) + ": snapshot failed: " + snapshot_error);
-      co_return Hold(kHeldCode,
-                     "dualkey held this approved statement: the snapshot of what it destroys "
-                     "failed (" +
-                         snapshot_error + "); it did not run",
-                     "Fix the cause and send the statement again; approval " + approval_id +
-                         " still stands.");
+      co_return Hold(
+          kHeldCode,
+          "dualkey held this approved statement: the snapshot of what it destroys "
+          "failed (" +
+              snapshot_error + "); it did not run",
+          "Fix the cause and send the statement again; approval " + approval_id + " still stands.");
     }
     DaemonAnswer used = co_await ConsumeOnDaemon(ConsumeRequest(sql, snapshot_id.value_or("")));
     if (!used.first || used.first->decision != Decision::kAllow)

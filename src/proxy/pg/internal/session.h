@@ -165,8 +165,7 @@ class Session : public std::enable_shared_from_this<Session>, public PumpSession
   };
   daemon::ActionRef ActionOf(std::string_view sql) const;
   daemon::CheckRequest CheckRequest(std::string_view sql, const std::string& detail) const;
-  daemon::ConsumeRequest ConsumeRequest(std::string_view sql,
-                                        const std::string& snapshot_id) const;
+  daemon::ConsumeRequest ConsumeRequest(std::string_view sql, const std::string& snapshot_id) const;
   daemon::CheckRequest AllowedRequest(std::string_view sql, const FactOutcome& facts) const;
   // One request to the daemon on the blocking pool: its reply, or why there
   // is none. Not a coroutine (the lambda is built here, not as a temporary

@@ -34,7 +34,9 @@ std::string QualifiedName(std::span<const Token> tokens, std::size_t& i, bool* e
   return std::string(SourceText(tokens.subspan(start, i - start)));
 }
 
-bool AtEnd(std::span<const Token> t, std::size_t i) { return i >= t.size(); }
+bool AtEnd(std::span<const Token> t, std::size_t i) {
+  return i >= t.size();
+}
 
 // Index of the first depth-0 word among `words` at or after `from`.
 std::size_t FindTopLevel(std::span<const Token> tokens, std::size_t from,
@@ -155,10 +157,9 @@ void Modify(std::span<const Token> t, std::size_t name_at, bool is_update, State
       !IsWord(t[i], "WHERE") && !IsWord(t[i], "RETURNING"))
     s.alias = std::string(t[i++].text);
   // What may follow the target: DELETE ... [USING|WHERE|RETURNING], UPDATE ... SET.
-  const bool expected_next =
-      is_update ? i < t.size() && IsWord(t[i], "SET")
-                : AtEnd(t, i) || IsWord(t[i], "WHERE") || IsWord(t[i], "USING") ||
-                      IsWord(t[i], "RETURNING");
+  const bool expected_next = is_update ? i < t.size() && IsWord(t[i], "SET")
+                                       : AtEnd(t, i) || IsWord(t[i], "WHERE") ||
+                                             IsWord(t[i], "USING") || IsWord(t[i], "RETURNING");
   s.names_exact = exact && expected_next;
   const std::size_t where = FindTopLevel(t, i, {"WHERE"});
   const std::size_t joined = FindTopLevel(t, i, {is_update ? "FROM" : "USING"});
