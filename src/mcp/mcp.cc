@@ -282,7 +282,7 @@ std::vector<Action> Classify(const ToolCall& call, const Options& options) {
   const std::string cwd = payloads.cwd.empty() ? options.cwd : payloads.cwd;
   for (const std::string& text : payloads.shell) {
     has_payload = true;
-    shell::Analysis analysis = shell::Analyze(text, {cwd, options.home});
+    shell::Analysis analysis = shell::Analyze(text, {cwd, options.home, options.packs});
     Retag(&analysis.actions, &actions);
   }
   for (const std::string& url : payloads.urls) {

@@ -52,6 +52,17 @@ bool Matches(const Rule& rule, const Action& action, const Subject& subject,
   return true;
 }
 
+}  // namespace
+
+bool IsGuardTamper(const Action& action) {
+  const std::string_view op_class = action.op_class;
+  return op_class.starts_with(kGuardTamperClass) &&
+         (op_class.size() == kGuardTamperClass.size() ||
+          op_class[kGuardTamperClass.size()] == '.');
+}
+
+namespace {
+
 // Losing a backup removes the last way back: no layer may allow it unattended.
 bool IsBackupLoss(const Action& action) {
   return action.op_class.starts_with("backup.") && IsDestructive(action);
@@ -68,6 +79,9 @@ Policy Builtin() {
                   "deleting backups removes the last way back: two humans must approve"),
       BuiltinRule("disk-wipes", {"disk.wipe*", "disk.format*"}, -1, Decision::kHold2,
                   "wiping or formatting a disk destroys everything on it: two humans must approve"),
+      BuiltinRule("guard-tamper", {"guard.tamper", "guard.tamper.*"}, -1, Decision::kHold2,
+                  "changes dualkey itself (its state, keys, policy, hooks or processes): two "
+                  "humans must approve"),
       // The actions' own reasons say enough for these two.
       BuiltinRule("opaque", {"opaque.*"}, -1, Decision::kHold, ""),
       BuiltinRule("destructive", {}, 1, Decision::kHold, ""),
@@ -182,6 +196,10 @@ ActionDecision ExplainOne(const Policy& policy, const Action& action, const Subj
       result.steps.push_back(std::move(step));
     };
     if (IsBackupLoss(action)) floor(Decision::kHold, "backup.* can never be set below hold");
+    // An agent that can change the guard, its keys or its hooks can approve
+    // itself: two humans, whatever any layer says.
+    if (IsGuardTamper(action))
+      floor(Decision::kHold2, "guard.tamper can never be set below hold2");
     if (!policy.errors.empty() && IsDestructive(action))
       floor(Decision::kHold, "a policy file failed to load: destructive actions stay held");
     if (result.message.empty()) result.message = action.reason;

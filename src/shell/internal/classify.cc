@@ -164,7 +164,10 @@ class Classifier final : public Context, public InvocationSink {
                   "), so what runs cannot be known"));
       return;
     }
-    if (PackHandler handler = FindHandler(inv.name())) handler(inv, *this);
+    if (PackHandler handler = FindHandler(inv.name()))
+      handler(inv, *this);
+    else
+      ClassifyWithDataPacks(inv, *this, options_.packs);  // packs/*.toml, the unknown rule
   }
 
   void Record(const Invocation& inv) {
