@@ -158,6 +158,7 @@ class Classifier final : public Context, public InvocationSink {
         ClassifyRedirect(redirect, inv, *this);
     }
     ClassifyCredentialAccess(inv, *this);
+    ClassifyGuardTamper(inv, *this);  // dualkey's own files, hooks, secrets (tamper.cc)
     if (inv.argv.empty()) return;
     if (!inv.NameKnown()) {
       Emit(Opaque("the command name is computed at run time (" + inv.argv[0].text +

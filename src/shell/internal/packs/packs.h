@@ -36,6 +36,19 @@ bool IsCredentialFile(std::string_view path, std::string_view home);
 // Classifies a file redirection that writes (`> file` truncates it).
 void ClassifyRedirect(const FileRedirect& redirect, const Invocation& inv, Context& ctx);
 
+// tamper.cc: every command, beside its own pack: what it does to dualkey
+// itself (protect/protect.h). Writing, moving, deleting or chmod-ing its
+// state, keys, socket, policy or binary, an agent's hook config, a startup
+// file that sets DUALKEY_*/XDG_*/PATH; reading approver secrets or the audit
+// key: guard.tamper, which the policy never decides below hold2.
+void ClassifyGuardTamper(const Invocation& inv, Context& ctx);
+
+// For code another language runs (interpreter one-liners, scripts the
+// evaluator follows): emits guard.tamper and returns true when the code names
+// one of dualkey's files or an agent's hook config and writes (or names a
+// secret at all). `who` names the runner for the reason ("python3").
+bool ClassifyGuardText(std::string_view code, std::string_view who, Context& ctx);
+
 // data.cc: every command no C++ pack handles. The data packs (packs/*.toml
 // compiled in, plus the catalog's user packs; null means built-ins only)
 // classify the tools they name; anything else, and any subcommand no rule

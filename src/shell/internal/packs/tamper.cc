@@ -1,0 +1,408 @@
+// Self-protection: every command, beside its own pack, is checked for what it
+// does to dualkey itself (protect/protect.h): writing, deleting, moving,
+// truncating or chmod-ing its state, keys, socket, policy or binary; editing
+// an agent's hook configuration; reading approver secrets or the audit key;
+// writing a startup file that sets DUALKEY_*, XDG_* or PATH; code in an
+// interpreter that names one of these and writes. Each is guard.tamper,
+// which no policy layer can lower below hold2. Reading dualkey's docs, its
+// audit log and its policy stays allowed.
+#include <algorithm>
+#include <string>
+#include <string_view>
+
+#include "protect/protect.h"
+#include "shell/internal/packs/packs.h"
+#include "shell/internal/path_names.h"
+#include "shell/internal/paths.h"
+
+namespace dualkey::shell {
+namespace {
+
+using std::string_view;
+
+enum class Role {
+  kData,         // echo, printf: the words are text, not paths
+  kReader,       // reads every operand
+  kCopy,         // cp, rsync, scp, install, ln: the last operand is written
+  kMove,         // mv: every operand is moved away, the last is written
+  kDestroyer,    // rm, shred, truncate, chmod ...: every operand changed or gone
+  kDatabase,     // sqlite3: opens its operand, reading whatever it holds
+  kInterpreter,  // python -c, node -e ...: code is scanned for mentions
+  kWriter,       // anything else: an operand that is a guard path is tampered with
+};
+
+struct Named {
+  string_view name;
+  Role role;
+};
+
+constexpr Named kRoles[] = {
+    {"echo", Role::kData},
+    {"printf", Role::kData},
+    {"say", Role::kData},
+    {"dualkey", Role::kData},
+    {"cd", Role::kData},
+    {"pushd", Role::kData},
+    {"notify-send", Role::kData},
+    {"logger", Role::kData},
+    {"export", Role::kData},
+    {"cat", Role::kReader},
+    {"tac", Role::kReader},
+    {"head", Role::kReader},
+    {"tail", Role::kReader},
+    {"less", Role::kReader},
+    {"more", Role::kReader},
+    {"bat", Role::kReader},
+    {"batcat", Role::kReader},
+    {"nl", Role::kReader},
+    {"od", Role::kReader},
+    {"xxd", Role::kReader},
+    {"hexdump", Role::kReader},
+    {"strings", Role::kReader},
+    {"wc", Role::kReader},
+    {"uniq", Role::kReader},
+    {"cut", Role::kReader},
+    {"grep", Role::kReader},
+    {"egrep", Role::kReader},
+    {"fgrep", Role::kReader},
+    {"rg", Role::kReader},
+    {"ag", Role::kReader},
+    {"ack", Role::kReader},
+    {"jq", Role::kReader},
+    {"gojq", Role::kReader},
+    {"diff", Role::kReader},
+    {"cmp", Role::kReader},
+    {"stat", Role::kReader},
+    {"file", Role::kReader},
+    {"ls", Role::kReader},
+    {"du", Role::kReader},
+    {"tree", Role::kReader},
+    {"md5sum", Role::kReader},
+    {"sha1sum", Role::kReader},
+    {"sha256sum", Role::kReader},
+    {"sha512sum", Role::kReader},
+    {"b2sum", Role::kReader},
+    {"realpath", Role::kReader},
+    {"readlink", Role::kReader},
+    {"basename", Role::kReader},
+    {"dirname", Role::kReader},
+    {"test", Role::kReader},
+    {"[", Role::kReader},
+    {"base64", Role::kReader},
+    {"column", Role::kReader},
+    {"view", Role::kReader},
+    {"find", Role::kReader},
+    {"fd", Role::kReader},
+    {"lsattr", Role::kReader},
+    {"getfacl", Role::kReader},
+    {"namei", Role::kReader},
+    {"wc", Role::kReader},
+    {"cp", Role::kCopy},
+    {"scp", Role::kCopy},
+    {"rsync", Role::kCopy},
+    {"install", Role::kCopy},
+    {"ln", Role::kCopy},
+    {"mv", Role::kMove},
+    {"rm", Role::kDestroyer},
+    {"rmdir", Role::kDestroyer},
+    {"unlink", Role::kDestroyer},
+    {"shred", Role::kDestroyer},
+    {"truncate", Role::kDestroyer},
+    {"chmod", Role::kDestroyer},
+    {"chown", Role::kDestroyer},
+    {"chgrp", Role::kDestroyer},
+    {"chattr", Role::kDestroyer},
+    {"setfacl", Role::kDestroyer},
+    {"srm", Role::kDestroyer},
+    {"wipe", Role::kDestroyer},
+    {"sqlite3", Role::kDatabase},
+    {"sqlite", Role::kDatabase},
+    {"litecli", Role::kDatabase},
+    {"sqlitebrowser", Role::kDatabase},
+    {"sqlite-utils", Role::kDatabase},
+    {"python", Role::kInterpreter},
+    {"python2", Role::kInterpreter},
+    {"python3", Role::kInterpreter},
+    {"pypy", Role::kInterpreter},
+    {"pypy3", Role::kInterpreter},
+    {"node", Role::kInterpreter},
+    {"nodejs", Role::kInterpreter},
+    {"deno", Role::kInterpreter},
+    {"bun", Role::kInterpreter},
+    {"perl", Role::kInterpreter},
+    {"ruby", Role::kInterpreter},
+    {"php", Role::kInterpreter},
+    {"lua", Role::kInterpreter},
+    {"luajit", Role::kInterpreter},
+    {"Rscript", Role::kInterpreter},
+    {"pwsh", Role::kInterpreter},
+    {"powershell", Role::kInterpreter},
+    {"osascript", Role::kInterpreter},
+    {"awk", Role::kInterpreter},
+    {"gawk", Role::kInterpreter},
+    {"jshell", Role::kInterpreter},
+    {"tclsh", Role::kInterpreter},
+    {"julia", Role::kInterpreter},
+};
+
+Role RoleOf(string_view name) {
+  for (const Named& named : kRoles)
+    if (named.name == name) return named.role;
+  // python3.12, pythonw
+  if (name.starts_with("python") || name.starts_with("ruby") || name.starts_with("perl") ||
+      name.starts_with("php") || name.starts_with("node"))
+    return Role::kInterpreter;
+  return Role::kWriter;
+}
+
+// The path an argument names: "--opt=path", "of=path", "@path", or itself.
+string_view PathPart(string_view text) {
+  if (text.starts_with("of=") || text.starts_with("if=")) return text.substr(3);
+  if (text.starts_with("--") && text.find('=') != string_view::npos)
+    return text.substr(text.find('=') + 1);
+  if (text.starts_with("@")) return text.substr(1);
+  return text;
+}
+
+Action Tamper(std::string target, std::string reason) {
+  return MakeAction("guard.tamper", {std::move(target)}, Reversibility::kIrreversible,
+                    Severity::kCritical,
+                    std::move(reason) +
+                        ": an agent must not change, stop or read the secrets of the guard that "
+                        "checks it");
+}
+
+struct Operand {
+  const Arg* arg;
+  ResolvedPath path;
+};
+
+// What the command writes to a startup file: its own words, its stdin text,
+// the words of the command piped into it.
+std::string TextWritten(const Invocation& inv, bool* known) {
+  std::string text;
+  *known = true;
+  for (std::size_t i = 1; i < inv.argv.size(); ++i) {
+    text += inv.argv[i].text;
+    text.push_back('\n');
+    *known = *known && inv.argv[i].known;
+  }
+  if (inv.has_stdin_text) {
+    text += inv.stdin_text;
+    *known = *known && inv.stdin_text_known;
+  }
+  for (const Arg& arg : inv.piped_from) {
+    text += arg.text;
+    text.push_back(' ');
+  }
+  return text;
+}
+
+class TamperCheck {
+ public:
+  TamperCheck(const Invocation& inv, Context& ctx) : inv_(inv), ctx_(ctx), home_(ctx.home()) {}
+
+  void Run() {
+    Redirections();
+    if (inv_.argv.empty() || !inv_.NameKnown()) return;
+    const string_view name = inv_.name();
+    Role role = RoleOf(name);
+    if (name == "git") role = GitRole();
+    if (role == Role::kData) return;
+    if (role == Role::kInterpreter) Interpreter(name);
+    std::vector<Operand> operands = Operands(role == Role::kInterpreter);
+    if (operands.empty()) return;
+    const bool in_place = InPlace(name);
+    switch (role) {
+      case Role::kData:
+        return;
+      case Role::kReader:
+        for (const Operand& operand : operands) in_place ? Write(operand) : Read(operand);
+        return;
+      case Role::kDatabase:
+        for (const Operand& operand : operands) Open(operand);
+        return;
+      case Role::kCopy:
+        for (std::size_t i = 0; i + 1 < operands.size(); ++i) Read(operands[i]);
+        Write(operands.back());
+        if (name == "rsync" && HasLongFlag(Args(), "--delete")) Ancestor(operands.back());
+        return;
+      case Role::kMove:
+        for (const Operand& operand : operands) {
+          Write(operand);
+          Ancestor(operand);
+        }
+        return;
+      case Role::kDestroyer:
+        for (const Operand& operand : operands) {
+          Write(operand);
+          if (name != "truncate") Ancestor(operand);
+        }
+        return;
+      case Role::kInterpreter:
+      case Role::kWriter:
+        for (const Operand& operand : operands) Write(operand);
+        return;
+    }
+  }
+
+ private:
+  std::span<const Arg> Args() const {
+    return std::span<const Arg>(inv_.argv).subspan(inv_.argv.empty() ? 0 : 1);
+  }
+
+  // git reads the paths it is given, except where it rewrites or removes
+  // them (checkout/restore -- path, rm, mv, clean, apply ...).
+  Role GitRole() const {
+    static constexpr string_view kWriting[] = {
+        "checkout", "restore",  "rm",    "mv",   "clean",  "apply", "am",    "reset",
+        "stash",    "worktree", "clone", "init", "switch", "pull",  "merge", "rebase"};
+    for (const Arg& arg : Args()) {
+      if (arg.text.starts_with("-")) continue;
+      for (string_view writing : kWriting)
+        if (arg.text == writing) return Role::kWriter;
+      return Role::kReader;
+    }
+    return Role::kReader;
+  }
+
+  // sed -i, perl -i, yq -i, sort -o: the reader writes its files.
+  bool InPlace(string_view name) const {
+    if (name == "sed" || name == "perl" || name == "yq" || name == "ruby")
+      return HasShortFlag(Args(), 'i') || HasLongFlag(Args(), "--in-place");
+    return false;
+  }
+
+  std::vector<Operand> Operands(bool interpreter) const {
+    std::vector<Operand> out;
+    bool options_done = false;
+    for (const Arg& arg : Args()) {
+      if (!options_done && arg.text == "--") {
+        options_done = true;
+        continue;
+      }
+      if (!arg.known) continue;
+      string_view text = arg.text;
+      if (!options_done && text.starts_with("-") && text.find('=') == string_view::npos) continue;
+      text = PathPart(text);
+      if (text.empty() || text.find("://") != string_view::npos) continue;
+      // Interpreter code is scanned as text (Interpreter), not resolved.
+      if (interpreter && text.find_first_of(" ;()'\"\n") != string_view::npos) continue;
+      Arg plain;
+      plain.text = std::string(text);
+      ResolvedPath path = ResolvePath(plain, inv_.cwd, home_);
+      if (path.path.empty() || path.path[0] != '/') continue;
+      out.push_back(Operand{&arg, std::move(path)});
+    }
+    return out;
+  }
+
+  void Emit(const std::string& target, std::string reason) {
+    ctx_.Emit(Tamper(target, std::move(reason)));
+  }
+
+  std::string Verb() const { return std::string(inv_.name()); }
+
+  void Read(const Operand& operand) {
+    protect::Place place = protect::Classify(operand.path.path, home_);
+    if (place.kind != protect::Kind::kGuardSecret) return;
+    Emit(operand.path.path,
+         Verb() + " reads " + std::string(place.what) + " (" + operand.path.path + ")");
+  }
+
+  void Open(const Operand& operand) {
+    protect::Place place = protect::Classify(operand.path.path, home_);
+    if (!protect::IsGuard(place.kind)) return;
+    Emit(operand.path.path,
+         Verb() + " opens " + std::string(place.what) + " (" + operand.path.path + ")");
+  }
+
+  void Write(const Operand& operand) {
+    protect::Place place = protect::Classify(operand.path.path, home_);
+    if (place.kind == protect::Kind::kNone) return;
+    if (place.kind == protect::Kind::kStartupFile) {
+      bool known = true;
+      if (protect::SetsGuardEnvironment(TextWritten(inv_, &known)))
+        Emit(operand.path.path, Verb() + " writes " + std::string(place.what) + " (" +
+                                    operand.path.path +
+                                    ") that sets DUALKEY_*, XDG_* or PATH for later shells");
+      return;
+    }
+    Emit(operand.path.path,
+         Verb() + " changes " + std::string(place.what) + " (" + operand.path.path + ")");
+  }
+
+  // rm -rf ~/.config: a directory that holds a guard location.
+  void Ancestor(const Operand& operand) {
+    protect::Place place;
+    if (protect::Classify(operand.path.path, home_).kind != protect::Kind::kNone) return;
+    string_view dir = operand.path.path;
+    if (operand.path.glob) dir = GlobBase(dir);
+    if (!protect::ContainsGuard(dir, home_, &place)) return;
+    Emit(operand.path.path,
+         Verb() + " reaches " + std::string(place.what) + " inside " + std::string(dir));
+  }
+
+  void Redirections() {
+    for (const FileRedirect& redirect : inv_.redirects) {
+      if (redirect.kind == RedirectKind::kDup || !redirect.target.known) continue;
+      ResolvedPath path = ResolvePath(redirect.target, inv_.cwd, home_);
+      if (path.path.empty() || path.path[0] != '/') continue;
+      protect::Place place = protect::Classify(path.path, home_);
+      if (place.kind == protect::Kind::kNone) continue;
+      if (redirect.kind == RedirectKind::kRead) {
+        if (place.kind == protect::Kind::kGuardSecret)
+          Emit(path.path, "a redirection feeds " + std::string(place.what) + " (" + path.path +
+                              ") to " + Verb());
+        continue;
+      }
+      if (place.kind == protect::Kind::kStartupFile) {
+        bool known = true;
+        if (protect::SetsGuardEnvironment(TextWritten(inv_, &known)))
+          Emit(path.path, "a redirection writes " + std::string(place.what) + " (" + path.path +
+                              ") that sets DUALKEY_*, XDG_* or PATH for later shells");
+        continue;
+      }
+      Emit(path.path,
+           std::string(redirect.kind == RedirectKind::kAppend ? "a redirection appends to "
+                                                              : "a redirection overwrites ") +
+               std::string(place.what) + " (" + path.path + ")");
+    }
+  }
+
+  // Code given to an interpreter: a guard location named in it, with code
+  // that writes (or any mention of a secret), is tampering.
+  void Interpreter(string_view name) {
+    std::string code;
+    for (const Arg& arg : Args()) {
+      code += arg.text;
+      code.push_back('\n');
+    }
+    if (inv_.has_stdin_text) code += inv_.stdin_text;
+    ClassifyGuardText(code, std::string(name), ctx_);
+  }
+
+  const Invocation& inv_;
+  Context& ctx_;
+  std::string home_;
+};
+
+}  // namespace
+
+bool ClassifyGuardText(std::string_view code, std::string_view who, Context& ctx) {
+  protect::Place place = protect::TextMentions(code, ctx.home());
+  if (place.kind == protect::Kind::kNone) return false;
+  if (place.kind != protect::Kind::kGuardSecret && !protect::CodeWrites(code)) return false;
+  ctx.Emit(
+      Tamper(std::string(who),
+             std::string(who) + " runs code that " +
+                 (place.kind == protect::Kind::kGuardSecret ? "reads or changes " : "writes ") +
+                 std::string(place.what)));
+  return true;
+}
+
+void ClassifyGuardTamper(const Invocation& inv, Context& ctx) {
+  TamperCheck(inv, ctx).Run();
+}
+
+}  // namespace dualkey::shell
