@@ -410,6 +410,38 @@ bool CodeWrites(std::string_view code) {
   return false;
 }
 
+std::string ResolveLiteral(std::string_view path, std::string_view cwd, std::string_view home) {
+  std::string joined;
+  if (path.starts_with("~/") || path == "~") {
+    joined = std::string(home) + std::string(path.substr(1));
+  } else if (!path.empty() && path[0] == '/') {
+    joined = std::string(path);
+  } else if (!cwd.empty() && cwd[0] == '/') {
+    joined = Join(cwd, path);
+  } else {
+    return std::string(path);
+  }
+  std::vector<string_view> parts;
+  string_view rest = joined;
+  while (!rest.empty()) {
+    std::size_t slash = rest.find('/');
+    string_view part = rest.substr(0, slash);
+    rest = slash == string_view::npos ? string_view() : rest.substr(slash + 1);
+    if (part.empty() || part == ".") continue;
+    if (part == "..") {
+      if (!parts.empty()) parts.pop_back();
+      continue;
+    }
+    parts.push_back(part);
+  }
+  std::string out;
+  for (string_view part : parts) {
+    out.push_back('/');
+    out.append(part);
+  }
+  return out.empty() ? "/" : out;
+}
+
 bool IsCredentialFile(std::string_view path, std::string_view home) {
   const string_view base = BaseName(path);
   const string_view parent = BaseName(DirName(path));

@@ -64,6 +64,11 @@ Place TextMentions(std::string_view text, std::string_view home);
 // of a guard location, it is tampering. Code without any only reads.
 bool CodeWrites(std::string_view code);
 
+// A literal path as a file tool names it, made absolute: a leading ~ is the
+// home, a relative path is under `cwd`; "." and ".." are folded. Returns the
+// path unchanged when it cannot be made absolute (no cwd).
+std::string ResolveLiteral(std::string_view path, std::string_view cwd, std::string_view home);
+
 // A credential file (~/.aws/credentials, .env, ~/.ssh/id_*, CLI token files).
 bool IsCredentialFile(std::string_view path, std::string_view home);
 
