@@ -49,15 +49,15 @@ constexpr string_view kWrite[] = {
 };
 
 constexpr string_view kSoft[] = {
-    "alias",         "aliases",      "annotation",   "annotations",   "assignee", "assignees",
-    "association",   "attachment",   "binding",      "bindings",      "bookmark", "bookmarks",
-    "cache",         "caches",       "collaborator", "collaborators", "draft",    "emoji",
-    "favorite",      "favorites",    "iam",          "label",         "labels",   "like",
-    "likes",         "listener",     "member",       "members",       "metadata", "notification",
-    "notifications", "password",     "permission",   "permissions",   "reaction", "reactions",
-    "reviewer",      "reviewers",    "role",         "session",       "sessions", "star",
-    "stars",         "subscription", "tag",          "tags",          "target",   "targets",
-    "upvote",        "vote",
+    "alias",       "aliases",    "annotation",   "annotations",   "assignee",     "assignees",
+    "association", "attachment", "binding",      "bindings",      "bookmark",     "bookmarks",
+    "cache",       "caches",     "collaborator", "collaborators", "draft",        "emoji",
+    "favorite",    "favorites",  "label",        "labels",        "like",         "likes",
+    "listener",    "member",     "members",      "metadata",      "notification", "notifications",
+    "password",    "permission", "permissions",  "reaction",      "reactions",    "reviewer",
+    "reviewers",   "session",    "sessions",     "star",          "stars",        "subscription",
+    "tag",         "tags",       "target",       "targets",       "upvote",       "vote",
+    "rule",        "rules",
 };
 
 constexpr string_view kBackup[] = {
