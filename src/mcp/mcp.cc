@@ -458,36 +458,30 @@ std::vector<Action> Classify(const ToolCall& call, const Options& options) {
     Retag(&found, &actions);
   };
   // What a command line (or argv) is: a program's, a Redis command, SQL.
+  // `line` is the text as given (empty for an argv).
   auto classify_command = [&](std::vector<std::string> argv, const std::string& line) {
     if (argv.empty()) return;
     const std::string first = argv.front();
+    const std::string text = line.empty() ? JoinArgv(argv) : line;
     const bool known = shell::IsKnownCommand(CommandName(first));
-    if (!known && (redis_context || AllUpper(first)) && IsRedisCommand(first)) {
-      argv.insert(argv.begin(), "redis-cli");
-      return run_shell(JoinArgv(argv));
-    }
-    if (!known && LooksLikeSql(line) && (sql::ParsesAsPostgres(line) || AllUpper(first)))
-      return run_sql(line);
-    if (!known && !program.empty() && CommandName(first) != program) {
-      argv.insert(argv.begin(), program);
-      return run_shell(JoinArgv(argv));
-    }
-    run_shell(line.empty() ? JoinArgv(argv) : line);
-  };
-  for (const std::string& text : payloads.shell) {
-    // A single word or a Redis/SQL line: judged by its first word.
-    std::vector<std::string> argv;
-    std::string first = FirstWord(text);
-    if (!first.empty()) argv.push_back(first);
-    if (!first.empty() && !shell::IsKnownCommand(CommandName(first)) &&
-        ((redis_context || AllUpper(first)) && IsRedisCommand(first))) {
+    auto as_redis = [&] {
       has_payload = true;
       shell::Analysis analysis =
           shell::Analyze("redis-cli " + text, {cwd, options.home, options.packs});
       Retag(&analysis.actions, &actions);
-      continue;
-    }
-    classify_command(argv, text);
+    };
+    if (!known && redis_context && IsRedisCommand(first)) return as_redis();
+    if (!known && LooksLikeSql(text) && (sql::ParsesAsPostgres(text) || AllUpper(first)))
+      return run_sql(text);
+    if (!known && AllUpper(first) && IsRedisCommand(first)) return as_redis();
+    if (!known && !program.empty() && CommandName(first) != program)
+      return run_shell(program + " " + text);
+    run_shell(text);
+  };
+  for (const std::string& text : payloads.shell) {
+    std::string first = FirstWord(text);
+    if (first.empty()) continue;
+    classify_command({first}, text);
   }
   for (const std::vector<std::string>& argv : payloads.argvs) classify_command(argv, "");
   // In a tool that runs things, any other argument shaped like a command

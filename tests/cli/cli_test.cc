@@ -238,7 +238,8 @@ TEST(CheckCommand, JsonlKeepsGoingAfterMalformedLines) {
   EXPECT_EQ(lines[3]["id"], "c");
   EXPECT_EQ(lines[3]["decision"], "hold");
   EXPECT_EQ(lines[4]["id"], "d");
-  EXPECT_EQ(lines[4]["decision"], "hold");
+  // rm -rf / also deletes dualkey itself: guard.tamper makes it hold2.
+  EXPECT_TRUE(Held(lines[4]["decision"].get<std::string>())) << lines[4].dump();
 }
 
 TEST(CheckCommand, HttpAndMcpChannelsAreClassifiedAndFailClosedOnBadInput) {

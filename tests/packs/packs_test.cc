@@ -149,7 +149,7 @@ TEST(BuiltinPacks, OwnTestCasesPass) {
   for (std::size_t i = 0; i < BuiltinPackCount(); ++i) {
     const Pack* pack = BuiltinPack(i);
     ASSERT_NE(pack, nullptr);
-    for (const Test& test : pack->tests) {
+    for (const packs::Test& test : pack->tests) {
       guard::Request request;
       request.input = test.command;
       request.cwd = test.cwd.empty() ? "/home/dev/app" : test.cwd;
