@@ -1,6 +1,7 @@
 #include "core/verbs.h"
 
 #include <algorithm>
+#include <vector>
 
 namespace dualkey::verbs {
 namespace {
@@ -71,12 +72,6 @@ bool In(const string_view (&table)[N], string_view word) {
   return false;
 }
 
-template <std::size_t N>
-string_view Find(const string_view (&table)[N], string_view word) {
-  for (string_view entry : table)
-    if (entry == word) return entry;
-  return {};
-}
 
 bool IsUpper(char c) {
   return c >= 'A' && c <= 'Z';
@@ -145,11 +140,43 @@ std::string_view Words::operator[](std::size_t i) const {
   return std::string_view(buffer_.data() + i * kMaxWordLength, length_[i]);
 }
 
+namespace {
+
+// All three tables in one sorted index, built once: a word's kind is one
+// binary search (destroying wins over the other two for words in several).
+struct Entry {
+  string_view word;
+  Kind kind;
+};
+
+const std::vector<Entry>& Index() {
+  static const std::vector<Entry> index = [] {
+    std::vector<Entry> entries;
+    for (string_view word : kWrite) entries.push_back({word, Kind::kWrite});
+    for (string_view word : kRead) entries.push_back({word, Kind::kRead});
+    for (string_view word : kDestroy) entries.push_back({word, Kind::kDestroy});
+    // Stable: for a word in several tables the last pushed (destroy) sorts last.
+    std::stable_sort(entries.begin(), entries.end(),
+                     [](const Entry& a, const Entry& b) { return a.word < b.word; });
+    std::vector<Entry> unique;
+    for (const Entry& entry : entries) {
+      if (!unique.empty() && unique.back().word == entry.word)
+        unique.back() = entry;
+      else
+        unique.push_back(entry);
+    }
+    return unique;
+  }();
+  return index;
+}
+
+}  // namespace
+
 Kind WordKind(std::string_view word) {
-  if (In(kDestroy, word)) return Kind::kDestroy;
-  if (In(kRead, word)) return Kind::kRead;
-  if (In(kWrite, word)) return Kind::kWrite;
-  return Kind::kNone;
+  const std::vector<Entry>& index = Index();
+  auto it = std::lower_bound(index.begin(), index.end(), word,
+                             [](const Entry& entry, string_view key) { return entry.word < key; });
+  return it != index.end() && it->word == word ? it->kind : Kind::kNone;
 }
 
 bool IsSoftObject(std::string_view word) {
@@ -160,18 +187,29 @@ bool IsBackupWord(std::string_view word) {
   return In(kBackup, word);
 }
 
+namespace {
+// The table's own spelling of `word` when it is a verb of `kind` (static
+// storage, unlike the Words buffer), else empty.
+string_view Canonical(string_view word, Kind kind) {
+  const std::vector<Entry>& index = Index();
+  auto it = std::lower_bound(index.begin(), index.end(), word,
+                             [](const Entry& entry, string_view key) { return entry.word < key; });
+  return it != index.end() && it->word == word && it->kind == kind ? it->word : string_view();
+}
+}  // namespace
+
 Reading ReadName(std::string_view name) {
   Reading out;
   const Words words(name);
   if (words.empty()) return out;
   for (std::size_t i = 0; i < words.size(); ++i) out.backup = out.backup || IsBackupWord(words[i]);
-  if (string_view read = Find(kRead, words[0]); !read.empty()) {
+  if (string_view read = Canonical(words[0], Kind::kRead); !read.empty()) {
     out.kind = Kind::kRead;
     out.verb = read;
     return out;
   }
   for (std::size_t i = 0; i < words.size(); ++i) {
-    string_view destroy = Find(kDestroy, words[i]);
+    string_view destroy = Canonical(words[i], Kind::kDestroy);
     if (destroy.empty()) continue;
     out.kind = Kind::kDestroy;
     out.verb = destroy;
@@ -186,8 +224,7 @@ Reading ReadName(std::string_view name) {
        {std::pair{Kind::kWrite, true}, {Kind::kRead, false}, {Kind::kWrite, false}}) {
     const std::size_t limit = first_only ? 1 : words.size();
     for (std::size_t i = 0; i < limit; ++i) {
-      string_view verb =
-          table_kind == Kind::kWrite ? Find(kWrite, words[i]) : Find(kRead, words[i]);
+      string_view verb = Canonical(words[i], table_kind);
       if (verb.empty()) continue;
       out.kind = table_kind;
       out.verb = verb;

@@ -41,7 +41,7 @@ class Words {
   std::string_view operator[](std::size_t i) const;
 
  private:
-  std::array<char, kMaxWords * kMaxWordLength> buffer_{};
+  std::array<char, kMaxWords * kMaxWordLength> buffer_;  // only lengths_ bytes are read
   std::array<std::uint8_t, kMaxWords> length_{};
   std::size_t count_ = 0;
 };

@@ -79,9 +79,6 @@ Policy Builtin() {
                   "deleting backups removes the last way back: two humans must approve"),
       BuiltinRule("disk-wipes", {"disk.wipe*", "disk.format*"}, -1, Decision::kHold2,
                   "wiping or formatting a disk destroys everything on it: two humans must approve"),
-      BuiltinRule("guard-tamper", {"guard.tamper", "guard.tamper.*"}, -1, Decision::kHold2,
-                  "changes dualkey itself (its state, keys, policy, hooks or processes): two "
-                  "humans must approve"),
       // The actions' own reasons say enough for these two.
       BuiltinRule("opaque", {"opaque.*"}, -1, Decision::kHold, ""),
       BuiltinRule("destructive", {}, 1, Decision::kHold, ""),

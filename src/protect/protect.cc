@@ -188,29 +188,6 @@ bool HasComponent(string_view path, string_view name) {
   return false;
 }
 
-// Every guard location for `home`, for ContainsGuard.
-std::vector<std::pair<std::string, Place>> GuardRoots(string_view home) {
-  const Fixed& fixed = Locations();
-  std::vector<std::pair<std::string, Place>> roots;
-  for (const std::string& dir : fixed.state_dirs)
-    roots.emplace_back(dir, Place{Kind::kGuardState, "dualkey's state"});
-  for (const std::string& dir : fixed.config_dirs)
-    roots.emplace_back(dir, Place{Kind::kGuardPolicy, "dualkey's policy"});
-  for (const std::string& dir : fixed.sockets)
-    roots.emplace_back(dir, Place{Kind::kGuardSocket, "dualkey's socket"});
-  for (const std::string& binary : fixed.binaries)
-    roots.emplace_back(binary, Place{Kind::kGuardBinary, "dualkey's binary"});
-  if (!home.empty()) {
-    roots.emplace_back(Join(home, ".local/state/dualkey"),
-                       Place{Kind::kGuardState, "dualkey's state"});
-    roots.emplace_back(Join(home, ".config/dualkey"),
-                       Place{Kind::kGuardPolicy, "dualkey's policy"});
-    for (string_view agent : {".claude", ".cursor", ".codex", ".gemini"})
-      roots.emplace_back(Join(home, agent), Place{Kind::kAgentHooks, "an agent's hook settings"});
-  }
-  return roots;
-}
-
 }  // namespace
 
 Place Classify(std::string_view path, std::string_view home) {
@@ -235,20 +212,62 @@ Place Classify(std::string_view path, std::string_view home) {
   }
   for (const std::string& dir : fixed.config_dirs)
     if (IsSameOrUnder(path, dir)) return {Kind::kGuardPolicy, "dualkey's policy"};
-  if (BaseName(path) == ".dualkey.toml") return {Kind::kGuardPolicy, "a project's dualkey policy"};
-  if (HasComponent(path, ".dualkey")) return {Kind::kGuardPolicy, "a project's dualkey packs"};
-  if (IsAgentHooks(path)) return {Kind::kAgentHooks, "an agent's hook settings"};
-  if (IsStartupFile(path, home)) return {Kind::kStartupFile, "a shell startup file"};
+  const string_view base = BaseName(path);
+  if (path.find("dualkey") != string_view::npos) {
+    if (base == ".dualkey.toml") return {Kind::kGuardPolicy, "a project's dualkey policy"};
+    if (HasComponent(path, ".dualkey")) return {Kind::kGuardPolicy, "a project's dualkey packs"};
+  }
+  // The agents' files and the startup files have telling names: skip the
+  // tables for every other path.
+  if ((base.ends_with(".json") || base.ends_with(".toml")) &&
+      (path.find("laude") != string_view::npos || path.find("ursor") != string_view::npos ||
+       path.find("codex") != string_view::npos || path.find("gemini") != string_view::npos) &&
+      IsAgentHooks(path))
+    return {Kind::kAgentHooks, "an agent's hook settings"};
+  if ((path.starts_with("/etc/") || (!base.empty() && base[0] == '.') ||
+       path.find("/.config/") != string_view::npos || path.find("rc.d/") != string_view::npos) &&
+      IsStartupFile(path, home))
+    return {Kind::kStartupFile, "a shell startup file"};
   return {};
 }
 
 bool ContainsGuard(std::string_view dir, std::string_view home, Place* place) {
   if (dir.empty() || dir[0] != '/') return false;
   while (dir.size() > 1 && dir.back() == '/') dir.remove_suffix(1);
-  for (const auto& [root, what] : GuardRoots(home)) {
-    if (IsSameOrUnder(root, dir) || IsSameOrUnder(dir, root)) {
-      *place = what;
-      return true;
+  while (home.size() > 1 && home.back() == '/') home.remove_suffix(1);
+  const Fixed& fixed = Locations();
+  auto related = [&](string_view root) {
+    return IsSameOrUnder(root, dir) || IsSameOrUnder(dir, root);
+  };
+  for (const std::string& root : fixed.state_dirs)
+    if (related(root)) return *place = {Kind::kGuardState, "dualkey's state"}, true;
+  for (const std::string& root : fixed.config_dirs)
+    if (related(root)) return *place = {Kind::kGuardPolicy, "dualkey's policy"}, true;
+  for (const std::string& root : fixed.sockets)
+    if (related(root)) return *place = {Kind::kGuardSocket, "dualkey's socket"}, true;
+  for (const std::string& root : fixed.binaries)
+    if (IsSameOrUnder(root, dir)) return *place = {Kind::kGuardBinary, "dualkey's binary"}, true;
+  if (!home.empty() && home != "/") {
+    // The home itself or a directory above it holds everything below.
+    if (IsSameOrUnder(home, dir))
+      return *place = {Kind::kGuardPolicy, "dualkey's policy and state"}, true;
+    if (IsSameOrUnder(dir, home)) {
+      const string_view rel = dir.substr(home.size() + 1);
+      struct Root {
+        string_view rel;
+        Place place;
+      };
+      static constexpr Root kRoots[] = {
+          {".local/state/dualkey", {Kind::kGuardState, "dualkey's state"}},
+          {".config/dualkey", {Kind::kGuardPolicy, "dualkey's policy"}},
+          {".claude", {Kind::kAgentHooks, "an agent's hook settings"}},
+          {".cursor", {Kind::kAgentHooks, "an agent's hook settings"}},
+          {".codex", {Kind::kAgentHooks, "an agent's hook settings"}},
+          {".gemini", {Kind::kAgentHooks, "an agent's hook settings"}},
+      };
+      for (const Root& root : kRoots)
+        if (IsSameOrUnder(root.rel, rel) || IsSameOrUnder(rel, root.rel))
+          return *place = root.place, true;
     }
   }
   // A project's .claude/.cursor/.codex/.gemini or .dualkey directory itself.

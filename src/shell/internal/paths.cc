@@ -557,7 +557,7 @@ ResolvedPath ResolvePath(const Arg& arg, string_view cwd, string_view home) {
   bool temp_variable = false;
   if (ReplaceHomeVariable(text, home, &scratch)) {
     text = scratch;
-  } else if (ReplaceTempVariable(text, &scratch)) {
+  } else if (!text.empty() && text[0] == '$' && ReplaceTempVariable(text, &scratch)) {
     text = scratch;
     temp_variable = true;
   }

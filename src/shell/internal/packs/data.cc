@@ -77,13 +77,31 @@ Words Collect(std::span<const Arg> args, const std::vector<std::string>* value_o
   return out;
 }
 
-// "*" any word; "a|b|c" alternatives, each a case-insensitive glob.
+bool IEquals(std::string_view a, std::string_view b) {
+  if (a.size() != b.size()) return false;
+  for (std::size_t i = 0; i < a.size(); ++i) {
+    char x = a[i], y = b[i];
+    if (x >= 'A' && x <= 'Z') x = static_cast<char>(x - 'A' + 'a');
+    if (y >= 'A' && y <= 'Z') y = static_cast<char>(y - 'A' + 'a');
+    if (x != y) return false;
+  }
+  return true;
+}
+
+// "*" any word; "a|b|c" alternatives, each a case-insensitive glob (plain
+// words, the common case, are compared without fnmatch).
 bool GlobMatch(std::string_view patterns, std::string_view text) {
-  std::string subject(text);
   while (true) {
     std::size_t bar = patterns.find('|');
-    std::string pattern(patterns.substr(0, bar));
-    if (pattern == "*" || fnmatch(pattern.c_str(), subject.c_str(), FNM_CASEFOLD) == 0) return true;
+    std::string_view pattern = patterns.substr(0, bar);
+    if (pattern == "*") return true;
+    if (pattern.find_first_of("*?[") == std::string_view::npos) {
+      if (IEquals(pattern, text)) return true;
+    } else {
+      const std::string glob(pattern);
+      const std::string subject(text);
+      if (fnmatch(glob.c_str(), subject.c_str(), FNM_CASEFOLD) == 0) return true;
+    }
     if (bar == std::string_view::npos) return false;
     patterns.remove_prefix(bar + 1);
   }

@@ -7,8 +7,11 @@
 // which no policy layer can lower below hold2. Reading dualkey's docs, its
 // audit log and its policy stays allowed.
 #include <algorithm>
+#include <array>
+#include <iterator>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "protect/protect.h"
 #include "shell/internal/packs/packs.h"
@@ -145,9 +148,18 @@ constexpr Named kRoles[] = {
     {"julia", Role::kInterpreter},
 };
 
+constexpr auto kSortedRoles = [] {
+  std::array<Named, std::size(kRoles)> table{};
+  for (std::size_t i = 0; i < table.size(); ++i) table[i] = kRoles[i];
+  std::sort(table.begin(), table.end(),
+            [](const Named& a, const Named& b) { return a.name < b.name; });
+  return table;
+}();
+
 Role RoleOf(string_view name) {
-  for (const Named& named : kRoles)
-    if (named.name == name) return named.role;
+  auto it = std::lower_bound(kSortedRoles.begin(), kSortedRoles.end(), name,
+                             [](const Named& named, string_view key) { return named.name < key; });
+  if (it != kSortedRoles.end() && it->name == name) return it->role;
   // python3.12, pythonw
   if (name.starts_with("python") || name.starts_with("ruby") || name.starts_with("perl") ||
       name.starts_with("php") || name.starts_with("node"))
@@ -177,6 +189,113 @@ struct Operand {
   ResolvedPath path;
 };
 
+// Cheap test before resolving a path: could this word (or the working
+// directory) name a guard location, or a directory above one? Most words of
+// most commands cannot, and resolving every one would cost more than the rest
+// of the classification.
+//
+// `ancestors`: the command deletes, moves or chmods whole directories, so a
+// directory above a guard location counts too (`rm -rf ~`, `rm -rf /var`).
+bool MightBeGuard(string_view text, bool ancestors) {
+  // Hand-rolled: this runs for every word of every command.
+  auto at = [&](std::size_t i, string_view needle) {
+    if (i + needle.size() > text.size() || text[i + 1] != needle[1]) return false;
+    for (std::size_t k = 2; k < needle.size(); ++k)
+      if (text[i + k] != needle[k]) return false;
+    return true;
+  };
+  // One pass, dispatching on the first letter of each needle. A guard
+  // location itself always names dualkey, an agent's directory, or a
+  // startup file (*shrc, profile, environment, zsh*, fish, pam_env ...).
+  static constexpr auto kFirst = [] {
+    std::array<bool, 256> first{};
+    for (unsigned char c : std::string_view("dcgspezfmL")) first[c] = true;
+    return first;
+  }();
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    if (!kFirst[static_cast<unsigned char>(text[i])]) continue;
+    switch (text[i]) {
+      case 'd':
+        if (at(i, "dualkey")) return true;
+        break;
+      case 'c':
+        if (at(i, "claude") || at(i, "cursor") || at(i, "codex")) return true;
+        break;
+      case 'g':
+        if (at(i, "gemini")) return true;
+        break;
+      case 's':
+        if (at(i, "shrc") || at(i, "systemd")) return true;
+        break;
+      case 'p':
+        if (at(i, "profile") || at(i, "pam_env")) return true;
+        break;
+      case 'e':
+        if (at(i, "environ")) return true;
+        break;
+      case 'z':
+        if (at(i, "zsh") || at(i, "zlogin")) return true;
+        break;
+      case 'f':
+        if (at(i, "fish")) return true;
+        break;
+      case 'm':
+        if (at(i, "managed-settings")) return true;
+        break;
+      case 'L':
+        if (at(i, "Library")) return true;
+        break;
+      default:
+        break;
+    }
+  }
+  (void)ancestors;
+  return false;
+}
+
+// For commands that delete, move or chmod whole trees: could `text` name a
+// directory above a guard location (`~`, `~/.config`, `/var/lib`, `/`,
+// `..`)? Absolute and home-relative spellings are compared with the guard
+// roots as written; anything climbing with `..` is resolved to be sure.
+bool AncestorCandidate(string_view text) {
+  if (text.find("..") != string_view::npos) return true;
+  // Cut a trailing glob component: `~/*` reaches what `~` holds.
+  std::size_t glob = text.find_first_of("*?[");
+  if (glob != string_view::npos) {
+    std::size_t slash = text.rfind('/', glob);
+    text = slash == string_view::npos ? string_view() : text.substr(0, slash);
+    if (text.empty()) return true;  // `*` in some directory: the cwd decides
+  }
+  string_view rest;
+  static constexpr string_view kHomeRoots[] = {
+      "/.config/dualkey", "/.local/state/dualkey", "/.claude", "/.cursor", "/.codex", "/.gemini"};
+  auto prefix_of = [](string_view part, string_view root) {
+    while (part.size() > 1 && part.back() == '/') part.remove_suffix(1);
+    if (part.empty() || part == "/") return true;
+    return root.starts_with(part) && (root.size() == part.size() || root[part.size()] == '/');
+  };
+  for (string_view home : {string_view("~"), string_view("${HOME}"), string_view("$HOME")}) {
+    if (!text.starts_with(home)) continue;
+    rest = text.substr(home.size());
+    if (rest.empty() || rest == "/") return true;
+    for (string_view root : kHomeRoots)
+      if (prefix_of(rest, root)) return true;
+    return false;
+  }
+  if (!text.starts_with("/")) return false;  // relative: CwdNear decides
+  static constexpr string_view kRoots[] = {"/var/lib/dualkey", "/etc/dualkey",
+                                           "/run/dualkey",     "/usr/local/bin/dualkey",
+                                           "/usr/bin/dualkey", "/opt/dualkey"};
+  for (string_view root : kRoots)
+    if (prefix_of(text, root)) return true;
+  // Homes: /home, /home/dev, /root, /Users/x and their guard roots.
+  std::size_t depth = 0;
+  for (char c : text) depth += c == '/';
+  if (text.starts_with("/home") || text.starts_with("/root") || text.starts_with("/Users"))
+    return depth <= 2 || text.find("/.") != string_view::npos;
+  return false;
+}
+
 // What the command writes to a startup file: its own words, its stdin text,
 // the words of the command piped into it.
 std::string TextWritten(const Invocation& inv, bool* known) {
@@ -201,14 +320,27 @@ std::string TextWritten(const Invocation& inv, bool* known) {
 class TamperCheck {
  public:
   TamperCheck(const Invocation& inv, Context& ctx) : inv_(inv), ctx_(ctx), home_(ctx.home()) {}
+  // (home_ views the Context's string, which outlives the check.)
 
   void Run() {
     Redirections();
     if (inv_.argv.empty() || !inv_.NameKnown()) return;
     const string_view name = inv_.name();
     Role role = RoleOf(name);
-    if (name == "git") role = GitRole();
     if (role == Role::kData) return;
+    // Most commands name nothing near dualkey: decide that without resolving.
+    ancestors_ =
+        role == Role::kDestroyer || role == Role::kMove || (role == Role::kCopy && name == "rsync");
+    bool near = false;
+    bool relative = false;  // an operand the working directory resolves
+    for (std::size_t i = 1; i < inv_.argv.size() && !near; ++i) {
+      const std::string& text = inv_.argv[i].text;
+      near = MightBeGuard(text, ancestors_) || (ancestors_ && AncestorCandidate(text));
+      relative = relative || (!text.empty() && text[0] != '/' && text[0] != '-');
+    }
+    if (!near && relative) near = CwdNear();
+    if (!near && !(role == Role::kInterpreter && inv_.has_stdin_text)) return;
+    if (name == "git") role = GitRole();
     if (role == Role::kInterpreter) Interpreter(name);
     std::vector<Operand> operands = Operands(role == Role::kInterpreter);
     if (operands.empty()) return;
@@ -251,6 +383,14 @@ class TamperCheck {
     return std::span<const Arg>(inv_.argv).subspan(inv_.argv.empty() ? 0 : 1);
   }
 
+  // The working directory is in or above a guard location: relative
+  // operands may name one.
+  bool CwdNear() const {
+    return MightBeGuard(inv_.cwd, false) ||
+           (ancestors_ &&
+            (inv_.cwd == home_ || (!inv_.cwd.empty() && home_.starts_with(inv_.cwd))));
+  }
+
   // git reads the paths it is given, except where it rewrites or removes
   // them (checkout/restore -- path, rm, mv, clean, apply ...).
   Role GitRole() const {
@@ -275,6 +415,7 @@ class TamperCheck {
 
   std::vector<Operand> Operands(bool interpreter) const {
     std::vector<Operand> out;
+    int cwd_near = -1;  // computed on the first operand
     bool options_done = false;
     for (const Arg& arg : Args()) {
       if (!options_done && arg.text == "--") {
@@ -288,10 +429,18 @@ class TamperCheck {
       if (text.empty() || text.find("://") != string_view::npos) continue;
       // Interpreter code is scanned as text (Interpreter), not resolved.
       if (interpreter && text.find_first_of(" ;()'\"\n") != string_view::npos) continue;
+      // Every operand keeps its place (the last one of cp is written); the
+      // ones that cannot name a guard location are not resolved.
+      if (cwd_near < 0) cwd_near = CwdNear();
+      if (cwd_near == 0 && !MightBeGuard(text, ancestors_) &&
+          !(ancestors_ && AncestorCandidate(text))) {
+        out.push_back(Operand{&arg, ResolvedPath{}});
+        continue;
+      }
       Arg plain;
       plain.text = std::string(text);
       ResolvedPath path = ResolvePath(plain, inv_.cwd, home_);
-      if (path.path.empty() || path.path[0] != '/') continue;
+      if (path.path.empty() || path.path[0] != '/') path = ResolvedPath{};
       out.push_back(Operand{&arg, std::move(path)});
     }
     return out;
@@ -304,6 +453,7 @@ class TamperCheck {
   std::string Verb() const { return std::string(inv_.name()); }
 
   void Read(const Operand& operand) {
+    if (operand.path.path.empty()) return;
     protect::Place place = protect::Classify(operand.path.path, home_);
     if (place.kind != protect::Kind::kGuardSecret) return;
     Emit(operand.path.path,
@@ -311,6 +461,7 @@ class TamperCheck {
   }
 
   void Open(const Operand& operand) {
+    if (operand.path.path.empty()) return;
     protect::Place place = protect::Classify(operand.path.path, home_);
     if (!protect::IsGuard(place.kind)) return;
     Emit(operand.path.path,
@@ -318,6 +469,7 @@ class TamperCheck {
   }
 
   void Write(const Operand& operand) {
+    if (operand.path.path.empty()) return;
     protect::Place place = protect::Classify(operand.path.path, home_);
     if (place.kind == protect::Kind::kNone) return;
     if (place.kind == protect::Kind::kStartupFile) {
@@ -334,6 +486,7 @@ class TamperCheck {
 
   // rm -rf ~/.config: a directory that holds a guard location.
   void Ancestor(const Operand& operand) {
+    if (operand.path.path.empty()) return;
     protect::Place place;
     if (protect::Classify(operand.path.path, home_).kind != protect::Kind::kNone) return;
     string_view dir = operand.path.path;
@@ -346,6 +499,7 @@ class TamperCheck {
   void Redirections() {
     for (const FileRedirect& redirect : inv_.redirects) {
       if (redirect.kind == RedirectKind::kDup || !redirect.target.known) continue;
+      if (!MightBeGuard(redirect.target.text, false) && !MightBeGuard(inv_.cwd, false)) continue;
       ResolvedPath path = ResolvePath(redirect.target, inv_.cwd, home_);
       if (path.path.empty() || path.path[0] != '/') continue;
       protect::Place place = protect::Classify(path.path, home_);
@@ -384,7 +538,8 @@ class TamperCheck {
 
   const Invocation& inv_;
   Context& ctx_;
-  std::string home_;
+  string_view home_;
+  bool ancestors_ = false;
 };
 
 }  // namespace
