@@ -58,7 +58,7 @@ constexpr string_view kSoft[] = {
     "password",    "permission", "permissions",  "reaction",      "reactions",    "reviewer",
     "reviewers",   "session",    "sessions",     "star",          "stars",        "subscription",
     "tag",         "tags",       "target",       "targets",       "upvote",       "vote",
-    "rule",        "rules",
+    "rule",        "rules",      "iam",          "policy",
 };
 
 constexpr string_view kBackup[] = {
@@ -71,7 +71,6 @@ bool In(const string_view (&table)[N], string_view word) {
     if (entry == word) return true;
   return false;
 }
-
 
 bool IsUpper(char c) {
   return c >= 'A' && c <= 'Z';
@@ -213,11 +212,22 @@ Reading ReadName(std::string_view name) {
     if (destroy.empty()) continue;
     out.kind = Kind::kDestroy;
     out.verb = destroy;
-    // Soft when another word names only a harmless object ("remove-tag",
-    // "resetPassword"), and nothing names backups.
-    for (std::size_t j = 0; j < words.size(); ++j)
-      if (j != i && IsSoftObject(words[j])) out.soft = true;
-    if (out.backup) out.soft = false;
+    // Soft when the other words name only harmless objects ("remove-tag",
+    // "resetPassword", "remove-tags-from-resource"), not when one names
+    // something that holds data ("delete-cache-cluster"), nor backups.
+    static constexpr string_view kNoise[] = {"from", "to",  "of", "for",      "all",
+                                             "by",   "on",  "in", "resource", "resources",
+                                             "a",    "the", "my", "user",     "users"};
+    bool soft_word = false;
+    bool hard_word = false;
+    for (std::size_t j = 0; j < words.size(); ++j) {
+      if (j == i) continue;
+      if (IsSoftObject(words[j]))
+        soft_word = true;
+      else if (!In(kNoise, words[j]))
+        hard_word = true;
+    }
+    out.soft = soft_word && !hard_word && !out.backup;
     return out;
   }
   for (auto [table_kind, first_only] :
