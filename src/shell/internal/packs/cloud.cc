@@ -725,7 +725,7 @@ void Generic(const CloudCommand& cmd, Context& ctx) {
       continue;
     if (kind == VerbKind::kWrite) break;
     // The group before the verb may name a harmless object: `vercel env rm`.
-    for (std::size_t j = 0; j < k; ++j)
+    for (std::size_t j = aws ? 1 : 0; j < k; ++j)
       soft = soft || verbs::IsSoftObject(cmd.Word(j)) || InList(kSoftGroups, cmd.Word(j));
     std::vector<std::string> targets = TargetsOf(cmd, k);
     std::string command(cmd.tool);
