@@ -1,6 +1,5 @@
 // The pack files that come with the policy layers: packs/ beside the system
 // and user policy files, and .dualkey/packs in or above the project.
-#include "install/layout.h"
 #include "packs/catalog.h"
 #include "policy/policy.h"
 
@@ -18,11 +17,11 @@ void LoadPacks(const Sources& sources, Policy* policy) {
   pack_sources.user_dir = dir_of(sources.user_path);
   pack_sources.project_dir = sources.project_dir;
   // On a protected install the user's files are the agent's to write: their
-  // packs can only add holds. A layout that cannot be read fails closed.
-  if (!packs::PackFiles(pack_sources.user_dir).empty()) {
-    Result<install::Layout> layout = install::CurrentLayout();
-    pack_sources.protected_install = !layout.ok() || layout.value().protected_install;
-  }
+  // packs can only add holds, like the user layer (Sources::user_tighten_only,
+  // or a system policy with lock_user).
+  // Sources that could not be determined fail closed the same way.
+  pack_sources.protected_install =
+      sources.user_tighten_only || policy->lock_user || !sources.error.empty();
   std::shared_ptr<const packs::Catalog> catalog = packs::Load(pack_sources, &policy->errors);
   if (!catalog->OnlyBuiltin()) policy->packs = std::move(catalog);
 }
