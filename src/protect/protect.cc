@@ -235,6 +235,11 @@ bool ContainsGuard(std::string_view dir, std::string_view home, Place* place) {
   if (dir.empty() || dir[0] != '/') return false;
   while (dir.size() > 1 && dir.back() == '/') dir.remove_suffix(1);
   while (home.size() > 1 && home.back() == '/') home.remove_suffix(1);
+  // The root, a home or a directory above homes: deleting those is already
+  // the worst case the file system rules hold (`rm -rf ~`, `rm -rf /`), and
+  // says so more plainly than "reaches dualkey's state".
+  if (dir == "/" || (!home.empty() && IsSameOrUnder(home, dir))) return false;
+  if (dir == "/home" || dir == "/Users" || dir == "/root") return false;
   const Fixed& fixed = Locations();
   auto related = [&](string_view root) {
     return IsSameOrUnder(root, dir) || IsSameOrUnder(dir, root);

@@ -238,8 +238,7 @@ TEST(CheckCommand, JsonlKeepsGoingAfterMalformedLines) {
   EXPECT_EQ(lines[3]["id"], "c");
   EXPECT_EQ(lines[3]["decision"], "hold");
   EXPECT_EQ(lines[4]["id"], "d");
-  // rm -rf / also deletes dualkey itself: guard.tamper makes it hold2.
-  EXPECT_TRUE(Held(lines[4]["decision"].get<std::string>())) << lines[4].dump();
+  EXPECT_EQ(lines[4]["decision"], "hold");
 }
 
 TEST(CheckCommand, HttpAndMcpChannelsAreClassifiedAndFailClosedOnBadInput) {
