@@ -253,9 +253,6 @@ bool ContainsGuard(std::string_view dir, std::string_view home, Place* place) {
   for (const std::string& root : fixed.binaries)
     if (IsSameOrUnder(root, dir)) return *place = {Kind::kGuardBinary, "dualkey's binary"}, true;
   if (!home.empty() && home != "/") {
-    // The home itself or a directory above it holds everything below.
-    if (IsSameOrUnder(home, dir))
-      return *place = {Kind::kGuardPolicy, "dualkey's policy and state"}, true;
     if (IsSameOrUnder(dir, home)) {
       const string_view rel = dir.substr(home.size() + 1);
       struct Root {
