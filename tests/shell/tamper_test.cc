@@ -73,6 +73,18 @@ TEST(Tamper, StoppingTheGuard) {
     EXPECT_EQ(Check(command).decision, Decision::kHold2) << command;
 }
 
+TEST(Tamper, TargetsComputedFromALookupOfDualkey) {
+  for (const char* command :
+       {"kill $(pgrep -f 'dualkey serve')", "kill -9 $(pidof dualkey)",
+        "pgrep dualkey | xargs kill", "kill $(cat ~/.local/state/dualkey/dualkey.pid)",
+        "cp /bin/true \"$(command -v dualkey)\"", "ln -sf /bin/true $(which dualkey)"})
+    EXPECT_EQ(Check(command).decision, Decision::kHold2) << command;
+  // Each input starts afresh: an earlier lookup does not taint a later kill.
+  EXPECT_EQ(Check("pgrep -f dualkey").decision, Decision::kAllow);
+  EXPECT_EQ(Check("kill $(lsof -t -i:3000)").decision, Decision::kAllow);
+  EXPECT_EQ(Check("cp a.txt \"$(mktemp -d)\"").decision, Decision::kAllow);
+}
+
 TEST(Tamper, AdministrationFromAnAgent) {
   for (const char* command :
        {"dualkey approver add ci-bot", "dualkey approve 7f3a --code 123456",

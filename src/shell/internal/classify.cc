@@ -193,6 +193,7 @@ class Classifier final : public Context, public InvocationSink {
 
 Analysis Analyze(std::string_view command_line, const Options& options) {
   Analysis analysis;
+  BeginGuardTamperInput();  // tamper.cc remembers lookups of dualkey per input
   Classifier classifier(options, &analysis);
   classifier.Run(command_line);
   return analysis;

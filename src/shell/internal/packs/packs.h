@@ -42,6 +42,11 @@ void ClassifyRedirect(const FileRedirect& redirect, const Invocation& inv, Conte
 // file that sets DUALKEY_*/XDG_*/PATH; reading approver secrets or the audit
 // key: guard.tamper, which the policy never decides below hold2.
 void ClassifyGuardTamper(const Invocation& inv, Context& ctx);
+// Starts a new input for ClassifyGuardTamper: it remembers, within one input,
+// that a command looked up dualkey's process or binary (`pgrep dualkey`,
+// `command -v dualkey`), so that `kill $(pgrep -f dualkey)` and `cp x
+// "$(command -v dualkey)"` are held though their operands are computed.
+void BeginGuardTamperInput();
 
 // For code another language runs (interpreter one-liners, scripts the
 // evaluator follows): emits guard.tamper and returns true when the code names

@@ -176,6 +176,35 @@ string_view PathPart(string_view text) {
   return text;
 }
 
+// Within one input (Analyze resets it): has a command looked up dualkey's
+// process ids or binary path? Substitutions run before the command that uses
+// their output, so `kill $(pgrep dualkey)` sees the lookup first.
+struct Lookups {
+  bool process = false;  // pgrep/pidof dualkey, its pid file, lsof/fuser of its socket
+  bool binary = false;   // command -v / which / type / whereis / readlink of dualkey
+};
+thread_local Lookups lookups;
+
+bool AnyArgNamesDualkey(const Invocation& inv) {
+  for (std::size_t i = 1; i < inv.argv.size(); ++i)
+    if (inv.argv[i].text.find("dualkey") != string_view::npos) return true;
+  for (const Arg& arg : inv.piped_from)
+    if (arg.text.find("dualkey") != string_view::npos) return true;
+  return false;
+}
+
+void NoteLookups(const Invocation& inv, string_view name) {
+  static constexpr string_view kProcess[] = {"pgrep", "pidof",     "pidwait", "lsof", "fuser",
+                                             "cat",   "head",      "tail",    "ps",   "grep",
+                                             "awk",   "systemctl", "ss"};
+  static constexpr string_view kBinary[] = {"command",  "which", "type", "whereis", "readlink",
+                                            "realpath", "hash",  "find", "locate"};
+  for (string_view process : kProcess)
+    if (name == process && AnyArgNamesDualkey(inv)) lookups.process = true;
+  for (string_view binary : kBinary)
+    if (name == binary && AnyArgNamesDualkey(inv)) lookups.binary = true;
+}
+
 Action Tamper(std::string target, std::string reason) {
   return MakeAction("guard.tamper", {std::move(target)}, Reversibility::kIrreversible,
                     Severity::kCritical,
@@ -326,8 +355,10 @@ class TamperCheck {
     Redirections();
     if (inv_.argv.empty() || !inv_.NameKnown()) return;
     const string_view name = inv_.name();
+    NoteLookups(inv_, name);
     Role role = RoleOf(name);
     if (role == Role::kData) return;
+    ComputedTargets(name, role);
     // Most commands name nothing near dualkey: decide that without resolving.
     ancestors_ =
         role == Role::kDestroyer || role == Role::kMove || (role == Role::kCopy && name == "rsync");
@@ -381,6 +412,22 @@ class TamperCheck {
  private:
   std::span<const Arg> Args() const {
     return std::span<const Arg>(inv_.argv).subspan(inv_.argv.empty() ? 0 : 1);
+  }
+
+  // Operands computed from an earlier lookup of dualkey in the same input:
+  // `kill $(pgrep -f 'dualkey serve')`, `cp /bin/true "$(command -v dualkey)"`.
+  void ComputedTargets(string_view name, Role role) {
+    bool computed = false;
+    for (std::size_t i = 1; i < inv_.argv.size(); ++i) computed = computed || !inv_.argv[i].known;
+    const bool signals = name == "kill" || name == "pkill" || name == "killall";
+    if (lookups.process && signals && (computed || inv_.argv.size() == 1 || inv_.stdin_piped)) {
+      Emit("dualkey", Verb() + " signals processes found by looking dualkey up");
+      return;
+    }
+    if (lookups.binary && computed &&
+        (role == Role::kCopy || role == Role::kMove || role == Role::kDestroyer ||
+         role == Role::kWriter))
+      Emit("dualkey", Verb() + " writes to a path computed from where dualkey is installed");
   }
 
   // The working directory is in or above a guard location: relative
@@ -558,6 +605,10 @@ bool ClassifyGuardText(std::string_view code, std::string_view who, Context& ctx
 
 void ClassifyGuardTamper(const Invocation& inv, Context& ctx) {
   TamperCheck(inv, ctx).Run();
+}
+
+void BeginGuardTamperInput() {
+  lookups = Lookups{};
 }
 
 }  // namespace dualkey::shell
