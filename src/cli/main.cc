@@ -41,6 +41,27 @@ int main(int argc, char** argv) {
   check_cmd->add_option("--agent", check.agent,
                         "who asks (default: cli), for approvals and the breaker");
 
+  dualkey::cli::PacksOptions packs;
+  CLI::App* packs_cmd = app.add_subcommand(
+      "packs",
+      "The packs that tell what tools do: built-in (packs/*.toml, compiled in), system\n"
+      "(/etc/dualkey/packs), user (~/.config/dualkey/packs) and project (.dualkey/packs;\n"
+      "it can only add holds). A command no pack names is read for its verbs.");
+  packs_cmd->require_subcommand(1);
+  CLI::App* packs_list = packs_cmd->add_subcommand("list", "List the packs in force here.");
+  packs_list->add_option("--cwd", packs.cwd, "directory whose project packs to include");
+  packs_list->add_flag("--json", packs.json, "print JSON");
+  packs_list->callback([&] { packs.action = "list"; });
+  CLI::App* packs_test = packs_cmd->add_subcommand(
+      "test",
+      "Run packs' own [[test]] cases. With FILEs, each file as a user pack beside the\n"
+      "built-in ones; without, every pack in force. Exit status 1 on any failure.");
+  packs_test->add_option("files", packs.files, "pack files to test");
+  packs_test->add_option("--cwd", packs.cwd, "directory whose project packs to include");
+  packs_test->add_option("--home", packs.home, "home directory the cases assume (default /home/dev)");
+  packs_test->add_flag("--json", packs.json, "print JSON");
+  packs_test->callback([&] { packs.action = "test"; });
+
   dualkey::cli::PolicyOptions policy;
   CLI::App* policy_cmd = app.add_subcommand(
       "policy",
@@ -571,6 +592,7 @@ int main(int argc, char** argv) {
   }
   if (check_cmd->parsed()) return dualkey::cli::RunCheck(check);
   if (policy_cmd->parsed()) return dualkey::cli::RunPolicy(policy);
+  if (!packs.action.empty()) return dualkey::cli::RunPacks(packs);
   if (serve_cmd->parsed()) return dualkey::cli::RunServe(serve);
   if (!daemon.action.empty()) return dualkey::cli::RunDaemonCommand(daemon);
   if (!audit.action.empty()) return dualkey::cli::RunAudit(audit);

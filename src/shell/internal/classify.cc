@@ -158,13 +158,17 @@ class Classifier final : public Context, public InvocationSink {
         ClassifyRedirect(redirect, inv, *this);
     }
     ClassifyCredentialAccess(inv, *this);
+    ClassifyGuardTamper(inv, *this);  // dualkey's own files, hooks, secrets (tamper.cc)
     if (inv.argv.empty()) return;
     if (!inv.NameKnown()) {
       Emit(Opaque("the command name is computed at run time (" + inv.argv[0].text +
                   "), so what runs cannot be known"));
       return;
     }
-    if (PackHandler handler = FindHandler(inv.name())) handler(inv, *this);
+    if (PackHandler handler = FindHandler(inv.name()))
+      handler(inv, *this);
+    else
+      ClassifyWithDataPacks(inv, *this, options_.packs);  // packs/*.toml, the unknown rule
   }
 
   void Record(const Invocation& inv) {
@@ -189,6 +193,7 @@ class Classifier final : public Context, public InvocationSink {
 
 Analysis Analyze(std::string_view command_line, const Options& options) {
   Analysis analysis;
+  BeginGuardTamperInput();  // tamper.cc remembers lookups of dualkey per input
   Classifier classifier(options, &analysis);
   classifier.Run(command_line);
   return analysis;

@@ -267,9 +267,25 @@ void EmitDiscard(const GitCommand& git, const Invocation& inv, Context& ctx, boo
                           : " discards uncommitted changes to the named files"));
 }
 
+// `-bNAME`, `-cNAME`: a short option that takes a value swallows the rest
+// of its cluster, so the letters of a branch name are not flags (`git
+// checkout -bfeature/x` is not -f). Drops such arguments for flag tests.
+std::vector<Arg> WithoutAttachedValues(std::span<const Arg> args, std::string_view letters) {
+  std::vector<Arg> out;
+  for (const Arg& arg : args) {
+    const std::string& text = arg.text;
+    if (text.size() > 2 && text[0] == '-' && text[1] != '-' &&
+        letters.find(text[1]) != std::string_view::npos)
+      continue;
+    out.push_back(arg);
+  }
+  return out;
+}
+
 void HandleCheckout(const GitCommand& git, const Invocation& inv, Context& ctx) {
+  const std::vector<Arg> flags = WithoutAttachedValues(git.args, "bB");
   std::span<const Arg> args = git.args;
-  if (HasShortFlag(args, 'f') || HasLongFlag(args, "--force")) {
+  if (HasShortFlag(flags, 'f') || HasLongFlag(args, "--force")) {
     EmitDiscard(git, inv, ctx, true, "git checkout --force");
     return;
   }
@@ -306,7 +322,8 @@ void HandleRestore(const GitCommand& git, const Invocation& inv, Context& ctx) {
 }
 
 void HandleSwitch(const GitCommand& git, const Invocation& inv, Context& ctx) {
-  if (HasLongFlag(git.args, "--discard-changes") || HasShortFlag(git.args, 'f') ||
+  const std::vector<Arg> flags = WithoutAttachedValues(git.args, "cC");
+  if (HasLongFlag(git.args, "--discard-changes") || HasShortFlag(flags, 'f') ||
       HasLongFlag(git.args, "--force"))
     EmitDiscard(git, inv, ctx, true, "git switch --discard-changes");
 }

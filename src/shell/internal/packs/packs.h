@@ -4,8 +4,15 @@
 #pragma once
 
 #include <span>
+#include <string>
+#include <string_view>
+#include <vector>
 
 #include "shell/internal/invocation.h"
+
+namespace dualkey::packs {
+class Catalog;
+}
 
 namespace dualkey::shell {
 
@@ -28,5 +35,44 @@ bool IsCredentialFile(std::string_view path, std::string_view home);
 
 // Classifies a file redirection that writes (`> file` truncates it).
 void ClassifyRedirect(const FileRedirect& redirect, const Invocation& inv, Context& ctx);
+
+// tamper.cc: every command, beside its own pack: what it does to dualkey
+// itself (protect/protect.h). Writing, moving, deleting or chmod-ing its
+// state, keys, socket, policy or binary, an agent's hook config, a startup
+// file that sets DUALKEY_*/XDG_*/PATH; reading approver secrets or the audit
+// key: guard.tamper, which the policy never decides below hold2.
+void ClassifyGuardTamper(const Invocation& inv, Context& ctx);
+// Starts a new input for ClassifyGuardTamper: it remembers, within one input,
+// that a command looked up dualkey's process or binary (`pgrep dualkey`,
+// `command -v dualkey`), so that `kill $(pgrep -f dualkey)` and `cp x
+// "$(command -v dualkey)"` are held though their operands are computed.
+void BeginGuardTamperInput();
+
+// For code another language runs (interpreter one-liners, scripts the
+// evaluator follows): emits guard.tamper and returns true when the code names
+// one of dualkey's files or an agent's hook config and writes (or names a
+// secret at all). `who` names the runner for the reason ("python3").
+bool ClassifyGuardText(std::string_view code, std::string_view who, Context& ctx);
+
+// data.cc: every command no C++ pack handles. The data packs (packs/*.toml
+// compiled in, plus the catalog's user packs; null means built-ins only)
+// classify the tools they name; anything else, and any subcommand no rule
+// of its pack names, goes through ClassifyVerbPath.
+void ClassifyWithDataPacks(const Invocation& inv, Context& ctx, const packs::Catalog* catalog);
+
+// The rule for the unknown: reads the command's verb path (leading
+// non-option words, long options) with the shared vocabulary (core/verbs.h)
+// and emits a held Action for a destroying verb, naming it; nothing for
+// reads, writes and commands without verbs.
+struct VerbPathSpec {
+  std::string_view tool_name;  // shown in reasons; default: the command's name
+  const std::vector<std::string>* value_options = nullptr;  // skip their values
+  std::size_t depth = 4;                                    // leading words read
+  bool known = false;                                       // a pack names the tool
+  std::string destroy_class = "unknown.delete";
+  Severity destroy_severity = Severity::kMedium;
+  std::string origin = "unknown-command rule";
+};
+void ClassifyVerbPath(const Invocation& inv, Context& ctx, const VerbPathSpec& spec);
 
 }  // namespace dualkey::shell
