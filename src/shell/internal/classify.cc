@@ -1,21 +1,35 @@
 // The dispatcher: parses, evaluates, and routes every command that would run
-// to the pack that knows it. It is also the Context packs report to, so a
+// to the packs that know it. It is also the Context packs report to, so a
 // wrapper (sudo, bash -c, ssh) re-enters here for the command it wraps.
+//
+// It remembers what the command line writes (WrittenFiles): `printf 'rm -rf
+// x' > f.sh && sh f.sh`, `cp /bin/rm ./tidy && ./tidy -rf ~`, `curl -o i.sh
+// URL && bash i.sh` are judged by what the file holds when it runs, and a
+// file that is run but was not written by the line is read from this machine
+// (bounded), like `psql -f` does.
+#include <sys/stat.h>
+
 #include <algorithm>
+#include <fstream>
+#include <map>
 #include <vector>
 
 #include "shell/internal/evaluate.h"
 #include "shell/internal/invocation.h"
+#include "shell/internal/output.h"
 #include "shell/internal/packs/packs.h"
 #include "shell/internal/parser.h"
+#include "shell/internal/paths.h"
 #include "shell/shell.h"
 #include "sql/sql.h"
 
 namespace dualkey::shell {
 namespace {
 
-constexpr int kMaxNesting = 12;      // wrappers and inner scripts, stacked
-constexpr int kMaxDispatches = 4096; // commands classified for one input
+constexpr int kMaxNesting = 12;       // wrappers and inner scripts, stacked
+constexpr int kMaxDispatches = 4096;  // commands classified for one input
+constexpr std::size_t kMaxCodeFileBytes = 256 * 1024;  // same as the parser's input limit
+constexpr std::size_t kMaxWrittenFiles = 256;
 
 struct PackTable {
   std::vector<PackEntry> exact;   // sorted by command
@@ -26,8 +40,8 @@ const PackTable& Packs() {
   // Built once, on first use: a few hundred entries, sorted for lookup.
   static const PackTable table = [] {
     PackTable t;
-    for (auto pack : {WrapperPack, InterpreterPack, FsPack, GitPack, DiskPack, DbCliPack,
-                      ContainerPack, IacPack, CloudPack, BackupPack, HttpClientPack}) {
+    for (auto pack : {WrapperPack, CarrierPack, InterpreterPack, FsPack, GitPack, DiskPack,
+                      DbCliPack, ContainerPack, IacPack, CloudPack, BackupPack, HttpClientPack}) {
       for (const PackEntry& entry : pack()) (entry.prefix ? t.prefix : t.exact).push_back(entry);
     }
     std::stable_sort(t.exact.begin(), t.exact.end(),
@@ -37,15 +51,17 @@ const PackTable& Packs() {
   return table;
 }
 
-PackHandler FindHandler(std::string_view name) {
+// Every handler registered for `name`: a command may be both a carrier of
+// code (crontab FILE) and a destroyer (crontab -r), each in its own pack.
+std::span<const PackEntry> FindHandlers(std::string_view name) {
   const PackTable& table = Packs();
-  auto it = std::lower_bound(
-      table.exact.begin(), table.exact.end(), name,
-      [](const PackEntry& entry, std::string_view key) { return entry.command < key; });
-  if (it != table.exact.end() && it->command == name) return it->handler;
+  auto [first, last] = std::equal_range(
+      table.exact.begin(), table.exact.end(), PackEntry{name, nullptr},
+      [](const PackEntry& a, const PackEntry& b) { return a.command < b.command; });
+  if (first != last) return {&*first, static_cast<std::size_t>(last - first)};
   for (const PackEntry& entry : table.prefix)
-    if (name.starts_with(entry.command)) return entry.handler;
-  return nullptr;
+    if (name.starts_with(entry.command)) return {&entry, 1};
+  return {};
 }
 
 std::string DisplayArg(const std::string& text) {
@@ -65,34 +81,60 @@ Action Opaque(std::string reason) {
                     std::move(reason));
 }
 
+std::string_view Basename(std::string_view path) {
+  auto slash = path.rfind('/');
+  return slash == std::string_view::npos ? path : path.substr(slash + 1);
+}
+
+// Directories programs are installed in: a copy of /usr/bin/rm is rm.
+bool IsProgramPath(std::string_view path) {
+  for (std::string_view dir : {"/bin/", "/sbin/", "/usr/bin/", "/usr/sbin/", "/usr/local/bin/",
+                               "/usr/local/sbin/", "/usr/libexec/", "/opt/homebrew/bin/"}) {
+    if (path.starts_with(dir) && path.find('/', dir.size()) == std::string_view::npos) return true;
+  }
+  return false;
+}
+
+bool IsStdinPath(std::string_view path) {
+  return path == "/dev/stdin" || path == "/dev/fd/0" || path == "/proc/self/fd/0";
+}
+
 class Classifier final : public Context, public InvocationSink {
  public:
   Classifier(const Options& options, Analysis* out) : options_(options), out_(out) {}
 
-  void Emit(Action action) override { out_->actions.push_back(std::move(action)); }
+  void Emit(Action action) override {
+    if (project_code_depth_ > 0 && action.op_class.starts_with("opaque.")) {
+      // Inside a script read from this machine (the project's own code, not
+      // text of this command line), what cannot be seen through is the
+      // script's business, like running it unread was before; what it
+      // visibly destroys still counts.
+      action.op_class = "exec.unverified";
+      action.severity = Severity::kLow;
+      action.reason = "in a script on this machine: " + action.reason;
+    }
+    out_->actions.push_back(std::move(action));
+  }
 
   void ClassifyInvocation(const Invocation& inner) override { Dispatch(inner); }
 
   void ClassifyRemoteScript(std::string_view script, int depth) override {
     const bool saved = in_remote_;
     in_remote_ = true;
+    auto saved_env = std::move(current_env_);
+    current_env_.reset();  // a remote shell does not inherit ours
     ClassifyScript(script, "", depth);
+    current_env_ = std::move(saved_env);
     in_remote_ = saved;
   }
 
   void ClassifyScript(std::string_view script, std::string_view cwd, int depth) override {
-    if (depth > kMaxNesting) {
-      Emit(Opaque("commands nested deeper than dualkey follows (" +
-                  std::to_string(kMaxNesting) + " levels)"));
-      return;
-    }
-    ParseResult parsed = Parse(script);
-    if (!parsed.ok) {
-      Emit(Opaque("cannot parse the shell text another command runs: " + parsed.error.message));
-      return;
-    }
-    Evaluator evaluator(*this, Variables{}, std::string(cwd), options_.home, depth);
-    evaluator.Run(*parsed.list);
+    RunScript(script, cwd, depth, /*project_code=*/false);
+  }
+
+  void ClassifyFileScript(std::string_view script, std::string_view cwd, int depth,
+                          bool project_code) override {
+    RunScript(script, cwd, depth, project_code);
   }
 
   void ClassifySql(std::string_view text, SqlDialect dialect, std::string_view target,
@@ -110,6 +152,44 @@ class Classifier final : public Context, public InvocationSink {
 
   const std::string& home() const override { return options_.home; }
 
+  CodeFile ReadCodeFile(const Arg& path, std::string_view cwd, bool remote) override {
+    CodeFile file;
+    file.path = path.text;
+    if (!path.known) {
+      file.state = CodeFile::State::kUnknown;
+      return file;
+    }
+    const bool here_remote = remote || in_remote_;
+    const std::string key = FileKey(path.text, cwd, here_remote);
+    file.path = key;
+    if (auto it = written_.find(key); it != written_.end()) return it->second;
+    for (const std::string& tree : unknown_trees_) {
+      if (key == tree || (key.size() > tree.size() && key.starts_with(tree) &&
+                          (tree.back() == '/' || key[tree.size()] == '/'))) {
+        file.state = CodeFile::State::kUnknown;
+        file.written_here = true;
+        return file;
+      }
+    }
+    if (here_remote) {
+      file.state = CodeFile::State::kNotLocal;
+      return file;
+    }
+    if (key.empty() || key[0] != '/') {
+      file.state = CodeFile::State::kMissing;  // relative to an unknown directory
+      return file;
+    }
+    if (auto it = disk_cache_.find(key); it != disk_cache_.end()) return it->second;
+    file = ReadFromDisk(key);
+    disk_cache_[key] = file;
+    return file;
+  }
+
+  // InvocationSink: `cat f`, `$(< f)`.
+  CodeFile ReadFile(const Arg& path, std::string_view cwd) override {
+    return ReadCodeFile(path, cwd, in_remote_);
+  }
+
   void OnInvocation(const Invocation& invocation) override { Dispatch(invocation); }
 
   void OnOpaque(std::string reason) override { Emit(Opaque(std::move(reason))); }
@@ -123,11 +203,30 @@ class Classifier final : public Context, public InvocationSink {
       Emit(Opaque("cannot parse the command: " + out_->parse_error));
       return;
     }
-    Evaluator evaluator(*this, Variables{}, options_.cwd, options_.home, 0);
+    Evaluator evaluator(*this, Variables{}, options_.cwd, options_.home, 0, {}, &budget_);
     evaluator.Run(*parsed.list);
   }
 
  private:
+  void RunScript(std::string_view script, std::string_view cwd, int depth, bool project_code) {
+    if (depth > kMaxNesting) {
+      Emit(Opaque("commands nested deeper than dualkey follows (" + std::to_string(kMaxNesting) +
+                  " levels)"));
+      return;
+    }
+    if (budget_.exhausted()) return;
+    ParseResult parsed = Parse(script);
+    if (!parsed.ok) {
+      Emit(Opaque("cannot parse the shell text another command runs: " + parsed.error.message));
+      return;
+    }
+    Evaluator evaluator(*this, Variables{}, std::string(cwd), options_.home, depth, {}, &budget_);
+    if (current_env_) evaluator.Inherit(*current_env_);
+    if (project_code) ++project_code_depth_;
+    evaluator.Run(*parsed.list);
+    if (project_code) --project_code_depth_;
+  }
+
   void Dispatch(const Invocation& inv) {
     if (++dispatches_ > kMaxDispatches) {
       if (dispatches_ == kMaxDispatches + 1)
@@ -147,7 +246,11 @@ class Classifier final : public Context, public InvocationSink {
     }
     const bool saved_remote = in_remote_;
     in_remote_ = inv.remote;
+    // What this command passes to child shells; wrappers keep passing it on.
+    std::shared_ptr<const Environment> saved_env = current_env_;
+    if (inv.env) current_env_ = inv.env;
     DispatchHere(inv);
+    current_env_ = std::move(saved_env);
     in_remote_ = saved_remote;
   }
 
@@ -158,13 +261,38 @@ class Classifier final : public Context, public InvocationSink {
         ClassifyRedirect(redirect, inv, *this);
     }
     ClassifyCredentialAccess(inv, *this);
-    if (inv.argv.empty()) return;
-    if (!inv.NameKnown()) {
-      Emit(Opaque("the command name is computed at run time (" + inv.argv[0].text +
-                  "), so what runs cannot be known"));
-      return;
+    if (!inv.argv.empty()) {
+      if (!inv.NameKnown()) {
+        Emit(Opaque("the command name is computed at run time (" + inv.argv[0].text +
+                    "), so what runs cannot be known"));
+      } else if (!RunWrittenFile(inv)) {
+        std::span<const PackEntry> handlers = FindHandlers(inv.name());
+        for (const PackEntry& entry : handlers) entry.handler(inv, *this);
+        if (handlers.empty() && inv.argv[0].text.find('/') != std::string::npos)
+          ClassifyCodeFile(inv, *this, inv.argv[0], CodeLanguage::kByShebang,
+                           "running " + inv.argv[0].text);
+      }
     }
-    if (PackHandler handler = FindHandler(inv.name())) handler(inv, *this);
+    TrackWrites(inv);
+  }
+
+  // A command that names a file written earlier in this line (./f, or a
+  // copied program found by name, `tidy` after `cp /bin/rm ~/bin/tidy`) runs
+  // that file's content, whatever pack its name would pick.
+  bool RunWrittenFile(const Invocation& inv) {
+    if (written_.empty()) return false;
+    const std::string& command = inv.argv[0].text;
+    std::string key;
+    if (command.find('/') != std::string::npos) {
+      key = FileKey(command, inv.cwd, in_remote_);
+      if (!written_.contains(key)) return false;
+    } else {
+      auto it = written_programs_.find(command);
+      if (it == written_programs_.end()) return false;
+      key = it->second;
+    }
+    ClassifyCodeFile(inv, *this, Arg{key}, CodeLanguage::kByShebang, "running " + command);
+    return true;
   }
 
   void Record(const Invocation& inv) {
@@ -179,10 +307,273 @@ class Classifier final : public Context, public InvocationSink {
     out_->commands.push_back(std::move(command));
   }
 
+  // ------------------------------------------------------------ written files
+
+  std::string FileKey(std::string_view text, std::string_view cwd, bool remote) const {
+    std::string path;
+    if (text.starts_with('/')) {
+      path = NormalizePath(text);
+    } else if (!cwd.empty() && cwd[0] == '/') {
+      path = NormalizePath(std::string(cwd) + "/" + std::string(text));
+    } else {
+      path = std::string(text);  // relative to an unknown directory
+    }
+    return remote ? "remote:" + path : path;
+  }
+
+  void Remember(const std::string& key, CodeFile file) {
+    if (written_.size() >= kMaxWrittenFiles && !written_.contains(key)) return;
+    file.written_here = true;
+    file.path = key;
+    written_programs_[std::string(Basename(key))] = key;
+    written_[key] = std::move(file);
+  }
+
+  void RememberUnknown(const Arg& target, const std::string& cwd) {
+    if (!target.known) return;  // an unknown path: nothing to look up later
+    CodeFile file;
+    file.state = CodeFile::State::kUnknown;
+    Remember(FileKey(target.text, cwd, in_remote_), std::move(file));
+  }
+
+  void RememberTree(const std::string& dir, const std::string& cwd) {
+    if (unknown_trees_.size() < kMaxWrittenFiles) unknown_trees_.push_back(FileKey(dir, cwd, in_remote_));
+  }
+
+  // The content a copy of `source` holds.
+  CodeFile CopyOf(const Arg& source, const std::string& cwd) {
+    CodeFile file;
+    if (!source.known) {
+      file.state = CodeFile::State::kUnknown;
+      return file;
+    }
+    std::string key = FileKey(source.text, cwd, in_remote_);
+    if (auto it = written_.find(key); it != written_.end()) return it->second;
+    if (IsProgramPath(key) || (source.text.find('/') == std::string::npos && !FileExists(key))) {
+      file.state = CodeFile::State::kProgram;
+      file.text = std::string(Basename(source.text));
+      return file;
+    }
+    file = ReadCodeFile(source, cwd, in_remote_);
+    if (file.state == CodeFile::State::kBinary) {
+      file.state = CodeFile::State::kProgram;  // a compiled program keeps its own name
+      file.text = std::string(Basename(source.text));
+    }
+    return file;
+  }
+
+  static bool FileExists(const std::string& path) {
+    struct stat st;
+    return !path.empty() && path[0] == '/' && ::stat(path.c_str(), &st) == 0;
+  }
+
+  // Records what `inv` writes, for commands later in the line that run it.
+  void TrackWrites(const Invocation& inv) {
+    if (budget_.exhausted()) return;
+    // Redirections: the command's output, when it can be predicted.
+    for (const FileRedirect& redirect : inv.redirects) {
+      if (redirect.kind != RedirectKind::kTruncate && redirect.kind != RedirectKind::kAppend)
+        continue;
+      if (!redirect.target.known) continue;
+      CodeFile file;
+      file.state = CodeFile::State::kUnknown;
+      if (redirect.fd == -1 || redirect.fd == 1) {
+        Invocation producer = inv;
+        producer.redirects.clear();
+        PredictedOutput output = PredictOutput(producer, [this](const Arg& p, std::string_view c) {
+          return ReadCodeFile(p, c, in_remote_);
+        });
+        if (output.text) {
+          file.state = CodeFile::State::kText;
+          file.text = std::move(*output.text);
+        }
+      }
+      const std::string key = FileKey(redirect.target.text, inv.cwd, in_remote_);
+      if (key == "/dev/null" || key.starts_with("/dev/")) continue;
+      if (redirect.kind == RedirectKind::kAppend && file.state == CodeFile::State::kText) {
+        CodeFile before = ReadCodeFile(redirect.target, inv.cwd, in_remote_);
+        if (before.state == CodeFile::State::kText) file.text = before.text + file.text;
+        else if (before.state != CodeFile::State::kMissing) file.state = CodeFile::State::kUnknown;
+      }
+      Remember(key, std::move(file));
+    }
+    if (inv.argv.empty() || !inv.NameKnown()) return;
+    const std::string_view name = inv.name();
+    std::span<const Arg> args = std::span<const Arg>(inv.argv).subspan(1);
+    if (name == "tee") {
+      std::optional<std::string> text = inv.StdinText();
+      for (const Arg& operand : Operands(args)) {
+        if (!operand.known) continue;
+        CodeFile file;
+        file.state = text ? CodeFile::State::kText : CodeFile::State::kUnknown;
+        if (text) file.text = *text;
+        Remember(FileKey(operand.text, inv.cwd, in_remote_), std::move(file));
+      }
+    } else if (name == "cp" || name == "mv" || name == "install" || name == "ln" ||
+               name == "rsync" || name == "scp") {
+      std::vector<Arg> operands =
+          Operands(args, {"-t", "--target-directory", "-S", "--suffix", "-m", "--mode", "-o",
+                          "--owner", "-g", "--group", "-e", "--rsh", "-P", "-i", "-F"});
+      std::string target_dir = OptionValue(args, "-t");
+      if (target_dir.empty()) target_dir = OptionValue(args, "--target-directory");
+      if (operands.empty()) return;
+      Arg destination;
+      if (!target_dir.empty()) {
+        destination = Arg{target_dir};
+      } else {
+        if (operands.size() < 2) return;
+        destination = operands.back();
+        operands.pop_back();
+      }
+      if (!destination.known) return;
+      if (name == "rsync" || name == "scp") {
+        if (destination.text.find(':') == std::string::npos) RememberTree(destination.text, inv.cwd);
+        return;
+      }
+      const bool into_directory = !target_dir.empty() || operands.size() > 1 ||
+                                  destination.text.ends_with('/') ||
+                                  IsDirectory(FileKey(destination.text, inv.cwd, in_remote_));
+      for (const Arg& source : operands) {
+        std::string target = destination.text;
+        if (into_directory) {
+          if (!target.ends_with('/')) target.push_back('/');
+          target += std::string(Basename(source.text));
+        }
+        CodeFile content = CopyOf(source, inv.cwd);
+        Remember(FileKey(target, inv.cwd, in_remote_), std::move(content));
+      }
+    } else if (name == "curl") {
+      for (std::size_t i = 0; i < args.size(); ++i) {
+        const std::string& text = args[i].text;
+        if ((text == "-o" || text == "--output") && i + 1 < args.size()) {
+          if (args[i + 1].text != "-") RememberUnknown(args[i + 1], inv.cwd);
+        } else if (text.starts_with("--output=")) {
+          RememberUnknown(Arg{text.substr(9), args[i].known}, inv.cwd);
+        } else if (text.size() > 2 && text.starts_with("-o") && text[2] != '-') {
+          RememberUnknown(Arg{text.substr(2), args[i].known}, inv.cwd);
+        } else if (text == "-O" || text == "--remote-name" || text == "--remote-name-all") {
+          for (const Arg& arg : args)
+            if (arg.known && arg.text.find("://") != std::string::npos)
+              RememberUnknown(Arg{std::string(Basename(arg.text))}, inv.cwd);
+        }
+      }
+    } else if (name == "wget") {
+      std::string output = OptionValue(args, "-O");
+      if (output.empty()) output = OptionValue(args, "--output-document");
+      std::string prefix = OptionValue(args, "-P");
+      if (prefix.empty()) prefix = OptionValue(args, "--directory-prefix");
+      if (!output.empty()) {
+        if (output != "-") RememberUnknown(Arg{output}, inv.cwd);
+      } else {
+        for (const Arg& arg : args) {
+          if (!arg.known || arg.text.find("://") == std::string::npos) continue;
+          std::string base(Basename(arg.text));
+          if (base.empty() || base.find("://") != std::string::npos) base = "index.html";
+          RememberUnknown(Arg{prefix.empty() ? base : prefix + "/" + base}, inv.cwd);
+        }
+      }
+    } else if (name == "dd") {
+      for (const Arg& arg : args)
+        if (arg.text.starts_with("of=")) RememberUnknown(Arg{arg.text.substr(3), arg.known}, inv.cwd);
+    } else if (name == "sort") {
+      std::string output = OptionValue(args, "-o");
+      if (output.empty()) output = OptionValue(args, "--output");
+      if (!output.empty()) RememberUnknown(Arg{output}, inv.cwd);
+    } else if (name == "tar" || name == "gtar" || name == "bsdtar") {
+      bool extract = false;
+      std::string directory = ".";
+      for (std::size_t i = 0; i < args.size(); ++i) {
+        const std::string& text = args[i].text;
+        if (text == "--extract" || text == "--get") extract = true;
+        else if ((text == "-C" || text == "--directory") && i + 1 < args.size())
+          directory = args[++i].text;
+        else if (text.starts_with("--directory=")) directory = text.substr(12);
+        else if (!text.starts_with("--") && (text.starts_with("-") || i == 0) &&
+                 text.find('x') != std::string::npos)
+          extract = true;
+      }
+      if (extract) RememberTree(directory, inv.cwd);
+    } else if (name == "unzip" || name == "7z" || name == "7za" || name == "cpio") {
+      std::string directory = OptionValue(args, "-d");
+      RememberTree(directory.empty() ? "." : directory, inv.cwd);
+    } else if (name == "git" && !args.empty()) {
+      std::vector<Arg> operands = Operands(args, {"-b", "--branch", "--depth", "-o", "--origin",
+                                                  "-c", "--config", "--reference", "-C"});
+      if (!operands.empty() && operands[0].text == "clone" && operands.size() >= 2) {
+        std::string dir = operands.size() >= 3 ? operands[2].text : std::string(Basename(operands[1].text));
+        if (dir.ends_with(".git")) dir.resize(dir.size() - 4);
+        if (!dir.empty()) RememberTree(dir, inv.cwd);
+      }
+    } else if (name == "rm" || name == "unlink") {
+      for (const Arg& operand : Operands(args)) {
+        if (!operand.known) continue;
+        std::string key = FileKey(operand.text, inv.cwd, in_remote_);
+        if (auto it = written_.find(key); it != written_.end()) {
+          it->second.state = CodeFile::State::kMissing;
+          it->second.text.clear();
+        }
+      }
+    }
+  }
+
+  static bool IsDirectory(const std::string& path) {
+    struct stat st;
+    return !path.empty() && path[0] == '/' && ::stat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode);
+  }
+
+  CodeFile ReadFromDisk(const std::string& path) {
+    CodeFile file;
+    file.path = path;
+    if (path == "/dev/null") {
+      file.state = CodeFile::State::kText;
+      return file;
+    }
+    struct stat st;
+    if (::stat(path.c_str(), &st) != 0) {
+      file.state = errno == ENOENT || errno == ENOTDIR ? CodeFile::State::kMissing
+                                                        : CodeFile::State::kUnreadable;
+      return file;
+    }
+    if (!S_ISREG(st.st_mode)) {
+      file.state = CodeFile::State::kUnreadable;
+      return file;
+    }
+    if (static_cast<std::size_t>(st.st_size) > kMaxCodeFileBytes) {
+      file.state = CodeFile::State::kTooLarge;
+      return file;
+    }
+    std::ifstream in(path, std::ios::binary);
+    if (!in) {
+      file.state = CodeFile::State::kUnreadable;
+      return file;
+    }
+    std::string text(kMaxCodeFileBytes + 1, '\0');
+    in.read(text.data(), static_cast<std::streamsize>(text.size()));
+    text.resize(static_cast<std::size_t>(in.gcount()));
+    if (text.size() > kMaxCodeFileBytes) {
+      file.state = CodeFile::State::kTooLarge;
+      return file;
+    }
+    if (text.substr(0, 4096).find('\0') != std::string::npos) {
+      file.state = CodeFile::State::kBinary;
+      return file;
+    }
+    file.state = CodeFile::State::kText;
+    file.text = std::move(text);
+    return file;
+  }
+
   const Options& options_;
   Analysis* out_;
   int dispatches_ = 0;
   bool in_remote_ = false;  // classifying what runs on another host or container
+  int project_code_depth_ = 0;
+  EvalBudget budget_;
+  std::shared_ptr<const Environment> current_env_;
+  std::map<std::string, CodeFile, std::less<>> written_;
+  std::map<std::string, std::string, std::less<>> written_programs_;  // basename -> key
+  std::vector<std::string> unknown_trees_;
+  std::map<std::string, CodeFile, std::less<>> disk_cache_;
 };
 
 }  // namespace

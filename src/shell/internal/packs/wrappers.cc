@@ -34,6 +34,7 @@ Invocation Inner(const Invocation& outer, Args argv) {
   inner.stdin_text_known = outer.stdin_text_known;
   inner.stdin_piped = outer.stdin_piped;
   inner.piped_from = outer.piped_from;
+  inner.piped_text = outer.piped_text;
   return inner;
 }
 
@@ -67,33 +68,30 @@ void RunScriptArg(const Invocation& inv, Context& ctx, const Arg& script, std::s
   ctx.ClassifyScript(script.text, cwd, inv.depth + 1);
 }
 
-// Shell text that a pipeline feeds to a shell or interpreter on stdin.
+// Shell text that a pipeline feeds to a shell or interpreter on stdin, when
+// the previous stage's output is known (echo, printf, cat of a known file).
 // Returns false when it cannot be known (decoded, downloaded, read from a file).
 bool PipedText(const Invocation& inv, std::string* text) {
-  if (inv.piped_from.empty()) return false;
-  const Arg& producer = inv.piped_from[0];
-  if (!producer.known) return false;
-  std::string_view name = producer.text;
-  if (auto slash = name.rfind('/'); slash != std::string_view::npos) name = name.substr(slash + 1);
-  if (name != "echo" && name != "printf") return false;
-  std::size_t i = 1;
-  if (name == "echo") {
-    while (i < inv.piped_from.size() && In(inv.piped_from[i].text, {"-n", "-E"})) ++i;
-    if (i < inv.piped_from.size() && inv.piped_from[i].text == "-e") return false;
-  }
-  std::string out;
-  for (; i < inv.piped_from.size(); ++i) {
-    if (!inv.piped_from[i].known) return false;
-    if (!out.empty()) out.push_back(' ');
-    out += inv.piped_from[i].text;
-  }
-  if (name == "printf" && out.find('%') != std::string::npos) return false;
-  *text = std::move(out);
+  if (!inv.stdin_piped || !inv.piped_text) return false;
+  *text = *inv.piped_text;
   return true;
+}
+
+// The file a command's stdin is redirected from (`bash < f`), if any.
+const Arg* StdinFile(const Invocation& inv) {
+  const Arg* file = nullptr;
+  for (const FileRedirect& redirect : inv.redirects)
+    if (redirect.kind == RedirectKind::kRead && (redirect.fd == -1 || redirect.fd == 0))
+      file = &redirect.target;
+  return file;
 }
 
 // What a shell or interpreter reads on stdin when it has no script argument.
 void ClassifyStdinScript(const Invocation& inv, Context& ctx, std::string_view what) {
+  if (const Arg* file = StdinFile(inv)) {
+    ClassifyCodeFile(inv, ctx, *file, CodeLanguage::kShell, std::string(what) + " < " + file->text);
+    return;
+  }
   if (inv.has_stdin_text) {
     if (!inv.stdin_text_known) {
       ctx.Emit(Opaque(std::string(what) + " reads a script with parts computed at run time"));
@@ -283,25 +281,25 @@ void Watch(const Invocation& inv, Context& ctx) {
   RunScriptArg(inv, ctx, Arg{script, known}, inv.cwd, "watch");
 }
 
-void Trap(const Invocation& inv, Context& ctx) {
-  // trap 'handler' SIGNALS: the handler runs later, in this shell.
-  Args args = Args(inv.argv).subspan(1);
-  std::size_t first = SkipOptions(args, {});
-  if (first + 1 < args.size() && !In(args[first].text, {"-", ""}))
-    RunScriptArg(inv, ctx, args[first], inv.cwd, "trap");
-}
-
 // --- shells and eval --------------------------------------------------------
 
 void Shell(const Invocation& inv, Context& ctx) {
   Args args = Args(inv.argv).subspan(1);
   std::string_view name = inv.name();
-  if (name == "busybox") {
-    if (!args.empty() && !In(args[0].text, {"sh", "ash", "bash", "hush"})) {
-      RunRest(inv, ctx, 1);  // busybox rm -rf / : an applet
+  if (name == "busybox" || name == "toybox") {
+    std::size_t first = SkipOptions(args, {});
+    if (first >= args.size()) return;  // --list, --help
+    if (!In(args[first].text, {"sh", "ash", "bash", "hush"})) {
+      RunRest(inv, ctx, 1 + first);  // busybox rm -rf / : an applet
       return;
     }
-    args = args.subspan(args.empty() ? 0 : 1);
+    args = args.subspan(first + 1);
+  }
+  // Non-interactive bash first runs the file BASH_ENV names (sh: ENV).
+  for (std::string_view variable : {"BASH_ENV", "ENV"}) {
+    if (const Arg* file = inv.EnvValue(variable); file != nullptr && !file->text.empty())
+      ClassifyCodeFile(inv, ctx, *file, CodeLanguage::kShell,
+                       std::string(variable) + "=" + file->text + " " + std::string(name));
   }
   bool command_mode = false;
   std::size_t i = 0;
@@ -328,11 +326,17 @@ void Shell(const Invocation& inv, Context& ctx) {
     return;
   }
   if (i < args.size()) {
-    // A script file. Its content is the project's own code, like ./run.sh,
-    // unless the file itself is computed or a process substitution.
-    if (!args[i].known)
+    // A script file: what it holds runs (/dev/stdin: what stdin holds).
+    if (!args[i].known) {
       ctx.Emit(Opaque(what + " runs a script whose source is computed at run time (" +
                       args[i].text + ")"));
+      return;
+    }
+    if (In(args[i].text, {"/dev/stdin", "/dev/fd/0", "/proc/self/fd/0"})) {
+      ClassifyStdinScript(inv, ctx, what);
+      return;
+    }
+    ClassifyCodeFile(inv, ctx, args[i], CodeLanguage::kShell, what + " " + args[i].text);
     return;
   }
   ClassifyStdinScript(inv, ctx, what);
@@ -351,9 +355,20 @@ void Eval(const Invocation& inv, Context& ctx) {
 }
 
 void Source(const Invocation& inv, Context& ctx) {
-  if (inv.argv.size() > 1 && !inv.argv[1].known)
+  if (inv.argv.size() < 2) return;
+  const Arg& file = inv.argv[1];
+  if (!file.known) {
     ctx.Emit(Opaque("`" + inv.argv[0].text + "` reads shell code from a source computed at run time (" +
-                    inv.argv[1].text + ")"));
+                    file.text + ")"));
+    return;
+  }
+  if (In(file.text, {"/dev/stdin", "/dev/fd/0", "/proc/self/fd/0"})) {
+    ClassifyStdinScript(inv, ctx, inv.argv[0].text);
+    return;
+  }
+  // .env files hold settings (and secrets): they are not read here.
+  if (IsCredentialFile(file.text, ctx.home())) return;
+  ClassifyCodeFile(inv, ctx, file, CodeLanguage::kShell, inv.argv[0].text + " " + file.text);
 }
 
 void Script(const Invocation& inv, Context& ctx) {
@@ -447,6 +462,7 @@ Invocation Substitute(const Invocation& outer, Args command, std::string_view pl
                       const Arg& item, bool append_when_absent) {
   Invocation inner = Inner(outer, command);
   inner.stdin_piped = false;
+  inner.piped_text.reset();
   inner.has_stdin_text = false;
   bool replaced = false;
   for (Arg& arg : inner.argv) {
@@ -509,6 +525,7 @@ void Xargs(const Invocation& inv, Context& ctx) {
   }
   Invocation inner = Inner(inv, command);
   inner.stdin_piped = false;
+  inner.piped_text.reset();
   inner.has_stdin_text = false;
   for (const Arg& item : items) inner.argv.push_back(item);
   ctx.ClassifyInvocation(inner);
@@ -581,6 +598,13 @@ void Find(const Invocation& inv, Context& ctx) {
   };
   for (std::size_t k = 0; k < expression.size(); ++k) {
     const std::string& text = expression[k].text;
+    if (In(text, {"-fprint", "-fprint0", "-fprintf", "-fls"}) && k + 1 < expression.size()) {
+      // The file is truncated and refilled with the list of matches.
+      ClassifyWriteTo(expression[k + 1], /*append=*/false, /*emptying=*/false,
+                      "find " + text + " overwrites", inv, ctx);
+      k += text == "-fprintf" ? 2 : 1;
+      continue;
+    }
     if (text == "-delete") {
       for (const Arg& root : roots) {
         std::array<Arg, 3> rm = {Arg{"rm"}, Arg{"-rf"}, matches(root)};
@@ -650,7 +674,6 @@ constexpr PackEntry kWrappers[] = {
     {"chroot", Chroot},
     {"systemd-run", SystemdRun},
     {"watch", Watch},
-    {"trap", Trap},
     {"sh", Shell},
     {"bash", Shell},
     {"zsh", Shell},
@@ -660,6 +683,7 @@ constexpr PackEntry kWrappers[] = {
     {"ash", Shell},
     {"fish", Shell},
     {"busybox", Shell},
+    {"toybox", Shell},
     {"eval", Eval},
     {"source", Source},
     {".", Source},
