@@ -287,9 +287,12 @@ class Classifier final : public Context, public InvocationSink {
       key = FileKey(command, inv.cwd, in_remote_);
       if (!written_.contains(key)) return false;
     } else {
+      // Found by name: it may or may not come first in PATH, so the
+      // program of that name is judged too.
       auto it = written_programs_.find(command);
       if (it == written_programs_.end()) return false;
-      key = it->second;
+      ClassifyCodeFile(inv, *this, Arg{it->second}, CodeLanguage::kByShebang, "running " + command);
+      return false;
     }
     ClassifyCodeFile(inv, *this, Arg{key}, CodeLanguage::kByShebang, "running " + command);
     return true;
@@ -325,15 +328,25 @@ class Classifier final : public Context, public InvocationSink {
     if (written_.size() >= kMaxWrittenFiles && !written_.contains(key)) return;
     file.written_here = true;
     file.path = key;
-    written_programs_[std::string(Basename(key))] = key;
+    // Found by name later only when it lands where commands are looked up.
+    const std::string_view dir = Basename(key.substr(0, key.rfind('/') == std::string::npos ? 0 : key.rfind('/')));
+    if (dir == "bin" || dir == "sbin") written_programs_[std::string(Basename(key))] = key;
     written_[key] = std::move(file);
   }
 
-  void RememberUnknown(const Arg& target, const std::string& cwd) {
+  // `written` is what the command puts into the file (for an append, only
+  // the appended part): code that something runs later is judged now.
+  void NoteWrite(const std::string& key, const CodeFile& written, const Invocation& inv) {
+    if (!in_remote_) ClassifyCodeThatRunsLater(key, written, inv, *this);
+  }
+
+  void RememberUnknown(const Arg& target, const std::string& cwd, const Invocation& inv) {
     if (!target.known) return;  // an unknown path: nothing to look up later
     CodeFile file;
     file.state = CodeFile::State::kUnknown;
-    Remember(FileKey(target.text, cwd, in_remote_), std::move(file));
+    const std::string key = FileKey(target.text, cwd, in_remote_);
+    NoteWrite(key, file, inv);
+    Remember(key, std::move(file));
   }
 
   void RememberTree(const std::string& dir, const std::string& cwd) {
@@ -390,6 +403,7 @@ class Classifier final : public Context, public InvocationSink {
       }
       const std::string key = FileKey(redirect.target.text, inv.cwd, in_remote_);
       if (key == "/dev/null" || key.starts_with("/dev/")) continue;
+      NoteWrite(key, file, inv);
       if (redirect.kind == RedirectKind::kAppend && file.state == CodeFile::State::kText) {
         CodeFile before = ReadCodeFile(redirect.target, inv.cwd, in_remote_);
         if (before.state == CodeFile::State::kText) file.text = before.text + file.text;
@@ -407,7 +421,9 @@ class Classifier final : public Context, public InvocationSink {
         CodeFile file;
         file.state = text ? CodeFile::State::kText : CodeFile::State::kUnknown;
         if (text) file.text = *text;
-        Remember(FileKey(operand.text, inv.cwd, in_remote_), std::move(file));
+        const std::string key = FileKey(operand.text, inv.cwd, in_remote_);
+        NoteWrite(key, file, inv);
+        Remember(key, std::move(file));
       }
     } else if (name == "cp" || name == "mv" || name == "install" || name == "ln" ||
                name == "rsync" || name == "scp") {
@@ -440,21 +456,23 @@ class Classifier final : public Context, public InvocationSink {
           target += std::string(Basename(source.text));
         }
         CodeFile content = CopyOf(source, inv.cwd);
-        Remember(FileKey(target, inv.cwd, in_remote_), std::move(content));
+        const std::string key = FileKey(target, inv.cwd, in_remote_);
+        NoteWrite(key, content, inv);
+        Remember(key, std::move(content));
       }
     } else if (name == "curl") {
       for (std::size_t i = 0; i < args.size(); ++i) {
         const std::string& text = args[i].text;
         if ((text == "-o" || text == "--output") && i + 1 < args.size()) {
-          if (args[i + 1].text != "-") RememberUnknown(args[i + 1], inv.cwd);
+          if (args[i + 1].text != "-") RememberUnknown(args[i + 1], inv.cwd, inv);
         } else if (text.starts_with("--output=")) {
-          RememberUnknown(Arg{text.substr(9), args[i].known}, inv.cwd);
+          RememberUnknown(Arg{text.substr(9), args[i].known}, inv.cwd, inv);
         } else if (text.size() > 2 && text.starts_with("-o") && text[2] != '-') {
-          RememberUnknown(Arg{text.substr(2), args[i].known}, inv.cwd);
+          RememberUnknown(Arg{text.substr(2), args[i].known}, inv.cwd, inv);
         } else if (text == "-O" || text == "--remote-name" || text == "--remote-name-all") {
           for (const Arg& arg : args)
             if (arg.known && arg.text.find("://") != std::string::npos)
-              RememberUnknown(Arg{std::string(Basename(arg.text))}, inv.cwd);
+              RememberUnknown(Arg{std::string(Basename(arg.text))}, inv.cwd, inv);
         }
       }
     } else if (name == "wget") {
@@ -463,22 +481,22 @@ class Classifier final : public Context, public InvocationSink {
       std::string prefix = OptionValue(args, "-P");
       if (prefix.empty()) prefix = OptionValue(args, "--directory-prefix");
       if (!output.empty()) {
-        if (output != "-") RememberUnknown(Arg{output}, inv.cwd);
+        if (output != "-") RememberUnknown(Arg{output}, inv.cwd, inv);
       } else {
         for (const Arg& arg : args) {
           if (!arg.known || arg.text.find("://") == std::string::npos) continue;
           std::string base(Basename(arg.text));
           if (base.empty() || base.find("://") != std::string::npos) base = "index.html";
-          RememberUnknown(Arg{prefix.empty() ? base : prefix + "/" + base}, inv.cwd);
+          RememberUnknown(Arg{prefix.empty() ? base : prefix + "/" + base}, inv.cwd, inv);
         }
       }
     } else if (name == "dd") {
       for (const Arg& arg : args)
-        if (arg.text.starts_with("of=")) RememberUnknown(Arg{arg.text.substr(3), arg.known}, inv.cwd);
+        if (arg.text.starts_with("of=")) RememberUnknown(Arg{arg.text.substr(3), arg.known}, inv.cwd, inv);
     } else if (name == "sort") {
       std::string output = OptionValue(args, "-o");
       if (output.empty()) output = OptionValue(args, "--output");
-      if (!output.empty()) RememberUnknown(Arg{output}, inv.cwd);
+      if (!output.empty()) RememberUnknown(Arg{output}, inv.cwd, inv);
     } else if (name == "tar" || name == "gtar" || name == "bsdtar") {
       bool extract = false;
       std::string directory = ".";

@@ -346,11 +346,11 @@ bool EvalBudget::ChargeBytes(std::size_t bytes) {
 
 bool EvalBudget::ChargeCopy(std::size_t bytes) {
   if (exhausted()) return false;
-  copied_bytes_ += bytes;
-  if (copied_bytes_ > limits_.max_copy_bytes) {
+  if (bytes > limits_.max_copy_bytes - std::min(copied_bytes_, limits_.max_copy_bytes)) {
     Exhaust("the command copies more shell state than dualkey evaluates");
     return false;
   }
+  copied_bytes_ += bytes;
   return true;
 }
 
@@ -389,6 +389,7 @@ Evaluator::Evaluator(InvocationSink& sink, Variables variables, std::string cwd,
     budget = own_budget_.get();
   }
   budget_ = budget;
+  reader_ = [this](const Arg& path, std::string_view cwd) { return sink_.ReadFile(path, cwd); };
   if (!vars_.contains("HOME")) vars_["HOME"] = Variable{home_, true, false, true};
   if (!cwd_.empty()) vars_["PWD"] = Variable{cwd_, true, false, true};
 }
@@ -477,17 +478,14 @@ void Evaluator::RunList(const List& list) {
 
 void Evaluator::RunAndOr(const AndOr& and_or) {
   // Every branch may run: `false || rm -rf x` deletes x.
-  RunPipeline(and_or.first);
-  for (const auto& [op, pipeline] : and_or.rest) RunPipeline(pipeline);
+  RunPipeline(and_or.first, false);
+  for (const auto& [op, pipeline] : and_or.rest) RunPipeline(pipeline, false);
 }
 
-PredictedOutput Evaluator::RunPipeline(const Pipeline& pipeline) {
+PredictedOutput Evaluator::RunPipeline(const Pipeline& pipeline, bool want_output) {
   std::vector<Arg> previous;
   bool has_previous = false;
   PredictedOutput output;
-  const FileReader reader = [this](const Arg& path, std::string_view cwd) {
-    return sink_.ReadFile(path, cwd);
-  };
   for (std::size_t i = 0; i < pipeline.commands.size(); ++i) {
     const Command& command = *pipeline.commands[i];
     Invocation inv;
@@ -498,7 +496,9 @@ PredictedOutput Evaluator::RunPipeline(const Pipeline& pipeline) {
     }
     RunCommand(command, &inv);
     has_previous = std::holds_alternative<SimpleCommand>(command.node);
-    output = has_previous && !exhausted_ ? PredictOutput(inv, reader) : PredictedOutput{};
+    // What this stage prints matters to the next stage, or to a $(...).
+    const bool needed = want_output || i + 1 < pipeline.commands.size();
+    output = needed && has_previous && !exhausted_ ? PredictOutput(inv, reader_) : PredictedOutput{};
     if (output.text && !budget_->ChargeBytes(output.text->size())) {
       Spent();
       output = {};
@@ -559,6 +559,13 @@ void Evaluator::RunCommand(const Command& command, Invocation* pipe_invocation) 
           int count = 0;
           for (const Arg& value : values) {
             if (++count > limits_.max_loop_words || Spent()) break;
+            // Nested loops multiply: past a total, the body runs once more
+            // with the variable unknown instead of once per word.
+            if (++loop_iterations_ > limits_.max_loop_iterations) {
+              SetVariable(node.variable, Variable{"$" + node.variable, false});
+              run(node.body);
+              break;
+            }
             Variable var{value.text, value.known, value.temp, false};
             auto it = vars_.find(node.variable);
             if (it != vars_.end()) var.exported = it->second.exported;
@@ -656,15 +663,23 @@ void Evaluator::RunText(std::string_view script, std::string_view what) {
     Spent();
     return;
   }
-  ParseResult parsed = Parse(script);
-  if (!parsed.ok) {
-    sink_.OnOpaque("cannot parse the code " + std::string(what) + " runs: " +
-                   parsed.error.message);
-    return;
+  // The same text (an alias used many times) is parsed once.
+  std::shared_ptr<List> list;
+  if (auto it = parsed_texts_.find(script); it != parsed_texts_.end()) {
+    list = it->second;
+  } else {
+    ParseResult parsed = Parse(script);
+    if (!parsed.ok) {
+      sink_.OnOpaque("cannot parse the code " + std::string(what) + " runs: " +
+                     parsed.error.message);
+      return;
+    }
+    list = parsed.list;
+    if (parsed_texts_.size() < 256) parsed_texts_.emplace(std::string(script), list);
+    else kept_.push_back(list);
   }
-  kept_.push_back(parsed.list);
   ++text_depth_;
-  RunList(*parsed.list);
+  RunList(*list);
   --text_depth_;
 }
 
@@ -1188,7 +1203,7 @@ PredictedOutput Evaluator::CommandSubstitutionValue(const List& body) {
   if (exhausted_) return {};
   PredictedOutput output;
   if (body.items.size() == 1 && body.items[0].rest.empty() && !body.items[0].background) {
-    output = RunPipeline(body.items[0].first);
+    output = RunPipeline(body.items[0].first, /*want_output=*/true);
   } else {
     RunList(body);
   }
@@ -1288,8 +1303,7 @@ std::vector<Arg> Evaluator::ExpandWord(const Word& word, bool split_fields) {
     if (have) add(std::string_view(value).substr(piece_start));
   };
 
-  std::function<void(const std::vector<WordPart>&, bool)> expand_parts;
-  expand_parts = [&](const std::vector<WordPart>& parts, bool force_quoted) {
+  auto expand_parts = [&](const std::vector<WordPart>& parts, bool force_quoted) {
     for (const WordPart& part : parts) {
       if (overflow) return;
       const bool quoted = part.quoted || force_quoted;

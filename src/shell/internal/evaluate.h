@@ -56,13 +56,14 @@ class InvocationSink {
 struct EvalLimits {
   int max_invocations = 2048;   // per evaluator
   int max_loop_words = 32;      // for-loop words evaluated one by one
+  int max_loop_iterations = 256;  // all loops together, per evaluator
   int max_brace_words = 256;    // results of one brace expansion
   int max_function_depth = 8;   // nested function calls
   int max_arith_depth = 8;      // variables whose values are arithmetic code
   // Shared by every evaluator of one input:
   std::size_t max_expansion_bytes = 1 << 20;  // text produced by expansion
   std::size_t max_copy_bytes = 32 << 20;      // state copied for subshells and scopes
-  std::size_t max_steps = 200000;             // commands, assignments, words walked
+  std::size_t max_steps = 100000;             // commands, assignments, words walked
 };
 
 // The work budget of one input. Once spent it stays spent: every evaluator
@@ -121,7 +122,7 @@ class Evaluator {
 
   void RunList(const List& list);
   void RunAndOr(const AndOr& and_or);
-  PredictedOutput RunPipeline(const Pipeline& pipeline);
+  PredictedOutput RunPipeline(const Pipeline& pipeline, bool want_output);
   void RunCommand(const Command& command, Invocation* pipe_invocation);
   void RunSimple(const SimpleCommand& simple, const std::vector<Redirect>& extra,
                  Invocation* out);
@@ -166,6 +167,7 @@ class Evaluator {
   std::map<std::string, std::string, std::less<>> hashed_;  // hash -p PATH NAME
   std::vector<Arg> traps_;                                   // handlers run at exit
   std::vector<std::shared_ptr<List>> kept_;  // parsed alias and trap text stays alive
+  std::map<std::string, std::shared_ptr<List>, std::less<>> parsed_texts_;
   std::string cwd_;
   std::string home_;
   int depth_;
@@ -176,9 +178,11 @@ class Evaluator {
   int arith_depth_ = 0;
   int text_depth_ = 0;
   int invocations_ = 0;
+  int loop_iterations_ = 0;
   bool exhausted_ = false;
   bool env_dirty_ = true;
   std::shared_ptr<const Environment> env_cache_;
+  FileReader reader_;
 };
 
 }  // namespace dualkey::shell

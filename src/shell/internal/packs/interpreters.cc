@@ -836,7 +836,20 @@ void RunInterpreter(const Invocation& inv, Context& ctx, Language language,
       continue;
     }
     if (text == "-" || text.empty() || text[0] != '-') {
-      if (text != "-") return;  // a script file or module: the project's own code
+      if (text != "-") {
+        // A script file: the project's own code, unless this command line
+        // wrote it (then what it holds is what runs).
+        CodeFile file = ctx.ReadCodeFile(args[i], inv.cwd, inv.remote);
+        if (!file.written_here) return;
+        if (file.state == CodeFile::State::kText)
+          ScanCode(file.text, language, inv, ctx, interpreter, 0);
+        else if (file.state == CodeFile::State::kUnknown)
+          ctx.Emit(MakeAction("opaque.exec", {}, Reversibility::kUnknown, Severity::kHigh,
+                              interpreter + " runs " + text +
+                                  ", written earlier in this command by something whose output "
+                                  "cannot be known"));
+        return;
+      }
       break;
     }
   }

@@ -391,6 +391,23 @@ void Script(const Invocation& inv, Context& ctx) {
 // ssh [options] host [command...]: the command runs in the remote shell.
 void Ssh(const Invocation& inv, Context& ctx) {
   Args args = Args(inv.argv).subspan(1);
+  // -o ProxyCommand=... and -o LocalCommand=... run here, through the shell.
+  for (std::size_t k = 0; k < args.size(); ++k) {
+    std::string option;
+    if (args[k].text == "-o" && k + 1 < args.size()) option = args[k + 1].text;
+    else if (args[k].text.starts_with("-o")) option = args[k].text.substr(2);
+    else continue;
+    std::string lower;
+    for (char c : option) lower.push_back(static_cast<char>(std::tolower(static_cast<unsigned char>(c))));
+    for (std::string_view key : {"proxycommand", "localcommand"}) {
+      if (!lower.starts_with(key)) continue;
+      std::string value = option.substr(key.size());
+      value.erase(0, value.find_first_not_of(" =\t"));
+      if (value.empty() || value == "none") continue;
+      RunScriptArg(inv, ctx, Arg{value, args[k].known && (k + 1 >= args.size() || args[k + 1].known)},
+                   inv.cwd, "ssh " + std::string(key));
+    }
+  }
   std::size_t i = 0;
   constexpr std::array<char, 18> kWithValue = {'b', 'c', 'D', 'E', 'e', 'F', 'I', 'i', 'J',
                                                'L', 'l', 'm', 'O', 'o', 'p', 'Q', 'R', 'S'};
@@ -425,6 +442,33 @@ void Ssh(const Invocation& inv, Context& ctx) {
     return;
   }
   ctx.ClassifyRemoteScript(remote, inv.depth + 1);
+  // `ssh host bash -s < script.sh`, `ssh host sh <<EOF`: the remote shell
+  // runs what ssh reads on stdin here.
+  Args command = args.subspan(i);
+  std::string_view shell = command[0].text;
+  if (auto slash = shell.rfind('/'); slash != std::string_view::npos) shell = shell.substr(slash + 1);
+  if (!In(shell, {"sh", "bash", "zsh", "dash", "ksh", "ash"})) return;
+  for (std::size_t k = 1; k < command.size(); ++k) {
+    const std::string& text = command[k].text;
+    if (text == "-s" || text == "-" || text == "--") break;
+    if (text.starts_with("-") && text.find('c') != std::string::npos) return;  // -c: its own text
+    if (!text.starts_with("-")) return;  // a script file on the remote host
+  }
+  std::string script;
+  if (const Arg* file = StdinFile(inv)) {
+    CodeFile content = ctx.ReadCodeFile(*file, inv.cwd, false);
+    if (content.state == CodeFile::State::kText) {
+      ctx.ClassifyRemoteScript(content.text, inv.depth + 1);
+    } else if (content.state != CodeFile::State::kMissing) {
+      ctx.Emit(Opaque("ssh runs " + file->text + " on the remote shell, which cannot be read here"));
+    }
+    return;
+  }
+  if (inv.has_stdin_text || inv.stdin_piped) {
+    std::optional<std::string> text = inv.StdinText();
+    if (text) ctx.ClassifyRemoteScript(*text, inv.depth + 1);
+    else ctx.Emit(Opaque("ssh feeds the remote shell a script computed at run time"));
+  }
 }
 
 // --- commands that run a command per input item ---------------------------
