@@ -744,8 +744,26 @@ void Evaluator::RunSimple(const SimpleCommand& simple, const std::vector<Redirec
   Invocation& inv = *out;
   inv.cwd = cwd_;
   inv.depth = depth_;
-  for (const Word& word : simple.words) {
-    for (Arg& arg : ExpandWord(word, true)) inv.argv.push_back(std::move(arg));
+  // Arguments of declaration builtins that are assignments (declare x=$y)
+  // are not split into fields, as in bash.
+  bool declaration = false;
+  if (!simple.words.empty() && simple.words[0].parts.size() == 1 &&
+      simple.words[0].parts[0].kind == WordPart::Kind::kLiteral) {
+    const std::string& first = simple.words[0].parts[0].text;
+    declaration = first == "declare" || first == "typeset" || first == "local" ||
+                  first == "export" || first == "readonly";
+  }
+  for (std::size_t w = 0; w < simple.words.size(); ++w) {
+    const Word& word = simple.words[w];
+    bool assignment = false;
+    if (declaration && w > 0) {
+      const std::string& source = word.source;
+      std::size_t k = 0;
+      while (k < source.size() && IsNameChar(source[k])) ++k;
+      assignment = k > 0 && IsNameStart(source[0]) && k < source.size() &&
+                   (source[k] == '=' || source[k] == '[' || (source[k] == '+' && k + 1 < source.size() && source[k + 1] == '='));
+    }
+    for (Arg& arg : ExpandWord(word, !assignment)) inv.argv.push_back(std::move(arg));
   }
   AddRedirects(simple.redirects, &inv);
   AddRedirects(extra, &inv);

@@ -191,9 +191,10 @@ std::optional<std::string> FormatPrintf(std::string_view format,
       }
       // %[flags][width][.precision]conversion
       std::size_t j = i + 1;
-      bool left = false;
+      bool left = false, zero = false;
       while (j < format.size() && std::string_view("-+ #0").find(format[j]) != std::string_view::npos) {
         left = left || format[j] == '-';
+        zero = zero || format[j] == '0';
         ++j;
       }
       std::size_t width = 0;
@@ -268,6 +269,10 @@ std::optional<std::string> FormatPrintf(std::string_view format,
                                                  : "%lld";
           std::snprintf(buffer, sizeof(buffer), spec, value);
           body = buffer;
+          if (zero && !left && body.size() < width) {
+            const bool negative = !body.empty() && body[0] == '-';
+            body.insert(negative ? 1 : 0, width - body.size(), '0');
+          }
           break;
         }
         default:
