@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 
 #include <algorithm>
+#include <cstdint>
 #include <fstream>
 #include <map>
 #include <vector>
@@ -31,37 +32,71 @@ constexpr int kMaxDispatches = 4096;  // commands classified for one input
 constexpr std::size_t kMaxCodeFileBytes = 256 * 1024;  // same as the parser's input limit
 constexpr std::size_t kMaxWrittenFiles = 256;
 
-struct PackTable {
-  std::vector<PackEntry> exact;   // sorted by command
-  std::vector<PackEntry> prefix;  // e.g. "mkfs."
+// Every pack's commands in one open-addressing hash table, built once on
+// first use (hashing ~800 names is cheaper at start-up than sorting them,
+// and the hook classifies a handful of commands per process). Entries with
+// the same name keep pack order along their probe sequence.
+class PackTable {
+ public:
+  PackTable() {
+    std::size_t count = 0;
+    for (auto pack : kPacks) count += pack().size();
+    std::size_t capacity = 16;
+    while (capacity < count * 3) capacity *= 2;
+    slots_.assign(capacity, nullptr);
+    for (auto pack : kPacks) {
+      for (const PackEntry& entry : pack()) {
+        if (entry.prefix) {
+          prefix_.push_back(&entry);
+          continue;
+        }
+        std::size_t i = Hash(entry.command) & (slots_.size() - 1);
+        while (slots_[i] != nullptr) i = (i + 1) & (slots_.size() - 1);
+        slots_[i] = &entry;
+      }
+    }
+  }
+
+  // Calls `fn` for every entry registered for `name`; false when none is.
+  template <typename Fn>
+  bool ForEach(std::string_view name, Fn&& fn) const {
+    bool found = false;
+    for (std::size_t i = Hash(name) & (slots_.size() - 1); slots_[i] != nullptr;
+         i = (i + 1) & (slots_.size() - 1)) {
+      if (slots_[i]->command == name) {
+        fn(*slots_[i]);
+        found = true;
+      }
+    }
+    if (found) return true;
+    for (const PackEntry* entry : prefix_) {
+      if (name.starts_with(entry->command)) {
+        fn(*entry);
+        return true;
+      }
+    }
+    return false;
+  }
+
+ private:
+  using PackFn = std::span<const PackEntry> (*)();
+  static constexpr PackFn kPacks[] = {WrapperPack, CarrierPack, InterpreterPack, FsPack,
+                                      GitPack,     DiskPack,    DbCliPack,       ContainerPack,
+                                      IacPack,     CloudPack,   BackupPack,      HttpClientPack};
+
+  static std::size_t Hash(std::string_view text) {
+    std::uint64_t h = 1469598103934665603ull;  // FNV-1a
+    for (char c : text) h = (h ^ static_cast<unsigned char>(c)) * 1099511628211ull;
+    return static_cast<std::size_t>(h ^ (h >> 29));
+  }
+
+  std::vector<const PackEntry*> slots_;
+  std::vector<const PackEntry*> prefix_;
 };
 
 const PackTable& Packs() {
-  // Built once, on first use: a few hundred entries, sorted for lookup.
-  static const PackTable table = [] {
-    PackTable t;
-    for (auto pack : {WrapperPack, CarrierPack, InterpreterPack, FsPack, GitPack, DiskPack,
-                      DbCliPack, ContainerPack, IacPack, CloudPack, BackupPack, HttpClientPack}) {
-      for (const PackEntry& entry : pack()) (entry.prefix ? t.prefix : t.exact).push_back(entry);
-    }
-    std::stable_sort(t.exact.begin(), t.exact.end(),
-                     [](const PackEntry& a, const PackEntry& b) { return a.command < b.command; });
-    return t;
-  }();
+  static const PackTable table;
   return table;
-}
-
-// Every handler registered for `name`: a command may be both a carrier of
-// code (crontab FILE) and a destroyer (crontab -r), each in its own pack.
-std::span<const PackEntry> FindHandlers(std::string_view name) {
-  const PackTable& table = Packs();
-  auto [first, last] = std::equal_range(
-      table.exact.begin(), table.exact.end(), PackEntry{name, nullptr},
-      [](const PackEntry& a, const PackEntry& b) { return a.command < b.command; });
-  if (first != last) return {&*first, static_cast<std::size_t>(last - first)};
-  for (const PackEntry& entry : table.prefix)
-    if (name.starts_with(entry.command)) return {&entry, 1};
-  return {};
 }
 
 std::string DisplayArg(const std::string& text) {
@@ -266,9 +301,11 @@ class Classifier final : public Context, public InvocationSink {
         Emit(Opaque("the command name is computed at run time (" + inv.argv[0].text +
                     "), so what runs cannot be known"));
       } else if (!RunWrittenFile(inv)) {
-        std::span<const PackEntry> handlers = FindHandlers(inv.name());
-        for (const PackEntry& entry : handlers) entry.handler(inv, *this);
-        if (handlers.empty() && inv.argv[0].text.find('/') != std::string::npos)
+        // Every handler registered for the name: a command may be both a
+        // carrier of code (crontab FILE) and a destroyer (crontab -r).
+        const bool handled =
+            Packs().ForEach(inv.name(), [&](const PackEntry& entry) { entry.handler(inv, *this); });
+        if (!handled && inv.argv[0].text.find('/') != std::string::npos)
           ClassifyCodeFile(inv, *this, inv.argv[0], CodeLanguage::kByShebang,
                            "running " + inv.argv[0].text);
       }
