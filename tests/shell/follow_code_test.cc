@@ -309,6 +309,10 @@ TEST_F(LocalScript, ProjectCodeThatCannotBeSeenThroughIsNotHeldByItself) {
   // what the script visibly destroys is held.
   Write("configure", "#!/bin/sh\nac_var=x\neval \"$ac_var=1\"\nrm -f conftest.c\n");
   EXPECT_FALSE(Held(RunHere("./configure --prefix=/usr")));
+  Write("clean.sh", "#!/bin/sh\nrm -rf \"$1/out\"\n");
+  EXPECT_FALSE(Held(RunHere("sh clean.sh")));
+  // The same text in the command line itself is held.
+  EXPECT_TRUE(Held(RunHere("eval \"$(cat x)\"")));
 }
 
 TEST_F(LocalScript, UnreadableOrTooLargeIsHeldMissingRunsNothing) {

@@ -139,11 +139,15 @@ class Classifier final : public Context, public InvocationSink {
   Classifier(const Options& options, Analysis* out) : options_(options), out_(out) {}
 
   void Emit(Action action) override {
-    if (project_code_depth_ > 0 && action.op_class.starts_with("opaque.")) {
+    const bool unseen = action.op_class.starts_with("opaque.") ||
+                        (action.op_class.starts_with("fs.") &&
+                         action.reversibility == Reversibility::kUnknown);
+    if (project_code_depth_ > 0 && unseen && !budget_.exhausted()) {
       // Inside a script read from this machine (the project's own code, not
-      // text of this command line), what cannot be seen through is the
-      // script's business, like running it unread was before; what it
-      // visibly destroys still counts.
+      // text of this command line), what cannot be seen through (eval of
+      // computed text, rm -rf "$DIR" with DIR set at run time) is the
+      // script's business, as running it unread was before; what it visibly
+      // destroys (rm -rf /srv/data) still counts. A spent budget does not.
       action.op_class = "exec.unverified";
       action.severity = Severity::kLow;
       action.reason = "in a script on this machine: " + action.reason;
