@@ -403,7 +403,7 @@ class Classifier final : public Context, public InvocationSink {
     }
     std::string key = FileKey(source.text, cwd, in_remote_);
     if (auto it = written_.find(key); it != written_.end()) return it->second;
-    if (IsProgramPath(key) || (source.text.find('/') == std::string::npos && !FileExists(key))) {
+    if (IsProgramPath(key)) {
       file.state = CodeFile::State::kProgram;
       file.text = std::string(Basename(source.text));
       return file;
@@ -414,11 +414,6 @@ class Classifier final : public Context, public InvocationSink {
       file.text = std::string(Basename(source.text));
     }
     return file;
-  }
-
-  static bool FileExists(const std::string& path) {
-    struct stat st;
-    return !path.empty() && path[0] == '/' && ::stat(path.c_str(), &st) == 0;
   }
 
   // Records what `inv` writes, for commands later in the line that run it.

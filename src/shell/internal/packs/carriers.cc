@@ -1513,7 +1513,10 @@ bool ClassifyCodeThatRunsLater(std::string_view path, const CodeFile& file, cons
   const LaterKind kind = KindOfLaterPath(path, ctx.home());
   if (kind == LaterKind::kNone) return false;
   if (file.state != CodeFile::State::kText) {
-    if (file.state == CodeFile::State::kUnknown || file.state == CodeFile::State::kProgram)
+    // Content that cannot be seen; a missing source copied here is not on
+    // this machine to judge (it fails to copy, or it is the project's file).
+    if (file.state == CodeFile::State::kUnknown || file.state == CodeFile::State::kProgram ||
+        file.state == CodeFile::State::kUnreadable || file.state == CodeFile::State::kTooLarge)
       ctx.Emit(MakeAction("opaque.exec", {std::string(path)}, Reversibility::kUnknown,
                           Severity::kHigh,
                           "writes code that runs later (" + std::string(path) +

@@ -1226,9 +1226,16 @@ void HandleLn(const Invocation& inv, Context& ctx) {
   } else {
     return;  // LINK in a directory: a new entry named after the target
   }
+  // -n (--no-dereference) replaces a link to a directory: a release switch
+  // (ln -sfn releases/42 current), no data behind it is lost.
+  if (HasShortFlag(args, 'n') || HasLongFlag(args, "--no-dereference")) return;
   for (const Arg& link : links) {
     ResolvedPath target = Resolve(link, inv, ctx);
     if (target.kind == PathKind::kNull) continue;
+    struct stat st;
+    if (!target.path.empty() && target.path[0] == '/' && ::lstat(target.path.c_str(), &st) == 0 &&
+        S_ISLNK(st.st_mode))
+      continue;  // an existing link is replaced: nothing it pointed to is lost
     // Replacing a file by a link deletes its data; a link to /dev/null
     // also swallows everything written there later.
     EmitAssessment(ctx, AssessDelete(target, /*recursive=*/false, inv, ctx.home()), target.path,

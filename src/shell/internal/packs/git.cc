@@ -617,17 +617,29 @@ void ClassifyTransport(const GitCommand& git, const Invocation& inv, Context& ct
     if (text == "-u" && In(sub, {"clone", "fetch", "pull"}) && i + 1 < args.size())
       RunGitCode(inv, ctx, inv.cwd, args[i + 1], "git " + sub + " -u");
     if (args[i].known && text.starts_with("ext::")) {
-      // ext::<command> with "% " for spaces and %% for %.
-      std::string command;
+      // ext::<command>: words split on spaces, "% " a space inside a word,
+      // "%%" a percent sign.
+      Invocation inner;
+      std::string word;
+      auto flush = [&] {
+        if (!word.empty()) inner.argv.push_back(Arg{word});
+        word.clear();
+      };
       for (std::size_t k = 5; k < text.size(); ++k) {
         if (text[k] == '%' && k + 1 < text.size()) {
           char next = text[++k];
-          command.push_back(next == ' ' ? ' ' : next == '%' ? '%' : '?');
-          continue;
+          word.push_back(next == ' ' ? ' ' : next == '%' ? '%' : '?');
+        } else if (text[k] == ' ') {
+          flush();
+        } else {
+          word.push_back(text[k]);
         }
-        command.push_back(text[k]);
       }
-      RunGitCode(inv, ctx, inv.cwd, Arg{command}, "git " + sub + " of an ext:: URL");
+      flush();
+      inner.cwd = inv.cwd;
+      inner.depth = inv.depth + 1;
+      inner.remote = inv.remote;
+      if (!inner.argv.empty()) ctx.ClassifyInvocation(inner);
     }
   }
 }
