@@ -288,7 +288,7 @@ TEST(Evaluate, PrintfVAssignsTheFormattedValue) {
 TEST(Evaluate, FieldSplittingFollowsIfs) {
   EXPECT_EQ(Eval("IFS=,; c=rm,-rf,/x; $c").Argv(0), "rm -rf /x");
   EXPECT_EQ(Eval("IFS=:; c='a::b'; printf %s $c").invocations[0].argv.size(), 5u);  // a "" b
-  EXPECT_EQ(Eval("c='a b'; IFS=; echo $c").invocations[0].argv.size(), 2u);  // no splitting
+  EXPECT_EQ(Eval("c='a b'; IFS=; echo $c").invocations[0].argv.size(), 2u);         // no splitting
   Evaluated unknown = Eval("IFS=$(cat sep); c=rm,-rf,/x; $c");
   EXPECT_FALSE(unknown.invocations.back().argv[0].known);
   EXPECT_EQ(Eval("x='a '; echo ${x}b").Argv(0), "echo a b");

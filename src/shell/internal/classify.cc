@@ -27,8 +27,8 @@
 namespace dualkey::shell {
 namespace {
 
-constexpr int kMaxNesting = 12;       // wrappers and inner scripts, stacked
-constexpr int kMaxDispatches = 4096;  // commands classified for one input
+constexpr int kMaxNesting = 12;                        // wrappers and inner scripts, stacked
+constexpr int kMaxDispatches = 4096;                   // commands classified for one input
 constexpr std::size_t kMaxCodeFileBytes = 256 * 1024;  // same as the parser's input limit
 constexpr std::size_t kMaxWrittenFiles = 256;
 
@@ -104,16 +104,17 @@ std::string DisplayArg(const std::string& text) {
     return text;
   std::string out = "'";
   for (char c : text) {
-    if (c == '\'') out += "'\\''";
-    else out.push_back(c);
+    if (c == '\'')
+      out += "'\\''";
+    else
+      out.push_back(c);
   }
   out.push_back('\'');
   return out;
 }
 
 Action Opaque(std::string reason) {
-  return MakeAction("opaque.exec", {}, Reversibility::kUnknown, Severity::kHigh,
-                    std::move(reason));
+  return MakeAction("opaque.exec", {}, Reversibility::kUnknown, Severity::kHigh, std::move(reason));
 }
 
 std::string_view Basename(std::string_view path) {
@@ -139,9 +140,9 @@ class Classifier final : public Context, public InvocationSink {
   Classifier(const Options& options, Analysis* out) : options_(options), out_(out) {}
 
   void Emit(Action action) override {
-    const bool unseen = action.op_class.starts_with("opaque.") ||
-                        (action.op_class.starts_with("fs.") &&
-                         action.reversibility == Reversibility::kUnknown);
+    const bool unseen =
+        action.op_class.starts_with("opaque.") ||
+        (action.op_class.starts_with("fs.") && action.reversibility == Reversibility::kUnknown);
     if (project_code_depth_ > 0 && unseen && !budget_.exhausted()) {
       // Inside a script read from this machine (the project's own code, not
       // text of this command line), what cannot be seen through (eval of
@@ -370,7 +371,8 @@ class Classifier final : public Context, public InvocationSink {
     file.written_here = true;
     file.path = key;
     // Found by name later only when it lands where commands are looked up.
-    const std::string_view dir = Basename(key.substr(0, key.rfind('/') == std::string::npos ? 0 : key.rfind('/')));
+    const std::string_view dir =
+        Basename(key.substr(0, key.rfind('/') == std::string::npos ? 0 : key.rfind('/')));
     if (dir == "bin" || dir == "sbin") written_programs_[std::string(Basename(key))] = key;
     written_[key] = std::move(file);
   }
@@ -391,7 +393,8 @@ class Classifier final : public Context, public InvocationSink {
   }
 
   void RememberTree(const std::string& dir, const std::string& cwd) {
-    if (unknown_trees_.size() < kMaxWrittenFiles) unknown_trees_.push_back(FileKey(dir, cwd, in_remote_));
+    if (unknown_trees_.size() < kMaxWrittenFiles)
+      unknown_trees_.push_back(FileKey(dir, cwd, in_remote_));
   }
 
   // The content a copy of `source` holds.
@@ -442,8 +445,10 @@ class Classifier final : public Context, public InvocationSink {
       NoteWrite(key, file, inv);
       if (redirect.kind == RedirectKind::kAppend && file.state == CodeFile::State::kText) {
         CodeFile before = ReadCodeFile(redirect.target, inv.cwd, in_remote_);
-        if (before.state == CodeFile::State::kText) file.text = before.text + file.text;
-        else if (before.state != CodeFile::State::kMissing) file.state = CodeFile::State::kUnknown;
+        if (before.state == CodeFile::State::kText)
+          file.text = before.text + file.text;
+        else if (before.state != CodeFile::State::kMissing)
+          file.state = CodeFile::State::kUnknown;
       }
       Remember(key, std::move(file));
     }
@@ -479,7 +484,8 @@ class Classifier final : public Context, public InvocationSink {
       }
       if (!destination.known) return;
       if (name == "rsync" || name == "scp") {
-        if (destination.text.find(':') == std::string::npos) RememberTree(destination.text, inv.cwd);
+        if (destination.text.find(':') == std::string::npos)
+          RememberTree(destination.text, inv.cwd);
         return;
       }
       const bool into_directory = !target_dir.empty() || operands.size() > 1 ||
@@ -528,7 +534,8 @@ class Classifier final : public Context, public InvocationSink {
       }
     } else if (name == "dd") {
       for (const Arg& arg : args)
-        if (arg.text.starts_with("of=")) RememberUnknown(Arg{arg.text.substr(3), arg.known}, inv.cwd, inv);
+        if (arg.text.starts_with("of="))
+          RememberUnknown(Arg{arg.text.substr(3), arg.known}, inv.cwd, inv);
     } else if (name == "sort") {
       std::string output = OptionValue(args, "-o");
       if (output.empty()) output = OptionValue(args, "--output");
@@ -538,10 +545,12 @@ class Classifier final : public Context, public InvocationSink {
       std::string directory = ".";
       for (std::size_t i = 0; i < args.size(); ++i) {
         const std::string& text = args[i].text;
-        if (text == "--extract" || text == "--get") extract = true;
+        if (text == "--extract" || text == "--get")
+          extract = true;
         else if ((text == "-C" || text == "--directory") && i + 1 < args.size())
           directory = args[++i].text;
-        else if (text.starts_with("--directory=")) directory = text.substr(12);
+        else if (text.starts_with("--directory="))
+          directory = text.substr(12);
         else if (!text.starts_with("--") && (text.starts_with("-") || i == 0) &&
                  text.find('x') != std::string::npos)
           extract = true;
@@ -554,7 +563,8 @@ class Classifier final : public Context, public InvocationSink {
       std::vector<Arg> operands = Operands(args, {"-b", "--branch", "--depth", "-o", "--origin",
                                                   "-c", "--config", "--reference", "-C"});
       if (!operands.empty() && operands[0].text == "clone" && operands.size() >= 2) {
-        std::string dir = operands.size() >= 3 ? operands[2].text : std::string(Basename(operands[1].text));
+        std::string dir =
+            operands.size() >= 3 ? operands[2].text : std::string(Basename(operands[1].text));
         if (dir.ends_with(".git")) dir.resize(dir.size() - 4);
         if (!dir.empty()) RememberTree(dir, inv.cwd);
       }
@@ -585,7 +595,7 @@ class Classifier final : public Context, public InvocationSink {
     struct stat st;
     if (::stat(path.c_str(), &st) != 0) {
       file.state = errno == ENOENT || errno == ENOTDIR ? CodeFile::State::kMissing
-                                                        : CodeFile::State::kUnreadable;
+                                                       : CodeFile::State::kUnreadable;
       return file;
     }
     if (!S_ISREG(st.st_mode)) {

@@ -14,7 +14,7 @@ namespace {
 // Each character of a word under expansion carries where it came from, since
 // only unquoted literal text takes part in brace and tilde expansion, and only
 // unquoted text (literal or expanded) in globbing.
-constexpr char kLiteral = 'L';  // unquoted literal
+constexpr char kLiteral = 'L';   // unquoted literal
 constexpr char kExpanded = 'E';  // unquoted result of an expansion
 constexpr char kQuoted = 'Q';
 
@@ -43,8 +43,12 @@ bool IsSpecialParam(std::string_view name) {
   return name.size() == 1 && std::string_view("@*#?$!-").find(name[0]) != std::string_view::npos;
 }
 
-bool IsNameStart(char c) { return std::isalpha(static_cast<unsigned char>(c)) || c == '_'; }
-bool IsNameChar(char c) { return std::isalnum(static_cast<unsigned char>(c)) || c == '_'; }
+bool IsNameStart(char c) {
+  return std::isalpha(static_cast<unsigned char>(c)) || c == '_';
+}
+bool IsNameChar(char c) {
+  return std::isalnum(static_cast<unsigned char>(c)) || c == '_';
+}
 
 bool IsValidName(std::string_view name) {
   if (name.empty() || !IsNameStart(name[0])) return false;
@@ -150,7 +154,8 @@ bool ExpandBraces(const Field& field, int limit, std::size_t* bytes_left, bool* 
           alternatives.emplace_back(t, std::string(t.size(), kLiteral));
           if (v == b || static_cast<int>(alternatives.size()) >= limit) break;
         }
-      } else if (lo.size() == 1 && hi.size() == 1 && std::isalpha(static_cast<unsigned char>(lo[0])) &&
+      } else if (lo.size() == 1 && hi.size() == 1 &&
+                 std::isalpha(static_cast<unsigned char>(lo[0])) &&
                  std::isalpha(static_cast<unsigned char>(hi[0]))) {
         int step = lo[0] <= hi[0] ? 1 : -1;
         for (int c = lo[0];; c += step) {
@@ -202,21 +207,23 @@ void ExpandTilde(Field* field, std::string_view home) {
   for (std::size_t i = 1; i < end; ++i)
     if (field->mask[i] != kLiteral) return;
   std::string user = field->text.substr(1, end - 1);
-  std::string replacement = user.empty() ? std::string(home) : (user == "root" ? "/root" : "/home/" + user);
+  std::string replacement =
+      user.empty() ? std::string(home) : (user == "root" ? "/root" : "/home/" + user);
   if (user == "+" || user == "-") return;  // ~+ ~- : PWD/OLDPWD, rare; leave
   field->text.replace(0, end, replacement);
   field->mask.replace(0, end, std::string(replacement.size(), kQuoted));
 }
 
-std::string RemovePattern(const std::string& value, const std::string& pattern, const std::string& op,
-                          bool* ok) {
+std::string RemovePattern(const std::string& value, const std::string& pattern,
+                          const std::string& op, bool* ok) {
   // Only literal patterns are folded; a glob pattern is left unknown.
   if (pattern.find_first_of("*?[") != std::string::npos) {
     *ok = false;
     return {};
   }
   *ok = true;
-  if (op == "#" || op == "##") return value.starts_with(pattern) ? value.substr(pattern.size()) : value;
+  if (op == "#" || op == "##")
+    return value.starts_with(pattern) ? value.substr(pattern.size()) : value;
   if (op == "%" || op == "%%")
     return value.ends_with(pattern) ? value.substr(0, value.size() - pattern.size()) : value;
   *ok = false;
@@ -324,8 +331,8 @@ bool ParseLong(std::string_view text, long long* out) {
 }
 
 bool HasCode(std::string_view value) {
-  return value.find("$(") != std::string_view::npos ||
-         value.find('`') != std::string_view::npos || value.find("${") != std::string_view::npos;
+  return value.find("$(") != std::string_view::npos || value.find('`') != std::string_view::npos ||
+         value.find("${") != std::string_view::npos;
 }
 
 }  // namespace
@@ -334,7 +341,8 @@ bool HasCode(std::string_view value) {
 
 bool EvalBudget::ChargeBytes(std::size_t bytes) {
   if (exhausted()) return false;
-  if (bytes > limits_.max_expansion_bytes - std::min(expanded_bytes_, limits_.max_expansion_bytes)) {
+  if (bytes >
+      limits_.max_expansion_bytes - std::min(expanded_bytes_, limits_.max_expansion_bytes)) {
     Exhaust("the command expands to more than " +
             std::to_string(limits_.max_expansion_bytes / 1024) +
             " KiB of text, more than dualkey evaluates");
@@ -464,8 +472,10 @@ std::shared_ptr<const Environment> Evaluator::CurrentEnvironment() {
     auto it = functions_.find(name);
     if (it != functions_.end()) env.functions.emplace(name, it->second);
   }
-  if (env.variables.empty() && env.functions.empty()) env_cache_.reset();
-  else env_cache_ = std::make_shared<const Environment>(std::move(env));
+  if (env.variables.empty() && env.functions.empty())
+    env_cache_.reset();
+  else
+    env_cache_ = std::make_shared<const Environment>(std::move(env));
   return env_cache_;
 }
 
@@ -498,7 +508,8 @@ PredictedOutput Evaluator::RunPipeline(const Pipeline& pipeline, bool want_outpu
     has_previous = std::holds_alternative<SimpleCommand>(command.node);
     // What this stage prints matters to the next stage, or to a $(...).
     const bool needed = want_output || i + 1 < pipeline.commands.size();
-    output = needed && has_previous && !exhausted_ ? PredictOutput(inv, reader_) : PredictedOutput{};
+    output =
+        needed && has_previous && !exhausted_ ? PredictOutput(inv, reader_) : PredictedOutput{};
     if (output.text && !budget_->ChargeBytes(output.text->size())) {
       Spent();
       output = {};
@@ -570,8 +581,10 @@ void Evaluator::RunCommand(const Command& command, Invocation* pipe_invocation) 
             auto it = vars_.find(node.variable);
             if (it != vars_.end()) var.exported = it->second.exported;
             SetVariable(node.variable, var);
-            if (value.glob) vars_[node.variable + "\x01glob"] = Variable{"1"};
-            else vars_.erase(node.variable + "\x01glob");
+            if (value.glob)
+              vars_[node.variable + "\x01glob"] = Variable{"1"};
+            else
+              vars_.erase(node.variable + "\x01glob");
             run(node.body);
           }
         } else if constexpr (std::is_same_v<T, WhileClause>) {
@@ -647,8 +660,10 @@ void Evaluator::Assign(const Assignment& assignment, bool exported) {
     Word word;
     if (ParseExpansions(var.value, &word)) ExpandSingle(word);
   } else if (name == "PROMPT_COMMAND") {
-    if (var.known) RunText(var.value, "PROMPT_COMMAND");
-    else sink_.OnOpaque("PROMPT_COMMAND is set to code computed at run time");
+    if (var.known)
+      RunText(var.value, "PROMPT_COMMAND");
+    else
+      sink_.OnOpaque("PROMPT_COMMAND is set to code computed at run time");
   }
   SetVariable(name, std::move(var));
 }
@@ -670,13 +685,15 @@ void Evaluator::RunText(std::string_view script, std::string_view what) {
   } else {
     ParseResult parsed = Parse(script);
     if (!parsed.ok) {
-      sink_.OnOpaque("cannot parse the code " + std::string(what) + " runs: " +
-                     parsed.error.message);
+      sink_.OnOpaque("cannot parse the code " + std::string(what) +
+                     " runs: " + parsed.error.message);
       return;
     }
     list = parsed.list;
-    if (parsed_texts_.size() < 256) parsed_texts_.emplace(std::string(script), list);
-    else kept_.push_back(list);
+    if (parsed_texts_.size() < 256)
+      parsed_texts_.emplace(std::string(script), list);
+    else
+      kept_.push_back(list);
   }
   ++text_depth_;
   RunList(*list);
@@ -761,7 +778,8 @@ void Evaluator::RunSimple(const SimpleCommand& simple, const std::vector<Redirec
       std::size_t k = 0;
       while (k < source.size() && IsNameChar(source[k])) ++k;
       assignment = k > 0 && IsNameStart(source[0]) && k < source.size() &&
-                   (source[k] == '=' || source[k] == '[' || (source[k] == '+' && k + 1 < source.size() && source[k + 1] == '='));
+                   (source[k] == '=' || source[k] == '[' ||
+                    (source[k] == '+' && k + 1 < source.size() && source[k + 1] == '='));
     }
     for (Arg& arg : ExpandWord(word, !assignment)) inv.argv.push_back(std::move(arg));
   }
@@ -816,7 +834,8 @@ void Evaluator::RunSimple(const SimpleCommand& simple, const std::vector<Redirec
   }
   std::shared_ptr<const Environment> env = CurrentEnvironment();
   if (!prefixes.empty()) {
-    auto with_prefixes = env ? std::make_shared<Environment>(*env) : std::make_shared<Environment>();
+    auto with_prefixes =
+        env ? std::make_shared<Environment>(*env) : std::make_shared<Environment>();
     for (auto& [var_name, value] : prefixes) with_prefixes->variables[var_name] = std::move(value);
     env = std::move(with_prefixes);
   }
@@ -849,8 +868,10 @@ void Evaluator::RunBuiltinEffects(const Invocation& inv) {
     } else if (!cwd_.empty()) {
       cwd_ = Normalize(JoinPath(cwd_, target.text));
     }
-    if (cwd_.empty()) vars_.erase("PWD");
-    else vars_["PWD"] = Variable{cwd_, true, false, true};
+    if (cwd_.empty())
+      vars_.erase("PWD");
+    else
+      vars_["PWD"] = Variable{cwd_, true, false, true};
   } else if (name == "popd") {
     cwd_.clear();
   } else if (name == "export" || name == "declare" || name == "typeset" || name == "local" ||
@@ -904,17 +925,19 @@ void Evaluator::RunBuiltinEffects(const Invocation& inv) {
       if (arg.text.starts_with('-')) continue;
       std::string var_name = arg.text;
       if (var_name.find('[') != std::string::npos) var_name = EvaluateSubscripted(var_name);
-      if (functions) functions_.erase(var_name);
-      else vars_.erase(var_name);
+      if (functions)
+        functions_.erase(var_name);
+      else
+        vars_.erase(var_name);
       env_dirty_ = true;
     }
   } else if (name == "read" || name == "mapfile" || name == "readarray" || name == "getopts" ||
              name == "printf" || name == "wait") {
     // Options and the variables they fill (values unknown until run time);
     // a subscript in a variable name is arithmetic and runs.
-    std::string_view with_value = name == "read"     ? "adinNptu"
-                                  : name == "printf" ? "v"
-                                  : name == "wait"   ? "p"
+    std::string_view with_value = name == "read"      ? "adinNptu"
+                                  : name == "printf"  ? "v"
+                                  : name == "wait"    ? "p"
                                   : name == "getopts" ? ""
                                                       : "dnOsuCc";
     std::vector<std::string> names;
@@ -929,7 +952,7 @@ void Evaluator::RunBuiltinEffects(const Invocation& inv) {
       if (!is_option(args[i])) break;
       for (std::size_t k = 1; k < text.size(); ++k) {
         if (with_value.find(text[k]) == std::string_view::npos) continue;
-        std::string value = k + 1 < text.size() ? text.substr(k + 1)
+        std::string value = k + 1 < text.size()   ? text.substr(k + 1)
                             : i + 1 < args.size() ? args[++i].text
                                                   : std::string();
         const char option = text[k];
@@ -939,8 +962,10 @@ void Evaluator::RunBuiltinEffects(const Invocation& inv) {
           printf_target = value;
         } else if ((name == "mapfile" || name == "readarray") && option == 'C') {
           // mapfile -C CALLBACK runs CALLBACK every -c lines.
-          if (args[i].known) RunText(value, "mapfile -C");
-          else sink_.OnOpaque("mapfile -C runs a callback computed at run time");
+          if (args[i].known)
+            RunText(value, "mapfile -C");
+          else
+            sink_.OnOpaque("mapfile -C runs a callback computed at run time");
         }
         break;
       }
@@ -991,16 +1016,20 @@ void Evaluator::RunBuiltinEffects(const Invocation& inv) {
     }
   } else if (name == "unalias") {
     for (const Arg& arg : args) {
-      if (arg.text == "-a") aliases_.clear();
-      else aliases_.erase(arg.text);
+      if (arg.text == "-a")
+        aliases_.clear();
+      else
+        aliases_.erase(arg.text);
     }
   } else if (name == "hash") {
     for (std::size_t i = 0; i < args.size(); ++i) {
       if (args[i].text == "-r") {
         hashed_.clear();
       } else if (args[i].text == "-p" && i + 2 < args.size()) {
-        if (args[i + 1].known && args[i + 2].known) hashed_[args[i + 2].text] = args[i + 1].text;
-        else sink_.OnOpaque("hash -p maps a command to a program computed at run time");
+        if (args[i + 1].known && args[i + 2].known)
+          hashed_[args[i + 2].text] = args[i + 1].text;
+        else
+          sink_.OnOpaque("hash -p maps a command to a program computed at run time");
         i += 2;
       }
     }
@@ -1053,8 +1082,7 @@ std::optional<long long> Evaluator::EvaluateArith(std::string_view text) {
   Word word;
   ParseError error;
   if (!ParseExpansions(text, &word, &error)) {
-    if (HasCode(text))
-      sink_.OnOpaque("cannot parse the arithmetic expression: " + error.message);
+    if (HasCode(text)) sink_.OnOpaque("cannot parse the arithmetic expression: " + error.message);
     return std::nullopt;
   }
   Arg value = ExpandSingle(word);
@@ -1098,8 +1126,10 @@ std::optional<long long> Evaluator::EvaluateExpandedArith(std::string_view text)
       int level = 0;
       std::size_t j = i;
       for (; j < text.size(); ++j) {
-        if (text[j] == '[') ++level;
-        else if (text[j] == ']' && --level == 0) break;
+        if (text[j] == '[')
+          ++level;
+        else if (text[j] == ']' && --level == 0)
+          break;
       }
       if (j < text.size()) {
         name = EvaluateSubscripted(text.substr(start, j + 1 - start));
@@ -1127,8 +1157,10 @@ std::optional<long long> Evaluator::EvaluateExpandedArith(std::string_view text)
     } else if (it->second.known) {
       std::string value = it->second.value;  // a copy: evaluation may change vars_
       std::optional<long long> nested = EvaluateArith(value);
-      if (nested) numeric += "(" + std::to_string(*nested) + ")";
-      else computable = false;
+      if (nested)
+        numeric += "(" + std::to_string(*nested) + ")";
+      else
+        computable = false;
     } else {
       computable = false;
     }
@@ -1188,9 +1220,10 @@ void Evaluator::AddRedirects(const std::vector<Redirect>& redirects, Invocation*
       case Redirect::Op::kDupInput:
       case Redirect::Op::kDupOutput: {
         const std::string& t = file.target.text;
-        bool is_fd = !t.empty() && (t == "-" || std::all_of(t.begin(), t.end(), [](char c) {
-                                      return std::isdigit(static_cast<unsigned char>(c)) || c == '-';
-                                    }));
+        bool is_fd =
+            !t.empty() && (t == "-" || std::all_of(t.begin(), t.end(), [](char c) {
+                             return std::isdigit(static_cast<unsigned char>(c)) || c == '-';
+                           }));
         file.kind = (is_fd || redirect.op == Redirect::Op::kDupInput) ? RedirectKind::kDup
                                                                       : RedirectKind::kTruncate;
         break;
@@ -1352,8 +1385,10 @@ std::vector<Arg> Evaluator::ExpandWord(const Word& word, bool split_fields) {
           const bool glob = set && vars_.contains(name + "\x01glob");
           const std::string& op = part.param_op;
           if (op.empty()) {
-            if (set) append_value(var->value, quoted, var->known, var->temp, glob);
-            else append_value("$" + name, quoted, false, false, false);
+            if (set)
+              append_value(var->value, quoted, var->known, var->temp, glob);
+            else
+              append_value("$" + name, quoted, false, false, false);
           } else if (op == ":-" || op == "-" || op == ":=" || op == "=") {
             if (set && !(op[0] == ':' && var->known && var->value.empty())) {
               append_value(var->value, quoted, var->known, var->temp, glob);
@@ -1362,12 +1397,15 @@ std::vector<Arg> Evaluator::ExpandWord(const Word& word, bool split_fields) {
               // plausibly get.
               Word operand{part.operand, {}};
               Arg value = ExpandSingle(operand);
-              if (op.back() == '=') SetVariable(name, Variable{value.text, value.known, value.temp});
+              if (op.back() == '=')
+                SetVariable(name, Variable{value.text, value.known, value.temp});
               append_value(value.text, quoted, value.known, value.temp, false);
             }
           } else if (op == ":?" || op == "?") {
-            if (set) append_value(var->value, quoted, var->known, var->temp, glob);
-            else append_value("$" + name, quoted, false, false, false);
+            if (set)
+              append_value(var->value, quoted, var->known, var->temp, glob);
+            else
+              append_value("$" + name, quoted, false, false, false);
           } else if (op == ":+" || op == "+") {
             if (set && var->known) {
               Arg value = ExpandSingle(Word{part.operand, {}});
@@ -1376,16 +1414,20 @@ std::vector<Arg> Evaluator::ExpandWord(const Word& word, bool split_fields) {
               append_value("${" + name + "+...}", quoted, false, false, false);
             }
           } else if (op == "#len") {
-            if (set && var->known) append_value(std::to_string(var->value.size()), quoted, true, false, false);
-            else append_value("${#" + name + "}", quoted, false, false, false);
+            if (set && var->known)
+              append_value(std::to_string(var->value.size()), quoted, true, false, false);
+            else
+              append_value("${#" + name + "}", quoted, false, false, false);
           } else if (op == "#" || op == "##" || op == "%" || op == "%%") {
             Arg pattern = ExpandSingle(Word{part.operand, {}});
             bool ok = false;
             std::string value;
             if (set && var->known && pattern.known)
               value = RemovePattern(var->value, pattern.text, op, &ok);
-            if (ok) append_value(value, quoted, true, var->temp, glob);
-            else append_value("${" + name + op + "...}", quoted, false, false, false);
+            if (ok)
+              append_value(value, quoted, true, var->temp, glob);
+            else
+              append_value("${" + name + op + "...}", quoted, false, false, false);
           } else if (op == "!") {
             // ${!ref}: the variable whose name ref holds (a subscript in it runs).
             std::optional<Variable> target;
@@ -1393,10 +1435,13 @@ std::vector<Arg> Evaluator::ExpandWord(const Word& word, bool split_fields) {
               std::string target_name = var->value;
               if (target_name.find('[') != std::string::npos)
                 target_name = EvaluateSubscripted(target_name);
-              if (auto found = vars_.find(target_name); found != vars_.end()) target = found->second;
+              if (auto found = vars_.find(target_name); found != vars_.end())
+                target = found->second;
             }
-            if (target) append_value(target->value, quoted, target->known, target->temp, false);
-            else append_value("${!" + name + "}", quoted, false, false, false);
+            if (target)
+              append_value(target->value, quoted, target->known, target->temp, false);
+            else
+              append_value("${!" + name + "}", quoted, false, false, false);
           } else {
             // Other operators (substrings, replacement, case): the operand's
             // substitutions still run; a substring's offsets are arithmetic.
@@ -1412,15 +1457,20 @@ std::vector<Arg> Evaluator::ExpandWord(const Word& word, bool split_fields) {
           break;
         }
         case WordPart::Kind::kCommandSub: {
-          PredictedOutput value = part.body ? CommandSubstitutionValue(*part.body) : PredictedOutput{std::string()};
-          if (value.text) append_value(*value.text, quoted, true, value.temp, false);
-          else append_value("$(...)", quoted, false, false, false);
+          PredictedOutput value =
+              part.body ? CommandSubstitutionValue(*part.body) : PredictedOutput{std::string()};
+          if (value.text)
+            append_value(*value.text, quoted, true, value.temp, false);
+          else
+            append_value("$(...)", quoted, false, false, false);
           break;
         }
         case WordPart::Kind::kArith: {
           std::optional<long long> value = EvaluateArith(part.text);
-          if (value) append_value(std::to_string(*value), quoted, true, false, false);
-          else append_value("$((...))", quoted, false, false, false);
+          if (value)
+            append_value(std::to_string(*value), quoted, true, false, false);
+          else
+            append_value("$((...))", quoted, false, false, false);
           break;
         }
         case WordPart::Kind::kProcessSub: {
@@ -1443,8 +1493,9 @@ std::vector<Arg> Evaluator::ExpandWord(const Word& word, bool split_fields) {
   expand_parts(word.parts, false);
 
   std::vector<Arg> out;
-  std::size_t bytes_left = budget_->limits().max_expansion_bytes -
-                           std::min(budget_->expanded_bytes(), budget_->limits().max_expansion_bytes);
+  std::size_t bytes_left =
+      budget_->limits().max_expansion_bytes -
+      std::min(budget_->expanded_bytes(), budget_->limits().max_expansion_bytes);
   for (Field& field : fields) {
     if (!field.started && field.text.empty()) continue;
     ExpandTilde(&field, home_);

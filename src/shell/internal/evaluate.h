@@ -15,8 +15,8 @@
 
 #include <cstddef>
 #include <map>
-#include <optional>
 #include <memory>
+#include <optional>
 #include <set>
 #include <string>
 #include <string_view>
@@ -54,12 +54,12 @@ class InvocationSink {
 };
 
 struct EvalLimits {
-  int max_invocations = 2048;   // per evaluator
-  int max_loop_words = 32;      // for-loop words evaluated one by one
+  int max_invocations = 2048;     // per evaluator
+  int max_loop_words = 32;        // for-loop words evaluated one by one
   int max_loop_iterations = 256;  // all loops together, per evaluator
-  int max_brace_words = 256;    // results of one brace expansion
-  int max_function_depth = 8;   // nested function calls
-  int max_arith_depth = 8;      // variables whose values are arithmetic code
+  int max_brace_words = 256;      // results of one brace expansion
+  int max_function_depth = 8;     // nested function calls
+  int max_arith_depth = 8;        // variables whose values are arithmetic code
   // Shared by every evaluator of one input:
   std::size_t max_expansion_bytes = 1 << 20;  // text produced by expansion
   std::size_t max_copy_bytes = 32 << 20;      // state copied for subshells and scopes
@@ -97,8 +97,8 @@ class EvalBudget {
 class Evaluator {
  public:
   // `budget` is shared with nested evaluators; null: the evaluator keeps its own.
-  Evaluator(InvocationSink& sink, Variables variables, std::string cwd, std::string home,
-            int depth, const EvalLimits& limits = {}, EvalBudget* budget = nullptr);
+  Evaluator(InvocationSink& sink, Variables variables, std::string cwd, std::string home, int depth,
+            const EvalLimits& limits = {}, EvalBudget* budget = nullptr);
 
   // What a parent shell passed down: exported variables and functions.
   void Inherit(const Environment& environment);
@@ -124,8 +124,7 @@ class Evaluator {
   void RunAndOr(const AndOr& and_or);
   PredictedOutput RunPipeline(const Pipeline& pipeline, bool want_output);
   void RunCommand(const Command& command, Invocation* pipe_invocation);
-  void RunSimple(const SimpleCommand& simple, const std::vector<Redirect>& extra,
-                 Invocation* out);
+  void RunSimple(const SimpleCommand& simple, const std::vector<Redirect>& extra, Invocation* out);
   bool RunAlias(const SimpleCommand& simple, const std::vector<Redirect>& extra);
   void RunText(std::string_view script, std::string_view what);
   void RunDeferred();
@@ -165,7 +164,7 @@ class Evaluator {
   std::map<std::string, Alias, std::less<>> aliases_;
   std::vector<std::string> alias_stack_;
   std::map<std::string, std::string, std::less<>> hashed_;  // hash -p PATH NAME
-  std::vector<Arg> traps_;                                   // handlers run at exit
+  std::vector<Arg> traps_;                                  // handlers run at exit
   std::vector<std::shared_ptr<List>> kept_;  // parsed alias and trap text stays alive
   std::map<std::string, std::shared_ptr<List>, std::less<>> parsed_texts_;
   std::string cwd_;

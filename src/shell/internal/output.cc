@@ -11,7 +11,9 @@ namespace {
 
 constexpr std::size_t kMaxWidth = 4096;
 
-int OctalDigit(char c) { return c >= '0' && c <= '7' ? c - '0' : -1; }
+int OctalDigit(char c) {
+  return c >= '0' && c <= '7' ? c - '0' : -1;
+}
 int HexDigit(char c) {
   if (c >= '0' && c <= '9') return c - '0';
   if (c >= 'a' && c <= 'f') return c - 'a' + 10;
@@ -35,18 +37,29 @@ void DecodeEscape(std::string_view text, std::size_t* i, bool echo_style, std::s
     *i = k + 1;
   };
   switch (c) {
-    case 'n': return simple('\n');
-    case 't': return simple('\t');
-    case 'r': return simple('\r');
-    case 'a': return simple('\a');
-    case 'b': return simple('\b');
-    case 'f': return simple('\f');
-    case 'v': return simple('\v');
+    case 'n':
+      return simple('\n');
+    case 't':
+      return simple('\t');
+    case 'r':
+      return simple('\r');
+    case 'a':
+      return simple('\a');
+    case 'b':
+      return simple('\b');
+    case 'f':
+      return simple('\f');
+    case 'v':
+      return simple('\v');
     case 'e':
-    case 'E': return simple('\x1b');
-    case '\\': return simple('\\');
-    case '"': return simple('"');
-    case '\'': return simple('\'');
+    case 'E':
+      return simple('\x1b');
+    case '\\':
+      return simple('\\');
+    case '"':
+      return simple('"');
+    case '\'':
+      return simple('\'');
     case 'c':
       if (stop != nullptr) *stop = true;
       *i = text.size();
@@ -116,7 +129,8 @@ bool ParseInteger(std::string_view text, long long* out) {
   }
   std::size_t digits = 0;
   for (; i < text.size(); ++i, ++digits) {
-    int d = base == 16 ? HexDigit(text[i]) : (std::isdigit(static_cast<unsigned char>(text[i])) ? text[i] - '0' : -1);
+    int d = base == 16 ? HexDigit(text[i])
+                       : (std::isdigit(static_cast<unsigned char>(text[i])) ? text[i] - '0' : -1);
     if (d < 0 || d >= base) return false;
     if (value > (1LL << 56)) return false;
     value = value * base + d;
@@ -192,7 +206,8 @@ std::optional<std::string> FormatPrintf(std::string_view format,
       // %[flags][width][.precision]conversion
       std::size_t j = i + 1;
       bool left = false, zero = false;
-      while (j < format.size() && std::string_view("-+ #0").find(format[j]) != std::string_view::npos) {
+      while (j < format.size() &&
+             std::string_view("-+ #0").find(format[j]) != std::string_view::npos) {
         left = left || format[j] == '-';
         zero = zero || format[j] == '0';
         ++j;
@@ -295,11 +310,16 @@ std::optional<std::string> DecodeBase64(std::string_view text) {
   bool padding = false;
   for (char c : text) {
     int value;
-    if (c >= 'A' && c <= 'Z') value = c - 'A';
-    else if (c >= 'a' && c <= 'z') value = c - 'a' + 26;
-    else if (c >= '0' && c <= '9') value = c - '0' + 52;
-    else if (c == '+' || c == '-') value = 62;
-    else if (c == '/' || c == '_') value = 63;
+    if (c >= 'A' && c <= 'Z')
+      value = c - 'A';
+    else if (c >= 'a' && c <= 'z')
+      value = c - 'a' + 26;
+    else if (c >= '0' && c <= '9')
+      value = c - '0' + 52;
+    else if (c == '+' || c == '-')
+      value = 62;
+    else if (c == '/' || c == '_')
+      value = 63;
     else if (c == '=') {
       padding = true;
       continue;
@@ -419,7 +439,8 @@ PredictedOutput PredictOutput(const Invocation& inv, const FileReader& read_file
       if (arg.text == "-d" || arg.text == "--decode" || arg.text == "-D" || arg.text == "-di" ||
           arg.text == "-id")
         decode = true;
-      else if (!arg.text.starts_with("-")) return result;  // a file operand
+      else if (!arg.text.starts_with("-"))
+        return result;  // a file operand
     }
     if (!decode || name == "base32") return result;
     std::optional<std::string> in = inv.StdinText();

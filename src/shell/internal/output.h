@@ -7,8 +7,8 @@
 
 #include <cstddef>
 #include <functional>
-#include <span>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 
@@ -32,8 +32,7 @@ PredictedOutput PredictOutput(const Invocation& inv, const FileReader& read_file
 // printf's FORMAT applied to ARGS (escapes, %s %b %d %c %x %o %q %%, widths,
 // reuse of the format while arguments remain). nullopt when it cannot be
 // known or would be too large.
-std::optional<std::string> FormatPrintf(std::string_view format,
-                                        std::span<const std::string> args);
+std::optional<std::string> FormatPrintf(std::string_view format, std::span<const std::string> args);
 
 // echo -e / printf %b escapes: \n \t \\ \0NNN \xHH ...; `stop` is set by \c.
 std::string DecodeEchoEscapes(std::string_view text, bool* stop = nullptr);

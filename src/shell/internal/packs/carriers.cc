@@ -12,10 +12,10 @@
 //   firejail, poetry run, uv run, op run -- ..., xterm -e ...
 #include <algorithm>
 #include <array>
-#include <functional>
-#include <optional>
 #include <cctype>
+#include <functional>
 #include <map>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -34,8 +34,7 @@ bool In(string_view text, std::initializer_list<string_view> set) {
 }
 
 Action Opaque(std::string reason) {
-  return MakeAction("opaque.exec", {}, Reversibility::kUnknown, Severity::kHigh,
-                    std::move(reason));
+  return MakeAction("opaque.exec", {}, Reversibility::kUnknown, Severity::kHigh, std::move(reason));
 }
 
 string_view Basename(string_view path) {
@@ -69,13 +68,16 @@ std::string Join(Args args, bool* known) {
   return out;
 }
 
-void RunScriptText(const Invocation& inv, Context& ctx, const Arg& script, const std::string& what) {
+void RunScriptText(const Invocation& inv, Context& ctx, const Arg& script,
+                   const std::string& what) {
   if (!script.known) {
     ctx.Emit(Opaque(what + " runs shell text computed at run time (" + script.text + ")"));
     return;
   }
-  if (inv.remote) ctx.ClassifyRemoteScript(script.text, inv.depth + 1);
-  else ctx.ClassifyScript(script.text, inv.cwd, inv.depth + 1);
+  if (inv.remote)
+    ctx.ClassifyRemoteScript(script.text, inv.depth + 1);
+  else
+    ctx.ClassifyScript(script.text, inv.cwd, inv.depth + 1);
 }
 
 void RunArgv(const Invocation& inv, Context& ctx, Args argv) {
@@ -105,8 +107,8 @@ StdinKind ReadStdin(const Invocation& inv, Context& ctx, std::string* text, std:
   if (!inv.has_stdin_text && !inv.stdin_piped) return StdinKind::kNone;
   std::optional<std::string> in = inv.StdinText();
   if (!in) {
-    *source = inv.stdin_piped && !inv.piped_from.empty() ? "`" + inv.piped_from[0].text + "`"
-                                                          : "stdin";
+    *source =
+        inv.stdin_piped && !inv.piped_from.empty() ? "`" + inv.piped_from[0].text + "`" : "stdin";
     return StdinKind::kUnknown;
   }
   *text = std::move(*in);
@@ -118,8 +120,8 @@ StdinKind ReadStdin(const Invocation& inv, Context& ctx, std::string* text, std:
 // `#!/usr/bin/env python3 -u` -> "python3"; "" without a #! line.
 std::string ShebangInterpreter(string_view text) {
   if (!text.starts_with("#!")) return {};
-  string_view line = text.substr(2, text.find('\n') == string_view::npos ? string_view::npos
-                                                                           : text.find('\n') - 2);
+  string_view line = text.substr(
+      2, text.find('\n') == string_view::npos ? string_view::npos : text.find('\n') - 2);
   std::vector<string_view> words;
   std::size_t i = 0;
   while (i < line.size()) {
@@ -238,8 +240,10 @@ void ClassifyMakefileText(string_view text, const Invocation& inv, Context& ctx,
         int level = 0;
         std::size_t j = k + 1;
         for (; j < in.size(); ++j) {
-          if (in[j] == next) ++level;
-          else if (in[j] == close && --level == 0) break;
+          if (in[j] == next)
+            ++level;
+          else if (in[j] == close && --level == 0)
+            break;
         }
         if (j >= in.size()) {
           out.append(in.substr(k));
@@ -247,13 +251,15 @@ void ClassifyMakefileText(string_view text, const Invocation& inv, Context& ctx,
         }
         string_view inner = in.substr(k + 2, j - k - 2);
         if (inner.starts_with("shell ")) {
-          shell_texts.push_back(depth < 4 ? expand(inner.substr(6), depth + 1) : std::string(inner.substr(6)));
+          shell_texts.push_back(depth < 4 ? expand(inner.substr(6), depth + 1)
+                                          : std::string(inner.substr(6)));
           out += "$MAKE_SHELL_OUTPUT";
         } else if (auto it = variables.find(inner); it != variables.end() && depth < 4) {
           out += expand(it->second, depth + 1);
         } else {
           std::string name;
-          for (char c : inner) name.push_back(std::isalnum(static_cast<unsigned char>(c)) ? c : '_');
+          for (char c : inner)
+            name.push_back(std::isalnum(static_cast<unsigned char>(c)) ? c : '_');
           out += "${MAKE_" + name + "}";
         }
         k = j;
@@ -298,8 +304,10 @@ void ClassifyMakefileText(string_view text, const Invocation& inv, Context& ctx,
       std::string value(body.substr(eq + 1));
       value.erase(0, value.find_first_not_of(" \t"));
       if (value.find("$(shell ") != std::string::npos) expand(value, 0);
-      if (append && variables.contains(name)) variables[name] += " " + value;
-      else variables[name] = value;
+      if (append && variables.contains(name))
+        variables[name] += " " + value;
+      else
+        variables[name] = value;
       in_rule = false;
       continue;
     }
@@ -312,8 +320,10 @@ void ClassifyMakefileText(string_view text, const Invocation& inv, Context& ctx,
     }
     in_rule = false;
   }
-  for (const std::string& shell : shell_texts) ctx.ClassifyFileScript(shell, inv.cwd, inv.depth + 1, project_code);
-  for (const std::string& recipe : recipes) ctx.ClassifyFileScript(recipe, inv.cwd, inv.depth + 1, project_code);
+  for (const std::string& shell : shell_texts)
+    ctx.ClassifyFileScript(shell, inv.cwd, inv.depth + 1, project_code);
+  for (const std::string& recipe : recipes)
+    ctx.ClassifyFileScript(recipe, inv.cwd, inv.depth + 1, project_code);
 }
 
 // -------------------------------------------------------------- at, batch
@@ -394,9 +404,9 @@ void HandleCrontab(const Invocation& inv, Context& ctx) {
 // ------------------------------------------------------------------- tmux
 
 constexpr string_view kTmuxShellCommands[] = {
-    "new-session", "new",         "new-window", "neww",     "split-window", "splitw",
-    "respawn-pane", "respawnp",   "respawn-window", "respawnw", "run-shell", "run",
-    "pipe-pane",   "pipep",       "display-popup", "popup",    "if-shell",   "if"};
+    "new-session",  "new",      "new-window",     "neww",     "split-window", "splitw",
+    "respawn-pane", "respawnp", "respawn-window", "respawnw", "run-shell",    "run",
+    "pipe-pane",    "pipep",    "display-popup",  "popup",    "if-shell",     "if"};
 
 void HandleTmux(const Invocation& inv, Context& ctx) {
   Args args = Args(inv.argv).subspan(1);
@@ -492,9 +502,12 @@ void HandleScreen(const Invocation& inv, Context& ctx) {
       if (command.empty()) return;
       if (command[0].text == "stuff" && command.size() > 1) {
         std::string text = command[1].text;
-        for (std::size_t p = 0; (p = text.find("^M", p)) != std::string::npos;) text.replace(p, 2, "\n");
-        for (std::size_t p = 0; (p = text.find("\\r", p)) != std::string::npos;) text.replace(p, 2, "\n");
-        for (std::size_t p = 0; (p = text.find("\\n", p)) != std::string::npos;) text.replace(p, 2, "\n");
+        for (std::size_t p = 0; (p = text.find("^M", p)) != std::string::npos;)
+          text.replace(p, 2, "\n");
+        for (std::size_t p = 0; (p = text.find("\\r", p)) != std::string::npos;)
+          text.replace(p, 2, "\n");
+        for (std::size_t p = 0; (p = text.find("\\n", p)) != std::string::npos;)
+          text.replace(p, 2, "\n");
         RunScriptText(inv, ctx, Arg{text, command[1].known}, "screen -X stuff");
       } else if (In(command[0].text, {"exec", "screen"})) {
         RunArgv(inv, ctx, command.subspan(1));
@@ -563,12 +576,11 @@ void ScanVimCommand(string_view command, const Invocation& inv, Context& ctx, in
     if (!matched) break;
   }
   // A range (%, 1,$, '<,'>) before a filter: %!sort
-  while (i < command.size() && string_view("%,.$0123456789'<>+-;").find(command[i]) != string_view::npos)
+  while (i < command.size() &&
+         string_view("%,.$0123456789'<>+-;").find(command[i]) != string_view::npos)
     ++i;
   string_view rest = command.substr(i);
-  auto shell = [&](string_view text) {
-    ctx.ClassifyScript(text, inv.cwd, inv.depth + 1);
-  };
+  auto shell = [&](string_view text) { ctx.ClassifyScript(text, inv.cwd, inv.depth + 1); };
   if (rest.starts_with('!')) {
     shell(rest.substr(1));
     return;
@@ -590,9 +602,14 @@ void ScanVimCommand(string_view command, const Invocation& inv, Context& ctx, in
   }
   // Other languages embedded in vim.
   for (auto [prefix, interpreter] :
-       std::initializer_list<std::pair<string_view, string_view>>{
-           {"python3 ", "python3"}, {"py3 ", "python3"}, {"python ", "python"}, {"py ", "python"},
-           {"pyx ", "python3"}, {"lua ", "lua"}, {"perl ", "perl"}, {"ruby ", "ruby"}}) {
+       std::initializer_list<std::pair<string_view, string_view>>{{"python3 ", "python3"},
+                                                                  {"py3 ", "python3"},
+                                                                  {"python ", "python"},
+                                                                  {"py ", "python"},
+                                                                  {"pyx ", "python3"},
+                                                                  {"lua ", "lua"},
+                                                                  {"perl ", "perl"},
+                                                                  {"ruby ", "ruby"}}) {
     if (rest.starts_with(prefix)) {
       ScanInterpreterCode(interpreter, rest.substr(prefix.size()), inv, ctx);
       return;
@@ -611,11 +628,12 @@ void ScanVimCommand(string_view command, const Invocation& inv, Context& ctx, in
     return;
   }
   // Functions anywhere in the command: system(), delete().
-  for (string_view function : {"systemlist(", "system(", "delete(", "job_start(", "jobstart(",
-                               "termopen(", "libcall("}) {
+  for (string_view function :
+       {"systemlist(", "system(", "delete(", "job_start(", "jobstart(", "termopen(", "libcall("}) {
     std::size_t at = 0;
     while ((at = rest.find(function, at)) != string_view::npos) {
-      if (at > 0 && (std::isalnum(static_cast<unsigned char>(rest[at - 1])) || rest[at - 1] == '_')) {
+      if (at > 0 &&
+          (std::isalnum(static_cast<unsigned char>(rest[at - 1])) || rest[at - 1] == '_')) {
         at += function.size();
         continue;
       }
@@ -624,7 +642,8 @@ void ScanVimCommand(string_view command, const Invocation& inv, Context& ctx, in
       const std::size_t open = at + function.size();
       at = open;
       if (!StringArgument(rest, open, &literal, &end)) {
-        ctx.Emit(Opaque("vim calls " + std::string(function) + ") with an argument computed at run time"));
+        ctx.Emit(Opaque("vim calls " + std::string(function) +
+                        ") with an argument computed at run time"));
         continue;
       }
       if (function == "delete(") {
@@ -654,11 +673,15 @@ void HandleVim(const Invocation& inv, Context& ctx) {
     if (text == "--") break;
     if (In(text, {"-c", "--cmd"}) && i + 1 < args.size()) {
       const Arg& command = args[++i];
-      if (!command.known) ctx.Emit(Opaque(what + " runs an editor command computed at run time"));
-      else ScanVimCommand(command.text, inv, ctx, 0);
+      if (!command.known)
+        ctx.Emit(Opaque(what + " runs an editor command computed at run time"));
+      else
+        ScanVimCommand(command.text, inv, ctx, 0);
     } else if (text.starts_with("+") && text.size() > 1) {
-      if (!args[i].known) ctx.Emit(Opaque(what + " runs an editor command computed at run time"));
-      else ScanVimCommand(string_view(text).substr(1), inv, ctx, 0);
+      if (!args[i].known)
+        ctx.Emit(Opaque(what + " runs an editor command computed at run time"));
+      else
+        ScanVimCommand(string_view(text).substr(1), inv, ctx, 0);
     } else if (In(text, {"-S", "-u", "-s", "-W", "-w", "-i", "-T", "-r", "-t", "-q"}) &&
                i + 1 < args.size()) {
       if (text == "-S" || text == "-u" || text == "-s") {
@@ -791,18 +814,23 @@ void ScanElisp(string_view code, const Invocation& inv, Context& ctx) {
         opaque();
         continue;
       }
-      const bool recursive = fn != "delete-file" && form.strings.size() > 1 &&
-                             form.strings[1] != "nil";
-      RunArgv(inv, ctx, std::vector<std::string>{"rm", recursive ? "-rf" : "-f", "--", form.strings[0]});
+      const bool recursive =
+          fn != "delete-file" && form.strings.size() > 1 && form.strings[1] != "nil";
+      RunArgv(inv, ctx,
+              std::vector<std::string>{"rm", recursive ? "-rf" : "-f", "--", form.strings[0]});
     } else if (In(fn, {"shell-command", "shell-command-to-string", "async-shell-command",
                        "call-process-shell-command", "process-file-shell-command"})) {
       Form form = arguments(k);
-      if (form.strings.empty() || !form.literal[0]) opaque();
-      else ctx.ClassifyScript(form.strings[0], inv.cwd, inv.depth + 1);
+      if (form.strings.empty() || !form.literal[0])
+        opaque();
+      else
+        ctx.ClassifyScript(form.strings[0], inv.cwd, inv.depth + 1);
     } else if (In(fn, {"start-process-shell-command", "start-file-process-shell-command"})) {
       Form form = arguments(k);
-      if (form.strings.size() < 3 || !form.literal[2]) opaque();
-      else ctx.ClassifyScript(form.strings[2], inv.cwd, inv.depth + 1);
+      if (form.strings.size() < 3 || !form.literal[2])
+        opaque();
+      else
+        ctx.ClassifyScript(form.strings[2], inv.cwd, inv.depth + 1);
     } else if (In(fn, {"call-process", "process-file", "start-process", "start-file-process"})) {
       // (call-process PROGRAM INFILE DESTINATION DISPLAY ARGS...)
       // (start-process NAME BUFFER PROGRAM ARGS...)
@@ -819,8 +847,10 @@ void ScanElisp(string_view code, const Invocation& inv, Context& ctx) {
         argv.push_back(form.strings[a]);
         literal = literal && form.literal[a];
       }
-      if (!literal) opaque();
-      else RunArgv(inv, ctx, std::move(argv));
+      if (!literal)
+        opaque();
+      else
+        RunArgv(inv, ctx, std::move(argv));
     } else if (In(fn, {"make-process", "make-pipe-process"})) {
       ctx.Emit(Opaque("emacs starts a process (" + fn + ") whose command is not checked"));
     } else if (In(fn, {"eval", "load", "load-file", "read-from-string", "funcall", "apply"})) {
@@ -828,8 +858,10 @@ void ScanElisp(string_view code, const Invocation& inv, Context& ctx) {
       if (fn == "load" || fn == "load-file") {
         if (!form.strings.empty() && form.literal[0]) {
           CodeFile file = ctx.ReadCodeFile(Arg{form.strings[0]}, inv.cwd, inv.remote);
-          if (file.state == CodeFile::State::kText && file.written_here) ScanElisp(file.text, inv, ctx);
-          else if (file.state == CodeFile::State::kUnknown) opaque();
+          if (file.state == CodeFile::State::kText && file.written_here)
+            ScanElisp(file.text, inv, ctx);
+          else if (file.state == CodeFile::State::kUnknown)
+            opaque();
         }
       } else if (fn == "funcall" || fn == "apply") {
         // (funcall 'delete-directory ...) is scanned through its quoted symbol;
@@ -852,14 +884,17 @@ void HandleEmacs(const Invocation& inv, Context& ctx) {
       code = args[++i];
     } else if (text.starts_with("--eval=")) {
       code = Arg{text.substr(7), args[i].known};
-    } else if (In(text, {"-l", "--load", "-load", "--script", "-script", "-x"}) && i + 1 < args.size()) {
+    } else if (In(text, {"-l", "--load", "-load", "--script", "-script", "-x"}) &&
+               i + 1 < args.size()) {
       file = args[++i];
     } else if (text.starts_with("--load=")) {
       file = Arg{text.substr(7), args[i].known};
     }
     if (code) {
-      if (!code->known) ctx.Emit(Opaque("emacs evaluates code computed at run time"));
-      else ScanElisp(code->text, inv, ctx);
+      if (!code->known)
+        ctx.Emit(Opaque("emacs evaluates code computed at run time"));
+      else
+        ScanElisp(code->text, inv, ctx);
     }
     if (file) {
       CodeFile content = ctx.ReadCodeFile(*file, inv.cwd, inv.remote);
@@ -900,7 +935,8 @@ void ScanExpect(string_view code, const Invocation& inv, Context& ctx, int depth
         ctx.Emit(Opaque("expect " + name + " runs a command computed at run time"));
       } else if (name == "system") {
         std::string script;
-        for (std::size_t k = first; k < words.size(); ++k) script += (script.empty() ? "" : " ") + words[k].text;
+        for (std::size_t k = first; k < words.size(); ++k)
+          script += (script.empty() ? "" : " ") + words[k].text;
         ctx.ClassifyScript(script, inv.cwd, inv.depth + 1);
       } else {
         std::vector<std::string> argv;
@@ -925,15 +961,18 @@ void ScanExpect(string_view code, const Invocation& inv, Context& ctx, int depth
           continue;
         }
         if (words[k].text == "--") continue;
-        RunArgv(inv, ctx, std::vector<std::string>{"rm", force ? "-rf" : "-f", "--", words[k].text});
+        RunArgv(inv, ctx,
+                std::vector<std::string>{"rm", force ? "-rf" : "-f", "--", words[k].text});
       }
     } else if (name == "eval" || name == "source" || name == "uplevel") {
       if (name == "eval" && all_literal(1) && words.size() > 1) {
         ScanExpect(words[1].text, inv, ctx, depth + 1);
       } else if (name == "source" && words.size() > 1 && words[1].literal) {
         CodeFile file = ctx.ReadCodeFile(Arg{words[1].text}, inv.cwd, inv.remote);
-        if (file.state == CodeFile::State::kText && file.written_here) ScanExpect(file.text, inv, ctx, depth + 1);
-        else if (file.state == CodeFile::State::kUnknown) ctx.Emit(Opaque("expect sources a file computed at run time"));
+        if (file.state == CodeFile::State::kText && file.written_here)
+          ScanExpect(file.text, inv, ctx, depth + 1);
+        else if (file.state == CodeFile::State::kUnknown)
+          ctx.Emit(Opaque("expect sources a file computed at run time"));
       } else {
         ctx.Emit(Opaque("expect evaluates code computed at run time"));
       }
@@ -972,8 +1011,10 @@ void ScanExpect(string_view code, const Invocation& inv, Context& ctx, int depth
       int level = 0;
       std::size_t j = i;
       for (; j < code.size(); ++j) {
-        if (code[j] == '{') ++level;
-        else if (code[j] == '}' && --level == 0) break;
+        if (code[j] == '{')
+          ++level;
+        else if (code[j] == '}' && --level == 0)
+          break;
       }
       word.text = std::string(code.substr(i + 1, j - i - 1));
       i = std::min(code.size(), j + 1);
@@ -982,7 +1023,8 @@ void ScanExpect(string_view code, const Invocation& inv, Context& ctx, int depth
       if (quoted) ++i;
       while (i < code.size()) {
         char d = code[i];
-        if (quoted ? d == '"' : (d == ' ' || d == '\t' || d == '\n' || d == ';' || d == '\r')) break;
+        if (quoted ? d == '"' : (d == ' ' || d == '\t' || d == '\n' || d == ';' || d == '\r'))
+          break;
         if (d == '\\' && i + 1 < code.size()) {
           char e = code[++i];
           word.text.push_back(e == 'n' ? '\n' : e == 'r' ? '\r' : e == 't' ? '\t' : e);
@@ -995,8 +1037,10 @@ void ScanExpect(string_view code, const Invocation& inv, Context& ctx, int depth
           int level = 0;
           std::size_t j = i;
           for (; j < code.size(); ++j) {
-            if (code[j] == '[') ++level;
-            else if (code[j] == ']' && --level == 0) break;
+            if (code[j] == '[')
+              ++level;
+            else if (code[j] == ']' && --level == 0)
+              break;
           }
           ScanExpect(code.substr(i + 1, j > i ? j - i - 1 : 0), inv, ctx, depth + 1);
           word.text.append(code.substr(i, std::min(code.size(), j + 1) - i));
@@ -1018,8 +1062,10 @@ void HandleExpect(const Invocation& inv, Context& ctx) {
   for (std::size_t i = 0; i < args.size(); ++i) {
     const std::string& text = args[i].text;
     if (text == "-c" && i + 1 < args.size()) {
-      if (!args[i + 1].known) ctx.Emit(Opaque("expect runs a script computed at run time"));
-      else ScanExpect(args[i + 1].text, inv, ctx, 0);
+      if (!args[i + 1].known)
+        ctx.Emit(Opaque("expect runs a script computed at run time"));
+      else
+        ScanExpect(args[i + 1].text, inv, ctx, 0);
       ++i;
       continue;
     }
@@ -1066,9 +1112,11 @@ void HandleMake(const Invocation& inv, Context& ctx) {
     for (string_view name : {"GNUmakefile", "makefile", "Makefile"}) {
       CodeFile file = ctx.ReadCodeFile(Arg{std::string(name)}, directory, inv.remote);
       if (!file.written_here) continue;
-      if (file.state == CodeFile::State::kText) ClassifyMakefileText(file.text, here, ctx, false);
+      if (file.state == CodeFile::State::kText)
+        ClassifyMakefileText(file.text, here, ctx, false);
       else if (file.state == CodeFile::State::kUnknown)
-        ctx.Emit(Opaque("make runs " + std::string(name) + ", written at run time by a command whose output cannot be known"));
+        ctx.Emit(Opaque("make runs " + std::string(name) +
+                        ", written at run time by a command whose output cannot be known"));
       return;
     }
     return;
@@ -1088,7 +1136,8 @@ void HandleMake(const Invocation& inv, Context& ctx) {
       continue;
     }
     CodeFile content = ctx.ReadCodeFile(file, inv.cwd, inv.remote);
-    if (!content.written_here && content.state == CodeFile::State::kText) continue;  // the project's
+    if (!content.written_here && content.state == CodeFile::State::kText)
+      continue;  // the project's
     ClassifyCodeFile(inv, ctx, file, CodeLanguage::kMakefile, "make -f " + file.text);
   }
 }
@@ -1099,7 +1148,8 @@ void HandleGdb(const Invocation& inv, Context& ctx) {
   Args args = Args(inv.argv).subspan(1);
   for (std::size_t i = 0; i < args.size(); ++i) {
     const std::string& text = args[i].text;
-    if (In(text, {"-ex", "--ex", "-eval-command", "--eval-command", "-iex"}) && i + 1 < args.size()) {
+    if (In(text, {"-ex", "--ex", "-eval-command", "--eval-command", "-iex"}) &&
+        i + 1 < args.size()) {
       const Arg& command = args[++i];
       if (!command.known) {
         ctx.Emit(Opaque("gdb runs a command computed at run time"));
@@ -1107,8 +1157,10 @@ void HandleGdb(const Invocation& inv, Context& ctx) {
       }
       string_view c = command.text;
       c.remove_prefix(std::min(c.size(), c.find_first_not_of(" \t")));
-      if (c.starts_with("shell ")) ctx.ClassifyScript(c.substr(6), inv.cwd, inv.depth + 1);
-      else if (c.starts_with("!")) ctx.ClassifyScript(c.substr(1), inv.cwd, inv.depth + 1);
+      if (c.starts_with("shell "))
+        ctx.ClassifyScript(c.substr(6), inv.cwd, inv.depth + 1);
+      else if (c.starts_with("!"))
+        ctx.ClassifyScript(c.substr(1), inv.cwd, inv.depth + 1);
       else if (c.starts_with("pipe ") || c.starts_with("| ")) {
         std::size_t bar = c.find('|', 2);
         if (bar != string_view::npos) ctx.ClassifyScript(c.substr(bar + 1), inv.cwd, inv.depth + 1);
@@ -1138,21 +1190,80 @@ struct RunnerSpec {
 
 const std::array<RunnerSpec, 56>& Runners() {
   static const std::array<RunnerSpec, 56> kRunners = {{
-      {"unshare", "", "SGRwl", {"--propagation", "--setgroups", "--map-user", "--map-group", "--map-users", "--map-groups", "--setuid", "--setgid", "--root", "--wd", "--kill-child"}, 0, false, "", ""},
+      {"unshare",
+       "",
+       "SGRwl",
+       {"--propagation", "--setgroups", "--map-user", "--map-group", "--map-users", "--map-groups",
+        "--setuid", "--setgid", "--root", "--wd", "--kill-child"},
+       0,
+       false,
+       "",
+       ""},
       {"nsenter", "", "tSGe", {"--target", "--setuid", "--setgid", "--env"}, 0, false, "", ""},
-      {"chrt", "", "TPD", {"--sched-runtime", "--sched-period", "--sched-deadline"}, 1, false, "", "p"},
+      {"chrt",
+       "",
+       "TPD",
+       {"--sched-runtime", "--sched-period", "--sched-deadline"},
+       1,
+       false,
+       "",
+       "p"},
       {"taskset", "", "", {}, 1, false, "", "p"},
       {"firejail", "", "", {}, 0, false, "", ""},
-      {"bwrap", "", "", {"--bind", "--ro-bind", "--dev-bind", "--bind-try", "--ro-bind-try", "--dev-bind-try", "--symlink", "--setenv", "--unsetenv", "--chdir", "--uid", "--gid", "--hostname", "--tmpfs", "--proc", "--dev", "--dir", "--file", "--bind-data", "--ro-bind-data", "--remount-ro", "--exec-label", "--file-label", "--seccomp", "--lock-file", "--sync-fd", "--info-fd", "--args", "--cap-add", "--cap-drop", "--userns", "--pidns", "--chmod", "--size", "--perms", "--block-fd", "--json-status-fd"}, 0, false, "", ""},
+      {"bwrap",
+       "",
+       "",
+       {"--bind",         "--ro-bind",       "--dev-bind",   "--bind-try",  "--ro-bind-try",
+        "--dev-bind-try", "--symlink",       "--setenv",     "--unsetenv",  "--chdir",
+        "--uid",          "--gid",           "--hostname",   "--tmpfs",     "--proc",
+        "--dev",          "--dir",           "--file",       "--bind-data", "--ro-bind-data",
+        "--remount-ro",   "--exec-label",    "--file-label", "--seccomp",   "--lock-file",
+        "--sync-fd",      "--info-fd",       "--args",       "--cap-add",   "--cap-drop",
+        "--userns",       "--pidns",         "--chmod",      "--size",      "--perms",
+        "--block-fd",     "--json-status-fd"},
+       0,
+       false,
+       "",
+       ""},
       {"fakeroot", "", "lsib", {"--lib", "--faked"}, 0, false, "", ""},
       {"fakechroot", "", "lsdbec", {"--lib", "--config-dir", "--environment"}, 0, false, "", ""},
-      {"proot", "", "rbwqkvm", {"--rootfs", "--bind", "--cwd", "--qemu", "--kernel-release", "--verbose", "--mount"}, 0, false, "", ""},
-      {"setpriv", "", "", {"--reuid", "--regid", "--groups", "--inh-caps", "--ambient-caps", "--bounding-set", "--securebits", "--pdeathsig", "--selinux-label", "--apparmor-profile", "--ruid", "--euid", "--rgid", "--egid", "--landlock-access", "--landlock-rule"}, 0, false, "", ""},
-      {"strace", "", "eoOpPsSuEIbXaA", {"--output", "--trace", "--signal", "--attach", "--user", "--env", "--string-limit"}, 0, false, "", "p"},
+      {"proot",
+       "",
+       "rbwqkvm",
+       {"--rootfs", "--bind", "--cwd", "--qemu", "--kernel-release", "--verbose", "--mount"},
+       0,
+       false,
+       "",
+       ""},
+      {"setpriv",
+       "",
+       "",
+       {"--reuid", "--regid", "--groups", "--inh-caps", "--ambient-caps", "--bounding-set",
+        "--securebits", "--pdeathsig", "--selinux-label", "--apparmor-profile", "--ruid", "--euid",
+        "--rgid", "--egid", "--landlock-access", "--landlock-rule"},
+       0,
+       false,
+       "",
+       ""},
+      {"strace",
+       "",
+       "eoOpPsSuEIbXaA",
+       {"--output", "--trace", "--signal", "--attach", "--user", "--env", "--string-limit"},
+       0,
+       false,
+       "",
+       "p"},
       {"ltrace", "", "eopsunlLaADxX", {"--output", "--library"}, 0, false, "", "p"},
       {"valgrind", "", "", {}, 0, false, "", ""},
       {"cgexec", "", "g", {}, 0, false, "", ""},
-      {"numactl", "", "CNmipP", {"--physcpubind", "--cpunodebind", "--membind", "--interleave", "--preferred"}, 0, false, "", ""},
+      {"numactl",
+       "",
+       "CNmipP",
+       {"--physcpubind", "--cpunodebind", "--membind", "--interleave", "--preferred"},
+       0,
+       false,
+       "",
+       ""},
       {"prlimit", "", "p", {"--pid"}, 0, false, "", "p"},
       {"setarch", "", "", {}, 1, false, "", ""},
       {"linux32", "", "", {}, 0, false, "", ""},
@@ -1164,7 +1275,14 @@ const std::array<RunnerSpec, 56>& Runners() {
       {"catchsegv", "", "", {}, 0, false, "", ""},
       {"nocache", "", "n", {}, 0, false, "", ""},
       {"dbus-run-session", "", "", {"--config-file", "--dbus-daemon"}, 0, false, "", ""},
-      {"xvfb-run", "", "nsfepl", {"--server-num", "--server-args", "--auth-file", "--error-file", "--xauth-protocol"}, 0, false, "", ""},
+      {"xvfb-run",
+       "",
+       "nsfepl",
+       {"--server-num", "--server-args", "--auth-file", "--error-file", "--xauth-protocol"},
+       0,
+       false,
+       "",
+       ""},
       {"gosu", "", "", {}, 1, false, "", ""},
       {"su-exec", "", "", {}, 1, false, "", ""},
       {"setuidgid", "", "", {}, 1, false, "", ""},
@@ -1173,10 +1291,26 @@ const std::array<RunnerSpec, 56>& Runners() {
       {"runcon", "", "turl", {"--type", "--user", "--role", "--range"}, 0, false, "", ""},
       {"tini", "", "spe", {}, 0, false, "", ""},
       {"dumb-init", "", "r", {"--rewrite"}, 0, false, "", ""},
-      {"run0", "", "uDg", {"--user", "--group", "--chdir", "--property", "--unit", "--setenv", "--nice", "--slice", "--description", "--machine", "--background"}, 0, false, "", ""},
+      {"run0",
+       "",
+       "uDg",
+       {"--user", "--group", "--chdir", "--property", "--unit", "--setenv", "--nice", "--slice",
+        "--description", "--machine", "--background"},
+       0,
+       false,
+       "",
+       ""},
       {"poetry", "run", "C", {"--directory", "--project"}, 0, false, "", ""},
       {"pipenv", "run", "", {}, 0, false, "", ""},
-      {"uv", "run", "pw", {"--with", "--python", "--project", "--directory", "--env-file", "--group", "--extra", "--package", "--index", "--from", "--with-requirements"}, 0, false, "", ""},
+      {"uv",
+       "run",
+       "pw",
+       {"--with", "--python", "--project", "--directory", "--env-file", "--group", "--extra",
+        "--package", "--index", "--from", "--with-requirements"},
+       0,
+       false,
+       "",
+       ""},
       {"pdm", "run", "p", {"--project"}, 0, false, "", ""},
       {"hatch", "run", "", {}, 0, false, "", ""},
       {"rye", "run", "", {}, 0, false, "", ""},
@@ -1188,11 +1322,26 @@ const std::array<RunnerSpec, 56>& Runners() {
       {"mise", "exec", "C", {"--cd"}, 0, false, "", ""},
       {"doppler", "run", "pc", {"--project", "--config", "--token", "--command"}, 0, false, "", ""},
       {"op", "run", "", {"--env-file"}, 0, false, "", ""},
-      {"infisical", "run", "", {"--env", "--projectId", "--path", "--token", "--command"}, 0, false, "", ""},
+      {"infisical",
+       "run",
+       "",
+       {"--env", "--projectId", "--path", "--token", "--command"},
+       0,
+       false,
+       "",
+       ""},
       {"dotenvx", "run", "f", {"--env-file"}, 0, false, "", ""},
       {"aws-vault", "exec", "", {"--duration", "--region"}, 1, false, "", ""},
       {"direnv", "exec", "", {}, 1, false, "", ""},
-      {"watchexec", "", "werd", {"--watch", "--exts", "--restart", "--debounce", "--shell", "--ignore", "--filter", "--on-busy-update", "--signal", "--stop-signal", "--workdir", "--env"}, 0, true, "", ""},
+      {"watchexec",
+       "",
+       "werd",
+       {"--watch", "--exts", "--restart", "--debounce", "--shell", "--ignore", "--filter",
+        "--on-busy-update", "--signal", "--stop-signal", "--workdir", "--env"},
+       0,
+       true,
+       "",
+       ""},
       {"xterm", "", "", {}, 0, false, "-e", ""},
   }};
   return kRunners;
@@ -1223,7 +1372,8 @@ const RunnerSpec* FindRunner(string_view name) {
 }
 
 bool LooksNumeric(string_view text) {
-  return !text.empty() && text.find_first_not_of("0123456789.,:-xXabcdefABCDEF") == string_view::npos &&
+  return !text.empty() &&
+         text.find_first_not_of("0123456789.,:-xXabcdefABCDEF") == string_view::npos &&
          std::isdigit(static_cast<unsigned char>(text[0]));
 }
 
@@ -1451,14 +1601,15 @@ LaterKind KindOfLaterPath(string_view path, string_view home) {
   if (path == "/etc/crontab" || under("/etc/cron.d")) return LaterKind::kCrontabWithUser;
   if (under("/var/spool/cron") || under("/var/spool/cron/crontabs") || under("/usr/lib/cron/tabs"))
     return LaterKind::kCrontab;
-  for (string_view dir : {"/etc/cron.hourly", "/etc/cron.daily", "/etc/cron.weekly",
-                          "/etc/cron.monthly", "/etc/profile.d", "/etc/init.d",
-                          "/etc/update-motd.d", "/etc/X11/Xsession.d"})
+  for (string_view dir :
+       {"/etc/cron.hourly", "/etc/cron.daily", "/etc/cron.weekly", "/etc/cron.monthly",
+        "/etc/profile.d", "/etc/init.d", "/etc/update-motd.d", "/etc/X11/Xsession.d"})
     if (under(dir)) return LaterKind::kScript;
   if (In(path, {"/etc/profile", "/etc/bash.bashrc", "/etc/bashrc", "/etc/zshrc", "/etc/zsh/zshrc",
                 "/etc/zsh/zprofile", "/etc/zsh/zshenv", "/etc/environment", "/etc/rc.local"}))
     return LaterKind::kScript;
-  if (!home.empty() && path.starts_with(home) && path.size() > home.size() && path[home.size()] == '/') {
+  if (!home.empty() && path.starts_with(home) && path.size() > home.size() &&
+      path[home.size()] == '/') {
     string_view rel = path.substr(home.size() + 1);
     if (In(rel, {".bashrc", ".bash_profile", ".bash_login", ".bash_logout", ".profile", ".zshrc",
                  ".zprofile", ".zshenv", ".zlogin", ".zlogout", ".kshrc", ".mkshrc",
@@ -1534,8 +1685,9 @@ bool ClassifyCodeThatRunsLater(std::string_view path, const CodeFile& file, cons
       ctx.ClassifyScript(file.text, "", inv.depth + 1);
       break;
     case LaterKind::kSystemdUnit:
-      ClassifyKeyLines(file.text, {"ExecStart", "ExecStartPre", "ExecStartPost", "ExecStop",
-                                   "ExecStopPost", "ExecReload", "ExecCondition"},
+      ClassifyKeyLines(file.text,
+                       {"ExecStart", "ExecStartPre", "ExecStartPost", "ExecStop", "ExecStopPost",
+                        "ExecReload", "ExecCondition"},
                        inv, ctx);
       break;
     case LaterKind::kDesktopEntry:
@@ -1590,8 +1742,10 @@ void ClassifyCodeFile(const Invocation& inv, Context& ctx, const Arg& path, Code
       if (language == CodeLanguage::kByShebang) {
         // A copy or link of a program runs as that program.
         Invocation inner = Inner(inv, Args(inv.argv));
-        if (inner.argv.empty()) inner.argv.push_back(Arg{file.text});
-        else inner.argv[0] = Arg{file.text};
+        if (inner.argv.empty())
+          inner.argv.push_back(Arg{file.text});
+        else
+          inner.argv[0] = Arg{file.text};
         ctx.ClassifyInvocation(inner);
       }
       return;
@@ -1603,7 +1757,8 @@ void ClassifyCodeFile(const Invocation& inv, Context& ctx, const Arg& path, Code
                            : " cannot be known before it runs")));
       return;
     case CodeFile::State::kUnreadable:
-      ctx.Emit(Opaque(what + ": " + path.text + " cannot be read here, so what it runs cannot be checked"));
+      ctx.Emit(Opaque(what + ": " + path.text +
+                      " cannot be read here, so what it runs cannot be checked"));
       return;
     case CodeFile::State::kTooLarge:
       ctx.Emit(Opaque(what + ": " + path.text + " is larger than dualkey reads (" +

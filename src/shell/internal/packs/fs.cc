@@ -565,11 +565,13 @@ void HandleCp(const Invocation& inv, Context& ctx) {
         ctx, {"fs.overwrite", Severity::kHigh, Reversibility::kIrreversible, "a database file"},
         destination.path, "cp replaces");
   } else if (!ops.into_directory && destination.kind == PathKind::kData &&
-             LooksLikeFileName(BaseName(destination.path)) && !IsLogFileName(BaseName(destination.path)) &&
+             LooksLikeFileName(BaseName(destination.path)) &&
+             !IsLogFileName(BaseName(destination.path)) &&
              !(HasShortFlag(ArgsOf(inv), 'n') || HasLongFlag(ArgsOf(inv), "--no-clobber") ||
                HasShortFlag(ArgsOf(inv), 'b') || HasLongFlag(ArgsOf(inv), "--backup"))) {
     EmitAssessment(
-        ctx, {"fs.overwrite", Severity::kMedium, Reversibility::kIrreversible, "a service data file"},
+        ctx,
+        {"fs.overwrite", Severity::kMedium, Reversibility::kIrreversible, "a service data file"},
         destination.path, "cp replaces");
   }
 }
@@ -622,41 +624,41 @@ void HandleRsyncRemoveSources(const Invocation& inv, Context& ctx) {
 
 std::vector<Arg> RsyncOperands(std::span<const Arg> args) {
   return Operands(args, {"-e",
-                                              "--rsh",
-                                              "--exclude",
-                                              "--include",
-                                              "-f",
-                                              "--filter",
-                                              "--exclude-from",
-                                              "--include-from",
-                                              "--files-from",
-                                              "--rsync-path",
-                                              "--password-file",
-                                              "--log-file",
-                                              "--chmod",
-                                              "--chown",
-                                              "-B",
-                                              "--block-size",
-                                              "--backup-dir",
-                                              "--suffix",
-                                              "--partial-dir",
-                                              "-T",
-                                              "--temp-dir",
-                                              "--compare-dest",
-                                              "--copy-dest",
-                                              "--link-dest",
-                                              "--max-size",
-                                              "--min-size",
-                                              "--bwlimit",
-                                              "--timeout",
-                                              "--port",
-                                              "-M",
-                                              "--remote-option",
-                                              "--out-format",
-                                              "--max-delete",
-                                              "--info",
-                                              "--debug",
-                                              "--iconv"});
+                         "--rsh",
+                         "--exclude",
+                         "--include",
+                         "-f",
+                         "--filter",
+                         "--exclude-from",
+                         "--include-from",
+                         "--files-from",
+                         "--rsync-path",
+                         "--password-file",
+                         "--log-file",
+                         "--chmod",
+                         "--chown",
+                         "-B",
+                         "--block-size",
+                         "--backup-dir",
+                         "--suffix",
+                         "--partial-dir",
+                         "-T",
+                         "--temp-dir",
+                         "--compare-dest",
+                         "--copy-dest",
+                         "--link-dest",
+                         "--max-size",
+                         "--min-size",
+                         "--bwlimit",
+                         "--timeout",
+                         "--port",
+                         "-M",
+                         "--remote-option",
+                         "--out-format",
+                         "--max-delete",
+                         "--info",
+                         "--debug",
+                         "--iconv"});
 }
 
 void HandleRsync(const Invocation& inv, Context& ctx) {
@@ -665,8 +667,10 @@ void HandleRsync(const Invocation& inv, Context& ctx) {
   for (std::size_t i = 0; i < args.size(); ++i) {
     const std::string& text = args[i].text;
     std::optional<Arg> rsh;
-    if ((text == "-e" || text == "--rsh") && i + 1 < args.size()) rsh = args[++i];
-    else if (text.starts_with("--rsh=")) rsh = Arg{text.substr(6), args[i].known};
+    if ((text == "-e" || text == "--rsh") && i + 1 < args.size())
+      rsh = args[++i];
+    else if (text.starts_with("--rsh="))
+      rsh = Arg{text.substr(6), args[i].known};
     if (!rsh) continue;
     if (!rsh->known)
       ctx.Emit(MakeAction("opaque.exec", {}, Reversibility::kUnknown, Severity::kHigh,
@@ -717,14 +721,15 @@ void RunTarCarriedCommands(const Invocation& inv, Context& ctx) {
     ctx.ClassifyScript(command.text, inv.cwd, inv.depth + 1);
   };
   constexpr string_view kCommandOptions[] = {
-      "--to-command",   "--use-compress-program", "--info-script", "--new-volume-script",
-      "--rsh-command",  "--rmt-command",          "--compress-program"};
+      "--to-command",  "--use-compress-program", "--info-script",     "--new-volume-script",
+      "--rsh-command", "--rmt-command",          "--compress-program"};
   for (std::size_t i = 0; i < args.size(); ++i) {
     const std::string& text = args[i].text;
     if (text == "--") break;
     if (text.starts_with("--checkpoint-action=")) {
       string_view action = string_view(text).substr(20);
-      if (action.starts_with("exec=")) run(Arg{std::string(action.substr(5)), args[i].known}, "--checkpoint-action=exec");
+      if (action.starts_with("exec="))
+        run(Arg{std::string(action.substr(5)), args[i].known}, "--checkpoint-action=exec");
       continue;
     }
     bool matched = false;
@@ -743,8 +748,8 @@ void RunTarCarriedCommands(const Invocation& inv, Context& ctx) {
     if (matched) continue;
     if ((text == "-I" || text == "-F") && i + 1 < args.size()) {
       run(args[++i], text == "-I" ? "-I" : "-F");
-    } else if (text.size() > 2 && (text.starts_with("-I") || text.starts_with("-F")) && text[1] != '-' &&
-               !IsAllLetters(text.substr(1))) {
+    } else if (text.size() > 2 && (text.starts_with("-I") || text.starts_with("-F")) &&
+               text[1] != '-' && !IsAllLetters(text.substr(1))) {
       run(Arg{text.substr(2), args[i].known}, text.substr(0, 2));
     }
   }
@@ -777,8 +782,10 @@ void CheckTarOverwritesBackup(const Invocation& inv, Context& ctx) {
       if (text.find('c') != std::string::npos) create = true;
       std::size_t f = text.find('f');
       if (f != std::string::npos) {
-        if (f + 1 < text.size()) archive = Arg{text.substr(f + 1), args[i].known};
-        else if (i + 1 < args.size()) archive = args[++i];
+        if (f + 1 < text.size())
+          archive = Arg{text.substr(f + 1), args[i].known};
+        else if (i + 1 < args.size())
+          archive = args[++i];
       }
     } else {
       inputs.push_back(args[i]);
@@ -793,10 +800,11 @@ void CheckTarOverwritesBackup(const Invocation& inv, Context& ctx) {
   const bool exists = !target.path.empty() && target.path[0] == '/' &&
                       ::stat(target.path.c_str(), &st) == 0 && S_ISREG(st.st_mode);
   if (!exists && !empty) return;
-  EmitAssessment(ctx,
-                 {"backup.overwrite", Severity::kHigh, Reversibility::kIrreversible,
-                  empty ? "a backup, replaced by an empty archive" : "an existing backup, replaced"},
-                 target.path, "tar -c overwrites");
+  EmitAssessment(
+      ctx,
+      {"backup.overwrite", Severity::kHigh, Reversibility::kIrreversible,
+       empty ? "a backup, replaced by an empty archive" : "an existing backup, replaced"},
+      target.path, "tar -c overwrites");
 }
 
 // tar --remove-files deletes its inputs once archived; --delete removes
@@ -900,7 +908,6 @@ void HandleTee(const Invocation& inv, Context& ctx) {
               mode == WriteMode::kAppend ? "tee -a appends to" : "tee overwrites", inv, ctx);
 }
 
-
 // --- writes that destroy without deleting ----------------------------------
 
 // sort -o FILE: FILE is truncated first. Sorting a file into itself keeps its
@@ -914,8 +921,8 @@ void HandleSort(const Invocation& inv, Context& ctx) {
   if (output.empty()) return;
   std::vector<Arg> inputs =
       Operands(args, {"-o", "--output", "-k", "--key", "-t", "--field-separator", "-T",
-                      "--temporary-directory", "-S", "--buffer-size", "--parallel",
-                      "--batch-size", "--files0-from", "--random-source", "--compress-program"});
+                      "--temporary-directory", "-S", "--buffer-size", "--parallel", "--batch-size",
+                      "--files0-from", "--random-source", "--compress-program"});
   bool in_place = false, empty = !inputs.empty();
   for (const Arg& input : inputs) {
     in_place = in_place || input.text == output;
@@ -929,12 +936,12 @@ void HandleSort(const Invocation& inv, Context& ctx) {
 
 // What a sed script does, as far as destroying goes.
 struct SedEffects {
-  bool deletes_lines = false;  // d/D/c on some lines
-  bool deletes_all = false;    // d (or c) on every line: the file is emptied
-  bool empties_lines = false;  // s/.*// and the like
+  bool deletes_lines = false;         // d/D/c on some lines
+  bool deletes_all = false;           // d (or c) on every line: the file is emptied
+  bool empties_lines = false;         // s/.*// and the like
   std::vector<std::string> executed;  // e COMMAND, s///e replacements
   bool executes_unknown = false;
-  std::vector<std::string> written;   // w FILE
+  std::vector<std::string> written;  // w FILE
 };
 
 SedEffects ParseSed(string_view script) {
@@ -942,7 +949,8 @@ SedEffects ParseSed(string_view script) {
   std::size_t i = 0;
   const std::size_t n = script.size();
   auto skip_blank = [&] {
-    while (i < n && (script[i] == ' ' || script[i] == '\t' || script[i] == ';' || script[i] == '\n'))
+    while (i < n &&
+           (script[i] == ' ' || script[i] == '\t' || script[i] == ';' || script[i] == '\n'))
       ++i;
   };
   auto rest_of_line = [&] {
@@ -1003,8 +1011,9 @@ SedEffects ParseSed(string_view script) {
     }
     if (i >= n) break;
     const char command = script[i++];
-    const bool every_line = !negated && (address.empty() || address == "1,$" || address == "0,$" ||
-                                         address == "/^/" || address == "/.*/" || address == "/^.*$/");
+    const bool every_line =
+        !negated && (address.empty() || address == "1,$" || address == "0,$" || address == "/^/" ||
+                     address == "/.*/" || address == "/^.*$/");
     switch (command) {
       case '{':
       case '}':
@@ -1052,8 +1061,10 @@ SedEffects ParseSed(string_view script) {
         break;
       case 'e': {
         std::string text = rest_of_line();
-        if (text.empty()) out.executes_unknown = true;  // runs the pattern space
-        else out.executed.push_back(std::move(text));
+        if (text.empty())
+          out.executes_unknown = true;  // runs the pattern space
+        else
+          out.executed.push_back(std::move(text));
         break;
       }
       case 's':
@@ -1076,7 +1087,8 @@ SedEffects ParseSed(string_view script) {
                                       regex == ".\\+" || regex == ".+"))
             out.empties_lines = true;
           if (flags.find('e') != std::string::npos) {
-            if (replacement.find('\\') != std::string::npos || replacement.find('&') != std::string::npos)
+            if (replacement.find('\\') != std::string::npos ||
+                replacement.find('&') != std::string::npos)
               out.executes_unknown = true;
             else
               out.executed.push_back(replacement);
@@ -1108,12 +1120,18 @@ void HandleSed(const Invocation& inv, Context& ctx) {
       continue;
     }
     if (!options_done && text.starts_with("--")) {
-      if (text == "--in-place") in_place = true;
-      else if (text.starts_with("--in-place=")) in_place = backup = true;
-      else if (text == "--expression" && i + 1 < args.size()) scripts.push_back(args[++i]);
-      else if (text.starts_with("--expression=")) scripts.push_back(Arg{text.substr(13), args[i].known});
-      else if (text == "--file" && i + 1 < args.size()) script_files.push_back(args[++i]);
-      else if (text == "--line-length" && i + 1 < args.size()) ++i;
+      if (text == "--in-place")
+        in_place = true;
+      else if (text.starts_with("--in-place="))
+        in_place = backup = true;
+      else if (text == "--expression" && i + 1 < args.size())
+        scripts.push_back(args[++i]);
+      else if (text.starts_with("--expression="))
+        scripts.push_back(Arg{text.substr(13), args[i].known});
+      else if (text == "--file" && i + 1 < args.size())
+        script_files.push_back(args[++i]);
+      else if (text == "--line-length" && i + 1 < args.size())
+        ++i;
       continue;
     }
     if (!options_done && text.size() > 1 && text[0] == '-') {
@@ -1125,7 +1143,7 @@ void HandleSed(const Invocation& inv, Context& ctx) {
           break;
         }
         if (c == 'e' || c == 'f' || c == 'l') {
-          std::string value = k + 1 < text.size() ? text.substr(k + 1)
+          std::string value = k + 1 < text.size()   ? text.substr(k + 1)
                               : i + 1 < args.size() ? args[++i].text
                                                     : std::string();
           if (c == 'e') scripts.push_back(Arg{value, args[i].known});
@@ -1135,8 +1153,10 @@ void HandleSed(const Invocation& inv, Context& ctx) {
       }
       continue;
     }
-    if (scripts.empty() && script_files.empty()) scripts.push_back(args[i]);
-    else files.push_back(args[i]);
+    if (scripts.empty() && script_files.empty())
+      scripts.push_back(args[i]);
+    else
+      files.push_back(args[i]);
   }
   SedEffects effects;
   bool script_known = true;
@@ -1150,26 +1170,32 @@ void HandleSed(const Invocation& inv, Context& ctx) {
     for (std::string& file : one.written) effects.written.push_back(std::move(file));
   };
   for (const Arg& script : scripts) {
-    if (!script.known) script_known = false;
-    else merge(script.text);
+    if (!script.known)
+      script_known = false;
+    else
+      merge(script.text);
   }
   for (const Arg& file : script_files) {
     CodeFile content = ctx.ReadCodeFile(file, inv.cwd, inv.remote);
-    if (content.state == CodeFile::State::kText) merge(content.text);
-    else if (content.state != CodeFile::State::kMissing) script_known = false;
+    if (content.state == CodeFile::State::kText)
+      merge(content.text);
+    else if (content.state != CodeFile::State::kMissing)
+      script_known = false;
   }
-  for (const std::string& command : effects.executed) ctx.ClassifyScript(command, inv.cwd, inv.depth + 1);
+  for (const std::string& command : effects.executed)
+    ctx.ClassifyScript(command, inv.cwd, inv.depth + 1);
   if (effects.executes_unknown)
-    ctx.Emit(MakeAction("opaque.exec", {}, Reversibility::kUnknown, Severity::kHigh,
-                        "sed runs the text it edits as a shell command (e), which cannot be known"));
+    ctx.Emit(
+        MakeAction("opaque.exec", {}, Reversibility::kUnknown, Severity::kHigh,
+                   "sed runs the text it edits as a shell command (e), which cannot be known"));
   for (const std::string& file : effects.written)
     if (file != "/dev/stdout" && file != "/dev/stderr")
       EmitWrite(Arg{file}, WriteMode::kTruncate, false, "sed w overwrites", inv, ctx);
   if (!in_place) return;
   if (!script_known) {
     for (const Arg& file : files)
-      EmitWrite(file, WriteMode::kTruncate, false, "sed -i with a script computed at run time rewrites",
-                inv, ctx);
+      EmitWrite(file, WriteMode::kTruncate, false,
+                "sed -i with a script computed at run time rewrites", inv, ctx);
     return;
   }
   const bool emptying = effects.deletes_all || effects.empties_lines;
@@ -1191,9 +1217,9 @@ void HandleSed(const Invocation& inv, Context& ctx) {
 void HandleInstall(const Invocation& inv, Context& ctx) {
   std::span<const Arg> args = ArgsOf(inv);
   if (HasShortFlag(args, 'd') || HasLongFlag(args, "--directory")) return;
-  std::vector<Arg> operands = Operands(args, {"-m", "--mode", "-o", "--owner", "-g", "--group",
-                                              "-t", "--target-directory", "-S", "--suffix",
-                                              "--strip-program", "-Z", "--context"});
+  std::vector<Arg> operands =
+      Operands(args, {"-m", "--mode", "-o", "--owner", "-g", "--group", "-t", "--target-directory",
+                      "-S", "--suffix", "--strip-program", "-Z", "--context"});
   std::string target_dir = OptionValue(args, "-t");
   if (target_dir.empty()) target_dir = OptionValue(args, "--target-directory");
   if (!target_dir.empty() || operands.size() != 2) return;  // into a directory: new names
@@ -1211,8 +1237,7 @@ void HandleLn(const Invocation& inv, Context& ctx) {
   std::span<const Arg> args = ArgsOf(inv);
   if (!(HasShortFlag(args, 'f') || HasLongFlag(args, "--force"))) return;
   if (HasShortFlag(args, 'b') || HasLongFlag(args, "--backup")) return;
-  std::vector<Arg> operands =
-      Operands(args, {"-t", "--target-directory", "-S", "--suffix"});
+  std::vector<Arg> operands = Operands(args, {"-t", "--target-directory", "-S", "--suffix"});
   std::string target_dir = OptionValue(args, "-t");
   if (target_dir.empty()) target_dir = OptionValue(args, "--target-directory");
   std::vector<Arg> links;

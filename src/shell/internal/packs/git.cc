@@ -53,12 +53,12 @@ bool IsTagRef(string_view ref) {
 }
 
 struct GitCommand {
-  std::string repo;                // from -C, resolved; empty when it is the cwd
-  std::string alias_script;        // `-c alias.X=!cmd` when X is the subcommand
-  std::string alias_expansion;     // `-c alias.X='push -f'`: git words X stands for
-  std::vector<Arg> settings;       // every -c KEY=VALUE
+  std::string repo;                  // from -C, resolved; empty when it is the cwd
+  std::string alias_script;          // `-c alias.X=!cmd` when X is the subcommand
+  std::string alias_expansion;       // `-c alias.X='push -f'`: git words X stands for
+  std::vector<Arg> settings;         // every -c KEY=VALUE
   std::size_t subcommand_index = 0;  // in inv.argv
-  bool require_force_off = false;  // -c clean.requireForce=false
+  bool require_force_off = false;    // -c clean.requireForce=false
   std::optional<Arg> subcommand;
   std::span<const Arg> args;  // after the subcommand
 };
@@ -73,7 +73,8 @@ GitCommand ParseGit(const Invocation& inv, Context& ctx) {
     if (text == "-C" && i + 1 < argv.size()) {
       std::string base = out.repo.empty() ? inv.cwd : out.repo;
       out.repo = ResolvePath(argv[++i], base, ctx.home()).path;
-    } else if ((text == "-c" && i + 1 < argv.size()) || (text.starts_with("-c") && text.size() > 2)) {
+    } else if ((text == "-c" && i + 1 < argv.size()) ||
+               (text.starts_with("-c") && text.size() > 2)) {
       const std::string setting = text == "-c" ? argv[++i].text : text.substr(2);
       out.settings.push_back(Arg{setting, argv[i].known});
       if (setting.starts_with("alias.")) {
@@ -98,8 +99,10 @@ GitCommand ParseGit(const Invocation& inv, Context& ctx) {
     out.args = argv.subspan(i + 1);
     for (const auto& [name, value] : aliases) {
       if (name != argv[i].text) continue;
-      if (value.starts_with('!')) out.alias_script = value.substr(1);
-      else out.alias_expansion = value;
+      if (value.starts_with('!'))
+        out.alias_script = value.substr(1);
+      else
+        out.alias_expansion = value;
     }
   }
   return out;
@@ -112,14 +115,29 @@ GitCommand ParseGit(const Invocation& inv, Context& ctx) {
 // filter.X.clean, credential.helper=!..., uploadpack.packObjectsHook ...
 bool IsCommandSetting(string_view key) {
   std::string lower;
-  for (char c : key) lower.push_back(static_cast<char>(std::tolower(static_cast<unsigned char>(c))));
-  constexpr string_view kExact[] = {
-      "core.sshcommand",  "core.pager",       "core.editor",     "core.fsmonitor",
-      "core.askpass",     "core.gitproxy",    "sequence.editor", "diff.external",
-      "gpg.program",      "gpg.ssh.program",  "gpg.x509.program", "gpg.openpgp.program",
-      "uploadpack.packobjectshook", "interactive.difffilter", "web.browser",
-      "sendemail.sendmailcmd", "core.alternaterefscommand", "sendemail.tocmd", "sendemail.cccmd",
-      "sendemail.validate", "gpg.ssh.defaultkeycommand"};
+  for (char c : key)
+    lower.push_back(static_cast<char>(std::tolower(static_cast<unsigned char>(c))));
+  constexpr string_view kExact[] = {"core.sshcommand",
+                                    "core.pager",
+                                    "core.editor",
+                                    "core.fsmonitor",
+                                    "core.askpass",
+                                    "core.gitproxy",
+                                    "sequence.editor",
+                                    "diff.external",
+                                    "gpg.program",
+                                    "gpg.ssh.program",
+                                    "gpg.x509.program",
+                                    "gpg.openpgp.program",
+                                    "uploadpack.packobjectshook",
+                                    "interactive.difffilter",
+                                    "web.browser",
+                                    "sendemail.sendmailcmd",
+                                    "core.alternaterefscommand",
+                                    "sendemail.tocmd",
+                                    "sendemail.cccmd",
+                                    "sendemail.validate",
+                                    "gpg.ssh.defaultkeycommand"};
   for (string_view exact : kExact)
     if (lower == exact) return true;
   if (lower.starts_with("pager.")) return true;
@@ -146,8 +164,10 @@ void RunGitCode(const Invocation& inv, Context& ctx, const std::string& cwd, con
   string_view text = code.text;
   if (text.starts_with('!')) text.remove_prefix(1);
   if (text.empty() || text == "true" || text == "false") return;
-  if (inv.remote) ctx.ClassifyRemoteScript(text, inv.depth + 1);
-  else ctx.ClassifyScript(text, cwd, inv.depth + 1);
+  if (inv.remote)
+    ctx.ClassifyRemoteScript(text, inv.depth + 1);
+  else
+    ctx.ClassifyScript(text, cwd, inv.depth + 1);
 }
 
 // KEY=VALUE of a -c setting or of `git config KEY VALUE`.
@@ -166,18 +186,20 @@ void ClassifySetting(const Invocation& inv, Context& ctx, const std::string& cwd
     return;
   if (lower == "core.hookspath" || lower == "init.templatedir") return;
   if (lower.starts_with("submodule.") && lower.ends_with(".update")) {
-    if (value.text.starts_with('!')) RunGitCode(inv, ctx, cwd, value, std::string(how) + " " + std::string(key));
+    if (value.text.starts_with('!'))
+      RunGitCode(inv, ctx, cwd, value, std::string(how) + " " + std::string(key));
     return;
   }
-  if (IsCommandSetting(key)) RunGitCode(inv, ctx, cwd, value, std::string(how) + " " + std::string(key));
+  if (IsCommandSetting(key))
+    RunGitCode(inv, ctx, cwd, value, std::string(how) + " " + std::string(key));
 }
 
 // GIT_SSH_COMMAND, GIT_EDITOR ... and GIT_CONFIG_PARAMETERS / _COUNT in the
 // environment git runs with.
 void ClassifyGitEnvironment(const Invocation& inv, Context& ctx, const std::string& cwd) {
   if (!inv.env) return;
-  constexpr string_view kCommands[] = {"GIT_SSH_COMMAND", "GIT_SSH",       "GIT_EDITOR",
-                                       "GIT_SEQUENCE_EDITOR", "GIT_PAGER", "GIT_ASKPASS",
+  constexpr string_view kCommands[] = {"GIT_SSH_COMMAND",     "GIT_SSH",          "GIT_EDITOR",
+                                       "GIT_SEQUENCE_EDITOR", "GIT_PAGER",        "GIT_ASKPASS",
                                        "GIT_EXTERNAL_DIFF",   "GIT_PROXY_COMMAND"};
   for (string_view name : kCommands)
     if (const Arg* value = inv.EnvValue(name)) RunGitCode(inv, ctx, cwd, *value, std::string(name));
@@ -218,7 +240,8 @@ void ClassifyGitEnvironment(const Invocation& inv, Context& ctx, const std::stri
   }
   if (const Arg* count = inv.EnvValue("GIT_CONFIG_COUNT")) {
     int n = 0;
-    for (char c : count->text) n = std::isdigit(static_cast<unsigned char>(c)) ? n * 10 + (c - '0') : n;
+    for (char c : count->text)
+      n = std::isdigit(static_cast<unsigned char>(c)) ? n * 10 + (c - '0') : n;
     for (int k = 0; k < std::min(n, 64); ++k) {
       const Arg* key = inv.EnvValue("GIT_CONFIG_KEY_" + std::to_string(k));
       const Arg* value = inv.EnvValue("GIT_CONFIG_VALUE_" + std::to_string(k));
@@ -227,7 +250,6 @@ void ClassifyGitEnvironment(const Invocation& inv, Context& ctx, const std::stri
     }
   }
 }
-
 
 std::string RepoLabel(const GitCommand& git, const Invocation& inv) {
   if (!git.repo.empty()) return git.repo;
@@ -513,7 +535,6 @@ void HandleUpdateRef(const GitCommand& git, const Invocation& inv, Context& ctx)
   }
 }
 
-
 // --- commands run by subcommands ----------------------------------------------
 
 void HandleConfig(const GitCommand& git, const Invocation& inv, Context& ctx) {
@@ -609,7 +630,8 @@ void ClassifyTransport(const GitCommand& git, const Invocation& inv, Context& ct
     for (string_view option : {"--upload-pack", "--receive-pack", "--exec"}) {
       if (text == option && i + 1 < args.size()) {
         RunGitCode(inv, ctx, inv.cwd, args[i + 1], "git " + sub + " " + std::string(option));
-      } else if (text.size() > option.size() && text.starts_with(option) && text[option.size()] == '=') {
+      } else if (text.size() > option.size() && text.starts_with(option) &&
+                 text[option.size()] == '=') {
         RunGitCode(inv, ctx, inv.cwd, Arg{text.substr(option.size() + 1), args[i].known},
                    "git " + sub + " " + std::string(option));
       }
@@ -732,7 +754,8 @@ void HandleGit(const Invocation& inv, Context& ctx) {
   if (!git.alias_expansion.empty() && inv.depth < 8) {
     // alias.X='push --force': `git X args` is `git push --force args`.
     Invocation expanded;
-    expanded.argv.assign(inv.argv.begin(), inv.argv.begin() + static_cast<std::ptrdiff_t>(git.subcommand_index));
+    expanded.argv.assign(inv.argv.begin(),
+                         inv.argv.begin() + static_cast<std::ptrdiff_t>(git.subcommand_index));
     std::size_t i = 0;
     const std::string& words = git.alias_expansion;
     while (i < words.size()) {

@@ -34,84 +34,141 @@ enum class Language { kPython, kJavaScript, kPerl, kRuby, kPhp, kAwk, kLua, kR }
 struct Token;
 
 constexpr Call kPythonCalls[] = {
-    {"os.system", Effect::kShell},          {"os.popen", Effect::kShell},
-    {"subprocess.run", Effect::kArgv},      {"subprocess.call", Effect::kArgv},
-    {"subprocess.check_call", Effect::kArgv}, {"subprocess.check_output", Effect::kArgv},
-    {"subprocess.Popen", Effect::kArgv},    {"subprocess.getoutput", Effect::kShell},
+    {"os.system", Effect::kShell},
+    {"os.popen", Effect::kShell},
+    {"subprocess.run", Effect::kArgv},
+    {"subprocess.call", Effect::kArgv},
+    {"subprocess.check_call", Effect::kArgv},
+    {"subprocess.check_output", Effect::kArgv},
+    {"subprocess.Popen", Effect::kArgv},
+    {"subprocess.getoutput", Effect::kShell},
     {"subprocess.getstatusoutput", Effect::kShell},
-    {"shutil.rmtree", Effect::kDeleteTree}, {"rmtree", Effect::kDeleteTree},
-    {"os.remove", Effect::kDeleteFile},     {"os.unlink", Effect::kDeleteFile},
-    {"os.rmdir", Effect::kDeleteFile},      {"os.removedirs", Effect::kDeleteFile},
-    {"system", Effect::kShell},             {"exec", Effect::kEval},
-    {"eval", Effect::kEval},                {"unlink", Effect::kDeleteFile},
-    {"rmdir", Effect::kDeleteFile},         {"os.execv", Effect::kArgv},
-    {"os.execvp", Effect::kArgv},           {"os.execl", Effect::kArgv},
-    {"os.execlp", Effect::kArgv},           {"os.execve", Effect::kArgv},
-    {"os.spawnv", Effect::kArgv},           {"os.spawnvp", Effect::kArgv},
-    {"os.spawnl", Effect::kArgv},           {"os.spawnlp", Effect::kArgv},
-    {"os.posix_spawn", Effect::kArgv},      {"os.posix_spawnp", Effect::kArgv},
-    {"pty.spawn", Effect::kArgv},           {"commands.getoutput", Effect::kShell},
-    {"os.truncate", Effect::kDeleteFile},   {"shutil.move", Effect::kNone},
+    {"shutil.rmtree", Effect::kDeleteTree},
+    {"rmtree", Effect::kDeleteTree},
+    {"os.remove", Effect::kDeleteFile},
+    {"os.unlink", Effect::kDeleteFile},
+    {"os.rmdir", Effect::kDeleteFile},
+    {"os.removedirs", Effect::kDeleteFile},
+    {"system", Effect::kShell},
+    {"exec", Effect::kEval},
+    {"eval", Effect::kEval},
+    {"unlink", Effect::kDeleteFile},
+    {"rmdir", Effect::kDeleteFile},
+    {"os.execv", Effect::kArgv},
+    {"os.execvp", Effect::kArgv},
+    {"os.execl", Effect::kArgv},
+    {"os.execlp", Effect::kArgv},
+    {"os.execve", Effect::kArgv},
+    {"os.spawnv", Effect::kArgv},
+    {"os.spawnvp", Effect::kArgv},
+    {"os.spawnl", Effect::kArgv},
+    {"os.spawnlp", Effect::kArgv},
+    {"os.posix_spawn", Effect::kArgv},
+    {"os.posix_spawnp", Effect::kArgv},
+    {"pty.spawn", Effect::kArgv},
+    {"commands.getoutput", Effect::kShell},
+    {"os.truncate", Effect::kDeleteFile},
+    {"shutil.move", Effect::kNone},
     {"compile", Effect::kEval},
 };
 constexpr Call kJavaScriptCalls[] = {
-    {"execSync", Effect::kShell},     {"exec", Effect::kShell},
-    {"spawnSync", Effect::kArgv},     {"spawn", Effect::kArgv},
-    {"execFileSync", Effect::kArgv},  {"execFile", Effect::kArgv},
-    {"rmSync", Effect::kDeleteTree},  {"rmdirSync", Effect::kDeleteTree},
-    {"fs.rm", Effect::kDeleteTree},   {"fs.rmdir", Effect::kDeleteTree},
-    {"promises.rm", Effect::kDeleteTree}, {"unlinkSync", Effect::kDeleteFile},
-    {"fs.unlink", Effect::kDeleteFile}, {"removeSync", Effect::kDeleteTree},
-    {"emptyDirSync", Effect::kDeleteTree}, {"rimraf", Effect::kDeleteTree},
-    {"eval", Effect::kEval},          {"Function", Effect::kEval},
-    {"Deno.remove", Effect::kDeleteTree}, {"Bun.spawn", Effect::kArgv},
-    {"execa", Effect::kArgv},         {"execaSync", Effect::kArgv},
-    {"execaCommand", Effect::kShell}, {"execaCommandSync", Effect::kShell},
-    {"truncateSync", Effect::kDeleteFile}, {"shell.rm", Effect::kRmArgs},
-    {"shell.exec", Effect::kShell},   {"del.sync", Effect::kDeleteTree},
-    {"deleteSync", Effect::kDeleteTree}, {"Deno.Command", Effect::kArgv},
-    {"Deno.run", Effect::kArgv},      {"Bun.spawnSync", Effect::kArgv},
-    {"vm.runInNewContext", Effect::kEval}, {"vm.runInThisContext", Effect::kEval},
+    {"execSync", Effect::kShell},
+    {"exec", Effect::kShell},
+    {"spawnSync", Effect::kArgv},
+    {"spawn", Effect::kArgv},
+    {"execFileSync", Effect::kArgv},
+    {"execFile", Effect::kArgv},
+    {"rmSync", Effect::kDeleteTree},
+    {"rmdirSync", Effect::kDeleteTree},
+    {"fs.rm", Effect::kDeleteTree},
+    {"fs.rmdir", Effect::kDeleteTree},
+    {"promises.rm", Effect::kDeleteTree},
+    {"unlinkSync", Effect::kDeleteFile},
+    {"fs.unlink", Effect::kDeleteFile},
+    {"removeSync", Effect::kDeleteTree},
+    {"emptyDirSync", Effect::kDeleteTree},
+    {"rimraf", Effect::kDeleteTree},
+    {"eval", Effect::kEval},
+    {"Function", Effect::kEval},
+    {"Deno.remove", Effect::kDeleteTree},
+    {"Bun.spawn", Effect::kArgv},
+    {"execa", Effect::kArgv},
+    {"execaSync", Effect::kArgv},
+    {"execaCommand", Effect::kShell},
+    {"execaCommandSync", Effect::kShell},
+    {"truncateSync", Effect::kDeleteFile},
+    {"shell.rm", Effect::kRmArgs},
+    {"shell.exec", Effect::kShell},
+    {"del.sync", Effect::kDeleteTree},
+    {"deleteSync", Effect::kDeleteTree},
+    {"Deno.Command", Effect::kArgv},
+    {"Deno.run", Effect::kArgv},
+    {"Bun.spawnSync", Effect::kArgv},
+    {"vm.runInNewContext", Effect::kEval},
+    {"vm.runInThisContext", Effect::kEval},
 };
 constexpr Call kPerlCalls[] = {
-    {"system", Effect::kShell},     {"exec", Effect::kShell},    {"qx", Effect::kShell},
-    {"readpipe", Effect::kShell},
+    {"system", Effect::kShell},      {"exec", Effect::kShell},
+    {"qx", Effect::kShell},          {"readpipe", Effect::kShell},
     {"unlink", Effect::kDeleteFile}, {"rmdir", Effect::kDeleteFile},
     {"rmtree", Effect::kDeleteTree}, {"remove_tree", Effect::kDeleteTree},
     {"eval", Effect::kEval},
 };
 constexpr Call kRubyCalls[] = {
-    {"system", Effect::kShell},        {"exec", Effect::kShell},
-    {"spawn", Effect::kShell},         {"Open3.capture2", Effect::kShell},
-    {"Open3.popen3", Effect::kShell},  {"FileUtils.rm_rf", Effect::kDeleteTree},
-    {"FileUtils.rm_r", Effect::kDeleteTree}, {"FileUtils.remove_dir", Effect::kDeleteTree},
-    {"FileUtils.remove_entry", Effect::kDeleteTree}, {"FileUtils.rm", Effect::kDeleteFile},
-    {"FileUtils.rm_f", Effect::kDeleteFile}, {"File.delete", Effect::kDeleteFile},
-    {"File.unlink", Effect::kDeleteFile}, {"Dir.rmdir", Effect::kDeleteFile},
-    {"Dir.delete", Effect::kDeleteFile}, {"eval", Effect::kEval},
-    {"qx", Effect::kShell},           {"IO.popen", Effect::kShell},
-    {"Open3.capture3", Effect::kShell}, {"Open3.capture2e", Effect::kShell},
-    {"Open3.popen2", Effect::kShell}, {"Open3.popen2e", Effect::kShell},
-    {"Process.spawn", Effect::kShell}, {"FileUtils.rmtree", Effect::kDeleteTree},
+    {"system", Effect::kShell},
+    {"exec", Effect::kShell},
+    {"spawn", Effect::kShell},
+    {"Open3.capture2", Effect::kShell},
+    {"Open3.popen3", Effect::kShell},
+    {"FileUtils.rm_rf", Effect::kDeleteTree},
+    {"FileUtils.rm_r", Effect::kDeleteTree},
+    {"FileUtils.remove_dir", Effect::kDeleteTree},
+    {"FileUtils.remove_entry", Effect::kDeleteTree},
+    {"FileUtils.rm", Effect::kDeleteFile},
+    {"FileUtils.rm_f", Effect::kDeleteFile},
+    {"File.delete", Effect::kDeleteFile},
+    {"File.unlink", Effect::kDeleteFile},
+    {"Dir.rmdir", Effect::kDeleteFile},
+    {"Dir.delete", Effect::kDeleteFile},
+    {"eval", Effect::kEval},
+    {"qx", Effect::kShell},
+    {"IO.popen", Effect::kShell},
+    {"Open3.capture3", Effect::kShell},
+    {"Open3.capture2e", Effect::kShell},
+    {"Open3.popen2", Effect::kShell},
+    {"Open3.popen2e", Effect::kShell},
+    {"Process.spawn", Effect::kShell},
+    {"FileUtils.rmtree", Effect::kDeleteTree},
     {"FileUtils.remove_entry_secure", Effect::kDeleteTree},
-    {"rm_rf", Effect::kDeleteTree},   {"rm_r", Effect::kDeleteTree},
-    {"remove_dir", Effect::kDeleteTree}, {"instance_eval", Effect::kEval},
+    {"rm_rf", Effect::kDeleteTree},
+    {"rm_r", Effect::kDeleteTree},
+    {"remove_dir", Effect::kDeleteTree},
+    {"instance_eval", Effect::kEval},
     {"class_eval", Effect::kEval},
 };
 constexpr Call kPhpCalls[] = {
-    {"system", Effect::kShell},    {"exec", Effect::kShell},     {"shell_exec", Effect::kShell},
-    {"passthru", Effect::kShell},  {"proc_open", Effect::kShell}, {"popen", Effect::kShell},
-    {"unlink", Effect::kDeleteFile}, {"rmdir", Effect::kDeleteFile}, {"eval", Effect::kEval},
-    {"pcntl_exec", Effect::kArgv},   {"qx", Effect::kShell},      {"assert", Effect::kEval},
+    {"system", Effect::kShell},
+    {"exec", Effect::kShell},
+    {"shell_exec", Effect::kShell},
+    {"passthru", Effect::kShell},
+    {"proc_open", Effect::kShell},
+    {"popen", Effect::kShell},
+    {"unlink", Effect::kDeleteFile},
+    {"rmdir", Effect::kDeleteFile},
+    {"eval", Effect::kEval},
+    {"pcntl_exec", Effect::kArgv},
+    {"qx", Effect::kShell},
+    {"assert", Effect::kEval},
     {"create_function", Effect::kEval},
 };
 constexpr Call kAwkCalls[] = {{"system", Effect::kShell}};
 constexpr Call kLuaCalls[] = {
-    {"os.execute", Effect::kShell}, {"io.popen", Effect::kShell},
-    {"os.remove", Effect::kDeleteFile}, {"load", Effect::kEval}, {"loadstring", Effect::kEval},
+    {"os.execute", Effect::kShell},     {"io.popen", Effect::kShell},
+    {"os.remove", Effect::kDeleteFile}, {"load", Effect::kEval},
+    {"loadstring", Effect::kEval},
 };
 constexpr Call kRCalls[] = {
-    {"system", Effect::kShell},     {"system2", Effect::kArgv},
+    {"system", Effect::kShell},      {"system2", Effect::kArgv},
     {"unlink", Effect::kDeleteTree}, {"file.remove", Effect::kDeleteFile},
     {"eval", Effect::kEval},
 };
@@ -122,14 +179,22 @@ bool In(std::string_view text, std::initializer_list<std::string_view> set) {
 
 std::span<const Call> CallsFor(Language language) {
   switch (language) {
-    case Language::kPython: return kPythonCalls;
-    case Language::kJavaScript: return kJavaScriptCalls;
-    case Language::kPerl: return kPerlCalls;
-    case Language::kRuby: return kRubyCalls;
-    case Language::kPhp: return kPhpCalls;
-    case Language::kAwk: return kAwkCalls;
-    case Language::kLua: return kLuaCalls;
-    case Language::kR: return kRCalls;
+    case Language::kPython:
+      return kPythonCalls;
+    case Language::kJavaScript:
+      return kJavaScriptCalls;
+    case Language::kPerl:
+      return kPerlCalls;
+    case Language::kRuby:
+      return kRubyCalls;
+    case Language::kPhp:
+      return kPhpCalls;
+    case Language::kAwk:
+      return kAwkCalls;
+    case Language::kLua:
+      return kLuaCalls;
+    case Language::kR:
+      return kRCalls;
   }
   return {};
 }
@@ -137,7 +202,7 @@ std::span<const Call> CallsFor(Language language) {
 struct Token {
   enum class Kind { kIdent, kString, kPunct, kOther };
   Kind kind;
-  std::string text;       // identifier (dotted), decoded string, or the punct
+  std::string text;           // identifier (dotted), decoded string, or the punct
   bool interpolated = false;  // a string with ${..}/#{..}/{..} parts
 };
 
@@ -180,7 +245,7 @@ std::vector<Token> Tokenize(std::string_view code, Language language) {
       std::size_t j = i + quote_len;
       while (j < n) {
         if (code.compare(j, quote_len, std::string(quote_len, c)) == 0) break;
-        if (code[j] == '\\' && j + 1 < n && c != '\'' ) {
+        if (code[j] == '\\' && j + 1 < n && c != '\'') {
           char e = code[j + 1];
           token.text.push_back(e == 'n' ? '\n' : e == 't' ? '\t' : e);
           j += 2;
@@ -195,7 +260,8 @@ std::vector<Token> Tokenize(std::string_view code, Language language) {
         if ((c == '`' && code[j] == '$' && j + 1 < n && code[j + 1] == '{') ||
             (c == '"' && code[j] == '#' && j + 1 < n && code[j + 1] == '{' &&
              language == Language::kRuby) ||
-            (c == '"' && code[j] == '$' && (language == Language::kPerl || language == Language::kPhp)) ||
+            (c == '"' && code[j] == '$' &&
+             (language == Language::kPerl || language == Language::kPhp)) ||
             (prefixed_f && code[j] == '{'))
           token.interpolated = true;
         token.text.push_back(code[j]);
@@ -240,7 +306,11 @@ std::vector<Token> Tokenize(std::string_view code, Language language) {
       }
       if (start != std::string_view::npos) {
         const char open = code[start];
-        const char close = open == '(' ? ')' : open == '{' ? '}' : open == '[' ? ']' : open == '<' ? '>' : open;
+        const char close = open == '('   ? ')'
+                           : open == '{' ? '}'
+                           : open == '[' ? ']'
+                           : open == '<' ? '>'
+                                         : open;
         int level = 1;
         std::size_t j = start + 1;
         std::string text;
@@ -251,15 +321,18 @@ std::vector<Token> Tokenize(std::string_view code, Language language) {
             j += 2;
             continue;
           }
-          if (open != close && d == open) ++level;
-          else if (d == close && --level == 0) break;
+          if (open != close && d == open)
+            ++level;
+          else if (d == close && --level == 0)
+            break;
           text.push_back(d);
           ++j;
         }
         Token token{Token::Kind::kString, text};
-        token.interpolated = (op == "qx" || op == "qq" || op == "%x" || op == "%Q" || op == "%" ||
-                              op == "%W" || op == "%I") &&
-                             (text.find('$') != std::string::npos || text.find("#{") != std::string::npos);
+        token.interpolated =
+            (op == "qx" || op == "qq" || op == "%x" || op == "%Q" || op == "%" || op == "%W" ||
+             op == "%I") &&
+            (text.find('$') != std::string::npos || text.find("#{") != std::string::npos);
         if (op == "qx" || op == "%x") {
           tokens.push_back({Token::Kind::kIdent, "qx"});
           tokens.push_back({Token::Kind::kPunct, "("});
@@ -332,8 +405,10 @@ Argument FirstArgument(const std::vector<Token>& tokens, std::size_t name_index)
     // A program name followed by an argv list: spawn('rm', ['-rf', '/x']).
     if (i + 2 < tokens.size() && tokens[i + 1].text == "," && tokens[i + 2].text == "[") {
       for (std::size_t k = i + 3; k < tokens.size() && tokens[k].text != "]"; ++k) {
-        if (tokens[k].kind == Token::Kind::kString) arg.strings.push_back(tokens[k].text);
-        else if (tokens[k].text != ",") arg.literal = false;
+        if (tokens[k].kind == Token::Kind::kString)
+          arg.strings.push_back(tokens[k].text);
+        else if (tokens[k].text != ",")
+          arg.literal = false;
       }
       arg.is_list = true;
     } else if (i + 1 < tokens.size() && (tokens[i + 1].text == "+" || tokens[i + 1].text == "%" ||
@@ -342,8 +417,10 @@ Argument FirstArgument(const std::vector<Token>& tokens, std::size_t name_index)
     } else if (i + 1 < tokens.size() && tokens[i + 1].text == ",") {
       // Further literal arguments: rm('-rf', '/x'), execFile('rm', '-rf')...
       for (std::size_t k = i + 2; k < tokens.size() && tokens[k].text != ")"; ++k) {
-        if (tokens[k].kind == Token::Kind::kString) arg.strings.push_back(tokens[k].text);
-        else if (tokens[k].text == "[" || tokens[k].text == "{" || tokens[k].text == "(") break;
+        if (tokens[k].kind == Token::Kind::kString)
+          arg.strings.push_back(tokens[k].text);
+        else if (tokens[k].text == "[" || tokens[k].text == "{" || tokens[k].text == "(")
+          break;
       }
     }
     return arg;
@@ -353,8 +430,10 @@ Argument FirstArgument(const std::vector<Token>& tokens, std::size_t name_index)
     arg.literal = true;
     for (std::size_t k = i + 1; k < tokens.size(); ++k) {
       if (tokens[k].text == "]" || tokens[k].text == ")") break;
-      if (tokens[k].kind == Token::Kind::kString) arg.strings.push_back(tokens[k].text);
-      else if (tokens[k].text != ",") arg.literal = false;
+      if (tokens[k].kind == Token::Kind::kString)
+        arg.strings.push_back(tokens[k].text);
+      else if (tokens[k].text != ",")
+        arg.literal = false;
     }
     return arg;
   }
@@ -368,9 +447,9 @@ void ApplyCall(const Call& call, const Argument& arg, Language language, const I
                Context& ctx, std::string_view interpreter, int eval_depth) {
   std::string who(interpreter);
   if (!arg.literal || arg.strings.empty()) {
-    ctx.Emit(MakeAction("opaque.exec", {}, Reversibility::kUnknown, Severity::kHigh,
-                        who + " calls " + std::string(call.name) +
-                            " with an argument computed at run time"));
+    ctx.Emit(MakeAction(
+        "opaque.exec", {}, Reversibility::kUnknown, Severity::kHigh,
+        who + " calls " + std::string(call.name) + " with an argument computed at run time"));
     return;
   }
   auto run_argv = [&](std::vector<std::string> words) {
@@ -389,8 +468,10 @@ void ApplyCall(const Call& call, const Argument& arg, Language language, const I
       break;
     }
     case Effect::kArgv:
-      if (arg.is_list) run_argv(arg.strings);
-      else ctx.ClassifyScript(arg.strings[0], inv.cwd, inv.depth + 1);  // shell=True style
+      if (arg.is_list)
+        run_argv(arg.strings);
+      else
+        ctx.ClassifyScript(arg.strings[0], inv.cwd, inv.depth + 1);  // shell=True style
       break;
     case Effect::kDeleteTree:
       for (const std::string& path : arg.strings) run_argv({"rm", "-rf", "--", path});
@@ -466,7 +547,7 @@ Bindings CollectBindings(const std::vector<Token>& tokens, Language language) {
   };
   for (std::size_t i = 0; i < tokens.size(); ++i) {
     if (language == Language::kPython) {
-      if (is(i, "import") && (i == 0 || !is(i - 1, "from") )) {
+      if (is(i, "import") && (i == 0 || !is(i - 1, "from"))) {
         // import a.b as x, c as y
         std::size_t k = i + 1;
         while (ident(k)) {
@@ -558,8 +639,9 @@ Bindings CollectBindings(const std::vector<Token>& tokens, Language language) {
           std::size_t v = k + 1;
           if (is(v, "await")) ++v;
           std::string module;
-          if (ident(v) && (tokens[v].text == "require" || tokens[v].text == "import") && is(v + 1, "(") &&
-              v + 2 < tokens.size() && tokens[v + 2].kind == Token::Kind::kString && is(v + 3, ")")) {
+          if (ident(v) && (tokens[v].text == "require" || tokens[v].text == "import") &&
+              is(v + 1, "(") && v + 2 < tokens.size() &&
+              tokens[v + 2].kind == Token::Kind::kString && is(v + 3, ")")) {
             module = StripModulePrefix(tokens[v + 2].text);
           } else if (ident(v) && !is(v + 1, "(") && !is(v + 1, "[")) {
             module = tokens[v].text;  // const r = fs.rmSync;  const x = cp;
@@ -616,9 +698,9 @@ void FoldDynamicImports(std::vector<Token>* tokens, Language language, const Inv
     if (!importer || t[i + 1].text != "(") continue;
     if (t[i + 2].kind != Token::Kind::kString || t[i + 2].interpolated || t[i + 3].text != ")") {
       if (t[i + 2].text != ")")
-        ctx.Emit(MakeAction("opaque.exec", {}, Reversibility::kUnknown, Severity::kHigh,
-                            std::string(interpreter) + " imports a module named at run time (" + fn +
-                                ")"));
+        ctx.Emit(MakeAction(
+            "opaque.exec", {}, Reversibility::kUnknown, Severity::kHigh,
+            std::string(interpreter) + " imports a module named at run time (" + fn + ")"));
       continue;
     }
     std::string module = StripModulePrefix(t[i + 2].text);
@@ -627,11 +709,13 @@ void FoldDynamicImports(std::vector<Token>* tokens, Language language, const Inv
     if (i + 5 < t.size() + 1 && i + 4 < t.size() && t[i + 4].text == "." && i + 5 < t.size() &&
         t[i + 5].kind == Token::Kind::kIdent) {
       Token folded{Token::Kind::kIdent, module + "." + t[i + 5].text};
-      t.erase(t.begin() + static_cast<std::ptrdiff_t>(i), t.begin() + static_cast<std::ptrdiff_t>(i + 6));
+      t.erase(t.begin() + static_cast<std::ptrdiff_t>(i),
+              t.begin() + static_cast<std::ptrdiff_t>(i + 6));
       t.insert(t.begin() + static_cast<std::ptrdiff_t>(i), std::move(folded));
     } else {
       Token folded{Token::Kind::kIdent, module};
-      t.erase(t.begin() + static_cast<std::ptrdiff_t>(i), t.begin() + static_cast<std::ptrdiff_t>(i + 4));
+      t.erase(t.begin() + static_cast<std::ptrdiff_t>(i),
+              t.begin() + static_cast<std::ptrdiff_t>(i + 4));
       t.insert(t.begin() + static_cast<std::ptrdiff_t>(i), std::move(folded));
     }
     (void)language;
@@ -646,8 +730,10 @@ std::size_t MatchingClose(const std::vector<Token>& tokens, std::size_t open) {
   int level = 0;
   for (std::size_t k = open; k < tokens.size(); ++k) {
     if (tokens[k].kind != Token::Kind::kPunct) continue;
-    if (tokens[k].text == o) ++level;
-    else if (tokens[k].text == c && --level == 0) return k;
+    if (tokens[k].text == o)
+      ++level;
+    else if (tokens[k].text == c && --level == 0)
+      return k;
   }
   return std::string::npos;
 }
@@ -662,7 +748,8 @@ bool InArgumentPosition(const std::vector<Token>& tokens, std::size_t i) {
   for (std::size_t k = i; k-- > 0;) {
     if (tokens[k].kind != Token::Kind::kPunct) continue;
     const std::string& p = tokens[k].text;
-    if (p == ")" || p == "]" || p == "}") ++level;
+    if (p == ")" || p == "]" || p == "}")
+      ++level;
     else if (p == "(" || p == "[" || p == "{") {
       if (level == 0) return p == "(" && k > 0 && tokens[k - 1].kind == Token::Kind::kIdent;
       --level;
@@ -681,10 +768,10 @@ const Call* FindCall(std::span<const Call> calls, const std::string& text, Langu
       bool known_owner = owner.ends_with(")") || owner == "os" || owner == "fs" ||
                          owner == "child_process" || owner == "cp" || owner == "shutil" ||
                          owner == "File.Path" || owner == "subprocess" || owner == "Kernel" ||
-                         owner.ends_with("fs") || owner.ends_with("promises") ||
-                         owner == "fse" || owner == "fs-extra" || owner == "Deno" ||
-                         owner == "Bun" || owner == "POSIX" || owner == "execa" ||
-                         owner == "FileUtils" || IsDangerousModule(owner, language);
+                         owner.ends_with("fs") || owner.ends_with("promises") || owner == "fse" ||
+                         owner == "fs-extra" || owner == "Deno" || owner == "Bun" ||
+                         owner == "POSIX" || owner == "execa" || owner == "FileUtils" ||
+                         IsDangerousModule(owner, language);
       if (!known_owner) continue;
     }
     return &call;
@@ -709,8 +796,8 @@ void ScanCode(std::string_view code, Language language, const Invocation& inv, C
     if (!arg.strings.empty() || arg.literal) return arg;
     std::size_t a = name_index + 1;
     if (a < tokens.size() && tokens[a].text == "(") ++a;
-    if (a < tokens.size() && tokens[a].kind == Token::Kind::kIdent &&
-        a + 1 < tokens.size() && (tokens[a + 1].text == ")" || tokens[a + 1].text == ",")) {
+    if (a < tokens.size() && tokens[a].kind == Token::Kind::kIdent && a + 1 < tokens.size() &&
+        (tokens[a + 1].text == ")" || tokens[a + 1].text == ",")) {
       if (auto it = bindings.literals.find(tokens[a].text); it != bindings.literals.end()) {
         arg.literal = true;
         arg.strings.push_back(it->second);
@@ -759,7 +846,8 @@ void ScanCode(std::string_view code, Language language, const Invocation& inv, C
       std::size_t close = MatchingClose(tokens, i + 1);
       std::string module = name;
       if (module.ends_with(".__dict__")) module.resize(module.size() - 9);
-      if (close == i + 3 && tokens[i + 2].kind == Token::Kind::kString && !tokens[i + 2].interpolated) {
+      if (close == i + 3 && tokens[i + 2].kind == Token::Kind::kString &&
+          !tokens[i + 2].interpolated) {
         const Call* call = FindCall(calls, module + "." + tokens[i + 2].text, language);
         if (call != nullptr && call->effect != Effect::kNone && close + 1 < tokens.size() &&
             tokens[close + 1].text == "(")
@@ -791,11 +879,14 @@ void ScanCode(std::string_view code, Language language, const Invocation& inv, C
       int level = 0;
       std::size_t k = i - 1;
       for (;; --k) {
-        if (tokens[k].text == ")") ++level;
-        else if (tokens[k].text == "(" && --level == 0) break;
+        if (tokens[k].text == ")")
+          ++level;
+        else if (tokens[k].text == "(" && --level == 0)
+          break;
         if (k == 0) break;
       }
-      if (k > 0 && tokens[k - 1].kind == Token::Kind::kIdent && tokens[k - 1].text.ends_with("Path"))
+      if (k > 0 && tokens[k - 1].kind == Token::Kind::kIdent &&
+          tokens[k - 1].text.ends_with("Path"))
         arg = argument(k - 1);
     }
     ApplyCall(*call, arg, language, inv, ctx, interpreter, eval_depth);
@@ -814,7 +905,8 @@ void RunInterpreter(const Invocation& inv, Context& ctx, Language language,
     bool is_code_flag = std::find(code_flags.begin(), code_flags.end(), text) != code_flags.end();
     // Perl/Ruby clusters: -ne, -pe, -lane all end with the code flag.
     if (!is_code_flag && (language == Language::kPerl || language == Language::kRuby) &&
-        text.size() > 2 && text[0] == '-' && text[1] != '-' && (text.back() == 'e' || text.back() == 'E') &&
+        text.size() > 2 && text[0] == '-' && text[1] != '-' &&
+        (text.back() == 'e' || text.back() == 'E') &&
         std::all_of(text.begin() + 1, text.end(),
                     [](char c) { return std::isalpha(static_cast<unsigned char>(c)) != 0; }) &&
         text[1] != 'M' && text[1] != 'm' && text[1] != 'I' && text[1] != 'r')
@@ -916,9 +1008,9 @@ bool ReadsCodeOnStdin(std::string_view command) {
   std::string_view word = command.substr(start, end == std::string_view::npos ? end : end - start);
   if (auto slash = word.rfind('/'); slash != std::string_view::npos) word = word.substr(slash + 1);
   constexpr std::string_view kReaders[] = {
-      "sh",   "bash",  "zsh",  "dash", "ksh",   "ash",    "fish",  "python", "python3",
-      "perl", "ruby",  "node", "php",  "lua",   "psql",   "mysql", "sqlite3", "redis-cli",
-      "mongosh", "mongo", "osascript"};
+      "sh",     "bash",    "zsh",     "dash",      "ksh",     "ash",   "fish",
+      "python", "python3", "perl",    "ruby",      "node",    "php",   "lua",
+      "psql",   "mysql",   "sqlite3", "redis-cli", "mongosh", "mongo", "osascript"};
   for (std::string_view reader : kReaders)
     if (word == reader) return true;
   return false;
@@ -966,7 +1058,6 @@ void Awk(const Invocation& inv, Context& ctx) {
     return;
   }
 }
-
 
 // --- PowerShell ---------------------------------------------------------------
 
@@ -1057,7 +1148,8 @@ void ScanPowerShell(std::string_view code, const Invocation& inv, Context& ctx, 
       if (out.empty() && !positional.empty()) out.push_back(positional[0]);
       return out;
     };
-    if (In(cmd, {"remove-item", "rm", "del", "erase", "rd", "ri", "rmdir", "remove-itemproperty"})) {
+    if (In(cmd,
+           {"remove-item", "rm", "del", "erase", "rd", "ri", "rmdir", "remove-itemproperty"})) {
       if (has_switch({"whatif"})) {
         words.clear();
         statement_text.clear();
@@ -1081,13 +1173,17 @@ void ScanPowerShell(std::string_view code, const Invocation& inv, Context& ctx, 
       }
     } else if (In(cmd, {"clear-content", "clc"})) {
       for (const PsWord& path : paths({"path", "literalpath"})) {
-        if (!path.literal) opaque("empties a file named at run time");
-        else run_argv({"truncate", "-s", "0", path.text});
+        if (!path.literal)
+          opaque("empties a file named at run time");
+        else
+          run_argv({"truncate", "-s", "0", path.text});
       }
     } else if (In(cmd, {"invoke-expression", "iex"})) {
       std::vector<PsWord> what = paths({"command"});
-      if (what.empty() || !what[0].literal) opaque("runs code computed at run time (Invoke-Expression)");
-      else ScanPowerShell(what[0].text, inv, ctx, depth + 1);
+      if (what.empty() || !what[0].literal)
+        opaque("runs code computed at run time (Invoke-Expression)");
+      else
+        ScanPowerShell(what[0].text, inv, ctx, depth + 1);
     } else if (In(cmd, {"start-process", "saps", "start"})) {
       std::vector<PsWord> file = paths({"filepath", "file"});
       if (file.empty() || !file[0].literal) {
@@ -1127,19 +1223,23 @@ void ScanPowerShell(std::string_view code, const Invocation& inv, Context& ctx, 
           if (text.find_first_of(" '\"$`;&|<>()") != std::string::npos) {
             std::string quoted = "'";
             for (char c : text) {
-              if (c == '\'') quoted += "'\\''";
-              else quoted.push_back(c);
+              if (c == '\'')
+                quoted += "'\\''";
+              else
+                quoted.push_back(c);
             }
             text = quoted + "'";
           }
           line += text;
           known = known && words[k].literal;
         }
-        if (!known) opaque("runs " + words[first - 1].text + " with arguments computed at run time");
+        if (!known)
+          opaque("runs " + words[first - 1].text + " with arguments computed at run time");
         else if (cmd == "cmd" || cmd == "cmd.exe") {
           // cmd /c LINE
           for (std::size_t k = first; k + 1 < words.size(); ++k)
-            if (lower(words[k].text) == "/c") ctx.ClassifyScript(words[k + 1].text, inv.cwd, inv.depth + 1);
+            if (lower(words[k].text) == "/c")
+              ctx.ClassifyScript(words[k + 1].text, inv.cwd, inv.depth + 1);
         } else {
           ctx.ClassifyScript(line, inv.cwd, inv.depth + 1);
         }
@@ -1176,8 +1276,10 @@ void ScanPowerShell(std::string_view code, const Invocation& inv, Context& ctx, 
       int level = 0;
       std::size_t j = i;
       for (; j < n; ++j) {
-        if (code[j] == '{') ++level;
-        else if (code[j] == '}' && --level == 0) break;
+        if (code[j] == '{')
+          ++level;
+        else if (code[j] == '}' && --level == 0)
+          break;
       }
       word.text = std::string(code.substr(i + 1, j > i ? j - i - 1 : 0));
       word.block = true;
@@ -1192,8 +1294,10 @@ void ScanPowerShell(std::string_view code, const Invocation& inv, Context& ctx, 
         int level = 0;
         std::size_t j = i;
         for (; j < n; ++j) {
-          if (code[j] == '(') ++level;
-          else if (code[j] == ')' && --level == 0) break;
+          if (code[j] == '(')
+            ++level;
+          else if (code[j] == ')' && --level == 0)
+            break;
         }
         ScanPowerShell(code.substr(i + 1, j > i ? j - i - 1 : 0), inv, ctx, depth + 1);
         word.text = "(...)";
@@ -1276,14 +1380,16 @@ void PowerShell(const Invocation& inv, Context& ctx) {
       return;
     }
     if (option == "encodedcommand" || option == "enc" || option == "e" || option == "ec") {
-      ctx.Emit(MakeAction("opaque.exec", {}, Reversibility::kUnknown, Severity::kHigh,
-                          "powershell runs an encoded command (-EncodedCommand), which is not checked"));
+      ctx.Emit(
+          MakeAction("opaque.exec", {}, Reversibility::kUnknown, Severity::kHigh,
+                     "powershell runs an encoded command (-EncodedCommand), which is not checked"));
       return;
     }
     if (option == "file" || option == "f") {
       if (i + 1 < args.size()) {
         CodeFile file = ctx.ReadCodeFile(args[i + 1], inv.cwd, inv.remote);
-        if (file.state == CodeFile::State::kText && file.written_here) ScanPowerShell(file.text, inv, ctx, 0);
+        if (file.state == CodeFile::State::kText && file.written_here)
+          ScanPowerShell(file.text, inv, ctx, 0);
         else if (file.state == CodeFile::State::kUnknown)
           ctx.Emit(MakeAction("opaque.exec", {}, Reversibility::kUnknown, Severity::kHigh,
                               "powershell runs " + args[i + 1].text + ", computed at run time"));
@@ -1302,7 +1408,8 @@ void PowerShell(const Invocation& inv, Context& ctx) {
     else
       ScanPowerShell(inv.stdin_text, inv, ctx, 0);
   } else if (inv.stdin_piped) {
-    if (inv.piped_text) ScanPowerShell(*inv.piped_text, inv, ctx, 0);
+    if (inv.piped_text)
+      ScanPowerShell(*inv.piped_text, inv, ctx, 0);
     else
       ctx.Emit(MakeAction("opaque.exec", {}, Reversibility::kUnknown, Severity::kHigh,
                           "powershell runs code piped in at run time, which cannot be checked"));
@@ -1310,32 +1417,58 @@ void PowerShell(const Invocation& inv, Context& ctx) {
 }
 
 constexpr PackEntry kInterpreters[] = {
-    {"python", Python},   {"python2", Python}, {"python3", Python, true}, {"pypy3", Python},
-    {"pypy", Python},     {"node", Node},       {"nodejs", Node},          {"bun", Node},
-    {"deno", Deno},       {"perl", Perl},       {"ruby", Ruby},            {"php", Php},
-    {"awk", Awk},         {"gawk", Awk},        {"mawk", Awk},             {"nawk", Awk},
-    {"lua", Lua},         {"luajit", Lua},      {"Rscript", Rscript},
-    {"pwsh", PowerShell}, {"powershell", PowerShell}, {"powershell.exe", PowerShell},
+    {"python", Python},
+    {"python2", Python},
+    {"python3", Python, true},
+    {"pypy3", Python},
+    {"pypy", Python},
+    {"node", Node},
+    {"nodejs", Node},
+    {"bun", Node},
+    {"deno", Deno},
+    {"perl", Perl},
+    {"ruby", Ruby},
+    {"php", Php},
+    {"awk", Awk},
+    {"gawk", Awk},
+    {"mawk", Awk},
+    {"nawk", Awk},
+    {"lua", Lua},
+    {"luajit", Lua},
+    {"Rscript", Rscript},
+    {"pwsh", PowerShell},
+    {"powershell", PowerShell},
+    {"powershell.exe", PowerShell},
     {"pwsh.exe", PowerShell},
 };
 
 }  // namespace
 
-std::span<const PackEntry> InterpreterPack() { return kInterpreters; }
+std::span<const PackEntry> InterpreterPack() {
+  return kInterpreters;
+}
 
-bool ScanInterpreterCode(std::string_view interpreter, std::string_view code,
-                         const Invocation& inv, Context& ctx) {
+bool ScanInterpreterCode(std::string_view interpreter, std::string_view code, const Invocation& inv,
+                         Context& ctx) {
   std::string_view name = interpreter;
   if (auto slash = name.rfind('/'); slash != std::string_view::npos) name = name.substr(slash + 1);
   Language language;
-  if (name.starts_with("python") || name.starts_with("pypy")) language = Language::kPython;
-  else if (In(name, {"node", "nodejs", "bun", "deno", "ts-node", "tsx", "zx"})) language = Language::kJavaScript;
-  else if (name.starts_with("perl")) language = Language::kPerl;
-  else if (name.starts_with("ruby") || name == "jruby") language = Language::kRuby;
-  else if (name.starts_with("php")) language = Language::kPhp;
-  else if (name.starts_with("lua")) language = Language::kLua;
-  else if (name == "Rscript" || name == "R") language = Language::kR;
-  else if (In(name, {"awk", "gawk", "mawk", "nawk"})) language = Language::kAwk;
+  if (name.starts_with("python") || name.starts_with("pypy"))
+    language = Language::kPython;
+  else if (In(name, {"node", "nodejs", "bun", "deno", "ts-node", "tsx", "zx"}))
+    language = Language::kJavaScript;
+  else if (name.starts_with("perl"))
+    language = Language::kPerl;
+  else if (name.starts_with("ruby") || name == "jruby")
+    language = Language::kRuby;
+  else if (name.starts_with("php"))
+    language = Language::kPhp;
+  else if (name.starts_with("lua"))
+    language = Language::kLua;
+  else if (name == "Rscript" || name == "R")
+    language = Language::kR;
+  else if (In(name, {"awk", "gawk", "mawk", "nawk"}))
+    language = Language::kAwk;
   else if (In(name, {"pwsh", "powershell", "pwsh.exe", "powershell.exe"})) {
     ScanPowerShell(code, inv, ctx, 0);
     return true;

@@ -18,8 +18,7 @@ bool In(std::string_view text, std::initializer_list<std::string_view> set) {
 }
 
 Action Opaque(std::string reason) {
-  return MakeAction("opaque.exec", {}, Reversibility::kUnknown, Severity::kHigh,
-                    std::move(reason));
+  return MakeAction("opaque.exec", {}, Reversibility::kUnknown, Severity::kHigh, std::move(reason));
 }
 
 // The inner command: same cwd and stdin, one level deeper.
@@ -61,8 +60,8 @@ void RunRest(const Invocation& inv, Context& ctx, std::size_t first) {
 void RunScriptArg(const Invocation& inv, Context& ctx, const Arg& script, std::string_view cwd,
                   std::string_view what) {
   if (!script.known) {
-    ctx.Emit(Opaque(std::string(what) + " runs shell text computed at run time (" + script.text +
-                    ")"));
+    ctx.Emit(
+        Opaque(std::string(what) + " runs shell text computed at run time (" + script.text + ")"));
     return;
   }
   ctx.ClassifyScript(script.text, cwd, inv.depth + 1);
@@ -120,8 +119,9 @@ void Sudo(const Invocation& inv, Context& ctx) {
       HasShortFlag(args, 'K'))
     return;
   std::size_t first = SkipOptions(
-      args, {"-u", "-g", "-h", "-p", "-C", "-r", "-t", "-T", "-U", "-D", "--user", "--group",
-             "--host", "--prompt", "--close-from", "--role", "--type", "--command-timeout",
+      args, {"-u",           "-g",       "-h",           "-p",     "-C",     "-r",
+             "-t",           "-T",       "-U",           "-D",     "--user", "--group",
+             "--host",       "--prompt", "--close-from", "--role", "--type", "--command-timeout",
              "--other-user", "--chdir"});
   std::string chdir = OptionValue(args, "--chdir");
   if (chdir.empty()) chdir = OptionValue(args, "-D");
@@ -358,8 +358,8 @@ void Source(const Invocation& inv, Context& ctx) {
   if (inv.argv.size() < 2) return;
   const Arg& file = inv.argv[1];
   if (!file.known) {
-    ctx.Emit(Opaque("`" + inv.argv[0].text + "` reads shell code from a source computed at run time (" +
-                    file.text + ")"));
+    ctx.Emit(Opaque("`" + inv.argv[0].text +
+                    "` reads shell code from a source computed at run time (" + file.text + ")"));
     return;
   }
   if (In(file.text, {"/dev/stdin", "/dev/fd/0", "/proc/self/fd/0"})) {
@@ -394,17 +394,22 @@ void Ssh(const Invocation& inv, Context& ctx) {
   // -o ProxyCommand=... and -o LocalCommand=... run here, through the shell.
   for (std::size_t k = 0; k < args.size(); ++k) {
     std::string option;
-    if (args[k].text == "-o" && k + 1 < args.size()) option = args[k + 1].text;
-    else if (args[k].text.starts_with("-o")) option = args[k].text.substr(2);
-    else continue;
+    if (args[k].text == "-o" && k + 1 < args.size())
+      option = args[k + 1].text;
+    else if (args[k].text.starts_with("-o"))
+      option = args[k].text.substr(2);
+    else
+      continue;
     std::string lower;
-    for (char c : option) lower.push_back(static_cast<char>(std::tolower(static_cast<unsigned char>(c))));
+    for (char c : option)
+      lower.push_back(static_cast<char>(std::tolower(static_cast<unsigned char>(c))));
     for (std::string_view key : {"proxycommand", "localcommand"}) {
       if (!lower.starts_with(key)) continue;
       std::string value = option.substr(key.size());
       value.erase(0, value.find_first_not_of(" =\t"));
       if (value.empty() || value == "none") continue;
-      RunScriptArg(inv, ctx, Arg{value, args[k].known && (k + 1 >= args.size() || args[k + 1].known)},
+      RunScriptArg(inv, ctx,
+                   Arg{value, args[k].known && (k + 1 >= args.size() || args[k + 1].known)},
                    inv.cwd, "ssh " + std::string(key));
     }
   }
@@ -446,7 +451,8 @@ void Ssh(const Invocation& inv, Context& ctx) {
   // runs what ssh reads on stdin here.
   Args command = args.subspan(i);
   std::string_view shell = command[0].text;
-  if (auto slash = shell.rfind('/'); slash != std::string_view::npos) shell = shell.substr(slash + 1);
+  if (auto slash = shell.rfind('/'); slash != std::string_view::npos)
+    shell = shell.substr(slash + 1);
   if (!In(shell, {"sh", "bash", "zsh", "dash", "ksh", "ash"})) return;
   for (std::size_t k = 1; k < command.size(); ++k) {
     const std::string& text = command[k].text;
@@ -460,14 +466,17 @@ void Ssh(const Invocation& inv, Context& ctx) {
     if (content.state == CodeFile::State::kText) {
       ctx.ClassifyRemoteScript(content.text, inv.depth + 1);
     } else if (content.state != CodeFile::State::kMissing) {
-      ctx.Emit(Opaque("ssh runs " + file->text + " on the remote shell, which cannot be read here"));
+      ctx.Emit(
+          Opaque("ssh runs " + file->text + " on the remote shell, which cannot be read here"));
     }
     return;
   }
   if (inv.has_stdin_text || inv.stdin_piped) {
     std::optional<std::string> text = inv.StdinText();
-    if (text) ctx.ClassifyRemoteScript(*text, inv.depth + 1);
-    else ctx.Emit(Opaque("ssh feeds the remote shell a script computed at run time"));
+    if (text)
+      ctx.ClassifyRemoteScript(*text, inv.depth + 1);
+    else
+      ctx.Emit(Opaque("ssh feeds the remote shell a script computed at run time"));
   }
 }
 
@@ -551,9 +560,9 @@ void Xargs(const Invocation& inv, Context& ctx) {
       ++i;
       continue;
     }
-    if (In(text, {"-a", "-d", "-E", "-e", "-L", "-l", "-n", "-P", "-s", "--arg-file",
-                  "--delimiter", "--max-args", "--max-procs", "--max-chars", "--max-lines",
-                  "--process-slot-var", "--eof"}))
+    if (In(text, {"-a", "-d", "-E", "-e", "-L", "-l", "-n", "-P", "-s", "--arg-file", "--delimiter",
+                  "--max-args", "--max-procs", "--max-chars", "--max-lines", "--process-slot-var",
+                  "--eof"}))
       i += 2;
     else
       ++i;
@@ -635,8 +644,8 @@ void Find(const Invocation& inv, Context& ctx) {
     Arg item = root;
     std::string base = root.text;
     if (base.size() > 1 && base.back() == '/') base.pop_back();
-    item.text = base + (base == "/" ? "" : "/") + "**" +
-                (name_filter.empty() ? "" : "/" + name_filter);
+    item.text =
+        base + (base == "/" ? "" : "/") + "**" + (name_filter.empty() ? "" : "/" + name_filter);
     item.glob = true;
     return item;
   };
@@ -742,6 +751,8 @@ constexpr PackEntry kWrappers[] = {
 
 }  // namespace
 
-std::span<const PackEntry> WrapperPack() { return kWrappers; }
+std::span<const PackEntry> WrapperPack() {
+  return kWrappers;
+}
 
 }  // namespace dualkey::shell
