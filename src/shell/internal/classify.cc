@@ -221,6 +221,11 @@ class Classifier final : public Context, public InvocationSink {
     }
     if (auto it = disk_cache_.find(key); it != disk_cache_.end()) return it->second;
     file = ReadFromDisk(key);
+    if (!budget_.ChargeBytes(file.text.size())) {
+      if (budget_.TakeReport()) Emit(Opaque(budget_.reason()));
+      file.state = CodeFile::State::kTooLarge;
+      file.text.clear();
+    }
     disk_cache_[key] = file;
     return file;
   }
@@ -368,6 +373,12 @@ class Classifier final : public Context, public InvocationSink {
 
   void Remember(const std::string& key, CodeFile file) {
     if (written_.size() >= kMaxWrittenFiles && !written_.contains(key)) return;
+    // What the line writes counts against the same byte budget as expansion.
+    if (!budget_.ChargeBytes(file.text.size() + key.size())) {
+      if (budget_.TakeReport()) Emit(Opaque(budget_.reason()));
+      file.state = CodeFile::State::kUnknown;
+      file.text.clear();
+    }
     file.written_here = true;
     file.path = key;
     // Found by name later only when it lands where commands are looked up.
