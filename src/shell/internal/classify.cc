@@ -57,25 +57,38 @@ class PackTable {
     }
   }
 
-  // Calls `fn` for every entry registered for `name`; false when none is.
+  struct Found {
+    bool any = false;      // some pack has the name
+    bool claimed = false;  // a pack that judges the command itself, not only
+                           // the code it carries (carriers.cc leaves a tool's
+                           // own verbs to the other packs and the unknown rule)
+  };
+
+  // Calls `fn` for every entry registered for `name`.
   template <typename Fn>
-  bool ForEach(std::string_view name, Fn&& fn) const {
-    bool found = false;
+  Found ForEach(std::string_view name, Fn&& fn) const {
+    Found found;
+    const std::span<const PackEntry> carriers = CarrierPack();
+    auto is_carrier = [&](const PackEntry* entry) {
+      return entry >= carriers.data() && entry < carriers.data() + carriers.size();
+    };
     for (std::size_t i = Hash(name) & (slots_.size() - 1); slots_[i] != nullptr;
          i = (i + 1) & (slots_.size() - 1)) {
       if (slots_[i]->command == name) {
         fn(*slots_[i]);
-        found = true;
+        found.any = true;
+        found.claimed = found.claimed || !is_carrier(slots_[i]);
       }
     }
-    if (found) return true;
+    if (found.any) return found;
     for (const PackEntry* entry : prefix_) {
       if (name.starts_with(entry->command)) {
         fn(*entry);
-        return true;
+        found.any = found.claimed = true;
+        return found;
       }
     }
-    return false;
+    return found;
   }
 
  private:
@@ -313,9 +326,9 @@ class Classifier final : public Context, public InvocationSink {
       } else if (!RunWrittenFile(inv)) {
         // Every handler registered for the name: a command may be both a
         // carrier of code (crontab FILE) and a destroyer (crontab -r).
-        const bool handled =
+        const PackTable::Found found =
             Packs().ForEach(inv.name(), [&](const PackEntry& entry) { entry.handler(inv, *this); });
-        if (!handled && inv.argv[0].text.find('/') != std::string::npos)
+        if (!found.any && inv.argv[0].text.find('/') != std::string::npos)
           ClassifyCodeFile(inv, *this, inv.argv[0], CodeLanguage::kByShebang,
                            "running " + inv.argv[0].text);
       }
