@@ -13,6 +13,7 @@
 #include <cstdint>
 #include <fstream>
 #include <map>
+#include <optional>
 #include <vector>
 
 #include "shell/internal/evaluate.h"
@@ -247,6 +248,26 @@ class Classifier final : public Context, public InvocationSink {
   CodeFile ReadFile(const Arg& path, std::string_view cwd) override {
     return ReadCodeFile(path, cwd, in_remote_);
   }
+
+  std::optional<SourcedText> SourceFile(const Invocation& inv) override {
+    const Arg& file = inv.argv[1];
+    const std::string what = inv.argv[0].text + " " + file.text;
+    if (file.text == "/dev/stdin" || file.text == "/dev/fd/0" || file.text == "/proc/self/fd/0") {
+      if (std::optional<std::string> text = inv.StdinText()) return SourcedText{*text, false};
+      if (inv.has_stdin_text || inv.stdin_piped)
+        Emit(Opaque(what + " reads shell code computed at run time"));
+      return std::nullopt;
+    }
+    // .env files hold settings (and secrets): they are not read here.
+    if (IsCredentialFile(file.text, options_.home)) return std::nullopt;
+    CodeFile content = ReadCodeFile(file, inv.cwd, inv.remote || in_remote_);
+    if (content.state == CodeFile::State::kText)
+      return SourcedText{std::move(content.text), !content.written_here};
+    ClassifyCodeFile(inv, *this, file, CodeLanguage::kShell, what);  // says why it is not seen
+    return std::nullopt;
+  }
+
+  void ProjectCode(bool enter) override { project_code_depth_ += enter ? 1 : -1; }
 
   void OnInvocation(const Invocation& invocation) override { Dispatch(invocation); }
 

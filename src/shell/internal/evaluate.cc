@@ -840,6 +840,7 @@ void Evaluator::RunSimple(const SimpleCommand& simple, const std::vector<Redirec
     env = std::move(with_prefixes);
   }
   inv.env = std::move(env);
+  inv.run_by_evaluator = inv.argv[0].known && (name == "eval" || name == "source" || name == ".");
   Emit(inv);
   RunBuiltinEffects(inv);
 }
@@ -852,6 +853,36 @@ void Evaluator::RunBuiltinEffects(const Invocation& inv) {
   auto is_option = [](const Arg& arg) {
     return arg.text.size() > 1 && (arg.text[0] == '-' || arg.text[0] == '+');
   };
+  if (name == "eval") {
+    // Runs here, so what it defines (functions, aliases, variables) stays.
+    std::string script;
+    bool known = true;
+    for (const Arg& arg : args) {
+      if (!script.empty()) script.push_back(' ');
+      script += arg.text;
+      known = known && arg.known;
+    }
+    if (!known)
+      sink_.OnOpaque("eval runs shell text computed at run time (" + script + ")");
+    else if (!script.empty())
+      RunText(script, "eval");
+    return;
+  }
+  if (name == "source" || name == ".") {
+    if (args.empty()) return;
+    if (!args[0].known) {
+      sink_.OnOpaque("`" + std::string(name) +
+                     "` reads shell code from a source computed at run time (" + args[0].text +
+                     ")");
+      return;
+    }
+    if (std::optional<InvocationSink::SourcedText> sourced = sink_.SourceFile(inv)) {
+      if (sourced->project_code) sink_.ProjectCode(true);
+      RunText(sourced->text, std::string(name) + " " + args[0].text);
+      if (sourced->project_code) sink_.ProjectCode(false);
+    }
+    return;
+  }
   if (name == "cd" || name == "pushd") {
     std::vector<Arg> operands;
     for (const Arg& arg : args)

@@ -51,6 +51,18 @@ class InvocationSink {
     file.path = path.text;
     return file;
   }
+  // The shell text `source FILE` / `. FILE` runs in this shell, when it can
+  // be known; the sink reports what it cannot read. `project_code`: read from
+  // this machine rather than written by the line (see Context).
+  struct SourcedText {
+    std::string text;
+    bool project_code = false;
+  };
+  virtual std::optional<SourcedText> SourceFile(const Invocation& invocation) {
+    return std::nullopt;
+  }
+  // Brackets code the evaluator runs from a file read on this machine.
+  virtual void ProjectCode(bool enter) {}
 };
 
 struct EvalLimits {

@@ -63,6 +63,9 @@ struct Invocation {
   std::optional<std::string> piped_text;
   // The environment beyond the defaults; null when nothing is exported.
   std::shared_ptr<const Environment> env;
+  // eval and source: the evaluator already ran the code in the shell that
+  // runs them (their definitions stay), so packs leave it alone.
+  bool run_by_evaluator = false;
   // Absolute working directory when the command runs; empty if unknown
   // (e.g. after `cd $UNSET`).
   std::string cwd;

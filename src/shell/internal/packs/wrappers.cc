@@ -343,6 +343,7 @@ void Shell(const Invocation& inv, Context& ctx) {
 }
 
 void Eval(const Invocation& inv, Context& ctx) {
+  if (inv.run_by_evaluator) return;  // `builtin eval`, `command eval` still come here
   Args args = Args(inv.argv).subspan(1);
   std::string script;
   bool known = true;
@@ -355,7 +356,7 @@ void Eval(const Invocation& inv, Context& ctx) {
 }
 
 void Source(const Invocation& inv, Context& ctx) {
-  if (inv.argv.size() < 2) return;
+  if (inv.run_by_evaluator || inv.argv.size() < 2) return;
   const Arg& file = inv.argv[1];
   if (!file.known) {
     ctx.Emit(Opaque("`" + inv.argv[0].text +
