@@ -416,8 +416,10 @@ class Classifier final : public Context, public InvocationSink {
     file.written_here = true;
     file.path = key;
     // Found by name later only when it lands where commands are looked up.
+    const std::string_view whole(key);
+    const std::size_t slash = whole.rfind('/');
     const std::string_view dir =
-        Basename(key.substr(0, key.rfind('/') == std::string::npos ? 0 : key.rfind('/')));
+        Basename(whole.substr(0, slash == std::string_view::npos ? 0 : slash));
     if (dir == "bin" || dir == "sbin") written_programs_[std::string(Basename(key))] = key;
     written_[key] = std::move(file);
   }
