@@ -10,7 +10,9 @@
 #include <sys/stat.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cstdint>
+#include <mutex>
 #include <fstream>
 #include <map>
 #include <optional>
@@ -33,31 +35,13 @@ constexpr int kMaxDispatches = 4096;                   // commands classified fo
 constexpr std::size_t kMaxCodeFileBytes = 256 * 1024;  // same as the parser's input limit
 constexpr std::size_t kMaxWrittenFiles = 256;
 
-// Every pack's commands in one open-addressing hash table, built once on
-// first use (hashing ~800 names is cheaper at start-up than sorting them,
-// and the hook classifies a handful of commands per process). Entries with
-// the same name keep pack order along their probe sequence.
+// Every pack's commands, found by name. A hook process classifies a handful
+// of commands, so its first lookups scan the packs' tables in place (their
+// names' lengths first: few strings are read, few pages touched); a process
+// that classifies many (the daemon, check --jsonl) builds an open-addressing
+// hash table once. Either way entries with the same name come in pack order.
 class PackTable {
  public:
-  PackTable() {
-    std::size_t count = 0;
-    for (auto pack : kPacks) count += pack().size();
-    std::size_t capacity = 16;
-    while (capacity < count * 3) capacity *= 2;
-    slots_.assign(capacity, nullptr);
-    for (auto pack : kPacks) {
-      for (const PackEntry& entry : pack()) {
-        if (entry.prefix) {
-          prefix_.push_back(&entry);
-          continue;
-        }
-        std::size_t i = Hash(entry.command) & (slots_.size() - 1);
-        while (slots_[i] != nullptr) i = (i + 1) & (slots_.size() - 1);
-        slots_[i] = &entry;
-      }
-    }
-  }
-
   struct Found {
     bool any = false;      // some pack has the name
     bool claimed = false;  // a pack that judges the command itself, not only
@@ -70,23 +54,29 @@ class PackTable {
   Found ForEach(std::string_view name, Fn&& fn) const {
     Found found;
     const std::span<const PackEntry> carriers = CarrierPack();
-    auto is_carrier = [&](const PackEntry* entry) {
-      return entry >= carriers.data() && entry < carriers.data() + carriers.size();
+    auto visit = [&](const PackEntry& entry) {
+      fn(entry);
+      found.any = true;
+      found.claimed = found.claimed || !(&entry >= carriers.data() &&
+                                         &entry < carriers.data() + carriers.size());
     };
-    for (std::size_t i = Hash(name) & (slots_.size() - 1); slots_[i] != nullptr;
-         i = (i + 1) & (slots_.size() - 1)) {
-      if (slots_[i]->command == name) {
-        fn(*slots_[i]);
-        found.any = true;
-        found.claimed = found.claimed || !is_carrier(slots_[i]);
-      }
+    if (lookups_.fetch_add(1, std::memory_order_relaxed) < kScanLookups) {
+      for (auto pack : kPacks)
+        for (const PackEntry& entry : pack())
+          if (!entry.prefix && entry.command == name) visit(entry);
+    } else {
+      std::call_once(built_, [this] { Build(); });
+      for (std::size_t i = Hash(name) & (slots_.size() - 1); slots_[i] != nullptr;
+           i = (i + 1) & (slots_.size() - 1))
+        if (slots_[i]->command == name) visit(*slots_[i]);
     }
     if (found.any) return found;
-    for (const PackEntry* entry : prefix_) {
-      if (name.starts_with(entry->command)) {
-        fn(*entry);
-        found.any = found.claimed = true;
-        return found;
+    for (auto pack : kPacks) {
+      for (const PackEntry& entry : pack()) {
+        if (entry.prefix && name.starts_with(entry.command)) {
+          visit(entry);
+          return found;
+        }
       }
     }
     return found;
@@ -97,6 +87,23 @@ class PackTable {
   static constexpr PackFn kPacks[] = {WrapperPack, CarrierPack, InterpreterPack, FsPack,
                                       GitPack,     DiskPack,    DbCliPack,       ContainerPack,
                                       IacPack,     CloudPack,   BackupPack,      HttpClientPack};
+  static constexpr int kScanLookups = 16;
+
+  void Build() const {
+    std::size_t count = 0;
+    for (auto pack : kPacks) count += pack().size();
+    std::size_t capacity = 16;
+    while (capacity < count * 3) capacity *= 2;
+    slots_.assign(capacity, nullptr);
+    for (auto pack : kPacks) {
+      for (const PackEntry& entry : pack()) {
+        if (entry.prefix) continue;
+        std::size_t i = Hash(entry.command) & (slots_.size() - 1);
+        while (slots_[i] != nullptr) i = (i + 1) & (slots_.size() - 1);
+        slots_[i] = &entry;
+      }
+    }
+  }
 
   static std::size_t Hash(std::string_view text) {
     std::uint64_t h = 1469598103934665603ull;  // FNV-1a
@@ -104,8 +111,9 @@ class PackTable {
     return static_cast<std::size_t>(h ^ (h >> 29));
   }
 
-  std::vector<const PackEntry*> slots_;
-  std::vector<const PackEntry*> prefix_;
+  mutable std::atomic<int> lookups_{0};
+  mutable std::once_flag built_;
+  mutable std::vector<const PackEntry*> slots_;
 };
 
 const PackTable& Packs() {
