@@ -12,9 +12,9 @@
 #include <algorithm>
 #include <atomic>
 #include <cstdint>
-#include <mutex>
 #include <fstream>
 #include <map>
+#include <mutex>
 #include <optional>
 #include <vector>
 
@@ -57,8 +57,8 @@ class PackTable {
     auto visit = [&](const PackEntry& entry) {
       fn(entry);
       found.any = true;
-      found.claimed = found.claimed || !(&entry >= carriers.data() &&
-                                         &entry < carriers.data() + carriers.size());
+      found.claimed = found.claimed ||
+                      !(&entry >= carriers.data() && &entry < carriers.data() + carriers.size());
     };
     if (lookups_.fetch_add(1, std::memory_order_relaxed) < kScanLookups) {
       for (auto pack : kPacks)
@@ -224,7 +224,19 @@ class Classifier final : public Context, public InvocationSink {
     const bool here_remote = remote || in_remote_;
     const std::string key = FileKey(path.text, cwd, here_remote);
     file.path = key;
-    if (auto it = written_.find(key); it != written_.end()) return it->second;
+    if (auto it = written_.find(key); it != written_.end()) {
+      CodeFile written = it->second;
+      if (written.appended && written.state == CodeFile::State::kText && !here_remote &&
+          !key.empty() && key[0] == '/') {
+        // Appended to a file on this machine: what it held comes first.
+        CodeFile before = DiskFile(key);
+        if (before.state == CodeFile::State::kText)
+          written.text = before.text + written.text;
+        else if (before.state != CodeFile::State::kMissing)
+          written.state = CodeFile::State::kUnknown;
+      }
+      return written;
+    }
     for (const std::string& tree : unknown_trees_) {
       if (key == tree || (key.size() > tree.size() && key.starts_with(tree) &&
                           (tree.back() == '/' || key[tree.size()] == '/'))) {
@@ -241,8 +253,12 @@ class Classifier final : public Context, public InvocationSink {
       file.state = CodeFile::State::kMissing;  // relative to an unknown directory
       return file;
     }
+    return DiskFile(key);
+  }
+
+  CodeFile DiskFile(const std::string& key) {
     if (auto it = disk_cache_.find(key); it != disk_cache_.end()) return it->second;
-    file = ReadFromDisk(key);
+    CodeFile file = ReadFromDisk(key);
     if (!budget_.ChargeBytes(file.text.size())) {
       if (budget_.TakeReport()) Emit(Opaque(budget_.reason()));
       file.state = CodeFile::State::kTooLarge;
@@ -485,30 +501,38 @@ class Classifier final : public Context, public InvocationSink {
       CodeFile file;
       file.state = CodeFile::State::kUnknown;
       if (redirect.fd == -1 || redirect.fd == 1) {
-        Invocation producer = inv;
-        producer.redirects.clear();
-        PredictedOutput output = PredictOutput(producer, [this](const Arg& p, std::string_view c) {
-          return ReadCodeFile(p, c, in_remote_);
-        });
+        PredictedOutput output = PredictOutput(
+            inv,
+            [this](const Arg& p, std::string_view c) { return ReadCodeFile(p, c, in_remote_); },
+            /*redirected=*/true);
         if (output.text) {
           file.state = CodeFile::State::kText;
           file.text = std::move(*output.text);
         }
       }
       const std::string key = FileKey(redirect.target.text, inv.cwd, in_remote_);
-      if (key == "/dev/null" || key.starts_with("/dev/")) continue;
+      if (key.starts_with("/dev/")) continue;
       NoteWrite(key, file, inv);
       if (redirect.kind == RedirectKind::kAppend && file.state == CodeFile::State::kText) {
-        CodeFile before = ReadCodeFile(redirect.target, inv.cwd, in_remote_);
-        if (before.state == CodeFile::State::kText)
-          file.text = before.text + file.text;
-        else if (before.state != CodeFile::State::kMissing)
-          file.state = CodeFile::State::kUnknown;
+        // What the file held before is read only if something runs it.
+        if (auto it = written_.find(key); it != written_.end()) {
+          if (it->second.state == CodeFile::State::kText)
+            file.text = it->second.text + file.text;
+          else if (it->second.state != CodeFile::State::kMissing)
+            file.state = CodeFile::State::kUnknown;
+          file.appended = it->second.appended;
+        } else {
+          file.appended = true;
+        }
       }
       Remember(key, std::move(file));
     }
     if (inv.argv.empty() || !inv.NameKnown()) return;
     const std::string_view name = inv.name();
+    static constexpr std::string_view kWriters[] = {
+        "tee", "cp",   "mv",     "install", "ln", "rsync", "scp",  "curl", "wget", "dd",    "sort",
+        "tar", "gtar", "bsdtar", "unzip",   "7z", "7za",   "cpio", "git",  "rm",   "unlink"};
+    if (std::find(std::begin(kWriters), std::end(kWriters), name) == std::end(kWriters)) return;
     std::span<const Arg> args = std::span<const Arg>(inv.argv).subspan(1);
     if (name == "tee") {
       std::optional<std::string> text = inv.StdinText();
@@ -614,7 +638,8 @@ class Classifier final : public Context, public InvocationSink {
     } else if (name == "unzip" || name == "7z" || name == "7za" || name == "cpio") {
       std::string directory = OptionValue(args, "-d");
       RememberTree(directory.empty() ? "." : directory, inv.cwd);
-    } else if (name == "git" && !args.empty()) {
+    } else if (name == "git" && std::any_of(args.begin(), args.end(),
+                                            [](const Arg& arg) { return arg.text == "clone"; })) {
       std::vector<Arg> operands = Operands(args, {"-b", "--branch", "--depth", "-o", "--origin",
                                                   "-c", "--config", "--reference", "-C"});
       if (!operands.empty() && operands[0].text == "clone" && operands.size() >= 2) {
@@ -623,7 +648,7 @@ class Classifier final : public Context, public InvocationSink {
         if (dir.ends_with(".git")) dir.resize(dir.size() - 4);
         if (!dir.empty()) RememberTree(dir, inv.cwd);
       }
-    } else if (name == "rm" || name == "unlink") {
+    } else if ((name == "rm" || name == "unlink") && !written_.empty()) {
       for (const Arg& operand : Operands(args)) {
         if (!operand.known) continue;
         std::string key = FileKey(operand.text, inv.cwd, in_remote_);

@@ -849,6 +849,13 @@ void Evaluator::RunSimple(const SimpleCommand& simple, const std::vector<Redirec
 void Evaluator::RunBuiltinEffects(const Invocation& inv) {
   if (inv.argv.empty() || !inv.argv[0].known || Spent()) return;
   const std::string_view name = inv.argv[0].text;
+  // The builtins below, sorted: most commands are none of them.
+  static constexpr std::string_view kStateful[] = {
+      ".",      "[",       "alias",   "cd",        "declare",  "enable",  "eval",
+      "export", "getopts", "hash",    "let",       "local",    "mapfile", "popd",
+      "printf", "pushd",   "read",    "readarray", "readonly", "source",  "test",
+      "trap",   "typeset", "unalias", "unset",     "wait"};
+  if (!std::binary_search(std::begin(kStateful), std::end(kStateful), name)) return;
   auto args = std::span<const Arg>(inv.argv).subspan(1);
   auto is_option = [](const Arg& arg) {
     return arg.text.size() > 1 && (arg.text[0] == '-' || arg.text[0] == '+');

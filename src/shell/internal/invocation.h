@@ -100,6 +100,7 @@ struct CodeFile {
   std::string text;
   std::string path;           // as resolved
   bool written_here = false;  // written by an earlier command of the same line
+  bool appended = false;      // `text` was appended to what the file held before
 };
 
 enum class SqlDialect { kPostgres, kMySql, kSqlite };

@@ -339,7 +339,7 @@ std::optional<std::string> DecodeBase64(std::string_view text) {
   return out;
 }
 
-PredictedOutput PredictOutput(const Invocation& inv, const FileReader& read_file) {
+PredictedOutput PredictOutput(const Invocation& inv, const FileReader& read_file, bool redirected) {
   PredictedOutput result;
   if (inv.argv.empty()) {
     // `< file` alone (and `$(< file)`): the file's content.
@@ -356,6 +356,7 @@ PredictedOutput PredictOutput(const Invocation& inv, const FileReader& read_file
     if (!arg.known) return result;
   // Output that goes to a file or elsewhere does not reach the pipe.
   for (const FileRedirect& redirect : inv.redirects) {
+    if (redirected) break;
     if ((redirect.kind == RedirectKind::kTruncate || redirect.kind == RedirectKind::kAppend) &&
         (redirect.fd == -1 || redirect.fd == 1)) {
       result.text = std::string();

@@ -27,7 +27,10 @@ using FileReader = std::function<CodeFile(const Arg& path, std::string_view cwd)
 // Output larger than this is treated as unknown.
 constexpr std::size_t kMaxPredictedOutput = 256 * 1024;
 
-PredictedOutput PredictOutput(const Invocation& inv, const FileReader& read_file);
+// `redirected`: the output that goes to the command's stdout redirection
+// (`printf x > f`) rather than to a pipe.
+PredictedOutput PredictOutput(const Invocation& inv, const FileReader& read_file,
+                              bool redirected = false);
 
 // printf's FORMAT applied to ARGS (escapes, %s %b %d %c %x %o %q %%, widths,
 // reuse of the format while arguments remain). nullopt when it cannot be
