@@ -214,6 +214,17 @@ class Classifier final : public Context, public InvocationSink {
 
   const std::string& home() const override { return options_.home; }
 
+  bool WrittenHere(const Arg& path, std::string_view cwd, bool remote) override {
+    if (!path.known || (written_.empty() && unknown_trees_.empty())) return false;
+    const std::string key = FileKey(path.text, cwd, remote || in_remote_);
+    if (written_.contains(key)) return true;
+    for (const std::string& tree : unknown_trees_)
+      if (key == tree || (key.size() > tree.size() && key.starts_with(tree) &&
+                          (tree.back() == '/' || key[tree.size()] == '/')))
+        return true;
+    return false;
+  }
+
   CodeFile ReadCodeFile(const Arg& path, std::string_view cwd, bool remote) override {
     CodeFile file;
     file.path = path.text;

@@ -132,6 +132,9 @@ class Context {
                                   bool project_code) {
     ClassifyScript(script, cwd, depth);
   }
+  // True when an earlier command of this line wrote `path` (or a tree it is
+  // in): cheaper than ReadCodeFile for carriers that only follow such files.
+  virtual bool WrittenHere(const Arg& path, std::string_view cwd, bool remote) { return false; }
   // A file a command runs or reads as code (see CodeFile). `remote`: the
   // command runs on another host, where local files say nothing.
   virtual CodeFile ReadCodeFile(const Arg& path, std::string_view cwd, bool remote) {

@@ -1110,6 +1110,7 @@ void HandleMake(const Invocation& inv, Context& ctx) {
     // The default makefile: followed only when this line wrote it (a
     // project's own Makefile is its build, run as written).
     for (string_view name : {"GNUmakefile", "makefile", "Makefile"}) {
+      if (!ctx.WrittenHere(Arg{std::string(name)}, directory, inv.remote)) continue;
       CodeFile file = ctx.ReadCodeFile(Arg{std::string(name)}, directory, inv.remote);
       if (!file.written_here) continue;
       if (file.state == CodeFile::State::kText)

@@ -931,6 +931,7 @@ void RunInterpreter(const Invocation& inv, Context& ctx, Language language,
       if (text != "-") {
         // A script file: the project's own code, unless this command line
         // wrote it (then what it holds is what runs).
+        if (!ctx.WrittenHere(args[i], inv.cwd, inv.remote)) return;
         CodeFile file = ctx.ReadCodeFile(args[i], inv.cwd, inv.remote);
         if (!file.written_here) return;
         if (file.state == CodeFile::State::kText)
