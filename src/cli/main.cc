@@ -1,19 +1,47 @@
 // dualkey: stands between AI agents and everything they can destroy.
 #include <CLI/CLI.hpp>
 #include <cstdint>
+#include <cstdio>
+#include <cstring>
 #include <iostream>
 
 #include "cli/commands.h"
 #include "demo/demo.h"
 
+namespace {
+
+constexpr const char* kVersion = "dualkey 0.1.0";
+
+// `dualkey hook AGENT` runs once per agent tool call: it starts without
+// building the command-line parser, whose every subcommand and option cost
+// more than the hook's own work (see bench/hook_compare.sh). Other forms
+// (--help, extra arguments) go through the full parser below.
+bool FastPath(int argc, char** argv, int* status) {
+  if (argc == 3 && std::strcmp(argv[1], "hook") == 0 && argv[2][0] != '-') {
+    dualkey::cli::HookOptions hook;
+    hook.agent = argv[2];
+    *status = dualkey::cli::RunHook(hook);
+    return true;
+  }
+  if (argc == 2 && std::strcmp(argv[1], "--version") == 0) {
+    std::printf("%s\n", kVersion);
+    *status = 0;
+    return true;
+  }
+  return false;
+}
+
+}  // namespace
+
 int main(int argc, char** argv) {
+  if (int status = 0; FastPath(argc, argv, &status)) return status;
   CLI::App app{
       "dualkey: understands what an AI agent's command would do, and holds what destroys.\n"
       "Shell commands, SQL, HTTP and MCP calls are parsed and classified; destructive\n"
       "or irreversible actions wait for a human."};
   app.name("dualkey");
   app.require_subcommand(1);
-  app.set_version_flag("--version", "dualkey 0.1.0");
+  app.set_version_flag("--version", kVersion);
 
   dualkey::cli::CheckOptions check;
   CLI::App* check_cmd = app.add_subcommand(

@@ -17,6 +17,8 @@ class Catalog;
 namespace dualkey::shell {
 
 std::span<const PackEntry> WrapperPack();      // wrappers.cc: sudo, env, xargs, find, bash -c, ssh ...
+std::span<const PackEntry> CarrierPack();      // carriers.cc: code run later or elsewhere: at, crontab,
+                                               // tmux, screen, vim, emacs, expect, make -f, unshare ...
 std::span<const PackEntry> InterpreterPack();  // interpreters.cc: python -c, node -e, perl -e, awk ...
 std::span<const PackEntry> FsPack();           // fs.cc: rm, rmdir, shred, truncate, mv, rsync, tar ...
 std::span<const PackEntry> GitPack();          // git.cc
@@ -74,5 +76,42 @@ struct VerbPathSpec {
   std::string origin = "unknown-command rule";
 };
 void ClassifyVerbPath(const Invocation& inv, Context& ctx, const VerbPathSpec& spec);
+
+// A write to `target` by some command (fs.cc): `emptying` when the file is
+// left empty, `append` when its data is kept. Judged like a redirection.
+void ClassifyWriteTo(const Arg& target, bool append, bool emptying, std::string_view verb,
+                     const Invocation& inv, Context& ctx);
+
+// How the code in a file is run (wrappers.cc, ClassifyCodeFile).
+enum class CodeLanguage {
+  kShell,      // bash FILE, source FILE, bash < FILE
+  kByShebang,  // ./FILE: its #! line picks the interpreter (none: the shell)
+  kMakefile,   // make -f FILE: recipes are shell text
+  kCrontab,    // crontab FILE: five time fields, then a command
+};
+
+// Runs the code a file holds, as read through ctx.ReadCodeFile: a file the
+// line wrote is classified whatever it holds (unknown content is opaque); a
+// file on this machine is read (bounded) and classified as the project's
+// code; one that cannot be read or is too large is opaque; a missing one runs
+// nothing. `what` names the command for reasons ("bash deploy.sh").
+void ClassifyCodeFile(const Invocation& inv, Context& ctx, const Arg& path, CodeLanguage language,
+                      const std::string& what);
+// The same for code text already in hand, e.g. a here-document fed to make.
+void ClassifyCodeText(const Invocation& inv, Context& ctx, std::string_view text,
+                      CodeLanguage language, const std::string& what, bool project_code);
+
+// Interpreter code (interpreters.cc) in the language `interpreter` names
+// (python3, node, perl, ruby, php, lua ...). False when it names no language
+// dualkey scans.
+bool ScanInterpreterCode(std::string_view interpreter, std::string_view code,
+                         const Invocation& inv, Context& ctx);
+
+// Code written to where something runs it later (carriers.cc): crontabs and
+// cron directories, shell startup files, git hooks, systemd units, autostart
+// entries. `file` is what was written (kUnknown: computed at run time).
+// Returns false when `path` is no such place.
+bool ClassifyCodeThatRunsLater(std::string_view path, const CodeFile& file, const Invocation& inv,
+                               Context& ctx);
 
 }  // namespace dualkey::shell
