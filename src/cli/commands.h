@@ -9,6 +9,7 @@
 #include "gateway/gateway.h"
 #include "setup/setup.h"
 #include "mcp/proxy.h"
+#include "cli/serve_log.h"
 #include "daemon/daemon.h"
 
 namespace dualkey::cli {
@@ -55,8 +56,7 @@ struct PacksOptions {
 int RunPacks(const PacksOptions& options);
 
 // `dualkey serve`: the daemon (daemon.h), and its log (serve_log.h).
-enum class LogFormat;
-int RunServe(daemon::ServeOptions options, LogFormat log_format);
+int RunServe(daemon::ServeOptions options, const LogOptions& log);
 
 // The humans' side of the daemon: pending, approve, deny, watch, approver
 // add/list, breaker reset (serve_cmd.cc).

@@ -218,12 +218,16 @@ int main(int argc, char** argv) {
   serve_cmd->add_option("--tls-key", serve.tls_key, "PEM private key for --tls-cert");
   serve_cmd->add_flag("--quiet", serve.quiet, "no log lines on stderr");
   std::string serve_log_format = "text";
+  dualkey::cli::LogOptions serve_log;
   serve_cmd
       ->add_option("--log-format", serve_log_format,
-                   "the log on stderr, one line per hold, approval, denial, refused code,\n"
-                   "breaker trip and reset, expiry, snapshot and reload (not routine allows):\n"
-                   "text (default) or json (one event object per line)")
+                   "the log on stderr: one line per hold, approval, denial, refused code,\n"
+                   "breaker trip and reset, approved action used, expiry, vault snapshot,\n"
+                   "approver change, start and stop (not routine allows): text (default)\n"
+                   "or json (one event object per line, as `dualkey watch --json`)")
       ->check(CLI::IsMember({"text", "json"}));
+  serve_cmd->add_flag("--log-allows", serve_log.allows,
+                      "log routine allows too (one line per allowed command: busy)");
 
   dualkey::cli::DaemonOptions daemon;
   auto add_socket = [&](CLI::App* cmd) {
@@ -713,7 +717,10 @@ int main(int argc, char** argv) {
   if (policy_cmd->parsed()) return dualkey::cli::RunPolicy(policy);
   if (!packs.action.empty()) return dualkey::cli::RunPacks(packs);
   if (serve_cmd->parsed())
-    return dualkey::cli::RunServe(serve, *dualkey::cli::ParseLogFormat(serve_log_format));
+  {
+    serve_log.format = *dualkey::cli::ParseLogFormat(serve_log_format);
+    return dualkey::cli::RunServe(serve, serve_log);
+  }
   if (!daemon.action.empty()) return dualkey::cli::RunDaemonCommand(daemon);
   if (!audit.action.empty()) return dualkey::cli::RunAudit(audit);
   if (hook_cmd->parsed()) return dualkey::cli::RunHook(hook);

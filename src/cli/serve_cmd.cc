@@ -423,7 +423,7 @@ int ApproverList(const DaemonOptions& options) {
 
 }  // namespace
 
-int RunServe(daemon::ServeOptions options, LogFormat log_format) {
+int RunServe(daemon::ServeOptions options, const LogOptions& log) {
   // The daemon's own limits come from the machine's policy (system and user
   // layers); a flag on the command line wins.
   const char* home = std::getenv("HOME");
@@ -436,7 +436,7 @@ int RunServe(daemon::ServeOptions options, LogFormat log_format) {
     options.breaker_window_seconds = limits.breaker_window_seconds;
   if (options.rate_burst < 0) options.rate_burst = limits.rate_burst;
   if (options.rate_per_minute < 0) options.rate_per_minute = limits.rate_per_minute;
-  if (!options.quiet) options.on_event = LogToStderr(log_format);
+  if (!options.quiet) options.on_event = LogToStderr(log);
   return daemon::Serve(options);
 }
 

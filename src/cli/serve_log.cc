@@ -2,10 +2,13 @@
 
 #include <unistd.h>
 
+#include <cerrno>
 #include <chrono>
-#include <string_view>
 #include <cstdio>
 #include <ctime>
+#include <memory>
+#include <mutex>
+#include <string_view>
 
 #include "base/json_text.h"
 
@@ -48,15 +51,27 @@ std::string Time(std::int64_t ms) {
   const std::time_t seconds = static_cast<std::time_t>(ms / 1000);
   std::tm utc{};
   gmtime_r(&seconds, &utc);
-  char buffer[40];
+  char buffer[64];
   std::snprintf(buffer, sizeof buffer, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", utc.tm_year + 1900,
                 utc.tm_mon + 1, utc.tm_mday, utc.tm_hour, utc.tm_min, utc.tm_sec,
                 static_cast<int>(ms % 1000));
   return buffer;
 }
 
-bool Routine(const json& event) {
-  return event.value("event", "") == "verdict" && event.value("decision", "") == "allow";
+// An allow (or a probe that would allow) is routine: the audit log keeps it.
+bool Routine(std::string_view kind, const json& fields) {
+  if (kind != "verdict" && kind != "probe") return false;
+  const auto decision = fields.find("decision");
+  return decision != fields.end() && *decision == "allow";
+}
+
+// A value as written after `key=`: quoted as JSON when it has a space, a
+// quote or nothing, so a line reads back unambiguously.
+std::string Value(const json& value, std::size_t limit) {
+  std::string text = Plain(value, limit);
+  if (text.empty() || text.find_first_of(" \"=") != std::string::npos)
+    return base::JsonDump(json(text));
+  return text;
 }
 
 }  // namespace
@@ -67,16 +82,19 @@ std::optional<LogFormat> ParseLogFormat(const std::string& text) {
   return std::nullopt;
 }
 
-std::optional<std::string> LogLine(const json& event, LogFormat format) {
-  if (!event.is_object() || Routine(event)) return std::nullopt;
+std::optional<std::string> LogLine(const json& event, LogFormat format, bool allows) {
+  if (!event.is_object() || (!allows && Routine(event.value("event", ""), event)))
+    return std::nullopt;
   if (format == LogFormat::kJson) return base::JsonDump(event);
   const std::string kind = event.value("event", "event");
   std::string line = Time(event.value("time_ms", std::int64_t{0})) + " " + Plain(kind);
   // What people look for first, in this order; then anything else the event
   // carries, so new kinds of events are logged without a change here.
-  static constexpr const char* kFirst[] = {"decision", "agent",   "approval_id", "approver",
-                                           "as",       "channel", "input"};
-  static constexpr const char* kNever[] = {"event", "time_ms", "reason", "peer", "cwd"};
+  static constexpr const char* kFirst[] = {"decision", "agent", "approval_id", "approver", "as",
+                                           "channel",  "input", "socket",      "http"};
+  // Said last, as free text: why it happened.
+  static constexpr const char* kWhy[] = {"reason", "why"};
+  static constexpr const char* kNever[] = {"event", "time_ms", "reason", "why", "peer", "cwd"};
   for (const char* key : kFirst) {
     if (!event.contains(key)) continue;
     if (std::string(key) == "decision" && event[key] == kind) continue;  // "hold decision=hold"
@@ -86,7 +104,7 @@ std::optional<std::string> LogLine(const json& event, LogFormat format) {
       if (input.size() > 160) input = base::ToValidUtf8(input.substr(0, 160)) + "...";
       line += " " + base::JsonDump(json(input));
     } else {
-      line += " " + std::string(key) + "=" + Plain(event[key]);
+      line += " " + std::string(key) + "=" + Value(event[key], 200);
     }
   }
   for (const auto& [key, value] : event.items()) {
@@ -94,25 +112,41 @@ std::optional<std::string> LogLine(const json& event, LogFormat format) {
     for (const char* k : kFirst) shown = shown || key == k;
     for (const char* k : kNever) shown = shown || key == k;
     if (shown || value.is_null() || value.is_object() || value.is_array()) continue;
-    const bool time = key.ends_with("_ms") && value.is_number_integer() && value.get<std::int64_t>() > 0;
-    line += " " + Plain(json(key), 40) + "=" + (time ? Time(value.get<std::int64_t>()) : Plain(value, 80));
+    // Times as times: expires_ms=1764958690000 reads expires=2026-12-05T...
+    if (key.ends_with("_ms") && value.is_number_integer() && value.get<std::int64_t>() > 0) {
+      line += " " + Plain(json(key.substr(0, key.size() - 3)), 40) + "=" +
+              Time(value.get<std::int64_t>());
+      continue;
+    }
+    line += " " + Plain(json(key), 40) + "=" + Value(value, 200);
   }
-  if (event.contains("reason")) line += " -- " + Plain(event["reason"], 300);
+  const char* separator = " -- ";
+  for (const char* key : kWhy) {
+    if (!event.contains(key) || event[key].is_null()) continue;
+    line += separator + Plain(event[key], 400);
+    separator = "; ";
+  }
   return line;
 }
 
-std::function<void(std::string_view, const json&)> LogToStderr(LogFormat format) {
-  return [format](std::string_view kind, const json& fields) {
-    if (kind == "verdict") {
-      auto decision = fields.find("decision");
-      if (decision != fields.end() && *decision == "allow") return;  // routine
-    }
+std::function<void(std::string_view, const json&)> LogToStderr(LogOptions options) {
+  // One write per line; the lock keeps lines longer than a pipe's atomic
+  // write (a long SQL statement in JSON) whole too.
+  auto lock = std::make_shared<std::mutex>();
+  return [options, lock](std::string_view kind, const json& fields) {
+    if (!options.allows && Routine(kind, fields)) return;
     json event = fields;
     event["event"] = std::string(kind);
-    std::optional<std::string> line = LogLine(event, format);
+    std::optional<std::string> line = LogLine(event, options.format, options.allows);
     if (!line) return;
     line->push_back('\n');
-    (void)!write(STDERR_FILENO, line->data(), line->size());
+    std::lock_guard guard(*lock);
+    for (std::size_t done = 0; done < line->size();) {
+      const ssize_t n = write(STDERR_FILENO, line->data() + done, line->size() - done);
+      if (n < 0 && errno == EINTR) continue;
+      if (n <= 0) return;  // stderr gone (closed journal): the audit log has it
+      done += static_cast<std::size_t>(n);
+    }
   };
 }
 

@@ -160,17 +160,8 @@ int Serve(const ServeOptions& given) {
   internal::AddAdminOps(dispatcher, core, breaker);
   internal::AuditSealer sealer(core.log(), core.store(), audit_options.path);
 
-  core.Record(
-      "start",
-      json{{"pid", getpid()}, {"store", store_location}, {"protected", layout->protected_install}});
-  if (!options.quiet)
-    std::cerr << "dualkey serve: listening on " << options.socket_path << " (store "
-              << store_location << ", audit " << audit_options.path
-              << (layout->protected_install     ? ", protected install"
-                  : !layout->sandbox_dir.empty() ? ", sandbox " + layout->sandbox_dir
-                                                 : ", single-user mode")
-              << ")\n";
   std::unique_ptr<internal::HttpListener> http;
+  std::string http_address;
   if (!options.http_listen.empty()) {
     internal::HttpListenerOptions http_options;
     const std::size_t colon = options.http_listen.rfind(':');
@@ -200,10 +191,31 @@ int Serve(const ServeOptions& given) {
       std::cerr << "dualkey serve: " << error << "\n";
       return 1;
     }
-    if (!options.quiet)
-      std::cerr << "dualkey serve: HTTP" << (http->tls() ? "S" : "") << " on "
-                << http_options.address << ":" << http->port() << "\n";
+    http_address = (http->tls() ? "https://" : "http://") + http_options.address + ":" +
+                   std::to_string(http->port());
   }
+  // Once every listener is up. With a log (`dualkey serve`), the start
+  // event is the line that says where it listens.
+  const std::string mode = layout->protected_install     ? "protected"
+                           : !layout->sandbox_dir.empty() ? "sandbox"
+                                                          : "single-user";
+  json started{{"pid", getpid()},
+               {"socket", options.socket_path},
+               {"store", store_location},
+               {"audit", audit_options.path},
+               {"mode", mode},
+               {"protected", layout->protected_install}};
+  if (!http_address.empty()) started["http"] = http_address;
+  if (!layout->sandbox_dir.empty()) started["sandbox"] = layout->sandbox_dir;
+  core.Record("start", std::move(started));
+  if (!options.quiet && !options.on_event)
+    std::cerr << "dualkey serve: listening on " << options.socket_path
+              << (http_address.empty() ? "" : " and " + http_address) << " (store "
+              << store_location << ", audit " << audit_options.path << ", "
+              << (layout->protected_install     ? "protected install"
+                  : !layout->sandbox_dir.empty() ? "sandbox " + layout->sandbox_dir
+                                                 : "single-user mode")
+              << ")\n";
   std::thread expirer([&] { ExpireLoop(core, decisions, sealer); });
   (*listener)->Run(core, dispatcher, g_stop);
   listener->reset();

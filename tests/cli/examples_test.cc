@@ -6,7 +6,7 @@
 //   command; options in [brackets] of a synopsis must exist.
 // - `check` and `policy explain` examples also run (locally) and decide.
 // - TOML loads with the loader that reads that file (policy layers, the
-//   gateway's config); JSON parses.
+//   gateway's config; packs also pass their own [[test]] cases); JSON parses.
 #include <fcntl.h>
 #include <gtest/gtest.h>
 #include <poll.h>
@@ -504,6 +504,14 @@ std::string CheckCommand(const Example& example) {
 
 std::string CheckToml(const Example& example, const fs::path& scratch) {
   const std::string& name = example.file_name;
+  if (example.text.starts_with("[pack]") || example.text.find("\n[pack]") != std::string::npos) {
+    // A pack: it must load, and its own [[test]] cases must pass.
+    const fs::path file = scratch / "example-pack.toml";
+    std::ofstream(file) << example.text;
+    const Ran tested = RunDualkey({"packs", "test", file.string()});
+    if (tested.status != 0) return "  packs test: " + tested.out + tested.err;
+    return "";
+  }
   const fs::path file = scratch / (name.empty() ? "policy.toml" : name);
   std::ofstream(file) << example.text;
   if (name == "gateway.toml" ||
@@ -641,6 +649,15 @@ TEST_F(Examples, TheExampleFilesLoad) {
   std::vector<Example> examples;
   for (const char* name : {"policy.toml", "gateway.toml"})
     examples.push_back({Kind::kToml, std::string("examples/") + name, Read(dir / name), name});
+  // Every example pack (its own [[test]] cases run).
+  std::size_t packs = 0;
+  for (const auto& entry : fs::directory_iterator(dir / "packs")) {
+    if (entry.path().extension() != ".toml") continue;
+    ++packs;
+    examples.push_back({Kind::kToml, "examples/packs/" + entry.path().filename().string(),
+                        Read(entry.path()), entry.path().filename().string()});
+  }
+  EXPECT_GE(packs, 1u);
   EXPECT_EQ(Check(examples), "");
   // And the policy example is a policy `dualkey policy check` accepts.
   const Ran checked = RunDualkey({"policy", "check", (dir / "policy.toml").string()});
