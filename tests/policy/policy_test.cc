@@ -85,6 +85,14 @@ TEST(DefaultPolicy, ARaisedAllowSaysWhatIsAtStake) {
   Verdict untouched = Decide({bounded});
   Raise(&untouched, std::nullopt, "");
   EXPECT_EQ(untouched.decision, Decision::kAllow);
+
+  // A "snapshot" hold raised to a hold: the caller knows more, so no
+  // snapshot may stand in for the human any more.
+  Verdict snapshot = Decide({Make("db.delete.unbounded", Severity::kHigh)});
+  ASSERT_TRUE(snapshot.snapshot);
+  Raise(&snapshot, Decision::kHold, "deletes 2,999 rows of public.orders (of 8,000)");
+  EXPECT_EQ(snapshot.decision, Decision::kHold);
+  EXPECT_FALSE(snapshot.snapshot);
 }
 
 TEST(DefaultPolicy, FailClosedHolds) {
