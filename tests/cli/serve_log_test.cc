@@ -178,7 +178,7 @@ class ServeLog : public ::testing::TestWithParam<std::string> {
   pid_t pid_ = -1;
 };
 
-TEST_P(ServeLog, OneLinePerHoldApprovalDenialRefusedCodeAndBreakerTrip) {
+TEST_P(ServeLog, OneLinePerHoldApprovalDenialRefusedCodeBreakerTripAndReset) {
   Serve({"--log-format", GetParam()});
   const Ran added = Dualkey("approver add alice --state-dir " + (dir_ / "state").string());
   const std::size_t at = added.out.find("secret=");
@@ -199,6 +199,10 @@ TEST_P(ServeLog, OneLinePerHoldApprovalDenialRefusedCodeAndBreakerTrip) {
   EXPECT_EQ(Dualkey("deny " + other + " --reason 'not today'").status, 0);
   for (const char* target : {"/srv/a", "/srv/b", "/srv/c"})
     Dualkey(std::string("check --agent claude -- 'rm -rf ") + target + "'");
+  // The next TOTP step: the approval spent this one.
+  const Ran reset = Dualkey("breaker reset claude --as alice --code " +
+                            dualkey::approval::TotpCode(secret, now + 30));
+  EXPECT_EQ(reset.status, 0) << reset.out;
   EXPECT_EQ(Stop(), 0);
 
   const std::vector<std::string> lines = LogLines();
@@ -216,6 +220,7 @@ TEST_P(ServeLog, OneLinePerHoldApprovalDenialRefusedCodeAndBreakerTrip) {
   EXPECT_EQ(count("approval"), 1) << all;
   EXPECT_EQ(count("denial"), 1) << all;
   EXPECT_EQ(count("breaker"), 1) << all;
+  EXPECT_EQ(count("breaker_reset"), 1) << all;
   // Nothing about the allowed `ls -la`.
   for (const std::string& line : lines) EXPECT_EQ(line.find("ls -la"), std::string::npos) << line;
   if (GetParam() == "text") {
