@@ -6,11 +6,11 @@
 #include <string>
 #include <vector>
 
-#include "gateway/gateway.h"
-#include "setup/setup.h"
-#include "mcp/proxy.h"
 #include "cli/serve_log.h"
 #include "daemon/daemon.h"
+#include "gateway/gateway.h"
+#include "mcp/proxy.h"
+#include "setup/setup.h"
 
 namespace dualkey::cli {
 

@@ -169,8 +169,8 @@ int ReportParseError(CLI::App& app, const CLI::ParseError& error, int argc, char
     for (CLI::App* sub : current->get_subcommands([](CLI::App*) { return true; }))
       if (!sub->get_name().empty() && sub->check_name(word)) next = sub;
     if (next == nullptr) {
-      std::cerr << CommandPath(current) << ": '" << word << "' is not a "
-                << CommandPath(current) << " command." << DidYouMean(word, subcommands)
+      std::cerr << CommandPath(current) << ": '" << word << "' is not a " << CommandPath(current)
+                << " command." << DidYouMean(word, subcommands)
                 << "\nCommands: " << List(subcommands) << ".\nRun '" << CommandPath(current)
                 << " --help' for what each does.\n";
       return 2;
@@ -181,8 +181,8 @@ int ReportParseError(CLI::App& app, const CLI::ParseError& error, int argc, char
   // required argument), said in the command it is about.
   const std::vector<std::string> subcommands = SubcommandNames(current);
   if (!subcommands.empty() && std::string(error.what()).find("subcommand") != std::string::npos) {
-    std::cerr << CommandPath(current) << ": which command? " << List(subcommands)
-              << ".\nRun '" << CommandPath(current) << " --help' for what each does.\n";
+    std::cerr << CommandPath(current) << ": which command? " << List(subcommands) << ".\nRun '"
+              << CommandPath(current) << " --help' for what each does.\n";
     return 2;
   }
   std::cerr << CommandPath(current) << ": " << error.what() << "\nRun '" << CommandPath(current)

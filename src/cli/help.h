@@ -27,6 +27,7 @@ int ReportParseError(CLI::App& app, const CLI::ParseError& error, int argc, char
 
 // The candidate nearest to `word` when it is near enough to be a typo (a
 // few edits, a swapped pair, or an unambiguous prefix), else nothing.
-std::optional<std::string> Nearest(std::string_view word, const std::vector<std::string>& candidates);
+std::optional<std::string> Nearest(std::string_view word,
+                                   const std::vector<std::string>& candidates);
 
 }  // namespace dualkey::cli

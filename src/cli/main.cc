@@ -34,9 +34,8 @@ void TakeSandbox(int* argc, char*** argv) {
   args[taken] = args[0];
   *argv = args + taken;
   *argc -= taken;
-  dualkey::install::PinSandbox(
-      dir, *argc >= 2 ? dualkey::install::SandboxUseOf((*argv)[1])
-                      : dualkey::install::SandboxUse::kDecides);
+  dualkey::install::PinSandbox(dir, *argc >= 2 ? dualkey::install::SandboxUseOf((*argv)[1])
+                                               : dualkey::install::SandboxUse::kDecides);
 }
 
 }  // namespace
@@ -102,8 +101,10 @@ int main(int argc, char** argv) {
       "  dualkey check -- 'rm -rf ~/projects'       explain one shell command\n"
       "  dualkey check --json -- 'git push -f'      the same as one JSON object\n"
       "  dualkey check --channel sql -- 'DROP TABLE t'\n"
-      "  dualkey check --channel http -- '{\"method\":\"DELETE\",\"url\":\"https://api.github.com/repos/o/r\"}'\n"
-      "  dualkey check --channel mcp -- '{\"server\":\"pg\",\"tool\":\"query\",\"arguments\":{\"sql\":\"DROP TABLE t\"}}'\n"
+      "  dualkey check --channel http -- "
+      "'{\"method\":\"DELETE\",\"url\":\"https://api.github.com/repos/o/r\"}'\n"
+      "  dualkey check --channel mcp -- "
+      "'{\"server\":\"pg\",\"tool\":\"query\",\"arguments\":{\"sql\":\"DROP TABLE t\"}}'\n"
       "  dualkey check --channel file --operation write -- ~/.bashrc\n"
       "  dualkey check --jsonl cases.jsonl          one JSON line per case\n"
       "  dualkey check --dry-run -- 'rm -rf build'  what the daemon would do; changes nothing\n"
@@ -111,7 +112,8 @@ int main(int argc, char** argv) {
       "  shell  the command line\n"
       "  sql    the statement(s)\n"
       "  http   {\"method\", \"url\", \"headers\"?: {name: value}, \"body\"?: string}\n"
-      "  mcp    {\"server\", \"tool\", \"arguments\": {...}, \"annotations\"?: {\"destructiveHint\",\n"
+      "  mcp    {\"server\", \"tool\", \"arguments\": {...}, \"annotations\"?: "
+      "{\"destructiveHint\",\n"
       "         \"readOnlyHint\"}}  (a tools/call as the MCP client sends it)\n"
       "  file   the path a file tool writes; --operation create, write, edit or delete\n"
       "A --jsonl case: {\"id\", \"channel\", \"input\", \"cwd\"?, \"operation\"?}.\n"
@@ -188,7 +190,7 @@ int main(int argc, char** argv) {
       "Run the daemon that holds approvals, the audit log and the breaker.\n"
       "Hooks and `check` ask it when it runs; a held action waits for `dualkey approve`.");
   add_state_dir(serve_cmd, serve.state_dir,
-                        "state directory (0700; default ~/.local/state/dualkey)");
+                "state directory (0700; default ~/.local/state/dualkey)");
   serve_cmd->add_option("--store", serve.store,
                         "postgresql://... to share approvals between daemons");
   serve_cmd->add_option("--socket", serve.socket_path, "Unix socket (default STATE/dualkey.sock)");
@@ -480,7 +482,7 @@ int main(int argc, char** argv) {
   pg_proxy_cmd->add_option("--socket", pg_proxy.socket,
                            "the daemon's socket (default: $DUALKEY_SOCKET or STATE/dualkey.sock)");
   add_state_dir(pg_proxy_cmd, pg_proxy.state_dir,
-                           "tokens, snapshots and the proxy log (default: dualkey's state dir)");
+                "tokens, snapshots and the proxy log (default: dualkey's state dir)");
   pg_proxy_cmd->add_option("--hold-rows-over", pg_proxy.hold_rows_over,
                            "hold a DELETE/UPDATE touching more rows than this\n"
                            "(default: policy [blast_radius] hold_rows_over, else 1000; 0: off)");
@@ -716,8 +718,7 @@ int main(int argc, char** argv) {
   if (check_cmd->parsed()) return dualkey::cli::RunCheck(check);
   if (policy_cmd->parsed()) return dualkey::cli::RunPolicy(policy);
   if (!packs.action.empty()) return dualkey::cli::RunPacks(packs);
-  if (serve_cmd->parsed())
-  {
+  if (serve_cmd->parsed()) {
     serve_log.format = *dualkey::cli::ParseLogFormat(serve_log_format);
     return dualkey::cli::RunServe(serve, serve_log);
   }

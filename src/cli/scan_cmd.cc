@@ -1,15 +1,15 @@
 // `dualkey scan [PATH...]`: loose credentials an agent could read (scan.h).
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <iostream>
-#include <algorithm>
 #include <map>
 #include <nlohmann/json.hpp>
 
 #include "cli/commands.h"
-#include "scan/scan.h"
 #include "daemon/daemon.h"
+#include "scan/scan.h"
 
 namespace dualkey::cli {
 

@@ -196,7 +196,7 @@ int Serve(const ServeOptions& given) {
   }
   // Once every listener is up. With a log (`dualkey serve`), the start
   // event is the line that says where it listens.
-  const std::string mode = layout->protected_install     ? "protected"
+  const std::string mode = layout->protected_install      ? "protected"
                            : !layout->sandbox_dir.empty() ? "sandbox"
                                                           : "single-user";
   json started{{"pid", getpid()},
@@ -212,7 +212,7 @@ int Serve(const ServeOptions& given) {
     std::cerr << "dualkey serve: listening on " << options.socket_path
               << (http_address.empty() ? "" : " and " + http_address) << " (store "
               << store_location << ", audit " << audit_options.path << ", "
-              << (layout->protected_install     ? "protected install"
+              << (layout->protected_install      ? "protected install"
                   : !layout->sandbox_dir.empty() ? "sandbox " + layout->sandbox_dir
                                                  : "single-user mode")
               << ")\n";

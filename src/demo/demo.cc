@@ -476,8 +476,9 @@ class Demo {
            "orders are in PostgreSQL (database shop).\n";
 
     // The daemon, its approvers, the vault.
-    daemon_ = Start({"serve", "--state-dir", state, "--socket", socket_, "--vault", vault_, "--quiet"},
-                    "serve.log");
+    daemon_ =
+        Start({"serve", "--state-dir", state, "--socket", socket_, "--vault", vault_, "--quiet"},
+              "serve.log");
     if (!daemon_) return false;
     bool up = false;
     for (int i = 0; i < 300 && !up; ++i) {

@@ -190,8 +190,7 @@ std::vector<std::vector<std::string>> Invocations(const std::string& line) {
     const Token& t = tokens[i];
     if (t.op && (t.text.find('<') != std::string::npos || t.text.find('>') != std::string::npos)) {
       // A redirection: its target is not an argument.
-      if (!t.text.ends_with("-") && !std::isdigit(static_cast<unsigned char>(t.text.back())))
-        ++i;
+      if (!t.text.ends_with("-") && !std::isdigit(static_cast<unsigned char>(t.text.back()))) ++i;
       continue;
     }
     if (t.op) {
@@ -270,8 +269,8 @@ void FromMarkdown(const fs::path& path, std::vector<Example>* out) {
       const std::string lang = fence[2];
       std::size_t end = i + 1;
       while (end < lines.size() && !std::regex_match(lines[end], kFence)) ++end;
-      const bool shell = lang.empty() || lang == "sh" || lang == "bash" || lang == "shell" ||
-                         lang == "console";
+      const bool shell =
+          lang.empty() || lang == "sh" || lang == "bash" || lang == "shell" || lang == "console";
       std::string block;
       for (std::size_t j = i + 1; j < end; ++j) block += lines[j] + "\n";
       const std::string where = name + ":" + std::to_string(i + 2);
@@ -337,8 +336,7 @@ bool StartsAnExample(const std::string& segment) {
   return std::regex_match(segment, kExample);
 }
 
-void FromHelpText(const std::string& command, const std::string& text,
-                  std::vector<Example>* out) {
+void FromHelpText(const std::string& command, const std::string& text, std::vector<Example>* out) {
   std::istringstream in(text);
   std::vector<std::string> lines;
   for (std::string line; std::getline(in, line);) lines.push_back(line);
@@ -523,7 +521,7 @@ std::string CheckToml(const Example& example, const fs::path& scratch) {
   // Anything else here is a policy layer (system, user or project file).
   dualkey::policy::Layer layer;
   std::vector<std::string> errors;
-  const auto kind = name == ".dualkey.toml" ? dualkey::policy::LayerKind::kProject
+  const auto kind = name == ".dualkey.toml"                 ? dualkey::policy::LayerKind::kProject
                     : name == "policy.toml" || name.empty() ? dualkey::policy::LayerKind::kUser
                                                             : dualkey::policy::LayerKind::kUser;
   if (!dualkey::policy::ParseLayer(example.text, kind, file.string(), &layer, &errors)) {
@@ -578,8 +576,7 @@ class Examples : public ::testing::Test {
 
 TEST(ExampleReader, ReadsCommandLinesAsAShellWould) {
   using Args = std::vector<std::vector<std::string>>;
-  EXPECT_EQ(Invocations("dualkey check -- 'rm -rf ~/x'"),
-            (Args{{"check", "--", "rm -rf ~/x"}}));
+  EXPECT_EQ(Invocations("dualkey check -- 'rm -rf ~/x'"), (Args{{"check", "--", "rm -rf ~/x"}}));
   EXPECT_EQ(Invocations("echo \"$T\" | dualkey gateway credential set r --type bearer"),
             (Args{{"gateway", "credential", "set", "r", "--type", "bearer"}}));
   EXPECT_EQ(Invocations("sudo -u dualkey PGPASSWORD=x dualkey serve --state-dir /s &"),
@@ -609,8 +606,8 @@ TEST_F(Examples, AWrongExampleIsCaught) {
                  "gateway.toml"},
                 scratch_)
           .empty());
-  EXPECT_FALSE(CheckToml({Kind::kToml, "t", "[[rules]]\ndecision = \"maybe\"\n", ""}, scratch_)
-                   .empty());
+  EXPECT_FALSE(
+      CheckToml({Kind::kToml, "t", "[[rules]]\ndecision = \"maybe\"\n", ""}, scratch_).empty());
 }
 
 TEST_F(Examples, EveryExampleInTheHelpWorks) {
@@ -670,7 +667,8 @@ TEST_F(Examples, ScanAdviceCanBeCopied) {
   fs::create_directories(home / ".aws");
   std::ofstream(home / ".env") << "RAILWAY_TOKEN=" << std::string(32, 'a') << "1b2c\n";
   std::ofstream(home / ".aws/credentials")
-      << "[default]\naws_access_key_id = AKIA" << "Q3XAMPLQ7HZ2MFKD"
+      << "[default]\naws_access_key_id = AKIA"
+      << "Q3XAMPLQ7HZ2MFKD"
       << "\naws_secret_access_key = " << std::string(20, 'k') << "Xy9/Zt7+Qw3Er5Ty8Ui0\n";
   const Ran scan = RunDualkey({"scan", "--json", home.string()});
   ASSERT_EQ(scan.status, 1) << scan.out << scan.err;
@@ -685,21 +683,21 @@ TEST_F(Examples, ScanAdviceCanBeCopied) {
       const std::size_t start = line.find_first_not_of(' ');
       if (start == std::string::npos) continue;
       const std::string text = line.substr(start);
-      if (text.starts_with("[[") || (!toml.empty() && text.find(" = ") != std::string::npos &&
-                                     line.starts_with("     "))) {
+      if (text.starts_with("[[") ||
+          (!toml.empty() && text.find(" = ") != std::string::npos && line.starts_with("     "))) {
         toml += text + "\n";
         continue;
       }
       // "1. echo ... | dualkey ..." : the step's command.
       const std::string command = std::regex_replace(text, std::regex(R"(^\d+\. )"), "");
       if (!Invocations(command).empty())
-        examples.push_back({Kind::kCommand, "scan: " + finding["kind"].get<std::string>(),
-                            command, ""});
+        examples.push_back(
+            {Kind::kCommand, "scan: " + finding["kind"].get<std::string>(), command, ""});
     }
     if (!toml.empty()) {
       ++with_toml;
-      examples.push_back({Kind::kToml, "scan: " + finding["kind"].get<std::string>(), toml,
-                          "gateway.toml"});
+      examples.push_back(
+          {Kind::kToml, "scan: " + finding["kind"].get<std::string>(), toml, "gateway.toml"});
     }
   }
   EXPECT_GE(with_toml, 2u) << scan.out;

@@ -61,7 +61,8 @@ bool Core::Record(std::string_view kind, json fields, const Peer* peer,
   const bool durable = log_->Append(audit::Record{std::string(kind), base::JsonDump(fields)},
                                     &error, durability) != 0;
   if (!durable && options_.on_event)
-    options_.on_event("audit_append_failed", json{{"event_kind", std::string(kind)}, {"why", error}});
+    options_.on_event("audit_append_failed",
+                      json{{"event_kind", std::string(kind)}, {"why", error}});
   else if (!durable && !options_.quiet)
     std::cerr << "dualkey serve: audit append failed: " << error << "\n";
   if (!durable && failure != nullptr) *failure = error;
