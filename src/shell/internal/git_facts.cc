@@ -1,0 +1,373 @@
+#include "shell/internal/git_facts.h"
+
+#include <dlfcn.h>
+#include <git2.h>
+#include <limits.h>
+#include <sys/stat.h>
+
+#include <cstdlib>
+#include <mutex>
+
+#include "shell/internal/path_names.h"
+#include "shell/internal/paths.h"
+
+namespace dualkey::shell {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+// libgit2, loaded at the first delete that needs facts. Linking it would
+// cost every hook process its relocations and its dependencies' (libssh2,
+// mbedtls, http-parser, pcre2) though most commands never ask; the soname
+// is the one the headers describe, so the layouts of the structs agree.
+struct Git {
+  decltype(&git_libgit2_init) init = nullptr;
+  decltype(&git_repository_open_ext) repository_open_ext = nullptr;
+  decltype(&git_repository_free) repository_free = nullptr;
+  decltype(&git_repository_workdir) repository_workdir = nullptr;
+  decltype(&git_repository_is_bare) repository_is_bare = nullptr;
+  decltype(&git_repository_index) repository_index = nullptr;
+  decltype(&git_index_free) index_free = nullptr;
+  decltype(&git_index_entrycount) index_entrycount = nullptr;
+  decltype(&git_index_get_byindex) index_get_byindex = nullptr;
+  decltype(&git_index_find_prefix) index_find_prefix = nullptr;
+  decltype(&git_diff_index_to_workdir) diff_index_to_workdir = nullptr;
+  decltype(&git_diff_num_deltas) diff_num_deltas = nullptr;
+  decltype(&git_diff_get_delta) diff_get_delta = nullptr;
+  decltype(&git_diff_free) diff_free = nullptr;
+  decltype(&git_error_last) error_last = nullptr;
+  std::string load_error;
+
+  bool ok() const { return load_error.empty(); }
+
+  std::string LastError() const {
+    const git_error* error = error_last();
+    return error != nullptr && error->message != nullptr ? error->message : "unknown error";
+  }
+};
+
+const Git& LoadGit() {
+  static Git git;
+  static std::once_flag once;
+  std::call_once(once, [] {
+    void* handle = ::dlopen("libgit2.so." LIBGIT2_SOVERSION, RTLD_NOW | RTLD_LOCAL);
+    if (handle == nullptr) {
+      git.load_error = "libgit2 " LIBGIT2_SOVERSION " is not installed";
+      return;
+    }
+    bool missing = false;
+    auto bind = [&](auto& fn, const char* name) {
+      fn = reinterpret_cast<std::remove_reference_t<decltype(fn)>>(::dlsym(handle, name));
+      missing = missing || fn == nullptr;
+    };
+    bind(git.init, "git_libgit2_init");
+    bind(git.repository_open_ext, "git_repository_open_ext");
+    bind(git.repository_free, "git_repository_free");
+    bind(git.repository_workdir, "git_repository_workdir");
+    bind(git.repository_is_bare, "git_repository_is_bare");
+    bind(git.repository_index, "git_repository_index");
+    bind(git.index_free, "git_index_free");
+    bind(git.index_entrycount, "git_index_entrycount");
+    bind(git.index_get_byindex, "git_index_get_byindex");
+    bind(git.index_find_prefix, "git_index_find_prefix");
+    bind(git.diff_index_to_workdir, "git_diff_index_to_workdir");
+    bind(git.diff_num_deltas, "git_diff_num_deltas");
+    bind(git.diff_get_delta, "git_diff_get_delta");
+    bind(git.diff_free, "git_diff_free");
+    bind(git.error_last, "git_error_last");
+    if (missing) {
+      git.load_error = "libgit2 lacks a function dualkey uses";
+      return;
+    }
+    // Loaded once and never unloaded: the library stays initialised for the
+    // life of the process (the daemon asks many times).
+    if (git.init() < 0) git.load_error = "libgit2 did not initialise";
+  });
+  return git;
+}
+
+// RAII for libgit2's objects.
+template <typename T>
+class Owned {
+ public:
+  using Free = void (*)(T*);
+  explicit Owned(Free free) : free_(free) {}
+  ~Owned() {
+    if (ptr_ != nullptr) free_(ptr_);
+  }
+  Owned(const Owned&) = delete;
+  Owned& operator=(const Owned&) = delete;
+  T** out() { return &ptr_; }
+  T* get() const { return ptr_; }
+
+ private:
+  T* ptr_ = nullptr;
+  Free free_;
+};
+
+bool Exists(const std::string& path, struct stat* st) {
+  return ::lstat(path.c_str(), st) == 0;
+}
+
+std::string RealPath(const std::string& path) {
+  char buffer[PATH_MAX];
+  if (::realpath(path.c_str(), buffer) == nullptr) return {};
+  return buffer;
+}
+
+// Local data an ignore rule may cover without making it disposable: a
+// database, credentials, backups. Losing those is not "ignored output".
+bool IsPreciousName(std::string_view absolute) {
+  std::string_view name = BaseName(absolute);
+  if (IsDatabaseFileName(name)) return true;
+  if (name == ".env" || (name.starts_with(".env.") && !name.ends_with(".example") &&
+                         !name.ends_with(".sample") && !name.ends_with(".template") &&
+                         !name.ends_with(".dist")))
+    return true;
+  if (name.ends_with(".pem") || name.ends_with(".key") || name.ends_with(".p12") ||
+      name.ends_with(".kdbx"))
+    return true;
+  Arg arg;
+  arg.text = std::string(absolute);
+  const PathKind kind = ResolvePath(arg, "/", "").kind;
+  return kind == PathKind::kData || kind == PathKind::kBackup;
+}
+
+struct Walk {
+  Clock::time_point deadline;
+  std::size_t examined = 0;
+  std::size_t max_entries = 0;
+  bool over = false;
+};
+
+int OnProgress(const git_diff*, const char*, const char*, void* payload) {
+  auto* walk = static_cast<Walk*>(payload);
+  ++walk->examined;
+  if (walk->examined > walk->max_entries ||
+      ((walk->examined & 63) == 0 && Clock::now() > walk->deadline)) {
+    walk->over = true;
+    return -1;  // aborts the diff
+  }
+  return 0;
+}
+
+void AddPreview(LossFacts& facts, std::string_view name) {
+  if (facts.preview.size() < 3) facts.preview.emplace_back(name);
+}
+
+}  // namespace
+
+std::string HumanBytes(std::uint64_t bytes) {
+  static constexpr const char* kUnits[] = {"bytes", "KB", "MB", "GB", "TB"};
+  if (bytes < 1024) return std::to_string(bytes) + (bytes == 1 ? " byte" : " bytes");
+  double value = static_cast<double>(bytes);
+  int unit = 0;
+  while (value >= 1024 && unit < 4) {
+    value /= 1024;
+    ++unit;
+  }
+  char text[32];
+  std::snprintf(text, sizeof text, value < 10 ? "%.1f %s" : "%.0f %s", value, kUnits[unit]);
+  return text;
+}
+
+std::string LossFacts::Describe() const {
+  switch (outcome) {
+    case Outcome::kNoWorkTree:
+      return {};
+    case Outcome::kNotApplicable:
+    case Outcome::kUnreadable:
+      return note;
+    case Outcome::kRead:
+      break;
+  }
+  auto plural = [](std::size_t n, const char* one, const char* many) {
+    return std::to_string(n) + " " + (n == 1 ? one : many);
+  };
+  if (LosesNothing()) {
+    if (tracked == 0 && ignored == 0) return "nothing in it is tracked or kept by git";
+    if (ignored == 0)
+      return "restorable from git: " + plural(tracked, "tracked file", "tracked files") +
+             ", unchanged";
+    if (tracked == 0) return "ignored by the project";
+    return "restorable from git: " + plural(tracked, "tracked file", "tracked files") +
+           " unchanged, the rest ignored by the project";
+  }
+  std::string out;
+  auto add = [&](std::size_t n, const char* one, const char* many) {
+    if (n == 0) return;
+    if (!out.empty()) out += " and ";
+    out += plural(n, one, many);
+  };
+  add(untracked, "untracked file", "untracked files");
+  add(modified, "modified file", "modified files");
+  add(ignored_data, "ignored data file", "ignored data files");
+  if (lost_files > 0) out += ", " + HumanBytes(lost_bytes) + ",";
+  if (repositories > 0) {
+    if (!out.empty()) out += " and ";
+    out += plural(repositories, "repository with its own history",
+                  "repositories with their own history");
+  }
+  out += " would be lost";
+  for (std::size_t i = 0; i < preview.size(); ++i) out += (i == 0 ? ": " : ", ") + preview[i];
+  if (lost_files + repositories > preview.size()) out += ", …";
+  return out;
+}
+
+LossFacts ReadLossFacts(std::string_view path_view, const LossLimits& limits) {
+  LossFacts facts;
+  const Clock::time_point start = Clock::now();
+  const std::string path(path_view);
+  struct stat st;
+  if (path.empty() || path[0] != '/' || !Exists(path, &st)) return facts;
+  if (S_ISLNK(st.st_mode)) {
+    facts.outcome = LossFacts::Outcome::kNotApplicable;
+    facts.note = "a symbolic link, judged by its name";
+    return facts;
+  }
+  // Facts are about what is really deleted: a parent that is a symbolic link
+  // out of the tree leads elsewhere.
+  const std::string real = RealPath(path);
+  if (real.empty()) return facts;
+
+  // The innermost work tree: the nearest directory holding a .git.
+  std::string root;
+  for (std::string dir = real;; dir = std::string(DirName(dir))) {
+    if (BaseName(dir) == ".git") {
+      facts.outcome = LossFacts::Outcome::kNotApplicable;
+      facts.note = "inside the repository's .git";
+      return facts;
+    }
+    struct stat dot;
+    if (Exists(dir + (dir == "/" ? ".git" : "/.git"), &dot)) {
+      root = dir;
+      break;
+    }
+    if (dir == "/") return facts;  // no work tree
+  }
+  facts.work_tree = root;
+  if (root == real) {
+    facts.outcome = LossFacts::Outcome::kNotApplicable;
+    facts.note = "the work tree's root, judged by its name";
+    return facts;
+  }
+  const std::string rel = real.substr(root == "/" ? 1 : root.size() + 1);
+
+  auto unreadable = [&](std::string why) {
+    facts.outcome = LossFacts::Outcome::kUnreadable;
+    facts.note = "git facts not read (" + why + "), judged by its name";
+    facts.tracked = facts.ignored = facts.lost_files = facts.repositories = 0;
+    facts.untracked = facts.modified = facts.ignored_data = 0;
+    facts.lost_bytes = 0;
+    facts.preview.clear();
+    return facts;
+  };
+
+  const Git& git = LoadGit();
+  if (!git.ok()) return unreadable(git.load_error);
+  Owned<git_repository> repo(git.repository_free);
+  if (git.repository_open_ext(repo.out(), root.c_str(), GIT_REPOSITORY_OPEN_NO_SEARCH, nullptr) <
+      0)
+    return unreadable("the repository cannot be opened: " + git.LastError());
+  const char* workdir = git.repository_workdir(repo.get());
+  if (git.repository_is_bare(repo.get()) || workdir == nullptr ||
+      RealPath(workdir) != root)
+    return unreadable("the repository's work tree is elsewhere");
+  Owned<git_index> index(git.index_free);
+  if (git.repository_index(index.out(), repo.get()) < 0)
+    return unreadable("the index cannot be read: " + git.LastError());
+
+  // Tracked entries under the path: their count bounds the walk, and
+  // submodules with their own .git directory hold history nowhere else.
+  std::size_t position = 0;
+  if (git.index_find_prefix(&position, index.get(), rel.c_str()) == 0) {
+    const std::size_t count = git.index_entrycount(index.get());
+    for (; position < count; ++position) {
+      const git_index_entry* entry = git.index_get_byindex(index.get(), position);
+      if (entry == nullptr || entry->path == nullptr) break;
+      std::string_view entry_path(entry->path);
+      if (!entry_path.starts_with(rel)) break;
+      if (entry_path.size() != rel.size() && entry_path[rel.size()] != '/') continue;
+      if (++facts.tracked > limits.max_entries)
+        return unreadable("more than " + std::to_string(limits.max_entries) + " tracked files");
+      if (entry->mode == GIT_FILEMODE_COMMIT) {
+        struct stat sub;
+        const std::string dotgit = root + "/" + std::string(entry_path) + "/.git";
+        if (Exists(dotgit, &sub) && S_ISDIR(sub.st_mode)) {
+          ++facts.repositories;
+          AddPreview(facts, std::string(entry_path) + "/.git");
+        }
+      }
+    }
+  }
+  if (Clock::now() - start > limits.budget) return unreadable("the time bound was reached");
+
+  Walk walk;
+  walk.deadline = start + limits.budget;
+  walk.max_entries = limits.max_entries;
+  git_diff_options options = GIT_DIFF_OPTIONS_INIT;
+  options.flags = GIT_DIFF_INCLUDE_UNTRACKED | GIT_DIFF_RECURSE_UNTRACKED_DIRS |
+                  GIT_DIFF_INCLUDE_IGNORED | GIT_DIFF_INCLUDE_TYPECHANGE |
+                  GIT_DIFF_DISABLE_PATHSPEC_MATCH | GIT_DIFF_SKIP_BINARY_CHECK;
+  options.ignore_submodules = GIT_SUBMODULE_IGNORE_NONE;
+  char* pathspec[] = {const_cast<char*>(rel.c_str())};
+  options.pathspec = {pathspec, 1};
+  options.progress_cb = OnProgress;
+  options.payload = &walk;
+  Owned<git_diff> diff(git.diff_free);
+  if (git.diff_index_to_workdir(diff.out(), repo.get(), index.get(), &options) < 0) {
+    if (walk.over)
+      return unreadable("more than " + std::to_string(limits.max_entries) +
+                        " files or the time bound");
+    return unreadable("the work tree cannot be compared: " + git.LastError());
+  }
+  const std::size_t deltas = git.diff_num_deltas(diff.get());
+  for (std::size_t i = 0; i < deltas; ++i) {
+    const git_diff_delta* delta = git.diff_get_delta(diff.get(), i);
+    if (delta == nullptr) continue;
+    const char* name = delta->new_file.path ? delta->new_file.path : delta->old_file.path;
+    if (name == nullptr) continue;
+    const std::string_view entry(name);
+    switch (delta->status) {
+      case GIT_DELTA_DELETED:  // already gone from the work tree
+        if (facts.tracked > 0) --facts.tracked;
+        break;
+      case GIT_DELTA_IGNORED:
+        if (IsPreciousName(root + "/" + std::string(entry))) {
+          ++facts.lost_files;
+          ++facts.ignored_data;
+          facts.lost_bytes += delta->new_file.size;
+          AddPreview(facts, entry);
+        } else {
+          ++facts.ignored;
+        }
+        break;
+      case GIT_DELTA_UNTRACKED:
+        if (entry.ends_with('/')) {  // a directory git does not enter: a repository
+          ++facts.repositories;
+          AddPreview(facts, entry);
+        } else {
+          ++facts.lost_files;
+          ++facts.untracked;
+          facts.lost_bytes += delta->new_file.size;
+          AddPreview(facts, entry);
+        }
+        break;
+      case GIT_DELTA_MODIFIED:
+      case GIT_DELTA_TYPECHANGE:
+      case GIT_DELTA_CONFLICTED:
+      case GIT_DELTA_UNREADABLE:
+      default:
+        if (facts.tracked > 0) --facts.tracked;
+        ++facts.lost_files;
+        ++facts.modified;
+        facts.lost_bytes += delta->new_file.size;
+        AddPreview(facts, entry);
+        break;
+    }
+  }
+  facts.outcome = LossFacts::Outcome::kRead;
+  return facts;
+}
+
+}  // namespace dualkey::shell
