@@ -46,12 +46,27 @@ class GitFacts : public ::testing::Test {
     Write(repo_ / "site-out/index.html", "<html>\n");
     Write(repo_ / "README.md", "readme\n");
     Commit(repo_);
+    // git init wrote info/exclude a moment ago; a recent change of it is
+    // taken as a possible attempt to make things look ignored (see below).
+    Settle(repo_ / ".git/info/exclude");
+    // The user's git config and ignore file: this test's own.
+    const char* home = std::getenv("HOME");
+    saved_home_ = home != nullptr ? home : "";
+    ::setenv("HOME", home_.c_str(), 1);
+    ::unsetenv("XDG_CONFIG_HOME");
   }
-  void TearDown() override { fs::remove_all(base_); }
+  void TearDown() override {
+    ::setenv("HOME", saved_home_.c_str(), 1);
+    fs::remove_all(base_);
+  }
+
+  static void Settle(const fs::path& path) {
+    fs::last_write_time(path, fs::file_time_type::clock::now() - std::chrono::hours(1));
+  }
 
   static void Commit(const fs::path& repo) {
     Sh("cd " + repo.string() +
-        " && git add -A && git -c user.email=t@example.com -c user.name=t commit -qm c");
+       " && git add -A && git -c user.email=t@example.com -c user.name=t commit -qm c");
   }
 
   // The delete action of `command` run in the repository.
@@ -68,6 +83,7 @@ class GitFacts : public ::testing::Test {
   static bool Held(const Action& action) { return action.severity >= Severity::kMedium; }
 
   fs::path base_, home_, repo_;
+  std::string saved_home_;
 };
 
 TEST_F(GitFacts, TrackedUnchangedFolderIsRestorable) {
@@ -117,6 +133,53 @@ TEST_F(GitFacts, IgnoredDataIsStillData) {
   EXPECT_FALSE(Held(Delete("rm -rf docs")));
 }
 
+// An agent that wants a folder gone without asking could first make it look
+// ignored, or make its changes invisible to git.
+TEST_F(GitFacts, IgnoreRulesChangedJustNowAreNotTheProjects) {
+  Write(repo_ / "work/mine.txt", "mine\n");
+  EXPECT_TRUE(Held(Delete("rm -rf work")));
+  // An uncommitted .gitignore line above the folder.
+  Write(repo_ / ".gitignore", "site-out/\n*.log\n.env\nwork/\n");
+  Action action = Delete("rm -rf work");
+  EXPECT_TRUE(Held(action));
+  EXPECT_NE(action.reason.find("ignore rules were changed (.gitignore)"), std::string::npos)
+      << action.reason;
+  // Or the repository's own exclude file, or a global excludes file.
+  Sh("git -C " + repo_.string() + " checkout -q .gitignore");
+  EXPECT_FALSE(Held(Delete("rm -rf site-out")));
+  Write(repo_ / ".git/info/exclude", "work/\n");
+  EXPECT_TRUE(Held(Delete("rm -rf work")));
+  Settle(repo_ / ".git/info/exclude");
+  EXPECT_FALSE(Held(Delete("rm -rf work")));  // the user's own rule, kept for a while
+  Write(repo_ / ".git/info/exclude", "");
+  Settle(repo_ / ".git/info/exclude");
+  Write(home_ / ".config/git/ignore", "work/\n");
+  EXPECT_TRUE(Held(Delete("rm -rf work")));
+  fs::remove(home_ / ".config/git/ignore");
+  // git push -u rewrites .git/config: not an ignore rule.
+  Sh("git -C " + repo_.string() + " config branch.main.remote origin");
+  EXPECT_FALSE(Held(Delete("rm -rf site-out")));
+  Sh("git -C " + repo_.string() + " config core.excludesFile " + (home_ / "ex").string());
+  EXPECT_TRUE(Held(Delete("rm -rf site-out")));
+}
+
+TEST_F(GitFacts, ChangesHiddenFromGitAreHeld) {
+  Write(repo_ / "work/plan.txt", "plan, changed\n");
+  Sh("git -C " + repo_.string() + " update-index --assume-unchanged work/plan.txt");
+  Action action = Delete("rm -rf work");
+  EXPECT_TRUE(Held(action));
+  EXPECT_NE(action.reason.find("1 file marked unchanged by hand"), std::string::npos)
+      << action.reason;
+  Sh("git -C " + repo_.string() + " update-index --no-assume-unchanged work/plan.txt");
+  Sh("git -C " + repo_.string() + " update-index --skip-worktree docs/guide.md");
+  EXPECT_TRUE(Held(Delete("rm -rf docs")));
+  // Staged content is in the object store: the index restores it.
+  Sh("git -C " + repo_.string() + " update-index --no-skip-worktree docs/guide.md");
+  Write(repo_ / "docs/guide.md", "# guide, staged\n");
+  Sh("git -C " + repo_.string() + " add docs/guide.md");
+  EXPECT_FALSE(Held(Delete("rm -rf docs")));
+}
+
 TEST_F(GitFacts, NestedRepositoryInsideTheFolderIsHeld) {
   fs::path nested = repo_ / "docs/vendored";
   fs::create_directories(nested);
@@ -130,7 +193,8 @@ TEST_F(GitFacts, NestedRepositoryInsideTheFolderIsHeld) {
   // Inside the nested repository its own facts count: tracked and clean.
   Write(nested / "src/x.c", "int y;\n");
   Commit(nested);
-  EXPECT_FALSE(Held(Delete("rm -rf docs/vendored/src"))) << Delete("rm -rf docs/vendored/src").reason;
+  EXPECT_FALSE(Held(Delete("rm -rf docs/vendored/src")))
+      << Delete("rm -rf docs/vendored/src").reason;
   // Its root is a work tree's root: the name rules stay.
   EXPECT_TRUE(Held(Delete("rm -rf docs/vendored")));
 }
@@ -142,7 +206,7 @@ TEST_F(GitFacts, SubmodulesCleanAreRestorableDirtyAreHeld) {
   Write(upstream / "lib.c", "int x;\n");
   Commit(upstream);
   Sh("cd " + repo_.string() + " && git -c protocol.file.allow=always submodule add -q " +
-      upstream.string() + " deps/lib >/dev/null 2>&1");
+     upstream.string() + " deps/lib >/dev/null 2>&1");
   Commit(repo_);
   Action clean = Delete("rm -rf deps");
   EXPECT_FALSE(Held(clean)) << clean.reason;
@@ -281,8 +345,7 @@ TEST(LossFactsText, DescribesWhatDecides) {
   EXPECT_EQ(facts.Describe(), "3 untracked files, 12 KB, would be lost: notes.md, a.md, b.md");
   facts.untracked = 5;
   facts.lost_files = 5;
-  EXPECT_EQ(facts.Describe(),
-            "5 untracked files, 12 KB, would be lost: notes.md, a.md, b.md, …");
+  EXPECT_EQ(facts.Describe(), "5 untracked files, 12 KB, would be lost: notes.md, a.md, b.md, …");
   EXPECT_EQ(HumanBytes(1), "1 byte");
   EXPECT_EQ(HumanBytes(1536), "1.5 KB");
 }

@@ -5,7 +5,10 @@
 #include <limits.h>
 #include <sys/stat.h>
 
+#include <cctype>
+#include <cstdio>
 #include <cstdlib>
+#include <ctime>
 #include <mutex>
 
 #include "shell/internal/path_names.h"
@@ -16,6 +19,8 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
+constexpr std::time_t kIgnoreRulesSettleSeconds = 10 * 60;
+
 // libgit2, loaded at the first delete that needs facts. Linking it would
 // cost every hook process its relocations and its dependencies' (libssh2,
 // mbedtls, http-parser, pcre2) though most commands never ask; the soname
@@ -25,6 +30,7 @@ struct Git {
   decltype(&git_repository_open_ext) repository_open_ext = nullptr;
   decltype(&git_repository_free) repository_free = nullptr;
   decltype(&git_repository_workdir) repository_workdir = nullptr;
+  decltype(&git_repository_path) repository_path = nullptr;
   decltype(&git_repository_is_bare) repository_is_bare = nullptr;
   decltype(&git_repository_index) repository_index = nullptr;
   decltype(&git_index_free) index_free = nullptr;
@@ -64,6 +70,7 @@ const Git& LoadGit() {
     bind(git.repository_open_ext, "git_repository_open_ext");
     bind(git.repository_free, "git_repository_free");
     bind(git.repository_workdir, "git_repository_workdir");
+    bind(git.repository_path, "git_repository_path");
     bind(git.repository_is_bare, "git_repository_is_bare");
     bind(git.repository_index, "git_repository_index");
     bind(git.index_free, "git_index_free");
@@ -120,9 +127,9 @@ std::string RealPath(const std::string& path) {
 bool IsPreciousName(std::string_view absolute) {
   std::string_view name = BaseName(absolute);
   if (IsDatabaseFileName(name)) return true;
-  if (name == ".env" || (name.starts_with(".env.") && !name.ends_with(".example") &&
-                         !name.ends_with(".sample") && !name.ends_with(".template") &&
-                         !name.ends_with(".dist")))
+  if (name == ".env" ||
+      (name.starts_with(".env.") && !name.ends_with(".example") && !name.ends_with(".sample") &&
+       !name.ends_with(".template") && !name.ends_with(".dist")))
     return true;
   if (name.ends_with(".pem") || name.ends_with(".key") || name.ends_with(".p12") ||
       name.ends_with(".kdbx"))
@@ -131,6 +138,64 @@ bool IsPreciousName(std::string_view absolute) {
   arg.text = std::string(absolute);
   const PathKind kind = ResolvePath(arg, "/", "").kind;
   return kind == PathKind::kData || kind == PathKind::kBackup;
+}
+
+// Whether a changed file can make something ignored: a git config file
+// that sets core.excludesFile (any case), an ignore file with a rule line
+// (git's template of comments alone has none). Read bounded; one that
+// cannot be read counts.
+bool CanIgnore(const std::string& path, bool config) {
+  std::FILE* file = std::fopen(path.c_str(), "rb");
+  if (file == nullptr) return true;
+  std::string text(64 * 1024, '\0');
+  text.resize(std::fread(text.data(), 1, text.size(), file));
+  std::fclose(file);
+  if (config) {
+    for (char& c : text) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    return text.find("excludesfile") != std::string::npos;
+  }
+  std::size_t start = 0;
+  while (start < text.size()) {
+    std::size_t end = text.find('\n', start);
+    if (end == std::string::npos) end = text.size();
+    std::string_view line(text.data() + start, end - start);
+    while (!line.empty() && std::isspace(static_cast<unsigned char>(line.front())))
+      line.remove_prefix(1);
+    if (!line.empty() && line.front() != '#') return true;
+    start = end + 1;
+  }
+  return false;
+}
+
+// Ignore rules outside the project's committed .gitignore files: the
+// repository's info/exclude and config (core.excludesFile), the user's git
+// config and global ignore file. Changed a moment ago, they may have been
+// written to make something look ignored; their word is then not taken.
+std::string RecentlyChangedIgnoreSource(const std::string& git_dir) {
+  // Ignore files, and config files that name one (core.excludesFile): git
+  // writes config for other reasons too (push -u), which do not count.
+  std::vector<std::pair<std::string, bool>> sources = {{git_dir + "info/exclude", false},
+                                                       {git_dir + "config", true}};
+  const char* home = std::getenv("HOME");
+  const char* xdg = std::getenv("XDG_CONFIG_HOME");
+  if (home != nullptr && *home != '\0')
+    sources.emplace_back(std::string(home) + "/.gitconfig", true);
+  std::string config_dir = xdg != nullptr && *xdg != '\0' ? std::string(xdg)
+                           : home != nullptr              ? std::string(home) + "/.config"
+                                                          : std::string();
+  if (!config_dir.empty()) {
+    sources.emplace_back(config_dir + "/git/ignore", false);
+    sources.emplace_back(config_dir + "/git/config", true);
+  }
+  const std::time_t now = std::time(nullptr);
+  for (const auto& [source, config] : sources) {
+    struct stat st;
+    if (::stat(source.c_str(), &st) != 0) continue;
+    if (st.st_mtime <= now - kIgnoreRulesSettleSeconds) continue;
+    if (!CanIgnore(source, config)) continue;
+    return source;
+  }
+  return {};
 }
 
 struct Walk {
@@ -184,6 +249,9 @@ std::string LossFacts::Describe() const {
   auto plural = [](std::size_t n, const char* one, const char* many) {
     return std::to_string(n) + " " + (n == 1 ? one : many);
   };
+  if (lost_files == 0 && repositories == 0 && !ignore_rules_changed.empty())
+    return "the ignore rules were changed (" + ignore_rules_changed +
+           "), so what git ignores is not taken as the project's output";
   if (LosesNothing()) {
     if (tracked == 0 && ignored == 0) return "nothing in it is tracked or kept by git";
     if (ignored == 0)
@@ -202,6 +270,7 @@ std::string LossFacts::Describe() const {
   add(untracked, "untracked file", "untracked files");
   add(modified, "modified file", "modified files");
   add(ignored_data, "ignored data file", "ignored data files");
+  add(unverified, "file marked unchanged by hand", "files marked unchanged by hand");
   if (lost_files > 0) out += ", " + HumanBytes(lost_bytes) + ",";
   if (repositories > 0) {
     if (!out.empty()) out += " and ";
@@ -257,7 +326,7 @@ LossFacts ReadLossFacts(std::string_view path_view, const LossLimits& limits) {
     facts.outcome = LossFacts::Outcome::kUnreadable;
     facts.note = "git facts not read (" + why + "), judged by its name";
     facts.tracked = facts.ignored = facts.lost_files = facts.repositories = 0;
-    facts.untracked = facts.modified = facts.ignored_data = 0;
+    facts.untracked = facts.modified = facts.ignored_data = facts.unverified = 0;
     facts.lost_bytes = 0;
     facts.preview.clear();
     return facts;
@@ -266,12 +335,10 @@ LossFacts ReadLossFacts(std::string_view path_view, const LossLimits& limits) {
   const Git& git = LoadGit();
   if (!git.ok()) return unreadable(git.load_error);
   Owned<git_repository> repo(git.repository_free);
-  if (git.repository_open_ext(repo.out(), root.c_str(), GIT_REPOSITORY_OPEN_NO_SEARCH, nullptr) <
-      0)
+  if (git.repository_open_ext(repo.out(), root.c_str(), GIT_REPOSITORY_OPEN_NO_SEARCH, nullptr) < 0)
     return unreadable("the repository cannot be opened: " + git.LastError());
   const char* workdir = git.repository_workdir(repo.get());
-  if (git.repository_is_bare(repo.get()) || workdir == nullptr ||
-      RealPath(workdir) != root)
+  if (git.repository_is_bare(repo.get()) || workdir == nullptr || RealPath(workdir) != root)
     return unreadable("the repository's work tree is elsewhere");
   Owned<git_index> index(git.index_free);
   if (git.repository_index(index.out(), repo.get()) < 0)
@@ -290,6 +357,16 @@ LossFacts ReadLossFacts(std::string_view path_view, const LossLimits& limits) {
       if (entry_path.size() != rel.size() && entry_path[rel.size()] != '/') continue;
       if (++facts.tracked > limits.max_entries)
         return unreadable("more than " + std::to_string(limits.max_entries) + " tracked files");
+      // assume-unchanged and skip-worktree entries are not compared with
+      // the work tree: what they hold is not known to be in history.
+      if ((entry->flags & GIT_INDEX_ENTRY_VALID) != 0 ||
+          (entry->flags_extended & GIT_INDEX_ENTRY_SKIP_WORKTREE) != 0) {
+        --facts.tracked;
+        ++facts.lost_files;
+        ++facts.unverified;
+        AddPreview(facts, entry_path);
+        continue;
+      }
       if (entry->mode == GIT_FILEMODE_COMMIT) {
         struct stat sub;
         const std::string dotgit = root + "/" + std::string(entry_path) + "/.git";
@@ -310,8 +387,15 @@ LossFacts ReadLossFacts(std::string_view path_view, const LossLimits& limits) {
                   GIT_DIFF_INCLUDE_IGNORED | GIT_DIFF_INCLUDE_TYPECHANGE |
                   GIT_DIFF_DISABLE_PATHSPEC_MATCH | GIT_DIFF_SKIP_BINARY_CHECK;
   options.ignore_submodules = GIT_SUBMODULE_IGNORE_NONE;
-  char* pathspec[] = {const_cast<char*>(rel.c_str())};
-  options.pathspec = {pathspec, 1};
+  // The target, and the .gitignore files above it: ignore rules that are
+  // not committed are not the project's declaration.
+  std::vector<std::string> specs = {rel, ".gitignore"};
+  for (std::size_t slash = rel.find('/'); slash != std::string::npos && specs.size() < 64;
+       slash = rel.find('/', slash + 1))
+    specs.push_back(rel.substr(0, slash) + "/.gitignore");
+  std::vector<char*> pathspec;
+  for (std::string& spec : specs) pathspec.push_back(spec.data());
+  options.pathspec = {pathspec.data(), pathspec.size()};
   options.progress_cb = OnProgress;
   options.payload = &walk;
   Owned<git_diff> diff(git.diff_free);
@@ -328,6 +412,11 @@ LossFacts ReadLossFacts(std::string_view path_view, const LossLimits& limits) {
     const char* name = delta->new_file.path ? delta->new_file.path : delta->old_file.path;
     if (name == nullptr) continue;
     const std::string_view entry(name);
+    if (entry != rel && !entry.starts_with(rel + "/")) {  // an ignore file above the target
+      if (delta->status != GIT_DELTA_IGNORED && facts.ignore_rules_changed.empty())
+        facts.ignore_rules_changed = std::string(entry);
+      continue;
+    }
     switch (delta->status) {
       case GIT_DELTA_DELETED:  // already gone from the work tree
         if (facts.tracked > 0) --facts.tracked;
@@ -366,6 +455,12 @@ LossFacts ReadLossFacts(std::string_view path_view, const LossLimits& limits) {
         break;
     }
   }
+  if (facts.ignore_rules_changed.empty()) {
+    const char* git_dir = git.repository_path(repo.get());
+    if (git_dir != nullptr) facts.ignore_rules_changed = RecentlyChangedIgnoreSource(git_dir);
+  }
+  // Inside the target, a changed .gitignore is itself a modified or
+  // untracked file, so the delete is held anyway.
   facts.outcome = LossFacts::Outcome::kRead;
   return facts;
 }

@@ -21,7 +21,7 @@
 namespace dualkey::shell {
 
 struct LossLimits {
-  std::size_t max_entries = 20000;       // index entries and work tree files examined
+  std::size_t max_entries = 20000;        // index entries and work tree files examined
   std::chrono::milliseconds budget{300};  // wall time for one path
 };
 
@@ -33,20 +33,28 @@ struct LossFacts {
     kRead,           // the counts below are facts
   };
   Outcome outcome = Outcome::kNoWorkTree;
-  std::string note;       // kNotApplicable, kUnreadable: why the names decide
-  std::string work_tree;  // the work tree's root (real path), when found
-  std::size_t tracked = 0;        // tracked files, unchanged since the index
-  std::size_t ignored = 0;        // ignored entries (a whole ignored folder is one)
-  std::size_t lost_files = 0;     // all of the three below
-  std::size_t untracked = 0;      // untracked and not ignored
-  std::size_t modified = 0;       // tracked and changed (modified, conflicted, unreadable)
-  std::size_t ignored_data = 0;   // ignored but data all the same (a database, .env, keys)
-  std::size_t repositories = 0;   // repositories with their own history inside the path
+  std::string note;              // kNotApplicable, kUnreadable: why the names decide
+  std::string work_tree;         // the work tree's root (real path), when found
+  std::size_t tracked = 0;       // tracked files, unchanged since the index
+  std::size_t ignored = 0;       // ignored entries (a whole ignored folder is one)
+  std::size_t lost_files = 0;    // all of the three below
+  std::size_t untracked = 0;     // untracked and not ignored
+  std::size_t modified = 0;      // tracked and changed (modified, conflicted, unreadable)
+  std::size_t ignored_data = 0;  // ignored but data all the same (a database, .env, keys)
+  std::size_t unverified = 0;    // assume-unchanged / skip-worktree: never compared
+  // Ignore rules not committed (a .gitignore above the path modified or new)
+  // or changed a moment ago (info/exclude, git config): the name of the
+  // source. What git ignores is then not taken as the project's output
+  // (libgit2 does not even list ignored files inside an ignored folder that
+  // holds tracked ones), so the names decide.
+  std::string ignore_rules_changed;
+  std::size_t repositories = 0;  // repositories with their own history inside the path
   std::uint64_t lost_bytes = 0;
   std::vector<std::string> preview;  // first lost names, relative to the work tree
 
   bool LosesNothing() const {
-    return outcome == Outcome::kRead && lost_files == 0 && repositories == 0;
+    return outcome == Outcome::kRead && lost_files == 0 && repositories == 0 &&
+           ignore_rules_changed.empty();
   }
   // "restorable from git: 12 tracked files unchanged", "ignored by the
   // project", "3 untracked or modified files, 12 KB, would be lost: a.md, …".
