@@ -256,8 +256,9 @@ class Classifier final : public Context, public InvocationSink {
     LossFacts facts;
     if (loss_facts_.size() >= kMaxFactPaths) {
       facts.outcome = LossFacts::Outcome::kUnreadable;
-      facts.note = "git facts not read (more deleted folders than dualkey reads facts for), "
-                   "judged by its name";
+      facts.note =
+          "git facts not read (more deleted folders than dualkey reads facts for), "
+          "judged by its name";
     } else {
       facts = ReadLossFacts(path);
     }
@@ -598,9 +599,9 @@ class Classifier final : public Context, public InvocationSink {
     if (inv.argv.empty() || !inv.NameKnown()) return;
     const std::string_view name = inv.name();
     static constexpr std::string_view kWriters[] = {
-        "tee", "cp",   "mv",     "install", "ln", "rsync", "scp",  "curl", "wget", "dd",    "sort",
-        "tar", "gtar", "bsdtar", "unzip",   "7z", "7za",   "cpio", "git",  "rm",   "unlink",
-        "mkdir"};
+        "tee",  "cp",   "mv",   "install", "ln",     "rsync",  "scp",   "curl",
+        "wget", "dd",   "sort", "tar",     "gtar",   "bsdtar", "unzip", "7z",
+        "7za",  "cpio", "git",  "rm",      "unlink", "mkdir"};
     if (std::find(std::begin(kWriters), std::end(kWriters), name) == std::end(kWriters)) return;
     std::span<const Arg> args = std::span<const Arg>(inv.argv).subspan(1);
     if (name == "mkdir") {

@@ -367,7 +367,6 @@ PathKind ClassifyAbsolute(string_view path, string_view home, bool glob) {
   if ((top == "var" || top == "private") && parts.size() >= 2 && parts[1] == "tmp")
     return parts.size() == 2 ? PathKind::kSystem : PathKind::kTemp;
 
-
   if (AnyBackup(parts)) return PathKind::kBackup;
   if (top == "var") {
     if (parts.size() == 1) return PathKind::kSystem;
@@ -648,6 +647,8 @@ ResolvedPath ResolvePath(const Arg& arg, string_view cwd, string_view home) {
     return out;
   }
   out.kind = ClassifyAbsolute(out.path, home, out.glob);
+  // Reasons name the variable the command used, not the stand-in.
+  if (temp_variable && out.kind == PathKind::kTemp) out.path = arg.text;
   return out;
 }
 

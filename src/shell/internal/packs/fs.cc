@@ -280,8 +280,7 @@ ResolvedPath Resolve(const Arg& arg, const Invocation& inv, Context& ctx) {
 // corrupt) the name rules stand, never an allow.
 Assessment DecideByFacts(const ResolvedPath& target, const Arg& operand, Assessment assessment,
                          const Invocation& inv, Context& ctx, std::string* note) {
-  if (!assessment.facts_may_decide || inv.remote || target.path.empty() ||
-      target.path[0] != '/')
+  if (!assessment.facts_may_decide || inv.remote || target.path.empty() || target.path[0] != '/')
     return assessment;
   if (ctx.CreatedHere(operand, inv.cwd, inv.remote)) {
     assessment.op_class = "fs.delete.scoped";
@@ -300,8 +299,8 @@ Assessment DecideByFacts(const ResolvedPath& target, const Arg& operand, Assessm
     assessment.op_class = "fs.delete.scoped";
     assessment.severity = Severity::kLow;
     assessment.reversibility = Reversibility::kRecoverable;
-    assessment.what = facts.ignored > 0 && facts.tracked == 0 ? "output git ignores"
-                                                               : "files git can restore";
+    assessment.what =
+        facts.ignored > 0 && facts.tracked == 0 ? "output git ignores" : "files git can restore";
   }
   return assessment;
 }
