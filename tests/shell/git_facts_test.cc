@@ -168,11 +168,22 @@ TEST_F(GitFacts, ChangesHiddenFromGitAreHeld) {
   Sh("git -C " + repo_.string() + " update-index --assume-unchanged work/plan.txt");
   Action action = Delete("rm -rf work");
   EXPECT_TRUE(Held(action));
-  EXPECT_NE(action.reason.find("1 file marked unchanged by hand"), std::string::npos)
+  EXPECT_NE(action.reason.find("1 file git does not hold or does not compare"), std::string::npos)
       << action.reason;
   Sh("git -C " + repo_.string() + " update-index --no-assume-unchanged work/plan.txt");
   Sh("git -C " + repo_.string() + " update-index --skip-worktree docs/guide.md");
   EXPECT_TRUE(Held(Delete("rm -rf docs")));
+  // An entry whose blob was hashed but never written: nothing to restore from.
+  Write(repo_ / "docs/forged.md", "never stored\n");
+  Sh("cd " + repo_.string() +
+     " && git update-index --add --cacheinfo 100644,$(git hash-object "
+     "docs/forged.md),docs/forged.md"
+     " && git update-index -q --refresh");
+  Action forged = Delete("rm -rf docs");
+  EXPECT_TRUE(Held(forged)) << forged.reason;
+  EXPECT_NE(forged.reason.find("docs/forged.md"), std::string::npos) << forged.reason;
+  Sh("git -C " + repo_.string() + " rm -q --cached docs/forged.md && rm " +
+     (repo_ / "docs/forged.md").string());
   // Staged content is in the object store: the index restores it.
   Sh("git -C " + repo_.string() + " update-index --no-skip-worktree docs/guide.md");
   Write(repo_ / "docs/guide.md", "# guide, staged\n");

@@ -33,6 +33,9 @@ struct Git {
   decltype(&git_repository_path) repository_path = nullptr;
   decltype(&git_repository_is_bare) repository_is_bare = nullptr;
   decltype(&git_repository_index) repository_index = nullptr;
+  decltype(&git_repository_odb) repository_odb = nullptr;
+  decltype(&git_odb_free) odb_free = nullptr;
+  decltype(&git_odb_exists) odb_exists = nullptr;
   decltype(&git_index_free) index_free = nullptr;
   decltype(&git_index_entrycount) index_entrycount = nullptr;
   decltype(&git_index_get_byindex) index_get_byindex = nullptr;
@@ -73,6 +76,9 @@ const Git& LoadGit() {
     bind(git.repository_path, "git_repository_path");
     bind(git.repository_is_bare, "git_repository_is_bare");
     bind(git.repository_index, "git_repository_index");
+    bind(git.repository_odb, "git_repository_odb");
+    bind(git.odb_free, "git_odb_free");
+    bind(git.odb_exists, "git_odb_exists");
     bind(git.index_free, "git_index_free");
     bind(git.index_entrycount, "git_index_entrycount");
     bind(git.index_get_byindex, "git_index_get_byindex");
@@ -270,7 +276,8 @@ std::string LossFacts::Describe() const {
   add(untracked, "untracked file", "untracked files");
   add(modified, "modified file", "modified files");
   add(ignored_data, "ignored data file", "ignored data files");
-  add(unverified, "file marked unchanged by hand", "files marked unchanged by hand");
+  add(unverified, "file git does not hold or does not compare",
+      "files git does not hold or does not compare");
   if (lost_files > 0) out += ", " + HumanBytes(lost_bytes) + ",";
   if (repositories > 0) {
     if (!out.empty()) out += " and ";
@@ -344,6 +351,10 @@ LossFacts ReadLossFacts(std::string_view path_view, const LossLimits& limits) {
   if (git.repository_index(index.out(), repo.get()) < 0)
     return unreadable("the index cannot be read: " + git.LastError());
 
+  Owned<git_odb> odb(git.odb_free);
+  if (git.repository_odb(odb.out(), repo.get()) < 0)
+    return unreadable("the object store cannot be opened: " + git.LastError());
+
   // Tracked entries under the path: their count bounds the walk, and
   // submodules with their own .git directory hold history nowhere else.
   std::size_t position = 0;
@@ -361,6 +372,16 @@ LossFacts ReadLossFacts(std::string_view path_view, const LossLimits& limits) {
       // the work tree: what they hold is not known to be in history.
       if ((entry->flags & GIT_INDEX_ENTRY_VALID) != 0 ||
           (entry->flags_extended & GIT_INDEX_ENTRY_SKIP_WORKTREE) != 0) {
+        --facts.tracked;
+        ++facts.lost_files;
+        ++facts.unverified;
+        AddPreview(facts, entry_path);
+        continue;
+      }
+      // "Restorable" means the content is in the object store: an index
+      // entry can name a blob that was hashed but never written
+      // (update-index --cacheinfo with hash-object's answer).
+      if (entry->mode != GIT_FILEMODE_COMMIT && !git.odb_exists(odb.get(), &entry->id)) {
         --facts.tracked;
         ++facts.lost_files;
         ++facts.unverified;
