@@ -27,6 +27,7 @@ constexpr std::time_t kIgnoreRulesSettleSeconds = 10 * 60;
 // is the one the headers describe, so the layouts of the structs agree.
 struct Git {
   decltype(&git_libgit2_init) init = nullptr;
+  decltype(&git_libgit2_opts) opts = nullptr;
   decltype(&git_repository_open_ext) repository_open_ext = nullptr;
   decltype(&git_repository_free) repository_free = nullptr;
   decltype(&git_repository_workdir) repository_workdir = nullptr;
@@ -70,6 +71,7 @@ const Git& LoadGit() {
       missing = missing || fn == nullptr;
     };
     bind(git.init, "git_libgit2_init");
+    bind(git.opts, "git_libgit2_opts");
     bind(git.repository_open_ext, "git_repository_open_ext");
     bind(git.repository_free, "git_repository_free");
     bind(git.repository_workdir, "git_repository_workdir");
@@ -94,7 +96,16 @@ const Git& LoadGit() {
     }
     // Loaded once and never unloaded: the library stays initialised for the
     // life of the process (the daemon asks many times).
-    if (git.init() < 0) git.load_error = "libgit2 did not initialise";
+    if (git.init() < 0) {
+      git.load_error = "libgit2 did not initialise";
+      return;
+    }
+    // In a protected install the daemon (its own user) reads the
+    // developer's repositories. Owner validation guards git from running
+    // what a foreign repository's config says; nothing here runs anything
+    // (no hooks, no fsmonitor, no filter drivers: libgit2 has none of them
+    // in a diff), so it would only turn facts into names.
+    git.opts(GIT_OPT_SET_OWNER_VALIDATION, 0);
   });
   return git;
 }
