@@ -131,6 +131,19 @@ TEST_F(GitFacts, IgnoredDataIsStillData) {
   EXPECT_NE(action.reason.find("1 ignored data file"), std::string::npos) << action.reason;
   Write(repo_ / "docs/debug.log", "log\n");  // ignored and not data: nothing lost
   EXPECT_FALSE(Held(Delete("rm -rf docs")));
+  // Inside an ignored folder, which git lists as one entry.
+  Write(repo_ / "site-out/cache/app.sqlite3", "SQLite format 3");
+  Action database = Delete("rm -rf site-out");
+  EXPECT_TRUE(Held(database));
+  EXPECT_NE(database.reason.find("site-out/cache/app.sqlite3"), std::string::npos)
+      << database.reason;
+  fs::remove(repo_ / "site-out/cache/app.sqlite3");
+  // A dependency tree is not walked for them.
+  Write(repo_ / ".gitignore", "site-out/\n*.log\n.env\nnode_modules/\n");
+  Commit(repo_);
+  Write(repo_ / "docs/node_modules/pkg/test.db", "x");
+  Action dependencies = Delete("rm -rf docs");
+  EXPECT_FALSE(Held(dependencies)) << dependencies.reason;
 }
 
 // An agent that wants a folder gone without asking could first make it look

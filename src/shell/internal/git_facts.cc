@@ -9,6 +9,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <ctime>
+#include <filesystem>
 #include <mutex>
 
 #include "shell/internal/path_names.h"
@@ -141,8 +142,17 @@ std::string RealPath(const std::string& path) {
 
 // Local data an ignore rule may cover without making it disposable: a
 // database, credentials, backups. Losing those is not "ignored output".
-bool IsPreciousName(std::string_view absolute) {
-  std::string_view name = BaseName(absolute);
+// The kind the name rules give a path inside a work tree, wherever the work
+// tree is (under /tmp every name would be temp): `rel` is relative to it.
+PathKind KindByNames(std::string_view rel) {
+  Arg arg;
+  arg.text = std::string(rel);
+  while (arg.text.size() > 1 && arg.text.back() == '/') arg.text.pop_back();
+  return ResolvePath(arg, "", "").kind;
+}
+
+bool IsPreciousName(std::string_view rel) {
+  std::string_view name = BaseName(rel);
   if (IsDatabaseFileName(name)) return true;
   if (name == ".env" ||
       (name.starts_with(".env.") && !name.ends_with(".example") && !name.ends_with(".sample") &&
@@ -151,9 +161,7 @@ bool IsPreciousName(std::string_view absolute) {
   if (name.ends_with(".pem") || name.ends_with(".key") || name.ends_with(".p12") ||
       name.ends_with(".kdbx"))
     return true;
-  Arg arg;
-  arg.text = std::string(absolute);
-  const PathKind kind = ResolvePath(arg, "/", "").kind;
+  const PathKind kind = KindByNames(rel);
   return kind == PathKind::kData || kind == PathKind::kBackup;
 }
 
@@ -235,6 +243,39 @@ int OnProgress(const git_diff*, const char*, const char*, void* payload) {
 
 void AddPreview(LossFacts& facts, std::string_view name) {
   if (facts.preview.size() < 3) facts.preview.emplace_back(name);
+}
+
+// git lists an ignored folder as one entry. Unless its name says it is build
+// output or a cache (node_modules, .venv: not entered), it is walked for data
+// an ignore rule may cover: a local database, .env, keys, backups. Symbolic
+// links are not followed. False when the walk exceeds the bound.
+bool FindIgnoredData(const std::string& root, std::string_view entry, Walk& walk,
+                     LossFacts& facts) {
+  std::string dir = root + "/" + std::string(entry);
+  while (dir.size() > 1 && dir.back() == '/') dir.pop_back();
+  if (KindByNames(entry) == PathKind::kDisposable) return true;
+  std::error_code error;
+  std::filesystem::recursive_directory_iterator it(
+      dir, std::filesystem::directory_options::skip_permission_denied, error);
+  if (error) return true;  // gone or unreadable: nothing more to see
+  for (; it != std::filesystem::recursive_directory_iterator(); it.increment(error)) {
+    if (error) return false;
+    if (++walk.examined > walk.max_entries ||
+        ((walk.examined & 63) == 0 && Clock::now() > walk.deadline))
+      return false;
+    const std::string path = it->path().string();
+    const std::string_view rel = std::string_view(path).substr(root.size() + 1);
+    if (it->is_symlink(error)) continue;
+    const bool is_dir = it->is_directory(error);
+    if (is_dir && KindByNames(rel) == PathKind::kDisposable) it.disable_recursion_pending();
+    if (!IsPreciousName(rel)) continue;
+    if (is_dir) it.disable_recursion_pending();
+    ++facts.lost_files;
+    ++facts.ignored_data;
+    if (!is_dir) facts.lost_bytes += it->file_size(error);
+    AddPreview(facts, rel);
+  }
+  return true;
 }
 
 }  // namespace
@@ -454,13 +495,16 @@ LossFacts ReadLossFacts(std::string_view path_view, const LossLimits& limits) {
         if (facts.tracked > 0) --facts.tracked;
         break;
       case GIT_DELTA_IGNORED:
-        if (IsPreciousName(root + "/" + std::string(entry))) {
+        if (IsPreciousName(entry)) {
           ++facts.lost_files;
           ++facts.ignored_data;
           facts.lost_bytes += delta->new_file.size;
           AddPreview(facts, entry);
         } else {
           ++facts.ignored;
+          if (entry.ends_with('/') && !FindIgnoredData(root, entry, walk, facts))
+            return unreadable("more than " + std::to_string(limits.max_entries) +
+                              " files or the time bound");
         }
         break;
       case GIT_DELTA_UNTRACKED:
