@@ -11,6 +11,7 @@ packages=(
   libgtest-dev libgmock-dev libbenchmark-dev
   libssl-dev libsodium-dev libzstd-dev libsqlite3-dev libpq-dev libasio-dev
   libqrencode-dev hyperfine
+  libgit2-dev
   libboost-dev
   postgresql postgresql-client python3 jq
   libboost-dev curl
