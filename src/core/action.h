@@ -42,6 +42,10 @@ struct Action {
   Severity severity = Severity::kNone;
   // One sentence for a human: why this class, what it reaches.
   std::string reason;
+  // Which pack and rule classified it ("pack github-cli, rule repo-delete
+  // (packs/gh.toml:31)"), for `dualkey policy explain`; empty when the
+  // channel's own classifier did.
+  std::string origin;
 };
 
 // True when the action destroys or irreversibly changes something worth a

@@ -53,6 +53,18 @@ bool Matches(const Rule& rule, const Action& action, const Subject& subject,
   return true;
 }
 
+}  // namespace
+
+bool IsGuardTamper(const Action& action) {
+  const std::string_view op_class = action.op_class;
+  return op_class.starts_with(kGuardTamperClass) &&
+         (op_class.size() == kGuardTamperClass.size() ||
+          op_class[kGuardTamperClass.size()] == '.');
+}
+
+namespace {
+
+
 // Strictness with "snapshot" in its place: above allow, below hold.
 int Rank(Decision decision, bool snapshot) {
   switch (decision) {
@@ -227,6 +239,10 @@ ActionDecision ExplainOne(const Policy& policy, const Action& action, const Subj
       result.steps.push_back(std::move(step));
     };
     if (IsBackupLoss(action)) floor(Decision::kHold, "backup.* can never be set below hold");
+    // An agent that can change the guard, its keys or its hooks can approve
+    // itself: two humans, whatever any layer says.
+    if (IsGuardTamper(action))
+      floor(Decision::kHold2, "guard.tamper can never be set below hold2");
     if (!policy.errors.empty() && IsDestructive(action))
       floor(Decision::kHold, "a policy file failed to load: destructive actions stay held");
     if (result.message.empty()) result.message = action.reason;

@@ -14,6 +14,10 @@
 
 #include "core/action.h"
 
+namespace dualkey::packs {
+class Catalog;
+}
+
 namespace dualkey::policy {
 
 enum class Mode { kEnforce, kObserve };
@@ -84,6 +88,10 @@ struct Policy {
   bool lock_user = false;
   Limits limits;
   std::vector<std::string> errors;  // "path:line: message" for files that failed
+  // The packs in force beside the built-in ones (packs/catalog.h): system,
+  // user and project pack files found next to the policy layers. Null: the
+  // built-in packs only. A pack file that fails to load is in `errors`.
+  std::shared_ptr<const packs::Catalog> packs;
 };
 
 // Who is asking: rules can match on it.
@@ -124,8 +132,16 @@ struct Sources {
 Policy Builtin();
 
 // The layers from `sources`. Never fails: errors are kept in Policy::errors
-// and make every destructive action held.
+// and make every destructive action held. Also loads the pack files in the
+// packs/ directories beside the system and user files and in the project's
+// .dualkey/packs (a project's packs, and on a protected install the user's,
+// can only add holds).
 Policy Load(const Sources& sources);
+
+// Actions of this class (dualkey's own state, policy, keys, hooks, processes)
+// are never decided below hold2, whatever a layer says.
+inline constexpr std::string_view kGuardTamperClass = "guard.tamper";
+bool IsGuardTamper(const Action& action);
 
 // Sources for a command running in `cwd` as this process's user. On a
 // protected install (install::CurrentLayout()) ProtectedSources for getuid();

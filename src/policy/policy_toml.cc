@@ -15,6 +15,9 @@
 #include "install/layout.h"
 
 namespace dualkey::policy {
+
+void LoadPacks(const Sources& sources, Policy* policy);  // policy_packs.cc
+
 namespace {
 
 std::string Where(const std::string& path, const toml::source_region& region) {
@@ -355,6 +358,7 @@ Policy Load(const Sources& sources) {
       if (!tighten_only || tighter) SetLimit(&policy.limits, key, value);
     }
   }
+  LoadPacks(sources, &policy);
   std::string_view labels = sources.env_labels;
   while (!labels.empty()) {
     std::size_t comma = labels.find(',');

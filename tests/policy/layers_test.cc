@@ -16,8 +16,9 @@ namespace fs = std::filesystem;
 class PolicyFiles : public ::testing::Test {
  protected:
   void SetUp() override {
-    root_ = fs::temp_directory_path() / ("dualkey-policy-" + std::to_string(getpid()) + "-" +
-                                         ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    root_ = fs::temp_directory_path() /
+            ("dualkey-policy-" + std::to_string(getpid()) + "-" +
+             ::testing::UnitTest::GetInstance()->current_test_info()->name());
     fs::remove_all(root_);
     fs::create_directories(root_ / "etc");
     fs::create_directories(root_ / "home/.config/dualkey");
@@ -82,15 +83,17 @@ TEST_F(PolicyFiles, ProjectLayerOnlyTightens) {
 }
 
 TEST_F(PolicyFiles, ProjectLayerCanTighten) {
-  Write("repo/.dualkey.toml", "[[rules]]\nclass = \"db.drop*\"\ndecision = \"deny\"\n"
-                              "[[rules]]\nclass = \"vcs.push\"\ndecision = \"hold\"\n");
+  Write("repo/.dualkey.toml",
+        "[[rules]]\nclass = \"db.drop*\"\ndecision = \"deny\"\n"
+        "[[rules]]\nclass = \"vcs.push\"\ndecision = \"hold\"\n");
   Policy policy = LoadHere();
   EXPECT_EQ(DecideOne(policy, Act("db.drop", Severity::kCritical)), Decision::kDeny);
   EXPECT_EQ(DecideOne(policy, Act("vcs.push", Severity::kNone)), Decision::kHold);
 }
 
 TEST_F(PolicyFiles, ProjectLayerCannotUndoAUserTightening) {
-  Write("home/.config/dualkey/policy.toml", "[[rules]]\nclass = \"vcs.push\"\ndecision = \"hold\"\n");
+  Write("home/.config/dualkey/policy.toml",
+        "[[rules]]\nclass = \"vcs.push\"\ndecision = \"hold\"\n");
   Write("repo/.dualkey.toml", "[[rules]]\nclass = \"vcs.push\"\ndecision = \"allow\"\n");
   EXPECT_EQ(DecideOne(LoadHere(), Act("vcs.push", Severity::kNone)), Decision::kHold);
 }
@@ -258,8 +261,8 @@ TEST(ParseLayer, ErrorsCarryLineNumbers) {
   ASSERT_FALSE(errors.empty());
   EXPECT_NE(errors[0].find("p.toml:5"), std::string::npos) << errors[0];
   errors.clear();
-  EXPECT_FALSE(ParseLayer("[[rules]]\ndecision = \"maybe\"\n", LayerKind::kUser, "q.toml",
-                          &layer, &errors));
+  EXPECT_FALSE(
+      ParseLayer("[[rules]]\ndecision = \"maybe\"\n", LayerKind::kUser, "q.toml", &layer, &errors));
   EXPECT_NE(errors[0].find("q.toml:2"), std::string::npos) << errors[0];
   errors.clear();
   EXPECT_FALSE(ParseLayer("= broken", LayerKind::kUser, "r.toml", &layer, &errors));
@@ -269,11 +272,12 @@ TEST(ParseLayer, ErrorsCarryLineNumbers) {
 TEST(ParseLayer, AcceptsAFullRule) {
   Layer layer;
   std::vector<std::string> errors;
-  ASSERT_TRUE(ParseLayer("[[rules]]\nname = \"n\"\nchannel = [\"shell\", \"sql\"]\n"
-                         "class = [\"db.*\"]\ntarget = \"*prod*\"\nagent = \"claude\"\n"
-                         "env = \"production\"\nmin_severity = \"medium\"\ndestructive = true\n"
-                         "decision = \"hold2\"\nmessage = \"m\"\n",
-                         LayerKind::kSystem, "s.toml", &layer, &errors))
+  ASSERT_TRUE(
+      ParseLayer("[[rules]]\nname = \"n\"\nchannel = [\"shell\", \"sql\"]\n"
+                 "class = [\"db.*\"]\ntarget = \"*prod*\"\nagent = \"claude\"\n"
+                 "env = \"production\"\nmin_severity = \"medium\"\ndestructive = true\n"
+                 "decision = \"hold2\"\nmessage = \"m\"\n",
+                 LayerKind::kSystem, "s.toml", &layer, &errors))
       << errors.front();
   ASSERT_EQ(layer.rules.size(), 1u);
   const Rule& rule = layer.rules[0];
@@ -283,6 +287,36 @@ TEST(ParseLayer, AcceptsAFullRule) {
   EXPECT_EQ(rule.min_severity, Severity::kMedium);
   EXPECT_EQ(rule.destructive, 1);
   EXPECT_EQ(rule.line, 1);
+}
+
+TEST(GuardTamper, NoLayerLowersItBelowHold2) {
+  Layer user;
+  std::vector<std::string> errors;
+  ASSERT_TRUE(
+      ParseLayer("mode = \"enforce\"\n[[rules]]\nclass = \"guard.*\"\ndecision = \"allow\"\n"
+                 "[[rules]]\ndecision = \"allow\"\n",
+                 LayerKind::kSystem, "s.toml", &user, &errors))
+      << errors.front();
+  Policy policy = Builtin();
+  policy.layers.push_back(user);
+  Action tamper;
+  tamper.op_class = "guard.tamper";
+  tamper.severity = Severity::kCritical;
+  tamper.reason = "rewrites the policy";
+  Verdict verdict = Decide(policy, {tamper}, {});
+  EXPECT_EQ(verdict.decision, Decision::kHold2);
+  auto explained = Explain(policy, {tamper}, {});
+  ASSERT_EQ(explained.size(), 1u);
+  EXPECT_EQ(explained[0].steps.back().rule, "floor");
+  // A deny stays a deny.
+  Layer strict;
+  ASSERT_TRUE(ParseLayer("[[rules]]\nclass = \"guard.tamper\"\ndecision = \"deny\"\n",
+                         LayerKind::kUser, "u.toml", &strict, &errors));
+  policy.layers.push_back(strict);
+  EXPECT_EQ(Decide(policy, {tamper}, {}).decision, Decision::kDeny);
+  EXPECT_TRUE(IsGuardTamper(tamper));
+  tamper.op_class = "guard.tamperproof";
+  EXPECT_FALSE(IsGuardTamper(tamper));
 }
 
 }  // namespace

@@ -567,7 +567,29 @@ TEST(SqlFailClosed, UnparseablePostgresIsOpaqueWithTheParserError) {
 TEST(SqlFailClosed, RejectedStatementIsHeldEvenAmongGoodOnes) {
   auto actions = ClassifyAs("SELECT 1; DROP TABLE `x`; SELECT 2");
   EXPECT_NE(FindClass(actions, "db.drop"), nullptr) << Classes(actions);
-  EXPECT_HELD("SELECT 1; SHOW TABLES LIKE `x`");
+  EXPECT_HELD("SELECT 1; FROBNICATE TABLE x");
+  EXPECT_HELD("SELECT 1; SHOW TABLES LIKE `x`; DROP TABLE `y`");
+}
+
+TEST(SqlDialects, MySqlAndSqliteAreDetectedWithoutAHint) {
+  for (const char* read :
+       {"SHOW INDEX FROM `payments`;", "DESC customers;", "DESCRIBE orders",
+        "SHOW CREATE TABLE `orders`", "SELECT `name`, `email` FROM `users` LIMIT 5;",
+        "PRAGMA foreign_key_list(orders);", "PRAGMA table_info(users)", "SHOW FULL PROCESSLIST"})
+    EXPECT_FALSE(Held(read)) << read;
+  for (const char* held : {"DELETE FROM `sessions`;", "DROP TABLE `orders`", "TRUNCATE `audit_log`",
+                           "PRAGMA writable_schema = ON", "UPDATE `users` SET `admin` = 1",
+                           "SHOW TABLES; DROP DATABASE shop"})
+    EXPECT_TRUE(Held(held)) << held;
+}
+
+TEST(SqlMerge, DeletingMatchedRowsIsADelete) {
+  EXPECT_TRUE(
+      Held("MERGE INTO stock s USING incoming i ON s.sku = i.sku WHEN MATCHED THEN DELETE;"));
+  EXPECT_FALSE(
+      Held("MERGE INTO stock s USING incoming i ON s.sku = i.sku "
+           "WHEN MATCHED THEN UPDATE SET qty = i.qty WHEN NOT MATCHED THEN INSERT "
+           "VALUES (i.sku, i.qty)"));
 }
 
 TEST(SqlFailClosed, NulByteAndOversizedInput) {

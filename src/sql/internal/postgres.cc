@@ -1115,15 +1115,23 @@ void Classifier::RowWrite(std::string_view type, JsonNode body) {
   const std::string verb = is_delete ? "DELETE" : (type == "UpdateStmt" ? "UPDATE" : "MERGE");
   if (type == "MergeStmt") {
     bool removes = false;
+    bool deletes = false;
     for (JsonNode when : body["mergeWhenClauses"]) {
       std::string_view command = when["MergeWhenClause"]["commandType"].raw();
       if (command == "CMD_DELETE" || command == "CMD_UPDATE") removes = true;
+      if (command == "CMD_DELETE") deletes = true;
     }
     std::string why;
     JsonNode join = body["joinCondition"];
     if (removes && (!join || MatchesAllRows(join, table, &why))) {
       Emit(MakeAction("db.update.unbounded", Severity::kHigh, Reversibility::kIrreversible, targets,
                       "MERGE into " + table + " changes or deletes every row: " + why));
+    } else if (deletes) {
+      // WHEN MATCHED THEN DELETE removes every target row the source
+      // matches: as many as the other table holds, decided at run time.
+      Emit(MakeAction("db.delete", Severity::kMedium, Reversibility::kIrreversible, targets,
+                      "MERGE deletes every row of " + table +
+                          " that its source matches; how many depends on the other table"));
     } else {
       Emit(MakeAction("db.write", Severity::kLow, Reversibility::kIrreversible, targets,
                       "MERGE changes rows of " + table + " matched by its join condition"));
