@@ -152,8 +152,8 @@ override_dh_dwz:
 EOF
 chmod 0755 "$d/rules"
 cp "$p/units/dualkey.service" "$d/dualkey.service"
-ls "$p/man"/*.1 | sed "s|^$work/||" >"$d/dualkey.manpages"
-{ echo payload/README.md; echo payload/docs/*.md | tr ' ' '\n' | sed "s|^$work/||"; } >"$d/dualkey.docs"
+(cd "$work" && ls payload/man/*.1) >"$d/dualkey.manpages"
+(cd "$work" && ls payload/README.md payload/docs/*.md) >"$d/dualkey.docs"
 cat >"$d/postinst" <<'EOF'
 #!/bin/sh
 # The system part of `dualkey setup`: the daemon's user, /var/lib/dualkey
@@ -193,11 +193,6 @@ if [ "$1" = "purge" ]; then
   fi
 fi
 exit 0
-EOF
-cat >"$d/dualkey.lintian-overrides" <<'EOF'
-# The daemon's system user is made and removed by `dualkey setup` (postinst)
-# and postrm, which also handle machines without systemd-sysusers.
-dualkey: maintainer-script-calls-systemctl
 EOF
 
 echo "==> dpkg-buildpackage"
