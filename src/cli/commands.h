@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <iosfwd>
 #include <string>
 #include <vector>
 
@@ -11,6 +12,10 @@
 #include "gateway/gateway.h"
 #include "mcp/proxy.h"
 #include "setup/setup.h"
+
+namespace CLI {
+class App;
+}
 
 namespace dualkey::cli {
 
@@ -107,6 +112,11 @@ struct PgProxyCommandOptions {
 };
 int RunPgProxy(const PgProxyCommandOptions& options);
 
+// `dualkey completion bash|zsh|fish` and `dualkey man DIR`: made from the
+// CLI's own definition, the text --help prints (docgen.cc).
+int PrintCompletion(const CLI::App& app, const std::string& shell, std::ostream& out);
+int WriteManPages(const CLI::App& app, const std::string& dir);
+
 // `dualkey audit verify|tail|export|pubkey` (audit_cmd.cc).
 struct AuditOptions {
   std::string action;
@@ -117,6 +127,8 @@ struct AuditOptions {
   std::string state_dir;   // pubkey
   std::string socket;      // pubkey
   bool json = false;
+  bool follow = false;          // export: keep printing new records
+  std::string format = "json";  // export: json | syslog
 };
 int RunAudit(const AuditOptions& options);
 

@@ -338,6 +338,13 @@ int main(int argc, char** argv) {
     if (name == "tail" || name == "export")
       sub->add_option("--since", audit.since, "from a time: epoch seconds, or 15m, 2h, 7d ago");
     if (name == "tail") sub->add_option("-n,--lines", audit.lines, "how many (20)");
+    if (name == "export") {
+      sub->add_flag("-f,--follow", audit.follow,
+                    "keep printing new records as they are written (like tail -F), for a SIEM");
+      sub->add_option("--format", audit.format,
+                      "json (one object a line) or syslog (RFC 5424, facility log audit)")
+          ->check(CLI::IsMember({"json", "syslog"}));
+    }
     if (name == "pubkey") {
       add_state_dir(sub, audit.state_dir, "the daemon's state directory");
       sub->add_option("--socket", audit.socket, "the daemon's socket");
@@ -618,6 +625,15 @@ int main(int argc, char** argv) {
   setup_cmd->add_flag("--dry-run", setup.dry_run, "show what would change, change nothing");
   setup_cmd->add_flag("--json", setup.json, "print one JSON object");
   setup_cmd->add_flag("--no-doctor", setup.no_doctor, "do not run doctor at the end");
+  setup_cmd
+      ->add_flag("--system-only", setup.system_only,
+                 "the system part only (a package's maintainer scripts): no hooks, approver "
+                 "or doctor")
+      ->group("");
+  setup_cmd
+      ->add_option("--installed-binary", setup.installed_binary,
+                   "use this root-owned binary in place (a package's /usr/bin/dualkey)")
+      ->group("");
 
   dualkey::cli::VaultOptions vault;
   CLI::App* vault_cmd = app.add_subcommand(
@@ -705,6 +721,21 @@ int main(int argc, char** argv) {
   vault_prune->add_flag("--dry-run", vault.dry_run, "show what would be removed");
   vault_prune->callback([&] { vault.action = "prune"; });
 
+  // Made from the definitions above, so they never drift from --help.
+  std::string completion_shell, man_dir;
+  CLI::App* completion_cmd = app.add_subcommand(
+      "completion",
+      "Print a shell completion script (subcommands, options, pending approval ids).\n"
+      "  source <(dualkey completion bash)\n"
+      "  dualkey completion zsh > \"${fpath[1]}/_dualkey\"\n"
+      "  dualkey completion fish > ~/.config/fish/completions/dualkey.fish");
+  completion_cmd->add_option("shell", completion_shell, "bash, zsh or fish")
+      ->required()
+      ->check(CLI::IsMember({"bash", "zsh", "fish"}));
+  CLI::App* man_cmd = app.add_subcommand("man", "Write the manual pages into DIR.");
+  man_cmd->add_option("dir", man_dir, "where to write dualkey.1 and dualkey-*.1")->required();
+  man_cmd->group("");  // for packaging, not listed
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -715,6 +746,9 @@ int main(int argc, char** argv) {
     std::cerr << "dualkey: --sandbox DIR must come first: dualkey --sandbox DIR COMMAND ...\n";
     return 2;
   }
+  if (completion_cmd->parsed())
+    return dualkey::cli::PrintCompletion(app, completion_shell, std::cout);
+  if (man_cmd->parsed()) return dualkey::cli::WriteManPages(app, man_dir);
   if (check_cmd->parsed()) return dualkey::cli::RunCheck(check);
   if (policy_cmd->parsed()) return dualkey::cli::RunPolicy(policy);
   if (!packs.action.empty()) return dualkey::cli::RunPacks(packs);

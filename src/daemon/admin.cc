@@ -152,7 +152,8 @@ json Admin::Approve(const Peer& peer, const json& body) {
               {"state", completes ? "approved" : "pending"},
               {"approvals", held.approvers.size() + 1},
               {"approvals_needed", held.approvals_needed},
-              {"agent", held.agent}};
+              {"agent", held.agent},
+              {"held_ms", Core::NowMs() - held.created_ms}};
   PutText(fields, "input", held.input);
   json refusal;
   if (!AuditFirst("approval", std::move(fields), peer, &refusal)) return refusal;

@@ -17,6 +17,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cerrno>
 #include <chrono>
@@ -39,8 +40,39 @@ namespace {
 using nlohmann::json;
 
 std::atomic<bool> g_stop{false};
+std::atomic<bool> g_reload{false};
 void OnSignal(int) {
   g_stop = true;
+}
+void OnReload(int) {
+  g_reload = true;
+}
+
+// Reads the system policy again (at start and on SIGHUP). A broken file is
+// refused once a good one was in force: the previous policy stays, and the
+// journal, the audit log and `doctor` (the status op) say why.
+void ReloadPolicy(internal::Core& core, bool at_start) {
+  internal::SystemPolicy& system = core.system_policy();
+  const internal::SystemPolicy::Outcome outcome = system.Reload(internal::Core::NowMs());
+  json fields = system.StatusJson();
+  fields["applied"] = outcome.applied;
+  fields["at_start"] = at_start;
+  // A clean start needs no record; every reload and every error gets one.
+  if (!at_start || !outcome.errors.empty()) core.Record("policy_reload", fields);
+  const std::string path = fields.value("path", "");
+  std::string why;
+  for (const std::string& e : outcome.errors) why += "\n  " + e;
+  if (!outcome.applied)
+    std::cerr << "dualkey serve: policy reload REFUSED, the previous policy stays in force: "
+              << path << " has errors:" << why << "\n";
+  else if (!outcome.errors.empty())
+    std::cerr << "dualkey serve: POLICY ERROR: " << path
+              << " does not load; every destructive action is held until it is fixed and "
+                 "reloaded (SIGHUP):"
+              << why << "\n";
+  else if (!at_start && !core.options().quiet)
+    std::cerr << "dualkey serve: policy reloaded from " << path << " ("
+              << fields.value("rules", 0) << " rules)\n";
 }
 
 std::string Env(const char* name) {
@@ -63,11 +95,41 @@ bool MakeDirectory(const std::string& path, std::string* error) {
   return true;
 }
 
+// The metrics text: the counters, and the state read now.
+std::string RenderMetrics(internal::Core& core) {
+  std::vector<internal::Metrics::Gauge> gauges;
+  std::vector<approval::Request> pending;
+  std::string error;
+  const std::int64_t now = internal::Core::NowMs();
+  const bool store_ok = core.store().Pending(now, &pending, &error);
+  std::int64_t oldest = now;
+  for (const approval::Request& r : pending) oldest = std::min(oldest, r.created_ms);
+  gauges.push_back({"dualkey_pending_holds", "Held actions waiting for a human.",
+                    static_cast<double>(pending.size())});
+  gauges.push_back({"dualkey_pending_oldest_age_seconds",
+                    "Age of the oldest held action waiting for a human (0: none).",
+                    static_cast<double>(now - oldest) / 1000.0});
+  gauges.push_back({"dualkey_store_up", "1 when the approval store answers.", store_ok ? 1.0 : 0.0});
+  const json policy = core.system_policy().StatusJson();
+  gauges.push_back({"dualkey_policy_errors",
+                    "1 when the policy in force has errors (every destructive action is held).",
+                    policy["errors"].empty() ? 0.0 : 1.0});
+  gauges.push_back({"dualkey_policy_reload_refused",
+                    "1 when the last reload was refused (the previous policy is in force).",
+                    policy.contains("reload_failed_ms") ? 1.0 : 0.0});
+  gauges.push_back({"dualkey_policy_loaded_timestamp_seconds",
+                    "When the policy in force was read.",
+                    static_cast<double>(policy.value("loaded_ms", std::int64_t{0})) / 1000.0});
+  return core.metrics().Render(gauges);
+}
+
 void ExpireLoop(internal::Core& core, internal::DecisionPath& decisions,
                 internal::AuditSealer& sealer) {
   while (!g_stop) {
-    for (int i = 0; i < 50 && !g_stop; ++i)
+    for (int i = 0; i < 50 && !g_stop; ++i) {
+      if (g_reload.exchange(false)) ReloadPolicy(core, /*at_start=*/false);
       std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
     std::vector<approval::Request> expired;
     std::string error;
     if (!core.store().Expire(internal::Core::NowMs(), &expired, &error)) continue;
@@ -147,6 +209,10 @@ int Serve(const ServeOptions& given) {
   action.sa_handler = OnSignal;
   sigaction(SIGINT, &action, nullptr);
   sigaction(SIGTERM, &action, nullptr);
+  g_reload = false;
+  struct sigaction reload {};
+  reload.sa_handler = OnReload;
+  sigaction(SIGHUP, &reload, nullptr);
   signal(SIGPIPE, SIG_IGN);
 
   internal::Core core(options, *layout, std::move(store), std::move(log));
@@ -157,8 +223,10 @@ int Serve(const ServeOptions& given) {
   internal::AddApprovalOps(dispatcher, core);
   internal::AddBreakerOps(dispatcher, core, breaker);
   internal::AddStatusOps(dispatcher, core);
+  internal::AddReportOps(dispatcher, core);
   internal::AddAdminOps(dispatcher, core, breaker);
   internal::AuditSealer sealer(core.log(), core.store(), audit_options.path);
+  ReloadPolicy(core, /*at_start=*/true);
 
   std::unique_ptr<internal::HttpListener> http;
   std::string http_address;
@@ -174,6 +242,7 @@ int Serve(const ServeOptions& given) {
       http_options.address = http_options.address.substr(1, http_options.address.size() - 2);
     http_options.tls_cert = options.tls_cert;
     http_options.tls_key = options.tls_key;
+    http_options.metrics = [&core] { return RenderMetrics(core); };
     if (port.empty() || port.find_first_not_of("0123456789") != std::string::npos) {
       std::cerr << "dualkey serve: --http wants ADDRESS:PORT, e.g. 127.0.0.1:8790\n";
       return 2;

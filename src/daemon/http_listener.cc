@@ -43,13 +43,32 @@ http::response<http::string_body> Reply(http::status status, const json& body, b
   return response;
 }
 
+// GET /metrics: the Prometheus text exposition format.
+http::response<http::string_body> MetricsReply(const http::request<http::string_body>& request,
+                                               const std::function<std::string()>& metrics) {
+  if (request.method() != http::verb::get && request.method() != http::verb::head)
+    return Reply(http::status::method_not_allowed,
+                 json{{"ok", false}, {"error", "use GET /metrics"}}, request.keep_alive(),
+                 request.version());
+  http::response<http::string_body> response{http::status::ok, request.version()};
+  response.set(http::field::server, "dualkey");
+  response.set(http::field::content_type, "text/plain; version=0.0.4; charset=utf-8");
+  response.set(http::field::cache_control, "no-store");
+  response.keep_alive(request.keep_alive());
+  response.body() = metrics();
+  response.prepare_payload();
+  return response;
+}
+
 // Maps one HTTP request to the daemon's JSON protocol.
 http::response<http::string_body> Route(const http::request<http::string_body>& request,
-                                        const HttpListener::Handler& handler) {
+                                        const HttpListener::Handler& handler,
+                                        const std::function<std::string()>& metrics) {
   const bool keep = request.keep_alive();
   const unsigned version = request.version();
   std::string target(request.target());
   if (std::size_t q = target.find('?'); q != std::string::npos) target.resize(q);
+  if (target == "/metrics" && metrics) return MetricsReply(request, metrics);
   if (!target.starts_with("/v1/") || target.size() <= 4)
     return Reply(http::status::not_found,
                  json{{"ok", false},
@@ -89,7 +108,8 @@ http::response<http::string_body> Route(const http::request<http::string_body>& 
 }
 
 template <typename Stream>
-void Serve(Stream& stream, const HttpListener::Handler& handler) {
+void Serve(Stream& stream, const HttpListener::Handler& handler,
+           const std::function<std::string()>& metrics) {
   beast::flat_buffer buffer;
   while (true) {
     http::request_parser<http::string_body> parser;
@@ -109,7 +129,7 @@ void Serve(Stream& stream, const HttpListener::Handler& handler) {
       http::write(stream, response, ec);
       return;
     }
-    auto response = Route(parser.get(), handler);
+    auto response = Route(parser.get(), handler, metrics);
     http::write(stream, response, ec);
     if (ec || !response.keep_alive()) return;
   }
@@ -215,11 +235,11 @@ class BeastListener final : public HttpListener {
         beast::error_code ec;
         stream.handshake(asio::ssl::stream_base::server, ec);
         if (!ec) {
-          Serve(stream, handler_);
+          Serve(stream, handler_, options_.metrics);
           stream.shutdown(ec);
         }
       } else {
-        Serve(socket, handler_);
+        Serve(socket, handler_, options_.metrics);
       }
     }
     {

@@ -690,6 +690,17 @@ json ToJson(const StatusReply& r) {
   j["socket"] = r.socket;
   j["protected"] = r.protected_install;
   j["uid"] = r.uid;
+  json policy{{"loaded_ms", r.policy_loaded_ms}};
+  PutText(policy, "path", r.policy_path);
+  json errors = json::array(), reload_errors = json::array();
+  for (const std::string& e : r.policy_errors) errors.push_back(base::ToValidUtf8(e));
+  for (const std::string& e : r.policy_reload_errors) reload_errors.push_back(base::ToValidUtf8(e));
+  policy["errors"] = std::move(errors);
+  if (r.policy_reload_failed_ms != 0) {
+    policy["reload_failed_ms"] = r.policy_reload_failed_ms;
+    policy["reload_errors"] = std::move(reload_errors);
+  }
+  j["policy"] = std::move(policy);
   return j;
 }
 
@@ -700,6 +711,96 @@ Status FromJson(const json& j, StatusReply* out) {
   r.Text("socket", &out->socket);
   r.Bool("protected", &out->protected_install);
   r.Number("uid", &out->uid);
+  if (!r.status().ok()) return r.status();
+  if (auto policy = j.find("policy"); policy != j.end() && policy->is_object()) {
+    Reader p(*policy, Status::Code::kCorruption);
+    p.Text("path", &out->policy_path);
+    p.Number("loaded_ms", &out->policy_loaded_ms);
+    p.Strings("errors", &out->policy_errors);
+    p.Number("reload_failed_ms", &out->policy_reload_failed_ms);
+    p.Strings("reload_errors", &out->policy_reload_errors);
+    return p.status();
+  }
+  return r.status();
+}
+
+json ToJson(const ReportRequest& r) {
+  json j = Op(kOpReport);
+  j["source"] = base::ToValidUtf8(r.source);
+  json decisions = json::array();
+  for (const ReportedDecision& d : r.decisions) {
+    json item{{"time_ms", d.time_ms},
+              {"decision", std::string(ToString(d.decision))},
+              {"forwarded", d.forwarded},
+              {"added_us", d.added_us}};
+    PutAction(item, d.action);
+    PutText(item, "class", d.op_class);
+    PutText(item, "reason", d.reason);
+    decisions.push_back(std::move(item));
+  }
+  j["decisions"] = std::move(decisions);
+  json gaps = json::array();
+  for (const ReportGap& g : r.gaps) {
+    json item{{"lost", g.lost},
+              {"lost_destructive", g.lost_destructive},
+              {"from_ms", g.from_ms},
+              {"to_ms", g.to_ms}};
+    PutText(item, "reason", g.reason);
+    gaps.push_back(std::move(item));
+  }
+  j["gaps"] = std::move(gaps);
+  return j;
+}
+
+Status FromJson(const json& j, ReportRequest* out) {
+  Reader r = RequestReader(j);
+  r.Text("source", &out->source, /*required=*/true);
+  const json* decisions = r.Array("decisions", /*required=*/false);
+  const json* gaps = r.Array("gaps", /*required=*/false);
+  if (!r.status().ok()) return r.status();
+  if (decisions != nullptr) {
+    for (const json& item : *decisions) {
+      Reader d = RequestReader(item);
+      ReportedDecision decision;
+      ReadAction(d, &decision.action, "report");
+      d.Number("time_ms", &decision.time_ms);
+      std::optional<Decision> verdict;
+      d.DecisionField("decision", &verdict, /*required=*/true);
+      if (verdict) decision.decision = *verdict;
+      d.Text("class", &decision.op_class);
+      d.Text("reason", &decision.reason);
+      d.Bool("forwarded", &decision.forwarded);
+      d.Number("added_us", &decision.added_us);
+      if (!d.status().ok()) return d.status();
+      out->decisions.push_back(std::move(decision));
+    }
+  }
+  if (gaps != nullptr) {
+    for (const json& item : *gaps) {
+      Reader g = RequestReader(item);
+      ReportGap gap;
+      g.Number("lost", &gap.lost);
+      g.Number("lost_destructive", &gap.lost_destructive);
+      g.Number("from_ms", &gap.from_ms);
+      g.Number("to_ms", &gap.to_ms);
+      g.Text("reason", &gap.reason);
+      if (!g.status().ok()) return g.status();
+      out->gaps.push_back(std::move(gap));
+    }
+  }
+  return Status::Ok();
+}
+
+json ToJson(const ReportReply& r) {
+  json j = Ok();
+  j["recorded"] = r.recorded;
+  return j;
+}
+
+Status FromJson(const json& j, ReportReply* out) {
+  if (Status s = ReplyPrelude(j); !s.ok()) return s;
+  Reader r(j, Status::Code::kCorruption);
+  r.Number("recorded", &out->recorded);
   return r.status();
 }
 

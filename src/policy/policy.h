@@ -100,9 +100,22 @@ struct Subject {
   std::string agent;
 };
 
+// One layer file read once, with what reading it found. The daemon keeps
+// its system layer this way and reads it again only on reload (SIGHUP), so
+// a broken edit can be refused while the previous policy stays in force.
+struct LayerFile {
+  std::string path;
+  bool present = false;             // the file exists (absent: no layer, no error)
+  Layer layer;                      // when present and without errors
+  std::vector<std::string> errors;  // "path:line: message"
+};
+LayerFile ReadLayerFile(const std::string& path, LayerKind kind);
+
 // Where the layers come from; empty paths are skipped.
 struct Sources {
   std::string system_path = "/etc/dualkey/policy.toml";
+  // When set, the system layer as already read (system_path is not read).
+  std::shared_ptr<const LayerFile> system_file;
   std::string user_path;    // default: $XDG_CONFIG_HOME or ~/.config, /dualkey/policy.toml
   std::string project_dir;  // searched upward for .dualkey.toml (stops at the repo root or /)
   std::string env_labels;   // comma-separated extra labels ($DUALKEY_ENV)

@@ -23,6 +23,8 @@
 #include "audit/audit.h"
 #include "base/status.h"
 #include "daemon/daemon.h"
+#include "daemon/internal/metrics.h"
+#include "daemon/internal/system_policy.h"
 #include "install/layout.h"
 
 namespace dualkey::daemon::internal {
@@ -53,6 +55,10 @@ class Core {
   const install::Layout& layout() const { return layout_; }
   approval::Store& store() { return *store_; }
   audit::Log& log() { return *log_; }
+  // The system policy layer, read at start and on reload (SIGHUP).
+  SystemPolicy& system_policy() { return system_policy_; }
+  // Counters fed by every audit record; served at GET /metrics.
+  Metrics& metrics() { return metrics_; }
 
   // A peer on the Unix socket, with `admin` decided.
   Peer UnixPeer(pid_t pid, uid_t uid, gid_t gid) const;
@@ -82,6 +88,8 @@ class Core {
   std::unique_ptr<approval::Store> store_;
   std::unique_ptr<audit::Log> log_;
   const uid_t own_uid_;
+  SystemPolicy system_policy_;
+  Metrics metrics_;
   std::mutex watch_mutex_;
   std::vector<int> watchers_;
   std::atomic<int> watching_{0};
@@ -123,5 +131,7 @@ void AddDecisionOps(Dispatcher& dispatcher, DecisionPath& decisions);
 void AddApprovalOps(Dispatcher& dispatcher, Core& core);
 void AddBreakerOps(Dispatcher& dispatcher, Core& core, Breaker& breaker);
 void AddStatusOps(Dispatcher& dispatcher, Core& core);
+// report: decisions the proxies, the gateway and the MCP proxy made on their own (report.cc).
+void AddReportOps(Dispatcher& dispatcher, Core& core);
 
 }  // namespace dualkey::daemon::internal

@@ -2,6 +2,8 @@
 
 #include <cstdlib>
 
+#include "base/json_text.h"
+#include "daemon/reporter.h"
 #include "guard/guard.h"
 
 namespace dualkey::daemon::internal {
@@ -94,9 +96,12 @@ policy::Policy DecisionPath::PolicyFor(const Peer& peer, const CheckRequest& req
         layout.config_dir, peer.via == Peer::Via::kUnix ? peer.uid : static_cast<uid_t>(-1),
         request.action.cwd);
     if (const char* labels = std::getenv("DUALKEY_ENV")) sources.env_labels = labels;
+    sources.system_file = core_.system_policy().Current();
     return policy::Load(sources);
   }
-  return policy::Load(policy::SingleUserSources(request.action.cwd, request.home));
+  policy::Sources sources = policy::SingleUserSources(request.action.cwd, request.home);
+  sources.system_file = core_.system_policy().Current();
+  return policy::Load(sources);
 }
 
 DecisionPath::Classified DecisionPath::Classify(const Peer& peer,
@@ -164,7 +169,8 @@ Result<CheckReply> DecisionPath::Check(const Peer& peer, const CheckRequest& req
   Classified c = Classify(peer, request);
   Verdict& verdict = c.verdict;
   const std::string& agent = c.agent;
-  const json fields = ActionFields(request.action, agent);
+  json fields = ActionFields(request.action, agent);
+  fields["class"] = base::ToValidUtf8(DecidingClass(verdict));
 
   bool frozen = false;
   std::string error;

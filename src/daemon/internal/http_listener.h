@@ -17,6 +17,8 @@ struct HttpListenerOptions {
   std::string tls_cert;  // PEM chain; with tls_key, serve HTTPS
   std::string tls_key;
   bool allow_remote = false;  // bind a non-loopback address (needs TLS)
+  // GET /metrics: Prometheus text (none: 404).
+  std::function<std::string()> metrics;
 };
 
 class HttpListener {

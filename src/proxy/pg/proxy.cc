@@ -853,6 +853,8 @@ int Run(const Options& options) {
     shared.sink = MakeVaultSink(vault_dir, options.state_dir + "/snapshot-spool");
   }
   shared.log_path = options.state_dir + "/pg-proxy.log";
+  shared.reporter = std::make_unique<daemon::DecisionReporter>(
+      shared.daemon, daemon::ReporterOptions{.source = "pg_proxy"});
 
   try {
     if (!options.tls_cert.empty()) {
@@ -928,6 +930,10 @@ int Run(const Options& options) {
   for (int i = 1; i < threads; ++i) workers.emplace_back([&] { io.run(); });
   io.run();
   for (auto& t : workers) t.join();
+  // What is still queued for the audit log goes out before the exit.
+  if (shared.reporter && !shared.reporter->Flush(3000))
+    std::cerr << "dualkey pg-proxy: " << shared.reporter->stats().queued
+              << " decisions could not be sent to the daemon's audit log before exiting\n";
   return 0;
 }
 
