@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <iosfwd>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -58,6 +59,21 @@ class Log {
   // The hex Ed25519 public key that verifies this log's checkpoints.
   virtual std::string PublicKey() const = 0;
 };
+
+// A detached Ed25519 signature made with the audit key, for documents the
+// daemon vouches for (a `dualkey drill` certificate). Callers put a
+// domain-separating prefix in `message`, so a signature over one kind of
+// document can never pass for a checkpoint or another kind. Reads the key
+// file and never creates it; nullopt with `error` when it cannot.
+struct DetachedSignature {
+  std::string public_key;  // hex
+  std::string signature;   // hex
+};
+std::optional<DetachedSignature> SignWithKeyFile(const std::string& key_path,
+                                                 std::string_view message, std::string* error);
+// Whether `signature_hex` is `public_key_hex`'s signature over `message`.
+bool VerifyDetached(std::string_view public_key_hex, std::string_view message,
+                    std::string_view signature_hex);
 
 struct VerifyReport {
   bool ok = false;

@@ -7,6 +7,7 @@
 //   internal/decision.cc      check, probe, consume (the decision path)
 //   internal/breaker.cc       the breaker and rate limit; breaker_reset/status
 //   internal/approvals.cc     pending, approve, deny, status; approver codes
+//   drill.cc                  drill sessions and certificates (`dualkey drill`)
 // The wire format is protocol.h (documented in docs/daemon.md).
 #include "daemon/daemon.h"
 
@@ -25,6 +26,7 @@
 #include "daemon/internal/breaker.h"
 #include "daemon/internal/core.h"
 #include "daemon/internal/decision.h"
+#include "daemon/internal/drill.h"
 #include "daemon/internal/http_listener.h"
 #include "daemon/internal/transport.h"
 #include "install/layout.h"
@@ -147,6 +149,7 @@ int Serve(const ServeOptions& given) {
   internal::AddApprovalOps(dispatcher, core);
   internal::AddBreakerOps(dispatcher, core, breaker);
   internal::AddStatusOps(dispatcher, core);
+  internal::AddDrillOps(dispatcher, core, breaker);
 
   core.Record(
       "start",
