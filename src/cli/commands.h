@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -10,6 +11,10 @@
 #include "setup/setup.h"
 #include "mcp/proxy.h"
 #include "daemon/daemon.h"
+
+namespace CLI {
+class App;
+}
 
 namespace dualkey::cli {
 
@@ -195,5 +200,19 @@ struct ScanOptions {
   int max_depth = 8;
 };
 int RunScan(const ScanOptions& options);
+
+// `dualkey drill` (drill_cmd.cc, src/drill/): its options live with it.
+class DrillCommand {
+ public:
+  DrillCommand();
+  ~DrillCommand();
+  void Add(CLI::App& app);
+  bool Parsed() const;
+  int Run();
+
+ private:
+  struct State;
+  std::unique_ptr<State> state_;
+};
 
 }  // namespace dualkey::cli

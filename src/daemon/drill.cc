@@ -97,28 +97,42 @@ class Drills {
     return reply;
   }
 
+  // One code resets every listed agent of the drill (a drill freezes several
+  // of its own identities, and a code works once).
   Result<json> BreakerReset(const Peer& peer, const json& body) {
-    std::string id, agent, totp;
-    if (Status s = Strings(body, {{"session", &id}, {"agent", &agent}, {"totp", &totp}}); !s.ok())
-      return s;
+    std::string id, totp;
+    if (Status s = Strings(body, {{"session", &id}, {"totp", &totp}}); !s.ok()) return s;
+    std::vector<std::string> agents;
+    if (body.contains("agent") && body["agent"].is_string())
+      agents.push_back(body["agent"].get<std::string>());
+    if (body.contains("agents") && body["agents"].is_array())
+      for (const json& a : body["agents"])
+        if (a.is_string()) agents.push_back(a.get<std::string>());
+    if (agents.empty()) return Status::InvalidArgument("missing \"agent\" (or \"agents\")");
     std::lock_guard lock(mutex_);
     ExpireLocked();
     Session* session = Find(id);
     if (session == nullptr) return Status::NotFound("no open drill session " + id);
-    if (!agent.starts_with(session->approver))
-      return Status::PermissionDenied("a drill's test approver resets only the drill's own agents (" +
-                                      session->approver + "*), not '" +
-                                      base::ToValidUtf8(agent) + "'");
+    for (const std::string& agent : agents)
+      if (!agent.starts_with(session->approver))
+        return Status::PermissionDenied(
+            "a drill's test approver resets only the drill's own agents (" + session->approver +
+            "*), not '" + base::ToValidUtf8(agent) + "'");
     if (Status s = CheckCode(*session, totp, peer); !s.ok()) return s;
-    json fields{{"approver", session->approver}, {"drill", true}, {"session", session->id}};
-    PutText(fields, "agent", agent);
-    if (!core_.Record("breaker_reset", std::move(fields), &peer))
-      return Status::IOError("the audit log could not be written: the breaker was not reset");
-    std::string error;
-    if (!core_.store().SetFrozen(agent, false, "reset by " + session->approver, &error))
-      return Status::Unavailable("the store failed: " + error);
-    breaker_.Forget(agent);
-    return ToJson(BreakerResetReply{agent, false});
+    json reset = json::array();
+    for (const std::string& agent : agents) {
+      json fields{{"approver", session->approver}, {"drill", true}, {"session", session->id}};
+      PutText(fields, "agent", agent);
+      if (!core_.Record("breaker_reset", std::move(fields), &peer))
+        return Status::IOError("the audit log could not be written: the breaker of " + agent +
+                               " was not reset");
+      std::string error;
+      if (!core_.store().SetFrozen(agent, false, "reset by " + session->approver, &error))
+        return Status::Unavailable("the store failed: " + error);
+      breaker_.Forget(agent);
+      reset.push_back(agent);
+    }
+    return json{{"ok", true}, {"reset", reset}, {"frozen", false}};
   }
 
   Result<json> End(const Peer& peer, const json& body) {
