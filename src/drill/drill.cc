@@ -328,7 +328,7 @@ void Drill::DrillPgProxies() {
                                                          : "run the drill as the proxy's user");
       continue;
     }
-    const std::string schema = "dualkey_drill_" + session_.id + (index ? "_" + std::to_string(index) : "");
+    const std::string schema = "drill_canary_" + session_.id + (index ? "_" + std::to_string(index) : "");
     ++index;
     Result<std::unique_ptr<SqlCanary>> canary = SqlCanary::Create(service.upstream, service.password, schema);
     if (!canary.ok()) {
@@ -1176,10 +1176,19 @@ int Drill::Run() {
     return 2;
   }
 
-  // The scratch directory: the subject's, like an agent's project.
-  std::string dir_template = "/tmp/dualkey-drill-XXXXXX";
+  // The scratch directory: in the user's home, like a project of theirs
+  // (under /tmp the classifier would rightly see disposable files), the
+  // user's own.
+  struct stat home_info {};
+  if (stat(subject_.home.c_str(), &home_info) != 0 || !S_ISDIR(home_info.st_mode)) {
+    err_ << "dualkey drill: " << subject_.name << "'s home " << subject_.home
+         << " does not exist: the drill's canary lives there, as a project would\n";
+    return 2;
+  }
+  std::string dir_template = subject_.home + "/drill-canary-XXXXXX";
   if (mkdtemp(dir_template.data()) == nullptr) {
-    err_ << "dualkey drill: cannot make a scratch directory in /tmp: " << std::strerror(errno) << "\n";
+    err_ << "dualkey drill: cannot make a scratch directory in " << subject_.home << ": "
+         << std::strerror(errno) << "\n";
     return 2;
   }
   scratch_ = dir_template;
@@ -1229,7 +1238,7 @@ int Drill::Run() {
                      {"socket", discovery_.layout.socket_path},
                      {"binary", hook_binary.empty() ? context_.self_binary : hook_binary},
                      {"prefix", session_.prefix},
-                     {"schema", "dualkey_drill_" + session_.id},
+                     {"schema", "drill_canary_" + session_.id},
                      {"db", "postgres"},
                      {"api", "http://127.0.0.1:9/" + session_.prefix}};
 
