@@ -755,6 +755,10 @@ void Drill::DrillBoundary() {
   report_.integrations.push_back(s);
   for (const BoundaryCheck& check : discovery_.boundary) {
     if (check.id == "hooks") continue;  // the drill's own hook attempts judge those
+    // Nothing to reach when there is no daemon (the daemon finding says so);
+    // in observe mode every hook lets `rm -rf ~` through, overrides or not.
+    if (check.id == "daemon" && !discovery_.daemon.up) continue;
+    if (check.id == "environment" && discovery_.policy.observe) continue;
     Attempt a;
     a.case_id = "boundary-" + check.id;
     a.integration = s.name;
@@ -986,14 +990,16 @@ void Drill::Assess() {
     const std::string file = d.policy.observe_layer.empty() ? "the policy" : d.policy.observe_layer;
     const bool system = file.starts_with(d.layout.config_dir);
     AddFinding("policy.observe", "observe mode is on: nothing is held",
-               "set by " + file,
+               "set by " + file +
+                   ": the hooks let everything run, the proxies and the gateway forward what they "
+                   "would hold, and the breaker never counts",
                std::string(system ? "sudo " : "") + "sed -i 's/^mode *= *\"observe\"/mode = \"enforce\"/' " +
                    ShellQuote(file));
   }
   for (const BoundaryCheck& check : d.boundary) {
     if (check.ok || check.id == "hooks" || check.id == "install") continue;
     if (check.id == "daemon" && !d.daemon.up) continue;  // the daemon finding says it
-    if (check.id == "policy" && d.policy.observe) continue;
+    if ((check.id == "policy" || check.id == "environment") && d.policy.observe) continue;
     AddFinding("boundary." + check.id, check.title + ": no", check.detail,
                check.fix.empty() ? setup : check.fix);
   }
@@ -1058,7 +1064,8 @@ void Drill::Assess() {
                                      : "dualkey " + std::string(service.kind == "pg-proxy"
                                                                     ? "pg-proxy --upstream ..."
                                                                     : "gateway http"));
-  if (d.daemon.up && report_.breaker.tested && report_.breaker.tripped_after == 0)
+  // (In observe mode nothing is held, so nothing counts: that finding says it.)
+  if (d.daemon.up && report_.breaker.tested && report_.breaker.tripped_after == 0 && !d.policy.observe)
     AddFinding("breaker", "the breaker did not trip",
                std::to_string(report_.breaker.sent) + " distinct destructive attempts by " +
                    report_.breaker.agent + " within " + std::to_string(report_.breaker.window_seconds) +

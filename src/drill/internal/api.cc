@@ -154,6 +154,7 @@ std::vector<Attempt> RunApi(const std::string& integration, const std::string& g
     const std::string url = c.input.value("url", "");
     const std::string body = c.input.value("body", "");
     a.input = OneLine(method + " " + url + (body.empty() ? "" : " " + body));
+    a.explain = c.input.dump();
     std::string host_port, target;
     if (!SplitUrl(url, &host_port, &target)) {
       a.outcome = Outcome::kError;

@@ -41,6 +41,9 @@ struct Attempt {
   std::string decision;  // as the integration answered ("exit 2", "DKH01", "403 hold"...)
   std::string detail;
   std::string input;  // what was sent, for people (one line, bounded)
+  // The channel's input as `dualkey policy explain --channel C` takes it
+  // (empty when it takes none, as for file writes).
+  std::string explain;
   std::vector<AuditKey> audit;  // empty: the log need not show it
   bool audited = false;
 };

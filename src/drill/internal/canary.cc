@@ -147,6 +147,8 @@ Result<std::unique_ptr<SqlCanary>> SqlCanary::Create(const std::string& upstream
     return Status::Unavailable("cannot reach the proxy's database directly to make the canary: " +
                                why);
   }
+  // PostgreSQL's notices ("drop cascades to ...") are not the drill's output.
+  pq.set_notice_processor(conn, [](void*, const char*) {}, nullptr);
   auto canary = std::unique_ptr<SqlCanary>(new SqlCanary());
   canary->conn_ = conn;
   canary->schema_ = schema;

@@ -203,6 +203,8 @@ std::vector<Attempt> RunHooks(const AgentInfo& agent, const std::vector<Case>& c
         a.destructive = job.c->destructive();
         a.input = OneLine(job.c->input.is_string() ? job.c->input.get<std::string>()
                                                    : job.c->input.dump());
+        if (job.c->channel != "file")
+          a.explain = job.c->input.is_string() ? job.c->input.get<std::string>() : job.c->input.dump();
         const std::string cwd = job.c->cwd.empty() ? context.cwd : job.c->cwd;
         bool any_held = false, any_allowed = false;
         std::string decisions, errors;

@@ -159,6 +159,9 @@ std::vector<Attempt> RunMcp(const std::string& integration, const McpTarget& tar
     a.destructive = c->destructive();
     const json arguments = c->input.contains("arguments") ? c->input["arguments"] : json::object();
     a.input = OneLine(c->input.value("tool", "") + " " + arguments.dump());
+    json explain = c->input;
+    explain["server"] = target.server.name;
+    a.explain = explain.dump();
     const int before = CountLines(log);
     ++id;
     if (!send(json{{"jsonrpc", "2.0"},

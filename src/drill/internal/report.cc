@@ -80,11 +80,11 @@ std::vector<ThroughGroup> GotThrough(const Report& report) {
 
 std::string ThroughFix(const Report& report, const Attempt& a) {
   if (report.policy_mode == "observe")
-    return "leave observe mode (see the finding policy.observe)";
-  std::string channel = a.channel;
-  return "add a pack or a [[rules]] entry that holds it (docs/packs.md, docs/policy.md); how "
-         "dualkey reads it now: dualkey policy explain --channel " +
-         channel + " -- " + ShellQuote(a.input);
+    return "leave observe mode (the finding policy.observe)";
+  const std::string add = "add a pack or a [[rules]] entry that holds it (docs/packs.md)";
+  if (a.explain.empty()) return add;
+  return add + "; how it reads now: dualkey policy explain --channel " + a.channel + " -- " +
+         ShellQuote(a.explain.size() > 400 ? a.input : a.explain);
 }
 
 std::string Lost(const IntegrationSummary& s) {

@@ -91,7 +91,10 @@ std::vector<Attempt> RunSql(const std::string& integration, const SqlTarget& tar
                           nullptr};
   auto connect = [&]() -> PGconn* {
     PGconn* conn = pq.connectdb_params(keys, values, 0);
-    if (conn != nullptr && pq.status(conn) == CONNECTION_OK) return conn;
+    if (conn != nullptr && pq.status(conn) == CONNECTION_OK) {
+      pq.set_notice_processor(conn, [](void*, const char*) {}, nullptr);
+      return conn;
+    }
     *error = conn != nullptr ? Trim(pq.error_message(conn)) : "out of memory";
     if (conn != nullptr) pq.finish(conn);
     return nullptr;
@@ -115,6 +118,7 @@ std::vector<Attempt> RunSql(const std::string& integration, const SqlTarget& tar
     a.destructive = c.destructive();
     const std::string sql = c.input.get<std::string>();
     a.input = OneLine(sql);
+    a.explain = sql;
     if (conn == nullptr) conn = connect();
     if (conn == nullptr) {
       a.outcome = Outcome::kError;
