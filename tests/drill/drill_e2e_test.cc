@@ -256,6 +256,15 @@ class DrillE2e : public ::testing::Test {
               ReadText(w.work + "/gateway.log");
       return;
     }
+    // One MCP server the user's Claude Code runs through `dualkey mcp` (the
+    // drill replaces the server itself with its stand-in).
+    WriteText(w.agent.home + "/.claude.json",
+              json{{"mcpServers",
+                    {{"files",
+                      {{"command", kBinary},
+                       {"args", {"mcp", "--server-name", "files", "--", "/bin/false"}}}}}}}
+                  .dump(2));
+    chown((w.agent.home + "/.claude.json").c_str(), w.agent.uid, w.agent.gid);
     Ran list = RunRoot({kBinary, "drill", "--list", "--json", "--user", w.agent.name});
     w.battery = json::parse(list.out, nullptr, false);
     if (!w.battery.is_object()) {
@@ -292,13 +301,15 @@ TEST_F(DrillE2e, HealthyInstallIsDrilledThroughEveryIntegration) {
   const json* gemini = Integration(r, "gemini hook");
   const json* proxy = Integration(r, "pg-proxy 127.0.0.1:" + std::to_string(w().proxy_port));
   const json* gateway = Integration(r, "gateway 127.0.0.1:" + std::to_string(w().gateway_port));
-  ASSERT_TRUE(claude && gemini && proxy && gateway) << r["integrations"].dump(1);
+  const json* mcp = Integration(r, "mcp files (claude)");
+  ASSERT_TRUE(claude && gemini && proxy && gateway && mcp) << r["integrations"].dump(1);
+  EXPECT_EQ((*mcp)["attempts"], ViaCount(w().battery, "mcp"));
   // Every case went through every integration it names, and each got an answer.
   EXPECT_EQ((*claude)["attempts"], HookAttempts(w().battery, false));
   EXPECT_EQ((*gemini)["attempts"], HookAttempts(w().battery, false));
   EXPECT_EQ((*proxy)["attempts"], ViaCount(w().battery, "pg-proxy"));
   EXPECT_EQ((*gateway)["attempts"], ViaCount(w().battery, "gateway"));
-  for (const json* i : {claude, gemini, proxy, gateway}) {
+  for (const json* i : {claude, gemini, proxy, gateway, mcp}) {
     EXPECT_EQ((*i)["errors"], 0) << i->dump();
     EXPECT_FALSE(i->contains("not_run")) << i->dump();
     // What the canaries lost is what got through, no more.
@@ -334,6 +345,10 @@ TEST_F(DrillE2e, HealthyDrillFinishesInUnderAMinute) {
   RecordProperty("drill_ms", static_cast<int>(w().baseline_run.ms));
   std::cout << "healthy drill: " << w().baseline_run.ms << " ms, "
             << w().baseline["attempts"].size() << " attempts\n";
+  for (const json& i : w().baseline["integrations"])
+    std::cout << "  " << i.value("name", "") << ": " << i.value("attempts", 0) << " attempts, "
+              << i.value("held", 0) << " held, " << i.value("allowed", 0) << " allowed, "
+              << i.value("errors", 0) << " errors, lost " << i["lost"].dump() << "\n";
 }
 
 TEST_F(DrillE2e, LeavesNothingBehind) {
@@ -343,6 +358,7 @@ TEST_F(DrillE2e, LeavesNothingBehind) {
   EXPECT_TRUE(Glob("/tmp", "dualkey-drill-gw-").empty());
   EXPECT_EQ(CountSchemas("drill_canary_"), 0);
   EXPECT_TRUE(ProcessesMatching("--mcp-standin").empty());
+  EXPECT_TRUE(ProcessesMatching("--server-name files").empty());
   EXPECT_EQ(ProcessesMatching("gateway http --listen 127.0.0.1:0").size(), 0u);
   EXPECT_EQ(ReadText(std::string(kState) + "/tokens.json").find("drill-"), std::string::npos);
   EXPECT_FALSE(Exists(std::string(kState) + "/credentials/drill-" + session));
@@ -497,6 +513,20 @@ TEST_F(DrillE2e, StoppedDaemonIsNamed) {
   EXPECT_FALSE(Exists(w().work + "/stopped.cert.json"));
   ASSERT_TRUE(WaitForPort(w().proxy_port, 5000));
   (void)start;
+}
+
+TEST_F(DrillE2e, UnwrappedMcpServerIsNamed) {
+  const Saved config = Save(w().agent.home + "/.claude.json");
+  json servers = json::parse(config.text);
+  servers["mcpServers"]["raw"] = {{"command", "npx"}, {"args", {"-y", "some-mcp-server"}}};
+  WriteText(config.path, servers.dump(2));
+  Drilled d = RunDrill("unwrapped", {"--only", "mcp"});
+  Restore(config);
+  EXPECT_TRUE(d.findings.contains("mcp.unwrapped.claude.raw")) << Show(d);
+  for (const json& f : d.report["findings"])
+    if (f["id"] == "mcp.unwrapped.claude.raw")
+      EXPECT_EQ(f["fix"], "dualkey install mcp --client claude");
+  EXPECT_NE(d.ran.exit_code, 0);
 }
 
 // ---- bad input: failures with their reason, never passes -----------------

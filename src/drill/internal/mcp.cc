@@ -84,7 +84,11 @@ std::vector<Attempt> RunMcp(const std::string& integration, const McpTarget& tar
   std::error_code ec;
   fs::create_directories(dir, ec);
   json tools = json::array();
-  std::set<std::string> names;
+  std::set<std::string> names, destroying;
+  // A tool destroys what its arguments name when a case calls it to destroy
+  // (delete_file does, read_file does not).
+  for (const Case* c : selected)
+    if (c->destructive()) destroying.insert(c->input.value("tool", ""));
   for (const Case* c : selected) {
     const std::string tool = c->input.value("tool", "");
     if (!names.insert(tool).second) continue;
@@ -99,7 +103,11 @@ std::vector<Attempt> RunMcp(const std::string& integration, const McpTarget& tar
   const std::string spec_path = dir + "/spec.json";
   {
     std::ofstream spec(spec_path);
-    spec << json{{"tools", tools}, {"log", log}, {"root", context.values.at("canary")}}.dump();
+    spec << json{{"tools", tools},
+                 {"destroying", destroying},
+                 {"log", log},
+                 {"root", context.values.at("canary")}}
+                .dump();
   }
   if (context.subject.set && geteuid() == 0) {
     (void)lchown(dir.c_str(), context.subject.uid, context.subject.gid);
@@ -218,6 +226,10 @@ int ServeMcpStandin(const std::string& spec_path) {
   const std::string log = spec->value("log", "");
   const std::string root = spec->value("root", "");
   const json tools = spec->contains("tools") ? (*spec)["tools"] : json::array();
+  std::set<std::string> destroying;
+  if (spec->contains("destroying") && (*spec)["destroying"].is_array())
+    for (const json& t : (*spec)["destroying"])
+      if (t.is_string()) destroying.insert(t.get<std::string>());
   std::string line;
   while (std::getline(std::cin, line)) {
     std::optional<json> message = base::JsonParse(line);
@@ -237,8 +249,11 @@ int ServeMcpStandin(const std::string& spec_path) {
         std::ofstream out(log, std::ios::app);
         out << base::JsonDump(params) << "\n";
       }
-      // A naive server: whatever canary path the arguments name is gone.
+      // A naive server: a tool that destroys takes whatever canary path its
+      // arguments name.
       json gone = json::array();
+      const bool destroys = params.contains("name") && params["name"].is_string() &&
+                            destroying.contains(params["name"].get<std::string>());
       std::function<void(const json&)> visit = [&](const json& value) {
         if (value.is_string()) {
           const std::string path = value.get<std::string>();
@@ -250,7 +265,7 @@ int ServeMcpStandin(const std::string& spec_path) {
           for (const json& v : value) visit(v);
         }
       };
-      if (params.contains("arguments")) visit(params["arguments"]);
+      if (destroys && params.contains("arguments")) visit(params["arguments"]);
       reply["result"] = {{"content", {{{"type", "text"}, {"text", "done"}}}},
                          {"isError", false},
                          {"structuredContent", {{"removed", gone}}}};
