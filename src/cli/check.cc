@@ -54,6 +54,7 @@ json ResultJson(const guard::Result& result) {
     out["commands"] = std::move(commands);
   }
   if (!result.parse_error.empty()) out["parse_error"] = result.parse_error;
+  if (result.verdict.snapshot) out["snapshot"] = true;
   return out;
 }
 

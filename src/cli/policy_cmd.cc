@@ -99,15 +99,16 @@ int Explain(const PolicyOptions& options) {
                              {"path", step.path},
                              {"rule", step.rule},
                              {"line", step.line},
-                             {"decision", ToString(step.decision)},
-                             {"result", ToString(step.result)},
+                             {"decision", policy::DecisionName(step.decision, step.snapshot)},
+                             {"result", policy::DecisionName(step.result, step.result_snapshot)},
                              {"note", step.note}});
       actions.push_back(json{{"class", d.action.op_class},
                              {"targets", d.action.targets},
-                             {"decision", ToString(d.decision)},
+                             {"decision", policy::DecisionName(d.decision, d.snapshot)},
                              {"steps", steps}});
     }
     std::cout << json{{"decision", ToString(result.verdict.decision)},
+                      {"snapshot", result.verdict.snapshot},
                       {"observe_only", result.verdict.observe_only},
                       {"reason", result.verdict.reason},
                       {"actions", actions},
@@ -130,14 +131,19 @@ int Explain(const PolicyOptions& options) {
       std::cout << "  " << policy::ToString(step.layer);
       if (step.layer != policy::LayerKind::kBuiltin) std::cout << " " << step.path;
       if (step.line > 0) std::cout << ":" << step.line;
-      std::cout << " rule '" << step.rule << "' says " << ToString(step.decision) << " -> "
-                << ToString(step.result);
+      std::cout << " rule '" << step.rule << "' says "
+                << policy::DecisionName(step.decision, step.snapshot) << " -> "
+                << policy::DecisionName(step.result, step.result_snapshot);
       if (!step.note.empty()) std::cout << "  (" << step.note << ")";
       std::cout << "\n";
     }
-    std::cout << "  => " << ToString(d.decision) << "\n";
+    std::cout << "  => " << policy::DecisionName(d.decision, d.snapshot) << "\n";
   }
   std::cout << "\ndecision: " << ToString(result.verdict.decision)
+            << (result.verdict.snapshot
+                    ? " (snapshot: the PostgreSQL proxy saves the rows and runs it when they are "
+                      "few)"
+                    : "")
             << (result.verdict.observe_only ? " (observe mode: not enforced)" : "") << " — "
             << result.verdict.reason << "\n";
   return result.verdict.decision == Decision::kAllow ? 0 : 1;

@@ -55,6 +55,11 @@ struct Verdict {
   std::vector<Action> actions;
   // Policy mode "observe": `decision` is what would happen; nothing is held.
   bool observe_only = false;
+  // decision is kHold, and every held action may run without a human once
+  // what it destroys is saved and found small (policy "snapshot"). Only a
+  // component that can take the snapshot acts on it; to everyone else this
+  // is a hold.
+  bool snapshot = false;
 
   // What integrations enforce: the decision, or allow when only observing.
   Decision Enforced() const { return observe_only ? Decision::kAllow : decision; }

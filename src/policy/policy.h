@@ -30,9 +30,19 @@ struct Rule {
   Severity min_severity = Severity::kNone;
   int destructive = -1;  // -1 any, 0 only non-destructive, 1 only destructive
   Decision decision = Decision::kHold;
+  // decision = "snapshot": held (decision stays kHold), unless a component
+  // that can save what the action destroys (the PostgreSQL proxy) does so
+  // and finds it under the [snapshot] thresholds; then it runs without a
+  // human. Only for action classes such a save can undo (SnapshotCapable).
+  bool snapshot = false;
   std::string message;  // shown to the human and the agent
   int line = 0;         // where the rule starts in its file
 };
+
+// Classes whose destruction a snapshot can undo: rows deleted, overwritten
+// or truncated in one table. Never whole databases, schemas, backups or
+// dualkey itself.
+bool SnapshotCapable(std::string_view op_class);
 
 // How the daemon and the proxies pace destructive work: [breaker],
 // [rate_limit] and [blast_radius] in a policy file. Later layers override
@@ -45,6 +55,13 @@ struct Limits {
   double rate_per_minute = 20;
   double hold_rows_over = 1000;            // proxy: hold a DELETE/UPDATE touching more rows...
   double hold_table_fraction_over = 0.10;  // ...or more of its table than this
+  // [snapshot]: the "snapshot" decision runs a statement without a human
+  // only when what it destroys is at most this many rows, this many bytes
+  // and this share of its table. A migration's lock table (1 row) or a small
+  // config table qualifies; a customers table does not.
+  double snapshot_max_rows = 100;
+  double snapshot_max_bytes = 1 << 20;
+  double snapshot_max_table_fraction = 1.0;
 };
 
 struct Layer {
@@ -126,12 +143,15 @@ struct Step {
   int line = 0;
   Decision decision = Decision::kAllow;  // what the rule said
   Decision result = Decision::kAllow;    // the decision after this step
+  bool snapshot = false;                 // the rule said "snapshot"
+  bool result_snapshot = false;          // ... and that still stands after this step
   std::string note;                      // "tighten-only layer: ignored a loosening"
 };
 
 struct ActionDecision {
   Action action;
   Decision decision = Decision::kAllow;
+  bool snapshot = false;  // decision is kHold, and a snapshot may stand in for the human
   std::string message;  // the deciding rule's message, else the action's reason
   std::vector<Step> steps;
 };
@@ -151,5 +171,8 @@ Verdict FailClosed(std::string reason);
 
 std::string_view ToString(LayerKind kind);
 bool ParseDecision(std::string_view text, Decision* out);
+// "snapshot" for a held decision a snapshot may stand in for, else the
+// decision's own name.
+std::string_view DecisionName(Decision decision, bool snapshot);
 
 }  // namespace dualkey::policy

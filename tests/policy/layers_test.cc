@@ -174,6 +174,82 @@ TEST_F(PolicyFiles, RulesMatchOnChannelAgentEnvAndSeverity) {
   EXPECT_EQ(DecideOne(policy, bounded, "cursor"), Decision::kAllow);
 }
 
+// "snapshot": held unless a component that can save the rows does so and
+// finds them few. Ranked between allow and hold.
+Verdict DecideVerdict(const Policy& policy, std::vector<Action> actions) {
+  return Decide(policy, std::move(actions), Subject{});
+}
+
+TEST_F(PolicyFiles, BuiltinSnapshotsSmallRowDestructionAndHoldsTheRest) {
+  Policy policy = LoadHere();
+  for (const char* op_class : {"db.delete.unbounded", "db.update.unbounded", "db.truncate"}) {
+    Verdict v = DecideVerdict(policy, {Act(op_class, Severity::kHigh)});
+    EXPECT_EQ(v.decision, Decision::kHold) << op_class;
+    EXPECT_TRUE(v.snapshot) << op_class;
+  }
+  for (const char* op_class : {"db.drop", "db.alter.destructive", "opaque.sql", "backup.delete"}) {
+    Verdict v = DecideVerdict(policy, {Act(op_class, Severity::kHigh)});
+    EXPECT_GE(v.decision, Decision::kHold) << op_class;
+    EXPECT_FALSE(v.snapshot) << op_class;
+  }
+  // One plain hold in the input holds all of it for a human.
+  Verdict mixed =
+      DecideVerdict(policy, {Act("db.truncate", Severity::kHigh), Act("db.drop", Severity::kHigh)});
+  EXPECT_EQ(mixed.decision, Decision::kHold);
+  EXPECT_FALSE(mixed.snapshot);
+  EXPECT_EQ(mixed.reason, "reason of db.drop");
+  EXPECT_FALSE(DecideVerdict(policy, {Act("read.only", Severity::kNone)}).snapshot);
+}
+
+TEST_F(PolicyFiles, SnapshotRulesOnlyReachWhatASnapshotCanUndo) {
+  Write("home/.config/dualkey/policy.toml",
+        "[[rules]]\nclass = \"db.*\"\ndestructive = true\ndecision = \"snapshot\"\n"
+        "[[rules]]\nclass = \"backup.*\"\ndecision = \"snapshot\"\n");
+  Policy policy = LoadHere();
+  ASSERT_TRUE(policy.errors.empty()) << policy.errors.front();
+  EXPECT_TRUE(DecideVerdict(policy, {Act("db.delete.unbounded", Severity::kHigh)}).snapshot);
+  // A whole database or schema, a backup: never.
+  Verdict drop = DecideVerdict(policy, {Act("db.drop", Severity::kCritical)});
+  EXPECT_EQ(drop.decision, Decision::kHold);
+  EXPECT_FALSE(drop.snapshot);
+  Verdict backup = DecideVerdict(policy, {Act("backup.delete", Severity::kHigh)});
+  EXPECT_GE(backup.decision, Decision::kHold);
+  EXPECT_FALSE(backup.snapshot);
+  auto explained = Explain(policy, {Act("db.drop", Severity::kCritical)}, Subject{});
+  ASSERT_FALSE(explained.empty());
+  EXPECT_EQ(explained[0].steps.back().rule, "snapshot-scope");
+}
+
+TEST_F(PolicyFiles, ProjectMayTurnSnapshotIntoHoldButNotHoldIntoSnapshot) {
+  Write("repo/.dualkey.toml",
+        "[[rules]]\nclass = \"db.truncate\"\ndecision = \"hold\"\n"
+        "[[rules]]\nclass = \"db.alter.destructive\"\ndecision = \"snapshot\"\n"
+        "[[rules]]\nclass = \"db.delete.unbounded\"\ndecision = \"allow\"\n");
+  Policy policy = LoadHere();
+  ASSERT_TRUE(policy.errors.empty()) << policy.errors.front();
+  Verdict truncate = DecideVerdict(policy, {Act("db.truncate", Severity::kHigh)});
+  EXPECT_EQ(truncate.decision, Decision::kHold);
+  EXPECT_FALSE(truncate.snapshot);
+  EXPECT_FALSE(DecideVerdict(policy, {Act("db.alter.destructive", Severity::kHigh)}).snapshot);
+  // allow is looser than snapshot: ignored in a project file.
+  Verdict del = DecideVerdict(policy, {Act("db.delete.unbounded", Severity::kHigh)});
+  EXPECT_EQ(del.decision, Decision::kHold);
+  EXPECT_TRUE(del.snapshot);
+  // A user layer may allow, or turn a hold into a snapshot.
+  Write("home/.config/dualkey/policy.toml",
+        "[[rules]]\nclass = \"db.write.bounded\"\ndecision = \"snapshot\"\n");
+  Verdict bounded = DecideVerdict(LoadHere(), {Act("db.write.bounded", Severity::kLow)});
+  EXPECT_EQ(bounded.decision, Decision::kHold);
+  EXPECT_TRUE(bounded.snapshot);
+}
+
+TEST_F(PolicyFiles, BrokenFileOrBackupFloorClearsSnapshot) {
+  Write("home/.config/dualkey/policy.toml", "[[rules]\nbroken");
+  Verdict v = DecideVerdict(LoadHere(), {Act("db.truncate", Severity::kHigh)});
+  EXPECT_EQ(v.decision, Decision::kHold);
+  EXPECT_FALSE(v.snapshot);
+}
+
 TEST(ParseLayer, ErrorsCarryLineNumbers) {
   Layer layer;
   std::vector<std::string> errors;
