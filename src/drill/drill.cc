@@ -191,6 +191,7 @@ class Drill {
   void DrillMcp();
   void DrillBurst();
   void DrillBoundary();
+  void TraceThrough();
   void CheckAudit();
   void CleanUp();
   void Assess();
@@ -963,7 +964,56 @@ void Drill::CleanUp() {
   }
 }
 
+// For each destructive attempt that got through, whether a rule of a policy
+// file let it (the daemon's reading with the same layers): that rule is the
+// weakness to fix, where otherwise the classifier missed it.
+void Drill::TraceThrough() {
+  if (discovery_.policy.observe) return;  // the observe finding says it all
+  policy::Sources sources =
+      discovery_.protected_install
+          ? policy::ProtectedSources(discovery_.layout.config_dir, subject_.uid, context_.cwd)
+          : policy::SingleUserSources(context_.cwd, subject_.home);
+  if (!discovery_.layout_error.empty()) sources.error = discovery_.layout_error;
+  const policy::Policy loaded = policy::Load(sources);
+  std::map<std::string, const Case*> cases;
+  const std::vector<Case> substituted = Cases(context_.values);
+  for (const Case& c : substituted) cases[c.id] = &c;
+  std::map<std::string, std::string> traced;  // channel + input -> loosened_by ("" none)
+  for (Attempt& a : report_.attempts) {
+    if (!a.destructive || a.outcome != Outcome::kAllowed) continue;
+    guard::Request request;
+    if (!ParseChannel(a.channel, &request.channel)) continue;
+    request.cwd = context_.cwd;
+    request.home = subject_.home;
+    if (!a.audit.empty()) request.agent = a.audit.front().agent;
+    auto found = cases.find(a.case_id);
+    if (request.channel == Channel::kFile) {
+      if (found == cases.end() || !found->second->input.is_object()) continue;
+      request.input = found->second->input.value("path", "");
+      request.file_operation = found->second->input.value("operation", "write");
+    } else if (!a.explain.empty()) {
+      request.input = a.explain;
+    } else if (found != cases.end() && found->second->input.is_string()) {
+      request.input = found->second->input.get<std::string>();
+    } else {
+      continue;
+    }
+    if (found != cases.end() && !found->second->cwd.empty()) request.cwd = found->second->cwd;
+    const std::string key =
+        a.channel + "\n" + request.agent + "\n" + request.file_operation + "\n" + request.input;
+    auto known = traced.find(key);
+    if (known == traced.end()) {
+      std::string where;
+      for (const Loosening& l : LooseningRules(loaded, request))
+        where += (where.empty() ? "" : ", ") + l.Where();
+      known = traced.emplace(key, where).first;
+    }
+    a.loosened_by = known->second;
+  }
+}
+
 void Drill::Assess() {
+  Summarise(&report_);  // the per-integration figures the checks below read
   const Discovery& d = discovery_;
   const std::string setup = "sudo dualkey setup";
   if (!d.layout_error.empty())
@@ -995,6 +1045,30 @@ void Drill::Assess() {
                    "would hold, and the breaker never counts",
                std::string(system ? "sudo " : "") + "sed -i 's/^mode *= *\"observe\"/mode = \"enforce\"/' " +
                    ShellQuote(file));
+  }
+  {
+    // Rules that let destructive attempts through, with how many each.
+    std::map<std::string, std::pair<int, const Attempt*>> rules;
+    for (const Attempt& a : report_.attempts)
+      if (!a.loosened_by.empty()) {
+        auto& entry = rules[a.loosened_by];
+        if (entry.first++ == 0) entry.second = &a;
+      }
+    if (!rules.empty()) {
+      std::string detail, fix;
+      for (const auto& [where, entry] : rules) {
+        detail += (detail.empty() ? "" : "; ") + where + " allowed " + std::to_string(entry.first) +
+                  " destructive attempt(s), e.g. " + entry.second->case_id + " (" +
+                  OneLine(entry.second->input, 80) + ")";
+      }
+      const std::string file = rules.begin()->second.second->loosened_by;
+      const bool system = file.find("(" + d.layout.config_dir + "/") != std::string::npos;
+      fix = std::string("remove or narrow the rule in ") +
+            (rules.size() == 1 ? "its file" : "their files") + " (" +
+            (system ? "sudoedit " + d.layout.config_dir + "/policy.toml" : "edit the file named") +
+            "), then dualkey policy explain on the attempt shows it held";
+      AddFinding("policy.loosened", "a policy rule lets destructive actions through", detail, fix);
+    }
   }
   for (const BoundaryCheck& check : d.boundary) {
     if (check.ok || check.id == "hooks" || check.id == "install") continue;
@@ -1033,14 +1107,22 @@ void Drill::Assess() {
   for (const IntegrationSummary& s : report_.integrations) {
     if (s.kind != "hook" || s.attempts == 0) continue;
     int failed_open = 0;
+    const Attempt* example = nullptr;
     for (const Attempt& a : report_.attempts)
-      if (a.integration == s.name && a.decision.find("failed-open") != std::string::npos)
+      if (a.integration == s.name && a.failed_open) {
         ++failed_open;
+        if (example == nullptr) example = &a;
+      }
     const std::string agent = s.name.substr(0, s.name.find(' '));
     if (failed_open == s.attempts)
       AddFinding("hook.broken." + agent, s.name + " does not answer: the agent runs every call",
-                 s.detail, setup);
-    else if (s.controls > 0 && s.controls_held == s.controls && s.destructive_held == s.destructive)
+                 s.detail + ": " + OneLine(example->decision, 120) +
+                     (example->detail.empty() ? "" : ", " + OneLine(example->detail, 160)),
+                 setup);
+    else if (d.daemon.up && d.policy.errors.empty() && s.controls > 0 &&
+             s.controls_held == s.controls && s.destructive_held == s.destructive)
+      // (With no daemon or no policy, holding everything is the hook
+      // failing closed, as it should: those findings say why.)
       AddFinding("hook.blocks_all." + agent,
                  s.name + " holds even harmless calls (the agent cannot work)", s.detail,
                  "dualkey doctor");
@@ -1260,6 +1342,7 @@ int Drill::Run() {
     if (!lost.empty())
       report_.notes.push_back(std::to_string(lost.size()) + " file canary item(s) changed");
   }
+  TraceThrough();
   CheckAudit();
   CleanUp();
   if (g_stop) report_.notes.push_back("interrupted: the drill stopped early and cleaned up");

@@ -6,16 +6,18 @@
 // failure; then bad input (an agent config that does not parse, a proxy
 // that cannot see the drill's token, a policy that fails to load) must be
 // failures with their reason, never passes.
+#include <dirent.h>
 #include <gtest/gtest.h>
 #include <signal.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
-#include <dirent.h>
-
 #include <filesystem>
+#include <map>
 #include <nlohmann/json.hpp>
 #include <set>
+#include <sstream>
 
 #include "daemon/client.h"
 #include "demo/internal/cluster.h"
@@ -351,28 +353,61 @@ TEST_F(DrillE2e, HealthyDrillFinishesInUnderAMinute) {
               << i.value("errors", 0) << " errors, lost " << i["lost"].dump() << "\n";
 }
 
+// Everything a drill makes, looked for after it: canaries, the stand-ins
+// and the gateway's copy, tokens, credentials, pending requests, frozen
+// drill agents, and a test approver added without being removed.
+std::vector<std::string> LeftBehind() {
+  std::vector<std::string> out;
+  for (const std::string& p : Glob(TheWorld().agent.home, "drill-canary-")) out.push_back(p);
+  for (const std::string& p : Glob("/tmp", "dualkey-drill-gw-")) out.push_back(p);
+  if (const int schemas = CountSchemas("drill_canary_"); schemas != 0)
+    out.push_back(std::to_string(schemas) + " drill_canary_ schema(s)");
+  for (const std::string needle :
+       {"--mcp-standin", "--server-name files", "gateway http --listen 127.0.0.1:0"})
+    for (const std::string& p : ProcessesMatching(needle)) out.push_back("process " + p);
+  if (ReadText(std::string(kState) + "/tokens.json").find("drill-") != std::string::npos)
+    out.push_back("a drill token in tokens.json");
+  for (const std::string& p : Glob(std::string(kState) + "/credentials", "drill-"))
+    out.push_back(p);
+  Ran pending = RunAs(TheWorld().agent, {kBinary, "pending", "--json"});
+  if (pending.out.find("\"drill-") != std::string::npos) out.push_back("pending: " + pending.out);
+  Ran breaker = RunAs(TheWorld().agent, {kBinary, "breaker", "status", "--json"});
+  json status = json::parse(breaker.out, nullptr, false);
+  if (!status.is_object())
+    out.push_back("breaker status: " + breaker.all());
+  else
+    for (const json& a : status["agents"])
+      if (a.value("agent", "").starts_with("drill-") && a.value("frozen", true))
+        out.push_back("frozen: " + a.dump());
+  // Every drill approver the audit log saw added, it saw removed.
+  std::map<std::string, int> approvers;
+  std::istringstream lines(ReadText(std::string(kState) + "/audit.jsonl"));
+  std::string line;
+  while (std::getline(lines, line)) {
+    json record = json::parse(line, nullptr, false);
+    if (!record.is_object()) continue;
+    if (!record.contains("kind") || !record["kind"].is_string() || !record.contains("fields"))
+      continue;
+    const std::string kind = record["kind"];
+    const json& fields = record["fields"];
+    if (!fields.is_object() || !fields.value("drill", false)) continue;
+    const std::string name = fields.value("name", "");
+    if (kind == "approver_added") ++approvers[name];
+    if (kind == "approver_removed") --approvers[name];
+  }
+  for (const auto& [name, open] : approvers)
+    if (open != 0) out.push_back("drill approver " + name + " added without removal");
+  return out;
+}
+
 TEST_F(DrillE2e, LeavesNothingBehind) {
   const std::string session = w().baseline["session"];
   ASSERT_FALSE(session.empty());
-  EXPECT_TRUE(Glob(w().agent.home, "drill-canary-").empty());
-  EXPECT_TRUE(Glob("/tmp", "dualkey-drill-gw-").empty());
-  EXPECT_EQ(CountSchemas("drill_canary_"), 0);
-  EXPECT_TRUE(ProcessesMatching("--mcp-standin").empty());
-  EXPECT_TRUE(ProcessesMatching("--server-name files").empty());
-  EXPECT_EQ(ProcessesMatching("gateway http --listen 127.0.0.1:0").size(), 0u);
-  EXPECT_EQ(ReadText(std::string(kState) + "/tokens.json").find("drill-"), std::string::npos);
-  EXPECT_FALSE(Exists(std::string(kState) + "/credentials/drill-" + session));
-  Ran pending = RunAs(w().agent, {kBinary, "pending", "--json"});
-  EXPECT_EQ(pending.out.find("\"drill-"), std::string::npos) << pending.out;
-  Ran breaker = RunAs(w().agent, {kBinary, "breaker", "status", "--json"});
-  json status = json::parse(breaker.out, nullptr, false);
-  ASSERT_TRUE(status.is_object()) << breaker.all();
-  for (const json& a : status["agents"])
-    if (a.value("agent", "").starts_with("drill-")) EXPECT_FALSE(a.value("frozen", true)) << a.dump();
+  const std::vector<std::string> left = LeftBehind();
+  EXPECT_TRUE(left.empty()) << ::testing::PrintToString(left);
   // The test approver came and went, as audited actions.
   const std::string audit = ReadText(std::string(kState) + "/audit.jsonl");
   const std::string approver = "drill-" + session;
-  EXPECT_NE(audit.find("\"approver_added\""), std::string::npos);
   for (const std::string kind : {"approver_added", "approver_removed", "breaker_reset", "drill_certificate"}) {
     bool seen = false;
     std::istringstream lines(audit);
@@ -392,6 +427,35 @@ TEST_F(DrillE2e, LeavesNothingBehind) {
   EXPECT_FALSE(reset->value("ok", true));
   EXPECT_NE(reset->value("error", "").find("no open drill session"), std::string::npos)
       << reset->dump();
+}
+
+// Cut short (Ctrl-C, a CI timeout): the drill stops, cleans up what it made
+// so far, and says it could not finish (exit 2), never a pass.
+TEST_F(DrillE2e, InterruptedDrillLeavesNothingBehind) {
+  const std::string log = w().work + "/interrupted.log";
+  const pid_t pid = Background(
+      {kBinary, "drill", "--user", w().agent.name, "--json", "--no-certificate"}, nullptr, log);
+  ASSERT_GT(pid, 0);
+  // Once its canary exists it is in the middle of its work.
+  for (int i = 0; i < 200 && Glob(w().agent.home, "drill-canary-").empty(); ++i) usleep(25'000);
+  usleep(1'500'000);
+  kill(pid, SIGTERM);
+  int status = 0;
+  pid_t done = 0;
+  for (int i = 0; i < 1200 && done == 0; ++i) {
+    done = waitpid(pid, &status, WNOHANG);
+    if (done == 0) usleep(50'000);
+  }
+  if (done == 0) {
+    kill(pid, SIGKILL);
+    waitpid(pid, &status, 0);
+    FAIL() << "the drill did not stop within 60 s of SIGTERM: " << ReadText(log).substr(0, 2000);
+  }
+  ASSERT_TRUE(WIFEXITED(status)) << "killed by a signal: " << ReadText(log).substr(0, 2000);
+  EXPECT_EQ(WEXITSTATUS(status), 2) << ReadText(log).substr(0, 3000);
+  const std::vector<std::string> left = LeftBehind();
+  EXPECT_TRUE(left.empty()) << ::testing::PrintToString(left) << "\n"
+                            << ReadText(log).substr(0, 3000);
 }
 
 TEST_F(DrillE2e, TextReportHasATablePerIntegrationAndTheFixes) {
@@ -488,6 +552,64 @@ TEST_F(DrillE2e, ObserveModeIsNamed) {
             w().baseline["totals"]["destructive_allowed"].get<int>());
   for (const json& f : d.report["findings"])
     if (f["id"] == "policy.observe") EXPECT_NE(f["fix"].get<std::string>().find("enforce"), std::string::npos);
+}
+
+// A rule in the system policy that allows what the battery destroys: the
+// drill fails and names that rule (file and line), not the classifier.
+TEST_F(DrillE2e, LooseningPolicyRuleIsNamed) {
+  const Saved policy = Save("/etc/dualkey/policy.toml");
+  const std::string rule_name = "drill-test: let recursive deletes run";
+  WriteText(policy.path, policy.text + "\n[[rules]]\nname = \"" + rule_name +
+                             "\"\nclass = \"fs.delete.recursive\"\ndecision = \"allow\"\n");
+  Drilled d = RunDrill("loosened", {"--only", "hooks"});
+  Restore(policy);
+  EXPECT_EQ(NewFindings(d), std::set<std::string>{"policy.loosened"}) << Show(d);
+  EXPECT_NE(d.ran.exit_code, 0);
+  for (const json& f : d.report["findings"])
+    if (f["id"] == "policy.loosened") {
+      EXPECT_NE(f["detail"].get<std::string>().find(rule_name), std::string::npos) << f.dump();
+      EXPECT_NE(f["detail"].get<std::string>().find("/etc/dualkey/policy.toml:"), std::string::npos)
+          << f.dump();
+    }
+  // Each attempt it let through says so, and its fix is the rule.
+  int named = 0;
+  for (const json& t : d.report["got_through"])
+    if (t.contains("loosened_by")) {
+      ++named;
+      EXPECT_NE(t["fix"].get<std::string>().find(rule_name), std::string::npos) << t.dump();
+    }
+  EXPECT_GT(named, 0) << d.report["got_through"].dump().substr(0, 3000);
+  const json* claude = Integration(d.report, "claude hook");
+  const json* before = Integration(w().baseline, "claude hook");
+  ASSERT_TRUE(claude && before);
+  EXPECT_GT((*claude)["destructive_allowed"].get<int>(),
+            (*before)["destructive_allowed"].get<int>());
+}
+
+// A hook whose command cannot run: the agent runs every call (hooks fail
+// open), and the drill says so.
+TEST_F(DrillE2e, BrokenHookIsNamed) {
+  const Saved managed = Save("/etc/claude-code/managed-settings.json");
+  const Saved user = Save(w().agent.home + "/.claude/settings.json");
+  auto Break = [](const Saved& s) {
+    std::string text = s.text;
+    const std::string from = std::string(kBinary) + " hook claude";
+    for (std::size_t at = text.find(from); at != std::string::npos; at = text.find(from, at))
+      text.replace(at, from.size(), "/usr/local/bin/dualkey-gone hook claude"), at += from.size();
+    WriteText(s.path, text);
+  };
+  Break(managed);
+  Break(user);
+  Drilled d = RunDrill("brokenhook", {"--only", "hooks"});
+  Restore(managed);
+  Restore(user);
+  // Only that: the attempts it never asked the daemon about are not
+  // "missing from the audit log".
+  EXPECT_EQ(NewFindings(d), std::set<std::string>{"hook.broken.claude"}) << Show(d);
+  EXPECT_NE(d.ran.exit_code, 0);
+  const json* claude = Integration(d.report, "claude hook");
+  ASSERT_TRUE(claude);
+  EXPECT_EQ((*claude)["held"], 0) << claude->dump();
 }
 
 TEST_F(DrillE2e, ReadableStoreIsNamed) {

@@ -12,6 +12,7 @@
 #include "drill/internal/battery.h"
 #include "drill/internal/discovery.h"
 #include "drill/internal/process.h"
+#include "guard/guard.h"
 
 namespace dualkey::drill::internal {
 
@@ -46,6 +47,12 @@ struct Attempt {
   std::string explain;
   std::vector<AuditKey> audit;  // empty: the log need not show it
   bool audited = false;
+  // Allowed because a policy file's rule lowered the decision: that rule
+  // ("rule 'NAME' (PATH:LINE)"), so the fix is that rule, not a pack.
+  std::string loosened_by;
+  // A hook attempt that every hook command failed open on (it crashed, hung
+  // or exited with a code the agent ignores): the agent runs the call.
+  bool failed_open = false;
 };
 
 // Everything a runner needs to know about this drill.
@@ -129,5 +136,24 @@ std::vector<Attempt> RunMcp(const std::string& integration, const McpTarget& tar
                             const std::string& agent_name, std::string* error);
 // `dualkey drill --mcp-standin SPEC`: the stand-in MCP server (stdio).
 int ServeMcpStandin(const std::string& spec_path);
+
+}  // namespace dualkey::drill::internal
+
+namespace dualkey::drill::internal {
+
+// ---- the policy's part in what got through (policy_trace.cc) ----
+// A rule of a policy file (never the built-in defaults) that lowered the
+// decision for an action: what let it through rather than a classifier miss.
+struct Loosening {
+  std::string layer;  // system | user | project
+  std::string path;
+  std::string rule;  // its name, or "#N"
+  int line = 0;
+  std::string Where() const;  // "rule 'NAME' (PATH:LINE)"
+};
+// The loosening rules of `policy` that decided `request` (how the daemon
+// decides it with the same layers); empty when the built-in reading allowed
+// it, or nothing was allowed.
+std::vector<Loosening> LooseningRules(const policy::Policy& policy, const guard::Request& request);
 
 }  // namespace dualkey::drill::internal

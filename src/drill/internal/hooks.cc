@@ -206,7 +206,7 @@ std::vector<Attempt> RunHooks(const AgentInfo& agent, const std::vector<Case>& c
         if (job.c->channel != "file")
           a.explain = job.c->input.is_string() ? job.c->input.get<std::string>() : job.c->input.dump();
         const std::string cwd = job.c->cwd.empty() ? context.cwd : job.c->cwd;
-        bool any_held = false, any_allowed = false;
+        bool any_held = false, any_allowed = false, every_failed_open = true;
         std::string decisions, errors;
         for (const HookTarget& target : agent.hooks) {
           Spawn spawn;
@@ -222,6 +222,7 @@ std::vector<Attempt> RunHooks(const AgentInfo& agent, const std::vector<Case>& c
                                      ran.out, ran.err, &detail);
           if (!ran.why.empty()) detail += " (" + ran.why + ")";
           const bool held = outcome == "blocked" || outcome == "asked";
+          every_failed_open = every_failed_open && outcome == "failed-open";
           any_held = any_held || held;
           any_allowed = any_allowed || !held;
           if (!decisions.empty()) decisions += "; ";
@@ -233,7 +234,11 @@ std::vector<Attempt> RunHooks(const AgentInfo& agent, const std::vector<Case>& c
         if (!any_held && !any_allowed) a.outcome = Outcome::kError;
         a.decision = decisions;
         a.detail = errors;
-        a.audit = job.call.audit;
+        // A hook that never got an answer from the daemon (it failed open
+        // before asking) leaves nothing in the log: that is the broken
+        // hook's finding, not a missing audit record.
+        a.failed_open = every_failed_open && !agent.hooks.empty();
+        if (!a.failed_open) a.audit = job.call.audit;
       },
       context.stop);
   return attempts;

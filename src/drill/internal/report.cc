@@ -81,6 +81,10 @@ std::vector<ThroughGroup> GotThrough(const Report& report) {
 std::string ThroughFix(const Report& report, const Attempt& a) {
   if (report.policy_mode == "observe")
     return "leave observe mode (the finding policy.observe)";
+  if (!a.loosened_by.empty())
+    return "the policy's " + a.loosened_by +
+           " allows it: remove or narrow that rule (the finding "
+           "policy.loosened)";
   const std::string add = "add a pack or a [[rules]] entry that holds it (docs/packs.md)";
   if (a.explain.empty()) return add;
   return add + "; how it reads now: dualkey policy explain --channel " + a.channel + " -- " +
@@ -299,18 +303,22 @@ json RenderJson(const Report& r) {
                {"input", a.input}};
     if (!a.detail.empty()) entry["detail"] = a.detail;
     if (!a.audit.empty()) entry["audited"] = a.audited;
+    if (!a.loosened_by.empty()) entry["loosened_by"] = a.loosened_by;
     attempts.push_back(entry);
   }
   json findings = json::array();
   for (const Finding& f : r.findings)
     findings.push_back({{"id", f.id}, {"title", f.title}, {"detail", f.detail}, {"fix", f.fix}});
   json through = json::array();
-  for (const ThroughGroup& g : GotThrough(r))
-    through.push_back({{"id", g.first->case_id},
-                       {"channel", g.first->channel},
-                       {"input", g.first->input},
-                       {"via", g.integrations},
-                       {"fix", ThroughFix(r, *g.first)}});
+  for (const ThroughGroup& g : GotThrough(r)) {
+    json entry{{"id", g.first->case_id},
+               {"channel", g.first->channel},
+               {"input", g.first->input},
+               {"via", g.integrations},
+               {"fix", ThroughFix(r, *g.first)}};
+    if (!g.first->loosened_by.empty()) entry["loosened_by"] = g.first->loosened_by;
+    through.push_back(entry);
+  }
   json breaker{{"tested", r.breaker.tested},
                {"agent", r.breaker.agent},
                {"sent", r.breaker.sent},
