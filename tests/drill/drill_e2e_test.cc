@@ -463,6 +463,14 @@ TEST_F(DrillE2e, TextReportHasATablePerIntegrationAndTheFixes) {
                      "hooks,pg-proxy,gateway"},
                     "", 180000);
   std::cout << ran.out << ran.err;
+  // What discovery found: the daemon and whom it runs as, the agents, the
+  // services, the policy layers.
+  EXPECT_NE(ran.out.find("daemon:   up, pid "), std::string::npos);
+  EXPECT_NE(ran.out.find(" as " + w().daemon_user + " on "), std::string::npos);
+  EXPECT_NE(ran.out.find("claude: 1 hook command"), std::string::npos);
+  EXPECT_NE(ran.out.find("pg-proxy 127.0.0.1:" + std::to_string(w().proxy_port)),
+            std::string::npos);
+  EXPECT_NE(ran.out.find("system /etc/dualkey/policy.toml"), std::string::npos);
   EXPECT_NE(ran.out.find("integration"), std::string::npos);
   EXPECT_NE(ran.out.find("claude hook"), std::string::npos);
   EXPECT_NE(ran.out.find("gemini hook"), std::string::npos);

@@ -153,13 +153,78 @@ void Summarise(Report* report) {
                    over_threshold;
 }
 
+// What discovery found, in a few lines: the daemon and whom it runs as, the
+// agents and their hooks, the MCP servers, the proxies and gateways, the
+// policy layers in force.
+static std::string RenderFound(const json& d) {
+  if (!d.is_object()) return "";
+  std::ostringstream out;
+  auto text = [](const json& j, const char* key) {
+    return j.contains(key) && j[key].is_string() ? j[key].get<std::string>() : std::string();
+  };
+  const json daemon = d.value("daemon", json::object());
+  out << "  daemon:   ";
+  if (daemon.value("up", false))
+    out << "up, pid " << daemon.value("pid", 0) << " as " << text(daemon, "user") << " on "
+        << text(daemon, "socket") << "\n";
+  else
+    out << "NOT running (" << OneLine(text(daemon, "error"), 120) << ")\n";
+  out << "  agents:   ";
+  bool first = true;
+  for (const json& a : d.value("agents", json::array())) {
+    out << (first ? "" : "; ") << text(a, "agent") << ": ";
+    first = false;
+    const json hooks = a.value("hooks", json::array());
+    if (a.contains("config_errors"))
+      out << "a config dualkey cannot read";
+    else if (hooks.empty())
+      out << "installed, NO dualkey hook";
+    else
+      out << hooks.size() << " hook command" << (hooks.size() == 1 ? "" : "s");
+  }
+  out << (first ? "none found" : "") << "\n";
+  const json mcp = d.value("mcp", json::array());
+  if (!mcp.empty()) {
+    out << "  mcp:      ";
+    first = true;
+    for (const json& m : mcp) {
+      out << (first ? "" : "; ") << text(m, "server") << " (" << text(m, "client") << ", "
+          << text(m, "state") << ")";
+      first = false;
+    }
+    out << "\n";
+  }
+  out << "  services: ";
+  first = true;
+  for (const json& sv : d.value("services", json::array())) {
+    out << (first ? "" : "; ") << text(sv, "kind") << " " << text(sv, "listen")
+        << (sv.value("running", false) ? "" : " (NOT running)");
+    first = false;
+  }
+  out << (first ? "no PostgreSQL proxy or gateway configured" : "") << "\n";
+  const json policy = d.value("policy", json::object());
+  out << "  policy:   ";
+  first = true;
+  for (const json& l : policy.value("layers", json::array())) {
+    out << (first ? "" : ", ") << text(l, "kind");
+    if (text(l, "kind") != "built-in") out << " " << text(l, "path");
+    if (l.value("tighten_only", false)) out << " (tighten-only)";
+    first = false;
+  }
+  for (const json& e : policy.value("errors", json::array()))
+    if (e.is_string()) out << "; ERROR " << OneLine(e.get<std::string>(), 120);
+  out << "\n";
+  return out.str();
+}
+
 std::string RenderText(const Report& r, bool verbose) {
   std::ostringstream out;
   out << "dualkey drill " << r.version << ": " << r.user << "@" << r.host << ", " << r.mode
       << " install, " << r.date << "\n";
   out << "  policy " << r.policy_mode << " (sha256 " << r.policy_hash.substr(0, 16) << "), battery "
       << r.battery_cases << " cases (sha256 " << r.battery_hash.substr(0, 16) << ")"
-      << (r.session.empty() ? "" : ", session " + r.session) << "\n\n";
+      << (r.session.empty() ? "" : ", session " + r.session) << "\n";
+  out << RenderFound(r.discovery) << "\n";
 
   out << Pad("integration", 44) << Pad("attempts", 9, true) << Pad("held", 7, true)
       << Pad("allowed", 9, true) << Pad("errors", 8, true) << Pad("lost", 6, true) << "\n";
