@@ -129,10 +129,12 @@ TEST(DrillBattery, BadLinesAreErrorsWithTheirPlaceAndTheRestLoads) {
       "{\"id\":\"a-3\",\"channel\":\"shell\",\"input\":\"ls\",\"expect\":\"maybe\"}\n"
       "{\"id\":\"a-1\",\"channel\":\"shell\",\"input\":\"ls\",\"expect\":\"allow\"}\n"
       "{\"id\":\"a-4\",\"channel\":\"http\",\"input\":\"GET /\",\"expect\":\"hold\"}\n"
-      "{\"id\":\"a-5\",\"channel\":\"shell\",\"input\":\"x\",\"expect\":\"hold\",\"via\":[\"ssh\"]}\n"
+      "{\"id\":\"a-5\",\"channel\":\"shell\",\"input\":\"x\",\"expect\":\"hold\",\"via\":[\"ssh\"]}"
+      "\n"
       "{\"id\":\"a-6\",\"channel\":\"file\",\"input\":{\"path\":\"/x\",\"operation\":\"chmod\"},"
       "\"expect\":\"hold\"}\n"
-      "{\"id\":\"a-7\",\"channel\":\"sql\",\"input\":\"DROP TABLE t\",\"expect\":\"deny\"}\n",
+      "{\"id\":\"a-7\",\"channel\":\"sql\",\"input\":\"DROP TABLE "
+      "{schema}.t\",\"expect\":\"deny\"}\n",
       "mine.jsonl", &battery);
   ASSERT_EQ(battery.cases.size(), 2u);
   EXPECT_EQ(battery.cases[0].id, "a-1");
@@ -159,6 +161,73 @@ TEST(DrillBattery, UserFilesAddButNeverReplace) {
   EXPECT_EQ(battery.cases.size(), before + 1);
   EXPECT_EQ(battery.cases.front().expect, Builtin().cases.front().expect);
   EXPECT_EQ(battery.errors.size(), 1u);
+}
+
+// A case from a user's file is sent through the real proxy and gateway, so
+// it is held to what the built-in battery's tests hold it to: what it could
+// destroy if let through is the drill's canary, nothing else.
+TEST(DrillBattery, UserCasesTouchOnlyTheCanaries) {
+  const std::vector<std::pair<std::string, bool>> sql = {
+      {"DROP TABLE customers", false},
+      {"DROP TABLE public.customers", false},
+      {"UPDATE public.customers SET email = NULL", false},
+      {"INSERT INTO customers VALUES (1)", false},
+      {"DELETE FROM public.orders", false},
+      {"WITH customers AS (SELECT 1) DELETE FROM customers", false},
+      {"WITH t AS (SELECT 1 AS x) SELECT x FROM t; DELETE FROM t", false},
+      {"CREATE TABLE public.t AS SELECT 1", false},
+      {"DELETE FROM {schema}.orders WHERE id IN (SELECT id FROM public.orders)", false},
+      {"SELECT pg_terminate_backend(pid) FROM {schema}.sessions", false},
+      {"DROP DATABASE shop", false},
+      {"COMMIT; DROP TABLE {schema}.t", false},
+      {"COPY {schema}.t FROM PROGRAM 'rm -rf /'", false},
+      {"SET search_path = public; DROP TABLE customers", false},
+      {"DROP SCHEMA public CASCADE", false},
+      {"DROP FUNCTION {schema}.f()", false},
+      {"DO $$ BEGIN EXECUTE 'DROP TABLE public.customers'; END $$", false},
+      {"UPDATE other_db.{schema}.t SET x = 1", false},
+      {"DROP TABLE (", false},
+      {"DROP SCHEMA {schema} CASCADE", true},
+      {"TRUNCATE {schema}.a, {schema}.b", true},
+      {"WITH gone AS (DELETE FROM {schema}.orders RETURNING *) SELECT count(*) FROM gone", true},
+      {"UPDATE {schema}.customers SET email = md5(email)", true},
+      {"ALTER TABLE {schema}.customers DROP COLUMN email", true},
+  };
+  for (const auto& [text, ok] : sql) {
+    Battery battery;
+    ParseBattery(
+        json{{"id", "u-1"}, {"channel", "sql"}, {"input", text}, {"expect", "hold"}}.dump(),
+        "mine.jsonl", &battery);
+    EXPECT_EQ(battery.cases.size(), ok ? 1u : 0u) << text;
+    if (!ok && !battery.errors.empty())
+      EXPECT_NE(battery.errors[0].find("canary schema"), std::string::npos) << battery.errors[0];
+  }
+  const std::vector<std::pair<std::string, bool>> urls = {
+      {"http://127.0.0.1:8787/platform/v1/volumes/x", false},
+      {"{api}/../platform/v1/volumes/x", false},
+      {"{api}/%2e%2e/platform/v1", false},
+      {"{api}//platform/v1", false},
+      {"{api}/v1/volumes/vol-canary-data", true},
+  };
+  for (const auto& [url, ok] : urls) {
+    Battery battery;
+    ParseBattery(json{{"id", "u-2"},
+                      {"channel", "http"},
+                      {"input", {{"method", "DELETE"}, {"url", url}}},
+                      {"expect", "hold"}}
+                     .dump(),
+                 "mine.jsonl", &battery);
+    EXPECT_EQ(battery.cases.size(), ok ? 1u : 0u) << url;
+  }
+  // Each way in takes its own channel (a shell line is never sent as SQL).
+  Battery battery;
+  ParseBattery(
+      "{\"id\":\"u-3\",\"channel\":\"shell\",\"input\":\"rm -rf ~\",\"expect\":\"hold\","
+      "\"via\":[\"pg-proxy\"]}\n",
+      "mine.jsonl", &battery);
+  EXPECT_TRUE(battery.cases.empty());
+  ASSERT_EQ(battery.errors.size(), 1u);
+  EXPECT_NE(battery.errors[0].find("via does not fit"), std::string::npos) << battery.errors[0];
 }
 
 TEST(DrillBattery, SubstitutesKnownNamesOnly) {

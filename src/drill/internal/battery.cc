@@ -151,6 +151,29 @@ void ParseBattery(const std::string& text, const std::string& source, Battery* b
     } else {
       c.via = DefaultVia(c.channel);
     }
+    // Each way in takes its own channel: SQL is all the proxy is sent, HTTP
+    // all the gateway is, and so on.
+    bool fits = true;
+    for (const std::string& v : c.via)
+      fits = fits && (v == kViaPgProxy   ? c.channel == "sql"
+                      : v == kViaGateway ? c.channel == "http"
+                      : v == kViaMcp     ? c.channel == "mcp"
+                      : v == kViaBreaker
+                          ? c.channel == "shell"
+                          : c.channel == "shell" || c.channel == "file" || c.channel == "mcp");
+    if (!fits) {
+      fail("via does not fit channel " + c.channel +
+           " (pg-proxy: sql, gateway: http, mcp: mcp, breaker: shell, hooks: shell, file, mcp)");
+      continue;
+    }
+    // The user's own cases are held to what the built-in battery's tests
+    // hold it to: only the canaries.
+    if (!source.starts_with("built-in:")) {
+      if (std::string why = OutsideScope(c); !why.empty()) {
+        fail(why);
+        continue;
+      }
+    }
     if (!ids.insert(c.id).second) {
       fail("id '" + c.id + "' is taken (added cases cannot replace others)");
       continue;

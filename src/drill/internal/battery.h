@@ -57,6 +57,14 @@ Battery LoadBattery(const BatterySources& sources);
 // Parses one JSONL text into `battery` (appends cases and errors).
 void ParseBattery(const std::string& text, const std::string& source, Battery* battery);
 
+// Why a case from a user's own file could touch more than the drill's
+// canaries (SQL naming tables outside the canary schema, calls to functions,
+// roles or databases; API calls outside the stand-in); empty when it cannot.
+// Such a case is an error of its file and never sent (scope.cc).
+std::string OutsideScope(const Case& c);
+// The same for one SQL text and the schema's real name.
+std::string SqlOutsideCanary(const std::string& sql, const std::string& schema);
+
 // The built-in files: name and text.
 struct BuiltinFile {
   const char* name;
