@@ -1154,6 +1154,27 @@ void Drill::Assess() {
                    " s froze nothing",
                "set [breaker] attempts = 3 in " + d.layout.config_dir + "/policy.toml, then " +
                    (d.protected_install ? "sudo systemctl restart dualkey" : "restart dualkey serve"));
+  // The incident this guards against: 47 destructive commands in nine
+  // seconds. A breaker that would let that burst run to its end is too loose,
+  // whether or not the drill's own (longer) burst trips it.
+  if (d.daemon.up && report_.breaker.configured_attempts > 0 && !d.policy.observe) {
+    constexpr int kIncidentCommands = 47;
+    constexpr int kIncidentSeconds = 9;
+    const int window = std::max(1, report_.breaker.window_seconds);
+    const long long in_window =
+        static_cast<long long>(kIncidentCommands) * std::min(window, kIncidentSeconds) /
+        kIncidentSeconds;
+    if (report_.breaker.configured_attempts > in_window)
+      AddFinding("breaker.loose", "the breaker would not stop the incident's burst",
+                 "it freezes an agent after " + std::to_string(report_.breaker.configured_attempts) +
+                     " destructive attempts within " + std::to_string(window) +
+                     " s; the incident was " + std::to_string(kIncidentCommands) +
+                     " destructive commands in " + std::to_string(kIncidentSeconds) +
+                     " s, so at most " + std::to_string(in_window) + " fall in one window",
+                 std::string(d.protected_install ? "sudo " : "") + "set [breaker] attempts = 3 and "
+                     "window_seconds = 60 in " + d.layout.config_dir + "/policy.toml, then " +
+                     (d.protected_install ? "sudo systemctl restart dualkey" : "restart dualkey serve"));
+  }
   if (d.daemon.up && report_.audit.checked) {
     if (!report_.audit.intact)
       AddFinding("audit.verify", "the audit log does not verify",

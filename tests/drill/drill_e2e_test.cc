@@ -620,6 +620,32 @@ TEST_F(DrillE2e, BrokenHookIsNamed) {
   EXPECT_EQ((*claude)["held"], 0) << claude->dump();
 }
 
+// A breaker so loose that the incident's burst (47 destructive commands in
+// 9 s) would run to its end: named, even though the drill's own longer burst
+// still trips it. (The daemon reads its limits when it starts.)
+TEST_F(DrillE2e, LooseBreakerIsNamed) {
+  const Saved policy = Save("/etc/dualkey/policy.toml");
+  WriteText(policy.path, policy.text + "\n[breaker]\nattempts = 60\n");
+  auto restart = [] {
+    Ran stop = RunRoot({kBinary, "setup", "--stop"});
+    Ran start = RunSetup({"--no-doctor"});
+    return stop.exit_code == 0 && start.exit_code == 0 ? std::string() : stop.all() + start.all();
+  };
+  const std::string restarted = restart();
+  Drilled d;
+  if (restarted.empty()) d = RunDrill("loosebreaker", {"--only", "breaker"});
+  Restore(policy);
+  const std::string back = restart();
+  ASSERT_TRUE(restarted.empty()) << restarted;
+  ASSERT_TRUE(back.empty()) << back;
+  EXPECT_EQ(NewFindings(d), std::set<std::string>{"breaker.loose"}) << Show(d);
+  EXPECT_EQ(d.report["breaker"]["configured_attempts"], 60) << d.report["breaker"].dump();
+  for (const json& f : d.report["findings"])
+    if (f["id"] == "breaker.loose")
+      EXPECT_NE(f["fix"].get<std::string>().find("attempts = 3"), std::string::npos) << f.dump();
+  EXPECT_NE(d.ran.exit_code, 0);
+}
+
 TEST_F(DrillE2e, ReadableStoreIsNamed) {
   chmod(kState, 0755);
   chmod((std::string(kState) + "/state.sqlite3").c_str(), 0644);
