@@ -112,6 +112,21 @@ class Log {
 // and `audit verify --pubkey` expects); nullopt with `error` when unreadable.
 std::optional<std::string> PublicKeyOfKeyFile(const std::string& key_path, std::string* error);
 
+// A detached Ed25519 signature made with the audit key, for documents the
+// daemon vouches for (a `dualkey drill` certificate). Callers put a
+// domain-separating prefix in `message`, so a signature over one kind of
+// document can never pass for a checkpoint or another kind. Reads the key
+// file and never creates it; nullopt with `error` when it cannot.
+struct DetachedSignature {
+  std::string public_key;  // hex
+  std::string signature;   // hex
+};
+std::optional<DetachedSignature> SignWithKeyFile(const std::string& key_path,
+                                                 std::string_view message, std::string* error);
+// Whether `signature_hex` is `public_key_hex`'s signature over `message`.
+bool VerifyDetached(std::string_view public_key_hex, std::string_view message,
+                    std::string_view signature_hex);
+
 struct VerifyReport {
   bool ok = false;
   std::uint64_t entries = 0;

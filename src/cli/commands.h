@@ -4,6 +4,7 @@
 
 #include <cstdint>
 #include <iosfwd>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -228,5 +229,19 @@ struct ScanOptions {
   int max_depth = 8;
 };
 int RunScan(const ScanOptions& options);
+
+// `dualkey drill` (drill_cmd.cc, src/drill/): its options live with it.
+class DrillCommand {
+ public:
+  DrillCommand();
+  ~DrillCommand();
+  void Add(CLI::App& app);
+  bool Parsed() const;
+  int Run();
+
+ private:
+  struct State;
+  std::unique_ptr<State> state_;
+};
 
 }  // namespace dualkey::cli

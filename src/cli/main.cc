@@ -594,6 +594,9 @@ int main(int argc, char** argv) {
   doctor_cmd->add_flag("--json", doctor.json, "print JSON");
   doctor_cmd->add_option("--dir", doctor.project_dir, "project whose configs to check too");
 
+  dualkey::cli::DrillCommand drill;
+  drill.Add(app);
+
   dualkey::setup::Options setup;
   CLI::App* setup_cmd = app.add_subcommand(
       "setup",
@@ -771,6 +774,7 @@ int main(int argc, char** argv) {
   if (mcp_cmd->parsed()) return dualkey::cli::RunMcp(mcp);
   if (doctor_cmd->parsed()) return dualkey::cli::RunDoctor(doctor);
   if (setup_cmd->parsed()) return dualkey::cli::RunSetup(setup);
+  if (drill.Parsed()) return drill.Run();
   if (demo_cmd->parsed()) return dualkey::demo::Run(demo);
   if (!token.action.empty()) return dualkey::cli::RunToken(token);
   if (!vault.action.empty()) return dualkey::cli::RunVault(vault);

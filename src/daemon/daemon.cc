@@ -10,6 +10,7 @@
 //   admin.cc                  pending, approve, breaker_reset, approver_*, audit_info:
 //                             every human's code through approval::Authorize
 //   audit_seal.cc             the audit log against the store's memory of it
+//   drill.cc                  drill sessions and certificates (`dualkey drill`)
 // The wire format is protocol.h (documented in docs/daemon.md).
 #include "daemon/daemon.h"
 
@@ -30,6 +31,7 @@
 #include "daemon/internal/breaker.h"
 #include "daemon/internal/core.h"
 #include "daemon/internal/decision.h"
+#include "daemon/internal/drill.h"
 #include "daemon/internal/http_listener.h"
 #include "daemon/internal/transport.h"
 #include "install/layout.h"
@@ -225,6 +227,7 @@ int Serve(const ServeOptions& given) {
   internal::AddStatusOps(dispatcher, core);
   internal::AddReportOps(dispatcher, core);
   internal::AddAdminOps(dispatcher, core, breaker);
+  internal::AddDrillOps(dispatcher, core, breaker);
   internal::AuditSealer sealer(core.log(), core.store(), audit_options.path);
   ReloadPolicy(core, /*at_start=*/true);
 
