@@ -6,6 +6,7 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 namespace dualkey::daemon {
 
@@ -28,6 +29,13 @@ struct ServeOptions {
   std::string http_listen;
   std::string tls_cert;
   std::string tls_key;
+  // The approver's page (served on the HTTP listener): the origin people open
+  // it at, which passkeys are bound to ("https://dualkey.example.com" behind
+  // a reverse proxy). Empty: http(s)://localhost:PORT of the listener.
+  std::string web_origin;
+  int web_session_minutes = 15;  // a page session lasts at most this long
+  // Webhooks told when a hold appears ("slack=URL", "ntfy=URL", "json=URL").
+  std::vector<std::string> notify;
 };
 
 // Runs until SIGINT or SIGTERM. Returns the exit status.
