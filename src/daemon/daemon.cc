@@ -9,6 +9,8 @@
 //   internal/approvals.cc     deny, status
 //   admin.cc                  pending, approve, breaker_reset, approver_*, audit_info:
 //                             every human's code through approval::Authorize
+//   passkey_ops.cc            passkey challenges, enrolment, sign-in (Authorize too)
+//   web.cc                    the approver's page on the HTTP listener
 //   audit_seal.cc             the audit log against the store's memory of it
 // The wire format is protocol.h (documented in docs/daemon.md).
 #include "daemon/daemon.h"
@@ -30,8 +32,11 @@
 #include "daemon/internal/core.h"
 #include "daemon/internal/decision.h"
 #include "daemon/internal/http_listener.h"
+#include "daemon/internal/passkey.h"
 #include "daemon/internal/transport.h"
+#include "daemon/internal/web.h"
 #include "install/layout.h"
+#include "webauthn/webauthn.h"
 
 namespace dualkey::daemon {
 namespace {
@@ -158,6 +163,13 @@ int Serve(const ServeOptions& given) {
   internal::AddBreakerOps(dispatcher, core, breaker);
   internal::AddStatusOps(dispatcher, core);
   internal::AddAdminOps(dispatcher, core, breaker);
+  internal::AddPasskeyOps(dispatcher, core);
+  // The approver's page rides on the HTTP listener; its origin is known once
+  // the listener has its port. Its observer is added before anything is served.
+  std::unique_ptr<internal::WebPage> web;
+  if (!options.http_listen.empty())
+    web = std::make_unique<internal::WebPage>(core, dispatcher, "",
+                                              !options.tls_cert.empty());
   internal::AuditSealer sealer(core.log(), core.store(), audit_options.path);
 
   core.Record(
@@ -185,6 +197,9 @@ int Serve(const ServeOptions& given) {
       std::cerr << "dualkey serve: --http wants ADDRESS:PORT, e.g. 127.0.0.1:8790\n";
       return 2;
     }
+    http_options.web = [&web](const internal::WebRequest& request) {
+      return web->Handle(request);
+    };
     // HTTP callers have no credentials to show: never administrators.
     http = internal::HttpListener::Start(
         http_options,
@@ -198,13 +213,28 @@ int Serve(const ServeOptions& given) {
       std::cerr << "dualkey serve: " << error << "\n";
       return 1;
     }
+    if (!options.web_origin.empty() && webauthn::RpIdOfOrigin(options.web_origin).empty()) {
+      std::cerr << "dualkey serve: --web-origin wants scheme://host[:port], e.g. "
+                   "https://dualkey.example.com\n";
+      return 2;
+    }
+    // Passkeys are bound to a host name (an RP id), never an IP address:
+    // the page's own origin is localhost unless one is given.
+    const std::string origin =
+        !options.web_origin.empty()
+            ? options.web_origin
+            : std::string(http->tls() ? "https" : "http") + "://localhost:" +
+                  std::to_string(http->port());
+    core.SetWebOrigin(origin);
     if (!options.quiet)
       std::cerr << "dualkey serve: HTTP" << (http->tls() ? "S" : "") << " on "
-                << http_options.address << ":" << http->port() << "\n";
+                << http_options.address << ":" << http->port() << "; the approver's page: "
+                << origin << "/\n";
   }
   std::thread expirer([&] { ExpireLoop(core, decisions, sealer); });
   (*listener)->Run(core, dispatcher, g_stop);
   listener->reset();
+  if (web) web->Stop();
   http.reset();
   expirer.join();
   core.Record("stop", json{{"pid", getpid()}});
