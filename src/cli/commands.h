@@ -43,6 +43,16 @@ struct PolicyOptions {
 };
 int RunPolicy(const PolicyOptions& options);
 
+// `dualkey packs list` and `dualkey packs test [FILE...]` (packs_cmd.cc).
+struct PacksOptions {
+  std::string action;              // "list" or "test"
+  std::vector<std::string> files;  // test: pack files (default: every pack in force)
+  std::string cwd;                 // whose project packs (default: here)
+  std::string home;                // test: home the cases assume (default /home/dev)
+  bool json = false;
+};
+int RunPacks(const PacksOptions& options);
+
 // `dualkey serve`: the daemon (server.h).
 int RunServe(daemon::ServeOptions options);
 

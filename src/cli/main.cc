@@ -1,19 +1,47 @@
 // dualkey: stands between AI agents and everything they can destroy.
 #include <CLI/CLI.hpp>
 #include <cstdint>
+#include <cstdio>
+#include <cstring>
 #include <iostream>
 
 #include "cli/commands.h"
 #include "demo/demo.h"
 
+namespace {
+
+constexpr const char* kVersion = "dualkey 0.1.0";
+
+// `dualkey hook AGENT` runs once per agent tool call: it starts without
+// building the command-line parser, whose every subcommand and option cost
+// more than the hook's own work (see bench/hook_compare.sh). Other forms
+// (--help, extra arguments) go through the full parser below.
+bool FastPath(int argc, char** argv, int* status) {
+  if (argc == 3 && std::strcmp(argv[1], "hook") == 0 && argv[2][0] != '-') {
+    dualkey::cli::HookOptions hook;
+    hook.agent = argv[2];
+    *status = dualkey::cli::RunHook(hook);
+    return true;
+  }
+  if (argc == 2 && std::strcmp(argv[1], "--version") == 0) {
+    std::printf("%s\n", kVersion);
+    *status = 0;
+    return true;
+  }
+  return false;
+}
+
+}  // namespace
+
 int main(int argc, char** argv) {
+  if (int status = 0; FastPath(argc, argv, &status)) return status;
   CLI::App app{
       "dualkey: understands what an AI agent's command would do, and holds what destroys.\n"
       "Shell commands, SQL, HTTP and MCP calls are parsed and classified; destructive\n"
       "or irreversible actions wait for a human."};
   app.name("dualkey");
   app.require_subcommand(1);
-  app.set_version_flag("--version", "dualkey 0.1.0");
+  app.set_version_flag("--version", kVersion);
 
   dualkey::cli::CheckOptions check;
   CLI::App* check_cmd = app.add_subcommand(
@@ -40,6 +68,27 @@ int main(int argc, char** argv) {
                       "no breaker or rate-limit count (audited as a probe)");
   check_cmd->add_option("--agent", check.agent,
                         "who asks (default: cli), for approvals and the breaker");
+
+  dualkey::cli::PacksOptions packs;
+  CLI::App* packs_cmd = app.add_subcommand(
+      "packs",
+      "The packs that tell what tools do: built-in (packs/*.toml, compiled in), system\n"
+      "(/etc/dualkey/packs), user (~/.config/dualkey/packs) and project (.dualkey/packs;\n"
+      "it can only add holds). A command no pack names is read for its verbs.");
+  packs_cmd->require_subcommand(1);
+  CLI::App* packs_list = packs_cmd->add_subcommand("list", "List the packs in force here.");
+  packs_list->add_option("--cwd", packs.cwd, "directory whose project packs to include");
+  packs_list->add_flag("--json", packs.json, "print JSON");
+  packs_list->callback([&] { packs.action = "list"; });
+  CLI::App* packs_test = packs_cmd->add_subcommand(
+      "test",
+      "Run packs' own [[test]] cases. With FILEs, each file as a user pack beside the\n"
+      "built-in ones; without, every pack in force. Exit status 1 on any failure.");
+  packs_test->add_option("files", packs.files, "pack files to test");
+  packs_test->add_option("--cwd", packs.cwd, "directory whose project packs to include");
+  packs_test->add_option("--home", packs.home, "home directory the cases assume (default /home/dev)");
+  packs_test->add_flag("--json", packs.json, "print JSON");
+  packs_test->callback([&] { packs.action = "test"; });
 
   dualkey::cli::PolicyOptions policy;
   CLI::App* policy_cmd = app.add_subcommand(
@@ -587,6 +636,7 @@ int main(int argc, char** argv) {
   }
   if (check_cmd->parsed()) return dualkey::cli::RunCheck(check);
   if (policy_cmd->parsed()) return dualkey::cli::RunPolicy(policy);
+  if (!packs.action.empty()) return dualkey::cli::RunPacks(packs);
   if (serve_cmd->parsed()) return dualkey::cli::RunServe(serve);
   if (!daemon.action.empty()) return dualkey::cli::RunDaemonCommand(daemon);
   if (!audit.action.empty()) return dualkey::cli::RunAudit(audit);

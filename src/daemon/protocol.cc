@@ -252,6 +252,13 @@ json ToJson(const CheckRequest& r) {
   if (r.min_decision) j["min_decision"] = std::string(ToString(*r.min_decision));
   if (!r.detail.empty()) PutText(j, "detail", r.detail);
   if (r.defer_consume) j["defer_consume"] = true;
+  if (!r.allowed_by.empty()) {
+    json by = json::object();
+    if (!r.allowed_by.fact.empty()) PutText(by, "fact", r.allowed_by.fact);
+    if (!r.allowed_by.snapshot_id.empty()) by["snapshot_id"] = r.allowed_by.snapshot_id;
+    if (!r.allowed_by.measured.empty()) PutText(by, "measured", r.allowed_by.measured);
+    j["allowed_by"] = std::move(by);
+  }
   return j;
 }
 
@@ -315,6 +322,14 @@ Status FromJson(const json& j, CheckRequest* out) {
   r.DecisionField("min_decision", &out->min_decision, false);
   r.Text("detail", &out->detail);
   r.Bool("defer_consume", &out->defer_consume);
+  if (const json* by = r.Object("allowed_by")) {
+    Reader b(*by, Status::Code::kInvalidArgument);
+    b.Text("fact", &out->allowed_by.fact);
+    b.Text("snapshot_id", &out->allowed_by.snapshot_id);
+    b.Text("measured", &out->allowed_by.measured);
+    if (Status s = b.status(); !s.ok())
+      return Status::InvalidArgument("allowed_by: " + s.message());
+  }
   return r.status();
 }
 
@@ -405,6 +420,7 @@ json ToJson(const CheckReply& r) {
   }
   if (r.approval_ready) j["approval_ready"] = true;
   if (!r.snapshot_id.empty()) j["snapshot_id"] = r.snapshot_id;
+  if (!r.fact.empty()) PutText(j, "fact", r.fact);
   if (r.frozen) j["frozen"] = true;
   return j;
 }
@@ -426,6 +442,7 @@ Status FromJson(const json& j, CheckReply* out) {
   r.Strings("approvers", &out->approvers);
   r.Bool("approval_ready", &out->approval_ready);
   r.Text("snapshot_id", &out->snapshot_id);
+  r.Text("fact", &out->fact);
   r.Bool("frozen", &out->frozen);
   // An allow that claims an approval must name it; anything else is not
   // a reply this client can act on.

@@ -74,6 +74,20 @@ struct CheckRequest {
   // The caller saves what the action destroys before it runs: an approved
   // action is answered hold + approval_ready, and `consume` uses it.
   bool defer_consume = false;
+  // The PostgreSQL proxy found that a held statement destroys nothing (a
+  // catalog fact: the object does not exist, the table is empty), or saved
+  // what it destroys under a "snapshot" decision within the policy's
+  // [snapshot] limits. A plain hold of SQL drops or row destruction is then
+  // allowed and audited with what allowed it: no approval, no breaker or
+  // rate-limit count. Nothing runs on this answer alone: only the proxy
+  // that established the fact forwards the statement.
+  struct AllowedBy {
+    std::string fact;         // "table public.t is empty"
+    std::string snapshot_id;  // the vault snapshot that undoes it
+    std::string measured;     // "1 row, 4 bytes of public.knex_migrations_lock"
+    bool empty() const { return fact.empty() && snapshot_id.empty(); }
+  };
+  AllowedBy allowed_by;
 };
 
 struct CheckReply {
@@ -94,6 +108,8 @@ struct CheckReply {
   // defer_consume: approved, waiting for `consume`.
   bool approval_ready = false;
   std::string snapshot_id;
+  // Allowed by the caller's catalog fact (allowed_by), as audited.
+  std::string fact;
   // The breaker holds this agent (a human resets it).
   bool frozen = false;
 };
