@@ -155,6 +155,10 @@ int main(int argc, char** argv) {
       "--web-origin", serve.web_origin,
       "where people open the approver's page, e.g. https://dualkey.example.com behind a\n"
       "reverse proxy (passkeys are bound to it; default: http(s)://localhost:PORT)");
+  serve_cmd->add_option("--notify", serve.notify,
+                        "tell a webhook when a hold appears (repeatable): slack=URL (Slack-\n"
+                        "compatible JSON), ntfy=URL (plain text), json=URL (generic JSON);\n"
+                        "secrets in the input are redacted. Try it: dualkey notify test");
   serve_cmd->add_option("--session-minutes", serve.web_session_minutes,
                         "how long a sign-in on the page lasts (default 15)")
       ->check(CLI::Range(1, 24 * 60));
@@ -235,6 +239,14 @@ int main(int argc, char** argv) {
   approver_rotate->callback([&] { daemon.action = "approver-rotate"; });
   approver_list->callback([&] { daemon.action = "approver-list"; });
   approver_passkey->callback([&] { daemon.action = "approver-passkey"; });
+  CLI::App* notify_cmd =
+      app.add_subcommand("notify", "Notifications the daemon sends when a hold appears.");
+  notify_cmd->require_subcommand(1);
+  CLI::App* notify_test = notify_cmd->add_subcommand(
+      "test", "Send a sample to every --notify target of the running daemon, and say how it went.");
+  add_socket(notify_test);
+  notify_test->add_flag("--json", daemon.json, "print JSON");
+  notify_test->callback([&] { daemon.action = "notify-test"; });
   CLI::App* breaker_cmd =
       app.add_subcommand("breaker", "The breaker that freezes a bursting agent.");
   breaker_cmd->require_subcommand(1);

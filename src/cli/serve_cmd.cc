@@ -424,6 +424,23 @@ int ApproverPasskey(const DaemonOptions& options) {
   return 0;
 }
 
+int NotifyTest(const DaemonOptions& options) {
+  Result<json> reply = ClientFor(options).Call(json{{"op", "notify_test"}});
+  if (reply.ok() && !reply->value("ok", false)) reply = daemon::ReplyStatus(*reply);
+  if (!reply.ok()) {
+    Report(reply.status());
+    return 1;
+  }
+  if (options.json) {
+    std::cout << base::JsonDump(*reply) << "\n";
+  } else {
+    for (const json& r : (*reply)["results"])
+      std::cout << (r.value("sent", false) ? "sent     " : "FAILED   ") << r.value("target", "")
+                << (r.contains("why") ? " (" + r.value("why", "") + ")" : "") << "\n";
+  }
+  return reply->value("all_sent", false) ? 0 : 1;
+}
+
 int ApproverList(const DaemonOptions& options) {
   std::vector<std::string> names;
   Status transport;
@@ -480,6 +497,7 @@ int RunDaemonCommand(const DaemonOptions& options) {
   if (options.action == "approver-rotate") return ApproverRotate(options);
   if (options.action == "approver-list") return ApproverList(options);
   if (options.action == "approver-passkey") return ApproverPasskey(options);
+  if (options.action == "notify-test") return NotifyTest(options);
   if (options.action == "breaker-reset") return BreakerReset(options);
   if (options.action == "breaker-status") return BreakerStatus(options);
   std::cerr << "dualkey: unknown command\n";

@@ -11,6 +11,7 @@
 //                             every human's code through approval::Authorize
 //   passkey_ops.cc            passkey challenges, enrolment, sign-in (Authorize too)
 //   web.cc                    the approver's page on the HTTP listener
+//   notify.cc                 webhooks told when a hold appears
 //   audit_seal.cc             the audit log against the store's memory of it
 // The wire format is protocol.h (documented in docs/daemon.md).
 #include "daemon/daemon.h"
@@ -32,6 +33,7 @@
 #include "daemon/internal/core.h"
 #include "daemon/internal/decision.h"
 #include "daemon/internal/http_listener.h"
+#include "daemon/internal/notify.h"
 #include "daemon/internal/passkey.h"
 #include "daemon/internal/transport.h"
 #include "daemon/internal/web.h"
@@ -164,6 +166,17 @@ int Serve(const ServeOptions& given) {
   internal::AddStatusOps(dispatcher, core);
   internal::AddAdminOps(dispatcher, core, breaker);
   internal::AddPasskeyOps(dispatcher, core);
+  std::vector<internal::NotifyTarget> notify_targets;
+  for (const std::string& spec : options.notify) {
+    Result<internal::NotifyTarget> target = internal::ParseNotifyTarget(spec);
+    if (!target.ok()) {
+      std::cerr << "dualkey serve: " << target.status().message() << "\n";
+      return 2;
+    }
+    notify_targets.push_back(*target);
+  }
+  internal::Notifier notifier(core, std::move(notify_targets));
+  notifier.Attach(dispatcher);
   // The approver's page rides on the HTTP listener; its origin is known once
   // the listener has its port. Its observer is added before anything is served.
   std::unique_ptr<internal::WebPage> web;

@@ -36,7 +36,8 @@ std::string RandomToken() {
   std::string token;
   // NewRequestId's generator: the OS CSPRNG through OpenSSL.
   if (RAND_bytes(bytes, sizeof bytes) == 1)
-    token = webauthn::Base64UrlEncode(std::string_view(reinterpret_cast<char*>(bytes), sizeof bytes));
+    token =
+        webauthn::Base64UrlEncode(std::string_view(reinterpret_cast<char*>(bytes), sizeof bytes));
   return token;
 }
 
@@ -55,13 +56,14 @@ class PasskeyOps {
  private:
   // Authorize with the request's code or passkey; audits a refusal.
   std::optional<json> Check(const json& body, const std::string& approver,
-                            const std::string& subject, const Peer& peer);
+                            const std::string& subject, const Peer& peer,
+                            approval::TotpSpend* spend = nullptr);
   bool AuditFirst(const std::string& kind, json fields, const Peer& peer, json* refusal) {
     std::string error;
     if (core_.Record(kind, std::move(fields), &peer, audit::Log::Durability::kSynced, &error))
       return true;
-    *refusal = Refusal(Status::IOError("the audit log could not be written (" + error +
-                                       "): nothing was changed"));
+    *refusal = Refusal(
+        Status::IOError("the audit log could not be written (" + error + "): nothing was changed"));
     return false;
   }
 
@@ -76,7 +78,8 @@ std::string Text(const json& body, const char* key) {
 }
 
 std::optional<json> PasskeyOps::Check(const json& body, const std::string& approver,
-                                      const std::string& subject, const Peer& peer) {
+                                      const std::string& subject, const Peer& peer,
+                                      approval::TotpSpend* spend) {
   Result<std::optional<PasskeyAnswer>> answer = PasskeyOf(body);
   if (!answer.ok()) return Refusal(answer.status());
   Result<approval::SecondFactor> factor = SecondFactorOf(core_, Text(body, "totp"), *answer, "");
@@ -84,7 +87,10 @@ std::optional<json> PasskeyOps::Check(const json& body, const std::string& appro
   const std::int64_t now = Core::NowMs();
   approval::AuthResult result =
       approval::Authorize(core_.store(), approver, *factor, subject, now, policy_);
-  if (result.status.ok()) return std::nullopt;
+  if (result.status.ok()) {
+    if (spend != nullptr) *spend = result.spend;
+    return std::nullopt;
+  }
   json fields{{"approver", base::ToValidUtf8(approver)},
               {"subject", subject},
               {"why", result.status.message()},
@@ -156,8 +162,8 @@ json PasskeyOps::Challenge(const Peer& peer, const json& body) {
 
 json PasskeyOps::EnrolBegin(const Peer& peer, const json& body) {
   const std::string name = Text(body, "name");
-  const std::string approver = Text(body, "approver").empty() ? Text(body, "as")
-                                                              : Text(body, "approver");
+  const std::string approver =
+      Text(body, "approver").empty() ? Text(body, "as") : Text(body, "approver");
   const webauthn::RelyingParty rp = RelyingPartyOf(core_);
   if (rp.id.empty())
     return Refusal(Status::FailedPrecondition(
@@ -233,7 +239,8 @@ json PasskeyOps::EnrolFinish(const Peer& peer, const json& body) {
   const std::string token = Text(body, "token");
   Status status;
   webauthn::Registration registration;
-  registration.client_data_json = Decode(Text(body, "client_data_json"), "client_data_json", &status);
+  registration.client_data_json =
+      Decode(Text(body, "client_data_json"), "client_data_json", &status);
   registration.attestation_object =
       Decode(Text(body, "attestation_object"), "attestation_object", &status);
   if (!status.ok()) return Refusal(status);
@@ -315,11 +322,17 @@ json PasskeyOps::Signin(const Peer& peer, const json& body) {
   const std::string approver = Text(body, "approver");
   if (!approval::ValidApproverName(approver))
     return Refusal(Status::InvalidArgument("sign-in needs an approver's name"));
-  if (std::optional<json> refused = Check(body, approver, "signin:" + approver, peer))
+  approval::TotpSpend spend;
+  if (std::optional<json> refused = Check(body, approver, "signin:" + approver, peer, &spend))
     return *refused;
-  core_.Record("signin",
-               json{{"approver", approver}, {"factor", body.contains("passkey") ? "passkey" : "totp"}},
-               &peer, audit::Log::Durability::kWritten);
+  // A code that signed in is used up: approving asks for a fresh one.
+  std::string error;
+  if (spend.step >= 0 && !core_.store().UseTotpStep(spend.approver, spend.step, &error))
+    return Refusal(Status::FailedPrecondition(error));
+  core_.Record(
+      "signin",
+      json{{"approver", approver}, {"factor", body.contains("passkey") ? "passkey" : "totp"}},
+      &peer, audit::Log::Durability::kWritten);
   return json{{"ok", true}, {"approver", approver}};
 }
 

@@ -252,11 +252,15 @@ std::optional<WebResponse> WebPage::Handle(const WebRequest& request) {
                             {"expires_ms", session->expires_ms},
                             {"origin", origin}});
     }
-    if (route == "pending" || route == "events") {
+    if (route == "pending" || route == "events" || route == "breaker") {
       if (!session) return Error(401, "not signed in (or the session expired): sign in again");
     }
     if (route == "pending") {
       json reply = s.Call(json{{"op", kOpPending}});
+      return Json(StatusOf(reply), reply);
+    }
+    if (route == "breaker") {
+      json reply = s.Call(json{{"op", kOpBreakerStatus}});
       return Json(StatusOf(reply), reply);
     }
     if (route == "events") {

@@ -125,6 +125,8 @@ async function refresh() {
       refreshing.again = false;
       const reply = await api("GET", "pending");
       render(reply.requests || []);
+      const breaker = await api("GET", "breaker");
+      renderFrozen((breaker.agents || []).filter((a) => a.frozen));
     } while (refreshing.again);
   } catch (e) {
     if (e.status === 401) signedOut("Your session expired: sign in again.");
@@ -224,6 +226,46 @@ function update(li, r) {
   q(".approve-passkey").hidden = mine;
   q(".approve-totp").hidden = mine;
   q(".totp").hidden = mine;
+}
+
+// ---- the breaker ------------------------------------------------------------
+
+function renderFrozen(agents) {
+  $("breaker").hidden = agents.length === 0;
+  const list = $("frozen");
+  list.replaceChildren();
+  for (const a of agents) {
+    const li = $("frozen-template").content.firstElementChild.cloneNode(true);
+    li.dataset.agent = a.agent;
+    li.querySelector(".agent").textContent = a.agent;
+    li.querySelector(".since").textContent = a.since_ms ? "since " + new Date(a.since_ms).toLocaleTimeString() : "";
+    li.querySelector(".why").textContent = a.why || "";
+    const result = li.querySelector(".result");
+    const reset = async (how) => {
+      for (const b of li.querySelectorAll("button")) b.disabled = true;
+      try {
+        const body = { agent: a.agent };
+        if (how === "passkey") {
+          const challenge = await api("POST", "challenge", { purpose: "breaker_reset", target: a.agent });
+          body.passkey = await passkeyAnswer(challenge);
+        } else {
+          body.totp = li.querySelector(".code-input").value.trim();
+        }
+        await api("POST", "breaker_reset", body);
+        notice("the breaker of agent " + a.agent + " is reset");
+        refresh();
+      } catch (e) {
+        if (e.status === 401) return signedOut("Your session expired: sign in again.");
+        result.textContent = e.message;
+        result.className = "result bad";
+      } finally {
+        for (const b of li.querySelectorAll("button")) b.disabled = false;
+      }
+    };
+    li.querySelector(".reset-passkey").addEventListener("click", () => reset("passkey"));
+    li.querySelector(".decide").addEventListener("submit", (event) => { event.preventDefault(); reset("totp"); });
+    list.append(li);
+  }
 }
 
 // ---- enrolment (a one-time link from `dualkey approver passkey NAME`) --------

@@ -33,10 +33,10 @@ function totp(secret, offset = 0) {
 }
 
 // The agent: Claude Code's hook, the real binary, as the tests' user.
-function hook(command) {
+function hook(command, agent = "claude") {
   const input = JSON.stringify({ session_id: "s", hook_event_name: "PreToolUse", tool_name: "Bash",
                                  cwd: env.DK_WORK, tool_input: { command } });
-  const run = spawnSync(env.DK_BINARY, ["hook", "claude"], {
+  const run = spawnSync(env.DK_BINARY, ["hook", agent], {
     input, encoding: "utf8",
     env: { PATH: env.PATH, HOME: env.DK_HOME, DUALKEY_SOCKET: env.DK_SOCKET, DUALKEY_STATE_DIR: env.DK_STATE },
   });
@@ -60,9 +60,46 @@ async function withAuthenticator(context, page) {
 const card = (page, id) => page.locator('#holds > li[data-id="' + id + '"]');
 const codeOf = (out) => { const m = out.match(/\b(ap_[A-Za-z0-9]+)/); return m ? m[1] : "(no id in: " + out + ")"; };
 
+// A frozen agent shown live and reset with a fresh passkey assertion.
+async function breaker(browser) {
+  const context = await browser.newContext();
+  const page = await context.newPage();
+  await withAuthenticator(context, page);
+  await page.goto(env.DK_ENROL_LINK);
+  await page.click("#enrol-go");
+  await page.waitForSelector("#notice:text('passkey enrolled for alice')", { timeout: 10000 });
+  await page.fill("#signin-name", "alice");
+  await page.click("#signin-passkey");
+  await page.waitForSelector("#pending:not([hidden])", { timeout: 10000 });
+  await page.waitForSelector("#live:text('live')", { timeout: 5000 });
+  check("no frozen agent at first", await page.isHidden("#breaker"));
+  hook("rm -rf /srv/one", "codex");
+  hook("rm -rf /srv/two", "codex");
+  const tripped = hook("rm -rf /srv/three", "codex");
+  const frozen = page.locator('#frozen > li[data-agent="codex"]');
+  await frozen.waitFor({ timeout: 5000 }).catch(() => {});
+  check("the frozen agent shows without reload", (await frozen.count()) === 1, tripped.out);
+  check("a frozen agent's harmless write is refused", hook("touch " + env.DK_WORK + "/x", "codex").status === 2);
+  await frozen.locator(".reset-passkey").click();
+  await page.waitForSelector("#notice:text('is reset')", { timeout: 10000 }).catch(() => {});
+  check("reset with a passkey", (await page.textContent("#notice")).includes("codex is reset"), await page.textContent("#notice"));
+  const after = hook("touch " + env.DK_WORK + "/x", "codex");
+  check("the agent works again after the reset", after.status === 0, after.status + " " + after.out);
+  await page.screenshot({ path: path.join(SHOTS, "breaker-desktop.png"), fullPage: true });
+}
+
 async function main() {
   const browser = await chromium.launch({ executablePath: env.DK_CHROMIUM || "/usr/bin/chromium", headless: true,
                                           args: ["--no-sandbox"] });
+  if (env.DK_SCENARIO === "breaker") {
+    try {
+      fs.mkdirSync(SHOTS, { recursive: true });
+      await breaker(browser);
+    } finally {
+      await browser.close();
+    }
+    return;
+  }
   try {
     // ---- alice enrols a passkey through the one-time link, signs in with it.
     const alice = await browser.newContext({ viewport: { width: 1280, height: 900 } });
@@ -202,6 +239,13 @@ async function main() {
     check("oversized request: refused", r.status() >= 400 && r.status() < 500, String(r.status()));
     r = await q.post(URL + "/api/signin", { data: { approver: "alice", passkey: { nonce: "x", credential_id: "AA", client_data_json: "AA", authenticator_data: "AA", signature: "AA" } } });
     check("a made-up passkey answer does not sign in", r.status() === 403, r.status() + " " + (await r.text()));
+    // The agent, over HTTP (no credentials): enrolling its own passkey is
+    // approver administration, refused without an approver's code.
+    r = await q.post(URL + "/v1/passkey_enrol_begin", { data: { op: "passkey_enrol_begin", name: "alice" } });
+    check("an HTTP caller cannot start a passkey enrolment", r.status() >= 400 && /approver administration/.test(await r.text()),
+          r.status() + " " + (await r.text()));
+    r = await q.post(URL + "/api/enrol/finish", { data: { token: "made-up", client_data_json: "AA", attestation_object: "AA" } });
+    check("a made-up enrolment token: refused", r.status() === 404, String(r.status()));
     r = await q.get(URL + "/", { headers: { Host: "evil.example:80" } });
     check("a foreign Host (DNS rebinding): refused", r.status() === 421, String(r.status()));
     const page0 = await q.get(URL + "/");
