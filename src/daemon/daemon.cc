@@ -250,6 +250,7 @@ int Serve(const ServeOptions& given) {
   if (web) web->Stop();
   http.reset();
   expirer.join();
+  notifier.Stop();
   core.Record("stop", json{{"pid", getpid()}});
   sealer.Close();
   return 0;

@@ -99,8 +99,10 @@ asio::awaitable<void> Exchange(Stream& stream, const Url& url, const Delivery& d
 Result<int> Post(const Delivery& d, int timeout_ms) {
   Url url;
   if (!ParseUrl(d.target.url, &url)) return Status::InvalidArgument("not an http(s) URL");
-  asio::io_context io;
+  // The TLS context outlives the io_context (whose end destroys a coroutine
+  // cut off by the timeout, and its stream).
   asio::ssl::context tls(asio::ssl::context::tls_client);
+  asio::io_context io;
   tls.set_default_verify_paths();
   tls.set_verify_mode(asio::ssl::verify_peer);
   int status = 0;
@@ -326,6 +328,10 @@ Notifier::Notifier(Core& core, std::vector<NotifyTarget> targets, NotifyOptions 
 }
 
 Notifier::~Notifier() {
+  Stop();
+}
+
+void Notifier::Stop() {
   {
     std::lock_guard lock(state_->mu);
     state_->stopping = true;

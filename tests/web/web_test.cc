@@ -179,7 +179,9 @@ class Page : public ::testing::Test {
   }
 
   // The breaker would trip on the tests' own held attempts; its test sets it.
-  virtual std::vector<std::string> ExtraArgs() { return {"--breaker-attempts", "1000"}; }
+  virtual std::vector<std::string> ExtraArgs() {
+    return {"--breaker-attempts", "1000", "--rate-burst", "1000"};
+  }
 
   Output Run(const std::string& args) {
     return Shell("HOME=" + Quote((state_ / "home").string()) + " DUALKEY_SOCKET=" + Quote(socket_) +
@@ -276,6 +278,12 @@ TEST_F(Page, ApproverApprovesOneExactActionWithAPasskeyInChromium) {
   // The daemon's user (this test) starts alice's passkey enrolment: a link.
   const std::string link = EnrolLink("alice");
   EXPECT_TRUE(link.starts_with("http://localhost:" + std::to_string(port_) + "/#enrol=")) << link;
+
+  // The user's policy: the archive needs two people.
+  fs::create_directories(state_ / "home" / ".config" / "dualkey");
+  std::ofstream(state_ / "home" / ".config" / "dualkey" / "policy.toml")
+      << "[[rules]]\nname = \"the archive needs two people\"\ntarget = \"*archive*\"\n"
+         "decision = \"hold2\"\n";
 
   // What the agent will destroy: 12 files of notes in its user's home.
   const fs::path target = state_ / "home" / "notes";

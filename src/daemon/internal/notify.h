@@ -41,6 +41,10 @@ class Notifier {
   Notifier(const Notifier&) = delete;
   Notifier& operator=(const Notifier&) = delete;
 
+  // Ends the deliveries (before the daemon's last audit record): what is
+  // still queued is audited as dropped.
+  void Stop();
+
   // Registers the observer of new holds (before the daemon serves) and the
   // notify_test op.
   void Attach(Dispatcher& dispatcher);
