@@ -218,6 +218,17 @@ int main(int argc, char** argv) {
   serve_cmd->add_option("--tls-cert", serve.tls_cert,
                         "PEM certificate chain: serve --http as HTTPS");
   serve_cmd->add_option("--tls-key", serve.tls_key, "PEM private key for --tls-cert");
+  serve_cmd->add_option(
+      "--web-origin", serve.web_origin,
+      "where people open the approver's page, e.g. https://dualkey.example.com behind a\n"
+      "reverse proxy (passkeys are bound to it; default: http(s)://localhost:PORT)");
+  serve_cmd->add_option("--notify", serve.notify,
+                        "tell a webhook when a hold appears (repeatable): slack=URL (Slack-\n"
+                        "compatible JSON), ntfy=URL (plain text), json=URL (generic JSON);\n"
+                        "secrets in the input are redacted. Try it: dualkey notify test");
+  serve_cmd->add_option("--session-minutes", serve.web_session_minutes,
+                        "how long a sign-in on the page lasts (default 15)")
+      ->check(CLI::Range(1, 24 * 60));
   serve_cmd->add_flag("--quiet", serve.quiet, "no log lines on stderr");
   std::string serve_log_format = "text";
   dualkey::cli::LogOptions serve_log;
@@ -287,7 +298,15 @@ int main(int argc, char** argv) {
   approver_rotate->add_option("name", daemon.name, "approver name")->required();
   add_credentials(approver_rotate, "the approver who authorises it (default: NAME itself)");
   CLI::App* approver_list = approver_cmd->add_subcommand("list", "List approvers.");
-  for (CLI::App* sub : {approver_add, approver_remove, approver_rotate, approver_list}) {
+  CLI::App* approver_passkey = approver_cmd->add_subcommand(
+      "passkey",
+      "Enrol a passkey for an approver: prints a one-time link to the approver's page\n"
+      "(serve --http), where their browser creates it. Root or the daemon's user alone;\n"
+      "anyone else with an existing approver's code (--as).");
+  approver_passkey->add_option("name", daemon.name, "approver name")->required();
+  add_credentials(approver_passkey, "the approver who authorises it (default: none, as root)");
+  for (CLI::App* sub :
+       {approver_add, approver_remove, approver_rotate, approver_list, approver_passkey}) {
     add_socket(sub);
     add_state_dir(sub, daemon.state_dir, "the daemon's state directory");
     sub->add_option("--store", daemon.store, "the store, if not the default SQLite file");
@@ -297,6 +316,15 @@ int main(int argc, char** argv) {
   approver_remove->callback([&] { daemon.action = "approver-remove"; });
   approver_rotate->callback([&] { daemon.action = "approver-rotate"; });
   approver_list->callback([&] { daemon.action = "approver-list"; });
+  approver_passkey->callback([&] { daemon.action = "approver-passkey"; });
+  CLI::App* notify_cmd =
+      app.add_subcommand("notify", "Notifications the daemon sends when a hold appears.");
+  notify_cmd->require_subcommand(1);
+  CLI::App* notify_test = notify_cmd->add_subcommand(
+      "test", "Send a sample to every --notify target of the running daemon, and say how it went.");
+  add_socket(notify_test);
+  notify_test->add_flag("--json", daemon.json, "print JSON");
+  notify_test->callback([&] { daemon.action = "notify-test"; });
   CLI::App* breaker_cmd =
       app.add_subcommand("breaker", "The breaker that freezes a bursting agent.");
   breaker_cmd->require_subcommand(1);

@@ -9,6 +9,9 @@
 //   internal/approvals.cc     deny, status
 //   admin.cc                  pending, approve, breaker_reset, approver_*, audit_info:
 //                             every human's code through approval::Authorize
+//   passkey_ops.cc            passkey challenges, enrolment, sign-in (Authorize too)
+//   web.cc                    the approver's page on the HTTP listener
+//   notify.cc                 webhooks told when a hold appears
 //   audit_seal.cc             the audit log against the store's memory of it
 //   drill.cc                  drill sessions and certificates (`dualkey drill`)
 // The wire format is protocol.h (documented in docs/daemon.md).
@@ -33,8 +36,12 @@
 #include "daemon/internal/decision.h"
 #include "daemon/internal/drill.h"
 #include "daemon/internal/http_listener.h"
+#include "daemon/internal/notify.h"
+#include "daemon/internal/passkey.h"
 #include "daemon/internal/transport.h"
+#include "daemon/internal/web.h"
 #include "install/layout.h"
+#include "webauthn/webauthn.h"
 
 namespace dualkey::daemon {
 namespace {
@@ -228,11 +235,30 @@ int Serve(const ServeOptions& given) {
   internal::AddReportOps(dispatcher, core);
   internal::AddAdminOps(dispatcher, core, breaker);
   internal::AddDrillOps(dispatcher, core, breaker);
+  internal::AddPasskeyOps(dispatcher, core);
+  std::vector<internal::NotifyTarget> notify_targets;
+  for (const std::string& spec : options.notify) {
+    Result<internal::NotifyTarget> target = internal::ParseNotifyTarget(spec);
+    if (!target.ok()) {
+      std::cerr << "dualkey serve: " << target.status().message() << "\n";
+      return 2;
+    }
+    notify_targets.push_back(*target);
+  }
+  internal::Notifier notifier(core, std::move(notify_targets));
+  notifier.Attach(dispatcher);
+  // The approver's page rides on the HTTP listener; its origin is known once
+  // the listener has its port. Its observer is added before anything is served.
+  std::unique_ptr<internal::WebPage> web;
+  if (!options.http_listen.empty())
+    web = std::make_unique<internal::WebPage>(core, dispatcher, "",
+                                              !options.tls_cert.empty());
   internal::AuditSealer sealer(core.log(), core.store(), audit_options.path);
   ReloadPolicy(core, /*at_start=*/true);
 
   std::unique_ptr<internal::HttpListener> http;
   std::string http_address;
+  std::string web_origin;
   if (!options.http_listen.empty()) {
     internal::HttpListenerOptions http_options;
     const std::size_t colon = options.http_listen.rfind(':');
@@ -250,6 +276,9 @@ int Serve(const ServeOptions& given) {
       std::cerr << "dualkey serve: --http wants ADDRESS:PORT, e.g. 127.0.0.1:8790\n";
       return 2;
     }
+    http_options.web = [&web](const internal::WebRequest& request) {
+      return web->Handle(request);
+    };
     // HTTP callers have no credentials to show: never administrators.
     http = internal::HttpListener::Start(
         http_options,
@@ -265,6 +294,24 @@ int Serve(const ServeOptions& given) {
     }
     http_address = (http->tls() ? "https://" : "http://") + http_options.address + ":" +
                    std::to_string(http->port());
+    if (!options.web_origin.empty() && webauthn::RpIdOfOrigin(options.web_origin).empty()) {
+      std::cerr << "dualkey serve: --web-origin wants scheme://host[:port], e.g. "
+                   "https://dualkey.example.com\n";
+      return 2;
+    }
+    // Passkeys are bound to a host name (an RP id), never an IP address:
+    // the page's own origin is localhost unless one is given.
+    const std::string origin =
+        !options.web_origin.empty()
+            ? options.web_origin
+            : std::string(http->tls() ? "https" : "http") + "://localhost:" +
+                  std::to_string(http->port());
+    core.SetWebOrigin(origin);
+    web_origin = origin;
+    if (!options.quiet && !options.on_event)
+      std::cerr << "dualkey serve: HTTP" << (http->tls() ? "S" : "") << " on "
+                << http_options.address << ":" << http->port() << "; the approver's page: "
+                << origin << "/\n";
   }
   // Once every listener is up. With a log (`dualkey serve`), the start
   // event is the line that says where it listens.
@@ -278,6 +325,7 @@ int Serve(const ServeOptions& given) {
                {"mode", mode},
                {"protected", layout->protected_install}};
   if (!http_address.empty()) started["http"] = http_address;
+  if (!web_origin.empty()) started["page"] = web_origin + "/";
   if (!layout->sandbox_dir.empty()) started["sandbox"] = layout->sandbox_dir;
   core.Record("start", std::move(started));
   if (!options.quiet && !options.on_event)
@@ -291,8 +339,10 @@ int Serve(const ServeOptions& given) {
   std::thread expirer([&] { ExpireLoop(core, decisions, sealer); });
   (*listener)->Run(core, dispatcher, g_stop);
   listener->reset();
+  if (web) web->Stop();
   http.reset();
   expirer.join();
+  notifier.Stop();
   core.Record("stop", json{{"pid", getpid()}});
   sealer.Close();
   return 0;

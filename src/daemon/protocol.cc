@@ -287,6 +287,7 @@ json ToJson(const ApproveRequest& r) {
   j["id"] = r.id;
   j["approver"] = r.approver;
   j["totp"] = r.totp;
+  if (r.passkey) j["passkey"] = ToJson(*r.passkey);
   return j;
 }
 
@@ -303,6 +304,7 @@ json ToJson(const BreakerResetRequest& r) {
   PutText(j, "agent", r.agent);
   j["approver"] = r.approver;
   j["totp"] = r.totp;
+  if (r.passkey) j["passkey"] = ToJson(*r.passkey);
   return j;
 }
 
@@ -343,7 +345,11 @@ Status FromJson(const json& j, ApproveRequest* out) {
   r.Text("id", &out->id);
   r.Text("approver", &out->approver);
   r.Text("totp", &out->totp);
-  return r.status();
+  if (!r.status().ok()) return r.status();
+  Result<std::optional<PasskeyAnswer>> passkey = PasskeyOf(j);
+  if (!passkey.ok()) return passkey.status();
+  out->passkey = *passkey;
+  return Status::Ok();
 }
 
 Status FromJson(const json& j, DenyRequest* out) {
@@ -359,7 +365,35 @@ Status FromJson(const json& j, BreakerResetRequest* out) {
   r.Text("agent", &out->agent);
   r.Text("approver", &out->approver);
   r.Text("totp", &out->totp);
-  return r.status();
+  if (!r.status().ok()) return r.status();
+  Result<std::optional<PasskeyAnswer>> passkey = PasskeyOf(j);
+  if (!passkey.ok()) return passkey.status();
+  out->passkey = *passkey;
+  return Status::Ok();
+}
+
+json ToJson(const PasskeyAnswer& r) {
+  return json{{"nonce", r.nonce},
+              {"credential_id", r.credential_id},
+              {"client_data_json", r.client_data_json},
+              {"authenticator_data", r.authenticator_data},
+              {"signature", r.signature}};
+}
+
+Result<std::optional<PasskeyAnswer>> PasskeyOf(const json& request) {
+  if (!request.is_object()) return std::optional<PasskeyAnswer>();
+  auto found = request.find("passkey");
+  if (found == request.end() || found->is_null()) return std::optional<PasskeyAnswer>();
+  Reader r(*found, Status::Code::kInvalidArgument);
+  PasskeyAnswer answer;
+  r.Text("nonce", &answer.nonce, /*required=*/true);
+  r.Text("credential_id", &answer.credential_id, true);
+  r.Text("client_data_json", &answer.client_data_json, true);
+  r.Text("authenticator_data", &answer.authenticator_data, true);
+  r.Text("signature", &answer.signature, true);
+  if (!r.status().ok())
+    return Status::InvalidArgument("\"passkey\": " + std::string(r.status().message()));
+  return std::optional<PasskeyAnswer>(std::move(answer));
 }
 
 Status FromJson(const json& j, BreakerStatusRequest* out) {
@@ -470,6 +504,8 @@ json ToJson(const Approval& a) {
   PutText(j, "input", a.input);
   if (a.failed_codes > 0) j["failed_codes"] = a.failed_codes;
   if (a.locked_until_ms > 0) j["locked_until_ms"] = a.locked_until_ms;
+  if (!a.details.is_null()) j["details"] = a.details;
+  if (!a.words.is_null()) j["words"] = a.words;
   return j;
 }
 
@@ -491,6 +527,8 @@ Status FromJson(const json& j, Approval* out) {
   r.Text("deny_reason", &out->deny_reason);
   r.Number("failed_codes", &out->failed_codes);
   r.Number("locked_until_ms", &out->locked_until_ms);
+  if (auto d = j.find("details"); d != j.end() && d->is_object()) out->details = *d;
+  if (auto w = j.find("words"); w != j.end() && w->is_object()) out->words = *w;
   return r.status();
 }
 
@@ -541,6 +579,7 @@ json ToJson(const ApproverRequest& r, std::string_view op) {
   json j{{"op", std::string(op)}, {"name", r.name}};
   if (!r.approver.empty()) j["approver"] = r.approver;
   if (!r.totp.empty()) j["totp"] = r.totp;
+  if (r.passkey) j["passkey"] = ToJson(*r.passkey);
   return j;
 }
 
@@ -552,7 +591,11 @@ Status FromJson(const json& j, ApproverRequest* out) {
   // The CLI's words are accepted too.
   if (out->approver.empty()) r.Text("as", &out->approver);
   if (out->totp.empty()) r.Text("code", &out->totp);
-  return r.status();
+  if (!r.status().ok()) return r.status();
+  Result<std::optional<PasskeyAnswer>> passkey = PasskeyOf(j);
+  if (!passkey.ok()) return passkey.status();
+  out->passkey = *passkey;
+  return Status::Ok();
 }
 
 json ToJson(const ApproverReply& r) {

@@ -158,6 +158,11 @@ struct Approval {
   // Wrong codes tried for this request, and until when it is locked (0: not).
   int failed_codes = 0;
   std::int64_t locked_until_ms = 0;
+  // pending: what the daemon worked out when it held the action (commands,
+  // actions, blast radius, vault; null when it kept none) and the words
+  // people read about it (daemon/words.h).
+  nlohmann::json details;
+  nlohmann::json words;
 };
 
 // Wrong codes counted against a scope ("approver:alice", "request:ap_...").
@@ -166,6 +171,18 @@ struct FailedCodes {
   int failures = 0;
   std::int64_t last_failure_ms = 0;
   std::int64_t locked_until_ms = 0;  // 0: not locked
+};
+
+// A passkey's answer to a challenge the daemon issued (op passkey_challenge),
+// in place of a TOTP code: every field base64url as the browser gives it.
+// The challenge is bound to the action (for an approval: the request id and
+// its action hash) and works once.
+struct PasskeyAnswer {
+  std::string nonce;  // the challenge's id, from passkey_challenge
+  std::string credential_id;
+  std::string client_data_json;
+  std::string authenticator_data;
+  std::string signature;
 };
 
 struct PendingRequest {};
@@ -178,6 +195,7 @@ struct ApproveRequest {
   std::string id;  // id or code
   std::string approver;
   std::string totp;
+  std::optional<PasskeyAnswer> passkey;  // instead of totp
 };
 struct DenyRequest {
   std::string id;
@@ -192,6 +210,7 @@ struct BreakerResetRequest {
   std::string agent;
   std::string approver;
   std::string totp;
+  std::optional<PasskeyAnswer> passkey;  // instead of totp
 };
 struct BreakerResetReply {
   std::string agent;
@@ -221,6 +240,7 @@ struct ApproverRequest {  // approver_add, approver_remove, approver_rotate
   std::string name;
   std::string approver;  // who vouches (absent for the first approver)
   std::string totp;
+  std::optional<PasskeyAnswer> passkey;  // instead of totp
 };
 struct ApproverReply {
   std::string name;
@@ -341,6 +361,10 @@ Status FromJson(const nlohmann::json& j, AuditInfoReply* out);
 
 // {"ok": false, "error": message, "status": "permission_denied"}.
 nlohmann::json ErrorJson(const Status& status);
+
+// The "passkey" object of a request: nullopt when absent, an error when malformed.
+nlohmann::json ToJson(const PasskeyAnswer& r);
+Result<std::optional<PasskeyAnswer>> PasskeyOf(const nlohmann::json& request);
 // The Status a reply carries: Ok for {"ok": true}, its error for
 // {"ok": false}, kCorruption for anything else.
 Status ReplyStatus(const nlohmann::json& reply);

@@ -74,12 +74,29 @@ bool Core::Record(std::string_view kind, json fields, const Peer* peer,
     std::cerr << "dualkey serve: audit append failed: " << error << "\n";
   if (!durable && failure != nullptr) *failure = error;
   if (options_.on_event) options_.on_event(kind, fields);
+  for (const Observing& o : observers_)
+    for (const std::string& k : o.kinds)
+      if (k == kind) o.observer(kind, fields);
   // Most of the time nobody watches: do not encode the event twice for no one.
   if (watching_.load(std::memory_order_relaxed) > 0) {
     fields["event"] = std::string(kind);
     Broadcast(EncodeLine(fields));
   }
   return durable;
+}
+
+void Core::Observe(std::vector<std::string> kinds, Observer observer) {
+  observers_.push_back(Observing{std::move(kinds), std::move(observer)});
+}
+
+void Core::SetWebOrigin(std::string origin) {
+  std::lock_guard lock(web_mutex_);
+  web_origin_ = std::move(origin);
+}
+
+std::string Core::web_origin() const {
+  std::lock_guard lock(web_mutex_);
+  return web_origin_;
 }
 
 void Core::Subscribe(int fd) {

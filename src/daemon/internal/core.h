@@ -78,6 +78,18 @@ class Core {
   void Subscribe(int fd);
   void Unsubscribe(int fd);
 
+  // In-process observers (the page's live view, the webhook notifier) get
+  // each audited event of the kinds they name, after it was recorded. Add
+  // them before the daemon serves; they must be quick and never block (the
+  // decision path calls them).
+  using Observer = std::function<void(std::string_view kind, const nlohmann::json& fields)>;
+  void Observe(std::vector<std::string> kinds, Observer observer);
+
+  // The origin the approver's page is served at (passkeys are bound to it);
+  // set once the HTTP listener knows its port. Empty: no page.
+  void SetWebOrigin(std::string origin);
+  std::string web_origin() const;
+
   static std::int64_t NowMs();
 
  private:
@@ -93,6 +105,13 @@ class Core {
   std::mutex watch_mutex_;
   std::vector<int> watchers_;
   std::atomic<int> watching_{0};
+  struct Observing {
+    std::vector<std::string> kinds;
+    Observer observer;
+  };
+  std::vector<Observing> observers_;  // fixed before serving
+  mutable std::mutex web_mutex_;
+  std::string web_origin_;
 };
 
 // The op table. A handler returns its reply (with "ok": true) or a Status,

@@ -4,6 +4,7 @@
 
 #include "base/json_text.h"
 #include "daemon/reporter.h"
+#include "daemon/internal/hold_details.h"
 #include "guard/guard.h"
 
 namespace dualkey::daemon::internal {
@@ -114,7 +115,9 @@ DecisionPath::Classified DecisionPath::Classify(const Peer& peer,
   r.home = request.home;
   r.file_operation = request.file_operation;
   Classified out;
-  out.verdict = guard::Check(r, PolicyFor(peer, request)).verdict;
+  guard::Result checked = guard::Check(r, PolicyFor(peer, request));
+  out.verdict = std::move(checked.verdict);
+  out.commands = std::move(checked.commands);
   // A trusted component (the PostgreSQL proxy, the HTTP gateway) can know
   // more than the text shows, such as the rows a DELETE would touch: it may
   // raise the decision, never lower it, and say why for the human.
@@ -307,6 +310,8 @@ Result<CheckReply> DecisionPath::Check(const Peer& peer, const CheckRequest& req
   pending.approvals_needed = verdict.decision == Decision::kHold2 ? 2 : 1;
   pending.created_ms = Core::NowMs();
   pending.expires_ms = pending.created_ms + core_.options().approval_ttl_seconds * 1000LL;
+  pending.details = HoldDetails(request, verdict, c.commands,
+                                peer.known ? static_cast<long long>(peer.uid) : -1);
   approval::Request stored;
   if (!core_.store().Hold(pending, &stored, &error))
     return Held(peer, fields, "the approval store failed: " + error);
