@@ -91,7 +91,7 @@ TEST_F(Export, JsonAndSyslog) {
   ASSERT_EQ(Lines(syslog_text), 3) << syslog_text;
   // <PRI>1 TIMESTAMP HOST APP PROCID MSGID [SD] MSG; facility 13 (log audit).
   static const std::regex kLine(
-      R"(<(\d+)>1 \d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z \S+ dualkey - (\S+) \[dualkey@32473 seq="(\d+)" hash="[0-9a-f]{64}"\] \{.*\})");
+      R"re(<(\d+)>1 \d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z \S+ dualkey - (\S+) \[dualkey@32473 seq="(\d+)" hash="[0-9a-f]{64}"\] \{.*\})re");
   std::istringstream syslog_lines(syslog_text);
   std::vector<int> priorities;
   for (std::string line; std::getline(syslog_lines, line);) {

@@ -26,7 +26,7 @@ namespace {
 namespace fs = std::filesystem;
 using nlohmann::json;
 
-std::string Run(const std::string& command, int* status = nullptr) {
+std::string RunCommand(const std::string& command, int* status = nullptr) {
   std::string out;
   FILE* pipe = popen((command + " 2>&1").c_str(), "r");
   if (pipe == nullptr) return out;
@@ -68,7 +68,7 @@ std::map<std::string, double> Parse(const std::string& text) {
 class Metrics : public ::testing::Test {
  protected:
   void SetUp() override {
-    if (Run("command -v curl").empty()) GTEST_SKIP() << "needs curl";
+    if (RunCommand("command -v curl").empty()) GTEST_SKIP() << "needs curl";
     dir_ = fs::path(DUALKEY_BINARY).parent_path() /
            ("metrics-test-" + std::to_string(getpid()) + "-" +
             ::testing::UnitTest::GetInstance()->current_test_info()->name());
@@ -106,7 +106,7 @@ class Metrics : public ::testing::Test {
     int status = -1;
     const std::string headers = (dir_ / "headers").string();
     const std::string text =
-        Run("curl -sS --fail -D " + headers + " http://127.0.0.1:" + port_ + "/metrics", &status);
+        RunCommand("curl -sS --fail -D " + headers + " http://127.0.0.1:" + port_ + "/metrics", &status);
     EXPECT_EQ(status, 0) << text;
     EXPECT_NE(ReadFile(headers).find("text/plain; version=0.0.4"), std::string::npos);
     return Parse(text);
@@ -126,7 +126,7 @@ class Metrics : public ::testing::Test {
   }
 
   std::string Cli(const std::string& args) {
-    return Run("HOME=" + dir_.string() + " DUALKEY_SOCKET=" + socket_ + " DUALKEY_STATE_DIR=" +
+    return RunCommand("HOME=" + dir_.string() + " DUALKEY_SOCKET=" + socket_ + " DUALKEY_STATE_DIR=" +
                (dir_ / "state").string() + " " + DUALKEY_BINARY + " " + args);
   }
 
@@ -190,9 +190,9 @@ TEST_F(Metrics, CountersMoveByWhatHappened) {
 
 TEST_F(Metrics, OnlyGetAndTheJsonApiIsUnchanged) {
   int status = -1;
-  Run("curl -sS --fail -X POST http://127.0.0.1:" + port_ + "/metrics", &status);
+  RunCommand("curl -sS --fail -X POST http://127.0.0.1:" + port_ + "/metrics", &status);
   EXPECT_NE(status, 0);
-  const std::string reply = Run("curl -sS http://127.0.0.1:" + port_ + "/v1/status", &status);
+  const std::string reply = RunCommand("curl -sS http://127.0.0.1:" + port_ + "/v1/status", &status);
   EXPECT_EQ(status, 0);
   EXPECT_NE(reply.find("\"ok\":true"), std::string::npos) << reply;
 }

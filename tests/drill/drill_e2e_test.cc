@@ -210,7 +210,9 @@ class DrillE2e : public ::testing::Test {
 
     // A real PostgreSQL with a database for the proxy.
     std::string error;
-    w.pg = demo::internal::Cluster::Start("/var/lib/dkdrill-pg-" + Suffix(), kPassword, &error);
+    w.pg = demo::internal::Cluster::Start(
+        "/var/lib/dkdrill-pg-" + Suffix(), kPassword,
+        {"PATH=/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin", "LANG=C.UTF-8", "HOME=/tmp"}, &error);
     if (!w.pg) {
       w.why = "PostgreSQL: " + error;
       return;
