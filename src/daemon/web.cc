@@ -206,6 +206,12 @@ std::optional<WebResponse> WebPage::Handle(const WebRequest& request) {
   if (!sent_origin.empty() && sent_origin != origin)
     return Error(403, "requests from another origin are refused (this page is " + origin + ")");
   if (path.starts_with("/v1/")) return std::nullopt;
+  // Only the page's own routes are answered here; the rest (/metrics, and
+  // the 404 of anything unknown) is the listener's.
+  bool ours = path == "/" || path == "/favicon.ico" || path.starts_with("/api/");
+  for (const WebAsset& asset : kWebAssets)
+    if (path == std::string("/") + asset.name) ours = true;
+  if (!ours) return std::nullopt;
   // DNS rebinding: a foreign name resolving to this listener. The page's own
   // host, or a loopback address (a reverse proxy that sends its upstream's).
   const std::string host = Header(request, "host");

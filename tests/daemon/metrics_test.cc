@@ -84,7 +84,7 @@ class Metrics : public ::testing::Test {
             nullptr);
       _exit(127);
     }
-    static const std::regex kPort(R"(HTTP on 127\.0\.0\.1:([0-9]+))");
+    static const std::regex kPort(R"((?:HTTP on |http=https?://)127\.0\.0\.1:([0-9]+))");
     for (int i = 0; i < 250 && port_.empty(); ++i) {
       std::smatch m;
       const std::string log = ReadFile(dir_ / "daemon.log");

@@ -159,7 +159,7 @@ TEST_F(Reload, AnEditTakesEffectOnSighupAndABrokenOneIsRefused) {
   EXPECT_NE(log.find("decsion"), std::string::npos) << log;
   const std::string audit = ReadFile(dir_ / "state/audit.jsonl");
   EXPECT_NE(audit.find("policy_reload"), std::string::npos);
-  EXPECT_NE(audit.find("\\\"applied\\\":false"), std::string::npos) << audit;
+  EXPECT_NE(audit.find("\"applied\":false"), std::string::npos) << audit;
   const std::string doctor_command = "HOME=" + dir_.string() + " DUALKEY_SOCKET=" + socket_ +
                                      " DUALKEY_STATE_DIR=" + (dir_ / "state").string() + " " +
                                      DUALKEY_BINARY + " doctor --json 2>/dev/null";
