@@ -22,6 +22,7 @@
 #include <thread>
 #include <variant>
 
+#include "base/json_text.h"
 #include "mcp/internal/proxy_gate.h"
 #include "mcp/proxy.h"
 
@@ -120,15 +121,16 @@ bool LocalOrigin(beast::string_view origin) {
   return false;
 }
 
-// Splits a text/event-stream into events; `on_data` gets each event's data.
+// Splits a text/event-stream into events; `on_data` gets each event's data,
+// `on_unread` is told of an event too large to read (it still passes).
 class SseParser {
  public:
   explicit SseParser(std::size_t max) : max_(max) {}
-  template <typename OnData>
-  void Feed(std::string_view bytes, OnData&& on_data) {
+  template <typename OnData, typename OnUnread>
+  void Feed(std::string_view bytes, OnData&& on_data, OnUnread&& on_unread) {
     for (char c : bytes) {
       if (c == '\n') {
-        Line(on_data);
+        Line(on_data, on_unread);
         line_.clear();
       } else if (line_.size() < max_) {
         line_.push_back(c);
@@ -139,11 +141,14 @@ class SseParser {
   }
 
  private:
-  template <typename OnData>
-  void Line(OnData&& on_data) {
+  template <typename OnData, typename OnUnread>
+  void Line(OnData&& on_data, OnUnread&& on_unread) {
     if (!line_.empty() && line_.back() == '\r') line_.pop_back();
     if (line_.empty()) {
-      if (!data_.empty() && !overflow_) on_data(data_);
+      if (overflow_)
+        on_unread();
+      else if (!data_.empty())
+        on_data(data_);
       data_.clear();
       overflow_ = false;
       return;
@@ -167,7 +172,7 @@ class SseParser {
 };
 
 std::string SseEvent(const json& message) {
-  return "event: message\ndata: " + message.dump() + "\n\n";
+  return "event: message\ndata: " + base::JsonDump(message) + "\n\n";
 }
 
 // The upstream connection: plain TCP or TLS.
@@ -251,11 +256,10 @@ class Connection {
         break;
       if (ec == http::error::body_limit) {
         SendJson(http::status::payload_too_large, parser.get().version(),
-                 internal::ErrorReply(nullptr, internal::kInvalidRequest,
-                                      "Invalid Request (dualkey): a message longer than " +
-                                          std::to_string(options_.max_message_bytes) +
-                                          " bytes; not forwarded")
-                     .dump(),
+                 base::JsonDump(internal::ErrorReply(
+                     nullptr, internal::kInvalidRequest,
+                     "Invalid Request (dualkey): a message longer than " +
+                         std::to_string(options_.max_message_bytes) + " bytes; not forwarded")),
                  false);
         break;
       }
@@ -384,8 +388,16 @@ class Connection {
       if (!upstream_keep_alive) upstream_.Drop();
       json parsed;
       std::string parse_error;
-      const bool parsed_ok = json_body && internal::ParseStrict(text, &parsed, &parse_error);
-      if (parsed_ok) gate_->FromServer(parsed, session);
+      if (json_body)
+        gate_->FromServerText(text, session);
+      else
+        gate_->ServerMessageUnread(session, "an answer of type \"" +
+                                                base::ToValidUtf8(content_type.substr(0, 80)) +
+                                                "\" passed unread");
+      // Merging needs the answer as JSON: read with invalid UTF-8 replaced.
+      const bool parsed_ok =
+          json_body &&
+          internal::ParseStrict(internal::ServerTextForReading(text), &parsed, &parse_error);
       http::response<http::string_body> response(head.result(), request.version());
       CopyHeaders(head, &response);
       if (!replies.empty()) {
@@ -395,7 +407,7 @@ class Connection {
         else if (parsed_ok)
           merged.push_back(std::move(parsed));
         for (const json& reply : replies) merged.push_back(reply);
-        text = merged.dump();
+        text = base::JsonDump(merged);
         response.result(http::status::ok);
         response.set(http::field::content_type, "application/json");
       }
@@ -443,6 +455,7 @@ class Connection {
       return false;
     }
     SseParser events(options_.max_message_bytes);
+    bool unread_noted = false;
     char chunk[64 * 1024];
     while (has_body && !parser.is_done()) {
       parser.get().body().data = chunk;
@@ -453,12 +466,20 @@ class Connection {
       const std::size_t got = sizeof(chunk) - parser.get().body().size;
       if (got == 0) continue;
       if (sse)
-        events.Feed(std::string_view(chunk, got), [&](const std::string& data) {
-          json parsed;
-          std::string parse_error;
-          if (internal::ParseStrict(data, &parsed, &parse_error))
-            gate_->FromServer(parsed, session);
-        });
+        events.Feed(
+            std::string_view(chunk, got),
+            [&](const std::string& data) { gate_->FromServerText(data, session); },
+            [&] {
+              gate_->ServerMessageUnread(session, "a server event longer than " +
+                                                      std::to_string(options_.max_message_bytes) +
+                                                      " bytes passed unread");
+            });
+      if (!sse && !unread_noted) {
+        unread_noted = true;
+        gate_->ServerMessageUnread(session, "a streamed answer of type \"" +
+                                                base::ToValidUtf8(content_type.substr(0, 80)) +
+                                                "\" passed unread");
+      }
       if (!send(chunk, got, true)) break;
     }
     const bool clean = !ec;
@@ -501,7 +522,7 @@ class Connection {
       merged.push_back(std::move(body));
       body = std::move(merged);
     }
-    SendJson(http::status::bad_gateway, request.version(), body.dump(), *keep_alive);
+    SendJson(http::status::bad_gateway, request.version(), base::JsonDump(body), *keep_alive);
     return true;
   }
 
