@@ -325,6 +325,13 @@ int main(int argc, char** argv) {
   pg_proxy_cmd->add_option("--exact-count-under", pg_proxy.exact_count_under,
                            "count rows exactly when the table has fewer rows (100000)");
   pg_proxy_cmd->add_option("--threads", pg_proxy.threads, "I/O threads (1)");
+  pg_proxy_cmd->add_option("--auth-timeout", pg_proxy.auth_timeout_seconds,
+                           "seconds a client has from connecting to logging in (5)");
+  pg_proxy_cmd->add_option("--max-clients", pg_proxy.max_clients,
+                           "open client connections at most (1000); at the limit the oldest "
+                           "one not logged in yet is closed to make room");
+  pg_proxy_cmd->add_option("--max-clients-per-address", pg_proxy.max_clients_per_address,
+                           "open client connections from one address at most (500)");
   pg_proxy_cmd->add_flag("--no-fast-path", pg_proxy.no_fast_path,
                          "run every session on the coroutine path (plain sessions otherwise\n"
                          "forward on one epoll thread and leave it only for what must wait)");

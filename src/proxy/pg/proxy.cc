@@ -8,7 +8,11 @@
 // itself produces the error and the transaction state (aborted inside
 // BEGIN, untouched outside) exactly as it would for a failing statement.
 #include <fcntl.h>
+#include <malloc.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
 #include <signal.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -22,18 +26,20 @@
 #include <mutex>
 #include <nlohmann/json.hpp>
 #include <set>
+#include <unordered_map>
 
+#include "base/json_text.h"
+#include "daemon/client.h"
+#include "daemon/daemon.h"
 #include "guard/guard.h"
 #include "policy/policy.h"
 #include "proxy/pg/internal/leg.h"
 #include "proxy/pg/internal/pump.h"
 #include "proxy/pg/internal/scram.h"
+#include "proxy/pg/internal/sql_text.h"
 #include "proxy/pg/internal/statement.h"
 #include "proxy/pg/internal/upstream.h"
 #include "proxy/pg/pg_proxy.h"
-#include "base/json_text.h"
-#include "daemon/client.h"
-#include "daemon/daemon.h"
 #include "sql/sql.h"
 #include "token/token.h"
 
@@ -60,7 +66,10 @@ std::string Thousands(std::int64_t n) {
 }
 
 // A literal safe inside a PL/pgSQL string whatever standard_conforming_strings
-// says: no backslashes, quotes doubled, no control characters, no '$'.
+// and client_encoding say: no backslashes, quotes doubled, no control
+// characters, no '$', and ASCII only (the DO block is read in the client's
+// encoding; a non-ASCII character could be invalid there and turn the held
+// statement's error into another). Each non-ASCII character becomes '?'.
 std::string PlainLiteral(std::string_view text) {
   std::string out = "'";
   for (char c : text) {
@@ -73,12 +82,22 @@ std::string PlainLiteral(std::string_view text) {
       out.push_back('S');
     } else if (u < 0x20 || u == 0x7f) {
       out.push_back(' ');
+    } else if (u >= 0x80) {
+      if (u >= 0xC0 || (u < 0xC0 && out.back() != '?')) out.push_back('?');
     } else {
       out.push_back(c);
     }
     if (out.size() > 4000) break;
   }
   return out + "'";
+}
+
+// Text from a client for our log lines: valid UTF-8, no control characters.
+std::string Printable(std::string_view text) {
+  std::string out = base::ToValidUtf8(text.substr(0, 200));
+  for (char& c : out)
+    if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) c = '?';
+  return out;
 }
 
 std::string RaiseSql(const char* code, std::string_view message, std::string_view hint) {
@@ -140,6 +159,21 @@ struct Shared {
   // The daemon, found and checked the one way every client does.
   const daemon::Client daemon;
 
+  // Admission: open client connections in all and per address, and the ones
+  // not logged in yet (oldest first), which make room at a limit.
+  struct Unauthenticated {
+    std::weak_ptr<Session> session;
+    std::string address;
+  };
+  std::mutex admission_mutex;
+  std::size_t open_clients = 0;
+  std::size_t max_clients = 0;  // effective: options capped by the descriptor limit
+  std::unordered_map<std::string, std::size_t> clients_by_address;
+  std::map<std::uint64_t, Unauthenticated> unauthenticated;
+
+  // Keys the mock salts of unknown user names (AuthenticateClient).
+  std::string mock_salt_key = scram::RandomBytes(32);
+
   explicit Shared(const Options& o)
       : options(o),
         tokens(o.state_dir),
@@ -177,24 +211,44 @@ auto OnPool(Shared& shared, F fn) {
 
 class Session : public std::enable_shared_from_this<Session>, public PumpSession {
  public:
-  Session(Shared& shared, tcp::socket socket)
+  Session(Shared& shared, tcp::socket socket, std::string address)
       : shared_(shared),
         strand_(socket.get_executor()),
         client_(std::move(socket)),
+        deadline_(strand_),
+        address_(std::move(address)),
         id_(shared.next_session++) {}
 
   const asio::any_io_executor& executor() const { return strand_; }
+  std::uint64_t id() const { return id_; }
+  const std::string& address() const { return address_; }
+  // Guarded by shared.admission_mutex: whether this session holds a slot.
+  bool admitted = false;
+
+  // Made room for a newcomer at a connection limit (on the session's strand).
+  void Evict(const std::string& why) {
+    if (closed_ || started_) return;
+    shared_.Say("session " + std::to_string(id_) + " from " + address_ +
+                ": not logged in yet; closed to make room (" + why + ")");
+    Close();
+  }
+
+  // A connection over a limit: told why, then closed. (The reason is a
+  // member: GCC 12 destroys class-type coroutine parameters twice.)
+  std::string refusal;
+  Task<void> Refuse() {
+    auto self = shared_from_this();
+    co_await Fatal("53300", "sorry, too many clients already: " + refusal);
+    Close();
+  }
 
   Task<void> Run() {
     auto self = shared_from_this();
-    asio::steady_timer deadline(strand_);
-    deadline.expires_after(std::chrono::seconds(shared_.options.auth_timeout_seconds));
-    deadline.async_wait([this, self](asio::error_code ec) {
-      if (!ec && !started_) {
-        shared_.Say("session " + std::to_string(id_) + ": client too slow to log in; closed");
-        Close();
-      }
-    });
+    // Until the client has logged in: --auth-timeout. Then the database has
+    // connect_timeout_seconds to take the session.
+    ArmDeadline(
+        shared_.options.auth_timeout_seconds,
+        "did not log in within " + std::to_string(shared_.options.auth_timeout_seconds) + " s");
     bool ready = false;
     try {
       ready = co_await Handshake();
@@ -202,7 +256,7 @@ class Session : public std::enable_shared_from_this<Session>, public PumpSession
       if (!closed_) shared_.Say("session " + std::to_string(id_) + ": " + e.what());
     }
     started_ = true;
-    deadline.cancel();
+    deadline_.cancel();
     if (!ready) {
       Close();
       co_return;
@@ -247,7 +301,10 @@ class Session : public std::enable_shared_from_this<Session>, public PumpSession
 
   bool ForwardsNow(std::string_view sql,
                    const std::vector<std::int32_t>* /*parameter_types*/) override {
-    const Verdict& verdict = Classify(sql);
+    if (HasEncodingDependentEscape(sql)) return false;
+    std::string storage;
+    const std::string_view text = SqlForClassification(sql, &storage);
+    const Verdict& verdict = Classify(text);
     return verdict.Enforced() == Decision::kAllow &&
            !(BlastRadiusOn() && HasClass(verdict, "db.write.bounded"));
   }
@@ -287,6 +344,18 @@ class Session : public std::enable_shared_from_this<Session>, public PumpSession
   void Close() {
     if (closed_) return;
     closed_ = true;
+    deadline_.cancel();
+    {
+      std::lock_guard lock(shared_.admission_mutex);
+      shared_.unauthenticated.erase(id_);
+      if (admitted) {
+        admitted = false;
+        --shared_.open_clients;
+        auto it = shared_.clients_by_address.find(address_);
+        if (it != shared_.clients_by_address.end() && --it->second == 0)
+          shared_.clients_by_address.erase(it);
+      }
+    }
     client_.Close();
     if (upstream_) upstream_->Close();
     if (side_) side_->Close();
@@ -299,6 +368,24 @@ class Session : public std::enable_shared_from_this<Session>, public PumpSession
   }
 
  private:
+  void ArmDeadline(int seconds, std::string why) {
+    auto self = shared_from_this();
+    deadline_.expires_after(std::chrono::seconds(seconds));
+    deadline_.async_wait([this, self, why = std::move(why)](asio::error_code ec) {
+      if (ec || started_ || closed_) return;
+      shared_.Say("session " + std::to_string(id_) + " from " + address_ + ": " + why + "; closed");
+      Close();
+    });
+  }
+
+  // The client logged in: it no longer makes room for newcomers. False when
+  // it was already chosen to (the session then ends).
+  bool MarkAuthenticated() {
+    std::lock_guard lock(shared_.admission_mutex);
+    shared_.unauthenticated.erase(id_);
+    return admitted;
+  }
+
   // --- startup and authentication -----------------------------------------
   Task<std::string> ReadStartupPacket() {
     char head[4];
@@ -354,6 +441,14 @@ class Session : public std::enable_shared_from_this<Session>, public PumpSession
       co_await Fatal("28000", "no user name given: connect with the dualkey token's name as user");
       co_return false;
     }
+    // Names go into the daemon's JSON and the audit log: UTF-8 or nothing.
+    for (const char* field : {"user", "database"}) {
+      if (!base::IsValidUtf8(startup.Get(field))) {
+        co_await Fatal("22021", std::string("the ") + field +
+                                    " name in the startup packet is not valid UTF-8");
+        co_return false;
+      }
+    }
     const std::string replication = startup.Get("replication");
     if (!replication.empty() && replication != "false" && replication != "0" &&
         replication != "off" && replication != "no") {
@@ -372,6 +467,10 @@ class Session : public std::enable_shared_from_this<Session>, public PumpSession
     }
 
     if (!co_await AuthenticateClient()) co_return false;
+    if (!MarkAuthenticated()) co_return false;
+    ArmDeadline(shared_.options.connect_timeout_seconds,
+                "the database did not take the session within " +
+                    std::to_string(shared_.options.connect_timeout_seconds) + " s");
 
     std::vector<std::pair<std::string, std::string>> forwarded;
     for (const auto& [name, value] : startup.parameters)
@@ -418,10 +517,11 @@ class Session : public std::enable_shared_from_this<Session>, public PumpSession
       found = shared_.tokens.FindByName(agent_, &store_error);
     }
     if (!store_error.empty()) shared_.Say("token store: " + store_error);
-    // An unknown name runs the same exchange against a random verifier.
-    token::ScramVerifier verifier =
-        found ? found->scram
-              : token::MakeScramVerifier(scram::RandomBytes(16), scram::RandomBytes(16), 4096);
+    // An unknown name runs the same exchange against a mock verifier: the
+    // same salt for the same name every time (as PostgreSQL does), keys no
+    // password yields. Built without PBKDF2: a flood of made-up names must
+    // not cost the proxy what a real login costs the client.
+    token::ScramVerifier verifier = found ? found->scram : MockVerifier(agent_);
     scram::ServerExchange exchange(verifier);
     co_await client_.Write(
         wire::Builder('R').Int32(10).CString("SCRAM-SHA-256").Byte('\0').Finish());
@@ -445,8 +545,8 @@ class Session : public std::enable_shared_from_this<Session>, public PumpSession
     std::optional<std::string> server_final;
     if (response.type == 'p') server_final = exchange.Final(response.body, &error);
     if (!server_final || !found) {
-      shared_.Say("session " + std::to_string(id_) + ": authentication failed for \"" + agent_ +
-                  "\"" + (found ? "" : " (no such token)"));
+      shared_.Say("session " + std::to_string(id_) + ": authentication failed for \"" +
+                  Printable(agent_) + "\"" + (found ? "" : " (no such token)"));
       co_await Fatal("28P01", "password authentication failed for user \"" + agent_ + "\"");
       co_return false;
     }
@@ -456,6 +556,20 @@ class Session : public std::enable_shared_from_this<Session>, public PumpSession
     }
     co_await client_.Write(wire::Builder('R').Int32(12).Raw(*server_final).Finish());
     co_return true;
+  }
+
+  token::ScramVerifier MockVerifier(const std::string& name) const {
+    token::ScramVerifier verifier;
+    unsigned char digest[EVP_MAX_MD_SIZE];
+    unsigned int length = 0;
+    HMAC(EVP_sha256(), shared_.mock_salt_key.data(), static_cast<int>(shared_.mock_salt_key.size()),
+         reinterpret_cast<const unsigned char*>(name.data()), name.size(), digest, &length);
+    verifier.salt.assign(reinterpret_cast<const char*>(digest), 16);
+    verifier.iterations = 4096;
+    const std::string keys = scram::RandomBytes(64);
+    std::memcpy(verifier.stored_key.data(), keys.data(), 32);
+    std::memcpy(verifier.server_key.data(), keys.data() + 32, 32);
+    return verifier;
   }
 
   Task<void> ForwardCancel(std::int32_t pid, std::int32_t key) {
@@ -590,15 +704,30 @@ class Session : public std::enable_shared_from_this<Session>, public PumpSession
     return uncached_;
   }
 
-  Task<Outcome> Decide(std::string_view sql, const std::vector<std::int32_t>* parameter_types) {
+  Task<Outcome> Decide(std::string_view raw, const std::vector<std::int32_t>* parameter_types) {
     // Hot path: allowed, with no rows to estimate.
-    if (ForwardsNow(sql, parameter_types)) co_return Outcome{};
+    if (ForwardsNow(raw, parameter_types)) co_return Outcome{};
+    // From here on, the statement as the classifier reads it (sql_text.h):
+    // what the daemon is asked about, approves and audits.
+    std::string storage;
+    const std::string_view sql = SqlForClassification(raw, &storage);
+    const bool reread = WasReread(raw, sql);
     const bool blast = BlastRadiusOn();
     const Verdict verdict = Classify(sql);  // a copy: what follows awaits
     std::string detail;
     std::vector<StatementShape> shapes;
     bool over_threshold = false;
-    if (verdict.Enforced() == Decision::kAllow) {
+    if (HasEncodingDependentEscape(raw)) {
+      over_threshold = true;
+      detail =
+          "a non-ASCII byte right before a backslash and a quote reads differently under the "
+          "SJIS, BIG5, GBK, UHC, GB18030 and JOHAB client encodings, so dualkey cannot tell "
+          "where its strings end";
+    } else if (verdict.Enforced() == Decision::kAllow && reread && blast &&
+               HasClass(verdict, "db.write.bounded")) {
+      over_threshold = true;
+      detail = "the statement is not UTF-8, so the rows it touches cannot be estimated";
+    } else if (verdict.Enforced() == Decision::kAllow) {
       if (!(blast && HasClass(verdict, "db.write.bounded"))) co_return Outcome{};
       shapes = AnalyseStatements(sql);
       for (const StatementShape& shape : shapes) {
@@ -638,8 +767,10 @@ class Session : public std::enable_shared_from_this<Session>, public PumpSession
       const std::string approval_id = reply.approval_id;
       if (shapes.empty()) shapes = AnalyseStatements(sql);
       std::string snapshot_error;
-      std::optional<std::string> snapshot_id =
-          co_await Snapshot(shapes, std::string(sql), approval_id, &snapshot_error);
+      std::optional<std::string> snapshot_id;
+      if (reread) ShapesOfBytes(&shapes, &snapshot_error);
+      if (snapshot_error.empty())
+        snapshot_id = co_await Snapshot(shapes, std::string(sql), approval_id, &snapshot_error);
       if (!snapshot_id && !snapshot_error.empty()) {
         shared_.Say("session " + std::to_string(id_) + ": snapshot failed: " + snapshot_error);
         co_return Hold(kHeldCode,
@@ -677,6 +808,26 @@ class Session : public std::enable_shared_from_this<Session>, public PumpSession
     co_return Hold(kHeldCode, message,
                    "After the approval, send the identical statement again on this token; it "
                    "then runs once.");
+  }
+
+  // A statement that is not UTF-8 was read as Latin-1: its ASCII names are
+  // what the server sees, the rest may not be. What it destroys is saved
+  // whole (the WHERE clause may not select the same rows), and a statement
+  // naming a table with other bytes cannot be saved at all.
+  static void ShapesOfBytes(std::vector<StatementShape>* shapes, std::string* error) {
+    for (StatementShape& shape : *shapes) {
+      if (shape.kind == StatementShape::Kind::kOther) continue;
+      for (const std::string& name : shape.objects) {
+        for (char c : name) {
+          if (static_cast<unsigned char>(c) >= 0x80) {
+            *error = "the statement is not UTF-8 and names " + base::ToValidUtf8(name) +
+                     ", which dualkey cannot look up as the server would; send it as UTF-8";
+            return;
+          }
+        }
+      }
+      shape.complex = true;
+    }
   }
 
   SideConnection& Side() {
@@ -1308,6 +1459,8 @@ class Session : public std::enable_shared_from_this<Session>, public PumpSession
   Shared& shared_;
   asio::any_io_executor strand_;
   Leg client_;
+  asio::steady_timer deadline_;
+  std::string address_;
   std::unique_ptr<Leg> upstream_;
   std::unique_ptr<SideConnection> side_;
   std::uint64_t id_;
@@ -1370,7 +1523,60 @@ std::string PercentDecode(std::string_view text) {
   return out;
 }
 
+// Closes the oldest session not logged in yet (from `address`, or from any
+// address when it is empty) and frees its slot at once. Under admission_mutex.
+// False when there is none.
+bool EvictOldestUnauthenticated(Shared& shared, const std::string& address,
+                                const std::string& why) {
+  for (auto it = shared.unauthenticated.begin(); it != shared.unauthenticated.end(); ++it) {
+    if (!address.empty() && it->second.address != address) continue;
+    std::shared_ptr<Session> victim = it->second.session.lock();
+    shared.unauthenticated.erase(it);
+    if (!victim || !victim->admitted) return true;  // ending anyway
+    victim->admitted = false;
+    --shared.open_clients;
+    auto count = shared.clients_by_address.find(victim->address());
+    if (count != shared.clients_by_address.end() && --count->second == 0)
+      shared.clients_by_address.erase(count);
+    asio::post(victim->executor(), [victim, why] { victim->Evict(why); });
+    return true;
+  }
+  return false;
+}
+
+// Takes a slot for a new session, making room if a limit is reached; false
+// when every connection at the limit has logged in (the newcomer is refused).
+bool Admit(Shared& shared, const std::shared_ptr<Session>& session, std::string* refusal) {
+  const std::string& address = session->address();
+  std::lock_guard lock(shared.admission_mutex);
+  const std::size_t per_address = shared.options.max_clients_per_address;
+  while (shared.clients_by_address[address] >= per_address) {
+    if (!EvictOldestUnauthenticated(shared, address,
+                                    std::to_string(per_address) + " connections from " + address)) {
+      *refusal = std::to_string(per_address) + " connections from " + address +
+                 " are open and logged in (--max-clients-per-address)";
+      if (shared.clients_by_address[address] == 0) shared.clients_by_address.erase(address);
+      return false;
+    }
+  }
+  while (shared.open_clients >= shared.max_clients) {
+    if (!EvictOldestUnauthenticated(shared, "",
+                                    std::to_string(shared.max_clients) + " connections open")) {
+      *refusal = std::to_string(shared.max_clients) +
+                 " client connections are open and logged in (--max-clients)";
+      if (shared.clients_by_address[address] == 0) shared.clients_by_address.erase(address);
+      return false;
+    }
+  }
+  ++shared.open_clients;
+  ++shared.clients_by_address[address];
+  session->admitted = true;
+  shared.unauthenticated[session->id()] = Shared::Unauthenticated{session, address};
+  return true;
+}
+
 Task<void> Accept(Shared& shared, tcp::acceptor& acceptor) {
+  asio::steady_timer pause(acceptor.get_executor());
   while (true) {
     asio::error_code ec;
     // Each session on its own strand when several threads run the loop; with
@@ -1381,15 +1587,56 @@ Task<void> Accept(Shared& shared, tcp::acceptor& acceptor) {
     co_await acceptor.async_accept(socket, asio::redirect_error(asio::use_awaitable, ec));
     if (ec) {
       if (!acceptor.is_open()) co_return;
+      // Out of descriptors (EMFILE): free one held by a client that has not
+      // logged in, and wait a moment either way: retrying at once would spin
+      // (the pending connection stays in the backlog until then).
+      if (ec == asio::error::no_descriptors || ec == asio::error::no_buffer_space ||
+          ec == asio::error::no_memory || ec.value() == ENFILE) {
+        std::lock_guard lock(shared.admission_mutex);
+        EvictOldestUnauthenticated(shared, "", "out of file descriptors");
+      }
+      pause.expires_after(std::chrono::milliseconds(20));
+      co_await pause.async_wait(asio::redirect_error(asio::use_awaitable, ec));
       continue;
     }
     socket.set_option(tcp::no_delay(true), ec);
-    auto session = std::make_shared<Session>(shared, std::move(socket));
+    const tcp::endpoint peer = socket.remote_endpoint(ec);
+    std::string address = ec ? std::string("?") : peer.address().to_string();
+    auto session = std::make_shared<Session>(shared, std::move(socket), std::move(address));
+    const bool admitted = Admit(shared, session, &session->refusal);
     {
       std::lock_guard lock(shared.sessions_mutex);
       shared.sessions.insert(session);
     }
+    if (!admitted) {
+      shared.Say("refused a connection from " + session->address() + ": " + session->refusal);
+      asio::co_spawn(session->executor(), session->Refuse(), asio::detached);
+      continue;
+    }
     asio::co_spawn(session->executor(), session->Run(), asio::detached);
+  }
+}
+
+// Gives memory a flood made the allocator keep back to the system once the
+// sessions are gone (glibc keeps freed heap for reuse otherwise).
+Task<void> TrimMemory(Shared& shared, asio::io_context& io) {
+  asio::steady_timer timer(io);
+  std::size_t peak = 0;
+  while (true) {
+    timer.expires_after(std::chrono::seconds(2));
+    asio::error_code ec;
+    co_await timer.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+    if (ec) co_return;
+    std::size_t open;
+    {
+      std::lock_guard lock(shared.admission_mutex);
+      open = shared.open_clients;
+    }
+    peak = std::max(peak, open);
+    if (peak >= 64 && open < peak / 2) {
+      malloc_trim(0);
+      peak = open;
+    }
   }
 }
 
@@ -1502,6 +1749,27 @@ int Run(const Options& options) {
     shared.sink = MakeVaultSink(vault_dir, options.state_dir + "/snapshot-spool");
   }
   shared.log_path = options.state_dir + "/pg-proxy.log";
+  // Each session holds two descriptors (client, database) and briefly a
+  // third (row estimates, snapshots): the limit on clients must fit under
+  // the process's descriptor limit, raised to its hard maximum first.
+  shared.max_clients = options.max_clients;
+  {
+    rlimit limit{};
+    if (getrlimit(RLIMIT_NOFILE, &limit) == 0) {
+      if (limit.rlim_cur < limit.rlim_max) {
+        limit.rlim_cur = limit.rlim_max;
+        setrlimit(RLIMIT_NOFILE, &limit);
+        getrlimit(RLIMIT_NOFILE, &limit);
+      }
+      const std::size_t fits =
+          limit.rlim_cur > 128 ? static_cast<std::size_t>((limit.rlim_cur - 64) / 2) : 32;
+      if (fits < shared.max_clients) {
+        std::cerr << "dualkey pg-proxy: at most " << fits << " clients (the descriptor limit is "
+                  << limit.rlim_cur << "; --max-clients " << options.max_clients << " lowered)\n";
+        shared.max_clients = fits;
+      }
+    }
+  }
 
   try {
     if (!options.tls_cert.empty()) {
@@ -1563,6 +1831,7 @@ int Run(const Options& options) {
     grace.async_wait([&](asio::error_code) { io.stop(); });
   });
   asio::co_spawn(io, Accept(shared, acceptor), asio::detached);
+  asio::co_spawn(io, TrimMemory(shared, io), asio::detached);
   if (!options.no_fast_path) {
     std::string pump_error;
     shared.pump = Pump::Start(options.max_statement_bytes, &pump_error);
