@@ -364,6 +364,22 @@ int main(int argc, char** argv) {
   gateway_http->add_option("--threads", gateway.http.threads, "worker threads (4)");
   gateway_http->add_option("--max-body", gateway.http.max_body_bytes,
                            "largest request body read for classification (8 MiB); larger: 413");
+  gateway_http->add_option("--header-timeout", gateway.http.header_timeout_seconds,
+                           "seconds to send a whole request header (10)");
+  gateway_http->add_option("--idle-timeout", gateway.http.idle_timeout_seconds,
+                           "seconds a kept-alive connection may wait for its next request, and "
+                           "a body or a write to the client may take (60)");
+  gateway_http->add_option("--upstream-connect-timeout",
+                           gateway.http.upstream_connect_timeout_seconds,
+                           "seconds to connect to an upstream, TLS included (10); then 504");
+  gateway_http->add_option("--upstream-timeout", gateway.http.upstream_timeout_seconds,
+                           "seconds an upstream has to answer, and to pause mid-answer (30); "
+                           "then 504");
+  gateway_http->add_option("--max-connections", gateway.http.max_connections,
+                           "open connections at most (1000); at the limit the one idle the "
+                           "longest is closed to make room");
+  gateway_http->add_option("--max-connections-per-client", gateway.http.max_connections_per_client,
+                           "open connections from one client address at most (500)");
   gateway_http->add_flag("--quiet", gateway.http.quiet, "no log lines on stderr");
   gateway_http->callback([&] { gateway.action = "http"; });
   CLI::App* gateway_credential = gateway_cmd->add_subcommand(
