@@ -28,6 +28,7 @@
 #include <set>
 #include <unordered_map>
 
+#include "base/admission.h"
 #include "base/json_text.h"
 #include "daemon/client.h"
 #include "daemon/daemon.h"
@@ -159,17 +160,9 @@ struct Shared {
   // The daemon, found and checked the one way every client does.
   const daemon::Client daemon;
 
-  // Admission: open client connections in all and per address, and the ones
-  // not logged in yet (oldest first), which make room at a limit.
-  struct Unauthenticated {
-    std::weak_ptr<Session> session;
-    std::string address;
-  };
-  std::mutex admission_mutex;
-  std::size_t open_clients = 0;
-  std::size_t max_clients = 0;  // effective: options capped by the descriptor limit
-  std::unordered_map<std::string, std::size_t> clients_by_address;
-  std::map<std::uint64_t, Unauthenticated> unauthenticated;
+  // Client connections in all and per address; one that has not logged in
+  // yet is "idle" there, and the oldest such makes room at a limit.
+  std::unique_ptr<base::Admission> admission;
 
   // Keys the mock salts of unknown user names (AuthenticateClient).
   std::string mock_salt_key = scram::RandomBytes(32);
@@ -220,10 +213,9 @@ class Session : public std::enable_shared_from_this<Session>, public PumpSession
         id_(shared.next_session++) {}
 
   const asio::any_io_executor& executor() const { return strand_; }
-  std::uint64_t id() const { return id_; }
   const std::string& address() const { return address_; }
-  // Guarded by shared.admission_mutex: whether this session holds a slot.
-  bool admitted = false;
+  // Its place under the connection limits (Accept fills it).
+  std::unique_ptr<base::Admission::Slot> slot;
 
   // Made room for a newcomer at a connection limit (on the session's strand).
   void Evict(const std::string& why) {
@@ -345,17 +337,7 @@ class Session : public std::enable_shared_from_this<Session>, public PumpSession
     if (closed_) return;
     closed_ = true;
     deadline_.cancel();
-    {
-      std::lock_guard lock(shared_.admission_mutex);
-      shared_.unauthenticated.erase(id_);
-      if (admitted) {
-        admitted = false;
-        --shared_.open_clients;
-        auto it = shared_.clients_by_address.find(address_);
-        if (it != shared_.clients_by_address.end() && --it->second == 0)
-          shared_.clients_by_address.erase(it);
-      }
-    }
+    slot.reset();
     client_.Close();
     if (upstream_) upstream_->Close();
     if (side_) side_->Close();
@@ -381,9 +363,8 @@ class Session : public std::enable_shared_from_this<Session>, public PumpSession
   // The client logged in: it no longer makes room for newcomers. False when
   // it was already chosen to (the session then ends).
   bool MarkAuthenticated() {
-    std::lock_guard lock(shared_.admission_mutex);
-    shared_.unauthenticated.erase(id_);
-    return admitted;
+    if (slot) slot->SetIdle(false);
+    return !closed_;
   }
 
   // --- startup and authentication -----------------------------------------
@@ -1523,58 +1504,6 @@ std::string PercentDecode(std::string_view text) {
   return out;
 }
 
-// Closes the oldest session not logged in yet (from `address`, or from any
-// address when it is empty) and frees its slot at once. Under admission_mutex.
-// False when there is none.
-bool EvictOldestUnauthenticated(Shared& shared, const std::string& address,
-                                const std::string& why) {
-  for (auto it = shared.unauthenticated.begin(); it != shared.unauthenticated.end(); ++it) {
-    if (!address.empty() && it->second.address != address) continue;
-    std::shared_ptr<Session> victim = it->second.session.lock();
-    shared.unauthenticated.erase(it);
-    if (!victim || !victim->admitted) return true;  // ending anyway
-    victim->admitted = false;
-    --shared.open_clients;
-    auto count = shared.clients_by_address.find(victim->address());
-    if (count != shared.clients_by_address.end() && --count->second == 0)
-      shared.clients_by_address.erase(count);
-    asio::post(victim->executor(), [victim, why] { victim->Evict(why); });
-    return true;
-  }
-  return false;
-}
-
-// Takes a slot for a new session, making room if a limit is reached; false
-// when every connection at the limit has logged in (the newcomer is refused).
-bool Admit(Shared& shared, const std::shared_ptr<Session>& session, std::string* refusal) {
-  const std::string& address = session->address();
-  std::lock_guard lock(shared.admission_mutex);
-  const std::size_t per_address = shared.options.max_clients_per_address;
-  while (shared.clients_by_address[address] >= per_address) {
-    if (!EvictOldestUnauthenticated(shared, address,
-                                    std::to_string(per_address) + " connections from " + address)) {
-      *refusal = std::to_string(per_address) + " connections from " + address +
-                 " are open and logged in (--max-clients-per-address)";
-      if (shared.clients_by_address[address] == 0) shared.clients_by_address.erase(address);
-      return false;
-    }
-  }
-  while (shared.open_clients >= shared.max_clients) {
-    if (!EvictOldestUnauthenticated(shared, "",
-                                    std::to_string(shared.max_clients) + " connections open")) {
-      *refusal = std::to_string(shared.max_clients) +
-                 " client connections are open and logged in (--max-clients)";
-      if (shared.clients_by_address[address] == 0) shared.clients_by_address.erase(address);
-      return false;
-    }
-  }
-  ++shared.open_clients;
-  ++shared.clients_by_address[address];
-  session->admitted = true;
-  shared.unauthenticated[session->id()] = Shared::Unauthenticated{session, address};
-  return true;
-}
-
 Task<void> Accept(Shared& shared, tcp::acceptor& acceptor) {
   asio::steady_timer pause(acceptor.get_executor());
   while (true) {
@@ -1591,10 +1520,8 @@ Task<void> Accept(Shared& shared, tcp::acceptor& acceptor) {
       // logged in, and wait a moment either way: retrying at once would spin
       // (the pending connection stays in the backlog until then).
       if (ec == asio::error::no_descriptors || ec == asio::error::no_buffer_space ||
-          ec == asio::error::no_memory || ec.value() == ENFILE) {
-        std::lock_guard lock(shared.admission_mutex);
-        EvictOldestUnauthenticated(shared, "", "out of file descriptors");
-      }
+          ec == asio::error::no_memory || ec.value() == ENFILE)
+        shared.admission->EvictOldestIdle();
       pause.expires_after(std::chrono::milliseconds(20));
       co_await pause.async_wait(asio::redirect_error(asio::use_awaitable, ec));
       continue;
@@ -1603,7 +1530,15 @@ Task<void> Accept(Shared& shared, tcp::acceptor& acceptor) {
     const tcp::endpoint peer = socket.remote_endpoint(ec);
     std::string address = ec ? std::string("?") : peer.address().to_string();
     auto session = std::make_shared<Session>(shared, std::move(socket), std::move(address));
-    const bool admitted = Admit(shared, session, &session->refusal);
+    std::weak_ptr<Session> weak = session;
+    session->slot = shared.admission->Admit(
+        session->address(),
+        [weak] {
+          if (std::shared_ptr<Session> victim = weak.lock())
+            asio::post(victim->executor(), [victim] { victim->Evict("a connection limit"); });
+        },
+        &session->refusal);
+    const bool admitted = session->slot != nullptr;
     {
       std::lock_guard lock(shared.sessions_mutex);
       shared.sessions.insert(session);
@@ -1627,11 +1562,7 @@ Task<void> TrimMemory(Shared& shared, asio::io_context& io) {
     asio::error_code ec;
     co_await timer.async_wait(asio::redirect_error(asio::use_awaitable, ec));
     if (ec) co_return;
-    std::size_t open;
-    {
-      std::lock_guard lock(shared.admission_mutex);
-      open = shared.open_clients;
-    }
+    const std::size_t open = shared.admission->open();
     peak = std::max(peak, open);
     if (peak >= 64 && open < peak / 2) {
       malloc_trim(0);
@@ -1752,7 +1683,7 @@ int Run(const Options& options) {
   // Each session holds two descriptors (client, database) and briefly a
   // third (row estimates, snapshots): the limit on clients must fit under
   // the process's descriptor limit, raised to its hard maximum first.
-  shared.max_clients = options.max_clients;
+  std::size_t max_clients = options.max_clients;
   {
     rlimit limit{};
     if (getrlimit(RLIMIT_NOFILE, &limit) == 0) {
@@ -1763,13 +1694,15 @@ int Run(const Options& options) {
       }
       const std::size_t fits =
           limit.rlim_cur > 128 ? static_cast<std::size_t>((limit.rlim_cur - 64) / 2) : 32;
-      if (fits < shared.max_clients) {
+      if (fits < max_clients) {
         std::cerr << "dualkey pg-proxy: at most " << fits << " clients (the descriptor limit is "
                   << limit.rlim_cur << "; --max-clients " << options.max_clients << " lowered)\n";
-        shared.max_clients = fits;
+        max_clients = fits;
       }
     }
   }
+  shared.admission = std::make_unique<base::Admission>(
+      base::Admission::Limits{max_clients, options.max_clients_per_address});
 
   try {
     if (!options.tls_cert.empty()) {
