@@ -267,6 +267,19 @@ int main(int argc, char** argv) {
   mcp_cmd->add_option("--cwd", mcp.cwd, "the client's working directory (default: here)");
   mcp_cmd->add_option("--max-message-bytes", mcp.max_message_bytes,
                       "larger client messages are refused (default 16 MiB)");
+  mcp_cmd->add_option("--header-timeout", mcp.header_timeout_seconds,
+                      "with --upstream: seconds to send a whole request header (10)");
+  mcp_cmd->add_option("--idle-timeout", mcp.idle_timeout_seconds,
+                      "with --upstream: seconds a kept-alive connection may wait for its next "
+                      "request, and a body or a write to the client may take (60)");
+  mcp_cmd->add_option("--upstream-connect-timeout", mcp.upstream_connect_timeout_seconds,
+                      "with --upstream: seconds to connect to the server (10)");
+  mcp_cmd->add_option("--upstream-timeout", mcp.upstream_timeout_seconds,
+                      "with --upstream: seconds the server has to start its answer (300)");
+  mcp_cmd->add_option("--max-connections", mcp.max_connections,
+                      "with --upstream: open client connections at most (256)");
+  mcp_cmd->add_option("--max-connections-per-client", mcp.max_connections_per_client,
+                      "with --upstream: open connections from one address at most (128)");
   mcp_cmd->add_flag("-v,--verbose", mcp.verbose, "one line per decision on stderr");
   mcp_cmd->add_option("server", mcp.server_command, "the server's command line, after --");
 
