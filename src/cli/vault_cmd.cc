@@ -13,6 +13,7 @@
 #include <iostream>
 #include <nlohmann/json.hpp>
 
+#include "base/json_text.h"
 #include "cli/commands.h"
 #include "daemon/daemon.h"
 #include "vault/vault.h"
@@ -21,6 +22,12 @@ namespace dualkey::cli {
 namespace {
 
 using nlohmann::json;
+
+// JSON for stdout: paths and errors may carry any byte (JsonDump replaces
+// what is not UTF-8 instead of throwing).
+std::string Text(const json& value) {
+  return base::JsonDump(value);
+}
 
 std::string UserName() {
   if (const char* user = std::getenv("USER"); user != nullptr && *user != '\0') return user;
@@ -127,7 +134,7 @@ int RunProgram(const std::vector<std::string>& argv, int stdin_fd, int stdout_fd
 }
 
 int Fail(const VaultOptions& o, const std::string& what, const std::string& error, int code = 1) {
-  if (o.json) std::cout << json{{"ok", false}, {"error", error}}.dump() << "\n";
+  if (o.json) std::cout << Text(json{{"ok", false}, {"error", error}}) << "\n";
   std::cerr << "dualkey vault " << what << ": " << error << "\n";
   return code;
 }
@@ -143,7 +150,7 @@ int Init(const VaultOptions& o) {
   std::optional<vault::Vault> v = vault::Vault::Open(dir, &error);
   if (!v) return Fail(o, "init", error);
   if (o.json)
-    std::cout << json{{"ok", true}, {"vault", dir}, {"retention_days", v->retention_days()}}.dump()
+    std::cout << Text(json{{"ok", true}, {"vault", dir}, {"retention_days", v->retention_days()}})
               << "\n";
   else
     std::cout << "vault " << dir << ": snapshots kept at least " << v->retention_days()
@@ -156,7 +163,7 @@ void PrintSaved(const VaultOptions& o, const vault::SnapshotInfo& s, double seco
     json j = InfoJson(s);
     j["ok"] = true;
     j["seconds"] = seconds;
-    std::cout << j.dump() << "\n";
+    std::cout << Text(j) << "\n";
     return;
   }
   std::cout << "saved snapshot " << s.id << ": " << s.files << " files, " << Size(s.bytes)
@@ -228,7 +235,7 @@ int Ls(const VaultOptions& o) {
   if (o.json) {
     json out = json::array();
     for (const auto& s : list) out.push_back(InfoJson(s));
-    std::cout << out.dump() << "\n";
+    std::cout << Text(out) << "\n";
     return 0;
   }
   if (list.empty()) std::cout << "no snapshots yet\n";
@@ -268,7 +275,7 @@ int Show(const VaultOptions& o) {
       list.push_back(std::move(item));
     }
     j["entries"] = std::move(list);
-    std::cout << j.dump(-1, ' ', false, json::error_handler_t::replace) << "\n";
+    std::cout << Text(j) << "\n";
     return 0;
   }
   std::cout << "snapshot " << s->id << "\n"
@@ -332,7 +339,7 @@ int RestoreDb(const VaultOptions& o, vault::Vault& v) {
   }
   rmdir(temp_dir);
   if (status == 0 && o.json)
-    std::cout << json{{"ok", true}, {"snapshot", s->id}, {"database", o.db}}.dump() << "\n";
+    std::cout << Text(json{{"ok", true}, {"snapshot", s->id}, {"database", o.db}}) << "\n";
   return status;
 }
 
@@ -353,12 +360,11 @@ int Restore(const VaultOptions& o) {
   double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   if (!report) return Fail(o, "restore", error);
   if (o.json) {
-    std::cout << json{{"ok", report->problems.empty()},
-                      {"files", report->files},
-                      {"bytes", report->bytes},
-                      {"seconds", seconds},
-                      {"problems", report->problems}}
-                     .dump()
+    std::cout << Text(json{{"ok", report->problems.empty()},
+                           {"files", report->files},
+                           {"bytes", report->bytes},
+                           {"seconds", seconds},
+                           {"problems", report->problems}})
               << "\n";
   } else {
     std::cout << std::fixed;
@@ -379,10 +385,13 @@ int Verify(const VaultOptions& o) {
   vault::VerifyReport r = v->Verify(bar.get());
   bar.Clear();
   if (o.json) {
-    std::cout << json{{"ok", r.ok},         {"snapshots", r.snapshots}, {"packs", r.packs},
-                      {"chunks", r.chunks}, {"bytes", r.bytes},         {"problems", r.problems},
-                      {"notes", r.notes}}
-                     .dump()
+    std::cout << Text(json{{"ok", r.ok},
+                           {"snapshots", r.snapshots},
+                           {"packs", r.packs},
+                           {"chunks", r.chunks},
+                           {"bytes", r.bytes},
+                           {"problems", r.problems},
+                           {"notes", r.notes}})
               << "\n";
   } else {
     std::cout << (r.ok ? "vault intact: " : "vault DAMAGED: ") << r.snapshots << " snapshots, "
@@ -413,13 +422,12 @@ int Prune(const VaultOptions& o) {
   std::optional<vault::PruneReport> r = v->Prune(options, &error);
   if (!r) return Fail(o, "prune", error);
   if (o.json) {
-    std::cout << json{{"ok", true},
-                      {"dry_run", o.dry_run},
-                      {"snapshots_removed", r->snapshots_removed},
-                      {"packs_removed", r->packs_removed},
-                      {"bytes_freed", r->bytes_freed},
-                      {"kept_unexpired", r->kept_unexpired}}
-                     .dump()
+    std::cout << Text(json{{"ok", true},
+                           {"dry_run", o.dry_run},
+                           {"snapshots_removed", r->snapshots_removed},
+                           {"packs_removed", r->packs_removed},
+                           {"bytes_freed", r->bytes_freed},
+                           {"kept_unexpired", r->kept_unexpired}})
               << "\n";
   } else {
     std::cout << (o.dry_run ? "would remove " : "removed ") << r->snapshots_removed.size()

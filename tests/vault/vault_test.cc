@@ -246,6 +246,77 @@ TEST_F(VaultTest, RestoresInPlaceAfterDeletionAndRefusesToClobber) {
   EXPECT_EQ(Slurp(d / "two.txt"), "two");
 }
 
+// A symbolic link already inside the restore target (planted by an agent, or
+// left there) is never written through: the restore refuses before writing
+// anything, and nothing appears outside the target.
+TEST_F(VaultTest, RestoreNeverWritesThroughALinkInsideItsTarget) {
+  fs::path d = root_ / "data" / "site";
+  fs::create_directories(d / "conf");
+  Spit(d / "conf" / "app.ini", "saved");
+  Spit(d / "index.html", "home");
+  Vault v = MakeVault();
+  std::string error;
+  auto info = v.PutPaths({d.string()}, Meta(), nullptr, &error);
+  ASSERT_TRUE(info) << error;
+  const fs::path outside = root_ / "outside";
+  fs::create_directories(outside);
+
+  // --to DIR with DIR/<first component of the saved path> pointing outside.
+  const fs::path to = root_ / "out";
+  fs::create_directories(to);
+  const std::string first = *fs::path(d).relative_path().begin();  // "tmp"
+  fs::create_symlink(outside, to / first);
+  Output refused = Sh(Cli("restore " + info->id + " --to " + Quote(to.string())));
+  EXPECT_EQ(refused.status, 1) << refused.out;
+  EXPECT_NE(refused.out.find("is a symbolic link"), std::string::npos) << refused.out;
+  EXPECT_NE(refused.out.find((to / first).string()), std::string::npos) << refused.out;
+  EXPECT_TRUE(fs::is_empty(outside));
+
+  // In place, with the saved directory's subdirectory now a link elsewhere.
+  fs::remove_all(d);
+  fs::create_directories(d);
+  fs::create_symlink(outside, d / "conf");
+  Output in_place = Sh(Cli("restore " + info->id));
+  EXPECT_EQ(in_place.status, 1) << in_place.out;
+  EXPECT_NE(in_place.out.find("is a symbolic link"), std::string::npos) << in_place.out;
+  EXPECT_TRUE(fs::is_empty(outside));
+  EXPECT_FALSE(fs::exists(d / "index.html")) << "refused before writing anything";
+
+  // Without the link, the same restore works.
+  fs::remove(d / "conf");
+  Output restored = Sh(Cli("restore " + info->id));
+  EXPECT_EQ(restored.status, 0) << restored.out;
+  EXPECT_EQ(Slurp(d / "conf" / "app.ini"), "saved");
+  EXPECT_TRUE(fs::is_empty(outside));
+}
+
+// File names are bytes: two names that are not UTF-8 stay two names, restored
+// exactly; metadata that is not UTF-8 never crashes a put.
+TEST_F(VaultTest, NamesThatAreNotUtf8RoundTripExactly) {
+  fs::path d = root_ / "data" / "latin1";
+  fs::create_directories(d / "caf\xe9");
+  Spit(d / "caf\xe9" / "a\xff", "ff");
+  Spit(d / "caf\xe9" / "a\xfe", "fe");
+  fs::create_symlink("target-\xfd", d / "link\xfc");
+  MakeVault();
+  Output put = Sh(Cli("put --quiet --json --reason " + Quote("rm -rf caf\xe9") + " " +
+                      Quote(d.string())));
+  ASSERT_EQ(put.status, 0) << put.out;
+  json saved = json::parse(put.out, nullptr, false);
+  ASSERT_TRUE(saved.is_object()) << put.out;
+  const fs::path to = root_ / "out";
+  Output restored = Sh(Cli("restore --json " + saved["id"].get<std::string>() + " --to " +
+                           Quote(to.string())));
+  ASSERT_EQ(restored.status, 0) << restored.out;
+  const fs::path back = to / d.relative_path();
+  EXPECT_EQ(Slurp(back / "caf\xe9" / "a\xff"), "ff");
+  EXPECT_EQ(Slurp(back / "caf\xe9" / "a\xfe"), "fe");
+  EXPECT_EQ(fs::read_symlink(back / "link\xfc").string(), "target-\xfd");
+  Output shown = Sh(Cli("show --json " + saved["id"].get<std::string>()));
+  EXPECT_EQ(shown.status, 0) << shown.out;
+  EXPECT_TRUE(json::accept(shown.out)) << shown.out;
+}
+
 TEST_F(VaultTest, DeduplicatesAndReusesUnchangedFiles) {
   fs::path d = root_ / "data";
   std::string big = RandomBytes(4 << 20, 3);
