@@ -559,6 +559,14 @@ int main(int argc, char** argv) {
   vault_prune->add_option("--store", vault.store, "the approval store, if not the default");
   vault_prune->add_flag("--dry-run", vault.dry_run, "show what would be removed");
   vault_prune->callback([&] { vault.action = "prune"; });
+  CLI::App* vault_gc = vault_cmd->add_subcommand(
+      "gc",
+      "Collect what no snapshot needs (packs left by an interrupted or failed put), and\n"
+      "re-index packs snapshots need that no readable index names (a damaged index).\n"
+      "Removes nothing while a snapshot cannot be read. Audited in VAULT/audit.jsonl.");
+  vault_common(vault_gc);
+  vault_gc->add_flag("--dry-run", vault.dry_run, "show what would change, change nothing");
+  vault_gc->callback([&] { vault.action = "gc"; });
 
   try {
     app.parse(argc, argv);

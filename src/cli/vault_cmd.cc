@@ -384,6 +384,9 @@ int Verify(const VaultOptions& o) {
   Bar bar("verifying", !o.json && !o.quiet);
   vault::VerifyReport r = v->Verify(bar.get());
   bar.Clear();
+  json unrestorable = json::array();
+  for (const auto& [id, why] : r.unrestorable)
+    unrestorable.push_back(json{{"snapshot", id}, {"why", why}});
   if (o.json) {
     std::cout << Text(json{{"ok", r.ok},
                            {"snapshots", r.snapshots},
@@ -391,13 +394,17 @@ int Verify(const VaultOptions& o) {
                            {"chunks", r.chunks},
                            {"bytes", r.bytes},
                            {"problems", r.problems},
-                           {"notes", r.notes}})
+                           {"notes", r.notes},
+                           {"unrestorable", unrestorable}})
               << "\n";
   } else {
     std::cout << (r.ok ? "vault intact: " : "vault DAMAGED: ") << r.snapshots << " snapshots, "
               << r.packs << " packs, " << r.chunks << " chunks, " << Size(r.bytes)
               << " re-hashed\n";
     for (const auto& p : r.problems) std::cout << "  problem: " << p << "\n";
+    if (!r.unrestorable.empty())
+      std::cout << "  " << r.unrestorable.size()
+                << " snapshot(s) cannot be fully restored (each named above)\n";
     for (const auto& n : r.notes) std::cout << "  note: " << n << "\n";
   }
   return r.ok ? 0 : 1;
@@ -438,11 +445,39 @@ int Prune(const VaultOptions& o) {
   return 0;
 }
 
+int Gc(const VaultOptions& o) {
+  std::string error;
+  std::optional<vault::Vault> v = vault::Vault::Open(Dir(o), &error);
+  if (!v) return Fail(o, "gc", error, 2);
+  vault::GcOptions options;
+  options.dry_run = o.dry_run;
+  std::optional<vault::GcReport> r = v->Gc(options, &error);
+  if (!r) return Fail(o, "gc", error);
+  if (o.json) {
+    std::cout << Text(json{{"ok", true},
+                           {"dry_run", o.dry_run},
+                           {"packs_removed", r->packs_removed},
+                           {"bytes_freed", r->bytes_freed},
+                           {"packs_reindexed", r->packs_reindexed},
+                           {"index_replaced", r->index_replaced}})
+              << "\n";
+  } else if (r->packs_removed.empty() && r->packs_reindexed.empty() && r->index_replaced.empty()) {
+    std::cout << "nothing to collect: every pack is needed and indexed\n";
+  } else {
+    std::cout << (o.dry_run ? "would remove " : "removed ") << r->packs_removed.size()
+              << " pack(s) no snapshot needs (" << Size(r->bytes_freed) << "), "
+              << (o.dry_run ? "would re-index " : "re-indexed ") << r->packs_reindexed.size()
+              << " pack(s) snapshots need; recorded in " << Dir(o) << "/audit.jsonl\n";
+  }
+  return 0;
+}
+
 }  // namespace
 
 int RunVault(const VaultOptions& o) {
   if (o.action == "init") return Init(o);
   if (o.action == "put") return Put(o);
+  if (o.action == "gc") return Gc(o);
   if (o.action == "ls") return Ls(o);
   if (o.action == "show") return Show(o);
   if (o.action == "restore") return Restore(o);
