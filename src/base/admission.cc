@@ -1,5 +1,6 @@
 #include "base/admission.h"
 
+#include <algorithm>
 #include <vector>
 
 namespace dualkey::base {
@@ -57,6 +58,7 @@ std::unique_ptr<Admission::Slot> Admission::Admit(const std::string& address,
       const std::uint64_t id = next_id_++;
       entries_[id] = Entry{address, std::move(close), true, clock_++};
       ++by_address_[address];
+      peak_ = std::max(peak_, entries_.size());
       slot.reset(new Slot(this, id, address));
     }
   }
@@ -79,6 +81,13 @@ bool Admission::EvictOldestIdle() {
 std::size_t Admission::open() const {
   std::lock_guard lock(mutex_);
   return entries_.size();
+}
+
+std::size_t Admission::TakePeak() {
+  std::lock_guard lock(mutex_);
+  const std::size_t peak = std::max(peak_, entries_.size());
+  peak_ = entries_.size();
+  return peak;
 }
 
 void Admission::Release(std::uint64_t id) {

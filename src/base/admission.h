@@ -61,6 +61,9 @@ class Admission {
   bool EvictOldestIdle();
 
   std::size_t open() const;
+  // The most connections open at once since the last call (then starts over
+  // from the number open now): what a memory trimmer compares with.
+  std::size_t TakePeak();
   const Limits& limits() const { return limits_; }
 
  private:
@@ -82,6 +85,7 @@ class Admission {
   std::uint64_t clock_ = 0;
   std::map<std::uint64_t, Entry> entries_;
   std::unordered_map<std::string, std::size_t> by_address_;
+  std::size_t peak_ = 0;
 };
 
 }  // namespace dualkey::base

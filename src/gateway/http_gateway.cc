@@ -874,18 +874,13 @@ int RunHttp(const Options& given) {
       io,
       [&]() -> net::awaitable<void> {
         net::steady_timer timer(io);
-        std::size_t peak = 0;
         for (;;) {
-          timer.expires_after(std::chrono::seconds(2));
+          timer.expires_after(std::chrono::seconds(1));
           beast::error_code ec;
           co_await timer.async_wait(net::redirect_error(net::use_awaitable, ec));
           if (ec) co_return;
-          const std::size_t open = gateway.admission().open();
-          peak = std::max(peak, open);
-          if (peak >= 64 && open < peak / 2) {
-            malloc_trim(0);
-            peak = open;
-          }
+          const std::size_t peak = gateway.admission().TakePeak();
+          if (peak >= 64 && gateway.admission().open() < peak / 2) malloc_trim(0);
         }
       },
       net::detached);

@@ -1556,18 +1556,13 @@ Task<void> Accept(Shared& shared, tcp::acceptor& acceptor) {
 // sessions are gone (glibc keeps freed heap for reuse otherwise).
 Task<void> TrimMemory(Shared& shared, asio::io_context& io) {
   asio::steady_timer timer(io);
-  std::size_t peak = 0;
   while (true) {
-    timer.expires_after(std::chrono::seconds(2));
+    timer.expires_after(std::chrono::seconds(1));
     asio::error_code ec;
     co_await timer.async_wait(asio::redirect_error(asio::use_awaitable, ec));
     if (ec) co_return;
-    const std::size_t open = shared.admission->open();
-    peak = std::max(peak, open);
-    if (peak >= 64 && open < peak / 2) {
-      malloc_trim(0);
-      peak = open;
-    }
+    const std::size_t peak = shared.admission->TakePeak();
+    if (peak >= 64 && shared.admission->open() < peak / 2) malloc_trim(0);
   }
 }
 
