@@ -20,6 +20,7 @@
 #include <chrono>
 #include <functional>
 #include <iostream>
+#include <limits>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -519,7 +520,10 @@ class Connection {
     if (!sent) return UpstreamFailed(request, replies, error, keep_alive);
 
     http::response_parser<http::buffer_body> parser;
-    parser.body_limit(boost::none);
+    // Not boost::none: Boost 1.74's parser compares a Content-Length with an
+    // empty optional as "over the limit", so every JSON answer with a
+    // Content-Length failed. ReadBody bounds what is read whole.
+    parser.body_limit(std::numeric_limits<std::uint64_t>::max());
     upstream_.Arm(options_.upstream_timeout_seconds);
     upstream_.Visit(
         [&](auto& stream) { http::read_header(stream, upstream_.buffer(), parser, ec); });
