@@ -211,16 +211,9 @@ class Gateway {
             ec == net::error::connection_reset || ec == net::error::operation_aborted ||
             ec == net::error::bad_descriptor)
           break;
-        if (ec == beast::error::timeout) {
-          co_await Send(client,
-                        Held(http::status::request_timeout, "request_timeout",
-                             "the request header did not arrive within " +
-                                 std::to_string(options_.header_timeout_seconds) +
-                                 " s; nothing was forwarded",
-                             true),
-                        false);
-          break;
-        }
+        // A header that did not arrive in time: Beast's timer has closed the
+        // socket already (nothing was forwarded).
+        if (ec == beast::error::timeout) break;
         if (ec == http::error::body_limit) {  // a Content-Length over the cap
           co_await Send(client, TooLarge(parser.content_length().value_or(0)), false);
           break;
