@@ -596,6 +596,10 @@ TEST_F(Gateway, BytesThatAreNotUtf8AreRefusedOrReadWithReplacement) {
   EXPECT_EQ(held.status, 403) << held.raw_body;
   Reply odd_header = Send("GET", "/api/v1/odd-header", {{"X-Note", "caf\xe9"}});
   EXPECT_EQ(odd_header.status, 200) << odd_header.raw_body;
+  // Its reason quotes the header: held with an answer, not a dropped connection.
+  Reply odd_encoding =
+      Send("POST", "/api/v1/encoded", {{"Content-Encoding", "gzip\xff"}}, "\x1f\x8b\x08");
+  EXPECT_EQ(odd_encoding.status, 403) << odd_encoding.raw_body;
   // Still serving.
   EXPECT_EQ(Send("GET", "/api/v1/after-bytes").status, 200);
 }

@@ -6,6 +6,7 @@
 #include <map>
 #include <nlohmann/json.hpp>
 
+#include "base/json_text.h"
 #include "gateway/internal/sigv4.h"
 
 namespace dualkey::gateway::internal {
@@ -231,7 +232,7 @@ ClassifiedRequest HttpChannelInput(std::string_view method, std::string_view url
     raw_headers_valid = raw_headers_valid && ValidUtf8(value);
     raw_headers.append(lower).append(1, '\0').append(value).append(1, '\0');
     if (lower == "content-encoding" && Lower(value) != "identity")
-      out.hold_reason = "the body is " + value.substr(0, 40) +
+      out.hold_reason = "the body is " + base::ToValidUtf8(value.substr(0, 40)) +
                         "-encoded, and dualkey classifies only what it can read";
     auto it = kept.find(lower);
     if (it == kept.end()) {

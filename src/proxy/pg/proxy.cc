@@ -584,7 +584,7 @@ class Session : public std::enable_shared_from_this<Session>, public PumpSession
     request.defer_consume = true;
     if (!detail.empty()) {
       request.min_decision = Decision::kHold;
-      request.detail = detail;
+      request.detail = base::ToValidUtf8(detail);  // may quote the database's errors
     }
     return request;
   }
