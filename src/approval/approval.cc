@@ -3,6 +3,7 @@
 #include <openssl/evp.h>
 #include <openssl/rand.h>
 
+#include <algorithm>
 #include <array>
 #include <chrono>
 #include <cstdio>
@@ -74,6 +75,20 @@ std::string_view ToString(State state) {
       return "expired";
   }
   return "unknown";
+}
+
+bool ValidApproverName(std::string_view name) {
+  return internal::ValidName(name);
+}
+
+bool CanApprove(const Request& request, const std::string& approver, std::int64_t now_ms,
+                std::string* why) {
+  Request copy = request;
+  std::string reason;
+  const bool ok =
+      internal::ApplyApproval(&copy, approver, now_ms, &reason) == internal::Transition::kUpdate;
+  if (!ok && why != nullptr) *why = reason;
+  return ok;
 }
 
 std::unique_ptr<Store> OpenStore(const std::string& location, std::string* error) {
@@ -371,6 +386,30 @@ Transition ApplyApproval(Request* request, const std::string& approver, std::int
     request->state = State::kApproved;
   }
   return Transition::kUpdate;
+}
+
+Lockout CountFailure(const Lockout& row, std::int64_t now_ms, const LockoutPolicy& policy) {
+  Lockout out = row;
+  if (out.last_failure_ms > 0 && now_ms - out.last_failure_ms >= policy.forget_after_ms &&
+      !IsLocked(out, now_ms)) {
+    out.failures = 0;
+  }
+  out.failures += 1;
+  out.last_failure_ms = now_ms;
+  if (out.failures >= policy.free_failures) {
+    std::int64_t lockout = policy.first_lockout_ms;
+    for (int i = policy.free_failures; i < out.failures && lockout < policy.max_lockout_ms; ++i)
+      lockout *= 2;
+    out.locked_until_ms = now_ms + std::min(lockout, policy.max_lockout_ms);
+  }
+  return out;
+}
+
+std::vector<std::string> SortedScopes(const std::vector<std::string>& scopes) {
+  std::vector<std::string> sorted = scopes;
+  std::sort(sorted.begin(), sorted.end());
+  sorted.erase(std::unique(sorted.begin(), sorted.end()), sorted.end());
+  return sorted;
 }
 
 Transition ApplyDenial(Request* request, const std::string& approver, const std::string& reason,

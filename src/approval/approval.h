@@ -11,6 +11,8 @@
 #include <string_view>
 #include <vector>
 
+#include "base/status.h"
+
 namespace dualkey::approval {
 
 // SHA-256 (hex) over the action's identity: channel, normalised input,
@@ -23,6 +25,43 @@ std::string_view ToString(State state);
 
 // ConsumeApproval's error when no approval exists (not a failure).
 inline constexpr std::string_view kNoApproval = "no approval for this action";
+
+// A verified TOTP step, spent in the same store transaction as the effect it
+// authorises: a code works once, and an effect that fails leaves it unspent.
+struct TotpSpend {
+  std::string approver;
+  std::int64_t step = -1;  // -1: nothing to spend
+};
+
+// Limits on failed second factors, counted per scope ("approver:alice",
+// "request:ap_...", "breaker:claude"): a handful of failures, then a lockout
+// that doubles with each further failure.
+struct LockoutPolicy {
+  int free_failures = 5;                          // failures before the first lockout
+  std::int64_t first_lockout_ms = 30'000;         // after the 5th failure: 30 s, then 60 s...
+  std::int64_t max_lockout_ms = 60 * 60'000;      // ...at most an hour
+  std::int64_t forget_after_ms = 24 * 3'600'000;  // a day without failures starts over
+};
+
+// A scope's failed second factors, as the store keeps them.
+struct Lockout {
+  std::string scope;
+  int failures = 0;
+  std::int64_t locked_until_ms = 0;  // refused without checking until then (0: not locked)
+  std::int64_t last_failure_ms = 0;
+};
+
+// A signed checkpoint of an audit log, remembered by the store so that a
+// log deleted, replaced or shortened while the daemon was stopped is noticed
+// when it starts (and, on PostgreSQL, kept off the host that wrote it).
+struct AuditSeal {
+  std::string log_id;  // which log: "host:/path/to/audit.jsonl"
+  std::uint64_t seq = 0;
+  std::string hash;
+  std::string sig;
+  std::string public_key;  // the key that signed it (hex)
+  std::int64_t time_ms = 0;
+};
 
 struct Request {
   std::string id;    // "ap_" + 10 base32 chars, unique
@@ -69,9 +108,15 @@ class Store {
 
   // Adds `approver` to the request (by id or code); it becomes approved once
   // approvals_needed distinct approvers have approved. Fails for unknown,
-  // expired, denied or consumed requests, or the same approver twice.
+  // expired, denied or consumed requests, or the same approver twice. With
+  // `spend`, the approver's TOTP step is used up in the same transaction
+  // (and the approval fails, unchanged, when it was already used).
   virtual bool Approve(const std::string& id_or_code, const std::string& approver,
-                       std::int64_t now_ms, Request* out, std::string* error) = 0;
+                       std::int64_t now_ms, Request* out, std::string* error,
+                       const TotpSpend* spend = nullptr) = 0;
+  // Undoes a consumption whose audit record could not be written: the action
+  // did not run, so its approval stays usable. False when it is not consumed.
+  virtual bool ReleaseConsumption(const std::string& id, std::string* error) = 0;
   virtual bool Deny(const std::string& id_or_code, const std::string& approver,
                     const std::string& reason, std::int64_t now_ms, Request* out,
                     std::string* error) = 0;
@@ -81,18 +126,48 @@ class Store {
   // Marks pending/approved requests past their expiry as expired; returns them.
   virtual bool Expire(std::int64_t now_ms, std::vector<Request>* expired, std::string* error) = 0;
 
-  // Approvers and their TOTP secrets (base32).
-  virtual bool AddApprover(const std::string& name, const std::string& secret,
-                           std::string* error) = 0;
-  virtual bool ApproverSecret(const std::string& name, std::string* secret, std::string* error) = 0;
+  // Approvers and their TOTP secrets (base32). `only_if_first`: add only when
+  // there is no approver yet (atomically: two first enrolments cannot both
+  // win). `spend`: use up the authorising approver's step in the same
+  // transaction.
+  virtual bool AddApprover(const std::string& name, const std::string& secret, std::string* error,
+                           bool only_if_first = false, const TotpSpend* spend = nullptr) = 0;
+  // Removes an approver; refuses to remove the last one (nobody could approve,
+  // and enrolment would be open to the daemon's user again).
+  virtual bool RemoveApprover(const std::string& name, const TotpSpend* spend,
+                              std::string* error) = 0;
+  // Replaces an approver's secret (a lost or exposed phone).
+  virtual bool RotateApprover(const std::string& name, const std::string& secret,
+                              const TotpSpend* spend, std::string* error) = 0;
+  // `last_step`, when given, receives the last TOTP step the approver used.
+  virtual bool ApproverSecret(const std::string& name, std::string* secret, std::string* error,
+                              std::int64_t* last_step = nullptr) = 0;
   virtual bool Approvers(std::vector<std::string>* names, std::string* error) = 0;
   // Records that `name` used TOTP time step `step`; false if that step (or a
   // later one) was already used: a code works once.
   virtual bool UseTotpStep(const std::string& name, std::int64_t step, std::string* error) = 0;
 
-  // The breaker: a frozen agent stays frozen across restarts.
+  // Failed second factors (see Authorize). BeginAuthAttempt, atomically over
+  // `scopes`: when any is locked, sets *locked and changes nothing; otherwise
+  // counts this attempt as a failure in every scope, before the code is
+  // checked, so that an attempt the store cannot record is never checked.
+  // `after` gets the scopes' rows as they now are (locked or counted).
+  // ForgiveAuthAttempt puts rows back to `before` for a code that proved
+  // right, unless another attempt changed them meanwhile.
+  virtual bool BeginAuthAttempt(const std::vector<std::string>& scopes, std::int64_t now_ms,
+                                const LockoutPolicy& policy, bool* locked,
+                                std::vector<Lockout>* before, std::vector<Lockout>* after,
+                                std::string* error) = 0;
+  virtual bool ForgiveAuthAttempt(const std::vector<Lockout>& before,
+                                  const std::vector<Lockout>& after, std::string* error) = 0;
+  // Scopes with failures not yet forgotten, for `pending` and `watch`.
+  virtual bool Lockouts(std::int64_t now_ms, const LockoutPolicy& policy, std::vector<Lockout>* out,
+                        std::string* error) = 0;
+
+  // The breaker: a frozen agent stays frozen across restarts. `spend`: a
+  // reset's TOTP step, used up in the same transaction.
   virtual bool SetFrozen(const std::string& agent, bool frozen, const std::string& why,
-                         std::string* error) = 0;
+                         std::string* error, const TotpSpend* spend = nullptr) = 0;
   virtual bool IsFrozen(const std::string& agent, bool* frozen, std::string* error) = 0;
   // Every agent the breaker has frozen (or that was reset since), with when
   // its state last changed and why, oldest first: `breaker status`.
@@ -103,11 +178,51 @@ class Store {
     std::int64_t updated_ms = 0;
   };
   virtual bool Freezes(std::vector<Freeze>* out, std::string* error) = 0;
+
+  // Audit log checkpoints (see AuditSeal). Remember keeps every seal;
+  // LastAuditSeal gives the highest seq remembered for the log (found false
+  // when there is none).
+  virtual bool RememberAuditSeal(const AuditSeal& seal, std::string* error) = 0;
+  virtual bool LastAuditSeal(const std::string& log_id, AuditSeal* out, bool* found,
+                             std::string* error) = 0;
 };
 
 // "postgresql://..." or "postgres://..." opens PostgreSQL (libpq); anything
 // else is a SQLite file path. Creates the schema if missing.
 std::unique_ptr<Store> OpenStore(const std::string& location, std::string* error);
+
+// Approver names: 1..128 bytes of valid UTF-8 without control characters.
+bool ValidApproverName(std::string_view name);
+
+// Whether `approver` could approve `request` now; the reason when not. Lets
+// a caller refuse before checking a code or writing an audit record.
+bool CanApprove(const Request& request, const std::string& approver, std::int64_t now_ms,
+                std::string* why);
+
+// ---- Authorization: the one place a human's second factor is checked ----
+//
+// Used by the daemon (approve, breaker reset, approver administration) and by
+// `vault prune`. The order is what makes guessing useless: a locked scope is
+// refused without looking at the code; otherwise the attempt is counted as a
+// failure in the store first (an attempt that cannot be counted is not
+// checked), then the code is compared in constant time over the three
+// accepted steps, and a right, unused code is forgiven. The code is not
+// spent here: the caller writes its audit record, then spends `spend` in the
+// same store transaction as the effect.
+struct AuthResult {
+  Status status;                     // ok; kPermissionDenied (wrong code, unknown approver),
+                                     // kResourceExhausted (locked out), kFailedPrecondition (code
+                                     // already used), kInvalidArgument, kUnavailable (store)
+  TotpSpend spend;                   // when ok: the step to spend with the effect
+  bool counted = false;              // a failed attempt was counted: audit it
+  bool locked = false;               // refused without checking: a scope is locked
+  int failures = 0;                  // most failures among the scopes, after this attempt
+  std::int64_t locked_until_ms = 0;  // latest lockout among the scopes (0: none)
+  std::string locked_scope;          // the scope that is locked, when one is
+};
+AuthResult Authorize(Store& store, const std::string& approver, std::string_view code,
+                     const std::string& subject, std::int64_t now_ms,
+                     const LockoutPolicy& policy = {});
 
 // TOTP, RFC 6238 (HMAC-SHA1, 30 s steps, 6 digits).
 std::string NewTotpSecret();  // 160 random bits, base32

@@ -60,7 +60,28 @@ inline constexpr const char* kSchema[] = {
     "CREATE TABLE IF NOT EXISTS frozen_agents ("
     " agent TEXT PRIMARY KEY, frozen INTEGER NOT NULL, why TEXT NOT NULL,"
     " updated_ms BIGINT NOT NULL)",
+    // Failed second factors per scope (approver, held action...): the limit
+    // holds across connections and across daemons sharing the store.
+    "CREATE TABLE IF NOT EXISTS auth_failures ("
+    " scope TEXT PRIMARY KEY, failures INTEGER NOT NULL, locked_until_ms BIGINT NOT NULL,"
+    " last_failure_ms BIGINT NOT NULL)",
+    // Signed audit checkpoints, so a log deleted, replaced or shortened is noticed.
+    "CREATE TABLE IF NOT EXISTS audit_checkpoints ("
+    " log_id TEXT NOT NULL, seq BIGINT NOT NULL, hash TEXT NOT NULL, sig TEXT NOT NULL,"
+    " public_key TEXT NOT NULL, time_ms BIGINT NOT NULL, PRIMARY KEY (log_id, seq))",
 };
+
+// The lockout rule both backends apply inside their transaction. A row not
+// seen for forget_after_ms starts over; a failure past free_failures locks
+// the scope for first_lockout_ms, doubling, up to max_lockout_ms.
+Lockout CountFailure(const Lockout& row, std::int64_t now_ms, const LockoutPolicy& policy);
+// Whether a row refuses attempts at now_ms.
+inline bool IsLocked(const Lockout& row, std::int64_t now_ms) {
+  return row.locked_until_ms > now_ms;
+}
+// Scopes sorted and without duplicates: rows are locked in one order, so
+// two daemons counting the same scopes cannot deadlock.
+std::vector<std::string> SortedScopes(const std::vector<std::string>& scopes);
 
 // The state machine both backends apply inside their transaction, so the
 // rules cannot drift apart. kFail: leave the row alone; kUpdate: store

@@ -194,14 +194,30 @@ class PostgresStore final : public Store {
   }
 
   bool Approve(const std::string& id_or_code, const std::string& approver, std::int64_t now_ms,
-               Request* out, std::string* error) override {
+               Request* out, std::string* error, const TotpSpend* spend) override {
     if (!ValidName(approver)) {
       if (error) *error = "invalid approver name";
       return false;
     }
-    return Decide(id_or_code, out, error, [&](Request* request, std::string* why) {
-      return ApplyApproval(request, approver, now_ms, why);
-    });
+    return Decide(
+        id_or_code, out, error,
+        [&](Request* request, std::string* why) {
+          return ApplyApproval(request, approver, now_ms, why);
+        },
+        spend);
+  }
+
+  bool ReleaseConsumption(const std::string& id, std::string* error) override {
+    std::lock_guard lock(mu_);
+    if (!Connected(error)) return false;
+    Result released = Query(
+        "UPDATE requests SET state = 'approved' WHERE id = $1 AND state = 'consumed'", {id}, error);
+    if (!released) return false;
+    if (std::string(PQcmdTuples(released.get())) != "1") {
+      if (error) *error = "request " + id + " is not consumed";
+      return false;
+    }
+    return true;
   }
 
   bool Deny(const std::string& id_or_code, const std::string& approver, const std::string& reason,
@@ -261,12 +277,18 @@ class PostgresStore final : public Store {
     if (!rows_result) return false;
     std::vector<Request> rows;
     if (!ReadRequests(rows_result.get(), &rows, error)) return false;
+    // Failure counts nobody needs any more (see LockoutPolicy).
+    if (!Command("DELETE FROM auth_failures WHERE locked_until_ms <= $1"
+                 " AND (failures = 0 OR last_failure_ms <= $2)",
+                 {std::to_string(now_ms), std::to_string(now_ms - LockoutPolicy{}.forget_after_ms)},
+                 error))
+      return false;
     if (expired) *expired = std::move(rows);
     return true;
   }
 
-  bool AddApprover(const std::string& name, const std::string& secret,
-                   std::string* error) override {
+  bool AddApprover(const std::string& name, const std::string& secret, std::string* error,
+                   bool only_if_first, const TotpSpend* spend) override {
     std::vector<unsigned char> key;
     if (!ValidName(name)) {
       if (error) *error = "invalid approver name";
@@ -278,29 +300,226 @@ class PostgresStore final : public Store {
     }
     std::lock_guard lock(mu_);
     if (!Connected(error)) return false;
+    if (!Command("BEGIN", {}, error)) return false;
+    // Enrolments and removals take turns: "is there an approver yet" and
+    // "is this the last one" must not race between daemons.
+    if (!Command("SELECT pg_advisory_xact_lock(7360508357174116401)", {}, error)) return Abort();
+    if (only_if_first) {
+      Result count = Query("SELECT count(*) FROM approvers", {}, error);
+      if (!count) return Abort();
+      if (ToInt(PQgetvalue(count.get(), 0, 0)) > 0) {
+        if (error)
+          *error =
+              "an approver is already enrolled; another needs an existing approver's code "
+              "(--as NAME --code CODE)";
+        return Abort();
+      }
+    }
+    if (!Spend(spend, error)) return Abort();
     Result added = Query(
         "INSERT INTO approvers (name, secret, last_step) VALUES ($1, $2, -1)"
         " ON CONFLICT (name) DO NOTHING",
         {name, secret}, error);
-    if (!added) return false;
+    if (!added) return Abort();
     if (std::string(PQcmdTuples(added.get())) != "1") {
       if (error) *error = "approver " + name + " already exists";
-      return false;
+      return Abort();
     }
-    return true;
+    return Command("COMMIT", {}, error) || Abort();
   }
 
-  bool ApproverSecret(const std::string& name, std::string* secret, std::string* error) override {
+  bool RemoveApprover(const std::string& name, const TotpSpend* spend,
+                      std::string* error) override {
     std::lock_guard lock(mu_);
     if (!Connected(error)) return false;
     const std::string key = DisplaySafe(name);
-    Result found = Query("SELECT secret FROM approvers WHERE name = $1", {key}, error);
+    if (!Command("BEGIN", {}, error)) return false;
+    if (!Command("SELECT pg_advisory_xact_lock(7360508357174116401)", {}, error)) return Abort();
+    Result found = Query(
+        "SELECT (SELECT count(*) FROM approvers WHERE name = $1),"
+        " (SELECT count(*) FROM approvers)",
+        {key}, error);
+    if (!found) return Abort();
+    if (ToInt(PQgetvalue(found.get(), 0, 0)) != 1) {
+      if (error) *error = "no approver " + key;
+      return Abort();
+    }
+    if (ToInt(PQgetvalue(found.get(), 0, 1)) <= 1) {
+      if (error)
+        *error = "cannot remove " + key +
+                 ", the last approver: nobody could approve; enrol another first";
+      return Abort();
+    }
+    if (!Spend(spend, error)) return Abort();
+    if (!Command("DELETE FROM approvers WHERE name = $1", {key}, error)) return Abort();
+    return Command("COMMIT", {}, error) || Abort();
+  }
+
+  bool RotateApprover(const std::string& name, const std::string& secret, const TotpSpend* spend,
+                      std::string* error) override {
+    std::vector<unsigned char> bytes;
+    if (!Base32Decode(secret, &bytes) || bytes.size() < 10) {
+      if (error) *error = "the TOTP secret must be base32, at least 80 bits";
+      return false;
+    }
+    std::lock_guard lock(mu_);
+    if (!Connected(error)) return false;
+    const std::string key = DisplaySafe(name);
+    if (!Command("BEGIN", {}, error)) return false;
+    if (!Spend(spend, error)) return Abort();
+    Result rotated =
+        Query("UPDATE approvers SET secret = $2 WHERE name = $1", {key, secret}, error);
+    if (!rotated) return Abort();
+    if (std::string(PQcmdTuples(rotated.get())) != "1") {
+      if (error) *error = "no approver " + key;
+      return Abort();
+    }
+    return Command("COMMIT", {}, error) || Abort();
+  }
+
+  bool ApproverSecret(const std::string& name, std::string* secret, std::string* error,
+                      std::int64_t* last_step) override {
+    std::lock_guard lock(mu_);
+    if (!Connected(error)) return false;
+    const std::string key = DisplaySafe(name);
+    Result found = Query("SELECT secret, last_step FROM approvers WHERE name = $1", {key}, error);
     if (!found) return false;
     if (PQntuples(found.get()) != 1) {
       if (error) *error = "no approver " + key;
       return false;
     }
     if (secret) *secret = PQgetvalue(found.get(), 0, 0);
+    if (last_step) *last_step = ToInt(PQgetvalue(found.get(), 0, 1));
+    return true;
+  }
+
+  bool BeginAuthAttempt(const std::vector<std::string>& scopes, std::int64_t now_ms,
+                        const LockoutPolicy& policy, bool* locked, std::vector<Lockout>* before,
+                        std::vector<Lockout>* after, std::string* error) override {
+    std::lock_guard lock(mu_);
+    if (!Connected(error)) return false;
+    if (!Command("BEGIN", {}, error)) return false;
+    std::vector<Lockout> rows;
+    // Rows are created, then locked in sorted order: attempts from several
+    // daemons at once count one after another, never twice from one state.
+    for (const std::string& scope : SortedScopes(scopes)) {
+      Lockout row;
+      row.scope = DisplaySafe(scope);
+      if (!Command("INSERT INTO auth_failures (scope, failures, locked_until_ms, last_failure_ms)"
+                   " VALUES ($1, 0, 0, 0) ON CONFLICT (scope) DO NOTHING",
+                   {row.scope}, error))
+        return Abort();
+      Result found = Query(
+          "SELECT failures, locked_until_ms, last_failure_ms FROM auth_failures WHERE scope = $1"
+          " FOR UPDATE",
+          {row.scope}, error);
+      if (!found) return Abort();
+      if (PQntuples(found.get()) == 1) {
+        row.failures = static_cast<int>(ToInt(PQgetvalue(found.get(), 0, 0)));
+        row.locked_until_ms = ToInt(PQgetvalue(found.get(), 0, 1));
+        row.last_failure_ms = ToInt(PQgetvalue(found.get(), 0, 2));
+      }
+      rows.push_back(std::move(row));
+    }
+    *locked = false;
+    for (const Lockout& row : rows) *locked = *locked || IsLocked(row, now_ms);
+    if (*locked) {
+      Abort();
+      if (before) *before = rows;
+      if (after) *after = std::move(rows);
+      return true;
+    }
+    std::vector<Lockout> counted;
+    for (const Lockout& row : rows) {
+      Lockout next = CountFailure(row, now_ms, policy);
+      if (!Command("UPDATE auth_failures SET failures = $2, locked_until_ms = $3,"
+                   " last_failure_ms = $4 WHERE scope = $1",
+                   {next.scope, std::to_string(next.failures), std::to_string(next.locked_until_ms),
+                    std::to_string(next.last_failure_ms)},
+                   error))
+        return Abort();
+      counted.push_back(std::move(next));
+    }
+    if (!Command("COMMIT", {}, error)) return Abort();
+    if (before) *before = std::move(rows);
+    if (after) *after = std::move(counted);
+    return true;
+  }
+
+  bool ForgiveAuthAttempt(const std::vector<Lockout>& before, const std::vector<Lockout>& after,
+                          std::string* error) override {
+    if (before.size() != after.size()) {
+      if (error) *error = "ForgiveAuthAttempt: rows do not pair up";
+      return false;
+    }
+    std::lock_guard lock(mu_);
+    if (!Connected(error)) return false;
+    if (!Command("BEGIN", {}, error)) return false;
+    for (std::size_t i = 0; i < before.size(); ++i) {
+      if (!Command(
+              "UPDATE auth_failures SET failures = $2, locked_until_ms = $3,"
+              " last_failure_ms = $4 WHERE scope = $1 AND failures = $5"
+              " AND locked_until_ms = $6 AND last_failure_ms = $7",
+              {after[i].scope, std::to_string(before[i].failures),
+               std::to_string(before[i].locked_until_ms), std::to_string(before[i].last_failure_ms),
+               std::to_string(after[i].failures), std::to_string(after[i].locked_until_ms),
+               std::to_string(after[i].last_failure_ms)},
+              error))
+        return Abort();
+    }
+    return Command("COMMIT", {}, error) || Abort();
+  }
+
+  bool Lockouts(std::int64_t now_ms, const LockoutPolicy& policy, std::vector<Lockout>* out,
+                std::string* error) override {
+    std::lock_guard lock(mu_);
+    if (!Connected(error)) return false;
+    Result found = Query(
+        "SELECT scope, failures, locked_until_ms, last_failure_ms FROM auth_failures"
+        " WHERE failures > 0 AND (last_failure_ms > $1 OR locked_until_ms > $2) ORDER BY scope",
+        {std::to_string(now_ms - policy.forget_after_ms), std::to_string(now_ms)}, error);
+    if (!found) return false;
+    std::vector<Lockout> rows;
+    for (int row = 0; row < PQntuples(found.get()); ++row) {
+      rows.push_back(Lockout{
+          PQgetvalue(found.get(), row, 0), static_cast<int>(ToInt(PQgetvalue(found.get(), row, 1))),
+          ToInt(PQgetvalue(found.get(), row, 2)), ToInt(PQgetvalue(found.get(), row, 3))});
+    }
+    if (out) *out = std::move(rows);
+    return true;
+  }
+
+  bool RememberAuditSeal(const AuditSeal& seal, std::string* error) override {
+    std::lock_guard lock(mu_);
+    if (!Connected(error)) return false;
+    return Command(
+        "INSERT INTO audit_checkpoints (log_id, seq, hash, sig, public_key, time_ms)"
+        " VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (log_id, seq) DO UPDATE SET"
+        " hash = excluded.hash, sig = excluded.sig, public_key = excluded.public_key,"
+        " time_ms = excluded.time_ms",
+        {DisplaySafe(seal.log_id), std::to_string(seal.seq), seal.hash, seal.sig, seal.public_key,
+         std::to_string(seal.time_ms)},
+        error);
+  }
+
+  bool LastAuditSeal(const std::string& log_id, AuditSeal* out, bool* found,
+                     std::string* error) override {
+    std::lock_guard lock(mu_);
+    if (!Connected(error)) return false;
+    Result last = Query(
+        "SELECT seq, hash, sig, public_key, time_ms FROM audit_checkpoints WHERE log_id = $1"
+        " ORDER BY seq DESC LIMIT 1",
+        {DisplaySafe(log_id)}, error);
+    if (!last) return false;
+    *found = PQntuples(last.get()) == 1;
+    if (*found && out) {
+      out->log_id = log_id;
+      out->seq = static_cast<std::uint64_t>(ToInt(PQgetvalue(last.get(), 0, 0)));
+      out->hash = PQgetvalue(last.get(), 0, 1);
+      out->sig = PQgetvalue(last.get(), 0, 2);
+      out->public_key = PQgetvalue(last.get(), 0, 3);
+      out->time_ms = ToInt(PQgetvalue(last.get(), 0, 4));
+    }
     return true;
   }
 
@@ -336,15 +555,21 @@ class PostgresStore final : public Store {
     return false;
   }
 
-  bool SetFrozen(const std::string& agent, bool frozen, const std::string& why,
-                 std::string* error) override {
+  bool SetFrozen(const std::string& agent, bool frozen, const std::string& why, std::string* error,
+                 const TotpSpend* spend) override {
     std::lock_guard lock(mu_);
     if (!Connected(error)) return false;
-    return Command(
-        "INSERT INTO frozen_agents (agent, frozen, why, updated_ms) VALUES ($1, $2, $3, $4)"
-        " ON CONFLICT (agent) DO UPDATE SET frozen = excluded.frozen, why = excluded.why,"
-        " updated_ms = excluded.updated_ms",
-        {DisplaySafe(agent), frozen ? "1" : "0", DisplaySafe(why), std::to_string(NowMs())}, error);
+    const bool spending = spend != nullptr && spend->step >= 0;
+    if (spending && !Command("BEGIN", {}, error)) return false;
+    if (!Spend(spend, error)) return Abort();
+    if (!Command(
+            "INSERT INTO frozen_agents (agent, frozen, why, updated_ms) VALUES ($1, $2, $3, $4)"
+            " ON CONFLICT (agent) DO UPDATE SET frozen = excluded.frozen, why = excluded.why,"
+            " updated_ms = excluded.updated_ms",
+            {DisplaySafe(agent), frozen ? "1" : "0", DisplaySafe(why), std::to_string(NowMs())},
+            error))
+      return spending ? Abort() : false;
+    return !spending || Command("COMMIT", {}, error) || Abort();
   }
 
   bool HasApproval(const std::string& action_hash, std::int64_t now_ms, bool* approved,
@@ -467,8 +692,21 @@ class PostgresStore final : public Store {
     return false;
   }
 
+  // Inside an open transaction: uses up a verified TOTP step (a conditional
+  // UPDATE: of two daemons spending one code, one wins), or fails.
+  bool Spend(const TotpSpend* spend, std::string* error) {
+    if (spend == nullptr || spend->step < 0) return true;
+    Result used = Query("UPDATE approvers SET last_step = $2 WHERE name = $1 AND last_step < $2",
+                        {DisplaySafe(spend->approver), std::to_string(spend->step)}, error);
+    if (!used) return false;
+    if (std::string(PQcmdTuples(used.get())) == "1") return true;
+    if (error) *error = "this TOTP code was already used; wait for the next one";
+    return false;
+  }
+
   template <typename Apply>
-  bool Decide(const std::string& id_or_code, Request* out, std::string* error, Apply apply) {
+  bool Decide(const std::string& id_or_code, Request* out, std::string* error, Apply apply,
+              const TotpSpend* spend = nullptr) {
     std::lock_guard lock(mu_);
     if (!Connected(error)) return false;
     const std::string key = DisplaySafe(NormaliseIdOrCode(id_or_code));
@@ -492,6 +730,7 @@ class PostgresStore final : public Store {
       if (error) *error = why;
       return Abort();
     }
+    if (transition == Transition::kUpdate && !Spend(spend, error)) return Abort();
     if (!Command("UPDATE requests SET approvers = $2, state = $3, denied_by = $4,"
                  " deny_reason = $5 WHERE id = $1",
                  {request.id, JoinApprovers(request.approvers),

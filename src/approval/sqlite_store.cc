@@ -31,6 +31,17 @@ enum Query : int {
   kIsFrozen,
   kHasApproval,
   kFreezes,
+  kRelease,
+  kApproverCount,
+  kRemoveApprover,
+  kRotateApprover,
+  kAuthRow,
+  kAuthUpsert,
+  kAuthForgive,
+  kAuthList,
+  kAuthForget,
+  kSealRemember,
+  kSealLast,
   kQueryCount
 };
 
@@ -68,7 +79,7 @@ std::string Sql(Query query) {
       return "INSERT INTO approvers (name, secret, last_step) VALUES (?1, ?2, -1)"
              " ON CONFLICT (name) DO NOTHING";
     case kApproverSecret:
-      return "SELECT secret FROM approvers WHERE name = ?1";
+      return "SELECT secret, last_step FROM approvers WHERE name = ?1";
     case kApproverNames:
       return "SELECT name FROM approvers ORDER BY name";
     case kUseStep:
@@ -86,6 +97,41 @@ std::string Sql(Query query) {
              " AND expires_ms > ?2 LIMIT 1";
     case kFreezes:
       return "SELECT agent, frozen, why, updated_ms FROM frozen_agents ORDER BY updated_ms";
+    case kRelease:
+      return "UPDATE requests SET state = 'approved' WHERE id = ?1 AND state = 'consumed'";
+    case kApproverCount:
+      return "SELECT count(*) FROM approvers";
+    case kRemoveApprover:
+      return "DELETE FROM approvers WHERE name = ?1";
+    case kRotateApprover:
+      return "UPDATE approvers SET secret = ?2 WHERE name = ?1";
+    case kAuthRow:
+      return "SELECT failures, locked_until_ms, last_failure_ms FROM auth_failures WHERE scope = "
+             "?1";
+    case kAuthUpsert:
+      return "INSERT INTO auth_failures (scope, failures, locked_until_ms, last_failure_ms)"
+             " VALUES (?1, ?2, ?3, ?4) ON CONFLICT (scope) DO UPDATE SET"
+             " failures = excluded.failures, locked_until_ms = excluded.locked_until_ms,"
+             " last_failure_ms = excluded.last_failure_ms";
+    case kAuthForgive:
+      return "UPDATE auth_failures SET failures = ?2, locked_until_ms = ?3, last_failure_ms = ?4"
+             " WHERE scope = ?1 AND failures = ?5 AND locked_until_ms = ?6"
+             " AND last_failure_ms = ?7";
+    case kAuthList:
+      return "SELECT scope, failures, locked_until_ms, last_failure_ms FROM auth_failures"
+             " WHERE failures > 0 AND (last_failure_ms > ?1 OR locked_until_ms > ?2)"
+             " ORDER BY scope";
+    case kAuthForget:
+      return "DELETE FROM auth_failures WHERE locked_until_ms <= ?1"
+             " AND (failures = 0 OR last_failure_ms <= ?2)";
+    case kSealRemember:
+      return "INSERT INTO audit_checkpoints (log_id, seq, hash, sig, public_key, time_ms)"
+             " VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT (log_id, seq) DO UPDATE SET"
+             " hash = excluded.hash, sig = excluded.sig, public_key = excluded.public_key,"
+             " time_ms = excluded.time_ms";
+    case kSealLast:
+      return "SELECT seq, hash, sig, public_key, time_ms FROM audit_checkpoints"
+             " WHERE log_id = ?1 ORDER BY seq DESC LIMIT 1";
     case kQueryCount:
       break;
   }
@@ -245,14 +291,30 @@ class SqliteStore final : public Store {
   }
 
   bool Approve(const std::string& id_or_code, const std::string& approver, std::int64_t now_ms,
-               Request* out, std::string* error) override {
+               Request* out, std::string* error, const TotpSpend* spend) override {
     if (!ValidName(approver)) {
       if (error) *error = "invalid approver name";
       return false;
     }
-    return Decide(id_or_code, out, error, [&](Request* request, std::string* why) {
-      return ApplyApproval(request, approver, now_ms, why);
-    });
+    return Decide(
+        id_or_code, out, error,
+        [&](Request* request, std::string* why) {
+          return ApplyApproval(request, approver, now_ms, why);
+        },
+        spend);
+  }
+
+  bool ReleaseConsumption(const std::string& id, std::string* error) override {
+    std::lock_guard lock(mu_);
+    if (!Begin(error)) return false;
+    {
+      Use release(statements_[kRelease]);
+      release.Bind(1, id);
+      if (release.Step() != SQLITE_DONE) return Fail(nullptr, error);
+    }
+    if (sqlite3_changes(db_) != 1)
+      return Fail(("request " + id + " is not consumed").c_str(), error);
+    return Commit(error);
   }
 
   bool Deny(const std::string& id_or_code, const std::string& approver, const std::string& reason,
@@ -307,13 +369,19 @@ class SqliteStore final : public Store {
         return false;
       }
     }
+    {
+      // Failure counts nobody needs any more (see LockoutPolicy).
+      Use forget(statements_[kAuthForget]);
+      forget.Bind(1, now_ms).Bind(2, now_ms - LockoutPolicy{}.forget_after_ms);
+      if (forget.Step() != SQLITE_DONE) return Fail(nullptr, error);
+    }
     if (!Commit(error)) return false;
     if (expired) *expired = std::move(rows);
     return true;
   }
 
-  bool AddApprover(const std::string& name, const std::string& secret,
-                   std::string* error) override {
+  bool AddApprover(const std::string& name, const std::string& secret, std::string* error,
+                   bool only_if_first, const TotpSpend* spend) override {
     std::vector<unsigned char> key;
     if (!ValidName(name)) {
       if (error) *error = "invalid approver name";
@@ -325,6 +393,16 @@ class SqliteStore final : public Store {
     }
     std::lock_guard lock(mu_);
     if (!Begin(error)) return false;
+    if (only_if_first) {
+      std::int64_t count = 0;
+      if (!CountApprovers(&count, error)) return false;
+      if (count > 0)
+        return Fail(
+            "an approver is already enrolled; another needs an existing approver's code "
+            "(--as NAME --code CODE)",
+            error);
+    }
+    if (!Spend(spend, error)) return false;
     {
       Use add(statements_[kAddApprover]);
       add.Bind(1, name).Bind(2, secret);
@@ -338,7 +416,52 @@ class SqliteStore final : public Store {
     return Commit(error);
   }
 
-  bool ApproverSecret(const std::string& name, std::string* secret, std::string* error) override {
+  bool RemoveApprover(const std::string& name, const TotpSpend* spend,
+                      std::string* error) override {
+    std::lock_guard lock(mu_);
+    if (!Begin(error)) return false;
+    bool exists = false;
+    if (!ApproverExists(name, &exists, error)) return false;
+    if (!exists) return Fail(("no approver " + DisplaySafe(name)).c_str(), error);
+    std::int64_t count = 0;
+    if (!CountApprovers(&count, error)) return false;
+    if (count <= 1)
+      return Fail(("cannot remove " + DisplaySafe(name) +
+                   ", the last approver: nobody could approve; enrol another first")
+                      .c_str(),
+                  error);
+    if (!Spend(spend, error)) return false;
+    {
+      Use remove(statements_[kRemoveApprover]);
+      remove.Bind(1, name);
+      if (remove.Step() != SQLITE_DONE) return Fail(nullptr, error);
+    }
+    return Commit(error);
+  }
+
+  bool RotateApprover(const std::string& name, const std::string& secret, const TotpSpend* spend,
+                      std::string* error) override {
+    std::vector<unsigned char> key;
+    if (!Base32Decode(secret, &key) || key.size() < 10) {
+      if (error) *error = "the TOTP secret must be base32, at least 80 bits";
+      return false;
+    }
+    std::lock_guard lock(mu_);
+    if (!Begin(error)) return false;
+    bool exists = false;
+    if (!ApproverExists(name, &exists, error)) return false;
+    if (!exists) return Fail(("no approver " + DisplaySafe(name)).c_str(), error);
+    if (!Spend(spend, error)) return false;
+    {
+      Use rotate(statements_[kRotateApprover]);
+      rotate.Bind(1, name).Bind(2, secret);
+      if (rotate.Step() != SQLITE_DONE) return Fail(nullptr, error);
+    }
+    return Commit(error);
+  }
+
+  bool ApproverSecret(const std::string& name, std::string* secret, std::string* error,
+                      std::int64_t* last_step) override {
     std::lock_guard lock(mu_);
     Use find(statements_[kApproverSecret]);
     find.Bind(1, name);
@@ -349,6 +472,126 @@ class SqliteStore final : public Store {
     }
     if (rc != SQLITE_ROW) return Error(error);
     if (secret) *secret = find.Text(0);
+    if (last_step) *last_step = find.Int(1);
+    return true;
+  }
+
+  bool BeginAuthAttempt(const std::vector<std::string>& scopes, std::int64_t now_ms,
+                        const LockoutPolicy& policy, bool* locked, std::vector<Lockout>* before,
+                        std::vector<Lockout>* after, std::string* error) override {
+    std::lock_guard lock(mu_);
+    if (!Begin(error)) return false;
+    std::vector<Lockout> rows;
+    for (const std::string& scope : SortedScopes(scopes)) {
+      Lockout row;
+      row.scope = DisplaySafe(scope);
+      Use find(statements_[kAuthRow]);
+      find.Bind(1, row.scope);
+      const int rc = find.Step();
+      if (rc == SQLITE_ROW) {
+        row.failures = static_cast<int>(find.Int(0));
+        row.locked_until_ms = find.Int(1);
+        row.last_failure_ms = find.Int(2);
+      } else if (rc != SQLITE_DONE) {
+        return Fail(nullptr, error);
+      }
+      rows.push_back(std::move(row));
+    }
+    *locked = false;
+    for (const Lockout& row : rows) *locked = *locked || IsLocked(row, now_ms);
+    if (*locked) {
+      Rollback();
+      if (before) *before = rows;
+      if (after) *after = std::move(rows);
+      return true;
+    }
+    std::vector<Lockout> counted;
+    for (const Lockout& row : rows) {
+      Lockout next = CountFailure(row, now_ms, policy);
+      Use upsert(statements_[kAuthUpsert]);
+      upsert.Bind(1, next.scope)
+          .Bind(2, static_cast<std::int64_t>(next.failures))
+          .Bind(3, next.locked_until_ms)
+          .Bind(4, next.last_failure_ms);
+      if (upsert.Step() != SQLITE_DONE) return Fail(nullptr, error);
+      counted.push_back(std::move(next));
+    }
+    if (!Commit(error)) return false;
+    if (before) *before = std::move(rows);
+    if (after) *after = std::move(counted);
+    return true;
+  }
+
+  bool ForgiveAuthAttempt(const std::vector<Lockout>& before, const std::vector<Lockout>& after,
+                          std::string* error) override {
+    if (before.size() != after.size()) {
+      if (error) *error = "ForgiveAuthAttempt: rows do not pair up";
+      return false;
+    }
+    std::lock_guard lock(mu_);
+    if (!Begin(error)) return false;
+    for (std::size_t i = 0; i < before.size(); ++i) {
+      Use forgive(statements_[kAuthForgive]);
+      forgive.Bind(1, after[i].scope)
+          .Bind(2, static_cast<std::int64_t>(before[i].failures))
+          .Bind(3, before[i].locked_until_ms)
+          .Bind(4, before[i].last_failure_ms)
+          .Bind(5, static_cast<std::int64_t>(after[i].failures))
+          .Bind(6, after[i].locked_until_ms)
+          .Bind(7, after[i].last_failure_ms);
+      if (forgive.Step() != SQLITE_DONE) return Fail(nullptr, error);
+    }
+    return Commit(error);
+  }
+
+  bool Lockouts(std::int64_t now_ms, const LockoutPolicy& policy, std::vector<Lockout>* out,
+                std::string* error) override {
+    std::lock_guard lock(mu_);
+    Use list(statements_[kAuthList]);
+    list.Bind(1, now_ms - policy.forget_after_ms).Bind(2, now_ms);
+    std::vector<Lockout> rows;
+    int rc;
+    while ((rc = list.Step()) == SQLITE_ROW) {
+      rows.push_back(
+          Lockout{list.Text(0), static_cast<int>(list.Int(1)), list.Int(2), list.Int(3)});
+    }
+    if (rc != SQLITE_DONE) return Error(error);
+    if (out) *out = std::move(rows);
+    return true;
+  }
+
+  bool RememberAuditSeal(const AuditSeal& seal, std::string* error) override {
+    std::lock_guard lock(mu_);
+    if (!Begin(error)) return false;
+    {
+      Use remember(statements_[kSealRemember]);
+      remember.Bind(1, seal.log_id)
+          .Bind(2, static_cast<std::int64_t>(seal.seq))
+          .Bind(3, seal.hash)
+          .Bind(4, seal.sig)
+          .Bind(5, seal.public_key)
+          .Bind(6, seal.time_ms);
+      if (remember.Step() != SQLITE_DONE) return Fail(nullptr, error);
+    }
+    return Commit(error);
+  }
+
+  bool LastAuditSeal(const std::string& log_id, AuditSeal* out, bool* found,
+                     std::string* error) override {
+    std::lock_guard lock(mu_);
+    Use last(statements_[kSealLast]);
+    last.Bind(1, log_id);
+    const int rc = last.Step();
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE) return Error(error);
+    *found = rc == SQLITE_ROW;
+    if (*found && out) {
+      out->log_id = log_id;
+      out->seq = static_cast<std::uint64_t>(last.Int(0));
+      out->hash = last.Text(1);
+      out->sig = last.Text(2);
+      out->public_key = last.Text(3);
+      out->time_ms = last.Int(4);
+    }
     return true;
   }
 
@@ -388,10 +631,11 @@ class SqliteStore final : public Store {
     return false;
   }
 
-  bool SetFrozen(const std::string& agent, bool frozen, const std::string& why,
-                 std::string* error) override {
+  bool SetFrozen(const std::string& agent, bool frozen, const std::string& why, std::string* error,
+                 const TotpSpend* spend) override {
     std::lock_guard lock(mu_);
     if (!Begin(error)) return false;
+    if (!Spend(spend, error)) return false;
     {
       Use set(statements_[kSetFrozen]);
       set.Bind(1, DisplaySafe(agent))
@@ -519,9 +763,39 @@ class SqliteStore final : public Store {
     return rc == SQLITE_DONE || Error(error);
   }
 
+  // Inside an open transaction: uses up a verified TOTP step, or fails (and
+  // rolls back) when it was used meanwhile.
+  bool Spend(const TotpSpend* spend, std::string* error) {
+    if (spend == nullptr || spend->step < 0) return true;
+    {
+      Use use(statements_[kUseStep]);
+      use.Bind(1, spend->approver).Bind(2, spend->step);
+      if (use.Step() != SQLITE_DONE) return Fail(nullptr, error);
+    }
+    if (sqlite3_changes(db_) == 1) return true;
+    return Fail("this TOTP code was already used; wait for the next one", error);
+  }
+
+  bool CountApprovers(std::int64_t* count, std::string* error) {
+    Use counter(statements_[kApproverCount]);
+    if (counter.Step() != SQLITE_ROW) return Fail(nullptr, error);
+    *count = counter.Int(0);
+    return true;
+  }
+
+  bool ApproverExists(const std::string& name, bool* exists, std::string* error) {
+    Use find(statements_[kApproverExists]);
+    find.Bind(1, name);
+    const int rc = find.Step();
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE) return Fail(nullptr, error);
+    *exists = rc == SQLITE_ROW;
+    return true;
+  }
+
   // Approve and Deny: read, apply the shared state machine, write back.
   template <typename Apply>
-  bool Decide(const std::string& id_or_code, Request* out, std::string* error, Apply apply) {
+  bool Decide(const std::string& id_or_code, Request* out, std::string* error, Apply apply,
+              const TotpSpend* spend = nullptr) {
     std::lock_guard lock(mu_);
     if (!Begin(error)) return false;
     Request request;
@@ -536,6 +810,7 @@ class SqliteStore final : public Store {
     std::string why;
     const Transition transition = apply(&request, &why);
     if (transition == Transition::kFail) return Fail(why.c_str(), error);
+    if (transition == Transition::kUpdate && !Spend(spend, error)) return false;
     {
       Use update(statements_[kUpdateDecision]);
       update.Bind(1, request.id)

@@ -4,6 +4,7 @@
 #include <openssl/hmac.h>
 #include <qrencode.h>
 
+#include <algorithm>
 #include <array>
 #include <cstdio>
 
@@ -91,18 +92,22 @@ bool CheckTotp(const std::string& secret_base32, std::string_view code, std::int
   std::vector<unsigned char> key;
   if (!DecodeSecret(secret_base32, &key)) return false;
   const std::int64_t current = unix_seconds / kStepSeconds;
-  // Current step first, then the neighbours for clock skew and slow typing.
-  for (std::int64_t candidate : {current, current - 1, current + 1}) {
-    if (candidate < 0) continue;
-    const std::int64_t value = Hotp(key, static_cast<std::uint64_t>(candidate));
-    if (value < 0) return false;
-    const std::string expected = SixDigits(value);
-    if (CRYPTO_memcmp(expected.data(), code.data(), 6) == 0) {
-      if (step) *step = candidate;
-      return true;
-    }
+  // The current step and its neighbours (clock skew, slow typing), all three
+  // computed and compared whatever matches, so the time taken says nothing
+  // about the code. The newest matching step wins.
+  std::int64_t matched = -1;
+  bool failed = false;
+  for (std::int64_t candidate : {current - 1, current, current + 1}) {
+    const std::int64_t value =
+        Hotp(key, static_cast<std::uint64_t>(std::max<std::int64_t>(candidate, 0)));
+    failed = failed || value < 0;
+    const std::string expected = SixDigits(value < 0 ? 0 : value);
+    const bool equal = CRYPTO_memcmp(expected.data(), code.data(), 6) == 0;
+    if (equal && candidate >= 0) matched = candidate;
   }
-  return false;
+  if (failed || matched < 0) return false;
+  if (step) *step = matched;
+  return true;
 }
 
 std::string TotpUri(const std::string& name, const std::string& secret_base32) {

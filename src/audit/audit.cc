@@ -5,16 +5,22 @@
 //   line 1, the header:
 //     {"dualkey_audit":1,"public_key":"<hex Ed25519 public key>","created_ms":<ms>}
 //   an entry:
-//     {"seq":N,"time_ms":T,"kind":"...","fields":{...},"prev":"<hex>","hash":"<hex>"}
+//     {"seq":N,"time_ms":T,"kind":"...","fields":{...},"prev":"<hex>","hash":"<hex>",
+//      "mac":"<hex>"}
 //     hash = SHA-256(prev || "\n" || canonical), where prev is the previous
 //     entry's hash in hex ("0"*64 for seq 1) and canonical is the JSON object
 //     {"fields":...,"kind":...,"seq":N,"time_ms":T} with sorted keys and no
 //     whitespace (nlohmann::json::dump()). seq starts at 1 and has no gaps.
-//   a checkpoint, after every `checkpoint_every` entries, on open after a
-//   crash, and on clean close:
-//     {"checkpoint":{"hash":"<hash of entry N>","seq":N},"sig":"<hex>"}
+//     mac = keyed BLAKE2b-256 of hash, with a key derived from the signing
+//     key: only the writer can check it. It tells the writer, when it opens
+//     the log again, which unsealed records are its own (a crash can leave
+//     some) and which someone appended while it was stopped (the chain alone
+//     needs no key). Logs written before macs existed have none.
+//   a checkpoint, after every `checkpoint_every` entries, when asked, and
+//   when the log is opened ("event":"open") and closed ("event":"close"):
+//     {"checkpoint":{"event":"open","hash":"<hash of entry N>","seq":N},"sig":"<hex>"}
 //     sig = Ed25519 signature over the canonical checkpoint object text
-//     {"hash":"...","seq":N}.
+//     {"event":"...","hash":"...","seq":N} ("event" absent when periodic).
 //
 // Durability: Append builds its line under the log's mutex (that is where the
 // chain is extended), queues it, and waits until a leader has written it and
@@ -49,6 +55,7 @@
 #include <deque>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <mutex>
 #include <nlohmann/json.hpp>
 #include <optional>
@@ -171,7 +178,7 @@ void AppendCanonicalTail(std::uint64_t seq, std::int64_t time_ms, std::string* c
 // verifier parses it, so the order carries no meaning.
 std::string EntryLine(std::uint64_t seq, std::int64_t time_ms, std::string_view kind_json,
                       std::string_view fields_canonical, std::string_view prev,
-                      std::string_view hash) {
+                      std::string_view hash, std::string_view mac) {
   std::string line;
   line.reserve(fields_canonical.size() + kind_json.size() + 220);
   line += "{\"seq\":";
@@ -186,31 +193,59 @@ std::string EntryLine(std::uint64_t seq, std::int64_t time_ms, std::string_view 
   line += prev;
   line += "\",\"hash\":\"";
   line += hash;
+  line += "\",\"mac\":\"";
+  line += mac;
   line += "\"}\n";
   return line;
 }
 
-std::string CheckpointMessage(std::uint64_t seq, std::string_view hash) {
-  return DumpCanonical(Json{{"seq", seq}, {"hash", std::string(hash)}});
+std::string CheckpointMessage(std::uint64_t seq, std::string_view hash, std::string_view event) {
+  Json message{{"seq", seq}, {"hash", std::string(hash)}};
+  if (!event.empty()) message["event"] = std::string(event);
+  return DumpCanonical(message);
 }
 
 using SecretKey = std::array<unsigned char, crypto_sign_SECRETKEYBYTES>;
 using PublicKeyBytes = std::array<unsigned char, crypto_sign_PUBLICKEYBYTES>;
 using Signature = std::array<unsigned char, crypto_sign_BYTES>;
 
-std::string CheckpointLine(std::uint64_t seq, std::string_view hash, const SecretKey& sk) {
-  std::string message = CheckpointMessage(seq, hash);
+// The key of entry macs: derived from the signing key, so there is one
+// secret to keep, and a mac never reveals it.
+using MacKey = std::array<unsigned char, crypto_generichash_KEYBYTES>;
+
+MacKey DeriveMacKey(const SecretKey& sk) {
+  static constexpr std::string_view kContext = "dualkey.audit.entry-mac.v1";
+  MacKey key{};
+  crypto_generichash(key.data(), key.size(),
+                     reinterpret_cast<const unsigned char*>(kContext.data()), kContext.size(),
+                     sk.data(), crypto_sign_SEEDBYTES);
+  return key;
+}
+
+std::string EntryMac(std::string_view hash, const MacKey& key) {
+  std::array<unsigned char, 32> mac{};
+  crypto_generichash(mac.data(), mac.size(), reinterpret_cast<const unsigned char*>(hash.data()),
+                     hash.size(), key.data(), key.size());
+  return Hex(mac.data(), mac.size());
+}
+
+// A checkpoint line; `sig_hex` receives the signature.
+std::string CheckpointLine(std::uint64_t seq, std::string_view hash, std::string_view event,
+                           const SecretKey& sk, std::string* sig_hex = nullptr) {
+  std::string message = CheckpointMessage(seq, hash, event);
   Signature sig{};
   crypto_sign_detached(sig.data(), nullptr, reinterpret_cast<const unsigned char*>(message.data()),
                        message.size(), sk.data());
-  return "{\"checkpoint\":" + message + ",\"sig\":\"" + Hex(sig.data(), sig.size()) + "\"}\n";
+  std::string hex = Hex(sig.data(), sig.size());
+  if (sig_hex != nullptr) *sig_hex = hex;
+  return "{\"checkpoint\":" + message + ",\"sig\":\"" + hex + "\"}\n";
 }
 
-bool CheckSignature(std::uint64_t seq, std::string_view hash, std::string_view sig_hex,
-                    const PublicKeyBytes& pk) {
+bool CheckSignature(std::uint64_t seq, std::string_view hash, std::string_view event,
+                    std::string_view sig_hex, const PublicKeyBytes& pk) {
   Signature sig{};
   if (!Unhex(sig_hex, &sig)) return false;
-  std::string message = CheckpointMessage(seq, hash);
+  std::string message = CheckpointMessage(seq, hash, event);
   return crypto_sign_verify_detached(sig.data(),
                                      reinterpret_cast<const unsigned char*>(message.data()),
                                      message.size(), pk.data()) == 0;
@@ -225,12 +260,14 @@ struct ParsedEntry {
   Json fields;
   std::string prev;
   std::string hash;
+  std::string mac;  // empty in logs written before macs
 };
 
 struct ParsedCheckpoint {
   std::uint64_t seq = 0;
   std::string hash;
   std::string sig;
+  std::string event;  // "open", "close" or ""
 };
 
 enum class LineKind { kEntry, kCheckpoint, kHeader, kGarbage };
@@ -260,9 +297,12 @@ ParsedLine ParseLine(std::string_view text) {
   if (value.contains("checkpoint")) {
     const Json& cp = value["checkpoint"];
     auto sig = value.find("sig");
+    const bool has_event = cp.is_object() && cp.contains("event");
     if (!cp.is_object() || !cp.contains("seq") || !cp["seq"].is_number_unsigned() ||
         !cp.contains("hash") || !cp["hash"].is_string() || sig == value.end() ||
-        !sig->is_string() || value.size() != 2 || cp.size() != 2) {
+        !sig->is_string() || value.size() != 2 || cp.size() != (has_event ? 3u : 2u) ||
+        (has_event &&
+         (!cp["event"].is_string() || (cp["event"] != "open" && cp["event"] != "close")))) {
       out.why = "malformed checkpoint";
       return out;
     }
@@ -270,6 +310,7 @@ ParsedLine ParseLine(std::string_view text) {
     out.checkpoint.seq = cp["seq"].get<std::uint64_t>();
     out.checkpoint.hash = cp["hash"].get<std::string>();
     out.checkpoint.sig = sig->get<std::string>();
+    if (has_event) out.checkpoint.event = cp["event"].get<std::string>();
     return out;
   }
   auto field = [&](const char* name) -> const Json* {
@@ -282,6 +323,7 @@ ParsedLine ParseLine(std::string_view text) {
   const Json* fields = field("fields");
   const Json* prev = field("prev");
   const Json* hash = field("hash");
+  const Json* mac = field("mac");
   if (seq == nullptr || !seq->is_number_unsigned()) {
     out.why = "malformed entry: no valid \"seq\"";
   } else if (time_ms == nullptr || !time_ms->is_number_integer()) {
@@ -294,7 +336,9 @@ ParsedLine ParseLine(std::string_view text) {
     out.why = "malformed entry: no valid \"prev\"";
   } else if (hash == nullptr || !hash->is_string()) {
     out.why = "malformed entry: no valid \"hash\"";
-  } else if (value.size() != 6) {
+  } else if (mac != nullptr && (!mac->is_string() || !IsLowerHex(mac->get<std::string>(), 64))) {
+    out.why = "malformed entry: no valid \"mac\"";
+  } else if (value.size() != (mac != nullptr ? 7u : 6u)) {
     out.why = "malformed entry: unexpected extra keys";
   } else {
     out.kind = LineKind::kEntry;
@@ -304,6 +348,7 @@ ParsedLine ParseLine(std::string_view text) {
     out.entry.fields = *fields;
     out.entry.prev = prev->get<std::string>();
     out.entry.hash = hash->get<std::string>();
+    if (mac != nullptr) out.entry.mac = mac->get<std::string>();
   }
   return out;
 }
@@ -340,7 +385,10 @@ std::optional<Header> ParseHeader(std::string_view text, std::string* why) {
 
 // ---- Files ---------------------------------------------------------------
 
-bool WriteAll(int fd, std::string_view data, std::string* error) {
+// `written` (when given) receives how many bytes did reach the file, so that
+// a failed write can be cut off again.
+bool WriteAll(int fd, std::string_view data, std::string* error, std::size_t* written = nullptr) {
+  if (written != nullptr) *written = 0;
   while (!data.empty()) {
     ssize_t n = ::write(fd, data.data(), data.size());
     if (n < 0) {
@@ -349,6 +397,7 @@ bool WriteAll(int fd, std::string_view data, std::string* error) {
       return false;
     }
     data.remove_prefix(static_cast<std::size_t>(n));
+    if (written != nullptr) *written += static_cast<std::size_t>(n);
   }
   return true;
 }
@@ -445,11 +494,21 @@ bool LoadOrCreateKey(const std::string& path, SecretKey* sk, PublicKeyBytes* pk,
 
 // ---- The log -------------------------------------------------------------
 
+// The end of the chain: the last entry's seq, hash and time, and how many
+// entries follow the last checkpoint line.
+struct Head {
+  std::uint64_t seq = 0;
+  std::string hash{kZeroHash};
+  std::int64_t time_ms = 0;
+  std::uint64_t since_checkpoint = 0;
+};
+
 class FileLog final : public Log {
  public:
   FileLog(int fd, const SecretKey& sk, const PublicKeyBytes& pk, int checkpoint_every)
       : fd_(fd),
         sk_(sk),
+        mac_key_(DeriveMacKey(sk)),
         public_key_hex_(Hex(pk.data(), pk.size())),
         checkpoint_every_(checkpoint_every > 0 ? checkpoint_every : 1000) {}
 
@@ -460,40 +519,51 @@ class FileLog final : public Log {
     }
     flush_cv_.notify_all();
     if (flusher_.joinable()) flusher_.join();
-    {
-      std::unique_lock lock(mu_);
-      while (leader_active_) {  // only if the owner closes while appends are in flight
-        lock.unlock();
-        std::this_thread::sleep_for(std::chrono::milliseconds(1));
-        lock.lock();
-      }
-      // Seal the tail with a checkpoint on clean close.
-      if (broken_.empty() && last_seq_ > 0 && since_checkpoint_ > 0) {
-        pending_ += CheckpointLine(last_seq_, last_hash_, sk_);
-      }
-      if (broken_.empty() && !pending_.empty()) {
-        std::string error;
-        if (WriteAll(fd_, pending_, &error)) ::fdatasync(fd_);
-      }
+    if (ready_) {
+      std::string ignored;
+      Close(&ignored);
     }
     ::close(fd_);  // releases the flock
     sodium_memzero(sk_.data(), sk_.size());
+    sodium_memzero(mac_key_.data(), mac_key_.size());
   }
 
-  // Called by Open before the log is shared.
-  void Resume(std::uint64_t last_seq, std::string last_hash, std::int64_t last_time_ms,
-              bool tail_checkpointed) {
-    last_seq_ = durable_seq_ = written_seq_ = last_seq;
-    last_hash_ = std::move(last_hash);
-    last_time_ms_ = last_time_ms;
-    since_checkpoint_ = tail_checkpointed ? 0 : 1;
+  // Called by Open before the log is shared: where the chain goes on, and
+  // how far the file is already written and synced.
+  void Resume(const Head& head, const CheckpointInfo& durable_checkpoint) {
+    head_ = written_head_ = head;
+    durable_checkpoint_ = written_checkpoint_ = queued_checkpoint_ = durable_checkpoint;
+  }
+  void SetReady() { ready_ = true; }
+  // Open only: the chain goes on from an entry the file no longer has.
+  void Rebase(std::uint64_t seq, const std::string& hash) {
+    head_.seq = written_head_.seq = seq;
+    head_.hash = written_head_.hash = hash;
+    head_.since_checkpoint = written_head_.since_checkpoint = 1;
   }
 
-  // Writes a checkpoint now if the tail lacks one (after a crash).
-  bool SealTail(std::string* error) {
-    if (last_seq_ == 0 || since_checkpoint_ == 0) return true;
-    since_checkpoint_ = 0;
-    return WriteAll(fd_, CheckpointLine(last_seq_, last_hash_, sk_), error) && Sync(error);
+  // Open's own records, before the log is shared.
+  std::uint64_t AppendInternal(const std::string& kind, const Json& fields, std::string* error) {
+    return Append(Record{kind, DumpCanonical(fields)}, error, Durability::kSynced);
+  }
+
+  // A checkpoint for the head with `event`, durable before returning.
+  bool WriteCheckpoint(std::string_view event, CheckpointInfo* written, std::string* error) {
+    std::unique_lock lock(mu_);
+    if (!Usable(error)) return false;
+    if (event.empty() && head_.since_checkpoint == 0 && queued_checkpoint_.seq == head_.seq &&
+        !queued_checkpoint_.hash.empty()) {
+      // One follows the last entry already; wait for it to be durable.
+      const std::uint64_t target = queued_checkpoint_end_;
+      if (!WaitDurable(lock, target, epoch_, error)) return false;
+      if (written) *written = durable_checkpoint_;
+      return true;
+    }
+    QueueCheckpoint(event);
+    const std::uint64_t target = queued_pos_;
+    if (!WaitDurable(lock, target, epoch_, error)) return false;
+    if (written) *written = durable_checkpoint_;
+    return true;
   }
 
   std::uint64_t Append(const Record& record, std::string* error, Durability durability) override {
@@ -512,49 +582,142 @@ class FileLog final : public Log {
     std::string canonical = CanonicalPrefix(record.kind, fields_canonical);
 
     std::unique_lock lock(mu_);
-    if (!broken_.empty()) {
-      *error = broken_;
-      return 0;
-    }
-    std::uint64_t seq = last_seq_ + 1;
+    if (!Usable(error)) return 0;
+    const std::uint64_t seq = head_.seq + 1;
     // Never backwards, so that export --since sees a time-ordered file even
     // when the wall clock steps back.
-    std::int64_t time_ms = std::max(NowMs(), last_time_ms_);
+    const std::int64_t time_ms = std::max(NowMs(), head_.time_ms);
     AppendCanonicalTail(seq, time_ms, &canonical);
-    std::string hash = sha_.ChainHash(last_hash_, canonical);
+    std::string hash = sha_.ChainHash(head_.hash, canonical);
     if (hash.empty()) {
       *error = "audit log: SHA-256 failed";
       return 0;
     }
-    pending_ += EntryLine(seq, time_ms, kind_json, fields_canonical, last_hash_, hash);
-    last_seq_ = seq;
-    last_time_ms_ = time_ms;
-    last_hash_ = std::move(hash);
-    if (++since_checkpoint_ >= static_cast<std::uint64_t>(checkpoint_every_)) {
-      pending_ += CheckpointLine(seq, last_hash_, sk_);
-      since_checkpoint_ = 0;
-    }
+    Queue(EntryLine(seq, time_ms, kind_json, fields_canonical, head_.hash, hash,
+                    EntryMac(hash, mac_key_)));
+    head_.seq = seq;
+    head_.time_ms = time_ms;
+    head_.hash = std::move(hash);
+    if (++head_.since_checkpoint >= static_cast<std::uint64_t>(checkpoint_every_))
+      QueueCheckpoint("");
+    const std::uint64_t target = queued_pos_;
+    const std::uint64_t epoch = epoch_;
     if (durability == Durability::kWritten) {
-      if (!WaitWritten(lock, seq, error)) return 0;
+      if (!WaitWritten(lock, target, epoch, error)) return 0;
       // The flusher wakes on its own every 100 ms: waking it per append
       // would cost a context switch and an fsync per harmless command.
       if (!flusher_.joinable()) flusher_ = std::thread([this] { FlushLoop(); });
       return seq;
     }
-    if (!WaitDurable(lock, seq, error)) return 0;
+    if (!WaitDurable(lock, target, epoch, error)) return 0;
     return seq;
+  }
+
+  bool Checkpoint(std::string* error) override {
+    std::string scratch;
+    return WriteCheckpoint("", nullptr, error != nullptr ? error : &scratch);
+  }
+
+  bool Close(std::string* error) override {
+    std::string scratch;
+    if (error == nullptr) error = &scratch;
+    std::unique_lock lock(mu_);
+    if (closed_) return true;
+    if (!broken_.empty()) {
+      *error = broken_;
+      return false;
+    }
+    // From here on appends fail: nothing of ours may follow the close seal.
+    closed_ = true;
+    QueueCheckpoint("close");
+    return WaitDurable(lock, queued_pos_, epoch_, error);
+  }
+
+  CheckpointInfo LastCheckpoint() const override {
+    std::unique_lock lock(mu_);
+    return durable_checkpoint_;
   }
 
   std::string PublicKey() const override { return public_key_hex_; }
 
  private:
-  bool Sync(std::string* error) {
-    while (::fdatasync(fd_) != 0) {
-      if (errno == EINTR) continue;
-      *error = Errno("audit log fdatasync failed");
+  // Under mu_: whether appends are accepted now; `error` says why not.
+  bool Usable(std::string* error) {
+    if (closed_) {
+      *error = "the audit log is closed";
+      return false;
+    }
+    if (!broken_.empty()) {
+      *error = broken_;
+      return false;
+    }
+    if (std::chrono::steady_clock::now() < retry_at_) {
+      // A write just failed (a full disk): fail at once rather than have
+      // every request try, and try again shortly.
+      *error = failure_;
       return false;
     }
     return true;
+  }
+
+  void Queue(std::string line) {
+    queued_pos_ += line.size();
+    pending_ += line;
+  }
+
+  void QueueCheckpoint(std::string_view event) {
+    CheckpointInfo info;
+    info.seq = head_.seq;
+    info.hash = head_.hash;
+    info.event = std::string(event);
+    info.time_ms = NowMs();
+    Queue(CheckpointLine(head_.seq, head_.hash, event, sk_, &info.sig));
+    queued_checkpoint_ = std::move(info);
+    queued_checkpoint_end_ = queued_pos_;
+    head_.since_checkpoint = 0;
+  }
+
+  bool Sync(std::string* error) {
+    while (::fdatasync(fd_) != 0) {
+      if (errno == EINTR) continue;
+      *error = Errno("audit log fdatasync failed") +
+               " (the kernel may have dropped written records: the log refuses appends until "
+               "the daemon restarts and checks it)";
+      return false;
+    }
+    return true;
+  }
+
+  // A waiter whose line was queued in `epoch`: false (with the failure)
+  // when a failed write since then took its line away.
+  bool Lost(std::uint64_t epoch, std::uint64_t target, std::string* error) const {
+    if (epoch == epoch_) return false;
+    auto kept = rollback_pos_.find(epoch);
+    if (kept != rollback_pos_.end() && target <= kept->second) return false;
+    *error = failure_;
+    return true;
+  }
+
+  // The leader's write failed: cut off what reached the file and drop every
+  // queued line (they chain onto the lost ones); the chain goes on from the
+  // last written entry. Waiters of the lost lines fail.
+  void RollBack(std::size_t partial, const std::string& failure) {
+    if (partial > 0) {
+      const off_t end = ::lseek(fd_, 0, SEEK_END);
+      if (end < 0 || ::ftruncate(fd_, end - static_cast<off_t>(partial)) != 0) {
+        broken_ = failure + "; and the partial write could not be cut off (" +
+                  std::strerror(errno) + "): the log refuses appends until the daemon restarts";
+      }
+    }
+    failure_ = failure + "; nothing of this record was kept";
+    rollback_pos_[epoch_] = written_pos_;
+    if (rollback_pos_.size() > 4096) rollback_pos_.erase(rollback_pos_.begin());
+    ++epoch_;
+    head_ = written_head_;
+    queued_pos_ = written_pos_;
+    queued_checkpoint_ = written_checkpoint_;
+    pending_.clear();
+    retry_at_ = std::chrono::steady_clock::now() + std::chrono::milliseconds(100);
   }
 
   // Group commit: the first waiter with no leader active writes everything
@@ -562,9 +725,12 @@ class FileLog final : public Log {
   // numbered and their waiters sleep on the condition variable of their
   // batch's parity, so a finished sync wakes only its own appenders and one
   // appender of the next batch to lead it, not every waiting thread.
-  bool WaitDurable(std::unique_lock<std::mutex>& lock, std::uint64_t seq, std::string* error) {
+  bool WaitDurable(std::unique_lock<std::mutex>& lock, std::uint64_t target, std::uint64_t epoch,
+                   std::string* error) {
     const std::uint64_t my_batch = next_batch_;  // the batch the queued line will go out in
-    while (durable_seq_ < seq) {
+    while (true) {
+      if (Lost(epoch, target, error)) return false;
+      if (durable_pos_ >= target) return true;
       if (!broken_.empty()) {
         *error = broken_;
         return false;
@@ -577,37 +743,50 @@ class FileLog final : public Log {
       GatherFollowers(lock);
       const std::uint64_t batch_no = next_batch_++;
       batch_.swap(pending_);
-      std::uint64_t batch_last = last_seq_;
+      const std::uint64_t batch_end = queued_pos_;
+      const Head batch_head = head_;
+      const CheckpointInfo batch_checkpoint = queued_checkpoint_;
+      const std::uint64_t batch_entries = head_.seq - written_head_.seq;
       lock.unlock();
       auto sync_start = std::chrono::steady_clock::now();
       std::string failure;
-      bool ok = WriteAll(fd_, batch_, &failure) && Sync(&failure);
+      std::size_t partial = 0;
+      const bool written = WriteAll(fd_, batch_, &failure, &partial);
+      const bool ok = written && Sync(&failure);
       auto sync_time = std::chrono::steady_clock::now() - sync_start;
       batch_.clear();
       lock.lock();
       leader_active_ = false;
-      last_batch_entries_ = batch_last - durable_seq_;
+      last_batch_entries_ = batch_entries;
       sync_ewma_ =
           (sync_ewma_ * 7 + std::chrono::duration_cast<std::chrono::microseconds>(sync_time)) / 8;
       if (ok) {
-        durable_seq_ = batch_last;
-        written_seq_ = std::max(written_seq_, batch_last);
+        durable_pos_ = written_pos_ = batch_end;
+        written_head_ = batch_head;
+        durable_checkpoint_ = written_checkpoint_ = batch_checkpoint;
+      } else if (!written) {
+        RollBack(partial, failure);
       } else {
-        // The file's tail is now unknown: refuse everything from here on.
+        // Written but not synced: the kernel may drop pages after a failed
+        // fdatasync, so the file's tail is unknown. Refuse from here on.
         broken_ = failure;
-        batch_cv_[(batch_no + 1) % 2].notify_all();
       }
       batch_cv_[batch_no % 2].notify_all();
-      batch_cv_[(batch_no + 1) % 2].notify_one();
+      if (ok)
+        batch_cv_[(batch_no + 1) % 2].notify_one();
+      else
+        batch_cv_[(batch_no + 1) % 2].notify_all();
     }
-    return true;
   }
 
   // Like WaitDurable without the sync: the first waiter with no leader
   // active writes everything queued. The page cache outlives the process, so
   // a written record survives kill -9; FlushLoop syncs it soon after.
-  bool WaitWritten(std::unique_lock<std::mutex>& lock, std::uint64_t seq, std::string* error) {
-    while (written_seq_ < seq) {
+  bool WaitWritten(std::unique_lock<std::mutex>& lock, std::uint64_t target, std::uint64_t epoch,
+                   std::string* error) {
+    while (true) {
+      if (Lost(epoch, target, error)) return false;
+      if (written_pos_ >= target) return true;
       if (!broken_.empty()) {
         *error = broken_;
         return false;
@@ -621,22 +800,26 @@ class FileLog final : public Log {
       leader_active_ = true;
       const std::uint64_t batch_no = next_batch_++;
       batch_.swap(pending_);
-      std::uint64_t batch_last = last_seq_;
+      const std::uint64_t batch_end = queued_pos_;
+      const Head batch_head = head_;
+      const CheckpointInfo batch_checkpoint = queued_checkpoint_;
       lock.unlock();
       std::string failure;
-      bool ok = WriteAll(fd_, batch_, &failure);
+      std::size_t partial = 0;
+      const bool ok = WriteAll(fd_, batch_, &failure, &partial);
       batch_.clear();
       lock.lock();
       leader_active_ = false;
       if (ok) {
-        written_seq_ = batch_last;
+        written_pos_ = batch_end;
+        written_head_ = batch_head;
+        written_checkpoint_ = batch_checkpoint;
       } else {
-        broken_ = failure;
+        RollBack(partial, failure);
       }
       batch_cv_[batch_no % 2].notify_all();
       batch_cv_[(batch_no + 1) % 2].notify_all();
     }
-    return true;
   }
 
   // Syncs written records within 100 ms of their append.
@@ -644,10 +827,10 @@ class FileLog final : public Log {
     std::unique_lock lock(mu_);
     while (!stopping_) {
       flush_cv_.wait_for(lock, std::chrono::milliseconds(100));
-      if (written_seq_ <= durable_seq_ || leader_active_ || !broken_.empty()) continue;
+      if (written_pos_ <= durable_pos_ || leader_active_ || !broken_.empty()) continue;
       // An empty batch: WaitDurable writes what is queued and syncs.
       std::string error;
-      WaitDurable(lock, written_seq_, &error);
+      WaitDurable(lock, written_pos_, epoch_, &error);
     }
   }
 
@@ -662,47 +845,51 @@ class FileLog final : public Log {
     auto deadline =
         std::chrono::steady_clock::now() +
         std::min<std::chrono::microseconds>(sync_ewma_ / 2, std::chrono::milliseconds(2));
-    std::uint64_t seen = last_seq_;
+    std::uint64_t seen = head_.seq;
     while (std::chrono::steady_clock::now() < deadline) {
       gather_cv_.wait_for(lock, kStep);
-      if (last_seq_ == seen) break;  // nobody joined during a step: go
-      seen = last_seq_;
+      if (head_.seq == seen) break;  // nobody joined during a step: go
+      seen = head_.seq;
     }
   }
 
   const int fd_;
   SecretKey sk_;
+  MacKey mac_key_;
   const std::string public_key_hex_;
   const int checkpoint_every_;
 
-  std::mutex mu_;
+  mutable std::mutex mu_;
   std::condition_variable batch_cv_[2];  // waiters of even / odd batches
   std::condition_variable gather_cv_;    // never notified: the leader's timed pause
   std::uint64_t next_batch_ = 0;         // number of the batch pending_ will go out in
   Sha256 sha_;                           // guarded by mu_
-  std::uint64_t last_seq_ = 0;           // last seq assigned (chain head)
-  std::string last_hash_{kZeroHash};     // its hash
-  std::int64_t last_time_ms_ = 0;
-  std::uint64_t since_checkpoint_ = 0;  // entries since the last checkpoint line
-  std::uint64_t durable_seq_ = 0;       // everything up to here is synced
-  std::uint64_t written_seq_ = 0;       // everything up to here is in the file
+  // Positions count the bytes queued since the log was opened: a waiter
+  // waits for its line's end to be written or durable.
+  Head head_;                     // the chain as queued
+  Head written_head_;             // the chain as written to the file
+  std::uint64_t queued_pos_ = 0;  // end of everything queued
+  std::uint64_t written_pos_ = 0;
+  std::uint64_t durable_pos_ = 0;
+  CheckpointInfo queued_checkpoint_, written_checkpoint_, durable_checkpoint_;
+  std::uint64_t queued_checkpoint_end_ = 0;
+  // A failed write rolls the queue back: lines queued in an older epoch
+  // survived only up to the position it kept.
+  std::uint64_t epoch_ = 0;
+  std::map<std::uint64_t, std::uint64_t> rollback_pos_;
+  std::string failure_;  // why the last write failed
+  std::chrono::steady_clock::time_point retry_at_{};
   std::condition_variable flush_cv_;
   std::thread flusher_;  // started by the first kWritten append
   bool stopping_ = false;
+  bool closed_ = false;
+  bool ready_ = false;   // Open finished: the destructor seals with a close checkpoint
   std::string pending_;  // lines queued, not yet written
   std::string batch_;    // the leader's buffer (only the leader touches it)
   bool leader_active_ = false;
   std::uint64_t last_batch_entries_ = 0;       // entries the last leader synced
   std::chrono::microseconds sync_ewma_{1000};  // how long write + sync takes here
-  std::string broken_;                         // set after a failed write: the log refuses appends
-};
-
-// What Open learns from the end of an existing file.
-struct Tail {
-  std::uint64_t last_seq = 0;
-  std::string last_hash{kZeroHash};
-  std::int64_t last_time_ms = 0;
-  bool checkpointed = false;  // a checkpoint for last_seq follows it
+  std::string broken_;                         // set after a failed sync: the log refuses appends
 };
 
 // Cuts an unfinished final line (no '\n': a write the crash interrupted, never
@@ -763,54 +950,118 @@ bool CheckHeader(int fd, off_t size, const std::string& public_key_hex, const st
   return true;
 }
 
-// Finds the last entry (and whether a checkpoint for it follows) by reading
-// the file backwards in growing chunks; checks the entry's own hash.
-bool ReadTail(int fd, off_t size, Tail* tail, std::string* error) {
-  Sha256 sha;
-  std::size_t chunk_size = 65536;
-  std::string chunk;
-  while (true) {
-    off_t start = std::max<off_t>(0, size - static_cast<off_t>(chunk_size));
-    chunk.resize(static_cast<std::size_t>(size - start));
-    if (!PreadAll(fd, chunk.data(), chunk.size(), start, error)) return false;
-    // Complete lines in the chunk, newest first. The first piece is partial
-    // unless the chunk starts at the beginning of the file.
-    std::string_view view(chunk);
-    view.remove_suffix(1);  // the final '\n'
-    std::optional<std::uint64_t> checkpoint_seq;
+// Reads a file's complete lines from the end towards the start.
+class BackwardLines {
+ public:
+  BackwardLines(int fd, off_t end) : fd_(fd), end_(end), buffer_start_(end) {}
+
+  // The line before the last one returned (without its '\n') and where it
+  // starts; false at the start of the file or on a read error (`error`).
+  bool Next(std::string* line, off_t* offset, std::string* error) {
+    if (end_ <= 0) return false;
     while (true) {
-      std::size_t newline = view.rfind('\n');
-      bool first_in_chunk = newline == std::string_view::npos;
-      if (first_in_chunk && start > 0) break;  // partial: read more
-      std::string_view line = first_in_chunk ? view : view.substr(newline + 1);
-      bool is_header = first_in_chunk && start == 0;
-      if (is_header) return true;  // no entries yet
-      ParsedLine parsed = ParseLine(line);
-      if (parsed.kind == LineKind::kCheckpoint) {
-        if (!checkpoint_seq) checkpoint_seq = parsed.checkpoint.seq;
-      } else if (parsed.kind == LineKind::kEntry) {
-        if (RecomputeHash(parsed.entry, &sha) != parsed.entry.hash) {
-          *error = "the last entry of the audit log (seq " + std::to_string(parsed.entry.seq) +
-                   ") fails its hash check; run `dualkey audit verify`";
-          return false;
-        }
-        tail->last_seq = parsed.entry.seq;
-        tail->last_hash = parsed.entry.hash;
-        tail->last_time_ms = parsed.entry.time_ms;
-        tail->checkpointed = checkpoint_seq == parsed.entry.seq;
+      // buffer_ holds [buffer_start_, end_); the line ends at end_ - 1 ('\n').
+      const std::size_t last = static_cast<std::size_t>(end_ - buffer_start_);
+      std::size_t newline = last >= 2 ? buffer_.rfind('\n', last - 2) : std::string::npos;
+      if (newline != std::string::npos) {
+        const off_t start = buffer_start_ + static_cast<off_t>(newline) + 1;
+        line->assign(buffer_, newline + 1, static_cast<std::size_t>(end_ - 1 - start));
+        *offset = start;
+        end_ = start;
+        buffer_.resize(newline + 1);
         return true;
-      } else {
-        *error = "the end of the audit log is corrupt (" +
-                 (parsed.why.empty() ? std::string("unexpected header") : parsed.why) +
-                 "); run `dualkey audit verify`";
-        return false;
       }
-      view = view.substr(0, first_in_chunk ? 0 : newline);
-      if (first_in_chunk) return true;
+      if (buffer_start_ == 0) {
+        line->assign(buffer_, 0, last > 0 ? last - 1 : 0);
+        *offset = 0;
+        end_ = 0;
+        buffer_.clear();
+        return true;
+      }
+      const off_t read_start = std::max<off_t>(0, buffer_start_ - static_cast<off_t>(chunk_));
+      std::string chunk(static_cast<std::size_t>(buffer_start_ - read_start), '\0');
+      if (!PreadAll(fd_, chunk.data(), chunk.size(), read_start, error)) return false;
+      buffer_.insert(0, chunk);
+      buffer_start_ = read_start;
+      chunk_ = std::min<std::size_t>(chunk_ * 4, 16 << 20);
     }
-    if (start == 0) return true;
-    chunk_size *= 4;
   }
+
+ private:
+  int fd_;
+  off_t end_;           // lines before this offset are not returned yet
+  off_t buffer_start_;  // buffer_ holds the file from here to end_
+  std::string buffer_;
+  std::size_t chunk_ = 65536;
+};
+
+// The end of an existing log as Open reads it: the last checkpoint this
+// key signed and the lines after it.
+struct TailScan {
+  bool found_checkpoint = false;
+  ParsedCheckpoint checkpoint;
+  std::int64_t covered_time_ms = 0;  // time of the entry the checkpoint covers, when read
+  off_t after_offset = 0;            // where the lines after the checkpoint start
+  std::vector<std::string> after;    // those lines, oldest first
+};
+
+bool ScanTail(int fd, off_t size, const PublicKeyBytes& pk, TailScan* scan, std::string* error) {
+  BackwardLines lines(fd, size);
+  std::string line;
+  off_t offset = 0;
+  std::vector<std::string> newest_first;
+  scan->after_offset = size;
+  while (lines.Next(&line, &offset, error)) {
+    if (offset == 0) break;  // the header
+    ParsedLine parsed = ParseLine(line);
+    if (!scan->found_checkpoint && parsed.kind == LineKind::kCheckpoint &&
+        CheckSignature(parsed.checkpoint.seq, parsed.checkpoint.hash, parsed.checkpoint.event,
+                       parsed.checkpoint.sig, pk)) {
+      scan->found_checkpoint = true;
+      scan->checkpoint = parsed.checkpoint;
+      continue;  // one more line: the entry it covers, for its time
+    }
+    if (scan->found_checkpoint) {
+      if (parsed.kind == LineKind::kEntry && parsed.entry.seq == scan->checkpoint.seq)
+        scan->covered_time_ms = parsed.entry.time_ms;
+      if (parsed.kind != LineKind::kCheckpoint) break;
+      continue;
+    }
+    newest_first.push_back(std::move(line));
+    scan->after_offset = offset;
+  }
+  if (!error->empty()) return false;
+  scan->after.assign(std::make_move_iterator(newest_first.rbegin()),
+                     std::make_move_iterator(newest_first.rend()));
+  return true;
+}
+
+// The hash of entry `seq`, searched from the end; empty when the file has none.
+std::string FindEntryHash(int fd, off_t size, std::uint64_t seq, std::string* error) {
+  BackwardLines lines(fd, size);
+  std::string line;
+  off_t offset = 0;
+  while (lines.Next(&line, &offset, error) && offset > 0) {
+    ParsedLine parsed = ParseLine(line);
+    if (parsed.kind != LineKind::kEntry) continue;
+    if (parsed.entry.seq == seq) return parsed.entry.hash;
+    if (parsed.entry.seq < seq) break;
+  }
+  return {};
+}
+
+// Lines that end before `offset` (a line number is this plus one).
+std::uint64_t LinesBefore(int fd, off_t offset) {
+  std::uint64_t count = 0;
+  std::string chunk(1 << 20, '\0');
+  std::string ignored;
+  for (off_t at = 0; at < offset;) {
+    const std::size_t n = static_cast<std::size_t>(std::min<off_t>(offset - at, chunk.size()));
+    if (!PreadAll(fd, chunk.data(), n, at, &ignored)) break;
+    count += static_cast<std::uint64_t>(std::count(chunk.data(), chunk.data() + n, '\n'));
+    at += static_cast<off_t>(n);
+  }
+  return count;
 }
 
 std::string FormatTime(std::int64_t time_ms) {
@@ -834,11 +1085,52 @@ std::string EntryJsonLine(const Entry& entry) {
   return line.dump(-1, ' ', false, OrderedJson::error_handler_t::replace);
 }
 
+// Reads a key file's seed without creating one; refuses nothing but garbage.
+bool ReadSeed(const std::string& path, std::array<unsigned char, crypto_sign_SEEDBYTES>* seed,
+              std::string* error) {
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+  if (fd < 0) {
+    *error = Errno("audit key " + path);
+    return false;
+  }
+  char text[2 * crypto_sign_SEEDBYTES + 2] = {};
+  ssize_t n = ::read(fd, text, sizeof(text));
+  ::close(fd);
+  std::string_view content(text, n > 0 ? static_cast<std::size_t>(n) : 0);
+  while (!content.empty() && (content.back() == '\n' || content.back() == '\r'))
+    content.remove_suffix(1);
+  const bool ok = Unhex(content, seed);
+  sodium_memzero(text, sizeof(text));
+  if (!ok) *error = "audit key " + path + " is not a 64-digit hex Ed25519 seed";
+  return ok;
+}
+
 }  // namespace
 
-std::unique_ptr<Log> Log::Open(const OpenOptions& options, std::string* error) {
+std::optional<std::string> PublicKeyOfKeyFile(const std::string& key_path, std::string* error) {
   std::string scratch;
   if (error == nullptr) error = &scratch;
+  if (sodium_init() < 0) {
+    *error = "libsodium failed to initialise";
+    return std::nullopt;
+  }
+  std::array<unsigned char, crypto_sign_SEEDBYTES> seed{};
+  if (!ReadSeed(key_path, &seed, error)) return std::nullopt;
+  SecretKey sk{};
+  PublicKeyBytes pk{};
+  crypto_sign_seed_keypair(pk.data(), sk.data(), seed.data());
+  sodium_memzero(seed.data(), seed.size());
+  sodium_memzero(sk.data(), sk.size());
+  return Hex(pk.data(), pk.size());
+}
+
+std::unique_ptr<Log> Log::Open(const OpenOptions& options, std::string* error, OpenReport* report) {
+  std::string scratch;
+  if (error == nullptr) error = &scratch;
+  error->clear();
+  OpenReport scratch_report;
+  if (report == nullptr) report = &scratch_report;
+  *report = OpenReport{};
   if (sodium_init() < 0) {
     *error = "libsodium failed to initialise";
     return nullptr;
@@ -850,17 +1142,23 @@ std::unique_ptr<Log> Log::Open(const OpenOptions& options, std::string* error) {
   SecretKey sk{};
   PublicKeyBytes pk{};
   if (!LoadOrCreateKey(options.key_path, &sk, &pk, error)) return nullptr;
-  std::string public_key_hex = Hex(pk.data(), pk.size());
+  const std::string public_key_hex = Hex(pk.data(), pk.size());
+  MacKey mac_key = DeriveMacKey(sk);
 
   int fd = ::open(options.path.c_str(), O_RDWR | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
   if (fd < 0) {
     *error = Errno("cannot open audit log " + options.path);
     sodium_memzero(sk.data(), sk.size());
+    sodium_memzero(mac_key.data(), mac_key.size());
     return nullptr;
   }
   // From here on the FileLog owns fd and the key (closing and wiping them).
   auto log = std::make_unique<FileLog>(fd, sk, pk, options.checkpoint_every);
   sodium_memzero(sk.data(), sk.size());
+  struct WipeMacKey {
+    MacKey* key;
+    ~WipeMacKey() { sodium_memzero(key->data(), key->size()); }
+  } wipe{&mac_key};
   if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
     *error = errno == EWOULDBLOCK ? "audit log " + options.path + " is in use by another process"
                                   : Errno("cannot lock audit log " + options.path);
@@ -873,6 +1171,11 @@ std::unique_ptr<Log> Log::Open(const OpenOptions& options, std::string* error) {
   }
   off_t size = CutTornLine(fd, st.st_size, error);
   if (size < 0) return nullptr;
+
+  Head head;                                        // our own chain, as far as the file shows it
+  CheckpointInfo durable;                           // the last checkpoint in the file we signed
+  std::map<std::uint64_t, std::string> own_hashes;  // entries after it
+  std::string found_hash_at_expected;
   if (size == 0) {
     OrderedJson header;
     header["dualkey_audit"] = 1;
@@ -883,16 +1186,109 @@ std::unique_ptr<Log> Log::Open(const OpenOptions& options, std::string* error) {
       return nullptr;
     }
     SyncParentDirectory(options.path);
-    return log;
+  } else {
+    if (!CheckHeader(fd, size, public_key_hex, options.path, error)) return nullptr;
+    TailScan scan;
+    if (!ScanTail(fd, size, pk, &scan, error)) {
+      *error = options.path + ": " + *error;
+      return nullptr;
+    }
+    // Our macs are required after a checkpoint that names an event (this
+    // version opened the log); earlier logs had none.
+    bool strict = false;
+    if (scan.found_checkpoint) {
+      head.seq = scan.checkpoint.seq;
+      head.hash = scan.checkpoint.hash;
+      head.time_ms = scan.covered_time_ms;
+      durable.seq = scan.checkpoint.seq;
+      durable.hash = scan.checkpoint.hash;
+      durable.sig = scan.checkpoint.sig;
+      durable.event = scan.checkpoint.event;
+      strict = !scan.checkpoint.event.empty();
+    }
+    Sha256 sha;
+    std::size_t first_foreign_index = 0;
+    for (std::size_t i = 0; i < scan.after.size(); ++i) {
+      ParsedLine parsed = ParseLine(scan.after[i]);
+      bool own = false;
+      if (parsed.kind == LineKind::kEntry) {
+        const ParsedEntry& entry = parsed.entry;
+        const bool mac_ok =
+            entry.mac.empty() ? !strict : entry.mac == EntryMac(entry.hash, mac_key);
+        own = mac_ok && entry.seq == head.seq + 1 && entry.prev == head.hash &&
+              RecomputeHash(entry, &sha) == entry.hash;
+        if (own) {
+          head.seq = entry.seq;
+          head.hash = entry.hash;
+          head.time_ms = std::max(head.time_ms, entry.time_ms);
+          ++head.since_checkpoint;
+          own_hashes[entry.seq] = entry.hash;
+        }
+      }
+      if (own) continue;
+      if (report->foreign_records++ == 0) {
+        first_foreign_index = i;
+        report->first_foreign_seq = parsed.kind == LineKind::kEntry ? parsed.entry.seq : 0;
+      }
+    }
+    if (report->foreign_records > 0) {
+      report->first_foreign_line = LinesBefore(fd, scan.after_offset) + 1 + first_foreign_index;
+    }
+    if (options.expect_seq > 0 && options.expect_seq <= head.seq) {
+      if (options.expect_seq == durable.seq) {
+        found_hash_at_expected = durable.hash;
+      } else if (auto own_hash = own_hashes.find(options.expect_seq);
+                 own_hash != own_hashes.end()) {
+        found_hash_at_expected = own_hash->second;
+      } else {
+        found_hash_at_expected = FindEntryHash(fd, size, options.expect_seq, error);
+        if (!error->empty()) return nullptr;
+      }
+    }
   }
-  if (!CheckHeader(fd, size, public_key_hex, options.path, error)) return nullptr;
-  Tail tail;
-  if (!ReadTail(fd, size, &tail, error)) {
-    *error = options.path + ": " + *error;
-    return nullptr;
+  log->Resume(head, durable);
+
+  // Records we did not write are never sealed over: our chain goes on from
+  // our own last record, and says what it found.
+  if (report->foreign_records > 0) {
+    Json fields{{"records", report->foreign_records},
+                {"first_seq", report->first_foreign_seq},
+                {"first_line", report->first_foreign_line},
+                {"own_last_seq", head.seq},
+                {"why", "records after seq " + std::to_string(head.seq) +
+                            " were not written by this log's key (appended or edited while it was "
+                            "closed); they are not covered by any checkpoint"}};
+    if (log->AppendInternal("audit.foreign_records", fields, error) == 0) return nullptr;
   }
-  log->Resume(tail.last_seq, tail.last_hash, tail.last_time_ms, tail.checkpointed);
-  if (!log->SealTail(error)) return nullptr;
+  // The store remembers how far this log had got: a log that no longer has
+  // that entry was deleted, replaced or shortened.
+  if (options.expect_seq > 0 && found_hash_at_expected != options.expect_hash) {
+    if (size == 0) {
+      report->discontinuity = "the audit log was missing or empty";
+    } else if (head.seq < options.expect_seq) {
+      report->discontinuity = "the audit log ends at seq " + std::to_string(head.seq) +
+                              " (records " + std::to_string(head.seq + 1) + ".." +
+                              std::to_string(options.expect_seq) + " are gone)";
+    } else if (found_hash_at_expected.empty()) {
+      report->discontinuity =
+          "the audit log has no entry seq " + std::to_string(options.expect_seq);
+    } else {
+      report->discontinuity = "the audit log's entry seq " + std::to_string(options.expect_seq) +
+                              " differs from the one sealed (records replaced)";
+    }
+    report->discontinuity += ", but the store remembers a checkpoint at seq " +
+                             std::to_string(options.expect_seq) + " (hash " + options.expect_hash +
+                             ")";
+    Json fields{{"expected_seq", options.expect_seq},
+                {"expected_hash", options.expect_hash},
+                {"file_last_seq", head.seq},
+                {"why", report->discontinuity}};
+    // After a cut, the chain goes on from what was sealed, so the gap shows.
+    if (head.seq < options.expect_seq) log->Rebase(options.expect_seq, options.expect_hash);
+    if (log->AppendInternal("audit.discontinuity", fields, error) == 0) return nullptr;
+  }
+  if (!log->WriteCheckpoint("open", &report->opened, error)) return nullptr;
+  log->SetReady();
   return log;
 }
 
@@ -926,9 +1322,20 @@ VerifyReport Verify(const std::string& path, std::string_view public_key) {
     }
   };
   if (!public_key.empty()) {
+    report.key_pinned = true;
     use_key(public_key);
     if (!key) problem("the public key given to verify is not 64 hex digits");
   }
+  // After a signed "close" checkpoint nothing may follow until our "open".
+  bool closed = false;
+  std::uint64_t closed_at = 0, foreign_after_close = 0;
+  auto foreign = [&](std::uint64_t count, std::uint64_t seq, std::uint64_t line) {
+    if (report.foreign_records == 0) {
+      report.first_foreign_seq = seq;
+      report.first_foreign_line = line;
+    }
+    report.foreign_records += count;
+  };
 
   Sha256 sha;
   std::string line;
@@ -973,7 +1380,18 @@ VerifyReport Verify(const std::string& path, std::string_view public_key) {
       case LineKind::kCheckpoint: {
         const ParsedCheckpoint& cp = parsed.checkpoint;
         std::string what = where + "checkpoint at seq " + std::to_string(cp.seq) + ": ";
-        bool signed_ok = key && CheckSignature(cp.seq, cp.hash, cp.sig, *key);
+        bool signed_ok = key && CheckSignature(cp.seq, cp.hash, cp.event, cp.sig, *key);
+        if (signed_ok && cp.event == "close") {
+          closed = true;
+          closed_at = cp.seq;
+        } else if (signed_ok && cp.event == "open") {
+          if (closed && foreign_after_close > 0)
+            problem("line " + std::to_string(line_no) + ": the log was opened again at seq " +
+                    std::to_string(cp.seq) + " after " + std::to_string(foreign_after_close) +
+                    " record(s) that were not dualkey's");
+          closed = false;
+          foreign_after_close = 0;
+        }
         if (!key) {
           problem(what + "cannot check the signature (no valid public key)");
         } else if (!signed_ok) {
@@ -998,6 +1416,33 @@ VerifyReport Verify(const std::string& path, std::string_view public_key) {
         const ParsedEntry& entry = parsed.entry;
         ++report.entries;
         std::string what = where + "seq " + std::to_string(entry.seq) + ": ";
+        // The daemon's own notes about what it found are written before it
+        // signs "open"; they are not foreign.
+        const bool own_note =
+            entry.kind == "audit.foreign_records" || entry.kind == "audit.discontinuity";
+        if (closed && !own_note) {
+          if (foreign_after_close++ == 0)
+            problem(what + "written after the log was closed and sealed at seq " +
+                    std::to_string(closed_at) +
+                    " (not dualkey's: records appended while the daemon was stopped)");
+          foreign(1, entry.seq, line_no);
+        }
+        if (entry.kind == "audit.foreign_records") {
+          const Json& f = entry.fields;
+          const std::uint64_t records = f.value("records", std::uint64_t{0});
+          const std::uint64_t first_seq = f.value("first_seq", std::uint64_t{0});
+          const std::uint64_t first_line = f.value("first_line", std::uint64_t{0});
+          problem(what + "when dualkey opened the log it found " + std::to_string(records) +
+                  " record(s) it did not write after its seq " +
+                  std::to_string(f.value("own_last_seq", std::uint64_t{0})) +
+                  ", the first at line " + std::to_string(first_line) + " (seq " +
+                  std::to_string(first_seq) + "): appended or edited while it was stopped");
+          if (report.foreign_records == 0) foreign(records, first_seq, first_line);
+        } else if (entry.kind == "audit.discontinuity") {
+          problem(
+              what + "when dualkey opened the log: " +
+              entry.fields.value("why", std::string("the log was deleted, replaced or shortened")));
+        }
         if (RecomputeHash(entry, &sha) != entry.hash) {
           problem(what + "hash mismatch (record edited)");
         }
@@ -1030,11 +1475,16 @@ VerifyReport Verify(const std::string& path, std::string_view public_key) {
   if (!seen_header) problem("the file is empty: no header (truncated)");
   report.last_seq = last_seq;
   report.last_hash = last_hash;
-  if (report.last_checkpoint_seq < last_seq) {
+  if (report.last_checkpoint_seq < last_seq && !closed) {
     report.notes.push_back(
         "entries after seq " + std::to_string(report.last_checkpoint_seq) +
-        " are not covered by a signed checkpoint (the daemon did not close cleanly, or is "
-        "running)");
+        " are not covered by a signed checkpoint yet (the daemon is running, or stopped without "
+        "closing the log: it checks them when it starts)");
+  }
+  if (!report.key_pinned && !report.public_key.empty()) {
+    report.notes.push_back(
+        "the signer was read from the log's own header: a log rewritten with a new key would "
+        "verify too; pin it with --pubkey KEY (`dualkey audit pubkey` prints it)");
   }
   report.ok = report.problems.empty() && !report.unreadable;
   return report;
@@ -1072,8 +1522,14 @@ std::vector<Entry> Read(const std::string& path, std::int64_t since_ms, std::str
 
 int RunAuditCommand(const std::string& action, const std::string& path, std::int64_t since_ms,
                     int tail_lines, bool json, std::ostream& out, std::ostream& err) {
+  return RunAuditCommand(action, path, since_ms, tail_lines, json, {}, out, err);
+}
+
+int RunAuditCommand(const std::string& action, const std::string& path, std::int64_t since_ms,
+                    int tail_lines, bool json, std::string_view public_key, std::ostream& out,
+                    std::ostream& err) {
   if (action == "verify") {
-    VerifyReport report = Verify(path);
+    VerifyReport report = Verify(path, public_key);
     if (json) {
       Json result{{"ok", report.ok},
                   {"path", path},
@@ -1083,6 +1539,10 @@ int RunAuditCommand(const std::string& action, const std::string& path, std::int
                   {"last_hash", report.last_hash},
                   {"last_checkpoint_seq", report.last_checkpoint_seq},
                   {"public_key", report.public_key},
+                  {"key_pinned", report.key_pinned},
+                  {"foreign_records", report.foreign_records},
+                  {"first_foreign_seq", report.first_foreign_seq},
+                  {"first_foreign_line", report.first_foreign_line},
                   {"unreadable", report.unreadable},
                   {"problems", report.problems},
                   {"notes", report.notes}};
@@ -1095,7 +1555,12 @@ int RunAuditCommand(const std::string& action, const std::string& path, std::int
           << " signed checkpoints; last entry is seq " << report.last_seq << " (hash "
           << report.last_hash << "), last signed checkpoint at seq " << report.last_checkpoint_seq
           << "\n"
-          << "  public key " << (report.public_key.empty() ? "(none)" : report.public_key) << "\n";
+          << "  public key " << (report.public_key.empty() ? "(none)" : report.public_key)
+          << (report.key_pinned ? " (pinned)" : " (from the log's header)") << "\n";
+      if (report.foreign_records > 0)
+        out << "  " << report.foreign_records
+            << " record(s) not written by dualkey; the first at line " << report.first_foreign_line
+            << " (seq " << report.first_foreign_seq << ")\n";
       for (const std::string& p : report.problems) out << "  problem: " << p << "\n";
       for (const std::string& n : report.notes) out << "  note: " << n << "\n";
       if (report.ok) {

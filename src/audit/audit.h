@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <iosfwd>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -29,17 +30,49 @@ struct Entry {
   std::string hash;       // hex SHA-256 over prev_hash and this entry's canonical form
 };
 
+// A signed checkpoint: the seq and hash of an entry and the log key's
+// signature over them.
+struct CheckpointInfo {
+  std::uint64_t seq = 0;
+  std::string hash;
+  std::string sig;
+  std::string event;  // "open", "close" or "" (periodic)
+  std::int64_t time_ms = 0;
+};
+
 struct OpenOptions {
   std::string path;             // the log file (created 0600 if missing)
   std::string key_path;         // Ed25519 secret key file (created 0600 if missing)
   int checkpoint_every = 1000;  // entries between signed checkpoints
+  // What an outside record (the daemon's store) says this log had reached:
+  // a log that no longer contains this entry was deleted, replaced or
+  // shortened, and Open records that before going on (see OpenReport).
+  std::uint64_t expect_seq = 0;  // 0: nothing expected
+  std::string expect_hash;
+};
+
+// What Open found at the end of an existing log and wrote about it. Open
+// checks every record after the last signed checkpoint: records this key did
+// not write (appended while the log was closed, or edited) are not sealed
+// over; Open continues its own chain from its last own record and writes an
+// "audit.foreign_records" entry naming them, which makes Verify fail. A log
+// that lacks the expected entry gets an "audit.discontinuity" entry.
+struct OpenReport {
+  std::uint64_t foreign_records = 0;  // lines after the last own record that are not ours
+  std::uint64_t first_foreign_seq = 0;
+  std::uint64_t first_foreign_line = 0;
+  std::string discontinuity;  // non-empty: what is missing, for people
+  CheckpointInfo opened;      // the checkpoint Open signed
 };
 
 class Log {
  public:
   // Opens (or creates) the log, checks its tail is intact and resumes the
   // chain. Returns null with `error` set when it cannot.
-  static std::unique_ptr<Log> Open(const OpenOptions& options, std::string* error);
+  static std::unique_ptr<Log> Open(const OpenOptions& options, std::string* error,
+                                   OpenReport* report = nullptr);
+  // Closing seals the log with a signed "close" checkpoint: anything found
+  // after it that is not ours was written by someone else.
   virtual ~Log() = default;
 
   // How far a record has gone when Append returns.
@@ -52,12 +85,31 @@ class Log {
   // Appends and, by default, makes it durable (fsync) before returning;
   // concurrent callers share one fsync (group commit). Thread-safe. Returns
   // the seq, or 0 with `error` set when the record could not be written.
+  // A failed write (a full disk) is undone: the partial bytes are cut off,
+  // the records that went with it fail, and the chain goes on from the last
+  // written record, so that once the disk has room appends succeed again
+  // (within 100 ms; until then they fail at once). A failed fdatasync breaks
+  // the log for good: the kernel may have dropped written pages.
   virtual std::uint64_t Append(const Record& record, std::string* error,
                                Durability durability = Durability::kSynced) = 0;
+
+  // Writes a signed checkpoint for the last entry unless one follows it
+  // already; durable before returning.
+  virtual bool Checkpoint(std::string* error) = 0;
+  // Seals the log with a "close" checkpoint; later appends fail. The
+  // destructor does it when it was not done.
+  virtual bool Close(std::string* error) = 0;
+  // The newest checkpoint that is durable in the file (seq 0 and empty hash
+  // for a log without entries that was never sealed).
+  virtual CheckpointInfo LastCheckpoint() const = 0;
 
   // The hex Ed25519 public key that verifies this log's checkpoints.
   virtual std::string PublicKey() const = 0;
 };
+
+// The hex public key of an audit key file (what `dualkey audit pubkey` prints
+// and `audit verify --pubkey` expects); nullopt with `error` when unreadable.
+std::optional<std::string> PublicKeyOfKeyFile(const std::string& key_path, std::string* error);
 
 struct VerifyReport {
   bool ok = false;
@@ -72,6 +124,12 @@ struct VerifyReport {
   std::string last_hash;       // its hash: compare with an external copy to detect truncation
   std::uint64_t last_checkpoint_seq = 0;  // the last signed checkpoint (0: none)
   std::string public_key;                 // the key signatures were checked with (hex)
+  bool key_pinned = false;                // the key was given, not read from the header
+  // Records not written by dualkey: found after a signed "close" checkpoint,
+  // or named by the daemon in an "audit.foreign_records" entry when it started.
+  std::uint64_t foreign_records = 0;
+  std::uint64_t first_foreign_seq = 0;
+  std::uint64_t first_foreign_line = 0;
   // Not tampering, but worth knowing: a torn final line from a crash, entries
   // after the last checkpoint (unsigned yet).
   std::vector<std::string> notes;
@@ -91,5 +149,9 @@ std::vector<Entry> Read(const std::string& path, std::int64_t since_ms, std::str
 // export 0 or 2 (unreadable / unknown action).
 int RunAuditCommand(const std::string& action, const std::string& path, std::int64_t since_ms,
                     int tail_lines, bool json, std::ostream& out, std::ostream& err);
+// The same; `public_key` (hex) pins the signer for verify.
+int RunAuditCommand(const std::string& action, const std::string& path, std::int64_t since_ms,
+                    int tail_lines, bool json, std::string_view public_key, std::ostream& out,
+                    std::ostream& err);
 
 }  // namespace dualkey::audit

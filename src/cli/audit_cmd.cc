@@ -1,11 +1,14 @@
 // CLI glue for `dualkey audit`: the logic is in src/audit/.
 #include <chrono>
 #include <cstdint>
+#include <cstdlib>
 #include <iostream>
+#include <nlohmann/json.hpp>
 #include <string>
 
 #include "audit/audit.h"
 #include "cli/commands.h"
+#include "daemon/client.h"
 #include "daemon/daemon.h"
 
 namespace dualkey::cli {
@@ -46,15 +49,48 @@ bool ParseSince(const std::string& text, std::int64_t* since_ms) {
 
 }  // namespace
 
-int RunAudit(const std::string& action, const std::string& file, const std::string& since,
-             int lines, bool json) {
+int RunAudit(const AuditOptions& options) {
+  if (options.action == "pubkey") {
+    // The running daemon knows its key best; its key file is the fallback.
+    const std::string state =
+        options.state_dir.empty() ? daemon::DefaultStateDir() : options.state_dir;
+    daemon::ClientOptions client_options;
+    client_options.socket_path = options.socket;
+    const char* env = std::getenv("DUALKEY_SOCKET");
+    if (client_options.socket_path.empty() && !options.state_dir.empty() &&
+        (env == nullptr || *env == '\0'))
+      client_options.socket_path = state + "/dualkey.sock";
+    std::string key, key_error;
+    Status asked = Status::Ok();
+    Result<nlohmann::json> raw = daemon::Client::ForThisProcess(client_options)
+                                     .Call(nlohmann::json{{"op", daemon::kOpAuditInfo}});
+    Result<daemon::AuditInfoReply> info = raw.ok() ? daemon::Decode<daemon::AuditInfoReply>(*raw)
+                                                   : Result<daemon::AuditInfoReply>(raw.status());
+    if (info.ok()) {
+      key = info->public_key;
+    } else if (std::optional<std::string> from_file =
+                   audit::PublicKeyOfKeyFile(state + "/audit.key", &key_error)) {
+      key = *from_file;
+    } else {
+      std::cerr << "dualkey audit pubkey: neither the daemon (" << info.status().message()
+                << ") nor the key file (" << key_error << ") could be read\n";
+      return 2;
+    }
+    if (options.json)
+      std::cout << nlohmann::json{{"public_key", key}}.dump() << "\n";
+    else
+      std::cout << key << "\n";
+    return 0;
+  }
   std::int64_t since_ms = 0;
-  if (!ParseSince(since, &since_ms)) {
+  if (!ParseSince(options.since, &since_ms)) {
     std::cerr << "dualkey audit: --since takes epoch seconds or a duration like 15m, 2h, 7d\n";
     return 2;
   }
-  const std::string path = file.empty() ? daemon::DefaultStateDir() + "/audit.jsonl" : file;
-  return audit::RunAuditCommand(action, path, since_ms, lines, json, std::cout, std::cerr);
+  const std::string path =
+      options.file.empty() ? daemon::DefaultStateDir() + "/audit.jsonl" : options.file;
+  return audit::RunAuditCommand(options.action, path, since_ms, options.lines, options.json,
+                                options.public_key, std::cout, std::cerr);
 }
 
 }  // namespace dualkey::cli

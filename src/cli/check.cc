@@ -33,12 +33,14 @@ std::string HomeDirectory(const CheckOptions& options) {
 }
 
 json ActionJson(const Action& action) {
-  return json{{"class", action.op_class},
-              {"targets", action.targets},
-              {"reversible", action.reversibility == Reversibility::kReversible},
-              {"reversibility", ToString(action.reversibility)},
-              {"severity", ToString(action.severity)},
-              {"reason", action.reason}};
+  json out{{"class", action.op_class},
+           {"targets", action.targets},
+           {"reversible", action.reversibility == Reversibility::kReversible},
+           {"reversibility", ToString(action.reversibility)},
+           {"severity", ToString(action.severity)},
+           {"reason", action.reason}};
+  if (!action.origin.empty()) out["origin"] = action.origin;
+  return out;
 }
 
 json ResultJson(const guard::Result& result) {
@@ -54,6 +56,7 @@ json ResultJson(const guard::Result& result) {
     out["commands"] = std::move(commands);
   }
   if (!result.parse_error.empty()) out["parse_error"] = result.parse_error;
+  if (result.verdict.snapshot) out["snapshot"] = true;
   return out;
 }
 
@@ -77,6 +80,7 @@ void PrintHuman(const guard::Request& request, const guard::Result& result) {
       for (const std::string& target : action.targets) std::cout << "  " << target;
       std::cout << "  [" << ToString(action.reversibility) << ", " << ToString(action.severity)
                 << "]\n      " << action.reason << "\n";
+      if (!action.origin.empty()) std::cout << "      by " << action.origin << "\n";
     }
   }
   std::cout << "decision: " << ToString(result.verdict.decision) << " — " << result.verdict.reason

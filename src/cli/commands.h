@@ -43,23 +43,33 @@ struct PolicyOptions {
 };
 int RunPolicy(const PolicyOptions& options);
 
+// `dualkey packs list` and `dualkey packs test [FILE...]` (packs_cmd.cc).
+struct PacksOptions {
+  std::string action;              // "list" or "test"
+  std::vector<std::string> files;  // test: pack files (default: every pack in force)
+  std::string cwd;                 // whose project packs (default: here)
+  std::string home;                // test: home the cases assume (default /home/dev)
+  bool json = false;
+};
+int RunPacks(const PacksOptions& options);
+
 // `dualkey serve`: the daemon (server.h).
 int RunServe(daemon::ServeOptions options);
 
 // The humans' side of the daemon: pending, approve, deny, watch, approver
 // add/list, breaker reset (serve_cmd.cc).
 struct DaemonOptions {
-  std::string
-      action;  // pending | approve | deny | watch | approver-add | approver-list | breaker-reset
+  std::string action;     // pending | approve | deny | watch | approver-add | approver-remove |
+                          // approver-rotate | approver-list | breaker-reset
   std::string socket;     // default: daemon::DefaultSocketPath()
   std::string id;         // approve/deny: approval id or code
   std::string as;         // approver name (default: $USER)
   std::string code;       // TOTP code (default: asked on the terminal)
   std::string reason;     // deny
   std::string agent;      // breaker reset
-  std::string name;       // approver add
-  std::string state_dir;  // approver add/list: the daemon's state directory
-  std::string store;      // approver add/list: the store, if not the default
+  std::string name;       // approver add/remove/rotate
+  std::string state_dir;  // approver: the daemon's state directory (single-user fallback)
+  std::string store;      // approver: the store, if not the default
   bool json = false;
 };
 int RunDaemonCommand(const DaemonOptions& options);
@@ -98,9 +108,18 @@ struct PgProxyCommandOptions {
 };
 int RunPgProxy(const PgProxyCommandOptions& options);
 
-// `dualkey audit verify|tail|export` (audit_cmd.cc).
-int RunAudit(const std::string& action, const std::string& file, const std::string& since,
-             int lines, bool json);
+// `dualkey audit verify|tail|export|pubkey` (audit_cmd.cc).
+struct AuditOptions {
+  std::string action;
+  std::string file;        // default STATE/audit.jsonl
+  std::string since;       // tail/export
+  int lines = 20;          // tail
+  std::string public_key;  // verify: the signer to expect
+  std::string state_dir;   // pubkey
+  std::string socket;      // pubkey
+  bool json = false;
+};
+int RunAudit(const AuditOptions& options);
 
 // `dualkey hook AGENT`: reads the agent's pre-tool-use JSON on stdin and
 // answers in that agent's protocol (hook_cmd.cc).

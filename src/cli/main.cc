@@ -1,19 +1,47 @@
 // dualkey: stands between AI agents and everything they can destroy.
 #include <CLI/CLI.hpp>
 #include <cstdint>
+#include <cstdio>
+#include <cstring>
 #include <iostream>
 
 #include "cli/commands.h"
 #include "demo/demo.h"
 
+namespace {
+
+constexpr const char* kVersion = "dualkey 0.1.0";
+
+// `dualkey hook AGENT` runs once per agent tool call: it starts without
+// building the command-line parser, whose every subcommand and option cost
+// more than the hook's own work (see bench/hook_compare.sh). Other forms
+// (--help, extra arguments) go through the full parser below.
+bool FastPath(int argc, char** argv, int* status) {
+  if (argc == 3 && std::strcmp(argv[1], "hook") == 0 && argv[2][0] != '-') {
+    dualkey::cli::HookOptions hook;
+    hook.agent = argv[2];
+    *status = dualkey::cli::RunHook(hook);
+    return true;
+  }
+  if (argc == 2 && std::strcmp(argv[1], "--version") == 0) {
+    std::printf("%s\n", kVersion);
+    *status = 0;
+    return true;
+  }
+  return false;
+}
+
+}  // namespace
+
 int main(int argc, char** argv) {
+  if (int status = 0; FastPath(argc, argv, &status)) return status;
   CLI::App app{
       "dualkey: understands what an AI agent's command would do, and holds what destroys.\n"
       "Shell commands, SQL, HTTP and MCP calls are parsed and classified; destructive\n"
       "or irreversible actions wait for a human."};
   app.name("dualkey");
   app.require_subcommand(1);
-  app.set_version_flag("--version", "dualkey 0.1.0");
+  app.set_version_flag("--version", kVersion);
 
   dualkey::cli::CheckOptions check;
   CLI::App* check_cmd = app.add_subcommand(
@@ -40,6 +68,27 @@ int main(int argc, char** argv) {
                       "no breaker or rate-limit count (audited as a probe)");
   check_cmd->add_option("--agent", check.agent,
                         "who asks (default: cli), for approvals and the breaker");
+
+  dualkey::cli::PacksOptions packs;
+  CLI::App* packs_cmd = app.add_subcommand(
+      "packs",
+      "The packs that tell what tools do: built-in (packs/*.toml, compiled in), system\n"
+      "(/etc/dualkey/packs), user (~/.config/dualkey/packs) and project (.dualkey/packs;\n"
+      "it can only add holds). A command no pack names is read for its verbs.");
+  packs_cmd->require_subcommand(1);
+  CLI::App* packs_list = packs_cmd->add_subcommand("list", "List the packs in force here.");
+  packs_list->add_option("--cwd", packs.cwd, "directory whose project packs to include");
+  packs_list->add_flag("--json", packs.json, "print JSON");
+  packs_list->callback([&] { packs.action = "list"; });
+  CLI::App* packs_test = packs_cmd->add_subcommand(
+      "test",
+      "Run packs' own [[test]] cases. With FILEs, each file as a user pack beside the\n"
+      "built-in ones; without, every pack in force. Exit status 1 on any failure.");
+  packs_test->add_option("files", packs.files, "pack files to test");
+  packs_test->add_option("--cwd", packs.cwd, "directory whose project packs to include");
+  packs_test->add_option("--home", packs.home, "home directory the cases assume (default /home/dev)");
+  packs_test->add_flag("--json", packs.json, "print JSON");
+  packs_test->callback([&] { packs.action = "test"; });
 
   dualkey::cli::PolicyOptions policy;
   CLI::App* policy_cmd = app.add_subcommand(
@@ -118,8 +167,14 @@ int main(int argc, char** argv) {
       "approve", "Approve a held action (by id or code) with your TOTP code; it then runs once.");
   add_socket(approve_cmd);
   approve_cmd->add_option("id", daemon.id, "approval id or code")->required();
-  approve_cmd->add_option("--as", daemon.as, "approver name (default: $USER)");
-  approve_cmd->add_option("--code", daemon.code, "TOTP code (default: asked)");
+  // One vocabulary for who approves and with what, in every command.
+  auto add_credentials = [&](CLI::App* cmd, const char* as_help) {
+    cmd->add_option("--as,--approver", daemon.as, as_help);
+    cmd->add_option("--code,--totp", daemon.code,
+                    "TOTP code (default: asked on the terminal; a code given here is visible to\n"
+                    "other programs running as you, an agent included, until it is used)");
+  };
+  add_credentials(approve_cmd, "approver name (default: $USER)");
   approve_cmd->callback([&] { daemon.action = "approve"; });
   CLI::App* deny_cmd = app.add_subcommand("deny", "Refuse a held action.");
   add_socket(deny_cmd);
@@ -131,17 +186,38 @@ int main(int argc, char** argv) {
   add_socket(watch_cmd);
   watch_cmd->add_flag("--json", daemon.json, "print the raw events");
   watch_cmd->callback([&] { daemon.action = "watch"; });
-  CLI::App* approver_cmd = app.add_subcommand("approver", "Manage the humans who can approve.");
+  CLI::App* approver_cmd = app.add_subcommand(
+      "approver",
+      "Manage the humans who can approve. Through the daemon, audited:\n"
+      "  sudo dualkey approver add alice        the first one: root or the daemon's user only\n"
+      "  dualkey approver add bob --as alice    later ones: an existing approver's code\n"
+      "  dualkey approver rotate alice          a new secret (lost or exposed phone)\n"
+      "  dualkey approver remove bob --as alice\n"
+      "Without a running daemon only the very first approver can be added, directly to\n"
+      "the store (single-user mode, which does not protect the secrets from an agent).");
   approver_cmd->require_subcommand(1);
   CLI::App* approver_add = approver_cmd->add_subcommand(
       "add", "Add an approver: prints an otpauth URI and a QR code for a phone authenticator.");
   approver_add->add_option("name", daemon.name, "approver name")->required();
-  approver_add->add_option("--state", daemon.state_dir, "the daemon's state directory");
-  approver_add->add_option("--store", daemon.store, "the store, if not the default SQLite file");
-  approver_add->callback([&] { daemon.action = "approver-add"; });
+  add_credentials(approver_add, "the existing approver who vouches (default: $USER)");
+  CLI::App* approver_remove =
+      approver_cmd->add_subcommand("remove", "Remove an approver (not the last one).");
+  approver_remove->add_option("name", daemon.name, "approver name")->required();
+  add_credentials(approver_remove, "the approver who authorises it (default: $USER)");
+  CLI::App* approver_rotate = approver_cmd->add_subcommand(
+      "rotate", "Give an approver a new TOTP secret; the old one stops working.");
+  approver_rotate->add_option("name", daemon.name, "approver name")->required();
+  add_credentials(approver_rotate, "the approver who authorises it (default: NAME itself)");
   CLI::App* approver_list = approver_cmd->add_subcommand("list", "List approvers.");
-  approver_list->add_option("--state", daemon.state_dir, "the daemon's state directory");
-  approver_list->add_option("--store", daemon.store, "the store, if not the default SQLite file");
+  for (CLI::App* sub : {approver_add, approver_remove, approver_rotate, approver_list}) {
+    add_socket(sub);
+    sub->add_option("--state", daemon.state_dir, "the daemon's state directory");
+    sub->add_option("--store", daemon.store, "the store, if not the default SQLite file");
+    sub->add_flag("--json", daemon.json, "print JSON");
+  }
+  approver_add->callback([&] { daemon.action = "approver-add"; });
+  approver_remove->callback([&] { daemon.action = "approver-remove"; });
+  approver_rotate->callback([&] { daemon.action = "approver-rotate"; });
   approver_list->callback([&] { daemon.action = "approver-list"; });
   CLI::App* breaker_cmd =
       app.add_subcommand("breaker", "The breaker that freezes a bursting agent.");
@@ -150,8 +226,7 @@ int main(int argc, char** argv) {
       breaker_cmd->add_subcommand("reset", "Unfreeze an agent (needs your TOTP code).");
   add_socket(breaker_reset);
   breaker_reset->add_option("agent", daemon.agent, "agent name (claude, cursor, ...)")->required();
-  breaker_reset->add_option("--as", daemon.as, "approver name (default: $USER)");
-  breaker_reset->add_option("--code", daemon.code, "TOTP code (default: asked)");
+  add_credentials(breaker_reset, "approver name (default: $USER)");
   breaker_reset->callback([&] { daemon.action = "breaker-reset"; });
   CLI::App* breaker_status = breaker_cmd->add_subcommand(
       "status",
@@ -162,23 +237,35 @@ int main(int argc, char** argv) {
   breaker_status->add_flag("--json", daemon.json, "print JSON");
   breaker_status->callback([&] { daemon.action = "breaker-status"; });
 
-  std::string audit_action, audit_file, audit_since;
-  int audit_lines = 20;
-  bool audit_json = false;
+  dualkey::cli::AuditOptions audit;
   CLI::App* audit_cmd = app.add_subcommand("audit", "The hash-chained audit log.");
   audit_cmd->require_subcommand(1);
-  for (const char* action : {"verify", "tail", "export"}) {
+  for (const char* action : {"verify", "tail", "export", "pubkey"}) {
+    const std::string name = action;
     CLI::App* sub = audit_cmd->add_subcommand(
-        action, std::string(action) == "verify"
-                    ? "Re-hash the whole log; say which record was edited, removed or reordered."
-                : std::string(action) == "tail" ? "The last records, for people."
-                                                : "Records as JSON lines, for SIEMs.");
-    sub->add_option("--file", audit_file, "the log (default STATE/audit.jsonl)");
-    if (std::string(action) != "verify")
-      sub->add_option("--since", audit_since, "from a time: epoch seconds, or 15m, 2h, 7d ago");
-    if (std::string(action) == "tail") sub->add_option("-n,--lines", audit_lines, "how many (20)");
-    sub->add_flag("--json", audit_json, "print JSON");
-    sub->callback([&audit_action, action] { audit_action = action; });
+        action,
+        name == "verify"
+            ? "Re-hash the whole log; say which record was edited, removed, reordered or not\n"
+              "written by dualkey. Pin the signer with --pubkey (see `dualkey audit pubkey`).\n"
+              "Exit status: 0 intact, 1 tampered, 2 unreadable."
+        : name == "tail"   ? "The last records, for people."
+        : name == "export" ? "Records as JSON lines, for SIEMs."
+                           : "Print the log's signing public key (hex), to keep somewhere an\n"
+                             "agent cannot write and pass to `audit verify --pubkey`.");
+    if (name != "pubkey")
+      sub->add_option("--file", audit.file, "the log (default STATE/audit.jsonl)");
+    if (name == "verify")
+      sub->add_option("--pubkey", audit.public_key,
+                      "the signer's public key (hex) to expect; default: the log header's");
+    if (name == "tail" || name == "export")
+      sub->add_option("--since", audit.since, "from a time: epoch seconds, or 15m, 2h, 7d ago");
+    if (name == "tail") sub->add_option("-n,--lines", audit.lines, "how many (20)");
+    if (name == "pubkey") {
+      sub->add_option("--state", audit.state_dir, "the daemon's state directory");
+      sub->add_option("--socket", audit.socket, "the daemon's socket");
+    }
+    sub->add_flag("--json", audit.json, "print JSON");
+    sub->callback([&audit, action] { audit.action = action; });
   }
 
   dualkey::cli::HookOptions hook;
@@ -553,8 +640,9 @@ int main(int argc, char** argv) {
       "Remove snapshots past their retention, with an approver's TOTP code. Audited\n"
       "in VAULT/audit.jsonl. Nothing under retention can be removed, by anyone.");
   vault_common(vault_prune);
-  vault_prune->add_option("--approver", vault.approver, "approver name (default: $USER)");
-  vault_prune->add_option("--totp", vault.totp, "their current TOTP code (default: asked)");
+  vault_prune->add_option("--as,--approver", vault.approver, "approver name (default: $USER)");
+  vault_prune->add_option("--code,--totp", vault.totp,
+                          "their current TOTP code (default: asked on the terminal)");
   vault_prune->add_option("--state", vault.state_dir, "the daemon's state directory (approvers)");
   vault_prune->add_option("--store", vault.store, "the approval store, if not the default");
   vault_prune->add_flag("--dry-run", vault.dry_run, "show what would be removed");
@@ -576,10 +664,10 @@ int main(int argc, char** argv) {
   }
   if (check_cmd->parsed()) return dualkey::cli::RunCheck(check);
   if (policy_cmd->parsed()) return dualkey::cli::RunPolicy(policy);
+  if (!packs.action.empty()) return dualkey::cli::RunPacks(packs);
   if (serve_cmd->parsed()) return dualkey::cli::RunServe(serve);
   if (!daemon.action.empty()) return dualkey::cli::RunDaemonCommand(daemon);
-  if (!audit_action.empty())
-    return dualkey::cli::RunAudit(audit_action, audit_file, audit_since, audit_lines, audit_json);
+  if (!audit.action.empty()) return dualkey::cli::RunAudit(audit);
   if (hook_cmd->parsed()) return dualkey::cli::RunHook(hook);
   if (install_cmd->parsed() && install.agent == "mcp") {
     install_mcp.project = install.project;

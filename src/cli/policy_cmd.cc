@@ -9,6 +9,7 @@
 
 #include "cli/commands.h"
 #include "guard/guard.h"
+#include "packs/catalog.h"
 #include "policy/policy.h"
 
 namespace dualkey::cli {
@@ -27,6 +28,18 @@ std::string Home(const PolicyOptions& options) {
   return home != nullptr && *home == '/' ? home : "/root";
 }
 
+// A pack file rather than a policy layer: in a packs/ directory, or with a
+// [pack] table.
+bool IsPackFile(const std::string& path, const std::string& text) {
+  if (path.find("/packs/") != std::string::npos || path.starts_with("packs/")) return true;
+  std::istringstream lines(text);
+  for (std::string line; std::getline(lines, line);) {
+    std::size_t start = line.find_first_not_of(" \t");
+    if (start != std::string::npos && line.compare(start, 6, "[pack]") == 0) return true;
+  }
+  return false;
+}
+
 int Check(const PolicyOptions& options) {
   std::vector<std::string> errors;
   std::vector<std::pair<std::string, bool>> checked;  // path, ok
@@ -35,6 +48,8 @@ int Check(const PolicyOptions& options) {
     policy::Policy loaded = policy::Load(policy::DefaultSources(cwd, Home(options)));
     errors = loaded.errors;
     for (const policy::Layer& layer : loaded.layers) checked.emplace_back(layer.path, true);
+    if (loaded.packs)
+      for (const auto& added : loaded.packs->added()) checked.emplace_back(added->pack.source, true);
   } else {
     for (const std::string& path : options.files) {
       std::ifstream in(path, std::ios::binary);
@@ -45,6 +60,11 @@ int Check(const PolicyOptions& options) {
       }
       std::stringstream text;
       text << in.rdbuf();
+      if (IsPackFile(path, text.str())) {
+        packs::Pack pack;
+        checked.emplace_back(path, packs::ParsePack(text.str(), path, &pack, &errors));
+        continue;
+      }
       bool project = path.ends_with(".dualkey.toml");
       policy::Layer layer;
       bool ok = policy::ParseLayer(text.str(),
@@ -99,15 +119,18 @@ int Explain(const PolicyOptions& options) {
                              {"path", step.path},
                              {"rule", step.rule},
                              {"line", step.line},
-                             {"decision", ToString(step.decision)},
-                             {"result", ToString(step.result)},
+                             {"decision", policy::DecisionName(step.decision, step.snapshot)},
+                             {"result", policy::DecisionName(step.result, step.result_snapshot)},
                              {"note", step.note}});
       actions.push_back(json{{"class", d.action.op_class},
                              {"targets", d.action.targets},
-                             {"decision", ToString(d.decision)},
+                             {"origin", d.action.origin.empty() ? "built-in classifier"
+                                                                : d.action.origin},
+                             {"decision", policy::DecisionName(d.decision, d.snapshot)},
                              {"steps", steps}});
     }
     std::cout << json{{"decision", ToString(result.verdict.decision)},
+                      {"snapshot", result.verdict.snapshot},
                       {"observe_only", result.verdict.observe_only},
                       {"reason", result.verdict.reason},
                       {"actions", actions},
@@ -126,18 +149,25 @@ int Explain(const PolicyOptions& options) {
     std::cout << "\n" << d.action.op_class;
     for (const std::string& target : d.action.targets) std::cout << "  " << target;
     std::cout << "\n  " << d.action.reason << "\n";
+    std::cout << "  classified by "
+              << (d.action.origin.empty() ? "the built-in classifier" : d.action.origin) << "\n";
     for (const auto& step : d.steps) {
       std::cout << "  " << policy::ToString(step.layer);
       if (step.layer != policy::LayerKind::kBuiltin) std::cout << " " << step.path;
       if (step.line > 0) std::cout << ":" << step.line;
-      std::cout << " rule '" << step.rule << "' says " << ToString(step.decision) << " -> "
-                << ToString(step.result);
+      std::cout << " rule '" << step.rule << "' says "
+                << policy::DecisionName(step.decision, step.snapshot) << " -> "
+                << policy::DecisionName(step.result, step.result_snapshot);
       if (!step.note.empty()) std::cout << "  (" << step.note << ")";
       std::cout << "\n";
     }
-    std::cout << "  => " << ToString(d.decision) << "\n";
+    std::cout << "  => " << policy::DecisionName(d.decision, d.snapshot) << "\n";
   }
   std::cout << "\ndecision: " << ToString(result.verdict.decision)
+            << (result.verdict.snapshot
+                    ? " (snapshot: the PostgreSQL proxy saves the rows and runs it when they are "
+                      "few)"
+                    : "")
             << (result.verdict.observe_only ? " (observe mode: not enforced)" : "") << " — "
             << result.verdict.reason << "\n";
   return result.verdict.decision == Decision::kAllow ? 0 : 1;

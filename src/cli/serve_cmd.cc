@@ -1,5 +1,5 @@
 // CLI glue for the daemon and the humans around it: serve, pending, approve,
-// deny, watch, approver add/list, breaker reset.
+// deny, watch, approver add/remove/rotate/list, breaker reset/status.
 #include <pwd.h>
 #include <signal.h>
 #include <termios.h>
@@ -15,22 +15,38 @@
 #include <sstream>
 
 #include "approval/approval.h"
-#include "cli/commands.h"
-#include "policy/policy.h"
 #include "base/json_text.h"
+#include "cli/commands.h"
 #include "daemon/client.h"
 #include "daemon/daemon.h"
+#include "install/layout.h"
+#include "policy/policy.h"
 
 namespace dualkey::cli {
 namespace {
 
 using nlohmann::json;
 
+bool ProtectedInstall() {
+  Result<install::Layout> layout = install::CurrentLayout();
+  return !layout.ok() || layout->protected_install;
+}
+
 daemon::Client ClientFor(const DaemonOptions& options) {
   daemon::ClientOptions client_options;
   client_options.socket_path = options.socket;
   client_options.timeout_ms = 10000;
+  // `--state DIR` names a daemon: in single-user mode, the socket in it
+  // (unless --socket or $DUALKEY_SOCKET says otherwise).
+  const char* env = std::getenv("DUALKEY_SOCKET");
+  if (client_options.socket_path.empty() && !options.state_dir.empty() &&
+      (env == nullptr || *env == '\0') && !ProtectedInstall())
+    client_options.socket_path = options.state_dir + "/dualkey.sock";
   return daemon::Client::ForThisProcess(client_options);
+}
+
+std::string StateDir(const DaemonOptions& options) {
+  return options.state_dir.empty() ? daemon::DefaultStateDir() : options.state_dir;
 }
 
 // A failed request, said once.
@@ -91,6 +107,11 @@ void PrintRequest(const daemon::Approval& r) {
             << "    " << r.channel << ": " << r.input << "\n";
   if (!r.cwd.empty()) std::cout << "    cwd: " << r.cwd << "\n";
   std::cout << "    why: " << r.reason << "\n";
+  if (r.failed_codes > 0) {
+    std::cout << "    ! " << r.failed_codes << " wrong code(s) for this request";
+    if (r.locked_until_ms > 0) std::cout << "; locked until " << Clock(r.locked_until_ms);
+    std::cout << "\n";
+  }
 }
 
 int Pending(const DaemonOptions& options) {
@@ -107,6 +128,20 @@ int Pending(const DaemonOptions& options) {
   }
   if (reply->requests.empty()) std::cout << "nothing is waiting for approval\n";
   for (const auto& r : reply->requests) PrintRequest(r);
+  // Wrong codes are how guessing shows: say so, approvers included.
+  bool header = false;
+  for (const daemon::FailedCodes& f : reply->failed_codes) {
+    if (!f.scope.starts_with("approver:")) continue;
+    if (!header) std::cout << "wrong TOTP codes in the last day:\n";
+    header = true;
+    std::cout << "  " << f.scope.substr(9) << ": " << f.failures << " wrong code(s), last "
+              << Clock(f.last_failure_ms);
+    if (f.locked_until_ms > 0) std::cout << "; locked until " << Clock(f.locked_until_ms);
+    std::cout << "\n";
+  }
+  if (header)
+    std::cout << "  (if these were not your typos, something is guessing codes: see `dualkey "
+                 "audit tail`)\n";
   return 0;
 }
 
@@ -208,7 +243,10 @@ int Watch(const DaemonOptions& options) {
         const std::string kind = event.value("event", "");
         std::cout << Clock(event.value("time_ms", std::int64_t{0})) << "  " << std::left
                   << std::setw(9) << kind;
-        if (event.contains("decision"))
+        if (kind == "auth_failed" || kind == "auth_locked")
+          std::cout << " ! " << event.value("approver", "") << " for " << event.value("subject", "")
+                    << "  " << event.value("why", "");
+        else if (event.contains("decision"))
           std::cout << std::setw(6) << event.value("decision", "") << " "
                     << event.value("agent", "") << "  " << event.value("input", "").substr(0, 80);
         else if (event.contains("approval_id"))
@@ -228,11 +266,43 @@ int Watch(const DaemonOptions& options) {
   return 0;
 }
 
-int ApproverAdd(const DaemonOptions& options) {
+constexpr const char* kSingleUserWarning =
+    "note: single-user mode: the store and this secret are readable by any program running as\n"
+    "you, an agent included. `sudo dualkey setup` makes approvals something an agent cannot\n"
+    "forge.\n";
+
+void PrintEnrolment(const DaemonOptions& options, const daemon::ApproverReply& reply) {
+  const std::string name = reply.name.empty() ? options.name : reply.name;
+  if (options.json) {
+    std::cout << base::JsonDump(json{{"name", name}, {"secret", reply.secret}, {"uri", reply.uri}})
+              << "\n";
+    return;
+  }
+  std::cout
+      << approval::TerminalQr(reply.uri) << "\n"
+      << "Scan this with an authenticator app on your phone (not on this machine), or enter:\n"
+      << "  " << reply.uri << "\n\n"
+      << "Approve with: dualkey approve ID --as " << name << "\n";
+}
+
+// The daemon could not be reached at all (not set up, not running), as
+// opposed to refusing or being a foreign process.
+bool NoDaemon(const Status& status) {
+  return status.Is(Status::Code::kNotFound) || status.Is(Status::Code::kUnavailable);
+}
+
+// Without a daemon, single-user mode may add the very first approver
+// straight to the store: there is nobody yet whose code could vouch.
+int ApproverAddDirect(const DaemonOptions& options, const Status& why) {
+  if (ProtectedInstall()) {
+    std::cerr << "dualkey approver add: " << why.message()
+              << "\n  approvers are managed through the daemon on this machine; start it "
+                 "(systemctl start dualkey)\n";
+    return 1;
+  }
   std::string error;
-  const std::string state =
-      options.state_dir.empty() ? daemon::DefaultStateDir() : options.state_dir;
-  const std::string location = options.store.empty() ? state + "/state.sqlite3" : options.store;
+  const std::string location =
+      options.store.empty() ? StateDir(options) + "/state.sqlite3" : options.store;
   std::unique_ptr<approval::Store> store = approval::OpenStore(location, &error);
   if (!store) {
     std::cerr << "dualkey approver add: cannot open the store " << location << ": " << error
@@ -240,29 +310,111 @@ int ApproverAdd(const DaemonOptions& options) {
     return 1;
   }
   const std::string secret = approval::NewTotpSecret();
-  if (!store->AddApprover(options.name, secret, &error)) {
-    std::cerr << "dualkey approver add: " << error << "\n";
+  if (!store->AddApprover(options.name, secret, &error, /*only_if_first=*/true)) {
+    std::cerr << "dualkey approver add: " << error << "\n  the daemon is not running ("
+              << why.message()
+              << "); it checks the code that enrolling another approver needs: start it with "
+                 "`dualkey serve`\n";
     return 1;
   }
-  const std::string uri = approval::TotpUri(options.name, secret);
-  std::cout
-      << approval::TerminalQr(uri) << "\n"
-      << "Scan this with an authenticator app on your phone (not on this machine), or enter:\n"
-      << "  " << uri << "\n\n"
-      << "Approve with: dualkey approve ID --as " << options.name << "\n";
+  daemon::ApproverReply reply;
+  reply.name = options.name;
+  reply.secret = secret;
+  reply.uri = approval::TotpUri(options.name, secret);
+  PrintEnrolment(options, reply);
+  std::cerr << kSingleUserWarning;
+  return 0;
+}
+
+// A raw op through the client, decoded; the transport's failure in `transport`.
+template <typename Reply>
+Result<Reply> AskAs(const daemon::Client& client, const json& request, Status* transport) {
+  Result<json> raw = client.Call(request);
+  if (!raw.ok()) {
+    if (transport != nullptr) *transport = raw.status();
+    return raw.status();
+  }
+  return daemon::Decode<Reply>(*raw);
+}
+
+int ApproverAdd(const DaemonOptions& options) {
+  const daemon::Client client = ClientFor(options);
+  Status transport;
+  Result<daemon::ApproverListReply> list =
+      AskAs<daemon::ApproverListReply>(client, json{{"op", daemon::kOpApproverList}}, &transport);
+  if (!list.ok() && !transport.ok() && NoDaemon(transport))
+    return ApproverAddDirect(options, transport);
+  daemon::ApproverRequest request{options.name, "", ""};
+  if (list.ok() && !list->approvers.empty()) {
+    // Vouched for by an existing approver's fresh code.
+    request.approver = options.as.empty() ? UserName() : options.as;
+    if (!TotpCode(options, request.approver, &request.totp)) return 2;
+  }
+  Result<daemon::ApproverReply> reply = AskAs<daemon::ApproverReply>(
+      client, daemon::ToJson(request, daemon::kOpApproverAdd), nullptr);
+  if (!reply.ok()) {
+    Report(reply.status());
+    return 1;
+  }
+  PrintEnrolment(options, *reply);
+  if (reply->first && !client.protected_install()) std::cerr << kSingleUserWarning;
+  return 0;
+}
+
+int ApproverRemove(const DaemonOptions& options) {
+  daemon::ApproverRequest request{options.name, options.as.empty() ? UserName() : options.as, ""};
+  if (!TotpCode(options, request.approver, &request.totp)) return 2;
+  Result<daemon::ApproverReply> reply = AskAs<daemon::ApproverReply>(
+      ClientFor(options), daemon::ToJson(request, daemon::kOpApproverRemove), nullptr);
+  if (!reply.ok()) {
+    Report(reply.status());
+    return 1;
+  }
+  if (options.json)
+    std::cout << base::JsonDump(json{{"name", options.name}, {"removed", true}}) << "\n";
+  else
+    std::cout << "removed approver " << options.name << "\n";
+  return 0;
+}
+
+int ApproverRotate(const DaemonOptions& options) {
+  // Your own phone by default: rotating alice asks for alice's code.
+  daemon::ApproverRequest request{options.name, options.as.empty() ? options.name : options.as, ""};
+  if (!TotpCode(options, request.approver, &request.totp)) return 2;
+  Result<daemon::ApproverReply> reply = AskAs<daemon::ApproverReply>(
+      ClientFor(options), daemon::ToJson(request, daemon::kOpApproverRotate), nullptr);
+  if (!reply.ok()) {
+    Report(reply.status());
+    return 1;
+  }
+  PrintEnrolment(options, *reply);
+  if (!options.json) std::cout << "The old secret of " << options.name << " no longer works.\n";
   return 0;
 }
 
 int ApproverList(const DaemonOptions& options) {
-  std::string error;
-  const std::string state =
-      options.state_dir.empty() ? daemon::DefaultStateDir() : options.state_dir;
-  const std::string location = options.store.empty() ? state + "/state.sqlite3" : options.store;
-  std::unique_ptr<approval::Store> store = approval::OpenStore(location, &error);
   std::vector<std::string> names;
-  if (!store || !store->Approvers(&names, &error)) {
-    std::cerr << "dualkey approver list: " << error << "\n";
+  Status transport;
+  Result<daemon::ApproverListReply> list = AskAs<daemon::ApproverListReply>(
+      ClientFor(options), json{{"op", daemon::kOpApproverList}}, &transport);
+  if (list.ok()) {
+    names = list->approvers;
+  } else if (!transport.ok() && NoDaemon(transport) && !ProtectedInstall()) {
+    std::string error;
+    const std::string location =
+        options.store.empty() ? StateDir(options) + "/state.sqlite3" : options.store;
+    std::unique_ptr<approval::Store> store = approval::OpenStore(location, &error);
+    if (!store || !store->Approvers(&names, &error)) {
+      std::cerr << "dualkey approver list: " << error << "\n";
+      return 1;
+    }
+  } else {
+    Report(list.status());
     return 1;
+  }
+  if (options.json) {
+    std::cout << base::JsonDump(json(names)) << "\n";
+    return 0;
   }
   for (const std::string& name : names) std::cout << name << "\n";
   return 0;
@@ -292,6 +444,8 @@ int RunDaemonCommand(const DaemonOptions& options) {
   if (options.action == "deny") return Deny(options);
   if (options.action == "watch") return Watch(options);
   if (options.action == "approver-add") return ApproverAdd(options);
+  if (options.action == "approver-remove") return ApproverRemove(options);
+  if (options.action == "approver-rotate") return ApproverRotate(options);
   if (options.action == "approver-list") return ApproverList(options);
   if (options.action == "breaker-reset") return BreakerReset(options);
   if (options.action == "breaker-status") return BreakerStatus(options);

@@ -42,6 +42,10 @@ struct Action {
   Severity severity = Severity::kNone;
   // One sentence for a human: why this class, what it reaches.
   std::string reason;
+  // Which pack and rule classified it ("pack github-cli, rule repo-delete
+  // (packs/gh.toml:31)"), for `dualkey policy explain`; empty when the
+  // channel's own classifier did.
+  std::string origin;
 };
 
 // True when the action destroys or irreversibly changes something worth a
@@ -55,6 +59,11 @@ struct Verdict {
   std::vector<Action> actions;
   // Policy mode "observe": `decision` is what would happen; nothing is held.
   bool observe_only = false;
+  // decision is kHold, and every held action may run without a human once
+  // what it destroys is saved and found small (policy "snapshot"). Only a
+  // component that can take the snapshot acts on it; to everyone else this
+  // is a hold.
+  bool snapshot = false;
 
   // What integrations enforce: the decision, or allow when only observing.
   Decision Enforced() const { return observe_only ? Decision::kAllow : decision; }

@@ -6,7 +6,10 @@
 //   internal/core.cc          Peer, Core (store, audit, watchers), Dispatcher
 //   internal/decision.cc      check, probe, consume (the decision path)
 //   internal/breaker.cc       the breaker and rate limit; breaker_reset/status
-//   internal/approvals.cc     pending, approve, deny, status; approver codes
+//   internal/approvals.cc     deny, status
+//   admin.cc                  pending, approve, breaker_reset, approver_*, audit_info:
+//                             every human's code through approval::Authorize
+//   audit_seal.cc             the audit log against the store's memory of it
 // The wire format is protocol.h (documented in docs/daemon.md).
 #include "daemon/daemon.h"
 
@@ -22,6 +25,7 @@
 #include <iostream>
 #include <thread>
 
+#include "daemon/internal/admin.h"
 #include "daemon/internal/breaker.h"
 #include "daemon/internal/core.h"
 #include "daemon/internal/decision.h"
@@ -59,7 +63,8 @@ bool MakeDirectory(const std::string& path, std::string* error) {
   return true;
 }
 
-void ExpireLoop(internal::Core& core, internal::DecisionPath& decisions) {
+void ExpireLoop(internal::Core& core, internal::DecisionPath& decisions,
+                internal::AuditSealer& sealer) {
   while (!g_stop) {
     for (int i = 0; i < 50 && !g_stop; ++i)
       std::this_thread::sleep_for(std::chrono::milliseconds(100));
@@ -72,6 +77,7 @@ void ExpireLoop(internal::Core& core, internal::DecisionPath& decisions) {
       PutText(fields, "input", r.input);
       core.Record("expiry", std::move(fields));
     }
+    sealer.Tick();
   }
 }
 
@@ -120,11 +126,15 @@ int Serve(const ServeOptions& given) {
   audit::OpenOptions audit_options;
   audit_options.path = options.state_dir + "/audit.jsonl";
   audit_options.key_path = options.state_dir + "/audit.key";
-  std::unique_ptr<audit::Log> log = audit::Log::Open(audit_options, &error);
+  std::vector<std::string> audit_warnings;
+  std::unique_ptr<audit::Log> log =
+      internal::OpenAuditLog(audit_options, *store, &audit_warnings, &error);
   if (!log) {
     std::cerr << "dualkey serve: cannot open the audit log: " << error << "\n";
     return 1;
   }
+  for (const std::string& warning : audit_warnings)
+    std::cerr << "dualkey serve: AUDIT LOG: " << warning << "\n";
   Result<std::unique_ptr<internal::UnixListener>> listener =
       internal::UnixListener::Open(options.socket_path);
   if (!listener.ok()) {
@@ -147,6 +157,8 @@ int Serve(const ServeOptions& given) {
   internal::AddApprovalOps(dispatcher, core);
   internal::AddBreakerOps(dispatcher, core, breaker);
   internal::AddStatusOps(dispatcher, core);
+  internal::AddAdminOps(dispatcher, core, breaker);
+  internal::AuditSealer sealer(core.log(), core.store(), audit_options.path);
 
   core.Record(
       "start",
@@ -190,12 +202,13 @@ int Serve(const ServeOptions& given) {
       std::cerr << "dualkey serve: HTTP" << (http->tls() ? "S" : "") << " on "
                 << http_options.address << ":" << http->port() << "\n";
   }
-  std::thread expirer([&] { ExpireLoop(core, decisions); });
+  std::thread expirer([&] { ExpireLoop(core, decisions, sealer); });
   (*listener)->Run(core, dispatcher, g_stop);
   listener->reset();
   http.reset();
   expirer.join();
   core.Record("stop", json{{"pid", getpid()}});
+  sealer.Close();
   return 0;
 }
 

@@ -252,6 +252,13 @@ json ToJson(const CheckRequest& r) {
   if (r.min_decision) j["min_decision"] = std::string(ToString(*r.min_decision));
   if (!r.detail.empty()) PutText(j, "detail", r.detail);
   if (r.defer_consume) j["defer_consume"] = true;
+  if (!r.allowed_by.empty()) {
+    json by = json::object();
+    if (!r.allowed_by.fact.empty()) PutText(by, "fact", r.allowed_by.fact);
+    if (!r.allowed_by.snapshot_id.empty()) by["snapshot_id"] = r.allowed_by.snapshot_id;
+    if (!r.allowed_by.measured.empty()) PutText(by, "measured", r.allowed_by.measured);
+    j["allowed_by"] = std::move(by);
+  }
   return j;
 }
 
@@ -313,6 +320,14 @@ Status FromJson(const json& j, CheckRequest* out) {
   r.DecisionField("min_decision", &out->min_decision, false);
   r.Text("detail", &out->detail);
   r.Bool("defer_consume", &out->defer_consume);
+  if (const json* by = r.Object("allowed_by")) {
+    Reader b(*by, Status::Code::kInvalidArgument);
+    b.Text("fact", &out->allowed_by.fact);
+    b.Text("snapshot_id", &out->allowed_by.snapshot_id);
+    b.Text("measured", &out->allowed_by.measured);
+    if (Status s = b.status(); !s.ok())
+      return Status::InvalidArgument("allowed_by: " + s.message());
+  }
   return r.status();
 }
 
@@ -371,6 +386,7 @@ json ToJson(const CheckReply& r) {
   }
   if (r.approval_ready) j["approval_ready"] = true;
   if (!r.snapshot_id.empty()) j["snapshot_id"] = r.snapshot_id;
+  if (!r.fact.empty()) PutText(j, "fact", r.fact);
   if (r.frozen) j["frozen"] = true;
   return j;
 }
@@ -392,6 +408,7 @@ Status FromJson(const json& j, CheckReply* out) {
   r.Strings("approvers", &out->approvers);
   r.Bool("approval_ready", &out->approval_ready);
   r.Text("snapshot_id", &out->snapshot_id);
+  r.Text("fact", &out->fact);
   r.Bool("frozen", &out->frozen);
   // An allow that claims an approval must name it; anything else is not
   // a reply this client can act on.
@@ -451,6 +468,8 @@ json ToJson(const Approval& a) {
          {"denied_by", a.denied_by},
          {"deny_reason", a.deny_reason}};
   PutText(j, "input", a.input);
+  if (a.failed_codes > 0) j["failed_codes"] = a.failed_codes;
+  if (a.locked_until_ms > 0) j["locked_until_ms"] = a.locked_until_ms;
   return j;
 }
 
@@ -470,14 +489,25 @@ Status FromJson(const json& j, Approval* out) {
   r.Number("expires_ms", &out->expires_ms);
   r.Text("denied_by", &out->denied_by);
   r.Text("deny_reason", &out->deny_reason);
+  r.Number("failed_codes", &out->failed_codes);
+  r.Number("locked_until_ms", &out->locked_until_ms);
   return r.status();
 }
 
 json ToJson(const PendingReply& r) {
   json list = json::array();
   for (const Approval& a : r.requests) list.push_back(ToJson(a));
+  json failed = json::array();
+  for (const FailedCodes& f : r.failed_codes) {
+    json item{{"scope", base::ToValidUtf8(f.scope)},
+              {"failures", f.failures},
+              {"last_failure_ms", f.last_failure_ms}};
+    if (f.locked_until_ms > 0) item["locked_until_ms"] = f.locked_until_ms;
+    failed.push_back(std::move(item));
+  }
   json j = Ok();
   j["requests"] = std::move(list);
+  j["failed_codes"] = std::move(failed);
   return j;
 }
 
@@ -491,7 +521,97 @@ Status FromJson(const json& j, PendingReply* out) {
     if (Status s = FromJson(item, &a); !s.ok()) return s;
     out->requests.push_back(std::move(a));
   }
-  return Status::Ok();
+  // Older daemons send no failed_codes.
+  if (const json* failed = r.Array("failed_codes", /*required=*/false)) {
+    for (const json& item : *failed) {
+      Reader f(item, Status::Code::kCorruption);
+      FailedCodes codes;
+      f.Text("scope", &codes.scope, /*required=*/true);
+      f.Number("failures", &codes.failures);
+      f.Number("last_failure_ms", &codes.last_failure_ms);
+      f.Number("locked_until_ms", &codes.locked_until_ms);
+      if (!f.status().ok()) return f.status();
+      out->failed_codes.push_back(std::move(codes));
+    }
+  }
+  return r.status();
+}
+
+json ToJson(const ApproverRequest& r, std::string_view op) {
+  json j{{"op", std::string(op)}, {"name", r.name}};
+  if (!r.approver.empty()) j["approver"] = r.approver;
+  if (!r.totp.empty()) j["totp"] = r.totp;
+  return j;
+}
+
+Status FromJson(const json& j, ApproverRequest* out) {
+  Reader r(j, Status::Code::kInvalidArgument);
+  r.Text("name", &out->name, /*required=*/true);
+  r.Text("approver", &out->approver);
+  r.Text("totp", &out->totp);
+  // The CLI's words are accepted too.
+  if (out->approver.empty()) r.Text("as", &out->approver);
+  if (out->totp.empty()) r.Text("code", &out->totp);
+  return r.status();
+}
+
+json ToJson(const ApproverReply& r) {
+  json j = Ok();
+  j["name"] = base::ToValidUtf8(r.name);
+  if (!r.secret.empty()) j["secret"] = r.secret;
+  if (!r.uri.empty()) j["uri"] = r.uri;
+  if (r.first) j["first"] = true;
+  if (r.removed) j["removed"] = true;
+  return j;
+}
+
+Status FromJson(const json& j, ApproverReply* out) {
+  if (Status s = ReplyPrelude(j); !s.ok()) return s;
+  Reader r(j, Status::Code::kCorruption);
+  r.Text("name", &out->name);
+  r.Text("secret", &out->secret);
+  r.Text("uri", &out->uri);
+  r.Bool("first", &out->first);
+  r.Bool("removed", &out->removed);
+  return r.status();
+}
+
+json ToJson(const ApproverListReply& r) {
+  json names = json::array();
+  for (const std::string& name : r.approvers) names.push_back(base::ToValidUtf8(name));
+  json j = Ok();
+  j["approvers"] = std::move(names);
+  return j;
+}
+
+Status FromJson(const json& j, ApproverListReply* out) {
+  if (Status s = ReplyPrelude(j); !s.ok()) return s;
+  Reader r(j, Status::Code::kCorruption);
+  r.Strings("approvers", &out->approvers);
+  if (!j.contains("approvers")) return Status::Corruption("the reply has no \"approvers\"");
+  return r.status();
+}
+
+json ToJson(const AuditInfoReply& r) {
+  json j = Ok();
+  j["public_key"] = r.public_key;
+  j["path"] = base::ToValidUtf8(r.path);
+  j["last_checkpoint"] = json{{"seq", r.checkpoint_seq}, {"hash", r.checkpoint_hash}};
+  return j;
+}
+
+Status FromJson(const json& j, AuditInfoReply* out) {
+  if (Status s = ReplyPrelude(j); !s.ok()) return s;
+  Reader r(j, Status::Code::kCorruption);
+  r.Text("public_key", &out->public_key, /*required=*/true);
+  r.Text("path", &out->path);
+  if (const json* last = r.Object("last_checkpoint")) {
+    Reader c(*last, Status::Code::kCorruption);
+    c.Number("seq", &out->checkpoint_seq);
+    c.Text("hash", &out->checkpoint_hash);
+    if (!c.status().ok()) return c.status();
+  }
+  return r.status();
 }
 
 json ToJson(const ApprovalReply& r) {

@@ -17,7 +17,8 @@
 // repair; a peer that does not know FIELD_b64 sees only the repaired text.
 //
 // Ops: check, probe, consume, pending, approve, deny, breaker_reset,
-// breaker_status, status, watch. docs/daemon.md documents each.
+// breaker_status, approver_add, approver_remove, approver_rotate,
+// approver_list, audit_info, status, watch. docs/daemon.md documents each.
 #pragma once
 
 #include <cstdint>
@@ -40,6 +41,11 @@ inline constexpr std::string_view kOpApprove = "approve";
 inline constexpr std::string_view kOpDeny = "deny";
 inline constexpr std::string_view kOpBreakerReset = "breaker_reset";
 inline constexpr std::string_view kOpBreakerStatus = "breaker_status";
+inline constexpr std::string_view kOpApproverAdd = "approver_add";
+inline constexpr std::string_view kOpApproverRemove = "approver_remove";
+inline constexpr std::string_view kOpApproverRotate = "approver_rotate";
+inline constexpr std::string_view kOpApproverList = "approver_list";
+inline constexpr std::string_view kOpAuditInfo = "audit_info";
 inline constexpr std::string_view kOpStatus = "status";
 inline constexpr std::string_view kOpWatch = "watch";
 
@@ -68,6 +74,20 @@ struct CheckRequest {
   // The caller saves what the action destroys before it runs: an approved
   // action is answered hold + approval_ready, and `consume` uses it.
   bool defer_consume = false;
+  // The PostgreSQL proxy found that a held statement destroys nothing (a
+  // catalog fact: the object does not exist, the table is empty), or saved
+  // what it destroys under a "snapshot" decision within the policy's
+  // [snapshot] limits. A plain hold of SQL drops or row destruction is then
+  // allowed and audited with what allowed it: no approval, no breaker or
+  // rate-limit count. Nothing runs on this answer alone: only the proxy
+  // that established the fact forwards the statement.
+  struct AllowedBy {
+    std::string fact;         // "table public.t is empty"
+    std::string snapshot_id;  // the vault snapshot that undoes it
+    std::string measured;     // "1 row, 4 bytes of public.knex_migrations_lock"
+    bool empty() const { return fact.empty() && snapshot_id.empty(); }
+  };
+  AllowedBy allowed_by;
 };
 
 struct CheckReply {
@@ -88,6 +108,8 @@ struct CheckReply {
   // defer_consume: approved, waiting for `consume`.
   bool approval_ready = false;
   std::string snapshot_id;
+  // Allowed by the caller's catalog fact (allowed_by), as audited.
+  std::string fact;
   // The breaker holds this agent (a human resets it).
   bool frozen = false;
 };
@@ -132,11 +154,23 @@ struct Approval {
   std::int64_t expires_ms = 0;
   std::string denied_by;
   std::string deny_reason;
+  // Wrong codes tried for this request, and until when it is locked (0: not).
+  int failed_codes = 0;
+  std::int64_t locked_until_ms = 0;
+};
+
+// Wrong codes counted against a scope ("approver:alice", "request:ap_...").
+struct FailedCodes {
+  std::string scope;
+  int failures = 0;
+  std::int64_t last_failure_ms = 0;
+  std::int64_t locked_until_ms = 0;  // 0: not locked
 };
 
 struct PendingRequest {};
 struct PendingReply {
   std::vector<Approval> requests;
+  std::vector<FailedCodes> failed_codes;  // every scope with recent failures
 };
 
 struct ApproveRequest {
@@ -180,6 +214,30 @@ struct BreakerStatusReply {
   std::vector<BreakerAgent> agents;
 };
 
+// Approver administration. The first approver: root or the daemon's own
+// user, no code. Every later change: an existing approver's code.
+struct ApproverRequest {  // approver_add, approver_remove, approver_rotate
+  std::string name;
+  std::string approver;  // who vouches (absent for the first approver)
+  std::string totp;
+};
+struct ApproverReply {
+  std::string name;
+  std::string secret;  // add and rotate: the new TOTP secret (base32), once
+  std::string uri;     // its otpauth:// URI
+  bool first = false;  // add: the first approver
+  bool removed = false;
+};
+struct ApproverListReply {
+  std::vector<std::string> approvers;
+};
+struct AuditInfoReply {
+  std::string public_key;  // hex Ed25519: what `audit verify --pubkey` expects
+  std::string path;
+  std::uint64_t checkpoint_seq = 0;  // the last durable signed checkpoint
+  std::string checkpoint_hash;
+};
+
 struct StatusRequest {};
 struct StatusReply {
   int pid = 0;
@@ -201,6 +259,8 @@ nlohmann::json ToJson(const DenyRequest& r);
 nlohmann::json ToJson(const BreakerResetRequest& r);
 nlohmann::json ToJson(const BreakerStatusRequest& r);
 nlohmann::json ToJson(const StatusRequest& r);
+// ApproverRequest needs its op: approver_add, approver_remove or approver_rotate.
+nlohmann::json ToJson(const ApproverRequest& r, std::string_view op);
 // A probe is a check's request under op "probe".
 nlohmann::json ProbeJson(const CheckRequest& r);
 
@@ -210,6 +270,7 @@ Status FromJson(const nlohmann::json& j, ApproveRequest* out);
 Status FromJson(const nlohmann::json& j, DenyRequest* out);
 Status FromJson(const nlohmann::json& j, BreakerResetRequest* out);
 Status FromJson(const nlohmann::json& j, BreakerStatusRequest* out);
+Status FromJson(const nlohmann::json& j, ApproverRequest* out);
 
 nlohmann::json ToJson(const CheckReply& r);
 nlohmann::json ToJson(const ProbeReply& r);
@@ -219,6 +280,9 @@ nlohmann::json ToJson(const ApprovalReply& r);
 nlohmann::json ToJson(const BreakerResetReply& r);
 nlohmann::json ToJson(const BreakerStatusReply& r);
 nlohmann::json ToJson(const StatusReply& r);
+nlohmann::json ToJson(const ApproverReply& r);
+nlohmann::json ToJson(const ApproverListReply& r);
+nlohmann::json ToJson(const AuditInfoReply& r);
 
 Status FromJson(const nlohmann::json& j, CheckReply* out);
 Status FromJson(const nlohmann::json& j, ProbeReply* out);
@@ -228,6 +292,9 @@ Status FromJson(const nlohmann::json& j, ApprovalReply* out);
 Status FromJson(const nlohmann::json& j, BreakerResetReply* out);
 Status FromJson(const nlohmann::json& j, BreakerStatusReply* out);
 Status FromJson(const nlohmann::json& j, StatusReply* out);
+Status FromJson(const nlohmann::json& j, ApproverReply* out);
+Status FromJson(const nlohmann::json& j, ApproverListReply* out);
+Status FromJson(const nlohmann::json& j, AuditInfoReply* out);
 
 // {"ok": false, "error": message, "status": "permission_denied"}.
 nlohmann::json ErrorJson(const Status& status);

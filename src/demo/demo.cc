@@ -162,11 +162,11 @@ HttpReply HttpCall(int port, const std::string& method, const std::string& path,
   return reply;
 }
 
-std::string Totp(const std::string& secret) {
+std::string Totp(const std::string& secret, int offset_seconds = 0) {
   auto now = std::chrono::duration_cast<std::chrono::seconds>(
                  std::chrono::system_clock::now().time_since_epoch())
                  .count();
-  return approval::TotpCode(secret, now);
+  return approval::TotpCode(secret, now + offset_seconds);
 }
 
 // ---- The agent's session ---------------------------------------------------
@@ -422,7 +422,12 @@ class Demo {
     }
     if (!up) return Fail("the daemon did not start: " + LogTail("serve.log"));
     for (const char* name : {"alice", "bob"}) {
-      RunResult added = Dualkey({"approver", "add", name, "--state", state});
+      std::vector<std::string> args = {"approver", "add", name, "--state", state};
+      // After the first, an approver is vouched for with an existing one's
+      // code (the previous step's, so alice's current code stays unused).
+      if (!secrets_.empty())
+        args.insert(args.end(), {"--as", "alice", "--code", Totp(secrets_["alice"], -30)});
+      RunResult added = Dualkey(args);
       std::size_t at = added.out.find("secret=");
       if (added.status != 0 || at == std::string::npos)
         return Fail("cannot enrol approver " + std::string(name) + ": " + added.err);

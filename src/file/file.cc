@@ -2,6 +2,7 @@
 
 #include <string>
 
+#include "protect/protect.h"
 #include "shell/internal/path_names.h"
 #include "shell/internal/paths.h"
 
@@ -10,67 +11,8 @@ namespace {
 
 using std::string_view;
 
-// dualkey's own policy and state, relative to the home. An agent that can
-// rewrite these can switch its own guard off.
-constexpr string_view kDualkeyHomeDirs[] = {".config/dualkey", ".local/state/dualkey"};
-constexpr string_view kDualkeySystemDirs[] = {"/etc/dualkey"};
-constexpr string_view kDualkeyProjectFile = ".dualkey.toml";
-
-// Hook and permission configs of the agents, by directory and file name:
-// rewriting one removes the hook that calls dualkey.
-struct AgentConfig {
-  string_view dir;
-  string_view file;
-};
-constexpr AgentConfig kAgentConfigs[] = {
-    {".claude", "settings.json"}, {".claude", "settings.local.json"},
-    {".cursor", "hooks.json"},    {".codex", "hooks.json"},
-    {".codex", "config.toml"},    {".codex", "requirements.toml"},
-    {".gemini", "settings.json"},
-};
-
-// Files a login or interactive shell runs: writing them is code that runs later.
-constexpr string_view kShellStartupFiles[] = {
-    ".bashrc",  ".bash_profile", ".bash_login",
-    ".profile", ".zshrc",        ".zprofile",
-    ".zshenv",  ".zlogin",       ".config/fish/config.fish",
-};
-
 bool IsUnder(string_view path, string_view dir) {
   return shell::IsSameOrUnder(path, dir);
-}
-
-std::string Join(string_view dir, string_view rest) {
-  std::string out(dir);
-  if (out.empty() || out.back() != '/') out.push_back('/');
-  out.append(rest);
-  return out;
-}
-
-bool IsDualkeyOwn(string_view path, string_view home) {
-  if (shell::BaseName(path) == kDualkeyProjectFile) return true;
-  for (string_view dir : kDualkeySystemDirs)
-    if (IsUnder(path, dir)) return true;
-  if (home.empty()) return false;
-  for (string_view dir : kDualkeyHomeDirs)
-    if (IsUnder(path, Join(home, dir))) return true;
-  return false;
-}
-
-bool IsAgentConfig(string_view path) {
-  string_view base = shell::BaseName(path);
-  string_view parent = shell::BaseName(shell::DirName(path));
-  for (const AgentConfig& config : kAgentConfigs)
-    if (base == config.file && parent == config.dir) return true;
-  return false;
-}
-
-bool IsShellStartup(string_view path, string_view home) {
-  if (home.empty() || !IsUnder(path, home) || path.size() <= home.size() + 1) return false;
-  string_view rel = path.substr(home.size() + 1);
-  for (string_view file : kShellStartupFiles)
-    if (rel == file) return true;
-  return false;
 }
 
 Action Make(string_view op_class, std::string target, Reversibility reversibility,
@@ -137,14 +79,13 @@ Action Classify(const shell::ResolvedPath& resolved, Operation operation, string
   const std::string word(OpWord(operation));
   const Reversibility loss = LossOf(operation);
 
-  if (IsDualkeyOwn(path, home))
-    return Make("guard.config." + word, path, Reversibility::kIrreversible, Severity::kCritical,
-                verb + " dualkey's own policy or state (" + path +
-                    "): an agent must not change the guard that checks it");
-  if (IsAgentConfig(path))
-    return Make("agent.hooks." + word, path, Reversibility::kIrreversible, Severity::kHigh,
-                verb + " an agent's hook and permission settings (" + path +
-                    "), which can switch dualkey off");
+  // dualkey's own state, keys, socket, policy and binary, and the agents'
+  // hook settings (protect/protect.h): guard.tamper, never below hold2.
+  const protect::Place place = protect::Classify(path, home);
+  if (protect::IsGuard(place.kind))
+    return Make("guard.tamper", path, Reversibility::kIrreversible, Severity::kCritical,
+                verb + " " + std::string(place.what) + " (" + path +
+                    "): an agent must not change the guard that checks it or switch it off");
 
   switch (resolved.kind) {
     case shell::PathKind::kDevice:
@@ -174,7 +115,7 @@ Action Classify(const shell::ResolvedPath& resolved, Operation operation, string
   if (shell::IsSensitiveHomeEntry(path, home))
     return Make("credentials." + word, path, Reversibility::kIrreversible, Severity::kHigh,
                 verb + " keys or credentials (" + path + ")");
-  if (IsShellStartup(path, home))
+  if (place.kind == protect::Kind::kStartupFile)
     return Make("fs." + word + ".startup", path, Reversibility::kRecoverable, Severity::kMedium,
                 verb + " a shell startup file (" + path + "), which runs in every new shell");
 

@@ -17,7 +17,8 @@ Result Check(const Request& request, const policy::Policy& policy) {
   Result result;
   switch (request.channel) {
     case Channel::kShell: {
-      shell::Analysis analysis = shell::Analyze(request.input, {request.cwd, request.home});
+      shell::Analysis analysis =
+          shell::Analyze(request.input, {request.cwd, request.home, policy.packs.get()});
       result.commands = std::move(analysis.commands);
       result.parse_error = std::move(analysis.parse_error);
       result.verdict = policy::Decide(policy, std::move(analysis.actions), subject);
@@ -54,7 +55,8 @@ Result Check(const Request& request, const policy::Policy& policy) {
         break;
       }
       result.verdict =
-          policy::Decide(policy, mcp::Classify(call, {request.cwd, request.home}), subject);
+          policy::Decide(
+          policy, mcp::Classify(call, {request.cwd, request.home, policy.packs.get()}), subject);
       break;
     }
   }

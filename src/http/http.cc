@@ -8,6 +8,7 @@
 #include <cctype>
 #include <nlohmann/json.hpp>
 
+#include "core/verbs.h"
 #include "http/internal/facts.h"
 
 namespace dualkey::http {
@@ -17,25 +18,23 @@ using internal::Facts;
 using internal::MakeAction;
 using internal::Opaque;
 
-// Last path words that destroy whatever the method: POST .../destroy.
-constexpr std::array<std::string_view, 18> kDestroyingPathVerbs = {
-    "delete",      "destroy",     "purge",        "_purge",       "wipe",        "terminate",
-    "drop",        "truncate",    "erase",        "delete_all",   "deleteall",   "delete-all",
-    "bulk_delete", "bulk-delete", "batch_delete", "batch-delete", "batchdelete", "bulkdelete"};
-
+// The last path segment read as a verb (core/verbs.h): POST .../destroy,
+// .../doDelete, .../delete_series, .../purge, .../bulk-delete destroy what
+// they name whatever the method; .../remove-tag, .../reset-password do not
+// (soft objects). Only names shaped like identifiers are read.
 bool DestroyingPath(const Facts& facts, std::string* verb) {
   const auto& segments = facts.url().segments;
   if (segments.empty()) return false;
   std::string_view last = segments.back();
   if (std::size_t colon = last.rfind(':'); colon != std::string_view::npos)
     last = last.substr(colon + 1);
-  for (std::string_view candidate : kDestroyingPathVerbs) {
-    if (internal::IEquals(last, candidate)) {
-      *verb = std::string(last);
-      return true;
-    }
-  }
-  return false;
+  if (last.empty() || last.size() > 64) return false;
+  for (char c : last)
+    if (!std::isalnum(static_cast<unsigned char>(c)) && c != '-' && c != '_') return false;
+  const verbs::Reading reading = verbs::ReadName(last);
+  if (reading.kind != verbs::Kind::kDestroy || reading.soft) return false;
+  *verb = std::string(last);
+  return true;
 }
 
 void ClassifyGeneric(const Facts& facts, std::vector<Action>* out) {

@@ -5,8 +5,10 @@
 #include <cctype>
 #include <span>
 
+#include "core/verbs.h"
 #include "file/file.h"
 #include "http/http.h"
+#include "protect/protect.h"
 #include "shell/shell.h"
 #include "sql/sql.h"
 
@@ -30,26 +32,108 @@ constexpr std::string_view kPathKeys[] = {"path",     "file",        "file_path"
                                           "dir",      "destination", "target_path"};
 constexpr std::string_view kCwdKeys[] = {"cwd", "working_directory", "workdir", "dir"};
 
-// Words in a tool's name.
-constexpr std::string_view kDestructiveVerbs[] = {
-    "delete", "drop",  "destroy", "purge", "truncate",  "remove",    "rm",
-    "wipe",   "reset", "erase",   "flush", "terminate", "unlink",    "prune",
-    "clear",  "nuke",  "rmdir",   "kill",  "revoke",    "deletemany"};
-constexpr std::string_view kReadVerbs[] = {
-    "get",     "list",      "search",  "find",      "describe", "read",    "show",    "fetch",
-    "count",   "query",     "select",  "view",      "inspect",  "explain", "status",  "info",
-    "logs",    "log",       "lookup",  "aggregate", "stat",     "diff",    "check",   "validate",
-    "preview", "download",  "head",    "tail",      "grep",     "glob",    "tree",    "ls",
-    "whoami",  "ping",      "version", "help",      "schema",   "tables",  "explore", "analyze",
-    "watch",   "summarize", "open",    "browse",    "cat"};
-constexpr std::string_view kWriteVerbs[] = {
-    "create", "add",    "update",  "insert",   "write",   "edit",   "set",     "put",
-    "post",   "send",   "comment", "upload",   "push",    "merge",  "open",    "close",
-    "assign", "label",  "move",    "rename",   "copy",    "patch",  "append",  "star",
-    "fork",   "tag",    "apply",   "scale",    "restart", "deploy", "run",     "execute",
-    "exec",   "call",   "invoke",  "start",    "stop",    "commit", "approve", "review",
-    "reply",  "save",   "store",   "replace",  "upsert",  "mkdir",  "make",    "new",
-    "init",   "enable", "disable", "schedule", "publish", "notify"};
+// Words in a tool's name are read with the shared vocabulary (core/verbs.h);
+// these add what only tool names say: process and file verbs.
+constexpr std::string_view kExtraDestroying[] = {"kill", "unlink", "revoke", "rmdir"};
+constexpr std::string_view kExtraReads[] = {"schema", "tables", "describe", "open",
+                                            "fetch",  "count",  "explain"};
+constexpr std::string_view kExtraWrites[] = {"post", "comment", "star", "save", "store"};
+// Argument names whose value is an argv list (["delete", "ns", "prod"]).
+constexpr std::string_view kArgvKeys[] = {"args",     "argv",          "arguments",
+                                          "command",  "cmd",           "command_args",
+                                          "cli_args", "argument_list", "commandargs"};
+// Words of a server or tool that talk to Redis (or a Redis-compatible store).
+constexpr std::string_view kRedisWords[] = {"redis",     "valkey",      "keydb",
+                                            "dragonfly", "cache",       "memorystore",
+                                            "upstash",   "elasticache", "kv"};
+// Redis commands, to recognise a Redis command line by its first word.
+constexpr std::string_view kRedisCommands[] = {"get",
+                                               "set",
+                                               "del",
+                                               "unlink",
+                                               "flushall",
+                                               "flushdb",
+                                               "keys",
+                                               "scan",
+                                               "hget",
+                                               "hset",
+                                               "hgetall",
+                                               "hdel",
+                                               "hmset",
+                                               "hmget",
+                                               "lpush",
+                                               "rpush",
+                                               "lpop",
+                                               "rpop",
+                                               "lrange",
+                                               "ltrim",
+                                               "lrem",
+                                               "sadd",
+                                               "srem",
+                                               "smembers",
+                                               "spop",
+                                               "zadd",
+                                               "zrem",
+                                               "zrange",
+                                               "zremrangebyscore",
+                                               "zremrangebyrank",
+                                               "expire",
+                                               "pexpire",
+                                               "ttl",
+                                               "incr",
+                                               "decr",
+                                               "mget",
+                                               "mset",
+                                               "exists",
+                                               "type",
+                                               "info",
+                                               "config",
+                                               "shutdown",
+                                               "save",
+                                               "bgsave",
+                                               "debug",
+                                               "script",
+                                               "eval",
+                                               "evalsha",
+                                               "publish",
+                                               "xadd",
+                                               "xdel",
+                                               "xtrim",
+                                               "rename",
+                                               "move",
+                                               "migrate",
+                                               "swapdb",
+                                               "select",
+                                               "ping",
+                                               "dbsize",
+                                               "client",
+                                               "acl",
+                                               "memory",
+                                               "slowlog",
+                                               "getdel",
+                                               "getex",
+                                               "append",
+                                               "strlen",
+                                               "replicaof",
+                                               "slaveof",
+                                               "function",
+                                               "fcall",
+                                               "json.del",
+                                               "json.get",
+                                               "json.set",
+                                               "ft.dropindex",
+                                               "persist",
+                                               "copy",
+                                               "restore",
+                                               "dump",
+                                               "object",
+                                               "randomkey",
+                                               "bgrewriteaof"};
+// Tool or server words that say an argument is a command to run.
+constexpr std::string_view kExecWords[] = {
+    "run", "exec",    "execute", "shell",   "terminal", "bash", "sh",     "cmd",        "command",
+    "cli", "console", "script",  "process", "spawn",    "ssh",  "invoke", "powershell", "zsh"};
+
 constexpr std::string_view kDatabaseWords[] = {"sql",        "postgres", "postgresql", "mysql",
                                                "sqlite",     "mariadb",  "supabase",   "neon",
                                                "database",   "db",       "pg",         "query",
@@ -119,6 +203,8 @@ std::string DestroyedClass(const std::vector<std::string>& words) {
 struct Payloads {
   std::vector<std::string> sql;
   std::vector<std::string> shell;
+  std::vector<std::vector<std::string>> argvs;  // argv arrays
+  std::vector<std::string> others;              // other string values, for their shape
   std::vector<std::string> paths;
   std::vector<std::string> sources;  // move/rename: these paths go away
   std::vector<std::string> urls;
@@ -145,6 +231,18 @@ void Collect(const json& value, std::string_view key, int depth, Payloads* out) 
     return;
   }
   if (value.is_array()) {
+    // ["delete", "namespace", "prod"] under args/argv/command: one argv.
+    if (In(key, kArgvKeys) && !value.empty() &&
+        std::all_of(value.begin(), value.end(), [](const json& v) { return v.is_string(); })) {
+      if (out->argvs.size() >= kMaxPayloads) {
+        out->too_big = true;
+        return;
+      }
+      std::vector<std::string> argv;
+      for (const json& element : value) argv.push_back(element.get<std::string>());
+      out->argvs.push_back(std::move(argv));
+      return;
+    }
     for (const json& element : value) Collect(element, key, depth + 1, out);
     return;
   }
@@ -173,6 +271,8 @@ void Collect(const json& value, std::string_view key, int depth, Payloads* out) 
   else if (key == "source" || key == "src" || key == "from" || key == "old_path" ||
            key == "source_path")
     out->sources.push_back(text);
+  else if (out->others.size() < kMaxPayloads)
+    out->others.push_back(text);
   if (key == "name" || key == "database" || key == "repo" || key == "project" ||
       key == "projectid" || key == "volumeid" || key == "id" || key == "bucket" || key == "table" ||
       key == "collection" || key == "namespace" || key == "resourcetype" || key == "project_id")
@@ -191,6 +291,63 @@ bool LooksLikeSql(std::string_view text) {
       "create", "grant",   "revoke",  "merge",  "copy", "do",    "call",     "explain",
       "vacuum", "analyze", "replace", "upsert", "set",  "begin", "commit",   "show"};
   return In(word, kStarts);
+}
+
+// Quotes a word for a shell command line.
+std::string ShellQuote(std::string_view word) {
+  if (!word.empty() && word.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+                                              "0123456789-_./:=@,+%") == std::string_view::npos)
+    return std::string(word);
+  std::string out = "'";
+  for (char c : word) {
+    if (c == '\'')
+      out += "'\\''";
+    else
+      out.push_back(c);
+  }
+  out.push_back('\'');
+  return out;
+}
+
+std::string JoinArgv(const std::vector<std::string>& argv) {
+  std::string line;
+  for (const std::string& word : argv) {
+    if (!line.empty()) line.push_back(' ');
+    line += ShellQuote(word);
+  }
+  return line;
+}
+
+std::string Lower(std::string_view text) {
+  std::string out(text);
+  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return out;
+}
+
+std::string FirstWord(std::string_view text) {
+  std::size_t start = text.find_first_not_of(" \t\r\n");
+  if (start == std::string_view::npos) return {};
+  std::size_t end = text.find_first_of(" \t\r\n", start);
+  return std::string(text.substr(start, end == std::string_view::npos ? end : end - start));
+}
+
+bool IsRedisCommand(std::string_view word) {
+  return In(Lower(word), kRedisCommands);
+}
+
+bool AllUpper(std::string_view word) {
+  bool letter = false;
+  for (char c : word) {
+    if (std::islower(static_cast<unsigned char>(c))) return false;
+    letter = letter || std::isupper(static_cast<unsigned char>(c));
+  }
+  return letter;
+}
+
+// The basename a word runs as ("/usr/bin/kubectl" -> "kubectl").
+std::string_view CommandName(std::string_view word) {
+  std::size_t slash = word.rfind('/');
+  return slash == std::string_view::npos ? word : word.substr(slash + 1);
 }
 
 void Retag(std::vector<Action>* actions, std::vector<Action>* out) {
@@ -280,10 +437,61 @@ std::vector<Action> Classify(const ToolCall& call, const Options& options) {
     Retag(&found, &actions);
   }
   const std::string cwd = payloads.cwd.empty() ? options.cwd : payloads.cwd;
-  for (const std::string& text : payloads.shell) {
+  const bool redis_context = any_word(kRedisWords, server_words) || any_word(kRedisWords, words);
+  const bool exec_context = any_word(kExecWords, words) || any_word(kExecWords, server_words);
+  // A program the server or tool is named after ("kubectl", "run_gcloud"),
+  // for argv lists that leave it out.
+  std::string program;
+  for (const std::vector<std::string>* list :
+       std::array<const std::vector<std::string>*, 2>{&words, &server_words})
+    for (const std::string& w : *list)
+      if (program.empty() && shell::IsKnownCommand(w) && !In(w, kExecWords)) program = w;
+  if (program.empty() && shell::IsKnownCommand(Lower(call.tool))) program = Lower(call.tool);
+  auto run_shell = [&](const std::string& line) {
     has_payload = true;
-    shell::Analysis analysis = shell::Analyze(text, {cwd, options.home});
+    shell::Analysis analysis = shell::Analyze(line, {cwd, options.home, options.packs});
     Retag(&analysis.actions, &actions);
+  };
+  auto run_sql = [&](const std::string& text) {
+    has_payload = true;
+    std::vector<Action> found = sql::Classify(text);
+    Retag(&found, &actions);
+  };
+  // What a command line (or argv) is: a program's, a Redis command, SQL.
+  // `line` is the text as given (empty for an argv).
+  auto classify_command = [&](std::vector<std::string> argv, const std::string& line) {
+    if (argv.empty()) return;
+    const std::string first = argv.front();
+    const std::string text = line.empty() ? JoinArgv(argv) : line;
+    const bool known = shell::IsKnownCommand(CommandName(first));
+    auto as_redis = [&] {
+      has_payload = true;
+      shell::Analysis analysis =
+          shell::Analyze("redis-cli " + text, {cwd, options.home, options.packs});
+      Retag(&analysis.actions, &actions);
+    };
+    if (!known && redis_context && IsRedisCommand(first)) return as_redis();
+    if (!known && LooksLikeSql(text) && (sql::ParsesAsPostgres(text) || AllUpper(first)))
+      return run_sql(text);
+    if (!known && AllUpper(first) && IsRedisCommand(first)) return as_redis();
+    if (!known && !program.empty() && CommandName(first) != program)
+      return run_shell(program + " " + text);
+    run_shell(text);
+  };
+  for (const std::string& text : payloads.shell) {
+    std::string first = FirstWord(text);
+    if (first.empty()) continue;
+    classify_command({first}, text);
+  }
+  for (const std::vector<std::string>& argv : payloads.argvs) classify_command(argv, "");
+  // In a tool that runs things, any other argument shaped like a command
+  // line of a known program is one.
+  if (exec_context) {
+    for (const std::string& text : payloads.others) {
+      std::string first = FirstWord(text);
+      if (first.empty() || !shell::IsKnownCommand(CommandName(first))) continue;
+      run_shell(text);
+    }
   }
   for (const std::string& url : payloads.urls) {
     has_payload = true;
@@ -292,9 +500,16 @@ std::vector<Action> Classify(const ToolCall& call, const Options& options) {
     Retag(&found, &actions);
   }
 
-  const bool destructive_name = any_word(kDestructiveVerbs, words);
-  const bool read_name = !destructive_name && any_word(kReadVerbs, words);
-  const bool write_name = !destructive_name && !read_name && any_word(kWriteVerbs, words);
+  // The tool's name, read with the shared verb vocabulary.
+  auto name_has = [&](verbs::Kind kind, std::span<const std::string_view> extra) {
+    for (const std::string& w : words)
+      if (verbs::WordKind(w) == kind || In(w, extra)) return true;
+    return false;
+  };
+  const bool destructive_name = name_has(verbs::Kind::kDestroy, kExtraDestroying);
+  const bool read_name = !destructive_name && name_has(verbs::Kind::kRead, kExtraReads);
+  const bool write_name =
+      !destructive_name && !read_name && name_has(verbs::Kind::kWrite, kExtraWrites);
 
   // Moving or renaming removes the source from where it was.
   if (!payloads.sources.empty() &&
@@ -334,6 +549,19 @@ std::vector<Action> Classify(const ToolCall& call, const Options& options) {
                     payloads.names.empty() ? std::vector<std::string>{who} : payloads.names,
                     Reversibility::kIrreversible, Severity::kHigh,
                     who + " is a destroying tool (" + call.tool + ")"));
+  }
+
+  // A read of dualkey's secrets (its store, its keys) by any tool.
+  if (!destructive_name && !write_name) {
+    for (const std::string& path : payloads.paths) {
+      const std::string absolute = protect::ResolveLiteral(path, cwd, options.home);
+      const protect::Place place = protect::Classify(absolute, options.home);
+      if (place.kind != protect::Kind::kGuardSecret) continue;
+      actions.push_back(McpAction("guard.tamper", {absolute}, Reversibility::kIrreversible,
+                                  Severity::kCritical,
+                                  who + " reads " + std::string(place.what) + " (" + absolute +
+                                      "): an agent must not read the guard's secrets"));
+    }
   }
 
   if (call.destructive_hint) {

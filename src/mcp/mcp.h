@@ -14,6 +14,10 @@
 
 #include "core/action.h"
 
+namespace dualkey::packs {
+class Catalog;
+}
+
 namespace dualkey::mcp {
 
 struct ToolCall {
@@ -30,6 +34,7 @@ bool ParseToolCallJson(std::string_view text, ToolCall* out, std::string* error)
 struct Options {
   std::string cwd;   // where the client runs (for relative paths, shell tools)
   std::string home;
+  const packs::Catalog* packs = nullptr;  // packs in force for shell payloads; null: built-in
 };
 
 // Never empty: a call nothing can be said about yields "opaque.mcp" (held).

@@ -8,8 +8,9 @@ namespace dualkey::policy {
 namespace {
 
 Rule BuiltinRule(std::string name, std::vector<std::string> classes, int destructive,
-                 Decision decision, std::string message) {
+                 Decision decision, std::string message, bool snapshot = false) {
   Rule rule;
+  rule.snapshot = snapshot;
   rule.name = std::move(name);
   rule.classes = std::move(classes);
   rule.destructive = destructive;
@@ -52,12 +53,44 @@ bool Matches(const Rule& rule, const Action& action, const Subject& subject,
   return true;
 }
 
+}  // namespace
+
+bool IsGuardTamper(const Action& action) {
+  const std::string_view op_class = action.op_class;
+  return op_class.starts_with(kGuardTamperClass) &&
+         (op_class.size() == kGuardTamperClass.size() ||
+          op_class[kGuardTamperClass.size()] == '.');
+}
+
+namespace {
+
+
+// Strictness with "snapshot" in its place: above allow, below hold.
+int Rank(Decision decision, bool snapshot) {
+  switch (decision) {
+    case Decision::kAllow:
+      return 0;
+    case Decision::kHold:
+      return snapshot ? 1 : 2;
+    case Decision::kHold2:
+      return 3;
+    case Decision::kDeny:
+      return 4;
+  }
+  return 4;
+}
+
 // Losing a backup removes the last way back: no layer may allow it unattended.
 bool IsBackupLoss(const Action& action) {
   return action.op_class.starts_with("backup.") && IsDestructive(action);
 }
 
 }  // namespace
+
+bool SnapshotCapable(std::string_view op_class) {
+  return op_class == "db.delete.unbounded" || op_class == "db.update.unbounded" ||
+         op_class == "db.truncate" || op_class == "db.write.bounded";
+}
 
 Policy Builtin() {
   Layer layer;
@@ -68,8 +101,13 @@ Policy Builtin() {
                   "deleting backups removes the last way back: two humans must approve"),
       BuiltinRule("disk-wipes", {"disk.wipe*", "disk.format*"}, -1, Decision::kHold2,
                   "wiping or formatting a disk destroys everything on it: two humans must approve"),
-      // The actions' own reasons say enough for these two.
+      // The actions' own reasons say enough for these.
       BuiltinRule("opaque", {"opaque.*"}, -1, Decision::kHold, ""),
+      // Rows of one table: a proxy that can save them first may run the
+      // statement without a human when they are few ([snapshot] thresholds).
+      BuiltinRule("small-destruction",
+                  {"db.delete.unbounded", "db.update.unbounded", "db.truncate"}, 1, Decision::kHold,
+                  "", /*snapshot=*/true),
       BuiltinRule("destructive", {}, 1, Decision::kHold, ""),
       BuiltinRule("everything-else", {}, -1, Decision::kAllow, ""),
   };
@@ -154,24 +192,43 @@ ActionDecision ExplainOne(const Policy& policy, const Action& action, const Subj
         step.rule = rule.name.empty() ? "#" + std::to_string(i + 1) : rule.name;
         step.line = rule.line;
         step.decision = rule.decision;
+        step.snapshot = rule.snapshot;
+        const int rank = Rank(rule.decision, rule.snapshot);
+        const int current = Rank(result.decision, result.snapshot);
         if (!decided) {
           result.decision = rule.decision;
+          result.snapshot = rule.snapshot;
           result.message = rule.message;
-        } else if (tighten_only && rule.decision < result.decision) {
+        } else if (tighten_only && rank < current) {
           step.note = "this layer can only tighten: a looser rule is ignored";
-        } else if (!tighten_only || rule.decision > result.decision) {
+        } else if (!tighten_only || rank > current) {
           result.decision = rule.decision;
+          result.snapshot = rule.snapshot;
           if (!rule.message.empty()) result.message = rule.message;
         }
         decided = true;
         step.result = result.decision;
+        step.result_snapshot = result.snapshot;
         result.steps.push_back(std::move(step));
         break;  // first matching rule of each layer speaks for the layer
       }
     }
+    if (result.snapshot && !SnapshotCapable(action.op_class)) {
+      // A snapshot cannot undo this (a schema, a database, a backup...).
+      result.snapshot = false;
+      Step step;
+      step.layer = LayerKind::kBuiltin;
+      step.path = "built-in";
+      step.rule = "snapshot-scope";
+      step.decision = result.decision;
+      step.result = result.decision;
+      step.note = "a snapshot cannot undo " + action.op_class + ": held for a human";
+      result.steps.push_back(std::move(step));
+    }
     auto floor = [&](Decision minimum, std::string note) {
-      if (result.decision >= minimum) return;
+      if (Rank(result.decision, result.snapshot) >= Rank(minimum, false)) return;
       result.decision = minimum;
+      result.snapshot = false;
       Step step;
       step.layer = LayerKind::kBuiltin;
       step.path = "built-in";
@@ -182,6 +239,10 @@ ActionDecision ExplainOne(const Policy& policy, const Action& action, const Subj
       result.steps.push_back(std::move(step));
     };
     if (IsBackupLoss(action)) floor(Decision::kHold, "backup.* can never be set below hold");
+    // An agent that can change the guard, its keys or its hooks can approve
+    // itself: two humans, whatever any layer says.
+    if (IsGuardTamper(action))
+      floor(Decision::kHold2, "guard.tamper can never be set below hold2");
     if (!policy.errors.empty() && IsDestructive(action))
       floor(Decision::kHold, "a policy file failed to load: destructive actions stay held");
     if (result.message.empty()) result.message = action.reason;
@@ -196,14 +257,17 @@ Verdict Decide(const Policy& policy, std::vector<Action> actions, const Subject&
   std::vector<ActionDecision> decisions = Explain(policy, actions, subject);
   const ActionDecision* decisive = nullptr;
   for (const ActionDecision& d : decisions) {
-    if (decisive == nullptr || d.decision > decisive->decision ||
-        (d.decision == decisive->decision && d.action.severity > decisive->action.severity))
+    const int rank = Rank(d.decision, d.snapshot);
+    const int best = decisive ? Rank(decisive->decision, decisive->snapshot) : -1;
+    if (rank > best || (rank == best && d.action.severity > decisive->action.severity))
       decisive = &d;
   }
   if (decisive == nullptr) {
     verdict.reason = "nothing destructive found";
   } else {
     verdict.decision = decisive->decision;
+    // The strictest action is a snapshot-hold: so is every other held one.
+    verdict.snapshot = decisive->decision == Decision::kHold && decisive->snapshot;
     if (verdict.decision == Decision::kAllow) {
       verdict.reason = decisive->action.severity == Severity::kNone
                            ? "nothing destructive found"
@@ -241,6 +305,11 @@ std::string_view ToString(LayerKind kind) {
     case LayerKind::kProject: return "project";
   }
   return "unknown";
+}
+
+std::string_view DecisionName(Decision decision, bool snapshot) {
+  if (decision == Decision::kHold && snapshot) return "snapshot";
+  return ToString(decision);
 }
 
 bool ParseDecision(std::string_view text, Decision* out) {

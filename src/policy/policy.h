@@ -7,11 +7,16 @@
 
 #include <sys/types.h>
 
+#include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "core/action.h"
+
+namespace dualkey::packs {
+class Catalog;
+}
 
 namespace dualkey::policy {
 
@@ -30,9 +35,19 @@ struct Rule {
   Severity min_severity = Severity::kNone;
   int destructive = -1;  // -1 any, 0 only non-destructive, 1 only destructive
   Decision decision = Decision::kHold;
+  // decision = "snapshot": held (decision stays kHold), unless a component
+  // that can save what the action destroys (the PostgreSQL proxy) does so
+  // and finds it under the [snapshot] thresholds; then it runs without a
+  // human. Only for action classes such a save can undo (SnapshotCapable).
+  bool snapshot = false;
   std::string message;  // shown to the human and the agent
   int line = 0;         // where the rule starts in its file
 };
+
+// Classes whose destruction a snapshot can undo: rows deleted, overwritten
+// or truncated in one table. Never whole databases, schemas, backups or
+// dualkey itself.
+bool SnapshotCapable(std::string_view op_class);
 
 // How the daemon and the proxies pace destructive work: [breaker],
 // [rate_limit] and [blast_radius] in a policy file. Later layers override
@@ -45,6 +60,13 @@ struct Limits {
   double rate_per_minute = 20;
   double hold_rows_over = 1000;            // proxy: hold a DELETE/UPDATE touching more rows...
   double hold_table_fraction_over = 0.10;  // ...or more of its table than this
+  // [snapshot]: the "snapshot" decision runs a statement without a human
+  // only when what it destroys is at most this many rows, this many bytes
+  // and this share of its table. A migration's lock table (1 row) or a small
+  // config table qualifies; a customers table does not.
+  double snapshot_max_rows = 100;
+  double snapshot_max_bytes = 1 << 20;
+  double snapshot_max_table_fraction = 1.0;
 };
 
 struct Layer {
@@ -66,6 +88,10 @@ struct Policy {
   bool lock_user = false;
   Limits limits;
   std::vector<std::string> errors;  // "path:line: message" for files that failed
+  // The packs in force beside the built-in ones (packs/catalog.h): system,
+  // user and project pack files found next to the policy layers. Null: the
+  // built-in packs only. A pack file that fails to load is in `errors`.
+  std::shared_ptr<const packs::Catalog> packs;
 };
 
 // Who is asking: rules can match on it.
@@ -93,8 +119,16 @@ struct Sources {
 Policy Builtin();
 
 // The layers from `sources`. Never fails: errors are kept in Policy::errors
-// and make every destructive action held.
+// and make every destructive action held. Also loads the pack files in the
+// packs/ directories beside the system and user files and in the project's
+// .dualkey/packs (a project's packs, and on a protected install the user's,
+// can only add holds).
 Policy Load(const Sources& sources);
+
+// Actions of this class (dualkey's own state, policy, keys, hooks, processes)
+// are never decided below hold2, whatever a layer says.
+inline constexpr std::string_view kGuardTamperClass = "guard.tamper";
+bool IsGuardTamper(const Action& action);
 
 // Sources for a command running in `cwd` as this process's user. On a
 // protected install (install::CurrentLayout()) ProtectedSources for getuid();
@@ -126,12 +160,15 @@ struct Step {
   int line = 0;
   Decision decision = Decision::kAllow;  // what the rule said
   Decision result = Decision::kAllow;    // the decision after this step
+  bool snapshot = false;                 // the rule said "snapshot"
+  bool result_snapshot = false;          // ... and that still stands after this step
   std::string note;                      // "tighten-only layer: ignored a loosening"
 };
 
 struct ActionDecision {
   Action action;
   Decision decision = Decision::kAllow;
+  bool snapshot = false;  // decision is kHold, and a snapshot may stand in for the human
   std::string message;  // the deciding rule's message, else the action's reason
   std::vector<Step> steps;
 };
@@ -151,5 +188,8 @@ Verdict FailClosed(std::string reason);
 
 std::string_view ToString(LayerKind kind);
 bool ParseDecision(std::string_view text, Decision* out);
+// "snapshot" for a held decision a snapshot may stand in for, else the
+// decision's own name.
+std::string_view DecisionName(Decision decision, bool snapshot);
 
 }  // namespace dualkey::policy

@@ -15,6 +15,9 @@
 #include "install/layout.h"
 
 namespace dualkey::policy {
+
+void LoadPacks(const Sources& sources, Policy* policy);  // policy_packs.cc
+
 namespace {
 
 std::string Where(const std::string& path, const toml::source_region& region) {
@@ -111,8 +114,12 @@ bool ParseRule(const toml::table& table, const std::string& path, Rule* rule,
       rule->destructive = value->get() ? 1 : 0;
     } else if (name == "decision") {
       const auto* value = node.as_string();
-      if (value == nullptr || !ParseDecision(value->get(), &rule->decision)) {
-        errors->push_back(key_where + ": \"decision\" must be allow, hold, hold2 or deny");
+      if (value != nullptr && value->get() == "snapshot") {
+        rule->decision = Decision::kHold;
+        rule->snapshot = true;
+      } else if (value == nullptr || !ParseDecision(value->get(), &rule->decision)) {
+        errors->push_back(key_where +
+                          ": \"decision\" must be allow, snapshot, hold, hold2 or deny");
         ok = false;
         continue;
       }
@@ -125,7 +132,8 @@ bool ParseRule(const toml::table& table, const std::string& path, Rule* rule,
     }
   }
   if (!has_decision) {
-    errors->push_back(where + ": a rule needs a \"decision\" (allow, hold, hold2 or deny)");
+    errors->push_back(where +
+                      ": a rule needs a \"decision\" (allow, snapshot, hold, hold2 or deny)");
     ok = false;
   }
   return ok;
@@ -170,6 +178,9 @@ constexpr LimitKey kLimitKeys[] = {
     {"rate_limit.per_minute", 0.01, 1e6, false, false},
     {"blast_radius.hold_rows_over", 0, 1e15, false, false},
     {"blast_radius.hold_table_fraction_over", 0, 1, false, false},
+    {"snapshot.max_rows", 0, 1e12, false, true},
+    {"snapshot.max_bytes", 0, 1e15, false, true},
+    {"snapshot.max_table_fraction", 0, 1, false, false},
 };
 
 const LimitKey* FindLimit(std::string_view key) {
@@ -185,6 +196,9 @@ double GetLimit(const Limits& limits, std::string_view key) {
   if (key == "rate_limit.burst") return limits.rate_burst;
   if (key == "rate_limit.per_minute") return limits.rate_per_minute;
   if (key == "blast_radius.hold_rows_over") return limits.hold_rows_over;
+  if (key == "snapshot.max_rows") return limits.snapshot_max_rows;
+  if (key == "snapshot.max_bytes") return limits.snapshot_max_bytes;
+  if (key == "snapshot.max_table_fraction") return limits.snapshot_max_table_fraction;
   return limits.hold_table_fraction_over;
 }
 
@@ -201,6 +215,12 @@ void SetLimit(Limits* limits, std::string_view key, double value) {
     limits->hold_rows_over = value;
   else if (key == "blast_radius.hold_table_fraction_over")
     limits->hold_table_fraction_over = value;
+  else if (key == "snapshot.max_rows")
+    limits->snapshot_max_rows = value;
+  else if (key == "snapshot.max_bytes")
+    limits->snapshot_max_bytes = value;
+  else if (key == "snapshot.max_table_fraction")
+    limits->snapshot_max_table_fraction = value;
 }
 
 std::string FormatNumber(double value) {
@@ -250,7 +270,8 @@ bool ParseLayer(std::string_view text, LayerKind kind, std::string path, Layer* 
       } else {
         out->lock_user = value->get();
       }
-    } else if (name == "breaker" || name == "rate_limit" || name == "blast_radius") {
+    } else if (name == "breaker" || name == "rate_limit" || name == "blast_radius" ||
+               name == "snapshot") {
       const auto* table = node.as_table();
       if (table == nullptr) {
         errors->push_back(where + ": \"" + std::string(name) + "\" must be a table");
@@ -285,7 +306,8 @@ bool ParseLayer(std::string_view text, LayerKind kind, std::string path, Layer* 
     } else {
       errors->push_back(
           where + ": unknown key \"" + std::string(name) +
-          "\" (mode, env, lock_user, [breaker], [rate_limit], [blast_radius], [[rules]])");
+          "\" (mode, env, lock_user, [breaker], [rate_limit], [blast_radius], [snapshot], "
+          "[[rules]])");
     }
   }
   return errors->size() == errors_before;
@@ -330,6 +352,7 @@ Policy Load(const Sources& sources) {
       if (!tighten_only || tighter) SetLimit(&policy.limits, key, value);
     }
   }
+  LoadPacks(sources, &policy);
   std::string_view labels = sources.env_labels;
   while (!labels.empty()) {
     std::size_t comma = labels.find(',');

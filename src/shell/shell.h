@@ -10,11 +10,17 @@
 
 #include "core/action.h"
 
+namespace dualkey::packs {
+class Catalog;
+}
+
 namespace dualkey::shell {
 
 struct Options {
   std::string cwd;   // absolute working directory; empty if unknown
   std::string home;  // the user's home directory (for ~ and $HOME)
+  // The packs in force (packs/catalog.h); null: the built-in packs only.
+  const packs::Catalog* packs = nullptr;
 };
 
 // One command that would run, for display: "rm -rf /srv/data" at depth 1
@@ -34,5 +40,10 @@ struct Analysis {
 
 // Never throws; input size, nesting and work are bounded.
 Analysis Analyze(std::string_view command_line, const Options& options);
+
+// True when a pack (built-in C++ or data pack) names the command `name`
+// (a basename): "kubectl", "gh", "rm". Unknown commands are still read for
+// their verbs; this only says whether a word is a known program.
+bool IsKnownCommand(std::string_view name);
 
 }  // namespace dualkey::shell

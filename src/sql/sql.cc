@@ -18,6 +18,28 @@ namespace dualkey::sql {
 namespace internal {
 namespace {
 
+// What a statement PostgreSQL's grammar rejected says about its dialect:
+// MySQL's backtick identifiers, DESCRIBE and SHOW INDEX/CREATE TABLE;
+// SQLite's PRAGMA and ATTACH. kPostgres when nothing says so.
+Dialect GuessDialect(std::span<const Token> statement) {
+  if (statement.empty()) return Dialect::kPostgres;
+  const Token& first = statement.front();
+  for (std::string_view word : {"PRAGMA", "ATTACH", "DETACH"})
+    if (IsWord(first, word)) return Dialect::kSqlite;
+  for (std::string_view word : {"DESC", "DESCRIBE", "SHOW", "USE", "REPLACE"})
+    if (IsWord(first, word)) return Dialect::kMySql;
+  for (const Token& token : statement) {
+    if (token.kind != TokenKind::kString && token.text.starts_with("`")) return Dialect::kMySql;
+    if (IsWord(token, "AUTO_INCREMENT") || IsWord(token, "UNSIGNED") || IsWord(token, "ENGINE"))
+      return Dialect::kMySql;
+    if (IsWord(token, "AUTOINCREMENT")) return Dialect::kSqlite;
+  }
+  return Dialect::kPostgres;
+}
+
+void ClassifyOtherDialect(std::string_view sql, Dialect dialect, Session& session,
+                          std::vector<Action>& out);
+
 // PostgreSQL input the grammar rejects: the database would reject it too,
 // but the text may be another dialect sent the wrong way, so fail closed.
 // Statements are split with PostgreSQL's lexical rules; each is parsed on its
@@ -34,6 +56,12 @@ void ClassifyRejectedPostgres(std::string_view sql, const std::string& parse_err
   for (std::span<const Token> statement : SplitStatements(tokens)) {
     std::string error;
     if (ClassifyPostgres(SourceText(statement), session, out, &error)) continue;
+    // MySQL or SQLite sent without a hint: read it as that dialect, which
+    // fails closed on its own for what it does not know.
+    if (Dialect dialect = GuessDialect(statement); dialect != Dialect::kPostgres) {
+      ClassifyOtherDialect(SourceText(statement), dialect, session, out);
+      continue;
+    }
     std::vector<Action> guessed;
     ClassifyTokens(statement, Dialect::kPostgres, session, guessed);
     bool any_destructive = false;

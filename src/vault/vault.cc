@@ -523,9 +523,9 @@ std::optional<PruneReport> Vault::Prune(const PruneOptions& options, std::string
     *error = "cannot open the vault's audit log (prune needs it): " + *error;
     return std::nullopt;
   }
+  std::string audit_error;
   auto record = [&](const std::string& kind, Json fields) {
     fields["vault"] = impl_->dir;
-    std::string audit_error;
     return log->Append(audit::Record{kind, base::JsonDump(fields)}, &audit_error) != 0;
   };
   auto refuse = [&](const std::string& why) -> std::optional<PruneReport> {
@@ -534,19 +534,19 @@ std::optional<PruneReport> Vault::Prune(const PruneOptions& options, std::string
     return std::nullopt;
   };
 
-  // A human's TOTP code, checked exactly as the daemon checks approvals.
-  if (options.approver.empty()) return refuse("prune needs --approver NAME and --totp CODE");
+  // A human's TOTP code, checked where the daemon checks its codes (with the
+  // same lockouts); spent only once the prune's audit record is durable.
+  if (options.approver.empty()) return refuse("prune needs --as NAME and --code CODE");
   std::unique_ptr<approval::Store> store = approval::OpenStore(options.store, error);
   if (!store) return refuse("cannot open the approval store " + options.store + ": " + *error);
-  std::string secret;
-  if (!store->ApproverSecret(options.approver, &secret, error))
-    return refuse("unknown approver '" + options.approver +
-                  "' (add one with `dualkey approver add NAME`)");
-  std::int64_t step = 0;
-  if (!approval::CheckTotp(secret, options.totp, internal::NowMs() / 1000, &step))
-    return refuse("wrong or expired TOTP code for approver '" + options.approver + "'");
-  if (!store->UseTotpStep(options.approver, step, error))
-    return refuse("this TOTP code was already used; wait for the next one");
+  const approval::AuthResult auth = approval::Authorize(
+      *store, options.approver, options.totp, "vault_prune:" + impl_->dir, internal::NowMs());
+  if (!auth.status.ok()) return refuse(auth.status.message());
+  auto spend = [&]() {
+    if (store->UseTotpStep(auth.spend.approver, auth.spend.step, error)) return true;
+    record("vault_prune_not_applied", Json{{"approver", options.approver}, {"why", *error}});
+    return false;
+  };
 
   // What has expired, by the wall clock; nothing else can be chosen.
   const std::int64_t now = internal::NowMs();
@@ -615,22 +615,34 @@ std::optional<PruneReport> Vault::Prune(const PruneOptions& options, std::string
   }
   report.packs_removed = remove_packs.size();
   if (options.dry_run) {
-    record("vault_prune_dry_run", Json{{"approver", options.approver},
-                                       {"would_remove", expired},
-                                       {"packs", remove_packs.size()}});
+    if (!record("vault_prune_dry_run", Json{{"approver", options.approver},
+                                            {"would_remove", expired},
+                                            {"packs", remove_packs.size()}})) {
+      *error =
+          "cannot record the prune in the audit log (" + audit_error + "); the code is unspent";
+      return std::nullopt;
+    }
+    if (!spend()) return std::nullopt;
     return report;
   }
   if (expired.empty() && remove_packs.empty()) {
-    record("vault_prune", Json{{"approver", options.approver}, {"removed", Json::array()}});
+    if (!record("vault_prune", Json{{"approver", options.approver}, {"removed", Json::array()}})) {
+      *error =
+          "cannot record the prune in the audit log (" + audit_error + "); the code is unspent";
+      return std::nullopt;
+    }
+    if (!spend()) return std::nullopt;
     return report;
   }
   if (!record("vault_prune", Json{{"approver", options.approver},
                                   {"removed", expired},
                                   {"packs", remove_packs.size()},
                                   {"bytes", report.bytes_freed}})) {
-    *error = "cannot record the prune in the audit log; nothing deleted";
+    *error = "cannot record the prune in the audit log (" + audit_error +
+             "); nothing deleted and the code is unspent";
     return std::nullopt;
   }
+  if (!spend()) return std::nullopt;
   // Order keeps the vault consistent at every step: the new index (only
   // surviving packs) is durable first; then snapshots go, then old index
   // objects, then packs nothing references any more.

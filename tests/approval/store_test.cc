@@ -508,6 +508,191 @@ TEST_P(StoreTest, TwoDaemonsAcceptOneTotpStepOnce) {
   }
 }
 
+// ---- Second factors: lockouts, spending with the effect ----------------------
+
+TEST_P(StoreTest, FailuresLockAScopeAfterAHandfulAndTheLockoutGrows) {
+  std::string error;
+  LockoutPolicy policy;
+  std::vector<Lockout> before, after;
+  bool locked = false;
+  std::int64_t now = kNow;
+  for (int i = 1; i <= policy.free_failures; ++i) {
+    ASSERT_TRUE(store_->BeginAuthAttempt({"approver:alice", "request:ap_1"}, now, policy, &locked,
+                                         &before, &after, &error))
+        << error;
+    EXPECT_FALSE(locked) << "attempt " << i;
+    ASSERT_EQ(after.size(), 2u);
+    EXPECT_EQ(after[0].failures, i);
+  }
+  // The fifth failure locked both scopes for 30 s: refused unseen, not counted.
+  EXPECT_EQ(after[0].locked_until_ms, now + 30'000);
+  ASSERT_TRUE(store_->BeginAuthAttempt({"approver:alice"}, now + 29'000, policy, &locked, &before,
+                                       &after, &error));
+  EXPECT_TRUE(locked);
+  EXPECT_EQ(after[0].failures, policy.free_failures);
+  // After it, one more failure locks for twice as long, and so on.
+  ASSERT_TRUE(store_->BeginAuthAttempt({"approver:alice"}, now + 30'000, policy, &locked, &before,
+                                       &after, &error));
+  EXPECT_FALSE(locked);
+  EXPECT_EQ(after[0].locked_until_ms, now + 30'000 + 60'000);
+  // Another scope is untouched; the list shows both that failed.
+  ASSERT_TRUE(
+      store_->BeginAuthAttempt({"approver:bob"}, now, policy, &locked, &before, &after, &error));
+  EXPECT_FALSE(locked);
+  std::vector<Lockout> rows;
+  ASSERT_TRUE(store_->Lockouts(now + 31'000, policy, &rows, &error)) << error;
+  ASSERT_EQ(rows.size(), 3u);
+  EXPECT_EQ(rows[0].scope, "approver:alice");
+  EXPECT_EQ(rows[0].failures, policy.free_failures + 1);
+  // A day without failures starts over.
+  ASSERT_TRUE(store_->BeginAuthAttempt({"approver:alice"}, now + 2 * policy.forget_after_ms, policy,
+                                       &locked, &before, &after, &error));
+  EXPECT_FALSE(locked);
+  EXPECT_EQ(after[0].failures, 1);
+}
+
+TEST_P(StoreTest, ForgivingARightCodeRestoresTheCountUnlessItMovedOn) {
+  std::string error;
+  LockoutPolicy policy;
+  std::vector<Lockout> before, after, before2, after2;
+  bool locked = false;
+  ASSERT_TRUE(
+      store_->BeginAuthAttempt({"approver:alice"}, kNow, policy, &locked, &before, &after, &error));
+  ASSERT_TRUE(store_->ForgiveAuthAttempt(before, after, &error)) << error;
+  std::vector<Lockout> rows;
+  ASSERT_TRUE(store_->Lockouts(kNow, policy, &rows, &error));
+  EXPECT_TRUE(rows.empty()) << rows.size();
+  // Two attempts at once: forgiving the first must not erase the second.
+  ASSERT_TRUE(
+      store_->BeginAuthAttempt({"approver:alice"}, kNow, policy, &locked, &before, &after, &error));
+  ASSERT_TRUE(store_->BeginAuthAttempt({"approver:alice"}, kNow + 1, policy, &locked, &before2,
+                                       &after2, &error));
+  ASSERT_TRUE(store_->ForgiveAuthAttempt(before, after, &error)) << error;
+  ASSERT_TRUE(store_->Lockouts(kNow + 1, policy, &rows, &error));
+  ASSERT_EQ(rows.size(), 1u);
+  EXPECT_EQ(rows[0].failures, 2);
+}
+
+TEST_P(StoreTest, TwoDaemonsCountEveryFailureOnce) {
+  std::unique_ptr<Store> second = Open();
+  ASSERT_NE(second, nullptr);
+  LockoutPolicy policy;
+  policy.free_failures = 1000;  // count only
+  std::atomic<int> counted{0};
+  auto guess = [&](Store* store) {
+    for (int i = 0; i < 25; ++i) {
+      std::string why;
+      bool locked = false;
+      std::vector<Lockout> before, after;
+      if (store->BeginAuthAttempt({"approver:alice", "request:ap_x"}, kNow, policy, &locked,
+                                  &before, &after, &why))
+        counted.fetch_add(1);
+    }
+  };
+  std::thread a(guess, store_.get());
+  std::thread b(guess, second.get());
+  a.join();
+  b.join();
+  std::vector<Lockout> rows;
+  std::string error;
+  ASSERT_TRUE(store_->Lockouts(kNow, policy, &rows, &error)) << error;
+  ASSERT_EQ(rows.size(), 2u);
+  EXPECT_EQ(counted.load(), 50);
+  EXPECT_EQ(rows[0].failures, 50);
+  EXPECT_EQ(rows[1].failures, 50);
+}
+
+TEST_P(StoreTest, TheCodeIsSpentWithTheEffectOrNotAtAll) {
+  std::string error;
+  ASSERT_TRUE(store_->AddApprover("alice", NewTotpSecret(), &error)) << error;
+  Request held = MustHold(Held("rm -rf /srv"));
+  TotpSpend spend{"alice", 1000};
+  Request out;
+  ASSERT_TRUE(store_->Approve(held.id, "alice", kNow, &out, &error, &spend)) << error;
+  std::int64_t last_step = -1;
+  ASSERT_TRUE(store_->ApproverSecret("alice", nullptr, &error, &last_step));
+  EXPECT_EQ(last_step, 1000);
+  // The same step again: the effect fails and nothing changes.
+  ASSERT_TRUE(store_->SetFrozen("claude", true, "breaker", &error));
+  EXPECT_FALSE(store_->SetFrozen("claude", false, "reset", &error, &spend));
+  EXPECT_NE(error.find("already used"), std::string::npos) << error;
+  bool frozen = false;
+  ASSERT_TRUE(store_->IsFrozen("claude", &frozen, &error));
+  EXPECT_TRUE(frozen);
+  // An approval that cannot apply (already approved) leaves the step unspent.
+  TotpSpend later{"alice", 1005};
+  EXPECT_FALSE(store_->Approve(held.id, "alice", kNow, &out, &error, &later));
+  ASSERT_TRUE(store_->ApproverSecret("alice", nullptr, &error, &last_step));
+  EXPECT_EQ(last_step, 1000);
+  EXPECT_TRUE(store_->SetFrozen("claude", false, "reset", &error, &later)) << error;
+}
+
+TEST_P(StoreTest, ReleasingAConsumptionMakesTheApprovalUsableAgain) {
+  std::string error;
+  Request held = MustHold(Held("rm -rf /srv/r"));
+  Request out;
+  ASSERT_TRUE(store_->Approve(held.id, "alice", kNow, &out, &error));
+  ASSERT_TRUE(store_->ConsumeApproval(held.action_hash, kNow, &out, &error)) << error;
+  ASSERT_TRUE(store_->ReleaseConsumption(held.id, &error)) << error;
+  EXPECT_FALSE(store_->ReleaseConsumption(held.id, &error)) << "only a consumed one";
+  ASSERT_TRUE(store_->ConsumeApproval(held.action_hash, kNow, &out, &error)) << error;
+  EXPECT_FALSE(store_->ConsumeApproval(held.action_hash, kNow, &out, &error));
+}
+
+TEST_P(StoreTest, ApproverAdministration) {
+  std::string error;
+  const std::string alice = NewTotpSecret();
+  ASSERT_TRUE(store_->AddApprover("alice", alice, &error, /*only_if_first=*/true)) << error;
+  EXPECT_FALSE(store_->AddApprover("bob", NewTotpSecret(), &error, /*only_if_first=*/true));
+  EXPECT_NE(error.find("already enrolled"), std::string::npos) << error;
+  TotpSpend spend{"alice", 10};
+  ASSERT_TRUE(store_->AddApprover("bob", NewTotpSecret(), &error, false, &spend)) << error;
+  EXPECT_FALSE(store_->AddApprover("carol", NewTotpSecret(), &error, false, &spend))
+      << "the step was spent";
+  // Rotation replaces the secret.
+  const std::string fresh = NewTotpSecret();
+  TotpSpend rotate{"bob", 11};
+  ASSERT_TRUE(store_->RotateApprover("alice", fresh, &rotate, &error)) << error;
+  std::string secret;
+  ASSERT_TRUE(store_->ApproverSecret("alice", &secret, &error));
+  EXPECT_EQ(secret, fresh);
+  EXPECT_FALSE(store_->RotateApprover("mallory", fresh, nullptr, &error));
+  // Removal, but never of the last approver.
+  TotpSpend remove{"alice", 12};
+  ASSERT_TRUE(store_->RemoveApprover("bob", &remove, &error)) << error;
+  TotpSpend last{"alice", 13};
+  EXPECT_FALSE(store_->RemoveApprover("alice", &last, &error));
+  EXPECT_NE(error.find("last approver"), std::string::npos) << error;
+  std::int64_t last_step = -1;
+  ASSERT_TRUE(store_->ApproverSecret("alice", nullptr, &error, &last_step));
+  EXPECT_EQ(last_step, 12) << "a refused removal spends nothing";
+}
+
+TEST_P(StoreTest, AuditSealsAreRememberedPerLog) {
+  std::string error;
+  AuditSeal seal;
+  bool found = true;
+  ASSERT_TRUE(store_->LastAuditSeal("host:/var/lib/dualkey/audit.jsonl", &seal, &found, &error));
+  EXPECT_FALSE(found);
+  for (std::uint64_t seq : {5u, 1005u, 17u}) {
+    AuditSeal s{"host:/var/lib/dualkey/audit.jsonl",
+                seq,
+                std::string(64, 'a' + seq % 6),
+                std::string(128, '0'),
+                std::string(64, 'f'),
+                kNow};
+    ASSERT_TRUE(store_->RememberAuditSeal(s, &error)) << error;
+  }
+  AuditSeal other{"other:/x",           99999, std::string(64, '1'), std::string(128, '0'),
+                  std::string(64, 'e'), kNow};
+  ASSERT_TRUE(store_->RememberAuditSeal(other, &error)) << error;
+  ASSERT_TRUE(store_->LastAuditSeal("host:/var/lib/dualkey/audit.jsonl", &seal, &found, &error));
+  ASSERT_TRUE(found);
+  EXPECT_EQ(seal.seq, 1005u);
+  EXPECT_EQ(seal.hash, std::string(64, 'a' + 1005 % 6));
+  EXPECT_EQ(seal.public_key, std::string(64, 'f'));
+}
+
 INSTANTIATE_TEST_SUITE_P(Backends, StoreTest,
                          ::testing::Values(Backend::kSqlite, Backend::kPostgres),
                          [](const ::testing::TestParamInfo<Backend>& info) {

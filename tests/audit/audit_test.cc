@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 #include <openssl/evp.h>
 #include <signal.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -94,6 +95,15 @@ class AuditTest : public ::testing::Test {
     return std::any_of(report.problems.begin(), report.problems.end(),
                        [&](const std::string& p) { return p.find(text) != std::string::npos; });
   }
+  static bool AnyNoteHas(const VerifyReport& report, const std::string& text) {
+    return std::any_of(report.notes.begin(), report.notes.end(),
+                       [&](const std::string& n) { return n.find(text) != std::string::npos; });
+  }
+  static std::string Notes(const VerifyReport& report) {
+    std::string all;
+    for (const std::string& n : report.notes) all += n + "\n";
+    return all;
+  }
   static std::string Problems(const VerifyReport& report) {
     std::string all;
     for (const std::string& p : report.problems) all += p + "\n";
@@ -125,9 +135,11 @@ TEST_F(AuditTest, RoundTripVerifiesAndReads) {
   EXPECT_TRUE(report.ok) << Problems(report);
   EXPECT_EQ(report.entries, 10u);
   EXPECT_EQ(report.last_seq, 10u);
-  EXPECT_EQ(report.checkpoints, 1u);  // the one written on clean close
+  EXPECT_EQ(report.checkpoints, 2u);  // "open" at seq 0, "close" at seq 10
   EXPECT_EQ(report.last_checkpoint_seq, 10u);
-  EXPECT_TRUE(report.notes.empty());
+  EXPECT_FALSE(AnyNoteHas(report, "not covered")) << Notes(report);
+  EXPECT_TRUE(AnyNoteHas(report, "pin it with --pubkey")) << Notes(report);
+  EXPECT_TRUE(Verify(options_.path, report.public_key).notes.empty());
 
   std::string error;
   std::vector<Entry> entries = Read(options_.path, 0, &error);
@@ -149,11 +161,13 @@ TEST_F(AuditTest, HashIsSha256OfPrevNewlineCanonicalRecord) {
   EXPECT_EQ(header["dualkey_audit"], 1);
   EXPECT_EQ(header["public_key"].get<std::string>().size(), 64u);
   EXPECT_TRUE(header["created_ms"].is_number_integer());
-  EXPECT_EQ(lines[1].rfind("{\"seq\":1,\"time_ms\":", 0), 0u) << lines[1];
+  EXPECT_EQ(lines[LineOfSeq(1)].rfind("{\"seq\":1,\"time_ms\":", 0), 0u) << lines[2];
 
   std::string prev(64, '0');
   for (int i = 1; i <= 2; ++i) {
-    json entry = json::parse(lines[i]);
+    json entry = json::parse(lines[LineOfSeq(i)]);
+    // The mac is the writer's own proof; it is not part of the chain.
+    EXPECT_EQ(entry["mac"].get<std::string>().size(), 64u);
     json canonical = {{"seq", entry["seq"]},
                       {"time_ms", entry["time_ms"]},
                       {"kind", entry["kind"]},
@@ -175,10 +189,12 @@ TEST_F(AuditTest, CheckpointsEveryNEntriesAndOnClose) {
       EXPECT_EQ(value["sig"].get<std::string>().size(), 128u);
     }
   }
-  EXPECT_EQ(checkpoint_seqs, (std::vector<std::uint64_t>{3, 6, 7}));
+  EXPECT_EQ(checkpoint_seqs, (std::vector<std::uint64_t>{0, 3, 6, 7}));
+  EXPECT_EQ(json::parse(lines[1])["checkpoint"]["event"], "open");
+  EXPECT_EQ(json::parse(lines.back())["checkpoint"]["event"], "close");
   VerifyReport report = Verify(options_.path);
   EXPECT_TRUE(report.ok) << Problems(report);
-  EXPECT_EQ(report.checkpoints, 3u);
+  EXPECT_EQ(report.checkpoints, 4u);
 }
 
 TEST_F(AuditTest, FilesAreCreatedPrivate) {
@@ -236,7 +252,7 @@ TEST_F(AuditTest, ScaryDataInFieldsIsEscapedNotInterpreted) {
     std::string error;
     ASSERT_EQ(log->Append({"request\nforged", json{{"input", input}}.dump()}, &error), 1u);
   }
-  EXPECT_EQ(Lines().size(), 3u);  // header, entry, close checkpoint
+  EXPECT_EQ(Lines().size(), 4u);  // header, open checkpoint, entry, close checkpoint
   VerifyReport report = Verify(options_.path);
   EXPECT_TRUE(report.ok) << Problems(report);
   std::vector<Entry> entries = Read(options_.path, 0, nullptr);
@@ -327,8 +343,7 @@ TEST_F(AuditTest, TruncatedTailIsReportedAsTheLastSeq) {
   EXPECT_TRUE(report.ok) << Problems(report);
   EXPECT_EQ(report.last_seq, 7u);
   EXPECT_EQ(report.last_checkpoint_seq, 5u);
-  ASSERT_EQ(report.notes.size(), 1u);
-  EXPECT_NE(report.notes[0].find("after seq 5 are not covered"), std::string::npos);
+  EXPECT_TRUE(AnyNoteHas(report, "after seq 5 are not covered")) << Notes(report);
 
   std::ostringstream out, err;
   EXPECT_EQ(RunAuditCommand("verify", options_.path, 0, 0, false, out, err), 0);
@@ -351,7 +366,7 @@ TEST_F(AuditTest, DetectsACorruptSignature) {
   VerifyReport report = Verify(options_.path);
   EXPECT_FALSE(report.ok);
   EXPECT_TRUE(AnyProblemHas(report, "checkpoint at seq 2: bad signature")) << Problems(report);
-  EXPECT_EQ(report.checkpoints, 1u);  // the one at seq 4 still counts
+  EXPECT_EQ(report.checkpoints, 3u);  // open at 0, periodic and close at 4 still count
 }
 
 TEST_F(AuditTest, DetectsAnEditedCheckpointHash) {
@@ -392,7 +407,7 @@ TEST_F(AuditTest, ReplacedHeaderKeyFailsEverySignature) {
   VerifyReport with_key = Verify(options_.path, original_key);
   EXPECT_FALSE(with_key.ok);
   EXPECT_TRUE(AnyProblemHas(with_key, "line 1: header public key")) << Problems(with_key);
-  EXPECT_EQ(with_key.checkpoints, 2u);
+  EXPECT_EQ(with_key.checkpoints, 4u);
 }
 
 TEST_F(AuditTest, WholeFileRewrittenWithAnotherKeyIsCaughtByAnExternalKey) {
@@ -459,7 +474,7 @@ TEST_F(AuditTest, ReopenContinuesTheChain) {
   VerifyReport report = Verify(options_.path);
   EXPECT_TRUE(report.ok) << Problems(report);
   EXPECT_EQ(report.entries, 8u);
-  EXPECT_EQ(report.checkpoints, 2u);  // one per clean close
+  EXPECT_EQ(report.checkpoints, 4u);  // open and close, twice
 }
 
 TEST_F(AuditTest, OpenSealsAnUncheckpointedTail) {
@@ -467,11 +482,19 @@ TEST_F(AuditTest, OpenSealsAnUncheckpointedTail) {
   std::vector<std::string> lines = Lines();
   lines.pop_back();  // as if the daemon died before its closing checkpoint
   SetLines(lines);
-  { auto log = OpenLog(); }
+  OpenReport opened;
+  {
+    std::string error;
+    auto log = Log::Open(options_, &error, &opened);
+    ASSERT_NE(log, nullptr) << error;
+  }
+  EXPECT_EQ(opened.foreign_records, 0u);  // our own records: their macs say so
+  EXPECT_EQ(opened.opened.seq, 5u);
+  EXPECT_EQ(opened.opened.event, "open");
   VerifyReport report = Verify(options_.path);
   EXPECT_TRUE(report.ok) << Problems(report);
   EXPECT_EQ(report.last_checkpoint_seq, 5u);
-  EXPECT_EQ(report.checkpoints, 1u);  // Open's, and no second one on close
+  EXPECT_EQ(report.checkpoints, 3u);  // open at 0, Open's at 5, close at 5
 }
 
 TEST_F(AuditTest, TornLastLineIsCutAndTheChainContinues) {
@@ -486,14 +509,17 @@ TEST_F(AuditTest, TornLastLineIsCutAndTheChainContinues) {
   {
     auto log = OpenLog();
     ASSERT_NE(log, nullptr);
-    EXPECT_EQ(Contents(), before);  // the partial line is gone, nothing else
+    // The partial line is gone, nothing else; Open signs where it resumes.
+    EXPECT_EQ(Contents().rfind(before, 0), 0u);
+    EXPECT_EQ(Contents().find("requ", before.size()), std::string::npos);
     std::string error;
     EXPECT_EQ(log->Append({"request", "{}"}, &error), 4u) << error;
   }
   VerifyReport report = Verify(options_.path);
   EXPECT_TRUE(report.ok) << Problems(report);
   EXPECT_EQ(report.last_seq, 4u);
-  EXPECT_TRUE(report.notes.empty());
+  EXPECT_FALSE(AnyNoteHas(report, "torn")) << Notes(report);
+  EXPECT_FALSE(AnyNoteHas(report, "not covered")) << Notes(report);
 }
 
 TEST_F(AuditTest, TornHeaderIsRewritten) {
@@ -507,24 +533,42 @@ TEST_F(AuditTest, TornHeaderIsRewritten) {
   EXPECT_TRUE(Verify(options_.path).ok);
 }
 
-TEST_F(AuditTest, OpenRefusesAnEditedLastEntry) {
+TEST_F(AuditTest, OpenDoesNotSealOverAnEditedLastEntry) {
   WriteLog(3);
   std::vector<std::string> lines = Lines();
-  lines.pop_back();  // the close checkpoint
+  lines.pop_back();  // the close checkpoint: as after a crash
   std::string& last = lines.back();
   last.replace(last.find("claude"), 6, "mallet");
   SetLines(lines);
+  OpenReport opened;
   std::string error;
-  EXPECT_EQ(Log::Open(options_, &error), nullptr);
-  EXPECT_NE(error.find("seq 3"), std::string::npos) << error;
+  {
+    auto log = Log::Open(options_, &error, &opened);
+    ASSERT_NE(log, nullptr) << error;
+    // Our chain goes on from seq 2: seq 3 is Open's note naming the foreign record.
+    EXPECT_EQ(log->Append({"request", "{}"}, &error), 4u) << error;
+  }
+  EXPECT_EQ(opened.foreign_records, 1u);
+  EXPECT_EQ(opened.first_foreign_seq, 3u);
+  EXPECT_EQ(opened.first_foreign_line, 5u);  // header, open, 1, 2, then the edited 3
+  EXPECT_EQ(opened.opened.seq, 3u);          // the foreign_records note, not the edited record
+  VerifyReport report = Verify(options_.path);
+  EXPECT_FALSE(report.ok);
+  EXPECT_TRUE(AnyProblemHas(report, "found 1 record(s) it did not write")) << Problems(report);
+  EXPECT_EQ(report.first_foreign_line, 5u);
 }
 
-TEST_F(AuditTest, OpenRefusesGarbageAtTheEnd) {
+TEST_F(AuditTest, OpenReportsGarbageAtTheEndAndGoesOn) {
   WriteLog(3);
   AppendRaw("garbage\n");
+  OpenReport opened;
   std::string error;
-  EXPECT_EQ(Log::Open(options_, &error), nullptr);
-  EXPECT_NE(error.find("corrupt"), std::string::npos) << error;
+  {
+    auto log = Log::Open(options_, &error, &opened);
+    ASSERT_NE(log, nullptr) << error;
+  }
+  EXPECT_EQ(opened.foreign_records, 1u);
+  EXPECT_FALSE(Verify(options_.path).ok);
 }
 
 TEST_F(AuditTest, OpenRefusesAnotherKey) {
@@ -561,6 +605,222 @@ TEST_F(AuditTest, LongRecordsAreFoundWhenReadingTheTailBackwards) {
   EXPECT_EQ(log->Append({"request", "{}"}, &error), 2u);
   log.reset();
   EXPECT_TRUE(Verify(options_.path).ok);
+}
+
+// ---- Records the log's key did not write, and logs that lost records ----------
+
+// Appends a record chained correctly onto the file's last entry, as anyone
+// can without the key (optionally with a made-up mac).
+void AppendChained(const std::string& path, const std::string& mac = "") {
+  std::ifstream in(path, std::ios::binary);
+  json last;
+  for (std::string line; std::getline(in, line);) {
+    json value = json::parse(line, nullptr, false);
+    if (value.is_object() && value.contains("seq") && !value.contains("checkpoint")) last = value;
+  }
+  const std::uint64_t seq = last.is_null() ? 1 : last["seq"].get<std::uint64_t>() + 1;
+  const std::string prev = last.is_null() ? std::string(64, '0') : last["hash"].get<std::string>();
+  const std::int64_t time_ms = last.is_null() ? 1 : last["time_ms"].get<std::int64_t>() + 1;
+  json fields = {{"agent", "claude"}, {"decision", "allow"}, {"input", "rm -rf /"}};
+  json canonical = {{"seq", seq}, {"time_ms", time_ms}, {"kind", "verdict"}, {"fields", fields}};
+  json entry = {{"seq", seq},        {"time_ms", time_ms},
+                {"kind", "verdict"}, {"fields", fields},
+                {"prev", prev},      {"hash", Sha256Hex(prev + "\n" + canonical.dump())}};
+  if (!mac.empty()) entry["mac"] = mac;
+  std::ofstream(path, std::ios::binary | std::ios::app) << entry.dump() << "\n";
+}
+
+TEST_F(AuditTest, RecordsAppendedAfterCloseFailVerifyAndAreNeverSealedOver) {
+  WriteLog(5);
+  AppendChained(options_.path);  // while "the daemon" is stopped
+  AppendChained(options_.path);
+  // The chain is consistent, but nothing may follow the close seal.
+  VerifyReport offline = Verify(options_.path);
+  EXPECT_FALSE(offline.ok);
+  EXPECT_EQ(offline.foreign_records, 2u);
+  EXPECT_EQ(offline.first_foreign_seq, 6u);
+  EXPECT_EQ(offline.first_foreign_line, 9u);  // header, open, 1..5, close, then 6
+  EXPECT_TRUE(AnyProblemHas(offline, "line 9: seq 6: written after the log was closed"))
+      << Problems(offline);
+
+  OpenReport opened;
+  std::string error;
+  {
+    auto log = Log::Open(options_, &error, &opened);
+    ASSERT_NE(log, nullptr) << error;
+    EXPECT_EQ(log->Append({"request", "{}"}, &error), 7u) << error;
+  }
+  EXPECT_EQ(opened.foreign_records, 2u);
+  EXPECT_EQ(opened.first_foreign_seq, 6u);
+  EXPECT_EQ(opened.first_foreign_line, 9u);
+  // Our chain: 5 -> our note (6) -> 7; the foreign 6 and 7 are in no checkpoint's chain.
+  std::vector<Entry> entries = Read(options_.path, 0, nullptr);
+  ASSERT_EQ(entries.size(), 9u);
+  EXPECT_EQ(entries[7].kind, "audit.foreign_records");
+  EXPECT_EQ(entries[7].prev_hash, entries[4].hash);
+  EXPECT_EQ(entries[8].prev_hash, entries[7].hash);
+  VerifyReport after = Verify(options_.path);
+  EXPECT_FALSE(after.ok);
+  EXPECT_EQ(after.first_foreign_line, 9u);
+  EXPECT_TRUE(AnyProblemHas(after,
+                            "found 2 record(s) it did not write after its seq 5, the first "
+                            "at line 9 (seq 6)"))
+      << Problems(after);
+}
+
+TEST_F(AuditTest, RecordsAppendedAfterACrashWithoutOurMacAreForeign) {
+  WriteLog(4);
+  std::vector<std::string> lines = Lines();
+  lines.pop_back();  // no close seal: as after kill -9, the tail is unsigned
+  SetLines(lines);
+  AppendChained(options_.path);                        // no mac at all
+  AppendChained(options_.path, std::string(64, 'a'));  // a made-up one
+  EXPECT_TRUE(Verify(options_.path).ok) << "offline, an unsigned tail is only a note";
+  OpenReport opened;
+  std::string error;
+  ASSERT_NE(Log::Open(options_, &error, &opened), nullptr) << error;
+  EXPECT_EQ(opened.foreign_records, 2u);
+  EXPECT_EQ(opened.first_foreign_seq, 5u);
+  EXPECT_FALSE(Verify(options_.path).ok);
+}
+
+TEST_F(AuditTest, ExpectedCheckpointCatchesADeletedLog) {
+  CheckpointInfo sealed;
+  {
+    auto log = OpenLog();
+    ASSERT_NE(log, nullptr);
+    std::string error;
+    for (int i = 0; i < 5; ++i) ASSERT_NE(log->Append({"request", "{}"}, &error), 0u) << error;
+    ASSERT_TRUE(log->Checkpoint(&error)) << error;
+    sealed = log->LastCheckpoint();
+  }
+  ASSERT_EQ(sealed.seq, 5u);
+  std::filesystem::remove(options_.path);
+  OpenOptions expecting = options_;
+  expecting.expect_seq = sealed.seq;
+  expecting.expect_hash = sealed.hash;
+  OpenReport opened;
+  std::string error;
+  {
+    auto log = Log::Open(expecting, &error, &opened);
+    ASSERT_NE(log, nullptr) << error;
+  }
+  EXPECT_NE(opened.discontinuity.find("missing or empty"), std::string::npos)
+      << opened.discontinuity;
+  VerifyReport report = Verify(options_.path);
+  EXPECT_FALSE(report.ok) << "a fresh log after a deletion must not verify as intact";
+  EXPECT_TRUE(AnyProblemHas(report, "seq 6: follows seq 0 (records 1..5 removed"))
+      << Problems(report);
+  EXPECT_TRUE(AnyProblemHas(report, "store remembers a checkpoint at seq 5")) << Problems(report);
+}
+
+TEST_F(AuditTest, ExpectedCheckpointCatchesAShortenedLog) {
+  WriteLog(8, /*checkpoint_every=*/4);
+  std::vector<std::string> lines = Lines();
+  const std::string seal8 = json::parse(lines[LineOfSeq(8)])["hash"];
+  // Cut back to the checkpoint at 4: a consistent, signed, shorter log.
+  lines.resize(LineOfSeq(4) + 2);
+  SetLines(lines);
+  ASSERT_TRUE(Verify(options_.path).ok);
+  OpenOptions expecting = options_;
+  expecting.expect_seq = 8;
+  expecting.expect_hash = seal8;
+  OpenReport opened;
+  std::string error;
+  { ASSERT_NE(Log::Open(expecting, &error, &opened), nullptr) << error; }
+  EXPECT_NE(opened.discontinuity.find("ends at seq 4"), std::string::npos) << opened.discontinuity;
+  VerifyReport report = Verify(options_.path);
+  EXPECT_FALSE(report.ok);
+  EXPECT_TRUE(AnyProblemHas(report, "seq 9: follows seq 4 (records 5..8 removed"))
+      << Problems(report);
+}
+
+TEST_F(AuditTest, ExpectedCheckpointThatIsPresentChangesNothing) {
+  WriteLog(6, /*checkpoint_every=*/3);
+  const std::string hash3 = json::parse(Lines()[LineOfSeq(3)])["hash"];
+  OpenOptions expecting = options_;
+  expecting.expect_seq = 3;  // an older checkpoint, found by reading back
+  expecting.expect_hash = hash3;
+  OpenReport opened;
+  std::string error;
+  { ASSERT_NE(Log::Open(expecting, &error, &opened), nullptr) << error; }
+  EXPECT_TRUE(opened.discontinuity.empty()) << opened.discontinuity;
+  EXPECT_TRUE(Verify(options_.path).ok);
+  // A different hash at that seq: the records were replaced.
+  expecting.expect_hash = std::string(64, 'b');
+  { ASSERT_NE(Log::Open(expecting, &error, &opened), nullptr) << error; }
+  EXPECT_NE(opened.discontinuity.find("differs"), std::string::npos) << opened.discontinuity;
+  EXPECT_FALSE(Verify(options_.path).ok);
+}
+
+TEST_F(AuditTest, CheckpointOnDemandAndPublicKeyOfTheKeyFile) {
+  auto log = OpenLog();
+  ASSERT_NE(log, nullptr);
+  std::string error;
+  EXPECT_EQ(log->LastCheckpoint().seq, 0u);  // Open's
+  ASSERT_EQ(log->Append({"request", "{}"}, &error), 1u);
+  ASSERT_TRUE(log->Checkpoint(&error)) << error;
+  EXPECT_EQ(log->LastCheckpoint().seq, 1u);
+  EXPECT_EQ(log->LastCheckpoint().sig.size(), 128u);
+  const std::size_t lines = Lines().size();
+  ASSERT_TRUE(log->Checkpoint(&error));  // nothing new: no second line
+  EXPECT_EQ(Lines().size(), lines);
+  std::optional<std::string> key = PublicKeyOfKeyFile(options_.key_path, &error);
+  ASSERT_TRUE(key.has_value()) << error;
+  EXPECT_EQ(*key, log->PublicKey());
+  ASSERT_TRUE(log->Close(&error)) << error;
+  EXPECT_EQ(log->LastCheckpoint().event, "close");
+  EXPECT_EQ(log->Append({"request", "{}"}, &error), 0u) << "closed";
+
+  std::ostringstream out, err;
+  EXPECT_EQ(RunAuditCommand("verify", options_.path, 0, 0, false, *key, out, err), 0) << out.str();
+  EXPECT_NE(out.str().find("(pinned)"), std::string::npos) << out.str();
+  std::string wrong = *key;
+  wrong[0] = wrong[0] == 'a' ? 'b' : 'a';
+  std::ostringstream bad;
+  EXPECT_EQ(RunAuditCommand("verify", options_.path, 0, 0, false, wrong, bad, err), 1) << bad.str();
+}
+
+// A full disk (here: RLIMIT_FSIZE, which fails write() the same way): the
+// failed records are cut off whole, the chain goes on from the last written
+// one, and appends succeed again once there is room.
+TEST_F(AuditTest, AFailedWriteIsUndoneAndTheLogRecovers) {
+  WriteLog(3);
+  const off_t size_before = static_cast<off_t>(std::filesystem::file_size(options_.path));
+  pid_t child = fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) {
+    signal(SIGXFSZ, SIG_IGN);
+    std::string error;
+    auto log = Log::Open(options_, &error);
+    if (!log) _exit(10);
+    const std::string big(4000, 'x');
+    rlimit limit{};
+    getrlimit(RLIMIT_FSIZE, &limit);
+    const rlim_t hard = limit.rlim_max;
+    limit.rlim_cur = static_cast<rlim_t>(size_before + 5000);
+    if (setrlimit(RLIMIT_FSIZE, &limit) != 0) _exit(11);
+    // The first fits; the second is cut off in the middle and must vanish.
+    if (log->Append({"request", json{{"pad", big}}.dump()}, &error) != 4) _exit(12);
+    if (log->Append({"request", json{{"pad", big}}.dump()}, &error) != 0) _exit(13);
+    if (error.find("File too large") == std::string::npos) _exit(14);
+    // Failing fast while the disk is full...
+    if (log->Append({"request", "{}"}, &error, Log::Durability::kWritten) != 0) _exit(15);
+    // ...and back to normal once there is room (after the retry pause).
+    limit.rlim_cur = hard;
+    if (setrlimit(RLIMIT_FSIZE, &limit) != 0) _exit(16);
+    std::this_thread::sleep_for(std::chrono::milliseconds(150));
+    if (log->Append({"request", "{}"}, &error) != 5) _exit(17);
+    if (log->Append({"request", "{}"}, &error, Log::Durability::kWritten) != 6) _exit(18);
+    _exit(0);
+  }
+  int status = 0;
+  ASSERT_EQ(waitpid(child, &status, 0), child);
+  ASSERT_TRUE(WIFEXITED(status));
+  EXPECT_EQ(WEXITSTATUS(status), 0);
+  VerifyReport report = Verify(options_.path);
+  EXPECT_TRUE(report.ok) << Problems(report);
+  EXPECT_EQ(report.last_seq, 6u);
 }
 
 // ---- Concurrency and durability ------------------------------------------------
@@ -601,7 +861,8 @@ TEST_F(AuditTest, SixteenThreadsAppendEachRecordExactlyOnce) {
   EXPECT_EQ(records.size(), static_cast<std::size_t>(kThreads * kPerThread));
   VerifyReport report = Verify(options_.path);
   EXPECT_TRUE(report.ok) << Problems(report);
-  EXPECT_EQ(report.checkpoints, static_cast<std::uint64_t>(kThreads * kPerThread / 100));
+  // Every 100 entries, plus open and close.
+  EXPECT_EQ(report.checkpoints, static_cast<std::uint64_t>(kThreads * kPerThread / 100 + 2));
 }
 
 TEST_F(AuditTest, KillNineLosesNoAcknowledgedRecord) {

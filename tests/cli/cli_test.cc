@@ -23,18 +23,22 @@ struct RunResult {
 std::string Quote(const std::string& text) {
   std::string out = "'";
   for (char c : text) {
-    if (c == '\'') out += "'\\''";
-    else out.push_back(c);
+    if (c == '\'')
+      out += "'\\''";
+    else
+      out.push_back(c);
   }
   return out + "'";
 }
 
 RunResult Execute(const std::string& args, const std::string& stdin_text = "") {
   // Hermetic: never ask a daemon that may run on this machine.
-  std::string command = "DUALKEY_SOCKET=/nonexistent/dualkey.sock " + std::string(DUALKEY_BINARY) + " " + args;
+  std::string command =
+      "DUALKEY_SOCKET=/nonexistent/dualkey.sock " + std::string(DUALKEY_BINARY) + " " + args;
   std::string input_file;
   if (!stdin_text.empty()) {
-    input_file = std::filesystem::temp_directory_path() / ("dualkey-cli-" + std::to_string(getpid()));
+    input_file =
+        std::filesystem::temp_directory_path() / ("dualkey-cli-" + std::to_string(getpid()));
     std::ofstream(input_file) << stdin_text;
     command += " < " + input_file;
   }
@@ -91,14 +95,94 @@ TEST_P(LabelledCases, EveryCaseDecidedAsLabelled) {
     const json& c = it->second;
     bool want_held = c["expect"] == "hold";
     EXPECT_EQ(Held(result["decision"].get<std::string>()), want_held)
-        << id << " " << c["input"].dump() << " (cwd " << c.value("cwd", "-")
-        << ") expected " << c["expect"] << ", got " << result.dump();
+        << id << " " << c["input"].dump() << " (cwd " << c.value("cwd", "-") << ") expected "
+        << c["expect"] << ", got " << result.dump();
   }
   EXPECT_EQ(answered, expected.size());
 }
 
 INSTANTIATE_TEST_SUITE_P(Cases, LabelledCases,
-                         ::testing::Values("shell.jsonl", "http.jsonl", "mcp.jsonl"));
+                         ::testing::Values("shell.jsonl", "http.jsonl", "mcp.jsonl", "sql.jsonl"));
+
+class TempDir {
+ public:
+  TempDir() {
+    path_ = std::filesystem::temp_directory_path() /
+            ("dualkey-cli-packs-" + std::to_string(getpid()) + "-" +
+             ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    std::filesystem::remove_all(path_);
+    std::filesystem::create_directories(path_);
+  }
+  ~TempDir() { std::filesystem::remove_all(path_); }
+  std::string Write(const std::string& name, const std::string& text) const {
+    std::ofstream(path_ / name) << text;
+    return (path_ / name).string();
+  }
+  std::string path() const { return path_.string(); }
+
+ private:
+  std::filesystem::path path_;
+};
+
+TEST(PacksCommand, ListsTheBuiltInPacks) {
+  RunResult run = Execute("packs list --json");
+  ASSERT_EQ(run.status, 0) << run.out;
+  json out = json::parse(run.out);
+  EXPECT_GE(out["packs"].size(), 60u);
+  bool gh = false;
+  for (const json& pack : out["packs"]) gh = gh || pack["name"] == "github-cli";
+  EXPECT_TRUE(gh);
+}
+
+TEST(PacksCommand, TestRunsEveryBuiltInPacksCases) {
+  RunResult run = Execute("packs test --json");
+  ASSERT_EQ(run.status, 0) << run.out;
+  json out = json::parse(run.out);
+  EXPECT_TRUE(out["ok"].get<bool>());
+  EXPECT_GT(out["passed"].get<int>(), 400);
+}
+
+TEST(PacksCommand, TestAFileReportsFailuresAndErrors) {
+  TempDir dir;
+  std::string good = dir.Write("acme.toml",
+                               "[pack]\nname = \"acme\"\n[[tool]]\nnames = [\"acmectl\"]\n"
+                               "[[rule]]\nname = \"purge\"\ncommand = \"acmectl cache purge\"\n"
+                               "class = \"cache.clear\"\nseverity = \"low\"\n"
+                               "[[test]]\ncommand = \"acmectl cache purge\"\nexpect = \"allow\"\n"
+                               "[[test]]\ncommand = \"acmectl db drop\"\nexpect = \"hold\"\n");
+  EXPECT_EQ(Execute("packs test " + Quote(good)).status, 0);
+  std::string wrong = dir.Write("wrong.toml",
+                                "[pack]\nname = \"w\"\n[[tool]]\nnames = [\"acmectl\"]\n"
+                                "[[test]]\ncommand = \"acmectl db drop\"\nexpect = \"allow\"\n");
+  RunResult failed = Execute("packs test --json " + Quote(wrong));
+  EXPECT_EQ(failed.status, 1);
+  EXPECT_EQ(json::parse(failed.out)["failed"].get<int>(), 1);
+  std::string broken = dir.Write("broken.toml", "[pack]\nname = \"b\"\n[[tool]]\nnames = 3\n");
+  RunResult error = Execute("packs test " + Quote(broken));
+  EXPECT_EQ(error.status, 1);
+  EXPECT_NE(error.out.find("broken.toml:4"), std::string::npos) << error.out;
+}
+
+TEST(PolicyCommand, CheckReportsABrokenPackWithFileAndLine) {
+  TempDir dir;
+  std::filesystem::create_directories(dir.path() + "/packs");
+  std::string broken =
+      dir.Write("packs/x.toml", "[pack]\nname = \"x\"\n\n[[tool]]\nkind = \"odd\"\n");
+  RunResult run = Execute("policy check " + Quote(broken));
+  EXPECT_EQ(run.status, 1);
+  EXPECT_NE(run.out.find("x.toml:5"), std::string::npos) << run.out;
+}
+
+TEST(PolicyCommand, ExplainNamesThePackAndRule) {
+  RunResult run =
+      Execute("policy explain --home /home/dev --cwd /home/dev/app -- gh repo delete acme/x");
+  EXPECT_EQ(run.status, 1);
+  EXPECT_NE(run.out.find("pack github-cli, rule repo-delete"), std::string::npos) << run.out;
+  run = Execute(
+      "policy explain --json --home /home/dev --cwd /home/dev/app -- acmectl tenants purge");
+  json out = json::parse(run.out);
+  EXPECT_EQ(out["actions"][0]["origin"], "unknown-command rule");
+}
 
 TEST(CheckCommand, ExitStatusIsZeroForAllowAndOneForHold) {
   EXPECT_EQ(Execute("check --cwd /home/dev/app -- ls -la").status, 0);
@@ -114,7 +198,8 @@ TEST(CheckCommand, UsageErrorsExitTwo) {
 }
 
 TEST(CheckCommand, JsonOutputCarriesDecisionAndActions) {
-  RunResult run = Execute("check --json --cwd /home/dev/app -- " + Quote("rm -rf /var/lib/postgresql"));
+  RunResult run =
+      Execute("check --json --cwd /home/dev/app -- " + Quote("rm -rf /var/lib/postgresql"));
   EXPECT_EQ(run.status, 1);
   json out = json::parse(run.out);
   EXPECT_EQ(out["decision"], "hold");
@@ -182,11 +267,15 @@ TEST(CheckCommand, JsonlRefusesInvalidUtf8AndKeepsGoing) {
 
 TEST(CheckCommand, HttpAndMcpChannelsAreClassifiedAndFailClosedOnBadInput) {
   std::string input =
-      "{\"id\":\"h1\",\"channel\":\"http\",\"input\":{\"method\":\"GET\",\"url\":\"https://api.example.com/v1/items\"}}\n"
-      "{\"id\":\"h2\",\"channel\":\"http\",\"input\":{\"method\":\"DELETE\",\"url\":\"https://api.example.com/v1/items\"}}\n"
+      "{\"id\":\"h1\",\"channel\":\"http\",\"input\":{\"method\":\"GET\",\"url\":\"https://"
+      "api.example.com/v1/items\"}}\n"
+      "{\"id\":\"h2\",\"channel\":\"http\",\"input\":{\"method\":\"DELETE\",\"url\":\"https://"
+      "api.example.com/v1/items\"}}\n"
       "{\"id\":\"h3\",\"channel\":\"http\",\"input\":{\"url\":42}}\n"
-      "{\"id\":\"m1\",\"channel\":\"mcp\",\"input\":{\"server\":\"pg\",\"tool\":\"query\",\"arguments\":{\"sql\":\"SELECT 1\"}}}\n"
-      "{\"id\":\"m2\",\"channel\":\"mcp\",\"input\":{\"server\":\"pg\",\"tool\":\"query\",\"arguments\":{\"sql\":\"DROP TABLE t\"}}}\n"
+      "{\"id\":\"m1\",\"channel\":\"mcp\",\"input\":{\"server\":\"pg\",\"tool\":\"query\","
+      "\"arguments\":{\"sql\":\"SELECT 1\"}}}\n"
+      "{\"id\":\"m2\",\"channel\":\"mcp\",\"input\":{\"server\":\"pg\",\"tool\":\"query\","
+      "\"arguments\":{\"sql\":\"DROP TABLE t\"}}}\n"
       "{\"id\":\"m3\",\"channel\":\"mcp\",\"input\":{\"server\":\"s\"}}\n";
   std::vector<json> lines = Lines(Execute("check --jsonl -", input).out);
   ASSERT_EQ(lines.size(), 6u);

@@ -1,7 +1,6 @@
 // The daemon end to end, with the real binary: a real Unix socket, a real
 // SQLite store and audit log in a temp state directory, TOTP codes computed
 // from the approver's secret as a phone would.
-#include "daemon/client.h"
 #include "daemon/daemon.h"
 
 #include <gtest/gtest.h>
@@ -18,10 +17,12 @@
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
+#include <sstream>
 #include <string>
 #include <thread>
 
 #include "approval/approval.h"
+#include "daemon/client.h"
 
 namespace {
 
@@ -125,8 +126,12 @@ class Daemon : public ::testing::Test {
     return output;
   }
 
+  // The first approver is enrolled by root (the test); later ones need an
+  // existing approver's code (the previous step's, so alice's current one
+  // stays unused for the test).
   std::string AddApprover(const std::string& name) {
-    Output added = Run("approver add " + name + " --state " + Quote(state_.string()));
+    const std::string vouch = secret_.empty() ? "" : " --as alice --code " + Code(secret_, -1);
+    Output added = Run("approver add " + name + vouch + " --state " + Quote(state_.string()));
     EXPECT_EQ(added.status, 0) << added.out;
     std::size_t at = added.out.find("secret=");
     EXPECT_NE(at, std::string::npos) << added.out;
@@ -395,6 +400,55 @@ TEST_F(Daemon, TrustedComponentsRaiseButNeverLowerTheDecision) {
 
   EXPECT_EQ(ask("DROP TABLE orders", "allow")["decision"], "hold");
   EXPECT_EQ(ask("SELECT 1", "maybe")["ok"], false);
+}
+
+// The PostgreSQL proxy's catalog facts and small snapshots: a plain hold of
+// SQL that destroys nothing, or whose rows were saved under a "snapshot"
+// decision, is allowed and audited with what allowed it; nothing else is,
+// and none of it counts toward the breaker.
+TEST_F(Daemon, FactsAndSnapshotsAllowOnlyWhatTheyCanSpeakFor) {
+  Stop(SIGTERM);
+  Start({"--breaker-attempts", "2"});
+  std::string error;
+  auto ask = [&](const std::string& channel, const std::string& input, json by) {
+    json request{{"op", "check"},    {"channel", channel}, {"input", input},
+                 {"cwd", "pg:shop"}, {"agent", "agent1"},  {"allowed_by", by}};
+    auto reply = DaemonCall(socket_, request, 5000, &error);
+    EXPECT_TRUE(reply.has_value()) << error;
+    return reply.value_or(json::object());
+  };
+  for (int i = 0; i < 5; ++i) {
+    json dropped = ask("sql", "DROP TABLE IF EXISTS gone" + std::to_string(i),
+                       json{{"fact", "table gone does not exist"}});
+    EXPECT_EQ(dropped["decision"], "allow") << dropped.dump();
+    EXPECT_NE(dropped["reason"].get<std::string>().find("does not exist"), std::string::npos);
+    json saved = ask("sql", "UPDATE knex_migrations_lock SET is_locked = " + std::to_string(i),
+                     json{{"snapshot_id", "snap" + std::to_string(i)}, {"measured", "1 row"}});
+    EXPECT_EQ(saved["decision"], "allow") << saved.dump();
+    EXPECT_EQ(saved["snapshot_id"], "snap" + std::to_string(i));
+  }
+  // A snapshot cannot stand in for a dropped table; the shell gets nothing
+  // from a proxy's claim; a statement doing more than its drop stays held.
+  EXPECT_EQ(ask("sql", "DROP TABLE orders", json{{"snapshot_id", "s"}})["decision"], "hold");
+  EXPECT_EQ(ask("shell", "rm -rf /srv/data", json{{"fact", "empty"}})["decision"], "hold");
+  json more = ask("sql", "DROP TABLE IF EXISTS x; ALTER TABLE y DROP COLUMN z",
+                  json{{"fact", "table x does not exist"}});
+  EXPECT_EQ(more["decision"], "hold") << more.dump();
+  // Ten routine allows counted for nothing: the refused claims above were
+  // real holds, the second of them tripped the breaker of two, and now even
+  // a fact waits for the reset.
+  json frozen = ask("sql", "DROP TABLE IF EXISTS again", json{{"fact", "x"}});
+  EXPECT_EQ(frozen["decision"], "hold");
+  EXPECT_NE(frozen["reason"].get<std::string>().find("breaker"), std::string::npos)
+      << frozen.dump();
+  const std::string log = [&] {
+    std::ifstream in(state_ / "audit.jsonl");
+    std::stringstream text;
+    text << in.rdbuf();
+    return text.str();
+  }();
+  EXPECT_NE(log.find("table gone does not exist"), std::string::npos);
+  EXPECT_NE(log.find("snap4"), std::string::npos);
 }
 
 // An approved delete of files: the daemon saves them to the vault before it

@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <array>
+#include <atomic>
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
@@ -18,6 +19,7 @@
 
 #include "../approval/pg_harness.h"
 #include "approval/approval.h"
+#include "audit/audit.h"
 #include "daemon/client.h"
 #include "daemon/daemon.h"
 
@@ -193,6 +195,80 @@ TEST_F(SharedStore, ABreakerTrippedOnOneDaemonFreezesTheAgentOnTheOther) {
   json frozen = Check(1, "rm notes.txt");
   EXPECT_EQ(frozen["decision"], "hold") << frozen.dump();
   EXPECT_NE(frozen["reason"].get<std::string>().find("breaker"), std::string::npos);
+}
+
+// Guessing codes against two daemons at once: the failures are counted in
+// the shared store, so both refuse after the same handful.
+TEST_F(SharedStore, GuessesSpreadOverBothDaemonsShareOneLockout) {
+  json held = Check(0, "rm -rf /srv/guess");
+  const std::string id = held["approval_id"];
+  ASSERT_FALSE(id.empty()) << held.dump();
+  std::atomic<int> checked{0}, refused_unseen{0}, total{0};
+  const auto started = std::chrono::steady_clock::now();
+  std::vector<std::thread> guessers;
+  for (int g = 0; g < 4; ++g) {
+    guessers.emplace_back([&, g] {
+      for (int i = 0; std::chrono::steady_clock::now() - started < std::chrono::milliseconds(1500);
+           ++i) {
+        char code[8];
+        std::snprintf(code, sizeof code, "%06d", (g * 250013 + i * 104729) % 1000000);
+        json reply =
+            Ask(g % 2, json{{"op", "approve"}, {"id", id}, {"approver", "alice"}, {"totp", code}});
+        ++total;
+        const std::string error = reply.value("error", "");
+        if (error.find("wrong or expired") != std::string::npos) ++checked;
+        if (error.find("too many wrong codes") != std::string::npos) ++refused_unseen;
+        EXPECT_NE(reply["ok"], true) << code;
+      }
+    });
+  }
+  for (auto& t : guessers) t.join();
+  std::printf("[ figures  ] %d guesses at two daemons: %d checked, %d refused unseen\n",
+              total.load(), checked.load(), refused_unseen.load());
+  EXPECT_EQ(checked.load(), 5);
+  EXPECT_EQ(refused_unseen.load(), total.load() - 5);
+  // The right code waits on either daemon.
+  for (int d = 0; d < 2; ++d) {
+    json right =
+        Ask(d, json{{"op", "approve"}, {"id", id}, {"approver", "alice"}, {"totp", Code()}});
+    EXPECT_NE(right.value("error", "").find("too many wrong codes"), std::string::npos) << right;
+  }
+  // Each daemon audited the failures it saw: five in all.
+  int audited = 0;
+  for (int d = 0; d < 2; ++d) {
+    std::string error;
+    for (const auto& entry : dualkey::audit::Read(
+             (root_ / ("daemon" + std::to_string(d)) / "audit.jsonl").string(), 0, &error))
+      audited += entry.kind == "auth_failed";
+  }
+  EXPECT_EQ(audited, 5);
+}
+
+// Each daemon's signed checkpoints reach the shared store, off its host.
+TEST_F(SharedStore, AuditCheckpointsAreKeptInTheSharedStore) {
+  Check(0, "ls");
+  kill(pids_[0], SIGTERM);
+  int status;
+  waitpid(pids_[0], &status, 0);
+  pids_[0] = -1;
+  const std::string log = (root_ / "daemon0" / "audit.jsonl").string();
+  dualkey::audit::VerifyReport report = dualkey::audit::Verify(log);
+  ASSERT_TRUE(report.ok);
+  std::string error;
+  auto store = dualkey::approval::OpenStore(uri_, &error);
+  ASSERT_NE(store, nullptr) << error;
+  char host[256] = {};
+  gethostname(host, sizeof host - 1);
+  dualkey::approval::AuditSeal seal;
+  bool found = false;
+  ASSERT_TRUE(
+      store->LastAuditSeal(std::string(host) + ":" + fs::absolute(log).lexically_normal().string(),
+                           &seal, &found, &error))
+      << error;
+  ASSERT_TRUE(found);
+  EXPECT_EQ(seal.seq, report.last_checkpoint_seq);
+  EXPECT_EQ(seal.hash, report.last_hash);
+  EXPECT_EQ(seal.public_key, report.public_key);
 }
 
 }  // namespace

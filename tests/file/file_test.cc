@@ -76,15 +76,19 @@ TEST(FileWrite, DualkeysOwnConfigAndStateAreHeldEvenToCreate) {
         "/home/dev/.local/state/dualkey/approvals.db", "/home/dev/app/.dualkey.toml",
         "~/.config/dualkey/policy.toml", ".dualkey.toml"}) {
     Action action = One(path, "create");
-    EXPECT_TRUE(action.op_class.starts_with("guard.config.")) << path << " " << action.op_class;
+    EXPECT_EQ(action.op_class, "guard.tamper") << path;
     EXPECT_EQ(action.severity, Severity::kCritical) << path;
     EXPECT_TRUE(IsDestructive(action)) << path;
   }
-  EXPECT_EQ(One("/home/dev/app/.dualkey.toml", "edit").op_class, "guard.config.edit");
+  EXPECT_EQ(One("/home/dev/app/.dualkey.toml", "edit").op_class, "guard.tamper");
+  EXPECT_EQ(One("/home/dev/app/.dualkey/packs/mine.toml", "create").op_class, "guard.tamper");
+  EXPECT_EQ(One("/var/lib/dualkey/audit.key", "delete").op_class, "guard.tamper");
+  EXPECT_EQ(One("/usr/local/bin/dualkey", "write").op_class, "guard.tamper");
 }
 
 TEST(FileWrite, AgentHookConfigsAreHeld) {
-  EXPECT_EQ(One("/home/dev/.claude/settings.json", "edit").op_class, "agent.hooks.edit");
+  EXPECT_EQ(One("/home/dev/.claude/settings.json", "edit").op_class, "guard.tamper");
+  EXPECT_EQ(One("/home/dev/.codex/hooks.json", "delete").op_class, "guard.tamper");
   EXPECT_TRUE(Held("/home/dev/app/.claude/settings.local.json", "write"));
   EXPECT_TRUE(Held("/home/dev/app/.cursor/hooks.json", "create"));
   EXPECT_TRUE(Held("/home/dev/.codex/config.toml", "edit"));

@@ -75,6 +75,46 @@ TEST(McpHints, DestructiveHintAddsCaution) {
   EXPECT_TRUE(Held(Call("svc", "update_settings", {{"x", 1}}, {{"destructiveHint", true}})));
 }
 
+TEST(McpCommands, ArgvArraysAreCommandLines) {
+  EXPECT_TRUE(Held(Call("k8s", "kubectl", {{"args", {"delete", "namespace", "prod"}}})));
+  EXPECT_FALSE(Held(Call("k8s", "kubectl", {{"args", {"get", "pods", "-n", "prod"}}})));
+  EXPECT_TRUE(
+      Held(Call("gcp", "run_gcloud", {{"argv", {"sql", "instances", "delete", "prod-db"}}})));
+  EXPECT_FALSE(Held(Call("gcp", "run_gcloud", {{"argv", {"sql", "instances", "list"}}})));
+  // No program named by the tool: the argv is read for its verbs.
+  EXPECT_TRUE(Held(Call("ops", "execute", {{"args", {"sql", "instances", "delete", "prod"}}})));
+  EXPECT_TRUE(Held(Call("shell", "exec", {{"command", {"rm", "-rf", "/srv/app"}}})));
+  EXPECT_FALSE(Held(Call("shell", "exec", {{"command", {"ls", "-la", "/srv/app"}}})));
+}
+
+TEST(McpCommands, RedisCommandsWhateverTheToolIsCalled) {
+  EXPECT_TRUE(Held(Call("cache", "redis_command", {{"cmd", "FLUSHDB"}})));
+  EXPECT_FALSE(Held(Call("cache", "redis_command", {{"cmd", "GET user:1"}})));
+  EXPECT_TRUE(Held(Call("redis", "execute_command", {{"command", "flushall"}})));
+  EXPECT_TRUE(Held(Call("tools", "execute_command", {{"command", "FLUSHALL"}})));
+  EXPECT_TRUE(Held(Call("valkey", "run", {{"args", {"FLUSHALL", "ASYNC"}}})));
+  EXPECT_FALSE(Held(Call("valkey", "run", {{"args", {"HGETALL", "session:9"}}})));
+}
+
+TEST(McpCommands, SqlInACommandArgument) {
+  EXPECT_TRUE(Held(Call("db", "execute_command", {{"command", "DROP TABLE users"}})));
+  EXPECT_FALSE(Held(Call("db", "execute_command", {{"command", "SELECT count(*) FROM users"}})));
+}
+
+TEST(McpCommands, CommandShapedArgumentsOfToolsThatRun) {
+  EXPECT_TRUE(Held(Call("ops", "run_in_terminal", {{"input", "rm -rf /var/lib/postgresql"}})));
+  EXPECT_FALSE(Held(Call("chat", "send_message", {{"text", "rm -rf /var/lib/postgresql"}})));
+}
+
+TEST(McpTamper, ReadingTheGuardsSecretsOrWritingItsFiles) {
+  EXPECT_TRUE(
+      Held(Call("fs", "read_file", {{"path", "/home/dev/.local/state/dualkey/audit.key"}})));
+  EXPECT_FALSE(Held(Call("fs", "read_file", {{"path", "/home/dev/.claude/settings.json"}})));
+  EXPECT_TRUE(Held(
+      Call("fs", "write_file", {{"path", "/home/dev/.claude/settings.json"}, {"content", "{}"}})));
+  EXPECT_TRUE(Held(Call("fs", "delete_file", {{"path", "~/.cursor/hooks.json"}})));
+}
+
 TEST(McpParse, BadCallsAreRejected) {
   ToolCall call;
   std::string error;

@@ -16,8 +16,9 @@ namespace fs = std::filesystem;
 class PolicyFiles : public ::testing::Test {
  protected:
   void SetUp() override {
-    root_ = fs::temp_directory_path() / ("dualkey-policy-" + std::to_string(getpid()) + "-" +
-                                         ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    root_ = fs::temp_directory_path() /
+            ("dualkey-policy-" + std::to_string(getpid()) + "-" +
+             ::testing::UnitTest::GetInstance()->current_test_info()->name());
     fs::remove_all(root_);
     fs::create_directories(root_ / "etc");
     fs::create_directories(root_ / "home/.config/dualkey");
@@ -82,15 +83,17 @@ TEST_F(PolicyFiles, ProjectLayerOnlyTightens) {
 }
 
 TEST_F(PolicyFiles, ProjectLayerCanTighten) {
-  Write("repo/.dualkey.toml", "[[rules]]\nclass = \"db.drop*\"\ndecision = \"deny\"\n"
-                              "[[rules]]\nclass = \"vcs.push\"\ndecision = \"hold\"\n");
+  Write("repo/.dualkey.toml",
+        "[[rules]]\nclass = \"db.drop*\"\ndecision = \"deny\"\n"
+        "[[rules]]\nclass = \"vcs.push\"\ndecision = \"hold\"\n");
   Policy policy = LoadHere();
   EXPECT_EQ(DecideOne(policy, Act("db.drop", Severity::kCritical)), Decision::kDeny);
   EXPECT_EQ(DecideOne(policy, Act("vcs.push", Severity::kNone)), Decision::kHold);
 }
 
 TEST_F(PolicyFiles, ProjectLayerCannotUndoAUserTightening) {
-  Write("home/.config/dualkey/policy.toml", "[[rules]]\nclass = \"vcs.push\"\ndecision = \"hold\"\n");
+  Write("home/.config/dualkey/policy.toml",
+        "[[rules]]\nclass = \"vcs.push\"\ndecision = \"hold\"\n");
   Write("repo/.dualkey.toml", "[[rules]]\nclass = \"vcs.push\"\ndecision = \"allow\"\n");
   EXPECT_EQ(DecideOne(LoadHere(), Act("vcs.push", Severity::kNone)), Decision::kHold);
 }
@@ -174,6 +177,82 @@ TEST_F(PolicyFiles, RulesMatchOnChannelAgentEnvAndSeverity) {
   EXPECT_EQ(DecideOne(policy, bounded, "cursor"), Decision::kAllow);
 }
 
+// "snapshot": held unless a component that can save the rows does so and
+// finds them few. Ranked between allow and hold.
+Verdict DecideVerdict(const Policy& policy, std::vector<Action> actions) {
+  return Decide(policy, std::move(actions), Subject{});
+}
+
+TEST_F(PolicyFiles, BuiltinSnapshotsSmallRowDestructionAndHoldsTheRest) {
+  Policy policy = LoadHere();
+  for (const char* op_class : {"db.delete.unbounded", "db.update.unbounded", "db.truncate"}) {
+    Verdict v = DecideVerdict(policy, {Act(op_class, Severity::kHigh)});
+    EXPECT_EQ(v.decision, Decision::kHold) << op_class;
+    EXPECT_TRUE(v.snapshot) << op_class;
+  }
+  for (const char* op_class : {"db.drop", "db.alter.destructive", "opaque.sql", "backup.delete"}) {
+    Verdict v = DecideVerdict(policy, {Act(op_class, Severity::kHigh)});
+    EXPECT_GE(v.decision, Decision::kHold) << op_class;
+    EXPECT_FALSE(v.snapshot) << op_class;
+  }
+  // One plain hold in the input holds all of it for a human.
+  Verdict mixed =
+      DecideVerdict(policy, {Act("db.truncate", Severity::kHigh), Act("db.drop", Severity::kHigh)});
+  EXPECT_EQ(mixed.decision, Decision::kHold);
+  EXPECT_FALSE(mixed.snapshot);
+  EXPECT_EQ(mixed.reason, "reason of db.drop");
+  EXPECT_FALSE(DecideVerdict(policy, {Act("read.only", Severity::kNone)}).snapshot);
+}
+
+TEST_F(PolicyFiles, SnapshotRulesOnlyReachWhatASnapshotCanUndo) {
+  Write("home/.config/dualkey/policy.toml",
+        "[[rules]]\nclass = \"db.*\"\ndestructive = true\ndecision = \"snapshot\"\n"
+        "[[rules]]\nclass = \"backup.*\"\ndecision = \"snapshot\"\n");
+  Policy policy = LoadHere();
+  ASSERT_TRUE(policy.errors.empty()) << policy.errors.front();
+  EXPECT_TRUE(DecideVerdict(policy, {Act("db.delete.unbounded", Severity::kHigh)}).snapshot);
+  // A whole database or schema, a backup: never.
+  Verdict drop = DecideVerdict(policy, {Act("db.drop", Severity::kCritical)});
+  EXPECT_EQ(drop.decision, Decision::kHold);
+  EXPECT_FALSE(drop.snapshot);
+  Verdict backup = DecideVerdict(policy, {Act("backup.delete", Severity::kHigh)});
+  EXPECT_GE(backup.decision, Decision::kHold);
+  EXPECT_FALSE(backup.snapshot);
+  auto explained = Explain(policy, {Act("db.drop", Severity::kCritical)}, Subject{});
+  ASSERT_FALSE(explained.empty());
+  EXPECT_EQ(explained[0].steps.back().rule, "snapshot-scope");
+}
+
+TEST_F(PolicyFiles, ProjectMayTurnSnapshotIntoHoldButNotHoldIntoSnapshot) {
+  Write("repo/.dualkey.toml",
+        "[[rules]]\nclass = \"db.truncate\"\ndecision = \"hold\"\n"
+        "[[rules]]\nclass = \"db.alter.destructive\"\ndecision = \"snapshot\"\n"
+        "[[rules]]\nclass = \"db.delete.unbounded\"\ndecision = \"allow\"\n");
+  Policy policy = LoadHere();
+  ASSERT_TRUE(policy.errors.empty()) << policy.errors.front();
+  Verdict truncate = DecideVerdict(policy, {Act("db.truncate", Severity::kHigh)});
+  EXPECT_EQ(truncate.decision, Decision::kHold);
+  EXPECT_FALSE(truncate.snapshot);
+  EXPECT_FALSE(DecideVerdict(policy, {Act("db.alter.destructive", Severity::kHigh)}).snapshot);
+  // allow is looser than snapshot: ignored in a project file.
+  Verdict del = DecideVerdict(policy, {Act("db.delete.unbounded", Severity::kHigh)});
+  EXPECT_EQ(del.decision, Decision::kHold);
+  EXPECT_TRUE(del.snapshot);
+  // A user layer may allow, or turn a hold into a snapshot.
+  Write("home/.config/dualkey/policy.toml",
+        "[[rules]]\nclass = \"db.write.bounded\"\ndecision = \"snapshot\"\n");
+  Verdict bounded = DecideVerdict(LoadHere(), {Act("db.write.bounded", Severity::kLow)});
+  EXPECT_EQ(bounded.decision, Decision::kHold);
+  EXPECT_TRUE(bounded.snapshot);
+}
+
+TEST_F(PolicyFiles, BrokenFileOrBackupFloorClearsSnapshot) {
+  Write("home/.config/dualkey/policy.toml", "[[rules]\nbroken");
+  Verdict v = DecideVerdict(LoadHere(), {Act("db.truncate", Severity::kHigh)});
+  EXPECT_EQ(v.decision, Decision::kHold);
+  EXPECT_FALSE(v.snapshot);
+}
+
 TEST(ParseLayer, ErrorsCarryLineNumbers) {
   Layer layer;
   std::vector<std::string> errors;
@@ -182,8 +261,8 @@ TEST(ParseLayer, ErrorsCarryLineNumbers) {
   ASSERT_FALSE(errors.empty());
   EXPECT_NE(errors[0].find("p.toml:5"), std::string::npos) << errors[0];
   errors.clear();
-  EXPECT_FALSE(ParseLayer("[[rules]]\ndecision = \"maybe\"\n", LayerKind::kUser, "q.toml",
-                          &layer, &errors));
+  EXPECT_FALSE(
+      ParseLayer("[[rules]]\ndecision = \"maybe\"\n", LayerKind::kUser, "q.toml", &layer, &errors));
   EXPECT_NE(errors[0].find("q.toml:2"), std::string::npos) << errors[0];
   errors.clear();
   EXPECT_FALSE(ParseLayer("= broken", LayerKind::kUser, "r.toml", &layer, &errors));
@@ -193,11 +272,12 @@ TEST(ParseLayer, ErrorsCarryLineNumbers) {
 TEST(ParseLayer, AcceptsAFullRule) {
   Layer layer;
   std::vector<std::string> errors;
-  ASSERT_TRUE(ParseLayer("[[rules]]\nname = \"n\"\nchannel = [\"shell\", \"sql\"]\n"
-                         "class = [\"db.*\"]\ntarget = \"*prod*\"\nagent = \"claude\"\n"
-                         "env = \"production\"\nmin_severity = \"medium\"\ndestructive = true\n"
-                         "decision = \"hold2\"\nmessage = \"m\"\n",
-                         LayerKind::kSystem, "s.toml", &layer, &errors))
+  ASSERT_TRUE(
+      ParseLayer("[[rules]]\nname = \"n\"\nchannel = [\"shell\", \"sql\"]\n"
+                 "class = [\"db.*\"]\ntarget = \"*prod*\"\nagent = \"claude\"\n"
+                 "env = \"production\"\nmin_severity = \"medium\"\ndestructive = true\n"
+                 "decision = \"hold2\"\nmessage = \"m\"\n",
+                 LayerKind::kSystem, "s.toml", &layer, &errors))
       << errors.front();
   ASSERT_EQ(layer.rules.size(), 1u);
   const Rule& rule = layer.rules[0];
@@ -207,6 +287,36 @@ TEST(ParseLayer, AcceptsAFullRule) {
   EXPECT_EQ(rule.min_severity, Severity::kMedium);
   EXPECT_EQ(rule.destructive, 1);
   EXPECT_EQ(rule.line, 1);
+}
+
+TEST(GuardTamper, NoLayerLowersItBelowHold2) {
+  Layer user;
+  std::vector<std::string> errors;
+  ASSERT_TRUE(
+      ParseLayer("mode = \"enforce\"\n[[rules]]\nclass = \"guard.*\"\ndecision = \"allow\"\n"
+                 "[[rules]]\ndecision = \"allow\"\n",
+                 LayerKind::kSystem, "s.toml", &user, &errors))
+      << errors.front();
+  Policy policy = Builtin();
+  policy.layers.push_back(user);
+  Action tamper;
+  tamper.op_class = "guard.tamper";
+  tamper.severity = Severity::kCritical;
+  tamper.reason = "rewrites the policy";
+  Verdict verdict = Decide(policy, {tamper}, {});
+  EXPECT_EQ(verdict.decision, Decision::kHold2);
+  auto explained = Explain(policy, {tamper}, {});
+  ASSERT_EQ(explained.size(), 1u);
+  EXPECT_EQ(explained[0].steps.back().rule, "floor");
+  // A deny stays a deny.
+  Layer strict;
+  ASSERT_TRUE(ParseLayer("[[rules]]\nclass = \"guard.tamper\"\ndecision = \"deny\"\n",
+                         LayerKind::kUser, "u.toml", &strict, &errors));
+  policy.layers.push_back(strict);
+  EXPECT_EQ(Decide(policy, {tamper}, {}).decision, Decision::kDeny);
+  EXPECT_TRUE(IsGuardTamper(tamper));
+  tamper.op_class = "guard.tamperproof";
+  EXPECT_FALSE(IsGuardTamper(tamper));
 }
 
 }  // namespace

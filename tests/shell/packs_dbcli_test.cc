@@ -203,10 +203,19 @@ TEST(DbCliPgAdmin, DropclusterIsCritical) {
   EXPECT_EQ(ctx.Find("db.drop")->severity, Severity::kCritical);
 }
 
-TEST(DbCliPgAdmin, PgCtlStopIsNotDestructive) {
+// Stopping the server is an outage (held); immediate mode is worse; a plain
+// restart is routine.
+TEST(DbCliPgAdmin, PgCtlStopIsAnOutage) {
   auto ctx = Db({"pg_ctl", "-D", "/var/lib/postgresql/data", "stop", "-m", "fast"});
   EXPECT_TRUE(ctx.HasClass("service.stop"));
-  EXPECT_FALSE(ctx.AnyDestructive());
+  EXPECT_TRUE(ctx.AnyDestructive());
+  EXPECT_EQ(ctx.Find("service.stop")->severity, Severity::kMedium);
+  EXPECT_EQ(Db({"pg_ctl", "stop", "-m", "immediate"}).Find("service.stop")->severity,
+            Severity::kHigh);
+  EXPECT_EQ(Db({"pg_ctl", "kill", "TERM", "4242"}).Find("service.stop")->severity,
+            Severity::kHigh);
+  EXPECT_FALSE(Db({"pg_ctl", "-D", "/var/lib/postgresql/data", "restart"}).AnyDestructive());
+  EXPECT_FALSE(Db({"pg_ctl", "status"}).AnyDestructive());
 }
 
 TEST(DbCliPgAdmin, ResetwalAndArchiveCleanupAreHeld) {

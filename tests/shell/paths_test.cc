@@ -109,12 +109,29 @@ TEST(ResolvePathTest, DisposableBuildOutputAndCaches) {
   EXPECT_EQ(KindOf(Glob("build/*")), PathKind::kDisposable);
   // Directly in a home a "build" folder may be someone's project.
   EXPECT_EQ(KindOf(Word("/home/dev/build")), PathKind::kProject);
-  // Disposable names under service data stay data.
-  EXPECT_EQ(KindOf(Word("/srv/app/node_modules")), PathKind::kData);
+  // A project deployed under /srv or /opt has build output too (two levels
+  // down, not inside a data service); directly under them it is data.
+  EXPECT_EQ(KindOf(Word("/srv/app/node_modules")), PathKind::kDisposable);
+  EXPECT_EQ(KindOf(Word("/opt/acme/billing/build")), PathKind::kDisposable);
+  EXPECT_EQ(KindOf(Word("/srv/acme/router/target/debug")), PathKind::kDisposable);
+  EXPECT_EQ(KindOf(Word("/opt/app/src/__pycache__/x.pyc")), PathKind::kDisposable);
+  EXPECT_EQ(KindOf(Word("/srv/build")), PathKind::kData);
+  EXPECT_EQ(KindOf(Word("/srv/postgres/build")), PathKind::kData);
+  EXPECT_EQ(KindOf(Word("/srv/app/data.db")), PathKind::kData);
+  EXPECT_EQ(KindOf(Word("/srv/backups/build")), PathKind::kBackup);
 }
 
 TEST(ResolvePathTest, Temp) {
   EXPECT_EQ(KindOf(Word("/tmp/build-8f3a2c")), PathKind::kTemp);
+  // $TMPDIR (unset in the command) is a temp directory wherever it points.
+  Arg tmpdir{"$TMPDIR/pytest-of-dev", /*known=*/false};
+  EXPECT_EQ(KindOf(tmpdir), PathKind::kTemp);
+  EXPECT_EQ(KindOf(Arg{"${TMPDIR}/x", false}), PathKind::kTemp);
+  EXPECT_EQ(KindOf(Arg{"${TMPDIR:-/tmp}/x", false}), PathKind::kTemp);
+  EXPECT_EQ(KindOf(Arg{"$TMPDIR", false}), PathKind::kSystem);  // the whole temp dir
+  EXPECT_EQ(KindOf(Arg{"$TMPDIR/../home/dev", false}), PathKind::kHome);
+  EXPECT_EQ(KindOf(Arg{"$TMPDIR/$X", false}), PathKind::kUnknown);
+  EXPECT_EQ(KindOf(Arg{"$TMPDIRS/x", false}), PathKind::kUnknown);
   EXPECT_EQ(KindOf(Glob("/tmp/*")), PathKind::kTemp);
   EXPECT_EQ(KindOf(Word("/var/tmp/x")), PathKind::kTemp);
   EXPECT_EQ(KindOf(Word("/dev/shm/x")), PathKind::kTemp);

@@ -400,6 +400,70 @@ TEST(SqlSettings, SessionReplicationRoleReplicaIsDestructive) {
   EXPECT_ALLOWED("RESET ALL");
 }
 
+// pg_dump's start-up: the setting set_config receives is fixed by the
+// query's own WHERE on pg_settings.name.
+TEST(SqlSettings, SetConfigPinnedByWhereOnPgSettingsIsASessionSetting) {
+  EXPECT_ALLOWED(
+      "SELECT set_config(name, 'view, foreign-table', false) FROM pg_settings "
+      "WHERE name = 'restrict_nonsystem_relation_kind'");
+  EXPECT_ALLOWED(
+      "SELECT pg_catalog.set_config(s.name, 'off', false) FROM pg_catalog.pg_settings s "
+      "WHERE s.name IN ('jit', 'enable_seqscan') AND s.context = 'user'");
+  // Pinned to a setting whose value matters: judged as if written out.
+  EXPECT_CLASS(
+      "SELECT set_config(name, 'replica', false) FROM pg_settings "
+      "WHERE 'session_replication_role' = name",
+      "db.config.destructive");
+  EXPECT_CLASS(
+      "SELECT set_config(name, setting, false) FROM pg_settings "
+      "WHERE name = 'session_replication_role'",
+      "opaque.sql");
+  // Not pinned: every setting (a value some setting reads as "switch off").
+  EXPECT_CLASS("SELECT set_config(name, 'off', false) FROM pg_settings", "opaque.sql");
+  EXPECT_CLASS(
+      "SELECT set_config(name, 'replica', false) FROM pg_settings WHERE name LIKE 'session%'",
+      "opaque.sql");
+  // The WHERE may be evaluated after set_config there: no pin.
+  EXPECT_CLASS(
+      "SELECT 1 FROM pg_settings WHERE set_config(name, 'replica', false) IS NOT NULL "
+      "AND name = 'jit'",
+      "opaque.sql");
+  // A subquery's name is its own FROM's.
+  EXPECT_CLASS(
+      "SELECT (SELECT set_config(name, 'replica', false) FROM pg_settings LIMIT 1) "
+      "FROM pg_settings WHERE name = 'jit'",
+      "opaque.sql");
+  // Another relation's name column pins nothing.
+  EXPECT_CLASS("SELECT set_config(name, 'replica', false) FROM my_settings WHERE name = 'jit'",
+               "opaque.sql");
+  EXPECT_CLASS(
+      "SELECT set_config(x.name, 'replica', false) FROM pg_settings s, pg_settings x "
+      "WHERE s.name = 'jit'",
+      "opaque.sql");
+}
+
+// Constant IN and BETWEEN lists fold like any other constant condition.
+TEST(SqlWhere, ConstantInAndBetweenListsFold) {
+  EXPECT_CLASS("DELETE FROM t WHERE 1 IN (1, 2)", "db.delete.unbounded");
+  EXPECT_CLASS("DELETE FROM t WHERE 'a' NOT IN ('b', 'c')", "db.delete.unbounded");
+  EXPECT_CLASS("UPDATE t SET x = 1 WHERE 5 BETWEEN 1 AND 10", "db.update.unbounded");
+  EXPECT_CLASS("DELETE FROM t WHERE id IN (1, 2)", "db.write.bounded");
+  EXPECT_CLASS("DELETE FROM t WHERE 3 IN (1, 2) OR id = 4", "db.write.bounded");
+}
+
+TEST(SqlSettings, SetConfigWithAHarmlessLiteralValueIsASessionSetting) {
+  EXPECT_ALLOWED("SELECT set_config(current_setting('dk.name'), 'view, foreign-table', false)");
+  EXPECT_ALLOWED("SELECT set_config(lower('Search_Path'), '', false)");
+  for (const char* value :
+       {"off", "0", "f", "FALSE", " of ", "no", "replica", "LOCAL", "on", "t", "yes"})
+    EXPECT_CLASS(
+        std::string("SELECT set_config(current_setting('dk.name'), '") + value + "', false)",
+        "opaque.sql");
+  EXPECT_CLASS("SELECT set_config('session_replication_role', ' Replica', false)",
+               "db.config.destructive");
+  EXPECT_CLASS("SET foreign_key_checks = of", "db.config.destructive");
+}
+
 TEST(SqlSettings, AlterSystemAndRoles) {
   EXPECT_CLASS("ALTER SYSTEM SET max_connections = 10", "db.config.system");
   EXPECT_CLASS("ALTER ROLE app NOLOGIN", "db.role.alter");
@@ -503,7 +567,29 @@ TEST(SqlFailClosed, UnparseablePostgresIsOpaqueWithTheParserError) {
 TEST(SqlFailClosed, RejectedStatementIsHeldEvenAmongGoodOnes) {
   auto actions = ClassifyAs("SELECT 1; DROP TABLE `x`; SELECT 2");
   EXPECT_NE(FindClass(actions, "db.drop"), nullptr) << Classes(actions);
-  EXPECT_HELD("SELECT 1; SHOW TABLES LIKE `x`");
+  EXPECT_HELD("SELECT 1; FROBNICATE TABLE x");
+  EXPECT_HELD("SELECT 1; SHOW TABLES LIKE `x`; DROP TABLE `y`");
+}
+
+TEST(SqlDialects, MySqlAndSqliteAreDetectedWithoutAHint) {
+  for (const char* read :
+       {"SHOW INDEX FROM `payments`;", "DESC customers;", "DESCRIBE orders",
+        "SHOW CREATE TABLE `orders`", "SELECT `name`, `email` FROM `users` LIMIT 5;",
+        "PRAGMA foreign_key_list(orders);", "PRAGMA table_info(users)", "SHOW FULL PROCESSLIST"})
+    EXPECT_FALSE(Held(read)) << read;
+  for (const char* held : {"DELETE FROM `sessions`;", "DROP TABLE `orders`", "TRUNCATE `audit_log`",
+                           "PRAGMA writable_schema = ON", "UPDATE `users` SET `admin` = 1",
+                           "SHOW TABLES; DROP DATABASE shop"})
+    EXPECT_TRUE(Held(held)) << held;
+}
+
+TEST(SqlMerge, DeletingMatchedRowsIsADelete) {
+  EXPECT_TRUE(
+      Held("MERGE INTO stock s USING incoming i ON s.sku = i.sku WHEN MATCHED THEN DELETE;"));
+  EXPECT_FALSE(
+      Held("MERGE INTO stock s USING incoming i ON s.sku = i.sku "
+           "WHEN MATCHED THEN UPDATE SET qty = i.qty WHEN NOT MATCHED THEN INSERT "
+           "VALUES (i.sku, i.qty)"));
 }
 
 TEST(SqlFailClosed, NulByteAndOversizedInput) {

@@ -639,6 +639,32 @@ TEST_F(PruneTest, NothingUnderRetentionCanBeDeletedByAnyone) {
   EXPECT_TRUE(v.Restore(info->id, options, &error)) << error;
 }
 
+// Prune checks codes where the daemon does (approval::Authorize): wrong
+// codes count toward the same lockout, and the daemon's vocabulary works.
+TEST_F(PruneTest, WrongCodesLockTheApproverOutOfPruneToo) {
+  Vault v = MakeVault(30);
+  std::string error;
+  for (int i = 0; i < 5; ++i) {
+    char wrong[8];
+    std::snprintf(wrong, sizeof wrong, "%06d", (std::stoi(Code(0)) + 1 + i) % 1000000);
+    EXPECT_FALSE(v.Prune(Options(wrong), &error));
+  }
+  EXPECT_FALSE(v.Prune(Options(Code(0)), &error)) << "locked: even the right code waits";
+  EXPECT_NE(error.find("too many wrong codes"), std::string::npos) << error;
+  // The lockout is the store's: the daemon (sharing it) refuses alice too.
+  std::vector<dualkey::approval::Lockout> rows;
+  ASSERT_TRUE(store_->Lockouts(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                   std::chrono::system_clock::now().time_since_epoch())
+                                   .count(),
+                               dualkey::approval::LockoutPolicy{}, &rows, &error));
+  bool alice_locked = false;
+  for (const auto& row : rows) alice_locked = alice_locked || row.scope == "approver:alice";
+  EXPECT_TRUE(alice_locked);
+  Output cli = Sh(Cli("prune --as alice --code " + Code(0) + " --store " + Quote(store_path_)));
+  EXPECT_NE(cli.status, 0);
+  EXPECT_NE(cli.out.find("too many wrong codes"), std::string::npos) << cli.out;
+}
+
 TEST_F(PruneTest, ExpiredSnapshotsGoWithAnApprovalAndTheRestStays) {
   // Retention 0: snapshots expire at once (the only way to test expiry now).
   Vault v = MakeVault(0);

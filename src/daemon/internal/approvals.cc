@@ -1,4 +1,5 @@
-// pending, approve, deny and status; the approver's second factor.
+// deny and status. (pending, approve, breaker_reset and approver
+// administration, which need a human's code, are admin.cc's.)
 #include <unistd.h>
 
 #include "daemon/internal/core.h"
@@ -30,52 +31,7 @@ Approval ToApproval(const approval::Request& r) {
 
 }  // namespace
 
-Status CheckApproverCode(Core& core, const Peer& peer, const std::string& approver,
-                         const std::string& totp) {
-  if (approver.empty()) return Status::InvalidArgument("an approval needs an \"approver\" name");
-  std::string secret, error;
-  if (!core.store().ApproverSecret(approver, &secret, &error))
-    return Status::NotFound("unknown approver '" + approver +
-                            "' (add one with `dualkey approver add NAME`)");
-  std::int64_t step = 0;
-  if (!approval::CheckTotp(secret, totp, Core::NowMs() / 1000, &step)) {
-    core.Record("approval_refused", json{{"approver", approver}, {"why", "bad code"}}, &peer);
-    return Status::PermissionDenied("wrong or expired TOTP code for approver '" + approver + "'");
-  }
-  if (!core.store().UseTotpStep(approver, step, &error))
-    return Status::FailedPrecondition("this TOTP code was already used; wait for the next one");
-  return Status::Ok();
-}
-
 void AddApprovalOps(Dispatcher& dispatcher, Core& core) {
-  dispatcher.Add(kOpPending, [&core](const Peer&, const json&) -> Result<json> {
-    std::vector<approval::Request> requests;
-    std::string error;
-    if (!core.store().Pending(Core::NowMs(), &requests, &error))
-      return Status::Unavailable("the store failed: " + error);
-    PendingReply reply;
-    for (const auto& r : requests) reply.requests.push_back(ToApproval(r));
-    return ToJson(reply);
-  });
-
-  dispatcher.Add(kOpApprove, [&core](const Peer& peer, const json& body) -> Result<json> {
-    ApproveRequest request;
-    if (Status s = FromJson(body, &request); !s.ok()) return s;
-    if (Status s = CheckApproverCode(core, peer, request.approver, request.totp); !s.ok()) return s;
-    approval::Request r;
-    std::string error;
-    if (!core.store().Approve(request.id, request.approver, Core::NowMs(), &r, &error))
-      return Status::FailedPrecondition(error);
-    json fields{{"approval_id", r.id},
-                {"approver", request.approver},
-                {"state", approval::ToString(r.state)},
-                {"agent", r.agent}};
-    PutText(fields, "input", r.input);
-    if (!core.Record("approval", std::move(fields), &peer))
-      return Status::IOError("the approval is stored but the audit log could not be written");
-    return ToJson(ApprovalReply{ToApproval(r)});
-  });
-
   dispatcher.Add(kOpDeny, [&core](const Peer& peer, const json& body) -> Result<json> {
     DenyRequest request;
     if (Status s = FromJson(body, &request); !s.ok()) return s;

@@ -125,26 +125,6 @@ std::string ResetCommand(const std::string& agent) {
 
 void AddBreakerOps(Dispatcher& dispatcher, Core& core, Breaker& breaker) {
   dispatcher.Add(
-      kOpBreakerReset, [&core, &breaker](const Peer& peer, const json& body) -> Result<json> {
-        BreakerResetRequest request;
-        if (Status s = FromJson(body, &request); !s.ok()) return s;
-        if (request.agent.empty())
-          return Status::InvalidArgument("breaker_reset needs an \"agent\"");
-        if (request.approver.empty())
-          return Status::InvalidArgument("breaker_reset needs an \"approver\" name");
-        if (Status s = CheckApproverCode(core, peer, request.approver, request.totp); !s.ok())
-          return s;
-        std::string error;
-        if (!core.store().SetFrozen(request.agent, false, "reset by " + request.approver, &error))
-          return Status::Unavailable("the store failed: " + error);
-        breaker.Forget(request.agent);
-        json fields{{"approver", request.approver}};
-        PutText(fields, "agent", request.agent);
-        core.Record("breaker_reset", std::move(fields), &peer);
-        return ToJson(BreakerResetReply{request.agent, false});
-      });
-
-  dispatcher.Add(
       kOpBreakerStatus, [&core, &breaker](const Peer&, const json& body) -> Result<json> {
         BreakerStatusRequest request;
         if (Status s = FromJson(body, &request); !s.ok()) return s;

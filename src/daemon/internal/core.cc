@@ -54,7 +54,7 @@ std::int64_t Core::NowMs() {
 }
 
 bool Core::Record(std::string_view kind, json fields, const Peer* peer,
-                  audit::Log::Durability durability) {
+                  audit::Log::Durability durability, std::string* failure) {
   fields["time_ms"] = NowMs();
   if (peer != nullptr) fields["peer"] = peer->ToJson();
   std::string error;
@@ -62,6 +62,7 @@ bool Core::Record(std::string_view kind, json fields, const Peer* peer,
                                     &error, durability) != 0;
   if (!durable && !options_.quiet)
     std::cerr << "dualkey serve: audit append failed: " << error << "\n";
+  if (!durable && failure != nullptr) *failure = error;
   // Most of the time nobody watches: do not encode the event twice for no one.
   if (watching_.load(std::memory_order_relaxed) > 0) {
     fields["event"] = std::string(kind);

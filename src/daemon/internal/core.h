@@ -52,6 +52,7 @@ class Core {
   const ServeOptions& options() const { return options_; }
   const install::Layout& layout() const { return layout_; }
   approval::Store& store() { return *store_; }
+  audit::Log& log() { return *log_; }
 
   // A peer on the Unix socket, with `admin` decided.
   Peer UnixPeer(pid_t pid, uid_t uid, gid_t gid) const;
@@ -62,8 +63,10 @@ class Core {
   // approvals, consumptions, breaker trips) are synced before the reply; a
   // plain allow is written to the file before the reply (it survives kill -9
   // of the daemon) and synced within 100 ms by group commit.
+  // `failure`, when given, receives why the record was not made durable.
   bool Record(std::string_view kind, nlohmann::json fields, const Peer* peer = nullptr,
-              audit::Log::Durability durability = audit::Log::Durability::kSynced);
+              audit::Log::Durability durability = audit::Log::Durability::kSynced,
+              std::string* failure = nullptr);
 
   // Watchers get every audited event as one line.
   void Subscribe(int fd);
@@ -109,7 +112,9 @@ class Dispatcher {
   std::map<std::string, Entry, std::less<>> handlers_;
 };
 
-// Each group of ops registers itself (decision.cc, approvals.cc, breaker.cc).
+// Each group of ops registers itself (decision.cc, approvals.cc, breaker.cc,
+// admin.cc: pending, approve, breaker_reset and approver administration,
+// every second factor through approval::Authorize).
 // A later Add for the same op replaces the earlier one, so a module that
 // takes an op over (approver administration, say) registers after these.
 class Breaker;
@@ -118,10 +123,5 @@ void AddDecisionOps(Dispatcher& dispatcher, DecisionPath& decisions);
 void AddApprovalOps(Dispatcher& dispatcher, Core& core);
 void AddBreakerOps(Dispatcher& dispatcher, Core& core, Breaker& breaker);
 void AddStatusOps(Dispatcher& dispatcher, Core& core);
-
-// The second factor of an approver (approve, breaker_reset): the TOTP code
-// proves a human, not the agent, is asking. kPermissionDenied when it does not.
-Status CheckApproverCode(Core& core, const Peer& peer, const std::string& approver,
-                         const std::string& totp);
 
 }  // namespace dualkey::daemon::internal

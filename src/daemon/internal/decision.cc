@@ -32,6 +32,38 @@ std::string FrozenReason(const std::string& agent) {
          agent + "` (see `dualkey breaker status`)";
 }
 
+// Whether the PostgreSQL proxy's fact or snapshot (allowed_by) may stand in
+// for a human: only for SQL, only for a plain hold (never hold2 or deny, nor
+// a hold the caller raised), a snapshot only where the policy said
+// "snapshot", and only for what a catalog fact or a snapshot of rows can
+// speak for: drops, and rows deleted, overwritten or truncated.
+bool FactCanAllow(const CheckRequest& request, const Verdict& verdict) {
+  const CheckRequest::AllowedBy& by = request.allowed_by;
+  if (by.empty() || request.action.channel != Channel::kSql ||
+      verdict.decision != Decision::kHold || verdict.observe_only)
+    return false;
+  if (by.fact.empty() && !verdict.snapshot) return false;
+  for (const Action& action : verdict.actions) {
+    if (!IsDestructive(action)) continue;
+    const std::string& c = action.op_class;
+    if (c != "db.drop" && !c.starts_with("db.drop.") && !policy::SnapshotCapable(c)) return false;
+  }
+  return true;
+}
+
+std::string AllowedReason(const CheckRequest& request, const Verdict& verdict) {
+  const CheckRequest::AllowedBy& by = request.allowed_by;
+  std::string reason = verdict.reason + "; allowed without a human:";
+  if (!by.fact.empty()) reason += " it destroys nothing (" + by.fact + ")";
+  if (!by.snapshot_id.empty() && verdict.snapshot)
+    reason +=
+        std::string(by.fact.empty() ? "" : ";") + " what it destroys is small (" +
+        (by.measured.empty() ? std::string("within the policy's [snapshot] limits") : by.measured) +
+        ") and was saved first as vault snapshot " + by.snapshot_id + " (dualkey vault restore " +
+        by.snapshot_id + ")";
+  return reason;
+}
+
 }  // namespace
 
 DecisionPath::DecisionPath(Core& core, Breaker& breaker) : core_(core), breaker_(breaker) {
@@ -83,6 +115,9 @@ DecisionPath::Classified DecisionPath::Classify(const Peer& peer,
     out.verdict.decision = *request.min_decision;
     out.verdict.observe_only = false;
   }
+  // The caller knows more than the policy: no snapshot stands in.
+  if (request.min_decision && *request.min_decision >= Decision::kHold)
+    out.verdict.snapshot = false;
   if (!request.detail.empty()) out.verdict.reason += " (" + request.detail + ")";
   out.agent = request.action.agent.empty() ? "unknown" : request.action.agent;
   return out;
@@ -162,6 +197,19 @@ Result<CheckReply> DecisionPath::Check(const Peer& peer, const CheckRequest& req
     return reply;
   }
 
+  if (FactCanAllow(request, verdict)) {
+    // What allowed it is audited; no approval is asked for and the breaker
+    // and the rate limit count nothing.
+    CheckReply reply;
+    reply.decision = Decision::kAllow;
+    reply.reason = AllowedReason(request, verdict);
+    reply.fact = request.allowed_by.fact;
+    if (verdict.snapshot) reply.snapshot_id = request.allowed_by.snapshot_id;
+    if (!core_.Record("verdict", ReplyFields(fields, reply), &peer))
+      return Held(peer, fields, "the audit log could not be written");
+    return reply;
+  }
+
   const std::string hash = c.Hash(request.action);
   if (verdict.decision != Decision::kDeny) {
     // What an approved action destroys goes into the vault before it may
@@ -210,8 +258,10 @@ Result<CheckReply> DecisionPath::Check(const Peer& peer, const CheckRequest& req
         reply.reason += "; saved first as vault snapshot " + snapshot_id +
                         " (dualkey vault restore " + snapshot_id + ")";
       }
-      if (!core_.Record("consumed", ReplyFields(fields, reply), &peer))
-        return Held(peer, fields, "the audit log could not be written");
+      std::string audit_error;
+      if (!core_.Record("consumed", ReplyFields(fields, reply), &peer,
+                        audit::Log::Durability::kSynced, &audit_error))
+        return Unconsumed(peer, fields, consumed.id, audit_error);
       return reply;
     }
     if (error != approval::kNoApproval)
@@ -296,6 +346,10 @@ Result<ProbeReply> DecisionPath::Probe(const Peer& peer, const CheckRequest& req
     reply.would = "hold";
   } else if (verdict.Enforced() == Decision::kAllow) {
     reply.would = "allow";
+  } else if (FactCanAllow(request, verdict)) {
+    reply.would = "allow";
+    reply.decision = Decision::kAllow;
+    reply.reason = AllowedReason(request, verdict);
   } else {
     bool approved = false;
     std::string approved_id;
@@ -352,9 +406,23 @@ Result<CheckReply> DecisionPath::Consume(const Peer& peer, const ConsumeRequest&
     reply.reason += "; saved first as vault snapshot " + request.snapshot_id +
                     " (dualkey vault restore " + request.snapshot_id + ")";
   }
-  if (!core_.Record("consumed", ReplyFields(fields, reply), &peer))
-    return Held(peer, fields, "the audit log could not be written");
+  std::string audit_error;
+  if (!core_.Record("consumed", ReplyFields(fields, reply), &peer, audit::Log::Durability::kSynced,
+                    &audit_error))
+    return Unconsumed(peer, fields, consumed.id, audit_error);
   return reply;
+}
+
+CheckReply DecisionPath::Unconsumed(const Peer& peer, const json& action_fields,
+                                    const std::string& approval_id,
+                                    const std::string& audit_error) {
+  std::string error;
+  const bool released = core_.store().ReleaseConsumption(approval_id, &error);
+  return Held(peer, action_fields,
+              "approved, but the audit log could not be written (" + audit_error +
+                  "); it stays held and nothing ran" +
+                  (released ? "; the approval is still usable"
+                            : "; the approval could not be released: " + error));
 }
 
 std::optional<vault::SnapshotInfo> DecisionPath::SaveToVault(

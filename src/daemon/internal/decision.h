@@ -51,6 +51,10 @@ class DecisionPath {
   static nlohmann::json ActionFields(const ActionRef& action, const std::string& agent);
   // A hold that could not be registered: still held, with the reason.
   CheckReply Held(const Peer& peer, const nlohmann::json& action_fields, std::string reason);
+  // Audit first, then effect: a consumption whose record could not be made
+  // durable is released (the action must not run; its approval stays usable).
+  CheckReply Unconsumed(const Peer& peer, const nlohmann::json& action_fields,
+                        const std::string& approval_id, const std::string& audit_error);
 
   Core& core_;
   Breaker& breaker_;

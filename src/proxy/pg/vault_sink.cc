@@ -14,6 +14,7 @@
 #include <memory>
 #include <sstream>
 
+#include "proxy/pg/internal/facts.h"
 #include "proxy/pg/pg_proxy.h"
 #include "vault/vault.h"
 
@@ -127,8 +128,9 @@ class VaultWriter : public SnapshotWriter {
     }
     if (std::find(order_.begin(), order_.end(), "objects.txt") != order_.end()) {
       // Tables: one psql script. A dropped or truncated table comes back
-      // whole (DDL, then its rows); deleted or updated rows are re-inserted
-      // into the table that still exists, the DDL kept as a comment.
+      // whole (DDL, then its rows); deleted rows are re-inserted into the
+      // table that still exists, overwritten rows get their saved values
+      // back by key (objects.txt says which), the DDL kept as a comment.
       const bool recreate = request_.kind == "drop-table" || request_.kind == "truncate";
       std::vector<Piece> pieces;
       pieces.push_back({"-- dualkey pg-proxy snapshot before: " + request_.statement +
@@ -137,35 +139,27 @@ class VaultWriter : public SnapshotWriter {
                         ""});
       std::string ddl = ReadFile(spool_ + "/ddl.sql");
       if (recreate) {
-        if (request_.kind == "truncate")
-          pieces.push_back({"-- (TRUNCATE: rows only)\n", ""});
-        else
-          pieces.push_back({ddl + "\n", ""});
+        if (request_.kind == "truncate") pieces.push_back({"-- (TRUNCATE: rows only)\n", ""});
       } else {
         std::string commented;
         std::istringstream lines(ddl);
         for (std::string line; std::getline(lines, line);) commented += "-- " + line + "\n";
         pieces.push_back({commented, ""});
       }
+      // One transaction: a restore that fails half way leaves nothing half done.
+      pieces.push_back({"BEGIN;\n", ""});
+      if (recreate && request_.kind != "truncate") pieces.push_back({ddl + "\n", ""});
       std::istringstream objects(ReadFile(spool_ + "/objects.txt"));
+      int index = 0;
       for (std::string line; std::getline(objects, line);) {
-        // "-- schema.table -> part"
-        const std::size_t arrow = line.find(" -> ");
-        if (!line.starts_with("-- ") || arrow == std::string::npos) continue;
-        const std::string table = line.substr(3, arrow - 3);
-        const std::string part = line.substr(arrow + 4);
-        std::string quoted;
-        const std::size_t dot = table.find('.');
-        for (const std::string& name : {table.substr(0, dot), table.substr(dot + 1)}) {
-          if (!quoted.empty()) quoted += ".";
-          quoted += "\"";
-          for (char c : name) quoted += c == '"' ? std::string("\"\"") : std::string(1, c);
-          quoted += "\"";
-        }
-        pieces.push_back({"COPY " + quoted + " FROM stdin;\n", ""});
-        pieces.push_back({"", spool_ + "/" + part});
-        pieces.push_back({"\\.\n", ""});
+        std::optional<RestoreEntry> entry = ParseRestoreEntry(line);
+        if (!entry) continue;
+        const auto [before, after] = RestoreScript(*entry, index++);
+        pieces.push_back({before, ""});
+        pieces.push_back({"", spool_ + "/" + entry->part});
+        pieces.push_back({after, ""});
       }
+      pieces.push_back({"COMMIT;\n", ""});
       streams.push_back(Concatenate("restore.sql", std::move(pieces)));
     }
     if (streams.empty()) {

@@ -11,6 +11,21 @@ std::string_view Invocation::name() const {
   return slash == std::string_view::npos ? text : text.substr(slash + 1);
 }
 
+const Arg* Invocation::EnvValue(std::string_view variable) const {
+  if (!env) return nullptr;
+  auto it = env->variables.find(variable);
+  return it == env->variables.end() ? nullptr : &it->second;
+}
+
+std::optional<std::string> Invocation::StdinText() const {
+  if (has_stdin_text) {
+    if (!stdin_text_known) return std::nullopt;
+    return stdin_text;
+  }
+  if (stdin_piped) return piped_text;
+  return std::nullopt;
+}
+
 Action MakeAction(std::string op_class, std::vector<std::string> targets,
                   Reversibility reversibility, Severity severity, std::string reason) {
   Action action;

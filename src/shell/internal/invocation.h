@@ -3,12 +3,16 @@
 // as they can be known before running, plus the Context packs report to.
 #pragma once
 
+#include <map>
+#include <memory>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "core/action.h"
+#include "shell/internal/ast.h"
 
 namespace dualkey::shell {
 
@@ -36,6 +40,14 @@ struct FileRedirect {
   Arg target;  // unresolved path as expanded (see ResolvePath in paths.h)
 };
 
+// What a command inherits from the shell that starts it besides its argv:
+// exported variables (with NAME=value prefixes) and exported functions
+// (`export -f`). A child shell (bash -c, BASH_ENV, xargs sh -c) starts with it.
+struct Environment {
+  std::map<std::string, Arg, std::less<>> variables;
+  std::map<std::string, std::shared_ptr<const Command>, std::less<>> functions;
+};
+
 struct Invocation {
   std::vector<Arg> argv;  // argv[0] is the command as written (may be a path)
   std::vector<FileRedirect> redirects;
@@ -46,6 +58,14 @@ struct Invocation {
   // Set when stdin comes from the previous stage of a pipeline.
   bool stdin_piped = false;
   std::vector<Arg> piped_from;  // argv of that previous stage (not unwrapped)
+  // What that previous stage prints, when it can be known before running
+  // (echo, printf, cat of a here-document or of a file written earlier).
+  std::optional<std::string> piped_text;
+  // The environment beyond the defaults; null when nothing is exported.
+  std::shared_ptr<const Environment> env;
+  // eval and source: the evaluator already ran the code in the shell that
+  // runs them (their definitions stay), so packs leave it alone.
+  bool run_by_evaluator = false;
   // Absolute working directory when the command runs; empty if unknown
   // (e.g. after `cd $UNSET`).
   std::string cwd;
@@ -56,6 +76,31 @@ struct Invocation {
 
   std::string_view name() const;  // basename of argv[0], "" if argv empty
   bool NameKnown() const { return !argv.empty() && argv[0].known; }
+  // An environment variable the command gets; null when not set.
+  const Arg* EnvValue(std::string_view variable) const;
+  // The text the command reads on stdin when it is known: a here-document,
+  // a here-string, or predictable output of the previous pipeline stage.
+  std::optional<std::string> StdinText() const;
+};
+
+// A file that a command runs or reads as code (bash FILE, ./FILE, source
+// FILE, crontab FILE, BASH_ENV=FILE): what is known about it before running.
+struct CodeFile {
+  enum class State {
+    kText,        // `text` holds the content (written earlier in the line, or read here)
+    kProgram,     // a copy or link of a program: `text` is its name ("rm")
+    kBinary,      // a compiled program on this machine: the project's own build
+    kUnknown,     // written earlier in the line by something whose output is unknown
+    kMissing,     // not on this machine and not written by the line
+    kUnreadable,  // there, but cannot be read (permissions, not a regular file)
+    kTooLarge,    // larger than dualkey reads
+    kNotLocal,    // on another host or in a container
+  };
+  State state = State::kMissing;
+  std::string text;
+  std::string path;           // as resolved
+  bool written_here = false;  // written by an earlier command of the same line
+  bool appended = false;      // `text` was appended to what the file held before
 };
 
 enum class SqlDialect { kPostgres, kMySql, kSqlite };
@@ -78,6 +123,26 @@ class Context {
   virtual void ClassifySql(std::string_view sql, SqlDialect dialect, std::string_view target,
                            int depth) = 0;
   virtual const std::string& home() const = 0;  // the user's home directory
+  // Shell text read from a file that a command runs (bash FILE, ./FILE,
+  // source FILE). `project_code`: the file was not written by this command
+  // line but found on this machine, so it is the project's own code: what
+  // cannot be seen through in it is not held by itself; what it visibly
+  // destroys is.
+  virtual void ClassifyFileScript(std::string_view script, std::string_view cwd, int depth,
+                                  bool project_code) {
+    ClassifyScript(script, cwd, depth);
+  }
+  // True when an earlier command of this line wrote `path` (or a tree it is
+  // in): cheaper than ReadCodeFile for carriers that only follow such files.
+  virtual bool WrittenHere(const Arg& path, std::string_view cwd, bool remote) { return false; }
+  // A file a command runs or reads as code (see CodeFile). `remote`: the
+  // command runs on another host, where local files say nothing.
+  virtual CodeFile ReadCodeFile(const Arg& path, std::string_view cwd, bool remote) {
+    CodeFile file;
+    file.path = path.text;
+    file.state = path.known ? CodeFile::State::kMissing : CodeFile::State::kUnknown;
+    return file;
+  }
 };
 
 // A pack handles the commands named in its table.

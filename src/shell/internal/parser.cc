@@ -1744,4 +1744,21 @@ ParseResult Parse(std::string_view source, const ParseLimits& limits) {
   return result;
 }
 
+bool ParseExpansions(std::string_view text, Word* out, ParseError* error,
+                     const ParseLimits& limits) {
+  if (text.size() > limits.max_input_bytes) {
+    if (error != nullptr) *error = ParseError{limits.max_input_bytes, "text larger than the limit"};
+    return false;
+  }
+  Parser parser(text, 0, std::min(limits.max_depth, kHardMaxDepth));
+  out->parts.clear();
+  parser.ParseHeredocBody(&out->parts);
+  if (parser.failed()) {
+    if (error != nullptr) *error = parser.error();
+    return false;
+  }
+  out->source.assign(text);
+  return true;
+}
+
 }  // namespace dualkey::shell

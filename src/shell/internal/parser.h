@@ -30,4 +30,11 @@ struct ParseResult {
 
 ParseResult Parse(std::string_view source, const ParseLimits& limits = {});
 
+// Parses text in which only expansions are active ($NAME, ${...}, $(...),
+// `...`, $((...))), quotes staying literal: a here-document body, an
+// arithmetic expression or an array subscript. The parts come out quoted
+// (no field splitting). False, with `error`, when the text does not parse.
+bool ParseExpansions(std::string_view text, Word* out, ParseError* error = nullptr,
+                     const ParseLimits& limits = {});
+
 }  // namespace dualkey::shell

@@ -350,8 +350,16 @@ PathKind ClassifyAbsolute(string_view path, string_view home, bool glob) {
   if ((top == "var" || top == "private") && parts.size() >= 2 && parts[1] == "tmp")
     return parts.size() == 2 ? PathKind::kSystem : PathKind::kTemp;
 
-
   if (AnyBackup(parts)) return PathKind::kBackup;
+  // Projects deployed or built under /srv and /opt: their build output and
+  // caches (/opt/acme/billing/build, /srv/acme/router/target) are as
+  // rebuildable as in a home, two levels down and not inside a data service.
+  if ((top == "srv" || top == "opt") && parts.size() >= 3) {
+    for (std::size_t i = 1; i < parts.size(); ++i) {
+      if (InTable(kDataNames, parts[i]) || IsDatabaseFileName(parts[i])) break;
+      if (i >= 2 && IsDisposableName(parts[i])) return PathKind::kDisposable;
+    }
+  }
   if (top == "var") {
     if (parts.size() == 1) return PathKind::kSystem;
     if (InTable(kVarData, parts[1])) return PathKind::kData;
@@ -385,6 +393,24 @@ bool NormalizeRelative(string_view text, std::string* out) {
     out->append(part);
   }
   return true;
+}
+
+// `$TMPDIR/x`, `${TMPDIR}/x`, `${TMPDIR:-/tmp}/x`: the per-user temp
+// directory, unset in the command but a temp directory wherever it is set.
+// Read as /tmp, so `..` still climbs out of it.
+bool ReplaceTempVariable(string_view text, std::string* out) {
+  for (string_view prefix :
+       {string_view("${TMPDIR:-/tmp}"), string_view("${TMPDIR}"), string_view("$TMPDIR"),
+        string_view("${TMP}"), string_view("$TMP"), string_view("${TEMP}"), string_view("$TEMP")}) {
+    if (!text.starts_with(prefix)) continue;
+    string_view rest = text.substr(prefix.size());
+    if (!rest.empty() && rest[0] != '/') continue;  // $TMPDIRX is another variable
+    if (rest.find('$') != string_view::npos || rest.find('`') != string_view::npos) return false;
+    out->assign("/tmp");
+    out->append(rest);
+    return true;
+  }
+  return false;
 }
 
 // `$HOME/x`, `${HOME}/x`: the evaluator expands these, but a pack may see
@@ -528,8 +554,14 @@ ResolvedPath ResolvePath(const Arg& arg, string_view cwd, string_view home) {
 
   string_view text = arg.text;
   std::string scratch;
-  if (ReplaceHomeVariable(text, home, &scratch)) text = scratch;
-  if (!arg.known || HasUnknownParts(text)) {
+  bool temp_variable = false;
+  if (ReplaceHomeVariable(text, home, &scratch)) {
+    text = scratch;
+  } else if (!text.empty() && text[0] == '$' && ReplaceTempVariable(text, &scratch)) {
+    text = scratch;
+    temp_variable = true;
+  }
+  if ((!arg.known && !temp_variable) || HasUnknownParts(text)) {
     if (!arg.temp) {
       out.path = arg.text;
       out.kind = PathKind::kUnknown;

@@ -160,6 +160,13 @@ std::optional<Constant> ConstantOf(JsonNode wrapper) {
   return std::nullopt;
 }
 
+// The items of an IN or BETWEEN list: libpg_query writes them as
+// {"List": {"items": [...]}} (older versions as a bare array).
+JsonNode ListItems(JsonNode node) {
+  if (node.is_array()) return node;
+  return node["List"]["items"];
+}
+
 enum class Truth { kFalse, kTrue, kUnknown };
 
 Truth FromBool(bool value) {
@@ -303,6 +310,7 @@ Truth FoldAExpr(JsonNode body, int depth) {
   }
   if (kind == "AEXPR_IN") {
     auto a = ConstantOf(left);
+    right = ListItems(right);
     if (!a || !right.is_array()) return Truth::kUnknown;
     bool any_equal = false;
     for (JsonNode item : right) {
@@ -325,6 +333,7 @@ Truth FoldAExpr(JsonNode body, int depth) {
   }
   if (kind == "AEXPR_BETWEEN" || kind == "AEXPR_NOT_BETWEEN") {
     auto a = ConstantOf(left);
+    right = ListItems(right);
     if (!a || !right.is_array()) return Truth::kUnknown;
     JsonNode low_node = right.first_child();
     auto low = ConstantOf(low_node);
@@ -690,6 +699,83 @@ std::string JoinTargets(const std::vector<std::string>& targets) {
   return out;
 }
 
+// `SELECT set_config(name, ..., false) FROM pg_settings WHERE name = 'x'`
+// (pg_dump's start-up): the setting that set_config receives is pinned by
+// the query's own WHERE on pg_settings.name. Only the select list is
+// evaluated after the WHERE has filtered the rows, so only there is the pin
+// a fact.
+struct SettingsPin {
+  bool active = false;
+  std::vector<std::string> qualifiers;  // how `name` may be qualified: "", the relation, its alias
+  std::vector<std::string> names;       // the settings the WHERE lets through
+};
+
+bool NameColumn(JsonNode wrapper, const SettingsPin& pin) {
+  if (wrapper.node_type() != "ColumnRef") return false;
+  std::vector<std::string> parts;
+  for (JsonNode field : wrapper.node_body()["fields"]) {
+    if (!field["String"]) return false;  // a star
+    parts.push_back(StringValue(field));
+  }
+  if (parts.empty() || parts.back() != "name" || parts.size() > 2) return false;
+  const std::string qualifier = parts.size() == 2 ? parts[0] : std::string();
+  for (const std::string& allowed : pin.qualifiers)
+    if (qualifier == allowed) return true;
+  return false;
+}
+
+SettingsPin PinnedSettings(JsonNode select) {
+  SettingsPin pin;
+  JsonNode from = select["fromClause"];
+  JsonNode only = from.first_child();
+  if (!only.valid() || only.next_sibling().valid() || only.node_type() != "RangeVar") return pin;
+  JsonNode relation = only.node_body();
+  const std::string schema = relation["schemaname"].str();
+  if (relation["relname"].str() != "pg_settings" || (!schema.empty() && schema != "pg_catalog") ||
+      relation["catalogname"])
+    return pin;
+  pin.qualifiers = {"", "pg_settings"};
+  if (JsonNode alias = relation["alias"]) pin.qualifiers = {"", alias["aliasname"].str()};
+  JsonNode where = select["whereClause"];
+  std::vector<JsonNode> conjuncts;
+  if (where.node_type() == "BoolExpr" && where.node_body()["boolop"].raw() == "AND_EXPR") {
+    for (JsonNode arg : where.node_body()["args"]) conjuncts.push_back(arg);
+  } else if (where.valid()) {
+    conjuncts.push_back(where);
+  }
+  for (JsonNode conjunct : conjuncts) {
+    if (conjunct.node_type() != "A_Expr") continue;
+    JsonNode body = conjunct.node_body();
+    std::string_view kind = body["kind"].raw();
+    if (OperatorName(body) != "=") continue;
+    JsonNode column = body["lexpr"], values = body["rexpr"];
+    if (kind == "AEXPR_OP" && !NameColumn(column, pin)) std::swap(column, values);
+    if (!NameColumn(column, pin)) continue;
+    std::vector<std::string> names;
+    bool constant = true;
+    auto add = [&](JsonNode value) {
+      auto c = ConstantOf(value);
+      if (c && c->kind == Constant::Kind::kString) {
+        names.push_back(c->text);
+      } else {
+        constant = false;
+      }
+    };
+    if (kind == "AEXPR_OP") {
+      add(values);
+    } else if (kind == "AEXPR_IN" && ListItems(values).is_array()) {
+      for (JsonNode value : ListItems(values)) add(value);
+    } else {
+      continue;
+    }
+    if (!constant || names.empty()) continue;
+    pin.active = true;
+    pin.names = std::move(names);
+    return pin;
+  }
+  return pin;
+}
+
 class Classifier {
  public:
   Classifier(Session& session, std::vector<Action>& out) : session_(session), out_(out) {}
@@ -721,6 +807,7 @@ class Classifier {
 
   Session& session_;
   std::vector<Action>& out_;
+  SettingsPin pin_;  // set while walking a select list over pg_settings
 };
 
 void Classifier::Statement(std::string_view type, JsonNode body, std::string_view text) {
@@ -738,7 +825,20 @@ void Classifier::Statement(std::string_view type, JsonNode body, std::string_vie
       simple("read.only", Severity::kNone, Reversibility::kReversible, {},
              "a query that only reads");
     }
-    Walk(body);
+    SettingsPin pin = PinnedSettings(body);
+    if (!pin.active) {
+      Walk(body);
+      return;
+    }
+    for (JsonNode member : body) {
+      if (member.key() == "targetList") {
+        pin_ = pin;
+        Walk(member);
+        pin_ = SettingsPin{};
+      } else if (member.is_object() || member.is_array()) {
+        Walk(member);
+      }
+    }
     return;
   }
   if (IsOneOf(type, {"InsertStmt", "UpdateStmt", "DeleteStmt", "MergeStmt"})) {
@@ -1015,15 +1115,23 @@ void Classifier::RowWrite(std::string_view type, JsonNode body) {
   const std::string verb = is_delete ? "DELETE" : (type == "UpdateStmt" ? "UPDATE" : "MERGE");
   if (type == "MergeStmt") {
     bool removes = false;
+    bool deletes = false;
     for (JsonNode when : body["mergeWhenClauses"]) {
       std::string_view command = when["MergeWhenClause"]["commandType"].raw();
       if (command == "CMD_DELETE" || command == "CMD_UPDATE") removes = true;
+      if (command == "CMD_DELETE") deletes = true;
     }
     std::string why;
     JsonNode join = body["joinCondition"];
     if (removes && (!join || MatchesAllRows(join, table, &why))) {
       Emit(MakeAction("db.update.unbounded", Severity::kHigh, Reversibility::kIrreversible, targets,
                       "MERGE into " + table + " changes or deletes every row: " + why));
+    } else if (deletes) {
+      // WHEN MATCHED THEN DELETE removes every target row the source
+      // matches: as many as the other table holds, decided at run time.
+      Emit(MakeAction("db.delete", Severity::kMedium, Reversibility::kIrreversible, targets,
+                      "MERGE deletes every row of " + table +
+                          " that its source matches; how many depends on the other table"));
     } else {
       Emit(MakeAction("db.write", Severity::kLow, Reversibility::kIrreversible, targets,
                       "MERGE changes rows of " + table + " matched by its join condition"));
@@ -1206,6 +1314,13 @@ void Classifier::Walk(JsonNode node, int depth) {
       RowWrite(key, member);  // a data-modifying CTE runs in full
       continue;
     }
+    if (key == "SelectStmt" && pin_.active) {
+      // A subquery has its own FROM: the outer WHERE pins nothing there.
+      SettingsPin outer = std::exchange(pin_, SettingsPin{});
+      Walk(member, depth + 1);
+      pin_ = std::move(outer);
+      continue;
+    }
     if (key == "FuncCall") FunctionCall(member);
     if (key == "RangeVar" && !session_.views.empty()) {
       std::string name = RangeVarName(member);
@@ -1241,16 +1356,32 @@ void Classifier::FunctionCall(JsonNode body) {
     return;
   }
   if (name == "set_config") {
-    auto setting = FoldString(args.first_child());
-    auto value = FoldString(args.first_child().next_sibling());
-    if (!setting || !value) {
-      Emit(Opaque("set_config with a computed setting"));
+    JsonNode setting_arg = args.first_child();
+    std::vector<std::string> settings;
+    if (auto setting = FoldString(setting_arg)) {
+      settings.push_back(*setting);
+    } else if (pin_.active && NameColumn(setting_arg, pin_)) {
+      settings = pin_.names;
+    }
+    auto value = FoldString(setting_arg.next_sibling());
+    if (settings.empty()) {
+      // Any setting at all: harmless only if no setting takes this value
+      // as a way to switch a safety net off.
+      if (!value || !ValueHarmlessForAnySetting(*value))
+        Emit(Opaque("set_config with a computed setting"));
       return;
     }
-    std::string danger = DangerousSetting(*setting, *value);
-    if (!danger.empty()) {
-      Emit(MakeAction("db.config.destructive", Severity::kHigh, Reversibility::kRecoverable,
-                      {*setting}, "set_config " + *setting + ": " + danger));
+    for (const std::string& setting : settings) {
+      if (!value) {
+        if (SettingCanBeDangerous(setting))
+          Emit(Opaque("set_config " + setting + " with a computed value"));
+        continue;
+      }
+      std::string danger = DangerousSetting(setting, *value);
+      if (!danger.empty()) {
+        Emit(MakeAction("db.config.destructive", Severity::kHigh, Reversibility::kRecoverable,
+                        {setting}, "set_config " + setting + ": " + danger));
+      }
     }
     return;
   }

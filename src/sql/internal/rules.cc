@@ -38,11 +38,54 @@ constexpr FunctionRule kFunctionRules[] = {
      "runs a shell command on the database server"},
 };
 
-bool ValueIs(std::string_view value, std::initializer_list<std::string_view> options) {
-  for (std::string_view option : options) {
-    if (EqualsIgnoreCase(value, option)) return true;
-  }
-  return false;
+// Settings that switch off a safety net, and the values that do it. Data:
+// extend here when a new one appears.
+struct DangerousSettingRule {
+  std::string_view name;
+  std::vector<std::string_view> values;
+  std::string_view reason;
+};
+
+const std::vector<DangerousSettingRule>& DangerousSettingRules() {
+  static const std::vector<DangerousSettingRule> rules = {
+      {"session_replication_role",
+       {"replica", "local"},
+       "replica mode skips triggers and foreign-key checks"},
+      {"foreign_key_checks", {"0", "off", "false", "no"}, "switches off foreign-key checks"},
+      {"foreign_keys", {"0", "off", "false", "no"}, "switches off foreign-key checks"},
+      {"unique_checks", {"0", "off", "false", "no"}, "switches off unique checks"},
+      {"sql_log_bin",
+       {"0", "off", "false", "no"},
+       "stops binary logging, so replicas and point-in-time recovery miss the changes"},
+      {"writable_schema",
+       {"1", "on", "true", "yes"},
+       "lets statements rewrite the schema table directly (corruption risk)"},
+      {"ignore_check_constraints", {"1", "on", "true", "yes"}, "switches off CHECK constraints"},
+      {"zero_damaged_pages",
+       {"1", "on", "true", "yes"},
+       "makes the server zero out damaged pages, destroying their rows"},
+  };
+  return rules;
+}
+
+std::string_view TrimBlanks(std::string_view text) {
+  while (!text.empty() && (text.front() == ' ' || text.front() == '\t')) text.remove_prefix(1);
+  while (!text.empty() && (text.back() == ' ' || text.back() == '\t')) text.remove_suffix(1);
+  return text;
+}
+
+// Does a setting's value mean `wanted` to PostgreSQL? Blanks around it are
+// ignored, and a boolean may be written as a prefix ("t", "fal", "of").
+bool ValueMatches(std::string_view value, std::string_view wanted) {
+  value = TrimBlanks(value);
+  if (EqualsIgnoreCase(value, wanted)) return true;
+  // "o" alone is ambiguous (on/off) and refused by PostgreSQL.
+  const bool boolean_word = EqualsIgnoreCase(wanted, "true") || EqualsIgnoreCase(wanted, "false") ||
+                            EqualsIgnoreCase(wanted, "yes") || EqualsIgnoreCase(wanted, "no") ||
+                            EqualsIgnoreCase(wanted, "off");
+  if (!boolean_word || value.empty() || value.size() > wanted.size()) return false;
+  if (EqualsIgnoreCase(wanted, "off") && value.size() < 2) return false;
+  return EqualsIgnoreCase(value, wanted.substr(0, value.size()));
 }
 
 }  // namespace
@@ -95,23 +138,24 @@ const FunctionRule* FindFunctionRule(std::string_view name) {
 }
 
 std::string DangerousSetting(std::string_view name, std::string_view value) {
-  const bool off = ValueIs(value, {"0", "off", "false", "no"});
-  const bool on = ValueIs(value, {"1", "on", "true", "yes"});
-  if (EqualsIgnoreCase(name, "session_replication_role") && ValueIs(value, {"replica", "local"}))
-    return "replica mode skips triggers and foreign-key checks";
-  if ((EqualsIgnoreCase(name, "foreign_key_checks") || EqualsIgnoreCase(name, "foreign_keys")) &&
-      off)
-    return "switches off foreign-key checks";
-  if (EqualsIgnoreCase(name, "unique_checks") && off) return "switches off unique checks";
-  if (EqualsIgnoreCase(name, "sql_log_bin") && off)
-    return "stops binary logging, so replicas and point-in-time recovery miss the changes";
-  if (EqualsIgnoreCase(name, "writable_schema") && on)
-    return "lets statements rewrite the schema table directly (corruption risk)";
-  if (EqualsIgnoreCase(name, "ignore_check_constraints") && on)
-    return "switches off CHECK constraints";
-  if (EqualsIgnoreCase(name, "zero_damaged_pages") && on)
-    return "makes the server zero out damaged pages, destroying their rows";
+  for (const DangerousSettingRule& rule : DangerousSettingRules()) {
+    if (!EqualsIgnoreCase(name, rule.name)) continue;
+    for (std::string_view wanted : rule.values)
+      if (ValueMatches(value, wanted)) return std::string(rule.reason);
+  }
   return {};
+}
+
+bool SettingCanBeDangerous(std::string_view name) {
+  for (const DangerousSettingRule& rule : DangerousSettingRules())
+    if (EqualsIgnoreCase(name, rule.name)) return true;
+  return false;
+}
+
+bool ValueHarmlessForAnySetting(std::string_view value) {
+  for (const DangerousSettingRule& rule : DangerousSettingRules())
+    if (!DangerousSetting(rule.name, value).empty()) return false;
+  return true;
 }
 
 const Session::Named* Session::FindPrepared(std::string_view name) const {

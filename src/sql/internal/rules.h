@@ -37,6 +37,11 @@ const FunctionRule* FindFunctionRule(std::string_view name);
 // Does SET name = value switch off triggers / foreign keys / safety checks?
 // Returns the reason, or empty when the setting is harmless.
 std::string DangerousSetting(std::string_view name, std::string_view value);
+// Is there any value of this setting that DangerousSetting would flag?
+bool SettingCanBeDangerous(std::string_view name);
+// Is this value harmless whatever setting it is given to? ('view,
+// foreign-table' is; 'off' is not: it would switch off foreign-key checks.)
+bool ValueHarmlessForAnySetting(std::string_view value);
 
 struct Session {
   explicit Session(const Options& opts) : options(opts) {}

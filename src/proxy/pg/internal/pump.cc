@@ -52,6 +52,8 @@ struct Entry {
   std::size_t head_len = 0;
   bool want_status = false;
   char status = 'I';
+  int syncs_outstanding = 0;       // Query/Sync forwarded, ReadyForQuery not yet seen
+  bool unsynced_extended = false;  // Parse/Bind/... forwarded since the last Sync
 
   explicit Entry(std::size_t max_statement_bytes) : framer(max_statement_bytes) {}
   bool server_at_boundary() const { return server_remaining == 0 && head_len == 0; }
@@ -217,6 +219,8 @@ struct Pump::Impl {
           stop = true;
           break;
         case wire::Framer::Piece::Kind::kHead:
+          Count(e, piece.type);
+          break;
         case wire::Framer::Piece::Kind::kContinuation:
           break;
         case wire::Framer::Piece::Kind::kWhole: {
@@ -247,6 +251,8 @@ struct Pump::Impl {
             pos = piece.offset;
             e.handing_back = true;
             stop = true;
+          } else {
+            Count(e, piece.type);
           }
           break;
         }
@@ -262,6 +268,14 @@ struct Pump::Impl {
       e.start = pos;
     }
     return true;
+  }
+
+  // A client message that passes: what the server will owe for it.
+  static void Count(Entry& e, char type) {
+    if (type == 'Q' || type == 'S') ++e.syncs_outstanding;
+    if (type == 'S') e.unsynced_extended = false;
+    if (type == 'P' || type == 'B' || type == 'E' || type == 'D' || type == 'C' || type == 'H')
+      e.unsynced_extended = true;
   }
 
   bool ReadServer(Entry& e) {
@@ -306,6 +320,7 @@ struct Pump::Impl {
       }
       e.server_remaining = static_cast<std::size_t>(len) - 4;
       e.want_status = e.head[0] == 'Z' && e.server_remaining > 0;
+      if (e.head[0] == 'Z' && e.syncs_outstanding > 0) --e.syncs_outstanding;
       e.head_len = 0;
     }
     if (!SendOrKeep(e.client_fd, buffer, size, e.to_client)) {
@@ -327,9 +342,12 @@ struct Pump::Impl {
     std::shared_ptr<PumpSession> session = std::move(e.session);
     const int client_fd = e.client_fd, upstream_fd = e.upstream_fd;
     std::string rest(e.in.data() + e.start, e.filled - e.start);
-    const char status = e.status;
+    PumpHandBack state;
+    state.transaction_status = e.status;
+    state.syncs_outstanding = e.syncs_outstanding;
+    state.unsynced_extended = e.unsynced_extended;
     Retire(e);
-    session->Resume(client_fd, upstream_fd, std::move(rest), status);
+    session->Resume(client_fd, upstream_fd, std::move(rest), state);
     return true;
   }
 

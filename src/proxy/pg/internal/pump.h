@@ -13,6 +13,13 @@
 
 namespace dualkey::pgproxy {
 
+// Where the server's side of a session stands when the pump hands it back.
+struct PumpHandBack {
+  char transaction_status = 'I';   // of the last ReadyForQuery
+  int syncs_outstanding = 0;       // ReadyForQuery messages the server still owes
+  bool unsynced_extended = false;  // extended-protocol messages sent since the last Sync
+};
+
 // What the pump needs from a session. ForwardsNow runs on the pump thread
 // while the session is in the pump; Resume and Finished are called there
 // once, after which the pump no longer touches the session.
@@ -25,9 +32,9 @@ class PumpSession {
                            const std::vector<std::int32_t>* parameter_types) = 0;
   // The session goes back to its coroutines with its sockets (non-blocking),
   // the client bytes not yet forwarded (starting at a message boundary) and
-  // the transaction status of the last ReadyForQuery.
+  // where the server's side stands.
   virtual void Resume(int client_fd, int upstream_fd, std::string client_bytes,
-                      char transaction_status) = 0;
+                      const PumpHandBack& state) = 0;
   // The session ended in the pump; its sockets are closed. `why` is empty
   // for an orderly end (Terminate, or the client closing between messages).
   virtual void Finished(const std::string& why) = 0;

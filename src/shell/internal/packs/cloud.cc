@@ -20,6 +20,7 @@
 #include <string_view>
 #include <vector>
 
+#include "core/verbs.h"
 #include "shell/internal/packs/packs.h"
 #include "shell/internal/paths.h"
 
@@ -481,8 +482,10 @@ void RunInner(const Invocation& inv, const CloudCommand& cmd, Context& ctx, bool
   inner.remote = !local || inv.remote;
   // A single word holding spaces is a command line (`heroku run "rake db:drop"`).
   if (inner.argv.size() == 1 && inner.argv[0].text.find(' ') != std::string::npos) {
-    if (local) ctx.ClassifyScript(inner.argv[0].text, inner.cwd, inner.depth);
-    else ctx.ClassifyRemoteScript(inner.argv[0].text, inner.depth);
+    if (local)
+      ctx.ClassifyScript(inner.argv[0].text, inner.cwd, inner.depth);
+    else
+      ctx.ClassifyRemoteScript(inner.argv[0].text, inner.depth);
     return;
   }
   ctx.ClassifyInvocation(inner);
@@ -658,60 +661,40 @@ bool OptionMatches(const CloudRule& rule, const CloudCommand& cmd) {
 }
 
 // ============================================================ generic verbs
+// Verbs are read with the shared vocabulary (core/verbs.h).
 
-constexpr std::string_view kReadVerbs[] = {
-    "describe", "list",    "ls",     "get",      "show",   "head",      "lookup",   "search",
-    "scan",     "query",   "status", "info",     "logs",   "log",       "whoami",   "version",
-    "help",     "inspect", "view",   "tail",     "diff",   "wait",      "validate", "estimate",
-    "preview",  "plan",    "test",   "check",    "open",   "download",  "export",   "explain",
-    "print",    "read",    "verify", "simulate", "filter", "batch-get", "select",   "display"};
-
-constexpr std::string_view kDestroyVerbs[] = {
-    "delete", "destroy", "terminate", "remove", "rm",   "purge",    "deregister", "del",
-    "erase",  "wipe",    "nuke",      "rb",     "drop", "truncate", "unprovision"};
-
-// Objects whose removal loses no data: tags, labels, IAM bindings.
-constexpr std::string_view kSoftObjects[] = {
-    "tag",         "tags",     "label",   "labels",   "metadata",   "annotation",
-    "annotations", "iam",      "binding", "bindings", "permission", "permissions",
-    "alias",       "member",   "members", "targets",  "target",     "attachment",
-    "association", "listener", "rule",    "env"};
-
-// Verbs that create or change: the command word has been found and it is not
-// a delete, so later words (names like "delete-user") are not verbs.
-constexpr std::string_view kWriteVerbs[] = {
-    "create",  "deploy",  "update", "set",   "put",      "add",       "patch",     "start",
-    "stop",    "restart", "run",    "apply", "modify",   "attach",    "import",    "copy",
-    "cp",      "mv",      "move",   "push",  "upload",   "scale",     "resize",    "enable",
-    "connect", "login",   "link",   "init",  "invoke",   "publish",   "send",      "promote",
-    "rename",  "restore", "reboot", "edit",  "register", "associate", "authorize", "grant",
-    "tag",     "label",   "rotate", "build", "release"};
+// Group words that are verbs elsewhere: `gcloud run services delete`, `aws
+// deploy delete-application`, `gcloud logging logs delete`. In a group
+// position they are nouns, not the command's verb.
+constexpr std::string_view kGroupWords[] = {
+    "run",     "deploy",   "logs",    "log",      "logging", "build",   "builds",   "config",
+    "monitor", "transfer", "batch",   "execute",  "import",  "export",  "schedule", "scheduler",
+    "notify",  "publish",  "release", "releases", "lock",    "locks",   "tag",      "tags",
+    "label",   "labels",   "test",    "tests",    "plan",    "plans",   "search",   "query",
+    "inspect", "scan",     "status",  "check",    "checks",  "history", "events",   "stats",
+    "audit",   "sync",     "view",    "views",    "find"};
 
 enum class VerbKind { kNone, kRead, kWrite, kDestroy };
 
-// Splits "delete-db-instance", "pg:backups:delete", "apps:destroy" into
-// pieces and classifies the word by them.
 VerbKind ClassifyVerb(std::string_view word, bool* soft) {
-  std::array<std::string_view, 12> pieces{};
-  std::size_t count = 0;
-  while (!word.empty() && count < pieces.size()) {
-    auto cut = word.find_first_of("-:");
-    pieces[count++] = word.substr(0, cut);
-    if (cut == std::string_view::npos) break;
-    word.remove_prefix(cut + 1);
-  }
-  if (count == 0) return VerbKind::kNone;
-  if (InList(kReadVerbs, pieces[0])) return VerbKind::kRead;
-  if (InList(kWriteVerbs, pieces[0])) return VerbKind::kWrite;
-  for (std::size_t k = 0; k < count; ++k) {
-    if (!InList(kDestroyVerbs, pieces[k])) continue;
-    *soft = false;
-    for (std::size_t j = 0; j < count; ++j)
-      if (j != k && InList(kSoftObjects, pieces[j])) *soft = true;
-    return VerbKind::kDestroy;
+  const verbs::Reading reading = verbs::ReadName(word);
+  switch (reading.kind) {
+    case verbs::Kind::kRead:
+      return VerbKind::kRead;
+    case verbs::Kind::kWrite:
+      return VerbKind::kWrite;
+    case verbs::Kind::kDestroy:
+      *soft = reading.soft;
+      return VerbKind::kDestroy;
+    case verbs::Kind::kNone:
+      break;
   }
   return VerbKind::kNone;
 }
+
+// Groups whose removals lose no data: `vercel env rm`, `gcloud ... iam-policy`.
+constexpr std::string_view kSoftGroups[] = {
+    "env", "secrets-access", "iam-policy-binding", "dns-records-cache", "aliases", "domains-alias"};
 
 // Services and groups whose every delete removes backups.
 constexpr std::string_view kBackupServices[] = {
@@ -723,14 +706,27 @@ constexpr std::string_view kWholeContainers[] = {"projects", "project", "organiz
 
 void Generic(const CloudCommand& cmd, Context& ctx) {
   const std::size_t reach = std::min<std::size_t>(cmd.words.size(), 6);
+  // aws SERVICE OPERATION: the service is never the verb and the operation
+  // always is ("logs delete-log-group", "deploy delete-application"); the
+  // words after it are names and values.
+  const bool aws = cmd.tool == "aws";
   for (std::size_t k = 0; k < reach; ++k) {
     if (!cmd.args[cmd.words[k]].known) return EmitUnknownVerb(ctx, cmd.tool, cmd.Word(k));
+    if (aws && k == 0) continue;
     bool soft = false;
     VerbKind kind = ClassifyVerb(cmd.Word(k), &soft);
-    if (kind == VerbKind::kNone) continue;
+    if (kind == VerbKind::kNone) {
+      if (aws) break;
+      continue;
+    }
+    // A group word in front of more words is a noun: `gcloud run services ...`.
+    if (!aws && kind != VerbKind::kDestroy && k + 1 < cmd.words.size() &&
+        InList(kGroupWords, cmd.Word(k)))
+      continue;
     if (kind == VerbKind::kWrite) break;
     // The group before the verb may name a harmless object: `vercel env rm`.
-    for (std::size_t j = 0; j < k; ++j) soft = soft || InList(kSoftObjects, cmd.Word(j));
+    for (std::size_t j = aws ? 1 : 0; j < k; ++j)
+      soft = soft || verbs::IsSoftObject(cmd.Word(j)) || InList(kSoftGroups, cmd.Word(j));
     std::vector<std::string> targets = TargetsOf(cmd, k);
     std::string command(cmd.tool);
     for (std::size_t j = 0; j <= k; ++j) command += " " + std::string(cmd.Word(j));

@@ -12,6 +12,7 @@
 #include <string>
 #include <string_view>
 
+#include "protect/protect.h"
 #include "shell/internal/packs/packs.h"
 #include "shell/internal/path_names.h"
 #include "shell/internal/paths.h"
@@ -38,59 +39,12 @@ constexpr std::array<string_view, 8> kTreeReaders = {"rsync", "tar", "zip", "7z"
 // Copy-like commands whose last operand is the destination, not a source.
 constexpr std::array<string_view, 4> kCopies = {"cp", "scp", "rsync", "install"};
 
-// .env files that hold placeholders, not secrets.
-constexpr std::array<string_view, 7> kTemplateSuffixes = {"example",  "sample", "template", "dist",
-                                                          "defaults", "schema", "tpl"};
-
-bool IsEnvFile(string_view base) {
-  if (base == ".env" || base == ".envrc") return true;
-  if (base.starts_with(".env.")) {
-    string_view suffix = base.substr(5);
-    return std::find(kTemplateSuffixes.begin(), kTemplateSuffixes.end(), suffix) ==
-           kTemplateSuffixes.end();
-  }
-  // prod.env, but not x.env.example (handled above: no .env suffix).
-  return base.size() > 4 && base.ends_with(".env");
-}
-
-bool Under(string_view path, string_view home, string_view relative) {
-  if (home.empty()) return false;
-  std::string dir = std::string(home) + "/" + std::string(relative);
-  return IsSameOrUnder(path, dir);
-}
-
 }  // namespace
 
-// True for files whose contents are credentials.
+// True for files whose contents are credentials (protect/protect.h keeps the
+// list for every channel).
 bool IsCredentialFile(string_view path, string_view home) {
-  const string_view base = BaseName(path);
-  const string_view parent = BaseName(DirName(path));
-  if (IsEnvFile(base)) return true;
-  static constexpr std::array<string_view, 8> kNames = {".pgpass",  ".netrc", ".git-credentials",
-                                                        ".pypirc",  "id_rsa", "id_ed25519",
-                                                        "id_ecdsa", "id_dsa"};
-  if (std::find(kNames.begin(), kNames.end(), base) != kNames.end()) return true;
-  if (parent == ".aws" && (base == "credentials" || base == "config")) return true;
-  if (parent == ".kube" && base == "config") return true;
-  if (parent == ".docker" && base == "config.json") return true;
-  if (parent == ".railway" && base == "config.json") return true;
-  if (parent == ".fly" && base == "config.yml") return true;
-  if (parent == "gh" && base == "hosts.yml") return true;
-  if (parent == "gcloud" && (base == "application_default_credentials.json" ||
-                             base == "credentials.db" || base == "access_tokens.db"))
-    return true;
-  if (parent == ".azure" && (base == "accessTokens.json" || base == "msal_token_cache.json"))
-    return true;
-  if (base == "credentials.tfrc.json" || base == "kubeconfig") return true;
-  if (base == "environ" && path.starts_with("/proc/")) return true;
-  if (path.find("/dualkey/credentials/") != string_view::npos) return true;
-  if (Under(path, home, ".npmrc") || Under(path, home, ".ssh")) {
-    // ~/.ssh: private keys and anything unrecognised; public keys and
-    // known_hosts are not secrets.
-    return !base.ends_with(".pub") && base != "known_hosts" && base != "known_hosts.old" &&
-           base != "config" && base != "authorized_keys" && base != ".ssh";
-  }
-  return false;
+  return protect::IsCredentialFile(path, home);
 }
 
 namespace {

@@ -707,12 +707,37 @@ void HandlePgDropcluster(const Invocation& inv, Context& ctx) {
 }
 
 void HandlePgCtl(const Invocation& inv, Context& ctx) {
-  // Stopping a server is an outage, not data loss: the data directory stays.
-  std::vector<Arg> operands = Operands(ArgsOf(inv), {"-D", "-m", "-o", "-l", "-t", "-s", "-N"});
+  // Stopping a server is an outage for everything that uses it (held); the
+  // data directory stays. Immediate mode aborts without a checkpoint and
+  // forces crash recovery; kill signals the server directly.
+  std::span<const Arg> args = ArgsOf(inv);
+  std::vector<Arg> operands = Operands(
+      args, {"-D", "-m", "-o", "-l", "-t", "-s", "-N", "--pgdata", "--mode", "--log", "--timeout"});
+  std::string mode = OptionValue(args, "-m");
+  if (mode.empty()) mode = OptionValue(args, "--mode");
+  const bool immediate = mode == "immediate" || mode == "i";
+  const std::string name(inv.name());
   for (const Arg& arg : operands) {
-    if (arg.text == "stop" || arg.text == "restart" || arg.text == "kill") {
-      Emit(ctx, "service.stop", "postgres", Reversibility::kRecoverable, Severity::kLow,
-           std::string(inv.name()) + " stops or restarts a PostgreSQL server; data is kept");
+    if (arg.text == "kill") {
+      Emit(ctx, "service.stop", "postgres", Reversibility::kRecoverable, Severity::kHigh,
+           name + " kill signals the PostgreSQL server directly: an outage");
+      return;
+    }
+    if (arg.text == "stop") {
+      Emit(ctx, "service.stop", "postgres", Reversibility::kRecoverable,
+           immediate ? Severity::kHigh : Severity::kMedium,
+           immediate
+               ? name +
+                     " stop -m immediate aborts the server without a checkpoint: an "
+                     "outage, then crash recovery"
+               : name + " stops the PostgreSQL server: an outage for everything that uses it");
+      return;
+    }
+    if (arg.text == "restart") {
+      Emit(ctx, "service.stop", "postgres", Reversibility::kRecoverable,
+           immediate ? Severity::kMedium : Severity::kLow,
+           immediate ? name + " restart -m immediate aborts the server, then crash recovery"
+                     : name + " restarts a PostgreSQL server; data is kept");
       return;
     }
   }

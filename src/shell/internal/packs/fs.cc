@@ -5,6 +5,8 @@
 // output, caches and temp paths are low and allowed; ordinary project files
 // are low for single-file work and medium when a whole tree goes; data,
 // system, home, root and backups are high or critical.
+#include <sys/stat.h>
+
 #include <cctype>
 #include <optional>
 #include <span>
@@ -562,6 +564,15 @@ void HandleCp(const Invocation& inv, Context& ctx) {
     EmitAssessment(
         ctx, {"fs.overwrite", Severity::kHigh, Reversibility::kIrreversible, "a database file"},
         destination.path, "cp replaces");
+  } else if (!ops.into_directory && destination.kind == PathKind::kData &&
+             LooksLikeFileName(BaseName(destination.path)) &&
+             !IsLogFileName(BaseName(destination.path)) &&
+             !(HasShortFlag(ArgsOf(inv), 'n') || HasLongFlag(ArgsOf(inv), "--no-clobber") ||
+               HasShortFlag(ArgsOf(inv), 'b') || HasLongFlag(ArgsOf(inv), "--backup"))) {
+    EmitAssessment(
+        ctx,
+        {"fs.overwrite", Severity::kMedium, Reversibility::kIrreversible, "a service data file"},
+        destination.path, "cp replaces");
   }
 }
 
@@ -578,47 +589,100 @@ bool IsRemoteSpec(string_view spec) {
   return slash == string_view::npos || colon < slash;
 }
 
+std::vector<Arg> RsyncOperands(std::span<const Arg> args);
+
+// rsync --remove-source-files deletes what it sent: the data now lives only
+// at the destination (a remote one, a /dev/null, a dry run that is not).
+void HandleRsyncRemoveSources(const Invocation& inv, Context& ctx) {
+  std::span<const Arg> args = ArgsOf(inv);
+  if (HasLongFlag(args, "--dry-run") || HasShortFlag(args, 'n')) return;
+  std::vector<Arg> operands = RsyncOperands(args);
+  if (operands.size() < 2) return;
+  const Arg& destination = operands.back();
+  const bool remote = destination.known && IsRemoteSpec(destination.text);
+  for (std::size_t k = 0; k + 1 < operands.size(); ++k) {
+    const Arg& source = operands[k];
+    if (source.known && IsRemoteSpec(source.text)) continue;  // removed on the remote side
+    ResolvedPath target = Resolve(source, inv, ctx);
+    Assessment assessment = AssessDelete(target, /*recursive=*/true, inv, ctx.home());
+    assessment.reversibility = Reversibility::kRecoverable;
+    switch (target.kind) {
+      case PathKind::kProject:
+      case PathKind::kOther:
+      case PathKind::kTemp:
+      case PathKind::kDisposable:
+        assessment.severity = remote ? Severity::kMedium : Severity::kLow;
+        break;
+      default:
+        if (assessment.severity < Severity::kMedium) assessment.severity = Severity::kMedium;
+    }
+    EmitAssessment(ctx, assessment, target.path, "rsync --remove-source-files deletes",
+                   remote ? "the only copy is then on " + destination.text
+                          : "a copy stays at " + destination.text);
+  }
+}
+
+std::vector<Arg> RsyncOperands(std::span<const Arg> args) {
+  return Operands(args, {"-e",
+                         "--rsh",
+                         "--exclude",
+                         "--include",
+                         "-f",
+                         "--filter",
+                         "--exclude-from",
+                         "--include-from",
+                         "--files-from",
+                         "--rsync-path",
+                         "--password-file",
+                         "--log-file",
+                         "--chmod",
+                         "--chown",
+                         "-B",
+                         "--block-size",
+                         "--backup-dir",
+                         "--suffix",
+                         "--partial-dir",
+                         "-T",
+                         "--temp-dir",
+                         "--compare-dest",
+                         "--copy-dest",
+                         "--link-dest",
+                         "--max-size",
+                         "--min-size",
+                         "--bwlimit",
+                         "--timeout",
+                         "--port",
+                         "-M",
+                         "--remote-option",
+                         "--out-format",
+                         "--max-delete",
+                         "--info",
+                         "--debug",
+                         "--iconv"});
+}
+
 void HandleRsync(const Invocation& inv, Context& ctx) {
   std::span<const Arg> args = ArgsOf(inv);
+  // -e/--rsh runs a local command (normally ssh) to reach the remote side.
+  for (std::size_t i = 0; i < args.size(); ++i) {
+    const std::string& text = args[i].text;
+    std::optional<Arg> rsh;
+    if ((text == "-e" || text == "--rsh") && i + 1 < args.size())
+      rsh = args[++i];
+    else if (text.starts_with("--rsh="))
+      rsh = Arg{text.substr(6), args[i].known};
+    if (!rsh) continue;
+    if (!rsh->known)
+      ctx.Emit(MakeAction("opaque.exec", {}, Reversibility::kUnknown, Severity::kHigh,
+                          "rsync -e runs a command computed at run time"));
+    else
+      ctx.ClassifyScript(rsh->text, inv.cwd, inv.depth + 1);
+  }
+  if (HasLongFlag(args, "--remove-source-files")) HandleRsyncRemoveSources(inv, ctx);
   bool deletes = false;
   for (string_view flag : kRsyncDeleteFlags) deletes = deletes || HasLongFlag(args, flag);
   if (!deletes) return;
-  std::vector<Arg> operands = Operands(args, {"-e",
-                                              "--rsh",
-                                              "--exclude",
-                                              "--include",
-                                              "-f",
-                                              "--filter",
-                                              "--exclude-from",
-                                              "--include-from",
-                                              "--files-from",
-                                              "--rsync-path",
-                                              "--password-file",
-                                              "--log-file",
-                                              "--chmod",
-                                              "--chown",
-                                              "-B",
-                                              "--block-size",
-                                              "--backup-dir",
-                                              "--suffix",
-                                              "--partial-dir",
-                                              "-T",
-                                              "--temp-dir",
-                                              "--compare-dest",
-                                              "--copy-dest",
-                                              "--link-dest",
-                                              "--max-size",
-                                              "--min-size",
-                                              "--bwlimit",
-                                              "--timeout",
-                                              "--port",
-                                              "-M",
-                                              "--remote-option",
-                                              "--out-format",
-                                              "--max-delete",
-                                              "--info",
-                                              "--debug",
-                                              "--iconv"});
+  std::vector<Arg> operands = RsyncOperands(args);
   if (operands.size() < 2) return;
   const Arg& destination = operands.back();
   if (HasLongFlag(args, "--dry-run") || HasShortFlag(args, 'n')) {
@@ -644,10 +708,111 @@ bool IsAllLetters(string_view text) {
   return !text.empty();
 }
 
+// Commands tar itself runs: --to-command (per member), --checkpoint-action
+// exec=, --use-compress-program/-I, --info-script/-F, --rsh-command.
+void RunTarCarriedCommands(const Invocation& inv, Context& ctx) {
+  std::span<const Arg> args = ArgsOf(inv);
+  auto run = [&](const Arg& command, string_view what) {
+    if (!command.known) {
+      ctx.Emit(MakeAction("opaque.exec", {}, Reversibility::kUnknown, Severity::kHigh,
+                          "tar " + std::string(what) + " runs a command computed at run time"));
+      return;
+    }
+    ctx.ClassifyScript(command.text, inv.cwd, inv.depth + 1);
+  };
+  constexpr string_view kCommandOptions[] = {
+      "--to-command",  "--use-compress-program", "--info-script",     "--new-volume-script",
+      "--rsh-command", "--rmt-command",          "--compress-program"};
+  for (std::size_t i = 0; i < args.size(); ++i) {
+    const std::string& text = args[i].text;
+    if (text == "--") break;
+    if (text.starts_with("--checkpoint-action=")) {
+      string_view action = string_view(text).substr(20);
+      if (action.starts_with("exec="))
+        run(Arg{std::string(action.substr(5)), args[i].known}, "--checkpoint-action=exec");
+      continue;
+    }
+    bool matched = false;
+    for (string_view option : kCommandOptions) {
+      if (text == option && i + 1 < args.size()) {
+        run(args[++i], option);
+        matched = true;
+        break;
+      }
+      if (text.size() > option.size() && text.starts_with(option) && text[option.size()] == '=') {
+        run(Arg{text.substr(option.size() + 1), args[i].known}, option);
+        matched = true;
+        break;
+      }
+    }
+    if (matched) continue;
+    if ((text == "-I" || text == "-F") && i + 1 < args.size()) {
+      run(args[++i], text == "-I" ? "-I" : "-F");
+    } else if (text.size() > 2 && (text.starts_with("-I") || text.starts_with("-F")) &&
+               text[1] != '-' && !IsAllLetters(text.substr(1))) {
+      run(Arg{text.substr(2), args[i].known}, text.substr(0, 2));
+    }
+  }
+}
+
+// tar -c over an archive that is a backup: the old backup is replaced.
+// Held when the backup exists here or when nothing goes into the new one.
+void CheckTarOverwritesBackup(const Invocation& inv, Context& ctx) {
+  std::span<const Arg> args = ArgsOf(inv);
+  bool create = HasLongFlag(args, "--create");
+  std::optional<Arg> archive;
+  std::vector<Arg> inputs;
+  bool from_list = false, empty_list = false;
+  for (std::size_t i = 0; i < args.size(); ++i) {
+    const std::string& text = args[i].text;
+    if (text.starts_with("--file=")) {
+      archive = Arg{text.substr(7), args[i].known};
+    } else if (text == "--file" && i + 1 < args.size()) {
+      archive = args[++i];
+    } else if ((text == "-T" || text == "--files-from") && i + 1 < args.size()) {
+      from_list = true;
+      empty_list = args[++i].text == "/dev/null";
+    } else if (text.starts_with("--files-from=")) {
+      from_list = true;
+      empty_list = text.substr(13) == "/dev/null";
+    } else if (text == "-C" || text == "--directory" || text == "-X" || text == "--exclude-from") {
+      ++i;
+    } else if (text.starts_with("--")) {
+    } else if (text.size() > 1 && (text[0] == '-' || (i == 0 && IsAllLetters(text)))) {
+      if (text.find('c') != std::string::npos) create = true;
+      std::size_t f = text.find('f');
+      if (f != std::string::npos) {
+        if (f + 1 < text.size())
+          archive = Arg{text.substr(f + 1), args[i].known};
+        else if (i + 1 < args.size())
+          archive = args[++i];
+      }
+    } else {
+      inputs.push_back(args[i]);
+    }
+  }
+  if (!create || !archive || archive->text == "-") return;
+  ResolvedPath target = Resolve(*archive, inv, ctx);
+  if (target.kind != PathKind::kBackup) return;
+  bool empty = (from_list && empty_list && inputs.empty()) || (!from_list && inputs.empty());
+  for (const Arg& input : inputs) empty = empty || input.text == "/dev/null";
+  struct stat st;
+  const bool exists = !target.path.empty() && target.path[0] == '/' &&
+                      ::stat(target.path.c_str(), &st) == 0 && S_ISREG(st.st_mode);
+  if (!exists && !empty) return;
+  EmitAssessment(
+      ctx,
+      {"backup.overwrite", Severity::kHigh, Reversibility::kIrreversible,
+       empty ? "a backup, replaced by an empty archive" : "an existing backup, replaced"},
+      target.path, "tar -c overwrites");
+}
+
 // tar --remove-files deletes its inputs once archived; --delete removes
 // members from an archive.
 void HandleTar(const Invocation& inv, Context& ctx) {
   std::span<const Arg> args = ArgsOf(inv);
+  RunTarCarriedCommands(inv, ctx);
+  CheckTarOverwritesBackup(inv, ctx);
   const bool remove_files = HasLongFlag(args, "--remove-files");
   const bool delete_members = HasLongFlag(args, "--delete");
   if (!remove_files && !delete_members) return;
@@ -743,6 +908,388 @@ void HandleTee(const Invocation& inv, Context& ctx) {
               mode == WriteMode::kAppend ? "tee -a appends to" : "tee overwrites", inv, ctx);
 }
 
+// --- writes that destroy without deleting ----------------------------------
+
+// sort -o FILE: FILE is truncated first. Sorting a file into itself keeps its
+// lines; anything else replaces the file's content (sort -o f /dev/null empties it).
+void HandleSort(const Invocation& inv, Context& ctx) {
+  std::span<const Arg> args = ArgsOf(inv);
+  std::string compress = OptionValue(args, "--compress-program");
+  if (!compress.empty()) ctx.ClassifyScript(compress, inv.cwd, inv.depth + 1);
+  std::string output = OptionValue(args, "-o");
+  if (output.empty()) output = OptionValue(args, "--output");
+  if (output.empty()) return;
+  std::vector<Arg> inputs =
+      Operands(args, {"-o", "--output", "-k", "--key", "-t", "--field-separator", "-T",
+                      "--temporary-directory", "-S", "--buffer-size", "--parallel", "--batch-size",
+                      "--files0-from", "--random-source", "--compress-program"});
+  bool in_place = false, empty = !inputs.empty();
+  for (const Arg& input : inputs) {
+    in_place = in_place || input.text == output;
+    empty = empty && input.text == "/dev/null";
+  }
+  if (in_place) return;  // the file's own lines, sorted
+  Arg target{output, output.find('$') == std::string::npos};
+  EmitWrite(target, WriteMode::kTruncate, empty, empty ? "sort -o empties" : "sort -o replaces",
+            inv, ctx);
+}
+
+// What a sed script does, as far as destroying goes.
+struct SedEffects {
+  bool deletes_lines = false;         // d/D/c on some lines
+  bool deletes_all = false;           // d (or c) on every line: the file is emptied
+  bool empties_lines = false;         // s/.*// and the like
+  std::vector<std::string> executed;  // e COMMAND, s///e replacements
+  bool executes_unknown = false;
+  std::vector<std::string> written;  // w FILE
+};
+
+SedEffects ParseSed(string_view script) {
+  SedEffects out;
+  std::size_t i = 0;
+  const std::size_t n = script.size();
+  auto skip_blank = [&] {
+    while (i < n &&
+           (script[i] == ' ' || script[i] == '\t' || script[i] == ';' || script[i] == '\n'))
+      ++i;
+  };
+  auto rest_of_line = [&] {
+    std::size_t start = i;
+    while (i < n && script[i] != '\n') ++i;
+    string_view text = script.substr(start, i - start);
+    text.remove_prefix(std::min(text.size(), text.find_first_not_of(" \t")));
+    return std::string(text);
+  };
+  // Reads a delimited part (regex or replacement) after the delimiter.
+  auto delimited = [&](char delimiter) {
+    std::string part;
+    while (i < n && script[i] != delimiter) {
+      if (script[i] == '\\' && i + 1 < n) {
+        if (script[i + 1] != delimiter) part.push_back('\\');
+        part.push_back(script[i + 1]);
+        i += 2;
+        continue;
+      }
+      part.push_back(script[i++]);
+    }
+    if (i < n) ++i;
+    return part;
+  };
+  int guard = 0;
+  while (i < n && ++guard < 4096) {
+    skip_blank();
+    if (i >= n) break;
+    // Address: N, $, /re/, \cREc, first~step; optional ,addr2; optional !
+    std::string address;
+    auto read_address = [&] {
+      std::size_t start = i;
+      if (i < n && (std::isdigit(static_cast<unsigned char>(script[i])) || script[i] == '$')) {
+        while (i < n && (std::isdigit(static_cast<unsigned char>(script[i])) || script[i] == '$' ||
+                         script[i] == '~'))
+          ++i;
+      } else if (i < n && (script[i] == '/' || script[i] == '\\')) {
+        char delimiter = script[i] == '\\' && i + 1 < n ? script[++i] : '/';
+        ++i;
+        delimited(delimiter);
+        while (i < n && (script[i] == 'I' || script[i] == 'M')) ++i;
+      }
+      address.append(script.substr(start, i - start));
+    };
+    read_address();
+    if (i < n && script[i] == ',') {
+      address.push_back(',');
+      ++i;
+      if (i < n && (script[i] == '+' || script[i] == '~')) ++i;
+      read_address();
+    }
+    while (i < n && script[i] == ' ') ++i;
+    bool negated = false;
+    if (i < n && script[i] == '!') {
+      negated = true;
+      ++i;
+      while (i < n && script[i] == ' ') ++i;
+    }
+    if (i >= n) break;
+    const char command = script[i++];
+    const bool every_line =
+        !negated && (address.empty() || address == "1,$" || address == "0,$" || address == "/^/" ||
+                     address == "/.*/" || address == "/^.*$/");
+    switch (command) {
+      case '{':
+      case '}':
+      case '=':
+      case 'p':
+      case 'P':
+      case 'n':
+      case 'N':
+      case 'g':
+      case 'G':
+      case 'h':
+      case 'H':
+      case 'x':
+      case 'l':
+      case 'z':
+      case 'F':
+        break;
+      case 'd':
+      case 'D':
+        out.deletes_lines = true;
+        out.deletes_all = out.deletes_all || (every_line && command == 'd');
+        break;
+      case 'c':
+        out.deletes_lines = true;
+        out.deletes_all = out.deletes_all || every_line;
+        rest_of_line();
+        break;
+      case 'a':
+      case 'i':
+      case 'r':
+      case 'R':
+      case 'b':
+      case 't':
+      case 'T':
+      case ':':
+      case 'v':
+      case 'q':
+      case 'Q':
+      case 'L':
+        rest_of_line();
+        break;
+      case 'w':
+      case 'W':
+        out.written.push_back(rest_of_line());
+        break;
+      case 'e': {
+        std::string text = rest_of_line();
+        if (text.empty())
+          out.executes_unknown = true;  // runs the pattern space
+        else
+          out.executed.push_back(std::move(text));
+        break;
+      }
+      case 's':
+      case 'y': {
+        if (i >= n) break;
+        const char delimiter = script[i++];
+        std::string regex = delimited(delimiter);
+        std::string replacement = delimited(delimiter);
+        std::string flags;
+        while (i < n && script[i] != ';' && script[i] != '\n' && script[i] != '}') {
+          if (script[i] == 'w') {
+            ++i;
+            out.written.push_back(rest_of_line());
+            break;
+          }
+          flags.push_back(script[i++]);
+        }
+        if (command == 's') {
+          if (replacement.empty() && (regex == ".*" || regex == "^.*$" || regex == "^.*" ||
+                                      regex == ".\\+" || regex == ".+"))
+            out.empties_lines = true;
+          if (flags.find('e') != std::string::npos) {
+            if (replacement.find('\\') != std::string::npos ||
+                replacement.find('&') != std::string::npos)
+              out.executes_unknown = true;
+            else
+              out.executed.push_back(replacement);
+          }
+        }
+        break;
+      }
+      default:
+        rest_of_line();
+        break;
+    }
+  }
+  return out;
+}
+
+// sed -i edits files in place. Deleting lines of data loses them (-i with a
+// backup suffix keeps a copy); e and s///e run commands.
+void HandleSed(const Invocation& inv, Context& ctx) {
+  std::span<const Arg> args = ArgsOf(inv);
+  bool in_place = false, backup = false;
+  std::vector<Arg> scripts;
+  std::vector<Arg> files;
+  std::vector<Arg> script_files;
+  bool options_done = false;
+  for (std::size_t i = 0; i < args.size(); ++i) {
+    const std::string& text = args[i].text;
+    if (!options_done && text == "--") {
+      options_done = true;
+      continue;
+    }
+    if (!options_done && text.starts_with("--")) {
+      if (text == "--in-place")
+        in_place = true;
+      else if (text.starts_with("--in-place="))
+        in_place = backup = true;
+      else if (text == "--expression" && i + 1 < args.size())
+        scripts.push_back(args[++i]);
+      else if (text.starts_with("--expression="))
+        scripts.push_back(Arg{text.substr(13), args[i].known});
+      else if (text == "--file" && i + 1 < args.size())
+        script_files.push_back(args[++i]);
+      else if (text == "--line-length" && i + 1 < args.size())
+        ++i;
+      continue;
+    }
+    if (!options_done && text.size() > 1 && text[0] == '-') {
+      for (std::size_t k = 1; k < text.size(); ++k) {
+        const char c = text[k];
+        if (c == 'i') {
+          in_place = true;
+          if (k + 1 < text.size()) backup = true;  // -i.bak
+          break;
+        }
+        if (c == 'e' || c == 'f' || c == 'l') {
+          std::string value = k + 1 < text.size()   ? text.substr(k + 1)
+                              : i + 1 < args.size() ? args[++i].text
+                                                    : std::string();
+          if (c == 'e') scripts.push_back(Arg{value, args[i].known});
+          if (c == 'f') script_files.push_back(Arg{value, args[i].known});
+          break;
+        }
+      }
+      continue;
+    }
+    if (scripts.empty() && script_files.empty())
+      scripts.push_back(args[i]);
+    else
+      files.push_back(args[i]);
+  }
+  SedEffects effects;
+  bool script_known = true;
+  auto merge = [&](string_view text) {
+    SedEffects one = ParseSed(text);
+    effects.deletes_lines |= one.deletes_lines;
+    effects.deletes_all |= one.deletes_all;
+    effects.empties_lines |= one.empties_lines;
+    effects.executes_unknown |= one.executes_unknown;
+    for (std::string& command : one.executed) effects.executed.push_back(std::move(command));
+    for (std::string& file : one.written) effects.written.push_back(std::move(file));
+  };
+  for (const Arg& script : scripts) {
+    if (!script.known)
+      script_known = false;
+    else
+      merge(script.text);
+  }
+  for (const Arg& file : script_files) {
+    CodeFile content = ctx.ReadCodeFile(file, inv.cwd, inv.remote);
+    if (content.state == CodeFile::State::kText)
+      merge(content.text);
+    else if (content.state != CodeFile::State::kMissing)
+      script_known = false;
+  }
+  for (const std::string& command : effects.executed)
+    ctx.ClassifyScript(command, inv.cwd, inv.depth + 1);
+  if (effects.executes_unknown)
+    ctx.Emit(
+        MakeAction("opaque.exec", {}, Reversibility::kUnknown, Severity::kHigh,
+                   "sed runs the text it edits as a shell command (e), which cannot be known"));
+  for (const std::string& file : effects.written)
+    if (file != "/dev/stdout" && file != "/dev/stderr")
+      EmitWrite(Arg{file}, WriteMode::kTruncate, false, "sed w overwrites", inv, ctx);
+  if (!in_place) return;
+  if (!script_known) {
+    for (const Arg& file : files)
+      EmitWrite(file, WriteMode::kTruncate, false,
+                "sed -i with a script computed at run time rewrites", inv, ctx);
+    return;
+  }
+  const bool emptying = effects.deletes_all || effects.empties_lines;
+  for (const Arg& file : files) {
+    if (backup) {
+      EmitWrite(file, WriteMode::kAppend, false, "sed -i (with a backup copy) edits", inv, ctx);
+    } else if (emptying || effects.deletes_lines) {
+      EmitWrite(file, WriteMode::kTruncate, emptying,
+                emptying ? "sed -i deletes every line of" : "sed -i deletes lines of", inv, ctx);
+    } else {
+      // An edit keeps the data: judged like an append (a database file still
+      // corrupts, a system file still counts).
+      EmitWrite(file, WriteMode::kAppend, false, "sed -i edits", inv, ctx);
+    }
+  }
+}
+
+// install SRC... DEST: DEST is replaced (or created); -d only makes directories.
+void HandleInstall(const Invocation& inv, Context& ctx) {
+  std::span<const Arg> args = ArgsOf(inv);
+  if (HasShortFlag(args, 'd') || HasLongFlag(args, "--directory")) return;
+  std::vector<Arg> operands =
+      Operands(args, {"-m", "--mode", "-o", "--owner", "-g", "--group", "-t", "--target-directory",
+                      "-S", "--suffix", "--strip-program", "-Z", "--context"});
+  std::string target_dir = OptionValue(args, "-t");
+  if (target_dir.empty()) target_dir = OptionValue(args, "--target-directory");
+  if (!target_dir.empty() || operands.size() != 2) return;  // into a directory: new names
+  if (HasShortFlag(args, 'b') || HasLongFlag(args, "--backup")) return;
+  const Arg& destination = operands[1];
+  if (destination.text.ends_with('/')) return;
+  ResolvedPath target = Resolve(destination, inv, ctx);
+  if (target.kind == PathKind::kData || target.kind == PathKind::kBackup ||
+      target.kind == PathKind::kDevice)
+    EmitWrite(destination, WriteMode::kTruncate, false, "install replaces", inv, ctx);
+}
+
+// ln -sf TARGET LINK: an existing LINK is removed first (ln -sf /dev/null db.sqlite).
+void HandleLn(const Invocation& inv, Context& ctx) {
+  std::span<const Arg> args = ArgsOf(inv);
+  if (!(HasShortFlag(args, 'f') || HasLongFlag(args, "--force"))) return;
+  if (HasShortFlag(args, 'b') || HasLongFlag(args, "--backup")) return;
+  std::vector<Arg> operands = Operands(args, {"-t", "--target-directory", "-S", "--suffix"});
+  std::string target_dir = OptionValue(args, "-t");
+  if (target_dir.empty()) target_dir = OptionValue(args, "--target-directory");
+  std::vector<Arg> links;
+  if (!target_dir.empty()) {
+    for (const Arg& source : operands) {
+      std::string_view base = BaseName(source.text);
+      links.push_back(Arg{target_dir + "/" + std::string(base), source.known});
+    }
+  } else if (operands.size() == 2 && !operands[1].text.ends_with('/')) {
+    links.push_back(operands[1]);
+  } else {
+    return;  // LINK in a directory: a new entry named after the target
+  }
+  // -n (--no-dereference) replaces a link to a directory: a release switch
+  // (ln -sfn releases/42 current), no data behind it is lost.
+  if (HasShortFlag(args, 'n') || HasLongFlag(args, "--no-dereference")) return;
+  for (const Arg& link : links) {
+    ResolvedPath target = Resolve(link, inv, ctx);
+    if (target.kind == PathKind::kNull) continue;
+    struct stat st;
+    if (!target.path.empty() && target.path[0] == '/' && ::lstat(target.path.c_str(), &st) == 0 &&
+        S_ISLNK(st.st_mode))
+      continue;  // an existing link is replaced: nothing it pointed to is lost
+    // Replacing a file by a link deletes its data; a link to /dev/null
+    // also swallows everything written there later.
+    EmitAssessment(ctx, AssessDelete(target, /*recursive=*/false, inv, ctx.home()), target.path,
+                   "ln -f replaces");
+  }
+}
+
+// fallocate -p/--punch-hole, -c/--collapse-range, -z/--zero-range free or
+// zero a file's blocks: the data in the range is gone.
+void HandleFallocate(const Invocation& inv, Context& ctx) {
+  std::span<const Arg> args = ArgsOf(inv);
+  const bool destroys = HasShortFlag(args, 'p') || HasShortFlag(args, 'c') ||
+                        HasShortFlag(args, 'z') || HasLongFlag(args, "--punch-hole") ||
+                        HasLongFlag(args, "--collapse-range") || HasLongFlag(args, "--zero-range");
+  if (!destroys) return;
+  for (const Arg& operand : Operands(args, {"-o", "--offset", "-l", "--length"}))
+    EmitWrite(operand, WriteMode::kTruncate, /*emptying=*/true, "fallocate frees the data of", inv,
+              ctx);
+}
+
+// rimraf PATH...: Node's rm -rf.
+void HandleRimraf(const Invocation& inv, Context& ctx) {
+  for (const Arg& operand : Operands(ArgsOf(inv), {"--glob", "--preserve-root"})) {
+    ResolvedPath target = Resolve(operand, inv, ctx);
+    EmitAssessment(ctx, AssessDelete(target, /*recursive=*/true, inv, ctx.home()), target.path,
+                   "rimraf (recursive delete) of");
+  }
+}
+
 // Recursive permission or owner changes over the system, a home or data can
 // lock services and users out (chmod -R 000 /, chown -R x /usr).
 void HandlePermissions(const Invocation& inv, Context& ctx) {
@@ -809,6 +1356,13 @@ constexpr PackEntry kFsPack[] = {
     {"tar", HandleTar},
     {"gtar", HandleTar},
     {"tee", HandleTee},
+    {"sort", HandleSort},
+    {"sed", HandleSed},
+    {"gsed", HandleSed},
+    {"install", HandleInstall},
+    {"ln", HandleLn},
+    {"fallocate", HandleFallocate},
+    {"rimraf", HandleRimraf},
     {"chmod", HandlePermissions},
     {"chown", HandlePermissions},
     {"chgrp", HandlePermissions},
@@ -818,6 +1372,11 @@ constexpr PackEntry kFsPack[] = {
 
 std::span<const PackEntry> FsPack() {
   return kFsPack;
+}
+
+void ClassifyWriteTo(const Arg& target, bool append, bool emptying, std::string_view verb,
+                     const Invocation& inv, Context& ctx) {
+  EmitWrite(target, append ? WriteMode::kAppend : WriteMode::kTruncate, emptying, verb, inv, ctx);
 }
 
 void ClassifyRedirect(const FileRedirect& redirect, const Invocation& inv, Context& ctx) {

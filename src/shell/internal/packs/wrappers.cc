@@ -18,8 +18,7 @@ bool In(std::string_view text, std::initializer_list<std::string_view> set) {
 }
 
 Action Opaque(std::string reason) {
-  return MakeAction("opaque.exec", {}, Reversibility::kUnknown, Severity::kHigh,
-                    std::move(reason));
+  return MakeAction("opaque.exec", {}, Reversibility::kUnknown, Severity::kHigh, std::move(reason));
 }
 
 // The inner command: same cwd and stdin, one level deeper.
@@ -34,6 +33,7 @@ Invocation Inner(const Invocation& outer, Args argv) {
   inner.stdin_text_known = outer.stdin_text_known;
   inner.stdin_piped = outer.stdin_piped;
   inner.piped_from = outer.piped_from;
+  inner.piped_text = outer.piped_text;
   return inner;
 }
 
@@ -60,40 +60,37 @@ void RunRest(const Invocation& inv, Context& ctx, std::size_t first) {
 void RunScriptArg(const Invocation& inv, Context& ctx, const Arg& script, std::string_view cwd,
                   std::string_view what) {
   if (!script.known) {
-    ctx.Emit(Opaque(std::string(what) + " runs shell text computed at run time (" + script.text +
-                    ")"));
+    ctx.Emit(
+        Opaque(std::string(what) + " runs shell text computed at run time (" + script.text + ")"));
     return;
   }
   ctx.ClassifyScript(script.text, cwd, inv.depth + 1);
 }
 
-// Shell text that a pipeline feeds to a shell or interpreter on stdin.
+// Shell text that a pipeline feeds to a shell or interpreter on stdin, when
+// the previous stage's output is known (echo, printf, cat of a known file).
 // Returns false when it cannot be known (decoded, downloaded, read from a file).
 bool PipedText(const Invocation& inv, std::string* text) {
-  if (inv.piped_from.empty()) return false;
-  const Arg& producer = inv.piped_from[0];
-  if (!producer.known) return false;
-  std::string_view name = producer.text;
-  if (auto slash = name.rfind('/'); slash != std::string_view::npos) name = name.substr(slash + 1);
-  if (name != "echo" && name != "printf") return false;
-  std::size_t i = 1;
-  if (name == "echo") {
-    while (i < inv.piped_from.size() && In(inv.piped_from[i].text, {"-n", "-E"})) ++i;
-    if (i < inv.piped_from.size() && inv.piped_from[i].text == "-e") return false;
-  }
-  std::string out;
-  for (; i < inv.piped_from.size(); ++i) {
-    if (!inv.piped_from[i].known) return false;
-    if (!out.empty()) out.push_back(' ');
-    out += inv.piped_from[i].text;
-  }
-  if (name == "printf" && out.find('%') != std::string::npos) return false;
-  *text = std::move(out);
+  if (!inv.stdin_piped || !inv.piped_text) return false;
+  *text = *inv.piped_text;
   return true;
+}
+
+// The file a command's stdin is redirected from (`bash < f`), if any.
+const Arg* StdinFile(const Invocation& inv) {
+  const Arg* file = nullptr;
+  for (const FileRedirect& redirect : inv.redirects)
+    if (redirect.kind == RedirectKind::kRead && (redirect.fd == -1 || redirect.fd == 0))
+      file = &redirect.target;
+  return file;
 }
 
 // What a shell or interpreter reads on stdin when it has no script argument.
 void ClassifyStdinScript(const Invocation& inv, Context& ctx, std::string_view what) {
+  if (const Arg* file = StdinFile(inv)) {
+    ClassifyCodeFile(inv, ctx, *file, CodeLanguage::kShell, std::string(what) + " < " + file->text);
+    return;
+  }
   if (inv.has_stdin_text) {
     if (!inv.stdin_text_known) {
       ctx.Emit(Opaque(std::string(what) + " reads a script with parts computed at run time"));
@@ -122,8 +119,9 @@ void Sudo(const Invocation& inv, Context& ctx) {
       HasShortFlag(args, 'K'))
     return;
   std::size_t first = SkipOptions(
-      args, {"-u", "-g", "-h", "-p", "-C", "-r", "-t", "-T", "-U", "-D", "--user", "--group",
-             "--host", "--prompt", "--close-from", "--role", "--type", "--command-timeout",
+      args, {"-u",           "-g",       "-h",           "-p",     "-C",     "-r",
+             "-t",           "-T",       "-U",           "-D",     "--user", "--group",
+             "--host",       "--prompt", "--close-from", "--role", "--type", "--command-timeout",
              "--other-user", "--chdir"});
   std::string chdir = OptionValue(args, "--chdir");
   if (chdir.empty()) chdir = OptionValue(args, "-D");
@@ -283,25 +281,25 @@ void Watch(const Invocation& inv, Context& ctx) {
   RunScriptArg(inv, ctx, Arg{script, known}, inv.cwd, "watch");
 }
 
-void Trap(const Invocation& inv, Context& ctx) {
-  // trap 'handler' SIGNALS: the handler runs later, in this shell.
-  Args args = Args(inv.argv).subspan(1);
-  std::size_t first = SkipOptions(args, {});
-  if (first + 1 < args.size() && !In(args[first].text, {"-", ""}))
-    RunScriptArg(inv, ctx, args[first], inv.cwd, "trap");
-}
-
 // --- shells and eval --------------------------------------------------------
 
 void Shell(const Invocation& inv, Context& ctx) {
   Args args = Args(inv.argv).subspan(1);
   std::string_view name = inv.name();
-  if (name == "busybox") {
-    if (!args.empty() && !In(args[0].text, {"sh", "ash", "bash", "hush"})) {
-      RunRest(inv, ctx, 1);  // busybox rm -rf / : an applet
+  if (name == "busybox" || name == "toybox") {
+    std::size_t first = SkipOptions(args, {});
+    if (first >= args.size()) return;  // --list, --help
+    if (!In(args[first].text, {"sh", "ash", "bash", "hush"})) {
+      RunRest(inv, ctx, 1 + first);  // busybox rm -rf / : an applet
       return;
     }
-    args = args.subspan(args.empty() ? 0 : 1);
+    args = args.subspan(first + 1);
+  }
+  // Non-interactive bash first runs the file BASH_ENV names (sh: ENV).
+  for (std::string_view variable : {"BASH_ENV", "ENV"}) {
+    if (const Arg* file = inv.EnvValue(variable); file != nullptr && !file->text.empty())
+      ClassifyCodeFile(inv, ctx, *file, CodeLanguage::kShell,
+                       std::string(variable) + "=" + file->text + " " + std::string(name));
   }
   bool command_mode = false;
   std::size_t i = 0;
@@ -328,17 +326,24 @@ void Shell(const Invocation& inv, Context& ctx) {
     return;
   }
   if (i < args.size()) {
-    // A script file. Its content is the project's own code, like ./run.sh,
-    // unless the file itself is computed or a process substitution.
-    if (!args[i].known)
+    // A script file: what it holds runs (/dev/stdin: what stdin holds).
+    if (!args[i].known) {
       ctx.Emit(Opaque(what + " runs a script whose source is computed at run time (" +
                       args[i].text + ")"));
+      return;
+    }
+    if (In(args[i].text, {"/dev/stdin", "/dev/fd/0", "/proc/self/fd/0"})) {
+      ClassifyStdinScript(inv, ctx, what);
+      return;
+    }
+    ClassifyCodeFile(inv, ctx, args[i], CodeLanguage::kShell, what + " " + args[i].text);
     return;
   }
   ClassifyStdinScript(inv, ctx, what);
 }
 
 void Eval(const Invocation& inv, Context& ctx) {
+  if (inv.run_by_evaluator) return;  // `builtin eval`, `command eval` still come here
   Args args = Args(inv.argv).subspan(1);
   std::string script;
   bool known = true;
@@ -351,9 +356,20 @@ void Eval(const Invocation& inv, Context& ctx) {
 }
 
 void Source(const Invocation& inv, Context& ctx) {
-  if (inv.argv.size() > 1 && !inv.argv[1].known)
-    ctx.Emit(Opaque("`" + inv.argv[0].text + "` reads shell code from a source computed at run time (" +
-                    inv.argv[1].text + ")"));
+  if (inv.run_by_evaluator || inv.argv.size() < 2) return;
+  const Arg& file = inv.argv[1];
+  if (!file.known) {
+    ctx.Emit(Opaque("`" + inv.argv[0].text +
+                    "` reads shell code from a source computed at run time (" + file.text + ")"));
+    return;
+  }
+  if (In(file.text, {"/dev/stdin", "/dev/fd/0", "/proc/self/fd/0"})) {
+    ClassifyStdinScript(inv, ctx, inv.argv[0].text);
+    return;
+  }
+  // .env files hold settings (and secrets): they are not read here.
+  if (IsCredentialFile(file.text, ctx.home())) return;
+  ClassifyCodeFile(inv, ctx, file, CodeLanguage::kShell, inv.argv[0].text + " " + file.text);
 }
 
 void Script(const Invocation& inv, Context& ctx) {
@@ -376,6 +392,28 @@ void Script(const Invocation& inv, Context& ctx) {
 // ssh [options] host [command...]: the command runs in the remote shell.
 void Ssh(const Invocation& inv, Context& ctx) {
   Args args = Args(inv.argv).subspan(1);
+  // -o ProxyCommand=... and -o LocalCommand=... run here, through the shell.
+  for (std::size_t k = 0; k < args.size(); ++k) {
+    std::string option;
+    if (args[k].text == "-o" && k + 1 < args.size())
+      option = args[k + 1].text;
+    else if (args[k].text.starts_with("-o"))
+      option = args[k].text.substr(2);
+    else
+      continue;
+    std::string lower;
+    for (char c : option)
+      lower.push_back(static_cast<char>(std::tolower(static_cast<unsigned char>(c))));
+    for (std::string_view key : {"proxycommand", "localcommand"}) {
+      if (!lower.starts_with(key)) continue;
+      std::string value = option.substr(key.size());
+      value.erase(0, value.find_first_not_of(" =\t"));
+      if (value.empty() || value == "none") continue;
+      RunScriptArg(inv, ctx,
+                   Arg{value, args[k].known && (k + 1 >= args.size() || args[k + 1].known)},
+                   inv.cwd, "ssh " + std::string(key));
+    }
+  }
   std::size_t i = 0;
   constexpr std::array<char, 18> kWithValue = {'b', 'c', 'D', 'E', 'e', 'F', 'I', 'i', 'J',
                                                'L', 'l', 'm', 'O', 'o', 'p', 'Q', 'R', 'S'};
@@ -410,6 +448,37 @@ void Ssh(const Invocation& inv, Context& ctx) {
     return;
   }
   ctx.ClassifyRemoteScript(remote, inv.depth + 1);
+  // `ssh host bash -s < script.sh`, `ssh host sh <<EOF`: the remote shell
+  // runs what ssh reads on stdin here.
+  Args command = args.subspan(i);
+  std::string_view shell = command[0].text;
+  if (auto slash = shell.rfind('/'); slash != std::string_view::npos)
+    shell = shell.substr(slash + 1);
+  if (!In(shell, {"sh", "bash", "zsh", "dash", "ksh", "ash"})) return;
+  for (std::size_t k = 1; k < command.size(); ++k) {
+    const std::string& text = command[k].text;
+    if (text == "-s" || text == "-" || text == "--") break;
+    if (text.starts_with("-") && text.find('c') != std::string::npos) return;  // -c: its own text
+    if (!text.starts_with("-")) return;  // a script file on the remote host
+  }
+  std::string script;
+  if (const Arg* file = StdinFile(inv)) {
+    CodeFile content = ctx.ReadCodeFile(*file, inv.cwd, false);
+    if (content.state == CodeFile::State::kText) {
+      ctx.ClassifyRemoteScript(content.text, inv.depth + 1);
+    } else if (content.state != CodeFile::State::kMissing) {
+      ctx.Emit(
+          Opaque("ssh runs " + file->text + " on the remote shell, which cannot be read here"));
+    }
+    return;
+  }
+  if (inv.has_stdin_text || inv.stdin_piped) {
+    std::optional<std::string> text = inv.StdinText();
+    if (text)
+      ctx.ClassifyRemoteScript(*text, inv.depth + 1);
+    else
+      ctx.Emit(Opaque("ssh feeds the remote shell a script computed at run time"));
+  }
 }
 
 // --- commands that run a command per input item ---------------------------
@@ -447,6 +516,7 @@ Invocation Substitute(const Invocation& outer, Args command, std::string_view pl
                       const Arg& item, bool append_when_absent) {
   Invocation inner = Inner(outer, command);
   inner.stdin_piped = false;
+  inner.piped_text.reset();
   inner.has_stdin_text = false;
   bool replaced = false;
   for (Arg& arg : inner.argv) {
@@ -491,9 +561,9 @@ void Xargs(const Invocation& inv, Context& ctx) {
       ++i;
       continue;
     }
-    if (In(text, {"-a", "-d", "-E", "-e", "-L", "-l", "-n", "-P", "-s", "--arg-file",
-                  "--delimiter", "--max-args", "--max-procs", "--max-chars", "--max-lines",
-                  "--process-slot-var", "--eof"}))
+    if (In(text, {"-a", "-d", "-E", "-e", "-L", "-l", "-n", "-P", "-s", "--arg-file", "--delimiter",
+                  "--max-args", "--max-procs", "--max-chars", "--max-lines", "--process-slot-var",
+                  "--eof"}))
       i += 2;
     else
       ++i;
@@ -509,6 +579,7 @@ void Xargs(const Invocation& inv, Context& ctx) {
   }
   Invocation inner = Inner(inv, command);
   inner.stdin_piped = false;
+  inner.piped_text.reset();
   inner.has_stdin_text = false;
   for (const Arg& item : items) inner.argv.push_back(item);
   ctx.ClassifyInvocation(inner);
@@ -574,13 +645,20 @@ void Find(const Invocation& inv, Context& ctx) {
     Arg item = root;
     std::string base = root.text;
     if (base.size() > 1 && base.back() == '/') base.pop_back();
-    item.text = base + (base == "/" ? "" : "/") + "**" +
-                (name_filter.empty() ? "" : "/" + name_filter);
+    item.text =
+        base + (base == "/" ? "" : "/") + "**" + (name_filter.empty() ? "" : "/" + name_filter);
     item.glob = true;
     return item;
   };
   for (std::size_t k = 0; k < expression.size(); ++k) {
     const std::string& text = expression[k].text;
+    if (In(text, {"-fprint", "-fprint0", "-fprintf", "-fls"}) && k + 1 < expression.size()) {
+      // The file is truncated and refilled with the list of matches.
+      ClassifyWriteTo(expression[k + 1], /*append=*/false, /*emptying=*/false,
+                      "find " + text + " overwrites", inv, ctx);
+      k += text == "-fprintf" ? 2 : 1;
+      continue;
+    }
     if (text == "-delete") {
       for (const Arg& root : roots) {
         std::array<Arg, 3> rm = {Arg{"rm"}, Arg{"-rf"}, matches(root)};
@@ -650,7 +728,6 @@ constexpr PackEntry kWrappers[] = {
     {"chroot", Chroot},
     {"systemd-run", SystemdRun},
     {"watch", Watch},
-    {"trap", Trap},
     {"sh", Shell},
     {"bash", Shell},
     {"zsh", Shell},
@@ -660,6 +737,7 @@ constexpr PackEntry kWrappers[] = {
     {"ash", Shell},
     {"fish", Shell},
     {"busybox", Shell},
+    {"toybox", Shell},
     {"eval", Eval},
     {"source", Source},
     {".", Source},
@@ -674,6 +752,8 @@ constexpr PackEntry kWrappers[] = {
 
 }  // namespace
 
-std::span<const PackEntry> WrapperPack() { return kWrappers; }
+std::span<const PackEntry> WrapperPack() {
+  return kWrappers;
+}
 
 }  // namespace dualkey::shell

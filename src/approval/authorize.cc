@@ -1,0 +1,122 @@
+// Authorize: the one place a human's TOTP code is checked, for the daemon
+// and for `vault prune`. See approval.h for the order of the steps and why.
+#include <ctime>
+
+#include "approval/approval.h"
+#include "approval/internal.h"
+
+namespace dualkey::approval {
+namespace {
+
+std::string Clock(std::int64_t ms) {
+  std::time_t seconds = static_cast<std::time_t>(ms / 1000);
+  std::tm tm{};
+  localtime_r(&seconds, &tm);
+  char text[16];
+  std::strftime(text, sizeof text, "%H:%M:%S", &tm);
+  return text;
+}
+
+std::string Duration(std::int64_t ms) {
+  const std::int64_t seconds = (ms + 999) / 1000;
+  if (seconds < 120) return std::to_string(seconds) + " s";
+  return std::to_string((seconds + 59) / 60) + " min";
+}
+
+// The worst of the rows: most failures, latest lockout.
+void Summarise(const std::vector<Lockout>& rows, std::int64_t now_ms, AuthResult* result) {
+  for (const Lockout& row : rows) {
+    result->failures = std::max(result->failures, row.failures);
+    if (row.locked_until_ms > now_ms && row.locked_until_ms > result->locked_until_ms) {
+      result->locked_until_ms = row.locked_until_ms;
+      result->locked_scope = row.scope;
+    }
+  }
+}
+
+// What a person reads after a failed code: how many so far, what comes next.
+std::string Consequence(const AuthResult& result, std::int64_t now_ms,
+                        const LockoutPolicy& policy) {
+  std::string text =
+      " (" + std::to_string(result.failures) + " wrong code" + (result.failures == 1 ? "" : "s");
+  if (result.locked_until_ms > now_ms) {
+    text += "; " + result.locked_scope + " is locked for " +
+            Duration(result.locked_until_ms - now_ms) + ", until " + Clock(result.locked_until_ms);
+  } else if (result.failures < policy.free_failures) {
+    const int left = policy.free_failures - result.failures;
+    text += "; " + std::to_string(left) + " more before a lockout";
+  }
+  return text + ")";
+}
+
+}  // namespace
+
+AuthResult Authorize(Store& store, const std::string& approver, std::string_view code,
+                     const std::string& subject, std::int64_t now_ms, const LockoutPolicy& policy) {
+  AuthResult result;
+  if (approver.empty()) {
+    result.status = Status::InvalidArgument("an approver's name is needed (--as NAME)");
+    return result;
+  }
+  std::string secret, error;
+  std::int64_t last_step = -1;
+  const bool known = store.ApproverSecret(approver, &secret, &error, &last_step);
+  std::vector<std::string> scopes = {subject};
+  // Unknown names can never succeed; counting them against the subject
+  // still limits and records the noise, without a row per invented name.
+  if (known) scopes.push_back("approver:" + approver);
+
+  bool locked = false;
+  std::vector<Lockout> before, after;
+  if (!store.BeginAuthAttempt(scopes, now_ms, policy, &locked, &before, &after, &error)) {
+    result.status = Status::Unavailable("cannot record the attempt in the approval store (" +
+                                        error + "); the code was not checked and is unspent");
+    return result;
+  }
+  Summarise(after, now_ms, &result);
+  if (locked) {
+    result.locked = true;
+    result.status = Status::ResourceExhausted(
+        "too many wrong codes: " + result.locked_scope + " is locked for " +
+        Duration(result.locked_until_ms - now_ms) + ", until " + Clock(result.locked_until_ms) +
+        " (" + std::to_string(result.failures) +
+        " failures); the code was not checked. If you did not type them, someone is guessing: "
+        "see `dualkey pending` and the audit log");
+    return result;
+  }
+  result.counted = true;  // provisional until the code proves right
+  if (!known) {
+    result.status =
+        Status::PermissionDenied("unknown approver '" + internal::DisplaySafe(approver) + "'" +
+                                 Consequence(result, now_ms, policy));
+    return result;
+  }
+  std::int64_t step = -1;
+  if (!CheckTotp(secret, code, now_ms / 1000, &step)) {
+    result.status = Status::PermissionDenied("wrong or expired TOTP code for approver '" +
+                                             approver + "'" + Consequence(result, now_ms, policy));
+    return result;
+  }
+  if (step <= last_step) {
+    // A code seen once (a terminal, a process list) is worth nothing again.
+    result.status =
+        Status::FailedPrecondition("this TOTP code was already used; wait for the next one" +
+                                   Consequence(result, now_ms, policy));
+    return result;
+  }
+  if (!store.ForgiveAuthAttempt(before, after, &error)) {
+    result.status = Status::Unavailable("the approval store could not be written (" + error +
+                                        "); nothing changed and the code is unspent");
+    return result;
+  }
+  result.counted = false;
+  result.failures = 0;
+  result.locked_until_ms = 0;
+  result.locked_scope.clear();
+  for (const Lockout& row : before) result.failures = std::max(result.failures, row.failures);
+  result.spend = TotpSpend{approver, step};
+  result.status = Status::Ok();
+  return result;
+}
+
+}  // namespace dualkey::approval
