@@ -11,12 +11,17 @@ packages=(
   libgtest-dev libgmock-dev libbenchmark-dev
   libssl-dev libsodium-dev libzstd-dev libsqlite3-dev libpq-dev libasio-dev
   libqrencode-dev hyperfine
+  libgit2-dev
+  libcbor-dev
   libboost-dev
   postgresql postgresql-client python3 jq
   libboost-dev curl
   restic borgbackup zstd
   pgbouncer openssl
   sqlite3 util-linux passwd procps
+  # The approver's page is tested in a real browser (tests/web: playwright-core
+  # from npm drives Debian's Chromium; no browser is downloaded).
+  chromium fonts-dejavu-core
 )
 # The MCP proxy tests run real MCP servers from npm: Debian's node and npm
 # unless a node (e.g. NodeSource's) is already on PATH.

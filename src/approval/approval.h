@@ -7,11 +7,13 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "base/status.h"
+#include "webauthn/webauthn.h"
 
 namespace dualkey::approval {
 
@@ -79,6 +81,24 @@ struct Request {
   std::int64_t expires_ms = 0;
   std::string denied_by;
   std::string deny_reason;
+  // What a human needs to decide, as the daemon saw it when it held the
+  // action (JSON text: actions, the commands that would really run, blast
+  // radius, what the vault saves first). Hold stores it beside the request
+  // (an Item of kind "hold"); Get and Pending leave it empty.
+  std::string details;
+};
+
+// A small record the daemon keeps beside requests: passkeys ("passkey"),
+// WebAuthn challenges ("challenge"), passkey enrolments ("enrol") and what a
+// hold shows ("hold"). `expires_ms` 0: never; an expired item is gone for
+// every call and purged when items are put.
+struct Item {
+  std::string kind;
+  std::string key;
+  std::string owner;  // an approver, an agent, or ""
+  std::string value;  // text (JSON for structured values)
+  std::int64_t counter = 0;
+  std::int64_t expires_ms = 0;
 };
 
 // Every call is atomic and durable before it returns (a reply may rely on it).
@@ -182,6 +202,24 @@ class Store {
   // Audit log checkpoints (see AuditSeal). Remember keeps every seal;
   // LastAuditSeal gives the highest seq remembered for the log (found false
   // when there is none).
+  // Items (see Item). PutItem with `replace` false fails ("exists") when the
+  // key is taken. TakeItem deletes and returns a live item: what is taken
+  // once cannot be taken again, even by another daemon. AdvanceItemCounter
+  // sets the counter to `to` only while it is still `from`.
+  virtual bool PutItem(const Item& item, bool replace, std::int64_t now_ms, std::string* error) = 0;
+  virtual bool GetItem(const std::string& kind, const std::string& key, std::int64_t now_ms,
+                       Item* out, bool* found, std::string* error) = 0;
+  // Live items of a kind, of one owner ("" for every owner), oldest key first.
+  virtual bool ListItems(const std::string& kind, const std::string& owner, std::int64_t now_ms,
+                         std::vector<Item>* out, std::string* error) = 0;
+  virtual bool DeleteItem(const std::string& kind, const std::string& key, bool* deleted,
+                          std::string* error) = 0;
+  virtual bool TakeItem(const std::string& kind, const std::string& key, std::int64_t now_ms,
+                        Item* out, bool* found, std::string* error) = 0;
+  virtual bool AdvanceItemCounter(const std::string& kind, const std::string& key,
+                                  std::int64_t from, std::int64_t to, bool* advanced,
+                                  std::string* error) = 0;
+
   virtual bool RememberAuditSeal(const AuditSeal& seal, std::string* error) = 0;
   virtual bool LastAuditSeal(const std::string& log_id, AuditSeal* out, bool* found,
                              std::string* error) = 0;
@@ -221,6 +259,59 @@ struct AuthResult {
   std::string locked_scope;          // the scope that is locked, when one is
 };
 AuthResult Authorize(Store& store, const std::string& approver, std::string_view code,
+                     const std::string& subject, std::int64_t now_ms,
+                     const LockoutPolicy& policy = {});
+
+// ---- Passkeys (WebAuthn) as a second factor -------------------------------
+//
+// A passkey answers a challenge the daemon issued for one action: the
+// challenge is SHA-256 over a server nonce and the action's binding (for an
+// approval "request:ID\nACTION_HASH"; otherwise the Authorize subject), so
+// an answer is worth nothing for another action, and the nonce works once.
+struct Passkey {
+  std::string approver;
+  webauthn::Credential credential;
+  std::string label;
+  std::int64_t created_ms = 0;
+};
+bool AddPasskey(Store& store, const Passkey& passkey, std::string* error);
+// An approver's passkeys ("" for everyone's).
+bool Passkeys(Store& store, const std::string& approver, std::vector<Passkey>* out,
+              std::string* error);
+bool RemovePasskey(Store& store, const std::string& credential_id, std::string* error);
+
+struct PasskeyChallenge {
+  std::string nonce;      // base64url; names the challenge
+  std::string challenge;  // raw bytes the authenticator signs over
+  std::int64_t expires_ms = 0;
+};
+inline constexpr std::int64_t kChallengeTtlMs = 3 * 60'000;
+// A challenge for `approver` bound to `binding`, valid kChallengeTtlMs. At
+// most a few dozen wait per approver: the oldest give way.
+Result<PasskeyChallenge> IssuePasskeyChallenge(Store& store, const std::string& approver,
+                                               const std::string& binding, std::int64_t now_ms);
+// What the authenticator must sign for `nonce` and `binding`.
+std::string PasskeyChallengeBytes(std::string_view nonce, std::string_view binding);
+
+// The passkey answer to a challenge, decoded.
+struct PasskeyProof {
+  std::string nonce;
+  webauthn::Assertion assertion;
+};
+
+// A human's second factor: a TOTP code or a passkey's answer. `binding` is
+// what the passkey's challenge must be bound to ("" = the subject); `rp` is
+// the page's relying party.
+struct SecondFactor {
+  std::string totp;
+  std::optional<PasskeyProof> passkey;
+  std::string binding;
+  webauthn::RelyingParty rp;
+};
+// The same order and lockouts as the TOTP Authorize; for a passkey the
+// challenge is taken (used up) and the signature counter advanced before
+// success, and `spend` stays empty (nothing more to spend with the effect).
+AuthResult Authorize(Store& store, const std::string& approver, const SecondFactor& factor,
                      const std::string& subject, std::int64_t now_ms,
                      const LockoutPolicy& policy = {});
 

@@ -53,6 +53,14 @@ std::string Consequence(const AuthResult& result, std::int64_t now_ms,
 
 AuthResult Authorize(Store& store, const std::string& approver, std::string_view code,
                      const std::string& subject, std::int64_t now_ms, const LockoutPolicy& policy) {
+  SecondFactor factor;
+  factor.totp = std::string(code);
+  return Authorize(store, approver, factor, subject, now_ms, policy);
+}
+
+AuthResult Authorize(Store& store, const std::string& approver, const SecondFactor& factor,
+                     const std::string& subject, std::int64_t now_ms, const LockoutPolicy& policy) {
+  const std::string_view code = factor.totp;
   AuthResult result;
   if (approver.empty()) {
     result.status = Status::InvalidArgument("an approver's name is needed (--as NAME)");
@@ -92,12 +100,23 @@ AuthResult Authorize(Store& store, const std::string& approver, std::string_view
     return result;
   }
   std::int64_t step = -1;
-  if (!CheckTotp(secret, code, now_ms / 1000, &step)) {
+  if (factor.passkey) {
+    // A passkey: the same lockouts, counted first; the challenge is used up
+    // and the counter advanced whatever the effect does next.
+    Status checked = internal::CheckPasskey(store, approver, factor, subject, now_ms);
+    if (!checked.ok()) {
+      result.status = checked.Is(Status::Code::kPermissionDenied)
+                          ? Status::PermissionDenied(checked.message() +
+                                                     Consequence(result, now_ms, policy))
+                          : checked;
+      return result;
+    }
+  } else if (!CheckTotp(secret, code, now_ms / 1000, &step)) {
     result.status = Status::PermissionDenied("wrong or expired TOTP code for approver '" +
                                              approver + "'" + Consequence(result, now_ms, policy));
     return result;
   }
-  if (step <= last_step) {
+  if (!factor.passkey && step <= last_step) {
     // A code seen once (a terminal, a process list) is worth nothing again.
     result.status =
         Status::FailedPrecondition("this TOTP code was already used; wait for the next one" +
@@ -114,7 +133,7 @@ AuthResult Authorize(Store& store, const std::string& approver, std::string_view
   result.locked_until_ms = 0;
   result.locked_scope.clear();
   for (const Lockout& row : before) result.failures = std::max(result.failures, row.failures);
-  result.spend = TotpSpend{approver, step};
+  result.spend = factor.passkey ? TotpSpend{approver, -1} : TotpSpend{approver, step};
   result.status = Status::Ok();
   return result;
 }

@@ -69,7 +69,17 @@ inline constexpr const char* kSchema[] = {
     "CREATE TABLE IF NOT EXISTS audit_checkpoints ("
     " log_id TEXT NOT NULL, seq BIGINT NOT NULL, hash TEXT NOT NULL, sig TEXT NOT NULL,"
     " public_key TEXT NOT NULL, time_ms BIGINT NOT NULL, PRIMARY KEY (log_id, seq))",
+    // Small records beside the requests (see Item): passkeys, challenges,
+    // what a hold shows.
+    "CREATE TABLE IF NOT EXISTS items ("
+    " kind TEXT NOT NULL, key TEXT NOT NULL, owner TEXT NOT NULL, value TEXT NOT NULL,"
+    " counter BIGINT NOT NULL, expires_ms BIGINT NOT NULL, PRIMARY KEY (kind, key))",
+    "CREATE INDEX IF NOT EXISTS items_by_owner ON items (kind, owner)",
 };
+
+// How long what a hold shows is kept after the request expires (History
+// shows it for decided requests).
+inline constexpr std::int64_t kHoldDetailsKeepMs = 7LL * 24 * 3'600'000;
 
 // The lockout rule both backends apply inside their transaction. A row not
 // seen for forget_after_ms starts over; a failure past free_failures locks
@@ -94,6 +104,11 @@ Transition ApplyDenial(Request* request, const std::string& approver, const std:
 
 // Fills id, code, created_ms and expires_ms when the caller left them empty.
 bool PrepareNewRequest(const Request& in, Request* out, std::string* error);
+
+// Authorize's passkey branch (passkeys.cc): the challenge taken, the
+// assertion verified, the counter advanced.
+Status CheckPasskey(Store& store, const std::string& approver, const SecondFactor& factor,
+                    const std::string& subject, std::int64_t now_ms);
 
 std::unique_ptr<Store> OpenSqliteStore(const std::string& path, std::string* error);
 std::unique_ptr<Store> OpenPostgresStore(const std::string& conninfo, std::string* error);

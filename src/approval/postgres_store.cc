@@ -153,6 +153,14 @@ class PostgresStore final : public Store {
           return Abort();
         }
       }
+      if (inserted && !fresh.details.empty() &&
+          !Command("INSERT INTO items (kind, key, owner, value, counter, expires_ms)"
+                   " VALUES ('hold', $1, $2, $3, 0, $4) ON CONFLICT (kind, key) DO UPDATE SET"
+                   " value = excluded.value, expires_ms = excluded.expires_ms",
+                   {fresh.id, DisplaySafe(fresh.agent), DisplaySafe(fresh.details),
+                    std::to_string(fresh.expires_ms + kHoldDetailsKeepMs)},
+                   error))
+        return Abort();
       if (inserted) {
         if (!Command("COMMIT", {}, error)) return Abort();
         if (out) *out = std::move(fresh);
@@ -352,6 +360,8 @@ class PostgresStore final : public Store {
     }
     if (!Spend(spend, error)) return Abort();
     if (!Command("DELETE FROM approvers WHERE name = $1", {key}, error)) return Abort();
+    if (!Command("DELETE FROM items WHERE kind = 'passkey' AND owner = $1", {key}, error))
+      return Abort();
     return Command("COMMIT", {}, error) || Abort();
   }
 
@@ -613,8 +623,106 @@ class PostgresStore final : public Store {
     return true;
   }
 
+  bool PutItem(const Item& item, bool replace, std::int64_t now_ms, std::string* error) override {
+    std::lock_guard lock(mu_);
+    if (!Connected(error)) return false;
+    if (!Command("DELETE FROM items WHERE expires_ms > 0 AND expires_ms <= $1",
+                 {std::to_string(now_ms)}, error))
+      return false;
+    Result put = Query(
+        "INSERT INTO items (kind, key, owner, value, counter, expires_ms)"
+        " VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (kind, key) " +
+            std::string(replace ? "DO UPDATE SET owner = excluded.owner, value = excluded.value,"
+                                  " counter = excluded.counter, expires_ms = excluded.expires_ms"
+                                : "DO NOTHING"),
+        {DisplaySafe(item.kind), DisplaySafe(item.key), DisplaySafe(item.owner),
+         DisplaySafe(item.value), std::to_string(item.counter), std::to_string(item.expires_ms)},
+        error);
+    if (!put) return false;
+    if (!replace && std::string(PQcmdTuples(put.get())) != "1") {
+      if (error) *error = "exists";
+      return false;
+    }
+    return true;
+  }
+
+  bool GetItem(const std::string& kind, const std::string& key, std::int64_t now_ms, Item* out,
+               bool* found, std::string* error) override {
+    std::lock_guard lock(mu_);
+    if (!Connected(error)) return false;
+    Result got = Query("SELECT " + kItemColumns +
+                           " FROM items WHERE kind = $1 AND key = $2"
+                           " AND (expires_ms = 0 OR expires_ms > $3)",
+                       {DisplaySafe(kind), DisplaySafe(key), std::to_string(now_ms)}, error);
+    if (!got) return false;
+    *found = PQntuples(got.get()) == 1;
+    if (*found && out != nullptr) *out = ReadItem(got.get(), 0);
+    return true;
+  }
+
+  bool ListItems(const std::string& kind, const std::string& owner, std::int64_t now_ms,
+                 std::vector<Item>* out, std::string* error) override {
+    std::lock_guard lock(mu_);
+    if (!Connected(error)) return false;
+    Result list = Query("SELECT " + kItemColumns +
+                            " FROM items WHERE kind = $1 AND ($2 = '' OR owner = $2)"
+                            " AND (expires_ms = 0 OR expires_ms > $3) ORDER BY key",
+                        {DisplaySafe(kind), DisplaySafe(owner), std::to_string(now_ms)}, error);
+    if (!list) return false;
+    out->clear();
+    for (int row = 0; row < PQntuples(list.get()); ++row) out->push_back(ReadItem(list.get(), row));
+    return true;
+  }
+
+  bool DeleteItem(const std::string& kind, const std::string& key, bool* deleted,
+                  std::string* error) override {
+    std::lock_guard lock(mu_);
+    if (!Connected(error)) return false;
+    Result removed = Query("DELETE FROM items WHERE kind = $1 AND key = $2",
+                           {DisplaySafe(kind), DisplaySafe(key)}, error);
+    if (!removed) return false;
+    if (deleted != nullptr) *deleted = std::string(PQcmdTuples(removed.get())) != "0";
+    return true;
+  }
+
+  bool TakeItem(const std::string& kind, const std::string& key, std::int64_t now_ms, Item* out,
+                bool* found, std::string* error) override {
+    std::lock_guard lock(mu_);
+    if (!Connected(error)) return false;
+    // One statement: of two daemons taking the same item, one gets it.
+    Result taken = Query("DELETE FROM items WHERE kind = $1 AND key = $2"
+                         " AND (expires_ms = 0 OR expires_ms > $3) RETURNING " +
+                             kItemColumns,
+                         {DisplaySafe(kind), DisplaySafe(key), std::to_string(now_ms)}, error);
+    if (!taken) return false;
+    *found = PQntuples(taken.get()) == 1;
+    if (*found && out != nullptr) *out = ReadItem(taken.get(), 0);
+    return true;
+  }
+
+  bool AdvanceItemCounter(const std::string& kind, const std::string& key, std::int64_t from,
+                          std::int64_t to, bool* advanced, std::string* error) override {
+    std::lock_guard lock(mu_);
+    if (!Connected(error)) return false;
+    Result updated = Query("UPDATE items SET counter = $4 WHERE kind = $1 AND key = $2"
+                           " AND counter = $3",
+                           {DisplaySafe(kind), DisplaySafe(key), std::to_string(from),
+                            std::to_string(to)},
+                           error);
+    if (!updated) return false;
+    *advanced = std::string(PQcmdTuples(updated.get())) == "1";
+    return true;
+  }
+
  private:
   PostgresStore() = default;
+
+  inline static const std::string kItemColumns = "kind, key, owner, value, counter, expires_ms";
+  static Item ReadItem(const PGresult* result, int row) {
+    return Item{PQgetvalue(result, row, 0), PQgetvalue(result, row, 1),
+                PQgetvalue(result, row, 2), PQgetvalue(result, row, 3),
+                ToInt(PQgetvalue(result, row, 4)), ToInt(PQgetvalue(result, row, 5))};
+  }
 
   bool Init(const std::string& uri, std::string* error) {
     if (!Pq().loaded) {

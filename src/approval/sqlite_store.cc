@@ -42,6 +42,16 @@ enum Query : int {
   kAuthForget,
   kSealRemember,
   kSealLast,
+  kItemInsert,
+  kItemReplace,
+  kItemGet,
+  kItemList,
+  kItemListAll,
+  kItemDelete,
+  kItemTake,
+  kItemAdvance,
+  kItemPurge,
+  kItemDeleteOwned,
   kQueryCount
 };
 
@@ -132,6 +142,34 @@ std::string Sql(Query query) {
     case kSealLast:
       return "SELECT seq, hash, sig, public_key, time_ms FROM audit_checkpoints"
              " WHERE log_id = ?1 ORDER BY seq DESC LIMIT 1";
+    case kItemInsert:
+      return "INSERT INTO items (kind, key, owner, value, counter, expires_ms)"
+             " VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT (kind, key) DO NOTHING";
+    case kItemReplace:
+      return "INSERT INTO items (kind, key, owner, value, counter, expires_ms)"
+             " VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT (kind, key) DO UPDATE SET"
+             " owner = excluded.owner, value = excluded.value, counter = excluded.counter,"
+             " expires_ms = excluded.expires_ms";
+    case kItemGet:
+      return "SELECT kind, key, owner, value, counter, expires_ms FROM items"
+             " WHERE kind = ?1 AND key = ?2 AND (expires_ms = 0 OR expires_ms > ?3)";
+    case kItemList:
+      return "SELECT kind, key, owner, value, counter, expires_ms FROM items"
+             " WHERE kind = ?1 AND owner = ?2 AND (expires_ms = 0 OR expires_ms > ?3) ORDER BY key";
+    case kItemListAll:
+      return "SELECT kind, key, owner, value, counter, expires_ms FROM items"
+             " WHERE kind = ?1 AND (expires_ms = 0 OR expires_ms > ?2) ORDER BY key";
+    case kItemDelete:
+      return "DELETE FROM items WHERE kind = ?1 AND key = ?2";
+    case kItemTake:
+      return "DELETE FROM items WHERE kind = ?1 AND key = ?2 AND (expires_ms = 0 OR expires_ms > ?3)"
+             " RETURNING kind, key, owner, value, counter, expires_ms";
+    case kItemAdvance:
+      return "UPDATE items SET counter = ?4 WHERE kind = ?1 AND key = ?2 AND counter = ?3";
+    case kItemPurge:
+      return "DELETE FROM items WHERE expires_ms > 0 AND expires_ms <= ?1";
+    case kItemDeleteOwned:
+      return "DELETE FROM items WHERE kind = ?1 AND owner = ?2";
     case kQueryCount:
       break;
   }
@@ -256,6 +294,16 @@ class SqliteStore final : public Store {
           .Bind(14, fresh.denied_by)
           .Bind(15, fresh.deny_reason);
       if (insert.Step() != SQLITE_DONE) return Fail(nullptr, error);
+    }
+    if (!fresh.details.empty()) {
+      Use put(statements_[kItemReplace]);
+      put.Bind(1, std::string("hold"))
+          .Bind(2, fresh.id)
+          .Bind(3, fresh.agent)
+          .Bind(4, fresh.details)
+          .Bind(5, std::int64_t{0})
+          .Bind(6, fresh.expires_ms + kHoldDetailsKeepMs);
+      if (put.Step() != SQLITE_DONE) return Fail(nullptr, error);
     }
     if (!Commit(error)) return false;
     if (out) *out = std::move(fresh);
@@ -435,6 +483,12 @@ class SqliteStore final : public Store {
       Use remove(statements_[kRemoveApprover]);
       remove.Bind(1, name);
       if (remove.Step() != SQLITE_DONE) return Fail(nullptr, error);
+    }
+    {
+      // An approver removed takes their passkeys along.
+      Use passkeys(statements_[kItemDeleteOwned]);
+      passkeys.Bind(1, std::string("passkey")).Bind(2, name);
+      if (passkeys.Step() != SQLITE_DONE) return Fail(nullptr, error);
     }
     return Commit(error);
   }
@@ -681,8 +735,103 @@ class SqliteStore final : public Store {
     return true;
   }
 
+  bool PutItem(const Item& item, bool replace, std::int64_t now_ms, std::string* error) override {
+    std::lock_guard lock(mu_);
+    if (!Begin(error)) return false;
+    {
+      Use purge(statements_[kItemPurge]);
+      purge.Bind(1, now_ms);
+      if (purge.Step() != SQLITE_DONE) return Fail(nullptr, error);
+    }
+    {
+      Use put(statements_[replace ? kItemReplace : kItemInsert]);
+      put.Bind(1, item.kind)
+          .Bind(2, item.key)
+          .Bind(3, item.owner)
+          .Bind(4, item.value)
+          .Bind(5, item.counter)
+          .Bind(6, item.expires_ms);
+      if (put.Step() != SQLITE_DONE) return Fail(nullptr, error);
+    }
+    if (!replace && sqlite3_changes(db_) == 0) return Fail("exists", error);
+    return Commit(error);
+  }
+
+  bool GetItem(const std::string& kind, const std::string& key, std::int64_t now_ms, Item* out,
+               bool* found, std::string* error) override {
+    std::lock_guard lock(mu_);
+    Use get(statements_[kItemGet]);
+    get.Bind(1, kind).Bind(2, key).Bind(3, now_ms);
+    const int rc = get.Step();
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE) return Error(error);
+    *found = rc == SQLITE_ROW;
+    if (*found && out != nullptr) *out = ReadItem(get);
+    return true;
+  }
+
+  bool ListItems(const std::string& kind, const std::string& owner, std::int64_t now_ms,
+                 std::vector<Item>* out, std::string* error) override {
+    std::lock_guard lock(mu_);
+    Use list(statements_[owner.empty() ? kItemListAll : kItemList]);
+    if (owner.empty())
+      list.Bind(1, kind).Bind(2, now_ms);
+    else
+      list.Bind(1, kind).Bind(2, owner).Bind(3, now_ms);
+    std::vector<Item> rows;
+    int rc;
+    while ((rc = list.Step()) == SQLITE_ROW) rows.push_back(ReadItem(list));
+    if (rc != SQLITE_DONE) return Error(error);
+    *out = std::move(rows);
+    return true;
+  }
+
+  bool DeleteItem(const std::string& kind, const std::string& key, bool* deleted,
+                  std::string* error) override {
+    std::lock_guard lock(mu_);
+    Use remove(statements_[kItemDelete]);
+    remove.Bind(1, kind).Bind(2, key);
+    if (remove.Step() != SQLITE_DONE) return Error(error);
+    if (deleted != nullptr) *deleted = sqlite3_changes(db_) > 0;
+    return true;
+  }
+
+  bool TakeItem(const std::string& kind, const std::string& key, std::int64_t now_ms, Item* out,
+                bool* found, std::string* error) override {
+    std::lock_guard lock(mu_);
+    if (!Begin(error)) return false;
+    {
+      Use take(statements_[kItemTake]);
+      take.Bind(1, kind).Bind(2, key).Bind(3, now_ms);
+      const int rc = take.Step();
+      if (rc != SQLITE_ROW && rc != SQLITE_DONE) return Fail(nullptr, error);
+      *found = rc == SQLITE_ROW;
+      if (*found) {
+        if (out != nullptr) *out = ReadItem(take);
+        if (take.Step() != SQLITE_DONE) return Fail(nullptr, error);
+      }
+    }
+    return Commit(error);
+  }
+
+  bool AdvanceItemCounter(const std::string& kind, const std::string& key, std::int64_t from,
+                          std::int64_t to, bool* advanced, std::string* error) override {
+    std::lock_guard lock(mu_);
+    if (!Begin(error)) return false;
+    {
+      Use advance(statements_[kItemAdvance]);
+      advance.Bind(1, kind).Bind(2, key).Bind(3, from).Bind(4, to);
+      if (advance.Step() != SQLITE_DONE) return Fail(nullptr, error);
+    }
+    *advanced = sqlite3_changes(db_) == 1;
+    return Commit(error);
+  }
+
  private:
   SqliteStore() { statements_.fill(nullptr); }
+
+  static Item ReadItem(const Use& use) {
+    return Item{use.Text(0), use.Text(1), use.Text(2), use.Text(3), use.Int(4), use.Int(5)};
+  }
 
   bool Init(const std::string& path, std::string* error) {
     const int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX;

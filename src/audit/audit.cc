@@ -1598,4 +1598,36 @@ int RunAuditCommand(const std::string& action, const std::string& path, std::int
   return 2;
 }
 
+std::optional<DetachedSignature> SignWithKeyFile(const std::string& key_path,
+                                                 std::string_view message, std::string* error) {
+  if (sodium_init() < 0) {
+    *error = "libsodium failed to initialise";
+    return std::nullopt;
+  }
+  struct stat st {};
+  if (::lstat(key_path.c_str(), &st) != 0) {
+    *error = Errno("audit key " + key_path);
+    return std::nullopt;
+  }
+  SecretKey sk{};
+  PublicKeyBytes pk{};
+  if (!LoadOrCreateKey(key_path, &sk, &pk, error)) return std::nullopt;
+  Signature sig{};
+  crypto_sign_detached(sig.data(), nullptr, reinterpret_cast<const unsigned char*>(message.data()),
+                       message.size(), sk.data());
+  sodium_memzero(sk.data(), sk.size());
+  return DetachedSignature{Hex(pk.data(), pk.size()), Hex(sig.data(), sig.size())};
+}
+
+bool VerifyDetached(std::string_view public_key_hex, std::string_view message,
+                    std::string_view signature_hex) {
+  if (sodium_init() < 0) return false;
+  PublicKeyBytes pk{};
+  Signature sig{};
+  if (!Unhex(public_key_hex, &pk) || !Unhex(signature_hex, &sig)) return false;
+  return crypto_sign_verify_detached(sig.data(),
+                                     reinterpret_cast<const unsigned char*>(message.data()),
+                                     message.size(), pk.data()) == 0;
+}
+
 }  // namespace dualkey::audit

@@ -4,6 +4,7 @@
 // canonical JSON; periodic checkpoints are signed with Ed25519 (libsodium).
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <iosfwd>
 #include <memory>
@@ -111,6 +112,21 @@ class Log {
 // and `audit verify --pubkey` expects); nullopt with `error` when unreadable.
 std::optional<std::string> PublicKeyOfKeyFile(const std::string& key_path, std::string* error);
 
+// A detached Ed25519 signature made with the audit key, for documents the
+// daemon vouches for (a `dualkey drill` certificate). Callers put a
+// domain-separating prefix in `message`, so a signature over one kind of
+// document can never pass for a checkpoint or another kind. Reads the key
+// file and never creates it; nullopt with `error` when it cannot.
+struct DetachedSignature {
+  std::string public_key;  // hex
+  std::string signature;   // hex
+};
+std::optional<DetachedSignature> SignWithKeyFile(const std::string& key_path,
+                                                 std::string_view message, std::string* error);
+// Whether `signature_hex` is `public_key_hex`'s signature over `message`.
+bool VerifyDetached(std::string_view public_key_hex, std::string_view message,
+                    std::string_view signature_hex);
+
 struct VerifyReport {
   bool ok = false;
   std::uint64_t entries = 0;
@@ -153,5 +169,27 @@ int RunAuditCommand(const std::string& action, const std::string& path, std::int
 int RunAuditCommand(const std::string& action, const std::string& path, std::int64_t since_ms,
                     int tail_lines, bool json, std::string_view public_key, std::ostream& out,
                     std::ostream& err);
+
+// `dualkey audit export [--follow] [--format json|syslog]`: entries with
+// time_ms >= since_ms as JSON lines (seq, time_ms, kind, fields, prev, hash)
+// or RFC 5424 syslog lines (facility "log audit" (13), MSGID the kind,
+// structured data [dualkey@32473 seq= hash=], the fields as the message).
+// With `follow` it then waits for new entries, as `tail -F` does: across a
+// daemon restart, and from the start of a file that was replaced. Returns
+// when `stop` becomes true (checked every poll) or the output fails;
+// the exit status is 0, or 2 when the log cannot be read at all.
+struct ExportOptions {
+  std::int64_t since_ms = 0;
+  bool follow = false;
+  enum class Format { kJson, kSyslog };
+  Format format = Format::kJson;
+  std::string hostname;  // syslog HOSTNAME; empty: gethostname()
+  int poll_ms = 200;
+  const std::atomic<bool>* stop = nullptr;
+};
+int Export(const std::string& path, const ExportOptions& options, std::ostream& out,
+           std::ostream& err);
+// One entry as an RFC 5424 line (no newline).
+std::string SyslogLine(const Entry& entry, const std::string& hostname);
 
 }  // namespace dualkey::audit

@@ -89,6 +89,14 @@ int RunAudit(const AuditOptions& options) {
   }
   const std::string path =
       options.file.empty() ? daemon::DefaultStateDir() + "/audit.jsonl" : options.file;
+  if (options.action == "export") {
+    audit::ExportOptions export_options;
+    export_options.since_ms = since_ms;
+    export_options.follow = options.follow;
+    export_options.format = options.format == "syslog" ? audit::ExportOptions::Format::kSyslog
+                                                       : audit::ExportOptions::Format::kJson;
+    return audit::Export(path, export_options, std::cout, std::cerr);
+  }
   return audit::RunAuditCommand(options.action, path, since_ms, options.lines, options.json,
                                 options.public_key, std::cout, std::cerr);
 }

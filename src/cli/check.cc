@@ -109,7 +109,7 @@ json CheckCase(const std::string& line, std::size_t line_number, const std::stri
   if (parsed.is_discarded() || !parsed.is_object()) return error("not a JSON object", nullptr);
   json id = parsed.contains("id") ? parsed["id"] : json(nullptr);
   if (!parsed.contains("channel") || !parsed["channel"].is_string())
-    return error("missing \"channel\" (shell, sql, http or mcp)", id);
+    return error("missing \"channel\" (shell, sql, http, mcp or file)", id);
   guard::Request request;
   if (!ParseChannel(parsed["channel"].get<std::string>(), &request.channel))
     return error("unknown channel \"" + parsed["channel"].get<std::string>() + "\"", id);
@@ -117,6 +117,10 @@ json CheckCase(const std::string& line, std::size_t line_number, const std::stri
   const json& input = parsed["input"];
   request.input = input.is_string() ? input.get<std::string>() : input.dump();
   if (parsed.contains("cwd") && parsed["cwd"].is_string()) request.cwd = parsed["cwd"];
+  if (request.channel == Channel::kFile)
+    request.file_operation = parsed.contains("operation") && parsed["operation"].is_string()
+                                 ? parsed["operation"].get<std::string>()
+                                 : "write";
   request.home = home;
   guard::Result result = guard::Check(request);
   json out{{"id", std::move(id)},
@@ -177,9 +181,10 @@ int RunCheck(const CheckOptions& options) {
   guard::Request request;
   if (!ParseChannel(options.channel, &request.channel)) {
     std::cerr << "dualkey check: unknown channel '" << options.channel
-              << "' (shell, sql, http or mcp)\n";
+              << "' (shell, sql, http, mcp or file)\n";
     return 2;
   }
+  if (request.channel == Channel::kFile) request.file_operation = options.operation;
   for (const std::string& word : options.command) {
     if (!request.input.empty()) request.input.push_back(' ');
     request.input += word;
@@ -205,6 +210,7 @@ int RunCheck(const CheckOptions& options) {
   ask.action.cwd = request.cwd;
   ask.action.agent = options.agent;
   ask.home = request.home;
+  ask.file_operation = request.file_operation;
   std::optional<daemon::CheckReply> daemon_reply;
   std::optional<daemon::ProbeReply> probe;
   Status daemon_status = Status::NotFound("not asked (--local)");

@@ -3,18 +3,26 @@
 #pragma once
 
 #include <cstdint>
+#include <iosfwd>
+#include <memory>
 #include <string>
 #include <vector>
 
-#include "gateway/gateway.h"
-#include "setup/setup.h"
-#include "mcp/proxy.h"
+#include "cli/serve_log.h"
 #include "daemon/daemon.h"
+#include "gateway/gateway.h"
+#include "mcp/proxy.h"
+#include "setup/setup.h"
+
+namespace CLI {
+class App;
+}
 
 namespace dualkey::cli {
 
 struct CheckOptions {
   std::string channel = "shell";
+  std::string operation = "write";  // file channel: create | write | edit | delete
   std::string cwd;  // empty: the current directory (single check)
   bool cwd_given = false;
   std::string home;  // empty: $HOME
@@ -53,8 +61,8 @@ struct PacksOptions {
 };
 int RunPacks(const PacksOptions& options);
 
-// `dualkey serve`: the daemon (server.h).
-int RunServe(daemon::ServeOptions options);
+// `dualkey serve`: the daemon (daemon.h), and its log (serve_log.h).
+int RunServe(daemon::ServeOptions options, const LogOptions& log);
 
 // The humans' side of the daemon: pending, approve, deny, watch, approver
 // add/list, breaker reset (serve_cmd.cc).
@@ -108,6 +116,11 @@ struct PgProxyCommandOptions {
 };
 int RunPgProxy(const PgProxyCommandOptions& options);
 
+// `dualkey completion bash|zsh|fish` and `dualkey man DIR`: made from the
+// CLI's own definition, the text --help prints (docgen.cc).
+int PrintCompletion(const CLI::App& app, const std::string& shell, std::ostream& out);
+int WriteManPages(const CLI::App& app, const std::string& dir);
+
 // `dualkey audit verify|tail|export|pubkey` (audit_cmd.cc).
 struct AuditOptions {
   std::string action;
@@ -118,6 +131,8 @@ struct AuditOptions {
   std::string state_dir;   // pubkey
   std::string socket;      // pubkey
   bool json = false;
+  bool follow = false;          // export: keep printing new records
+  std::string format = "json";  // export: json | syslog
 };
 int RunAudit(const AuditOptions& options);
 
@@ -217,5 +232,19 @@ struct ScanOptions {
   int max_depth = 8;
 };
 int RunScan(const ScanOptions& options);
+
+// `dualkey drill` (drill_cmd.cc, src/drill/): its options live with it.
+class DrillCommand {
+ public:
+  DrillCommand();
+  ~DrillCommand();
+  void Add(CLI::App& app);
+  bool Parsed() const;
+  int Run();
+
+ private:
+  struct State;
+  std::unique_ptr<State> state_;
+};
 
 }  // namespace dualkey::cli

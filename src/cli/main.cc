@@ -4,9 +4,41 @@
 #include <cstdio>
 #include <cstring>
 #include <iostream>
+#include <string>
 
 #include "cli/commands.h"
+#include "cli/help.h"
+#include "cli/serve_log.h"
 #include "demo/demo.h"
+#include "install/layout.h"
+
+namespace {
+
+// `dualkey --sandbox DIR COMMAND ...` (install/layout.h): taken off the
+// command line before anything else, so the rest (the hook's fast start-up
+// included) sees an ordinary command line.
+void TakeSandbox(int* argc, char*** argv) {
+  char** args = *argv;
+  if (*argc < 2) return;
+  std::string dir;
+  int taken = 0;
+  if (std::strcmp(args[1], "--sandbox") == 0 && *argc >= 3) {
+    dir = args[2];
+    taken = 2;
+  } else if (std::strncmp(args[1], "--sandbox=", 10) == 0) {
+    dir = args[1] + 10;
+    taken = 1;
+  } else {
+    return;
+  }
+  args[taken] = args[0];
+  *argv = args + taken;
+  *argc -= taken;
+  dualkey::install::PinSandbox(dir, *argc >= 2 ? dualkey::install::SandboxUseOf((*argv)[1])
+                                               : dualkey::install::SandboxUse::kDecides);
+}
+
+}  // namespace
 
 namespace {
 
@@ -34,14 +66,33 @@ bool FastPath(int argc, char** argv, int* status) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  TakeSandbox(&argc, &argv);
   if (int status = 0; FastPath(argc, argv, &status)) return status;
   CLI::App app{
       "dualkey: understands what an AI agent's command would do, and holds what destroys.\n"
       "Shell commands, SQL, HTTP and MCP calls are parsed and classified; destructive\n"
       "or irreversible actions wait for a human."};
   app.name("dualkey");
+  dualkey::cli::TeachingHelp(app);
   app.require_subcommand(1);
   app.set_version_flag("--version", kVersion);
+  std::string sandbox_late;
+  app.add_option("--sandbox", sandbox_late,
+                 "first, before the command: run it against the self-contained dualkey\n"
+                 "under DIR (what `dualkey demo` builds: its state, socket and policy, nothing\n"
+                 "from the environment). On a protected install only the demo's own processes\n"
+                 "and the commands that answer a sandbox's daemon may use it.")
+      ->option_text("DIR");
+  // Tests check that every example in the help and the docs parses: they
+  // run it with this flag, which stops after parsing.
+  bool parse_only = false;
+  app.add_flag("--parse-only", parse_only)->group("");
+  // One spelling for the state directory everywhere: --state-dir, as
+  // DUALKEY_STATE_DIR; --state, which some commands took, still works.
+  const auto add_state_dir = [](CLI::App* cmd, std::string& dir, const std::string& help) {
+    cmd->add_option("--state-dir", dir, help)->option_text("DIR");
+    cmd->add_option("--state", dir, "the same as --state-dir")->group("");
+  };
 
   dualkey::cli::CheckOptions check;
   CLI::App* check_cmd = app.add_subcommand(
@@ -50,11 +101,27 @@ int main(int argc, char** argv) {
       "  dualkey check -- 'rm -rf ~/projects'       explain one shell command\n"
       "  dualkey check --json -- 'git push -f'      the same as one JSON object\n"
       "  dualkey check --channel sql -- 'DROP TABLE t'\n"
-      "  dualkey check --jsonl cases.jsonl          one JSON line per case "
-      "({id,channel,input,cwd})\n"
+      "  dualkey check --channel http -- "
+      "'{\"method\":\"DELETE\",\"url\":\"https://api.github.com/repos/o/r\"}'\n"
+      "  dualkey check --channel mcp -- "
+      "'{\"server\":\"pg\",\"tool\":\"query\",\"arguments\":{\"sql\":\"DROP TABLE t\"}}'\n"
+      "  dualkey check --channel file --operation write -- ~/.bashrc\n"
+      "  dualkey check --jsonl cases.jsonl          one JSON line per case\n"
       "  dualkey check --dry-run -- 'rm -rf build'  what the daemon would do; changes nothing\n"
+      "What each channel reads (after --, or as a case's \"input\"):\n"
+      "  shell  the command line\n"
+      "  sql    the statement(s)\n"
+      "  http   {\"method\", \"url\", \"headers\"?: {name: value}, \"body\"?: string}\n"
+      "  mcp    {\"server\", \"tool\", \"arguments\": {...}, \"annotations\"?: "
+      "{\"destructiveHint\",\n"
+      "         \"readOnlyHint\"}}  (a tools/call as the MCP client sends it)\n"
+      "  file   the path a file tool writes; --operation create, write, edit or delete\n"
+      "A --jsonl case: {\"id\", \"channel\", \"input\", \"cwd\"?, \"operation\"?}.\n"
       "Exit status: 0 allow, 1 held or denied, 2 usage error.");
-  check_cmd->add_option("--channel", check.channel, "shell (default), sql, http or mcp");
+  check_cmd->add_option("--channel", check.channel, "shell (default), sql, http, mcp or file");
+  check_cmd->add_option("--operation", check.operation,
+                        "file channel: what the tool does to the path: create, write (default), "
+                        "edit or delete");
   check_cmd->add_option("--cwd", check.cwd, "working directory the command runs in (default: here)")
       ->each([&](const std::string&) { check.cwd_given = true; });
   check_cmd->add_option("--home", check.home, "home directory for ~ and $HOME (default: $HOME)");
@@ -122,8 +189,8 @@ int main(int argc, char** argv) {
       "serve",
       "Run the daemon that holds approvals, the audit log and the breaker.\n"
       "Hooks and `check` ask it when it runs; a held action waits for `dualkey approve`.");
-  serve_cmd->add_option("--state", serve.state_dir,
-                        "state directory (0700; default ~/.local/state/dualkey)");
+  add_state_dir(serve_cmd, serve.state_dir,
+                "state directory (0700; default ~/.local/state/dualkey)");
   serve_cmd->add_option("--store", serve.store,
                         "postgresql://... to share approvals between daemons");
   serve_cmd->add_option("--socket", serve.socket_path, "Unix socket (default STATE/dualkey.sock)");
@@ -151,7 +218,29 @@ int main(int argc, char** argv) {
   serve_cmd->add_option("--tls-cert", serve.tls_cert,
                         "PEM certificate chain: serve --http as HTTPS");
   serve_cmd->add_option("--tls-key", serve.tls_key, "PEM private key for --tls-cert");
+  serve_cmd->add_option(
+      "--web-origin", serve.web_origin,
+      "where people open the approver's page, e.g. https://dualkey.example.com behind a\n"
+      "reverse proxy (passkeys are bound to it; default: http(s)://localhost:PORT)");
+  serve_cmd->add_option("--notify", serve.notify,
+                        "tell a webhook when a hold appears (repeatable): slack=URL (Slack-\n"
+                        "compatible JSON), ntfy=URL (plain text), json=URL (generic JSON);\n"
+                        "secrets in the input are redacted. Try it: dualkey notify test");
+  serve_cmd->add_option("--session-minutes", serve.web_session_minutes,
+                        "how long a sign-in on the page lasts (default 15)")
+      ->check(CLI::Range(1, 24 * 60));
   serve_cmd->add_flag("--quiet", serve.quiet, "no log lines on stderr");
+  std::string serve_log_format = "text";
+  dualkey::cli::LogOptions serve_log;
+  serve_cmd
+      ->add_option("--log-format", serve_log_format,
+                   "the log on stderr: one line per hold, approval, denial, refused code,\n"
+                   "breaker trip and reset, approved action used, expiry, vault snapshot,\n"
+                   "approver change, start and stop (not routine allows): text (default)\n"
+                   "or json (one event object per line, as `dualkey watch --json`)")
+      ->check(CLI::IsMember({"text", "json"}));
+  serve_cmd->add_flag("--log-allows", serve_log.allows,
+                      "log routine allows too (one line per allowed command: busy)");
 
   dualkey::cli::DaemonOptions daemon;
   auto add_socket = [&](CLI::App* cmd) {
@@ -209,9 +298,17 @@ int main(int argc, char** argv) {
   approver_rotate->add_option("name", daemon.name, "approver name")->required();
   add_credentials(approver_rotate, "the approver who authorises it (default: NAME itself)");
   CLI::App* approver_list = approver_cmd->add_subcommand("list", "List approvers.");
-  for (CLI::App* sub : {approver_add, approver_remove, approver_rotate, approver_list}) {
+  CLI::App* approver_passkey = approver_cmd->add_subcommand(
+      "passkey",
+      "Enrol a passkey for an approver: prints a one-time link to the approver's page\n"
+      "(serve --http), where their browser creates it. Root or the daemon's user alone;\n"
+      "anyone else with an existing approver's code (--as).");
+  approver_passkey->add_option("name", daemon.name, "approver name")->required();
+  add_credentials(approver_passkey, "the approver who authorises it (default: none, as root)");
+  for (CLI::App* sub :
+       {approver_add, approver_remove, approver_rotate, approver_list, approver_passkey}) {
     add_socket(sub);
-    sub->add_option("--state", daemon.state_dir, "the daemon's state directory");
+    add_state_dir(sub, daemon.state_dir, "the daemon's state directory");
     sub->add_option("--store", daemon.store, "the store, if not the default SQLite file");
     sub->add_flag("--json", daemon.json, "print JSON");
   }
@@ -219,6 +316,15 @@ int main(int argc, char** argv) {
   approver_remove->callback([&] { daemon.action = "approver-remove"; });
   approver_rotate->callback([&] { daemon.action = "approver-rotate"; });
   approver_list->callback([&] { daemon.action = "approver-list"; });
+  approver_passkey->callback([&] { daemon.action = "approver-passkey"; });
+  CLI::App* notify_cmd =
+      app.add_subcommand("notify", "Notifications the daemon sends when a hold appears.");
+  notify_cmd->require_subcommand(1);
+  CLI::App* notify_test = notify_cmd->add_subcommand(
+      "test", "Send a sample to every --notify target of the running daemon, and say how it went.");
+  add_socket(notify_test);
+  notify_test->add_flag("--json", daemon.json, "print JSON");
+  notify_test->callback([&] { daemon.action = "notify-test"; });
   CLI::App* breaker_cmd =
       app.add_subcommand("breaker", "The breaker that freezes a bursting agent.");
   breaker_cmd->require_subcommand(1);
@@ -260,8 +366,15 @@ int main(int argc, char** argv) {
     if (name == "tail" || name == "export")
       sub->add_option("--since", audit.since, "from a time: epoch seconds, or 15m, 2h, 7d ago");
     if (name == "tail") sub->add_option("-n,--lines", audit.lines, "how many (20)");
+    if (name == "export") {
+      sub->add_flag("-f,--follow", audit.follow,
+                    "keep printing new records as they are written (like tail -F), for a SIEM");
+      sub->add_option("--format", audit.format,
+                      "json (one object a line) or syslog (RFC 5424, facility log audit)")
+          ->check(CLI::IsMember({"json", "syslog"}));
+    }
     if (name == "pubkey") {
-      sub->add_option("--state", audit.state_dir, "the daemon's state directory");
+      add_state_dir(sub, audit.state_dir, "the daemon's state directory");
       sub->add_option("--socket", audit.socket, "the daemon's socket");
     }
     sub->add_flag("--json", audit.json, "print JSON");
@@ -302,7 +415,7 @@ int main(int argc, char** argv) {
   dualkey::cli::TokenOptions token;
   CLI::App* token_cmd = app.add_subcommand(
       "token",
-      "Scoped agent tokens for the PostgreSQL proxy and the HTTP gateway: the agent\n"
+      "Scoped agent tokens for the PostgreSQL proxy and the HTTP gateway. The agent\n"
       "presents one instead of the real credentials, which stay inside dualkey.\n"
       "  dualkey token add claude-dev --scope pg    prints the secret once\n"
       "  dualkey token list\n"
@@ -319,7 +432,7 @@ int main(int argc, char** argv) {
           ->required();
     if (std::string(action) == "add")
       sub->add_option("--scope", token.scopes, "pg, http, mcp or * (repeatable; default *)");
-    sub->add_option("--state-dir", token.state_dir, "dualkey's state directory");
+    add_state_dir(sub, token.state_dir, "dualkey's state directory");
     sub->add_flag("--json", token.json, "print JSON");
   }
   install_cmd->add_option("--client", install_mcp.client,
@@ -373,11 +486,20 @@ int main(int argc, char** argv) {
   dualkey::demo::Options demo;
   CLI::App* demo_cmd = app.add_subcommand(
       "demo",
-      "Replay the 47-command incident against a throwaway production (a real PostgreSQL,\n"
-      "files, backups, a stand-in platform API) through dualkey's real integrations: the\n"
-      "Claude Code hook, the PostgreSQL proxy, the HTTP gateway. Then a human approves one\n"
-      "action with a TOTP code, the vault saves it first, and the undo restores it.\n"
-      "The last line says what was lost. Everything it starts is stopped and removed.");
+      "Replay the 47-command incident against a throwaway production. A real PostgreSQL,\n"
+      "files, backups and a stand-in platform API, attacked through dualkey's real\n"
+      "integrations: the Claude Code hook, the PostgreSQL proxy, the HTTP gateway. Then a\n"
+      "human approves one action with a TOTP code, the vault saves it first, and the undo\n"
+      "restores it. Everything it starts is stopped and removed.\n"
+      "It is sealed off from your own dualkey: its processes use only its own daemon, state\n"
+      "and policy (they run with --sandbox DIR), whatever DUALKEY_SOCKET, XDG_* or a\n"
+      "protected install say; it stops if it cannot be sure of that.\n"
+      "The last line says what was lost: 'lost: 0 rows, 0 files, 0 backups' when every\n"
+      "promise held, else 'FAILED (why): lost ...'. Exit status: 0 every promise held,\n"
+      "1 one did not, 2 it could not set itself up.\n"
+      "  dualkey demo\n"
+      "  dualkey demo --keep        then, in another terminal, the commands it prints\n"
+      "  dualkey demo --json");
   demo_cmd->add_flag("--json", demo.json, "print the final table as one JSON object");
   demo_cmd->add_flag("--keep", demo.keep, "leave it running, print how to connect; Ctrl-C ends it");
   demo_cmd->add_option("--dir", demo.dir,
@@ -407,8 +529,8 @@ int main(int argc, char** argv) {
   pg_proxy_cmd->add_option("--tls-key", pg_proxy.tls_key, "its private key (PEM)");
   pg_proxy_cmd->add_option("--socket", pg_proxy.socket,
                            "the daemon's socket (default: $DUALKEY_SOCKET or STATE/dualkey.sock)");
-  pg_proxy_cmd->add_option("--state-dir", pg_proxy.state_dir,
-                           "tokens, snapshots and the proxy log (default: dualkey's state dir)");
+  add_state_dir(pg_proxy_cmd, pg_proxy.state_dir,
+                "tokens, snapshots and the proxy log (default: dualkey's state dir)");
   pg_proxy_cmd->add_option("--hold-rows-over", pg_proxy.hold_rows_over,
                            "hold a DELETE/UPDATE touching more rows than this\n"
                            "(default: policy [blast_radius] hold_rows_over, else 1000; 0: off)");
@@ -442,9 +564,10 @@ int main(int argc, char** argv) {
   dualkey::cli::GatewayOptions gateway;
   CLI::App* gateway_cmd = app.add_subcommand(
       "gateway",
-      "The HTTP gateway: agents call http://127.0.0.1:PORT/<upstream>/... with a dualkey\n"
-      "token; dualkey classifies each request, holds destructive ones for approval, and\n"
-      "forwards the rest with the real credential, which the agent never sees.\n"
+      "The HTTP gateway, which holds the real API credentials. Agents call\n"
+      "http://127.0.0.1:PORT/UPSTREAM/... with a dualkey token; dualkey classifies each\n"
+      "request, holds destructive ones for approval, and forwards the rest with the real\n"
+      "credential, which the agent never sees.\n"
       "  echo \"$TOKEN\" | dualkey gateway credential set railway --type bearer\n"
       "  dualkey gateway http --listen 127.0.0.1:8787    (config: STATE/gateway.toml)\n"
       "See docs/gateway.md.");
@@ -453,13 +576,17 @@ int main(int argc, char** argv) {
       "http",
       "Serve the reverse gateway until SIGINT/SIGTERM. Config (TOML):\n"
       "  [[gateway.http.upstream]]\n"
-      "  name = \"railway\"  base_url = \"https://backboard.railway.app\"\n"
-      "  credential = \"railway\"  # ca_file = \"...\" for a private CA");
+      "  name = \"railway\"\n"
+      "  base_url = \"https://backboard.railway.app\"\n"
+      "  credential = \"railway\"\n"
+      "  # ca_file = \"/path/ca.pem\"   # a private CA to trust\n"
+      "One [[gateway.http.upstream]] per API; a complete example with comments:\n"
+      "examples/gateway.toml (share/doc/dualkey/examples when installed).");
   gateway_http->add_option("--listen", gateway.http.listen,
                            "HOST:PORT (127.0.0.1:8787; port 0 = any)");
   gateway_http->add_option("--config", gateway.http.config_path,
                            "config file (STATE/gateway.toml)");
-  gateway_http->add_option("--state-dir", gateway.http.state_dir, "dualkey's state directory");
+  add_state_dir(gateway_http, gateway.http.state_dir, "dualkey's state directory");
   gateway_http->add_option("--socket", gateway.http.socket_path, "the daemon's socket");
   gateway_http->add_option("--threads", gateway.http.threads, "worker threads (4)");
   gateway_http->add_option("--max-body", gateway.http.max_body_bytes,
@@ -506,14 +633,14 @@ int main(int argc, char** argv) {
   credential_remove->add_option("name", gateway.name, "credential name")->required();
   credential_remove->callback([&] { gateway.action = "credential-remove"; });
   for (CLI::App* sub : {credential_set, credential_list, credential_remove})
-    sub->add_option("--state-dir", gateway.http.state_dir, "dualkey's state directory");
+    add_state_dir(sub, gateway.http.state_dir, "dualkey's state directory");
 
   dualkey::cli::ScanOptions scan;
   CLI::App* scan_cmd = app.add_subcommand(
       "scan",
-      "Find cloud and database credentials lying in files an agent can read (AWS keys,\n"
-      ".env tokens, CLI configs, connection strings with passwords) and say how to move\n"
-      "each into dualkey. Secrets are shown redacted. Exit status: 0 none found, 1 found.\n"
+      "Find cloud and database credentials lying in files an agent can read, and say how\n"
+      "to move each into dualkey: AWS keys, .env tokens, CLI configs, connection strings\n"
+      "with passwords. Secrets are shown redacted. Exit status: 0 none found, 1 found.\n"
       "  dualkey scan                 $HOME and the current directory\n"
       "  dualkey scan ~/src --json");
   scan_cmd->add_option("paths", scan.paths, "files or directories (default: $HOME and here)");
@@ -523,7 +650,7 @@ int main(int argc, char** argv) {
   dualkey::cli::DoctorOptions doctor;
   CLI::App* doctor_cmd = app.add_subcommand(
       "doctor",
-      "Say plainly what dualkey protects here, for you: can you (and so an agent running as\n"
+      "Say plainly what dualkey protects here, for you. Can you (and so an agent running as\n"
       "you) read approver secrets, write the store, the audit log, the policy, the vault;\n"
       "does the daemon run as its own user; are the hooks installed and answering; are\n"
       "environment overrides ignored. Each failure names the command that fixes it.\n"
@@ -531,14 +658,17 @@ int main(int argc, char** argv) {
   doctor_cmd->add_flag("--json", doctor.json, "print JSON");
   doctor_cmd->add_option("--dir", doctor.project_dir, "project whose configs to check too");
 
+  dualkey::cli::DrillCommand drill;
+  drill.Add(app);
+
   dualkey::setup::Options setup;
   CLI::App* setup_cmd = app.add_subcommand(
       "setup",
       "The protected install, in one command (run as root):\n"
-      "  sudo dualkey setup                  guard your agents (you: $SUDO_USER)\n"
-      "  sudo dualkey setup --approver alice enrol alice as the first approver\n"
-      "  sudo dualkey setup --dry-run        what it would change\n"
-      "  sudo dualkey setup --remove         undo it; keeps the vault and the audit log\n"
+      "  sudo dualkey setup                    guard your agents (you: $SUDO_USER)\n"
+      "  sudo dualkey setup --approver alice   enrol alice as the first approver\n"
+      "  sudo dualkey setup --dry-run          what it would change\n"
+      "  sudo dualkey setup --remove           undo it; keeps the vault and the audit log\n"
       "Creates the `dualkey` system user; state in /var/lib/dualkey (0700, its own),\n"
       "policy and install file in /etc/dualkey (root's), the socket in /run/dualkey; copies\n"
       "this binary to /usr/local/bin/dualkey; starts `dualkey serve` as that user (systemd\n"
@@ -562,6 +692,15 @@ int main(int argc, char** argv) {
   setup_cmd->add_flag("--dry-run", setup.dry_run, "show what would change, change nothing");
   setup_cmd->add_flag("--json", setup.json, "print one JSON object");
   setup_cmd->add_flag("--no-doctor", setup.no_doctor, "do not run doctor at the end");
+  setup_cmd
+      ->add_flag("--system-only", setup.system_only,
+                 "the system part only (a package's maintainer scripts): no hooks, approver "
+                 "or doctor")
+      ->group("");
+  setup_cmd
+      ->add_option("--installed-binary", setup.installed_binary,
+                   "use this root-owned binary in place (a package's /usr/bin/dualkey)")
+      ->group("");
 
   dualkey::cli::VaultOptions vault;
   CLI::App* vault_cmd = app.add_subcommand(
@@ -597,7 +736,8 @@ int main(int argc, char** argv) {
   vault_put->add_option("paths", vault.paths, "files and directories to save");
   vault_put->add_option("--tag", vault.tags, "label the snapshot (repeatable)")
       ->allow_extra_args(false);
-  vault_put->add_option("--who", vault.who, "who saves (default: $USER)");
+  vault_put->add_option("--as", vault.who, "who saves (default: $USER)");
+  vault_put->add_option("--who", vault.who, "the same as --as")->group("");
   vault_put->add_option("--reason", vault.reason, "the action this protects against");
   vault_put->add_option("--approval", vault.approval_id, "the approval id that allowed it");
   vault_put->add_option("--stdin", vault.stdin_name,
@@ -643,7 +783,7 @@ int main(int argc, char** argv) {
   vault_prune->add_option("--as,--approver", vault.approver, "approver name (default: $USER)");
   vault_prune->add_option("--code,--totp", vault.totp,
                           "their current TOTP code (default: asked on the terminal)");
-  vault_prune->add_option("--state", vault.state_dir, "the daemon's state directory (approvers)");
+  add_state_dir(vault_prune, vault.state_dir, "the daemon's state directory (approvers)");
   vault_prune->add_option("--store", vault.store, "the approval store, if not the default");
   vault_prune->add_flag("--dry-run", vault.dry_run, "show what would be removed");
   vault_prune->callback([&] { vault.action = "prune"; });
@@ -656,16 +796,41 @@ int main(int argc, char** argv) {
   vault_gc->add_flag("--dry-run", vault.dry_run, "show what would change, change nothing");
   vault_gc->callback([&] { vault.action = "gc"; });
 
+  // Made from the definitions above, so they never drift from --help.
+  std::string completion_shell, man_dir;
+  CLI::App* completion_cmd = app.add_subcommand(
+      "completion",
+      "Print a shell completion script (subcommands, options, pending approval ids).\n"
+      "  source <(dualkey completion bash)\n"
+      "  dualkey completion zsh > \"${fpath[1]}/_dualkey\"\n"
+      "  dualkey completion fish > ~/.config/fish/completions/dualkey.fish");
+  completion_cmd->add_option("shell", completion_shell, "bash, zsh or fish")
+      ->required()
+      ->check(CLI::IsMember({"bash", "zsh", "fish"}));
+  CLI::App* man_cmd = app.add_subcommand("man", "Write the manual pages into DIR.");
+  man_cmd->add_option("dir", man_dir, "where to write dualkey.1 and dualkey-*.1")->required();
+  man_cmd->group("");  // for packaging, not listed
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
-    int status = app.exit(e);
-    return status == 0 ? 0 : 2;
+    return dualkey::cli::ReportParseError(app, e, argc, argv);
   }
+  if (parse_only) return 0;
+  if (!sandbox_late.empty()) {
+    std::cerr << "dualkey: --sandbox DIR must come first: dualkey --sandbox DIR COMMAND ...\n";
+    return 2;
+  }
+  if (completion_cmd->parsed())
+    return dualkey::cli::PrintCompletion(app, completion_shell, std::cout);
+  if (man_cmd->parsed()) return dualkey::cli::WriteManPages(app, man_dir);
   if (check_cmd->parsed()) return dualkey::cli::RunCheck(check);
   if (policy_cmd->parsed()) return dualkey::cli::RunPolicy(policy);
   if (!packs.action.empty()) return dualkey::cli::RunPacks(packs);
-  if (serve_cmd->parsed()) return dualkey::cli::RunServe(serve);
+  if (serve_cmd->parsed()) {
+    serve_log.format = *dualkey::cli::ParseLogFormat(serve_log_format);
+    return dualkey::cli::RunServe(serve, serve_log);
+  }
   if (!daemon.action.empty()) return dualkey::cli::RunDaemonCommand(daemon);
   if (!audit.action.empty()) return dualkey::cli::RunAudit(audit);
   if (hook_cmd->parsed()) return dualkey::cli::RunHook(hook);
@@ -681,6 +846,7 @@ int main(int argc, char** argv) {
   if (mcp_cmd->parsed()) return dualkey::cli::RunMcp(mcp);
   if (doctor_cmd->parsed()) return dualkey::cli::RunDoctor(doctor);
   if (setup_cmd->parsed()) return dualkey::cli::RunSetup(setup);
+  if (drill.Parsed()) return drill.Run();
   if (demo_cmd->parsed()) return dualkey::demo::Run(demo);
   if (!token.action.empty()) return dualkey::cli::RunToken(token);
   if (!vault.action.empty()) return dualkey::cli::RunVault(vault);

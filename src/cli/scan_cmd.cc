@@ -1,14 +1,15 @@
 // `dualkey scan [PATH...]`: loose credentials an agent could read (scan.h).
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <iostream>
 #include <map>
 #include <nlohmann/json.hpp>
 
 #include "cli/commands.h"
-#include "scan/scan.h"
 #include "daemon/daemon.h"
+#include "scan/scan.h"
 
 namespace dualkey::cli {
 
@@ -60,7 +61,13 @@ int RunScan(const ScanOptions& options) {
       for (const scan::Finding* f : findings)
         std::cout << "  " << f->path << ":" << f->line << "  " << f->what << "  " << f->preview
                   << "\n      readable by " << f->readable_by << "\n";
-      std::cout << "  to move it: " << move << "\n";
+      std::cout << "  to move it:\n";
+      std::size_t start = 0;
+      while (start <= move.size()) {
+        const std::size_t end = std::min(move.find('\n', start), move.size());
+        std::cout << "    " << move.substr(start, end - start) << "\n";
+        start = end + 1;
+      }
     }
   }
   if (report.truncated)

@@ -17,8 +17,10 @@
 #include "approval/approval.h"
 #include "base/json_text.h"
 #include "cli/commands.h"
+#include "cli/serve_log.h"
 #include "daemon/client.h"
 #include "daemon/daemon.h"
+#include "daemon/words.h"
 #include "install/layout.h"
 #include "policy/policy.h"
 
@@ -127,7 +129,11 @@ int Pending(const DaemonOptions& options) {
     return 0;
   }
   if (reply->requests.empty()) std::cout << "nothing is waiting for approval\n";
-  for (const auto& r : reply->requests) PrintRequest(r);
+  for (const auto& r : reply->requests) {
+    PrintRequest(r);
+    // The same words the approver's page shows.
+    if (r.words.is_object()) std::cout << daemon::HoldWordsText(r.words, "    ");
+  }
   // Wrong codes are how guessing shows: say so, approvers included.
   bool header = false;
   for (const daemon::FailedCodes& f : reply->failed_codes) {
@@ -150,7 +156,7 @@ int Approve(const DaemonOptions& options) {
   std::string code;
   if (!TotpCode(options, approver, &code)) return 2;
   Result<daemon::ApprovalReply> reply =
-      ClientFor(options).Approve(daemon::ApproveRequest{options.id, approver, code});
+      ClientFor(options).Approve(daemon::ApproveRequest{options.id, approver, code, std::nullopt});
   if (!reply.ok()) {
     Report(reply.status());
     return 1;
@@ -181,7 +187,7 @@ int BreakerReset(const DaemonOptions& options) {
   std::string code;
   if (!TotpCode(options, approver, &code)) return 2;
   Result<daemon::BreakerResetReply> reply = ClientFor(options).BreakerReset(
-      daemon::BreakerResetRequest{options.agent, approver, code});
+      daemon::BreakerResetRequest{options.agent, approver, code, std::nullopt});
   if (!reply.ok()) {
     Report(reply.status());
     return 1;
@@ -344,7 +350,7 @@ int ApproverAdd(const DaemonOptions& options) {
       AskAs<daemon::ApproverListReply>(client, json{{"op", daemon::kOpApproverList}}, &transport);
   if (!list.ok() && !transport.ok() && NoDaemon(transport))
     return ApproverAddDirect(options, transport);
-  daemon::ApproverRequest request{options.name, "", ""};
+  daemon::ApproverRequest request{options.name, "", "", std::nullopt};
   if (list.ok() && !list->approvers.empty()) {
     // Vouched for by an existing approver's fresh code.
     request.approver = options.as.empty() ? UserName() : options.as;
@@ -362,7 +368,7 @@ int ApproverAdd(const DaemonOptions& options) {
 }
 
 int ApproverRemove(const DaemonOptions& options) {
-  daemon::ApproverRequest request{options.name, options.as.empty() ? UserName() : options.as, ""};
+  daemon::ApproverRequest request{options.name, options.as.empty() ? UserName() : options.as, "", std::nullopt};
   if (!TotpCode(options, request.approver, &request.totp)) return 2;
   Result<daemon::ApproverReply> reply = AskAs<daemon::ApproverReply>(
       ClientFor(options), daemon::ToJson(request, daemon::kOpApproverRemove), nullptr);
@@ -379,7 +385,7 @@ int ApproverRemove(const DaemonOptions& options) {
 
 int ApproverRotate(const DaemonOptions& options) {
   // Your own phone by default: rotating alice asks for alice's code.
-  daemon::ApproverRequest request{options.name, options.as.empty() ? options.name : options.as, ""};
+  daemon::ApproverRequest request{options.name, options.as.empty() ? options.name : options.as, "", std::nullopt};
   if (!TotpCode(options, request.approver, &request.totp)) return 2;
   Result<daemon::ApproverReply> reply = AskAs<daemon::ApproverReply>(
       ClientFor(options), daemon::ToJson(request, daemon::kOpApproverRotate), nullptr);
@@ -390,6 +396,50 @@ int ApproverRotate(const DaemonOptions& options) {
   PrintEnrolment(options, *reply);
   if (!options.json) std::cout << "The old secret of " << options.name << " no longer works.\n";
   return 0;
+}
+
+// A one-time link to the approver's page, where NAME's browser creates the
+// passkey. Root or the daemon's user starts it alone; anyone else needs an
+// existing approver's code (--as).
+int ApproverPasskey(const DaemonOptions& options) {
+  json request{{"op", "passkey_enrol_begin"}, {"name", options.name}};
+  if (!options.as.empty()) {
+    std::string code;
+    if (!TotpCode(options, options.as, &code)) return 2;
+    request["approver"] = options.as;
+    request["totp"] = code;
+  }
+  Result<json> reply = ClientFor(options).Call(request);
+  if (reply.ok() && !reply->value("ok", false)) reply = daemon::ReplyStatus(*reply);
+  if (!reply.ok()) {
+    Report(reply.status());
+    return 1;
+  }
+  if (options.json) {
+    std::cout << base::JsonDump(*reply) << "\n";
+    return 0;
+  }
+  std::cout << "Open this link in " << options.name
+            << "'s browser within 10 minutes to create the passkey (it works once):\n  "
+            << reply->value("link", "") << "\n";
+  return 0;
+}
+
+int NotifyTest(const DaemonOptions& options) {
+  Result<json> reply = ClientFor(options).Call(json{{"op", "notify_test"}});
+  if (reply.ok() && !reply->value("ok", false)) reply = daemon::ReplyStatus(*reply);
+  if (!reply.ok()) {
+    Report(reply.status());
+    return 1;
+  }
+  if (options.json) {
+    std::cout << base::JsonDump(*reply) << "\n";
+  } else {
+    for (const json& r : (*reply)["results"])
+      std::cout << (r.value("sent", false) ? "sent     " : "FAILED   ") << r.value("target", "")
+                << (r.contains("why") ? " (" + r.value("why", "") + ")" : "") << "\n";
+  }
+  return reply->value("all_sent", false) ? 0 : 1;
 }
 
 int ApproverList(const DaemonOptions& options) {
@@ -422,7 +472,7 @@ int ApproverList(const DaemonOptions& options) {
 
 }  // namespace
 
-int RunServe(daemon::ServeOptions options) {
+int RunServe(daemon::ServeOptions options, const LogOptions& log) {
   // The daemon's own limits come from the machine's policy (system and user
   // layers); a flag on the command line wins.
   const char* home = std::getenv("HOME");
@@ -435,6 +485,7 @@ int RunServe(daemon::ServeOptions options) {
     options.breaker_window_seconds = limits.breaker_window_seconds;
   if (options.rate_burst < 0) options.rate_burst = limits.rate_burst;
   if (options.rate_per_minute < 0) options.rate_per_minute = limits.rate_per_minute;
+  if (!options.quiet) options.on_event = LogToStderr(log);
   return daemon::Serve(options);
 }
 
@@ -447,6 +498,8 @@ int RunDaemonCommand(const DaemonOptions& options) {
   if (options.action == "approver-remove") return ApproverRemove(options);
   if (options.action == "approver-rotate") return ApproverRotate(options);
   if (options.action == "approver-list") return ApproverList(options);
+  if (options.action == "approver-passkey") return ApproverPasskey(options);
+  if (options.action == "notify-test") return NotifyTest(options);
   if (options.action == "breaker-reset") return BreakerReset(options);
   if (options.action == "breaker-status") return BreakerStatus(options);
   std::cerr << "dualkey: unknown command\n";

@@ -139,6 +139,12 @@ int Fail(const VaultOptions& o, const std::string& what, const std::string& erro
   return code;
 }
 
+// A vault that cannot be opened: 2 when there is none at all (as for a
+// usage error, see docs/vault.md), 1 when one is there but cannot be read.
+int OpenFailed(const VaultOptions& o, const std::string& what, const std::string& error) {
+  return Fail(o, what, error, error.starts_with("no vault at ") ? 2 : 1);
+}
+
 int Init(const VaultOptions& o) {
   const std::string dir = Dir(o);
   vault::InitOptions init;
@@ -175,7 +181,7 @@ void PrintSaved(const VaultOptions& o, const vault::SnapshotInfo& s, double seco
 int Put(const VaultOptions& o) {
   std::string error;
   std::optional<vault::Vault> v = vault::Vault::Open(Dir(o), &error);
-  if (!v) return Fail(o, "put", error);
+  if (!v) return OpenFailed(o, "put", error);
   vault::SnapshotMeta meta;
   meta.who = o.who.empty() ? UserName() : o.who;
   meta.action = o.reason;
@@ -229,7 +235,7 @@ int Put(const VaultOptions& o) {
 int Ls(const VaultOptions& o) {
   std::string error;
   std::optional<vault::Vault> v = vault::Vault::Open(Dir(o), &error);
-  if (!v) return Fail(o, "ls", error);
+  if (!v) return OpenFailed(o, "ls", error);
   std::vector<vault::SnapshotInfo> list = v->List(&error);
   if (!error.empty()) return Fail(o, "ls", error);
   if (o.json) {
@@ -258,7 +264,7 @@ int Ls(const VaultOptions& o) {
 int Show(const VaultOptions& o) {
   std::string error;
   std::optional<vault::Vault> v = vault::Vault::Open(Dir(o), &error);
-  if (!v) return Fail(o, "show", error);
+  if (!v) return OpenFailed(o, "show", error);
   std::vector<vault::EntryInfo> entries;
   std::optional<vault::SnapshotInfo> s = v->Show(o.snapshot, &entries, &error);
   if (!s) return Fail(o, "show", error);
@@ -346,7 +352,7 @@ int RestoreDb(const VaultOptions& o, vault::Vault& v) {
 int Restore(const VaultOptions& o) {
   std::string error;
   std::optional<vault::Vault> v = vault::Vault::Open(Dir(o), &error);
-  if (!v) return Fail(o, "restore", error);
+  if (!v) return OpenFailed(o, "restore", error);
   if (!o.db.empty()) return RestoreDb(o, *v);
   vault::RestoreOptions options;
   options.to_dir = o.to;
@@ -380,7 +386,7 @@ int Restore(const VaultOptions& o) {
 int Verify(const VaultOptions& o) {
   std::string error;
   std::optional<vault::Vault> v = vault::Vault::Open(Dir(o), &error);
-  if (!v) return Fail(o, "verify", error, 2);
+  if (!v) return OpenFailed(o, "verify", error);
   Bar bar("verifying", !o.json && !o.quiet);
   vault::VerifyReport r = v->Verify(bar.get());
   bar.Clear();
@@ -413,7 +419,7 @@ int Verify(const VaultOptions& o) {
 int Prune(const VaultOptions& o) {
   std::string error;
   std::optional<vault::Vault> v = vault::Vault::Open(Dir(o), &error);
-  if (!v) return Fail(o, "prune", error);
+  if (!v) return OpenFailed(o, "prune", error);
   vault::PruneOptions options;
   options.approver = o.approver.empty() ? UserName() : o.approver;
   options.totp = o.totp;

@@ -17,7 +17,9 @@
 
 #include "base/json_text.h"
 #include "daemon/internal/breaker.h"
+#include "daemon/internal/passkey.h"
 #include "daemon/protocol.h"
+#include "daemon/words.h"
 
 namespace dualkey::daemon::internal {
 namespace {
@@ -66,11 +68,14 @@ class Admin {
   json AuditInfo();
 
  private:
-  // Checks `approver`'s `code` for `subject`; audits a refusal. The refusal
-  // to answer, or nullopt with `spend` filled.
+  // Checks `approver`'s `code` (or passkey answer, bound to `binding`, ""
+  // = the subject) for `subject`; audits a refusal. The refusal to answer,
+  // or nullopt with `spend` filled.
   std::optional<json> Authorize(const std::string& approver, const std::string& code,
                                 const std::string& subject, const Peer& peer,
-                                approval::TotpSpend* spend);
+                                approval::TotpSpend* spend,
+                                const std::optional<PasskeyAnswer>& passkey = std::nullopt,
+                                const std::string& binding = "");
   // Audit first: false with the refusal to answer when the record is not durable.
   bool AuditFirst(const std::string& kind, json fields, const Peer& peer, json* refusal);
   void AuditNotApplied(const std::string& kind, json fields, const Peer& peer,
@@ -83,10 +88,14 @@ class Admin {
 
 std::optional<json> Admin::Authorize(const std::string& approver, const std::string& code,
                                      const std::string& subject, const Peer& peer,
-                                     approval::TotpSpend* spend) {
+                                     approval::TotpSpend* spend,
+                                     const std::optional<PasskeyAnswer>& passkey,
+                                     const std::string& binding) {
   const std::int64_t now = Core::NowMs();
+  Result<approval::SecondFactor> factor = SecondFactorOf(core_, code, passkey, binding);
+  if (!factor.ok()) return Refusal(factor.status());
   approval::AuthResult result =
-      approval::Authorize(core_.store(), approver, code, subject, now, policy_);
+      approval::Authorize(core_.store(), approver, *factor, subject, now, policy_);
   if (result.status.ok()) {
     *spend = result.spend;
     return std::nullopt;
@@ -94,7 +103,8 @@ std::optional<json> Admin::Authorize(const std::string& approver, const std::str
   json fields{{"approver", base::ToValidUtf8(approver)},
               {"subject", subject},
               {"why", result.status.message()},
-              {"failures", result.failures}};
+              {"failures", result.failures},
+              {"factor", passkey ? "passkey" : "totp"}};
   if (result.locked_until_ms > now) {
     fields["locked_until_ms"] = result.locked_until_ms;
     fields["locked_scope"] = result.locked_scope;
@@ -144,16 +154,23 @@ json Admin::Approve(const Peer& peer, const json& body) {
 
   approval::TotpSpend spend;
   if (std::optional<json> refused =
-          Authorize(request.approver, request.totp, "request:" + held.id, peer, &spend))
+          Authorize(request.approver, request.totp, "request:" + held.id, peer, &spend,
+                    request.passkey, ApprovalBinding(held)))
     return *refused;
   const bool completes = static_cast<int>(held.approvers.size()) + 1 >= held.approvals_needed;
   json fields{{"approval_id", held.id},
               {"approver", request.approver},
+              {"factor", request.passkey ? "passkey" : "totp"},
               {"state", completes ? "approved" : "pending"},
               {"approvals", held.approvers.size() + 1},
               {"approvals_needed", held.approvals_needed},
-              {"agent", held.agent}};
+              {"agent", held.agent},
+              {"held_ms", Core::NowMs() - held.created_ms}};
   PutText(fields, "input", held.input);
+  // The page sends why (and says it was the page); the CLI may later.
+  if (std::string reason; GetText(body, "reason", &reason).ok() && !reason.empty())
+    fields["reason"] = base::ToValidUtf8(reason.substr(0, 500));
+  if (std::string via; GetText(body, "via", &via).ok() && via == "page") fields["via"] = "page";
   json refusal;
   if (!AuditFirst("approval", std::move(fields), peer, &refusal)) return refusal;
   approval::Request stored;
@@ -171,8 +188,9 @@ json Admin::BreakerReset(const Peer& peer, const json& body) {
   if (request.agent.empty())
     return Refusal(Status::InvalidArgument("breaker_reset needs an \"agent\""));
   approval::TotpSpend spend;
-  if (std::optional<json> refused =
-          Authorize(request.approver, request.totp, "breaker:" + request.agent, peer, &spend))
+  if (std::optional<json> refused = Authorize(request.approver, request.totp,
+                                              "breaker:" + request.agent, peer, &spend,
+                                              request.passkey))
     return *refused;
   json fields{{"approver", request.approver}};
   PutText(fields, "agent", request.agent);
@@ -199,6 +217,14 @@ json Admin::Pending() {
   PendingReply reply;
   for (const auto& r : requests) {
     Approval a = ToApproval(r);
+    // What the daemon worked out when it held the action, and the words for it.
+    approval::Item item;
+    bool found = false;
+    std::string item_error;
+    if (core_.store().GetItem("hold", r.id, now, &item, &found, &item_error) && found)
+      if (std::optional<json> details = base::JsonParse(item.value))
+        if (details->is_object()) a.details = std::move(*details);
+    a.words = HoldWords(a, now);
     for (const approval::Lockout& lockout : lockouts) {
       if (lockout.scope != "request:" + r.id) continue;
       a.failed_codes = lockout.failures;
@@ -257,7 +283,8 @@ json Admin::ApproverAdd(const Peer& peer, const json& body) {
     // approver's fresh code, never the agent's say-so.
     approval::TotpSpend spend;
     if (std::optional<json> refused =
-            Authorize(request.approver, request.totp, "approver_add:" + name, peer, &spend))
+            Authorize(request.approver, request.totp, "approver_add:" + name, peer, &spend,
+                      request.passkey))
       return *refused;
     json fields{{"name", name}, {"approver", request.approver}};
     json refusal;
@@ -287,7 +314,8 @@ json Admin::ApproverRemove(const Peer& peer, const json& body) {
         ", the last approver: nobody could approve; enrol another first"));
   approval::TotpSpend spend;
   if (std::optional<json> refused =
-          Authorize(request.approver, request.totp, "approver_remove:" + name, peer, &spend))
+          Authorize(request.approver, request.totp, "approver_remove:" + name, peer, &spend,
+                      request.passkey))
     return *refused;
   json fields{{"name", name}, {"approver", request.approver}};
   json refusal;
@@ -310,7 +338,8 @@ json Admin::ApproverRotate(const Peer& peer, const json& body) {
   if (!core_.store().ApproverSecret(name, nullptr, &error)) return Refusal(Status::NotFound(error));
   approval::TotpSpend spend;
   if (std::optional<json> refused =
-          Authorize(request.approver, request.totp, "approver_rotate:" + name, peer, &spend))
+          Authorize(request.approver, request.totp, "approver_rotate:" + name, peer, &spend,
+                      request.passkey))
     return *refused;
   const std::string secret = approval::NewTotpSecret();
   if (secret.empty()) return Refusal(Status::Internal("the random number generator failed"));

@@ -9,7 +9,11 @@
 //   internal/approvals.cc     deny, status
 //   admin.cc                  pending, approve, breaker_reset, approver_*, audit_info:
 //                             every human's code through approval::Authorize
+//   passkey_ops.cc            passkey challenges, enrolment, sign-in (Authorize too)
+//   web.cc                    the approver's page on the HTTP listener
+//   notify.cc                 webhooks told when a hold appears
 //   audit_seal.cc             the audit log against the store's memory of it
+//   drill.cc                  drill sessions and certificates (`dualkey drill`)
 // The wire format is protocol.h (documented in docs/daemon.md).
 #include "daemon/daemon.h"
 
@@ -17,6 +21,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cerrno>
 #include <chrono>
@@ -29,9 +34,14 @@
 #include "daemon/internal/breaker.h"
 #include "daemon/internal/core.h"
 #include "daemon/internal/decision.h"
+#include "daemon/internal/drill.h"
 #include "daemon/internal/http_listener.h"
+#include "daemon/internal/notify.h"
+#include "daemon/internal/passkey.h"
 #include "daemon/internal/transport.h"
+#include "daemon/internal/web.h"
 #include "install/layout.h"
+#include "webauthn/webauthn.h"
 
 namespace dualkey::daemon {
 namespace {
@@ -39,8 +49,39 @@ namespace {
 using nlohmann::json;
 
 std::atomic<bool> g_stop{false};
+std::atomic<bool> g_reload{false};
 void OnSignal(int) {
   g_stop = true;
+}
+void OnReload(int) {
+  g_reload = true;
+}
+
+// Reads the system policy again (at start and on SIGHUP). A broken file is
+// refused once a good one was in force: the previous policy stays, and the
+// journal, the audit log and `doctor` (the status op) say why.
+void ReloadPolicy(internal::Core& core, bool at_start) {
+  internal::SystemPolicy& system = core.system_policy();
+  const internal::SystemPolicy::Outcome outcome = system.Reload(internal::Core::NowMs());
+  json fields = system.StatusJson();
+  fields["applied"] = outcome.applied;
+  fields["at_start"] = at_start;
+  // A clean start needs no record; every reload and every error gets one.
+  if (!at_start || !outcome.errors.empty()) core.Record("policy_reload", fields);
+  const std::string path = fields.value("path", "");
+  std::string why;
+  for (const std::string& e : outcome.errors) why += "\n  " + e;
+  if (!outcome.applied)
+    std::cerr << "dualkey serve: policy reload REFUSED, the previous policy stays in force: "
+              << path << " has errors:" << why << "\n";
+  else if (!outcome.errors.empty())
+    std::cerr << "dualkey serve: POLICY ERROR: " << path
+              << " does not load; every destructive action is held until it is fixed and "
+                 "reloaded (SIGHUP):"
+              << why << "\n";
+  else if (!at_start && !core.options().quiet)
+    std::cerr << "dualkey serve: policy reloaded from " << path << " ("
+              << fields.value("rules", 0) << " rules)\n";
 }
 
 std::string Env(const char* name) {
@@ -63,11 +104,41 @@ bool MakeDirectory(const std::string& path, std::string* error) {
   return true;
 }
 
+// The metrics text: the counters, and the state read now.
+std::string RenderMetrics(internal::Core& core) {
+  std::vector<internal::Metrics::Gauge> gauges;
+  std::vector<approval::Request> pending;
+  std::string error;
+  const std::int64_t now = internal::Core::NowMs();
+  const bool store_ok = core.store().Pending(now, &pending, &error);
+  std::int64_t oldest = now;
+  for (const approval::Request& r : pending) oldest = std::min(oldest, r.created_ms);
+  gauges.push_back({"dualkey_pending_holds", "Held actions waiting for a human.",
+                    static_cast<double>(pending.size())});
+  gauges.push_back({"dualkey_pending_oldest_age_seconds",
+                    "Age of the oldest held action waiting for a human (0: none).",
+                    static_cast<double>(now - oldest) / 1000.0});
+  gauges.push_back({"dualkey_store_up", "1 when the approval store answers.", store_ok ? 1.0 : 0.0});
+  const json policy = core.system_policy().StatusJson();
+  gauges.push_back({"dualkey_policy_errors",
+                    "1 when the policy in force has errors (every destructive action is held).",
+                    policy["errors"].empty() ? 0.0 : 1.0});
+  gauges.push_back({"dualkey_policy_reload_refused",
+                    "1 when the last reload was refused (the previous policy is in force).",
+                    policy.contains("reload_failed_ms") ? 1.0 : 0.0});
+  gauges.push_back({"dualkey_policy_loaded_timestamp_seconds",
+                    "When the policy in force was read.",
+                    static_cast<double>(policy.value("loaded_ms", std::int64_t{0})) / 1000.0});
+  return core.metrics().Render(gauges);
+}
+
 void ExpireLoop(internal::Core& core, internal::DecisionPath& decisions,
                 internal::AuditSealer& sealer) {
   while (!g_stop) {
-    for (int i = 0; i < 50 && !g_stop; ++i)
+    for (int i = 0; i < 50 && !g_stop; ++i) {
+      if (g_reload.exchange(false)) ReloadPolicy(core, /*at_start=*/false);
       std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
     std::vector<approval::Request> expired;
     std::string error;
     if (!core.store().Expire(internal::Core::NowMs(), &expired, &error)) continue;
@@ -109,7 +180,7 @@ int Serve(const ServeOptions& given) {
     options.socket_path = layout->protected_install && options.state_dir == layout->state_dir
                               ? layout->socket_path
                               : options.state_dir + "/dualkey.sock";
-  if (options.vault_dir.empty() && !layout->protected_install)
+  if (options.vault_dir.empty() && !layout->protected_install && layout->sandbox_dir.empty())
     options.vault_dir = Env("DUALKEY_VAULT");
   std::string error;
   if (!MakeDirectory(options.state_dir, &error)) {
@@ -147,6 +218,10 @@ int Serve(const ServeOptions& given) {
   action.sa_handler = OnSignal;
   sigaction(SIGINT, &action, nullptr);
   sigaction(SIGTERM, &action, nullptr);
+  g_reload = false;
+  struct sigaction reload {};
+  reload.sa_handler = OnReload;
+  sigaction(SIGHUP, &reload, nullptr);
   signal(SIGPIPE, SIG_IGN);
 
   internal::Core core(options, *layout, std::move(store), std::move(log));
@@ -157,18 +232,33 @@ int Serve(const ServeOptions& given) {
   internal::AddApprovalOps(dispatcher, core);
   internal::AddBreakerOps(dispatcher, core, breaker);
   internal::AddStatusOps(dispatcher, core);
+  internal::AddReportOps(dispatcher, core);
   internal::AddAdminOps(dispatcher, core, breaker);
+  internal::AddDrillOps(dispatcher, core, breaker);
+  internal::AddPasskeyOps(dispatcher, core);
+  std::vector<internal::NotifyTarget> notify_targets;
+  for (const std::string& spec : options.notify) {
+    Result<internal::NotifyTarget> target = internal::ParseNotifyTarget(spec);
+    if (!target.ok()) {
+      std::cerr << "dualkey serve: " << target.status().message() << "\n";
+      return 2;
+    }
+    notify_targets.push_back(*target);
+  }
+  internal::Notifier notifier(core, std::move(notify_targets));
+  notifier.Attach(dispatcher);
+  // The approver's page rides on the HTTP listener; its origin is known once
+  // the listener has its port. Its observer is added before anything is served.
+  std::unique_ptr<internal::WebPage> web;
+  if (!options.http_listen.empty())
+    web = std::make_unique<internal::WebPage>(core, dispatcher, "",
+                                              !options.tls_cert.empty());
   internal::AuditSealer sealer(core.log(), core.store(), audit_options.path);
+  ReloadPolicy(core, /*at_start=*/true);
 
-  core.Record(
-      "start",
-      json{{"pid", getpid()}, {"store", store_location}, {"protected", layout->protected_install}});
-  if (!options.quiet)
-    std::cerr << "dualkey serve: listening on " << options.socket_path << " (store "
-              << store_location << ", audit " << audit_options.path
-              << (layout->protected_install ? ", protected install" : ", single-user mode")
-              << ")\n";
   std::unique_ptr<internal::HttpListener> http;
+  std::string http_address;
+  std::string web_origin;
   if (!options.http_listen.empty()) {
     internal::HttpListenerOptions http_options;
     const std::size_t colon = options.http_listen.rfind(':');
@@ -181,10 +271,14 @@ int Serve(const ServeOptions& given) {
       http_options.address = http_options.address.substr(1, http_options.address.size() - 2);
     http_options.tls_cert = options.tls_cert;
     http_options.tls_key = options.tls_key;
+    http_options.metrics = [&core] { return RenderMetrics(core); };
     if (port.empty() || port.find_first_not_of("0123456789") != std::string::npos) {
       std::cerr << "dualkey serve: --http wants ADDRESS:PORT, e.g. 127.0.0.1:8790\n";
       return 2;
     }
+    http_options.web = [&web](const internal::WebRequest& request) {
+      return web->Handle(request);
+    };
     // HTTP callers have no credentials to show: never administrators.
     http = internal::HttpListener::Start(
         http_options,
@@ -198,15 +292,57 @@ int Serve(const ServeOptions& given) {
       std::cerr << "dualkey serve: " << error << "\n";
       return 1;
     }
-    if (!options.quiet)
+    http_address = (http->tls() ? "https://" : "http://") + http_options.address + ":" +
+                   std::to_string(http->port());
+    if (!options.web_origin.empty() && webauthn::RpIdOfOrigin(options.web_origin).empty()) {
+      std::cerr << "dualkey serve: --web-origin wants scheme://host[:port], e.g. "
+                   "https://dualkey.example.com\n";
+      return 2;
+    }
+    // Passkeys are bound to a host name (an RP id), never an IP address:
+    // the page's own origin is localhost unless one is given.
+    const std::string origin =
+        !options.web_origin.empty()
+            ? options.web_origin
+            : std::string(http->tls() ? "https" : "http") + "://localhost:" +
+                  std::to_string(http->port());
+    core.SetWebOrigin(origin);
+    web_origin = origin;
+    if (!options.quiet && !options.on_event)
       std::cerr << "dualkey serve: HTTP" << (http->tls() ? "S" : "") << " on "
-                << http_options.address << ":" << http->port() << "\n";
+                << http_options.address << ":" << http->port() << "; the approver's page: "
+                << origin << "/\n";
   }
+  // Once every listener is up. With a log (`dualkey serve`), the start
+  // event is the line that says where it listens.
+  const std::string mode = layout->protected_install      ? "protected"
+                           : !layout->sandbox_dir.empty() ? "sandbox"
+                                                          : "single-user";
+  json started{{"pid", getpid()},
+               {"socket", options.socket_path},
+               {"store", store_location},
+               {"audit", audit_options.path},
+               {"mode", mode},
+               {"protected", layout->protected_install}};
+  if (!http_address.empty()) started["http"] = http_address;
+  if (!web_origin.empty()) started["page"] = web_origin + "/";
+  if (!layout->sandbox_dir.empty()) started["sandbox"] = layout->sandbox_dir;
+  core.Record("start", std::move(started));
+  if (!options.quiet && !options.on_event)
+    std::cerr << "dualkey serve: listening on " << options.socket_path
+              << (http_address.empty() ? "" : " and " + http_address) << " (store "
+              << store_location << ", audit " << audit_options.path << ", "
+              << (layout->protected_install      ? "protected install"
+                  : !layout->sandbox_dir.empty() ? "sandbox " + layout->sandbox_dir
+                                                 : "single-user mode")
+              << ")\n";
   std::thread expirer([&] { ExpireLoop(core, decisions, sealer); });
   (*listener)->Run(core, dispatcher, g_stop);
   listener->reset();
+  if (web) web->Stop();
   http.reset();
   expirer.join();
+  notifier.Stop();
   core.Record("stop", json{{"pid", getpid()}});
   sealer.Close();
   return 0;

@@ -5,7 +5,11 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
+#include <nlohmann/json_fwd.hpp>
 #include <string>
+#include <string_view>
+#include <vector>
 
 namespace dualkey::daemon {
 
@@ -28,6 +32,17 @@ struct ServeOptions {
   std::string http_listen;
   std::string tls_cert;
   std::string tls_key;
+  // Called with every event the daemon records, the same ones its watchers
+  // get (`dualkey serve` logs them), from whichever thread recorded it, after
+  // the audit append. Must be quick: the allow path calls it too.
+  std::function<void(std::string_view kind, const nlohmann::json& fields)> on_event;
+  // The approver's page (served on the HTTP listener): the origin people open
+  // it at, which passkeys are bound to ("https://dualkey.example.com" behind
+  // a reverse proxy). Empty: http(s)://localhost:PORT of the listener.
+  std::string web_origin;
+  int web_session_minutes = 15;  // a page session lasts at most this long
+  // Webhooks told when a hold appears ("slack=URL", "ntfy=URL", "json=URL").
+  std::vector<std::string> notify;
 };
 
 // Runs until SIGINT or SIGTERM. Returns the exit status.

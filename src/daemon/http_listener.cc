@@ -43,13 +43,32 @@ http::response<http::string_body> Reply(http::status status, const json& body, b
   return response;
 }
 
+// GET /metrics: the Prometheus text exposition format.
+http::response<http::string_body> MetricsReply(const http::request<http::string_body>& request,
+                                               const std::function<std::string()>& metrics) {
+  if (request.method() != http::verb::get && request.method() != http::verb::head)
+    return Reply(http::status::method_not_allowed,
+                 json{{"ok", false}, {"error", "use GET /metrics"}}, request.keep_alive(),
+                 request.version());
+  http::response<http::string_body> response{http::status::ok, request.version()};
+  response.set(http::field::server, "dualkey");
+  response.set(http::field::content_type, "text/plain; version=0.0.4; charset=utf-8");
+  response.set(http::field::cache_control, "no-store");
+  response.keep_alive(request.keep_alive());
+  response.body() = metrics();
+  response.prepare_payload();
+  return response;
+}
+
 // Maps one HTTP request to the daemon's JSON protocol.
 http::response<http::string_body> Route(const http::request<http::string_body>& request,
-                                        const HttpListener::Handler& handler) {
+                                        const HttpListener::Handler& handler,
+                                        const std::function<std::string()>& metrics) {
   const bool keep = request.keep_alive();
   const unsigned version = request.version();
   std::string target(request.target());
   if (std::size_t q = target.find('?'); q != std::string::npos) target.resize(q);
+  if (target == "/metrics" && metrics) return MetricsReply(request, metrics);
   if (!target.starts_with("/v1/") || target.size() <= 4)
     return Reply(http::status::not_found,
                  json{{"ok", false},
@@ -88,8 +107,52 @@ http::response<http::string_body> Route(const http::request<http::string_body>& 
   return Reply(ok ? http::status::ok : http::status::bad_request, reply, keep, version);
 }
 
+WebRequest ToWebRequest(const http::request<http::string_body>& request, bool tls) {
+  WebRequest web;
+  web.method = std::string(request.method_string());
+  web.target = std::string(request.target());
+  for (const auto& field : request) {
+    std::string name(field.name_string());
+    for (char& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    web.headers[name] = std::string(field.value());
+  }
+  web.body = request.body();
+  web.tls = tls;
+  return web;
+}
+
+// Writes the page's answer; false when the connection must close.
 template <typename Stream>
-void Serve(Stream& stream, const HttpListener::Handler& handler) {
+bool WriteWeb(Stream& stream, WebResponse response, bool keep_alive, unsigned version) {
+  beast::error_code ec;
+  if (response.stream) {
+    std::string head = "HTTP/1.1 " + std::to_string(response.status) + " " +
+                       std::string(http::obsolete_reason(static_cast<http::status>(response.status))) +
+                       "\r\nServer: dualkey\r\nConnection: close\r\n";
+    for (const auto& [name, value] : response.headers) head += name + ": " + value + "\r\n";
+    head += "\r\n";
+    asio::write(stream, asio::buffer(head), ec);
+    if (ec) return false;
+    response.stream([&stream](std::string_view data) {
+      beast::error_code write_error;
+      asio::write(stream, asio::buffer(data.data(), data.size()), write_error);
+      return !write_error;
+    });
+    return false;
+  }
+  http::response<http::string_body> reply{static_cast<http::status>(response.status), version};
+  reply.set(http::field::server, "dualkey");
+  for (const auto& [name, value] : response.headers) reply.set(name, value);
+  reply.keep_alive(keep_alive);
+  reply.body() = std::move(response.body);
+  reply.prepare_payload();
+  http::write(stream, reply, ec);
+  return !ec && keep_alive;
+}
+
+template <typename Stream>
+void Serve(Stream& stream, const HttpListener::Handler& handler,
+           const std::function<std::string()>& metrics, const WebHandler& web, bool tls) {
   beast::flat_buffer buffer;
   while (true) {
     http::request_parser<http::string_body> parser;
@@ -109,7 +172,15 @@ void Serve(Stream& stream, const HttpListener::Handler& handler) {
       http::write(stream, response, ec);
       return;
     }
-    auto response = Route(parser.get(), handler);
+    if (web) {
+      std::optional<WebResponse> page = web(ToWebRequest(parser.get(), tls));
+      if (page) {
+        if (!WriteWeb(stream, std::move(*page), parser.get().keep_alive(), parser.get().version()))
+          return;
+        continue;
+      }
+    }
+    auto response = Route(parser.get(), handler, metrics);
     http::write(stream, response, ec);
     if (ec || !response.keep_alive()) return;
   }
@@ -215,11 +286,11 @@ class BeastListener final : public HttpListener {
         beast::error_code ec;
         stream.handshake(asio::ssl::stream_base::server, ec);
         if (!ec) {
-          Serve(stream, handler_);
+          Serve(stream, handler_, options_.metrics, options_.web, true);
           stream.shutdown(ec);
         }
       } else {
-        Serve(socket, handler_);
+        Serve(socket, handler_, options_.metrics, options_.web, false);
       }
     }
     {

@@ -287,6 +287,7 @@ json ToJson(const ApproveRequest& r) {
   j["id"] = r.id;
   j["approver"] = r.approver;
   j["totp"] = r.totp;
+  if (r.passkey) j["passkey"] = ToJson(*r.passkey);
   return j;
 }
 
@@ -303,6 +304,7 @@ json ToJson(const BreakerResetRequest& r) {
   PutText(j, "agent", r.agent);
   j["approver"] = r.approver;
   j["totp"] = r.totp;
+  if (r.passkey) j["passkey"] = ToJson(*r.passkey);
   return j;
 }
 
@@ -343,7 +345,11 @@ Status FromJson(const json& j, ApproveRequest* out) {
   r.Text("id", &out->id);
   r.Text("approver", &out->approver);
   r.Text("totp", &out->totp);
-  return r.status();
+  if (!r.status().ok()) return r.status();
+  Result<std::optional<PasskeyAnswer>> passkey = PasskeyOf(j);
+  if (!passkey.ok()) return passkey.status();
+  out->passkey = *passkey;
+  return Status::Ok();
 }
 
 Status FromJson(const json& j, DenyRequest* out) {
@@ -359,7 +365,35 @@ Status FromJson(const json& j, BreakerResetRequest* out) {
   r.Text("agent", &out->agent);
   r.Text("approver", &out->approver);
   r.Text("totp", &out->totp);
-  return r.status();
+  if (!r.status().ok()) return r.status();
+  Result<std::optional<PasskeyAnswer>> passkey = PasskeyOf(j);
+  if (!passkey.ok()) return passkey.status();
+  out->passkey = *passkey;
+  return Status::Ok();
+}
+
+json ToJson(const PasskeyAnswer& r) {
+  return json{{"nonce", r.nonce},
+              {"credential_id", r.credential_id},
+              {"client_data_json", r.client_data_json},
+              {"authenticator_data", r.authenticator_data},
+              {"signature", r.signature}};
+}
+
+Result<std::optional<PasskeyAnswer>> PasskeyOf(const json& request) {
+  if (!request.is_object()) return std::optional<PasskeyAnswer>();
+  auto found = request.find("passkey");
+  if (found == request.end() || found->is_null()) return std::optional<PasskeyAnswer>();
+  Reader r(*found, Status::Code::kInvalidArgument);
+  PasskeyAnswer answer;
+  r.Text("nonce", &answer.nonce, /*required=*/true);
+  r.Text("credential_id", &answer.credential_id, true);
+  r.Text("client_data_json", &answer.client_data_json, true);
+  r.Text("authenticator_data", &answer.authenticator_data, true);
+  r.Text("signature", &answer.signature, true);
+  if (!r.status().ok())
+    return Status::InvalidArgument("\"passkey\": " + std::string(r.status().message()));
+  return std::optional<PasskeyAnswer>(std::move(answer));
 }
 
 Status FromJson(const json& j, BreakerStatusRequest* out) {
@@ -470,6 +504,8 @@ json ToJson(const Approval& a) {
   PutText(j, "input", a.input);
   if (a.failed_codes > 0) j["failed_codes"] = a.failed_codes;
   if (a.locked_until_ms > 0) j["locked_until_ms"] = a.locked_until_ms;
+  if (!a.details.is_null()) j["details"] = a.details;
+  if (!a.words.is_null()) j["words"] = a.words;
   return j;
 }
 
@@ -491,6 +527,8 @@ Status FromJson(const json& j, Approval* out) {
   r.Text("deny_reason", &out->deny_reason);
   r.Number("failed_codes", &out->failed_codes);
   r.Number("locked_until_ms", &out->locked_until_ms);
+  if (auto d = j.find("details"); d != j.end() && d->is_object()) out->details = *d;
+  if (auto w = j.find("words"); w != j.end() && w->is_object()) out->words = *w;
   return r.status();
 }
 
@@ -541,6 +579,7 @@ json ToJson(const ApproverRequest& r, std::string_view op) {
   json j{{"op", std::string(op)}, {"name", r.name}};
   if (!r.approver.empty()) j["approver"] = r.approver;
   if (!r.totp.empty()) j["totp"] = r.totp;
+  if (r.passkey) j["passkey"] = ToJson(*r.passkey);
   return j;
 }
 
@@ -552,7 +591,11 @@ Status FromJson(const json& j, ApproverRequest* out) {
   // The CLI's words are accepted too.
   if (out->approver.empty()) r.Text("as", &out->approver);
   if (out->totp.empty()) r.Text("code", &out->totp);
-  return r.status();
+  if (!r.status().ok()) return r.status();
+  Result<std::optional<PasskeyAnswer>> passkey = PasskeyOf(j);
+  if (!passkey.ok()) return passkey.status();
+  out->passkey = *passkey;
+  return Status::Ok();
 }
 
 json ToJson(const ApproverReply& r) {
@@ -690,6 +733,17 @@ json ToJson(const StatusReply& r) {
   j["socket"] = r.socket;
   j["protected"] = r.protected_install;
   j["uid"] = r.uid;
+  json policy{{"loaded_ms", r.policy_loaded_ms}};
+  PutText(policy, "path", r.policy_path);
+  json errors = json::array(), reload_errors = json::array();
+  for (const std::string& e : r.policy_errors) errors.push_back(base::ToValidUtf8(e));
+  for (const std::string& e : r.policy_reload_errors) reload_errors.push_back(base::ToValidUtf8(e));
+  policy["errors"] = std::move(errors);
+  if (r.policy_reload_failed_ms != 0) {
+    policy["reload_failed_ms"] = r.policy_reload_failed_ms;
+    policy["reload_errors"] = std::move(reload_errors);
+  }
+  j["policy"] = std::move(policy);
   return j;
 }
 
@@ -700,6 +754,96 @@ Status FromJson(const json& j, StatusReply* out) {
   r.Text("socket", &out->socket);
   r.Bool("protected", &out->protected_install);
   r.Number("uid", &out->uid);
+  if (!r.status().ok()) return r.status();
+  if (auto policy = j.find("policy"); policy != j.end() && policy->is_object()) {
+    Reader p(*policy, Status::Code::kCorruption);
+    p.Text("path", &out->policy_path);
+    p.Number("loaded_ms", &out->policy_loaded_ms);
+    p.Strings("errors", &out->policy_errors);
+    p.Number("reload_failed_ms", &out->policy_reload_failed_ms);
+    p.Strings("reload_errors", &out->policy_reload_errors);
+    return p.status();
+  }
+  return r.status();
+}
+
+json ToJson(const ReportRequest& r) {
+  json j = Op(kOpReport);
+  j["source"] = base::ToValidUtf8(r.source);
+  json decisions = json::array();
+  for (const ReportedDecision& d : r.decisions) {
+    json item{{"time_ms", d.time_ms},
+              {"decision", std::string(ToString(d.decision))},
+              {"forwarded", d.forwarded},
+              {"added_us", d.added_us}};
+    PutAction(item, d.action);
+    PutText(item, "class", d.op_class);
+    PutText(item, "reason", d.reason);
+    decisions.push_back(std::move(item));
+  }
+  j["decisions"] = std::move(decisions);
+  json gaps = json::array();
+  for (const ReportGap& g : r.gaps) {
+    json item{{"lost", g.lost},
+              {"lost_destructive", g.lost_destructive},
+              {"from_ms", g.from_ms},
+              {"to_ms", g.to_ms}};
+    PutText(item, "reason", g.reason);
+    gaps.push_back(std::move(item));
+  }
+  j["gaps"] = std::move(gaps);
+  return j;
+}
+
+Status FromJson(const json& j, ReportRequest* out) {
+  Reader r = RequestReader(j);
+  r.Text("source", &out->source, /*required=*/true);
+  const json* decisions = r.Array("decisions", /*required=*/false);
+  const json* gaps = r.Array("gaps", /*required=*/false);
+  if (!r.status().ok()) return r.status();
+  if (decisions != nullptr) {
+    for (const json& item : *decisions) {
+      Reader d = RequestReader(item);
+      ReportedDecision decision;
+      ReadAction(d, &decision.action, "report");
+      d.Number("time_ms", &decision.time_ms);
+      std::optional<Decision> verdict;
+      d.DecisionField("decision", &verdict, /*required=*/true);
+      if (verdict) decision.decision = *verdict;
+      d.Text("class", &decision.op_class);
+      d.Text("reason", &decision.reason);
+      d.Bool("forwarded", &decision.forwarded);
+      d.Number("added_us", &decision.added_us);
+      if (!d.status().ok()) return d.status();
+      out->decisions.push_back(std::move(decision));
+    }
+  }
+  if (gaps != nullptr) {
+    for (const json& item : *gaps) {
+      Reader g = RequestReader(item);
+      ReportGap gap;
+      g.Number("lost", &gap.lost);
+      g.Number("lost_destructive", &gap.lost_destructive);
+      g.Number("from_ms", &gap.from_ms);
+      g.Number("to_ms", &gap.to_ms);
+      g.Text("reason", &gap.reason);
+      if (!g.status().ok()) return g.status();
+      out->gaps.push_back(std::move(gap));
+    }
+  }
+  return Status::Ok();
+}
+
+json ToJson(const ReportReply& r) {
+  json j = Ok();
+  j["recorded"] = r.recorded;
+  return j;
+}
+
+Status FromJson(const json& j, ReportReply* out) {
+  if (Status s = ReplyPrelude(j); !s.ok()) return s;
+  Reader r(j, Status::Code::kCorruption);
+  r.Number("recorded", &out->recorded);
   return r.status();
 }
 

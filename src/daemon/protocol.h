@@ -48,6 +48,7 @@ inline constexpr std::string_view kOpApproverList = "approver_list";
 inline constexpr std::string_view kOpAuditInfo = "audit_info";
 inline constexpr std::string_view kOpStatus = "status";
 inline constexpr std::string_view kOpWatch = "watch";
+inline constexpr std::string_view kOpReport = "report";
 
 // The largest line either side accepts.
 inline constexpr std::size_t kMaxLineBytes = 1 << 20;
@@ -157,6 +158,11 @@ struct Approval {
   // Wrong codes tried for this request, and until when it is locked (0: not).
   int failed_codes = 0;
   std::int64_t locked_until_ms = 0;
+  // pending: what the daemon worked out when it held the action (commands,
+  // actions, blast radius, vault; null when it kept none) and the words
+  // people read about it (daemon/words.h).
+  nlohmann::json details;
+  nlohmann::json words;
 };
 
 // Wrong codes counted against a scope ("approver:alice", "request:ap_...").
@@ -165,6 +171,18 @@ struct FailedCodes {
   int failures = 0;
   std::int64_t last_failure_ms = 0;
   std::int64_t locked_until_ms = 0;  // 0: not locked
+};
+
+// A passkey's answer to a challenge the daemon issued (op passkey_challenge),
+// in place of a TOTP code: every field base64url as the browser gives it.
+// The challenge is bound to the action (for an approval: the request id and
+// its action hash) and works once.
+struct PasskeyAnswer {
+  std::string nonce;  // the challenge's id, from passkey_challenge
+  std::string credential_id;
+  std::string client_data_json;
+  std::string authenticator_data;
+  std::string signature;
 };
 
 struct PendingRequest {};
@@ -177,6 +195,7 @@ struct ApproveRequest {
   std::string id;  // id or code
   std::string approver;
   std::string totp;
+  std::optional<PasskeyAnswer> passkey;  // instead of totp
 };
 struct DenyRequest {
   std::string id;
@@ -191,6 +210,7 @@ struct BreakerResetRequest {
   std::string agent;
   std::string approver;
   std::string totp;
+  std::optional<PasskeyAnswer> passkey;  // instead of totp
 };
 struct BreakerResetReply {
   std::string agent;
@@ -220,6 +240,7 @@ struct ApproverRequest {  // approver_add, approver_remove, approver_rotate
   std::string name;
   std::string approver;  // who vouches (absent for the first approver)
   std::string totp;
+  std::optional<PasskeyAnswer> passkey;  // instead of totp
 };
 struct ApproverReply {
   std::string name;
@@ -244,6 +265,44 @@ struct StatusReply {
   std::string socket;
   bool protected_install = false;
   std::int64_t uid = -1;  // the daemon's uid
+  // The system policy the daemon holds (read at start and on SIGHUP).
+  std::string policy_path;
+  std::int64_t policy_loaded_ms = 0;
+  std::vector<std::string> policy_errors;  // of the policy in force: destructive actions held
+  // The last reload that was refused (the previous policy stayed), and why.
+  std::int64_t policy_reload_failed_ms = 0;
+  std::vector<std::string> policy_reload_errors;
+};
+
+// report: what the PostgreSQL proxy, the HTTP gateway and the MCP proxy
+// decided on their own (allowed ones included; what they asked the daemon
+// is audited by the check already), in batches, for the daemon's audit log.
+// The daemon redacts secrets from `input` and `reason` before writing.
+struct ReportedDecision {
+  std::int64_t time_ms = 0;
+  ActionRef action;
+  Decision decision = Decision::kAllow;
+  std::string op_class;  // the class that weighed most ("none": no action)
+  std::string reason;
+  bool forwarded = false;      // the request went on to its server
+  std::int64_t added_us = -1;  // time the decision added before forwarding (-1: unknown)
+};
+// Decisions that could not be delivered (the queue was full, or the daemon
+// was unreachable for longer than the queue holds): counted, then recorded.
+struct ReportGap {
+  std::uint64_t lost = 0;
+  std::uint64_t lost_destructive = 0;  // of which were not reads (those were held)
+  std::int64_t from_ms = 0;
+  std::int64_t to_ms = 0;
+  std::string reason;
+};
+struct ReportRequest {
+  std::string source;  // "pg_proxy", "gateway", "mcp_proxy"
+  std::vector<ReportedDecision> decisions;
+  std::vector<ReportGap> gaps;
+};
+struct ReportReply {
+  std::uint64_t recorded = 0;  // records made durable (written)
 };
 
 // --- encoding ---------------------------------------------------------------
@@ -280,6 +339,10 @@ nlohmann::json ToJson(const ApprovalReply& r);
 nlohmann::json ToJson(const BreakerResetReply& r);
 nlohmann::json ToJson(const BreakerStatusReply& r);
 nlohmann::json ToJson(const StatusReply& r);
+nlohmann::json ToJson(const ReportRequest& r);
+nlohmann::json ToJson(const ReportReply& r);
+Status FromJson(const nlohmann::json& j, ReportRequest* out);
+Status FromJson(const nlohmann::json& j, ReportReply* out);
 nlohmann::json ToJson(const ApproverReply& r);
 nlohmann::json ToJson(const ApproverListReply& r);
 nlohmann::json ToJson(const AuditInfoReply& r);
@@ -298,6 +361,10 @@ Status FromJson(const nlohmann::json& j, AuditInfoReply* out);
 
 // {"ok": false, "error": message, "status": "permission_denied"}.
 nlohmann::json ErrorJson(const Status& status);
+
+// The "passkey" object of a request: nullopt when absent, an error when malformed.
+nlohmann::json ToJson(const PasskeyAnswer& r);
+Result<std::optional<PasskeyAnswer>> PasskeyOf(const nlohmann::json& request);
 // The Status a reply carries: Ok for {"ok": true}, its error for
 // {"ok": false}, kCorruption for anything else.
 Status ReplyStatus(const nlohmann::json& reply);

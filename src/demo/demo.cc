@@ -10,10 +10,12 @@
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <pwd.h>
 #include <signal.h>
 #include <sodium.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -30,15 +32,17 @@
 #include <thread>
 
 #include "approval/approval.h"
+#include "daemon/client.h"
+#include "daemon/daemon.h"
 #include "demo/internal/cluster.h"
 #include "demo/internal/platform.h"
 #include "demo/internal/process.h"
 #include "guard/guard.h"
 #include "policy/policy.h"
 #include "pq/libpq.h"
-#include "daemon/client.h"
-#include "daemon/daemon.h"
 #include "token/token.h"
+
+extern char** environ;
 
 namespace dualkey::demo {
 namespace {
@@ -169,6 +173,45 @@ std::string Totp(const std::string& secret, int offset_seconds = 0) {
   return approval::TotpCode(secret, now + offset_seconds);
 }
 
+// The demo's own process: libpq, which it uses in-process, reads PG* from
+// the environment (PGSSLMODE, PGOPTIONS, PGSERVICE...), and nothing of the
+// user's may steer the demo. Called once, before any thread.
+void SealOwnEnvironment() {
+  std::vector<std::string> names;
+  for (char** e = environ; *e != nullptr; ++e) {
+    std::string_view entry(*e);
+    const std::string_view name = entry.substr(0, entry.find('='));
+    if (name.starts_with("PG") || name.starts_with("DUALKEY_") || name.starts_with("XDG_"))
+      names.emplace_back(name);
+  }
+  for (const std::string& name : names) unsetenv(name.c_str());
+}
+
+// The whole environment of every process the demo starts: nothing of the
+// user's dualkey settings (DUALKEY_*, XDG_*, PG*), a home of its own. Which
+// daemon, state and policy its dualkey processes use is not left to the
+// environment at all: they run as `dualkey --sandbox ROOT ...`.
+std::vector<std::string> SealedEnvironment(const fs::path& root) {
+  const std::string home = (root / "home").string();
+  const char* path = std::getenv("PATH");
+  std::vector<std::string> env = {
+      std::string("PATH=") + (path != nullptr && *path != '\0'
+                                  ? path
+                                  : "/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin"),
+      "HOME=" + home,
+      "LANG=C.UTF-8",
+      "XDG_CONFIG_HOME=" + home + "/.config",
+      "XDG_STATE_HOME=" + home + "/.local/state",
+      "XDG_DATA_HOME=" + home + "/.local/share",
+      "XDG_CACHE_HOME=" + home + "/.cache",
+  };
+  if (passwd* pw = getpwuid(geteuid()); pw != nullptr && pw->pw_name != nullptr) {
+    env.push_back(std::string("USER=") + pw->pw_name);
+    env.push_back(std::string("LOGNAME=") + pw->pw_name);
+  }
+  return env;
+}
+
 // ---- The agent's session ---------------------------------------------------
 
 enum class Via { kHook, kProxy, kGateway };
@@ -280,17 +323,28 @@ class Demo {
     signal(SIGTERM, OnInterrupt);
     signal(SIGPIPE, SIG_IGN);
     auto started = Clock::now();
-    int status = 2;
-    if (Setup()) {
-      status = Play() ? 0 : 1;
-      if (options_.keep && !g_interrupted) Keep();
+    if (!Setup()) {
+      Teardown();
+      PrintSetupFailure();
+      return 2;
+    }
+    Play();
+    Conclude();
+    const double seconds = std::chrono::duration<double>(Clock::now() - started).count();
+    summary_["seconds"] = std::round(seconds * 10) / 10;
+    const int status = summary_.value("ok", false) ? 0 : 1;
+    if (options_.keep && !g_interrupted) {
+      // The table first, then how to connect, at once (also into a pipe or
+      // a file); the verdict again as the last line once it is stopped.
+      Print();
+      Keep();
+      Teardown();
+      if (!options_.json) std::cout << "\nstopped and removed " << root_.string() << "\n";
+      PrintVerdictLine();
+      return status;
     }
     Teardown();
-    if (status != 2) {
-      const double seconds = std::chrono::duration<double>(Clock::now() - started).count();
-      summary_["seconds"] = std::round(seconds * 10) / 10;
-      Print();
-    }
+    Print();
     return status;
   }
 
@@ -303,23 +357,32 @@ class Demo {
 
   bool Fail(const std::string& what) {
     std::cerr << "dualkey demo: " << what << "\n";
+    if (setup_error_.empty()) {
+      // One line: it ends up in the last line.
+      for (char c : what) setup_error_.push_back(c == '\n' ? ' ' : c);
+      while (!setup_error_.empty() && setup_error_.back() == ' ') setup_error_.pop_back();
+    }
     return false;
+  }
+
+  // Every dualkey process of the demo: pinned to its sandbox by argument
+  // (install/layout.h), with the sealed environment and nothing else.
+  SpawnOptions DualkeySpawn(const std::vector<std::string>& args) const {
+    SpawnOptions spawn;
+    spawn.argv = {binary_, "--sandbox", root_.string()};
+    spawn.argv.insert(spawn.argv.end(), args.begin(), args.end());
+    spawn.env = env_;
+    spawn.inherit_env = false;
+    return spawn;
   }
 
   RunResult Dualkey(const std::vector<std::string>& args, const std::string& input = "",
                     int timeout_ms = 30000) {
-    SpawnOptions spawn;
-    spawn.argv = {binary_};
-    spawn.argv.insert(spawn.argv.end(), args.begin(), args.end());
-    spawn.env = env_;
-    return internal::Run(spawn, input, timeout_ms);
+    return internal::Run(DualkeySpawn(args), input, timeout_ms);
   }
 
   std::optional<Child> Start(const std::vector<std::string>& args, const std::string& log) {
-    SpawnOptions spawn;
-    spawn.argv = {binary_};
-    spawn.argv.insert(spawn.argv.end(), args.begin(), args.end());
-    spawn.env = env_;
+    SpawnOptions spawn = DualkeySpawn(args);
     spawn.log_path = (root_ / log).string();
     std::string error;
     auto child = Child::Spawn(spawn, &error);
@@ -349,7 +412,6 @@ class Demo {
       root_ = base / ("demo-" + std::to_string(getpid()));
     }
     std::error_code ec;
-    if (fs::exists(root_ / "prod", ec)) return Fail(root_.string() + " already holds a demo");
     {
       // The demo's production must look like production: under /tmp or a
       // build directory, deleting it is rightly allowed as disposable.
@@ -363,25 +425,29 @@ class Demo {
                     " is a place dualkey treats as disposable (temp or build output); choose a "
                     "--dir elsewhere, e.g. under ~/.local/share");
     }
-    for (const char* d : {"prod/uploads", "backups", "platform/volumes/vol-prod", "state", "home"})
+    if (fs::exists(root_, ec) && !fs::is_empty(root_, ec))
+      return Fail(root_.string() +
+                  " exists and is not empty; the demo needs a directory of its own");
+    const bool root_existed = fs::exists(root_, ec);
+    for (const char* d :
+         {"prod/uploads", "backups", "platform/volumes/vol-prod", "state", "home", "etc"})
       fs::create_directories(root_ / d, ec);
     if (ec) return Fail("cannot create " + root_.string() + ": " + ec.message());
+    created_root_ = !root_existed;
+    emptied_root_ = true;
     chmod((root_ / "state").c_str(), 0700);
-    created_root_ = true;
+    root_ = fs::canonical(root_, ec);
     const std::string state = (root_ / "state").string();
     socket_ = state + "/dualkey.sock";
-    env_ = {"DUALKEY_STATE_DIR=" + state,
-            "DUALKEY_SOCKET=" + socket_,
-            "DUALKEY_VAULT=" + state + "/vault",
-            "HOME=" + (root_ / "home").string(),
-            "XDG_CONFIG_HOME=" + (root_ / "home/.config").string(),
-            "XDG_STATE_HOME=" + (root_ / "home/.local/state").string()};
+    vault_ = state + "/vault";
+    env_ = SealedEnvironment(root_);
+    SealOwnEnvironment();
     Say("dualkey demo: a throwaway production in " + root_.string());
 
     // PostgreSQL with a seeded shop.
     std::string error;
     pg_password_ = RandomHex(16);
-    cluster_ = internal::Cluster::Start((root_ / "pg").string(), pg_password_, &error);
+    cluster_ = internal::Cluster::Start((root_ / "pg").string(), pg_password_, env_, &error);
     if (!cluster_) return Fail(error);
     if (!Seed()) return false;
     Say("  PostgreSQL " + std::to_string(cluster_->port()) + ": database shop, " +
@@ -410,7 +476,9 @@ class Demo {
            "orders are in PostgreSQL (database shop).\n";
 
     // The daemon, its approvers, the vault.
-    daemon_ = Start({"serve", "--state", state, "--socket", socket_, "--quiet"}, "serve.log");
+    daemon_ =
+        Start({"serve", "--state-dir", state, "--socket", socket_, "--vault", vault_, "--quiet"},
+              "serve.log");
     if (!daemon_) return false;
     bool up = false;
     for (int i = 0; i < 300 && !up; ++i) {
@@ -421,8 +489,9 @@ class Demo {
       if (!up) std::this_thread::sleep_for(std::chrono::milliseconds(20));
     }
     if (!up) return Fail("the daemon did not start: " + LogTail("serve.log"));
+    if (!Isolated()) return false;
     for (const char* name : {"alice", "bob"}) {
-      std::vector<std::string> args = {"approver", "add", name, "--state", state};
+      std::vector<std::string> args = {"approver", "add", name, "--state-dir", state};
       // After the first, an approver is vouched for with an existing one's
       // code (the previous step's, so alice's current code stays unused).
       if (!secrets_.empty())
@@ -436,9 +505,9 @@ class Demo {
     RunResult dump =
         cluster_->Tool("pg_dump", {"-Fc", "-f", (root_ / "backups/shop.dump").string(), "shop"});
     if (dump.status != 0) return Fail("pg_dump failed: " + dump.err);
-    RunResult init = Dualkey({"vault", "init", "--json"});
-    RunResult put =
-        Dualkey({"vault", "put", (root_ / "prod/uploads").string(), "--tag", "nightly", "--json"});
+    RunResult init = Dualkey({"vault", "init", "--vault", vault_, "--json"});
+    RunResult put = Dualkey({"vault", "put", (root_ / "prod/uploads").string(), "--vault", vault_,
+                             "--tag", "nightly", "--json"});
     if (init.status != 0 || put.status != 0)
       return Fail("cannot snapshot the uploads into the vault: " + init.err + put.err);
     json snapshot = json::parse(put.out, nullptr, false);
@@ -459,11 +528,12 @@ class Demo {
       std::ofstream(password_file) << pg_password_ << "\n";
       chmod(password_file.c_str(), 0600);
       proxy_port_ = internal::FreePort();
-      proxy_ = Start(
-          {"pg-proxy", "--listen", "127.0.0.1:" + std::to_string(proxy_port_), "--upstream",
-           "postgresql://postgres@127.0.0.1:" + std::to_string(cluster_->port()) + "/shop",
-           "--upstream-password-file", password_file, "--socket", socket_, "--state-dir", state},
-          "pg-proxy.log");
+      proxy_ =
+          Start({"pg-proxy", "--listen", "127.0.0.1:" + std::to_string(proxy_port_), "--upstream",
+                 "postgresql://postgres@127.0.0.1:" + std::to_string(cluster_->port()) + "/shop",
+                 "--upstream-password-file", password_file, "--socket", socket_, "--state-dir",
+                 state, "--vault", vault_},
+                "pg-proxy.log");
       if (!proxy_ || !WaitForPort(proxy_port_, 10000))
         return Fail("the PostgreSQL proxy did not start: " + LogTail("pg-proxy.log"));
     }
@@ -505,6 +575,22 @@ class Demo {
     Say("  dualkey serve, pg-proxy :" + std::to_string(proxy_port_) + ", gateway :" +
         std::to_string(gateway_port_) + " -> platform :" + std::to_string(platform_->port()));
     return true;
+  }
+
+  // The demo's processes must reach its own daemon and nothing else (not a
+  // daemon DUALKEY_SOCKET names, not a protected install's): a probe, which
+  // changes nothing wherever it lands, asked by a child process about a
+  // path only this run knows, must show up in the demo's own audit log.
+  bool Isolated() {
+    const std::string canary = "rm -rf " + (root_ / "prod" / ("canary-" + RandomHex(8))).string();
+    RunResult probe = Dualkey({"check", "--dry-run", "--json", "--agent", "dualkey-demo", "--cwd",
+                               (root_ / "prod").string(), "--", canary});
+    std::ifstream in(root_ / "state/audit.jsonl");
+    const std::string log((std::istreambuf_iterator<char>(in)), {});
+    if (log.find(canary) != std::string::npos) return true;
+    return Fail("cannot isolate itself: its own processes did not reach its own daemon at " +
+                socket_ + ", so it stops before anything could reach yours (" +
+                (probe.err.empty() ? probe.out : probe.err) + ")");
   }
 
   bool Seed() {
@@ -575,6 +661,7 @@ class Demo {
       run.argv = {"bash", "-c", command};
       run.cwd = (root_ / "prod").string();
       run.env = env_;
+      run.inherit_env = false;
       RunResult ran = internal::Run(run, "", 20000);
       outcome.reason = "ran (exit " + std::to_string(ran.status) + ")";
     } else {
@@ -674,15 +761,17 @@ class Demo {
     std::fflush(stdout);
   }
 
-  bool Play() {
+  void Play() {
     const std::vector<Attempt> script = Script();
     Say("\nThe agent's session (" + std::to_string(script.size()) + " tool calls):");
     int destructive = 0, destructive_allowed = 0, ordinary = 0, ordinary_allowed = 0;
     std::vector<double> latencies;
     auto session_start = Clock::now();
     std::size_t n = 0;
+    summary_["allowed_destructive"] = json::array();
+    summary_["held_ordinary"] = json::array();
     for (const Attempt& attempt : script) {
-      if (g_interrupted) return false;
+      if (g_interrupted) break;
       Outcome outcome = Perform(attempt);
       latencies.push_back(outcome.ms * 1000);
       Show(++n, script.size(), attempt, outcome);
@@ -695,17 +784,8 @@ class Demo {
         summary_["held_ordinary"].push_back(attempt.what);
     }
     const double session_s = std::chrono::duration<double>(Clock::now() - session_start).count();
-
-    // What was lost, measured.
-    std::map<std::string, long> rows_after = CountRows();
-    long rows_lost = 0;
-    for (const auto& [table, before] : rows_before_)
-      rows_lost += std::max(0L, before - rows_after[table]);
-    const int files_lost = LostFiles(files_before_, HashTree(root_ / "prod/uploads")) +
-                           LostFiles(volume_before_, HashTree(root_ / "platform/volumes"));
-    int backups_lost = LostFiles(backups_before_, HashTree(root_ / "backups"));
-    RunResult vault_verify = Dualkey({"vault", "verify", "--json"}, "", 60000);
-    if (vault_verify.status != 0) ++backups_lost;
+    played_ = n;
+    script_size_ = script.size();
 
     // The breaker, from the audit log.
     int breaker_trips = 0;
@@ -722,15 +802,15 @@ class Demo {
     summary_["ordinary_attempts"] = ordinary;
     summary_["ordinary_allowed"] = ordinary_allowed;
     summary_["breaker_trips"] = breaker_trips;
-    summary_["lost"] = {{"rows", rows_lost}, {"files", files_lost}, {"backups", backups_lost}};
-    summary_["rows"] = {{"before", rows_before_}, {"after", rows_after}};
+    // What the agent's session destroyed, before any human acted.
+    summary_["lost_in_session"] = Lost();
     summary_["platform"] = {{"requests_reached", platform_->requests()},
                             {"deletes_carried_out", platform_->destructive_served()}};
     summary_["session_seconds"] = std::round(session_s * 100) / 100;
     summary_["decision_latency_us"] = {{"p50", std::round(Percentile(latencies, 0.5))},
                                        {"p99", std::round(Percentile(latencies, 0.99))}};
 
-    const bool undo = HumanEnd();
+    const bool undo = !g_interrupted && HumanEnd();
     RunResult verify =
         Dualkey({"audit", "verify", "--file", (root_ / "state/audit.jsonl").string(), "--json"});
     json verify_json = json::parse(verify.out, nullptr, false);
@@ -738,8 +818,50 @@ class Demo {
         verify.status == 0 && verify_json.is_object() && verify_json.value("ok", false);
     summary_["audit_verified"] = audit_ok;
     summary_["undo_restored"] = undo;
-    return destructive_allowed == 0 && ordinary_allowed == ordinary && breaker_trips > 0 &&
-           rows_lost == 0 && files_lost == 0 && backups_lost == 0 && audit_ok && undo;
+  }
+
+  // What is gone compared with before the session: rows, files (uploads and
+  // the platform's volume), backups (files, and the vault's integrity).
+  json Lost() {
+    std::map<std::string, long> rows_after = CountRows();
+    long rows_lost = 0;
+    for (const auto& [table, before] : rows_before_)
+      rows_lost += std::max(0L, before - rows_after[table]);
+    const int files_lost = LostFiles(files_before_, HashTree(root_ / "prod/uploads")) +
+                           LostFiles(volume_before_, HashTree(root_ / "platform/volumes"));
+    int backups_lost = LostFiles(backups_before_, HashTree(root_ / "backups"));
+    RunResult vault_verify = Dualkey({"vault", "verify", "--vault", vault_, "--json"}, "", 60000);
+    if (vault_verify.status != 0) ++backups_lost;
+    summary_["rows"] = {{"before", rows_before_}, {"after", rows_after}};
+    return {{"rows", rows_lost}, {"files", files_lost}, {"backups", backups_lost}};
+  }
+
+  // The verdict, measured at the end (after the human's approval and the
+  // undo): what is lost now, and every promise that did not hold.
+  void Conclude() {
+    const json lost = Lost();
+    summary_["lost"] = lost;
+    json failures = json::array();
+    auto count = [&](const char* key) { return summary_.value(key, 0); };
+    if (g_interrupted)
+      failures.push_back("interrupted after " + std::to_string(played_) + " of " +
+                         std::to_string(script_size_) + " tool calls");
+    if (count("destructive_allowed") > 0)
+      failures.push_back(std::to_string(count("destructive_allowed")) +
+                         " destructive attempts were allowed");
+    if (count("ordinary_allowed") != count("ordinary_attempts"))
+      failures.push_back(std::to_string(count("ordinary_attempts") - count("ordinary_allowed")) +
+                         " ordinary actions were held");
+    if (count("breaker_trips") == 0 && !g_interrupted)
+      failures.push_back("the breaker never tripped");
+    if (!summary_.value("audit_verified", false))
+      failures.push_back("the audit log did not verify");
+    if (!summary_.value("undo_restored", false) && !g_interrupted)
+      failures.push_back("the undo did not restore what the approved action deleted");
+    if (lost["rows"] != 0 || lost["files"] != 0 || lost["backups"] != 0)
+      failures.push_back("data was lost");
+    summary_["failures"] = failures;
+    summary_["ok"] = failures.empty();
   }
 
   // A human approves one destructive action with a TOTP code: the vault
@@ -766,7 +888,7 @@ class Demo {
     Say("  the agent retries: " + ran.decision + " (" + ran.reason + ")");
     const bool gone = HashTree(root_ / "prod/uploads").empty();
     // The snapshot the daemon took before letting it run.
-    RunResult listed = Dualkey({"vault", "ls", "--json"});
+    RunResult listed = Dualkey({"vault", "ls", "--vault", vault_, "--json"});
     json snapshots = json::parse(listed.out, nullptr, false);
     std::string snapshot;
     if (snapshots.is_array())
@@ -775,7 +897,8 @@ class Demo {
     Say("  uploads " + std::string(gone ? "deleted" : "still there") +
         "; vault snapshot taken before it ran: " + (snapshot.empty() ? "none" : snapshot));
     if (ran.decision != "allow" || snapshot.empty()) return false;
-    RunResult restored = Dualkey({"vault", "restore", snapshot, "--json"}, "", 60000);
+    RunResult restored =
+        Dualkey({"vault", "restore", snapshot, "--vault", vault_, "--json"}, "", 60000);
     const bool same = LostFiles(files_before_, HashTree(root_ / "prod/uploads")) == 0;
     Say("  dualkey vault restore " + snapshot + ": " +
         (restored.status == 0 && same ? "every file back, bit for bit" : "FAILED " + restored.err));
@@ -784,6 +907,7 @@ class Demo {
   }
 
   void Keep() {
+    const std::string dualkey = binary_ + " --sandbox " + root_.string();
     std::cout << "\nEverything is still running (Ctrl-C stops and removes it):\n"
               << "  psql through the proxy:  PGPASSWORD=" << agent_token_
               << " psql -h 127.0.0.1 -p " << proxy_port_ << " -U claude shop\n"
@@ -791,12 +915,12 @@ class Demo {
               << "' -d '{\"query\":\"mutation { volumeDelete(volumeId: \\\"vol-prod\\\") }\"}' "
                  "http://127.0.0.1:"
               << gateway_port_ << "/platform/graphql\n"
-              << "  watch decisions:         DUALKEY_SOCKET=" << socket_ << " " << binary_
-              << " watch\n"
-              << "  approve:                 DUALKEY_SOCKET=" << socket_ << " " << binary_
-              << " approve ID --as alice --code CODE\n"
+              << "  watch decisions:         " << dualkey << " watch\n"
+              << "  what waits:              " << dualkey << " pending\n"
+              << "  approve:                 " << dualkey << " approve ID --as alice --code CODE\n"
               << "  alice's TOTP secret:     " << secrets_["alice"] << "\n"
-              << "  files:                   " << root_.string() << "\n";
+              << "  files:                   " << root_.string() << "\n"
+              << std::flush;
     while (!g_interrupted) std::this_thread::sleep_for(std::chrono::milliseconds(200));
   }
 
@@ -808,10 +932,41 @@ class Demo {
     platform_.reset();
     daemon_.reset();
     cluster_.reset();
+    std::error_code ec;
     if (created_root_) {
-      std::error_code ec;
       fs::remove_all(root_, ec);
+    } else if (emptied_root_) {
+      for (const auto& entry : fs::directory_iterator(root_, ec)) fs::remove_all(entry.path(), ec);
     }
+  }
+
+  // The last line, in every outcome: what is lost, and only when every
+  // promise held does it read "lost: 0 rows, 0 files, 0 backups".
+  std::string VerdictLine() const {
+    const json& lost = summary_["lost"];
+    const std::string counts = lost["rows"].dump() + " rows, " + lost["files"].dump() + " files, " +
+                               lost["backups"].dump() + " backups";
+    if (summary_.value("ok", false)) return "lost: " + counts;
+    std::string why;
+    for (const json& failure : summary_["failures"])
+      why += (why.empty() ? "" : "; ") + failure.get<std::string>();
+    return "FAILED (" + why + "): lost " + counts;
+  }
+
+  void PrintVerdictLine() {
+    if (options_.json)
+      std::cout << summary_.dump() << std::endl;
+    else
+      std::cout << VerdictLine() << std::endl;
+  }
+
+  void PrintSetupFailure() {
+    const std::string why = setup_error_.empty() ? "interrupted" : setup_error_;
+    if (options_.json)
+      std::cout << json{{"ok", false}, {"error", why}}.dump() << std::endl;
+    else
+      std::cout << "FAILED: the demo could not set itself up (" << why
+                << "); nothing was played and nothing of yours was touched" << std::endl;
   }
 
   void Print() {
@@ -819,7 +974,6 @@ class Demo {
       std::cout << summary_.dump() << std::endl;
       return;
     }
-    const json& lost = summary_["lost"];
     std::printf("\n%-34s %s\n", "destructive attempts",
                 summary_["destructive_attempts"].dump().c_str());
     std::printf("%-34s %s\n", "  allowed before any approval",
@@ -839,17 +993,23 @@ class Demo {
     std::printf("%-34s p50 %s us, p99 %s us (measured at the agent, per call)\n",
                 "decision latency", summary_["decision_latency_us"]["p50"].dump().c_str(),
                 summary_["decision_latency_us"]["p99"].dump().c_str());
-    std::printf("%-34s %s\n", "audit log verified", summary_["audit_verified"] ? "yes" : "NO");
-    std::printf("%-34s %s\n", "undo restored bit-exact", summary_["undo_restored"] ? "yes" : "NO");
+    std::printf("%-34s %s\n", "audit log verified",
+                summary_.value("audit_verified", false) ? "yes" : "NO");
+    std::printf("%-34s %s\n", "undo restored bit-exact",
+                summary_.value("undo_restored", false) ? "yes" : "NO");
     std::printf("%-34s %s s\n", "demo time", summary_["seconds"].dump().c_str());
-    std::printf("lost: %s rows, %s files, %s backups\n", lost["rows"].dump().c_str(),
-                lost["files"].dump().c_str(), lost["backups"].dump().c_str());
+    std::printf("%s\n", VerdictLine().c_str());
+    std::fflush(stdout);
   }
 
   const Options& options_;
   std::string binary_;
   fs::path root_;
-  bool created_root_ = false;
+  bool created_root_ = false;  // the demo made root_: removed at the end
+  bool emptied_root_ = false;  // root_ was empty: emptied again at the end
+  std::string setup_error_;
+  std::string vault_;
+  std::size_t played_ = 0, script_size_ = 0;
   std::vector<std::string> env_;
   std::string socket_;
   std::string pg_password_;

@@ -23,6 +23,7 @@
 #include "base/json_text.h"
 #include "daemon/client.h"
 #include "daemon/daemon.h"
+#include "daemon/reporter.h"
 #include "gateway/gateway.h"
 #include "gateway/internal/asio.h"
 #include "gateway/internal/sigv4.h"
@@ -347,6 +348,7 @@ class Gateway {
     internal::ClassifiedRequest classified =
         internal::HttpChannelInput(request.method_string(), url, headers, request.body());
 
+    const auto deciding = std::chrono::steady_clock::now();
     guard::Request ask;
     ask.channel = Channel::kHttp;
     ask.input = classified.input;
@@ -357,6 +359,19 @@ class Gateway {
       std::optional<Reply> refused =
           AskDaemon(ask, local.verdict, classified.hold_reason, request.method_string(), url);
       if (refused) co_return co_await Send(client, std::move(*refused), keep_alive);
+    } else if (!ReportLocal(ask, local.verdict, Decision::kAllow, /*forwarded=*/true,
+                            std::chrono::duration_cast<std::chrono::microseconds>(
+                                std::chrono::steady_clock::now() - deciding)
+                                .count())) {
+      // Nothing destroys without a record: held until the daemon takes it.
+      const std::string reason =
+          "the policy allows it, but its decision cannot be recorded in the audit log now (the "
+          "daemon at " + daemon_.socket_path() +
+          " is unreachable or the audit queue is full); reads still pass; send it again later";
+      ReportLocal(ask, local.verdict, Decision::kHold, /*forwarded=*/false, -1, reason);
+      Log("HOLD", ask.agent, request.method_string(), url, reason);
+      co_return co_await Send(client, Held(http::status::forbidden, "held", reason, false),
+                              keep_alive);
     }
     co_return co_await Forward(upstream, request, target, path, client, keep_alive, worker);
   }
@@ -381,6 +396,7 @@ class Gateway {
                            " is not reachable: " + answer.status().message() +
                            "; nothing can be approved until it runs: dualkey serve)";
       Log("HOLD", ask.agent, method, url, reason);
+      ReportLocal(ask, local, Decision::kHold, /*forwarded=*/false, -1, reason);
       Reply reply = Held(http::status::forbidden, "held", reason, false);
       return reply;
     }
@@ -413,6 +429,24 @@ class Gateway {
     }
     Log("HOLD", ask.agent, method, url, reason + (id.empty() ? "" : " [approval " + id + "]"));
     return reply;
+  }
+
+  // A decision made here, not by the daemon, for its audit log. False when
+  // a destructive one cannot be recorded (the caller holds it).
+  bool ReportLocal(const guard::Request& ask, const Verdict& verdict, Decision decision,
+                   bool forwarded, std::int64_t added_us, const std::string& reason = "") {
+    daemon::ReportedDecision d;
+    d.action.channel = Channel::kHttp;
+    d.action.input = ask.input;
+    d.action.cwd = ask.cwd;
+    d.action.agent = ask.agent;
+    d.decision = decision;
+    d.op_class = daemon::DecidingClass(verdict);
+    d.reason = reason;
+    d.forwarded = forwarded;
+    d.added_us = added_us;
+    const bool destructive = forwarded && daemon::AnyDestructive(verdict);
+    return reporter_.Report(std::move(d), destructive) || !destructive;
   }
 
   void Log(std::string_view what, std::string_view agent, std::string_view method,
@@ -704,6 +738,7 @@ class Gateway {
   std::mutex token_mutex_;
   token::Store tokens_;
   const daemon::Client daemon_;
+  daemon::DecisionReporter reporter_{daemon_, daemon::ReporterOptions{.source = "gateway"}};
   std::unordered_map<std::string, std::pair<token::Token, std::chrono::steady_clock::time_point>>
       token_cache_;
   std::mutex log_mutex_;

@@ -588,6 +588,17 @@ bool IsOursCommand(const std::string& command, Agent agent) {
 }
 }  // namespace
 
+std::string InterpretHookRun(Agent agent, bool started, bool timed_out, int exit_code,
+                             const std::string& out, const std::string& err, std::string* detail) {
+  internal::ProcessResult run;
+  run.started = started;
+  run.timed_out = timed_out;
+  run.exit_code = exit_code;
+  run.out = out;
+  run.err = err;
+  return std::string(ToString(Interpret(agent, run, detail)));
+}
+
 std::vector<int> ParseVersion(const std::string& text) {
   std::vector<int> version;
   for (std::size_t i = 0; i < text.size(); ++i) {
@@ -913,6 +924,12 @@ std::vector<ConfigCheck> CheckHooks(const DoctorRequest& request) {
       for (const Found& f : found) {
         HookCheck hook;
         hook.command = f.command;
+        hook.fail_closed = f.fail_closed;
+        if (!request.run_samples) {
+          check.all_protected = false;
+          check.hooks.push_back(std::move(hook));
+          continue;
+        }
         const std::string run_command = request.probe ? f.command + " --probe" : f.command;
         internal::ProcessResult harmless = internal::RunShell(
             run_command, SampleInput(agent, kHarmless, sample_cwd), sample_cwd, request.timeout_ms);

@@ -78,6 +78,9 @@ struct DoctorRequest {
   // registers no approval and counts toward no breaker.
   bool probe = true;
   bool managed = true;  // look at the agents' managed configs too
+  // Run each hook with the samples; false: only find the hooks and read
+  // their configs (`dualkey drill` runs its own attempts).
+  bool run_samples = true;
 };
 
 // One agent's hooks in one config file, run with a harmless and a
@@ -116,6 +119,13 @@ bool UserCanReplace(const std::string& path, bool self = true);
 // installed hook is really protecting; 1 otherwise. (The hooks part of
 // `dualkey doctor`; the whole doctor is setup::Doctor.)
 CommandOutput Doctor(const DoctorRequest& request);
+
+// How the agent reads what its hook did, per its protocol: "allowed",
+// "asked", "blocked" or "failed-open" (the call runs: a crash, a timeout, an
+// exit code the agent ignores, an answer it does not support). `detail`
+// says what was seen ("exit 2", "exit 0, ask").
+std::string InterpretHookRun(Agent agent, bool started, bool timed_out, int exit_code,
+                             const std::string& out, const std::string& err, std::string* detail);
 
 // Version "2.1.300 (Claude Code)" -> {2,1,300}; empty when none is found.
 std::vector<int> ParseVersion(const std::string& text);

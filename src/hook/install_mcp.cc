@@ -21,6 +21,9 @@ struct ServerReport {
   std::string scope;  // "user", "project /path", ...
   std::string name;
   std::string status;  // wrapped | already wrapped | restored | not wrapped | skipped: ...
+  // The entry as the file has it (before any rewrite), when it has a command.
+  std::string command;
+  std::vector<std::string> args;
 };
 
 struct FileReport {
@@ -95,7 +98,7 @@ void RewriteJsonServers(ojson& servers, const std::string& scope, const InstallM
                         FileReport* report) {
   if (!servers.is_object()) return;
   for (auto it = servers.begin(); it != servers.end(); ++it) {
-    ServerReport server{scope, it.key(), ""};
+    ServerReport server{scope, it.key(), "", "", {}};
     ojson& entry = it.value();
     if (!entry.is_object()) {
       server.status = "skipped: not an object";
@@ -117,6 +120,8 @@ void RewriteJsonServers(ojson& servers, const std::string& scope, const InstallM
         }
       }
       Rewrite rewrite;
+      server.command = entry["command"].get<std::string>();
+      server.args = args;
       if (!plain) {
         server.status = "skipped: args is not a list of strings";
       } else if (Plan(it.key(), entry["command"].get<std::string>(), args, request, &rewrite,
@@ -205,7 +210,7 @@ bool RewriteFile(const std::string& path, const InstallMcpRequest& request, File
     toml::table* servers = root["mcp_servers"].as_table();
     if (servers != nullptr) {
       for (auto& [key, node] : *servers) {
-        ServerReport server{"user", std::string(key.str()), ""};
+        ServerReport server{"user", std::string(key.str()), "", "", {}};
         toml::table* entry = node.as_table();
         if (entry == nullptr) {
           server.status = "skipped: not a table";
@@ -229,6 +234,8 @@ bool RewriteFile(const std::string& path, const InstallMcpRequest& request, File
               }
           }
           Rewrite rewrite;
+          server.command = *(*entry)["command"].value<std::string>();
+          server.args = args;
           if (!plain) {
             server.status = "skipped: args is not a list of strings";
           } else if (Plan(server.name, *(*entry)["command"].value<std::string>(), args, request,
@@ -310,6 +317,45 @@ std::vector<std::string> McpConfigPaths(Agent client, bool project, const std::s
       return {base + "/.codex/config.toml"};
   }
   return {};
+}
+
+std::vector<McpConfigRead> ListMcpServers(Agent client, bool project,
+                                          const std::string& project_dir,
+                                          const std::string& home) {
+  std::vector<McpConfigRead> configs;
+  InstallMcpRequest request;  // a plan that is never written
+  request.client = client;
+  request.project = project;
+  request.project_dir = project_dir;
+  request.home = home;
+  request.dry_run = true;
+  for (const std::string& path : McpConfigPaths(client, project, project_dir, home)) {
+    McpConfigRead read;
+    read.path = path;
+    std::error_code ec;
+    read.exists = fs::exists(path, ec);
+    if (read.exists) {
+      FileReport report;
+      std::string text, error;
+      if (!RewriteFile(path, request, &report, &text, &error)) {
+        read.error = error;
+      } else {
+        for (const ServerReport& server : report.servers) {
+          McpServer entry;
+          entry.config = path;
+          entry.scope = server.scope;
+          entry.name = server.name;
+          entry.command = server.command;
+          entry.args = server.args;
+          entry.wrapped = server.status == "already wrapped";
+          entry.status = server.status == "wrapped" ? "not wrapped" : server.status;
+          read.servers.push_back(std::move(entry));
+        }
+      }
+    }
+    configs.push_back(std::move(read));
+  }
+  return configs;
 }
 
 CommandOutput InstallMcp(const InstallMcpRequest& request) {
@@ -399,11 +445,17 @@ CommandOutput InstallMcp(const InstallMcpRequest& request) {
   }
   bool any_changed = false;
   for (const FileReport& file : files) any_changed = any_changed || file.changed;
-  if (any_changed && !request.dry_run)
+  const std::string again = "dualkey install mcp --client " +
+                            std::string(ToString(request.client)) +
+                            (request.project ? " --project" : "");
+  if (any_changed && !request.dry_run && request.uninstall)
     out += "Restart " + ClientName(request.client) +
-           " so it starts its MCP servers through dualkey. Undo: dualkey install mcp --client " +
-           std::string(ToString(request.client)) + (request.project ? " --project" : "") +
-           " --uninstall\n";
+           " so it starts its MCP servers directly again: dualkey no longer guards their tool "
+           "calls. Wrap them again: " +
+           again + "\n";
+  else if (any_changed && !request.dry_run)
+    out += "Restart " + ClientName(request.client) +
+           " so it starts its MCP servers through dualkey. Undo: " + again + " --uninstall\n";
   result.out = std::move(out);
   result.err = errors;
   return result;

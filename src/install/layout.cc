@@ -46,7 +46,75 @@ Status CheckTrusted(const std::string& path) {
   return Status::Ok();
 }
 
+// The sandbox this process was pinned to at start-up (PinSandbox), set once
+// before any thread and only read afterwards.
+struct SandboxPin {
+  std::string dir;
+  SandboxUse use = SandboxUse::kDecides;
+};
+SandboxPin& Pin() {
+  static SandboxPin pin;
+  return pin;
+}
+
+std::vector<std::string> CommandLineOf(pid_t pid) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/cmdline", std::ios::binary);
+  std::vector<std::string> args;
+  std::string arg;
+  while (std::getline(in, arg, '\0')) args.push_back(arg);
+  return args;
+}
+
 }  // namespace
+
+void PinSandbox(std::string dir, SandboxUse use) {
+  while (dir.size() > 1 && dir.back() == '/') dir.pop_back();
+  Pin() = SandboxPin{std::move(dir), use};
+}
+
+SandboxUse SandboxUseOf(std::string_view subcommand) {
+  static constexpr std::string_view kAnswers[] = {
+      "pending", "approve", "deny", "watch", "breaker", "audit", "vault", "token", "approver"};
+  for (std::string_view answers : kAnswers)
+    if (subcommand == answers) return SandboxUse::kAnswers;
+  return SandboxUse::kDecides;
+}
+
+Layout SandboxLayout(const std::string& dir) {
+  Layout layout;
+  layout.sandbox_dir = dir;
+  layout.config_dir = dir + "/etc";
+  layout.state_dir = dir + "/state";
+  layout.socket_path = layout.state_dir + "/dualkey.sock";
+  return layout;
+}
+
+bool StartedByDemo() {
+  const pid_t parent = getppid();
+  struct stat self {
+  }, theirs{};
+  if (stat("/proc/self/exe", &self) != 0) return false;
+  if (stat(("/proc/" + std::to_string(parent) + "/exe").c_str(), &theirs) != 0) return false;
+  if (self.st_dev != theirs.st_dev || self.st_ino != theirs.st_ino) return false;
+  const std::vector<std::string> args = CommandLineOf(parent);
+  return args.size() >= 2 && args[1] == "demo";
+}
+
+Result<Layout> SandboxFor(const Result<Layout>& machine, const std::string& dir, SandboxUse use,
+                          bool started_by_demo) {
+  if (dir.empty() || dir[0] != '/')
+    return Status::InvalidArgument("--sandbox wants an absolute directory (\"" + dir + "\")");
+  // Single-user mode already lets the environment point anywhere: a sandbox
+  // adds nothing an agent could not do there.
+  const bool guarded = !machine.ok() || machine->protected_install;
+  if (guarded && use == SandboxUse::kDecides && !started_by_demo)
+    return Status::PermissionDenied(
+        "this machine has a protected dualkey install: --sandbox " + dir +
+        " is honoured only in processes `dualkey demo` starts and in the commands that answer "
+        "a sandbox's daemon (pending, approve, deny, watch, breaker, audit, vault, token, "
+        "approver); anything it would decide stays held");
+  return SandboxLayout(dir);
+}
 
 Layout SingleUserLayout() {
   Layout layout;
@@ -110,6 +178,13 @@ Result<Layout> LoadLayout(std::string_view path_view) {
 }
 
 Result<Layout> CurrentLayout() {
+  const SandboxPin& pin = Pin();
+  if (!pin.dir.empty()) {
+    const Result<Layout> machine = LoadLayout(kInstallFile);
+    const bool guarded = !machine.ok() || machine->protected_install;
+    return SandboxFor(machine, pin.dir, pin.use,
+                      guarded && pin.use == SandboxUse::kDecides && StartedByDemo());
+  }
   return LoadLayout(kInstallFile);
 }
 

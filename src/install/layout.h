@@ -36,6 +36,9 @@ struct Layout {
   gid_t daemon_gid = static_cast<gid_t>(-1);
   // The daemon's HTTP listener ("127.0.0.1:8790"), empty when none.
   std::string http_listen;
+  // `--sandbox DIR` (PinSandbox): a self-contained dualkey under DIR. Not a
+  // protected install; nothing is taken from the environment or the home.
+  std::string sandbox_dir;
 };
 
 // The layout in force for this process. Protected when kInstallFile exists;
@@ -53,6 +56,46 @@ Result<Layout> LoadLayout(std::string_view path);
 // else ~/.local/state/dualkey; the socket $DUALKEY_SOCKET, else
 // <state dir>/dualkey.sock.
 Layout SingleUserLayout();
+
+// ---- A sandbox: the demo's own dualkey --------------------------------------
+// `dualkey --sandbox DIR COMMAND ...` runs COMMAND against a self-contained
+// dualkey under DIR, which is what `dualkey demo` builds for itself and pins
+// every process it starts to: state DIR/state, socket DIR/state/dualkey.sock,
+// system policy DIR/etc/policy.toml, no user layer; nothing from DUALKEY_*,
+// XDG_* or the home. It is an argument, not the environment, so nothing the
+// user (or an agent) exported can reach the demo's processes, and the demo's
+// settings reach nobody else.
+//
+// On a protected install a sandbox would be a way around the system daemon
+// (a hook pinned to a daemon the agent runs answers "allow"), so there it is
+// honoured only where it cannot weaken a decision:
+// - in a process started by `dualkey demo` running this same binary (its
+//   parent, read from /proc: an agent's tool calls are children of the
+//   agent, never of the demo, whatever their command line says), and
+// - for kAnswers: the commands a human uses to look at and answer the
+//   sandbox's own daemon (pending, approve, deny, watch, breaker, audit,
+//   vault, token, approver), which decide nothing for the real install.
+// Anything else gets an error from CurrentLayout(), and its clients fail
+// closed (held) with that message.
+enum class SandboxUse { kDecides, kAnswers };
+
+// Pins this process to the sandbox at `dir` (absolute). Call once at
+// start-up, before any thread: CurrentLayout() reads it from then on.
+void PinSandbox(std::string dir, SandboxUse use);
+
+// kAnswers for the subcommands above, else kDecides.
+SandboxUse SandboxUseOf(std::string_view subcommand);
+
+// The sandbox's layout (no checks).
+Layout SandboxLayout(const std::string& dir);
+
+// The same decision CurrentLayout() makes for a pinned process, given the
+// machine's own layout: tests of the rule.
+Result<Layout> SandboxFor(const Result<Layout>& machine, const std::string& dir, SandboxUse use,
+                          bool started_by_demo);
+
+// Whether this process's parent is `dualkey demo` running this same binary.
+bool StartedByDemo();
 
 // The contents setup writes to kInstallFile for `layout`.
 std::string FormatInstallFile(const Layout& layout);

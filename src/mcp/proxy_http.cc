@@ -823,6 +823,7 @@ int RunHttpProxy(const ProxyOptions& options) {
   });
   accept();
   io.run();
+  gate.FlushReports(3000);
   // Connection threads may still be relaying a stream; they own nothing that
   // needs flushing, so end the process here rather than destroy what they use.
   std::cout.flush();

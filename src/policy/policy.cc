@@ -250,7 +250,44 @@ ActionDecision ExplainOne(const Policy& policy, const Action& action, const Subj
   }
 }
 
+// Why an action is allowed, in words that stay true for every class: a
+// bounded DELETE is small, not "disposable"; a user's rule is the user's.
+std::string AllowReason(const ActionDecision& d) {
+  if (d.action.severity == Severity::kNone) return "nothing destructive found";
+  for (auto step = d.steps.rbegin(); step != d.steps.rend(); ++step) {
+    if (step->layer == LayerKind::kBuiltin || step->decision != Decision::kAllow) continue;
+    return "allowed by the " + std::string(ToString(step->layer)) + " policy's rule '" +
+           step->rule + "' (" + step->path +
+           (step->line > 0 ? ":" + std::to_string(step->line) : "") + "): " + d.action.reason;
+  }
+  if (d.action.severity == Severity::kLow) return "low impact: " + d.action.reason;
+  return "allowed: " + d.action.reason;
+}
+
 }  // namespace
+
+void Raise(Verdict* verdict, std::optional<Decision> minimum, std::string_view detail) {
+  const bool raised_allow =
+      minimum && *minimum > verdict->decision && verdict->decision == Decision::kAllow;
+  if (minimum && *minimum > verdict->decision) {
+    verdict->decision = *minimum;
+    verdict->observe_only = false;
+  }
+  // The caller knows more than the policy: no snapshot stands in.
+  if (minimum && *minimum >= Decision::kHold) verdict->snapshot = false;
+  if (detail.empty()) return;
+  if (!raised_allow) {
+    verdict->reason += " (" + std::string(detail) + ")";
+    return;
+  }
+  // The allow's reason was about why it could pass; what matters now is what
+  // it would destroy: the detail, then the most severe action's own words.
+  const Action* worst = nullptr;
+  for (const Action& action : verdict->actions)
+    if (worst == nullptr || action.severity > worst->severity) worst = &action;
+  verdict->reason = std::string(detail);
+  if (worst != nullptr && !worst->reason.empty()) verdict->reason += "; " + worst->reason;
+}
 
 Verdict Decide(const Policy& policy, std::vector<Action> actions, const Subject& subject) {
   Verdict verdict;
@@ -269,9 +306,7 @@ Verdict Decide(const Policy& policy, std::vector<Action> actions, const Subject&
     // The strictest action is a snapshot-hold: so is every other held one.
     verdict.snapshot = decisive->decision == Decision::kHold && decisive->snapshot;
     if (verdict.decision == Decision::kAllow) {
-      verdict.reason = decisive->action.severity == Severity::kNone
-                           ? "nothing destructive found"
-                           : "only disposable data is affected: " + decisive->action.reason;
+      verdict.reason = AllowReason(*decisive);
     } else {
       verdict.reason = decisive->action.reason;
       if (!decisive->message.empty() && decisive->message != decisive->action.reason)

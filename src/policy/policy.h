@@ -8,6 +8,7 @@
 #include <sys/types.h>
 
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -99,9 +100,22 @@ struct Subject {
   std::string agent;
 };
 
+// One layer file read once, with what reading it found. The daemon keeps
+// its system layer this way and reads it again only on reload (SIGHUP), so
+// a broken edit can be refused while the previous policy stays in force.
+struct LayerFile {
+  std::string path;
+  bool present = false;             // the file exists (absent: no layer, no error)
+  Layer layer;                      // when present and without errors
+  std::vector<std::string> errors;  // "path:line: message"
+};
+LayerFile ReadLayerFile(const std::string& path, LayerKind kind);
+
 // Where the layers come from; empty paths are skipped.
 struct Sources {
   std::string system_path = "/etc/dualkey/policy.toml";
+  // When set, the system layer as already read (system_path is not read).
+  std::shared_ptr<const LayerFile> system_file;
   std::string user_path;    // default: $XDG_CONFIG_HOME or ~/.config, /dualkey/policy.toml
   std::string project_dir;  // searched upward for .dualkey.toml (stops at the repo root or /)
   std::string env_labels;   // comma-separated extra labels ($DUALKEY_ENV)
@@ -132,12 +146,17 @@ bool IsGuardTamper(const Action& action);
 
 // Sources for a command running in `cwd` as this process's user. On a
 // protected install (install::CurrentLayout()) ProtectedSources for getuid();
-// otherwise SingleUserSources.
+// in a sandbox SandboxSources; otherwise SingleUserSources.
 Sources DefaultSources(std::string_view cwd, std::string_view home);
 
 // Single-user mode: the user layer from $XDG_CONFIG_HOME, else `home`;
 // labels from $DUALKEY_ENV.
 Sources SingleUserSources(std::string_view cwd, std::string_view home);
+
+// A sandbox (install::PinSandbox, the demo's): the system layer from
+// `config_dir`/policy.toml, no user layer, the project layer above `cwd`;
+// nothing from the environment or the home.
+Sources SandboxSources(std::string_view config_dir, std::string_view cwd);
 
 // A protected install: the system layer from `config_dir`/policy.toml
 // (root-owned), the user layer of the account `uid` (its home from the
@@ -185,6 +204,14 @@ Verdict Decide(std::vector<Action> actions);
 
 // For input that could not be understood at all: held, with the reason.
 Verdict FailClosed(std::string reason);
+
+// A component that knows more than the text shows (the PostgreSQL proxy,
+// which counted the rows a DELETE touches) raises a verdict to `minimum`,
+// never lowers it, and says why in `detail`. When that raises an allow, the
+// allow's words ("low impact: ...") no longer hold: the reason becomes what
+// is at stake, the detail first ("deletes 2,999 rows of public.orders (of
+// 8,000); DELETE of orders limited by its WHERE clause").
+void Raise(Verdict* verdict, std::optional<Decision> minimum, std::string_view detail);
 
 std::string_view ToString(LayerKind kind);
 bool ParseDecision(std::string_view text, Decision* out);

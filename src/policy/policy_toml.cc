@@ -317,7 +317,13 @@ Policy Load(const Sources& sources) {
   Policy policy = Builtin();
   if (!sources.error.empty()) policy.errors.push_back(sources.error);
   policy.lock_user = sources.user_tighten_only;
-  LoadFile(sources.system_path, LayerKind::kSystem, &policy);
+  if (sources.system_file) {
+    const LayerFile& file = *sources.system_file;
+    policy.errors.insert(policy.errors.end(), file.errors.begin(), file.errors.end());
+    if (file.present && file.errors.empty()) policy.layers.push_back(file.layer);
+  } else {
+    LoadFile(sources.system_path, LayerKind::kSystem, &policy);
+  }
   LoadFile(sources.user_path, LayerKind::kUser, &policy);
   if (!sources.project_dir.empty() && sources.project_dir[0] == '/') {
     // The nearest .dualkey.toml at or above the working directory, stopping
@@ -364,6 +370,22 @@ Policy Load(const Sources& sources) {
   return policy;
 }
 
+LayerFile ReadLayerFile(const std::string& path, LayerKind kind) {
+  LayerFile file;
+  file.path = path;
+  if (path.empty() || !FileExists(path)) return file;
+  file.present = true;
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream buffer;
+  if (in) buffer << in.rdbuf();
+  if (!in || in.bad()) {
+    file.errors.push_back(path + ": cannot be read");
+    return file;
+  }
+  ParseLayer(buffer.str(), kind, path, &file.layer, &file.errors);
+  return file;
+}
+
 Sources DefaultSources(std::string_view cwd, std::string_view home) {
   Result<install::Layout> layout = install::CurrentLayout();
   if (!layout.ok()) {
@@ -371,8 +393,16 @@ Sources DefaultSources(std::string_view cwd, std::string_view home) {
     sources.error = layout.status().message();
     return sources;
   }
+  if (!layout->sandbox_dir.empty()) return SandboxSources(layout->config_dir, cwd);
   if (layout->protected_install) return ProtectedSources(layout->config_dir, getuid(), cwd);
   return SingleUserSources(cwd, home);
+}
+
+Sources SandboxSources(std::string_view config_dir, std::string_view cwd) {
+  Sources sources;
+  sources.system_path = std::string(config_dir) + "/policy.toml";
+  sources.project_dir = std::string(cwd);
+  return sources;
 }
 
 Sources ProtectedSources(std::string_view config_dir, uid_t uid, std::string_view cwd) {

@@ -32,6 +32,7 @@ const LibPq& Api() {
     bind(l.connectdb, "PQconnectdb");
     bind(l.clear, "PQclear");
     bind(l.transaction_status, "PQtransactionStatus");
+    bind(l.set_notice_processor, "PQsetNoticeProcessor");
     l.loaded = all;
     return l;
   }();

@@ -26,6 +26,7 @@ struct LibPq {
   decltype(&::PQconnectdb) connectdb = nullptr;
   decltype(&::PQclear) clear = nullptr;
   decltype(&::PQtransactionStatus) transaction_status = nullptr;
+  decltype(&::PQsetNoticeProcessor) set_notice_processor = nullptr;
   bool loaded = false;  // false: libpq.so.5 is missing; every pointer may be null
 };
 

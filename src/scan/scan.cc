@@ -144,26 +144,36 @@ constexpr std::array<PlatformVar, 14> kPlatformVars = {{
     {"AWS_SECRET_ACCESS_KEY", "aws-secret-key", "AWS secret access key", "aws", ""},
 }};
 
+// The steps, one per line; the TOML is what to paste into gateway.toml as
+// it stands (tests load it with the gateway's own loader).
+std::string GatewayToml(std::string_view name, std::string_view base_url,
+                        std::string_view credential) {
+  return "     [[gateway.http.upstream]]\n     name = \"" + std::string(name) +
+         "\"\n     base_url = \"" + std::string(base_url) + "\"\n     credential = \"" +
+         std::string(credential) + "\"\n";
+}
+
 std::string GatewayMove(std::string_view upstream, std::string_view base_url,
                         std::string_view type = "bearer") {
-  return "echo \"$SECRET\" | dualkey gateway credential set " + std::string(upstream) + " --type " +
-         std::string(type) +
-         "   (or paste it on stdin); add to gateway.toml: [[gateway.http.upstream]] name = \"" +
-         std::string(upstream) + "\" base_url = \"" + std::string(base_url) + "\" credential = \"" +
-         std::string(upstream) +
-         "\"; give the agent `dualkey token add AGENT --scope http` and "
+  return "1. echo \"$SECRET\" | dualkey gateway credential set " + std::string(upstream) +
+         " --type " + std::string(type) +
+         "\n   (or paste it on stdin)\n"
+         "2. add to the gateway's config (STATE/gateway.toml):\n" +
+         GatewayToml(upstream, base_url, upstream) +
+         "3. give the agent a token (dualkey token add AGENT --scope http) and "
          "http://127.0.0.1:8787/" +
          std::string(upstream) +
-         "/ instead; then delete the secret from this file and rotate it (agents could read "
-         "it)";
+         "/ instead\n"
+         "4. delete the secret from this file and rotate it (agents could read it)";
 }
 
 std::string AwsMove() {
-  return "dualkey gateway credential set aws --type aws-sigv4 --region REGION --service SERVICE "
-         "(paste ACCESS_KEY_ID SECRET_ACCESS_KEY on stdin); add [[gateway.http.upstream]] "
-         "name = \"aws-SERVICE\" base_url = \"https://SERVICE.REGION.amazonaws.com\" "
-         "credential = \"aws\"; the gateway re-signs each request with SigV4; then delete the "
-         "key from this file and deactivate it in IAM (agents could read it)";
+  return "1. dualkey gateway credential set aws --type aws-sigv4 --region REGION --service "
+         "SERVICE\n   (paste ACCESS_KEY_ID SECRET_ACCESS_KEY on stdin)\n"
+         "2. add to the gateway's config (STATE/gateway.toml); it re-signs each request with "
+         "SigV4:\n" +
+         GatewayToml("aws-SERVICE", "https://SERVICE.REGION.amazonaws.com", "aws") +
+         "3. delete the key from this file and deactivate it in IAM (agents could read it)";
 }
 
 std::string DatabaseMove() {

@@ -20,6 +20,7 @@
 #include <nlohmann/json.hpp>
 #include <thread>
 
+#include "daemon/client.h"
 #include "hook/install.h"
 #include "hook/internal/process.h"
 #include "install/layout.h"
@@ -187,6 +188,30 @@ CheckResult CheckEnvironmentOverrides(const std::string& binary, const std::stri
   return check;
 }
 
+// What the daemon says about its system policy (SIGHUP reloads it).
+CheckResult DaemonPolicyCheck(const daemon::StatusReply& status) {
+  CheckResult check{"policy_reload", "the daemon's policy loaded without errors", true, "",
+                    "fix the file, then: sudo systemctl reload dualkey (or kill -HUP the daemon)"};
+  auto list = [](const std::vector<std::string>& errors) {
+    std::string text;
+    for (const std::string& e : errors) text += (text.empty() ? "" : "; ") + e;
+    return text;
+  };
+  const std::string path = status.policy_path.empty() ? "the system policy" : status.policy_path;
+  if (!status.policy_errors.empty()) {
+    check.ok = false;
+    check.detail = path + " does not load, so the daemon holds every destructive action: " +
+                   list(status.policy_errors);
+  } else if (status.policy_reload_failed_ms != 0) {
+    check.ok = false;
+    check.detail = "the daemon refused its last reload of " + path +
+                   " and keeps the previous policy in force: " + list(status.policy_reload_errors);
+  } else {
+    check.detail = path + " is in force";
+  }
+  return check;
+}
+
 }  // namespace
 
 int Doctor(const DoctorOptions& options, std::ostream& out, std::ostream& err) {
@@ -298,6 +323,11 @@ int Doctor(const DoctorOptions& options, std::ostream& out, std::ostream& err) {
       }
     }
     checks.push_back(check);
+  }
+  // The policy the daemon holds: a reload it refused, or errors in force.
+  if (!daemon_pid_text.empty()) {
+    Result<daemon::StatusReply> status = daemon::Client::ForLayout(loaded).DaemonStatus();
+    if (status.ok()) checks.push_back(DaemonPolicyCheck(*status));
   }
 
   // The hooks, as the agents run them, with a probe.

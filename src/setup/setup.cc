@@ -32,7 +32,8 @@ namespace {
 using nlohmann::json;
 namespace sys = internal;
 
-constexpr const char* kBinary = "/usr/local/bin/dualkey";
+constexpr const char* kDefaultBinary = "/usr/local/bin/dualkey";
+constexpr const char* kPackageBinary = "/usr/bin/dualkey";  // the Debian package's
 constexpr const char* kConfigDir = "/etc/dualkey";
 constexpr const char* kStateDir = "/var/lib/dualkey";
 constexpr const char* kRuntimeDir = "/run/dualkey";
@@ -159,7 +160,18 @@ bool UnknownOp(const json& reply) {
 class Setup {
  public:
   Setup(const Options& options, std::ostream& out, std::ostream& err)
-      : options_(options), out_(out), err_(err) {}
+      : options_(options),
+        out_(out),
+        err_(err),
+        binary_(InstalledBinary(options).empty() ? kDefaultBinary : InstalledBinary(options)) {}
+
+  // A package's binary, used in place: --installed-binary, or this very
+  // binary when it is the package's /usr/bin/dualkey.
+  static std::string InstalledBinary(const Options& options) {
+    if (!options.installed_binary.empty()) return options.installed_binary;
+    if (options.binary.empty() && SelfPath() == kPackageBinary) return kPackageBinary;
+    return "";
+  }
 
   int Run();
 
@@ -205,6 +217,9 @@ class Setup {
   const Options& options_;
   std::ostream& out_;
   std::ostream& err_;
+  // The binary hooks, units and the daemon run: /usr/local/bin/dualkey (a
+  // copy setup makes), or a package's /usr/bin/dualkey used in place.
+  const std::string binary_;
   json steps_ = json::array();
   int changes_ = 0;
   bool failed_ = false;
@@ -234,7 +249,7 @@ bool Setup::ResolveUsers() {
   daemon_user_ = options_.daemon_user;
   if (daemon_user_.empty()) daemon_user_ = record.value("daemon_user", "");
   if (daemon_user_.empty()) daemon_user_ = "dualkey";
-  if (name.empty() && !options_.remove && !options_.stop) {
+  if (name.empty() && !options_.remove && !options_.stop && !options_.system_only) {
     err_ << "dualkey setup: whose agents should dualkey guard? Run it with sudo from that "
             "user's shell (sudo dualkey setup), or name them: --user NAME\n";
     return false;
@@ -411,34 +426,46 @@ void Setup::StepPolicy() {
 }
 
 void Setup::StepBinary() {
+  if (!InstalledBinary(options_).empty()) {
+    // A package installed it (dpkg's, root's): used where it is, never copied.
+    struct stat st {};
+    if (lstat(binary_.c_str(), &st) != 0 || !S_ISREG(st.st_mode) || st.st_uid != 0 ||
+        (st.st_mode & 022) != 0) {
+      Record("binary", "failed",
+             binary_ + " is not a root-owned file that only root can write: it cannot be trusted");
+      return;
+    }
+    Record("binary", "ok", binary_ + " (installed by the package, root's)");
+    return;
+  }
   source_binary_ = options_.binary.empty() ? SelfPath() : options_.binary;
   if (source_binary_.empty() || !Exists(source_binary_)) {
     Record("binary", "failed", "cannot find the dualkey binary to install (--binary PATH)");
     return;
   }
-  if (source_binary_ == kBinary) {
-    Record("binary", "ok", std::string(kBinary) + " (running it)");
+  if (source_binary_ == binary_.c_str()) {
+    Record("binary", "ok", std::string(binary_.c_str()) + " (running it)");
     return;
   }
   struct stat st {};
-  const bool same = lstat(kBinary, &st) == 0 && S_ISREG(st.st_mode) && st.st_uid == 0 &&
-                    (st.st_mode & 022) == 0 && sys::SameContents(source_binary_, kBinary);
+  const bool same = lstat(binary_.c_str(), &st) == 0 && S_ISREG(st.st_mode) && st.st_uid == 0 &&
+                    (st.st_mode & 022) == 0 && sys::SameContents(source_binary_, binary_.c_str());
   if (same) {
-    Record("binary", "ok", std::string(kBinary) + " is this build (root's)");
+    Record("binary", "ok", std::string(binary_.c_str()) + " is this build (root's)");
     return;
   }
   if (options_.dry_run) {
     Record("binary", "would",
-           std::string(Exists(kBinary) ? "replace " : "install ") + kBinary + " with " +
+           std::string(Exists(binary_.c_str()) ? "replace " : "install ") + binary_.c_str() + " with " +
                source_binary_);
     binary_changed_ = true;
     return;
   }
   bool changed = false;
-  if (!Check("binary", sys::InstallBinary(source_binary_, kBinary, &changed))) return;
+  if (!Check("binary", sys::InstallBinary(source_binary_, binary_.c_str(), &changed))) return;
   binary_changed_ = changed;
   Record("binary", changed ? "done" : "ok",
-         std::string(changed ? "installed " : "") + kBinary +
+         std::string(changed ? "installed " : "") + binary_.c_str() +
              " (root's: the agent cannot replace it, and hooks outlive the clone)");
 }
 
@@ -473,7 +500,7 @@ void Setup::StepInstallFile() {
          "protected mode on: clients take paths from here and ignore DUALKEY_*/XDG_*");
   // What --remove needs to know even when run without sudo's SUDO_USER.
   json record{
-      {"user", user_ ? user_->name : ""}, {"daemon_user", daemon_user_}, {"binary", kBinary}};
+      {"user", user_ ? user_->name : ""}, {"daemon_user", daemon_user_}, {"binary", binary_.c_str()}};
   bool ignored = false;
   (void)sys::WriteFileAtomically(kSetupRecord, record.dump(2) + "\n", 0, 0, 0644, &ignored);
 }
@@ -535,7 +562,7 @@ bool Setup::StartDirect() {
             "--no-new-privs",
             "--"};
   }
-  for (const char* arg : {kBinary, "serve", "--state", kStateDir, "--socket", kSocket})
+  for (const char* arg : {binary_.c_str(), "serve", "--state", kStateDir, "--socket", kSocket})
     argv.push_back(arg);
   std::vector<char*> args;
   for (std::string& a : argv) args.push_back(a.data());
@@ -584,7 +611,7 @@ bool Setup::StartDirect() {
           setresuid(daemon_->uid, daemon_->uid, daemon_->uid) != 0 ||
           prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0)
         _exit(126);
-      execve(kBinary, args.data(), const_cast<char* const*>(envp.data()));
+      execve(binary_.c_str(), args.data(), const_cast<char* const*>(envp.data()));
     } else {
       // setpriv is found through PATH; the daemon itself is an absolute path.
       for (const char* dir : {"/usr/bin/setpriv", "/bin/setpriv", "/usr/sbin/setpriv"})
@@ -694,7 +721,7 @@ void Setup::StepDaemon() {
   const sys::Peer peer = sys::SocketPeer(kSocket);
   if (pid && sys::ProcessAlive(*pid) && sys::ProcessUid(*pid) == daemon_->uid) {
     const std::string exe = sys::ProcessExe(*pid);
-    const bool current = exe == kBinary && !binary_changed_;
+    const bool current = exe == binary_.c_str() && !binary_changed_;
     std::string error;
     if (current && peer.connected && peer.uid == daemon_->uid &&
         AskDaemon(*daemon_, daemon_user_, json{{"op", "status"}}, &error, 2000)) {
@@ -779,7 +806,7 @@ void Setup::StepHooks() {
   for (hook::Agent agent : agents_) {
     hook::InstallRequest request;
     request.agent = agent;
-    request.binary = kBinary;
+    request.binary = binary_.c_str();
     request.config_path = hook::ManagedConfigPath(agent);
     request.dry_run = options_.dry_run;
     request.timestamp = stamp;
@@ -823,7 +850,7 @@ void Setup::StepHooks() {
         for (hook::Agent agent : agents) {
           hook::InstallRequest request;
           request.agent = agent;
-          request.binary = kBinary;
+          request.binary = binary_.c_str();
           request.home = user_->home;
           request.dry_run = options.dry_run;
           request.uninstall = options.remove;
@@ -1071,7 +1098,7 @@ void Setup::StopDaemon(const char* step) {
   // that user (or a dualkey binary) is stopped on its word.
   if (pid && sys::ProcessAlive(*pid) &&
       ((daemon_ && sys::ProcessUid(*pid) == daemon_->uid) ||
-       sys::ProcessExe(*pid).starts_with(kBinary)))
+       sys::ProcessExe(*pid).starts_with(binary_.c_str())))
     pids.push_back(*pid);
   // With --remove, nothing of the daemon user may be left running.
   if (daemon_ && !options_.stop)
@@ -1145,13 +1172,15 @@ int Setup::Remove() {
       Record(dir, "done", "removed (empty)");
   // The binary.
   struct stat st {};
-  if (lstat(kBinary, &st) == 0 && S_ISREG(st.st_mode) && st.st_uid == 0) {
+  if (!InstalledBinary(options_).empty()) {
+    Record(binary_, "ok", "kept (the package removes it)");
+  } else if (lstat(binary_.c_str(), &st) == 0 && S_ISREG(st.st_mode) && st.st_uid == 0) {
     if (options_.dry_run) {
-      Record(kBinary, "would", "remove");
-    } else if (unlink(kBinary) == 0) {
-      Record(kBinary, "done", "removed");
+      Record(binary_.c_str(), "would", "remove");
+    } else if (unlink(binary_.c_str()) == 0) {
+      Record(binary_.c_str(), "done", "removed");
     } else {
-      Record(kBinary, "failed", std::strerror(errno));
+      Record(binary_.c_str(), "failed", std::strerror(errno));
     }
   }
   // /run/dualkey: the socket and the pid file.
@@ -1260,6 +1289,16 @@ int Setup::Run() {
   if (failed_) return Finish(0);
   StepInstallFile();
   if (failed_) return Finish(0);
+  if (options_.system_only) {
+    // A package's maintainer script: the system part only. Under systemd the
+    // package's own units run the daemon; elsewhere it is started here.
+    if (systemd_)
+      Record("daemon", "skipped", "the package's dualkey.service runs it");
+    else
+      StepDaemon();
+    if (!failed_ && !systemd_) StepAuditKey();
+    return Finish(0);
+  }
   StepDaemon();
   if (!failed_) StepAuditKey();
   StepHooks();

@@ -35,6 +35,12 @@ struct Options {
   bool json = false;
   bool no_doctor = false;
   std::string binary;  // the binary to install; default: this one
+  // For a package's maintainer scripts: the system part only (user,
+  // directories, policy, install file; the daemon where systemd does not
+  // run it), no hooks, approver or doctor; and the binary the package
+  // installed, used in place (never copied to /usr/local/bin).
+  bool system_only = false;
+  std::string installed_binary;
 };
 
 // Exit status: 0 done (or nothing to do) and doctor found every protection

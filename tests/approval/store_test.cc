@@ -693,6 +693,56 @@ TEST_P(StoreTest, AuditSealsAreRememberedPerLog) {
   EXPECT_EQ(seal.public_key, std::string(64, 'f'));
 }
 
+// Items (passkeys, challenges, what a hold shows): taken once, counters
+// advanced only from the value read, expired ones gone.
+TEST_P(StoreTest, ItemsAreTakenOnceAndCountersAdvanceOnlyFromWhatWasRead) {
+  std::string error;
+  Item challenge{"challenge", "n1", "alice", "request:ap_1", 0, kNow + kMinute};
+  ASSERT_TRUE(store_->PutItem(challenge, false, kNow, &error)) << error;
+  EXPECT_FALSE(store_->PutItem(challenge, false, kNow, &error));
+  EXPECT_EQ(error, "exists");
+  Item got;
+  bool found = false;
+  ASSERT_TRUE(store_->TakeItem("challenge", "n1", kNow, &got, &found, &error)) << error;
+  EXPECT_TRUE(found);
+  EXPECT_EQ(got.owner, "alice");
+  EXPECT_EQ(got.value, "request:ap_1");
+  ASSERT_TRUE(store_->TakeItem("challenge", "n1", kNow, &got, &found, &error)) << error;
+  EXPECT_FALSE(found) << "taken once, never twice";
+
+  Item expired{"challenge", "n2", "alice", "x", 0, kNow + kMinute};
+  ASSERT_TRUE(store_->PutItem(expired, false, kNow, &error)) << error;
+  ASSERT_TRUE(store_->TakeItem("challenge", "n2", kNow + 2 * kMinute, &got, &found, &error));
+  EXPECT_FALSE(found) << "an expired challenge cannot be taken";
+
+  Item passkey{"passkey", "cred", "alice", "{}", 5, 0};
+  ASSERT_TRUE(store_->PutItem(passkey, false, kNow, &error)) << error;
+  bool advanced = false;
+  ASSERT_TRUE(store_->AdvanceItemCounter("passkey", "cred", 4, 9, &advanced, &error));
+  EXPECT_FALSE(advanced);
+  ASSERT_TRUE(store_->AdvanceItemCounter("passkey", "cred", 5, 6, &advanced, &error));
+  EXPECT_TRUE(advanced);
+  ASSERT_TRUE(store_->GetItem("passkey", "cred", kNow, &got, &found, &error));
+  EXPECT_EQ(got.counter, 6);
+  std::vector<Item> list;
+  ASSERT_TRUE(store_->ListItems("passkey", "bob", kNow, &list, &error));
+  EXPECT_TRUE(list.empty());
+  ASSERT_TRUE(store_->ListItems("passkey", "", kNow, &list, &error));
+  EXPECT_EQ(list.size(), 1u);
+}
+
+TEST_P(StoreTest, AHoldKeepsItsDetailsBesideIt) {
+  Request request = Held("rm -rf /srv/a");
+  request.details = R"({"actions":[]})";
+  Request stored = MustHold(request);
+  Item got;
+  bool found = false;
+  std::string error;
+  ASSERT_TRUE(store_->GetItem("hold", stored.id, kNow, &got, &found, &error)) << error;
+  ASSERT_TRUE(found);
+  EXPECT_EQ(got.value, request.details);
+}
+
 INSTANTIATE_TEST_SUITE_P(Backends, StoreTest,
                          ::testing::Values(Backend::kSqlite, Backend::kPostgres),
                          [](const ::testing::TestParamInfo<Backend>& info) {

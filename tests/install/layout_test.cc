@@ -85,5 +85,51 @@ TEST_F(LayoutTest, AnUnknownDaemonUserOrBadTomlIsAnError) {
       LoadLayout(Write("c.toml", "[daemon]\nuser = \"root\"\nsocket = \"rel.sock\"\n")).ok());
 }
 
+// A sandbox is the demo's own dualkey: every path under its directory,
+// whatever the environment says.
+TEST_F(LayoutTest, ASandboxTakesNothingFromTheEnvironment) {
+  setenv("DUALKEY_SOCKET", "/tmp/elsewhere.sock", 1);
+  setenv("DUALKEY_STATE_DIR", "/tmp/elsewhere", 1);
+  Result<Layout> machine = LoadLayout(dir_ + "/missing.toml");
+  ASSERT_TRUE(machine.ok());
+  Result<Layout> sandbox = SandboxFor(machine, "/srv/demo", SandboxUse::kDecides, false);
+  ASSERT_TRUE(sandbox.ok()) << sandbox.status().ToString();
+  EXPECT_FALSE(sandbox->protected_install);
+  EXPECT_EQ(sandbox->sandbox_dir, "/srv/demo");
+  EXPECT_EQ(sandbox->state_dir, "/srv/demo/state");
+  EXPECT_EQ(sandbox->socket_path, "/srv/demo/state/dualkey.sock");
+  EXPECT_EQ(sandbox->config_dir, "/srv/demo/etc");
+  EXPECT_FALSE(SandboxFor(machine, "relative/dir", SandboxUse::kDecides, false).ok());
+  unsetenv("DUALKEY_SOCKET");
+  unsetenv("DUALKEY_STATE_DIR");
+}
+
+// On a protected install a sandbox could take a hook to a daemon the agent
+// runs: only the demo's own processes, and the commands that answer a
+// sandbox's daemon, may use one. A broken install counts as protected.
+TEST_F(LayoutTest, OnAProtectedInstallOnlyTheDemosProcessesMayDecideInASandbox) {
+  Layout installed;
+  installed.protected_install = true;
+  const Result<Layout> machine = installed;
+  Result<Layout> refused = SandboxFor(machine, "/home/u/evil", SandboxUse::kDecides, false);
+  ASSERT_FALSE(refused.ok());
+  EXPECT_TRUE(refused.status().Is(Status::Code::kPermissionDenied));
+  EXPECT_NE(refused.status().message().find("dualkey demo"), std::string::npos);
+  EXPECT_TRUE(SandboxFor(machine, "/home/u/demo", SandboxUse::kDecides, true).ok());
+  EXPECT_TRUE(SandboxFor(machine, "/home/u/demo", SandboxUse::kAnswers, false).ok());
+  const Result<Layout> broken = Status::PermissionDenied("install file writable by others");
+  EXPECT_FALSE(SandboxFor(broken, "/home/u/evil", SandboxUse::kDecides, false).ok());
+}
+
+TEST_F(LayoutTest, OnlyCommandsThatAnswerASandboxsDaemonAreAnswers) {
+  for (const char* answers : {"pending", "approve", "deny", "watch", "breaker", "audit", "vault"})
+    EXPECT_EQ(SandboxUseOf(answers), SandboxUse::kAnswers) << answers;
+  for (const char* decides : {"hook", "check", "mcp", "pg-proxy", "gateway", "serve", "policy",
+                              "install", "doctor", "demo", "--help", ""})
+    EXPECT_EQ(SandboxUseOf(decides), SandboxUse::kDecides) << decides;
+  // This test binary was not started by `dualkey demo`.
+  EXPECT_FALSE(StartedByDemo());
+}
+
 }  // namespace
 }  // namespace dualkey::install

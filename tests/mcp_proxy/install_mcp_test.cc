@@ -88,8 +88,18 @@ TEST_F(InstallMcp, ClaudeWrapsUserAndProjectServersIdempotentlyAndUninstallResto
   EXPECT_EQ(Backups(config), 1);
   EXPECT_NE(second.out.find("already wrapped"), std::string::npos) << second.out;
 
-  ASSERT_EQ(Run(hook::Agent::kClaude, /*uninstall=*/true).exit_code, 0);
+  EXPECT_NE(first.out.find("through dualkey. Undo: dualkey install mcp --client claude "
+                           "--uninstall"),
+            std::string::npos)
+      << first.out;
+
+  hook::CommandOutput removed = Run(hook::Agent::kClaude, /*uninstall=*/true);
+  ASSERT_EQ(removed.exit_code, 0);
   EXPECT_EQ(ojson::parse(ReadAll(config)), ojson::parse(original));
+  // Uninstalling says what it did, not the install's message.
+  EXPECT_NE(removed.out.find("directly again"), std::string::npos) << removed.out;
+  EXPECT_EQ(removed.out.find("through dualkey"), std::string::npos) << removed.out;
+  EXPECT_EQ(removed.out.find("Undo:"), std::string::npos) << removed.out;
 }
 
 TEST_F(InstallMcp, CursorAndGeminiProjectConfigsAndDryRun) {

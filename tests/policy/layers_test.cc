@@ -53,6 +53,17 @@ Decision DecideOne(const Policy& policy, Action action, std::string agent = "") 
   return Decide(policy, {std::move(action)}, Subject{std::move(agent)}).decision;
 }
 
+// A user's rule that allows says so, with where it is.
+TEST_F(PolicyFiles, AnAllowByAUsersRuleNamesIt) {
+  Write("home/.config/dualkey/policy.toml",
+        "[[rules]]\nname = \"scratch\"\nclass = \"fs.delete.*\"\ndecision = \"allow\"\n");
+  Verdict verdict = Decide(LoadHere(), {Act("fs.delete.recursive", Severity::kHigh)}, {});
+  ASSERT_EQ(verdict.decision, Decision::kAllow);
+  EXPECT_NE(verdict.reason.find("allowed by the user policy's rule 'scratch' ("), std::string::npos)
+      << verdict.reason;
+  EXPECT_NE(verdict.reason.find("reason of fs.delete.recursive"), std::string::npos);
+}
+
 TEST_F(PolicyFiles, NoFilesMeansBuiltinDefaults) {
   Policy policy = LoadHere();
   EXPECT_TRUE(policy.errors.empty());

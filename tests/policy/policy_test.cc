@@ -52,6 +52,49 @@ TEST(DefaultPolicy, DiskWipesNeedTwoHumans) {
   EXPECT_EQ(Decide({Make("disk.format", Severity::kCritical)}).decision, Decision::kHold2);
 }
 
+// An allow's reason is true of every class: a bounded DELETE is small, not
+// "disposable data".
+TEST(DefaultPolicy, AnAllowSaysWhyInWordsThatHoldForEveryClass) {
+  Action bounded = Make("db.write.bounded", Severity::kLow);
+  bounded.reason = "DELETE of orders limited by its WHERE clause";
+  Verdict verdict = Decide({bounded});
+  ASSERT_EQ(verdict.decision, Decision::kAllow);
+  EXPECT_EQ(verdict.reason, "low impact: DELETE of orders limited by its WHERE clause");
+  EXPECT_EQ(verdict.reason.find("disposable"), std::string::npos);
+  EXPECT_EQ(Decide({Make("read.only", Severity::kNone)}).reason, "nothing destructive found");
+}
+
+// The PostgreSQL proxy counted the rows: the hold's reason says what is at
+// stake, not why the statement alone would have passed.
+TEST(DefaultPolicy, ARaisedAllowSaysWhatIsAtStake) {
+  Action bounded = Make("db.write.bounded", Severity::kLow);
+  bounded.reason = "DELETE of orders limited by its WHERE clause";
+  Verdict verdict = Decide({bounded});
+  Raise(&verdict, Decision::kHold, "deletes 2,999 rows of public.orders (of 8,000)");
+  EXPECT_EQ(verdict.decision, Decision::kHold);
+  EXPECT_EQ(verdict.reason,
+            "deletes 2,999 rows of public.orders (of 8,000); DELETE of orders limited by its "
+            "WHERE clause");
+  EXPECT_EQ(verdict.reason.find("low impact"), std::string::npos);
+
+  // Already held: the detail is added, the decision never lowered.
+  Verdict held = Decide({Make("db.drop", Severity::kCritical)});
+  Raise(&held, Decision::kAllow, "drops 3 tables");
+  EXPECT_EQ(held.decision, Decision::kHold);
+  EXPECT_EQ(held.reason, "because db.drop (drops 3 tables)");
+  Verdict untouched = Decide({bounded});
+  Raise(&untouched, std::nullopt, "");
+  EXPECT_EQ(untouched.decision, Decision::kAllow);
+
+  // A "snapshot" hold raised to a hold: the caller knows more, so no
+  // snapshot may stand in for the human any more.
+  Verdict snapshot = Decide({Make("db.delete.unbounded", Severity::kHigh)});
+  ASSERT_TRUE(snapshot.snapshot);
+  Raise(&snapshot, Decision::kHold, "deletes 2,999 rows of public.orders (of 8,000)");
+  EXPECT_EQ(snapshot.decision, Decision::kHold);
+  EXPECT_FALSE(snapshot.snapshot);
+}
+
 TEST(DefaultPolicy, FailClosedHolds) {
   Verdict verdict = FailClosed("state unreachable");
   EXPECT_EQ(verdict.decision, Decision::kHold);

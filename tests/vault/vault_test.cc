@@ -163,6 +163,17 @@ SnapshotMeta Meta(const std::string& action = "rm -rf data") {
   return meta;
 }
 
+// No vault at all is exit status 2 for every command that needs one, as
+// docs/vault.md says; the message says how to make one.
+TEST_F(VaultTest, NoVaultIsExitStatusTwo) {
+  for (const char* command : {"ls", "ls --json", "show latest", "restore latest", "verify",
+                              "put /etc/hostname", "prune --totp 000000"}) {
+    Output run = Sh(Cli(command));
+    EXPECT_EQ(run.status, 2) << command << ": " << run.out;
+    EXPECT_NE(run.out.find("dualkey vault init"), std::string::npos) << command << ": " << run.out;
+  }
+}
+
 TEST_F(VaultTest, RoundTripOfAnOddTree) {
   fs::path d = root_ / "data";
   fs::create_directories(d / "sub dir" / "deeper");

@@ -42,7 +42,8 @@ void AddApprovalOps(Dispatcher& dispatcher, Core& core) {
     json fields{{"approval_id", r.id},
                 {"by", request.approver},
                 {"reason", r.deny_reason},
-                {"agent", r.agent}};
+                {"agent", r.agent},
+                {"held_ms", Core::NowMs() - r.created_ms}};
     PutText(fields, "input", r.input);
     core.Record("denial", std::move(fields), &peer);
     return ToJson(ApprovalReply{ToApproval(r)});
@@ -56,6 +57,12 @@ void AddStatusOps(Dispatcher& dispatcher, Core& core) {
     reply.socket = core.options().socket_path;
     reply.protected_install = core.layout().protected_install;
     reply.uid = static_cast<std::int64_t>(geteuid());
+    const json policy = core.system_policy().StatusJson();
+    reply.policy_path = policy.value("path", "");
+    reply.policy_loaded_ms = policy.value("loaded_ms", std::int64_t{0});
+    reply.policy_errors = policy.value("errors", std::vector<std::string>{});
+    reply.policy_reload_failed_ms = policy.value("reload_failed_ms", std::int64_t{0});
+    reply.policy_reload_errors = policy.value("reload_errors", std::vector<std::string>{});
     return ToJson(reply);
   });
 }

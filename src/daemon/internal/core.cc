@@ -11,6 +11,7 @@
 #include "base/json_text.h"
 #include "daemon/internal/line_io.h"
 #include "daemon/protocol.h"
+#include "policy/policy.h"
 
 namespace dualkey::daemon::internal {
 
@@ -34,7 +35,9 @@ Core::Core(ServeOptions options, install::Layout layout, std::unique_ptr<approva
       layout_(std::move(layout)),
       store_(std::move(store)),
       log_(std::move(log)),
-      own_uid_(geteuid()) {}
+      own_uid_(geteuid()),
+      system_policy_(layout_.protected_install ? layout_.config_dir + "/policy.toml"
+                                               : policy::SingleUserSources("", "").system_path) {}
 
 Peer Core::UnixPeer(pid_t pid, uid_t uid, gid_t gid) const {
   Peer peer;
@@ -58,17 +61,42 @@ bool Core::Record(std::string_view kind, json fields, const Peer* peer,
   fields["time_ms"] = NowMs();
   if (peer != nullptr) fields["peer"] = peer->ToJson();
   std::string error;
+  const auto started = std::chrono::steady_clock::now();
   const bool durable = log_->Append(audit::Record{std::string(kind), base::JsonDump(fields)},
                                     &error, durability) != 0;
-  if (!durable && !options_.quiet)
+  metrics_.ObserveAuditWrite(
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count(), durable);
+  if (durable) metrics_.OnRecord(kind, fields);
+  if (!durable && options_.on_event)
+    options_.on_event("audit_append_failed",
+                      json{{"event_kind", std::string(kind)}, {"why", error}});
+  else if (!durable && !options_.quiet)
     std::cerr << "dualkey serve: audit append failed: " << error << "\n";
   if (!durable && failure != nullptr) *failure = error;
+  if (options_.on_event) options_.on_event(kind, fields);
+  for (const Observing& o : observers_)
+    for (const std::string& k : o.kinds)
+      if (k == kind) o.observer(kind, fields);
   // Most of the time nobody watches: do not encode the event twice for no one.
   if (watching_.load(std::memory_order_relaxed) > 0) {
     fields["event"] = std::string(kind);
     Broadcast(EncodeLine(fields));
   }
   return durable;
+}
+
+void Core::Observe(std::vector<std::string> kinds, Observer observer) {
+  observers_.push_back(Observing{std::move(kinds), std::move(observer)});
+}
+
+void Core::SetWebOrigin(std::string origin) {
+  std::lock_guard lock(web_mutex_);
+  web_origin_ = std::move(origin);
+}
+
+std::string Core::web_origin() const {
+  std::lock_guard lock(web_mutex_);
+  return web_origin_;
 }
 
 void Core::Subscribe(int fd) {

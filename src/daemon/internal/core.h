@@ -23,6 +23,8 @@
 #include "audit/audit.h"
 #include "base/status.h"
 #include "daemon/daemon.h"
+#include "daemon/internal/metrics.h"
+#include "daemon/internal/system_policy.h"
 #include "install/layout.h"
 
 namespace dualkey::daemon::internal {
@@ -53,6 +55,10 @@ class Core {
   const install::Layout& layout() const { return layout_; }
   approval::Store& store() { return *store_; }
   audit::Log& log() { return *log_; }
+  // The system policy layer, read at start and on reload (SIGHUP).
+  SystemPolicy& system_policy() { return system_policy_; }
+  // Counters fed by every audit record; served at GET /metrics.
+  Metrics& metrics() { return metrics_; }
 
   // A peer on the Unix socket, with `admin` decided.
   Peer UnixPeer(pid_t pid, uid_t uid, gid_t gid) const;
@@ -72,6 +78,18 @@ class Core {
   void Subscribe(int fd);
   void Unsubscribe(int fd);
 
+  // In-process observers (the page's live view, the webhook notifier) get
+  // each audited event of the kinds they name, after it was recorded. Add
+  // them before the daemon serves; they must be quick and never block (the
+  // decision path calls them).
+  using Observer = std::function<void(std::string_view kind, const nlohmann::json& fields)>;
+  void Observe(std::vector<std::string> kinds, Observer observer);
+
+  // The origin the approver's page is served at (passkeys are bound to it);
+  // set once the HTTP listener knows its port. Empty: no page.
+  void SetWebOrigin(std::string origin);
+  std::string web_origin() const;
+
   static std::int64_t NowMs();
 
  private:
@@ -82,9 +100,18 @@ class Core {
   std::unique_ptr<approval::Store> store_;
   std::unique_ptr<audit::Log> log_;
   const uid_t own_uid_;
+  SystemPolicy system_policy_;
+  Metrics metrics_;
   std::mutex watch_mutex_;
   std::vector<int> watchers_;
   std::atomic<int> watching_{0};
+  struct Observing {
+    std::vector<std::string> kinds;
+    Observer observer;
+  };
+  std::vector<Observing> observers_;  // fixed before serving
+  mutable std::mutex web_mutex_;
+  std::string web_origin_;
 };
 
 // The op table. A handler returns its reply (with "ok": true) or a Status,
@@ -123,5 +150,7 @@ void AddDecisionOps(Dispatcher& dispatcher, DecisionPath& decisions);
 void AddApprovalOps(Dispatcher& dispatcher, Core& core);
 void AddBreakerOps(Dispatcher& dispatcher, Core& core, Breaker& breaker);
 void AddStatusOps(Dispatcher& dispatcher, Core& core);
+// report: decisions the proxies, the gateway and the MCP proxy made on their own (report.cc).
+void AddReportOps(Dispatcher& dispatcher, Core& core);
 
 }  // namespace dualkey::daemon::internal

@@ -2,6 +2,9 @@
 
 #include <cstdlib>
 
+#include "base/json_text.h"
+#include "daemon/reporter.h"
+#include "daemon/internal/hold_details.h"
 #include "guard/guard.h"
 
 namespace dualkey::daemon::internal {
@@ -84,6 +87,8 @@ json DecisionPath::ActionFields(const ActionRef& action, const std::string& agen
 
 policy::Policy DecisionPath::PolicyFor(const Peer& peer, const CheckRequest& request) const {
   const install::Layout& layout = core_.layout();
+  if (!layout.sandbox_dir.empty())
+    return policy::Load(policy::SandboxSources(layout.config_dir, request.action.cwd));
   if (layout.protected_install) {
     // Loosening comes from root-owned files only: the system layer; the
     // caller's own user layer (found from its uid, not from anything it
@@ -92,9 +97,12 @@ policy::Policy DecisionPath::PolicyFor(const Peer& peer, const CheckRequest& req
         layout.config_dir, peer.via == Peer::Via::kUnix ? peer.uid : static_cast<uid_t>(-1),
         request.action.cwd);
     if (const char* labels = std::getenv("DUALKEY_ENV")) sources.env_labels = labels;
+    sources.system_file = core_.system_policy().Current();
     return policy::Load(sources);
   }
-  return policy::Load(policy::SingleUserSources(request.action.cwd, request.home));
+  policy::Sources sources = policy::SingleUserSources(request.action.cwd, request.home);
+  sources.system_file = core_.system_policy().Current();
+  return policy::Load(sources);
 }
 
 DecisionPath::Classified DecisionPath::Classify(const Peer& peer,
@@ -107,18 +115,13 @@ DecisionPath::Classified DecisionPath::Classify(const Peer& peer,
   r.home = request.home;
   r.file_operation = request.file_operation;
   Classified out;
-  out.verdict = guard::Check(r, PolicyFor(peer, request)).verdict;
+  guard::Result checked = guard::Check(r, PolicyFor(peer, request));
+  out.verdict = std::move(checked.verdict);
+  out.commands = std::move(checked.commands);
   // A trusted component (the PostgreSQL proxy, the HTTP gateway) can know
   // more than the text shows, such as the rows a DELETE would touch: it may
   // raise the decision, never lower it, and say why for the human.
-  if (request.min_decision && *request.min_decision > out.verdict.decision) {
-    out.verdict.decision = *request.min_decision;
-    out.verdict.observe_only = false;
-  }
-  // The caller knows more than the policy: no snapshot stands in.
-  if (request.min_decision && *request.min_decision >= Decision::kHold)
-    out.verdict.snapshot = false;
-  if (!request.detail.empty()) out.verdict.reason += " (" + request.detail + ")";
+  policy::Raise(&out.verdict, request.min_decision, request.detail);
   out.agent = request.action.agent.empty() ? "unknown" : request.action.agent;
   return out;
 }
@@ -169,7 +172,8 @@ Result<CheckReply> DecisionPath::Check(const Peer& peer, const CheckRequest& req
   Classified c = Classify(peer, request);
   Verdict& verdict = c.verdict;
   const std::string& agent = c.agent;
-  const json fields = ActionFields(request.action, agent);
+  json fields = ActionFields(request.action, agent);
+  fields["class"] = base::ToValidUtf8(DecidingClass(verdict));
 
   bool frozen = false;
   std::string error;
@@ -306,6 +310,8 @@ Result<CheckReply> DecisionPath::Check(const Peer& peer, const CheckRequest& req
   pending.approvals_needed = verdict.decision == Decision::kHold2 ? 2 : 1;
   pending.created_ms = Core::NowMs();
   pending.expires_ms = pending.created_ms + core_.options().approval_ttl_seconds * 1000LL;
+  pending.details = HoldDetails(request, verdict, c.commands,
+                                peer.known ? static_cast<long long>(peer.uid) : -1);
   approval::Request stored;
   if (!core_.store().Hold(pending, &stored, &error))
     return Held(peer, fields, "the approval store failed: " + error);

@@ -15,6 +15,7 @@
 #include "daemon/internal/core.h"
 #include "daemon/protocol.h"
 #include "policy/policy.h"
+#include "shell/shell.h"
 #include "vault/vault.h"
 
 namespace dualkey::daemon::internal {
@@ -33,6 +34,7 @@ class DecisionPath {
  private:
   struct Classified {
     Verdict verdict;
+    std::vector<shell::ExecutedCommand> commands;  // what would run, for a hold's details
     std::string agent;  // "unknown" when none was given
     // approval::ActionHash of the action as this agent's.
     std::string Hash(const ActionRef& action) const;

@@ -59,18 +59,27 @@ int FreePort() {
   return port;
 }
 
-std::unique_ptr<Cluster> Cluster::Start(const std::string& dir, const std::string& password,
-                                        std::string* error) {
+bool TraversableByOthers(const std::string& path) {
+  for (fs::path p = fs::path(path); !p.empty(); p = p.parent_path()) {
+    struct stat st {};
+    if (stat(p.c_str(), &st) != 0 || (st.st_mode & S_IXOTH) == 0) return false;
+    if (p == p.root_path()) break;
+  }
+  return true;
+}
+
+std::unique_ptr<Cluster> Cluster::Start(const std::string& given_dir, const std::string& password,
+                                        const std::vector<std::string>& env, std::string* error) {
   std::unique_ptr<Cluster> cluster(new Cluster());
-  cluster->dir_ = dir;
+  std::string dir = given_dir;
   cluster->password_ = password;
+  cluster->env_ = env;
   cluster->bin_dir_ = FindPostgresBin();
   if (cluster->bin_dir_.empty()) {
     *error = "PostgreSQL is not installed (no initdb found; apt-get install postgresql)";
     return nullptr;
   }
   std::error_code ec;
-  fs::create_directories(dir, ec);
   if (geteuid() == 0) {
     // initdb and postgres refuse to run as root.
     passwd* nobody = getpwnam("nobody");
@@ -80,18 +89,36 @@ std::unique_ptr<Cluster> Cluster::Start(const std::string& dir, const std::strin
     }
     cluster->uid_ = static_cast<int>(nobody->pw_uid);
     cluster->gid_ = static_cast<int>(nobody->pw_gid);
-    if (chown(dir.c_str(), nobody->pw_uid, nobody->pw_gid) != 0) {
+    if (!TraversableByOthers(fs::path(dir).parent_path().string())) {
+      // Opening the user's directories to everyone would outlive the demo:
+      // a private directory of the demo's own where nobody can reach it.
+      std::string made;
+      for (const char* base : {"/tmp", "/var/tmp", "/dev/shm"}) {
+        if (!TraversableByOthers(base)) continue;
+        std::string pattern = std::string(base) + "/dualkey-demo-pg-XXXXXX";
+        if (mkdtemp(pattern.data()) != nullptr) {
+          made = pattern;
+          break;
+        }
+      }
+      if (made.empty()) {
+        *error = "running as root, PostgreSQL must run as user nobody, who cannot reach " + dir +
+                 " (a directory above it is not o+x) and there is no /tmp to use instead; run "
+                 "the demo as an ordinary user, or with --dir where others may pass";
+        return nullptr;
+      }
+      cluster->private_dir_ = made;
+      dir = made;
+    }
+    fs::create_directories(dir, ec);
+    if (chown(dir.c_str(), nobody->pw_uid, nobody->pw_gid) != 0 || chmod(dir.c_str(), 0700) != 0) {
       *error = "cannot hand " + dir + " to user nobody";
       return nullptr;
     }
-    // Every directory above must be traversable by nobody.
-    for (fs::path p = fs::path(dir).parent_path(); !p.empty() && p != p.root_path();
-         p = p.parent_path()) {
-      struct stat st {};
-      if (stat(p.c_str(), &st) == 0 && (st.st_mode & S_IXOTH) == 0)
-        chmod(p.c_str(), st.st_mode | S_IXOTH);
-    }
+  } else {
+    fs::create_directories(dir, ec);
   }
+  cluster->dir_ = dir;
   const std::string pwfile = dir + "/pwfile";
   {
     std::ofstream(pwfile) << password << "\n";
@@ -115,6 +142,8 @@ std::unique_ptr<Cluster> Cluster::Start(const std::string& dir, const std::strin
                "-E",
                "UTF8",
                "--locale=C"};
+  init.env = env;
+  init.inherit_env = false;
   init.run_as_uid = cluster->uid_;
   init.run_as_gid = cluster->gid_;
   init.cwd = dir;
@@ -141,6 +170,8 @@ std::unique_ptr<Cluster> Cluster::Start(const std::string& dir, const std::strin
                       " -c fsync=off -c full_page_writes=off"
                       " -c synchronous_commit=off",
                   "start"};
+    start.env = env;
+    start.inherit_env = false;
     start.run_as_uid = cluster->uid_;
     start.run_as_gid = cluster->gid_;
     start.cwd = dir;
@@ -153,13 +184,20 @@ std::unique_ptr<Cluster> Cluster::Start(const std::string& dir, const std::strin
 }
 
 Cluster::~Cluster() {
-  if (!running_) return;
-  SpawnOptions stop;
-  stop.argv = {bin_dir_ + "/pg_ctl", "-D", dir_ + "/data", "-m", "fast", "-w", "stop"};
-  stop.run_as_uid = uid_;
-  stop.run_as_gid = gid_;
-  stop.cwd = dir_;
-  Run(stop, "", 30000);
+  if (running_) {
+    SpawnOptions stop;
+    stop.argv = {bin_dir_ + "/pg_ctl", "-D", dir_ + "/data", "-m", "fast", "-w", "stop"};
+    stop.env = env_;
+    stop.inherit_env = false;
+    stop.run_as_uid = uid_;
+    stop.run_as_gid = gid_;
+    stop.cwd = dir_;
+    Run(stop, "", 30000);
+  }
+  if (!private_dir_.empty()) {
+    std::error_code ec;
+    fs::remove_all(private_dir_, ec);
+  }
 }
 
 std::string Cluster::Conninfo(const std::string& dbname) const {
@@ -173,7 +211,10 @@ RunResult Cluster::Tool(const std::string& program, const std::vector<std::strin
   options.argv = {bin_dir_ + "/" + program, "-h", "127.0.0.1", "-p",
                   std::to_string(port_),    "-U", "postgres"};
   options.argv.insert(options.argv.end(), args.begin(), args.end());
-  options.env = {"PGPASSWORD=" + password_, "PGCONNECT_TIMEOUT=10"};
+  options.env = env_;
+  options.env.push_back("PGPASSWORD=" + password_);
+  options.env.push_back("PGCONNECT_TIMEOUT=10");
+  options.inherit_env = false;
   return Run(options, input, timeout_ms);
 }
 

@@ -1,11 +1,16 @@
 // A throwaway PostgreSQL cluster for the demo: initdb in a directory,
 // password (SCRAM) authentication, started on a free loopback port. When the
-// demo runs as root, PostgreSQL runs as "nobody", since it refuses root.
+// demo runs as root, PostgreSQL runs as "nobody", since it refuses root; if
+// nobody cannot reach the directory (a parent without o+x, like /root), the
+// cluster goes into a private directory the demo makes under /tmp (0700,
+// nobody's) instead: the demo never changes the modes of directories it did
+// not create.
 #pragma once
 
 #include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "demo/internal/process.h"
 
@@ -14,10 +19,14 @@ namespace dualkey::demo::internal {
 class Cluster {
  public:
   // Creates and starts the cluster in `dir` with superuser `postgres` whose
-  // password is `password`. Null with `error` set when it cannot.
+  // password is `password`; its programs run with exactly the environment
+  // `env`. Null with `error` set when it cannot.
   static std::unique_ptr<Cluster> Start(const std::string& dir, const std::string& password,
-                                        std::string* error);
-  ~Cluster();  // stops the server (fast shutdown)
+                                        const std::vector<std::string>& env, std::string* error);
+  ~Cluster();  // stops the server (fast shutdown), removes a private directory
+
+  // Where the cluster's files are (`dir`, or the private directory).
+  const std::string& dir() const { return dir_; }
 
   int port() const { return port_; }
   const std::string& bin_dir() const { return bin_dir_; }
@@ -31,6 +40,8 @@ class Cluster {
  private:
   Cluster() = default;
   std::string dir_, bin_dir_, password_;
+  std::vector<std::string> env_;
+  std::string private_dir_;  // made by Start, removed by the destructor
   int port_ = 0;
   int uid_ = -1, gid_ = -1;
   bool running_ = false;
@@ -39,6 +50,10 @@ class Cluster {
 // Finds the directory holding initdb and pg_ctl ($DUALKEY_PG_BIN, then the
 // newest /usr/lib/postgresql/*/bin, then PATH). Empty when there is none.
 std::string FindPostgresBin();
+
+// Whether a user other than the owner may pass through every directory from
+// / down to `path` (all of them o+x).
+bool TraversableByOthers(const std::string& path);
 
 // A loopback TCP port nobody listens on right now.
 int FreePort();

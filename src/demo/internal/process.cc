@@ -34,7 +34,8 @@ namespace {
   for (const std::string& a : options.argv) argv.push_back(const_cast<char*>(a.c_str()));
   argv.push_back(nullptr);
   std::vector<char*> env;
-  for (char** e = environ; *e != nullptr; ++e) env.push_back(*e);
+  if (options.inherit_env)
+    for (char** e = environ; *e != nullptr; ++e) env.push_back(*e);
   for (const std::string& e : options.env) env.push_back(const_cast<char*>(e.c_str()));
   env.push_back(nullptr);
   execvpe(argv[0], argv.data(), env.data());

@@ -14,6 +14,7 @@ namespace dualkey::demo::internal {
 struct SpawnOptions {
   std::vector<std::string> argv;
   std::vector<std::string> env;  // extra "NAME=value" entries on top of ours
+  bool inherit_env = true;       // false: `env` is the whole environment
   std::string log_path;          // stdout and stderr go here ("" = /dev/null)
   std::string cwd;
   int run_as_uid = -1;  // drop to this user (and run_as_gid) before exec

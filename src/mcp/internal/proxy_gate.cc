@@ -1,5 +1,7 @@
 #include "mcp/internal/proxy_gate.h"
 
+#include <chrono>
+
 #include <iostream>
 
 #include "base/json_text.h"
@@ -117,7 +119,28 @@ Gate::Gate(GateConfig config, policy::Policy policy)
   // whose daemon is always asked (daemon::Client finds it).
   daemon::Client client = daemon::Client::ForThisProcess(
       daemon::ClientOptions{config_.socket_path, config_.daemon_timeout_ms});
-  if (!config_.socket_path.empty() || client.protected_install()) daemon_.emplace(client);
+  if (!config_.socket_path.empty() || client.protected_install()) {
+    daemon_.emplace(client);
+    reporter_ = std::make_unique<daemon::DecisionReporter>(
+        client, daemon::ReporterOptions{.source = "mcp_proxy"});
+  }
+}
+
+bool Gate::ReportLocal(const guard::Request& ask, const Verdict& verdict, Decision decision,
+                       bool forwarded, std::int64_t added_us, const std::string& reason) {
+  if (!reporter_) return true;  // no daemon: no log to write to
+  daemon::ReportedDecision d;
+  d.action.channel = Channel::kMcp;
+  d.action.input = ask.input;
+  d.action.cwd = ask.cwd;
+  d.action.agent = ask.agent;
+  d.decision = decision;
+  d.op_class = daemon::DecidingClass(verdict);
+  d.reason = reason;
+  d.forwarded = forwarded;
+  d.added_us = added_us;
+  const bool destructive = forwarded && daemon::AnyDestructive(verdict);
+  return reporter_->Report(std::move(d), destructive) || !destructive;
 }
 
 std::string Gate::ServerName() {
@@ -192,6 +215,7 @@ CallDecision Gate::DecideCall(const json& request, const std::string& session) {
   guard_request.cwd = config_.cwd;
   guard_request.home = config_.home;
   guard_request.agent = agent;
+  const auto deciding = std::chrono::steady_clock::now();
   Verdict verdict;
   try {
     verdict = guard::Check(guard_request, policy_).verdict;
@@ -202,8 +226,22 @@ CallDecision Gate::DecideCall(const json& request, const std::string& session) {
                       {}};
   }
   if (verdict.Enforced() == Decision::kAllow) {
-    Log("allow " + input);
-    decision.forward = true;
+    const auto added = std::chrono::duration_cast<std::chrono::microseconds>(
+        std::chrono::steady_clock::now() - deciding);
+    if (ReportLocal(guard_request, verdict, Decision::kAllow, /*forwarded=*/true,
+                    added.count())) {
+      Log("allow " + input);
+      decision.forward = true;
+      return decision;
+    }
+    // Nothing destroys without a record: held until the daemon takes it.
+    const std::string why =
+        "the policy allows it, but its decision cannot be recorded in the audit log now (the "
+        "dualkey daemon is unreachable or the audit queue is full)";
+    ReportLocal(guard_request, verdict, Decision::kHold, /*forwarded=*/false, -1, why);
+    Log("hold (audit unavailable) " + input);
+    decision.reply = HeldResult(id, "dualkey held this call: " + why + "; retry it later.",
+                                json{{"decision", "hold"}, {"reason", why}});
     return decision;
   }
 
@@ -230,6 +268,8 @@ CallDecision Gate::DecideCall(const json& request, const std::string& session) {
     const std::string error = reply.status().message();
     meta["daemon"] = "unreachable: " + error;
     Log("hold (daemon unreachable: " + error + ") " + input);
+    ReportLocal(guard_request, verdict, Decision::kHold, /*forwarded=*/false, -1,
+                "the daemon could not be reached: " + error);
     decision.reply = HeldResult(
         id,
         "dualkey held this call: " + verdict.reason +

@@ -7,6 +7,7 @@
 
 #include <cstddef>
 #include <map>
+#include <memory>
 #include <mutex>
 #include <nlohmann/json.hpp>
 #include <optional>
@@ -16,7 +17,9 @@
 #include <vector>
 
 #include "daemon/client.h"
+#include "daemon/reporter.h"
 #include "mcp/proxy.h"
+#include "guard/guard.h"
 #include "policy/policy.h"
 
 namespace dualkey::mcp::internal {
@@ -103,6 +106,11 @@ class Gate {
 
   std::string ServerName();
 
+  // Sends the decisions still queued for the daemon's audit log (at exit).
+  void FlushReports(int timeout_ms) {
+    if (reporter_) reporter_->Flush(timeout_ms);
+  }
+
  private:
   struct Session {
     std::map<std::string, nlohmann::json> annotations;  // tool -> annotations
@@ -118,11 +126,16 @@ class Gate {
   nlohmann::json HeldResult(const nlohmann::json& id, const std::string& text,
                             const nlohmann::json& meta);
   void Log(const std::string& line);
+  // A decision made here, not by the daemon, for its audit log. False when
+  // a destructive one cannot be recorded (the caller holds it).
+  bool ReportLocal(const guard::Request& ask, const Verdict& verdict, Decision decision,
+                   bool forwarded, std::int64_t added_us, const std::string& reason = "");
   void LearnFromResponse(const nlohmann::json& response, Session& session);
 
   std::string learned_server_name_;
   GateConfig config_;
   std::optional<daemon::Client> daemon_;  // none: no daemon configured
+  std::unique_ptr<daemon::DecisionReporter> reporter_;  // with a daemon
   policy::Policy policy_;
   std::mutex mutex_;  // sessions_ and config_.server_name
   std::map<std::string, Session> sessions_;

@@ -116,6 +116,7 @@ bool ContainsWord(std::string_view text, std::string_view lower_word) {
 bool Session::ForwardsNow(std::string_view raw,
                           const std::vector<std::int32_t>* /*parameter_types*/) {
   if (HasEncodingDependentEscape(raw)) return false;
+  const auto started = std::chrono::steady_clock::now();
   // The statement as the classifier reads it (sql_text.h): valid UTF-8.
   std::string storage;
   const std::string_view sql = SqlForClassification(raw, &storage);
@@ -129,7 +130,29 @@ bool Session::ForwardsNow(std::string_view raw,
                    !(BlastRadiusOn() && HasClass(*verdict, "db.write.bounded"));
   if (now && (HasClass(*verdict, "db.prepare") || HasClass(*verdict, "db.session")))
     RememberPrepared(sql);
+  if (now) {
+    const auto added = std::chrono::duration_cast<std::chrono::microseconds>(
+        std::chrono::steady_clock::now() - started);
+    if (!ReportLocal(sql, *verdict, Decision::kAllow, /*forwarded=*/true, added.count())) {
+      audit_refused_ = true;  // Decide holds it
+      return false;
+    }
+  }
   return now;
+}
+
+bool Session::ReportLocal(std::string_view sql, const Verdict& verdict, Decision decision,
+                          bool forwarded, std::int64_t added_us, const std::string& reason) {
+  if (!shared_.reporter) return true;
+  daemon::ReportedDecision d;
+  d.action = ActionOf(sql);
+  d.decision = decision;
+  d.op_class = daemon::DecidingClass(verdict);
+  d.reason = reason;
+  d.forwarded = forwarded;
+  d.added_us = added_us;
+  const bool destructive = forwarded && daemon::AnyDestructive(verdict);
+  return shared_.reporter->Report(std::move(d), destructive) || !destructive;
 }
 
 void Session::RememberPrepared(std::string_view sql) {
@@ -211,6 +234,17 @@ void Session::LogEvent(const std::string& event, const std::string& statement,
                {"statement", statement.substr(0, 2000)}});
 }
 
+// Allowed here after a closer look (under the blast-radius thresholds):
+// reported, or held when a destructive one cannot be recorded.
+Session::Outcome Session::AllowedHere(std::string_view sql, const Verdict& verdict) {
+  if (ReportLocal(sql, verdict, Decision::kAllow, /*forwarded=*/true, -1)) return Outcome{};
+  const std::string why =
+      "dualkey held this statement: the policy allows it, but its decision cannot be recorded in "
+      "the audit log now (the daemon is unreachable or the audit queue is full)";
+  ReportLocal(sql, verdict, Decision::kHold, /*forwarded=*/false, -1, why);
+  return Hold(kHeldCode, why, "Start `dualkey serve` (or wait for it) and send the statement again.");
+}
+
 Session::Outcome Session::Hold(const char* code, const std::string& message,
                                const std::string& hint) {
   Outcome o;
@@ -265,6 +299,15 @@ Task<Session::Outcome> Session::Decide(std::string_view raw,
   const bool reread = WasReread(raw, statement) ||
                       (!combined.empty() && combined.find(kLatin1Marker) != std::string::npos);
   const Verdict verdict = Classify(sql);  // a copy: what follows awaits
+  if (audit_refused_) {
+    audit_refused_ = false;
+    const std::string why =
+        "dualkey held this statement: the policy allows it, but its decision cannot be recorded "
+        "in the audit log now (the daemon is unreachable or the audit queue is full); reads "
+        "still run";
+    ReportLocal(sql, verdict, Decision::kHold, /*forwarded=*/false, -1, why);
+    co_return Hold(kHeldCode, why, "Start `dualkey serve` (or wait for it) and send the statement again.");
+  }
   std::string detail;
   std::vector<StatementShape> shapes;
   bool over_threshold = false;
@@ -279,7 +322,7 @@ Task<Session::Outcome> Session::Decide(std::string_view raw,
     over_threshold = true;
     detail = "the statement is not UTF-8, so the rows it touches cannot be estimated";
   } else if (verdict.Enforced() == Decision::kAllow) {
-    if (!(blast && HasClass(verdict, "db.write.bounded"))) co_return Outcome{};
+    if (!(blast && HasClass(verdict, "db.write.bounded"))) co_return AllowedHere(sql, verdict);
     shapes = AnalyseStatements(sql);
     for (const StatementShape& shape : shapes) {
       if (shape.kind != StatementShape::Kind::kDelete &&
@@ -293,7 +336,7 @@ Task<Session::Outcome> Session::Decide(std::string_view raw,
         detail += (detail.empty() ? "" : "; ") + estimate_detail;
       }
     }
-    if (!over_threshold) co_return Outcome{};
+    if (!over_threshold) co_return AllowedHere(sql, verdict);
   }
 
   // Held: first the facts. A statement that destroys nothing, or little
@@ -317,9 +360,11 @@ Task<Session::Outcome> Session::Decide(std::string_view raw,
   // (No structured bindings over co_await: GCC 12 destroys them twice.)
   DaemonAnswer answer = co_await AskDaemon(std::move(request));
   if (!answer.first) {
-    co_return Hold(kHeldCode,
-                   "dualkey held this statement: the dualkey daemon could not be reached (" +
-                       answer.second + ")",
+    const std::string why =
+        "dualkey held this statement: the dualkey daemon could not be reached (" + answer.second +
+        ")";
+    ReportLocal(sql, verdict, Decision::kHold, /*forwarded=*/false, -1, why);
+    co_return Hold(kHeldCode, why,
                    "Start `dualkey serve` (socket " + socket + ") and send the statement again.");
   }
   const daemon::CheckReply& reply = *answer.first;

@@ -985,6 +985,8 @@ int Run(const Options& options) {
   }
   shared.admission = std::make_unique<base::Admission>(
       base::Admission::Limits{max_clients, options.max_clients_per_address});
+  shared.reporter = std::make_unique<daemon::DecisionReporter>(
+      shared.daemon, daemon::ReporterOptions{.source = "pg_proxy"});
 
   try {
     if (!options.tls_cert.empty()) {
@@ -1061,6 +1063,10 @@ int Run(const Options& options) {
   for (int i = 1; i < threads; ++i) workers.emplace_back([&] { io.run(); });
   io.run();
   for (auto& t : workers) t.join();
+  // What is still queued for the audit log goes out before the exit.
+  if (shared.reporter && !shared.reporter->Flush(3000))
+    std::cerr << "dualkey pg-proxy: " << shared.reporter->stats().queued
+              << " decisions could not be sent to the daemon's audit log before exiting\n";
   return 0;
 }
 

@@ -23,6 +23,7 @@
 #include "shell/internal/output.h"
 #include "shell/internal/packs/packs.h"
 #include "shell/internal/parser.h"
+#include "shell/internal/path_names.h"
 #include "shell/internal/paths.h"
 #include "shell/shell.h"
 #include "sql/sql.h"
@@ -34,6 +35,7 @@ constexpr int kMaxNesting = 12;                        // wrappers and inner scr
 constexpr int kMaxDispatches = 4096;                   // commands classified for one input
 constexpr std::size_t kMaxCodeFileBytes = 256 * 1024;  // same as the parser's input limit
 constexpr std::size_t kMaxWrittenFiles = 256;
+constexpr std::size_t kMaxFactPaths = 8;  // deleted folders whose git facts one input reads
 
 // Every pack's commands, found by name. A hook process classifies a handful
 // of commands, so its first lookups scan the packs' tables in place (their
@@ -223,6 +225,45 @@ class Classifier final : public Context, public InvocationSink {
                           (tree.back() == '/' || key[tree.size()] == '/')))
         return true;
     return false;
+  }
+
+  bool CreatedHere(const Arg& path, std::string_view cwd, bool remote) override {
+    if (!path.known || remote || in_remote_) return false;
+    if (written_.empty() && unknown_trees_.empty() && created_dirs_.empty()) return false;
+    const std::string key = FileKey(path.text, cwd, false);
+    if (key.empty() || key[0] != '/') return false;
+    // Something there now was not made by the line.
+    struct stat st;
+    if (::lstat(key.c_str(), &st) == 0 || errno != ENOENT) return false;
+    auto related = [&](std::string_view other) {
+      return IsSameOrUnder(key, other) || IsSameOrUnder(other, key);
+    };
+    // Data moved in from elsewhere (mv, rsync --remove-source-files) would
+    // be lost with it.
+    for (const std::string& moved : moved_into_)
+      if (related(moved)) return false;
+    for (const std::string& dir : created_dirs_)
+      if (related(dir)) return true;
+    for (const std::string& tree : unknown_trees_)
+      if (related(tree)) return true;
+    for (const auto& [written, file] : written_)
+      if (related(written)) return true;
+    return false;
+  }
+
+  LossFacts LossFactsFor(std::string_view path) override {
+    if (auto it = loss_facts_.find(path); it != loss_facts_.end()) return it->second;
+    LossFacts facts;
+    if (loss_facts_.size() >= kMaxFactPaths) {
+      facts.outcome = LossFacts::Outcome::kUnreadable;
+      facts.note =
+          "git facts not read (more deleted folders than dualkey reads facts for), "
+          "judged by its name";
+    } else {
+      facts = ReadLossFacts(path);
+    }
+    loss_facts_.emplace(std::string(path), facts);
+    return facts;
   }
 
   CodeFile ReadCodeFile(const Arg& path, std::string_view cwd, bool remote) override {
@@ -479,6 +520,23 @@ class Classifier final : public Context, public InvocationSink {
     Remember(key, std::move(file));
   }
 
+  void RememberCreatedDir(const Arg& dir, const std::string& cwd) {
+    if (dir.known && !in_remote_ && created_dirs_.size() < kMaxWrittenFiles)
+      created_dirs_.push_back(FileKey(dir.text, cwd, false));
+  }
+
+  void RememberMovedInto(const Arg& destination, const std::string& cwd) {
+    if (in_remote_) return;
+    // An unknown destination may be anything the line created.
+    if (!destination.known) {
+      created_dirs_.clear();
+      unknown_trees_.clear();
+      return;
+    }
+    if (moved_into_.size() < kMaxWrittenFiles)
+      moved_into_.push_back(FileKey(destination.text, cwd, false));
+  }
+
   void RememberTree(const std::string& dir, const std::string& cwd) {
     if (unknown_trees_.size() < kMaxWrittenFiles)
       unknown_trees_.push_back(FileKey(dir, cwd, in_remote_));
@@ -546,10 +604,26 @@ class Classifier final : public Context, public InvocationSink {
     if (inv.argv.empty() || !inv.NameKnown()) return;
     const std::string_view name = inv.name();
     static constexpr std::string_view kWriters[] = {
-        "tee", "cp",   "mv",     "install", "ln", "rsync", "scp",  "curl", "wget", "dd",    "sort",
-        "tar", "gtar", "bsdtar", "unzip",   "7z", "7za",   "cpio", "git",  "rm",   "unlink"};
+        "tee",  "cp",   "mv",   "install", "ln",     "rsync",  "scp",   "curl",
+        "wget", "dd",   "sort", "tar",     "gtar",   "bsdtar", "unzip", "7z",
+        "7za",  "cpio", "git",  "rm",      "unlink", "mkdir"};
     if (std::find(std::begin(kWriters), std::end(kWriters), name) == std::end(kWriters)) return;
     std::span<const Arg> args = std::span<const Arg>(inv.argv).subspan(1);
+    if (name == "mkdir") {
+      for (const Arg& operand : Operands(args, {"-m", "--mode", "-Z", "--context"}))
+        RememberCreatedDir(operand, inv.cwd);
+      return;
+    }
+    if ((name == "mv" || name == "rsync") &&
+        (name == "mv" || HasLongFlag(args, "--remove-source-files"))) {
+      std::vector<Arg> operands = Operands(args, {"-t", "--target-directory", "-S", "--suffix"});
+      std::string target_dir = OptionValue(args, "-t");
+      if (target_dir.empty()) target_dir = OptionValue(args, "--target-directory");
+      if (!target_dir.empty())
+        RememberMovedInto(Arg{target_dir}, inv.cwd);
+      else if (operands.size() >= 2)
+        RememberMovedInto(operands.back(), inv.cwd);
+    }
     if (name == "tee") {
       std::optional<std::string> text = inv.StdinText();
       for (const Arg& operand : Operands(args)) {
@@ -733,6 +807,9 @@ class Classifier final : public Context, public InvocationSink {
   std::map<std::string, CodeFile, std::less<>> written_;
   std::map<std::string, std::string, std::less<>> written_programs_;  // basename -> key
   std::vector<std::string> unknown_trees_;
+  std::vector<std::string> created_dirs_;  // mkdir operands
+  std::vector<std::string> moved_into_;    // mv destinations: data from elsewhere
+  std::map<std::string, LossFacts, std::less<>> loss_facts_;
   std::map<std::string, CodeFile, std::less<>> disk_cache_;
 };
 

@@ -13,6 +13,7 @@
 
 #include "core/action.h"
 #include "shell/internal/ast.h"
+#include "shell/internal/git_facts.h"
 
 namespace dualkey::shell {
 
@@ -135,6 +136,13 @@ class Context {
   // True when an earlier command of this line wrote `path` (or a tree it is
   // in): cheaper than ReadCodeFile for carriers that only follow such files.
   virtual bool WrittenHere(const Arg& path, std::string_view cwd, bool remote) { return false; }
+  // True when an earlier command of this line created `path` or a tree it
+  // is in (mkdir, git clone, an output option) and nothing is there on this
+  // machine now: deleting it loses only what the line itself made.
+  virtual bool CreatedHere(const Arg& path, std::string_view cwd, bool remote) { return false; }
+  // What deleting the absolute `path` loses, read from its git work tree
+  // (git_facts.h); the dispatcher remembers the answer for the line.
+  virtual LossFacts LossFactsFor(std::string_view path) { return ReadLossFacts(path); }
   // A file a command runs or reads as code (see CodeFile). `remote`: the
   // command runs on another host, where local files say nothing.
   virtual CodeFile ReadCodeFile(const Arg& path, std::string_view cwd, bool remote) {

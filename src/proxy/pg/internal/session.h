@@ -27,6 +27,7 @@
 #include "base/json_text.h"
 #include "core/action.h"
 #include "daemon/client.h"
+#include "daemon/reporter.h"
 #include "policy/policy.h"
 #include "proxy/pg/internal/leg.h"
 #include "proxy/pg/internal/own_query.h"
@@ -76,6 +77,8 @@ struct Shared {
 
   // The daemon, found and checked the one way every client does.
   const daemon::Client daemon;
+  // Every decision made here without asking the daemon goes to its audit log.
+  std::unique_ptr<daemon::DecisionReporter> reporter;
 
   // Client connections in all and per address; one that has not logged in
   // yet is "idle" there, and the oldest such makes room at a limit.
@@ -221,6 +224,11 @@ class Session : public std::enable_shared_from_this<Session>, public PumpSession
   void LogEvent(const std::string& event, const std::string& statement, const std::string& key,
                 const std::string& value, const std::string& approval_id);
   Outcome Hold(const char* code, const std::string& message, const std::string& hint);
+  // Reports a decision made here (not by the daemon) for the audit log.
+  // False when a destructive one cannot be recorded: the caller holds it.
+  Outcome AllowedHere(std::string_view sql, const Verdict& verdict);
+  bool ReportLocal(std::string_view sql, const Verdict& verdict, Decision decision,
+                   bool forwarded, std::int64_t added_us, const std::string& reason = "");
   Outcome HeldByDaemon(const daemon::CheckReply& reply, const std::string& fallback_reason);
   bool BlastRadiusOn() const;
   // The verdict of a statement: from the caches (the exact text, or a plain
@@ -332,6 +340,9 @@ class Session : public std::enable_shared_from_this<Session>, public PumpSession
   asio::steady_timer* idle_waiter_ = nullptr;  // cancelled when the server goes quiet
   bool started_ = false;
   bool closed_ = false;
+  // ForwardsNow allowed a destructive statement whose decision could not be
+  // queued for the audit log (the daemon away, the queue full): Decide holds it.
+  bool audit_refused_ = false;
   bool terminated_ = false;
   bool cancel_key_registered_ = false;
   std::int32_t public_pid_ = 0;

@@ -14,6 +14,7 @@
 #include <string_view>
 #include <vector>
 
+#include "shell/internal/git_facts.h"
 #include "shell/internal/packs/packs.h"
 #include "shell/internal/path_names.h"
 #include "shell/internal/paths.h"
@@ -29,6 +30,9 @@ struct Assessment {
   Severity severity = Severity::kNone;
   Reversibility reversibility = Reversibility::kIrreversible;
   string_view what;  // the kind of place, for the reason
+  // Held by the name rules alone (an ordinary folder of a project): facts
+  // about what the delete loses (FactsDecide) may settle it.
+  bool facts_may_decide = false;
 };
 
 std::span<const Arg> ArgsOf(const Invocation& inv) {
@@ -136,7 +140,7 @@ Assessment AssessDelete(const ResolvedPath& target, bool recursive, const Invoca
         // `rm -rf notes.txt`: the habitual -r on what is plainly a file.
         if (target.glob || !LooksLikeFileName(BaseName(target.path)))
           return {"fs.delete.recursive", Severity::kMedium, Reversibility::kIrreversible,
-                  "a directory tree of ordinary files"};
+                  "a directory tree of ordinary files", /*facts_may_decide=*/true};
       }
       if (IsSensitiveHomeEntry(target.path, home))
         return {"fs.delete", Severity::kMedium, Reversibility::kIrreversible,
@@ -148,7 +152,7 @@ Assessment AssessDelete(const ResolvedPath& target, bool recursive, const Invoca
       // pattern with a name in it (`*.o`, `core.*`) picks files out.
       if (target.glob && MatchesEveryName(BaseName(target.path)))
         return {"fs.delete", Severity::kMedium, Reversibility::kIrreversible,
-                "every file of a directory"};
+                "every file of a directory", /*facts_may_decide=*/true};
       return {"fs.delete", Severity::kLow, Reversibility::kIrreversible, "an ordinary file"};
     case PathKind::kUnknown:
       if (recursive)
@@ -266,6 +270,50 @@ ResolvedPath Resolve(const Arg& arg, const Invocation& inv, Context& ctx) {
   return ResolvePath(arg, inv.cwd, ctx.home());
 }
 
+// Facts over names: a delete the name rules hold (an ordinary folder of a
+// project) is judged by what it would lose on this machine. A path the same
+// command line created a moment earlier holds only what the line made; in a
+// git work tree, unchanged tracked files are restorable from history and
+// ignored ones are the project's declared output, while untracked and
+// modified files are held with their count, size and names. Where no fact
+// can be read (no work tree, a remote host, a repository too large or
+// corrupt) the name rules stand, never an allow.
+Assessment DecideByFacts(const ResolvedPath& target, const Arg& operand, Assessment assessment,
+                         const Invocation& inv, Context& ctx, std::string* note) {
+  if (!assessment.facts_may_decide || inv.remote || target.path.empty() || target.path[0] != '/')
+    return assessment;
+  if (ctx.CreatedHere(operand, inv.cwd, inv.remote)) {
+    assessment.op_class = "fs.delete.scoped";
+    assessment.severity = Severity::kLow;
+    assessment.reversibility = Reversibility::kReversible;
+    assessment.what = "created earlier in this command line";
+    return assessment;
+  }
+  const LossFacts facts = ctx.LossFactsFor(GlobBase(target.path));
+  std::string described = facts.Describe();
+  if (!described.empty()) {
+    if (!note->empty()) note->append("; ");
+    note->append(described);
+  }
+  if (facts.LosesNothing()) {
+    assessment.op_class = "fs.delete.scoped";
+    assessment.severity = Severity::kLow;
+    assessment.reversibility = Reversibility::kRecoverable;
+    assessment.what =
+        facts.ignored > 0 && facts.tracked == 0 ? "output git ignores" : "files git can restore";
+  }
+  return assessment;
+}
+
+// A delete of `operand` with today's name rules, then the facts.
+void EmitDelete(const Arg& operand, bool recursive, string_view verb, const Invocation& inv,
+                Context& ctx, std::string note = {}) {
+  ResolvedPath target = Resolve(operand, inv, ctx);
+  Assessment assessment = DecideByFacts(
+      target, operand, AssessDelete(target, recursive, inv, ctx.home()), inv, ctx, &note);
+  EmitAssessment(ctx, assessment, target.path, verb, note);
+}
+
 // For a write target with run-time parts (`> backup-$(date).sql`), a stand-in
 // where each unknown part is a plain name, so the known directory still
 // counts. Targets that start with an unknown part stay unknown.
@@ -371,11 +419,9 @@ void HandleRm(const Invocation& inv, Context& ctx) {
                          HasLongFlagOrAbbreviation(args, "--recursive", 5);
   const bool no_preserve_root = HasLongFlagOrAbbreviation(args, "--no-preserve-root", 6);
   const string_view verb = recursive ? "recursive delete of" : "delete of";
-  for (const Arg& operand : Operands(args)) {
-    ResolvedPath target = Resolve(operand, inv, ctx);
-    EmitAssessment(ctx, AssessDelete(target, recursive, inv, ctx.home()), target.path, verb,
-                   no_preserve_root ? "--no-preserve-root disables the root guard" : "");
-  }
+  for (const Arg& operand : Operands(args))
+    EmitDelete(operand, recursive, verb, inv, ctx,
+               no_preserve_root ? "--no-preserve-root disables the root guard" : "");
 }
 
 void HandleUnlink(const Invocation& inv, Context& ctx) {
@@ -697,9 +743,8 @@ void HandleRsync(const Invocation& inv, Context& ctx) {
                             destination.text + " that the source lacks"));
     return;
   }
-  ResolvedPath target = Resolve(destination, inv, ctx);
-  EmitAssessment(ctx, AssessDelete(target, /*recursive=*/true, inv, ctx.home()), target.path,
-                 "rsync --delete prunes", "files missing from the source are removed");
+  EmitDelete(destination, /*recursive=*/true, "rsync --delete prunes", inv, ctx,
+             "files missing from the source are removed");
 }
 
 bool IsAllLetters(string_view text) {
@@ -1283,11 +1328,8 @@ void HandleFallocate(const Invocation& inv, Context& ctx) {
 
 // rimraf PATH...: Node's rm -rf.
 void HandleRimraf(const Invocation& inv, Context& ctx) {
-  for (const Arg& operand : Operands(ArgsOf(inv), {"--glob", "--preserve-root"})) {
-    ResolvedPath target = Resolve(operand, inv, ctx);
-    EmitAssessment(ctx, AssessDelete(target, /*recursive=*/true, inv, ctx.home()), target.path,
-                   "rimraf (recursive delete) of");
-  }
+  for (const Arg& operand : Operands(ArgsOf(inv), {"--glob", "--preserve-root"}))
+    EmitDelete(operand, /*recursive=*/true, "rimraf (recursive delete) of", inv, ctx);
 }
 
 // Recursive permission or owner changes over the system, a home or data can

@@ -1,0 +1,128 @@
+#include "base/redact.h"
+
+#include <regex>
+#include <vector>
+
+namespace dualkey::base {
+namespace {
+
+struct Rule {
+  std::regex pattern;
+  std::string replacement;
+};
+
+const std::vector<Rule>& Rules() {
+  using std::regex;
+  constexpr auto kFlags = regex::ECMAScript | regex::icase | regex::optimize;
+  // Names that mark a value as secret, wherever they appear in a name.
+  const std::string secret_name =
+      "(?:token|secret|passw(?:or)?d|passwd|pwd|pass|api[_-]?key|apikey|access[_-]?key|"
+      "private[_-]?key|client[_-]?secret|credential|auth|session|cookie|signature|sig|"
+      "bearer|jwt|dsn)";
+  const std::string value = "(?:'[^']*'|\"[^\"]*\"|[^\\s&;,'\"]+)";
+  static const std::vector<Rule> rules = [&] {
+    std::vector<Rule> r;
+    // PEM private keys, whole.
+    r.push_back({regex("-----BEGIN [A-Z0-9 ]*PRIVATE KEY-----[\\s\\S]*?(?:-----END [A-Z0-9 "
+                       "]*PRIVATE KEY-----|$)",
+                       kFlags),
+                 "[redacted private key]"});
+    // user:password@ in any URL or connection string.
+    r.push_back({regex("([a-z][a-z0-9+.-]*://[^/\\s:@]*):[^/\\s@]*@", kFlags), "$1:[redacted]@"});
+    // HTTP headers that carry credentials: Authorization: Bearer ..., X-Api-Key: ...
+    r.push_back({regex("((?:authorization|proxy-authorization|cookie|set-cookie|"
+                       "x-[a-z0-9-]*" + secret_name + "[a-z0-9-]*|[a-z0-9-]*" + secret_name +
+                       "[a-z0-9-]*)\\s*:\\s*)(?:(?:bearer|basic|token|digest)\\s+)?[^'\"\\n]+",
+                       kFlags),
+                 "$1[redacted]"});
+    // Authorization schemes anywhere.
+    r.push_back({regex("\\b(bearer|basic|token)\\s+[A-Za-z0-9._~+/=-]{8,}", kFlags),
+                 "$1 [redacted]"});
+    // SQL: PASSWORD '...', IDENTIFIED BY '...'.
+    r.push_back({regex("\\b(password|identified\\s+by)(\\s+)('[^']*'|\"[^\"]*\")", kFlags),
+                 "$1$2'[redacted]'"});
+    // name=value and name: value where the name is secret-ish (env, query, JSON, TOML).
+    r.push_back({regex("([A-Za-z0-9_.-]*" + secret_name + "[A-Za-z0-9_.-]*[\"']?\\s*[=:]\\s*)" +
+                           value,
+                       kFlags),
+                 "$1[redacted]"});
+    // --password VALUE, --api-key VALUE, -token VALUE.
+    r.push_back({regex("(\\s--?[A-Za-z0-9_-]*" + secret_name + "[A-Za-z0-9_-]*\\s+)" + value,
+                       kFlags),
+                 "$1[redacted]"});
+    // Token shapes that announce themselves.
+    r.push_back({regex("\\b(?:gh[pousr]_[A-Za-z0-9]{20,}|github_pat_[A-Za-z0-9_]{20,}|"
+                       "xox[abprs]-[A-Za-z0-9-]{10,}|sk-[A-Za-z0-9_-]{16,}|"
+                       "(?:AKIA|ASIA)[0-9A-Z]{16}|AIza[0-9A-Za-z_-]{30,}|"
+                       "glpat-[A-Za-z0-9_-]{16,}|eyJ[A-Za-z0-9_-]+\\.[A-Za-z0-9_-]+\\.[A-Za-z0-9_-]*)",
+                       regex::ECMAScript | regex::optimize),
+                 "[redacted]"});
+    return r;
+  }();
+  return rules;
+}
+
+bool IsTokenChar(char c) {
+  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '+' ||
+         c == '=' || c == '_' || c == '-';
+}
+
+// Long random-looking runs: 24+ characters of base64/hex alphabet that mix
+// digits with upper and lower case, or 32+ hex digits. Paths ('/') and
+// words stay.
+std::string RedactRandomRuns(const std::string& text, int* count) {
+  std::string out;
+  out.reserve(text.size());
+  std::size_t i = 0;
+  while (i < text.size()) {
+    if (!IsTokenChar(text[i])) {
+      out += text[i++];
+      continue;
+    }
+    std::size_t j = i;
+    bool lower = false, upper = false, digit = false, hex = true;
+    while (j < text.size() && IsTokenChar(text[j])) {
+      const char c = text[j];
+      lower = lower || (c >= 'a' && c <= 'z');
+      upper = upper || (c >= 'A' && c <= 'Z');
+      digit = digit || (c >= '0' && c <= '9');
+      hex = hex && ((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F'));
+      ++j;
+    }
+    const std::size_t length = j - i;
+    const bool random = (length >= 24 && lower && upper && digit) || (length >= 32 && hex && digit);
+    const std::string_view run(text.data() + i, length);
+    if (random && run.find("[redacted") == std::string_view::npos) {
+      out += kRedacted;
+      ++*count;
+    } else {
+      out.append(run);
+    }
+    i = j;
+  }
+  return out;
+}
+
+}  // namespace
+
+std::string RedactSecrets(std::string_view text, std::size_t max_bytes, int* redactions) {
+  std::string out(text.substr(0, max_bytes));
+  if (text.size() > max_bytes) out += " [cut]";
+  int count = 0;
+  try {
+    for (const Rule& rule : Rules()) {
+      std::string next = std::regex_replace(out, rule.pattern, rule.replacement);
+      if (next != out) ++count;
+      out = std::move(next);
+    }
+  } catch (...) {
+    // A regex engine that gives up (too complex input) must not leak: say nothing.
+    if (redactions != nullptr) *redactions = 1;
+    return "[redacted: the text could not be checked for secrets]";
+  }
+  out = RedactRandomRuns(out, &count);
+  if (redactions != nullptr) *redactions = count;
+  return out;
+}
+
+}  // namespace dualkey::base

@@ -1,0 +1,145 @@
+#include "daemon/reporter.h"
+
+#include <algorithm>
+#include <chrono>
+
+namespace dualkey::daemon {
+namespace {
+
+std::int64_t NowMs() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+}  // namespace
+
+std::string DecidingClass(const Verdict& verdict) {
+  const Action* deciding = nullptr;
+  for (const Action& action : verdict.actions)
+    if (deciding == nullptr || action.severity > deciding->severity) deciding = &action;
+  return deciding != nullptr && !deciding->op_class.empty() ? deciding->op_class : "none";
+}
+
+bool AnyDestructive(const Verdict& verdict) {
+  for (const Action& action : verdict.actions)
+    if (IsDestructive(action)) return true;
+  return false;
+}
+
+DecisionReporter::DecisionReporter(Client client, ReporterOptions options)
+    : client_(std::move(client)), options_(std::move(options)) {
+  thread_ = std::thread([this] { Run(); });
+}
+
+DecisionReporter::~DecisionReporter() {
+  {
+    std::lock_guard lock(mutex_);
+    stop_ = true;
+  }
+  wake_.notify_all();
+  thread_.join();
+}
+
+bool DecisionReporter::Report(ReportedDecision decision, bool destructive) {
+  if (decision.time_ms == 0) decision.time_ms = NowMs();
+  std::unique_lock lock(mutex_);
+  const bool full = queue_.size() >= options_.max_queue;
+  if (full || (destructive && !link_up_.load(std::memory_order_relaxed))) {
+    if (full) {
+      // Not delivered, ever: counted, and the count recorded later.
+      if (gap_.lost == 0) gap_.from_ms = decision.time_ms;
+      gap_.to_ms = decision.time_ms;
+      ++gap_.lost;
+      if (destructive) ++gap_.lost_destructive;
+      gap_.reason = "the audit queue (" + std::to_string(options_.max_queue) +
+                    " decisions) was full" +
+                    (link_up_ ? std::string() : "; the daemon was unreachable: " + stats_.last_error);
+      ++stats_.lost;
+    }
+    return false;
+  }
+  queue_.push_back(std::move(decision));
+  ++stats_.reported;
+  const bool wake = queue_.size() >= options_.max_batch;
+  lock.unlock();
+  if (wake) wake_.notify_one();
+  return true;
+}
+
+bool DecisionReporter::Flush(int timeout_ms) {
+  std::unique_lock lock(mutex_);
+  wake_.notify_one();
+  return drained_.wait_for(lock, std::chrono::milliseconds(timeout_ms),
+                           [this] { return queue_.empty() && gap_.lost == 0; });
+}
+
+DecisionReporter::Stats DecisionReporter::stats() const {
+  std::lock_guard lock(mutex_);
+  Stats s = stats_;
+  s.queued = queue_.size();
+  s.link_up = link_up_;
+  return s;
+}
+
+bool DecisionReporter::SendBatch() {
+  ReportRequest request;
+  request.source = options_.source;
+  {
+    std::lock_guard lock(mutex_);
+    const std::size_t n = std::min(queue_.size(), options_.max_batch);
+    request.decisions.assign(queue_.begin(), queue_.begin() + static_cast<std::ptrdiff_t>(n));
+    if (gap_.lost > 0) request.gaps.push_back(gap_);
+  }
+  // Nothing to send: while the daemon is away, an empty report asks
+  // whether it is back.
+  if (request.decisions.empty() && request.gaps.empty() && link_up_) return true;
+  Result<nlohmann::json> answer = client_.Call(ToJson(request));
+  ReportReply reply;
+  Status status = answer.ok() ? FromJson(*answer, &reply) : answer.status();
+  const std::size_t total = request.decisions.size() + request.gaps.size();
+  if (status.ok() && reply.recorded < total)
+    status = Status::IOError("the daemon recorded " + std::to_string(reply.recorded) + " of " +
+                             std::to_string(total) + " (its audit log cannot be written)");
+  std::lock_guard lock(mutex_);
+  // What the daemon recorded leaves the queue (decisions first, then the gap).
+  const std::size_t taken = std::min<std::size_t>(reply.recorded, request.decisions.size());
+  queue_.erase(queue_.begin(), queue_.begin() + static_cast<std::ptrdiff_t>(taken));
+  stats_.delivered += taken;
+  if (!request.gaps.empty() && reply.recorded == total) {
+    // Lost after the batch was taken stay for the next gap record.
+    gap_.lost -= request.gaps[0].lost;
+    gap_.lost_destructive -= request.gaps[0].lost_destructive;
+    if (gap_.lost == 0) gap_ = ReportGap{};
+    else gap_.from_ms = request.gaps[0].to_ms;
+    ++stats_.gaps_sent;
+  }
+  if (!status.ok()) stats_.last_error = status.message();
+  link_up_ = status.ok();
+  if (queue_.empty() && gap_.lost == 0) drained_.notify_all();
+  return status.ok();
+}
+
+void DecisionReporter::Run() {
+  int backoff_ms = options_.flush_ms;
+  while (true) {
+    {
+      std::unique_lock lock(mutex_);
+      wake_.wait_for(lock, std::chrono::milliseconds(backoff_ms), [this] {
+        return stop_ || queue_.size() >= options_.max_batch;
+      });
+      if (stop_ && queue_.empty() && gap_.lost == 0) return;
+    }
+    bool stopping;
+    {
+      std::lock_guard lock(mutex_);
+      stopping = stop_;
+    }
+    const bool sent = SendBatch();
+    if (stopping && !sent) return;  // the daemon is away: nothing more to do at exit
+    // Away: try again less often (at most once a second), and say so once.
+    backoff_ms = sent ? options_.flush_ms : std::min(1000, backoff_ms * 2);
+  }
+}
+
+}  // namespace dualkey::daemon

@@ -1,0 +1,90 @@
+// Decisions the PostgreSQL proxy, the HTTP gateway and the MCP proxy make
+// on their own (a read they forward, a write the policy allows, a hold when
+// the daemon is away) go to the daemon's hash-chained audit log through
+// this reporter, batched so the request path never waits for the daemon:
+// Report() only queues; a thread sends batches (the `report` op, through
+// client.h) every few milliseconds, and the daemon appends them with group
+// commit.
+//
+// The queue is bounded. When the daemon cannot be reached (or cannot write
+// its log) the queue keeps what it holds and sends it once the daemon is
+// back, so nothing is lost while it fits. Meanwhile Report() refuses
+// destructive decisions (the caller holds them: nothing destroys without a
+// record), and when the queue is full reads are still served and counted;
+// the count is sent as an "audit_gap" record once the link comes back.
+#pragma once
+
+#include <atomic>
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <mutex>
+#include <string>
+#include <thread>
+
+#include "daemon/client.h"
+#include "daemon/protocol.h"
+
+namespace dualkey::daemon {
+
+struct ReporterOptions {
+  std::string source;  // "pg_proxy", "gateway", "mcp_proxy"
+  std::size_t max_queue = 65536;
+  std::size_t max_batch = 1024;
+  int flush_ms = 20;  // the longest a decision waits before it is sent
+};
+
+// The class of the action that weighs most (the most severe; the first of
+// equals), "none" for no action: the audit log's and the metrics' class.
+std::string DecidingClass(const Verdict& verdict);
+// Whether any action destroys (core's IsDestructive).
+bool AnyDestructive(const Verdict& verdict);
+
+class DecisionReporter {
+ public:
+  DecisionReporter(Client client, ReporterOptions options);
+  // Sends what is queued (waiting at most the client's timeout), then stops.
+  ~DecisionReporter();
+  DecisionReporter(const DecisionReporter&) = delete;
+  DecisionReporter& operator=(const DecisionReporter&) = delete;
+
+  // Queues `decision`. False when it could not be queued for delivery: the
+  // queue is full, or it is `destructive` and the daemon is not reachable
+  // now. The caller must then hold a destructive request; a read may be
+  // served (it is counted in the next gap record). Never blocks on I/O.
+  bool Report(ReportedDecision decision, bool destructive);
+
+  // Waits until everything queued so far was sent (or `timeout_ms` passed).
+  bool Flush(int timeout_ms);
+
+  struct Stats {
+    std::uint64_t reported = 0;   // queued
+    std::uint64_t delivered = 0;  // recorded by the daemon
+    std::uint64_t lost = 0;       // counted into gaps
+    std::uint64_t gaps_sent = 0;
+    std::size_t queued = 0;
+    bool link_up = true;
+    std::string last_error;
+  };
+  Stats stats() const;
+  bool link_up() const { return link_up_.load(std::memory_order_relaxed); }
+
+ private:
+  void Run();
+  // One batch out; false when the daemon did not take all of it.
+  bool SendBatch();
+
+  const Client client_;
+  const ReporterOptions options_;
+  mutable std::mutex mutex_;
+  std::condition_variable wake_;
+  std::condition_variable drained_;
+  std::deque<ReportedDecision> queue_;
+  ReportGap gap_;  // lost since the last gap record was sent
+  Stats stats_;
+  std::atomic<bool> link_up_{true};
+  bool stop_ = false;
+  std::thread thread_;
+};
+
+}  // namespace dualkey::daemon

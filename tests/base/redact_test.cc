@@ -1,0 +1,65 @@
+#include "base/redact.h"
+
+#include <gtest/gtest.h>
+
+namespace dualkey::base {
+namespace {
+
+void ExpectHidden(const std::string& text, const std::string& secret, const std::string& kept = "") {
+  const std::string out = RedactSecrets(text);
+  EXPECT_EQ(out.find(secret), std::string::npos) << text << "\n -> " << out;
+  EXPECT_NE(out.find("[redacted"), std::string::npos) << text << "\n -> " << out;
+  if (!kept.empty()) EXPECT_NE(out.find(kept), std::string::npos) << text << "\n -> " << out;
+}
+
+TEST(Redact, BearerTokensAndHeaders) {
+  ExpectHidden("curl -H 'Authorization: Bearer abcDEF123456789xyz' https://api.example.com/v1",
+               "abcDEF123456789xyz", "https://api.example.com/v1");
+  ExpectHidden("curl -H \"X-Api-Key: s3cr3tvalue\" https://x", "s3cr3tvalue");
+  ExpectHidden("Authorization: token 0123456789abcdef", "0123456789abcdef");
+  ExpectHidden("{\"authorization\":\"Bearer eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0.sig\"}",
+               "eyJzdWIiOiIxIn0");
+}
+
+TEST(Redact, PasswordsInUrlsAndSql) {
+  ExpectHidden("psql postgresql://admin:hunter2@db.prod:5432/app -c 'DROP TABLE users'",
+               "hunter2", "DROP TABLE users");
+  ExpectHidden("ALTER ROLE app PASSWORD 'correct horse battery'", "correct horse", "ALTER ROLE app");
+  ExpectHidden("CREATE USER bob IDENTIFIED BY 'pw123'", "pw123");
+  ExpectHidden("mysql --password=tr0ub4dor -e 'drop database x'", "tr0ub4dor", "drop database x");
+  ExpectHidden("PGPASSWORD=hunter2 psql -h db -c 'truncate t'", "hunter2", "truncate t");
+  ExpectHidden("https://s3.example.com/b/o?X-Amz-Signature=abcdef0123&X-Amz-Credential=AKIDX",
+               "abcdef0123");
+  ExpectHidden("GET /v1/items?api_key=zzzzsecret&limit=5", "zzzzsecret", "limit=5");
+  ExpectHidden("deploy --token ABCDEFGH1234", "ABCDEFGH1234");
+}
+
+TEST(Redact, KnownShapesAndRandomRuns) {
+  ExpectHidden("git push https://github.com/x/y ghp_1234567890abcdefghijABCDEFGHIJ12",
+               "ghp_1234567890abcdefghij");
+  ExpectHidden("export AWS_ACCESS_KEY_ID=AKIAIOSFODNN7EXAMPLE", "AKIAIOSFODNN7EXAMPLE");
+  ExpectHidden("aws s3 rm s3://b --recursive AKIAIOSFODNN7EXAMPLE", "AKIAIOSFODNN7EXAMPLE");
+  ExpectHidden("echo Zx9kQ2mP4vR7tY1uW3sA5dF8gH0jK6lB", "Zx9kQ2mP4vR7tY1uW3sA5dF8gH0jK6lB");
+  ExpectHidden("-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXk\n-----END OPENSSH PRIVATE KEY-----",
+               "b3BlbnNzaC1rZXk");
+}
+
+TEST(Redact, LeavesOrdinaryCommandsAlone) {
+  for (const std::string text :
+       {"rm -rf /srv/data/build", "DROP TABLE public.orders", "kubectl delete namespace staging",
+        "git push --force origin main", "terraform destroy -auto-approve",
+        "find /home/dev/projects/very-long-directory-name-here -delete"}) {
+    int count = -1;
+    EXPECT_EQ(RedactSecrets(text, 8192, &count), text);
+    EXPECT_EQ(count, 0);
+  }
+}
+
+TEST(Redact, CutsLongInput) {
+  const std::string out = RedactSecrets(std::string(100000, 'a'), 100);
+  EXPECT_LE(out.size(), 120u);
+  EXPECT_NE(out.find("[cut]"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace dualkey::base

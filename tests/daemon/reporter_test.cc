@@ -1,0 +1,179 @@
+// The decision reporter against a real daemon: batches arrive as "decision"
+// records with secrets redacted; while the daemon is away destructive
+// decisions are refused (the caller holds them) and reads queue; a full
+// queue counts what it drops and the count arrives as an "audit_gap"
+// record once the daemon is back.
+#include "daemon/reporter.h"
+
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+namespace {
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+using dualkey::daemon::DecisionReporter;
+using dualkey::daemon::ReportedDecision;
+
+class Reporter : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = fs::path(DUALKEY_BINARY).parent_path() /
+           ("reporter-test-" + std::to_string(getpid()) + "-" +
+            ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    fs::remove_all(dir_);
+    fs::create_directories(dir_ / "state");
+    socket_ = (dir_ / "d.sock").string();
+  }
+  void TearDown() override {
+    StopDaemon();
+    fs::remove_all(dir_);
+  }
+
+  void StartDaemon() {
+    pid_ = fork();
+    if (pid_ == 0) {
+      execl(DUALKEY_BINARY, DUALKEY_BINARY, "serve", "--state", (dir_ / "state").c_str(),
+            "--socket", socket_.c_str(), "--quiet", nullptr);
+      _exit(127);
+    }
+    for (int i = 0; i < 250; ++i) {
+      if (dualkey::daemon::CallAt(socket_, json{{"op", "status"}}, 200).ok()) return;
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    FAIL() << "the daemon did not start";
+  }
+  void StopDaemon(int signal_number = SIGTERM) {
+    if (pid_ <= 0) return;
+    kill(pid_, signal_number);
+    waitpid(pid_, nullptr, 0);
+    pid_ = -1;
+  }
+
+  std::unique_ptr<DecisionReporter> MakeReporter(std::size_t max_queue = 65536) {
+    dualkey::daemon::ReporterOptions options;
+    options.source = "test_proxy";
+    options.max_queue = max_queue;
+    options.flush_ms = 10;
+    return std::make_unique<DecisionReporter>(
+        dualkey::daemon::Client::ForThisProcess(dualkey::daemon::ClientOptions{socket_, 1000}),
+        options);
+  }
+
+  static ReportedDecision Read(const std::string& sql) {
+    ReportedDecision d;
+    d.action.channel = dualkey::Channel::kSql;
+    d.action.input = sql;
+    d.action.agent = "agent1";
+    d.decision = dualkey::Decision::kAllow;
+    d.op_class = "db.read";
+    d.forwarded = true;
+    d.added_us = 12;
+    return d;
+  }
+
+  std::vector<json> Records(const std::string& kind) {
+    std::ifstream in(dir_ / "state/audit.jsonl");
+    std::vector<json> out;
+    for (std::string line; std::getline(in, line);) {
+      json entry = json::parse(line, nullptr, false);
+      if (entry.is_object() && entry.value("kind", "") == kind) out.push_back(entry["fields"]);
+    }
+    return out;
+  }
+
+  fs::path dir_;
+  std::string socket_;
+  pid_t pid_ = -1;
+};
+
+TEST_F(Reporter, DecisionsArriveRedactedAndCounted) {
+  StartDaemon();
+  auto reporter = MakeReporter();
+  for (int i = 0; i < 100; ++i) ASSERT_TRUE(reporter->Report(Read("SELECT " + std::to_string(i)), false));
+  ASSERT_TRUE(reporter->Report(
+      Read("SELECT dblink_connect('postgresql://app:hunter2-very-secret@db.internal/shop')"),
+      false));
+  ASSERT_TRUE(reporter->Report(Read("ALTER ROLE app PASSWORD 'Sup3r-s3cret-pw'"), true));
+  ASSERT_TRUE(reporter->Flush(5000));
+  EXPECT_EQ(reporter->stats().delivered, 102u);
+  const std::vector<json> decisions = Records("decision");
+  ASSERT_EQ(decisions.size(), 102u);
+  EXPECT_EQ(decisions[0].value("source", ""), "test_proxy");
+  EXPECT_EQ(decisions[0].value("input", ""), "SELECT 0");
+  EXPECT_EQ(decisions[0].value("class", ""), "db.read");
+  EXPECT_EQ(decisions[0].value("added_us", 0), 12);
+  EXPECT_EQ(decisions[0]["peer"].value("via", ""), "unix");
+  std::ifstream in(dir_ / "state/audit.jsonl");
+  std::stringstream all;
+  all << in.rdbuf();
+  EXPECT_EQ(all.str().find("hunter2-very-secret"), std::string::npos);
+  EXPECT_EQ(all.str().find("Sup3r-s3cret-pw"), std::string::npos);
+  EXPECT_NE(all.str().find("redacted"), std::string::npos);
+}
+
+TEST_F(Reporter, DaemonAwayHoldsDestructiveQueuesReadsAndRecordsTheGap) {
+  // No daemon yet: the first send fails and the link is down.
+  auto reporter = MakeReporter(/*max_queue=*/4);
+  ASSERT_TRUE(reporter->Report(Read("SELECT 'a'"), false));
+  for (int i = 0; i < 100 && reporter->link_up(); ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  ASSERT_FALSE(reporter->link_up());
+  // Destructive: refused while the daemon is away (the caller holds it).
+  EXPECT_FALSE(reporter->Report(Read("DELETE FROM t"), true));
+  // Reads queue up to the bound, then are counted as lost.
+  int queued = 1;
+  for (int i = 0; i < 10; ++i) queued += reporter->Report(Read("SELECT " + std::to_string(i)), false);
+  EXPECT_EQ(queued, 4);
+  EXPECT_EQ(reporter->stats().lost, 7u);
+
+  StartDaemon();
+  ASSERT_TRUE(reporter->Flush(5000));
+  EXPECT_TRUE(reporter->link_up());
+  EXPECT_EQ(Records("decision").size(), 4u);
+  const std::vector<json> gaps = Records("audit_gap");
+  ASSERT_EQ(gaps.size(), 1u);
+  EXPECT_EQ(gaps[0].value("lost", 0), 7);
+  EXPECT_EQ(gaps[0].value("source", ""), "test_proxy");
+  EXPECT_NE(gaps[0].value("reason", "").find("full"), std::string::npos);
+  // Back: destructive decisions are taken again.
+  EXPECT_TRUE(reporter->Report(Read("DELETE FROM t WHERE id = 1"), true));
+  ASSERT_TRUE(reporter->Flush(5000));
+  EXPECT_EQ(Records("decision").size(), 5u);
+}
+
+TEST_F(Reporter, KilledDaemonLosesNothingQueued) {
+  StartDaemon();
+  auto reporter = MakeReporter();
+  for (int i = 0; i < 50; ++i) ASSERT_TRUE(reporter->Report(Read("SELECT " + std::to_string(i)), false));
+  ASSERT_TRUE(reporter->Flush(5000));
+  StopDaemon(SIGKILL);
+  for (int i = 50; i < 80; ++i) reporter->Report(Read("SELECT " + std::to_string(i)), false);
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  StartDaemon();
+  ASSERT_TRUE(reporter->Flush(5000));
+  const std::vector<json> decisions = Records("decision");
+  ASSERT_EQ(decisions.size(), 80u);
+  for (int i = 0; i < 80; ++i)
+    EXPECT_EQ(decisions[static_cast<std::size_t>(i)].value("input", ""),
+              "SELECT " + std::to_string(i));
+  EXPECT_TRUE(Records("audit_gap").empty());
+  // The chain still verifies after the kill.
+  const std::string verify = std::string(DUALKEY_BINARY) + " audit verify --file " +
+                             (dir_ / "state/audit.jsonl").string() + " >/dev/null 2>&1";
+  EXPECT_EQ(system(verify.c_str()), 0);
+}
+
+}  // namespace
