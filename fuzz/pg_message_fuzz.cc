@@ -9,10 +9,32 @@
 #include <string>
 #include <string_view>
 
+#include "base/json_text.h"
 #include "proxy/pg/internal/scram.h"
+#include "proxy/pg/internal/sql_text.h"
+#include "proxy/pg/internal/statement.h"
 #include "proxy/pg/internal/wire.h"
 
 namespace wire = dualkey::pgproxy::wire;
+
+namespace {
+
+// What a statement becomes on its way to the daemon: the text the
+// classifier reads (always UTF-8, whatever the bytes) in a JSON request that
+// serialises and parses back without loss.
+void ToDaemon(std::string_view sql) {
+  std::string storage;
+  const std::string_view text = dualkey::pgproxy::SqlForClassification(sql, &storage);
+  if (!dualkey::base::IsValidUtf8(text)) std::abort();
+  (void)dualkey::pgproxy::HasEncodingDependentEscape(sql);
+  (void)dualkey::pgproxy::AnalyseStatements(text);
+  const nlohmann::json request{{"op", "check"}, {"channel", "sql"}, {"input", std::string(text)}};
+  const std::optional<nlohmann::json> back =
+      dualkey::base::JsonParse(dualkey::base::JsonDump(request));
+  if (!back || (*back)["input"] != std::string(text)) std::abort();
+}
+
+}  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   std::string_view bytes(reinterpret_cast<const char*>(data), size);
@@ -42,8 +64,11 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
           if (piece.offset + piece.size > view.size() || piece.size < 5) std::abort();
           std::string_view body = view.substr(piece.offset + 5, piece.size - 5);
           switch (piece.type) {
+            case 'Q':
+              ToDaemon(body.substr(0, body.find('\0')));
+              break;
             case 'P':
-              (void)wire::ParseParse(body);
+              if (auto parse = wire::ParseParse(body)) ToDaemon(parse->query);
               break;
             case 'B':
               (void)wire::ParseBindHead(body);

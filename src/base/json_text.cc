@@ -56,12 +56,21 @@ std::optional<nlohmann::json> JsonParse(std::string_view text, std::string* erro
 }
 
 bool IsValidUtf8(std::string_view text) {
+  return FirstInvalidUtf8(text) == std::string_view::npos;
+}
+
+std::size_t FirstInvalidUtf8(std::string_view text) {
   for (std::size_t i = 0; i < text.size();) {
+    // ASCII runs are the common case: skip them a byte at a time cheaply.
+    if (static_cast<std::uint8_t>(text[i]) < 0x80) {
+      ++i;
+      continue;
+    }
     const std::size_t n = ValidSequenceLength(text, i);
-    if (n == 0) return false;
+    if (n == 0) return i;
     i += n;
   }
-  return true;
+  return std::string_view::npos;
 }
 
 std::string ToValidUtf8(std::string_view text) {

@@ -28,4 +28,8 @@ bool IsValidUtf8(std::string_view text);
 // `text` with each maximal invalid sequence replaced by U+FFFD.
 std::string ToValidUtf8(std::string_view text);
 
+// Offset of the first byte that does not start a valid UTF-8 sequence, or
+// std::string_view::npos when `text` is valid: for errors that say where.
+std::size_t FirstInvalidUtf8(std::string_view text);
+
 }  // namespace dualkey::base

@@ -89,13 +89,23 @@ void PrintHuman(const guard::Request& request, const guard::Result& result) {
 
 // One case of a --jsonl file -> one output line. Never throws.
 json CheckCase(const std::string& line, std::size_t line_number, const std::string& home) {
-  json parsed = json::parse(line, nullptr, /*allow_exceptions=*/false);
   auto error = [&](const std::string& message, json id) {
     return json{{"line", line_number},
                 {"id", std::move(id)},
                 {"decision", "hold"},
                 {"error", message}};
   };
+  if (const std::size_t bad = base::FirstInvalidUtf8(line); bad != std::string::npos) {
+    // Refused, not guessed at: the case's id is read with the bad bytes
+    // replaced, so the answer can still be matched to it.
+    std::optional<json> readable = base::JsonParse(base::ToValidUtf8(line));
+    json id = readable && readable->is_object() && readable->contains("id") ? (*readable)["id"]
+                                                                             : json(nullptr);
+    return error("the case is not valid UTF-8 (byte " + std::to_string(bad) +
+                     "); JSON cases are UTF-8 text",
+                 std::move(id));
+  }
+  json parsed = json::parse(line, nullptr, /*allow_exceptions=*/false);
   if (parsed.is_discarded() || !parsed.is_object()) return error("not a JSON object", nullptr);
   json id = parsed.contains("id") ? parsed["id"] : json(nullptr);
   if (!parsed.contains("channel") || !parsed["channel"].is_string())
@@ -149,7 +159,7 @@ int RunJsonl(const CheckOptions& options) {
       // Fail closed: an internal error on one case still answers "hold".
       out = json{{"line", line_number}, {"decision", "hold"}, {"error", e.what()}};
     }
-    std::cout << out.dump(-1, ' ', false, json::error_handler_t::replace) << "\n";
+    std::cout << base::JsonDump(out) << "\n";
   }
   return 0;
 }

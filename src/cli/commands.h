@@ -110,6 +110,9 @@ struct PgProxyCommandOptions {
   bool no_fast_path = false;
   std::string pg_dump;
   bool quiet = false;
+  int auth_timeout_seconds = 5;
+  std::size_t max_clients = 1000;
+  std::size_t max_clients_per_address = 500;
 };
 int RunPgProxy(const PgProxyCommandOptions& options);
 

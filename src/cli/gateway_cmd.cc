@@ -5,9 +5,10 @@
 #include <iterator>
 #include <nlohmann/json.hpp>
 
+#include "base/json_text.h"
 #include "cli/commands.h"
-#include "gateway/gateway.h"
 #include "daemon/daemon.h"
+#include "gateway/gateway.h"
 
 namespace dualkey::cli {
 
@@ -69,7 +70,7 @@ int RunGateway(const GatewayOptions& options) {
       std::cout << "\n";
     }
   }
-  if (options.json) std::cout << out.dump() << "\n";
+  if (options.json) std::cout << base::JsonDump(out) << "\n";
   return 0;
 }
 

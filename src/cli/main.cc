@@ -467,6 +467,19 @@ int main(int argc, char** argv) {
   mcp_cmd->add_option("--cwd", mcp.cwd, "the client's working directory (default: here)");
   mcp_cmd->add_option("--max-message-bytes", mcp.max_message_bytes,
                       "larger client messages are refused (default 16 MiB)");
+  mcp_cmd->add_option("--header-timeout", mcp.header_timeout_seconds,
+                      "with --upstream: seconds to send a whole request header (10)");
+  mcp_cmd->add_option("--idle-timeout", mcp.idle_timeout_seconds,
+                      "with --upstream: seconds a kept-alive connection may wait for its next "
+                      "request, and a body or a write to the client may take (60)");
+  mcp_cmd->add_option("--upstream-connect-timeout", mcp.upstream_connect_timeout_seconds,
+                      "with --upstream: seconds to connect to the server (10)");
+  mcp_cmd->add_option("--upstream-timeout", mcp.upstream_timeout_seconds,
+                      "with --upstream: seconds the server has to start its answer (300)");
+  mcp_cmd->add_option("--max-connections", mcp.max_connections,
+                      "with --upstream: open client connections at most (256)");
+  mcp_cmd->add_option("--max-connections-per-client", mcp.max_connections_per_client,
+                      "with --upstream: open connections from one address at most (128)");
   mcp_cmd->add_flag("-v,--verbose", mcp.verbose, "one line per decision on stderr");
   mcp_cmd->add_option("server", mcp.server_command, "the server's command line, after --");
 
@@ -534,6 +547,13 @@ int main(int argc, char** argv) {
   pg_proxy_cmd->add_option("--exact-count-under", pg_proxy.exact_count_under,
                            "count rows exactly when the table has fewer rows (100000)");
   pg_proxy_cmd->add_option("--threads", pg_proxy.threads, "I/O threads (1)");
+  pg_proxy_cmd->add_option("--auth-timeout", pg_proxy.auth_timeout_seconds,
+                           "seconds a client has from connecting to logging in (5)");
+  pg_proxy_cmd->add_option("--max-clients", pg_proxy.max_clients,
+                           "open client connections at most (1000); at the limit the oldest "
+                           "one not logged in yet is closed to make room");
+  pg_proxy_cmd->add_option("--max-clients-per-address", pg_proxy.max_clients_per_address,
+                           "open client connections from one address at most (500)");
   pg_proxy_cmd->add_flag("--no-fast-path", pg_proxy.no_fast_path,
                          "run every session on the coroutine path (plain sessions otherwise\n"
                          "forward on one epoll thread and leave it only for what must wait)");
@@ -571,6 +591,22 @@ int main(int argc, char** argv) {
   gateway_http->add_option("--threads", gateway.http.threads, "worker threads (4)");
   gateway_http->add_option("--max-body", gateway.http.max_body_bytes,
                            "largest request body read for classification (8 MiB); larger: 413");
+  gateway_http->add_option("--header-timeout", gateway.http.header_timeout_seconds,
+                           "seconds to send a whole request header (10)");
+  gateway_http->add_option("--idle-timeout", gateway.http.idle_timeout_seconds,
+                           "seconds a kept-alive connection may wait for its next request, and "
+                           "a body or a write to the client may take (60)");
+  gateway_http->add_option("--upstream-connect-timeout",
+                           gateway.http.upstream_connect_timeout_seconds,
+                           "seconds to connect to an upstream, TLS included (10); then 504");
+  gateway_http->add_option("--upstream-timeout", gateway.http.upstream_timeout_seconds,
+                           "seconds an upstream has to answer, and to pause mid-answer (30); "
+                           "then 504");
+  gateway_http->add_option("--max-connections", gateway.http.max_connections,
+                           "open connections at most (1000); at the limit the one idle the "
+                           "longest is closed to make room");
+  gateway_http->add_option("--max-connections-per-client", gateway.http.max_connections_per_client,
+                           "open connections from one client address at most (500)");
   gateway_http->add_flag("--quiet", gateway.http.quiet, "no log lines on stderr");
   gateway_http->callback([&] { gateway.action = "http"; });
   CLI::App* gateway_credential = gateway_cmd->add_subcommand(
@@ -751,6 +787,14 @@ int main(int argc, char** argv) {
   vault_prune->add_option("--store", vault.store, "the approval store, if not the default");
   vault_prune->add_flag("--dry-run", vault.dry_run, "show what would be removed");
   vault_prune->callback([&] { vault.action = "prune"; });
+  CLI::App* vault_gc = vault_cmd->add_subcommand(
+      "gc",
+      "Collect what no snapshot needs (packs left by an interrupted or failed put), and\n"
+      "re-index packs snapshots need that no readable index names (a damaged index).\n"
+      "Removes nothing while a snapshot cannot be read. Audited in VAULT/audit.jsonl.");
+  vault_common(vault_gc);
+  vault_gc->add_flag("--dry-run", vault.dry_run, "show what would change, change nothing");
+  vault_gc->callback([&] { vault.action = "gc"; });
 
   // Made from the definitions above, so they never drift from --help.
   std::string completion_shell, man_dir;

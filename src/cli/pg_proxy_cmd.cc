@@ -8,9 +8,9 @@
 #include <sstream>
 
 #include "cli/commands.h"
+#include "daemon/daemon.h"
 #include "policy/policy.h"
 #include "proxy/pg/pg_proxy.h"
-#include "daemon/daemon.h"
 
 namespace dualkey::cli {
 
@@ -69,6 +69,15 @@ int RunPgProxy(const PgProxyCommandOptions& options) {
   o.no_fast_path = options.no_fast_path;
   o.pg_dump = options.pg_dump;
   o.quiet = options.quiet;
+  if (options.auth_timeout_seconds < 1 || options.max_clients < 1 ||
+      options.max_clients_per_address < 1) {
+    std::cerr << "dualkey pg-proxy: --auth-timeout, --max-clients and --max-clients-per-address "
+                 "are at least 1\n";
+    return 2;
+  }
+  o.auth_timeout_seconds = options.auth_timeout_seconds;
+  o.max_clients = options.max_clients;
+  o.max_clients_per_address = options.max_clients_per_address;
   return pgproxy::Run(o);
 }
 

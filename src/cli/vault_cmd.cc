@@ -13,6 +13,7 @@
 #include <iostream>
 #include <nlohmann/json.hpp>
 
+#include "base/json_text.h"
 #include "cli/commands.h"
 #include "daemon/daemon.h"
 #include "vault/vault.h"
@@ -21,6 +22,12 @@ namespace dualkey::cli {
 namespace {
 
 using nlohmann::json;
+
+// JSON for stdout: paths and errors may carry any byte (JsonDump replaces
+// what is not UTF-8 instead of throwing).
+std::string Text(const json& value) {
+  return base::JsonDump(value);
+}
 
 std::string UserName() {
   if (const char* user = std::getenv("USER"); user != nullptr && *user != '\0') return user;
@@ -127,7 +134,7 @@ int RunProgram(const std::vector<std::string>& argv, int stdin_fd, int stdout_fd
 }
 
 int Fail(const VaultOptions& o, const std::string& what, const std::string& error, int code = 1) {
-  if (o.json) std::cout << json{{"ok", false}, {"error", error}}.dump() << "\n";
+  if (o.json) std::cout << Text(json{{"ok", false}, {"error", error}}) << "\n";
   std::cerr << "dualkey vault " << what << ": " << error << "\n";
   return code;
 }
@@ -149,7 +156,7 @@ int Init(const VaultOptions& o) {
   std::optional<vault::Vault> v = vault::Vault::Open(dir, &error);
   if (!v) return Fail(o, "init", error);
   if (o.json)
-    std::cout << json{{"ok", true}, {"vault", dir}, {"retention_days", v->retention_days()}}.dump()
+    std::cout << Text(json{{"ok", true}, {"vault", dir}, {"retention_days", v->retention_days()}})
               << "\n";
   else
     std::cout << "vault " << dir << ": snapshots kept at least " << v->retention_days()
@@ -162,7 +169,7 @@ void PrintSaved(const VaultOptions& o, const vault::SnapshotInfo& s, double seco
     json j = InfoJson(s);
     j["ok"] = true;
     j["seconds"] = seconds;
-    std::cout << j.dump() << "\n";
+    std::cout << Text(j) << "\n";
     return;
   }
   std::cout << "saved snapshot " << s.id << ": " << s.files << " files, " << Size(s.bytes)
@@ -234,7 +241,7 @@ int Ls(const VaultOptions& o) {
   if (o.json) {
     json out = json::array();
     for (const auto& s : list) out.push_back(InfoJson(s));
-    std::cout << out.dump() << "\n";
+    std::cout << Text(out) << "\n";
     return 0;
   }
   if (list.empty()) std::cout << "no snapshots yet\n";
@@ -274,7 +281,7 @@ int Show(const VaultOptions& o) {
       list.push_back(std::move(item));
     }
     j["entries"] = std::move(list);
-    std::cout << j.dump(-1, ' ', false, json::error_handler_t::replace) << "\n";
+    std::cout << Text(j) << "\n";
     return 0;
   }
   std::cout << "snapshot " << s->id << "\n"
@@ -338,7 +345,7 @@ int RestoreDb(const VaultOptions& o, vault::Vault& v) {
   }
   rmdir(temp_dir);
   if (status == 0 && o.json)
-    std::cout << json{{"ok", true}, {"snapshot", s->id}, {"database", o.db}}.dump() << "\n";
+    std::cout << Text(json{{"ok", true}, {"snapshot", s->id}, {"database", o.db}}) << "\n";
   return status;
 }
 
@@ -359,12 +366,11 @@ int Restore(const VaultOptions& o) {
   double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   if (!report) return Fail(o, "restore", error);
   if (o.json) {
-    std::cout << json{{"ok", report->problems.empty()},
-                      {"files", report->files},
-                      {"bytes", report->bytes},
-                      {"seconds", seconds},
-                      {"problems", report->problems}}
-                     .dump()
+    std::cout << Text(json{{"ok", report->problems.empty()},
+                           {"files", report->files},
+                           {"bytes", report->bytes},
+                           {"seconds", seconds},
+                           {"problems", report->problems}})
               << "\n";
   } else {
     std::cout << std::fixed;
@@ -384,17 +390,27 @@ int Verify(const VaultOptions& o) {
   Bar bar("verifying", !o.json && !o.quiet);
   vault::VerifyReport r = v->Verify(bar.get());
   bar.Clear();
+  json unrestorable = json::array();
+  for (const auto& [id, why] : r.unrestorable)
+    unrestorable.push_back(json{{"snapshot", id}, {"why", why}});
   if (o.json) {
-    std::cout << json{{"ok", r.ok},         {"snapshots", r.snapshots}, {"packs", r.packs},
-                      {"chunks", r.chunks}, {"bytes", r.bytes},         {"problems", r.problems},
-                      {"notes", r.notes}}
-                     .dump()
+    std::cout << Text(json{{"ok", r.ok},
+                           {"snapshots", r.snapshots},
+                           {"packs", r.packs},
+                           {"chunks", r.chunks},
+                           {"bytes", r.bytes},
+                           {"problems", r.problems},
+                           {"notes", r.notes},
+                           {"unrestorable", unrestorable}})
               << "\n";
   } else {
     std::cout << (r.ok ? "vault intact: " : "vault DAMAGED: ") << r.snapshots << " snapshots, "
               << r.packs << " packs, " << r.chunks << " chunks, " << Size(r.bytes)
               << " re-hashed\n";
     for (const auto& p : r.problems) std::cout << "  problem: " << p << "\n";
+    if (!r.unrestorable.empty())
+      std::cout << "  " << r.unrestorable.size()
+                << " snapshot(s) cannot be fully restored (each named above)\n";
     for (const auto& n : r.notes) std::cout << "  note: " << n << "\n";
   }
   return r.ok ? 0 : 1;
@@ -419,13 +435,12 @@ int Prune(const VaultOptions& o) {
   std::optional<vault::PruneReport> r = v->Prune(options, &error);
   if (!r) return Fail(o, "prune", error);
   if (o.json) {
-    std::cout << json{{"ok", true},
-                      {"dry_run", o.dry_run},
-                      {"snapshots_removed", r->snapshots_removed},
-                      {"packs_removed", r->packs_removed},
-                      {"bytes_freed", r->bytes_freed},
-                      {"kept_unexpired", r->kept_unexpired}}
-                     .dump()
+    std::cout << Text(json{{"ok", true},
+                           {"dry_run", o.dry_run},
+                           {"snapshots_removed", r->snapshots_removed},
+                           {"packs_removed", r->packs_removed},
+                           {"bytes_freed", r->bytes_freed},
+                           {"kept_unexpired", r->kept_unexpired}})
               << "\n";
   } else {
     std::cout << (o.dry_run ? "would remove " : "removed ") << r->snapshots_removed.size()
@@ -436,11 +451,39 @@ int Prune(const VaultOptions& o) {
   return 0;
 }
 
+int Gc(const VaultOptions& o) {
+  std::string error;
+  std::optional<vault::Vault> v = vault::Vault::Open(Dir(o), &error);
+  if (!v) return Fail(o, "gc", error, 2);
+  vault::GcOptions options;
+  options.dry_run = o.dry_run;
+  std::optional<vault::GcReport> r = v->Gc(options, &error);
+  if (!r) return Fail(o, "gc", error);
+  if (o.json) {
+    std::cout << Text(json{{"ok", true},
+                           {"dry_run", o.dry_run},
+                           {"packs_removed", r->packs_removed},
+                           {"bytes_freed", r->bytes_freed},
+                           {"packs_reindexed", r->packs_reindexed},
+                           {"index_replaced", r->index_replaced}})
+              << "\n";
+  } else if (r->packs_removed.empty() && r->packs_reindexed.empty() && r->index_replaced.empty()) {
+    std::cout << "nothing to collect: every pack is needed and indexed\n";
+  } else {
+    std::cout << (o.dry_run ? "would remove " : "removed ") << r->packs_removed.size()
+              << " pack(s) no snapshot needs (" << Size(r->bytes_freed) << "), "
+              << (o.dry_run ? "would re-index " : "re-indexed ") << r->packs_reindexed.size()
+              << " pack(s) snapshots need; recorded in " << Dir(o) << "/audit.jsonl\n";
+  }
+  return 0;
+}
+
 }  // namespace
 
 int RunVault(const VaultOptions& o) {
   if (o.action == "init") return Init(o);
   if (o.action == "put") return Put(o);
+  if (o.action == "gc") return Gc(o);
   if (o.action == "ls") return Ls(o);
   if (o.action == "show") return Show(o);
   if (o.action == "restore") return Restore(o);

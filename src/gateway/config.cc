@@ -5,6 +5,7 @@
 #include <toml++/toml.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
@@ -13,6 +14,7 @@
 #include <set>
 #include <sstream>
 
+#include "base/json_text.h"
 #include "gateway/gateway.h"
 #include "gateway/internal/url.h"
 
@@ -187,6 +189,24 @@ bool CredentialStore::Set(const std::string& name, CredentialType type,
     *error = "a credential name is letters, digits, '-', '_' or '.'";
     return false;
   }
+  // What goes into an Authorization header: printable text. A secret with
+  // control bytes could add headers of its own; one that is not UTF-8 could
+  // not be stored without changing it.
+  for (std::string_view text : {secret_text, std::string_view(region), std::string_view(service)}) {
+    std::string_view trimmed = text;
+    while (!trimmed.empty() && (trimmed.back() == '\n' || trimmed.back() == '\r'))
+      trimmed.remove_suffix(1);
+    const bool control = std::any_of(trimmed.begin(), trimmed.end(), [](char c) {
+      const auto u = static_cast<unsigned char>(c);
+      return (u < 0x20 && c != ' ' && c != '\t' && c != '\n' && c != '\r') || u == 0x7f;
+    });
+    if (control || !base::IsValidUtf8(trimmed)) {
+      *error =
+          "the secret, region and service must be printable UTF-8 text (control bytes or "
+          "bytes that are not UTF-8 found); nothing was stored";
+      return false;
+    }
+  }
   nlohmann::json stored{{"name", name}, {"type", ToString(type)}};
   if (type == CredentialType::kAwsSigV4) {
     std::vector<std::string> words = Words(secret_text, /*colon_separates=*/true);
@@ -229,7 +249,7 @@ bool CredentialStore::Set(const std::string& name, CredentialType type,
     *error = "cannot write " + tmp + ": " + std::strerror(errno);
     return false;
   }
-  const std::string body = stored.dump() + "\n";
+  const std::string body = base::JsonDump(stored) + "\n";
   bool ok = fchmod(fd, 0600) == 0 &&
             write(fd, body.data(), body.size()) == static_cast<ssize_t>(body.size());
   ok = fsync(fd) == 0 && ok;

@@ -4,8 +4,10 @@
 // HTTP channel's input, decide (locally; the daemon for anything not allowed),
 // then either answer 403 with the approval, or forward it upstream with the
 // real credential and stream the response back without buffering it.
+#include <malloc.h>
 #include <openssl/ssl.h>
 #include <signal.h>
+#include <sys/resource.h>
 
 #include <chrono>
 #include <iostream>
@@ -17,15 +19,17 @@
 #include <thread>
 #include <unordered_map>
 
+#include "base/admission.h"
+#include "base/json_text.h"
+#include "daemon/client.h"
+#include "daemon/daemon.h"
+#include "daemon/reporter.h"
 #include "gateway/gateway.h"
 #include "gateway/internal/asio.h"
 #include "gateway/internal/sigv4.h"
 #include "gateway/internal/url.h"
 #include "guard/guard.h"
 #include "policy/policy.h"
-#include "daemon/client.h"
-#include "daemon/daemon.h"
-#include "daemon/reporter.h"
 #include "token/token.h"
 
 namespace dualkey::gateway {
@@ -39,8 +43,6 @@ using tcp = net::ip::tcp;
 using json = nlohmann::json;
 using internal::BaseUrl;
 
-constexpr auto kClientIdle = std::chrono::seconds(60);
-constexpr auto kUpstreamTimeout = std::chrono::seconds(120);
 constexpr std::size_t kMaxIdlePerUpstream = 16;
 constexpr auto kTokenCacheTtl = std::chrono::seconds(2);
 
@@ -109,6 +111,41 @@ bool IsLoopbackHost(const std::string& host) {
   return host == "localhost" || host == "::1" || host.starts_with("127.");
 }
 
+// The framing rules docs/gateway.md promises, beyond Beast's own: a
+// Transfer-Encoding is exactly "chunked" (anything else would leave the
+// body's end to a guess, and the upstream would get a body we re-framed),
+// never with a Content-Length, and Content-Length appears once with one value.
+std::string FramingProblem(const http::request_parser<http::string_body>& parser) {
+  const auto& head = parser.get();
+  std::size_t transfer_encodings = 0, content_lengths = 0;
+  for (const auto& field : head) {
+    if (field.name() == http::field::transfer_encoding) {
+      ++transfer_encodings;
+      std::string value = internal::Lower(field.value());
+      while (!value.empty() && (value.back() == ' ' || value.back() == '\t')) value.pop_back();
+      while (!value.empty() && (value.front() == ' ' || value.front() == '\t')) value.erase(0, 1);
+      if (value != "chunked")
+        return "Transfer-Encoding \"" + base::ToValidUtf8(field.value().substr(0, 60)) +
+               "\" (only \"chunked\" is accepted)";
+    } else if (field.name() == http::field::content_length) {
+      ++content_lengths;
+      if (field.value().find(',') != std::string_view::npos)
+        return "a Content-Length with several values";
+    }
+  }
+  if (transfer_encodings > 1) return "more than one Transfer-Encoding header";
+  if (transfer_encodings > 0 && content_lengths > 0)
+    return "Content-Length together with Transfer-Encoding";
+  if (content_lengths > 1) return "more than one Content-Length header";
+  return {};
+}
+
+// What a connection's close must reach: its stream, while it exists (only
+// touched on the connection's own thread).
+struct CloseHandle {
+  beast::tcp_stream* stream = nullptr;
+};
+
 class Gateway {
  public:
   Gateway(Options options, policy::Policy policy)
@@ -116,26 +153,68 @@ class Gateway {
         policy_(std::move(policy)),
         tokens_(options_.state_dir),
         daemon_(daemon::Client::ForThisProcess(
-            daemon::ClientOptions{options_.socket_path, options_.daemon_timeout_ms})) {}
+            daemon::ClientOptions{options_.socket_path, options_.daemon_timeout_ms})),
+        admission_(base::Admission::Limits{options_.max_connections,
+                                           options_.max_connections_per_client}) {}
 
   std::map<std::string, std::unique_ptr<UpstreamRuntime>> upstreams;
+  base::Admission& admission() { return admission_; }
 
   net::awaitable<void> Session(tcp::socket socket, std::size_t worker) {
     beast::tcp_stream client(std::move(socket));
     beast::flat_buffer buffer;
+    auto handle = std::make_shared<CloseHandle>();
+    handle->stream = &client;
+    std::unique_ptr<base::Admission::Slot> slot;
     try {
-      for (;;) {
+      beast::error_code peer_error;
+      const tcp::endpoint peer = client.socket().remote_endpoint(peer_error);
+      const std::string address = peer_error ? "?" : peer.address().to_string();
+      auto executor = co_await net::this_coro::executor;
+      std::string refusal;
+      slot = admission_.Admit(
+          address,
+          [handle, executor] {
+            net::post(executor, [handle] {
+              beast::error_code ignored;
+              if (handle->stream != nullptr) handle->stream->socket().close(ignored);
+            });
+          },
+          &refusal);
+      if (!slot) {
+        Log("REFUSE", "-", "-", address, refusal);
+        co_await Send(client,
+                      Error(http::status::service_unavailable, "too_many_connections",
+                            "dualkey gateway: " + refusal + "; try again shortly", true),
+                      false);
+      }
+      for (bool first = true; slot; first = false) {
         http::request_parser<http::string_body> parser;
         parser.header_limit(64 * 1024);
         parser.body_limit(options_.max_body_bytes);
         beast::error_code ec;
-        client.expires_after(kClientIdle);
+        // Waiting for a request: the connection may make room for others.
+        slot->SetIdle(true);
+        if (buffer.size() == 0) {
+          // A new connection has the header timeout for everything; a
+          // kept-alive one may wait the idle timeout for the first byte.
+          client.expires_after(std::chrono::seconds(first ? options_.header_timeout_seconds
+                                                          : options_.idle_timeout_seconds));
+          const std::size_t n = co_await client.async_read_some(
+              buffer.prepare(16 * 1024), net::redirect_error(net::use_awaitable, ec));
+          if (ec) break;
+          buffer.commit(n);
+        }
+        client.expires_after(std::chrono::seconds(options_.header_timeout_seconds));
         co_await http::async_read_header(client, buffer, parser,
                                          net::redirect_error(net::use_awaitable, ec));
         if (ec == http::error::end_of_stream || ec == net::error::eof ||
-            ec == net::error::connection_reset || ec == beast::error::timeout ||
-            ec == net::error::operation_aborted)
+            ec == net::error::connection_reset || ec == net::error::operation_aborted ||
+            ec == net::error::bad_descriptor)
           break;
+        // A header that did not arrive in time: Beast's timer has closed the
+        // socket already (nothing was forwarded).
+        if (ec == beast::error::timeout) break;
         if (ec == http::error::body_limit) {  // a Content-Length over the cap
           co_await Send(client, TooLarge(parser.content_length().value_or(0)), false);
           break;
@@ -145,6 +224,16 @@ class Gateway {
               client,
               Held(http::status::bad_request, "bad_request",
                    "malformed HTTP request: " + ec.message() + "; nothing was forwarded", true),
+              false);
+          break;
+        }
+        // A request is being served: not a candidate to make room.
+        slot->SetIdle(false);
+        if (std::string problem = FramingProblem(parser); !problem.empty()) {
+          co_await Send(
+              client,
+              Held(http::status::bad_request, "bad_request",
+                   "malformed HTTP request: " + problem + "; nothing was forwarded", true),
               false);
           break;
         }
@@ -159,6 +248,7 @@ class Gateway {
           if (ec) break;
         }
         if (!parser.is_done()) {
+          client.expires_after(std::chrono::seconds(options_.idle_timeout_seconds));
           co_await http::async_read(client, buffer, parser,
                                     net::redirect_error(net::use_awaitable, ec));
           if (ec == http::error::body_limit) {
@@ -182,6 +272,8 @@ class Gateway {
     } catch (const std::exception& e) {
       if (!options_.quiet) std::cerr << "dualkey gateway: connection error: " << e.what() << "\n";
     }
+    handle->stream = nullptr;
+    slot.reset();
     beast::error_code ignored;
     client.socket().shutdown(tcp::socket::shutdown_send, ignored);
   }
@@ -373,11 +465,11 @@ class Gateway {
       response.set("X-Dualkey-Decision", reply.body["decision"].get<std::string>());
     if (reply.status == http::status::unauthorized)
       response.set(http::field::www_authenticate, "Bearer realm=\"dualkey\"");
-    response.body() = reply.body.dump(-1, ' ', false, json::error_handler_t::replace) + "\n";
+    response.body() = base::JsonDump(reply.body) + "\n";
     response.keep_alive(keep_alive && !reply.close);
     response.prepare_payload();
     beast::error_code ec;
-    client.expires_after(kClientIdle);
+    client.expires_after(std::chrono::seconds(options_.idle_timeout_seconds));
     co_await http::async_write(client, response, net::redirect_error(net::use_awaitable, ec));
     co_return !ec && keep_alive && !reply.close;
   }
@@ -452,7 +544,18 @@ class Gateway {
       }
       if (!connection) {
         std::string error;
-        connection = co_await Connect(upstream, &error);
+        bool timed_out = false;
+        connection = co_await Connect(upstream, &error, &timed_out);
+        if (!connection && timed_out) {
+          co_return co_await Send(
+              client,
+              Error(http::status::gateway_timeout, "upstream_timeout",
+                    "upstream \"" + upstream.config.name + "\" at " + upstream.base.Origin() +
+                        " did not accept a connection within " +
+                        std::to_string(options_.upstream_connect_timeout_seconds) +
+                        " s; nothing was sent"),
+              keep_alive);
+        }
         if (!connection) {
           co_return co_await Send(client,
                                   Error(http::status::bad_gateway, "upstream_unreachable",
@@ -469,6 +572,18 @@ class Gateway {
         result = co_await Relay(*connection->plain, *connection, out, client, keep_alive, head);
       if (result.upstream_reusable && idle.size() < kMaxIdlePerUpstream)
         idle.push_back(std::move(connection));
+      if (result.before_response && result.timed_out) {
+        // Sent, unanswered: it may have been carried out, so it is not sent again.
+        Log("TIMEOUT", "-", in.method_string(), upstream.config.name + path, result.error);
+        co_return co_await Send(
+            client,
+            Error(http::status::gateway_timeout, "upstream_timeout",
+                  "upstream \"" + upstream.config.name + "\" did not answer within " +
+                      std::to_string(options_.upstream_timeout_seconds) +
+                      " s; the request was sent and may or may not have been carried out, so "
+                      "dualkey did not send it again"),
+            keep_alive);
+      }
       if (result.before_response) {
         // A kept-alive connection the upstream had closed: try a fresh one once.
         if (reused && attempt == 0) continue;
@@ -483,8 +598,8 @@ class Gateway {
     co_return false;
   }
 
-  net::awaitable<std::unique_ptr<Connection>> Connect(UpstreamRuntime& upstream,
-                                                      std::string* error) {
+  net::awaitable<std::unique_ptr<Connection>> Connect(UpstreamRuntime& upstream, std::string* error,
+                                                      bool* timed_out) {
     auto executor = co_await net::this_coro::executor;
     auto connection = std::make_unique<Connection>();
     beast::error_code ec;
@@ -502,9 +617,10 @@ class Gateway {
       connection->plain = std::make_unique<beast::tcp_stream>(executor);
     }
     beast::tcp_stream& lowest = connection->Lowest();
-    lowest.expires_after(std::chrono::seconds(10));
+    lowest.expires_after(std::chrono::seconds(options_.upstream_connect_timeout_seconds));
     co_await lowest.async_connect(endpoints, net::redirect_error(net::use_awaitable, ec));
     if (ec) {
+      *timed_out = ec == beast::error::timeout;
       *error = ec.message();
       co_return nullptr;
     }
@@ -518,6 +634,7 @@ class Gateway {
       co_await connection->tls->async_handshake(ssl::stream_base::client,
                                                 net::redirect_error(net::use_awaitable, ec));
       if (ec) {
+        *timed_out = ec == beast::error::timeout;
         *error =
             "TLS handshake failed: " + ec.message() +
             (upstream.config.ca_file.empty() ? "" : " (trusting " + upstream.config.ca_file + ")");
@@ -529,6 +646,7 @@ class Gateway {
 
   struct RelayResult {
     bool before_response = false;  // failed before any byte went to the client
+    bool timed_out = false;        // ... because the upstream did not answer in time
     bool client_ok = true;
     bool upstream_reusable = false;
     std::string error;
@@ -540,7 +658,8 @@ class Gateway {
                                     beast::tcp_stream& client, bool keep_alive, bool head) {
     RelayResult result;
     beast::error_code ec;
-    connection.Lowest().expires_after(kUpstreamTimeout);
+    const auto upstream_timeout = std::chrono::seconds(options_.upstream_timeout_seconds);
+    connection.Lowest().expires_after(upstream_timeout);
     co_await http::async_write(stream, out, net::redirect_error(net::use_awaitable, ec));
     if (ec) {
       result.before_response = true;
@@ -550,10 +669,12 @@ class Gateway {
     http::response_parser<http::buffer_body> parser;
     parser.body_limit(std::numeric_limits<std::uint64_t>::max());
     parser.skip(head);
+    connection.Lowest().expires_after(upstream_timeout);
     co_await http::async_read_header(stream, connection.buffer, parser,
                                      net::redirect_error(net::use_awaitable, ec));
     if (ec) {
       result.before_response = true;
+      result.timed_out = ec == beast::error::timeout;
       result.error = ec.message();
       co_return result;
     }
@@ -569,7 +690,8 @@ class Gateway {
       response.chunked(true);  // the upstream ends it by closing; we chunk it instead
     response.keep_alive(keep_alive);
     http::serializer<false, http::buffer_body> serializer{response};
-    client.expires_after(kUpstreamTimeout);
+    const auto client_timeout = std::chrono::seconds(options_.idle_timeout_seconds);
+    client.expires_after(client_timeout);
     co_await http::async_write_header(client, serializer,
                                       net::redirect_error(net::use_awaitable, ec));
     if (ec) {
@@ -581,7 +703,7 @@ class Gateway {
       if (!parser.is_done()) {
         response.body().data = chunk;
         response.body().size = sizeof(chunk);
-        connection.Lowest().expires_after(kUpstreamTimeout);
+        connection.Lowest().expires_after(upstream_timeout);
         co_await http::async_read(stream, connection.buffer, parser,
                                   net::redirect_error(net::use_awaitable, ec));
         if (ec == http::error::need_buffer) ec = {};
@@ -599,7 +721,7 @@ class Gateway {
         response.body().size = 0;
         response.body().more = false;
       }
-      client.expires_after(kUpstreamTimeout);
+      client.expires_after(client_timeout);
       co_await http::async_write(client, serializer, net::redirect_error(net::use_awaitable, ec));
       if (ec == http::error::need_buffer) ec = {};
       if (ec) {
@@ -620,6 +742,7 @@ class Gateway {
   std::unordered_map<std::string, std::pair<token::Token, std::chrono::steady_clock::time_point>>
       token_cache_;
   std::mutex log_mutex_;
+  base::Admission admission_;
 };
 
 bool ParseListen(const std::string& text, std::string* host, unsigned short* port) {
@@ -658,6 +781,32 @@ int RunHttp(const Options& given) {
     std::cerr << "dualkey gateway: policy error (destructive requests stay held): " << policy_error
               << "\n";
 
+  // Each connection holds a descriptor, and one to its upstream while a
+  // request is relayed: the limit must fit under the descriptor limit,
+  // raised to its hard maximum first.
+  {
+    rlimit limit{};
+    if (getrlimit(RLIMIT_NOFILE, &limit) == 0) {
+      if (limit.rlim_cur < limit.rlim_max) {
+        limit.rlim_cur = limit.rlim_max;
+        setrlimit(RLIMIT_NOFILE, &limit);
+        getrlimit(RLIMIT_NOFILE, &limit);
+      }
+      const std::size_t fits =
+          limit.rlim_cur > 128 ? static_cast<std::size_t>((limit.rlim_cur - 64) / 2) : 32;
+      if (fits < options.max_connections) {
+        std::cerr << "dualkey gateway: at most " << fits << " connections (the descriptor limit is "
+                  << limit.rlim_cur << ")\n";
+        options.max_connections = fits;
+      }
+    }
+  }
+  if (options.header_timeout_seconds < 1 || options.idle_timeout_seconds < 1 ||
+      options.upstream_connect_timeout_seconds < 1 || options.upstream_timeout_seconds < 1 ||
+      options.max_connections < 1 || options.max_connections_per_client < 1) {
+    std::cerr << "dualkey gateway: timeouts and connection limits are at least 1\n";
+    return 2;
+  }
   Gateway gateway(options, std::move(policy));
   CredentialStore credentials(options.state_dir);
   for (const Upstream& upstream : config->upstreams) {
@@ -727,15 +876,39 @@ int RunHttp(const Options& given) {
   net::co_spawn(
       io,
       [&]() -> net::awaitable<void> {
+        net::steady_timer pause(io);
         for (std::size_t next = 0;; next = (next + 1) % contexts.size()) {
           beast::error_code ec;
           net::io_context& home = *contexts[next];
           tcp::socket socket =
               co_await acceptor.async_accept(home, net::redirect_error(net::use_awaitable, ec));
           if (ec == net::error::operation_aborted) co_return;
-          if (ec) continue;
+          if (ec) {
+            // Out of descriptors: free the one idle the longest, and wait a
+            // moment either way rather than spin on the pending connection.
+            if (ec == net::error::no_descriptors || ec.value() == ENFILE)
+              gateway.admission().EvictOldestIdle();
+            pause.expires_after(std::chrono::milliseconds(20));
+            co_await pause.async_wait(net::redirect_error(net::use_awaitable, ec));
+            continue;
+          }
           socket.set_option(tcp::no_delay(true), ec);
           net::co_spawn(home, gateway.Session(std::move(socket), next), net::detached);
+        }
+      },
+      net::detached);
+  // Memory a flood made the allocator keep is given back once it is over.
+  net::co_spawn(
+      io,
+      [&]() -> net::awaitable<void> {
+        net::steady_timer timer(io);
+        for (;;) {
+          timer.expires_after(std::chrono::seconds(1));
+          beast::error_code ec;
+          co_await timer.async_wait(net::redirect_error(net::use_awaitable, ec));
+          if (ec) co_return;
+          const std::size_t peak = gateway.admission().TakePeak();
+          if (peak >= 64 && gateway.admission().open() < peak / 2) malloc_trim(0);
         }
       },
       net::detached);

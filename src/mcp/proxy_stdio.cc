@@ -20,9 +20,10 @@
 #include <thread>
 #include <utility>
 
+#include "base/json_text.h"
+#include "daemon/daemon.h"
 #include "mcp/internal/proxy_gate.h"
 #include "mcp/proxy.h"
-#include "daemon/daemon.h"
 
 extern char** environ;
 
@@ -261,10 +262,9 @@ class StdioProxy {
     }
     for (const std::string& id : pending) {
       json parsed = json::parse(id, nullptr, false);
-      WriteClient(internal::ErrorReply(parsed, internal::kServerGone,
-                                       "the MCP server exited (status " + std::to_string(status) +
-                                           ") before answering")
-                      .dump());
+      WriteClient(base::JsonDump(internal::ErrorReply(
+          parsed, internal::kServerGone,
+          "the MCP server exited (status " + std::to_string(status) + ") before answering")));
     }
     if (!options_.verbose) return;
     std::cerr << "dualkey mcp: the server exited with status " << status << "\n";
@@ -281,10 +281,10 @@ class StdioProxy {
       reader.Feed(
           std::string_view(buffer, static_cast<std::size_t>(n)),
           [&](const std::string& line) {
-            json parsed;
-            std::string error;
-            if (internal::ParseStrict(line, &parsed, &error)) {
-              std::vector<std::string> ids = gate_->FromServer(parsed);
+            // Bytes as they are go to the client; the gate reads them with
+            // invalid UTF-8 replaced, and fails closed on what it cannot read.
+            std::vector<std::string> ids = gate_->FromServerText(line);
+            if (!ids.empty()) {
               std::lock_guard<std::mutex> lock(pending_mutex_);
               for (const std::string& id : ids) pending_.erase(id);
             }
@@ -293,6 +293,10 @@ class StdioProxy {
           // The server's data is the client's business: a huge result streams
           // through unread rather than being dropped.
           [&](std::string_view chunk, bool first, bool last) {
+            if (first)
+              gate_->ServerMessageUnread("", "a server message longer than " +
+                                                 std::to_string(options_.max_message_bytes) +
+                                                 " bytes passed unread");
             if (first) streaming = std::unique_lock<std::mutex>(client_mutex_);
             if (client_ok_ && !WriteAll(client_out_, chunk)) client_ok_ = false;
             if (last) streaming.unlock();
@@ -334,11 +338,11 @@ class StdioProxy {
           },
           [&](std::string_view, bool first, bool) {
             if (first)
-              WriteClient(internal::ErrorReply(nullptr, internal::kInvalidRequest,
-                                               "Invalid Request (dualkey): a message longer than " +
-                                                   std::to_string(options_.max_message_bytes) +
-                                                   " bytes; dropped, not forwarded")
-                              .dump());
+              WriteClient(base::JsonDump(
+                  internal::ErrorReply(nullptr, internal::kInvalidRequest,
+                                       "Invalid Request (dualkey): a message longer than " +
+                                           std::to_string(options_.max_message_bytes) +
+                                           " bytes; dropped, not forwarded")));
           });
     }
   }

@@ -8,6 +8,8 @@
 #include <cstring>
 #include <nlohmann/json.hpp>
 
+#include "base/json_text.h"
+
 namespace dualkey::vault::internal {
 namespace {
 
@@ -168,6 +170,50 @@ bool DecodeBlob(const ChunkId& id, std::uint8_t flags, const char* stored, std::
   return true;
 }
 
+namespace {
+
+std::string Base64(std::string_view bytes) {
+  std::string out(sodium_base64_ENCODED_LEN(bytes.size(), sodium_base64_VARIANT_ORIGINAL), '\0');
+  sodium_bin2base64(out.data(), out.size(), reinterpret_cast<const unsigned char*>(bytes.data()),
+                    bytes.size(), sodium_base64_VARIANT_ORIGINAL);
+  out.resize(std::strlen(out.c_str()));
+  return out;
+}
+
+bool FromBase64(const std::string& text, std::string* out) {
+  out->assign(text.size(), '\0');
+  std::size_t length = 0;
+  if (sodium_base642bin(reinterpret_cast<unsigned char*>(out->data()), out->size(), text.data(),
+                        text.size(), nullptr, &length, nullptr,
+                        sodium_base64_VARIANT_ORIGINAL) != 0)
+    return false;
+  out->resize(length);
+  return true;
+}
+
+// Paths are bytes. JSON strings are UTF-8: a name that is not keeps its
+// bytes in `key`_b64 beside a readable `key` (the bytes replaced), so a
+// restore writes exactly the names that were saved and two names never
+// become one.
+void PutBytes(Json& j, const char* key, const std::string& bytes) {
+  if (base::IsValidUtf8(bytes)) {
+    j[key] = bytes;
+  } else {
+    j[key] = base::ToValidUtf8(bytes);
+    j[std::string(key) + "_b64"] = Base64(bytes);
+  }
+}
+
+std::string GetBytes(const Json& j, const char* key) {
+  auto raw = j.find(std::string(key) + "_b64");
+  std::string bytes;
+  if (raw != j.end() && raw->is_string() && FromBase64(raw->get<std::string>(), &bytes))
+    return bytes;
+  return j.value(key, "");
+}
+
+}  // namespace
+
 std::string EncodeManifestBody(const Manifest& m) {
   const SnapshotInfo& info = m.info;
   Json summary = {{"version", 1},
@@ -180,16 +226,29 @@ std::string EncodeManifestBody(const Manifest& m) {
                   {"approval_id", info.meta.approval_id},
                   {"kind", info.meta.kind},
                   {"tags", info.meta.tags},
-                  {"roots", info.roots},
                   {"files", info.files},
                   {"bytes", info.bytes},
                   {"added_bytes", info.added_bytes}};
-  std::string text = summary.dump();
+  Json roots = Json::array(), roots_b64 = Json::array();
+  bool roots_valid = true;
+  for (const std::string& root : info.roots) {
+    roots.push_back(base::ToValidUtf8(root));
+    roots_b64.push_back(Base64(root));
+    roots_valid = roots_valid && base::IsValidUtf8(root);
+  }
+  summary["roots"] = std::move(roots);
+  if (!roots_valid) summary["roots_b64"] = std::move(roots_b64);
+  // The who/action/tags text is for people: invalid bytes are replaced.
+  std::string text = base::JsonDump(summary);
   text += "\n[";
   bool first = true;
   for (const Entry& e : m.entries) {
-    Json j = {{"path", e.path}, {"type", e.type}, {"mode", e.mode},
-              {"uid", e.uid},   {"gid", e.gid},   {"mtime_ns", e.mtime_ns}};
+    Json j = {{"type", e.type},
+              {"mode", e.mode},
+              {"uid", e.uid},
+              {"gid", e.gid},
+              {"mtime_ns", e.mtime_ns}};
+    PutBytes(j, "path", e.path);
     if (e.type == "file" || e.type == "stream") {
       j["size"] = e.size;
       j["ctime_ns"] = e.ctime_ns;
@@ -199,10 +258,10 @@ std::string EncodeManifestBody(const Manifest& m) {
       for (const ChunkId& id : e.chunks) chunks.push_back(Hex(id));
       j["chunks"] = std::move(chunks);
     }
-    if (e.type == "symlink") j["target"] = e.target;
+    if (e.type == "symlink") PutBytes(j, "target", e.target);
     if (!first) text += ',';
     first = false;
-    text += j.dump(-1, ' ', false, Json::error_handler_t::replace);
+    text += base::JsonDump(j);
   }
   text += "]";
   std::string body(ZSTD_compressBound(text.size()), '\0');
@@ -247,6 +306,14 @@ bool DecodeManifestBody(std::string_view body, bool summary_only, Manifest* out,
     info.meta.kind = summary.value("kind", "files");
     info.meta.tags = summary.value("tags", std::vector<std::string>{});
     info.roots = summary.value("roots", std::vector<std::string>{});
+    if (auto raw = summary.find("roots_b64");
+        raw != summary.end() && raw->is_array() && raw->size() == info.roots.size()) {
+      for (std::size_t i = 0; i < info.roots.size(); ++i) {
+        std::string bytes;
+        if ((*raw)[i].is_string() && FromBase64((*raw)[i].get<std::string>(), &bytes))
+          info.roots[i] = std::move(bytes);
+      }
+    }
     info.files = summary.value("files", std::uint64_t{0});
     info.bytes = summary.value("bytes", std::uint64_t{0});
     info.added_bytes = summary.value("added_bytes", std::uint64_t{0});
@@ -260,7 +327,8 @@ bool DecodeManifestBody(std::string_view body, bool summary_only, Manifest* out,
     out->entries.reserve(entries.size());
     for (const Json& j : entries) {
       Entry e;
-      e.path = j.at("path").get<std::string>();
+      j.at("path").get<std::string>();  // required
+      e.path = GetBytes(j, "path");
       e.type = j.at("type").get<std::string>();
       e.mode = j.value("mode", 0u);
       e.uid = j.value("uid", 0u);
@@ -270,7 +338,7 @@ bool DecodeManifestBody(std::string_view body, bool summary_only, Manifest* out,
       e.ino = j.value("ino", std::uint64_t{0});
       e.dev = j.value("dev", std::uint64_t{0});
       e.size = j.value("size", std::uint64_t{0});
-      e.target = j.value("target", "");
+      e.target = GetBytes(j, "target");
       if (auto it = j.find("chunks"); it != j.end()) {
         for (const Json& c : *it) {
           ChunkId id;
@@ -295,7 +363,7 @@ std::string SignSnapshot(const std::string& body, const std::uint8_t* secret_key
   crypto_sign_detached(sig.data(), nullptr, reinterpret_cast<const unsigned char*>(body.data()),
                        body.size(), secret_key);
   Json header = {{"body_len", body.size()}, {"sig", Hex(sig.data(), sig.size())}};
-  return std::string(kSnapshotMagic) + header.dump() + "\n" + body;
+  return std::string(kSnapshotMagic) + base::JsonDump(header) + "\n" + body;
 }
 
 bool OpenSnapshot(std::string_view object, const std::uint8_t* public_key, std::string* body,

@@ -364,19 +364,39 @@ class Pipeline {
     return !failed_;
   }
 
-  // After Run: makes packs durable and writes the index object for them
-  // (also after a failure, so that durable chunks are not orphaned).
+  // After Run: makes packs durable and writes the index object for them.
   bool WriteIndex(std::string* error) {
     if (packs_.empty()) return true;
     internal::Backend& backend = *vault_.backend;
     if (!backend.Sync(Space::kPacks, error)) return false;
     std::string data = internal::EncodeIndex(packs_);
-    if (!backend.Create(Space::kIndex, internal::RandomHex(16) + ".idx", data, error) ||
-        !backend.Sync(Space::kIndex, error))
-      return false;
+    const std::string name = internal::RandomHex(16) + ".idx";
+    if (!backend.Create(Space::kIndex, name, data, error)) return false;
+    index_name_ = name;
+    if (!backend.Sync(Space::kIndex, error)) return false;
     added_bytes_ += data.size();
     // The next LoadIndex picks the new object up.
     return true;
+  }
+
+  // A put that failed takes back everything it wrote (no snapshot refers to
+  // it, and the writer lock kept every other writer out), so the vault is
+  // exactly as it was and a full disk gets its space back. Returns what is
+  // left when removing failed too (`vault gc` collects it).
+  std::string Discard() {
+    internal::Backend& backend = *vault_.backend;
+    backend.DiscardPending();
+    std::string problem, error;
+    if (!index_name_.empty() && !backend.Remove(Space::kIndex, index_name_, &error))
+      problem = error;
+    for (const internal::PackEntries& pack : packs_)
+      if (!backend.Remove(Space::kPacks, pack.pack, &error)) problem = error;
+    backend.Sync(Space::kIndex, &error);
+    backend.Sync(Space::kPacks, &error);
+    packs_.clear();
+    index_name_.clear();
+    added_bytes_ = 0;
+    return problem;
   }
 
   std::vector<Entry> TakeEntries() {
@@ -620,6 +640,7 @@ class Pipeline {
   std::string pack_;
   internal::PackEntries current_;
   std::vector<internal::PackEntries> packs_;
+  std::string index_name_;  // the index object this put wrote, if any
   std::uint64_t added_bytes_ = 0;
 
   std::mutex error_mutex_;
@@ -685,17 +706,18 @@ std::optional<SnapshotInfo> Vault::Impl::Ingest(const std::vector<std::string>* 
     ingest->AddStreams(*streams);
   }
 
-  bool ran = ingest->Run(streams);
+  // Anything that fails from here on takes back what this put wrote.
+  auto fail = [&](std::string why) -> std::optional<SnapshotInfo> {
+    const std::string left = ingest->Discard();
+    *error = std::move(why);
+    if (!left.empty())
+      *error += " (and what this put had written could not all be removed: " + left +
+                "; `dualkey vault gc` collects it)";
+    return std::nullopt;
+  };
+  if (!ingest->Run(streams)) return fail(ingest->error());
   std::string index_error;
-  bool indexed = ingest->WriteIndex(&index_error);
-  if (!ran) {
-    *error = ingest->error();
-    return std::nullopt;
-  }
-  if (!indexed) {
-    *error = "cannot write to the vault: " + index_error;
-    return std::nullopt;
-  }
+  if (!ingest->WriteIndex(&index_error)) return fail("cannot write to the vault: " + index_error);
   manifest.entries = ingest->TakeEntries();
   for (const Entry& e : manifest.entries) {
     if (e.type == "file" || e.type == "stream") {
@@ -713,9 +735,12 @@ std::optional<SnapshotInfo> Vault::Impl::Ingest(const std::vector<std::string>* 
   body = internal::EncodeManifestBody(manifest);
   std::string object = internal::SignSnapshot(body, secret.data());
   sodium_memzero(secret.data(), secret.size());
-  if (!backend->Create(Space::kSnapshots, manifest.id + ".snap", object, error) ||
-      !backend->Sync(Space::kSnapshots, error)) {
-    *error = "cannot write the snapshot: " + *error;
+  if (!backend->Create(Space::kSnapshots, manifest.id + ".snap", object, error))
+    return fail("cannot write the snapshot: " + *error);
+  if (!backend->Sync(Space::kSnapshots, error)) {
+    // The snapshot object exists but may not be durable: it stays (its
+    // chunks with it); a crash now loses it whole, never in part.
+    *error = "cannot make the snapshot durable: " + *error;
     return std::nullopt;
   }
   return manifest.info;

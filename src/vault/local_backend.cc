@@ -119,9 +119,16 @@ class LocalBackend : public Backend {
     return dir_ + "/" + SpaceDir(space) + "/" + name;
   }
 
-  ~LocalBackend() override {
+  ~LocalBackend() override { DiscardPending(); }
+
+  void DiscardPending() override {
     // Objects never synced belong to a put that failed: they never existed.
-    for (const Pending& p : pending_) {
+    std::vector<Pending> dropped;
+    {
+      std::lock_guard lock(pending_mutex_);
+      dropped.swap(pending_);
+    }
+    for (const Pending& p : dropped) {
       ::close(p.fd);
       ::unlink(p.temp.c_str());
     }

@@ -11,6 +11,7 @@
 #include <atomic>
 #include <cerrno>
 #include <cstring>
+#include <map>
 #include <nlohmann/json.hpp>
 #include <set>
 #include <thread>
@@ -18,6 +19,7 @@
 
 #include "approval/approval.h"
 #include "audit/audit.h"
+#include "base/json_text.h"
 #include "daemon/daemon.h"
 #include "vault/internal/impl.h"
 
@@ -312,6 +314,53 @@ std::optional<SnapshotInfo> Vault::Show(const std::string& id, std::vector<Entry
   return m.info;
 }
 
+namespace {
+
+// The intact blobs of one pack object, as an index records them; what is
+// wrong with the rest goes to `problems`.
+void ScanPack(const std::string& name, const std::string& data,
+              std::vector<internal::PackEntries::Entry>* entries,
+              std::vector<std::string>* problems) {
+  std::string raw, problem;
+  if (data.compare(0, internal::kPackMagic.size(), internal::kPackMagic) != 0) {
+    problems->push_back("pack " + name + ": bad header (damaged)");
+    return;
+  }
+  std::size_t pos = internal::kPackMagic.size();
+  while (pos < data.size()) {
+    if (data.size() - pos < internal::kBlobHeader) {
+      problems->push_back("pack " + name + ": truncated blob header at offset " +
+                          std::to_string(pos));
+      return;
+    }
+    ChunkId id;
+    std::memcpy(id.data(), data.data() + pos, 32);
+    const std::uint8_t flags = static_cast<std::uint8_t>(data[pos + 32]);
+    std::uint32_t raw_size = 0, stored = 0;
+    for (int b = 0; b < 4; ++b) {
+      raw_size |= std::uint32_t(std::uint8_t(data[pos + 33 + b])) << (8 * b);
+      stored |= std::uint32_t(std::uint8_t(data[pos + 37 + b])) << (8 * b);
+    }
+    const std::size_t start = pos + internal::kBlobHeader;
+    if (stored > data.size() - start) {
+      problems->push_back("pack " + name + ": blob at offset " + std::to_string(pos) +
+                          " runs past the end (truncated or damaged)");
+      return;
+    }
+    if (internal::DecodeBlob(id, flags, data.data() + start, stored, raw_size, &raw, &problem))
+      entries->push_back({id, start, stored, raw_size, flags});
+    else
+      problems->push_back("pack " + name + " offset " + std::to_string(pos) + ": " + problem);
+    pos = start + stored;
+  }
+}
+
+std::string ShortId(const std::string& name) {
+  return name.size() > 12 ? name.substr(0, 12) + "…" : name;
+}
+
+}  // namespace
+
 VerifyReport Vault::Verify(const Progress* progress) const {
   VerifyReport report;
   std::string error;
@@ -319,6 +368,7 @@ VerifyReport Vault::Verify(const Progress* progress) const {
   // Index objects: each must be intact; together they say where each chunk is.
   std::vector<std::string> index_names, pack_names;
   std::unordered_map<std::string, std::vector<internal::PackEntries::Entry>> indexed;
+  std::vector<std::string> damaged_indexes;
   if (!backend.List(Space::kIndex, &index_names, &error) ||
       !backend.List(Space::kPacks, &pack_names, &error)) {
     report.problems.push_back(error);
@@ -330,6 +380,7 @@ VerifyReport Vault::Verify(const Progress* progress) const {
     if (!backend.Read(Space::kIndex, name, &data, &problem) ||
         !internal::DecodeIndex(data, &packs, &problem)) {
       report.problems.push_back("index " + name + ": " + problem);
+      damaged_indexes.push_back(name);
       continue;
     }
     for (auto& pack : packs) {
@@ -348,66 +399,41 @@ VerifyReport Vault::Verify(const Progress* progress) const {
     if (backend.Size(Space::kPacks, name, &size, &error)) total_bytes += size;
   }
   std::mutex mutex;
-  std::unordered_set<ChunkId, internal::ChunkIdHash> good;
+  std::unordered_set<ChunkId, internal::ChunkIdHash> good;        // intact in some pack
+  std::unordered_set<ChunkId, internal::ChunkIdHash> restorable;  // ... where an index says
+  std::map<std::string, std::vector<ChunkId>> unindexed_packs;    // pack -> its intact chunks
   std::atomic<std::size_t> next{0};
   std::atomic<std::uint64_t> bytes_done{0};
   auto worker = [&] {
-    std::string data, raw, problem;
+    std::string data, problem;
     for (std::size_t i; (i = next.fetch_add(1)) < pack_names.size();) {
       const std::string& name = pack_names[i];
       std::vector<std::string> problems;
-      std::vector<ChunkId> ok_ids;
-      std::set<std::uint64_t> blob_offsets;
-      if (!backend.Read(Space::kPacks, name, &data, &problem)) {
+      std::vector<internal::PackEntries::Entry> entries;
+      data.clear();
+      if (!backend.Read(Space::kPacks, name, &data, &problem))
         problems.push_back("pack " + name + ": " + problem);
-      } else if (data.compare(0, internal::kPackMagic.size(), internal::kPackMagic) != 0) {
-        problems.push_back("pack " + name + ": bad header (damaged)");
-      } else {
-        std::size_t pos = internal::kPackMagic.size();
-        while (pos < data.size()) {
-          if (data.size() - pos < internal::kBlobHeader) {
-            problems.push_back("pack " + name + ": truncated blob header at offset " +
-                               std::to_string(pos));
-            break;
-          }
-          ChunkId id;
-          std::memcpy(id.data(), data.data() + pos, 32);
-          std::uint8_t flags = static_cast<std::uint8_t>(data[pos + 32]);
-          std::uint32_t raw_size = 0, stored = 0;
-          for (int b = 0; b < 4; ++b) {
-            raw_size |= std::uint32_t(std::uint8_t(data[pos + 33 + b])) << (8 * b);
-            stored |= std::uint32_t(std::uint8_t(data[pos + 37 + b])) << (8 * b);
-          }
-          std::size_t start = pos + internal::kBlobHeader;
-          if (stored > data.size() - start) {
-            problems.push_back("pack " + name + ": blob at offset " + std::to_string(pos) +
-                               " runs past the end (truncated or damaged)");
-            break;
-          }
-          if (internal::DecodeBlob(id, flags, data.data() + start, stored, raw_size, &raw,
-                                   &problem)) {
-            ok_ids.push_back(id);
-            blob_offsets.insert(start);
-          } else {
-            problems.push_back("pack " + name + " offset " + std::to_string(pos) + ": " + problem);
-          }
-          pos = start + stored;
-        }
-      }
+      else
+        ScanPack(name, data, &entries, &problems);
       bytes_done += data.size();
       std::lock_guard lock(mutex);
       auto it = indexed.find(name);
       if (it == indexed.end()) {
-        report.notes.push_back("pack " + name +
-                               ": not in any index (left by an interrupted put; unused)");
+        std::vector<ChunkId>& ids = unindexed_packs[name];
+        for (const auto& e : entries) ids.push_back(e.id);
       } else {
-        for (const auto& e : it->second)
-          if (!blob_offsets.count(e.offset))
+        std::set<std::uint64_t> offsets;
+        for (const auto& e : entries) offsets.insert(e.offset);
+        for (const auto& e : it->second) {
+          if (offsets.count(e.offset))
+            restorable.insert(e.id);
+          else
             problems.push_back("pack " + name + ": indexed chunk " + internal::Hex(e.id) +
                                " not found intact at offset " + std::to_string(e.offset));
+        }
       }
-      good.insert(ok_ids.begin(), ok_ids.end());
-      report.chunks += ok_ids.size();
+      for (const auto& e : entries) good.insert(e.id);
+      report.chunks += entries.size();
       report.packs += 1;
       report.bytes += data.size();
       report.problems.insert(report.problems.end(), problems.begin(), problems.end());
@@ -421,7 +447,9 @@ VerifyReport Vault::Verify(const Progress* progress) const {
   for (unsigned i = 0; i < n; ++i) threads.emplace_back(worker);
   for (auto& t : threads) t.join();
 
-  // Snapshots: signature, and every chunk present and intact.
+  // Snapshots: signature, and every chunk present, intact and found by an
+  // index (restore looks chunks up there).
+  std::unordered_set<ChunkId, internal::ChunkIdHash> needed;
   std::vector<std::string> snap_names;
   backend.List(Space::kSnapshots, &snap_names, &error);
   for (const std::string& name : snap_names) {
@@ -431,19 +459,52 @@ VerifyReport Vault::Verify(const Progress* progress) const {
     const std::string id = name.substr(0, name.size() - 5);
     if (!impl_->ReadManifest(id, false, &m, &problem)) {
       report.problems.push_back(problem);
+      report.unrestorable.emplace_back(id, "its snapshot object cannot be read: " + problem);
       continue;
     }
     report.snapshots += 1;
-    std::size_t damaged = 0;
-    std::string first;
-    for (const internal::Entry& e : m.entries)
-      for (const ChunkId& c : e.chunks)
-        if (!good.count(c)) {
-          if (damaged++ == 0) first = e.path;
+    std::size_t damaged = 0, unindexed = 0;
+    std::string first_damaged, first_unindexed;
+    for (const internal::Entry& e : m.entries) {
+      for (const ChunkId& c : e.chunks) {
+        needed.insert(c);
+        if (restorable.count(c)) continue;
+        if (good.count(c)) {
+          if (unindexed++ == 0) first_unindexed = e.path;
+        } else if (damaged++ == 0) {
+          first_damaged = e.path;
         }
+      }
+    }
+    std::string why;
     if (damaged)
-      report.problems.push_back("snapshot " + id + ": " + std::to_string(damaged) +
-                                " chunk(s) missing or damaged, first in " + first);
+      why = std::to_string(damaged) + " chunk(s) missing or damaged, first in " +
+            base::ToValidUtf8(first_damaged);
+    if (unindexed) {
+      why += (why.empty() ? "" : "; ") + std::to_string(unindexed) +
+             " chunk(s) intact in packs that no readable index names, first in " +
+             base::ToValidUtf8(first_unindexed) +
+             (damaged_indexes.empty()
+                  ? std::string()
+                  : " (index " + ShortId(damaged_indexes.front()) + " is damaged)") +
+             "; `dualkey vault gc` re-indexes them";
+    }
+    if (!why.empty()) {
+      report.problems.push_back("snapshot " + id + " cannot be fully restored: " + why);
+      report.unrestorable.emplace_back(id, why);
+    }
+  }
+  for (const auto& [pack, ids] : unindexed_packs) {
+    const bool wanted =
+        std::any_of(ids.begin(), ids.end(), [&](const ChunkId& c) { return needed.count(c) > 0; });
+    if (wanted)
+      report.notes.push_back("pack " + pack +
+                             ": in no readable index, and snapshots need it (`dualkey vault gc` "
+                             "re-indexes it)");
+    else
+      report.notes.push_back("pack " + pack +
+                             ": not in any index and no snapshot needs it (left by an "
+                             "interrupted put; `dualkey vault gc` removes it)");
   }
   std::sort(report.notes.begin(), report.notes.end());
   report.ok = report.problems.empty();
@@ -465,7 +526,7 @@ std::optional<PruneReport> Vault::Prune(const PruneOptions& options, std::string
   std::string audit_error;
   auto record = [&](const std::string& kind, Json fields) {
     fields["vault"] = impl_->dir;
-    return log->Append(audit::Record{kind, fields.dump()}, &audit_error) != 0;
+    return log->Append(audit::Record{kind, base::JsonDump(fields)}, &audit_error) != 0;
   };
   auto refuse = [&](const std::string& why) -> std::optional<PruneReport> {
     record("vault_prune_refused", Json{{"approver", options.approver}, {"why", why}});
@@ -536,6 +597,18 @@ std::optional<PruneReport> Vault::Prune(const PruneOptions& options, std::string
     if (!indexed && ::stat((impl_->dir + "/packs/" + name).c_str(), &st) == 0 &&
         st.st_mtime * 1000LL + impl_->retention_days * kDayMs > now)
       continue;
+    // Unindexed is not unused: a damaged index object leaves packs that kept
+    // snapshots need without an index naming them. Those stay.
+    if (!indexed) {
+      std::string data, problem;
+      std::vector<internal::PackEntries::Entry> entries;
+      std::vector<std::string> problems;
+      if (!impl_->backend->Read(Space::kPacks, name, &data, &problem)) continue;
+      ScanPack(name, data, &entries, &problems);
+      if (!problems.empty() || std::any_of(entries.begin(), entries.end(),
+                                           [&](const auto& e) { return needed.count(e.id) > 0; }))
+        continue;
+    }
     remove_packs.push_back(name);
     std::uint64_t size = 0;
     if (impl_->backend->Size(Space::kPacks, name, &size, error)) report.bytes_freed += size;
@@ -587,6 +660,118 @@ std::optional<PruneReport> Vault::Prune(const PruneOptions& options, std::string
   for (const std::string& name : remove_packs)
     if (!impl_->backend->Remove(Space::kPacks, name, error)) return std::nullopt;
   impl_->backend->Sync(Space::kPacks, error);
+  return report;
+}
+
+std::optional<GcReport> Vault::Gc(const GcOptions& options, std::string* error) {
+  auto lock = impl_->backend->LockWriter(error);
+  if (!lock) return std::nullopt;
+  internal::Backend& backend = *impl_->backend;
+  // Everything every snapshot needs; while one cannot be read, its needs
+  // are unknown and nothing is removed.
+  std::unordered_set<ChunkId, internal::ChunkIdHash> needed;
+  std::vector<std::string> snap_names;
+  if (!backend.List(Space::kSnapshots, &snap_names, error)) return std::nullopt;
+  for (const std::string& name : snap_names) {
+    if (name.size() < 6 || name.substr(name.size() - 5) != ".snap") continue;
+    Manifest m;
+    std::string problem;
+    if (!impl_->ReadManifest(name.substr(0, name.size() - 5), false, &m, &problem)) {
+      *error = problem +
+               "; gc changes nothing while a snapshot's needs are unknown (see "
+               "`dualkey vault verify`)";
+      return std::nullopt;
+    }
+    for (const auto& e : m.entries) needed.insert(e.chunks.begin(), e.chunks.end());
+  }
+  // What the readable index objects say; damaged ones are replaced.
+  std::vector<std::string> index_names, pack_names;
+  if (!backend.List(Space::kIndex, &index_names, error) ||
+      !backend.List(Space::kPacks, &pack_names, error))
+    return std::nullopt;
+  std::map<std::string, std::vector<internal::PackEntries::Entry>> indexed;
+  GcReport report;
+  for (const std::string& name : index_names) {
+    std::string data, problem;
+    std::vector<internal::PackEntries> packs;
+    if (!backend.Read(Space::kIndex, name, &data, &problem) ||
+        !internal::DecodeIndex(data, &packs, &problem)) {
+      report.index_replaced.push_back(name);
+      continue;
+    }
+    for (auto& pack : packs) {
+      auto& list = indexed[pack.pack];
+      list.insert(list.end(), pack.entries.begin(), pack.entries.end());
+    }
+  }
+  std::vector<internal::PackEntries> kept;
+  for (const std::string& name : pack_names) {
+    std::vector<internal::PackEntries::Entry> entries;
+    auto it = indexed.find(name);
+    const bool in_index = it != indexed.end();
+    if (in_index) {
+      entries = it->second;
+    } else {
+      // Named by no readable index: what it holds is read from the pack.
+      std::string data, problem;
+      std::vector<std::string> problems;
+      if (!backend.Read(Space::kPacks, name, &data, &problem)) {
+        *error = "pack " + name + ": " + problem;
+        return std::nullopt;
+      }
+      ScanPack(name, data, &entries, &problems);
+    }
+    const bool wanted = std::any_of(entries.begin(), entries.end(),
+                                    [&](const auto& e) { return needed.count(e.id) > 0; });
+    if (wanted) {
+      if (!in_index) report.packs_reindexed.push_back(name);
+      kept.push_back(internal::PackEntries{name, std::move(entries)});
+    } else {
+      report.packs_removed.push_back(name);
+      std::uint64_t size = 0;
+      if (backend.Size(Space::kPacks, name, &size, error)) report.bytes_freed += size;
+    }
+  }
+  const bool changes = !report.packs_removed.empty() || !report.packs_reindexed.empty() ||
+                       !report.index_replaced.empty();
+  if (!changes) return report;
+  // All index objects are folded into one that names exactly the kept packs.
+  report.index_replaced = index_names;
+
+  audit::OpenOptions audit_options;
+  audit_options.path = impl_->dir + "/audit.jsonl";
+  audit_options.key_path = impl_->dir + "/audit.key";
+  std::unique_ptr<audit::Log> log = audit::Log::Open(audit_options, error);
+  if (!log) {
+    *error = "cannot open the vault's audit log (gc needs it): " + *error;
+    return std::nullopt;
+  }
+  Json fields{{"vault", impl_->dir},
+              {"dry_run", options.dry_run},
+              {"packs_removed", report.packs_removed},
+              {"bytes_freed", report.bytes_freed},
+              {"packs_reindexed", report.packs_reindexed},
+              {"index_replaced", report.index_replaced}};
+  std::string audit_error;
+  if (log->Append(
+          audit::Record{options.dry_run ? "vault_gc_dry_run" : "vault_gc", base::JsonDump(fields)},
+          &audit_error) == 0) {
+    *error = "cannot record the gc in the audit log (" + audit_error + "); nothing changed";
+    return std::nullopt;
+  }
+  if (options.dry_run) return report;
+  // The new index is durable before anything it replaces goes, and packs go
+  // last: at every step each snapshot's chunks are found.
+  const std::string index_name = internal::RandomHex(16) + ".idx";
+  if (!backend.Create(Space::kIndex, index_name, internal::EncodeIndex(kept), error) ||
+      !backend.Sync(Space::kIndex, error))
+    return std::nullopt;
+  for (const std::string& name : index_names)
+    if (!backend.Remove(Space::kIndex, name, error)) return std::nullopt;
+  backend.Sync(Space::kIndex, error);
+  for (const std::string& name : report.packs_removed)
+    if (!backend.Remove(Space::kPacks, name, error)) return std::nullopt;
+  backend.Sync(Space::kPacks, error);
   return report;
 }
 

@@ -92,6 +92,21 @@ struct VerifyReport {
   std::uint64_t snapshots = 0, packs = 0, chunks = 0, bytes = 0;
   std::vector<std::string> problems;  // damage found: "pack 3f.. offset 123: chunk hash mismatch"
   std::vector<std::string> notes;     // not damage: unreferenced packs left by an interrupted put
+  // Snapshots that cannot be restored whole, each with why ("3 chunk(s)
+  // missing or damaged, first in /srv/a"; "12 chunk(s) in packs no readable
+  // index names: `vault gc` re-indexes them").
+  std::vector<std::pair<std::string, std::string>> unrestorable;
+};
+
+struct GcOptions {
+  bool dry_run = false;  // say what would change, change nothing
+};
+
+struct GcReport {
+  std::vector<std::string> packs_removed;  // referenced by no snapshot
+  std::uint64_t bytes_freed = 0;
+  std::vector<std::string> packs_reindexed;  // snapshots need them; no readable index named them
+  std::vector<std::string> index_replaced;   // index objects folded into one new one
 };
 
 struct PruneOptions {
@@ -154,6 +169,11 @@ class Vault {
   // Deletes snapshots past their retention and the packs only they used.
   // Needs an approver's valid TOTP code (each code works once); audited.
   std::optional<PruneReport> Prune(const PruneOptions& options, std::string* error);
+  // Collects what no snapshot refers to (packs left by an interrupted put)
+  // and re-indexes packs that snapshots need but no readable index names (a
+  // damaged index object). Removes nothing a snapshot needs, and nothing at
+  // all while a snapshot cannot be read; audited in the vault's audit log.
+  std::optional<GcReport> Gc(const GcOptions& options, std::string* error);
 
   int retention_days() const;
   const std::string& dir() const;

@@ -19,6 +19,14 @@ TEST(JsonText, ValidUtf8IsRecognised) {
   EXPECT_FALSE(IsValidUtf8("\xF4\x90\x80\x80"));  // past U+10FFFF
 }
 
+TEST(JsonText, FirstInvalidUtf8SaysWhere) {
+  EXPECT_EQ(FirstInvalidUtf8("plain ascii"), std::string_view::npos);
+  EXPECT_EQ(FirstInvalidUtf8("caf\xC3\xA9"), std::string_view::npos);
+  EXPECT_EQ(FirstInvalidUtf8("caf\xC3\xA9\xFF"), 5u);
+  EXPECT_EQ(FirstInvalidUtf8("\xC3"), 0u);
+  EXPECT_EQ(FirstInvalidUtf8("ab\xED\xA0\x80"), 2u);
+}
+
 TEST(JsonText, InvalidRunsBecomeOneReplacementCharacter) {
   EXPECT_EQ(ToValidUtf8("a\xFF\xFE"
                         "b"),

@@ -241,6 +241,30 @@ TEST(CheckCommand, JsonlKeepsGoingAfterMalformedLines) {
   EXPECT_EQ(lines[4]["decision"], "hold");
 }
 
+// A case that is not UTF-8 is refused with a clear error under its id, and
+// the cases after it are still checked.
+TEST(CheckCommand, JsonlRefusesInvalidUtf8AndKeepsGoing) {
+  std::string input =
+      "{\"id\":\"bad\",\"channel\":\"shell\",\"input\":\"ls \xff\"}\n"
+      "{\"id\":\"sql\",\"channel\":\"sql\",\"input\":\"SELECT 1 \xc3\"}\n"
+      "\xfe\xfe\n"
+      "{\"id\":\"ok\",\"channel\":\"shell\",\"input\":\"ls\"}\n";
+  RunResult run = Execute("check --jsonl -", input);
+  EXPECT_EQ(run.status, 0);
+  std::vector<json> lines = Lines(run.out);
+  ASSERT_EQ(lines.size(), 4u) << run.out;
+  EXPECT_EQ(lines[0]["id"], "bad");
+  EXPECT_EQ(lines[0]["decision"], "hold");
+  EXPECT_NE(lines[0]["error"].get<std::string>().find("not valid UTF-8 (byte 42)"),
+            std::string::npos)
+      << lines[0];
+  EXPECT_EQ(lines[1]["id"], "sql");
+  EXPECT_EQ(lines[1]["decision"], "hold");
+  EXPECT_TRUE(lines[2]["id"].is_null());
+  EXPECT_EQ(lines[2]["decision"], "hold");
+  EXPECT_EQ(lines[3]["decision"], "allow");
+}
+
 TEST(CheckCommand, HttpAndMcpChannelsAreClassifiedAndFailClosedOnBadInput) {
   std::string input =
       "{\"id\":\"h1\",\"channel\":\"http\",\"input\":{\"method\":\"GET\",\"url\":\"https://"

@@ -558,6 +558,52 @@ TEST_F(Gateway, MalformedHttpIs400AndNeverForwarded) {
   EXPECT_EQ(upstream_->CountPath("/admin"), 0u);
 }
 
+// docs/gateway.md: Content-Length with any Transfer-Encoding is refused, and
+// a Transfer-Encoding is "chunked" or nothing. Beast alone lets a gzip one
+// through with the Content-Length deciding where the body ends.
+TEST_F(Gateway, FramingIsExactlyWhatTheDocsSay) {
+  const std::string head = "POST /api/v1/framed HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " +
+                           token_ + "\r\n";
+  for (const std::string& framing :
+       {std::string("Transfer-Encoding: gzip\r\nContent-Length: 4\r\n\r\nabcd"),
+        std::string("Content-Length: 4\r\nTransfer-Encoding: gzip\r\n\r\nabcd"),
+        std::string("Transfer-Encoding: gzip, chunked\r\n\r\n4\r\nabcd\r\n0\r\n\r\n"),
+        std::string("Transfer-Encoding: chunked, identity\r\n\r\nabcd"),
+        std::string("Transfer-Encoding: identity\r\n\r\n"),
+        std::string("Content-Length: 4\r\nContent-Length: 4\r\n\r\nabcd"),
+        std::string("Content-Length: 4, 4\r\n\r\nabcd")}) {
+    const std::string answer = SendRaw(head + framing);
+    EXPECT_TRUE(answer.starts_with("HTTP/1.1 400")) << framing << "\n" << answer;
+    EXPECT_NE(answer.find("\"decision\":\"hold\""), std::string::npos) << answer;
+  }
+  // Plain chunked still works.
+  const std::string answer =
+      SendRaw(head + "Transfer-Encoding: chunked\r\nConnection: close\r\n\r\n4\r\nabcd\r\n0\r\n\r\n");
+  EXPECT_TRUE(answer.starts_with("HTTP/1.1 200")) << answer;
+  EXPECT_EQ(upstream_->CountPath("/api/v1/framed"), 1u);
+}
+
+// Bytes that are not UTF-8: a raw one in the target is refused (a URL is
+// ASCII); in a header or the body they are read with replacement, decided,
+// and never crash the gateway.
+TEST_F(Gateway, BytesThatAreNotUtf8AreRefusedOrReadWithReplacement) {
+  std::string answer = SendRaw("GET /api/v1/caf\xe9 HTTP/1.1\r\nHost: x\r\nConnection: close\r\nAuthorization: Bearer " +
+                               token_ + "\r\n\r\n");
+  EXPECT_TRUE(answer.starts_with("HTTP/1.1 400")) << answer;
+  EXPECT_NE(answer.find("not ASCII"), std::string::npos) << answer;
+  Reply held = Send("POST", "/api/graphql", {{"Content-Type", "application/json"}},
+                    "{\"query\":\"mutation { volumeDelete(volumeId: \\\"v\xff\\\") }\"}");
+  EXPECT_EQ(held.status, 403) << held.raw_body;
+  Reply odd_header = Send("GET", "/api/v1/odd-header", {{"X-Note", "caf\xe9"}});
+  EXPECT_EQ(odd_header.status, 200) << odd_header.raw_body;
+  // Its reason quotes the header: held with an answer, not a dropped connection.
+  Reply odd_encoding =
+      Send("POST", "/api/v1/encoded", {{"Content-Encoding", "gzip\xff"}}, "\x1f\x8b\x08");
+  EXPECT_EQ(odd_encoding.status, 403) << odd_encoding.raw_body;
+  // Still serving.
+  EXPECT_EQ(Send("GET", "/api/v1/after-bytes").status, 200);
+}
+
 TEST_F(Gateway, OversizedBodiesAreHeldUnread) {
   Reply reply =
       Send("POST", "/api/v1/upload", {{"Content-Type", "text/plain"}}, std::string(100000, 'a'));

@@ -86,6 +86,24 @@ TEST(Credentials, TypesRoundTrip) {
   }
 }
 
+// A secret with control bytes could add headers of its own to every
+// upstream request; one that is not UTF-8 could not be stored unchanged.
+TEST(Credentials, SecretsArePrintableUtf8) {
+  const std::string dir = std::filesystem::temp_directory_path() /
+                          ("dualkey-gw-credentials-" + std::to_string(getpid()));
+  dualkey::gateway::CredentialStore store(dir);
+  std::string error;
+  using dualkey::gateway::CredentialType;
+  EXPECT_FALSE(store.Set("a", CredentialType::kBearer, "tok\x01en\n", "", "", &error));
+  EXPECT_NE(error.find("printable UTF-8"), std::string::npos) << error;
+  EXPECT_FALSE(store.Set("b", CredentialType::kBearer, "tok\xffen", "", "", &error));
+  EXPECT_FALSE(
+      store.Set("c", CredentialType::kAwsSigV4, "AKID SECRET", "us-east-\xc3", "s3", &error));
+  EXPECT_TRUE(store.Set("d", CredentialType::kBearer, "t\xc3\xa9l\xc3\xa9 token\n", "", "", &error))
+      << error;
+  std::filesystem::remove_all(dir);
+}
+
 std::string ConfigError(const std::string& text) {
   const std::string path = std::filesystem::temp_directory_path() /
                            ("dualkey-gw-config-" + std::to_string(getpid()) + ".toml");

@@ -395,6 +395,45 @@ TEST(HookFailure, FailureReplyPerAgent) {
   }
 }
 
+// Bytes that are not UTF-8 never crash the hook and never pass: the answer is
+// a block that says why, for every agent.
+TEST(HookBytes, InvalidUtf8AnywhereBlocksWithAClearReason) {
+  const std::string inputs[] = {
+      ClaudeBash("ls") + "\xff",
+      "{\"hook_event_name\":\"PreToolUse\",\"tool_name\":\"Bash\",\"tool_input\":"
+      "{\"command\":\"rm -rf /srv/\xc3\"}}",
+      "\xef\xbb\xbf\xfe" + ClaudeBash("ls"),
+  };
+  for (Agent agent : kAllAgents) {
+    for (const std::string& input : inputs) {
+      HookReply reply;
+      ASSERT_NO_THROW(reply = Handle(agent, input, Env())) << ToString(agent);
+      EXPECT_EQ(reply.exit_code, 2) << ToString(agent) << " " << input;
+      EXPECT_NE(reply.err.find("is not valid UTF-8 (byte"), std::string::npos) << reply.err;
+      EXPECT_TRUE(nlohmann::json::accept(reply.out) || reply.out.empty()) << reply.out;
+    }
+  }
+}
+
+// JavaScript agents write a lone surrogate as an escape; what runs then holds
+// U+FFFD in its place, and that is what is classified.
+TEST(HookBytes, LoneSurrogateEscapesAreReadAsReplacementCharacters) {
+  const std::string held = "{\"session_id\":\"s\",\"cwd\":\"/home/dev/app\",\"hook_event_name\":"
+                           "\"PreToolUse\",\"tool_name\":\"Bash\",\"tool_input\":{\"command\":"
+                           "\"rm -rf /home/dev/app/src/\\udc80x\"}}";
+  HookReply reply = Handle(Agent::kClaude, held, Env());
+  EXPECT_NE(reply.out.find("\"ask\""), std::string::npos) << reply.out << reply.err;
+  const std::string harmless = "{\"session_id\":\"s\",\"cwd\":\"/home/dev/app\",\"hook_event_name\":"
+                               "\"PreToolUse\",\"tool_name\":\"Bash\",\"tool_input\":{\"command\":"
+                               "\"echo \\ud83d\\ude00 \\ud800\"}}";
+  reply = Handle(Agent::kClaude, harmless, Env());
+  EXPECT_EQ(reply.exit_code, 0) << reply.err;
+  EXPECT_EQ(reply.out, "");
+  EXPECT_EQ(internal::ReplaceLoneSurrogateEscapes(R"({"a":"\ud800\\ud800\udc00x\ud83d\ude00"})"),
+            R"({"a":"\ufffd\\ud800\ufffdx\ud83d\ude00"})");
+  EXPECT_EQ(internal::ReplaceLoneSurrogateEscapes(R"({"\udbff":1})"), R"({"\ufffd":1})");
+}
+
 TEST(HookInternal, NestingCheckIgnoresStrings) {
   EXPECT_TRUE(internal::NestingWithin("{\"a\":\"[[[[[[[[[[\"}", 2));
   EXPECT_FALSE(internal::NestingWithin("[[[", 2));

@@ -278,6 +278,65 @@ TEST_F(PgProxy, BlastRadiusHoldsLargeDeletes) {
   PQfinish(conn);
 }
 
+// Bytes that are not UTF-8 in a statement: never a crash, never an allow the
+// bytes do not deserve. Simple and extended protocol, with the daemon asked.
+TEST_F(PgProxy, StatementsThatAreNotUtf8NeverCrashTheProxyOrLoosenTheDecision) {
+  PGconn* conn = Connect(*token_);
+  ASSERT_EQ(PQstatus(conn), CONNECTION_OK) << PQerrorMessage(conn);
+  Exec(conn, "CREATE TABLE bytes_kept (id int primary key, note text)");
+  Exec(conn, "INSERT INTO bytes_kept SELECT g, 'n' FROM generate_series(1, 3000) g");
+  Exec(conn, "ANALYZE bytes_kept");
+  std::string message;
+  // Allowed, forwarded: PostgreSQL itself refuses the bytes (client_encoding UTF8).
+  EXPECT_EQ(Exec(conn, "SELECT 'caf\xe9'", &message).second, "22021") << message;
+  // Destructive: held (the daemon was asked about the bytes read as Latin-1).
+  EXPECT_EQ(Exec(conn, "DROP TABLE bytes_kept /* \xff */", &message).second, "DKH01") << message;
+  // A bounded DELETE whose rows cannot be estimated from these bytes: held.
+  EXPECT_EQ(Exec(conn, "DELETE FROM bytes_kept WHERE note = '\xff'", &message).second, "DKH01")
+      << message;
+  EXPECT_NE(message.find("not UTF-8"), std::string::npos) << message;
+  // The extended protocol's Parse, the same.
+  PGresult* r = PQprepare(conn, "", "DROP TABLE bytes_kept -- \xfe", 0, nullptr);
+  PQclear(r);
+  r = PQexecPrepared(conn, "", 0, nullptr, nullptr, nullptr, 0);
+  EXPECT_STREQ(PQresultErrorField(r, PG_DIAG_SQLSTATE), "DKH01") << PQresultErrorMessage(r);
+  PQclear(r);
+  EXPECT_EQ(Exec(conn, "SELECT count(*) FROM bytes_kept").first, "3000");
+  PQfinish(conn);
+  // A user name that is not UTF-8 is refused at the door.
+  PGconn* odd = PQconnectdb(("postgresql://127.0.0.1:" + std::to_string(proxy_port_) +
+                             "/shop?sslmode=disable&user=agent%FF1&password=" + *token_)
+                                .c_str());
+  EXPECT_NE(PQstatus(odd), CONNECTION_OK);
+  PQfinish(odd);
+  // And the proxy is still there for everyone.
+  PGconn* fresh = Connect(*token_);
+  ASSERT_EQ(PQstatus(fresh), CONNECTION_OK) << PQerrorMessage(fresh);
+  EXPECT_EQ(Exec(fresh, "SELECT 'still here'").first, "still here");
+  PQfinish(fresh);
+}
+
+// Under SJIS (and BIG5, GBK, ...), 0x95 0x5C is one character: the backslash
+// no longer escapes the quote, and the string ends where the classifier saw
+// an escaped quote. Such statements are held; the table stays.
+TEST_F(PgProxy, ABackslashAClientEncodingCanSwallowIsHeld) {
+  PGconn* conn = Connect(*token_);
+  ASSERT_EQ(PQstatus(conn), CONNECTION_OK) << PQerrorMessage(conn);
+  Exec(conn, "CREATE TABLE sjis_victim (id int)");
+  Exec(conn, "INSERT INTO sjis_victim VALUES (1)");
+  EXPECT_EQ(Exec(conn, "SET client_encoding = 'SJIS'").second, "");
+  std::string message;
+  EXPECT_EQ(
+      Exec(conn, "SELECT E'\x95\\'; DROP TABLE sjis_victim; --'", &message).second, "DKH01")
+      << message;
+  EXPECT_EQ(Exec(conn, "SET client_encoding = 'UTF8'").second, "");
+  EXPECT_EQ(Exec(conn, "SELECT count(*) FROM sjis_victim").first, "1");
+  // Latin-1 text from a LATIN1 client passes as it always did.
+  EXPECT_EQ(Exec(conn, "SET client_encoding = 'LATIN1'").second, "");
+  EXPECT_EQ(Exec(conn, "SELECT length('caf\xe9')").first, "4");
+  PQfinish(conn);
+}
+
 TEST_F(PgProxy, TlsToTheClient) {
   PGconn* conn = Connect(*token_, "require");
   ASSERT_EQ(PQstatus(conn), CONNECTION_OK) << PQerrorMessage(conn);

@@ -257,6 +257,77 @@ TEST_F(VaultTest, RestoresInPlaceAfterDeletionAndRefusesToClobber) {
   EXPECT_EQ(Slurp(d / "two.txt"), "two");
 }
 
+// A symbolic link already inside the restore target (planted by an agent, or
+// left there) is never written through: the restore refuses before writing
+// anything, and nothing appears outside the target.
+TEST_F(VaultTest, RestoreNeverWritesThroughALinkInsideItsTarget) {
+  fs::path d = root_ / "data" / "site";
+  fs::create_directories(d / "conf");
+  Spit(d / "conf" / "app.ini", "saved");
+  Spit(d / "index.html", "home");
+  Vault v = MakeVault();
+  std::string error;
+  auto info = v.PutPaths({d.string()}, Meta(), nullptr, &error);
+  ASSERT_TRUE(info) << error;
+  const fs::path outside = root_ / "outside";
+  fs::create_directories(outside);
+
+  // --to DIR with DIR/<first component of the saved path> pointing outside.
+  const fs::path to = root_ / "out";
+  fs::create_directories(to);
+  const std::string first = *fs::path(d).relative_path().begin();  // "tmp"
+  fs::create_symlink(outside, to / first);
+  Output refused = Sh(Cli("restore " + info->id + " --to " + Quote(to.string())));
+  EXPECT_EQ(refused.status, 1) << refused.out;
+  EXPECT_NE(refused.out.find("is a symbolic link"), std::string::npos) << refused.out;
+  EXPECT_NE(refused.out.find((to / first).string()), std::string::npos) << refused.out;
+  EXPECT_TRUE(fs::is_empty(outside));
+
+  // In place, with the saved directory's subdirectory now a link elsewhere.
+  fs::remove_all(d);
+  fs::create_directories(d);
+  fs::create_symlink(outside, d / "conf");
+  Output in_place = Sh(Cli("restore " + info->id));
+  EXPECT_EQ(in_place.status, 1) << in_place.out;
+  EXPECT_NE(in_place.out.find("is a symbolic link"), std::string::npos) << in_place.out;
+  EXPECT_TRUE(fs::is_empty(outside));
+  EXPECT_FALSE(fs::exists(d / "index.html")) << "refused before writing anything";
+
+  // Without the link, the same restore works.
+  fs::remove(d / "conf");
+  Output restored = Sh(Cli("restore " + info->id));
+  EXPECT_EQ(restored.status, 0) << restored.out;
+  EXPECT_EQ(Slurp(d / "conf" / "app.ini"), "saved");
+  EXPECT_TRUE(fs::is_empty(outside));
+}
+
+// File names are bytes: two names that are not UTF-8 stay two names, restored
+// exactly; metadata that is not UTF-8 never crashes a put.
+TEST_F(VaultTest, NamesThatAreNotUtf8RoundTripExactly) {
+  fs::path d = root_ / "data" / "latin1";
+  fs::create_directories(d / "caf\xe9");
+  Spit(d / "caf\xe9" / "a\xff", "ff");
+  Spit(d / "caf\xe9" / "a\xfe", "fe");
+  fs::create_symlink("target-\xfd", d / "link\xfc");
+  MakeVault();
+  Output put = Sh(Cli("put --quiet --json --reason " + Quote("rm -rf caf\xe9") + " " +
+                      Quote(d.string())));
+  ASSERT_EQ(put.status, 0) << put.out;
+  json saved = json::parse(put.out, nullptr, false);
+  ASSERT_TRUE(saved.is_object()) << put.out;
+  const fs::path to = root_ / "out";
+  Output restored = Sh(Cli("restore --json " + saved["id"].get<std::string>() + " --to " +
+                           Quote(to.string())));
+  ASSERT_EQ(restored.status, 0) << restored.out;
+  const fs::path back = to / d.relative_path();
+  EXPECT_EQ(Slurp(back / "caf\xe9" / "a\xff"), "ff");
+  EXPECT_EQ(Slurp(back / "caf\xe9" / "a\xfe"), "fe");
+  EXPECT_EQ(fs::read_symlink(back / "link\xfc").string(), "target-\xfd");
+  Output shown = Sh(Cli("show --json " + saved["id"].get<std::string>()));
+  EXPECT_EQ(shown.status, 0) << shown.out;
+  EXPECT_TRUE(json::accept(shown.out)) << shown.out;
+}
+
 TEST_F(VaultTest, DeduplicatesAndReusesUnchangedFiles) {
   fs::path d = root_ / "data";
   std::string big = RandomBytes(4 << 20, 3);
@@ -376,6 +447,105 @@ TEST_F(VaultTest, VerifyFindsTamperingAndRestoreNeverWritesDamage) {
     signature_reported |= p.find("signature") != std::string::npos;
   EXPECT_TRUE(signature_reported);
   EXPECT_FALSE(v.Show(info->id, nullptr, &error));
+}
+
+// A damaged index object: verify names the snapshot that can no longer be
+// restored and why (not "unused packs"), prune keeps its pack, and gc
+// re-indexes it so the restore works again.
+TEST_F(VaultTest, DamagedIndexNamesTheSnapshotAndGcReindexesIt) {
+  fs::path d = root_ / "data";
+  Spit(d / "first.bin", RandomBytes(300000, 21));
+  Vault v = MakeVault();
+  std::string error;
+  auto first = v.PutPaths({(d / "first.bin").string()}, Meta(), nullptr, &error);
+  ASSERT_TRUE(first) << error;
+  std::set<fs::path> first_index;
+  for (const auto& e : fs::directory_iterator(vault_dir_ + "/index")) first_index.insert(e.path());
+  ASSERT_EQ(first_index.size(), 1u);
+  Spit(d / "second.bin", RandomBytes(300000, 900001));
+  auto second = v.PutPaths({(d / "second.bin").string()}, Meta(), nullptr, &error);
+  ASSERT_TRUE(second) << error;
+  // Damage the first put's index object.
+  const fs::path index = *first_index.begin();
+  std::string bytes = Slurp(index);
+  bytes[bytes.size() / 2] ^= 0x20;
+  chmod(index.c_str(), 0644);
+  Spit(index, bytes);
+
+  std::optional<Vault> fresh = Vault::Open(vault_dir_, &error);
+  ASSERT_TRUE(fresh) << error;
+  dualkey::vault::VerifyReport report = fresh->Verify(nullptr);
+  EXPECT_FALSE(report.ok);
+  ASSERT_EQ(report.unrestorable.size(), 1u);
+  EXPECT_EQ(report.unrestorable[0].first, first->id);
+  EXPECT_NE(report.unrestorable[0].second.find("no readable index"), std::string::npos)
+      << report.unrestorable[0].second;
+  for (const std::string& note : report.notes)
+    EXPECT_EQ(note.find("no snapshot needs it"), std::string::npos) << note;
+  dualkey::vault::RestoreOptions options;
+  options.to_dir = (root_ / "out1").string();
+  auto broken = fresh->Restore(first->id, options, &error);
+  EXPECT_TRUE(!broken || !broken->problems.empty());
+
+  Output gc = Sh(Cli("gc --json"));
+  ASSERT_EQ(gc.status, 0) << gc.out;
+  json result = json::parse(gc.out);
+  EXPECT_EQ(result["packs_reindexed"].size(), 1u) << gc.out;
+  EXPECT_TRUE(result["packs_removed"].empty()) << gc.out;
+  std::optional<Vault> repaired = Vault::Open(vault_dir_, &error);
+  ASSERT_TRUE(repaired) << error;
+  EXPECT_TRUE(repaired->Verify(nullptr).ok);
+  options.to_dir = (root_ / "out2").string();
+  auto restored = repaired->Restore(first->id, options, &error);
+  ASSERT_TRUE(restored) << error;
+  EXPECT_TRUE(restored->problems.empty());
+  EXPECT_EQ(Slurp(fs::path(options.to_dir) / fs::relative(d / "first.bin", "/")),
+            RandomBytes(300000, 21));
+  EXPECT_NE(Slurp(fs::path(vault_dir_) / "audit.jsonl").find("vault_gc"), std::string::npos);
+}
+
+// A pack no snapshot needs (an interrupted put's) is reported as such and
+// collected by gc, audited; snapshots are untouched.
+TEST_F(VaultTest, GcCollectsWhatNoSnapshotNeeds) {
+  fs::path d = root_ / "data";
+  Spit(d / "kept.bin", RandomBytes(200000, 31));
+  Vault v = MakeVault();
+  std::string error;
+  auto kept = v.PutPaths({(d / "kept.bin").string()}, Meta(), nullptr, &error);
+  ASSERT_TRUE(kept) << error;
+  // An orphan: a valid pack from another vault, as a put killed between its
+  // packs and its index leaves one.
+  const std::string other = (root_ / "other").string();
+  dualkey::vault::InitOptions init;
+  init.average_chunk = 64 << 10;
+  ASSERT_TRUE(Vault::Init(other, init, &error)) << error;
+  Spit(d / "orphan.bin", RandomBytes(200000, 800001));
+  ASSERT_TRUE(Vault::Open(other, &error)->PutPaths({(d / "orphan.bin").string()}, Meta(), nullptr,
+                                                   &error))
+      << error;
+  for (const auto& e : fs::directory_iterator(other + "/packs"))
+    fs::copy_file(e.path(), fs::path(vault_dir_) / "packs" / e.path().filename());
+  dualkey::vault::VerifyReport before = v.Verify(nullptr);
+  EXPECT_TRUE(before.ok);
+  ASSERT_EQ(before.notes.size(), 1u);
+  EXPECT_NE(before.notes[0].find("no snapshot needs it"), std::string::npos) << before.notes[0];
+
+  Output dry = Sh(Cli("gc --dry-run --json"));
+  ASSERT_EQ(dry.status, 0) << dry.out;
+  EXPECT_EQ(json::parse(dry.out)["packs_removed"].size(), 1u);
+  EXPECT_EQ(v.Verify(nullptr).notes.size(), 1u) << "a dry run changes nothing";
+  Output gc = Sh(Cli("gc"));
+  ASSERT_EQ(gc.status, 0) << gc.out;
+  EXPECT_NE(gc.out.find("removed 1 pack(s)"), std::string::npos) << gc.out;
+  dualkey::vault::VerifyReport after = v.Verify(nullptr);
+  EXPECT_TRUE(after.ok);
+  EXPECT_TRUE(after.notes.empty());
+  dualkey::vault::RestoreOptions options;
+  options.to_dir = (root_ / "out").string();
+  auto restored = v.Restore(kept->id, options, &error);
+  ASSERT_TRUE(restored && restored->problems.empty()) << error;
+  Output again = Sh(Cli("gc"));
+  EXPECT_NE(again.out.find("nothing to collect"), std::string::npos) << again.out;
 }
 
 TEST_F(VaultTest, RetentionIsNeverShortenedAndObjectsNeverReplaced) {
@@ -647,6 +817,16 @@ TEST_F(VaultTest, KillDuringPutLeavesEarlierSnapshotsIntact) {
   ASSERT_TRUE(next) << error;
   EXPECT_TRUE(fs::is_empty(vault_dir_ + "/tmp"));
   EXPECT_TRUE(v.Verify(nullptr).ok);
+  // What the killed puts left, gc collects; every snapshot still restores.
+  auto collected = v.Gc({}, &error);
+  ASSERT_TRUE(collected) << error;
+  dualkey::vault::VerifyReport clean = v.Verify(nullptr);
+  EXPECT_TRUE(clean.ok);
+  EXPECT_TRUE(clean.notes.empty()) << clean.notes[0];
+  dualkey::vault::RestoreOptions last;
+  last.to_dir = (root_ / "after-gc").string();
+  auto restored_after = v.Restore(next->id, last, &error);
+  ASSERT_TRUE(restored_after && restored_after->problems.empty()) << error;
 }
 
 TEST_F(VaultTest, UnreadableFileFailsThePutAndSavesNothing) {
@@ -711,6 +891,11 @@ TEST_F(VaultTest, FullDiskFailsCleanly) {
       Sh("trap '' XFSZ; ulimit -f 1024; " + Cli("put --quiet " + Quote((d / "big.bin").string())));
   EXPECT_EQ(put.status, 1) << put.out;
   EXPECT_NE(put.out.find("cannot write to the vault"), std::string::npos) << put.out;
+  // Nothing of the failed put is left behind.
+  EXPECT_EQ(std::distance(fs::directory_iterator(vault_dir_ + "/packs"), fs::directory_iterator()),
+            1);
+  EXPECT_EQ(std::distance(fs::directory_iterator(vault_dir_ + "/index"), fs::directory_iterator()),
+            1);
   std::optional<Vault> after = Vault::Open(vault_dir_, &error);
   ASSERT_TRUE(after);
   EXPECT_EQ(after->List(&error).size(), 1u);

@@ -6,6 +6,7 @@
 #include <map>
 #include <nlohmann/json.hpp>
 
+#include "base/json_text.h"
 #include "gateway/internal/sigv4.h"
 
 namespace dualkey::gateway::internal {
@@ -159,6 +160,12 @@ bool SplitTarget(std::string_view target, Target* out, std::string* error) {
       *error = "the request target has a control byte or space";
       return false;
     }
+    if (c >= 0x80) {
+      // RFC 3986: a URL is ASCII; other bytes are percent-encoded. Raw ones
+      // would reach the classifier and the upstream as different text.
+      *error = "the request target has a byte that is not ASCII; percent-encode it";
+      return false;
+    }
   }
   std::string_view path = target;
   if (std::size_t hash = path.find('#'); hash != std::string_view::npos) {
@@ -215,13 +222,17 @@ ClassifiedRequest HttpChannelInput(std::string_view method, std::string_view url
   ClassifiedRequest out;
   json request{{"method", method}, {"url", url}};
   json kept = json::object();
+  std::string raw_headers;  // the classified headers' bytes, for a digest
+  bool raw_headers_valid = true;
   for (const auto& [name, value] : headers) {
     const std::string lower = Lower(name);
     if (std::find(kNotClassified.begin(), kNotClassified.end(), lower) != kNotClassified.end())
       continue;
     if (lower == "x-amz-content-sha256" || lower == "x-amz-security-token") continue;
+    raw_headers_valid = raw_headers_valid && ValidUtf8(value);
+    raw_headers.append(lower).append(1, '\0').append(value).append(1, '\0');
     if (lower == "content-encoding" && Lower(value) != "identity")
-      out.hold_reason = "the body is " + value.substr(0, 40) +
+      out.hold_reason = "the body is " + base::ToValidUtf8(value.substr(0, 40)) +
                         "-encoded, and dualkey classifies only what it can read";
     auto it = kept.find(lower);
     if (it == kept.end()) {
@@ -233,6 +244,9 @@ ClassifiedRequest HttpChannelInput(std::string_view method, std::string_view url
     }
   }
   if (!kept.empty()) request["headers"] = std::move(kept);
+  // Header values may carry any byte (obs-text). The classifier reads them
+  // with invalid UTF-8 replaced; their digest keeps an approval exact.
+  if (!raw_headers_valid) request["headers_sha256"] = Sha256Hex(raw_headers);
   if (!body.empty()) {
     if (ValidUtf8(body)) {
       request["body"] = body;

@@ -4,6 +4,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "base/json_text.h"
 #include "shell/internal/paths.h"
 
 namespace dualkey::hook::internal {
@@ -282,7 +283,8 @@ json CursorToolInput(const json& root) {
   auto it = root.find("tool_input");
   if (it == root.end()) return json::object();
   if (it->is_string()) {
-    json parsed = json::parse(it->get_ref<const std::string&>(), nullptr, false);
+    json parsed =
+        json::parse(ReplaceLoneSurrogateEscapes(it->get_ref<const std::string&>()), nullptr, false);
     if (!parsed.is_discarded()) return parsed;
   }
   return *it;
@@ -424,17 +426,82 @@ bool ParsePatchEnvelope(std::string_view patch, std::vector<PatchFile>* files) {
   return begun && !files->empty();
 }
 
-ToolCall ParseToolCall(Agent agent, std::string_view json_text, const Environment& env) {
+namespace {
+
+int HexValue(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
+// The code unit of a "\uXXXX" escape starting at text[i] ('\\'), or -1.
+int EscapedUnit(std::string_view text, std::size_t i) {
+  if (i + 6 > text.size() || text[i] != '\\' || text[i + 1] != 'u') return -1;
+  int value = 0;
+  for (std::size_t k = i + 2; k < i + 6; ++k) {
+    const int digit = HexValue(text[k]);
+    if (digit < 0) return -1;
+    value = value * 16 + digit;
+  }
+  return value;
+}
+
+}  // namespace
+
+std::string ReplaceLoneSurrogateEscapes(std::string_view json_text) {
+  std::string out(json_text);
+  bool in_string = false;
+  for (std::size_t i = 0; i < out.size(); ++i) {
+    const char c = out[i];
+    if (!in_string) {
+      in_string = c == '"';
+      continue;
+    }
+    if (c == '"') {
+      in_string = false;
+      continue;
+    }
+    if (c != '\\') continue;
+    const int unit = EscapedUnit(out, i);
+    if (unit < 0) {
+      ++i;  // an escape of one character: skip it
+      continue;
+    }
+    const bool high = unit >= 0xD800 && unit <= 0xDBFF;
+    const bool low = unit >= 0xDC00 && unit <= 0xDFFF;
+    if (high) {
+      const int next = EscapedUnit(out, i + 6);
+      if (next >= 0xDC00 && next <= 0xDFFF) {
+        i += 11;  // a valid pair
+        continue;
+      }
+    }
+    if (high || low) out.replace(i + 2, 4, "fffd");
+    i += 5;
+  }
+  return out;
+}
+
+ToolCall ParseToolCall(Agent agent, std::string_view raw_text, const Environment& env) {
   Builder builder(agent, env);
   ToolCall& call = builder.call();
-  if (json_text.find_first_not_of(" \t\r\n") == std::string_view::npos) {
+  if (raw_text.find_first_not_of(" \t\r\n") == std::string_view::npos) {
     builder.Fail("the hook input is empty");
     return call;
   }
-  if (!NestingWithin(json_text, kMaxNesting)) {
+  if (const std::size_t bad = base::FirstInvalidUtf8(raw_text); bad != std::string_view::npos) {
+    // Agents write JSON as UTF-8; these bytes were not written by one, and
+    // what a replacement would show is not what would run.
+    builder.Fail("the hook input is not valid UTF-8 (byte " + std::to_string(bad) +
+                 "), so the call cannot be checked");
+    return call;
+  }
+  if (!NestingWithin(raw_text, kMaxNesting)) {
     builder.Fail("the hook input nests too deeply");
     return call;
   }
+  const std::string json_text = ReplaceLoneSurrogateEscapes(raw_text);
   json root = json::parse(json_text, nullptr, /*allow_exceptions=*/false);
   if (root.is_discarded()) {
     builder.Fail("the hook input is not valid JSON");

@@ -39,4 +39,10 @@ bool ParsePatchEnvelope(std::string_view patch, std::vector<PatchFile>* files);
 // objects nest deeper than `max_depth` (outside strings).
 bool NestingWithin(std::string_view json_text, int max_depth);
 
+// JSON text with each lone UTF-16 surrogate escape ("\ud800" without its
+// pair) replaced by "\ufffd", in place (same length). JavaScript agents
+// write a string holding a lone surrogate that way, and turn it into U+FFFD
+// when they hand the string to a process: the replaced text is what runs.
+std::string ReplaceLoneSurrogateEscapes(std::string_view json_text);
+
 }  // namespace dualkey::hook::internal

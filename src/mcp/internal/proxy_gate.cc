@@ -4,6 +4,7 @@
 
 #include <iostream>
 
+#include "base/json_text.h"
 #include "guard/guard.h"
 
 namespace dualkey::mcp::internal {
@@ -28,9 +29,48 @@ bool HasId(const json& message) {
   return message.contains("id");
 }
 
+// What the classifier is told about a tool's annotations: only the hints it
+// reads, as booleans. A destructiveHint that is present but not a boolean
+// ("yes", 1) counts as true: the server meant something by it. readOnlyHint
+// only ever counts when it is exactly true (it is never trusted alone).
+json NormalizeAnnotations(const json& annotations) {
+  json out = json::object();
+  auto destructive = annotations.find("destructiveHint");
+  if (destructive != annotations.end() && !destructive->is_null())
+    out["destructiveHint"] = !destructive->is_boolean() || destructive->get<bool>();
+  auto read_only = annotations.find("readOnlyHint");
+  if (read_only != annotations.end() && read_only->is_boolean())
+    out["readOnlyHint"] = read_only->get<bool>();
+  return out;
+}
+
+// A JSON-RPC id from a message that is not valid UTF-8, read with
+// replacement: a number, or a string the replacement did not touch (anything
+// else would not match the id the client sent). Null otherwise.
+json RecoverId(std::string_view text) {
+  std::optional<json> parsed = base::JsonParse(base::ToValidUtf8(text));
+  if (!parsed || !parsed->is_object()) return nullptr;
+  auto id = parsed->find("id");
+  if (id == parsed->end()) return nullptr;
+  if (id->is_number_integer()) return *id;
+  if (id->is_string() &&
+      id->get_ref<const std::string&>().find("\xEF\xBF\xBD") == std::string::npos &&
+      text.find(id->get_ref<const std::string&>()) != std::string_view::npos)
+    return *id;
+  return nullptr;
+}
+
 }  // namespace
 
+std::string ServerTextForReading(std::string_view text) {
+  return base::IsValidUtf8(text) ? std::string(text) : base::ToValidUtf8(text);
+}
+
 bool ParseStrict(std::string_view text, json* out, std::string* error) {
+  if (const std::size_t bad = base::FirstInvalidUtf8(text); bad != std::string_view::npos) {
+    *error = "the message is not valid UTF-8 (byte " + std::to_string(bad) + ")";
+    return false;
+  }
   std::vector<std::set<std::string>> keys;
   std::string problem;
   auto callback = [&](int depth, json::parse_event_t event, json& parsed) {
@@ -58,7 +98,8 @@ bool ParseStrict(std::string_view text, json* out, std::string* error) {
   try {
     *out = json::parse(text.begin(), text.end(), callback, /*allow_exceptions=*/true);
   } catch (const json::exception& e) {
-    *error = problem.empty() ? e.what() : problem;
+    // The parser quotes what it last read; keep the message printable.
+    *error = problem.empty() ? base::ToValidUtf8(e.what()) : problem;
     return false;
   }
   if (!problem.empty()) {
@@ -123,12 +164,17 @@ std::string Gate::ChannelInput(const json& params, const std::string& session) {
     std::lock_guard<std::mutex> lock(mutex_);
     auto found = sessions_.find(session);
     if (found != sessions_.end()) {
-      auto annotations = found->second.annotations.find(tool);
-      if (annotations != found->second.annotations.end())
-        input["annotations"] = annotations->second;
+      if (!found->second.tools_unreadable.empty()) {
+        // The server's word on its tools could not be read: assume the worst.
+        input["annotations"] = json{{"destructiveHint", true}};
+      } else {
+        auto annotations = found->second.annotations.find(tool);
+        if (annotations != found->second.annotations.end())
+          input["annotations"] = annotations->second;
+      }
     }
   }
-  return input.dump(-1, ' ', false, json::error_handler_t::replace);
+  return base::JsonDump(input);
 }
 
 json Gate::HeldResult(const json& id, const std::string& text, const json& meta) {
@@ -170,7 +216,15 @@ CallDecision Gate::DecideCall(const json& request, const std::string& session) {
   guard_request.home = config_.home;
   guard_request.agent = agent;
   const auto deciding = std::chrono::steady_clock::now();
-  const Verdict verdict = guard::Check(guard_request, policy_).verdict;
+  Verdict verdict;
+  try {
+    verdict = guard::Check(guard_request, policy_).verdict;
+  } catch (const std::exception& e) {
+    // A classifier bug is no reason to forward (or to crash every session).
+    verdict = Verdict{Decision::kHold,
+                      "dualkey could not classify this call (" + base::ToValidUtf8(e.what()) + ")",
+                      {}};
+  }
   if (verdict.Enforced() == Decision::kAllow) {
     const auto added = std::chrono::duration_cast<std::chrono::microseconds>(
         std::chrono::steady_clock::now() - deciding);
@@ -265,7 +319,12 @@ ClientMessage Gate::FromClient(std::string_view text, const std::string& session
   json parsed;
   std::string error;
   if (!ParseStrict(text, &parsed, &error)) {
-    out.replies.push_back(ErrorReply(nullptr, kParseError, "Parse error (dualkey): " + error));
+    // Not valid UTF-8: refused (what the server would read of it is anyone's
+    // guess), but answered under its id when that can be read, so the
+    // client is not left waiting.
+    const json id = base::IsValidUtf8(text) ? json(nullptr) : RecoverId(text);
+    out.replies.push_back(
+        ErrorReply(id, kParseError, "Parse error (dualkey): " + error + "; not forwarded"));
     return out;
   }
   if (parsed.is_array() && parsed.empty()) {
@@ -308,8 +367,14 @@ ClientMessage Gate::FromClient(std::string_view text, const std::string& session
         std::lock_guard<std::mutex> lock(mutex_);
         if (sessions_.size() < kMaxSessions || sessions_.count(session)) {
           Session& state = sessions_[session];
-          (method == "tools/list" ? state.tools_list_ids : state.initialize_ids)
-              .insert(message["id"].dump());
+          if (method == "tools/list") {
+            auto params = message.find("params");
+            const bool first_page = params == message.end() || !params->is_object() ||
+                                    !params->contains("cursor") || (*params)["cursor"].is_null();
+            state.tools_list_ids[message["id"].dump()] = first_page;
+          } else {
+            state.initialize_ids.insert(message["id"].dump());
+          }
         }
       }
       if (HasId(message)) out.forwarded_ids.push_back(message["id"].dump());
@@ -319,25 +384,50 @@ ClientMessage Gate::FromClient(std::string_view text, const std::string& session
   if (!changed)
     out.forward = std::string(text);
   else if (!kept.empty())
-    out.forward =
-        (batch ? kept : kept.front()).dump(-1, ' ', false, json::error_handler_t::replace);
+    out.forward = base::JsonDump(batch ? kept : kept.front());
   return out;
+}
+
+void Gate::MarkUnreadable(Session& session, const std::string& why) {
+  if (session.tools_unreadable.empty())
+    Log("the server's tool list could not be read (" + why +
+        "); every tool counts as destructive until it can be");
+  session.tools_unreadable = why;
 }
 
 void Gate::LearnFromResponse(const json& response, Session& session) {
   const std::string id = response["id"].dump();
   auto result = response.find("result");
-  if (session.tools_list_ids.erase(id) > 0 && result != response.end() && result->is_object()) {
-    auto tools = result->find("tools");
-    if (tools == result->end() || !tools->is_array()) return;
-    for (const json& tool : *tools) {
-      if (!tool.is_object() || !tool.contains("name") || !tool["name"].is_string()) continue;
-      if (session.annotations.size() >= kMaxToolsPerSession) break;
-      auto annotations = tool.find("annotations");
-      if (annotations != tool.end() && annotations->is_object())
-        session.annotations[tool["name"].get<std::string>()] = *annotations;
-      else
-        session.annotations.erase(tool["name"].get<std::string>());
+  auto listed = session.tools_list_ids.find(id);
+  if (listed != session.tools_list_ids.end()) {
+    const bool first_page = listed->second;
+    session.tools_list_ids.erase(listed);
+    if (response.contains("error") && result == response.end()) {
+      // An error answer lists nothing; what was known stays as it was.
+    } else if (result == response.end() || !result->is_object() || !result->contains("tools") ||
+               !(*result)["tools"].is_array()) {
+      MarkUnreadable(session, "a tools/list answer without a tools array");
+    } else {
+      bool complete = true;
+      for (const json& tool : (*result)["tools"]) {
+        if (!tool.is_object() || !tool.contains("name") || !tool["name"].is_string()) continue;
+        const std::string& name = tool["name"].get_ref<const std::string&>();
+        if (session.annotations.size() >= kMaxToolsPerSession && !session.annotations.count(name)) {
+          complete = false;  // not remembered: its hint would be lost
+          continue;
+        }
+        auto annotations = tool.find("annotations");
+        if (annotations != tool.end() && annotations->is_object())
+          session.annotations[name] = NormalizeAnnotations(*annotations);
+        else if (annotations != tool.end() && !annotations->is_null())
+          session.annotations[name] = json{{"destructiveHint", true}};  // unreadable annotations
+        else
+          session.annotations.erase(name);
+      }
+      if (!complete)
+        MarkUnreadable(session, "more than " + std::to_string(kMaxToolsPerSession) + " tools");
+      else if (first_page)
+        session.tools_unreadable.clear();  // a fresh list, read whole
     }
   }
   if (session.initialize_ids.erase(id) > 0 && result != response.end() && result->is_object()) {
@@ -346,6 +436,27 @@ void Gate::LearnFromResponse(const json& response, Session& session) {
         (*info)["name"].is_string() && config_.server_name.empty() && learned_server_name_.empty())
       learned_server_name_ = (*info)["name"].get<std::string>();
   }
+}
+
+std::vector<std::string> Gate::FromServerText(std::string_view text, const std::string& session) {
+  json parsed;
+  std::string error;
+  if (ParseStrict(text, &parsed, &error)) return FromServer(parsed, session);
+  if (!base::IsValidUtf8(text)) {
+    std::string readable_error;
+    if (ParseStrict(ServerTextForReading(text), &parsed, &readable_error))
+      return FromServer(parsed, session);
+  }
+  ServerMessageUnread(session, "a server message is not readable JSON: " + error);
+  return {};
+}
+
+void Gate::ServerMessageUnread(const std::string& session, const std::string& why) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  auto found = sessions_.find(session);
+  // Only an unanswered tools/list makes it matter: that may have been its answer.
+  if (found != sessions_.end() && !found->second.tools_list_ids.empty())
+    MarkUnreadable(found->second, why);
 }
 
 std::vector<std::string> Gate::FromServer(const json& message, const std::string& session) {
@@ -373,8 +484,8 @@ void Gate::EndSession(const std::string& session) {
 
 std::string Gate::ReplyText(const ClientMessage& message) {
   if (message.replies.empty()) return "";
-  if (message.batch) return json(message.replies).dump();
-  return message.replies.front().dump();
+  if (message.batch) return base::JsonDump(json(message.replies));
+  return base::JsonDump(message.replies.front());
 }
 
 }  // namespace dualkey::mcp::internal

@@ -45,8 +45,13 @@ struct GateConfig {
 
 // Strict parse: one JSON value, no duplicate object keys (the server's parser
 // might keep the other one, and then it would run what we did not classify),
-// valid UTF-8. Returns false with `error`.
+// valid UTF-8. Returns false with `error` (always valid UTF-8 itself).
 bool ParseStrict(std::string_view text, nlohmann::json* out, std::string* error);
+
+// The text of a server's message as the gate reads it: as sent when it is
+// valid UTF-8, else with each invalid sequence replaced by U+FFFD (what a
+// client shows of it). Learning from a damaged list beats learning nothing.
+std::string ServerTextForReading(std::string_view text);
 
 // {"jsonrpc":"2.0","id":id,"error":{"code","message"}}
 nlohmann::json ErrorReply(const nlohmann::json& id, int code, const std::string& message);
@@ -82,6 +87,14 @@ class Gate {
   // name in `initialize`). Returns the ids (JSON text) of the responses in it.
   std::vector<std::string> FromServer(const nlohmann::json& message,
                                       const std::string& session = "");
+  // The same from the message's bytes, whatever they are: invalid UTF-8 is
+  // read with replacement, and a message that cannot be read at all while a
+  // tools/list is unanswered makes every tool of the session count as
+  // destructive until a tool list is read (fail closed: the unread answer
+  // may have declared destructiveHint).
+  std::vector<std::string> FromServerText(std::string_view text, const std::string& session = "");
+  // A server message too large to read passed through unread.
+  void ServerMessageUnread(const std::string& session, const std::string& why);
   void EndSession(const std::string& session);
 
   // The replies as one line of JSON (an array for a batch).
@@ -101,9 +114,15 @@ class Gate {
  private:
   struct Session {
     std::map<std::string, nlohmann::json> annotations;  // tool -> annotations
-    std::set<std::string> tools_list_ids;
+    // Pending tools/list requests: id -> whether it asks for the first page
+    // (no cursor), whose answer starts the list over.
+    std::map<std::string, bool> tools_list_ids;
     std::set<std::string> initialize_ids;
+    // Why the session's tool list could not be read (empty: it could). While
+    // set, every tool counts as declaring destructiveHint.
+    std::string tools_unreadable;
   };
+  void MarkUnreadable(Session& session, const std::string& why);
   nlohmann::json HeldResult(const nlohmann::json& id, const std::string& text,
                             const nlohmann::json& meta);
   void Log(const std::string& line);

@@ -7,6 +7,7 @@
 
 #include "guard/guard.h"
 #include "proxy/pg/internal/session.h"
+#include "proxy/pg/internal/sql_text.h"
 
 namespace dualkey::pgproxy {
 namespace {
@@ -22,7 +23,10 @@ std::string Thousands(std::int64_t n) {
 }
 
 // A literal safe inside a PL/pgSQL string whatever standard_conforming_strings
-// says: no backslashes, quotes doubled, no control characters, no '$'.
+// and client_encoding say: no backslashes, quotes doubled, no control
+// characters, no '$', and ASCII only (the DO block is read in the client's
+// encoding; a non-ASCII character could be invalid there and turn the held
+// statement's error into another). Each non-ASCII character becomes '?'.
 std::string PlainLiteral(std::string_view text) {
   std::string out = "'";
   for (char c : text) {
@@ -35,6 +39,8 @@ std::string PlainLiteral(std::string_view text) {
       out.push_back('S');
     } else if (u < 0x20 || u == 0x7f) {
       out.push_back(' ');
+    } else if (u >= 0x80) {
+      if (u >= 0xC0 || (u < 0xC0 && out.back() != '?')) out.push_back('?');
     } else {
       out.push_back(c);
     }
@@ -107,9 +113,13 @@ bool ContainsWord(std::string_view text, std::string_view lower_word) {
 
 }  // namespace
 
-bool Session::ForwardsNow(std::string_view sql,
+bool Session::ForwardsNow(std::string_view raw,
                           const std::vector<std::int32_t>* /*parameter_types*/) {
+  if (HasEncodingDependentEscape(raw)) return false;
   const auto started = std::chrono::steady_clock::now();
+  // The statement as the classifier reads it (sql_text.h): valid UTF-8.
+  std::string storage;
+  const std::string_view sql = SqlForClassification(raw, &storage);
   const Verdict* verdict = &Classify(sql);
   if (verdict->Enforced() != Decision::kAllow && !prepared_.empty()) {
     // EXECUTE of a statement this session prepared: judged by what it runs.
@@ -191,7 +201,7 @@ daemon::CheckRequest Session::CheckRequest(std::string_view sql, const std::stri
   request.defer_consume = true;
   if (!detail.empty()) {
     request.min_decision = Decision::kHold;
-    request.detail = detail;
+    request.detail = base::ToValidUtf8(detail);  // may quote the database's errors
   }
   return request;
 }
@@ -271,15 +281,23 @@ const Verdict& Session::Classify(std::string_view sql) {
   return uncached_;
 }
 
-Task<Session::Outcome> Session::Decide(std::string_view statement,
+Task<Session::Outcome> Session::Decide(std::string_view raw,
                                        const std::vector<std::int32_t>* parameter_types) {
   const bool blast = BlastRadiusOn();
+  // From here on, the statement as the classifier reads it (sql_text.h):
+  // what the daemon is asked about, approves and audits.
+  std::string storage;
+  const std::string_view statement = SqlForClassification(raw, &storage);
   // EXECUTE of a statement this session prepared is judged, and shown to
   // the human, with its PREPARE.
   std::string combined;
   if (!prepared_.empty() && Classify(statement).Enforced() != Decision::kAllow)
     combined = WithPrepared(statement);
   const std::string_view sql = combined.empty() ? statement : std::string_view(combined);
+  // Read as Latin-1, here or in the PREPARE it runs (a marker anywhere only
+  // costs a question: that is the safe side).
+  const bool reread = WasReread(raw, statement) ||
+                      (!combined.empty() && combined.find(kLatin1Marker) != std::string::npos);
   const Verdict verdict = Classify(sql);  // a copy: what follows awaits
   if (audit_refused_) {
     audit_refused_ = false;
@@ -293,7 +311,17 @@ Task<Session::Outcome> Session::Decide(std::string_view statement,
   std::string detail;
   std::vector<StatementShape> shapes;
   bool over_threshold = false;
-  if (verdict.Enforced() == Decision::kAllow) {
+  if (HasEncodingDependentEscape(raw)) {
+    over_threshold = true;
+    detail =
+        "a non-ASCII byte right before a backslash and a quote reads differently under the "
+        "SJIS, BIG5, GBK, UHC, GB18030 and JOHAB client encodings, so dualkey cannot tell "
+        "where its strings end";
+  } else if (verdict.Enforced() == Decision::kAllow && reread && blast &&
+             HasClass(verdict, "db.write.bounded")) {
+    over_threshold = true;
+    detail = "the statement is not UTF-8, so the rows it touches cannot be estimated";
+  } else if (verdict.Enforced() == Decision::kAllow) {
     if (!(blast && HasClass(verdict, "db.write.bounded"))) co_return AllowedHere(sql, verdict);
     shapes = AnalyseStatements(sql);
     for (const StatementShape& shape : shapes) {
@@ -314,9 +342,16 @@ Task<Session::Outcome> Session::Decide(std::string_view statement,
   // Held: first the facts. A statement that destroys nothing, or little
   // enough that a snapshot stands in for the human, runs without one and
   // without counting toward the breaker; the daemon audits what allowed it.
+  // Not for a statement that is not UTF-8: the checks would be sent as
+  // UTF-8 and could ask about other names and rows than the server's.
   FactOutcome facts;
-  if (!over_threshold && verdict.decision == Decision::kHold && !verdict.observe_only)
-    facts = co_await EstablishFacts(sql, verdict);
+  if (!over_threshold && verdict.decision == Decision::kHold && !verdict.observe_only) {
+    if (reread)
+      facts.detail =
+          "the statement is not UTF-8, so no catalog fact or snapshot stands in for a human";
+    else
+      facts = co_await EstablishFacts(sql, verdict);
+  }
   if (closed_) co_return Hold(kHeldCode, "dualkey closed the session", "");
   daemon::CheckRequest request = facts.kind != FactOutcome::Kind::kNone
                                      ? AllowedRequest(sql, facts)
@@ -350,8 +385,10 @@ Task<Session::Outcome> Session::Decide(std::string_view statement,
     const std::string approval_id = reply.approval_id;
     if (shapes.empty()) shapes = AnalyseStatements(sql);
     std::string snapshot_error;
-    std::optional<std::string> snapshot_id =
-        co_await Snapshot(shapes, std::string(sql), approval_id, &snapshot_error);
+    std::optional<std::string> snapshot_id;
+    if (reread) ShapesOfBytes(&shapes, &snapshot_error);
+    if (snapshot_error.empty())
+      snapshot_id = co_await Snapshot(shapes, std::string(sql), approval_id, &snapshot_error);
     if (!snapshot_id && !snapshot_error.empty()) {
       shared_.Say("session " + std::to_string(id_) + ": snapshot failed: " + snapshot_error);
       co_return Hold(
@@ -395,6 +432,24 @@ Session::Outcome Session::HeldByDaemon(const daemon::CheckReply& reply,
   return Hold(kHeldCode, message,
               "After the approval, send the identical statement again on this token; it then "
               "runs once.");
+}
+
+void Session::ShapesOfBytes(std::vector<StatementShape>* shapes, std::string* error) {
+  for (StatementShape& shape : *shapes) {
+    if (shape.kind == StatementShape::Kind::kOther ||
+        shape.kind == StatementShape::Kind::kDropOther)
+      continue;
+    for (const std::string& name : shape.objects) {
+      for (char c : name) {
+        if (static_cast<unsigned char>(c) >= 0x80) {
+          *error = "the statement is not UTF-8 and names " + base::ToValidUtf8(name) +
+                   ", which dualkey cannot look up as the server would; send it as UTF-8";
+          return;
+        }
+      }
+    }
+    shape.complex = true;
+  }
 }
 
 SideConnection& Session::Side() {

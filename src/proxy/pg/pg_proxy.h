@@ -47,7 +47,18 @@ struct Options {
   // session on the coroutines (for comparison and debugging).
   bool no_fast_path = false;
   std::size_t max_statement_bytes = 16 << 20;  // Query/Parse larger than this close the session
-  int auth_timeout_seconds = 15;
+  // A client that has not logged in (startup packet and SCRAM) this long
+  // after connecting is closed: unauthenticated sockets cost descriptors and
+  // memory, and a flood of them must not keep real agents out.
+  int auth_timeout_seconds = 5;
+  // After the login, the database has this long to accept the session.
+  int connect_timeout_seconds = 15;
+  // Open client connections, in all and from one address. At a limit, the
+  // oldest connection that has not logged in yet makes room; when every one
+  // has, the newcomer is refused (SQLSTATE 53300). Capped further by the
+  // process's descriptor limit (two per session).
+  std::size_t max_clients = 1000;
+  std::size_t max_clients_per_address = 500;
   std::string pg_dump;  // default: next to the server binaries, else PATH
   bool quiet = false;
 };

@@ -10,26 +10,67 @@
 // itself produces the error and the transaction state (aborted inside
 // BEGIN, untouched outside) exactly as it would for a failing statement.
 #include <fcntl.h>
+#include <malloc.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
 #include <signal.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <filesystem>
 
+#include "base/admission.h"
 #include "proxy/pg/internal/scram.h"
 #include "proxy/pg/internal/session.h"
 
 namespace dualkey::pgproxy {
+namespace {
+
+// Text from a client for our log lines: valid UTF-8, no control characters.
+std::string Printable(std::string_view text) {
+  std::string out = base::ToValidUtf8(text.substr(0, 200));
+  for (char& c : out)
+    if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) c = '?';
+  return out;
+}
+
+}  // namespace
+
+void Session::Evict(const std::string& why) {
+  if (closed_ || started_) return;
+  shared_.Say("session " + std::to_string(id_) + " from " + address_ +
+              ": not logged in yet; closed to make room (" + why + ")");
+  Close();
+}
+
+Task<void> Session::Refuse() {
+  auto self = shared_from_this();
+  co_await Fatal("53300", "sorry, too many clients already: " + refusal);
+  Close();
+}
+
+void Session::ArmDeadline(int seconds, std::string why) {
+  auto self = shared_from_this();
+  deadline_.expires_after(std::chrono::seconds(seconds));
+  deadline_.async_wait([this, self, why = std::move(why)](asio::error_code ec) {
+    if (ec || started_ || closed_) return;
+    shared_.Say("session " + std::to_string(id_) + " from " + address_ + ": " + why + "; closed");
+    Close();
+  });
+}
+
+bool Session::MarkAuthenticated() {
+  if (slot) slot->SetIdle(false);
+  return !closed_;
+}
 
 Task<void> Session::Run() {
   auto self = shared_from_this();
-  asio::steady_timer deadline(strand_);
-  deadline.expires_after(std::chrono::seconds(shared_.options.auth_timeout_seconds));
-  deadline.async_wait([this, self](asio::error_code ec) {
-    if (!ec && !started_) {
-      shared_.Say("session " + std::to_string(id_) + ": client too slow to log in; closed");
-      Close();
-    }
-  });
+  // Until the client has logged in: --auth-timeout. Then the database has
+  // connect_timeout_seconds to take the session.
+  ArmDeadline(
+      shared_.options.auth_timeout_seconds,
+      "did not log in within " + std::to_string(shared_.options.auth_timeout_seconds) + " s");
   bool ready = false;
   try {
     ready = co_await Handshake();
@@ -37,7 +78,7 @@ Task<void> Session::Run() {
     if (!closed_) shared_.Say("session " + std::to_string(id_) + ": " + e.what());
   }
   started_ = true;
-  deadline.cancel();
+  deadline_.cancel();
   if (!ready) {
     Close();
     co_return;
@@ -116,6 +157,8 @@ void Session::Finished(const std::string& why) {
 void Session::Close() {
   if (closed_) return;
   closed_ = true;
+  deadline_.cancel();
+  slot.reset();
   client_.Close();
   if (upstream_) upstream_->Close();
   if (side_) side_->Close();
@@ -181,6 +224,14 @@ Task<bool> Session::Handshake() {
     co_await Fatal("28000", "no user name given: connect with the dualkey token's name as user");
     co_return false;
   }
+  // Names go into the daemon's JSON and the audit log: UTF-8 or nothing.
+  for (const char* field : {"user", "database"}) {
+    if (!base::IsValidUtf8(startup.Get(field))) {
+      co_await Fatal(
+          "22021", std::string("the ") + field + " name in the startup packet is not valid UTF-8");
+      co_return false;
+    }
+  }
   const std::string replication = startup.Get("replication");
   if (!replication.empty() && replication != "false" && replication != "0" &&
       replication != "off" && replication != "no") {
@@ -199,6 +250,10 @@ Task<bool> Session::Handshake() {
   }
 
   if (!co_await AuthenticateClient()) co_return false;
+  if (!MarkAuthenticated()) co_return false;
+  ArmDeadline(shared_.options.connect_timeout_seconds,
+              "the database did not take the session within " +
+                  std::to_string(shared_.options.connect_timeout_seconds) + " s");
 
   std::vector<std::pair<std::string, std::string>> forwarded;
   for (const auto& [name, value] : startup.parameters)
@@ -245,10 +300,11 @@ Task<bool> Session::AuthenticateClient() {
     found = shared_.tokens.FindByName(agent_, &store_error);
   }
   if (!store_error.empty()) shared_.Say("token store: " + store_error);
-  // An unknown name runs the same exchange against a random verifier.
-  token::ScramVerifier verifier =
-      found ? found->scram
-            : token::MakeScramVerifier(scram::RandomBytes(16), scram::RandomBytes(16), 4096);
+  // An unknown name runs the same exchange against a mock verifier: the
+  // same salt for the same name every time (as PostgreSQL does), keys no
+  // password yields. Built without PBKDF2: a flood of made-up names must
+  // not cost the proxy what a real login costs the client.
+  token::ScramVerifier verifier = found ? found->scram : MockVerifier(agent_);
   scram::ServerExchange exchange(verifier);
   co_await client_.Write(wire::Builder('R').Int32(10).CString("SCRAM-SHA-256").Byte('\0').Finish());
   Message initial = co_await ReadMessage(client_, wire::kMaxAuthMessageBytes);
@@ -271,8 +327,8 @@ Task<bool> Session::AuthenticateClient() {
   std::optional<std::string> server_final;
   if (response.type == 'p') server_final = exchange.Final(response.body, &error);
   if (!server_final || !found) {
-    shared_.Say("session " + std::to_string(id_) + ": authentication failed for \"" + agent_ +
-                "\"" + (found ? "" : " (no such token)"));
+    shared_.Say("session " + std::to_string(id_) + ": authentication failed for \"" +
+                Printable(agent_) + "\"" + (found ? "" : " (no such token)"));
     co_await Fatal("28P01", "password authentication failed for user \"" + agent_ + "\"");
     co_return false;
   }
@@ -282,6 +338,20 @@ Task<bool> Session::AuthenticateClient() {
   }
   co_await client_.Write(wire::Builder('R').Int32(12).Raw(*server_final).Finish());
   co_return true;
+}
+
+token::ScramVerifier Session::MockVerifier(const std::string& name) const {
+  token::ScramVerifier verifier;
+  unsigned char digest[EVP_MAX_MD_SIZE];
+  unsigned int length = 0;
+  HMAC(EVP_sha256(), shared_.mock_salt_key.data(), static_cast<int>(shared_.mock_salt_key.size()),
+       reinterpret_cast<const unsigned char*>(name.data()), name.size(), digest, &length);
+  verifier.salt.assign(reinterpret_cast<const char*>(digest), 16);
+  verifier.iterations = 4096;
+  const std::string keys = scram::RandomBytes(64);
+  std::memcpy(verifier.stored_key.data(), keys.data(), 32);
+  std::memcpy(verifier.server_key.data(), keys.data() + 32, 32);
+  return verifier;
 }
 
 Task<void> Session::ForwardCancel(std::int32_t pid, std::int32_t key) {
@@ -722,6 +792,7 @@ std::string PercentDecode(std::string_view text) {
 }
 
 Task<void> Accept(Shared& shared, tcp::acceptor& acceptor) {
+  asio::steady_timer pause(acceptor.get_executor());
   while (true) {
     asio::error_code ec;
     // Each session on its own strand when several threads run the loop; with
@@ -732,15 +803,53 @@ Task<void> Accept(Shared& shared, tcp::acceptor& acceptor) {
     co_await acceptor.async_accept(socket, asio::redirect_error(asio::use_awaitable, ec));
     if (ec) {
       if (!acceptor.is_open()) co_return;
+      // Out of descriptors (EMFILE): free one held by a client that has not
+      // logged in, and wait a moment either way: retrying at once would spin
+      // (the pending connection stays in the backlog until then).
+      if (ec == asio::error::no_descriptors || ec == asio::error::no_buffer_space ||
+          ec == asio::error::no_memory || ec.value() == ENFILE)
+        shared.admission->EvictOldestIdle();
+      pause.expires_after(std::chrono::milliseconds(20));
+      co_await pause.async_wait(asio::redirect_error(asio::use_awaitable, ec));
       continue;
     }
     socket.set_option(tcp::no_delay(true), ec);
-    auto session = std::make_shared<Session>(shared, std::move(socket));
+    const tcp::endpoint peer = socket.remote_endpoint(ec);
+    std::string address = ec ? std::string("?") : peer.address().to_string();
+    auto session = std::make_shared<Session>(shared, std::move(socket), std::move(address));
+    std::weak_ptr<Session> weak = session;
+    session->slot = shared.admission->Admit(
+        session->address(),
+        [weak] {
+          if (std::shared_ptr<Session> victim = weak.lock())
+            asio::post(victim->executor(), [victim] { victim->Evict("a connection limit"); });
+        },
+        &session->refusal);
+    const bool admitted = session->slot != nullptr;
     {
       std::lock_guard lock(shared.sessions_mutex);
       shared.sessions.insert(session);
     }
+    if (!admitted) {
+      shared.Say("refused a connection from " + session->address() + ": " + session->refusal);
+      asio::co_spawn(session->executor(), session->Refuse(), asio::detached);
+      continue;
+    }
     asio::co_spawn(session->executor(), session->Run(), asio::detached);
+  }
+}
+
+// Gives memory a flood made the allocator keep back to the system once the
+// sessions are gone (glibc keeps freed heap for reuse otherwise).
+Task<void> TrimMemory(Shared& shared, asio::io_context& io) {
+  asio::steady_timer timer(io);
+  while (true) {
+    timer.expires_after(std::chrono::seconds(1));
+    asio::error_code ec;
+    co_await timer.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+    if (ec) co_return;
+    const std::size_t peak = shared.admission->TakePeak();
+    if (peak >= 64 && shared.admission->open() < peak / 2) malloc_trim(0);
   }
 }
 
@@ -853,6 +962,29 @@ int Run(const Options& options) {
     shared.sink = MakeVaultSink(vault_dir, options.state_dir + "/snapshot-spool");
   }
   shared.log_path = options.state_dir + "/pg-proxy.log";
+  // Each session holds two descriptors (client, database) and briefly a
+  // third (row estimates, snapshots): the limit on clients must fit under
+  // the process's descriptor limit, raised to its hard maximum first.
+  std::size_t max_clients = options.max_clients;
+  {
+    rlimit limit{};
+    if (getrlimit(RLIMIT_NOFILE, &limit) == 0) {
+      if (limit.rlim_cur < limit.rlim_max) {
+        limit.rlim_cur = limit.rlim_max;
+        setrlimit(RLIMIT_NOFILE, &limit);
+        getrlimit(RLIMIT_NOFILE, &limit);
+      }
+      const std::size_t fits =
+          limit.rlim_cur > 128 ? static_cast<std::size_t>((limit.rlim_cur - 64) / 2) : 32;
+      if (fits < max_clients) {
+        std::cerr << "dualkey pg-proxy: at most " << fits << " clients (the descriptor limit is "
+                  << limit.rlim_cur << "; --max-clients " << options.max_clients << " lowered)\n";
+        max_clients = fits;
+      }
+    }
+  }
+  shared.admission = std::make_unique<base::Admission>(
+      base::Admission::Limits{max_clients, options.max_clients_per_address});
   shared.reporter = std::make_unique<daemon::DecisionReporter>(
       shared.daemon, daemon::ReporterOptions{.source = "pg_proxy"});
 
@@ -916,6 +1048,7 @@ int Run(const Options& options) {
     grace.async_wait([&](asio::error_code) { io.stop(); });
   });
   asio::co_spawn(io, Accept(shared, acceptor), asio::detached);
+  asio::co_spawn(io, TrimMemory(shared, io), asio::detached);
   if (!options.no_fast_path) {
     std::string pump_error;
     shared.pump = Pump::Start(options.max_statement_bytes, &pump_error);

@@ -96,7 +96,9 @@ class DirWriter : public SnapshotWriter {
                         {"created_ms", started_ms_},
                         {"parts", parts}};
     std::string error_text;
-    if (!Append("meta.json", meta.dump(2) + "\n", &error_text)) {
+    const std::string meta_text =
+        meta.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
+    if (!Append("meta.json", meta_text, &error_text)) {
       *error = error_text;
       return std::nullopt;
     }

@@ -31,6 +31,9 @@ class Backend {
   // Makes every Create in `space` so far durable (directory fsync locally;
   // a no-op where Create is durable on return).
   virtual bool Sync(Space space, std::string* error) = 0;
+  // Forgets every CreateLater not yet made durable by Sync: those objects
+  // never appear (a put that failed takes back what it wrote).
+  virtual void DiscardPending() = 0;
 
   virtual bool Read(Space space, const std::string& name, std::string* out,
                     std::string* error) const = 0;

@@ -23,6 +23,7 @@
 #include <string>
 #include <vector>
 
+#include "base/admission.h"
 #include "base/json_text.h"
 #include "core/action.h"
 #include "daemon/client.h"
@@ -31,6 +32,7 @@
 #include "proxy/pg/internal/leg.h"
 #include "proxy/pg/internal/own_query.h"
 #include "proxy/pg/internal/pump.h"
+#include "proxy/pg/internal/scram.h"
 #include "proxy/pg/internal/statement.h"
 #include "proxy/pg/internal/upstream.h"
 #include "proxy/pg/pg_proxy.h"
@@ -77,6 +79,13 @@ struct Shared {
   const daemon::Client daemon;
   // Every decision made here without asking the daemon goes to its audit log.
   std::unique_ptr<daemon::DecisionReporter> reporter;
+
+  // Client connections in all and per address; one that has not logged in
+  // yet is "idle" there, and the oldest such makes room at a limit.
+  std::unique_ptr<base::Admission> admission;
+
+  // Keys the mock salts of unknown user names (AuthenticateClient).
+  std::string mock_salt_key = scram::RandomBytes(32);
 
   explicit Shared(const Options& o)
       : options(o),
@@ -128,13 +137,26 @@ struct FactOutcome {
 
 class Session : public std::enable_shared_from_this<Session>, public PumpSession {
  public:
-  Session(Shared& shared, tcp::socket socket)
+  Session(Shared& shared, tcp::socket socket, std::string address)
       : shared_(shared),
         strand_(socket.get_executor()),
         client_(std::move(socket)),
+        deadline_(strand_),
+        address_(std::move(address)),
         id_(shared.next_session++) {}
 
   const asio::any_io_executor& executor() const { return strand_; }
+  const std::string& address() const { return address_; }
+  // Its place under the connection limits (Accept fills it).
+  std::unique_ptr<base::Admission::Slot> slot;
+
+  // Made room for a newcomer at a connection limit (on the session's strand).
+  void Evict(const std::string& why);
+
+  // A connection over a limit: told why, then closed. (The reason is a
+  // member: GCC 12 destroys class-type coroutine parameters twice.)
+  std::string refusal;
+  Task<void> Refuse();
 
   Task<void> Run();
   // Both directions on coroutines: TLS sessions, and sessions the pump
@@ -153,10 +175,19 @@ class Session : public std::enable_shared_from_this<Session>, public PumpSession
 
  private:
   // --- startup and authentication (proxy.cc) ---------------------------------
+  // Closes the session in `seconds` unless it has started (logged in and
+  // connected) by then; `why` goes to the log.
+  void ArmDeadline(int seconds, std::string why);
+  // The client logged in: it no longer makes room for newcomers. False when
+  // it was already chosen to (the session then ends).
+  bool MarkAuthenticated();
   Task<std::string> ReadStartupPacket();
   Task<void> Fatal(const std::string& code, const std::string& message);
   Task<bool> Handshake();
   Task<bool> AuthenticateClient();
+  // For a user name without a token: the same salt for the same name every
+  // time (as PostgreSQL does), keys no password yields, no PBKDF2.
+  token::ScramVerifier MockVerifier(const std::string& name) const;
   Task<void> ForwardCancel(std::int32_t pid, std::int32_t key);
 
   // --- deciding (decide.cc) ---------------------------------------------------
@@ -206,6 +237,11 @@ class Session : public std::enable_shared_from_this<Session>, public PumpSession
   const Verdict& Classify(std::string_view sql);
   // Decide for a statement ForwardsNow did not let through.
   Task<Outcome> Decide(std::string_view sql, const std::vector<std::int32_t>* parameter_types);
+  // A statement that is not UTF-8 was read as Latin-1 (sql_text.h): its
+  // ASCII names are what the server sees, the rest may not be. What it
+  // destroys is saved whole, and one naming a table with other bytes cannot
+  // be saved at all (`error`).
+  static void ShapesOfBytes(std::vector<StatementShape>* shapes, std::string* error);
   SideConnection& Side();
   static std::optional<std::int64_t> Number(const SideConnection::Result& r);
   // Rows a DELETE/UPDATE touches: the planner's estimate, or an exact count
@@ -266,6 +302,8 @@ class Session : public std::enable_shared_from_this<Session>, public PumpSession
   Shared& shared_;
   asio::any_io_executor strand_;
   Leg client_;
+  asio::steady_timer deadline_;  // --auth-timeout, then the database's connect timeout
+  std::string address_;
   std::unique_ptr<Leg> upstream_;
   std::unique_ptr<SideConnection> side_;
   std::uint64_t id_;
