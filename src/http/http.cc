@@ -37,6 +37,61 @@ bool DestroyingPath(const Facts& facts, std::string* verb) {
   return true;
 }
 
+bool DestroyingName(std::string_view name, std::string* verb) {
+  if (name.empty() || name.size() > 64) return false;
+  for (char c : name)
+    if (!std::isalnum(static_cast<unsigned char>(c)) && c != '-' && c != '_' && c != '.' &&
+        c != '/' && c != ':')
+      return false;
+  const verbs::Reading reading = verbs::ReadName(name);
+  if (reading.kind != verbs::Kind::kDestroy || reading.soft) return false;
+  *verb = std::string(name);
+  return true;
+}
+
+// Fields that name the operation an RPC-shaped request asks for, whatever
+// the path: JSON-RPC's "method", and the action/operation/command fields of
+// the many APIs that dispatch on one endpoint.
+constexpr std::array<std::string_view, 6> kOperationFields = {"method", "action",  "operation",
+                                                              "op",     "command", "cmd"};
+
+// The operation a request names outside its path: a query flag shaped like
+// a verb (S3's POST ?delete), an operation field in the query or form
+// (?action=DeleteQueue), or one in a JSON body (a JSON-RPC call, or a batch
+// of them). A destroying verb there destroys like one at the path's end.
+bool DestroyingOperation(const Facts& facts, std::string* verb) {
+  for (const auto& [name, value] : facts.url().query) {
+    if (value.empty() && DestroyingName(name, verb)) return true;
+    for (std::string_view field : kOperationFields)
+      if (internal::IEquals(name, field) && DestroyingName(value, verb)) return true;
+  }
+  for (std::string_view field : kOperationFields)
+    if (const std::string* value = facts.FormOrQueryParam(field);
+        value && DestroyingName(*value, verb))
+      return true;
+  const nlohmann::json* body = facts.Json();
+  if (body == nullptr) return false;
+  auto names_destroy = [&](const nlohmann::json& call) {
+    if (!call.is_object()) return false;
+    for (std::string_view field : kOperationFields) {
+      auto found = call.find(std::string(field));
+      if (found != call.end() && found->is_string() &&
+          DestroyingName(found->get_ref<const std::string&>(), verb))
+        return true;
+    }
+    return false;
+  };
+  if (names_destroy(*body)) return true;
+  if (body->is_array()) {
+    std::size_t looked = 0;
+    for (const nlohmann::json& call : *body) {
+      if (++looked > 1000) break;
+      if (names_destroy(call)) return true;
+    }
+  }
+  return false;
+}
+
 void ClassifyGeneric(const Facts& facts, std::vector<Action>* out) {
   const std::string target = facts.Target();
   if (facts.IsRead()) {
@@ -58,6 +113,14 @@ void ClassifyGeneric(const Facts& facts, std::vector<Action>* out) {
         backup ? "backup.delete" : "http.delete", {target}, Reversibility::kIrreversible,
         backup ? Severity::kCritical : Severity::kMedium,
         facts.method() + " to a path ending in \"" + verb + "\" destroys what it names"));
+    return;
+  }
+  if (std::string verb; DestroyingOperation(facts, &verb)) {
+    const bool backup = internal::NamesBackup(target);
+    out->push_back(MakeAction(
+        backup ? "backup.delete" : "http.delete", {target}, Reversibility::kIrreversible,
+        backup ? Severity::kCritical : Severity::kMedium,
+        facts.method() + " names the operation \"" + verb + "\", which destroys what it names"));
     return;
   }
   out->push_back(

@@ -1106,6 +1106,31 @@ void Classifier::RowWrite(std::string_view type, JsonNode body) {
   std::string table = RangeVarName(relation);
   std::vector<std::string> targets{table};
   if (type == "InsertStmt") {
+    // INSERT ... SELECT ... ON CONFLICT DO UPDATE overwrites every existing
+    // row its source collides with: as many as the query returns, decided at
+    // run time (all of them when it reads the table it writes). A VALUES
+    // list names its rows; a WHERE on the DO UPDATE bounds it.
+    JsonNode conflict = body["onConflictClause"];  // a typed field: no node wrapper
+    if (conflict["OnConflictClause"]) conflict = conflict["OnConflictClause"];
+    JsonNode source = body["selectStmt"]["SelectStmt"];
+    if (conflict && conflict["action"].raw() == "ONCONFLICT_UPDATE" && source &&
+        !source["valuesLists"] && !conflict["whereClause"]) {
+      bool reads_itself = false;
+      for (JsonNode from : source["fromClause"])
+        if (RangeVarName(from["RangeVar"]) == table) reads_itself = true;
+      if (reads_itself) {
+        Emit(MakeAction("db.update.unbounded", Severity::kHigh, Reversibility::kIrreversible,
+                        targets,
+                        "INSERT ... SELECT FROM " + table +
+                            " ON CONFLICT DO UPDATE overwrites every row of " + table));
+      } else {
+        Emit(MakeAction("db.update", Severity::kMedium, Reversibility::kIrreversible, targets,
+                        "INSERT ... SELECT ... ON CONFLICT DO UPDATE overwrites every row of " +
+                            table + " that its query collides with; how many depends on the query"));
+      }
+      Walk(body);
+      return;
+    }
     Emit(MakeAction("db.write", Severity::kLow, Reversibility::kReversible, targets,
                     "INSERT adds rows to " + table));
     Walk(body);

@@ -108,7 +108,7 @@ async function breaker(browser) {
   const frozen = page.locator('#frozen > li[data-agent="codex"]');
   await frozen.waitFor({ timeout: 5000 }).catch(() => {});
   check("the frozen agent shows without reload", (await frozen.count()) === 1, tripped.out);
-  check("a frozen agent's harmless write is refused", hook("touch " + env.DK_WORK + "/x", "codex").status === 2);
+  check("a frozen agent's harmless write is refused", hook("echo note > " + env.DK_WORK + "/x", "codex").status === 2);
   await frozen.locator(".reset-passkey").click();
   await page.waitForSelector("#notice:text('is reset')", { timeout: 10000 }).catch(() => {});
   check("reset with a passkey", (await page.textContent("#notice")).includes("codex is reset"), await page.textContent("#notice"));
