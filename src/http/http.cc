@@ -56,7 +56,7 @@ constexpr std::array<std::string_view, 6> kOperationFields = {"method", "action"
                                                               "op",     "command", "cmd"};
 
 // The operation a request names outside its path: a query flag shaped like
-// a verb (S3's POST ?delete), an operation field in the query or form
+// a verb (S3's POST ?delete), an operation field in the query
 // (?action=DeleteQueue), or one in a JSON body (a JSON-RPC call, or a batch
 // of them). A destroying verb there destroys like one at the path's end.
 bool DestroyingOperation(const Facts& facts, std::string* verb) {
@@ -65,10 +65,6 @@ bool DestroyingOperation(const Facts& facts, std::string* verb) {
     for (std::string_view field : kOperationFields)
       if (internal::IEquals(name, field) && DestroyingName(value, verb)) return true;
   }
-  for (std::string_view field : kOperationFields)
-    if (const std::string* value = facts.FormOrQueryParam(field);
-        value && DestroyingName(*value, verb))
-      return true;
   const nlohmann::json* body = facts.Json();
   if (body == nullptr) return false;
   auto names_destroy = [&](const nlohmann::json& call) {

