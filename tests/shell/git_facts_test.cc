@@ -124,6 +124,19 @@ TEST_F(GitFacts, ModifiedAndUntrackedFilesAreHeldWithCountsAndNames) {
   EXPECT_TRUE(Held(Delete("rsync -a --delete /srv/empty/ docs/")));
 }
 
+// A repository kept inside an ignored folder: its history is nowhere else,
+// whatever the folder's ignore rule says.
+TEST_F(GitFacts, RepositoryUnderAnIgnoredFolderIsHeld) {
+  const fs::path nested = repo_ / "site-out" / "theme";
+  fs::create_directories(nested);
+  Sh("git init -q " + nested.string());
+  Write(nested / "layout.html", "<main>\n");
+  Commit(nested);
+  Action action = Delete("rm -rf site-out");
+  EXPECT_TRUE(Held(action)) << action.reason;
+  EXPECT_NE(action.reason.find("site-out/theme/.git"), std::string::npos) << action.reason;
+}
+
 TEST_F(GitFacts, IgnoredDataIsStillData) {
   Write(repo_ / "work/.env", "TOKEN=x\n");
   Action action = Delete("rm -rf work");

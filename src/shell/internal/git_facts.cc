@@ -267,6 +267,13 @@ bool FindIgnoredData(const std::string& root, std::string_view entry, Walk& walk
     const std::string_view rel = std::string_view(path).substr(root.size() + 1);
     if (it->is_symlink(error)) continue;
     const bool is_dir = it->is_directory(error);
+    // A repository kept under an ignored folder: its history is nowhere else.
+    if (it->path().filename() == ".git") {
+      if (is_dir) it.disable_recursion_pending();
+      ++facts.repositories;
+      AddPreview(facts, rel);
+      continue;
+    }
     if (is_dir && KindByNames(rel) == PathKind::kDisposable) it.disable_recursion_pending();
     if (!IsPreciousName(rel)) continue;
     if (is_dir) it.disable_recursion_pending();
