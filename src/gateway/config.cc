@@ -15,6 +15,7 @@
 #include <sstream>
 
 #include "base/json_text.h"
+#include "base/toml_text.h"
 #include "gateway/gateway.h"
 #include "gateway/internal/url.h"
 
@@ -94,6 +95,10 @@ std::optional<Config> LoadConfig(const std::string& path, std::string* error) {
   std::stringstream text;
   text << in.rdbuf();
   toml::table root;
+  if (std::optional<std::string> bad = base::TomlBareNonAscii(text.str())) {
+    *error = path + ":" + bad->substr(5);
+    return std::nullopt;
+  }
   try {
     root = toml::parse(text.str(), path);
   } catch (const toml::parse_error& e) {

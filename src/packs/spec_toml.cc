@@ -3,6 +3,7 @@
 
 #include <algorithm>
 
+#include "base/toml_text.h"
 #include "packs/spec.h"
 
 namespace dualkey::packs {
@@ -376,6 +377,10 @@ bool ParsePack(std::string_view text, const std::string& path, Pack* out,
   out->source = path;
   Reader r(path, errors);
   toml::table root;
+  if (std::optional<std::string> bad = base::TomlBareNonAscii(text)) {
+    errors->push_back(path + ":" + bad->substr(5));
+    return false;
+  }
   try {
     root = toml::parse(text, path);
   } catch (const toml::parse_error& e) {

@@ -11,6 +11,7 @@
 #include <sstream>
 
 #include "policy/policy.h"
+#include "base/toml_text.h"
 
 #include "install/layout.h"
 
@@ -237,6 +238,10 @@ bool ParseLayer(std::string_view text, LayerKind kind, std::string path, Layer* 
   out->kind = kind;
   out->path = path;
   toml::table root;
+  if (std::optional<std::string> bad = base::TomlBareNonAscii(text)) {
+    errors->push_back(path + ":" + bad->substr(5));
+    return false;
+  }
   try {
     root = toml::parse(text, path);
   } catch (const toml::parse_error& e) {
