@@ -95,12 +95,13 @@ std::optional<Config> LoadConfig(const std::string& path, std::string* error) {
   std::stringstream text;
   text << in.rdbuf();
   toml::table root;
-  if (std::optional<std::string> bad = base::TomlBareNonAscii(text.str())) {
-    *error = path + ":" + bad->substr(5);
+  std::string ascii, bad;
+  if (!base::TomlToAscii(text.str(), &ascii, &bad)) {
+    *error = path + ":" + bad.substr(5);
     return std::nullopt;
   }
   try {
-    root = toml::parse(text.str(), path);
+    root = toml::parse(ascii, path);
   } catch (const toml::parse_error& e) {
     *error = Where(path, e.source()) + ": " + std::string(e.description());
     return std::nullopt;

@@ -377,12 +377,13 @@ bool ParsePack(std::string_view text, const std::string& path, Pack* out,
   out->source = path;
   Reader r(path, errors);
   toml::table root;
-  if (std::optional<std::string> bad = base::TomlBareNonAscii(text)) {
-    errors->push_back(path + ":" + bad->substr(5));
+  std::string ascii, bad;
+  if (!base::TomlToAscii(text, &ascii, &bad)) {
+    errors->push_back(path + ":" + bad.substr(5));
     return false;
   }
   try {
-    root = toml::parse(text, path);
+    root = toml::parse(ascii, path);
   } catch (const toml::parse_error& e) {
     r.Error(e.source(), std::string(e.description()));
     return false;

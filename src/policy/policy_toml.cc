@@ -238,12 +238,13 @@ bool ParseLayer(std::string_view text, LayerKind kind, std::string path, Layer* 
   out->kind = kind;
   out->path = path;
   toml::table root;
-  if (std::optional<std::string> bad = base::TomlBareNonAscii(text)) {
-    errors->push_back(path + ":" + bad->substr(5));
+  std::string ascii, bad;
+  if (!base::TomlToAscii(text, &ascii, &bad)) {
+    errors->push_back(path + ":" + bad.substr(5));
     return false;
   }
   try {
-    root = toml::parse(text, path);
+    root = toml::parse(ascii, path);
   } catch (const toml::parse_error& e) {
     errors->push_back(Where(path, e.source()) + ": " + std::string(e.description()));
     return false;
