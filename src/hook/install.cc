@@ -1,4 +1,5 @@
 #include "hook/install.h"
+#include "base/toml_text.h"
 
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -554,7 +555,7 @@ CommandOutput InstallCodexToml(const InstallRequest& request, const std::string&
     return result;
   }
   try {
-    (void)toml::parse(updated, path);
+    (void)base::ParseToml(updated, path);
   } catch (const toml::parse_error& e) {
     result.exit_code = 2;
     result.err = "dualkey: cannot add dualkey's hook to " + path +
@@ -904,7 +905,7 @@ std::vector<ConfigCheck> CheckHooks(const DoctorRequest& request) {
       if (path.ends_with(".toml")) {
         if (fs::exists(path, ec)) {
           try {
-            toml::table root = toml::parse_file(path);
+            toml::table root = base::ParseTomlFile(path);
             for (const std::string& command : TomlHookCommands(root))
               if (IsOursCommand(command, agent)) found.push_back({command, false});
           } catch (const toml::parse_error& e) {

@@ -1,4 +1,5 @@
 #include "hook/install_mcp.h"
+#include "base/toml_text.h"
 
 #include <sys/stat.h>
 #include <time.h>
@@ -199,7 +200,7 @@ bool RewriteFile(const std::string& path, const InstallMcpRequest& request, File
   if (request.client == Agent::kCodex) {
     toml::table root;
     try {
-      root = toml::parse(text, path);
+      root = base::ParseToml(text, path);
     } catch (const toml::parse_error& e) {
       std::ostringstream message;
       message << path << " is not valid TOML (" << e.description() << " at line "

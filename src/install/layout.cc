@@ -1,4 +1,5 @@
 #include "install/layout.h"
+#include "base/toml_text.h"
 
 #include <pwd.h>
 #include <sys/stat.h>
@@ -149,7 +150,7 @@ Result<Layout> LoadLayout(std::string_view path_view) {
   layout.socket_path = "/run/dualkey/dualkey.sock";
   toml::table table;
   try {
-    table = toml::parse_file(path);
+    table = base::ParseTomlFile(path);
   } catch (const toml::parse_error& e) {
     std::ostringstream message;
     message << path << ":" << e.source().begin.line << ": " << e.description();

@@ -1,4 +1,5 @@
 #include "setup/setup.h"
+#include "base/toml_text.h"
 
 #include <fcntl.h>
 #include <grp.h>
@@ -393,7 +394,7 @@ void Setup::StepPolicy() {
   sys::ReadFile(kPolicyFile, &text);
   std::optional<bool> lock;
   try {
-    toml::table table = toml::parse(text, std::string_view(kPolicyFile));
+    toml::table table = base::ParseToml(text, kPolicyFile);
     if (auto value = table["lock_user"].value<bool>()) lock = *value;
   } catch (const toml::parse_error& e) {
     Record(kPolicyFile, "warn",

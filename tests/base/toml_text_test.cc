@@ -50,3 +50,21 @@ TEST(TomlText, MalformedDocumentsReachTomlppAsAscii) {
 
 }  // namespace
 }  // namespace dualkey::base
+
+namespace dualkey::base {
+namespace {
+
+TEST(TomlText, ParseTomlThrowsLikeASyntaxErrorAtTheLine) {
+  EXPECT_EQ(ParseToml("k = \"é\"\n", "x.toml")["k"].value<std::string>(), "é");
+  try {
+    (void)ParseToml("a = 1\nb = 2 \xC2\xA1\n", "x.toml");
+    FAIL() << "no error";
+  } catch (const toml::parse_error& e) {
+    EXPECT_EQ(e.source().begin.line, 2u);
+    EXPECT_EQ(*e.source().path, "x.toml");
+  }
+  EXPECT_THROW((void)ParseTomlFile("/nonexistent/dualkey.toml"), toml::parse_error);
+}
+
+}  // namespace
+}  // namespace dualkey::base
