@@ -12,10 +12,10 @@
 #include <string_view>
 
 #include "base/json_text.h"
-#include "mcp/internal/proxy_gate.h"
 #include "policy/policy.h"
+#include "proxy/mcp/internal/gate.h"
 
-namespace internal = dualkey::mcp::internal;
+namespace internal = dualkey::mcpproxy::internal;
 
 namespace {
 

@@ -12,8 +12,8 @@
 #include "base/json_text.h"
 #include "proxy/pg/internal/scram.h"
 #include "proxy/pg/internal/sql_text.h"
-#include "proxy/pg/internal/statement.h"
 #include "proxy/pg/internal/wire.h"
+#include "sql/shape.h"
 
 namespace wire = dualkey::pgproxy::wire;
 
@@ -27,7 +27,7 @@ void ToDaemon(std::string_view sql) {
   const std::string_view text = dualkey::pgproxy::SqlForClassification(sql, &storage);
   if (!dualkey::base::IsValidUtf8(text)) std::abort();
   (void)dualkey::pgproxy::HasEncodingDependentEscape(sql);
-  (void)dualkey::pgproxy::AnalyseStatements(text);
+  (void)dualkey::sql::AnalyseStatements(text);
   const nlohmann::json request{{"op", "check"}, {"channel", "sql"}, {"input", std::string(text)}};
   const std::optional<nlohmann::json> back =
       dualkey::base::JsonParse(dualkey::base::JsonDump(request));

@@ -8,8 +8,8 @@
 
 #include "audit/audit.h"
 #include "cli/commands.h"
-#include "daemon/client.h"
-#include "daemon/daemon.h"
+#include "client/client.h"
+#include "install/layout.h"
 
 namespace dualkey::cli {
 namespace {
@@ -53,8 +53,8 @@ int RunAudit(const AuditOptions& options) {
   if (options.action == "pubkey") {
     // The running daemon knows its key best; its key file is the fallback.
     const std::string state =
-        options.state_dir.empty() ? daemon::DefaultStateDir() : options.state_dir;
-    daemon::ClientOptions client_options;
+        options.state_dir.empty() ? install::DefaultStateDir() : options.state_dir;
+    client::ClientOptions client_options;
     client_options.socket_path = options.socket;
     const char* env = std::getenv("DUALKEY_SOCKET");
     if (client_options.socket_path.empty() && !options.state_dir.empty() &&
@@ -62,10 +62,10 @@ int RunAudit(const AuditOptions& options) {
       client_options.socket_path = state + "/dualkey.sock";
     std::string key, key_error;
     Status asked = Status::Ok();
-    Result<nlohmann::json> raw = daemon::Client::ForThisProcess(client_options)
-                                     .Call(nlohmann::json{{"op", daemon::kOpAuditInfo}});
-    Result<daemon::AuditInfoReply> info = raw.ok() ? daemon::Decode<daemon::AuditInfoReply>(*raw)
-                                                   : Result<daemon::AuditInfoReply>(raw.status());
+    Result<nlohmann::json> raw = client::Client::ForThisProcess(client_options)
+                                     .Call(nlohmann::json{{"op", client::kOpAuditInfo}});
+    Result<client::AuditInfoReply> info = raw.ok() ? client::Decode<client::AuditInfoReply>(*raw)
+                                                   : Result<client::AuditInfoReply>(raw.status());
     if (info.ok()) {
       key = info->public_key;
     } else if (std::optional<std::string> from_file =
@@ -88,7 +88,7 @@ int RunAudit(const AuditOptions& options) {
     return 2;
   }
   const std::string path =
-      options.file.empty() ? daemon::DefaultStateDir() + "/audit.jsonl" : options.file;
+      options.file.empty() ? install::DefaultStateDir() + "/audit.jsonl" : options.file;
   if (options.action == "export") {
     audit::ExportOptions export_options;
     export_options.since_ms = since_ms;

@@ -3,17 +3,17 @@
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
-#include <map>
-#include <optional>
 #include <iostream>
+#include <map>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <string>
 
+#include "base/json_text.h"
 #include "cli/commands.h"
+#include "client/client.h"
 #include "guard/guard.h"
 #include "policy/policy.h"
-#include "base/json_text.h"
-#include "daemon/client.h"
 
 namespace dualkey::cli {
 namespace {
@@ -52,7 +52,8 @@ json ResultJson(const guard::Result& result) {
   if (!result.commands.empty()) {
     json commands = json::array();
     for (const auto& command : result.commands)
-      commands.push_back(json{{"command", command.text}, {"cwd", command.cwd}, {"depth", command.depth}});
+      commands.push_back(
+          json{{"command", command.text}, {"cwd", command.cwd}, {"depth", command.depth}});
     out["commands"] = std::move(commands);
   }
   if (!result.parse_error.empty()) out["parse_error"] = result.parse_error;
@@ -64,7 +65,8 @@ void PrintHuman(const guard::Request& request, const guard::Result& result) {
   std::cout << "input:    " << request.input << "\n";
   if (request.channel == Channel::kShell) {
     std::cout << "cwd:      " << (request.cwd.empty() ? "(unknown)" : request.cwd) << "\n";
-    if (!result.parse_error.empty()) std::cout << "parse:    error at " << result.parse_error << "\n";
+    if (!result.parse_error.empty())
+      std::cout << "parse:    error at " << result.parse_error << "\n";
     if (!result.commands.empty()) {
       std::cout << "runs:\n";
       for (const auto& command : result.commands)
@@ -90,20 +92,18 @@ void PrintHuman(const guard::Request& request, const guard::Result& result) {
 // One case of a --jsonl file -> one output line. Never throws.
 json CheckCase(const std::string& line, std::size_t line_number, const std::string& home) {
   auto error = [&](const std::string& message, json id) {
-    return json{{"line", line_number},
-                {"id", std::move(id)},
-                {"decision", "hold"},
-                {"error", message}};
+    return json{
+        {"line", line_number}, {"id", std::move(id)}, {"decision", "hold"}, {"error", message}};
   };
   if (const std::size_t bad = base::FirstInvalidUtf8(line); bad != std::string::npos) {
     // Refused, not guessed at: the case's id is read with the bad bytes
     // replaced, so the answer can still be matched to it.
     std::optional<json> readable = base::JsonParse(base::ToValidUtf8(line));
     json id = readable && readable->is_object() && readable->contains("id") ? (*readable)["id"]
-                                                                             : json(nullptr);
-    return error("the case is not valid UTF-8 (byte " + std::to_string(bad) +
-                     "); JSON cases are UTF-8 text",
-                 std::move(id));
+                                                                            : json(nullptr);
+    return error(
+        "the case is not valid UTF-8 (byte " + std::to_string(bad) + "); JSON cases are UTF-8 text",
+        std::move(id));
   }
   json parsed = json::parse(line, nullptr, /*allow_exceptions=*/false);
   if (parsed.is_discarded() || !parsed.is_object()) return error("not a JSON object", nullptr);
@@ -203,21 +203,21 @@ int RunCheck(const CheckOptions& options) {
   }
   // With the daemon running, it decides (and audits, and registers a hold as
   // a pending approval the human can grant); --dry-run asks it what it would
-  // do without any of that. daemon::Client finds it and says why not.
-  daemon::CheckRequest ask;
+  // do without any of that. client::Client finds it and says why not.
+  client::CheckRequest ask;
   ask.action.channel = request.channel;
   ask.action.input = request.input;
   ask.action.cwd = request.cwd;
   ask.action.agent = options.agent;
   ask.home = request.home;
   ask.file_operation = request.file_operation;
-  std::optional<daemon::CheckReply> daemon_reply;
-  std::optional<daemon::ProbeReply> probe;
+  std::optional<client::CheckReply> daemon_reply;
+  std::optional<client::ProbeReply> probe;
   Status daemon_status = Status::NotFound("not asked (--local)");
   if (!options.local) {
-    const daemon::Client client = daemon::Client::ForThisProcess();
+    const client::Client client = client::Client::ForThisProcess();
     if (options.dry_run) {
-      Result<daemon::ProbeReply> reply = client.Probe(ask);
+      Result<client::ProbeReply> reply = client.Probe(ask);
       daemon_status = reply.ok() ? Status::Ok() : reply.status();
       if (reply.ok()) {
         probe = *reply;
@@ -225,7 +225,7 @@ int RunCheck(const CheckOptions& options) {
         result.verdict.reason = reply->reason;
       }
     } else {
-      Result<daemon::CheckReply> reply = client.Check(ask);
+      Result<client::CheckReply> reply = client.Check(ask);
       daemon_status = reply.ok() ? Status::Ok() : reply.status();
       if (reply.ok()) {
         daemon_reply = *reply;
@@ -235,7 +235,7 @@ int RunCheck(const CheckOptions& options) {
     }
     if (!daemon_status.ok() &&
         (client.protected_install() || !daemon_status.Is(Status::Code::kNotFound)))
-      result.verdict = daemon::Unreachable(std::move(result.verdict), daemon_status);
+      result.verdict = client::Unreachable(std::move(result.verdict), daemon_status);
   }
   if (options.json) {
     json out = ResultJson(result);

@@ -11,7 +11,8 @@
 #include "cli/serve_log.h"
 #include "daemon/daemon.h"
 #include "gateway/gateway.h"
-#include "mcp/proxy.h"
+#include "install/layout.h"
+#include "proxy/mcp/mcp_proxy.h"
 #include "setup/setup.h"
 
 namespace CLI {
@@ -23,7 +24,7 @@ namespace dualkey::cli {
 struct CheckOptions {
   std::string channel = "shell";
   std::string operation = "write";  // file channel: create | write | edit | delete
-  std::string cwd;  // empty: the current directory (single check)
+  std::string cwd;                  // empty: the current directory (single check)
   bool cwd_given = false;
   std::string home;  // empty: $HOME
   bool json = false;
@@ -69,7 +70,7 @@ int RunServe(daemon::ServeOptions options, const LogOptions& log);
 struct DaemonOptions {
   std::string action;     // pending | approve | deny | watch | approver-add | approver-remove |
                           // approver-rotate | approver-list | breaker-reset
-  std::string socket;     // default: daemon::DefaultSocketPath()
+  std::string socket;     // default: install::DefaultSocketPath()
   std::string id;         // approve/deny: approval id or code
   std::string as;         // approver name (default: $USER)
   std::string code;       // TOTP code (default: asked on the terminal)
@@ -87,7 +88,7 @@ struct TokenOptions {
   std::string action;  // add | list | revoke
   std::string name;
   std::vector<std::string> scopes;  // pg, http, mcp or * (default *)
-  std::string state_dir;            // default: daemon::DefaultStateDir()
+  std::string state_dir;            // default: install::DefaultStateDir()
   bool json = false;
 };
 int RunToken(const TokenOptions& options);
@@ -99,8 +100,8 @@ struct PgProxyCommandOptions {
   std::string upstream;       // postgresql://USER@HOST:PORT[/DB][?sslmode=...]
   std::string password_file;  // the real password (0600); default: $PGPASSWORD
   std::string tls_cert, tls_key;
-  std::string socket;              // default: daemon::DefaultSocketPath()
-  std::string state_dir;           // default: daemon::DefaultStateDir()
+  std::string socket;              // default: install::DefaultSocketPath()
+  std::string state_dir;           // default: install::DefaultStateDir()
   long long hold_rows_over = -1;   // -1: the policy's [blast_radius] (1000)
   double hold_fraction_over = -1;  // -1: the policy's [blast_radius] (0.10)
   std::string vault_dir;           // snapshots (default: $DUALKEY_VAULT or STATE/vault)
@@ -169,7 +170,7 @@ int RunDoctor(const DoctorOptions& options);  // setup_cmd.cc
 int RunSetup(const setup::Options& options);
 
 // `dualkey mcp -- SERVER...` and `dualkey mcp --upstream URL` (mcp_cmd.cc).
-int RunMcp(const mcp::ProxyOptions& options);
+int RunMcp(const mcpproxy::ProxyOptions& options);
 
 // `dualkey install mcp --client AGENT`: wraps each MCP server in that client's
 // config in `dualkey mcp -- ...` (mcp_cmd.cc, hook/install_mcp.h).

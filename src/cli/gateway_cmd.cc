@@ -7,15 +7,15 @@
 
 #include "base/json_text.h"
 #include "cli/commands.h"
-#include "daemon/daemon.h"
 #include "gateway/gateway.h"
+#include "install/layout.h"
 
 namespace dualkey::cli {
 
 int RunGateway(const GatewayOptions& options) {
   if (options.action == "http") return gateway::RunHttp(options.http);
   const std::string state_dir =
-      options.http.state_dir.empty() ? daemon::DefaultStateDir() : options.http.state_dir;
+      options.http.state_dir.empty() ? install::DefaultStateDir() : options.http.state_dir;
   gateway::CredentialStore store(state_dir);
   std::string error;
   if (options.action == "credential-set") {

@@ -10,9 +10,9 @@
 #include <string>
 
 #include "cli/commands.h"
+#include "client/client.h"
 #include "hook/hook.h"
 #include "hook/install.h"
-#include "daemon/client.h"
 
 namespace dualkey::cli {
 namespace {
@@ -80,12 +80,12 @@ int RunHook(const HookOptions& options) {
   hook::Environment env;
   env.home = Home();
   env.process_cwd = CurrentDirectory();
-  // The daemon decides whenever it answers (daemon::Client's rules: on a
+  // The daemon decides whenever it answers (client::Client's rules: on a
   // protected install the layout's socket only, its peer verified, and the
   // environment's overrides ignored); otherwise the local verdict stands.
-  daemon::ClientOptions client_options;
+  client::ClientOptions client_options;
   client_options.timeout_ms = 3000;
-  daemon::Client client = daemon::Client::ForThisProcess(client_options);
+  client::Client client = client::Client::ForThisProcess(client_options);
   std::unique_ptr<hook::RemoteDecider> decider =
       options.probe ? hook::DaemonProbe(client) : hook::DaemonDecider(client);
   env.daemon = decider.get();

@@ -153,7 +153,8 @@ int main(int argc, char** argv) {
       "built-in ones; without, every pack in force. Exit status 1 on any failure.");
   packs_test->add_option("files", packs.files, "pack files to test");
   packs_test->add_option("--cwd", packs.cwd, "directory whose project packs to include");
-  packs_test->add_option("--home", packs.home, "home directory the cases assume (default /home/dev)");
+  packs_test->add_option("--home", packs.home,
+                         "home directory the cases assume (default /home/dev)");
   packs_test->add_flag("--json", packs.json, "print JSON");
   packs_test->callback([&] { packs.action = "test"; });
 
@@ -226,8 +227,9 @@ int main(int argc, char** argv) {
                         "tell a webhook when a hold appears (repeatable): slack=URL (Slack-\n"
                         "compatible JSON), ntfy=URL (plain text), json=URL (generic JSON);\n"
                         "secrets in the input are redacted. Try it: dualkey notify test");
-  serve_cmd->add_option("--session-minutes", serve.web_session_minutes,
-                        "how long a sign-in on the page lasts (default 15)")
+  serve_cmd
+      ->add_option("--session-minutes", serve.web_session_minutes,
+                   "how long a sign-in on the page lasts (default 15)")
       ->check(CLI::Range(1, 24 * 60));
   serve_cmd->add_flag("--quiet", serve.quiet, "no log lines on stderr");
   std::string serve_log_format = "text";
@@ -440,7 +442,7 @@ int main(int argc, char** argv) {
                           "gemini or codex");
   install_cmd->add_flag("--json", install_mcp.json, "install mcp: print JSON");
 
-  dualkey::mcp::ProxyOptions mcp;
+  dualkey::mcpproxy::ProxyOptions mcp;
   CLI::App* mcp_cmd = app.add_subcommand(
       "mcp",
       "Guard an MCP server: sit between the client and the server, hold destructive tools/call.\n"

@@ -7,7 +7,7 @@
 
 #include "cli/commands.h"
 #include "hook/install_mcp.h"
-#include "mcp/proxy.h"
+#include "proxy/mcp/mcp_proxy.h"
 
 namespace dualkey::cli {
 namespace {
@@ -26,7 +26,7 @@ std::string CurrentDir() {
 
 }  // namespace
 
-int RunMcp(const mcp::ProxyOptions& options) {
+int RunMcp(const mcpproxy::ProxyOptions& options) {
   const bool http = !options.upstream_url.empty();
   if (http == !options.server_command.empty()) {
     std::cerr << "dualkey mcp: give either a server command after -- (stdio) or --upstream URL "
@@ -40,7 +40,7 @@ int RunMcp(const mcp::ProxyOptions& options) {
     std::cerr << "dualkey mcp: --max-message-bytes must be at least 1024\n";
     return 2;
   }
-  return http ? mcp::RunHttpProxy(options) : mcp::RunStdioProxy(options);
+  return http ? mcpproxy::RunHttpProxy(options) : mcpproxy::RunStdioProxy(options);
 }
 
 int RunInstallMcp(const InstallMcpOptions& options) {

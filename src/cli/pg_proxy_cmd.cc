@@ -8,7 +8,7 @@
 #include <sstream>
 
 #include "cli/commands.h"
-#include "daemon/daemon.h"
+#include "install/layout.h"
 #include "policy/policy.h"
 #include "proxy/pg/pg_proxy.h"
 
@@ -51,8 +51,8 @@ int RunPgProxy(const PgProxyCommandOptions& options) {
   o.upstream = *upstream;
   o.tls_cert = options.tls_cert;
   o.tls_key = options.tls_key;
-  o.socket = options.socket.empty() ? daemon::DefaultSocketPath() : options.socket;
-  o.state_dir = options.state_dir.empty() ? daemon::DefaultStateDir() : options.state_dir;
+  o.socket = options.socket.empty() ? install::DefaultSocketPath() : options.socket;
+  o.state_dir = options.state_dir.empty() ? install::DefaultStateDir() : options.state_dir;
   {
     const char* home = std::getenv("HOME");
     const policy::Limits limits =

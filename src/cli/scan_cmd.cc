@@ -8,7 +8,7 @@
 #include <nlohmann/json.hpp>
 
 #include "cli/commands.h"
-#include "daemon/daemon.h"
+#include "install/layout.h"
 #include "scan/scan.h"
 
 namespace dualkey::cli {
@@ -24,7 +24,7 @@ int RunScan(const ScanOptions& options) {
     if (getcwd(cwd, sizeof(cwd)) != nullptr) scan_options.roots.emplace_back(cwd);
   }
   // dualkey's own state holds the credentials that were moved there.
-  scan_options.skip_dirs.push_back(daemon::DefaultStateDir());
+  scan_options.skip_dirs.push_back(install::DefaultStateDir());
   if (isatty(STDERR_FILENO) && !options.json)
     scan_options.progress = [](std::size_t files) {
       std::cerr << "\rscanned " << files << " files..." << std::flush;

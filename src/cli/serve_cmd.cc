@@ -18,9 +18,9 @@
 #include "base/json_text.h"
 #include "cli/commands.h"
 #include "cli/serve_log.h"
-#include "daemon/client.h"
+#include "client/client.h"
+#include "client/words.h"
 #include "daemon/daemon.h"
-#include "daemon/words.h"
 #include "install/layout.h"
 #include "policy/policy.h"
 
@@ -34,8 +34,8 @@ bool ProtectedInstall() {
   return !layout.ok() || layout->protected_install;
 }
 
-daemon::Client ClientFor(const DaemonOptions& options) {
-  daemon::ClientOptions client_options;
+client::Client ClientFor(const DaemonOptions& options) {
+  client::ClientOptions client_options;
   client_options.socket_path = options.socket;
   client_options.timeout_ms = 10000;
   // `--state DIR` names a daemon: in single-user mode, the socket in it
@@ -44,11 +44,11 @@ daemon::Client ClientFor(const DaemonOptions& options) {
   if (client_options.socket_path.empty() && !options.state_dir.empty() &&
       (env == nullptr || *env == '\0') && !ProtectedInstall())
     client_options.socket_path = options.state_dir + "/dualkey.sock";
-  return daemon::Client::ForThisProcess(client_options);
+  return client::Client::ForThisProcess(client_options);
 }
 
 std::string StateDir(const DaemonOptions& options) {
-  return options.state_dir.empty() ? daemon::DefaultStateDir() : options.state_dir;
+  return options.state_dir.empty() ? install::DefaultStateDir() : options.state_dir;
 }
 
 // A failed request, said once.
@@ -101,9 +101,9 @@ std::string Clock(std::int64_t ms) {
   return out.str();
 }
 
-void PrintRequest(const daemon::Approval& r) {
-  std::cout << r.id << "  code " << r.code << "  " << r.state << "  agent " << r.agent
-            << "  needs " << r.approvals_needed << " approver(s)";
+void PrintRequest(const client::Approval& r) {
+  std::cout << r.id << "  code " << r.code << "  " << r.state << "  agent " << r.agent << "  needs "
+            << r.approvals_needed << " approver(s)";
   if (!r.approvers.empty()) std::cout << ", approved by " << base::JsonDump(json(r.approvers));
   std::cout << "  expires " << Ago(r.expires_ms) << "\n"
             << "    " << r.channel << ": " << r.input << "\n";
@@ -117,14 +117,14 @@ void PrintRequest(const daemon::Approval& r) {
 }
 
 int Pending(const DaemonOptions& options) {
-  Result<daemon::PendingReply> reply = ClientFor(options).Pending();
+  Result<client::PendingReply> reply = ClientFor(options).Pending();
   if (!reply.ok()) {
     Report(reply.status());
     return 2;
   }
   if (options.json) {
     json list = json::array();
-    for (const auto& r : reply->requests) list.push_back(daemon::ToJson(r));
+    for (const auto& r : reply->requests) list.push_back(client::ToJson(r));
     std::cout << base::JsonDump(list) << "\n";
     return 0;
   }
@@ -132,11 +132,11 @@ int Pending(const DaemonOptions& options) {
   for (const auto& r : reply->requests) {
     PrintRequest(r);
     // The same words the approver's page shows.
-    if (r.words.is_object()) std::cout << daemon::HoldWordsText(r.words, "    ");
+    if (r.words.is_object()) std::cout << client::HoldWordsText(r.words, "    ");
   }
   // Wrong codes are how guessing shows: say so, approvers included.
   bool header = false;
-  for (const daemon::FailedCodes& f : reply->failed_codes) {
+  for (const client::FailedCodes& f : reply->failed_codes) {
     if (!f.scope.starts_with("approver:")) continue;
     if (!header) std::cout << "wrong TOTP codes in the last day:\n";
     header = true;
@@ -155,13 +155,13 @@ int Approve(const DaemonOptions& options) {
   const std::string approver = options.as.empty() ? UserName() : options.as;
   std::string code;
   if (!TotpCode(options, approver, &code)) return 2;
-  Result<daemon::ApprovalReply> reply =
-      ClientFor(options).Approve(daemon::ApproveRequest{options.id, approver, code, std::nullopt});
+  Result<client::ApprovalReply> reply =
+      ClientFor(options).Approve(client::ApproveRequest{options.id, approver, code, std::nullopt});
   if (!reply.ok()) {
     Report(reply.status());
     return 1;
   }
-  const daemon::Approval& r = reply->request;
+  const client::Approval& r = reply->request;
   if (r.state == "approved")
     std::cout << "approved " << r.id << ": the identical action will pass once, until "
               << Ago(r.expires_ms) << "\n";
@@ -172,7 +172,7 @@ int Approve(const DaemonOptions& options) {
 }
 
 int Deny(const DaemonOptions& options) {
-  Result<daemon::ApprovalReply> reply = ClientFor(options).Deny(daemon::DenyRequest{
+  Result<client::ApprovalReply> reply = ClientFor(options).Deny(client::DenyRequest{
       options.id, options.as.empty() ? UserName() : options.as, options.reason});
   if (!reply.ok()) {
     Report(reply.status());
@@ -186,8 +186,8 @@ int BreakerReset(const DaemonOptions& options) {
   const std::string approver = options.as.empty() ? UserName() : options.as;
   std::string code;
   if (!TotpCode(options, approver, &code)) return 2;
-  Result<daemon::BreakerResetReply> reply = ClientFor(options).BreakerReset(
-      daemon::BreakerResetRequest{options.agent, approver, code, std::nullopt});
+  Result<client::BreakerResetReply> reply = ClientFor(options).BreakerReset(
+      client::BreakerResetRequest{options.agent, approver, code, std::nullopt});
   if (!reply.ok()) {
     Report(reply.status());
     return 1;
@@ -200,8 +200,8 @@ int BreakerReset(const DaemonOptions& options) {
 // is frozen, 1 when one is (scripts can wait on it), 2 when the daemon
 // could not be asked.
 int BreakerStatus(const DaemonOptions& options) {
-  Result<daemon::BreakerStatusReply> reply =
-      ClientFor(options).BreakerStatus(daemon::BreakerStatusRequest{options.agent});
+  Result<client::BreakerStatusReply> reply =
+      ClientFor(options).BreakerStatus(client::BreakerStatusRequest{options.agent});
   if (!reply.ok()) {
     Report(reply.status());
     return 2;
@@ -209,7 +209,7 @@ int BreakerStatus(const DaemonOptions& options) {
   bool any_frozen = false;
   for (const auto& a : reply->agents) any_frozen = any_frozen || a.frozen;
   if (options.json) {
-    json out = daemon::ToJson(*reply);
+    json out = client::ToJson(*reply);
     out.erase("ok");
     std::cout << base::JsonDump(out) << "\n";
     return any_frozen ? 1 : 0;
@@ -277,7 +277,7 @@ constexpr const char* kSingleUserWarning =
     "you, an agent included. `sudo dualkey setup` makes approvals something an agent cannot\n"
     "forge.\n";
 
-void PrintEnrolment(const DaemonOptions& options, const daemon::ApproverReply& reply) {
+void PrintEnrolment(const DaemonOptions& options, const client::ApproverReply& reply) {
   const std::string name = reply.name.empty() ? options.name : reply.name;
   if (options.json) {
     std::cout << base::JsonDump(json{{"name", name}, {"secret", reply.secret}, {"uri", reply.uri}})
@@ -323,7 +323,7 @@ int ApproverAddDirect(const DaemonOptions& options, const Status& why) {
                  "`dualkey serve`\n";
     return 1;
   }
-  daemon::ApproverReply reply;
+  client::ApproverReply reply;
   reply.name = options.name;
   reply.secret = secret;
   reply.uri = approval::TotpUri(options.name, secret);
@@ -334,30 +334,30 @@ int ApproverAddDirect(const DaemonOptions& options, const Status& why) {
 
 // A raw op through the client, decoded; the transport's failure in `transport`.
 template <typename Reply>
-Result<Reply> AskAs(const daemon::Client& client, const json& request, Status* transport) {
+Result<Reply> AskAs(const client::Client& client, const json& request, Status* transport) {
   Result<json> raw = client.Call(request);
   if (!raw.ok()) {
     if (transport != nullptr) *transport = raw.status();
     return raw.status();
   }
-  return daemon::Decode<Reply>(*raw);
+  return client::Decode<Reply>(*raw);
 }
 
 int ApproverAdd(const DaemonOptions& options) {
-  const daemon::Client client = ClientFor(options);
+  const client::Client client = ClientFor(options);
   Status transport;
-  Result<daemon::ApproverListReply> list =
-      AskAs<daemon::ApproverListReply>(client, json{{"op", daemon::kOpApproverList}}, &transport);
+  Result<client::ApproverListReply> list =
+      AskAs<client::ApproverListReply>(client, json{{"op", client::kOpApproverList}}, &transport);
   if (!list.ok() && !transport.ok() && NoDaemon(transport))
     return ApproverAddDirect(options, transport);
-  daemon::ApproverRequest request{options.name, "", "", std::nullopt};
+  client::ApproverRequest request{options.name, "", "", std::nullopt};
   if (list.ok() && !list->approvers.empty()) {
     // Vouched for by an existing approver's fresh code.
     request.approver = options.as.empty() ? UserName() : options.as;
     if (!TotpCode(options, request.approver, &request.totp)) return 2;
   }
-  Result<daemon::ApproverReply> reply = AskAs<daemon::ApproverReply>(
-      client, daemon::ToJson(request, daemon::kOpApproverAdd), nullptr);
+  Result<client::ApproverReply> reply = AskAs<client::ApproverReply>(
+      client, client::ToJson(request, client::kOpApproverAdd), nullptr);
   if (!reply.ok()) {
     Report(reply.status());
     return 1;
@@ -368,10 +368,11 @@ int ApproverAdd(const DaemonOptions& options) {
 }
 
 int ApproverRemove(const DaemonOptions& options) {
-  daemon::ApproverRequest request{options.name, options.as.empty() ? UserName() : options.as, "", std::nullopt};
+  client::ApproverRequest request{options.name, options.as.empty() ? UserName() : options.as, "",
+                                  std::nullopt};
   if (!TotpCode(options, request.approver, &request.totp)) return 2;
-  Result<daemon::ApproverReply> reply = AskAs<daemon::ApproverReply>(
-      ClientFor(options), daemon::ToJson(request, daemon::kOpApproverRemove), nullptr);
+  Result<client::ApproverReply> reply = AskAs<client::ApproverReply>(
+      ClientFor(options), client::ToJson(request, client::kOpApproverRemove), nullptr);
   if (!reply.ok()) {
     Report(reply.status());
     return 1;
@@ -385,10 +386,11 @@ int ApproverRemove(const DaemonOptions& options) {
 
 int ApproverRotate(const DaemonOptions& options) {
   // Your own phone by default: rotating alice asks for alice's code.
-  daemon::ApproverRequest request{options.name, options.as.empty() ? options.name : options.as, "", std::nullopt};
+  client::ApproverRequest request{options.name, options.as.empty() ? options.name : options.as, "",
+                                  std::nullopt};
   if (!TotpCode(options, request.approver, &request.totp)) return 2;
-  Result<daemon::ApproverReply> reply = AskAs<daemon::ApproverReply>(
-      ClientFor(options), daemon::ToJson(request, daemon::kOpApproverRotate), nullptr);
+  Result<client::ApproverReply> reply = AskAs<client::ApproverReply>(
+      ClientFor(options), client::ToJson(request, client::kOpApproverRotate), nullptr);
   if (!reply.ok()) {
     Report(reply.status());
     return 1;
@@ -410,7 +412,7 @@ int ApproverPasskey(const DaemonOptions& options) {
     request["totp"] = code;
   }
   Result<json> reply = ClientFor(options).Call(request);
-  if (reply.ok() && !reply->value("ok", false)) reply = daemon::ReplyStatus(*reply);
+  if (reply.ok() && !reply->value("ok", false)) reply = client::ReplyStatus(*reply);
   if (!reply.ok()) {
     Report(reply.status());
     return 1;
@@ -427,7 +429,7 @@ int ApproverPasskey(const DaemonOptions& options) {
 
 int NotifyTest(const DaemonOptions& options) {
   Result<json> reply = ClientFor(options).Call(json{{"op", "notify_test"}});
-  if (reply.ok() && !reply->value("ok", false)) reply = daemon::ReplyStatus(*reply);
+  if (reply.ok() && !reply->value("ok", false)) reply = client::ReplyStatus(*reply);
   if (!reply.ok()) {
     Report(reply.status());
     return 1;
@@ -445,8 +447,8 @@ int NotifyTest(const DaemonOptions& options) {
 int ApproverList(const DaemonOptions& options) {
   std::vector<std::string> names;
   Status transport;
-  Result<daemon::ApproverListReply> list = AskAs<daemon::ApproverListReply>(
-      ClientFor(options), json{{"op", daemon::kOpApproverList}}, &transport);
+  Result<client::ApproverListReply> list = AskAs<client::ApproverListReply>(
+      ClientFor(options), json{{"op", client::kOpApproverList}}, &transport);
   if (list.ok()) {
     names = list->approvers;
   } else if (!transport.ok() && NoDaemon(transport) && !ProtectedInstall()) {

@@ -8,8 +8,8 @@
 #include <sstream>
 
 #include "cli/commands.h"
-#include "setup/internal/system.h"
 #include "setup/setup.h"
+#include "setup/system.h"
 
 namespace dualkey::cli {
 
@@ -28,11 +28,11 @@ int RunDoctor(const DoctorOptions& options) {
   // so the checks run as that user.
   const char* sudo_user = std::getenv("SUDO_USER");
   if (geteuid() == 0 && sudo_user != nullptr && *sudo_user != '\0') {
-    if (std::optional<setup::internal::Account> account = setup::internal::LookupUser(sudo_user);
+    if (std::optional<setup::sys::Account> account = setup::sys::LookupUser(sudo_user);
         account && account->uid != 0) {
       doctor.home = account->home;
       std::string output;
-      const int status = setup::internal::RunAs(
+      const int status = setup::sys::RunAs(
           *account,
           [&](std::string* out) {
             std::ostringstream text;

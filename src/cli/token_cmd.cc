@@ -4,14 +4,14 @@
 #include <nlohmann/json.hpp>
 
 #include "cli/commands.h"
-#include "daemon/daemon.h"
+#include "install/layout.h"
 #include "token/token.h"
 
 namespace dualkey::cli {
 
 int RunToken(const TokenOptions& options) {
   const std::string state_dir =
-      options.state_dir.empty() ? daemon::DefaultStateDir() : options.state_dir;
+      options.state_dir.empty() ? install::DefaultStateDir() : options.state_dir;
   token::Store store(state_dir);
   std::string error;
   if (options.action == "add") {

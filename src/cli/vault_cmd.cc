@@ -15,7 +15,7 @@
 
 #include "base/json_text.h"
 #include "cli/commands.h"
-#include "daemon/daemon.h"
+#include "install/layout.h"
 #include "vault/vault.h"
 
 namespace dualkey::cli {
@@ -429,7 +429,7 @@ int Prune(const VaultOptions& o) {
     std::cerr << "TOTP code for " << options.approver << ": " << std::flush;
     std::getline(std::cin, options.totp);
   }
-  const std::string state = o.state_dir.empty() ? daemon::DefaultStateDir() : o.state_dir;
+  const std::string state = o.state_dir.empty() ? install::DefaultStateDir() : o.state_dir;
   options.store = o.store.empty() ? state + "/state.sqlite3" : o.store;
   options.dry_run = o.dry_run;
   std::optional<vault::PruneReport> r = v->Prune(options, &error);

@@ -16,10 +16,10 @@
 #include <optional>
 
 #include "base/json_text.h"
+#include "client/words.h"
 #include "daemon/internal/breaker.h"
 #include "daemon/internal/passkey.h"
-#include "daemon/protocol.h"
-#include "daemon/words.h"
+#include "daemon/internal/protocol.h"
 
 namespace dualkey::daemon::internal {
 namespace {
@@ -153,9 +153,8 @@ json Admin::Approve(const Peer& peer, const json& body) {
     return Refusal(Status::FailedPrecondition(why));
 
   approval::TotpSpend spend;
-  if (std::optional<json> refused =
-          Authorize(request.approver, request.totp, "request:" + held.id, peer, &spend,
-                    request.passkey, ApprovalBinding(held)))
+  if (std::optional<json> refused = Authorize(request.approver, request.totp, "request:" + held.id,
+                                              peer, &spend, request.passkey, ApprovalBinding(held)))
     return *refused;
   const bool completes = static_cast<int>(held.approvers.size()) + 1 >= held.approvals_needed;
   json fields{{"approval_id", held.id},
@@ -188,9 +187,9 @@ json Admin::BreakerReset(const Peer& peer, const json& body) {
   if (request.agent.empty())
     return Refusal(Status::InvalidArgument("breaker_reset needs an \"agent\""));
   approval::TotpSpend spend;
-  if (std::optional<json> refused = Authorize(request.approver, request.totp,
-                                              "breaker:" + request.agent, peer, &spend,
-                                              request.passkey))
+  if (std::optional<json> refused =
+          Authorize(request.approver, request.totp, "breaker:" + request.agent, peer, &spend,
+                    request.passkey))
     return *refused;
   json fields{{"approver", request.approver}};
   PutText(fields, "agent", request.agent);
@@ -282,9 +281,8 @@ json Admin::ApproverAdd(const Peer& peer, const json& body) {
     // A new approver is itself an action a human approves: an existing
     // approver's fresh code, never the agent's say-so.
     approval::TotpSpend spend;
-    if (std::optional<json> refused =
-            Authorize(request.approver, request.totp, "approver_add:" + name, peer, &spend,
-                      request.passkey))
+    if (std::optional<json> refused = Authorize(
+            request.approver, request.totp, "approver_add:" + name, peer, &spend, request.passkey))
       return *refused;
     json fields{{"name", name}, {"approver", request.approver}};
     json refusal;
@@ -313,9 +311,8 @@ json Admin::ApproverRemove(const Peer& peer, const json& body) {
         "cannot remove " + name +
         ", the last approver: nobody could approve; enrol another first"));
   approval::TotpSpend spend;
-  if (std::optional<json> refused =
-          Authorize(request.approver, request.totp, "approver_remove:" + name, peer, &spend,
-                      request.passkey))
+  if (std::optional<json> refused = Authorize(
+          request.approver, request.totp, "approver_remove:" + name, peer, &spend, request.passkey))
     return *refused;
   json fields{{"name", name}, {"approver", request.approver}};
   json refusal;
@@ -337,9 +334,8 @@ json Admin::ApproverRotate(const Peer& peer, const json& body) {
   std::string error;
   if (!core_.store().ApproverSecret(name, nullptr, &error)) return Refusal(Status::NotFound(error));
   approval::TotpSpend spend;
-  if (std::optional<json> refused =
-          Authorize(request.approver, request.totp, "approver_rotate:" + name, peer, &spend,
-                      request.passkey))
+  if (std::optional<json> refused = Authorize(
+          request.approver, request.totp, "approver_rotate:" + name, peer, &spend, request.passkey))
     return *refused;
   const std::string secret = approval::NewTotpSecret();
   if (secret.empty()) return Refusal(Status::Internal("the random number generator failed"));

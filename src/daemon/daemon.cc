@@ -80,8 +80,8 @@ void ReloadPolicy(internal::Core& core, bool at_start) {
                  "reloaded (SIGHUP):"
               << why << "\n";
   else if (!at_start && !core.options().quiet)
-    std::cerr << "dualkey serve: policy reloaded from " << path << " ("
-              << fields.value("rules", 0) << " rules)\n";
+    std::cerr << "dualkey serve: policy reloaded from " << path << " (" << fields.value("rules", 0)
+              << " rules)\n";
 }
 
 std::string Env(const char* name) {
@@ -118,7 +118,8 @@ std::string RenderMetrics(internal::Core& core) {
   gauges.push_back({"dualkey_pending_oldest_age_seconds",
                     "Age of the oldest held action waiting for a human (0: none).",
                     static_cast<double>(now - oldest) / 1000.0});
-  gauges.push_back({"dualkey_store_up", "1 when the approval store answers.", store_ok ? 1.0 : 0.0});
+  gauges.push_back(
+      {"dualkey_store_up", "1 when the approval store answers.", store_ok ? 1.0 : 0.0});
   const json policy = core.system_policy().StatusJson();
   gauges.push_back({"dualkey_policy_errors",
                     "1 when the policy in force has errors (every destructive action is held).",
@@ -126,8 +127,7 @@ std::string RenderMetrics(internal::Core& core) {
   gauges.push_back({"dualkey_policy_reload_refused",
                     "1 when the last reload was refused (the previous policy is in force).",
                     policy.contains("reload_failed_ms") ? 1.0 : 0.0});
-  gauges.push_back({"dualkey_policy_loaded_timestamp_seconds",
-                    "When the policy in force was read.",
+  gauges.push_back({"dualkey_policy_loaded_timestamp_seconds", "When the policy in force was read.",
                     static_cast<double>(policy.value("loaded_ms", std::int64_t{0})) / 1000.0});
   return core.metrics().Render(gauges);
 }
@@ -153,20 +153,6 @@ void ExpireLoop(internal::Core& core, internal::DecisionPath& decisions,
 }
 
 }  // namespace
-
-std::string DefaultStateDir() {
-  Result<install::Layout> layout = install::CurrentLayout();
-  // A protected install gone wrong is still a protected install: its paths,
-  // never the environment's.
-  if (!layout.ok()) return "/var/lib/dualkey";
-  return layout->state_dir;
-}
-
-std::string DefaultSocketPath() {
-  Result<install::Layout> layout = install::CurrentLayout();
-  if (!layout.ok()) return "/run/dualkey/dualkey.sock";
-  return layout->socket_path;
-}
 
 int Serve(const ServeOptions& given) {
   Result<install::Layout> layout = install::CurrentLayout();
@@ -251,8 +237,7 @@ int Serve(const ServeOptions& given) {
   // the listener has its port. Its observer is added before anything is served.
   std::unique_ptr<internal::WebPage> web;
   if (!options.http_listen.empty())
-    web = std::make_unique<internal::WebPage>(core, dispatcher, "",
-                                              !options.tls_cert.empty());
+    web = std::make_unique<internal::WebPage>(core, dispatcher, "", !options.tls_cert.empty());
   internal::AuditSealer sealer(core.log(), core.store(), audit_options.path);
   ReloadPolicy(core, /*at_start=*/true);
 
@@ -276,9 +261,7 @@ int Serve(const ServeOptions& given) {
       std::cerr << "dualkey serve: --http wants ADDRESS:PORT, e.g. 127.0.0.1:8790\n";
       return 2;
     }
-    http_options.web = [&web](const internal::WebRequest& request) {
-      return web->Handle(request);
-    };
+    http_options.web = [&web](const internal::WebRequest& request) { return web->Handle(request); };
     // HTTP callers have no credentials to show: never administrators.
     http = internal::HttpListener::Start(
         http_options,
@@ -301,17 +284,16 @@ int Serve(const ServeOptions& given) {
     }
     // Passkeys are bound to a host name (an RP id), never an IP address:
     // the page's own origin is localhost unless one is given.
-    const std::string origin =
-        !options.web_origin.empty()
-            ? options.web_origin
-            : std::string(http->tls() ? "https" : "http") + "://localhost:" +
-                  std::to_string(http->port());
+    const std::string origin = !options.web_origin.empty()
+                                   ? options.web_origin
+                                   : std::string(http->tls() ? "https" : "http") +
+                                         "://localhost:" + std::to_string(http->port());
     core.SetWebOrigin(origin);
     web_origin = origin;
     if (!options.quiet && !options.on_event)
       std::cerr << "dualkey serve: HTTP" << (http->tls() ? "S" : "") << " on "
-                << http_options.address << ":" << http->port() << "; the approver's page: "
-                << origin << "/\n";
+                << http_options.address << ":" << http->port()
+                << "; the approver's page: " << origin << "/\n";
   }
   // Once every listener is up. With a log (`dualkey serve`), the start
   // event is the line that says where it listens.

@@ -48,12 +48,4 @@ struct ServeOptions {
 // Runs until SIGINT or SIGTERM. Returns the exit status.
 int Serve(const ServeOptions& options);
 
-// Where things live when not configured. A protected install: the layout's
-// state directory and socket (install/layout.h), whatever the environment
-// says. Single-user mode: $DUALKEY_STATE_DIR, else $XDG_STATE_HOME/dualkey,
-// else ~/.local/state/dualkey; the socket $DUALKEY_SOCKET, else
-// <state dir>/dualkey.sock. To ask the daemon, use client.h.
-std::string DefaultStateDir();
-std::string DefaultSocketPath();
-
 }  // namespace dualkey::daemon

@@ -13,9 +13,9 @@
 #include "approval/approval.h"
 #include "audit/audit.h"
 #include "base/json_text.h"
+#include "client/drill_certificate.h"
 #include "daemon/internal/breaker.h"
-#include "daemon/protocol.h"
-#include "drill/certificate.h"
+#include "daemon/internal/protocol.h"
 #include "token/token.h"
 
 namespace dualkey::daemon::internal {
@@ -169,7 +169,7 @@ class Drills {
     const std::string key_path = core_.options().state_dir + "/audit.key";
     std::string error;
     const std::int64_t signed_ms = Core::NowMs();
-    const std::string message = drill::CertificateMessage(certificate, signed_ms);
+    const std::string message = client::CertificateMessage(certificate, signed_ms);
     std::optional<audit::DetachedSignature> signature =
         audit::SignWithKeyFile(key_path, message, &error);
     if (!signature) return Status::Unavailable("the audit key cannot be used: " + error);
@@ -234,12 +234,10 @@ class Drills {
   void Remove(const std::string& id, const std::string& why, const Peer* peer) {
     auto found = sessions_.find(id);
     if (found == sessions_.end()) return;
-    core_.Record("approver_removed",
-                 json{{"name", found->second.approver},
-                      {"drill", true},
-                      {"session", id},
-                      {"why", why}},
-                 peer);
+    core_.Record(
+        "approver_removed",
+        json{{"name", found->second.approver}, {"drill", true}, {"session", id}, {"why", why}},
+        peer);
     sessions_.erase(found);
   }
 
@@ -267,12 +265,10 @@ void AddDrillOps(Dispatcher& dispatcher, Core& core, Breaker& breaker) {
   dispatcher.Add("drill_breaker_reset", [drills](const Peer& peer, const json& body) {
     return drills->BreakerReset(peer, body);
   });
-  dispatcher.Add("drill_end", [drills](const Peer& peer, const json& body) {
-    return drills->End(peer, body);
-  });
-  dispatcher.Add("drill_sign", [drills](const Peer& peer, const json& body) {
-    return drills->Sign(peer, body);
-  });
+  dispatcher.Add("drill_end",
+                 [drills](const Peer& peer, const json& body) { return drills->End(peer, body); });
+  dispatcher.Add("drill_sign",
+                 [drills](const Peer& peer, const json& body) { return drills->Sign(peer, body); });
 }
 
 }  // namespace dualkey::daemon::internal

@@ -11,7 +11,7 @@
 #include <mutex>
 
 #include "base/json_text.h"
-#include "daemon/protocol.h"
+#include "daemon/internal/protocol.h"
 #include "daemon/web_assets.h"
 #include "webauthn/webauthn.h"
 

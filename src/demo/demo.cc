@@ -32,8 +32,7 @@
 #include <thread>
 
 #include "approval/approval.h"
-#include "daemon/client.h"
-#include "daemon/daemon.h"
+#include "client/client.h"
 #include "demo/internal/cluster.h"
 #include "demo/internal/platform.h"
 #include "demo/internal/process.h"
@@ -483,7 +482,7 @@ class Demo {
     bool up = false;
     for (int i = 0; i < 300 && !up; ++i) {
       // The demo's own daemon, on its private socket: asked directly.
-      up = daemon::Client::ForLayout(install::Layout{}, daemon::ClientOptions{socket_, 200})
+      up = client::Client::ForLayout(install::Layout{}, client::ClientOptions{socket_, 200})
                .DaemonStatus()
                .ok();
       if (!up) std::this_thread::sleep_for(std::chrono::milliseconds(20));

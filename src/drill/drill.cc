@@ -30,8 +30,8 @@
 #include "approval/approval.h"
 #include "audit/audit.h"
 #include "base/json_text.h"
-#include "daemon/client.h"
-#include "drill/certificate.h"
+#include "client/client.h"
+#include "client/drill_certificate.h"
 #include "drill/internal/attempt.h"
 #include "drill/internal/battery.h"
 #include "drill/internal/canary.h"
@@ -39,7 +39,7 @@
 #include "drill/internal/report.h"
 #include "gateway/gateway.h"
 #include "hook/install.h"
-#include "setup/internal/system.h"
+#include "setup/system.h"
 #include "token/token.h"
 
 #ifndef DUALKEY_VERSION
@@ -90,7 +90,8 @@ std::string RandomName(int length) {
   std::string out;
   std::string seed = token::Sha256Hex(std::to_string(NowMs()) + std::to_string(getpid()) +
                                       std::to_string(reinterpret_cast<std::uintptr_t>(&out)));
-  for (int i = 0; i < length; ++i) out.push_back(kAlphabet[static_cast<unsigned char>(seed[i]) % 32]);
+  for (int i = 0; i < length; ++i)
+    out.push_back(kAlphabet[static_cast<unsigned char>(seed[i]) % 32]);
   return out;
 }
 
@@ -100,19 +101,19 @@ std::string ShellQuote(const std::string& text) {
   return out + "'";
 }
 
-std::optional<setup::internal::Account> AccountOfUid(uid_t uid) {
-  return setup::internal::LookupUid(uid);
+std::optional<setup::sys::Account> AccountOfUid(uid_t uid) {
+  return setup::sys::LookupUid(uid);
 }
 
 // Runs `fn` as `uid` (in a child when that is not us). Its text comes back.
 int AsUid(uid_t uid, const std::function<int(std::string*)>& fn, std::string* output) {
   if (uid == geteuid()) return fn(output);
-  std::optional<setup::internal::Account> account = AccountOfUid(uid);
+  std::optional<setup::sys::Account> account = AccountOfUid(uid);
   if (!account) {
     *output = "no account with uid " + std::to_string(uid);
     return -1;
   }
-  return setup::internal::RunAs(*account, fn, output);
+  return setup::sys::RunAs(*account, fn, output);
 }
 
 // A token for the drill in `state_dir`, made as the service's own user.
@@ -196,7 +197,7 @@ class Drill {
   void CleanUp();
   void Assess();
   void Certify();
-  daemon::Client Daemon() const;
+  client::Client Daemon() const;
 
   const Options& options_;
   std::ostream& out_;
@@ -214,11 +215,10 @@ class Drill {
   std::vector<std::string> frozen_before_;
 };
 
-
-daemon::Client Drill::Daemon() const {
-  daemon::ClientOptions options;
+client::Client Drill::Daemon() const {
+  client::ClientOptions options;
   options.timeout_ms = 10000;
-  return daemon::Client::ForThisProcess(options);
+  return client::Client::ForThisProcess(options);
 }
 
 std::vector<Case> Drill::Cases(const Placeholders& values) const {
@@ -257,8 +257,9 @@ void Drill::BeginSession() {
     } else if (!reply->value("ok", false)) {
       session_.why_not = reply->value("error", "the daemon refused");
       if (session_.why_not.find("unknown op") != std::string::npos)
-        session_.why_not = "the daemon is older than `dualkey drill` (no drill_begin): restart it "
-                           "with this dualkey";
+        session_.why_not =
+            "the daemon is older than `dualkey drill` (no drill_begin): restart it "
+            "with this dualkey";
     } else {
       session_.open = true;
       session_.id = reply->value("session", "");
@@ -324,23 +325,28 @@ void Drill::DrillPgProxies() {
                                                  : service.password_file) +
                   "), so it cannot make its canary schema";
       report_.integrations.push_back(s);
-      AddFinding("pg_proxy.canary", "the PostgreSQL proxy on " + service.listen + " was not drilled",
-                 s.not_run, discovery_.protected_install ? "sudo dualkey drill"
-                                                         : "run the drill as the proxy's user");
+      AddFinding("pg_proxy.canary",
+                 "the PostgreSQL proxy on " + service.listen + " was not drilled", s.not_run,
+                 discovery_.protected_install ? "sudo dualkey drill"
+                                              : "run the drill as the proxy's user");
       continue;
     }
-    const std::string schema = "drill_canary_" + session_.id + (index ? "_" + std::to_string(index) : "");
+    const std::string schema =
+        "drill_canary_" + session_.id + (index ? "_" + std::to_string(index) : "");
     ++index;
-    Result<std::unique_ptr<SqlCanary>> canary = SqlCanary::Create(service.upstream, service.password, schema);
+    Result<std::unique_ptr<SqlCanary>> canary =
+        SqlCanary::Create(service.upstream, service.password, schema);
     if (!canary.ok()) {
       s.not_run = canary.status().message();
       report_.integrations.push_back(s);
-      AddFinding("pg_proxy.canary", "the PostgreSQL proxy on " + service.listen + " was not drilled",
-                 s.not_run, "check the proxy's --upstream and its password");
+      AddFinding("pg_proxy.canary",
+                 "the PostgreSQL proxy on " + service.listen + " was not drilled", s.not_run,
+                 "check the proxy's --upstream and its password");
       continue;
     }
     Result<std::map<std::string, std::string>> before = (*canary)->Snapshot();
-    const std::string token_name = session_.prefix + "-pg" + (index > 1 ? std::to_string(index) : "");
+    const std::string token_name =
+        session_.prefix + "-pg" + (index > 1 ? std::to_string(index) : "");
     Result<std::string> secret = AddToken(service.uid, service.state_dir, token_name, "pg");
     if (!secret.ok()) {
       s.not_run = secret.status().message();
@@ -378,8 +384,8 @@ void Drill::DrillPgProxies() {
       for (const auto& [table, hash] : *before)
         if (after->at(table) != hash) {
           ++summary.lost;
-          summary.lost_items.push_back(schema + "." + table +
-                                       (after->at(table) == "missing" ? " (dropped)" : " (changed)"));
+          summary.lost_items.push_back(
+              schema + "." + table + (after->at(table) == "missing" ? " (dropped)" : " (changed)"));
         }
     } else {
       report_.notes.push_back("the SQL canary could not be hashed again: " +
@@ -471,19 +477,20 @@ void Drill::DrillGateways() {
     // The running gateway must take the drill's token: a request it can
     // only hold (a compressed body is never forwarded unseen).
     if (!config->upstreams.empty()) {
-      HttpReply probe = HttpCall(service.listen, "POST",
-                                 "/" + config->upstreams.front().name + "/dualkey-drill-" + session_.id,
-                                 {{"Authorization", "Bearer " + *secret},
-                                  {"Content-Type", "application/octet-stream"},
-                                  {"Content-Encoding", "gzip"}},
-                                 "dualkey drill", context_.timeout_ms);
+      HttpReply probe =
+          HttpCall(service.listen, "POST",
+                   "/" + config->upstreams.front().name + "/dualkey-drill-" + session_.id,
+                   {{"Authorization", "Bearer " + *secret},
+                    {"Content-Type", "application/octet-stream"},
+                    {"Content-Encoding", "gzip"}},
+                   "dualkey drill", context_.timeout_ms);
       if (probe.status == 401) {
-        AddFinding("gateway.token", "the running gateway on " + service.listen +
-                                        " refused the drill's token",
-                   "it does not read the tokens in " + service.state_dir + ": " +
-                       OneLine(probe.body, 200),
-                   "run the gateway with the daemon's state directory (sudo dualkey setup, then "
-                   "systemctl enable --now dualkey-gateway)");
+        AddFinding(
+            "gateway.token",
+            "the running gateway on " + service.listen + " refused the drill's token",
+            "it does not read the tokens in " + service.state_dir + ": " + OneLine(probe.body, 200),
+            "run the gateway with the daemon's state directory (sudo dualkey setup, then "
+            "systemctl enable --now dualkey-gateway)");
       } else if (probe.status == 0) {
         AddFinding("gateway.down", "the gateway on " + service.listen + " does not answer",
                    probe.error, "sudo systemctl restart dualkey-gateway");
@@ -512,17 +519,19 @@ void Drill::DrillGateways() {
     {
       std::ofstream out(copy);
       out << config_text << (config_text.empty() || config_text.back() == '\n' ? "" : "\n")
-          << "\n# added by dualkey drill " << session_.id << "\n[[gateway.http.upstream]]\nname = \""
-          << upstream << "\"\nbase_url = \"http://127.0.0.1:" << (*standin)->port()
-          << "\"\ncredential = \"" << upstream << "\"\n";
+          << "\n# added by dualkey drill " << session_.id
+          << "\n[[gateway.http.upstream]]\nname = \"" << upstream
+          << "\"\nbase_url = \"http://127.0.0.1:" << (*standin)->port() << "\"\ncredential = \""
+          << upstream << "\"\n";
     }
     if (geteuid() == 0) {
       (void)lchown(dir.c_str(), service.uid, static_cast<gid_t>(-1));
       (void)lchown(copy.c_str(), service.uid, static_cast<gid_t>(-1));
     }
     Spawn spawn;
-    spawn.argv = {service.binary, "gateway", "http", "--listen", "127.0.0.1:0", "--config", copy,
-                  "--state-dir", service.state_dir, "--threads", "1"};
+    spawn.argv = {service.binary,    "gateway",   "http", "--listen",
+                  "127.0.0.1:0",     "--config",  copy,   "--state-dir",
+                  service.state_dir, "--threads", "1"};
     const std::string socket = FlagValue(service.argv, "--socket");
     if (!socket.empty()) {
       spawn.argv.push_back("--socket");
@@ -562,9 +571,8 @@ void Drill::DrillGateways() {
       AddFinding("gateway.copy", "the gateway could not be drilled", s.not_run,
                  "dualkey gateway http --config " + service.config + " (see what it says)");
     } else {
-      s.detail = "through a copy of it (" + service.binary + ", " + service.config +
-                 ") on " + listen + " with one more upstream, the drill's stand-in API; token " +
-                 token_name;
+      s.detail = "through a copy of it (" + service.binary + ", " + service.config + ") on " +
+                 listen + " with one more upstream, the drill's stand-in API; token " + token_name;
       report_.integrations.push_back(s);
       Placeholders values = context_.values;
       values["api"] = "http://" + listen + "/" + upstream;
@@ -609,7 +617,8 @@ void Drill::DrillMcp() {
     IntegrationSummary s;
     s.name = "mcp " + target.server.name + " (" + std::string(hook::ToString(target.client)) + ")";
     s.kind = "mcp";
-    s.detail = target.server.config + ": " + target.server.command + " ... --, its server "
+    s.detail = target.server.config + ": " + target.server.command +
+               " ... --, its server "
                "replaced by the drill's stand-in";
     report_.integrations.push_back(s);
     const std::string agent = session_.prefix + "-mcp" + (index ? std::to_string(index) : "");
@@ -651,8 +660,8 @@ void Drill::DrillBurst() {
                      session_.why_not + ")";
     return;
   }
-  Result<daemon::BreakerStatusReply> status =
-      Daemon().BreakerStatus(daemon::BreakerStatusRequest{result.agent});
+  Result<client::BreakerStatusReply> status =
+      Daemon().BreakerStatus(client::BreakerStatusRequest{result.agent});
   if (!status.ok()) {
     result.not_run = "breaker status: " + status.status().message();
     return;
@@ -683,23 +692,23 @@ void Drill::DrillBurst() {
   const int code = AsUid(
       subject_.uid,
       [&](std::string* out) {
-        daemon::ClientOptions options;
+        client::ClientOptions options;
         options.timeout_ms = 10000;
-        daemon::Client client = daemon::Client::ForThisProcess(options);
+        client::Client client = client::Client::ForThisProcess(options);
         json lines = json::array();
         for (const std::string& input : inputs) {
-          daemon::CheckRequest request;
+          client::CheckRequest request;
           request.action.channel = Channel::kShell;
           request.action.input = input;
           request.action.cwd = context_.cwd;
           request.action.agent = result.agent;
           request.home = subject_.home;
-          Result<daemon::CheckReply> reply = client.Check(request);
-          Result<daemon::BreakerStatusReply> breaker =
-              client.BreakerStatus(daemon::BreakerStatusRequest{result.agent});
+          Result<client::CheckReply> reply = client.Check(request);
+          Result<client::BreakerStatusReply> breaker =
+              client.BreakerStatus(client::BreakerStatusRequest{result.agent});
           bool frozen = false;
           if (breaker.ok())
-            for (const daemon::BreakerAgent& a : breaker->agents)
+            for (const client::BreakerAgent& a : breaker->agents)
               frozen = frozen || (a.agent == result.agent && a.frozen);
           lines.push_back(
               {{"input", input},
@@ -715,7 +724,8 @@ void Drill::DrillBurst() {
   std::optional<json> lines = base::JsonParse(output);
   if (code != 0 || !lines || !lines->is_array()) {
     result.tested = false;
-    result.not_run = "the burst could not be sent as " + subject_.name + ": " + OneLine(output, 200);
+    result.not_run =
+        "the burst could not be sent as " + subject_.name + ": " + OneLine(output, 200);
     return;
   }
   for (const json& line : *lines) {
@@ -729,7 +739,7 @@ void Drill::DrillBurst() {
     a.destructive = true;
     a.input = OneLine(line.value("input", ""));
     const std::string decision = line.value("decision", "error");
-    a.outcome = decision == "allow" ? Outcome::kAllowed
+    a.outcome = decision == "allow"   ? Outcome::kAllowed
                 : decision == "error" ? Outcome::kError
                                       : Outcome::kHeld;
     a.decision = decision;
@@ -780,12 +790,13 @@ void Drill::DrillBoundary() {
   AsUid(
       subject_.uid,
       [&](std::string* out) {
-        daemon::ClientOptions options;
+        client::ClientOptions options;
         options.timeout_ms = 10000;
-        Result<json> reply = daemon::Client::ForThisProcess(options).Call(
+        Result<json> reply = client::Client::ForThisProcess(options).Call(
             json{{"op", "approver_add"}, {"name", name}});
-        *out = reply.ok() ? base::JsonDump(*reply) : base::JsonDump(json{{"ok", false},
-                                                                          {"error", reply.status().message()}});
+        *out = reply.ok()
+                   ? base::JsonDump(*reply)
+                   : base::JsonDump(json{{"ok", false}, {"error", reply.status().message()}});
         return 0;
       },
       &output);
@@ -806,14 +817,15 @@ void Drill::DrillBoundary() {
   if (enrolled) {
     // Take it out again, with its own code.
     const std::string secret = reply->value("secret", "");
-    Result<json> removed = Daemon().Call(
-        json{{"op", "approver_remove"},
-             {"name", name},
-             {"approver", name},
-             {"totp", approval::TotpCode(secret, NowMs() / 1000)}});
+    Result<json> removed =
+        Daemon().Call(json{{"op", "approver_remove"},
+                           {"name", name},
+                           {"approver", name},
+                           {"totp", approval::TotpCode(secret, NowMs() / 1000)}});
     if (!removed.ok() || !removed->value("ok", false))
-      report_.cleanup_problems.push_back("approver " + name + " that the user enrolled itself: " +
-                                         (removed.ok() ? removed->value("error", "") : removed.status().message()));
+      report_.cleanup_problems.push_back(
+          "approver " + name + " that the user enrolled itself: " +
+          (removed.ok() ? removed->value("error", "") : removed.status().message()));
   }
 }
 
@@ -849,7 +861,8 @@ void Drill::CheckAudit() {
   audit.problems = verified.problems;
   if (audit.public_key.empty()) audit.public_key = verified.public_key;
   std::string error;
-  const std::vector<audit::Entry> entries = audit::Read(audit.path, report_.started_ms - 5000, &error);
+  const std::vector<audit::Entry> entries =
+      audit::Read(audit.path, report_.started_ms - 5000, &error);
   if (!error.empty()) audit.problems.push_back(error);
   // Each record can account for one attempt: exact keys first, then the
   // ones that know only who asked and where.
@@ -865,7 +878,7 @@ void Drill::CheckAudit() {
     row.channel = fields->value("channel", "");
     auto text = [&](const char* key) {
       std::string value;
-      if (daemon::GetText(*fields, key, &value).ok()) return value;
+      if (client::GetText(*fields, key, &value).ok()) return value;
       return std::string();
     };
     row.agent = text("agent");
@@ -875,9 +888,11 @@ void Drill::CheckAudit() {
   }
   std::multimap<std::string, std::size_t> exact;
   for (std::size_t i = 0; i < rows.size(); ++i)
-    exact.emplace(rows[i].channel + "\n" + rows[i].agent + "\n" + rows[i].input + "\n" + rows[i].cwd, i);
+    exact.emplace(
+        rows[i].channel + "\n" + rows[i].agent + "\n" + rows[i].input + "\n" + rows[i].cwd, i);
   auto take_exact = [&](const AuditKey& key) {
-    auto [begin, end] = exact.equal_range(key.channel + "\n" + key.agent + "\n" + key.input + "\n" + key.cwd);
+    auto [begin, end] =
+        exact.equal_range(key.channel + "\n" + key.agent + "\n" + key.input + "\n" + key.cwd);
     for (auto it = begin; it != end; ++it)
       if (!rows[it->second].used) {
         rows[it->second].used = true;
@@ -915,34 +930,35 @@ void Drill::CheckAudit() {
 }
 
 void Drill::CleanUp() {
-  daemon::Client client = Daemon();
+  client::Client client = Daemon();
   // The drill's requests still pending: refused (refusing is always free).
   if (discovery_.daemon.up) {
-    Result<daemon::PendingReply> pending = client.Pending();
+    Result<client::PendingReply> pending = client.Pending();
     if (pending.ok()) {
-      for (const daemon::Approval& request : pending->requests) {
+      for (const client::Approval& request : pending->requests) {
         if (!request.agent.starts_with(session_.prefix)) continue;
-        daemon::DenyRequest deny{request.id, session_.prefix,
+        client::DenyRequest deny{request.id, session_.prefix,
                                  "dualkey drill " + session_.id + ": the drill's own attempt"};
-        if (Result<daemon::ApprovalReply> r = client.Deny(deny); !r.ok())
+        if (Result<client::ApprovalReply> r = client.Deny(deny); !r.ok())
           report_.cleanup_problems.push_back("request " + request.id + ": " + r.status().message());
       }
     }
     // Its frozen agents: reset by the test approver, with one code.
     std::vector<std::string> frozen;
-    Result<daemon::BreakerStatusReply> status = client.BreakerStatus();
+    Result<client::BreakerStatusReply> status = client.BreakerStatus();
     if (status.ok())
-      for (const daemon::BreakerAgent& a : status->agents)
+      for (const client::BreakerAgent& a : status->agents)
         if (a.frozen && a.agent.starts_with(session_.prefix)) frozen.push_back(a.agent);
     if (!frozen.empty()) {
       if (!session_.open) {
         for (const std::string& agent : frozen)
           report_.cleanup_problems.push_back("agent " + agent + " stays frozen (no test approver)");
       } else {
-        Result<json> reset = client.Call(json{{"op", "drill_breaker_reset"},
-                                              {"session", session_.id},
-                                              {"agents", frozen},
-                                              {"totp", approval::TotpCode(session_.secret, NowMs() / 1000)}});
+        Result<json> reset =
+            client.Call(json{{"op", "drill_breaker_reset"},
+                             {"session", session_.id},
+                             {"agents", frozen},
+                             {"totp", approval::TotpCode(session_.secret, NowMs() / 1000)}});
         const bool ok = reset.ok() && reset->value("ok", false);
         if (!ok)
           report_.cleanup_problems.push_back(
@@ -1019,15 +1035,17 @@ void Drill::Assess() {
   if (!d.layout_error.empty())
     AddFinding("install.untrusted", "the install file cannot be trusted", d.layout_error, setup);
   else if (!d.protected_install)
-    AddFinding("install.single_user",
-               "single-user mode: dualkey's state, policy and daemon belong to the agent's own user",
-               "an agent running as " + subject_.name +
-                   " can read the approvers' secrets, stop the daemon or loosen the policy",
-               setup);
+    AddFinding(
+        "install.single_user",
+        "single-user mode: dualkey's state, policy and daemon belong to the agent's own user",
+        "an agent running as " + subject_.name +
+            " can read the approvers' secrets, stop the daemon or loosen the policy",
+        setup);
   if (!d.daemon.up)
     AddFinding("daemon", "the dualkey daemon is not running",
-               d.daemon.error + "; hooks and proxies hold on their own, but nothing can be "
-                                "approved, audited or frozen",
+               d.daemon.error +
+                   "; hooks and proxies hold on their own, but nothing can be "
+                   "approved, audited or frozen",
                d.protected_install ? setup : "dualkey serve &");
   if (!d.policy.errors.empty()) {
     std::string detail;
@@ -1043,8 +1061,8 @@ void Drill::Assess() {
                "set by " + file +
                    ": the hooks let everything run, the proxies and the gateway forward what they "
                    "would hold, and the breaker never counts",
-               std::string(system ? "sudo " : "") + "sed -i 's/^mode *= *\"observe\"/mode = \"enforce\"/' " +
-                   ShellQuote(file));
+               std::string(system ? "sudo " : "") +
+                   "sed -i 's/^mode *= *\"observe\"/mode = \"enforce\"/' " + ShellQuote(file));
   }
   {
     // Rules that let destructive attempts through, with how many each.
@@ -1138,22 +1156,25 @@ void Drill::Assess() {
                "dualkey mcp --upstream URL --listen 127.0.0.1:0, and point the client at it");
   for (const ServiceInfo& service : d.services)
     if (!service.running)
-      AddFinding(service.kind == "pg-proxy" ? "pg_proxy.down" : "gateway.down",
-                 "the " + std::string(service.kind == "pg-proxy" ? "PostgreSQL proxy" : "HTTP gateway") +
-                     " is configured but not running",
-                 service.configured_by,
-                 d.protected_install ? "sudo systemctl enable --now dualkey-" + service.kind
-                                     : "dualkey " + std::string(service.kind == "pg-proxy"
-                                                                    ? "pg-proxy --upstream ..."
+      AddFinding(
+          service.kind == "pg-proxy" ? "pg_proxy.down" : "gateway.down",
+          "the " + std::string(service.kind == "pg-proxy" ? "PostgreSQL proxy" : "HTTP gateway") +
+              " is configured but not running",
+          service.configured_by,
+          d.protected_install
+              ? "sudo systemctl enable --now dualkey-" + service.kind
+              : "dualkey " + std::string(service.kind == "pg-proxy" ? "pg-proxy --upstream ..."
                                                                     : "gateway http"));
   // (In observe mode nothing is held, so nothing counts: that finding says it.)
-  if (d.daemon.up && report_.breaker.tested && report_.breaker.tripped_after == 0 && !d.policy.observe)
-    AddFinding("breaker", "the breaker did not trip",
-               std::to_string(report_.breaker.sent) + " distinct destructive attempts by " +
-                   report_.breaker.agent + " within " + std::to_string(report_.breaker.window_seconds) +
-                   " s froze nothing",
-               "set [breaker] attempts = 3 in " + d.layout.config_dir + "/policy.toml, then " +
-                   (d.protected_install ? "sudo systemctl restart dualkey" : "restart dualkey serve"));
+  if (d.daemon.up && report_.breaker.tested && report_.breaker.tripped_after == 0 &&
+      !d.policy.observe)
+    AddFinding(
+        "breaker", "the breaker did not trip",
+        std::to_string(report_.breaker.sent) + " distinct destructive attempts by " +
+            report_.breaker.agent + " within " + std::to_string(report_.breaker.window_seconds) +
+            " s froze nothing",
+        "set [breaker] attempts = 3 in " + d.layout.config_dir + "/policy.toml, then " +
+            (d.protected_install ? "sudo systemctl restart dualkey" : "restart dualkey serve"));
   // The incident this guards against: 47 destructive commands in nine
   // seconds. A breaker that would let that burst run to its end is too loose,
   // whether or not the drill's own (longer) burst trips it.
@@ -1161,26 +1182,29 @@ void Drill::Assess() {
     constexpr int kIncidentCommands = 47;
     constexpr int kIncidentSeconds = 9;
     const int window = std::max(1, report_.breaker.window_seconds);
-    const long long in_window =
-        static_cast<long long>(kIncidentCommands) * std::min(window, kIncidentSeconds) /
-        kIncidentSeconds;
+    const long long in_window = static_cast<long long>(kIncidentCommands) *
+                                std::min(window, kIncidentSeconds) / kIncidentSeconds;
     if (report_.breaker.configured_attempts > in_window)
-      AddFinding("breaker.loose", "the breaker would not stop the incident's burst",
-                 "it freezes an agent after " + std::to_string(report_.breaker.configured_attempts) +
-                     " destructive attempts within " + std::to_string(window) +
-                     " s; the incident was " + std::to_string(kIncidentCommands) +
-                     " destructive commands in " + std::to_string(kIncidentSeconds) +
-                     " s, so at most " + std::to_string(in_window) + " fall in one window",
-                 std::string(d.protected_install ? "sudo " : "") + "set [breaker] attempts = 3 and "
-                     "window_seconds = 60 in " + d.layout.config_dir + "/policy.toml, then " +
-                     (d.protected_install ? "sudo systemctl restart dualkey" : "restart dualkey serve"));
+      AddFinding(
+          "breaker.loose", "the breaker would not stop the incident's burst",
+          "it freezes an agent after " + std::to_string(report_.breaker.configured_attempts) +
+              " destructive attempts within " + std::to_string(window) + " s; the incident was " +
+              std::to_string(kIncidentCommands) + " destructive commands in " +
+              std::to_string(kIncidentSeconds) + " s, so at most " + std::to_string(in_window) +
+              " fall in one window",
+          std::string(d.protected_install ? "sudo " : "") +
+              "set [breaker] attempts = 3 and "
+              "window_seconds = 60 in " +
+              d.layout.config_dir + "/policy.toml, then " +
+              (d.protected_install ? "sudo systemctl restart dualkey" : "restart dualkey serve"));
   }
   if (d.daemon.up && report_.audit.checked) {
     if (!report_.audit.intact)
-      AddFinding("audit.verify", "the audit log does not verify",
-                 report_.audit.problems.empty() ? "" : report_.audit.problems.front(),
-                 "dualkey audit verify" +
-                     std::string(report_.audit.pinned ? " --pubkey " + report_.audit.public_key : ""));
+      AddFinding(
+          "audit.verify", "the audit log does not verify",
+          report_.audit.problems.empty() ? "" : report_.audit.problems.front(),
+          "dualkey audit verify" +
+              std::string(report_.audit.pinned ? " --pubkey " + report_.audit.public_key : ""));
     if (report_.audit.found < report_.audit.expected)
       AddFinding("audit.missing", "the audit log lacks some of the drill's attempts",
                  std::to_string(report_.audit.expected - report_.audit.found) + " of " +
@@ -1194,8 +1218,8 @@ void Drill::Assess() {
   if (!battery_.errors.empty()) {
     std::string detail;
     for (const std::string& e : battery_.errors) detail += (detail.empty() ? "" : "; ") + e;
-    AddFinding("battery", "battery lines that could not be read were left out", OneLine(detail, 400),
-               "fix the files named");
+    AddFinding("battery", "battery lines that could not be read were left out",
+               OneLine(detail, 400), "fix the files named");
   }
   if (!report_.cleanup_problems.empty())
     AddFinding("cleanup", "the drill left something behind", report_.cleanup_problems.front(),
@@ -1211,17 +1235,19 @@ void Drill::Certify() {
   const json body = CertificateBody(report_);
   Result<json> signed_reply = Daemon().Call(json{{"op", "drill_sign"}, {"certificate", body}});
   if (!signed_reply.ok() || !signed_reply->value("ok", false)) {
-    report_.certificate_error =
-        signed_reply.ok() ? signed_reply->value("error", "refused") : signed_reply.status().message();
+    report_.certificate_error = signed_reply.ok() ? signed_reply->value("error", "refused")
+                                                  : signed_reply.status().message();
     return;
   }
-  const json certificate{{"certificate", body},
-                         {"signature",
-                          {{"alg", signed_reply->value("alg", "ed25519")},
-                           {"public_key", signed_reply->value("public_key", "")},
-                           {"signed_ms", signed_reply->value("signed_ms", static_cast<std::int64_t>(0))},
-                           {"signature", signed_reply->value("signature", "")}}}};
-  const std::string path = options_.certificate.empty() ? "dualkey-drill.cert.json" : options_.certificate;
+  const json certificate{
+      {"certificate", body},
+      {"signature",
+       {{"alg", signed_reply->value("alg", "ed25519")},
+        {"public_key", signed_reply->value("public_key", "")},
+        {"signed_ms", signed_reply->value("signed_ms", static_cast<std::int64_t>(0))},
+        {"signature", signed_reply->value("signature", "")}}}};
+  const std::string path =
+      options_.certificate.empty() ? "dualkey-drill.cert.json" : options_.certificate;
   std::ofstream out(path, std::ios::trunc);
   out << certificate.dump(2) << "\n";
   if (!out) {
@@ -1251,7 +1277,8 @@ int Drill::Run() {
   else
     subject = IdentityOfUid(geteuid());
   if (!subject) {
-    err_ << "dualkey drill: no such user " << (options_.user.empty() ? "(you)" : options_.user) << "\n";
+    err_ << "dualkey drill: no such user " << (options_.user.empty() ? "(you)" : options_.user)
+         << "\n";
     return 2;
   }
   if (subject->uid == 0) {
@@ -1262,7 +1289,8 @@ int Drill::Run() {
   subject_ = *subject;
   report_.user = subject_.name;
   Result<install::Layout> layout = install::CurrentLayout();
-  if (layout.ok() && layout->protected_install && geteuid() != 0 && geteuid() != layout->daemon_uid) {
+  if (layout.ok() && layout->protected_install && geteuid() != 0 &&
+      geteuid() != layout->daemon_uid) {
     err_ << "dualkey drill: on a protected install the drill needs root: it makes its canaries "
             "with the proxies' real credentials and its tokens and test approver as the daemon's "
             "user (the attempts themselves run as you). Run: sudo dualkey drill\n";
@@ -1338,7 +1366,8 @@ int Drill::Run() {
   context_.stop = &g_stop;
   std::string hook_binary;
   for (const AgentInfo& a : discovery_.agents)
-    if (!a.hooks.empty() && hook_binary.empty()) hook_binary = hook::HookBinary(a.hooks.front().command);
+    if (!a.hooks.empty() && hook_binary.empty())
+      hook_binary = hook::HookBinary(a.hooks.front().command);
   context_.values = {{"canary", files_->root()},
                      {"project", context_.cwd},
                      {"home", subject_.home},
@@ -1386,8 +1415,10 @@ int Drill::Run() {
   if (!options_.html.empty()) {
     std::ofstream html(options_.html, std::ios::trunc);
     html << RenderHtml(report_);
-    if (!html) err_ << "dualkey drill: cannot write " << options_.html << "\n";
-    else if (geteuid() == 0) (void)lchown(options_.html.c_str(), subject_.uid, subject_.gid);
+    if (!html)
+      err_ << "dualkey drill: cannot write " << options_.html << "\n";
+    else if (geteuid() == 0)
+      (void)lchown(options_.html.c_str(), subject_.uid, subject_.gid);
   }
   if (options_.json)
     out_ << RenderJson(report_).dump(2, ' ', false, json::error_handler_t::replace) << "\n";
@@ -1401,7 +1432,8 @@ int Drill::Run() {
 
 int Run(const Options& options, std::ostream& out, std::ostream& err) {
   g_stop = false;
-  struct sigaction action {}, old_int{}, old_term{}, old_hup{};
+  struct sigaction action {
+  }, old_int{}, old_term{}, old_hup{};
   action.sa_handler = OnSignal;
   sigemptyset(&action.sa_mask);
   sigaction(SIGINT, &action, &old_int);
@@ -1424,16 +1456,18 @@ int List(const ListOptions& options, std::ostream& out, std::ostream& err) {
   sources.builtin = options.builtin;
   sources.files = options.battery;
   Result<install::Layout> layout = install::CurrentLayout();
-  std::optional<Identity> who = options.user.empty() ? IdentityOfUid(geteuid()) : IdentityOf(options.user);
-  sources.directories = {(layout.ok() ? layout->config_dir : std::string("/etc/dualkey")) + "/drill"};
+  std::optional<Identity> who =
+      options.user.empty() ? IdentityOfUid(geteuid()) : IdentityOf(options.user);
+  sources.directories = {(layout.ok() ? layout->config_dir : std::string("/etc/dualkey")) +
+                         "/drill"};
   if (who) sources.directories.push_back(who->home + "/.config/dualkey/drill");
   const Battery battery = LoadBattery(sources);
   if (options.json) {
     json cases = json::array();
     for (const Case& c : battery.cases) {
-      json entry{{"id", c.id},       {"channel", c.channel}, {"input", c.input},
-                 {"expect", c.expect}, {"class", c.cls},      {"why", c.why},
-                 {"section", c.section}, {"via", c.via},      {"source", c.source}};
+      json entry{{"id", c.id},           {"channel", c.channel}, {"input", c.input},
+                 {"expect", c.expect},   {"class", c.cls},       {"why", c.why},
+                 {"section", c.section}, {"via", c.via},         {"source", c.source}};
       if (!c.cwd.empty()) entry["cwd"] = c.cwd;
       cases.push_back(entry);
     }
@@ -1452,7 +1486,8 @@ int List(const ListOptions& options, std::ostream& out, std::ostream& err) {
           << " " << OneLine(input, 110) << "\n";
       ++counts[c.section][c.channel];
     }
-    out << "\n" << battery.cases.size() << " cases (sha256 " << battery.hash.substr(0, 16) << ") from";
+    out << "\n"
+        << battery.cases.size() << " cases (sha256 " << battery.hash.substr(0, 16) << ") from";
     for (const std::string& s : battery.sources) out << " " << s;
     out << "\n";
     for (const auto& [section, channels] : counts) {
@@ -1507,7 +1542,7 @@ int Verify(const VerifyOptions& options, std::ostream& out, std::ostream& err) {
           ? signature["signed_ms"].get<std::int64_t>()
           : 0;
   const bool valid = signature.value("alg", "") == "ed25519" &&
-                     audit::VerifyDetached(key, CertificateMessage(certificate, signed_ms),
+                     audit::VerifyDetached(key, client::CertificateMessage(certificate, signed_ms),
                                            signature.value("signature", ""));
   const bool key_matches = expected.empty() || expected == signed_key;
   const json results = certificate.value("results", json::object());

@@ -2,9 +2,9 @@
 
 #include <string>
 
+#include "paths/names.h"
+#include "paths/paths.h"
 #include "protect/protect.h"
-#include "shell/internal/path_names.h"
-#include "shell/internal/paths.h"
 
 namespace dualkey::file {
 namespace {
@@ -12,7 +12,7 @@ namespace {
 using std::string_view;
 
 bool IsUnder(string_view path, string_view dir) {
-  return shell::IsSameOrUnder(path, dir);
+  return paths::IsSameOrUnder(path, dir);
 }
 
 Action Make(string_view op_class, std::string target, Reversibility reversibility,
@@ -72,7 +72,7 @@ Reversibility LossOf(Operation operation) {
   return Reversibility::kUnknown;
 }
 
-Action Classify(const shell::ResolvedPath& resolved, Operation operation, string_view cwd,
+Action Classify(const paths::ResolvedPath& resolved, Operation operation, string_view cwd,
                 string_view home) {
   const std::string& path = resolved.path;
   const std::string verb(Verb(operation));
@@ -88,31 +88,31 @@ Action Classify(const shell::ResolvedPath& resolved, Operation operation, string
                     "): an agent must not change the guard that checks it or switch it off");
 
   switch (resolved.kind) {
-    case shell::PathKind::kDevice:
+    case paths::PathKind::kDevice:
       return Make("disk.write", path, Reversibility::kIrreversible, Severity::kCritical,
                   verb + " the device " + path + " directly");
-    case shell::PathKind::kBackup:
+    case paths::PathKind::kBackup:
       if (operation == Operation::kCreate)
         return Make("backup.create", path, Reversibility::kReversible, Severity::kNone,
                     "creates a new file among backups (" + path + ")");
       return Make(operation == Operation::kDelete ? "backup.delete" : "backup.modify", path,
                   Reversibility::kIrreversible, Severity::kCritical,
                   verb + " a backup (" + path + "): backups are the way back from every mistake");
-    case shell::PathKind::kRoot:
-    case shell::PathKind::kSystem:
+    case paths::PathKind::kRoot:
+    case paths::PathKind::kSystem:
       return Make("fs." + word + ".system", path, Reversibility::kIrreversible, Severity::kHigh,
                   verb + " the system file " + path);
-    case shell::PathKind::kHome:
+    case paths::PathKind::kHome:
       return Make("fs." + word + ".home", path, Reversibility::kIrreversible, Severity::kHigh,
                   verb + " the home directory itself (" + path + ")");
-    case shell::PathKind::kVcs:
+    case paths::PathKind::kVcs:
       return Make("vcs.internal." + word, path, Reversibility::kRecoverable, Severity::kMedium,
                   verb + " git's internals (" + path +
                       "): hooks and config there run code and rewrite history");
     default:
       break;
   }
-  if (shell::IsSensitiveHomeEntry(path, home))
+  if (paths::IsSensitiveHomeEntry(path, home))
     return Make("credentials." + word, path, Reversibility::kIrreversible, Severity::kHigh,
                 verb + " keys or credentials (" + path + ")");
   if (place.kind == protect::Kind::kStartupFile)
@@ -120,15 +120,15 @@ Action Classify(const shell::ResolvedPath& resolved, Operation operation, string
                 verb + " a shell startup file (" + path + "), which runs in every new shell");
 
   switch (resolved.kind) {
-    case shell::PathKind::kTemp:
-    case shell::PathKind::kNull:
-    case shell::PathKind::kDisposable:
+    case paths::PathKind::kTemp:
+    case paths::PathKind::kNull:
+    case paths::PathKind::kDisposable:
       return Make("fs." + word + ".disposable", path, loss, Severity::kLow,
                   verb + " a temporary or rebuildable file (" + path + ")");
-    case shell::PathKind::kUnknown:
+    case paths::PathKind::kUnknown:
       return Make("fs." + word + ".unresolved", path, Reversibility::kUnknown, Severity::kMedium,
                   verb + " a path dualkey cannot resolve (" + path + ")");
-    case shell::PathKind::kData:
+    case paths::PathKind::kData:
       if (operation != Operation::kCreate)
         return Make("fs." + word + ".data", path, loss, Severity::kHigh,
                     verb + " database or service data (" + path + ")");
@@ -204,23 +204,23 @@ std::vector<Action> ClassifyFileWrite(string_view path, string_view operation, s
   }
   // A file tool's path is literal: no variables, globs or command
   // substitution. Only a leading ~ is the home, as agents' tools expand it.
-  shell::Arg arg;
+  paths::PathWord arg;
   arg.text = std::string(path);
   std::string normalized_cwd =
-      !cwd.empty() && cwd[0] == '/' ? shell::NormalizePath(cwd) : std::string();
+      !cwd.empty() && cwd[0] == '/' ? paths::NormalizePath(cwd) : std::string();
   std::string normalized_home =
-      !home.empty() && home[0] == '/' ? shell::NormalizePath(home) : std::string();
-  shell::ResolvedPath resolved = shell::ResolvePath(arg, normalized_cwd, normalized_home);
-  if (resolved.kind == shell::PathKind::kUnknown && (path[0] == '/' || !normalized_cwd.empty())) {
+      !home.empty() && home[0] == '/' ? paths::NormalizePath(home) : std::string();
+  paths::ResolvedPath resolved = paths::ResolvePath(arg, normalized_cwd, normalized_home);
+  if (resolved.kind == paths::PathKind::kUnknown && (path[0] == '/' || !normalized_cwd.empty())) {
     // "$" or "`" in a literal file name: resolve it ourselves, judged by place.
     std::string absolute =
         path[0] == '/' ? std::string(path) : normalized_cwd + "/" + std::string(path);
-    resolved.path = shell::NormalizePath(absolute);
-    shell::Arg plain;
+    resolved.path = paths::NormalizePath(absolute);
+    paths::PathWord plain;
     plain.text = resolved.path;
     for (char& c : plain.text)
       if (c == '$' || c == '`') c = '_';
-    resolved.kind = shell::ResolvePath(plain, "", normalized_home).kind;
+    resolved.kind = paths::ResolvePath(plain, "", normalized_home).kind;
   }
   actions.push_back(Classify(resolved, op, normalized_cwd, normalized_home));
   return actions;

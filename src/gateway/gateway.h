@@ -67,8 +67,8 @@ class CredentialStore {
 struct Options {
   std::string listen = "127.0.0.1:8787";  // port 0 picks a free one
   std::string config_path;                // default: <state dir>/gateway.toml
-  std::string state_dir;                  // default: daemon::DefaultStateDir()
-  std::string socket_path;                // the daemon; default: daemon::DefaultSocketPath()
+  std::string state_dir;                  // default: install::DefaultStateDir()
+  std::string socket_path;                // the daemon; default: install::DefaultSocketPath()
   int threads = 4;
   std::size_t max_body_bytes = 8u << 20;  // larger request bodies: 413, held unread
   int daemon_timeout_ms = 5000;

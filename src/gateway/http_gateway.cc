@@ -21,14 +21,14 @@
 
 #include "base/admission.h"
 #include "base/json_text.h"
-#include "daemon/client.h"
-#include "daemon/daemon.h"
-#include "daemon/reporter.h"
+#include "client/client.h"
+#include "client/reporter.h"
 #include "gateway/gateway.h"
 #include "gateway/internal/asio.h"
 #include "gateway/internal/sigv4.h"
 #include "gateway/internal/url.h"
 #include "guard/guard.h"
+#include "install/layout.h"
 #include "policy/policy.h"
 #include "token/token.h"
 
@@ -152,8 +152,8 @@ class Gateway {
       : options_(std::move(options)),
         policy_(std::move(policy)),
         tokens_(options_.state_dir),
-        daemon_(daemon::Client::ForThisProcess(
-            daemon::ClientOptions{options_.socket_path, options_.daemon_timeout_ms})),
+        daemon_(client::Client::ForThisProcess(
+            client::ClientOptions{options_.socket_path, options_.daemon_timeout_ms})),
         admission_(base::Admission::Limits{options_.max_connections,
                                            options_.max_connections_per_client}) {}
 
@@ -366,7 +366,8 @@ class Gateway {
       // Nothing destroys without a record: held until the daemon takes it.
       const std::string reason =
           "the policy allows it, but its decision cannot be recorded in the audit log now (the "
-          "daemon at " + daemon_.socket_path() +
+          "daemon at " +
+          daemon_.socket_path() +
           " is unreachable or the audit queue is full); reads still pass; send it again later";
       ReportLocal(ask, local.verdict, Decision::kHold, /*forwarded=*/false, -1, reason);
       Log("HOLD", ask.agent, request.method_string(), url, reason);
@@ -380,7 +381,7 @@ class Gateway {
   std::optional<Reply> AskDaemon(const guard::Request& ask, const Verdict& local,
                                  const std::string& hold_reason, std::string_view method,
                                  const std::string& url) {
-    daemon::CheckRequest call;
+    client::CheckRequest call;
     call.action.channel = Channel::kHttp;
     call.action.input = ask.input;
     call.action.cwd = ask.cwd;
@@ -389,7 +390,7 @@ class Gateway {
       call.min_decision = Decision::kHold;
       call.detail = hold_reason;
     }
-    Result<daemon::CheckReply> answer = daemon_.Check(call);
+    Result<client::CheckReply> answer = daemon_.Check(call);
     if (!answer.ok()) {
       std::string reason = (hold_reason.empty() ? local.reason : hold_reason) +
                            " (the dualkey daemon at " + daemon_.socket_path() +
@@ -435,17 +436,17 @@ class Gateway {
   // a destructive one cannot be recorded (the caller holds it).
   bool ReportLocal(const guard::Request& ask, const Verdict& verdict, Decision decision,
                    bool forwarded, std::int64_t added_us, const std::string& reason = "") {
-    daemon::ReportedDecision d;
+    client::ReportedDecision d;
     d.action.channel = Channel::kHttp;
     d.action.input = ask.input;
     d.action.cwd = ask.cwd;
     d.action.agent = ask.agent;
     d.decision = decision;
-    d.op_class = daemon::DecidingClass(verdict);
+    d.op_class = client::DecidingClass(verdict);
     d.reason = reason;
     d.forwarded = forwarded;
     d.added_us = added_us;
-    const bool destructive = forwarded && daemon::AnyDestructive(verdict);
+    const bool destructive = forwarded && client::AnyDestructive(verdict);
     return reporter_.Report(std::move(d), destructive) || !destructive;
   }
 
@@ -737,8 +738,8 @@ class Gateway {
   policy::Policy policy_;
   std::mutex token_mutex_;
   token::Store tokens_;
-  const daemon::Client daemon_;
-  daemon::DecisionReporter reporter_{daemon_, daemon::ReporterOptions{.source = "gateway"}};
+  const client::Client daemon_;
+  client::DecisionReporter reporter_{daemon_, client::ReporterOptions{.source = "gateway"}};
   std::unordered_map<std::string, std::pair<token::Token, std::chrono::steady_clock::time_point>>
       token_cache_;
   std::mutex log_mutex_;
@@ -765,9 +766,9 @@ bool ParseListen(const std::string& text, std::string* host, unsigned short* por
 
 int RunHttp(const Options& given) {
   Options options = given;
-  if (options.state_dir.empty()) options.state_dir = daemon::DefaultStateDir();
+  if (options.state_dir.empty()) options.state_dir = install::DefaultStateDir();
   if (options.config_path.empty()) options.config_path = options.state_dir + "/gateway.toml";
-  if (options.socket_path.empty()) options.socket_path = daemon::DefaultSocketPath();
+  if (options.socket_path.empty()) options.socket_path = install::DefaultSocketPath();
   if (options.threads < 1) options.threads = 1;
   std::string error;
   std::optional<Config> config = LoadConfig(options.config_path, &error);

@@ -1,6 +1,6 @@
 // The hook's client of `dualkey serve`: one "check" round trip per request,
-// through daemon::Client (socket from the layout, peer verified).
-#include "daemon/client.h"
+// through client::Client (socket from the layout, peer verified).
+#include "client/client.h"
 #include "hook/hook.h"
 
 namespace dualkey::hook {
@@ -8,17 +8,17 @@ namespace {
 
 class Daemon final : public RemoteDecider {
  public:
-  explicit Daemon(daemon::Client client) : client_(std::move(client)) {}
+  explicit Daemon(client::Client client) : client_(std::move(client)) {}
 
   Status Decide(const guard::Request& request, Verdict* verdict, HoldTicket* ticket) override {
-    daemon::CheckRequest ask;
+    client::CheckRequest ask;
     ask.action.channel = request.channel;
     ask.action.input = request.input;
     ask.action.cwd = request.cwd;
     ask.action.agent = request.agent;
     ask.home = request.home;
     ask.file_operation = request.file_operation;
-    Result<daemon::CheckReply> reply = client_.Check(ask);
+    Result<client::CheckReply> reply = client_.Check(ask);
     if (!reply.ok()) return reply.status();
     verdict->decision = reply->decision;
     verdict->reason = reply->reason;
@@ -38,12 +38,12 @@ class Daemon final : public RemoteDecider {
   bool protected_install() const override { return client_.protected_install(); }
 
  private:
-  daemon::Client client_;
+  client::Client client_;
 };
 
 }  // namespace
 
-std::unique_ptr<RemoteDecider> DaemonDecider(daemon::Client client) {
+std::unique_ptr<RemoteDecider> DaemonDecider(client::Client client) {
   return std::make_unique<Daemon>(std::move(client));
 }
 

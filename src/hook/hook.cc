@@ -6,10 +6,10 @@
 #include <unistd.h>
 
 #include <cstring>
-#include <optional>
 #include <ctime>
 #include <exception>
 #include <nlohmann/json.hpp>
+#include <optional>
 
 #include "hook/internal/tool_call.h"
 
@@ -150,8 +150,10 @@ HookReply DecideReply(Agent agent, const guard::Request& first, const Verdict& v
   }
   const bool two = verdict.decision == Decision::kHold2;
   HoldTicket ticket;
-  if (daemon_ticket != nullptr) ticket = *daemon_ticket;
-  else if (env.resolver != nullptr) ticket = env.resolver->Resolve(first, verdict);
+  if (daemon_ticket != nullptr)
+    ticket = *daemon_ticket;
+  else if (env.resolver != nullptr)
+    ticket = env.resolver->Resolve(first, verdict);
   switch (ticket.state) {
     case HoldTicket::State::kApproved:
       return AllowReply(agent);
@@ -175,10 +177,12 @@ HookReply DecideReply(Agent agent, const guard::Request& first, const Verdict& v
       return BlockReply(agent,
                         "dualkey blocked this: " + reason +
                             ". It cannot be approved until the dualkey daemon answers; tell the "
-                            "user. " + std::string(kDoNotWorkAround),
+                            "user. " +
+                            std::string(kDoNotWorkAround),
                         "dualkey blocked this (the daemon is unreachable): " + reason + ".");
     case HoldTicket::State::kBlocked:
-      return BlockReply(agent, "dualkey blocked this: " + reason + ". " + std::string(kDoNotWorkAround),
+      return BlockReply(agent,
+                        "dualkey blocked this: " + reason + ". " + std::string(kDoNotWorkAround),
                         "dualkey blocked this: " + reason + ".");
     case HoldTicket::State::kNoDaemon:
       break;
@@ -222,7 +226,7 @@ HookReply HandleUnchecked(Agent agent, string_view stdin_json, const Environment
         // approved around it.
         verdict = guard::Check(request).verdict;
         if (guarded || !asked.Is(Status::Code::kNotFound))
-          verdict = daemon::Unreachable(std::move(verdict), asked);
+          verdict = client::Unreachable(std::move(verdict), asked);
         if (guarded) ticket.state = HoldTicket::State::kUnreachable;
       }
       all_observe = all_observe && verdict.observe_only;
@@ -230,8 +234,7 @@ HookReply HandleUnchecked(Agent agent, string_view stdin_json, const Environment
         combined.decision = verdict.decision;
         combined.reason = std::move(verdict.reason);
         first = request;
-        combined_ticket =
-            remote || guarded ? std::optional<HoldTicket>(ticket) : std::nullopt;
+        combined_ticket = remote || guarded ? std::optional<HoldTicket>(ticket) : std::nullopt;
       }
       for (Action& action : verdict.actions) combined.actions.push_back(std::move(action));
       any = true;

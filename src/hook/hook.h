@@ -10,8 +10,8 @@
 #include <string_view>
 
 #include "base/status.h"
+#include "client/client.h"
 #include "core/action.h"
-#include "daemon/client.h"
 #include "guard/guard.h"
 
 namespace dualkey::hook {
@@ -68,12 +68,12 @@ class RemoteDecider {
   virtual bool protected_install() const = 0;
 };
 
-// A RemoteDecider that asks `dualkey serve` through daemon::Client (which
+// A RemoteDecider that asks `dualkey serve` through client::Client (which
 // finds the socket and checks who listens on it).
-std::unique_ptr<RemoteDecider> DaemonDecider(daemon::Client client);
+std::unique_ptr<RemoteDecider> DaemonDecider(client::Client client);
 // The same, asking with a probe (probe.cc): registers no approval, counts
 // toward no breaker, never answers "approved". For `dualkey doctor`.
-std::unique_ptr<RemoteDecider> DaemonProbe(daemon::Client client);
+std::unique_ptr<RemoteDecider> DaemonProbe(client::Client client);
 
 struct Environment {
   std::string home;                  // the user's home, for ~ and $HOME

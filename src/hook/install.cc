@@ -1,5 +1,4 @@
 #include "hook/install.h"
-#include "base/toml_text.h"
 
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -13,7 +12,8 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
-#include "hook/internal/process.h"
+#include "base/process.h"
+#include "base/toml_text.h"
 #include "install/layout.h"
 
 namespace dualkey::hook {
@@ -373,7 +373,7 @@ std::string SampleInput(Agent agent, const std::string& command, const std::stri
 }
 
 // How the agent reads what its hook did, per its protocol.
-Outcome Interpret(Agent agent, const internal::ProcessResult& run, std::string* detail) {
+Outcome Interpret(Agent agent, const base::ProcessResult& run, std::string* detail) {
   if (!run.started) {
     *detail = "could not start";
     return Outcome::kFailedOpen;
@@ -591,7 +591,7 @@ bool IsOursCommand(const std::string& command, Agent agent) {
 
 std::string InterpretHookRun(Agent agent, bool started, bool timed_out, int exit_code,
                              const std::string& out, const std::string& err, std::string* detail) {
-  internal::ProcessResult run;
+  base::ProcessResult run;
   run.started = started;
   run.timed_out = timed_out;
   run.exit_code = exit_code;
@@ -796,7 +796,7 @@ CommandOutput Install(const InstallRequest& request) {
   if (request.agent == Agent::kClaude && !request.uninstall) {
     std::string version_text = request.agent_version;
     if (version_text.empty()) {
-      internal::ProcessResult run = internal::RunProcess({"claude", "--version"}, "", "", 3000);
+      base::ProcessResult run = base::RunProcess({"claude", "--version"}, "", "", 3000);
       if (run.exit_code == 0) version_text = run.out;
     }
     std::vector<int> version = ParseVersion(version_text);
@@ -932,11 +932,11 @@ std::vector<ConfigCheck> CheckHooks(const DoctorRequest& request) {
           continue;
         }
         const std::string run_command = request.probe ? f.command + " --probe" : f.command;
-        internal::ProcessResult harmless = internal::RunShell(
+        base::ProcessResult harmless = base::RunShell(
             run_command, SampleInput(agent, kHarmless, sample_cwd), sample_cwd, request.timeout_ms);
-        internal::ProcessResult destructive =
-            internal::RunShell(run_command, SampleInput(agent, kDestructive, sample_cwd),
-                               sample_cwd, request.timeout_ms);
+        base::ProcessResult destructive =
+            base::RunShell(run_command, SampleInput(agent, kDestructive, sample_cwd), sample_cwd,
+                           request.timeout_ms);
         const Outcome harmless_outcome = Interpret(agent, harmless, &hook.harmless_detail);
         const Outcome destructive_outcome = Interpret(agent, destructive, &hook.destructive_detail);
         hook.harmless_outcome = std::string(ToString(harmless_outcome));

@@ -1,9 +1,9 @@
 // `dualkey hook AGENT --probe`, what `dualkey doctor` runs: the installed hook
-// command asks the daemon with a probe (daemon::Client::Probe), which
+// command asks the daemon with a probe (client::Client::Probe), which
 // registers no approval, counts toward no breaker and uses up no approval.
 // A daemon that cannot be asked leaves the hook's own verdict, which
 // registers nothing either.
-#include "daemon/client.h"
+#include "client/client.h"
 #include "hook/hook.h"
 
 namespace dualkey::hook {
@@ -11,17 +11,17 @@ namespace {
 
 class Probe final : public RemoteDecider {
  public:
-  explicit Probe(daemon::Client client) : client_(std::move(client)) {}
+  explicit Probe(client::Client client) : client_(std::move(client)) {}
 
   Status Decide(const guard::Request& request, Verdict* verdict, HoldTicket* ticket) override {
-    daemon::CheckRequest ask;
+    client::CheckRequest ask;
     ask.action.channel = request.channel;
     ask.action.input = request.input;
     ask.action.cwd = request.cwd;
     ask.action.agent = request.agent;
     ask.home = request.home;
     ask.file_operation = request.file_operation;
-    Result<daemon::ProbeReply> reply = client_.Probe(ask);
+    Result<client::ProbeReply> reply = client_.Probe(ask);
     if (!reply.ok()) return reply.status();
     // A probe never lets through what a check would hold: it uses no
     // approval, so an action that waits for one stays a hold here.
@@ -37,12 +37,12 @@ class Probe final : public RemoteDecider {
   bool protected_install() const override { return client_.protected_install(); }
 
  private:
-  daemon::Client client_;
+  client::Client client_;
 };
 
 }  // namespace
 
-std::unique_ptr<RemoteDecider> DaemonProbe(daemon::Client client) {
+std::unique_ptr<RemoteDecider> DaemonProbe(client::Client client) {
   return std::make_unique<Probe>(std::move(client));
 }
 

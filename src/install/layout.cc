@@ -1,5 +1,4 @@
 #include "install/layout.h"
-#include "base/toml_text.h"
 
 #include <pwd.h>
 #include <sys/stat.h>
@@ -12,6 +11,8 @@
 #include <fstream>
 #include <sstream>
 #include <vector>
+
+#include "base/toml_text.h"
 
 namespace dualkey::install {
 namespace {
@@ -206,6 +207,20 @@ std::string FormatInstallFile(const Layout& layout) {
   out += "config_dir = " + quoted(layout.config_dir) + "\n";
   if (!layout.http_listen.empty()) out += "http = " + quoted(layout.http_listen) + "\n";
   return out;
+}
+
+std::string DefaultStateDir() {
+  Result<install::Layout> layout = install::CurrentLayout();
+  // A protected install gone wrong is still a protected install: its paths,
+  // never the environment's.
+  if (!layout.ok()) return "/var/lib/dualkey";
+  return layout->state_dir;
+}
+
+std::string DefaultSocketPath() {
+  Result<install::Layout> layout = install::CurrentLayout();
+  if (!layout.ok()) return "/run/dualkey/dualkey.sock";
+  return layout->socket_path;
 }
 
 }  // namespace dualkey::install

@@ -48,6 +48,14 @@ struct Layout {
 // it is never read as "single-user mode".
 Result<Layout> CurrentLayout();
 
+// Where things live when not configured. A protected install: the layout's
+// state directory and socket (CurrentLayout()), whatever the environment
+// says. Single-user mode: $DUALKEY_STATE_DIR, else $XDG_STATE_HOME/dualkey,
+// else ~/.local/state/dualkey; the socket $DUALKEY_SOCKET, else
+// <state dir>/dualkey.sock. To ask the daemon, use client/client.h.
+std::string DefaultStateDir();
+std::string DefaultSocketPath();
+
 // The same with the install file at `path` (tests of the loader); no file
 // there means single-user mode.
 Result<Layout> LoadLayout(std::string_view path);

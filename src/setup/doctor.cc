@@ -20,20 +20,19 @@
 #include <nlohmann/json.hpp>
 #include <thread>
 
-#include "daemon/client.h"
+#include "base/process.h"
+#include "client/client.h"
 #include "hook/install.h"
-#include "hook/internal/process.h"
 #include "install/layout.h"
 #include "policy/policy.h"
-#include "setup/internal/system.h"
 #include "setup/setup.h"
+#include "setup/system.h"
 
 namespace dualkey::setup {
 namespace {
 
 using nlohmann::json;
 namespace fs = std::filesystem;
-namespace sys = internal;
 
 constexpr const char* kFixSetup = "sudo dualkey setup";
 
@@ -145,7 +144,7 @@ CheckResult CheckEnvironmentOverrides(const std::string& binary, const std::stri
   fs::create_directories(scratch + "/config/dualkey", ec);
   std::ofstream(scratch + "/config/dualkey/policy.toml") << "mode = \"observe\"\n";
   int connections = 0;
-  hook::internal::ProcessResult run;
+  base::ProcessResult run;
   {
     FakeDaemon fake(scratch + "/fake.sock");
     const std::string command = "DUALKEY_SOCKET=" + Quote(scratch + "/fake.sock") +
@@ -153,7 +152,7 @@ CheckResult CheckEnvironmentOverrides(const std::string& binary, const std::stri
                                 " XDG_STATE_HOME=" + Quote(scratch + "/xdg-state") +
                                 " XDG_CONFIG_HOME=" + Quote(scratch + "/config") + " " +
                                 Quote(binary) + " hook claude --probe";
-    run = hook::internal::RunShell(command, ClaudeSample("rm -rf ~", home), home, 10000);
+    run = base::RunShell(command, ClaudeSample("rm -rf ~", home), home, 10000);
     connections = fake.connections();
   }
   fs::remove_all(scratch, ec);
@@ -189,7 +188,7 @@ CheckResult CheckEnvironmentOverrides(const std::string& binary, const std::stri
 }
 
 // What the daemon says about its system policy (SIGHUP reloads it).
-CheckResult DaemonPolicyCheck(const daemon::StatusReply& status) {
+CheckResult DaemonPolicyCheck(const client::StatusReply& status) {
   CheckResult check{"policy_reload", "the daemon's policy loaded without errors", true, "",
                     "fix the file, then: sudo systemctl reload dualkey (or kill -HUP the daemon)"};
   auto list = [](const std::vector<std::string>& errors) {
@@ -326,7 +325,7 @@ int Doctor(const DoctorOptions& options, std::ostream& out, std::ostream& err) {
   }
   // The policy the daemon holds: a reload it refused, or errors in force.
   if (!daemon_pid_text.empty()) {
-    Result<daemon::StatusReply> status = daemon::Client::ForLayout(loaded).DaemonStatus();
+    Result<client::StatusReply> status = client::Client::ForLayout(loaded).DaemonStatus();
     if (status.ok()) checks.push_back(DaemonPolicyCheck(*status));
   }
 

@@ -1,5 +1,4 @@
 #include "setup/setup.h"
-#include "base/toml_text.h"
 
 #include <fcntl.h>
 #include <grp.h>
@@ -21,17 +20,17 @@
 #include <sstream>
 
 #include "approval/approval.h"
-#include "daemon/client.h"
+#include "base/toml_text.h"
+#include "client/client.h"
 #include "hook/install.h"
 #include "install/layout.h"
-#include "setup/internal/system.h"
 #include "setup/internal/units.h"
+#include "setup/system.h"
 
 namespace dualkey::setup {
 namespace {
 
 using nlohmann::json;
-namespace sys = internal;
 
 constexpr const char* kDefaultBinary = "/usr/local/bin/dualkey";
 constexpr const char* kPackageBinary = "/usr/bin/dualkey";  // the Debian package's
@@ -124,7 +123,7 @@ std::string AuditPublicKey(const std::string& log_path) {
   return header["public_key"].get<std::string>();
 }
 
-// The reply to `request` from the daemon this install runs (daemon::Client,
+// The reply to `request` from the daemon this install runs (client::Client,
 // so the listener must be the daemon's user or root), or nullopt with
 // `error` when it cannot be asked; a daemon that does not know the op
 // answers ok=false.
@@ -138,9 +137,9 @@ std::optional<json> AskDaemon(const sys::Account& daemon, const std::string& dae
   layout.state_dir = kStateDir;
   layout.socket_path = kSocket;
   layout.config_dir = kConfigDir;
-  daemon::ClientOptions options;
+  client::ClientOptions options;
   options.timeout_ms = timeout_ms;
-  const daemon::Client client = daemon::Client::ForLayout(layout, options);
+  const client::Client client = client::Client::ForLayout(layout, options);
   Result<json> reply = client.Call(request);
   if (!reply.ok()) {
     *error = reply.status().message();
@@ -457,8 +456,8 @@ void Setup::StepBinary() {
   }
   if (options_.dry_run) {
     Record("binary", "would",
-           std::string(Exists(binary_.c_str()) ? "replace " : "install ") + binary_.c_str() + " with " +
-               source_binary_);
+           std::string(Exists(binary_.c_str()) ? "replace " : "install ") + binary_.c_str() +
+               " with " + source_binary_);
     binary_changed_ = true;
     return;
   }
@@ -500,8 +499,9 @@ void Setup::StepInstallFile() {
   Record(std::string(install::kInstallFile), changed ? "done" : "ok",
          "protected mode on: clients take paths from here and ignore DUALKEY_*/XDG_*");
   // What --remove needs to know even when run without sudo's SUDO_USER.
-  json record{
-      {"user", user_ ? user_->name : ""}, {"daemon_user", daemon_user_}, {"binary", binary_.c_str()}};
+  json record{{"user", user_ ? user_->name : ""},
+              {"daemon_user", daemon_user_},
+              {"binary", binary_.c_str()}};
   bool ignored = false;
   (void)sys::WriteFileAtomically(kSetupRecord, record.dump(2) + "\n", 0, 0, 0644, &ignored);
 }
@@ -650,12 +650,12 @@ bool Setup::StartDirect() {
 }
 
 void Setup::StepSystemdUnits(bool binary_changed) {
-  sys::UnitValues values;
+  internal::UnitValues values;
   values.daemon_user = daemon_user_;
   values.daemon_group = daemon_ ? sys::GroupName(daemon_->gid) : daemon_user_;
   bool units_changed = false;
-  for (const sys::Unit& unit : sys::RenderUnits(values)) {
-    const std::string path = std::string(sys::kUnitDirectory) + "/" + unit.name;
+  for (const internal::Unit& unit : internal::RenderUnits(values)) {
+    const std::string path = std::string(internal::kUnitDirectory) + "/" + unit.name;
     std::string current;
     if (sys::ReadFile(path, &current) && current == unit.text) continue;
     if (options_.dry_run) {
@@ -1126,8 +1126,8 @@ int Setup::Remove() {
   StopDaemon("daemon");
   // Units.
   bool units_removed = false;
-  for (const sys::Unit& unit : sys::RenderUnits({})) {
-    const std::string path = std::string(sys::kUnitDirectory) + "/" + unit.name;
+  for (const internal::Unit& unit : internal::RenderUnits({})) {
+    const std::string path = std::string(internal::kUnitDirectory) + "/" + unit.name;
     if (!Exists(path)) continue;
     if (options_.dry_run) {
       Record(path, "would", "remove");

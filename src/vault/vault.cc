@@ -20,7 +20,7 @@
 #include "approval/approval.h"
 #include "audit/audit.h"
 #include "base/json_text.h"
-#include "daemon/daemon.h"
+#include "install/layout.h"
 #include "vault/internal/impl.h"
 
 namespace dualkey::vault {
@@ -777,7 +777,7 @@ std::optional<GcReport> Vault::Gc(const GcOptions& options, std::string* error) 
 
 std::string DefaultVaultDir() {
   if (const char* dir = std::getenv("DUALKEY_VAULT"); dir && *dir) return dir;
-  return daemon::DefaultStateDir() + "/vault";
+  return install::DefaultStateDir() + "/vault";
 }
 
 NamedStream StreamFromFd(std::string name, int fd) {

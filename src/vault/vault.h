@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "core/action.h"
+#include "install/layout.h"
 
 namespace dualkey::vault {
 
@@ -185,7 +186,7 @@ class Vault {
   std::unique_ptr<Impl> impl_;
 };
 
-// $DUALKEY_VAULT, else <state dir>/vault (daemon::DefaultStateDir()).
+// $DUALKEY_VAULT, else <state dir>/vault (install::DefaultStateDir()).
 std::string DefaultVaultDir();
 
 // What an approved destructive action would destroy on this machine: the

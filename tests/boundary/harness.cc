@@ -23,7 +23,7 @@
 #include <sstream>
 
 #include "approval/approval.h"
-#include "setup/internal/system.h"
+#include "setup/system.h"
 
 namespace dualkey::boundary {
 
@@ -214,7 +214,7 @@ Ran Shell(const std::string& command) {
 }
 
 std::optional<User> FindUser(const std::string& name) {
-  std::optional<setup::internal::Account> account = setup::internal::LookupUser(name);
+  std::optional<setup::sys::Account> account = setup::sys::LookupUser(name);
   if (!account) return std::nullopt;
   return User{account->name, account->uid, account->gid, account->home};
 }
@@ -316,8 +316,8 @@ std::optional<nlohmann::json> Ask(const std::string& socket_path, const nlohmann
   if (user == nullptr) {
     status = talk(&line);
   } else {
-    setup::internal::Account account{user->name, user->uid, user->gid, user->home, ""};
-    status = setup::internal::RunAs(account, talk, &line);
+    setup::sys::Account account{user->name, user->uid, user->gid, user->home, ""};
+    status = setup::sys::RunAs(account, talk, &line);
   }
   if (status != 0) return std::nullopt;
   nlohmann::json reply = nlohmann::json::parse(line, nullptr, false);
@@ -330,7 +330,7 @@ std::string TotpNow(const std::string& secret) {
 }
 
 std::vector<pid_t> ProcessesOf(uid_t uid) {
-  return setup::internal::ProcessesOf(uid);
+  return setup::sys::ProcessesOf(uid);
 }
 
 std::string ReadText(const std::string& path) {

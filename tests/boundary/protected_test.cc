@@ -19,7 +19,7 @@
 
 #include "approval/approval.h"
 #include "harness.h"
-#include "setup/internal/system.h"
+#include "setup/system.h"
 
 namespace dualkey::boundary {
 namespace {
@@ -53,7 +53,7 @@ Ran RunSetup(const std::vector<std::string>& extra = {}) {
 }
 
 std::optional<pid_t> DaemonPid() {
-  return setup::internal::ReadPidFile(kPidFile);
+  return setup::sys::ReadPidFile(kPidFile);
 }
 
 // The agent's hook, as Claude Code runs it (the managed config's command).
@@ -134,7 +134,7 @@ TEST_F(Protected, FirstSetupBuildsTheBoundary) {
   EXPECT_EQ(st.st_mode & 022, 0u);
   std::optional<pid_t> pid = DaemonPid();
   ASSERT_TRUE(pid);
-  EXPECT_EQ(setup::internal::ProcessUid(*pid), daemon->uid);
+  EXPECT_EQ(setup::sys::ProcessUid(*pid), daemon->uid);
   // The hooks point at the installed binary, never into the build tree.
   const std::string managed = ReadText("/etc/claude-code/managed-settings.json");
   EXPECT_NE(managed.find("/usr/local/bin/dualkey hook claude"), std::string::npos) << managed;
@@ -258,7 +258,7 @@ TEST_F(Protected, DaemonCannotBeKilledNorItsSocketTaken) {
   }
   Ran pkill = RunAs(agent(), {"pkill", "-f", "dualkey serve"});
   EXPECT_NE(pkill.exit_code, 0);
-  EXPECT_TRUE(setup::internal::ProcessAlive(*pid));
+  EXPECT_TRUE(setup::sys::ProcessAlive(*pid));
   // The socket: not removable, not replaceable, no room beside it.
   Ran rm = RunAs(agent(), {"rm", "-f", kSocket});
   EXPECT_NE(rm.exit_code, 0);

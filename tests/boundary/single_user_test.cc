@@ -18,7 +18,7 @@
 #include "approval/approval.h"
 #include "audit/audit.h"
 #include "harness.h"
-#include "setup/internal/system.h"
+#include "setup/system.h"
 
 namespace dualkey::boundary {
 namespace {
@@ -62,7 +62,7 @@ void StopDaemon() {
   const std::string pid = ReadText(TheWorld().agent.home + "/serve.pid");
   if (pid.empty()) return;
   const pid_t p = static_cast<pid_t>(std::stol(pid));
-  setup::internal::StopProcess(p, 3000);
+  setup::sys::StopProcess(p, 3000);
 }
 
 class SingleUser : public ::testing::Test {
@@ -240,9 +240,9 @@ class SingleUserAudit : public SingleUser {
     StopDaemon();
     if (in_process) {
       const User& a = agent();
-      setup::internal::Account account{a.name, a.uid, a.gid, a.home, ""};
+      setup::sys::Account account{a.name, a.uid, a.gid, a.home, ""};
       std::string output;
-      ASSERT_EQ(setup::internal::RunAs(
+      ASSERT_EQ(setup::sys::RunAs(
                     account, [&](std::string*) { return in_process() ? 0 : 1; }, &output),
                 0)
           << what;

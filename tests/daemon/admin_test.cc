@@ -31,7 +31,7 @@
 
 #include "approval/approval.h"
 #include "audit/audit.h"
-#include "daemon/client.h"
+#include "client/client.h"
 #include "daemon/daemon.h"
 
 namespace {
@@ -41,7 +41,7 @@ namespace fs = std::filesystem;
 // The daemon's raw reply (or nullopt with `error`), as these tests read it.
 std::optional<nlohmann::json> DaemonCall(const std::string& socket, const nlohmann::json& request,
                                          int timeout_ms, std::string* error) {
-  dualkey::Result<nlohmann::json> reply = dualkey::daemon::CallAt(socket, request, timeout_ms);
+  dualkey::Result<nlohmann::json> reply = dualkey::client::CallAt(socket, request, timeout_ms);
   if (!reply.ok()) {
     *error = reply.status().ToString();
     return std::nullopt;

@@ -22,7 +22,7 @@
 #include <thread>
 
 #include "approval/approval.h"
-#include "daemon/client.h"
+#include "client/client.h"
 
 namespace {
 
@@ -30,7 +30,7 @@ namespace {
 [[maybe_unused]] std::optional<nlohmann::json> DaemonCall(const std::string& socket,
                                                           const nlohmann::json& request,
                                                           int timeout_ms, std::string* error) {
-  dualkey::Result<nlohmann::json> reply = dualkey::daemon::CallAt(socket, request, timeout_ms);
+  dualkey::Result<nlohmann::json> reply = dualkey::client::CallAt(socket, request, timeout_ms);
   if (!reply.ok()) {
     *error = reply.status().ToString();
     return std::nullopt;
@@ -149,13 +149,13 @@ class Daemon : public ::testing::Test {
   json Check(const std::string& command, const std::string& agent = "claude") {
     std::string error;
     auto reply = DaemonCall(socket_,
-                                       json{{"op", "check"},
-                                            {"channel", "shell"},
-                                            {"input", command},
-                                            {"cwd", "/home/dev/app"},
-                                            {"home", "/home/dev"},
-                                            {"agent", agent}},
-                                       5000, &error);
+                            json{{"op", "check"},
+                                 {"channel", "shell"},
+                                 {"input", command},
+                                 {"cwd", "/home/dev/app"},
+                                 {"home", "/home/dev"},
+                                 {"agent", agent}},
+                            5000, &error);
     EXPECT_TRUE(reply.has_value()) << error;
     return reply.value_or(json::object());
   }
@@ -348,11 +348,11 @@ TEST_F(Daemon, KillNineLosesNothingAcknowledged) {
     std::string error;
     while (storming) {
       DaemonCall(socket_,
-                            json{{"op", "check"},
-                                 {"channel", "shell"},
-                                 {"agent", "gemini"},
-                                 {"input", "rm -rf /srv/storm" + std::to_string(i++ % 50)}},
-                            2000, &error);
+                 json{{"op", "check"},
+                      {"channel", "shell"},
+                      {"agent", "gemini"},
+                      {"input", "rm -rf /srv/storm" + std::to_string(i++ % 50)}},
+                 2000, &error);
     }
   });
   for (int i = 0; i < 5; ++i) {
@@ -473,13 +473,13 @@ class DaemonVault : public Daemon {
   json CheckIn(const std::string& command) {
     std::string error;
     auto reply = DaemonCall(socket_,
-                                       json{{"op", "check"},
-                                            {"channel", "shell"},
-                                            {"input", command},
-                                            {"cwd", data_.string()},
-                                            {"home", (state_ / "home").string()},
-                                            {"agent", "claude"}},
-                                       10000, &error);
+                            json{{"op", "check"},
+                                 {"channel", "shell"},
+                                 {"input", command},
+                                 {"cwd", data_.string()},
+                                 {"home", (state_ / "home").string()},
+                                 {"agent", "claude"}},
+                            10000, &error);
     EXPECT_TRUE(reply.has_value()) << error;
     return reply.value_or(json::object());
   }
@@ -551,8 +551,8 @@ std::string RawLine(const std::string& socket_path, const std::string& line) {
   return reply;
 }
 
-dualkey::daemon::CheckRequest ShellCheck(const std::string& command, const std::string& agent) {
-  dualkey::daemon::CheckRequest r;
+dualkey::client::CheckRequest ShellCheck(const std::string& command, const std::string& agent) {
+  dualkey::client::CheckRequest r;
   r.action.channel = dualkey::Channel::kShell;
   r.action.input = command;
   r.action.cwd = "/home/dev/app";
@@ -627,7 +627,7 @@ TEST_F(Daemon, ProbesChangeNothing) {
   Stop(SIGTERM);
   Start({"--breaker-attempts", "1"});  // one real attempt would freeze
   const auto client =
-      dualkey::daemon::Client::ForLayout(dualkey::install::Layout{}, {socket_, 5000});
+      dualkey::client::Client::ForLayout(dualkey::install::Layout{}, {socket_, 5000});
   for (int i = 0; i < 5; ++i) {
     auto probe = client.Probe(ShellCheck("rm -rf /srv/probe", "gemini"));
     ASSERT_TRUE(probe.ok()) << probe.status().ToString();
@@ -671,13 +671,14 @@ TEST_F(Daemon, ProbesChangeNothing) {
 // refused raw on the socket, carried exactly by the client, bound exactly.
 TEST_F(Daemon, InvalidUtf8IsDecidedOnTheExactBytes) {
   json refused = json::parse(RawLine(
-      socket_, std::string("{\"op\":\"check\",\"channel\":\"shell\",\"input\":\"rm -rf /srv/\xff\"}\n")));
+      socket_,
+      std::string("{\"op\":\"check\",\"channel\":\"shell\",\"input\":\"rm -rf /srv/\xff\"}\n")));
   EXPECT_EQ(refused["ok"], false);
   EXPECT_EQ(refused["decision"], "hold");
   EXPECT_NE(refused["error"].get<std::string>().find("UTF-8"), std::string::npos);
 
   const auto client =
-      dualkey::daemon::Client::ForLayout(dualkey::install::Layout{}, {socket_, 5000});
+      dualkey::client::Client::ForLayout(dualkey::install::Layout{}, {socket_, 5000});
   const std::string exact = std::string("rm -rf /srv/data-\xff");
   auto held = client.Check(ShellCheck(exact, "claude"));
   ASSERT_TRUE(held.ok()) << held.status().ToString();
@@ -708,10 +709,11 @@ TEST_F(Daemon, InvalidUtf8IsDecidedOnTheExactBytes) {
   EXPECT_EQ(as_json.status, 1);
   EXPECT_EQ(json::parse(as_json.out)["decision"], "hold") << as_json.out;
   // A hook whose input is not UTF-8 is blocked, never allowed, never a crash.
-  Output hook = Run("hook claude", ClaudeHook("rm -rf /srv/uploads").replace(
-                                       ClaudeHook("rm -rf /srv/uploads").find("uploads"), 7,
-                                       "upl\xff"
-                                       "ads"));
+  Output hook =
+      Run("hook claude", ClaudeHook("rm -rf /srv/uploads")
+                             .replace(ClaudeHook("rm -rf /srv/uploads").find("uploads"), 7,
+                                      "upl\xff"
+                                      "ads"));
   EXPECT_EQ(hook.status, 2) << hook.out;
   EXPECT_EQ(Check("ls")["decision"], "allow") << "the daemon survives";
   Stop(SIGTERM);

@@ -19,7 +19,7 @@
 #include <thread>
 
 #include "approval/approval.h"
-#include "daemon/client.h"
+#include "client/client.h"
 
 namespace {
 
@@ -105,15 +105,15 @@ class Metrics : public ::testing::Test {
   std::map<std::string, double> Scrape() {
     int status = -1;
     const std::string headers = (dir_ / "headers").string();
-    const std::string text =
-        RunCommand("curl -sS --fail -D " + headers + " http://127.0.0.1:" + port_ + "/metrics", &status);
+    const std::string text = RunCommand(
+        "curl -sS --fail -D " + headers + " http://127.0.0.1:" + port_ + "/metrics", &status);
     EXPECT_EQ(status, 0) << text;
     EXPECT_NE(ReadFile(headers).find("text/plain; version=0.0.4"), std::string::npos);
     return Parse(text);
   }
 
   json Check(const std::string& command) {
-    auto reply = dualkey::daemon::CallAt(socket_,
+    auto reply = dualkey::client::CallAt(socket_,
                                          json{{"op", "check"},
                                               {"channel", "shell"},
                                               {"input", command},
@@ -126,8 +126,9 @@ class Metrics : public ::testing::Test {
   }
 
   std::string Cli(const std::string& args) {
-    return RunCommand("HOME=" + dir_.string() + " DUALKEY_SOCKET=" + socket_ + " DUALKEY_STATE_DIR=" +
-               (dir_ / "state").string() + " " + DUALKEY_BINARY + " " + args);
+    return RunCommand("HOME=" + dir_.string() + " DUALKEY_SOCKET=" + socket_ +
+                      " DUALKEY_STATE_DIR=" + (dir_ / "state").string() + " " + DUALKEY_BINARY +
+                      " " + args);
   }
 
   fs::path dir_;
@@ -161,8 +162,9 @@ TEST_F(Metrics, CountersMoveByWhatHappened) {
   const auto now = std::chrono::duration_cast<std::chrono::seconds>(
                        std::chrono::system_clock::now().time_since_epoch())
                        .count();
-  const std::string approved = Cli("approve " + held["approval_id"].get<std::string>() +
-                                   " --as alice --code " + dualkey::approval::TotpCode(secret, now));
+  const std::string approved =
+      Cli("approve " + held["approval_id"].get<std::string>() + " --as alice --code " +
+          dualkey::approval::TotpCode(secret, now));
   ASSERT_NE(approved.find("approved"), std::string::npos) << approved;
 
   const auto after = Scrape();
@@ -192,7 +194,8 @@ TEST_F(Metrics, OnlyGetAndTheJsonApiIsUnchanged) {
   int status = -1;
   RunCommand("curl -sS --fail -X POST http://127.0.0.1:" + port_ + "/metrics", &status);
   EXPECT_NE(status, 0);
-  const std::string reply = RunCommand("curl -sS http://127.0.0.1:" + port_ + "/v1/status", &status);
+  const std::string reply =
+      RunCommand("curl -sS http://127.0.0.1:" + port_ + "/v1/status", &status);
   EXPECT_EQ(status, 0);
   EXPECT_NE(reply.find("\"ok\":true"), std::string::npos) << reply;
 }

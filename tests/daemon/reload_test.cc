@@ -20,7 +20,7 @@
 #include <string>
 #include <thread>
 
-#include "daemon/client.h"
+#include "client/client.h"
 
 namespace {
 
@@ -76,14 +76,14 @@ class Reload : public ::testing::Test {
       _exit(127);
     }
     for (int i = 0; i < 250; ++i) {
-      if (dualkey::daemon::CallAt(socket_, json{{"op", "status"}}, 200).ok()) return;
+      if (dualkey::client::CallAt(socket_, json{{"op", "status"}}, 200).ok()) return;
       std::this_thread::sleep_for(std::chrono::milliseconds(20));
     }
     FAIL() << "the daemon did not start";
   }
 
   json Status() {
-    auto reply = dualkey::daemon::CallAt(socket_, json{{"op", "status"}}, 2000);
+    auto reply = dualkey::client::CallAt(socket_, json{{"op", "status"}}, 2000);
     EXPECT_TRUE(reply.ok());
     return reply.ok() ? (*reply)["policy"] : json::object();
   }
@@ -105,7 +105,7 @@ class Reload : public ::testing::Test {
   }
 
   std::string Decide(const std::string& command) {
-    auto reply = dualkey::daemon::CallAt(socket_,
+    auto reply = dualkey::client::CallAt(socket_,
                                          json{{"op", "check"},
                                               {"channel", "shell"},
                                               {"input", command},

@@ -3,7 +3,7 @@
 // decisions are refused (the caller holds them) and reads queue; a full
 // queue counts what it drops and the count arrives as an "audit_gap"
 // record once the daemon is back.
-#include "daemon/reporter.h"
+#include "client/reporter.h"
 
 #include <gtest/gtest.h>
 #include <signal.h>
@@ -23,9 +23,9 @@
 namespace {
 
 namespace fs = std::filesystem;
+using dualkey::client::DecisionReporter;
+using dualkey::client::ReportedDecision;
 using nlohmann::json;
-using dualkey::daemon::DecisionReporter;
-using dualkey::daemon::ReportedDecision;
 
 class Reporter : public ::testing::Test {
  protected:
@@ -50,7 +50,7 @@ class Reporter : public ::testing::Test {
       _exit(127);
     }
     for (int i = 0; i < 250; ++i) {
-      if (dualkey::daemon::CallAt(socket_, json{{"op", "status"}}, 200).ok()) return;
+      if (dualkey::client::CallAt(socket_, json{{"op", "status"}}, 200).ok()) return;
       std::this_thread::sleep_for(std::chrono::milliseconds(20));
     }
     FAIL() << "the daemon did not start";
@@ -63,12 +63,12 @@ class Reporter : public ::testing::Test {
   }
 
   std::unique_ptr<DecisionReporter> MakeReporter(std::size_t max_queue = 65536) {
-    dualkey::daemon::ReporterOptions options;
+    dualkey::client::ReporterOptions options;
     options.source = "test_proxy";
     options.max_queue = max_queue;
     options.flush_ms = 10;
     return std::make_unique<DecisionReporter>(
-        dualkey::daemon::Client::ForThisProcess(dualkey::daemon::ClientOptions{socket_, 1000}),
+        dualkey::client::Client::ForThisProcess(dualkey::client::ClientOptions{socket_, 1000}),
         options);
   }
 
@@ -102,7 +102,8 @@ class Reporter : public ::testing::Test {
 TEST_F(Reporter, DecisionsArriveRedactedAndCounted) {
   StartDaemon();
   auto reporter = MakeReporter();
-  for (int i = 0; i < 100; ++i) ASSERT_TRUE(reporter->Report(Read("SELECT " + std::to_string(i)), false));
+  for (int i = 0; i < 100; ++i)
+    ASSERT_TRUE(reporter->Report(Read("SELECT " + std::to_string(i)), false));
   ASSERT_TRUE(reporter->Report(
       Read("SELECT dblink_connect('postgresql://app:hunter2-very-secret@db.internal/shop')"),
       false));
@@ -135,7 +136,8 @@ TEST_F(Reporter, DaemonAwayHoldsDestructiveQueuesReadsAndRecordsTheGap) {
   EXPECT_FALSE(reporter->Report(Read("DELETE FROM t"), true));
   // Reads queue up to the bound, then are counted as lost.
   int queued = 1;
-  for (int i = 0; i < 10; ++i) queued += reporter->Report(Read("SELECT " + std::to_string(i)), false);
+  for (int i = 0; i < 10; ++i)
+    queued += reporter->Report(Read("SELECT " + std::to_string(i)), false);
   EXPECT_EQ(queued, 4);
   EXPECT_EQ(reporter->stats().lost, 7u);
 
@@ -157,7 +159,8 @@ TEST_F(Reporter, DaemonAwayHoldsDestructiveQueuesReadsAndRecordsTheGap) {
 TEST_F(Reporter, KilledDaemonLosesNothingQueued) {
   StartDaemon();
   auto reporter = MakeReporter();
-  for (int i = 0; i < 50; ++i) ASSERT_TRUE(reporter->Report(Read("SELECT " + std::to_string(i)), false));
+  for (int i = 0; i < 50; ++i)
+    ASSERT_TRUE(reporter->Report(Read("SELECT " + std::to_string(i)), false));
   ASSERT_TRUE(reporter->Flush(5000));
   StopDaemon(SIGKILL);
   for (int i = 50; i < 80; ++i) reporter->Report(Read("SELECT " + std::to_string(i)), false);

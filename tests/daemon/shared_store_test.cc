@@ -20,7 +20,7 @@
 #include "../approval/pg_harness.h"
 #include "approval/approval.h"
 #include "audit/audit.h"
-#include "daemon/client.h"
+#include "client/client.h"
 #include "daemon/daemon.h"
 
 namespace {
@@ -29,7 +29,7 @@ namespace {
 [[maybe_unused]] std::optional<nlohmann::json> DaemonCall(const std::string& socket,
                                                           const nlohmann::json& request,
                                                           int timeout_ms, std::string* error) {
-  dualkey::Result<nlohmann::json> reply = dualkey::daemon::CallAt(socket, request, timeout_ms);
+  dualkey::Result<nlohmann::json> reply = dualkey::client::CallAt(socket, request, timeout_ms);
   if (!reply.ok()) {
     *error = reply.status().ToString();
     return std::nullopt;

@@ -19,7 +19,7 @@
 #include <set>
 #include <sstream>
 
-#include "daemon/client.h"
+#include "client/client.h"
 #include "demo/internal/cluster.h"
 #include "harness.h"
 #include "pq/libpq.h"
@@ -61,10 +61,15 @@ std::string Suffix() {
 }
 
 Ran RunSetup(const std::vector<std::string>& extra = {}) {
-  std::vector<std::string> argv = {DUALKEY_BINARY,        "setup",         "--json",
-                                   "--user",              TheWorld().agent.name,
-                                   "--daemon-user",       TheWorld().daemon_user,
-                                   "--agents",            "claude,gemini"};
+  std::vector<std::string> argv = {DUALKEY_BINARY,
+                                   "setup",
+                                   "--json",
+                                   "--user",
+                                   TheWorld().agent.name,
+                                   "--daemon-user",
+                                   TheWorld().daemon_user,
+                                   "--agents",
+                                   "claude,gemini"};
   argv.insert(argv.end(), extra.begin(), extra.end());
   return RunRoot(argv);
 }
@@ -78,14 +83,14 @@ struct Drilled {
 Drilled RunDrill(const std::string& name, const std::vector<std::string>& extra = {}) {
   const World& w = TheWorld();
   std::vector<std::string> argv = {kBinary,
-                                    "drill",
-                                    "--user",
-                                    w.agent.name,
-                                    "--json",
-                                    "--certificate",
-                                    w.work + "/" + name + ".cert.json",
-                                    "--html",
-                                    w.work + "/" + name + ".html"};
+                                   "drill",
+                                   "--user",
+                                   w.agent.name,
+                                   "--json",
+                                   "--certificate",
+                                   w.work + "/" + name + ".cert.json",
+                                   "--html",
+                                   w.work + "/" + name + ".html"};
   argv.insert(argv.end(), extra.begin(), extra.end());
   Drilled d;
   d.ran = RunRoot(argv, "", 180000);
@@ -96,7 +101,8 @@ Drilled RunDrill(const std::string& name, const std::vector<std::string>& extra 
 }
 
 std::string Show(const Drilled& d) {
-  std::string out = "exit " + std::to_string(d.ran.exit_code) + "; stderr: " + d.ran.err.substr(0, 2000);
+  std::string out =
+      "exit " + std::to_string(d.ran.exit_code) + "; stderr: " + d.ran.err.substr(0, 2000);
   if (d.report.is_object()) {
     out += "\nfindings: " + d.report["findings"].dump(1).substr(0, 4000);
     out += "\nintegrations: " + d.report["integrations"].dump().substr(0, 3000);
@@ -168,8 +174,7 @@ int CountSchemas(const std::string& prefix) {
     pq.finish(conn);
     return -1;
   }
-  const std::string sql =
-      "SELECT count(*) FROM pg_namespace WHERE nspname LIKE '" + prefix + "%'";
+  const std::string sql = "SELECT count(*) FROM pg_namespace WHERE nspname LIKE '" + prefix + "%'";
   PGresult* r = pq.exec(conn, sql.c_str());
   int count = -1;
   if (pq.result_status(r) == PGRES_TUPLES_OK) count = std::atoi(pq.getvalue(r, 0, 0));
@@ -230,9 +235,9 @@ class DrillE2e : public ::testing::Test {
     w.proxy_port = FreePort();
     const std::string upstream =
         "postgresql://postgres@127.0.0.1:" + std::to_string(w.pg->port()) + "/shop?sslmode=disable";
-    WriteText("/etc/dualkey/pg-proxy.env", "DUALKEY_PG_UPSTREAM=" + upstream +
-                                                "\nDUALKEY_PG_LISTEN=127.0.0.1:" +
-                                                std::to_string(w.proxy_port) + "\n");
+    WriteText("/etc/dualkey/pg-proxy.env",
+              "DUALKEY_PG_UPSTREAM=" + upstream +
+                  "\nDUALKEY_PG_LISTEN=127.0.0.1:" + std::to_string(w.proxy_port) + "\n");
     Background({kBinary, "pg-proxy", "--upstream", upstream, "--listen",
                 "127.0.0.1:" + std::to_string(w.proxy_port), "--upstream-password-file",
                 password_file, "--state-dir", kState, "--socket", kSocket},
@@ -251,10 +256,10 @@ class DrillE2e : public ::testing::Test {
               "\"http://127.0.0.1:9\"\ncredential = \"platform\"\n");
     chmod("/etc/dualkey/gateway.toml", 0644);
     w.gateway_port = FreePort();
-    Background({kBinary, "gateway", "http", "--listen", "127.0.0.1:" + std::to_string(w.gateway_port),
-                "--config", "/etc/dualkey/gateway.toml", "--state-dir", kState, "--socket",
-                kSocket},
-               &w.daemon, w.work + "/gateway.log");
+    Background(
+        {kBinary, "gateway", "http", "--listen", "127.0.0.1:" + std::to_string(w.gateway_port),
+         "--config", "/etc/dualkey/gateway.toml", "--state-dir", kState, "--socket", kSocket},
+        &w.daemon, w.work + "/gateway.log");
     if (!WaitForPort(w.proxy_port, 20000) || !WaitForPort(w.gateway_port, 20000)) {
       w.why = "the proxy or the gateway did not start: " + ReadText(w.work + "/pg-proxy.log") +
               ReadText(w.work + "/gateway.log");
@@ -326,7 +331,8 @@ TEST_F(DrillE2e, HealthyInstallIsDrilledThroughEveryIntegration) {
   // A floor for the classifier as it is now; it only rises.
   EXPECT_GE(totals["destructive_held"].get<double>() / totals["destructive"].get<double>(), 0.75)
       << totals.dump();
-  EXPECT_LE(totals["controls_held"].get<int>(), totals["controls"].get<int>() / 10) << totals.dump();
+  EXPECT_LE(totals["controls_held"].get<int>(), totals["controls"].get<int>() / 10)
+      << totals.dump();
 
   // The breaker: tripped at its limit by real checks, reset by the drill.
   EXPECT_TRUE(r["breaker"]["tested"].get<bool>()) << r["breaker"].dump();
@@ -410,7 +416,8 @@ TEST_F(DrillE2e, LeavesNothingBehind) {
   // The test approver came and went, as audited actions.
   const std::string audit = ReadText(std::string(kState) + "/audit.jsonl");
   const std::string approver = "drill-" + session;
-  for (const std::string kind : {"approver_added", "approver_removed", "breaker_reset", "drill_certificate"}) {
+  for (const std::string kind :
+       {"approver_added", "approver_removed", "breaker_reset", "drill_certificate"}) {
     bool seen = false;
     std::istringstream lines(audit);
     std::string line;
@@ -420,11 +427,12 @@ TEST_F(DrillE2e, LeavesNothingBehind) {
     EXPECT_TRUE(seen) << kind << " for session " << session;
   }
   // The session is gone: its approver resets nothing any more.
-  Result<json> reset = daemon::CallAt(
-      kSocket,
-      json{{"op", "drill_breaker_reset"}, {"session", session}, {"agent", approver + "-burst"},
-           {"totp", "000000"}},
-      5000);
+  Result<json> reset = client::CallAt(kSocket,
+                                      json{{"op", "drill_breaker_reset"},
+                                           {"session", session},
+                                           {"agent", approver + "-burst"},
+                                           {"totp", "000000"}},
+                                      5000);
   ASSERT_TRUE(reset.ok()) << reset.status().message();
   EXPECT_FALSE(reset->value("ok", true));
   EXPECT_NE(reset->value("error", "").find("no open drill session"), std::string::npos)
@@ -507,7 +515,8 @@ TEST_F(DrillE2e, CertificateVerifiesAgainstThePinnedKeyAndNothingElse) {
     EXPECT_EQ(bad.exit_code, 1) << bad.all();
   }
   // Another key: refused.
-  Ran other = RunAs(w().agent, {kBinary, "drill", "verify", cert, "--pubkey", std::string(64, 'a')});
+  Ran other =
+      RunAs(w().agent, {kBinary, "drill", "verify", cert, "--pubkey", std::string(64, 'a')});
   EXPECT_EQ(other.exit_code, 1) << other.all();
 }
 
@@ -532,8 +541,10 @@ Saved Save(const std::string& path) {
   return Saved{path, ReadText(path), Exists(path)};
 }
 void Restore(const Saved& s) {
-  if (s.existed) WriteText(s.path, s.text);
-  else fs::remove(s.path);
+  if (s.existed)
+    WriteText(s.path, s.text);
+  else
+    fs::remove(s.path);
 }
 
 TEST_F(DrillE2e, RemovedHookIsNamed) {
@@ -561,7 +572,8 @@ TEST_F(DrillE2e, ObserveModeIsNamed) {
   EXPECT_GT(d.report["totals"]["destructive_allowed"].get<int>(),
             w().baseline["totals"]["destructive_allowed"].get<int>());
   for (const json& f : d.report["findings"])
-    if (f["id"] == "policy.observe") EXPECT_NE(f["fix"].get<std::string>().find("enforce"), std::string::npos);
+    if (f["id"] == "policy.observe")
+      EXPECT_NE(f["fix"].get<std::string>().find("enforce"), std::string::npos);
 }
 
 // A rule in the system policy that allows what the battery destroys: the
@@ -708,7 +720,8 @@ TEST_F(DrillE2e, UnreadableAgentConfigIsAFailureWithItsReason) {
   ASSERT_TRUE(d.findings.contains("hook.config.gemini")) << Show(d);
   for (const json& f : d.report["findings"])
     if (f["id"] == "hook.config.gemini")
-      EXPECT_NE(f["detail"].get<std::string>().find("not valid JSON"), std::string::npos) << f.dump();
+      EXPECT_NE(f["detail"].get<std::string>().find("not valid JSON"), std::string::npos)
+          << f.dump();
   EXPECT_FALSE(d.report["passed"].get<bool>());
   EXPECT_NE(d.ran.exit_code, 0);
 }

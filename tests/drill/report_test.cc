@@ -1,5 +1,7 @@
 // The drill's report and certificate, without a drill: the arithmetic, the
 // exit rule, the HTML's self-containment, and the signature's binding.
+#include "drill/internal/report.h"
+
 #include <gtest/gtest.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -8,9 +10,8 @@
 #include <sstream>
 
 #include "audit/audit.h"
-#include "drill/certificate.h"
+#include "client/drill_certificate.h"
 #include "drill/drill.h"
-#include "drill/internal/report.h"
 
 namespace dualkey::drill::internal {
 namespace {
@@ -167,17 +168,18 @@ class DrillCertificate : public ::testing::Test {
   std::string Write(const json& body, std::int64_t signed_ms, const std::string& name) {
     std::string error;
     std::optional<audit::DetachedSignature> sig =
-        audit::SignWithKeyFile(key_, CertificateMessage(body, signed_ms), &error);
+        audit::SignWithKeyFile(key_, client::CertificateMessage(body, signed_ms), &error);
     EXPECT_TRUE(sig) << error;
     public_key_ = sig->public_key;
     const std::string path = dir_ + "/" + name;
-    std::ofstream(path) << json{{"certificate", body},
-                                {"signature",
-                                 {{"alg", "ed25519"},
-                                  {"public_key", sig->public_key},
-                                  {"signed_ms", signed_ms},
-                                  {"signature", sig->signature}}}}
-                               .dump(2);
+    std::ofstream(path) << json{
+        {"certificate", body},
+        {"signature",
+         {{"alg", "ed25519"},
+          {"public_key", sig->public_key},
+          {"signed_ms", signed_ms},
+          {"signature",
+           sig->signature}}}}.dump(2);
     return path;
   }
   int Check(const std::string& path, const std::string& key) {
@@ -226,7 +228,7 @@ TEST_F(DrillCertificate, AnyChangeBreaksIt) {
 // A signature over a certificate is never one over an audit checkpoint,
 // and the reverse: the domain prefix separates them.
 TEST_F(DrillCertificate, DomainSeparated) {
-  const std::string message = CertificateMessage(json{{"a", 1}}, 5);
+  const std::string message = client::CertificateMessage(json{{"a", 1}}, 5);
   EXPECT_EQ(message.rfind("dualkey-drill-certificate-v1\n", 0), 0u);
   EXPECT_EQ(message.find("{\"seq\""), std::string::npos);
 }

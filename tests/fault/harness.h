@@ -27,7 +27,7 @@
 #include <vector>
 
 #include "approval/approval.h"
-#include "daemon/client.h"
+#include "client/client.h"
 
 extern char** environ;
 
@@ -296,7 +296,7 @@ class Daemon {
                                  "--quiet", "--breaker-attempts", "100000"},
         std::vector<std::string>{"HOME=" + (dir / "home").string()});
     for (int i = 0; i < 250 && !up_; ++i) {
-      up_ = daemon::CallAt(socket_, json{{"op", "status"}}, 200).ok();
+      up_ = client::CallAt(socket_, json{{"op", "status"}}, 200).ok();
       if (!up_) std::this_thread::sleep_for(std::chrono::milliseconds(20));
     }
   }

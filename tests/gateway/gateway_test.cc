@@ -24,10 +24,10 @@
 #include <vector>
 
 #include "approval/approval.h"
+#include "client/client.h"
+#include "daemon/daemon.h"
 #include "gateway/internal/asio.h"
 #include "gateway/internal/sigv4.h"
-#include "daemon/client.h"
-#include "daemon/daemon.h"
 
 namespace {
 
@@ -35,7 +35,7 @@ namespace {
 [[maybe_unused]] std::optional<nlohmann::json> DaemonCall(const std::string& socket,
                                                           const nlohmann::json& request,
                                                           int timeout_ms, std::string* error) {
-  dualkey::Result<nlohmann::json> reply = dualkey::daemon::CallAt(socket, request, timeout_ms);
+  dualkey::Result<nlohmann::json> reply = dualkey::client::CallAt(socket, request, timeout_ms);
   if (!reply.ok()) {
     *error = reply.status().ToString();
     return std::nullopt;
@@ -562,8 +562,8 @@ TEST_F(Gateway, MalformedHttpIs400AndNeverForwarded) {
 // a Transfer-Encoding is "chunked" or nothing. Beast alone lets a gzip one
 // through with the Content-Length deciding where the body ends.
 TEST_F(Gateway, FramingIsExactlyWhatTheDocsSay) {
-  const std::string head = "POST /api/v1/framed HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " +
-                           token_ + "\r\n";
+  const std::string head =
+      "POST /api/v1/framed HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " + token_ + "\r\n";
   for (const std::string& framing :
        {std::string("Transfer-Encoding: gzip\r\nContent-Length: 4\r\n\r\nabcd"),
         std::string("Content-Length: 4\r\nTransfer-Encoding: gzip\r\n\r\nabcd"),
@@ -577,8 +577,8 @@ TEST_F(Gateway, FramingIsExactlyWhatTheDocsSay) {
     EXPECT_NE(answer.find("\"decision\":\"hold\""), std::string::npos) << answer;
   }
   // Plain chunked still works.
-  const std::string answer =
-      SendRaw(head + "Transfer-Encoding: chunked\r\nConnection: close\r\n\r\n4\r\nabcd\r\n0\r\n\r\n");
+  const std::string answer = SendRaw(
+      head + "Transfer-Encoding: chunked\r\nConnection: close\r\n\r\n4\r\nabcd\r\n0\r\n\r\n");
   EXPECT_TRUE(answer.starts_with("HTTP/1.1 200")) << answer;
   EXPECT_EQ(upstream_->CountPath("/api/v1/framed"), 1u);
 }
@@ -587,8 +587,9 @@ TEST_F(Gateway, FramingIsExactlyWhatTheDocsSay) {
 // ASCII); in a header or the body they are read with replacement, decided,
 // and never crash the gateway.
 TEST_F(Gateway, BytesThatAreNotUtf8AreRefusedOrReadWithReplacement) {
-  std::string answer = SendRaw("GET /api/v1/caf\xe9 HTTP/1.1\r\nHost: x\r\nConnection: close\r\nAuthorization: Bearer " +
-                               token_ + "\r\n\r\n");
+  std::string answer = SendRaw(
+      "GET /api/v1/caf\xe9 HTTP/1.1\r\nHost: x\r\nConnection: close\r\nAuthorization: Bearer " +
+      token_ + "\r\n\r\n");
   EXPECT_TRUE(answer.starts_with("HTTP/1.1 400")) << answer;
   EXPECT_NE(answer.find("not ASCII"), std::string::npos) << answer;
   Reply held = Send("POST", "/api/graphql", {{"Content-Type", "application/json"}},

@@ -8,8 +8,8 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
+#include "base/process.h"
 #include "hook/install.h"
-#include "hook/internal/process.h"
 
 namespace dualkey::hook {
 namespace {
@@ -37,10 +37,10 @@ class TempHome : public ::testing::Test {
   }
   void TearDown() override { fs::remove_all(home_); }
 
-  internal::ProcessResult Run(const std::string& args, const std::string& stdin_text = "") {
-    return internal::RunShell("HOME=" + Quote(home_.string()) +
-                                  " XDG_CONFIG_HOME= " + std::string(DUALKEY_BINARY) + " " + args,
-                              stdin_text, (home_ / "app").string(), 20000);
+  base::ProcessResult Run(const std::string& args, const std::string& stdin_text = "") {
+    return base::RunShell("HOME=" + Quote(home_.string()) +
+                              " XDG_CONFIG_HOME= " + std::string(DUALKEY_BINARY) + " " + args,
+                          stdin_text, (home_ / "app").string(), 20000);
   }
   std::string Read(const fs::path& path) {
     std::ifstream in(path);
@@ -59,9 +59,8 @@ class TempHome : public ::testing::Test {
     return count;
   }
   std::string Install(const std::string& agent, const std::string& extra = "") {
-    internal::ProcessResult run =
-        Run("install " + agent + " --binary " + std::string(DUALKEY_BINARY) +
-            " --agent-version none " + extra);
+    base::ProcessResult run = Run("install " + agent + " --binary " + std::string(DUALKEY_BINARY) +
+                                  " --agent-version none " + extra);
     EXPECT_EQ(run.exit_code, 0) << run.err;
     return run.out;
   }
@@ -79,11 +78,11 @@ TEST_F(TempHome, HookClaudeBinaryAllowsAndAsks) {
                 {"tool_input", {{"command", command}}}}
         .dump();
   };
-  internal::ProcessResult allow = Run("hook claude", input("ls -la"));
+  base::ProcessResult allow = Run("hook claude", input("ls -la"));
   EXPECT_EQ(allow.exit_code, 0);
   EXPECT_EQ(allow.out, "");
   EXPECT_EQ(allow.err, "");
-  internal::ProcessResult ask = Run("hook claude", input("rm -rf ~"));
+  base::ProcessResult ask = Run("hook claude", input("rm -rf ~"));
   EXPECT_EQ(ask.exit_code, 0);
   EXPECT_EQ(ask.out,
             "{\"hookSpecificOutput\":{\"hookEventName\":\"PreToolUse\","
@@ -93,17 +92,17 @@ TEST_F(TempHome, HookClaudeBinaryAllowsAndAsks) {
 }
 
 TEST_F(TempHome, HookBinaryBlocksMalformedAndUnknownAgent) {
-  internal::ProcessResult bad = Run("hook codex", "{\"tool_name\":");
+  base::ProcessResult bad = Run("hook codex", "{\"tool_name\":");
   EXPECT_EQ(bad.exit_code, 2);
   EXPECT_EQ(bad.out, "");
   EXPECT_EQ(bad.err,
             "dualkey could not check this tool call (the hook input is not valid JSON), so it is "
             "blocked. Do not try to reach the same result another way (another command, tool, "
             "script or path); tell the user what you wanted to do and why.\n");
-  internal::ProcessResult empty = Run("hook gemini", "");
+  base::ProcessResult empty = Run("hook gemini", "");
   EXPECT_EQ(empty.exit_code, 2);
   EXPECT_NE(empty.err.find("the hook input is empty"), std::string::npos);
-  internal::ProcessResult unknown = Run("hook vim", "{}");
+  base::ProcessResult unknown = Run("hook vim", "{}");
   EXPECT_EQ(unknown.exit_code, 2);
   EXPECT_EQ(unknown.err,
             "dualkey: unknown agent 'vim' (claude, cursor, codex or gemini); the tool call is "
@@ -111,7 +110,7 @@ TEST_F(TempHome, HookBinaryBlocksMalformedAndUnknownAgent) {
 }
 
 TEST_F(TempHome, HookBinaryRefusesOversizedInput) {
-  internal::ProcessResult big = Run("hook cursor", std::string(kMaxInputBytes + 10, ' '));
+  base::ProcessResult big = Run("hook cursor", std::string(kMaxInputBytes + 10, ' '));
   EXPECT_EQ(big.exit_code, 2);
   EXPECT_EQ(json::parse(big.out)["permission"], "deny");
   EXPECT_NE(big.err.find("larger than 1 MiB"), std::string::npos);
@@ -158,7 +157,7 @@ TEST_F(TempHome, InstallClaudeKeepsSettingsIsIdempotentAndUninstalls) {
 }
 
 TEST_F(TempHome, InstallClaudeSetsOnFailureOnNewVersions) {
-  internal::ProcessResult run =
+  base::ProcessResult run =
       Run("install claude --binary /opt/dualkey/bin/dualkey "
           "--agent-version '2.1.300 (Claude Code)'");
   ASSERT_EQ(run.exit_code, 0) << run.err;
@@ -211,7 +210,7 @@ TEST_F(TempHome, InstallCodexAndGeminiProjectScope) {
 TEST_F(TempHome, InstallRefusesMalformedConfigAndDryRunWritesNothing) {
   const fs::path settings = home_ / ".claude/settings.json";
   Write(settings, "{\"model\": ");
-  internal::ProcessResult bad = Run("install claude --agent-version none");
+  base::ProcessResult bad = Run("install claude --agent-version none");
   EXPECT_EQ(bad.exit_code, 2);
   EXPECT_NE(bad.err.find("is not valid JSON"), std::string::npos);
   EXPECT_EQ(Read(settings), "{\"model\": ");
@@ -223,12 +222,12 @@ TEST_F(TempHome, InstallRefusesMalformedConfigAndDryRunWritesNothing) {
 }
 
 TEST_F(TempHome, DoctorReportsProtectionThroughTheInstalledCommand) {
-  internal::ProcessResult none = Run("doctor --json");
+  base::ProcessResult none = Run("doctor --json");
   EXPECT_EQ(none.exit_code, 1);
   EXPECT_EQ(json::parse(none.out)["installed"], 0);
 
   for (const char* agent : {"claude", "cursor", "codex", "gemini"}) Install(agent);
-  internal::ProcessResult run = Run("doctor --json");
+  base::ProcessResult run = Run("doctor --json");
   json report = json::parse(run.out);
   // Single-user mode: the hooks protect, the install does not (doctor says
   // so and exits 1), and these hooks run a binary inside a build tree.
@@ -306,7 +305,7 @@ TEST_F(TempHome, DoctorCatchesABrokenHookCommand) {
   Write(home_ / ".claude/settings.json",
         "{\"hooks\":{\"PreToolUse\":[{\"matcher\":\"Bash\",\"hooks\":[{\"type\":\"command\","
         "\"command\":\"/nonexistent/dualkey hook claude\"}]}]}}");
-  internal::ProcessResult run = Run("doctor");
+  base::ProcessResult run = Run("doctor");
   EXPECT_EQ(run.exit_code, 1);
   EXPECT_NE(run.out.find("failed-open (exit 127)"), std::string::npos) << run.out;
   EXPECT_NE(run.out.find("NOT PROTECTED"), std::string::npos);

@@ -1,12 +1,13 @@
 // The MCP proxy's gate on bytes: invalid UTF-8 from either side never
 // crashes it, never reaches the server from the client, and a tool list it
 // cannot read makes every tool count as destructive until it can.
+#include "proxy/mcp/internal/gate.h"
+
 #include <gtest/gtest.h>
 
 #include "base/json_text.h"
-#include "mcp/internal/proxy_gate.h"
 
-namespace dualkey::mcp::internal {
+namespace dualkey::mcpproxy::internal {
 namespace {
 
 using nlohmann::json;
@@ -127,4 +128,4 @@ TEST(McpGate, ParseErrorsAreAlwaysPrintable) {
 }
 
 }  // namespace
-}  // namespace dualkey::mcp::internal
+}  // namespace dualkey::mcpproxy::internal

@@ -24,7 +24,7 @@
 #include <vector>
 
 #include "approval/approval.h"
-#include "daemon/client.h"
+#include "client/client.h"
 #include "daemon/daemon.h"
 
 extern char** environ;
@@ -37,7 +37,7 @@ namespace fs = std::filesystem;
 inline std::optional<nlohmann::json> DaemonCall(const std::string& socket,
                                                 const nlohmann::json& request, int timeout_ms,
                                                 std::string* error) {
-  Result<nlohmann::json> reply = daemon::CallAt(socket, request, timeout_ms);
+  Result<nlohmann::json> reply = client::CallAt(socket, request, timeout_ms);
   if (!reply.ok()) {
     *error = reply.status().ToString();
     return std::nullopt;

@@ -8,7 +8,7 @@
 
 #include "harness.h"
 #include "proxy/pg/internal/own_query.h"
-#include "proxy/pg/internal/statement.h"
+#include "sql/shape.h"
 
 namespace dualkey::pgtest {
 namespace {
@@ -431,9 +431,9 @@ TEST_F(PgFacts, PreparedStatementsAreCheckedAtEachExecution) {
 
 // --- the pieces, without a server -------------------------------------------
 
-using dualkey::pgproxy::AnalyseStatements;
 using dualkey::pgproxy::OwnQuery;
-using dualkey::pgproxy::StatementShape;
+using dualkey::sql::AnalyseStatements;
+using dualkey::sql::StatementShape;
 
 TEST(PgFactsPieces, DropStatementsSayWhatAndHow) {
   auto one = [](const std::string& sql) {

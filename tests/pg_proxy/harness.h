@@ -28,7 +28,7 @@
 
 #include "../approval/pg_harness.h"
 #include "approval/approval.h"
-#include "daemon/client.h"
+#include "client/client.h"
 #include "daemon/daemon.h"
 #include "proxy/pg/internal/wire.h"
 #include "proxy/pg/pg_proxy.h"
@@ -40,7 +40,7 @@ namespace dualkey::pgtest {
                                                                  const nlohmann::json& request,
                                                                  int timeout_ms,
                                                                  std::string* error) {
-  dualkey::Result<nlohmann::json> reply = dualkey::daemon::CallAt(socket, request, timeout_ms);
+  dualkey::Result<nlohmann::json> reply = dualkey::client::CallAt(socket, request, timeout_ms);
   if (!reply.ok()) {
     *error = reply.status().ToString();
     return std::nullopt;

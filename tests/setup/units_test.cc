@@ -12,7 +12,7 @@
 #include <fstream>
 #include <regex>
 
-#include "hook/internal/process.h"
+#include "base/process.h"
 
 namespace dualkey::setup::internal {
 namespace {
@@ -39,7 +39,7 @@ TEST(Units, EveryPlaceholderIsFilled) {
 }
 
 TEST(Units, SystemdAnalyzeVerifiesThemWithoutAWarning) {
-  if (hook::internal::RunProcess({"systemd-analyze", "--version"}, "", "", 10000).exit_code != 0)
+  if (base::RunProcess({"systemd-analyze", "--version"}, "", "", 10000).exit_code != 0)
     GTEST_SKIP() << "systemd-analyze is not installed";
   const fs::path dir =
       fs::path(DUALKEY_BINARY).parent_path() / ("units-test-" + std::to_string(getpid()));
@@ -54,7 +54,7 @@ TEST(Units, SystemdAnalyzeVerifiesThemWithoutAWarning) {
     std::ofstream(dir / unit.name) << unit.text;
     argv.push_back((dir / unit.name).string());
   }
-  hook::internal::ProcessResult run = hook::internal::RunProcess(argv, "", "", 60000);
+  base::ProcessResult run = base::RunProcess(argv, "", "", 60000);
   fs::remove_all(dir);
   EXPECT_EQ(run.exit_code, 0) << run.out << run.err;
   // Lines about the unit files themselves; systemd may also complain about

@@ -3,7 +3,7 @@
 #include <gtest/gtest.h>
 
 #include "packs_a_testing.h"
-#include "shell/internal/path_names.h"
+#include "shell/internal/paths.h"
 
 namespace dualkey::shell {
 namespace {

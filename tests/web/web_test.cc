@@ -29,7 +29,7 @@
 #include <vector>
 
 #include "approval/approval.h"
-#include "daemon/client.h"
+#include "client/client.h"
 
 namespace {
 
@@ -163,7 +163,7 @@ class Page : public ::testing::Test {
       _exit(127);
     }
     for (int i = 0; i < 250; ++i) {
-      if (dualkey::daemon::CallAt(socket_, json{{"op", "status"}}, 200).ok()) return;
+      if (dualkey::client::CallAt(socket_, json{{"op", "status"}}, 200).ok()) return;
       std::this_thread::sleep_for(std::chrono::milliseconds(20));
     }
     FAIL() << "the daemon did not start";
@@ -310,7 +310,8 @@ class Breaker : public Page {
 TEST_F(Breaker, AFrozenAgentShowsLiveAndIsResetWithAPasskey) {
   if (!BrowserReady()) GTEST_SKIP() << NodeTools::Get().error();
   ASSERT_FALSE(AddApprover("alice", "").empty());
-  EXPECT_GE(RunBrowser("breaker", EnrolLink("alice"), "", state_ / "none"), 5);  // every check of the scenario ran
+  EXPECT_GE(RunBrowser("breaker", EnrolLink("alice"), "", state_ / "none"),
+            5);  // every check of the scenario ran
 }
 
 // A webhook receiver on a loopback port: records each POST; requests to

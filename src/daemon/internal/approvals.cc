@@ -3,7 +3,7 @@
 #include <unistd.h>
 
 #include "daemon/internal/core.h"
-#include "daemon/protocol.h"
+#include "daemon/internal/protocol.h"
 
 namespace dualkey::daemon::internal {
 namespace {

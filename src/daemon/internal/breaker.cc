@@ -4,7 +4,7 @@
 #include <set>
 
 #include "base/json_text.h"
-#include "daemon/protocol.h"
+#include "daemon/internal/protocol.h"
 
 namespace dualkey::daemon::internal {
 

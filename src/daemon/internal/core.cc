@@ -9,8 +9,8 @@
 #include <iostream>
 
 #include "base/json_text.h"
-#include "daemon/internal/line_io.h"
-#include "daemon/protocol.h"
+#include "base/line_io.h"
+#include "daemon/internal/protocol.h"
 #include "policy/policy.h"
 
 namespace dualkey::daemon::internal {
@@ -113,7 +113,7 @@ void Core::Unsubscribe(int fd) {
 
 void Core::Broadcast(const std::string& line) {
   std::lock_guard lock(watch_mutex_);
-  for (int fd : watchers_) WriteAll(fd, line, MSG_DONTWAIT);
+  for (int fd : watchers_) base::WriteAll(fd, line, MSG_DONTWAIT);
 }
 
 void Dispatcher::Add(std::string_view op, Handler handler, bool decides) {

@@ -3,8 +3,9 @@
 #include <cstdlib>
 
 #include "base/json_text.h"
-#include "daemon/reporter.h"
+#include "client/reporter.h"
 #include "daemon/internal/hold_details.h"
+#include "daemon/internal/protocol.h"
 #include "guard/guard.h"
 
 namespace dualkey::daemon::internal {
@@ -310,8 +311,8 @@ Result<CheckReply> DecisionPath::Check(const Peer& peer, const CheckRequest& req
   pending.approvals_needed = verdict.decision == Decision::kHold2 ? 2 : 1;
   pending.created_ms = Core::NowMs();
   pending.expires_ms = pending.created_ms + core_.options().approval_ttl_seconds * 1000LL;
-  pending.details = HoldDetails(request, verdict, c.commands,
-                                peer.known ? static_cast<long long>(peer.uid) : -1);
+  pending.details =
+      HoldDetails(request, verdict, c.commands, peer.known ? static_cast<long long>(peer.uid) : -1);
   approval::Request stored;
   if (!core_.store().Hold(pending, &stored, &error))
     return Held(peer, fields, "the approval store failed: " + error);

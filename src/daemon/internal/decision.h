@@ -13,7 +13,7 @@
 
 #include "daemon/internal/breaker.h"
 #include "daemon/internal/core.h"
-#include "daemon/protocol.h"
+#include "daemon/internal/protocol.h"
 #include "policy/policy.h"
 #include "shell/shell.h"
 #include "vault/vault.h"
@@ -35,7 +35,7 @@ class DecisionPath {
   struct Classified {
     Verdict verdict;
     std::vector<shell::ExecutedCommand> commands;  // what would run, for a hold's details
-    std::string agent;  // "unknown" when none was given
+    std::string agent;                             // "unknown" when none was given
     // approval::ActionHash of the action as this agent's.
     std::string Hash(const ActionRef& action) const;
   };

@@ -14,7 +14,7 @@
 // drill_sign signs a certificate of an open session: the daemon adds its own
 // time and the audit key's public key and signs, with the audit key, the
 // text "dualkey-drill-certificate-v1\n" followed by the canonical JSON of
-// {"certificate", "public_key", "signed_ms"} (drill::CertificateMessage).
+// {"certificate", "public_key", "signed_ms"} (client::CertificateMessage).
 #pragma once
 
 #include "daemon/internal/core.h"

@@ -12,7 +12,7 @@
 #include <vector>
 
 #include "core/action.h"
-#include "daemon/protocol.h"
+#include "daemon/internal/protocol.h"
 #include "shell/shell.h"
 
 namespace dualkey::daemon::internal {

@@ -9,7 +9,7 @@
 
 #include "approval/approval.h"
 #include "daemon/internal/core.h"
-#include "daemon/protocol.h"
+#include "daemon/internal/protocol.h"
 #include "webauthn/webauthn.h"
 
 namespace dualkey::daemon::internal {
@@ -30,7 +30,6 @@ std::string ApprovalBinding(const approval::Request& request);
 
 // passkey_challenge, passkey_enrol_begin, passkey_enrol_options,
 // passkey_enrol_finish, passkey_list, passkey_remove.
-void AddPasskeyOps(Dispatcher& dispatcher, Core& core,
-                   approval::LockoutPolicy policy = {});
+void AddPasskeyOps(Dispatcher& dispatcher, Core& core, approval::LockoutPolicy policy = {});
 
 }  // namespace dualkey::daemon::internal

@@ -8,7 +8,7 @@
 #include "base/json_text.h"
 #include "base/redact.h"
 #include "daemon/internal/core.h"
-#include "daemon/protocol.h"
+#include "daemon/internal/protocol.h"
 
 namespace dualkey::daemon::internal {
 

@@ -11,9 +11,9 @@
 #include <cstring>
 #include <thread>
 
-#include "daemon/client.h"
-#include "daemon/internal/line_io.h"
-#include "daemon/protocol.h"
+#include "base/line_io.h"
+#include "client/client.h"
+#include "daemon/internal/protocol.h"
 
 namespace dualkey::daemon::internal {
 namespace {
@@ -27,7 +27,7 @@ void ServeConnection(Core* core, const Dispatcher* dispatcher, const std::atomic
   if (Result<PeerCredentials> cred = PeerOf(fd); cred.ok())
     peer = core->UnixPeer(cred->pid, cred->uid, cred->gid);
   std::string buffer, line;
-  while (!*stop && ReadLine(fd, &buffer, &line, 1000 * 60 * 60, stop)) {
+  while (!*stop && base::ReadLine(fd, &buffer, &line, 1000 * 60 * 60, stop)) {
     Result<json> request = DecodeLine(line);
     if (!request.ok()) {
       // Not JSON, or not UTF-8: refused, never decided.
@@ -37,12 +37,12 @@ void ServeConnection(Core* core, const Dispatcher* dispatcher, const std::atomic
           "the request is not a JSON object in UTF-8 (" + request.status().message() +
           "); send text that is not UTF-8 as FIELD_b64"));
       reply["decision"] = "hold";
-      if (!WriteAll(fd, EncodeLine(reply))) break;
+      if (!base::WriteAll(fd, EncodeLine(reply))) break;
       continue;
     }
     if (request->value("op", "") == kOpWatch) {
       core->Subscribe(fd);
-      WriteAll(fd, EncodeLine(json{{"ok", true}, {"watching", true}}));
+      base::WriteAll(fd, EncodeLine(json{{"ok", true}, {"watching", true}}));
       // Hold the connection until the client leaves or we stop.
       char byte;
       while (!*stop) {
@@ -53,7 +53,7 @@ void ServeConnection(Core* core, const Dispatcher* dispatcher, const std::atomic
       core->Unsubscribe(fd);
       break;
     }
-    if (!WriteAll(fd, EncodeLine(dispatcher->Handle(peer, *request)))) break;
+    if (!base::WriteAll(fd, EncodeLine(dispatcher->Handle(peer, *request)))) break;
   }
   close(fd);
   --*active;

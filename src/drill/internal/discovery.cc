@@ -9,10 +9,10 @@
 #include <sstream>
 
 #include "base/json_text.h"
-#include "daemon/client.h"
+#include "client/client.h"
 #include "hook/install.h"
-#include "setup/internal/system.h"
 #include "setup/setup.h"
+#include "setup/system.h"
 #include "token/token.h"
 
 #ifndef DUALKEY_VERSION
@@ -282,14 +282,14 @@ void DiscoverServices(Discovery* d) {
       service.configured_by = env_file;
       std::map<std::string, std::string> env = ReadEnvFile(env_file);
       service.upstream = env["DUALKEY_PG_UPSTREAM"];
-      service.listen = env.contains("DUALKEY_PG_LISTEN") ? env["DUALKEY_PG_LISTEN"] : "127.0.0.1:6432";
+      service.listen =
+          env.contains("DUALKEY_PG_LISTEN") ? env["DUALKEY_PG_LISTEN"] : "127.0.0.1:6432";
       service.state_dir = layout.state_dir;
       d->services.push_back(std::move(service));
     }
   }
-  const std::string gateway_config = layout.protected_install
-                                         ? layout.config_dir + "/gateway.toml"
-                                         : layout.state_dir + "/gateway.toml";
+  const std::string gateway_config = layout.protected_install ? layout.config_dir + "/gateway.toml"
+                                                              : layout.state_dir + "/gateway.toml";
   if (Exists(gateway_config) && !running("gateway")) {
     ServiceInfo service;
     service.kind = "gateway";
@@ -332,12 +332,12 @@ void DiscoverPolicy(const DiscoverOptions& options, Discovery* d) {
 }
 
 void DiscoverDaemon(Discovery* d) {
-  daemon::ClientOptions options;
+  client::ClientOptions options;
   options.timeout_ms = 3000;
-  daemon::Client client = daemon::Client::ForThisProcess(options);
+  client::Client client = client::Client::ForThisProcess(options);
   DaemonInfo& info = d->daemon;
   info.socket = client.socket_path();
-  Result<daemon::StatusReply> status = client.DaemonStatus();
+  Result<client::StatusReply> status = client.DaemonStatus();
   if (!status.ok()) {
     info.error = status.status().message();
     return;
@@ -346,8 +346,10 @@ void DiscoverDaemon(Discovery* d) {
   info.pid = status->pid;
   info.uid = static_cast<uid_t>(status->uid);
   info.protected_install = status->protected_install;
-  if (std::optional<Identity> who = IdentityOfUid(info.uid)) info.user = who->name;
-  else info.user = std::to_string(info.uid);
+  if (std::optional<Identity> who = IdentityOfUid(info.uid))
+    info.user = who->name;
+  else
+    info.user = std::to_string(info.uid);
   info.operator_is_admin = geteuid() == 0 || geteuid() == info.uid;
 }
 
@@ -361,13 +363,12 @@ json DoctorAsSubject(const DiscoverOptions& options, std::string* error) {
   std::string output;
   int status = 0;
   if (geteuid() != options.subject.uid) {
-    std::optional<setup::internal::Account> account =
-        setup::internal::LookupUser(options.subject.name);
+    std::optional<setup::sys::Account> account = setup::sys::LookupUser(options.subject.name);
     if (!account) {
       *error = "no account " + options.subject.name;
       return json::object();
     }
-    status = setup::internal::RunAs(
+    status = setup::sys::RunAs(
         *account,
         [&](std::string* out) {
           std::ostringstream text;
@@ -452,9 +453,8 @@ Discovery Discover(const DiscoverOptions& options) {
       }
     }
   }
-  json doctor_agents = doctor.contains("agents") && doctor["agents"].is_array()
-                           ? doctor["agents"]
-                           : json::array();
+  json doctor_agents =
+      doctor.contains("agents") && doctor["agents"].is_array() ? doctor["agents"] : json::array();
   if (!options.boundary || doctor_agents.empty()) {
     // Without doctor (or when it could not run): the same reader, here.
     hook::DoctorRequest request;
@@ -499,7 +499,8 @@ json ToJson(const Discovery& d) {
   json agents = json::array();
   for (const AgentInfo& a : d.agents) {
     if (!a.present && a.hooks.empty() && a.config_errors.empty()) continue;
-    json entry{{"agent", hook::ToString(a.agent)}, {"present", a.present}, {"evidence", a.evidence}};
+    json entry{
+        {"agent", hook::ToString(a.agent)}, {"present", a.present}, {"evidence", a.evidence}};
     json hooks = json::array();
     for (const HookTarget& h : a.hooks) {
       json configs = json::array();

@@ -1,7 +1,7 @@
 // What the drill attacks, found the way the pieces themselves find it:
 // the agents' hooks from each agent's own config (hook::CheckHooks, as
 // `doctor` reads them), the wrapped MCP servers from the clients' configs
-// (hook::ListMcpServers), the daemon through daemon::Client, the proxies and
+// (hook::ListMcpServers), the daemon through client::Client, the proxies and
 // gateways from their running processes and the protected install's
 // configuration, the policy layers through policy::Load, and what the
 // user's own account can reach through `doctor`'s checks run as that user.
@@ -40,8 +40,8 @@ struct HookTarget {
 
 struct AgentInfo {
   hook::Agent agent = hook::Agent::kClaude;
-  bool present = false;   // installed for this user (its config directory or program)
-  std::string evidence;   // what says so
+  bool present = false;  // installed for this user (its config directory or program)
+  std::string evidence;  // what says so
   std::vector<HookTarget> hooks;
   std::vector<std::string> config_errors;  // configs that cannot be read, with why
   bool only_user_editable = false;         // every config holding its hook is the user's

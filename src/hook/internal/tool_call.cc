@@ -5,7 +5,7 @@
 #include <nlohmann/json.hpp>
 
 #include "base/json_text.h"
-#include "shell/internal/paths.h"
+#include "paths/paths.h"
 
 namespace dualkey::hook::internal {
 namespace {
@@ -260,7 +260,7 @@ bool ParseGemini(const json& root, const Environment& env, Builder& b) {
     for (const char* key : {"dir_path", "directory"}) {
       const std::string* dir = StringField(input, key);
       if (dir == nullptr || dir->empty()) continue;
-      cwd = (*dir)[0] == '/' ? shell::NormalizePath(*dir) : shell::NormalizePath(cwd + "/" + *dir);
+      cwd = (*dir)[0] == '/' ? paths::NormalizePath(*dir) : paths::NormalizePath(cwd + "/" + *dir);
       break;
     }
     b.AddShell(*command, cwd);

@@ -144,14 +144,14 @@ bool Session::ForwardsNow(std::string_view raw,
 bool Session::ReportLocal(std::string_view sql, const Verdict& verdict, Decision decision,
                           bool forwarded, std::int64_t added_us, const std::string& reason) {
   if (!shared_.reporter) return true;
-  daemon::ReportedDecision d;
+  client::ReportedDecision d;
   d.action = ActionOf(sql);
   d.decision = decision;
-  d.op_class = daemon::DecidingClass(verdict);
+  d.op_class = client::DecidingClass(verdict);
   d.reason = reason;
   d.forwarded = forwarded;
   d.added_us = added_us;
-  const bool destructive = forwarded && daemon::AnyDestructive(verdict);
+  const bool destructive = forwarded && client::AnyDestructive(verdict);
   return shared_.reporter->Report(std::move(d), destructive) || !destructive;
 }
 
@@ -184,8 +184,8 @@ std::string Session::WithPrepared(std::string_view sql) const {
 
 // --- deciding ------------------------------------------------------------
 // (Built outside the coroutines: GCC 12 miscompiles braced lists in them.)
-daemon::ActionRef Session::ActionOf(std::string_view sql) const {
-  daemon::ActionRef action;
+client::ActionRef Session::ActionOf(std::string_view sql) const {
+  client::ActionRef action;
   action.channel = Channel::kSql;
   action.input = std::string(sql);
   action.cwd = cwd_;
@@ -193,10 +193,10 @@ daemon::ActionRef Session::ActionOf(std::string_view sql) const {
   return action;
 }
 
-daemon::CheckRequest Session::CheckRequest(std::string_view sql, const std::string& detail) const {
+client::CheckRequest Session::CheckRequest(std::string_view sql, const std::string& detail) const {
   // defer_consume: an approved statement's approval is used up only after
   // the snapshot of what it destroys is saved (ConsumeRequest).
-  daemon::CheckRequest request;
+  client::CheckRequest request;
   request.action = ActionOf(sql);
   request.defer_consume = true;
   if (!detail.empty()) {
@@ -206,16 +206,16 @@ daemon::CheckRequest Session::CheckRequest(std::string_view sql, const std::stri
   return request;
 }
 
-daemon::ConsumeRequest Session::ConsumeRequest(std::string_view sql,
+client::ConsumeRequest Session::ConsumeRequest(std::string_view sql,
                                                const std::string& snapshot_id) const {
-  daemon::ConsumeRequest request;
+  client::ConsumeRequest request;
   request.action = ActionOf(sql);
   request.snapshot_id = snapshot_id;
   return request;
 }
 
-daemon::CheckRequest Session::AllowedRequest(std::string_view sql, const FactOutcome& facts) const {
-  daemon::CheckRequest request = CheckRequest(sql, "");
+client::CheckRequest Session::AllowedRequest(std::string_view sql, const FactOutcome& facts) const {
+  client::CheckRequest request = CheckRequest(sql, "");
   request.allowed_by.fact = facts.fact;
   request.allowed_by.snapshot_id = facts.snapshot_id;
   request.allowed_by.measured = facts.measured;
@@ -242,7 +242,8 @@ Session::Outcome Session::AllowedHere(std::string_view sql, const Verdict& verdi
       "dualkey held this statement: the policy allows it, but its decision cannot be recorded in "
       "the audit log now (the daemon is unreachable or the audit queue is full)";
   ReportLocal(sql, verdict, Decision::kHold, /*forwarded=*/false, -1, why);
-  return Hold(kHeldCode, why, "Start `dualkey serve` (or wait for it) and send the statement again.");
+  return Hold(kHeldCode, why,
+              "Start `dualkey serve` (or wait for it) and send the statement again.");
 }
 
 Session::Outcome Session::Hold(const char* code, const std::string& message,
@@ -306,7 +307,8 @@ Task<Session::Outcome> Session::Decide(std::string_view raw,
         "in the audit log now (the daemon is unreachable or the audit queue is full); reads "
         "still run";
     ReportLocal(sql, verdict, Decision::kHold, /*forwarded=*/false, -1, why);
-    co_return Hold(kHeldCode, why, "Start `dualkey serve` (or wait for it) and send the statement again.");
+    co_return Hold(kHeldCode, why,
+                   "Start `dualkey serve` (or wait for it) and send the statement again.");
   }
   std::string detail;
   std::vector<StatementShape> shapes;
@@ -353,7 +355,7 @@ Task<Session::Outcome> Session::Decide(std::string_view raw,
       facts = co_await EstablishFacts(sql, verdict);
   }
   if (closed_) co_return Hold(kHeldCode, "dualkey closed the session", "");
-  daemon::CheckRequest request = facts.kind != FactOutcome::Kind::kNone
+  client::CheckRequest request = facts.kind != FactOutcome::Kind::kNone
                                      ? AllowedRequest(sql, facts)
                                      : CheckRequest(sql, over_threshold ? detail : facts.detail);
   const std::string socket = shared_.daemon.socket_path();
@@ -367,7 +369,7 @@ Task<Session::Outcome> Session::Decide(std::string_view raw,
     co_return Hold(kHeldCode, why,
                    "Start `dualkey serve` (socket " + socket + ") and send the statement again.");
   }
-  const daemon::CheckReply& reply = *answer.first;
+  const client::CheckReply& reply = *answer.first;
   LogEvent("decision", std::string(sql), "decision", std::string(ToString(reply.decision)),
            reply.approval_id);
   if (reply.decision == Decision::kAllow) {
@@ -412,7 +414,7 @@ Task<Session::Outcome> Session::Decide(std::string_view raw,
   co_return HeldByDaemon(reply, verdict.reason);
 }
 
-Session::Outcome Session::HeldByDaemon(const daemon::CheckReply& reply,
+Session::Outcome Session::HeldByDaemon(const client::CheckReply& reply,
                                        const std::string& fallback_reason) {
   const std::string reason = reply.reason.empty() ? fallback_reason : reply.reason;
   const std::string& id = reply.approval_id;

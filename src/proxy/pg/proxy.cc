@@ -985,8 +985,8 @@ int Run(const Options& options) {
   }
   shared.admission = std::make_unique<base::Admission>(
       base::Admission::Limits{max_clients, options.max_clients_per_address});
-  shared.reporter = std::make_unique<daemon::DecisionReporter>(
-      shared.daemon, daemon::ReporterOptions{.source = "pg_proxy"});
+  shared.reporter = std::make_unique<client::DecisionReporter>(
+      shared.daemon, client::ReporterOptions{.source = "pg_proxy"});
 
   try {
     if (!options.tls_cert.empty()) {

@@ -23,7 +23,6 @@
 #include "shell/internal/output.h"
 #include "shell/internal/packs/packs.h"
 #include "shell/internal/parser.h"
-#include "shell/internal/path_names.h"
 #include "shell/internal/paths.h"
 #include "shell/shell.h"
 #include "sql/sql.h"

@@ -12,7 +12,6 @@
 #include <filesystem>
 #include <mutex>
 
-#include "shell/internal/path_names.h"
 #include "shell/internal/paths.h"
 
 namespace dualkey::shell {

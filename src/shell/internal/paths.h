@@ -1,47 +1,37 @@
-// Resolves a path argument against the working directory and home, and says
-// what kind of place it is: the root, a home, system or data directories,
-// backups, disposable build output, temp. Pure string work: the file system
-// is never consulted, so classification is deterministic.
+// The shell's view of paths: the paths module (paths/paths.h, names.h) with
+// its names used unqualified in the shell, and a shell word resolved as a path.
 #pragma once
 
-#include <string>
 #include <string_view>
 
+#include "paths/names.h"
+#include "paths/paths.h"
 #include "shell/internal/invocation.h"
 
 namespace dualkey::shell {
 
-enum class PathKind {
-  kRoot,        // "/" or "/*"
-  kHome,        // a home directory itself, or everything in it (~, ~/*, /home/x)
-  kSystem,      // /etc, /usr, /bin, /boot, /lib, /var, /proc ... and their tops
-  kData,        // databases and service data: /var/lib/*, /srv, /data, /mnt, /opt,
-                // *.db, *.sqlite*, data dirs of postgres/mysql/redis/docker
-  kBackup,      // any component naming backups (backup, backups, *.bak dirs,
-                // /var/backups, borg/restic repos)
-  kVcs,         // a .git directory or inside one
-  kDisposable,  // build output and caches: node_modules, dist, build, target,
-                // __pycache__, .pytest_cache, .cache, coverage, ...
-  kTemp,        // /tmp, /var/tmp, $TMPDIR, a known mktemp result
-  kDevice,      // /dev/sd*, /dev/nvme*, /dev/disk/* ... (not /dev/null)
-  kNull,        // /dev/null, /dev/stdout, /dev/stderr
-  kProject,     // an ordinary path inside a project (under home, not the above)
-  kOther,       // anything else with a known location
-  kUnknown,     // the path contains unknowns ($X, $(...)) we cannot resolve
-};
+using paths::BaseName;
+using paths::DirName;
+using paths::GlobBase;
+using paths::IsDatabaseFileName;
+using paths::IsLogFileName;
+using paths::IsProjectContainerName;
+using paths::IsPureWildcard;
+using paths::IsSameOrUnder;
+using paths::IsSensitiveHomeEntry;
+using paths::NormalizePath;
+using paths::PathDepth;
+using paths::PathKind;
+using paths::ResolvedPath;
+using paths::ToString;
 
-struct ResolvedPath {
-  std::string path;  // absolute and normalised ("." and ".." folded) when known
-  PathKind kind = PathKind::kUnknown;
-  bool glob = false;  // the last components hold a glob: reaches many entries
-};
+inline paths::PathWord AsPathWord(const Arg& arg) {
+  return paths::PathWord{arg.text, arg.known, arg.glob, arg.temp};
+}
 
 // `cwd` may be empty (unknown): relative paths are then judged by their names.
-ResolvedPath ResolvePath(const Arg& arg, std::string_view cwd, std::string_view home);
-
-// Folds "." and ".." and duplicate slashes of an absolute path.
-std::string NormalizePath(std::string_view absolute);
-
-std::string_view ToString(PathKind kind);
+inline ResolvedPath ResolvePath(const Arg& arg, std::string_view cwd, std::string_view home) {
+  return paths::ResolvePath(AsPathWord(arg), cwd, home);
+}
 
 }  // namespace dualkey::shell

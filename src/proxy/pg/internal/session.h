@@ -25,9 +25,9 @@
 
 #include "base/admission.h"
 #include "base/json_text.h"
+#include "client/client.h"
+#include "client/reporter.h"
 #include "core/action.h"
-#include "daemon/client.h"
-#include "daemon/reporter.h"
 #include "policy/policy.h"
 #include "proxy/pg/internal/leg.h"
 #include "proxy/pg/internal/own_query.h"
@@ -76,9 +76,9 @@ struct Shared {
   std::atomic<std::uint64_t> next_session{1};
 
   // The daemon, found and checked the one way every client does.
-  const daemon::Client daemon;
+  const client::Client daemon;
   // Every decision made here without asking the daemon goes to its audit log.
-  std::unique_ptr<daemon::DecisionReporter> reporter;
+  std::unique_ptr<client::DecisionReporter> reporter;
 
   // Client connections in all and per address; one that has not logged in
   // yet is "idle" there, and the oldest such makes room at a limit.
@@ -90,7 +90,7 @@ struct Shared {
   explicit Shared(const Options& o)
       : options(o),
         tokens(o.state_dir),
-        daemon(daemon::Client::ForThisProcess(daemon::ClientOptions{o.socket, 5000})) {}
+        daemon(client::Client::ForThisProcess(client::ClientOptions{o.socket, 5000})) {}
 
   void Log(const json& event) {
     std::lock_guard lock(log_mutex);
@@ -197,27 +197,27 @@ class Session : public std::enable_shared_from_this<Session>, public PumpSession
     bool approved = false;  // by a human, once
     bool by_fact = false;   // by a catalog fact or a small snapshot, for this execution only
   };
-  daemon::ActionRef ActionOf(std::string_view sql) const;
-  daemon::CheckRequest CheckRequest(std::string_view sql, const std::string& detail) const;
-  daemon::ConsumeRequest ConsumeRequest(std::string_view sql, const std::string& snapshot_id) const;
-  daemon::CheckRequest AllowedRequest(std::string_view sql, const FactOutcome& facts) const;
+  client::ActionRef ActionOf(std::string_view sql) const;
+  client::CheckRequest CheckRequest(std::string_view sql, const std::string& detail) const;
+  client::ConsumeRequest ConsumeRequest(std::string_view sql, const std::string& snapshot_id) const;
+  client::CheckRequest AllowedRequest(std::string_view sql, const FactOutcome& facts) const;
   // One request to the daemon on the blocking pool: its reply, or why there
   // is none. Not a coroutine (the lambda is built here, not as a temporary
   // inside a co_await, which GCC 12 miscompiles).
-  using DaemonAnswer = std::pair<std::optional<daemon::CheckReply>, std::string>;
-  auto AskDaemon(daemon::CheckRequest request) {
+  using DaemonAnswer = std::pair<std::optional<client::CheckReply>, std::string>;
+  auto AskDaemon(client::CheckRequest request) {
     auto ask = [client = shared_.daemon, request = std::move(request)] {
       return Answer(client.Check(request));
     };
     return OnPool(shared_, std::move(ask));
   }
-  auto ConsumeOnDaemon(daemon::ConsumeRequest request) {
+  auto ConsumeOnDaemon(client::ConsumeRequest request) {
     auto ask = [client = shared_.daemon, request = std::move(request)] {
       return Answer(client.Consume(request));
     };
     return OnPool(shared_, std::move(ask));
   }
-  static DaemonAnswer Answer(const Result<daemon::CheckReply>& reply) {
+  static DaemonAnswer Answer(const Result<client::CheckReply>& reply) {
     if (reply.ok()) return DaemonAnswer(*reply, std::string());
     return DaemonAnswer(std::nullopt, reply.status().message());
   }
@@ -227,9 +227,9 @@ class Session : public std::enable_shared_from_this<Session>, public PumpSession
   // Reports a decision made here (not by the daemon) for the audit log.
   // False when a destructive one cannot be recorded: the caller holds it.
   Outcome AllowedHere(std::string_view sql, const Verdict& verdict);
-  bool ReportLocal(std::string_view sql, const Verdict& verdict, Decision decision,
-                   bool forwarded, std::int64_t added_us, const std::string& reason = "");
-  Outcome HeldByDaemon(const daemon::CheckReply& reply, const std::string& fallback_reason);
+  bool ReportLocal(std::string_view sql, const Verdict& verdict, Decision decision, bool forwarded,
+                   std::int64_t added_us, const std::string& reason = "");
+  Outcome HeldByDaemon(const client::CheckReply& reply, const std::string& fallback_reason);
   bool BlastRadiusOn() const;
   // The verdict of a statement: from the caches (the exact text, or a plain
   // SELECT's shape: "... WHERE aid = 7" and "... aid = 48211" share one), or

@@ -8,7 +8,6 @@
 #include <vector>
 
 #include "shell/internal/packs/packs.h"
-#include "shell/internal/path_names.h"
 #include "shell/internal/paths.h"
 
 namespace dualkey::shell {

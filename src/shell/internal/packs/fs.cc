@@ -16,7 +16,6 @@
 
 #include "shell/internal/git_facts.h"
 #include "shell/internal/packs/packs.h"
-#include "shell/internal/path_names.h"
 #include "shell/internal/paths.h"
 
 namespace dualkey::shell {

@@ -15,7 +15,6 @@
 
 #include "protect/protect.h"
 #include "shell/internal/packs/packs.h"
-#include "shell/internal/path_names.h"
 #include "shell/internal/paths.h"
 
 namespace dualkey::shell {

@@ -1,10 +1,10 @@
-#include "daemon/words.h"
+#include "client/words.h"
 
 #include <cstdio>
 
 #include "base/json_text.h"
 
-namespace dualkey::daemon {
+namespace dualkey::client {
 
 using nlohmann::json;
 
@@ -57,8 +57,10 @@ json HoldWords(const Approval& r, std::int64_t now_ms) {
   const json& d = r.details.is_object() ? r.details : json::object();
   json words = json::object();
   std::string who = "agent " + r.agent;
-  if (!Str(d, "os_user").empty()) who += " as OS user " + Str(d, "os_user");
-  else if (d.contains("uid")) who += " as uid " + std::to_string(d.value("uid", -1LL));
+  if (!Str(d, "os_user").empty())
+    who += " as OS user " + Str(d, "os_user");
+  else if (d.contains("uid"))
+    who += " as uid " + std::to_string(d.value("uid", -1LL));
   words["who"] = who;
   words["where"] = r.cwd.empty() ? "working directory unknown" : "in " + r.cwd;
   std::string approvals = r.approvals_needed >= 2
@@ -71,8 +73,8 @@ json HoldWords(const Approval& r, std::int64_t now_ms) {
       approvals += (i ? ", " : "") + r.approvers[i];
   }
   words["approvals"] = approvals;
-  words["expires"] = r.expires_ms > now_ms ? "expires in " + HumanDuration(r.expires_ms - now_ms)
-                                           : "expired";
+  words["expires"] =
+      r.expires_ms > now_ms ? "expires in " + HumanDuration(r.expires_ms - now_ms) : "expired";
   json actions = json::array();
   if (auto it = d.find("actions"); it != d.end() && it->is_array()) {
     for (const json& a : *it) {
@@ -80,7 +82,8 @@ json HoldWords(const Approval& r, std::int64_t now_ms) {
       std::string targets;
       if (auto t = a.find("targets"); t != a.end() && t->is_array())
         for (const json& target : *t)
-          if (target.is_string()) targets += (targets.empty() ? "" : ", ") + target.get<std::string>();
+          if (target.is_string())
+            targets += (targets.empty() ? "" : ", ") + target.get<std::string>();
       if (!targets.empty()) line += ": " + targets;
       line += " (" + Str(a, "reversibility") + ", " + Str(a, "severity") + " severity)";
       actions.push_back(line);
@@ -89,7 +92,8 @@ json HoldWords(const Approval& r, std::int64_t now_ms) {
   words["actions"] = actions;
   json commands = json::array();
   if (auto it = d.find("commands"); it != d.end() && it->is_array())
-    for (const json& c : *it) commands.push_back(std::string(c.value("depth", 0) * 2, ' ') + Str(c, "text"));
+    for (const json& c : *it)
+      commands.push_back(std::string(c.value("depth", 0) * 2, ' ') + Str(c, "text"));
   words["commands"] = commands;
   std::string blast;
   if (auto it = d.find("blast_radius"); it != d.end() && it->is_object()) {
@@ -101,7 +105,8 @@ json HoldWords(const Approval& r, std::int64_t now_ms) {
               HumanBytes(b.value("bytes", 0LL));
     }
     if (!Str(b, "estimate").empty()) blast += (blast.empty() ? "" : "; ") + Str(b, "estimate");
-    if (auto remote = b.find("remote"); remote != b.end() && remote->is_array() && !remote->empty()) {
+    if (auto remote = b.find("remote");
+        remote != b.end() && remote->is_array() && !remote->empty()) {
       std::string list;
       for (const json& x : *remote)
         if (x.is_string()) list += (list.empty() ? "" : ", ") + x.get<std::string>();
@@ -135,4 +140,4 @@ std::string HoldWordsText(const json& words, const std::string& indent) {
   return out;
 }
 
-}  // namespace dualkey::daemon
+}  // namespace dualkey::client

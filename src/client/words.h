@@ -7,9 +7,9 @@
 #include <nlohmann/json.hpp>
 #include <string>
 
-#include "daemon/protocol.h"
+#include "client/protocol.h"
 
-namespace dualkey::daemon {
+namespace dualkey::client {
 
 // {"who", "where", "approvals", "expires", "blast_radius", "vault",
 //  "actions": ["fs.delete.recursive: /srv/data (irreversible, high severity)", ...],
@@ -25,4 +25,4 @@ std::string HumanDuration(std::int64_t ms);
 // The same words as text lines for a terminal, indented by `indent`.
 std::string HoldWordsText(const nlohmann::json& words, const std::string& indent);
 
-}  // namespace dualkey::daemon
+}  // namespace dualkey::client

@@ -1,12 +1,12 @@
-#include "shell/internal/paths.h"
+#include "paths/paths.h"
 
 #include <array>
 #include <cctype>
 #include <cstddef>
 
-#include "shell/internal/path_names.h"
+#include "paths/names.h"
 
-namespace dualkey::shell {
+namespace dualkey::paths {
 namespace {
 
 using std::string_view;
@@ -576,7 +576,7 @@ std::string NormalizePath(string_view absolute) {
   return out;
 }
 
-ResolvedPath ResolvePath(const Arg& arg, string_view cwd, string_view home) {
+ResolvedPath ResolvePath(const PathWord& arg, string_view cwd, string_view home) {
   ResolvedPath out;
   out.glob = arg.glob;
   const std::string fallback_home = "/home/user";
@@ -693,4 +693,4 @@ string_view ToString(PathKind kind) {
   return "unknown";
 }
 
-}  // namespace dualkey::shell
+}  // namespace dualkey::paths

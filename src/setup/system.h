@@ -13,7 +13,7 @@
 
 #include "base/status.h"
 
-namespace dualkey::setup::internal {
+namespace dualkey::setup::sys {
 
 struct Account {
   std::string name;
@@ -100,4 +100,4 @@ Peer SocketPeer(const std::string& path);
 // PID 1 is systemd (sd_booted: /run/systemd/system exists).
 bool SystemdRunning();
 
-}  // namespace dualkey::setup::internal
+}  // namespace dualkey::setup::sys

@@ -1,11 +1,11 @@
-// Name tests shared by the file system, git and disk packs, on top of
-// ResolvePath (paths.h). Pure string work; case-insensitive where file names
+// Name tests on paths (the shell's file system, git and disk packs, the file
+// channel), on top of ResolvePath (paths.h). Pure string work; case-insensitive where file names
 // are (".DB" and ".db" are both databases).
 #pragma once
 
 #include <string_view>
 
-namespace dualkey::shell {
+namespace dualkey::paths {
 
 // The last component of a path ("/a/b.db" -> "b.db").
 std::string_view BaseName(std::string_view path);
@@ -31,4 +31,4 @@ bool IsSensitiveHomeEntry(std::string_view path, std::string_view home);
 // ~/projects/app is then a whole project.
 bool IsProjectContainerName(std::string_view name);
 
-}  // namespace dualkey::shell
+}  // namespace dualkey::paths

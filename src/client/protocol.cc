@@ -1,4 +1,4 @@
-#include "daemon/protocol.h"
+#include "client/protocol.h"
 
 #include <sodium.h>
 
@@ -6,7 +6,7 @@
 
 #include "base/json_text.h"
 
-namespace dualkey::daemon {
+namespace dualkey::client {
 namespace {
 
 using nlohmann::json;
@@ -884,4 +884,4 @@ Result<json> DecodeLine(std::string_view line) {
   return std::move(*value);
 }
 
-}  // namespace dualkey::daemon
+}  // namespace dualkey::client

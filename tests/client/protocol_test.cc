@@ -1,13 +1,13 @@
 // The daemon's wire protocol: every op's request and reply round-trip, bytes
 // that are not UTF-8 travel exactly, unknown fields are tolerated, and a
 // malformed reply is an error (never a default decision).
-#include "daemon/protocol.h"
+#include "client/protocol.h"
 
 #include <gtest/gtest.h>
 
 #include <string>
 
-namespace dualkey::daemon {
+namespace dualkey::client {
 namespace {
 
 using nlohmann::json;
@@ -257,4 +257,4 @@ TEST(Protocol, LinesThatAreNotJsonOrNotUtf8AreErrorsNotAborts) {
 }
 
 }  // namespace
-}  // namespace dualkey::daemon
+}  // namespace dualkey::client

@@ -16,13 +16,13 @@
 #include <string_view>
 #include <vector>
 
-#include "daemon/client.h"
-#include "daemon/reporter.h"
-#include "mcp/proxy.h"
+#include "client/client.h"
+#include "client/reporter.h"
 #include "guard/guard.h"
 #include "policy/policy.h"
+#include "proxy/mcp/mcp_proxy.h"
 
-namespace dualkey::mcp::internal {
+namespace dualkey::mcpproxy::internal {
 
 // JSON-RPC error codes dualkey answers with.
 inline constexpr int kParseError = -32700;
@@ -134,8 +134,8 @@ class Gate {
 
   std::string learned_server_name_;
   GateConfig config_;
-  std::optional<daemon::Client> daemon_;  // none: no daemon configured
-  std::unique_ptr<daemon::DecisionReporter> reporter_;  // with a daemon
+  std::optional<client::Client> daemon_;                // none: no daemon configured
+  std::unique_ptr<client::DecisionReporter> reporter_;  // with a daemon
   policy::Policy policy_;
   std::mutex mutex_;  // sessions_ and config_.server_name
   std::map<std::string, Session> sessions_;
@@ -146,4 +146,4 @@ class Gate {
 // tools/call pays for its decision, not for reading policy files).
 policy::Policy LoadProxyPolicy(const ProxyOptions& options, GateConfig* config);
 
-}  // namespace dualkey::mcp::internal
+}  // namespace dualkey::mcpproxy::internal

@@ -1,13 +1,12 @@
-#include "mcp/internal/proxy_gate.h"
+#include "proxy/mcp/internal/gate.h"
 
 #include <chrono>
-
 #include <iostream>
 
 #include "base/json_text.h"
 #include "guard/guard.h"
 
-namespace dualkey::mcp::internal {
+namespace dualkey::mcpproxy::internal {
 namespace {
 
 using nlohmann::json;
@@ -116,30 +115,30 @@ json ErrorReply(const json& id, int code, const std::string& message) {
 Gate::Gate(GateConfig config, policy::Policy policy)
     : config_(std::move(config)), policy_(std::move(policy)) {
   // No socket configured means no daemon, except on a protected install,
-  // whose daemon is always asked (daemon::Client finds it).
-  daemon::Client client = daemon::Client::ForThisProcess(
-      daemon::ClientOptions{config_.socket_path, config_.daemon_timeout_ms});
+  // whose daemon is always asked (client::Client finds it).
+  client::Client client = client::Client::ForThisProcess(
+      client::ClientOptions{config_.socket_path, config_.daemon_timeout_ms});
   if (!config_.socket_path.empty() || client.protected_install()) {
     daemon_.emplace(client);
-    reporter_ = std::make_unique<daemon::DecisionReporter>(
-        client, daemon::ReporterOptions{.source = "mcp_proxy"});
+    reporter_ = std::make_unique<client::DecisionReporter>(
+        client, client::ReporterOptions{.source = "mcp_proxy"});
   }
 }
 
 bool Gate::ReportLocal(const guard::Request& ask, const Verdict& verdict, Decision decision,
                        bool forwarded, std::int64_t added_us, const std::string& reason) {
   if (!reporter_) return true;  // no daemon: no log to write to
-  daemon::ReportedDecision d;
+  client::ReportedDecision d;
   d.action.channel = Channel::kMcp;
   d.action.input = ask.input;
   d.action.cwd = ask.cwd;
   d.action.agent = ask.agent;
   d.decision = decision;
-  d.op_class = daemon::DecidingClass(verdict);
+  d.op_class = client::DecidingClass(verdict);
   d.reason = reason;
   d.forwarded = forwarded;
   d.added_us = added_us;
-  const bool destructive = forwarded && daemon::AnyDestructive(verdict);
+  const bool destructive = forwarded && client::AnyDestructive(verdict);
   return reporter_->Report(std::move(d), destructive) || !destructive;
 }
 
@@ -228,8 +227,7 @@ CallDecision Gate::DecideCall(const json& request, const std::string& session) {
   if (verdict.Enforced() == Decision::kAllow) {
     const auto added = std::chrono::duration_cast<std::chrono::microseconds>(
         std::chrono::steady_clock::now() - deciding);
-    if (ReportLocal(guard_request, verdict, Decision::kAllow, /*forwarded=*/true,
-                    added.count())) {
+    if (ReportLocal(guard_request, verdict, Decision::kAllow, /*forwarded=*/true, added.count())) {
       Log("allow " + input);
       decision.forward = true;
       return decision;
@@ -257,13 +255,13 @@ CallDecision Gate::DecideCall(const json& request, const std::string& session) {
                    meta);
     return decision;
   }
-  daemon::CheckRequest ask;
+  client::CheckRequest ask;
   ask.action.channel = Channel::kMcp;
   ask.action.input = input;
   ask.action.cwd = config_.cwd;
   ask.action.agent = agent;
   ask.home = config_.home;
-  Result<daemon::CheckReply> reply = daemon_->Check(ask);
+  Result<client::CheckReply> reply = daemon_->Check(ask);
   if (!reply.ok()) {
     const std::string error = reply.status().message();
     meta["daemon"] = "unreachable: " + error;
@@ -284,8 +282,7 @@ CallDecision Gate::DecideCall(const json& request, const std::string& session) {
   meta["decision"] = ToString(daemon_decision);
   meta["reason"] = reason;
   if (daemon_decision == Decision::kAllow) {
-    Log(std::string(reply->approved ? "allow (approved, once) " : "allow (daemon) ") +
-        input);
+    Log(std::string(reply->approved ? "allow (approved, once) " : "allow (daemon) ") + input);
     decision.forward = true;
     return decision;
   }
@@ -488,4 +485,4 @@ std::string Gate::ReplyText(const ClientMessage& message) {
   return base::JsonDump(message.replies.front());
 }
 
-}  // namespace dualkey::mcp::internal
+}  // namespace dualkey::mcpproxy::internal

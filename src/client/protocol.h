@@ -31,7 +31,7 @@
 #include "base/status.h"
 #include "core/action.h"
 
-namespace dualkey::daemon {
+namespace dualkey::client {
 
 inline constexpr std::string_view kOpCheck = "check";
 inline constexpr std::string_view kOpProbe = "probe";
@@ -391,4 +391,4 @@ Status GetText(const nlohmann::json& j, std::string_view key, std::string* out,
 
 bool ParseDecisionName(std::string_view text, Decision* out);
 
-}  // namespace dualkey::daemon
+}  // namespace dualkey::client

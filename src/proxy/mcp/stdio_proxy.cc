@@ -21,13 +21,13 @@
 #include <utility>
 
 #include "base/json_text.h"
-#include "daemon/daemon.h"
-#include "mcp/internal/proxy_gate.h"
-#include "mcp/proxy.h"
+#include "install/layout.h"
+#include "proxy/mcp/internal/gate.h"
+#include "proxy/mcp/mcp_proxy.h"
 
 extern char** environ;
 
-namespace dualkey::mcp {
+namespace dualkey::mcpproxy {
 namespace {
 
 using internal::ClientMessage;
@@ -378,7 +378,7 @@ policy::Policy LoadProxyPolicy(const ProxyOptions& options, GateConfig* config) 
   config->server_name = options.server_name;
   config->agent = options.agent;
   config->socket_path =
-      options.socket_path.empty() ? daemon::DefaultSocketPath() : options.socket_path;
+      options.socket_path.empty() ? install::DefaultSocketPath() : options.socket_path;
   config->daemon_timeout_ms = options.daemon_timeout_ms;
   config->verbose = options.verbose;
   return policy::Load(policy::DefaultSources(config->cwd, config->home));
@@ -417,4 +417,4 @@ int RunStdioProxy(const ProxyOptions& options) {
   return status;
 }
 
-}  // namespace dualkey::mcp
+}  // namespace dualkey::mcpproxy

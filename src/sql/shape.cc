@@ -1,17 +1,17 @@
-#include "proxy/pg/internal/statement.h"
+#include "sql/shape.h"
 
 #include <cctype>
 #include <span>
 
 #include "sql/internal/lexer.h"
 
-namespace dualkey::pgproxy {
+namespace dualkey::sql {
 namespace {
 
-using sql::internal::IsWord;
-using sql::internal::SourceText;
-using sql::internal::Token;
-using sql::internal::TokenKind;
+using internal::IsWord;
+using internal::SourceText;
+using internal::Token;
+using internal::TokenKind;
 
 bool IsPunct(const Token& t, char c) {
   return t.kind == TokenKind::kPunct && t.text.size() == 1 && t.text[0] == c;
@@ -117,7 +117,7 @@ std::vector<std::string> SetColumns(std::span<const Token> t, std::size_t set_at
       if (depth == 1 && expect_target) {
         // (b, c) = ...: every name up to the closing parenthesis.
         for (++k; k < end && !IsPunct(t[k], ')'); ++k)
-          if (IsName(t[k])) columns.push_back(sql::internal::TokenValue(t[k]));
+          if (IsName(t[k])) columns.push_back(internal::TokenValue(t[k]));
         depth = 0;
         expect_target = false;
       }
@@ -134,7 +134,7 @@ std::vector<std::string> SetColumns(std::span<const Token> t, std::size_t set_at
     }
     if (expect_target) {
       if (!IsName(t[k])) return {};
-      columns.push_back(sql::internal::TokenValue(t[k]));
+      columns.push_back(internal::TokenValue(t[k]));
       expect_target = false;
     }
   }
@@ -266,7 +266,7 @@ void Drop(std::span<const Token> t, StatementShape& s) {
     s.kind = StatementShape::Kind::kDropDatabase;
     if (i < t.size() && IsName(t[i])) {
       // As the server folds it: unquoted names are lower case.
-      std::string name = sql::internal::TokenValue(t[i]);
+      std::string name = internal::TokenValue(t[i]);
       if (t[i].kind == TokenKind::kWord)
         for (char& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
       s.objects.push_back(std::move(name));
@@ -294,8 +294,8 @@ std::vector<StatementShape> AnalyseStatements(std::string_view sql) {
   std::vector<StatementShape> out;
   std::vector<Token> tokens;
   std::string error;
-  if (!sql::internal::Lex(sql, sql::Dialect::kPostgres, &tokens, &error)) return out;
-  for (std::span<const Token> t : sql::internal::SplitStatements(tokens)) {
+  if (!internal::Lex(sql, Dialect::kPostgres, &tokens, &error)) return out;
+  for (std::span<const Token> t : internal::SplitStatements(tokens)) {
     StatementShape s;
     s.text = std::string(SourceText(t));
     for (const Token& token : t)
@@ -341,8 +341,7 @@ std::string DecodedName(std::string_view written) {
   std::string error;
   const std::size_t paren = written.find('(');
   if (paren != std::string_view::npos) written = written.substr(0, paren);
-  if (!sql::internal::Lex(written, sql::Dialect::kPostgres, &tokens, &error) || tokens.empty())
-    return {};
+  if (!internal::Lex(written, Dialect::kPostgres, &tokens, &error) || tokens.empty()) return {};
   std::string out;
   for (std::size_t i = 0; i < tokens.size(); ++i) {
     const Token& t = tokens[i];
@@ -352,7 +351,7 @@ std::string DecodedName(std::string_view written) {
       continue;
     }
     if (!IsName(t) || (i > 0 && t.space_before)) return {};
-    std::string part = sql::internal::TokenValue(t);
+    std::string part = internal::TokenValue(t);
     if (t.kind == TokenKind::kWord)
       for (char& c : part) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
     out += part;
@@ -381,4 +380,4 @@ std::string SqlIdentifier(std::string_view name) {
   return out + "\"";
 }
 
-}  // namespace dualkey::pgproxy
+}  // namespace dualkey::sql

@@ -9,7 +9,7 @@
 #include <string>
 #include <vector>
 
-namespace dualkey::mcp {
+namespace dualkey::mcpproxy {
 
 struct ProxyOptions {
   // stdio: the server's command line (argv[0] looked up on PATH).
@@ -23,7 +23,7 @@ struct ProxyOptions {
   std::string server_name;
   // Who asks, for the daemon's approvals and breaker. Empty: "mcp:<server>".
   std::string agent;
-  std::string socket_path;  // the daemon; empty: daemon::DefaultSocketPath()
+  std::string socket_path;  // the daemon; empty: install::DefaultSocketPath()
   std::string cwd;          // where the client runs; empty: ours
   std::string home;         // empty: $HOME
   std::size_t max_message_bytes = 16u << 20;
@@ -54,4 +54,4 @@ int RunStdioProxy(const ProxyOptions& options);
 // upstream URL is unusable.
 int RunHttpProxy(const ProxyOptions& options);
 
-}  // namespace dualkey::mcp
+}  // namespace dualkey::mcpproxy

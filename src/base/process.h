@@ -5,7 +5,7 @@
 #include <string>
 #include <vector>
 
-namespace dualkey::hook::internal {
+namespace dualkey::base {
 
 struct ProcessResult {
   bool started = false;
@@ -24,4 +24,4 @@ ProcessResult RunProcess(const std::vector<std::string>& argv, const std::string
 ProcessResult RunShell(const std::string& command_line, const std::string& stdin_text,
                        const std::string& cwd, int timeout_ms);
 
-}  // namespace dualkey::hook::internal
+}  // namespace dualkey::base

@@ -1,9 +1,9 @@
-#include "daemon/reporter.h"
+#include "client/reporter.h"
 
 #include <algorithm>
 #include <chrono>
 
-namespace dualkey::daemon {
+namespace dualkey::client {
 namespace {
 
 std::int64_t NowMs() {
@@ -52,9 +52,9 @@ bool DecisionReporter::Report(ReportedDecision decision, bool destructive) {
       gap_.to_ms = decision.time_ms;
       ++gap_.lost;
       if (destructive) ++gap_.lost_destructive;
-      gap_.reason = "the audit queue (" + std::to_string(options_.max_queue) +
-                    " decisions) was full" +
-                    (link_up_ ? std::string() : "; the daemon was unreachable: " + stats_.last_error);
+      gap_.reason =
+          "the audit queue (" + std::to_string(options_.max_queue) + " decisions) was full" +
+          (link_up_ ? std::string() : "; the daemon was unreachable: " + stats_.last_error);
       ++stats_.lost;
     }
     return false;
@@ -110,8 +110,10 @@ bool DecisionReporter::SendBatch() {
     // Lost after the batch was taken stay for the next gap record.
     gap_.lost -= request.gaps[0].lost;
     gap_.lost_destructive -= request.gaps[0].lost_destructive;
-    if (gap_.lost == 0) gap_ = ReportGap{};
-    else gap_.from_ms = request.gaps[0].to_ms;
+    if (gap_.lost == 0)
+      gap_ = ReportGap{};
+    else
+      gap_.from_ms = request.gaps[0].to_ms;
     ++stats_.gaps_sent;
   }
   if (!status.ok()) stats_.last_error = status.message();
@@ -125,9 +127,8 @@ void DecisionReporter::Run() {
   while (true) {
     {
       std::unique_lock lock(mutex_);
-      wake_.wait_for(lock, std::chrono::milliseconds(backoff_ms), [this] {
-        return stop_ || queue_.size() >= options_.max_batch;
-      });
+      wake_.wait_for(lock, std::chrono::milliseconds(backoff_ms),
+                     [this] { return stop_ || queue_.size() >= options_.max_batch; });
       if (stop_ && queue_.empty() && gap_.lost == 0) return;
     }
     bool stopping;
@@ -142,4 +143,4 @@ void DecisionReporter::Run() {
   }
 }
 
-}  // namespace dualkey::daemon
+}  // namespace dualkey::client

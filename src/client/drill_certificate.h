@@ -8,7 +8,7 @@
 
 #include "base/json_text.h"
 
-namespace dualkey::drill {
+namespace dualkey::client {
 
 // A prefix no other signed document of dualkey's starts with: an audit
 // checkpoint's signature can never pass for a certificate's, or the reverse.
@@ -22,4 +22,4 @@ inline std::string CertificateMessage(const nlohmann::json& certificate, std::in
   return std::string(kCertificateDomain) + base::JsonDump(signed_part);
 }
 
-}  // namespace dualkey::drill
+}  // namespace dualkey::client

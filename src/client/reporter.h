@@ -22,10 +22,10 @@
 #include <string>
 #include <thread>
 
-#include "daemon/client.h"
-#include "daemon/protocol.h"
+#include "client/client.h"
+#include "client/protocol.h"
 
-namespace dualkey::daemon {
+namespace dualkey::client {
 
 struct ReporterOptions {
   std::string source;  // "pg_proxy", "gateway", "mcp_proxy"
@@ -87,4 +87,4 @@ class DecisionReporter {
   std::thread thread_;
 };
 
-}  // namespace dualkey::daemon
+}  // namespace dualkey::client

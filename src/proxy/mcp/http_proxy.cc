@@ -30,10 +30,10 @@
 
 #include "base/admission.h"
 #include "base/json_text.h"
-#include "mcp/internal/proxy_gate.h"
-#include "mcp/proxy.h"
+#include "proxy/mcp/internal/gate.h"
+#include "proxy/mcp/mcp_proxy.h"
 
-namespace dualkey::mcp {
+namespace dualkey::mcpproxy {
 namespace {
 
 namespace asio = boost::asio;
@@ -831,4 +831,4 @@ int RunHttpProxy(const ProxyOptions& options) {
   _exit(0);
 }
 
-}  // namespace dualkey::mcp
+}  // namespace dualkey::mcpproxy

@@ -1,4 +1,4 @@
-#include "daemon/internal/line_io.h"
+#include "base/line_io.h"
 
 #include <poll.h>
 #include <sys/socket.h>
@@ -7,9 +7,7 @@
 #include <cerrno>
 #include <chrono>
 
-#include "daemon/protocol.h"
-
-namespace dualkey::daemon::internal {
+namespace dualkey::base {
 
 bool WriteAll(int fd, const std::string& data, int flags) {
   const char* p = data.data();
@@ -25,7 +23,7 @@ bool WriteAll(int fd, const std::string& data, int flags) {
 }
 
 bool ReadLine(int fd, std::string* buffer, std::string* line, int timeout_ms,
-              const std::atomic<bool>* stop) {
+              const std::atomic<bool>* stop, std::size_t max_line_bytes) {
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
   std::size_t scanned = 0;
   while (true) {
@@ -36,7 +34,7 @@ bool ReadLine(int fd, std::string* buffer, std::string* line, int timeout_ms,
       return true;
     }
     scanned = buffer->size();
-    if (buffer->size() > kMaxLineBytes) return false;
+    if (buffer->size() > max_line_bytes) return false;
     while (true) {
       if (stop != nullptr && *stop) return false;
       auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
@@ -56,4 +54,4 @@ bool ReadLine(int fd, std::string* buffer, std::string* line, int timeout_ms,
   }
 }
 
-}  // namespace dualkey::daemon::internal
+}  // namespace dualkey::base

@@ -1,4 +1,4 @@
-#include "daemon/client.h"
+#include "client/client.h"
 
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -10,9 +10,9 @@
 #include <cstring>
 #include <utility>
 
-#include "daemon/internal/line_io.h"
+#include "base/line_io.h"
 
-namespace dualkey::daemon {
+namespace dualkey::client {
 namespace {
 
 using nlohmann::json;
@@ -123,10 +123,10 @@ Result<int> Client::Connect() const {
 }
 
 Result<json> Client::RoundTrip(int fd, const json& request) const {
-  if (!internal::WriteAll(fd, EncodeLine(request)))
+  if (!base::WriteAll(fd, EncodeLine(request)))
     return Status::Unavailable("the dualkey daemon closed the connection (" + socket_path_ + ")");
   std::string buffer, line;
-  if (!internal::ReadLine(fd, &buffer, &line, options_.timeout_ms))
+  if (!base::ReadLine(fd, &buffer, &line, options_.timeout_ms))
     return Status::Unavailable("the dualkey daemon did not answer in time (" + socket_path_ + ")");
   Result<json> reply = DecodeLine(line);
   if (!reply.ok())
@@ -191,8 +191,8 @@ Status Client::Watch(const std::function<void(const json&)>& on_event,
   if (!fd.ok()) return fd.status();
   Fd guard(*fd);
   std::string buffer, line;
-  if (!internal::WriteAll(*fd, EncodeLine(json{{"op", std::string(kOpWatch)}})) ||
-      !internal::ReadLine(*fd, &buffer, &line, options_.timeout_ms))
+  if (!base::WriteAll(*fd, EncodeLine(json{{"op", std::string(kOpWatch)}})) ||
+      !base::ReadLine(*fd, &buffer, &line, options_.timeout_ms))
     return Status::Unavailable("the dualkey daemon did not accept the watch (" + socket_path_ +
                                ")");
   Result<json> accepted = DecodeLine(line);
@@ -200,7 +200,7 @@ Status Client::Watch(const std::function<void(const json&)>& on_event,
   if (Status s = ReplyStatus(*accepted); !s.ok()) return s;
   // Events follow, one per line.
   while (stop == nullptr || !*stop) {
-    if (!internal::ReadLine(*fd, &buffer, &line, 1000 * 60 * 60 * 24, stop)) break;
+    if (!base::ReadLine(*fd, &buffer, &line, 1000 * 60 * 60 * 24, stop)) break;
     Result<json> event = DecodeLine(line);
     if (event.ok()) on_event(*event);
   }
@@ -218,4 +218,4 @@ Verdict Unreachable(Verdict local, const Status& why) {
   return local;
 }
 
-}  // namespace dualkey::daemon
+}  // namespace dualkey::client

@@ -33,11 +33,11 @@
 #include <string>
 
 #include "base/status.h"
+#include "client/protocol.h"
 #include "core/action.h"
-#include "daemon/protocol.h"
 #include "install/layout.h"
 
-namespace dualkey::daemon {
+namespace dualkey::client {
 
 struct ClientOptions {
   // An explicit socket (a --socket flag). Single-user mode only: on a
@@ -117,4 +117,4 @@ Result<PeerCredentials> PeerOf(int fd);
 Result<nlohmann::json> CallAt(const std::string& socket_path, const nlohmann::json& request,
                               int timeout_ms);
 
-}  // namespace dualkey::daemon
+}  // namespace dualkey::client

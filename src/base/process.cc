@@ -1,4 +1,4 @@
-#include "hook/internal/process.h"
+#include "base/process.h"
 
 #include <fcntl.h>
 #include <poll.h>
@@ -9,7 +9,7 @@
 
 #include <cerrno>
 
-namespace dualkey::hook::internal {
+namespace dualkey::base {
 namespace {
 
 constexpr std::size_t kMaxCapture = 1u << 20;
@@ -129,4 +129,4 @@ ProcessResult RunShell(const std::string& command_line, const std::string& stdin
   return RunProcess({"/bin/sh", "-c", command_line}, stdin_text, cwd, timeout_ms);
 }
 
-}  // namespace dualkey::hook::internal
+}  // namespace dualkey::base

@@ -1,4 +1,4 @@
-#include "setup/internal/system.h"
+#include "setup/system.h"
 
 #include <dirent.h>
 #include <fcntl.h>
@@ -19,9 +19,9 @@
 #include <fstream>
 #include <sstream>
 
-#include "hook/internal/process.h"
+#include "base/process.h"
 
-namespace dualkey::setup::internal {
+namespace dualkey::setup::sys {
 namespace {
 
 std::string Errno(const std::string& what) {
@@ -81,7 +81,7 @@ std::string GroupName(gid_t gid) {
 }
 
 Ran RunProgram(const std::vector<std::string>& argv, int timeout_ms) {
-  hook::internal::ProcessResult run = hook::internal::RunProcess(argv, "", "", timeout_ms);
+  base::ProcessResult run = base::RunProcess(argv, "", "", timeout_ms);
   Ran ran;
   ran.started = run.started;
   ran.exit_code = run.exit_code;
@@ -537,4 +537,4 @@ bool SystemdRunning() {
   return lstat("/run/systemd/system", &st) == 0 && S_ISDIR(st.st_mode);
 }
 
-}  // namespace dualkey::setup::internal
+}  // namespace dualkey::setup::sys
