@@ -21,7 +21,7 @@
 #include <thread>
 #include <vector>
 
-#include "daemon/client.h"
+#include "client/client.h"
 #include "daemon/daemon.h"
 
 namespace {
@@ -30,7 +30,7 @@ namespace {
 [[maybe_unused]] std::optional<nlohmann::json> DaemonCall(const std::string& socket,
                                                           const nlohmann::json& request,
                                                           int timeout_ms, std::string* error) {
-  dualkey::Result<nlohmann::json> reply = dualkey::daemon::CallAt(socket, request, timeout_ms);
+  dualkey::Result<nlohmann::json> reply = dualkey::client::CallAt(socket, request, timeout_ms);
   if (!reply.ok()) {
     *error = reply.status().ToString();
     return std::nullopt;
@@ -111,7 +111,7 @@ int main(int argc, char** argv) {
       {"cwd", "/home/dev/app"}, {"home", "/home/dev"}, {"agent", "bench"}};
   const std::string line = request.dump() + "\n";
 
-  // 1. A hook: connect, ask, close (daemon::Call), one agent.
+  // 1. A hook: connect, ask, close (client::Call), one agent.
   std::vector<double> connect_us;
   for (int i = 0; i < requests / 5; ++i) {
     auto start = Clock::now();
