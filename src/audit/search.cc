@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <charconv>
 #include <cstdio>
 #include <cstring>
 #include <ctime>
@@ -130,6 +131,7 @@ class Backwards {
         line->assign(buffer_, newline + 1, static_cast<std::size_t>(end_ - 1 - *start));
         end_ = *start;
         buffer_.resize(newline + 1);
+        chunk_ = 65536;
         return true;
       }
       if (buffer_start_ == 0) {
@@ -139,7 +141,7 @@ class Backwards {
         buffer_.clear();
         return true;
       }
-      const off_t from = std::max<off_t>(0, buffer_start_ - 65536);
+      const off_t from = std::max<off_t>(0, buffer_start_ - static_cast<off_t>(chunk_));
       std::string chunk(static_cast<std::size_t>(buffer_start_ - from), '\0');
       std::size_t done = 0;
       while (done < chunk.size()) {
@@ -155,6 +157,8 @@ class Backwards {
       }
       buffer_.insert(0, chunk);
       buffer_start_ = from;
+      // Within one long line: fewer, larger reads (not quadratic copying).
+      chunk_ = std::min<std::size_t>(chunk_ * 4, 16 << 20);
     }
   }
 
@@ -163,7 +167,23 @@ class Backwards {
   off_t end_;
   off_t buffer_start_;
   std::string buffer_;
+  std::size_t chunk_ = 65536;
 };
+
+// The seq and time of an entry line as Log writes it ({"seq":N,"time_ms":T,
+// ...), read without parsing the rest; false for anything else.
+bool QuickHead(std::string_view line, std::uint64_t* seq, std::int64_t* time_ms) {
+  constexpr std::string_view kSeq = "{\"seq\":", kTime = ",\"time_ms\":";
+  if (!line.starts_with(kSeq)) return false;
+  const char* at = line.data() + kSeq.size();
+  const char* end = line.data() + line.size();
+  auto [after_seq, seq_error] = std::from_chars(at, end, *seq);
+  if (seq_error != std::errc() ||
+      std::string_view(after_seq, end - after_seq).substr(0, kTime.size()) != kTime)
+    return false;
+  auto [after_time, time_error] = std::from_chars(after_seq + kTime.size(), end, *time_ms);
+  return time_error == std::errc() && after_time < end && *after_time == ',';
+}
 
 }  // namespace
 
@@ -330,6 +350,20 @@ std::optional<SearchResult> Search(const std::string& path, const SearchQuery& q
   std::string needle;
   for (char c : query.text) needle += Lower(c);
   const std::string family = query.op_class.empty() ? "" : query.op_class + ".";
+  // What a matching line must contain as written (Log writes fields with
+  // nlohmann's escaping), so that most lines are passed over unparsed.
+  std::vector<std::string> must;
+  if (!query.agent.empty()) must.push_back("\"agent\":" + base::JsonDump(json(query.agent)));
+  if (!query.op_class.empty()) {
+    std::string quoted = base::JsonDump(json(query.op_class));
+    quoted.pop_back();  // a family goes on after it
+    must.push_back("\"class\":" + quoted);
+  }
+  // The text, unless JSON escapes a character of it (then only a parsed
+  // line can tell).
+  const bool raw_text = !needle.empty() && std::none_of(needle.begin(), needle.end(), [](char c) {
+    return c == '"' || c == '\\' || static_cast<unsigned char>(c) < 0x20;
+  });
   // Approvals are written before the action they allowed runs (and its
   // snapshot): going backwards the run is read first, so an approval can
   // be shown with the snapshot of the run it allowed.
@@ -361,6 +395,20 @@ std::optional<SearchResult> Search(const std::string& path, const SearchQuery& q
       result.next_cursor = 0;
       break;
     }
+    std::uint64_t quick_seq = 0;
+    std::int64_t quick_time = 0;
+    const bool quick = QuickHead(line, &quick_seq, &quick_time);
+    if (quick) {
+      ++result.scanned;
+      result.oldest_seq = quick_seq;
+      result.oldest_time_ms = quick_time;
+      bool maybe = std::all_of(must.begin(), must.end(), [&](const std::string& part) {
+        return line.find(part) != std::string::npos;
+      });
+      if (maybe && raw_text) maybe = ContainsFolded(line, needle);
+      // A consumed record is read in any case: an approval may need its snapshot.
+      if (!maybe && line.find(R"("kind":"consumed")") == std::string::npos) continue;
+    }
     std::optional<json> parsed = base::JsonParse(line);
     if (!parsed || !parsed->is_object() || parsed->contains("checkpoint") ||
         parsed->contains("dualkey_audit"))
@@ -371,16 +419,20 @@ std::optional<SearchResult> Search(const std::string& path, const SearchQuery& q
     if (seq == value.end() || !seq->is_number_unsigned() || time == value.end() ||
         !time->is_number_integer())
       continue;
-    ++result.scanned;
-    result.oldest_seq = seq->get<std::uint64_t>();
-    result.oldest_time_ms = time->get<std::int64_t>();
+    const std::uint64_t entry_seq = seq->get<std::uint64_t>();
+    const std::int64_t entry_time_ms = time->get<std::int64_t>();
+    if (!quick) {
+      ++result.scanned;
+      result.oldest_seq = entry_seq;
+      result.oldest_time_ms = entry_time_ms;
+    }
     const std::string kind = Str(value, "kind");
     const json fields =
         value.contains("fields") && value["fields"].is_object() ? value["fields"] : json::object();
     if (kind == "consumed" && !Str(fields, "approval_id").empty() &&
         !Str(fields, "snapshot_id").empty() && run_of_approval.size() < 10'000)
       run_of_approval.emplace(Str(fields, "approval_id"),
-                              json{{"seq", result.oldest_seq}, {"fields", fields}});
+                              json{{"seq", entry_seq}, {"fields", fields}});
     if (!query.agent.empty() && Str(fields, "agent") != query.agent) continue;
     if (!family.empty()) {
       const std::string c = Str(fields, "class");
@@ -389,8 +441,7 @@ std::optional<SearchResult> Search(const std::string& path, const SearchQuery& q
     if (!query.decision.empty() && DecisionOf(kind, fields) != query.decision) continue;
     if (!needle.empty() && !ContainsFolded(kind, needle) && !AnyTextContains(fields, needle))
       continue;
-    json record =
-        RecordJson(result.oldest_seq, result.oldest_time_ms, kind, fields, Str(value, "hash"));
+    json record = RecordJson(entry_seq, entry_time_ms, kind, fields, Str(value, "hash"));
     if (kind == "approval" && !record.contains("snapshot_id")) {
       if (auto run = run_of_approval.find(Str(fields, "approval_id"));
           run != run_of_approval.end()) {

@@ -6,8 +6,10 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <filesystem>
 #include <fstream>
+#include <iostream>
 #include <nlohmann/json.hpp>
 #include <set>
 #include <sstream>
@@ -196,6 +198,63 @@ TEST_F(Search, OneSearchReadsABoundedPartAndSaysWhereToGoOn) {
   audit::SearchResult tiny = Find(audit::SearchQuery{}, limits);
   EXPECT_LE(tiny.scanned, 1u);
   EXPECT_NE(tiny.next_cursor, 0u);
+}
+
+TEST_F(Search, AHugeLogIsReadInBoundedStepsWithTheDefaults) {
+  {
+    std::string error;
+    options_.checkpoint_every = 1000;
+    auto log = audit::Log::Open(options_, &error);
+    ASSERT_TRUE(log) << error;
+    for (int i = 0; i < 150'000; ++i)
+      ASSERT_NE(log->Append({"verdict", json{{"agent", "claude"},
+                                             {"class", "fs.read"},
+                                             {"decision", "allow"},
+                                             {"input", "cat file-" + std::to_string(i)}}
+                                            .dump()},
+                            &error, audit::Log::Durability::kWritten),
+                0u)
+          << error;
+    ASSERT_TRUE(log->Close(&error)) << error;
+  }
+  audit::SearchQuery q;
+  q.decision = "denied";  // none: a search that would read everything
+  const auto started = std::chrono::steady_clock::now();
+  audit::SearchResult r = Find(q);
+  const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                      std::chrono::steady_clock::now() - started)
+                      .count();
+  EXPECT_TRUE(r.records.empty());
+  EXPECT_TRUE(r.scan_limited);
+  // At most 16 MiB (these lines are ~370 bytes) or 100,000 records.
+  EXPECT_GT(r.scanned, 40'000u);
+  EXPECT_LT(r.scanned, 150'000u);
+  EXPECT_EQ(r.oldest_seq, 150'000u - r.scanned + 1);
+  EXPECT_NE(r.next_cursor, 0u);
+  EXPECT_LT(ms, 5000) << "one search reads a bounded part of the log";
+  std::cout << "[ search ] " << r.scanned << " records read in " << ms << " ms (decision)\n";
+  // Filters on what a line must contain pass most lines over unparsed.
+  q = {};
+  q.agent = "codex";
+  q.text = "file-1";
+  const auto quick = std::chrono::steady_clock::now();
+  audit::SearchResult none = Find(q);
+  std::cout << "[ search ] " << none.scanned << " records read in "
+            << std::chrono::duration_cast<std::chrono::milliseconds>(
+                   std::chrono::steady_clock::now() - quick)
+                   .count()
+            << " ms (agent and text)\n";
+  EXPECT_TRUE(none.records.empty());
+  EXPECT_EQ(none.scanned, r.scanned);
+  q.agent = "claude";
+  q.text = "FILE-149999";
+  audit::SearchResult one = Find(q);
+  ASSERT_EQ(one.records.size(), 1u);
+  EXPECT_EQ(one.records[0]["input"], "cat file-149999");
+  // The newest page of an unfiltered search reads only what it shows.
+  audit::SearchResult newest = Find(audit::SearchQuery{});
+  EXPECT_EQ(newest.records.size(), 50u);
+  EXPECT_EQ(newest.scanned, 50u);
 }
 
 TEST_F(Search, BadQueriesAndCursorsAreRefusedWithWhy) {
