@@ -1299,7 +1299,13 @@ VerifyReport Verify(const std::string& path, std::string_view public_key) {
     report.problems.push_back("libsodium failed to initialise");
     return report;
   }
+  std::uint64_t line_no = 0;
+  std::uint64_t line_seq = 0;  // the seq the line being read names (0: none)
   auto problem = [&](std::string text) {
+    if (report.problems.empty()) {
+      report.first_problem_line = line_no;
+      report.first_problem_seq = line_seq;
+    }
     if (report.problems.size() < kMaxProblems) {
       report.problems.push_back(std::move(text));
     } else if (report.problems.size() == kMaxProblems) {
@@ -1339,7 +1345,6 @@ VerifyReport Verify(const std::string& path, std::string_view public_key) {
 
   Sha256 sha;
   std::string line;
-  std::uint64_t line_no = 0;
   std::uint64_t last_seq = 0;
   std::string last_hash(kZeroHash);
   bool seen_header = false;
@@ -1370,6 +1375,9 @@ VerifyReport Verify(const std::string& path, std::string_view public_key) {
       continue;
     }
     ParsedLine parsed = ParseLine(line);
+    line_seq = parsed.kind == LineKind::kEntry        ? parsed.entry.seq
+               : parsed.kind == LineKind::kCheckpoint ? parsed.checkpoint.seq
+                                                      : 0;
     switch (parsed.kind) {
       case LineKind::kGarbage:
         problem(where + parsed.why + " (garbage or a damaged record)");
@@ -1472,6 +1480,7 @@ VerifyReport Verify(const std::string& path, std::string_view public_key) {
     report.unreadable = true;
     report.problems.push_back("read error in " + path);
   }
+  line_seq = 0;
   if (!seen_header) problem("the file is empty: no header (truncated)");
   report.last_seq = last_seq;
   report.last_hash = last_hash;

@@ -134,6 +134,10 @@ struct VerifyReport {
   // First problem found, human readable: "line 12: hash mismatch (record edited)",
   // "line 40: seq 39 follows 37 (records removed)", "checkpoint at seq 2000: bad signature"...
   std::vector<std::string> problems;
+  // The line of the first problem (0: none, or one about the whole file);
+  // the header is line 1, so the entries start at line 2.
+  std::uint64_t first_problem_line = 0;
+  std::uint64_t first_problem_seq = 0;  // the seq that line names (0: none)
   // Additive details for auditors:
   bool unreadable = false;     // the file could not be opened or read at all
   std::uint64_t last_seq = 0;  // the last entry in the file ("last entry is seq N")

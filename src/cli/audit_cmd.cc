@@ -7,12 +7,20 @@
 #include <string>
 
 #include "audit/audit.h"
+#include "audit/search.h"
+#include "base/json_text.h"
 #include "cli/commands.h"
 #include "client/client.h"
 #include "install/layout.h"
 
 namespace dualkey::cli {
 namespace {
+
+std::int64_t NowMs() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
 
 // "1732550000" (epoch seconds), "1732550000000" (ms), or "15m", "2h", "7d" ago.
 bool ParseSince(const std::string& text, std::int64_t* since_ms) {
@@ -45,6 +53,57 @@ bool ParseSince(const std::string& text, std::int64_t* since_ms) {
     return false;
   *since_ms = now - seconds * 1000;
   return true;
+}
+
+// `dualkey audit search`: the page's History on the terminal (audit/search.h).
+int Search(const AuditOptions& options, const std::string& path) {
+  audit::SearchQuery query;
+  query.agent = options.agent;
+  query.op_class = options.op_class;
+  query.decision = options.decision;
+  query.text = options.text;
+  query.limit = options.limit;
+  if (!options.cursor.empty()) {
+    const bool digits = options.cursor.size() <= 15 &&
+                        options.cursor.find_first_not_of("0123456789") == std::string::npos;
+    query.cursor = digits ? std::stoull(options.cursor) : 0;
+    if (query.cursor == 0) {
+      std::cerr << "dualkey audit search: --cursor takes the number a search printed\n";
+      return 2;
+    }
+  }
+  std::string error;
+  std::optional<audit::SearchResult> found = audit::Search(path, query, &error);
+  if (!found) {
+    std::cerr << "dualkey audit search: " << error << "\n";
+    return 2;
+  }
+  audit::VerifyStatus status;
+  if (options.no_verify) {
+    status.why_not = "skipped with --no-verify; `dualkey audit verify` checks it";
+  } else {
+    status = audit::StatusOf(audit::Verify(path, options.public_key), NowMs());
+  }
+  if (options.json) {
+    std::cout << base::JsonDump(audit::SearchReply(*found, status)) << "\n";
+  } else {
+    // The same search again, for the next page.
+    std::string more = "dualkey audit search";
+    auto add = [&](const char* flag, const std::string& value) {
+      if (!value.empty()) more += std::string(" ") + flag + " " + audit::ShellWord(value);
+    };
+    add("--agent", options.agent);
+    add("--class", options.op_class);
+    add("--decision", options.decision);
+    add("--text", options.text);
+    if (options.limit != 50) add("--limit", std::to_string(options.limit));
+    if (!options.file.empty()) add("--file", options.file);
+    if (!options.public_key.empty()) add("--pubkey", options.public_key);
+    if (options.no_verify) more += " --no-verify";
+    std::cout << audit::SearchText(*found, status, more);
+  }
+  if (status.state == audit::VerifyStatus::State::kUnreadable) return 2;
+  return status.state == audit::VerifyStatus::State::kBroken ? 1 : 0;
 }
 
 }  // namespace
@@ -89,6 +148,7 @@ int RunAudit(const AuditOptions& options) {
   }
   const std::string path =
       options.file.empty() ? install::DefaultStateDir() + "/audit.jsonl" : options.file;
+  if (options.action == "search") return Search(options, path);
   if (options.action == "export") {
     audit::ExportOptions export_options;
     export_options.since_ms = since_ms;

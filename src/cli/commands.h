@@ -134,6 +134,11 @@ struct AuditOptions {
   bool json = false;
   bool follow = false;          // export: keep printing new records
   std::string format = "json";  // export: json | syslog
+  // search: the page's History filters (audit/search.h)
+  std::string agent, op_class, decision, text;
+  int limit = 50;
+  std::string cursor;
+  bool no_verify = false;
 };
 int RunAudit(const AuditOptions& options);
 

@@ -10,7 +10,9 @@
 #include <map>
 #include <mutex>
 
+#include "audit/search.h"
 #include "base/json_text.h"
+#include "daemon/internal/history.h"
 #include "daemon/internal/protocol.h"
 #include "daemon/web_assets.h"
 #include "webauthn/webauthn.h"
@@ -92,6 +94,89 @@ int StatusOf(const json& reply) {
   return 500;
 }
 
+// The query string of a GET as name -> value (percent-decoded, '+' a
+// space). False with `error` for a malformed escape or a name given twice.
+bool ParseQuery(const std::string& target, std::map<std::string, std::string>* out,
+                std::string* error) {
+  const std::size_t mark = target.find('?');
+  if (mark == std::string::npos) return true;
+  auto decode = [&](std::string_view text, std::string* decoded) {
+    for (std::size_t i = 0; i < text.size(); ++i) {
+      const char c = text[i];
+      if (c == '+') {
+        *decoded += ' ';
+      } else if (c == '%') {
+        auto hex = [](char h) {
+          return h >= '0' && h <= '9'   ? h - '0'
+                 : h >= 'a' && h <= 'f' ? h - 'a' + 10
+                 : h >= 'A' && h <= 'F' ? h - 'A' + 10
+                                        : -1;
+        };
+        if (i + 2 >= text.size()) return false;
+        const int high = hex(text[i + 1]), low = hex(text[i + 2]);
+        if (high < 0 || low < 0) return false;
+        *decoded += static_cast<char>(high * 16 + low);
+        i += 2;
+      } else {
+        *decoded += c;
+      }
+    }
+    return true;
+  };
+  std::string_view query(target);
+  query.remove_prefix(mark + 1);
+  while (!query.empty()) {
+    const std::size_t amp = query.find('&');
+    const std::string_view pair = query.substr(0, amp);
+    query.remove_prefix(amp == std::string_view::npos ? query.size() : amp + 1);
+    if (pair.empty()) continue;
+    const std::size_t eq = pair.find('=');
+    std::string name, value;
+    if (!decode(pair.substr(0, eq), &name) ||
+        (eq != std::string_view::npos && !decode(pair.substr(eq + 1), &value))) {
+      *error = "a malformed %-escape in the query string";
+      return false;
+    }
+    if (!out->emplace(name, value).second) {
+      *error = "the parameter '" + base::ToValidUtf8(name.substr(0, 40)) + "' is given twice";
+      return false;
+    }
+  }
+  return true;
+}
+
+// GET /api/history's parameters as a search; empty `error` when they are good.
+audit::SearchQuery HistoryQuery(const std::map<std::string, std::string>& params,
+                                std::string* error) {
+  audit::SearchQuery query;
+  for (const auto& [name, value] : params) {
+    if (name == "agent") {
+      query.agent = value;
+    } else if (name == "class") {
+      query.op_class = value;
+    } else if (name == "decision") {
+      query.decision = value;
+    } else if (name == "q") {
+      query.text = value;
+    } else if (name == "limit" || name == "cursor") {
+      const bool digits = !value.empty() && value.size() <= 15 &&
+                          value.find_first_not_of("0123456789") == std::string::npos;
+      if (name == "limit") {
+        query.limit = digits && value.size() <= 4 ? std::stoi(value) : 0;  // 0: CheckQuery says
+      } else if (!digits || (query.cursor = std::stoull(value)) == 0) {
+        *error = "cursor must be a next_cursor a previous history reply gave";
+        return query;
+      }
+    } else {
+      *error = "unknown parameter '" + base::ToValidUtf8(name.substr(0, 40)) +
+               "' (history takes agent, class, decision, q, limit and cursor)";
+      return query;
+    }
+  }
+  *error = audit::CheckQuery(query);
+  return query;
+}
+
 // scheme://host[:port] -> host[:port]
 std::string HostOfOrigin(const std::string& origin) {
   const std::size_t scheme = origin.find("://");
@@ -116,7 +201,13 @@ struct WebPage::State {
   std::uint64_t version = 0;
   bool stopping = false;
 
-  State(Core& c, const Dispatcher& d, bool t) : core(c), dispatcher(d), tls(t) {}
+  State(Core& c, const Dispatcher& d, bool t)
+      : core(c),
+        dispatcher(d),
+        tls(t),
+        history(c.options().state_dir + "/audit.jsonl", c.log().PublicKey()) {}
+
+  AuditHistory history;
 
   std::string Origin() const { return core.web_origin(); }
 
@@ -258,8 +349,19 @@ std::optional<WebResponse> WebPage::Handle(const WebRequest& request) {
                             {"expires_ms", session->expires_ms},
                             {"origin", origin}});
     }
-    if (route == "pending" || route == "events" || route == "breaker") {
+    if (route == "pending" || route == "events" || route == "breaker" || route == "history") {
       if (!session) return Error(401, "not signed in (or the session expired): sign in again");
+    }
+    if (route == "history") {
+      std::map<std::string, std::string> params;
+      std::string error;
+      if (!ParseQuery(request.target, &params, &error)) return Error(400, error);
+      audit::SearchQuery query = HistoryQuery(params, &error);
+      if (!error.empty()) return Error(400, error);
+      int status = 500;
+      std::optional<json> reply = s.history.Search(query, &status, &error);
+      if (!reply) return Error(status, error);
+      return Json(200, *reply);
     }
     if (route == "pending") {
       json reply = s.Call(json{{"op", kOpPending}});

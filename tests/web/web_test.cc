@@ -3,8 +3,9 @@
 // the agent, and Debian's chromium driven by playwright-core (npm, test
 // tooling only, installed with `npm ci` into the build tree) with a virtual
 // WebAuthn authenticator. tests/web/node/page_test.js prints one line per
-// check; each becomes an expectation here. Screenshots of the pending view
-// and of one hold (desktop and phone width) land in BUILD/web_screenshots.
+// check; each becomes an expectation here. Screenshots of the pending view,
+// of one hold and of the History view (desktop and phone width) land in
+// BUILD/web_screenshots.
 #include <fcntl.h>
 #include <gtest/gtest.h>
 #include <netinet/in.h>

@@ -1,7 +1,9 @@
 #include "daemon/internal/decision.h"
 
 #include <cstdlib>
+#include <filesystem>
 
+#include "audit/search.h"
 #include "base/json_text.h"
 #include "client/reporter.h"
 #include "daemon/internal/hold_details.h"
@@ -68,9 +70,19 @@ std::string AllowedReason(const CheckRequest& request, const Verdict& verdict) {
   return reason;
 }
 
+// The vault approved actions are saved to, as an absolute path (the
+// audit records name it, for the restore command).
+std::string VaultDir(const ServeOptions& o) {
+  const std::string dir = o.vault_dir.empty() ? o.state_dir + "/vault" : o.vault_dir;
+  std::error_code ignored;
+  const std::filesystem::path absolute = std::filesystem::absolute(dir, ignored);
+  return absolute.empty() ? dir : absolute.lexically_normal().string();
+}
+
 }  // namespace
 
-DecisionPath::DecisionPath(Core& core, Breaker& breaker) : core_(core), breaker_(breaker) {
+DecisionPath::DecisionPath(Core& core, Breaker& breaker)
+    : core_(core), breaker_(breaker), vault_dir_(VaultDir(core.options())) {
   // Requests that were pending before a restart are asked again, not anew.
   std::vector<approval::Request> pending;
   std::string error;
@@ -243,7 +255,7 @@ Result<CheckReply> DecisionPath::Check(const Peer& peer, const CheckRequest& req
     if (!targets.empty()) {
       std::string vault_error;
       std::optional<vault::SnapshotInfo> saved =
-          SaveToVault(targets, agent, request.action.input, peer, &vault_error);
+          SaveToVault(targets, agent, request.action.input, approved_id, peer, &vault_error);
       if (!saved)
         return Held(peer, fields,
                     "approved, but the vault could not save what it would destroy (" + vault_error +
@@ -260,12 +272,17 @@ Result<CheckReply> DecisionPath::Check(const Peer& peer, const CheckRequest& req
       reply.reason = "approved by " + Join(consumed.approvers) + " (used once): " + verdict.reason;
       if (!snapshot_id.empty()) {
         reply.snapshot_id = snapshot_id;
-        reply.reason += "; saved first as vault snapshot " + snapshot_id +
-                        " (dualkey vault restore " + snapshot_id + ")";
+        reply.reason +=
+            "; saved first as vault snapshot " + snapshot_id + " (" +
+            audit::RestoreCommand(json{{"snapshot_id", snapshot_id}, {"vault", vault_dir_}}) + ")";
       }
+      // The run names its snapshot and the vault it is in: the history (and
+      // `dualkey audit search`) show the exact restore command from this record.
+      json run = ReplyFields(fields, reply);
+      if (!snapshot_id.empty()) run["vault"] = vault_dir_;
       std::string audit_error;
-      if (!core_.Record("consumed", ReplyFields(fields, reply), &peer,
-                        audit::Log::Durability::kSynced, &audit_error))
+      if (!core_.Record("consumed", std::move(run), &peer, audit::Log::Durability::kSynced,
+                        &audit_error))
         return Unconsumed(peer, fields, consumed.id, audit_error);
       return reply;
     }
@@ -434,27 +451,28 @@ CheckReply DecisionPath::Unconsumed(const Peer& peer, const json& action_fields,
 
 std::optional<vault::SnapshotInfo> DecisionPath::SaveToVault(
     const std::vector<std::string>& targets, const std::string& agent, const std::string& input,
-    const Peer& peer, std::string* error) {
+    const std::string& approval_id, const Peer& peer, std::string* error) {
   // One vault per daemon, opened (and created with the default retention)
   // on first use; a vault that cannot be opened keeps such actions held.
   std::lock_guard lock(vault_mutex_);
   if (!vault_) {
-    const ServeOptions& o = core_.options();
-    const std::string dir = o.vault_dir.empty() ? o.state_dir + "/vault" : o.vault_dir;
-    vault_ = vault::Vault::OpenOrInit(dir, 30, error);
+    vault_ = vault::Vault::OpenOrInit(vault_dir_, 30, error);
     if (!vault_) return std::nullopt;
   }
   vault::SnapshotMeta meta;
   meta.who = agent;
   meta.action = input;
+  meta.approval_id = approval_id;
   meta.kind = "files";
   meta.tags = {"approved-action"};
   std::optional<vault::SnapshotInfo> saved = vault_->PutPaths(targets, meta, nullptr, error);
   if (saved) {
     json fields{{"snapshot_id", saved->id},
+                {"vault", vault_dir_},
                 {"paths", targets},
                 {"files", saved->files},
                 {"bytes", saved->bytes}};
+    if (!approval_id.empty()) fields["approval_id"] = approval_id;
     PutText(fields, "agent", agent);
     PutText(fields, "input", input);
     core_.Record("vault_snapshot", std::move(fields), &peer);

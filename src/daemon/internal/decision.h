@@ -45,9 +45,12 @@ class DecisionPath {
   // The pending request registered for `hash` that is still waiting, if any.
   std::optional<approval::Request> LivePending(const std::string& hash);
 
+  // Saves what an approved action destroys; audited as "vault_snapshot"
+  // with the snapshot id, the vault and the approval it serves.
   std::optional<vault::SnapshotInfo> SaveToVault(const std::vector<std::string>& targets,
                                                  const std::string& agent, const std::string& input,
-                                                 const Peer& peer, std::string* error);
+                                                 const std::string& approval_id, const Peer& peer,
+                                                 std::string* error);
 
   // The audit fields of an action: agent, channel, input, cwd.
   static nlohmann::json ActionFields(const ActionRef& action, const std::string& agent);
@@ -62,6 +65,7 @@ class DecisionPath {
   Breaker& breaker_;
   std::mutex holds_mutex_;
   std::map<std::string, std::string> pending_by_hash_;  // action hash -> approval id
+  const std::string vault_dir_;                         // absolute
   std::mutex vault_mutex_;
   std::optional<vault::Vault> vault_;
 };

@@ -57,7 +57,11 @@ async function passkeyAnswer(challenge) {
 }
 
 function show(section) {
-  for (const id of ["signin", "enrol", "pending"]) $(id).hidden = id !== section;
+  for (const id of ["signin", "enrol", "pending", "history"]) $(id).hidden = id !== section;
+  const tabbed = section === "pending" || section === "history";
+  $("tabs").hidden = !tabbed;
+  $("tab-pending").setAttribute("aria-pressed", String(section === "pending"));
+  $("tab-history").setAttribute("aria-pressed", String(section === "history"));
 }
 function notice(text) {
   $("notice").textContent = text;
@@ -110,7 +114,7 @@ function signedOut(why) {
 function listen() {
   if (events) events.close();
   events = new EventSource("/api/events");
-  events.addEventListener("changed", () => refresh());
+  events.addEventListener("changed", () => { refresh(); historyChanged(); });
   events.addEventListener("expired", () => signedOut("Your session expired: sign in again."));
   events.onopen = () => { $("live").textContent = "live"; };
   events.onerror = () => { $("live").textContent = "reconnecting…"; };
@@ -268,6 +272,133 @@ function renderFrozen(agents) {
   }
 }
 
+// ---- history: the audit log, searched as `dualkey audit search` does ---------
+
+let historyCursor = "";   // the next (older) page, "" when none
+let historySeq = 0;       // a newer search supersedes an older one's answer
+let verifyPolls = 0;
+
+function historyParams(cursor) {
+  const params = new URLSearchParams();
+  const add = (name, id) => { const v = $(id).value.trim(); if (v) params.set(name, v); };
+  add("agent", "h-agent");
+  add("class", "h-class");
+  add("decision", "h-decision");
+  add("q", "h-text");
+  params.set("limit", "50");
+  if (cursor) params.set("cursor", cursor);
+  return params.toString();
+}
+
+async function searchHistory(older) {
+  const seq = ++historySeq;
+  $("history-error").textContent = "";
+  try {
+    const reply = await api("GET", "history?" + historyParams(older ? historyCursor : ""));
+    if (seq !== historySeq) return;
+    renderVerify(reply.verify || {});
+    const list = $("records");
+    if (!older) list.replaceChildren();
+    for (const r of reply.records || []) list.append(buildRecord(r));
+    historyCursor = reply.next_cursor || "";
+    $("history-older").hidden = !historyCursor;
+    $("history-scan").textContent = reply.scan_words || "";
+    const shown = list.children.length;
+    $("history-count").textContent = shown === 0 ? "no records match" : shown + (shown === 1 ? " record" : " records") +
+      (historyCursor ? ", newest first; older ones below" : ", newest first");
+    // A check under way: ask again shortly for its answer.
+    if (reply.verify && reply.verify.checking && verifyPolls < 20) {
+      verifyPolls++;
+      setTimeout(() => { if (!$("history").hidden) refreshVerify(); }, 1500);
+    }
+  } catch (e) {
+    if (e.status === 401) return signedOut("Your session expired: sign in again.");
+    if (seq === historySeq) $("history-error").textContent = e.message;
+  }
+}
+
+// Only the status (a search for one record).
+async function refreshVerify() {
+  try {
+    const reply = await api("GET", "history?limit=1");
+    renderVerify(reply.verify || {});
+    if (reply.verify && reply.verify.checking && verifyPolls < 20) {
+      verifyPolls++;
+      setTimeout(() => { if (!$("history").hidden) refreshVerify(); }, 1500);
+    }
+  } catch (e) { /* the next search says */ }
+}
+
+function renderVerify(v) {
+  const p = $("verify");
+  p.textContent = v.words || "audit log not checked";
+  p.className = "verify " + (v.state || "not_checked");
+  p.dataset.state = v.state || "not_checked";
+}
+
+let historyTimer = null;
+function historyChanged() {
+  // Live while the first page is shown; a page further back stays as it is.
+  if ($("history").hidden || $("records").dataset.older === "1") return;
+  clearTimeout(historyTimer);
+  historyTimer = setTimeout(() => searchHistory(false), 300);
+}
+
+async function copyText(text, button) {
+  let done = false;
+  try {
+    await navigator.clipboard.writeText(text);
+    done = true;
+  } catch (e) {
+    // No clipboard API (a page not served over https or localhost): select it.
+    const pre = button.parentElement.querySelector(".restore");
+    const range = document.createRange();
+    range.selectNodeContents(pre);
+    const selection = window.getSelection();
+    selection.removeAllRanges();
+    selection.addRange(range);
+    try { done = document.execCommand("copy"); } catch (e2) { done = false; }
+  }
+  button.textContent = done ? "Copied" : "Selected: copy it";
+  setTimeout(() => { button.textContent = "Copy"; }, 2000);
+}
+
+function buildRecord(r) {
+  const li = $("record-template").content.firstElementChild.cloneNode(true);
+  const q = (sel) => li.querySelector(sel);
+  li.dataset.seq = String(r.seq);
+  li.dataset.decision = r.decision || "";
+  li.dataset.kind = r.kind || "";
+  q(".seq").textContent = "#" + r.seq;
+  q(".decision").textContent = r.decision || "-";
+  q(".decision").classList.add(r.decision || "none");
+  q(".kind").textContent = r.kind || "";
+  q(".time").textContent = r.time || "";
+  const who = [];
+  if (r.agent) who.push("agent " + r.agent);
+  if (r.class) who.push("class " + r.class);
+  if (r.cwd) who.push("in " + r.cwd);
+  q(".who").textContent = who.join(", ");
+  q(".who").hidden = who.length === 0;
+  q(".input").textContent = r.input || "";
+  q(".input").hidden = !r.input;
+  q(".summary").textContent = r.summary || "";
+  if (r.snapshot_id) {
+    q(".snapshot").hidden = false;
+    q(".snapshot-id").textContent = r.snapshot_id;
+    q(".restore").textContent = r.restore || "(no command: the record's snapshot id is not well-formed)";
+    q(".copy").hidden = !r.restore;
+    q(".copy").addEventListener("click", () => copyText(r.restore, q(".copy")));
+  }
+  return li;
+}
+
+function showHistory() {
+  show("history");
+  verifyPolls = 0;
+  searchHistory(false);
+}
+
 // ---- enrolment (a one-time link from `dualkey approver passkey NAME`) --------
 
 async function enrol(token) {
@@ -320,6 +451,17 @@ async function start() {
   $("signout").addEventListener("click", async () => {
     try { await api("POST", "signout", {}); } catch (e) { /* gone already */ }
     signedOut("");
+  });
+  $("tab-pending").addEventListener("click", () => { show("pending"); refresh(); });
+  $("tab-history").addEventListener("click", showHistory);
+  $("history-form").addEventListener("submit", (event) => {
+    event.preventDefault();
+    $("records").dataset.older = "";
+    searchHistory(false);
+  });
+  $("history-older").addEventListener("click", () => {
+    $("records").dataset.older = "1";
+    searchHistory(true);
   });
   const hash = new URLSearchParams(location.hash.slice(1));
   if (hash.get("enrol")) return enrol(hash.get("enrol"));

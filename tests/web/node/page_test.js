@@ -117,6 +117,118 @@ async function breaker(browser) {
   await page.screenshot({ path: path.join(SHOTS, "breaker-desktop.png"), fullPage: true });
 }
 
+// The History view: the audit log searched as `dualkey audit search` does.
+// `code`: the approval alice gave on the page, whose run saved DK_TARGET to
+// the vault first.
+const records = (page) => page.locator("#records > li");
+async function searchFor(page, filters) {
+  await page.fill("#h-agent", filters.agent || "");
+  await page.fill("#h-class", filters.class || "");
+  await page.selectOption("#h-decision", filters.decision || "");
+  await page.fill("#h-text", filters.text || "");
+  const answered = page.waitForResponse((r) => r.url().includes("/api/history?") && r.url().includes("limit=50"));
+  await page.click("#h-search");
+  await answered;
+  await page.waitForTimeout(100);
+  return page.$$eval("#records > li", (lis) => lis.map((li) => ({
+    seq: li.dataset.seq, decision: li.dataset.decision, kind: li.dataset.kind,
+    who: li.querySelector(".who").textContent, input: li.querySelector(".input").textContent,
+    summary: li.querySelector(".summary").textContent,
+    snapshot: li.querySelector(".snapshot").hidden ? "" : li.querySelector(".snapshot-id").textContent,
+    restore: li.querySelector(".snapshot").hidden ? "" : li.querySelector(".restore").textContent,
+  })));
+}
+
+async function historyView(page, code) {
+  await page.click("#tab-history");
+  await page.waitForSelector("#history:not([hidden])", { timeout: 5000 });
+  check("History is a tab beside Pending", await page.isHidden("#pending"));
+  await page.waitForSelector("#records > li", { timeout: 5000 });
+  await page.waitForSelector('#verify[data-state="intact"]', { timeout: 10000 }).catch(() => {});
+  const verify = await page.textContent("#verify");
+  check("History shows the verify status", /^audit log intact: [\d,]+ entries up to seq \d+ \(checked /.test(verify), verify);
+
+  const all = await searchFor(page, {});
+  const approved = await searchFor(page, { decision: "approved" });
+  check("filter by decision: only approved records", approved.length > 0 && approved.every((r) => r.decision === "approved"),
+        JSON.stringify(approved.map((r) => r.decision)));
+  check("... and it narrows the list", approved.length < all.length, approved.length + " of " + all.length);
+  const given = approved.find((r) => r.kind === "approval" && r.summary.includes(code));
+  check("alice's approval on the page is in History, approved", !!given && /alice approved .* with a passkey on the page/.test(given.summary),
+        JSON.stringify(given || approved));
+  const ran = approved.find((r) => r.kind === "consumed" && r.input === "rm -rf " + env.DK_TARGET);
+  check("the approved run is in History with its vault snapshot", !!ran && /^[0-9a-f]{8,}$/.test(ran.snapshot), JSON.stringify(ran || approved));
+  const restore = ran ? ran.restore : "";
+  check("... and the exact restore command", !!ran && restore === "dualkey vault restore " + ran.snapshot + " --vault " + env.DK_STATE + "/vault",
+        restore);
+  check("the approval links to the same snapshot and command", !!given && !!ran && given.snapshot === ran.snapshot && given.restore === restore,
+        JSON.stringify(given));
+
+  // The CLI finds the same records and says the same words.
+  const cli = spawnSync(env.DK_BINARY, ["audit", "search", "--decision", "approved", "--json", "--file", env.DK_STATE + "/audit.jsonl"],
+                        { encoding: "utf8" });
+  let cliRecords = [];
+  try { cliRecords = JSON.parse(cli.stdout).records; } catch (e) { /* checked below */ }
+  const same = cliRecords.length === approved.length && cliRecords.every((r, i) =>
+    String(r.seq) === approved[i].seq && r.summary === approved[i].summary && (r.restore || "") === approved[i].restore);
+  check("`dualkey audit search --decision approved` shows the same records and words", cli.status === 0 && same,
+        cli.status + " " + (cli.stderr || "") + JSON.stringify(cliRecords.map((r) => r.seq)));
+  const text = spawnSync(env.DK_BINARY, ["audit", "search", "--decision", "approved", "--file", env.DK_STATE + "/audit.jsonl"],
+                         { encoding: "utf8" });
+  check("... and its text shows the restore command", text.stdout.includes("restore: " + restore) &&
+        text.stdout.startsWith("audit log intact: "), text.stdout);
+
+  // The command restores what the approved rm -rf destroyed.
+  const restored = spawnSync("/bin/sh", ["-c", restore.replace(/^dualkey /, env.DK_BINARY.replace(/'/g, "") + " ")],
+                             { encoding: "utf8" });
+  check("the restore command shown brings the files back", restored.status === 0 && fs.existsSync(env.DK_TARGET + "/f0"),
+        restored.status + " " + restored.stdout + restored.stderr);
+
+  // Copy button.
+  await searchFor(page, { decision: "approved" });
+  const copy = page.locator("#records > li .snapshot:not([hidden]) .copy").first();
+  await copy.click();
+  await page.waitForFunction(() => /Copied|Selected/.test(document.querySelector("#records .snapshot:not([hidden]) .copy").textContent),
+                             null, { timeout: 3000 }).catch(() => {});
+  check("the restore command has a copy button", /Copied|Selected/.test(await copy.textContent()), await copy.textContent());
+
+  const byClass = await searchFor(page, { class: "fs.delete" });
+  check("filter by class (a family): only fs.delete.*", byClass.length > 0 && byClass.length < all.length &&
+        byClass.every((r) => /class fs\.delete(\.|,|$)/.test(r.who)), JSON.stringify(byClass.map((r) => r.who)));
+  const held = await searchFor(page, { class: "fs.delete", decision: "hold" });
+  check("class and decision together narrow further", held.length > 0 && held.length < byClass.length &&
+        held.every((r) => r.decision === "hold"), held.length + " of " + byClass.length);
+  const nobody = await searchFor(page, { agent: "nobody" });
+  check("an agent with no records: none", nobody.length === 0 && (await page.textContent("#history-count")) === "no records match");
+
+  // A held command with <script> in it is text in History too.
+  const xss = await searchFor(page, { text: "__xss" });
+  const ran2 = await page.evaluate(() => window.__xss);
+  const markup = await page.locator("#records img, #records script").count();
+  check("a record with <script> renders as text, inert", xss.length > 0 && xss.some((r) => r.input.includes("<script>")) &&
+        ran2 === undefined && markup === 0, JSON.stringify({ n: xss.length, ran2, markup }));
+
+  // The approved actions, with their snapshots and restore commands.
+  await searchFor(page, { decision: "approved" });
+  await page.screenshot({ path: path.join(SHOTS, "history-desktop.png"), fullPage: true });
+  await page.setViewportSize({ width: 390, height: 844 });
+  await page.screenshot({ path: path.join(SHOTS, "history-phone.png"), fullPage: true });
+  const width = await page.evaluate(() => document.documentElement.scrollWidth);
+  check("History is readable at phone width (no sideways scrolling)", width <= 390, width + " px");
+  await page.setViewportSize({ width: 1280, height: 900 });
+
+  // The route: a session is needed; bad parameters are a 400 that says why.
+  const anon = await page.context().browser().newContext();
+  let r = await anon.request.get(URL + "/api/history");
+  check("history without a session: 401", r.status() === 401, String(r.status()));
+  await anon.close();
+  r = await page.request.get(URL + "/api/history?decision=maybe");
+  check("history with a bad decision: 400 that names the decisions", r.status() === 400 && /one of: allow/.test(await r.text()),
+        r.status() + " " + (await r.text()));
+  await page.click("#tab-pending");
+  await page.waitForSelector("#pending:not([hidden])", { timeout: 5000 });
+}
+
 async function main() {
   const browser = await chromium.launch({ executablePath: env.DK_CHROMIUM || "/usr/bin/chromium", headless: true,
                                           args: ["--no-sandbox"] });
@@ -281,6 +393,9 @@ async function main() {
     check("bob's approval completes the hold2", (await bpage.textContent("#notice")).includes("approved " ) &&
           (await bpage.textContent("#notice")).includes(tcode), await bpage.textContent("#notice"));
     check("then the agent's retry passes", hook("rm -rf " + env.DK_HOME + "/archive").status === 0);
+
+    // ---- History: the audit log, its verify status, snapshots and restore.
+    await historyView(page, code);
 
     // ---- 200 pending holds: the page renders them without stutter.
     await holdMany(200);
