@@ -24,7 +24,7 @@
 #include <thread>
 
 #include "approval/approval.h"
-#include "daemon/client.h"
+#include "client/client.h"
 
 namespace {
 
@@ -108,7 +108,7 @@ class History : public ::testing::Test {
       _exit(127);
     }
     for (int i = 0; i < 250; ++i) {
-      if (dualkey::daemon::CallAt(socket_, json{{"op", "status"}}, 200).ok()) break;
+      if (dualkey::client::CallAt(socket_, json{{"op", "status"}}, 200).ok()) break;
       std::this_thread::sleep_for(std::chrono::milliseconds(20));
     }
     Output added = Run("approver add alice --json");
@@ -193,7 +193,7 @@ class History : public ::testing::Test {
 
   json Check(const std::string& agent, const std::string& command) {
     dualkey::Result<json> reply =
-        dualkey::daemon::CallAt(socket_,
+        dualkey::client::CallAt(socket_,
                                 json{{"op", "check"},
                                      {"channel", "shell"},
                                      {"input", command},
