@@ -105,10 +105,10 @@ AuthResult Authorize(Store& store, const std::string& approver, const SecondFact
     // and the counter advanced whatever the effect does next.
     Status checked = internal::CheckPasskey(store, approver, factor, subject, now_ms);
     if (!checked.ok()) {
-      result.status = checked.Is(Status::Code::kPermissionDenied)
-                          ? Status::PermissionDenied(checked.message() +
-                                                     Consequence(result, now_ms, policy))
-                          : checked;
+      result.status =
+          checked.Is(Status::Code::kPermissionDenied)
+              ? Status::PermissionDenied(checked.message() + Consequence(result, now_ms, policy))
+              : checked;
       return result;
     }
   } else if (!CheckTotp(secret, code, now_ms / 1000, &step)) {

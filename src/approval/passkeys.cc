@@ -149,8 +149,9 @@ Status CheckPasskey(Store& store, const std::string& approver, const SecondFacto
     return Status::PermissionDenied(
         "the passkey answered a challenge that is unknown, used or expired; ask for a new one");
   if (challenge.owner != approver || challenge.value != binding)
-    return Status::PermissionDenied("the passkey answered a challenge issued for another " +
-                                    std::string(challenge.owner != approver ? "approver" : "action"));
+    return Status::PermissionDenied(
+        "the passkey answered a challenge issued for another " +
+        std::string(challenge.owner != approver ? "approver" : "action"));
   Item stored;
   if (!store.GetItem("passkey", webauthn::Base64UrlEncode(proof.assertion.credential_id), now_ms,
                      &stored, &found, &error))

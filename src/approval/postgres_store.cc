@@ -616,9 +616,9 @@ class PostgresStore final : public Store {
     if (!found) return false;
     std::vector<Freeze> rows;
     for (int row = 0; row < PQntuples(found.get()); ++row)
-      rows.push_back(Freeze{PQgetvalue(found.get(), row, 0),
-                            ToInt(PQgetvalue(found.get(), row, 1)) != 0,
-                            PQgetvalue(found.get(), row, 2), ToInt(PQgetvalue(found.get(), row, 3))});
+      rows.push_back(
+          Freeze{PQgetvalue(found.get(), row, 0), ToInt(PQgetvalue(found.get(), row, 1)) != 0,
+                 PQgetvalue(found.get(), row, 2), ToInt(PQgetvalue(found.get(), row, 3))});
     *out = std::move(rows);
     return true;
   }
@@ -690,10 +690,11 @@ class PostgresStore final : public Store {
     std::lock_guard lock(mu_);
     if (!Connected(error)) return false;
     // One statement: of two daemons taking the same item, one gets it.
-    Result taken = Query("DELETE FROM items WHERE kind = $1 AND key = $2"
-                         " AND (expires_ms = 0 OR expires_ms > $3) RETURNING " +
-                             kItemColumns,
-                         {DisplaySafe(kind), DisplaySafe(key), std::to_string(now_ms)}, error);
+    Result taken = Query(
+        "DELETE FROM items WHERE kind = $1 AND key = $2"
+        " AND (expires_ms = 0 OR expires_ms > $3) RETURNING " +
+            kItemColumns,
+        {DisplaySafe(kind), DisplaySafe(key), std::to_string(now_ms)}, error);
     if (!taken) return false;
     *found = PQntuples(taken.get()) == 1;
     if (*found && out != nullptr) *out = ReadItem(taken.get(), 0);
@@ -704,11 +705,10 @@ class PostgresStore final : public Store {
                           std::int64_t to, bool* advanced, std::string* error) override {
     std::lock_guard lock(mu_);
     if (!Connected(error)) return false;
-    Result updated = Query("UPDATE items SET counter = $4 WHERE kind = $1 AND key = $2"
-                           " AND counter = $3",
-                           {DisplaySafe(kind), DisplaySafe(key), std::to_string(from),
-                            std::to_string(to)},
-                           error);
+    Result updated = Query(
+        "UPDATE items SET counter = $4 WHERE kind = $1 AND key = $2"
+        " AND counter = $3",
+        {DisplaySafe(kind), DisplaySafe(key), std::to_string(from), std::to_string(to)}, error);
     if (!updated) return false;
     *advanced = std::string(PQcmdTuples(updated.get())) == "1";
     return true;
@@ -719,8 +719,8 @@ class PostgresStore final : public Store {
 
   inline static const std::string kItemColumns = "kind, key, owner, value, counter, expires_ms";
   static Item ReadItem(const PGresult* result, int row) {
-    return Item{PQgetvalue(result, row, 0), PQgetvalue(result, row, 1),
-                PQgetvalue(result, row, 2), PQgetvalue(result, row, 3),
+    return Item{PQgetvalue(result, row, 0),        PQgetvalue(result, row, 1),
+                PQgetvalue(result, row, 2),        PQgetvalue(result, row, 3),
                 ToInt(PQgetvalue(result, row, 4)), ToInt(PQgetvalue(result, row, 5))};
   }
 

@@ -162,7 +162,8 @@ std::string Sql(Query query) {
     case kItemDelete:
       return "DELETE FROM items WHERE kind = ?1 AND key = ?2";
     case kItemTake:
-      return "DELETE FROM items WHERE kind = ?1 AND key = ?2 AND (expires_ms = 0 OR expires_ms > ?3)"
+      return "DELETE FROM items WHERE kind = ?1 AND key = ?2 AND (expires_ms = 0 OR expires_ms > "
+             "?3)"
              " RETURNING kind, key, owner, value, counter, expires_ms";
     case kItemAdvance:
       return "UPDATE items SET counter = ?4 WHERE kind = ?1 AND key = ?2 AND counter = ?3";

@@ -119,8 +119,8 @@ int Export(const std::string& path, const ExportOptions& options, std::ostream& 
   while (!stopped()) {
     struct stat st {};
     const bool exists = stat(path.c_str(), &st) == 0;
-    if (exists && (!in.is_open() || st.st_ino != inode ||
-                   static_cast<std::uint64_t>(st.st_size) < offset)) {
+    if (exists &&
+        (!in.is_open() || st.st_ino != inode || static_cast<std::uint64_t>(st.st_size) < offset)) {
       // First open, or the file was replaced or cut: from its start.
       if (in.is_open() && options.follow)
         err << "dualkey audit export: " << path << " was replaced; reading it from the start\n";
@@ -136,8 +136,7 @@ int Export(const std::string& path, const ExportOptions& options, std::ostream& 
         err << "dualkey audit export: cannot open " << path << "\n";
         return 2;
       }
-      if (!announced_wait)
-        err << "dualkey audit export: waiting for " << path << " to appear\n";
+      if (!announced_wait) err << "dualkey audit export: waiting for " << path << " to appear\n";
       announced_wait = true;
     } else {
       in.clear();

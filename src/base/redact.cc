@@ -31,32 +31,34 @@ const std::vector<Rule>& Rules() {
     r.push_back({regex("([a-z][a-z0-9+.-]*://[^/\\s:@]*):[^/\\s@]*@", kFlags), "$1:[redacted]@"});
     // HTTP headers that carry credentials: Authorization: Bearer ..., X-Api-Key: ...
     r.push_back({regex("((?:authorization|proxy-authorization|cookie|set-cookie|"
-                       "x-[a-z0-9-]*" + secret_name + "[a-z0-9-]*|[a-z0-9-]*" + secret_name +
-                       "[a-z0-9-]*)\\s*:\\s*)(?:(?:bearer|basic|token|digest)\\s+)?[^'\"\\n]+",
+                       "x-[a-z0-9-]*" +
+                           secret_name + "[a-z0-9-]*|[a-z0-9-]*" + secret_name +
+                           "[a-z0-9-]*)\\s*:\\s*)(?:(?:bearer|basic|token|digest)\\s+)?[^'\"\\n]+",
                        kFlags),
                  "$1[redacted]"});
     // Authorization schemes anywhere.
-    r.push_back({regex("\\b(bearer|basic|token)\\s+[A-Za-z0-9._~+/=-]{8,}", kFlags),
-                 "$1 [redacted]"});
+    r.push_back(
+        {regex("\\b(bearer|basic|token)\\s+[A-Za-z0-9._~+/=-]{8,}", kFlags), "$1 [redacted]"});
     // SQL: PASSWORD '...', IDENTIFIED BY '...'.
     r.push_back({regex("\\b(password|identified\\s+by)(\\s+)('[^']*'|\"[^\"]*\")", kFlags),
                  "$1$2'[redacted]'"});
     // name=value and name: value where the name is secret-ish (env, query, JSON, TOML).
-    r.push_back({regex("([A-Za-z0-9_.-]*" + secret_name + "[A-Za-z0-9_.-]*[\"']?\\s*[=:]\\s*)" +
-                           value,
-                       kFlags),
-                 "$1[redacted]"});
+    r.push_back(
+        {regex("([A-Za-z0-9_.-]*" + secret_name + "[A-Za-z0-9_.-]*[\"']?\\s*[=:]\\s*)" + value,
+               kFlags),
+         "$1[redacted]"});
     // --password VALUE, --api-key VALUE, -token VALUE.
-    r.push_back({regex("(\\s--?[A-Za-z0-9_-]*" + secret_name + "[A-Za-z0-9_-]*\\s+)" + value,
-                       kFlags),
-                 "$1[redacted]"});
+    r.push_back(
+        {regex("(\\s--?[A-Za-z0-9_-]*" + secret_name + "[A-Za-z0-9_-]*\\s+)" + value, kFlags),
+         "$1[redacted]"});
     // Token shapes that announce themselves.
-    r.push_back({regex("\\b(?:gh[pousr]_[A-Za-z0-9]{20,}|github_pat_[A-Za-z0-9_]{20,}|"
-                       "xox[abprs]-[A-Za-z0-9-]{10,}|sk-[A-Za-z0-9_-]{16,}|"
-                       "(?:AKIA|ASIA)[0-9A-Z]{16}|AIza[0-9A-Za-z_-]{30,}|"
-                       "glpat-[A-Za-z0-9_-]{16,}|eyJ[A-Za-z0-9_-]+\\.[A-Za-z0-9_-]+\\.[A-Za-z0-9_-]*)",
-                       regex::ECMAScript | regex::optimize),
-                 "[redacted]"});
+    r.push_back(
+        {regex("\\b(?:gh[pousr]_[A-Za-z0-9]{20,}|github_pat_[A-Za-z0-9_]{20,}|"
+               "xox[abprs]-[A-Za-z0-9-]{10,}|sk-[A-Za-z0-9_-]{16,}|"
+               "(?:AKIA|ASIA)[0-9A-Z]{16}|AIza[0-9A-Za-z_-]{30,}|"
+               "glpat-[A-Za-z0-9_-]{16,}|eyJ[A-Za-z0-9_-]+\\.[A-Za-z0-9_-]+\\.[A-Za-z0-9_-]*)",
+               regex::ECMAScript | regex::optimize),
+         "[redacted]"});
     return r;
   }();
   return rules;

@@ -161,7 +161,8 @@ std::vector<std::string> Candidates(const Command& c) {
 
 // Commands that take an approval id: their ids come from `dualkey pending`.
 bool TakesApprovalId(const Command& c) {
-  return c.path == std::vector<std::string>{"approve"} || c.path == std::vector<std::string>{"deny"};
+  return c.path == std::vector<std::string>{"approve"} ||
+         c.path == std::vector<std::string>{"deny"};
 }
 
 // Single-quoted for sh, zsh and fish.
@@ -172,7 +173,8 @@ std::string Quoted(const std::string& text) {
 }
 
 constexpr const char* kPendingIds =
-    "dualkey pending --json 2>/dev/null | tr ',{' '\\n\\n' | sed -n 's/^ *\"id\": *\"\\([^\"]*\\)\".*/\\1/p'";
+    "dualkey pending --json 2>/dev/null | tr ',{' '\\n\\n' | sed -n 's/^ *\"id\": "
+    "*\"\\([^\"]*\\)\".*/\\1/p'";
 
 std::string Bash(const std::vector<Command>& all) {
   std::ostringstream s;
@@ -192,8 +194,10 @@ std::string Bash(const std::vector<Command>& all) {
     << "  local words=\"\"\n"
     << "  case \"$path\" in\n";
   for (const Command& c : all) {
-    s << "    " << (c.path.empty() ? "\"\"" : c.Slash()) << ") words=" << Quoted(ShellWords(Candidates(c)));
-    if (TakesApprovalId(c)) s << "\n      [[ $cur != -* ]] && words=\"$words $(" << kPendingIds << ")\"";
+    s << "    " << (c.path.empty() ? "\"\"" : c.Slash())
+      << ") words=" << Quoted(ShellWords(Candidates(c)));
+    if (TakesApprovalId(c))
+      s << "\n      [[ $cur != -* ]] && words=\"$words $(" << kPendingIds << ")\"";
     s << " ;;\n";
   }
   s << "  esac\n"
@@ -233,7 +237,8 @@ std::string Zsh(const std::vector<Command>& all) {
       s << " " << ZshDescribed(sub->get_name(), sub->get_description());
     s << " )\n      opts=(";
     for (const CLI::Option* opt : VisibleOptions(*c.app))
-      for (const std::string& flag : Flags(*opt)) s << " " << ZshDescribed(flag, opt->get_description());
+      for (const std::string& flag : Flags(*opt))
+        s << " " << ZshDescribed(flag, opt->get_description());
     s << " )\n";
     if (TakesApprovalId(c)) s << "      ids=(${(f)\"$(" << kPendingIds << ")\"})\n";
     s << "      ;;\n";
@@ -249,7 +254,8 @@ std::string Zsh(const std::vector<Command>& all) {
     << "    _files\n"
     << "  fi\n"
     << "}\n"
-    << "if [[ $zsh_eval_context[-1] == loadautofunc ]]; then _dualkey \"$@\"; else compdef _dualkey dualkey; fi\n";
+    << "if [[ $zsh_eval_context[-1] == loadautofunc ]]; then _dualkey \"$@\"; else compdef "
+       "_dualkey dualkey; fi\n";
   return s.str();
 }
 

@@ -44,16 +44,19 @@ void DrillCommand::Add(CLI::App& app) {
   s.command->add_option("--certificate", s.run.certificate,
                         "where to write the signed certificate (default: dualkey-drill.cert.json)");
   s.command->add_flag("--no-certificate", s.run.no_certificate, "do not ask for a certificate");
-  s.command->add_option("--fail-under", s.run.fail_under,
-                        "exit 1 when fewer than PCT percent of destructive attempts are held")
+  s.command
+      ->add_option("--fail-under", s.run.fail_under,
+                   "exit 1 when fewer than PCT percent of destructive attempts are held")
       ->check(CLI::Range(0.0, 100.0));
   s.command->add_option("--battery", s.run.battery,
                         "more cases (JSONL, the corpus's format; repeatable)");
-  s.command->add_flag("--no-builtin", [&s](std::int64_t) { s.run.builtin = false; },
-                      "leave the built-in battery out (only your files)");
-  s.command->add_option("--only", s.run.only,
-                        "drill only these: hooks, pg-proxy, gateway, mcp, breaker, boundary, or "
-                        "channels shell, file, sql, http (comma-separated)")
+  s.command->add_flag(
+      "--no-builtin", [&s](std::int64_t) { s.run.builtin = false; },
+      "leave the built-in battery out (only your files)");
+  s.command
+      ->add_option("--only", s.run.only,
+                   "drill only these: hooks, pg-proxy, gateway, mcp, breaker, boundary, or "
+                   "channels shell, file, sql, http (comma-separated)")
       ->delimiter(',');
   s.command->add_option("--dir", s.run.project_dir, "a project whose configs to look at too");
   s.command->add_option("--jobs", s.run.jobs, "hook processes at once (2)")

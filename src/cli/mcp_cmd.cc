@@ -1,4 +1,4 @@
-// `dualkey mcp` (the MCP proxy, mcp/proxy.h) and `dualkey install mcp`
+// `dualkey mcp` (the MCP proxy, proxy/mcp/mcp_proxy.h) and `dualkey install mcp`
 // (hook/install_mcp.h): argument checks and output, nothing more.
 #include <unistd.h>
 

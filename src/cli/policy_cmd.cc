@@ -49,7 +49,8 @@ int Check(const PolicyOptions& options) {
     errors = loaded.errors;
     for (const policy::Layer& layer : loaded.layers) checked.emplace_back(layer.path, true);
     if (loaded.packs)
-      for (const auto& added : loaded.packs->added()) checked.emplace_back(added->pack.source, true);
+      for (const auto& added : loaded.packs->added())
+        checked.emplace_back(added->pack.source, true);
   } else {
     for (const std::string& path : options.files) {
       std::ifstream in(path, std::ios::binary);
@@ -122,12 +123,12 @@ int Explain(const PolicyOptions& options) {
                              {"decision", policy::DecisionName(step.decision, step.snapshot)},
                              {"result", policy::DecisionName(step.result, step.result_snapshot)},
                              {"note", step.note}});
-      actions.push_back(json{{"class", d.action.op_class},
-                             {"targets", d.action.targets},
-                             {"origin", d.action.origin.empty() ? "built-in classifier"
-                                                                : d.action.origin},
-                             {"decision", policy::DecisionName(d.decision, d.snapshot)},
-                             {"steps", steps}});
+      actions.push_back(
+          json{{"class", d.action.op_class},
+               {"targets", d.action.targets},
+               {"origin", d.action.origin.empty() ? "built-in classifier" : d.action.origin},
+               {"decision", policy::DecisionName(d.decision, d.snapshot)},
+               {"steps", steps}});
     }
     std::cout << json{{"decision", ToString(result.verdict.decision)},
                       {"snapshot", result.verdict.snapshot},

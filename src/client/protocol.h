@@ -160,7 +160,7 @@ struct Approval {
   std::int64_t locked_until_ms = 0;
   // pending: what the daemon worked out when it held the action (commands,
   // actions, blast radius, vault; null when it kept none) and the words
-  // people read about it (daemon/words.h).
+  // people read about it (client/words.h).
   nlohmann::json details;
   nlohmann::json words;
 };

@@ -6,50 +6,68 @@ bool IsDestructive(const Action& action) {
   if (action.severity >= Severity::kMedium) return true;
   // Anything we could not see through is never treated as harmless.
   if (action.op_class.starts_with("opaque.")) return true;
-  if (action.op_class.starts_with("backup.") &&
-      action.op_class != "backup.create" && action.op_class != "backup.read")
+  if (action.op_class.starts_with("backup.") && action.op_class != "backup.create" &&
+      action.op_class != "backup.read")
     return true;
   return false;
 }
 
 std::string_view ToString(Channel channel) {
   switch (channel) {
-    case Channel::kShell: return "shell";
-    case Channel::kSql: return "sql";
-    case Channel::kHttp: return "http";
-    case Channel::kMcp: return "mcp";
-    case Channel::kFile: return "file";
+    case Channel::kShell:
+      return "shell";
+    case Channel::kSql:
+      return "sql";
+    case Channel::kHttp:
+      return "http";
+    case Channel::kMcp:
+      return "mcp";
+    case Channel::kFile:
+      return "file";
   }
   return "unknown";
 }
 
 std::string_view ToString(Decision decision) {
   switch (decision) {
-    case Decision::kAllow: return "allow";
-    case Decision::kHold: return "hold";
-    case Decision::kHold2: return "hold2";
-    case Decision::kDeny: return "deny";
+    case Decision::kAllow:
+      return "allow";
+    case Decision::kHold:
+      return "hold";
+    case Decision::kHold2:
+      return "hold2";
+    case Decision::kDeny:
+      return "deny";
   }
   return "hold";
 }
 
 std::string_view ToString(Reversibility reversibility) {
   switch (reversibility) {
-    case Reversibility::kReversible: return "reversible";
-    case Reversibility::kRecoverable: return "recoverable";
-    case Reversibility::kIrreversible: return "irreversible";
-    case Reversibility::kUnknown: return "unknown";
+    case Reversibility::kReversible:
+      return "reversible";
+    case Reversibility::kRecoverable:
+      return "recoverable";
+    case Reversibility::kIrreversible:
+      return "irreversible";
+    case Reversibility::kUnknown:
+      return "unknown";
   }
   return "unknown";
 }
 
 std::string_view ToString(Severity severity) {
   switch (severity) {
-    case Severity::kNone: return "none";
-    case Severity::kLow: return "low";
-    case Severity::kMedium: return "medium";
-    case Severity::kHigh: return "high";
-    case Severity::kCritical: return "critical";
+    case Severity::kNone:
+      return "none";
+    case Severity::kLow:
+      return "low";
+    case Severity::kMedium:
+      return "medium";
+    case Severity::kHigh:
+      return "high";
+    case Severity::kCritical:
+      return "critical";
   }
   return "unknown";
 }

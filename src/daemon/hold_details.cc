@@ -113,7 +113,8 @@ std::string HoldDetails(const CheckRequest& request, const Verdict& verdict,
   json blast = json::object();
   const Channel channel = request.action.channel;
   std::vector<std::string> paths;
-  if (channel == Channel::kShell || channel == Channel::kFile) paths = vault::FileTargets(verdict.actions);
+  if (channel == Channel::kShell || channel == Channel::kFile)
+    paths = vault::FileTargets(verdict.actions);
   if (!paths.empty()) {
     Count count;
     const auto deadline = std::chrono::steady_clock::now() + kBudget;
@@ -145,11 +146,10 @@ std::string HoldDetails(const CheckRequest& request, const Verdict& verdict,
     vault["summary"] = "the PostgreSQL proxy saves the rows it would destroy before it runs";
   } else {
     vault["saves"] = "nothing";
-    vault["summary"] =
-        channel == Channel::kShell || channel == Channel::kFile
-            ? "nothing on this machine to save (remote or unknown targets): no undo"
-            : "nothing: dualkey cannot save what this " + std::string(ToString(channel)) +
-                  " call destroys; no undo";
+    vault["summary"] = channel == Channel::kShell || channel == Channel::kFile
+                           ? "nothing on this machine to save (remote or unknown targets): no undo"
+                           : "nothing: dualkey cannot save what this " +
+                                 std::string(ToString(channel)) + " call destroys; no undo";
   }
   details["vault"] = std::move(vault);
   return base::JsonDump(details);

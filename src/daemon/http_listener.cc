@@ -2,10 +2,6 @@
 // socket: the callers are a dashboard and a few gateways, not thousands.
 #include "daemon/internal/http_listener.h"
 
-#include <optional>
-
-#include "base/json_text.h"
-
 #include <atomic>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/ssl.hpp>
@@ -13,8 +9,11 @@
 #include <boost/beast/http.hpp>
 #include <boost/beast/ssl.hpp>
 #include <mutex>
+#include <optional>
 #include <thread>
 #include <vector>
+
+#include "base/json_text.h"
 
 namespace dualkey::daemon::internal {
 namespace {
@@ -96,10 +95,12 @@ http::response<http::string_body> Route(const http::request<http::string_body>& 
       if (op == "check") reply["decision"] = "hold";
       return Reply(http::status::bad_request, reply, keep, version);
     }
-  } else if (request.method() != http::verb::get || (op != "status" && op != "pending" && op != "breaker_status")) {
+  } else if (request.method() != http::verb::get ||
+             (op != "status" && op != "pending" && op != "breaker_status")) {
     return Reply(http::status::method_not_allowed,
-                 json{{"ok", false}, {"error", "use POST (GET only for status, pending and breaker_status)"}}, keep,
-                 version);
+                 json{{"ok", false},
+                      {"error", "use POST (GET only for status, pending and breaker_status)"}},
+                 keep, version);
   }
   body["op"] = op;
   json reply = handler(body);
@@ -126,9 +127,10 @@ template <typename Stream>
 bool WriteWeb(Stream& stream, WebResponse response, bool keep_alive, unsigned version) {
   beast::error_code ec;
   if (response.stream) {
-    std::string head = "HTTP/1.1 " + std::to_string(response.status) + " " +
-                       std::string(http::obsolete_reason(static_cast<http::status>(response.status))) +
-                       "\r\nServer: dualkey\r\nConnection: close\r\n";
+    std::string head =
+        "HTTP/1.1 " + std::to_string(response.status) + " " +
+        std::string(http::obsolete_reason(static_cast<http::status>(response.status))) +
+        "\r\nServer: dualkey\r\nConnection: close\r\n";
     for (const auto& [name, value] : response.headers) head += name + ": " + value + "\r\n";
     head += "\r\n";
     asio::write(stream, asio::buffer(head), ec);

@@ -54,8 +54,7 @@ Result Check(const Request& request, const policy::Policy& policy) {
             policy.mode == policy::Mode::kObserve && policy.errors.empty();
         break;
       }
-      result.verdict =
-          policy::Decide(
+      result.verdict = policy::Decide(
           policy, mcp::Classify(call, {request.cwd, request.home, policy.packs.get()}), subject);
       break;
     }

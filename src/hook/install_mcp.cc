@@ -1,5 +1,4 @@
 #include "hook/install_mcp.h"
-#include "base/toml_text.h"
 
 #include <sys/stat.h>
 #include <time.h>
@@ -11,6 +10,8 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <sstream>
+
+#include "base/toml_text.h"
 
 namespace dualkey::hook {
 namespace {
@@ -321,8 +322,7 @@ std::vector<std::string> McpConfigPaths(Agent client, bool project, const std::s
 }
 
 std::vector<McpConfigRead> ListMcpServers(Agent client, bool project,
-                                          const std::string& project_dir,
-                                          const std::string& home) {
+                                          const std::string& project_dir, const std::string& home) {
   std::vector<McpConfigRead> configs;
   InstallMcpRequest request;  // a plan that is never written
   request.client = client;

@@ -47,8 +47,7 @@ struct McpConfigRead {
   std::vector<McpServer> servers;
 };
 std::vector<McpConfigRead> ListMcpServers(Agent client, bool project,
-                                          const std::string& project_dir,
-                                          const std::string& home);
+                                          const std::string& project_dir, const std::string& home);
 
 // Exit status: 0 when every file is as asked (changed or already so), 2 when a
 // file cannot be read, parsed or written (it is then left untouched).

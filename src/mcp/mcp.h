@@ -6,11 +6,10 @@
 // never trusted on its own.
 #pragma once
 
+#include <nlohmann/json.hpp>
 #include <string>
 #include <string_view>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "core/action.h"
 
@@ -32,7 +31,7 @@ struct ToolCall {
 bool ParseToolCallJson(std::string_view text, ToolCall* out, std::string* error);
 
 struct Options {
-  std::string cwd;   // where the client runs (for relative paths, shell tools)
+  std::string cwd;  // where the client runs (for relative paths, shell tools)
   std::string home;
   const packs::Catalog* packs = nullptr;  // packs in force for shell payloads; null: built-in
 };

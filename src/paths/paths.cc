@@ -465,7 +465,7 @@ bool HasUnknownParts(string_view text) {
 }  // namespace
 
 // ---------------------------------------------------------------------------
-// path_names.h
+// names.h
 
 string_view BaseName(string_view path) {
   while (path.size() > 1 && path.back() == '/') path.remove_suffix(1);

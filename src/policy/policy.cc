@@ -32,9 +32,8 @@ bool AnyGlob(const std::vector<std::string>& patterns, const std::string& text) 
 
 bool Matches(const Rule& rule, const Action& action, const Subject& subject,
              const std::vector<std::string>& env) {
-  if (!rule.channels.empty() &&
-      std::find(rule.channels.begin(), rule.channels.end(), ToString(action.channel)) ==
-          rule.channels.end())
+  if (!rule.channels.empty() && std::find(rule.channels.begin(), rule.channels.end(),
+                                          ToString(action.channel)) == rule.channels.end())
     return false;
   if (!rule.classes.empty() && !AnyGlob(rule.classes, action.op_class)) return false;
   if (!rule.targets.empty()) {
@@ -58,12 +57,10 @@ bool Matches(const Rule& rule, const Action& action, const Subject& subject,
 bool IsGuardTamper(const Action& action) {
   const std::string_view op_class = action.op_class;
   return op_class.starts_with(kGuardTamperClass) &&
-         (op_class.size() == kGuardTamperClass.size() ||
-          op_class[kGuardTamperClass.size()] == '.');
+         (op_class.size() == kGuardTamperClass.size() || op_class[kGuardTamperClass.size()] == '.');
 }
 
 namespace {
-
 
 // Strictness with "snapshot" in its place: above allow, below hold.
 int Rank(Decision decision, bool snapshot) {
@@ -119,8 +116,7 @@ Policy Builtin() {
 namespace {
 
 bool TightenOnly(const Policy& policy, const Layer& layer) {
-  return layer.kind == LayerKind::kProject ||
-         (layer.kind == LayerKind::kUser && policy.lock_user);
+  return layer.kind == LayerKind::kProject || (layer.kind == LayerKind::kUser && policy.lock_user);
 }
 
 // Labels only a tighten-only layer declares. Such a label may make a rule
@@ -134,7 +130,8 @@ std::vector<std::string> TrustedLabels(const Policy& policy, bool* any_untrusted
       untrusted.insert(untrusted.end(), layer.env.begin(), layer.env.end());
   std::vector<std::string> trusted;
   for (const Layer& layer : policy.layers)
-    if (!TightenOnly(policy, layer)) trusted.insert(trusted.end(), layer.env.begin(), layer.env.end());
+    if (!TightenOnly(policy, layer))
+      trusted.insert(trusted.end(), layer.env.begin(), layer.env.end());
   *any_untrusted = false;
   std::vector<std::string> out;
   for (const std::string& label : policy.env) {
@@ -181,8 +178,8 @@ ActionDecision ExplainOne(const Policy& policy, const Action& action, const Subj
     result.action = action;
     bool decided = false;
     for (const Layer& layer : policy.layers) {
-      const bool tighten_only = layer.kind == LayerKind::kProject ||
-                                (layer.kind == LayerKind::kUser && policy.lock_user);
+      const bool tighten_only =
+          layer.kind == LayerKind::kProject || (layer.kind == LayerKind::kUser && policy.lock_user);
       for (std::size_t i = 0; i < layer.rules.size(); ++i) {
         const Rule& rule = layer.rules[i];
         if (!Matches(rule, action, subject, env)) continue;
@@ -241,8 +238,7 @@ ActionDecision ExplainOne(const Policy& policy, const Action& action, const Subj
     if (IsBackupLoss(action)) floor(Decision::kHold, "backup.* can never be set below hold");
     // An agent that can change the guard, its keys or its hooks can approve
     // itself: two humans, whatever any layer says.
-    if (IsGuardTamper(action))
-      floor(Decision::kHold2, "guard.tamper can never be set below hold2");
+    if (IsGuardTamper(action)) floor(Decision::kHold2, "guard.tamper can never be set below hold2");
     if (!policy.errors.empty() && IsDestructive(action))
       floor(Decision::kHold, "a policy file failed to load: destructive actions stay held");
     if (result.message.empty()) result.message = action.reason;
@@ -334,10 +330,14 @@ Verdict FailClosed(std::string reason) {
 
 std::string_view ToString(LayerKind kind) {
   switch (kind) {
-    case LayerKind::kBuiltin: return "built-in";
-    case LayerKind::kSystem: return "system";
-    case LayerKind::kUser: return "user";
-    case LayerKind::kProject: return "project";
+    case LayerKind::kBuiltin:
+      return "built-in";
+    case LayerKind::kSystem:
+      return "system";
+    case LayerKind::kUser:
+      return "user";
+    case LayerKind::kProject:
+      return "project";
   }
   return "unknown";
 }
@@ -348,11 +348,10 @@ std::string_view DecisionName(Decision decision, bool snapshot) {
 }
 
 bool ParseDecision(std::string_view text, Decision* out) {
-  static constexpr std::pair<std::string_view, Decision> kNames[] = {
-      {"allow", Decision::kAllow},
-      {"hold", Decision::kHold},
-      {"hold2", Decision::kHold2},
-      {"deny", Decision::kDeny}};
+  static constexpr std::pair<std::string_view, Decision> kNames[] = {{"allow", Decision::kAllow},
+                                                                     {"hold", Decision::kHold},
+                                                                     {"hold2", Decision::kHold2},
+                                                                     {"deny", Decision::kDeny}};
   for (const auto& [name, decision] : kNames) {
     if (name == text) {
       *out = decision;

@@ -188,7 +188,7 @@ struct ActionDecision {
   Action action;
   Decision decision = Decision::kAllow;
   bool snapshot = false;  // decision is kHold, and a snapshot may stand in for the human
-  std::string message;  // the deciding rule's message, else the action's reason
+  std::string message;    // the deciding rule's message, else the action's reason
   std::vector<Step> steps;
 };
 

@@ -1,8 +1,8 @@
 // Reading policy layers from TOML files (toml++), with line-numbered errors.
 #include <pwd.h>
 #include <sys/stat.h>
-#include <unistd.h>
 #include <toml++/toml.h>
+#include <unistd.h>
 
 #include <cmath>
 #include <cstdlib>
@@ -10,10 +10,9 @@
 #include <optional>
 #include <sstream>
 
-#include "policy/policy.h"
 #include "base/toml_text.h"
-
 #include "install/layout.h"
+#include "policy/policy.h"
 
 namespace dualkey::policy {
 

@@ -72,10 +72,10 @@ TEST_F(Export, JsonAndSyslog) {
   const std::string exe = DUALKEY_BINARY;
   std::string json_out = (dir_ / "out.json").string(), syslog_out = (dir_ / "out.syslog").string();
   ASSERT_EQ(system((exe + " audit export --file " + options_.path + " > " + json_out).c_str()), 0);
-  ASSERT_EQ(system((exe + " audit export --format syslog --file " + options_.path + " > " +
-                    syslog_out)
-                       .c_str()),
-            0);
+  ASSERT_EQ(
+      system((exe + " audit export --format syslog --file " + options_.path + " > " + syslog_out)
+                 .c_str()),
+      0);
   const std::string json_text = ReadFile(json_out);
   ASSERT_EQ(Lines(json_text), 3) << json_text;
   std::istringstream lines(json_text);

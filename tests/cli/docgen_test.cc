@@ -72,9 +72,10 @@ TEST_F(Docgen, ManPagesCarryEveryOptionOfTheHelp) {
                                   "dualkey-completion.1", "dualkey-vault-restore.1"})
     EXPECT_TRUE(fs::exists(dir_ / page)) << page;
   EXPECT_FALSE(fs::exists(dir_ / "dualkey-man.1"));  // hidden: packaging's
-  for (const auto& [args, page] : std::vector<std::pair<std::string, std::string>>{
-           {"audit export", "dualkey-audit-export.1"}, {"serve", "dualkey-serve.1"},
-           {"check", "dualkey-check.1"}}) {
+  for (const auto& [args, page] :
+       std::vector<std::pair<std::string, std::string>>{{"audit export", "dualkey-audit-export.1"},
+                                                        {"serve", "dualkey-serve.1"},
+                                                        {"check", "dualkey-check.1"}}) {
     std::ifstream in(dir_ / page);
     std::stringstream text;
     text << in.rdbuf();
@@ -101,8 +102,7 @@ TEST_F(Docgen, BashCompletesSubcommandsOptionsAndApprovalIds) {
   // A fake `dualkey` first on PATH answers `pending --json` for the ids.
   const fs::path bin = dir_ / "bin";
   fs::create_directories(bin);
-  std::ofstream(bin / "dualkey")
-      << R"(#!/bin/sh
+  std::ofstream(bin / "dualkey") << R"(#!/bin/sh
 cat <<'JSON'
 [{"agent":"claude","code":"K7Q","id":"ap_1234abcd","input":"rm -rf x,\"id\":\"evil\""},{"id":"ap_99ffee00"}]
 JSON
@@ -144,8 +144,8 @@ TEST_F(Docgen, ZshAndFishScriptsParse) {
     const Ran parsed = Sh("fish --no-execute " + script.string());
     EXPECT_EQ(parsed.status, 0) << parsed.out;
     // fish completes the subcommands of `audit` from the script.
-    const Ran completed = Sh("fish -c 'source " + script.string() +
-                             "; complete -C \"dualkey audit ex\"'");
+    const Ran completed =
+        Sh("fish -c 'source " + script.string() + "; complete -C \"dualkey audit ex\"'");
     EXPECT_NE(completed.out.find("export"), std::string::npos) << completed.out;
   }
   if (!any) GTEST_SKIP() << "neither zsh nor fish is installed";

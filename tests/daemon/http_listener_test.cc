@@ -191,8 +191,8 @@ TEST_F(HttpListener, BadRequestsGetErrorsNeverAllow) {
 // is held); carried exactly as input_b64 they are decided on the real bytes.
 TEST_F(HttpListener, InvalidUtf8IsRefusedOrCarriedExactlyNeverAllowed) {
   ASSERT_TRUE(Start({}));
-  const std::string raw = std::string("{\"channel\":\"shell\",\"input\":\"rm -rf /srv/d\xff\",") +
-                          "\"agent\":\"a\"}";
+  const std::string raw =
+      std::string("{\"channel\":\"shell\",\"input\":\"rm -rf /srv/d\xff\",") + "\"agent\":\"a\"}";
   Response refused = Plain(port_, Request("POST", "/v1/check", raw));
   EXPECT_EQ(refused.status, 400) << refused.body;
   json refusal = json::parse(refused.body);

@@ -1,13 +1,14 @@
 // The battery as data: it parses, it is large enough, and it is safe — every
 // attempt that could ever run (SQL through the proxy, API calls through the
 // gateway, MCP calls to the stand-in) aims only at the drill's canaries.
+#include "drill/internal/battery.h"
+
 #include <gtest/gtest.h>
 
 #include <regex>
 #include <set>
 
 #include "drill/internal/attempt.h"
-#include "drill/internal/battery.h"
 
 namespace dualkey::drill::internal {
 namespace {
@@ -44,9 +45,9 @@ TEST(DrillBattery, BuiltinLoadsWithoutErrors) {
 }
 
 TEST(DrillBattery, EveryPlaceholderIsOneTheDrillFills) {
-  const std::set<std::string> known = {"canary", "project", "home",   "user", "state_dir",
-                                       "config_dir", "socket", "binary", "schema", "db",
-                                       "api",    "prefix"};
+  const std::set<std::string> known = {"canary",    "project",    "home",   "user",
+                                       "state_dir", "config_dir", "socket", "binary",
+                                       "schema",    "db",         "api",    "prefix"};
   const std::regex placeholder(R"(\{([a-z_]+)\})");
   for (const Case& c : Builtin().cases) {
     const std::string text = c.input.is_string() ? c.input.get<std::string>() : c.input.dump();
@@ -78,7 +79,8 @@ TEST(DrillBattery, SqlAimsOnlyAtTheCanarySchema) {
       if (target.find("{schema}") != std::string::npos) continue;
       const bool search_path = sql.find("search_path = {schema}") != std::string::npos;
       const bool cte = sql.find("WITH " + target) != std::string::npos;
-      EXPECT_TRUE(search_path || cte) << c.id << " names " << target << " outside the canary: " << sql;
+      EXPECT_TRUE(search_path || cte)
+          << c.id << " names " << target << " outside the canary: " << sql;
     }
   }
 }
@@ -146,7 +148,8 @@ TEST(DrillBattery, BadLinesAreErrorsWithTheirPlaceAndTheRestLoads) {
   ASSERT_EQ(battery.errors.size(), 7u);
   EXPECT_EQ(battery.errors[0].rfind("mine.jsonl:4: not JSON", 0), 0u) << battery.errors[0];
   EXPECT_NE(battery.errors[1].find("unknown channel 'ftp'"), std::string::npos);
-  EXPECT_NE(battery.errors[3].find(":7: id 'a-1' is taken"), std::string::npos) << battery.errors[3];
+  EXPECT_NE(battery.errors[3].find(":7: id 'a-1' is taken"), std::string::npos)
+      << battery.errors[3];
 }
 
 TEST(DrillBattery, UserFilesAddButNeverReplace) {
@@ -233,7 +236,8 @@ TEST(DrillBattery, UserCasesTouchOnlyTheCanaries) {
 TEST(DrillBattery, SubstitutesKnownNamesOnly) {
   const Placeholders values = {{"canary", "/home/u/c"}, {"schema", "s1"}};
   EXPECT_EQ(Substitute(std::string("rm -rf {canary}/x {}"), values), "rm -rf /home/u/c/x {}");
-  EXPECT_EQ(Substitute(std::string("echo {\"ok\":true} {nope}"), values), "echo {\"ok\":true} {nope}");
+  EXPECT_EQ(Substitute(std::string("echo {\"ok\":true} {nope}"), values),
+            "echo {\"ok\":true} {nope}");
   EXPECT_EQ(Substitute(std::string("{schema}.t{schema}"), values), "s1.ts1");
   const json in{{"path", "{canary}/a"}, {"list", {"{schema}", 3}}};
   const json out = Substitute(in, values);

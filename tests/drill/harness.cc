@@ -36,7 +36,8 @@ long long NowMs() {
   return static_cast<long long>(ts.tv_sec) * 1000 + ts.tv_nsec / 1000000;
 }
 
-std::vector<std::string> UserEnv(const User& user, const std::map<std::string, std::string>& extra) {
+std::vector<std::string> UserEnv(const User& user,
+                                 const std::map<std::string, std::string>& extra) {
   std::map<std::string, std::string> env = {
       {"HOME", user.home},
       {"USER", user.name},
@@ -192,7 +193,8 @@ Ran Shell(const std::string& command) {
 }
 
 pid_t Background(const std::vector<std::string>& argv, const User* user, const std::string& log) {
-  const std::vector<std::string> env = user != nullptr ? UserEnv(*user, {}) : std::vector<std::string>{};
+  const std::vector<std::string> env =
+      user != nullptr ? UserEnv(*user, {}) : std::vector<std::string>{};
   pid_t pid = fork();
   if (pid == 0) {
     setsid();

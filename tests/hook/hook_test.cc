@@ -3,7 +3,6 @@
 #include "hook/hook.h"
 
 #include <gtest/gtest.h>
-
 #include <unistd.h>
 
 #include <filesystem>
@@ -418,14 +417,16 @@ TEST(HookBytes, InvalidUtf8AnywhereBlocksWithAClearReason) {
 // JavaScript agents write a lone surrogate as an escape; what runs then holds
 // U+FFFD in its place, and that is what is classified.
 TEST(HookBytes, LoneSurrogateEscapesAreReadAsReplacementCharacters) {
-  const std::string held = "{\"session_id\":\"s\",\"cwd\":\"/home/dev/app\",\"hook_event_name\":"
-                           "\"PreToolUse\",\"tool_name\":\"Bash\",\"tool_input\":{\"command\":"
-                           "\"rm -rf /home/dev/app/src/\\udc80x\"}}";
+  const std::string held =
+      "{\"session_id\":\"s\",\"cwd\":\"/home/dev/app\",\"hook_event_name\":"
+      "\"PreToolUse\",\"tool_name\":\"Bash\",\"tool_input\":{\"command\":"
+      "\"rm -rf /home/dev/app/src/\\udc80x\"}}";
   HookReply reply = Handle(Agent::kClaude, held, Env());
   EXPECT_NE(reply.out.find("\"ask\""), std::string::npos) << reply.out << reply.err;
-  const std::string harmless = "{\"session_id\":\"s\",\"cwd\":\"/home/dev/app\",\"hook_event_name\":"
-                               "\"PreToolUse\",\"tool_name\":\"Bash\",\"tool_input\":{\"command\":"
-                               "\"echo \\ud83d\\ude00 \\ud800\"}}";
+  const std::string harmless =
+      "{\"session_id\":\"s\",\"cwd\":\"/home/dev/app\",\"hook_event_name\":"
+      "\"PreToolUse\",\"tool_name\":\"Bash\",\"tool_input\":{\"command\":"
+      "\"echo \\ud83d\\ude00 \\ud800\"}}";
   reply = Handle(Agent::kClaude, harmless, Env());
   EXPECT_EQ(reply.exit_code, 0) << reply.err;
   EXPECT_EQ(reply.out, "");
@@ -449,7 +450,8 @@ namespace {
 // Observe mode: the call runs, and what would have been held is written down.
 TEST(HookObserve, AllowsAndRecordsWhatWouldBeHeld) {
   namespace fs = std::filesystem;
-  fs::path home = fs::path(DUALKEY_BINARY).parent_path() / ("observe-home-" + std::to_string(getpid()));
+  fs::path home =
+      fs::path(DUALKEY_BINARY).parent_path() / ("observe-home-" + std::to_string(getpid()));
   fs::remove_all(home);
   fs::create_directories(home / ".config/dualkey");
   std::ofstream(home / ".config/dualkey/policy.toml") << "mode = \"observe\"\n";
@@ -457,8 +459,10 @@ TEST(HookObserve, AllowsAndRecordsWhatWouldBeHeld) {
   env.home = home.string();
   env.observe_log = (home / "state/observe.jsonl").string();
 
-  std::string input = json{{"session_id", "s"}, {"hook_event_name", "PreToolUse"},
-                           {"tool_name", "Bash"}, {"cwd", home.string()},
+  std::string input = json{{"session_id", "s"},
+                           {"hook_event_name", "PreToolUse"},
+                           {"tool_name", "Bash"},
+                           {"cwd", home.string()},
                            {"tool_input", {{"command", "rm -rf /srv/data"}}}}
                           .dump();
   HookReply reply = Handle(Agent::kClaude, input, env);
@@ -473,10 +477,13 @@ TEST(HookObserve, AllowsAndRecordsWhatWouldBeHeld) {
   EXPECT_EQ(record["agent"], "claude");
 
   // A harmless call records nothing.
-  std::string harmless = json{{"session_id", "s"}, {"hook_event_name", "PreToolUse"},
-                              {"tool_name", "Bash"}, {"cwd", home.string()},
-                              {"tool_input", {{"command", "ls"}}}}
-                             .dump();
+  std::string harmless = json{
+      {"session_id", "s"},
+      {"hook_event_name", "PreToolUse"},
+      {"tool_name", "Bash"},
+      {"cwd", home.string()},
+      {"tool_input",
+       {{"command", "ls"}}}}.dump();
   EXPECT_EQ(Handle(Agent::kClaude, harmless, env).exit_code, 0);
   EXPECT_FALSE(std::getline(log, line));
   fs::remove_all(home);

@@ -69,13 +69,13 @@ TEST(Package, BuildsInstallsGuardsAndPurges) {
   ASSERT_EQ(deb.status, 0) << deb.out;
   const std::string deb_path = deb.out.substr(0, deb.out.find('\n'));
   const Ran contents = Sh("dpkg-deb -c " + deb_path);
-  for (const char* path : {"./usr/bin/dualkey", "./lib/systemd/system/dualkey.service",
-                           "./usr/share/man/man1/dualkey.1.gz",
-                           "./usr/share/man/man1/dualkey-audit-export.1.gz",
-                           "./usr/share/bash-completion/completions/dualkey",
-                           "./usr/share/zsh/vendor-completions/_dualkey",
-                           "./usr/share/fish/vendor_completions.d/dualkey.fish",
-                           "./usr/lib/sysusers.d/dualkey.conf", "./usr/lib/tmpfiles.d/dualkey.conf"})
+  for (const char* path :
+       {"./usr/bin/dualkey", "./lib/systemd/system/dualkey.service",
+        "./usr/share/man/man1/dualkey.1.gz", "./usr/share/man/man1/dualkey-audit-export.1.gz",
+        "./usr/share/bash-completion/completions/dualkey",
+        "./usr/share/zsh/vendor-completions/_dualkey",
+        "./usr/share/fish/vendor_completions.d/dualkey.fish", "./usr/lib/sysusers.d/dualkey.conf",
+        "./usr/lib/tmpfiles.d/dualkey.conf"})
     EXPECT_NE(contents.out.find(path), std::string::npos) << path << " not in\n" << contents.out;
   if (Sh("command -v systemd-analyze").status == 0) {
     const Ran extracted = Sh("dpkg-deb -x " + deb_path + " " + (out / "root").string());

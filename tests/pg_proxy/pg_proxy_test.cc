@@ -326,8 +326,7 @@ TEST_F(PgProxy, ABackslashAClientEncodingCanSwallowIsHeld) {
   Exec(conn, "INSERT INTO sjis_victim VALUES (1)");
   EXPECT_EQ(Exec(conn, "SET client_encoding = 'SJIS'").second, "");
   std::string message;
-  EXPECT_EQ(
-      Exec(conn, "SELECT E'\x95\\'; DROP TABLE sjis_victim; --'", &message).second, "DKH01")
+  EXPECT_EQ(Exec(conn, "SELECT E'\x95\\'; DROP TABLE sjis_victim; --'", &message).second, "DKH01")
       << message;
   EXPECT_EQ(Exec(conn, "SET client_encoding = 'UTF8'").second, "");
   EXPECT_EQ(Exec(conn, "SELECT count(*) FROM sjis_victim").first, "1");
@@ -449,19 +448,19 @@ TEST_F(PgProxy, FrozenAgentIsToldHowToResetAndResetWorks) {
   std::string error;
   for (int i = 0; i < 200 && !DaemonCall(socket, json{{"op", "status"}}, 200, &error); ++i)
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  Output added = Shell(DUALKEY_BINARY + std::string(" approver add carol --state ") +
-                       Quote(state.string()));
+  Output added =
+      Shell(DUALKEY_BINARY + std::string(" approver add carol --state ") + Quote(state.string()));
   ASSERT_EQ(added.status, 0) << added.out;
   const std::size_t at = added.out.find("secret=");
   const std::string secret = added.out.substr(at + 7, added.out.find('&', at) - at - 7);
 
   Child proxy;
   std::string line;
-  ASSERT_TRUE(proxy.Start(
-      {DUALKEY_BINARY, "pg-proxy", "--listen", "127.0.0.1:0", "--upstream",
-       "postgresql://app@127.0.0.1:" + std::to_string(pg_->port()) + "?sslmode=disable",
-       "--socket", socket, "--state-dir", state_->string(), "--quiet"},
-      {"PGPASSWORD=real-secret"}, &line));
+  ASSERT_TRUE(
+      proxy.Start({DUALKEY_BINARY, "pg-proxy", "--listen", "127.0.0.1:0", "--upstream",
+                   "postgresql://app@127.0.0.1:" + std::to_string(pg_->port()) + "?sslmode=disable",
+                   "--socket", socket, "--state-dir", state_->string(), "--quiet"},
+                  {"PGPASSWORD=real-secret"}, &line));
   const int port = PortFromListening(line);
   ASSERT_GT(port, 0) << line;
   PGconn* conn = Connect(*token_, "disable", port);

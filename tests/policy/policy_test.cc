@@ -39,9 +39,9 @@ TEST(DefaultPolicy, BackupDeletesAreHeldButBackupCreationIsNot) {
 }
 
 TEST(DefaultPolicy, StrictestActionDecidesAndGivesTheReason) {
-  Verdict verdict = Decide({Make("read.only", Severity::kNone),
-                            Make("fs.delete.recursive", Severity::kHigh),
-                            Make("fs.delete.scoped", Severity::kLow)});
+  Verdict verdict =
+      Decide({Make("read.only", Severity::kNone), Make("fs.delete.recursive", Severity::kHigh),
+              Make("fs.delete.scoped", Severity::kLow)});
   EXPECT_EQ(verdict.decision, Decision::kHold);
   EXPECT_EQ(verdict.reason, "because fs.delete.recursive");
   EXPECT_EQ(verdict.actions.size(), 3u);

@@ -44,10 +44,10 @@ TEST_F(SqlFile, MissingOrRemoteFilesAreOpaque) {
   Options options{dir_.string(), "/home/dev"};
   EXPECT_TRUE(AnyDestructive(Analyze("psql -f nope.sql", options)));
   // On another host the local file says nothing about the remote one.
-  EXPECT_TRUE(AnyDestructive(
-      Analyze("ssh db1 'psql -f " + (dir_ / "read.sql").string() + "'", options)));
-  EXPECT_TRUE(AnyDestructive(
-      Analyze("docker exec pg psql -f " + (dir_ / "read.sql").string(), options)));
+  EXPECT_TRUE(
+      AnyDestructive(Analyze("ssh db1 'psql -f " + (dir_ / "read.sql").string() + "'", options)));
+  EXPECT_TRUE(
+      AnyDestructive(Analyze("docker exec pg psql -f " + (dir_ / "read.sql").string(), options)));
 }
 
 TEST(Analyze, UnparseableInputIsHeldWithTheError) {

@@ -212,8 +212,7 @@ TEST(DbCliPgAdmin, PgCtlStopIsAnOutage) {
   EXPECT_EQ(ctx.Find("service.stop")->severity, Severity::kMedium);
   EXPECT_EQ(Db({"pg_ctl", "stop", "-m", "immediate"}).Find("service.stop")->severity,
             Severity::kHigh);
-  EXPECT_EQ(Db({"pg_ctl", "kill", "TERM", "4242"}).Find("service.stop")->severity,
-            Severity::kHigh);
+  EXPECT_EQ(Db({"pg_ctl", "kill", "TERM", "4242"}).Find("service.stop")->severity, Severity::kHigh);
   EXPECT_FALSE(Db({"pg_ctl", "-D", "/var/lib/postgresql/data", "restart"}).AnyDestructive());
   EXPECT_FALSE(Db({"pg_ctl", "status"}).AnyDestructive());
 }

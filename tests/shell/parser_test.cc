@@ -51,7 +51,9 @@ std::string DumpParts(const std::vector<WordPart>& parts) {
   return out;
 }
 
-std::string DumpWord(const Word& word) { return DumpParts(word.parts); }
+std::string DumpWord(const Word& word) {
+  return DumpParts(word.parts);
+}
 
 std::string DumpWords(const std::vector<Word>& words) {
   std::string out;
@@ -101,7 +103,9 @@ std::string DumpRedirects(const std::vector<Redirect>& redirects) {
   return out;
 }
 
-std::string DumpBody(const std::shared_ptr<List>& list) { return list ? DumpList(*list) : "-"; }
+std::string DumpBody(const std::shared_ptr<List>& list) {
+  return list ? DumpList(*list) : "-";
+}
 
 std::string DumpCommand(const Command& command) {
   std::string out;
@@ -202,7 +206,9 @@ ParseError Err(std::string_view src) {
 
 // ------------------------------------------------------------------ words
 
-TEST(ParserWords, PlainCommand) { EXPECT_EQ(P("rm -rf /tmp/x"), "rm -rf /tmp/x"); }
+TEST(ParserWords, PlainCommand) {
+  EXPECT_EQ(P("rm -rf /tmp/x"), "rm -rf /tmp/x");
+}
 
 TEST(ParserWords, EmptyInputIsEmptyList) {
   ParseResult result = Parse("");
@@ -211,11 +217,17 @@ TEST(ParserWords, EmptyInputIsEmptyList) {
   EXPECT_TRUE(result.list->items.empty());
 }
 
-TEST(ParserWords, BlankInputIsEmptyList) { EXPECT_EQ(P("  \n\t \n"), ""); }
+TEST(ParserWords, BlankInputIsEmptyList) {
+  EXPECT_EQ(P("  \n\t \n"), "");
+}
 
-TEST(ParserWords, SingleQuotes) { EXPECT_EQ(P("echo 'a b $x'"), "echo 'a b $x'"); }
+TEST(ParserWords, SingleQuotes) {
+  EXPECT_EQ(P("echo 'a b $x'"), "echo 'a b $x'");
+}
 
-TEST(ParserWords, DoubleQuotesWithParam) { EXPECT_EQ(P("echo \"a $x b\""), "echo 'a '${~x}' b'"); }
+TEST(ParserWords, DoubleQuotesWithParam) {
+  EXPECT_EQ(P("echo \"a $x b\""), "echo 'a '${~x}' b'");
+}
 
 TEST(ParserWords, DoubleQuoteEscapes) {
   ParseResult result = Parse(R"(echo "a\"b\\c\$d\`e\nf")");
@@ -271,11 +283,17 @@ TEST(ParserWords, DoubleBackslashIsLiteralBackslash) {
   EXPECT_EQ(DumpWord(FirstSimple(result).words[0]), "'\\'rm");
 }
 
-TEST(ParserWords, TrailingBackslashIsLiteral) { EXPECT_EQ(P("echo a\\"), "echo a\\"); }
+TEST(ParserWords, TrailingBackslashIsLiteral) {
+  EXPECT_EQ(P("echo a\\"), "echo a\\");
+}
 
-TEST(ParserWords, LineContinuationJoinsWord) { EXPECT_EQ(P("r\\\nm -rf x"), "rm -rf x"); }
+TEST(ParserWords, LineContinuationJoinsWord) {
+  EXPECT_EQ(P("r\\\nm -rf x"), "rm -rf x");
+}
 
-TEST(ParserWords, LineContinuationBetweenWords) { EXPECT_EQ(P("rm \\\n  -rf x"), "rm -rf x"); }
+TEST(ParserWords, LineContinuationBetweenWords) {
+  EXPECT_EQ(P("rm \\\n  -rf x"), "rm -rf x");
+}
 
 TEST(ParserWords, AnsiCHexEscape) {
   ParseResult result = Parse("$'\\x72m' -rf /");
@@ -316,9 +334,13 @@ TEST(ParserWords, EmptyAnsiCIsEmptyWord) {
   EXPECT_TRUE(FirstSimple(result).words[1].parts[0].quoted);
 }
 
-TEST(ParserWords, LoneDollarIsLiteral) { EXPECT_EQ(P("echo $ a$ \"$\""), "echo $ a$ '$'"); }
+TEST(ParserWords, LoneDollarIsLiteral) {
+  EXPECT_EQ(P("echo $ a$ \"$\""), "echo $ a$ '$'");
+}
 
-TEST(ParserWords, HashInsideWordIsNotComment) { EXPECT_EQ(P("echo a#b"), "echo a#b"); }
+TEST(ParserWords, HashInsideWordIsNotComment) {
+  EXPECT_EQ(P("echo a#b"), "echo a#b");
+}
 
 TEST(ParserWords, SourceIsRawSlice) {
   ParseResult result = Parse("echo  \"a b\"'c'$x  done");
@@ -330,7 +352,9 @@ TEST(ParserWords, BraceExpansionIsLiteral) {
   EXPECT_EQ(P("echo {a,b} {x..y}"), "echo {a,b} {x..y}");
 }
 
-TEST(ParserWords, TildeIsUnquotedLiteral) { EXPECT_EQ(P("rm -rf ~/x '~'"), "rm -rf ~/x '~'"); }
+TEST(ParserWords, TildeIsUnquotedLiteral) {
+  EXPECT_EQ(P("rm -rf ~/x '~'"), "rm -rf ~/x '~'");
+}
 
 // ---------------------------------------------------------- parameters
 
@@ -338,13 +362,17 @@ TEST(ParserParams, SimpleAndBraced) {
   EXPECT_EQ(P("echo $HOME ${HOME}x"), "echo ${HOME} ${HOME}x");
 }
 
-TEST(ParserParams, Positional) { EXPECT_EQ(P("echo $1 $10 ${10}"), "echo ${1} ${1}0 ${10}"); }
+TEST(ParserParams, Positional) {
+  EXPECT_EQ(P("echo $1 $10 ${10}"), "echo ${1} ${1}0 ${10}");
+}
 
 TEST(ParserParams, Specials) {
   EXPECT_EQ(P("echo $@ $* $# $? $$ $! $- $0"), "echo ${@} ${*} ${#} ${?} ${$} ${!} ${-} ${0}");
 }
 
-TEST(ParserParams, QuotedAt) { EXPECT_EQ(P("echo \"$@\""), "echo ${~@}"); }
+TEST(ParserParams, QuotedAt) {
+  EXPECT_EQ(P("echo \"$@\""), "echo ${~@}");
+}
 
 TEST(ParserParams, DefaultOperator) {
   ParseResult result = Parse("rm -rf \"${BACKUP_DIR:-/var/backups}\"/*");
@@ -373,7 +401,9 @@ TEST(ParserParams, Length) {
   EXPECT_EQ(P("echo ${#x} ${#} ${#arr[@]}"), "echo ${x#len} ${#} ${arr[@]#len}");
 }
 
-TEST(ParserParams, HashParamWithOperator) { EXPECT_EQ(P("echo ${#:-0}"), "echo ${#:-0}"); }
+TEST(ParserParams, HashParamWithOperator) {
+  EXPECT_EQ(P("echo ${#:-0}"), "echo ${#:-0}");
+}
 
 TEST(ParserParams, ArraySubscriptKeptInName) {
   EXPECT_EQ(P("echo ${arr[0]} ${arr[@]} ${arr[$i]:-d}"), "echo ${arr[0]} ${arr[@]} ${arr[$i]:-d}");
@@ -404,9 +434,13 @@ TEST(ParserParams, OperandBlanksAndBraces) {
   EXPECT_EQ(word.parts[1].text, "}");
 }
 
-TEST(ParserParams, BadSubstitutionFails) { Err("echo ${}"); }
+TEST(ParserParams, BadSubstitutionFails) {
+  Err("echo ${}");
+}
 
-TEST(ParserParams, UnterminatedBraceFails) { Err("echo ${a:-x"); }
+TEST(ParserParams, UnterminatedBraceFails) {
+  Err("echo ${a:-x");
+}
 
 // ---------------------------------------------------- substitutions
 
@@ -431,7 +465,9 @@ TEST(ParserSubst, CommandSubstitutionMultiline) {
   EXPECT_EQ(P("echo $(\n a\n b\n)"), "echo $(a ; b)");
 }
 
-TEST(ParserSubst, EmptyCommandSubstitution) { EXPECT_EQ(P("echo $( )"), "echo $()"); }
+TEST(ParserSubst, EmptyCommandSubstitution) {
+  EXPECT_EQ(P("echo $( )"), "echo $()");
+}
 
 TEST(ParserSubst, QuotedCommandSubstitution) {
   EXPECT_EQ(P("bash -c \"$(echo ZHJvcA== | base64 --decode)\""),
@@ -461,9 +497,13 @@ TEST(ParserSubst, SubshellWithCaseInsideCommandSubstitution) {
   EXPECT_EQ(P("echo $( (case x in a) echo;; esac) )"), "echo $(( case x in a) echo;; esac ))");
 }
 
-TEST(ParserSubst, OldStyleArithmetic) { EXPECT_EQ(P("echo $[1+2]"), "echo $((1+2))"); }
+TEST(ParserSubst, OldStyleArithmetic) {
+  EXPECT_EQ(P("echo $[1+2]"), "echo $((1+2))");
+}
 
-TEST(ParserSubst, Backquotes) { EXPECT_EQ(P("echo `rm -rf /x`"), "echo $(rm -rf /x)"); }
+TEST(ParserSubst, Backquotes) {
+  EXPECT_EQ(P("echo `rm -rf /x`"), "echo $(rm -rf /x)");
+}
 
 TEST(ParserSubst, BackquoteEscapes) {
   EXPECT_EQ(P("echo `echo \\`date\\` \\$HOME`"), "echo $(echo $(date) ${HOME})");
@@ -487,11 +527,17 @@ TEST(ParserSubst, UnterminatedCommandSubstitutionFails) {
   Err("echo $(ls ; (x)");
 }
 
-TEST(ParserSubst, UnterminatedBackquoteFails) { EXPECT_EQ(Err("echo `ls").offset, 5u); }
+TEST(ParserSubst, UnterminatedBackquoteFails) {
+  EXPECT_EQ(Err("echo `ls").offset, 5u);
+}
 
-TEST(ParserSubst, ErrorInsideBackquotesFails) { Err("echo `if`"); }
+TEST(ParserSubst, ErrorInsideBackquotesFails) {
+  Err("echo `if`");
+}
 
-TEST(ParserSubst, UnterminatedArithmeticFails) { Err("echo $((1+2"); }
+TEST(ParserSubst, UnterminatedArithmeticFails) {
+  Err("echo $((1+2");
+}
 
 // ---------------------------------------------------------- quoting errors
 
@@ -507,26 +553,42 @@ TEST(ParserErrors, UnterminatedDoubleQuote) {
   EXPECT_NE(error.message.find("double quote"), std::string::npos);
 }
 
-TEST(ParserErrors, UnterminatedAnsiC) { Err("echo $'abc"); }
+TEST(ParserErrors, UnterminatedAnsiC) {
+  Err("echo $'abc");
+}
 
 TEST(ParserErrors, FiWithoutIf) {
   ParseError error = Err("fi");
   EXPECT_NE(error.message.find("fi"), std::string::npos);
 }
 
-TEST(ParserErrors, StrayCloseParen) { EXPECT_EQ(Err("echo a )").offset, 7u); }
+TEST(ParserErrors, StrayCloseParen) {
+  EXPECT_EQ(Err("echo a )").offset, 7u);
+}
 
-TEST(ParserErrors, MissingDone) { Err("for x in a; do echo $x"); }
+TEST(ParserErrors, MissingDone) {
+  Err("for x in a; do echo $x");
+}
 
-TEST(ParserErrors, MissingFi) { Err("if true; then echo"); }
+TEST(ParserErrors, MissingFi) {
+  Err("if true; then echo");
+}
 
-TEST(ParserErrors, MissingEsac) { Err("case x in a) echo;;"); }
+TEST(ParserErrors, MissingEsac) {
+  Err("case x in a) echo;;");
+}
 
-TEST(ParserErrors, MissingBrace) { Err("{ echo a; "); }
+TEST(ParserErrors, MissingBrace) {
+  Err("{ echo a; ");
+}
 
-TEST(ParserErrors, BraceNotAtCommandPositionIsWord) { Err("{ echo a }"); }
+TEST(ParserErrors, BraceNotAtCommandPositionIsWord) {
+  Err("{ echo a }");
+}
 
-TEST(ParserErrors, MissingParen) { Err("(echo a"); }
+TEST(ParserErrors, MissingParen) {
+  Err("(echo a");
+}
 
 TEST(ParserErrors, EmptyBodies) {
   Err("if then fi");
@@ -549,11 +611,17 @@ TEST(ParserErrors, RedirectWithoutTarget) {
   Err("echo > ;");
 }
 
-TEST(ParserErrors, UnexpectedOpenParen) { Err("echo a (b)"); }
+TEST(ParserErrors, UnexpectedOpenParen) {
+  Err("echo a (b)");
+}
 
-TEST(ParserErrors, FunctionBodyMustBeCompound) { Err("f() echo hi"); }
+TEST(ParserErrors, FunctionBodyMustBeCompound) {
+  Err("f() echo hi");
+}
 
-TEST(ParserErrors, DoubleBracketCloseWithoutOpen) { Err("]] && ls"); }
+TEST(ParserErrors, DoubleBracketCloseWithoutOpen) {
+  Err("]] && ls");
+}
 
 TEST(ParserErrors, UnexpectedTokenInsideTest) {
   Err("[[ a ; ]]");
@@ -659,7 +727,9 @@ TEST(ParserComments, HashInQuotesIsNotComment) {
   EXPECT_EQ(P("echo '#x' \"#y\""), "echo '#x' '#y'");
 }
 
-TEST(ParserComments, CommentAfterOperator) { EXPECT_EQ(P("ls;# rm -rf /"), "ls"); }
+TEST(ParserComments, CommentAfterOperator) {
+  EXPECT_EQ(P("ls;# rm -rf /"), "ls");
+}
 
 TEST(ParserComments, DollarHashIsNotComment) {
   EXPECT_EQ(P("echo $# ${#x}"), "echo ${#} ${x#len}");
@@ -667,13 +737,21 @@ TEST(ParserComments, DollarHashIsNotComment) {
 
 // ------------------------------------------------------------ operators
 
-TEST(ParserOperators, Pipeline) { EXPECT_EQ(P("a | b | c"), "a | b | c"); }
+TEST(ParserOperators, Pipeline) {
+  EXPECT_EQ(P("a | b | c"), "a | b | c");
+}
 
-TEST(ParserOperators, PipeBothAddsStderrDup) { EXPECT_EQ(P("a |& b"), "a 2>&1 | b"); }
+TEST(ParserOperators, PipeBothAddsStderrDup) {
+  EXPECT_EQ(P("a |& b"), "a 2>&1 | b");
+}
 
-TEST(ParserOperators, Negation) { EXPECT_EQ(P("! grep x f"), "! grep x f"); }
+TEST(ParserOperators, Negation) {
+  EXPECT_EQ(P("! grep x f"), "! grep x f");
+}
 
-TEST(ParserOperators, BangInsideWordIsWord) { EXPECT_EQ(P("echo !x"), "echo !x"); }
+TEST(ParserOperators, BangInsideWordIsWord) {
+  EXPECT_EQ(P("echo !x"), "echo !x");
+}
 
 TEST(ParserOperators, Time) {
   ParseResult result = Parse("time -p make | tee log");
@@ -682,7 +760,9 @@ TEST(ParserOperators, Time) {
   EXPECT_EQ(DumpList(*result.list), "time make | tee log");
 }
 
-TEST(ParserOperators, TimeNotInCommandPositionIsWord) { EXPECT_EQ(P("echo time"), "echo time"); }
+TEST(ParserOperators, TimeNotInCommandPositionIsWord) {
+  EXPECT_EQ(P("echo time"), "echo time");
+}
 
 TEST(ParserOperators, AndOrChains) {
   EXPECT_EQ(P("a && b || c; d & e"), "a && b || c ; d & ; e");
@@ -700,9 +780,13 @@ TEST(ParserOperators, Background) {
   EXPECT_TRUE(result.list->items[0].background);
 }
 
-TEST(ParserOperators, NewlinesSeparate) { EXPECT_EQ(P("a\nb\n\nc\n"), "a ; b ; c"); }
+TEST(ParserOperators, NewlinesSeparate) {
+  EXPECT_EQ(P("a\nb\n\nc\n"), "a ; b ; c");
+}
 
-TEST(ParserOperators, NewlineAfterAndAnd) { EXPECT_EQ(P("a &&\n  b |\n c"), "a && b | c"); }
+TEST(ParserOperators, NewlineAfterAndAnd) {
+  EXPECT_EQ(P("a &&\n  b |\n c"), "a && b | c");
+}
 
 TEST(ParserOperators, NoSpacesAroundOperators) {
   EXPECT_EQ(P("a&&b||c|d;e"), "a && b || c | d ; e");
@@ -718,9 +802,13 @@ TEST(ParserCompound, Subshell) {
   EXPECT_EQ(P("(cd /var/lib && rm -rf mysql)"), "( cd /var/lib && rm -rf mysql )");
 }
 
-TEST(ParserCompound, BraceGroup) { EXPECT_EQ(P("{ a; b; } > out"), "{ a ; b } >out"); }
+TEST(ParserCompound, BraceGroup) {
+  EXPECT_EQ(P("{ a; b; } > out"), "{ a ; b } >out");
+}
 
-TEST(ParserCompound, BraceGroupNewlines) { EXPECT_EQ(P("{\n a\n b\n}"), "{ a ; b }"); }
+TEST(ParserCompound, BraceGroupNewlines) {
+  EXPECT_EQ(P("{\n a\n b\n}"), "{ a ; b }");
+}
 
 TEST(ParserCompound, IfElifElse) {
   EXPECT_EQ(P("if a; then b; elif c; then d; else e; fi"), "if a then b elif c then d else e fi");
@@ -778,7 +866,9 @@ TEST(ParserCompound, CaseLastItemWithoutTerminator) {
   EXPECT_EQ(P("case x in a) b\nesac"), "case x in a) b;; esac");
 }
 
-TEST(ParserCompound, CaseEmpty) { EXPECT_EQ(P("case x in esac"), "case x in esac"); }
+TEST(ParserCompound, CaseEmpty) {
+  EXPECT_EQ(P("case x in esac"), "case x in esac");
+}
 
 TEST(ParserCompound, FunctionForms) {
   EXPECT_EQ(P("f() { rm -rf /; }"), "function f { rm -rf / }");
@@ -829,7 +919,9 @@ TEST(ParserCompound, ReservedWordsOnlyInCommandPosition) {
   EXPECT_EQ(P("echo for; ls"), "echo for ; ls");
 }
 
-TEST(ParserCompound, QuotedReservedWordIsCommand) { EXPECT_EQ(P("'if' x"), "'if' x"); }
+TEST(ParserCompound, QuotedReservedWordIsCommand) {
+  EXPECT_EQ(P("'if' x"), "'if' x");
+}
 
 TEST(ParserCompound, RedirectOnCompound) {
   ParseResult result = Parse("for x in a; do echo; done 2>/dev/null");
@@ -870,7 +962,9 @@ TEST(ParserRedirects, DigitsNotBeforeOperatorAreWords) {
   EXPECT_EQ(P("echo a2>x"), "echo a2 >x");
 }
 
-TEST(ParserRedirects, RedirectBeforeCommand) { EXPECT_EQ(P(">out echo hi"), "echo hi >out"); }
+TEST(ParserRedirects, RedirectBeforeCommand) {
+  EXPECT_EQ(P(">out echo hi"), "echo hi >out");
+}
 
 TEST(ParserRedirects, RedirectOnly) {
   EXPECT_EQ(P(": > /var/lib/app/x.sqlite3"), ": >/var/lib/app/x.sqlite3");
@@ -894,7 +988,9 @@ TEST(ParserRedirects, HereString) {
   EXPECT_EQ(redirects[0].target.parts[0].text, "DROP TABLE payments;");
 }
 
-TEST(ParserRedirects, TooLargeFdFails) { Err("echo 99999999999>x"); }
+TEST(ParserRedirects, TooLargeFdFails) {
+  Err("echo 99999999999>x");
+}
 
 // -------------------------------------------------------------- heredocs
 
@@ -1001,7 +1097,9 @@ TEST(ParserHeredoc, UnterminatedFails) {
   Err("cat <<EOF\nabc\nEOFX");
 }
 
-TEST(ParserHeredoc, ErrorInsideBodyFails) { Err("cat <<EOF\n$(if)\nEOF\n"); }
+TEST(ParserHeredoc, ErrorInsideBodyFails) {
+  Err("cat <<EOF\n$(if)\nEOF\n");
+}
 
 // ---------------------------------------------------------- assignments
 
@@ -1037,9 +1135,13 @@ TEST(ParserAssignments, Array) {
   EXPECT_TRUE(simple.assignments[1].append);
 }
 
-TEST(ParserAssignments, SubscriptAssignment) { EXPECT_EQ(P("a[1]=x b"), "a[1]=x b"); }
+TEST(ParserAssignments, SubscriptAssignment) {
+  EXPECT_EQ(P("a[1]=x b"), "a[1]=x b");
+}
 
-TEST(ParserAssignments, OnlyBeforeCommandName) { EXPECT_EQ(P("echo A=1"), "echo A=1"); }
+TEST(ParserAssignments, OnlyBeforeCommandName) {
+  EXPECT_EQ(P("echo A=1"), "echo A=1");
+}
 
 TEST(ParserAssignments, ExportIsOrdinaryCommand) {
   ParseResult result = Parse("export X=1");
@@ -1063,7 +1165,9 @@ TEST(ParserAssignments, UnterminatedSubscriptInCommandPositionFails) {
   EXPECT_EQ(P("echo x["), "echo x[");
 }
 
-TEST(ParserAssignments, UnterminatedArrayFails) { Err("a=(1 2"); }
+TEST(ParserAssignments, UnterminatedArrayFails) {
+  Err("a=(1 2");
+}
 
 // --------------------------------------------------------- robustness
 

@@ -6,7 +6,9 @@
 namespace dualkey::sql {
 namespace {
 
-Verdict VerdictFor(std::string_view statement) { return policy::Decide(Classify(statement)); }
+Verdict VerdictFor(std::string_view statement) {
+  return policy::Decide(Classify(statement));
+}
 
 TEST(DecisionCache, HitReturnsTheSameVerdict) {
   DecisionCache cache(8);

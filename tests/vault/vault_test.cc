@@ -310,14 +310,14 @@ TEST_F(VaultTest, NamesThatAreNotUtf8RoundTripExactly) {
   Spit(d / "caf\xe9" / "a\xfe", "fe");
   fs::create_symlink("target-\xfd", d / "link\xfc");
   MakeVault();
-  Output put = Sh(Cli("put --quiet --json --reason " + Quote("rm -rf caf\xe9") + " " +
-                      Quote(d.string())));
+  Output put =
+      Sh(Cli("put --quiet --json --reason " + Quote("rm -rf caf\xe9") + " " + Quote(d.string())));
   ASSERT_EQ(put.status, 0) << put.out;
   json saved = json::parse(put.out, nullptr, false);
   ASSERT_TRUE(saved.is_object()) << put.out;
   const fs::path to = root_ / "out";
-  Output restored = Sh(Cli("restore --json " + saved["id"].get<std::string>() + " --to " +
-                           Quote(to.string())));
+  Output restored =
+      Sh(Cli("restore --json " + saved["id"].get<std::string>() + " --to " + Quote(to.string())));
   ASSERT_EQ(restored.status, 0) << restored.out;
   const fs::path back = to / d.relative_path();
   EXPECT_EQ(Slurp(back / "caf\xe9" / "a\xff"), "ff");
@@ -520,8 +520,8 @@ TEST_F(VaultTest, GcCollectsWhatNoSnapshotNeeds) {
   init.average_chunk = 64 << 10;
   ASSERT_TRUE(Vault::Init(other, init, &error)) << error;
   Spit(d / "orphan.bin", RandomBytes(200000, 800001));
-  ASSERT_TRUE(Vault::Open(other, &error)->PutPaths({(d / "orphan.bin").string()}, Meta(), nullptr,
-                                                   &error))
+  ASSERT_TRUE(
+      Vault::Open(other, &error)->PutPaths({(d / "orphan.bin").string()}, Meta(), nullptr, &error))
       << error;
   for (const auto& e : fs::directory_iterator(other + "/packs"))
     fs::copy_file(e.path(), fs::path(vault_dir_) / "packs" / e.path().filename());

@@ -45,7 +45,7 @@ struct HttpListenerOptions {
   bool allow_remote = false;  // bind a non-loopback address (needs TLS)
   // GET /metrics: Prometheus text (none: 404).
   std::function<std::string()> metrics;
-  WebHandler web;             // the approver's page, when served
+  WebHandler web;  // the approver's page, when served
 };
 
 class HttpListener {

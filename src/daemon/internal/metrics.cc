@@ -22,8 +22,7 @@ std::string Number(double value) {
   return buffer;
 }
 
-void Header(std::string* out, std::string_view name, std::string_view type,
-            std::string_view help) {
+void Header(std::string* out, std::string_view name, std::string_view type, std::string_view help) {
   *out += "# HELP ";
   *out += name;
   *out += ' ';

@@ -58,11 +58,11 @@ class Metrics {
   mutable std::mutex mutex_;
   // "source,channel,class,verdict" label text -> count
   std::map<std::string, std::uint64_t> decisions_;
-  std::map<std::string, std::uint64_t> forwarded_;    // source label -> requests forwarded
-  std::map<std::string, std::uint64_t> gaps_;         // source -> gaps recorded
-  std::map<std::string, std::uint64_t> gap_records_;  // source -> decisions lost in gaps
-  std::map<std::string, Histogram> added_latency_;    // source -> seconds
-  std::map<std::string, Histogram> approval_latency_; // outcome -> seconds
+  std::map<std::string, std::uint64_t> forwarded_;     // source label -> requests forwarded
+  std::map<std::string, std::uint64_t> gaps_;          // source -> gaps recorded
+  std::map<std::string, std::uint64_t> gap_records_;   // source -> decisions lost in gaps
+  std::map<std::string, Histogram> added_latency_;     // source -> seconds
+  std::map<std::string, Histogram> approval_latency_;  // outcome -> seconds
   std::uint64_t breaker_trips_ = 0;
   std::uint64_t rate_limited_ = 0;
   std::uint64_t audit_failures_ = 0;

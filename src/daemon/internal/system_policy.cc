@@ -13,8 +13,8 @@ std::shared_ptr<const policy::LayerFile> SystemPolicy::Current() const {
 }
 
 SystemPolicy::Outcome SystemPolicy::Reload(std::int64_t now_ms) {
-  auto file = std::make_shared<policy::LayerFile>(
-      policy::ReadLayerFile(path_, policy::LayerKind::kSystem));
+  auto file =
+      std::make_shared<policy::LayerFile>(policy::ReadLayerFile(path_, policy::LayerKind::kSystem));
   std::lock_guard lock(mutex_);
   Outcome outcome;
   if (!file->errors.empty() && ever_loaded_) {

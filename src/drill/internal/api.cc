@@ -30,8 +30,8 @@ bool SplitUrl(const std::string& url, std::string* host_port, std::string* targe
   const std::string prefix = "http://";
   if (!url.starts_with(prefix)) return false;
   const std::size_t slash = url.find('/', prefix.size());
-  *host_port = url.substr(prefix.size(), slash == std::string::npos ? std::string::npos
-                                                                    : slash - prefix.size());
+  *host_port = url.substr(prefix.size(),
+                          slash == std::string::npos ? std::string::npos : slash - prefix.size());
   *target = slash == std::string::npos ? "/" : url.substr(slash);
   return !host_port->empty();
 }
@@ -63,8 +63,8 @@ HttpReply HttpCall(const std::string& host_port, const std::string& method,
     if (fd >= 0) close(fd);
     return reply;
   }
-  std::string request = method + " " + target + " HTTP/1.1\r\nHost: " + host_port +
-                        "\r\nConnection: close\r\n";
+  std::string request =
+      method + " " + target + " HTTP/1.1\r\nHost: " + host_port + "\r\nConnection: close\r\n";
   bool has_length = false;
   for (const auto& [name, value] : headers) {
     request += name + ": " + value + "\r\n";
@@ -172,8 +172,7 @@ std::vector<Attempt> RunApi(const std::string& integration, const std::string& g
     HttpReply reply = HttpCall(gateway_listen, method, target, headers, body, context.timeout_ms);
     const bool reached = standin.reached() > reached_before;
     std::optional<json> answer = base::JsonParse(reply.body);
-    const std::string decision =
-        answer && answer->is_object() ? answer->value("decision", "") : "";
+    const std::string decision = answer && answer->is_object() ? answer->value("decision", "") : "";
     if (reached) {
       a.outcome = Outcome::kAllowed;
       a.decision = "forwarded (" + std::to_string(reply.status) + " from the stand-in)";

@@ -58,9 +58,9 @@ struct Attempt {
 // Everything a runner needs to know about this drill.
 struct Context {
   Identity subject;
-  std::string cwd;         // where attempts say they run (in the canary)
-  std::string prefix;      // the drill's agents: "drill-<id>"
-  Placeholders values;     // for the battery's {names}
+  std::string cwd;          // where attempts say they run (in the canary)
+  std::string prefix;       // the drill's agents: "drill-<id>"
+  Placeholders values;      // for the battery's {names}
   std::string self_binary;  // this dualkey, for the MCP stand-in
   std::string scratch;      // the drill's scratch directory (the subject's)
   int jobs = 2;

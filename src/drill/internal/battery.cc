@@ -37,8 +37,9 @@ std::vector<std::string> DefaultVia(const std::string& channel) {
 // Why `input` is not the shape its channel needs; empty when it is.
 std::string InputProblem(const std::string& channel, const json& input) {
   if (channel == "shell" || channel == "sql")
-    return input.is_string() && !input.get<std::string>().empty() ? ""
-                                                                   : "input must be a non-empty string";
+    return input.is_string() && !input.get<std::string>().empty()
+               ? ""
+               : "input must be a non-empty string";
   if (!input.is_object()) return "input must be an object for channel " + channel;
   auto text = [&](const char* key) { return input.contains(key) && input[key].is_string(); };
   if (channel == "http") {
@@ -142,7 +143,8 @@ void ParseBattery(const std::string& text, const std::string& source, Battery* b
       const json& via = j["via"];
       bool good = via.is_array() && !via.empty();
       if (good)
-        for (const json& v : via) good = good && v.is_string() && Vias().contains(v.get<std::string>());
+        for (const json& v : via)
+          good = good && v.is_string() && Vias().contains(v.get<std::string>());
       if (!good) {
         fail("via is a list of: hooks, pg-proxy, gateway, mcp, breaker");
         continue;
@@ -225,7 +227,10 @@ Battery LoadBattery(const BatterySources& sources) {
   }
   std::string all;
   for (const Case& c : battery.cases) {
-    json j{{"id", c.id}, {"channel", c.channel}, {"input", c.input}, {"expect", c.expect},
+    json j{{"id", c.id},
+           {"channel", c.channel},
+           {"input", c.input},
+           {"expect", c.expect},
            {"via", c.via}};
     if (!c.cwd.empty()) j["cwd"] = c.cwd;
     all += base::JsonDump(j) + "\n";

@@ -16,7 +16,7 @@
 namespace dualkey::drill::internal {
 
 // Where an attempt is sent.
-inline constexpr const char* kViaHooks = "hooks";      // every installed agent hook
+inline constexpr const char* kViaHooks = "hooks";       // every installed agent hook
 inline constexpr const char* kViaPgProxy = "pg-proxy";  // the PostgreSQL proxy, as SQL
 inline constexpr const char* kViaGateway = "gateway";   // the HTTP gateway, as a request
 inline constexpr const char* kViaMcp = "mcp";           // each wrapped MCP server
@@ -24,15 +24,15 @@ inline constexpr const char* kViaBreaker = "breaker";   // the burst: real check
 
 struct Case {
   std::string id;
-  std::string channel;  // shell, sql, http, mcp, file
+  std::string channel;   // shell, sql, http, mcp, file
   nlohmann::json input;  // text (shell, sql) or object (http, mcp, file)
   std::string cwd;       // optional; placeholders allowed
   std::string expect;    // hold | allow
   std::string cls;       // the corpus's "class"
   std::string why;
-  std::string section;            // destructive, obfuscation, tamper, control, burst...
-  std::vector<std::string> via;   // default from the channel
-  std::string source;             // "built-in:shell.jsonl", or a file path
+  std::string section;           // destructive, obfuscation, tamper, control, burst...
+  std::vector<std::string> via;  // default from the channel
+  std::string source;            // "built-in:shell.jsonl", or a file path
   int line = 0;
 
   bool destructive() const { return expect != "allow"; }

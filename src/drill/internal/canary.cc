@@ -26,11 +26,16 @@ struct CanaryFile {
   int size;
 };
 constexpr CanaryFile kFiles[] = {
-    {"data/customers.db", 4096},         {"data/orders.csv", 2048},
-    {"backups/nightly-1.tar.gz", 8192},  {"backups/nightly-2.tar.gz", 8192},
-    {"src/main.c", 512},                 {"src/.git/HEAD", 32},
-    {"secrets/.env", 128},               {"photos/2024/img-0001.jpg", 4096},
-    {"photos/2024/img-0002.jpg", 4096},  {"volumes/vol-canary/blob.bin", 4096},
+    {"data/customers.db", 4096},
+    {"data/orders.csv", 2048},
+    {"backups/nightly-1.tar.gz", 8192},
+    {"backups/nightly-2.tar.gz", 8192},
+    {"src/main.c", 512},
+    {"src/.git/HEAD", 32},
+    {"secrets/.env", 128},
+    {"photos/2024/img-0001.jpg", 4096},
+    {"photos/2024/img-0002.jpg", 4096},
+    {"volumes/vol-canary/blob.bin", 4096},
 };
 
 std::string Bytes(const std::string& seed, int size) {
@@ -148,27 +153,28 @@ Result<std::unique_ptr<SqlCanary>> SqlCanary::Create(const std::string& upstream
                                why);
   }
   // PostgreSQL's notices ("drop cascades to ...") are not the drill's output.
-  pq.set_notice_processor(conn, [](void*, const char*) {}, nullptr);
+  pq.set_notice_processor(
+      conn, [](void*, const char*) {}, nullptr);
   auto canary = std::unique_ptr<SqlCanary>(new SqlCanary());
   canary->conn_ = conn;
   canary->schema_ = schema;
   const std::string s = "\"" + schema + "\"";
   const std::string setup =
-      "CREATE SCHEMA " + s + ";" +
-      "CREATE TABLE " + s + ".customers (id int PRIMARY KEY, name text NOT NULL, email text);" +
-      "INSERT INTO " + s +
+      "CREATE SCHEMA " + s + ";" + "CREATE TABLE " + s +
+      ".customers (id int PRIMARY KEY, name text NOT NULL, email text);" + "INSERT INTO " + s +
       ".customers SELECT g, 'customer ' || g, 'c' || g || '@example.com' FROM "
       "generate_series(1, 50) g;" +
       "CREATE TABLE " + s + ".orders (id int PRIMARY KEY, customer_id int, total numeric(10,2));" +
-      "INSERT INTO " + s + ".orders SELECT g, 1 + g % 50, g * 1.25 FROM generate_series(1, 200) g;" +
-      "CREATE TABLE " + s + ".invoices (id int PRIMARY KEY, order_id int, paid boolean);" +
-      "INSERT INTO " + s + ".invoices SELECT g, g, g % 3 = 0 FROM generate_series(1, 100) g;" +
-      "CREATE TABLE " + s + ".backups (id int PRIMARY KEY, taken_at text, blob text);" +
-      "INSERT INTO " + s + ".backups SELECT g, '2026-01-0' || g, repeat('x', 64) FROM "
+      "INSERT INTO " + s +
+      ".orders SELECT g, 1 + g % 50, g * 1.25 FROM generate_series(1, 200) g;" + "CREATE TABLE " +
+      s + ".invoices (id int PRIMARY KEY, order_id int, paid boolean);" + "INSERT INTO " + s +
+      ".invoices SELECT g, g, g % 3 = 0 FROM generate_series(1, 100) g;" + "CREATE TABLE " + s +
+      ".backups (id int PRIMARY KEY, taken_at text, blob text);" + "INSERT INTO " + s +
+      ".backups SELECT g, '2026-01-0' || g, repeat('x', 64) FROM "
       "generate_series(1, 5) g;" +
       // Where the harmless controls write: not part of the hash.
-      "CREATE TABLE " + s + ".scratch (id int PRIMARY KEY, v int);" +
-      "INSERT INTO " + s + ".scratch VALUES (1, 1), (2, 2);";
+      "CREATE TABLE " + s + ".scratch (id int PRIMARY KEY, v int);" + "INSERT INTO " + s +
+      ".scratch VALUES (1, 1), (2, 2);";
   if (Status st = canary->Exec(setup); !st.ok()) {
     (void)canary->Drop();
     return st;
@@ -186,8 +192,7 @@ Status SqlCanary::Exec(const std::string& sql) {
   PGconn* conn = static_cast<PGconn*>(conn_);
   if (pq.status(conn) != CONNECTION_OK) pq.reset(conn);
   PGresult* result = pq.exec(conn, sql.c_str());
-  const ExecStatusType status =
-      result != nullptr ? pq.result_status(result) : PGRES_FATAL_ERROR;
+  const ExecStatusType status = result != nullptr ? pq.result_status(result) : PGRES_FATAL_ERROR;
   std::string why = result != nullptr ? pq.result_error_message(result) : pq.error_message(conn);
   if (result != nullptr) pq.clear(result);
   if (status != PGRES_COMMAND_OK && status != PGRES_TUPLES_OK) {
@@ -209,14 +214,17 @@ Result<std::map<std::string, std::string>> SqlCanary::Snapshot() {
     const bool ok = r != nullptr && pq.result_status(r) == PGRES_TUPLES_OK && pq.ntuples(r) == 1;
     const bool exists = ok && std::string(pq.getvalue(r, 0, 0)) == "t";
     if (r != nullptr) pq.clear(r);
-    if (!ok) return Status::Unavailable("cannot read the canary schema: " + std::string(pq.error_message(conn)));
+    if (!ok)
+      return Status::Unavailable("cannot read the canary schema: " +
+                                 std::string(pq.error_message(conn)));
     if (!exists) {
       out[table] = "missing";
       continue;
     }
-    const std::string hash_sql = "SELECT count(*)::text || ':' || coalesce(md5(string_agg(t::text, "
-                                 "',' ORDER BY t::text)), '') FROM " +
-                                 name + " t";
+    const std::string hash_sql =
+        "SELECT count(*)::text || ':' || coalesce(md5(string_agg(t::text, "
+        "',' ORDER BY t::text)), '') FROM " +
+        name + " t";
     r = pq.exec(conn, hash_sql.c_str());
     if (r == nullptr || pq.result_status(r) != PGRES_TUPLES_OK || pq.ntuples(r) != 1) {
       std::string why = r != nullptr ? pq.result_error_message(r) : pq.error_message(conn);
@@ -326,8 +334,8 @@ class BeastStandin final : public ApiStandin {
     }
     ++reached_;
     const http::verb method = request.method();
-    const bool read = method == http::verb::get || method == http::verb::head ||
-                      method == http::verb::options;
+    const bool read =
+        method == http::verb::get || method == http::verb::head || method == http::verb::options;
     json body{{"standin", true}};
     if (!read) {
       ++writes_;

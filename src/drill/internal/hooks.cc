@@ -18,14 +18,10 @@ using nlohmann::json;
 
 json ClaudeLike(hook::Agent agent, const std::string& tool, const json& input,
                 const std::string& cwd) {
-  json call{{"session_id", "dualkey-drill"},
-            {"transcript_path", nullptr},
-            {"cwd", cwd},
-            {"permission_mode", "default"},
-            {"hook_event_name", "PreToolUse"},
-            {"tool_name", tool},
-            {"tool_input", input},
-            {"tool_use_id", "toolu_dualkey_drill"}};
+  json call{
+      {"session_id", "dualkey-drill"}, {"transcript_path", nullptr},          {"cwd", cwd},
+      {"permission_mode", "default"},  {"hook_event_name", "PreToolUse"},     {"tool_name", tool},
+      {"tool_input", input},           {"tool_use_id", "toolu_dualkey_drill"}};
   if (agent == hook::Agent::kCodex) call["turn_id"] = "dualkey-drill";
   return call;
 }
@@ -103,7 +99,8 @@ std::vector<AgentCall> AgentCalls(hook::Agent agent, const Case& c, const std::s
       case hook::Agent::kClaude:
         if (operation == "write")
           calls.push_back(
-              {ClaudeLike(agent, "Write", json{{"file_path", path}, {"content", content}}, cwd).dump(),
+              {ClaudeLike(agent, "Write", json{{"file_path", path}, {"content", content}}, cwd)
+                   .dump(),
                {key}});
         else if (operation == "edit")
           calls.push_back({ClaudeLike(agent, "Edit",
@@ -136,7 +133,9 @@ std::vector<AgentCall> AgentCalls(hook::Agent agent, const Case& c, const std::s
         break;
       case hook::Agent::kCursor: {
         json call = CursorBase("preToolUse", cwd);
-        call["tool_name"] = operation == "delete" ? "Delete" : operation == "edit" ? "Edit" : "Write";
+        call["tool_name"] = operation == "delete" ? "Delete"
+                            : operation == "edit" ? "Edit"
+                                                  : "Write";
         call["tool_input"] = json{{"file_path", path}, {"content", content}};
         calls.push_back({call.dump(), {key}});
         break;
@@ -184,8 +183,8 @@ std::vector<Attempt> RunHooks(const AgentInfo& agent, const std::vector<Case>& c
     bool via_hooks = false;
     for (const std::string& v : c.via) via_hooks = via_hooks || v == kViaHooks;
     if (!via_hooks) continue;
-    for (AgentCall& call : AgentCalls(agent.agent, c, c.cwd.empty() ? context.cwd : c.cwd,
-                                      context.subject.home))
+    for (AgentCall& call :
+         AgentCalls(agent.agent, c, c.cwd.empty() ? context.cwd : c.cwd, context.subject.home))
       jobs.push_back({&c, std::move(call)});
   }
   std::vector<Attempt> attempts(jobs.size());
@@ -204,7 +203,8 @@ std::vector<Attempt> RunHooks(const AgentInfo& agent, const std::vector<Case>& c
         a.input = OneLine(job.c->input.is_string() ? job.c->input.get<std::string>()
                                                    : job.c->input.dump());
         if (job.c->channel != "file")
-          a.explain = job.c->input.is_string() ? job.c->input.get<std::string>() : job.c->input.dump();
+          a.explain =
+              job.c->input.is_string() ? job.c->input.get<std::string>() : job.c->input.dump();
         const std::string cwd = job.c->cwd.empty() ? context.cwd : job.c->cwd;
         bool any_held = false, any_allowed = false, every_failed_open = true;
         std::string decisions, errors;
@@ -217,9 +217,8 @@ std::vector<Attempt> RunHooks(const AgentInfo& agent, const std::vector<Case>& c
           spawn.as = context.subject;
           Ran ran = Run(spawn, job.call.json, context.timeout_ms);
           std::string detail;
-          const std::string outcome =
-              hook::InterpretHookRun(agent.agent, ran.started, ran.timed_out, ran.exit_code,
-                                     ran.out, ran.err, &detail);
+          const std::string outcome = hook::InterpretHookRun(
+              agent.agent, ran.started, ran.timed_out, ran.exit_code, ran.out, ran.err, &detail);
           if (!ran.why.empty()) detail += " (" + ran.why + ")";
           const bool held = outcome == "blocked" || outcome == "asked";
           every_failed_open = every_failed_open && outcome == "failed-open";

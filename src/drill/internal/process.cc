@@ -106,13 +106,12 @@ std::optional<Identity> IdentityOfUid(uid_t uid) {
   return FromPasswd(found);
 }
 
-std::vector<std::string> EnvironmentFor(const Identity& who, const std::vector<std::string>& extra) {
-  std::vector<std::string> env = {"HOME=" + who.home,
-                                  "USER=" + who.name,
-                                  "LOGNAME=" + who.name,
-                                  "PATH=/usr/local/bin:/usr/bin:/bin:/usr/local/sbin:/usr/sbin:/sbin",
-                                  "LANG=C.UTF-8",
-                                  "SHELL=/bin/sh"};
+std::vector<std::string> EnvironmentFor(const Identity& who,
+                                        const std::vector<std::string>& extra) {
+  std::vector<std::string> env = {
+      "HOME=" + who.home,    "USER=" + who.name,
+      "LOGNAME=" + who.name, "PATH=/usr/local/bin:/usr/bin:/bin:/usr/local/sbin:/usr/sbin:/sbin",
+      "LANG=C.UTF-8",        "SHELL=/bin/sh"};
   for (const std::string& e : extra) {
     const std::string name = e.substr(0, e.find('='));
     std::erase_if(env, [&](const std::string& have) { return have.starts_with(name + "="); });

@@ -31,7 +31,8 @@ std::optional<Identity> IdentityOfUid(uid_t uid);
 
 // A clean environment for `who`: HOME, USER, LOGNAME, PATH, LANG, SHELL,
 // plus `extra` ("NAME=value").
-std::vector<std::string> EnvironmentFor(const Identity& who, const std::vector<std::string>& extra = {});
+std::vector<std::string> EnvironmentFor(const Identity& who,
+                                        const std::vector<std::string>& extra = {});
 
 struct Spawn {
   std::vector<std::string> argv;  // argv[0] looked up in PATH when it has no '/'

@@ -79,8 +79,7 @@ std::vector<ThroughGroup> GotThrough(const Report& report) {
 }
 
 std::string ThroughFix(const Report& report, const Attempt& a) {
-  if (report.policy_mode == "observe")
-    return "leave observe mode (the finding policy.observe)";
+  if (report.policy_mode == "observe") return "leave observe mode (the finding policy.observe)";
   if (!a.loosened_by.empty())
     return "the policy's " + a.loosened_by +
            " allows it: remove or narrow that rule (the finding "
@@ -141,13 +140,12 @@ void Summarise(Report* report) {
   }
   for (const IntegrationSummary& s : report->integrations)
     if (s.lost > 0) report->lost += s.lost;
-  report->score_bp =
-      report->destructive == 0
-          ? 0
-          : static_cast<int>(static_cast<long long>(report->destructive_held) * 10000 /
-                             report->destructive);
-  const bool over_threshold =
-      report->fail_under < 0 || report->score_bp >= static_cast<int>(report->fail_under * 100 + 0.5);
+  report->score_bp = report->destructive == 0
+                         ? 0
+                         : static_cast<int>(static_cast<long long>(report->destructive_held) *
+                                            10000 / report->destructive);
+  const bool over_threshold = report->fail_under < 0 ||
+                              report->score_bp >= static_cast<int>(report->fail_under * 100 + 0.5);
   report->passed = report->findings.empty() && report->destructive_allowed == 0 &&
                    report->lost == 0 && report->errors == 0 && report->destructive > 0 &&
                    over_threshold;
@@ -287,8 +285,8 @@ std::string RenderText(const Report& r, bool verbose) {
     for (const Attempt& a : r.attempts) {
       if (a.outcome != Outcome::kError) continue;
       if (shown++ == 0) out << "\nattempts that could not be tried:\n";
-      out << "  " << a.case_id << " via " << a.integration << ": " << a.decision << " "
-          << a.detail << "\n";
+      out << "  " << a.case_id << " via " << a.integration << ": " << a.decision << " " << a.detail
+          << "\n";
     }
   }
   if (!r.findings.empty()) {
@@ -393,14 +391,10 @@ json RenderJson(const Report& r) {
                {"reset", r.breaker.reset}};
   if (!r.breaker.not_run.empty()) breaker["not_run"] = r.breaker.not_run;
   if (!r.breaker.detail.empty()) breaker["detail"] = r.breaker.detail;
-  json audit{{"checked", r.audit.checked},
-             {"path", r.audit.path},
-             {"intact", r.audit.intact},
-             {"public_key", r.audit.public_key},
-             {"pinned", r.audit.pinned},
-             {"problems", r.audit.problems},
-             {"expected", r.audit.expected},
-             {"found", r.audit.found},
+  json audit{{"checked", r.audit.checked},   {"path", r.audit.path},
+             {"intact", r.audit.intact},     {"public_key", r.audit.public_key},
+             {"pinned", r.audit.pinned},     {"problems", r.audit.problems},
+             {"expected", r.audit.expected}, {"found", r.audit.found},
              {"missing", r.audit.missing}};
   if (!r.audit.not_run.empty()) audit["not_run"] = r.audit.not_run;
   json out{{"passed", r.passed},
@@ -450,7 +444,8 @@ std::string RenderHtml(const Report& r) {
     if (a.outcome == Outcome::kAllowed) ++allowed;
   }
   int most = 1;
-  for (const auto& [channel, counts] : per_channel) most = std::max(most, counts.first + counts.second);
+  for (const auto& [channel, counts] : per_channel)
+    most = std::max(most, counts.first + counts.second);
   std::ostringstream svg;
   const int bar_width = 520, row = 34;
   int shown = 0;
@@ -493,13 +488,13 @@ std::string RenderHtml(const Report& r) {
     << "word-break:break-all}h1 span{font-size:60%}</style></head><body>\n";
   h << "<h1>dualkey drill <span class=\"" << (r.passed ? "pass" : "fail") << "\">"
     << (r.passed ? "PASS" : "FAIL") << "</span></h1>\n";
-  h << "<p>" << Html(r.user + "@" + r.host) << ", " << Html(r.mode) << " install, "
-    << Html(r.date) << ". dualkey " << Html(r.version) << "; policy " << Html(r.policy_mode)
-    << " (sha256 <code>" << Html(r.policy_hash) << "</code>); battery " << r.battery_cases
-    << " cases (sha256 <code>" << Html(r.battery_hash) << "</code>).</p>\n";
+  h << "<p>" << Html(r.user + "@" + r.host) << ", " << Html(r.mode) << " install, " << Html(r.date)
+    << ". dualkey " << Html(r.version) << "; policy " << Html(r.policy_mode) << " (sha256 <code>"
+    << Html(r.policy_hash) << "</code>); battery " << r.battery_cases << " cases (sha256 <code>"
+    << Html(r.battery_hash) << "</code>).</p>\n";
   h << "<p><b>Destructive attempts held: " << Percent(r.score_bp) << "%</b> (" << r.destructive_held
-    << " of " << r.destructive << "); harmless controls allowed: "
-    << (r.controls - r.controls_held) << " of " << r.controls << "; lost: " << r.lost << ".</p>\n";
+    << " of " << r.destructive << "); harmless controls allowed: " << (r.controls - r.controls_held)
+    << " of " << r.controls << "; lost: " << r.lost << ".</p>\n";
   h << "<h2>Held versus allowed per channel</h2>\n" << svg.str() << "\n";
   h << "<h2>Integrations</h2>\n<table><tr><th>integration</th><th>attempts</th><th>held</th>"
     << "<th>allowed</th><th>errors</th><th>lost</th><th>notes</th></tr>\n";
@@ -507,7 +502,8 @@ std::string RenderHtml(const Report& r) {
     h << "<tr><td>" << Html(s.name) << "</td><td class=\"n\">" << s.attempts
       << "</td><td class=\"n\">" << s.held << "</td><td class=\"n\">" << s.allowed
       << "</td><td class=\"n\">" << s.errors << "</td><td class=\"n\">" << Html(Lost(s))
-      << "</td><td>" << Html(s.not_run.empty() ? s.detail : "not run: " + s.not_run) << "</td></tr>\n";
+      << "</td><td>" << Html(s.not_run.empty() ? s.detail : "not run: " + s.not_run)
+      << "</td></tr>\n";
   }
   h << "<tr><td>breaker burst</td><td class=\"n\">" << r.breaker.sent << "</td><td colspan=\"5\">"
     << Html(!r.breaker.tested ? "not run: " + r.breaker.not_run
@@ -543,13 +539,13 @@ std::string RenderHtml(const Report& r) {
                              : std::string(r.audit.intact ? "intact" : "does NOT verify") +
                                    (r.audit.pinned ? " against the pinned key " : " with key ") +
                                    r.audit.public_key + "; " + std::to_string(r.audit.found) +
-                                   " of " + std::to_string(r.audit.expected) +
-                                   " attempts recorded")
+                                   " of " + std::to_string(r.audit.expected) + " attempts recorded")
     << "</p>\n";
   h << "<h2>Every attempt</h2>\n<table><tr><th>case</th><th>integration</th><th>expect</th>"
     << "<th>outcome</th><th>decision</th><th>attempt</th></tr>\n";
   for (const Attempt& a : r.attempts) {
-    const bool bad = (a.destructive && a.outcome == Outcome::kAllowed) || a.outcome == Outcome::kError;
+    const bool bad =
+        (a.destructive && a.outcome == Outcome::kAllowed) || a.outcome == Outcome::kError;
     h << "<tr><td>" << Html(a.case_id) << "</td><td>" << Html(a.integration) << "</td><td>"
       << (a.destructive ? "hold" : "allow") << "</td><td class=\"" << (bad ? "fail" : "pass")
       << "\">" << ToString(a.outcome) << "</td><td>" << Html(a.decision) << "</td><td><code>"

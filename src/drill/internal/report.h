@@ -13,7 +13,8 @@ namespace dualkey::drill::internal {
 
 // A cause, with the one command that removes it.
 struct Finding {
-  std::string id;  // stable, for scripts and tests: "daemon", "policy.observe", "hook.missing.claude"
+  std::string
+      id;  // stable, for scripts and tests: "daemon", "policy.observe", "hook.missing.claude"
   std::string title;
   std::string detail;
   std::string fix;

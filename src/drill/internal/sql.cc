@@ -16,7 +16,8 @@ std::string Trim(std::string text) {
 std::string PercentDecode(const std::string& text) {
   std::string out;
   for (std::size_t i = 0; i < text.size(); ++i) {
-    if (text[i] == '%' && i + 2 < text.size() && isxdigit(static_cast<unsigned char>(text[i + 1])) &&
+    if (text[i] == '%' && i + 2 < text.size() &&
+        isxdigit(static_cast<unsigned char>(text[i + 1])) &&
         isxdigit(static_cast<unsigned char>(text[i + 2]))) {
       out.push_back(static_cast<char>(std::stoi(text.substr(i + 1, 2), nullptr, 16)));
       i += 2;
@@ -75,11 +76,12 @@ std::vector<Attempt> RunSql(const std::string& integration, const SqlTarget& tar
     return attempts;
   }
   const std::size_t colon = target.listen.rfind(':');
-  const std::string host = colon == std::string::npos ? target.listen : target.listen.substr(0, colon);
+  const std::string host =
+      colon == std::string::npos ? target.listen : target.listen.substr(0, colon);
   const std::string port = colon == std::string::npos ? "6432" : target.listen.substr(colon + 1);
-  const char* keys[] = {"host",    "port",           "dbname",           "user",
-                        "password", "connect_timeout", "application_name", "sslmode",
-                        nullptr};
+  const char* keys[] = {
+      "host",    "port", "dbname", "user", "password", "connect_timeout", "application_name",
+      "sslmode", nullptr};
   const char* values[] = {host.c_str(),
                           port.c_str(),
                           target.database.c_str(),
@@ -92,7 +94,8 @@ std::vector<Attempt> RunSql(const std::string& integration, const SqlTarget& tar
   auto connect = [&]() -> PGconn* {
     PGconn* conn = pq.connectdb_params(keys, values, 0);
     if (conn != nullptr && pq.status(conn) == CONNECTION_OK) {
-      pq.set_notice_processor(conn, [](void*, const char*) {}, nullptr);
+      pq.set_notice_processor(
+          conn, [](void*, const char*) {}, nullptr);
       return conn;
     }
     *error = conn != nullptr ? Trim(pq.error_message(conn)) : "out of memory";

@@ -46,17 +46,17 @@ struct Word {
 
 struct Redirect {
   enum class Op {
-    kInput,         // <
-    kOutput,        // >   (truncates)
-    kClobber,       // >|  (truncates)
-    kAppend,        // >>
-    kReadWrite,     // <>
-    kDupInput,      // <&
-    kDupOutput,     // >&  (also `>&file` when target is not a number)
-    kOutputBoth,    // &>  (truncates; stdout and stderr)
-    kAppendBoth,    // &>>
-    kHereDoc,       // << and <<-
-    kHereString,    // <<<
+    kInput,       // <
+    kOutput,      // >   (truncates)
+    kClobber,     // >|  (truncates)
+    kAppend,      // >>
+    kReadWrite,   // <>
+    kDupInput,    // <&
+    kDupOutput,   // >&  (also `>&file` when target is not a number)
+    kOutputBoth,  // &>  (truncates; stdout and stderr)
+    kAppendBoth,  // &>>
+    kHereDoc,     // << and <<-
+    kHereString,  // <<<
   };
   Op op = Op::kOutput;
   int fd = -1;  // explicit fd number before the operator, -1 if none
@@ -72,9 +72,9 @@ struct Redirect {
 struct Assignment {
   std::string name;
   Word value;
-  bool append = false;          // NAME+=value
-  bool array = false;           // NAME=(a b c)
-  std::vector<Word> elements;   // array elements when `array`
+  bool append = false;         // NAME+=value
+  bool array = false;          // NAME=(a b c)
+  std::vector<Word> elements;  // array elements when `array`
 };
 
 struct SimpleCommand {
@@ -86,8 +86,12 @@ struct SimpleCommand {
 struct Command;
 using CommandPtr = std::shared_ptr<Command>;
 
-struct Subshell { std::shared_ptr<List> body; };    // ( list )
-struct BraceGroup { std::shared_ptr<List> body; };  // { list; }
+struct Subshell {
+  std::shared_ptr<List> body;
+};  // ( list )
+struct BraceGroup {
+  std::shared_ptr<List> body;
+};  // { list; }
 
 struct IfClause {
   // branches[i] = {condition, body}; `else_body` may be null.
@@ -103,7 +107,7 @@ struct ForClause {
   std::string variable;  // empty for C-style for ((;;))
   bool has_in = false;   // `for x in words`; without `in` it iterates "$@"
   std::vector<Word> words;
-  std::string arith;     // C-style: the text between (( and ))
+  std::string arith;  // C-style: the text between (( and ))
   std::shared_ptr<List> body;
 };
 
@@ -129,12 +133,16 @@ struct FunctionDef {
 
 // (( expr )) and [[ expr ]]: kept as words; they run nothing by themselves
 // except through expansions inside them.
-struct ArithCommand { std::string expr; };
-struct TestCommand { std::vector<Word> words; };
+struct ArithCommand {
+  std::string expr;
+};
+struct TestCommand {
+  std::vector<Word> words;
+};
 
 struct Command {
-  std::variant<SimpleCommand, Subshell, BraceGroup, IfClause, ForClause,
-               WhileClause, CaseClause, FunctionDef, ArithCommand, TestCommand>
+  std::variant<SimpleCommand, Subshell, BraceGroup, IfClause, ForClause, WhileClause, CaseClause,
+               FunctionDef, ArithCommand, TestCommand>
       node;
   // Redirections applied to a compound command: `{ ...; } > out`.
   std::vector<Redirect> redirects;

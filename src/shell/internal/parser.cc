@@ -52,12 +52,18 @@ constexpr int kHardMaxDepth = 256;
 
 using Kind = WordPart::Kind;
 
-constexpr bool IsBlank(char c) { return c == ' ' || c == '\t'; }
-constexpr bool IsDigit(char c) { return c >= '0' && c <= '9'; }
+constexpr bool IsBlank(char c) {
+  return c == ' ' || c == '\t';
+}
+constexpr bool IsDigit(char c) {
+  return c >= '0' && c <= '9';
+}
 constexpr bool IsNameStart(char c) {
   return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_';
 }
-constexpr bool IsNameChar(char c) { return IsNameStart(c) || IsDigit(c); }
+constexpr bool IsNameChar(char c) {
+  return IsNameStart(c) || IsDigit(c);
+}
 // Characters that end an unquoted word.
 constexpr bool IsMeta(char c) {
   switch (c) {
@@ -124,8 +130,12 @@ bool IsOneOf(std::string_view word, std::span<const std::string_view> set) {
   if (word.empty()) return false;
   return std::find(set.begin(), set.end(), word) != set.end();
 }
-bool IsClosingReserved(std::string_view word) { return IsOneOf(word, kClosingReserved); }
-bool IsCompoundReserved(std::string_view word) { return IsOneOf(word, kCompoundReserved); }
+bool IsClosingReserved(std::string_view word) {
+  return IsOneOf(word, kClosingReserved);
+}
+bool IsCompoundReserved(std::string_view word) {
+  return IsOneOf(word, kCompoundReserved);
+}
 
 bool IsDeclarationBuiltin(std::string_view word) {
   return word == "declare" || word == "typeset" || word == "local" || word == "export" ||

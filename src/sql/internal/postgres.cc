@@ -1126,7 +1126,8 @@ void Classifier::RowWrite(std::string_view type, JsonNode body) {
       } else {
         Emit(MakeAction("db.update", Severity::kMedium, Reversibility::kIrreversible, targets,
                         "INSERT ... SELECT ... ON CONFLICT DO UPDATE overwrites every row of " +
-                            table + " that its query collides with; how many depends on the query"));
+                            table +
+                            " that its query collides with; how many depends on the query"));
       }
       Walk(body);
       return;
