@@ -255,6 +255,9 @@ if [[ $AUDIT == 1 ]]; then
   kill "$DK_PID" 2>/dev/null || true
   wait "$DK_PID" 2>/dev/null || true
   statements=$(cat "$TXNS_FILE")
+  awk -v t="$(cpu_ticks "$DAEMON_PID")" -v hz="$(getconf CLK_TCK)" -v n="$statements" \
+    'BEGIN { printf "the daemon'"'"'s CPU time per audited statement: %.1f us (in dualkey'"'"'s cpu_us)\n", t / hz * 1e6 / n }'
+
   recorded=$(grep -c '"source":"pg_proxy"' "$WORK/daemon/audit.jsonl" || true)
   gaps=$(grep -c '"audit_gap"' "$WORK/daemon/audit.jsonl" || true)
   echo "audited: $recorded pg_proxy decision records for $statements pgbench statements" \
