@@ -644,6 +644,13 @@ class FileLog final : public Log {
     std::string canonical;  // up to the seq
   };
   static bool Prepare(const Record& record, Prepared* out, std::string* error) {
+    if (record.canonical && record.fields.size() >= 2 && record.fields.front() == '{' &&
+        record.fields.back() == '}') {
+      out->fields_canonical = record.fields;
+      out->kind_json = DumpCanonical(Json(record.kind));
+      out->canonical = CanonicalPrefix(record.kind, out->fields_canonical);
+      return true;
+    }
     Json fields = record.fields.empty()
                       ? Json::object()
                       : Json::parse(record.fields, nullptr, /*allow_exceptions=*/false);

@@ -20,6 +20,11 @@ namespace dualkey::audit {
 struct Record {
   std::string kind;    // "request", "verdict", "approval", "denial", "expiry", "breaker", ...
   std::string fields;  // canonical JSON object text, e.g. {"agent":"claude",...}
+  // `fields` is already the canonical text of a JSON object (what
+  // base::JsonDump makes of one): Append takes it as it is instead of parsing
+  // and printing it again. Set only for such text: a record whose text is not
+  // canonical would fail verification.
+  bool canonical = false;
 };
 
 struct Entry {

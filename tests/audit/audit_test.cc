@@ -836,7 +836,11 @@ TEST_F(AuditTest, AppendAllChainsABatchInOrder) {
     for (int n = 2; n <= 11; ++n) batch.push_back({"decision", json{{"n", n}}.dump()});
     EXPECT_EQ(log->AppendAll(batch, &error, Log::Durability::kWritten), 10u) << error;
     EXPECT_EQ(log->AppendAll({}, &error), 0u);
-    EXPECT_EQ(log->Append({"request", json{{"n", 12}}.dump()}, &error), 12u) << error;
+    // Text the caller vouches is canonical goes in as it is, and verifies.
+    EXPECT_EQ(
+        log->Append({"request", json{{"n", 12}, {"z", "é"}}.dump(), /*canonical=*/true}, &error),
+        12u)
+        << error;
     // A record that is not a JSON object ends the batch there: the ones
     // before it go in.
     EXPECT_EQ(log->AppendAll({{"decision", json{{"n", 13}}.dump()},

@@ -5,8 +5,7 @@
 namespace dualkey::base {
 namespace {
 
-void ExpectHidden(const std::string& text, const std::string& secret,
-                  const std::string& kept = "") {
+void ExpectHidden(const std::string& text, const std::string& secret, const std::string& kept = "") {
   const std::string out = RedactSecrets(text);
   EXPECT_EQ(out.find(secret), std::string::npos) << text << "\n -> " << out;
   EXPECT_NE(out.find("[redacted"), std::string::npos) << text << "\n -> " << out;
@@ -23,10 +22,9 @@ TEST(Redact, BearerTokensAndHeaders) {
 }
 
 TEST(Redact, PasswordsInUrlsAndSql) {
-  ExpectHidden("psql postgresql://admin:hunter2@db.prod:5432/app -c 'DROP TABLE users'", "hunter2",
-               "DROP TABLE users");
-  ExpectHidden("ALTER ROLE app PASSWORD 'correct horse battery'", "correct horse",
-               "ALTER ROLE app");
+  ExpectHidden("psql postgresql://admin:hunter2@db.prod:5432/app -c 'DROP TABLE users'",
+               "hunter2", "DROP TABLE users");
+  ExpectHidden("ALTER ROLE app PASSWORD 'correct horse battery'", "correct horse", "ALTER ROLE app");
   ExpectHidden("CREATE USER bob IDENTIFIED BY 'pw123'", "pw123");
   ExpectHidden("mysql --password=tr0ub4dor -e 'drop database x'", "tr0ub4dor", "drop database x");
   ExpectHidden("PGPASSWORD=hunter2 psql -h db -c 'truncate t'", "hunter2", "truncate t");
@@ -42,9 +40,8 @@ TEST(Redact, KnownShapesAndRandomRuns) {
   ExpectHidden("export AWS_ACCESS_KEY_ID=AKIAIOSFODNN7EXAMPLE", "AKIAIOSFODNN7EXAMPLE");
   ExpectHidden("aws s3 rm s3://b --recursive AKIAIOSFODNN7EXAMPLE", "AKIAIOSFODNN7EXAMPLE");
   ExpectHidden("echo Zx9kQ2mP4vR7tY1uW3sA5dF8gH0jK6lB", "Zx9kQ2mP4vR7tY1uW3sA5dF8gH0jK6lB");
-  ExpectHidden(
-      "-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXk\n-----END OPENSSH PRIVATE KEY-----",
-      "b3BlbnNzaC1rZXk");
+  ExpectHidden("-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXk\n-----END OPENSSH PRIVATE KEY-----",
+               "b3BlbnNzaC1rZXk");
 }
 
 TEST(Redact, LeavesOrdinaryCommandsAlone) {

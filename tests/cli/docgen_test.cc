@@ -85,10 +85,9 @@ TEST_F(Docgen, ManPagesCarryEveryOptionOfTheHelp) {
                                   "dualkey-completion.1", "dualkey-vault-restore.1"})
     EXPECT_TRUE(fs::exists(dir_ / page)) << page;
   EXPECT_FALSE(fs::exists(dir_ / "dualkey-man.1"));  // hidden: packaging's
-  for (const auto& [args, page] :
-       std::vector<std::pair<std::string, std::string>>{{"audit export", "dualkey-audit-export.1"},
-                                                        {"serve", "dualkey-serve.1"},
-                                                        {"check", "dualkey-check.1"}}) {
+  for (const auto& [args, page] : std::vector<std::pair<std::string, std::string>>{
+           {"audit export", "dualkey-audit-export.1"}, {"serve", "dualkey-serve.1"},
+           {"check", "dualkey-check.1"}}) {
     std::ifstream in(dir_ / page);
     std::stringstream text;
     text << in.rdbuf();

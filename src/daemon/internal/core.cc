@@ -62,8 +62,10 @@ bool Core::Record(std::string_view kind, json fields, const Peer* peer,
   if (peer != nullptr) fields["peer"] = peer->ToJson();
   std::string error;
   const auto started = std::chrono::steady_clock::now();
-  const bool durable = log_->Append(audit::Record{std::string(kind), base::JsonDump(fields)},
-                                    &error, durability) != 0;
+  // base::JsonDump of an object is canonical: the log need not parse it again.
+  const bool durable =
+      log_->Append(audit::Record{std::string(kind), base::JsonDump(fields), /*canonical=*/true},
+                   &error, durability) != 0;
   metrics_.ObserveAuditWrite(
       std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count(), durable);
   AfterRecord(kind, fields, durable, error, failure);
@@ -80,7 +82,7 @@ std::size_t Core::RecordAll(std::vector<Recording> records, const Peer* peer,
   for (Recording& r : records) {
     r.fields["time_ms"] = now;
     if (peer != nullptr) r.fields["peer"] = peer_json;
-    lines.push_back(audit::Record{r.kind, base::JsonDump(r.fields)});
+    lines.push_back(audit::Record{r.kind, base::JsonDump(r.fields), /*canonical=*/true});
   }
   std::string error;
   const auto started = std::chrono::steady_clock::now();
