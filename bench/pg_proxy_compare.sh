@@ -7,6 +7,12 @@
 # pgbench's per-transaction log).
 #
 #   bench/pg_proxy_compare.sh [path/to/dualkey]
+# Every statement dualkey decides is reported to a daemon (`dualkey serve`,
+# its own state directory) and written to its hash-chained audit log, as in
+# production; dualkey's cpu_us is the proxy's plus the daemon's, and the
+# last lines count the audit records against the statements run.
+# BENCH_AUDIT=0 runs the proxy with no daemon (its reports queue, then are
+# counted as a gap): the cost of the audit alone, by difference.
 # Environment: BENCH_SECONDS (10 per run), BENCH_ROUNDS (3), BENCH_SCALE (10),
 # BENCH_UPSTREAM (tcp: both proxies reach PostgreSQL over loopback TCP; unix:
 # both through its Unix socket, as a proxy beside the database would), DUALKEY_THREADS (1),
@@ -19,6 +25,7 @@ SECONDS_PER_RUN=${BENCH_SECONDS:-10}
 SCALE=${BENCH_SCALE:-10}
 ROUNDS=${BENCH_ROUNDS:-3}
 UPSTREAM=${BENCH_UPSTREAM:-tcp}
+AUDIT=${BENCH_AUDIT:-1}
 [[ $UPSTREAM == tcp || $UPSTREAM == unix ]] || { echo "BENCH_UPSTREAM is tcp or unix" >&2; exit 2; }
 THREADS=${DUALKEY_THREADS:-1}
 PG_BIN=${DUALKEY_PG_BIN:-$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1)}
@@ -98,10 +105,23 @@ fi
 mkdir -p "$WORK/state"
 TOKEN=$("$DUALKEY" token add bench --scope pg --state-dir "$WORK/state" --json 2>/dev/null |
   python3 -c 'import json,sys; print(json.load(sys.stdin)["token"])')
+DAEMON_SOCKET="$WORK/no-daemon.sock" DAEMON_PID=""
+if [[ $AUDIT == 1 ]]; then
+  # The daemon the proxy reports every decision to.
+  DAEMON_SOCKET="$WORK/daemon.sock"
+  mkdir -p "$WORK/daemon"
+  chmod 700 "$WORK/daemon"
+  "$DUALKEY" serve --state-dir "$WORK/daemon" --socket "$DAEMON_SOCKET" --quiet \
+    >"$WORK/daemon.out" 2>&1 &
+  DAEMON_PID=$!
+  PIDS+=("$DAEMON_PID")
+  for _ in $(seq 100); do [[ -S $DAEMON_SOCKET ]] && break; sleep 0.05; done
+  [[ -S $DAEMON_SOCKET ]] || { echo "dualkey serve did not start: $(cat "$WORK/daemon.out")" >&2; exit 1; }
+fi
 DK_LOG="$WORK/dualkey.out"
 PGPASSWORD=$PASSWORD "$DUALKEY" pg-proxy --listen 127.0.0.1:0 --threads "$THREADS" \
   --upstream "$UPSTREAM_URI" \
-  --state-dir "$WORK/state" --socket "$WORK/no-daemon.sock" --quiet >"$DK_LOG" 2>&1 &
+  --state-dir "$WORK/state" --socket "$DAEMON_SOCKET" --quiet >"$DK_LOG" 2>&1 &
 PIDS+=($!)
 DK_PID=$!
 for _ in $(seq 100); do grep -q listening "$DK_LOG" 2>/dev/null && break; sleep 0.05; done
@@ -129,11 +149,20 @@ fi
 TARGETS=(direct pgbouncer dualkey)
 [[ -n $FLOOR_PORT ]] && TARGETS+=(floor)
 
-# CPU time (user + system, clock ticks) a process has used so far.
-cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat" 2>/dev/null || echo 0; }
+# CPU time (user + system, clock ticks) processes have used so far (PIDs
+# separated by commas).
+cpu_ticks() {
+  local total=0 pid
+  for pid in ${1//,/ }; do
+    total=$((total + $(awk '{print $14 + $15}' "/proc/$pid/stat" 2>/dev/null || echo 0)))
+  done
+  echo "$total"
+}
+TXNS_FILE="$WORK/dualkey-transactions"
+echo 0 >"$TXNS_FILE"
 
-# run NAME PORT PASSWORD USER CLIENTS [PID] -> "tps avg_ms p50_us cpu_us_per_txn"
-# (the proxy's CPU time per transaction, when its PID is given)
+# run NAME PORT PASSWORD USER CLIENTS [PIDS] -> "tps avg_ms p50_us cpu_us_per_txn"
+# (the proxy's CPU time per transaction, when its PIDs are given)
 run() {
   local name=$1 port=$2 password=$3 user=$4 clients=$5 pid=${6:-} jobs=1
   [[ $clients -gt 1 ]] && jobs=2
@@ -150,6 +179,10 @@ run() {
     exit 1
   }
   local tps avg p50
+  if [[ $name == dualkey ]]; then
+    echo $(($(cat "$TXNS_FILE") + $(sed -n 's/^number of transactions actually processed: \([0-9]*\).*/\1/p' <<<"$out"))) \
+      >"$TXNS_FILE"
+  fi
   tps=$(sed -n 's/^tps = \([0-9.]*\).*/\1/p' <<<"$out" | head -1)
   avg=$(sed -n 's/^latency average = \([0-9.]*\) ms/\1/p' <<<"$out")
   # pgbench -l: "client xact time_us script epoch epoch_us"; the third field
@@ -184,7 +217,8 @@ for round in $(seq "$ROUNDS"); do
             "$PB_PID")
           ;;
         dualkey)
-          R[dualkey_${clients}_$round]=$(run dualkey "$DK_PORT" "$TOKEN" bench "$clients" "$DK_PID")
+          R[dualkey_${clients}_$round]=$(run dualkey "$DK_PORT" "$TOKEN" bench "$clients" \
+            "$DK_PID${DAEMON_PID:+,$DAEMON_PID}")
           ;;
         floor)
           R[floor_${clients}_$round]=$(run floor "$FLOOR_PORT" "$PASSWORD" bench "$clients" \
@@ -214,7 +248,21 @@ for target in "${TARGETS[@]}"; do
   printf '%-10s | %10.0f %8.3f %7s %8s | %10.0f %8.3f %7s %8s\n' "$target" "$t8" "$a8" "$p8" \
     "$c8" "$t1" "$a1" "$p1" "$c1"
 done
-echo "(cpu_us: the proxy process's CPU time per transaction; floor: a forwarder that inspects nothing)"
+echo "(cpu_us: the proxy process's CPU time per transaction$([[ $AUDIT == 1 ]] && echo ", dualkey's with its daemon's"); floor: a forwarder that inspects nothing)"
+if [[ $AUDIT == 1 ]]; then
+  # Every statement the proxy decided is in the daemon's log once the
+  # reporter has flushed (at most 20 ms; the proxy flushes at exit).
+  kill "$DK_PID" 2>/dev/null || true
+  wait "$DK_PID" 2>/dev/null || true
+  statements=$(cat "$TXNS_FILE")
+  awk -v t="$(cpu_ticks "$DAEMON_PID")" -v hz="$(getconf CLK_TCK)" -v n="$statements" \
+    'BEGIN { printf "the daemon'"'"'s CPU time per audited statement: %.1f us (in dualkey'"'"'s cpu_us)\n", t / hz * 1e6 / n }'
+
+  recorded=$(grep -c '"source":"pg_proxy"' "$WORK/daemon/audit.jsonl" || true)
+  gaps=$(grep -c '"audit_gap"' "$WORK/daemon/audit.jsonl" || true)
+  echo "audited: $recorded pg_proxy decision records for $statements pgbench statements" \
+    "(plus each session's own), $gaps gap records"
+fi
 read -r d8 _ _ _ <<<"${R[direct_8]}"
 read -r b8 _ _ _ <<<"${R[pgbouncer_8]}"
 read -r k8 _ _ _ <<<"${R[dualkey_8]}"

@@ -22,6 +22,12 @@ packages=(
   # The approver's page is tested in a real browser (tests/web: playwright-core
   # from npm drives Debian's Chromium; no browser is downloaded).
   chromium fonts-dejavu-core
+  # The Debian package (scripts/package.sh; tests/package builds, lintian-checks,
+  # installs and purges it in CI): debhelper, lintian, systemd-analyze for the
+  # units (systemd's package; it need not run as PID 1), man for the pages.
+  debhelper dpkg-dev fakeroot lintian systemd man-db
+  # The zsh and fish completions are parsed and run by tests/cli (Docgen).
+  zsh fish
 )
 # The MCP proxy tests run real MCP servers from npm: Debian's node and npm
 # unless a node (e.g. NodeSource's) is already on PATH.

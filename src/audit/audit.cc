@@ -570,47 +570,43 @@ class FileLog final : public Log {
     std::string scratch;
     if (error == nullptr) error = &scratch;
     // Everything that does not depend on the chain is done before the lock.
-    Json fields = record.fields.empty()
-                      ? Json::object()
-                      : Json::parse(record.fields, nullptr, /*allow_exceptions=*/false);
-    if (fields.is_discarded() || !fields.is_object()) {
-      *error = "audit record fields are not a JSON object";
-      return 0;
-    }
-    std::string fields_canonical = DumpCanonical(fields);
-    std::string kind_json = DumpCanonical(Json(record.kind));
-    std::string canonical = CanonicalPrefix(record.kind, fields_canonical);
-
+    Prepared prepared;
+    if (!Prepare(record, &prepared, error)) return 0;
     std::unique_lock lock(mu_);
     if (!Usable(error)) return 0;
-    const std::uint64_t seq = head_.seq + 1;
-    // Never backwards, so that export --since sees a time-ordered file even
-    // when the wall clock steps back.
-    const std::int64_t time_ms = std::max(NowMs(), head_.time_ms);
-    AppendCanonicalTail(seq, time_ms, &canonical);
-    std::string hash = sha_.ChainHash(head_.hash, canonical);
-    if (hash.empty()) {
-      *error = "audit log: SHA-256 failed";
-      return 0;
+    const std::uint64_t seq = QueueEntry(prepared, error);
+    if (seq == 0) return 0;
+    return Wait(lock, queued_pos_, epoch_, durability, error) ? seq : 0;
+  }
+
+  std::size_t AppendAll(const std::vector<Record>& records, std::string* error,
+                        Durability durability) override {
+    std::string scratch;
+    if (error == nullptr) error = &scratch;
+    std::vector<Prepared> prepared(records.size());
+    std::size_t ready = 0;
+    while (ready < records.size() && Prepare(records[ready], &prepared[ready], error)) ++ready;
+    if (ready == 0) return 0;
+    std::vector<std::uint64_t> ends;  // where each record's line ends in the file
+    ends.reserve(ready);
+    std::unique_lock lock(mu_);
+    if (!Usable(error)) return 0;
+    for (std::size_t i = 0; i < ready; ++i) {
+      if (QueueEntry(prepared[i], error) == 0) break;
+      ends.push_back(queued_pos_);
     }
-    Queue(EntryLine(seq, time_ms, kind_json, fields_canonical, head_.hash, hash,
-                    EntryMac(hash, mac_key_)));
-    head_.seq = seq;
-    head_.time_ms = time_ms;
-    head_.hash = std::move(hash);
-    if (++head_.since_checkpoint >= static_cast<std::uint64_t>(checkpoint_every_))
-      QueueCheckpoint("");
-    const std::uint64_t target = queued_pos_;
+    if (ends.empty()) return 0;
     const std::uint64_t epoch = epoch_;
-    if (durability == Durability::kWritten) {
-      if (!WaitWritten(lock, target, epoch, error)) return 0;
-      // The flusher wakes on its own every 100 ms: waking it per append
-      // would cost a context switch and an fsync per harmless command.
-      if (!flusher_.joinable()) flusher_ = std::thread([this] { FlushLoop(); });
-      return seq;
-    }
-    if (!WaitDurable(lock, target, epoch, error)) return 0;
-    return seq;
+    std::string failure;
+    if (Wait(lock, ends.back(), epoch, durability, &failure)) return ends.size();
+    *error = failure;
+    // The write failed: the records before the failed batch are kept.
+    const std::uint64_t reached = durability == Durability::kWritten ? written_pos_ : durable_pos_;
+    std::size_t kept = 0;
+    std::string ignored;
+    while (kept < ends.size() && ends[kept] <= reached && !Lost(epoch, ends[kept], &ignored))
+      ++kept;
+    return kept;
   }
 
   bool Checkpoint(std::string* error) override {
@@ -641,6 +637,69 @@ class FileLog final : public Log {
   std::string PublicKey() const override { return public_key_hex_; }
 
  private:
+  // A record's parts that do not depend on the chain, made before the lock.
+  struct Prepared {
+    std::string kind_json;
+    std::string fields_canonical;
+    std::string canonical;  // up to the seq
+  };
+  static bool Prepare(const Record& record, Prepared* out, std::string* error) {
+    if (record.canonical && record.fields.size() >= 2 && record.fields.front() == '{' &&
+        record.fields.back() == '}') {
+      out->fields_canonical = record.fields;
+      out->kind_json = DumpCanonical(Json(record.kind));
+      out->canonical = CanonicalPrefix(record.kind, out->fields_canonical);
+      return true;
+    }
+    Json fields = record.fields.empty()
+                      ? Json::object()
+                      : Json::parse(record.fields, nullptr, /*allow_exceptions=*/false);
+    if (fields.is_discarded() || !fields.is_object()) {
+      *error = "audit record fields are not a JSON object";
+      return false;
+    }
+    out->fields_canonical = DumpCanonical(fields);
+    out->kind_json = DumpCanonical(Json(record.kind));
+    out->canonical = CanonicalPrefix(record.kind, out->fields_canonical);
+    return true;
+  }
+
+  // Under mu_: chains `prepared` onto the head and queues its line (and a
+  // checkpoint when one is due). Returns its seq, 0 with `error` set.
+  std::uint64_t QueueEntry(Prepared& prepared, std::string* error) {
+    const std::uint64_t seq = head_.seq + 1;
+    // Never backwards, so that export --since sees a time-ordered file even
+    // when the wall clock steps back.
+    const std::int64_t time_ms = std::max(NowMs(), head_.time_ms);
+    AppendCanonicalTail(seq, time_ms, &prepared.canonical);
+    std::string hash = sha_.ChainHash(head_.hash, prepared.canonical);
+    if (hash.empty()) {
+      *error = "audit log: SHA-256 failed";
+      return 0;
+    }
+    Queue(EntryLine(seq, time_ms, prepared.kind_json, prepared.fields_canonical, head_.hash, hash,
+                    EntryMac(hash, mac_key_)));
+    head_.seq = seq;
+    head_.time_ms = time_ms;
+    head_.hash = std::move(hash);
+    if (++head_.since_checkpoint >= static_cast<std::uint64_t>(checkpoint_every_))
+      QueueCheckpoint("");
+    return seq;
+  }
+
+  // Under mu_: until what was queued up to `target` is written or synced.
+  bool Wait(std::unique_lock<std::mutex>& lock, std::uint64_t target, std::uint64_t epoch,
+            Durability durability, std::string* error) {
+    if (durability == Durability::kWritten) {
+      if (!WaitWritten(lock, target, epoch, error)) return false;
+      // The flusher wakes on its own every 100 ms: waking it per append
+      // would cost a context switch and an fsync per harmless command.
+      if (!flusher_.joinable()) flusher_ = std::thread([this] { FlushLoop(); });
+      return true;
+    }
+    return WaitDurable(lock, target, epoch, error);
+  }
+
   // Under mu_: whether appends are accepted now; `error` says why not.
   bool Usable(std::string* error) {
     if (closed_) {

@@ -20,6 +20,11 @@ namespace dualkey::audit {
 struct Record {
   std::string kind;    // "request", "verdict", "approval", "denial", "expiry", "breaker", ...
   std::string fields;  // canonical JSON object text, e.g. {"agent":"claude",...}
+  // `fields` is already the canonical text of a JSON object (what
+  // base::JsonDump makes of one): Append takes it as it is instead of parsing
+  // and printing it again. Set only for such text: a record whose text is not
+  // canonical would fail verification.
+  bool canonical = false;
 };
 
 struct Entry {
@@ -93,6 +98,13 @@ class Log {
   // the log for good: the kernel may have dropped written pages.
   virtual std::uint64_t Append(const Record& record, std::string* error,
                                Durability durability = Durability::kSynced) = 0;
+  // Appends `records` in order as one Append each would, with one write (and
+  // for kSynced one sync) for all of them: a batch costs about what one
+  // record costs. Returns how many were appended, a prefix: fewer than all,
+  // with `error` set, when a record is not a JSON object or the write failed
+  // (the lost records are cut off as Append's are).
+  virtual std::size_t AppendAll(const std::vector<Record>& records, std::string* error,
+                                Durability durability = Durability::kSynced) = 0;
 
   // Writes a signed checkpoint for the last entry unless one follows it
   // already; durable before returning.

@@ -1,5 +1,6 @@
 #include "client/client.h"
 
+#include <poll.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/time.h>
@@ -140,6 +141,34 @@ Result<json> Client::Call(const json& request) const {
   if (!fd.ok()) return fd.status();
   Fd guard(*fd);
   return RoundTrip(*fd, request);
+}
+
+Client::Connection::~Connection() {
+  if (fd_ >= 0) close(fd_);
+}
+
+Result<json> Client::Connection::Call(const json& request) {
+  if (fd_ >= 0) {
+    // Between calls the daemon sends nothing: a readable kept connection was
+    // closed by it (a restart, an idle one dropped). Checked before sending,
+    // so a request is never sent twice.
+    pollfd pfd{fd_, POLLIN, 0};
+    if (poll(&pfd, 1, 0) != 0) {
+      close(fd_);
+      fd_ = -1;
+    }
+  }
+  if (fd_ < 0) {
+    Result<int> fd = client_->Connect();
+    if (!fd.ok()) return fd.status();
+    fd_ = *fd;
+  }
+  Result<json> reply = client_->RoundTrip(fd_, request);
+  if (!reply.ok()) {
+    close(fd_);
+    fd_ = -1;
+  }
+  return reply;
 }
 
 Result<PeerCredentials> Client::Listener() const {

@@ -86,6 +86,24 @@ class Client {
   // its "ok"; errors only for transport, peer and framing failures.
   Result<nlohmann::json> Call(const nlohmann::json& request) const;
 
+  // One connection kept for many calls (the decision reporter's batches: no
+  // connect, and no thread in the daemon, per call). One the daemon closed
+  // since the last call (a restart) is replaced before sending; one that
+  // fails is dropped (the next call connects again). Not thread-safe; the
+  // client must outlive it.
+  class Connection {
+   public:
+    explicit Connection(const Client& client) : client_(&client) {}
+    ~Connection();
+    Connection(const Connection&) = delete;
+    Connection& operator=(const Connection&) = delete;
+    Result<nlohmann::json> Call(const nlohmann::json& request);
+
+   private:
+    const Client* client_;
+    int fd_ = -1;
+  };
+
   // Subscribes to the daemon's events; calls `on_event` for each until the
   // daemon leaves or `stop` becomes true (checked at least every 200 ms).
   Status Watch(const std::function<void(const nlohmann::json&)>& on_event,

@@ -85,6 +85,16 @@ DecisionReporter::Stats DecisionReporter::stats() const {
 bool DecisionReporter::SendBatch() {
   ReportRequest request;
   request.source = options_.source;
+  if (!link_up_) {
+    // Away: an empty report asks whether the daemon is back before a batch
+    // (up to max_batch decisions) is encoded for it.
+    Result<nlohmann::json> answer = connection_.Call(ToJson(request));
+    if (!answer.ok()) {
+      std::lock_guard lock(mutex_);
+      stats_.last_error = answer.status().message();
+      return false;
+    }
+  }
   {
     std::lock_guard lock(mutex_);
     const std::size_t n = std::min(queue_.size(), options_.max_batch);
@@ -94,7 +104,7 @@ bool DecisionReporter::SendBatch() {
   // Nothing to send: while the daemon is away, an empty report asks
   // whether it is back.
   if (request.decisions.empty() && request.gaps.empty() && link_up_) return true;
-  Result<nlohmann::json> answer = client_.Call(ToJson(request));
+  Result<nlohmann::json> answer = connection_.Call(ToJson(request));
   ReportReply reply;
   Status status = answer.ok() ? FromJson(*answer, &reply) : answer.status();
   const std::size_t total = request.decisions.size() + request.gaps.size();
@@ -127,8 +137,10 @@ void DecisionReporter::Run() {
   while (true) {
     {
       std::unique_lock lock(mutex_);
+      // A full batch goes at once, unless the daemon is away: then only the
+      // backoff (a full queue must not make this thread spin).
       wake_.wait_for(lock, std::chrono::milliseconds(backoff_ms),
-                     [this] { return stop_ || queue_.size() >= options_.max_batch; });
+                     [this] { return stop_ || (queue_.size() >= options_.max_batch && link_up_); });
       if (stop_ && queue_.empty() && gap_.lost == 0) return;
     }
     bool stopping;

@@ -75,6 +75,7 @@ class DecisionReporter {
   bool SendBatch();
 
   const Client client_;
+  Client::Connection connection_{client_};  // the sending thread's only
   const ReporterOptions options_;
   mutable std::mutex mutex_;
   std::condition_variable wake_;

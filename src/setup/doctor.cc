@@ -378,7 +378,17 @@ int Doctor(const DoctorOptions& options, std::ostream& out, std::ostream& err) {
     checks.push_back(check);
   }
   // Whatever binary the hooks run: can this user swap it?
-  if (hook_binary.empty()) hook_binary = protected_install ? "/usr/local/bin/dualkey" : "";
+  if (hook_binary.empty() && protected_install) {
+    // The binary setup installed (a package's /usr/bin/dualkey is used in
+    // place): its record in /etc/dualkey says which.
+    std::string text;
+    if (sys::ReadFile("/etc/dualkey/setup.json", &text)) {
+      const json record = json::parse(text, nullptr, false);
+      if (record.is_object() && record.value("binary", "").starts_with("/"))
+        hook_binary = record.value("binary", "");
+    }
+    if (hook_binary.empty()) hook_binary = "/usr/local/bin/dualkey";
+  }
   if (!hook_binary.empty()) {
     const bool replaceable = hook::UserCanReplace(hook_binary);
     checks.push_back({"binary", "cannot replace the dualkey binary", !replaceable,

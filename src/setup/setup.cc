@@ -1278,8 +1278,11 @@ int Setup::Run() {
     return Finish(0);
   }
   if (!options_.json)
-    out_ << "dualkey setup" << (options_.dry_run ? " (dry run)" : "") << ": protecting "
-         << user_->name << "'s agents; the daemon runs as " << daemon_user_ << " ("
+    // --system-only (a package's postinst) may name no user: nobody's agents yet.
+    out_ << "dualkey setup" << (options_.dry_run ? " (dry run)" : "") << ": "
+         << (user_ ? "protecting " + user_->name + "'s agents"
+                   : std::string("the system part only (no user's agents wired)"))
+         << "; the daemon runs as " << daemon_user_ << " ("
          << (systemd_ ? "systemd" : "no systemd here: a process with a pid file") << ")\n"
          << std::flush;
   StepDaemonUser();

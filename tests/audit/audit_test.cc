@@ -823,6 +823,83 @@ TEST_F(AuditTest, AFailedWriteIsUndoneAndTheLogRecovers) {
   EXPECT_EQ(report.last_seq, 6u);
 }
 
+// A batch goes in as one Append each would: consecutive seqs, one chain,
+// checkpoints where they fall due, and it verifies.
+TEST_F(AuditTest, AppendAllChainsABatchInOrder) {
+  options_.checkpoint_every = 4;
+  std::string error;
+  {
+    auto log = Log::Open(options_, &error);
+    ASSERT_TRUE(log) << error;
+    ASSERT_EQ(log->Append({"request", json{{"n", 1}}.dump()}, &error), 1u) << error;
+    std::vector<Record> batch;
+    for (int n = 2; n <= 11; ++n) batch.push_back({"decision", json{{"n", n}}.dump()});
+    EXPECT_EQ(log->AppendAll(batch, &error, Log::Durability::kWritten), 10u) << error;
+    EXPECT_EQ(log->AppendAll({}, &error), 0u);
+    // Text the caller vouches is canonical goes in as it is, and verifies.
+    EXPECT_EQ(
+        log->Append({"request", json{{"n", 12}, {"z", "é"}}.dump(), /*canonical=*/true}, &error),
+        12u)
+        << error;
+    // A record that is not a JSON object ends the batch there: the ones
+    // before it go in.
+    EXPECT_EQ(log->AppendAll({{"decision", json{{"n", 13}}.dump()},
+                              {"decision", "[1]"},
+                              {"decision", json{{"n", 14}}.dump()}},
+                             &error),
+              1u);
+    EXPECT_NE(error.find("not a JSON object"), std::string::npos) << error;
+  }
+  VerifyReport report = Verify(options_.path);
+  EXPECT_TRUE(report.ok) << Problems(report);
+  EXPECT_EQ(report.last_seq, 13u);
+  std::vector<Entry> entries = Read(options_.path, 0, &error);
+  ASSERT_EQ(entries.size(), 13u) << error;
+  for (std::size_t i = 0; i < entries.size(); ++i) {
+    EXPECT_EQ(entries[i].seq, i + 1);
+    EXPECT_EQ(json::parse(entries[i].fields)["n"], i + 1);
+  }
+}
+
+// A batch whose write fails (a full disk) is cut off whole and says so; the
+// records of batches before it stay, and the log goes on afterwards.
+TEST_F(AuditTest, AppendAllOfAFailedWriteKeepsNothingOfIt) {
+  WriteLog(3);
+  const off_t size_before = static_cast<off_t>(std::filesystem::file_size(options_.path));
+  pid_t child = fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) {
+    signal(SIGXFSZ, SIG_IGN);
+    std::string error;
+    auto log = Log::Open(options_, &error);
+    if (!log) _exit(10);
+    rlimit limit{};
+    getrlimit(RLIMIT_FSIZE, &limit);
+    const rlim_t hard = limit.rlim_max;
+    limit.rlim_cur = static_cast<rlim_t>(size_before + 5000);
+    if (setrlimit(RLIMIT_FSIZE, &limit) != 0) _exit(11);
+    const std::string pad(1500, 'x');
+    std::vector<Record> fits(2, Record{"decision", json{{"pad", pad}}.dump()});
+    if (log->AppendAll(fits, &error, Log::Durability::kWritten) != 2) _exit(12);
+    // 3 more do not fit: the whole batch went out in one write, and none of it stays.
+    std::vector<Record> too_much(3, Record{"decision", json{{"pad", pad}}.dump()});
+    if (log->AppendAll(too_much, &error, Log::Durability::kWritten) != 0) _exit(13);
+    if (error.find("File too large") == std::string::npos) _exit(14);
+    limit.rlim_cur = hard;
+    if (setrlimit(RLIMIT_FSIZE, &limit) != 0) _exit(16);
+    std::this_thread::sleep_for(std::chrono::milliseconds(150));
+    if (log->AppendAll(too_much, &error) != 3) _exit(17);
+    _exit(0);
+  }
+  int status = 0;
+  ASSERT_EQ(waitpid(child, &status, 0), child);
+  ASSERT_TRUE(WIFEXITED(status));
+  EXPECT_EQ(WEXITSTATUS(status), 0);
+  VerifyReport report = Verify(options_.path);
+  EXPECT_TRUE(report.ok) << Problems(report);
+  EXPECT_EQ(report.last_seq, 3u + 2u + 3u);
+}
+
 // ---- Concurrency and durability ------------------------------------------------
 
 TEST_F(AuditTest, SixteenThreadsAppendEachRecordExactlyOnce) {

@@ -1,7 +1,7 @@
 // Manual pages and completions come from the CLI's own definition: every
 // option `--help` lists is in the page and the completion, the scripts
-// parse in their shells, and bash completes subcommands, options and
-// pending approval ids.
+// parse in their shells, and bash, zsh and fish complete subcommands,
+// options and pending approval ids.
 #include <gtest/gtest.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -49,6 +49,19 @@ class Docgen : public ::testing::Test {
     fs::create_directories(dir_);
   }
   void TearDown() override { fs::remove_all(dir_); }
+  // A fake `dualkey` to put first on PATH: it answers `pending --json` for
+  // the completions' approval ids.
+  fs::path FakeDualkeyDir() {
+    const fs::path bin = dir_ / "bin";
+    fs::create_directories(bin);
+    std::ofstream(bin / "dualkey") << R"(#!/bin/sh
+cat <<'JSON'
+[{"agent":"claude","code":"K7Q","id":"ap_1234abcd","input":"rm -rf x,\"id\":\"evil\""},{"id":"ap_99ffee00"}]
+JSON
+)";
+    fs::permissions(bin / "dualkey", fs::perms(0755));
+    return bin;
+  }
   fs::path dir_;
 };
 
@@ -99,15 +112,7 @@ TEST_F(Docgen, BashCompletesSubcommandsOptionsAndApprovalIds) {
   const fs::path script = dir_ / "dualkey.bash";
   ASSERT_EQ(Sh(Dk() + " completion bash > " + script.string()).status, 0);
   ASSERT_EQ(Sh("bash -n " + script.string()).status, 0);
-  // A fake `dualkey` first on PATH answers `pending --json` for the ids.
-  const fs::path bin = dir_ / "bin";
-  fs::create_directories(bin);
-  std::ofstream(bin / "dualkey") << R"(#!/bin/sh
-cat <<'JSON'
-[{"agent":"claude","code":"K7Q","id":"ap_1234abcd","input":"rm -rf x,\"id\":\"evil\""},{"id":"ap_99ffee00"}]
-JSON
-)";
-  fs::permissions(bin / "dualkey", fs::perms(0755));
+  const fs::path bin = FakeDualkeyDir();
   auto complete = [&](const std::string& words, int cword) {
     return Sh("PATH=" + bin.string() + ":$PATH bash -c 'source " + script.string() +
               "; COMP_WORDS=(" + words + "); COMP_CWORD=" + std::to_string(cword) +
@@ -128,27 +133,75 @@ JSON
   EXPECT_EQ(ids.find("evil"), std::string::npos) << ids;  // an id inside an input is not one
 }
 
-TEST_F(Docgen, ZshAndFishScriptsParse) {
-  bool any = false;
+// zsh and fish: the scripts parse, and their completion functions complete
+// subcommands, options and approval ids in the shell itself. zsh's
+// completion system needs a terminal; its builtins the script calls
+// (_describe, compadd, _files, compdef) are stood in for by functions that
+// print what they were given. A shell that is not installed is a skip
+// (scripts/install-deps.sh installs both).
+TEST_F(Docgen, ZshAndFishComplete) {
+  const fs::path bin = FakeDualkeyDir();
+  std::string missing;
   if (Sh("command -v zsh").status == 0) {
-    any = true;
     const fs::path script = dir_ / "_dualkey";
     ASSERT_EQ(Sh(Dk() + " completion zsh > " + script.string()).status, 0);
     const Ran parsed = Sh("zsh -n " + script.string());
     EXPECT_EQ(parsed.status, 0) << parsed.out;
+    const fs::path driver = dir_ / "complete.zsh";
+    std::ofstream(driver) << R"(compdef() { :; }
+_describe() { local name=${@[-1]}; print -rl -- "${(@P)name}"; }
+compadd() { local name=${@[-1]}; print -rl -- "${(@P)name}"; }
+_files() { print -r -- FILES; }
+source ${0:h}/_dualkey
+words=("$@")
+CURRENT=$#
+_dualkey
+)";
+    // The words of the line; the last is the one being completed.
+    auto complete = [&](const std::string& words) {
+      return Sh("PATH=" + bin.string() + ":$PATH zsh -f " + driver.string() + " " + words).out;
+    };
+    const std::string top = complete("dualkey ''");
+    EXPECT_NE(top.find("audit:The hash-chained audit log."), std::string::npos) << top;
+    const std::string audit = complete("dualkey audit ''");
+    EXPECT_NE(audit.find("export:"), std::string::npos) << audit;
+    EXPECT_NE(audit.find("verify:"), std::string::npos) << audit;
+    EXPECT_EQ(audit.find("serve:"), std::string::npos) << audit;
+    const std::string exported = complete("dualkey audit export --f");
+    EXPECT_NE(exported.find("--follow:"), std::string::npos) << exported;
+    EXPECT_NE(exported.find("--format:"), std::string::npos) << exported;
+    EXPECT_EQ(exported.find("--lines:"), std::string::npos) << exported;  // tail's
+    const std::string ids = complete("dualkey approve ''");
+    EXPECT_NE(ids.find("ap_1234abcd\n"), std::string::npos) << ids;
+    EXPECT_NE(ids.find("ap_99ffee00\n"), std::string::npos) << ids;
+    EXPECT_EQ(ids.find("evil"), std::string::npos) << ids;
+  } else {
+    missing += " zsh";
   }
   if (Sh("command -v fish").status == 0) {
-    any = true;
     const fs::path script = dir_ / "dualkey.fish";
     ASSERT_EQ(Sh(Dk() + " completion fish > " + script.string()).status, 0);
     const Ran parsed = Sh("fish --no-execute " + script.string());
     EXPECT_EQ(parsed.status, 0) << parsed.out;
-    // fish completes the subcommands of `audit` from the script.
-    const Ran completed =
-        Sh("fish -c 'source " + script.string() + "; complete -C \"dualkey audit ex\"'");
-    EXPECT_NE(completed.out.find("export"), std::string::npos) << completed.out;
+    auto complete = [&](const std::string& line) {
+      return Sh("PATH=" + bin.string() + ":$PATH fish --no-config -c 'source " + script.string() +
+                "; complete -C \"" + line + "\"'")
+          .out;
+    };
+    const std::string audit = complete("dualkey audit ");
+    EXPECT_NE(audit.find("export\t"), std::string::npos) << audit;
+    EXPECT_NE(audit.find("verify\t"), std::string::npos) << audit;
+    const std::string exported = complete("dualkey audit export --f");
+    EXPECT_NE(exported.find("--follow"), std::string::npos) << exported;
+    EXPECT_NE(exported.find("--format"), std::string::npos) << exported;
+    const std::string ids = complete("dualkey approve ");
+    EXPECT_NE(ids.find("ap_1234abcd"), std::string::npos) << ids;
+    EXPECT_NE(ids.find("ap_99ffee00"), std::string::npos) << ids;
+    EXPECT_EQ(ids.find("evil"), std::string::npos) << ids;
+  } else {
+    missing += " fish";
   }
-  if (!any) GTEST_SKIP() << "neither zsh nor fish is installed";
+  if (!missing.empty()) GTEST_SKIP() << "not installed:" << missing;
 }
 
 TEST_F(Docgen, UnknownShellIsAUsageError) {

@@ -32,6 +32,7 @@
 #include "approval/approval.h"
 #include "audit/audit.h"
 #include "client/client.h"
+#include "client/reporter.h"
 #include "daemon/daemon.h"
 
 namespace {
@@ -769,6 +770,48 @@ TEST_F(DiskFull, GroupCommitOnAFullDiskHoldsEverythingThenRecoversByItself) {
   std::this_thread::sleep_for(std::chrono::milliseconds(150));
   EXPECT_EQ(Check("ls")["decision"], "allow");
   EXPECT_EQ(Check("rm -rf /srv/after")["decision"], "hold");
+  Stop();
+  Output verify = Run("audit verify --file " + Quote((state_ / "audit.jsonl").string()));
+  EXPECT_EQ(verify.status, 0) << verify.out;
+}
+
+// A proxy's batch of decisions on a full disk: the daemon records none of
+// it and says so; the reporter keeps it, refuses destructive decisions while
+// the log cannot be written, and delivers every one, once, when there is room.
+TEST_F(DiskFull, AProxysBatchIsKeptUntilThereIsRoomAndArrivesOnce) {
+  Start();
+  ASSERT_EQ(Check("ls")["decision"], "allow");
+  Fill(state_);
+  UseUpTheLogsLastPage();
+  dualkey::client::DecisionReporter reporter(
+      dualkey::client::Client::ForThisProcess(dualkey::client::ClientOptions{socket_, 2000}),
+      dualkey::client::ReporterOptions{.source = "test_proxy", .flush_ms = 10});
+  for (int i = 0; i < 50; ++i) {
+    dualkey::client::ReportedDecision d;
+    d.action.channel = dualkey::Channel::kSql;
+    d.action.input = "SELECT " + std::to_string(i);
+    d.op_class = "db.read";
+    d.forwarded = true;
+    ASSERT_TRUE(reporter.Report(d, false));
+  }
+  for (int i = 0; i < 250 && reporter.link_up(); ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  ASSERT_FALSE(reporter.link_up());
+  EXPECT_EQ(reporter.stats().delivered, 0u);
+  EXPECT_NE(reporter.stats().last_error.find("audit log"), std::string::npos)
+      << reporter.stats().last_error;
+  dualkey::client::ReportedDecision drop;
+  drop.action.channel = dualkey::Channel::kSql;
+  drop.action.input = "DELETE FROM t";
+  drop.forwarded = true;
+  EXPECT_FALSE(reporter.Report(drop, true));  // the caller holds it
+  Free(state_);
+  ASSERT_TRUE(reporter.Flush(10000));
+  EXPECT_EQ(reporter.stats().delivered, 50u);
+  int recorded = 0;
+  for (const auto& entry : AuditEntries())
+    recorded += entry.kind == "decision" && entry.fields.find("test_proxy") != std::string::npos;
+  EXPECT_EQ(recorded, 50);
   Stop();
   Output verify = Run("audit verify --file " + Quote((state_ / "audit.jsonl").string()));
   EXPECT_EQ(verify.status, 0) << verify.out;

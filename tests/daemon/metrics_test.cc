@@ -20,6 +20,7 @@
 
 #include "approval/approval.h"
 #include "client/client.h"
+#include "client/protocol.h"
 
 namespace {
 
@@ -188,6 +189,67 @@ TEST_F(Metrics, CountersMoveByWhatHappened) {
   // Buckets are cumulative and end in +Inf = _count.
   EXPECT_EQ(Sum(after, "dualkey_audit_write_seconds_bucket", "le=\"+Inf\""),
             Sum(after, "dualkey_audit_write_seconds_count", ""));
+}
+
+// The proxies' and the gateway's family: what they report (the decision
+// reporter's `report` op) moves the decision, forwarded, added-latency and
+// gap counters under their own source.
+TEST_F(Metrics, TheProxiesReportsMoveTheirFamily) {
+  const auto before = Scrape();
+  dualkey::client::ReportRequest request;
+  request.source = "pg_proxy";
+  for (int i = 0; i < 3; ++i) {
+    dualkey::client::ReportedDecision d;
+    d.action.channel = dualkey::Channel::kSql;
+    d.action.input = "SELECT " + std::to_string(i);
+    d.op_class = "db.read";
+    d.forwarded = true;
+    d.added_us = 40;
+    request.decisions.push_back(d);
+  }
+  dualkey::client::ReportedDecision held;
+  held.action.channel = dualkey::Channel::kSql;
+  held.action.input = "DROP TABLE t";
+  held.decision = dualkey::Decision::kHold;
+  held.op_class = "db.ddl.drop";
+  request.decisions.push_back(held);
+  request.gaps.push_back({.lost = 7,
+                          .lost_destructive = 0,
+                          .from_ms = 1,
+                          .to_ms = 2,
+                          .reason = "the audit queue was full"});
+  auto reply = dualkey::client::CallAt(socket_, dualkey::client::ToJson(request), 5000);
+  ASSERT_TRUE(reply.ok()) << reply.status().message();
+  EXPECT_EQ(reply->value("recorded", 0), 5) << reply->dump();
+  dualkey::client::ReportRequest gateway;
+  gateway.source = "gateway";
+  dualkey::client::ReportedDecision get;
+  get.action.channel = dualkey::Channel::kHttp;
+  get.action.input = "GET https://api.example.com/v1/items";
+  get.op_class = "http.read";
+  get.forwarded = true;
+  get.added_us = 90;
+  gateway.decisions.push_back(get);
+  ASSERT_TRUE(dualkey::client::CallAt(socket_, dualkey::client::ToJson(gateway), 5000).ok());
+
+  const auto after = Scrape();
+  auto moved = [&](const std::string& name, const std::string& labels) {
+    return Sum(after, name, labels) - Sum(before, name, labels);
+  };
+  EXPECT_EQ(moved("dualkey_decisions_total",
+                  "source=\"pg_proxy\",channel=\"sql\",class=\"db.read\",verdict=\"allow\""),
+            3);
+  EXPECT_EQ(moved("dualkey_decisions_total",
+                  "source=\"pg_proxy\",channel=\"sql\",class=\"db.ddl.drop\",verdict=\"hold\""),
+            1);
+  EXPECT_EQ(moved("dualkey_forwarded_total", "source=\"pg_proxy\""), 3);
+  EXPECT_EQ(moved("dualkey_added_latency_seconds_count", "source=\"pg_proxy\""), 3);
+  EXPECT_EQ(moved("dualkey_audit_gaps_total", "source=\"pg_proxy\""), 1);
+  EXPECT_EQ(moved("dualkey_audit_gap_decisions_total", "source=\"pg_proxy\""), 7);
+  EXPECT_EQ(moved("dualkey_decisions_total", "source=\"gateway\",channel=\"http\""), 1);
+  EXPECT_EQ(moved("dualkey_forwarded_total", "source=\"gateway\""), 1);
+  EXPECT_EQ(moved("dualkey_added_latency_seconds_count", "source=\"gateway\""), 1);
+  EXPECT_NEAR(moved("dualkey_added_latency_seconds_sum", "source=\"pg_proxy\""), 3 * 40e-6, 1e-9);
 }
 
 TEST_F(Metrics, OnlyGetAndTheJsonApiIsUnchanged) {

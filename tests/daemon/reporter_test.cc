@@ -8,6 +8,7 @@
 #include <gtest/gtest.h>
 #include <signal.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -154,6 +155,27 @@ TEST_F(Reporter, DaemonAwayHoldsDestructiveQueuesReadsAndRecordsTheGap) {
   EXPECT_TRUE(reporter->Report(Read("DELETE FROM t WHERE id = 1"), true));
   ASSERT_TRUE(reporter->Flush(5000));
   EXPECT_EQ(Records("decision").size(), 5u);
+}
+
+// While the daemon is away a full queue waits for it with the backoff: the
+// sending thread neither spins nor encodes batches nobody takes.
+TEST_F(Reporter, AwayWithAFullQueueItIdles) {
+  auto reporter = MakeReporter(/*max_queue=*/8192);
+  for (int i = 0; i < 8192; ++i) reporter->Report(Read("SELECT " + std::to_string(i)), false);
+  for (int i = 0; i < 100 && reporter->link_up(); ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  ASSERT_FALSE(reporter->link_up());
+  timespec before{}, after{};
+  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &before);
+  std::this_thread::sleep_for(std::chrono::milliseconds(1500));
+  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &after);
+  const double cpu = static_cast<double>(after.tv_sec - before.tv_sec) +
+                     static_cast<double>(after.tv_nsec - before.tv_nsec) / 1e9;
+  EXPECT_LT(cpu, 0.15) << "CPU seconds the reporter used in 1.5 s while the daemon was away";
+  // Back: everything queued arrives.
+  StartDaemon();
+  ASSERT_TRUE(reporter->Flush(10000));
+  EXPECT_EQ(Records("decision").size(), 8192u);
 }
 
 TEST_F(Reporter, KilledDaemonLosesNothingQueued) {

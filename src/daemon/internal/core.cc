@@ -62,10 +62,46 @@ bool Core::Record(std::string_view kind, json fields, const Peer* peer,
   if (peer != nullptr) fields["peer"] = peer->ToJson();
   std::string error;
   const auto started = std::chrono::steady_clock::now();
-  const bool durable = log_->Append(audit::Record{std::string(kind), base::JsonDump(fields)},
-                                    &error, durability) != 0;
+  // base::JsonDump of an object is canonical: the log need not parse it again.
+  const bool durable =
+      log_->Append(audit::Record{std::string(kind), base::JsonDump(fields), /*canonical=*/true},
+                   &error, durability) != 0;
   metrics_.ObserveAuditWrite(
       std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count(), durable);
+  AfterRecord(kind, fields, durable, error, failure);
+  return durable;
+}
+
+std::size_t Core::RecordAll(std::vector<Recording> records, const Peer* peer,
+                            audit::Log::Durability durability, std::string* failure) {
+  if (records.empty()) return 0;
+  const std::int64_t now = NowMs();
+  const json peer_json = peer != nullptr ? peer->ToJson() : json();
+  std::vector<audit::Record> lines;
+  lines.reserve(records.size());
+  for (Recording& r : records) {
+    r.fields["time_ms"] = now;
+    if (peer != nullptr) r.fields["peer"] = peer_json;
+    lines.push_back(audit::Record{r.kind, base::JsonDump(r.fields), /*canonical=*/true});
+  }
+  std::string error;
+  const auto started = std::chrono::steady_clock::now();
+  const std::size_t recorded = log_->AppendAll(lines, &error, durability);
+  const double seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  for (std::size_t i = 0; i < records.size(); ++i) {
+    const bool durable = i < recorded;
+    // The batch's time, shared by its records (a histogram of per-record
+    // write latency would count one write as many).
+    if (i == 0 || !durable) metrics_.ObserveAuditWrite(seconds, durable);
+    AfterRecord(records[i].kind, records[i].fields, durable, error, failure);
+    if (!durable) break;  // the rest were not attempted apart: one failure said
+  }
+  return recorded;
+}
+
+void Core::AfterRecord(std::string_view kind, json& fields, bool durable, const std::string& error,
+                       std::string* failure) {
   if (durable) metrics_.OnRecord(kind, fields);
   if (!durable && options_.on_event)
     options_.on_event("audit_append_failed",
@@ -82,7 +118,6 @@ bool Core::Record(std::string_view kind, json fields, const Peer* peer,
     fields["event"] = std::string(kind);
     Broadcast(EncodeLine(fields));
   }
-  return durable;
 }
 
 void Core::Observe(std::vector<std::string> kinds, Observer observer) {

@@ -73,6 +73,15 @@ class Core {
   bool Record(std::string_view kind, nlohmann::json fields, const Peer* peer = nullptr,
               audit::Log::Durability durability = audit::Log::Durability::kSynced,
               std::string* failure = nullptr);
+  // Records in order, as Record does each, with one write (one sync) for
+  // all: the report op's batches. Returns how many were made durable (a
+  // prefix); `failure` says why the rest were not.
+  struct Recording {
+    std::string kind;
+    nlohmann::json fields;
+  };
+  std::size_t RecordAll(std::vector<Recording> records, const Peer* peer,
+                        audit::Log::Durability durability, std::string* failure = nullptr);
 
   // Watchers get every audited event as one line.
   void Subscribe(int fd);
@@ -94,6 +103,9 @@ class Core {
 
  private:
   void Broadcast(const std::string& line);
+  // What follows a record's append: metrics, events, observers, watchers.
+  void AfterRecord(std::string_view kind, nlohmann::json& fields, bool durable,
+                   const std::string& error, std::string* failure);
 
   const ServeOptions options_;
   const install::Layout layout_;

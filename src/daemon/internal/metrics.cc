@@ -180,7 +180,8 @@ std::string Metrics::Render(const std::vector<Gauge>& gauges) const {
          "Destructive requests held by the per-agent rate limit.");
   Sample(&out, "dualkey_rate_limited_total", "", static_cast<double>(rate_limited_));
   Header(&out, "dualkey_audit_write_seconds", "histogram",
-         "Time to append one record to the audit log.");
+         "Time to append to the audit log: one record, or a proxy's batch of them in one "
+         "write.");
   audit_write_.Render("dualkey_audit_write_seconds", "", &out);
   Header(&out, "dualkey_audit_write_failures_total", "counter",
          "Audit records that could not be made durable.");

@@ -2,8 +2,8 @@
 // MCP proxy made on their own, and the gaps they counted, into the audit
 // log. Each becomes one "decision" (or "audit_gap") record naming the peer
 // that sent it, with secrets redacted (base/redact.h) before it is written.
-// Decisions go in as written (group commit syncs them within 100 ms); gaps
-// are synced. A record that cannot be written stops the batch: the reply
+// Decisions go in as written, a batch with one write (group commit syncs
+// them within 100 ms); gaps are synced. A record that cannot be written stops the batch: the reply
 // says how many were, and the sender keeps the rest.
 #include "base/json_text.h"
 #include "base/redact.h"
@@ -22,7 +22,8 @@ void AddReportOps(Dispatcher& dispatcher, Core& core) {
     ReportRequest request;
     if (Status s = FromJson(body, &request); !s.ok()) return s;
     ReportReply reply;
-    std::string error;
+    std::vector<Core::Recording> records;
+    records.reserve(request.decisions.size());
     for (const ReportedDecision& d : request.decisions) {
       json fields{{"source", base::ToValidUtf8(request.source)},
                   {"channel", std::string(ToString(d.action.channel))},
@@ -35,11 +36,13 @@ void AddReportOps(Dispatcher& dispatcher, Core& core) {
       PutText(fields, "input", base::RedactSecrets(d.action.input));
       PutText(fields, "cwd", d.action.cwd);
       if (!d.reason.empty()) PutText(fields, "reason", base::RedactSecrets(d.reason));
-      if (!core.Record("decision", std::move(fields), &peer, audit::Log::Durability::kWritten,
-                       &error))
-        return ToJson(reply);
-      ++reply.recorded;
+      records.push_back({"decision", std::move(fields)});
     }
+    // One write for the batch; what was not written stays with the sender.
+    const std::size_t total = records.size();
+    reply.recorded = core.RecordAll(std::move(records), &peer, audit::Log::Durability::kWritten);
+    if (reply.recorded < total) return ToJson(reply);
+    std::string error;
     for (const ReportGap& g : request.gaps) {
       json fields{{"source", base::ToValidUtf8(request.source)},
                   {"lost", g.lost},
