@@ -4,7 +4,8 @@
 // difference. Plain HTTP upstream first, then HTTPS (self-signed, via
 // `openssl req`). The gateway reports every decision to a daemon (`dualkey
 // serve`), whose audit log gets one record per request; a second gateway
-// without a daemon runs beside it on the plain path for the audit's share.
+// without a daemon (or, with GATEWAY_BENCH_BASELINE=BINARY, another build's
+// gateway) runs beside it on the plain path for the audit's share.
 // The last line is `added_p50_us=N added_p99_us=M` (plain, audited).
 //   build/gateway_bench [N [THREADS]]   (default 5000 4; needs build/dualkey beside it)
 #include <signal.h>
@@ -15,6 +16,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
@@ -258,7 +260,11 @@ int main(int argc, char** argv) {
   StartDaemon(binary, dir, &daemon);
   Child gateway, unaudited;
   StartGateway(binary, dir, threads, dir / "daemon.sock", &gateway);
-  StartGateway(binary, dir, threads, dir / "none.sock", &unaudited);
+  // GATEWAY_BENCH_BASELINE=/path/to/an/older/dualkey: that binary's gateway
+  // takes the second place (e.g. one built before decisions were reported).
+  const char* baseline = std::getenv("GATEWAY_BENCH_BASELINE");
+  StartGateway(baseline != nullptr ? std::string(baseline) : binary, dir, threads,
+               dir / "none.sock", &unaudited);
 
   net::io_context io;
   auto connect = [&](unsigned short port) {
@@ -291,7 +297,8 @@ int main(int argc, char** argv) {
   }
   double plain_p50 = 0, plain_p99 = 0, unaudited_p50 = 0, unaudited_p99 = 0;
   Report("http", direct, via, &plain_p50, &plain_p99);
-  Report("(no daemon)", direct, via_unaudited, &unaudited_p50, &unaudited_p99);
+  Report(baseline != nullptr ? "(baseline)" : "(no daemon)", direct, via_unaudited, &unaudited_p50,
+         &unaudited_p99);
 
   {
     ssl::context client_tls(ssl::context::tls_client);
@@ -323,8 +330,9 @@ int main(int argc, char** argv) {
   }
   std::printf("audited: %zu gateway decision records for %d requests\n", recorded,
               2 * (n / kRounds * kRounds + 200));
-  std::printf("unaudited_added_p50_us=%.0f unaudited_added_p99_us=%.0f\n", unaudited_p50,
-              unaudited_p99);
+  std::printf("%s_added_p50_us=%.0f %s_added_p99_us=%.0f\n",
+              baseline != nullptr ? "baseline" : "unaudited", unaudited_p50,
+              baseline != nullptr ? "baseline" : "unaudited", unaudited_p99);
   std::printf("added_p50_us=%.0f added_p99_us=%.0f\n", plain_p50, plain_p99);
   unaudited.Stop();
   daemon.Stop();

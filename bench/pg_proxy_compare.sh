@@ -12,7 +12,8 @@
 # production; dualkey's cpu_us is the proxy's plus the daemon's, and the
 # last lines count the audit records against the statements run.
 # BENCH_AUDIT=0 runs the proxy with no daemon (its reports queue, then are
-# counted as a gap): the cost of the audit alone, by difference.
+# counted as a gap); BENCH_AUDIT=both runs such a proxy beside the audited
+# one, as the target "unaudited": the audit's cost by difference, in one run.
 # Environment: BENCH_SECONDS (10 per run), BENCH_ROUNDS (3), BENCH_SCALE (10),
 # BENCH_UPSTREAM (tcp: both proxies reach PostgreSQL over loopback TCP; unix:
 # both through its Unix socket, as a proxy beside the database would), DUALKEY_THREADS (1),
@@ -106,7 +107,7 @@ mkdir -p "$WORK/state"
 TOKEN=$("$DUALKEY" token add bench --scope pg --state-dir "$WORK/state" --json 2>/dev/null |
   python3 -c 'import json,sys; print(json.load(sys.stdin)["token"])')
 DAEMON_SOCKET="$WORK/no-daemon.sock" DAEMON_PID=""
-if [[ $AUDIT == 1 ]]; then
+if [[ $AUDIT != 0 ]]; then
   # The daemon the proxy reports every decision to.
   DAEMON_SOCKET="$WORK/daemon.sock"
   mkdir -p "$WORK/daemon"
@@ -146,7 +147,19 @@ if [[ -x $FLOOR ]]; then
   for _ in $(seq 100); do grep -q listening "$WORK/floor.out" 2>/dev/null && break; sleep 0.05; done
   FLOOR_PORT=$(sed -n 's/.*listening on [0-9.]*:\([0-9]*\).*/\1/p' "$WORK/floor.out")
 fi
+UN_PORT="" UN_PID=""
+if [[ $AUDIT == both ]]; then
+  PGPASSWORD=$PASSWORD "$DUALKEY" pg-proxy --listen 127.0.0.1:0 --threads "$THREADS" \
+    --upstream "$UPSTREAM_URI" \
+    --state-dir "$WORK/state" --socket "$WORK/no-daemon.sock" --quiet >"$WORK/unaudited.out" 2>&1 &
+  UN_PID=$!
+  PIDS+=("$UN_PID")
+  for _ in $(seq 100); do grep -q listening "$WORK/unaudited.out" 2>/dev/null && break; sleep 0.05; done
+  UN_PORT=$(sed -n 's/.*listening on [0-9.]*:\([0-9]*\) ->.*/\1/p' "$WORK/unaudited.out")
+  [[ -n $UN_PORT ]] || { echo "the unaudited pg-proxy did not start" >&2; exit 1; }
+fi
 TARGETS=(direct pgbouncer dualkey)
+[[ -n $UN_PORT ]] && TARGETS+=(unaudited)
 [[ -n $FLOOR_PORT ]] && TARGETS+=(floor)
 
 # CPU time (user + system, clock ticks) processes have used so far (PIDs
@@ -220,6 +233,10 @@ for round in $(seq "$ROUNDS"); do
           R[dualkey_${clients}_$round]=$(run dualkey "$DK_PORT" "$TOKEN" bench "$clients" \
             "$DK_PID${DAEMON_PID:+,$DAEMON_PID}")
           ;;
+        unaudited)
+          R[unaudited_${clients}_$round]=$(run unaudited "$UN_PORT" "$TOKEN" bench "$clients" \
+            "$UN_PID")
+          ;;
         floor)
           R[floor_${clients}_$round]=$(run floor "$FLOOR_PORT" "$PASSWORD" bench "$clients" \
             "$FLOOR_PID")
@@ -248,8 +265,8 @@ for target in "${TARGETS[@]}"; do
   printf '%-10s | %10.0f %8.3f %7s %8s | %10.0f %8.3f %7s %8s\n' "$target" "$t8" "$a8" "$p8" \
     "$c8" "$t1" "$a1" "$p1" "$c1"
 done
-echo "(cpu_us: the proxy process's CPU time per transaction$([[ $AUDIT == 1 ]] && echo ", dualkey's with its daemon's"); floor: a forwarder that inspects nothing)"
-if [[ $AUDIT == 1 ]]; then
+echo "(cpu_us: the proxy process's CPU time per transaction$([[ $AUDIT != 0 ]] && echo ", dualkey's with its daemon's"); floor: a forwarder that inspects nothing$([[ $AUDIT == both ]] && echo "; unaudited: dualkey with no daemon"))"
+if [[ $AUDIT != 0 ]]; then
   # Every statement the proxy decided is in the daemon's log once the
   # reporter has flushed (at most 20 ms; the proxy flushes at exit).
   kill "$DK_PID" 2>/dev/null || true

@@ -451,6 +451,48 @@ TEST_F(Gateway, GetPassesWithTheRealCredentialAndWithoutTheAgentToken) {
     EXPECT_EQ(seen.headers.count("x-dualkey-token"), 0u);
 }
 
+// Every request the gateway decides on its own (here: reads it forwards)
+// reaches the daemon's audit log as a "decision" record from the gateway,
+// with the secrets in it redacted.
+TEST_F(Gateway, EveryForwardedRequestIsInTheAuditLogRedacted) {
+  std::vector<std::string> paths;
+  for (int i = 0; i < 5; ++i) paths.push_back("/api/v1/audited/" + std::to_string(i));
+  paths.push_back("/api/v1/audited/q?api_key=zzz-audit-secret-value&limit=2");
+  for (const std::string& path : paths) ASSERT_EQ(Send("GET", path).status, 200) << path;
+  auto records = [&] {
+    std::vector<json> out;
+    std::ifstream in(fs::path(state_) / "audit.jsonl");
+    for (std::string line; std::getline(in, line);) {
+      const json entry = json::parse(line, nullptr, false);
+      if (entry.is_object() && entry.value("kind", "") == "decision" &&
+          entry["fields"].value("source", "") == "gateway" &&
+          entry["fields"].value("input", "").find("/audited/") != std::string::npos)
+        out.push_back(entry["fields"]);
+    }
+    return out;
+  };
+  for (int i = 0; i < 250 && records().size() < paths.size(); ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  const std::vector<json> found = records();
+  ASSERT_EQ(found.size(), paths.size());
+  for (int i = 0; i < 5; ++i) {
+    bool seen = false;
+    for (const json& r : found)
+      seen =
+          seen || r.value("input", "").find("/audited/" + std::to_string(i)) != std::string::npos;
+    EXPECT_TRUE(seen) << "no record for " << paths[i];
+  }
+  for (const json& r : found) {
+    EXPECT_EQ(r.value("decision", ""), "allow") << r.dump();
+    EXPECT_TRUE(r.value("forwarded", false)) << r.dump();
+    EXPECT_EQ(r.value("channel", ""), "http") << r.dump();
+  }
+  std::ifstream in(fs::path(state_) / "audit.jsonl");
+  const std::string log((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  EXPECT_EQ(log.find("zzz-audit-secret-value"), std::string::npos);
+  EXPECT_EQ(log.find(kRealBearer), std::string::npos);
+}
+
 TEST_F(Gateway, BasicCredentialsAreInjected) {
   Reply reply = Send("GET", "/basic/v1/me");
   ASSERT_EQ(reply.status, 200) << reply.raw_body;
