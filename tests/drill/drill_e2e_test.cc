@@ -359,6 +359,11 @@ TEST_F(DrillE2e, HealthyDrillFinishesInUnderAMinute) {
     std::cout << "  " << i.value("name", "") << ": " << i.value("attempts", 0) << " attempts, "
               << i.value("held", 0) << " held, " << i.value("allowed", 0) << " allowed, "
               << i.value("errors", 0) << " errors, lost " << i["lost"].dump() << "\n";
+  // What got through, so a weaker score says which attempts to look at.
+  for (const json& a : w().baseline["attempts"])
+    if (a.value("expect", "") == "hold" && a.value("outcome", "") == "allowed")
+      std::cout << "  through " << a.value("integration", "") << " " << a.value("id", "") << ": "
+                << a.value("input", "") << "\n";
 }
 
 // Everything a drill makes, looked for after it: canaries, the stand-ins
