@@ -170,6 +170,17 @@ Role RoleOf(string_view name) {
 // The path an argument names: "--opt=path", "of=path", "@path", or itself.
 string_view PathPart(string_view text) {
   if (text.starts_with("of=") || text.starts_with("if=")) return text.substr(3);
+  // socat's addresses: UNIX-LISTEN:/path,fork  OPEN:/path,creat
+  static constexpr string_view kSocatFiles[] = {
+      "UNIX-LISTEN:",  "UNIX-CONNECT:", "UNIX-CLIENT:", "UNIX-SENDTO:", "UNIX-RECVFROM:",
+      "UNIX-RECV:",    "UNIX:",         "LOCAL:",       "OPEN:",        "CREATE:",
+      "CREAT:",        "GOPEN:",        "FILE:",        "PIPE:",        "unix-listen:",
+      "unix-connect:", "unix:",         "open:",        "create:",      "gopen:"};
+  for (string_view prefix : kSocatFiles)
+    if (text.starts_with(prefix)) {
+      text.remove_prefix(prefix.size());
+      return text.substr(0, text.find(','));
+    }
   if (text.starts_with("--") && text.find('=') != string_view::npos)
     return text.substr(text.find('=') + 1);
   if (text.starts_with("@")) return text.substr(1);
