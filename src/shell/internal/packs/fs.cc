@@ -32,6 +32,9 @@ struct Assessment {
   // Held by the name rules alone (an ordinary folder of a project): facts
   // about what the delete loses (FactsDecide) may settle it.
   bool facts_may_decide = false;
+  // Low impact by the names (one ordinary file deleted or emptied): the
+  // facts raise it when no version control can give the data back.
+  bool raised_when_unversioned = false;
 };
 
 std::span<const Arg> ArgsOf(const Invocation& inv) {
@@ -152,7 +155,12 @@ Assessment AssessDelete(const ResolvedPath& target, bool recursive, const Invoca
       if (target.glob && MatchesEveryName(BaseName(target.path)))
         return {"fs.delete", Severity::kMedium, Reversibility::kIrreversible,
                 "every file of a directory", /*facts_may_decide=*/true};
-      return {"fs.delete", Severity::kLow, Reversibility::kIrreversible, "an ordinary file"};
+      return {"fs.delete",
+              Severity::kLow,
+              Reversibility::kIrreversible,
+              "an ordinary file",
+              /*facts_may_decide=*/false,
+              /*raised_when_unversioned=*/!target.glob};
     case PathKind::kUnknown:
       if (recursive)
         return {"fs.delete.recursive", Severity::kHigh, Reversibility::kUnknown,
@@ -243,8 +251,13 @@ std::optional<Assessment> AssessWrite(const ResolvedPath& target, WriteMode mode
       if (emptying && !append && target.glob && MatchesEveryName(BaseName(target.path)))
         return Assessment{"fs.truncate", Severity::kMedium, Reversibility::kIrreversible,
                           "every file of a directory"};
-      return Assessment{emptying && !append ? "fs.truncate" : "fs.write", Severity::kLow,
-                        Reversibility::kRecoverable, "an ordinary file"};
+      return Assessment{emptying && !append ? "fs.truncate" : "fs.write",
+                        Severity::kLow,
+                        Reversibility::kRecoverable,
+                        "an ordinary file",
+                        /*facts_may_decide=*/false,
+                        /*raised_when_unversioned=*/emptying && !append && !target.glob &&
+                            (target.kind == PathKind::kProject || target.kind == PathKind::kOther)};
     case PathKind::kUnknown:
       if (append)
         return Assessment{"fs.write", Severity::kLow, Reversibility::kRecoverable,
@@ -304,12 +317,38 @@ Assessment DecideByFacts(const ResolvedPath& target, const Arg& operand, Assessm
   return assessment;
 }
 
+// One ordinary file deleted or emptied is low impact by its name: in a git
+// work tree it is restorable or the agent's own scratch. Outside every work
+// tree, an existing file with data has no copy dualkey can see, so the fact
+// raises it to a hold with its size. Where the facts cannot be read (remote,
+// missing, unreadable, created by this line) the names decide.
+Assessment RaiseWhenUnversioned(const ResolvedPath& target, const Arg& operand,
+                                Assessment assessment, const Invocation& inv, Context& ctx,
+                                std::string* note) {
+  if (!assessment.raised_when_unversioned || inv.remote || target.path.empty() ||
+      target.path[0] != '/')
+    return assessment;
+  struct stat st {};
+  if (lstat(target.path.c_str(), &st) != 0 || !S_ISREG(st.st_mode) || st.st_size == 0)
+    return assessment;
+  if (ctx.CreatedHere(operand, inv.cwd, inv.remote)) return assessment;
+  if (ctx.LossFactsFor(target.path).outcome != LossFacts::Outcome::kNoWorkTree) return assessment;
+  assessment.severity = Severity::kMedium;
+  assessment.reversibility = Reversibility::kIrreversible;
+  assessment.what = "an ordinary file outside version control";
+  if (!note->empty()) note->append("; ");
+  note->append(HumanBytes(static_cast<std::uint64_t>(st.st_size)) +
+               " that no work tree can restore");
+  return assessment;
+}
+
 // A delete of `operand` with today's name rules, then the facts.
 void EmitDelete(const Arg& operand, bool recursive, string_view verb, const Invocation& inv,
                 Context& ctx, std::string note = {}) {
   ResolvedPath target = Resolve(operand, inv, ctx);
   Assessment assessment = DecideByFacts(
       target, operand, AssessDelete(target, recursive, inv, ctx.home()), inv, ctx, &note);
+  assessment = RaiseWhenUnversioned(target, operand, assessment, inv, ctx, &note);
   EmitAssessment(ctx, assessment, target.path, verb, note);
 }
 
@@ -367,8 +406,11 @@ ResolvedPath ResolveWriteTarget(const Arg& arg, const Invocation& inv, Context& 
 void EmitWrite(const Arg& arg, WriteMode mode, bool emptying, string_view verb,
                const Invocation& inv, Context& ctx) {
   ResolvedPath target = ResolveWriteTarget(arg, inv, ctx);
-  if (std::optional<Assessment> assessment = AssessWrite(target, mode, emptying, ctx.home()))
-    EmitAssessment(ctx, *assessment, target.path, verb);
+  if (std::optional<Assessment> assessment = AssessWrite(target, mode, emptying, ctx.home())) {
+    std::string note;
+    *assessment = RaiseWhenUnversioned(target, arg, *assessment, inv, ctx, &note);
+    EmitAssessment(ctx, *assessment, target.path, verb, note);
+  }
 }
 
 // The command writes nothing, so `cmd > file` only empties the file.
