@@ -66,7 +66,9 @@ std::string Markdown(const op_class::Registry& registry) {
     out << (i > 0 ? ", " : "") << "[`" << families[i] << "`](#" << families[i] << ")";
   out << ".\n";
   for (const std::string& family : families) {
-    out << "\n## " << family << "\n\n" << FamilyMeaning(family) << ".\n\n";
+    std::string meaning = FamilyMeaning(family);
+    if (!meaning.empty() && meaning[0] >= 'a' && meaning[0] <= 'z') meaning[0] -= 'a' - 'A';
+    out << "\n## " << family << "\n\n" << meaning << ".\n\n";
     out << "| class | destructive | reversible | meaning |\n|---|---|---|---|\n";
     for (const op_class::Registry::Entry* e : registry.List(family))
       out << "| `" << e->name << "` | " << op_class::ToString(e->destructive) << " | "

@@ -6,12 +6,17 @@
 // a new class an adapter starts to emit fails until the registry has it.
 // Static checks cover what no case reaches: every class a built-in pack can
 // emit, and every class-shaped literal in the adapters' sources.
-// docs/operation-classes.md must be what `dualkey classes --markdown` writes.
+// Packs declare their own classes ([[class]]); docs/operation-classes.md must
+// be what `dualkey classes --markdown` writes.
 #include "core/op_class.h"
 
 #include <gtest/gtest.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <algorithm>
+#include <array>
+#include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -40,7 +45,7 @@ std::string ReadFile(const fs::path& path) {
   return text.str();
 }
 
-TEST(OpClass, TableIsSortedUniqueAndWellFormed) {
+TEST(CoreOpClass, TableIsSortedUniqueAndWellFormed) {
   std::span<const Info> classes = Builtin();
   ASSERT_GT(classes.size(), 100u);
   for (std::size_t i = 0; i < classes.size(); ++i) {
@@ -64,7 +69,7 @@ TEST(OpClass, TableIsSortedUniqueAndWellFormed) {
   }
 }
 
-TEST(OpClass, LookupAndFamilies) {
+TEST(CoreOpClass, LookupAndFamilies) {
   ASSERT_NE(Lookup("fs.delete.recursive"), nullptr);
   EXPECT_EQ(Lookup("fs.delete.recursiv"), nullptr);
   EXPECT_EQ(Lookup(""), nullptr);
@@ -76,7 +81,7 @@ TEST(OpClass, LookupAndFamilies) {
     EXPECT_FALSE(IsWellFormed(bad)) << bad;
 }
 
-TEST(OpClass, RegistryTakesDeclaredClasses) {
+TEST(CoreOpClass, RegistryTakesDeclaredClasses) {
   Registry registry;
   EXPECT_EQ(registry.List().size(), Builtin().size());
   std::string error;
@@ -233,7 +238,7 @@ const std::map<std::string, Seen>& EmittedClasses() {
   return seen;
 }
 
-TEST(OpClass, EveryClassTheLabelledCasesEmitIsRegistered) {
+TEST(CoreOpClass, EveryClassTheLabelledCasesEmitIsRegistered) {
   const auto& seen = EmittedClasses();
   EXPECT_GT(seen.size(), 80u) << "the cases were not found";
   for (const auto& [name, s] : seen)
@@ -243,7 +248,7 @@ TEST(OpClass, EveryClassTheLabelledCasesEmitIsRegistered) {
 }
 
 // What the table says an Action of a class is, against what the adapters do.
-TEST(OpClass, DestructiveDefaultsHoldForTheLabelledCases) {
+TEST(CoreOpClass, DestructiveDefaultsHoldForTheLabelledCases) {
   for (const auto& [name, s] : EmittedClasses()) {
     const Info* info = Lookup(name);
     if (info == nullptr) continue;  // the test above says so
@@ -255,7 +260,7 @@ TEST(OpClass, DestructiveDefaultsHoldForTheLabelledCases) {
 }
 
 // What no case reaches: every class a built-in pack's rules and tools can emit.
-TEST(OpClass, EveryBuiltinPackClassIsRegistered) {
+TEST(CoreOpClass, EveryBuiltinPackClassIsRegistered) {
   int classes = 0;
   for (std::size_t i = 0; i < packs::BuiltinPackCount(); ++i) {
     const packs::Pack* pack = packs::BuiltinPack(i);
@@ -279,7 +284,7 @@ TEST(OpClass, EveryBuiltinPackClassIsRegistered) {
 // is shaped like a class of a registered family ("db.attach" in a rule
 // table) is a class and must be registered. Host names and the names a
 // script's own language gives its functions are not classes.
-TEST(OpClass, EveryClassShapedLiteralInTheAdaptersIsRegistered) {
+TEST(CoreOpClass, EveryClassShapedLiteralInTheAdaptersIsRegistered) {
   // Identifiers of the languages the shell adapter reads inside scripts
   // (Node's fs module, process.binding): they share a family name.
   static const std::set<std::string, std::less<>> kNotClasses = {"fs.promises", "fs.rm", "fs.rmdir",
@@ -307,6 +312,180 @@ TEST(OpClass, EveryClassShapedLiteralInTheAdaptersIsRegistered) {
     }
   }
   EXPECT_GT(literals, 300);
+}
+
+// ---------------------------------------------------------------------------
+// Packs declare their own classes.
+
+constexpr const char* kAcme = R"(
+[pack]
+name = "acme"
+description = "acmectl"
+
+[[tool]]
+names = ["acmectl"]
+destroy_class = "acme.delete"
+
+[[rule]]
+name = "tenant-wipe"
+command = "acmectl tenants wipe"
+class = "acme.tenant.delete"
+severity = "critical"
+
+[[rule]]
+name = "cache-purge"
+command = "acmectl cache purge"
+class = "cache.delete"
+severity = "low"
+
+[[class]]
+name = "acme.tenant.delete"
+description = "deletes a tenant with its data"
+)";
+
+TEST(CoreOpClass, PacksDeclareClassesWithADescription) {
+  packs::Pack pack;
+  std::vector<std::string> errors;
+  ASSERT_TRUE(packs::ParsePack(kAcme, "acme.toml", &pack, &errors)) << errors.front();
+  ASSERT_EQ(pack.classes.size(), 1u);
+  EXPECT_EQ(pack.classes[0].name, "acme.tenant.delete");
+  EXPECT_EQ(pack.classes[0].description, "deletes a tenant with its data");
+  // The compiled form keeps them.
+  packs::Pack back;
+  ASSERT_TRUE(packs::Deserialize(packs::Serialize(pack), &back));
+  ASSERT_EQ(back.classes.size(), 1u);
+  EXPECT_EQ(back.classes[0].description, pack.classes[0].description);
+  EXPECT_EQ(back.classes[0].line, pack.classes[0].line);
+  // Only the undescribed destroy_class is worth a warning (cache.delete is built in).
+  const std::vector<std::string> warnings = packs::LintPack(pack);
+  ASSERT_EQ(warnings.size(), 1u);
+  EXPECT_NE(warnings[0].find("acme.delete"), std::string::npos) << warnings[0];
+  EXPECT_NE(warnings[0].find("acme.toml:"), std::string::npos) << warnings[0];
+  // Into a registry, destructive as its rules emit it.
+  Registry registry;
+  std::vector<std::string> refused;
+  packs::DeclareClasses(pack, &registry, &refused);
+  EXPECT_TRUE(refused.empty());
+  const Registry::Entry* entry = registry.Find("acme.tenant.delete");
+  ASSERT_NE(entry, nullptr);
+  EXPECT_EQ(entry->destructive, Destructive::kYes);
+  EXPECT_NE(entry->origin.find("pack acme"), std::string::npos);
+}
+
+TEST(CoreOpClass, PackClassDeclarationsAreChecked) {
+  auto errors_of = [](const std::string& classes) {
+    packs::Pack pack;
+    std::vector<std::string> errors;
+    packs::ParsePack(std::string(kAcme) + classes, "acme.toml", &pack, &errors);
+    return errors;
+  };
+  EXPECT_TRUE(errors_of("").empty());
+  for (const char* bad : {"[[class]]\nname = \"Acme Delete\"\ndescription = \"x\"\n",
+                          "[[class]]\nname = \"acme.purge\"\n", "[[class]]\ndescription = \"x\"\n",
+                          "[[class]]\nname = \"acme.purge\"\ndescription = \"x\"\nsevere = 1\n",
+                          "[[class]]\nname = \"acme.tenant.delete\"\ndescription = \"again\"\n"})
+    EXPECT_FALSE(errors_of(bad).empty()) << bad;
+  // A pack without [[class]] still loads (old packs); a built-in name is a warning.
+  packs::Pack pack;
+  std::vector<std::string> errors;
+  ASSERT_TRUE(packs::ParsePack(
+      std::string(kAcme) + "[[class]]\nname = \"db.drop\"\ndescription = \"mine\"\n", "acme.toml",
+      &pack, &errors));
+  const std::vector<std::string> warnings = packs::LintPack(pack);
+  EXPECT_TRUE(std::any_of(warnings.begin(), warnings.end(), [](const std::string& w) {
+    return w.find("\"db.drop\" is built in") != std::string::npos;
+  }));
+}
+
+// Built-in packs need no [[class]]: every class they emit is built in.
+TEST(CoreOpClass, BuiltinPacksLintClean) {
+  for (std::size_t i = 0; i < packs::BuiltinPackCount(); ++i) {
+    const packs::Pack* pack = packs::BuiltinPack(i);
+    ASSERT_NE(pack, nullptr);
+    for (const std::string& warning : packs::LintPack(*pack)) ADD_FAILURE() << warning;
+  }
+}
+
+// ---------------------------------------------------------------------------
+// `dualkey classes` and the document it writes.
+
+struct Ran {
+  int status = -1;
+  std::string out;
+};
+
+Ran Sh(const std::string& command) {
+  Ran ran;
+  FILE* pipe = popen(command.c_str(), "r");
+  if (pipe == nullptr) return ran;
+  std::array<char, 4096> buffer;
+  std::size_t n;
+  while ((n = fread(buffer.data(), 1, buffer.size(), pipe)) > 0) ran.out.append(buffer.data(), n);
+  const int raw = pclose(pipe);
+  ran.status = WIFEXITED(raw) ? WEXITSTATUS(raw) : -1;
+  return ran;
+}
+
+TEST(CoreOpClass, DocumentIsWrittenFromTheRegistry) {
+  const Ran ran = Sh(std::string(DUALKEY_BINARY) + " classes --markdown");
+  ASSERT_EQ(ran.status, 0);
+  EXPECT_TRUE(ran.out == ReadFile(kSource / "docs/operation-classes.md"))
+      << "docs/operation-classes.md differs from the registry; write it again with\n"
+         "  build/dualkey classes --markdown > docs/operation-classes.md";
+  for (const Info& info : Builtin())
+    EXPECT_NE(ran.out.find("| `" + std::string(info.name) + "` |"), std::string::npos) << info.name;
+  // Linked from the documents people read first.
+  for (const char* doc : {"docs/policy.md", "docs/architecture.md", "docs/packs.md"})
+    EXPECT_NE(ReadFile(kSource / doc).find("operation-classes.md"), std::string::npos) << doc;
+}
+
+class ClassesCommand : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = fs::temp_directory_path() /
+           ("dualkey-classes-" + std::to_string(getpid()) + "-" +
+            ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    fs::remove_all(dir_);
+    fs::create_directories(dir_ / "home");
+    fs::create_directories(dir_ / "repo/.git");
+    fs::create_directories(dir_ / "repo/.dualkey/packs");
+  }
+  void TearDown() override { fs::remove_all(dir_); }
+  Ran Classes(const std::string& args) {
+    return Sh("HOME=" + (dir_ / "home").string() +
+              " XDG_CONFIG_HOME=" + (dir_ / "home/.config").string() + " " + DUALKEY_BINARY +
+              " classes --cwd " + (dir_ / "repo").string() + " " + args + " 2>&1");
+  }
+  fs::path dir_;
+};
+
+TEST_F(ClassesCommand, ListsOneFamilyAsJson) {
+  const Ran ran = Classes("--json db");
+  ASSERT_EQ(ran.status, 0) << ran.out;
+  const nlohmann::json out = nlohmann::json::parse(ran.out);
+  ASSERT_GT(out["classes"].size(), 30u);
+  for (const auto& entry : out["classes"]) {
+    EXPECT_EQ(entry["family"], "db");
+    EXPECT_FALSE(entry["meaning"].get<std::string>().empty());
+    EXPECT_EQ(entry["origin"], "built-in");
+  }
+  EXPECT_EQ(Classes("no-such-family").status, 2);
+  const Ran text = Classes("backup");
+  EXPECT_NE(text.out.find("backup.delete"), std::string::npos) << text.out;
+  EXPECT_EQ(text.out.find("db.drop"), std::string::npos) << text.out;
+}
+
+TEST_F(ClassesCommand, ShowsPackClassesAndWarnsOfUndescribedOnes) {
+  std::ofstream(dir_ / "repo/.dualkey/packs/acme.toml") << kAcme;
+  const Ran ran = Classes("--json acme");
+  ASSERT_EQ(ran.status, 0) << ran.out;
+  const nlohmann::json out = nlohmann::json::parse(ran.out);
+  ASSERT_EQ(out["classes"].size(), 1u) << ran.out;
+  EXPECT_EQ(out["classes"][0]["name"], "acme.tenant.delete");
+  EXPECT_EQ(out["classes"][0]["meaning"], "deletes a tenant with its data");
+  EXPECT_NE(out["classes"][0]["origin"].get<std::string>().find("pack acme"), std::string::npos);
+  ASSERT_EQ(out["warnings"].size(), 1u) << ran.out;
+  EXPECT_NE(out["warnings"][0].get<std::string>().find("acme.delete"), std::string::npos);
 }
 
 }  // namespace
