@@ -439,7 +439,7 @@ TEST(CoreOpClass, DocumentIsWrittenFromTheRegistry) {
     EXPECT_NE(ReadFile(kSource / doc).find("operation-classes.md"), std::string::npos) << doc;
 }
 
-class ClassesCommand : public ::testing::Test {
+class CoreClassesCommand : public ::testing::Test {
  protected:
   void SetUp() override {
     dir_ = fs::temp_directory_path() /
@@ -459,7 +459,7 @@ class ClassesCommand : public ::testing::Test {
   fs::path dir_;
 };
 
-TEST_F(ClassesCommand, ListsOneFamilyAsJson) {
+TEST_F(CoreClassesCommand, ListsOneFamilyAsJson) {
   const Ran ran = Classes("--json db");
   ASSERT_EQ(ran.status, 0) << ran.out;
   const nlohmann::json out = nlohmann::json::parse(ran.out);
@@ -475,7 +475,7 @@ TEST_F(ClassesCommand, ListsOneFamilyAsJson) {
   EXPECT_EQ(text.out.find("db.drop"), std::string::npos) << text.out;
 }
 
-TEST_F(ClassesCommand, ShowsPackClassesAndWarnsOfUndescribedOnes) {
+TEST_F(CoreClassesCommand, ShowsPackClassesAndWarnsOfUndescribedOnes) {
   std::ofstream(dir_ / "repo/.dualkey/packs/acme.toml") << kAcme;
   const Ran ran = Classes("--json acme");
   ASSERT_EQ(ran.status, 0) << ran.out;
