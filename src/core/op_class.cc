@@ -164,7 +164,7 @@ constexpr Info kClasses[] = {
     {"dns.delete", kYes, kIrr, "deletes DNS zones or records: what they name stops resolving"},
     {"dns.write", kYes, kIrr, "pushes DNS changes that delete records the configuration lacks"},
     {"exec.unverified", kNo, kUnk,
-     "runs a script on this machine whose content dualkey did not read"},
+     "what a project script does that dualkey cannot see through (computed eval, a run-time path)"},
     {"flag.delete", kYes, kIrr, "deletes a feature flag and its targeting rules"},
     {"fs.create", kNo, kRev, "creates a new file in the project"},
     {"fs.create.disposable", kNo, kRev, "creates a temporary or rebuildable file"},
