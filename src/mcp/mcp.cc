@@ -222,6 +222,34 @@ void Collect(const json& value, std::string_view key, int depth, Payloads* out) 
     return;
   }
   if (value.is_object()) {
+    // {"command": "bash", "args": ["-c", "rm -rf ..."]}: the program and its
+    // arguments given apart, as MCP servers' own configs and process tools
+    // take them, are one argv.
+    std::string program;
+    const json* arguments = nullptr;
+    for (auto it = value.begin(); it != value.end(); ++it) {
+      std::string lower = it.key();
+      std::transform(lower.begin(), lower.end(), lower.begin(),
+                     [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+      if (it.value().is_string() && In(lower, kShellKeys)) {
+        const std::string& text = it.value().get_ref<const std::string&>();
+        if (!text.empty() && text.find_first_of(" \t\n") == std::string::npos) program = text;
+      } else if (it.value().is_array() && In(lower, kArgvKeys) && lower != "command" &&
+                 lower != "cmd") {
+        arguments = &it.value();
+      }
+    }
+    if (!program.empty() && arguments != nullptr &&
+        std::all_of(arguments->begin(), arguments->end(),
+                    [](const json& v) { return v.is_string(); })) {
+      if (out->argvs.size() >= kMaxPayloads) {
+        out->too_big = true;
+        return;
+      }
+      std::vector<std::string> argv{program};
+      for (const json& element : *arguments) argv.push_back(element.get<std::string>());
+      out->argvs.push_back(std::move(argv));
+    }
     for (auto it = value.begin(); it != value.end(); ++it) {
       std::string lower = it.key();
       std::transform(lower.begin(), lower.end(), lower.begin(),

@@ -350,8 +350,9 @@ TEST_F(DrillE2e, HealthyInstallIsDrilledThroughEveryIntegration) {
   EXPECT_EQ(w().baseline_run.exit_code, totals["destructive_allowed"].get<int>() > 0 ? 1 : 0);
 }
 
-TEST_F(DrillE2e, HealthyDrillFinishesInUnderAMinute) {
-  EXPECT_LT(w().baseline_run.ms, 60000.0);
+// The time is recorded and printed, not asserted: timing goals are measured
+// in bench/, and a loaded CI machine took 55 s where an idle one takes 24.
+TEST_F(DrillE2e, HealthyDrillReportsItsTimeAndWhatGotThrough) {
   RecordProperty("drill_ms", static_cast<int>(w().baseline_run.ms));
   std::cout << "healthy drill: " << w().baseline_run.ms << " ms, "
             << w().baseline["attempts"].size() << " attempts\n";
@@ -359,6 +360,11 @@ TEST_F(DrillE2e, HealthyDrillFinishesInUnderAMinute) {
     std::cout << "  " << i.value("name", "") << ": " << i.value("attempts", 0) << " attempts, "
               << i.value("held", 0) << " held, " << i.value("allowed", 0) << " allowed, "
               << i.value("errors", 0) << " errors, lost " << i["lost"].dump() << "\n";
+  // What got through, so a weaker score says which attempts to look at.
+  for (const json& a : w().baseline["attempts"])
+    if (a.value("expect", "") == "hold" && a.value("outcome", "") == "allowed")
+      std::cout << "  through " << a.value("integration", "") << " " << a.value("id", "") << ": "
+                << a.value("input", "") << "\n";
 }
 
 // Everything a drill makes, looked for after it: canaries, the stand-ins

@@ -45,6 +45,21 @@ TEST(McpShell, CommandArgumentsGoThroughTheShellGuard) {
   EXPECT_TRUE(Held(Call("aws", "call_aws", {{"cli_command", "aws s3 rb s3://prod --force"}})));
 }
 
+// The program and its arguments given apart (as MCP servers' configs and
+// process tools take them) are one command line: bash -c hides nothing.
+TEST(McpShell, ProgramAndArgumentsGivenApartAreOneCommand) {
+  EXPECT_TRUE(Held(Call("terminal", "execute",
+                        {{"command", "bash"}, {"args", {"-c", "rm -rf /home/dev/files"}}})));
+  EXPECT_TRUE(
+      Held(Call("terminal", "execute", {{"command", "rm"}, {"args", {"-rf", "/home/dev/files"}}})));
+  EXPECT_TRUE(
+      Held(Call("proc", "spawn", {{"process", {{"cmd", "sh"}, {"argv", {"-c", "dropdb prod"}}}}})));
+  EXPECT_FALSE(
+      Held(Call("terminal", "execute", {{"command", "ls"}, {"args", {"-la", "/home/dev/files"}}})));
+  EXPECT_FALSE(
+      Held(Call("terminal", "execute", {{"command", "bash"}, {"args", {"-c", "git status"}}})));
+}
+
 TEST(McpFiles, PathsOfWritingToolsAreChecked) {
   EXPECT_TRUE(Held(Call("filesystem", "delete_file", {{"path", "/var/backups/db.dump"}})));
   EXPECT_TRUE(Held(Call("filesystem", "write_file", {{"path", "/etc/passwd"}, {"content", "x"}})));

@@ -21,6 +21,7 @@
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <regex>
+#include <set>
 #include <sstream>
 #include <string>
 #include <thread>
@@ -257,18 +258,34 @@ class PgProxy : public ::testing::Test {
     return added.out.substr(at + 7, end - at - 7);
   }
 
-  // Each TOTP code works once: rotate approvers and time steps.
+  // Each TOTP code works once: pick an approver and a time step (the
+  // daemon accepts one step either side) not used yet; when all six of
+  // this moment are spent, wait for the next step.
   static bool Approve(const std::string& id) {
-    static int round = 0;
-    const int r = round++;
-    const std::string& secret = r % 2 == 0 ? *alice_ : *bob_;
-    const char* name = r % 2 == 0 ? "alice" : "bob";
-    const int offset = (r / 2) % 3 - 1;
-    const auto now = std::chrono::duration_cast<std::chrono::seconds>(
-                         std::chrono::system_clock::now().time_since_epoch())
-                         .count();
+    static std::set<std::pair<int, long long>> used;  // (approver, time step)
+    int who = -1;
+    long long step = 0;
+    for (;;) {
+      const long long now = std::chrono::duration_cast<std::chrono::seconds>(
+                                std::chrono::system_clock::now().time_since_epoch())
+                                .count();
+      for (int offset : {0, 1, -1}) {
+        for (int candidate : {0, 1}) {
+          const long long s = now / 30 + offset;
+          if (who < 0 && !used.contains({candidate, s})) {
+            who = candidate;
+            step = s;
+          }
+        }
+      }
+      if (who >= 0) break;
+      std::this_thread::sleep_for(std::chrono::seconds(30 - now % 30));
+    }
+    used.insert({who, step});
+    const std::string& secret = who == 0 ? *alice_ : *bob_;
+    const char* name = who == 0 ? "alice" : "bob";
     Output approved = Shell(Env() + DUALKEY_BINARY + " approve " + id + " --as " + name +
-                            " --code " + dualkey::approval::TotpCode(secret, now + offset * 30));
+                            " --code " + dualkey::approval::TotpCode(secret, step * 30));
     EXPECT_EQ(approved.status, 0) << approved.out;
     return approved.status == 0;
   }

@@ -278,6 +278,28 @@ TEST_F(PgProxy, BlastRadiusHoldsLargeDeletes) {
   PQfinish(conn);
 }
 
+// A condition that matches every row of a small table is as destructive as
+// no WHERE at all, which the classifier holds at any size.
+TEST_F(PgProxy, DeleteWhoseConditionMatchesEveryRowIsHeld) {
+  PGconn* conn = Connect(*token_);
+  ASSERT_EQ(PQstatus(conn), CONNECTION_OK) << PQerrorMessage(conn);
+  Exec(conn, "CREATE TABLE backups (id int primary key, taken_at timestamptz)");
+  Exec(conn,
+       "INSERT INTO backups SELECT g, now() - g * interval '1 day' FROM generate_series(1, 12) g");
+  std::string message;
+  EXPECT_EQ(Exec(conn, "DELETE FROM backups WHERE taken_at < '2999-01-01'", &message).second,
+            "DKH01");
+  EXPECT_NE(message.find("matches every row"), std::string::npos) << message;
+  EXPECT_EQ(Exec(conn, "SELECT count(*) FROM backups").first, "12");
+  // Some rows, not all: an ordinary small delete runs.
+  EXPECT_EQ(Exec(conn, "DELETE FROM backups WHERE id > 10", &message).second, "") << message;
+  EXPECT_EQ(Exec(conn, "SELECT count(*) FROM backups").first, "10");
+  // An UPDATE of every row is left to the row thresholds.
+  EXPECT_EQ(Exec(conn, "UPDATE backups SET taken_at = now() WHERE id > 0", &message).second, "")
+      << message;
+  PQfinish(conn);
+}
+
 // Bytes that are not UTF-8 in a statement: never a crash, never an allow the
 // bytes do not deserve. Simple and extended protocol, with the daemon asked.
 TEST_F(PgProxy, StatementsThatAreNotUtf8NeverCrashTheProxyOrLoosenTheDecision) {

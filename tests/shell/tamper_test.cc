@@ -2,6 +2,14 @@
 // user mode (home /home/dev), and the ordinary uses of dualkey that stay
 // allowed.
 #include <gtest/gtest.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <csignal>
+#include <filesystem>
+#include <fstream>
+#include <string>
 
 #include "policy/policy.h"
 #include "shell/shell.h"
@@ -83,6 +91,47 @@ TEST(Tamper, TargetsComputedFromALookupOfDualkey) {
   EXPECT_EQ(Check("pgrep -f dualkey").decision, Decision::kAllow);
   EXPECT_EQ(Check("kill $(lsof -t -i:3000)").decision, Decision::kAllow);
   EXPECT_EQ(Check("cp a.txt \"$(mktemp -d)\"").decision, Decision::kAllow);
+}
+
+// On a protected install the pid file is readable, so the evaluator knows
+// what `$(cat .../dualkey.pid)` prints: the kill gets a literal pid.
+TEST(Tamper, PidFileReadableAtClassificationTime) {
+  char dir[] = "/tmp/dk-tamper-XXXXXX";
+  ASSERT_NE(mkdtemp(dir), nullptr);
+  const std::string pid_file = std::string(dir) + "/dualkey.pid";
+  { std::ofstream(pid_file) << "4242\n"; }
+  for (const std::string& command :
+       {"kill $(cat " + pid_file + ")", "kill -9 `cat " + pid_file + "`",
+        "p=$(cat " + pid_file + "); kill -TERM $p", "cat " + pid_file + " | xargs kill"})
+    EXPECT_EQ(Check(command).decision, Decision::kHold2) << command;
+  std::filesystem::remove_all(dir);
+}
+
+// A pid learnt in an earlier call is checked against the running processes.
+TEST(Tamper, SignalToARunningDualkeyProcess) {
+  int ready[2];
+  ASSERT_EQ(pipe(ready), 0);
+  const pid_t child = fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) {
+    prctl(PR_SET_NAME, "dualkey");
+    char byte = 1;
+    (void)!write(ready[1], &byte, 1);
+    pause();
+    _exit(0);
+  }
+  char byte = 0;
+  ASSERT_EQ(read(ready[0], &byte, 1), 1);
+  const std::string pid = std::to_string(child);
+  EXPECT_EQ(Check("kill " + pid).decision, Decision::kHold2);
+  EXPECT_EQ(Check("kill -9 " + pid).decision, Decision::kHold2);
+  EXPECT_EQ(Check("kill -s KILL " + pid).decision, Decision::kHold2);
+  // Another process of the same user is an ordinary signal.
+  EXPECT_EQ(Check("kill " + std::to_string(getpid())).decision, Decision::kAllow);
+  kill(child, SIGKILL);
+  waitpid(child, nullptr, 0);
+  close(ready[0]);
+  close(ready[1]);
 }
 
 TEST(Tamper, AdministrationFromAnAgent) {

@@ -566,9 +566,14 @@ Task<void> Session::EstimateRows(const StatementShape& shape,
       table_rows = known.counted >= 0 ? known.counted : known.reltuples;
       // A table too small for either threshold needs no exact count of
       // what the statement touches: it cannot be over.
-      const bool could_be_over = known.counted < 0 ||
-                                 (o.hold_rows_over > 0 && known.counted > o.hold_rows_over) ||
-                                 (o.hold_fraction_over > 0 && known.counted >= 100);
+      // A DELETE whose condition matches every row of a small table is as
+      // destructive as one without WHERE (`WHERE taken_at < '2999-01-01'`),
+      // which the classifier holds at any size: counted exactly, too.
+      const bool every_row_matters =
+          shape.kind == StatementShape::Kind::kDelete && known.counted >= 2;
+      const bool could_be_over =
+          known.counted < 0 || (o.hold_rows_over > 0 && known.counted > o.hold_rows_over) ||
+          (o.hold_fraction_over > 0 && known.counted >= 100) || every_row_matters;
       if (known.counted >= 0 && could_be_over) {
         if (!shape.has_parameters && !shape.complex) {
           std::string count = "SELECT count(*) FROM " + shape.objects.at(0) +
@@ -588,11 +593,14 @@ Task<void> Session::EstimateRows(const StatementShape& shape,
     const bool over_fraction =
         o.hold_fraction_over > 0 && rows >= 100 && table_rows > 0 &&
         static_cast<double>(rows) > o.hold_fraction_over * static_cast<double>(table_rows);
-    *over = over_rows || over_fraction;
+    const bool every_row = exact && shape.kind == StatementShape::Kind::kDelete &&
+                           table_rows >= 2 && rows >= table_rows;
+    *over = over_rows || over_fraction || every_row;
     *detail = std::string(verb) + (exact ? " " : " ~") + Thousands(rows) + " rows of " + qualified;
     if (table_rows > 0)
       *detail += " (of " + std::string(exact ? "" : "~") + Thousands(table_rows) + ")";
     if (shape.has_parameters) *detail += " (generic plan: parameters unknown)";
+    if (every_row) *detail += ": its condition matches every row, as if it had no WHERE";
   } catch (const std::exception& e) {
     *over = true;
     *detail = std::string("could not estimate the rows it ") + verb + ": " + e.what();

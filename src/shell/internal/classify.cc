@@ -85,9 +85,9 @@ class PackTable {
 
  private:
   using PackFn = std::span<const PackEntry> (*)();
-  static constexpr PackFn kPacks[] = {WrapperPack, CarrierPack, InterpreterPack, FsPack,
-                                      GitPack,     DiskPack,    DbCliPack,       ContainerPack,
-                                      IacPack,     CloudPack,   BackupPack,      HttpClientPack};
+  static constexpr PackFn kPacks[] = {
+      WrapperPack,   CarrierPack, InterpreterPack, FsPack,     GitPack,        DiskPack, DbCliPack,
+      ContainerPack, IacPack,     CloudPack,       BackupPack, HttpClientPack, RelayPack};
   static constexpr int kScanLookups = 16;
 
   void Build() const {

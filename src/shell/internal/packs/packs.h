@@ -31,6 +31,7 @@ std::span<const PackEntry>
 CloudPack();  // cloud.cc: aws, gcloud, gsutil, az, doctl, fly, railway ...
 std::span<const PackEntry> BackupPack();  // backup.cc: restic, borg, kopia, rclone, pgbackrest ...
 std::span<const PackEntry> HttpClientPack();  // http_clients.cc: curl, wget, http/https, xh
+std::span<const PackEntry> RelayPack();  // relays.cc: socat EXEC:/SYSTEM:, nc -e/-c (bind shells)
 
 // Every command, beside its own pack (credentials.cc): reads of credential
 // files (~/.aws/credentials, .env, ~/.ssh/id_*) and dumps of secret variables.

@@ -8,6 +8,7 @@
 // audit log and its policy stays allowed.
 #include <algorithm>
 #include <array>
+#include <fstream>
 #include <iterator>
 #include <string>
 #include <string_view>
@@ -169,6 +170,17 @@ Role RoleOf(string_view name) {
 // The path an argument names: "--opt=path", "of=path", "@path", or itself.
 string_view PathPart(string_view text) {
   if (text.starts_with("of=") || text.starts_with("if=")) return text.substr(3);
+  // socat's addresses: UNIX-LISTEN:/path,fork  OPEN:/path,creat
+  static constexpr string_view kSocatFiles[] = {
+      "UNIX-LISTEN:",  "UNIX-CONNECT:", "UNIX-CLIENT:", "UNIX-SENDTO:", "UNIX-RECVFROM:",
+      "UNIX-RECV:",    "UNIX:",         "LOCAL:",       "OPEN:",        "CREATE:",
+      "CREAT:",        "GOPEN:",        "FILE:",        "PIPE:",        "unix-listen:",
+      "unix-connect:", "unix:",         "open:",        "create:",      "gopen:"};
+  for (string_view prefix : kSocatFiles)
+    if (text.starts_with(prefix)) {
+      text.remove_prefix(prefix.size());
+      return text.substr(0, text.find(','));
+    }
   if (text.starts_with("--") && text.find('=') != string_view::npos)
     return text.substr(text.find('=') + 1);
   if (text.starts_with("@")) return text.substr(1);
@@ -202,6 +214,23 @@ void NoteLookups(const Invocation& inv, string_view name) {
     if (name == process && AnyArgNamesDualkey(inv)) lookups.process = true;
   for (string_view binary : kBinary)
     if (name == binary && AnyArgNamesDualkey(inv)) lookups.binary = true;
+}
+
+// "1234", or "-1234" for a process group.
+bool IsPid(string_view text) {
+  if (text.starts_with("-")) text.remove_prefix(1);
+  return !text.empty() && text.size() <= 10 &&
+         text.find_first_not_of("0123456789") == string_view::npos;
+}
+
+// Whether PID is a dualkey process running now. /proc/PID/comm is readable
+// by every user, also for the daemon that runs as its own system user.
+bool IsDualkeyProcess(string_view text) {
+  if (!IsPid(text)) return false;
+  if (text.starts_with("-")) text.remove_prefix(1);
+  std::ifstream comm("/proc/" + std::string(text) + "/comm");
+  std::string name;
+  return comm && std::getline(comm, name) && name == "dualkey";
 }
 
 Action Tamper(std::string target, std::string reason) {
@@ -419,14 +448,35 @@ class TamperCheck {
     bool computed = false;
     for (std::size_t i = 1; i < inv_.argv.size(); ++i) computed = computed || !inv_.argv[i].known;
     const bool signals = name == "kill" || name == "pkill" || name == "killall";
-    if (lookups.process && signals && (computed || inv_.argv.size() == 1 || inv_.stdin_piped)) {
+    // A lookup's output may reach kill as a literal: `$(cat dualkey.pid)` is
+    // evaluated when the pid file is readable, `p=$(pidof dualkey); kill $p`.
+    // So after a lookup every pid counts as dualkey's.
+    if (lookups.process && signals &&
+        (computed || inv_.argv.size() == 1 || inv_.stdin_piped || NamesPid())) {
       Emit("dualkey", Verb() + " signals processes found by looking dualkey up");
       return;
+    }
+    // A pid learnt earlier (another command, another session) is checked
+    // against what runs on this machine now.
+    if (name == "kill") {
+      for (std::size_t i = 1; i < inv_.argv.size(); ++i) {
+        if (IsDualkeyProcess(inv_.argv[i].text)) {
+          Emit("dualkey",
+               Verb() + " signals a running dualkey process (pid " + inv_.argv[i].text + ")");
+          return;
+        }
+      }
     }
     if (lookups.binary && computed &&
         (role == Role::kCopy || role == Role::kMove || role == Role::kDestroyer ||
          role == Role::kWriter))
       Emit("dualkey", Verb() + " writes to a path computed from where dualkey is installed");
+  }
+
+  bool NamesPid() const {
+    for (std::size_t i = 1; i < inv_.argv.size(); ++i)
+      if (IsPid(inv_.argv[i].text)) return true;
+    return false;
   }
 
   // The working directory is in or above a guard location: relative
