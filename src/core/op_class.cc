@@ -278,6 +278,9 @@ constexpr Info kClasses[] = {
     {"monitoring.delete", kYes, kIrr, "deletes dashboards, alerts, monitors or their data"},
     {"monitoring.silence", kNo, kRev, "silences or unsilences alerts"},
     {"monitoring.write", kNo, kRev, "creates or changes monitoring data or configuration"},
+    {"net.shell.expose", kYes, kUnk,
+     "serves a shell or program to whoever connects (socat EXEC:, nc -e): remote control of the "
+     "machine"},
     {"network.delete", kYes, kIrr,
      "deletes a network resource (a tunnel, VPC, load balancer): what it exposes goes offline"},
     {"notify", kNo, kRev, "posts a message (chat, webhook)"},
@@ -394,6 +397,7 @@ constexpr Family kFamilies[] = {
     {"kv", "key-value stores (Redis, etcd, Consul KV)"},
     {"mcp", "MCP tool calls the adapter reads by their name and hints"},
     {"monitoring", "dashboards, alerts, monitors and metrics"},
+    {"net", "programs exposed to the network"},
     {"network", "networks, tunnels, load balancers"},
     {"notify", "messages to people (chat, webhooks)"},
     {"opaque", "what dualkey cannot see through: always held"},
