@@ -6,6 +6,7 @@
 #include <iostream>
 #include <string>
 
+#include "cli/classes_cmd.h"
 #include "cli/commands.h"
 #include "cli/help.h"
 #include "cli/serve_log.h"
@@ -184,6 +185,8 @@ int main(int argc, char** argv) {
   policy_explain->add_flag("--json", policy.json, "print JSON");
   policy_explain->add_option("command", policy.command, "the command, after --");
   policy_explain->callback([&] { policy.action = "explain"; });
+  dualkey::cli::ClassesCommand classes;  // classes_cmd.cc
+  classes.Add(app);
 
   dualkey::daemon::ServeOptions serve;
   CLI::App* serve_cmd = app.add_subcommand(
@@ -858,6 +861,7 @@ int main(int argc, char** argv) {
   if (man_cmd->parsed()) return dualkey::cli::WriteManPages(app, man_dir);
   if (check_cmd->parsed()) return dualkey::cli::RunCheck(check);
   if (policy_cmd->parsed()) return dualkey::cli::RunPolicy(policy);
+  if (classes.Parsed()) return classes.Run();
   if (!packs.action.empty()) return dualkey::cli::RunPacks(packs);
   if (serve_cmd->parsed()) {
     serve_log.format = *dualkey::cli::ParseLogFormat(serve_log_format);

@@ -136,6 +136,10 @@ void RunTests(const packs::Pack& pack, const std::shared_ptr<const packs::Catalo
 int Test(const PacksOptions& options) {
   Tally tally;
   std::vector<std::string> errors;
+  std::vector<std::string> warnings;  // classes without a description (packs::LintPack)
+  auto lint = [&warnings](const packs::Pack& pack) {
+    for (std::string& warning : packs::LintPack(pack)) warnings.push_back(std::move(warning));
+  };
   int pack_count = 0;
   if (options.files.empty()) {
     // Every pack in force here: the built-in ones, then those added.
@@ -151,10 +155,12 @@ int Test(const PacksOptions& options) {
       }
       ++pack_count;
       RunTests(*pack, catalog, options, &tally);
+      lint(*pack);
     }
     for (const auto& added : catalog->added()) {
       ++pack_count;
       RunTests(added->pack, catalog, options, &tally);
+      lint(added->pack);
     }
   } else {
     // Each file as a trusted pack beside the built-in ones, as a user's pack
@@ -164,6 +170,7 @@ int Test(const PacksOptions& options) {
       if (!catalog->AddFile(file, packs::Trust::kUser, false, &errors)) continue;
       ++pack_count;
       RunTests(catalog->added().front()->pack, catalog, options, &tally);
+      lint(catalog->added().front()->pack);
     }
   }
   const bool ok = tally.failed == 0 && errors.empty();
@@ -173,11 +180,13 @@ int Test(const PacksOptions& options) {
                       {"passed", tally.passed},
                       {"failed", tally.failed},
                       {"failures", tally.failures},
-                      {"errors", errors}}
+                      {"errors", errors},
+                      {"warnings", warnings}}
                      .dump()
               << "\n";
   } else {
     for (const std::string& error : errors) std::cout << "error: " << error << "\n";
+    for (const std::string& warning : warnings) std::cout << "warning: " << warning << "\n";
     std::cout << pack_count << " packs, " << tally.passed << " cases passed, " << tally.failed
               << " failed\n";
   }

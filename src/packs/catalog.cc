@@ -122,6 +122,19 @@ void Catalog::Find(std::string_view tool, std::vector<ToolRef>* out) const {
     if (loaded->add_only) names(loaded->pack, loaded->trust, true);
 }
 
+op_class::Registry ClassRegistry(const Catalog* catalog, std::vector<std::string>* warnings) {
+  op_class::Registry registry;
+  auto take = [&](const Pack& pack) {
+    for (std::string& warning : LintPack(pack)) warnings->push_back(std::move(warning));
+    DeclareClasses(pack, &registry, warnings);
+  };
+  for (std::size_t i = 0; i < BuiltinPackCount(); ++i)
+    if (const Pack* pack = BuiltinPack(i)) take(*pack);
+  if (catalog != nullptr)
+    for (const auto& loaded : catalog->added()) take(loaded->pack);
+  return registry;
+}
+
 std::vector<std::string> PackFiles(const std::string& dir) {
   std::vector<std::string> files;
   DIR* handle = dir.empty() ? nullptr : opendir(dir.c_str());

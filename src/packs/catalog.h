@@ -76,6 +76,12 @@ struct Sources {
 // Never fails: files that do not load are skipped and reported in `errors`.
 std::shared_ptr<const Catalog> Load(const Sources& sources, std::vector<std::string>* errors);
 
+// The operation classes in force: the built-in ones, and those the built-in
+// and added packs declare ([[class]]). `warnings` gets what LintPack says of
+// every pack, and the declarations the registry refused. `catalog` may be null
+// (built-in packs only).
+op_class::Registry ClassRegistry(const Catalog* catalog, std::vector<std::string>* warnings);
+
 // The *.toml files of a directory, sorted; empty if it does not exist.
 std::vector<std::string> PackFiles(const std::string& dir);
 

@@ -27,6 +27,10 @@
 //   [[test]]
 //   command = "gh repo delete acme/app --yes"
 //   expect = "hold"
+//
+//   [[class]]                           # a class no built-in one covers
+//   name = "acme.tenant.delete"
+//   description = "deletes a tenant with its data"   # one line, for policy writers
 #pragma once
 
 #include <cstdint>
@@ -35,6 +39,7 @@
 #include <vector>
 
 #include "core/action.h"
+#include "core/op_class.h"
 
 namespace dualkey::packs {
 
@@ -114,6 +119,15 @@ struct Test {
   int line = 0;
 };
 
+// A class the pack's rules emit that no built-in class covers
+// (core/op_class.h), with its line of meaning. Optional: a pack without
+// [[class]] still loads, and LintPack warns about each undescribed class.
+struct ClassDecl {
+  std::string name;         // "acme.tenant.delete"
+  std::string description;  // one line
+  int line = 0;
+};
+
 struct Pack {
   std::string name;
   std::string description;
@@ -121,12 +135,26 @@ struct Pack {
   std::vector<Tool> tools;
   std::vector<Rule> rules;
   std::vector<Test> tests;
+  std::vector<ClassDecl> classes;
 };
 
 // Reads one pack file. On error returns false and appends "path:line:
 // message" lines to `errors`; `out` is then not to be used.
 bool ParsePack(std::string_view text, const std::string& path, Pack* out,
                std::vector<std::string>* errors);
+
+// Warnings about a pack that loads ("path:line: message"): a class its
+// rules or tools emit that is neither built in nor declared by a [[class]]
+// with a description, a class name that is not dotted lower-case words, a
+// [[class]] that repeats a built-in class.
+std::vector<std::string> LintPack(const Pack& pack);
+
+// Adds the pack's [[class]] declarations to `registry` (origin: the pack and
+// line), destructive and reversible as the pack's rules of that class emit
+// them. A declaration the registry refuses (a built-in or already declared
+// name) becomes a warning.
+void DeclareClasses(const Pack& pack, op_class::Registry* registry,
+                    std::vector<std::string>* warnings);
 
 // The binary form compiled into the binary: Serialize at build time,
 // Deserialize on first use. Deserialize returns false on a damaged blob.

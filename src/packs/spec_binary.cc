@@ -9,7 +9,7 @@
 namespace dualkey::packs {
 namespace {
 
-constexpr std::uint8_t kVersion = 1;
+constexpr std::uint8_t kVersion = 2;
 
 class Writer {
  public:
@@ -155,6 +155,12 @@ std::string Serialize(const Pack& pack) {
     w.Text(test.op_class);
     w.Number(static_cast<std::uint64_t>(test.line));
   }
+  w.Number(pack.classes.size());
+  for (const ClassDecl& decl : pack.classes) {
+    w.Text(decl.name);
+    w.Text(decl.description);
+    w.Number(static_cast<std::uint64_t>(decl.line));
+  }
   return w.Take();
 }
 
@@ -211,6 +217,12 @@ bool Deserialize(std::string_view blob, Pack* out) {
     test.expect = r.Text();
     test.op_class = r.Text();
     test.line = static_cast<int>(r.Number() & 0xffffff);
+  }
+  out->classes.resize(r.Count());
+  for (ClassDecl& decl : out->classes) {
+    decl.name = r.Text();
+    decl.description = r.Text();
+    decl.line = static_cast<int>(r.Number() & 0xffffff);
   }
   return r.ok() && r.done();
 }

@@ -326,6 +326,28 @@ void ParseTest(const toml::table& table, Reader& r, Test* test) {
   if (test->expect.empty()) r.Error(table.source(), "a [[test]] needs \"expect\"");
 }
 
+void ParseClass(const toml::table& table, Reader& r, ClassDecl* decl) {
+  decl->line = static_cast<int>(table.source().begin.line);
+  for (const auto& [key, node] : table) {
+    const std::string_view name = key.str();
+    const toml::source_region& where = key.source();
+    if (name == "name") {
+      if (r.String(node, where, name, &decl->name) && !op_class::IsWellFormed(decl->name))
+        r.Error(where, "class \"" + decl->name +
+                           "\" is not a class name: dotted lower-case words (acme.tenant.delete)");
+    } else if (name == "description") {
+      if (r.String(node, where, name, &decl->description) &&
+          decl->description.find('\n') != std::string::npos)
+        r.Error(where, "a class's \"description\" is one line");
+    } else {
+      r.Error(where, "unknown key \"" + std::string(name) + "\" in [[class]] (name, description)");
+    }
+  }
+  if (decl->name.empty()) r.Error(table.source(), "a [[class]] needs a \"name\"");
+  if (decl->description.empty())
+    r.Error(table.source(), "a [[class]] needs a \"description\": one line of what it does");
+}
+
 // Arrays of tables, in file order: [[tool]] before [[rule]] is not required.
 const toml::array* Tables(const toml::node& node, const toml::source_region& where,
                           std::string_view key, Reader& r) {
@@ -433,10 +455,17 @@ bool ParsePack(std::string_view text, const std::string& path, Pack* out,
           ParseTest(*element.as_table(), r, &test);
           out->tests.push_back(std::move(test));
         }
+    } else if (name == "class") {
+      if (const toml::array* array = Tables(node, where, "class", r))
+        for (const toml::node& element : *array) {
+          ClassDecl decl;
+          ParseClass(*element.as_table(), r, &decl);
+          out->classes.push_back(std::move(decl));
+        }
     } else {
       r.Error(where, "unknown key \"" + std::string(name) +
                          "\" ([pack], [[tool]], [[rule]], "
-                         "[[test]])");
+                         "[[test]], [[class]])");
     }
   }
   if (!has_pack || out->name.empty()) r.Error(root.source(), "a pack needs [pack] with a \"name\"");
@@ -447,7 +476,87 @@ bool ParsePack(std::string_view text, const std::string& path, Pack* out,
         r.Error(root.source(), "two rules are named \"" + rule.name + "\" (lines " +
                                    std::to_string(other.line) + " and " +
                                    std::to_string(rule.line) + ")");
+  for (const ClassDecl& decl : out->classes)
+    for (const ClassDecl& other : out->classes)
+      if (&other < &decl && other.name == decl.name && !decl.name.empty())
+        r.Error(root.source(), "two [[class]] tables name \"" + decl.name + "\" (lines " +
+                                   std::to_string(other.line) + " and " +
+                                   std::to_string(decl.line) + ")");
   return r.ok();
+}
+
+namespace {
+
+const ClassDecl* Declared(const Pack& pack, std::string_view name) {
+  for (const ClassDecl& decl : pack.classes)
+    if (decl.name == name) return &decl;
+  return nullptr;
+}
+
+}  // namespace
+
+std::vector<std::string> LintPack(const Pack& pack) {
+  std::vector<std::string> warnings;
+  std::vector<std::string> told;  // one warning per class
+  auto check = [&](const std::string& name, int line, const std::string& who) {
+    if (name.empty() || op_class::Lookup(name) != nullptr || Declared(pack, name) != nullptr ||
+        std::find(told.begin(), told.end(), name) != told.end())
+      return;
+    told.push_back(name);
+    const std::string where = pack.source + ":" + std::to_string(line) + ": ";
+    if (!op_class::IsWellFormed(name)) {
+      warnings.push_back(where + "class \"" + name + "\" (" + who +
+                         ") is not dotted lower-case words; policy globs will not match it "
+                         "as expected");
+      return;
+    }
+    warnings.push_back(where + "class \"" + name + "\" (" + who +
+                       ") is not a built-in class and has no description: add [[class]] with "
+                       "name = \"" +
+                       name + "\" and description = \"one line of what it does\" (docs/packs.md)");
+  };
+  for (const Tool& tool : pack.tools) check(tool.destroy_class, tool.line, "destroy_class");
+  for (const Rule& rule : pack.rules) check(rule.op_class, rule.line, "rule " + rule.name);
+  for (const ClassDecl& decl : pack.classes)
+    if (const op_class::Info* info = op_class::Lookup(decl.name))
+      warnings.push_back(pack.source + ":" + std::to_string(decl.line) + ": class \"" + decl.name +
+                         "\" is built in (\"" + std::string(info->meaning) +
+                         "\"); this [[class]] changes nothing");
+  return warnings;
+}
+
+void DeclareClasses(const Pack& pack, op_class::Registry* registry,
+                    std::vector<std::string>* warnings) {
+  for (const ClassDecl& decl : pack.classes) {
+    // What the pack's rules of this class say, as core/op_class.h tells it.
+    bool any_destructive = false, any_harmless = false;
+    Reversibility reversibility = Reversibility::kIrreversible;
+    bool first = true;
+    auto note = [&](Severity severity, Reversibility rev) {
+      (severity >= Severity::kMedium ? any_destructive : any_harmless) = true;
+      if (first) reversibility = rev;
+      first = false;
+    };
+    for (const Rule& rule : pack.rules)
+      if (rule.op_class == decl.name)
+        note(rule.severity, rule.reversibility_set               ? rule.reversibility
+                            : rule.severity >= Severity::kMedium ? Reversibility::kIrreversible
+                                                                 : Reversibility::kReversible);
+    for (const Tool& tool : pack.tools)
+      if (tool.destroy_class == decl.name)
+        note(tool.destroy_severity, Reversibility::kIrreversible);
+    op_class::Registry::Entry entry;
+    entry.name = decl.name;
+    entry.meaning = decl.description;
+    entry.destructive = any_destructive && !any_harmless   ? op_class::Destructive::kYes
+                        : any_harmless && !any_destructive ? op_class::Destructive::kNo
+                                                           : op_class::Destructive::kDepends;
+    entry.reversibility = reversibility;
+    entry.origin = "pack " + pack.name + " (" + pack.source + ":" + std::to_string(decl.line) + ")";
+    std::string error;
+    if (!registry->Declare(std::move(entry), &error))
+      warnings->push_back(pack.source + ":" + std::to_string(decl.line) + ": " + error);
+  }
 }
 
 }  // namespace dualkey::packs
