@@ -25,8 +25,9 @@ trap 'rm -f "$log"' EXIT
 status=0
 "$tidy" -p "$dir" -j "$(nproc)" -quiet "^$root/(src|tests|bench|fuzz|tools)/" >"$log" 2>&1 || status=$?
 # Only the findings (run-clang-tidy also echoes each command and the
-# "N warnings generated" counts of headers it was told to ignore).
-grep -E '(warning|error): ' "$log" | sort -u || true
+# "N warnings generated" counts of headers it was told to ignore), without
+# the colours run-clang-tidy always asks for.
+sed 's/\x1b\[[0-9;]*m//g' "$log" | grep -E '(warning|error): ' | sort -u || true
 if [ "$status" -ne 0 ]; then
   echo "check-tidy.sh: clang-tidy found the above (checks: .clang-tidy)" >&2
   exit 1
