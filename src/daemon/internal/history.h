@@ -18,6 +18,7 @@
 #include <thread>
 
 #include "audit/search.h"
+#include "base/status.h"
 
 namespace dualkey::daemon::internal {
 

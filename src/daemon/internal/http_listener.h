@@ -14,6 +14,8 @@
 #include <utility>
 #include <vector>
 
+#include "base/status.h"
+
 namespace dualkey::daemon::internal {
 
 // The approver's page (web.cc) sees every request first: it answers its own
