@@ -7,6 +7,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <optional>
 #include <sstream>
 
 #include "approval/approval.h"
@@ -25,8 +26,16 @@ namespace fs = std::filesystem;
 class DecisionSteps : public ::testing::Test {
  protected:
   void SetUp() override {
-    // Not under /tmp: the policy treats deleting temp files as harmless.
-    std::string tmpl = (fs::path(DUALKEY_BINARY).parent_path() / "dk-steps-XXXXXX").string();
+    // The real HOME, given back in TearDown for the tests that follow.
+    const char* real_home = std::getenv("HOME");
+    saved_home_ = real_home != nullptr ? std::optional<std::string>(real_home) : std::nullopt;
+    const char* xdg = std::getenv("XDG_CONFIG_HOME");
+    saved_xdg_ = xdg != nullptr ? std::optional<std::string>(xdg) : std::nullopt;
+    // Not under build/ or /tmp, which dualkey treats as disposable (as DaemonVault).
+    const fs::path parent =
+        fs::path(real_home != nullptr ? real_home : "/root") / ".local/share/dualkey-test";
+    fs::create_directories(parent);
+    std::string tmpl = (parent / "steps-XXXXXX").string();
     ASSERT_NE(mkdtemp(tmpl.data()), nullptr);
     dir_ = tmpl;
     // The single-user policy reads ~/.config: an empty home of our own.
@@ -53,6 +62,14 @@ class DecisionSteps : public ::testing::Test {
   }
   void TearDown() override {
     core_.reset();
+    if (saved_home_)
+      setenv("HOME", saved_home_->c_str(), 1);
+    else
+      unsetenv("HOME");
+    if (saved_xdg_)
+      setenv("XDG_CONFIG_HOME", saved_xdg_->c_str(), 1);
+    else
+      unsetenv("XDG_CONFIG_HOME");
     std::error_code ignored;
     fs::remove_all(dir_, ignored);
   }
@@ -101,6 +118,7 @@ class DecisionSteps : public ::testing::Test {
   }
 
   std::string dir_;
+  std::optional<std::string> saved_home_, saved_xdg_;
   ServeOptions options_;
   std::unique_ptr<Core> core_;
   Peer peer_;
