@@ -13,11 +13,10 @@ int RunToken(const TokenOptions& options) {
   const std::string state_dir =
       options.state_dir.empty() ? install::DefaultStateDir() : options.state_dir;
   token::Store store(state_dir);
-  std::string error;
   if (options.action == "add") {
-    std::optional<std::string> secret = store.Add(options.name, options.scopes, &error);
-    if (!secret) {
-      std::cerr << "dualkey token add: " << error << "\n";
+    Result<std::string> secret = store.Add(options.name, options.scopes);
+    if (!secret.ok()) {
+      std::cerr << "dualkey token add: " << secret.status().message() << "\n";
       return 1;
     }
     if (options.json) {
@@ -31,16 +30,16 @@ int RunToken(const TokenOptions& options) {
     return 0;
   }
   if (options.action == "revoke") {
-    if (!store.Revoke(options.name, &error)) {
-      std::cerr << "dualkey token revoke: " << error << "\n";
+    if (Status revoked = store.Revoke(options.name); !revoked.ok()) {
+      std::cerr << "dualkey token revoke: " << revoked.message() << "\n";
       return 1;
     }
     if (!options.json) std::cout << "revoked " << options.name << "\n";
     return 0;
   }
-  std::optional<std::vector<token::Token>> tokens = store.List(&error);
-  if (!tokens) {
-    std::cerr << "dualkey token list: " << error << "\n";
+  Result<std::vector<token::Token>> tokens = store.List();
+  if (!tokens.ok()) {
+    std::cerr << "dualkey token list: " << tokens.status().message() << "\n";
     return 1;
   }
   nlohmann::json out = nlohmann::json::array();

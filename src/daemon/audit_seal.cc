@@ -46,16 +46,17 @@ bool Remember(approval::Store& store, const std::string& log_id, const std::stri
 
 }  // namespace
 
-std::unique_ptr<audit::Log> OpenAuditLog(const audit::OpenOptions& given, approval::Store& store,
-                                         std::vector<std::string>* warnings, std::string* error) {
+Result<std::unique_ptr<audit::Log>> OpenAuditLog(const audit::OpenOptions& given,
+                                                 approval::Store& store,
+                                                 std::vector<std::string>* warnings) {
   audit::OpenOptions options = given;
   const std::string log_id = LogId(options.path);
   approval::AuditSeal seal;
   bool remembered = false;
-  if (!store.LastAuditSeal(log_id, &seal, &remembered, error)) {
-    *error = "cannot read the audit log's last checkpoint from the store: " + *error;
-    return nullptr;
-  }
+  std::string error;
+  if (!store.LastAuditSeal(log_id, &seal, &remembered, &error))
+    return Status::Unavailable("cannot read the audit log's last checkpoint from the store: " +
+                               error);
   if (remembered) {
     options.expect_seq = seal.seq;
     options.expect_hash = seal.hash;
@@ -68,8 +69,8 @@ std::unique_ptr<audit::Log> OpenAuditLog(const audit::OpenOptions& given, approv
                           seal.public_key + "): the key was replaced");
   }
   audit::OpenReport report;
-  std::unique_ptr<audit::Log> log = audit::Log::Open(options, error, &report);
-  if (!log) return nullptr;
+  std::unique_ptr<audit::Log> log = audit::Log::Open(options, &error, &report);
+  if (!log) return Status::IOError(error);
   if (report.foreign_records > 0)
     warnings->push_back(std::to_string(report.foreign_records) + " record(s) of " + options.path +
                         " were not written by this daemon (the first at line " +

@@ -4,8 +4,12 @@
 //   internal/transport.cc     the Unix socket, SO_PEERCRED, watch streams
 //   http_listener.cc          POST /v1/<op>
 //   internal/core.cc          Peer, Core (store, audit, watchers), Dispatcher
-//   internal/decision.cc      check, probe, consume (the decision path)
-//   internal/breaker.cc       the breaker and rate limit; breaker_reset/status
+//   internal/decision.cc      check, probe, consume: runs the chain of steps
+//   internal/chain.h          the steps: classify, raise, breaker, allow, approval
+//                             and vault save, rate limit, register hold, audit
+//                             (step_*.cc, each testable alone)
+//   internal/breaker.cc       the breaker's trip (freeze, audited); breaker_status
+//                             (the counting and the rate limit: src/breaker/)
 //   internal/approvals.cc     deny, status
 //   admin.cc                  pending, approve, breaker_reset, approver_*, audit_info:
 //                             every human's code through approval::Authorize
@@ -184,10 +188,10 @@ int Serve(const ServeOptions& given) {
   audit_options.path = options.state_dir + "/audit.jsonl";
   audit_options.key_path = options.state_dir + "/audit.key";
   std::vector<std::string> audit_warnings;
-  std::unique_ptr<audit::Log> log =
-      internal::OpenAuditLog(audit_options, *store, &audit_warnings, &error);
-  if (!log) {
-    std::cerr << "dualkey serve: cannot open the audit log: " << error << "\n";
+  Result<std::unique_ptr<audit::Log>> log =
+      internal::OpenAuditLog(audit_options, *store, &audit_warnings);
+  if (!log.ok()) {
+    std::cerr << "dualkey serve: cannot open the audit log: " << log.status().message() << "\n";
     return 1;
   }
   for (const std::string& warning : audit_warnings)
@@ -210,7 +214,7 @@ int Serve(const ServeOptions& given) {
   sigaction(SIGHUP, &reload, nullptr);
   signal(SIGPIPE, SIG_IGN);
 
-  internal::Core core(options, *layout, std::move(store), std::move(log));
+  internal::Core core(options, *layout, std::move(store), std::move(log).value());
   internal::Breaker breaker(core);
   internal::DecisionPath decisions(core, breaker);
   internal::Dispatcher dispatcher;
@@ -263,18 +267,17 @@ int Serve(const ServeOptions& given) {
     }
     http_options.web = [&web](const internal::WebRequest& request) { return web->Handle(request); };
     // HTTP callers have no credentials to show: never administrators.
-    http = internal::HttpListener::Start(
-        http_options,
-        [&dispatcher](const json& request) {
+    Result<std::unique_ptr<internal::HttpListener>> started =
+        internal::HttpListener::Start(http_options, [&dispatcher](const json& request) {
           internal::Peer peer;
           peer.via = internal::Peer::Via::kHttp;
           return dispatcher.Handle(peer, request);
-        },
-        &error);
-    if (!http) {
-      std::cerr << "dualkey serve: " << error << "\n";
+        });
+    if (!started.ok()) {
+      std::cerr << "dualkey serve: " << started.status().message() << "\n";
       return 1;
     }
+    http = std::move(started).value();
     http_address = (http->tls() ? "https://" : "http://") + http_options.address + ":" +
                    std::to_string(http->port());
     if (!options.web_origin.empty() && webauthn::RpIdOfOrigin(options.web_origin).empty()) {

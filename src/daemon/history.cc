@@ -67,15 +67,12 @@ audit::VerifyStatus AuditHistory::Status() {
   return status;
 }
 
-std::optional<json> AuditHistory::Search(const audit::SearchQuery& query, int* status,
-                                         std::string* error) {
+Result<json> AuditHistory::Search(const audit::SearchQuery& query) {
   {
     std::lock_guard lock(mu_);
-    if (searching_ >= kMaxSearchesAtOnce) {
-      *status = 429;
-      *error = "too many history searches at once; try again in a moment";
-      return std::nullopt;
-    }
+    if (searching_ >= kMaxSearchesAtOnce)
+      return dualkey::Status::ResourceExhausted(
+          "too many history searches at once; try again in a moment");
     ++searching_;
   }
   struct Done {
@@ -86,11 +83,11 @@ std::optional<json> AuditHistory::Search(const audit::SearchQuery& query, int* s
     }
   } done{this};
   bool bad_query = false;
-  std::optional<audit::SearchResult> found = audit::Search(path_, query, error, {}, &bad_query);
-  if (!found) {
-    *status = bad_query ? 400 : 503;
-    return std::nullopt;
-  }
+  std::string error;
+  std::optional<audit::SearchResult> found = audit::Search(path_, query, &error, {}, &bad_query);
+  if (!found)
+    return bad_query ? dualkey::Status::InvalidArgument(error)
+                     : dualkey::Status::Unavailable(error);
   return audit::SearchReply(*found, Status());
 }
 

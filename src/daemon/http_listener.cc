@@ -321,11 +321,12 @@ class BeastListener final : public HttpListener {
 
 }  // namespace
 
-std::unique_ptr<HttpListener> HttpListener::Start(const HttpListenerOptions& options,
-                                                  Handler handler, std::string* error) {
+Result<std::unique_ptr<HttpListener>> HttpListener::Start(const HttpListenerOptions& options,
+                                                          Handler handler) {
   auto listener = std::make_unique<BeastListener>(options, std::move(handler));
-  if (!listener->Open(error)) return nullptr;
-  return listener;
+  std::string error;
+  if (!listener->Open(&error)) return Status::Unavailable(error);
+  return std::unique_ptr<HttpListener>(std::move(listener));
 }
 
 }  // namespace dualkey::daemon::internal

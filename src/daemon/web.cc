@@ -358,9 +358,14 @@ std::optional<WebResponse> WebPage::Handle(const WebRequest& request) {
       if (!ParseQuery(request.target, &params, &error)) return Error(400, error);
       audit::SearchQuery query = HistoryQuery(params, &error);
       if (!error.empty()) return Error(400, error);
-      int status = 500;
-      std::optional<json> reply = s.history.Search(query, &status, &error);
-      if (!reply) return Error(status, error);
+      Result<json> reply = s.history.Search(query);
+      if (!reply.ok()) {
+        const dualkey::Status& failed = reply.status();
+        const int status = failed.Is(dualkey::Status::Code::kResourceExhausted) ? 429
+                           : failed.Is(dualkey::Status::Code::kInvalidArgument) ? 400
+                                                                                : 503;
+        return Error(status, failed.message());
+      }
       return Json(200, *reply);
     }
     if (route == "pending") {

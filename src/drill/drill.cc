@@ -124,10 +124,9 @@ Result<std::string> AddToken(uid_t uid, const std::string& state_dir, const std:
       uid,
       [&](std::string* out) {
         token::Store store(state_dir);
-        std::string error;
-        std::optional<std::string> secret = store.Add(name, {scope}, &error);
-        *out = secret ? *secret : error;
-        return secret ? 0 : 1;
+        Result<std::string> secret = store.Add(name, {scope});
+        *out = secret.ok() ? *secret : secret.status().message();
+        return secret.ok() ? 0 : 1;
       },
       &output);
   if (status != 0)
@@ -142,9 +141,9 @@ std::string RevokeToken(uid_t uid, const std::string& state_dir, const std::stri
       uid,
       [&](std::string* out) {
         token::Store store(state_dir);
-        std::string error;
-        if (store.Revoke(name, &error)) return 0;
-        *out = error;
+        Status revoked = store.Revoke(name);
+        if (revoked.ok()) return 0;
+        *out = revoked.message();
         return 1;
       },
       &output);

@@ -303,10 +303,11 @@ class Gateway {
     if (auto it = token_cache_.find(secret);
         it != token_cache_.end() && now - it->second.second < kTokenCacheTtl)
       return it->second.first;
-    std::optional<token::Token> found = tokens_.FindBySecret(secret);
+    Result<token::Token> found = tokens_.FindBySecret(secret);
     if (token_cache_.size() > 1024) token_cache_.clear();
-    if (found) token_cache_[secret] = {*found, now};
-    return found;
+    if (!found.ok()) return std::nullopt;
+    token_cache_[secret] = {*found, now};
+    return std::move(found).value();
   }
 
   // Returns false when the client connection is unusable afterwards.

@@ -180,78 +180,54 @@ ScramVerifier MakeScramVerifier(std::string_view secret, std::string salt, int i
 Store::Store(std::string state_dir)
     : state_dir_(std::move(state_dir)), path_(state_dir_ + "/tokens.json") {}
 
-bool Store::Refresh(std::string* error) {
+Status Store::Refresh() {
   struct stat st {};
   if (stat(path_.c_str(), &st) != 0) {
-    if (errno != ENOENT) {
-      if (error) *error = "cannot read " + path_ + ": " + std::strerror(errno);
-      return false;
-    }
+    if (errno != ENOENT)
+      return Status::IOError("cannot read " + path_ + ": " + std::strerror(errno));
     tokens_.clear();
     loaded_mtime_ns_ = 0;
     loaded_size_ = 0;
-    return true;
+    return Status::Ok();
   }
   const std::int64_t mtime = st.st_mtim.tv_sec * 1000000000LL + st.st_mtim.tv_nsec;
-  if (mtime == loaded_mtime_ns_ && st.st_size == loaded_size_) return true;
+  if (mtime == loaded_mtime_ns_ && st.st_size == loaded_size_) return Status::Ok();
   std::ifstream in(path_);
   std::stringstream buffer;
   buffer << in.rdbuf();
-  if (!in && !in.eof()) {
-    if (error) *error = "cannot read " + path_;
-    return false;
-  }
+  if (!in && !in.eof()) return Status::IOError("cannot read " + path_);
   json doc = json::parse(buffer.str(), nullptr, false);
   if (doc.is_discarded() || !doc.is_object() || !doc.contains("tokens") ||
-      !doc["tokens"].is_array()) {
-    if (error) *error = path_ + " is damaged (not a dualkey token file)";
-    return false;
-  }
+      !doc["tokens"].is_array())
+    return Status::Corruption(path_ + " is damaged (not a dualkey token file)");
   std::vector<Token> tokens;
   for (const json& j : doc["tokens"]) {
     Token t;
-    if (!FromJson(j, &t)) {
-      if (error) *error = path_ + " has a damaged entry";
-      return false;
-    }
+    if (!FromJson(j, &t)) return Status::Corruption(path_ + " has a damaged entry");
     tokens.push_back(std::move(t));
   }
   tokens_ = std::move(tokens);
   loaded_mtime_ns_ = mtime;
   loaded_size_ = st.st_size;
-  return true;
+  return Status::Ok();
 }
 
-std::optional<std::string> Store::Add(const std::string& name,
-                                      const std::vector<std::string>& scopes, std::string* error) {
-  if (!ValidName(name)) {
-    *error = "a token name is 1-128 letters, digits, '-', '_', '.', ':' or '@'";
-    return std::nullopt;
-  }
-  for (const std::string& s : scopes) {
-    if (s != "pg" && s != "http" && s != "mcp" && s != "*") {
-      *error = "unknown scope '" + s + "' (pg, http, mcp or *)";
-      return std::nullopt;
-    }
-  }
-  if (sodium_init() < 0) {
-    *error = "libsodium failed to initialise";
-    return std::nullopt;
-  }
+Result<std::string> Store::Add(const std::string& name, const std::vector<std::string>& scopes) {
+  if (!ValidName(name))
+    return Status::InvalidArgument(
+        "a token name is 1-128 letters, digits, '-', '_', '.', ':' or '@'");
+  for (const std::string& s : scopes)
+    if (s != "pg" && s != "http" && s != "mcp" && s != "*")
+      return Status::InvalidArgument("unknown scope '" + s + "' (pg, http, mcp or *)");
+  if (sodium_init() < 0) return Status::Internal("libsodium failed to initialise");
   mkdir(state_dir_.c_str(), 0700);
   FileLock lock(path_ + ".lock");
-  if (!lock.ok()) {
-    *error = "cannot lock " + path_ + ".lock: " + std::strerror(errno);
-    return std::nullopt;
-  }
+  if (!lock.ok()) return Status::IOError("cannot lock " + path_ + ".lock: " + std::strerror(errno));
   loaded_mtime_ns_ = -1;
-  if (!Refresh(error)) return std::nullopt;
-  for (const Token& t : tokens_) {
-    if (t.name == name) {
-      *error = "a token named '" + name + "' exists; revoke it first";
-      return std::nullopt;
-    }
-  }
+  if (Status s = Refresh(); !s.ok()) return s;
+  for (const Token& t : tokens_)
+    if (t.name == name)
+      return Status::FailedPrecondition("a token named '" + name + "' exists; revoke it first");
   std::uint8_t raw[32];
   randombytes_buf(raw, sizeof raw);
   std::string secret = "dk_" + Base64(raw, sizeof raw, sodium_base64_VARIANT_URLSAFE_NO_PADDING);
@@ -271,46 +247,45 @@ std::optional<std::string> Store::Add(const std::string& name,
   next.push_back(std::move(t));
   json doc{{"version", 1}, {"tokens", json::array()}};
   for (const Token& x : next) doc["tokens"].push_back(ToJson(x));
-  if (!WriteAtomically(path_, doc.dump(2) + "\n", error)) return std::nullopt;
+  std::string error;
+  if (!WriteAtomically(path_, doc.dump(2) + "\n", &error)) return Status::IOError(error);
   loaded_mtime_ns_ = -1;
   return secret;
 }
 
-bool Store::Revoke(const std::string& name, std::string* error) {
+Status Store::Revoke(const std::string& name) {
   FileLock lock(path_ + ".lock");
   loaded_mtime_ns_ = -1;
-  if (!Refresh(error)) return false;
+  if (Status s = Refresh(); !s.ok()) return s;
   std::vector<Token> next;
   for (const Token& t : tokens_)
     if (t.name != name) next.push_back(t);
-  if (next.size() == tokens_.size()) {
-    *error = "no token named '" + name + "'";
-    return false;
-  }
+  if (next.size() == tokens_.size()) return Status::NotFound("no token named '" + name + "'");
   json doc{{"version", 1}, {"tokens", json::array()}};
   for (const Token& x : next) doc["tokens"].push_back(ToJson(x));
-  if (!WriteAtomically(path_, doc.dump(2) + "\n", error)) return false;
+  std::string error;
+  if (!WriteAtomically(path_, doc.dump(2) + "\n", &error)) return Status::IOError(error);
   loaded_mtime_ns_ = -1;
-  return true;
+  return Status::Ok();
 }
 
-std::optional<Token> Store::FindBySecret(std::string_view secret, std::string* error) {
-  if (!Refresh(error)) return std::nullopt;
+Result<Token> Store::FindBySecret(std::string_view secret) {
+  if (Status s = Refresh(); !s.ok()) return s;
   const std::string hash = Sha256Hex(secret);
   for (const Token& t : tokens_)
     if (sodium_memcmp(t.sha256_hex.data(), hash.data(), 64) == 0) return t;
-  return std::nullopt;
+  return Status::NotFound("no such token");
 }
 
-std::optional<Token> Store::FindByName(std::string_view name, std::string* error) {
-  if (!Refresh(error)) return std::nullopt;
+Result<Token> Store::FindByName(std::string_view name) {
+  if (Status s = Refresh(); !s.ok()) return s;
   for (const Token& t : tokens_)
     if (t.name == name) return t;
-  return std::nullopt;
+  return Status::NotFound("no token named '" + std::string(name) + "'");
 }
 
-std::optional<std::vector<Token>> Store::List(std::string* error) {
-  if (!Refresh(error)) return std::nullopt;
+Result<std::vector<Token>> Store::List() {
+  if (Status s = Refresh(); !s.ok()) return s;
   return tokens_;
 }
 

@@ -11,6 +11,8 @@
 #include <string_view>
 #include <vector>
 
+#include "base/status.h"
+
 namespace dualkey::token {
 
 // What PostgreSQL keeps in pg_authid for SCRAM-SHA-256 (RFC 5802/7677).
@@ -42,17 +44,21 @@ class Store {
 
   // Creates a token named `name` (letters, digits, '-', '_', '.', ':', '@')
   // and returns its secret, shown once: "dk_" followed by 43 base64url chars.
-  std::optional<std::string> Add(const std::string& name, const std::vector<std::string>& scopes,
-                                 std::string* error);
-  bool Revoke(const std::string& name, std::string* error);
-  std::optional<Token> FindBySecret(std::string_view secret, std::string* error = nullptr);
-  std::optional<Token> FindByName(std::string_view name, std::string* error = nullptr);
-  std::optional<std::vector<Token>> List(std::string* error);
+  // kInvalidArgument (name, scope), kFailedPrecondition (the name is taken),
+  // kIOError / kCorruption (the file).
+  Result<std::string> Add(const std::string& name, const std::vector<std::string>& scopes);
+  // kNotFound when there is no such token.
+  Status Revoke(const std::string& name);
+  // kNotFound when no token matches; kIOError / kCorruption when the file
+  // cannot be read.
+  Result<Token> FindBySecret(std::string_view secret);
+  Result<Token> FindByName(std::string_view name);
+  Result<std::vector<Token>> List();
 
   const std::string& path() const { return path_; }
 
  private:
-  bool Refresh(std::string* error);
+  Status Refresh();
   std::string state_dir_;
   std::string path_;
   std::vector<Token> tokens_;

@@ -11,25 +11,14 @@
 #include <nlohmann/json.hpp>
 #include <string>
 
+#include "support/daemon.h"
+
 namespace {
 
 using nlohmann::json;
 
-struct RunResult {
-  int status = -1;
-  std::string out;
-};
-
-std::string Quote(const std::string& text) {
-  std::string out = "'";
-  for (char c : text) {
-    if (c == '\'')
-      out += "'\\''";
-    else
-      out.push_back(c);
-  }
-  return out + "'";
-}
+using RunResult = dualkey::test_support::Output;
+using dualkey::test_support::Quote;
 
 RunResult Execute(const std::string& args, const std::string& stdin_text = "") {
   // Hermetic: never ask a daemon that may run on this machine.
@@ -42,14 +31,7 @@ RunResult Execute(const std::string& args, const std::string& stdin_text = "") {
     std::ofstream(input_file) << stdin_text;
     command += " < " + input_file;
   }
-  RunResult run;
-  FILE* pipe = popen(command.c_str(), "r");
-  if (pipe == nullptr) return run;
-  std::array<char, 4096> buffer;
-  std::size_t n;
-  while ((n = fread(buffer.data(), 1, buffer.size(), pipe)) > 0) run.out.append(buffer.data(), n);
-  int raw = pclose(pipe);
-  run.status = WIFEXITED(raw) ? WEXITSTATUS(raw) : -1;
+  RunResult run = dualkey::test_support::Shell(command);
   if (!input_file.empty()) std::filesystem::remove(input_file);
   return run;
 }

@@ -23,6 +23,7 @@
 
 #include "approval/approval.h"
 #include "client/client.h"
+#include "support/daemon.h"
 
 namespace {
 
@@ -41,21 +42,8 @@ namespace {
 namespace fs = std::filesystem;
 using nlohmann::json;
 
-struct Output {
-  int status = -1;
-  std::string out;
-};
-
-std::string Quote(const std::string& text) {
-  std::string out = "'";
-  for (char c : text) {
-    if (c == '\'')
-      out += "'\\''";
-    else
-      out.push_back(c);
-  }
-  return out + "'";
-}
+using dualkey::test_support::Output;
+using dualkey::test_support::Quote;
 
 class Daemon : public ::testing::Test {
  protected:
@@ -77,53 +65,20 @@ class Daemon : public ::testing::Test {
   }
 
   void Start(std::vector<std::string> extra = {}) {
-    pid_ = fork();
-    if (pid_ == 0) {
-      std::vector<std::string> args = {DUALKEY_BINARY, "serve", "--state", state_.string(),
-                                       "--socket",     socket_, "--quiet"};
-      for (auto& e : extra) args.push_back(e);
-      std::vector<char*> argv;
-      for (auto& a : args) argv.push_back(a.data());
-      argv.push_back(nullptr);
-      execv(argv[0], argv.data());
-      _exit(127);
-    }
-    for (int i = 0; i < 200; ++i) {
-      std::string error;
-      if (DaemonCall(socket_, json{{"op", "status"}}, 200, &error)) return;
-      std::this_thread::sleep_for(std::chrono::milliseconds(20));
-    }
-    FAIL() << "the daemon did not start";
+    if (!daemon_.Start(state_.string(), socket_, extra, 4000)) FAIL() << "the daemon did not start";
   }
 
-  void Stop(int signal_number) {
-    if (pid_ <= 0) return;
-    kill(pid_, signal_number);
-    int status;
-    waitpid(pid_, &status, 0);
-    pid_ = -1;
-  }
+  void Stop(int signal_number) { daemon_.Stop(signal_number); }
 
   Output Run(const std::string& args, const std::string& input = "") {
-    std::string command =
-        "HOME=" + Quote((state_ / "home").string()) + " DUALKEY_SOCKET=" + Quote(socket_) +
-        " DUALKEY_STATE_DIR=" + Quote(state_.string()) + " " + DUALKEY_BINARY + " " + args;
-    std::string input_file;
+    std::string command = dualkey::test_support::CliCommand((state_ / "home").string(), socket_,
+                                                            state_.string(), args);
     if (!input.empty()) {
-      input_file = (state_ / "stdin").string();
+      const std::string input_file = (state_ / "stdin").string();
       std::ofstream(input_file) << input;
       command += " < " + Quote(input_file);
     }
-    command += " 2>&1";
-    Output output;
-    FILE* pipe = popen(command.c_str(), "r");
-    std::array<char, 4096> buffer;
-    std::size_t n;
-    while ((n = fread(buffer.data(), 1, buffer.size(), pipe)) > 0)
-      output.out.append(buffer.data(), n);
-    int raw = pclose(pipe);
-    output.status = WIFEXITED(raw) ? WEXITSTATUS(raw) : -1;
-    return output;
+    return dualkey::test_support::Shell(command + " 2>&1");
   }
 
   // The first approver is enrolled by root (the test); later ones need an
@@ -172,7 +127,7 @@ class Daemon : public ::testing::Test {
   fs::path state_;
   std::string socket_;
   std::string secret_;
-  pid_t pid_ = -1;
+  dualkey::test_support::DaemonProcess daemon_;
 };
 
 TEST_F(Daemon, HarmlessCommandsAreAllowed) {

@@ -25,39 +25,17 @@
 
 #include "approval/approval.h"
 #include "client/client.h"
+#include "support/daemon.h"
 
 namespace {
 
 namespace fs = std::filesystem;
 using nlohmann::json;
 
-struct Output {
-  int status = -1;
-  std::string out;
-};
-
-std::string Quote(const std::string& text) {
-  std::string out = "'";
-  for (char c : text) {
-    if (c == '\'')
-      out += "'\\''";
-    else
-      out.push_back(c);
-  }
-  return out + "'";
-}
-
-int FreePort() {
-  const int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr);
-  socklen_t len = sizeof addr;
-  getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
-  close(fd);
-  return ntohs(addr.sin_port);
-}
+using dualkey::test_support::DaemonProcess;
+using dualkey::test_support::FreePort;
+using dualkey::test_support::Output;
+using dualkey::test_support::Quote;
 
 struct Response {
   int status = 0;
@@ -67,10 +45,7 @@ struct Response {
 };
 
 std::string Code(const std::string& secret, int step = 0) {
-  const std::int64_t now = std::chrono::duration_cast<std::chrono::seconds>(
-                               std::chrono::system_clock::now().time_since_epoch())
-                               .count();
-  return dualkey::approval::TotpCode(secret, now + step * 30);
+  return dualkey::test_support::TotpCode(secret, step);
 }
 
 class History : public ::testing::Test {
@@ -86,31 +61,10 @@ class History : public ::testing::Test {
                                             std::to_string(++count_) + ".sock"))
                   .string();
     port_ = FreePort();
-    pid_ = fork();
-    if (pid_ == 0) {
-      std::vector<std::string> args = {DUALKEY_BINARY,
-                                       "serve",
-                                       "--state",
-                                       state_.string(),
-                                       "--socket",
-                                       socket_,
-                                       "--quiet",
-                                       "--http",
-                                       "127.0.0.1:" + std::to_string(port_),
-                                       "--breaker-attempts",
-                                       "1000",
-                                       "--rate-burst",
-                                       "1000"};
-      std::vector<char*> argv;
-      for (auto& a : args) argv.push_back(a.data());
-      argv.push_back(nullptr);
-      execv(argv[0], argv.data());
-      _exit(127);
-    }
-    for (int i = 0; i < 250; ++i) {
-      if (dualkey::client::CallAt(socket_, json{{"op", "status"}}, 200).ok()) break;
-      std::this_thread::sleep_for(std::chrono::milliseconds(20));
-    }
+    ASSERT_TRUE(daemon_.Start(state_.string(), socket_,
+                              {"--http", "127.0.0.1:" + std::to_string(port_), "--breaker-attempts",
+                               "1000", "--rate-burst", "1000"}))
+        << "the daemon did not start";
     Output added = Run("approver add alice --json");
     ASSERT_EQ(added.status, 0) << added.out;
     std::istringstream lines(added.out);
@@ -120,29 +74,16 @@ class History : public ::testing::Test {
   }
 
   void TearDown() override {
-    if (pid_ > 0) {
-      kill(pid_, SIGTERM);
-      int status;
-      waitpid(pid_, &status, 0);
-    }
+    daemon_.Stop();
     fs::remove_all(state_);
     fs::remove(socket_);
   }
 
   Output Run(const std::string& args) {
-    const std::string command = "HOME=" + Quote((state_ / "home").string()) +
-                                " DUALKEY_SOCKET=" + Quote(socket_) +
-                                " DUALKEY_STATE_DIR=" + Quote(state_.string()) + " " +
-                                DUALKEY_BINARY + " " + args + " 2>&1";
-    Output output;
-    FILE* pipe = popen(command.c_str(), "r");
-    std::array<char, 4096> buffer;
-    std::size_t n;
-    while ((n = fread(buffer.data(), 1, buffer.size(), pipe)) > 0)
-      output.out.append(buffer.data(), n);
-    const int raw = pclose(pipe);
-    output.status = WIFEXITED(raw) ? WEXITSTATUS(raw) : -1;
-    return output;
+    return dualkey::test_support::Shell(
+        dualkey::test_support::CliCommand((state_ / "home").string(), socket_, state_.string(),
+                                          args) +
+        " 2>&1");
   }
 
   Response Http(const std::string& method, const std::string& target, const std::string& body = "",
@@ -226,7 +167,7 @@ class History : public ::testing::Test {
   fs::path state_;
   std::string socket_;
   int port_ = 0;
-  pid_t pid_ = -1;
+  DaemonProcess daemon_;
   std::string secret_;
   static inline int count_ = 0;
 };

@@ -17,22 +17,14 @@
 #include <string>
 #include <thread>
 
+#include "support/daemon.h"
+
 namespace {
 
 namespace fs = std::filesystem;
 using nlohmann::json;
 
-int FreePort() {
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr);
-  socklen_t len = sizeof addr;
-  getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
-  close(fd);
-  return ntohs(addr.sin_port);
-}
+using dualkey::test_support::FreePort;
 
 int Connect(int port) {
   int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
@@ -108,28 +100,14 @@ class HttpListener : public ::testing::Test {
     fs::create_directories(dir_);
   }
   void TearDown() override {
-    if (pid_ > 0) {
-      kill(pid_, SIGTERM);
-      int status;
-      waitpid(pid_, &status, 0);
-    }
+    daemon_.Stop();
     fs::remove_all(dir_);
   }
   bool Start(std::vector<std::string> extra) {
     port_ = FreePort();
-    pid_ = fork();
-    if (pid_ == 0) {
-      std::vector<std::string> args = {
-          DUALKEY_BINARY, "serve",    "--state",
-          dir_.string(),  "--socket", (dir_ / "d.sock").string(),
-          "--quiet",      "--http",   "127.0.0.1:" + std::to_string(port_)};
-      for (auto& e : extra) args.push_back(e);
-      std::vector<char*> argv;
-      for (auto& a : args) argv.push_back(a.data());
-      argv.push_back(nullptr);
-      execv(argv[0], argv.data());
-      _exit(127);
-    }
+    std::vector<std::string> args = {"--http", "127.0.0.1:" + std::to_string(port_)};
+    args.insert(args.end(), extra.begin(), extra.end());
+    if (!daemon_.Start(dir_.string(), (dir_ / "d.sock").string(), args)) return false;
     for (int i = 0; i < 250; ++i) {
       int fd = Connect(port_);
       if (fd >= 0) {
@@ -142,7 +120,7 @@ class HttpListener : public ::testing::Test {
   }
   fs::path dir_;
   int port_ = 0;
-  pid_t pid_ = -1;
+  dualkey::test_support::DaemonProcess daemon_;
 };
 
 TEST_F(HttpListener, ChecksOverHttpHoldAndAllowLikeTheSocket) {

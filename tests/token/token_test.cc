@@ -56,16 +56,15 @@ class TokenStoreTest : public ::testing::Test {
 
 TEST_F(TokenStoreTest, AddFindRevoke) {
   Store store(dir_);
-  std::string error;
-  auto secret = store.Add("claude-dev", {"pg"}, &error);
-  ASSERT_TRUE(secret) << error;
+  auto secret = store.Add("claude-dev", {"pg"});
+  ASSERT_TRUE(secret.ok()) << secret.status().ToString();
   EXPECT_TRUE(secret->starts_with("dk_"));
   EXPECT_EQ(secret->size(), 3u + 43u);
 
   // A second store (another process) sees it; only hashes are on disk.
   Store other(dir_);
   auto found = other.FindBySecret(*secret);
-  ASSERT_TRUE(found);
+  ASSERT_TRUE(found.ok());
   EXPECT_EQ(found->name, "claude-dev");
   EXPECT_TRUE(found->Allows("pg"));
   EXPECT_FALSE(found->Allows("http"));
@@ -76,24 +75,27 @@ TEST_F(TokenStoreTest, AddFindRevoke) {
   ASSERT_EQ(stat((dir_ / "tokens.json").c_str(), &st), 0);
   EXPECT_EQ(st.st_mode & 0777, 0600u);
 
-  EXPECT_FALSE(other.FindBySecret(*secret + "x"));
-  EXPECT_FALSE(store.Add("claude-dev", {}, &error));
-  EXPECT_FALSE(store.Add("bad name", {}, &error));
-  EXPECT_FALSE(store.Add("x", {"root"}, &error));
+  // Callers branch on codes: no such token is kNotFound, not a failure.
+  EXPECT_TRUE(other.FindBySecret(*secret + "x").status().Is(dualkey::Status::Code::kNotFound));
+  EXPECT_TRUE(other.FindByName("nobody").status().Is(dualkey::Status::Code::kNotFound));
+  EXPECT_TRUE(store.Add("claude-dev", {}).status().Is(dualkey::Status::Code::kFailedPrecondition));
+  EXPECT_TRUE(store.Add("bad name", {}).status().Is(dualkey::Status::Code::kInvalidArgument));
+  EXPECT_TRUE(store.Add("x", {"root"}).status().Is(dualkey::Status::Code::kInvalidArgument));
 
-  ASSERT_TRUE(store.Revoke("claude-dev", &error)) << error;
-  EXPECT_FALSE(other.FindBySecret(*secret));
-  EXPECT_FALSE(store.Revoke("claude-dev", &error));
+  ASSERT_TRUE(store.Revoke("claude-dev").ok());
+  EXPECT_FALSE(other.FindBySecret(*secret).ok());
+  EXPECT_TRUE(store.Revoke("claude-dev").Is(dualkey::Status::Code::kNotFound));
 }
 
 TEST_F(TokenStoreTest, DamagedFileIsAnErrorNotEmpty) {
   std::filesystem::create_directories(dir_);
   std::ofstream(dir_ / "tokens.json") << "{not json";
   Store store(dir_);
-  std::string error;
-  EXPECT_FALSE(store.FindBySecret("dk_x", &error));
-  EXPECT_NE(error.find("damaged"), std::string::npos);
-  EXPECT_FALSE(store.Add("a", {}, &error));
+  auto found = store.FindBySecret("dk_x");
+  EXPECT_TRUE(found.status().Is(dualkey::Status::Code::kCorruption));
+  EXPECT_NE(found.status().message().find("damaged"), std::string::npos);
+  EXPECT_FALSE(store.Add("a", {}).ok());
+  EXPECT_TRUE(store.List().status().Is(dualkey::Status::Code::kCorruption));
 }
 
 }  // namespace

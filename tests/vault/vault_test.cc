@@ -676,6 +676,55 @@ TEST_F(PruneTest, WrongCodesLockTheApproverOutOfPruneToo) {
   EXPECT_NE(cli.out.find("too many wrong codes"), std::string::npos) << cli.out;
 }
 
+// One authorization for both paths (approval::Authorize): a code the
+// daemon's path used (checked, then its step spent with the effect) is
+// refused by prune, a code prune used is refused by the daemon's path, and a
+// wrong code is refused by both and counted in the same place.
+TEST_F(PruneTest, ACodeUsedOnOnePathIsRefusedOnTheOther) {
+  Vault v = MakeVault(30);
+  std::string error;
+  auto now_ms = [] {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(
+               std::chrono::system_clock::now().time_since_epoch())
+        .count();
+  };
+  // The daemon approves with alice's current code and spends its step.
+  const std::string used_by_daemon = Code(0);
+  dualkey::approval::AuthResult approved =
+      dualkey::approval::Authorize(*store_, "alice", used_by_daemon, "request:ap_test", now_ms());
+  ASSERT_TRUE(approved.status.ok()) << approved.status.ToString();
+  ASSERT_TRUE(store_->UseTotpStep(approved.spend.approver, approved.spend.step, &error)) << error;
+  EXPECT_FALSE(v.Prune(Options(used_by_daemon), &error));
+  EXPECT_NE(error.find("already used"), std::string::npos) << error;
+
+  // Prune uses the next code; the daemon's path refuses it as used.
+  const std::string used_by_prune = Code(1);
+  ASSERT_TRUE(v.Prune(Options(used_by_prune), &error)) << error;
+  dualkey::approval::AuthResult replay =
+      dualkey::approval::Authorize(*store_, "alice", used_by_prune, "request:ap_test", now_ms());
+  EXPECT_TRUE(replay.status.Is(dualkey::Status::Code::kFailedPrecondition))
+      << replay.status.ToString();
+
+  // A wrong code: refused on both paths.
+  char wrong[8];
+  std::snprintf(wrong, sizeof wrong, "%06d", (std::stoi(Code(0)) + 500000) % 1000000);
+  dualkey::approval::AuthResult guessed =
+      dualkey::approval::Authorize(*store_, "alice", wrong, "request:ap_test", now_ms());
+  EXPECT_TRUE(guessed.status.Is(dualkey::Status::Code::kPermissionDenied))
+      << guessed.status.ToString();
+  EXPECT_FALSE(v.Prune(Options(wrong), &error));
+  EXPECT_NE(error.find("wrong or expired"), std::string::npos) << error;
+
+  // Every refusal above counted against alice, in the store both paths share:
+  // two replays and two guesses (the successes were forgiven).
+  std::vector<dualkey::approval::Lockout> rows;
+  ASSERT_TRUE(store_->Lockouts(now_ms(), dualkey::approval::LockoutPolicy{}, &rows, &error));
+  int alice_failures = 0;
+  for (const auto& row : rows)
+    if (row.scope == "approver:alice") alice_failures = row.failures;
+  EXPECT_EQ(alice_failures, 4);
+}
+
 TEST_F(PruneTest, ExpiredSnapshotsGoWithAnApprovalAndTheRestStays) {
   // Retention 0: snapshots expire at once (the only way to test expiry now).
   Vault v = MakeVault(0);

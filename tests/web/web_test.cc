@@ -31,39 +31,20 @@
 
 #include "approval/approval.h"
 #include "client/client.h"
+#include "support/daemon.h"
 
 namespace {
 
 namespace fs = std::filesystem;
 using nlohmann::json;
 
-struct Output {
-  int status = -1;
-  std::string out;
-};
+using dualkey::test_support::FreePort;
+using dualkey::test_support::Output;
+using dualkey::test_support::Quote;
 
-std::string Quote(const std::string& text) {
-  std::string out = "'";
-  for (char c : text) {
-    if (c == '\'')
-      out += "'\\''";
-    else
-      out.push_back(c);
-  }
-  return out + "'";
-}
-
+// Standard output and errors together.
 Output Shell(const std::string& command) {
-  Output output;
-  FILE* pipe = popen((command + " 2>&1").c_str(), "r");
-  if (pipe == nullptr) return output;
-  std::array<char, 4096> buffer;
-  std::size_t n;
-  while ((n = fread(buffer.data(), 1, buffer.size(), pipe)) > 0)
-    output.out.append(buffer.data(), n);
-  const int status = pclose(pipe);
-  output.status = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  return output;
+  return dualkey::test_support::Shell(command + " 2>&1");
 }
 
 std::string RealHome() {
@@ -126,18 +107,6 @@ class NodeTools {
   std::string error_;
 };
 
-int FreePort() {
-  const int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in address{};
-  address.sin_family = AF_INET;
-  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof address);
-  socklen_t length = sizeof address;
-  getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length);
-  close(fd);
-  return ntohs(address.sin_port);
-}
-
 class Page : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -150,32 +119,13 @@ class Page : public ::testing::Test {
     socket_ = (state_ / "d.sock").string();
     port_ = FreePort();
     const std::vector<std::string> extra = ExtraArgs();
-    pid_ = fork();
-    if (pid_ == 0) {
-      std::vector<std::string> args = {
-          DUALKEY_BINARY, "serve", "--state", state_.string(),
-          "--socket",     socket_, "--http",  "127.0.0.1:" + std::to_string(port_),
-          "--quiet"};
-      args.insert(args.end(), extra.begin(), extra.end());
-      std::vector<char*> argv;
-      for (auto& a : args) argv.push_back(a.data());
-      argv.push_back(nullptr);
-      execv(argv[0], argv.data());
-      _exit(127);
-    }
-    for (int i = 0; i < 250; ++i) {
-      if (dualkey::client::CallAt(socket_, json{{"op", "status"}}, 200).ok()) return;
-      std::this_thread::sleep_for(std::chrono::milliseconds(20));
-    }
-    FAIL() << "the daemon did not start";
+    std::vector<std::string> args = {"--http", "127.0.0.1:" + std::to_string(port_)};
+    args.insert(args.end(), extra.begin(), extra.end());
+    if (!daemon_.Start(state_.string(), socket_, args)) FAIL() << "the daemon did not start";
   }
 
   void TearDown() override {
-    if (pid_ > 0) {
-      kill(pid_, SIGTERM);
-      int status;
-      waitpid(pid_, &status, 0);
-    }
+    daemon_.Stop();
     fs::remove_all(state_);
   }
 
@@ -185,9 +135,8 @@ class Page : public ::testing::Test {
   }
 
   Output Run(const std::string& args) {
-    return Shell("HOME=" + Quote((state_ / "home").string()) + " DUALKEY_SOCKET=" + Quote(socket_) +
-                 " DUALKEY_STATE_DIR=" + Quote(state_.string()) + " " + DUALKEY_BINARY + " " +
-                 args);
+    return Shell(dualkey::test_support::CliCommand((state_ / "home").string(), socket_,
+                                                   state_.string(), args));
   }
 
   // Runs tests/web/node/page_test.js (DK_SCENARIO `scenario`); each of its
@@ -260,7 +209,7 @@ class Page : public ::testing::Test {
   fs::path state_;
   std::string socket_;
   int port_ = 0;
-  pid_t pid_ = -1;
+  dualkey::test_support::DaemonProcess daemon_;
 };
 
 TEST_F(Page, ApproverApprovesOneExactActionWithAPasskeyInChromium) {

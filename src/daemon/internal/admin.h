@@ -28,8 +28,9 @@ void AddAdminOps(Dispatcher& dispatcher, Core& core, Breaker& breaker,
 // for it (so a deleted, replaced or shortened log is recorded as such); what
 // Open found is returned as warnings for the operator. Remembers the opening
 // checkpoint in the store.
-std::unique_ptr<audit::Log> OpenAuditLog(const audit::OpenOptions& options, approval::Store& store,
-                                         std::vector<std::string>* warnings, std::string* error);
+Result<std::unique_ptr<audit::Log>> OpenAuditLog(const audit::OpenOptions& options,
+                                                 approval::Store& store,
+                                                 std::vector<std::string>* warnings);
 
 // Keeps the store's memory of the log current without touching the hot
 // path: from the daemon's housekeeping loop, a checkpoint at least once a

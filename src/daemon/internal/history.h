@@ -18,6 +18,7 @@
 #include <thread>
 
 #include "audit/search.h"
+#include "base/status.h"
 
 namespace dualkey::daemon::internal {
 
@@ -36,10 +37,9 @@ class AuditHistory {
   // A search (bounded by audit::SearchLimits) and the status, as the page's
   // reply: {"ok", "records", "next_cursor"?, "scanned", "scan_limited",
   // "oldest_seq", "oldest_time"?, "verify", "decisions"}. Busy (too many
-  // searches at once) or a bad cursor: nullopt with `error` and `status`
-  // (429, 400, 503).
-  std::optional<nlohmann::json> Search(const audit::SearchQuery& query, int* status,
-                                       std::string* error);
+  // searches at once): kResourceExhausted (429); a bad query or cursor:
+  // kInvalidArgument (400); the log cannot be read: kUnavailable (503).
+  Result<nlohmann::json> Search(const audit::SearchQuery& query);
 
  private:
   void Check(std::optional<audit::FileState> state);

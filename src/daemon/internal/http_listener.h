@@ -14,6 +14,8 @@
 #include <utility>
 #include <vector>
 
+#include "base/status.h"
+
 namespace dualkey::daemon::internal {
 
 // The approver's page (web.cc) sees every request first: it answers its own
@@ -53,8 +55,8 @@ class HttpListener {
   using Handler = std::function<nlohmann::json(const nlohmann::json&)>;
   // Binds and starts serving on a thread of its own. Null with `error` set
   // when it cannot (address in use, bad certificate, remote without TLS).
-  static std::unique_ptr<HttpListener> Start(const HttpListenerOptions& options, Handler handler,
-                                             std::string* error);
+  static Result<std::unique_ptr<HttpListener>> Start(const HttpListenerOptions& options,
+                                                     Handler handler);
   virtual ~HttpListener() = default;  // stops accepting and joins
   virtual int port() const = 0;
   virtual bool tls() const = 0;

@@ -294,12 +294,14 @@ Task<bool> Session::Handshake() {
 
 Task<bool> Session::AuthenticateClient() {
   std::optional<token::Token> found;
-  std::string store_error;
   {
     std::lock_guard lock(shared_.tokens_mutex);
-    found = shared_.tokens.FindByName(agent_, &store_error);
+    Result<token::Token> named = shared_.tokens.FindByName(agent_);
+    if (named.ok())
+      found = std::move(named).value();
+    else if (!named.status().Is(Status::Code::kNotFound))
+      shared_.Say("token store: " + named.status().message());
   }
-  if (!store_error.empty()) shared_.Say("token store: " + store_error);
   // An unknown name runs the same exchange against a mock verifier: the
   // same salt for the same name every time (as PostgreSQL does), keys no
   // password yields. Built without PBKDF2: a flood of made-up names must
