@@ -32,10 +32,10 @@
 #include <thread>
 
 #include "approval/approval.h"
+#include "base/process.h"
 #include "client/client.h"
 #include "demo/internal/cluster.h"
 #include "demo/internal/platform.h"
-#include "demo/internal/process.h"
 #include "guard/guard.h"
 #include "policy/policy.h"
 #include "pq/libpq.h"
@@ -47,9 +47,9 @@ namespace dualkey::demo {
 namespace {
 
 namespace fs = std::filesystem;
-using internal::Child;
-using internal::RunResult;
-using internal::SpawnOptions;
+using base::Child;
+using base::ProcessResult;
+using base::Spawn;
 using nlohmann::json;
 using Clock = std::chrono::steady_clock;
 
@@ -366,27 +366,28 @@ class Demo {
 
   // Every dualkey process of the demo: pinned to its sandbox by argument
   // (install/layout.h), with the sealed environment and nothing else.
-  SpawnOptions DualkeySpawn(const std::vector<std::string>& args) const {
-    SpawnOptions spawn;
+  Spawn DualkeySpawn(const std::vector<std::string>& args) const {
+    Spawn spawn;
     spawn.argv = {binary_, "--sandbox", root_.string()};
     spawn.argv.insert(spawn.argv.end(), args.begin(), args.end());
     spawn.env = env_;
-    spawn.inherit_env = false;
+    spawn.own_process_group = true;  // Ctrl-C reaches the demo, which stops them
     return spawn;
   }
 
-  RunResult Dualkey(const std::vector<std::string>& args, const std::string& input = "",
-                    int timeout_ms = 30000) {
-    return internal::Run(DualkeySpawn(args), input, timeout_ms);
+  ProcessResult Dualkey(const std::vector<std::string>& args, const std::string& input = "",
+                        int timeout_ms = 30000) {
+    return base::Run(DualkeySpawn(args), input, timeout_ms);
   }
 
-  std::optional<Child> Start(const std::vector<std::string>& args, const std::string& log) {
-    SpawnOptions spawn = DualkeySpawn(args);
-    spawn.log_path = (root_ / log).string();
-    std::string error;
-    auto child = Child::Spawn(spawn, &error);
-    if (!child) Fail(error);
-    return child;
+  std::unique_ptr<Child> Start(const std::vector<std::string>& args, const std::string& log) {
+    Result<std::unique_ptr<Child>> child =
+        Child::Start(DualkeySpawn(args), (root_ / log).string(), Child::Stdio::kLog);
+    if (!child.ok()) {
+      Fail(child.status().message());
+      return nullptr;
+    }
+    return std::move(child).value();
   }
 
   std::string LogTail(const std::string& log) {
@@ -495,19 +496,19 @@ class Demo {
       // code (the previous step's, so alice's current code stays unused).
       if (!secrets_.empty())
         args.insert(args.end(), {"--as", "alice", "--code", Totp(secrets_["alice"], -30)});
-      RunResult added = Dualkey(args);
+      ProcessResult added = Dualkey(args);
       std::size_t at = added.out.find("secret=");
-      if (added.status != 0 || at == std::string::npos)
+      if (added.exit_code != 0 || at == std::string::npos)
         return Fail("cannot enrol approver " + std::string(name) + ": " + added.err);
       secrets_[name] = added.out.substr(at + 7, added.out.find('&', at) - at - 7);
     }
-    RunResult dump =
+    ProcessResult dump =
         cluster_->Tool("pg_dump", {"-Fc", "-f", (root_ / "backups/shop.dump").string(), "shop"});
-    if (dump.status != 0) return Fail("pg_dump failed: " + dump.err);
-    RunResult init = Dualkey({"vault", "init", "--vault", vault_, "--json"});
-    RunResult put = Dualkey({"vault", "put", (root_ / "prod/uploads").string(), "--vault", vault_,
-                             "--tag", "nightly", "--json"});
-    if (init.status != 0 || put.status != 0)
+    if (dump.exit_code != 0) return Fail("pg_dump failed: " + dump.err);
+    ProcessResult init = Dualkey({"vault", "init", "--vault", vault_, "--json"});
+    ProcessResult put = Dualkey({"vault", "put", (root_ / "prod/uploads").string(), "--vault",
+                                 vault_, "--tag", "nightly", "--json"});
+    if (init.exit_code != 0 || put.exit_code != 0)
       return Fail("cannot snapshot the uploads into the vault: " + init.err + put.err);
     json snapshot = json::parse(put.out, nullptr, false);
     nightly_snapshot_ = snapshot.is_object() ? snapshot.value("id", "") : "";
@@ -515,9 +516,9 @@ class Demo {
     Say("  files: 120 uploads; backups: a pg_dump and vault snapshot " + nightly_snapshot_);
 
     // The agent's token; the real credentials stay with dualkey.
-    RunResult token = Dualkey({"token", "add", "claude", "--json"});
+    ProcessResult token = Dualkey({"token", "add", "claude", "--json"});
     json token_json = json::parse(token.out, nullptr, false);
-    if (token.status != 0 || !token_json.is_object())
+    if (token.exit_code != 0 || !token_json.is_object())
       return Fail("cannot create the agent token: " + token.err);
     agent_token_ = token_json["token"];
 
@@ -542,10 +543,10 @@ class Demo {
       platform_ =
           internal::Platform::Start((root_ / "platform/volumes").string(), platform_secret, &error);
       if (!platform_) return Fail(error);
-      RunResult credential = Dualkey(
+      ProcessResult credential = Dualkey(
           {"gateway", "credential", "set", "platform", "--type", "bearer", "--state-dir", state},
           platform_secret + "\n");
-      if (credential.status != 0)
+      if (credential.exit_code != 0)
         return Fail("cannot store the platform credential: " + credential.err);
       const std::string config = state + "/gateway.toml";
       std::ofstream(config) << "[[gateway.http.upstream]]\nname = \"platform\"\nbase_url = "
@@ -582,8 +583,8 @@ class Demo {
   // path only this run knows, must show up in the demo's own audit log.
   bool Isolated() {
     const std::string canary = "rm -rf " + (root_ / "prod" / ("canary-" + RandomHex(8))).string();
-    RunResult probe = Dualkey({"check", "--dry-run", "--json", "--agent", "dualkey-demo", "--cwd",
-                               (root_ / "prod").string(), "--", canary});
+    ProcessResult probe = Dualkey({"check", "--dry-run", "--json", "--agent", "dualkey-demo",
+                                   "--cwd", (root_ / "prod").string(), "--", canary});
     std::ifstream in(root_ / "state/audit.jsonl");
     const std::string log((std::istreambuf_iterator<char>(in)), {});
     if (log.find(canary) != std::string::npos) return true;
@@ -646,23 +647,23 @@ class Demo {
                {"tool_name", "Bash"},
                {"cwd", (root_ / "prod").string()},
                {"tool_input", {{"command", command}}}};
-    RunResult hook = Dualkey({"hook", "claude"}, event.dump(), 10000);
+    ProcessResult hook = Dualkey({"hook", "claude"}, event.dump(), 10000);
     Outcome outcome;
     outcome.ms = hook.ms;
     json reply = json::parse(hook.out.empty() ? "{}" : hook.out, nullptr, false);
     std::string permission;
     if (reply.is_object() && reply.contains("hookSpecificOutput"))
       permission = reply["hookSpecificOutput"].value("permissionDecision", "");
-    if (hook.status == 0 && (permission.empty() || permission == "allow")) {
+    if (hook.exit_code == 0 && (permission.empty() || permission == "allow")) {
       outcome.decision = "allow";
       // Allowed: Claude Code would run it now, and so do we.
-      SpawnOptions run;
+      Spawn run;
       run.argv = {"bash", "-c", command};
       run.cwd = (root_ / "prod").string();
       run.env = env_;
-      run.inherit_env = false;
-      RunResult ran = internal::Run(run, "", 20000);
-      outcome.reason = "ran (exit " + std::to_string(ran.status) + ")";
+      run.own_process_group = true;
+      ProcessResult ran = base::Run(run, "", 20000);
+      outcome.reason = "ran (exit " + std::to_string(ran.exit_code) + ")";
     } else {
       outcome.reason = reply.is_object() && reply.contains("hookSpecificOutput")
                            ? reply["hookSpecificOutput"].value("permissionDecisionReason", "")
@@ -671,7 +672,7 @@ class Demo {
       // "ask" would let the session approve it) that names the approval.
       const bool awaiting_approval = outcome.reason.find("approval ap_") != std::string::npos;
       outcome.decision =
-          (permission == "deny" || hook.status == 2) && !awaiting_approval ? "deny" : "hold";
+          (permission == "deny" || hook.exit_code == 2) && !awaiting_approval ? "deny" : "hold";
     }
     return outcome;
   }
@@ -788,7 +789,7 @@ class Demo {
 
     // The breaker, from the audit log.
     int breaker_trips = 0;
-    RunResult exported =
+    ProcessResult exported =
         Dualkey({"audit", "export", "--file", (root_ / "state/audit.jsonl").string()});
     std::istringstream lines(exported.out);
     for (std::string line; std::getline(lines, line);) {
@@ -810,11 +811,11 @@ class Demo {
                                        {"p99", std::round(Percentile(latencies, 0.99))}};
 
     const bool undo = !g_interrupted && HumanEnd();
-    RunResult verify =
+    ProcessResult verify =
         Dualkey({"audit", "verify", "--file", (root_ / "state/audit.jsonl").string(), "--json"});
     json verify_json = json::parse(verify.out, nullptr, false);
     const bool audit_ok =
-        verify.status == 0 && verify_json.is_object() && verify_json.value("ok", false);
+        verify.exit_code == 0 && verify_json.is_object() && verify_json.value("ok", false);
     summary_["audit_verified"] = audit_ok;
     summary_["undo_restored"] = undo;
   }
@@ -829,8 +830,9 @@ class Demo {
     const int files_lost = LostFiles(files_before_, HashTree(root_ / "prod/uploads")) +
                            LostFiles(volume_before_, HashTree(root_ / "platform/volumes"));
     int backups_lost = LostFiles(backups_before_, HashTree(root_ / "backups"));
-    RunResult vault_verify = Dualkey({"vault", "verify", "--vault", vault_, "--json"}, "", 60000);
-    if (vault_verify.status != 0) ++backups_lost;
+    ProcessResult vault_verify =
+        Dualkey({"vault", "verify", "--vault", vault_, "--json"}, "", 60000);
+    if (vault_verify.exit_code != 0) ++backups_lost;
     summary_["rows"] = {{"before", rows_before_}, {"after", rows_after}};
     return {{"rows", rows_lost}, {"files", files_lost}, {"backups", backups_lost}};
   }
@@ -867,10 +869,10 @@ class Demo {
   // saves the targets first, the command runs, and the vault restores them.
   bool HumanEnd() {
     Say("\nThe human end:");
-    RunResult reset =
+    ProcessResult reset =
         Dualkey({"breaker", "reset", "claude", "--as", "alice", "--code", Totp(secrets_["alice"])});
     Say("  alice resets the breaker with her TOTP code: " +
-        std::string(reset.status == 0 ? "done" : "failed: " + reset.err));
+        std::string(reset.exit_code == 0 ? "done" : "failed: " + reset.err));
     const std::string command = "rm -rf uploads";
     Outcome held = ViaHook(command);
     std::string id;
@@ -880,14 +882,15 @@ class Demo {
       Say("  `" + command + "` was not held with an approval id: " + held.reason);
       return false;
     }
-    RunResult approved = Dualkey({"approve", id, "--as", "bob", "--code", Totp(secrets_["bob"])});
+    ProcessResult approved =
+        Dualkey({"approve", id, "--as", "bob", "--code", Totp(secrets_["bob"])});
     Say("  bob approves " + id + " (`" + command + "`) with his TOTP code: " +
-        (approved.status == 0 ? "approved" : "failed: " + approved.err));
+        (approved.exit_code == 0 ? "approved" : "failed: " + approved.err));
     Outcome ran = ViaHook(command);
     Say("  the agent retries: " + ran.decision + " (" + ran.reason + ")");
     const bool gone = HashTree(root_ / "prod/uploads").empty();
     // The snapshot the daemon took before letting it run.
-    RunResult listed = Dualkey({"vault", "ls", "--vault", vault_, "--json"});
+    ProcessResult listed = Dualkey({"vault", "ls", "--vault", vault_, "--json"});
     json snapshots = json::parse(listed.out, nullptr, false);
     std::string snapshot;
     if (snapshots.is_array())
@@ -896,13 +899,14 @@ class Demo {
     Say("  uploads " + std::string(gone ? "deleted" : "still there") +
         "; vault snapshot taken before it ran: " + (snapshot.empty() ? "none" : snapshot));
     if (ran.decision != "allow" || snapshot.empty()) return false;
-    RunResult restored =
+    ProcessResult restored =
         Dualkey({"vault", "restore", snapshot, "--vault", vault_, "--json"}, "", 60000);
     const bool same = LostFiles(files_before_, HashTree(root_ / "prod/uploads")) == 0;
     Say("  dualkey vault restore " + snapshot + ": " +
-        (restored.status == 0 && same ? "every file back, bit for bit" : "FAILED " + restored.err));
+        (restored.exit_code == 0 && same ? "every file back, bit for bit"
+                                         : "FAILED " + restored.err));
     summary_["undo"] = {{"approval_id", id}, {"snapshot", snapshot}};
-    return gone && restored.status == 0 && same;
+    return gone && restored.exit_code == 0 && same;
   }
 
   void Keep() {
@@ -926,9 +930,13 @@ class Demo {
   void Teardown() {
     if (agent_db_ != nullptr) pq::Api().finish(agent_db_);
     agent_db_ = nullptr;
+    // Each gets its time to shut down cleanly (the daemon seals its log).
+    for (std::unique_ptr<Child>* child : {&gateway_, &proxy_})
+      if (*child) (*child)->Stop(3000);
     gateway_.reset();
     proxy_.reset();
     platform_.reset();
+    if (daemon_) daemon_->Stop(3000);
     daemon_.reset();
     cluster_.reset();
     std::error_code ec;
@@ -1014,7 +1022,7 @@ class Demo {
   std::string pg_password_;
   std::unique_ptr<internal::Cluster> cluster_;
   std::unique_ptr<internal::Platform> platform_;
-  std::optional<Child> daemon_, proxy_, gateway_;
+  std::unique_ptr<Child> daemon_, proxy_, gateway_;
   int proxy_port_ = 0, gateway_port_ = 0;
   std::map<std::string, std::string> secrets_;
   std::string agent_token_;

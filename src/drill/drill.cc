@@ -549,6 +549,7 @@ void Drill::DrillGateways() {
     }
     spawn.env = EnvironmentFor(as ? *as : subject_, extra);
     spawn.cwd = "/";
+    spawn.die_with_parent = true;
     Result<std::unique_ptr<Child>> gateway = Child::Start(spawn, dir + "/gateway.log");
     std::string listen;
     if (gateway.ok()) {

@@ -18,6 +18,20 @@ using internal::Facts;
 using internal::MakeAction;
 using internal::Opaque;
 
+// `name` read as a verb (core/verbs.h) when it destroys what it names (not
+// a soft object) and is shaped like an identifier: letters, digits and the
+// characters of `also`.
+bool DestroyingWord(std::string_view name, std::string_view also, std::string* verb) {
+  if (name.empty() || name.size() > 64) return false;
+  for (char c : name)
+    if (!std::isalnum(static_cast<unsigned char>(c)) && also.find(c) == std::string_view::npos)
+      return false;
+  const verbs::Reading reading = verbs::ReadName(name);
+  if (reading.kind != verbs::Kind::kDestroy || reading.soft) return false;
+  *verb = std::string(name);
+  return true;
+}
+
 // The last path segment read as a verb (core/verbs.h): POST .../destroy,
 // .../doDelete, .../delete_series, .../purge, .../bulk-delete destroy what
 // they name whatever the method; .../remove-tag, .../reset-password do not
@@ -28,25 +42,11 @@ bool DestroyingPath(const Facts& facts, std::string* verb) {
   std::string_view last = segments.back();
   if (std::size_t colon = last.rfind(':'); colon != std::string_view::npos)
     last = last.substr(colon + 1);
-  if (last.empty() || last.size() > 64) return false;
-  for (char c : last)
-    if (!std::isalnum(static_cast<unsigned char>(c)) && c != '-' && c != '_') return false;
-  const verbs::Reading reading = verbs::ReadName(last);
-  if (reading.kind != verbs::Kind::kDestroy || reading.soft) return false;
-  *verb = std::string(last);
-  return true;
+  return DestroyingWord(last, "-_", verb);
 }
 
 bool DestroyingName(std::string_view name, std::string* verb) {
-  if (name.empty() || name.size() > 64) return false;
-  for (char c : name)
-    if (!std::isalnum(static_cast<unsigned char>(c)) && c != '-' && c != '_' && c != '.' &&
-        c != '/' && c != ':')
-      return false;
-  const verbs::Reading reading = verbs::ReadName(name);
-  if (reading.kind != verbs::Kind::kDestroy || reading.soft) return false;
-  *verb = std::string(name);
-  return true;
+  return DestroyingWord(name, "-_./:", verb);
 }
 
 // Fields that name the operation an RPC-shaped request asks for, whatever
