@@ -41,7 +41,9 @@ bool Remember(approval::Store& store, const std::string& log_id, const std::stri
   seal.sig = checkpoint.sig;
   seal.public_key = public_key;
   seal.time_ms = checkpoint.time_ms != 0 ? checkpoint.time_ms : NowMs();
-  return store.RememberAuditSeal(seal, error);
+  Status remembered = store.RememberAuditSeal(seal);
+  if (!remembered.ok() && error != nullptr) *error = remembered.message();
+  return remembered.ok();
 }
 
 }  // namespace
@@ -52,8 +54,8 @@ std::unique_ptr<audit::Log> OpenAuditLog(const audit::OpenOptions& given, approv
   const std::string log_id = LogId(options.path);
   approval::AuditSeal seal;
   bool remembered = false;
-  if (!store.LastAuditSeal(log_id, &seal, &remembered, error)) {
-    *error = "cannot read the audit log's last checkpoint from the store: " + *error;
+  if (Status st = store.LastAuditSeal(log_id, &seal, &remembered); !st.ok()) {
+    *error = "cannot read the audit log's last checkpoint from the store: " + st.message();
     return nullptr;
   }
   if (remembered) {

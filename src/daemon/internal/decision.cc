@@ -85,8 +85,7 @@ DecisionPath::DecisionPath(Core& core, Breaker& breaker)
     : core_(core), breaker_(breaker), vault_dir_(VaultDir(core.options())) {
   // Requests that were pending before a restart are asked again, not anew.
   std::vector<approval::Request> pending;
-  std::string error;
-  if (core_.store().Pending(Core::NowMs(), &pending, &error))
+  if (core_.store().Pending(Core::NowMs(), &pending).ok())
     for (const approval::Request& r : pending) pending_by_hash_[r.action_hash] = r.id;
 }
 
@@ -153,8 +152,7 @@ std::optional<approval::Request> DecisionPath::LivePending(const std::string& ha
     id = found->second;
   }
   approval::Request r;
-  std::string error;
-  if (!core_.store().Get(id, &r, &error) || r.action_hash != hash ||
+  if (!core_.store().Get(id, &r).ok() || r.action_hash != hash ||
       r.state != approval::State::kPending || r.expires_ms <= Core::NowMs()) {
     std::lock_guard lock(holds_mutex_);
     if (auto found = pending_by_hash_.find(hash);
@@ -189,9 +187,8 @@ Result<CheckReply> DecisionPath::Check(const Peer& peer, const CheckRequest& req
   fields["class"] = base::ToValidUtf8(DecidingClass(verdict));
 
   bool frozen = false;
-  std::string error;
-  if (!core_.store().IsFrozen(agent, &frozen, &error))
-    return Held(peer, fields, "the approval store is unreachable: " + error);
+  if (Status st = core_.store().IsFrozen(agent, &frozen); !st.ok())
+    return Held(peer, fields, "the approval store is unreachable: " + st.message());
   bool non_read = false;
   for (const Action& action : verdict.actions) non_read = non_read || !IsRead(action);
   if (frozen && non_read) {
@@ -237,9 +234,10 @@ Result<CheckReply> DecisionPath::Check(const Peer& peer, const CheckRequest& req
     std::string approved_id;
     // Ask the store first: finding the targets stats and expands globs on
     // disk, which only an approved action needs.
-    if ((channel == Channel::kShell || channel == Channel::kFile || request.defer_consume) &&
-        !core_.store().HasApproval(hash, Core::NowMs(), &approved, &error, &approved_id))
-      return Held(peer, fields, "the approval store failed: " + error);
+    if (channel == Channel::kShell || channel == Channel::kFile || request.defer_consume)
+      if (Status st = core_.store().HasApproval(hash, Core::NowMs(), &approved, &approved_id);
+          !st.ok())
+        return Held(peer, fields, "the approval store failed: " + st.message());
     if (request.defer_consume && approved) {
       // Still a hold to anyone who reads only the decision.
       CheckReply reply;
@@ -263,7 +261,8 @@ Result<CheckReply> DecisionPath::Check(const Peer& peer, const CheckRequest& req
       snapshot_id = saved->id;
     }
     approval::Request consumed;
-    if (core_.store().ConsumeApproval(hash, Core::NowMs(), &consumed, &error)) {
+    const Status consume = core_.store().ConsumeApproval(hash, Core::NowMs(), &consumed);
+    if (consume.ok()) {
       CheckReply reply;
       reply.decision = Decision::kAllow;
       reply.approved = true;
@@ -286,9 +285,8 @@ Result<CheckReply> DecisionPath::Check(const Peer& peer, const CheckRequest& req
         return Unconsumed(peer, fields, consumed.id, audit_error);
       return reply;
     }
-    if (error != approval::kNoApproval)
-      return Held(peer, fields, "the approval store failed: " + error);
-    error.clear();
+    if (!consume.Is(Status::Code::kNotFound))  // kNotFound: no approval, not a failure
+      return Held(peer, fields, "the approval store failed: " + consume.message());
 
     // The same action asked again while its request waits: the same
     // request, and not a new attempt for the breaker or the rate limit.
@@ -331,8 +329,8 @@ Result<CheckReply> DecisionPath::Check(const Peer& peer, const CheckRequest& req
   pending.details =
       HoldDetails(request, verdict, c.commands, peer.known ? static_cast<long long>(peer.uid) : -1);
   approval::Request stored;
-  if (!core_.store().Hold(pending, &stored, &error))
-    return Held(peer, fields, "the approval store failed: " + error);
+  if (Status st = core_.store().Hold(pending, &stored); !st.ok())
+    return Held(peer, fields, "the approval store failed: " + st.message());
   {
     std::lock_guard lock(holds_mutex_);
     pending_by_hash_[hash] = stored.id;
@@ -359,9 +357,8 @@ Result<ProbeReply> DecisionPath::Probe(const Peer& peer, const CheckRequest& req
   reply.decision = verdict.Enforced();
   reply.reason = verdict.reason;
   if (verdict.observe_only) reply.observed = verdict.decision;
-  std::string error;
-  if (!core_.store().IsFrozen(c.agent, &reply.frozen, &error))
-    return Status::Unavailable("the approval store is unreachable: " + error);
+  if (Status st = core_.store().IsFrozen(c.agent, &reply.frozen); !st.ok())
+    return Status::Unavailable("the approval store is unreachable: " + st.message());
   bool non_read = false;
   for (const Action& action : verdict.actions) non_read = non_read || !IsRead(action);
   if (reply.frozen && non_read) {
@@ -377,9 +374,10 @@ Result<ProbeReply> DecisionPath::Probe(const Peer& peer, const CheckRequest& req
   } else {
     bool approved = false;
     std::string approved_id;
-    if (verdict.decision != Decision::kDeny &&
-        !core_.store().HasApproval(hash, Core::NowMs(), &approved, &error, &approved_id))
-      return Status::Unavailable("the approval store failed: " + error);
+    if (verdict.decision != Decision::kDeny)
+      if (Status st = core_.store().HasApproval(hash, Core::NowMs(), &approved, &approved_id);
+          !st.ok())
+        return Status::Unavailable("the approval store failed: " + st.message());
     std::optional<approval::Request> waiting;
     if (approved) {
       reply.would = "use_approval";
@@ -413,12 +411,11 @@ Result<CheckReply> DecisionPath::Consume(const Peer& peer, const ConsumeRequest&
   const std::string hash = approval::ActionHash(ToString(request.action.channel),
                                                 request.action.input, request.action.cwd, agent);
   approval::Request consumed;
-  std::string error;
-  if (!core_.store().ConsumeApproval(hash, Core::NowMs(), &consumed, &error))
+  if (Status st = core_.store().ConsumeApproval(hash, Core::NowMs(), &consumed); !st.ok())
     return Held(peer, fields,
-                error == approval::kNoApproval
+                st.Is(Status::Code::kNotFound)
                     ? "no approval left for this action (used, expired or never given)"
-                    : "the approval store failed: " + error);
+                    : "the approval store failed: " + st.message());
   CheckReply reply;
   reply.decision = Decision::kAllow;
   reply.approved = true;
@@ -440,13 +437,12 @@ Result<CheckReply> DecisionPath::Consume(const Peer& peer, const ConsumeRequest&
 CheckReply DecisionPath::Unconsumed(const Peer& peer, const json& action_fields,
                                     const std::string& approval_id,
                                     const std::string& audit_error) {
-  std::string error;
-  const bool released = core_.store().ReleaseConsumption(approval_id, &error);
+  const Status released = core_.store().ReleaseConsumption(approval_id);
   return Held(peer, action_fields,
               "approved, but the audit log could not be written (" + audit_error +
                   "); it stays held and nothing ran" +
-                  (released ? "; the approval is still usable"
-                            : "; the approval could not be released: " + error));
+                  (released.ok() ? "; the approval is still usable"
+                                 : "; the approval could not be released: " + released.message()));
 }
 
 std::optional<vault::SnapshotInfo> DecisionPath::SaveToVault(
