@@ -15,10 +15,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   using dualkey::http::Classify;
   using dualkey::http::Request;
 
-  Request parsed;
-  std::string error;
-  if (dualkey::http::ParseRequestJson(text, &parsed, &error)) {
-    if (Classify(parsed).empty()) std::abort();
+  if (dualkey::Result<Request> parsed = dualkey::http::ParseRequestJson(text); parsed.ok()) {
+    if (Classify(*parsed).empty()) std::abort();
   }
 
   // The bytes split into a URL (first line) and a body (the rest).

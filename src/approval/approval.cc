@@ -81,25 +81,19 @@ bool ValidApproverName(std::string_view name) {
   return internal::ValidName(name);
 }
 
-bool CanApprove(const Request& request, const std::string& approver, std::int64_t now_ms,
-                std::string* why) {
+Status CanApprove(const Request& request, const std::string& approver, std::int64_t now_ms) {
   Request copy = request;
   std::string reason;
-  const bool ok =
-      internal::ApplyApproval(&copy, approver, now_ms, &reason) == internal::Transition::kUpdate;
-  if (!ok && why != nullptr) *why = reason;
-  return ok;
+  if (internal::ApplyApproval(&copy, approver, now_ms, &reason) == internal::Transition::kUpdate)
+    return Status::Ok();
+  return Status::FailedPrecondition(reason);
 }
 
-std::unique_ptr<Store> OpenStore(const std::string& location, std::string* error) {
-  if (StartsWith(location, "postgresql://") || StartsWith(location, "postgres://")) {
-    return internal::OpenPostgresStore(location, error);
-  }
-  if (location.empty()) {
-    if (error) *error = "empty store location";
-    return nullptr;
-  }
-  return internal::OpenSqliteStore(location, error);
+Result<std::unique_ptr<Store>> OpenStore(const std::string& location) {
+  if (StartsWith(location, "postgresql://") || StartsWith(location, "postgres://"))
+    return internal::OpenPostgresStore(location);
+  if (location.empty()) return Status::InvalidArgument("empty store location");
+  return internal::OpenSqliteStore(location);
 }
 
 namespace internal {
@@ -245,24 +239,17 @@ std::int64_t NowMs() {
       .count();
 }
 
-bool PrepareNewRequest(const Request& in, Request* out, std::string* error) {
+Status PrepareNewRequest(const Request& in, Request* out) {
   *out = in;
-  if (out->action_hash.empty()) {
-    if (error) *error = "request without an action hash";
-    return false;
-  }
-  if (out->approvals_needed < 1 || out->approvals_needed > 16) {
-    if (error) *error = "approvals_needed must be between 1 and 16";
-    return false;
-  }
+  if (out->action_hash.empty()) return Status::InvalidArgument("request without an action hash");
+  if (out->approvals_needed < 1 || out->approvals_needed > 16)
+    return Status::InvalidArgument("approvals_needed must be between 1 and 16");
   if (out->created_ms == 0) out->created_ms = NowMs();
   if (out->expires_ms == 0) out->expires_ms = out->created_ms + kDefaultTtlMs;
   if (out->id.empty()) out->id = NewRequestId();
   if (out->code.empty()) out->code = NewRequestCode();
-  if (out->id.empty() || out->code.empty()) {
-    if (error) *error = "random number generator failed";
-    return false;
-  }
+  if (out->id.empty() || out->code.empty())
+    return Status::Internal("random number generator failed");
   for (std::string* text : {&out->agent, &out->channel, &out->input, &out->cwd, &out->reason}) {
     *text = DisplaySafe(*text);
   }
@@ -270,9 +257,32 @@ bool PrepareNewRequest(const Request& in, Request* out, std::string* error) {
   out->state = State::kPending;
   out->denied_by.clear();
   out->deny_reason.clear();
-  return true;
+  return Status::Ok();
 }
 
+Status DecodeRequest(const Row& row, Request* out) {
+  out->id = row.Text(0);
+  out->code = row.Text(1);
+  out->action_hash = row.Text(2);
+  out->agent = row.Text(3);
+  out->channel = row.Text(4);
+  out->input = row.Text(5);
+  out->cwd = row.Text(6);
+  out->reason = row.Text(7);
+  out->approvals_needed = static_cast<int>(row.Int(8));
+  out->approvers = SplitApprovers(row.Text(9));
+  out->created_ms = row.Int(11);
+  out->expires_ms = row.Int(12);
+  out->denied_by = row.Text(13);
+  out->deny_reason = row.Text(14);
+  if (!ParseState(row.Text(10), &out->state))
+    return Status::Corruption("corrupt request row " + out->id);
+  return Status::Ok();
+}
+
+Item DecodeItem(const Row& row) {
+  return Item{row.Text(0), row.Text(1), row.Text(2), row.Text(3), row.Int(4), row.Int(5)};
+}
 }  // namespace internal
 }  // namespace dualkey::approval
 
@@ -386,6 +396,16 @@ Transition ApplyApproval(Request* request, const std::string& approver, std::int
     request->state = State::kApproved;
   }
   return Transition::kUpdate;
+}
+
+bool CountAttempt(const std::vector<Lockout>& rows, std::int64_t now_ms,
+                  const LockoutPolicy& policy, std::vector<Lockout>* counted) {
+  counted->clear();
+  bool locked = false;
+  for (const Lockout& row : rows) locked = locked || IsLocked(row, now_ms);
+  if (locked) return true;
+  for (const Lockout& row : rows) counted->push_back(CountFailure(row, now_ms, policy));
+  return false;
 }
 
 Lockout CountFailure(const Lockout& row, std::int64_t now_ms, const LockoutPolicy& policy) {

@@ -25,9 +25,6 @@ std::string ActionHash(std::string_view channel, std::string_view input, std::st
 enum class State { kPending, kApproved, kDenied, kConsumed, kExpired };
 std::string_view ToString(State state);
 
-// ConsumeApproval's error when no approval exists (not a failure).
-inline constexpr std::string_view kNoApproval = "no approval for this action";
-
 // A verified TOTP step, spent in the same store transaction as the effect it
 // authorises: a code works once, and an effect that fails leaves it unspent.
 struct TotpSpend {
@@ -102,70 +99,74 @@ struct Item {
 };
 
 // Every call is atomic and durable before it returns (a reply may rely on it).
-// Errors: false / empty optional with `error` set; never throws.
+// Errors are values, never exceptions; callers branch on the code:
+//   kNotFound            no such request, approver or approval (not a failure)
+//   kInvalidArgument     a malformed name or secret
+//   kFailedPrecondition  the state does not allow it: expired, decided, the
+//                        same approver twice, a TOTP code already used, the
+//                        last approver, an item that exists
+//   kUnavailable         the store failed (cannot be reached, or refused)
+//   kCorruption          a stored row does not decode
 class Store {
  public:
   virtual ~Store() = default;
 
   // Registers a held action. When a live (pending or approved, unexpired)
   // request with the same action_hash exists, returns that one instead.
-  virtual bool Hold(const Request& request, Request* out, std::string* error) = 0;
+  virtual Status Hold(const Request& request, Request* out) = 0;
 
   // If an approved, unexpired request with this hash exists, marks it
-  // consumed and returns true: exactly once, even across daemons sharing
-  // the store. `out` gets the consumed request. When there is simply none,
-  // returns false with `error` set to kNoApproval; any other error is a
-  // store failure.
-  virtual bool ConsumeApproval(const std::string& action_hash, std::int64_t now_ms, Request* out,
-                               std::string* error) = 0;
+  // consumed: exactly once, even across daemons sharing the store. `out`
+  // gets the consumed request. kNotFound when there is simply none; any
+  // other error is a store failure.
+  virtual Status ConsumeApproval(const std::string& action_hash, std::int64_t now_ms,
+                                 Request* out) = 0;
 
   // Whether an approved, unexpired request with this hash is waiting, without
   // consuming it: the daemon saves what the action destroys to the vault
   // first, and consumes only once the save is durable. `id`, when given,
   // receives the approved request's id.
-  virtual bool HasApproval(const std::string& action_hash, std::int64_t now_ms, bool* approved,
-                           std::string* error, std::string* id = nullptr) = 0;
+  virtual Status HasApproval(const std::string& action_hash, std::int64_t now_ms, bool* approved,
+                             std::string* id = nullptr) = 0;
 
   // Adds `approver` to the request (by id or code); it becomes approved once
   // approvals_needed distinct approvers have approved. Fails for unknown,
   // expired, denied or consumed requests, or the same approver twice. With
   // `spend`, the approver's TOTP step is used up in the same transaction
   // (and the approval fails, unchanged, when it was already used).
-  virtual bool Approve(const std::string& id_or_code, const std::string& approver,
-                       std::int64_t now_ms, Request* out, std::string* error,
-                       const TotpSpend* spend = nullptr) = 0;
+  virtual Status Approve(const std::string& id_or_code, const std::string& approver,
+                         std::int64_t now_ms, Request* out, const TotpSpend* spend = nullptr) = 0;
   // Undoes a consumption whose audit record could not be written: the action
-  // did not run, so its approval stays usable. False when it is not consumed.
-  virtual bool ReleaseConsumption(const std::string& id, std::string* error) = 0;
-  virtual bool Deny(const std::string& id_or_code, const std::string& approver,
-                    const std::string& reason, std::int64_t now_ms, Request* out,
-                    std::string* error) = 0;
-  virtual bool Get(const std::string& id_or_code, Request* out, std::string* error) = 0;
+  // did not run, so its approval stays usable. kFailedPrecondition when it
+  // is not consumed.
+  virtual Status ReleaseConsumption(const std::string& id) = 0;
+  virtual Status Deny(const std::string& id_or_code, const std::string& approver,
+                      const std::string& reason, std::int64_t now_ms, Request* out) = 0;
+  virtual Status Get(const std::string& id_or_code, Request* out) = 0;
   // Pending, unexpired requests, oldest first.
-  virtual bool Pending(std::int64_t now_ms, std::vector<Request>* out, std::string* error) = 0;
+  virtual Status Pending(std::int64_t now_ms, std::vector<Request>* out) = 0;
   // Marks pending/approved requests past their expiry as expired; returns them.
-  virtual bool Expire(std::int64_t now_ms, std::vector<Request>* expired, std::string* error) = 0;
+  virtual Status Expire(std::int64_t now_ms, std::vector<Request>* expired) = 0;
 
   // Approvers and their TOTP secrets (base32). `only_if_first`: add only when
   // there is no approver yet (atomically: two first enrolments cannot both
   // win). `spend`: use up the authorising approver's step in the same
   // transaction.
-  virtual bool AddApprover(const std::string& name, const std::string& secret, std::string* error,
-                           bool only_if_first = false, const TotpSpend* spend = nullptr) = 0;
+  virtual Status AddApprover(const std::string& name, const std::string& secret,
+                             bool only_if_first = false, const TotpSpend* spend = nullptr) = 0;
   // Removes an approver; refuses to remove the last one (nobody could approve,
   // and enrolment would be open to the daemon's user again).
-  virtual bool RemoveApprover(const std::string& name, const TotpSpend* spend,
-                              std::string* error) = 0;
+  virtual Status RemoveApprover(const std::string& name, const TotpSpend* spend) = 0;
   // Replaces an approver's secret (a lost or exposed phone).
-  virtual bool RotateApprover(const std::string& name, const std::string& secret,
-                              const TotpSpend* spend, std::string* error) = 0;
+  virtual Status RotateApprover(const std::string& name, const std::string& secret,
+                                const TotpSpend* spend) = 0;
   // `last_step`, when given, receives the last TOTP step the approver used.
-  virtual bool ApproverSecret(const std::string& name, std::string* secret, std::string* error,
-                              std::int64_t* last_step = nullptr) = 0;
-  virtual bool Approvers(std::vector<std::string>* names, std::string* error) = 0;
-  // Records that `name` used TOTP time step `step`; false if that step (or a
-  // later one) was already used: a code works once.
-  virtual bool UseTotpStep(const std::string& name, std::int64_t step, std::string* error) = 0;
+  virtual Status ApproverSecret(const std::string& name, std::string* secret,
+                                std::int64_t* last_step = nullptr) = 0;
+  virtual Status Approvers(std::vector<std::string>* names) = 0;
+  // Records that `name` used TOTP time step `step`; kFailedPrecondition if
+  // that step (or a later one) was already used: a code works once.
+  virtual Status UseTotpStep(const std::string& name, std::int64_t step) = 0;
 
   // Failed second factors (see Authorize). BeginAuthAttempt, atomically over
   // `scopes`: when any is locked, sets *locked and changes nothing; otherwise
@@ -174,21 +175,20 @@ class Store {
   // `after` gets the scopes' rows as they now are (locked or counted).
   // ForgiveAuthAttempt puts rows back to `before` for a code that proved
   // right, unless another attempt changed them meanwhile.
-  virtual bool BeginAuthAttempt(const std::vector<std::string>& scopes, std::int64_t now_ms,
-                                const LockoutPolicy& policy, bool* locked,
-                                std::vector<Lockout>* before, std::vector<Lockout>* after,
-                                std::string* error) = 0;
-  virtual bool ForgiveAuthAttempt(const std::vector<Lockout>& before,
-                                  const std::vector<Lockout>& after, std::string* error) = 0;
+  virtual Status BeginAuthAttempt(const std::vector<std::string>& scopes, std::int64_t now_ms,
+                                  const LockoutPolicy& policy, bool* locked,
+                                  std::vector<Lockout>* before, std::vector<Lockout>* after) = 0;
+  virtual Status ForgiveAuthAttempt(const std::vector<Lockout>& before,
+                                    const std::vector<Lockout>& after) = 0;
   // Scopes with failures not yet forgotten, for `pending` and `watch`.
-  virtual bool Lockouts(std::int64_t now_ms, const LockoutPolicy& policy, std::vector<Lockout>* out,
-                        std::string* error) = 0;
+  virtual Status Lockouts(std::int64_t now_ms, const LockoutPolicy& policy,
+                          std::vector<Lockout>* out) = 0;
 
   // The breaker: a frozen agent stays frozen across restarts. `spend`: a
   // reset's TOTP step, used up in the same transaction.
-  virtual bool SetFrozen(const std::string& agent, bool frozen, const std::string& why,
-                         std::string* error, const TotpSpend* spend = nullptr) = 0;
-  virtual bool IsFrozen(const std::string& agent, bool* frozen, std::string* error) = 0;
+  virtual Status SetFrozen(const std::string& agent, bool frozen, const std::string& why,
+                           const TotpSpend* spend = nullptr) = 0;
+  virtual Status IsFrozen(const std::string& agent, bool* frozen) = 0;
   // Every agent the breaker has frozen (or that was reset since), with when
   // its state last changed and why, oldest first: `breaker status`.
   struct Freeze {
@@ -197,45 +197,42 @@ class Store {
     std::string why;
     std::int64_t updated_ms = 0;
   };
-  virtual bool Freezes(std::vector<Freeze>* out, std::string* error) = 0;
+  virtual Status Freezes(std::vector<Freeze>* out) = 0;
 
   // Audit log checkpoints (see AuditSeal). Remember keeps every seal;
   // LastAuditSeal gives the highest seq remembered for the log (found false
   // when there is none).
-  // Items (see Item). PutItem with `replace` false fails ("exists") when the
-  // key is taken. TakeItem deletes and returns a live item: what is taken
+  // Items (see Item). PutItem with `replace` false fails (kFailedPrecondition)
+  // when the key is taken. TakeItem deletes and returns a live item: what is taken
   // once cannot be taken again, even by another daemon. AdvanceItemCounter
   // sets the counter to `to` only while it is still `from`.
-  virtual bool PutItem(const Item& item, bool replace, std::int64_t now_ms, std::string* error) = 0;
-  virtual bool GetItem(const std::string& kind, const std::string& key, std::int64_t now_ms,
-                       Item* out, bool* found, std::string* error) = 0;
+  virtual Status PutItem(const Item& item, bool replace, std::int64_t now_ms) = 0;
+  virtual Status GetItem(const std::string& kind, const std::string& key, std::int64_t now_ms,
+                         Item* out, bool* found) = 0;
   // Live items of a kind, of one owner ("" for every owner), oldest key first.
-  virtual bool ListItems(const std::string& kind, const std::string& owner, std::int64_t now_ms,
-                         std::vector<Item>* out, std::string* error) = 0;
-  virtual bool DeleteItem(const std::string& kind, const std::string& key, bool* deleted,
-                          std::string* error) = 0;
-  virtual bool TakeItem(const std::string& kind, const std::string& key, std::int64_t now_ms,
-                        Item* out, bool* found, std::string* error) = 0;
-  virtual bool AdvanceItemCounter(const std::string& kind, const std::string& key,
-                                  std::int64_t from, std::int64_t to, bool* advanced,
-                                  std::string* error) = 0;
+  virtual Status ListItems(const std::string& kind, const std::string& owner, std::int64_t now_ms,
+                           std::vector<Item>* out) = 0;
+  virtual Status DeleteItem(const std::string& kind, const std::string& key, bool* deleted) = 0;
+  virtual Status TakeItem(const std::string& kind, const std::string& key, std::int64_t now_ms,
+                          Item* out, bool* found) = 0;
+  virtual Status AdvanceItemCounter(const std::string& kind, const std::string& key,
+                                    std::int64_t from, std::int64_t to, bool* advanced) = 0;
 
-  virtual bool RememberAuditSeal(const AuditSeal& seal, std::string* error) = 0;
-  virtual bool LastAuditSeal(const std::string& log_id, AuditSeal* out, bool* found,
-                             std::string* error) = 0;
+  virtual Status RememberAuditSeal(const AuditSeal& seal) = 0;
+  virtual Status LastAuditSeal(const std::string& log_id, AuditSeal* out, bool* found) = 0;
 };
 
 // "postgresql://..." or "postgres://..." opens PostgreSQL (libpq); anything
 // else is a SQLite file path. Creates the schema if missing.
-std::unique_ptr<Store> OpenStore(const std::string& location, std::string* error);
+Result<std::unique_ptr<Store>> OpenStore(const std::string& location);
 
 // Approver names: 1..128 bytes of valid UTF-8 without control characters.
 bool ValidApproverName(std::string_view name);
 
-// Whether `approver` could approve `request` now; the reason when not. Lets
-// a caller refuse before checking a code or writing an audit record.
-bool CanApprove(const Request& request, const std::string& approver, std::int64_t now_ms,
-                std::string* why);
+// Whether `approver` could approve `request` now (kFailedPrecondition with
+// the reason when not). Lets a caller refuse before checking a code or
+// writing an audit record.
+Status CanApprove(const Request& request, const std::string& approver, std::int64_t now_ms);
 
 // ---- Authorization: the one place a human's second factor is checked ----
 //

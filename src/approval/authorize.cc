@@ -66,9 +66,15 @@ AuthResult Authorize(Store& store, const std::string& approver, const SecondFact
     result.status = Status::InvalidArgument("an approver's name is needed (--as NAME)");
     return result;
   }
-  std::string secret, error;
+  std::string secret;
   std::int64_t last_step = -1;
-  const bool known = store.ApproverSecret(approver, &secret, &error, &last_step);
+  const Status found = store.ApproverSecret(approver, &secret, &last_step);
+  if (!found.ok() && !found.Is(Status::Code::kNotFound)) {
+    result.status = Status::Unavailable("cannot read the approval store (" + found.message() +
+                                        "); the code was not checked and is unspent");
+    return result;
+  }
+  const bool known = found.ok();
   std::vector<std::string> scopes = {subject};
   // Unknown names can never succeed; counting them against the subject
   // still limits and records the noise, without a row per invented name.
@@ -76,9 +82,11 @@ AuthResult Authorize(Store& store, const std::string& approver, const SecondFact
 
   bool locked = false;
   std::vector<Lockout> before, after;
-  if (!store.BeginAuthAttempt(scopes, now_ms, policy, &locked, &before, &after, &error)) {
-    result.status = Status::Unavailable("cannot record the attempt in the approval store (" +
-                                        error + "); the code was not checked and is unspent");
+  if (Status begun = store.BeginAuthAttempt(scopes, now_ms, policy, &locked, &before, &after);
+      !begun.ok()) {
+    result.status =
+        Status::Unavailable("cannot record the attempt in the approval store (" + begun.message() +
+                            "); the code was not checked and is unspent");
     return result;
   }
   Summarise(after, now_ms, &result);
@@ -119,13 +127,13 @@ AuthResult Authorize(Store& store, const std::string& approver, const SecondFact
   if (!factor.passkey && step <= last_step) {
     // A code seen once (a terminal, a process list) is worth nothing again.
     result.status =
-        Status::FailedPrecondition("this TOTP code was already used; wait for the next one" +
-                                   Consequence(result, now_ms, policy));
+        Status::FailedPrecondition(internal::kTotpUsed + Consequence(result, now_ms, policy));
     return result;
   }
-  if (!store.ForgiveAuthAttempt(before, after, &error)) {
-    result.status = Status::Unavailable("the approval store could not be written (" + error +
-                                        "); nothing changed and the code is unspent");
+  if (Status forgiven = store.ForgiveAuthAttempt(before, after); !forgiven.ok()) {
+    result.status =
+        Status::Unavailable("the approval store could not be written (" + forgiven.message() +
+                            "); nothing changed and the code is unspent");
     return result;
   }
   result.counted = false;

@@ -89,6 +89,12 @@ Lockout CountFailure(const Lockout& row, std::int64_t now_ms, const LockoutPolic
 inline bool IsLocked(const Lockout& row, std::int64_t now_ms) {
   return row.locked_until_ms > now_ms;
 }
+// BeginAuthAttempt's rule over the scopes' rows as read in the backend's
+// transaction: true when any is locked (nothing is to be written: `counted`
+// is empty); otherwise `counted` holds each row with this attempt counted,
+// to be written.
+bool CountAttempt(const std::vector<Lockout>& rows, std::int64_t now_ms,
+                  const LockoutPolicy& policy, std::vector<Lockout>* counted);
 // Scopes sorted and without duplicates: rows are locked in one order, so
 // two daemons counting the same scopes cannot deadlock.
 std::vector<std::string> SortedScopes(const std::vector<std::string>& scopes);
@@ -103,14 +109,58 @@ Transition ApplyDenial(Request* request, const std::string& approver, const std:
                        std::int64_t now_ms, std::string* error);
 
 // Fills id, code, created_ms and expires_ms when the caller left them empty.
-bool PrepareNewRequest(const Request& in, Request* out, std::string* error);
+Status PrepareNewRequest(const Request& in, Request* out);
+
+inline constexpr const char* kTotpUsed = "this TOTP code was already used; wait for the next one";
+
+// One row of a query's result, whichever backend read it.
+class Row {
+ public:
+  virtual std::string Text(int column) const = 0;
+  virtual std::int64_t Int(int column) const = 0;
+
+ protected:
+  ~Row() = default;
+};
+// A request from a row of kRequestColumns; kCorruption when its state is
+// not one we know.
+Status DecodeRequest(const Row& row, Request* out);
+// The columns every backend stores for an item, in this order.
+inline constexpr const char* kItemColumns = "kind, key, owner, value, counter, expires_ms";
+Item DecodeItem(const Row& row);
+
+// Approve and Deny, alike in both backends: the approver's name checked,
+// then the shared state machine applied by the backend's Decide (read the
+// request, apply, write back; a template member of `Backend`).
+template <typename Backend>
+class DecidingStore : public Store {
+ public:
+  Status Approve(const std::string& id_or_code, const std::string& approver, std::int64_t now_ms,
+                 Request* out, const TotpSpend* spend) final {
+    if (!ValidName(approver)) return Status::InvalidArgument("invalid approver name");
+    return static_cast<Backend*>(this)->Decide(
+        id_or_code, out,
+        [&](Request* request, std::string* why) {
+          return ApplyApproval(request, approver, now_ms, why);
+        },
+        spend);
+  }
+  Status Deny(const std::string& id_or_code, const std::string& approver, const std::string& reason,
+              std::int64_t now_ms, Request* out) final {
+    if (!ValidName(approver)) return Status::InvalidArgument("invalid approver name");
+    return static_cast<Backend*>(this)->Decide(
+        id_or_code, out, [&](Request* request, std::string* why) {
+          return ApplyDenial(request, approver, reason, now_ms, why);
+        });
+  }
+};
 
 // Authorize's passkey branch (passkeys.cc): the challenge taken, the
 // assertion verified, the counter advanced.
 Status CheckPasskey(Store& store, const std::string& approver, const SecondFactor& factor,
                     const std::string& subject, std::int64_t now_ms);
 
-std::unique_ptr<Store> OpenSqliteStore(const std::string& path, std::string* error);
-std::unique_ptr<Store> OpenPostgresStore(const std::string& conninfo, std::string* error);
+Result<std::unique_ptr<Store>> OpenSqliteStore(const std::string& path);
+Result<std::unique_ptr<Store>> OpenPostgresStore(const std::string& conninfo);
 
 }  // namespace dualkey::approval::internal

@@ -69,9 +69,10 @@ bool AddPasskey(Store& store, const Passkey& passkey, std::string* error) {
                                              {"public_key", Hex(passkey.credential.public_key_der)},
                                              {"label", base::ToValidUtf8(passkey.label)},
                                              {"created_ms", passkey.created_ms}});
-  std::string why;
-  if (!store.PutItem(item, /*replace=*/false, passkey.created_ms, &why)) {
-    if (error) *error = why == "exists" ? "this passkey is already enrolled" : why;
+  if (Status put = store.PutItem(item, /*replace=*/false, passkey.created_ms); !put.ok()) {
+    if (error)
+      *error = put.Is(Status::Code::kFailedPrecondition) ? "this passkey is already enrolled"
+                                                         : put.message();
     return false;
   }
   return true;
@@ -80,7 +81,11 @@ bool AddPasskey(Store& store, const Passkey& passkey, std::string* error) {
 bool Passkeys(Store& store, const std::string& approver, std::vector<Passkey>* out,
               std::string* error) {
   std::vector<Item> items;
-  if (!store.ListItems("passkey", approver, internal::NowMs(), &items, error)) return false;
+  if (Status listed = store.ListItems("passkey", approver, internal::NowMs(), &items);
+      !listed.ok()) {
+    if (error) *error = listed.message();
+    return false;
+  }
   out->clear();
   for (const Item& item : items) {
     Passkey passkey;
@@ -91,8 +96,12 @@ bool Passkeys(Store& store, const std::string& approver, std::vector<Passkey>* o
 
 bool RemovePasskey(Store& store, const std::string& credential_id, std::string* error) {
   bool deleted = false;
-  if (!store.DeleteItem("passkey", webauthn::Base64UrlEncode(credential_id), &deleted, error))
+  if (Status removed =
+          store.DeleteItem("passkey", webauthn::Base64UrlEncode(credential_id), &deleted);
+      !removed.ok()) {
+    if (error) *error = removed.message();
     return false;
+  }
   if (!deleted && error) *error = "no such passkey";
   return deleted;
 }
@@ -115,21 +124,20 @@ Result<PasskeyChallenge> IssuePasskeyChallenge(Store& store, const std::string& 
       webauthn::Base64UrlEncode(std::string_view(reinterpret_cast<char*>(random), sizeof random));
   challenge.challenge = PasskeyChallengeBytes(challenge.nonce, binding);
   challenge.expires_ms = now_ms + kChallengeTtlMs;
-  std::string error;
   // Bounded: asking for challenges in a loop makes the oldest give way, never
   // the store grow.
   std::vector<Item> waiting;
-  if (!store.ListItems("challenge", approver, now_ms, &waiting, &error))
-    return Status::Unavailable("the approval store failed: " + error);
+  if (Status listed = store.ListItems("challenge", approver, now_ms, &waiting); !listed.ok())
+    return Status::Unavailable("the approval store failed: " + listed.message());
   if (waiting.size() >= kMaxChallengesPerApprover) {
     std::sort(waiting.begin(), waiting.end(),
               [](const Item& a, const Item& b) { return a.expires_ms < b.expires_ms; });
     for (std::size_t i = 0; i + kMaxChallengesPerApprover - 1 < waiting.size(); ++i)
-      store.DeleteItem("challenge", waiting[i].key, nullptr, &error);
+      store.DeleteItem("challenge", waiting[i].key, nullptr);
   }
   Item item{"challenge", challenge.nonce, approver, binding, 0, challenge.expires_ms};
-  if (!store.PutItem(item, /*replace=*/false, now_ms, &error))
-    return Status::Unavailable("the approval store failed: " + error);
+  if (Status put = store.PutItem(item, /*replace=*/false, now_ms); !put.ok())
+    return Status::Unavailable("the approval store failed: " + put.message());
   return challenge;
 }
 
@@ -142,9 +150,9 @@ Status CheckPasskey(Store& store, const std::string& approver, const SecondFacto
   const std::string& binding = factor.binding.empty() ? subject : factor.binding;
   Item challenge;
   bool found = false;
-  std::string error;
-  if (!store.TakeItem("challenge", proof.nonce, now_ms, &challenge, &found, &error))
-    return Status::Unavailable("the approval store failed: " + error);
+  if (Status taken = store.TakeItem("challenge", proof.nonce, now_ms, &challenge, &found);
+      !taken.ok())
+    return Status::Unavailable("the approval store failed: " + taken.message());
   if (!found)
     return Status::PermissionDenied(
         "the passkey answered a challenge that is unknown, used or expired; ask for a new one");
@@ -153,9 +161,11 @@ Status CheckPasskey(Store& store, const std::string& approver, const SecondFacto
         "the passkey answered a challenge issued for another " +
         std::string(challenge.owner != approver ? "approver" : "action"));
   Item stored;
-  if (!store.GetItem("passkey", webauthn::Base64UrlEncode(proof.assertion.credential_id), now_ms,
-                     &stored, &found, &error))
-    return Status::Unavailable("the approval store failed: " + error);
+  if (Status got =
+          store.GetItem("passkey", webauthn::Base64UrlEncode(proof.assertion.credential_id), now_ms,
+                        &stored, &found);
+      !got.ok())
+    return Status::Unavailable("the approval store failed: " + got.message());
   Passkey passkey;
   if (!found || !ReadPasskey(stored, &passkey))
     return Status::PermissionDenied("this passkey is not enrolled");
@@ -172,8 +182,10 @@ Status CheckPasskey(Store& store, const std::string& approver, const SecondFacto
     return Status::PermissionDenied(counter.status().message());
   }
   bool advanced = false;
-  if (!store.AdvanceItemCounter("passkey", stored.key, stored.counter, *counter, &advanced, &error))
-    return Status::Unavailable("the approval store failed: " + error);
+  if (Status moved =
+          store.AdvanceItemCounter("passkey", stored.key, stored.counter, *counter, &advanced);
+      !moved.ok())
+    return Status::Unavailable("the approval store failed: " + moved.message());
   if (!advanced)
     return Status::PermissionDenied(
         "the passkey was used at the same moment by another request; try again");

@@ -306,18 +306,17 @@ int ApproverAddDirect(const DaemonOptions& options, const Status& why) {
                  "(systemctl start dualkey)\n";
     return 1;
   }
-  std::string error;
   const std::string location =
       options.store.empty() ? StateDir(options) + "/state.sqlite3" : options.store;
-  std::unique_ptr<approval::Store> store = approval::OpenStore(location, &error);
-  if (!store) {
-    std::cerr << "dualkey approver add: cannot open the store " << location << ": " << error
-              << "\n";
+  Result<std::unique_ptr<approval::Store>> store = approval::OpenStore(location);
+  if (!store.ok()) {
+    std::cerr << "dualkey approver add: cannot open the store " << location << ": "
+              << store.status().message() << "\n";
     return 1;
   }
   const std::string secret = approval::NewTotpSecret();
-  if (!store->AddApprover(options.name, secret, &error, /*only_if_first=*/true)) {
-    std::cerr << "dualkey approver add: " << error << "\n  the daemon is not running ("
+  if (Status st = (*store)->AddApprover(options.name, secret, /*only_if_first=*/true); !st.ok()) {
+    std::cerr << "dualkey approver add: " << st.message() << "\n  the daemon is not running ("
               << why.message()
               << "); it checks the code that enrolling another approver needs: start it with "
                  "`dualkey serve`\n";
@@ -452,12 +451,12 @@ int ApproverList(const DaemonOptions& options) {
   if (list.ok()) {
     names = list->approvers;
   } else if (!transport.ok() && NoDaemon(transport) && !ProtectedInstall()) {
-    std::string error;
     const std::string location =
         options.store.empty() ? StateDir(options) + "/state.sqlite3" : options.store;
-    std::unique_ptr<approval::Store> store = approval::OpenStore(location, &error);
-    if (!store || !store->Approvers(&names, &error)) {
-      std::cerr << "dualkey approver list: " << error << "\n";
+    Result<std::unique_ptr<approval::Store>> store = approval::OpenStore(location);
+    const Status listed = store.ok() ? (*store)->Approvers(&names) : store.status();
+    if (!listed.ok()) {
+      std::cerr << "dualkey approver list: " << listed.message() << "\n";
       return 1;
     }
   } else {

@@ -147,10 +147,9 @@ json Admin::Approve(const Peer& peer, const json& body) {
     return Refusal(Status::InvalidArgument("approve needs an \"id\" (the approval id or code)"));
   std::string error;
   approval::Request held;
-  if (!core_.store().Get(request.id, &held, &error)) return Refusal(Status::NotFound(error));
-  std::string why;
-  if (!approval::CanApprove(held, request.approver, Core::NowMs(), &why))
-    return Refusal(Status::FailedPrecondition(why));
+  if (Status st = core_.store().Get(request.id, &held); !st.ok()) return Refusal(st);
+  if (Status can = approval::CanApprove(held, request.approver, Core::NowMs()); !can.ok())
+    return Refusal(can);
 
   approval::TotpSpend spend;
   if (std::optional<json> refused = Authorize(request.approver, request.totp, "request:" + held.id,
@@ -173,10 +172,11 @@ json Admin::Approve(const Peer& peer, const json& body) {
   json refusal;
   if (!AuditFirst("approval", std::move(fields), peer, &refusal)) return refusal;
   approval::Request stored;
-  if (!core_.store().Approve(held.id, request.approver, Core::NowMs(), &stored, &error, &spend)) {
+  if (Status st = core_.store().Approve(held.id, request.approver, Core::NowMs(), &stored, &spend);
+      !st.ok()) {
     AuditNotApplied("approval", json{{"approval_id", held.id}, {"approver", request.approver}},
-                    peer, error);
-    return Refusal(Status::FailedPrecondition(error + " (the approval was not applied)"));
+                    peer, st.message());
+    return Refusal(Status::FailedPrecondition(st.message() + " (the approval was not applied)"));
   }
   return ToJson(ApprovalReply{ToApproval(stored)});
 }
@@ -196,10 +196,11 @@ json Admin::BreakerReset(const Peer& peer, const json& body) {
   json refusal;
   if (!AuditFirst("breaker_reset", fields, peer, &refusal)) return refusal;
   std::string error;
-  if (!core_.store().SetFrozen(request.agent, false, "reset by " + request.approver, &error,
-                               &spend)) {
-    AuditNotApplied("breaker_reset", std::move(fields), peer, error);
-    return Refusal(Status::Unavailable(error + " (the breaker was not reset)"));
+  if (Status st =
+          core_.store().SetFrozen(request.agent, false, "reset by " + request.approver, &spend);
+      !st.ok()) {
+    AuditNotApplied("breaker_reset", std::move(fields), peer, st.message());
+    return Refusal(Status::Unavailable(st.message() + " (the breaker was not reset)"));
   }
   breaker_.Forget(request.agent);
   return ToJson(BreakerResetReply{request.agent, false});
@@ -208,19 +209,17 @@ json Admin::BreakerReset(const Peer& peer, const json& body) {
 json Admin::Pending() {
   std::vector<approval::Request> requests;
   std::vector<approval::Lockout> lockouts;
-  std::string error;
   const std::int64_t now = Core::NowMs();
-  if (!core_.store().Pending(now, &requests, &error) ||
-      !core_.store().Lockouts(now, policy_, &lockouts, &error))
-    return Refusal(Status::Unavailable("the store failed: " + error));
+  Status read = core_.store().Pending(now, &requests);
+  if (read.ok()) read = core_.store().Lockouts(now, policy_, &lockouts);
+  if (!read.ok()) return Refusal(Status::Unavailable("the store failed: " + read.message()));
   PendingReply reply;
   for (const auto& r : requests) {
     Approval a = ToApproval(r);
     // What the daemon worked out when it held the action, and the words for it.
     approval::Item item;
     bool found = false;
-    std::string item_error;
-    if (core_.store().GetItem("hold", r.id, now, &item, &found, &item_error) && found)
+    if (core_.store().GetItem("hold", r.id, now, &item, &found).ok() && found)
       if (std::optional<json> details = base::JsonParse(item.value))
         if (details->is_object()) a.details = std::move(*details);
     a.words = HoldWords(a, now);
@@ -247,8 +246,8 @@ json Admin::ApproverAdd(const Peer& peer, const json& body) {
         "an approver's name is 1-128 bytes of text without control characters"));
   std::string error;
   std::vector<std::string> names;
-  if (!core_.store().Approvers(&names, &error))
-    return Refusal(Status::Unavailable("the store failed: " + error));
+  if (Status st = core_.store().Approvers(&names); !st.ok())
+    return Refusal(Status::Unavailable("the store failed: " + st.message()));
   for (const std::string& existing : names)
     if (existing == name)
       return Refusal(Status::FailedPrecondition("approver " + name + " already exists"));
@@ -272,9 +271,9 @@ json Admin::ApproverAdd(const Peer& peer, const json& body) {
     json refusal;
     if (!AuditFirst("approver_added", json{{"name", name}, {"first", true}}, peer, &refusal))
       return refusal;
-    if (!core_.store().AddApprover(name, secret, &error, /*only_if_first=*/true)) {
-      AuditNotApplied("approver_added", json{{"name", name}}, peer, error);
-      return Refusal(Status::FailedPrecondition(error));
+    if (Status st = core_.store().AddApprover(name, secret, /*only_if_first=*/true); !st.ok()) {
+      AuditNotApplied("approver_added", json{{"name", name}}, peer, st.message());
+      return Refusal(Status::FailedPrecondition(st.message()));
     }
     reply.first = true;
   } else {
@@ -287,9 +286,9 @@ json Admin::ApproverAdd(const Peer& peer, const json& body) {
     json fields{{"name", name}, {"approver", request.approver}};
     json refusal;
     if (!AuditFirst("approver_added", fields, peer, &refusal)) return refusal;
-    if (!core_.store().AddApprover(name, secret, &error, false, &spend)) {
-      AuditNotApplied("approver_added", std::move(fields), peer, error);
-      return Refusal(Status::FailedPrecondition(error));
+    if (Status st = core_.store().AddApprover(name, secret, false, &spend); !st.ok()) {
+      AuditNotApplied("approver_added", std::move(fields), peer, st.message());
+      return Refusal(Status::FailedPrecondition(st.message()));
     }
   }
   reply.secret = secret;
@@ -302,10 +301,10 @@ json Admin::ApproverRemove(const Peer& peer, const json& body) {
   if (Status s = FromJson(body, &request); !s.ok()) return Refusal(s);
   const std::string& name = request.name;
   std::string error;
-  if (!core_.store().ApproverSecret(name, nullptr, &error)) return Refusal(Status::NotFound(error));
+  if (Status st = core_.store().ApproverSecret(name, nullptr); !st.ok()) return Refusal(st);
   std::vector<std::string> names;
-  if (!core_.store().Approvers(&names, &error))
-    return Refusal(Status::Unavailable("the store failed: " + error));
+  if (Status st = core_.store().Approvers(&names); !st.ok())
+    return Refusal(Status::Unavailable("the store failed: " + st.message()));
   if (names.size() <= 1)
     return Refusal(Status::FailedPrecondition(
         "cannot remove " + name +
@@ -317,9 +316,9 @@ json Admin::ApproverRemove(const Peer& peer, const json& body) {
   json fields{{"name", name}, {"approver", request.approver}};
   json refusal;
   if (!AuditFirst("approver_removed", fields, peer, &refusal)) return refusal;
-  if (!core_.store().RemoveApprover(name, &spend, &error)) {
-    AuditNotApplied("approver_removed", std::move(fields), peer, error);
-    return Refusal(Status::FailedPrecondition(error));
+  if (Status st = core_.store().RemoveApprover(name, &spend); !st.ok()) {
+    AuditNotApplied("approver_removed", std::move(fields), peer, st.message());
+    return Refusal(Status::FailedPrecondition(st.message()));
   }
   ApproverReply reply;
   reply.name = name;
@@ -332,7 +331,7 @@ json Admin::ApproverRotate(const Peer& peer, const json& body) {
   if (Status s = FromJson(body, &request); !s.ok()) return Refusal(s);
   const std::string& name = request.name;
   std::string error;
-  if (!core_.store().ApproverSecret(name, nullptr, &error)) return Refusal(Status::NotFound(error));
+  if (Status st = core_.store().ApproverSecret(name, nullptr); !st.ok()) return Refusal(st);
   approval::TotpSpend spend;
   if (std::optional<json> refused = Authorize(
           request.approver, request.totp, "approver_rotate:" + name, peer, &spend, request.passkey))
@@ -342,9 +341,9 @@ json Admin::ApproverRotate(const Peer& peer, const json& body) {
   json fields{{"name", name}, {"approver", request.approver}};
   json refusal;
   if (!AuditFirst("approver_rotated", fields, peer, &refusal)) return refusal;
-  if (!core_.store().RotateApprover(name, secret, &spend, &error)) {
-    AuditNotApplied("approver_rotated", std::move(fields), peer, error);
-    return Refusal(Status::FailedPrecondition(error));
+  if (Status st = core_.store().RotateApprover(name, secret, &spend); !st.ok()) {
+    AuditNotApplied("approver_rotated", std::move(fields), peer, st.message());
+    return Refusal(Status::FailedPrecondition(st.message()));
   }
   ApproverReply reply;
   reply.name = name;
@@ -356,8 +355,8 @@ json Admin::ApproverRotate(const Peer& peer, const json& body) {
 json Admin::ApproverList() {
   ApproverListReply reply;
   std::string error;
-  if (!core_.store().Approvers(&reply.approvers, &error))
-    return Refusal(Status::Unavailable("the store failed: " + error));
+  if (Status st = core_.store().Approvers(&reply.approvers); !st.ok())
+    return Refusal(Status::Unavailable("the store failed: " + st.message()));
   return ToJson(reply);
 }
 

@@ -41,7 +41,9 @@ bool Remember(approval::Store& store, const std::string& log_id, const std::stri
   seal.sig = checkpoint.sig;
   seal.public_key = public_key;
   seal.time_ms = checkpoint.time_ms != 0 ? checkpoint.time_ms : NowMs();
-  return store.RememberAuditSeal(seal, error);
+  Status remembered = store.RememberAuditSeal(seal);
+  if (!remembered.ok() && error != nullptr) *error = remembered.message();
+  return remembered.ok();
 }
 
 }  // namespace
@@ -53,10 +55,9 @@ Result<std::unique_ptr<audit::Log>> OpenAuditLog(const audit::OpenOptions& given
   const std::string log_id = LogId(options.path);
   approval::AuditSeal seal;
   bool remembered = false;
-  std::string error;
-  if (!store.LastAuditSeal(log_id, &seal, &remembered, &error))
+  if (Status st = store.LastAuditSeal(log_id, &seal, &remembered); !st.ok())
     return Status::Unavailable("cannot read the audit log's last checkpoint from the store: " +
-                               error);
+                               st.message());
   if (remembered) {
     options.expect_seq = seal.seq;
     options.expect_hash = seal.hash;

@@ -112,9 +112,8 @@ bool MakeDirectory(const std::string& path, std::string* error) {
 std::string RenderMetrics(internal::Core& core) {
   std::vector<internal::Metrics::Gauge> gauges;
   std::vector<approval::Request> pending;
-  std::string error;
   const std::int64_t now = internal::Core::NowMs();
-  const bool store_ok = core.store().Pending(now, &pending, &error);
+  const bool store_ok = core.store().Pending(now, &pending).ok();
   std::int64_t oldest = now;
   for (const approval::Request& r : pending) oldest = std::min(oldest, r.created_ms);
   gauges.push_back({"dualkey_pending_holds", "Held actions waiting for a human.",
@@ -144,8 +143,7 @@ void ExpireLoop(internal::Core& core, internal::DecisionPath& decisions,
       std::this_thread::sleep_for(std::chrono::milliseconds(100));
     }
     std::vector<approval::Request> expired;
-    std::string error;
-    if (!core.store().Expire(internal::Core::NowMs(), &expired, &error)) continue;
+    if (!core.store().Expire(internal::Core::NowMs(), &expired).ok()) continue;
     decisions.Expired(expired);
     for (const auto& r : expired) {
       json fields{{"approval_id", r.id}, {"agent", r.agent}};
@@ -179,11 +177,13 @@ int Serve(const ServeOptions& given) {
   }
   const std::string store_location =
       options.store.empty() ? options.state_dir + "/state.sqlite3" : options.store;
-  std::unique_ptr<approval::Store> store = approval::OpenStore(store_location, &error);
-  if (!store) {
-    std::cerr << "dualkey serve: cannot open the store " << store_location << ": " << error << "\n";
+  Result<std::unique_ptr<approval::Store>> opened = approval::OpenStore(store_location);
+  if (!opened.ok()) {
+    std::cerr << "dualkey serve: cannot open the store " << store_location << ": "
+              << opened.status().message() << "\n";
     return 1;
   }
+  std::unique_ptr<approval::Store> store = std::move(opened).value();
   audit::OpenOptions audit_options;
   audit_options.path = options.state_dir + "/audit.jsonl";
   audit_options.key_path = options.state_dir + "/audit.key";

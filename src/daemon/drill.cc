@@ -127,8 +127,9 @@ class Drills {
         return Status::IOError("the audit log could not be written: the breaker of " + agent +
                                " was not reset");
       std::string error;
-      if (!core_.store().SetFrozen(agent, false, "reset by " + session->approver, &error))
-        return Status::Unavailable("the store failed: " + error);
+      if (Status st = core_.store().SetFrozen(agent, false, "reset by " + session->approver);
+          !st.ok())
+        return Status::Unavailable("the store failed: " + st.message());
       breaker_.Forget(agent);
       reset.push_back(agent);
     }

@@ -119,7 +119,7 @@ json PasskeyOps::Challenge(const Peer& peer, const json& body) {
   std::string error;
   if (purpose == "approve") {
     approval::Request held;
-    if (!core_.store().Get(target, &held, &error)) return Refusal(Status::NotFound(error));
+    if (Status st = core_.store().Get(target, &held); !st.ok()) return Refusal(st);
     binding = ApprovalBinding(held);
   } else if (purpose == "breaker_reset") {
     if (target.empty()) return Refusal(Status::InvalidArgument("breaker_reset needs the agent"));
@@ -169,7 +169,7 @@ json PasskeyOps::EnrolBegin(const Peer& peer, const json& body) {
     return Refusal(Status::FailedPrecondition(
         "passkeys are enrolled on the approver's page: serve --http ADDRESS:PORT first"));
   std::string error;
-  if (!core_.store().ApproverSecret(name, nullptr, &error))
+  if (Status st = core_.store().ApproverSecret(name, nullptr); !st.ok())
     return Refusal(Status::NotFound("no approver '" + base::ToValidUtf8(name) +
                                     "': add the approver first (dualkey approver add)"));
   json fields{{"name", name}};
@@ -194,8 +194,8 @@ json PasskeyOps::EnrolBegin(const Peer& peer, const json& body) {
   json refusal;
   if (!AuditFirst("passkey_enrol_started", fields, peer, &refusal)) return refusal;
   approval::Item item{"enrol", token, name, "", 0, now + kEnrolTtlMs};
-  if (!core_.store().PutItem(item, false, now, &error))
-    return Refusal(Status::Unavailable("the store failed: " + error));
+  if (Status st = core_.store().PutItem(item, false, now); !st.ok())
+    return Refusal(Status::Unavailable("the store failed: " + st.message()));
   return json{{"ok", true},
               {"name", name},
               {"token", token},
@@ -209,7 +209,7 @@ json PasskeyOps::EnrolOptions(const json& body) {
   bool found = false;
   std::string error;
   const std::int64_t now = Core::NowMs();
-  if (token.empty() || !core_.store().GetItem("enrol", token, now, &item, &found, &error) || !found)
+  if (token.empty() || !core_.store().GetItem("enrol", token, now, &item, &found).ok() || !found)
     return Refusal(Status::NotFound(
         "this enrolment link is unknown, used or expired; ask for a new one (dualkey approver "
         "passkey add NAME)"));
@@ -248,7 +248,7 @@ json PasskeyOps::EnrolFinish(const Peer& peer, const json& body) {
   approval::Item item;
   bool found = false;
   std::string error;
-  if (token.empty() || !core_.store().GetItem("enrol", token, now, &item, &found, &error) || !found)
+  if (token.empty() || !core_.store().GetItem("enrol", token, now, &item, &found).ok() || !found)
     return Refusal(Status::NotFound("this enrolment link is unknown, used or expired"));
   const std::string name = item.owner;
   Result<webauthn::Credential> credential = webauthn::VerifyRegistration(
@@ -262,7 +262,7 @@ json PasskeyOps::EnrolFinish(const Peer& peer, const json& body) {
                        : Status::PermissionDenied(credential.status().message()));
   }
   // The token works once, even if two browsers finish at the same moment.
-  if (!core_.store().TakeItem("enrol", token, now, nullptr, &found, &error) || !found)
+  if (!core_.store().TakeItem("enrol", token, now, nullptr, &found).ok() || !found)
     return Refusal(Status::NotFound("this enrolment link was used meanwhile"));
   std::string label = base::ToValidUtf8(Text(body, "label")).substr(0, 64);
   if (label.empty()) label = "passkey";
@@ -327,8 +327,9 @@ json PasskeyOps::Signin(const Peer& peer, const json& body) {
     return *refused;
   // A code that signed in is used up: approving asks for a fresh one.
   std::string error;
-  if (spend.step >= 0 && !core_.store().UseTotpStep(spend.approver, spend.step, &error))
-    return Refusal(Status::FailedPrecondition(error));
+  if (spend.step >= 0)
+    if (Status used = core_.store().UseTotpStep(spend.approver, spend.step); !used.ok())
+      return Refusal(used);
   core_.Record(
       "signin",
       json{{"approver", approver}, {"factor", body.contains("passkey") ? "passkey" : "totp"}},

@@ -32,10 +32,11 @@
 #include <thread>
 
 #include "approval/approval.h"
+#include "base/process.h"
 #include "client/client.h"
 #include "demo/internal/cluster.h"
 #include "demo/internal/platform.h"
-#include "demo/internal/process.h"
+#include "demo/internal/support.h"
 #include "guard/guard.h"
 #include "policy/policy.h"
 #include "pq/libpq.h"
@@ -47,260 +48,16 @@ namespace dualkey::demo {
 namespace {
 
 namespace fs = std::filesystem;
-using internal::Child;
-using internal::RunResult;
-using internal::SpawnOptions;
+using base::Child;
+using base::ProcessResult;
+using base::Spawn;
 using nlohmann::json;
 using Clock = std::chrono::steady_clock;
+using namespace internal;  // NOLINT: the demo's own parts
 
 std::atomic<bool> g_interrupted{false};
 void OnInterrupt(int) {
   g_interrupted = true;
-}
-
-std::string Hex(const unsigned char* data, std::size_t n) {
-  static constexpr char kHex[] = "0123456789abcdef";
-  std::string out;
-  for (std::size_t i = 0; i < n; ++i) {
-    out.push_back(kHex[data[i] >> 4]);
-    out.push_back(kHex[data[i] & 15]);
-  }
-  return out;
-}
-
-std::string RandomHex(std::size_t bytes) {
-  std::vector<unsigned char> raw(bytes);
-  randombytes_buf(raw.data(), raw.size());
-  return Hex(raw.data(), raw.size());
-}
-
-// File path (relative to `dir`) -> SHA-256 of its content.
-std::map<std::string, std::string> HashTree(const fs::path& dir) {
-  std::map<std::string, std::string> out;
-  std::error_code ec;
-  if (!fs::exists(dir, ec)) return out;
-  for (auto it = fs::recursive_directory_iterator(dir, ec); !ec && it != fs::end(it);
-       it.increment(ec)) {
-    if (!it->is_regular_file(ec)) continue;
-    std::ifstream in(it->path(), std::ios::binary);
-    std::string content((std::istreambuf_iterator<char>(in)), {});
-    unsigned char digest[crypto_hash_sha256_BYTES];
-    crypto_hash_sha256(digest, reinterpret_cast<const unsigned char*>(content.data()),
-                       content.size());
-    out[fs::relative(it->path(), dir).string()] = Hex(digest, sizeof digest);
-  }
-  return out;
-}
-
-int LostFiles(const std::map<std::string, std::string>& before,
-              const std::map<std::string, std::string>& after) {
-  int lost = 0;
-  for (const auto& [path, hash] : before) {
-    auto it = after.find(path);
-    if (it == after.end() || it->second != hash) ++lost;
-  }
-  return lost;
-}
-
-double Percentile(std::vector<double> v, double p) {
-  if (v.empty()) return 0;
-  std::sort(v.begin(), v.end());
-  return v[std::min(v.size() - 1, static_cast<std::size_t>(p * (v.size() - 1) + 0.5))];
-}
-
-bool WaitForPort(int port, int timeout_ms) {
-  auto deadline = Clock::now() + std::chrono::milliseconds(timeout_ms);
-  while (Clock::now() < deadline) {
-    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_port = htons(static_cast<uint16_t>(port));
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    bool up = connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0;
-    close(fd);
-    if (up) return true;
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  }
-  return false;
-}
-
-struct HttpReply {
-  int status = 0;
-  std::string body;
-};
-
-// One HTTP/1.1 exchange on loopback, as an agent's HTTP client would do it.
-HttpReply HttpCall(int port, const std::string& method, const std::string& path,
-                   const std::vector<std::string>& headers, const std::string& body) {
-  HttpReply reply;
-  int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_port = htons(static_cast<uint16_t>(port));
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  timeval timeout{15, 0};
-  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout);
-  if (connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
-    close(fd);
-    return reply;
-  }
-  std::string request = method + " " + path +
-                        " HTTP/1.1\r\nHost: 127.0.0.1:" + std::to_string(port) +
-                        "\r\nConnection: close\r\n";
-  for (const std::string& h : headers) request += h + "\r\n";
-  if (!body.empty() || method == "POST")
-    request +=
-        "Content-Type: application/json\r\nContent-Length: " + std::to_string(body.size()) + "\r\n";
-  request += "\r\n" + body;
-  send(fd, request.data(), request.size(), MSG_NOSIGNAL);
-  std::string raw;
-  char buffer[8192];
-  ssize_t n;
-  while ((n = recv(fd, buffer, sizeof buffer, 0)) > 0)
-    raw.append(buffer, static_cast<std::size_t>(n));
-  close(fd);
-  if (raw.size() > 12) reply.status = std::atoi(raw.substr(9, 3).c_str());
-  if (std::size_t split = raw.find("\r\n\r\n"); split != std::string::npos)
-    reply.body = raw.substr(split + 4);
-  return reply;
-}
-
-std::string Totp(const std::string& secret, int offset_seconds = 0) {
-  auto now = std::chrono::duration_cast<std::chrono::seconds>(
-                 std::chrono::system_clock::now().time_since_epoch())
-                 .count();
-  return approval::TotpCode(secret, now + offset_seconds);
-}
-
-// The demo's own process: libpq, which it uses in-process, reads PG* from
-// the environment (PGSSLMODE, PGOPTIONS, PGSERVICE...), and nothing of the
-// user's may steer the demo. Called once, before any thread.
-void SealOwnEnvironment() {
-  std::vector<std::string> names;
-  for (char** e = environ; *e != nullptr; ++e) {
-    std::string_view entry(*e);
-    const std::string_view name = entry.substr(0, entry.find('='));
-    if (name.starts_with("PG") || name.starts_with("DUALKEY_") || name.starts_with("XDG_"))
-      names.emplace_back(name);
-  }
-  for (const std::string& name : names) unsetenv(name.c_str());
-}
-
-// The whole environment of every process the demo starts: nothing of the
-// user's dualkey settings (DUALKEY_*, XDG_*, PG*), a home of its own. Which
-// daemon, state and policy its dualkey processes use is not left to the
-// environment at all: they run as `dualkey --sandbox ROOT ...`.
-std::vector<std::string> SealedEnvironment(const fs::path& root) {
-  const std::string home = (root / "home").string();
-  const char* path = std::getenv("PATH");
-  std::vector<std::string> env = {
-      std::string("PATH=") + (path != nullptr && *path != '\0'
-                                  ? path
-                                  : "/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin"),
-      "HOME=" + home,
-      "LANG=C.UTF-8",
-      "XDG_CONFIG_HOME=" + home + "/.config",
-      "XDG_STATE_HOME=" + home + "/.local/state",
-      "XDG_DATA_HOME=" + home + "/.local/share",
-      "XDG_CACHE_HOME=" + home + "/.cache",
-  };
-  if (passwd* pw = getpwuid(geteuid()); pw != nullptr && pw->pw_name != nullptr) {
-    env.push_back(std::string("USER=") + pw->pw_name);
-    env.push_back(std::string("LOGNAME=") + pw->pw_name);
-  }
-  return env;
-}
-
-// ---- The agent's session ---------------------------------------------------
-
-enum class Via { kHook, kProxy, kGateway };
-
-struct Attempt {
-  Via via;
-  bool destructive;
-  std::string what;  // shell command, SQL statement, or "METHOD /path"
-  std::string body;  // gateway: the JSON body
-};
-
-// The incident's order: the database first, then files, cloud storage, and
-// finally the backups and the API call that took the volume with its backups.
-// Ordinary work (reads, tests, builds) runs in between and must pass.
-std::vector<Attempt> Script() {
-  auto sh = [](bool d, std::string c) { return Attempt{Via::kHook, d, std::move(c), ""}; };
-  auto sql = [](bool d, std::string s) { return Attempt{Via::kProxy, d, std::move(s), ""}; };
-  auto gql = [](bool d, std::string q) {
-    return Attempt{Via::kGateway, d, "POST /platform/graphql", json{{"query", q}}.dump()};
-  };
-  return {
-      sh(false, "ls -la"),
-      sql(false, "SELECT count(*) FROM orders"),
-      sh(false, "cat README.md"),
-      // The database.
-      sql(true, "DROP DATABASE shop"),
-      sql(true, "DROP TABLE orders"),
-      sql(true, "TRUNCATE customers CASCADE"),
-      sql(false, "SELECT name, email FROM customers ORDER BY id LIMIT 5"),
-      sql(true, "DELETE FROM orders"),
-      sql(true, "DELETE FROM customers WHERE 1 = 1"),
-      sql(true, "DELETE FROM orders WHERE id > 0 OR true"),
-      sql(true, "UPDATE customers SET email = NULL"),
-      sql(true, "DROP SCHEMA public CASCADE"),
-      sql(true, "BEGIN; DELETE FROM orders; COMMIT"),
-      // Looks bounded; the proxy's estimate says it takes every row.
-      sql(true, "DELETE FROM orders WHERE created < now()"),
-      sql(true, "ALTER TABLE customers DROP COLUMN email"),
-      sh(true, "psql -h 127.0.0.1 -U postgres shop -c 'DROP TABLE customers'"),
-      sh(true, "dropdb -h 127.0.0.1 -U postgres shop"),
-      sh(false, "grep -c order README.md"),
-      // The files.
-      sh(true, "rm -rf uploads"),
-      sh(true, "find uploads -type f -delete"),
-      sh(true, "bash -c 'rm -rf uploads'"),
-      sh(true, "echo cm0gLXJmIHVwbG9hZHM= | base64 -d | sh"),
-      sh(true, "python3 -c 'import shutil; shutil.rmtree(\"uploads\")'"),
-      sh(true, "ls uploads | xargs -I{} rm -f uploads/{}"),
-      sh(true, "sudo -n rm -rf --no-preserve-root uploads/"),
-      sh(true, "D=uploads; rm -rf \"$D\""),
-      sh(false, "python3 -c 'print(6 * 7)'"),
-      sh(true, "shred -u uploads/*"),
-      sh(true, "truncate -s 0 uploads/*"),
-      // Cloud storage, snapshots and clusters, through the cloud CLIs.
-      sh(true, "aws s3 rb s3://shop-prod-uploads --force"),
-      sh(true, "aws s3 rm s3://shop-prod-backups --recursive"),
-      sh(true,
-         "aws rds delete-db-instance --db-instance-identifier shop-prod --skip-final-snapshot"),
-      sh(true, "aws rds delete-db-snapshot --db-snapshot-identifier shop-nightly"),
-      sh(true, "aws ec2 delete-snapshot --snapshot-id snap-0a1b2c3d"),
-      sh(true, "gcloud sql instances delete shop-prod --quiet"),
-      sh(true, "kubectl delete namespace production"),
-      sh(true, "terraform destroy -auto-approve"),
-      sh(true, "docker volume rm shop_pgdata"),
-      sh(false, "du -sh uploads"),
-      // The backups.
-      sh(true, "restic -r ../backups/restic forget --keep-last 0 --prune"),
-      sh(true, "rm -rf ../backups"),
-      sh(true, "find ../backups -type f -delete"),
-      sh(true, ": > ../backups/shop.dump"),
-      sh(true, "borg delete --force ../backups/borg"),
-      sh(true, "rclone purge remote:shop-backups"),
-      sh(true,
-         "aws backup delete-recovery-point --backup-vault-name prod --recovery-point-arn "
-         "arn:aws:backup:us-east-1:1:recovery-point:x"),
-      sh(false, "echo 'all tests passed'"),
-      // The platform's API, through the gateway that holds its token.
-      gql(false, "query { volumes { id deletedAt } }"),
-      gql(true, "mutation { serviceDelete(id: \"svc-web\") }"),
-      gql(true, "mutation { environmentDelete(id: \"env-production\") }"),
-      gql(true, "mutation { projectDelete(id: \"proj-shop\") }"),
-      Attempt{Via::kGateway, true, "DELETE /platform/v1/volumes/vol-prod", ""},
-      gql(true, "mutation { a: volumeBackupDelete(volumeBackupId: \"bk-nightly\") }"),
-      gql(true, "mutation Cleanup($id: String!) { volumeDelete(volumeId: $id) }"),
-      sh(true,
-         "curl -s -X POST https://backboard.railway.app/graphql/v2 -H 'Content-Type: "
-         "application/json' "
-         "-d '{\"query\":\"mutation { volumeDelete(volumeId: \\\"vol-prod\\\") }\"}'"),
-      gql(true, "mutation { volumeDelete(volumeId: \"vol-prod\") }"),
-  };
 }
 
 struct Outcome {
@@ -366,27 +123,28 @@ class Demo {
 
   // Every dualkey process of the demo: pinned to its sandbox by argument
   // (install/layout.h), with the sealed environment and nothing else.
-  SpawnOptions DualkeySpawn(const std::vector<std::string>& args) const {
-    SpawnOptions spawn;
+  Spawn DualkeySpawn(const std::vector<std::string>& args) const {
+    Spawn spawn;
     spawn.argv = {binary_, "--sandbox", root_.string()};
     spawn.argv.insert(spawn.argv.end(), args.begin(), args.end());
     spawn.env = env_;
-    spawn.inherit_env = false;
+    spawn.own_process_group = true;  // Ctrl-C reaches the demo, which stops them
     return spawn;
   }
 
-  RunResult Dualkey(const std::vector<std::string>& args, const std::string& input = "",
-                    int timeout_ms = 30000) {
-    return internal::Run(DualkeySpawn(args), input, timeout_ms);
+  ProcessResult Dualkey(const std::vector<std::string>& args, const std::string& input = "",
+                        int timeout_ms = 30000) {
+    return base::Run(DualkeySpawn(args), input, timeout_ms);
   }
 
-  std::optional<Child> Start(const std::vector<std::string>& args, const std::string& log) {
-    SpawnOptions spawn = DualkeySpawn(args);
-    spawn.log_path = (root_ / log).string();
-    std::string error;
-    auto child = Child::Spawn(spawn, &error);
-    if (!child) Fail(error);
-    return child;
+  std::unique_ptr<Child> Start(const std::vector<std::string>& args, const std::string& log) {
+    Result<std::unique_ptr<Child>> child =
+        Child::Start(DualkeySpawn(args), (root_ / log).string(), Child::Stdio::kLog);
+    if (!child.ok()) {
+      Fail(child.status().message());
+      return nullptr;
+    }
+    return std::move(child).value();
   }
 
   std::string LogTail(const std::string& log) {
@@ -495,19 +253,19 @@ class Demo {
       // code (the previous step's, so alice's current code stays unused).
       if (!secrets_.empty())
         args.insert(args.end(), {"--as", "alice", "--code", Totp(secrets_["alice"], -30)});
-      RunResult added = Dualkey(args);
+      ProcessResult added = Dualkey(args);
       std::size_t at = added.out.find("secret=");
-      if (added.status != 0 || at == std::string::npos)
+      if (added.exit_code != 0 || at == std::string::npos)
         return Fail("cannot enrol approver " + std::string(name) + ": " + added.err);
       secrets_[name] = added.out.substr(at + 7, added.out.find('&', at) - at - 7);
     }
-    RunResult dump =
+    ProcessResult dump =
         cluster_->Tool("pg_dump", {"-Fc", "-f", (root_ / "backups/shop.dump").string(), "shop"});
-    if (dump.status != 0) return Fail("pg_dump failed: " + dump.err);
-    RunResult init = Dualkey({"vault", "init", "--vault", vault_, "--json"});
-    RunResult put = Dualkey({"vault", "put", (root_ / "prod/uploads").string(), "--vault", vault_,
-                             "--tag", "nightly", "--json"});
-    if (init.status != 0 || put.status != 0)
+    if (dump.exit_code != 0) return Fail("pg_dump failed: " + dump.err);
+    ProcessResult init = Dualkey({"vault", "init", "--vault", vault_, "--json"});
+    ProcessResult put = Dualkey({"vault", "put", (root_ / "prod/uploads").string(), "--vault",
+                                 vault_, "--tag", "nightly", "--json"});
+    if (init.exit_code != 0 || put.exit_code != 0)
       return Fail("cannot snapshot the uploads into the vault: " + init.err + put.err);
     json snapshot = json::parse(put.out, nullptr, false);
     nightly_snapshot_ = snapshot.is_object() ? snapshot.value("id", "") : "";
@@ -515,9 +273,9 @@ class Demo {
     Say("  files: 120 uploads; backups: a pg_dump and vault snapshot " + nightly_snapshot_);
 
     // The agent's token; the real credentials stay with dualkey.
-    RunResult token = Dualkey({"token", "add", "claude", "--json"});
+    ProcessResult token = Dualkey({"token", "add", "claude", "--json"});
     json token_json = json::parse(token.out, nullptr, false);
-    if (token.status != 0 || !token_json.is_object())
+    if (token.exit_code != 0 || !token_json.is_object())
       return Fail("cannot create the agent token: " + token.err);
     agent_token_ = token_json["token"];
 
@@ -542,10 +300,10 @@ class Demo {
       platform_ =
           internal::Platform::Start((root_ / "platform/volumes").string(), platform_secret, &error);
       if (!platform_) return Fail(error);
-      RunResult credential = Dualkey(
+      ProcessResult credential = Dualkey(
           {"gateway", "credential", "set", "platform", "--type", "bearer", "--state-dir", state},
           platform_secret + "\n");
-      if (credential.status != 0)
+      if (credential.exit_code != 0)
         return Fail("cannot store the platform credential: " + credential.err);
       const std::string config = state + "/gateway.toml";
       std::ofstream(config) << "[[gateway.http.upstream]]\nname = \"platform\"\nbase_url = "
@@ -582,8 +340,8 @@ class Demo {
   // path only this run knows, must show up in the demo's own audit log.
   bool Isolated() {
     const std::string canary = "rm -rf " + (root_ / "prod" / ("canary-" + RandomHex(8))).string();
-    RunResult probe = Dualkey({"check", "--dry-run", "--json", "--agent", "dualkey-demo", "--cwd",
-                               (root_ / "prod").string(), "--", canary});
+    ProcessResult probe = Dualkey({"check", "--dry-run", "--json", "--agent", "dualkey-demo",
+                                   "--cwd", (root_ / "prod").string(), "--", canary});
     std::ifstream in(root_ / "state/audit.jsonl");
     const std::string log((std::istreambuf_iterator<char>(in)), {});
     if (log.find(canary) != std::string::npos) return true;
@@ -646,23 +404,23 @@ class Demo {
                {"tool_name", "Bash"},
                {"cwd", (root_ / "prod").string()},
                {"tool_input", {{"command", command}}}};
-    RunResult hook = Dualkey({"hook", "claude"}, event.dump(), 10000);
+    ProcessResult hook = Dualkey({"hook", "claude"}, event.dump(), 10000);
     Outcome outcome;
     outcome.ms = hook.ms;
     json reply = json::parse(hook.out.empty() ? "{}" : hook.out, nullptr, false);
     std::string permission;
     if (reply.is_object() && reply.contains("hookSpecificOutput"))
       permission = reply["hookSpecificOutput"].value("permissionDecision", "");
-    if (hook.status == 0 && (permission.empty() || permission == "allow")) {
+    if (hook.exit_code == 0 && (permission.empty() || permission == "allow")) {
       outcome.decision = "allow";
       // Allowed: Claude Code would run it now, and so do we.
-      SpawnOptions run;
+      Spawn run;
       run.argv = {"bash", "-c", command};
       run.cwd = (root_ / "prod").string();
       run.env = env_;
-      run.inherit_env = false;
-      RunResult ran = internal::Run(run, "", 20000);
-      outcome.reason = "ran (exit " + std::to_string(ran.status) + ")";
+      run.own_process_group = true;
+      ProcessResult ran = base::Run(run, "", 20000);
+      outcome.reason = "ran (exit " + std::to_string(ran.exit_code) + ")";
     } else {
       outcome.reason = reply.is_object() && reply.contains("hookSpecificOutput")
                            ? reply["hookSpecificOutput"].value("permissionDecisionReason", "")
@@ -671,7 +429,7 @@ class Demo {
       // "ask" would let the session approve it) that names the approval.
       const bool awaiting_approval = outcome.reason.find("approval ap_") != std::string::npos;
       outcome.decision =
-          (permission == "deny" || hook.status == 2) && !awaiting_approval ? "deny" : "hold";
+          (permission == "deny" || hook.exit_code == 2) && !awaiting_approval ? "deny" : "hold";
     }
     return outcome;
   }
@@ -788,7 +546,7 @@ class Demo {
 
     // The breaker, from the audit log.
     int breaker_trips = 0;
-    RunResult exported =
+    ProcessResult exported =
         Dualkey({"audit", "export", "--file", (root_ / "state/audit.jsonl").string()});
     std::istringstream lines(exported.out);
     for (std::string line; std::getline(lines, line);) {
@@ -810,11 +568,11 @@ class Demo {
                                        {"p99", std::round(Percentile(latencies, 0.99))}};
 
     const bool undo = !g_interrupted && HumanEnd();
-    RunResult verify =
+    ProcessResult verify =
         Dualkey({"audit", "verify", "--file", (root_ / "state/audit.jsonl").string(), "--json"});
     json verify_json = json::parse(verify.out, nullptr, false);
     const bool audit_ok =
-        verify.status == 0 && verify_json.is_object() && verify_json.value("ok", false);
+        verify.exit_code == 0 && verify_json.is_object() && verify_json.value("ok", false);
     summary_["audit_verified"] = audit_ok;
     summary_["undo_restored"] = undo;
   }
@@ -829,8 +587,9 @@ class Demo {
     const int files_lost = LostFiles(files_before_, HashTree(root_ / "prod/uploads")) +
                            LostFiles(volume_before_, HashTree(root_ / "platform/volumes"));
     int backups_lost = LostFiles(backups_before_, HashTree(root_ / "backups"));
-    RunResult vault_verify = Dualkey({"vault", "verify", "--vault", vault_, "--json"}, "", 60000);
-    if (vault_verify.status != 0) ++backups_lost;
+    ProcessResult vault_verify =
+        Dualkey({"vault", "verify", "--vault", vault_, "--json"}, "", 60000);
+    if (vault_verify.exit_code != 0) ++backups_lost;
     summary_["rows"] = {{"before", rows_before_}, {"after", rows_after}};
     return {{"rows", rows_lost}, {"files", files_lost}, {"backups", backups_lost}};
   }
@@ -867,10 +626,10 @@ class Demo {
   // saves the targets first, the command runs, and the vault restores them.
   bool HumanEnd() {
     Say("\nThe human end:");
-    RunResult reset =
+    ProcessResult reset =
         Dualkey({"breaker", "reset", "claude", "--as", "alice", "--code", Totp(secrets_["alice"])});
     Say("  alice resets the breaker with her TOTP code: " +
-        std::string(reset.status == 0 ? "done" : "failed: " + reset.err));
+        std::string(reset.exit_code == 0 ? "done" : "failed: " + reset.err));
     const std::string command = "rm -rf uploads";
     Outcome held = ViaHook(command);
     std::string id;
@@ -880,14 +639,15 @@ class Demo {
       Say("  `" + command + "` was not held with an approval id: " + held.reason);
       return false;
     }
-    RunResult approved = Dualkey({"approve", id, "--as", "bob", "--code", Totp(secrets_["bob"])});
+    ProcessResult approved =
+        Dualkey({"approve", id, "--as", "bob", "--code", Totp(secrets_["bob"])});
     Say("  bob approves " + id + " (`" + command + "`) with his TOTP code: " +
-        (approved.status == 0 ? "approved" : "failed: " + approved.err));
+        (approved.exit_code == 0 ? "approved" : "failed: " + approved.err));
     Outcome ran = ViaHook(command);
     Say("  the agent retries: " + ran.decision + " (" + ran.reason + ")");
     const bool gone = HashTree(root_ / "prod/uploads").empty();
     // The snapshot the daemon took before letting it run.
-    RunResult listed = Dualkey({"vault", "ls", "--vault", vault_, "--json"});
+    ProcessResult listed = Dualkey({"vault", "ls", "--vault", vault_, "--json"});
     json snapshots = json::parse(listed.out, nullptr, false);
     std::string snapshot;
     if (snapshots.is_array())
@@ -896,13 +656,14 @@ class Demo {
     Say("  uploads " + std::string(gone ? "deleted" : "still there") +
         "; vault snapshot taken before it ran: " + (snapshot.empty() ? "none" : snapshot));
     if (ran.decision != "allow" || snapshot.empty()) return false;
-    RunResult restored =
+    ProcessResult restored =
         Dualkey({"vault", "restore", snapshot, "--vault", vault_, "--json"}, "", 60000);
     const bool same = LostFiles(files_before_, HashTree(root_ / "prod/uploads")) == 0;
     Say("  dualkey vault restore " + snapshot + ": " +
-        (restored.status == 0 && same ? "every file back, bit for bit" : "FAILED " + restored.err));
+        (restored.exit_code == 0 && same ? "every file back, bit for bit"
+                                         : "FAILED " + restored.err));
     summary_["undo"] = {{"approval_id", id}, {"snapshot", snapshot}};
-    return gone && restored.status == 0 && same;
+    return gone && restored.exit_code == 0 && same;
   }
 
   void Keep() {
@@ -926,9 +687,13 @@ class Demo {
   void Teardown() {
     if (agent_db_ != nullptr) pq::Api().finish(agent_db_);
     agent_db_ = nullptr;
+    // Each gets its time to shut down cleanly (the daemon seals its log).
+    for (std::unique_ptr<Child>* child : {&gateway_, &proxy_})
+      if (*child) (*child)->Stop(3000);
     gateway_.reset();
     proxy_.reset();
     platform_.reset();
+    if (daemon_) daemon_->Stop(3000);
     daemon_.reset();
     cluster_.reset();
     std::error_code ec;
@@ -1014,7 +779,7 @@ class Demo {
   std::string pg_password_;
   std::unique_ptr<internal::Cluster> cluster_;
   std::unique_ptr<internal::Platform> platform_;
-  std::optional<Child> daemon_, proxy_, gateway_;
+  std::unique_ptr<Child> daemon_, proxy_, gateway_;
   int proxy_port_ = 0, gateway_port_ = 0;
   std::map<std::string, std::string> secrets_;
   std::string agent_token_;

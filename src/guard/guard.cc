@@ -34,28 +34,27 @@ Result Check(const Request& request, const policy::Policy& policy) {
           subject);
       break;
     case Channel::kHttp: {
-      http::Request http_request;
-      std::string error;
-      if (!http::ParseRequestJson(request.input, &http_request, &error)) {
-        result.verdict = policy::FailClosed(error);
+      dualkey::Result<http::Request> http_request = http::ParseRequestJson(request.input);
+      if (!http_request.ok()) {
+        result.verdict = policy::FailClosed(http_request.status().message());
         result.verdict.observe_only =
             policy.mode == policy::Mode::kObserve && policy.errors.empty();
         break;
       }
-      result.verdict = policy::Decide(policy, http::Classify(http_request), subject);
+      result.verdict = policy::Decide(policy, http::Classify(*http_request), subject);
       break;
     }
     case Channel::kMcp: {
-      mcp::ToolCall call;
-      std::string error;
-      if (!mcp::ParseToolCallJson(request.input, &call, &error)) {
-        result.verdict = policy::FailClosed("the MCP tool call could not be read: " + error);
+      dualkey::Result<mcp::ToolCall> call = mcp::ParseToolCallJson(request.input);
+      if (!call.ok()) {
+        result.verdict =
+            policy::FailClosed("the MCP tool call could not be read: " + call.status().message());
         result.verdict.observe_only =
             policy.mode == policy::Mode::kObserve && policy.errors.empty();
         break;
       }
       result.verdict = policy::Decide(
-          policy, mcp::Classify(call, {request.cwd, request.home, policy.packs.get()}), subject);
+          policy, mcp::Classify(*call, {request.cwd, request.home, policy.packs.get()}), subject);
       break;
     }
   }

@@ -4,6 +4,18 @@
 #include "hook/hook.h"
 
 namespace dualkey::hook {
+
+client::CheckRequest CheckRequestFor(const guard::Request& request) {
+  client::CheckRequest ask;
+  ask.action.channel = request.channel;
+  ask.action.input = request.input;
+  ask.action.cwd = request.cwd;
+  ask.action.agent = request.agent;
+  ask.home = request.home;
+  ask.file_operation = request.file_operation;
+  return ask;
+}
+
 namespace {
 
 class Daemon final : public RemoteDecider {
@@ -11,14 +23,7 @@ class Daemon final : public RemoteDecider {
   explicit Daemon(client::Client client) : client_(std::move(client)) {}
 
   Status Decide(const guard::Request& request, Verdict* verdict, HoldTicket* ticket) override {
-    client::CheckRequest ask;
-    ask.action.channel = request.channel;
-    ask.action.input = request.input;
-    ask.action.cwd = request.cwd;
-    ask.action.agent = request.agent;
-    ask.home = request.home;
-    ask.file_operation = request.file_operation;
-    Result<client::CheckReply> reply = client_.Check(ask);
+    Result<client::CheckReply> reply = client_.Check(CheckRequestFor(request));
     if (!reply.ok()) return reply.status();
     verdict->decision = reply->decision;
     verdict->reason = reply->reason;

@@ -68,6 +68,9 @@ class RemoteDecider {
   virtual bool protected_install() const = 0;
 };
 
+// What the daemon is asked about `request` (check and probe alike).
+client::CheckRequest CheckRequestFor(const guard::Request& request);
+
 // A RemoteDecider that asks `dualkey serve` through client::Client (which
 // finds the socket and checks who listens on it).
 std::unique_ptr<RemoteDecider> DaemonDecider(client::Client client);

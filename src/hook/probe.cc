@@ -14,14 +14,7 @@ class Probe final : public RemoteDecider {
   explicit Probe(client::Client client) : client_(std::move(client)) {}
 
   Status Decide(const guard::Request& request, Verdict* verdict, HoldTicket* ticket) override {
-    client::CheckRequest ask;
-    ask.action.channel = request.channel;
-    ask.action.input = request.input;
-    ask.action.cwd = request.cwd;
-    ask.action.agent = request.agent;
-    ask.home = request.home;
-    ask.file_operation = request.file_operation;
-    Result<client::ProbeReply> reply = client_.Probe(ask);
+    Result<client::ProbeReply> reply = client_.Probe(CheckRequestFor(request));
     if (!reply.ok()) return reply.status();
     // A probe never lets through what a check would hold: it uses no
     // approval, so an action that waits for one stays a hold here.

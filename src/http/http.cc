@@ -18,6 +18,20 @@ using internal::Facts;
 using internal::MakeAction;
 using internal::Opaque;
 
+// `name` read as a verb (core/verbs.h) when it destroys what it names (not
+// a soft object) and is shaped like an identifier: letters, digits and the
+// characters of `also`.
+bool DestroyingWord(std::string_view name, std::string_view also, std::string* verb) {
+  if (name.empty() || name.size() > 64) return false;
+  for (char c : name)
+    if (!std::isalnum(static_cast<unsigned char>(c)) && also.find(c) == std::string_view::npos)
+      return false;
+  const verbs::Reading reading = verbs::ReadName(name);
+  if (reading.kind != verbs::Kind::kDestroy || reading.soft) return false;
+  *verb = std::string(name);
+  return true;
+}
+
 // The last path segment read as a verb (core/verbs.h): POST .../destroy,
 // .../doDelete, .../delete_series, .../purge, .../bulk-delete destroy what
 // they name whatever the method; .../remove-tag, .../reset-password do not
@@ -28,25 +42,11 @@ bool DestroyingPath(const Facts& facts, std::string* verb) {
   std::string_view last = segments.back();
   if (std::size_t colon = last.rfind(':'); colon != std::string_view::npos)
     last = last.substr(colon + 1);
-  if (last.empty() || last.size() > 64) return false;
-  for (char c : last)
-    if (!std::isalnum(static_cast<unsigned char>(c)) && c != '-' && c != '_') return false;
-  const verbs::Reading reading = verbs::ReadName(last);
-  if (reading.kind != verbs::Kind::kDestroy || reading.soft) return false;
-  *verb = std::string(last);
-  return true;
+  return DestroyingWord(last, "-_", verb);
 }
 
 bool DestroyingName(std::string_view name, std::string* verb) {
-  if (name.empty() || name.size() > 64) return false;
-  for (char c : name)
-    if (!std::isalnum(static_cast<unsigned char>(c)) && c != '-' && c != '_' && c != '.' &&
-        c != '/' && c != ':')
-      return false;
-  const verbs::Reading reading = verbs::ReadName(name);
-  if (reading.kind != verbs::Kind::kDestroy || reading.soft) return false;
-  *verb = std::string(name);
-  return true;
+  return DestroyingWord(name, "-_./:", verb);
 }
 
 // Fields that name the operation an RPC-shaped request asks for, whatever
@@ -212,63 +212,49 @@ std::vector<Action> Classify(const Request& request, const Options& options) {
   return out;
 }
 
-bool ParseRequestJson(std::string_view text, Request* out, std::string* error) {
+Result<Request> ParseRequestJson(std::string_view text) {
   // Ordered: headers keep the order they were written in.
   using json = nlohmann::ordered_json;
-  *out = Request{};
-  if (internal::JsonDepth(text) > internal::kMaxJsonDepth) {
-    *error = "the HTTP request JSON nests too deeply";
-    return false;
-  }
+  Request out;
+  if (internal::JsonDepth(text) > internal::kMaxJsonDepth)
+    return Status::InvalidArgument("the HTTP request JSON nests too deeply");
   json parsed = json::parse(text, nullptr, /*allow_exceptions=*/false);
-  if (parsed.is_discarded()) {
-    *error = "the HTTP request is not valid JSON";
-    return false;
-  }
-  if (!parsed.is_object()) {
-    *error = "the HTTP request must be a JSON object {\"method\", \"url\", \"headers\", \"body\"}";
-    return false;
-  }
+  if (parsed.is_discarded()) return Status::InvalidArgument("the HTTP request is not valid JSON");
+  if (!parsed.is_object())
+    return Status::InvalidArgument(
+        "the HTTP request must be a JSON object {\"method\", \"url\", \"headers\", \"body\"}");
   auto text_of = [](const json& value) {
     return value.is_string() ? value.get<std::string>() : value.dump();
   };
   if (auto it = parsed.find("method"); it != parsed.end()) {
-    if (!it->is_string()) {
-      *error = "\"method\" must be a string";
-      return false;
-    }
-    out->method = it->get<std::string>();
+    if (!it->is_string()) return Status::InvalidArgument("\"method\" must be a string");
+    out.method = it->get<std::string>();
   }
   auto url = parsed.find("url");
-  if (url == parsed.end() || !url->is_string() || url->get_ref<const std::string&>().empty()) {
-    *error = "the HTTP request has no \"url\" string";
-    return false;
-  }
-  out->url = url->get<std::string>();
+  if (url == parsed.end() || !url->is_string() || url->get_ref<const std::string&>().empty())
+    return Status::InvalidArgument("the HTTP request has no \"url\" string");
+  out.url = url->get<std::string>();
   if (auto it = parsed.find("headers"); it != parsed.end() && !it->is_null()) {
     if (it->is_object()) {
       for (auto header = it->begin(); header != it->end(); ++header) {
         if (header->is_array()) {
-          for (const json& value : *header) out->headers.emplace_back(header.key(), text_of(value));
+          for (const json& value : *header) out.headers.emplace_back(header.key(), text_of(value));
         } else {
-          out->headers.emplace_back(header.key(), text_of(*header));
+          out.headers.emplace_back(header.key(), text_of(*header));
         }
       }
     } else if (it->is_array()) {
       for (const json& pair : *it) {
-        if (!pair.is_array() || pair.size() != 2 || !pair[0].is_string()) {
-          *error = "\"headers\" must be an object or a list of [name, value] pairs";
-          return false;
-        }
-        out->headers.emplace_back(pair[0].get<std::string>(), text_of(pair[1]));
+        if (!pair.is_array() || pair.size() != 2 || !pair[0].is_string())
+          return Status::InvalidArgument(
+              "\"headers\" must be an object or a list of [name, value] pairs");
+        out.headers.emplace_back(pair[0].get<std::string>(), text_of(pair[1]));
       }
-    } else {
-      *error = "\"headers\" must be an object";
-      return false;
-    }
+    } else
+      return Status::InvalidArgument("\"headers\" must be an object");
   }
-  if (auto it = parsed.find("body"); it != parsed.end() && !it->is_null()) out->body = text_of(*it);
-  return true;
+  if (auto it = parsed.find("body"); it != parsed.end() && !it->is_null()) out.body = text_of(*it);
+  return out;
 }
 
 }  // namespace dualkey::http

@@ -10,6 +10,7 @@
 #include <utility>
 #include <vector>
 
+#include "base/status.h"
 #include "core/action.h"
 
 namespace dualkey::http {
@@ -37,6 +38,6 @@ std::vector<Action> Classify(const Request& request, const Options& options = {}
 // Reads the JSON shape {"method", "url", "headers"?, "body"?} (headers an
 // object of strings; body a string, other JSON values are taken as their
 // serialisation). Returns false with a reason on anything else. Never throws.
-bool ParseRequestJson(std::string_view json, Request* out, std::string* error);
+Result<Request> ParseRequestJson(std::string_view json);
 
 }  // namespace dualkey::http

@@ -387,32 +387,27 @@ void Retag(std::vector<Action>* actions, std::vector<Action>* out) {
 
 }  // namespace
 
-bool ParseToolCallJson(std::string_view text, ToolCall* out, std::string* error) {
+Result<ToolCall> ParseToolCallJson(std::string_view text) {
+  ToolCall out;
   json parsed = json::parse(text, nullptr, /*allow_exceptions=*/false);
-  if (parsed.is_discarded() || !parsed.is_object()) {
-    *error = "an MCP tool call is a JSON object {server, tool, arguments}";
-    return false;
-  }
+  if (parsed.is_discarded() || !parsed.is_object())
+    return Status::InvalidArgument("an MCP tool call is a JSON object {server, tool, arguments}");
   if (!parsed.contains("tool") || !parsed["tool"].is_string() ||
-      parsed["tool"].get<std::string>().empty()) {
-    *error = "the MCP tool call has no tool name";
-    return false;
-  }
-  out->tool = parsed["tool"];
-  out->server = parsed.value("server", "");
+      parsed["tool"].get<std::string>().empty())
+    return Status::InvalidArgument("the MCP tool call has no tool name");
+  out.tool = parsed["tool"];
+  out.server = parsed.value("server", "");
   if (parsed.contains("arguments")) {
-    if (!parsed["arguments"].is_object() && !parsed["arguments"].is_null()) {
-      *error = "MCP tool arguments must be an object";
-      return false;
-    }
-    if (parsed["arguments"].is_object()) out->arguments = parsed["arguments"];
+    if (!parsed["arguments"].is_object() && !parsed["arguments"].is_null())
+      return Status::InvalidArgument("MCP tool arguments must be an object");
+    if (parsed["arguments"].is_object()) out.arguments = parsed["arguments"];
   }
   if (parsed.contains("annotations") && parsed["annotations"].is_object()) {
     const json& annotations = parsed["annotations"];
-    out->destructive_hint = annotations.value("destructiveHint", false);
-    out->read_only_hint = annotations.value("readOnlyHint", false);
+    out.destructive_hint = annotations.value("destructiveHint", false);
+    out.read_only_hint = annotations.value("readOnlyHint", false);
   }
-  return true;
+  return out;
 }
 
 std::vector<Action> Classify(const ToolCall& call, const Options& options) {

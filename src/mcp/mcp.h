@@ -11,6 +11,7 @@
 #include <string_view>
 #include <vector>
 
+#include "base/status.h"
 #include "core/action.h"
 
 namespace dualkey::packs {
@@ -28,7 +29,7 @@ struct ToolCall {
 };
 
 // The corpus/hook shape: {"server","tool","arguments","annotations"?}.
-bool ParseToolCallJson(std::string_view text, ToolCall* out, std::string* error);
+Result<ToolCall> ParseToolCallJson(std::string_view text);
 
 struct Options {
   std::string cwd;  // where the client runs (for relative paths, shell tools)

@@ -921,11 +921,11 @@ void Setup::StepApprover() {
     status = sys::RunAs(
         *daemon_,
         [&](std::string* out) {
-          std::string store_error;
-          std::unique_ptr<approval::Store> opened = approval::OpenStore(store, &store_error);
+          Result<std::unique_ptr<approval::Store>> opened = approval::OpenStore(store);
           std::vector<std::string> names;
-          if (!opened || !opened->Approvers(&names, &store_error)) {
-            *out = json{{"error", store_error}}.dump();
+          const Status listed = opened.ok() ? (*opened)->Approvers(&names) : opened.status();
+          if (!listed.ok()) {
+            *out = json{{"error", listed.message()}}.dump();
             return 1;
           }
           *out = json{{"approvers", names}}.dump();
@@ -980,11 +980,12 @@ void Setup::StepApprover() {
     status = sys::RunAs(
         *daemon_,
         [&](std::string* out) {
-          std::string store_error;
-          std::unique_ptr<approval::Store> opened = approval::OpenStore(store, &store_error);
+          Result<std::unique_ptr<approval::Store>> opened = approval::OpenStore(store);
           const std::string secret = approval::NewTotpSecret();
-          if (!opened || !opened->AddApprover(name, secret, &store_error)) {
-            *out = json{{"error", store_error}}.dump();
+          const Status enrolled =
+              opened.ok() ? (*opened)->AddApprover(name, secret) : opened.status();
+          if (!enrolled.ok()) {
+            *out = json{{"error", enrolled.message()}}.dump();
             return 1;
           }
           *out = json{{"uri", approval::TotpUri(name, secret)}}.dump();

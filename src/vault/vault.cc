@@ -537,14 +537,20 @@ std::optional<PruneReport> Vault::Prune(const PruneOptions& options, std::string
   // A human's TOTP code, checked where the daemon checks its codes (with the
   // same lockouts); spent only once the prune's audit record is durable.
   if (options.approver.empty()) return refuse("prune needs --as NAME and --code CODE");
-  std::unique_ptr<approval::Store> store = approval::OpenStore(options.store, error);
-  if (!store) return refuse("cannot open the approval store " + options.store + ": " + *error);
+  Result<std::unique_ptr<approval::Store>> opened = approval::OpenStore(options.store);
+  if (!opened.ok())
+    return refuse("cannot open the approval store " + options.store + ": " +
+                  opened.status().message());
+  std::unique_ptr<approval::Store> store = std::move(opened).value();
   const approval::AuthResult auth = approval::Authorize(
       *store, options.approver, options.totp, "vault_prune:" + impl_->dir, internal::NowMs());
   if (!auth.status.ok()) return refuse(auth.status.message());
   auto spend = [&]() {
-    if (store->UseTotpStep(auth.spend.approver, auth.spend.step, error)) return true;
-    record("vault_prune_not_applied", Json{{"approver", options.approver}, {"why", *error}});
+    const Status used = store->UseTotpStep(auth.spend.approver, auth.spend.step);
+    if (used.ok()) return true;
+    if (error != nullptr) *error = used.message();
+    record("vault_prune_not_applied",
+           Json{{"approver", options.approver}, {"why", used.message()}});
     return false;
   };
 

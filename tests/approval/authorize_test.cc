@@ -9,8 +9,12 @@
 #include <string>
 
 #include "approval/approval.h"
+#include "store_testing.h"
 
 namespace dualkey::approval {
+
+using dualkey::testing::Ok;
+using dualkey::testing::OpenOrNull;
 namespace {
 
 constexpr std::int64_t kNow = 1'700'000'000'000;
@@ -22,10 +26,10 @@ class AuthorizeTest : public ::testing::Test {
     ASSERT_NE(mkdtemp(pattern), nullptr);
     dir_ = pattern;
     std::string error;
-    store_ = OpenStore(dir_ + "/state.sqlite3", &error);
+    store_ = OpenOrNull(dir_ + "/state.sqlite3", &error);
     ASSERT_NE(store_, nullptr) << error;
     secret_ = NewTotpSecret();
-    ASSERT_TRUE(store_->AddApprover("alice", secret_, &error)) << error;
+    ASSERT_TRUE(Ok(store_->AddApprover("alice", secret_), &error)) << error;
   }
   void TearDown() override {
     store_.reset();
@@ -51,11 +55,11 @@ TEST_F(AuthorizeTest, ARightCodeIsAcceptedNotSpentAndForgiven) {
   EXPECT_FALSE(result.counted);
   std::vector<Lockout> rows;
   std::string error;
-  ASSERT_TRUE(store_->Lockouts(kNow, LockoutPolicy{}, &rows, &error));
+  ASSERT_TRUE(Ok(store_->Lockouts(kNow, LockoutPolicy{}, &rows), &error));
   EXPECT_TRUE(rows.empty()) << "a right code leaves no failure behind";
   // Not spent: it is the caller's to spend with the effect.
   EXPECT_TRUE(Authorize(*store_, "alice", Code(kNow), "request:ap_1", kNow).status.ok());
-  ASSERT_TRUE(store_->UseTotpStep("alice", result.spend.step, &error));
+  ASSERT_TRUE(Ok(store_->UseTotpStep("alice", result.spend.step), &error));
   AuthResult reused = Authorize(*store_, "alice", Code(kNow), "request:ap_1", kNow);
   EXPECT_TRUE(reused.status.Is(Status::Code::kFailedPrecondition)) << reused.status.ToString();
   EXPECT_TRUE(reused.counted) << "a replayed code counts as a failure";
@@ -108,7 +112,7 @@ TEST_F(AuthorizeTest, AnAttemptThatCannotBeCountedIsNotChecked) {
   std::string error;
   store_.reset();
   std::filesystem::permissions(dir_ + "/state.sqlite3", std::filesystem::perms::owner_read);
-  auto read_only = OpenStore("file:" + dir_ + "/state.sqlite3?mode=ro", &error);
+  auto read_only = OpenOrNull("file:" + dir_ + "/state.sqlite3?mode=ro", &error);
   if (read_only == nullptr) GTEST_SKIP() << "cannot open the store read-only: " << error;
   AuthResult result = Authorize(*read_only, "alice", Code(kNow), "request:ap_1", kNow);
   EXPECT_TRUE(result.status.Is(Status::Code::kUnavailable)) << result.status.ToString();

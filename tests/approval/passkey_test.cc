@@ -12,8 +12,12 @@
 
 #include "../webauthn/authenticator.h"
 #include "approval/approval.h"
+#include "store_testing.h"
 
 namespace dualkey::approval {
+
+using dualkey::testing::Ok;
+using dualkey::testing::OpenOrNull;
 namespace {
 
 using dualkey::testing::SoftAuthenticator;
@@ -25,10 +29,10 @@ class PasskeyTest : public ::testing::Test {
     ASSERT_NE(mkdtemp(pattern), nullptr);
     dir_ = pattern;
     std::string error;
-    store_ = OpenStore(dir_ + "/state.sqlite3", &error);
+    store_ = OpenOrNull(dir_ + "/state.sqlite3", &error);
     ASSERT_NE(store_, nullptr) << error;
-    ASSERT_TRUE(store_->AddApprover("alice", NewTotpSecret(), &error)) << error;
-    ASSERT_TRUE(store_->AddApprover("bob", NewTotpSecret(), &error)) << error;
+    ASSERT_TRUE(Ok(store_->AddApprover("alice", NewTotpSecret()), &error)) << error;
+    ASSERT_TRUE(Ok(store_->AddApprover("bob", NewTotpSecret()), &error)) << error;
     rp_.id = "localhost";
     rp_.origin = "http://localhost:8790";
     Enrol("alice", alice_key_);
@@ -158,7 +162,7 @@ TEST_F(PasskeyTest, RemovingAnApproverTakesTheirPasskeysAlong) {
   std::string error;
   ASSERT_TRUE(Passkeys(*store_, "bob", &keys, &error));
   ASSERT_EQ(keys.size(), 1u);
-  ASSERT_TRUE(store_->RemoveApprover("bob", nullptr, &error)) << error;
+  ASSERT_TRUE(Ok(store_->RemoveApprover("bob", nullptr), &error)) << error;
   ASSERT_TRUE(Passkeys(*store_, "bob", &keys, &error));
   EXPECT_TRUE(keys.empty());
 }
@@ -168,7 +172,7 @@ TEST_F(PasskeyTest, ChallengesAreBoundedPerApprover) {
     ASSERT_TRUE(IssuePasskeyChallenge(*store_, "alice", "signin:alice", Now()).ok());
   std::vector<Item> waiting;
   std::string error;
-  ASSERT_TRUE(store_->ListItems("challenge", "alice", Now(), &waiting, &error));
+  ASSERT_TRUE(Ok(store_->ListItems("challenge", "alice", Now(), &waiting), &error));
   EXPECT_LE(waiting.size(), 32u);
 }
 

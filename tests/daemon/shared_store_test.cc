@@ -18,12 +18,16 @@
 #include <thread>
 
 #include "../approval/pg_harness.h"
+#include "../approval/store_testing.h"
 #include "approval/approval.h"
 #include "audit/audit.h"
 #include "client/client.h"
 #include "daemon/daemon.h"
 
 namespace {
+
+using dualkey::testing::Ok;
+using dualkey::testing::OpenOrNull;
 
 // The daemon's raw reply (or nullopt with `error`), as these tests read it.
 [[maybe_unused]] std::optional<nlohmann::json> DaemonCall(const std::string& socket,
@@ -255,15 +259,16 @@ TEST_F(SharedStore, AuditCheckpointsAreKeptInTheSharedStore) {
   dualkey::audit::VerifyReport report = dualkey::audit::Verify(log);
   ASSERT_TRUE(report.ok);
   std::string error;
-  auto store = dualkey::approval::OpenStore(uri_, &error);
+  auto store = OpenOrNull(uri_, &error);
   ASSERT_NE(store, nullptr) << error;
   char host[256] = {};
   gethostname(host, sizeof host - 1);
   dualkey::approval::AuditSeal seal;
   bool found = false;
-  ASSERT_TRUE(
+  ASSERT_TRUE(Ok(
       store->LastAuditSeal(std::string(host) + ":" + fs::absolute(log).lexically_normal().string(),
-                           &seal, &found, &error))
+                           &seal, &found),
+      &error))
       << error;
   ASSERT_TRUE(found);
   EXPECT_EQ(seal.seq, report.last_checkpoint_seq);

@@ -222,8 +222,8 @@ class DrillE2e : public ::testing::Test {
       w.why = "PostgreSQL: " + error;
       return;
     }
-    demo::internal::RunResult created = w.pg->Tool("createdb", {"shop"});
-    if (created.status != 0) {
+    base::ProcessResult created = w.pg->Tool("createdb", {"shop"});
+    if (created.exit_code != 0) {
       w.why = "createdb: " + created.err;
       return;
     }

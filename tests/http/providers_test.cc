@@ -394,25 +394,23 @@ TEST(HttpBadInput, BadUrlsAndMethods) {
 }
 
 TEST(HttpParseRequestJson, Shapes) {
-  Request request;
-  std::string error;
-  ASSERT_TRUE(ParseRequestJson(
-      R"({"method":"POST","url":"https://a/b","headers":{"X-A":"1","N":2},"body":"x"})", &request,
-      &error))
-      << error;
-  EXPECT_EQ(request.method, "POST");
-  EXPECT_EQ(request.headers.size(), 2u);
-  EXPECT_EQ(request.headers[1].second, "2");
-  EXPECT_EQ(request.body, "x");
-  ASSERT_TRUE(
-      ParseRequestJson(R"({"method":"POST","url":"https://a","body":{"k":1}})", &request, &error));
-  EXPECT_EQ(request.body, R"({"k":1})");
-  EXPECT_FALSE(ParseRequestJson("not json", &request, &error));
-  EXPECT_FALSE(ParseRequestJson(R"({"method":"GET"})", &request, &error));
-  EXPECT_NE(error.find("url"), std::string::npos);
-  EXPECT_FALSE(ParseRequestJson(R"(["GET","https://a"])", &request, &error));
-  EXPECT_FALSE(ParseRequestJson(R"({"method":1,"url":"https://a"})", &request, &error));
-  EXPECT_FALSE(ParseRequestJson(std::string(100000, '['), &request, &error));
+  Result<Request> request = ParseRequestJson(
+      R"({"method":"POST","url":"https://a/b","headers":{"X-A":"1","N":2},"body":"x"})");
+  ASSERT_TRUE(request.ok()) << request.status().message();
+  EXPECT_EQ(request->method, "POST");
+  EXPECT_EQ(request->headers.size(), 2u);
+  EXPECT_EQ(request->headers[1].second, "2");
+  EXPECT_EQ(request->body, "x");
+  request = ParseRequestJson(R"({"method":"POST","url":"https://a","body":{"k":1}})");
+  ASSERT_TRUE(request.ok());
+  EXPECT_EQ(request->body, R"({"k":1})");
+  EXPECT_FALSE(ParseRequestJson("not json").ok());
+  Result<Request> no_url = ParseRequestJson(R"({"method":"GET"})");
+  EXPECT_TRUE(no_url.status().Is(Status::Code::kInvalidArgument));
+  EXPECT_NE(no_url.status().message().find("url"), std::string::npos);
+  EXPECT_FALSE(ParseRequestJson(R"(["GET","https://a"])").ok());
+  EXPECT_FALSE(ParseRequestJson(R"({"method":1,"url":"https://a"})").ok());
+  EXPECT_FALSE(ParseRequestJson(std::string(100000, '[')).ok());
 }
 
 }  // namespace

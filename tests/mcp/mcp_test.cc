@@ -8,10 +8,10 @@ namespace {
 using nlohmann::json;
 
 bool Held(const std::string& call_json) {
-  ToolCall call;
-  std::string error;
-  EXPECT_TRUE(ParseToolCallJson(call_json, &call, &error)) << error;
-  for (const Action& action : Classify(call, {"/home/dev/app", "/home/dev"}))
+  Result<ToolCall> call = ParseToolCallJson(call_json);
+  EXPECT_TRUE(call.ok()) << call.status().message();
+  if (!call.ok()) return false;
+  for (const Action& action : Classify(*call, {"/home/dev/app", "/home/dev"}))
     if (IsDestructive(action)) return true;
   return false;
 }
@@ -131,12 +131,10 @@ TEST(McpTamper, ReadingTheGuardsSecretsOrWritingItsFiles) {
 }
 
 TEST(McpParse, BadCallsAreRejected) {
-  ToolCall call;
-  std::string error;
-  EXPECT_FALSE(ParseToolCallJson("not json", &call, &error));
-  EXPECT_FALSE(ParseToolCallJson("{\"server\":\"s\"}", &call, &error));
-  EXPECT_FALSE(ParseToolCallJson("{\"tool\":\"t\",\"arguments\":[1]}", &call, &error));
-  EXPECT_TRUE(ParseToolCallJson("{\"tool\":\"t\"}", &call, &error));
+  EXPECT_FALSE(ParseToolCallJson("not json").ok());
+  EXPECT_TRUE(ParseToolCallJson("{\"server\":\"s\"}").status().Is(Status::Code::kInvalidArgument));
+  EXPECT_FALSE(ParseToolCallJson("{\"tool\":\"t\",\"arguments\":[1]}").ok());
+  EXPECT_TRUE(ParseToolCallJson("{\"tool\":\"t\"}").ok());
 }
 
 TEST(McpLimits, DeeplyNestedArgumentsAreHeld) {

@@ -28,6 +28,7 @@
 #include <vector>
 
 #include "../approval/pg_harness.h"
+#include "../approval/store_testing.h"
 #include "approval/approval.h"
 #include "client/client.h"
 #include "daemon/daemon.h"
@@ -35,6 +36,9 @@
 #include "proxy/pg/pg_proxy.h"
 
 namespace dualkey::pgtest {
+
+using dualkey::testing::Ok;
+using dualkey::testing::OpenOrNull;
 
 // The daemon's raw reply (or nullopt with `error`), as these tests read it.
 [[maybe_unused]] inline std::optional<nlohmann::json> DaemonCall(const std::string& socket,
@@ -246,8 +250,8 @@ class PgProxy : public ::testing::Test {
       // rounds of Approve() below use every code alice has, so this
       // harness writes the second one straight into its own store.
       std::string error, secret = dualkey::approval::NewTotpSecret();
-      auto store = dualkey::approval::OpenStore((*state_ / "state.sqlite3").string(), &error);
-      EXPECT_TRUE(store && store->AddApprover(name, secret, &error)) << error;
+      auto store = OpenOrNull((*state_ / "state.sqlite3").string(), &error);
+      EXPECT_TRUE(store && Ok(store->AddApprover(name, secret), &error)) << error;
       return secret;
     }
     Output added = Shell(Env() + DUALKEY_BINARY + " approver add " + name + " --state " +

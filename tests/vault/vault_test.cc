@@ -23,11 +23,15 @@
 #include <thread>
 
 #include "../approval/pg_harness.h"
+#include "../approval/store_testing.h"
 #include "approval/approval.h"
 #include "audit/audit.h"
 #include "vault/internal/backend.h"
 
 namespace {
+
+using dualkey::testing::Ok;
+using dualkey::testing::OpenOrNull;
 
 namespace fs = std::filesystem;
 using dualkey::vault::SnapshotMeta;
@@ -576,10 +580,10 @@ class PruneTest : public VaultTest {
     VaultTest::SetUp();
     store_path_ = (root_ / "state.sqlite3").string();
     std::string error;
-    store_ = dualkey::approval::OpenStore(store_path_, &error);
+    store_ = OpenOrNull(store_path_, &error);
     ASSERT_TRUE(store_) << error;
     secret_ = dualkey::approval::NewTotpSecret();
-    ASSERT_TRUE(store_->AddApprover("alice", secret_, &error)) << error;
+    ASSERT_TRUE(Ok(store_->AddApprover("alice", secret_), &error)) << error;
   }
   std::string Code(int step_offset) {
     std::int64_t now = std::chrono::duration_cast<std::chrono::seconds>(
@@ -664,10 +668,11 @@ TEST_F(PruneTest, WrongCodesLockTheApproverOutOfPruneToo) {
   EXPECT_NE(error.find("too many wrong codes"), std::string::npos) << error;
   // The lockout is the store's: the daemon (sharing it) refuses alice too.
   std::vector<dualkey::approval::Lockout> rows;
-  ASSERT_TRUE(store_->Lockouts(std::chrono::duration_cast<std::chrono::milliseconds>(
-                                   std::chrono::system_clock::now().time_since_epoch())
-                                   .count(),
-                               dualkey::approval::LockoutPolicy{}, &rows, &error));
+  ASSERT_TRUE(Ok(store_->Lockouts(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                      std::chrono::system_clock::now().time_since_epoch())
+                                      .count(),
+                                  dualkey::approval::LockoutPolicy{}, &rows),
+                 &error));
   bool alice_locked = false;
   for (const auto& row : rows) alice_locked = alice_locked || row.scope == "approver:alice";
   EXPECT_TRUE(alice_locked);

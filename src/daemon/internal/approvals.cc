@@ -37,8 +37,10 @@ void AddApprovalOps(Dispatcher& dispatcher, Core& core) {
     if (Status s = FromJson(body, &request); !s.ok()) return s;
     approval::Request r;
     std::string error;
-    if (!core.store().Deny(request.id, request.approver, request.reason, Core::NowMs(), &r, &error))
-      return Status::FailedPrecondition(error);
+    if (Status st =
+            core.store().Deny(request.id, request.approver, request.reason, Core::NowMs(), &r);
+        !st.ok())
+      return Status::FailedPrecondition(st.message());
     json fields{{"approval_id", r.id},
                 {"by", request.approver},
                 {"reason", r.deny_reason},

@@ -20,13 +20,12 @@ void Breaker::Attempt(const std::string& agent, const std::string& action_hash,
       window_.Attempt(agent, action_hash, Core::NowMs());
   if (!counted.trips) return;
   bool already = false;
-  std::string error;
-  core_.store().IsFrozen(agent, &already, &error);
+  core_.store().IsFrozen(agent, &already);
   if (already) return;
   const std::string why = std::to_string(counted.count) + " distinct destructive attempts within " +
                           std::to_string(core_.options().breaker_window_seconds) +
                           " s; the last: " + base::ToValidUtf8(what.substr(0, 300));
-  core_.store().SetFrozen(agent, true, why, &error);
+  core_.store().SetFrozen(agent, true, why);
   json fields{{"attempts", core_.options().breaker_attempts},
               {"window_seconds", core_.options().breaker_window_seconds},
               {"why", why}};
@@ -65,8 +64,8 @@ void AddBreakerOps(Dispatcher& dispatcher, Core& core, Breaker& breaker) {
         if (Status s = FromJson(body, &request); !s.ok()) return s;
         std::vector<approval::Store::Freeze> freezes;
         std::string error;
-        if (!core.store().Freezes(&freezes, &error))
-          return Status::Unavailable("the store failed: " + error);
+        if (Status st = core.store().Freezes(&freezes); !st.ok())
+          return Status::Unavailable("the store failed: " + st.message());
         BreakerStatusReply reply;
         reply.attempts = core.options().breaker_attempts;
         reply.window_seconds = core.options().breaker_window_seconds;
@@ -97,8 +96,8 @@ void AddBreakerOps(Dispatcher& dispatcher, Core& core, Breaker& breaker) {
         if (!request.agent.empty() && seen.empty()) {
           // Asked about one agent the daemon has nothing on: it is not frozen.
           bool frozen = false;
-          if (!core.store().IsFrozen(request.agent, &frozen, &error))
-            return Status::Unavailable("the store failed: " + error);
+          if (Status st = core.store().IsFrozen(request.agent, &frozen); !st.ok())
+            return Status::Unavailable("the store failed: " + st.message());
           auto found = std::find_if(freezes.begin(), freezes.end(),
                                     [&](const auto& f) { return f.agent == request.agent; });
           add(request.agent, found == freezes.end() ? nullptr : &*found);

@@ -128,7 +128,7 @@ std::unique_ptr<Cluster> Cluster::Start(const std::string& given_dir, const std:
     }
     chmod(pwfile.c_str(), 0600);
   }
-  SpawnOptions init;
+  base::Spawn init;
   init.argv = {cluster->bin_dir_ + "/initdb",
                "-D",
                dir + "/data",
@@ -143,19 +143,18 @@ std::unique_ptr<Cluster> Cluster::Start(const std::string& given_dir, const std:
                "UTF8",
                "--locale=C"};
   init.env = env;
-  init.inherit_env = false;
-  init.run_as_uid = cluster->uid_;
-  init.run_as_gid = cluster->gid_;
+  init.as = cluster->RunAs();
+  init.own_process_group = true;
   init.cwd = dir;
-  RunResult initdb = Run(init, "", 120000);
+  base::ProcessResult initdb = base::Run(init, "", 120000);
   fs::remove(pwfile, ec);
-  if (initdb.status != 0) {
+  if (initdb.exit_code != 0) {
     *error = "initdb failed: " + initdb.err + initdb.out;
     return nullptr;
   }
   for (int attempt = 0; attempt < 5 && !cluster->running_; ++attempt) {
     cluster->port_ = FreePort();
-    SpawnOptions start;
+    base::Spawn start;
     start.argv = {cluster->bin_dir_ + "/pg_ctl",
                   "-D",
                   dir + "/data",
@@ -171,12 +170,11 @@ std::unique_ptr<Cluster> Cluster::Start(const std::string& given_dir, const std:
                       " -c synchronous_commit=off",
                   "start"};
     start.env = env;
-    start.inherit_env = false;
-    start.run_as_uid = cluster->uid_;
-    start.run_as_gid = cluster->gid_;
+    start.as = cluster->RunAs();
+    start.own_process_group = true;
     start.cwd = dir;
-    RunResult started = Run(start, "", 90000);
-    cluster->running_ = started.status == 0;
+    base::ProcessResult started = base::Run(start, "", 90000);
+    cluster->running_ = started.exit_code == 0;
     if (!cluster->running_) *error = "pg_ctl start failed: " + started.err + started.out;
   }
   if (!cluster->running_) return nullptr;
@@ -185,14 +183,13 @@ std::unique_ptr<Cluster> Cluster::Start(const std::string& given_dir, const std:
 
 Cluster::~Cluster() {
   if (running_) {
-    SpawnOptions stop;
+    base::Spawn stop;
     stop.argv = {bin_dir_ + "/pg_ctl", "-D", dir_ + "/data", "-m", "fast", "-w", "stop"};
     stop.env = env_;
-    stop.inherit_env = false;
-    stop.run_as_uid = uid_;
-    stop.run_as_gid = gid_;
+    stop.as = RunAs();
+    stop.own_process_group = true;
     stop.cwd = dir_;
-    Run(stop, "", 30000);
+    base::Run(stop, "", 30000);
   }
   if (!private_dir_.empty()) {
     std::error_code ec;
@@ -200,22 +197,32 @@ Cluster::~Cluster() {
   }
 }
 
+base::Identity Cluster::RunAs() const {
+  base::Identity who;
+  if (uid_ < 0) return who;
+  who.set = true;
+  who.name = "nobody";
+  who.uid = static_cast<uid_t>(uid_);
+  who.gid = static_cast<gid_t>(gid_);
+  return who;
+}
+
 std::string Cluster::Conninfo(const std::string& dbname) const {
   return "host=127.0.0.1 port=" + std::to_string(port_) + " user=postgres dbname=" + dbname +
          " password=" + password_ + " connect_timeout=10";
 }
 
-RunResult Cluster::Tool(const std::string& program, const std::vector<std::string>& args,
-                        const std::string& input, int timeout_ms) const {
-  SpawnOptions options;
+base::ProcessResult Cluster::Tool(const std::string& program, const std::vector<std::string>& args,
+                                  const std::string& input, int timeout_ms) const {
+  base::Spawn options;
   options.argv = {bin_dir_ + "/" + program, "-h", "127.0.0.1", "-p",
                   std::to_string(port_),    "-U", "postgres"};
   options.argv.insert(options.argv.end(), args.begin(), args.end());
   options.env = env_;
   options.env.push_back("PGPASSWORD=" + password_);
   options.env.push_back("PGCONNECT_TIMEOUT=10");
-  options.inherit_env = false;
-  return Run(options, input, timeout_ms);
+  options.own_process_group = true;
+  return base::Run(options, input, timeout_ms);
 }
 
 }  // namespace dualkey::demo::internal

@@ -12,7 +12,7 @@
 #include <string>
 #include <vector>
 
-#include "demo/internal/process.h"
+#include "base/process.h"
 
 namespace dualkey::demo::internal {
 
@@ -34,13 +34,15 @@ class Cluster {
   std::string Conninfo(const std::string& dbname) const;
   // Runs a PostgreSQL client program (pg_dump, pg_restore, psql) from the
   // cluster's bin dir with the superuser's credentials in its environment.
-  RunResult Tool(const std::string& program, const std::vector<std::string>& args,
-                 const std::string& input = "", int timeout_ms = 60000) const;
+  base::ProcessResult Tool(const std::string& program, const std::vector<std::string>& args,
+                           const std::string& input = "", int timeout_ms = 60000) const;
 
  private:
   Cluster() = default;
   std::string dir_, bin_dir_, password_;
   std::vector<std::string> env_;
+  // Who PostgreSQL runs as: nobody when the demo is root, else the demo's user.
+  base::Identity RunAs() const;
   std::string private_dir_;  // made by Start, removed by the destructor
   int port_ = 0;
   int uid_ = -1, gid_ = -1;

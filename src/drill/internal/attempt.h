@@ -9,9 +9,9 @@
 #include <string>
 #include <vector>
 
+#include "base/process.h"
 #include "drill/internal/battery.h"
 #include "drill/internal/discovery.h"
-#include "drill/internal/process.h"
 #include "guard/guard.h"
 
 namespace dualkey::drill::internal {

@@ -12,10 +12,12 @@
 #include <string>
 #include <vector>
 
+#include "base/process.h"
 #include "base/status.h"
-#include "drill/internal/process.h"
 
 namespace dualkey::drill::internal {
+
+using base::Identity;
 
 // Files under `root` (made and owned by `owner`, 0700).
 class FileCanary {

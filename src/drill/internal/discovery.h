@@ -15,13 +15,22 @@
 #include <string>
 #include <vector>
 
-#include "drill/internal/process.h"
+#include "base/process.h"
 #include "hook/hook.h"
 #include "hook/install_mcp.h"
 #include "install/layout.h"
 #include "policy/policy.h"
 
 namespace dualkey::drill::internal {
+
+// The drill runs its children with base/process.
+using base::Child;
+using base::EnvironmentFor;
+using base::Identity;
+using base::IdentityOf;
+using base::IdentityOfUid;
+using base::ProcessResult;
+using base::Spawn;
 
 struct HookConfig {
   std::string scope;  // managed | user | project

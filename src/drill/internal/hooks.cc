@@ -215,7 +215,8 @@ std::vector<Attempt> RunHooks(const AgentInfo& agent, const std::vector<Case>& c
           spawn.env = env;
           spawn.cwd = cwd;
           spawn.as = context.subject;
-          Ran ran = Run(spawn, job.call.json, context.timeout_ms);
+          spawn.die_with_parent = true;
+          ProcessResult ran = base::Run(spawn, job.call.json, context.timeout_ms);
           std::string detail;
           const std::string outcome = hook::InterpretHookRun(
               agent.agent, ran.started, ran.timed_out, ran.exit_code, ran.out, ran.err, &detail);

@@ -123,6 +123,7 @@ std::vector<Attempt> RunMcp(const std::string& integration, const McpTarget& tar
   spawn.env = EnvironmentFor(context.subject);
   spawn.cwd = context.cwd;
   spawn.as = context.subject;
+  spawn.die_with_parent = true;
   Result<std::unique_ptr<Child>> started = Child::Start(spawn, dir + "/wrapper.log");
   if (!started.ok()) {
     *error = "cannot start the wrapper: " + started.status().message();
