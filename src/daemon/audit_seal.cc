@@ -70,6 +70,7 @@ Result<std::unique_ptr<audit::Log>> OpenAuditLog(const audit::OpenOptions& given
                           seal.public_key + "): the key was replaced");
   }
   audit::OpenReport report;
+  std::string error;
   std::unique_ptr<audit::Log> log = audit::Log::Open(options, &error, &report);
   if (!log) return Status::IOError(error);
   if (report.foreign_records > 0)

@@ -45,9 +45,8 @@ Result<ProbeReply> DecisionPath::Probe(const Peer& peer, const CheckRequest& req
   reply.decision = verdict.Enforced();
   reply.reason = verdict.reason;
   if (verdict.observe_only) reply.observed = verdict.decision;
-  std::string error;
-  if (!core_.store().IsFrozen(x.agent, &reply.frozen, &error))
-    return Status::Unavailable("the approval store is unreachable: " + error);
+  if (Status st = core_.store().IsFrozen(x.agent, &reply.frozen); !st.ok())
+    return Status::Unavailable("the approval store is unreachable: " + st.message());
   if (reply.frozen && FreezeStep::FreezeApplies(verdict)) {
     reply.decision = Decision::kHold;
     reply.reason = FreezeStep::FrozenReason(x.agent);
@@ -62,9 +61,11 @@ Result<ProbeReply> DecisionPath::Probe(const Peer& peer, const CheckRequest& req
     const std::string& hash = x.Hash();
     bool approved = false;
     std::string approved_id;
-    if (verdict.decision != Decision::kDeny &&
-        !core_.store().HasApproval(hash, Core::NowMs(), &approved, &error, &approved_id))
-      return Status::Unavailable("the approval store failed: " + error);
+    if (verdict.decision != Decision::kDeny) {
+      if (Status st = core_.store().HasApproval(hash, Core::NowMs(), &approved, &approved_id);
+          !st.ok())
+        return Status::Unavailable("the approval store failed: " + st.message());
+    }
     std::optional<approval::Request> waiting;
     if (approved) {
       reply.would = "use_approval";
@@ -98,12 +99,11 @@ Result<CheckReply> DecisionPath::Consume(const Peer& peer, const ConsumeRequest&
   const std::string hash = approval::ActionHash(ToString(request.action.channel),
                                                 request.action.input, request.action.cwd, agent);
   approval::Request consumed;
-  std::string error;
-  if (!core_.store().ConsumeApproval(hash, Core::NowMs(), &consumed, &error))
+  if (Status st = core_.store().ConsumeApproval(hash, Core::NowMs(), &consumed); !st.ok())
     return audit_.Held(peer, fields,
-                       error == approval::kNoApproval
+                       st.Is(Status::Code::kNotFound)
                            ? "no approval left for this action (used, expired or never given)"
-                           : "the approval store failed: " + error);
+                           : "the approval store failed: " + st.message());
   CheckReply reply;
   reply.decision = Decision::kAllow;
   reply.approved = true;

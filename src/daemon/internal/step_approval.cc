@@ -58,8 +58,7 @@ Result<vault::SnapshotInfo> VaultSaver::Save(const std::vector<std::string>& tar
 
 PendingHolds::PendingHolds(approval::Store& store) : store_(store) {
   std::vector<approval::Request> pending;
-  std::string error;
-  if (store_.Pending(Core::NowMs(), &pending, &error))
+  if (store_.Pending(Core::NowMs(), &pending).ok())
     for (const approval::Request& r : pending) by_hash_[r.action_hash] = r.id;
 }
 
@@ -72,8 +71,7 @@ std::optional<approval::Request> PendingHolds::Live(const std::string& hash) {
     id = found->second;
   }
   approval::Request r;
-  std::string error;
-  if (!store_.Get(id, &r, &error) || r.action_hash != hash ||
+  if (!store_.Get(id, &r).ok() || r.action_hash != hash ||
       r.state != approval::State::kPending || r.expires_ms <= Core::NowMs()) {
     std::lock_guard lock(mutex_);
     if (auto found = by_hash_.find(hash); found != by_hash_.end() && found->second == id)
@@ -106,12 +104,13 @@ std::optional<Outcome> ApprovalStep::Run(Exchange& x) {
   // failed save leaves the action held (and the approval usable).
   const Channel channel = request.action.channel;
   bool approved = false;
-  std::string approved_id, error;
+  std::string approved_id;
   // Ask the store first: finding the targets stats and expands globs on
   // disk, which only an approved action needs.
-  if ((channel == Channel::kShell || channel == Channel::kFile || request.defer_consume) &&
-      !store_.HasApproval(hash, Core::NowMs(), &approved, &error, &approved_id))
-    return Outcome::Held("the approval store failed: " + error);
+  if (channel == Channel::kShell || channel == Channel::kFile || request.defer_consume) {
+    if (Status st = store_.HasApproval(hash, Core::NowMs(), &approved, &approved_id); !st.ok())
+      return Outcome::Held("the approval store failed: " + st.message());
+  }
   if (request.defer_consume && approved) {
     // Still a hold to anyone who reads only the decision; not audited here
     // (the consume that follows is).
@@ -135,7 +134,8 @@ std::optional<Outcome> ApprovalStep::Run(Exchange& x) {
     snapshot_id = saved->id;
   }
   approval::Request consumed;
-  if (store_.ConsumeApproval(hash, Core::NowMs(), &consumed, &error)) {
+  const Status consume = store_.ConsumeApproval(hash, Core::NowMs(), &consumed);
+  if (consume.ok()) {
     Outcome out;
     out.kind = "consumed";
     out.if_unrecorded = Outcome::IfUnrecorded::kRelease;
@@ -156,7 +156,8 @@ std::optional<Outcome> ApprovalStep::Run(Exchange& x) {
     }
     return out;
   }
-  if (error != approval::kNoApproval) return Outcome::Held("the approval store failed: " + error);
+  if (!consume.Is(Status::Code::kNotFound))
+    return Outcome::Held("the approval store failed: " + consume.message());
 
   // The same action asked again while its request waits: the same
   // request, and not a new attempt for the breaker or the rate limit.

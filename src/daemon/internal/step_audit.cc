@@ -56,13 +56,13 @@ CheckReply AuditStep::Held(const Peer& peer, const json& action_fields, std::str
 
 CheckReply AuditStep::Unconsumed(const Peer& peer, const json& action_fields,
                                  const std::string& approval_id, const std::string& audit_error) {
-  std::string error;
-  const bool released = core_.store().ReleaseConsumption(approval_id, &error);
+  const Status release = core_.store().ReleaseConsumption(approval_id);
+  const bool released = release.ok();
   return Held(peer, action_fields,
               "approved, but the audit log could not be written (" + audit_error +
                   "); it stays held and nothing ran" +
                   (released ? "; the approval is still usable"
-                            : "; the approval could not be released: " + error));
+                            : "; the approval could not be released: " + release.message()));
 }
 
 }  // namespace dualkey::daemon::internal

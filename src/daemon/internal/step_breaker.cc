@@ -24,9 +24,8 @@ std::string FreezeStep::FrozenReason(const std::string& agent) {
 
 std::optional<Outcome> FreezeStep::Run(Exchange& x) {
   bool frozen = false;
-  std::string error;
-  if (!store_.IsFrozen(x.agent, &frozen, &error))
-    return Outcome::Held("the approval store is unreachable: " + error);
+  if (Status st = store_.IsFrozen(x.agent, &frozen); !st.ok())
+    return Outcome::Held("the approval store is unreachable: " + st.message());
   if (!frozen || !FreezeApplies(x.verdict)) return std::nullopt;
   Outcome out;
   out.reply.decision = Decision::kHold;

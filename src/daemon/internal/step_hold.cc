@@ -34,9 +34,8 @@ std::optional<Outcome> HoldStep::Run(Exchange& x) {
   pending.details = HoldDetails(request, verdict, x.commands,
                                 x.peer.known ? static_cast<long long>(x.peer.uid) : -1);
   approval::Request stored;
-  std::string error;
-  if (!store_.Hold(pending, &stored, &error))
-    return Outcome::Held("the approval store failed: " + error);
+  if (Status st = store_.Hold(pending, &stored); !st.ok())
+    return Outcome::Held("the approval store failed: " + st.message());
   holds_.Remember(hash, stored.id);
   Outcome out;
   out.kind = "hold";
