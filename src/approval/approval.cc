@@ -398,6 +398,13 @@ Transition ApplyApproval(Request* request, const std::string& approver, std::int
   return Transition::kUpdate;
 }
 
+Status CheckTotpSecret(std::string_view secret) {
+  std::vector<unsigned char> key;
+  if (!Base32Decode(secret, &key) || key.size() < 10)
+    return Status::InvalidArgument("the TOTP secret must be base32, at least 80 bits");
+  return Status::Ok();
+}
+
 bool CountAttempt(const std::vector<Lockout>& rows, std::int64_t now_ms,
                   const LockoutPolicy& policy, std::vector<Lockout>* counted) {
   counted->clear();

@@ -19,6 +19,8 @@ bool RandomBytes(unsigned char* out, std::size_t size);
 std::string Base32Encode(const unsigned char* data, std::size_t size);
 // Tolerates lower case, spaces, dashes and '=' padding; false on other input.
 bool Base32Decode(std::string_view text, std::vector<unsigned char>* out);
+// A TOTP secret a store accepts: base32, at least 80 bits (kInvalidArgument).
+Status CheckTotpSecret(std::string_view secret);
 
 // "ap_" + 10 lower-case base32 chars; "K7F-3QM". Empty on RNG failure.
 std::string NewRequestId();

@@ -242,10 +242,8 @@ class PostgresStore final : public DecidingStore<PostgresStore> {
 
   Status AddApprover(const std::string& name, const std::string& secret, bool only_if_first,
                      const TotpSpend* spend) override {
-    std::vector<unsigned char> key;
     if (!ValidName(name)) return Status::InvalidArgument("invalid approver name");
-    if (!Base32Decode(secret, &key) || key.size() < 10)
-      return Status::InvalidArgument("the TOTP secret must be base32, at least 80 bits");
+    if (Status valid = CheckTotpSecret(secret); !valid.ok()) return valid;
     std::lock_guard lock(mu_);
     if (!Connected()) return last_error_;
     if (!Command("BEGIN", {})) return last_error_;
@@ -296,9 +294,7 @@ class PostgresStore final : public DecidingStore<PostgresStore> {
 
   Status RotateApprover(const std::string& name, const std::string& secret,
                         const TotpSpend* spend) override {
-    std::vector<unsigned char> bytes;
-    if (!Base32Decode(secret, &bytes) || bytes.size() < 10)
-      return Status::InvalidArgument("the TOTP secret must be base32, at least 80 bits");
+    if (Status valid = CheckTotpSecret(secret); !valid.ok()) return valid;
     std::lock_guard lock(mu_);
     if (!Connected()) return last_error_;
     const std::string key = DisplaySafe(name);

@@ -181,10 +181,8 @@ class SqliteStore final : public DecidingStore<SqliteStore> {
 
   Status AddApprover(const std::string& name, const std::string& secret, bool only_if_first,
                      const TotpSpend* spend) override {
-    std::vector<unsigned char> key;
     if (!ValidName(name)) return Status::InvalidArgument("invalid approver name");
-    if (!Base32Decode(secret, &key) || key.size() < 10)
-      return Status::InvalidArgument("the TOTP secret must be base32, at least 80 bits");
+    if (Status valid = CheckTotpSecret(secret); !valid.ok()) return valid;
     std::lock_guard lock(mu_);
     if (Status begun = Begin(); !begun.ok()) return begun;
     if (only_if_first) {
@@ -236,9 +234,7 @@ class SqliteStore final : public DecidingStore<SqliteStore> {
 
   Status RotateApprover(const std::string& name, const std::string& secret,
                         const TotpSpend* spend) override {
-    std::vector<unsigned char> key;
-    if (!Base32Decode(secret, &key) || key.size() < 10)
-      return Status::InvalidArgument("the TOTP secret must be base32, at least 80 bits");
+    if (Status valid = CheckTotpSecret(secret); !valid.ok()) return valid;
     std::lock_guard lock(mu_);
     if (Status begun = Begin(); !begun.ok()) return begun;
     bool exists = false;
