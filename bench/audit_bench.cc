@@ -60,16 +60,17 @@ void BM_AppendDurable(benchmark::State& state) {
     dualkey::audit::OpenOptions options;
     options.path = shared.dir + "/audit.jsonl";
     options.key_path = shared.dir + "/audit.key";
-    std::string error;
-    shared.log = Log::Open(options, &error);
-    if (!shared.log) state.SkipWithError(("open failed: " + error).c_str());
+    auto opened = Log::Open(options);
+    if (opened.ok())
+      shared.log = std::move(opened).value();
+    else
+      state.SkipWithError(("open failed: " + opened.status().message()).c_str());
   }
   const dualkey::audit::Record record{"verdict", TypicalFields(state.thread_index())};
   for (auto _ : state) {
     if (!shared.log) break;
-    std::string error;
-    if (shared.log->Append(record, &error) == 0) {
-      state.SkipWithError(("append failed: " + error).c_str());
+    if (auto appended = shared.log->Append(record); !appended.ok()) {
+      state.SkipWithError(("append failed: " + appended.status().message()).c_str());
       break;
     }
   }
@@ -90,16 +91,17 @@ void BM_AppendWritten(benchmark::State& state) {
     dualkey::audit::OpenOptions options;
     options.path = shared.dir + "/audit.jsonl";
     options.key_path = shared.dir + "/audit.key";
-    std::string error;
-    shared.log = Log::Open(options, &error);
-    if (!shared.log) state.SkipWithError(("open failed: " + error).c_str());
+    auto opened = Log::Open(options);
+    if (opened.ok())
+      shared.log = std::move(opened).value();
+    else
+      state.SkipWithError(("open failed: " + opened.status().message()).c_str());
   }
   const dualkey::audit::Record record{"verdict", TypicalFields(state.thread_index())};
   for (auto _ : state) {
     if (!shared.log) break;
-    std::string error;
-    if (shared.log->Append(record, &error, Log::Durability::kWritten) == 0) {
-      state.SkipWithError(("append failed: " + error).c_str());
+    if (auto appended = shared.log->Append(record, Log::Durability::kWritten); !appended.ok()) {
+      state.SkipWithError(("append failed: " + appended.status().message()).c_str());
       break;
     }
   }
@@ -118,14 +120,13 @@ void BM_Verify(benchmark::State& state) {
   options.key_path = dir + "/audit.key";
   const int entries = static_cast<int>(state.range(0));
   {
-    std::string error;
-    auto log = Log::Open(options, &error);
-    if (!log) {
-      state.SkipWithError(error.c_str());
+    auto log = Log::Open(options);
+    if (!log.ok()) {
+      state.SkipWithError(log.status().message().c_str());
       return;
     }
     // Sequential appends would each sync: fine for a few thousand.
-    for (int i = 0; i < entries; ++i) log->Append({"verdict", TypicalFields(i)}, &error);
+    for (int i = 0; i < entries; ++i) (*log)->Append({"verdict", TypicalFields(i)}).ok();
   }
   for (auto _ : state) {
     auto report = dualkey::audit::Verify(options.path);

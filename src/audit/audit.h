@@ -2,6 +2,10 @@
 // denial, expiry, breaker trip) appended to a hash-chained file that anyone
 // can verify. Each record's hash covers the previous hash and the record's
 // canonical JSON; periodic checkpoints are signed with Ed25519 (libsodium).
+// The format is in docs/audit-format.md. Split like LevelDB's log:
+// internal/format (record layout, canonical form, hashing), writer.cc (append,
+// group commit), recovery.cc (Open: torn tail, foreign records), verify.cc
+// (Verify, Read), keys.cc (the key file), command.cc (the CLI runner).
 #pragma once
 
 #include <atomic>
@@ -12,6 +16,8 @@
 #include <string>
 #include <string_view>
 #include <vector>
+
+#include "base/status.h"
 
 namespace dualkey::audit {
 
@@ -74,9 +80,11 @@ struct OpenReport {
 class Log {
  public:
   // Opens (or creates) the log, checks its tail is intact and resumes the
-  // chain. Returns null with `error` set when it cannot.
-  static std::unique_ptr<Log> Open(const OpenOptions& options, std::string* error,
-                                   OpenReport* report = nullptr);
+  // chain. kUnavailable: another process has it open; kPermissionDenied: the
+  // key file is readable by others; kFailedPrecondition: the log was created
+  // with another key; kCorruption: a bad header or key file; kIOError.
+  static Result<std::unique_ptr<Log>> Open(const OpenOptions& options,
+                                           OpenReport* report = nullptr);
   // Closing seals the log with a signed "close" checkpoint: anything found
   // after it that is not ours was written by someone else.
   virtual ~Log() = default;
@@ -90,28 +98,31 @@ class Log {
 
   // Appends and, by default, makes it durable (fsync) before returning;
   // concurrent callers share one fsync (group commit). Thread-safe. Returns
-  // the seq, or 0 with `error` set when the record could not be written.
+  // the seq (from 1), or why the record could not be written:
+  // kInvalidArgument (fields not a JSON object), kFailedPrecondition (the log
+  // is closed), kUnavailable (a write failed under 100 ms ago), kIOError.
   // A failed write (a full disk) is undone: the partial bytes are cut off,
   // the records that went with it fail, and the chain goes on from the last
   // written record, so that once the disk has room appends succeed again
   // (within 100 ms; until then they fail at once). A failed fdatasync breaks
   // the log for good: the kernel may have dropped written pages.
-  virtual std::uint64_t Append(const Record& record, std::string* error,
-                               Durability durability = Durability::kSynced) = 0;
+  virtual Result<std::uint64_t> Append(const Record& record,
+                                       Durability durability = Durability::kSynced) = 0;
   // Appends `records` in order as one Append each would, with one write (and
   // for kSynced one sync) for all of them: a batch costs about what one
-  // record costs. Returns how many were appended, a prefix: fewer than all,
-  // with `error` set, when a record is not a JSON object or the write failed
-  // (the lost records are cut off as Append's are).
-  virtual std::size_t AppendAll(const std::vector<Record>& records, std::string* error,
-                                Durability durability = Durability::kSynced) = 0;
+  // record costs. `appended` (may be null) receives how many were appended,
+  // a prefix: fewer than all, with the Status saying why, when a record is
+  // not a JSON object or the write failed (the lost records are cut off as
+  // Append's are).
+  virtual Status AppendAll(const std::vector<Record>& records, std::size_t* appended,
+                           Durability durability = Durability::kSynced) = 0;
 
   // Writes a signed checkpoint for the last entry unless one follows it
   // already; durable before returning.
-  virtual bool Checkpoint(std::string* error) = 0;
+  virtual Status Checkpoint() = 0;
   // Seals the log with a "close" checkpoint; later appends fail. The
   // destructor does it when it was not done.
-  virtual bool Close(std::string* error) = 0;
+  virtual Status Close() = 0;
   // The newest checkpoint that is durable in the file (seq 0 and empty hash
   // for a log without entries that was never sealed).
   virtual CheckpointInfo LastCheckpoint() const = 0;
@@ -121,20 +132,19 @@ class Log {
 };
 
 // The hex public key of an audit key file (what `dualkey audit pubkey` prints
-// and `audit verify --pubkey` expects); nullopt with `error` when unreadable.
-std::optional<std::string> PublicKeyOfKeyFile(const std::string& key_path, std::string* error);
+// and `audit verify --pubkey` expects); kNotFound when there is no key file.
+Result<std::string> PublicKeyOfKeyFile(const std::string& key_path);
 
 // A detached Ed25519 signature made with the audit key, for documents the
 // daemon vouches for (a `dualkey drill` certificate). Callers put a
 // domain-separating prefix in `message`, so a signature over one kind of
 // document can never pass for a checkpoint or another kind. Reads the key
-// file and never creates it; nullopt with `error` when it cannot.
+// file and never creates it (kNotFound when there is none).
 struct DetachedSignature {
   std::string public_key;  // hex
   std::string signature;   // hex
 };
-std::optional<DetachedSignature> SignWithKeyFile(const std::string& key_path,
-                                                 std::string_view message, std::string* error);
+Result<DetachedSignature> SignWithKeyFile(const std::string& key_path, std::string_view message);
 // Whether `signature_hex` is `public_key_hex`'s signature over `message`.
 bool VerifyDetached(std::string_view public_key_hex, std::string_view message,
                     std::string_view signature_hex);
@@ -171,8 +181,9 @@ struct VerifyReport {
 // empty: use the key recorded in the log's header.
 VerifyReport Verify(const std::string& path, std::string_view public_key = {});
 
-// Entries with time_ms >= since_ms (0: all), in order; for tail/export.
-std::vector<Entry> Read(const std::string& path, std::int64_t since_ms, std::string* error);
+// Entries with time_ms >= since_ms (0: all), in order; for tail/export. A
+// torn final line is skipped. kNotFound when there is no file, kIOError.
+Result<std::vector<Entry>> Read(const std::string& path, std::int64_t since_ms);
 
 // `dualkey audit verify|tail|export`: the CLI logic. `since_ms` filters export
 // (0: all), `tail_lines` is how many entries tail prints (<= 0: 20), `json`

@@ -119,7 +119,7 @@ int RunAudit(const AuditOptions& options) {
     if (client_options.socket_path.empty() && !options.state_dir.empty() &&
         (env == nullptr || *env == '\0'))
       client_options.socket_path = state + "/dualkey.sock";
-    std::string key, key_error;
+    std::string key;
     Status asked = Status::Ok();
     Result<nlohmann::json> raw = client::Client::ForThisProcess(client_options)
                                      .Call(nlohmann::json{{"op", client::kOpAuditInfo}});
@@ -127,12 +127,12 @@ int RunAudit(const AuditOptions& options) {
                                                    : Result<client::AuditInfoReply>(raw.status());
     if (info.ok()) {
       key = info->public_key;
-    } else if (std::optional<std::string> from_file =
-                   audit::PublicKeyOfKeyFile(state + "/audit.key", &key_error)) {
+    } else if (Result<std::string> from_file = audit::PublicKeyOfKeyFile(state + "/audit.key");
+               from_file.ok()) {
       key = *from_file;
     } else {
       std::cerr << "dualkey audit pubkey: neither the daemon (" << info.status().message()
-                << ") nor the key file (" << key_error << ") could be read\n";
+                << ") nor the key file (" << from_file.status().message() << ") could be read\n";
       return 2;
     }
     if (options.json)

@@ -61,18 +61,17 @@ Result<std::unique_ptr<audit::Log>> OpenAuditLog(const audit::OpenOptions& given
   if (remembered) {
     options.expect_seq = seal.seq;
     options.expect_hash = seal.hash;
-    std::string key_error;
-    std::optional<std::string> key = audit::PublicKeyOfKeyFile(options.key_path, &key_error);
-    if (!key || *key != seal.public_key)
+    Result<std::string> key = audit::PublicKeyOfKeyFile(options.key_path);
+    if (!key.ok() || *key != seal.public_key)
       warnings->push_back("the audit key " + options.key_path +
-                          (key ? " is not the one" : " is missing; it is not the one") +
+                          (key.ok() ? " is not the one" : " is missing; it is not the one") +
                           " that signed this log's last checkpoint (the store remembers key " +
                           seal.public_key + "): the key was replaced");
   }
   audit::OpenReport report;
-  std::string error;
-  std::unique_ptr<audit::Log> log = audit::Log::Open(options, &error, &report);
-  if (!log) return Status::IOError(error);
+  Result<std::unique_ptr<audit::Log>> opened = audit::Log::Open(options, &report);
+  if (!opened.ok()) return opened.status();
+  std::unique_ptr<audit::Log> log = std::move(opened).value();
   if (report.foreign_records > 0)
     warnings->push_back(std::to_string(report.foreign_records) + " record(s) of " + options.path +
                         " were not written by this daemon (the first at line " +
@@ -107,7 +106,7 @@ void AuditSealer::Tick() {
   const std::int64_t now = NowMs();
   if (now - last_checkpoint_ms_ >= every_ms_) {
     last_checkpoint_ms_ = now;
-    log_.Checkpoint(&error);  // nothing to do when the last entry has one
+    log_.Checkpoint().ok();  // nothing to do when the last entry has one; else next tick
   }
   const audit::CheckpointInfo last = log_.LastCheckpoint();
   if (last.seq == remembered_seq_ && last.hash == remembered_hash_) return;
@@ -117,8 +116,7 @@ void AuditSealer::Tick() {
 }
 
 void AuditSealer::Close() {
-  std::string error;
-  log_.Close(&error);
+  log_.Close().ok();  // a broken log cannot be sealed; Tick remembers what is durable
   Tick();
 }
 

@@ -168,12 +168,11 @@ class Drills {
                                           "drill this daemon is watching");
     }
     const std::string key_path = core_.options().state_dir + "/audit.key";
-    std::string error;
     const std::int64_t signed_ms = Core::NowMs();
     const std::string message = client::CertificateMessage(certificate, signed_ms);
-    std::optional<audit::DetachedSignature> signature =
-        audit::SignWithKeyFile(key_path, message, &error);
-    if (!signature) return Status::Unavailable("the audit key cannot be used: " + error);
+    Result<audit::DetachedSignature> signature = audit::SignWithKeyFile(key_path, message);
+    if (!signature.ok())
+      return Status::Unavailable("the audit key cannot be used: " + signature.status().message());
     json fields{{"session", id},
                 {"sha256", token::Sha256Hex(message)},
                 {"public_key", signature->public_key}};

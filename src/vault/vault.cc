@@ -518,15 +518,18 @@ std::optional<PruneReport> Vault::Prune(const PruneOptions& options, std::string
   audit::OpenOptions audit_options;
   audit_options.path = impl_->dir + "/audit.jsonl";
   audit_options.key_path = impl_->dir + "/audit.key";
-  std::unique_ptr<audit::Log> log = audit::Log::Open(audit_options, error);
-  if (!log) {
-    *error = "cannot open the vault's audit log (prune needs it): " + *error;
+  Result<std::unique_ptr<audit::Log>> opened = audit::Log::Open(audit_options);
+  if (!opened.ok()) {
+    *error = "cannot open the vault's audit log (prune needs it): " + opened.status().message();
     return std::nullopt;
   }
+  std::unique_ptr<audit::Log> log = std::move(opened).value();
   std::string audit_error;
   auto record = [&](const std::string& kind, Json fields) {
     fields["vault"] = impl_->dir;
-    return log->Append(audit::Record{kind, base::JsonDump(fields)}, &audit_error) != 0;
+    Result<std::uint64_t> appended = log->Append(audit::Record{kind, base::JsonDump(fields)});
+    if (!appended.ok()) audit_error = appended.status().message();
+    return appended.ok();
   };
   auto refuse = [&](const std::string& why) -> std::optional<PruneReport> {
     record("vault_prune_refused", Json{{"approver", options.approver}, {"why", why}});
@@ -747,9 +750,9 @@ std::optional<GcReport> Vault::Gc(const GcOptions& options, std::string* error) 
   audit::OpenOptions audit_options;
   audit_options.path = impl_->dir + "/audit.jsonl";
   audit_options.key_path = impl_->dir + "/audit.key";
-  std::unique_ptr<audit::Log> log = audit::Log::Open(audit_options, error);
-  if (!log) {
-    *error = "cannot open the vault's audit log (gc needs it): " + *error;
+  Result<std::unique_ptr<audit::Log>> log = audit::Log::Open(audit_options);
+  if (!log.ok()) {
+    *error = "cannot open the vault's audit log (gc needs it): " + log.status().message();
     return std::nullopt;
   }
   Json fields{{"vault", impl_->dir},
@@ -758,11 +761,11 @@ std::optional<GcReport> Vault::Gc(const GcOptions& options, std::string* error) 
               {"bytes_freed", report.bytes_freed},
               {"packs_reindexed", report.packs_reindexed},
               {"index_replaced", report.index_replaced}};
-  std::string audit_error;
-  if (log->Append(
-          audit::Record{options.dry_run ? "vault_gc_dry_run" : "vault_gc", base::JsonDump(fields)},
-          &audit_error) == 0) {
-    *error = "cannot record the gc in the audit log (" + audit_error + "); nothing changed";
+  if (Result<std::uint64_t> appended = (*log)->Append(
+          audit::Record{options.dry_run ? "vault_gc_dry_run" : "vault_gc", base::JsonDump(fields)});
+      !appended.ok()) {
+    *error = "cannot record the gc in the audit log (" + appended.status().message() +
+             "); nothing changed";
     return std::nullopt;
   }
   if (options.dry_run) return report;

@@ -27,6 +27,32 @@ namespace {
 
 using nlohmann::json;
 
+// The tests' shorthand for the Status-returning API: 0 / null / empty, with
+// `error` (when given) set to the Status's message, as the checks read best.
+std::uint64_t SeqOf(const Result<std::uint64_t>& appended, std::string* error) {
+  if (appended.ok()) return *appended;
+  if (error != nullptr) *error = appended.status().message();
+  return 0;
+}
+std::unique_ptr<Log> Opened(Result<std::unique_ptr<Log>> opened, std::string* error) {
+  if (opened.ok()) return std::move(opened).value();
+  if (error != nullptr) *error = opened.status().message();
+  return nullptr;
+}
+std::size_t AppendAllCount(Log& log, const std::vector<Record>& records, std::string* error,
+                           Log::Durability durability = Log::Durability::kSynced) {
+  std::size_t appended = 0;
+  const Status status = log.AppendAll(records, &appended, durability);
+  if (!status.ok() && error != nullptr) *error = status.message();
+  return appended;
+}
+std::vector<Entry> ReadEntries(const std::string& path, std::int64_t since_ms, std::string* error) {
+  Result<std::vector<Entry>> entries = Read(path, since_ms);
+  if (entries.ok()) return std::move(entries).value();
+  if (error != nullptr) *error = entries.status().message();
+  return {};
+}
+
 class AuditTest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -43,7 +69,7 @@ class AuditTest : public ::testing::Test {
     OpenOptions options = options_;
     options.checkpoint_every = checkpoint_every;
     std::string error;
-    std::unique_ptr<Log> log = Log::Open(options, &error);
+    std::unique_ptr<Log> log = Opened(Log::Open(options), &error);
     EXPECT_NE(log, nullptr) << error;
     return log;
   }
@@ -55,7 +81,8 @@ class AuditTest : public ::testing::Test {
     for (int i = 1; i <= count; ++i) {
       std::string error;
       json fields = {{"agent", "claude"}, {"n", i}, {"input", "rm -rf build"}};
-      ASSERT_EQ(log->Append({"request", fields.dump()}, &error), static_cast<std::uint64_t>(i))
+      ASSERT_EQ(SeqOf(log->Append({"request", fields.dump()}), &error),
+                static_cast<std::uint64_t>(i))
           << error;
     }
   }
@@ -142,7 +169,7 @@ TEST_F(AuditTest, RoundTripVerifiesAndReads) {
   EXPECT_TRUE(Verify(options_.path, report.public_key).notes.empty());
 
   std::string error;
-  std::vector<Entry> entries = Read(options_.path, 0, &error);
+  std::vector<Entry> entries = ReadEntries(options_.path, 0, &error);
   ASSERT_TRUE(error.empty()) << error;
   ASSERT_EQ(entries.size(), 10u);
   for (std::size_t i = 0; i < entries.size(); ++i) {
@@ -210,7 +237,7 @@ TEST_F(AuditTest, RefusesAKeyOthersCanRead) {
   WriteLog(1);
   ASSERT_EQ(chmod(options_.key_path.c_str(), 0644), 0);
   std::string error;
-  EXPECT_EQ(Log::Open(options_, &error), nullptr);
+  EXPECT_EQ(Opened(Log::Open(options_), &error), nullptr);
   EXPECT_NE(error.find("chmod 600"), std::string::npos) << error;
 }
 
@@ -221,7 +248,7 @@ TEST_F(AuditTest, PublicKeyMatchesHeaderAndVerifiesWithExplicitKey) {
     ASSERT_NE(log, nullptr);
     key = log->PublicKey();
     std::string error;
-    ASSERT_EQ(log->Append({"verdict", R"({"decision":"hold"})"}, &error), 1u) << error;
+    ASSERT_EQ(SeqOf(log->Append({"verdict", R"({"decision":"hold"})"}), &error), 1u) << error;
   }
   EXPECT_EQ(json::parse(Lines()[0])["public_key"], key);
   VerifyReport report = Verify(options_.path, key);
@@ -233,13 +260,13 @@ TEST_F(AuditTest, RejectsFieldsThatAreNotAJsonObject) {
   auto log = OpenLog();
   ASSERT_NE(log, nullptr);
   std::string error;
-  EXPECT_EQ(log->Append({"request", "not json"}, &error), 0u);
+  EXPECT_EQ(SeqOf(log->Append({"request", "not json"}), &error), 0u);
   EXPECT_FALSE(error.empty());
   error.clear();
-  EXPECT_EQ(log->Append({"request", "[1,2]"}, &error), 0u);
+  EXPECT_EQ(SeqOf(log->Append({"request", "[1,2]"}), &error), 0u);
   EXPECT_FALSE(error.empty());
   // Empty fields mean an empty object, and the chain starts at 1 regardless.
-  EXPECT_EQ(log->Append({"expiry", ""}, &error), 1u) << error;
+  EXPECT_EQ(SeqOf(log->Append({"expiry", ""}), &error), 1u) << error;
 }
 
 TEST_F(AuditTest, ScaryDataInFieldsIsEscapedNotInterpreted) {
@@ -250,12 +277,12 @@ TEST_F(AuditTest, ScaryDataInFieldsIsEscapedNotInterpreted) {
     auto log = OpenLog();
     ASSERT_NE(log, nullptr);
     std::string error;
-    ASSERT_EQ(log->Append({"request\nforged", json{{"input", input}}.dump()}, &error), 1u);
+    ASSERT_EQ(SeqOf(log->Append({"request\nforged", json{{"input", input}}.dump()}), &error), 1u);
   }
   EXPECT_EQ(Lines().size(), 4u);  // header, open checkpoint, entry, close checkpoint
   VerifyReport report = Verify(options_.path);
   EXPECT_TRUE(report.ok) << Problems(report);
-  std::vector<Entry> entries = Read(options_.path, 0, nullptr);
+  std::vector<Entry> entries = ReadEntries(options_.path, 0, nullptr);
   ASSERT_EQ(entries.size(), 1u);
   EXPECT_EQ(json::parse(entries[0].fields)["input"], input);
   EXPECT_EQ(entries[0].kind, "request\nforged");
@@ -468,7 +495,8 @@ TEST_F(AuditTest, ReopenContinuesTheChain) {
     ASSERT_NE(log, nullptr);
     std::string error;
     for (int i = 6; i <= 8; ++i) {
-      EXPECT_EQ(log->Append({"approval", R"({"id":"a"})"}, &error), static_cast<std::uint64_t>(i));
+      EXPECT_EQ(SeqOf(log->Append({"approval", R"({"id":"a"})"}), &error),
+                static_cast<std::uint64_t>(i));
     }
   }
   VerifyReport report = Verify(options_.path);
@@ -485,7 +513,7 @@ TEST_F(AuditTest, OpenSealsAnUncheckpointedTail) {
   OpenReport opened;
   {
     std::string error;
-    auto log = Log::Open(options_, &error, &opened);
+    auto log = Opened(Log::Open(options_, &opened), &error);
     ASSERT_NE(log, nullptr) << error;
   }
   EXPECT_EQ(opened.foreign_records, 0u);  // our own records: their macs say so
@@ -513,7 +541,7 @@ TEST_F(AuditTest, TornLastLineIsCutAndTheChainContinues) {
     EXPECT_EQ(Contents().rfind(before, 0), 0u);
     EXPECT_EQ(Contents().find("requ", before.size()), std::string::npos);
     std::string error;
-    EXPECT_EQ(log->Append({"request", "{}"}, &error), 4u) << error;
+    EXPECT_EQ(SeqOf(log->Append({"request", "{}"}), &error), 4u) << error;
   }
   VerifyReport report = Verify(options_.path);
   EXPECT_TRUE(report.ok) << Problems(report);
@@ -528,7 +556,7 @@ TEST_F(AuditTest, TornHeaderIsRewritten) {
     auto log = OpenLog();
     ASSERT_NE(log, nullptr);
     std::string error;
-    EXPECT_EQ(log->Append({"request", "{}"}, &error), 1u) << error;
+    EXPECT_EQ(SeqOf(log->Append({"request", "{}"}), &error), 1u) << error;
   }
   EXPECT_TRUE(Verify(options_.path).ok);
 }
@@ -543,10 +571,10 @@ TEST_F(AuditTest, OpenDoesNotSealOverAnEditedLastEntry) {
   OpenReport opened;
   std::string error;
   {
-    auto log = Log::Open(options_, &error, &opened);
+    auto log = Opened(Log::Open(options_, &opened), &error);
     ASSERT_NE(log, nullptr) << error;
     // Our chain goes on from seq 2: seq 3 is Open's note naming the foreign record.
-    EXPECT_EQ(log->Append({"request", "{}"}, &error), 4u) << error;
+    EXPECT_EQ(SeqOf(log->Append({"request", "{}"}), &error), 4u) << error;
   }
   EXPECT_EQ(opened.foreign_records, 1u);
   EXPECT_EQ(opened.first_foreign_seq, 3u);
@@ -564,7 +592,7 @@ TEST_F(AuditTest, OpenReportsGarbageAtTheEndAndGoesOn) {
   OpenReport opened;
   std::string error;
   {
-    auto log = Log::Open(options_, &error, &opened);
+    auto log = Opened(Log::Open(options_, &opened), &error);
     ASSERT_NE(log, nullptr) << error;
   }
   EXPECT_EQ(opened.foreign_records, 1u);
@@ -576,7 +604,7 @@ TEST_F(AuditTest, OpenRefusesAnotherKey) {
   OpenOptions other = options_;
   other.key_path = dir_ + "/other.key";
   std::string error;
-  EXPECT_EQ(Log::Open(other, &error), nullptr);
+  EXPECT_EQ(Opened(Log::Open(other), &error), nullptr);
   EXPECT_NE(error.find("another signing key"), std::string::npos) << error;
 }
 
@@ -584,7 +612,7 @@ TEST_F(AuditTest, SecondWriterIsLockedOut) {
   auto first = OpenLog();
   ASSERT_NE(first, nullptr);
   std::string error;
-  EXPECT_EQ(Log::Open(options_, &error), nullptr);
+  EXPECT_EQ(Opened(Log::Open(options_), &error), nullptr);
   EXPECT_NE(error.find("in use"), std::string::npos) << error;
 }
 
@@ -594,7 +622,7 @@ TEST_F(AuditTest, LongRecordsAreFoundWhenReadingTheTailBackwards) {
     auto log = OpenLog();
     ASSERT_NE(log, nullptr);
     std::string error;
-    ASSERT_EQ(log->Append({"request", json{{"input", big}}.dump()}, &error), 1u);
+    ASSERT_EQ(SeqOf(log->Append({"request", json{{"input", big}}.dump()}), &error), 1u);
   }
   std::vector<std::string> lines = Lines();
   lines.pop_back();  // force Open to find the entry itself
@@ -602,7 +630,7 @@ TEST_F(AuditTest, LongRecordsAreFoundWhenReadingTheTailBackwards) {
   auto log = OpenLog();
   ASSERT_NE(log, nullptr);
   std::string error;
-  EXPECT_EQ(log->Append({"request", "{}"}, &error), 2u);
+  EXPECT_EQ(SeqOf(log->Append({"request", "{}"}), &error), 2u);
   log.reset();
   EXPECT_TRUE(Verify(options_.path).ok);
 }
@@ -646,15 +674,15 @@ TEST_F(AuditTest, RecordsAppendedAfterCloseFailVerifyAndAreNeverSealedOver) {
   OpenReport opened;
   std::string error;
   {
-    auto log = Log::Open(options_, &error, &opened);
+    auto log = Opened(Log::Open(options_, &opened), &error);
     ASSERT_NE(log, nullptr) << error;
-    EXPECT_EQ(log->Append({"request", "{}"}, &error), 7u) << error;
+    EXPECT_EQ(SeqOf(log->Append({"request", "{}"}), &error), 7u) << error;
   }
   EXPECT_EQ(opened.foreign_records, 2u);
   EXPECT_EQ(opened.first_foreign_seq, 6u);
   EXPECT_EQ(opened.first_foreign_line, 9u);
   // Our chain: 5 -> our note (6) -> 7; the foreign 6 and 7 are in no checkpoint's chain.
-  std::vector<Entry> entries = Read(options_.path, 0, nullptr);
+  std::vector<Entry> entries = ReadEntries(options_.path, 0, nullptr);
   ASSERT_EQ(entries.size(), 9u);
   EXPECT_EQ(entries[7].kind, "audit.foreign_records");
   EXPECT_EQ(entries[7].prev_hash, entries[4].hash);
@@ -678,7 +706,7 @@ TEST_F(AuditTest, RecordsAppendedAfterACrashWithoutOurMacAreForeign) {
   EXPECT_TRUE(Verify(options_.path).ok) << "offline, an unsigned tail is only a note";
   OpenReport opened;
   std::string error;
-  ASSERT_NE(Log::Open(options_, &error, &opened), nullptr) << error;
+  ASSERT_NE(Opened(Log::Open(options_, &opened), &error), nullptr) << error;
   EXPECT_EQ(opened.foreign_records, 2u);
   EXPECT_EQ(opened.first_foreign_seq, 5u);
   EXPECT_FALSE(Verify(options_.path).ok);
@@ -690,8 +718,9 @@ TEST_F(AuditTest, ExpectedCheckpointCatchesADeletedLog) {
     auto log = OpenLog();
     ASSERT_NE(log, nullptr);
     std::string error;
-    for (int i = 0; i < 5; ++i) ASSERT_NE(log->Append({"request", "{}"}, &error), 0u) << error;
-    ASSERT_TRUE(log->Checkpoint(&error)) << error;
+    for (int i = 0; i < 5; ++i)
+      ASSERT_NE(SeqOf(log->Append({"request", "{}"}), &error), 0u) << error;
+    ASSERT_TRUE(log->Checkpoint().ok()) << error;
     sealed = log->LastCheckpoint();
   }
   ASSERT_EQ(sealed.seq, 5u);
@@ -702,7 +731,7 @@ TEST_F(AuditTest, ExpectedCheckpointCatchesADeletedLog) {
   OpenReport opened;
   std::string error;
   {
-    auto log = Log::Open(expecting, &error, &opened);
+    auto log = Opened(Log::Open(expecting, &opened), &error);
     ASSERT_NE(log, nullptr) << error;
   }
   EXPECT_NE(opened.discontinuity.find("missing or empty"), std::string::npos)
@@ -727,7 +756,7 @@ TEST_F(AuditTest, ExpectedCheckpointCatchesAShortenedLog) {
   expecting.expect_hash = seal8;
   OpenReport opened;
   std::string error;
-  { ASSERT_NE(Log::Open(expecting, &error, &opened), nullptr) << error; }
+  { ASSERT_NE(Opened(Log::Open(expecting, &opened), &error), nullptr) << error; }
   EXPECT_NE(opened.discontinuity.find("ends at seq 4"), std::string::npos) << opened.discontinuity;
   VerifyReport report = Verify(options_.path);
   EXPECT_FALSE(report.ok);
@@ -743,12 +772,12 @@ TEST_F(AuditTest, ExpectedCheckpointThatIsPresentChangesNothing) {
   expecting.expect_hash = hash3;
   OpenReport opened;
   std::string error;
-  { ASSERT_NE(Log::Open(expecting, &error, &opened), nullptr) << error; }
+  { ASSERT_NE(Opened(Log::Open(expecting, &opened), &error), nullptr) << error; }
   EXPECT_TRUE(opened.discontinuity.empty()) << opened.discontinuity;
   EXPECT_TRUE(Verify(options_.path).ok);
   // A different hash at that seq: the records were replaced.
   expecting.expect_hash = std::string(64, 'b');
-  { ASSERT_NE(Log::Open(expecting, &error, &opened), nullptr) << error; }
+  { ASSERT_NE(Opened(Log::Open(expecting, &opened), &error), nullptr) << error; }
   EXPECT_NE(opened.discontinuity.find("differs"), std::string::npos) << opened.discontinuity;
   EXPECT_FALSE(Verify(options_.path).ok);
 }
@@ -758,19 +787,19 @@ TEST_F(AuditTest, CheckpointOnDemandAndPublicKeyOfTheKeyFile) {
   ASSERT_NE(log, nullptr);
   std::string error;
   EXPECT_EQ(log->LastCheckpoint().seq, 0u);  // Open's
-  ASSERT_EQ(log->Append({"request", "{}"}, &error), 1u);
-  ASSERT_TRUE(log->Checkpoint(&error)) << error;
+  ASSERT_EQ(SeqOf(log->Append({"request", "{}"}), &error), 1u);
+  ASSERT_TRUE(log->Checkpoint().ok()) << error;
   EXPECT_EQ(log->LastCheckpoint().seq, 1u);
   EXPECT_EQ(log->LastCheckpoint().sig.size(), 128u);
   const std::size_t lines = Lines().size();
-  ASSERT_TRUE(log->Checkpoint(&error));  // nothing new: no second line
+  ASSERT_TRUE(log->Checkpoint().ok());  // nothing new: no second line
   EXPECT_EQ(Lines().size(), lines);
-  std::optional<std::string> key = PublicKeyOfKeyFile(options_.key_path, &error);
-  ASSERT_TRUE(key.has_value()) << error;
+  Result<std::string> key = PublicKeyOfKeyFile(options_.key_path);
+  ASSERT_TRUE(key.ok()) << key.status().ToString();
   EXPECT_EQ(*key, log->PublicKey());
-  ASSERT_TRUE(log->Close(&error)) << error;
+  ASSERT_TRUE(log->Close().ok()) << error;
   EXPECT_EQ(log->LastCheckpoint().event, "close");
-  EXPECT_EQ(log->Append({"request", "{}"}, &error), 0u) << "closed";
+  EXPECT_EQ(SeqOf(log->Append({"request", "{}"}), &error), 0u) << "closed";
 
   std::ostringstream out, err;
   EXPECT_EQ(RunAuditCommand("verify", options_.path, 0, 0, false, *key, out, err), 0) << out.str();
@@ -792,7 +821,7 @@ TEST_F(AuditTest, AFailedWriteIsUndoneAndTheLogRecovers) {
   if (child == 0) {
     signal(SIGXFSZ, SIG_IGN);
     std::string error;
-    auto log = Log::Open(options_, &error);
+    auto log = Opened(Log::Open(options_), &error);
     if (!log) _exit(10);
     const std::string big(4000, 'x');
     rlimit limit{};
@@ -801,17 +830,17 @@ TEST_F(AuditTest, AFailedWriteIsUndoneAndTheLogRecovers) {
     limit.rlim_cur = static_cast<rlim_t>(size_before + 5000);
     if (setrlimit(RLIMIT_FSIZE, &limit) != 0) _exit(11);
     // The first fits; the second is cut off in the middle and must vanish.
-    if (log->Append({"request", json{{"pad", big}}.dump()}, &error) != 4) _exit(12);
-    if (log->Append({"request", json{{"pad", big}}.dump()}, &error) != 0) _exit(13);
+    if (SeqOf(log->Append({"request", json{{"pad", big}}.dump()}), &error) != 4) _exit(12);
+    if (SeqOf(log->Append({"request", json{{"pad", big}}.dump()}), &error) != 0) _exit(13);
     if (error.find("File too large") == std::string::npos) _exit(14);
     // Failing fast while the disk is full...
-    if (log->Append({"request", "{}"}, &error, Log::Durability::kWritten) != 0) _exit(15);
+    if (SeqOf(log->Append({"request", "{}"}, Log::Durability::kWritten), &error) != 0) _exit(15);
     // ...and back to normal once there is room (after the retry pause).
     limit.rlim_cur = hard;
     if (setrlimit(RLIMIT_FSIZE, &limit) != 0) _exit(16);
     std::this_thread::sleep_for(std::chrono::milliseconds(150));
-    if (log->Append({"request", "{}"}, &error) != 5) _exit(17);
-    if (log->Append({"request", "{}"}, &error, Log::Durability::kWritten) != 6) _exit(18);
+    if (SeqOf(log->Append({"request", "{}"}), &error) != 5) _exit(17);
+    if (SeqOf(log->Append({"request", "{}"}, Log::Durability::kWritten), &error) != 6) _exit(18);
     _exit(0);
   }
   int status = 0;
@@ -829,21 +858,23 @@ TEST_F(AuditTest, AppendAllChainsABatchInOrder) {
   options_.checkpoint_every = 4;
   std::string error;
   {
-    auto log = Log::Open(options_, &error);
+    auto log = Opened(Log::Open(options_), &error);
     ASSERT_TRUE(log) << error;
-    ASSERT_EQ(log->Append({"request", json{{"n", 1}}.dump()}, &error), 1u) << error;
+    ASSERT_EQ(SeqOf(log->Append({"request", json{{"n", 1}}.dump()}), &error), 1u) << error;
     std::vector<Record> batch;
     for (int n = 2; n <= 11; ++n) batch.push_back({"decision", json{{"n", n}}.dump()});
-    EXPECT_EQ(log->AppendAll(batch, &error, Log::Durability::kWritten), 10u) << error;
-    EXPECT_EQ(log->AppendAll({}, &error), 0u);
+    EXPECT_EQ(AppendAllCount(*log, batch, &error, Log::Durability::kWritten), 10u) << error;
+    EXPECT_EQ(AppendAllCount(*log, {}, &error), 0u);
     // Text the caller vouches is canonical goes in as it is, and verifies.
     EXPECT_EQ(
-        log->Append({"request", json{{"n", 12}, {"z", "é"}}.dump(), /*canonical=*/true}, &error),
+        SeqOf(log->Append({"request", json{{"n", 12}, {"z", "é"}}.dump(), /*canonical=*/true}),
+              &error),
         12u)
         << error;
     // A record that is not a JSON object ends the batch there: the ones
     // before it go in.
-    EXPECT_EQ(log->AppendAll({{"decision", json{{"n", 13}}.dump()},
+    EXPECT_EQ(AppendAllCount(*log,
+                             {{"decision", json{{"n", 13}}.dump()},
                               {"decision", "[1]"},
                               {"decision", json{{"n", 14}}.dump()}},
                              &error),
@@ -853,7 +884,7 @@ TEST_F(AuditTest, AppendAllChainsABatchInOrder) {
   VerifyReport report = Verify(options_.path);
   EXPECT_TRUE(report.ok) << Problems(report);
   EXPECT_EQ(report.last_seq, 13u);
-  std::vector<Entry> entries = Read(options_.path, 0, &error);
+  std::vector<Entry> entries = ReadEntries(options_.path, 0, &error);
   ASSERT_EQ(entries.size(), 13u) << error;
   for (std::size_t i = 0; i < entries.size(); ++i) {
     EXPECT_EQ(entries[i].seq, i + 1);
@@ -871,7 +902,7 @@ TEST_F(AuditTest, AppendAllOfAFailedWriteKeepsNothingOfIt) {
   if (child == 0) {
     signal(SIGXFSZ, SIG_IGN);
     std::string error;
-    auto log = Log::Open(options_, &error);
+    auto log = Opened(Log::Open(options_), &error);
     if (!log) _exit(10);
     rlimit limit{};
     getrlimit(RLIMIT_FSIZE, &limit);
@@ -880,15 +911,15 @@ TEST_F(AuditTest, AppendAllOfAFailedWriteKeepsNothingOfIt) {
     if (setrlimit(RLIMIT_FSIZE, &limit) != 0) _exit(11);
     const std::string pad(1500, 'x');
     std::vector<Record> fits(2, Record{"decision", json{{"pad", pad}}.dump()});
-    if (log->AppendAll(fits, &error, Log::Durability::kWritten) != 2) _exit(12);
+    if (AppendAllCount(*log, fits, &error, Log::Durability::kWritten) != 2) _exit(12);
     // 3 more do not fit: the whole batch went out in one write, and none of it stays.
     std::vector<Record> too_much(3, Record{"decision", json{{"pad", pad}}.dump()});
-    if (log->AppendAll(too_much, &error, Log::Durability::kWritten) != 0) _exit(13);
+    if (AppendAllCount(*log, too_much, &error, Log::Durability::kWritten) != 0) _exit(13);
     if (error.find("File too large") == std::string::npos) _exit(14);
     limit.rlim_cur = hard;
     if (setrlimit(RLIMIT_FSIZE, &limit) != 0) _exit(16);
     std::this_thread::sleep_for(std::chrono::milliseconds(150));
-    if (log->AppendAll(too_much, &error) != 3) _exit(17);
+    if (AppendAllCount(*log, too_much, &error) != 3) _exit(17);
     _exit(0);
   }
   int status = 0;
@@ -915,7 +946,7 @@ TEST_F(AuditTest, SixteenThreadsAppendEachRecordExactlyOnce) {
         for (int i = 0; i < kPerThread; ++i) {
           std::string error;
           std::uint64_t seq =
-              log->Append({"request", json{{"thread", t}, {"i", i}}.dump()}, &error);
+              SeqOf(log->Append({"request", json{{"thread", t}, {"i", i}}.dump()}), &error);
           EXPECT_NE(seq, 0u) << error;
           seqs[t].push_back(seq);
         }
@@ -928,7 +959,7 @@ TEST_F(AuditTest, SixteenThreadsAppendEachRecordExactlyOnce) {
   EXPECT_EQ(all.size(), static_cast<std::size_t>(kThreads * kPerThread));
   EXPECT_EQ(*all.rbegin(), static_cast<std::uint64_t>(kThreads * kPerThread));
 
-  std::vector<Entry> entries = Read(options_.path, 0, nullptr);
+  std::vector<Entry> entries = ReadEntries(options_.path, 0, nullptr);
   ASSERT_EQ(entries.size(), static_cast<std::size_t>(kThreads * kPerThread));
   std::set<std::pair<int, int>> records;
   for (const Entry& entry : entries) {
@@ -952,16 +983,18 @@ TEST_F(AuditTest, KillNineLosesNoAcknowledgedRecord) {
     std::string error;
     OpenOptions options = options_;
     options.checkpoint_every = 50;
-    std::unique_ptr<Log> log = Log::Open(options, &error);
+    std::unique_ptr<Log> log = Opened(Log::Open(options), &error);
     if (!log) _exit(3);
     std::vector<std::thread> threads;
     for (int t = 0; t < 8; ++t) {
       threads.emplace_back([&, t] {
         for (int i = 0;; ++i) {
           std::string append_error;
-          std::uint64_t seq = log->Append(
-              {"request", json{{"thread", t}, {"i", i}, {"pad", std::string(i % 300, 'p')}}.dump()},
-              &append_error);
+          std::uint64_t seq =
+              SeqOf(log->Append(
+                        {"request",
+                         json{{"thread", t}, {"i", i}, {"pad", std::string(i % 300, 'p')}}.dump()}),
+                    &append_error);
           if (seq == 0) _exit(4);
           // Acknowledged: only now is the seq reported (8-byte pipe writes are atomic).
           if (write(pipe_fds[1], &seq, sizeof(seq)) != sizeof(seq)) _exit(5);
@@ -995,7 +1028,7 @@ TEST_F(AuditTest, KillNineLosesNoAcknowledgedRecord) {
   VerifyReport report = Verify(options_.path);
   EXPECT_TRUE(report.ok) << Problems(report);
   std::set<std::uint64_t> present;
-  for (const Entry& entry : Read(options_.path, 0, nullptr)) present.insert(entry.seq);
+  for (const Entry& entry : ReadEntries(options_.path, 0, nullptr)) present.insert(entry.seq);
   for (std::uint64_t acked : acknowledged) {
     ASSERT_TRUE(present.count(acked)) << "acknowledged seq " << acked << " lost";
   }
@@ -1048,7 +1081,7 @@ TEST_F(AuditTest, TailPrintsTheLastEntries) {
 
 TEST_F(AuditTest, ExportFiltersBySinceAndWritesJsonLines) {
   WriteLog(4);
-  std::vector<Entry> entries = Read(options_.path, 0, nullptr);
+  std::vector<Entry> entries = ReadEntries(options_.path, 0, nullptr);
   ASSERT_EQ(entries.size(), 4u);
   std::ostringstream all, err;
   EXPECT_EQ(RunAuditCommand("export", options_.path, 0, 0, false, all, err), 0);
@@ -1066,7 +1099,7 @@ TEST_F(AuditTest, ExportFiltersBySinceAndWritesJsonLines) {
       RunAuditCommand("export", options_.path, entries.back().time_ms + 1, 0, false, future, err),
       0);
   EXPECT_TRUE(future.str().empty());
-  EXPECT_EQ(Read(options_.path, entries[0].time_ms, nullptr).size(), 4u);
+  EXPECT_EQ(ReadEntries(options_.path, entries[0].time_ms, nullptr).size(), 4u);
 }
 
 TEST_F(AuditTest, UnknownActionIsAnError) {
@@ -1089,16 +1122,17 @@ TEST_F(AuditTest, WrittenRecordsSurviveKillNine) {
   pid_t child = fork();
   if (child == 0) {
     std::string error;
-    auto log = Log::Open(options_, &error);
+    auto log = Opened(Log::Open(options_), &error);
     if (!log) _exit(1);
     for (int i = 1; i <= 500; ++i) {
       json fields = {{"agent", "claude"}, {"n", i}};
-      if (log->Append({"verdict", fields.dump()}, &error, Log::Durability::kWritten) == 0) _exit(2);
+      if (SeqOf(log->Append({"verdict", fields.dump()}, Log::Durability::kWritten), &error) == 0)
+        _exit(2);
     }
     // One synced record in the middle of written ones, then more written.
-    if (log->Append({"hold", "{}"}, &error) == 0) _exit(3);
+    if (SeqOf(log->Append({"hold", "{}"}), &error) == 0) _exit(3);
     for (int i = 0; i < 10; ++i)
-      if (log->Append({"verdict", "{}"}, &error, Log::Durability::kWritten) == 0) _exit(4);
+      if (SeqOf(log->Append({"verdict", "{}"}, Log::Durability::kWritten), &error) == 0) _exit(4);
     char byte = 'x';
     if (write(ready[1], &byte, 1) != 1) _exit(5);
     pause();  // killed here
@@ -1119,7 +1153,8 @@ TEST_F(AuditTest, WrittenRecordsSurviveKillNine) {
   auto log = OpenLog();
   ASSERT_NE(log, nullptr);
   std::string error;
-  EXPECT_EQ(log->Append({"verdict", "{}"}, &error, Log::Durability::kWritten), 512u) << error;
+  EXPECT_EQ(SeqOf(log->Append({"verdict", "{}"}, Log::Durability::kWritten), &error), 512u)
+      << error;
 }
 
 }  // namespace

@@ -37,14 +37,13 @@ class Export : public ::testing::Test {
   void TearDown() override { fs::remove_all(dir_); }
 
   std::unique_ptr<dualkey::audit::Log> Open() {
-    std::string error;
-    auto log = dualkey::audit::Log::Open(options_, &error);
-    EXPECT_TRUE(log) << error;
-    return log;
+    auto log = dualkey::audit::Log::Open(options_);
+    EXPECT_TRUE(log.ok()) << log.status().ToString();
+    return log.ok() ? std::move(log).value() : nullptr;
   }
   static void Append(dualkey::audit::Log& log, const std::string& kind, const std::string& fields) {
-    std::string error;
-    ASSERT_NE(log.Append({kind, fields}, &error), 0u) << error;
+    auto appended = log.Append({kind, fields});
+    ASSERT_TRUE(appended.ok()) << appended.status().ToString();
   }
   static std::string ReadFile(const fs::path& path) {
     std::ifstream in(path);

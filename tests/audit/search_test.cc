@@ -40,11 +40,12 @@ class Search : public ::testing::Test {
   // A day of decisions: 30 agent requests from two agents, one approved
   // delete with its snapshot, one denial.
   void WriteDay() {
-    std::string error;
-    auto log = audit::Log::Open(options_, &error);
-    ASSERT_TRUE(log) << error;
+    auto opened = audit::Log::Open(options_);
+    ASSERT_TRUE(opened.ok()) << opened.status().ToString();
+    std::unique_ptr<audit::Log> log = std::move(opened).value();
     auto add = [&](const std::string& kind, const json& fields) {
-      ASSERT_NE(log->Append({kind, fields.dump()}, &error), 0u) << error;
+      auto appended = log->Append({kind, fields.dump()});
+      ASSERT_TRUE(appended.ok()) << appended.status().ToString();
     };
     for (int i = 0; i < 30; ++i) {
       const std::string agent = i % 3 == 0 ? "codex" : "claude";
@@ -86,7 +87,7 @@ class Search : public ::testing::Test {
                    {"approval_id", "ap_0"},
                    {"by", "bob"},
                    {"reason", "not <b>today</b>"}});
-    ASSERT_TRUE(log->Close(&error)) << error;
+    ASSERT_TRUE(log->Close().ok());
   }
 
   audit::SearchResult Find(audit::SearchQuery query, const audit::SearchLimits& limits = {}) {
@@ -202,20 +203,19 @@ TEST_F(Search, OneSearchReadsABoundedPartAndSaysWhereToGoOn) {
 
 TEST_F(Search, AHugeLogIsReadInBoundedStepsWithTheDefaults) {
   {
-    std::string error;
     options_.checkpoint_every = 1000;
-    auto log = audit::Log::Open(options_, &error);
-    ASSERT_TRUE(log) << error;
+    auto opened = audit::Log::Open(options_);
+    ASSERT_TRUE(opened.ok()) << opened.status().ToString();
+    std::unique_ptr<audit::Log> log = std::move(opened).value();
     for (int i = 0; i < 150'000; ++i)
-      ASSERT_NE(log->Append({"verdict", json{{"agent", "claude"},
-                                             {"class", "fs.read"},
-                                             {"decision", "allow"},
-                                             {"input", "cat file-" + std::to_string(i)}}
-                                            .dump()},
-                            &error, audit::Log::Durability::kWritten),
-                0u)
-          << error;
-    ASSERT_TRUE(log->Close(&error)) << error;
+      ASSERT_TRUE(log->Append({"verdict", json{{"agent", "claude"},
+                                               {"class", "fs.read"},
+                                               {"decision", "allow"},
+                                               {"input", "cat file-" + std::to_string(i)}}
+                                              .dump()},
+                              audit::Log::Durability::kWritten)
+                      .ok());
+    ASSERT_TRUE(log->Close().ok());
   }
   audit::SearchQuery q;
   q.decision = "denied";  // none: a search that would read everything

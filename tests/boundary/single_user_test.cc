@@ -280,11 +280,11 @@ TEST_F(SingleUserAudit, RecordsAppendedWhileStoppedAreDetected) {
   const std::string log = Log();
   const std::string key = State() + "/audit.key";
   TamperAndExpectDetection("records appended while stopped", "", [log, key] {
-    std::string error;
-    std::unique_ptr<audit::Log> forged = audit::Log::Open({log, key}, &error);
-    if (!forged) return false;
-    return forged->Append({"approval", "{\"approval_id\":\"ap_forged\",\"approver\":\"alice\"}"},
-                          &error) != 0;
+    auto forged = audit::Log::Open({log, key});
+    if (!forged.ok()) return false;
+    return (*forged)
+        ->Append({"approval", "{\"approval_id\":\"ap_forged\",\"approver\":\"alice\"}"})
+        .ok();
   });
 }
 

@@ -259,8 +259,8 @@ class Admin : public ::testing::Test {
   }
 
   std::vector<dualkey::audit::Entry> AuditEntries() const {
-    std::string error;
-    return dualkey::audit::Read((state_ / "audit.jsonl").string(), 0, &error);
+    auto entries = dualkey::audit::Read((state_ / "audit.jsonl").string(), 0);
+    return entries.ok() ? std::move(entries).value() : std::vector<dualkey::audit::Entry>{};
   }
   int CountKind(const std::string& kind) const {
     int count = 0;
@@ -645,10 +645,9 @@ TEST_F(AuditTamper, ALogRewrittenWithANewKeyFailsUnderThePinnedKey) {
     dualkey::audit::OpenOptions options;
     options.path = log_path();
     options.key_path = (state_ / "audit.key").string();
-    std::string error;
-    auto forged = dualkey::audit::Log::Open(options, &error);
-    ASSERT_NE(forged, nullptr) << error;
-    forged->Append({"start", "{}"}, &error);
+    auto forged = dualkey::audit::Log::Open(options);
+    ASSERT_TRUE(forged.ok()) << forged.status().ToString();
+    (*forged)->Append({"start", "{}"}).ok();
   }
   Output unpinned = Run("audit verify --file " + Quote(log_path()));
   EXPECT_EQ(unpinned.status, 0) << "self-consistent on its own: that is why the key is pinned";

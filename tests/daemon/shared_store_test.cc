@@ -240,10 +240,10 @@ TEST_F(SharedStore, GuessesSpreadOverBothDaemonsShareOneLockout) {
   // Each daemon audited the failures it saw: five in all.
   int audited = 0;
   for (int d = 0; d < 2; ++d) {
-    std::string error;
-    for (const auto& entry : dualkey::audit::Read(
-             (root_ / ("daemon" + std::to_string(d)) / "audit.jsonl").string(), 0, &error))
-      audited += entry.kind == "auth_failed";
+    auto entries =
+        dualkey::audit::Read((root_ / ("daemon" + std::to_string(d)) / "audit.jsonl").string(), 0);
+    ASSERT_TRUE(entries.ok()) << entries.status().ToString();
+    for (const auto& entry : *entries) audited += entry.kind == "auth_failed";
   }
   EXPECT_EQ(audited, 5);
 }

@@ -166,10 +166,9 @@ class DrillCertificate : public ::testing::Test {
   }
   // A certificate file as the daemon signs it.
   std::string Write(const json& body, std::int64_t signed_ms, const std::string& name) {
-    std::string error;
-    std::optional<audit::DetachedSignature> sig =
-        audit::SignWithKeyFile(key_, client::CertificateMessage(body, signed_ms), &error);
-    EXPECT_TRUE(sig) << error;
+    Result<audit::DetachedSignature> sig =
+        audit::SignWithKeyFile(key_, client::CertificateMessage(body, signed_ms));
+    EXPECT_TRUE(sig.ok()) << sig.status().ToString();
     public_key_ = sig->public_key;
     const std::string path = dir_ + "/" + name;
     std::ofstream(path) << json{

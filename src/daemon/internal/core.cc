@@ -60,12 +60,12 @@ bool Core::Record(std::string_view kind, json fields, const Peer* peer,
                   audit::Log::Durability durability, std::string* failure) {
   fields["time_ms"] = NowMs();
   if (peer != nullptr) fields["peer"] = peer->ToJson();
-  std::string error;
   const auto started = std::chrono::steady_clock::now();
   // base::JsonDump of an object is canonical: the log need not parse it again.
-  const bool durable =
-      log_->Append(audit::Record{std::string(kind), base::JsonDump(fields), /*canonical=*/true},
-                   &error, durability) != 0;
+  const Result<std::uint64_t> appended = log_->Append(
+      audit::Record{std::string(kind), base::JsonDump(fields), /*canonical=*/true}, durability);
+  const bool durable = appended.ok();
+  const std::string error = durable ? std::string() : appended.status().message();
   metrics_.ObserveAuditWrite(
       std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count(), durable);
   AfterRecord(kind, fields, durable, error, failure);
@@ -84,9 +84,10 @@ std::size_t Core::RecordAll(std::vector<Recording> records, const Peer* peer,
     if (peer != nullptr) r.fields["peer"] = peer_json;
     lines.push_back(audit::Record{r.kind, base::JsonDump(r.fields), /*canonical=*/true});
   }
-  std::string error;
   const auto started = std::chrono::steady_clock::now();
-  const std::size_t recorded = log_->AppendAll(lines, &error, durability);
+  std::size_t recorded = 0;
+  const Status appended = log_->AppendAll(lines, &recorded, durability);
+  const std::string error = appended.ok() ? std::string() : appended.message();
   const double seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
   for (std::size_t i = 0; i < records.size(); ++i) {

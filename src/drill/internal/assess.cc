@@ -66,10 +66,10 @@ void Drill::CheckAudit() {
   audit.intact = verified.ok;
   audit.problems = verified.problems;
   if (audit.public_key.empty()) audit.public_key = verified.public_key;
-  std::string error;
+  Result<std::vector<audit::Entry>> read = audit::Read(audit.path, report_.started_ms - 5000);
+  if (!read.ok()) audit.problems.push_back(read.status().message());
   const std::vector<audit::Entry> entries =
-      audit::Read(audit.path, report_.started_ms - 5000, &error);
-  if (!error.empty()) audit.problems.push_back(error);
+      read.ok() ? std::move(read).value() : std::vector<audit::Entry>{};
   // Each record can account for one attempt: exact keys first, then the
   // ones that know only who asked and where.
   struct Row {
