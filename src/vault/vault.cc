@@ -540,11 +540,11 @@ std::optional<PruneReport> Vault::Prune(const PruneOptions& options, std::string
   // A human's TOTP code, checked where the daemon checks its codes (with the
   // same lockouts); spent only once the prune's audit record is durable.
   if (options.approver.empty()) return refuse("prune needs --as NAME and --code CODE");
-  Result<std::unique_ptr<approval::Store>> opened = approval::OpenStore(options.store);
-  if (!opened.ok())
+  Result<std::unique_ptr<approval::Store>> opened_store = approval::OpenStore(options.store);
+  if (!opened_store.ok())
     return refuse("cannot open the approval store " + options.store + ": " +
-                  opened.status().message());
-  std::unique_ptr<approval::Store> store = std::move(opened).value();
+                  opened_store.status().message());
+  std::unique_ptr<approval::Store> store = std::move(opened_store).value();
   const approval::AuthResult auth = approval::Authorize(
       *store, options.approver, options.totp, "vault_prune:" + impl_->dir, internal::NowMs());
   if (!auth.status.ok()) return refuse(auth.status.message());

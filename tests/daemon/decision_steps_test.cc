@@ -42,14 +42,15 @@ class DecisionSteps : public ::testing::Test {
     fs::create_directories(dir_ + "/home");
     setenv("HOME", (dir_ + "/home").c_str(), 1);
     setenv("XDG_CONFIG_HOME", (dir_ + "/home/.config").c_str(), 1);
-    std::string error;
-    std::unique_ptr<approval::Store> store = approval::OpenStore(dir_ + "/approvals.db", &error);
-    ASSERT_NE(store, nullptr) << error;
+    Result<std::unique_ptr<approval::Store>> opened = approval::OpenStore(dir_ + "/approvals.db");
+    ASSERT_TRUE(opened.ok()) << opened.status().ToString();
+    std::unique_ptr<approval::Store> store = std::move(opened).value();
     audit::OpenOptions audit_options;
     audit_options.path = dir_ + "/audit.jsonl";
     audit_options.key_path = dir_ + "/audit.key";
-    std::unique_ptr<audit::Log> log = audit::Log::Open(audit_options, &error);
-    ASSERT_NE(log, nullptr) << error;
+    Result<std::unique_ptr<audit::Log>> opened_log = audit::Log::Open(audit_options);
+    ASSERT_TRUE(opened_log.ok()) << opened_log.status().ToString();
+    std::unique_ptr<audit::Log> log = std::move(opened_log).value();
     options_.state_dir = dir_;
     options_.breaker_attempts = 3;
     options_.rate_burst = 2;
@@ -111,10 +112,11 @@ class DecisionSteps : public ::testing::Test {
   }
   // An approver, and the request for `hash` approved by them.
   void Approve(const std::string& id) {
-    std::string error;
-    ASSERT_TRUE(store().AddApprover("alice", approval::NewTotpSecret(), &error)) << error;
+    const Status added = store().AddApprover("alice", approval::NewTotpSecret());
+    ASSERT_TRUE(added.ok()) << added.ToString();
     approval::Request out;
-    ASSERT_TRUE(store().Approve(id, "alice", Core::NowMs(), &out, &error)) << error;
+    const Status approved = store().Approve(id, "alice", Core::NowMs(), &out);
+    ASSERT_TRUE(approved.ok()) << approved.ToString();
   }
 
   std::string dir_;
@@ -157,8 +159,8 @@ TEST_F(DecisionSteps, FreezeHoldsAFrozenAgentButNotItsReads) {
   Exchange x = Make(request, Held());
   EXPECT_FALSE(freeze.Run(x).has_value());
 
-  std::string error;
-  ASSERT_TRUE(store().SetFrozen("agent-a", true, "test", &error)) << error;
+  const Status frozen_set = store().SetFrozen("agent-a", true, "test");
+  ASSERT_TRUE(frozen_set.ok()) << frozen_set.ToString();
   std::optional<Outcome> out = freeze.Run(x);
   ASSERT_TRUE(out.has_value());
   EXPECT_EQ(out->reply.decision, Decision::kHold);
@@ -368,8 +370,8 @@ TEST_F(DecisionSteps, TheWholeChainTripsTheBreakerOnDistinctAttempts) {
     EXPECT_NE(reply->decision, Decision::kAllow);
   }
   bool frozen = false;
-  std::string error;
-  ASSERT_TRUE(store().IsFrozen("agent-a", &frozen, &error)) << error;
+  const Status frozen_read = store().IsFrozen("agent-a", &frozen);
+  ASSERT_TRUE(frozen_read.ok()) << frozen_read.ToString();
   EXPECT_TRUE(frozen);
   Result<CheckReply> after = decisions.Check(peer_, Shell("rm -rf /srv/other"));
   ASSERT_TRUE(after.ok());

@@ -698,7 +698,7 @@ TEST_F(PruneTest, ACodeUsedOnOnePathIsRefusedOnTheOther) {
   dualkey::approval::AuthResult approved =
       dualkey::approval::Authorize(*store_, "alice", used_by_daemon, "request:ap_test", now_ms());
   ASSERT_TRUE(approved.status.ok()) << approved.status.ToString();
-  ASSERT_TRUE(store_->UseTotpStep(approved.spend.approver, approved.spend.step, &error)) << error;
+  ASSERT_TRUE(store_->UseTotpStep(approved.spend.approver, approved.spend.step).ok());
   EXPECT_FALSE(v.Prune(Options(used_by_daemon), &error));
   EXPECT_NE(error.find("already used"), std::string::npos) << error;
 
@@ -723,7 +723,7 @@ TEST_F(PruneTest, ACodeUsedOnOnePathIsRefusedOnTheOther) {
   // Every refusal above counted against alice, in the store both paths share:
   // two replays and two guesses (the successes were forgiven).
   std::vector<dualkey::approval::Lockout> rows;
-  ASSERT_TRUE(store_->Lockouts(now_ms(), dualkey::approval::LockoutPolicy{}, &rows, &error));
+  ASSERT_TRUE(store_->Lockouts(now_ms(), dualkey::approval::LockoutPolicy{}, &rows).ok());
   int alice_failures = 0;
   for (const auto& row : rows)
     if (row.scope == "approver:alice") alice_failures = row.failures;
