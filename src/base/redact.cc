@@ -153,13 +153,23 @@ std::string RedactSecrets(std::string_view text, std::size_t max_bytes, int* red
   int count = 0;
   try {
     std::string folded = FoldAscii(out);
+    // Three rules need the same secret-name parts: looked for once per text.
+    int has_secret_name = -1;  // not looked for yet
     for (const Rule& rule : Rules()) {
-      if (!MayMatch(rule, out, folded)) continue;
+      const bool by_name = !rule.exact && rule.needs.size() == kSecretNameParts.size() &&
+                           rule.needs.front() == kSecretNameParts.front();
+      if (by_name) {
+        if (has_secret_name < 0) has_secret_name = MayMatch(rule, out, folded) ? 1 : 0;
+        if (has_secret_name == 0) continue;
+      } else if (!MayMatch(rule, out, folded)) {
+        continue;
+      }
       std::string next = std::regex_replace(out, rule.pattern, rule.replacement);
       if (next == out) continue;
       ++count;
       out = std::move(next);
       folded = FoldAscii(out);
+      has_secret_name = -1;
     }
   } catch (...) {
     // A regex engine that gives up (too complex input) must not leak: say nothing.
