@@ -45,10 +45,9 @@ TEST(ReportWire, JsonStringsAreEscapedAsJsonDumpEscapesThem) {
     const std::string text = "a" + std::string(1, static_cast<char>(c)) + "b";
     EXPECT_EQ(Escaped(text), dualkey::base::JsonDump(json(text))) << "byte " << c;
   }
-  for (std::string text :
-       {std::string(), std::string("SELECT 'x' FROM \"t\" WHERE a = '\\n'"),
-        std::string("caf\xC3\xA9 \xE2\x82\xAC \xF0\x9F\x98\x80"), std::string("\x7f\x01\x1f"),
-        std::string(1, '\0') + "nul"})
+  for (std::string text : {std::string(), std::string("SELECT 'x' FROM \"t\" WHERE a = '\\n'"),
+                           std::string("caf\xC3\xA9 \xE2\x82\xAC \xF0\x9F\x98\x80"),
+                           std::string("\x7f\x01\x1f"), std::string(1, '\0') + "nul"})
     EXPECT_EQ(Escaped(text), dualkey::base::JsonDump(json(text))) << text;
 }
 
@@ -67,8 +66,8 @@ ReportedDecision Decision(std::string input) {
 }
 
 TEST(ReportWire, PackedDecisionsComeBackAsTheyWent) {
-  std::vector<ReportedDecision> sent = {Decision("SELECT 1"), Decision("SELECT '\xff\xfe' -- bytes"),
-                                        Decision("")};
+  std::vector<ReportedDecision> sent = {Decision("SELECT 1"),
+                                        Decision("SELECT '\xff\xfe' -- bytes"), Decision("")};
   sent[1].decision = dualkey::Decision::kHold;
   sent[1].forwarded = false;
   sent[1].added_us = -1;
@@ -172,8 +171,7 @@ TEST_F(ReportToDaemon, PackedRecordsAreCanonicalRedactedAndComplete) {
   std::vector<ReportedDecision> sent = {
       Decision("SELECT abalance FROM pgbench_accounts WHERE aid = 42;"),
       Decision("SELECT \"quoted\", 'back\\slash', E'\\t' \x01\x1f\x7f -- caf\xC3\xA9"),
-      Decision("ALTER ROLE app PASSWORD 'Sup3r-s3cret-pw'"),
-      Decision("SELECT '\xff\xfe'"),
+      Decision("ALTER ROLE app PASSWORD 'Sup3r-s3cret-pw'"), Decision("SELECT '\xff\xfe'"),
       Decision("SELECT 2")};
   sent[2].forwarded = false;
   sent[2].decision = dualkey::Decision::kHold;

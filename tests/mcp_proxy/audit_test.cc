@@ -96,8 +96,8 @@ TEST_F(McpAudit, EveryCallIsInTheLogRedactedAcrossADaemonKill) {
       json read = client.Call("read_text_file", {{"path", (project_ / "notes.txt").string()}});
       ASSERT_FALSE(read["result"].value("isError", false)) << read.dump();
     }
-    json search = client.Call("search_files", {{"path", project_.string()},
-                                               {"pattern", "token=" + secret + "-before"}});
+    json search = client.Call(
+        "search_files", {{"path", project_.string()}, {"pattern", "token=" + secret + "-before"}});
     ASSERT_TRUE(search.value("ok", false)) << search.dump();
     ++allowed_before;
     // A destructive call: asked of the daemon, which holds it (its record).
@@ -164,8 +164,7 @@ TEST_F(McpAudit, EveryCallIsInTheLogRedactedAcrossADaemonKill) {
     }
   }
   // Every call: recorded, or counted in a gap the log records.
-  EXPECT_EQ(reads + lists + searches + local_holds + gaps,
-            allowed_before + allowed_after + 1)
+  EXPECT_EQ(reads + lists + searches + local_holds + gaps, allowed_before + allowed_after + 1)
       << "reads " << reads << " lists " << lists << " searches " << searches << " holds "
       << local_holds << " lost " << gaps;
   EXPECT_EQ(gaps, 0) << "the proxy's queue held everything while the daemon was away";
@@ -173,9 +172,8 @@ TEST_F(McpAudit, EveryCallIsInTheLogRedactedAcrossADaemonKill) {
   EXPECT_GE(daemon_writes, 1);
   const std::string log = ReadAll(root_ / "state/audit.jsonl");
   EXPECT_EQ(log.find(secret), std::string::npos) << "a token reached the audit log";
-  ShellOutput verify =
-      Shell(std::string(DUALKEY_BINARY) + " audit verify --file " +
-            Quote((root_ / "state/audit.jsonl").string()));
+  ShellOutput verify = Shell(std::string(DUALKEY_BINARY) + " audit verify --file " +
+                             Quote((root_ / "state/audit.jsonl").string()));
   EXPECT_EQ(verify.status, 0) << verify.out;
 }
 

@@ -151,7 +151,8 @@ void Metrics::OnRecord(std::string_view kind, const json& fields) {
     }
     CountDecision(kind, Text(fields, "source", "daemon"), Text(fields, "channel", "unknown"),
                   Text(fields, "class", "none"), Text(fields, "decision", "unknown"),
-                  Text(fields, "reason", ""), kind == "decision" && fields.value("forwarded", false),
+                  Text(fields, "reason", ""),
+                  kind == "decision" && fields.value("forwarded", false),
                   has_added ? &added : nullptr);
   } else if (kind == "breaker") {
     ++breaker_trips_;

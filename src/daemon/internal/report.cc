@@ -209,8 +209,7 @@ void AddReportOps(Dispatcher& dispatcher, Core& core) {
     std::vector<Reported> decisions;
     std::vector<client::PackedDecision> packed_decisions;
     decisions.reserve(request.decisions.size());
-    for (const ReportedDecision& d : request.decisions)
-      decisions.push_back(FromRequest(source, d));
+    for (const ReportedDecision& d : request.decisions) decisions.push_back(FromRequest(source, d));
     if (auto packed = body.find("packed"); packed != body.end()) {
       reply.packed = true;
       std::uint64_t count = 0;

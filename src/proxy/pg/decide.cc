@@ -556,7 +556,8 @@ Task<void> Session::EstimateRows(const sql::StatementShape& shape,
         const bool small = known.reltuples >= 0 ? known.reltuples < o.exact_count_under
                                                 : known.pages * 100 < o.exact_count_under;
         if (small && o.exact_count_under > 0) {
-          const std::string target = sql::SqlIdentifier(schema) + "." + sql::SqlIdentifier(relation);
+          const std::string target =
+              sql::SqlIdentifier(schema) + "." + sql::SqlIdentifier(relation);
           const std::string count_all = "SELECT count(*) FROM " + target;
           SideConnection::Result all = co_await side.Query(count_all);
           if (auto n = Number(all)) known.counted = *n;

@@ -250,7 +250,8 @@ Task<FactOutcome> Session::EstablishFacts(std::string_view sql, const Verdict& v
       case sql::StatementShape::Kind::kDelete:
       case sql::StatementShape::Kind::kUpdate:
         if (shape.with || shape.objects.size() != 1) co_return out;
-        item.event = shape.kind == sql::StatementShape::Kind::kDelete ? Event::kDelete : Event::kUpdate;
+        item.event =
+            shape.kind == sql::StatementShape::Kind::kDelete ? Event::kDelete : Event::kUpdate;
         break;
       case sql::StatementShape::Kind::kTruncate:
         // CASCADE empties other tables too; RESTART IDENTITY resets sequences.

@@ -77,7 +77,8 @@ Task<std::optional<std::string>> Session::Snapshot(const std::vector<sql::Statem
   // could not read exactly (U&"...", a comment inside a name) could name
   // another table than the server's.
   for (const sql::StatementShape& s : shapes) {
-    if (s.kind == sql::StatementShape::Kind::kOther || s.kind == sql::StatementShape::Kind::kDropOther)
+    if (s.kind == sql::StatementShape::Kind::kOther ||
+        s.kind == sql::StatementShape::Kind::kDropOther)
       continue;
     if (!s.names_exact) {
       *error = "dualkey could not read the names in \"" + s.text.substr(0, 200) +
@@ -107,7 +108,7 @@ Task<std::optional<std::string>> Session::Snapshot(const std::vector<sql::Statem
       for (const std::string& object : s.objects) {
         const Event event = s.kind == sql::StatementShape::Kind::kUpdate     ? Event::kUpdate
                             : s.kind == sql::StatementShape::Kind::kTruncate ? Event::kTruncate
-                                                                        : Event::kDelete;
+                                                                             : Event::kDelete;
         SideConnection::Result resolved =
             co_await side.Query(DescribeTableQuery(object, event, server_version_));
         if (!resolved.error.empty()) throw std::runtime_error(resolved.error);
@@ -127,9 +128,9 @@ Task<std::optional<std::string>> Session::Snapshot(const std::vector<sql::Statem
         // The stored columns by name (generated ones are computed again).
         const std::string columns = facts->columns.empty() ? "*" : facts->ColumnList();
         std::string select = "SELECT " + columns + " FROM " + qualified;
-        const bool rows_only =
-            (s.kind == sql::StatementShape::Kind::kDelete || s.kind == sql::StatementShape::Kind::kUpdate) &&
-            !s.complex && !s.has_parameters && !s.where.empty();
+        const bool rows_only = (s.kind == sql::StatementShape::Kind::kDelete ||
+                                s.kind == sql::StatementShape::Kind::kUpdate) &&
+                               !s.complex && !s.has_parameters && !s.where.empty();
         if (rows_only) {
           // Columns as the alias sees them: the condition may use it.
           std::string aliased = "*";
@@ -137,7 +138,8 @@ Task<std::optional<std::string>> Session::Snapshot(const std::vector<sql::Statem
             aliased.clear();
             for (const std::string& column : facts->columns)
               aliased += (aliased.empty() ? "" : ", ") +
-                         (s.alias.empty() ? std::string() : s.alias + ".") + sql::SqlIdentifier(column);
+                         (s.alias.empty() ? std::string() : s.alias + ".") +
+                         sql::SqlIdentifier(column);
           }
           select = "SELECT " + aliased + " FROM " + qualified +
                    (s.alias.empty() ? "" : " " + s.alias) + " WHERE " + s.where;

@@ -240,7 +240,8 @@ std::optional<RestoreEntry> ParseRestoreEntry(std::string_view line) {
 }
 
 std::pair<std::string, std::string> RestoreScript(const RestoreEntry& entry, int index) {
-  const std::string target = sql::SqlIdentifier(entry.schema) + "." + sql::SqlIdentifier(entry.table);
+  const std::string target =
+      sql::SqlIdentifier(entry.schema) + "." + sql::SqlIdentifier(entry.table);
   const std::string columns =
       entry.columns.empty() ? std::string() : " (" + Join(Quoted(entry.columns), ", ") + ")";
   if (entry.mode == "insert") return {"COPY " + target + columns + " FROM stdin;\n", "\\.\n"};

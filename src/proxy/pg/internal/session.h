@@ -33,9 +33,9 @@
 #include "proxy/pg/internal/own_query.h"
 #include "proxy/pg/internal/pump.h"
 #include "proxy/pg/internal/scram.h"
-#include "sql/shape.h"
 #include "proxy/pg/internal/upstream.h"
 #include "proxy/pg/pg_proxy.h"
+#include "sql/shape.h"
 #include "sql/sql.h"
 #include "token/token.h"
 
