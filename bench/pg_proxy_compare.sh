@@ -17,7 +17,9 @@
 # Environment: BENCH_SECONDS (10 per run), BENCH_ROUNDS (3), BENCH_SCALE (10),
 # BENCH_UPSTREAM (tcp: both proxies reach PostgreSQL over loopback TCP; unix:
 # both through its Unix socket, as a proxy beside the database would), DUALKEY_THREADS (1),
-# DUALKEY_PG_BIN (initdb/pg_ctl directory), DUALKEY_PG_USER (nobody, when root).
+# DUALKEY_PG_BIN (initdb/pg_ctl directory), DUALKEY_PG_USER (nobody, when root),
+# BENCH_PERF (a directory: `perf record -g` of dualkey and its daemon during
+# each -c 8 dualkey run (system-wide: perf report --pid), into BENCH_PERF/dualkey-TIME.data).
 set -euo pipefail
 
 DUALKEY=${1:-$(dirname "$0")/../build/dualkey}
@@ -182,8 +184,14 @@ run() {
   local dir="$WORK/log-$name-$clients"
   rm -rf "$dir"
   mkdir -p "$dir"
-  local out before=0 ticks
+  local out before=0 ticks perf_pid=""
   [[ -n $pid ]] && before=$(cpu_ticks "$pid")
+  if [[ -n ${BENCH_PERF:-} && $name == dualkey && $clients -gt 1 ]]; then
+    mkdir -p "$BENCH_PERF"
+    perf record -g -a -o "$BENCH_PERF/dualkey-$(date +%s).data" -- sleep "$SECONDS_PER_RUN" \
+      >/dev/null 2>&1 &
+    perf_pid=$!
+  fi
   out=$(cd "$dir" && PGPASSWORD=$password "$PGBENCH" -h 127.0.0.1 -p "$port" -U "$user" -n -S \
     -c "$clients" -j "$jobs" -T "$SECONDS_PER_RUN" -l bench 2>&1) || {
     echo "pgbench via $name failed: $out" >&2
@@ -191,6 +199,7 @@ run() {
     [[ $name == floor ]] && { echo "0 0 0 -"; return; }
     exit 1
   }
+  [[ -n $perf_pid ]] && wait "$perf_pid"
   local tps avg p50
   if [[ $name == dualkey ]]; then
     echo $(($(cat "$TXNS_FILE") + $(sed -n 's/^number of transactions actually processed: \([0-9]*\).*/\1/p' <<<"$out"))) \

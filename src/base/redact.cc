@@ -109,13 +109,13 @@ bool IsTokenChar(char c) {
 // Long random-looking runs: 24+ characters of base64/hex alphabet that mix
 // digits with upper and lower case, or 32+ hex digits. Paths ('/') and
 // words stay.
-std::string RedactRandomRuns(const std::string& text, int* count) {
+std::string RedactRandomRuns(std::string text, int* count) {
   std::string out;
-  out.reserve(text.size());
   std::size_t i = 0;
+  std::size_t copied = 0;  // text before this is in `out` already
   while (i < text.size()) {
     if (!IsTokenChar(text[i])) {
-      out += text[i++];
+      ++i;
       continue;
     }
     std::size_t j = i;
@@ -132,13 +132,16 @@ std::string RedactRandomRuns(const std::string& text, int* count) {
     const bool random = (length >= 24 && lower && upper && digit) || (length >= 32 && hex && digit);
     const std::string_view run(text.data() + i, length);
     if (random && run.find("[redacted") == std::string_view::npos) {
+      // Most text has no such run: it is returned as it is, not copied.
+      out.append(text, copied, i - copied);
       out += kRedacted;
+      copied = j;
       ++*count;
-    } else {
-      out.append(run);
     }
     i = j;
   }
+  if (copied == 0) return text;
+  out.append(text, copied, std::string::npos);
   return out;
 }
 
@@ -150,20 +153,30 @@ std::string RedactSecrets(std::string_view text, std::size_t max_bytes, int* red
   int count = 0;
   try {
     std::string folded = FoldAscii(out);
+    // Three rules need the same secret-name parts: looked for once per text.
+    int has_secret_name = -1;  // not looked for yet
     for (const Rule& rule : Rules()) {
-      if (!MayMatch(rule, out, folded)) continue;
+      const bool by_name = !rule.exact && rule.needs.size() == kSecretNameParts.size() &&
+                           rule.needs.front() == kSecretNameParts.front();
+      if (by_name) {
+        if (has_secret_name < 0) has_secret_name = MayMatch(rule, out, folded) ? 1 : 0;
+        if (has_secret_name == 0) continue;
+      } else if (!MayMatch(rule, out, folded)) {
+        continue;
+      }
       std::string next = std::regex_replace(out, rule.pattern, rule.replacement);
       if (next == out) continue;
       ++count;
       out = std::move(next);
       folded = FoldAscii(out);
+      has_secret_name = -1;
     }
   } catch (...) {
     // A regex engine that gives up (too complex input) must not leak: say nothing.
     if (redactions != nullptr) *redactions = 1;
     return "[redacted: the text could not be checked for secrets]";
   }
-  out = RedactRandomRuns(out, &count);
+  out = RedactRandomRuns(std::move(out), &count);
   if (redactions != nullptr) *redactions = count;
   return out;
 }

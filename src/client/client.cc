@@ -124,7 +124,11 @@ Result<int> Client::Connect() const {
 }
 
 Result<json> Client::RoundTrip(int fd, const json& request) const {
-  if (!base::WriteAll(fd, EncodeLine(request)))
+  return RoundTripLine(fd, EncodeLine(request));
+}
+
+Result<json> Client::RoundTripLine(int fd, const std::string& request) const {
+  if (!base::WriteAll(fd, request))
     return Status::Unavailable("the dualkey daemon closed the connection (" + socket_path_ + ")");
   std::string buffer, line;
   if (!base::ReadLine(fd, &buffer, &line, options_.timeout_ms))
@@ -148,6 +152,10 @@ Client::Connection::~Connection() {
 }
 
 Result<json> Client::Connection::Call(const json& request) {
+  return CallLine(EncodeLine(request));
+}
+
+Result<json> Client::Connection::CallLine(const std::string& request) {
   if (fd_ >= 0) {
     // Between calls the daemon sends nothing: a readable kept connection was
     // closed by it (a restart, an idle one dropped). Checked before sending,
@@ -163,7 +171,7 @@ Result<json> Client::Connection::Call(const json& request) {
     if (!fd.ok()) return fd.status();
     fd_ = *fd;
   }
-  Result<json> reply = client_->RoundTrip(fd_, request);
+  Result<json> reply = client_->RoundTripLine(fd_, request);
   if (!reply.ok()) {
     close(fd_);
     fd_ = -1;

@@ -98,6 +98,8 @@ class Client {
     Connection(const Connection&) = delete;
     Connection& operator=(const Connection&) = delete;
     Result<nlohmann::json> Call(const nlohmann::json& request);
+    // The same with the request already encoded: one line, its newline included.
+    Result<nlohmann::json> CallLine(const std::string& line);
 
    private:
     const Client* client_;
@@ -114,6 +116,7 @@ class Client {
   // A connected socket whose peer passed the check, or why not.
   Result<int> Connect() const;
   Result<nlohmann::json> RoundTrip(int fd, const nlohmann::json& request) const;
+  Result<nlohmann::json> RoundTripLine(int fd, const std::string& line) const;
 
   ClientOptions options_;
   bool protected_ = false;

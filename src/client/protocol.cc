@@ -837,6 +837,7 @@ Status FromJson(const json& j, ReportRequest* out) {
 json ToJson(const ReportReply& r) {
   json j = Ok();
   j["recorded"] = r.recorded;
+  if (r.packed) j["packed"] = true;
   return j;
 }
 
@@ -844,6 +845,7 @@ Status FromJson(const json& j, ReportReply* out) {
   if (Status s = ReplyPrelude(j); !s.ok()) return s;
   Reader r(j, Status::Code::kCorruption);
   r.Number("recorded", &out->recorded);
+  r.Bool("packed", &out->packed);
   return r.status();
 }
 

@@ -303,6 +303,7 @@ struct ReportRequest {
 };
 struct ReportReply {
   std::uint64_t recorded = 0;  // records made durable (written)
+  bool packed = false;         // the daemon read "packed" (client/report_wire.h)
 };
 
 // --- encoding ---------------------------------------------------------------

@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <chrono>
 
+#include "client/report_wire.h"
+
 namespace dualkey::client {
 namespace {
 
@@ -95,28 +97,54 @@ bool DecisionReporter::SendBatch() {
       return false;
     }
   }
+  // The batch is encoded from the queue under the lock (the queue's front
+  // is only ever taken by this thread, so it stays while the daemon reads).
+  std::string packed;
+  std::size_t count = 0;
+  const bool legacy = legacy_;
   {
     std::lock_guard lock(mutex_);
     const std::size_t n = std::min(queue_.size(), options_.max_batch);
-    request.decisions.assign(queue_.begin(), queue_.begin() + static_cast<std::ptrdiff_t>(n));
+    std::size_t bytes = 0;
+    while (count < n && (count == 0 || bytes < options_.max_batch_bytes)) {
+      const ReportedDecision& d = queue_[count];
+      if (legacy) {
+        request.decisions.push_back(d);
+        bytes += d.action.input.size() + d.reason.size() + 256;
+      } else {
+        AppendPacked(&packed, d);
+        bytes = packed.size();
+      }
+      ++count;
+    }
     if (gap_.lost > 0) request.gaps.push_back(gap_);
   }
   // Nothing to send: while the daemon is away, an empty report asks
   // whether it is back.
-  if (request.decisions.empty() && request.gaps.empty() && link_up_) return true;
-  Result<nlohmann::json> answer = connection_.Call(ToJson(request));
+  if (count == 0 && request.gaps.empty() && link_up_) return true;
+  Result<nlohmann::json> answer =
+      legacy ? connection_.Call(ToJson(request))
+             : connection_.CallLine(PackedReportLine(request.source, packed, count, request.gaps));
   ReportReply reply;
   Status status = answer.ok() ? FromJson(*answer, &reply) : answer.status();
-  const std::size_t total = request.decisions.size() + request.gaps.size();
-  if (status.ok() && reply.recorded < total)
+  std::size_t taken = std::min<std::size_t>(reply.recorded, count);
+  bool gap_recorded = reply.recorded == count + request.gaps.size();
+  if (status.ok() && !legacy && !reply.packed) {
+    // A daemon from before "packed": it recorded the gap alone, if any.
+    // The decisions go again, as "decisions".
+    taken = 0;
+    gap_recorded = reply.recorded == request.gaps.size();
+    legacy_ = true;
+  } else if (status.ok() && reply.recorded < count + request.gaps.size()) {
     status = Status::IOError("the daemon recorded " + std::to_string(reply.recorded) + " of " +
-                             std::to_string(total) + " (its audit log cannot be written)");
+                             std::to_string(count + request.gaps.size()) +
+                             " (its audit log cannot be written)");
+  }
   std::lock_guard lock(mutex_);
   // What the daemon recorded leaves the queue (decisions first, then the gap).
-  const std::size_t taken = std::min<std::size_t>(reply.recorded, request.decisions.size());
   queue_.erase(queue_.begin(), queue_.begin() + static_cast<std::ptrdiff_t>(taken));
   stats_.delivered += taken;
-  if (!request.gaps.empty() && reply.recorded == total) {
+  if (!request.gaps.empty() && status.ok() && gap_recorded) {
     // Lost after the batch was taken stay for the next gap record.
     gap_.lost -= request.gaps[0].lost;
     gap_.lost_destructive -= request.gaps[0].lost_destructive;

@@ -31,6 +31,10 @@ struct ReporterOptions {
   std::string source;  // "pg_proxy", "gateway", "mcp_proxy"
   std::size_t max_queue = 65536;
   std::size_t max_batch = 1024;
+  // A batch stops growing past this many bytes: the daemon takes lines of
+  // up to 1 MiB, and a batch of long statements must still fit (each text
+  // is cut at kMaxReportedText bytes; escaping grows it at most 6 times).
+  std::size_t max_batch_bytes = 128 * 1024;
   int flush_ms = 20;  // the longest a decision waits before it is sent
 };
 
@@ -84,6 +88,7 @@ class DecisionReporter {
   ReportGap gap_;  // lost since the last gap record was sent
   Stats stats_;
   std::atomic<bool> link_up_{true};
+  bool legacy_ = false;  // the daemon reads "decisions" only (the sending thread's)
   bool stop_ = false;
   std::thread thread_;
 };

@@ -121,6 +121,14 @@ void Core::AfterRecord(std::string_view kind, json& fields, bool durable, const 
   }
 }
 
+bool Core::Heard(std::string_view kind) const {
+  if (options_.on_event || watching_.load(std::memory_order_relaxed) > 0) return true;
+  for (const Observing& o : observers_)
+    for (const std::string& k : o.kinds)
+      if (k == kind) return true;
+  return false;
+}
+
 void Core::Observe(std::vector<std::string> kinds, Observer observer) {
   observers_.push_back(Observing{std::move(kinds), std::move(observer)});
 }

@@ -83,6 +83,12 @@ class Core {
   std::size_t RecordAll(std::vector<Recording> records, const Peer* peer,
                         audit::Log::Durability durability, std::string* failure = nullptr);
 
+  // Whether anything but the metrics takes records of `kind` as they are
+  // made (the event callback, an observer, a watcher). When nothing does, a
+  // caller may append canonical text to log() itself and count it in
+  // metrics() (the report op's batches: no JSON tree per record).
+  bool Heard(std::string_view kind) const;
+
   // Watchers get every audited event as one line.
   void Subscribe(int fd);
   void Unsubscribe(int fd);

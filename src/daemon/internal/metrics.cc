@@ -103,25 +103,57 @@ std::string Metrics::Label(std::string_view value) {
   return out;
 }
 
+void Metrics::CountDecision(std::string_view kind, std::string_view source,
+                            std::string_view channel, std::string_view op_class,
+                            std::string_view verdict, std::string_view reason, bool forwarded,
+                            const double* added_seconds) {
+  std::string labels;
+  labels.reserve(96);
+  labels += "source=\"";
+  labels += Label(source);
+  labels += "\",channel=\"";
+  labels += Label(channel);
+  labels += "\",class=\"";
+  labels += Label(op_class);
+  labels += "\",verdict=\"";
+  labels += Label(verdict);
+  labels += '"';
+  ++decisions_[labels];
+  if (reason.starts_with("rate limit:")) ++rate_limited_;
+  if (kind == "decision") {
+    const std::string source_label = "source=\"" + Label(source) + "\"";
+    if (forwarded) ++forwarded_[source_label];
+    if (added_seconds != nullptr)
+      added_latency_.try_emplace(source_label, FastBounds()).first->second.Observe(*added_seconds);
+  }
+}
+
+void Metrics::OnDecision(std::string_view source, std::string_view channel,
+                         std::string_view op_class, std::string_view verdict,
+                         std::string_view reason, bool forwarded, std::int64_t added_us) {
+  const double added = static_cast<double>(added_us) / 1e6;
+  std::lock_guard lock(mutex_);
+  CountDecision("decision", source.empty() ? "daemon" : source,
+                channel.empty() ? "unknown" : channel, op_class.empty() ? "none" : op_class,
+                verdict.empty() ? "unknown" : verdict, reason, forwarded,
+                added_us >= 0 ? &added : nullptr);
+}
+
 void Metrics::OnRecord(std::string_view kind, const json& fields) {
   if (!fields.is_object()) return;
   std::lock_guard lock(mutex_);
   if (IsDecisionKind(kind)) {
-    const std::string source = Text(fields, "source", "daemon");
-    const std::string verdict = Text(fields, "decision", "unknown");
-    const std::string labels = "source=\"" + Label(source) + "\",channel=\"" +
-                               Label(Text(fields, "channel", "unknown")) + "\",class=\"" +
-                               Label(Text(fields, "class", "none")) + "\",verdict=\"" +
-                               Label(verdict) + "\"";
-    ++decisions_[labels];
-    if (Text(fields, "reason", "").starts_with("rate limit:")) ++rate_limited_;
-    if (kind == "decision") {
-      const std::string source_label = "source=\"" + Label(source) + "\"";
-      if (fields.value("forwarded", false)) ++forwarded_[source_label];
-      if (auto added = fields.find("added_us"); added != fields.end() && added->is_number())
-        added_latency_.try_emplace(source_label, FastBounds())
-            .first->second.Observe(added->get<double>() / 1e6);
+    double added = 0;
+    bool has_added = false;
+    if (auto found = fields.find("added_us"); found != fields.end() && found->is_number()) {
+      added = found->get<double>() / 1e6;
+      has_added = true;
     }
+    CountDecision(kind, Text(fields, "source", "daemon"), Text(fields, "channel", "unknown"),
+                  Text(fields, "class", "none"), Text(fields, "decision", "unknown"),
+                  Text(fields, "reason", ""),
+                  kind == "decision" && fields.value("forwarded", false),
+                  has_added ? &added : nullptr);
   } else if (kind == "breaker") {
     ++breaker_trips_;
   } else if (kind == "audit_gap") {

@@ -38,6 +38,11 @@ class Metrics {
 
   // An audit record and its fields, as written.
   void OnRecord(std::string_view kind, const nlohmann::json& fields);
+  // A "decision" record the report op wrote without a JSON tree: what
+  // OnRecord would count of it. `added_us` < 0: not known.
+  void OnDecision(std::string_view source, std::string_view channel, std::string_view op_class,
+                  std::string_view verdict, std::string_view reason, bool forwarded,
+                  std::int64_t added_us);
   // How long the audit append took, and whether it was made durable.
   void ObserveAuditWrite(double seconds, bool ok);
   // How long a store operation on the decision path took.
@@ -55,6 +60,11 @@ class Metrics {
   static std::string Label(std::string_view value);
 
  private:
+  // Under mutex_: OnRecord's and OnDecision's count of a decision.
+  void CountDecision(std::string_view kind, std::string_view source, std::string_view channel,
+                     std::string_view op_class, std::string_view verdict, std::string_view reason,
+                     bool forwarded, const double* added_seconds);
+
   mutable std::mutex mutex_;
   // "source,channel,class,verdict" label text -> count
   std::map<std::string, std::uint64_t> decisions_;

@@ -157,7 +157,7 @@ bool Session::ReportLocal(std::string_view sql, const Verdict& verdict, Decision
 
 void Session::RememberPrepared(std::string_view sql) {
   constexpr std::size_t kMaxPrepared = 256;
-  for (const StatementShape& shape : AnalyseStatements(sql)) {
+  for (const sql::StatementShape& shape : sql::AnalyseStatements(sql)) {
     std::vector<std::string> words = FirstWords(shape.text, 3);
     if (words.empty()) continue;
     if (words[0] == "prepare" && words.size() > 1) {
@@ -311,7 +311,7 @@ Task<Session::Outcome> Session::Decide(std::string_view raw,
                    "Start `dualkey serve` (or wait for it) and send the statement again.");
   }
   std::string detail;
-  std::vector<StatementShape> shapes;
+  std::vector<sql::StatementShape> shapes;
   bool over_threshold = false;
   if (HasEncodingDependentEscape(raw)) {
     over_threshold = true;
@@ -325,10 +325,10 @@ Task<Session::Outcome> Session::Decide(std::string_view raw,
     detail = "the statement is not UTF-8, so the rows it touches cannot be estimated";
   } else if (verdict.Enforced() == Decision::kAllow) {
     if (!(blast && HasClass(verdict, "db.write.bounded"))) co_return AllowedHere(sql, verdict);
-    shapes = AnalyseStatements(sql);
-    for (const StatementShape& shape : shapes) {
-      if (shape.kind != StatementShape::Kind::kDelete &&
-          shape.kind != StatementShape::Kind::kUpdate)
+    shapes = sql::AnalyseStatements(sql);
+    for (const sql::StatementShape& shape : shapes) {
+      if (shape.kind != sql::StatementShape::Kind::kDelete &&
+          shape.kind != sql::StatementShape::Kind::kUpdate)
         continue;
       std::string estimate_detail;
       bool over = false;
@@ -385,7 +385,7 @@ Task<Session::Outcome> Session::Decide(std::string_view raw,
     // Approved: save what it destroys, then use the approval up. A failed
     // save leaves the approval for the next try.
     const std::string approval_id = reply.approval_id;
-    if (shapes.empty()) shapes = AnalyseStatements(sql);
+    if (shapes.empty()) shapes = sql::AnalyseStatements(sql);
     std::string snapshot_error;
     std::optional<std::string> snapshot_id;
     if (reread) ShapesOfBytes(&shapes, &snapshot_error);
@@ -436,10 +436,10 @@ Session::Outcome Session::HeldByDaemon(const client::CheckReply& reply,
               "runs once.");
 }
 
-void Session::ShapesOfBytes(std::vector<StatementShape>* shapes, std::string* error) {
-  for (StatementShape& shape : *shapes) {
-    if (shape.kind == StatementShape::Kind::kOther ||
-        shape.kind == StatementShape::Kind::kDropOther)
+void Session::ShapesOfBytes(std::vector<sql::StatementShape>* shapes, std::string* error) {
+  for (sql::StatementShape& shape : *shapes) {
+    if (shape.kind == sql::StatementShape::Kind::kOther ||
+        shape.kind == sql::StatementShape::Kind::kDropOther)
       continue;
     for (const std::string& name : shape.objects) {
       for (char c : name) {
@@ -473,11 +473,11 @@ std::optional<std::int64_t> Session::Number(const SideConnection::Result& r) {
 // Rows a DELETE/UPDATE touches: the planner's estimate, or an exact count
 // where the table is small. Any failure counts as over the threshold (fail
 // closed) with the reason in the detail.
-Task<void> Session::EstimateRows(const StatementShape& shape,
+Task<void> Session::EstimateRows(const sql::StatementShape& shape,
                                  const std::vector<std::int32_t>* parameter_types,
                                  std::string* detail, bool* over) {
   const Options& o = shared_.options;
-  const char* verb = shape.kind == StatementShape::Kind::kDelete ? "deletes" : "updates";
+  const char* verb = shape.kind == sql::StatementShape::Kind::kDelete ? "deletes" : "updates";
   try {
     SideConnection& side = Side();
     std::string explain;
@@ -546,7 +546,7 @@ Task<void> Session::EstimateRows(const StatementShape& shape,
         const std::string size_sql =
             "SELECT c.reltuples::bigint, pg_relation_size(c.oid) / 8192 FROM pg_class c "
             "JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = " +
-            SqlLiteral(schema) + " AND c.relname = " + SqlLiteral(relation);
+            sql::SqlLiteral(schema) + " AND c.relname = " + sql::SqlLiteral(relation);
         SideConnection::Result size = co_await side.Query(size_sql);
         if (size.error.empty() && !size.rows.empty() && size.rows[0].size() == 2 &&
             size.rows[0][0] && size.rows[0][1]) {
@@ -556,7 +556,8 @@ Task<void> Session::EstimateRows(const StatementShape& shape,
         const bool small = known.reltuples >= 0 ? known.reltuples < o.exact_count_under
                                                 : known.pages * 100 < o.exact_count_under;
         if (small && o.exact_count_under > 0) {
-          const std::string target = SqlIdentifier(schema) + "." + SqlIdentifier(relation);
+          const std::string target =
+              sql::SqlIdentifier(schema) + "." + sql::SqlIdentifier(relation);
           const std::string count_all = "SELECT count(*) FROM " + target;
           SideConnection::Result all = co_await side.Query(count_all);
           if (auto n = Number(all)) known.counted = *n;

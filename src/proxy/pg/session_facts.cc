@@ -65,26 +65,26 @@ std::string Thousands(std::int64_t n) {
   return n < 0 ? "-" + out : out;
 }
 
-const char* Verb(StatementShape::Kind kind) {
+const char* Verb(sql::StatementShape::Kind kind) {
   switch (kind) {
-    case StatementShape::Kind::kDelete:
+    case sql::StatementShape::Kind::kDelete:
       return "deletes";
-    case StatementShape::Kind::kUpdate:
+    case sql::StatementShape::Kind::kUpdate:
       return "overwrites";
-    case StatementShape::Kind::kTruncate:
+    case sql::StatementShape::Kind::kTruncate:
       return "truncates";
     default:
       return "destroys";
   }
 }
 
-std::string SnapshotKind(StatementShape::Kind kind) {
+std::string SnapshotKind(sql::StatementShape::Kind kind) {
   switch (kind) {
-    case StatementShape::Kind::kDelete:
+    case sql::StatementShape::Kind::kDelete:
       return "delete";
-    case StatementShape::Kind::kUpdate:
+    case sql::StatementShape::Kind::kUpdate:
       return "update";
-    case StatementShape::Kind::kTruncate:
+    case sql::StatementShape::Kind::kTruncate:
       return "truncate";
     default:
       return "other";
@@ -94,7 +94,7 @@ std::string SnapshotKind(StatementShape::Kind kind) {
 // The names the checks ask about must be the names the server will act on.
 // The classifier read the statement with PostgreSQL's own parser; the
 // proxy's reading (statement.cc) must agree with it exactly.
-bool SameNames(const Verdict& verdict, const StatementShape& shape) {
+bool SameNames(const Verdict& verdict, const sql::StatementShape& shape) {
   if (!shape.names_exact) return false;
   std::set<std::string> parsed, read;
   for (const Action& action : verdict.actions) {
@@ -104,7 +104,7 @@ bool SameNames(const Verdict& verdict, const StatementShape& shape) {
   }
   for (const std::string& object : shape.objects) {
     const std::string name =
-        shape.kind == StatementShape::Kind::kDropDatabase ? object : DecodedName(object);
+        shape.kind == sql::StatementShape::Kind::kDropDatabase ? object : sql::DecodedName(object);
     if (name.empty()) return false;
     read.insert(name);
   }
@@ -113,7 +113,7 @@ bool SameNames(const Verdict& verdict, const StatementShape& shape) {
 
 // One statement of the message that needs a fact before it may run.
 struct Item {
-  const StatementShape* shape = nullptr;
+  const sql::StatementShape* shape = nullptr;
   bool drop = false;      // DROP: every object must be missing
   bool snapshot = false;  // a small snapshot may stand in for the human
   Event event = Event::kDelete;
@@ -217,11 +217,11 @@ Task<bool> Session::RunChecks(const std::vector<std::string>& checks, OwnQuery* 
 
 Task<FactOutcome> Session::EstablishFacts(std::string_view sql, const Verdict& verdict) {
   FactOutcome out;
-  const std::vector<StatementShape> shapes = AnalyseStatements(sql);
+  const std::vector<sql::StatementShape> shapes = sql::AnalyseStatements(sql);
   if (shapes.empty() || shapes.size() > 32) co_return out;
   std::vector<Item> items;
   bool effect_before = false;
-  for (const StatementShape& shape : shapes) {
+  for (const sql::StatementShape& shape : shapes) {
     const Verdict& single = Classify(shape.text);
     const Decision decision = single.Enforced();
     const bool reads_only = ReadsOnly(single);
@@ -239,20 +239,21 @@ Task<FactOutcome> Session::EstablishFacts(std::string_view sql, const Verdict& v
     item.shape = &shape;
     item.snapshot = snapshot;
     switch (shape.kind) {
-      case StatementShape::Kind::kDropTable:
-      case StatementShape::Kind::kDropOther:
-      case StatementShape::Kind::kDropDatabase:
+      case sql::StatementShape::Kind::kDropTable:
+      case sql::StatementShape::Kind::kDropOther:
+      case sql::StatementShape::Kind::kDropDatabase:
         item.drop = true;
         if (shape.objects.empty()) co_return out;
         for (const std::string& object : shape.objects)
           if (ObjectExistsQuery(shape.drop_kind, object).empty()) co_return out;
         break;
-      case StatementShape::Kind::kDelete:
-      case StatementShape::Kind::kUpdate:
+      case sql::StatementShape::Kind::kDelete:
+      case sql::StatementShape::Kind::kUpdate:
         if (shape.with || shape.objects.size() != 1) co_return out;
-        item.event = shape.kind == StatementShape::Kind::kDelete ? Event::kDelete : Event::kUpdate;
+        item.event =
+            shape.kind == sql::StatementShape::Kind::kDelete ? Event::kDelete : Event::kUpdate;
         break;
-      case StatementShape::Kind::kTruncate:
+      case sql::StatementShape::Kind::kTruncate:
         // CASCADE empties other tables too; RESTART IDENTITY resets sequences.
         if (shape.cascade || shape.restart_identity || shape.objects.empty()) co_return out;
         item.event = Event::kTruncate;
@@ -333,7 +334,7 @@ Task<FactOutcome> Session::EstablishFacts(std::string_view sql, const Verdict& v
   for (Item& item : items)
     if (!item.drop) rows_item = &item;
   if (rows_item != nullptr) {
-    const StatementShape& shape = *rows_item->shape;
+    const sql::StatementShape& shape = *rows_item->shape;
     const policy::Limits& limits = shared_.policy.limits;
     std::vector<std::string> unknown;  // why a table's rows cannot be judged from facts
     std::vector<const TableFacts*> present;
@@ -360,7 +361,7 @@ Task<FactOutcome> Session::EstablishFacts(std::string_view sql, const Verdict& v
     std::string no_snapshot;
     if (!rows_item->snapshot) {
       no_snapshot = "the policy does not allow a snapshot for it";
-    } else if (shape.kind != StatementShape::Kind::kTruncate && !shape.where.empty() &&
+    } else if (shape.kind != sql::StatementShape::Kind::kTruncate && !shape.where.empty() &&
                (shape.has_parameters || shape.complex || shape.where_calls)) {
       no_snapshot = "its WHERE clause has parameters, joins, function calls or subqueries";
     } else {
@@ -374,7 +375,7 @@ Task<FactOutcome> Session::EstablishFacts(std::string_view sql, const Verdict& v
           no_snapshot = name + " has inheritance children";
         else if (table->columns.empty())
           no_snapshot = name + " has no columns to save";
-        else if (shape.kind == StatementShape::Kind::kUpdate) {
+        else if (shape.kind == sql::StatementShape::Kind::kUpdate) {
           if (table->key.empty()) {
             no_snapshot = name + " has no primary key to put overwritten rows back by";
           } else if (shape.set_columns.empty()) {
@@ -400,7 +401,7 @@ Task<FactOutcome> Session::EstablishFacts(std::string_view sql, const Verdict& v
       const TableFacts& table = *present[t];
       const std::string name = table.schema + "." + table.name;
       const std::string target = table.Qualified();
-      const std::string where = shape.kind == StatementShape::Kind::kTruncate ||
+      const std::string where = shape.kind == sql::StatementShape::Kind::kTruncate ||
                                         shape.where.empty() || shape.has_parameters || shape.complex
                                     ? std::string()
                                     : " WHERE " + shape.where;
@@ -462,7 +463,7 @@ Task<FactOutcome> Session::EstablishFacts(std::string_view sql, const Verdict& v
       std::string columns;
       for (const std::string& column : table.columns)
         columns += (columns.empty() ? "" : ", ") +
-                   (alias.empty() ? std::string() : shape.alias + ".") + SqlIdentifier(column);
+                   (alias.empty() ? std::string() : shape.alias + ".") + sql::SqlIdentifier(column);
       const std::vector<std::string> copy_sql =
           One("COPY (SELECT " + columns + " FROM " + target + alias + where + " LIMIT " +
               std::to_string(max_rows + 1) + ") TO STDOUT");
@@ -530,7 +531,7 @@ Task<FactOutcome> Session::EstablishFacts(std::string_view sql, const Verdict& v
       restore.table = table.name;
       restore.part = part;
       restore.columns = table.columns;
-      if (shape.kind == StatementShape::Kind::kUpdate) {
+      if (shape.kind == sql::StatementShape::Kind::kUpdate) {
         restore.mode = "update";
         restore.key = table.key;
       }

@@ -36,7 +36,7 @@ std::vector<std::string> Args(const A&... a) {
 }  // namespace
 
 // --- snapshots ------------------------------------------------------------
-Task<std::optional<std::string>> Session::Snapshot(const std::vector<StatementShape>& shapes,
+Task<std::optional<std::string>> Session::Snapshot(const std::vector<sql::StatementShape>& shapes,
                                                    const std::string& statement,
                                                    const std::string& approval_id,
                                                    std::string* error) {
@@ -46,25 +46,25 @@ Task<std::optional<std::string>> Session::Snapshot(const std::vector<StatementSh
   request.agent = agent_;
   request.approval_id = approval_id;
   bool needed = false;
-  for (const StatementShape& s : shapes) {
+  for (const sql::StatementShape& s : shapes) {
     switch (s.kind) {
-      case StatementShape::Kind::kDropTable:
+      case sql::StatementShape::Kind::kDropTable:
         request.kind = request.kind.empty() ? "drop-table" : request.kind;
         needed = true;
         break;
-      case StatementShape::Kind::kTruncate:
+      case sql::StatementShape::Kind::kTruncate:
         request.kind = request.kind.empty() ? "truncate" : request.kind;
         needed = true;
         break;
-      case StatementShape::Kind::kDelete:
+      case sql::StatementShape::Kind::kDelete:
         request.kind = request.kind.empty() ? "delete" : request.kind;
         needed = true;
         break;
-      case StatementShape::Kind::kUpdate:
+      case sql::StatementShape::Kind::kUpdate:
         request.kind = request.kind.empty() ? "update" : request.kind;
         needed = true;
         break;
-      case StatementShape::Kind::kDropDatabase:
+      case sql::StatementShape::Kind::kDropDatabase:
         request.kind = request.kind.empty() ? "drop-database" : request.kind;
         needed = true;
         break;
@@ -76,8 +76,9 @@ Task<std::optional<std::string>> Session::Snapshot(const std::vector<StatementSh
   // What is saved must be what the statement destroys: names the proxy
   // could not read exactly (U&"...", a comment inside a name) could name
   // another table than the server's.
-  for (const StatementShape& s : shapes) {
-    if (s.kind == StatementShape::Kind::kOther || s.kind == StatementShape::Kind::kDropOther)
+  for (const sql::StatementShape& s : shapes) {
+    if (s.kind == sql::StatementShape::Kind::kOther ||
+        s.kind == sql::StatementShape::Kind::kDropOther)
       continue;
     if (!s.names_exact) {
       *error = "dualkey could not read the names in \"" + s.text.substr(0, 200) +
@@ -94,9 +95,9 @@ Task<std::optional<std::string>> Session::Snapshot(const std::vector<StatementSh
   int table_index = 0;
   try {
     SideConnection& side = Side();
-    for (const StatementShape& s : shapes) {
-      if (s.kind == StatementShape::Kind::kOther) continue;
-      if (s.kind == StatementShape::Kind::kDropDatabase) {
+    for (const sql::StatementShape& s : shapes) {
+      if (s.kind == sql::StatementShape::Kind::kOther) continue;
+      if (s.kind == sql::StatementShape::Kind::kDropDatabase) {
         for (const std::string& db : s.objects) {
           const std::vector<std::string> args = Args("-Fc");
           const std::string part = "database." + db + ".dump";
@@ -105,9 +106,9 @@ Task<std::optional<std::string>> Session::Snapshot(const std::vector<StatementSh
         continue;
       }
       for (const std::string& object : s.objects) {
-        const Event event = s.kind == StatementShape::Kind::kUpdate     ? Event::kUpdate
-                            : s.kind == StatementShape::Kind::kTruncate ? Event::kTruncate
-                                                                        : Event::kDelete;
+        const Event event = s.kind == sql::StatementShape::Kind::kUpdate     ? Event::kUpdate
+                            : s.kind == sql::StatementShape::Kind::kTruncate ? Event::kTruncate
+                                                                             : Event::kDelete;
         SideConnection::Result resolved =
             co_await side.Query(DescribeTableQuery(object, event, server_version_));
         if (!resolved.error.empty()) throw std::runtime_error(resolved.error);
@@ -127,9 +128,9 @@ Task<std::optional<std::string>> Session::Snapshot(const std::vector<StatementSh
         // The stored columns by name (generated ones are computed again).
         const std::string columns = facts->columns.empty() ? "*" : facts->ColumnList();
         std::string select = "SELECT " + columns + " FROM " + qualified;
-        const bool rows_only =
-            (s.kind == StatementShape::Kind::kDelete || s.kind == StatementShape::Kind::kUpdate) &&
-            !s.complex && !s.has_parameters && !s.where.empty();
+        const bool rows_only = (s.kind == sql::StatementShape::Kind::kDelete ||
+                                s.kind == sql::StatementShape::Kind::kUpdate) &&
+                               !s.complex && !s.has_parameters && !s.where.empty();
         if (rows_only) {
           // Columns as the alias sees them: the condition may use it.
           std::string aliased = "*";
@@ -137,7 +138,8 @@ Task<std::optional<std::string>> Session::Snapshot(const std::vector<StatementSh
             aliased.clear();
             for (const std::string& column : facts->columns)
               aliased += (aliased.empty() ? "" : ", ") +
-                         (s.alias.empty() ? std::string() : s.alias + ".") + SqlIdentifier(column);
+                         (s.alias.empty() ? std::string() : s.alias + ".") +
+                         sql::SqlIdentifier(column);
           }
           select = "SELECT " + aliased + " FROM " + qualified +
                    (s.alias.empty() ? "" : " " + s.alias) + " WHERE " + s.where;
@@ -162,7 +164,7 @@ Task<std::optional<std::string>> Session::Snapshot(const std::vector<StatementSh
         restore.columns = facts->columns;
         // Overwritten rows go back by key; without a primary key they can
         // only be re-inserted (the script says so).
-        if (s.kind == StatementShape::Kind::kUpdate && !facts->key.empty() &&
+        if (s.kind == sql::StatementShape::Kind::kUpdate && !facts->key.empty() &&
             !facts->columns.empty()) {
           restore.mode = "update";
           restore.key = facts->key;

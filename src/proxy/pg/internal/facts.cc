@@ -5,7 +5,7 @@
 #include "proxy/pg/internal/facts.h"
 
 #include "base/json_text.h"
-#include "proxy/pg/internal/statement.h"
+#include "sql/shape.h"
 
 namespace dualkey::pgproxy {
 namespace {
@@ -31,7 +31,7 @@ std::string Join(const std::vector<std::string>& parts, std::string_view separat
 
 std::vector<std::string> Quoted(const std::vector<std::string>& names) {
   std::vector<std::string> out;
-  for (const std::string& name : names) out.push_back(SqlIdentifier(name));
+  for (const std::string& name : names) out.push_back(sql::SqlIdentifier(name));
   return out;
 }
 
@@ -85,7 +85,7 @@ WrappedChecks WrapChecks(const std::vector<std::string>& checks, char status,
 }
 
 std::string TableFacts::Qualified() const {
-  return SqlIdentifier(schema) + "." + SqlIdentifier(name);
+  return sql::SqlIdentifier(schema) + "." + sql::SqlIdentifier(name);
 }
 
 std::string TableFacts::ColumnList() const {
@@ -124,7 +124,7 @@ std::string DescribeTableQuery(std::string_view name, Event event, int server_ve
          kEq + "i.indrelid AND a.attnum" + kEq + "k.attnum WHERE i.indrelid" + kEq +
          "c.oid AND i.indisprimary) " +
          "FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid" + kEq +
-         "c.relnamespace WHERE c.oid" + kEq + "pg_catalog.to_regclass(" + SqlLiteral(name) +
+         "c.relnamespace WHERE c.oid" + kEq + "pg_catalog.to_regclass(" + sql::SqlLiteral(name) +
          ")::pg_catalog.oid";
 }
 
@@ -163,7 +163,7 @@ std::optional<TableFacts> ReadTableFacts(const OwnQueryResult::Statement& answer
 
 std::string ObjectExistsQuery(std::string_view drop_kind, std::string_view object) {
   const std::string kind = Upper(drop_kind);
-  const std::string literal = SqlLiteral(object);
+  const std::string literal = sql::SqlLiteral(object);
   if (kind == "TABLE" || kind == "VIEW" || kind == "MATERIALIZED VIEW" || kind == "SEQUENCE" ||
       kind == "INDEX" || kind == "FOREIGN TABLE")
     return "SELECT pg_catalog.to_regclass(" + literal + ") IS NOT NULL";
@@ -240,7 +240,8 @@ std::optional<RestoreEntry> ParseRestoreEntry(std::string_view line) {
 }
 
 std::pair<std::string, std::string> RestoreScript(const RestoreEntry& entry, int index) {
-  const std::string target = SqlIdentifier(entry.schema) + "." + SqlIdentifier(entry.table);
+  const std::string target =
+      sql::SqlIdentifier(entry.schema) + "." + sql::SqlIdentifier(entry.table);
   const std::string columns =
       entry.columns.empty() ? std::string() : " (" + Join(Quoted(entry.columns), ", ") + ")";
   if (entry.mode == "insert") return {"COPY " + target + columns + " FROM stdin;\n", "\\.\n"};
@@ -254,7 +255,7 @@ std::pair<std::string, std::string> RestoreScript(const RestoreEntry& entry, int
   for (const std::string& column : entry.columns) {
     bool is_key = false;
     for (const std::string& key : entry.key) is_key = is_key || key == column;
-    const std::string name = SqlIdentifier(column);
+    const std::string name = sql::SqlIdentifier(column);
     if (is_key)
       matches.push_back("t." + name + " = r." + name);
     else

@@ -33,9 +33,9 @@
 #include "proxy/pg/internal/own_query.h"
 #include "proxy/pg/internal/pump.h"
 #include "proxy/pg/internal/scram.h"
-#include "proxy/pg/internal/statement.h"
 #include "proxy/pg/internal/upstream.h"
 #include "proxy/pg/pg_proxy.h"
+#include "sql/shape.h"
 #include "sql/sql.h"
 #include "token/token.h"
 
@@ -241,13 +241,13 @@ class Session : public std::enable_shared_from_this<Session>, public PumpSession
   // ASCII names are what the server sees, the rest may not be. What it
   // destroys is saved whole, and one naming a table with other bytes cannot
   // be saved at all (`error`).
-  static void ShapesOfBytes(std::vector<StatementShape>* shapes, std::string* error);
+  static void ShapesOfBytes(std::vector<sql::StatementShape>* shapes, std::string* error);
   SideConnection& Side();
   static std::optional<std::int64_t> Number(const SideConnection::Result& r);
   // Rows a DELETE/UPDATE touches: the planner's estimate, or an exact count
   // where the table is small. Any failure counts as over the threshold (fail
   // closed) with the reason in the detail.
-  Task<void> EstimateRows(const StatementShape& shape,
+  Task<void> EstimateRows(const sql::StatementShape& shape,
                           const std::vector<std::int32_t>* parameter_types, std::string* detail,
                           bool* over);
   // PREPARE name AS ... seen on this session: EXECUTE name is judged by it.
@@ -270,7 +270,7 @@ class Session : public std::enable_shared_from_this<Session>, public PumpSession
   Task<FactOutcome> EstablishFacts(std::string_view sql, const Verdict& verdict);
 
   // --- snapshots of approved statements (session_snapshot.cc) -----------------
-  Task<std::optional<std::string>> Snapshot(const std::vector<StatementShape>& shapes,
+  Task<std::optional<std::string>> Snapshot(const std::vector<sql::StatementShape>& shapes,
                                             const std::string& statement,
                                             const std::string& approval_id, std::string* error);
   // pg_dump with the real credentials in the child's environment only.

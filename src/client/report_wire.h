@@ -1,0 +1,61 @@
+// The report op's lean encoding: a batch of decisions as one string
+// ("packed") instead of an array of JSON objects, so that neither side
+// builds or walks a JSON tree per decision (the proxies report every
+// statement they forward; the tree was most of the audit's cost).
+//
+// A packed batch is the decisions one after the other, each its fields in a
+// fixed order: time_ms, decision, forwarded (0/1), added_us, channel, agent,
+// cwd, input, class, reason. A number is its decimal digits and ','; a text
+// is its length in bytes, ':' and the bytes, or, for bytes that are not
+// valid UTF-8, the length of their base64, '~' and the base64 (the request
+// line stays UTF-8; the daemon gets the exact bytes, as FIELD_b64 does in
+// JSON). On the wire: {"op":"report","source":S,"packed":P,"count":N,
+// "gaps":[...]}; a daemon that takes it says "packed": true in its reply
+// (an older one ignores the field, and the reporter falls back to
+// "decisions").
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "base/status.h"
+#include "client/protocol.h"
+
+namespace dualkey::client {
+
+// Appends `text` as a JSON string, quotes included, escaped exactly as
+// nlohmann::json's dump escapes it: for valid UTF-8, what base::JsonDump
+// writes (the audit log's canonical form). `text` must be valid UTF-8.
+void AppendJsonString(std::string* out, std::string_view text);
+
+// The daemon keeps 8192 bytes of an input or a reason (base::RedactSecrets
+// cuts and marks the rest): a decision carries a little more than that, so
+// that the daemon still sees it was cut, and a batch stays small.
+inline constexpr std::size_t kMaxReportedText = 8192 + 1024;
+
+// Appends one decision to a packed batch.
+void AppendPacked(std::string* out, const ReportedDecision& d);
+
+// One decision read from a packed batch. The texts point into the batch, or
+// into `storage` for bytes that travelled as base64.
+struct PackedDecision {
+  std::int64_t time_ms = 0;
+  Decision decision = Decision::kAllow;
+  bool forwarded = false;
+  std::int64_t added_us = -1;
+  Channel channel = Channel::kSql;
+  std::string_view agent, cwd, input, op_class, reason;
+  std::string storage[5];
+};
+// Reads the decision at the front of `*in` and moves `*in` past it;
+// kInvalidArgument naming what is wrong when it is not one.
+Status NextPacked(std::string_view* in, PackedDecision* out);
+
+// The request line (with its newline) of a report: `packed` holds `count`
+// decisions (AppendPacked).
+std::string PackedReportLine(std::string_view source, std::string_view packed, std::size_t count,
+                             const std::vector<ReportGap>& gaps);
+
+}  // namespace dualkey::client

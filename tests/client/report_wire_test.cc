@@ -1,0 +1,245 @@
+// The report op's packed batches (client/report_wire.h): JSON strings
+// escaped as nlohmann escapes them, decisions that come back as they went,
+// and, against a real daemon, records written without a JSON tree that are
+// canonical (the chain verifies), redacted, and field for field what the
+// general path writes.
+#include "client/report_wire.h"
+
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "base/json_text.h"
+#include "client/client.h"
+#include "client/reporter.h"
+
+namespace {
+
+namespace fs = std::filesystem;
+using dualkey::client::AppendJsonString;
+using dualkey::client::AppendPacked;
+using dualkey::client::NextPacked;
+using dualkey::client::PackedDecision;
+using dualkey::client::ReportedDecision;
+using nlohmann::json;
+
+std::string Escaped(std::string_view text) {
+  std::string out;
+  AppendJsonString(&out, text);
+  return out;
+}
+
+TEST(ReportWire, JsonStringsAreEscapedAsJsonDumpEscapesThem) {
+  for (int c = 0; c < 0x80; ++c) {
+    const std::string text = "a" + std::string(1, static_cast<char>(c)) + "b";
+    EXPECT_EQ(Escaped(text), dualkey::base::JsonDump(json(text))) << "byte " << c;
+  }
+  for (std::string text : {std::string(), std::string("SELECT 'x' FROM \"t\" WHERE a = '\\n'"),
+                           std::string("caf\xC3\xA9 \xE2\x82\xAC \xF0\x9F\x98\x80"),
+                           std::string("\x7f\x01\x1f"), std::string(1, '\0') + "nul"})
+    EXPECT_EQ(Escaped(text), dualkey::base::JsonDump(json(text))) << text;
+}
+
+ReportedDecision Decision(std::string input) {
+  ReportedDecision d;
+  d.time_ms = 1700000000123;
+  d.action.channel = dualkey::Channel::kSql;
+  d.action.input = std::move(input);
+  d.action.agent = "agent:1";
+  d.action.cwd = "/srv/app";
+  d.decision = dualkey::Decision::kAllow;
+  d.op_class = "read.only";
+  d.forwarded = true;
+  d.added_us = 17;
+  return d;
+}
+
+TEST(ReportWire, PackedDecisionsComeBackAsTheyWent) {
+  std::vector<ReportedDecision> sent = {Decision("SELECT 1"),
+                                        Decision("SELECT '\xff\xfe' -- bytes"), Decision("")};
+  sent[1].decision = dualkey::Decision::kHold;
+  sent[1].forwarded = false;
+  sent[1].added_us = -1;
+  sent[1].reason = "held: 12:34 ~ odd:text";
+  sent[1].action.channel = dualkey::Channel::kHttp;
+  sent[2].action.agent.clear();
+  sent[2].action.cwd = std::string("\xc3", 1);  // cut UTF-8
+  std::string packed;
+  for (const ReportedDecision& d : sent) AppendPacked(&packed, d);
+  EXPECT_TRUE(dualkey::base::IsValidUtf8(packed));
+  std::string_view rest = packed;
+  for (const ReportedDecision& d : sent) {
+    PackedDecision got;
+    ASSERT_TRUE(NextPacked(&rest, &got).ok());
+    EXPECT_EQ(got.time_ms, d.time_ms);
+    EXPECT_EQ(got.decision, d.decision);
+    EXPECT_EQ(got.forwarded, d.forwarded);
+    EXPECT_EQ(got.added_us, d.added_us);
+    EXPECT_EQ(got.channel, d.action.channel);
+    EXPECT_EQ(got.agent, d.action.agent);
+    EXPECT_EQ(got.cwd, d.action.cwd);
+    EXPECT_EQ(got.input, d.action.input);
+    EXPECT_EQ(got.op_class, d.op_class);
+    EXPECT_EQ(got.reason, d.reason);
+  }
+  EXPECT_TRUE(rest.empty());
+  // The line is one JSON object that says what it carries.
+  std::string line = dualkey::client::PackedReportLine("pg_proxy", packed, sent.size(), {});
+  ASSERT_EQ(line.back(), '\n');
+  line.pop_back();
+  const json parsed = json::parse(line);
+  EXPECT_EQ(parsed["op"], "report");
+  EXPECT_EQ(parsed["count"], 3);
+  EXPECT_EQ(parsed["packed"].get<std::string>(), packed);
+}
+
+TEST(ReportWire, GarbageIsRefused) {
+  std::string packed;
+  AppendPacked(&packed, Decision("SELECT 1"));
+  for (std::size_t cut = 0; cut < packed.size(); ++cut) {
+    std::string_view rest = std::string_view(packed).substr(0, cut);
+    PackedDecision got;
+    EXPECT_FALSE(NextPacked(&rest, &got).ok()) << cut;
+  }
+  for (std::string bad : {"x,5:allow1,0,3:sql0:0:0:0:0:", "1,5:maybe1,0,3:sql0:0:0:0:0:",
+                          "1,5:allow2,0,3:sql0:0:0:0:0:", "1,5:allow1,0,3:sq_0:0:0:0:0:",
+                          "1,5:allow1,0,3:sql0:0:99:x0:0:", "1,5:allow1,0,3:sql0:0:3~!!!0:0:"}) {
+    std::string_view rest = bad;
+    PackedDecision got;
+    EXPECT_FALSE(NextPacked(&rest, &got).ok()) << bad;
+  }
+}
+
+class ReportToDaemon : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = fs::path(DUALKEY_BINARY).parent_path() /
+           ("report-wire-test-" + std::to_string(getpid()) + "-" +
+            ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    fs::remove_all(dir_);
+    fs::create_directories(dir_ / "state");
+    socket_ = (dir_ / "d.sock").string();
+    pid_ = fork();
+    if (pid_ == 0) {
+      execl(DUALKEY_BINARY, DUALKEY_BINARY, "serve", "--state", (dir_ / "state").c_str(),
+            "--socket", socket_.c_str(), "--quiet", nullptr);
+      _exit(127);
+    }
+    for (int i = 0; i < 250; ++i) {
+      if (dualkey::client::CallAt(socket_, json{{"op", "status"}}, 200).ok()) return;
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    FAIL() << "the daemon did not start";
+  }
+  void TearDown() override {
+    if (pid_ > 0) {
+      kill(pid_, SIGTERM);
+      waitpid(pid_, nullptr, 0);
+    }
+    fs::remove_all(dir_);
+  }
+  std::vector<json> Records(const std::string& kind) {
+    std::ifstream in(dir_ / "state/audit.jsonl");
+    std::vector<json> out;
+    for (std::string line; std::getline(in, line);) {
+      json entry = json::parse(line, nullptr, false);
+      if (entry.is_object() && entry.value("kind", "") == kind) out.push_back(entry["fields"]);
+    }
+    return out;
+  }
+  fs::path dir_;
+  std::string socket_;
+  pid_t pid_ = -1;
+};
+
+// Written without a tree, the records are canonical (audit verify
+// recomputes every hash from the parsed fields), redacted, and carry every
+// field the general path writes; bytes that are not UTF-8 keep their exact
+// form in FIELD_b64.
+TEST_F(ReportToDaemon, PackedRecordsAreCanonicalRedactedAndComplete) {
+  std::vector<ReportedDecision> sent = {
+      Decision("SELECT abalance FROM pgbench_accounts WHERE aid = 42;"),
+      Decision("SELECT \"quoted\", 'back\\slash', E'\\t' \x01\x1f\x7f -- caf\xC3\xA9"),
+      Decision("ALTER ROLE app PASSWORD 'Sup3r-s3cret-pw'"), Decision("SELECT '\xff\xfe'"),
+      Decision("SELECT 2")};
+  sent[2].forwarded = false;
+  sent[2].decision = dualkey::Decision::kHold;
+  sent[2].reason = "held: postgresql://app:hunter2-very-secret@db/shop";
+  sent[4].action.agent.clear();
+  sent[4].action.cwd.clear();
+  sent[4].op_class.clear();
+  sent[4].added_us = -1;
+  dualkey::client::ReporterOptions options;
+  options.source = "test_proxy";
+  options.flush_ms = 5;
+  {
+    dualkey::client::DecisionReporter reporter(
+        dualkey::client::Client::ForThisProcess(dualkey::client::ClientOptions{socket_, 2000}),
+        options);
+    for (const ReportedDecision& d : sent) ASSERT_TRUE(reporter.Report(d, false));
+    ASSERT_TRUE(reporter.Flush(5000));
+    EXPECT_EQ(reporter.stats().delivered, sent.size());
+  }
+  const std::vector<json> records = Records("decision");
+  ASSERT_EQ(records.size(), sent.size());
+  for (std::size_t i = 0; i < sent.size(); ++i) {
+    const json& r = records[i];
+    EXPECT_EQ(r["source"], "test_proxy");
+    EXPECT_EQ(r["channel"], "sql");
+    EXPECT_EQ(r["decided_ms"], sent[i].time_ms);
+    EXPECT_EQ(r["forwarded"], sent[i].forwarded);
+    EXPECT_EQ(r["peer"].value("via", ""), "unix");
+    EXPECT_TRUE(r.contains("time_ms"));
+    EXPECT_EQ(r.contains("added_us"), sent[i].added_us >= 0);
+  }
+  EXPECT_EQ(records[0]["input"], sent[0].action.input);
+  EXPECT_EQ(records[0]["agent"], "agent:1");
+  EXPECT_EQ(records[0]["cwd"], "/srv/app");
+  EXPECT_EQ(records[0]["class"], "read.only");
+  EXPECT_EQ(records[0]["added_us"], 17);
+  EXPECT_EQ(records[0]["decision"], "allow");
+  EXPECT_FALSE(records[0].contains("reason"));
+  EXPECT_EQ(records[1]["input"], sent[1].action.input);
+  EXPECT_EQ(records[2]["decision"], "hold");
+  EXPECT_NE(records[2]["reason"].get<std::string>().find("redacted"), std::string::npos);
+  EXPECT_TRUE(records[3].contains("input_b64"));
+  EXPECT_EQ(records[4]["agent"], "unknown");
+  EXPECT_EQ(records[4]["class"], "none");
+  EXPECT_EQ(records[4]["cwd"], "");
+  std::ifstream in(dir_ / "state/audit.jsonl");
+  std::stringstream all;
+  all << in.rdbuf();
+  EXPECT_EQ(all.str().find("Sup3r-s3cret-pw"), std::string::npos);
+  EXPECT_EQ(all.str().find("hunter2-very-secret"), std::string::npos);
+  const std::string verify = std::string(DUALKEY_BINARY) + " audit verify --file " +
+                             (dir_ / "state/audit.jsonl").string() + " >/dev/null 2>&1";
+  EXPECT_EQ(system(verify.c_str()), 0);
+}
+
+// A sender from before "packed" still has its "decisions" recorded.
+TEST_F(ReportToDaemon, DecisionsObjectsStillRecorded) {
+  dualkey::client::ReportRequest request;
+  request.source = "old_proxy";
+  request.decisions.push_back(Decision("SELECT 7"));
+  auto reply = dualkey::client::CallAt(socket_, dualkey::client::ToJson(request), 2000);
+  ASSERT_TRUE(reply.ok()) << reply.status().message();
+  EXPECT_EQ(reply->value("recorded", 0), 1);
+  EXPECT_FALSE(reply->value("packed", false));
+  const std::vector<json> records = Records("decision");
+  ASSERT_EQ(records.size(), 1u);
+  EXPECT_EQ(records[0]["input"], "SELECT 7");
+  EXPECT_EQ(records[0]["source"], "old_proxy");
+}
+
+}  // namespace
