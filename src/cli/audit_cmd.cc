@@ -1,4 +1,5 @@
 // CLI glue for `dualkey audit`: the logic is in src/audit/.
+#include <CLI/CLI.hpp>
 #include <chrono>
 #include <cstdint>
 #include <cstdlib>
@@ -159,6 +160,89 @@ int RunAudit(const AuditOptions& options) {
   }
   return audit::RunAuditCommand(options.action, path, since_ms, options.lines, options.json,
                                 options.public_key, std::cout, std::cerr);
+}
+
+// `dualkey audit verify|search|tail|export|pubkey`: the subcommand and its options.
+std::unique_ptr<Command> NewAuditCommand() {
+  class Audit final : public Command {
+   public:
+    void Add(CLI::App& app) override {
+      CLI::App* audit_cmd = app.add_subcommand("audit", "The hash-chained audit log.");
+      audit_cmd->require_subcommand(1);
+      for (const char* action : {"verify", "search", "tail", "export", "pubkey"}) {
+        const std::string name = action;
+        CLI::App* sub = audit_cmd->add_subcommand(
+            action,
+            name == "verify"
+                ? "Re-hash the whole log; say which record was edited, removed, reordered or not\n"
+                  "written by dualkey. Pin the signer with --pubkey (see `dualkey audit pubkey`).\n"
+                  "Exit status: 0 intact, 1 tampered, 2 unreadable."
+            : name == "search"
+                ? "Search the log newest first, as the approver's page (History) does: by agent,\n"
+                  "class (or a family: fs.delete matches fs.delete.recursive), decision and text.\n"
+                  "The first line says whether the log verifies (as `audit verify`); an approved\n"
+                  "action shows its vault snapshot and the exact command that restores it.\n"
+                  "  dualkey audit search --decision approved\n"
+                  "  dualkey audit search --agent claude --class fs.delete --decision hold\n"
+                  "  dualkey audit search --text /srv/data --json\n"
+                  "  dualkey audit search --decision denied --cursor N   (older: the N it "
+                  "printed)\n"
+                  "Decisions: allow, hold, hold2, deny (the verdict), approved (a completed\n"
+                  "approval, and the approved action's run), denied, expired.\n"
+                  "Reads at most 16 MiB of the log per call (it says when it stopped early).\n"
+                  "Exit status: 0 the log verifies (or --no-verify), 1 it is tampered, 2 "
+                  "unreadable\n"
+                  "or a bad option."
+            : name == "tail"   ? "The last records, for people."
+            : name == "export" ? "Records as JSON lines, for SIEMs."
+                               : "Print the log's signing public key (hex), to keep somewhere an\n"
+                                 "agent cannot write and pass to `audit verify --pubkey`.");
+        if (name != "pubkey")
+          sub->add_option("--file", audit.file, "the log (default STATE/audit.jsonl)");
+        if (name == "verify" || name == "search")
+          sub->add_option("--pubkey", audit.public_key,
+                          "the signer's public key (hex) to expect; default: the log header's");
+        if (name == "search") {
+          sub->add_option("--agent", audit.agent, "only this agent's records (claude, codex...)");
+          sub->add_option("--class", audit.op_class,
+                          "only this action class, or its family (fs.delete, db.drop)");
+          sub->add_option("--decision", audit.decision,
+                          "only this decision: allow, hold, hold2, deny, approved, denied, expired")
+              ->check(CLI::IsMember(
+                  {"allow", "hold", "hold2", "deny", "approved", "denied", "expired"}));
+          sub->add_option("-q,--text", audit.text,
+                          "only records with this text (any case) in their kind or fields");
+          sub->add_option("-n,--limit", audit.limit, "records to print, 1-200 (50)");
+          sub->add_option("--cursor", audit.cursor,
+                          "go on from where the last page stopped (it prints the cursor)");
+          sub->add_flag("--no-verify", audit.no_verify,
+                        "do not re-hash the whole log first (it says: not checked)");
+        }
+        if (name == "tail" || name == "export")
+          sub->add_option("--since", audit.since, "from a time: epoch seconds, or 15m, 2h, 7d ago");
+        if (name == "tail") sub->add_option("-n,--lines", audit.lines, "how many (20)");
+        if (name == "export") {
+          sub->add_flag("-f,--follow", audit.follow,
+                        "keep printing new records as they are written (like tail -F), for a SIEM");
+          sub->add_option("--format", audit.format,
+                          "json (one object a line) or syslog (RFC 5424, facility log audit)")
+              ->check(CLI::IsMember({"json", "syslog"}));
+        }
+        if (name == "pubkey") {
+          AddStateDir(sub, audit.state_dir, "the daemon's state directory");
+          sub->add_option("--socket", audit.socket, "the daemon's socket");
+        }
+        sub->add_flag("--json", audit.json, "print JSON");
+        sub->callback([this, action] { audit.action = action; });
+      }
+    }
+    bool Parsed() const override { return !audit.action.empty(); }
+    int Run() override { return RunAudit(audit); }
+
+   private:
+    AuditOptions audit;
+  };
+  return std::make_unique<Audit>();
 }
 
 }  // namespace dualkey::cli

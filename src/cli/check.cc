@@ -1,5 +1,6 @@
 #include <unistd.h>
 
+#include <CLI/CLI.hpp>
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
@@ -291,6 +292,65 @@ int RunCheck(const CheckOptions& options) {
     }
   }
   return result.verdict.decision == Decision::kAllow ? 0 : 1;
+}
+
+// `dualkey check`: the subcommand and its options.
+std::unique_ptr<Command> NewCheckCommand() {
+  class Check final : public Command {
+   public:
+    void Add(CLI::App& app) override {
+      check_cmd = app.add_subcommand(
+          "check",
+          "Classify a command (or a file of cases) and print the decision.\n"
+          "  dualkey check -- 'rm -rf ~/projects'       explain one shell command\n"
+          "  dualkey check --json -- 'git push -f'      the same as one JSON object\n"
+          "  dualkey check --channel sql -- 'DROP TABLE t'\n"
+          "  dualkey check --channel http -- "
+          "'{\"method\":\"DELETE\",\"url\":\"https://api.github.com/repos/o/r\"}'\n"
+          "  dualkey check --channel mcp -- "
+          "'{\"server\":\"pg\",\"tool\":\"query\",\"arguments\":{\"sql\":\"DROP TABLE t\"}}'\n"
+          "  dualkey check --channel file --operation write -- ~/.bashrc\n"
+          "  dualkey check --jsonl cases.jsonl          one JSON line per case\n"
+          "  dualkey check --dry-run -- 'rm -rf build'  what the daemon would do; changes nothing\n"
+          "What each channel reads (after --, or as a case's \"input\"):\n"
+          "  shell  the command line\n"
+          "  sql    the statement(s)\n"
+          "  http   {\"method\", \"url\", \"headers\"?: {name: value}, \"body\"?: string}\n"
+          "  mcp    {\"server\", \"tool\", \"arguments\": {...}, \"annotations\"?: "
+          "{\"destructiveHint\",\n"
+          "         \"readOnlyHint\"}}  (a tools/call as the MCP client sends it)\n"
+          "  file   the path a file tool writes; --operation create, write, edit or delete\n"
+          "A --jsonl case: {\"id\", \"channel\", \"input\", \"cwd\"?, \"operation\"?}.\n"
+          "Exit status: 0 allow, 1 held or denied, 2 usage error.");
+      check_cmd->add_option("--channel", check.channel, "shell (default), sql, http, mcp or file");
+      check_cmd->add_option(
+          "--operation", check.operation,
+          "file channel: what the tool does to the path: create, write (default), "
+          "edit or delete");
+      check_cmd
+          ->add_option("--cwd", check.cwd, "working directory the command runs in (default: here)")
+          ->each([&](const std::string&) { check.cwd_given = true; });
+      check_cmd->add_option("--home", check.home,
+                            "home directory for ~ and $HOME (default: $HOME)");
+      check_cmd->add_flag("--json", check.json, "print one JSON object instead of text");
+      check_cmd->add_option("--jsonl", check.jsonl,
+                            "read cases, one JSON object per line, from FILE ('-' for stdin)");
+      check_cmd->add_option("command", check.command, "the command to check, after --");
+      check_cmd->add_flag("--local", check.local, "decide here, without asking a running daemon");
+      check_cmd->add_flag("--dry-run", check.dry_run,
+                          "ask the daemon what it would do, changing nothing: no pending request, "
+                          "no breaker or rate-limit count (audited as a probe)");
+      check_cmd->add_option("--agent", check.agent,
+                            "who asks (default: cli), for approvals and the breaker");
+    }
+    bool Parsed() const override { return check_cmd->parsed(); }
+    int Run() override { return RunCheck(check); }
+
+   private:
+    CheckOptions check;
+    CLI::App* check_cmd = nullptr;
+  };
+  return std::make_unique<Check>();
 }
 
 }  // namespace dualkey::cli

@@ -14,6 +14,7 @@
 #include <string>
 #include <vector>
 
+#include "cli/commands.h"
 #include "core/op_class.h"
 #include "packs/catalog.h"
 #include "policy/policy.h"
@@ -179,6 +180,28 @@ int ClassesCommand::Run() {
   }
   for (const std::string& warning : warnings) std::cerr << "warning: " << warning << "\n";
   return 0;
+}
+
+}  // namespace dualkey::cli
+
+namespace dualkey::cli {
+namespace {
+
+// The classes command in the shape main.cc registers every command in.
+class ClassesEntry final : public Command {
+ public:
+  void Add(CLI::App& app) override { command_.Add(app); }
+  bool Parsed() const override { return command_.Parsed(); }
+  int Run() override { return command_.Run(); }
+
+ private:
+  ClassesCommand command_;
+};
+
+}  // namespace
+
+std::unique_ptr<Command> NewClassesCommand() {
+  return std::make_unique<ClassesEntry>();
 }
 
 }  // namespace dualkey::cli

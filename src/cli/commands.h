@@ -1,5 +1,7 @@
-// The dualkey command line: one function per subcommand, called by main.cc
-// after argument parsing. Each returns the process exit status.
+// The dualkey command line. Each subcommand is a Command made in its own
+// *_cmd.cc, which declares its options (CLI11) next to the code that uses
+// them; main.cc builds the app from the list below, parses and runs the one
+// chosen. The Run* functions do the work; each returns the exit status.
 #pragma once
 
 #include <cstdint>
@@ -20,6 +22,44 @@ class App;
 }
 
 namespace dualkey::cli {
+
+// One subcommand of `dualkey` (or a few that share their options).
+class Command {
+ public:
+  virtual ~Command() = default;
+  // Adds the subcommand(s) and their options to `app`.
+  virtual void Add(CLI::App& app) = 0;
+  // After parsing: whether the command line chose it.
+  virtual bool Parsed() const = 0;
+  // Runs it: the process exit status.
+  virtual int Run() = 0;
+};
+
+// In the order `dualkey --help` lists them.
+std::unique_ptr<Command> NewCheckCommand();    // check.cc
+std::unique_ptr<Command> NewPacksCommand();    // packs_cmd.cc
+std::unique_ptr<Command> NewPolicyCommand();   // policy_cmd.cc
+std::unique_ptr<Command> NewClassesCommand();  // classes_cmd.cc
+std::unique_ptr<Command> NewServeCommand();    // serve_cmd.cc
+std::unique_ptr<Command> NewDaemonCommands();  // serve_cmd.cc: pending ... breaker
+std::unique_ptr<Command> NewAuditCommand();    // audit_cmd.cc
+std::unique_ptr<Command> NewHookCommand();     // hook_cmd.cc
+std::unique_ptr<Command> NewInstallCommand();  // hook_cmd.cc
+std::unique_ptr<Command> NewTokenCommand();    // token_cmd.cc
+std::unique_ptr<Command> NewMcpCommand();      // mcp_cmd.cc
+std::unique_ptr<Command> NewDemoCommand();     // demo_cmd.cc
+std::unique_ptr<Command> NewPgProxyCommand();  // pg_proxy_cmd.cc
+std::unique_ptr<Command> NewGatewayCommand();  // gateway_cmd.cc
+std::unique_ptr<Command> NewScanCommand();     // scan_cmd.cc
+std::unique_ptr<Command> NewDoctorCommand();   // setup_cmd.cc
+std::unique_ptr<Command> NewDrillCommand();    // drill_cmd.cc
+std::unique_ptr<Command> NewSetupCommand();    // setup_cmd.cc
+std::unique_ptr<Command> NewVaultCommand();    // vault_cmd.cc
+std::unique_ptr<Command> NewDocsCommands();    // docgen.cc: completion, man
+
+// One spelling for the state directory everywhere: --state-dir, as
+// DUALKEY_STATE_DIR; --state, which some commands took, still works (help.cc).
+void AddStateDir(CLI::App* cmd, std::string& dir, const std::string& help);
 
 struct CheckOptions {
   std::string channel = "shell";
@@ -238,19 +278,5 @@ struct ScanOptions {
   int max_depth = 8;
 };
 int RunScan(const ScanOptions& options);
-
-// `dualkey drill` (drill_cmd.cc, src/drill/): its options live with it.
-class DrillCommand {
- public:
-  DrillCommand();
-  ~DrillCommand();
-  void Add(CLI::App& app);
-  bool Parsed() const;
-  int Run();
-
- private:
-  struct State;
-  std::unique_ptr<State> state_;
-};
 
 }  // namespace dualkey::cli

@@ -6,6 +6,21 @@
 #include "drill/drill.h"
 
 namespace dualkey::cli {
+namespace {
+
+// `dualkey drill` and `dualkey drill verify`: the subcommand and its options.
+class DrillCommand final : public Command {
+ public:
+  DrillCommand();
+  ~DrillCommand() override;
+  void Add(CLI::App& app) override;
+  bool Parsed() const override;
+  int Run() override;
+
+ private:
+  struct State;
+  std::unique_ptr<State> state_;
+};
 
 struct DrillCommand::State {
   drill::Options run;
@@ -93,6 +108,12 @@ int DrillCommand::Run() {
     return drill::List(list, std::cout, std::cerr);
   }
   return drill::Run(s.run, std::cout, std::cerr);
+}
+
+}  // namespace
+
+std::unique_ptr<Command> NewDrillCommand() {
+  return std::make_unique<DrillCommand>();
 }
 
 }  // namespace dualkey::cli

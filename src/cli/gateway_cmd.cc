@@ -1,6 +1,7 @@
 // `dualkey gateway http` and `dualkey gateway credential set|list|remove`.
 #include <unistd.h>
 
+#include <CLI/CLI.hpp>
 #include <iostream>
 #include <iterator>
 #include <nlohmann/json.hpp>
@@ -17,7 +18,6 @@ int RunGateway(const GatewayOptions& options) {
   const std::string state_dir =
       options.http.state_dir.empty() ? install::DefaultStateDir() : options.http.state_dir;
   gateway::CredentialStore store(state_dir);
-  std::string error;
   if (options.action == "credential-set") {
     gateway::CredentialType type;
     if (!gateway::ParseCredentialType(options.type, &type)) {
@@ -32,8 +32,9 @@ int RunGateway(const GatewayOptions& options) {
                         : "Paste the token, then Ctrl-D:\n");
     std::string secret((std::istreambuf_iterator<char>(std::cin)),
                        std::istreambuf_iterator<char>());
-    if (!store.Set(options.name, type, secret, options.region, options.service, &error)) {
-      std::cerr << "dualkey gateway credential set: " << error << "\n";
+    if (Status set = store.Set(options.name, type, secret, options.region, options.service);
+        !set.ok()) {
+      std::cerr << "dualkey gateway credential set: " << set.message() << "\n";
       return 1;
     }
     std::cerr << "stored credential '" << options.name << "' (" << gateway::ToString(type)
@@ -43,15 +44,15 @@ int RunGateway(const GatewayOptions& options) {
     return 0;
   }
   if (options.action == "credential-remove") {
-    if (!store.Remove(options.name, &error)) {
-      std::cerr << "dualkey gateway credential remove: " << error << "\n";
+    if (Status removed = store.Remove(options.name); !removed.ok()) {
+      std::cerr << "dualkey gateway credential remove: " << removed.message() << "\n";
       return 1;
     }
     return 0;
   }
-  std::optional<std::vector<gateway::Credential>> list = store.List(&error);
-  if (!list) {
-    std::cerr << "dualkey gateway credential list: " << error << "\n";
+  Result<std::vector<gateway::Credential>> list = store.List();
+  if (!list.ok()) {
+    std::cerr << "dualkey gateway credential list: " << list.status().message() << "\n";
     return 1;
   }
   nlohmann::json out = nlohmann::json::array();
@@ -72,6 +73,96 @@ int RunGateway(const GatewayOptions& options) {
   }
   if (options.json) std::cout << base::JsonDump(out) << "\n";
   return 0;
+}
+
+// `dualkey gateway http` and `dualkey gateway credential set|list|remove`: the subcommand and its
+// options.
+std::unique_ptr<Command> NewGatewayCommand() {
+  class Gateway final : public Command {
+   public:
+    void Add(CLI::App& app) override {
+      CLI::App* gateway_cmd = app.add_subcommand(
+          "gateway",
+          "The HTTP gateway, which holds the real API credentials. Agents call\n"
+          "http://127.0.0.1:PORT/UPSTREAM/... with a dualkey token; dualkey classifies each\n"
+          "request, holds destructive ones for approval, and forwards the rest with the real\n"
+          "credential, which the agent never sees.\n"
+          "  echo \"$TOKEN\" | dualkey gateway credential set railway --type bearer\n"
+          "  dualkey gateway http --listen 127.0.0.1:8787    (config: STATE/gateway.toml)\n"
+          "See docs/gateway.md.");
+      gateway_cmd->require_subcommand(1);
+      CLI::App* gateway_http = gateway_cmd->add_subcommand(
+          "http",
+          "Serve the reverse gateway until SIGINT/SIGTERM. Config (TOML):\n"
+          "  [[gateway.http.upstream]]\n"
+          "  name = \"railway\"\n"
+          "  base_url = \"https://backboard.railway.app\"\n"
+          "  credential = \"railway\"\n"
+          "  # ca_file = \"/path/ca.pem\"   # a private CA to trust\n"
+          "One [[gateway.http.upstream]] per API; a complete example with comments:\n"
+          "examples/gateway.toml (share/doc/dualkey/examples when installed).");
+      gateway_http->add_option("--listen", gateway.http.listen,
+                               "HOST:PORT (127.0.0.1:8787; port 0 = any)");
+      gateway_http->add_option("--config", gateway.http.config_path,
+                               "config file (STATE/gateway.toml)");
+      AddStateDir(gateway_http, gateway.http.state_dir, "dualkey's state directory");
+      gateway_http->add_option("--socket", gateway.http.socket_path, "the daemon's socket");
+      gateway_http->add_option("--threads", gateway.http.threads, "worker threads (4)");
+      gateway_http->add_option("--max-body", gateway.http.max_body_bytes,
+                               "largest request body read for classification (8 MiB); larger: 413");
+      gateway_http->add_option("--header-timeout", gateway.http.header_timeout_seconds,
+                               "seconds to send a whole request header (10)");
+      gateway_http->add_option("--idle-timeout", gateway.http.idle_timeout_seconds,
+                               "seconds a kept-alive connection may wait for its next request, and "
+                               "a body or a write to the client may take (60)");
+      gateway_http->add_option("--upstream-connect-timeout",
+                               gateway.http.upstream_connect_timeout_seconds,
+                               "seconds to connect to an upstream, TLS included (10); then 504");
+      gateway_http->add_option("--upstream-timeout", gateway.http.upstream_timeout_seconds,
+                               "seconds an upstream has to answer, and to pause mid-answer (30); "
+                               "then 504");
+      gateway_http->add_option("--max-connections", gateway.http.max_connections,
+                               "open connections at most (1000); at the limit the one idle the "
+                               "longest is closed to make room");
+      gateway_http->add_option("--max-connections-per-client",
+                               gateway.http.max_connections_per_client,
+                               "open connections from one client address at most (500)");
+      gateway_http->add_flag("--quiet", gateway.http.quiet, "no log lines on stderr");
+      gateway_http->callback([&] { gateway.action = "http"; });
+      CLI::App* gateway_credential = gateway_cmd->add_subcommand(
+          "credential",
+          "The real credentials the gateway injects (0600 files in STATE/credentials).");
+      gateway_credential->require_subcommand(1);
+      CLI::App* credential_set = gateway_credential->add_subcommand(
+          "set",
+          "Store a credential, the secret read from stdin (never from the command line):\n"
+          "  bearer: the token; basic: user:password;\n"
+          "  aws-sigv4: ACCESS_KEY_ID SECRET_ACCESS_KEY [SESSION_TOKEN] (--region, --service)");
+      credential_set
+          ->add_option("name", gateway.name, "credential name (the config's credential = ...)")
+          ->required();
+      credential_set->add_option("--type", gateway.type, "bearer (default), basic or aws-sigv4");
+      credential_set->add_option("--region", gateway.region, "aws-sigv4: region, e.g. us-east-1");
+      credential_set->add_option("--service", gateway.service, "aws-sigv4: service, e.g. s3, ec2");
+      credential_set->callback([&] { gateway.action = "credential-set"; });
+      CLI::App* credential_list = gateway_credential->add_subcommand(
+          "list", "List credentials (names and types, never secrets).");
+      credential_list->add_flag("--json", gateway.json, "print JSON");
+      credential_list->callback([&] { gateway.action = "credential-list"; });
+      CLI::App* credential_remove =
+          gateway_credential->add_subcommand("remove", "Delete a credential.");
+      credential_remove->add_option("name", gateway.name, "credential name")->required();
+      credential_remove->callback([&] { gateway.action = "credential-remove"; });
+      for (CLI::App* sub : {credential_set, credential_list, credential_remove})
+        AddStateDir(sub, gateway.http.state_dir, "dualkey's state directory");
+    }
+    bool Parsed() const override { return !gateway.action.empty(); }
+    int Run() override { return RunGateway(gateway); }
+
+   private:
+    GatewayOptions gateway;
+  };
+  return std::make_unique<Gateway>();
 }
 
 }  // namespace dualkey::cli

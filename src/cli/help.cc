@@ -6,6 +6,8 @@
 #include <memory>
 #include <sstream>
 
+#include "cli/commands.h"
+
 namespace dualkey::cli {
 namespace {
 
@@ -188,6 +190,11 @@ int ReportParseError(CLI::App& app, const CLI::ParseError& error, int argc, char
   std::cerr << CommandPath(current) << ": " << error.what() << "\nRun '" << CommandPath(current)
             << " --help' for its options.\n";
   return 2;
+}
+
+void AddStateDir(CLI::App* cmd, std::string& dir, const std::string& help) {
+  cmd->add_option("--state-dir", dir, help)->option_text("DIR");
+  cmd->add_option("--state", dir, "the same as --state-dir")->group("");
 }
 
 }  // namespace dualkey::cli

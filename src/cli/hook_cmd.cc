@@ -3,6 +3,7 @@
 #include <pwd.h>
 #include <unistd.h>
 
+#include <CLI/CLI.hpp>
 #include <cerrno>
 #include <climits>
 #include <cstdlib>
@@ -120,6 +121,81 @@ int RunInstall(const InstallOptions& options) {
   request.home = Home();
   request.agent_version = options.agent_version;
   return Emit(hook::Install(request));
+}
+
+// `dualkey hook AGENT` (main.cc answers the plain form before parsing): the subcommand and its
+// options.
+std::unique_ptr<Command> NewHookCommand() {
+  class Hook final : public Command {
+   public:
+    void Add(CLI::App& app) override {
+      hook_cmd = app.add_subcommand(
+          "hook",
+          "Answer an agent's pre-tool-use hook: reads its JSON on stdin, replies in its protocol.\n"
+          "Wired into the agent by `dualkey install AGENT`.");
+      hook_cmd->add_option("agent", hook.agent, "claude, cursor, codex or gemini")->required();
+      hook_cmd->add_flag(
+          "--probe", hook.probe,
+          "ask without registering anything (what `dualkey doctor` runs): no pending "
+          "approval, no breaker count, never uses an approval");
+    }
+    bool Parsed() const override { return hook_cmd->parsed(); }
+    int Run() override { return RunHook(hook); }
+
+   private:
+    HookOptions hook;
+    CLI::App* hook_cmd = nullptr;
+  };
+  return std::make_unique<Hook>();
+}
+
+// `dualkey install AGENT` and `dualkey install mcp --client AGENT`: the subcommand and its options.
+std::unique_ptr<Command> NewInstallCommand() {
+  class Install final : public Command {
+   public:
+    void Add(CLI::App& app) override {
+      install_cmd = app.add_subcommand(
+          "install",
+          "Wire dualkey into an agent's hook config (idempotent, keeps other settings, backs up).");
+      install_cmd
+          ->add_option("agent", install.agent,
+                       "claude, cursor, codex or gemini; or mcp (with --client) to wrap that "
+                       "client's MCP servers in `dualkey mcp`")
+          ->required();
+      install_cmd->add_flag("--project", install.project,
+                            "the project's config instead of the user's");
+      install_cmd->add_flag(
+          "--user", [&](std::int64_t) { install.project = false; }, "the user's config (default)");
+      install_cmd->add_flag("--uninstall", install.uninstall, "remove dualkey's hook again");
+      install_cmd->add_flag("--dry-run", install.dry_run, "show what would change, change nothing");
+      install_cmd->add_option("--binary", install.binary, "dualkey binary the hook calls");
+      install_cmd->add_option("--dir", install.project_dir, "project directory (default: here)");
+      install_cmd->add_option("--agent-version", install.agent_version,
+                              "the agent's version, for options newer versions have "
+                              "(default: ask the agent; 'none' to skip)");
+
+      install_cmd->add_option("--client", install_mcp.client,
+                              "install mcp: the MCP client whose servers to wrap: claude, cursor, "
+                              "gemini or codex");
+      install_cmd->add_flag("--json", install_mcp.json, "install mcp: print JSON");
+    }
+    bool Parsed() const override { return install_cmd->parsed(); }
+    int Run() override {
+      if (install.agent != "mcp") return RunInstall(install);
+      install_mcp.project = install.project;
+      install_mcp.uninstall = install.uninstall;
+      install_mcp.dry_run = install.dry_run;
+      install_mcp.binary = install.binary;
+      install_mcp.project_dir = install.project_dir;
+      return RunInstallMcp(install_mcp);
+    }
+
+   private:
+    InstallOptions install;
+    InstallMcpOptions install_mcp;
+    CLI::App* install_cmd = nullptr;
+  };
+  return std::make_unique<Install>();
 }
 
 }  // namespace dualkey::cli

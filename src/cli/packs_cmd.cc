@@ -3,6 +3,7 @@
 // cases still get the decisions they expect.
 #include <unistd.h>
 
+#include <CLI/CLI.hpp>
 #include <cstdlib>
 #include <iostream>
 #include <nlohmann/json.hpp>
@@ -200,6 +201,41 @@ int RunPacks(const PacksOptions& options) {
   if (options.action == "test") return Test(options);
   std::cerr << "dualkey packs: use `packs list` or `packs test [FILE...]`\n";
   return 2;
+}
+
+// `dualkey packs list|test`: the subcommand and its options.
+std::unique_ptr<Command> NewPacksCommand() {
+  class Packs final : public Command {
+   public:
+    void Add(CLI::App& app) override {
+      CLI::App* packs_cmd = app.add_subcommand(
+          "packs",
+          "The packs that tell what tools do: built-in (packs/*.toml, compiled in), system\n"
+          "(/etc/dualkey/packs), user (~/.config/dualkey/packs) and project (.dualkey/packs;\n"
+          "it can only add holds). A command no pack names is read for its verbs.");
+      packs_cmd->require_subcommand(1);
+      CLI::App* packs_list = packs_cmd->add_subcommand("list", "List the packs in force here.");
+      packs_list->add_option("--cwd", packs.cwd, "directory whose project packs to include");
+      packs_list->add_flag("--json", packs.json, "print JSON");
+      packs_list->callback([&] { packs.action = "list"; });
+      CLI::App* packs_test = packs_cmd->add_subcommand(
+          "test",
+          "Run packs' own [[test]] cases. With FILEs, each file as a user pack beside the\n"
+          "built-in ones; without, every pack in force. Exit status 1 on any failure.");
+      packs_test->add_option("files", packs.files, "pack files to test");
+      packs_test->add_option("--cwd", packs.cwd, "directory whose project packs to include");
+      packs_test->add_option("--home", packs.home,
+                             "home directory the cases assume (default /home/dev)");
+      packs_test->add_flag("--json", packs.json, "print JSON");
+      packs_test->callback([&] { packs.action = "test"; });
+    }
+    bool Parsed() const override { return !packs.action.empty(); }
+    int Run() override { return RunPacks(packs); }
+
+   private:
+    PacksOptions packs;
+  };
+  return std::make_unique<Packs>();
 }
 
 }  // namespace dualkey::cli

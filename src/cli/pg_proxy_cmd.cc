@@ -2,6 +2,7 @@
 // from a client) and starts the proxy.
 #include <sys/stat.h>
 
+#include <CLI/CLI.hpp>
 #include <cstdlib>
 #include <fstream>
 #include <iostream>
@@ -79,6 +80,80 @@ int RunPgProxy(const PgProxyCommandOptions& options) {
   o.max_clients = options.max_clients;
   o.max_clients_per_address = options.max_clients_per_address;
   return pgproxy::Run(o);
+}
+
+// `dualkey pg-proxy`: the subcommand and its options.
+std::unique_ptr<Command> NewPgProxyCommand() {
+  class PgProxy final : public Command {
+   public:
+    void Add(CLI::App& app) override {
+      pg_proxy_cmd = app.add_subcommand(
+          "pg-proxy",
+          "PostgreSQL proxy that owns the real credentials. Agents log in with a dualkey\n"
+          "token (user = token name, password = token); each statement is classified\n"
+          "before it is forwarded and destructive ones wait for `dualkey approve`.\n"
+          "  dualkey token add claude-dev --scope pg\n"
+          "  PGPASSWORD=real dualkey pg-proxy --upstream postgresql://app@db:5432/shop\n"
+          "  psql 'postgresql://claude-dev@127.0.0.1:6432/shop'   (password: the token)\n"
+          "See docs/pg-proxy.md.");
+      pg_proxy_cmd->add_option("--listen", pg_proxy.listen,
+                               "HOST:PORT to listen on (127.0.0.1:6432)");
+      pg_proxy_cmd
+          ->add_option(
+              "--upstream", pg_proxy.upstream,
+              "postgresql://USER@HOST:PORT[/DB][?sslmode=disable|prefer|require|verify-full];\n"
+              "a database on this machine through its Unix socket:\n"
+              "postgresql://USER@%2Fvar%2Frun%2Fpostgresql:5432/DB or ?host=/var/run/postgresql")
+          ->required();
+      pg_proxy_cmd->add_option("--upstream-password-file", pg_proxy.password_file,
+                               "file holding the real password (mode 0600); default: $PGPASSWORD");
+      pg_proxy_cmd->add_option("--tls-cert", pg_proxy.tls_cert,
+                               "certificate for TLS to clients (PEM)");
+      pg_proxy_cmd->add_option("--tls-key", pg_proxy.tls_key, "its private key (PEM)");
+      pg_proxy_cmd->add_option(
+          "--socket", pg_proxy.socket,
+          "the daemon's socket (default: $DUALKEY_SOCKET or STATE/dualkey.sock)");
+      AddStateDir(pg_proxy_cmd, pg_proxy.state_dir,
+                  "tokens, snapshots and the proxy log (default: dualkey's state dir)");
+      pg_proxy_cmd->add_option(
+          "--hold-rows-over", pg_proxy.hold_rows_over,
+          "hold a DELETE/UPDATE touching more rows than this\n"
+          "(default: policy [blast_radius] hold_rows_over, else 1000; 0: off)");
+      pg_proxy_cmd->add_option(
+          "--hold-fraction-over", pg_proxy.hold_fraction_over,
+          "... or more than this fraction of its table\n"
+          "(default: policy [blast_radius] hold_table_fraction_over, else 0.10; 0: off)");
+      pg_proxy_cmd->add_option(
+          "--vault", pg_proxy.vault_dir,
+          "the vault for pre-destruction snapshots (default: $DUALKEY_VAULT or STATE/vault)");
+      pg_proxy_cmd->add_flag(
+          "--snapshots-in-state-dir", pg_proxy.snapshots_in_state_dir,
+          "write snapshots as plain files under STATE/snapshots instead of the vault");
+      pg_proxy_cmd->add_option("--exact-count-under", pg_proxy.exact_count_under,
+                               "count rows exactly when the table has fewer rows (100000)");
+      pg_proxy_cmd->add_option("--threads", pg_proxy.threads, "I/O threads (1)");
+      pg_proxy_cmd->add_option("--auth-timeout", pg_proxy.auth_timeout_seconds,
+                               "seconds a client has from connecting to logging in (5)");
+      pg_proxy_cmd->add_option("--max-clients", pg_proxy.max_clients,
+                               "open client connections at most (1000); at the limit the oldest "
+                               "one not logged in yet is closed to make room");
+      pg_proxy_cmd->add_option("--max-clients-per-address", pg_proxy.max_clients_per_address,
+                               "open client connections from one address at most (500)");
+      pg_proxy_cmd->add_flag("--no-fast-path", pg_proxy.no_fast_path,
+                             "run every session on the coroutine path (plain sessions otherwise\n"
+                             "forward on one epoll thread and leave it only for what must wait)");
+      pg_proxy_cmd->add_option("--pg-dump", pg_proxy.pg_dump,
+                               "pg_dump binary for snapshots (default: found)");
+      pg_proxy_cmd->add_flag("--quiet", pg_proxy.quiet, "no log lines on stderr");
+    }
+    bool Parsed() const override { return pg_proxy_cmd->parsed(); }
+    int Run() override { return RunPgProxy(pg_proxy); }
+
+   private:
+    PgProxyCommandOptions pg_proxy;
+    CLI::App* pg_proxy_cmd = nullptr;
+  };
+  return std::make_unique<PgProxy>();
 }
 
 }  // namespace dualkey::cli

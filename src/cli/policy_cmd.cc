@@ -1,6 +1,7 @@
 // `dualkey policy`: validate policy files and explain which rule decided.
 #include <unistd.h>
 
+#include <CLI/CLI.hpp>
 #include <cstdlib>
 #include <fstream>
 #include <iostream>
@@ -181,6 +182,49 @@ int RunPolicy(const PolicyOptions& options) {
   if (options.action == "explain") return Explain(options);
   std::cerr << "dualkey policy: use `policy check` or `policy explain`\n";
   return 2;
+}
+
+// `dualkey policy check|explain`: the subcommand and its options.
+std::unique_ptr<Command> NewPolicyCommand() {
+  class Policy final : public Command {
+   public:
+    void Add(CLI::App& app) override {
+      policy_cmd = app.add_subcommand(
+          "policy",
+          "Validate policy files and explain decisions. Layers: built-in < "
+          "/etc/dualkey/policy.toml\n"
+          "< ~/.config/dualkey/policy.toml < .dualkey.toml (project; it can only tighten).");
+      policy_cmd->require_subcommand(1);
+      CLI::App* policy_check = policy_cmd->add_subcommand(
+          "check",
+          "Validate policy files (default: every layer in force here); line-numbered errors.");
+      policy_check->add_option("files", policy.files, "policy files to validate");
+      policy_check->add_option("--cwd", policy.cwd, "directory whose project layer to check")
+          ->each([&](const std::string&) { policy.cwd_given = true; });
+      policy_check->add_flag("--json", policy.json, "print JSON");
+      policy_check->callback([&] { policy.action = "check"; });
+      CLI::App* policy_explain =
+          policy_cmd->add_subcommand("explain",
+                                     "Show which rule of which layer decided a command:\n"
+                                     "  dualkey policy explain -- 'git push --force origin main'");
+      policy_explain->add_option("--channel", policy.channel, "shell (default), sql, http or mcp");
+      policy_explain->add_option("--cwd", policy.cwd, "working directory (default: here)")
+          ->each([&](const std::string&) { policy.cwd_given = true; });
+      policy_explain->add_option("--home", policy.home, "home directory (default: $HOME)");
+      policy_explain->add_option("--agent", policy.agent,
+                                 "agent asking: claude, cursor, codex, gemini");
+      policy_explain->add_flag("--json", policy.json, "print JSON");
+      policy_explain->add_option("command", policy.command, "the command, after --");
+      policy_explain->callback([&] { policy.action = "explain"; });
+    }
+    bool Parsed() const override { return policy_cmd->parsed(); }
+    int Run() override { return RunPolicy(policy); }
+
+   private:
+    PolicyOptions policy;
+    CLI::App* policy_cmd = nullptr;
+  };
+  return std::make_unique<Policy>();
 }
 
 }  // namespace dualkey::cli

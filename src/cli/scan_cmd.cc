@@ -1,6 +1,7 @@
 // `dualkey scan [PATH...]`: loose credentials an agent could read (scan.h).
 #include <unistd.h>
 
+#include <CLI/CLI.hpp>
 #include <algorithm>
 #include <cstdlib>
 #include <iostream>
@@ -74,6 +75,32 @@ int RunScan(const ScanOptions& options) {
     std::cerr << "dualkey scan: stopped after " << report.files_scanned
               << " files; scan narrower paths to see the rest\n";
   return report.findings.empty() ? 0 : 1;
+}
+
+// `dualkey scan`: the subcommand and its options.
+std::unique_ptr<Command> NewScanCommand() {
+  class Scan final : public Command {
+   public:
+    void Add(CLI::App& app) override {
+      scan_cmd = app.add_subcommand(
+          "scan",
+          "Find cloud and database credentials lying in files an agent can read, and say how\n"
+          "to move each into dualkey: AWS keys, .env tokens, CLI configs, connection strings\n"
+          "with passwords. Secrets are shown redacted. Exit status: 0 none found, 1 found.\n"
+          "  dualkey scan                 $HOME and the current directory\n"
+          "  dualkey scan ~/src --json");
+      scan_cmd->add_option("paths", scan.paths, "files or directories (default: $HOME and here)");
+      scan_cmd->add_flag("--json", scan.json, "print JSON");
+      scan_cmd->add_option("--max-depth", scan.max_depth, "directory depth to descend (8)");
+    }
+    bool Parsed() const override { return scan_cmd->parsed(); }
+    int Run() override { return RunScan(scan); }
+
+   private:
+    ScanOptions scan;
+    CLI::App* scan_cmd = nullptr;
+  };
+  return std::make_unique<Scan>();
 }
 
 }  // namespace dualkey::cli

@@ -5,6 +5,7 @@
 #include <termios.h>
 #include <unistd.h>
 
+#include <CLI/CLI.hpp>
 #include <atomic>
 #include <chrono>
 #include <cstdlib>
@@ -505,6 +506,204 @@ int RunDaemonCommand(const DaemonOptions& options) {
   if (options.action == "breaker-status") return BreakerStatus(options);
   std::cerr << "dualkey: unknown command\n";
   return 2;
+}
+
+// `dualkey serve`: the subcommand and its options.
+std::unique_ptr<Command> NewServeCommand() {
+  class Serve final : public Command {
+   public:
+    void Add(CLI::App& app) override {
+      serve_cmd = app.add_subcommand(
+          "serve",
+          "Run the daemon that holds approvals, the audit log and the breaker.\n"
+          "Hooks and `check` ask it when it runs; a held action waits for `dualkey approve`.");
+      AddStateDir(serve_cmd, serve.state_dir,
+                  "state directory (0700; default ~/.local/state/dualkey)");
+      serve_cmd->add_option("--store", serve.store,
+                            "postgresql://... to share approvals between daemons");
+      serve_cmd->add_option("--socket", serve.socket_path,
+                            "Unix socket (default STATE/dualkey.sock)");
+      serve_cmd->add_option("--vault", serve.vault_dir,
+                            "where approved actions' targets are saved first (default "
+                            "$DUALKEY_VAULT or STATE/vault)");
+      serve_cmd->add_option("--ttl", serve.approval_ttl_seconds,
+                            "seconds an approval stays valid (900)");
+      // Unset limits come from the policy's [breaker] and [rate_limit] tables.
+      serve.breaker_attempts = serve.breaker_window_seconds = serve.rate_burst = -1;
+      serve.rate_per_minute = -1;
+      serve_cmd->add_option("--breaker-attempts", serve.breaker_attempts,
+                            "held/denied destructive attempts that freeze an agent\n"
+                            "(default: policy [breaker] attempts, else 3)");
+      serve_cmd->add_option(
+          "--breaker-window", serve.breaker_window_seconds,
+          "... within seconds (default: policy [breaker] window_seconds, else 60)");
+      serve_cmd->add_option(
+          "--rate-burst", serve.rate_burst,
+          "destructive requests an agent may burst (default: policy [rate_limit] burst, else 20)");
+      serve_cmd->add_option(
+          "--rate-per-minute", serve.rate_per_minute,
+          "then this many per minute (default: policy [rate_limit] per_minute, else 20)");
+      serve_cmd->add_option("--http", serve.http_listen,
+                            "also listen for HTTP on ADDRESS:PORT (loopback), POST /v1/<op>");
+      serve_cmd->add_option("--tls-cert", serve.tls_cert,
+                            "PEM certificate chain: serve --http as HTTPS");
+      serve_cmd->add_option("--tls-key", serve.tls_key, "PEM private key for --tls-cert");
+      serve_cmd->add_option(
+          "--web-origin", serve.web_origin,
+          "where people open the approver's page, e.g. https://dualkey.example.com behind a\n"
+          "reverse proxy (passkeys are bound to it; default: http(s)://localhost:PORT)");
+      serve_cmd->add_option("--notify", serve.notify,
+                            "tell a webhook when a hold appears (repeatable): slack=URL (Slack-\n"
+                            "compatible JSON), ntfy=URL (plain text), json=URL (generic JSON);\n"
+                            "secrets in the input are redacted. Try it: dualkey notify test");
+      serve_cmd
+          ->add_option("--session-minutes", serve.web_session_minutes,
+                       "how long a sign-in on the page lasts (default 15)")
+          ->check(CLI::Range(1, 24 * 60));
+      serve_cmd->add_flag("--quiet", serve.quiet, "no log lines on stderr");
+      serve_cmd
+          ->add_option("--log-format", serve_log_format,
+                       "the log on stderr: one line per hold, approval, denial, refused code,\n"
+                       "breaker trip and reset, approved action used, expiry, vault snapshot,\n"
+                       "approver change, start and stop (not routine allows): text (default)\n"
+                       "or json (one event object per line, as `dualkey watch --json`)")
+          ->check(CLI::IsMember({"text", "json"}));
+      serve_cmd->add_flag("--log-allows", serve_log.allows,
+                          "log routine allows too (one line per allowed command: busy)");
+    }
+    bool Parsed() const override { return serve_cmd->parsed(); }
+    int Run() override {
+      serve_log.format = *ParseLogFormat(serve_log_format);
+      return RunServe(serve, serve_log);
+    }
+
+   private:
+    dualkey::daemon::ServeOptions serve;
+    std::string serve_log_format = "text";
+    LogOptions serve_log;
+    CLI::App* serve_cmd = nullptr;
+  };
+  return std::make_unique<Serve>();
+}
+
+// The humans' side of the daemon: `dualkey pending`, `approve`, `deny`,
+// `watch`, `approver ...`, `notify test`, `breaker reset|status`: the subcommand and its options.
+std::unique_ptr<Command> NewDaemonCommands() {
+  class DaemonCommands final : public Command {
+   public:
+    void Add(CLI::App& app) override {
+      auto add_socket = [&](CLI::App* cmd) {
+        cmd->add_option("--socket", daemon.socket,
+                        "the daemon's socket (single-user mode; default: $DUALKEY_SOCKET or "
+                        "STATE/dualkey.sock; a protected install uses its own)");
+      };
+      CLI::App* pending_cmd =
+          app.add_subcommand("pending", "List held actions waiting for approval.");
+      add_socket(pending_cmd);
+      pending_cmd->add_flag("--json", daemon.json, "print JSON");
+      pending_cmd->callback([&] { daemon.action = "pending"; });
+      CLI::App* approve_cmd = app.add_subcommand(
+          "approve",
+          "Approve a held action (by id or code) with your TOTP code; it then runs once.");
+      add_socket(approve_cmd);
+      approve_cmd->add_option("id", daemon.id, "approval id or code")->required();
+      // One vocabulary for who approves and with what, in every command.
+      auto add_credentials = [&](CLI::App* cmd, const char* as_help) {
+        cmd->add_option("--as,--approver", daemon.as, as_help);
+        cmd->add_option(
+            "--code,--totp", daemon.code,
+            "TOTP code (default: asked on the terminal; a code given here is visible to\n"
+            "other programs running as you, an agent included, until it is used)");
+      };
+      add_credentials(approve_cmd, "approver name (default: $USER)");
+      approve_cmd->callback([&] { daemon.action = "approve"; });
+      CLI::App* deny_cmd = app.add_subcommand("deny", "Refuse a held action.");
+      add_socket(deny_cmd);
+      deny_cmd->add_option("id", daemon.id, "approval id or code")->required();
+      deny_cmd->add_option("--reason", daemon.reason, "why (told to the agent)");
+      deny_cmd->add_option("--as", daemon.as, "your name (default: $USER)");
+      deny_cmd->callback([&] { daemon.action = "deny"; });
+      CLI::App* watch_cmd = app.add_subcommand("watch", "Live view of requests and decisions.");
+      add_socket(watch_cmd);
+      watch_cmd->add_flag("--json", daemon.json, "print the raw events");
+      watch_cmd->callback([&] { daemon.action = "watch"; });
+      CLI::App* approver_cmd = app.add_subcommand(
+          "approver",
+          "Manage the humans who can approve. Through the daemon, audited:\n"
+          "  sudo dualkey approver add alice        the first one: root or the daemon's user only\n"
+          "  dualkey approver add bob --as alice    later ones: an existing approver's code\n"
+          "  dualkey approver rotate alice          a new secret (lost or exposed phone)\n"
+          "  dualkey approver remove bob --as alice\n"
+          "Without a running daemon only the very first approver can be added, directly to\n"
+          "the store (single-user mode, which does not protect the secrets from an agent).");
+      approver_cmd->require_subcommand(1);
+      CLI::App* approver_add = approver_cmd->add_subcommand(
+          "add", "Add an approver: prints an otpauth URI and a QR code for a phone authenticator.");
+      approver_add->add_option("name", daemon.name, "approver name")->required();
+      add_credentials(approver_add, "the existing approver who vouches (default: $USER)");
+      CLI::App* approver_remove =
+          approver_cmd->add_subcommand("remove", "Remove an approver (not the last one).");
+      approver_remove->add_option("name", daemon.name, "approver name")->required();
+      add_credentials(approver_remove, "the approver who authorises it (default: $USER)");
+      CLI::App* approver_rotate = approver_cmd->add_subcommand(
+          "rotate", "Give an approver a new TOTP secret; the old one stops working.");
+      approver_rotate->add_option("name", daemon.name, "approver name")->required();
+      add_credentials(approver_rotate, "the approver who authorises it (default: NAME itself)");
+      CLI::App* approver_list = approver_cmd->add_subcommand("list", "List approvers.");
+      CLI::App* approver_passkey = approver_cmd->add_subcommand(
+          "passkey",
+          "Enrol a passkey for an approver: prints a one-time link to the approver's page\n"
+          "(serve --http), where their browser creates it. Root or the daemon's user alone;\n"
+          "anyone else with an existing approver's code (--as).");
+      approver_passkey->add_option("name", daemon.name, "approver name")->required();
+      add_credentials(approver_passkey, "the approver who authorises it (default: none, as root)");
+      for (CLI::App* sub :
+           {approver_add, approver_remove, approver_rotate, approver_list, approver_passkey}) {
+        add_socket(sub);
+        AddStateDir(sub, daemon.state_dir, "the daemon's state directory");
+        sub->add_option("--store", daemon.store, "the store, if not the default SQLite file");
+        sub->add_flag("--json", daemon.json, "print JSON");
+      }
+      approver_add->callback([&] { daemon.action = "approver-add"; });
+      approver_remove->callback([&] { daemon.action = "approver-remove"; });
+      approver_rotate->callback([&] { daemon.action = "approver-rotate"; });
+      approver_list->callback([&] { daemon.action = "approver-list"; });
+      approver_passkey->callback([&] { daemon.action = "approver-passkey"; });
+      CLI::App* notify_cmd =
+          app.add_subcommand("notify", "Notifications the daemon sends when a hold appears.");
+      notify_cmd->require_subcommand(1);
+      CLI::App* notify_test = notify_cmd->add_subcommand(
+          "test",
+          "Send a sample to every --notify target of the running daemon, and say how it went.");
+      add_socket(notify_test);
+      notify_test->add_flag("--json", daemon.json, "print JSON");
+      notify_test->callback([&] { daemon.action = "notify-test"; });
+      CLI::App* breaker_cmd =
+          app.add_subcommand("breaker", "The breaker that freezes a bursting agent.");
+      breaker_cmd->require_subcommand(1);
+      CLI::App* breaker_reset =
+          breaker_cmd->add_subcommand("reset", "Unfreeze an agent (needs your TOTP code).");
+      add_socket(breaker_reset);
+      breaker_reset->add_option("agent", daemon.agent, "agent name (claude, cursor, ...)")
+          ->required();
+      add_credentials(breaker_reset, "approver name (default: $USER)");
+      breaker_reset->callback([&] { daemon.action = "breaker-reset"; });
+      CLI::App* breaker_status = breaker_cmd->add_subcommand(
+          "status",
+          "Who is frozen, since when, why, and how to reset; recent attempts per agent.\n"
+          "Exit status: 0 none frozen, 1 an agent is frozen, 2 the daemon could not be asked.");
+      add_socket(breaker_status);
+      breaker_status->add_option("agent", daemon.agent, "only this agent");
+      breaker_status->add_flag("--json", daemon.json, "print JSON");
+      breaker_status->callback([&] { daemon.action = "breaker-status"; });
+    }
+    bool Parsed() const override { return !daemon.action.empty(); }
+    int Run() override { return RunDaemonCommand(daemon); }
+
+   private:
+    DaemonOptions daemon;
+  };
+  return std::make_unique<DaemonCommands>();
 }
 
 }  // namespace dualkey::cli

@@ -5,6 +5,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <CLI/CLI.hpp>
 #include <chrono>
 #include <cinttypes>
 #include <cstdio>
@@ -491,6 +492,114 @@ int RunVault(const VaultOptions& o) {
   if (o.action == "prune") return Prune(o);
   std::cerr << "dualkey vault: unknown command\n";
   return 2;
+}
+
+// `dualkey vault init|put|ls|show|restore|verify|prune|gc`: the subcommand and its options.
+std::unique_ptr<Command> NewVaultCommand() {
+  class Vault final : public Command {
+   public:
+    void Add(CLI::App& app) override {
+      CLI::App* vault_cmd = app.add_subcommand(
+          "vault",
+          "The vault: append-only, retention-locked copies of what approved destructive actions\n"
+          "destroy. Deduplicated, compressed, signed snapshots; no delete before retention.\n"
+          "  dualkey vault init --retention-days 30\n"
+          "  dualkey vault put /srv/data/uploads --tag before-cleanup\n"
+          "  dualkey vault ls                  dualkey vault show latest\n"
+          "  dualkey vault restore latest --to /tmp/back     (default: where they were)\n"
+          "  dualkey vault verify              re-hash everything, report damage\n"
+          "Vault directory: --vault DIR, else $DUALKEY_VAULT, else STATE/vault.");
+      vault_cmd->require_subcommand(1);
+      auto vault_common = [&](CLI::App* cmd) {
+        cmd->add_option("--vault", vault.dir,
+                        "vault directory (default $DUALKEY_VAULT or STATE/vault)");
+        cmd->add_flag("--json", vault.json, "print JSON");
+      };
+      CLI::App* vault_init = vault_cmd->add_subcommand(
+          "init", "Create a vault, or extend an existing vault's retention (never shorten it).");
+      vault_common(vault_init);
+      vault_init->add_option("--retention-days", vault.retention_days,
+                             "days every snapshot is kept before a prune may remove it (30)");
+      vault_init->add_option("--chunk-size", vault.average_chunk,
+                             "average content-defined chunk size in bytes (1048576)");
+      vault_init->add_option("--compression", vault.compression_level, "zstd level 1-19 (1)");
+      vault_init->callback([&] { vault.action = "init"; });
+      CLI::App* vault_put = vault_cmd->add_subcommand(
+          "put",
+          "Save files and trees (absolute paths kept), stdin (--stdin NAME) or a\n"
+          "PostgreSQL database (--pg URI, with pg_dump). Durable before it says saved.");
+      vault_common(vault_put);
+      vault_put->add_option("paths", vault.paths, "files and directories to save");
+      vault_put->add_option("--tag", vault.tags, "label the snapshot (repeatable)")
+          ->allow_extra_args(false);
+      vault_put->add_option("--as", vault.who, "who saves (default: $USER)");
+      vault_put->add_option("--who", vault.who, "the same as --as")->group("");
+      vault_put->add_option("--reason", vault.reason, "the action this protects against");
+      vault_put->add_option("--approval", vault.approval_id, "the approval id that allowed it");
+      vault_put->add_option("--stdin", vault.stdin_name,
+                            "save standard input as one stream named NAME");
+      vault_put->add_option("--kind", vault.kind, "with --stdin: sql_rows (default) or pg_dump");
+      vault_put->add_option("--pg", vault.pg, "dump this database with pg_dump and save the dump");
+      vault_put->add_flag("--quiet", vault.quiet, "no progress bar");
+      vault_put->callback([&] { vault.action = "put"; });
+      CLI::App* vault_ls = vault_cmd->add_subcommand("ls", "List snapshots, oldest first.");
+      vault_common(vault_ls);
+      vault_ls->callback([&] { vault.action = "ls"; });
+      CLI::App* vault_show =
+          vault_cmd->add_subcommand("show", "A snapshot's metadata and entries.");
+      vault_common(vault_show);
+      vault_show->add_option("snapshot", vault.snapshot, "snapshot id, unique prefix, or latest")
+          ->required();
+      vault_show->callback([&] { vault.action = "show"; });
+      CLI::App* vault_restore = vault_cmd->add_subcommand(
+          "restore",
+          "Restore a snapshot where it was (or under --to DIR); a database snapshot\n"
+          "into the database --db names (pg_restore or psql). Every chunk is re-hashed.");
+      vault_common(vault_restore);
+      vault_restore->add_option("snapshot", vault.snapshot, "snapshot id, unique prefix, or latest")
+          ->required();
+      vault_restore->add_option("--to", vault.to, "restore under this directory instead");
+      vault_restore->add_flag("--overwrite", vault.overwrite, "replace files that exist");
+      vault_restore->add_option("--only", vault.only, "restore only this path and what is under it")
+          ->allow_extra_args(false);
+      vault_restore->add_option("--db", vault.db, "database (name or URI) for a database snapshot");
+      vault_restore->add_flag("--quiet", vault.quiet, "no progress bar");
+      vault_restore->callback([&] { vault.action = "restore"; });
+      CLI::App* vault_verify = vault_cmd->add_subcommand(
+          "verify",
+          "Re-read and re-hash every chunk, check every snapshot's signature.\n"
+          "Exit status: 0 intact, 1 damage found, 2 no vault.");
+      vault_common(vault_verify);
+      vault_verify->add_flag("--quiet", vault.quiet, "no progress bar");
+      vault_verify->callback([&] { vault.action = "verify"; });
+      CLI::App* vault_prune = vault_cmd->add_subcommand(
+          "prune",
+          "Remove snapshots past their retention, with an approver's TOTP code. Audited\n"
+          "in VAULT/audit.jsonl. Nothing under retention can be removed, by anyone.");
+      vault_common(vault_prune);
+      vault_prune->add_option("--as,--approver", vault.approver, "approver name (default: $USER)");
+      vault_prune->add_option("--code,--totp", vault.totp,
+                              "their current TOTP code (default: asked on the terminal)");
+      AddStateDir(vault_prune, vault.state_dir, "the daemon's state directory (approvers)");
+      vault_prune->add_option("--store", vault.store, "the approval store, if not the default");
+      vault_prune->add_flag("--dry-run", vault.dry_run, "show what would be removed");
+      vault_prune->callback([&] { vault.action = "prune"; });
+      CLI::App* vault_gc = vault_cmd->add_subcommand(
+          "gc",
+          "Collect what no snapshot needs (packs left by an interrupted or failed put), and\n"
+          "re-index packs snapshots need that no readable index names (a damaged index).\n"
+          "Removes nothing while a snapshot cannot be read. Audited in VAULT/audit.jsonl.");
+      vault_common(vault_gc);
+      vault_gc->add_flag("--dry-run", vault.dry_run, "show what would change, change nothing");
+      vault_gc->callback([&] { vault.action = "gc"; });
+    }
+    bool Parsed() const override { return !vault.action.empty(); }
+    int Run() override { return RunVault(vault); }
+
+   private:
+    VaultOptions vault;
+  };
+  return std::make_unique<Vault>();
 }
 
 }  // namespace dualkey::cli

@@ -85,26 +85,26 @@ bool ParseCredentialType(std::string_view text, CredentialType* out) {
   return true;
 }
 
-std::optional<Config> LoadConfig(const std::string& path, std::string* error) {
+Result<Config> LoadConfig(const std::string& path) {
   std::ifstream in(path);
   if (!in) {
-    *error = "cannot read the gateway config " + path + " (" + std::strerror(errno) +
-             "); create it with [[gateway.http.upstream]] entries (see docs/gateway.md)";
-    return std::nullopt;
+    const bool missing = errno == ENOENT;
+    std::string message = "cannot read the gateway config " + path + " (" + std::strerror(errno) +
+                          "); create it with [[gateway.http.upstream]] entries (see "
+                          "docs/gateway.md)";
+    return missing ? Status::NotFound(std::move(message)) : Status::IOError(std::move(message));
   }
   std::stringstream text;
   text << in.rdbuf();
   toml::table root;
   std::string ascii, bad;
   if (!base::TomlToAscii(text.str(), &ascii, &bad)) {
-    *error = path + ":" + bad.substr(5);
-    return std::nullopt;
+    return Status::InvalidArgument(path + ":" + bad.substr(5));
   }
   try {
     root = toml::parse(ascii, path);
   } catch (const toml::parse_error& e) {
-    *error = Where(path, e.source()) + ": " + std::string(e.description());
-    return std::nullopt;
+    return Status::InvalidArgument(Where(path, e.source()) + ": " + std::string(e.description()));
   }
   Config config;
   std::vector<std::string> errors;
@@ -175,9 +175,9 @@ std::optional<Config> LoadConfig(const std::string& path, std::string* error) {
   if (config.upstreams.empty() && errors.empty())
     errors.push_back(path + ": no [[gateway.http.upstream]] configured");
   if (!errors.empty()) {
-    *error = errors[0];
-    for (std::size_t i = 1; i < errors.size(); ++i) *error += "\n" + errors[i];
-    return std::nullopt;
+    std::string message = errors[0];
+    for (std::size_t i = 1; i < errors.size(); ++i) message += "\n" + errors[i];
+    return Status::InvalidArgument(std::move(message));
   }
   return config;
 }
@@ -188,13 +188,11 @@ std::string CredentialStore::directory() const {
   return state_dir_ + "/credentials";
 }
 
-bool CredentialStore::Set(const std::string& name, CredentialType type,
-                          std::string_view secret_text, const std::string& region,
-                          const std::string& service, std::string* error) {
-  if (!ValidName(name)) {
-    *error = "a credential name is letters, digits, '-', '_' or '.'";
-    return false;
-  }
+Status CredentialStore::Set(const std::string& name, CredentialType type,
+                            std::string_view secret_text, const std::string& region,
+                            const std::string& service) {
+  if (!ValidName(name))
+    return Status::InvalidArgument("a credential name is letters, digits, '-', '_' or '.'");
   // What goes into an Authorization header: printable text. A secret with
   // control bytes could add headers of its own; one that is not UTF-8 could
   // not be stored without changing it.
@@ -207,23 +205,22 @@ bool CredentialStore::Set(const std::string& name, CredentialType type,
       return (u < 0x20 && c != ' ' && c != '\t' && c != '\n' && c != '\r') || u == 0x7f;
     });
     if (control || !base::IsValidUtf8(trimmed)) {
-      *error =
+      return Status::InvalidArgument(
           "the secret, region and service must be printable UTF-8 text (control bytes or "
-          "bytes that are not UTF-8 found); nothing was stored";
-      return false;
+          "bytes that are not UTF-8 found); nothing was stored");
     }
   }
   nlohmann::json stored{{"name", name}, {"type", ToString(type)}};
   if (type == CredentialType::kAwsSigV4) {
     std::vector<std::string> words = Words(secret_text, /*colon_separates=*/true);
     if (words.size() < 2 || words.size() > 3) {
-      *error =
-          "an aws-sigv4 credential is \"ACCESS_KEY_ID SECRET_ACCESS_KEY [SESSION_TOKEN]\" on stdin";
-      return false;
+      return Status::InvalidArgument(
+          "an aws-sigv4 credential is \"ACCESS_KEY_ID SECRET_ACCESS_KEY [SESSION_TOKEN]\" on "
+          "stdin");
     }
     if (region.empty() || service.empty()) {
-      *error = "an aws-sigv4 credential needs --region and --service (e.g. us-east-1, s3)";
-      return false;
+      return Status::InvalidArgument(
+          "an aws-sigv4 credential needs --region and --service (e.g. us-east-1, s3)");
     }
     stored["access_key_id"] = words[0];
     stored["secret_access_key"] = words[1];
@@ -233,27 +230,25 @@ bool CredentialStore::Set(const std::string& name, CredentialType type,
   } else {
     std::string secret = Trim(secret_text);
     if (secret.empty() || secret.find_first_of("\r\n") != std::string::npos) {
-      *error = "the secret (one line on stdin) is empty or spans several lines";
-      return false;
+      return Status::InvalidArgument(
+          "the secret (one line on stdin) is empty or spans several lines");
     }
     if (type == CredentialType::kBasic && secret.find(':') == std::string::npos) {
-      *error = "a basic credential is \"user:password\" on stdin";
-      return false;
+      return Status::InvalidArgument("a basic credential is \"user:password\" on stdin");
     }
     stored["secret"] = secret;
   }
   std::error_code ec;
   fs::create_directories(directory(), ec);
   if (ec || chmod(directory().c_str(), 0700) != 0) {
-    *error = "cannot create " + directory() + ": " + (ec ? ec.message() : std::strerror(errno));
-    return false;
+    return Status::IOError("cannot create " + directory() + ": " +
+                           (ec ? ec.message() : std::strerror(errno)));
   }
   const std::string path = directory() + "/" + name + ".json";
   const std::string tmp = path + ".tmp";
   int fd = open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
   if (fd < 0) {
-    *error = "cannot write " + tmp + ": " + std::strerror(errno);
-    return false;
+    return Status::IOError("cannot write " + tmp + ": " + std::strerror(errno));
   }
   const std::string body = base::JsonDump(stored) + "\n";
   bool ok = fchmod(fd, 0600) == 0 &&
@@ -261,28 +256,24 @@ bool CredentialStore::Set(const std::string& name, CredentialType type,
   ok = fsync(fd) == 0 && ok;
   ok = close(fd) == 0 && ok;
   if (!ok || rename(tmp.c_str(), path.c_str()) != 0) {
-    *error = "cannot write " + path + ": " + std::strerror(errno);
+    Status failed = Status::IOError("cannot write " + path + ": " + std::strerror(errno));
     unlink(tmp.c_str());
-    return false;
+    return failed;
   }
-  return true;
+  return Status::Ok();
 }
 
-std::optional<Credential> CredentialStore::Get(const std::string& name, std::string* error) const {
-  if (!ValidName(name)) {
-    *error = "bad credential name \"" + name + "\"";
-    return std::nullopt;
-  }
+Result<Credential> CredentialStore::Get(const std::string& name) const {
+  if (!ValidName(name)) return Status::InvalidArgument("bad credential name \"" + name + "\"");
   const std::string path = directory() + "/" + name + ".json";
   std::ifstream in(path);
   if (!in) {
-    *error = "no credential \"" + name + "\" (dualkey gateway credential set " + name + ")";
-    return std::nullopt;
+    return Status::NotFound("no credential \"" + name + "\" (dualkey gateway credential set " +
+                            name + ")");
   }
   struct stat st {};
   if (stat(path.c_str(), &st) == 0 && (st.st_mode & 077) != 0) {
-    *error = path + " is readable by other users; run chmod 600 " + path;
-    return std::nullopt;
+    return Status::PermissionDenied(path + " is readable by other users; run chmod 600 " + path);
   }
   std::stringstream text;
   text << in.rdbuf();
@@ -291,8 +282,7 @@ std::optional<Credential> CredentialStore::Get(const std::string& name, std::str
   if (parsed.is_discarded() || !parsed.is_object() || !parsed.contains("type") ||
       !parsed["type"].is_string() ||
       !ParseCredentialType(parsed["type"].get<std::string>(), &credential.type)) {
-    *error = path + " is not a credential dualkey wrote";
-    return std::nullopt;
+    return Status::Corruption(path + " is not a credential dualkey wrote");
   }
   credential.name = name;
   credential.secret = parsed.value("secret", "");
@@ -304,33 +294,30 @@ std::optional<Credential> CredentialStore::Get(const std::string& name, std::str
   return credential;
 }
 
-std::optional<std::vector<Credential>> CredentialStore::List(std::string* error) const {
+Result<std::vector<Credential>> CredentialStore::List() const {
   std::vector<Credential> out;
   std::error_code ec;
   if (!fs::exists(directory(), ec)) return out;
   for (const auto& entry : fs::directory_iterator(directory(), ec)) {
     const std::string file = entry.path().filename().string();
     if (!file.ends_with(".json")) continue;
-    std::optional<Credential> credential = Get(file.substr(0, file.size() - 5), error);
-    if (!credential) return std::nullopt;
+    Result<Credential> credential = Get(file.substr(0, file.size() - 5));
+    if (!credential.ok()) return credential.status();
     out.push_back(std::move(*credential));
   }
   if (ec) {
-    *error = "cannot list " + directory() + ": " + ec.message();
-    return std::nullopt;
+    return Status::IOError("cannot list " + directory() + ": " + ec.message());
   }
   std::sort(out.begin(), out.end(),
             [](const Credential& a, const Credential& b) { return a.name < b.name; });
   return out;
 }
 
-bool CredentialStore::Remove(const std::string& name, std::string* error) {
+Status CredentialStore::Remove(const std::string& name) {
   const std::string path = directory() + "/" + name + ".json";
-  if (!ValidName(name) || unlink(path.c_str()) != 0) {
-    *error = "no credential \"" + name + "\"";
-    return false;
-  }
-  return true;
+  if (!ValidName(name) || unlink(path.c_str()) != 0)
+    return Status::NotFound("no credential \"" + name + "\"");
+  return Status::Ok();
 }
 
 }  // namespace dualkey::gateway

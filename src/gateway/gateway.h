@@ -11,6 +11,8 @@
 #include <string>
 #include <vector>
 
+#include "base/status.h"
+
 namespace dualkey::gateway {
 
 // One [[gateway.http.upstream]] of the config file.
@@ -27,7 +29,8 @@ struct Config {
 
 // Reads the TOML config. Unknown keys, duplicate names and bad URLs are
 // errors ("path:line: message"), never silently ignored.
-std::optional<Config> LoadConfig(const std::string& path, std::string* error);
+// kNotFound / kIOError: the file cannot be read; kInvalidArgument: what is wrong.
+Result<Config> LoadConfig(const std::string& path);
 
 enum class CredentialType { kBearer, kBasic, kAwsSigV4 };
 
@@ -53,11 +56,14 @@ class CredentialStore {
   explicit CredentialStore(std::string state_dir);
   // `secret_text` as read from stdin: the token; "user:password"; for AWS
   // "ACCESS_KEY_ID SECRET_ACCESS_KEY [SESSION_TOKEN]" (spaces, newlines or ':').
-  bool Set(const std::string& name, CredentialType type, std::string_view secret_text,
-           const std::string& region, const std::string& service, std::string* error);
-  std::optional<Credential> Get(const std::string& name, std::string* error) const;
-  std::optional<std::vector<Credential>> List(std::string* error) const;
-  bool Remove(const std::string& name, std::string* error);
+  // kInvalidArgument (nothing stored) or kIOError.
+  Status Set(const std::string& name, CredentialType type, std::string_view secret_text,
+             const std::string& region, const std::string& service);
+  // kNotFound: no such credential; kPermissionDenied: others can read its
+  // file; kCorruption: the file is not one dualkey wrote.
+  Result<Credential> Get(const std::string& name) const;
+  Result<std::vector<Credential>> List() const;
+  Status Remove(const std::string& name);  // kNotFound
   std::string directory() const;
 
  private:

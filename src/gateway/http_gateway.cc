@@ -25,6 +25,7 @@
 #include "client/reporter.h"
 #include "gateway/gateway.h"
 #include "gateway/internal/asio.h"
+#include "gateway/internal/parts.h"
 #include "gateway/internal/sigv4.h"
 #include "gateway/internal/url.h"
 #include "guard/guard.h"
@@ -41,110 +42,19 @@ namespace beast = boost::beast;
 namespace http = beast::http;
 using tcp = net::ip::tcp;
 using json = nlohmann::json;
+using internal::Base64;
 using internal::BaseUrl;
+using internal::CloseHandle;
+using internal::Connection;
+using internal::Error;
+using internal::FramingProblem;
+using internal::Held;
+using internal::ParseListen;
+using internal::Reply;
+using internal::UpstreamRuntime;
 
 constexpr std::size_t kMaxIdlePerUpstream = 16;
 constexpr auto kTokenCacheTtl = std::chrono::seconds(2);
-
-// One connection to an upstream, kept alive between requests.
-struct Connection {
-  std::unique_ptr<beast::ssl_stream<beast::tcp_stream>> tls;
-  std::unique_ptr<beast::tcp_stream> plain;
-  beast::flat_buffer buffer;
-  beast::tcp_stream& Lowest() { return tls ? beast::get_lowest_layer(*tls) : *plain; }
-};
-
-struct UpstreamRuntime {
-  Upstream config;
-  BaseUrl base;
-  Credential credential;
-  std::unique_ptr<ssl::context> tls;
-  // Kept-alive connections, one pool per worker thread: a connection's
-  // completions run on the thread whose io_context made it.
-  std::vector<std::vector<std::unique_ptr<Connection>>> idle;
-};
-
-struct Reply {
-  http::status status = http::status::ok;
-  json body;
-  bool close = false;
-};
-
-std::string Base64(std::string_view data) {
-  static constexpr char kChars[] =
-      "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-  std::string out;
-  std::size_t i = 0;
-  for (; i + 2 < data.size(); i += 3) {
-    unsigned v = (static_cast<unsigned char>(data[i]) << 16) |
-                 (static_cast<unsigned char>(data[i + 1]) << 8) |
-                 static_cast<unsigned char>(data[i + 2]);
-    out += {kChars[v >> 18], kChars[(v >> 12) & 63], kChars[(v >> 6) & 63], kChars[v & 63]};
-  }
-  if (i + 1 == data.size()) {
-    unsigned v = static_cast<unsigned char>(data[i]) << 16;
-    out += {kChars[v >> 18], kChars[(v >> 12) & 63], '=', '='};
-  } else if (i + 2 == data.size()) {
-    unsigned v = (static_cast<unsigned char>(data[i]) << 16) |
-                 (static_cast<unsigned char>(data[i + 1]) << 8);
-    out += {kChars[v >> 18], kChars[(v >> 12) & 63], kChars[(v >> 6) & 63], '='};
-  }
-  return out;
-}
-
-Reply Error(http::status status, std::string error, std::string reason, bool close = false) {
-  Reply reply;
-  reply.status = status;
-  reply.body = json{{"error", std::move(error)}, {"reason", std::move(reason)}};
-  reply.close = close;
-  return reply;
-}
-
-// Malformed or unreadable input: held, never forwarded.
-Reply Held(http::status status, std::string error, std::string reason, bool close) {
-  Reply reply = Error(status, std::move(error), std::move(reason), close);
-  reply.body["decision"] = "hold";
-  return reply;
-}
-
-bool IsLoopbackHost(const std::string& host) {
-  return host == "localhost" || host == "::1" || host.starts_with("127.");
-}
-
-// The framing rules docs/gateway.md promises, beyond Beast's own: a
-// Transfer-Encoding is exactly "chunked" (anything else would leave the
-// body's end to a guess, and the upstream would get a body we re-framed),
-// never with a Content-Length, and Content-Length appears once with one value.
-std::string FramingProblem(const http::request_parser<http::string_body>& parser) {
-  const auto& head = parser.get();
-  std::size_t transfer_encodings = 0, content_lengths = 0;
-  for (const auto& field : head) {
-    if (field.name() == http::field::transfer_encoding) {
-      ++transfer_encodings;
-      std::string value = internal::Lower(field.value());
-      while (!value.empty() && (value.back() == ' ' || value.back() == '\t')) value.pop_back();
-      while (!value.empty() && (value.front() == ' ' || value.front() == '\t')) value.erase(0, 1);
-      if (value != "chunked")
-        return "Transfer-Encoding \"" + base::ToValidUtf8(field.value().substr(0, 60)) +
-               "\" (only \"chunked\" is accepted)";
-    } else if (field.name() == http::field::content_length) {
-      ++content_lengths;
-      if (field.value().find(',') != std::string_view::npos)
-        return "a Content-Length with several values";
-    }
-  }
-  if (transfer_encodings > 1) return "more than one Transfer-Encoding header";
-  if (transfer_encodings > 0 && content_lengths > 0)
-    return "Content-Length together with Transfer-Encoding";
-  if (content_lengths > 1) return "more than one Content-Length header";
-  return {};
-}
-
-// What a connection's close must reach: its stream, while it exists (only
-// touched on the connection's own thread).
-struct CloseHandle {
-  beast::tcp_stream* stream = nullptr;
-};
 
 class Gateway {
  public:
@@ -747,22 +657,6 @@ class Gateway {
   base::Admission admission_;
 };
 
-bool ParseListen(const std::string& text, std::string* host, unsigned short* port) {
-  std::size_t colon = text.rfind(':');
-  if (colon == std::string::npos) return false;
-  *host = text.substr(0, colon);
-  if (host->starts_with("[") && host->ends_with("]")) *host = host->substr(1, host->size() - 2);
-  if (host->empty()) *host = "127.0.0.1";
-  const std::string digits = text.substr(colon + 1);
-  if (digits.empty() || digits.size() > 5 ||
-      digits.find_first_not_of("0123456789") != std::string::npos)
-    return false;
-  const int value = std::stoi(digits);
-  if (value > 65535) return false;
-  *port = static_cast<unsigned short>(value);
-  return true;
-}
-
 }  // namespace
 
 int RunHttp(const Options& given) {
@@ -771,10 +665,9 @@ int RunHttp(const Options& given) {
   if (options.config_path.empty()) options.config_path = options.state_dir + "/gateway.toml";
   if (options.socket_path.empty()) options.socket_path = install::DefaultSocketPath();
   if (options.threads < 1) options.threads = 1;
-  std::string error;
-  std::optional<Config> config = LoadConfig(options.config_path, &error);
-  if (!config) {
-    std::cerr << "dualkey gateway: " << error << "\n";
+  Result<Config> config = LoadConfig(options.config_path);
+  if (!config.ok()) {
+    std::cerr << "dualkey gateway: " << config.status().message() << "\n";
     return 2;
   }
   const char* home = std::getenv("HOME");
@@ -810,35 +703,9 @@ int RunHttp(const Options& given) {
     return 2;
   }
   Gateway gateway(options, std::move(policy));
-  CredentialStore credentials(options.state_dir);
-  for (const Upstream& upstream : config->upstreams) {
-    auto runtime = std::make_unique<UpstreamRuntime>();
-    runtime->config = upstream;
-    runtime->idle.resize(static_cast<std::size_t>(options.threads));
-    internal::ParseBaseUrl(upstream.base_url, &runtime->base, &error);
-    std::optional<Credential> credential = credentials.Get(upstream.credential, &error);
-    if (!credential) {
-      std::cerr << "dualkey gateway: upstream \"" << upstream.name << "\": " << error << "\n";
-      return 2;
-    }
-    runtime->credential = std::move(*credential);
-    if (runtime->base.tls) {
-      try {
-        runtime->tls = std::make_unique<ssl::context>(ssl::context::tls_client);
-        runtime->tls->set_verify_mode(ssl::verify_peer);
-        runtime->tls->set_default_verify_paths();
-        if (!upstream.ca_file.empty()) runtime->tls->load_verify_file(upstream.ca_file);
-      } catch (const std::exception& e) {
-        std::cerr << "dualkey gateway: upstream \"" << upstream.name
-                  << "\": TLS setup failed: " << e.what() << "\n";
-        return 2;
-      }
-    } else if (!IsLoopbackHost(runtime->base.host)) {
-      std::cerr << "dualkey gateway: warning: upstream \"" << upstream.name
-                << "\" is plain http:// on a non-loopback host; the credential crosses the "
-                   "network in clear text\n";
-    }
-    gateway.upstreams[upstream.name] = std::move(runtime);
+  if (Status loaded = internal::LoadUpstreams(*config, options, &gateway.upstreams); !loaded.ok()) {
+    std::cerr << "dualkey gateway: " << loaded.message() << "\n";
+    return 2;
   }
 
   std::string host;

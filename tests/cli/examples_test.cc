@@ -514,8 +514,8 @@ std::string CheckToml(const Example& example, const fs::path& scratch) {
   std::ofstream(file) << example.text;
   if (name == "gateway.toml" ||
       example.text.find("[[gateway.http.upstream]]") != std::string::npos) {
-    std::string error;
-    if (!dualkey::gateway::LoadConfig(file.string(), &error)) return "  gateway config: " + error;
+    if (auto config = dualkey::gateway::LoadConfig(file.string()); !config.ok())
+      return "  gateway config: " + config.status().message();
     return "";
   }
   // Anything else here is a policy layer (system, user or project file).

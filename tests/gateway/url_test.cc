@@ -92,15 +92,14 @@ TEST(Credentials, SecretsArePrintableUtf8) {
   const std::string dir = std::filesystem::temp_directory_path() /
                           ("dualkey-gw-credentials-" + std::to_string(getpid()));
   dualkey::gateway::CredentialStore store(dir);
-  std::string error;
   using dualkey::gateway::CredentialType;
-  EXPECT_FALSE(store.Set("a", CredentialType::kBearer, "tok\x01en\n", "", "", &error));
-  EXPECT_NE(error.find("printable UTF-8"), std::string::npos) << error;
-  EXPECT_FALSE(store.Set("b", CredentialType::kBearer, "tok\xffen", "", "", &error));
-  EXPECT_FALSE(
-      store.Set("c", CredentialType::kAwsSigV4, "AKID SECRET", "us-east-\xc3", "s3", &error));
-  EXPECT_TRUE(store.Set("d", CredentialType::kBearer, "t\xc3\xa9l\xc3\xa9 token\n", "", "", &error))
-      << error;
+  dualkey::Status set = store.Set("a", CredentialType::kBearer, "tok\x01en\n", "", "");
+  EXPECT_TRUE(set.Is(dualkey::Status::Code::kInvalidArgument)) << set.ToString();
+  EXPECT_NE(set.message().find("printable UTF-8"), std::string::npos) << set.message();
+  EXPECT_FALSE(store.Set("b", CredentialType::kBearer, "tok\xffen", "", "").ok());
+  EXPECT_FALSE(store.Set("c", CredentialType::kAwsSigV4, "AKID SECRET", "us-east-\xc3", "s3").ok());
+  set = store.Set("d", CredentialType::kBearer, "t\xc3\xa9l\xc3\xa9 token\n", "", "");
+  EXPECT_TRUE(set.ok()) << set.ToString();
   std::filesystem::remove_all(dir);
 }
 
@@ -108,10 +107,9 @@ std::string ConfigError(const std::string& text) {
   const std::string path = std::filesystem::temp_directory_path() /
                            ("dualkey-gw-config-" + std::to_string(getpid()) + ".toml");
   std::ofstream(path) << text;
-  std::string error;
-  auto config = dualkey::gateway::LoadConfig(path, &error);
+  auto config = dualkey::gateway::LoadConfig(path);
   std::filesystem::remove(path);
-  return config ? "" : error;
+  return config.ok() ? "" : config.status().message();
 }
 
 TEST(Config, ReadsUpstreamsAndRefusesMistakes) {

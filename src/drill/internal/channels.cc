@@ -170,9 +170,9 @@ void Drill::DrillGateways() {
       report_.integrations.push_back(s);
       continue;
     }
-    std::string config_error;
-    std::optional<gateway::Config> config = gateway::LoadConfig(service.config, &config_error);
-    if (!config) {
+    Result<gateway::Config> config = gateway::LoadConfig(service.config);
+    if (!config.ok()) {
+      const std::string config_error = config.status().message();
       s.not_run = "its config does not load: " + config_error;
       report_.integrations.push_back(s);
       AddFinding("gateway.config", "the gateway's config does not load", config_error,
@@ -195,10 +195,10 @@ void Drill::DrillGateways() {
         service.uid,
         [&](std::string* out) {
           gateway::CredentialStore store(service.state_dir);
-          std::string error;
-          if (store.Set(upstream, gateway::CredentialType::kBearer, standin_secret, "", "", &error))
-            return 0;
-          *out = error;
+          Status set =
+              store.Set(upstream, gateway::CredentialType::kBearer, standin_secret, "", "");
+          if (set.ok()) return 0;
+          *out = set.message();
           return 1;
         },
         &output);
@@ -215,9 +215,9 @@ void Drill::DrillGateways() {
               service.uid,
               [&](std::string* o) {
                 gateway::CredentialStore store(service.state_dir);
-                std::string error;
-                if (store.Remove(upstream, &error)) return 0;
-                *o = error;
+                Status removed = store.Remove(upstream);
+                if (removed.ok()) return 0;
+                *o = removed.message();
                 return 1;
               },
               &out) != 0)
