@@ -175,10 +175,11 @@ std::size_t RecordDecisions(Core& core, const Peer& peer, const std::vector<Repo
       lines[i].fields = base::JsonDump(fields);
     }
   }
-  std::string error;
   const auto started = std::chrono::steady_clock::now();
-  const std::size_t recorded =
-      core.log().AppendAll(lines, &error, audit::Log::Durability::kWritten);
+  std::size_t recorded = 0;
+  const Status appended =
+      core.log().AppendAll(lines, &recorded, audit::Log::Durability::kWritten);
+  const std::string error = appended.message();
   const double seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
   // The batch's time, once (as Core::RecordAll counts it).

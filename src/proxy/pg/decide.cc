@@ -571,7 +571,7 @@ Task<void> Session::EstimateRows(const sql::StatementShape& shape,
       // destructive as one without WHERE (`WHERE taken_at < '2999-01-01'`),
       // which the classifier holds at any size: counted exactly, too.
       const bool every_row_matters =
-          shape.kind == StatementShape::Kind::kDelete && known.counted >= 2;
+          shape.kind == sql::StatementShape::Kind::kDelete && known.counted >= 2;
       const bool could_be_over =
           known.counted < 0 || (o.hold_rows_over > 0 && known.counted > o.hold_rows_over) ||
           (o.hold_fraction_over > 0 && known.counted >= 100) || every_row_matters;
@@ -594,7 +594,7 @@ Task<void> Session::EstimateRows(const sql::StatementShape& shape,
     const bool over_fraction =
         o.hold_fraction_over > 0 && rows >= 100 && table_rows > 0 &&
         static_cast<double>(rows) > o.hold_fraction_over * static_cast<double>(table_rows);
-    const bool every_row = exact && shape.kind == StatementShape::Kind::kDelete &&
+    const bool every_row = exact && shape.kind == sql::StatementShape::Kind::kDelete &&
                            table_rows >= 2 && rows >= table_rows;
     *over = over_rows || over_fraction || every_row;
     *detail = std::string(verb) + (exact ? " " : " ~") + Thousands(rows) + " rows of " + qualified;
