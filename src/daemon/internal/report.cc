@@ -177,8 +177,7 @@ std::size_t RecordDecisions(Core& core, const Peer& peer, const std::vector<Repo
   }
   const auto started = std::chrono::steady_clock::now();
   std::size_t recorded = 0;
-  const Status appended =
-      core.log().AppendAll(lines, &recorded, audit::Log::Durability::kWritten);
+  const Status appended = core.log().AppendAll(lines, &recorded, audit::Log::Durability::kWritten);
   const std::string error = appended.message();
   const double seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();

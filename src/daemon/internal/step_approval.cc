@@ -71,8 +71,8 @@ std::optional<approval::Request> PendingHolds::Live(const std::string& hash) {
     id = found->second;
   }
   approval::Request r;
-  if (!store_.Get(id, &r).ok() || r.action_hash != hash ||
-      r.state != approval::State::kPending || r.expires_ms <= Core::NowMs()) {
+  if (!store_.Get(id, &r).ok() || r.action_hash != hash || r.state != approval::State::kPending ||
+      r.expires_ms <= Core::NowMs()) {
     std::lock_guard lock(mutex_);
     if (auto found = by_hash_.find(hash); found != by_hash_.end() && found->second == id)
       by_hash_.erase(found);
