@@ -21,17 +21,6 @@ std::string FormatTime(std::int64_t time_ms) {
   return buffer;
 }
 
-std::string EntryJsonLine(const Entry& entry) {
-  OrderedJson line;
-  line["seq"] = entry.seq;
-  line["time_ms"] = entry.time_ms;
-  line["kind"] = entry.kind;
-  line["fields"] = OrderedJson::parse(entry.fields, nullptr, false);
-  line["prev"] = entry.prev_hash;
-  line["hash"] = entry.hash;
-  return line.dump(-1, ' ', false, OrderedJson::error_handler_t::replace);
-}
-
 }  // namespace
 
 int RunAuditCommand(const std::string& action, const std::string& path, std::int64_t since_ms,

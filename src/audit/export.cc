@@ -13,11 +13,11 @@
 #include <thread>
 
 #include "audit/audit.h"
+#include "audit/internal/format.h"
 
 namespace dualkey::audit {
 namespace {
 
-using OrderedJson = nlohmann::ordered_json;
 
 // An entry line, or nullopt for headers, checkpoints and anything else.
 std::optional<Entry> ParseEntry(const std::string& line) {
@@ -40,17 +40,6 @@ std::optional<Entry> ParseEntry(const std::string& line) {
   entry.prev_hash = value.value("prev", "");
   entry.hash = value.value("hash", "");
   return entry;
-}
-
-std::string JsonLine(const Entry& entry) {
-  OrderedJson line;
-  line["seq"] = entry.seq;
-  line["time_ms"] = entry.time_ms;
-  line["kind"] = entry.kind;
-  line["fields"] = OrderedJson::parse(entry.fields, nullptr, false);
-  line["prev"] = entry.prev_hash;
-  line["hash"] = entry.hash;
-  return line.dump(-1, ' ', false, OrderedJson::error_handler_t::replace);
 }
 
 // Severity by what happened: refusals and trouble are warnings, holds and
@@ -152,7 +141,7 @@ int Export(const std::string& path, const ExportOptions& options, std::ostream& 
         std::optional<Entry> entry = ParseEntry(partial.substr(start, nl - start));
         if (!entry || entry->time_ms < options.since_ms) continue;
         out << (options.format == ExportOptions::Format::kSyslog ? SyslogLine(*entry, hostname)
-                                                                 : JsonLine(*entry))
+                                                                 : internal::EntryJsonLine(*entry))
             << "\n";
       }
       partial.erase(0, start);  // a torn last line waits for the rest

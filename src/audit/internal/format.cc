@@ -249,4 +249,15 @@ std::optional<Header> ParseHeader(std::string_view text, std::string* why) {
   return Header{key->get<std::string>()};
 }
 
+std::string EntryJsonLine(const Entry& entry) {
+  OrderedJson line;
+  line["seq"] = entry.seq;
+  line["time_ms"] = entry.time_ms;
+  line["kind"] = entry.kind;
+  line["fields"] = OrderedJson::parse(entry.fields, nullptr, false);
+  line["prev"] = entry.prev_hash;
+  line["hash"] = entry.hash;
+  return line.dump(-1, ' ', false, OrderedJson::error_handler_t::replace);
+}
+
 }  // namespace dualkey::audit::internal

@@ -14,6 +14,8 @@
 #include <string>
 #include <string_view>
 
+#include "audit/audit.h"
+
 namespace dualkey::audit::internal {
 
 using Json = nlohmann::json;
@@ -139,5 +141,9 @@ struct Header {
 
 // Line 1; nullopt with `why` when it is not a version 1 header with a key.
 std::optional<Header> ParseHeader(std::string_view text, std::string* why);
+
+// An entry as `dualkey audit export --format json` and `audit read` print it:
+// seq, time_ms, kind, fields (as JSON), prev, hash, in that order.
+std::string EntryJsonLine(const Entry& entry);
 
 }  // namespace dualkey::audit::internal
