@@ -18,7 +18,6 @@
 namespace dualkey::audit {
 namespace {
 
-
 // An entry line, or nullopt for headers, checkpoints and anything else.
 std::optional<Entry> ParseEntry(const std::string& line) {
   const nlohmann::json value = nlohmann::json::parse(line, nullptr, /*allow_exceptions=*/false);
