@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "shell/internal/packs/packs.h"
+#include "shell/internal/paths.h"
 
 namespace dualkey::shell {
 namespace {
@@ -23,11 +24,6 @@ std::string Upper(string_view text) {
   std::transform(out.begin(), out.end(), out.begin(),
                  [](unsigned char c) { return static_cast<char>(std::toupper(c)); });
   return out;
-}
-
-string_view BaseName(string_view path) {
-  const auto slash = path.rfind('/');
-  return slash == string_view::npos ? path : path.substr(slash + 1);
 }
 
 // Whether a command line is a shell or an interpreter that takes its
