@@ -43,6 +43,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     std::abort();
 
   dualkey::http::graphql::Document document;
+  std::string error;
   if (dualkey::http::graphql::Parse(text, &document, &error)) {
     std::vector<const dualkey::http::graphql::Field*> fields;
     for (const auto& operation : document.operations)
