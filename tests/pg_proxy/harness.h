@@ -13,6 +13,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <array>
 #include <chrono>
 #include <cstdio>
@@ -262,30 +263,32 @@ class PgProxy : public ::testing::Test {
     return added.out.substr(at + 7, end - at - 7);
   }
 
-  // Each TOTP code works once: pick an approver and a time step (the
-  // daemon accepts one step either side) not used yet; when all six of
-  // this moment are spent, wait for the next step.
+  // Each approver's TOTP steps must rise (the daemon refuses a step at or
+  // below the last one it accepted from that approver) and lie within one
+  // step of the daemon's clock: pick the approver whose next usable step is
+  // lowest; step now-1 only while the daemon cannot cross into now+1 before
+  // it checks; when both approvers have spent now+1, wait for the next step.
   static bool Approve(const std::string& id) {
-    static std::set<std::pair<int, long long>> used;  // (approver, time step)
+    static long long last[2] = {-1, -1};  // last step used, per approver
     int who = -1;
     long long step = 0;
     for (;;) {
       const long long now = std::chrono::duration_cast<std::chrono::seconds>(
                                 std::chrono::system_clock::now().time_since_epoch())
                                 .count();
-      for (int offset : {0, 1, -1}) {
-        for (int candidate : {0, 1}) {
-          const long long s = now / 30 + offset;
-          if (who < 0 && !used.contains({candidate, s})) {
-            who = candidate;
-            step = s;
-          }
+      const long long current = now / 30;
+      const long long lowest = now % 30 < 25 ? current - 1 : current;
+      for (int candidate : {0, 1}) {
+        const long long s = std::max(last[candidate] + 1, lowest);
+        if (s <= current + 1 && (who < 0 || s < step)) {
+          who = candidate;
+          step = s;
         }
       }
       if (who >= 0) break;
       std::this_thread::sleep_for(std::chrono::seconds(30 - now % 30));
     }
-    used.insert({who, step});
+    last[who] = step;
     const std::string& secret = who == 0 ? *alice_ : *bob_;
     const char* name = who == 0 ? "alice" : "bob";
     Output approved = Shell(Env() + DUALKEY_BINARY + " approve " + id + " --as " + name +

@@ -1200,7 +1200,10 @@ TEST(ParserRobustness, LongInputIsLinear) {
   ParseResult result = Parse(src);
   const auto elapsed = std::chrono::steady_clock::now() - start;
   EXPECT_TRUE(result.ok);
-  EXPECT_LT(std::chrono::duration_cast<std::chrono::milliseconds>(elapsed).count(), 500);
+  // Not a timing goal (bench/shell_bench.cc measures the parser): a bound far
+  // above linear time on a loaded machine under a sanitizer, far below what
+  // a quadratic parser needs for 200 KiB (tens of seconds).
+  EXPECT_LT(elapsed, std::chrono::seconds(5));
 }
 
 TEST(ParserRobustness, ManyUnclosedArithIsBounded) {
@@ -1209,7 +1212,9 @@ TEST(ParserRobustness, ManyUnclosedArithIsBounded) {
   const auto start = std::chrono::steady_clock::now();
   EXPECT_FALSE(Parse(src).ok);
   const auto elapsed = std::chrono::steady_clock::now() - start;
-  EXPECT_LT(std::chrono::duration_cast<std::chrono::milliseconds>(elapsed).count(), 1000);
+  // A sanity bound, as above: backtracking over every unclosed $(( would
+  // take minutes.
+  EXPECT_LT(elapsed, std::chrono::seconds(5));
 }
 
 TEST(ParserRobustness, CorpusStyleLines) {
@@ -1227,19 +1232,6 @@ TEST(ParserRobustness, CorpusStyleLines) {
        }) {
     EXPECT_TRUE(Parse(src).ok) << src;
   }
-}
-
-TEST(ParserPerformance, TypicalCommandIsFast) {
-  constexpr int kRounds = 20000;
-  const auto start = std::chrono::steady_clock::now();
-  for (int i = 0; i < kRounds; ++i) {
-    ParseResult result = Parse("rm -rf \"$D\"/* && echo done");
-    ASSERT_TRUE(result.ok);
-  }
-  const auto elapsed = std::chrono::steady_clock::now() - start;
-  const double per_parse_us = std::chrono::duration<double, std::micro>(elapsed).count() / kRounds;
-  // Generous bound so sanitizer and debug builds pass; release is far lower.
-  EXPECT_LT(per_parse_us, 50.0);
 }
 
 }  // namespace
