@@ -27,13 +27,10 @@ namespace {
 
 using internal::ChunkId;
 using internal::Entry;
+using internal::Errno;
 using internal::Manifest;
 using internal::Space;
 namespace fs = std::filesystem;
-
-std::string Errno(const std::string& what) {
-  return what + ": " + std::strerror(errno);
-}
 
 timespec Ts(std::int64_t ns) {
   return timespec{static_cast<time_t>(ns / 1000000000), static_cast<long>(ns % 1000000000)};

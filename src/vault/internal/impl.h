@@ -1,5 +1,5 @@
-// Vault::Impl, shared by vault.cc (open, list, verify, prune), ingest.cc and
-// restore.cc.
+// Vault::Impl, shared by vault.cc (open, list), maintenance.cc (verify,
+// prune, gc), ingest.cc and restore.cc.
 #pragma once
 
 #include <array>
@@ -14,6 +14,8 @@
 #include "vault/vault.h"
 
 namespace dualkey::vault {
+
+inline constexpr std::int64_t kDayMs = 24LL * 60 * 60 * 1000;
 
 struct Vault::Impl {
   std::string dir;
