@@ -221,18 +221,19 @@ VerifyReport Vault::Verify(const Progress* progress) const {
   return report;
 }
 
-std::optional<PruneReport> Vault::Prune(const PruneOptions& options, std::string* error) {
+Result<PruneReport> Vault::Prune(const PruneOptions& options) {
+  std::string message;
+  std::string* const error = &message;
   auto lock = impl_->backend->LockWriter(error);
-  if (!lock) return std::nullopt;
+  if (!lock) return Status::IOError(message);
   // The vault's own audit log records every prune, refused or not.
   audit::OpenOptions audit_options;
   audit_options.path = impl_->dir + "/audit.jsonl";
   audit_options.key_path = impl_->dir + "/audit.key";
   Result<std::unique_ptr<audit::Log>> opened = audit::Log::Open(audit_options);
-  if (!opened.ok()) {
-    *error = "cannot open the vault's audit log (prune needs it): " + opened.status().message();
-    return std::nullopt;
-  }
+  if (!opened.ok())
+    return Status::Unavailable("cannot open the vault's audit log (prune needs it): " +
+                               opened.status().message());
   std::unique_ptr<audit::Log> log = std::move(opened).value();
   std::string audit_error;
   auto record = [&](const std::string& kind, Json fields) {
@@ -241,37 +242,36 @@ std::optional<PruneReport> Vault::Prune(const PruneOptions& options, std::string
     if (!appended.ok()) audit_error = appended.status().message();
     return appended.ok();
   };
-  auto refuse = [&](const std::string& why) -> std::optional<PruneReport> {
-    record("vault_prune_refused", Json{{"approver", options.approver}, {"why", why}});
-    *error = why;
-    return std::nullopt;
+  auto refuse = [&](const Status& why) {
+    record("vault_prune_refused", Json{{"approver", options.approver}, {"why", why.message()}});
+    return why;
   };
 
   // A human's TOTP code, checked where the daemon checks its codes (with the
   // same lockouts); spent only once the prune's audit record is durable.
-  if (options.approver.empty()) return refuse("prune needs --as NAME and --code CODE");
+  if (options.approver.empty())
+    return refuse(Status::InvalidArgument("prune needs --as NAME and --code CODE"));
   Result<std::unique_ptr<approval::Store>> opened_store = approval::OpenStore(options.store);
   if (!opened_store.ok())
-    return refuse("cannot open the approval store " + options.store + ": " +
-                  opened_store.status().message());
+    return refuse(Status::Unavailable("cannot open the approval store " + options.store + ": " +
+                                      opened_store.status().message()));
   std::unique_ptr<approval::Store> store = std::move(opened_store).value();
   const approval::AuthResult auth = approval::Authorize(
       *store, options.approver, options.totp, "vault_prune:" + impl_->dir, internal::NowMs());
-  if (!auth.status.ok()) return refuse(auth.status.message());
+  if (!auth.status.ok()) return refuse(auth.status);
   auto spend = [&]() {
     const Status used = store->UseTotpStep(auth.spend.approver, auth.spend.step);
-    if (used.ok()) return true;
-    if (error != nullptr) *error = used.message();
-    record("vault_prune_not_applied",
-           Json{{"approver", options.approver}, {"why", used.message()}});
-    return false;
+    if (!used.ok())
+      record("vault_prune_not_applied",
+             Json{{"approver", options.approver}, {"why", used.message()}});
+    return used;
   };
 
   // What has expired, by the wall clock; nothing else can be chosen.
   const std::int64_t now = internal::NowMs();
   std::string list_error;
   std::vector<Manifest> summaries = impl_->Summaries(&list_error);
-  if (!list_error.empty()) return refuse(list_error);
+  if (!list_error.empty()) return refuse(Status::IOError(list_error));
   PruneReport report;
   std::vector<std::string> expired;
   std::vector<std::string> keep;
@@ -285,11 +285,11 @@ std::optional<PruneReport> Vault::Prune(const PruneOptions& options, std::string
   report.snapshots_removed = expired;
 
   // Chunks still needed; packs holding none of them go.
-  if (!impl_->LoadIndex(error)) return refuse(*error);
+  if (!impl_->LoadIndex(error)) return refuse(Status::IOError(message));
   std::unordered_set<ChunkId, internal::ChunkIdHash> needed;
   for (const std::string& id : keep) {
     Manifest m;
-    if (!impl_->ReadManifest(id, false, &m, error)) return refuse(*error);
+    if (!impl_->ReadManifest(id, false, &m, error)) return refuse(Status::IOError(message));
     for (const auto& e : m.entries) needed.insert(e.chunks.begin(), e.chunks.end());
   }
   std::vector<internal::PackEntries> surviving(impl_->index.packs.size());
@@ -337,31 +337,28 @@ std::optional<PruneReport> Vault::Prune(const PruneOptions& options, std::string
     if (!record("vault_prune_dry_run", Json{{"approver", options.approver},
                                             {"would_remove", expired},
                                             {"packs", remove_packs.size()}})) {
-      *error =
-          "cannot record the prune in the audit log (" + audit_error + "); the code is unspent";
-      return std::nullopt;
+      return Status::IOError("cannot record the prune in the audit log (" + audit_error +
+                             "); the code is unspent");
     }
-    if (!spend()) return std::nullopt;
+    if (Status spent = spend(); !spent.ok()) return spent;
     return report;
   }
   if (expired.empty() && remove_packs.empty()) {
     if (!record("vault_prune", Json{{"approver", options.approver}, {"removed", Json::array()}})) {
-      *error =
-          "cannot record the prune in the audit log (" + audit_error + "); the code is unspent";
-      return std::nullopt;
+      return Status::IOError("cannot record the prune in the audit log (" + audit_error +
+                             "); the code is unspent");
     }
-    if (!spend()) return std::nullopt;
+    if (Status spent = spend(); !spent.ok()) return spent;
     return report;
   }
   if (!record("vault_prune", Json{{"approver", options.approver},
                                   {"removed", expired},
                                   {"packs", remove_packs.size()},
                                   {"bytes", report.bytes_freed}})) {
-    *error = "cannot record the prune in the audit log (" + audit_error +
-             "); nothing deleted and the code is unspent";
-    return std::nullopt;
+    return Status::IOError("cannot record the prune in the audit log (" + audit_error +
+                           "); nothing deleted and the code is unspent");
   }
-  if (!spend()) return std::nullopt;
+  if (Status spent = spend(); !spent.ok()) return spent;
   // Order keeps the vault consistent at every step: the new index (only
   // surviving packs) is durable first; then snapshots go, then old index
   // objects, then packs nothing references any more.
@@ -369,37 +366,40 @@ std::optional<PruneReport> Vault::Prune(const PruneOptions& options, std::string
   if (!impl_->backend->Create(Space::kIndex, index_name, internal::EncodeIndex(kept_packs),
                               error) ||
       !impl_->backend->Sync(Space::kIndex, error))
-    return std::nullopt;
+    return Status::IOError(message);
   for (const std::string& id : expired)
-    if (!impl_->backend->Remove(Space::kSnapshots, id + ".snap", error)) return std::nullopt;
+    if (!impl_->backend->Remove(Space::kSnapshots, id + ".snap", error))
+      return Status::IOError(message);
   impl_->backend->Sync(Space::kSnapshots, error);
   for (const std::string& name : index_names)
-    if (!impl_->backend->Remove(Space::kIndex, name, error)) return std::nullopt;
+    if (!impl_->backend->Remove(Space::kIndex, name, error)) return Status::IOError(message);
   impl_->backend->Sync(Space::kIndex, error);
   for (const std::string& name : remove_packs)
-    if (!impl_->backend->Remove(Space::kPacks, name, error)) return std::nullopt;
+    if (!impl_->backend->Remove(Space::kPacks, name, error)) return Status::IOError(message);
   impl_->backend->Sync(Space::kPacks, error);
   return report;
 }
 
-std::optional<GcReport> Vault::Gc(const GcOptions& options, std::string* error) {
+Result<GcReport> Vault::Gc(const GcOptions& options) {
+  std::string message;
+  std::string* const error = &message;
   auto lock = impl_->backend->LockWriter(error);
-  if (!lock) return std::nullopt;
+  if (!lock) return Status::IOError(message);
   internal::Backend& backend = *impl_->backend;
   // Everything every snapshot needs; while one cannot be read, its needs
   // are unknown and nothing is removed.
   std::unordered_set<ChunkId, internal::ChunkIdHash> needed;
   std::vector<std::string> snap_names;
-  if (!backend.List(Space::kSnapshots, &snap_names, error)) return std::nullopt;
+  if (!backend.List(Space::kSnapshots, &snap_names, error)) return Status::IOError(message);
   for (const std::string& name : snap_names) {
     if (name.size() < 6 || name.substr(name.size() - 5) != ".snap") continue;
     Manifest m;
     std::string problem;
     if (!impl_->ReadManifest(name.substr(0, name.size() - 5), false, &m, &problem)) {
-      *error = problem +
-               "; gc changes nothing while a snapshot's needs are unknown (see "
-               "`dualkey vault verify`)";
-      return std::nullopt;
+      return Status::FailedPrecondition(
+          problem +
+          "; gc changes nothing while a snapshot's needs are unknown (see "
+          "`dualkey vault verify`)");
     }
     for (const auto& e : m.entries) needed.insert(e.chunks.begin(), e.chunks.end());
   }
@@ -407,7 +407,7 @@ std::optional<GcReport> Vault::Gc(const GcOptions& options, std::string* error) 
   std::vector<std::string> index_names, pack_names;
   if (!backend.List(Space::kIndex, &index_names, error) ||
       !backend.List(Space::kPacks, &pack_names, error))
-    return std::nullopt;
+    return Status::IOError(message);
   std::map<std::string, std::vector<internal::PackEntries::Entry>> indexed;
   GcReport report;
   for (const std::string& name : index_names) {
@@ -435,8 +435,7 @@ std::optional<GcReport> Vault::Gc(const GcOptions& options, std::string* error) 
       std::string data, problem;
       std::vector<std::string> problems;
       if (!backend.Read(Space::kPacks, name, &data, &problem)) {
-        *error = "pack " + name + ": " + problem;
-        return std::nullopt;
+        return Status::IOError("pack " + name + ": " + problem);
       }
       ScanPack(name, data, &entries, &problems);
     }
@@ -461,10 +460,9 @@ std::optional<GcReport> Vault::Gc(const GcOptions& options, std::string* error) 
   audit_options.path = impl_->dir + "/audit.jsonl";
   audit_options.key_path = impl_->dir + "/audit.key";
   Result<std::unique_ptr<audit::Log>> log = audit::Log::Open(audit_options);
-  if (!log.ok()) {
-    *error = "cannot open the vault's audit log (gc needs it): " + log.status().message();
-    return std::nullopt;
-  }
+  if (!log.ok())
+    return Status::Unavailable("cannot open the vault's audit log (gc needs it): " +
+                               log.status().message());
   Json fields{{"vault", impl_->dir},
               {"dry_run", options.dry_run},
               {"packs_removed", report.packs_removed},
@@ -474,9 +472,8 @@ std::optional<GcReport> Vault::Gc(const GcOptions& options, std::string* error) 
   if (Result<std::uint64_t> appended = (*log)->Append(
           audit::Record{options.dry_run ? "vault_gc_dry_run" : "vault_gc", base::JsonDump(fields)});
       !appended.ok()) {
-    *error = "cannot record the gc in the audit log (" + appended.status().message() +
-             "); nothing changed";
-    return std::nullopt;
+    return Status::IOError("cannot record the gc in the audit log (" + appended.status().message() +
+                           "); nothing changed");
   }
   if (options.dry_run) return report;
   // The new index is durable before anything it replaces goes, and packs go
@@ -484,12 +481,12 @@ std::optional<GcReport> Vault::Gc(const GcOptions& options, std::string* error) 
   const std::string index_name = internal::RandomHex(16) + ".idx";
   if (!backend.Create(Space::kIndex, index_name, internal::EncodeIndex(kept), error) ||
       !backend.Sync(Space::kIndex, error))
-    return std::nullopt;
+    return Status::IOError(message);
   for (const std::string& name : index_names)
-    if (!backend.Remove(Space::kIndex, name, error)) return std::nullopt;
+    if (!backend.Remove(Space::kIndex, name, error)) return Status::IOError(message);
   backend.Sync(Space::kIndex, error);
   for (const std::string& name : report.packs_removed)
-    if (!backend.Remove(Space::kPacks, name, error)) return std::nullopt;
+    if (!backend.Remove(Space::kPacks, name, error)) return Status::IOError(message);
   backend.Sync(Space::kPacks, error);
   return report;
 }

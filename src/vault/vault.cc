@@ -59,18 +59,19 @@ bool CreateKey(const std::string& dir, std::array<std::uint8_t, 32>* public_key,
   return true;
 }
 
-std::unique_ptr<Vault::Impl> LoadConfig(const std::string& dir, std::string* error) {
-  auto backend = internal::OpenLocalBackend(dir, false, error);
-  if (!backend) return nullptr;
+// kNotFound when there is no vault at `dir`.
+Result<std::unique_ptr<Vault::Impl>> LoadConfig(const std::string& dir) {
+  std::string error;
+  // Without `create`, the only failure is a vault that is not there.
+  auto backend = internal::OpenLocalBackend(dir, false, &error);
+  if (!backend) return Status::NotFound(error);
   std::string text;
-  if (!backend->Read(Space::kConfig, "vault.json", &text, error)) return nullptr;
+  if (!backend->Read(Space::kConfig, "vault.json", &text, &error)) return Status::IOError(error);
   Json config = Json::parse(text, nullptr, false);
   auto impl = std::make_unique<Vault::Impl>();
   if (!config.is_object() || config.value("dualkey_vault", 0) != 1 ||
-      !internal::FromHex(config.value("public_key", ""), impl->public_key.data(), 32)) {
-    *error = dir + "/config/vault.json is not a dualkey vault configuration";
-    return nullptr;
-  }
+      !internal::FromHex(config.value("public_key", ""), impl->public_key.data(), 32))
+    return Status::Corruption(dir + "/config/vault.json is not a dualkey vault configuration");
   impl->dir = dir;
   impl->vault_id = config.value("id", "");
   impl->created_ms = config.value("created_ms", std::int64_t{0});
@@ -80,7 +81,7 @@ std::unique_ptr<Vault::Impl> LoadConfig(const std::string& dir, std::string* err
   impl->normalization = config.value("normalization", 0);
   // Extensions: retention/<ms>-<days>. The largest wins; none can lower it.
   std::vector<std::string> names;
-  if (!backend->List(Space::kRetention, &names, error)) return nullptr;
+  if (!backend->List(Space::kRetention, &names, &error)) return Status::IOError(error);
   for (const std::string& name : names) {
     std::size_t dash = name.find('-');
     if (dash == std::string::npos) continue;
@@ -105,60 +106,60 @@ const std::string& Vault::dir() const {
   return impl_->dir;
 }
 
-std::optional<Vault> Vault::OpenOrInit(const std::string& dir, int retention_days,
-                                       std::string* error) {
-  std::optional<Vault> vault = Open(dir, error);
-  if (vault) return vault;
-  if (!Init(dir, retention_days, error)) return std::nullopt;
-  return Open(dir, error);
+Result<Vault> Vault::OpenOrInit(const std::string& dir, int retention_days) {
+  Result<Vault> vault = Open(dir);
+  if (vault.ok()) return vault;
+  if (Status init = Init(dir, retention_days); !init.ok()) return init;
+  return Open(dir);
 }
 
-std::optional<Vault> Vault::Open(const std::string& dir, std::string* error) {
-  if (sodium_init() < 0) {
-    *error = "libsodium failed to initialise";
-    return std::nullopt;
-  }
-  std::unique_ptr<Impl> impl = LoadConfig(dir, error);
-  if (!impl) return std::nullopt;
-  return Vault(std::move(impl));
+Result<Vault> Vault::Open(const std::string& dir) {
+  if (sodium_init() < 0) return Status::Internal("libsodium failed to initialise");
+  Result<std::unique_ptr<Impl>> impl = LoadConfig(dir);
+  if (!impl.ok()) return impl.status();
+  return Vault(std::move(impl).value());
 }
 
-bool Vault::Init(const std::string& dir, int retention_days, std::string* error) {
+Status Vault::Init(const std::string& dir, int retention_days) {
   InitOptions options;
   options.retention_days = retention_days;
-  return Init(dir, options, error);
+  return Init(dir, options);
 }
 
-bool Vault::Init(const std::string& dir, const InitOptions& options, std::string* error) {
-  if (sodium_init() < 0) return Fail(error, "libsodium failed to initialise");
+Status Vault::Init(const std::string& dir, const InitOptions& options) {
+  if (sodium_init() < 0) return Status::Internal("libsodium failed to initialise");
   if (options.retention_days < 0 || options.retention_days > 36500)
-    return Fail(error, "retention must be between 0 and 36500 days");
+    return Status::InvalidArgument("retention must be between 0 and 36500 days");
   if (options.average_chunk < 4096 || options.average_chunk > (64u << 20))
-    return Fail(error, "average chunk size must be between 4 KiB and 64 MiB");
+    return Status::InvalidArgument("average chunk size must be between 4 KiB and 64 MiB");
   if (options.compression_level < 1 || options.compression_level > 19)
-    return Fail(error, "compression level must be between 1 and 19");
-  std::string open_error;
-  if (std::unique_ptr<Impl> existing = LoadConfig(dir, &open_error)) {
+    return Status::InvalidArgument("compression level must be between 1 and 19");
+  std::string error;
+  Result<std::unique_ptr<Impl>> loaded = LoadConfig(dir);
+  if (loaded.ok()) {
+    const std::unique_ptr<Impl>& existing = loaded.value();
     if (options.retention_days < existing->retention_days)
-      return Fail(error, "the vault at " + dir + " keeps snapshots " +
-                             std::to_string(existing->retention_days) +
-                             " days; retention can be extended, never shortened");
-    if (options.retention_days == existing->retention_days) return true;
+      return Status::FailedPrecondition("the vault at " + dir + " keeps snapshots " +
+                                        std::to_string(existing->retention_days) +
+                                        " days; retention can be extended, never shortened");
+    if (options.retention_days == existing->retention_days) return Status::Ok();
     const std::string name =
         std::to_string(internal::NowMs()) + "-" + std::to_string(options.retention_days);
-    return existing->backend->Create(Space::kRetention, name, "", error) &&
-           existing->backend->Sync(Space::kRetention, error);
+    if (!existing->backend->Create(Space::kRetention, name, "", &error) ||
+        !existing->backend->Sync(Space::kRetention, &error))
+      return Status::IOError(error);
+    return Status::Ok();
   }
   struct stat st {};
   if (::stat((dir + "/config").c_str(), &st) == 0)
-    return Fail(error, "cannot open the vault at " + dir + ": " + open_error);
-  auto backend = internal::OpenLocalBackend(dir, true, error);
-  if (!backend) return false;
+    return Status::IOError("cannot open the vault at " + dir + ": " + loaded.status().message());
+  auto backend = internal::OpenLocalBackend(dir, true, &error);
+  if (!backend) return Status::IOError(error);
   std::array<std::uint8_t, 32> public_key{};
   if (::access(KeyPath(dir).c_str(), F_OK) == 0)
-    return Fail(error,
-                KeyPath(dir) + " exists without a vault configuration; refusing to reuse it");
-  if (!CreateKey(dir, &public_key, error)) return false;
+    return Status::FailedPrecondition(
+        KeyPath(dir) + " exists without a vault configuration; refusing to reuse it");
+  if (!CreateKey(dir, &public_key, &error)) return Status::IOError(error);
   Json config = {{"dualkey_vault", 1},
                  {"id", internal::RandomHex(8)},
                  {"created_ms", internal::NowMs()},
@@ -167,8 +168,10 @@ bool Vault::Init(const std::string& dir, const InitOptions& options, std::string
                  {"compression_level", options.compression_level},
                  {"normalization", std::clamp(options.normalization, 0, 2)},
                  {"public_key", internal::Hex(public_key.data(), public_key.size())}};
-  return backend->Create(Space::kConfig, "vault.json", config.dump(2) + "\n", error) &&
-         backend->Sync(Space::kConfig, error);
+  if (!backend->Create(Space::kConfig, "vault.json", config.dump(2) + "\n", &error) ||
+      !backend->Sync(Space::kConfig, &error))
+    return Status::IOError(error);
+  return Status::Ok();
 }
 
 bool Vault::Impl::LoadSecretKey(std::array<std::uint8_t, 64>* secret, std::string* error) const {
@@ -259,49 +262,56 @@ std::vector<Manifest> Vault::Impl::Summaries(std::string* error) const {
   return out;
 }
 
-std::optional<std::string> Vault::Impl::Resolve(const std::string& id, std::string* error) const {
+Result<std::string> Vault::Impl::Resolve(const std::string& id) const {
+  std::string error;
   if (id == "latest") {
-    std::vector<Manifest> all = Summaries(error);
+    std::vector<Manifest> all = Summaries(&error);
     if (all.empty()) {
-      if (error->empty()) *error = "the vault has no snapshots yet";
-      return std::nullopt;
+      if (!error.empty()) return Status::IOError(error);
+      return Status::NotFound("the vault has no snapshots yet");
     }
     return all.back().id;
   }
   std::vector<std::string> names, matches;
-  if (!backend->List(Space::kSnapshots, &names, error)) return std::nullopt;
+  if (!backend->List(Space::kSnapshots, &names, &error)) return Status::IOError(error);
   for (const std::string& name : names)
     if (name.size() > 5 && name.compare(0, id.size(), id) == 0 && !id.empty())
       matches.push_back(name.substr(0, name.size() - 5));
   if (matches.size() == 1) return matches[0];
-  *error = matches.empty() ? "no snapshot " + id + " (see `dualkey vault ls`)"
-                           : "snapshot id " + id + " is ambiguous; give more characters";
-  return std::nullopt;
+  if (matches.empty()) return Status::NotFound("no snapshot " + id + " (see `dualkey vault ls`)");
+  return Status::InvalidArgument("snapshot id " + id + " is ambiguous; give more characters");
 }
 
-std::optional<SnapshotInfo> Vault::PutPaths(const std::vector<std::string>& paths,
-                                            const SnapshotMeta& meta, const Progress* progress,
-                                            std::string* error) {
-  return impl_->Ingest(&paths, nullptr, meta, progress, error);
+Result<SnapshotInfo> Vault::PutPaths(const std::vector<std::string>& paths,
+                                     const SnapshotMeta& meta, const Progress* progress) {
+  std::string error;
+  std::optional<SnapshotInfo> info = impl_->Ingest(&paths, nullptr, meta, progress, &error);
+  if (!info) return Status::IOError(error);
+  return std::move(*info);
 }
 
-std::optional<SnapshotInfo> Vault::PutStreams(const std::vector<NamedStream>& streams,
-                                              const SnapshotMeta& meta, std::string* error) {
-  return impl_->Ingest(nullptr, &streams, meta, nullptr, error);
+Result<SnapshotInfo> Vault::PutStreams(const std::vector<NamedStream>& streams,
+                                       const SnapshotMeta& meta) {
+  std::string error;
+  std::optional<SnapshotInfo> info = impl_->Ingest(nullptr, &streams, meta, nullptr, &error);
+  if (!info) return Status::IOError(error);
+  return std::move(*info);
 }
 
-std::vector<SnapshotInfo> Vault::List(std::string* error) const {
+Result<std::vector<SnapshotInfo>> Vault::List() const {
+  std::string error;
   std::vector<SnapshotInfo> out;
-  for (Manifest& m : impl_->Summaries(error)) out.push_back(std::move(m.info));
+  for (Manifest& m : impl_->Summaries(&error)) out.push_back(std::move(m.info));
+  if (!error.empty()) return Status::IOError(error);
   return out;
 }
 
-std::optional<SnapshotInfo> Vault::Show(const std::string& id, std::vector<EntryInfo>* entries,
-                                        std::string* error) const {
-  std::optional<std::string> exact = impl_->Resolve(id, error);
-  if (!exact) return std::nullopt;
+Result<SnapshotInfo> Vault::Show(const std::string& id, std::vector<EntryInfo>* entries) const {
+  Result<std::string> exact = impl_->Resolve(id);
+  if (!exact.ok()) return exact.status();
   Manifest m;
-  if (!impl_->ReadManifest(*exact, entries == nullptr, &m, error)) return std::nullopt;
+  std::string error;
+  if (!impl_->ReadManifest(*exact, entries == nullptr, &m, &error)) return Status::IOError(error);
   if (entries) {
     entries->clear();
     for (const internal::Entry& e : m.entries)

@@ -38,8 +38,9 @@ struct Vault::Impl {
   // Reads and checks (signature) one snapshot; `id` is the exact id.
   bool ReadManifest(const std::string& id, bool summary_only, internal::Manifest* out,
                     std::string* error) const;
-  // Resolves a unique prefix or "latest".
-  std::optional<std::string> Resolve(const std::string& id, std::string* error) const;
+  // Resolves a unique prefix or "latest": kNotFound when none matches (or
+  // there is no snapshot), kInvalidArgument when several do.
+  Result<std::string> Resolve(const std::string& id) const;
   std::vector<internal::Manifest> Summaries(std::string* error) const;
   std::int64_t EffectiveRetainUntil(const SnapshotInfo& info) const;
 
