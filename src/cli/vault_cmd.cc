@@ -142,8 +142,8 @@ int Fail(const VaultOptions& o, const std::string& what, const std::string& erro
 
 // A vault that cannot be opened: 2 when there is none at all (as for a
 // usage error, see docs/vault.md), 1 when one is there but cannot be read.
-int OpenFailed(const VaultOptions& o, const std::string& what, const std::string& error) {
-  return Fail(o, what, error, error.starts_with("no vault at ") ? 2 : 1);
+int OpenFailed(const VaultOptions& o, const std::string& what, const Status& status) {
+  return Fail(o, what, status.message(), status.Is(Status::Code::kNotFound) ? 2 : 1);
 }
 
 int Init(const VaultOptions& o) {
@@ -152,10 +152,10 @@ int Init(const VaultOptions& o) {
   init.retention_days = o.retention_days;
   init.average_chunk = o.average_chunk;
   init.compression_level = o.compression_level;
-  std::string error;
-  if (!vault::Vault::Init(dir, init, &error)) return Fail(o, "init", error);
-  std::optional<vault::Vault> v = vault::Vault::Open(dir, &error);
-  if (!v) return Fail(o, "init", error);
+  if (Status made = vault::Vault::Init(dir, init); !made.ok())
+    return Fail(o, "init", made.message());
+  Result<vault::Vault> v = vault::Vault::Open(dir);
+  if (!v.ok()) return Fail(o, "init", v.status().message());
   if (o.json)
     std::cout << Text(json{{"ok", true}, {"vault", dir}, {"retention_days", v->retention_days()}})
               << "\n";
@@ -180,16 +180,15 @@ void PrintSaved(const VaultOptions& o, const vault::SnapshotInfo& s, double seco
 }
 
 int Put(const VaultOptions& o) {
-  std::string error;
-  std::optional<vault::Vault> v = vault::Vault::Open(Dir(o), &error);
-  if (!v) return OpenFailed(o, "put", error);
+  Result<vault::Vault> v = vault::Vault::Open(Dir(o));
+  if (!v.ok()) return OpenFailed(o, "put", v.status());
   vault::SnapshotMeta meta;
   meta.who = o.who.empty() ? UserName() : o.who;
   meta.action = o.reason;
   meta.approval_id = o.approval_id;
   meta.tags = o.tags;
   auto start = std::chrono::steady_clock::now();
-  std::optional<vault::SnapshotInfo> info;
+  Result<vault::SnapshotInfo> info = Status::Internal("nothing was saved");
   if (!o.pg.empty()) {
     if (!o.paths.empty() || !o.stdin_name.empty())
       return Fail(o, "put", "--pg saves a database; give no paths or --stdin with it", 2);
@@ -206,39 +205,40 @@ int Put(const VaultOptions& o) {
     close(fds[1]);
     meta.kind = "pg_dump";
     std::string name = o.stdin_name.empty() ? "pg_dump" : o.stdin_name;
-    info = v->PutStreams({vault::StreamFromFd(name + ".dump", fds[0])}, meta, &error);
+    info = v->PutStreams({vault::StreamFromFd(name + ".dump", fds[0])}, meta);
     close(fds[0]);
     int status = 0;
     waitpid(pid, &status, 0);
     if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
       return Fail(o, "put",
-                  "pg_dump failed" + std::string(info ? " (its partial output was saved as "
-                                                        "snapshot " +
-                                                            info->id + "; do not rely on it)"
-                                                      : ""));
+                  "pg_dump failed" + std::string(info.ok() ? " (its partial output was saved as "
+                                                             "snapshot " +
+                                                                 info->id + "; do not rely on it)"
+                                                           : ""));
   } else if (!o.stdin_name.empty()) {
     meta.kind = o.kind.empty() ? "sql_rows" : o.kind;
-    info = v->PutStreams({vault::StreamFromFd(o.stdin_name, STDIN_FILENO)}, meta, &error);
+    info = v->PutStreams({vault::StreamFromFd(o.stdin_name, STDIN_FILENO)}, meta);
   } else {
     if (o.paths.empty())
       return Fail(o, "put", "give the paths to save (or --stdin NAME, --pg URI)", 2);
     meta.kind = "files";
     Bar bar("saving", !o.json && !o.quiet);
-    info = v->PutPaths(o.paths, meta, bar.get(), &error);
+    info = v->PutPaths(o.paths, meta, bar.get());
     bar.Clear();
   }
-  if (!info) return Fail(o, "put", error + "\nnothing was saved; the vault is unchanged");
+  if (!info.ok())
+    return Fail(o, "put", info.status().message() + "\nnothing was saved; the vault is unchanged");
   double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   PrintSaved(o, *info, seconds);
   return 0;
 }
 
 int Ls(const VaultOptions& o) {
-  std::string error;
-  std::optional<vault::Vault> v = vault::Vault::Open(Dir(o), &error);
-  if (!v) return OpenFailed(o, "ls", error);
-  std::vector<vault::SnapshotInfo> list = v->List(&error);
-  if (!error.empty()) return Fail(o, "ls", error);
+  Result<vault::Vault> v = vault::Vault::Open(Dir(o));
+  if (!v.ok()) return OpenFailed(o, "ls", v.status());
+  Result<std::vector<vault::SnapshotInfo>> listed = v->List();
+  if (!listed.ok()) return Fail(o, "ls", listed.status().message());
+  const std::vector<vault::SnapshotInfo>& list = *listed;
   if (o.json) {
     json out = json::array();
     for (const auto& s : list) out.push_back(InfoJson(s));
@@ -263,12 +263,11 @@ int Ls(const VaultOptions& o) {
 }
 
 int Show(const VaultOptions& o) {
-  std::string error;
-  std::optional<vault::Vault> v = vault::Vault::Open(Dir(o), &error);
-  if (!v) return OpenFailed(o, "show", error);
+  Result<vault::Vault> v = vault::Vault::Open(Dir(o));
+  if (!v.ok()) return OpenFailed(o, "show", v.status());
   std::vector<vault::EntryInfo> entries;
-  std::optional<vault::SnapshotInfo> s = v->Show(o.snapshot, &entries, &error);
-  if (!s) return Fail(o, "show", error);
+  Result<vault::SnapshotInfo> s = v->Show(o.snapshot, &entries);
+  if (!s.ok()) return Fail(o, "show", s.status().message());
   if (o.json) {
     json j = InfoJson(*s);
     json list = json::array();
@@ -308,10 +307,9 @@ int Show(const VaultOptions& o) {
 }
 
 int RestoreDb(const VaultOptions& o, vault::Vault& v) {
-  std::string error;
   std::vector<vault::EntryInfo> entries;
-  std::optional<vault::SnapshotInfo> s = v.Show(o.snapshot, &entries, &error);
-  if (!s) return Fail(o, "restore", error);
+  Result<vault::SnapshotInfo> s = v.Show(o.snapshot, &entries);
+  if (!s.ok()) return Fail(o, "restore", s.status().message());
   char temp_dir[] = "/tmp/dualkey-restore-XXXXXX";
   if (!mkdtemp(temp_dir)) return Fail(o, "restore", "cannot create a temp directory");
   int status = 0;
@@ -319,12 +317,13 @@ int RestoreDb(const VaultOptions& o, vault::Vault& v) {
     if (e.type != "stream") continue;
     const std::string file = std::string(temp_dir) + "/stream";
     int fd = open(file.c_str(), O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-    bool ok = fd >= 0 && v.RestoreStream(s->id, e.path, fd, &error);
+    const Status written = fd >= 0 ? v.RestoreStream(s->id, e.path, fd) : Status::IOError("");
+    bool ok = written.ok();
     char magic[5] = {};
     if (ok) ok = pread(fd, magic, 5, 0) >= 0;
     if (fd >= 0) close(fd);
     if (!ok) {
-      status = Fail(o, "restore", e.path + ": " + error);
+      status = Fail(o, "restore", e.path + ": " + written.message());
       break;
     }
     // pg_dump's custom format starts with PGDMP; anything else is SQL text.
@@ -351,9 +350,8 @@ int RestoreDb(const VaultOptions& o, vault::Vault& v) {
 }
 
 int Restore(const VaultOptions& o) {
-  std::string error;
-  std::optional<vault::Vault> v = vault::Vault::Open(Dir(o), &error);
-  if (!v) return OpenFailed(o, "restore", error);
+  Result<vault::Vault> v = vault::Vault::Open(Dir(o));
+  if (!v.ok()) return OpenFailed(o, "restore", v.status());
   if (!o.db.empty()) return RestoreDb(o, *v);
   vault::RestoreOptions options;
   options.to_dir = o.to;
@@ -362,10 +360,10 @@ int Restore(const VaultOptions& o) {
   Bar bar("restoring", !o.json && !o.quiet);
   options.progress = bar.get();
   auto start = std::chrono::steady_clock::now();
-  std::optional<vault::RestoreReport> report = v->Restore(o.snapshot, options, &error);
+  Result<vault::RestoreReport> report = v->Restore(o.snapshot, options);
   bar.Clear();
   double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  if (!report) return Fail(o, "restore", error);
+  if (!report.ok()) return Fail(o, "restore", report.status().message());
   if (o.json) {
     std::cout << Text(json{{"ok", report->problems.empty()},
                            {"files", report->files},
@@ -385,9 +383,8 @@ int Restore(const VaultOptions& o) {
 }
 
 int Verify(const VaultOptions& o) {
-  std::string error;
-  std::optional<vault::Vault> v = vault::Vault::Open(Dir(o), &error);
-  if (!v) return OpenFailed(o, "verify", error);
+  Result<vault::Vault> v = vault::Vault::Open(Dir(o));
+  if (!v.ok()) return OpenFailed(o, "verify", v.status());
   Bar bar("verifying", !o.json && !o.quiet);
   vault::VerifyReport r = v->Verify(bar.get());
   bar.Clear();
@@ -418,9 +415,8 @@ int Verify(const VaultOptions& o) {
 }
 
 int Prune(const VaultOptions& o) {
-  std::string error;
-  std::optional<vault::Vault> v = vault::Vault::Open(Dir(o), &error);
-  if (!v) return OpenFailed(o, "prune", error);
+  Result<vault::Vault> v = vault::Vault::Open(Dir(o));
+  if (!v.ok()) return OpenFailed(o, "prune", v.status());
   vault::PruneOptions options;
   options.approver = o.approver.empty() ? UserName() : o.approver;
   options.totp = o.totp;
@@ -433,8 +429,8 @@ int Prune(const VaultOptions& o) {
   const std::string state = o.state_dir.empty() ? install::DefaultStateDir() : o.state_dir;
   options.store = o.store.empty() ? state + "/state.sqlite3" : o.store;
   options.dry_run = o.dry_run;
-  std::optional<vault::PruneReport> r = v->Prune(options, &error);
-  if (!r) return Fail(o, "prune", error);
+  Result<vault::PruneReport> r = v->Prune(options);
+  if (!r.ok()) return Fail(o, "prune", r.status().message());
   if (o.json) {
     std::cout << Text(json{{"ok", true},
                            {"dry_run", o.dry_run},
@@ -453,13 +449,12 @@ int Prune(const VaultOptions& o) {
 }
 
 int Gc(const VaultOptions& o) {
-  std::string error;
-  std::optional<vault::Vault> v = vault::Vault::Open(Dir(o), &error);
-  if (!v) return Fail(o, "gc", error, 2);
+  Result<vault::Vault> v = vault::Vault::Open(Dir(o));
+  if (!v.ok()) return Fail(o, "gc", v.status().message(), 2);
   vault::GcOptions options;
   options.dry_run = o.dry_run;
-  std::optional<vault::GcReport> r = v->Gc(options, &error);
-  if (!r) return Fail(o, "gc", error);
+  Result<vault::GcReport> r = v->Gc(options);
+  if (!r.ok()) return Fail(o, "gc", r.status().message());
   if (o.json) {
     std::cout << Text(json{{"ok", true},
                            {"dry_run", o.dry_run},

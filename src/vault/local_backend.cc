@@ -32,11 +32,12 @@
 #include "vault/internal/backend.h"
 
 namespace dualkey::vault::internal {
-namespace {
 
 std::string Errno(const std::string& what) {
   return what + ": " + std::strerror(errno);
 }
+
+namespace {
 
 const char* SpaceDir(Space space) {
   switch (space) {

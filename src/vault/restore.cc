@@ -27,13 +27,10 @@ namespace {
 
 using internal::ChunkId;
 using internal::Entry;
+using internal::Errno;
 using internal::Manifest;
 using internal::Space;
 namespace fs = std::filesystem;
-
-std::string Errno(const std::string& what) {
-  return what + ": " + std::strerror(errno);
-}
 
 timespec Ts(std::int64_t ns) {
   return timespec{static_cast<time_t>(ns / 1000000000), static_cast<long>(ns % 1000000000)};
@@ -276,13 +273,14 @@ void SetOwnerAndTimesAt(const Entry& e, int dir, const std::string& name) {
 
 }  // namespace
 
-std::optional<RestoreReport> Vault::Restore(const std::string& id, const RestoreOptions& options,
-                                            std::string* error) const {
-  std::optional<std::string> exact = impl_->Resolve(id, error);
-  if (!exact) return std::nullopt;
+Result<RestoreReport> Vault::Restore(const std::string& id, const RestoreOptions& options) const {
+  Result<std::string> exact = impl_->Resolve(id);
+  if (!exact.ok()) return exact.status();
+  std::string message;
+  std::string* const error = &message;
   Manifest manifest;
   if (!impl_->ReadManifest(*exact, false, &manifest, error) || !impl_->LoadIndex(error))
-    return std::nullopt;
+    return Status::IOError(message);
 
   std::string to_dir;
   if (!options.to_dir.empty()) {
@@ -316,9 +314,9 @@ std::optional<RestoreReport> Vault::Restore(const std::string& id, const Restore
     std::string base;
     if (e.type == "stream") {
       if (options.to_dir.empty()) {
-        *error = "snapshot " + *exact + " holds streams (" + manifest.info.meta.kind +
-                 "): restore them with --to DIR, or into a database with --db";
-        return std::nullopt;
+        return Status::InvalidArgument(
+            "snapshot " + *exact + " holds streams (" + manifest.info.meta.kind +
+            "): restore them with --to DIR, or into a database with --db");
       }
       base = to_dir;
       place.rel = e.path;
@@ -342,13 +340,13 @@ std::optional<RestoreReport> Vault::Restore(const std::string& id, const Restore
       if (place.rel.empty()) continue;  // the target itself: not ours to change
     }
     place.tree = tree_for(base);
-    if (!place.tree) return std::nullopt;
+    if (!place.tree) return Status::IOError(message);
     place.dest = place.tree->Show(place.rel);
     chosen.push_back(std::move(place));
   }
   if (chosen.empty()) {
-    *error = only.empty() ? "snapshot " + *exact + " is empty" : "nothing in the snapshot matches";
-    return std::nullopt;
+    return Status::NotFound(only.empty() ? "snapshot " + *exact + " is empty"
+                                         : "nothing in the snapshot matches");
   }
   // Before writing anything: no link or non-directory on any path, and (unless
   // --overwrite) nothing that would be replaced.
@@ -356,17 +354,16 @@ std::optional<RestoreReport> Vault::Restore(const std::string& id, const Restore
   for (const Placement& p : chosen) {
     std::string obstacle = p.tree->Obstacle(p.rel, p.entry->type == "dir");
     if (!obstacle.empty()) {
-      *error = obstacle + "; nothing was restored";
-      return std::nullopt;
+      return Status::FailedPrecondition(obstacle + "; nothing was restored");
     }
     struct stat st {};
     if (!options.overwrite && p.entry->type != "dir" && ::lstat(p.dest.c_str(), &st) == 0)
       existing.push_back(p.dest);
   }
   if (!existing.empty()) {
-    *error = std::to_string(existing.size()) + " path(s) exist already, first " + existing[0] +
-             "; restore with --to DIR, or --overwrite to replace them";
-    return std::nullopt;
+    return Status::FailedPrecondition(std::to_string(existing.size()) +
+                                      " path(s) exist already, first " + existing[0] +
+                                      "; restore with --to DIR, or --overwrite to replace them");
   }
 
   RestoreReport report;
@@ -549,35 +546,31 @@ std::optional<RestoreReport> Vault::Restore(const std::string& id, const Restore
   return report;
 }
 
-bool Vault::RestoreStream(const std::string& id, const std::string& name, int fd,
-                          std::string* error) const {
-  std::optional<std::string> exact = impl_->Resolve(id, error);
-  if (!exact) return false;
+Status Vault::RestoreStream(const std::string& id, const std::string& name, int fd) const {
+  Result<std::string> exact = impl_->Resolve(id);
+  if (!exact.ok()) return exact.status();
+  std::string error;
   Manifest manifest;
-  if (!impl_->ReadManifest(*exact, false, &manifest, error) || !impl_->LoadIndex(error))
-    return false;
+  if (!impl_->ReadManifest(*exact, false, &manifest, &error) || !impl_->LoadIndex(&error))
+    return Status::IOError(error);
   for (const Entry& e : manifest.entries) {
     if (e.path != name) continue;
     ChunkReader reader(*impl_);
     for (const ChunkId& c : e.chunks) {
       std::size_t size = 0;
-      const char* data = reader.Read(c, &size, error);
-      if (!data) return false;
+      const char* data = reader.Read(c, &size, &error);
+      if (!data) return Status::IOError(error);
       while (size > 0) {
         ssize_t n = ::write(fd, data, size);
         if (n < 0 && errno == EINTR) continue;
-        if (n <= 0) {
-          *error = Errno("cannot write the stream");
-          return false;
-        }
+        if (n <= 0) return Status::IOError(Errno("cannot write the stream"));
         data += n;
         size -= static_cast<std::size_t>(n);
       }
     }
-    return true;
+    return Status::Ok();
   }
-  *error = "snapshot " + *exact + " has no entry " + name;
-  return false;
+  return Status::NotFound("snapshot " + *exact + " has no entry " + name);
 }
 
 }  // namespace dualkey::vault

@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "base/status.h"
 #include "core/action.h"
 #include "install/layout.h"
 
@@ -126,17 +127,23 @@ struct PruneReport {
 // One Vault object is for one thread at a time (open one per thread; opening
 // is cheap). Several processes may use one vault: writers (puts, prune) take
 // turns through a lock, and readers see every snapshot saved before.
+//
+// Errors are values (base/status.h). kIOError: a read or write of the vault
+// failed (or what was read did not verify); the other codes are named where
+// they can come back.
 class Vault {
  public:
   // Opens an existing vault (read-only work needs no lock; puts take one).
-  static std::optional<Vault> Open(const std::string& dir, std::string* error);
-  // Creates a vault, or on an existing one extends its retention (never shortens).
-  static bool Init(const std::string& dir, const InitOptions& options, std::string* error);
-  static bool Init(const std::string& dir, int retention_days, std::string* error);
+  // kNotFound: there is no vault at `dir`; kCorruption: its configuration is
+  // not a vault's.
+  static Result<Vault> Open(const std::string& dir);
+  // Creates a vault, or on an existing one extends its retention (never
+  // shortens: kFailedPrecondition). kInvalidArgument: options out of range.
+  static Status Init(const std::string& dir, const InitOptions& options);
+  static Status Init(const std::string& dir, int retention_days);
   // Opens the vault, creating it with `retention_days` first when it cannot
   // be opened: what the daemon and the proxy do before their first save.
-  static std::optional<Vault> OpenOrInit(const std::string& dir, int retention_days,
-                                         std::string* error);
+  static Result<Vault> OpenOrInit(const std::string& dir, int retention_days);
 
   Vault(Vault&&) noexcept;
   Vault& operator=(Vault&&) noexcept;
@@ -145,36 +152,40 @@ class Vault {
   // Saves files and trees (absolute paths kept, so a restore puts them back
   // where they were); durable before returning. Fails, saving nothing, when
   // a file cannot be read or keeps changing while it is read.
-  std::optional<SnapshotInfo> PutPaths(const std::vector<std::string>& paths,
-                                       const SnapshotMeta& meta, const Progress* progress,
-                                       std::string* error);
+  Result<SnapshotInfo> PutPaths(const std::vector<std::string>& paths, const SnapshotMeta& meta,
+                                const Progress* progress);
   // Saves streams as named entries of one snapshot; durable before returning.
-  std::optional<SnapshotInfo> PutStreams(const std::vector<NamedStream>& streams,
-                                         const SnapshotMeta& meta, std::string* error);
+  Result<SnapshotInfo> PutStreams(const std::vector<NamedStream>& streams,
+                                  const SnapshotMeta& meta);
 
   // Snapshots, oldest first.
-  std::vector<SnapshotInfo> List(std::string* error) const;
-  // `id` may be a unique prefix or "latest".
-  std::optional<SnapshotInfo> Show(const std::string& id, std::vector<EntryInfo>* entries,
-                                   std::string* error) const;
+  Result<std::vector<SnapshotInfo>> List() const;
+  // `id` may be a unique prefix or "latest". kNotFound: no snapshot matches
+  // (or there is none yet); kInvalidArgument: the prefix is ambiguous. The
+  // same for Restore and RestoreStream.
+  Result<SnapshotInfo> Show(const std::string& id, std::vector<EntryInfo>* entries) const;
   // Restores files (to their original place or under to_dir); every chunk is
   // re-hashed on the way. Streams are written as files named after the stream.
-  std::optional<RestoreReport> Restore(const std::string& id, const RestoreOptions& options,
-                                       std::string* error) const;
+  // kFailedPrecondition: something is in the way (a path exists without
+  // --overwrite, a link or non-directory on a path); nothing was restored.
+  // kInvalidArgument: streams without a to_dir.
+  Result<RestoreReport> Restore(const std::string& id, const RestoreOptions& options) const;
   // Writes one stream entry of a snapshot to `fd` (for pg_restore/psql).
-  bool RestoreStream(const std::string& id, const std::string& name, int fd,
-                     std::string* error) const;
+  Status RestoreStream(const std::string& id, const std::string& name, int fd) const;
   // Re-reads and re-hashes every chunk of every pack, checks every snapshot's
   // signature and that every chunk it needs is present and intact.
   VerifyReport Verify(const Progress* progress) const;
   // Deletes snapshots past their retention and the packs only they used.
-  // Needs an approver's valid TOTP code (each code works once); audited.
-  std::optional<PruneReport> Prune(const PruneOptions& options, std::string* error);
+  // Needs an approver's valid TOTP code (each code works once); audited. A
+  // refused code comes back with the approval store's Status;
+  // kUnavailable: the audit log or the approval store cannot be opened.
+  Result<PruneReport> Prune(const PruneOptions& options);
   // Collects what no snapshot refers to (packs left by an interrupted put)
   // and re-indexes packs that snapshots need but no readable index names (a
   // damaged index object). Removes nothing a snapshot needs, and nothing at
-  // all while a snapshot cannot be read; audited in the vault's audit log.
-  std::optional<GcReport> Gc(const GcOptions& options, std::string* error);
+  // all while a snapshot cannot be read (kFailedPrecondition); audited in the
+  // vault's audit log.
+  Result<GcReport> Gc(const GcOptions& options);
 
   int retention_days() const;
   const std::string& dir() const;

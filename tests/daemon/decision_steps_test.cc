@@ -300,11 +300,11 @@ TEST_F(DecisionSteps, HoldRegistersOnceAndApprovalIsUsedOnceAfterTheVaultSave) {
   EXPECT_EQ(used->if_unrecorded, Outcome::IfUnrecorded::kRelease);
   ASSERT_FALSE(used->reply.snapshot_id.empty());
   EXPECT_EQ(used->extra["vault"], saver.dir());
-  std::string error;
-  std::optional<vault::Vault> vault = vault::Vault::Open(saver.dir(), &error);
-  ASSERT_TRUE(vault.has_value()) << error;
+  Result<vault::Vault> vault = vault::Vault::Open(saver.dir());
+  ASSERT_TRUE(vault.ok()) << vault.status().message();
   std::vector<vault::EntryInfo> entries;
-  ASSERT_TRUE(vault->Show(used->reply.snapshot_id, &entries, &error).has_value()) << error;
+  Result<vault::SnapshotInfo> shown = vault->Show(used->reply.snapshot_id, &entries);
+  ASSERT_TRUE(shown.ok()) << shown.status().message();
   EXPECT_FALSE(entries.empty());
   EXPECT_NE(AuditText().find("vault_snapshot"), std::string::npos);
 

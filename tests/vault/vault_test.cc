@@ -17,6 +17,7 @@
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <set>
 #include <sstream>
 #include <string>
@@ -37,6 +38,22 @@ namespace fs = std::filesystem;
 using dualkey::vault::SnapshotMeta;
 using dualkey::vault::Vault;
 using nlohmann::json;
+
+// A vault call's value, or nullopt with the reason in *error (for
+// EXPECT_... << error).
+template <typename T>
+std::optional<T> Value(dualkey::Result<T> result, std::string* error) {
+  if (!result.ok()) {
+    *error = result.status().message();
+    return std::nullopt;
+  }
+  return std::move(result).value();
+}
+
+// The vault's snapshots; none, with the reason in *error, when it cannot list them.
+std::vector<dualkey::vault::SnapshotInfo> ListOf(const Vault& vault, std::string* error) {
+  return Value(vault.List(), error).value_or(std::vector<dualkey::vault::SnapshotInfo>{});
+}
 
 std::string Slurp(const fs::path& path) {
   std::ifstream in(path, std::ios::binary);
@@ -144,8 +161,8 @@ class VaultTest : public ::testing::Test {
     init.retention_days = retention_days;
     init.average_chunk = chunk;
     std::string error;
-    EXPECT_TRUE(Vault::Init(vault_dir_, init, &error)) << error;
-    std::optional<Vault> v = Vault::Open(vault_dir_, &error);
+    EXPECT_TRUE(Ok(Vault::Init(vault_dir_, init), &error)) << error;
+    std::optional<Vault> v = Value(Vault::Open(vault_dir_), &error);
     EXPECT_TRUE(v) << error;
     return std::move(*v);
   }
@@ -203,7 +220,7 @@ TEST_F(VaultTest, RoundTripOfAnOddTree) {
 
   Vault v = MakeVault();
   std::string error;
-  auto info = v.PutPaths({d.string()}, Meta(), nullptr, &error);
+  auto info = Value(v.PutPaths({d.string()}, Meta(), nullptr), &error);
   ASSERT_TRUE(info) << error;
   EXPECT_EQ(info->files, 9u);
   EXPECT_EQ(info->meta.who, "alice");
@@ -212,18 +229,18 @@ TEST_F(VaultTest, RoundTripOfAnOddTree) {
 
   dualkey::vault::RestoreOptions options;
   options.to_dir = (root_ / "out").string();
-  auto report = v.Restore(info->id.substr(0, 6), options, &error);
+  auto report = Value(v.Restore(info->id.substr(0, 6), options), &error);
   ASSERT_TRUE(report) << error;
   EXPECT_TRUE(report->problems.empty()) << report->problems[0];
   EXPECT_EQ(report->files, 9u);
   ExpectSameTree(d, root_ / "out" / fs::relative(d, "/"));
 
   // Listed and shown with who/what/approval; the CLI agrees, as JSON.
-  auto list = v.List(&error);
+  auto list = ListOf(v, &error);
   ASSERT_EQ(list.size(), 1u);
   EXPECT_EQ(list[0].meta.approval_id, "ap_test");
   std::vector<dualkey::vault::EntryInfo> entries;
-  ASSERT_TRUE(v.Show("latest", &entries, &error));
+  ASSERT_TRUE(Value(v.Show("latest", &entries), &error));
   EXPECT_EQ(entries.size(), 17u);
   Output ls = Sh(Cli("ls --json"));
   ASSERT_EQ(ls.status, 0) << ls.out;
@@ -240,7 +257,7 @@ TEST_F(VaultTest, RestoresInPlaceAfterDeletionAndRefusesToClobber) {
   Spit(d / "two.txt", "two");
   Vault v = MakeVault();
   std::string error;
-  auto info = v.PutPaths({d.string()}, Meta("rm -rf " + d.string()), nullptr, &error);
+  auto info = Value(v.PutPaths({d.string()}, Meta("rm -rf " + d.string()), nullptr), &error);
   ASSERT_TRUE(info) << error;
   fs::remove_all(d);  // the approved destructive action
 
@@ -271,7 +288,7 @@ TEST_F(VaultTest, RestoreNeverWritesThroughALinkInsideItsTarget) {
   Spit(d / "index.html", "home");
   Vault v = MakeVault();
   std::string error;
-  auto info = v.PutPaths({d.string()}, Meta(), nullptr, &error);
+  auto info = Value(v.PutPaths({d.string()}, Meta(), nullptr), &error);
   ASSERT_TRUE(info) << error;
   const fs::path outside = root_ / "outside";
   fs::create_directories(outside);
@@ -339,12 +356,12 @@ TEST_F(VaultTest, DeduplicatesAndReusesUnchangedFiles) {
   Spit(d / "copy.bin", big);  // same content: stored once
   Vault v = MakeVault();
   std::string error;
-  auto first = v.PutPaths({d.string()}, Meta(), nullptr, &error);
+  auto first = Value(v.PutPaths({d.string()}, Meta(), nullptr), &error);
   ASSERT_TRUE(first) << error;
   EXPECT_LT(first->added_bytes, (4u << 20) + (256u << 10));
   EXPECT_GE(first->added_bytes, 4u << 20);
 
-  auto second = v.PutPaths({d.string()}, Meta(), nullptr, &error);
+  auto second = Value(v.PutPaths({d.string()}, Meta(), nullptr), &error);
   ASSERT_TRUE(second) << error;
   EXPECT_LT(second->added_bytes, 16u << 10);  // only the manifest
 
@@ -353,14 +370,14 @@ TEST_F(VaultTest, DeduplicatesAndReusesUnchangedFiles) {
   std::string patch = RandomBytes(64 << 10, 4);
   changed.replace(2 << 20, patch.size(), patch);
   Spit(d / "big.bin", changed);
-  auto third = v.PutPaths({d.string()}, Meta(), nullptr, &error);
+  auto third = Value(v.PutPaths({d.string()}, Meta(), nullptr), &error);
   ASSERT_TRUE(third) << error;
   EXPECT_LT(third->added_bytes, 1u << 20);
   EXPECT_GT(third->added_bytes, 64u << 10);
 
   dualkey::vault::RestoreOptions options;
   options.to_dir = (root_ / "out").string();
-  ASSERT_TRUE(v.Restore(third->id, options, &error)) << error;
+  ASSERT_TRUE(Value(v.Restore(third->id, options), &error)) << error;
   EXPECT_EQ(Slurp(root_ / "out" / fs::relative(d / "big.bin", "/")), changed);
   EXPECT_TRUE(v.Verify(nullptr).ok);
 }
@@ -372,9 +389,10 @@ TEST_F(VaultTest, StreamsAreSnapshotsOfTheirOwn) {
   const std::string rows = RandomBytes(300000, 5);
   SnapshotMeta meta = Meta("DELETE FROM t");
   meta.kind = "sql_rows";
-  auto info = v.PutStreams({dualkey::vault::StreamFromString("t.ddl.sql", ddl),
-                            dualkey::vault::StreamFromString("t.rows.copy", rows)},
-                           meta, &error);
+  auto info = Value(v.PutStreams({dualkey::vault::StreamFromString("t.ddl.sql", ddl),
+                                  dualkey::vault::StreamFromString("t.rows.copy", rows)},
+                                 meta),
+                    &error);
   ASSERT_TRUE(info) << error;
   EXPECT_EQ(info->files, 2u);
   EXPECT_EQ(info->bytes, ddl.size() + rows.size());
@@ -382,11 +400,11 @@ TEST_F(VaultTest, StreamsAreSnapshotsOfTheirOwn) {
 
   fs::path out = root_ / "rows";
   int fd = open(out.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
-  ASSERT_TRUE(v.RestoreStream(info->id, "t.rows.copy", fd, &error)) << error;
+  ASSERT_TRUE(Ok(v.RestoreStream(info->id, "t.rows.copy", fd), &error)) << error;
   close(fd);
   EXPECT_EQ(Slurp(out), rows);
   // Without a target directory a stream has no original place.
-  EXPECT_FALSE(v.Restore(info->id, {}, &error));
+  EXPECT_FALSE(Value(v.Restore(info->id, {}), &error));
   EXPECT_NE(error.find("--to DIR"), std::string::npos) << error;
 }
 
@@ -398,7 +416,7 @@ TEST_F(VaultTest, VerifyFindsTamperingAndRestoreNeverWritesDamage) {
   Spit(d / "b.txt", "bbb");
   Vault v = MakeVault();
   std::string error;
-  auto info = v.PutPaths({d.string()}, Meta(), nullptr, &error);
+  auto info = Value(v.PutPaths({d.string()}, Meta(), nullptr), &error);
   ASSERT_TRUE(info) << error;
   ASSERT_TRUE(v.Verify(nullptr).ok);
 
@@ -424,7 +442,7 @@ TEST_F(VaultTest, VerifyFindsTamperingAndRestoreNeverWritesDamage) {
 
   dualkey::vault::RestoreOptions options;
   options.to_dir = (root_ / "out").string();
-  auto restored = v.Restore(info->id, options, &error);
+  auto restored = Value(v.Restore(info->id, options), &error);
   ASSERT_TRUE(restored) << error;
   EXPECT_FALSE(restored->problems.empty());
   fs::path out_a = root_ / "out" / fs::relative(d / "a.bin", "/");
@@ -450,7 +468,7 @@ TEST_F(VaultTest, VerifyFindsTamperingAndRestoreNeverWritesDamage) {
   for (const auto& p : report.problems)
     signature_reported |= p.find("signature") != std::string::npos;
   EXPECT_TRUE(signature_reported);
-  EXPECT_FALSE(v.Show(info->id, nullptr, &error));
+  EXPECT_FALSE(Value(v.Show(info->id, nullptr), &error));
 }
 
 // A damaged index object: verify names the snapshot that can no longer be
@@ -461,13 +479,13 @@ TEST_F(VaultTest, DamagedIndexNamesTheSnapshotAndGcReindexesIt) {
   Spit(d / "first.bin", RandomBytes(300000, 21));
   Vault v = MakeVault();
   std::string error;
-  auto first = v.PutPaths({(d / "first.bin").string()}, Meta(), nullptr, &error);
+  auto first = Value(v.PutPaths({(d / "first.bin").string()}, Meta(), nullptr), &error);
   ASSERT_TRUE(first) << error;
   std::set<fs::path> first_index;
   for (const auto& e : fs::directory_iterator(vault_dir_ + "/index")) first_index.insert(e.path());
   ASSERT_EQ(first_index.size(), 1u);
   Spit(d / "second.bin", RandomBytes(300000, 900001));
-  auto second = v.PutPaths({(d / "second.bin").string()}, Meta(), nullptr, &error);
+  auto second = Value(v.PutPaths({(d / "second.bin").string()}, Meta(), nullptr), &error);
   ASSERT_TRUE(second) << error;
   // Damage the first put's index object.
   const fs::path index = *first_index.begin();
@@ -476,7 +494,7 @@ TEST_F(VaultTest, DamagedIndexNamesTheSnapshotAndGcReindexesIt) {
   chmod(index.c_str(), 0644);
   Spit(index, bytes);
 
-  std::optional<Vault> fresh = Vault::Open(vault_dir_, &error);
+  std::optional<Vault> fresh = Value(Vault::Open(vault_dir_), &error);
   ASSERT_TRUE(fresh) << error;
   dualkey::vault::VerifyReport report = fresh->Verify(nullptr);
   EXPECT_FALSE(report.ok);
@@ -488,7 +506,7 @@ TEST_F(VaultTest, DamagedIndexNamesTheSnapshotAndGcReindexesIt) {
     EXPECT_EQ(note.find("no snapshot needs it"), std::string::npos) << note;
   dualkey::vault::RestoreOptions options;
   options.to_dir = (root_ / "out1").string();
-  auto broken = fresh->Restore(first->id, options, &error);
+  auto broken = Value(fresh->Restore(first->id, options), &error);
   EXPECT_TRUE(!broken || !broken->problems.empty());
 
   Output gc = Sh(Cli("gc --json"));
@@ -496,11 +514,11 @@ TEST_F(VaultTest, DamagedIndexNamesTheSnapshotAndGcReindexesIt) {
   json result = json::parse(gc.out);
   EXPECT_EQ(result["packs_reindexed"].size(), 1u) << gc.out;
   EXPECT_TRUE(result["packs_removed"].empty()) << gc.out;
-  std::optional<Vault> repaired = Vault::Open(vault_dir_, &error);
+  std::optional<Vault> repaired = Value(Vault::Open(vault_dir_), &error);
   ASSERT_TRUE(repaired) << error;
   EXPECT_TRUE(repaired->Verify(nullptr).ok);
   options.to_dir = (root_ / "out2").string();
-  auto restored = repaired->Restore(first->id, options, &error);
+  auto restored = Value(repaired->Restore(first->id, options), &error);
   ASSERT_TRUE(restored) << error;
   EXPECT_TRUE(restored->problems.empty());
   EXPECT_EQ(Slurp(fs::path(options.to_dir) / fs::relative(d / "first.bin", "/")),
@@ -515,17 +533,18 @@ TEST_F(VaultTest, GcCollectsWhatNoSnapshotNeeds) {
   Spit(d / "kept.bin", RandomBytes(200000, 31));
   Vault v = MakeVault();
   std::string error;
-  auto kept = v.PutPaths({(d / "kept.bin").string()}, Meta(), nullptr, &error);
+  auto kept = Value(v.PutPaths({(d / "kept.bin").string()}, Meta(), nullptr), &error);
   ASSERT_TRUE(kept) << error;
   // An orphan: a valid pack from another vault, as a put killed between its
   // packs and its index leaves one.
   const std::string other = (root_ / "other").string();
   dualkey::vault::InitOptions init;
   init.average_chunk = 64 << 10;
-  ASSERT_TRUE(Vault::Init(other, init, &error)) << error;
+  ASSERT_TRUE(Ok(Vault::Init(other, init), &error)) << error;
   Spit(d / "orphan.bin", RandomBytes(200000, 800001));
-  ASSERT_TRUE(
-      Vault::Open(other, &error)->PutPaths({(d / "orphan.bin").string()}, Meta(), nullptr, &error))
+  ASSERT_TRUE(Value(
+      Value(Vault::Open(other), &error)->PutPaths({(d / "orphan.bin").string()}, Meta(), nullptr),
+      &error))
       << error;
   for (const auto& e : fs::directory_iterator(other + "/packs"))
     fs::copy_file(e.path(), fs::path(vault_dir_) / "packs" / e.path().filename());
@@ -546,7 +565,7 @@ TEST_F(VaultTest, GcCollectsWhatNoSnapshotNeeds) {
   EXPECT_TRUE(after.notes.empty());
   dualkey::vault::RestoreOptions options;
   options.to_dir = (root_ / "out").string();
-  auto restored = v.Restore(kept->id, options, &error);
+  auto restored = Value(v.Restore(kept->id, options), &error);
   ASSERT_TRUE(restored && restored->problems.empty()) << error;
   Output again = Sh(Cli("gc"));
   EXPECT_NE(again.out.find("nothing to collect"), std::string::npos) << again.out;
@@ -555,11 +574,11 @@ TEST_F(VaultTest, GcCollectsWhatNoSnapshotNeeds) {
 TEST_F(VaultTest, RetentionIsNeverShortenedAndObjectsNeverReplaced) {
   MakeVault(30);
   std::string error;
-  EXPECT_FALSE(Vault::Init(vault_dir_, 7, &error));
+  EXPECT_FALSE(Ok(Vault::Init(vault_dir_, 7), &error));
   EXPECT_NE(error.find("never shortened"), std::string::npos) << error;
-  EXPECT_TRUE(Vault::Init(vault_dir_, 60, &error)) << error;
-  EXPECT_FALSE(Vault::Init(vault_dir_, 30, &error));
-  EXPECT_EQ(Vault::Open(vault_dir_, &error)->retention_days(), 60);
+  EXPECT_TRUE(Ok(Vault::Init(vault_dir_, 60), &error)) << error;
+  EXPECT_FALSE(Ok(Vault::Init(vault_dir_, 30), &error));
+  EXPECT_EQ(Value(Vault::Open(vault_dir_), &error)->retention_days(), 60);
   Output init = Sh(Cli("init --retention-days 1"));
   EXPECT_EQ(init.status, 1);
 
@@ -569,7 +588,7 @@ TEST_F(VaultTest, RetentionIsNeverShortenedAndObjectsNeverReplaced) {
   EXPECT_FALSE(
       backend->Create(dualkey::vault::internal::Space::kConfig, "vault.json", "{}", &error));
   EXPECT_NE(error.find("never replaced"), std::string::npos) << error;
-  EXPECT_TRUE(Vault::Open(vault_dir_, &error)) << error;
+  EXPECT_TRUE(Value(Vault::Open(vault_dir_), &error)) << error;
   for (const char* verb : {"delete", "rm", "forget", "remove"})
     EXPECT_EQ(Sh(Cli(verb)).status, 2) << verb;
 }
@@ -614,27 +633,27 @@ TEST_F(PruneTest, NothingUnderRetentionCanBeDeletedByAnyone) {
   Spit(root_ / "data" / "f", RandomBytes(100000, 7));
   Vault v = MakeVault(30);
   std::string error;
-  auto info = v.PutPaths({(root_ / "data").string()}, Meta(), nullptr, &error);
+  auto info = Value(v.PutPaths({(root_ / "data").string()}, Meta(), nullptr), &error);
   ASSERT_TRUE(info) << error;
 
   // No approver, an unknown one, a wrong code: refused and audited.
   dualkey::vault::PruneOptions none = Options("");
   none.approver.clear();
-  EXPECT_FALSE(v.Prune(none, &error));
+  EXPECT_FALSE(Value(v.Prune(none), &error));
   dualkey::vault::PruneOptions stranger = Options(Code(0));
   stranger.approver = "mallory";
-  EXPECT_FALSE(v.Prune(stranger, &error));
+  EXPECT_FALSE(Value(v.Prune(stranger), &error));
   EXPECT_NE(error.find("unknown approver"), std::string::npos) << error;
-  EXPECT_FALSE(v.Prune(Options("000000") /* wrong, almost surely */, &error) &&
+  EXPECT_FALSE(Value(v.Prune(Options("000000") /* wrong, almost surely */), &error) &&
                Code(0) != "000000");
 
   // A valid code: the prune runs, but the snapshot is under retention.
-  auto report = v.Prune(Options(Code(0)), &error);
+  auto report = Value(v.Prune(Options(Code(0))), &error);
   ASSERT_TRUE(report) << error;
   EXPECT_TRUE(report->snapshots_removed.empty());
   EXPECT_EQ(report->kept_unexpired, std::vector<std::string>{info->id});
   // The same code again: replay refused.
-  EXPECT_FALSE(v.Prune(Options(Code(0)), &error));
+  EXPECT_FALSE(Value(v.Prune(Options(Code(0))), &error));
   EXPECT_NE(error.find("already used"), std::string::npos) << error;
 
   // The CLI too (its code is the next step).
@@ -651,7 +670,7 @@ TEST_F(PruneTest, NothingUnderRetentionCanBeDeletedByAnyone) {
   EXPECT_TRUE(v.Verify(nullptr).ok);
   dualkey::vault::RestoreOptions options;
   options.to_dir = (root_ / "out").string();
-  EXPECT_TRUE(v.Restore(info->id, options, &error)) << error;
+  EXPECT_TRUE(Value(v.Restore(info->id, options), &error)) << error;
 }
 
 // Prune checks codes where the daemon does (approval::Authorize): wrong
@@ -662,9 +681,9 @@ TEST_F(PruneTest, WrongCodesLockTheApproverOutOfPruneToo) {
   for (int i = 0; i < 5; ++i) {
     char wrong[8];
     std::snprintf(wrong, sizeof wrong, "%06d", (std::stoi(Code(0)) + 1 + i) % 1000000);
-    EXPECT_FALSE(v.Prune(Options(wrong), &error));
+    EXPECT_FALSE(Value(v.Prune(Options(wrong)), &error));
   }
-  EXPECT_FALSE(v.Prune(Options(Code(0)), &error)) << "locked: even the right code waits";
+  EXPECT_FALSE(Value(v.Prune(Options(Code(0))), &error)) << "locked: even the right code waits";
   EXPECT_NE(error.find("too many wrong codes"), std::string::npos) << error;
   // The lockout is the store's: the daemon (sharing it) refuses alice too.
   std::vector<dualkey::approval::Lockout> rows;
@@ -699,12 +718,12 @@ TEST_F(PruneTest, ACodeUsedOnOnePathIsRefusedOnTheOther) {
       dualkey::approval::Authorize(*store_, "alice", used_by_daemon, "request:ap_test", now_ms());
   ASSERT_TRUE(approved.status.ok()) << approved.status.ToString();
   ASSERT_TRUE(store_->UseTotpStep(approved.spend.approver, approved.spend.step).ok());
-  EXPECT_FALSE(v.Prune(Options(used_by_daemon), &error));
+  EXPECT_FALSE(Value(v.Prune(Options(used_by_daemon)), &error));
   EXPECT_NE(error.find("already used"), std::string::npos) << error;
 
   // Prune uses the next code; the daemon's path refuses it as used.
   const std::string used_by_prune = Code(1);
-  ASSERT_TRUE(v.Prune(Options(used_by_prune), &error)) << error;
+  ASSERT_TRUE(Value(v.Prune(Options(used_by_prune)), &error)) << error;
   dualkey::approval::AuthResult replay =
       dualkey::approval::Authorize(*store_, "alice", used_by_prune, "request:ap_test", now_ms());
   EXPECT_TRUE(replay.status.Is(dualkey::Status::Code::kFailedPrecondition))
@@ -717,7 +736,7 @@ TEST_F(PruneTest, ACodeUsedOnOnePathIsRefusedOnTheOther) {
       dualkey::approval::Authorize(*store_, "alice", wrong, "request:ap_test", now_ms());
   EXPECT_TRUE(guessed.status.Is(dualkey::Status::Code::kPermissionDenied))
       << guessed.status.ToString();
-  EXPECT_FALSE(v.Prune(Options(wrong), &error));
+  EXPECT_FALSE(Value(v.Prune(Options(wrong)), &error));
   EXPECT_NE(error.find("wrong or expired"), std::string::npos) << error;
 
   // Every refusal above counted against alice, in the store both paths share:
@@ -735,35 +754,35 @@ TEST_F(PruneTest, ExpiredSnapshotsGoWithAnApprovalAndTheRestStays) {
   Vault v = MakeVault(0);
   std::string error;
   Spit(root_ / "data" / "old", RandomBytes(300000, 8));
-  auto old_snap = v.PutPaths({(root_ / "data" / "old").string()}, Meta(), nullptr, &error);
+  auto old_snap = Value(v.PutPaths({(root_ / "data" / "old").string()}, Meta(), nullptr), &error);
   ASSERT_TRUE(old_snap) << error;
-  auto dry = v.Prune(
-      [&] {
-        auto o = Options(Code(-1));
-        o.dry_run = true;
-        return o;
-      }(),
-      &error);
+  auto dry = Value(v.Prune([&] {
+    auto o = Options(Code(-1));
+    o.dry_run = true;
+    return o;
+  }()),
+                   &error);
   ASSERT_TRUE(dry) << error;
   EXPECT_EQ(dry->snapshots_removed.size(), 1u);
-  EXPECT_EQ(v.List(&error).size(), 1u);
+  EXPECT_EQ(ListOf(v, &error).size(), 1u);
 
-  auto report = v.Prune(Options(Code(0)), &error);
+  auto report = Value(v.Prune(Options(Code(0))), &error);
   ASSERT_TRUE(report) << error;
   EXPECT_EQ(report->snapshots_removed, std::vector<std::string>{old_snap->id});
   EXPECT_EQ(report->packs_removed, 1u);
-  EXPECT_TRUE(v.List(&error).empty());
+  EXPECT_TRUE(ListOf(v, &error).empty());
   EXPECT_TRUE(v.Verify(nullptr).ok);
   std::vector<std::string> kinds = AuditKinds();
   EXPECT_EQ(std::count(kinds.begin(), kinds.end(), "vault_prune"), 1);
 
   // Extending retention protects what comes next, and the vault still works.
-  ASSERT_TRUE(Vault::Init(vault_dir_, 30, &error)) << error;
-  std::optional<Vault> reopened = Vault::Open(vault_dir_, &error);
+  ASSERT_TRUE(Ok(Vault::Init(vault_dir_, 30), &error)) << error;
+  std::optional<Vault> reopened = Value(Vault::Open(vault_dir_), &error);
   ASSERT_TRUE(reopened);
-  auto kept = reopened->PutPaths({(root_ / "data" / "old").string()}, Meta(), nullptr, &error);
+  auto kept =
+      Value(reopened->PutPaths({(root_ / "data" / "old").string()}, Meta(), nullptr), &error);
   ASSERT_TRUE(kept) << error;
-  auto second = reopened->Prune(Options(Code(1)), &error);
+  auto second = Value(reopened->Prune(Options(Code(1))), &error);
   ASSERT_TRUE(second) << error;
   EXPECT_TRUE(second->snapshots_removed.empty());
   EXPECT_TRUE(reopened->Verify(nullptr).ok);
@@ -776,15 +795,15 @@ TEST_F(PruneTest, HandlesSeeEachOthersPutsAndPrunes) {
   Spit(root_ / "data" / "f", RandomBytes(500000, 12));
   Vault a = MakeVault(0);
   std::string error;
-  auto first = a.PutPaths({(root_ / "data").string()}, Meta(), nullptr, &error);
+  auto first = Value(a.PutPaths({(root_ / "data").string()}, Meta(), nullptr), &error);
   ASSERT_TRUE(first) << error;
-  std::optional<Vault> b = Vault::Open(vault_dir_, &error);
+  std::optional<Vault> b = Value(Vault::Open(vault_dir_), &error);
   ASSERT_TRUE(b) << error;
-  auto report = b->Prune(Options(Code(0)), &error);
+  auto report = Value(b->Prune(Options(Code(0))), &error);
   ASSERT_TRUE(report) << error;
   ASSERT_EQ(report->snapshots_removed.size(), 1u);
 
-  auto again = a.PutPaths({(root_ / "data").string()}, Meta(), nullptr, &error);
+  auto again = Value(a.PutPaths({(root_ / "data").string()}, Meta(), nullptr), &error);
   ASSERT_TRUE(again) << error;
   EXPECT_GE(again->added_bytes, 500000u) << "deduplicated against a pruned pack";
   EXPECT_TRUE(a.Verify(nullptr).ok);
@@ -793,7 +812,7 @@ TEST_F(PruneTest, HandlesSeeEachOthersPutsAndPrunes) {
   ASSERT_EQ(put.status, 0) << put.out;
   dualkey::vault::RestoreOptions options;
   options.to_dir = (root_ / "out").string();
-  auto restored = b->Restore(json::parse(put.out)["id"].get<std::string>(), options, &error);
+  auto restored = Value(b->Restore(json::parse(put.out)["id"].get<std::string>(), options), &error);
   ASSERT_TRUE(restored) << error;
   EXPECT_TRUE(restored->problems.empty());
 }
@@ -805,7 +824,7 @@ TEST_F(VaultTest, KillDuringPutLeavesEarlierSnapshotsIntact) {
   Spit(d / "small.txt", "saved before the crash");
   Vault v = MakeVault(30, 256 << 10);
   std::string error;
-  auto before = v.PutPaths({(d / "small.txt").string()}, Meta(), nullptr, &error);
+  auto before = Value(v.PutPaths({(d / "small.txt").string()}, Meta(), nullptr), &error);
   ASSERT_TRUE(before) << error;
   int killed_mid_put = 0;
   fs::path big;
@@ -848,38 +867,38 @@ TEST_F(VaultTest, KillDuringPutLeavesEarlierSnapshotsIntact) {
     waitpid(pid, &status, 0);
     if (writing && WIFSIGNALED(status)) ++killed_mid_put;
 
-    std::optional<Vault> after = Vault::Open(vault_dir_, &error);
+    std::optional<Vault> after = Value(Vault::Open(vault_dir_), &error);
     ASSERT_TRUE(after) << error;
     dualkey::vault::VerifyReport report = after->Verify(nullptr);
     EXPECT_TRUE(report.ok) << (report.problems.empty() ? "" : report.problems[0]);
     dualkey::vault::RestoreOptions options;
     options.to_dir = (root_ / ("out" + std::to_string(delay_ms))).string();
-    auto restored = after->Restore(before->id, options, &error);
+    auto restored = Value(after->Restore(before->id, options), &error);
     ASSERT_TRUE(restored) << error;
     EXPECT_TRUE(restored->problems.empty());
     EXPECT_EQ(Slurp(fs::path(options.to_dir) / fs::relative(d / "small.txt", "/")),
               "saved before the crash");
     // Any snapshot that exists is whole.
-    for (const auto& s : after->List(&error)) {
+    for (const auto& s : ListOf(*after, &error)) {
       std::vector<dualkey::vault::EntryInfo> entries;
-      EXPECT_TRUE(after->Show(s.id, &entries, &error)) << error;
+      EXPECT_TRUE(Value(after->Show(s.id, &entries), &error)) << error;
     }
   }
   EXPECT_GE(killed_mid_put, 3) << "the puts finished before the kill: the test proved nothing";
   // The next writer clears the dead one's temp files and works.
-  auto next = v.PutPaths({big.string()}, Meta(), nullptr, &error);
+  auto next = Value(v.PutPaths({big.string()}, Meta(), nullptr), &error);
   ASSERT_TRUE(next) << error;
   EXPECT_TRUE(fs::is_empty(vault_dir_ + "/tmp"));
   EXPECT_TRUE(v.Verify(nullptr).ok);
   // What the killed puts left, gc collects; every snapshot still restores.
-  auto collected = v.Gc({}, &error);
+  auto collected = Value(v.Gc({}), &error);
   ASSERT_TRUE(collected) << error;
   dualkey::vault::VerifyReport clean = v.Verify(nullptr);
   EXPECT_TRUE(clean.ok);
   EXPECT_TRUE(clean.notes.empty()) << clean.notes[0];
   dualkey::vault::RestoreOptions last;
   last.to_dir = (root_ / "after-gc").string();
-  auto restored_after = v.Restore(next->id, last, &error);
+  auto restored_after = Value(v.Restore(next->id, last), &error);
   ASSERT_TRUE(restored_after && restored_after->problems.empty()) << error;
 }
 
@@ -903,9 +922,9 @@ TEST_F(VaultTest, UnreadableFileFailsThePutAndSavesNothing) {
       << put.out;
   EXPECT_NE(put.out.find("nothing was saved"), std::string::npos) << put.out;
   std::string error;
-  std::optional<Vault> v = Vault::Open(vault_dir_, &error);
+  std::optional<Vault> v = Value(Vault::Open(vault_dir_), &error);
   ASSERT_TRUE(v) << error;
-  EXPECT_TRUE(v->List(&error).empty());
+  EXPECT_TRUE(ListOf(*v, &error).empty());
   EXPECT_TRUE(v->Verify(nullptr).ok);
 }
 
@@ -923,12 +942,12 @@ TEST_F(VaultTest, FileChangingWhileReadIsNotReportedSaved) {
     close(fd);
   });
   std::string error;
-  auto info = v.PutPaths({f.string()}, Meta(), nullptr, &error);
+  auto info = Value(v.PutPaths({f.string()}, Meta(), nullptr), &error);
   stop = true;
   writer.join();
   EXPECT_FALSE(info);
   EXPECT_NE(error.find("kept changing"), std::string::npos) << error;
-  EXPECT_TRUE(v.List(&error).empty());
+  EXPECT_TRUE(ListOf(v, &error).empty());
   EXPECT_TRUE(v.Verify(nullptr).ok);
 }
 
@@ -937,7 +956,7 @@ TEST_F(VaultTest, FullDiskFailsCleanly) {
   Spit(d / "first", "before");
   Vault v = MakeVault();
   std::string error;
-  auto first = v.PutPaths({(d / "first").string()}, Meta(), nullptr, &error);
+  auto first = Value(v.PutPaths({(d / "first").string()}, Meta(), nullptr), &error);
   ASSERT_TRUE(first) << error;
   Spit(d / "big.bin", RandomBytes(4 << 20, 11));
   // A 1 MiB file size limit: writing the pack fails as on a full disk.
@@ -950,14 +969,14 @@ TEST_F(VaultTest, FullDiskFailsCleanly) {
             1);
   EXPECT_EQ(std::distance(fs::directory_iterator(vault_dir_ + "/index"), fs::directory_iterator()),
             1);
-  std::optional<Vault> after = Vault::Open(vault_dir_, &error);
+  std::optional<Vault> after = Value(Vault::Open(vault_dir_), &error);
   ASSERT_TRUE(after);
-  EXPECT_EQ(after->List(&error).size(), 1u);
+  EXPECT_EQ(ListOf(*after, &error).size(), 1u);
   EXPECT_TRUE(after->Verify(nullptr).ok);
   EXPECT_TRUE(fs::is_empty(vault_dir_ + "/tmp"));
   dualkey::vault::RestoreOptions options;
   options.to_dir = (root_ / "out").string();
-  EXPECT_TRUE(after->Restore(first->id, options, &error)) << error;
+  EXPECT_TRUE(Value(after->Restore(first->id, options), &error)) << error;
 }
 
 // `vault put --pg` runs pg_dump; `vault restore --db` puts it into another

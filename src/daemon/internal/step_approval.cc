@@ -31,9 +31,9 @@ Result<vault::SnapshotInfo> VaultSaver::Save(const std::vector<std::string>& tar
   // A vault that cannot be opened keeps such actions held.
   std::lock_guard lock(mutex_);
   if (!vault_) {
-    std::string error;
-    vault_ = vault::Vault::OpenOrInit(dir_, 30, &error);
-    if (!vault_) return Status::Unavailable(error);
+    Result<vault::Vault> opened = vault::Vault::OpenOrInit(dir_, 30);
+    if (!opened.ok()) return Status::Unavailable(opened.status().message());
+    vault_ = std::move(opened).value();
   }
   vault::SnapshotMeta meta;
   meta.who = agent;
@@ -41,9 +41,8 @@ Result<vault::SnapshotInfo> VaultSaver::Save(const std::vector<std::string>& tar
   meta.approval_id = approval_id;
   meta.kind = "files";
   meta.tags = {"approved-action"};
-  std::string error;
-  std::optional<vault::SnapshotInfo> saved = vault_->PutPaths(targets, meta, nullptr, &error);
-  if (!saved) return Status::IOError(error);
+  Result<vault::SnapshotInfo> saved = vault_->PutPaths(targets, meta, nullptr);
+  if (!saved.ok()) return saved.status();
   json fields{{"snapshot_id", saved->id},
               {"vault", dir_},
               {"paths", targets},

@@ -166,17 +166,23 @@ class VaultWriter : public SnapshotWriter {
       *error = "the snapshot is empty";
       return std::nullopt;
     }
-    std::optional<vault::Vault> vault = vault::Vault::OpenOrInit(vault_dir_, 30, error);
-    if (!vault) return std::nullopt;
+    Result<vault::Vault> vault = vault::Vault::OpenOrInit(vault_dir_, 30);
+    if (!vault.ok()) {
+      *error = vault.status().message();
+      return std::nullopt;
+    }
     vault::SnapshotMeta meta;
     meta.who = request_.agent;
     meta.action = request_.statement;
     meta.approval_id = request_.approval_id;
     meta.kind = request_.kind == "drop-database" ? "pg_dump" : "sql_rows";
     meta.tags = {"pg-proxy", "db:" + request_.database, request_.kind};
-    std::optional<vault::SnapshotInfo> saved = vault->PutStreams(streams, meta, error);
+    Result<vault::SnapshotInfo> saved = vault->PutStreams(streams, meta);
     RemoveSpool();
-    if (!saved) return std::nullopt;
+    if (!saved.ok()) {
+      *error = saved.status().message();
+      return std::nullopt;
+    }
     return saved->id;
   }
 

@@ -13,6 +13,9 @@
 
 namespace dualkey::vault::internal {
 
+// "what: strerror(errno)".
+std::string Errno(const std::string& what);
+
 enum class Space { kConfig, kPacks, kIndex, kSnapshots, kRetention };
 
 class Backend {

@@ -1,5 +1,5 @@
-// Vault::Impl, shared by vault.cc (open, list, verify, prune), ingest.cc and
-// restore.cc.
+// Vault::Impl, shared by vault.cc (open, list), maintenance.cc (verify,
+// prune, gc), ingest.cc and restore.cc.
 #pragma once
 
 #include <array>
@@ -14,6 +14,8 @@
 #include "vault/vault.h"
 
 namespace dualkey::vault {
+
+inline constexpr std::int64_t kDayMs = 24LL * 60 * 60 * 1000;
 
 struct Vault::Impl {
   std::string dir;
@@ -36,8 +38,9 @@ struct Vault::Impl {
   // Reads and checks (signature) one snapshot; `id` is the exact id.
   bool ReadManifest(const std::string& id, bool summary_only, internal::Manifest* out,
                     std::string* error) const;
-  // Resolves a unique prefix or "latest".
-  std::optional<std::string> Resolve(const std::string& id, std::string* error) const;
+  // Resolves a unique prefix or "latest": kNotFound when none matches (or
+  // there is no snapshot), kInvalidArgument when several do.
+  Result<std::string> Resolve(const std::string& id) const;
   std::vector<internal::Manifest> Summaries(std::string* error) const;
   std::int64_t EffectiveRetainUntil(const SnapshotInfo& info) const;
 

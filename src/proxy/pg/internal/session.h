@@ -1,7 +1,15 @@
 // One proxied session and the state all sessions share. The session's
 // methods live in files by role:
-//   proxy.cc            the wire: handshake, authentication, both directions
-//                       of the data phase, the fast path's hand-over
+//   listener.cc         the process: listening socket, accept loop, Run()
+//   session.cc          a session's life: admission, the data phase on the
+//                       pump or on coroutines, the fast path's hand-over
+//   handshake.cc        startup packet, TLS, SCRAM against the token, the
+//                       upstream connection, cancel requests
+//   client_side.cc      client -> server: framing, statements decided, held
+//                       ones replaced
+//   server_side.cc      server -> client: answers to the proxy's own queries
+//                       and to held statements taken out
+//   upstream_uri.cc     the upstream URI and HOST:PORT
 //   decide.cc           the verdict of each statement: caches, the daemon,
 //                       blast-radius estimates, holds
 //   session_facts.cc    catalog facts and small snapshots, checked on the
@@ -174,7 +182,7 @@ class Session : public std::enable_shared_from_this<Session>, public PumpSession
   void Close();
 
  private:
-  // --- startup and authentication (proxy.cc) ---------------------------------
+  // --- startup and authentication (handshake.cc) ------------------------------
   // Closes the session in `seconds` unless it has started (logged in and
   // connected) by then; `why` goes to the log.
   void ArmDeadline(int seconds, std::string why);
@@ -277,7 +285,7 @@ class Session : public std::enable_shared_from_this<Session>, public PumpSession
   Task<bool> PgDump(const std::vector<std::string>& args, const std::string& database,
                     const std::string& part, SnapshotWriter& writer, std::string* error);
 
-  // --- client -> server / server -> client (proxy.cc) -------------------------
+  // --- client -> server / server -> client (client_side.cc, server_side.cc) ---
   struct StatementState {
     std::string text;  // for re-checking an approved one
     int binds = 0;

@@ -28,6 +28,10 @@ struct UpstreamSession {
   std::string error;
 };
 
+// HOST:PORT (an IPv6 address in brackets) into its parts: the upstream
+// URI's and --listen's (upstream_uri.cc).
+bool SplitHostPort(const std::string& text, std::string* host, int* port);
+
 // Whether the upstream is a Unix socket: a host that is a directory, as
 // libpq takes it (the socket is HOST/.s.PGSQL.PORT).
 inline bool IsUnixSocket(const Upstream& upstream) {

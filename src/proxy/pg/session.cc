@@ -1,0 +1,129 @@
+// A session's life: admitted or refused, the handshake, then its data phase
+// on the pump's epoll thread (internal/pump.h) or on coroutines, and closing.
+#include "proxy/pg/internal/session.h"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+namespace dualkey::pgproxy {
+
+void Session::Evict(const std::string& why) {
+  if (closed_ || started_) return;
+  shared_.Say("session " + std::to_string(id_) + " from " + address_ +
+              ": not logged in yet; closed to make room (" + why + ")");
+  Close();
+}
+
+Task<void> Session::Refuse() {
+  auto self = shared_from_this();
+  co_await Fatal("53300", "sorry, too many clients already: " + refusal);
+  Close();
+}
+
+Task<void> Session::Run() {
+  auto self = shared_from_this();
+  // Until the client has logged in: --auth-timeout. Then the database has
+  // connect_timeout_seconds to take the session.
+  ArmDeadline(
+      shared_.options.auth_timeout_seconds,
+      "did not log in within " + std::to_string(shared_.options.auth_timeout_seconds) + " s");
+  bool ready = false;
+  try {
+    ready = co_await Handshake();
+  } catch (const std::exception& e) {
+    if (!closed_) shared_.Say("session " + std::to_string(id_) + ": " + e.what());
+  }
+  started_ = true;
+  deadline_.cancel();
+  if (!ready) {
+    Close();
+    co_return;
+  }
+  if (shared_.pump != nullptr && !client_.tls() && !upstream_->tls() && EnterPump()) co_return;
+  co_await DataPhase();
+}
+
+// Both directions on coroutines: TLS sessions, and sessions the pump
+// handed back.
+Task<void> Session::DataPhase() {
+  auto self = shared_from_this();
+  asio::co_spawn(strand_, ServerToClient(), [self](std::exception_ptr) { self->Close(); });
+  try {
+    co_await ClientToServer();
+  } catch (const std::exception& e) {
+    if (!closed_ && !terminated_)
+      shared_.Say("session " + std::to_string(id_) + " (" + agent_ + "): " + e.what());
+  }
+  Close();
+}
+
+// --- the pump (fast path) -------------------------------------------------
+// The sockets leave asio for the pump's epoll thread; nothing of asio's is
+// pending on them after the handshake.
+bool Session::EnterPump() {
+  asio::error_code ec;
+  client_protocol_ = client_.socket().local_endpoint(ec).protocol();
+  if (!ec) upstream_protocol_ = upstream_->socket().local_endpoint(ec).protocol();
+  if (ec) return false;
+  const int client_fd = client_.socket().release(ec);
+  if (ec) return false;
+  const int upstream_fd = upstream_->socket().release(ec);
+  if (ec) {
+    client_.socket().assign(client_protocol_, client_fd, ec);
+    return false;
+  }
+  for (int fd : {client_fd, upstream_fd}) fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
+  shared_.pump->Add(shared_from_this(), client_fd, upstream_fd);
+  return true;
+}
+
+void Session::Resume(int client_fd, int upstream_fd, std::string client_bytes,
+                     const PumpHandBack& state) {
+  auto self = shared_from_this();
+  asio::post(strand_,
+             [self, client_fd, upstream_fd, bytes = std::move(client_bytes), state]() mutable {
+               asio::error_code ec;
+               self->client_.socket().assign(self->client_protocol_, client_fd, ec);
+               if (!ec) self->upstream_->socket().assign(self->upstream_protocol_, upstream_fd, ec);
+               if (ec) {
+                 close(client_fd);
+                 close(upstream_fd);
+                 self->shared_.Say("session " + std::to_string(self->id_) + ": " + ec.message());
+                 self->Close();
+                 return;
+               }
+               self->resume_bytes_ = std::move(bytes);
+               self->transaction_status_ = state.transaction_status;
+               self->syncs_outstanding_ = state.syncs_outstanding;
+               self->unsynced_extended_ = state.unsynced_extended;
+               asio::co_spawn(self->strand_, self->DataPhase(), asio::detached);
+             });
+}
+
+void Session::Finished(const std::string& why) {
+  auto self = shared_from_this();
+  asio::post(strand_, [self, why] {
+    if (!why.empty())
+      self->shared_.Say("session " + std::to_string(self->id_) + " (" + self->agent_ + "): " + why);
+    self->terminated_ = true;
+    self->Close();
+  });
+}
+
+void Session::Close() {
+  if (closed_) return;
+  closed_ = true;
+  deadline_.cancel();
+  slot.reset();
+  client_.Close();
+  if (upstream_) upstream_->Close();
+  if (side_) side_->Close();
+  if (cancel_key_registered_) {
+    std::lock_guard lock(shared_.cancel_mutex);
+    shared_.cancels.erase({public_pid_, public_key_});
+  }
+  std::lock_guard lock(shared_.sessions_mutex);
+  shared_.sessions.erase(shared_from_this());
+}
+
+}  // namespace dualkey::pgproxy
