@@ -21,6 +21,7 @@
 #include "shell/internal/output.h"
 #include "shell/internal/pack_table.h"
 #include "shell/internal/packs/packs.h"
+#include "shell/internal/packs/shared.h"
 #include "shell/internal/parser.h"
 #include "shell/internal/paths.h"
 #include "shell/shell.h"
@@ -49,9 +50,7 @@ std::string DisplayArg(const std::string& text) {
   return out;
 }
 
-Action Opaque(std::string reason) {
-  return MakeAction("opaque.exec", {}, Reversibility::kUnknown, Severity::kHigh, std::move(reason));
-}
+using shared::Opaque;
 
 std::string_view Basename(std::string_view path) {
   auto slash = path.rfind('/');

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "shell/internal/packs/packs.h"
+#include "shell/internal/packs/shared.h"
 #include "shell/internal/paths.h"
 
 namespace dualkey::shell::carriers {
@@ -19,10 +20,10 @@ using std::string_view;
 
 // ------------------------------------------------------------------ common.cc
 
-bool In(string_view text, std::initializer_list<string_view> set);
-Action Opaque(std::string reason);
+using shared::In;
+using shared::Opaque;
 string_view Basename(string_view path);
-Invocation Inner(const Invocation& outer, Args argv);
+using shared::Inner;
 std::string Join(Args args, bool* known);
 void RunScriptText(const Invocation& inv, Context& ctx, const Arg& script, const std::string& what);
 void RunArgv(const Invocation& inv, Context& ctx, Args argv);

@@ -15,32 +15,9 @@
 
 namespace dualkey::shell::carriers {
 
-bool In(string_view text, std::initializer_list<string_view> set) {
-  return std::find(set.begin(), set.end(), text) != set.end();
-}
-
-Action Opaque(std::string reason) {
-  return MakeAction("opaque.exec", {}, Reversibility::kUnknown, Severity::kHigh, std::move(reason));
-}
-
 string_view Basename(string_view path) {
   auto slash = path.rfind('/');
   return slash == string_view::npos ? path : path.substr(slash + 1);
-}
-
-Invocation Inner(const Invocation& outer, Args argv) {
-  Invocation inner;
-  inner.argv.assign(argv.begin(), argv.end());
-  inner.cwd = outer.cwd;
-  inner.depth = outer.depth + 1;
-  inner.remote = outer.remote;
-  inner.has_stdin_text = outer.has_stdin_text;
-  inner.stdin_text = outer.stdin_text;
-  inner.stdin_text_known = outer.stdin_text_known;
-  inner.stdin_piped = outer.stdin_piped;
-  inner.piped_from = outer.piped_from;
-  inner.piped_text = outer.piped_text;
-  return inner;
 }
 
 std::string Join(Args args, bool* known) {

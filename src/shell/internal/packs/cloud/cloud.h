@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "shell/internal/packs/packs.h"
+#include "shell/internal/packs/shared.h"
 #include "shell/internal/paths.h"
 
 namespace dualkey::shell::cloud {
@@ -36,12 +37,11 @@ struct CloudCommand {
 using RuleHandler = void (*)(const Invocation& inv, const CloudCommand& cmd, Context& ctx);
 
 // command.cc
-char Lower(char c);
+using shared::Lower;
 bool IContains(std::string_view hay, std::string_view needle);
-std::span<const Arg> ArgsOf(const Invocation& inv);
-void Emit(Context& ctx, std::string op_class, std::vector<std::string> targets, Reversibility rev,
-          Severity severity, std::string reason);
-void EmitRead(Context& ctx, std::vector<std::string> targets, std::string reason);
+using shared::ArgsOf;
+using shared::Emit;
+using shared::EmitRead;
 void EmitUnknownVerb(Context& ctx, std::string_view tool, std::string_view word);
 bool NamesBackup(std::string_view text);
 const CloudTool* FindTool(std::string_view name);

@@ -13,10 +13,6 @@
 
 namespace dualkey::shell::cloud {
 
-char Lower(char c) {
-  return static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-}
-
 bool IContains(std::string_view hay, std::string_view needle) {
   if (needle.size() > hay.size()) return false;
   for (std::size_t i = 0; i + needle.size() <= hay.size(); ++i) {
@@ -26,20 +22,6 @@ bool IContains(std::string_view hay, std::string_view needle) {
     if (match) return true;
   }
   return false;
-}
-
-std::span<const Arg> ArgsOf(const Invocation& inv) {
-  return inv.argv.empty() ? std::span<const Arg>() : std::span<const Arg>(inv.argv).subspan(1);
-}
-
-void Emit(Context& ctx, std::string op_class, std::vector<std::string> targets, Reversibility rev,
-          Severity severity, std::string reason) {
-  ctx.Emit(MakeAction(std::move(op_class), std::move(targets), rev, severity, std::move(reason)));
-}
-
-void EmitRead(Context& ctx, std::vector<std::string> targets, std::string reason) {
-  Emit(ctx, "read.only", std::move(targets), Reversibility::kReversible, Severity::kNone,
-       std::move(reason));
 }
 
 // A command word the evaluator could not know ($OP, $(...)) hides the verb.

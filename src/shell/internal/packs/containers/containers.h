@@ -8,17 +8,16 @@
 #include <vector>
 
 #include "shell/internal/packs/packs.h"
+#include "shell/internal/packs/shared.h"
 #include "shell/internal/paths.h"
 
 namespace dualkey::shell::containers {
 
 // common.cc
-std::span<const Arg> ArgsOf(const Invocation& inv);
-bool OpaqueIfUnknown(std::span<const Arg> args, std::string_view word, std::string_view tool,
-                     Context& ctx);
-void Emit(Context& ctx, std::string op_class, std::vector<std::string> targets, Reversibility rev,
-          Severity severity, std::string reason);
-void EmitRead(Context& ctx, std::vector<std::string> targets, std::string reason);
+using shared::ArgsOf;
+using shared::Emit;
+using shared::EmitRead;
+using shared::OpaqueIfUnknown;
 bool LooksProduction(std::string_view name);
 std::vector<std::string_view> OperandsFrom(std::span<const Arg> args, std::size_t from,
                                            std::span<const std::string_view> with_value);

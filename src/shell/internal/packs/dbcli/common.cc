@@ -15,10 +15,6 @@ namespace dualkey::shell::dbcli {
 
 // ---------------------------------------------------------------- text helpers
 
-char Lower(char c) {
-  return static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-}
-
 bool IEquals(std::string_view a, std::string_view b) {
   if (a.size() != b.size()) return false;
   for (std::size_t i = 0; i < a.size(); ++i)
@@ -193,10 +189,6 @@ std::vector<const Word*> OperandsOf(const std::vector<Word>& words) {
   for (const Word& word : words)
     if (word.option.empty()) out.push_back(&word);
   return out;
-}
-
-std::span<const Arg> ArgsOf(const Invocation& inv) {
-  return inv.argv.empty() ? std::span<const Arg>() : std::span<const Arg>(inv.argv).subspan(1);
 }
 
 // ---------------------------------------------------------------- emitting

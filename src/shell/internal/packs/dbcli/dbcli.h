@@ -8,13 +8,14 @@
 #include <vector>
 
 #include "shell/internal/packs/packs.h"
+#include "shell/internal/packs/shared.h"
 #include "shell/internal/paths.h"
 
 namespace dualkey::shell::dbcli {
 
 // ---------------------------------------------------------------- text helpers
 
-char Lower(char c);
+using shared::Lower;
 bool IEquals(std::string_view a, std::string_view b);
 bool IStartsWith(std::string_view text, std::string_view prefix);
 bool IContains(std::string_view hay, std::string_view needle);
@@ -53,7 +54,7 @@ bool HasOpt(const std::vector<Word>& words, std::string_view short_name,
 std::string_view OptValue(const std::vector<Word>& words, std::string_view short_name,
                           std::string_view long_name = {});
 std::vector<const Word*> OperandsOf(const std::vector<Word>& words);
-std::span<const Arg> ArgsOf(const Invocation& inv);
+using shared::ArgsOf;
 
 // ---------------------------------------------------------------- emitting
 

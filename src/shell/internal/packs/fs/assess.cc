@@ -15,10 +15,6 @@
 
 namespace dualkey::shell::fs {
 
-std::span<const Arg> ArgsOf(const Invocation& inv) {
-  return inv.argv.empty() ? std::span<const Arg>() : std::span<const Arg>(inv.argv).subspan(1);
-}
-
 // The home that `path` lies in: the user's, or /home/<x>, /Users/<x>, /root.
 string_view HomeOf(string_view path, string_view home) {
   if (!home.empty() && home != "/" && IsSameOrUnder(path, home)) return home;

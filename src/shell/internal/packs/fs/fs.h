@@ -8,6 +8,7 @@
 #include <string_view>
 
 #include "shell/internal/packs/packs.h"
+#include "shell/internal/packs/shared.h"
 #include "shell/internal/paths.h"
 
 namespace dualkey::shell::fs {
@@ -31,7 +32,7 @@ struct Assessment {
 enum class WriteMode { kTruncate, kAppend };
 
 // assess.cc
-std::span<const Arg> ArgsOf(const Invocation& inv);
+using shared::ArgsOf;
 string_view HomeOf(string_view path, string_view home);
 bool MatchesEveryName(string_view name);
 bool IsWholeProject(string_view path, const Invocation& inv, string_view home);

@@ -150,10 +150,6 @@ constexpr Call kRCalls[] = {
     {"eval", Effect::kEval},
 };
 
-bool In(std::string_view text, std::initializer_list<std::string_view> set) {
-  return std::find(set.begin(), set.end(), text) != set.end();
-}
-
 std::span<const Call> CallsFor(Language language) {
   switch (language) {
     case Language::kPython:

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "shell/internal/packs/packs.h"
+#include "shell/internal/packs/shared.h"
 
 namespace dualkey::shell::interpreters {
 
@@ -56,7 +57,7 @@ struct Bindings {
 };
 
 // calls.cc
-bool In(std::string_view text, std::initializer_list<std::string_view> set);
+using shared::In;
 std::span<const Call> CallsFor(Language language);
 // tokenize.cc
 std::vector<Token> Tokenize(std::string_view code, Language language);
