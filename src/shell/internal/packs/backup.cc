@@ -20,9 +20,9 @@ namespace dualkey::shell {
 namespace {
 
 using shared::ArgsOf;
-using shared::OpaqueIfUnknown;
 using shared::Emit;
 using shared::EmitRead;
+using shared::OpaqueIfUnknown;
 
 void EmitDelete(Context& ctx, std::vector<std::string> targets, Severity severity,
                 std::string reason) {

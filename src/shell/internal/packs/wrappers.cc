@@ -15,8 +15,8 @@ namespace {
 using Args = std::span<const Arg>;
 
 using shared::In;
-using shared::Opaque;
 using shared::Inner;
+using shared::Opaque;
 
 // Skips leading options; `with_value` lists options that take the next word
 // (also accepted as --opt=value or -oVALUE). Returns the index of the first
