@@ -10,18 +10,18 @@
 #include <sys/stat.h>
 
 #include <algorithm>
-#include <atomic>
 #include <cstdint>
 #include <fstream>
 #include <map>
-#include <mutex>
 #include <optional>
 #include <vector>
 
 #include "shell/internal/evaluate.h"
 #include "shell/internal/invocation.h"
 #include "shell/internal/output.h"
+#include "shell/internal/pack_table.h"
 #include "shell/internal/packs/packs.h"
+#include "shell/internal/packs/shared.h"
 #include "shell/internal/parser.h"
 #include "shell/internal/paths.h"
 #include "shell/shell.h"
@@ -35,92 +35,6 @@ constexpr int kMaxDispatches = 4096;                   // commands classified fo
 constexpr std::size_t kMaxCodeFileBytes = 256 * 1024;  // same as the parser's input limit
 constexpr std::size_t kMaxWrittenFiles = 256;
 constexpr std::size_t kMaxFactPaths = 8;  // deleted folders whose git facts one input reads
-
-// Every pack's commands, found by name. A hook process classifies a handful
-// of commands, so its first lookups scan the packs' tables in place (their
-// names' lengths first: few strings are read, few pages touched); a process
-// that classifies many (the daemon, check --jsonl) builds an open-addressing
-// hash table once. Either way entries with the same name come in pack order.
-class PackTable {
- public:
-  struct Found {
-    bool any = false;      // some pack has the name
-    bool claimed = false;  // a pack that judges the command itself, not only
-                           // the code it carries (carriers.cc leaves a tool's
-                           // own verbs to the other packs and the unknown rule)
-  };
-
-  // Calls `fn` for every entry registered for `name`.
-  template <typename Fn>
-  Found ForEach(std::string_view name, Fn&& fn) const {
-    Found found;
-    const std::span<const PackEntry> carriers = CarrierPack();
-    auto visit = [&](const PackEntry& entry) {
-      fn(entry);
-      found.any = true;
-      found.claimed = found.claimed ||
-                      !(&entry >= carriers.data() && &entry < carriers.data() + carriers.size());
-    };
-    if (lookups_.fetch_add(1, std::memory_order_relaxed) < kScanLookups) {
-      for (auto pack : kPacks)
-        for (const PackEntry& entry : pack())
-          if (!entry.prefix && entry.command == name) visit(entry);
-    } else {
-      std::call_once(built_, [this] { Build(); });
-      for (std::size_t i = Hash(name) & (slots_.size() - 1); slots_[i] != nullptr;
-           i = (i + 1) & (slots_.size() - 1))
-        if (slots_[i]->command == name) visit(*slots_[i]);
-    }
-    if (found.any) return found;
-    for (auto pack : kPacks) {
-      for (const PackEntry& entry : pack()) {
-        if (entry.prefix && name.starts_with(entry.command)) {
-          visit(entry);
-          return found;
-        }
-      }
-    }
-    return found;
-  }
-
- private:
-  using PackFn = std::span<const PackEntry> (*)();
-  static constexpr PackFn kPacks[] = {
-      WrapperPack,   CarrierPack, InterpreterPack, FsPack,     GitPack,        DiskPack, DbCliPack,
-      ContainerPack, IacPack,     CloudPack,       BackupPack, HttpClientPack, RelayPack};
-  static constexpr int kScanLookups = 16;
-
-  void Build() const {
-    std::size_t count = 0;
-    for (auto pack : kPacks) count += pack().size();
-    std::size_t capacity = 16;
-    while (capacity < count * 3) capacity *= 2;
-    slots_.assign(capacity, nullptr);
-    for (auto pack : kPacks) {
-      for (const PackEntry& entry : pack()) {
-        if (entry.prefix) continue;
-        std::size_t i = Hash(entry.command) & (slots_.size() - 1);
-        while (slots_[i] != nullptr) i = (i + 1) & (slots_.size() - 1);
-        slots_[i] = &entry;
-      }
-    }
-  }
-
-  static std::size_t Hash(std::string_view text) {
-    std::uint64_t h = 1469598103934665603ull;  // FNV-1a
-    for (char c : text) h = (h ^ static_cast<unsigned char>(c)) * 1099511628211ull;
-    return static_cast<std::size_t>(h ^ (h >> 29));
-  }
-
-  mutable std::atomic<int> lookups_{0};
-  mutable std::once_flag built_;
-  mutable std::vector<const PackEntry*> slots_;
-};
-
-const PackTable& Packs() {
-  static const PackTable table;
-  return table;
-}
 
 std::string DisplayArg(const std::string& text) {
   if (!text.empty() && text.find_first_of(" \t\n'\"\\;&|<>()$`*?[]{}#~") == std::string::npos)
@@ -136,9 +50,7 @@ std::string DisplayArg(const std::string& text) {
   return out;
 }
 
-Action Opaque(std::string reason) {
-  return MakeAction("opaque.exec", {}, Reversibility::kUnknown, Severity::kHigh, std::move(reason));
-}
+using shared::Opaque;
 
 std::string_view Basename(std::string_view path) {
   auto slash = path.rfind('/');

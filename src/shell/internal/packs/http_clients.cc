@@ -15,6 +15,7 @@
 
 #include "http/http.h"
 #include "shell/internal/packs/packs.h"
+#include "shell/internal/packs/shared.h"
 
 namespace dualkey::shell {
 namespace {
@@ -89,9 +90,7 @@ std::string UrlEncode(std::string_view text) {
   return out;
 }
 
-std::span<const Arg> ArgsOf(const Invocation& inv) {
-  return inv.argv.empty() ? std::span<const Arg>() : std::span<const Arg>(inv.argv).subspan(1);
-}
+using shared::ArgsOf;
 
 // The URL as the HTTP channel takes it. A URL with run-time parts keeps its
 // path on a placeholder host: the method and path still say a lot.

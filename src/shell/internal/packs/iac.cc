@@ -17,28 +17,14 @@
 #include <vector>
 
 #include "shell/internal/packs/packs.h"
+#include "shell/internal/packs/shared.h"
 #include "shell/internal/paths.h"
 
 namespace dualkey::shell {
 namespace {
 
-std::span<const Arg> ArgsOf(const Invocation& inv) {
-  return inv.argv.empty() ? std::span<const Arg>() : std::span<const Arg>(inv.argv).subspan(1);
-}
-
-// A subcommand word the evaluator could not know ($ACTION, $(...)): what the
-// command does is unknown, so it is opaque and held.
-bool OpaqueIfUnknown(std::span<const Arg> args, std::string_view word, std::string_view tool,
-                     Context& ctx) {
-  for (const Arg& arg : args) {
-    if (arg.known || arg.text != word) continue;
-    ctx.Emit(MakeAction(
-        "opaque.exec", {}, Reversibility::kUnknown, Severity::kMedium,
-        std::string(tool) + " runs a subcommand only known when it runs: " + std::string(word)));
-    return true;
-  }
-  return false;
-}
+using shared::ArgsOf;
+using shared::OpaqueIfUnknown;
 
 // Terraform accepts -flag and --flag alike.
 bool HasTfFlag(std::span<const Arg> args, std::string_view name) {
@@ -72,15 +58,8 @@ std::vector<std::string_view> TfOperands(std::span<const Arg> args) {
   return out;
 }
 
-void Emit(Context& ctx, std::string op_class, std::vector<std::string> targets, Reversibility rev,
-          Severity severity, std::string reason) {
-  ctx.Emit(MakeAction(std::move(op_class), std::move(targets), rev, severity, std::move(reason)));
-}
-
-void EmitRead(Context& ctx, std::vector<std::string> targets, std::string reason) {
-  Emit(ctx, "read.only", std::move(targets), Reversibility::kReversible, Severity::kNone,
-       std::move(reason));
-}
+using shared::Emit;
+using shared::EmitRead;
 
 // ============================================================ terraform
 

@@ -1,6 +1,8 @@
 // The classifier packs: one table per family of commands. Each file under
-// packs/ defines one of these functions; the dispatcher (classify.cc) looks a
-// command's basename up in all of them.
+// packs/ defines one of these functions (a large pack keeps its handlers in a
+// folder of the same name, packs/fs/ for fs.cc); the dispatcher (classify.cc)
+// looks a command's basename up in all of them. Helpers several packs share
+// are in packs/shared.h.
 #pragma once
 
 #include <span>
@@ -80,12 +82,12 @@ struct VerbPathSpec {
 };
 void ClassifyVerbPath(const Invocation& inv, Context& ctx, const VerbPathSpec& spec);
 
-// A write to `target` by some command (fs.cc): `emptying` when the file is
+// A write to `target` by some command (fs/assess.cc): `emptying` when the file is
 // left empty, `append` when its data is kept. Judged like a redirection.
 void ClassifyWriteTo(const Arg& target, bool append, bool emptying, std::string_view verb,
                      const Invocation& inv, Context& ctx);
 
-// How the code in a file is run (wrappers.cc, ClassifyCodeFile).
+// How the code in a file is run (carriers/code_files.cc, ClassifyCodeFile).
 enum class CodeLanguage {
   kShell,      // bash FILE, source FILE, bash < FILE
   kByShebang,  // ./FILE: its #! line picks the interpreter (none: the shell)
@@ -104,13 +106,13 @@ void ClassifyCodeFile(const Invocation& inv, Context& ctx, const Arg& path, Code
 void ClassifyCodeText(const Invocation& inv, Context& ctx, std::string_view text,
                       CodeLanguage language, const std::string& what, bool project_code);
 
-// Interpreter code (interpreters.cc) in the language `interpreter` names
+// Interpreter code (interpreters/scan.cc) in the language `interpreter` names
 // (python3, node, perl, ruby, php, lua ...). False when it names no language
 // dualkey scans.
 bool ScanInterpreterCode(std::string_view interpreter, std::string_view code, const Invocation& inv,
                          Context& ctx);
 
-// Code written to where something runs it later (carriers.cc): crontabs and
+// Code written to where something runs it later (carriers/scheduled.cc): crontabs and
 // cron directories, shell startup files, git hooks, systemd units, autostart
 // entries. `file` is what was written (kUnknown: computed at run time).
 // Returns false when `path` is no such place.

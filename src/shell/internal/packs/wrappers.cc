@@ -7,35 +7,16 @@
 #include <string>
 
 #include "shell/internal/packs/packs.h"
+#include "shell/internal/packs/shared.h"
 
 namespace dualkey::shell {
 namespace {
 
 using Args = std::span<const Arg>;
 
-bool In(std::string_view text, std::initializer_list<std::string_view> set) {
-  return std::find(set.begin(), set.end(), text) != set.end();
-}
-
-Action Opaque(std::string reason) {
-  return MakeAction("opaque.exec", {}, Reversibility::kUnknown, Severity::kHigh, std::move(reason));
-}
-
-// The inner command: same cwd and stdin, one level deeper.
-Invocation Inner(const Invocation& outer, Args argv) {
-  Invocation inner;
-  inner.argv.assign(argv.begin(), argv.end());
-  inner.cwd = outer.cwd;
-  inner.depth = outer.depth + 1;
-  inner.remote = outer.remote;
-  inner.has_stdin_text = outer.has_stdin_text;
-  inner.stdin_text = outer.stdin_text;
-  inner.stdin_text_known = outer.stdin_text_known;
-  inner.stdin_piped = outer.stdin_piped;
-  inner.piped_from = outer.piped_from;
-  inner.piped_text = outer.piped_text;
-  return inner;
-}
+using shared::In;
+using shared::Inner;
+using shared::Opaque;
 
 // Skips leading options; `with_value` lists options that take the next word
 // (also accepted as --opt=value or -oVALUE). Returns the index of the first
