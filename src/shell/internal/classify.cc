@@ -66,10 +66,6 @@ bool IsProgramPath(std::string_view path) {
   return false;
 }
 
-bool IsStdinPath(std::string_view path) {
-  return path == "/dev/stdin" || path == "/dev/fd/0" || path == "/proc/self/fd/0";
-}
-
 class Classifier final : public Context, public InvocationSink {
  public:
   Classifier(const Options& options, Analysis* out) : options_(options), out_(out) {}
