@@ -12,20 +12,6 @@ namespace dualkey::client {
 using nlohmann::json;
 using namespace internal;  // NOLINT(google-build-using-namespace): this module's own codec
 
-bool ParseDecisionName(std::string_view text, Decision* out) {
-  static constexpr std::pair<std::string_view, Decision> kNames[] = {{"allow", Decision::kAllow},
-                                                                     {"hold", Decision::kHold},
-                                                                     {"hold2", Decision::kHold2},
-                                                                     {"deny", Decision::kDeny}};
-  for (const auto& [name, decision] : kNames) {
-    if (name == text) {
-      *out = decision;
-      return true;
-    }
-  }
-  return false;
-}
-
 void PutText(json& j, std::string_view key, std::string_view bytes) {
   const std::string name(key);
   if (base::IsValidUtf8(bytes)) {
