@@ -138,16 +138,25 @@ Status FromJson(const json& j, ConsumeRequest* out) {
   return r.status();
 }
 
+namespace {
+
+// What `r` read, then the request's optional passkey answer.
+Status WithPasskey(const Reader& r, const json& j, std::optional<PasskeyAnswer>* passkey) {
+  if (!r.status().ok()) return r.status();
+  Result<std::optional<PasskeyAnswer>> answer = PasskeyOf(j);
+  if (!answer.ok()) return answer.status();
+  *passkey = *answer;
+  return Status::Ok();
+}
+
+}  // namespace
+
 Status FromJson(const json& j, ApproveRequest* out) {
   Reader r = RequestReader(j);
   r.Text("id", &out->id);
   r.Text("approver", &out->approver);
   r.Text("totp", &out->totp);
-  if (!r.status().ok()) return r.status();
-  Result<std::optional<PasskeyAnswer>> passkey = PasskeyOf(j);
-  if (!passkey.ok()) return passkey.status();
-  out->passkey = *passkey;
-  return Status::Ok();
+  return WithPasskey(r, j, &out->passkey);
 }
 
 Status FromJson(const json& j, DenyRequest* out) {
@@ -163,11 +172,7 @@ Status FromJson(const json& j, BreakerResetRequest* out) {
   r.Text("agent", &out->agent);
   r.Text("approver", &out->approver);
   r.Text("totp", &out->totp);
-  if (!r.status().ok()) return r.status();
-  Result<std::optional<PasskeyAnswer>> passkey = PasskeyOf(j);
-  if (!passkey.ok()) return passkey.status();
-  out->passkey = *passkey;
-  return Status::Ok();
+  return WithPasskey(r, j, &out->passkey);
 }
 
 json ToJson(const PasskeyAnswer& r) {
