@@ -22,12 +22,6 @@ namespace {
 
 using nlohmann::json;
 
-std::string CurrentDirectory() {
-  char buffer[4096];
-  if (getcwd(buffer, sizeof(buffer)) == nullptr) return {};
-  return buffer;
-}
-
 std::string HomeDirectory(const CheckOptions& options) {
   if (!options.home.empty()) return options.home;
   const char* home = std::getenv("HOME");
