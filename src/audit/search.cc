@@ -13,6 +13,7 @@
 #include <ctime>
 #include <map>
 
+#include "audit/internal/file_io.h"
 #include "base/json_text.h"
 
 namespace dualkey::audit {
@@ -114,61 +115,6 @@ std::string Summary(const std::string& kind, const json& f) {
   if (!Str(f, "error").empty()) return Str(f, "error");
   return "";
 }
-
-// Reads a file's complete lines backwards from `end` in bounded blocks.
-class Backwards {
- public:
-  Backwards(int fd, off_t end) : fd_(fd), end_(end), buffer_start_(end) {}
-  // The previous line (without '\n') and its start; false at the start of
-  // the file, or on a read error (`error` set).
-  bool Next(std::string* line, off_t* start, std::string* error) {
-    if (end_ <= 0) return false;
-    while (true) {
-      const std::size_t last = static_cast<std::size_t>(end_ - buffer_start_);
-      const std::size_t newline = last >= 2 ? buffer_.rfind('\n', last - 2) : std::string::npos;
-      if (newline != std::string::npos) {
-        *start = buffer_start_ + static_cast<off_t>(newline) + 1;
-        line->assign(buffer_, newline + 1, static_cast<std::size_t>(end_ - 1 - *start));
-        end_ = *start;
-        buffer_.resize(newline + 1);
-        chunk_ = 65536;
-        return true;
-      }
-      if (buffer_start_ == 0) {
-        line->assign(buffer_, 0, last > 0 ? last - 1 : 0);
-        *start = 0;
-        end_ = 0;
-        buffer_.clear();
-        return true;
-      }
-      const off_t from = std::max<off_t>(0, buffer_start_ - static_cast<off_t>(chunk_));
-      std::string chunk(static_cast<std::size_t>(buffer_start_ - from), '\0');
-      std::size_t done = 0;
-      while (done < chunk.size()) {
-        const ssize_t n =
-            pread(fd_, chunk.data() + done, chunk.size() - done, from + static_cast<off_t>(done));
-        if (n < 0 && errno == EINTR) continue;
-        if (n <= 0) {
-          *error = n < 0 ? std::string("read error: ") + std::strerror(errno)
-                         : "the file shrank while it was read";
-          return false;
-        }
-        done += static_cast<std::size_t>(n);
-      }
-      buffer_.insert(0, chunk);
-      buffer_start_ = from;
-      // Within one long line: fewer, larger reads (not quadratic copying).
-      chunk_ = std::min<std::size_t>(chunk_ * 4, 16 << 20);
-    }
-  }
-
- private:
-  int fd_;
-  off_t end_;
-  off_t buffer_start_;
-  std::string buffer_;
-  std::size_t chunk_ = 65536;
-};
 
 // The seq and time of an entry line as Log writes it ({"seq":N,"time_ms":T,
 // ...), read without parsing the rest; false for anything else.
@@ -370,7 +316,7 @@ std::optional<SearchResult> Search(const std::string& path, const SearchQuery& q
   std::map<std::string, json> run_of_approval;
 
   SearchResult result;
-  Backwards lines(fd, end);
+  internal::BackwardLines lines(fd, end);
   std::string line;
   off_t start = end;
   std::uint64_t bytes = 0, reply_bytes = 0;

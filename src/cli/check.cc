@@ -14,18 +14,13 @@
 #include "cli/commands.h"
 #include "client/client.h"
 #include "guard/guard.h"
+#include "hook/hook.h"
 #include "policy/policy.h"
 
 namespace dualkey::cli {
 namespace {
 
 using nlohmann::json;
-
-std::string CurrentDirectory() {
-  char buffer[4096];
-  if (getcwd(buffer, sizeof(buffer)) == nullptr) return {};
-  return buffer;
-}
 
 std::string HomeDirectory(const CheckOptions& options) {
   if (!options.home.empty()) return options.home;
@@ -205,13 +200,9 @@ int RunCheck(const CheckOptions& options) {
   // With the daemon running, it decides (and audits, and registers a hold as
   // a pending approval the human can grant); --dry-run asks it what it would
   // do without any of that. client::Client finds it and says why not.
-  client::CheckRequest ask;
-  ask.action.channel = request.channel;
-  ask.action.input = request.input;
-  ask.action.cwd = request.cwd;
+  // The agent is the daemon's to judge by; the local check above ran without one.
+  client::CheckRequest ask = hook::CheckRequestFor(request);
   ask.action.agent = options.agent;
-  ask.home = request.home;
-  ask.file_operation = request.file_operation;
   std::optional<client::CheckReply> daemon_reply;
   std::optional<client::ProbeReply> probe;
   Status daemon_status = Status::NotFound("not asked (--local)");

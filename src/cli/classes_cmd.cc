@@ -24,11 +24,6 @@ namespace {
 
 using nlohmann::json;
 
-std::string Here() {
-  char buffer[4096];
-  return getcwd(buffer, sizeof(buffer)) != nullptr ? buffer : "";
-}
-
 std::string Home() {
   const char* env = std::getenv("HOME");
   return env != nullptr && *env == '/' ? env : "/root";
@@ -133,7 +128,7 @@ int ClassesCommand::Run() {
     return 0;
   }
   const policy::Policy policy =
-      policy::Load(policy::DefaultSources(s.cwd.empty() ? Here() : s.cwd, Home()));
+      policy::Load(policy::DefaultSources(s.cwd.empty() ? CurrentDirectory() : s.cwd, Home()));
   const op_class::Registry registry = packs::ClassRegistry(policy.packs.get(), &warnings);
   const std::vector<std::string> families = registry.FamilyNames();
   if (!s.family.empty() && !std::binary_search(families.begin(), families.end(), s.family)) {

@@ -61,6 +61,9 @@ std::unique_ptr<Command> NewDocsCommands();    // docgen.cc: completion, man
 // DUALKEY_STATE_DIR; --state, which some commands took, still works (help.cc).
 void AddStateDir(CLI::App* cmd, std::string& dir, const std::string& help);
 
+// The working directory; empty when it cannot be had (help.cc).
+std::string CurrentDirectory();
+
 struct CheckOptions {
   std::string channel = "shell";
   std::string operation = "write";  // file channel: create | write | edit | delete

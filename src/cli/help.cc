@@ -1,5 +1,8 @@
 #include "cli/help.h"
 
+#include <limits.h>
+#include <unistd.h>
+
 #include <CLI/CLI.hpp>
 #include <algorithm>
 #include <iostream>
@@ -190,6 +193,12 @@ int ReportParseError(CLI::App& app, const CLI::ParseError& error, int argc, char
   std::cerr << CommandPath(current) << ": " << error.what() << "\nRun '" << CommandPath(current)
             << " --help' for its options.\n";
   return 2;
+}
+
+std::string CurrentDirectory() {
+  char buffer[PATH_MAX];
+  if (getcwd(buffer, sizeof(buffer)) == nullptr) return {};
+  return buffer;
 }
 
 void AddStateDir(CLI::App* cmd, std::string& dir, const std::string& help) {

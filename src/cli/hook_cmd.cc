@@ -23,12 +23,6 @@ std::string Home() {
   return home != nullptr && *home == '/' ? home : "";
 }
 
-std::string CurrentDirectory() {
-  char buffer[PATH_MAX];
-  if (getcwd(buffer, sizeof(buffer)) == nullptr) return {};
-  return buffer;
-}
-
 std::string SelfPath() {
   char buffer[PATH_MAX];
   ssize_t n = readlink("/proc/self/exe", buffer, sizeof(buffer) - 1);

@@ -20,11 +20,6 @@ std::string SelfPath() {
   return std::string(buffer, static_cast<std::size_t>(n));
 }
 
-std::string CurrentDir() {
-  char buffer[4096];
-  return getcwd(buffer, sizeof(buffer)) != nullptr ? buffer : "";
-}
-
 }  // namespace
 
 int RunMcp(const mcpproxy::ProxyOptions& options) {
@@ -59,7 +54,7 @@ int RunInstallMcp(const InstallMcpOptions& options) {
   request.dry_run = options.dry_run;
   request.json = options.json;
   request.binary = options.binary.empty() ? SelfPath() : options.binary;
-  request.project_dir = options.project_dir.empty() ? CurrentDir() : options.project_dir;
+  request.project_dir = options.project_dir.empty() ? CurrentDirectory() : options.project_dir;
   const char* home = std::getenv("HOME");
   request.home = home != nullptr ? home : "";
   if (request.home.empty() && !request.project) {

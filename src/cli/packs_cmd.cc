@@ -18,11 +18,6 @@ namespace {
 
 using nlohmann::json;
 
-std::string Here() {
-  char buffer[4096];
-  return getcwd(buffer, sizeof(buffer)) != nullptr ? buffer : "";
-}
-
 json PackJson(const packs::Pack& pack, packs::Trust trust, bool add_only) {
   json tools = json::array();
   for (const packs::Tool& tool : pack.tools)
@@ -39,7 +34,8 @@ policy::Policy LoadHere(const PacksOptions& options) {
     const char* env = std::getenv("HOME");
     home = env != nullptr && *env == '/' ? env : "/root";
   }
-  return policy::Load(policy::DefaultSources(options.cwd.empty() ? Here() : options.cwd, home));
+  return policy::Load(
+      policy::DefaultSources(options.cwd.empty() ? CurrentDirectory() : options.cwd, home));
 }
 
 int List(const PacksOptions& options) {

@@ -18,11 +18,6 @@ namespace {
 
 using nlohmann::json;
 
-std::string Here() {
-  char buffer[4096];
-  return getcwd(buffer, sizeof(buffer)) != nullptr ? buffer : "";
-}
-
 std::string Home(const PolicyOptions& options) {
   if (!options.home.empty()) return options.home;
   const char* home = std::getenv("HOME");
@@ -45,7 +40,7 @@ int Check(const PolicyOptions& options) {
   std::vector<std::string> errors;
   std::vector<std::pair<std::string, bool>> checked;  // path, ok
   if (options.files.empty()) {
-    std::string cwd = options.cwd_given ? options.cwd : Here();
+    std::string cwd = options.cwd_given ? options.cwd : CurrentDirectory();
     policy::Policy loaded = policy::Load(policy::DefaultSources(cwd, Home(options)));
     errors = loaded.errors;
     for (const policy::Layer& layer : loaded.layers) checked.emplace_back(layer.path, true);
@@ -104,7 +99,7 @@ int Explain(const PolicyOptions& options) {
     if (!request.input.empty()) request.input.push_back(' ');
     request.input += word;
   }
-  request.cwd = options.cwd_given ? options.cwd : Here();
+  request.cwd = options.cwd_given ? options.cwd : CurrentDirectory();
   request.home = Home(options);
   request.agent = options.agent;
   policy::Policy loaded = policy::Load(policy::DefaultSources(request.cwd, request.home));

@@ -12,20 +12,6 @@ namespace dualkey::client {
 using nlohmann::json;
 using namespace internal;  // NOLINT(google-build-using-namespace): this module's own codec
 
-bool ParseDecisionName(std::string_view text, Decision* out) {
-  static constexpr std::pair<std::string_view, Decision> kNames[] = {{"allow", Decision::kAllow},
-                                                                     {"hold", Decision::kHold},
-                                                                     {"hold2", Decision::kHold2},
-                                                                     {"deny", Decision::kDeny}};
-  for (const auto& [name, decision] : kNames) {
-    if (name == text) {
-      *out = decision;
-      return true;
-    }
-  }
-  return false;
-}
-
 void PutText(json& j, std::string_view key, std::string_view bytes) {
   const std::string name(key);
   if (base::IsValidUtf8(bytes)) {
@@ -152,16 +138,25 @@ Status FromJson(const json& j, ConsumeRequest* out) {
   return r.status();
 }
 
+namespace {
+
+// What `r` read, then the request's optional passkey answer.
+Status WithPasskey(const Reader& r, const json& j, std::optional<PasskeyAnswer>* passkey) {
+  if (!r.status().ok()) return r.status();
+  Result<std::optional<PasskeyAnswer>> answer = PasskeyOf(j);
+  if (!answer.ok()) return answer.status();
+  *passkey = *answer;
+  return Status::Ok();
+}
+
+}  // namespace
+
 Status FromJson(const json& j, ApproveRequest* out) {
   Reader r = RequestReader(j);
   r.Text("id", &out->id);
   r.Text("approver", &out->approver);
   r.Text("totp", &out->totp);
-  if (!r.status().ok()) return r.status();
-  Result<std::optional<PasskeyAnswer>> passkey = PasskeyOf(j);
-  if (!passkey.ok()) return passkey.status();
-  out->passkey = *passkey;
-  return Status::Ok();
+  return WithPasskey(r, j, &out->passkey);
 }
 
 Status FromJson(const json& j, DenyRequest* out) {
@@ -177,11 +172,7 @@ Status FromJson(const json& j, BreakerResetRequest* out) {
   r.Text("agent", &out->agent);
   r.Text("approver", &out->approver);
   r.Text("totp", &out->totp);
-  if (!r.status().ok()) return r.status();
-  Result<std::optional<PasskeyAnswer>> passkey = PasskeyOf(j);
-  if (!passkey.ok()) return passkey.status();
-  out->passkey = *passkey;
-  return Status::Ok();
+  return WithPasskey(r, j, &out->passkey);
 }
 
 json ToJson(const PasskeyAnswer& r) {

@@ -390,6 +390,4 @@ void PutText(nlohmann::json& j, std::string_view key, std::string_view bytes);
 Status GetText(const nlohmann::json& j, std::string_view key, std::string* out,
                bool required = false);
 
-bool ParseDecisionName(std::string_view text, Decision* out);
-
 }  // namespace dualkey::client

@@ -127,7 +127,7 @@ Status NextPacked(std::string_view* in, PackedDecision* out) {
   std::string_view decision, channel;
   std::string scratch;
   if (!ReadNumber(in, &out->time_ms, ',') || !ReadText(in, &decision, &scratch) ||
-      !ParseDecisionName(decision, &out->decision) || !ReadNumber(in, &forwarded, ',') ||
+      !ParseDecision(decision, &out->decision) || !ReadNumber(in, &forwarded, ',') ||
       (forwarded != 0 && forwarded != 1) || !ReadNumber(in, &out->added_us, ',') ||
       !ReadText(in, &channel, &scratch) || !ParseChannel(channel, &out->channel) ||
       !ReadText(in, &out->agent, &out->storage[0]) || !ReadText(in, &out->cwd, &out->storage[1]) ||

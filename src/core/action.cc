@@ -1,5 +1,7 @@
 #include "core/action.h"
 
+#include <cstddef>
+
 namespace dualkey {
 
 bool IsDestructive(const Action& action) {
@@ -72,22 +74,43 @@ std::string_view ToString(Severity severity) {
   return "unknown";
 }
 
-bool ParseChannel(std::string_view text, Channel* out) {
-  static constexpr struct {
-    std::string_view name;
-    Channel channel;
-  } kNames[] = {{"shell", Channel::kShell},
-                {"sql", Channel::kSql},
-                {"http", Channel::kHttp},
-                {"mcp", Channel::kMcp},
-                {"file", Channel::kFile}};
-  for (const auto& entry : kNames) {
-    if (entry.name == text) {
-      *out = entry.channel;
+namespace {
+
+template <typename Enum, std::size_t N>
+bool ParseName(std::string_view text, const Enum (&values)[N], Enum* out) {
+  for (Enum value : values) {
+    if (ToString(value) == text) {
+      *out = value;
       return true;
     }
   }
   return false;
+}
+
+}  // namespace
+
+bool ParseChannel(std::string_view text, Channel* out) {
+  static constexpr Channel kAll[] = {Channel::kShell, Channel::kSql, Channel::kHttp, Channel::kMcp,
+                                     Channel::kFile};
+  return ParseName(text, kAll, out);
+}
+
+bool ParseDecision(std::string_view text, Decision* out) {
+  static constexpr Decision kAll[] = {Decision::kAllow, Decision::kHold, Decision::kHold2,
+                                      Decision::kDeny};
+  return ParseName(text, kAll, out);
+}
+
+bool ParseReversibility(std::string_view text, Reversibility* out) {
+  static constexpr Reversibility kAll[] = {Reversibility::kReversible, Reversibility::kRecoverable,
+                                           Reversibility::kIrreversible, Reversibility::kUnknown};
+  return ParseName(text, kAll, out);
+}
+
+bool ParseSeverity(std::string_view text, Severity* out) {
+  static constexpr Severity kAll[] = {Severity::kNone, Severity::kLow, Severity::kMedium,
+                                      Severity::kHigh, Severity::kCritical};
+  return ParseName(text, kAll, out);
 }
 
 }  // namespace dualkey

@@ -73,6 +73,10 @@ std::string_view ToString(Channel channel);
 std::string_view ToString(Decision decision);
 std::string_view ToString(Reversibility reversibility);
 std::string_view ToString(Severity severity);
+// The names ToString gives; false (and *out untouched) for any other text.
 bool ParseChannel(std::string_view text, Channel* out);
+bool ParseDecision(std::string_view text, Decision* out);
+bool ParseReversibility(std::string_view text, Reversibility* out);
+bool ParseSeverity(std::string_view text, Severity* out);
 
 }  // namespace dualkey

@@ -16,10 +16,10 @@
 #include <optional>
 
 #include "base/json_text.h"
+#include "client/protocol.h"
 #include "client/words.h"
 #include "daemon/internal/breaker.h"
 #include "daemon/internal/passkey.h"
-#include "daemon/internal/protocol.h"
 
 namespace dualkey::daemon::internal {
 namespace {
@@ -28,29 +28,10 @@ using nlohmann::json;
 
 // A refusal as the protocol says it, with what a person needs to know.
 json Refusal(const Status& status, int failures = -1, std::int64_t locked_until_ms = 0) {
-  json reply = ErrorJson(status);
+  json reply = client::ErrorJson(status);
   if (failures >= 0) reply["failures"] = failures;
   if (locked_until_ms > 0) reply["locked_until_ms"] = locked_until_ms;
   return reply;
-}
-
-Approval ToApproval(const approval::Request& r) {
-  Approval a;
-  a.id = r.id;
-  a.code = r.code;
-  a.agent = r.agent;
-  a.channel = r.channel;
-  a.input = r.input;
-  a.cwd = r.cwd;
-  a.reason = r.reason;
-  a.approvals_needed = r.approvals_needed;
-  a.approvers = r.approvers;
-  a.state = std::string(approval::ToString(r.state));
-  a.created_ms = r.created_ms;
-  a.expires_ms = r.expires_ms;
-  a.denied_by = r.denied_by;
-  a.deny_reason = r.deny_reason;
-  return a;
 }
 
 class Admin {
@@ -74,7 +55,7 @@ class Admin {
   std::optional<json> Authorize(const std::string& approver, const std::string& code,
                                 const std::string& subject, const Peer& peer,
                                 approval::TotpSpend* spend,
-                                const std::optional<PasskeyAnswer>& passkey = std::nullopt,
+                                const std::optional<client::PasskeyAnswer>& passkey = std::nullopt,
                                 const std::string& binding = "");
   // Audit first: false with the refusal to answer when the record is not durable.
   bool AuditFirst(const std::string& kind, json fields, const Peer& peer, json* refusal);
@@ -89,7 +70,7 @@ class Admin {
 std::optional<json> Admin::Authorize(const std::string& approver, const std::string& code,
                                      const std::string& subject, const Peer& peer,
                                      approval::TotpSpend* spend,
-                                     const std::optional<PasskeyAnswer>& passkey,
+                                     const std::optional<client::PasskeyAnswer>& passkey,
                                      const std::string& binding) {
   const std::int64_t now = Core::NowMs();
   Result<approval::SecondFactor> factor = SecondFactorOf(core_, code, passkey, binding);
@@ -141,11 +122,10 @@ void Admin::AuditNotApplied(const std::string& kind, json fields, const Peer& pe
 }
 
 json Admin::Approve(const Peer& peer, const json& body) {
-  ApproveRequest request;
-  if (Status s = FromJson(body, &request); !s.ok()) return Refusal(s);
+  client::ApproveRequest request;
+  if (Status s = client::FromJson(body, &request); !s.ok()) return Refusal(s);
   if (request.id.empty())
     return Refusal(Status::InvalidArgument("approve needs an \"id\" (the approval id or code)"));
-  std::string error;
   approval::Request held;
   if (Status st = core_.store().Get(request.id, &held); !st.ok()) return Refusal(st);
   if (Status can = approval::CanApprove(held, request.approver, Core::NowMs()); !can.ok())
@@ -164,11 +144,12 @@ json Admin::Approve(const Peer& peer, const json& body) {
               {"approvals_needed", held.approvals_needed},
               {"agent", held.agent},
               {"held_ms", Core::NowMs() - held.created_ms}};
-  PutText(fields, "input", held.input);
+  client::PutText(fields, "input", held.input);
   // The page sends why (and says it was the page); the CLI may later.
-  if (std::string reason; GetText(body, "reason", &reason).ok() && !reason.empty())
+  if (std::string reason; client::GetText(body, "reason", &reason).ok() && !reason.empty())
     fields["reason"] = base::ToValidUtf8(reason.substr(0, 500));
-  if (std::string via; GetText(body, "via", &via).ok() && via == "page") fields["via"] = "page";
+  if (std::string via; client::GetText(body, "via", &via).ok() && via == "page")
+    fields["via"] = "page";
   json refusal;
   if (!AuditFirst("approval", std::move(fields), peer, &refusal)) return refusal;
   approval::Request stored;
@@ -178,12 +159,12 @@ json Admin::Approve(const Peer& peer, const json& body) {
                     peer, st.message());
     return Refusal(Status::FailedPrecondition(st.message() + " (the approval was not applied)"));
   }
-  return ToJson(ApprovalReply{ToApproval(stored)});
+  return client::ToJson(client::ApprovalReply{ToApproval(stored)});
 }
 
 json Admin::BreakerReset(const Peer& peer, const json& body) {
-  BreakerResetRequest request;
-  if (Status s = FromJson(body, &request); !s.ok()) return Refusal(s);
+  client::BreakerResetRequest request;
+  if (Status s = client::FromJson(body, &request); !s.ok()) return Refusal(s);
   if (request.agent.empty())
     return Refusal(Status::InvalidArgument("breaker_reset needs an \"agent\""));
   approval::TotpSpend spend;
@@ -192,10 +173,9 @@ json Admin::BreakerReset(const Peer& peer, const json& body) {
                     request.passkey))
     return *refused;
   json fields{{"approver", request.approver}};
-  PutText(fields, "agent", request.agent);
+  client::PutText(fields, "agent", request.agent);
   json refusal;
   if (!AuditFirst("breaker_reset", fields, peer, &refusal)) return refusal;
-  std::string error;
   if (Status st =
           core_.store().SetFrozen(request.agent, false, "reset by " + request.approver, &spend);
       !st.ok()) {
@@ -203,7 +183,7 @@ json Admin::BreakerReset(const Peer& peer, const json& body) {
     return Refusal(Status::Unavailable(st.message() + " (the breaker was not reset)"));
   }
   breaker_.Forget(request.agent);
-  return ToJson(BreakerResetReply{request.agent, false});
+  return client::ToJson(client::BreakerResetReply{request.agent, false});
 }
 
 json Admin::Pending() {
@@ -213,16 +193,16 @@ json Admin::Pending() {
   Status read = core_.store().Pending(now, &requests);
   if (read.ok()) read = core_.store().Lockouts(now, policy_, &lockouts);
   if (!read.ok()) return Refusal(Status::Unavailable("the store failed: " + read.message()));
-  PendingReply reply;
+  client::PendingReply reply;
   for (const auto& r : requests) {
-    Approval a = ToApproval(r);
+    client::Approval a = ToApproval(r);
     // What the daemon worked out when it held the action, and the words for it.
     approval::Item item;
     bool found = false;
     if (core_.store().GetItem("hold", r.id, now, &item, &found).ok() && found)
       if (std::optional<json> details = base::JsonParse(item.value))
         if (details->is_object()) a.details = std::move(*details);
-    a.words = HoldWords(a, now);
+    a.words = client::HoldWords(a, now);
     for (const approval::Lockout& lockout : lockouts) {
       if (lockout.scope != "request:" + r.id) continue;
       a.failed_codes = lockout.failures;
@@ -232,19 +212,18 @@ json Admin::Pending() {
   }
   for (const approval::Lockout& lockout : lockouts)
     reply.failed_codes.push_back(
-        FailedCodes{lockout.scope, lockout.failures, lockout.last_failure_ms,
-                    lockout.locked_until_ms > now ? lockout.locked_until_ms : 0});
-  return ToJson(reply);
+        client::FailedCodes{lockout.scope, lockout.failures, lockout.last_failure_ms,
+                            lockout.locked_until_ms > now ? lockout.locked_until_ms : 0});
+  return client::ToJson(reply);
 }
 
 json Admin::ApproverAdd(const Peer& peer, const json& body) {
-  ApproverRequest request;
-  if (Status s = FromJson(body, &request); !s.ok()) return Refusal(s);
+  client::ApproverRequest request;
+  if (Status s = client::FromJson(body, &request); !s.ok()) return Refusal(s);
   const std::string& name = request.name;
   if (!approval::ValidApproverName(name))
     return Refusal(Status::InvalidArgument(
         "an approver's name is 1-128 bytes of text without control characters"));
-  std::string error;
   std::vector<std::string> names;
   if (Status st = core_.store().Approvers(&names); !st.ok())
     return Refusal(Status::Unavailable("the store failed: " + st.message()));
@@ -253,7 +232,7 @@ json Admin::ApproverAdd(const Peer& peer, const json& body) {
       return Refusal(Status::FailedPrecondition("approver " + name + " already exists"));
   const std::string secret = approval::NewTotpSecret();
   if (secret.empty()) return Refusal(Status::Internal("the random number generator failed"));
-  ApproverReply reply;
+  client::ApproverReply reply;
   reply.name = name;
   if (names.empty()) {
     // The first approver: nobody can vouch with a code yet, so only the
@@ -293,14 +272,13 @@ json Admin::ApproverAdd(const Peer& peer, const json& body) {
   }
   reply.secret = secret;
   reply.uri = approval::TotpUri(name, secret);
-  return ToJson(reply);
+  return client::ToJson(reply);
 }
 
 json Admin::ApproverRemove(const Peer& peer, const json& body) {
-  ApproverRequest request;
-  if (Status s = FromJson(body, &request); !s.ok()) return Refusal(s);
+  client::ApproverRequest request;
+  if (Status s = client::FromJson(body, &request); !s.ok()) return Refusal(s);
   const std::string& name = request.name;
-  std::string error;
   if (Status st = core_.store().ApproverSecret(name, nullptr); !st.ok()) return Refusal(st);
   std::vector<std::string> names;
   if (Status st = core_.store().Approvers(&names); !st.ok())
@@ -320,17 +298,16 @@ json Admin::ApproverRemove(const Peer& peer, const json& body) {
     AuditNotApplied("approver_removed", std::move(fields), peer, st.message());
     return Refusal(Status::FailedPrecondition(st.message()));
   }
-  ApproverReply reply;
+  client::ApproverReply reply;
   reply.name = name;
   reply.removed = true;
-  return ToJson(reply);
+  return client::ToJson(reply);
 }
 
 json Admin::ApproverRotate(const Peer& peer, const json& body) {
-  ApproverRequest request;
-  if (Status s = FromJson(body, &request); !s.ok()) return Refusal(s);
+  client::ApproverRequest request;
+  if (Status s = client::FromJson(body, &request); !s.ok()) return Refusal(s);
   const std::string& name = request.name;
-  std::string error;
   if (Status st = core_.store().ApproverSecret(name, nullptr); !st.ok()) return Refusal(st);
   approval::TotpSpend spend;
   if (std::optional<json> refused = Authorize(
@@ -345,29 +322,28 @@ json Admin::ApproverRotate(const Peer& peer, const json& body) {
     AuditNotApplied("approver_rotated", std::move(fields), peer, st.message());
     return Refusal(Status::FailedPrecondition(st.message()));
   }
-  ApproverReply reply;
+  client::ApproverReply reply;
   reply.name = name;
   reply.secret = secret;
   reply.uri = approval::TotpUri(name, secret);
-  return ToJson(reply);
+  return client::ToJson(reply);
 }
 
 json Admin::ApproverList() {
-  ApproverListReply reply;
-  std::string error;
+  client::ApproverListReply reply;
   if (Status st = core_.store().Approvers(&reply.approvers); !st.ok())
     return Refusal(Status::Unavailable("the store failed: " + st.message()));
-  return ToJson(reply);
+  return client::ToJson(reply);
 }
 
 json Admin::AuditInfo() {
   const audit::CheckpointInfo last = core_.log().LastCheckpoint();
-  AuditInfoReply reply;
+  client::AuditInfoReply reply;
   reply.public_key = core_.log().PublicKey();
   reply.path = core_.options().state_dir + "/audit.jsonl";
   reply.checkpoint_seq = last.seq;
   reply.checkpoint_hash = last.hash;
-  return ToJson(reply);
+  return client::ToJson(reply);
 }
 
 }  // namespace
@@ -381,17 +357,17 @@ void AddAdminOps(Dispatcher& dispatcher, Core& core, Breaker& breaker,
       return ((*admin).*handler)(peer, body);
     });
   };
-  add(kOpApprove, &Admin::Approve);
-  add(kOpBreakerReset, &Admin::BreakerReset);
-  add(kOpApproverAdd, &Admin::ApproverAdd);
-  add(kOpApproverRemove, &Admin::ApproverRemove);
-  add(kOpApproverRotate, &Admin::ApproverRotate);
-  dispatcher.Add(kOpPending,
+  add(client::kOpApprove, &Admin::Approve);
+  add(client::kOpBreakerReset, &Admin::BreakerReset);
+  add(client::kOpApproverAdd, &Admin::ApproverAdd);
+  add(client::kOpApproverRemove, &Admin::ApproverRemove);
+  add(client::kOpApproverRotate, &Admin::ApproverRotate);
+  dispatcher.Add(client::kOpPending,
                  [admin](const Peer&, const json&) -> Result<json> { return admin->Pending(); });
-  dispatcher.Add(kOpApproverList, [admin](const Peer&, const json&) -> Result<json> {
+  dispatcher.Add(client::kOpApproverList, [admin](const Peer&, const json&) -> Result<json> {
     return admin->ApproverList();
   });
-  dispatcher.Add(kOpAuditInfo,
+  dispatcher.Add(client::kOpAuditInfo,
                  [admin](const Peer&, const json&) -> Result<json> { return admin->AuditInfo(); });
 }
 

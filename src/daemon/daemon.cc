@@ -147,7 +147,7 @@ void ExpireLoop(internal::Core& core, internal::DecisionPath& decisions,
     decisions.Expired(expired);
     for (const auto& r : expired) {
       json fields{{"approval_id", r.id}, {"agent", r.agent}};
-      PutText(fields, "input", r.input);
+      client::PutText(fields, "input", r.input);
       core.Record("expiry", std::move(fields));
     }
     sealer.Tick();

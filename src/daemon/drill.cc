@@ -14,8 +14,8 @@
 #include "audit/audit.h"
 #include "base/json_text.h"
 #include "client/drill_certificate.h"
+#include "client/protocol.h"
 #include "daemon/internal/breaker.h"
-#include "daemon/internal/protocol.h"
 #include "token/token.h"
 
 namespace dualkey::daemon::internal {
@@ -122,11 +122,10 @@ class Drills {
     json reset = json::array();
     for (const std::string& agent : agents) {
       json fields{{"approver", session->approver}, {"drill", true}, {"session", session->id}};
-      PutText(fields, "agent", agent);
+      client::PutText(fields, "agent", agent);
       if (!core_.Record("breaker_reset", std::move(fields), &peer))
         return Status::IOError("the audit log could not be written: the breaker of " + agent +
                                " was not reset");
-      std::string error;
       if (Status st = core_.store().SetFrozen(agent, false, "reset by " + session->approver);
           !st.ok())
         return Status::Unavailable("the store failed: " + st.message());

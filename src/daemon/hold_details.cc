@@ -71,7 +71,7 @@ bool IsRemote(const std::string& target) {
 
 }  // namespace
 
-std::string HoldDetails(const CheckRequest& request, const Verdict& verdict,
+std::string HoldDetails(const client::CheckRequest& request, const Verdict& verdict,
                         const std::vector<shell::ExecutedCommand>& commands, long long uid) {
   json details = json::object();
   if (uid >= 0) {

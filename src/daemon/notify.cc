@@ -16,8 +16,8 @@
 
 #include "base/json_text.h"
 #include "base/redact.h"
+#include "client/protocol.h"
 #include "client/words.h"
-#include "daemon/internal/protocol.h"
 
 namespace dualkey::daemon::internal {
 

@@ -18,7 +18,7 @@ constexpr std::int64_t kEnrolTtlMs = 10 * 60'000;
 constexpr std::int64_t kPasskeyTimeoutMs = 120'000;
 
 json Refusal(const Status& status, int failures = -1, std::int64_t locked_until_ms = 0) {
-  json reply = ErrorJson(status);
+  json reply = client::ErrorJson(status);
   if (failures >= 0) reply["failures"] = failures;
   if (locked_until_ms > 0) reply["locked_until_ms"] = locked_until_ms;
   return reply;
@@ -73,14 +73,14 @@ class PasskeyOps {
 
 std::string Text(const json& body, const char* key) {
   std::string out;
-  GetText(body, key, &out);
+  client::GetText(body, key, &out);
   return out;
 }
 
 std::optional<json> PasskeyOps::Check(const json& body, const std::string& approver,
                                       const std::string& subject, const Peer& peer,
                                       approval::TotpSpend* spend) {
-  Result<std::optional<PasskeyAnswer>> answer = PasskeyOf(body);
+  Result<std::optional<client::PasskeyAnswer>> answer = client::PasskeyOf(body);
   if (!answer.ok()) return Refusal(answer.status());
   Result<approval::SecondFactor> factor = SecondFactorOf(core_, Text(body, "totp"), *answer, "");
   if (!factor.ok()) return Refusal(factor.status());
@@ -168,7 +168,6 @@ json PasskeyOps::EnrolBegin(const Peer& peer, const json& body) {
   if (rp.id.empty())
     return Refusal(Status::FailedPrecondition(
         "passkeys are enrolled on the approver's page: serve --http ADDRESS:PORT first"));
-  std::string error;
   if (Status st = core_.store().ApproverSecret(name, nullptr); !st.ok())
     return Refusal(Status::NotFound("no approver '" + base::ToValidUtf8(name) +
                                     "': add the approver first (dualkey approver add)"));
@@ -326,7 +325,6 @@ json PasskeyOps::Signin(const Peer& peer, const json& body) {
   if (std::optional<json> refused = Check(body, approver, "signin:" + approver, peer, &spend))
     return *refused;
   // A code that signed in is used up: approving asks for a fresh one.
-  std::string error;
   if (spend.step >= 0)
     if (Status used = core_.store().UseTotpStep(spend.approver, spend.step); !used.ok())
       return Refusal(used);
@@ -348,7 +346,7 @@ webauthn::RelyingParty RelyingPartyOf(const Core& core) {
 }
 
 Result<approval::SecondFactor> SecondFactorOf(const Core& core, const std::string& totp,
-                                              const std::optional<PasskeyAnswer>& passkey,
+                                              const std::optional<client::PasskeyAnswer>& passkey,
                                               const std::string& binding) {
   approval::SecondFactor factor;
   factor.totp = totp;

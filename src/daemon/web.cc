@@ -12,8 +12,8 @@
 
 #include "audit/search.h"
 #include "base/json_text.h"
+#include "client/protocol.h"
 #include "daemon/internal/history.h"
-#include "daemon/internal/protocol.h"
 #include "daemon/web_assets.h"
 #include "webauthn/webauthn.h"
 
@@ -369,11 +369,11 @@ std::optional<WebResponse> WebPage::Handle(const WebRequest& request) {
       return Json(200, *reply);
     }
     if (route == "pending") {
-      json reply = s.Call(json{{"op", kOpPending}});
+      json reply = s.Call(json{{"op", client::kOpPending}});
       return Json(StatusOf(reply), reply);
     }
     if (route == "breaker") {
-      json reply = s.Call(json{{"op", kOpBreakerStatus}});
+      json reply = s.Call(json{{"op", client::kOpBreakerStatus}});
       return Json(StatusOf(reply), reply);
     }
     if (route == "events") {
@@ -419,7 +419,7 @@ std::optional<WebResponse> WebPage::Handle(const WebRequest& request) {
   if (!body || !body->is_object()) return Error(400, "the body must be a JSON object");
   auto text = [&](const char* key) {
     std::string out;
-    GetText(*body, key, &out);
+    client::GetText(*body, key, &out);
     return out;
   };
   auto passthrough = [&](json call, const char* key) {
@@ -482,20 +482,21 @@ std::optional<WebResponse> WebPage::Handle(const WebRequest& request) {
   if (route == "approve") {
     // The session names the approver; the factor is fresh and bound to this
     // request (approval::Authorize checks it, as for the CLI).
-    json call{{"op", kOpApprove},     {"id", text("id")},         {"approver", session->approver},
-              {"totp", text("totp")}, {"reason", text("reason")}, {"via", "page"}};
+    json call{{"op", client::kOpApprove},      {"id", text("id")},
+              {"approver", session->approver}, {"totp", text("totp")},
+              {"reason", text("reason")},      {"via", "page"}};
     json reply = s.Call(passthrough(std::move(call), "passkey"));
     return Json(StatusOf(reply), reply);
   }
   if (route == "deny") {
-    json reply = s.Call(json{{"op", kOpDeny},
+    json reply = s.Call(json{{"op", client::kOpDeny},
                              {"id", text("id")},
                              {"approver", session->approver},
                              {"reason", text("reason")}});
     return Json(StatusOf(reply), reply);
   }
   if (route == "breaker_reset") {
-    json call{{"op", kOpBreakerReset},
+    json call{{"op", client::kOpBreakerReset},
               {"agent", text("agent")},
               {"approver", session->approver},
               {"totp", text("totp")}};

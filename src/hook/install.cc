@@ -12,6 +12,7 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
+#include "base/file_text.h"
 #include "base/process.h"
 #include "base/toml_text.h"
 #include "hook/internal/config.h"
@@ -75,25 +76,6 @@ std::string Trim(const std::string& text) {
   return text.substr(begin, end - begin + 1);
 }
 
-bool ReadFile(const std::string& path, std::string* text) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return false;
-  std::ostringstream buffer;
-  buffer << in.rdbuf();
-  *text = buffer.str();
-  return !in.bad();
-}
-
-std::string Now(const std::string& given) {
-  if (!given.empty()) return given;
-  time_t now = time(nullptr);
-  tm local{};
-  localtime_r(&now, &local);
-  char buffer[32];
-  strftime(buffer, sizeof(buffer), "%Y%m%d-%H%M%S", &local);
-  return buffer;
-}
-
 Loaded LoadConfig(const std::string& path) {
   Loaded loaded;
   std::string text;
@@ -104,7 +86,7 @@ Loaded LoadConfig(const std::string& path) {
     return loaded;
   }
   loaded.exists = true;
-  if (!ReadFile(path, &text)) {
+  if (!base::ReadFile(path, &text)) {
     loaded.error = "cannot read " + path;
     return loaded;
   }
@@ -224,17 +206,18 @@ bool WriteAtomically(const std::string& path, const std::string& text, std::stri
   std::error_code ec;
   fs::path target(path);
   if (target.has_parent_path()) fs::create_directories(target.parent_path(), ec);
-  std::string temp = path + ".dualkey-tmp-" + std::to_string(getpid());
+  const std::string temp = path + ".dualkey-tmp-" + std::to_string(getpid());
   {
     std::ofstream out(temp, std::ios::binary | std::ios::trunc);
     out << text;
     out.flush();
     if (!out) {
+      std::remove(temp.c_str());
       *error = "cannot write " + temp;
       return false;
     }
   }
-  struct stat info;
+  struct stat info {};
   if (stat(path.c_str(), &info) == 0) chmod(temp.c_str(), info.st_mode & 07777);
   if (rename(temp.c_str(), path.c_str()) != 0) {
     std::remove(temp.c_str());
@@ -353,7 +336,7 @@ CommandOutput InstallCodexToml(const InstallRequest& request, const std::string&
   std::string text;
   std::error_code ec;
   const bool exists = fs::exists(path, ec);
-  if (exists && !ReadFile(path, &text)) {
+  if (exists && !base::ReadFile(path, &text)) {
     result.exit_code = 2;
     result.err = "dualkey: cannot read " + path + "\n";
     return result;
@@ -649,7 +632,7 @@ CommandOutput Install(const InstallRequest& request) {
   }
   std::string backup;
   if (loaded.exists) {
-    backup = BackupPath(path, Now(request.timestamp));
+    backup = BackupPath(path, request.timestamp.empty() ? base::LocalStamp() : request.timestamp);
     std::error_code ec;
     fs::copy_file(path, backup, fs::copy_options::none, ec);
     if (ec) {

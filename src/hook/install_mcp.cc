@@ -1,17 +1,14 @@
 #include "hook/install_mcp.h"
 
-#include <sys/stat.h>
-#include <time.h>
 #include <toml++/toml.h>
-#include <unistd.h>
 
-#include <cstdio>
 #include <filesystem>
-#include <fstream>
 #include <nlohmann/json.hpp>
 #include <sstream>
 
+#include "base/file_text.h"
 #include "base/toml_text.h"
+#include "hook/internal/config.h"
 
 namespace dualkey::hook {
 namespace {
@@ -137,64 +134,12 @@ void RewriteJsonServers(ojson& servers, const std::string& scope, const InstallM
   }
 }
 
-bool ReadFile(const std::string& path, std::string* text) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return false;
-  std::ostringstream buffer;
-  buffer << in.rdbuf();
-  *text = buffer.str();
-  return !in.bad();
-}
-
-bool WriteAtomically(const std::string& path, const std::string& text, std::string* error) {
-  std::error_code ec;
-  fs::create_directories(fs::path(path).parent_path(), ec);
-  const std::string temp = path + ".dualkey-tmp-" + std::to_string(getpid());
-  {
-    std::ofstream out(temp, std::ios::binary | std::ios::trunc);
-    out << text;
-    out.flush();
-    if (!out) {
-      std::remove(temp.c_str());
-      *error = "cannot write " + temp;
-      return false;
-    }
-  }
-  struct stat info {};
-  if (stat(path.c_str(), &info) == 0) chmod(temp.c_str(), info.st_mode & 07777);
-  if (rename(temp.c_str(), path.c_str()) != 0) {
-    std::remove(temp.c_str());
-    *error = "cannot replace " + path;
-    return false;
-  }
-  return true;
-}
-
-std::string Stamp(const std::string& given) {
-  if (!given.empty()) return given;
-  time_t now = time(nullptr);
-  tm local{};
-  localtime_r(&now, &local);
-  char buffer[32];
-  strftime(buffer, sizeof(buffer), "%Y%m%d-%H%M%S", &local);
-  return buffer;
-}
-
-std::string BackupPath(const std::string& path, const std::string& stamp) {
-  std::string base = path + ".dualkey-backup-" + stamp;
-  std::error_code ec;
-  std::string candidate = base;
-  for (int i = 1; fs::exists(candidate, ec) && i < 1000; ++i)
-    candidate = base + "-" + std::to_string(i);
-  return candidate;
-}
-
 // Builds the new text of one config file. False with `error` when it cannot
 // be read or parsed (it is then never written).
 bool RewriteFile(const std::string& path, const InstallMcpRequest& request, FileReport* report,
                  std::string* new_text, std::string* error) {
   std::string text;
-  if (!ReadFile(path, &text)) {
+  if (!base::ReadFile(path, &text)) {
     *error = "cannot read " + path;
     return false;
   }
@@ -363,7 +308,7 @@ CommandOutput InstallMcp(const InstallMcpRequest& request) {
   CommandOutput result;
   std::vector<FileReport> files;
   std::string errors;
-  const std::string stamp = Stamp(request.timestamp);
+  const std::string stamp = request.timestamp.empty() ? base::LocalStamp() : request.timestamp;
   for (const std::string& path :
        McpConfigPaths(request.client, request.project, request.project_dir, request.home)) {
     FileReport report;
@@ -382,7 +327,7 @@ CommandOutput InstallMcp(const InstallMcpRequest& request) {
       continue;
     }
     if (report.changed && !request.dry_run) {
-      report.backup = BackupPath(path, stamp);
+      report.backup = config::BackupPath(path, stamp);
       fs::copy_file(path, report.backup, fs::copy_options::none, ec);
       if (ec) {
         errors += "dualkey: cannot back up " + path + " to " + report.backup + ": " + ec.message() +
@@ -390,7 +335,7 @@ CommandOutput InstallMcp(const InstallMcpRequest& request) {
         report.backup.clear();
         report.changed = false;
         result.exit_code = 2;
-      } else if (!WriteAtomically(path, text, &error)) {
+      } else if (!config::WriteAtomically(path, text, &error)) {
         errors += "dualkey: " + error + "\n";
         report.changed = false;
         result.exit_code = 2;

@@ -161,8 +161,4 @@ void DeclareClasses(const Pack& pack, op_class::Registry* registry,
 std::string Serialize(const Pack& pack);
 bool Deserialize(std::string_view blob, Pack* out);
 
-// Names for the enums, as written in pack files.
-bool ParseSeverity(std::string_view text, Severity* out);
-bool ParseReversibility(std::string_view text, Reversibility* out);
-
 }  // namespace dualkey::packs

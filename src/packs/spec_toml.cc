@@ -362,37 +362,6 @@ const toml::array* Tables(const toml::node& node, const toml::source_region& whe
 
 }  // namespace
 
-bool ParseSeverity(std::string_view text, Severity* out) {
-  static constexpr std::pair<std::string_view, Severity> kNames[] = {
-      {"none", Severity::kNone},
-      {"low", Severity::kLow},
-      {"medium", Severity::kMedium},
-      {"high", Severity::kHigh},
-      {"critical", Severity::kCritical}};
-  for (const auto& [name, severity] : kNames) {
-    if (name == text) {
-      *out = severity;
-      return true;
-    }
-  }
-  return false;
-}
-
-bool ParseReversibility(std::string_view text, Reversibility* out) {
-  static constexpr std::pair<std::string_view, Reversibility> kNames[] = {
-      {"reversible", Reversibility::kReversible},
-      {"recoverable", Reversibility::kRecoverable},
-      {"irreversible", Reversibility::kIrreversible},
-      {"unknown", Reversibility::kUnknown}};
-  for (const auto& [name, value] : kNames) {
-    if (name == text) {
-      *out = value;
-      return true;
-    }
-  }
-  return false;
-}
-
 bool ParsePack(std::string_view text, const std::string& path, Pack* out,
                std::vector<std::string>* errors) {
   *out = Pack{};

@@ -347,18 +347,4 @@ std::string_view DecisionName(Decision decision, bool snapshot) {
   return ToString(decision);
 }
 
-bool ParseDecision(std::string_view text, Decision* out) {
-  static constexpr std::pair<std::string_view, Decision> kNames[] = {{"allow", Decision::kAllow},
-                                                                     {"hold", Decision::kHold},
-                                                                     {"hold2", Decision::kHold2},
-                                                                     {"deny", Decision::kDeny}};
-  for (const auto& [name, decision] : kNames) {
-    if (name == text) {
-      *out = decision;
-      return true;
-    }
-  }
-  return false;
-}
-
 }  // namespace dualkey::policy

@@ -214,7 +214,6 @@ Verdict FailClosed(std::string reason);
 void Raise(Verdict* verdict, std::optional<Decision> minimum, std::string_view detail);
 
 std::string_view ToString(LayerKind kind);
-bool ParseDecision(std::string_view text, Decision* out);
 // "snapshot" for a held decision a snapshot may stand in for, else the
 // decision's own name.
 std::string_view DecisionName(Decision decision, bool snapshot);

@@ -24,22 +24,6 @@ std::string Where(const std::string& path, const toml::source_region& region) {
   return path + ":" + std::to_string(region.begin.line);
 }
 
-bool ParseSeverity(std::string_view text, Severity* out) {
-  static constexpr std::pair<std::string_view, Severity> kNames[] = {
-      {"none", Severity::kNone},
-      {"low", Severity::kLow},
-      {"medium", Severity::kMedium},
-      {"high", Severity::kHigh},
-      {"critical", Severity::kCritical}};
-  for (const auto& [name, severity] : kNames) {
-    if (name == text) {
-      *out = severity;
-      return true;
-    }
-  }
-  return false;
-}
-
 // A string or an array of strings.
 bool StringList(const toml::node& node, const std::string& where, std::string_view key,
                 std::vector<std::string>* out, std::vector<std::string>* errors) {

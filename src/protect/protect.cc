@@ -9,6 +9,8 @@
 #include <tuple>
 #include <vector>
 
+#include "paths/names.h"
+
 namespace dualkey::protect {
 namespace {
 
@@ -20,19 +22,6 @@ bool IsSameOrUnder(string_view path, string_view dir) {
   while (dir.size() > 1 && dir.back() == '/') dir.remove_suffix(1);
   if (!path.starts_with(dir)) return false;
   return path.size() == dir.size() || path[dir.size()] == '/';
-}
-
-string_view BaseName(string_view path) {
-  while (path.size() > 1 && path.back() == '/') path.remove_suffix(1);
-  std::size_t slash = path.rfind('/');
-  return slash == string_view::npos ? path : path.substr(slash + 1);
-}
-
-string_view DirName(string_view path) {
-  std::size_t slash = path.rfind('/');
-  if (slash == string_view::npos) return ".";
-  if (slash == 0) return "/";
-  return path.substr(0, slash);
 }
 
 std::string Join(string_view dir, string_view rest) {
@@ -69,7 +58,7 @@ struct Fixed {
     ssize_t n = readlink("/proc/self/exe", buffer, sizeof(buffer) - 1);
     if (n > 0) {
       string_view exe(buffer, static_cast<std::size_t>(n));
-      if (BaseName(exe) == "dualkey") binaries.emplace_back(exe);
+      if (paths::BaseName(exe) == "dualkey") binaries.emplace_back(exe);
     }
   }
 };
@@ -89,7 +78,7 @@ bool IsReadableStateFile(string_view base) {
 
 Place StatePlace(string_view path, string_view dir) {
   if (path == dir) return {Kind::kGuardState, "dualkey's state directory"};
-  string_view base = BaseName(path);
+  string_view base = paths::BaseName(path);
   if (base.ends_with(".sock")) return {Kind::kGuardSocket, "dualkey's socket"};
   string_view rel = path.substr(dir.size() + 1);
   if (rel.starts_with("vault")) return {Kind::kGuardState, "dualkey's vault"};
@@ -131,8 +120,8 @@ bool NameMatches(string_view pattern, string_view name) {
 }
 
 bool IsAgentHooks(string_view path) {
-  string_view base = BaseName(path);
-  string_view parent = BaseName(DirName(path));
+  string_view base = paths::BaseName(path);
+  string_view parent = paths::BaseName(paths::DirName(path));
   for (const AgentFile& file : kAgentFiles)
     if (parent == file.dir && NameMatches(file.file, base)) return true;
   // Plugin hooks: .../.claude/plugins/<plugin>/hooks/hooks.json
@@ -212,7 +201,7 @@ Place Classify(std::string_view path, std::string_view home) {
   }
   for (const std::string& dir : fixed.config_dirs)
     if (IsSameOrUnder(path, dir)) return {Kind::kGuardPolicy, "dualkey's policy"};
-  const string_view base = BaseName(path);
+  const string_view base = paths::BaseName(path);
   if (path.find("dualkey") != string_view::npos) {
     if (base == ".dualkey.toml") return {Kind::kGuardPolicy, "a project's dualkey policy"};
     if (HasComponent(path, ".dualkey")) return {Kind::kGuardPolicy, "a project's dualkey packs"};
@@ -273,7 +262,7 @@ bool ContainsGuard(std::string_view dir, std::string_view home, Place* place) {
     }
   }
   // A project's .claude/.cursor/.codex/.gemini or .dualkey directory itself.
-  string_view base = BaseName(dir);
+  string_view base = paths::BaseName(dir);
   if (base == ".claude" || base == ".cursor" || base == ".codex" || base == ".gemini") {
     *place = {Kind::kAgentHooks, "an agent's hook settings"};
     return true;
@@ -464,8 +453,8 @@ std::string ResolveLiteral(std::string_view path, std::string_view cwd, std::str
 }
 
 bool IsCredentialFile(std::string_view path, std::string_view home) {
-  const string_view base = BaseName(path);
-  const string_view parent = BaseName(DirName(path));
+  const string_view base = paths::BaseName(path);
+  const string_view parent = paths::BaseName(paths::DirName(path));
   auto is_env_file = [](string_view name) {
     if (name == ".env" || name == ".envrc") return true;
     if (name.starts_with(".env.")) {

@@ -20,6 +20,7 @@
 #include <sstream>
 
 #include "approval/approval.h"
+#include "base/file_text.h"
 #include "base/toml_text.h"
 #include "client/client.h"
 #include "hook/install.h"
@@ -31,7 +32,7 @@
 namespace dualkey::setup::internal {
 
 void Setup::StepHooks() {
-  const std::string stamp = Now();
+  const std::string stamp = base::LocalStamp();
   // Managed, root-owned configs: the user (and an agent running as them)
   // cannot remove these.
   for (hook::Agent agent : agents_) {
@@ -57,7 +58,7 @@ void Setup::StepHooks() {
       // A managed file that held nothing but our hook goes, and its
       // directory with it when empty.
       std::string text;
-      if (sys::ReadFile(request.config_path, &text) &&
+      if (base::ReadFile(request.config_path, &text) &&
           (text == "{}\n" || text.find_first_not_of(" \t\r\n") == std::string::npos)) {
         unlink(request.config_path.c_str());
         const std::string dir = request.config_path.substr(0, request.config_path.rfind('/'));

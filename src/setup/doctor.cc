@@ -20,6 +20,7 @@
 #include <nlohmann/json.hpp>
 #include <thread>
 
+#include "base/file_text.h"
 #include "base/process.h"
 #include "client/client.h"
 #include "hook/install.h"
@@ -382,7 +383,7 @@ int Doctor(const DoctorOptions& options, std::ostream& out, std::ostream& err) {
     // The binary setup installed (a package's /usr/bin/dualkey is used in
     // place): its record in /etc/dualkey says which.
     std::string text;
-    if (sys::ReadFile("/etc/dualkey/setup.json", &text)) {
+    if (base::ReadFile("/etc/dualkey/setup.json", &text)) {
       const json record = json::parse(text, nullptr, false);
       if (record.is_object() && record.value("binary", "").starts_with("/"))
         hook_binary = record.value("binary", "");
@@ -405,7 +406,7 @@ int Doctor(const DoctorOptions& options, std::ostream& out, std::ostream& err) {
   std::string public_key;
   {
     std::string text;
-    if (protected_install && sys::ReadFile(layout.config_dir + "/audit.pub", &text))
+    if (protected_install && base::ReadFile(layout.config_dir + "/audit.pub", &text))
       public_key = text.substr(0, text.find('\n'));
     if (public_key.empty()) {
       std::ifstream in(state + "/audit.jsonl");

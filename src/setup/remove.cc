@@ -20,6 +20,7 @@
 #include <sstream>
 
 #include "approval/approval.h"
+#include "base/file_text.h"
 #include "base/toml_text.h"
 #include "client/client.h"
 #include "hook/install.h"
@@ -98,7 +99,7 @@ int Setup::Remove() {
                                   std::string(kAuditPub), std::string(kPolicyFile)}) {
     if (!Exists(path)) continue;
     std::string text;
-    sys::ReadFile(path, &text);
+    base::ReadFile(path, &text);
     if (path == kPolicyFile && text != kDefaultPolicy) {
       Record(path, "ok", "kept (it is not the default setup wrote)");
       continue;

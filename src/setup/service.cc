@@ -20,6 +20,7 @@
 #include <sstream>
 
 #include "approval/approval.h"
+#include "base/file_text.h"
 #include "base/toml_text.h"
 #include "client/client.h"
 #include "hook/install.h"
@@ -45,7 +46,7 @@ bool Setup::WaitForDaemon(std::string* why, pid_t pid) {
     *why = "the daemon did not answer on " + std::string(kSocket) + " within " +
            std::to_string(kDaemonStartMs / 1000) + " s";
   std::string log;
-  if (sys::ReadFile(std::string(kStateDir) + "/serve.log", &log) && !log.empty()) {
+  if (base::ReadFile(std::string(kStateDir) + "/serve.log", &log) && !log.empty()) {
     if (log.size() > 600) log = log.substr(log.size() - 600);
     *why += "; its log (" + std::string(kStateDir) + "/serve.log) ends: " + log;
   }
@@ -181,7 +182,7 @@ void Setup::StepSystemdUnits(bool binary_changed) {
   for (const internal::Unit& unit : internal::RenderUnits(values)) {
     const std::string path = std::string(internal::kUnitDirectory) + "/" + unit.name;
     std::string current;
-    if (sys::ReadFile(path, &current) && current == unit.text) continue;
+    if (base::ReadFile(path, &current) && current == unit.text) continue;
     if (options_.dry_run) {
       Record(path, "would", "write the unit");
       continue;
@@ -346,7 +347,7 @@ void Setup::StepAuditKey() {
     return;
   }
   std::string current;
-  if (sys::ReadFile(kAuditPub, &current) && current == key + "\n") {
+  if (base::ReadFile(kAuditPub, &current) && current == key + "\n") {
     Record(kAuditPub, "ok", "audit public key " + key);
     return;
   }

@@ -22,6 +22,7 @@
 #include <sstream>
 
 #include "approval/approval.h"
+#include "base/file_text.h"
 #include "base/toml_text.h"
 #include "client/client.h"
 #include "hook/install.h"
@@ -32,15 +33,6 @@
 
 namespace dualkey::setup {
 namespace internal {
-
-std::string Now() {
-  time_t now = time(nullptr);
-  tm local{};
-  localtime_r(&now, &local);
-  char buffer[32];
-  strftime(buffer, sizeof(buffer), "%Y%m%d-%H%M%S", &local);
-  return buffer;
-}
 
 bool ValidUserName(const std::string& name) {
   if (name.empty() || name.size() > 32) return false;
@@ -130,7 +122,7 @@ bool Setup::ResolveUsers() {
     if (const char* sudo_user = std::getenv("SUDO_USER"); sudo_user != nullptr) name = sudo_user;
   }
   json record;
-  if (std::string text; sys::ReadFile(kSetupRecord, &text))
+  if (std::string text; base::ReadFile(kSetupRecord, &text))
     record = json::parse(text, nullptr, false);
   if (!record.is_object()) record = json::object();
   if (name.empty() && (options_.remove || options_.stop)) name = record.value("user", "");
@@ -278,7 +270,7 @@ void Setup::StepPolicy() {
     }
   }
   std::string text;
-  sys::ReadFile(kPolicyFile, &text);
+  base::ReadFile(kPolicyFile, &text);
   std::optional<bool> lock;
   try {
     toml::table table = base::ParseToml(text, kPolicyFile);
@@ -366,7 +358,7 @@ void Setup::StepInstallFile() {
   layout.config_dir = kConfigDir;
   const std::string text = install::FormatInstallFile(layout);
   std::string current;
-  if (sys::ReadFile(std::string(install::kInstallFile), &current) && current == text) {
+  if (base::ReadFile(std::string(install::kInstallFile), &current) && current == text) {
     struct stat st {};
     if (lstat(std::string(install::kInstallFile).c_str(), &st) == 0 && st.st_uid == 0 &&
         (st.st_mode & 07777) == 0644) {

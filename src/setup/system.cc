@@ -19,6 +19,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "base/file_text.h"
 #include "base/process.h"
 
 namespace dualkey::setup::sys {
@@ -121,15 +122,6 @@ Status DeleteUser(const std::string& name) {
   return Status::Ok();
 }
 
-bool ReadFile(const std::string& path, std::string* text) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return false;
-  std::ostringstream buffer;
-  buffer << in.rdbuf();
-  *text = buffer.str();
-  return !in.bad();
-}
-
 // Owner and mode through a descriptor opened without following a symlink,
 // so a path swapped for a symlink between the look and the change cannot
 // turn root's chmod onto another file.
@@ -218,7 +210,7 @@ Status WriteFileAtomically(const std::string& path, const std::string& text, uid
     if (S_ISLNK(st.st_mode))
       return Status::PermissionDenied(path + " is a symlink; refusing to write through it");
     std::string current;
-    if (S_ISREG(st.st_mode) && ReadFile(path, &current) && current == text)
+    if (S_ISREG(st.st_mode) && base::ReadFile(path, &current) && current == text)
       return EnsureOwnerMode(path, uid, gid, mode, changed);
   }
   const std::string temp = path + ".dualkey-tmp-" + std::to_string(getpid());
@@ -432,7 +424,7 @@ int RunAs(const Account& account, const std::function<int(std::string* output)>&
 bool ProcessAlive(pid_t pid) {
   if (pid <= 0) return false;
   std::string stat;
-  if (!ReadFile("/proc/" + std::to_string(pid) + "/stat", &stat)) return false;
+  if (!base::ReadFile("/proc/" + std::to_string(pid) + "/stat", &stat)) return false;
   // "pid (comm) S ...": the state follows the last ')'.
   const std::size_t close = stat.rfind(')');
   if (close == std::string::npos || close + 2 >= stat.size()) return false;
@@ -442,7 +434,7 @@ bool ProcessAlive(pid_t pid) {
 
 std::optional<uid_t> ProcessUid(pid_t pid) {
   std::string status;
-  if (!ReadFile("/proc/" + std::to_string(pid) + "/status", &status)) return std::nullopt;
+  if (!base::ReadFile("/proc/" + std::to_string(pid) + "/status", &status)) return std::nullopt;
   const std::size_t at = status.find("\nUid:");
   if (at == std::string::npos) return std::nullopt;
   return static_cast<uid_t>(std::strtoul(status.c_str() + at + 5, nullptr, 10));
@@ -491,7 +483,7 @@ bool StopProcess(pid_t pid, int grace_ms) {
 
 std::optional<pid_t> ReadPidFile(const std::string& path) {
   std::string text;
-  if (!ReadFile(path, &text)) return std::nullopt;
+  if (!base::ReadFile(path, &text)) return std::nullopt;
   char* end = nullptr;
   const long pid = std::strtol(text.c_str(), &end, 10);
   if (end == text.c_str() || pid <= 0) return std::nullopt;

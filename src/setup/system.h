@@ -40,9 +40,6 @@ Status CreateSystemUser(const std::string& name, const std::string& home);
 // `userdel` (the group with it); the home is left alone.
 Status DeleteUser(const std::string& name);
 
-// Reads a whole file; false when it cannot be read.
-bool ReadFile(const std::string& path, std::string* text);
-
 // Makes `path` a directory owned by uid:gid with `mode`, creating missing
 // parents (0755, root's). Sets *changed when it created or fixed anything.
 // A symlink is refused: it could point anywhere.

@@ -77,8 +77,8 @@ class DecisionSteps : public ::testing::Test {
 
   approval::Store& store() { return core_->store(); }
 
-  static CheckRequest Shell(const std::string& input, const std::string& cwd = "/") {
-    CheckRequest request;
+  static client::CheckRequest Shell(const std::string& input, const std::string& cwd = "/") {
+    client::CheckRequest request;
     request.action.channel = Channel::kShell;
     request.action.input = input;
     request.action.cwd = cwd;
@@ -97,7 +97,7 @@ class DecisionSteps : public ::testing::Test {
     verdict.actions.push_back(action);
     return verdict;
   }
-  Exchange Make(const CheckRequest& request, Verdict verdict) {
+  Exchange Make(const client::CheckRequest& request, Verdict verdict) {
     Exchange x(peer_, request);
     x.verdict = std::move(verdict);
     x.agent = request.action.agent.empty() ? "unknown" : request.action.agent;
@@ -128,25 +128,25 @@ class DecisionSteps : public ::testing::Test {
 
 TEST_F(DecisionSteps, ClassifierReadsThePolicyAndRaiseOnlyTightens) {
   Classifier classifier(core_->layout(), core_->system_policy());
-  const CheckRequest read = Shell("ls -l");
+  const client::CheckRequest read = Shell("ls -l");
   Exchange x(peer_, read);
   classifier.Classify(x);
   EXPECT_EQ(x.verdict.decision, Decision::kAllow);
   EXPECT_EQ(x.agent, "agent-a");
 
-  const CheckRequest destroy = Shell("rm -rf " + dir_ + "/home");
+  const client::CheckRequest destroy = Shell("rm -rf " + dir_ + "/home");
   Exchange y(peer_, destroy);
   classifier.Classify(y);
   EXPECT_NE(y.verdict.decision, Decision::kAllow);
 
   // A trusted caller's minimum raises an allow; it never lowers a hold.
-  CheckRequest raised = read;
+  client::CheckRequest raised = read;
   raised.min_decision = Decision::kHold;
   raised.detail = "touches 1200 rows";
   Verdict verdict = x.verdict;
   RaiseToMinimum(raised, &verdict);
   EXPECT_EQ(verdict.decision, Decision::kHold);
-  CheckRequest lowered = destroy;
+  client::CheckRequest lowered = destroy;
   lowered.min_decision = Decision::kAllow;
   Verdict held = y.verdict;
   RaiseToMinimum(lowered, &held);
@@ -155,7 +155,7 @@ TEST_F(DecisionSteps, ClassifierReadsThePolicyAndRaiseOnlyTightens) {
 
 TEST_F(DecisionSteps, FreezeHoldsAFrozenAgentButNotItsReads) {
   FreezeStep freeze(store());
-  const CheckRequest request = Shell("rm -rf build");
+  const client::CheckRequest request = Shell("rm -rf build");
   Exchange x = Make(request, Held());
   EXPECT_FALSE(freeze.Run(x).has_value());
 
@@ -190,7 +190,7 @@ TEST_F(DecisionSteps, AllowStepAllowsWhatThePolicyOrAFactAllows) {
   EXPECT_FALSE(allow.Run(h).has_value());
 
   // A catalog fact stands in for a human on SQL drops only, on a plain hold.
-  CheckRequest drop;
+  client::CheckRequest drop;
   drop.action.channel = Channel::kSql;
   drop.action.input = "DROP TABLE t";
   drop.allowed_by.fact = "table public.t is empty";
@@ -201,7 +201,7 @@ TEST_F(DecisionSteps, AllowStepAllowsWhatThePolicyOrAFactAllows) {
   EXPECT_EQ(out->reply.fact, "table public.t is empty");
   Exchange d2 = Make(drop, Held("db.drop.table", Decision::kHold2));
   EXPECT_FALSE(allow.Run(d2).has_value());
-  CheckRequest shell_with_fact = Shell("rm -rf build");
+  client::CheckRequest shell_with_fact = Shell("rm -rf build");
   shell_with_fact.allowed_by.fact = "nothing";
   Exchange s = Make(shell_with_fact, Held());
   EXPECT_FALSE(allow.Run(s).has_value());
@@ -210,7 +210,7 @@ TEST_F(DecisionSteps, AllowStepAllowsWhatThePolicyOrAFactAllows) {
 TEST_F(DecisionSteps, RateLimitDeniesPastTheBurstAndEveryDenial) {
   breaker::RateLimiter limiter(options_.rate_burst, options_.rate_per_minute);
   RateLimitStep step(limiter);
-  const CheckRequest request = Shell("rm -rf build");
+  const client::CheckRequest request = Shell("rm -rf build");
   Exchange x = Make(request, Held());
   EXPECT_FALSE(step.Run(x).has_value());
   EXPECT_FALSE(step.Run(x).has_value());
@@ -221,7 +221,7 @@ TEST_F(DecisionSteps, RateLimitDeniesPastTheBurstAndEveryDenial) {
   EXPECT_NE(out->reply.reason.find("rate limit"), std::string::npos);
 
   // Another agent has its own bucket; a denial is denied whatever its rate.
-  CheckRequest other = request;
+  client::CheckRequest other = request;
   other.action.agent = "agent-b";
   Exchange d = Make(other, Held("fs.delete.recursive", Decision::kDeny));
   out = step.Run(d);
@@ -263,7 +263,7 @@ TEST_F(DecisionSteps, HoldRegistersOnceAndApprovalIsUsedOnceAfterTheVaultSave) {
   const std::string victim = dir_ + "/victim";
   fs::create_directories(victim);
   std::ofstream(victim + "/data.txt") << "precious";
-  const CheckRequest request = Shell("rm -rf " + victim, dir_);
+  const client::CheckRequest request = Shell("rm -rf " + victim, dir_);
   Classifier classifier(core_->layout(), core_->system_policy());
   Exchange x(peer_, request);
   classifier.Classify(x);
@@ -319,7 +319,7 @@ TEST_F(DecisionSteps, ApprovalStepPassesDenialsAndDefersConsumptionWhenAsked) {
   Exchange denied = Make(Shell("rm -rf /"), Held("fs.delete.recursive", Decision::kDeny));
   EXPECT_FALSE(approval.Run(denied).has_value());
 
-  CheckRequest deferred;
+  client::CheckRequest deferred;
   deferred.action.channel = Channel::kSql;
   deferred.action.input = "DELETE FROM t";
   deferred.action.agent = "agent-a";
@@ -339,13 +339,13 @@ TEST_F(DecisionSteps, ApprovalStepPassesDenialsAndDefersConsumptionWhenAsked) {
 TEST_F(DecisionSteps, AuditStepRecordsThenCountsForTheBreaker) {
   Breaker breaker(*core_);
   AuditStep audit(*core_, breaker);
-  const CheckRequest request = Shell("rm -rf build");
+  const client::CheckRequest request = Shell("rm -rf build");
   Exchange x = Make(request, Held());
   Outcome deny;
   deny.reply.decision = Decision::kDeny;
   deny.reply.reason = "no";
   deny.breaker_attempt = true;
-  CheckReply reply = audit.Finish(x, deny);
+  client::CheckReply reply = audit.Finish(x, deny);
   EXPECT_EQ(reply.decision, Decision::kDeny);
   EXPECT_EQ(breaker.RecentAttempts("agent-a"), 1);
   const std::string text = AuditText();
@@ -364,7 +364,7 @@ TEST_F(DecisionSteps, TheWholeChainTripsTheBreakerOnDistinctAttempts) {
   Breaker breaker(*core_);
   DecisionPath decisions(*core_, breaker);
   for (int i = 0; i < 3; ++i) {
-    Result<CheckReply> reply =
+    Result<client::CheckReply> reply =
         decisions.Check(peer_, Shell("rm -rf /srv/data" + std::to_string(i)));
     ASSERT_TRUE(reply.ok());
     EXPECT_NE(reply->decision, Decision::kAllow);
@@ -373,10 +373,10 @@ TEST_F(DecisionSteps, TheWholeChainTripsTheBreakerOnDistinctAttempts) {
   const Status frozen_read = store().IsFrozen("agent-a", &frozen);
   ASSERT_TRUE(frozen_read.ok()) << frozen_read.ToString();
   EXPECT_TRUE(frozen);
-  Result<CheckReply> after = decisions.Check(peer_, Shell("rm -rf /srv/other"));
+  Result<client::CheckReply> after = decisions.Check(peer_, Shell("rm -rf /srv/other"));
   ASSERT_TRUE(after.ok());
   EXPECT_TRUE(after->frozen);
-  Result<CheckReply> read = decisions.Check(peer_, Shell("ls /srv"));
+  Result<client::CheckReply> read = decisions.Check(peer_, Shell("ls /srv"));
   ASSERT_TRUE(read.ok());
   EXPECT_EQ(read->decision, Decision::kAllow);
 }

@@ -69,6 +69,7 @@ bool BackwardLines::Next(std::string* line, off_t* offset, std::string* error) {
       *offset = start;
       end_ = start;
       buffer_.resize(newline + 1);
+      chunk_ = 65536;  // grown only within one long line
       return true;
     }
     if (buffer_start_ == 0) {
@@ -83,6 +84,7 @@ bool BackwardLines::Next(std::string* line, off_t* offset, std::string* error) {
     if (!PreadAll(fd_, chunk.data(), chunk.size(), read_start, error)) return false;
     buffer_.insert(0, chunk);
     buffer_start_ = read_start;
+    // Within one long line: fewer, larger reads (not quadratic copying).
     chunk_ = std::min<std::size_t>(chunk_ * 4, 16 << 20);
   }
 }

@@ -63,7 +63,7 @@ class Reader {
       return;
     }
     Decision d;
-    if (!v->is_string() || !ParseDecisionName(v->get_ref<const std::string&>(), &d))
+    if (!v->is_string() || !ParseDecision(v->get_ref<const std::string&>(), &d))
       return Fail("\"" + std::string(key) + "\" is one of allow, hold, hold2, deny");
     *out = d;
   }

@@ -2,16 +2,15 @@
 // administration, which need a human's code, are admin.cc's.)
 #include <unistd.h>
 
+#include "client/protocol.h"
 #include "daemon/internal/core.h"
-#include "daemon/internal/protocol.h"
 
 namespace dualkey::daemon::internal {
-namespace {
 
 using nlohmann::json;
 
-Approval ToApproval(const approval::Request& r) {
-  Approval a;
+client::Approval ToApproval(const approval::Request& r) {
+  client::Approval a;
   a.id = r.id;
   a.code = r.code;
   a.agent = r.agent;
@@ -29,14 +28,11 @@ Approval ToApproval(const approval::Request& r) {
   return a;
 }
 
-}  // namespace
-
 void AddApprovalOps(Dispatcher& dispatcher, Core& core) {
-  dispatcher.Add(kOpDeny, [&core](const Peer& peer, const json& body) -> Result<json> {
-    DenyRequest request;
-    if (Status s = FromJson(body, &request); !s.ok()) return s;
+  dispatcher.Add(client::kOpDeny, [&core](const Peer& peer, const json& body) -> Result<json> {
+    client::DenyRequest request;
+    if (Status s = client::FromJson(body, &request); !s.ok()) return s;
     approval::Request r;
-    std::string error;
     if (Status st =
             core.store().Deny(request.id, request.approver, request.reason, Core::NowMs(), &r);
         !st.ok())
@@ -46,15 +42,15 @@ void AddApprovalOps(Dispatcher& dispatcher, Core& core) {
                 {"reason", r.deny_reason},
                 {"agent", r.agent},
                 {"held_ms", Core::NowMs() - r.created_ms}};
-    PutText(fields, "input", r.input);
+    client::PutText(fields, "input", r.input);
     core.Record("denial", std::move(fields), &peer);
-    return ToJson(ApprovalReply{ToApproval(r)});
+    return client::ToJson(client::ApprovalReply{ToApproval(r)});
   });
 }
 
 void AddStatusOps(Dispatcher& dispatcher, Core& core) {
-  dispatcher.Add(kOpStatus, [&core](const Peer&, const json&) -> Result<json> {
-    StatusReply reply;
+  dispatcher.Add(client::kOpStatus, [&core](const Peer&, const json&) -> Result<json> {
+    client::StatusReply reply;
     reply.pid = getpid();
     reply.socket = core.options().socket_path;
     reply.protected_install = core.layout().protected_install;
@@ -65,7 +61,7 @@ void AddStatusOps(Dispatcher& dispatcher, Core& core) {
     reply.policy_errors = policy.value("errors", std::vector<std::string>{});
     reply.policy_reload_failed_ms = policy.value("reload_failed_ms", std::int64_t{0});
     reply.policy_reload_errors = policy.value("reload_errors", std::vector<std::string>{});
-    return ToJson(reply);
+    return client::ToJson(reply);
   });
 }
 

@@ -4,7 +4,7 @@
 #include <set>
 
 #include "base/json_text.h"
-#include "daemon/internal/protocol.h"
+#include "client/protocol.h"
 
 namespace dualkey::daemon::internal {
 
@@ -29,7 +29,7 @@ void Breaker::Attempt(const std::string& agent, const std::string& action_hash,
   json fields{{"attempts", core_.options().breaker_attempts},
               {"window_seconds", core_.options().breaker_window_seconds},
               {"why", why}};
-  PutText(fields, "agent", agent);
+  client::PutText(fields, "agent", agent);
   core_.Record("breaker", std::move(fields), &peer);
 }
 
@@ -59,21 +59,20 @@ std::string ResetCommand(const std::string& agent) {
 
 void AddBreakerOps(Dispatcher& dispatcher, Core& core, Breaker& breaker) {
   dispatcher.Add(
-      kOpBreakerStatus, [&core, &breaker](const Peer&, const json& body) -> Result<json> {
-        BreakerStatusRequest request;
-        if (Status s = FromJson(body, &request); !s.ok()) return s;
+      client::kOpBreakerStatus, [&core, &breaker](const Peer&, const json& body) -> Result<json> {
+        client::BreakerStatusRequest request;
+        if (Status s = client::FromJson(body, &request); !s.ok()) return s;
         std::vector<approval::Store::Freeze> freezes;
-        std::string error;
         if (Status st = core.store().Freezes(&freezes); !st.ok())
           return Status::Unavailable("the store failed: " + st.message());
-        BreakerStatusReply reply;
+        client::BreakerStatusReply reply;
         reply.attempts = core.options().breaker_attempts;
         reply.window_seconds = core.options().breaker_window_seconds;
         std::set<std::string> seen;
         auto add = [&](const std::string& agent, const approval::Store::Freeze* freeze) {
           if (!request.agent.empty() && agent != request.agent) return;
           if (!seen.insert(agent).second) return;
-          BreakerAgent entry;
+          client::BreakerAgent entry;
           entry.agent = agent;
           if (freeze != nullptr && freeze->frozen) {
             entry.frozen = true;
@@ -102,7 +101,7 @@ void AddBreakerOps(Dispatcher& dispatcher, Core& core, Breaker& breaker) {
                                     [&](const auto& f) { return f.agent == request.agent; });
           add(request.agent, found == freezes.end() ? nullptr : &*found);
         }
-        return ToJson(reply);
+        return client::ToJson(reply);
       });
 }
 

@@ -25,9 +25,9 @@
 #include "audit/audit.h"
 #include "base/status.h"
 #include "breaker/breaker.h"
+#include "client/protocol.h"
 #include "daemon/internal/breaker.h"
 #include "daemon/internal/core.h"
-#include "daemon/internal/protocol.h"
 #include "policy/policy.h"
 #include "shell/shell.h"
 #include "vault/vault.h"
@@ -36,9 +36,9 @@ namespace dualkey::daemon::internal {
 
 // One check on its way down the chain.
 struct Exchange {
-  Exchange(const Peer& peer, const CheckRequest& request) : peer(peer), request(request) {}
+  Exchange(const Peer& peer, const client::CheckRequest& request) : peer(peer), request(request) {}
   const Peer& peer;
-  const CheckRequest& request;
+  const client::CheckRequest& request;
   Verdict verdict;
   std::vector<shell::ExecutedCommand> commands;  // what would run, for a hold's details
   std::string agent;                             // "unknown" when none was given
@@ -53,7 +53,7 @@ struct Exchange {
 
 // What a step decided, and how the audit step records it.
 struct Outcome {
-  CheckReply reply;
+  client::CheckReply reply;
   std::string_view kind = "verdict";  // the audit record's kind; "" = not recorded
   audit::Log::Durability durability = audit::Log::Durability::kSynced;
   nlohmann::json extra = nlohmann::json::object();  // more fields for the record
@@ -84,7 +84,7 @@ class Classifier {
  public:
   Classifier(const install::Layout& layout, SystemPolicy& system_policy)
       : layout_(layout), system_policy_(system_policy) {}
-  policy::Policy PolicyFor(const Peer& peer, const CheckRequest& request) const;
+  policy::Policy PolicyFor(const Peer& peer, const client::CheckRequest& request) const;
   // Fills x.verdict, x.commands and x.agent.
   void Classify(Exchange& x) const;
 
@@ -97,7 +97,7 @@ class Classifier {
 // A trusted component (the PostgreSQL proxy, the HTTP gateway) can know more
 // than the text shows, such as the rows a DELETE would touch: it may raise
 // the decision, never lower it, and say why for the human.
-void RaiseToMinimum(const CheckRequest& request, Verdict* verdict);
+void RaiseToMinimum(const client::CheckRequest& request, Verdict* verdict);
 
 // ---- breaker ---------------------------------------------------------------
 // A frozen agent's actions (reads aside) are held until a human resets the
@@ -124,8 +124,8 @@ class AllowStep final : public Step {
   std::string_view name() const override { return "allow"; }
   std::optional<Outcome> Run(Exchange& x) override;
   // Whether the PostgreSQL proxy's fact or snapshot may stand in for a human.
-  static bool FactCanAllow(const CheckRequest& request, const Verdict& verdict);
-  static std::string AllowedReason(const CheckRequest& request, const Verdict& verdict);
+  static bool FactCanAllow(const client::CheckRequest& request, const Verdict& verdict);
+  static std::string AllowedReason(const client::CheckRequest& request, const Verdict& verdict);
 };
 
 // ---- approval and vault save ----------------------------------------------
@@ -220,15 +220,17 @@ class HoldStep final : public Step {
 class AuditStep {
  public:
   AuditStep(Core& core, Breaker& breaker) : core_(core), breaker_(breaker) {}
-  CheckReply Finish(Exchange& x, Outcome outcome);
+  client::CheckReply Finish(Exchange& x, Outcome outcome);
   // A hold that could not be registered: still held, with the reason (audited).
-  CheckReply Held(const Peer& peer, const nlohmann::json& action_fields, std::string reason);
-  CheckReply Unconsumed(const Peer& peer, const nlohmann::json& action_fields,
-                        const std::string& approval_id, const std::string& audit_error);
+  client::CheckReply Held(const Peer& peer, const nlohmann::json& action_fields,
+                          std::string reason);
+  client::CheckReply Unconsumed(const Peer& peer, const nlohmann::json& action_fields,
+                                const std::string& approval_id, const std::string& audit_error);
   // The audit fields of an action: agent, channel, input, cwd.
-  static nlohmann::json ActionFields(const ActionRef& action, const std::string& agent);
+  static nlohmann::json ActionFields(const client::ActionRef& action, const std::string& agent);
   // A reply's fields with the action's, as a record.
-  static nlohmann::json ReplyFields(const nlohmann::json& action_fields, const CheckReply& reply);
+  static nlohmann::json ReplyFields(const nlohmann::json& action_fields,
+                                    const client::CheckReply& reply);
 
  private:
   Core& core_;

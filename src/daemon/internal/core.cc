@@ -10,7 +10,7 @@
 
 #include "base/json_text.h"
 #include "base/line_io.h"
-#include "daemon/internal/protocol.h"
+#include "client/protocol.h"
 #include "policy/policy.h"
 
 namespace dualkey::daemon::internal {
@@ -117,7 +117,7 @@ void Core::AfterRecord(std::string_view kind, json& fields, bool durable, const 
   // Most of the time nobody watches: do not encode the event twice for no one.
   if (watching_.load(std::memory_order_relaxed) > 0) {
     fields["event"] = std::string(kind);
-    Broadcast(EncodeLine(fields));
+    Broadcast(client::EncodeLine(fields));
   }
 }
 
@@ -166,11 +166,12 @@ void Dispatcher::Add(std::string_view op, Handler handler, bool decides) {
 
 json Dispatcher::Handle(const Peer& peer, const json& request) const {
   if (!request.is_object() || !request.contains("op") || !request["op"].is_string())
-    return ErrorJson(Status::InvalidArgument("a request is a JSON object with an \"op\""));
+    return client::ErrorJson(Status::InvalidArgument("a request is a JSON object with an \"op\""));
   const std::string& op = request["op"].get_ref<const std::string&>();
   auto found = handlers_.find(op);
   if (found == handlers_.end())
-    return ErrorJson(Status::InvalidArgument("unknown op \"" + base::ToValidUtf8(op) + "\""));
+    return client::ErrorJson(
+        Status::InvalidArgument("unknown op \"" + base::ToValidUtf8(op) + "\""));
   const Entry& entry = found->second;
   Status failed;
   try {
@@ -183,7 +184,7 @@ json Dispatcher::Handle(const Peer& peer, const json& request) const {
     failed = Status::Internal("internal error");
   }
   // Fail closed: a deciding op that fails answers hold, never allow.
-  json error = ErrorJson(failed);
+  json error = client::ErrorJson(failed);
   if (entry.decides) error["decision"] = "hold";
   return error;
 }

@@ -22,6 +22,7 @@
 #include "approval/approval.h"
 #include "audit/audit.h"
 #include "base/status.h"
+#include "client/protocol.h"
 #include "daemon/daemon.h"
 #include "daemon/internal/metrics.h"
 #include "daemon/internal/system_policy.h"
@@ -170,5 +171,8 @@ void AddBreakerOps(Dispatcher& dispatcher, Core& core, Breaker& breaker);
 void AddStatusOps(Dispatcher& dispatcher, Core& core);
 // report: decisions the proxies, the gateway and the MCP proxy made on their own (report.cc).
 void AddReportOps(Dispatcher& dispatcher, Core& core);
+
+// A stored request as the protocol shows it (approvals.cc).
+client::Approval ToApproval(const approval::Request& r);
 
 }  // namespace dualkey::daemon::internal

@@ -1,8 +1,8 @@
 #include "daemon/internal/decision.h"
 
 #include "base/json_text.h"
+#include "client/protocol.h"
 #include "client/reporter.h"
-#include "daemon/internal/protocol.h"
 
 namespace dualkey::daemon::internal {
 
@@ -26,10 +26,11 @@ void DecisionPath::Classify(Exchange& x) const {
   classifier_.Classify(x);
   RaiseToMinimum(x.request, &x.verdict);
   x.fields = AuditStep::ActionFields(x.request.action, x.agent);
-  x.fields["class"] = base::ToValidUtf8(DecidingClass(x.verdict));
+  x.fields["class"] = base::ToValidUtf8(client::DecidingClass(x.verdict));
 }
 
-Result<CheckReply> DecisionPath::Check(const Peer& peer, const CheckRequest& request) {
+Result<client::CheckReply> DecisionPath::Check(const Peer& peer,
+                                               const client::CheckRequest& request) {
   Exchange x(peer, request);
   Classify(x);
   for (Step* step : chain_)
@@ -37,11 +38,12 @@ Result<CheckReply> DecisionPath::Check(const Peer& peer, const CheckRequest& req
   return Status::Internal("the decision chain ended without a decision");  // hold always decides
 }
 
-Result<ProbeReply> DecisionPath::Probe(const Peer& peer, const CheckRequest& request) {
+Result<client::ProbeReply> DecisionPath::Probe(const Peer& peer,
+                                               const client::CheckRequest& request) {
   Exchange x(peer, request);
   Classify(x);
   const Verdict& verdict = x.verdict;
-  ProbeReply reply;
+  client::ProbeReply reply;
   reply.decision = verdict.Enforced();
   reply.reason = verdict.reason;
   if (verdict.observe_only) reply.observed = verdict.decision;
@@ -84,7 +86,7 @@ Result<ProbeReply> DecisionPath::Probe(const Peer& peer, const CheckRequest& req
       reply.would_trip_breaker = preview.trips;
     }
   }
-  json fields = ToJson(reply);
+  json fields = client::ToJson(reply);
   fields.erase("ok");
   const json action = AuditStep::ActionFields(request.action, x.agent);
   for (const auto& [key, value] : action.items()) fields[key] = value;
@@ -93,7 +95,8 @@ Result<ProbeReply> DecisionPath::Probe(const Peer& peer, const CheckRequest& req
   return reply;
 }
 
-Result<CheckReply> DecisionPath::Consume(const Peer& peer, const ConsumeRequest& request) {
+Result<client::CheckReply> DecisionPath::Consume(const Peer& peer,
+                                                 const client::ConsumeRequest& request) {
   const std::string agent = request.action.agent.empty() ? "unknown" : request.action.agent;
   const json fields = AuditStep::ActionFields(request.action, agent);
   const std::string hash = approval::ActionHash(ToString(request.action.channel),
@@ -104,7 +107,7 @@ Result<CheckReply> DecisionPath::Consume(const Peer& peer, const ConsumeRequest&
                        st.Is(Status::Code::kNotFound)
                            ? "no approval left for this action (used, expired or never given)"
                            : "the approval store failed: " + st.message());
-  CheckReply reply;
+  client::CheckReply reply;
   reply.decision = Decision::kAllow;
   reply.approved = true;
   reply.approval_id = consumed.id;
@@ -131,33 +134,33 @@ void DecisionPath::Expired(const std::vector<approval::Request>& expired) {
 
 void AddDecisionOps(Dispatcher& dispatcher, DecisionPath& decisions) {
   dispatcher.Add(
-      kOpCheck,
+      client::kOpCheck,
       [&decisions](const Peer& peer, const json& body) -> Result<json> {
-        CheckRequest request;
-        if (Status s = FromJson(body, &request); !s.ok()) return s;
-        Result<CheckReply> reply = decisions.Check(peer, request);
+        client::CheckRequest request;
+        if (Status s = client::FromJson(body, &request); !s.ok()) return s;
+        Result<client::CheckReply> reply = decisions.Check(peer, request);
         if (!reply.ok()) return reply.status();
-        return ToJson(*reply);
+        return client::ToJson(*reply);
       },
       /*decides=*/true);
   dispatcher.Add(
-      kOpProbe,
+      client::kOpProbe,
       [&decisions](const Peer& peer, const json& body) -> Result<json> {
-        CheckRequest request;
-        if (Status s = FromJson(body, &request); !s.ok()) return s;
-        Result<ProbeReply> reply = decisions.Probe(peer, request);
+        client::CheckRequest request;
+        if (Status s = client::FromJson(body, &request); !s.ok()) return s;
+        Result<client::ProbeReply> reply = decisions.Probe(peer, request);
         if (!reply.ok()) return reply.status();
-        return ToJson(*reply);
+        return client::ToJson(*reply);
       },
       /*decides=*/true);
   dispatcher.Add(
-      kOpConsume,
+      client::kOpConsume,
       [&decisions](const Peer& peer, const json& body) -> Result<json> {
-        ConsumeRequest request;
-        if (Status s = FromJson(body, &request); !s.ok()) return s;
-        Result<CheckReply> reply = decisions.Consume(peer, request);
+        client::ConsumeRequest request;
+        if (Status s = client::FromJson(body, &request); !s.ok()) return s;
+        Result<client::CheckReply> reply = decisions.Consume(peer, request);
         if (!reply.ok()) return reply.status();
-        return ToJson(*reply);
+        return client::ToJson(*reply);
       },
       /*decides=*/true);
 }

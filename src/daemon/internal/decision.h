@@ -8,10 +8,10 @@
 #include <vector>
 
 #include "breaker/breaker.h"
+#include "client/protocol.h"
 #include "daemon/internal/breaker.h"
 #include "daemon/internal/chain.h"
 #include "daemon/internal/core.h"
-#include "daemon/internal/protocol.h"
 
 namespace dualkey::daemon::internal {
 
@@ -19,9 +19,9 @@ class DecisionPath {
  public:
   DecisionPath(Core& core, Breaker& breaker);
 
-  Result<CheckReply> Check(const Peer& peer, const CheckRequest& request);
-  Result<ProbeReply> Probe(const Peer& peer, const CheckRequest& request);
-  Result<CheckReply> Consume(const Peer& peer, const ConsumeRequest& request);
+  Result<client::CheckReply> Check(const Peer& peer, const client::CheckRequest& request);
+  Result<client::ProbeReply> Probe(const Peer& peer, const client::CheckRequest& request);
+  Result<client::CheckReply> Consume(const Peer& peer, const client::ConsumeRequest& request);
 
   // Forgets pending requests that expired (called by the expiry loop).
   void Expired(const std::vector<approval::Request>& expired);

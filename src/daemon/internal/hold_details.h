@@ -11,8 +11,8 @@
 #include <string>
 #include <vector>
 
+#include "client/protocol.h"
 #include "core/action.h"
-#include "daemon/internal/protocol.h"
 #include "shell/shell.h"
 
 namespace dualkey::daemon::internal {
@@ -21,7 +21,7 @@ namespace dualkey::daemon::internal {
 // entries on disk, and a few dozen actions and commands.
 // `uid`: the asking process's (SO_PEERCRED), shown as the agent's OS user;
 // -1 when unknown (HTTP).
-std::string HoldDetails(const CheckRequest& request, const Verdict& verdict,
+std::string HoldDetails(const client::CheckRequest& request, const Verdict& verdict,
                         const std::vector<shell::ExecutedCommand>& commands, long long uid);
 
 }  // namespace dualkey::daemon::internal

@@ -8,8 +8,8 @@
 #include <string>
 
 #include "approval/approval.h"
+#include "client/protocol.h"
 #include "daemon/internal/core.h"
-#include "daemon/internal/protocol.h"
 #include "webauthn/webauthn.h"
 
 namespace dualkey::daemon::internal {
@@ -21,7 +21,7 @@ webauthn::RelyingParty RelyingPartyOf(const Core& core);
 // (kInvalidArgument when it is not base64url). `binding` as in
 // approval::SecondFactor ("" = the subject).
 Result<approval::SecondFactor> SecondFactorOf(const Core& core, const std::string& totp,
-                                              const std::optional<PasskeyAnswer>& passkey,
+                                              const std::optional<client::PasskeyAnswer>& passkey,
                                               const std::string& binding);
 
 // What a passkey must be bound to for approving `request`: its id and the

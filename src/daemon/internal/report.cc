@@ -20,9 +20,9 @@
 
 #include "base/json_text.h"
 #include "base/redact.h"
+#include "client/protocol.h"
 #include "client/report_wire.h"
 #include "daemon/internal/core.h"
-#include "daemon/internal/protocol.h"
 
 namespace dualkey::daemon::internal {
 namespace {
@@ -48,10 +48,10 @@ json DecisionFields(const Reported& d) {
               {"forwarded", d.forwarded},
               {"decided_ms", d.time_ms}};
   if (d.added_us >= 0) fields["added_us"] = d.added_us;
-  PutText(fields, "agent", d.agent.empty() ? "unknown" : d.agent);
-  PutText(fields, "input", base::RedactSecrets(d.input));
-  PutText(fields, "cwd", d.cwd);
-  if (!d.reason.empty()) PutText(fields, "reason", base::RedactSecrets(d.reason));
+  client::PutText(fields, "agent", d.agent.empty() ? "unknown" : d.agent);
+  client::PutText(fields, "input", base::RedactSecrets(d.input));
+  client::PutText(fields, "cwd", d.cwd);
+  if (!d.reason.empty()) client::PutText(fields, "reason", base::RedactSecrets(d.reason));
   return fields;
 }
 
@@ -119,7 +119,7 @@ bool CanonicalDecision(const Reported& d, std::string_view peer_json, std::int64
   return true;
 }
 
-Reported FromRequest(std::string_view source, const ReportedDecision& d) {
+Reported FromRequest(std::string_view source, const client::ReportedDecision& d) {
   Reported r;
   r.source = source;
   r.time_ms = d.time_ms;
@@ -198,18 +198,19 @@ std::size_t RecordDecisions(Core& core, const Peer& peer, const std::vector<Repo
 }  // namespace
 
 void AddReportOps(Dispatcher& dispatcher, Core& core) {
-  dispatcher.Add(kOpReport, [&core](const Peer& peer, const json& body) -> Result<json> {
+  dispatcher.Add(client::kOpReport, [&core](const Peer& peer, const json& body) -> Result<json> {
     // An HTTP caller has no credentials to record beside what it claims.
     if (peer.via == Peer::Via::kHttp)
       return Status::PermissionDenied("report is served on the Unix socket only");
-    ReportRequest request;
-    if (Status s = FromJson(body, &request); !s.ok()) return s;
+    client::ReportRequest request;
+    if (Status s = client::FromJson(body, &request); !s.ok()) return s;
     const std::string source = base::ToValidUtf8(request.source);
-    ReportReply reply;
+    client::ReportReply reply;
     std::vector<Reported> decisions;
     std::vector<client::PackedDecision> packed_decisions;
     decisions.reserve(request.decisions.size());
-    for (const ReportedDecision& d : request.decisions) decisions.push_back(FromRequest(source, d));
+    for (const client::ReportedDecision& d : request.decisions)
+      decisions.push_back(FromRequest(source, d));
     if (auto packed = body.find("packed"); packed != body.end()) {
       reply.packed = true;
       std::uint64_t count = 0;
@@ -230,21 +231,21 @@ void AddReportOps(Dispatcher& dispatcher, Core& core) {
     }
     // One write for the batch; what was not written stays with the sender.
     reply.recorded = RecordDecisions(core, peer, decisions);
-    if (reply.recorded < decisions.size()) return ToJson(reply);
+    if (reply.recorded < decisions.size()) return client::ToJson(reply);
     std::string error;
-    for (const ReportGap& g : request.gaps) {
+    for (const client::ReportGap& g : request.gaps) {
       json fields{{"source", source},
                   {"lost", g.lost},
                   {"lost_destructive", g.lost_destructive},
                   {"from_ms", g.from_ms},
                   {"to_ms", g.to_ms}};
-      PutText(fields, "reason", g.reason);
+      client::PutText(fields, "reason", g.reason);
       if (!core.Record("audit_gap", std::move(fields), &peer, audit::Log::Durability::kSynced,
                        &error))
-        return ToJson(reply);
+        return client::ToJson(reply);
       ++reply.recorded;
     }
-    return ToJson(reply);
+    return client::ToJson(reply);
   });
 }
 

@@ -7,8 +7,8 @@ namespace dualkey::daemon::internal {
 // caller raised), a snapshot only where the policy said "snapshot", and only
 // for what a catalog fact or a snapshot of rows can speak for: drops, and
 // rows deleted, overwritten or truncated.
-bool AllowStep::FactCanAllow(const CheckRequest& request, const Verdict& verdict) {
-  const CheckRequest::AllowedBy& by = request.allowed_by;
+bool AllowStep::FactCanAllow(const client::CheckRequest& request, const Verdict& verdict) {
+  const client::CheckRequest::AllowedBy& by = request.allowed_by;
   if (by.empty() || request.action.channel != Channel::kSql ||
       verdict.decision != Decision::kHold || verdict.observe_only)
     return false;
@@ -21,8 +21,8 @@ bool AllowStep::FactCanAllow(const CheckRequest& request, const Verdict& verdict
   return true;
 }
 
-std::string AllowStep::AllowedReason(const CheckRequest& request, const Verdict& verdict) {
-  const CheckRequest::AllowedBy& by = request.allowed_by;
+std::string AllowStep::AllowedReason(const client::CheckRequest& request, const Verdict& verdict) {
+  const client::CheckRequest::AllowedBy& by = request.allowed_by;
   std::string reason = verdict.reason + "; allowed without a human:";
   if (!by.fact.empty()) reason += " it destroys nothing (" + by.fact + ")";
   if (!by.snapshot_id.empty() && verdict.snapshot)

@@ -49,8 +49,8 @@ Result<vault::SnapshotInfo> VaultSaver::Save(const std::vector<std::string>& tar
               {"files", saved->files},
               {"bytes", saved->bytes}};
   if (!approval_id.empty()) fields["approval_id"] = approval_id;
-  PutText(fields, "agent", agent);
-  PutText(fields, "input", input);
+  client::PutText(fields, "agent", agent);
+  client::PutText(fields, "input", input);
   core_.Record("vault_snapshot", std::move(fields), &peer);
   return *saved;
 }
@@ -95,7 +95,7 @@ void PendingHolds::Expired(const std::vector<approval::Request>& expired) {
 
 std::optional<Outcome> ApprovalStep::Run(Exchange& x) {
   const Verdict& verdict = x.verdict;
-  const CheckRequest& request = x.request;
+  const client::CheckRequest& request = x.request;
   if (verdict.decision == Decision::kDeny) return std::nullopt;
   const std::string& hash = x.Hash();
   // What an approved action destroys goes into the vault before it may
@@ -138,7 +138,7 @@ std::optional<Outcome> ApprovalStep::Run(Exchange& x) {
     Outcome out;
     out.kind = "consumed";
     out.if_unrecorded = Outcome::IfUnrecorded::kRelease;
-    CheckReply& reply = out.reply;
+    client::CheckReply& reply = out.reply;
     reply.decision = Decision::kAllow;
     reply.approved = true;
     reply.approval_id = consumed.id;
@@ -164,7 +164,7 @@ std::optional<Outcome> ApprovalStep::Run(Exchange& x) {
     Outcome out;
     out.kind = "hold";
     out.durability = audit::Log::Durability::kWritten;
-    CheckReply& reply = out.reply;
+    client::CheckReply& reply = out.reply;
     reply.decision = verdict.decision;
     reply.reason = verdict.reason;
     reply.approval_id = waiting->id;

@@ -12,22 +12,22 @@ Outcome Outcome::Held(std::string reason) {
   return out;
 }
 
-json AuditStep::ActionFields(const ActionRef& action, const std::string& agent) {
+json AuditStep::ActionFields(const client::ActionRef& action, const std::string& agent) {
   json fields{{"channel", std::string(ToString(action.channel))}};
-  PutText(fields, "agent", agent);
-  PutText(fields, "input", action.input);
-  PutText(fields, "cwd", action.cwd);
+  client::PutText(fields, "agent", agent);
+  client::PutText(fields, "input", action.input);
+  client::PutText(fields, "cwd", action.cwd);
   return fields;
 }
 
-json AuditStep::ReplyFields(const json& action_fields, const CheckReply& reply) {
-  json fields = ToJson(reply);
+json AuditStep::ReplyFields(const json& action_fields, const client::CheckReply& reply) {
+  json fields = client::ToJson(reply);
   fields.erase("ok");
   for (auto& [key, value] : action_fields.items()) fields[key] = value;
   return fields;
 }
 
-CheckReply AuditStep::Finish(Exchange& x, Outcome outcome) {
+client::CheckReply AuditStep::Finish(Exchange& x, Outcome outcome) {
   if (outcome.kind.empty()) return std::move(outcome.reply);
   json record = ReplyFields(x.fields, outcome.reply);
   for (auto& [key, value] : outcome.extra.items()) record[key] = value;
@@ -46,16 +46,18 @@ CheckReply AuditStep::Finish(Exchange& x, Outcome outcome) {
   return std::move(outcome.reply);
 }
 
-CheckReply AuditStep::Held(const Peer& peer, const json& action_fields, std::string reason) {
-  CheckReply reply;
+client::CheckReply AuditStep::Held(const Peer& peer, const json& action_fields,
+                                   std::string reason) {
+  client::CheckReply reply;
   reply.decision = Decision::kHold;
   reply.reason = std::move(reason);
   core_.Record("verdict", ReplyFields(action_fields, reply), &peer);
   return reply;
 }
 
-CheckReply AuditStep::Unconsumed(const Peer& peer, const json& action_fields,
-                                 const std::string& approval_id, const std::string& audit_error) {
+client::CheckReply AuditStep::Unconsumed(const Peer& peer, const json& action_fields,
+                                         const std::string& approval_id,
+                                         const std::string& audit_error) {
   const Status release = core_.store().ReleaseConsumption(approval_id);
   const bool released = release.ok();
   return Held(peer, action_fields,

@@ -15,7 +15,7 @@ const std::string& Exchange::Hash() {
   return *hash_;
 }
 
-policy::Policy Classifier::PolicyFor(const Peer& peer, const CheckRequest& request) const {
+policy::Policy Classifier::PolicyFor(const Peer& peer, const client::CheckRequest& request) const {
   if (!layout_.sandbox_dir.empty())
     return policy::Load(policy::SandboxSources(layout_.config_dir, request.action.cwd));
   if (layout_.protected_install) {
@@ -35,7 +35,7 @@ policy::Policy Classifier::PolicyFor(const Peer& peer, const CheckRequest& reque
 }
 
 void Classifier::Classify(Exchange& x) const {
-  const CheckRequest& request = x.request;
+  const client::CheckRequest& request = x.request;
   guard::Request r;
   r.channel = request.action.channel;
   r.input = request.action.input;
@@ -49,7 +49,7 @@ void Classifier::Classify(Exchange& x) const {
   x.agent = request.action.agent.empty() ? "unknown" : request.action.agent;
 }
 
-void RaiseToMinimum(const CheckRequest& request, Verdict* verdict) {
+void RaiseToMinimum(const client::CheckRequest& request, Verdict* verdict) {
   policy::Raise(verdict, request.min_decision, request.detail);
 }
 

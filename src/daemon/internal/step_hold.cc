@@ -19,7 +19,7 @@ std::optional<Outcome> RateLimitStep::Run(Exchange& x) {
 
 std::optional<Outcome> HoldStep::Run(Exchange& x) {
   const Verdict& verdict = x.verdict;
-  const CheckRequest& request = x.request;
+  const client::CheckRequest& request = x.request;
   const std::string& hash = x.Hash();
   approval::Request pending;
   pending.action_hash = hash;
@@ -39,7 +39,7 @@ std::optional<Outcome> HoldStep::Run(Exchange& x) {
   holds_.Remember(hash, stored.id);
   Outcome out;
   out.kind = "hold";
-  CheckReply& reply = out.reply;
+  client::CheckReply& reply = out.reply;
   reply.decision = verdict.decision;
   reply.reason = verdict.reason;
   reply.approval_id = stored.id;

@@ -13,7 +13,7 @@
 
 #include "base/line_io.h"
 #include "client/client.h"
-#include "daemon/internal/protocol.h"
+#include "client/protocol.h"
 
 namespace dualkey::daemon::internal {
 namespace {
@@ -24,25 +24,25 @@ void ServeConnection(Core* core, const Dispatcher* dispatcher, const std::atomic
                      int fd, std::atomic<int>* active) {
   Peer peer;
   peer.via = Peer::Via::kUnix;
-  if (Result<PeerCredentials> cred = PeerOf(fd); cred.ok())
+  if (Result<client::PeerCredentials> cred = client::PeerOf(fd); cred.ok())
     peer = core->UnixPeer(cred->pid, cred->uid, cred->gid);
   std::string buffer, line;
   while (!*stop && base::ReadLine(fd, &buffer, &line, 1000 * 60 * 60, stop)) {
-    Result<json> request = DecodeLine(line);
+    Result<json> request = client::DecodeLine(line);
     if (!request.ok()) {
       // Not JSON, or not UTF-8: refused, never decided.
       core->Record("bad_request",
                    json{{"error", request.status().message()}, {"bytes", line.size()}}, &peer);
-      json reply = ErrorJson(Status::InvalidArgument(
+      json reply = client::ErrorJson(Status::InvalidArgument(
           "the request is not a JSON object in UTF-8 (" + request.status().message() +
           "); send text that is not UTF-8 as FIELD_b64"));
       reply["decision"] = "hold";
-      if (!base::WriteAll(fd, EncodeLine(reply))) break;
+      if (!base::WriteAll(fd, client::EncodeLine(reply))) break;
       continue;
     }
-    if (request->value("op", "") == kOpWatch) {
+    if (request->value("op", "") == client::kOpWatch) {
       core->Subscribe(fd);
-      base::WriteAll(fd, EncodeLine(json{{"ok", true}, {"watching", true}}));
+      base::WriteAll(fd, client::EncodeLine(json{{"ok", true}, {"watching", true}}));
       // Hold the connection until the client leaves or we stop.
       char byte;
       while (!*stop) {
@@ -53,7 +53,7 @@ void ServeConnection(Core* core, const Dispatcher* dispatcher, const std::atomic
       core->Unsubscribe(fd);
       break;
     }
-    if (!base::WriteAll(fd, EncodeLine(dispatcher->Handle(peer, *request)))) break;
+    if (!base::WriteAll(fd, client::EncodeLine(dispatcher->Handle(peer, *request)))) break;
   }
   close(fd);
   --*active;

@@ -1,6 +1,6 @@
-// What the hook installer (install.cc) and its doctor (doctor.cc) both
-// read: where dualkey hooks in per agent, which handlers are ours, an agent
-// config file as loaded.
+// What the hook installers (install.cc, install_mcp.cc) and the doctor
+// (doctor.cc) share: where dualkey hooks in per agent, which handlers are
+// ours, an agent config file as loaded and written.
 #pragma once
 
 #include <toml++/toml.h>
@@ -50,6 +50,13 @@ struct Loaded {
 };
 
 Loaded LoadConfig(const std::string& path);
+
+// Replaces `path` with `text` through a temporary file beside it (keeping
+// the old file's mode), creating missing directories; false with `error`.
+bool WriteAtomically(const std::string& path, const std::string& text, std::string* error);
+
+// `path`.dualkey-backup-`stamp`, or with -1, -2, ... after it when taken.
+std::string BackupPath(const std::string& path, const std::string& stamp);
 
 // The commands of the hooks in a Codex requirements.toml.
 std::vector<std::string> TomlHookCommands(const toml::table& root);

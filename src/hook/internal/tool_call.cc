@@ -206,18 +206,36 @@ std::string CwdOf(const json& root, const Environment& env) {
   return env.process_cwd;
 }
 
+// Claude Code, Codex and Gemini: the event they must send, then tool_name
+// (into the call) and the tool_input object; nullptr, with `b` failed, when
+// one of them is wrong or missing.
+const json* ToolInput(const json& root, string_view event, Builder& b) {
+  ToolCall& call = b.call();
+  if (call.event != event) {
+    b.Fail("unexpected hook event '" + call.event + "' (dualkey answers " + std::string(event) +
+           ")");
+    return nullptr;
+  }
+  const std::string* tool = StringField(root, "tool_name");
+  if (tool == nullptr || tool->empty()) {
+    b.Fail("the hook input has no tool_name");
+    return nullptr;
+  }
+  call.tool = *tool;
+  auto input_it = root.find("tool_input");
+  if (input_it == root.end() || !input_it->is_object()) {
+    b.Fail("the " + call.tool + " call has no tool_input object");
+    return nullptr;
+  }
+  return &*input_it;
+}
+
 // Claude Code and Codex: PreToolUse, tool_name + tool_input.
 bool ParseClaudeLike(Agent agent, const json& root, const Environment& env, Builder& b) {
   ToolCall& call = b.call();
-  if (call.event != "PreToolUse")
-    return b.Fail("unexpected hook event '" + call.event + "' (dualkey answers PreToolUse)");
-  const std::string* tool = StringField(root, "tool_name");
-  if (tool == nullptr || tool->empty()) return b.Fail("the hook input has no tool_name");
-  call.tool = *tool;
-  auto input_it = root.find("tool_input");
-  if (input_it == root.end() || !input_it->is_object())
-    return b.Fail("the " + call.tool + " call has no tool_input object");
-  const json& input = *input_it;
+  const json* input_object = ToolInput(root, "PreToolUse", b);
+  if (input_object == nullptr) return false;
+  const json& input = *input_object;
   const std::string cwd = CwdOf(root, env);
 
   if (call.tool == "Bash" || (agent == Agent::kCodex && call.tool == "shell")) {
@@ -242,15 +260,9 @@ bool ParseClaudeLike(Agent agent, const json& root, const Environment& env, Buil
 
 bool ParseGemini(const json& root, const Environment& env, Builder& b) {
   ToolCall& call = b.call();
-  if (call.event != "BeforeTool")
-    return b.Fail("unexpected hook event '" + call.event + "' (dualkey answers BeforeTool)");
-  const std::string* tool = StringField(root, "tool_name");
-  if (tool == nullptr || tool->empty()) return b.Fail("the hook input has no tool_name");
-  call.tool = *tool;
-  auto input_it = root.find("tool_input");
-  if (input_it == root.end() || !input_it->is_object())
-    return b.Fail("the " + call.tool + " call has no tool_input object");
-  const json& input = *input_it;
+  const json* input_object = ToolInput(root, "BeforeTool", b);
+  if (input_object == nullptr) return false;
+  const json& input = *input_object;
   std::string cwd = CwdOf(root, env);
 
   if (call.tool == "run_shell_command") {

@@ -53,8 +53,6 @@ inline constexpr const char* kDefaultPolicy =
     "# targets = [\"*prod*\"]\n"
     "# decision = \"hold2\"\n";
 
-// A timestamp for backup names: 20240501-093000.
-std::string Now();
 bool ValidUserName(const std::string& name);
 bool Exists(const std::string& path);
 // This executable, from /proc/self/exe.
