@@ -97,6 +97,8 @@ class DecisionSteps : public ::testing::Test {
     verdict.actions.push_back(action);
     return verdict;
   }
+  // The exchange refers to the request, which must outlive it.
+  Exchange Make(client::CheckRequest&& request, Verdict verdict) = delete;
   Exchange Make(const client::CheckRequest& request, Verdict verdict) {
     Exchange x(peer_, request);
     x.verdict = std::move(verdict);
@@ -171,7 +173,8 @@ TEST_F(DecisionSteps, FreezeHoldsAFrozenAgentButNotItsReads) {
   Action ls;
   ls.op_class = "read.only";
   read.actions.push_back(ls);
-  Exchange r = Make(Shell("ls"), read);
+  const client::CheckRequest ls_request = Shell("ls");
+  Exchange r = Make(ls_request, read);
   EXPECT_FALSE(freeze.Run(r).has_value());
 }
 
@@ -179,14 +182,16 @@ TEST_F(DecisionSteps, AllowStepAllowsWhatThePolicyOrAFactAllows) {
   AllowStep allow;
   Verdict allowed;
   allowed.reason = "a read";
-  Exchange a = Make(Shell("ls"), allowed);
+  const client::CheckRequest ls_request = Shell("ls");
+  Exchange a = Make(ls_request, allowed);
   std::optional<Outcome> out = allow.Run(a);
   ASSERT_TRUE(out.has_value());
   EXPECT_EQ(out->reply.decision, Decision::kAllow);
   EXPECT_EQ(out->durability, audit::Log::Durability::kWritten);
   EXPECT_EQ(out->if_unrecorded, Outcome::IfUnrecorded::kHold);
 
-  Exchange h = Make(Shell("rm -rf build"), Held());
+  const client::CheckRequest rm_request = Shell("rm -rf build");
+  Exchange h = Make(rm_request, Held());
   EXPECT_FALSE(allow.Run(h).has_value());
 
   // A catalog fact stands in for a human on SQL drops only, on a plain hold.
@@ -316,7 +321,8 @@ TEST_F(DecisionSteps, ApprovalStepPassesDenialsAndDefersConsumptionWhenAsked) {
   PendingHolds holds(store());
   VaultSaver saver(*core_, VaultSaver::DirFor(options_));
   ApprovalStep approval(store(), saver, holds);
-  Exchange denied = Make(Shell("rm -rf /"), Held("fs.delete.recursive", Decision::kDeny));
+  const client::CheckRequest root_request = Shell("rm -rf /");
+  Exchange denied = Make(root_request, Held("fs.delete.recursive", Decision::kDeny));
   EXPECT_FALSE(approval.Run(denied).has_value());
 
   client::CheckRequest deferred;

@@ -37,6 +37,8 @@ namespace dualkey::daemon::internal {
 // One check on its way down the chain.
 struct Exchange {
   Exchange(const Peer& peer, const client::CheckRequest& request) : peer(peer), request(request) {}
+  // The exchange refers to the request: a temporary would dangle.
+  Exchange(const Peer& peer, client::CheckRequest&& request) = delete;
   const Peer& peer;
   const client::CheckRequest& request;
   Verdict verdict;
