@@ -792,6 +792,12 @@ int RunHttp(const Options& given) {
     workers.emplace_back([&, i] { contexts[i]->run(); });
   io.run();
   for (std::thread& worker : workers) worker.join();
+  // Kept-alive upstream connections use their io_context's timer and socket
+  // services, so they go now, while the contexts live. The contexts (and the
+  // sessions still suspended in them, which refer to the gateway) go at the
+  // end of this scope, before the gateway declared above them.
+  for (auto& [name, upstream] : gateway.upstreams)
+    for (auto& pool : upstream->idle) pool.clear();
   if (!options.quiet) std::cerr << "dualkey gateway: stopped\n";
   return 0;
 }

@@ -281,6 +281,11 @@ TEST_F(GatewayFaults, BytesThatAreNotUtf8NeverCrashOrLoosen) {
 
 // Memory a flood of large half-headers made the gateway take is given back.
 TEST_F(GatewayFaults, MemoryComesBackAfterAFlood) {
+#ifdef DUALKEY_SANITIZED
+  // ASan's allocator keeps freed memory in quarantine and malloc_trim does
+  // not reach it: what this measures exists only in the release build.
+  GTEST_SKIP() << "memory is returned by glibc's allocator, which a sanitizer replaces";
+#endif
   StartGateway(
       {"--max-connections", "400", "--max-connections-per-client", "400", "--header-timeout", "3"});
   ASSERT_EQ(Good(), "HTTP/1.1 200 OK");
