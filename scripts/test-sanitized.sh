@@ -1,6 +1,101 @@
 #!/usr/bin/env bash
-# scripts/test.sh with the TSan tree as well: the concurrent tests run again
-# under ThreadSanitizer (another compile of the library; not yet in CI).
+# The whole test suite under the sanitizers (DUALKEY_SANITIZED_SUITE=1
+# scripts/test.sh runs it): unit and integration tests, the labelled cases,
+# the shared corpus gate, the attack suite and short fuzz runs. Each test runs
+# once, in the tree that can tell the most:
+#   build-fuzz (clang, ASan+UBSan): the fuzz targets and every tests/<module>
+#     but the package test; the library is compiled there once for both, so
+#     ASan+UBSan cost no extra compile of the library.
+#   build (gcc, RelWithDebInfo): the binary users get, the benchmarks, the
+#     package test, the shared corpus gate, the format and module-fence checks.
+# DUALKEY_TSAN_SUITE=1 (implied by DUALKEY_SANITIZED_SUITE=1) adds a third
+# tree, build-tsan (clang, TSan), that runs the concurrent tests again
+# (daemon, proxies, vault, gateway, faults, client, approval store, audit);
+# it costs another compile of the library.
+# Not yet what CI runs: its first whole run here (see CONTRIBUTING.md) found
+# real bugs that are fixed, and it has to pass end to end from a fresh clone
+# before it replaces scripts/test.sh.
+# Sanitizer reports from any process (test binaries and the dualkey processes
+# they start) are written under build-*/sanitizer-reports and fail the run.
+# ctest prints each tree's summary; the last lines sum them up. Every long
+# step says what it is doing and shows its progress.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-DUALKEY_TSAN_SUITE=1 exec scripts/test.sh
+jobs=$(nproc)
+start=$SECONDS
+tsan=${DUALKEY_TSAN_SUITE:-${DUALKEY_SANITIZED_SUITE:-0}}
+steps=$((tsan == 1 ? 7 : 5))
+n=0
+step() { n=$((n + 1)); printf '\n==> [%d/%d] %s (%ds so far)\n' "$n" "$steps" "$1" "$((SECONDS - start))"; }
+# The TSan tree keeps -O2 but only line tables for debug information
+# (enough for a report's file:line): debug information is most of the cost.
+# (The ASan+UBSan tree keeps full debug information: the fuzz targets'
+# crash reports and a debugger want it.)
+# Measured, CPU seconds to compile src/daemon/http_listener.cc under TSan:
+# -O2 -g 27.5, -O2 -gline-tables-only 21.2, -O1 -gline-tables-only 20.1,
+# -fsyntax-only 7.7.
+san_flags=(-DCMAKE_BUILD_TYPE=RelWithDebInfo "-DCMAKE_CXX_FLAGS_RELWITHDEBINFO=-O2 -gline-tables-only -DNDEBUG"
+  "-DCMAKE_C_FLAGS_RELWITHDEBINFO=-O2 -gline-tables-only -DNDEBUG")
+# The concurrent tests, run again under TSan.
+tsan_modules="daemon;pg_proxy;mcp_proxy;vault;gateway;fault;client;approval;audit"
+
+step "Debian packages"
+scripts/install-deps.sh
+
+# libFuzzer targets need clang. The ASan+UBSan tree holds them and the tests.
+step "the fuzz targets and the tests (clang, ASan+UBSan)"
+CC=clang CXX=clang++ cmake -S . -B build-fuzz -DDUALKEY_FUZZ=ON -DDUALKEY_TESTS=ON -DDUALKEY_TEST_EXCLUDE=package \
+  -DDUALKEY_TREE_CHECKS=OFF -DDUALKEY_BENCH=OFF -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+  -DDUALKEY_FUZZ_BIN_DIR="$PWD/build-fuzz" >/dev/null
+cmake --build build-fuzz -j"$jobs"
+
+if ((tsan == 1)); then
+  step "the concurrent tests (clang, TSan)"
+  CC=clang CXX=clang++ cmake -S . -B build-tsan -DDUALKEY_SANITIZE=thread -DDUALKEY_TESTS=ON \
+    -DDUALKEY_TEST_MODULES="$tsan_modules" -DDUALKEY_TREE_CHECKS=OFF -DDUALKEY_BENCH=OFF "${san_flags[@]}" >/dev/null
+  cmake --build build-tsan -j"$jobs"
+fi
+
+step "dualkey, the package test and the benchmarks (gcc, the release build)"
+cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo -DDUALKEY_TEST_MODULES=package >/dev/null
+cmake --build build -j"$jobs"
+
+failed=()
+# run_suite NAME DIR: ctest in DIR, sanitizer reports collected apart.
+run_suite() {
+  local name=$1 dir=$2 reports
+  reports="$PWD/$dir/sanitizer-reports"
+  rm -rf "$reports" && mkdir -p "$reports"
+  local supp="$PWD/scripts/sanitizers"
+  if ! ASAN_OPTIONS="log_path=$reports/asan:log_exe_name=1" \
+    UBSAN_OPTIONS="log_path=$reports/asan:log_exe_name=1:print_stacktrace=1:halt_on_error=1" \
+    LSAN_OPTIONS="suppressions=$supp/lsan.supp" \
+    TSAN_OPTIONS="log_path=$reports/tsan:log_exe_name=1:second_deadlock_stack=1:suppressions=$supp/tsan.supp" \
+    ctest --test-dir "$dir" --output-on-failure -j"$jobs" --timeout 600; then
+    failed+=("$name: tests")
+  fi
+  if compgen -G "$reports/*" >/dev/null; then
+    printf '\n==> sanitizer reports in %s:\n' "$dir"
+    for report in "$reports"/*; do
+      printf -- '--- %s\n' "${report#"$PWD"/}"
+      head -n 60 "$report"
+    done
+    failed+=("$name: sanitizer reports")
+  fi
+}
+
+step "the test suite under ASan+UBSan, and the fuzz targets' short runs"
+run_suite asan build-fuzz
+if ((tsan == 1)); then
+  step "the concurrent tests under TSan"
+  run_suite tsan build-tsan
+fi
+step "the package test, the shared corpus gate, format and module fence (release build)"
+run_suite release build
+
+printf '\n==> done in %ds\n' "$((SECONDS - start))"
+if ((${#failed[@]})); then
+  printf '==> FAILED: %s\n' "${failed[@]}"
+  exit 1
+fi
+echo "==> every tree passed"

@@ -7,6 +7,7 @@
 #include <filesystem>
 
 #include "base/admission.h"
+#include "base/keep_until_exit.h"
 #include "proxy/pg/internal/session.h"
 
 namespace dualkey::pgproxy {
@@ -81,7 +82,7 @@ int Run(const Options& options) {
   // Shared state and the io_context live until the process exits: sessions'
   // coroutines may still hold sockets when the loop stops, and tearing them
   // down buys nothing at exit.
-  Shared& shared = *new Shared(options);
+  Shared& shared = base::KeepUntilExit<Shared>(options);
   const char* home = std::getenv("HOME");
   shared.policy = policy::Load(policy::DefaultSources("", home ? home : ""));
   for (const std::string& e : shared.policy.errors)
@@ -155,8 +156,8 @@ int Run(const Options& options) {
     return 2;
   }
   const int threads = std::max(1, options.threads);
-  asio::io_context& io = *new asio::io_context(threads);
-  tcp::acceptor& acceptor = *new tcp::acceptor(io);
+  asio::io_context& io = base::KeepUntilExit<asio::io_context>(threads);
+  tcp::acceptor& acceptor = base::KeepUntilExit<tcp::acceptor>(io);
   try {
     tcp::endpoint endpoint(asio::ip::make_address(listen_host),
                            static_cast<unsigned short>(listen_port));
@@ -169,8 +170,8 @@ int Run(const Options& options) {
               << "\n";
     return 1;
   }
-  asio::signal_set& signals = *new asio::signal_set(io, SIGINT, SIGTERM);
-  asio::steady_timer& grace = *new asio::steady_timer(io);
+  asio::signal_set& signals = base::KeepUntilExit<asio::signal_set>(io, SIGINT, SIGTERM);
+  asio::steady_timer& grace = base::KeepUntilExit<asio::steady_timer>(io);
   signals.async_wait([&](asio::error_code, int) {
     asio::error_code ignored;
     acceptor.close(ignored);
