@@ -69,7 +69,7 @@ run_suite() {
   local supp="$PWD/scripts/sanitizers"
   if ! ASAN_OPTIONS="log_path=$reports/asan:log_exe_name=1" \
     UBSAN_OPTIONS="log_path=$reports/asan:log_exe_name=1:print_stacktrace=1:halt_on_error=1" \
-    LSAN_OPTIONS="suppressions=$supp/lsan.supp" \
+    LSAN_OPTIONS="suppressions=$supp/lsan.supp:print_suppressions=0" \
     TSAN_OPTIONS="log_path=$reports/tsan:log_exe_name=1:second_deadlock_stack=1:suppressions=$supp/tsan.supp" \
     ctest --test-dir "$dir" --output-on-failure -j"$jobs" --timeout 600; then
     failed+=("$name: tests")
