@@ -93,10 +93,18 @@ TEST(Credentials, SecretsArePrintableUtf8) {
                           ("dualkey-gw-credentials-" + std::to_string(getpid()));
   dualkey::gateway::CredentialStore store(dir);
   using dualkey::gateway::CredentialType;
-  dualkey::Status set = store.Set("a", CredentialType::kBearer, "tok\x01" "en\n", "", "");
+  dualkey::Status set = store.Set("a", CredentialType::kBearer,
+                                  "tok\x01"
+                                  "en\n",
+                                  "", "");
   EXPECT_TRUE(set.Is(dualkey::Status::Code::kInvalidArgument)) << set.ToString();
   EXPECT_NE(set.message().find("printable UTF-8"), std::string::npos) << set.message();
-  EXPECT_FALSE(store.Set("b", CredentialType::kBearer, "tok\xff" "en", "", "").ok());
+  EXPECT_FALSE(store
+                   .Set("b", CredentialType::kBearer,
+                        "tok\xff"
+                        "en",
+                        "", "")
+                   .ok());
   EXPECT_FALSE(store.Set("c", CredentialType::kAwsSigV4, "AKID SECRET", "us-east-\xc3", "s3").ok());
   set = store.Set("d", CredentialType::kBearer, "t\xc3\xa9l\xc3\xa9 token\n", "", "");
   EXPECT_TRUE(set.ok()) << set.ToString();
