@@ -24,6 +24,7 @@
 
 #include "approval/approval.h"
 #include "setup/system.h"
+#include "support/private_namespace.h"
 
 namespace dualkey::boundary {
 
@@ -348,64 +349,9 @@ bool Exists(const std::string& path) {
 }  // namespace dualkey::boundary
 
 int main(int argc, char** argv) {
-  using dualkey::boundary::g_namespace_error;
   ::testing::InitGoogleTest(&argc, argv);
-  if (::testing::GTEST_FLAG(list_tests)) return RUN_ALL_TESTS();
-  if (geteuid() != 0) {
-    g_namespace_error =
-        "the boundary suite needs root (it creates users and mounts; CI runs as root)";
-    return RUN_ALL_TESTS();
-  }
-  char pattern[] = "/tmp/dualkey-boundary-XXXXXX";
-  const char* scratch = mkdtemp(pattern);
-  if (scratch == nullptr) {
-    g_namespace_error = std::string("mkdtemp: ") + std::strerror(errno);
-    return RUN_ALL_TESTS();
-  }
-  const std::string scratch_dir = scratch;
-  std::fflush(nullptr);
-  // A new PID namespace for the children; this process keeps the host's
-  // mounts (so it can remove the mount point afterwards), the namespace's
-  // PID 1 makes its own.
-  if (unshare(CLONE_NEWPID) != 0) {
-    g_namespace_error = std::string("unshare(CLONE_NEWPID): ") + std::strerror(errno);
-    rmdir(scratch_dir.c_str());
-    return RUN_ALL_TESTS();
-  }
-  pid_t init = fork();
-  if (init < 0) {
-    rmdir(scratch_dir.c_str());
-    return 1;
-  }
-  if (init > 0) {
-    // Outside: wait for the namespace to end, then remove the (empty) mount point.
-    int status = 0;
-    while (waitpid(init, &status, 0) < 0 && errno == EINTR) {
-    }
-    rmdir(scratch_dir.c_str());
-    return WIFEXITED(status) ? WEXITSTATUS(status) : 1;
-  }
-  // PID 1 of the new namespace.
-  prctl(PR_SET_PDEATHSIG, SIGKILL);
-  if (unshare(CLONE_NEWNS) != 0) {
-    g_namespace_error = std::string("unshare(CLONE_NEWNS): ") + std::strerror(errno);
-    return RUN_ALL_TESTS();
-  }
-  if (!dualkey::boundary::PrepareNamespace(scratch_dir)) {
-    return RUN_ALL_TESTS();  // every test fails with g_namespace_error
-  }
-  pid_t tests = fork();
-  if (tests == 0) return RUN_ALL_TESTS();
-  int result = 1;
-  while (true) {
-    int status = 0;
-    pid_t done = waitpid(-1, &status, 0);
-    if (done < 0 && errno == EINTR) continue;
-    if (done < 0) break;
-    if (done == tests) {
-      result = WIFEXITED(status) ? WEXITSTATUS(status) : 1;
-      break;
-    }
-  }
-  return result;
+  return dualkey::test_support::RunTestsInPrivateNamespaces(
+      "/tmp/dualkey-boundary",
+      "the boundary suite needs root (it creates users and mounts; CI runs as root)",
+      dualkey::boundary::PrepareNamespace, &dualkey::boundary::g_namespace_error);
 }

@@ -22,6 +22,8 @@
 #include <fstream>
 #include <sstream>
 
+#include "support/private_namespace.h"
+
 namespace dualkey::drilltest {
 
 std::string g_namespace_error;
@@ -274,60 +276,15 @@ bool WaitForPort(int port, int timeout_ms) {
 
 }  // namespace dualkey::drilltest
 
-// As tests/boundary: PID 1 of a new PID namespace makes the private mounts
-// and reaps; its child runs the tests; everything dies with it.
 int main(int argc, char** argv) {
-  using dualkey::drilltest::g_namespace_error;
   ::testing::InitGoogleTest(&argc, argv);
-  if (::testing::GTEST_FLAG(list_tests)) return RUN_ALL_TESTS();
-  if (geteuid() != 0) {
-    g_namespace_error = "the drill's end-to-end test needs root (users, mounts; CI runs as root)";
-    return RUN_ALL_TESTS();
-  }
-  char pattern[] = "/tmp/dualkey-drilltest-XXXXXX";
-  const char* scratch = mkdtemp(pattern);
-  if (scratch == nullptr) {
-    g_namespace_error = std::string("mkdtemp: ") + std::strerror(errno);
-    return RUN_ALL_TESTS();
-  }
-  const std::string scratch_dir = scratch;
-  std::fflush(nullptr);
-  if (unshare(CLONE_NEWPID) != 0) {
-    g_namespace_error = std::string("unshare(CLONE_NEWPID): ") + std::strerror(errno);
-    rmdir(scratch_dir.c_str());
-    return RUN_ALL_TESTS();
-  }
-  pid_t init = fork();
-  if (init < 0) {
-    rmdir(scratch_dir.c_str());
-    return 1;
-  }
-  if (init > 0) {
-    int status = 0;
-    while (waitpid(init, &status, 0) < 0 && errno == EINTR) {
-    }
-    rmdir(scratch_dir.c_str());
-    return WIFEXITED(status) ? WEXITSTATUS(status) : 1;
-  }
-  prctl(PR_SET_PDEATHSIG, SIGKILL);
-  if (unshare(CLONE_NEWNS) != 0) {
-    g_namespace_error = std::string("unshare(CLONE_NEWNS): ") + std::strerror(errno);
-    return RUN_ALL_TESTS();
-  }
-  if (!dualkey::drilltest::PrepareMounts(scratch_dir)) return RUN_ALL_TESTS();
-  dualkey::drilltest::g_in_namespace = true;
-  pid_t tests = fork();
-  if (tests == 0) return RUN_ALL_TESTS();
-  int result = 1;
-  while (true) {
-    int status = 0;
-    pid_t done = waitpid(-1, &status, 0);
-    if (done < 0 && errno == EINTR) continue;
-    if (done < 0) break;
-    if (done == tests) {
-      result = WIFEXITED(status) ? WEXITSTATUS(status) : 1;
-      break;
-    }
-  }
-  return result;
+  return dualkey::test_support::RunTestsInPrivateNamespaces(
+      "/tmp/dualkey-drilltest",
+      "the drill's end-to-end test needs root (users, mounts; CI runs as root)",
+      [](const std::string& scratch) {
+        if (!dualkey::drilltest::PrepareMounts(scratch)) return false;
+        dualkey::drilltest::g_in_namespace = true;
+        return true;
+      },
+      &dualkey::drilltest::g_namespace_error);
 }
