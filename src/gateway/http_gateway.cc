@@ -347,18 +347,8 @@ class Gateway {
   // a destructive one cannot be recorded (the caller holds it).
   bool ReportLocal(const guard::Request& ask, const Verdict& verdict, Decision decision,
                    bool forwarded, std::int64_t added_us, const std::string& reason = "") {
-    client::ReportedDecision d;
-    d.action.channel = Channel::kHttp;
-    d.action.input = ask.input;
-    d.action.cwd = ask.cwd;
-    d.action.agent = ask.agent;
-    d.decision = decision;
-    d.op_class = client::DecidingClass(verdict);
-    d.reason = reason;
-    d.forwarded = forwarded;
-    d.added_us = added_us;
-    const bool destructive = forwarded && client::AnyDestructive(verdict);
-    return reporter_.Report(std::move(d), destructive) || !destructive;
+    return reporter_.ReportLocal({Channel::kHttp, ask.input, ask.cwd, ask.agent}, verdict, decision,
+                                 forwarded, added_us, reason);
   }
 
   void Log(std::string_view what, std::string_view agent, std::string_view method,

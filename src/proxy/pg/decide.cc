@@ -144,15 +144,8 @@ bool Session::ForwardsNow(std::string_view raw,
 bool Session::ReportLocal(std::string_view sql, const Verdict& verdict, Decision decision,
                           bool forwarded, std::int64_t added_us, const std::string& reason) {
   if (!shared_.reporter) return true;
-  client::ReportedDecision d;
-  d.action = ActionOf(sql);
-  d.decision = decision;
-  d.op_class = client::DecidingClass(verdict);
-  d.reason = reason;
-  d.forwarded = forwarded;
-  d.added_us = added_us;
-  const bool destructive = forwarded && client::AnyDestructive(verdict);
-  return shared_.reporter->Report(std::move(d), destructive) || !destructive;
+  return shared_.reporter->ReportLocal(ActionOf(sql), verdict, decision, forwarded, added_us,
+                                       reason);
 }
 
 void Session::RememberPrepared(std::string_view sql) {
