@@ -12,16 +12,6 @@
 namespace dualkey::pgproxy {
 namespace {
 
-std::string Thousands(std::int64_t n) {
-  std::string digits = std::to_string(n < 0 ? -n : n);
-  std::string out;
-  for (std::size_t i = 0; i < digits.size(); ++i) {
-    if (i > 0 && (digits.size() - i) % 3 == 0) out.push_back(',');
-    out.push_back(digits[i]);
-  }
-  return n < 0 ? "-" + out : out;
-}
-
 // A literal safe inside a PL/pgSQL string whatever standard_conforming_strings
 // and client_encoding say: no backslashes, quotes doubled, no control
 // characters, no '$', and ASCII only (the DO block is read in the client's
@@ -59,14 +49,6 @@ bool HasClass(const Verdict& verdict, std::string_view op_class) {
   for (const Action& a : verdict.actions)
     if (a.op_class == op_class) return true;
   return false;
-}
-
-// An allowed verdict that only reads: what a plain SELECT's shape may share.
-bool OnlyReads(const Verdict& verdict) {
-  if (verdict.Enforced() != Decision::kAllow) return false;
-  for (const Action& a : verdict.actions)
-    if (a.op_class != "read.only") return false;
-  return true;
 }
 
 // The first `n` words of a statement, lower case (quoted names keep their
@@ -112,6 +94,23 @@ bool ContainsWord(std::string_view text, std::string_view lower_word) {
 }
 
 }  // namespace
+
+std::string Thousands(std::int64_t n) {
+  std::string digits = std::to_string(n < 0 ? -n : n);
+  std::string out;
+  for (std::size_t i = 0; i < digits.size(); ++i) {
+    if (i > 0 && (digits.size() - i) % 3 == 0) out.push_back(',');
+    out.push_back(digits[i]);
+  }
+  return n < 0 ? "-" + out : out;
+}
+
+bool OnlyReads(const Verdict& verdict) {
+  if (verdict.Enforced() != Decision::kAllow) return false;
+  for (const Action& a : verdict.actions)
+    if (a.op_class != "read.only") return false;
+  return true;
+}
 
 bool Session::ForwardsNow(std::string_view raw,
                           const std::vector<std::int32_t>* /*parameter_types*/) {
