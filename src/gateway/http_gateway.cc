@@ -7,7 +7,6 @@
 #include <malloc.h>
 #include <openssl/ssl.h>
 #include <signal.h>
-#include <sys/resource.h>
 
 #include <chrono>
 #include <iostream>
@@ -20,6 +19,7 @@
 #include <unordered_map>
 
 #include "base/admission.h"
+#include "base/descriptor_limit.h"
 #include "base/json_text.h"
 #include "client/client.h"
 #include "client/reporter.h"
@@ -669,26 +669,13 @@ int RunHttp(const Options& given) {
   // Each connection holds a descriptor, and one to its upstream while a
   // request is relayed: the limit must fit under the descriptor limit,
   // raised to its hard maximum first.
-  {
-    rlimit limit{};
-    if (getrlimit(RLIMIT_NOFILE, &limit) == 0) {
-      if (limit.rlim_cur < limit.rlim_max) {
-        limit.rlim_cur = limit.rlim_max;
-        setrlimit(RLIMIT_NOFILE, &limit);
-        getrlimit(RLIMIT_NOFILE, &limit);
-      }
-      const std::size_t fits =
-          limit.rlim_cur > 128 ? static_cast<std::size_t>((limit.rlim_cur - 64) / 2) : 32;
-      if (fits < options.max_connections) {
-        std::cerr << "dualkey gateway: at most " << fits << " connections (the descriptor limit is "
-                  << limit.rlim_cur << ")\n";
-        options.max_connections = fits;
-      }
-    }
+  if (const auto room = base::RaiseDescriptorLimit();
+      room && room->connections < options.max_connections) {
+    std::cerr << "dualkey gateway: at most " << room->connections
+              << " connections (the descriptor limit is " << room->limit << ")\n";
+    options.max_connections = room->connections;
   }
-  if (options.header_timeout_seconds < 1 || options.idle_timeout_seconds < 1 ||
-      options.upstream_connect_timeout_seconds < 1 || options.upstream_timeout_seconds < 1 ||
-      options.max_connections < 1 || options.max_connections_per_client < 1) {
+  if (!options.Valid()) {
     std::cerr << "dualkey gateway: timeouts and connection limits are at least 1\n";
     return 2;
   }
