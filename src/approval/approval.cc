@@ -415,6 +415,19 @@ bool CountAttempt(const std::vector<Lockout>& rows, std::int64_t now_ms,
   return false;
 }
 
+Status HandOverAttempt(bool locked, std::vector<Lockout> rows, std::vector<Lockout> counted,
+                       std::vector<Lockout>* before, std::vector<Lockout>* after) {
+  if (after) *after = locked ? rows : std::move(counted);
+  if (before) *before = std::move(rows);
+  return Status::Ok();
+}
+
+Status CheckForgiveRows(const std::vector<Lockout>& before, const std::vector<Lockout>& after) {
+  if (before.size() != after.size())
+    return Status::InvalidArgument("ForgiveAuthAttempt: rows do not pair up");
+  return Status::Ok();
+}
+
 Lockout CountFailure(const Lockout& row, std::int64_t now_ms, const LockoutPolicy& policy) {
   Lockout out = row;
   if (out.last_failure_ms > 0 && now_ms - out.last_failure_ms >= policy.forget_after_ms &&
