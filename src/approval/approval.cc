@@ -9,6 +9,7 @@
 #include <cstdio>
 
 #include "approval/internal.h"
+#include "base/encoding.h"
 
 namespace dualkey::approval {
 namespace {
@@ -51,14 +52,7 @@ std::string ActionHash(std::string_view channel, std::string_view input, std::st
   }
   EVP_MD_CTX_free(ctx);
   if (!ok) return {};
-  static constexpr char kHex[] = "0123456789abcdef";
-  std::string hex;
-  hex.reserve(digest_size * 2);
-  for (unsigned int i = 0; i < digest_size; ++i) {
-    hex.push_back(kHex[digest[i] >> 4]);
-    hex.push_back(kHex[digest[i] & 0xf]);
-  }
-  return hex;
+  return base::Hex(digest.data(), digest_size);
 }
 
 std::string_view ToString(State state) {
