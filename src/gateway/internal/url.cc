@@ -58,16 +58,10 @@ constexpr std::array<std::string_view, 12> kDropped = {"authorization",
                                                        "expect"};
 
 // Besides those, headers that differ between two sends of one request.
-constexpr std::array<std::string_view, 10> kNotClassified = {"content-length",
-                                                             "date",
-                                                             "user-agent",
-                                                             "accept-encoding",
-                                                             "x-request-id",
-                                                             "traceparent",
-                                                             "tracestate",
-                                                             "amz-sdk-invocation-id",
-                                                             "amz-sdk-request",
-                                                             "x-amz-date"};
+constexpr std::array<std::string_view, 10> kNotClassified = {
+    "content-length",  "date",        "user-agent", "accept-encoding",
+    "x-request-id",    "traceparent", "tracestate", "amz-sdk-invocation-id",
+    "amz-sdk-request", "x-amz-date"};
 
 }  // namespace
 
