@@ -9,6 +9,7 @@
 #include <cstdio>
 
 #include "approval/internal.h"
+#include "base/encoding.h"
 
 namespace dualkey::approval {
 namespace {
@@ -51,14 +52,7 @@ std::string ActionHash(std::string_view channel, std::string_view input, std::st
   }
   EVP_MD_CTX_free(ctx);
   if (!ok) return {};
-  static constexpr char kHex[] = "0123456789abcdef";
-  std::string hex;
-  hex.reserve(digest_size * 2);
-  for (unsigned int i = 0; i < digest_size; ++i) {
-    hex.push_back(kHex[digest[i] >> 4]);
-    hex.push_back(kHex[digest[i] & 0xf]);
-  }
-  return hex;
+  return base::Hex(digest.data(), digest_size);
 }
 
 std::string_view ToString(State state) {
@@ -413,6 +407,19 @@ bool CountAttempt(const std::vector<Lockout>& rows, std::int64_t now_ms,
   if (locked) return true;
   for (const Lockout& row : rows) counted->push_back(CountFailure(row, now_ms, policy));
   return false;
+}
+
+Status HandOverAttempt(bool locked, std::vector<Lockout> rows, std::vector<Lockout> counted,
+                       std::vector<Lockout>* before, std::vector<Lockout>* after) {
+  if (after) *after = locked ? rows : std::move(counted);
+  if (before) *before = std::move(rows);
+  return Status::Ok();
+}
+
+Status CheckForgiveRows(const std::vector<Lockout>& before, const std::vector<Lockout>& after) {
+  if (before.size() != after.size())
+    return Status::InvalidArgument("ForgiveAuthAttempt: rows do not pair up");
+  return Status::Ok();
 }
 
 Lockout CountFailure(const Lockout& row, std::int64_t now_ms, const LockoutPolicy& policy) {

@@ -4,17 +4,13 @@
 
 #include "approval/approval.h"
 #include "approval/internal.h"
+#include "base/time_text.h"
 
 namespace dualkey::approval {
 namespace {
 
 std::string Clock(std::int64_t ms) {
-  std::time_t seconds = static_cast<std::time_t>(ms / 1000);
-  std::tm tm{};
-  localtime_r(&seconds, &tm);
-  char text[16];
-  std::strftime(text, sizeof text, "%H:%M:%S", &tm);
-  return text;
+  return base::FormatTime(ms, "%H:%M:%S", base::TimeZone::kLocal);
 }
 
 std::string Duration(std::int64_t ms) {

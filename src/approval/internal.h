@@ -97,6 +97,12 @@ inline bool IsLocked(const Lockout& row, std::int64_t now_ms) {
 // to be written.
 bool CountAttempt(const std::vector<Lockout>& rows, std::int64_t now_ms,
                   const LockoutPolicy& policy, std::vector<Lockout>* counted);
+// BeginAuthAttempt's answer once its transaction ended: `before` the rows
+// as read, `after` as written (as read when `locked`).
+Status HandOverAttempt(bool locked, std::vector<Lockout> rows, std::vector<Lockout> counted,
+                       std::vector<Lockout>* before, std::vector<Lockout>* after);
+// ForgiveAuthAttempt's rows must pair up.
+Status CheckForgiveRows(const std::vector<Lockout>& before, const std::vector<Lockout>& after);
 // Scopes sorted and without duplicates: rows are locked in one order, so
 // two daemons counting the same scopes cannot deadlock.
 std::vector<std::string> SortedScopes(const std::vector<std::string>& scopes);

@@ -7,6 +7,7 @@
 
 #include "approval/approval.h"
 #include "approval/internal.h"
+#include "base/encoding.h"
 #include "base/json_text.h"
 
 namespace dualkey::approval {
@@ -15,13 +16,7 @@ namespace {
 constexpr std::size_t kMaxChallengesPerApprover = 32;
 
 std::string Hex(std::string_view bytes) {
-  static constexpr char kDigits[] = "0123456789abcdef";
-  std::string out;
-  for (unsigned char c : bytes) {
-    out += kDigits[c >> 4];
-    out += kDigits[c & 15];
-  }
-  return out;
+  return base::Hex(reinterpret_cast<const unsigned char*>(bytes.data()), bytes.size());
 }
 
 bool Unhex(std::string_view text, std::string* out) {

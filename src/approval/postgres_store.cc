@@ -358,15 +358,12 @@ class PostgresStore final : public DecidingStore<PostgresStore> {
                     std::to_string(next.last_failure_ms)}))
         return Abort();
     if (!*locked && !Command("COMMIT", {})) return Abort();
-    if (after) *after = *locked ? rows : std::move(counted);
-    if (before) *before = std::move(rows);
-    return Status::Ok();
+    return HandOverAttempt(*locked, std::move(rows), std::move(counted), before, after);
   }
 
   Status ForgiveAuthAttempt(const std::vector<Lockout>& before,
                             const std::vector<Lockout>& after) override {
-    if (before.size() != after.size())
-      return Status::InvalidArgument("ForgiveAuthAttempt: rows do not pair up");
+    if (Status paired = CheckForgiveRows(before, after); !paired.ok()) return paired;
     std::lock_guard lock(mu_);
     if (!Connected()) return last_error_;
     if (!Command("BEGIN", {})) return last_error_;

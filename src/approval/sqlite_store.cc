@@ -296,15 +296,12 @@ class SqliteStore final : public DecidingStore<SqliteStore> {
     }
     if (!*locked)
       if (Status done = Commit(); !done.ok()) return done;
-    if (after) *after = *locked ? rows : std::move(counted);
-    if (before) *before = std::move(rows);
-    return Status::Ok();
+    return HandOverAttempt(*locked, std::move(rows), std::move(counted), before, after);
   }
 
   Status ForgiveAuthAttempt(const std::vector<Lockout>& before,
                             const std::vector<Lockout>& after) override {
-    if (before.size() != after.size())
-      return Status::InvalidArgument("ForgiveAuthAttempt: rows do not pair up");
+    if (Status paired = CheckForgiveRows(before, after); !paired.ok()) return paired;
     std::lock_guard lock(mu_);
     if (Status begun = Begin(); !begun.ok()) return begun;
     for (std::size_t i = 0; i < before.size(); ++i) {

@@ -10,6 +10,7 @@
 
 #include "approval/approval.h"
 #include "approval/internal.h"
+#include "base/percent_encoding.h"
 
 namespace dualkey::approval {
 namespace {
@@ -48,24 +49,6 @@ std::string SixDigits(std::int64_t value) {
 
 bool DecodeSecret(const std::string& secret_base32, std::vector<unsigned char>* key) {
   return internal::Base32Decode(secret_base32, key) && !key->empty();
-}
-
-// Percent-encodes everything outside RFC 3986's unreserved set.
-std::string PercentEncode(std::string_view text) {
-  static constexpr char kHex[] = "0123456789ABCDEF";
-  std::string out;
-  for (unsigned char c : text) {
-    const bool unreserved = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
-                            (c >= '0' && c <= '9') || c == '-' || c == '.' || c == '_' || c == '~';
-    if (unreserved) {
-      out.push_back(static_cast<char>(c));
-    } else {
-      out.push_back('%');
-      out.push_back(kHex[c >> 4]);
-      out.push_back(kHex[c & 0xf]);
-    }
-  }
-  return out;
 }
 
 }  // namespace
@@ -111,7 +94,7 @@ bool CheckTotp(const std::string& secret_base32, std::string_view code, std::int
 }
 
 std::string TotpUri(const std::string& name, const std::string& secret_base32) {
-  return "otpauth://totp/dualkey:" + PercentEncode(name) + "?secret=" + secret_base32 +
+  return "otpauth://totp/dualkey:" + base::PercentEncode(name) + "?secret=" + secret_base32 +
          "&issuer=dualkey&algorithm=SHA1&digits=6&period=30";
 }
 

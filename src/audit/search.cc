@@ -15,6 +15,7 @@
 
 #include "audit/internal/file_io.h"
 #include "base/json_text.h"
+#include "base/time_text.h"
 
 namespace dualkey::audit {
 namespace {
@@ -134,12 +135,7 @@ bool QuickHead(std::string_view line, std::uint64_t* seq, std::int64_t* time_ms)
 }  // namespace
 
 std::string UtcTime(std::int64_t time_ms) {
-  const std::time_t seconds = static_cast<std::time_t>(time_ms / 1000);
-  std::tm tm{};
-  gmtime_r(&seconds, &tm);
-  char text[40];
-  std::strftime(text, sizeof text, "%Y-%m-%d %H:%M:%S UTC", &tm);
-  return text;
+  return base::FormatTime(time_ms, "%Y-%m-%d %H:%M:%S UTC", base::TimeZone::kUtc);
 }
 
 std::string ShellWord(std::string_view text) {

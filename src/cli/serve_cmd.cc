@@ -13,7 +13,9 @@
 #include <iomanip>
 #include <iostream>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <sstream>
+#include <string_view>
 
 #include "approval/approval.h"
 #include "base/json_text.h"
@@ -367,16 +369,30 @@ int ApproverAdd(const DaemonOptions& options) {
   return 0;
 }
 
-int ApproverRemove(const DaemonOptions& options) {
-  client::ApproverRequest request{options.name, options.as.empty() ? UserName() : options.as, "",
-                                  std::nullopt};
-  if (!TotpCode(options, request.approver, &request.totp)) return 2;
-  Result<client::ApproverReply> reply = AskAs<client::ApproverReply>(
-      ClientFor(options), client::ToJson(request, client::kOpApproverRemove), nullptr);
+// `op` on NAME, vouched for by `approver`'s fresh code. Nullopt once it
+// said why: `*exit_code` is then 2 (no code) or 1 (refused).
+std::optional<client::ApproverReply> AskVouched(const DaemonOptions& options, std::string approver,
+                                                std::string_view op, int* exit_code) {
+  client::ApproverRequest request{options.name, std::move(approver), "", std::nullopt};
+  if (!TotpCode(options, request.approver, &request.totp)) {
+    *exit_code = 2;
+    return std::nullopt;
+  }
+  Result<client::ApproverReply> reply =
+      AskAs<client::ApproverReply>(ClientFor(options), client::ToJson(request, op), nullptr);
   if (!reply.ok()) {
     Report(reply.status());
-    return 1;
+    *exit_code = 1;
+    return std::nullopt;
   }
+  return std::move(*reply);
+}
+
+int ApproverRemove(const DaemonOptions& options) {
+  int failed = 0;
+  if (!AskVouched(options, options.as.empty() ? UserName() : options.as, client::kOpApproverRemove,
+                  &failed))
+    return failed;
   if (options.json)
     std::cout << base::JsonDump(json{{"name", options.name}, {"removed", true}}) << "\n";
   else
@@ -386,18 +402,25 @@ int ApproverRemove(const DaemonOptions& options) {
 
 int ApproverRotate(const DaemonOptions& options) {
   // Your own phone by default: rotating alice asks for alice's code.
-  client::ApproverRequest request{options.name, options.as.empty() ? options.name : options.as, "",
-                                  std::nullopt};
-  if (!TotpCode(options, request.approver, &request.totp)) return 2;
-  Result<client::ApproverReply> reply = AskAs<client::ApproverReply>(
-      ClientFor(options), client::ToJson(request, client::kOpApproverRotate), nullptr);
-  if (!reply.ok()) {
-    Report(reply.status());
-    return 1;
-  }
+  int failed = 0;
+  const std::optional<client::ApproverReply> reply = AskVouched(
+      options, options.as.empty() ? options.name : options.as, client::kOpApproverRotate, &failed);
+  if (!reply) return failed;
   PrintEnrolment(options, *reply);
   if (!options.json) std::cout << "The old secret of " << options.name << " no longer works.\n";
   return 0;
+}
+
+// `request` to the daemon: its reply when that says ok, else nullopt once
+// the failure was reported.
+std::optional<json> CallOk(const DaemonOptions& options, const json& request) {
+  Result<json> reply = ClientFor(options).Call(request);
+  if (reply.ok() && !reply->value("ok", false)) reply = client::ReplyStatus(*reply);
+  if (!reply.ok()) {
+    Report(reply.status());
+    return std::nullopt;
+  }
+  return std::move(*reply);
 }
 
 // A one-time link to the approver's page, where NAME's browser creates the
@@ -411,12 +434,8 @@ int ApproverPasskey(const DaemonOptions& options) {
     request["approver"] = options.as;
     request["totp"] = code;
   }
-  Result<json> reply = ClientFor(options).Call(request);
-  if (reply.ok() && !reply->value("ok", false)) reply = client::ReplyStatus(*reply);
-  if (!reply.ok()) {
-    Report(reply.status());
-    return 1;
-  }
+  const std::optional<json> reply = CallOk(options, request);
+  if (!reply) return 1;
   if (options.json) {
     std::cout << base::JsonDump(*reply) << "\n";
     return 0;
@@ -428,12 +447,8 @@ int ApproverPasskey(const DaemonOptions& options) {
 }
 
 int NotifyTest(const DaemonOptions& options) {
-  Result<json> reply = ClientFor(options).Call(json{{"op", "notify_test"}});
-  if (reply.ok() && !reply->value("ok", false)) reply = client::ReplyStatus(*reply);
-  if (!reply.ok()) {
-    Report(reply.status());
-    return 1;
-  }
+  std::optional<json> reply = CallOk(options, json{{"op", "notify_test"}});
+  if (!reply) return 1;
   if (options.json) {
     std::cout << base::JsonDump(*reply) << "\n";
   } else {

@@ -15,6 +15,7 @@
 #include <nlohmann/json.hpp>
 
 #include "base/json_text.h"
+#include "base/time_text.h"
 #include "cli/commands.h"
 #include "install/layout.h"
 #include "vault/vault.h"
@@ -41,12 +42,7 @@ std::string Dir(const VaultOptions& o) {
 }
 
 std::string Time(std::int64_t ms) {
-  std::time_t seconds = ms / 1000;
-  std::tm tm{};
-  localtime_r(&seconds, &tm);
-  char text[32];
-  std::strftime(text, sizeof(text), "%Y-%m-%d %H:%M:%S", &tm);
-  return text;
+  return base::FormatTime(ms, "%Y-%m-%d %H:%M:%S", base::TimeZone::kLocal);
 }
 
 std::string Size(std::uint64_t bytes) {

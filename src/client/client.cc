@@ -11,6 +11,7 @@
 #include <cstring>
 #include <utility>
 
+#include "base/fd.h"
 #include "base/line_io.h"
 
 namespace dualkey::client {
@@ -18,21 +19,7 @@ namespace {
 
 using nlohmann::json;
 
-// Closes the descriptor on every path out.
-class Fd {
- public:
-  explicit Fd(int fd) : fd_(fd) {}
-  ~Fd() {
-    if (fd_ >= 0) close(fd_);
-  }
-  Fd(const Fd&) = delete;
-  Fd& operator=(const Fd&) = delete;
-  int get() const { return fd_; }
-  int release() { return std::exchange(fd_, -1); }
-
- private:
-  int fd_;
-};
+using Fd = base::UniqueFd;
 
 template <typename Reply>
 Result<Reply> Typed(const Result<json>& raw) {

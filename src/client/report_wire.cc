@@ -122,6 +122,11 @@ void AppendPacked(std::string* out, const ReportedDecision& d) {
   AppendText(out, std::string_view(d.reason).substr(0, kMaxReportedText));
 }
 
+DecisionView ViewOf(const ReportedDecision& d) {
+  return DecisionView{d.time_ms,      d.decision,   d.forwarded,    d.added_us, d.action.channel,
+                      d.action.agent, d.action.cwd, d.action.input, d.op_class, d.reason};
+}
+
 Status NextPacked(std::string_view* in, PackedDecision* out) {
   std::int64_t forwarded = 0;
   std::string_view decision, channel;

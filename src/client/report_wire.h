@@ -38,15 +38,22 @@ inline constexpr std::size_t kMaxReportedText = 8192 + 1024;
 // Appends one decision to a packed batch.
 void AppendPacked(std::string* out, const ReportedDecision& d);
 
-// One decision read from a packed batch. The texts point into the batch, or
-// into `storage` for bytes that travelled as base64.
-struct PackedDecision {
+// A reported decision whose texts point elsewhere: into a ReportedDecision
+// (ViewOf) or a packed batch.
+struct DecisionView {
   std::int64_t time_ms = 0;
   Decision decision = Decision::kAllow;
   bool forwarded = false;
   std::int64_t added_us = -1;
   Channel channel = Channel::kSql;
   std::string_view agent, cwd, input, op_class, reason;
+};
+// `d`'s fields; valid while `d` is.
+DecisionView ViewOf(const ReportedDecision& d);
+
+// One decision read from a packed batch. The texts point into the batch, or
+// into `storage` for bytes that travelled as base64.
+struct PackedDecision : DecisionView {
   std::string storage[5];
 };
 // Reads the decision at the front of `*in` and moves `*in` past it;

@@ -43,6 +43,20 @@ DecisionReporter::~DecisionReporter() {
   thread_.join();
 }
 
+bool DecisionReporter::ReportLocal(ActionRef action, const Verdict& verdict, Decision decision,
+                                   bool forwarded, std::int64_t added_us,
+                                   const std::string& reason) {
+  ReportedDecision d;
+  d.action = std::move(action);
+  d.decision = decision;
+  d.op_class = DecidingClass(verdict);
+  d.reason = reason;
+  d.forwarded = forwarded;
+  d.added_us = added_us;
+  const bool destructive = forwarded && AnyDestructive(verdict);
+  return Report(std::move(d), destructive) || !destructive;
+}
+
 bool DecisionReporter::Report(ReportedDecision decision, bool destructive) {
   if (decision.time_ms == 0) decision.time_ms = NowMs();
   std::unique_lock lock(mutex_);

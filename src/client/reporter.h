@@ -57,6 +57,11 @@ class DecisionReporter {
   // now. The caller must then hold a destructive request; a read may be
   // served (it is counted in the next gap record). Never blocks on I/O.
   bool Report(ReportedDecision decision, bool destructive);
+  // Reports what the caller decided on `action` itself. False when the
+  // decision was forwarded, destroys, and could not be queued: the caller
+  // holds the request (nothing destroys without a record).
+  bool ReportLocal(ActionRef action, const Verdict& verdict, Decision decision, bool forwarded,
+                   std::int64_t added_us, const std::string& reason = "");
 
   // Waits until everything queued so far was sent (or `timeout_ms` passed).
   bool Flush(int timeout_ms);

@@ -2,7 +2,6 @@
 // socket: the callers are a dashboard and a few gateways, not thousands.
 #include "daemon/internal/http_listener.h"
 
-#include <atomic>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/ssl.hpp>
 #include <boost/beast/core.hpp>
@@ -10,10 +9,10 @@
 #include <boost/beast/ssl.hpp>
 #include <mutex>
 #include <optional>
-#include <thread>
 #include <vector>
 
 #include "base/json_text.h"
+#include "base/threaded_server.h"
 
 namespace dualkey::daemon::internal {
 namespace {
@@ -191,10 +190,7 @@ void Serve(Stream& stream, const HttpListener::Handler& handler,
 class BeastListener final : public HttpListener {
  public:
   BeastListener(const HttpListenerOptions& options, Handler handler)
-      : options_(options),
-        handler_(std::move(handler)),
-        acceptor_(io_),
-        ssl_(asio::ssl::context::tls_server) {}
+      : options_(options), handler_(std::move(handler)), ssl_(asio::ssl::context::tls_server) {}
 
   bool Open(std::string* error) {
     beast::error_code ec;
@@ -225,52 +221,28 @@ class BeastListener final : public HttpListener {
         return false;
       }
     }
-    tcp::endpoint endpoint(address, static_cast<unsigned short>(options_.port));
-    acceptor_.open(endpoint.protocol(), ec);
-    if (!ec) acceptor_.set_option(asio::socket_base::reuse_address(true), ec);
-    if (!ec) acceptor_.bind(endpoint, ec);
-    if (!ec) acceptor_.listen(asio::socket_base::max_listen_connections, ec);
+    ec = server_.Start({address, static_cast<unsigned short>(options_.port)},
+                       /*reuse_address=*/true, asio::socket_base::max_listen_connections);
     if (ec) {
       *error = "cannot listen on " + options_.address + ":" + std::to_string(options_.port) + ": " +
                ec.message();
       return false;
     }
-    port_ = acceptor_.local_endpoint().port();
-    Accept();
-    thread_ = std::thread([this] { io_.run(); });
     return true;
   }
 
   ~BeastListener() override {
-    asio::post(io_, [this] {
-      beast::error_code ec;
-      acceptor_.close(ec);
-    });
-    io_.stop();
-    if (thread_.joinable()) thread_.join();
-    stopping_ = true;
+    server_.Stop();
     std::unique_lock lock(mu_);
     for (int fd : open_fds_) ::shutdown(fd, SHUT_RDWR);
     lock.unlock();
-    while (active_ > 0) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    server_.WaitIdle();
   }
 
-  int port() const override { return port_; }
+  int port() const override { return server_.port(); }
   bool tls() const override { return use_tls_; }
 
  private:
-  void Accept() {
-    acceptor_.async_accept([this](beast::error_code ec, tcp::socket socket) {
-      if (ec) {
-        if (acceptor_.is_open()) Accept();
-        return;
-      }
-      ++active_;
-      std::thread([this, s = std::move(socket)]() mutable { Connection(std::move(s)); }).detach();
-      Accept();
-    });
-  }
-
   void Connection(tcp::socket socket) {
     // A stalled client must not hold a thread forever.
     timeval timeout{30, 0};
@@ -282,7 +254,7 @@ class BeastListener final : public HttpListener {
       std::unique_lock lock(mu_);
       open_fds_.push_back(fd);
     }
-    if (!stopping_) {
+    if (!server_.stopping()) {
       if (use_tls_) {
         beast::ssl_stream<tcp::socket&> stream(socket, ssl_);
         beast::error_code ec;
@@ -302,21 +274,15 @@ class BeastListener final : public HttpListener {
     beast::error_code ec;
     socket.shutdown(tcp::socket::shutdown_both, ec);
     socket.close(ec);
-    --active_;
   }
 
   HttpListenerOptions options_;
   Handler handler_;
-  asio::io_context io_;
-  tcp::acceptor acceptor_;
   asio::ssl::context ssl_;
   bool use_tls_ = false;
-  int port_ = 0;
-  std::thread thread_;
-  std::atomic<bool> stopping_{false};
-  std::atomic<int> active_{0};
   std::mutex mu_;
   std::vector<int> open_fds_;
+  base::ThreadedServer server_{[this](tcp::socket socket) { Connection(std::move(socket)); }};
 };
 
 }  // namespace

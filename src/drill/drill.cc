@@ -30,6 +30,7 @@
 #include "approval/approval.h"
 #include "audit/audit.h"
 #include "base/json_text.h"
+#include "base/time_text.h"
 #include "client/client.h"
 #include "client/drill_certificate.h"
 #include "drill/internal/attempt.h"
@@ -65,12 +66,7 @@ std::int64_t NowMs() {
 }
 
 std::string IsoDate(std::int64_t ms) {
-  const time_t seconds = static_cast<time_t>(ms / 1000);
-  tm utc{};
-  gmtime_r(&seconds, &utc);
-  char buffer[32];
-  strftime(buffer, sizeof(buffer), "%Y-%m-%dT%H:%M:%SZ", &utc);
-  return buffer;
+  return base::FormatTime(ms, "%Y-%m-%dT%H:%M:%SZ", base::TimeZone::kUtc);
 }
 
 std::string Hostname() {

@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "base/relay_limits.h"
 #include "base/status.h"
 
 namespace dualkey::gateway {
@@ -70,7 +71,10 @@ class CredentialStore {
   std::string state_dir_;
 };
 
-struct Options {
+// The limits (base::RelayLimits) as they are: the upstream timeout also
+// bounds each pause in a response body; at a connection limit with none
+// idle, 503.
+struct Options : base::RelayLimits {
   std::string listen = "127.0.0.1:8787";  // port 0 picks a free one
   std::string config_path;                // default: <state dir>/gateway.toml
   std::string state_dir;                  // default: install::DefaultStateDir()
@@ -79,20 +83,6 @@ struct Options {
   std::size_t max_body_bytes = 8u << 20;  // larger request bodies: 413, held unread
   int daemon_timeout_ms = 5000;
   bool quiet = false;
-  // Limits (docs/gateway.md). A new connection has header_timeout_seconds to
-  // send a whole request header, a kept-alive one idle_timeout_seconds to
-  // start its next request (then header_timeout_seconds for the header);
-  // a body, and each write to the client, may take idle_timeout_seconds.
-  int header_timeout_seconds = 10;
-  int idle_timeout_seconds = 60;
-  // Upstream: connecting (TLS included), then the response header and each
-  // pause in its body. Past either: 504, nothing retried.
-  int upstream_connect_timeout_seconds = 10;
-  int upstream_timeout_seconds = 30;
-  // Open connections in all and from one client address; at a limit the
-  // connection idle the longest makes room (503 when none is idle).
-  std::size_t max_connections = 1000;
-  std::size_t max_connections_per_client = 500;
 };
 
 // Serves until SIGINT or SIGTERM (exit 0). Prints

@@ -7,7 +7,6 @@
 #include <malloc.h>
 #include <openssl/ssl.h>
 #include <signal.h>
-#include <sys/resource.h>
 
 #include <chrono>
 #include <iostream>
@@ -20,6 +19,7 @@
 #include <unordered_map>
 
 #include "base/admission.h"
+#include "base/descriptor_limit.h"
 #include "base/json_text.h"
 #include "client/client.h"
 #include "client/reporter.h"
@@ -347,18 +347,8 @@ class Gateway {
   // a destructive one cannot be recorded (the caller holds it).
   bool ReportLocal(const guard::Request& ask, const Verdict& verdict, Decision decision,
                    bool forwarded, std::int64_t added_us, const std::string& reason = "") {
-    client::ReportedDecision d;
-    d.action.channel = Channel::kHttp;
-    d.action.input = ask.input;
-    d.action.cwd = ask.cwd;
-    d.action.agent = ask.agent;
-    d.decision = decision;
-    d.op_class = client::DecidingClass(verdict);
-    d.reason = reason;
-    d.forwarded = forwarded;
-    d.added_us = added_us;
-    const bool destructive = forwarded && client::AnyDestructive(verdict);
-    return reporter_.Report(std::move(d), destructive) || !destructive;
+    return reporter_.ReportLocal({Channel::kHttp, ask.input, ask.cwd, ask.agent}, verdict, decision,
+                                 forwarded, added_us, reason);
   }
 
   void Log(std::string_view what, std::string_view agent, std::string_view method,
@@ -679,26 +669,13 @@ int RunHttp(const Options& given) {
   // Each connection holds a descriptor, and one to its upstream while a
   // request is relayed: the limit must fit under the descriptor limit,
   // raised to its hard maximum first.
-  {
-    rlimit limit{};
-    if (getrlimit(RLIMIT_NOFILE, &limit) == 0) {
-      if (limit.rlim_cur < limit.rlim_max) {
-        limit.rlim_cur = limit.rlim_max;
-        setrlimit(RLIMIT_NOFILE, &limit);
-        getrlimit(RLIMIT_NOFILE, &limit);
-      }
-      const std::size_t fits =
-          limit.rlim_cur > 128 ? static_cast<std::size_t>((limit.rlim_cur - 64) / 2) : 32;
-      if (fits < options.max_connections) {
-        std::cerr << "dualkey gateway: at most " << fits << " connections (the descriptor limit is "
-                  << limit.rlim_cur << ")\n";
-        options.max_connections = fits;
-      }
-    }
+  if (const auto room = base::RaiseDescriptorLimit();
+      room && room->connections < options.max_connections) {
+    std::cerr << "dualkey gateway: at most " << room->connections
+              << " connections (the descriptor limit is " << room->limit << ")\n";
+    options.max_connections = room->connections;
   }
-  if (options.header_timeout_seconds < 1 || options.idle_timeout_seconds < 1 ||
-      options.upstream_connect_timeout_seconds < 1 || options.upstream_timeout_seconds < 1 ||
-      options.max_connections < 1 || options.max_connections_per_client < 1) {
+  if (!options.Valid()) {
     std::cerr << "dualkey gateway: timeouts and connection limits are at least 1\n";
     return 2;
   }

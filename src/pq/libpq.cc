@@ -1,39 +1,32 @@
 #include "pq/libpq.h"
 
-#include <dlfcn.h>
-
-#include <type_traits>
+#include "base/shared_library.h"
 
 namespace dualkey::pq {
 
 const LibPq& Api() {
   static const LibPq lib = [] {
     LibPq l;
-    void* handle = dlopen("libpq.so.5", RTLD_NOW | RTLD_LOCAL);
-    if (handle == nullptr) return l;
-    bool all = true;
-    auto bind = [&](auto& fn, const char* name) {
-      fn = reinterpret_cast<std::remove_reference_t<decltype(fn)>>(dlsym(handle, name));
-      all = all && fn != nullptr;
-    };
-    bind(l.ntuples, "PQntuples");
-    bind(l.getvalue, "PQgetvalue");
-    bind(l.status, "PQstatus");
-    bind(l.error_message, "PQerrorMessage");
-    bind(l.cmd_tuples, "PQcmdTuples");
-    bind(l.result_status, "PQresultStatus");
-    bind(l.result_error_message, "PQresultErrorMessage");
-    bind(l.result_error_field, "PQresultErrorField");
-    bind(l.reset, "PQreset");
-    bind(l.finish, "PQfinish");
-    bind(l.exec_params, "PQexecParams");
-    bind(l.exec, "PQexec");
-    bind(l.connectdb_params, "PQconnectdbParams");
-    bind(l.connectdb, "PQconnectdb");
-    bind(l.clear, "PQclear");
-    bind(l.transaction_status, "PQtransactionStatus");
-    bind(l.set_notice_processor, "PQsetNoticeProcessor");
-    l.loaded = all;
+    base::SharedLibrary so({"libpq.so.5"});
+    if (!so.opened()) return l;
+    so.Bind(l.ntuples, "PQntuples");
+    so.Bind(l.getvalue, "PQgetvalue");
+    so.Bind(l.status, "PQstatus");
+    so.Bind(l.error_message, "PQerrorMessage");
+    so.Bind(l.cmd_tuples, "PQcmdTuples");
+    so.Bind(l.result_status, "PQresultStatus");
+    so.Bind(l.result_error_message, "PQresultErrorMessage");
+    so.Bind(l.result_error_field, "PQresultErrorField");
+    so.Bind(l.reset, "PQreset");
+    so.Bind(l.finish, "PQfinish");
+    so.Bind(l.exec_params, "PQexecParams");
+    so.Bind(l.exec, "PQexec");
+    so.Bind(l.connectdb_params, "PQconnectdbParams");
+    so.Bind(l.connectdb, "PQconnectdb");
+    so.Bind(l.clear, "PQclear");
+    so.Bind(l.transaction_status, "PQtransactionStatus");
+    so.Bind(l.set_notice_processor, "PQsetNoticeProcessor");
+    l.loaded = so.all_bound();
     return l;
   }();
   return lib;

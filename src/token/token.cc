@@ -17,6 +17,8 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
+#include "base/encoding.h"
+
 namespace dualkey::token {
 namespace {
 
@@ -152,14 +154,7 @@ bool Token::Allows(std::string_view scope) const {
 std::string Sha256Hex(std::string_view data) {
   unsigned char digest[SHA256_DIGEST_LENGTH];
   SHA256(reinterpret_cast<const unsigned char*>(data.data()), data.size(), digest);
-  static constexpr char kHex[] = "0123456789abcdef";
-  std::string out;
-  out.reserve(64);
-  for (unsigned char b : digest) {
-    out.push_back(kHex[b >> 4]);
-    out.push_back(kHex[b & 15]);
-  }
-  return out;
+  return base::Hex(digest, sizeof digest);
 }
 
 ScramVerifier MakeScramVerifier(std::string_view secret, std::string salt, int iterations) {

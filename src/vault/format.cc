@@ -41,16 +41,6 @@ const EVP_MD* Sha256Md() {
 
 }  // namespace
 
-std::string Hex(const std::uint8_t* data, std::size_t size) {
-  static constexpr char kDigits[] = "0123456789abcdef";
-  std::string out(size * 2, '0');
-  for (std::size_t i = 0; i < size; ++i) {
-    out[2 * i] = kDigits[data[i] >> 4];
-    out[2 * i + 1] = kDigits[data[i] & 0xf];
-  }
-  return out;
-}
-
 bool FromHex(std::string_view hex, std::uint8_t* out, std::size_t size) {
   if (hex.size() != size * 2) return false;
   auto nibble = [](char c) -> int {
@@ -172,25 +162,6 @@ bool DecodeBlob(const ChunkId& id, std::uint8_t flags, const char* stored, std::
 
 namespace {
 
-std::string Base64(std::string_view bytes) {
-  std::string out(sodium_base64_ENCODED_LEN(bytes.size(), sodium_base64_VARIANT_ORIGINAL), '\0');
-  sodium_bin2base64(out.data(), out.size(), reinterpret_cast<const unsigned char*>(bytes.data()),
-                    bytes.size(), sodium_base64_VARIANT_ORIGINAL);
-  out.resize(std::strlen(out.c_str()));
-  return out;
-}
-
-bool FromBase64(const std::string& text, std::string* out) {
-  out->assign(text.size(), '\0');
-  std::size_t length = 0;
-  if (sodium_base642bin(reinterpret_cast<unsigned char*>(out->data()), out->size(), text.data(),
-                        text.size(), nullptr, &length, nullptr,
-                        sodium_base64_VARIANT_ORIGINAL) != 0)
-    return false;
-  out->resize(length);
-  return true;
-}
-
 // Paths are bytes. JSON strings are UTF-8: a name that is not keeps its
 // bytes in `key`_b64 beside a readable `key` (the bytes replaced), so a
 // restore writes exactly the names that were saved and two names never
@@ -200,14 +171,14 @@ void PutBytes(Json& j, const char* key, const std::string& bytes) {
     j[key] = bytes;
   } else {
     j[key] = base::ToValidUtf8(bytes);
-    j[std::string(key) + "_b64"] = Base64(bytes);
+    j[std::string(key) + "_b64"] = base::Base64(bytes);
   }
 }
 
 std::string GetBytes(const Json& j, const char* key) {
   auto raw = j.find(std::string(key) + "_b64");
   std::string bytes;
-  if (raw != j.end() && raw->is_string() && FromBase64(raw->get<std::string>(), &bytes))
+  if (raw != j.end() && raw->is_string() && base::Unbase64(raw->get<std::string>(), &bytes))
     return bytes;
   return j.value(key, "");
 }
@@ -233,7 +204,7 @@ std::string EncodeManifestBody(const Manifest& m) {
   bool roots_valid = true;
   for (const std::string& root : info.roots) {
     roots.push_back(base::ToValidUtf8(root));
-    roots_b64.push_back(Base64(root));
+    roots_b64.push_back(base::Base64(root));
     roots_valid = roots_valid && base::IsValidUtf8(root);
   }
   summary["roots"] = std::move(roots);
@@ -310,7 +281,7 @@ bool DecodeManifestBody(std::string_view body, bool summary_only, Manifest* out,
         raw != summary.end() && raw->is_array() && raw->size() == info.roots.size()) {
       for (std::size_t i = 0; i < info.roots.size(); ++i) {
         std::string bytes;
-        if ((*raw)[i].is_string() && FromBase64((*raw)[i].get<std::string>(), &bytes))
+        if ((*raw)[i].is_string() && base::Unbase64((*raw)[i].get<std::string>(), &bytes))
           info.roots[i] = std::move(bytes);
       }
     }

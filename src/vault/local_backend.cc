@@ -29,6 +29,7 @@
 #include <mutex>
 #include <random>
 
+#include "base/fd.h"
 #include "vault/internal/backend.h"
 
 namespace dualkey::vault::internal {
@@ -89,19 +90,7 @@ bool FsyncDir(const std::string& path, std::string* error) {
   return ok;
 }
 
-class Fd {
- public:
-  explicit Fd(int fd) : fd_(fd) {}
-  ~Fd() {
-    if (fd_ >= 0) ::close(fd_);
-  }
-  Fd(const Fd&) = delete;
-  Fd& operator=(const Fd&) = delete;
-  int get() const { return fd_; }
-
- private:
-  int fd_;
-};
+using Fd = base::UniqueFd;
 
 class FileLock : public Backend::Lock {
  public:

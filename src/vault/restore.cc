@@ -20,6 +20,7 @@
 #include <thread>
 #include <unordered_map>
 
+#include "base/fd.h"
 #include "vault/internal/impl.h"
 
 namespace dualkey::vault {
@@ -98,20 +99,7 @@ class ChunkReader {
   std::string stored_, raw_;
 };
 
-// A descriptor that closes itself.
-class Fd {
- public:
-  explicit Fd(int fd) : fd_(fd) {}
-  ~Fd() {
-    if (fd_ >= 0) ::close(fd_);
-  }
-  Fd(const Fd&) = delete;
-  Fd& operator=(const Fd&) = delete;
-  int get() const { return fd_; }
-
- private:
-  int fd_;
-};
+using Fd = base::UniqueFd;
 using SharedFd = std::shared_ptr<Fd>;
 
 std::vector<std::string> Components(std::string_view rel) {

@@ -23,6 +23,7 @@
 #include "base/json_text.h"
 #include "client/client.h"
 #include "client/reporter.h"
+#include "support/daemon.h"
 
 namespace {
 
@@ -130,37 +131,18 @@ class ReportToDaemon : public ::testing::Test {
     fs::remove_all(dir_);
     fs::create_directories(dir_ / "state");
     socket_ = (dir_ / "d.sock").string();
-    pid_ = fork();
-    if (pid_ == 0) {
-      execl(DUALKEY_BINARY, DUALKEY_BINARY, "serve", "--state", (dir_ / "state").c_str(),
-            "--socket", socket_.c_str(), "--quiet", nullptr);
-      _exit(127);
-    }
-    for (int i = 0; i < 250; ++i) {
-      if (dualkey::client::CallAt(socket_, json{{"op", "status"}}, 200).ok()) return;
-      std::this_thread::sleep_for(std::chrono::milliseconds(20));
-    }
-    FAIL() << "the daemon did not start";
+    ASSERT_TRUE(daemon_.Start((dir_ / "state").string(), socket_)) << "the daemon did not start";
   }
   void TearDown() override {
-    if (pid_ > 0) {
-      kill(pid_, SIGTERM);
-      waitpid(pid_, nullptr, 0);
-    }
+    daemon_.Stop();
     fs::remove_all(dir_);
   }
   std::vector<json> Records(const std::string& kind) {
-    std::ifstream in(dir_ / "state/audit.jsonl");
-    std::vector<json> out;
-    for (std::string line; std::getline(in, line);) {
-      json entry = json::parse(line, nullptr, false);
-      if (entry.is_object() && entry.value("kind", "") == kind) out.push_back(entry["fields"]);
-    }
-    return out;
+    return dualkey::test_support::AuditRecords((dir_ / "state/audit.jsonl").string(), kind);
   }
   fs::path dir_;
   std::string socket_;
-  pid_t pid_ = -1;
+  dualkey::test_support::DaemonProcess daemon_;
 };
 
 // Written without a tree, the records are canonical (audit verify

@@ -21,6 +21,8 @@
 #include <thread>
 #include <vector>
 
+#include "support/daemon.h"
+
 namespace {
 
 namespace fs = std::filesystem;
@@ -44,24 +46,9 @@ class Reporter : public ::testing::Test {
   }
 
   void StartDaemon() {
-    pid_ = fork();
-    if (pid_ == 0) {
-      execl(DUALKEY_BINARY, DUALKEY_BINARY, "serve", "--state", (dir_ / "state").c_str(),
-            "--socket", socket_.c_str(), "--quiet", nullptr);
-      _exit(127);
-    }
-    for (int i = 0; i < 250; ++i) {
-      if (dualkey::client::CallAt(socket_, json{{"op", "status"}}, 200).ok()) return;
-      std::this_thread::sleep_for(std::chrono::milliseconds(20));
-    }
-    FAIL() << "the daemon did not start";
+    ASSERT_TRUE(daemon_.Start((dir_ / "state").string(), socket_)) << "the daemon did not start";
   }
-  void StopDaemon(int signal_number = SIGTERM) {
-    if (pid_ <= 0) return;
-    kill(pid_, signal_number);
-    waitpid(pid_, nullptr, 0);
-    pid_ = -1;
-  }
+  void StopDaemon(int signal_number = SIGTERM) { daemon_.Stop(signal_number); }
 
   std::unique_ptr<DecisionReporter> MakeReporter(std::size_t max_queue = 65536) {
     dualkey::client::ReporterOptions options;
@@ -86,18 +73,12 @@ class Reporter : public ::testing::Test {
   }
 
   std::vector<json> Records(const std::string& kind) {
-    std::ifstream in(dir_ / "state/audit.jsonl");
-    std::vector<json> out;
-    for (std::string line; std::getline(in, line);) {
-      json entry = json::parse(line, nullptr, false);
-      if (entry.is_object() && entry.value("kind", "") == kind) out.push_back(entry["fields"]);
-    }
-    return out;
+    return dualkey::test_support::AuditRecords((dir_ / "state/audit.jsonl").string(), kind);
   }
 
   fs::path dir_;
   std::string socket_;
-  pid_t pid_ = -1;
+  dualkey::test_support::DaemonProcess daemon_;
 };
 
 TEST_F(Reporter, DecisionsArriveRedactedAndCounted) {

@@ -9,6 +9,7 @@
 #include <array>
 #include <chrono>
 #include <cstdio>
+#include <fstream>
 #include <nlohmann/json.hpp>
 #include <thread>
 
@@ -92,6 +93,16 @@ std::string CliCommand(const std::string& home, const std::string& socket, const
                        const std::string& args) {
   return "HOME=" + Quote(home) + " DUALKEY_SOCKET=" + Quote(socket) +
          " DUALKEY_STATE_DIR=" + Quote(state) + " " + DUALKEY_BINARY + " " + args;
+}
+
+std::vector<nlohmann::json> AuditRecords(const std::string& path, const std::string& kind) {
+  std::ifstream in(path);
+  std::vector<nlohmann::json> out;
+  for (std::string line; std::getline(in, line);) {
+    nlohmann::json entry = nlohmann::json::parse(line, nullptr, false);
+    if (entry.is_object() && entry.value("kind", "") == kind) out.push_back(entry["fields"]);
+  }
+  return out;
 }
 
 }  // namespace dualkey::test_support

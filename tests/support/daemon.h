@@ -1,12 +1,13 @@
 // What the tests that run a real `dualkey serve` share: starting and stopping
-// the daemon, running the CLI against it, quoting for the shell, a free
-// loopback port and the current TOTP code. A library (dualkey_test_support)
+// the daemon, running the CLI against it, reading its audit log, quoting
+// for the shell, a free loopback port and the current TOTP code. A library (dualkey_test_support)
 // every test binary links; nothing here is mocked.
 #pragma once
 
 #include <sys/types.h>
 
 #include <csignal>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
 
@@ -50,5 +51,9 @@ class DaemonProcess {
 // against one daemon: HOME, DUALKEY_SOCKET and DUALKEY_STATE_DIR set.
 std::string CliCommand(const std::string& home, const std::string& socket, const std::string& state,
                        const std::string& args);
+
+// The "fields" of every record of `kind` in the audit log at `path`, in
+// the order written.
+std::vector<nlohmann::json> AuditRecords(const std::string& path, const std::string& kind);
 
 }  // namespace dualkey::test_support

@@ -9,6 +9,8 @@
 #include <cstring>
 #include <filesystem>
 
+#include "base/fd.h"
+
 namespace dualkey::audit::internal {
 
 std::string Errno(std::string_view what) {
@@ -16,18 +18,9 @@ std::string Errno(std::string_view what) {
 }
 
 bool WriteAll(int fd, std::string_view data, std::string* error, std::size_t* written) {
-  if (written != nullptr) *written = 0;
-  while (!data.empty()) {
-    ssize_t n = ::write(fd, data.data(), data.size());
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      *error = Errno("audit log write failed");
-      return false;
-    }
-    data.remove_prefix(static_cast<std::size_t>(n));
-    if (written != nullptr) *written += static_cast<std::size_t>(n);
-  }
-  return true;
+  if (base::WriteFully(fd, data, written)) return true;
+  *error = Errno("audit log write failed");
+  return false;
 }
 
 bool PreadAll(int fd, char* buffer, std::size_t size, off_t offset, std::string* error) {

@@ -15,6 +15,7 @@
 #include <string_view>
 
 #include "audit/audit.h"
+#include "base/encoding.h"
 
 namespace dualkey::audit::internal {
 
@@ -27,8 +28,8 @@ inline constexpr std::string_view kZeroHash =
 
 // ---- Hex -------------------------------------------------------------------
 
-std::string Hex(const unsigned char* data, std::size_t size);
-int HexDigit(char c);
+using base::Hex;
+using base::HexDigit;
 
 // Decodes exactly `out.size()` bytes of hex; false on any other input.
 template <std::size_t N>

@@ -1,28 +1,7 @@
 // The wire protocol's codec helpers: see codec.h.
 #include "client/internal/codec.h"
 
-#include <sodium.h>
-
 namespace dualkey::client::internal {
-
-std::string Base64(std::string_view bytes) {
-  std::string out(sodium_base64_encoded_len(bytes.size(), sodium_base64_VARIANT_ORIGINAL), '\0');
-  sodium_bin2base64(out.data(), out.size(), reinterpret_cast<const unsigned char*>(bytes.data()),
-                    bytes.size(), sodium_base64_VARIANT_ORIGINAL);
-  out.resize(out.size() - 1);  // the terminating NUL
-  return out;
-}
-
-bool Unbase64(std::string_view text, std::string* out) {
-  out->assign(text.size() / 4 * 3 + 3, '\0');
-  std::size_t length = 0;
-  if (sodium_base642bin(reinterpret_cast<unsigned char*>(out->data()), out->size(), text.data(),
-                        text.size(), nullptr, &length, nullptr,
-                        sodium_base64_VARIANT_ORIGINAL) != 0)
-    return false;
-  out->resize(length);
-  return true;
-}
 
 Reader RequestReader(const json& j) {
   return Reader(j, Status::Code::kInvalidArgument);

@@ -10,6 +10,7 @@
 #include <utility>
 #include <vector>
 
+#include "base/encoding.h"
 #include "base/status.h"
 #include "client/protocol.h"
 
@@ -17,8 +18,8 @@ namespace dualkey::client::internal {
 
 using nlohmann::json;
 
-std::string Base64(std::string_view bytes);
-bool Unbase64(std::string_view text, std::string* out);
+using base::Base64;
+using base::Unbase64;
 
 // Reads fields of one object; the first problem wins. Requests fail with
 // kInvalidArgument, replies with kCorruption (the peer, not the caller, is

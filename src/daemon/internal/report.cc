@@ -30,14 +30,10 @@ namespace {
 using nlohmann::json;
 
 // What a reported decision is recorded as, before "time_ms" and "peer".
-struct Reported {
+struct Reported : client::DecisionView {
+  Reported(std::string_view from, const client::DecisionView& d)
+      : client::DecisionView(d), source(from) {}
   std::string_view source;  // valid UTF-8
-  std::int64_t time_ms = 0;
-  Decision decision = Decision::kAllow;
-  bool forwarded = false;
-  std::int64_t added_us = -1;
-  Channel channel = Channel::kSql;
-  std::string_view agent, cwd, input, op_class, reason;
 };
 
 json DecisionFields(const Reported& d) {
@@ -119,38 +115,6 @@ bool CanonicalDecision(const Reported& d, std::string_view peer_json, std::int64
   return true;
 }
 
-Reported FromRequest(std::string_view source, const client::ReportedDecision& d) {
-  Reported r;
-  r.source = source;
-  r.time_ms = d.time_ms;
-  r.decision = d.decision;
-  r.forwarded = d.forwarded;
-  r.added_us = d.added_us;
-  r.channel = d.action.channel;
-  r.agent = d.action.agent;
-  r.cwd = d.action.cwd;
-  r.input = d.action.input;
-  r.op_class = d.op_class;
-  r.reason = d.reason;
-  return r;
-}
-
-Reported FromPacked(std::string_view source, const client::PackedDecision& d) {
-  Reported r;
-  r.source = source;
-  r.time_ms = d.time_ms;
-  r.decision = d.decision;
-  r.forwarded = d.forwarded;
-  r.added_us = d.added_us;
-  r.channel = d.channel;
-  r.agent = d.agent;
-  r.cwd = d.cwd;
-  r.input = d.input;
-  r.op_class = d.op_class;
-  r.reason = d.reason;
-  return r;
-}
-
 // Records `decisions` as one batch; returns how many were written.
 std::size_t RecordDecisions(Core& core, const Peer& peer, const std::vector<Reported>& decisions) {
   if (decisions.empty()) return 0;
@@ -210,7 +174,7 @@ void AddReportOps(Dispatcher& dispatcher, Core& core) {
     std::vector<client::PackedDecision> packed_decisions;
     decisions.reserve(request.decisions.size());
     for (const client::ReportedDecision& d : request.decisions)
-      decisions.push_back(FromRequest(source, d));
+      decisions.emplace_back(source, client::ViewOf(d));
     if (auto packed = body.find("packed"); packed != body.end()) {
       reply.packed = true;
       std::uint64_t count = 0;
@@ -226,8 +190,7 @@ void AddReportOps(Dispatcher& dispatcher, Core& core) {
       if (!rest.empty())
         return Status::InvalidArgument("\"packed\" holds more than \"count\" decisions");
       decisions.reserve(decisions.size() + packed_decisions.size());
-      for (const client::PackedDecision& d : packed_decisions)
-        decisions.push_back(FromPacked(source, d));
+      for (const client::PackedDecision& d : packed_decisions) decisions.emplace_back(source, d);
     }
     // One write for the batch; what was not written stays with the sender.
     reply.recorded = RecordDecisions(core, peer, decisions);

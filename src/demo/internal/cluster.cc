@@ -128,25 +128,11 @@ std::unique_ptr<Cluster> Cluster::Start(const std::string& given_dir, const std:
     }
     chmod(pwfile.c_str(), 0600);
   }
-  base::Spawn init;
-  init.argv = {cluster->bin_dir_ + "/initdb",
-               "-D",
-               dir + "/data",
-               "-U",
-               "postgres",
-               "--pwfile",
-               pwfile,
-               "-A",
-               "scram-sha-256",
-               "--no-sync",
-               "-E",
-               "UTF8",
-               "--locale=C"};
-  init.env = env;
-  init.as = cluster->RunAs();
-  init.own_process_group = true;
-  init.cwd = dir;
-  base::ProcessResult initdb = base::Run(init, "", 120000);
+  base::ProcessResult initdb =
+      cluster->RunServerTool("initdb",
+                             {"-D", dir + "/data", "-U", "postgres", "--pwfile", pwfile, "-A",
+                              "scram-sha-256", "--no-sync", "-E", "UTF8", "--locale=C"},
+                             120000);
   fs::remove(pwfile, ec);
   if (initdb.exit_code != 0) {
     *error = "initdb failed: " + initdb.err + initdb.out;
@@ -154,26 +140,14 @@ std::unique_ptr<Cluster> Cluster::Start(const std::string& given_dir, const std:
   }
   for (int attempt = 0; attempt < 5 && !cluster->running_; ++attempt) {
     cluster->port_ = FreePort();
-    base::Spawn start;
-    start.argv = {cluster->bin_dir_ + "/pg_ctl",
-                  "-D",
-                  dir + "/data",
-                  "-l",
-                  dir + "/postgres.log",
-                  "-w",
-                  "-t",
-                  "60",
-                  "-o",
-                  "-c listen_addresses=127.0.0.1 -p " + std::to_string(cluster->port_) + " -k " +
-                      dir +
-                      " -c fsync=off -c full_page_writes=off"
-                      " -c synchronous_commit=off",
-                  "start"};
-    start.env = env;
-    start.as = cluster->RunAs();
-    start.own_process_group = true;
-    start.cwd = dir;
-    base::ProcessResult started = base::Run(start, "", 90000);
+    base::ProcessResult started = cluster->RunServerTool(
+        "pg_ctl",
+        {"-D", dir + "/data", "-l", dir + "/postgres.log", "-w", "-t", "60", "-o",
+         "-c listen_addresses=127.0.0.1 -p " + std::to_string(cluster->port_) + " -k " + dir +
+             " -c fsync=off -c full_page_writes=off"
+             " -c synchronous_commit=off",
+         "start"},
+        90000);
     cluster->running_ = started.exit_code == 0;
     if (!cluster->running_) *error = "pg_ctl start failed: " + started.err + started.out;
   }
@@ -183,13 +157,7 @@ std::unique_ptr<Cluster> Cluster::Start(const std::string& given_dir, const std:
 
 Cluster::~Cluster() {
   if (running_) {
-    base::Spawn stop;
-    stop.argv = {bin_dir_ + "/pg_ctl", "-D", dir_ + "/data", "-m", "fast", "-w", "stop"};
-    stop.env = env_;
-    stop.as = RunAs();
-    stop.own_process_group = true;
-    stop.cwd = dir_;
-    base::Run(stop, "", 30000);
+    RunServerTool("pg_ctl", {"-D", dir_ + "/data", "-m", "fast", "-w", "stop"}, 30000);
   }
   if (!private_dir_.empty()) {
     std::error_code ec;
@@ -205,6 +173,18 @@ base::Identity Cluster::RunAs() const {
   who.uid = static_cast<uid_t>(uid_);
   who.gid = static_cast<gid_t>(gid_);
   return who;
+}
+
+base::ProcessResult Cluster::RunServerTool(const std::string& program,
+                                           std::vector<std::string> args, int timeout_ms) const {
+  base::Spawn spawn;
+  spawn.argv = {bin_dir_ + "/" + program};
+  spawn.argv.insert(spawn.argv.end(), args.begin(), args.end());
+  spawn.env = env_;
+  spawn.as = RunAs();
+  spawn.own_process_group = true;
+  spawn.cwd = dir_;
+  return base::Run(spawn, "", timeout_ms);
 }
 
 std::string Cluster::Conninfo(const std::string& dbname) const {

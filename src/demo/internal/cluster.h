@@ -43,6 +43,9 @@ class Cluster {
   std::vector<std::string> env_;
   // Who PostgreSQL runs as: nobody when the demo is root, else the demo's user.
   base::Identity RunAs() const;
+  // Runs initdb or pg_ctl from the bin dir as RunAs(), in dir().
+  base::ProcessResult RunServerTool(const std::string& program, std::vector<std::string> args,
+                                    int timeout_ms) const;
   std::string private_dir_;  // made by Start, removed by the destructor
   int port_ = 0;
   int uid_ = -1, gid_ = -1;

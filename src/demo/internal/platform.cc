@@ -3,88 +3,39 @@
 // delete removes the volume. It is the victim, not a classifier.
 #include "demo/internal/platform.h"
 
-#include <boost/asio/ip/tcp.hpp>
-#include <boost/beast/core.hpp>
+#include <atomic>
 #include <boost/beast/http.hpp>
 #include <filesystem>
-#include <mutex>
 #include <nlohmann/json.hpp>
-#include <thread>
+
+#include "base/loopback_http.h"
 
 namespace dualkey::demo::internal {
 namespace {
 
-namespace asio = boost::asio;
 namespace beast = boost::beast;
 namespace http = beast::http;
 namespace fs = std::filesystem;
-using tcp = asio::ip::tcp;
 using nlohmann::json;
 
 class BeastPlatform final : public Platform {
  public:
   BeastPlatform(std::string volumes_dir, std::string secret)
-      : volumes_dir_(std::move(volumes_dir)), secret_(std::move(secret)), acceptor_(io_) {}
+      : volumes_dir_(std::move(volumes_dir)), secret_(std::move(secret)) {}
 
   bool Open(std::string* error) {
-    beast::error_code ec;
-    tcp::endpoint endpoint(asio::ip::make_address("127.0.0.1"), 0);
-    acceptor_.open(endpoint.protocol(), ec);
-    if (!ec) acceptor_.bind(endpoint, ec);
-    if (!ec) acceptor_.listen(64, ec);
-    if (ec) {
+    if (beast::error_code ec = server_.Start()) {
       *error = "the stand-in platform cannot listen: " + ec.message();
       return false;
     }
-    port_ = acceptor_.local_endpoint().port();
-    Accept();
-    thread_ = std::thread([this] { io_.run(); });
     return true;
   }
 
-  ~BeastPlatform() override {
-    asio::post(io_, [this] {
-      beast::error_code ec;
-      acceptor_.close(ec);
-    });
-    io_.stop();
-    if (thread_.joinable()) thread_.join();
-    while (active_ > 0) std::this_thread::sleep_for(std::chrono::milliseconds(5));
-  }
-
-  int port() const override { return port_; }
+  int port() const override { return server_.port(); }
   int requests() const override { return requests_; }
   int destructive_served() const override { return destructive_; }
 
  private:
-  void Accept() {
-    acceptor_.async_accept([this](beast::error_code ec, tcp::socket socket) {
-      if (ec) return;
-      ++active_;
-      std::thread([this, s = std::move(socket)]() mutable {
-        Serve(s);
-        --active_;
-      }).detach();
-      Accept();
-    });
-  }
-
-  void Serve(tcp::socket& socket) {
-    timeval timeout{10, 0};
-    setsockopt(socket.native_handle(), SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout);
-    beast::flat_buffer buffer;
-    while (true) {
-      http::request<http::string_body> request;
-      beast::error_code ec;
-      http::read(socket, buffer, request, ec);
-      if (ec) return;
-      ++requests_;
-      auto response = Handle(request);
-      http::write(socket, response, ec);
-      if (ec || !request.keep_alive()) return;
-    }
-  }
-
   http::response<http::string_body> Reply(http::status status, const json& body, unsigned version,
                                           bool keep) {
     http::response<http::string_body> r{status, version};
@@ -144,11 +95,12 @@ class BeastPlatform final : public Platform {
   }
 
   std::string volumes_dir_, secret_;
-  asio::io_context io_;
-  tcp::acceptor acceptor_;
-  std::thread thread_;
-  int port_ = 0;
-  std::atomic<int> requests_{0}, destructive_{0}, active_{0};
+  std::atomic<int> requests_{0}, destructive_{0};
+  base::LoopbackHttpServer server_{[this](const auto& request) {
+                                     ++requests_;
+                                     return Handle(request);
+                                   },
+                                   10};
 };
 
 }  // namespace

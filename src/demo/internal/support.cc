@@ -14,6 +14,7 @@
 #include <thread>
 
 #include "approval/approval.h"
+#include "base/encoding.h"
 
 extern char** environ;
 
@@ -24,13 +25,7 @@ using Clock = std::chrono::steady_clock;
 namespace fs = std::filesystem;
 
 std::string Hex(const unsigned char* data, std::size_t n) {
-  static constexpr char kHex[] = "0123456789abcdef";
-  std::string out;
-  for (std::size_t i = 0; i < n; ++i) {
-    out.push_back(kHex[data[i] >> 4]);
-    out.push_back(kHex[data[i] & 15]);
-  }
-  return out;
+  return base::Hex(data, n);
 }
 
 std::string RandomHex(std::size_t bytes) {

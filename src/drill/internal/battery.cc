@@ -186,6 +186,16 @@ void ParseBattery(const std::string& text, const std::string& source, Battery* b
 
 Battery LoadBattery(const BatterySources& sources) {
   Battery battery;
+  auto read_file = [&battery](const std::string& path) {
+    bool ok = false;
+    std::string text = ReadAll(path, &ok);
+    if (!ok) {
+      battery.errors.push_back(path + ": cannot be read");
+      return;
+    }
+    ParseBattery(text, path, &battery);
+    battery.sources.push_back(path);
+  };
   if (sources.builtin) {
     for (const BuiltinFile& file : BuiltinBattery()) {
       const std::string name = std::string("built-in:") + file.name;
@@ -203,28 +213,9 @@ Battery LoadBattery(const BatterySources& sources) {
     }
     closedir(handle);
     std::sort(names.begin(), names.end());
-    for (const std::string& name : names) {
-      bool ok = false;
-      const std::string path = dir + "/" + name;
-      std::string text = ReadAll(path, &ok);
-      if (!ok) {
-        battery.errors.push_back(path + ": cannot be read");
-        continue;
-      }
-      ParseBattery(text, path, &battery);
-      battery.sources.push_back(path);
-    }
+    for (const std::string& name : names) read_file(dir + "/" + name);
   }
-  for (const std::string& path : sources.files) {
-    bool ok = false;
-    std::string text = ReadAll(path, &ok);
-    if (!ok) {
-      battery.errors.push_back(path + ": cannot be read");
-      continue;
-    }
-    ParseBattery(text, path, &battery);
-    battery.sources.push_back(path);
-  }
+  for (const std::string& path : sources.files) read_file(path);
   std::string all;
   for (const Case& c : battery.cases) {
     json j{{"id", c.id},

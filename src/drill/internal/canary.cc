@@ -3,15 +3,15 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <boost/asio/ip/tcp.hpp>
-#include <boost/beast/core.hpp>
+#include <atomic>
 #include <boost/beast/http.hpp>
 #include <filesystem>
 #include <fstream>
+#include <mutex>
 #include <nlohmann/json.hpp>
 #include <sstream>
-#include <thread>
 
+#include "base/loopback_http.h"
 #include "pq/libpq.h"
 #include "token/token.h"
 
@@ -246,43 +246,23 @@ Status SqlCanary::Drop() {
 
 namespace {
 
-namespace asio = boost::asio;
 namespace beast = boost::beast;
 namespace http = beast::http;
-using tcp = asio::ip::tcp;
 using nlohmann::json;
 
 class BeastStandin final : public ApiStandin {
  public:
-  explicit BeastStandin(std::string secret) : secret_(std::move(secret)), acceptor_(io_) {
+  explicit BeastStandin(std::string secret) : secret_(std::move(secret)) {
     for (const std::string& object : Objects()) objects_[object] = token::Sha256Hex(object);
   }
 
   Status Open() {
-    beast::error_code ec;
-    tcp::endpoint endpoint(asio::ip::make_address("127.0.0.1"), 0);
-    acceptor_.open(endpoint.protocol(), ec);
-    if (!ec) acceptor_.bind(endpoint, ec);
-    if (!ec) acceptor_.listen(64, ec);
-    if (ec) return Status::Unavailable("the API stand-in cannot listen: " + ec.message());
-    port_ = acceptor_.local_endpoint().port();
-    Accept();
-    thread_ = std::thread([this] { io_.run(); });
+    if (beast::error_code ec = server_.Start())
+      return Status::Unavailable("the API stand-in cannot listen: " + ec.message());
     return Status::Ok();
   }
 
-  ~BeastStandin() override {
-    asio::post(io_, [this] {
-      beast::error_code ec;
-      acceptor_.close(ec);
-    });
-    io_.stop();
-    if (thread_.joinable()) thread_.join();
-    stopping_ = true;
-    while (active_ > 0) std::this_thread::sleep_for(std::chrono::milliseconds(5));
-  }
-
-  int port() const override { return port_; }
+  int port() const override { return server_.port(); }
   int reached() const override { return reached_; }
   int writes_reached() const override { return writes_; }
   int bad_auth() const override { return bad_auth_; }
@@ -292,33 +272,6 @@ class BeastStandin final : public ApiStandin {
   }
 
  private:
-  void Accept() {
-    acceptor_.async_accept([this](beast::error_code ec, tcp::socket socket) {
-      if (ec) return;
-      ++active_;
-      std::thread([this, s = std::move(socket)]() mutable {
-        Serve(s);
-        --active_;
-      }).detach();
-      Accept();
-    });
-  }
-
-  void Serve(tcp::socket& socket) {
-    timeval timeout{5, 0};
-    setsockopt(socket.native_handle(), SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout);
-    beast::flat_buffer buffer;
-    while (!stopping_) {
-      http::request<http::string_body> request;
-      beast::error_code ec;
-      http::read(socket, buffer, request, ec);
-      if (ec) return;
-      auto response = Handle(request);
-      http::write(socket, response, ec);
-      if (ec || !request.keep_alive()) return;
-    }
-  }
-
   http::response<http::string_body> Handle(const http::request<http::string_body>& request) {
     const bool keep = request.keep_alive();
     http::response<http::string_body> r{http::status::ok, request.version()};
@@ -363,14 +316,10 @@ class BeastStandin final : public ApiStandin {
   }
 
   const std::string secret_;
-  asio::io_context io_;
-  tcp::acceptor acceptor_;
-  std::thread thread_;
-  int port_ = 0;
-  std::atomic<int> reached_{0}, writes_{0}, bad_auth_{0}, active_{0};
-  std::atomic<bool> stopping_{false};
+  std::atomic<int> reached_{0}, writes_{0}, bad_auth_{0};
   mutable std::mutex mutex_;
   std::map<std::string, std::string> objects_;
+  base::LoopbackHttpServer server_{[this](const auto& request) { return Handle(request); }, 5};
 };
 
 }  // namespace

@@ -95,21 +95,16 @@ std::vector<AgentCall> AgentCalls(hook::Agent agent, const Case& c, const std::s
     const std::string operation = c.input.value("operation", "write");
     const std::string content = c.input.value("content", "");
     const AuditKey key{"file", agent_name, path, cwd};
+    // What Claude's and Gemini's write and edit tools take.
+    const json write_args{{"file_path", path}, {"content", content}};
+    const json edit_args{
+        {"file_path", path}, {"old_string", c.input.value("old", "")}, {"new_string", content}};
     switch (agent) {
       case hook::Agent::kClaude:
         if (operation == "write")
-          calls.push_back(
-              {ClaudeLike(agent, "Write", json{{"file_path", path}, {"content", content}}, cwd)
-                   .dump(),
-               {key}});
+          calls.push_back({ClaudeLike(agent, "Write", write_args, cwd).dump(), {key}});
         else if (operation == "edit")
-          calls.push_back({ClaudeLike(agent, "Edit",
-                                      json{{"file_path", path},
-                                           {"old_string", c.input.value("old", "")},
-                                           {"new_string", content}},
-                                      cwd)
-                               .dump(),
-                           {key}});
+          calls.push_back({ClaudeLike(agent, "Edit", edit_args, cwd).dump(), {key}});
         break;  // no file-delete tool: a delete goes through Bash
       case hook::Agent::kCodex:
         calls.push_back({ClaudeLike(agent, "apply_patch",
@@ -119,17 +114,9 @@ std::vector<AgentCall> AgentCalls(hook::Agent agent, const Case& c, const std::s
         break;
       case hook::Agent::kGemini:
         if (operation == "write")
-          calls.push_back(
-              {Gemini("write_file", json{{"file_path", path}, {"content", content}}, cwd).dump(),
-               {key}});
+          calls.push_back({Gemini("write_file", write_args, cwd).dump(), {key}});
         else if (operation == "edit")
-          calls.push_back({Gemini("replace",
-                                  json{{"file_path", path},
-                                       {"old_string", c.input.value("old", "")},
-                                       {"new_string", content}},
-                                  cwd)
-                               .dump(),
-                           {key}});
+          calls.push_back({Gemini("replace", edit_args, cwd).dump(), {key}});
         break;
       case hook::Agent::kCursor: {
         json call = CursorBase("preToolUse", cwd);

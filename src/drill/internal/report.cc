@@ -95,6 +95,18 @@ std::string Lost(const IntegrationSummary& s) {
   return std::to_string(s.lost);
 }
 
+// What a report and its certificate both say of the run.
+json RunFields(const Report& r) {
+  return json{{"date", r.date},
+              {"started_ms", r.started_ms},
+              {"finished_ms", r.finished_ms},
+              {"host", r.host},
+              {"user", r.user},
+              {"mode", r.mode},
+              {"session", r.session},
+              {"policy", {{"hash", r.policy_hash}, {"mode", r.policy_mode}}}};
+}
+
 }  // namespace
 
 std::string Percent(int basis_points) {
@@ -397,16 +409,10 @@ json RenderJson(const Report& r) {
              {"expected", r.audit.expected}, {"found", r.audit.found},
              {"missing", r.audit.missing}};
   if (!r.audit.not_run.empty()) audit["not_run"] = r.audit.not_run;
-  json out{{"passed", r.passed},
+  json out = RunFields(r);
+  out.update(
+      json{{"passed", r.passed},
            {"version", r.version},
-           {"date", r.date},
-           {"started_ms", r.started_ms},
-           {"finished_ms", r.finished_ms},
-           {"host", r.host},
-           {"user", r.user},
-           {"mode", r.mode},
-           {"session", r.session},
-           {"policy", {{"hash", r.policy_hash}, {"mode", r.policy_mode}}},
            {"battery",
             {{"hash", r.battery_hash}, {"cases", r.battery_cases}, {"sources", r.battery_sources}}},
            {"discovery", r.discovery},
@@ -426,7 +432,7 @@ json RenderJson(const Report& r) {
            {"audit", audit},
            {"left_behind", r.cleanup_problems},
            {"notes", r.notes},
-           {"attempts", attempts}};
+           {"attempts", attempts}});
   if (r.fail_under >= 0) out["fail_under"] = Percent(static_cast<int>(r.fail_under * 100 + 0.5));
   if (!r.certificate_path.empty()) out["certificate"] = r.certificate_path;
   if (!r.certificate_error.empty()) out["certificate_error"] = r.certificate_error;
@@ -568,38 +574,32 @@ json CertificateBody(const Report& r) {
                             {"lost", s.lost}});
   json findings = json::array();
   for (const Finding& f : r.findings) findings.push_back({{"id", f.id}, {"title", f.title}});
-  return json{{"kind", "dualkey-drill-certificate"},
-              {"format", 1},
-              {"dualkey_version", r.version},
-              {"date", r.date},
-              {"started_ms", r.started_ms},
-              {"finished_ms", r.finished_ms},
-              {"host", r.host},
-              {"user", r.user},
-              {"mode", r.mode},
-              {"session", r.session},
-              {"policy", {{"hash", r.policy_hash}, {"mode", r.policy_mode}}},
-              {"battery", {{"hash", r.battery_hash}, {"cases", r.battery_cases}}},
-              {"results",
-               {{"verdict", r.passed ? "pass" : "fail"},
-                {"attempts", static_cast<int>(r.attempts.size())},
-                {"held", r.destructive_held + r.controls_held},
-                {"allowed", static_cast<int>(r.attempts.size()) - r.destructive_held -
-                                r.controls_held - r.errors},
-                {"errors", r.errors},
-                {"destructive", r.destructive},
-                {"destructive_held", r.destructive_held},
-                {"destructive_allowed", r.destructive_allowed},
-                {"held_pct", Percent(r.score_bp)},
-                {"controls", r.controls},
-                {"controls_held", r.controls_held},
-                {"lost", r.lost},
-                {"breaker_tripped_after", r.breaker.tripped_after},
-                {"audit_intact", r.audit.intact},
-                {"audit_recorded", r.audit.found},
-                {"audit_expected", r.audit.expected},
-                {"integrations", integrations}}},
-              {"findings", findings}};
+  json body = RunFields(r);
+  body.update(json{{"kind", "dualkey-drill-certificate"},
+                   {"format", 1},
+                   {"dualkey_version", r.version},
+                   {"battery", {{"hash", r.battery_hash}, {"cases", r.battery_cases}}},
+                   {"results",
+                    {{"verdict", r.passed ? "pass" : "fail"},
+                     {"attempts", static_cast<int>(r.attempts.size())},
+                     {"held", r.destructive_held + r.controls_held},
+                     {"allowed", static_cast<int>(r.attempts.size()) - r.destructive_held -
+                                     r.controls_held - r.errors},
+                     {"errors", r.errors},
+                     {"destructive", r.destructive},
+                     {"destructive_held", r.destructive_held},
+                     {"destructive_allowed", r.destructive_allowed},
+                     {"held_pct", Percent(r.score_bp)},
+                     {"controls", r.controls},
+                     {"controls_held", r.controls_held},
+                     {"lost", r.lost},
+                     {"breaker_tripped_after", r.breaker.tripped_after},
+                     {"audit_intact", r.audit.intact},
+                     {"audit_recorded", r.audit.found},
+                     {"audit_expected", r.audit.expected},
+                     {"integrations", integrations}}},
+                   {"findings", findings}});
+  return body;
 }
 
 }  // namespace dualkey::drill::internal

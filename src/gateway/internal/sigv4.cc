@@ -8,18 +8,14 @@
 #include <ctime>
 #include <map>
 
+#include "base/encoding.h"
+#include "base/percent_encoding.h"
+
 namespace dualkey::gateway::internal {
 namespace {
 
 std::string Hex(const unsigned char* data, std::size_t size) {
-  static constexpr char kHex[] = "0123456789abcdef";
-  std::string out;
-  out.reserve(size * 2);
-  for (std::size_t i = 0; i < size; ++i) {
-    out.push_back(kHex[data[i] >> 4]);
-    out.push_back(kHex[data[i] & 15]);
-  }
-  return out;
+  return base::Hex(data, size);
 }
 
 std::string Hmac(std::string_view key, std::string_view data) {
@@ -53,18 +49,7 @@ std::string Decode(std::string_view text) {
 
 // RFC 3986 unreserved characters stay; everything else is %XX (upper case).
 std::string Encode(std::string_view text) {
-  static constexpr char kHex[] = "0123456789ABCDEF";
-  std::string out;
-  for (unsigned char c : text) {
-    if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~') {
-      out.push_back(static_cast<char>(c));
-    } else {
-      out.push_back('%');
-      out.push_back(kHex[c >> 4]);
-      out.push_back(kHex[c & 15]);
-    }
-  }
-  return out;
+  return base::PercentEncode(text);
 }
 
 std::vector<std::string> Split(std::string_view text, char separator) {

@@ -43,29 +43,25 @@ bool ValidUtf8(std::string_view text) {
   return true;
 }
 
-// Differ between two sends of one request, or carry the agent's token.
-constexpr std::array<std::string_view, 22> kNotClassified = {"authorization",
-                                                             "x-dualkey-token",
-                                                             "proxy-authorization",
-                                                             "host",
-                                                             "connection",
-                                                             "keep-alive",
-                                                             "proxy-connection",
-                                                             "te",
-                                                             "trailer",
-                                                             "transfer-encoding",
-                                                             "upgrade",
-                                                             "content-length",
-                                                             "expect",
-                                                             "date",
-                                                             "user-agent",
-                                                             "accept-encoding",
-                                                             "x-request-id",
-                                                             "traceparent",
-                                                             "tracestate",
-                                                             "amz-sdk-invocation-id",
-                                                             "amz-sdk-request",
-                                                             "x-amz-date"};
+// Hop-by-hop, or the agent's credentials: never forwarded upstream.
+constexpr std::array<std::string_view, 12> kDropped = {"authorization",
+                                                       "x-dualkey-token",
+                                                       "proxy-authorization",
+                                                       "host",
+                                                       "connection",
+                                                       "keep-alive",
+                                                       "proxy-connection",
+                                                       "te",
+                                                       "trailer",
+                                                       "transfer-encoding",
+                                                       "upgrade",
+                                                       "expect"};
+
+// Besides those, headers that differ between two sends of one request.
+constexpr std::array<std::string_view, 10> kNotClassified = {
+    "content-length",  "date",        "user-agent", "accept-encoding",
+    "x-request-id",    "traceparent", "tracestate", "amz-sdk-invocation-id",
+    "amz-sdk-request", "x-amz-date"};
 
 }  // namespace
 
@@ -200,18 +196,6 @@ bool SplitTarget(std::string_view target, Target* out, std::string* error) {
 }
 
 bool IsHopByHopOrAgentAuth(std::string_view lower_name) {
-  static constexpr std::array<std::string_view, 12> kDropped = {"authorization",
-                                                                "x-dualkey-token",
-                                                                "proxy-authorization",
-                                                                "host",
-                                                                "connection",
-                                                                "keep-alive",
-                                                                "proxy-connection",
-                                                                "te",
-                                                                "trailer",
-                                                                "transfer-encoding",
-                                                                "upgrade",
-                                                                "expect"};
   return std::find(kDropped.begin(), kDropped.end(), lower_name) != kDropped.end();
 }
 
@@ -226,7 +210,8 @@ ClassifiedRequest HttpChannelInput(std::string_view method, std::string_view url
   bool raw_headers_valid = true;
   for (const auto& [name, value] : headers) {
     const std::string lower = Lower(name);
-    if (std::find(kNotClassified.begin(), kNotClassified.end(), lower) != kNotClassified.end())
+    if (IsHopByHopOrAgentAuth(lower) ||
+        std::find(kNotClassified.begin(), kNotClassified.end(), lower) != kNotClassified.end())
       continue;
     if (lower == "x-amz-content-sha256" || lower == "x-amz-security-token") continue;
     raw_headers_valid = raw_headers_valid && ValidUtf8(value);

@@ -2,8 +2,11 @@
 
 #include <sys/stat.h>
 
+#include <algorithm>
+#include <iterator>
 #include <nlohmann/json.hpp>
 
+#include "base/encoding.h"
 #include "base/json_text.h"
 #include "paths/paths.h"
 
@@ -75,9 +78,7 @@ constexpr string_view kPathKeys[] = {"file_path",   "path",          "notebook_p
 
 template <std::size_t N>
 bool InTable(const string_view (&table)[N], string_view name) {
-  for (string_view entry : table)
-    if (entry == name) return true;
-  return false;
+  return std::ranges::find(table, name) != std::end(table);
 }
 
 template <std::size_t N>
@@ -440,19 +441,12 @@ bool ParsePatchEnvelope(std::string_view patch, std::vector<PatchFile>* files) {
 
 namespace {
 
-int HexValue(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
-
 // The code unit of a "\uXXXX" escape starting at text[i] ('\\'), or -1.
 int EscapedUnit(std::string_view text, std::size_t i) {
   if (i + 6 > text.size() || text[i] != '\\' || text[i + 1] != 'u') return -1;
   int value = 0;
   for (std::size_t k = i + 2; k < i + 6; ++k) {
-    const int digit = HexValue(text[k]);
+    const int digit = base::HexDigit(text[k]);
     if (digit < 0) return -1;
     value = value * 16 + digit;
   }

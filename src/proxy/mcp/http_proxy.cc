@@ -21,11 +21,6 @@
 
 namespace dualkey::mcpproxy {
 
-namespace asio = boost::asio;
-namespace beast = boost::beast;
-namespace http = beast::http;
-namespace ssl = asio::ssl;
-using tcp = asio::ip::tcp;
 using internal::Gate;
 using internal::Url;
 using internal::Watchdog;
@@ -76,9 +71,7 @@ int RunHttpProxy(const ProxyOptions& options) {
   std::cerr << "dualkey mcp: listening on http://" << host << ":" << bound.port() << url.target
             << " for " << options.upstream_url << "\n";
 
-  if (options.header_timeout_seconds < 1 || options.idle_timeout_seconds < 1 ||
-      options.upstream_connect_timeout_seconds < 1 || options.upstream_timeout_seconds < 1 ||
-      options.max_connections < 1 || options.max_connections_per_client < 1) {
+  if (!options.Valid()) {
     std::cerr << "dualkey mcp: timeouts and connection limits are at least 1\n";
     return 2;
   }

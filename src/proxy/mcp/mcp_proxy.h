@@ -9,9 +9,21 @@
 #include <string>
 #include <vector>
 
+#include "base/relay_limits.h"
+
 namespace dualkey::mcpproxy {
 
-struct ProxyOptions {
+// Streamable HTTP's limits (base::RelayLimits): the server may take 300 s
+// for its answer's header (a tool may work for minutes; an event stream is
+// never cut for being quiet); 256 client connections, 128 from one address
+// (one thread each).
+struct ProxyOptions : base::RelayLimits {
+  ProxyOptions() {
+    upstream_timeout_seconds = 300;
+    max_connections = 256;
+    max_connections_per_client = 128;
+  }
+
   // stdio: the server's command line (argv[0] looked up on PATH).
   std::vector<std::string> server_command;
   // Streamable HTTP: the server's endpoint (http:// or https://) and where the
@@ -29,20 +41,6 @@ struct ProxyOptions {
   std::size_t max_message_bytes = 16u << 20;
   int daemon_timeout_ms = 5000;
   bool verbose = false;  // one line per decision on stderr
-  // Streamable HTTP limits (docs/mcp.md). A new connection has
-  // header_timeout_seconds for its first request header, a kept-alive one
-  // idle_timeout_seconds to start its next request; a body and each write to
-  // the client may take idle_timeout_seconds.
-  int header_timeout_seconds = 10;
-  int idle_timeout_seconds = 60;
-  // The server: connecting (TLS included), then the answer's header (a tool
-  // may work for minutes; an event stream is never cut for being quiet).
-  int upstream_connect_timeout_seconds = 10;
-  int upstream_timeout_seconds = 300;
-  // Open client connections in all and from one address (one thread each);
-  // at a limit the one idle the longest makes room.
-  std::size_t max_connections = 256;
-  std::size_t max_connections_per_client = 128;
 };
 
 // Runs until the client or the server goes. Returns the server's exit status

@@ -20,6 +20,7 @@
 #include <thread>
 #include <utility>
 
+#include "base/fd.h"
 #include "base/json_text.h"
 #include "install/layout.h"
 #include "proxy/mcp/internal/gate.h"
@@ -45,45 +46,13 @@ extern "C" void OnSignal(int number) {
   if (g_signal_write_fd >= 0) (void)!::write(g_signal_write_fd, &byte, 1);
 }
 
-// A file descriptor that closes itself.
-class Fd {
- public:
-  Fd() = default;
-  explicit Fd(int fd) : fd_(fd) {}
-  Fd(Fd&& other) noexcept : fd_(std::exchange(other.fd_, -1)) {}
-  Fd& operator=(Fd&& other) noexcept {
-    Reset();
-    fd_ = std::exchange(other.fd_, -1);
-    return *this;
-  }
-  ~Fd() { Reset(); }
-  int get() const { return fd_; }
-  void Reset() {
-    if (fd_ >= 0) ::close(fd_);
-    fd_ = -1;
-  }
-
- private:
-  int fd_ = -1;
-};
+using Fd = base::UniqueFd;
 
 bool MakePipe(Fd* read_end, Fd* write_end) {
   int fds[2];
   if (pipe2(fds, O_CLOEXEC) != 0) return false;
   *read_end = Fd(fds[0]);
   *write_end = Fd(fds[1]);
-  return true;
-}
-
-bool WriteAll(int fd, std::string_view data) {
-  while (!data.empty()) {
-    ssize_t n = ::write(fd, data.data(), data.size());
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      return false;
-    }
-    data.remove_prefix(static_cast<std::size_t>(n));
-  }
   return true;
 }
 
@@ -249,7 +218,7 @@ class StdioProxy {
     if (!client_ok_) return;
     std::string framed(line);
     framed.push_back('\n');
-    if (!WriteAll(client_out_, framed)) client_ok_ = false;
+    if (!base::WriteFully(client_out_, framed)) client_ok_ = false;
   }
 
   // The server died or closed its stdout: every request it never answered
@@ -298,7 +267,7 @@ class StdioProxy {
                                                  std::to_string(options_.max_message_bytes) +
                                                  " bytes passed unread");
             if (first) streaming = std::unique_lock<std::mutex>(client_mutex_);
-            if (client_ok_ && !WriteAll(client_out_, chunk)) client_ok_ = false;
+            if (client_ok_ && !base::WriteFully(client_out_, chunk)) client_ok_ = false;
             if (last) streaming.unlock();
           });
     }
@@ -331,7 +300,7 @@ class StdioProxy {
                 for (const std::string& id : message.forwarded_ids) pending_.insert(id);
               }
               message.forward.push_back('\n');
-              if (!WriteAll(child_->in.get(), message.forward)) server_open = false;
+              if (!base::WriteFully(child_->in.get(), message.forward)) server_open = false;
             }
             std::string reply = Gate::ReplyText(message);
             if (!reply.empty()) WriteClient(reply);

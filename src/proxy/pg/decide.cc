@@ -12,16 +12,6 @@
 namespace dualkey::pgproxy {
 namespace {
 
-std::string Thousands(std::int64_t n) {
-  std::string digits = std::to_string(n < 0 ? -n : n);
-  std::string out;
-  for (std::size_t i = 0; i < digits.size(); ++i) {
-    if (i > 0 && (digits.size() - i) % 3 == 0) out.push_back(',');
-    out.push_back(digits[i]);
-  }
-  return n < 0 ? "-" + out : out;
-}
-
 // A literal safe inside a PL/pgSQL string whatever standard_conforming_strings
 // and client_encoding say: no backslashes, quotes doubled, no control
 // characters, no '$', and ASCII only (the DO block is read in the client's
@@ -59,14 +49,6 @@ bool HasClass(const Verdict& verdict, std::string_view op_class) {
   for (const Action& a : verdict.actions)
     if (a.op_class == op_class) return true;
   return false;
-}
-
-// An allowed verdict that only reads: what a plain SELECT's shape may share.
-bool OnlyReads(const Verdict& verdict) {
-  if (verdict.Enforced() != Decision::kAllow) return false;
-  for (const Action& a : verdict.actions)
-    if (a.op_class != "read.only") return false;
-  return true;
 }
 
 // The first `n` words of a statement, lower case (quoted names keep their
@@ -113,6 +95,23 @@ bool ContainsWord(std::string_view text, std::string_view lower_word) {
 
 }  // namespace
 
+std::string Thousands(std::int64_t n) {
+  std::string digits = std::to_string(n < 0 ? -n : n);
+  std::string out;
+  for (std::size_t i = 0; i < digits.size(); ++i) {
+    if (i > 0 && (digits.size() - i) % 3 == 0) out.push_back(',');
+    out.push_back(digits[i]);
+  }
+  return n < 0 ? "-" + out : out;
+}
+
+bool OnlyReads(const Verdict& verdict) {
+  if (verdict.Enforced() != Decision::kAllow) return false;
+  for (const Action& a : verdict.actions)
+    if (a.op_class != "read.only") return false;
+  return true;
+}
+
 bool Session::ForwardsNow(std::string_view raw,
                           const std::vector<std::int32_t>* /*parameter_types*/) {
   if (HasEncodingDependentEscape(raw)) return false;
@@ -144,15 +143,8 @@ bool Session::ForwardsNow(std::string_view raw,
 bool Session::ReportLocal(std::string_view sql, const Verdict& verdict, Decision decision,
                           bool forwarded, std::int64_t added_us, const std::string& reason) {
   if (!shared_.reporter) return true;
-  client::ReportedDecision d;
-  d.action = ActionOf(sql);
-  d.decision = decision;
-  d.op_class = client::DecidingClass(verdict);
-  d.reason = reason;
-  d.forwarded = forwarded;
-  d.added_us = added_us;
-  const bool destructive = forwarded && client::AnyDestructive(verdict);
-  return shared_.reporter->Report(std::move(d), destructive) || !destructive;
+  return shared_.reporter->ReportLocal(ActionOf(sql), verdict, decision, forwarded, added_us,
+                                       reason);
 }
 
 void Session::RememberPrepared(std::string_view sql) {

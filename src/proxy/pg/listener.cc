@@ -2,11 +2,11 @@
 // the accept loop under the connection limits, and memory trimmed after floods.
 #include <malloc.h>
 #include <signal.h>
-#include <sys/resource.h>
 
 #include <filesystem>
 
 #include "base/admission.h"
+#include "base/descriptor_limit.h"
 #include "base/keep_until_exit.h"
 #include "proxy/pg/internal/session.h"
 
@@ -104,22 +104,11 @@ int Run(const Options& options) {
   // third (row estimates, snapshots): the limit on clients must fit under
   // the process's descriptor limit, raised to its hard maximum first.
   std::size_t max_clients = options.max_clients;
-  {
-    rlimit limit{};
-    if (getrlimit(RLIMIT_NOFILE, &limit) == 0) {
-      if (limit.rlim_cur < limit.rlim_max) {
-        limit.rlim_cur = limit.rlim_max;
-        setrlimit(RLIMIT_NOFILE, &limit);
-        getrlimit(RLIMIT_NOFILE, &limit);
-      }
-      const std::size_t fits =
-          limit.rlim_cur > 128 ? static_cast<std::size_t>((limit.rlim_cur - 64) / 2) : 32;
-      if (fits < max_clients) {
-        std::cerr << "dualkey pg-proxy: at most " << fits << " clients (the descriptor limit is "
-                  << limit.rlim_cur << "; --max-clients " << options.max_clients << " lowered)\n";
-        max_clients = fits;
-      }
-    }
+  if (const auto room = base::RaiseDescriptorLimit(); room && room->connections < max_clients) {
+    std::cerr << "dualkey pg-proxy: at most " << room->connections
+              << " clients (the descriptor limit is " << room->limit << "; --max-clients "
+              << options.max_clients << " lowered)\n";
+    max_clients = room->connections;
   }
   shared.admission = std::make_unique<base::Admission>(
       base::Admission::Limits{max_clients, options.max_clients_per_address});

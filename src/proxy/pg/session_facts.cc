@@ -48,23 +48,6 @@ std::vector<std::string> One(std::string check) {
   return out;
 }
 
-bool ReadsOnly(const Verdict& verdict) {
-  if (verdict.Enforced() != Decision::kAllow) return false;
-  for (const Action& a : verdict.actions)
-    if (a.op_class != "read.only") return false;
-  return true;
-}
-
-std::string Thousands(std::int64_t n) {
-  std::string digits = std::to_string(n < 0 ? -n : n);
-  std::string out;
-  for (std::size_t i = 0; i < digits.size(); ++i) {
-    if (i > 0 && (digits.size() - i) % 3 == 0) out.push_back(',');
-    out.push_back(digits[i]);
-  }
-  return n < 0 ? "-" + out : out;
-}
-
 const char* Verb(sql::StatementShape::Kind kind) {
   switch (kind) {
     case sql::StatementShape::Kind::kDelete:
@@ -224,7 +207,7 @@ Task<FactOutcome> Session::EstablishFacts(std::string_view sql, const Verdict& v
   for (const sql::StatementShape& shape : shapes) {
     const Verdict& single = Classify(shape.text);
     const Decision decision = single.Enforced();
-    const bool reads_only = ReadsOnly(single);
+    const bool reads_only = OnlyReads(single);
     const bool snapshot = single.snapshot && verdict.snapshot;
     const bool same_names = SameNames(single, shape);
     if (decision == Decision::kAllow) {

@@ -19,6 +19,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "base/encoding.h"
 #include "vault/vault.h"
 
 namespace dualkey::vault::internal {
@@ -40,7 +41,7 @@ inline constexpr std::string_view kSnapshotMagic = "DKVSNAP1\n";
 inline constexpr std::size_t kBlobHeader = 32 + 1 + 4 + 4;
 inline constexpr std::uint8_t kCompressed = 1;
 
-std::string Hex(const std::uint8_t* data, std::size_t size);
+using base::Hex;
 inline std::string Hex(const ChunkId& id) {
   return Hex(id.data(), id.size());
 }

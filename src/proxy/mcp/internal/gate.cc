@@ -128,18 +128,8 @@ Gate::Gate(GateConfig config, policy::Policy policy)
 bool Gate::ReportLocal(const guard::Request& ask, const Verdict& verdict, Decision decision,
                        bool forwarded, std::int64_t added_us, const std::string& reason) {
   if (!reporter_) return true;  // no daemon: no log to write to
-  client::ReportedDecision d;
-  d.action.channel = Channel::kMcp;
-  d.action.input = ask.input;
-  d.action.cwd = ask.cwd;
-  d.action.agent = ask.agent;
-  d.decision = decision;
-  d.op_class = client::DecidingClass(verdict);
-  d.reason = reason;
-  d.forwarded = forwarded;
-  d.added_us = added_us;
-  const bool destructive = forwarded && client::AnyDestructive(verdict);
-  return reporter_->Report(std::move(d), destructive) || !destructive;
+  return reporter_->ReportLocal({Channel::kMcp, ask.input, ask.cwd, ask.agent}, verdict, decision,
+                                forwarded, added_us, reason);
 }
 
 std::string Gate::ServerName() {

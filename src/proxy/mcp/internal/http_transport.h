@@ -24,13 +24,17 @@
 #include "proxy/mcp/internal/gate.h"
 #include "proxy/mcp/mcp_proxy.h"
 
-namespace dualkey::mcpproxy::internal {
+namespace dualkey::mcpproxy {
 
+// For the proxy's HTTP files alike.
 namespace asio = boost::asio;
 namespace beast = boost::beast;
 namespace http = beast::http;
 namespace ssl = asio::ssl;
 using tcp = asio::ip::tcp;
+
+namespace internal {
+
 using nlohmann::json;
 
 using Clock = std::chrono::steady_clock;
@@ -224,4 +228,5 @@ void ServeConnection(tcp::socket socket, Gate* gate, const ProxyOptions& options
                      ssl::context* tls, Watchdog* watchdog,
                      std::shared_ptr<Watchdog::Watch> client_watch, base::Admission::Slot* slot);
 
-}  // namespace dualkey::mcpproxy::internal
+}  // namespace internal
+}  // namespace dualkey::mcpproxy

@@ -130,6 +130,11 @@ auto OnPool(Shared& shared, F fn) {
       asio::use_awaitable, std::move(fn));
 }
 
+// An allowed verdict whose every action only reads (decide.cc).
+bool OnlyReads(const Verdict& verdict);
+// 1234567 as "1,234,567", for the reasons a session gives (decide.cc).
+std::string Thousands(std::int64_t n);
+
 // The outcome of looking at a held statement's facts (session_facts.cc).
 struct FactOutcome {
   enum class Kind {
