@@ -1,8 +1,20 @@
 #include "core/action.h"
 
 #include <cstddef>
+#include <utility>
 
 namespace dualkey {
+
+Action MakeAction(Channel channel, std::string op_class, std::vector<std::string> targets,
+                  Reversibility reversibility, Severity severity, std::string reason) {
+  return Action{.channel = channel,
+                .op_class = std::move(op_class),
+                .targets = std::move(targets),
+                .reversibility = reversibility,
+                .severity = severity,
+                .reason = std::move(reason),
+                .origin = {}};  // packs name their rule; a channel's own classifier does not
+}
 
 bool IsDestructive(const Action& action) {
   if (action.severity >= Severity::kMedium) return true;

@@ -48,6 +48,11 @@ struct Action {
   std::string origin;
 };
 
+// An action as a channel's classifier makes it: every field but `origin`.
+// Each channel's own MakeAction fixes `channel` and calls this.
+Action MakeAction(Channel channel, std::string op_class, std::vector<std::string> targets,
+                  Reversibility reversibility, Severity severity, std::string reason);
+
 // True when the action destroys or irreversibly changes something worth a
 // human's look. The built-in default policy holds exactly these.
 bool IsDestructive(const Action& action);

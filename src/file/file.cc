@@ -17,14 +17,8 @@ bool IsUnder(string_view path, string_view dir) {
 
 Action Make(string_view op_class, std::string target, Reversibility reversibility,
             Severity severity, std::string reason) {
-  Action action;
-  action.channel = Channel::kFile;
-  action.op_class = std::string(op_class);
-  action.targets.push_back(std::move(target));
-  action.reversibility = reversibility;
-  action.severity = severity;
-  action.reason = std::move(reason);
-  return action;
+  return MakeAction(Channel::kFile, std::string(op_class), {std::move(target)}, reversibility,
+                    severity, std::move(reason));
 }
 
 // "write" -> "overwrites", for reasons a human reads.

@@ -5,6 +5,7 @@
 #include <cctype>
 #include <span>
 
+#include "base/text.h"
 #include "core/verbs.h"
 #include "file/file.h"
 #include "http/http.h"
@@ -165,14 +166,8 @@ std::vector<std::string> Words(std::string_view name) {
 
 Action McpAction(std::string op_class, std::vector<std::string> targets,
                  Reversibility reversibility, Severity severity, std::string reason) {
-  Action action;
-  action.channel = Channel::kMcp;
-  action.op_class = std::move(op_class);
-  action.targets = std::move(targets);
-  action.reversibility = reversibility;
-  action.severity = severity;
-  action.reason = std::move(reason);
-  return action;
+  return dualkey::MakeAction(Channel::kMcp, std::move(op_class), std::move(targets), reversibility,
+                             severity, std::move(reason));
 }
 
 // What a destructive tool name destroys, from the other words in it.
@@ -228,9 +223,7 @@ void Collect(const json& value, std::string_view key, int depth, Payloads* out) 
     std::string program;
     const json* arguments = nullptr;
     for (auto it = value.begin(); it != value.end(); ++it) {
-      std::string lower = it.key();
-      std::transform(lower.begin(), lower.end(), lower.begin(),
-                     [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+      const std::string lower = base::ToLower(it.key());
       if (it.value().is_string() && In(lower, kShellKeys)) {
         const std::string& text = it.value().get_ref<const std::string&>();
         if (!text.empty() && text.find_first_of(" \t\n") == std::string::npos) program = text;
@@ -251,9 +244,7 @@ void Collect(const json& value, std::string_view key, int depth, Payloads* out) 
       out->argvs.push_back(std::move(argv));
     }
     for (auto it = value.begin(); it != value.end(); ++it) {
-      std::string lower = it.key();
-      std::transform(lower.begin(), lower.end(), lower.begin(),
-                     [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+      const std::string lower = base::ToLower(it.key());
       Collect(it.value(), lower, depth + 1, out);
     }
     return;
@@ -326,15 +317,7 @@ std::string ShellQuote(std::string_view word) {
   if (!word.empty() && word.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
                                               "0123456789-_./:=@,+%") == std::string_view::npos)
     return std::string(word);
-  std::string out = "'";
-  for (char c : word) {
-    if (c == '\'')
-      out += "'\\''";
-    else
-      out.push_back(c);
-  }
-  out.push_back('\'');
-  return out;
+  return base::ShellSingleQuote(word);
 }
 
 std::string JoinArgv(const std::vector<std::string>& argv) {
@@ -346,12 +329,6 @@ std::string JoinArgv(const std::vector<std::string>& argv) {
   return line;
 }
 
-std::string Lower(std::string_view text) {
-  std::string out(text);
-  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return out;
-}
-
 std::string FirstWord(std::string_view text) {
   std::size_t start = text.find_first_not_of(" \t\r\n");
   if (start == std::string_view::npos) return {};
@@ -360,7 +337,7 @@ std::string FirstWord(std::string_view text) {
 }
 
 bool IsRedisCommand(std::string_view word) {
-  return In(Lower(word), kRedisCommands);
+  return In(base::ToLower(word), kRedisCommands);
 }
 
 bool AllUpper(std::string_view word) {
@@ -469,7 +446,8 @@ std::vector<Action> Classify(const ToolCall& call, const Options& options) {
        std::array<const std::vector<std::string>*, 2>{&words, &server_words})
     for (const std::string& w : *list)
       if (program.empty() && shell::IsKnownCommand(w) && !In(w, kExecWords)) program = w;
-  if (program.empty() && shell::IsKnownCommand(Lower(call.tool))) program = Lower(call.tool);
+  if (program.empty() && shell::IsKnownCommand(base::ToLower(call.tool)))
+    program = base::ToLower(call.tool);
   auto run_shell = [&](const std::string& line) {
     has_payload = true;
     shell::Analysis analysis = shell::Analyze(line, {cwd, options.home, options.packs});

@@ -34,6 +34,17 @@ class Writer {
     Texts(source.options);
     Number(static_cast<std::uint64_t>(source.index));
   }
+  template <typename Enum>
+  void As(Enum value, Enum /*max*/) {
+    Number(static_cast<std::uint64_t>(value));
+  }
+  void Int(int value, std::uint64_t /*mask*/) { Number(static_cast<std::uint64_t>(value)); }
+  void Flag(bool value) { Number(value ? 1 : 0); }
+  template <typename T, typename Each>
+  void List(const std::vector<T>& items, Each each) {
+    Number(items.size());
+    for (const T& item : items) each(item);
+  }
   std::string Take() { return std::move(out_); }
 
  private:
@@ -93,6 +104,21 @@ class Reader {
     source.index = static_cast<int>(Number() & 0xffff);
     return source;
   }
+  // The same calls as Writer's, reading into the field.
+  void Text(std::string& out) { out = Text(); }
+  void Texts(std::vector<std::string>& out) { out = Texts(); }
+  void Src(Source& out) { out = Src(); }
+  template <typename Enum>
+  void As(Enum& out, Enum max) {
+    out = As<Enum>(static_cast<std::uint64_t>(max));
+  }
+  void Int(int& out, std::uint64_t mask) { out = static_cast<int>(Number() & mask); }
+  void Flag(bool& out) { out = Number() != 0; }
+  template <typename T, typename Each>
+  void List(std::vector<T>& items, Each each) {
+    items.resize(Count());
+    for (T& item : items) each(item);
+  }
 
  private:
   std::string_view in_;
@@ -100,67 +126,70 @@ class Reader {
   bool ok_ = true;
 };
 
+// Every field of a pack in its order in the blob, for Writer (a const
+// Pack) and Reader alike: one list, so the two cannot disagree.
+template <typename Io, typename P>
+void Fields(Io& io, P& pack) {
+  io.Text(pack.name);
+  io.Text(pack.description);
+  io.Text(pack.source);
+  io.List(pack.tools, [&](auto& tool) {
+    io.Texts(tool.names);
+    io.As(tool.kind, ToolKind::kPlain);
+    io.Texts(tool.value_options);
+    io.Text(tool.destroy_class);
+    io.As(tool.destroy_severity, Severity::kCritical);
+    io.Int(tool.verb_depth, 0xff);
+    io.Int(tool.line, 0xffffff);
+  });
+  io.List(pack.rules, [&](auto& rule) {
+    io.Text(rule.name);
+    io.Text(rule.tool);
+    io.Texts(rule.path);
+    io.Texts(rule.with);
+    io.Texts(rule.without);
+    io.Text(rule.option);
+    io.Text(rule.value);
+    io.Texts(rule.operand);
+    io.Text(rule.op_class);
+    io.As(rule.severity, Severity::kCritical);
+    io.As(rule.reversibility, Reversibility::kUnknown);
+    io.Flag(rule.reversibility_set);
+    io.Text(rule.reason);
+    io.Src(rule.targets);
+    io.Src(rule.run);
+    io.Texts(rule.run_prefix);
+    io.Src(rule.sql);
+    io.Text(rule.dialect);
+    io.Flag(rule.http.enabled);
+    io.Src(rule.http.method);
+    io.Text(rule.http.default_method);
+    io.Text(rule.http.body_method);
+    io.Texts(rule.http.body_options);
+    io.Src(rule.http.url);
+    io.Text(rule.http.base);
+    io.Int(rule.line, 0xffffff);
+  });
+  io.List(pack.tests, [&](auto& test) {
+    io.Text(test.command);
+    io.Text(test.cwd);
+    io.Text(test.expect);
+    io.Text(test.op_class);
+    io.Int(test.line, 0xffffff);
+  });
+  io.List(pack.classes, [&](auto& decl) {
+    io.Text(decl.name);
+    io.Text(decl.description);
+    io.Int(decl.line, 0xffffff);
+  });
+}
+
 }  // namespace
 
 std::string Serialize(const Pack& pack) {
   Writer w;
   w.Number(kVersion);
-  w.Text(pack.name);
-  w.Text(pack.description);
-  w.Text(pack.source);
-  w.Number(pack.tools.size());
-  for (const Tool& tool : pack.tools) {
-    w.Texts(tool.names);
-    w.Number(static_cast<std::uint64_t>(tool.kind));
-    w.Texts(tool.value_options);
-    w.Text(tool.destroy_class);
-    w.Number(static_cast<std::uint64_t>(tool.destroy_severity));
-    w.Number(static_cast<std::uint64_t>(tool.verb_depth));
-    w.Number(static_cast<std::uint64_t>(tool.line));
-  }
-  w.Number(pack.rules.size());
-  for (const Rule& rule : pack.rules) {
-    w.Text(rule.name);
-    w.Text(rule.tool);
-    w.Texts(rule.path);
-    w.Texts(rule.with);
-    w.Texts(rule.without);
-    w.Text(rule.option);
-    w.Text(rule.value);
-    w.Texts(rule.operand);
-    w.Text(rule.op_class);
-    w.Number(static_cast<std::uint64_t>(rule.severity));
-    w.Number(static_cast<std::uint64_t>(rule.reversibility));
-    w.Number(rule.reversibility_set ? 1 : 0);
-    w.Text(rule.reason);
-    w.Src(rule.targets);
-    w.Src(rule.run);
-    w.Texts(rule.run_prefix);
-    w.Src(rule.sql);
-    w.Text(rule.dialect);
-    w.Number(rule.http.enabled ? 1 : 0);
-    w.Src(rule.http.method);
-    w.Text(rule.http.default_method);
-    w.Text(rule.http.body_method);
-    w.Texts(rule.http.body_options);
-    w.Src(rule.http.url);
-    w.Text(rule.http.base);
-    w.Number(static_cast<std::uint64_t>(rule.line));
-  }
-  w.Number(pack.tests.size());
-  for (const Test& test : pack.tests) {
-    w.Text(test.command);
-    w.Text(test.cwd);
-    w.Text(test.expect);
-    w.Text(test.op_class);
-    w.Number(static_cast<std::uint64_t>(test.line));
-  }
-  w.Number(pack.classes.size());
-  for (const ClassDecl& decl : pack.classes) {
-    w.Text(decl.name);
-    w.Text(decl.description);
-    w.Number(static_cast<std::uint64_t>(decl.line));
-  }
+  Fields(w, pack);
   return w.Take();
 }
 
@@ -168,62 +197,7 @@ bool Deserialize(std::string_view blob, Pack* out) {
   *out = Pack{};
   Reader r(blob);
   if (r.Number() != kVersion) return false;
-  out->name = r.Text();
-  out->description = r.Text();
-  out->source = r.Text();
-  out->tools.resize(r.Count());
-  for (Tool& tool : out->tools) {
-    tool.names = r.Texts();
-    tool.kind = r.As<ToolKind>(static_cast<std::uint64_t>(ToolKind::kPlain));
-    tool.value_options = r.Texts();
-    tool.destroy_class = r.Text();
-    tool.destroy_severity = r.As<Severity>(static_cast<std::uint64_t>(Severity::kCritical));
-    tool.verb_depth = static_cast<int>(r.Number() & 0xff);
-    tool.line = static_cast<int>(r.Number() & 0xffffff);
-  }
-  out->rules.resize(r.Count());
-  for (Rule& rule : out->rules) {
-    rule.name = r.Text();
-    rule.tool = r.Text();
-    rule.path = r.Texts();
-    rule.with = r.Texts();
-    rule.without = r.Texts();
-    rule.option = r.Text();
-    rule.value = r.Text();
-    rule.operand = r.Texts();
-    rule.op_class = r.Text();
-    rule.severity = r.As<Severity>(static_cast<std::uint64_t>(Severity::kCritical));
-    rule.reversibility = r.As<Reversibility>(static_cast<std::uint64_t>(Reversibility::kUnknown));
-    rule.reversibility_set = r.Number() != 0;
-    rule.reason = r.Text();
-    rule.targets = r.Src();
-    rule.run = r.Src();
-    rule.run_prefix = r.Texts();
-    rule.sql = r.Src();
-    rule.dialect = r.Text();
-    rule.http.enabled = r.Number() != 0;
-    rule.http.method = r.Src();
-    rule.http.default_method = r.Text();
-    rule.http.body_method = r.Text();
-    rule.http.body_options = r.Texts();
-    rule.http.url = r.Src();
-    rule.http.base = r.Text();
-    rule.line = static_cast<int>(r.Number() & 0xffffff);
-  }
-  out->tests.resize(r.Count());
-  for (Test& test : out->tests) {
-    test.command = r.Text();
-    test.cwd = r.Text();
-    test.expect = r.Text();
-    test.op_class = r.Text();
-    test.line = static_cast<int>(r.Number() & 0xffffff);
-  }
-  out->classes.resize(r.Count());
-  for (ClassDecl& decl : out->classes) {
-    decl.name = r.Text();
-    decl.description = r.Text();
-    decl.line = static_cast<int>(r.Number() & 0xffffff);
-  }
+  Fields(r, *out);
   return r.ok() && r.done();
 }
 

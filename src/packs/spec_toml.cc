@@ -3,6 +3,7 @@
 
 #include <algorithm>
 
+#include "base/toml_list.h"
 #include "base/toml_text.h"
 #include "packs/spec.h"
 
@@ -37,22 +38,9 @@ class Reader {
   // A string or a list of strings.
   bool Strings(const toml::node& node, const toml::source_region& where, std::string_view key,
                std::vector<std::string>* out) {
-    if (const auto* value = node.as_string()) {
-      out->push_back(value->get());
-      return true;
-    }
-    if (const auto* array = node.as_array()) {
-      for (const toml::node& element : *array) {
-        const auto* value = element.as_string();
-        if (value == nullptr) {
-          Error(where, "\"" + std::string(key) + "\" must hold only strings");
-          return false;
-        }
-        out->push_back(value->get());
-      }
-      return true;
-    }
-    Error(where, "\"" + std::string(key) + "\" must be a string or a list of strings");
+    std::string error;
+    if (base::TomlStrings(node, key, out, &error)) return true;
+    Error(where, error);
     return false;
   }
 
@@ -368,13 +356,8 @@ bool ParsePack(std::string_view text, const std::string& path, Pack* out,
   out->source = path;
   Reader r(path, errors);
   toml::table root;
-  std::string ascii, bad;
-  if (!base::TomlToAscii(text, &ascii, &bad)) {
-    errors->push_back(path + ":" + bad.substr(5));
-    return false;
-  }
   try {
-    root = toml::parse(ascii, path);
+    root = base::ParseToml(text, path);  // text with no ASCII form throws too
   } catch (const toml::parse_error& e) {
     r.Error(e.source(), std::string(e.description()));
     return false;

@@ -4,11 +4,17 @@
 #include <cctype>
 #include <cstddef>
 
+#include "base/text.h"
 #include "paths/names.h"
 
 namespace dualkey::paths {
 namespace {
 
+using base::IContains;
+using base::IEndsWith;
+using base::IEquals;
+using base::InTable;
+using base::IStartsWith;
 using std::string_view;
 
 // ---------------------------------------------------------------------------
@@ -180,39 +186,6 @@ constexpr string_view kProjectContainers[] = {
 
 // ---------------------------------------------------------------------------
 // Small string helpers.
-
-char Lower(char c) {
-  return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c;
-}
-
-bool IEquals(string_view a, string_view b) {
-  if (a.size() != b.size()) return false;
-  for (std::size_t i = 0; i < a.size(); ++i)
-    if (Lower(a[i]) != Lower(b[i])) return false;
-  return true;
-}
-
-bool IEndsWith(string_view s, string_view suffix) {
-  return s.size() >= suffix.size() && IEquals(s.substr(s.size() - suffix.size()), suffix);
-}
-
-bool IStartsWith(string_view s, string_view prefix) {
-  return s.size() >= prefix.size() && IEquals(s.substr(0, prefix.size()), prefix);
-}
-
-bool IContains(string_view hay, string_view needle) {
-  if (needle.size() > hay.size()) return false;
-  for (std::size_t i = 0; i + needle.size() <= hay.size(); ++i)
-    if (IEquals(hay.substr(i, needle.size()), needle)) return true;
-  return false;
-}
-
-template <std::size_t N>
-bool InTable(const string_view (&table)[N], string_view name) {
-  for (string_view entry : table)
-    if (entry == name) return true;
-  return false;
-}
 
 template <std::size_t N>
 bool EndsWithAny(const string_view (&table)[N], string_view name) {

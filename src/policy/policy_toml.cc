@@ -10,6 +10,7 @@
 #include <optional>
 #include <sstream>
 
+#include "base/toml_list.h"
 #include "base/toml_text.h"
 #include "install/layout.h"
 #include "policy/policy.h"
@@ -27,22 +28,9 @@ std::string Where(const std::string& path, const toml::source_region& region) {
 // A string or an array of strings.
 bool StringList(const toml::node& node, const std::string& where, std::string_view key,
                 std::vector<std::string>* out, std::vector<std::string>* errors) {
-  if (const auto* value = node.as_string()) {
-    out->push_back(value->get());
-    return true;
-  }
-  if (const auto* array = node.as_array()) {
-    for (const toml::node& element : *array) {
-      const auto* value = element.as_string();
-      if (value == nullptr) {
-        errors->push_back(where + ": \"" + std::string(key) + "\" must hold only strings");
-        return false;
-      }
-      out->push_back(value->get());
-    }
-    return true;
-  }
-  errors->push_back(where + ": \"" + std::string(key) + "\" must be a string or a list of strings");
+  std::string error;
+  if (base::TomlStrings(node, key, out, &error)) return true;
+  errors->push_back(where + ": " + error);
   return false;
 }
 
@@ -221,13 +209,8 @@ bool ParseLayer(std::string_view text, LayerKind kind, std::string path, Layer* 
   out->kind = kind;
   out->path = path;
   toml::table root;
-  std::string ascii, bad;
-  if (!base::TomlToAscii(text, &ascii, &bad)) {
-    errors->push_back(path + ":" + bad.substr(5));
-    return false;
-  }
   try {
-    root = toml::parse(ascii, path);
+    root = base::ParseToml(text, path);  // text with no ASCII form throws too
   } catch (const toml::parse_error& e) {
     errors->push_back(Where(path, e.source()) + ": " + std::string(e.description()));
     return false;

@@ -18,17 +18,13 @@
 #include <set>
 #include <utility>
 
+#include "base/text.h"
+
 namespace dualkey::scan {
 namespace {
 
 bool IsTokenChar(char c) {
   return std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '-';
-}
-
-std::string Lower(std::string_view text) {
-  std::string out(text);
-  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return out;
 }
 
 std::string_view Basename(std::string_view path) {
@@ -43,7 +39,7 @@ std::string Redact(std::string_view secret, std::size_t shown = 4) {
 }
 
 bool Placeholder(std::string_view value) {
-  const std::string lower = Lower(value);
+  const std::string lower = base::ToLower(value);
   if (lower.empty() || lower.size() < 8) return true;
   if (lower.find("${") != std::string::npos || lower.starts_with("$") || lower.starts_with("<") ||
       lower.starts_with("{{") || lower.starts_with("%("))
@@ -276,7 +272,7 @@ class Scanner {
     static constexpr std::array<std::string_view, 10> kSchemes = {
         "postgres://",    "postgresql://", "mysql://",  "mariadb://", "mongodb://",
         "mongodb+srv://", "redis://",      "rediss://", "amqp://",    "amqps://"};
-    const std::string lower = Lower(line);
+    const std::string lower = base::ToLower(line);
     for (std::string_view scheme : kSchemes) {
       std::size_t at = 0;
       while ((at = lower.find(scheme, at)) != std::string::npos) {
@@ -299,7 +295,7 @@ class Scanner {
           static constexpr std::array<std::string_view, 9> kSample = {
               "pass", "password", "secret", "pw", "pwd", "xxx", "...", "****", "changeme"};
           if (!password.empty() &&
-              std::find(kSample.begin(), kSample.end(), Lower(password)) == kSample.end() &&
+              std::find(kSample.begin(), kSample.end(), base::ToLower(password)) == kSample.end() &&
               !Placeholder(std::string(password) + "________") &&
               password.find('$') == std::string_view::npos && password.front() != '<') {
             Add(number, "database-url", "connection string with a password",
@@ -361,7 +357,7 @@ class Scanner {
       }
     }
     // The secret: 40 characters of base64 after a name that says so.
-    const std::string lower = Lower(line);
+    const std::string lower = base::ToLower(line);
     std::size_t name = lower.find("secret_access_key");
     if (name == std::string::npos) name = lower.find("secretaccesskey");
     if (name == std::string::npos) name = lower.find("aws_secret");
@@ -469,7 +465,7 @@ class Scanner {
   }
 
   void Pair(const std::string& name, const std::string& value, int number) {
-    const std::string lower = Lower(name);
+    const std::string lower = base::ToLower(name);
     static constexpr std::array<std::string_view, 12> kSecretNames = {
         "token",      "secret",      "password", "passwd",          "api_key",    "apikey",
         "access_key", "private_key", "auth",     "client-key-data", "credential", "_pat"};

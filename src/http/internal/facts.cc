@@ -7,34 +7,6 @@ namespace dualkey::http::internal {
 
 // ================================================================ text
 
-char Lower(char c) {
-  return static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-}
-
-std::string ToLower(std::string_view text) {
-  std::string out(text);
-  for (char& c : out) c = Lower(c);
-  return out;
-}
-
-bool IEquals(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (std::size_t i = 0; i < a.size(); ++i)
-    if (Lower(a[i]) != Lower(b[i])) return false;
-  return true;
-}
-
-bool IStartsWith(std::string_view text, std::string_view prefix) {
-  return text.size() >= prefix.size() && IEquals(text.substr(0, prefix.size()), prefix);
-}
-
-bool IContains(std::string_view hay, std::string_view needle) {
-  if (needle.size() > hay.size()) return false;
-  for (std::size_t i = 0; i + needle.size() <= hay.size(); ++i)
-    if (IEquals(hay.substr(i, needle.size()), needle)) return true;
-  return false;
-}
-
 bool GlobMatch(std::string_view pattern, std::string_view text) {
   // Iterative matcher with one backtrack point: linear enough for short
   // patterns, never recursive.
@@ -87,13 +59,6 @@ std::size_t JsonDepth(std::string_view text) {
 // ================================================================ URL
 
 namespace {
-
-int HexValue(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
 
 int DefaultPort(std::string_view scheme) {
   if (scheme == "http" || scheme == "ws") return 80;
@@ -301,14 +266,8 @@ std::string Facts::Target() const {
 
 Action MakeAction(std::string op_class, std::vector<std::string> targets,
                   Reversibility reversibility, Severity severity, std::string reason) {
-  Action action;
-  action.channel = Channel::kHttp;
-  action.op_class = std::move(op_class);
-  action.targets = std::move(targets);
-  action.reversibility = reversibility;
-  action.severity = severity;
-  action.reason = std::move(reason);
-  return action;
+  return dualkey::MakeAction(Channel::kHttp, std::move(op_class), std::move(targets), reversibility,
+                             severity, std::move(reason));
 }
 
 Action Opaque(std::string reason) {

@@ -12,6 +12,7 @@
 #include <utility>
 #include <vector>
 
+#include "base/text.h"
 #include "core/action.h"
 #include "http/http.h"
 
@@ -38,11 +39,13 @@ std::string PercentDecode(std::string_view text, bool plus_as_space);
 Params ParseForm(std::string_view text);
 
 // ------------------------------------------------------------ text helpers
-char Lower(char c);
-std::string ToLower(std::string_view text);
-bool IEquals(std::string_view a, std::string_view b);
-bool IContains(std::string_view hay, std::string_view needle);
-bool IStartsWith(std::string_view text, std::string_view prefix);
+// Case-insensitive ASCII comparison, one definition for every channel.
+using base::HexValue;
+using base::IContains;
+using base::IEquals;
+using base::IStartsWith;
+using base::Lower;
+using base::ToLower;
 // Glob with '*' matching any run of characters (case-insensitive).
 bool GlobMatch(std::string_view pattern, std::string_view text);
 // Names that hold backups: deleting them is backup.delete.

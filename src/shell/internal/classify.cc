@@ -16,6 +16,7 @@
 #include <optional>
 #include <vector>
 
+#include "base/text.h"
 #include "shell/internal/evaluate.h"
 #include "shell/internal/invocation.h"
 #include "shell/internal/output.h"
@@ -39,15 +40,7 @@ constexpr std::size_t kMaxFactPaths = 8;  // deleted folders whose git facts one
 std::string DisplayArg(const std::string& text) {
   if (!text.empty() && text.find_first_of(" \t\n'\"\\;&|<>()$`*?[]{}#~") == std::string::npos)
     return text;
-  std::string out = "'";
-  for (char c : text) {
-    if (c == '\'')
-      out += "'\\''";
-    else
-      out.push_back(c);
-  }
-  out.push_back('\'');
-  return out;
+  return base::ShellSingleQuote(text);
 }
 
 using shared::Opaque;

@@ -66,14 +66,9 @@ void Evaluator::RunBuiltinEffects(const Invocation& inv) {
   };
   if (name == "eval") {
     // Runs here, so what it defines (functions, aliases, variables) stays.
-    std::string script;
-    bool known = true;
-    for (const Arg& arg : args) {
-      if (!script.empty()) script.push_back(' ');
-      script += arg.text;
-      known = known && arg.known;
-    }
-    if (!known)
+    const Arg joined = JoinArgs(args);
+    const std::string& script = joined.text;
+    if (!joined.known)
       sink_.OnOpaque("eval runs shell text computed at run time (" + script + ")");
     else if (!script.empty())
       RunText(script, "eval");

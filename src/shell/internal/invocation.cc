@@ -28,14 +28,8 @@ std::optional<std::string> Invocation::StdinText() const {
 
 Action MakeAction(std::string op_class, std::vector<std::string> targets,
                   Reversibility reversibility, Severity severity, std::string reason) {
-  Action action;
-  action.channel = Channel::kShell;
-  action.op_class = std::move(op_class);
-  action.targets = std::move(targets);
-  action.reversibility = reversibility;
-  action.severity = severity;
-  action.reason = std::move(reason);
-  return action;
+  return dualkey::MakeAction(Channel::kShell, std::move(op_class), std::move(targets),
+                             reversibility, severity, std::move(reason));
 }
 
 namespace {
@@ -46,6 +40,25 @@ bool IsShortCluster(std::string_view text) {
   return text.size() >= 2 && text[0] == '-' && text[1] != '-';
 }
 }  // namespace
+
+std::vector<std::string_view> OperandsFrom(std::span<const Arg> args, std::size_t from,
+                                           std::span<const std::string_view> with_value) {
+  std::vector<std::string_view> out;
+  for (std::size_t i = NextOperand(args, from, with_value); i < args.size();
+       i = NextOperand(args, i + 1, with_value))
+    out.push_back(args[i].text);
+  return out;
+}
+
+Arg JoinArgs(std::span<const Arg> args) {
+  Arg joined;
+  for (const Arg& arg : args) {
+    if (!joined.text.empty()) joined.text.push_back(' ');
+    joined.text += arg.text;
+    joined.known = joined.known && arg.known;
+  }
+  return joined;
+}
 
 bool HasShortFlag(std::span<const Arg> args, char flag) {
   for (const Arg& arg : args) {

@@ -183,6 +183,13 @@ std::vector<Arg> Operands(std::span<const Arg> args,
 // options in `with_value` (not when written --opt=value); args.size() if none.
 std::size_t NextOperand(std::span<const Arg> args, std::size_t from,
                         std::span<const std::string_view> with_value);
+// The operands at or after `from` (NextOperand's walk): views into args.
+std::vector<std::string_view> OperandsFrom(std::span<const Arg> args, std::size_t from,
+                                           std::span<const std::string_view> with_value);
 bool InList(std::span<const std::string_view> list, std::string_view word);
+// The words joined with single spaces, as eval, watch, ssh and `git
+// submodule foreach` make one script of their arguments; known only when
+// every word is.
+Arg JoinArgs(std::span<const Arg> args);
 
 }  // namespace dualkey::shell

@@ -6,6 +6,8 @@
 #include <span>
 #include <vector>
 
+#include "base/text.h"
+
 namespace dualkey::shell {
 namespace {
 
@@ -13,12 +15,6 @@ constexpr std::size_t kMaxWidth = 4096;
 
 int OctalDigit(char c) {
   return c >= '0' && c <= '7' ? c - '0' : -1;
-}
-int HexDigit(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
 }
 
 // One backslash escape at text[*i] (on the backslash). `echo_style`: \0NNN
@@ -67,8 +63,8 @@ void DecodeEscape(std::string_view text, std::size_t* i, bool echo_style, std::s
     case 'x': {
       int value = 0, digits = 0;
       std::size_t j = k + 1;
-      while (j < text.size() && digits < 2 && HexDigit(text[j]) >= 0) {
-        value = value * 16 + HexDigit(text[j++]);
+      while (j < text.size() && digits < 2 && base::HexValue(text[j]) >= 0) {
+        value = value * 16 + base::HexValue(text[j++]);
         ++digits;
       }
       if (digits == 0) {
@@ -129,7 +125,7 @@ bool ParseInteger(std::string_view text, long long* out) {
   }
   std::size_t digits = 0;
   for (; i < text.size(); ++i, ++digits) {
-    int d = base == 16 ? HexDigit(text[i])
+    int d = base == 16 ? base::HexValue(text[i])
                        : (std::isdigit(static_cast<unsigned char>(text[i])) ? text[i] - '0' : -1);
     if (d < 0 || d >= base) return false;
     if (value > (1LL << 56)) return false;

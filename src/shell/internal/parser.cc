@@ -42,6 +42,8 @@
 #include <utility>
 #include <vector>
 
+#include "base/text.h"
+
 namespace dualkey::shell {
 namespace {
 
@@ -89,12 +91,7 @@ constexpr bool IsPlainWordChar(char c) {
 constexpr bool IsSpecialParam(char c) {
   return c == '@' || c == '*' || c == '#' || c == '?' || c == '$' || c == '!' || c == '-';
 }
-constexpr int HexValue(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
+using base::HexValue;
 
 // Whether `c` is the first letter of some reserved word (or "!", "{", "}", "[[", "]]").
 constexpr bool CanStartReserved(char c) {
@@ -926,13 +923,19 @@ class Parser {
     SkipBlanks();
     if (Peek() == '(') {
       ++pos_;
-      SkipBlanks();
-      if (Peek() != ')') {
-        return Fail(pos_, "expected ')' in function definition but found " + DescribeToken(pos_));
-      }
-      ++pos_;
+      if (!CloseFunctionParens()) return false;
     }
     return ParseFunctionBody(command, std::move(name));
+  }
+
+  // The ')' of a function definition's "( )", after the '('.
+  bool CloseFunctionParens() {
+    SkipBlanks();
+    if (Peek() != ')') {
+      return Fail(pos_, "expected ')' in function definition but found " + DescribeToken(pos_));
+    }
+    ++pos_;
+    return true;
   }
 
   bool ParseFunctionBody(const CommandPtr& command, std::string name) {
@@ -1008,11 +1011,7 @@ class Parser {
       return Fail(pos_, "function name must be a literal word");
     }
     ++pos_;
-    SkipBlanks();
-    if (Peek() != ')') {
-      return Fail(pos_, "expected ')' in function definition but found " + DescribeToken(pos_));
-    }
-    ++pos_;
+    if (!CloseFunctionParens()) return false;
     return ParseFunctionBody(command, std::move(name));
   }
 

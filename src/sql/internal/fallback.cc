@@ -94,7 +94,7 @@ class Statement {
       if (!IsNamePart(t_[alias_at])) continue;
       const std::string alias = TokenValue(t_[alias_at]);
       for (std::string& target : targets) {
-        if (EqualsIgnoreCase(target, alias)) target = TokenValue(t_[k]);
+        if (IEquals(target, alias)) target = TokenValue(t_[k]);
       }
     }
   }
@@ -281,7 +281,7 @@ void Statement::ScanFunctions() {
   for (std::size_t k = 0; k + 1 < t_.size(); ++k) {
     if (t_[k].kind != TokenKind::kWord || t_[k + 1].text != "(") continue;
     if (const FunctionRule* rule = FindFunctionRule(t_[k].text)) {
-      std::string name = Lower(t_[k].text);
+      std::string name = ToLower(t_[k].text);
       Emit(rule->op_class, rule->severity, rule->reversibility, {name},
            name + "() " + std::string(rule->what));
     }
@@ -294,10 +294,10 @@ void Statement::Drop() {
     out_.push_back(Opaque("incomplete DROP statement"));
     return;
   }
-  std::string kind = Lower(t_[i_].text);
+  std::string kind = ToLower(t_[i_].text);
   ++i_;
   if (kind == "materialized" || kind == "foreign") {
-    kind += " " + Lower(i_ < t_.size() ? t_[i_].text : "");
+    kind += " " + ToLower(i_ < t_.size() ? t_[i_].text : "");
     ++i_;
   }
   if (Accept("IF")) Accept("EXISTS");
@@ -306,7 +306,7 @@ void Statement::Drop() {
   const std::string list = Join(names);
   if (kind == "database" || kind == "schema") {
     Emit("db.drop", Severity::kCritical, Reversibility::kIrreversible, names,
-         "DROP " + Lower(kind) + " " + list + " destroys it and everything in it");
+         "DROP " + ToLower(kind) + " " + list + " destroys it and everything in it");
   } else if (kind == "user" || kind == "role") {
     Emit("db.role.drop", Severity::kHigh, Reversibility::kIrreversible, names,
          "DROP " + kind + " " + list + " removes logins and their grants");

@@ -1,5 +1,7 @@
 #include "sql/internal/json_tree.h"
 
+#include "base/text.h"
+
 namespace dualkey::sql::internal {
 namespace {
 
@@ -25,12 +27,7 @@ void AppendUtf8(std::string& out, std::uint32_t code) {
   }
 }
 
-int HexValue(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
+using base::HexValue;
 
 bool ReadHex4(std::string_view text, std::size_t at, std::uint32_t* out) {
   if (at + 4 > text.size()) return false;
@@ -56,19 +53,11 @@ std::string UnescapeJsonString(std::string_view text) {
       continue;
     }
     char e = text[++i];
+    if (char control = base::ControlEscape(e)) {
+      out.push_back(control);
+      continue;
+    }
     switch (e) {
-      case 'n':
-        out.push_back('\n');
-        break;
-      case 't':
-        out.push_back('\t');
-        break;
-      case 'r':
-        out.push_back('\r');
-        break;
-      case 'b':
-        out.push_back('\b');
-        break;
       case 'f':
         out.push_back('\f');
         break;

@@ -2,6 +2,8 @@
 
 #include <cstddef>
 
+#include "base/text.h"
+
 namespace dualkey::sql::internal {
 namespace {
 
@@ -353,21 +355,13 @@ std::string TokenValue(const Token& token) {
     char c = body[i];
     if (token.backslash_escapes && c == '\\' && i + 1 < body.size()) {
       char e = body[++i];
+      if (char control = base::ControlEscape(e)) {
+        out.push_back(control);
+        continue;
+      }
       switch (e) {
-        case 'n':
-          out.push_back('\n');
-          break;
-        case 't':
-          out.push_back('\t');
-          break;
-        case 'r':
-          out.push_back('\r');
-          break;
         case '0':
           out.push_back('\0');
-          break;
-        case 'b':
-          out.push_back('\b');
           break;
         case 'Z':
           out.push_back('\x1A');

@@ -78,7 +78,7 @@ Truth Not(Truth truth) {
 
 // PostgreSQL's spellings of a boolean in a string literal.
 Truth BoolLiteral(std::string_view text) {
-  std::string lower = Lower(text);
+  std::string lower = ToLower(text);
   for (std::string_view yes : {"t", "true", "y", "yes", "on", "1"}) {
     if (lower == yes) return Truth::kTrue;
   }

@@ -22,7 +22,7 @@ void Classifier::DoBlock(JsonNode body, std::string_view text) {
   std::string language = "plpgsql";
   for (JsonNode arg : body["args"]) {
     JsonNode def = arg["DefElem"];
-    if (def["defname"].str() == "language") language = Lower(StringValue(def["arg"]));
+    if (def["defname"].str() == "language") language = ToLower(StringValue(def["arg"]));
   }
   if (language != "plpgsql") {
     Emit(OpaqueExec("DO block in language " + language + " runs code we cannot inspect"));
@@ -42,13 +42,13 @@ void Classifier::DoBlock(JsonNode body, std::string_view text) {
 }
 
 void Classifier::CreateFunction(JsonNode body, std::string_view text) {
-  std::string name = Lower(LastName(body["funcname"]));
+  std::string name = ToLower(LastName(body["funcname"]));
   std::string language = "sql";
   std::string source;
   for (JsonNode option : body["options"]) {
     JsonNode def = option["DefElem"];
     std::string defname = def["defname"].str();
-    if (defname == "language") language = Lower(StringValue(def["arg"]));
+    if (defname == "language") language = ToLower(StringValue(def["arg"]));
     if (defname == "as") {
       JsonNode arg = def["arg"];
       source = arg["List"] ? StringValue(arg["List"]["items"].first_child()) : StringValue(arg);

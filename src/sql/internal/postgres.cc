@@ -156,7 +156,7 @@ void Classifier::Statement(std::string_view type, JsonNode body, std::string_vie
   if (type == "DeallocateStmt") {
     std::string name = body["name"].str();  // absent for DEALLOCATE ALL
     std::erase_if(session_.prepared, [&](const Session::Named& entry) {
-      return name.empty() || EqualsIgnoreCase(entry.name, name);
+      return name.empty() || IEquals(entry.name, name);
     });
     simple("db.session", Severity::kNone, Reversibility::kReversible, {}, "DEALLOCATE");
     return;
@@ -239,7 +239,7 @@ void Classifier::Statement(std::string_view type, JsonNode body, std::string_vie
   if (type == "CreateTrigStmt") {
     std::string name = body["trigname"].str();
     std::string table = RangeVarName(body["relation"]);
-    std::string function = Lower(LastName(body["funcname"]));
+    std::string function = ToLower(LastName(body["funcname"]));
     bool emitted = false;
     if (const Session::Named* defined = session_.FindFunction(function)) {
       for (Action action : defined->actions) {
@@ -402,7 +402,7 @@ void Classifier::Drop(JsonNode body) {
     all_temp = all_temp && session_.IsTempTable(names.back());
   }
   std::string object_kind(kind.starts_with("OBJECT_") ? kind.substr(7) : kind);
-  object_kind = Lower(object_kind);
+  object_kind = ToLower(object_kind);
   for (char& c : object_kind) c = (c == '_') ? ' ' : c;
   const std::string list = JoinTargets(names);
   if (kind == "OBJECT_TABLE" && all_temp && !names.empty() && !cascade) {
@@ -565,7 +565,7 @@ void Classifier::Walk(JsonNode node, int depth) {
 }
 
 void Classifier::FunctionCall(JsonNode body) {
-  std::string name = Lower(LastName(body["funcname"]));
+  std::string name = ToLower(LastName(body["funcname"]));
   JsonNode args = body["args"];
   if (name == "dblink_exec" || name == "dblink" || name == "dblink_send_query") {
     // The SQL is the last argument; with one argument it is the only one.

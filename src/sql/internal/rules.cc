@@ -78,46 +78,22 @@ std::string_view TrimBlanks(std::string_view text) {
 // ignored, and a boolean may be written as a prefix ("t", "fal", "of").
 bool ValueMatches(std::string_view value, std::string_view wanted) {
   value = TrimBlanks(value);
-  if (EqualsIgnoreCase(value, wanted)) return true;
+  if (IEquals(value, wanted)) return true;
   // "o" alone is ambiguous (on/off) and refused by PostgreSQL.
-  const bool boolean_word = EqualsIgnoreCase(wanted, "true") || EqualsIgnoreCase(wanted, "false") ||
-                            EqualsIgnoreCase(wanted, "yes") || EqualsIgnoreCase(wanted, "no") ||
-                            EqualsIgnoreCase(wanted, "off");
+  const bool boolean_word = IEquals(wanted, "true") || IEquals(wanted, "false") ||
+                            IEquals(wanted, "yes") || IEquals(wanted, "no") ||
+                            IEquals(wanted, "off");
   if (!boolean_word || value.empty() || value.size() > wanted.size()) return false;
-  if (EqualsIgnoreCase(wanted, "off") && value.size() < 2) return false;
-  return EqualsIgnoreCase(value, wanted.substr(0, value.size()));
+  if (IEquals(wanted, "off") && value.size() < 2) return false;
+  return IEquals(value, wanted.substr(0, value.size()));
 }
 
 }  // namespace
 
-std::string Lower(std::string_view text) {
-  std::string out(text);
-  for (char& c : out) {
-    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
-  }
-  return out;
-}
-
-bool EqualsIgnoreCase(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (std::size_t i = 0; i < a.size(); ++i) {
-    char x = a[i] >= 'A' && a[i] <= 'Z' ? static_cast<char>(a[i] - 'A' + 'a') : a[i];
-    char y = b[i] >= 'A' && b[i] <= 'Z' ? static_cast<char>(b[i] - 'A' + 'a') : b[i];
-    if (x != y) return false;
-  }
-  return true;
-}
-
 Action MakeAction(std::string_view op_class, Severity severity, Reversibility reversibility,
                   std::vector<std::string> targets, std::string reason) {
-  Action action;
-  action.channel = Channel::kSql;
-  action.op_class = std::string(op_class);
-  action.targets = std::move(targets);
-  action.reversibility = reversibility;
-  action.severity = severity;
-  action.reason = std::move(reason);
-  return action;
+  return dualkey::MakeAction(Channel::kSql, std::string(op_class), std::move(targets),
+                             reversibility, severity, std::move(reason));
 }
 
 Action Opaque(std::string reason, std::vector<std::string> targets) {
@@ -132,14 +108,14 @@ Action OpaqueExec(std::string reason, std::vector<std::string> targets) {
 
 const FunctionRule* FindFunctionRule(std::string_view name) {
   for (const FunctionRule& rule : kFunctionRules) {
-    if (EqualsIgnoreCase(rule.name, name)) return &rule;
+    if (IEquals(rule.name, name)) return &rule;
   }
   return nullptr;
 }
 
 std::string DangerousSetting(std::string_view name, std::string_view value) {
   for (const DangerousSettingRule& rule : DangerousSettingRules()) {
-    if (!EqualsIgnoreCase(name, rule.name)) continue;
+    if (!IEquals(name, rule.name)) continue;
     for (std::string_view wanted : rule.values)
       if (ValueMatches(value, wanted)) return std::string(rule.reason);
   }
@@ -148,7 +124,7 @@ std::string DangerousSetting(std::string_view name, std::string_view value) {
 
 bool SettingCanBeDangerous(std::string_view name) {
   for (const DangerousSettingRule& rule : DangerousSettingRules())
-    if (EqualsIgnoreCase(name, rule.name)) return true;
+    if (IEquals(name, rule.name)) return true;
   return false;
 }
 
@@ -160,21 +136,21 @@ bool ValueHarmlessForAnySetting(std::string_view value) {
 
 const Session::Named* Session::FindPrepared(std::string_view name) const {
   for (const auto& entry : prepared) {
-    if (EqualsIgnoreCase(entry.name, name)) return &entry;
+    if (IEquals(entry.name, name)) return &entry;
   }
   return nullptr;
 }
 
 const Session::Named* Session::FindFunction(std::string_view name) const {
   for (const auto& entry : functions) {
-    if (EqualsIgnoreCase(entry.name, name)) return &entry;
+    if (IEquals(entry.name, name)) return &entry;
   }
   return nullptr;
 }
 
 const Session::Named* Session::FindView(std::string_view name) const {
   for (const auto& entry : views) {
-    if (EqualsIgnoreCase(entry.name, name)) return &entry;
+    if (IEquals(entry.name, name)) return &entry;
   }
   return nullptr;
 }
@@ -182,18 +158,18 @@ const Session::Named* Session::FindView(std::string_view name) const {
 bool Session::IsTempTable(std::string_view qualified_name) const {
   std::string_view name = qualified_name;
   if (auto dot = name.find('.'); dot != std::string_view::npos) {
-    if (!EqualsIgnoreCase(name.substr(0, dot), "pg_temp")) return false;  // another schema
+    if (!IEquals(name.substr(0, dot), "pg_temp")) return false;  // another schema
     name = name.substr(dot + 1);
   }
   for (const auto& temp : temp_tables) {
-    if (EqualsIgnoreCase(temp, name)) return true;
+    if (IEquals(temp, name)) return true;
   }
   return false;
 }
 
 void Session::Put(std::vector<Named>& table, std::string name, std::vector<Action> actions) {
   for (auto& entry : table) {
-    if (EqualsIgnoreCase(entry.name, name)) {
+    if (IEquals(entry.name, name)) {
       entry.actions = std::move(actions);
       return;
     }

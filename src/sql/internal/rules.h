@@ -8,6 +8,7 @@
 #include <string_view>
 #include <vector>
 
+#include "base/text.h"
 #include "core/action.h"
 #include "sql/sql.h"
 
@@ -64,9 +65,9 @@ struct Session {
   static void Put(std::vector<Named>& table, std::string name, std::vector<Action> actions);
 };
 
-// Lower-cases ASCII.
-std::string Lower(std::string_view text);
-bool EqualsIgnoreCase(std::string_view a, std::string_view b);
+// ASCII case-folding and comparison, one definition for every channel.
+using base::IEquals;
+using base::ToLower;
 
 // Full pipeline for one piece of SQL text (used recursively for EXECUTE
 // literals, function bodies and dblink): appends Actions to `out`.

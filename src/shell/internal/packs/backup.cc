@@ -35,13 +35,11 @@ void EmitCreate(Context& ctx, std::vector<std::string> targets, std::string reas
        std::move(reason));
 }
 
-std::vector<std::string> OperandsFrom(std::span<const Arg> args, std::size_t from,
-                                      std::span<const std::string_view> with_value) {
-  std::vector<std::string> out;
-  for (std::size_t i = NextOperand(args, from, with_value); i < args.size();
-       i = NextOperand(args, i + 1, with_value))
-    out.push_back(args[i].text);
-  return out;
+// OperandsFrom as strings of their own.
+std::vector<std::string> OperandStrings(std::span<const Arg> args, std::size_t from,
+                                        std::span<const std::string_view> with_value) {
+  const std::vector<std::string_view> views = OperandsFrom(args, from, with_value);
+  return {views.begin(), views.end()};
 }
 
 std::string ValueOf(std::span<const Arg> args, std::string_view short_name,
@@ -112,7 +110,7 @@ void HandleRestic(const Invocation& inv, Context& ctx) {
   std::string repo = ValueOf(args, "-r", "--repo");
   std::vector<std::string> targets;
   if (!repo.empty()) targets.push_back(repo);
-  for (std::string& operand : OperandsFrom(rest, 0, kResticValues))
+  for (std::string& operand : OperandStrings(rest, 0, kResticValues))
     targets.push_back(std::move(operand));
 
   if (command == "forget" || command == "prune") {
@@ -222,7 +220,7 @@ void HandleBorg(const Invocation& inv, Context& ctx) {
   std::string_view command = args[verb].text;
   if (OpaqueIfUnknown(args, command, inv.name(), ctx)) return;
   std::span<const Arg> rest = args.subspan(verb + 1);
-  std::vector<std::string> targets = OperandsFrom(rest, 0, kBorgValues);
+  std::vector<std::string> targets = OperandStrings(rest, 0, kBorgValues);
   std::string repo = ValueOf(args, "-r", "--repo");
   if (!repo.empty()) targets.insert(targets.begin(), repo);
   const bool dry = DryRun(rest);
@@ -282,7 +280,7 @@ void HandleKopia(const Invocation& inv, Context& ctx) {
       "--config-file",    "--password",       "-p", "--log-dir", "--log-level",
       "--file-log-level", "--cache-directory"};
   std::span<const Arg> args = ArgsOf(inv);
-  std::vector<std::string> words = OperandsFrom(args, 0, kValues);
+  std::vector<std::string> words = OperandStrings(args, 0, kValues);
   if (words.empty()) return;
   if (OpaqueIfUnknown(args, words[0], "kopia", ctx)) return;
   if (words.size() > 1 && OpaqueIfUnknown(args, words[1], "kopia", ctx)) return;
@@ -369,7 +367,7 @@ void HandleRclone(const Invocation& inv, Context& ctx) {
   std::string_view command = args[verb].text;
   if (OpaqueIfUnknown(args, command, inv.name(), ctx)) return;
   std::span<const Arg> rest = args.subspan(verb + 1);
-  std::vector<std::string> paths = OperandsFrom(rest, 0, kRcloneValues);
+  std::vector<std::string> paths = OperandStrings(rest, 0, kRcloneValues);
   const bool dry = HasLongFlag(args, "--dry-run") || HasShortFlag(args, 'n');
   auto class_for = [&](std::string_view path) {
     return NamesBackup(path) ? std::string("backup.delete")
@@ -432,7 +430,7 @@ void HandlePgbackrest(const Invocation& inv, Context& ctx) {
   std::span<const Arg> args = ArgsOf(inv);
   static constexpr std::string_view kValues[] = {
       "--stanza", "--config", "--repo", "--set", "--type", "--log-level-console", "--pg1-path"};
-  std::vector<std::string> words = OperandsFrom(args, 0, kValues);
+  std::vector<std::string> words = OperandStrings(args, 0, kValues);
   if (words.empty()) return;
   std::string_view command = words[0];
   if (OpaqueIfUnknown(args, command, inv.name(), ctx)) return;
@@ -468,7 +466,7 @@ void HandlePgbackrest(const Invocation& inv, Context& ctx) {
 void HandleWalg(const Invocation& inv, Context& ctx) {
   std::span<const Arg> args = ArgsOf(inv);
   static constexpr std::string_view kValues[] = {"--config", "--turbo", "--target-user-data"};
-  std::vector<std::string> words = OperandsFrom(args, 0, kValues);
+  std::vector<std::string> words = OperandStrings(args, 0, kValues);
   if (words.empty()) return;
   std::string_view command = words[0];
   if (OpaqueIfUnknown(args, command, inv.name(), ctx)) return;
@@ -493,7 +491,7 @@ void HandleBarman(const Invocation& inv, Context& ctx) {
   std::span<const Arg> args = ArgsOf(inv);
   static constexpr std::string_view kValues[] = {"-c", "--config", "--target-time",
                                                  "--remote-ssh-command", "--target-name"};
-  std::vector<std::string> words = OperandsFrom(args, 0, kValues);
+  std::vector<std::string> words = OperandStrings(args, 0, kValues);
   if (words.empty()) return;
   std::string_view command = words[0];
   if (OpaqueIfUnknown(args, command, inv.name(), ctx)) return;
@@ -522,7 +520,7 @@ void HandleVelero(const Invocation& inv, Context& ctx) {
   static constexpr std::string_view kValues[] = {
       "-n",         "--namespace", "--kubeconfig",  "--kubecontext",        "-o",   "--output",
       "--selector", "-l",          "--from-backup", "--include-namespaces", "--ttl"};
-  std::vector<std::string> words = OperandsFrom(args, 0, kValues);
+  std::vector<std::string> words = OperandStrings(args, 0, kValues);
   if (words.empty()) return;
   // Both `velero backup delete X` and `velero delete backup X`.
   if (OpaqueIfUnknown(args, words[0], "velero", ctx)) return;

@@ -15,6 +15,7 @@
 #include <string>
 #include <vector>
 
+#include "base/text.h"
 #include "core/verbs.h"
 #include "http/http.h"
 #include "packs/catalog.h"
@@ -24,6 +25,7 @@
 namespace dualkey::shell {
 namespace {
 
+using base::IEquals;
 using packs::Rule;
 using packs::Source;
 using packs::Tool;
@@ -75,17 +77,6 @@ Words Collect(std::span<const Arg> args, const std::vector<std::string>* value_o
     out.words.push_back(i);
   }
   return out;
-}
-
-bool IEquals(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (std::size_t i = 0; i < a.size(); ++i) {
-    char x = a[i], y = b[i];
-    if (x >= 'A' && x <= 'Z') x = static_cast<char>(x - 'A' + 'a');
-    if (y >= 'A' && y <= 'Z') y = static_cast<char>(y - 'A' + 'a');
-    if (x != y) return false;
-  }
-  return true;
 }
 
 // "*" any word; "a|b|c" alternatives, each a case-insensitive glob (plain

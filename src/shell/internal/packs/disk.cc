@@ -16,18 +16,8 @@ namespace {
 
 using std::string_view;
 
+using base::IEquals;
 using shared::ArgsOf;
-
-char Lower(char c) {
-  return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c;
-}
-
-bool IEquals(string_view a, string_view b) {
-  if (a.size() != b.size()) return false;
-  for (std::size_t i = 0; i < a.size(); ++i)
-    if (Lower(a[i]) != Lower(b[i])) return false;
-  return true;
-}
 
 void Emit(Context& ctx, string_view op_class, std::vector<std::string> targets, Severity severity,
           std::string reason) {

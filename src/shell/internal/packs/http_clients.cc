@@ -13,6 +13,7 @@
 #include <string_view>
 #include <vector>
 
+#include "base/text.h"
 #include "http/http.h"
 #include "shell/internal/packs/packs.h"
 #include "shell/internal/packs/shared.h"
@@ -75,22 +76,42 @@ void AddHeader(Built* built, std::string_view line) {
   built->headers.emplace_back(std::string(name), std::string(value));
 }
 
-std::string UrlEncode(std::string_view text) {
-  static constexpr char kHex[] = "0123456789ABCDEF";
-  std::string out;
-  for (unsigned char c : text) {
-    if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~') {
-      out.push_back(static_cast<char>(c));
-    } else {
-      out.push_back('%');
-      out.push_back(kHex[c >> 4]);
-      out.push_back(kHex[c & 15]);
-    }
-  }
-  return out;
-}
-
 using shared::ArgsOf;
+
+// A fetch client's command line, word by word: after "--" every word is an
+// operand; a long option is "--name", "--name=value" or "--name value"; a
+// word of "-" and more is a cluster of short options, or an operand when
+// `short_options(i)` says false. `long_option(name)` notes a flag and says
+// whether the option takes a value; `take(name, value)` gets each value;
+// `short_options(i)` reads the cluster at args[i] and moves i past a value
+// it uses; `operand(arg)` gets the rest.
+template <typename LongOption, typename Take, typename ShortOptions, typename Operand>
+void WalkOptions(std::span<const Arg> args, LongOption long_option, Take take,
+                 ShortOptions short_options, Operand operand) {
+  for (std::size_t i = 0; i < args.size(); ++i) {
+    const Arg& arg = args[i];
+    const std::string& text = arg.text;
+    if (text == "--") {
+      for (++i; i < args.size(); ++i) operand(args[i]);
+      break;
+    }
+    if (text.starts_with("--")) {
+      const std::size_t eq = text.find('=');
+      const std::string name = text.substr(0, eq);
+      if (!long_option(name)) continue;
+      if (eq != std::string::npos) {
+        Arg value = arg;
+        value.text = text.substr(eq + 1);
+        take(name, value);
+      } else if (i + 1 < args.size()) {
+        take(name, args[++i]);
+      }
+      continue;
+    }
+    if (text.size() > 1 && text[0] == '-' && short_options(i)) continue;
+    operand(arg);
+  }
+}
 
 // The URL as the HTTP channel takes it. A URL with run-time parts keeps its
 // path on a placeholder host: the method and path still say a lot.
@@ -256,12 +277,12 @@ void CurlData(const Invocation& inv, std::string_view option, const Arg& value, 
       if (!ReadLocalFile(inv, value, std::string_view(text).substr(at + 1), &contents))
         built->body_known = false;
       std::string name = text.substr(0, at);
-      built->data.push_back((name.empty() ? "" : name + "=") + UrlEncode(contents));
+      built->data.push_back((name.empty() ? "" : name + "=") + base::PercentEncode(contents));
     } else if (eq != std::string::npos) {
       built->data.push_back((eq == 0 ? "" : text.substr(0, eq + 1)) +
-                            UrlEncode(std::string_view(text).substr(eq + 1)));
+                            base::PercentEncode(std::string_view(text).substr(eq + 1)));
     } else {
-      built->data.push_back(UrlEncode(text));
+      built->data.push_back(base::PercentEncode(text));
     }
     return;
   }
@@ -308,56 +329,39 @@ void HandleCurl(const Invocation& inv, Context& ctx) {
       quote = true;
     }
   };
-  for (std::size_t i = 0; i < args.size(); ++i) {
+  auto long_option = [&](const std::string& name) {
+    if (name == "--head")
+      head = true;
+    else if (name == "--get")
+      get = true;
+    return std::find(kCurlLongWithValue.begin(), kCurlLongWithValue.end(), name) !=
+           kCurlLongWithValue.end();
+  };
+  auto short_options = [&](std::size_t& i) {
     const Arg& arg = args[i];
     const std::string& text = arg.text;
-    if (text == "--") {
-      for (++i; i < args.size(); ++i)
-        built.urls.push_back(UrlFor(args[i], "http", &built.url_known));
+    for (std::size_t k = 1; k < text.size(); ++k) {
+      char flag = text[k];
+      if (kCurlShortWithValue.find(flag) == std::string_view::npos) {
+        if (flag == 'I') head = true;
+        if (flag == 'G') get = true;
+        continue;
+      }
+      const std::string option = std::string("-") + flag;
+      if (k + 1 < text.size()) {
+        Arg value = arg;
+        value.text = text.substr(k + 1);
+        take_option(option, value);
+      } else if (i + 1 < args.size()) {
+        take_option(option, args[++i]);
+      }
       break;
     }
-    if (text.starts_with("--")) {
-      std::string name = text;
-      std::size_t eq = name.find('=');
-      if (eq != std::string::npos) name.resize(eq);
-      if (name == "--head")
-        head = true;
-      else if (name == "--get")
-        get = true;
-      bool with_value = std::find(kCurlLongWithValue.begin(), kCurlLongWithValue.end(), name) !=
-                        kCurlLongWithValue.end();
-      if (!with_value) continue;
-      if (eq != std::string::npos) {
-        Arg value = arg;
-        value.text = text.substr(eq + 1);
-        take_option(name, value);
-      } else if (i + 1 < args.size()) {
-        take_option(name, args[++i]);
-      }
-      continue;
-    }
-    if (text.size() > 1 && text[0] == '-') {
-      for (std::size_t k = 1; k < text.size(); ++k) {
-        char flag = text[k];
-        if (kCurlShortWithValue.find(flag) == std::string_view::npos) {
-          if (flag == 'I') head = true;
-          if (flag == 'G') get = true;
-          continue;
-        }
-        const std::string option = std::string("-") + flag;
-        if (k + 1 < text.size()) {
-          Arg value = arg;
-          value.text = text.substr(k + 1);
-          take_option(option, value);
-        } else if (i + 1 < args.size()) {
-          take_option(option, args[++i]);
-        }
-        break;
-      }
-      continue;
-    }
-    built.urls.push_back(UrlFor(arg, "http", &built.url_known));
-  }
+    return true;
+  };
+  WalkOptions(args, long_option, take_option, short_options, [&](const Arg& operand) {
+    built.urls.push_back(UrlFor(operand, "http", &built.url_known));
+  });
   if (config) {
     ctx.Emit(MakeAction("opaque.http", {}, Reversibility::kUnknown, Severity::kMedium,
                         "curl reads its options from a config file (-K), so the request is "
@@ -446,43 +450,25 @@ void HandleWget(const Invocation& inv, Context& ctx) {
                                                  "--ca-certificate",
                                                  "--certificate",
                                                  "--private-key"};
-  for (std::size_t i = 0; i < args.size(); ++i) {
-    const Arg& arg = args[i];
-    const std::string& text = arg.text;
-    if (text == "--") {
-      for (++i; i < args.size(); ++i)
-        built.urls.push_back(UrlFor(args[i], "http", &built.url_known));
+  auto long_option = [&](const std::string& name) {
+    if (name == "--spider") spider = true;
+    return std::find(std::begin(kLongWithValue), std::end(kLongWithValue), name) !=
+           std::end(kLongWithValue);
+  };
+  auto short_options = [&](std::size_t& i) {
+    const std::string& text = args[i].text;
+    if (text == "-nv" || text == "-nc" || text == "-nd" || text == "-np" || text == "-nH")
+      return true;
+    for (std::size_t k = 1; k < text.size(); ++k) {
+      if (kWgetShortWithValue.find(text[k]) == std::string_view::npos) continue;
+      if (k + 1 == text.size() && i + 1 < args.size()) ++i;  // the value is the next word
       break;
     }
-    if (text.starts_with("--")) {
-      std::string name = text;
-      std::size_t eq = name.find('=');
-      if (eq != std::string::npos) name.resize(eq);
-      if (name == "--spider") spider = true;
-      if (std::find(std::begin(kLongWithValue), std::end(kLongWithValue), name) ==
-          std::end(kLongWithValue))
-        continue;
-      if (eq != std::string::npos) {
-        Arg value = arg;
-        value.text = text.substr(eq + 1);
-        take_option(name, value);
-      } else if (i + 1 < args.size()) {
-        take_option(name, args[++i]);
-      }
-      continue;
-    }
-    if (text.size() > 1 && text[0] == '-') {
-      if (text == "-nv" || text == "-nc" || text == "-nd" || text == "-np" || text == "-nH")
-        continue;
-      for (std::size_t k = 1; k < text.size(); ++k) {
-        if (kWgetShortWithValue.find(text[k]) == std::string_view::npos) continue;
-        if (k + 1 == text.size() && i + 1 < args.size()) ++i;  // the value is the next word
-        break;
-      }
-      continue;
-    }
-    built.urls.push_back(UrlFor(arg, "http", &built.url_known));
-  }
+    return true;
+  };
+  WalkOptions(args, long_option, take_option, short_options, [&](const Arg& operand) {
+    built.urls.push_back(UrlFor(operand, "http", &built.url_known));
+  });
   std::string_view default_method = spider ? "HEAD" : built.has_data ? "POST" : "GET";
   EmitFetchAll(inv, built, "wget", default_method, "http", ctx);
 }
@@ -543,49 +529,31 @@ void HandleHttpie(const Invocation& inv, Context& ctx) {
   std::string raw_body;
   bool has_raw = false;
   std::vector<const Arg*> positionals;
-  for (std::size_t i = 0; i < args.size(); ++i) {
-    const Arg& arg = args[i];
-    const std::string& text = arg.text;
-    if (text == "--") {
-      for (++i; i < args.size(); ++i) positionals.push_back(&args[i]);
+  auto long_option = [&](const std::string& option) {
+    if (option == "--form" || option == "--multipart") form = true;
+    if (option == "--offline") offline = true;
+    return std::find(kHttpieLongWithValue.begin(), kHttpieLongWithValue.end(), option) !=
+           kHttpieLongWithValue.end();
+  };
+  auto take = [&](std::string_view option, const Arg& value) {
+    if (option != "--raw") return;
+    has_raw = true;
+    raw_body = value.text;
+    if (WhollyUnknown(value)) built.body_known = false;
+  };
+  auto short_options = [&](std::size_t& i) {
+    const std::string& text = args[i].text;
+    if (IsMethodWord(text)) return false;
+    for (std::size_t k = 1; k < text.size(); ++k) {
+      if (text[k] == 'f') form = true;
+      if (kHttpieShortWithValue.find(text[k]) == std::string_view::npos) continue;
+      if (k + 1 == text.size() && i + 1 < args.size()) ++i;
       break;
     }
-    if (text.starts_with("--")) {
-      std::string option = text;
-      std::size_t eq = option.find('=');
-      if (eq != std::string::npos) option.resize(eq);
-      if (option == "--form" || option == "--multipart") form = true;
-      if (option == "--offline") offline = true;
-      if (std::find(kHttpieLongWithValue.begin(), kHttpieLongWithValue.end(), option) ==
-          kHttpieLongWithValue.end())
-        continue;
-      const Arg* value = nullptr;
-      Arg inline_value;
-      if (eq != std::string::npos) {
-        inline_value = arg;
-        inline_value.text = text.substr(eq + 1);
-        value = &inline_value;
-      } else if (i + 1 < args.size()) {
-        value = &args[++i];
-      }
-      if (value != nullptr && option == "--raw") {
-        has_raw = true;
-        raw_body = value->text;
-        if (WhollyUnknown(*value)) built.body_known = false;
-      }
-      continue;
-    }
-    if (text.size() > 1 && text[0] == '-' && !IsMethodWord(text)) {
-      for (std::size_t k = 1; k < text.size(); ++k) {
-        if (text[k] == 'f') form = true;
-        if (kHttpieShortWithValue.find(text[k]) == std::string_view::npos) continue;
-        if (k + 1 == text.size() && i + 1 < args.size()) ++i;
-        break;
-      }
-      continue;
-    }
-    positionals.push_back(&arg);
-  }
+    return true;
+  };
+  WalkOptions(args, long_option, take, short_options,
+              [&](const Arg& operand) { positionals.push_back(&operand); });
   if (offline) return;  // builds and prints the request without sending it
   if (positionals.empty()) return;
   std::size_t index = 0;

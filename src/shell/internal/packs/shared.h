@@ -11,6 +11,7 @@
 #include <utility>
 #include <vector>
 
+#include "base/text.h"
 #include "shell/internal/invocation.h"
 
 namespace dualkey::shell::shared {
@@ -24,9 +25,7 @@ inline bool In(std::string_view text, std::initializer_list<std::string_view> se
   return std::find(set.begin(), set.end(), text) != set.end();
 }
 
-inline char Lower(char c) {
-  return static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-}
+using base::Lower;
 
 inline void Emit(Context& ctx, std::string op_class, std::vector<std::string> targets,
                  Reversibility rev, Severity severity, std::string reason) {

@@ -18,16 +18,24 @@ using shared::In;
 using shared::Inner;
 using shared::Opaque;
 
+// Whether the leading options end at args[*i]: at "--" (stepped over) or at
+// a word that is not an option.
+bool OptionsEndAt(Args args, std::size_t* i) {
+  const std::string& text = args[*i].text;
+  if (text == "--") {
+    ++*i;
+    return true;
+  }
+  return text.size() < 2 || text[0] != '-';
+}
+
 // Skips leading options; `with_value` lists options that take the next word
 // (also accepted as --opt=value or -oVALUE). Returns the index of the first
 // operand in `args`.
 std::size_t SkipOptions(Args args, std::initializer_list<std::string_view> with_value) {
   std::size_t i = 0;
-  while (i < args.size()) {
-    const std::string& text = args[i].text;
-    if (text == "--") return i + 1;
-    if (text.size() < 2 || text[0] != '-') break;
-    if (In(text, with_value)) ++i;  // the option's value
+  while (i < args.size() && !OptionsEndAt(args, &i)) {
+    if (In(args[i].text, with_value)) ++i;  // the option's value
     ++i;
   }
   return i;
@@ -252,14 +260,7 @@ void Watch(const Invocation& inv, Context& ctx) {
     RunRest(inv, ctx, 1 + first);
     return;
   }
-  std::string script;
-  bool known = true;
-  for (std::size_t i = first; i < args.size(); ++i) {
-    if (!script.empty()) script.push_back(' ');
-    script += args[i].text;
-    known = known && args[i].known;
-  }
-  RunScriptArg(inv, ctx, Arg{script, known}, inv.cwd, "watch");
+  RunScriptArg(inv, ctx, JoinArgs(args.subspan(first)), inv.cwd, "watch");
 }
 
 // --- shells and eval --------------------------------------------------------
@@ -326,14 +327,7 @@ void Shell(const Invocation& inv, Context& ctx) {
 void Eval(const Invocation& inv, Context& ctx) {
   if (inv.run_by_evaluator) return;  // `builtin eval`, `command eval` still come here
   Args args = Args(inv.argv).subspan(1);
-  std::string script;
-  bool known = true;
-  for (const Arg& arg : args) {
-    if (!script.empty()) script.push_back(' ');
-    script += arg.text;
-    known = known && arg.known;
-  }
-  RunScriptArg(inv, ctx, Arg{script, known}, inv.cwd, "eval");
+  RunScriptArg(inv, ctx, JoinArgs(args), inv.cwd, "eval");
 }
 
 void Source(const Invocation& inv, Context& ctx) {
@@ -398,13 +392,8 @@ void Ssh(const Invocation& inv, Context& ctx) {
   std::size_t i = 0;
   constexpr std::array<char, 18> kWithValue = {'b', 'c', 'D', 'E', 'e', 'F', 'I', 'i', 'J',
                                                'L', 'l', 'm', 'O', 'o', 'p', 'Q', 'R', 'S'};
-  while (i < args.size()) {
+  while (i < args.size() && !OptionsEndAt(args, &i)) {
     const std::string& text = args[i].text;
-    if (text == "--") {
-      ++i;
-      break;
-    }
-    if (text.size() < 2 || text[0] != '-') break;
     char last = text.back();
     bool takes_value = text.size() == 2 &&
                        (std::find(kWithValue.begin(), kWithValue.end(), last) != kWithValue.end() ||
@@ -417,14 +406,9 @@ void Ssh(const Invocation& inv, Context& ctx) {
     if (inv.has_stdin_text || inv.stdin_piped) ClassifyStdinScript(inv, ctx, "ssh");
     return;
   }
-  std::string remote;
-  bool known = true;
-  for (std::size_t k = i; k < args.size(); ++k) {
-    if (!remote.empty()) remote.push_back(' ');
-    remote += args[k].text;
-    known = known && args[k].known;
-  }
-  if (!known) {
+  const Arg joined = JoinArgs(args.subspan(i));
+  const std::string& remote = joined.text;
+  if (!joined.known) {
     ctx.Emit(Opaque("ssh runs a remote command computed at run time (" + remote + ")"));
     return;
   }
@@ -520,13 +504,8 @@ void Xargs(const Invocation& inv, Context& ctx) {
   Args args = Args(inv.argv).subspan(1);
   std::string replace;
   std::size_t i = 0;
-  while (i < args.size()) {
+  while (i < args.size() && !OptionsEndAt(args, &i)) {
     const std::string& text = args[i].text;
-    if (text == "--") {
-      ++i;
-      break;
-    }
-    if (text.size() < 2 || text[0] != '-') break;
     if (text == "-I" && i + 1 < args.size()) {
       replace = args[i + 1].text;
       i += 2;

@@ -37,11 +37,11 @@ struct CloudCommand {
 using RuleHandler = void (*)(const Invocation& inv, const CloudCommand& cmd, Context& ctx);
 
 // command.cc
-using shared::Lower;
-bool IContains(std::string_view hay, std::string_view needle);
+using base::IContains;
 using shared::ArgsOf;
 using shared::Emit;
 using shared::EmitRead;
+using shared::Lower;
 void EmitUnknownVerb(Context& ctx, std::string_view tool, std::string_view word);
 bool NamesBackup(std::string_view text);
 const CloudTool* FindTool(std::string_view name);

@@ -13,17 +13,6 @@
 
 namespace dualkey::shell::cloud {
 
-bool IContains(std::string_view hay, std::string_view needle) {
-  if (needle.size() > hay.size()) return false;
-  for (std::size_t i = 0; i + needle.size() <= hay.size(); ++i) {
-    bool match = true;
-    for (std::size_t k = 0; k < needle.size() && match; ++k)
-      match = Lower(hay[i + k]) == Lower(needle[k]);
-    if (match) return true;
-  }
-  return false;
-}
-
 // A command word the evaluator could not know ($OP, $(...)) hides the verb.
 void EmitUnknownVerb(Context& ctx, std::string_view tool, std::string_view word) {
   Emit(ctx, "opaque.exec", {}, Reversibility::kUnknown, Severity::kMedium,

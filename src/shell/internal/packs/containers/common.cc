@@ -15,16 +15,6 @@ bool LooksProduction(std::string_view name) {
   return name.find("prod") != std::string_view::npos || name.find("PROD") != std::string_view::npos;
 }
 
-// Operands after `from`, skipping options and their values.
-std::vector<std::string_view> OperandsFrom(std::span<const Arg> args, std::size_t from,
-                                           std::span<const std::string_view> with_value) {
-  std::vector<std::string_view> out;
-  for (std::size_t i = NextOperand(args, from, with_value); i < args.size();
-       i = NextOperand(args, i + 1, with_value))
-    out.push_back(args[i].text);
-  return out;
-}
-
 // The value of `--name VALUE` / `--name=VALUE` / `-n VALUE` before `--`.
 std::string_view ValueOf(std::span<const Arg> args, std::string_view short_name,
                          std::string_view long_name) {

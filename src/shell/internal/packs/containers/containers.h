@@ -19,8 +19,6 @@ using shared::Emit;
 using shared::EmitRead;
 using shared::OpaqueIfUnknown;
 bool LooksProduction(std::string_view name);
-std::vector<std::string_view> OperandsFrom(std::span<const Arg> args, std::size_t from,
-                                           std::span<const std::string_view> with_value);
 std::string_view ValueOf(std::span<const Arg> args, std::string_view short_name,
                          std::string_view long_name);
 bool HasFlag(std::span<const Arg> args, char short_flag, std::string_view long_flag);

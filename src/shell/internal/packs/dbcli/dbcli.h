@@ -15,10 +15,10 @@ namespace dualkey::shell::dbcli {
 
 // ---------------------------------------------------------------- text helpers
 
+using base::IContains;
+using base::IEquals;
+using base::IStartsWith;
 using shared::Lower;
-bool IEquals(std::string_view a, std::string_view b);
-bool IStartsWith(std::string_view text, std::string_view prefix);
-bool IContains(std::string_view hay, std::string_view needle);
 bool IsSpace(char c);
 std::string_view Trim(std::string_view text);
 bool IsBlank(std::string_view text);

@@ -48,11 +48,7 @@ void RunMysqlScript(std::string_view text, std::string_view host, std::string db
     if (!IsBlank(sql)) ctx.ClassifySql(sql, SqlDialect::kMySql, MysqlTarget(host, db), depth + 1);
     sql.clear();
   };
-  std::size_t start = 0;
-  while (start <= text.size()) {
-    std::size_t eol = text.find('\n', start);
-    if (eol == std::string_view::npos) eol = text.size();
-    std::string_view line = text.substr(start, eol - start);
+  for (std::string_view line : base::SplitLines(text)) {
     std::string_view trimmed = Trim(line);
     if (IStartsWith(trimmed, "system ") || trimmed.starts_with("\\!")) {
       flush();
@@ -83,8 +79,6 @@ void RunMysqlScript(std::string_view text, std::string_view host, std::string db
       sql.append(copy);
       sql.push_back('\n');
     }
-    if (eol == text.size()) break;
-    start = eol + 1;
   }
   flush();
 }

@@ -163,19 +163,14 @@ void ClassifyRedisCommand(std::span<const std::string_view> words, std::span<con
 }
 
 void ClassifyRedisLines(std::string_view text, bool known, std::string_view target, Context& ctx) {
-  std::size_t start = 0;
-  while (start <= text.size()) {
-    std::size_t eol = text.find('\n', start);
-    if (eol == std::string_view::npos) eol = text.size();
-    std::vector<std::string> words = SplitWords(text.substr(start, eol - start));
+  for (std::string_view line : base::SplitLines(text)) {
+    std::vector<std::string> words = SplitWords(line);
     std::vector<std::string_view> views(words.begin(), words.end());
     // In text with unknown parts, a word holding a placeholder is unknown.
     std::vector<char> known_words;
     for (const std::string& word : words)
       known_words.push_back(known || word.find('$') == std::string::npos);
     ClassifyRedisCommand(views, known_words, target, ctx);
-    if (eol == text.size()) break;
-    start = eol + 1;
   }
 }
 

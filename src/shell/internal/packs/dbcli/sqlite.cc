@@ -26,11 +26,7 @@ class SqliteScript {
   // One argument or a whole stdin script: dot-commands start a line.
   void Run(std::string_view text) {
     std::string sql;
-    std::size_t start = 0;
-    while (start <= text.size()) {
-      std::size_t eol = text.find('\n', start);
-      if (eol == std::string_view::npos) eol = text.size();
-      std::string_view line = text.substr(start, eol - start);
+    for (std::string_view line : base::SplitLines(text)) {
       std::string_view trimmed = Trim(line);
       if (trimmed.starts_with('.') && IsBlank(sql)) {
         Dot(trimmed);
@@ -38,8 +34,6 @@ class SqliteScript {
         sql.append(line);
         sql.push_back('\n');
       }
-      if (eol == text.size()) break;
-      start = eol + 1;
     }
     FlushSql(sql);
   }

@@ -133,6 +133,14 @@ bool IsRemoteSpec(string_view spec) {
 
 std::vector<Arg> RsyncOperands(std::span<const Arg> args);
 
+// Ordinary data (a project, temp or disposable files, anything else):
+// deleting it once a copy exists elsewhere loses little. Not homes, roots,
+// backups and the like.
+bool IsOrdinaryData(PathKind kind) {
+  return kind == PathKind::kProject || kind == PathKind::kOther || kind == PathKind::kTemp ||
+         kind == PathKind::kDisposable;
+}
+
 // rsync --remove-source-files deletes what it sent: the data now lives only
 // at the destination (a remote one, a /dev/null, a dry run that is not).
 void HandleRsyncRemoveSources(const Invocation& inv, Context& ctx) {
@@ -148,16 +156,10 @@ void HandleRsyncRemoveSources(const Invocation& inv, Context& ctx) {
     ResolvedPath target = Resolve(source, inv, ctx);
     Assessment assessment = AssessDelete(target, /*recursive=*/true, inv, ctx.home());
     assessment.reversibility = Reversibility::kRecoverable;
-    switch (target.kind) {
-      case PathKind::kProject:
-      case PathKind::kOther:
-      case PathKind::kTemp:
-      case PathKind::kDisposable:
-        assessment.severity = remote ? Severity::kMedium : Severity::kLow;
-        break;
-      default:
-        if (assessment.severity < Severity::kMedium) assessment.severity = Severity::kMedium;
-    }
+    if (IsOrdinaryData(target.kind))
+      assessment.severity = remote ? Severity::kMedium : Severity::kLow;
+    else if (assessment.severity < Severity::kMedium)
+      assessment.severity = Severity::kMedium;
     EmitAssessment(ctx, assessment, target.path, "rsync --remove-source-files deletes",
                    remote ? "the only copy is then on " + destination.text
                           : "a copy stays at " + destination.text);
@@ -423,16 +425,10 @@ void HandleTar(const Invocation& inv, Context& ctx) {
     Assessment assessment = AssessDelete(target, /*recursive=*/true, inv, ctx.home());
     if (archived) {
       assessment.reversibility = Reversibility::kRecoverable;
-      switch (target.kind) {
-        case PathKind::kProject:
-        case PathKind::kOther:
-        case PathKind::kTemp:
-        case PathKind::kDisposable:
-          assessment.severity = Severity::kLow;
-          break;
-        default:
-          if (assessment.severity > Severity::kMedium) assessment.severity = Severity::kMedium;
-      }
+      if (IsOrdinaryData(target.kind))
+        assessment.severity = Severity::kLow;
+      else if (assessment.severity > Severity::kMedium)
+        assessment.severity = Severity::kMedium;
     }
     EmitAssessment(ctx, assessment, target.path, "tar --remove-files deletes",
                    archived ? "a copy stays in the archive" : "the archive is not kept");

@@ -191,14 +191,7 @@ void HandleSubmodule(const GitCommand& git, const Invocation& inv, Context& ctx)
   ++i;
   while (i < args.size() && args[i].text.starts_with("--")) ++i;  // --recursive
   if (i >= args.size()) return;
-  std::string script;
-  bool known = true;
-  for (std::size_t k = i; k < args.size(); ++k) {
-    if (!script.empty()) script.push_back(' ');
-    script += args[k].text;
-    known = known && args[k].known;
-  }
-  RunGitCode(inv, ctx, git.repo.empty() ? inv.cwd : git.repo, Arg{script, known},
+  RunGitCode(inv, ctx, git.repo.empty() ? inv.cwd : git.repo, JoinArgs(args.subspan(i)),
              "git submodule foreach");
 }
 

@@ -101,6 +101,25 @@ Bindings CollectBindings(const std::vector<Token>& tokens, Language language) {
   auto ident = [&](std::size_t k) {
     return k < tokens.size() && tokens[k].kind == Token::Kind::kIdent;
   };
+  // {a, b as c} (import) or {a, b: c} (destructuring) from the '{' at k:
+  // each (alias, member) into `pending`; returns the index after the '}'.
+  auto read_members = [&](std::size_t k, std::string_view rename,
+                          std::vector<std::pair<std::string, std::string>>& pending) {
+    ++k;
+    while (ident(k)) {
+      std::string member = tokens[k].text;
+      if (is(k + 1, rename) && ident(k + 2)) {
+        pending.emplace_back(tokens[k + 2].text, member);
+        k += 3;
+      } else {
+        pending.emplace_back(member, member);
+        k += 1;
+      }
+      if (is(k, ",")) ++k;
+    }
+    if (is(k, "}")) ++k;
+    return k;
+  };
   for (std::size_t i = 0; i < tokens.size(); ++i) {
     if (language == Language::kPython) {
       if (is(i, "import") && (i == 0 || !is(i - 1, "from"))) {
@@ -148,21 +167,7 @@ Bindings CollectBindings(const std::vector<Token>& tokens, Language language) {
           k += 1;
           if (is(k, ",")) ++k;
         }
-        if (is(k, "{")) {
-          ++k;
-          while (ident(k)) {
-            std::string member = tokens[k].text;
-            if (is(k + 1, "as") && ident(k + 2)) {
-              pending.emplace_back(tokens[k + 2].text, member);
-              k += 3;
-            } else {
-              pending.emplace_back(member, member);
-              k += 1;
-            }
-            if (is(k, ",")) ++k;
-          }
-          if (is(k, "}")) ++k;
-        }
+        if (is(k, "{")) k = read_members(k, "as", pending);
         if (is(k, "from") && k + 1 < tokens.size() && tokens[k + 1].kind == Token::Kind::kString) {
           const std::string module = StripModulePrefix(tokens[k + 1].text);
           for (auto& [alias, member] : pending)
@@ -177,19 +182,7 @@ Bindings CollectBindings(const std::vector<Token>& tokens, Language language) {
           pending.emplace_back(tokens[k].text, "");
           k += 1;
         } else if (is(k, "{")) {
-          ++k;
-          while (ident(k)) {
-            std::string member = tokens[k].text;
-            if (is(k + 1, ":") && ident(k + 2)) {
-              pending.emplace_back(tokens[k + 2].text, member);
-              k += 3;
-            } else {
-              pending.emplace_back(member, member);
-              k += 1;
-            }
-            if (is(k, ",")) ++k;
-          }
-          if (is(k, "}")) ++k;
+          k = read_members(k, ":", pending);
         }
         if (is(k, "=")) {
           std::size_t v = k + 1;

@@ -73,6 +73,9 @@ std::size_t MatchingClose(const std::vector<Token>& tokens, std::size_t open);
 bool InArgumentPosition(const std::vector<Token>& tokens, std::size_t i);
 // scan.cc
 bool MatchesCall(std::string_view ident, std::string_view name);
+// Classifies a command the code runs (words known as written) one level
+// deeper, in the same folder and on the same host.
+void RunArgv(const Invocation& inv, Context& ctx, std::vector<std::string> words);
 void ApplyCall(const Call& call, const Argument& arg, Language language, const Invocation& inv,
                Context& ctx, std::string_view interpreter, int eval_depth);
 const Call* FindCall(std::span<const Call> calls, const std::string& text, Language language);

@@ -22,14 +22,7 @@ void ScanPowerShell(std::string_view code, const Invocation& inv, Context& ctx, 
     bool literal = true;
     bool block = false;  // { script block }
   };
-  auto run_argv = [&](std::vector<std::string> words) {
-    Invocation inner;
-    for (std::string& word : words) inner.argv.push_back(Arg{std::move(word)});
-    inner.cwd = inv.cwd;
-    inner.depth = inv.depth + 1;
-    inner.remote = inv.remote;
-    ctx.ClassifyInvocation(inner);
-  };
+  auto run_argv = [&](std::vector<std::string> words) { RunArgv(inv, ctx, std::move(words)); };
   auto opaque = [&](std::string reason) {
     ctx.Emit(MakeAction("opaque.exec", {}, Reversibility::kUnknown, Severity::kHigh,
                         "powershell " + reason));
@@ -314,15 +307,10 @@ void PowerShell(const Invocation& inv, Context& ctx) {
     }
     option.erase(0, 1);
     if (option == "command" || option == "c" || option == "com" || option == "comm") {
-      std::string code;
-      bool known = true;
-      for (std::size_t k = i + 1; k < args.size(); ++k) {
-        if (!code.empty()) code.push_back(' ');
-        code += args[k].text;
-        known = known && args[k].known;
-      }
+      const Arg joined = JoinArgs(args.subspan(i + 1));
+      const std::string& code = joined.text;
       if (code == "-") break;  // from stdin
-      if (!known) {
+      if (!joined.known) {
         ctx.Emit(MakeAction("opaque.exec", {}, Reversibility::kUnknown, Severity::kHigh,
                             "powershell runs code computed at run time"));
       } else {

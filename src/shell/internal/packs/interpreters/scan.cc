@@ -17,6 +17,15 @@ bool MatchesCall(std::string_view ident, std::string_view name) {
          ident[ident.size() - name.size() - 1] == '.';
 }
 
+void RunArgv(const Invocation& inv, Context& ctx, std::vector<std::string> words) {
+  Invocation inner;
+  for (std::string& word : words) inner.argv.push_back(Arg{std::move(word)});
+  inner.cwd = inv.cwd;
+  inner.depth = inv.depth + 1;
+  inner.remote = inv.remote;
+  ctx.ClassifyInvocation(inner);
+}
+
 void ApplyCall(const Call& call, const Argument& arg, Language language, const Invocation& inv,
                Context& ctx, std::string_view interpreter, int eval_depth) {
   std::string who(interpreter);
@@ -26,14 +35,7 @@ void ApplyCall(const Call& call, const Argument& arg, Language language, const I
         who + " calls " + std::string(call.name) + " with an argument computed at run time"));
     return;
   }
-  auto run_argv = [&](std::vector<std::string> words) {
-    Invocation inner;
-    for (std::string& word : words) inner.argv.push_back(Arg{std::move(word)});
-    inner.cwd = inv.cwd;
-    inner.depth = inv.depth + 1;
-    inner.remote = inv.remote;
-    ctx.ClassifyInvocation(inner);
-  };
+  auto run_argv = [&](std::vector<std::string> words) { RunArgv(inv, ctx, std::move(words)); };
   switch (call.effect) {
     case Effect::kShell: {
       std::string script = arg.strings[0];

@@ -17,6 +17,14 @@ std::vector<Token> Tokenize(std::string_view code, Language language) {
   auto ident_char = [](char c) {
     return std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '$';
   };
+  // A string that runs a shell command (`...`, qx(...), %x(...)) reads as
+  // the call qx(string).
+  auto push_command = [&](Token string) {
+    tokens.push_back({Token::Kind::kIdent, "qx"});
+    tokens.push_back({Token::Kind::kPunct, "("});
+    tokens.push_back(std::move(string));
+    tokens.push_back({Token::Kind::kPunct, ")"});
+  };
   while (i < n && tokens.size() < 20000) {
     char c = code[i];
     if (std::isspace(static_cast<unsigned char>(c))) {
@@ -74,10 +82,7 @@ std::vector<Token> Tokenize(std::string_view code, Language language) {
       // Perl/Ruby backticks run a shell command.
       if (c == '`' && (language == Language::kPerl || language == Language::kRuby ||
                        language == Language::kPhp)) {
-        tokens.push_back({Token::Kind::kIdent, "qx"});
-        tokens.push_back({Token::Kind::kPunct, "("});
-        tokens.push_back(token);
-        tokens.push_back({Token::Kind::kPunct, ")"});
+        push_command(std::move(token));
       } else {
         tokens.push_back(std::move(token));
       }
@@ -137,10 +142,7 @@ std::vector<Token> Tokenize(std::string_view code, Language language) {
              op == "%I") &&
             (text.find('$') != std::string::npos || text.find("#{") != std::string::npos);
         if (op == "qx" || op == "%x") {
-          tokens.push_back({Token::Kind::kIdent, "qx"});
-          tokens.push_back({Token::Kind::kPunct, "("});
-          tokens.push_back(token);
-          tokens.push_back({Token::Kind::kPunct, ")"});
+          push_command(std::move(token));
         } else {
           tokens.push_back(std::move(token));
         }
