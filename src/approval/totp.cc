@@ -10,7 +10,7 @@
 
 #include "approval/approval.h"
 #include "approval/internal.h"
-#include "base/percent_encoding.h"
+#include "base/text.h"
 
 namespace dualkey::approval {
 namespace {

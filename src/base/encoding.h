@@ -8,8 +8,6 @@
 namespace dualkey::base {
 
 std::string Hex(const unsigned char* data, std::size_t size);
-// The value of a hex digit (either case), or -1.
-int HexDigit(char c);
 
 std::string Base64(std::string_view bytes);
 // False when `text` is not base64.

@@ -7,6 +7,7 @@
 #include <utility>
 
 #include "base/fd.h"
+#include "base/text.h"
 #include "base/time_text.h"
 
 namespace dualkey::base {
@@ -16,10 +17,10 @@ TEST(Encoding, HexIsLowerCaseTwoDigitsAByte) {
   const unsigned char bytes[] = {0x00, 0x0f, 0xa5, 0xff};
   EXPECT_EQ(Hex(bytes, sizeof bytes), "000fa5ff");
   EXPECT_EQ(Hex(bytes, 0), "");
-  EXPECT_EQ(HexDigit('7'), 7);
-  EXPECT_EQ(HexDigit('b'), 11);
-  EXPECT_EQ(HexDigit('F'), 15);
-  EXPECT_EQ(HexDigit('g'), -1);
+  EXPECT_EQ(HexValue('7'), 7);
+  EXPECT_EQ(HexValue('b'), 11);
+  EXPECT_EQ(HexValue('F'), 15);
+  EXPECT_EQ(HexValue('g'), -1);
 }
 
 TEST(Encoding, Base64RoundTripsAndRefusesWhatIsNot) {

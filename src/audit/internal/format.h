@@ -16,6 +16,7 @@
 
 #include "audit/audit.h"
 #include "base/encoding.h"
+#include "base/text.h"
 
 namespace dualkey::audit::internal {
 
@@ -29,14 +30,14 @@ inline constexpr std::string_view kZeroHash =
 // ---- Hex -------------------------------------------------------------------
 
 using base::Hex;
-using base::HexDigit;
+using base::HexValue;
 
 // Decodes exactly `out.size()` bytes of hex; false on any other input.
 template <std::size_t N>
 bool Unhex(std::string_view text, std::array<unsigned char, N>* out) {
   if (text.size() != 2 * N) return false;
   for (std::size_t i = 0; i < N; ++i) {
-    int hi = HexDigit(text[2 * i]), lo = HexDigit(text[2 * i + 1]);
+    int hi = HexValue(text[2 * i]), lo = HexValue(text[2 * i + 1]);
     if (hi < 0 || lo < 0) return false;
     (*out)[i] = static_cast<unsigned char>(hi << 4 | lo);
   }

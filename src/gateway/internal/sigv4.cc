@@ -9,7 +9,7 @@
 #include <map>
 
 #include "base/encoding.h"
-#include "base/percent_encoding.h"
+#include "base/text.h"
 
 namespace dualkey::gateway::internal {
 namespace {
@@ -26,19 +26,13 @@ std::string Hmac(std::string_view key, std::string_view data) {
   return std::string(reinterpret_cast<char*>(out), size);
 }
 
-int HexValue(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
-
 std::string Decode(std::string_view text) {
   std::string out;
   for (std::size_t i = 0; i < text.size(); ++i) {
-    if (text[i] == '%' && i + 2 < text.size() && HexValue(text[i + 1]) >= 0 &&
-        HexValue(text[i + 2]) >= 0) {
-      out.push_back(static_cast<char>(HexValue(text[i + 1]) * 16 + HexValue(text[i + 2])));
+    if (text[i] == '%' && i + 2 < text.size() && base::HexValue(text[i + 1]) >= 0 &&
+        base::HexValue(text[i + 2]) >= 0) {
+      out.push_back(
+          static_cast<char>(base::HexValue(text[i + 1]) * 16 + base::HexValue(text[i + 2])));
       i += 2;
     } else {
       out.push_back(text[i]);

@@ -8,6 +8,7 @@
 
 #include "base/encoding.h"
 #include "base/json_text.h"
+#include "base/text.h"
 #include "paths/paths.h"
 
 namespace dualkey::hook::internal {
@@ -75,11 +76,6 @@ constexpr FileTool kCursorFileTools[] = {
 // Keys a tool may name its path by, most common first.
 constexpr string_view kPathKeys[] = {"file_path",   "path",          "notebook_path",
                                      "target_file", "absolute_path", "filePath"};
-
-template <std::size_t N>
-bool InTable(const string_view (&table)[N], string_view name) {
-  return std::ranges::find(table, name) != std::end(table);
-}
 
 template <std::size_t N>
 const FileTool* FindFileTool(const FileTool (&table)[N], string_view name) {
@@ -253,8 +249,8 @@ bool ParseClaudeLike(Agent agent, const json& root, const Environment& env, Buil
     b.AddMcp(server, mcp_tool, input, cwd);
     return true;
   }
-  call.read_only = agent == Agent::kCodex ? InTable(kCodexReadOnly, call.tool)
-                                          : InTable(kClaudeReadOnly, call.tool);
+  call.read_only = agent == Agent::kCodex ? base::InTable(kCodexReadOnly, call.tool)
+                                          : base::InTable(kClaudeReadOnly, call.tool);
   call.unknown_tool = !call.read_only;
   return true;
 }
@@ -286,7 +282,7 @@ bool ParseGemini(const json& root, const Environment& env, Builder& b) {
     b.AddMcp(server, mcp_tool, input, cwd);
     return true;
   }
-  call.read_only = InTable(kGeminiReadOnly, call.tool);
+  call.read_only = base::InTable(kGeminiReadOnly, call.tool);
   call.unknown_tool = !call.read_only;
   return true;
 }
@@ -360,7 +356,7 @@ bool ParseCursor(const json& root, const Environment& env, Builder& b) {
       b.AddMcp("", call.tool.substr(4), input, cwd);
       return true;
     }
-    call.read_only = InTable(kCursorReadOnly, call.tool);
+    call.read_only = base::InTable(kCursorReadOnly, call.tool);
     call.unknown_tool = !call.read_only;
     return true;
   }
@@ -446,7 +442,7 @@ int EscapedUnit(std::string_view text, std::size_t i) {
   if (i + 6 > text.size() || text[i] != '\\' || text[i + 1] != 'u') return -1;
   int value = 0;
   for (std::size_t k = i + 2; k < i + 6; ++k) {
-    const int digit = base::HexDigit(text[k]);
+    const int digit = base::HexValue(text[k]);
     if (digit < 0) return -1;
     value = value * 16 + digit;
   }
