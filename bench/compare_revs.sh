@@ -31,8 +31,11 @@ base_sha=$(git rev-parse --short "$base_rev^{commit}") || {
   echo "no such revision: $base_rev" >&2
   exit 2
 }
-base_src=$root/build-bench/$base_sha/src
-base_build=$root/build-bench/$base_sha/build
+# The build directory sits inside the worktree as build/ does in this one, so
+# that ccache (with base_dir set) finds what any earlier build of that
+# revision compiled.
+base_src=$root/build-bench/$base_sha
+base_build=$base_src/build
 targets=(dualkey shell_bench sql_bench audit_bench daemon_roundtrip gateway_bench)
 launcher=()
 command -v ccache >/dev/null && launcher=(-DCMAKE_CXX_COMPILER_LAUNCHER=ccache -DCMAKE_C_COMPILER_LAUNCHER=ccache)
@@ -44,7 +47,7 @@ cmake --build build -j"$(nproc)" --target "${targets[@]}" >/dev/null
 echo "==> building $base_rev ($base_sha) in build-bench/$base_sha"
 if [[ ! -d $base_src ]]; then
   mkdir -p "$(dirname "$base_src")"
-  git worktree add --detach "$base_src" "$base_sha" >/dev/null 2>&1
+  git worktree add --detach "$base_src" "$base_sha" >/dev/null
 fi
 [[ -f $base_build/CMakeCache.txt ]] ||
   cmake -S "$base_src" -B "$base_build" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DDUALKEY_TESTS=OFF \
