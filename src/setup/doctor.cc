@@ -45,11 +45,6 @@ struct CheckResult {
   std::string fix;
 };
 
-bool Exists(const std::string& path) {
-  struct stat st {};
-  return lstat(path.c_str(), &st) == 0;
-}
-
 bool CanRead(const std::string& path) {
   return faccessat(AT_FDCWD, path.c_str(), R_OK, AT_EACCESS) == 0;
 }
