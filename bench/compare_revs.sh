@@ -42,9 +42,13 @@ command -v ccache >/dev/null && launcher=(-DCMAKE_CXX_COMPILER_LAUNCHER=ccache -
 
 echo "==> building this tree's benchmarks (build/)"
 [[ -f build/CMakeCache.txt ]] || cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo "${launcher[@]}" >/dev/null
-cmake --build build -j"$(nproc)" --target "${targets[@]}" >/dev/null
+cmake --build build -j"$(nproc)" --target "${targets[@]}" >/dev/null 2>&1
 
 echo "==> building $base_rev ($base_sha) in build-bench/$base_sha"
+# Benchmarks read ../shared beside the source tree (the SQL corpus): the
+# base worktree gets the same.
+[[ -d $root/../shared && ! -e $root/build-bench/shared ]] && mkdir -p build-bench &&
+  ln -s "$root/../shared" build-bench/shared
 if [[ ! -d $base_src ]]; then
   mkdir -p "$(dirname "$base_src")"
   git worktree add --detach "$base_src" "$base_sha" >/dev/null
@@ -52,7 +56,7 @@ fi
 [[ -f $base_build/CMakeCache.txt ]] ||
   cmake -S "$base_src" -B "$base_build" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DDUALKEY_TESTS=OFF \
     "${launcher[@]}" >/dev/null
-cmake --build "$base_build" -j"$(nproc)" --target "${targets[@]}" >/dev/null
+cmake --build "$base_build" -j"$(nproc)" --target "${targets[@]}" >/dev/null 2>&1
 
 out=$(mktemp -d /tmp/dualkey-compare-XXXXXX)
 trap 'rm -rf "$out"' EXIT
@@ -104,7 +108,9 @@ def figures(tag):
             except ValueError:
                 continue
             for b in data.get("benchmarks", []):
-                if b.get("run_type", "iteration") != "iteration":
+                # Skipped benchmarks (SkipWithError: e.g. an input that
+                # build lacks) measure nothing.
+                if b.get("run_type", "iteration") != "iteration" or b.get("error_occurred"):
                     continue
                 runs.setdefault(f"{kind}/{b['name']}", []).append(b["real_time"])
         else:
