@@ -30,6 +30,7 @@
 #include "approval/approval.h"
 #include "audit/audit.h"
 #include "base/json_text.h"
+#include "base/text.h"
 #include "base/time_text.h"
 #include "client/client.h"
 #include "client/drill_certificate.h"
@@ -92,9 +93,7 @@ std::string RandomName(int length) {
 }
 
 std::string ShellQuote(const std::string& text) {
-  std::string out = "'";
-  for (char c : text) out += c == '\'' ? std::string("'\\''") : std::string(1, c);
-  return out + "'";
+  return base::ShellSingleQuote(text);
 }
 
 std::optional<setup::sys::Account> AccountOfUid(uid_t uid) {

@@ -24,6 +24,7 @@
 #include <vector>
 
 #include "approval/approval.h"
+#include "base/text.h"
 #include "client/client.h"
 #include "daemon/daemon.h"
 
@@ -47,14 +48,7 @@ inline std::optional<nlohmann::json> DaemonCall(const std::string& socket,
 using nlohmann::json;
 
 inline std::string Quote(const std::string& text) {
-  std::string out = "'";
-  for (char c : text) {
-    if (c == '\'')
-      out += "'\\''";
-    else
-      out.push_back(c);
-  }
-  return out + "'";
+  return dualkey::base::ShellSingleQuote(text);
 }
 
 inline std::string ReadAll(const fs::path& path) {

@@ -14,19 +14,13 @@
 #include <thread>
 
 #include "approval/approval.h"
+#include "base/text.h"
 #include "client/client.h"
 
 namespace dualkey::test_support {
 
 std::string Quote(const std::string& text) {
-  std::string out = "'";
-  for (char c : text) {
-    if (c == '\'')
-      out += "'\\''";
-    else
-      out.push_back(c);
-  }
-  return out + "'";
+  return base::ShellSingleQuote(text);
 }
 
 Output Shell(const std::string& command) {

@@ -7,6 +7,7 @@
 #include <sstream>
 
 #include "base/json_text.h"
+#include "base/text.h"
 
 namespace dualkey::drill::internal {
 namespace {
@@ -48,13 +49,6 @@ std::string Html(const std::string& text) {
   return out;
 }
 
-// Single quotes for a shell, for the fix lines.
-std::string ShellQuote(const std::string& text) {
-  std::string out = "'";
-  for (char c : text) out += c == '\'' ? std::string("'\\''") : std::string(1, c);
-  return out + "'";
-}
-
 struct ThroughGroup {
   const Attempt* first = nullptr;
   std::vector<std::string> integrations;
@@ -87,7 +81,7 @@ std::string ThroughFix(const Report& report, const Attempt& a) {
   const std::string add = "add a pack or a [[rules]] entry that holds it (docs/packs.md)";
   if (a.explain.empty()) return add;
   return add + "; how it reads now: dualkey policy explain --channel " + a.channel + " -- " +
-         ShellQuote(a.explain.size() > 400 ? a.input : a.explain);
+         base::ShellSingleQuote(a.explain.size() > 400 ? a.input : a.explain);
 }
 
 std::string Lost(const IntegrationSummary& s) {
