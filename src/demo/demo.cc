@@ -32,6 +32,7 @@
 #include <thread>
 
 #include "approval/approval.h"
+#include "base/free_port.h"
 #include "base/process.h"
 #include "client/client.h"
 #include "demo/internal/cluster.h"
@@ -284,7 +285,7 @@ class Demo {
       const std::string password_file = state + "/pg-upstream.password";
       std::ofstream(password_file) << pg_password_ << "\n";
       chmod(password_file.c_str(), 0600);
-      proxy_port_ = internal::FreePort();
+      proxy_port_ = base::FreeLoopbackPort();
       proxy_ =
           Start({"pg-proxy", "--listen", "127.0.0.1:" + std::to_string(proxy_port_), "--upstream",
                  "postgresql://postgres@127.0.0.1:" + std::to_string(cluster_->port()) + "/shop",
@@ -309,7 +310,7 @@ class Demo {
       std::ofstream(config) << "[[gateway.http.upstream]]\nname = \"platform\"\nbase_url = "
                                "\"http://127.0.0.1:"
                             << platform_->port() << "\"\ncredential = \"platform\"\n";
-      gateway_port_ = internal::FreePort();
+      gateway_port_ = base::FreeLoopbackPort();
       gateway_ = Start({"gateway", "http", "--listen", "127.0.0.1:" + std::to_string(gateway_port_),
                         "--config", config, "--state-dir", state, "--socket", socket_},
                        "gateway.log");

@@ -32,6 +32,8 @@
 #include <string>
 #include <vector>
 
+#include "base/free_port.h"
+
 namespace dualkey::testing {
 
 class PgHarness {
@@ -135,23 +137,6 @@ class PgHarness {
     return {};
   }
 
-  static int FreeLoopbackPort() {
-    const int fd = socket(AF_INET, SOCK_STREAM, 0);
-    if (fd < 0) return -1;
-    sockaddr_in address{};
-    address.sin_family = AF_INET;
-    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    address.sin_port = 0;
-    socklen_t length = sizeof address;
-    int port = -1;
-    if (bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof address) == 0 &&
-        getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length) == 0) {
-      port = ntohs(address.sin_port);
-    }
-    close(fd);
-    return port;
-  }
-
   // Runs argv (no shell) as the server user, output appended to the log;
   // returns the exit status, or -1.
   int Run(const std::vector<std::string>& argv) {
@@ -244,7 +229,7 @@ class PgHarness {
     }
     // The port can be taken between probing and binding: try a few.
     for (int attempt = 0; attempt < 5 && !running_; ++attempt) {
-      port_ = FreeLoopbackPort();
+      port_ = base::FreeLoopbackPort();
       if (port_ <= 0) continue;
       // fsync off: these clusters are thrown away; durability of the store
       // itself is PostgreSQL's job in production.

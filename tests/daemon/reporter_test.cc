@@ -55,8 +55,11 @@ class Reporter : public ::testing::Test {
     options.source = "test_proxy";
     options.max_queue = max_queue;
     options.flush_ms = 10;
+    // The proxies' and the gateway's timeout: a daemon under load (the suite
+    // runs beside sanitized end-to-end tests) may take over a second to
+    // fsync a batch, and a timed-out batch is sent again.
     return std::make_unique<DecisionReporter>(
-        dualkey::client::Client::ForThisProcess(dualkey::client::ClientOptions{socket_, 1000}),
+        dualkey::client::Client::ForThisProcess(dualkey::client::ClientOptions{socket_, 5000}),
         options);
   }
 
@@ -90,7 +93,7 @@ TEST_F(Reporter, DecisionsArriveRedactedAndCounted) {
       Read("SELECT dblink_connect('postgresql://app:hunter2-very-secret@db.internal/shop')"),
       false));
   ASSERT_TRUE(reporter->Report(Read("ALTER ROLE app PASSWORD 'Sup3r-s3cret-pw'"), true));
-  ASSERT_TRUE(reporter->Flush(5000));
+  ASSERT_TRUE(reporter->Flush(15000));
   EXPECT_EQ(reporter->stats().delivered, 102u);
   const std::vector<json> decisions = Records("decision");
   ASSERT_EQ(decisions.size(), 102u);
@@ -124,7 +127,7 @@ TEST_F(Reporter, DaemonAwayHoldsDestructiveQueuesReadsAndRecordsTheGap) {
   EXPECT_EQ(reporter->stats().lost, 7u);
 
   StartDaemon();
-  ASSERT_TRUE(reporter->Flush(5000));
+  ASSERT_TRUE(reporter->Flush(15000));
   EXPECT_TRUE(reporter->link_up());
   EXPECT_EQ(Records("decision").size(), 4u);
   const std::vector<json> gaps = Records("audit_gap");
@@ -134,7 +137,7 @@ TEST_F(Reporter, DaemonAwayHoldsDestructiveQueuesReadsAndRecordsTheGap) {
   EXPECT_NE(gaps[0].value("reason", "").find("full"), std::string::npos);
   // Back: destructive decisions are taken again.
   EXPECT_TRUE(reporter->Report(Read("DELETE FROM t WHERE id = 1"), true));
-  ASSERT_TRUE(reporter->Flush(5000));
+  ASSERT_TRUE(reporter->Flush(15000));
   EXPECT_EQ(Records("decision").size(), 5u);
 }
 
@@ -164,12 +167,12 @@ TEST_F(Reporter, KilledDaemonLosesNothingQueued) {
   auto reporter = MakeReporter();
   for (int i = 0; i < 50; ++i)
     ASSERT_TRUE(reporter->Report(Read("SELECT " + std::to_string(i)), false));
-  ASSERT_TRUE(reporter->Flush(5000));
+  ASSERT_TRUE(reporter->Flush(15000));
   StopDaemon(SIGKILL);
   for (int i = 50; i < 80; ++i) reporter->Report(Read("SELECT " + std::to_string(i)), false);
   std::this_thread::sleep_for(std::chrono::milliseconds(200));
   StartDaemon();
-  ASSERT_TRUE(reporter->Flush(5000));
+  ASSERT_TRUE(reporter->Flush(15000));
   const std::vector<json> decisions = Records("decision");
   ASSERT_EQ(decisions.size(), 80u);
   for (int i = 0; i < 80; ++i)

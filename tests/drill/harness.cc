@@ -22,6 +22,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "base/free_port.h"
 #include "support/private_namespace.h"
 
 namespace dualkey::drilltest {
@@ -243,19 +244,7 @@ bool Exists(const std::string& path) {
 }
 
 int FreePort() {
-  const int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in address{};
-  address.sin_family = AF_INET;
-  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t size = sizeof(address);
-  if (bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof(address)) != 0 ||
-      getsockname(fd, reinterpret_cast<sockaddr*>(&address), &size) != 0) {
-    close(fd);
-    return 0;
-  }
-  const int port = ntohs(address.sin_port);
-  close(fd);
-  return port;
+  return base::FreeLoopbackPort();
 }
 
 bool WaitForPort(int port, int timeout_ms) {

@@ -12,6 +12,7 @@
 #include <set>
 
 #include "../approval/pg_harness.h"
+#include "base/free_port.h"
 #include "harness.h"
 
 namespace dualkey::testing {
@@ -352,24 +353,12 @@ TEST_F(RawProxy, FloodingClientGetsEveryAnswer) {
 namespace dualkey::testing {
 namespace {
 
-int FreePort() {
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in address{};
-  address.sin_family = AF_INET;
-  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof(address));
-  socklen_t length = sizeof(address);
-  getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length);
-  close(fd);
-  return ntohs(address.sin_port);
-}
-
 // server-everything on Streamable HTTP; its stdout (one "Received MCP POST
 // request" per POST) goes to a file, so the test can count what reached it.
 TEST_F(McpProxy, StreamableHttpHoldsApprovesAndPassesOnce) {
   RealDaemon daemon(root_ / "state");
   ASSERT_TRUE(daemon.ok());
-  const int port = FreePort();
+  const int port = base::FreeLoopbackPort();
   const std::string server_log = (root_ / "http-server.log").string();
   Child server({"sh", "-c", "exec node \"$0\" streamableHttp >\"$1\" 2>&1",
                 NodePackages::Get().EverythingServer(), server_log},

@@ -14,6 +14,7 @@
 #include <thread>
 
 #include "approval/approval.h"
+#include "base/free_port.h"
 #include "base/text.h"
 #include "client/client.h"
 
@@ -37,15 +38,7 @@ Output Shell(const std::string& command) {
 }
 
 int FreePort() {
-  const int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr);
-  socklen_t len = sizeof addr;
-  getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
-  close(fd);
-  return ntohs(addr.sin_port);
+  return base::FreeLoopbackPort();
 }
 
 std::string TotpCode(const std::string& secret, int step_offset) {

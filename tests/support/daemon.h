@@ -22,7 +22,7 @@ struct Output {
 std::string Quote(const std::string& text);
 // Runs `command` with sh; its standard output (add 2>&1 for the errors).
 Output Shell(const std::string& command);
-// A loopback TCP port that was free a moment ago.
+// A loopback TCP port that is free now (base::FreeLoopbackPort).
 int FreePort();
 // The TOTP code of `secret` now, or `step_offset` 30 s steps away.
 std::string TotpCode(const std::string& secret, int step_offset = 0);

@@ -12,6 +12,8 @@
 #include <filesystem>
 #include <fstream>
 
+#include "base/free_port.h"
+
 namespace dualkey::demo::internal {
 
 namespace fs = std::filesystem;
@@ -42,21 +44,6 @@ std::string FindPostgresBin() {
     rest.erase(0, colon + 1);
   }
   return "";
-}
-
-int FreePort() {
-  int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  int port = 0;
-  if (fd >= 0 && bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0) {
-    socklen_t len = sizeof addr;
-    getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
-    port = ntohs(addr.sin_port);
-  }
-  if (fd >= 0) close(fd);
-  return port;
 }
 
 bool TraversableByOthers(const std::string& path) {
@@ -139,7 +126,7 @@ std::unique_ptr<Cluster> Cluster::Start(const std::string& given_dir, const std:
     return nullptr;
   }
   for (int attempt = 0; attempt < 5 && !cluster->running_; ++attempt) {
-    cluster->port_ = FreePort();
+    cluster->port_ = base::FreeLoopbackPort();
     base::ProcessResult started = cluster->RunServerTool(
         "pg_ctl",
         {"-D", dir + "/data", "-l", dir + "/postgres.log", "-w", "-t", "60", "-o",

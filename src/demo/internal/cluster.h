@@ -60,7 +60,4 @@ std::string FindPostgresBin();
 // / down to `path` (all of them o+x).
 bool TraversableByOthers(const std::string& path);
 
-// A loopback TCP port nobody listens on right now.
-int FreePort();
-
 }  // namespace dualkey::demo::internal
