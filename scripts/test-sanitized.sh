@@ -61,19 +61,29 @@ cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo -DDUALKEY_TEST_MODULES=pac
 cmake --build build -j"$jobs"
 
 failed=()
+retried=()
 # run_suite NAME DIR: ctest in DIR, sanitizer reports collected apart.
+# A test that fails runs once more (--repeat until-pass:2): under the
+# sanitizers, on 2 busy cores, a timing-bound test can miss once. Its first
+# failure and output stay in the log, and the last lines name it; a test
+# that fails twice fails the run.
 run_suite() {
-  local name=$1 dir=$2 reports
+  local name=$1 dir=$2 reports log status=0
   reports="$PWD/$dir/sanitizer-reports"
+  log="$PWD/$dir/ctest-output.log"
   rm -rf "$reports" && mkdir -p "$reports"
   local supp="$PWD/scripts/sanitizers"
-  if ! ASAN_OPTIONS="log_path=$reports/asan:log_exe_name=1" \
+  ASAN_OPTIONS="log_path=$reports/asan:log_exe_name=1" \
     UBSAN_OPTIONS="log_path=$reports/asan:log_exe_name=1:print_stacktrace=1:halt_on_error=1" \
     LSAN_OPTIONS="suppressions=$supp/lsan.supp:print_suppressions=0" \
     TSAN_OPTIONS="log_path=$reports/tsan:log_exe_name=1:second_deadlock_stack=1:suppressions=$supp/tsan.supp" \
-    ctest --test-dir "$dir" --output-on-failure -j"$jobs" --timeout 600; then
-    failed+=("$name: tests")
-  fi
+    ctest --test-dir "$dir" --output-on-failure -j"$jobs" --timeout 600 --repeat until-pass:2 |
+    tee "$log" || status=$?
+  ((status == 0)) || failed+=("$name: tests")
+  local test_name
+  while read -r test_name; do
+    retried+=("$name: $test_name")
+  done < <(sed -nE 's/^ *[0-9]*\/?[0-9]* *Test +#[0-9]+: ([^ ]+) \.*\*+(Failed|Timeout|Exception|Subprocess).*/\1/p' "$log" | sort -u)
   if compgen -G "$reports/*" >/dev/null; then
     printf '\n==> sanitizer reports in %s:\n' "$dir"
     for report in "$reports"/*; do
@@ -94,6 +104,10 @@ step "the package test, the shared corpus gate, format and module fence (release
 run_suite release build
 
 printf '\n==> done in %ds\n' "$((SECONDS - start))"
+if ((${#retried[@]})); then
+  printf '==> failed once (their output is above; each passed on its second try unless listed as FAILED):\n'
+  printf '    %s\n' "${retried[@]}"
+fi
 if ((${#failed[@]})); then
   printf '==> FAILED: %s\n' "${failed[@]}"
   exit 1
