@@ -57,7 +57,11 @@ if ((tsan == 1)); then
 fi
 
 step "dualkey, the package test and the benchmarks (gcc, the release build)"
-cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo -DDUALKEY_TEST_MODULES=package >/dev/null
+# -g1 (line tables and function names, enough for a backtrace) rather than
+# -g: measured on src/daemon/http_listener.cc, gcc -O2 -g 14.3 CPU s and a
+# 12.3 MB object, -O2 -g1 10.7 s and 4.1 MB; the code is the same.
+cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo "-DCMAKE_CXX_FLAGS_RELWITHDEBINFO=-O2 -g1 -DNDEBUG" \
+  "-DCMAKE_C_FLAGS_RELWITHDEBINFO=-O2 -g1 -DNDEBUG" -DDUALKEY_TEST_MODULES=package >/dev/null
 cmake --build build -j"$jobs"
 
 failed=()
