@@ -70,7 +70,8 @@ retried=()
 # A test that fails runs once more (--repeat until-pass:2): under the
 # sanitizers, on 2 busy cores, a timing-bound test can miss once. Its first
 # failure and output stay in the log, and the last lines name it; a test
-# that fails twice fails the run.
+# that fails twice fails the run, and so does a fuzz target's short run that
+# fails even once.
 run_suite() {
   local name=$1 dir=$2 reports log status=0
   reports="$PWD/$dir/sanitizer-reports"
@@ -87,6 +88,9 @@ run_suite() {
   local test_name
   while read -r test_name; do
     retried+=("$name: $test_name")
+    # A fuzz run that failed found an input that breaks the code; another
+    # run with other random inputs passing proves nothing.
+    [[ $test_name == fuzz_* ]] && failed+=("$name: $test_name found a failing input")
   done < <(sed -nE 's/^ *[0-9]*\/?[0-9]* *Test +#[0-9]+: ([^ ]+) \.*\*+(Failed|Timeout|Exception|Subprocess).*/\1/p' "$log" | sort -u)
   if compgen -G "$reports/*" >/dev/null; then
     printf '\n==> sanitizer reports in %s:\n' "$dir"
