@@ -13,13 +13,10 @@
 // search; DUALKEY_PG_USER picks the unprivileged user (default "nobody").
 #pragma once
 
-#include <arpa/inet.h>
 #include <fcntl.h>
 #include <grp.h>
 #include <libpq-fe.h>
-#include <netinet/in.h>
 #include <pwd.h>
-#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>

@@ -2,11 +2,8 @@
 // against a real PostgreSQL, everything), the official SDK client, a real
 // daemon with a TOTP approver. Each server runs behind `tee`, so the tests see
 // every byte that reached it and can say a held call never did.
-#include <arpa/inet.h>
 #include <gtest/gtest.h>
 #include <libpq-fe.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
 
 #include <atomic>
 #include <set>
