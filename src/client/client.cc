@@ -2,9 +2,7 @@
 
 #include <poll.h>
 #include <sys/socket.h>
-#include <sys/stat.h>
 #include <sys/time.h>
-#include <sys/un.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -13,6 +11,7 @@
 
 #include "base/fd.h"
 #include "base/line_io.h"
+#include "base/unix_socket.h"
 
 namespace dualkey::client {
 namespace {
@@ -70,30 +69,18 @@ Client Client::ForLayout(const Result<install::Layout>& layout, ClientOptions op
 
 Result<int> Client::Connect() const {
   if (!usable_.ok()) return usable_;
-  sockaddr_un address{};
   if (socket_path_.empty()) return Status::InvalidArgument("no daemon socket path");
-  if (socket_path_.size() >= sizeof(address.sun_path)) {
-    // No daemon can listen there; say "not running" when there is nothing.
-    struct stat st {};
-    if (lstat(socket_path_.c_str(), &st) != 0)
-      return Status::NotFound("the dualkey daemon is not running (no socket at " + socket_path_ +
-                              ")");
-    return Status::InvalidArgument("the daemon socket path is too long for a Unix socket (" +
-                                   socket_path_ + ")");
-  }
-  int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (fd < 0) return Status::IOError(std::string("socket: ") + std::strerror(errno));
-  Fd guard(fd);
-  address.sun_family = AF_UNIX;
-  std::memcpy(address.sun_path, socket_path_.c_str(), socket_path_.size() + 1);
-  if (connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof(address)) != 0) {
-    const int why = errno;
-    std::string message =
-        "the dualkey daemon is not running (" + socket_path_ + ": " + std::strerror(why) + ")";
+  Result<base::UniqueFd> connected = base::ConnectUnixSocket(socket_path_);
+  if (!connected.ok()) {
+    const Status& why = connected.status();
+    std::string message = "the dualkey daemon is not running (" + why.message() + ")";
     // No socket at all: no daemon set up here (in single-user mode, normal).
-    if (why == ENOENT) return Status::NotFound(std::move(message));
+    if (why.Is(Status::Code::kNotFound)) return Status::NotFound(std::move(message));
+    if (why.Is(Status::Code::kInvalidArgument)) return why;
     return Status::Unavailable(std::move(message));
   }
+  Fd guard = std::move(connected).value();
+  const int fd = guard.get();
   if (protected_) {
     Result<PeerCredentials> peer = PeerOf(fd);
     if (!peer.ok()) return peer.status();

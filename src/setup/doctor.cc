@@ -8,7 +8,6 @@
 #include <stdlib.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/un.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -22,6 +21,7 @@
 
 #include "base/file_text.h"
 #include "base/process.h"
+#include "base/unix_socket.h"
 #include "client/client.h"
 #include "hook/install.h"
 #include "install/layout.h"
@@ -65,14 +65,9 @@ std::string Quote(const std::string& text) {
 class FakeDaemon {
  public:
   explicit FakeDaemon(const std::string& path) : path_(path) {
-    fd_ = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    sockaddr_un address{};
-    if (fd_ < 0 || path.size() >= sizeof(address.sun_path)) return;
-    address.sun_family = AF_UNIX;
-    std::memcpy(address.sun_path, path.c_str(), path.size() + 1);
-    if (bind(fd_, reinterpret_cast<sockaddr*>(&address), sizeof(address)) != 0 ||
-        listen(fd_, 8) != 0)
-      return;
+    Result<base::UniqueFd> listening = base::ListenUnixSocket(path, 8);
+    if (!listening.ok()) return;
+    fd_ = listening->release();
     thread_ = std::thread([this] { Serve(); });
   }
   ~FakeDaemon() {

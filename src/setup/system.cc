@@ -8,7 +8,6 @@
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/un.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -21,6 +20,7 @@
 
 #include "base/file_text.h"
 #include "base/process.h"
+#include "base/unix_socket.h"
 
 namespace dualkey::setup::sys {
 namespace {
@@ -492,31 +492,17 @@ std::optional<pid_t> ReadPidFile(const std::string& path) {
 
 Peer SocketPeer(const std::string& path) {
   Peer peer;
-  sockaddr_un address{};
-  if (path.size() >= sizeof(address.sun_path)) {
-    peer.error = "socket path too long";
-    return peer;
-  }
-  int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (fd < 0) {
-    peer.error = Errno("socket");
-    return peer;
-  }
-  address.sun_family = AF_UNIX;
-  std::memcpy(address.sun_path, path.c_str(), path.size() + 1);
-  if (connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof(address)) != 0) {
-    peer.error = Errno(path);
-    close(fd);
+  Result<base::UniqueFd> fd = base::ConnectUnixSocket(path);
+  if (!fd.ok()) {
+    peer.error = fd.status().message();
     return peer;
   }
   ucred cred{};
   socklen_t length = sizeof(cred);
-  if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &length) != 0) {
+  if (getsockopt(fd->get(), SOL_SOCKET, SO_PEERCRED, &cred, &length) != 0) {
     peer.error = Errno("SO_PEERCRED");
-    close(fd);
     return peer;
   }
-  close(fd);
   peer.connected = true;
   peer.pid = cred.pid;
   peer.uid = cred.uid;

@@ -31,6 +31,7 @@
 
 #include "approval/approval.h"
 #include "audit/audit.h"
+#include "base/unix_socket.h"
 #include "client/client.h"
 #include "client/reporter.h"
 #include "daemon/daemon.h"
@@ -85,14 +86,8 @@ std::int64_t NowSeconds() {
 class Connection {
  public:
   explicit Connection(const std::string& path) {
-    fd_ = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    sockaddr_un address{};
-    address.sun_family = AF_UNIX;
-    std::strncpy(address.sun_path, path.c_str(), sizeof(address.sun_path) - 1);
-    if (connect(fd_, reinterpret_cast<sockaddr*>(&address), sizeof(address)) != 0) {
-      close(fd_);
-      fd_ = -1;
-    }
+    dualkey::Result<dualkey::base::UniqueFd> connected = dualkey::base::ConnectUnixSocket(path);
+    if (connected.ok()) fd_ = connected->release();
   }
   ~Connection() {
     if (fd_ >= 0) close(fd_);

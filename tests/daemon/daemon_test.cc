@@ -22,6 +22,7 @@
 #include <thread>
 
 #include "approval/approval.h"
+#include "base/unix_socket.h"
 #include "client/client.h"
 #include "support/daemon.h"
 
@@ -488,14 +489,10 @@ namespace {
 // One raw line to the daemon's socket and its one-line reply: bytes no
 // client library would send.
 std::string RawLine(const std::string& socket_path, const std::string& line) {
-  int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  sockaddr_un address{};
-  address.sun_family = AF_UNIX;
-  std::snprintf(address.sun_path, sizeof address.sun_path, "%s", socket_path.c_str());
-  if (connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof address) != 0) {
-    close(fd);
-    return "";
-  }
+  dualkey::Result<dualkey::base::UniqueFd> connected =
+      dualkey::base::ConnectUnixSocket(socket_path);
+  if (!connected.ok()) return "";
+  const int fd = connected->release();
   timeval timeout{10, 0};
   setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout);
   send(fd, line.data(), line.size(), MSG_NOSIGNAL);
@@ -700,3 +697,60 @@ TEST_F(Daemon, TheCallersUidAndPidAreAudited) {
   EXPECT_TRUE(found);
   Start({"--breaker-attempts", "1000"});
 }
+
+namespace {
+
+// A state directory deep enough that its socket path does not fit in
+// sockaddr_un (107 bytes): a CI checkout under /check/work/... put two
+// tests' sockets at 108 bytes, and their daemons could not start. The
+// daemon, the hook, the approving CLI and a second daemon's probe all work
+// there, through the directory's descriptor.
+TEST_F(Daemon, ServesAndIsReachedOnASocketPathLongerThanSockaddrHolds) {
+  fs::path deep = state_;
+  while (deep.string().size() < 160) deep /= "a-long-directory-name";
+  fs::create_directories(deep / "home");
+  const std::string socket = (deep / "d.sock").string();
+  ASSERT_GE(socket.size(), sizeof(sockaddr_un::sun_path));
+  dualkey::test_support::DaemonProcess daemon;
+  ASSERT_TRUE(daemon.Start(deep.string(), socket, {}, 4000)) << socket;
+  auto run = [&](const std::string& args, const std::string& input = "") {
+    std::string command =
+        dualkey::test_support::CliCommand((deep / "home").string(), socket, deep.string(), args);
+    if (!input.empty()) {
+      std::ofstream((deep / "stdin").string()) << input;
+      command += " < " + Quote((deep / "stdin").string());
+    }
+    return dualkey::test_support::Shell(command + " 2>&1");
+  };
+  Output enrolled = run("approver add alice --state " + Quote(deep.string()));
+  ASSERT_EQ(enrolled.status, 0) << enrolled.out;
+  const std::size_t at = enrolled.out.find("secret=");
+  ASSERT_NE(at, std::string::npos) << enrolled.out;
+  const std::string secret = enrolled.out.substr(at + 7, enrolled.out.find('&', at) - at - 7);
+
+  Output held = run("hook claude", ClaudeHook("rm -rf /srv/uploads"));
+  ASSERT_EQ(held.status, 2) << held.out;
+  const std::size_t id_at = held.out.find("ap_");
+  ASSERT_NE(id_at, std::string::npos) << held.out;
+  const std::string id = held.out.substr(id_at, held.out.find_first_of(" :)", id_at) - id_at);
+  Output approved = run("approve " + id + " --as alice --code " + Code(secret));
+  ASSERT_EQ(approved.status, 0) << approved.out;
+  EXPECT_EQ(run("hook claude", ClaudeHook("rm -rf /srv/uploads")).status, 0);
+  EXPECT_EQ(run("hook claude", ClaudeHook("ls")).status, 0);
+
+  // A second daemon (its own state) sees the first one answering there and
+  // refuses to take the socket over.
+  fs::create_directories(deep / "second");
+  Output second = dualkey::test_support::Shell(Quote(DUALKEY_BINARY) + " serve --state " +
+                                               Quote((deep / "second").string()) + " --socket " +
+                                               Quote(socket) + " --quiet 2>&1");
+  EXPECT_NE(second.status, 0) << second.out;
+  EXPECT_NE(second.out.find("already listening"), std::string::npos) << second.out;
+  daemon.Stop();
+  EXPECT_FALSE(fs::exists(socket)) << "the daemon removes its socket on the way out";
+  // Nobody there now: the hook decides alone and asks the human in Claude.
+  Output away = run("hook claude", ClaudeHook("rm -rf /srv/uploads"));
+  EXPECT_NE(away.out.find("\"permissionDecision\":\"ask\""), std::string::npos) << away.out;
+}
+
+}  // namespace

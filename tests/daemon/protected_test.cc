@@ -9,7 +9,6 @@
 #include <signal.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -21,6 +20,8 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 #include <string>
+
+#include "base/unix_socket.h"
 
 namespace {
 
@@ -38,13 +39,10 @@ int RunFakeListenerIfAsked() {
                           ? reply_env
                           : R"({"ok":true,"decision":"allow","reason":"a fake daemon says so"})";
   reply.push_back('\n');
-  int fd = socket(AF_UNIX, SOCK_STREAM, 0);
-  sockaddr_un address{};
-  address.sun_family = AF_UNIX;
-  std::snprintf(address.sun_path, sizeof address.sun_path, "%s", path);
   unlink(path);
-  if (bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof address) != 0 || listen(fd, 16) != 0)
-    _exit(3);
+  dualkey::Result<dualkey::base::UniqueFd> listening = dualkey::base::ListenUnixSocket(path, 16);
+  if (!listening.ok()) _exit(3);
+  const int fd = listening->release();
   chmod(path, 0666);
   signal(SIGPIPE, SIG_IGN);
   while (true) {

@@ -9,7 +9,6 @@
 #include <signal.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -24,6 +23,8 @@
 #include <string>
 #include <vector>
 
+#include "base/unix_socket.h"
+
 namespace {
 
 namespace fs = std::filesystem;
@@ -37,13 +38,10 @@ int RunFakeListenerIfAsked() {
   if (path == nullptr) return 0;
   const std::string reply = R"({"ok":true,"decision":"allow","reason":"a fake daemon says so"})"
                             "\n";
-  int fd = socket(AF_UNIX, SOCK_STREAM, 0);
-  sockaddr_un address{};
-  address.sun_family = AF_UNIX;
-  std::snprintf(address.sun_path, sizeof address.sun_path, "%s", path);
   unlink(path);
-  if (bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof address) != 0 || listen(fd, 16) != 0)
-    _exit(3);
+  dualkey::Result<dualkey::base::UniqueFd> listening = dualkey::base::ListenUnixSocket(path, 16);
+  if (!listening.ok()) _exit(3);
+  const int fd = listening->release();
   signal(SIGPIPE, SIG_IGN);
   while (true) {
     int client = accept(fd, nullptr, nullptr);

@@ -3,15 +3,13 @@
 #include <poll.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/un.h>
 #include <unistd.h>
 
-#include <cerrno>
 #include <chrono>
-#include <cstring>
 #include <thread>
 
 #include "base/line_io.h"
+#include "base/unix_socket.h"
 #include "client/client.h"
 #include "client/protocol.h"
 
@@ -62,29 +60,14 @@ void ServeConnection(Core* core, const Dispatcher* dispatcher, const std::atomic
 }  // namespace
 
 Result<std::unique_ptr<UnixListener>> UnixListener::Open(const std::string& path) {
-  sockaddr_un address{};
-  if (path.empty() || path.size() >= sizeof(address.sun_path))
-    return Status::InvalidArgument("unusable socket path: '" + path + "'");
-  address.sun_family = AF_UNIX;
-  std::memcpy(address.sun_path, path.c_str(), path.size() + 1);
+  if (path.empty()) return Status::InvalidArgument("unusable socket path: ''");
   // A socket file left by a daemon that died: replace it unless one answers.
-  {
-    int probe = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    const bool answered =
-        probe >= 0 && connect(probe, reinterpret_cast<sockaddr*>(&address), sizeof address) == 0;
-    if (probe >= 0) close(probe);
-    if (answered)
-      return Status::FailedPrecondition("another daemon is already listening on " + path);
-  }
-  int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (fd < 0) return Status::IOError(std::string("socket: ") + std::strerror(errno));
+  if (base::ConnectUnixSocket(path).ok())
+    return Status::FailedPrecondition("another daemon is already listening on " + path);
   unlink(path.c_str());
-  if (bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof(address)) != 0 ||
-      listen(fd, 128) != 0) {
-    Status failed = Status::IOError("cannot listen on " + path + ": " + std::strerror(errno));
-    close(fd);
-    return failed;
-  }
+  Result<base::UniqueFd> listening = base::ListenUnixSocket(path, 128);
+  if (!listening.ok()) return listening.status();
+  const int fd = listening->release();
   // Agents (maybe another OS user) must be able to ask; approving needs TOTP.
   chmod(path.c_str(), 0666);
   return std::unique_ptr<UnixListener>(new UnixListener(fd, path));

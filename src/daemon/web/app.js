@@ -199,6 +199,10 @@ function build(r) {
         say(done, true);
         notice(done);
       }
+      // What this approver decided leaves the view now, not when the event
+      // stream next says so (a slow or reconnecting stream must not leave a
+      // decided hold looking undecided).
+      refresh();
     } catch (e) {
       if (e.status === 401) return signedOut("Your session expired: sign in again.");
       say(e.message, false);

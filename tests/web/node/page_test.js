@@ -313,7 +313,7 @@ async function main() {
     await page.waitForSelector("#notice:text('approved')", { timeout: 10000 }).catch(() => {});
     const result = await page.textContent("#notice");
     check("approve with a passkey", result.includes("approved") && result.includes(code), result);
-    await card(page, code).waitFor({ state: "detached", timeout: 5000 }).catch(() => {});
+    await card(page, code).waitFor({ state: "detached", timeout: 10000 }).catch(() => {});
     check("the approved hold leaves the pending view by itself", (await card(page, code).count()) === 0);
     const retry = hook("rm -rf " + env.DK_TARGET);
     check("the agent's identical retry passes once", retry.status === 0, retry.status + " " + retry.out);
@@ -342,7 +342,7 @@ async function main() {
     // ---- deny with a reason.
     await card(page, xcode).locator(".why").fill("no: not in this sprint");
     await card(page, xcode).locator(".deny").click();
-    await card(page, xcode).waitFor({ state: "detached", timeout: 5000 }).catch(() => {});
+    await card(page, xcode).waitFor({ state: "detached", timeout: 10000 }).catch(() => {});
     check("deny with a reason removes it from pending", (await card(page, xcode).count()) === 0 &&
           (await page.textContent("#notice")).includes("denied"));
 
