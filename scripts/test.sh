@@ -8,8 +8,8 @@ cd "$(dirname "$0")/.."
 # The suite runs under the sanitizers: every test binary under ASan+UBSan (in
 # the fuzz tree, no extra library compile), the release tree for the binary
 # users get, the package test and the tree checks (scripts/test-sanitized.sh;
-# DUALKEY_TSAN_SUITE=1 adds the concurrent tests under TSan, a third library
-# compile that does not fit CI's 90 minutes on 2 cores).
+# then the concurrent tests under TSan, a third library compile, while CI's
+# 90 minutes allow; DUALKEY_TSAN_SUITE=1 always, =0 never).
 # DUALKEY_RELEASE_SUITE=1: the quicker release-only suite below (every test in
 # the gcc tree, no sanitizer) for a fast local run.
 if [[ ${DUALKEY_RELEASE_SUITE:-0} != 1 ]]; then exec scripts/test-sanitized.sh; fi
