@@ -24,6 +24,7 @@
 #include <thread>
 
 #include "approval/approval.h"
+#include "base/free_port.h"
 #include "client/client.h"
 #include "support/daemon.h"
 
@@ -32,8 +33,8 @@ namespace {
 namespace fs = std::filesystem;
 using nlohmann::json;
 
+using dualkey::base::FreeLoopbackPort;
 using dualkey::test_support::DaemonProcess;
-using dualkey::test_support::FreePort;
 using dualkey::test_support::Output;
 using dualkey::test_support::Quote;
 
@@ -60,7 +61,7 @@ class History : public ::testing::Test {
     socket_ = (fs::temp_directory_path() / ("dk-history-" + std::to_string(getpid()) + "-" +
                                             std::to_string(++count_) + ".sock"))
                   .string();
-    port_ = FreePort();
+    port_ = FreeLoopbackPort();
     ASSERT_TRUE(daemon_.Start(state_.string(), socket_,
                               {"--http", "127.0.0.1:" + std::to_string(port_), "--breaker-attempts",
                                "1000", "--rate-burst", "1000"}))

@@ -17,6 +17,7 @@
 #include <string>
 #include <thread>
 
+#include "base/free_port.h"
 #include "support/daemon.h"
 
 namespace {
@@ -24,7 +25,7 @@ namespace {
 namespace fs = std::filesystem;
 using nlohmann::json;
 
-using dualkey::test_support::FreePort;
+using dualkey::base::FreeLoopbackPort;
 
 int Connect(int port) {
   int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
@@ -104,7 +105,7 @@ class HttpListener : public ::testing::Test {
     fs::remove_all(dir_);
   }
   bool Start(std::vector<std::string> extra) {
-    port_ = FreePort();
+    port_ = FreeLoopbackPort();
     std::vector<std::string> args = {"--http", "127.0.0.1:" + std::to_string(port_)};
     args.insert(args.end(), extra.begin(), extra.end());
     if (!daemon_.Start(dir_.string(), (dir_ / "d.sock").string(), args)) return false;

@@ -19,6 +19,7 @@
 #include <set>
 #include <sstream>
 
+#include "base/free_port.h"
 #include "client/client.h"
 #include "demo/internal/cluster.h"
 #include "harness.h"
@@ -232,7 +233,7 @@ class DrillE2e : public ::testing::Test {
     WriteText(password_file, std::string(kPassword) + "\n");
     chown(password_file.c_str(), w.daemon.uid, w.daemon.gid);
     chmod(password_file.c_str(), 0600);
-    w.proxy_port = FreePort();
+    w.proxy_port = dualkey::base::FreeLoopbackPort();
     const std::string upstream =
         "postgresql://postgres@127.0.0.1:" + std::to_string(w.pg->port()) + "/shop?sslmode=disable";
     WriteText("/etc/dualkey/pg-proxy.env",
@@ -255,7 +256,7 @@ class DrillE2e : public ::testing::Test {
               "[[gateway.http.upstream]]\nname = \"platform\"\nbase_url = "
               "\"http://127.0.0.1:9\"\ncredential = \"platform\"\n");
     chmod("/etc/dualkey/gateway.toml", 0644);
-    w.gateway_port = FreePort();
+    w.gateway_port = dualkey::base::FreeLoopbackPort();
     Background(
         {kBinary, "gateway", "http", "--listen", "127.0.0.1:" + std::to_string(w.gateway_port),
          "--config", "/etc/dualkey/gateway.toml", "--state-dir", kState, "--socket", kSocket},
@@ -738,7 +739,7 @@ TEST_F(DrillE2e, ProxyThatCannotSeeTheDrillsTokenIsAFailure) {
   const std::string state = "/var/lib/dkdrill-private-" + Suffix();
   fs::create_directories(state);
   chown(state.c_str(), w().daemon.uid, w().daemon.gid);
-  const int port = FreePort();
+  const int port = dualkey::base::FreeLoopbackPort();
   const std::string upstream =
       "postgresql://postgres@127.0.0.1:" + std::to_string(w().pg->port()) + "/shop?sslmode=disable";
   const pid_t pid = Background(

@@ -22,7 +22,6 @@
 #include <fstream>
 #include <sstream>
 
-#include "base/free_port.h"
 #include "support/private_namespace.h"
 
 namespace dualkey::drilltest {
@@ -241,10 +240,6 @@ bool WriteText(const std::string& path, const std::string& text) {
 bool Exists(const std::string& path) {
   struct stat st {};
   return lstat(path.c_str(), &st) == 0;
-}
-
-int FreePort() {
-  return base::FreeLoopbackPort();
 }
 
 bool WaitForPort(int port, int timeout_ms) {

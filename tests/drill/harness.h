@@ -48,7 +48,6 @@ std::optional<User> FindUser(const std::string& name);
 std::string ReadText(const std::string& path);
 bool WriteText(const std::string& path, const std::string& text);
 bool Exists(const std::string& path);
-int FreePort();
 // Waits until something listens on 127.0.0.1:port.
 bool WaitForPort(int port, int timeout_ms);
 

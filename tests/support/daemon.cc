@@ -11,7 +11,6 @@
 #include <thread>
 
 #include "approval/approval.h"
-#include "base/free_port.h"
 #include "base/text.h"
 #include "client/client.h"
 
@@ -32,10 +31,6 @@ Output Shell(const std::string& command) {
   const int raw = pclose(pipe);
   output.status = WIFEXITED(raw) ? WEXITSTATUS(raw) : -1;
   return output;
-}
-
-int FreePort() {
-  return base::FreeLoopbackPort();
 }
 
 std::string TotpCode(const std::string& secret, int step_offset) {

@@ -1,6 +1,6 @@
 // What the tests that run a real `dualkey serve` share: starting and stopping
 // the daemon, running the CLI against it, reading its audit log, quoting
-// for the shell, a free loopback port and the current TOTP code. A library (dualkey_test_support)
+// for the shell and the current TOTP code. A library (dualkey_test_support)
 // every test binary links; nothing here is mocked.
 #pragma once
 
@@ -22,8 +22,6 @@ struct Output {
 std::string Quote(const std::string& text);
 // Runs `command` with sh; its standard output (add 2>&1 for the errors).
 Output Shell(const std::string& command);
-// A loopback TCP port that is free now (base::FreeLoopbackPort).
-int FreePort();
 // The TOTP code of `secret` now, or `step_offset` 30 s steps away.
 std::string TotpCode(const std::string& secret, int step_offset = 0);
 

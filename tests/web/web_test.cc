@@ -30,6 +30,7 @@
 #include <vector>
 
 #include "approval/approval.h"
+#include "base/free_port.h"
 #include "client/client.h"
 #include "support/daemon.h"
 
@@ -38,7 +39,7 @@ namespace {
 namespace fs = std::filesystem;
 using nlohmann::json;
 
-using dualkey::test_support::FreePort;
+using dualkey::base::FreeLoopbackPort;
 using dualkey::test_support::Output;
 using dualkey::test_support::Quote;
 
@@ -117,7 +118,7 @@ class Page : public ::testing::Test {
     fs::create_directories(state_ / "home");
     fs::create_directories(state_ / "home" / "app");
     socket_ = (state_ / "d.sock").string();
-    port_ = FreePort();
+    port_ = FreeLoopbackPort();
     const std::vector<std::string> extra = ExtraArgs();
     std::vector<std::string> args = {"--http", "127.0.0.1:" + std::to_string(port_)};
     args.insert(args.end(), extra.begin(), extra.end());
