@@ -399,6 +399,11 @@ Status CheckTotpSecret(std::string_view secret) {
   return Status::Ok();
 }
 
+Status CheckNewApprover(std::string_view name, std::string_view secret) {
+  if (!ValidName(name)) return Status::InvalidArgument("invalid approver name");
+  return CheckTotpSecret(secret);
+}
+
 bool CountAttempt(const std::vector<Lockout>& rows, std::int64_t now_ms,
                   const LockoutPolicy& policy, std::vector<Lockout>* counted) {
   counted->clear();

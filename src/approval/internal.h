@@ -21,6 +21,9 @@ std::string Base32Encode(const unsigned char* data, std::size_t size);
 bool Base32Decode(std::string_view text, std::vector<unsigned char>* out);
 // A TOTP secret a store accepts: base32, at least 80 bits (kInvalidArgument).
 Status CheckTotpSecret(std::string_view secret);
+// A new approver's name (ValidName) and secret (CheckTotpSecret), as every
+// store checks them before it writes anything.
+Status CheckNewApprover(std::string_view name, std::string_view secret);
 
 // "ap_" + 10 lower-case base32 chars; "K7F-3QM". Empty on RNG failure.
 std::string NewRequestId();

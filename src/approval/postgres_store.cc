@@ -242,8 +242,7 @@ class PostgresStore final : public DecidingStore<PostgresStore> {
 
   Status AddApprover(const std::string& name, const std::string& secret, bool only_if_first,
                      const TotpSpend* spend) override {
-    if (!ValidName(name)) return Status::InvalidArgument("invalid approver name");
-    if (Status valid = CheckTotpSecret(secret); !valid.ok()) return valid;
+    if (Status valid = CheckNewApprover(name, secret); !valid.ok()) return valid;
     std::lock_guard lock(mu_);
     if (!Connected()) return last_error_;
     if (!Command("BEGIN", {})) return last_error_;

@@ -181,8 +181,7 @@ class SqliteStore final : public DecidingStore<SqliteStore> {
 
   Status AddApprover(const std::string& name, const std::string& secret, bool only_if_first,
                      const TotpSpend* spend) override {
-    if (!ValidName(name)) return Status::InvalidArgument("invalid approver name");
-    if (Status valid = CheckTotpSecret(secret); !valid.ok()) return valid;
+    if (Status valid = CheckNewApprover(name, secret); !valid.ok()) return valid;
     std::lock_guard lock(mu_);
     if (Status begun = Begin(); !begun.ok()) return begun;
     if (only_if_first) {

@@ -205,9 +205,24 @@ Status FromJson(const json& j, BreakerStatusRequest* out) {
   return r.status();
 }
 
+json ToJson(const ReportGap& g) {
+  json item{{"lost", g.lost},
+            {"lost_destructive", g.lost_destructive},
+            {"from_ms", g.from_ms},
+            {"to_ms", g.to_ms},
+            {"first_lost", g.first_lost},
+            {"first_lost_destructive", g.first_lost_destructive}};
+  PutText(item, "reason", g.reason);
+  return item;
+}
+
 json ToJson(const ReportRequest& r) {
   json j = Op(kOpReport);
   j["source"] = base::ToValidUtf8(r.source);
+  if (!r.sender.empty()) {
+    j["sender"] = base::ToValidUtf8(r.sender);
+    j["first"] = r.first;
+  }
   json decisions = json::array();
   for (const ReportedDecision& d : r.decisions) {
     json item{{"time_ms", d.time_ms},
@@ -222,12 +237,7 @@ json ToJson(const ReportRequest& r) {
   j["decisions"] = std::move(decisions);
   json gaps = json::array();
   for (const ReportGap& g : r.gaps) {
-    json item{{"lost", g.lost},
-              {"lost_destructive", g.lost_destructive},
-              {"from_ms", g.from_ms},
-              {"to_ms", g.to_ms}};
-    PutText(item, "reason", g.reason);
-    gaps.push_back(std::move(item));
+    gaps.push_back(ToJson(g));
   }
   j["gaps"] = std::move(gaps);
   return j;
@@ -236,6 +246,8 @@ json ToJson(const ReportRequest& r) {
 Status FromJson(const json& j, ReportRequest* out) {
   Reader r = RequestReader(j);
   r.Text("source", &out->source, /*required=*/true);
+  r.Text("sender", &out->sender);
+  r.Number("first", &out->first);
   const json* decisions = r.Array("decisions", /*required=*/false);
   const json* gaps = r.Array("gaps", /*required=*/false);
   if (!r.status().ok()) return r.status();
@@ -265,6 +277,8 @@ Status FromJson(const json& j, ReportRequest* out) {
       g.Number("from_ms", &gap.from_ms);
       g.Number("to_ms", &gap.to_ms);
       g.Text("reason", &gap.reason);
+      g.Number("first_lost", &gap.first_lost);
+      g.Number("first_lost_destructive", &gap.first_lost_destructive);
       if (!g.status().ok()) return g.status();
       out->gaps.push_back(std::move(gap));
     }

@@ -295,9 +295,22 @@ struct ReportGap {
   std::int64_t from_ms = 0;
   std::int64_t to_ms = 0;
   std::string reason;
+  // How many the sender had counted lost (and lost destructive) before
+  // this gap, in gap records the daemon took: where the gap starts.
+  std::uint64_t first_lost = 0;
+  std::uint64_t first_lost_destructive = 0;
 };
+// Exactly once: a sender names itself (`sender`, unique per reporter) and
+// numbers its decisions in the order it sends them (`first`: the number of
+// the batch's first one, 0-based). A batch sent again (its reply was lost
+// to a timeout, the daemon had written it) starts below where the daemon's
+// mark for that sender (and the peer's uid and pid) stands; the daemon
+// skips what it already wrote and counts it as recorded. Gaps likewise, by
+// `first_lost`. Without `sender` every batch is written as it comes.
 struct ReportRequest {
   std::string source;  // "pg_proxy", "gateway", "mcp_proxy"
+  std::string sender;
+  std::uint64_t first = 0;
   std::vector<ReportedDecision> decisions;
   std::vector<ReportGap> gaps;
 };
@@ -340,6 +353,7 @@ nlohmann::json ToJson(const ApprovalReply& r);
 nlohmann::json ToJson(const BreakerResetReply& r);
 nlohmann::json ToJson(const BreakerStatusReply& r);
 nlohmann::json ToJson(const StatusReply& r);
+nlohmann::json ToJson(const ReportGap& g);
 nlohmann::json ToJson(const ReportRequest& r);
 nlohmann::json ToJson(const ReportReply& r);
 Status FromJson(const nlohmann::json& j, ReportRequest* out);

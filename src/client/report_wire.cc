@@ -144,26 +144,28 @@ Status NextPacked(std::string_view* in, PackedDecision* out) {
   return Status::Ok();
 }
 
-std::string PackedReportLine(std::string_view source, std::string_view packed, std::size_t count,
-                             const std::vector<ReportGap>& gaps) {
+std::string PackedReportLine(const ReportRequest& head, std::string_view packed,
+                             std::size_t count) {
   std::string line;
   line.reserve(packed.size() + packed.size() / 16 + 256);
   line += R"({"count":)";
   AppendNumber(&line, static_cast<std::int64_t>(count));
+  if (!head.sender.empty()) {
+    line += R"(,"first":)";
+    line += std::to_string(head.first);
+  }
   line += R"(,"gaps":)";
   nlohmann::json items = nlohmann::json::array();
-  for (const ReportGap& g : gaps) {
-    items.push_back(nlohmann::json{{"lost", g.lost},
-                                   {"lost_destructive", g.lost_destructive},
-                                   {"from_ms", g.from_ms},
-                                   {"to_ms", g.to_ms},
-                                   {"reason", base::ToValidUtf8(g.reason)}});
-  }
+  for (const ReportGap& g : head.gaps) items.push_back(ToJson(g));
   line += base::JsonDump(items);
   line += R"(,"op":"report","packed":)";
   AppendJsonString(&line, packed);  // valid UTF-8: AppendPacked made it so
+  if (!head.sender.empty()) {
+    line += R"(,"sender":)";
+    AppendJsonString(&line, base::ToValidUtf8(head.sender));
+  }
   line += R"(,"source":)";
-  AppendJsonString(&line, base::ToValidUtf8(source));
+  AppendJsonString(&line, base::ToValidUtf8(head.source));
   line += "}\n";
   return line;
 }

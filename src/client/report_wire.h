@@ -60,9 +60,9 @@ struct PackedDecision : DecisionView {
 // kInvalidArgument naming what is wrong when it is not one.
 Status NextPacked(std::string_view* in, PackedDecision* out);
 
-// The request line (with its newline) of a report: `packed` holds `count`
-// decisions (AppendPacked).
-std::string PackedReportLine(std::string_view source, std::string_view packed, std::size_t count,
-                             const std::vector<ReportGap>& gaps);
+// The request line (with its newline) of a report: `head`'s source,
+// sender, first and gaps (its decisions are not used); `packed` holds
+// `count` decisions (AppendPacked).
+std::string PackedReportLine(const ReportRequest& head, std::string_view packed, std::size_t count);
 
 }  // namespace dualkey::client

@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstdio>
+#include <random>
 
 #include "client/report_wire.h"
 
@@ -29,8 +31,17 @@ bool AnyDestructive(const Verdict& verdict) {
   return false;
 }
 
+// A name no other reporter on this machine has at the same time: the
+// daemon keys its marks by the peer's uid and pid as well.
+std::string NewSenderId() {
+  std::random_device random;
+  char text[17];
+  std::snprintf(text, sizeof text, "%08x%08x", random(), random());
+  return text;
+}
+
 DecisionReporter::DecisionReporter(Client client, ReporterOptions options)
-    : client_(std::move(client)), options_(std::move(options)) {
+    : client_(std::move(client)), options_(std::move(options)), sender_(NewSenderId()) {
   thread_ = std::thread([this] { Run(); });
 }
 
@@ -67,7 +78,10 @@ bool DecisionReporter::Report(ReportedDecision decision, bool destructive) {
       if (gap_.lost == 0) gap_.from_ms = decision.time_ms;
       gap_.to_ms = decision.time_ms;
       ++gap_.lost;
-      if (destructive) ++gap_.lost_destructive;
+      if (destructive) {
+        ++gap_.lost_destructive;
+        ++lost_destructive_;
+      }
       gap_.reason =
           "the audit queue (" + std::to_string(options_.max_queue) + " decisions) was full" +
           (link_up_ ? std::string() : "; the daemon was unreachable: " + stats_.last_error);
@@ -101,6 +115,7 @@ DecisionReporter::Stats DecisionReporter::stats() const {
 bool DecisionReporter::SendBatch() {
   ReportRequest request;
   request.source = options_.source;
+  request.sender = sender_;
   if (!link_up_) {
     // Away: an empty report asks whether the daemon is back before a batch
     // (up to max_batch decisions) is encoded for it.
@@ -118,6 +133,8 @@ bool DecisionReporter::SendBatch() {
   const bool legacy = legacy_;
   {
     std::lock_guard lock(mutex_);
+    // The queue's front is decision number `delivered` of this sender's.
+    request.first = stats_.delivered;
     const std::size_t n = std::min(queue_.size(), options_.max_batch);
     std::size_t bytes = 0;
     while (count < n && (count == 0 || bytes < options_.max_batch_bytes)) {
@@ -131,14 +148,18 @@ bool DecisionReporter::SendBatch() {
       }
       ++count;
     }
-    if (gap_.lost > 0) request.gaps.push_back(gap_);
+    if (gap_.lost > 0) {
+      request.gaps.push_back(gap_);
+      request.gaps.back().first_lost = stats_.lost - gap_.lost;
+      request.gaps.back().first_lost_destructive = lost_destructive_ - gap_.lost_destructive;
+    }
   }
   // Nothing to send: while the daemon is away, an empty report asks
   // whether it is back.
   if (count == 0 && request.gaps.empty() && link_up_) return true;
   Result<nlohmann::json> answer =
       legacy ? connection_.Call(ToJson(request))
-             : connection_.CallLine(PackedReportLine(request.source, packed, count, request.gaps));
+             : connection_.CallLine(PackedReportLine(request, packed, count));
   ReportReply reply;
   Status status = answer.ok() ? FromJson(*answer, &reply) : answer.status();
   std::size_t taken = std::min<std::size_t>(reply.recorded, count);

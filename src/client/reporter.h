@@ -12,6 +12,9 @@
 // destructive decisions (the caller holds them: nothing destroys without a
 // record), and when the queue is full reads are still served and counted;
 // the count is sent as an "audit_gap" record once the link comes back.
+// Each decision is written once: a batch sent again after a timeout carries
+// the same numbers, and the daemon skips what it wrote already (protocol.h,
+// ReportRequest).
 #pragma once
 
 #include <atomic>
@@ -89,8 +92,10 @@ class DecisionReporter {
   mutable std::mutex mutex_;
   std::condition_variable wake_;
   std::condition_variable drained_;
+  const std::string sender_;  // this reporter, to the daemon (exactly once)
   std::deque<ReportedDecision> queue_;
-  ReportGap gap_;  // lost since the last gap record was sent
+  ReportGap gap_;                       // lost since the last gap record was sent
+  std::uint64_t lost_destructive_ = 0;  // ever, as stats_.lost counts all
   Stats stats_;
   std::atomic<bool> link_up_{true};
   bool legacy_ = false;  // the daemon reads "decisions" only (the sending thread's)

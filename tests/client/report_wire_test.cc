@@ -96,13 +96,37 @@ TEST(ReportWire, PackedDecisionsComeBackAsTheyWent) {
   }
   EXPECT_TRUE(rest.empty());
   // The line is one JSON object that says what it carries.
-  std::string line = dualkey::client::PackedReportLine("pg_proxy", packed, sent.size(), {});
+  dualkey::client::ReportRequest head;
+  head.source = "pg_proxy";
+  head.sender = "0123abcd";
+  head.first = 4000000000ull;
+  dualkey::client::ReportGap gap;
+  gap.lost = 3;
+  gap.first_lost = 7;
+  gap.first_lost_destructive = 2;
+  head.gaps.push_back(gap);
+  std::string line = dualkey::client::PackedReportLine(head, packed, sent.size());
   ASSERT_EQ(line.back(), '\n');
   line.pop_back();
   const json parsed = json::parse(line);
   EXPECT_EQ(parsed["op"], "report");
   EXPECT_EQ(parsed["count"], 3);
   EXPECT_EQ(parsed["packed"].get<std::string>(), packed);
+  // What the daemon reads of it: the same head.
+  dualkey::client::ReportRequest read;
+  ASSERT_TRUE(dualkey::client::FromJson(parsed, &read).ok());
+  EXPECT_EQ(read.source, "pg_proxy");
+  EXPECT_EQ(read.sender, "0123abcd");
+  EXPECT_EQ(read.first, 4000000000ull);
+  ASSERT_EQ(read.gaps.size(), 1u);
+  EXPECT_EQ(read.gaps[0].lost, 3u);
+  EXPECT_EQ(read.gaps[0].first_lost, 7u);
+  EXPECT_EQ(read.gaps[0].first_lost_destructive, 2u);
+  // Without a sender: no numbers either (a daemon writes it as it comes).
+  head.sender.clear();
+  const json unnamed = json::parse(dualkey::client::PackedReportLine(head, packed, sent.size()));
+  EXPECT_FALSE(unnamed.contains("sender"));
+  EXPECT_FALSE(unnamed.contains("first"));
 }
 
 TEST(ReportWire, GarbageIsRefused) {

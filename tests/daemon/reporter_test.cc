@@ -50,7 +50,8 @@ class Reporter : public ::testing::Test {
   }
   void StopDaemon(int signal_number = SIGTERM) { daemon_.Stop(signal_number); }
 
-  std::unique_ptr<DecisionReporter> MakeReporter(std::size_t max_queue = 65536) {
+  std::unique_ptr<DecisionReporter> MakeReporter(std::size_t max_queue = 65536,
+                                                 int timeout_ms = 5000) {
     dualkey::client::ReporterOptions options;
     options.source = "test_proxy";
     options.max_queue = max_queue;
@@ -59,7 +60,8 @@ class Reporter : public ::testing::Test {
     // runs beside sanitized end-to-end tests) may take over a second to
     // fsync a batch, and a timed-out batch is sent again.
     return std::make_unique<DecisionReporter>(
-        dualkey::client::Client::ForThisProcess(dualkey::client::ClientOptions{socket_, 5000}),
+        dualkey::client::Client::ForThisProcess(
+            dualkey::client::ClientOptions{socket_, timeout_ms}),
         options);
   }
 
@@ -183,6 +185,94 @@ TEST_F(Reporter, KilledDaemonLosesNothingQueued) {
   const std::string verify = std::string(DUALKEY_BINARY) + " audit verify --file " +
                              (dir_ / "state/audit.jsonl").string() + " >/dev/null 2>&1";
   EXPECT_EQ(system(verify.c_str()), 0);
+}
+
+// A batch whose reply never came (the daemon was stopped after it had the
+// batch, and the reporter timed out) goes again on a new connection; the
+// daemon writes the first copy when it runs again and skips the second:
+// every decision once, none lost.
+TEST_F(Reporter, ABatchSentAgainAfterATimeoutIsWrittenOnce) {
+  StartDaemon();
+  auto reporter = MakeReporter(65536, /*timeout_ms=*/300);
+  for (int i = 0; i < 20; ++i)
+    ASSERT_TRUE(reporter->Report(Read("SELECT " + std::to_string(i)), false));
+  ASSERT_TRUE(reporter->Flush(15000));
+  ASSERT_EQ(kill(daemon_.pid(), SIGSTOP), 0);
+  for (int i = 20; i < 50; ++i) reporter->Report(Read("SELECT " + std::to_string(i)), false);
+  // The batch goes out, its reply does not come: the link is down.
+  for (int i = 0; i < 200 && reporter->link_up(); ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  const bool timed_out = !reporter->link_up();
+  ASSERT_EQ(kill(daemon_.pid(), SIGCONT), 0);
+  ASSERT_TRUE(timed_out) << "the reporter did not time out on the stopped daemon";
+  ASSERT_TRUE(reporter->Flush(15000));
+  EXPECT_EQ(reporter->stats().delivered, 50u);
+  const std::vector<json> decisions = Records("decision");
+  ASSERT_EQ(decisions.size(), 50u) << "a batch sent twice was written twice";
+  for (int i = 0; i < 50; ++i)
+    EXPECT_EQ(decisions[static_cast<std::size_t>(i)].value("input", ""),
+              "SELECT " + std::to_string(i));
+}
+
+// The daemon's side of exactly once, request by request: what a sender
+// (name, uid and pid) sent before is skipped and counted; another process
+// using the same name moves nothing; gaps count by where they start.
+TEST_F(Reporter, TheDaemonSkipsWhatASenderSentBeforeAndOnlyThat) {
+  StartDaemon();
+  auto batch = [&](std::uint64_t first, std::vector<std::string> inputs,
+                   std::vector<dualkey::client::ReportGap> gaps = {}) {
+    dualkey::client::ReportRequest request;
+    request.source = "test_proxy";
+    request.sender = "s1";
+    request.first = first;
+    for (const std::string& input : inputs) request.decisions.push_back(Read(input));
+    request.gaps = std::move(gaps);
+    return request;
+  };
+  auto send = [&](const dualkey::client::ReportRequest& request) -> std::uint64_t {
+    dualkey::Result<json> reply =
+        dualkey::client::CallAt(socket_, dualkey::client::ToJson(request), 5000);
+    EXPECT_TRUE(reply.ok()) << reply.status().ToString();
+    return reply.ok() ? reply->value("recorded", std::uint64_t{0}) : 0;
+  };
+  // Another process with the same sender name and a mark far ahead.
+  const pid_t child = fork();
+  if (child == 0) _exit(send(batch(1000, {"SELECT 'other process'"})) == 1 ? 0 : 1);
+  int status = 0;
+  ASSERT_EQ(waitpid(child, &status, 0), child);
+  ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+
+  EXPECT_EQ(send(batch(0, {"SELECT 0", "SELECT 1", "SELECT 2"})), 3u);
+  EXPECT_EQ(send(batch(0, {"SELECT 0", "SELECT 1", "SELECT 2"})), 3u);  // again: skipped
+  EXPECT_EQ(send(batch(2, {"SELECT 2", "SELECT 3", "SELECT 4"})), 3u);  // two of them new
+  std::vector<std::string> inputs;
+  for (const json& d : Records("decision")) inputs.push_back(d.value("input", ""));
+  EXPECT_EQ(inputs, (std::vector<std::string>{"SELECT 'other process'", "SELECT 0", "SELECT 1",
+                                              "SELECT 2", "SELECT 3", "SELECT 4"}));
+
+  dualkey::client::ReportGap gap;
+  gap.lost = 5;
+  gap.lost_destructive = 1;
+  gap.from_ms = 1000;
+  gap.to_ms = 2000;
+  gap.reason = "the audit queue was full";
+  EXPECT_EQ(send(batch(5, {}, {gap})), 1u);
+  EXPECT_EQ(send(batch(5, {}, {gap})), 1u);  // again: skipped
+  gap.lost = 8;                              // grown since: only the 3 more
+  gap.lost_destructive = 3;
+  gap.to_ms = 3000;
+  EXPECT_EQ(send(batch(5, {}, {gap})), 1u);
+  const std::vector<json> gaps = Records("audit_gap");
+  ASSERT_EQ(gaps.size(), 2u);
+  EXPECT_EQ(gaps[0].value("lost", 0), 5);
+  EXPECT_EQ(gaps[1].value("lost", 0), 3);
+  EXPECT_EQ(gaps[1].value("lost_destructive", 0), 2);
+  // A sender without a name: written as it comes, every time.
+  dualkey::client::ReportRequest unnamed = batch(0, {"SELECT 'unnamed'"});
+  unnamed.sender.clear();
+  EXPECT_EQ(send(unnamed), 1u);
+  EXPECT_EQ(send(unnamed), 1u);
+  EXPECT_EQ(Records("decision").size(), 8u);
 }
 
 }  // namespace

@@ -5,7 +5,8 @@
 // Decisions go in as written, a batch with one write (group commit syncs
 // them within 100 ms); gaps are synced. A record that cannot be written
 // stops the batch: the reply says how many were, and the sender keeps the
-// rest.
+// rest. A named sender's batch that repeats what it sent before (its reply
+// was lost) is skipped as far as the log has it (SenderMarks).
 //
 // A batch comes "packed" (client/report_wire.h) or, from an older sender,
 // as "decisions" objects. A packed batch that nothing but the metrics
@@ -14,9 +15,14 @@
 // base::JsonDump escapes), the log takes it as it is, and the metrics count
 // it from the decoded fields. Anything else goes the general way
 // (Core::RecordAll), with the same record as the result.
+#include <algorithm>
 #include <charconv>
 #include <chrono>
 #include <iostream>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <span>
 
 #include "base/json_text.h"
 #include "base/redact.h"
@@ -116,7 +122,7 @@ bool CanonicalDecision(const Reported& d, std::string_view peer_json, std::int64
 }
 
 // Records `decisions` as one batch; returns how many were written.
-std::size_t RecordDecisions(Core& core, const Peer& peer, const std::vector<Reported>& decisions) {
+std::size_t RecordDecisions(Core& core, const Peer& peer, std::span<const Reported> decisions) {
   if (decisions.empty()) return 0;
   if (core.Heard("decision")) {
     std::vector<Core::Recording> records;
@@ -159,56 +165,148 @@ std::size_t RecordDecisions(Core& core, const Peer& peer, const std::vector<Repo
   return recorded;
 }
 
+// Where each sender's numbered stream stands in the log (client/protocol.h,
+// ReportRequest): a batch sent again after its reply was lost is not
+// written twice. Keyed by the peer's uid and pid as well as the sender's
+// name, so that another process cannot move a proxy's mark (and so have its
+// decisions skipped). Kept in memory: a resend that straddles a restart of
+// the daemon is written again (twice, never lost).
+class SenderMarks {
+ public:
+  struct Mark {
+    std::uint64_t next = 0;  // the number of the first decision not yet written
+    std::uint64_t lost_next = 0;
+    std::uint64_t lost_destructive_next = 0;
+    std::int64_t seen_ms = 0;
+  };
+  // Held while one batch of a sender is written, so that a resend on a new
+  // connection waits for the first attempt to finish.
+  std::unique_lock<std::mutex> Lock() { return std::unique_lock(mu_); }
+  // The mark of `sender` from `peer` (a new one at 0); the lock must be held.
+  Mark& Of(const Peer& peer, const std::string& sender, std::int64_t now_ms) {
+    const std::string key =
+        std::to_string(peer.uid) + ":" + std::to_string(peer.pid) + ":" + sender;
+    if (marks_.size() >= kMaxSenders && marks_.find(key) == marks_.end()) {
+      // The one heard from least recently goes (a proxy that exited).
+      auto oldest = marks_.begin();
+      for (auto it = marks_.begin(); it != marks_.end(); ++it)
+        if (it->second.seen_ms < oldest->second.seen_ms) oldest = it;
+      marks_.erase(oldest);
+    }
+    Mark& mark = marks_[key];
+    mark.seen_ms = now_ms;
+    return mark;
+  }
+
+ private:
+  static constexpr std::size_t kMaxSenders = 4096;
+  std::mutex mu_;
+  std::map<std::string, Mark> marks_;
+};
+
+// The batch's decisions: "decisions" objects (an older sender), then the
+// "packed" ones. Their texts point into `request`, `body` and `storage`.
+Status ReadDecisions(const json& body, const client::ReportRequest& request,
+                     std::string_view source, std::vector<client::PackedDecision>* storage,
+                     std::vector<Reported>* decisions, bool* packed_batch) {
+  decisions->reserve(request.decisions.size());
+  for (const client::ReportedDecision& d : request.decisions)
+    decisions->emplace_back(source, client::ViewOf(d));
+  auto packed = body.find("packed");
+  *packed_batch = packed != body.end();
+  if (!*packed_batch) return Status::Ok();
+  std::uint64_t count = 0;
+  if (auto c = body.find("count"); c != body.end() && c->is_number_unsigned())
+    count = c->get<std::uint64_t>();
+  // A packed decision takes more than 20 bytes.
+  if (!packed->is_string() || count > packed->get_ref<const std::string&>().size() / 20)
+    return Status::InvalidArgument("\"packed\" is a string and \"count\" its decisions");
+  std::string_view rest = packed->get_ref<const std::string&>();
+  storage->resize(count);
+  for (client::PackedDecision& d : *storage)
+    if (Status s = client::NextPacked(&rest, &d); !s.ok()) return s;
+  if (!rest.empty())
+    return Status::InvalidArgument("\"packed\" holds more than \"count\" decisions");
+  decisions->reserve(decisions->size() + storage->size());
+  for (const client::PackedDecision& d : *storage) decisions->emplace_back(source, d);
+  return Status::Ok();
+}
+
+// Records the gaps not recorded before (in part: the rest); false when one
+// could not be written. Each recorded or skipped gap counts in `recorded`.
+bool RecordGaps(Core& core, const Peer& peer, std::string_view source,
+                const std::vector<client::ReportGap>& gaps, SenderMarks::Mark* mark,
+                std::uint64_t* recorded) {
+  std::string error;
+  for (client::ReportGap g : gaps) {
+    const std::uint64_t end = g.first_lost + g.lost;
+    const std::uint64_t destructive_end = g.first_lost_destructive + g.lost_destructive;
+    if (end <= mark->lost_next) {  // recorded already
+      ++*recorded;
+      continue;
+    }
+    if (g.first_lost < mark->lost_next) {  // in part: the rest
+      g.lost = end - mark->lost_next;
+      g.lost_destructive = destructive_end > mark->lost_destructive_next
+                               ? destructive_end - mark->lost_destructive_next
+                               : 0;
+    }
+    json fields{{"source", std::string(source)},
+                {"lost", g.lost},
+                {"lost_destructive", g.lost_destructive},
+                {"from_ms", g.from_ms},
+                {"to_ms", g.to_ms}};
+    client::PutText(fields, "reason", g.reason);
+    if (!core.Record("audit_gap", std::move(fields), &peer, audit::Log::Durability::kSynced,
+                     &error))
+      return false;
+    mark->lost_next = end;
+    mark->lost_destructive_next = std::max(mark->lost_destructive_next, destructive_end);
+    ++*recorded;
+  }
+  return true;
+}
+
+Result<json> HandleReport(Core& core, SenderMarks& marks, const Peer& peer, const json& body) {
+  // An HTTP caller has no credentials to record beside what it claims.
+  if (peer.via == Peer::Via::kHttp)
+    return Status::PermissionDenied("report is served on the Unix socket only");
+  client::ReportRequest request;
+  if (Status s = client::FromJson(body, &request); !s.ok()) return s;
+  const std::string source = base::ToValidUtf8(request.source);
+  client::ReportReply reply;
+  std::vector<client::PackedDecision> storage;
+  std::vector<Reported> decisions;
+  if (Status s = ReadDecisions(body, request, source, &storage, &decisions, &reply.packed); !s.ok())
+    return s;
+  std::unique_lock<std::mutex> held;
+  SenderMarks::Mark unnamed;  // a sender without a name: nothing to skip
+  SenderMarks::Mark* mark = &unnamed;
+  if (!request.sender.empty()) {
+    held = marks.Lock();
+    mark = &marks.Of(peer, request.sender, Core::NowMs());
+  }
+  // What this sender sent before and the log has: skipped, counted.
+  std::size_t skip = 0;
+  if (request.first < mark->next)
+    skip = static_cast<std::size_t>(
+        std::min<std::uint64_t>(mark->next - request.first, decisions.size()));
+  // One write for the batch; what was not written stays with the sender.
+  const std::size_t written =
+      RecordDecisions(core, peer, std::span<const Reported>(decisions).subspan(skip));
+  reply.recorded = skip + written;
+  mark->next = std::max(mark->next, request.first + reply.recorded);
+  if (reply.recorded == decisions.size())
+    RecordGaps(core, peer, source, request.gaps, mark, &reply.recorded);
+  return client::ToJson(reply);
+}
+
 }  // namespace
 
 void AddReportOps(Dispatcher& dispatcher, Core& core) {
-  dispatcher.Add(client::kOpReport, [&core](const Peer& peer, const json& body) -> Result<json> {
-    // An HTTP caller has no credentials to record beside what it claims.
-    if (peer.via == Peer::Via::kHttp)
-      return Status::PermissionDenied("report is served on the Unix socket only");
-    client::ReportRequest request;
-    if (Status s = client::FromJson(body, &request); !s.ok()) return s;
-    const std::string source = base::ToValidUtf8(request.source);
-    client::ReportReply reply;
-    std::vector<Reported> decisions;
-    std::vector<client::PackedDecision> packed_decisions;
-    decisions.reserve(request.decisions.size());
-    for (const client::ReportedDecision& d : request.decisions)
-      decisions.emplace_back(source, client::ViewOf(d));
-    if (auto packed = body.find("packed"); packed != body.end()) {
-      reply.packed = true;
-      std::uint64_t count = 0;
-      if (auto c = body.find("count"); c != body.end() && c->is_number_unsigned())
-        count = c->get<std::uint64_t>();
-      // A packed decision takes more than 20 bytes.
-      if (!packed->is_string() || count > packed->get_ref<const std::string&>().size() / 20)
-        return Status::InvalidArgument("\"packed\" is a string and \"count\" its decisions");
-      std::string_view rest = packed->get_ref<const std::string&>();
-      packed_decisions.resize(count);
-      for (client::PackedDecision& d : packed_decisions)
-        if (Status s = client::NextPacked(&rest, &d); !s.ok()) return s;
-      if (!rest.empty())
-        return Status::InvalidArgument("\"packed\" holds more than \"count\" decisions");
-      decisions.reserve(decisions.size() + packed_decisions.size());
-      for (const client::PackedDecision& d : packed_decisions) decisions.emplace_back(source, d);
-    }
-    // One write for the batch; what was not written stays with the sender.
-    reply.recorded = RecordDecisions(core, peer, decisions);
-    if (reply.recorded < decisions.size()) return client::ToJson(reply);
-    std::string error;
-    for (const client::ReportGap& g : request.gaps) {
-      json fields{{"source", source},
-                  {"lost", g.lost},
-                  {"lost_destructive", g.lost_destructive},
-                  {"from_ms", g.from_ms},
-                  {"to_ms", g.to_ms}};
-      client::PutText(fields, "reason", g.reason);
-      if (!core.Record("audit_gap", std::move(fields), &peer, audit::Log::Durability::kSynced,
-                       &error))
-        return client::ToJson(reply);
-      ++reply.recorded;
-    }
-    return client::ToJson(reply);
+  auto marks = std::make_shared<SenderMarks>();
+  dispatcher.Add(client::kOpReport, [&core, marks](const Peer& peer, const json& body) {
+    return HandleReport(core, *marks, peer, body);
   });
 }
 
