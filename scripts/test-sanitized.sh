@@ -14,7 +14,7 @@
 # DUALKEY_TSAN_SUITE: auto (the default) runs the TSan tree when no more than
 # DUALKEY_TSAN_START_BY seconds (default 3000) have passed since the start,
 # builds it only until DUALKEY_TIME_LIMIT (default 5400, CI's 90 minutes)
-# less 15 minutes, and cuts its tests 2 minutes before that limit; a TSan
+# less 20 minutes, and cuts its tests 5 minutes before that limit; a TSan
 # tree skipped or cut for time is said loudly in the last lines, and a test
 # that failed under TSan fails the run. 1 runs it whatever the time, 0 never.
 # Sanitizer reports from any process (test binaries and the dualkey processes
@@ -122,7 +122,7 @@ run_suite release build
 
 # The concurrent tests again under TSan, while CI's time allows.
 remaining() { echo $((time_limit - (SECONDS - start) - $1)); }
-if [[ $tsan == 1 ]] || { [[ $tsan == auto ]] && ((SECONDS - start <= tsan_start_by)) && (($(remaining 900) > 60)); }; then
+if [[ $tsan == 1 ]] || { [[ $tsan == auto ]] && ((SECONDS - start <= tsan_start_by)) && (($(remaining 1200) > 60)); }; then
   step "the concurrent tests under TSan (clang; its own tree, build-tsan)"
   CC=clang CXX=clang++ cmake -S . -B build-tsan -DDUALKEY_SANITIZE=thread -DDUALKEY_TESTS=ON \
     -DDUALKEY_TEST_MODULES="$tsan_modules" -DDUALKEY_TREE_CHECKS=OFF -DDUALKEY_BENCH=OFF "${san_flags[@]}" >/dev/null
@@ -130,16 +130,16 @@ if [[ $tsan == 1 ]] || { [[ $tsan == auto ]] && ((SECONDS - start <= tsan_start_
   if [[ $tsan == 1 ]]; then
     cmake --build build-tsan -j"$jobs" || build_status=$?
   else
-    timeout --kill-after=20 "$(remaining 900)" cmake --build build-tsan -j"$jobs" || build_status=$?
+    timeout --kill-after=20 "$(remaining 1200)" cmake --build build-tsan -j"$jobs" || build_status=$?
   fi
   if ((build_status == 124 || build_status == 137)); then
-    notices+=("tsan: not run: its build did not finish 15 minutes before the time limit (${time_limit}s)")
+    notices+=("tsan: not run: its build did not finish 20 minutes before the time limit (${time_limit}s)")
   elif ((build_status != 0)); then
     failed+=("tsan: build")
   elif [[ $tsan == 1 ]]; then
     run_suite tsan build-tsan
   else
-    run_suite tsan build-tsan "$(remaining 120)"
+    run_suite tsan build-tsan "$(remaining 300)"
   fi
 elif [[ $tsan == auto ]]; then
   step "the concurrent tests under TSan: skipped for time"
