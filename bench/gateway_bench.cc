@@ -26,7 +26,7 @@
 #include <thread>
 #include <vector>
 
-#include "gateway/internal/asio.h"
+#include "base/asio.h"
 
 namespace {
 

@@ -9,7 +9,7 @@ packages=(
   build-essential cmake pkg-config clang libclang-rt-14-dev clang-format
   libpg-query-dev nlohmann-json3-dev libcli11-dev libfmt-dev libtomlplusplus-dev
   libgtest-dev libgmock-dev libbenchmark-dev
-  libssl-dev libsodium-dev libzstd-dev libsqlite3-dev libpq-dev libasio-dev
+  libssl-dev libsodium-dev libzstd-dev libsqlite3-dev libpq-dev
   libqrencode-dev hyperfine
   libgit2-dev
   libcbor-dev

@@ -24,7 +24,7 @@
 #include "client/client.h"
 #include "client/reporter.h"
 #include "gateway/gateway.h"
-#include "gateway/internal/asio.h"
+#include "base/asio.h"
 #include "gateway/internal/parts.h"
 #include "gateway/internal/sigv4.h"
 #include "gateway/internal/url.h"

@@ -8,7 +8,7 @@
 #include <mutex>
 #include <set>
 
-#include "gateway/internal/asio.h"
+#include "base/asio.h"
 #include "harness.h"
 
 namespace dualkey::fault {

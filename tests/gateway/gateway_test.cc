@@ -26,7 +26,7 @@
 #include "approval/approval.h"
 #include "client/client.h"
 #include "daemon/daemon.h"
-#include "gateway/internal/asio.h"
+#include "base/asio.h"
 #include "gateway/internal/sigv4.h"
 
 namespace {

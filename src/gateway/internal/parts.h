@@ -12,7 +12,7 @@
 
 #include "base/status.h"
 #include "gateway/gateway.h"
-#include "gateway/internal/asio.h"
+#include "base/asio.h"
 #include "gateway/internal/url.h"
 
 namespace dualkey::gateway::internal {

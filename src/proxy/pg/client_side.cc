@@ -33,7 +33,7 @@ Task<void> Session::ClientToServer() {
             std::min(buffer.size() * 2, shared_.options.max_statement_bytes + kReadChunk));
       }
     }
-    asio::error_code ec;
+    boost::system::error_code ec;
     std::size_t n = carried;
     carried = 0;
     if (n == 0)

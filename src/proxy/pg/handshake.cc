@@ -22,7 +22,7 @@ std::string Printable(std::string_view text) {
 void Session::ArmDeadline(int seconds, std::string why) {
   auto self = shared_from_this();
   deadline_.expires_after(std::chrono::seconds(seconds));
-  deadline_.async_wait([this, self, why = std::move(why)](asio::error_code ec) {
+  deadline_.async_wait([this, self, why = std::move(why)](boost::system::error_code ec) {
     if (ec || started_ || closed_) return;
     shared_.Say("session " + std::to_string(id_) + " from " + address_ + ": " + why + "; closed");
     Close();
@@ -52,7 +52,6 @@ Task<void> Session::Fatal(const std::string& code, const std::string& message) {
   f.severity = "FATAL";
   f.code = code;
   f.message = message;
-  asio::error_code ignored;
   try {
     co_await client_.Write(wire::BuildError(f));
   } catch (const std::exception&) {
@@ -236,7 +235,7 @@ Task<void> Session::ForwardCancel(std::int32_t pid, std::int32_t key) {
   wire::AppendInt32(request, target->key);
   co_await asio::async_write(socket, asio::buffer(request), asio::use_awaitable);
   char byte;
-  asio::error_code ec;
+  boost::system::error_code ec;
   co_await socket.async_read_some(asio::buffer(&byte, 1),
                                   asio::redirect_error(asio::use_awaitable, ec));
 }

@@ -16,7 +16,7 @@ namespace {
 Task<void> Accept(Shared& shared, tcp::acceptor& acceptor) {
   asio::steady_timer pause(acceptor.get_executor());
   while (true) {
-    asio::error_code ec;
+    boost::system::error_code ec;
     // Each session on its own strand when several threads run the loop; with
     // one thread everything is serialised already and a strand only costs.
     tcp::socket socket(shared.options.threads > 1
@@ -67,7 +67,7 @@ Task<void> TrimMemory(Shared& shared, asio::io_context& io) {
   asio::steady_timer timer(io);
   while (true) {
     timer.expires_after(std::chrono::seconds(1));
-    asio::error_code ec;
+    boost::system::error_code ec;
     co_await timer.async_wait(asio::redirect_error(asio::use_awaitable, ec));
     if (ec) co_return;
     const std::size_t peak = shared.admission->TakePeak();
@@ -161,8 +161,8 @@ int Run(const Options& options) {
   }
   asio::signal_set& signals = base::KeepUntilExit<asio::signal_set>(io, SIGINT, SIGTERM);
   asio::steady_timer& grace = base::KeepUntilExit<asio::steady_timer>(io);
-  signals.async_wait([&](asio::error_code, int) {
-    asio::error_code ignored;
+  signals.async_wait([&](boost::system::error_code, int) {
+    boost::system::error_code ignored;
     acceptor.close(ignored);
     std::vector<std::shared_ptr<Session>> open;
     {
@@ -172,7 +172,7 @@ int Run(const Options& options) {
     for (auto& s : open) asio::post(s->executor(), [s] { s->Close(); });
     // Let the closes run, then stop.
     grace.expires_after(std::chrono::milliseconds(200));
-    grace.async_wait([&](asio::error_code) { io.stop(); });
+    grace.async_wait([&](boost::system::error_code) { io.stop(); });
   });
   asio::co_spawn(io, Accept(shared, acceptor), asio::detached);
   asio::co_spawn(io, TrimMemory(shared, io), asio::detached);

@@ -16,7 +16,7 @@ Task<void> Session::ServerToClient() {
   while (true) {
     if (filled == buffer.size())
       buffer.resize(std::min(buffer.size() * 2, kMaxServerCarry + kReadChunk));
-    asio::error_code ec;
+    boost::system::error_code ec;
     const std::size_t n = co_await upstream_->ReadSome(
         asio::buffer(buffer.data() + filled, buffer.size() - filled), ec);
     if (ec) {
@@ -28,7 +28,6 @@ Task<void> Session::ServerToClient() {
         f.severity = "FATAL";
         f.code = "08006";
         f.message = "dualkey: the database connection was lost (" + ec.message() + ")";
-        asio::error_code ignored;
         const std::string bytes = wire::BuildError(f);
         co_await client_.WriteBuffers(asio::buffer(bytes));
       }

@@ -61,7 +61,7 @@ Task<void> Session::DataPhase() {
 // The sockets leave asio for the pump's epoll thread; nothing of asio's is
 // pending on them after the handshake.
 bool Session::EnterPump() {
-  asio::error_code ec;
+  boost::system::error_code ec;
   client_protocol_ = client_.socket().local_endpoint(ec).protocol();
   if (!ec) upstream_protocol_ = upstream_->socket().local_endpoint(ec).protocol();
   if (ec) return false;
@@ -82,7 +82,7 @@ void Session::Resume(int client_fd, int upstream_fd, std::string client_bytes,
   auto self = shared_from_this();
   asio::post(strand_,
              [self, client_fd, upstream_fd, bytes = std::move(client_bytes), state]() mutable {
-               asio::error_code ec;
+               boost::system::error_code ec;
                self->client_.socket().assign(self->client_protocol_, client_fd, ec);
                if (!ec) self->upstream_->socket().assign(self->upstream_protocol_, upstream_fd, ec);
                if (ec) {

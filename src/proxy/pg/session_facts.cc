@@ -129,7 +129,7 @@ Task<bool> Session::WaitIdle(std::string* why) {
     asio::steady_timer timer(strand_);
     timer.expires_at(deadline);
     idle_waiter_ = &timer;
-    asio::error_code ec;
+    boost::system::error_code ec;
     co_await timer.async_wait(asio::redirect_error(asio::use_awaitable, ec));
     idle_waiter_ = nullptr;
     if (!ec) {
@@ -149,7 +149,7 @@ Task<bool> Session::RunOwnQuery(const std::string& sql, OwnQuery* query, std::st
   bool timed_out = false;
   while (!query->result().done && !closed_ && !timed_out) {
     idle_waiter_ = &timer;
-    asio::error_code ec;
+    boost::system::error_code ec;
     co_await timer.async_wait(asio::redirect_error(asio::use_awaitable, ec));
     idle_waiter_ = nullptr;
     timed_out = !ec;

@@ -3,17 +3,17 @@
 // read whole messages during startup and authentication.
 #pragma once
 
-#include <asio.hpp>
-#include <asio/generic/stream_protocol.hpp>
-#include <asio/ssl.hpp>
 #include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
 
+#include "base/asio.h"
 #include "proxy/pg/internal/wire.h"
 
 namespace dualkey::pgproxy {
+
+namespace asio = boost::asio;
 
 using tcp = asio::ip::tcp;
 // TCP, or a Unix socket for an upstream on the same machine.
@@ -47,7 +47,7 @@ class Leg {
   }
 
   // Same, with the error returned instead of thrown (EOF included).
-  Task<std::size_t> ReadSome(asio::mutable_buffer buffer, asio::error_code& ec) {
+  Task<std::size_t> ReadSome(asio::mutable_buffer buffer, boost::system::error_code& ec) {
     if (tls_)
       co_return co_await tls_->async_read_some(buffer,
                                                asio::redirect_error(asio::use_awaitable, ec));
@@ -71,13 +71,13 @@ class Leg {
     // A plain socket almost always takes a small write at once: sending it
     // here saves the completion's trip through the scheduler (and the
     // epoll_wait that trip costs). Only what the kernel did not take waits.
-    asio::error_code ec;
+    boost::system::error_code ec;
     if (!socket_.non_blocking()) socket_.non_blocking(true, ec);
     std::size_t sent = ec ? 0 : socket_.write_some(buffers, ec);
     const std::size_t total = asio::buffer_size(buffers);
     if (sent == total) co_return;
     if (ec && ec != asio::error::would_block && ec != asio::error::try_again)
-      throw asio::system_error(ec);
+      throw boost::system::system_error(ec);
     std::vector<asio::const_buffer> remaining;
     for (auto it = asio::buffer_sequence_begin(buffers); it != asio::buffer_sequence_end(buffers);
          ++it) {
@@ -94,7 +94,7 @@ class Leg {
   }
 
   void Close() {
-    asio::error_code ignored;
+    boost::system::error_code ignored;
     socket_.shutdown(StreamSocket::shutdown_both, ignored);
     socket_.close(ignored);
   }

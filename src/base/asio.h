@@ -1,6 +1,7 @@
 // Boost.Asio and Beast as dualkey uses them: C++20 coroutines, and Beast on
-// std::string_view. Include this instead of the Boost headers directly, so
-// every file agrees on the configuration.
+// std::string_view. The one Asio of the code base (the gateway, the daemon's
+// listeners, the MCP and PostgreSQL proxies): include this instead of the
+// Boost headers directly, so every file agrees on the configuration.
 #pragma once
 
 // Beast speaks std::string_view, like the rest of dualkey.
@@ -20,6 +21,7 @@
 #include <utility>  // before Asio: its awaitable.hpp uses std::exchange without it
 // clang-format on
 #include <boost/asio.hpp>
+#include <boost/asio/generic/stream_protocol.hpp>
 #include <boost/asio/ssl.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
