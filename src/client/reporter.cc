@@ -16,6 +16,15 @@ std::int64_t NowMs() {
       .count();
 }
 
+// A name no other reporter on this machine has at the same time: the
+// daemon keys its marks by the peer's uid and pid as well.
+std::string NewSenderId() {
+  std::random_device random;
+  char text[17];
+  std::snprintf(text, sizeof text, "%08x%08x", random(), random());
+  return text;
+}
+
 }  // namespace
 
 std::string DecidingClass(const Verdict& verdict) {
@@ -29,15 +38,6 @@ bool AnyDestructive(const Verdict& verdict) {
   for (const Action& action : verdict.actions)
     if (IsDestructive(action)) return true;
   return false;
-}
-
-// A name no other reporter on this machine has at the same time: the
-// daemon keys its marks by the peer's uid and pid as well.
-std::string NewSenderId() {
-  std::random_device random;
-  char text[17];
-  std::snprintf(text, sizeof text, "%08x%08x", random(), random());
-  return text;
 }
 
 DecisionReporter::DecisionReporter(Client client, ReporterOptions options)
