@@ -19,12 +19,12 @@
 #include <unordered_map>
 
 #include "base/admission.h"
+#include "base/asio.h"
 #include "base/descriptor_limit.h"
 #include "base/json_text.h"
 #include "client/client.h"
 #include "client/reporter.h"
 #include "gateway/gateway.h"
-#include "base/asio.h"
 #include "gateway/internal/parts.h"
 #include "gateway/internal/sigv4.h"
 #include "gateway/internal/url.h"

@@ -24,9 +24,9 @@
 #include <vector>
 
 #include "approval/approval.h"
+#include "base/asio.h"
 #include "client/client.h"
 #include "daemon/daemon.h"
-#include "base/asio.h"
 #include "gateway/internal/sigv4.h"
 
 namespace {

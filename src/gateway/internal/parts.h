@@ -10,9 +10,9 @@
 #include <string_view>
 #include <vector>
 
+#include "base/asio.h"
 #include "base/status.h"
 #include "gateway/gateway.h"
-#include "base/asio.h"
 #include "gateway/internal/url.h"
 
 namespace dualkey::gateway::internal {
