@@ -114,7 +114,12 @@ if [[ $AUDIT != 0 ]]; then
   DAEMON_SOCKET="$WORK/daemon.sock"
   mkdir -p "$WORK/daemon"
   chmod 700 "$WORK/daemon"
-  "$DUALKEY" serve --state-dir "$WORK/daemon" --socket "$DAEMON_SOCKET" --quiet \
+  # In a session of its own, as `dualkey setup` and systemd run it: with the
+  # kernel's autogroup scheduling (sched_autogroup_enabled) each session is
+  # one scheduling entity, and each PostgreSQL backend calls setsid, so a
+  # daemon left in this script's session would take its CPU out of the
+  # share of pgbench and the proxies (docs/pg-proxy.md, "What the audit costs").
+  setsid "$DUALKEY" serve --state-dir "$WORK/daemon" --socket "$DAEMON_SOCKET" --quiet \
     >"$WORK/daemon.out" 2>&1 &
   DAEMON_PID=$!
   PIDS+=("$DAEMON_PID")

@@ -5,6 +5,7 @@
 #include <cstdio>
 #include <random>
 
+#include "base/thread_priority.h"
 #include "client/report_wire.h"
 
 namespace dualkey::client {
@@ -196,6 +197,8 @@ bool DecisionReporter::SendBatch() {
 }
 
 void DecisionReporter::Run() {
+  // Off the request path: the caller answered before the decision was queued.
+  base::LowerThisThreadPriority(base::kOffPathNiceSteps);
   int backoff_ms = options_.flush_ms;
   while (true) {
     {

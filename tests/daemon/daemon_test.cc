@@ -247,7 +247,8 @@ TEST_F(Daemon, BreakerFreezesABurstingAgentUntilReset) {
 TEST_F(Daemon, MalformedRequestsGetErrorsNeverAllow) {
   for (const json& bad :
        {json{{"op", "check"}}, json{{"op", "check"}, {"channel", "smtp"}, {"input", "x"}},
-        json{{"op", "nope"}}, json::array()}) {
+        json{{"op", "nope"}}, json::array(), json{{"op", 1}}, json{{"op", nullptr}},
+        json{{"op", json{{"op", "report"}}}}, json{{"op", json::array({"watch"})}}}) {
     std::string error;
     auto reply = DaemonCall(socket_, bad, 2000, &error);
     ASSERT_TRUE(reply) << error;

@@ -9,6 +9,7 @@
 #include <thread>
 
 #include "base/line_io.h"
+#include "base/thread_priority.h"
 #include "base/unix_socket.h"
 #include "client/client.h"
 #include "client/protocol.h"
@@ -38,7 +39,14 @@ void ServeConnection(Core* core, const Dispatcher* dispatcher, const std::atomic
       if (!base::WriteAll(fd, client::EncodeLine(reply))) break;
       continue;
     }
-    if (request->value("op", "") == client::kOpWatch) {
+    const auto op_field = request->find("op");
+    const std::string op =
+        op_field != request->end() && op_field->is_string() ? op_field->get<std::string>() : "";
+    // A report is of decisions already made and answered (client/reporter.h):
+    // this connection's thread writes them to the log at a lower priority
+    // than the threads that decide, for as long as the connection lasts.
+    if (op == client::kOpReport) base::LowerThisThreadPriority(base::kOffPathNiceSteps);
+    if (op == client::kOpWatch) {
       core->Subscribe(fd);
       base::WriteAll(fd, client::EncodeLine(json{{"ok", true}, {"watching", true}}));
       // Hold the connection until the client leaves or we stop.
