@@ -42,7 +42,12 @@ void ThreadedServer::Accept() {
     // the io_context go, the moment it does.
     auto owned = std::make_unique<tcp::socket>(std::move(socket));
     std::thread([this, owned = std::move(owned)]() mutable {
-      connection_(std::move(*owned));
+      // A connection's failure ends that connection (its socket closes,
+      // nothing is forwarded), never the process and its other connections.
+      try {
+        connection_(std::move(*owned));
+      } catch (...) {
+      }
       owned.reset();
       --active_;
     }).detach();

@@ -6,6 +6,7 @@
 
 #include "base/json_text.h"
 #include "client/internal/codec.h"
+#include "client/report_wire.h"
 
 namespace dualkey::client {
 
@@ -331,6 +332,10 @@ std::string EncodeLine(const json& value) {
 }
 
 Result<json> DecodeLine(std::string_view line) {
+  // A report batch (report_wire.h) is almost all one long string.
+  if (line.size() >= 1024 && line.find("\"packed\"") != std::string_view::npos) {
+    if (std::optional<json> report = ParseReportLine(line)) return std::move(*report);
+  }
   std::string error;
   std::optional<json> value = base::JsonParse(line, &error);
   if (!value) return Status::InvalidArgument(error);

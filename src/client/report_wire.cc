@@ -5,6 +5,7 @@
 #include <charconv>
 
 #include "base/json_text.h"
+#include "base/text.h"
 
 namespace dualkey::client {
 namespace {
@@ -61,6 +62,155 @@ bool ReadText(std::string_view* in, std::string_view* out, std::string* storage)
     return false;
   storage->resize(decoded);
   *out = *storage;
+  return true;
+}
+
+// ---- Reading a report line (ParseReportLine) --------------------------------
+// The scan below only finds where things are; what it finds is checked by
+// the parser (the rest of the line) and by UnescapeJsonString (the value).
+
+constexpr std::size_t kNone = std::string_view::npos;
+
+std::size_t SkipSpace(std::string_view s, std::size_t i) {
+  while (i < s.size() && (s[i] == ' ' || s[i] == '\t' || s[i] == '\n' || s[i] == '\r')) ++i;
+  return i;
+}
+
+// `i` at an opening quote: the index after its closing quote; kNone when none.
+std::size_t SkipString(std::string_view s, std::size_t i) {
+  for (++i; i < s.size(); ++i) {
+    if (s[i] == '\\') {
+      ++i;
+    } else if (s[i] == '"') {
+      return i + 1;
+    }
+  }
+  return kNone;
+}
+
+// `i` at a value: the index after it; kNone when it does not end.
+std::size_t SkipValue(std::string_view s, std::size_t i) {
+  if (i >= s.size()) return kNone;
+  if (s[i] == '"') return SkipString(s, i);
+  if (s[i] != '{' && s[i] != '[') {  // a number or a literal
+    while (i < s.size() && s[i] != ',' && s[i] != '}' && s[i] != ']' && s[i] != ' ' &&
+           s[i] != '\t' && s[i] != '\n' && s[i] != '\r')
+      ++i;
+    return i;
+  }
+  int depth = 0;
+  while (i < s.size()) {
+    if (s[i] == '"') {
+      i = SkipString(s, i);
+      if (i == kNone) return kNone;
+      continue;
+    }
+    if (s[i] == '{' || s[i] == '[') {
+      ++depth;
+    } else if ((s[i] == '}' || s[i] == ']') && --depth == 0) {
+      return i + 1;
+    }
+    ++i;
+  }
+  return kNone;
+}
+
+void AppendUtf8(std::string* out, std::uint32_t cp) {
+  if (cp < 0x80) {
+    out->push_back(static_cast<char>(cp));
+  } else if (cp < 0x800) {
+    out->push_back(static_cast<char>(0xC0 | cp >> 6));
+    out->push_back(static_cast<char>(0x80 | (cp & 0x3F)));
+  } else if (cp < 0x10000) {
+    out->push_back(static_cast<char>(0xE0 | cp >> 12));
+    out->push_back(static_cast<char>(0x80 | (cp >> 6 & 0x3F)));
+    out->push_back(static_cast<char>(0x80 | (cp & 0x3F)));
+  } else {
+    out->push_back(static_cast<char>(0xF0 | cp >> 18));
+    out->push_back(static_cast<char>(0x80 | (cp >> 12 & 0x3F)));
+    out->push_back(static_cast<char>(0x80 | (cp >> 6 & 0x3F)));
+    out->push_back(static_cast<char>(0x80 | (cp & 0x3F)));
+  }
+}
+
+// Four hex digits at `s[i]`; -1 when they are not.
+int Hex4(std::string_view s, std::size_t i) {
+  if (i + 4 > s.size()) return -1;
+  int value = 0;
+  for (std::size_t k = i; k < i + 4; ++k) {
+    const int digit = base::HexValue(s[k]);
+    if (digit < 0) return -1;
+    value = value << 4 | digit;
+  }
+  return value;
+}
+
+// A JSON string's inside (without its quotes) as its text; false for
+// anything JSON does not allow there (a raw control character or quote, an
+// unknown escape, a lone surrogate, bytes that are not UTF-8), as strictly
+// as nlohmann's lexer.
+bool UnescapeJsonString(std::string_view raw, std::string* out) {
+  // Escapes are ASCII, and no byte of a multi-byte sequence is: the raw
+  // text is valid UTF-8 exactly when the string's bytes are.
+  if (!base::IsValidUtf8(raw)) return false;
+  out->clear();
+  out->reserve(raw.size());
+  std::size_t i = 0;
+  while (i < raw.size()) {
+    const std::size_t start = i;
+    while (i < raw.size() && raw[i] != '\\' && raw[i] != '"' &&
+           static_cast<unsigned char>(raw[i]) >= 0x20)
+      ++i;
+    out->append(raw.data() + start, i - start);
+    if (i == raw.size()) break;
+    if (raw[i] != '\\' || i + 1 == raw.size()) return false;
+    const char kind = raw[i + 1];
+    i += 2;
+    switch (kind) {
+      case '"':
+        out->push_back('"');
+        break;
+      case '\\':
+        out->push_back('\\');
+        break;
+      case '/':
+        out->push_back('/');
+        break;
+      case 'b':
+        out->push_back('\b');
+        break;
+      case 'f':
+        out->push_back('\f');
+        break;
+      case 'n':
+        out->push_back('\n');
+        break;
+      case 'r':
+        out->push_back('\r');
+        break;
+      case 't':
+        out->push_back('\t');
+        break;
+      case 'u': {
+        const int unit = Hex4(raw, i);
+        if (unit < 0) return false;
+        i += 4;
+        std::uint32_t cp = static_cast<std::uint32_t>(unit);
+        if (cp >= 0xDC00 && cp <= 0xDFFF) return false;
+        if (cp >= 0xD800 && cp <= 0xDBFF) {
+          if (i + 2 > raw.size() || raw[i] != '\\' || raw[i + 1] != 'u') return false;
+          const int low = Hex4(raw, i + 2);
+          if (low < 0xDC00 || low > 0xDFFF) return false;
+          i += 6;
+          cp = 0x10000 + ((cp - 0xD800) << 10) + (static_cast<std::uint32_t>(low) - 0xDC00);
+        }
+        AppendUtf8(out, cp);
+        break;
+      }
+      default:
+        return false;
+    }
+  }
   return true;
 }
 
@@ -168,6 +318,47 @@ std::string PackedReportLine(const ReportRequest& head, std::string_view packed,
   AppendJsonString(&line, base::ToValidUtf8(head.source));
   line += "}\n";
   return line;
+}
+
+std::optional<nlohmann::json> ParseReportLine(std::string_view line) {
+  std::size_t i = SkipSpace(line, 0);
+  if (i == line.size() || line[i] != '{') return std::nullopt;
+  i = SkipSpace(line, i + 1);
+  std::size_t value_begin = kNone, value_end = kNone;
+  while (i < line.size() && line[i] == '"') {
+    const std::size_t key_end = SkipString(line, i);
+    if (key_end == kNone) return std::nullopt;
+    const std::string_view key = line.substr(i + 1, key_end - i - 2);
+    // A key spelled with escapes might be "packed" too: the general way.
+    if (key.find('\\') != std::string_view::npos) return std::nullopt;
+    i = SkipSpace(line, key_end);
+    if (i == line.size() || line[i] != ':') return std::nullopt;
+    i = SkipSpace(line, i + 1);
+    const bool packed = key == "packed";
+    if (packed && (value_begin != kNone || i == line.size() || line[i] != '"'))
+      return std::nullopt;  // twice (the parser keeps the last), or not a string
+    if (packed) value_begin = i;
+    i = SkipValue(line, i);
+    if (i == kNone) return std::nullopt;
+    if (packed) value_end = i;
+    i = SkipSpace(line, i);
+    if (i == line.size() || line[i] != ',') break;
+    i = SkipSpace(line, i + 1);
+  }
+  if (value_begin == kNone) return std::nullopt;
+  std::string rest;
+  rest.reserve(line.size() - (value_end - value_begin) + 2);
+  rest.append(line.substr(0, value_begin)).append("\"\"").append(line.substr(value_end));
+  nlohmann::json value = nlohmann::json::parse(rest, nullptr, /*allow_exceptions=*/false);
+  if (value.is_discarded() || !value.is_object()) return std::nullopt;
+  auto found = value.find("packed");
+  if (found == value.end() || !found->is_string() || !found->get_ref<std::string&>().empty())
+    return std::nullopt;
+  std::string text;
+  if (!UnescapeJsonString(line.substr(value_begin + 1, value_end - value_begin - 2), &text))
+    return std::nullopt;
+  *found = std::move(text);
+  return value;
 }
 
 }  // namespace dualkey::client

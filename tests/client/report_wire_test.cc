@@ -15,6 +15,8 @@
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
+#include <optional>
+#include <random>
 #include <sstream>
 #include <string>
 #include <thread>
@@ -144,6 +146,93 @@ TEST(ReportWire, GarbageIsRefused) {
     PackedDecision got;
     EXPECT_FALSE(NextPacked(&rest, &got).ok()) << bad;
   }
+}
+
+// ParseReportLine must give exactly what nlohmann's parser gives, or
+// nothing (the caller then parses the general way).
+// Returns whether it read the line itself.
+bool ExpectSameAsTheParser(const std::string& line) {
+  const nlohmann::json full = nlohmann::json::parse(line, nullptr, false);
+  const std::optional<nlohmann::json> fast = dualkey::client::ParseReportLine(line);
+  if (!fast) return false;
+  EXPECT_FALSE(full.is_discarded()) << "read a line the parser refuses: " << line;
+  EXPECT_EQ(*fast, full) << line;
+  return true;
+}
+
+TEST(ReportWire, AReportLineIsReadWithoutTheLexerExactlyAsTheParserReadsIt) {
+  dualkey::client::ReportRequest head;
+  head.source = "pg_proxy";
+  head.sender = "s1";
+  std::string packed;
+  for (int i = 0; i < 50; ++i) {
+    dualkey::client::ReportedDecision d;
+    d.action.input = "SELECT \"x\"\\ from t where a = '" + std::to_string(i) + "\t\x01 é 😀'";
+    d.action.agent = "claude";
+    d.time_ms = 1000 + i;
+    dualkey::client::AppendPacked(&packed, d);
+  }
+  std::string line = dualkey::client::PackedReportLine(head, packed, 50);
+  line.pop_back();  // the newline
+  const std::optional<nlohmann::json> fast = dualkey::client::ParseReportLine(line);
+  ASSERT_TRUE(fast) << "the reporter's own line takes the fast way";
+  EXPECT_EQ(*fast, nlohmann::json::parse(line));
+  EXPECT_EQ((*fast)["packed"], packed);
+
+  // Lines it must read exactly, or leave to the parser.
+  for (const std::string& odd : std::vector<std::string>{
+           R"({"packed":"a\"b\\c\/d\b\f\n\r\t\u0041\u00e9\u20ac\ud83d\ude00\u0000"})",
+           R"( { "op" : "report" , "packed" : "x" , "n" : [1,{"a":"]"}] } )",
+           R"({"gaps":[{"packed":"inner"}],"packed":"outer"})",
+           R"({"gaps":[{"packed":"inner"}]})",
+           R"({"packed":"one","packed":"two"})",
+           R"({"pack\u0065d":"escaped key","packed":"plain"})",
+           R"({"packed":"plain","pack\u0065d":"escaped key"})",
+           R"({"packed":1})",
+           R"({"packed":"lone \ud800"})",
+           R"({"packed":"lone \udc00 low"})",
+           R"({"packed":"bad \x escape"})",
+           R"({"packed":"short \u12"})",
+           "{\"packed\":\"raw control \x01\"}",
+           "{\"packed\":\"raw newline \n\"}",
+           "{\"packed\":\"not utf-8 \xff\"}",
+           R"({"packed":"unterminated)",
+           R"({"packed":"x",})",
+           R"({"packed":"x"} trailing)",
+           R"(["packed","x"])",
+           R"({"a":"\"packed\":\"x\"","packed":"y"})",
+           R"({"a":1e5,"b":true,"c":null,"packed":"z","d":-0.5})",
+       })
+    ExpectSameAsTheParser(odd);
+  EXPECT_EQ(dualkey::client::ParseReportLine(R"({"packed":"one","packed":"two"})"), std::nullopt);
+  EXPECT_EQ(dualkey::client::ParseReportLine(R"({"packed":"lone \ud800"})"), std::nullopt);
+  EXPECT_EQ(
+      (*dualkey::client::ParseReportLine(R"({"gaps":[{"packed":"i"}],"packed":"o"})"))["packed"],
+      "o");
+
+  // Random strings from an alphabet of what is hard to escape.
+  const std::vector<std::string> pieces = {
+      "a",       " ",       "\\\"",     "\\\\",    "\\/",
+      "\\n",     "\\t",     "\\u0041",  "\\u00e9", "\\ud83d\\ude00",
+      "\\ud83d", "\\ude00", "\\x",      "\\u12g4", "\"",
+      "\\",      "\x01",    "\xc3\xa9", "\xff",    "\xe2\x82",
+      "}",       "]",       ",",        ":",       "{",
+      "["};
+  std::mt19937 random(20261206);
+  int read_fast = 0, parseable = 0;
+  for (int round = 0; round < 20000; ++round) {
+    std::string value;
+    const int n = static_cast<int>(random() % 8);
+    for (int k = 0; k < n; ++k) value += pieces[random() % pieces.size()];
+    const std::string prefix = random() % 2 ? R"({"op":"report",)" : "{";
+    const std::string suffix = random() % 2 ? R"(,"count":3})" : "}";
+    const std::string line = prefix + "\"packed\":\"" + value + "\"" + suffix;
+    read_fast += ExpectSameAsTheParser(line);
+    parseable += !nlohmann::json::parse(line, nullptr, false).is_discarded();
+    ExpectSameAsTheParser(R"({"packed":"ok","s":")" + value + "\"}");
+  }
+  EXPECT_EQ(read_fast, parseable) << "every line the parser takes is read the fast way too";
+  EXPECT_GT(read_fast, 2000);
 }
 
 class ReportToDaemon : public ::testing::Test {

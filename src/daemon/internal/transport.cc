@@ -19,8 +19,8 @@ namespace {
 
 using nlohmann::json;
 
-void ServeConnection(Core* core, const Dispatcher* dispatcher, const std::atomic<bool>* stop,
-                     int fd, std::atomic<int>* active) {
+void ServeRequests(Core* core, const Dispatcher* dispatcher, const std::atomic<bool>* stop,
+                   int fd) {
   Peer peer;
   peer.via = Peer::Via::kUnix;
   if (Result<client::PeerCredentials> cred = client::PeerOf(fd); cred.ok())
@@ -60,6 +60,16 @@ void ServeConnection(Core* core, const Dispatcher* dispatcher, const std::atomic
       break;
     }
     if (!base::WriteAll(fd, client::EncodeLine(dispatcher->Handle(peer, *request)))) break;
+  }
+}
+
+void ServeConnection(Core* core, const Dispatcher* dispatcher, const std::atomic<bool>* stop,
+                     int fd, std::atomic<int>* active) {
+  // An exception ends this connection (the client sees it close, and a hook
+  // holds), never the daemon: a detached thread's exception would abort it.
+  try {
+    ServeRequests(core, dispatcher, stop, fd);
+  } catch (...) {
   }
   close(fd);
   --*active;
