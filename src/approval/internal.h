@@ -140,12 +140,24 @@ Status DecodeRequest(const Row& row, Request* out);
 inline constexpr const char* kItemColumns = "kind, key, owner, value, counter, expires_ms";
 Item DecodeItem(const Row& row);
 
-// Approve and Deny, alike in both backends: the approver's name checked,
-// then the shared state machine applied by the backend's Decide (read the
-// request, apply, write back; a template member of `Backend`).
+// What is alike in both backends: Approve and Deny (the approver's name
+// checked, then the shared state machine applied by the backend's Decide:
+// read the request, apply, write back; a template member of `Backend`),
+// and a new or rotated approver's name and secret checked before the
+// backend's AddCheckedApprover or RotateCheckedApprover writes anything.
 template <typename Backend>
 class DecidingStore : public Store {
  public:
+  Status AddApprover(const std::string& name, const std::string& secret, bool only_if_first,
+                     const TotpSpend* spend) final {
+    if (Status valid = CheckNewApprover(name, secret); !valid.ok()) return valid;
+    return static_cast<Backend*>(this)->AddCheckedApprover(name, secret, only_if_first, spend);
+  }
+  Status RotateApprover(const std::string& name, const std::string& secret,
+                        const TotpSpend* spend) final {
+    if (Status valid = CheckTotpSecret(secret); !valid.ok()) return valid;
+    return static_cast<Backend*>(this)->RotateCheckedApprover(name, secret, spend);
+  }
   Status Approve(const std::string& id_or_code, const std::string& approver, std::int64_t now_ms,
                  Request* out, const TotpSpend* spend) final {
     if (!ValidName(approver)) return Status::InvalidArgument("invalid approver name");

@@ -240,9 +240,8 @@ class PostgresStore final : public DecidingStore<PostgresStore> {
     return Status::Ok();
   }
 
-  Status AddApprover(const std::string& name, const std::string& secret, bool only_if_first,
-                     const TotpSpend* spend) override {
-    if (Status valid = CheckNewApprover(name, secret); !valid.ok()) return valid;
+  Status AddCheckedApprover(const std::string& name, const std::string& secret, bool only_if_first,
+                            const TotpSpend* spend) {
     std::lock_guard lock(mu_);
     if (!Connected()) return last_error_;
     if (!Command("BEGIN", {})) return last_error_;
@@ -291,9 +290,8 @@ class PostgresStore final : public DecidingStore<PostgresStore> {
     return Command("COMMIT", {}) ? Status::Ok() : Abort();
   }
 
-  Status RotateApprover(const std::string& name, const std::string& secret,
-                        const TotpSpend* spend) override {
-    if (Status valid = CheckTotpSecret(secret); !valid.ok()) return valid;
+  Status RotateCheckedApprover(const std::string& name, const std::string& secret,
+                               const TotpSpend* spend) {
     std::lock_guard lock(mu_);
     if (!Connected()) return last_error_;
     const std::string key = DisplaySafe(name);

@@ -179,9 +179,8 @@ class SqliteStore final : public DecidingStore<SqliteStore> {
     return Status::Ok();
   }
 
-  Status AddApprover(const std::string& name, const std::string& secret, bool only_if_first,
-                     const TotpSpend* spend) override {
-    if (Status valid = CheckNewApprover(name, secret); !valid.ok()) return valid;
+  Status AddCheckedApprover(const std::string& name, const std::string& secret, bool only_if_first,
+                            const TotpSpend* spend) {
     std::lock_guard lock(mu_);
     if (Status begun = Begin(); !begun.ok()) return begun;
     if (only_if_first) {
@@ -231,9 +230,8 @@ class SqliteStore final : public DecidingStore<SqliteStore> {
     return Commit();
   }
 
-  Status RotateApprover(const std::string& name, const std::string& secret,
-                        const TotpSpend* spend) override {
-    if (Status valid = CheckTotpSecret(secret); !valid.ok()) return valid;
+  Status RotateCheckedApprover(const std::string& name, const std::string& secret,
+                               const TotpSpend* spend) {
     std::lock_guard lock(mu_);
     if (Status begun = Begin(); !begun.ok()) return begun;
     bool exists = false;
