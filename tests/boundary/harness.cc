@@ -23,6 +23,7 @@
 #include <sstream>
 
 #include "approval/approval.h"
+#include "base/unix_socket.h"
 #include "setup/system.h"
 #include "support/private_namespace.h"
 
@@ -285,14 +286,9 @@ bool Stopped(const Ran& hook) {
 std::optional<nlohmann::json> Ask(const std::string& socket_path, const nlohmann::json& request,
                                   const User* user) {
   auto talk = [&](std::string* out) -> int {
-    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    sockaddr_un address{};
-    address.sun_family = AF_UNIX;
-    std::strncpy(address.sun_path, socket_path.c_str(), sizeof(address.sun_path) - 1);
-    if (fd < 0 || connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof(address)) != 0) {
-      if (fd >= 0) close(fd);
-      return 1;
-    }
+    Result<base::UniqueFd> connected = base::ConnectUnixSocket(socket_path);
+    if (!connected.ok()) return 1;
+    const int fd = connected->release();
     const std::string line = request.dump() + "\n";
     if (send(fd, line.data(), line.size(), MSG_NOSIGNAL) != static_cast<ssize_t>(line.size())) {
       close(fd);

@@ -18,6 +18,7 @@
 #include <thread>
 
 #include "approval/approval.h"
+#include "base/unix_socket.h"
 #include "harness.h"
 #include "setup/system.h"
 
@@ -320,13 +321,10 @@ TEST_F(Protected, EnvironmentOverridesAreIgnored) {
   pid_t listener = fork();
   if (listener == 0) {
     if (setresgid(a->gid, a->gid, a->gid) != 0 || setresuid(a->uid, a->uid, a->uid) != 0) _exit(1);
-    int fd = socket(AF_UNIX, SOCK_STREAM, 0);
-    sockaddr_un address{};
-    address.sun_family = AF_UNIX;
-    std::strncpy(address.sun_path, fake.c_str(), sizeof(address.sun_path) - 1);
     unlink(fake.c_str());
-    if (bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof(address)) != 0 || listen(fd, 8) != 0)
-      _exit(1);
+    Result<base::UniqueFd> listening = base::ListenUnixSocket(fake, 8);
+    if (!listening.ok()) _exit(1);
+    const int fd = listening->release();
     while (true) {
       int c = accept(fd, nullptr, nullptr);
       if (c < 0) continue;
