@@ -1,6 +1,7 @@
 #include "base/redact.h"
 
 #include <array>
+#include <cstdint>
 #include <regex>
 #include <vector>
 
@@ -17,6 +18,20 @@ struct Rule {
   // contains none, so this is what keeps the audit of every decision cheap.
   std::vector<std::string_view> needs;
   bool exact = false;
+  std::uint64_t mask = 0;  // `needs` as bits of NeedleTable::all (NumberNeedles)
+};
+
+// Every rule's needles, numbered, so that a text is scanned once for all of
+// them (NeedlesIn) instead of once per needle (thirty-odd finds, a sixth of
+// the daemon's time per decision a proxy reports).
+struct Needle {
+  std::string_view text;
+  bool exact;
+};
+struct NeedleTable {
+  std::vector<Needle> all;  // at most 64
+  // By first byte: the needles that may start there (folded, exact).
+  std::array<std::vector<std::uint8_t>, 256> folded_first, exact_first;
 };
 
 // Every alternative of the secret-name pattern below contains one of these.
@@ -24,7 +39,37 @@ constexpr std::array<std::string_view, 15> kSecretNameParts = {
     "token", "secret",  "pwd",    "pass", "api",    "access", "private", "credential",
     "auth",  "session", "cookie", "sig",  "bearer", "jwt",    "dsn"};
 
-const std::vector<Rule>& Rules() {
+// The rules, and their needles numbered (each rule's `mask`), made once.
+struct Redactor {
+  std::vector<Rule> rules;
+  NeedleTable needles;
+};
+
+void NumberNeedles(Redactor* redactor) {
+  NeedleTable& t = redactor->needles;
+  for (Rule& rule : redactor->rules) {
+    rule.mask = 0;
+    for (std::string_view needle : rule.needs) {
+      std::size_t index = 0;
+      while (index < t.all.size() &&
+             (t.all[index].text != needle || t.all[index].exact != rule.exact))
+        ++index;
+      if (index == 64) {  // no bit left: the rule always runs
+        rule.mask = ~std::uint64_t{0};
+        break;
+      }
+      if (index == t.all.size()) {
+        t.all.push_back({needle, rule.exact});
+        const auto first = static_cast<unsigned char>(needle.front());
+        (rule.exact ? t.exact_first : t.folded_first)[first].push_back(
+            static_cast<std::uint8_t>(index));
+      }
+      rule.mask |= std::uint64_t{1} << index;
+    }
+  }
+}
+
+const Redactor& TheRedactor() {
   using std::regex;
   constexpr auto kFlags = regex::ECMAScript | regex::icase | regex::optimize;
   // Names that mark a value as secret, wherever they appear in a name.
@@ -33,8 +78,9 @@ const std::vector<Rule>& Rules() {
       "private[_-]?key|client[_-]?secret|credential|auth|session|cookie|signature|sig|"
       "bearer|jwt|dsn)";
   const std::string value = "(?:'[^']*'|\"[^\"]*\"|[^\\s&;,'\"]+)";
-  static const std::vector<Rule> rules = [&] {
-    std::vector<Rule> r;
+  static const Redactor redactor = [&] {
+    Redactor made;
+    std::vector<Rule>& r = made.rules;
     // PEM private keys, whole.
     r.push_back({regex("-----BEGIN [A-Z0-9 ]*PRIVATE KEY-----[\\s\\S]*?(?:-----END [A-Z0-9 "
                        "]*PRIVATE KEY-----|$)",
@@ -81,9 +127,22 @@ const std::vector<Rule>& Rules() {
          "[redacted]",
          {"gh", "github_pat_", "xox", "sk-", "AKIA", "ASIA", "AIza", "glpat-", "eyJ"},
          /*exact=*/true});
-    return r;
+    NumberNeedles(&made);
+    return made;
   }();
-  return rules;
+  return redactor;
+}
+
+// Which needles occur: folded ones in `folded`, exact ones in `text`.
+std::uint64_t NeedlesIn(const NeedleTable& table, std::string_view text, std::string_view folded) {
+  std::uint64_t found = 0;
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    for (std::uint8_t index : table.folded_first[static_cast<unsigned char>(folded[i])])
+      if (folded.substr(i).starts_with(table.all[index].text)) found |= std::uint64_t{1} << index;
+    for (std::uint8_t index : table.exact_first[static_cast<unsigned char>(text[i])])
+      if (text.substr(i).starts_with(table.all[index].text)) found |= std::uint64_t{1} << index;
+  }
+  return found;
 }
 
 // ASCII lower case, other bytes as they are: what std::regex's icase
@@ -93,12 +152,6 @@ std::string FoldAscii(std::string_view text) {
   for (char& c : folded)
     if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
   return folded;
-}
-
-bool MayMatch(const Rule& rule, std::string_view text, std::string_view folded) {
-  for (std::string_view part : rule.needs)
-    if ((rule.exact ? text : folded).find(part) != std::string_view::npos) return true;
-  return rule.needs.empty();
 }
 
 bool IsTokenChar(char c) {
@@ -153,23 +206,16 @@ std::string RedactSecrets(std::string_view text, std::size_t max_bytes, int* red
   int count = 0;
   try {
     std::string folded = FoldAscii(out);
-    // Three rules need the same secret-name parts: looked for once per text.
-    int has_secret_name = -1;  // not looked for yet
-    for (const Rule& rule : Rules()) {
-      const bool by_name = !rule.exact && rule.needs.size() == kSecretNameParts.size() &&
-                           rule.needs.front() == kSecretNameParts.front();
-      if (by_name) {
-        if (has_secret_name < 0) has_secret_name = MayMatch(rule, out, folded) ? 1 : 0;
-        if (has_secret_name == 0) continue;
-      } else if (!MayMatch(rule, out, folded)) {
-        continue;
-      }
+    const Redactor& redactor = TheRedactor();
+    std::uint64_t found = NeedlesIn(redactor.needles, out, folded);
+    for (const Rule& rule : redactor.rules) {
+      if (!rule.needs.empty() && (found & rule.mask) == 0) continue;
       std::string next = std::regex_replace(out, rule.pattern, rule.replacement);
       if (next == out) continue;
       ++count;
       out = std::move(next);
       folded = FoldAscii(out);
-      has_secret_name = -1;
+      found = NeedlesIn(redactor.needles, out, folded);
     }
   } catch (...) {
     // A regex engine that gives up (too complex input) must not leak: say nothing.
