@@ -111,6 +111,15 @@ json CheckCase(const std::string& line, std::size_t line_number, const std::stri
     return error("unknown channel \"" + parsed["channel"].get<std::string>() + "\"", id);
   if (!parsed.contains("input")) return error("missing \"input\"", id);
   const json& input = parsed["input"];
+  // A command, a statement or a path is text; only a request or a tool call
+  // (http, mcp) may come as the JSON object it is. Anything else is refused
+  // and held: ["rm", "-rf", "/"] read as the text `["rm",...]` was allowed.
+  const bool structured = request.channel == Channel::kHttp || request.channel == Channel::kMcp;
+  if (!input.is_string() && !(structured && input.is_object()))
+    return error(std::string("\"input\" must be a string") +
+                     (structured ? " or a JSON object" : "") + " for the " +
+                     parsed["channel"].get<std::string>() + " channel",
+                 id);
   request.input = input.is_string() ? input.get<std::string>() : input.dump();
   if (parsed.contains("cwd") && parsed["cwd"].is_string()) request.cwd = parsed["cwd"];
   if (request.channel == Channel::kFile)
@@ -152,8 +161,12 @@ int RunJsonl(const CheckOptions& options) {
     try {
       out = CheckCase(line, line_number, home);
     } catch (const std::exception& e) {
-      // Fail closed: an internal error on one case still answers "hold".
+      // Fail closed: an internal error on one case still answers "hold",
+      // under the case's id when it has one.
       out = json{{"line", line_number}, {"decision", "hold"}, {"error", e.what()}};
+      const json parsed = json::parse(line, nullptr, /*allow_exceptions=*/false);
+      if (parsed.is_object() && parsed.contains("id") && parsed["id"].is_string())
+        out["id"] = parsed["id"];
     }
     std::cout << base::JsonDump(out) << "\n";
   }

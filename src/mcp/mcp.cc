@@ -373,7 +373,11 @@ Result<ToolCall> ParseToolCallJson(std::string_view text) {
       parsed["tool"].get<std::string>().empty())
     return Status::InvalidArgument("the MCP tool call has no tool name");
   out.tool = parsed["tool"];
-  out.server = parsed.value("server", "");
+  if (auto server = parsed.find("server"); server != parsed.end() && !server->is_null()) {
+    if (!server->is_string())
+      return Status::InvalidArgument("the MCP tool call's server must be a string");
+    out.server = server->get<std::string>();
+  }
   if (parsed.contains("arguments")) {
     if (!parsed["arguments"].is_object() && !parsed["arguments"].is_null())
       return Status::InvalidArgument("MCP tool arguments must be an object");
@@ -381,8 +385,13 @@ Result<ToolCall> ParseToolCallJson(std::string_view text) {
   }
   if (parsed.contains("annotations") && parsed["annotations"].is_object()) {
     const json& annotations = parsed["annotations"];
-    out.destructive_hint = annotations.value("destructiveHint", false);
-    out.read_only_hint = annotations.value("readOnlyHint", false);
+    // Hints are booleans; one of another type is not believed: a
+    // destructive hint that cannot be read counts as given, a read-only one
+    // as not.
+    if (auto hint = annotations.find("destructiveHint"); hint != annotations.end())
+      out.destructive_hint = !hint->is_boolean() || hint->get<bool>();
+    if (auto hint = annotations.find("readOnlyHint"); hint != annotations.end())
+      out.read_only_hint = hint->is_boolean() && hint->get<bool>();
   }
   return out;
 }

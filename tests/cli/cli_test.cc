@@ -271,6 +271,27 @@ TEST(CheckCommand, HttpAndMcpChannelsAreClassifiedAndFailClosedOnBadInput) {
   EXPECT_EQ(decisions["m3"], "hold");
 }
 
+// Text channels take text: an input of another type is refused under its
+// id and held, never read as the JSON text it would dump to (the list
+// ["rm","-rf","/"] was once allowed as the command `["rm","-rf","/"]`).
+TEST(CheckCommand, JsonlHoldsAnInputOfTheWrongType) {
+  std::string input =
+      "{\"id\":\"argv\",\"channel\":\"shell\",\"input\":[\"rm\",\"-rf\",\"/\"]}\n"
+      "{\"id\":\"object\",\"channel\":\"shell\",\"input\":{\"command\":\"rm -rf /\"}}\n"
+      "{\"id\":\"number\",\"channel\":\"sql\",\"input\":5}\n"
+      "{\"id\":\"path\",\"channel\":\"file\",\"input\":null}\n"
+      "{\"id\":\"list\",\"channel\":\"http\",\"input\":[\"DELETE\",\"https://x/\"]}\n"
+      "{\"id\":\"server\",\"channel\":\"mcp\",\"input\":{\"server\":1,\"tool\":\"q\"}}\n"
+      "{\"id\":\"ok\",\"channel\":\"shell\",\"input\":\"ls\"}\n";
+  std::vector<json> lines = Lines(Execute("check --jsonl -", input).out);
+  ASSERT_EQ(lines.size(), 7u);
+  for (std::size_t i = 0; i + 1 < lines.size(); ++i)
+    EXPECT_EQ(lines[i]["decision"], "hold") << lines[i];
+  EXPECT_EQ(lines[0]["id"], "argv");
+  EXPECT_NE(lines[0].value("error", "").find("must be a string"), std::string::npos) << lines[0];
+  EXPECT_EQ(lines[6]["decision"], "allow");
+}
+
 TEST(CheckCommand, MissingFileIsAUsageError) {
   EXPECT_EQ(Execute("check --jsonl /nonexistent/cases.jsonl").status, 2);
 }

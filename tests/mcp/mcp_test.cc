@@ -135,6 +135,19 @@ TEST(McpParse, BadCallsAreRejected) {
   EXPECT_TRUE(ParseToolCallJson("{\"server\":\"s\"}").status().Is(Status::Code::kInvalidArgument));
   EXPECT_FALSE(ParseToolCallJson("{\"tool\":\"t\",\"arguments\":[1]}").ok());
   EXPECT_TRUE(ParseToolCallJson("{\"tool\":\"t\"}").ok());
+  // Fields of the wrong type are refused or not believed, never an exception.
+  EXPECT_TRUE(
+      ParseToolCallJson(R"({"tool":"t","server":1})").status().Is(Status::Code::kInvalidArgument));
+  Result<ToolCall> odd_hints = ParseToolCallJson(
+      R"({"tool":"t","annotations":{"destructiveHint":"yes","readOnlyHint":"yes"}})");
+  ASSERT_TRUE(odd_hints.ok());
+  EXPECT_TRUE(odd_hints->destructive_hint) << "an unreadable destructive hint counts as given";
+  EXPECT_FALSE(odd_hints->read_only_hint);
+  Result<ToolCall> plain = ParseToolCallJson(
+      R"({"tool":"t","server":null,"annotations":{"destructiveHint":false,"readOnlyHint":true}})");
+  ASSERT_TRUE(plain.ok());
+  EXPECT_FALSE(plain->destructive_hint);
+  EXPECT_TRUE(plain->read_only_hint);
 }
 
 TEST(McpLimits, DeeplyNestedArgumentsAreHeld) {
