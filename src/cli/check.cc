@@ -162,11 +162,10 @@ int RunJsonl(const CheckOptions& options) {
       out = CheckCase(line, line_number, home);
     } catch (const std::exception& e) {
       // Fail closed: an internal error on one case still answers "hold",
-      // under the case's id when it has one.
+      // under the case's id when it has one (as CheckCase's errors do).
       out = json{{"line", line_number}, {"decision", "hold"}, {"error", e.what()}};
       const json parsed = json::parse(line, nullptr, /*allow_exceptions=*/false);
-      if (parsed.is_object() && parsed.contains("id") && parsed["id"].is_string())
-        out["id"] = parsed["id"];
+      if (parsed.is_object() && parsed.contains("id")) out["id"] = parsed["id"];
     }
     std::cout << base::JsonDump(out) << "\n";
   }
