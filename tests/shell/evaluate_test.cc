@@ -173,6 +173,33 @@ TEST(Evaluate, RecursiveFunctionsAreBounded) {
   EXPECT_LE(e.invocations.size(), 16u);
 }
 
+// A name reached by ${!x} whose subscript expands ${!x} again: found by
+// fuzz_shell_evaluate_fuzz as a stack overflow. The nesting stops, and what
+// it could not follow is said (the command is held), never a crash.
+TEST(Evaluate, SubscriptsThatExpandThemselvesAreBounded) {
+  Evaluated e = Eval("x='a[${!x}]'; echo ${!x}; rm -rf \"${!x}\"");
+  EXPECT_FALSE(e.opaque.empty());
+  static const char kFuzzed[] =
+      "x='a"
+      "\xf3"
+      "\xff"
+      "\xff"
+      "\xff"
+      "[4(rx]${A:-/b}"
+      "\x1e"
+      "\x00"
+      "\x00"
+      "\x00"
+      ";${!x};x= {%z$/bm -rf /s;v)]'; e"
+      "\x80"
+      "ho"
+      "\x01"
+      "\x00"
+      "y $((x)); [ %w 0";
+  Evaluated fuzzed = Eval(std::string(kFuzzed, sizeof kFuzzed - 1));
+  EXPECT_FALSE(fuzzed.opaque.empty());
+}
+
 TEST(Evaluate, HereDocAndHereStringFeedStdin) {
   Evaluated e = Eval("psql <<'EOF'\nDROP TABLE t;\nEOF\nX=1; psql <<< \"SELECT $X\"");
   ASSERT_GE(e.invocations.size(), 2u);

@@ -20,7 +20,6 @@ namespace {
 
 // What a scoped copy of one variable costs beyond its text (map node, strings).
 constexpr std::size_t kVariableOverhead = 64;
-constexpr int kMaxTextDepth = 8;  // alias and trap text evaluated inside each other
 }  // namespace
 // ------------------------------------------------------------------- budget
 
@@ -355,7 +354,7 @@ void Evaluator::Assign(const Assignment& assignment, bool exported) {
 
 void Evaluator::RunText(std::string_view script, std::string_view what) {
   if (Spent()) return;
-  if (text_depth_ >= kMaxTextDepth) {
+  if (text_depth_ >= limits_.max_text_depth) {
     sink_.OnOpaque(std::string(what) + " code nests deeper than dualkey follows");
     return;
   }

@@ -72,6 +72,9 @@ struct EvalLimits {
   int max_brace_words = 256;      // results of one brace expansion
   int max_function_depth = 8;     // nested function calls
   int max_arith_depth = 8;        // variables whose values are arithmetic code
+  // Code computed at run time evaluated inside each other: alias and trap
+  // text, array subscripts (a name reached by ${!x} whose subscript uses ${!x}).
+  int max_text_depth = 8;
   // Shared by every evaluator of one input:
   std::size_t max_expansion_bytes = 1 << 20;  // text produced by expansion
   std::size_t max_copy_bytes = 32 << 20;      // state copied for subshells and scopes

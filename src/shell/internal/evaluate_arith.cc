@@ -127,9 +127,16 @@ std::string Evaluator::EvaluateSubscripted(std::string_view name) {
   if (!has_subscript) return std::string(name);
   std::string expanded(subscript);
   if (subscript != "@" && subscript != "*") {
+    if (text_depth_ >= limits_.max_text_depth) {
+      sink_.OnOpaque("the array subscript code in " + std::string(base) +
+                     "[...] nests deeper than dualkey follows");
+      return std::string(name);
+    }
     Word word;
     if (ParseExpansions(subscript, &word)) {
+      ++text_depth_;
       Arg value = ExpandSingle(word);
+      --text_depth_;
       if (value.known) {
         expanded = value.text;
         if (std::optional<long long> number = EvaluateExpandedArith(value.text))
