@@ -76,7 +76,7 @@ Task<bool> Session::Handshake() {
       if (round > 1 || client_.tls()) throw std::runtime_error("repeated encryption request");
       const bool tls = parsed->kind == wire::Startup::Kind::kSsl && shared_.client_tls;
       co_await client_.Write(std::string_view(tls ? "S" : "N", 1));
-      if (tls) co_await client_.StartTls(*shared_.client_tls, asio::ssl::stream_base::server);
+      if (tls) co_await client_.StartTls(*shared_.client_tls, TlsEngine::Role::kServer);
       continue;
     }
     startup = std::move(*parsed);

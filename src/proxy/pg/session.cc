@@ -39,12 +39,12 @@ Task<void> Session::Run() {
     Close();
     co_return;
   }
-  if (shared_.pump != nullptr && !client_.tls() && !upstream_->tls() && EnterPump()) co_return;
+  if (shared_.pump != nullptr && EnterPump()) co_return;
   co_await DataPhase();
 }
 
-// Both directions on coroutines: TLS sessions, and sessions the pump
-// handed back.
+// Both directions on coroutines: sessions the pump handed back, and all
+// of them under --no-fast-path.
 Task<void> Session::DataPhase() {
   auto self = shared_from_this();
   asio::co_spawn(strand_, ServerToClient(), [self](std::exception_ptr) { self->Close(); });
@@ -58,46 +58,54 @@ Task<void> Session::DataPhase() {
 }
 
 // --- the pump (fast path) -------------------------------------------------
-// The sockets leave asio for the pump's epoll thread; nothing of asio's is
-// pending on them after the handshake.
+// The sockets, and their TLS engines, leave asio for the pump's epoll
+// thread; nothing of asio's is pending on them after the handshake.
 bool Session::EnterPump() {
   boost::system::error_code ec;
   client_protocol_ = client_.socket().local_endpoint(ec).protocol();
   if (!ec) upstream_protocol_ = upstream_->socket().local_endpoint(ec).protocol();
   if (ec) return false;
-  const int client_fd = client_.socket().release(ec);
+  PumpSide client, upstream;
+  client.fd = client_.socket().release(ec);
   if (ec) return false;
-  const int upstream_fd = upstream_->socket().release(ec);
+  upstream.fd = upstream_->socket().release(ec);
   if (ec) {
-    client_.socket().assign(client_protocol_, client_fd, ec);
+    client_.socket().assign(client_protocol_, client.fd, ec);
     return false;
   }
-  for (int fd : {client_fd, upstream_fd}) fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
-  shared_.pump->Add(shared_from_this(), client_fd, upstream_fd);
+  for (int fd : {client.fd, upstream.fd}) fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
+  client.tls = client_.TakeTls();
+  upstream.tls = upstream_->TakeTls();
+  shared_.pump->Add(shared_from_this(), std::move(client), std::move(upstream));
   return true;
 }
 
-void Session::Resume(int client_fd, int upstream_fd, std::string client_bytes,
+void Session::Resume(PumpSide client, PumpSide upstream, std::string client_bytes,
                      const PumpHandBack& state) {
   auto self = shared_from_this();
-  asio::post(strand_,
-             [self, client_fd, upstream_fd, bytes = std::move(client_bytes), state]() mutable {
-               boost::system::error_code ec;
-               self->client_.socket().assign(self->client_protocol_, client_fd, ec);
-               if (!ec) self->upstream_->socket().assign(self->upstream_protocol_, upstream_fd, ec);
-               if (ec) {
-                 close(client_fd);
-                 close(upstream_fd);
-                 self->shared_.Say("session " + std::to_string(self->id_) + ": " + ec.message());
-                 self->Close();
-                 return;
-               }
-               self->resume_bytes_ = std::move(bytes);
-               self->transaction_status_ = state.transaction_status;
-               self->syncs_outstanding_ = state.syncs_outstanding;
-               self->unsynced_extended_ = state.unsynced_extended;
-               asio::co_spawn(self->strand_, self->DataPhase(), asio::detached);
-             });
+  // (A lambda holding the sides: asio::post wants a copyable handler.)
+  auto sides =
+      std::make_shared<std::pair<PumpSide, PumpSide>>(std::move(client), std::move(upstream));
+  asio::post(strand_, [self, sides, bytes = std::move(client_bytes), state]() mutable {
+    auto& [client, upstream] = *sides;
+    boost::system::error_code ec;
+    self->client_.socket().assign(self->client_protocol_, client.fd, ec);
+    if (!ec) self->upstream_->socket().assign(self->upstream_protocol_, upstream.fd, ec);
+    if (ec) {
+      close(client.fd);
+      close(upstream.fd);
+      self->shared_.Say("session " + std::to_string(self->id_) + ": " + ec.message());
+      self->Close();
+      return;
+    }
+    self->client_.GiveTls(std::move(client.tls));
+    self->upstream_->GiveTls(std::move(upstream.tls));
+    self->resume_bytes_ = std::move(bytes);
+    self->transaction_status_ = state.transaction_status;
+    self->syncs_outstanding_ = state.syncs_outstanding;
+    self->unsynced_extended_ = state.unsynced_extended;
+    asio::co_spawn(self->strand_, self->DataPhase(), asio::detached);
+  });
 }
 
 void Session::Finished(const std::string& why) {

@@ -29,8 +29,8 @@ struct Tag {
 
 struct Entry {
   std::shared_ptr<PumpSession> session;
-  int client_fd = -1;
-  int upstream_fd = -1;
+  PumpSide client;
+  PumpSide upstream;
   Tag client_tag{this, true};
   Tag upstream_tag{this, false};
   std::uint32_t client_events = 0;
@@ -84,6 +84,9 @@ bool Flush(int fd, std::string& backlog) {
   return true;
 }
 
+// What reading a side gave.
+enum class Got { kData, kNothing, kEnd, kError };
+
 }  // namespace
 
 struct Pump::Impl {
@@ -99,6 +102,10 @@ struct Pump::Impl {
   std::vector<std::unique_ptr<Entry>> ended;
   std::thread thread;
   std::vector<char> server_buffer = std::vector<char>(kChunk);
+  // TLS sessions: ciphertext read, before an engine takes it, and sealed,
+  // before a socket does.
+  std::vector<char> cipher_buffer = std::vector<char>(kChunk);
+  std::vector<char> sealed_buffer = std::vector<char>(kChunk);
 
   ~Impl() {
     if (epoll_fd >= 0) close(epoll_fd);
@@ -141,15 +148,26 @@ struct Pump::Impl {
       epoll_event ev{};
       ev.events = e.client_events = EPOLLIN;
       ev.data.ptr = &e.client_tag;
-      const bool client_ok = epoll_ctl(epoll_fd, EPOLL_CTL_ADD, e.client_fd, &ev) == 0;
+      const bool client_ok = epoll_ctl(epoll_fd, EPOLL_CTL_ADD, e.client.fd, &ev) == 0;
       ev.events = e.upstream_events = EPOLLIN;
       ev.data.ptr = &e.upstream_tag;
-      const bool upstream_ok = epoll_ctl(epoll_fd, EPOLL_CTL_ADD, e.upstream_fd, &ev) == 0;
+      const bool upstream_ok = epoll_ctl(epoll_fd, EPOLL_CTL_ADD, e.upstream.fd, &ev) == 0;
       if (!client_ok || !upstream_ok) {
         // Cannot watch it here: the coroutines can.
         e.handing_back = true;
         MaybeHandBack(e);
+        continue;
       }
+      // What TLS still had to say, and bytes its engines already hold.
+      if (!SendSealed(e.client, e.to_client)) {
+        End(e, "client connection lost");
+        continue;
+      }
+      if (!SendSealed(e.upstream, e.to_server)) {
+        End(e, "upstream connection lost");
+        continue;
+      }
+      Settle(e);
     }
   }
 
@@ -163,21 +181,116 @@ struct Pump::Impl {
     if ((events & (EPOLLHUP | EPOLLERR)) != 0 && (watched & EPOLLIN) == 0)
       return End(e, client ? "client connection lost" : "upstream connection lost");
     if (client) {
-      if (writable && !e.to_client.empty() && !Flush(e.client_fd, e.to_client))
+      if (writable && !e.to_client.empty() && !Flush(e.client.fd, e.to_client))
         return End(e, "client connection lost");
-      if (readable && (e.client_events & EPOLLIN) != 0 && !ReadClient(e)) return;
+      if (readable && (e.client_events & EPOLLIN) != 0 && !ReadClient(e, true)) return;
     } else {
-      if (writable && !e.to_server.empty() && !Flush(e.upstream_fd, e.to_server))
+      if (writable && !e.to_server.empty() && !Flush(e.upstream.fd, e.to_server))
         return End(e, "upstream connection lost");
-      if (readable && (e.upstream_events & EPOLLIN) != 0 && !ReadServer(e)) return;
+      if (readable && (e.upstream_events & EPOLLIN) != 0 && !ReadServer(e, true)) return;
     }
+    Settle(e);
+  }
+
+  // After the events of an entry: what TLS engines hold and may be read
+  // now is read (its socket will not wake the pump for it), then the
+  // session is handed back, ended or watched for what it waits for.
+  void Settle(Entry& e) {
+    if (ClientReadable(e) && HoldsInput(e.client) && !ReadClient(e, false)) return;
+    if (ServerReadable(e) && HoldsInput(e.upstream) && !ReadServer(e, false)) return;
     if (MaybeHandBack(e)) return;
     if (e.terminated && e.to_server.empty()) return End(e, "");
     UpdateEvents(e);
   }
 
-  // False when the entry is gone.
-  bool ReadClient(Entry& e) {
+  static bool ClientReadable(const Entry& e) {
+    return !e.handing_back && !e.terminated && e.to_server.empty();
+  }
+  static bool ServerReadable(const Entry& e) { return e.to_client.empty(); }
+  static bool HoldsInput(const PumpSide& side) {
+    return side.tls != nullptr && side.tls->HoldsInput();
+  }
+
+  // Bytes from a side into [buffer, buffer + capacity): for TLS, what the
+  // engine holds first, then (when `from_socket`) one recv of ciphertext;
+  // plain, one recv. `why` tells a kError.
+  Got Fill(PumpSide& side, char* buffer, std::size_t capacity, bool from_socket, std::size_t* got,
+           std::string* why) {
+    *got = 0;
+    if (capacity == 0) return Got::kNothing;
+    if (side.tls == nullptr) {
+      if (!from_socket) return Got::kNothing;
+      const ssize_t n = recv(side.fd, buffer, capacity, 0);
+      if (n > 0) {
+        *got = static_cast<std::size_t>(n);
+        return Got::kData;
+      }
+      if (n == 0) return Got::kEnd;
+      if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) return Got::kNothing;
+      *why = strerror(errno);
+      return Got::kError;
+    }
+    for (int round = 0; round < 2; ++round) {
+      switch (side.tls->Read(buffer, capacity, got)) {
+        case TlsEngine::Status::kOk:
+          return Got::kData;
+        case TlsEngine::Status::kClosed:
+          return Got::kEnd;
+        case TlsEngine::Status::kError:
+          *why = side.tls->error();
+          return Got::kError;
+        case TlsEngine::Status::kWantRead:
+          break;
+      }
+      if (round == 1 || !from_socket) return Got::kNothing;
+      const ssize_t n = recv(side.fd, cipher_buffer.data(), cipher_buffer.size(), 0);
+      if (n == 0) return Got::kEnd;
+      if (n < 0) {
+        if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) return Got::kNothing;
+        *why = strerror(errno);
+        return Got::kError;
+      }
+      side.tls->Feed(cipher_buffer.data(), static_cast<std::size_t>(n));
+    }
+    return Got::kNothing;
+  }
+
+  // Sends `data` to a side, sealed first for TLS; what the socket does not
+  // take now waits in `backlog`. False when the peer is gone (or TLS failed).
+  bool Deliver(PumpSide& side, const char* data, std::size_t size, std::string& backlog) {
+    if (side.tls == nullptr) return SendOrKeep(side.fd, data, size, backlog);
+    return side.tls->Write(data, size) && SendSealed(side, backlog);
+  }
+
+  // The engine's ciphertext to the socket, behind any backlog.
+  bool SendSealed(PumpSide& side, std::string& backlog) {
+    if (side.tls == nullptr) return true;
+    while (side.tls->HasOutput()) {
+      if (!backlog.empty()) {
+        side.tls->TakeOutput(backlog);
+        return true;
+      }
+      const std::size_t n = side.tls->TakeOutput(sealed_buffer.data(), sealed_buffer.size());
+      if (n == 0) break;
+      if (!SendOrKeep(side.fd, sealed_buffer.data(), n, backlog)) return false;
+    }
+    return true;
+  }
+
+  // False when the entry is gone. At most one recv; for TLS, then what the
+  // engine holds, as long as the session may read on.
+  bool ReadClient(Entry& e, bool from_socket) {
+    bool more = false;
+    do {
+      if (!ReadClientOnce(e, from_socket, &more)) return false;
+      from_socket = false;
+    } while (more && e.client.tls != nullptr && ClientReadable(e));
+    return true;
+  }
+
+  // `more`: bytes were read (so an engine may hold more).
+  bool ReadClientOnce(Entry& e, bool from_socket, bool* more) {
+    *more = false;
     if (e.start == e.filled) e.start = e.filled = 0;
     if (e.filled == e.in.size()) {
       if (e.start > 0) {
@@ -188,19 +301,24 @@ struct Pump::Impl {
         e.in.resize(std::min(e.in.size() * 2, max_statement_bytes + kChunk));
       }
     }
-    const ssize_t n = recv(e.client_fd, e.in.data() + e.filled, e.in.size() - e.filled, 0);
-    if (n == 0) {
-      End(e, e.framer.in_message() || e.filled > e.start
-                 ? "client went away mid-message; session closed"
-                 : "");
-      return false;
+    std::size_t n = 0;
+    std::string why;
+    switch (Fill(e.client, e.in.data() + e.filled, e.in.size() - e.filled, from_socket, &n, &why)) {
+      case Got::kData:
+        *more = true;
+        break;
+      case Got::kNothing:
+        return true;
+      case Got::kEnd:
+        End(e, e.framer.in_message() || e.filled > e.start
+                   ? "client went away mid-message; session closed"
+                   : "");
+        return false;
+      case Got::kError:
+        End(e, "client connection lost: " + why);
+        return false;
     }
-    if (n < 0) {
-      if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) return true;
-      End(e, "client connection lost");
-      return false;
-    }
-    e.filled += static_cast<std::size_t>(n);
+    e.filled += n;
 
     const std::string_view data(e.in.data(), e.filled);
     std::size_t pos = e.start;
@@ -261,7 +379,7 @@ struct Pump::Impl {
     // Nothing is ever rewritten here (that is the coroutines' work), so what
     // passes is one contiguous run.
     if (pos > e.start) {
-      if (!SendOrKeep(e.upstream_fd, e.in.data() + e.start, pos - e.start, e.to_server)) {
+      if (!Deliver(e.upstream, e.in.data() + e.start, pos - e.start, e.to_server)) {
         End(e, "upstream connection lost");
         return false;
       }
@@ -278,12 +396,25 @@ struct Pump::Impl {
       e.unsynced_extended = true;
   }
 
-  bool ReadServer(Entry& e) {
+  // False when the entry is gone. Like ReadClient.
+  bool ReadServer(Entry& e, bool from_socket) {
+    bool more = false;
+    do {
+      if (!ReadServerOnce(e, from_socket, &more)) return false;
+      from_socket = false;
+    } while (more && e.upstream.tls != nullptr && ServerReadable(e));
+    return true;
+  }
+
+  bool ReadServerOnce(Entry& e, bool from_socket, bool* more) {
     char* buffer = server_buffer.data();
-    const ssize_t n = recv(e.upstream_fd, buffer, server_buffer.size(), 0);
-    if (n <= 0) {
-      if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) return true;
-      const std::string reason = n == 0 ? std::string("closed by the server") : strerror(errno);
+    std::size_t size = 0;
+    std::string why;
+    const Got got = Fill(e.upstream, buffer, server_buffer.size(), from_socket, &size, &why);
+    *more = got == Got::kData;
+    if (got == Got::kNothing) return true;
+    if (got != Got::kData) {
+      const std::string reason = got == Got::kEnd ? std::string("closed by the server") : why;
       if (e.server_at_boundary() && e.to_client.empty()) {
         wire::ErrorFields f;
         f.severity = "FATAL";
@@ -291,12 +422,11 @@ struct Pump::Impl {
         f.message = "dualkey: the database connection was lost (" + reason + ")";
         const std::string bytes = wire::BuildError(f);
         std::string ignored;
-        SendOrKeep(e.client_fd, bytes.data(), bytes.size(), ignored);
+        Deliver(e.client, bytes.data(), bytes.size(), ignored);
       }
       End(e, "upstream connection lost: " + reason);
       return false;
     }
-    const std::size_t size = static_cast<std::size_t>(n);
     for (std::size_t i = 0; i < size;) {
       if (e.server_remaining > 0) {
         if (e.want_status) {
@@ -323,7 +453,7 @@ struct Pump::Impl {
       if (e.head[0] == 'Z' && e.syncs_outstanding > 0) --e.syncs_outstanding;
       e.head_len = 0;
     }
-    if (!SendOrKeep(e.client_fd, buffer, size, e.to_client)) {
+    if (!Deliver(e.client, buffer, size, e.to_client)) {
       End(e, "client connection lost");
       return false;
     }
@@ -337,25 +467,25 @@ struct Pump::Impl {
     if (!e.handing_back || e.terminated || !e.server_at_boundary() || !e.to_client.empty() ||
         !e.to_server.empty())
       return false;
-    epoll_ctl(epoll_fd, EPOLL_CTL_DEL, e.client_fd, nullptr);
-    epoll_ctl(epoll_fd, EPOLL_CTL_DEL, e.upstream_fd, nullptr);
+    epoll_ctl(epoll_fd, EPOLL_CTL_DEL, e.client.fd, nullptr);
+    epoll_ctl(epoll_fd, EPOLL_CTL_DEL, e.upstream.fd, nullptr);
     std::shared_ptr<PumpSession> session = std::move(e.session);
-    const int client_fd = e.client_fd, upstream_fd = e.upstream_fd;
     std::string rest(e.in.data() + e.start, e.filled - e.start);
     PumpHandBack state;
     state.transaction_status = e.status;
     state.syncs_outstanding = e.syncs_outstanding;
     state.unsynced_extended = e.unsynced_extended;
+    PumpSide client = std::move(e.client), upstream = std::move(e.upstream);
     Retire(e);
-    session->Resume(client_fd, upstream_fd, std::move(rest), state);
+    session->Resume(std::move(client), std::move(upstream), std::move(rest), state);
     return true;
   }
 
   void End(Entry& e, const std::string& why) {
-    epoll_ctl(epoll_fd, EPOLL_CTL_DEL, e.client_fd, nullptr);
-    epoll_ctl(epoll_fd, EPOLL_CTL_DEL, e.upstream_fd, nullptr);
-    close(e.client_fd);
-    close(e.upstream_fd);
+    epoll_ctl(epoll_fd, EPOLL_CTL_DEL, e.client.fd, nullptr);
+    epoll_ctl(epoll_fd, EPOLL_CTL_DEL, e.upstream.fd, nullptr);
+    close(e.client.fd);
+    close(e.upstream.fd);
     std::shared_ptr<PumpSession> session = std::move(e.session);
     Retire(e);
     session->Finished(why);
@@ -375,8 +505,8 @@ struct Pump::Impl {
         (e.to_client.empty() ? 0u : EPOLLOUT);
     const std::uint32_t upstream =
         (e.to_client.empty() ? EPOLLIN : 0u) | (e.to_server.empty() ? 0u : EPOLLOUT);
-    Modify(e.client_fd, &e.client_tag, client, e.client_events);
-    Modify(e.upstream_fd, &e.upstream_tag, upstream, e.upstream_events);
+    Modify(e.client.fd, &e.client_tag, client, e.client_events);
+    Modify(e.upstream.fd, &e.upstream_tag, upstream, e.upstream_events);
   }
 
   void Modify(int fd, Tag* tag, std::uint32_t wanted, std::uint32_t& current) {
@@ -418,16 +548,16 @@ Pump::~Pump() {
   [[maybe_unused]] ssize_t ignored = write(impl_->wake_fd, &one, sizeof one);
   if (impl_->thread.joinable()) impl_->thread.join();
   for (auto& [entry, owned] : impl_->entries) {
-    close(entry->client_fd);
-    close(entry->upstream_fd);
+    close(entry->client.fd);
+    close(entry->upstream.fd);
   }
 }
 
-void Pump::Add(std::shared_ptr<PumpSession> session, int client_fd, int upstream_fd) {
+void Pump::Add(std::shared_ptr<PumpSession> session, PumpSide client, PumpSide upstream) {
   auto entry = std::make_unique<Entry>(impl_->max_statement_bytes);
   entry->session = std::move(session);
-  entry->client_fd = client_fd;
-  entry->upstream_fd = upstream_fd;
+  entry->client = std::move(client);
+  entry->upstream = std::move(upstream);
   {
     std::lock_guard lock(impl_->mutex);
     impl_->incoming.push_back(std::move(entry));

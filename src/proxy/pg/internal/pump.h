@@ -1,5 +1,5 @@
-// The proxy's fast path: the data phase of plain (non-TLS) sessions on one
-// epoll thread, one recv and one send per burst of messages as pgbouncer
+// The proxy's fast path: the data phase of every session, plain or TLS, on
+// one epoll thread, one recv and one send per burst of messages as pgbouncer
 // does, each statement decided on the spot when that needs no waiting.
 // Anything slower (a hold, the daemon, a row estimate, a snapshot, an error
 // to report) hands the session back to its coroutines at a message boundary.
@@ -11,7 +11,17 @@
 #include <string_view>
 #include <vector>
 
+#include "proxy/pg/internal/tls.h"
+
 namespace dualkey::pgproxy {
+
+// One side of a session as the pump holds it: a non-blocking socket and,
+// for TLS, the engine with the session's keys (the same one the coroutines
+// used: it moves with the socket, in both directions).
+struct PumpSide {
+  int fd = -1;
+  std::unique_ptr<TlsEngine> tls;
+};
 
 // Where the server's side of a session stands when the pump hands it back.
 struct PumpHandBack {
@@ -30,10 +40,11 @@ class PumpSession {
   // anything; false sends the session back to its coroutines.
   virtual bool ForwardsNow(std::string_view sql,
                            const std::vector<std::int32_t>* parameter_types) = 0;
-  // The session goes back to its coroutines with its sockets (non-blocking),
-  // the client bytes not yet forwarded (starting at a message boundary) and
-  // where the server's side stands.
-  virtual void Resume(int client_fd, int upstream_fd, std::string client_bytes,
+  // The session goes back to its coroutines with its sockets (non-blocking)
+  // and TLS engines, the client bytes not yet forwarded (starting at a
+  // message boundary) and where the server's side stands. An engine may
+  // still hold bytes the pump did not read: they are the next ones.
+  virtual void Resume(PumpSide client, PumpSide upstream, std::string client_bytes,
                       const PumpHandBack& state) = 0;
   // The session ended in the pump; its sockets are closed. `why` is empty
   // for an orderly end (Terminate, or the client closing between messages).
@@ -48,8 +59,8 @@ class Pump {
   Pump(const Pump&) = delete;
   Pump& operator=(const Pump&) = delete;
 
-  // Thread-safe. The pump owns both sockets from here on (until Resume).
-  void Add(std::shared_ptr<PumpSession> session, int client_fd, int upstream_fd);
+  // Thread-safe. The pump owns both sides from here on (until Resume).
+  void Add(std::shared_ptr<PumpSession> session, PumpSide client, PumpSide upstream);
 
  private:
   struct Impl;

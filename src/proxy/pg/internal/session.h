@@ -172,8 +172,8 @@ class Session : public std::enable_shared_from_this<Session>, public PumpSession
   Task<void> Refuse();
 
   Task<void> Run();
-  // Both directions on coroutines: TLS sessions, and sessions the pump
-  // handed back.
+  // Both directions on coroutines: sessions the pump handed back (and all
+  // of them under --no-fast-path).
   Task<void> DataPhase();
 
   // --- the pump (fast path) -------------------------------------------------
@@ -181,7 +181,7 @@ class Session : public std::enable_shared_from_this<Session>, public PumpSession
   // pending on them after the handshake.
   bool EnterPump();
   bool ForwardsNow(std::string_view sql, const std::vector<std::int32_t>* parameter_types) override;
-  void Resume(int client_fd, int upstream_fd, std::string client_bytes,
+  void Resume(PumpSide client, PumpSide upstream, std::string client_bytes,
               const PumpHandBack& state) override;
   void Finished(const std::string& why) override;
   void Close();

@@ -134,7 +134,7 @@ Task<UpstreamSession> ConnectUpstream(
       char answer = 0;
       co_await s.leg->ReadExactly(&answer, 1);
       if (answer == 'S') {
-        co_await s.leg->StartTls(tls, asio::ssl::stream_base::client,
+        co_await s.leg->StartTls(tls, TlsEngine::Role::kClient,
                                  upstream.sslmode == "verify-full" ? upstream.host : std::string());
       } else if (answer != 'N' || upstream.sslmode != "prefer") {
         s.error = answer == 'N' ? "upstream does not offer TLS but sslmode is " + upstream.sslmode
