@@ -36,6 +36,11 @@ Task<void> Session::ClientToServer() {
     boost::system::error_code ec;
     std::size_t n = carried;
     carried = 0;
+    // Between statements with nothing slow in flight: back to the pump.
+    if (n == 0 && MayReturnToPump(framer)) {
+      to_pump_bytes_.assign(buffer.data() + start, filled - start);
+      if (co_await ReturnToPump()) co_return;
+    }
     if (n == 0)
       n = co_await client_.ReadSome(asio::buffer(buffer.data() + filled, buffer.size() - filled),
                                     ec);

@@ -13,12 +13,21 @@ Task<void> Session::ServerToClient() {
   std::deque<std::string> scratch;
   std::string held;          // ParseComplete/BindComplete answering an injection
   bool skip_to_own = false;  // the message being streamed answers the proxy's own query
+  const std::uint64_t phase = data_phase_;
   while (true) {
+    // Going back to the pump: stop between two messages, with nothing kept.
+    if (leaving_for_pump_ && filled == 0 && skip == 0 && held.empty() && own_query_ == nullptr) {
+      parked_phase_ = phase;
+      if (park_waiter_ != nullptr) park_waiter_->cancel();
+      co_return;
+    }
     if (filled == buffer.size())
       buffer.resize(std::min(buffer.size() * 2, kMaxServerCarry + kReadChunk));
     boost::system::error_code ec;
     const std::size_t n = co_await upstream_->ReadSome(
         asio::buffer(buffer.data() + filled, buffer.size() - filled), ec);
+    // Woken by ReturnToPump (it cancels this read): look again.
+    if (ec == asio::error::operation_aborted && !closed_ && !terminated_) continue;
     if (ec) {
       if (closed_ || terminated_) co_return;
       shared_.Say("session " + std::to_string(id_) + " (" + agent_ +

@@ -6,6 +6,13 @@
 #include <unistd.h>
 
 namespace dualkey::pgproxy {
+namespace {
+
+// How long a session waits for its server side to stop at a boundary before
+// it stays on the coroutines for one more message.
+constexpr auto kParkWait = std::chrono::milliseconds(100);
+
+}  // namespace
 
 void Session::Evict(const std::string& why) {
   if (closed_ || started_) return;
@@ -47,20 +54,57 @@ Task<void> Session::Run() {
 // of them under --no-fast-path.
 Task<void> Session::DataPhase() {
   auto self = shared_from_this();
-  asio::co_spawn(strand_, ServerToClient(), [self](std::exception_ptr) { self->Close(); });
+  const std::uint64_t phase = ++data_phase_;
+  asio::co_spawn(strand_, ServerToClient(), [self, phase](std::exception_ptr) {
+    if (self->parked_phase_ != phase) self->Close();
+  });
   try {
     co_await ClientToServer();
   } catch (const std::exception& e) {
     if (!closed_ && !terminated_)
       shared_.Say("session " + std::to_string(id_) + " (" + agent_ + "): " + e.what());
   }
-  Close();
+  if (!in_pump_) Close();
+}
+
+bool Session::MayReturnToPump(const wire::Framer& framer) const {
+  return shared_.pump != nullptr && !closed_ && !terminated_ && approved_.empty() &&
+         pending_injections_ == 0 && own_query_ == nullptr && !audit_refused_ &&
+         !framer.in_message() && !server_mid_message_;
+}
+
+Task<bool> Session::ReturnToPump() {
+  leaving_for_pump_ = true;
+  // ServerToClient is most likely waiting for the server: wake it.
+  boost::system::error_code ignored;
+  upstream_->socket().cancel(ignored);
+  if (parked_phase_ != data_phase_) {
+    asio::steady_timer timer(strand_);
+    timer.expires_after(kParkWait);
+    park_waiter_ = &timer;
+    co_await timer.async_wait(asio::redirect_error(asio::use_awaitable, ignored));
+    park_waiter_ = nullptr;
+  }
+  leaving_for_pump_ = false;
+  if (parked_phase_ != data_phase_ || closed_) co_return false;
+  PumpHandBack state;
+  state.transaction_status = transaction_status_;
+  state.syncs_outstanding = syncs_outstanding_;
+  state.unsynced_extended = unsynced_extended_;
+  if (EnterPump(state, std::move(to_pump_bytes_))) co_return true;
+  // The sockets stayed here: the coroutines go on, the server side anew.
+  const std::uint64_t phase = ++data_phase_;
+  auto self = shared_from_this();
+  asio::co_spawn(strand_, ServerToClient(), [self, phase](std::exception_ptr) {
+    if (self->parked_phase_ != phase) self->Close();
+  });
+  co_return false;
 }
 
 // --- the pump (fast path) -------------------------------------------------
 // The sockets, and their TLS engines, leave asio for the pump's epoll
 // thread; nothing of asio's is pending on them after the handshake.
-bool Session::EnterPump() {
+bool Session::EnterPump(const PumpHandBack& state, std::string client_bytes) {
   boost::system::error_code ec;
   client_protocol_ = client_.socket().local_endpoint(ec).protocol();
   if (!ec) upstream_protocol_ = upstream_->socket().local_endpoint(ec).protocol();
@@ -76,7 +120,9 @@ bool Session::EnterPump() {
   for (int fd : {client.fd, upstream.fd}) fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
   client.tls = client_.TakeTls();
   upstream.tls = upstream_->TakeTls();
-  shared_.pump->Add(shared_from_this(), std::move(client), std::move(upstream));
+  in_pump_ = true;
+  shared_.pump->Add(shared_from_this(), std::move(client), std::move(upstream), state,
+                    std::move(client_bytes));
   return true;
 }
 
@@ -98,6 +144,7 @@ void Session::Resume(PumpSide client, PumpSide upstream, std::string client_byte
       self->Close();
       return;
     }
+    self->in_pump_ = false;
     self->client_.GiveTls(std::move(client.tls));
     self->upstream_->GiveTls(std::move(upstream.tls));
     self->resume_bytes_ = std::move(bytes);

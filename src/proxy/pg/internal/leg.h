@@ -66,7 +66,8 @@ class Leg {
   Task<std::size_t> ReadSome(asio::mutable_buffer buffer) {
     boost::system::error_code ec;
     const std::size_t n = co_await ReadSome(buffer, ec);
-    if (ec) throw boost::system::system_error(ec, tls_ ? tls_->error() : std::string());
+    if (ec && tls_ != nullptr) throw boost::system::system_error(ec, tls_->error());
+    if (ec) throw boost::system::system_error(ec);
     co_return n;
   }
 

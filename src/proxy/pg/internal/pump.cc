@@ -553,11 +553,18 @@ Pump::~Pump() {
   }
 }
 
-void Pump::Add(std::shared_ptr<PumpSession> session, PumpSide client, PumpSide upstream) {
+void Pump::Add(std::shared_ptr<PumpSession> session, PumpSide client, PumpSide upstream,
+               const PumpHandBack& state, std::string client_bytes) {
   auto entry = std::make_unique<Entry>(impl_->max_statement_bytes);
   entry->session = std::move(session);
   entry->client = std::move(client);
   entry->upstream = std::move(upstream);
+  entry->status = state.transaction_status;
+  entry->syncs_outstanding = state.syncs_outstanding;
+  entry->unsynced_extended = state.unsynced_extended;
+  if (client_bytes.size() > entry->in.size()) entry->in.resize(client_bytes.size() + kChunk);
+  std::memcpy(entry->in.data(), client_bytes.data(), client_bytes.size());
+  entry->filled = client_bytes.size();
   {
     std::lock_guard lock(impl_->mutex);
     impl_->incoming.push_back(std::move(entry));

@@ -2,7 +2,8 @@
 // one epoll thread, one recv and one send per burst of messages as pgbouncer
 // does, each statement decided on the spot when that needs no waiting.
 // Anything slower (a hold, the daemon, a row estimate, a snapshot, an error
-// to report) hands the session back to its coroutines at a message boundary.
+// to report) hands the session back to its coroutines at a message boundary;
+// they give it back to the pump once that is done.
 #pragma once
 
 #include <cstdint>
@@ -23,7 +24,7 @@ struct PumpSide {
   std::unique_ptr<TlsEngine> tls;
 };
 
-// Where the server's side of a session stands when the pump hands it back.
+// Where the server's side of a session stands when it changes hands.
 struct PumpHandBack {
   char transaction_status = 'I';   // of the last ReadyForQuery
   int syncs_outstanding = 0;       // ReadyForQuery messages the server still owes
@@ -60,7 +61,11 @@ class Pump {
   Pump& operator=(const Pump&) = delete;
 
   // Thread-safe. The pump owns both sides from here on (until Resume).
-  void Add(std::shared_ptr<PumpSession> session, PumpSide client, PumpSide upstream);
+  // A session coming back from its coroutines brings where the server's
+  // side stands and the client bytes they read but did not forward (a
+  // message begun, from its first byte).
+  void Add(std::shared_ptr<PumpSession> session, PumpSide client, PumpSide upstream,
+           const PumpHandBack& state = {}, std::string client_bytes = {});
 
  private:
   struct Impl;

@@ -179,7 +179,7 @@ class Session : public std::enable_shared_from_this<Session>, public PumpSession
   // --- the pump (fast path) -------------------------------------------------
   // The sockets leave asio for the pump's epoll thread; nothing of asio's is
   // pending on them after the handshake.
-  bool EnterPump();
+  bool EnterPump(const PumpHandBack& state = {}, std::string client_bytes = {});
   bool ForwardsNow(std::string_view sql, const std::vector<std::int32_t>* parameter_types) override;
   void Resume(PumpSide client, PumpSide upstream, std::string client_bytes,
               const PumpHandBack& state) override;
@@ -298,6 +298,15 @@ class Session : public std::enable_shared_from_this<Session>, public PumpSession
     std::uint64_t batch = 0;  // the batch (Sync count) it was decided in
   };
   Task<void> ClientToServer();
+  // Whether the session may go back to the pump now, between two client
+  // messages: nothing the pump does not follow is in flight (approved
+  // statements to watch, injected holds to answer, a query of the proxy's
+  // own, a client message begun).
+  bool MayReturnToPump(const wire::Framer& framer) const;
+  // Stops the server->client side at a message boundary and hands the
+  // session to the pump with `to_pump_bytes_`. False (the coroutines go on)
+  // when the server's side did not come to a stop soon.
+  Task<bool> ReturnToPump();
   // In place of a held Parse: an unnamed statement that raises the error at
   // Execute. PostgreSQL then skips the client's messages up to Sync itself;
   // the server->client side drops the ParseComplete/BindComplete it answers
@@ -329,7 +338,13 @@ class Session : public std::enable_shared_from_this<Session>, public PumpSession
   Verdict uncached_;                     // Classify's answer when the caches refuse it
   asio::generic::stream_protocol client_protocol_{AF_INET, IPPROTO_TCP};
   asio::generic::stream_protocol upstream_protocol_{AF_INET, IPPROTO_TCP};
-  std::string resume_bytes_;  // client bytes the pump read but did not forward
+  std::string resume_bytes_;        // client bytes the pump read but did not forward
+  std::string to_pump_bytes_;       // client bytes read here, for the pump (ReturnToPump)
+  bool in_pump_ = false;            // the pump has the sockets
+  bool leaving_for_pump_ = false;   // ServerToClient: stop at the next boundary
+  std::uint64_t data_phase_ = 0;    // DataPhase runs so far
+  std::uint64_t parked_phase_ = 0;  // the phase whose ServerToClient stopped for the pump
+  asio::steady_timer* park_waiter_ = nullptr;  // cancelled when ServerToClient stops
   struct TableSize {
     std::int64_t reltuples = -1;
     std::int64_t pages = 0;

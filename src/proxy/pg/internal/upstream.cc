@@ -134,8 +134,11 @@ Task<UpstreamSession> ConnectUpstream(
       char answer = 0;
       co_await s.leg->ReadExactly(&answer, 1);
       if (answer == 'S') {
-        co_await s.leg->StartTls(tls, TlsEngine::Role::kClient,
-                                 upstream.sslmode == "verify-full" ? upstream.host : std::string());
+        // A named string, not a temporary in the co_await: GCC 12 frees such
+        // a temporary twice (free(): invalid pointer on every TLS upstream).
+        std::string checked_name;
+        if (upstream.sslmode == "verify-full") checked_name = upstream.host;
+        co_await s.leg->StartTls(tls, TlsEngine::Role::kClient, checked_name);
       } else if (answer != 'N' || upstream.sslmode != "prefer") {
         s.error = answer == 'N' ? "upstream does not offer TLS but sslmode is " + upstream.sslmode
                                 : "unexpected answer to SSLRequest from upstream";
