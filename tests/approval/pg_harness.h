@@ -9,6 +9,10 @@
 //   if (!pg.ok()) GTEST_SKIP() << pg.error();   // only when binaries are missing
 //   std::string uri = pg.CreateDatabase("t1");  // postgresql://dualkey@127.0.0.1:PORT/t1
 //
+// Options::tls runs the server with ssl=on and a self-signed certificate
+// (CN=localhost, subjectAltName DNS:localhost and IP:127.0.0.1) made with the
+// openssl command; cert_path() is it, for clients' sslrootcert.
+//
 // Environment: DUALKEY_PG_BIN (directory with initdb/pg_ctl) overrides the
 // search; DUALKEY_PG_USER picks the unprivileged user (default "nobody").
 #pragma once
@@ -41,6 +45,8 @@ class PgHarness {
     std::vector<std::string> hba_first;
     // Extra "-c name=value" server settings.
     std::vector<std::string> settings;
+    // ssl=on with a fresh self-signed certificate (see cert_path()).
+    bool tls = false;
   };
 
   PgHarness() { Start(); }
@@ -55,6 +61,9 @@ class PgHarness {
   bool binaries_missing() const { return bin_dir_.empty(); }
   const std::string& error() const { return error_; }
   int port() const { return port_; }
+  // With Options::tls: the server's certificate (PEM), which is also its own
+  // CA for sslmode=verify-full; empty without TLS.
+  const std::string& cert_path() const { return cert_path_; }
   // The directory of the server's Unix socket (.s.PGSQL.PORT).
   const std::string& socket_dir() const { return dir_; }
   // A libpq URI for database `dbname` over TCP loopback.
@@ -132,6 +141,51 @@ class PgHarness {
       }
     }
     return {};
+  }
+
+  // The first executable `name` on PATH (then /usr/bin), or "".
+  static std::string FindInPath(const std::string& name) {
+    std::string path = std::getenv("PATH") ? std::getenv("PATH") : "";
+    path += ":/usr/bin:/bin";
+    std::stringstream dirs(path);
+    for (std::string dir; std::getline(dirs, dir, ':');) {
+      if (dir.empty()) continue;
+      const std::string candidate = dir + "/" + name;
+      if (access(candidate.c_str(), X_OK) == 0) return candidate;
+    }
+    return {};
+  }
+
+  // Options::tls: a self-signed certificate and its key in the data
+  // directory, owned by the server user, the key 0600 (PostgreSQL refuses a
+  // key others can read). Returns the "-c" settings that turn TLS on, or
+  // empty with error_ set.
+  std::string MakeCertificate(const std::string& data) {
+    const std::string openssl = FindInPath("openssl");
+    if (openssl.empty()) {
+      error_ = "Options::tls: no openssl command found";
+      return {};
+    }
+    const std::string cert = data + "/server.crt", key = data + "/server.key";
+    // Made as the server user (Run drops to it), in its own directory.
+    if (Run({openssl, "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj",
+             "/CN=localhost", "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1", "-keyout",
+             key, "-out", cert}) != 0) {
+      error_ = "openssl req failed: " + LogTail();
+      return {};
+    }
+    for (const std::string& file : {cert, key}) {
+      if (drop_privileges_ && chown(file.c_str(), uid_, gid_) != 0) {
+        error_ = "cannot chown " + file;
+        return {};
+      }
+    }
+    if (chmod(key.c_str(), 0600) != 0 || chmod(cert.c_str(), 0644) != 0) {
+      error_ = "cannot chmod " + key;
+      return {};
+    }
+    cert_path_ = cert;
+    return " -c ssl=on -c ssl_cert_file=" + cert + " -c ssl_key_file=" + key;
   }
 
   // Runs argv (no shell) as the server user, output appended to the log;
@@ -224,6 +278,11 @@ class PgHarness {
       for (const std::string& line : options_.hba_first) out << line << "\n";
       out << old.str();
     }
+    std::string tls_settings;
+    if (options_.tls) {
+      tls_settings = MakeCertificate(data);
+      if (tls_settings.empty()) return;
+    }
     // The port can be taken between probing and binding: try a few.
     for (int attempt = 0; attempt < 5 && !running_; ++attempt) {
       port_ = base::FreeLoopbackPort();
@@ -233,7 +292,7 @@ class PgHarness {
       const std::string options = "-k " + dir_ + " -p " + std::to_string(port_) +
                                   " -c listen_addresses=127.0.0.1 -c fsync=off"
                                   " -c full_page_writes=off -c max_connections=50";
-      std::string options_text = options;
+      std::string options_text = options + tls_settings;
       for (const std::string& setting : options_.settings) options_text += " -c " + setting;
       running_ = Run({bin_dir_ + "/pg_ctl", "-D", data, "-o", options_text, "-l",
                       dir_ + "/server.log", "-w", "-t", "60", "start"}) == 0;
@@ -263,6 +322,7 @@ class PgHarness {
   std::string dir_;
   std::string log_path_;
   std::string error_;
+  std::string cert_path_;
   int port_ = -1;
   bool running_ = false;
   bool drop_privileges_ = false;

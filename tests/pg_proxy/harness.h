@@ -145,11 +145,32 @@ class PgProxy : public ::testing::Test {
   static std::string RealHome() { return real_home_ ? *real_home_ : std::string(); }
 
  protected:
-  static void SetUpTestSuite() {
+  // What a suite's world may differ in (the default: PostgreSQL without
+  // TLS, proxies that connect to it with sslmode=disable).
+  struct World {
+    // PostgreSQL with ssl=on (PgHarness::Options::tls).
+    bool database_tls = false;
+    // pg_hba.conf lines before the roles' own, and extra server settings.
+    std::vector<std::string> hba_first;
+    std::vector<std::string> settings;
+    // The query of the upstream URI the suite's proxies get (proxy_, StartProxy).
+    std::string upstream_query = "sslmode=disable";
+  };
+
+  static void SetUpTestSuite() { SetUpWorld(World()); }
+
+  static void SetUpWorld(const World& world) {
+    upstream_query_ = new std::string(world.upstream_query);
+    // A new daemon and new approvers: no TOTP step of theirs is spent yet.
+    approve_last_[0] = approve_last_[1] = -1;
     PgHarness::Options options;
-    options.hba_first = {"host all app 127.0.0.1/32 scram-sha-256",
-                         "host all app_md5 127.0.0.1/32 md5",
-                         "host all app_limited 127.0.0.1/32 scram-sha-256"};
+    options.hba_first = world.hba_first;
+    for (const char* line :
+         {"host all app 127.0.0.1/32 scram-sha-256", "host all app_md5 127.0.0.1/32 md5",
+          "host all app_limited 127.0.0.1/32 scram-sha-256"})
+      options.hba_first.push_back(line);
+    options.settings = world.settings;
+    options.tls = world.database_tls;
     pg_ = new PgHarness(options);
     if (!pg_->ok()) return;
     ASSERT_TRUE(
@@ -209,15 +230,11 @@ class PgProxy : public ::testing::Test {
 
     proxy_ = new Child();
     std::string line;
-    // DUALKEY_TEST_NO_FAST_PATH=1: every session on the coroutines, to run
-    // the suite both ways.
-    const char* no_fast_path = std::getenv("DUALKEY_TEST_NO_FAST_PATH");
     ASSERT_TRUE(proxy_->Start(
         {DUALKEY_BINARY, "pg-proxy", "--listen", "127.0.0.1:0", "--upstream",
-         "postgresql://app@127.0.0.1:" + std::to_string(pg_->port()) + "?sslmode=disable",
+         "postgresql://app@127.0.0.1:" + std::to_string(pg_->port()) + "?" + *upstream_query_,
          "--socket", *socket_, "--state-dir", state_->string(), "--tls-cert", cert, "--tls-key",
-         key, "--hold-rows-over", "1000", "--quiet",
-         no_fast_path != nullptr && *no_fast_path == '1' ? "--no-fast-path" : "--threads=1"},
+         key, "--hold-rows-over", "1000", "--quiet", FastPathOption()},
         {"PGPASSWORD=real-secret"}, &line));
     proxy_port_ = PortFromListening(line);
     ASSERT_GT(proxy_port_, 0) << line;
@@ -248,6 +265,19 @@ class PgProxy : public ::testing::Test {
     release(alice_);
     release(bob_);
     release(real_home_);
+    release(upstream_query_);
+  }
+
+  // DUALKEY_TEST_NO_FAST_PATH=1: every session on the coroutines, to run
+  // the suite both ways.
+  static std::string FastPathOption() {
+    const char* no_fast_path = std::getenv("DUALKEY_TEST_NO_FAST_PATH");
+    return no_fast_path != nullptr && *no_fast_path == '1' ? "--no-fast-path" : "--threads=1";
+  }
+  // --tls-cert and --tls-key of the proxies' certificate for their clients.
+  static std::vector<std::string> ClientTlsOptions() {
+    return {"--tls-cert", (*state_ / "cert.pem").string(), "--tls-key",
+            (*state_ / "key.pem").string()};
   }
 
   void SetUp() override {
@@ -283,7 +313,7 @@ class PgProxy : public ::testing::Test {
   // lowest; step now-1 only while the daemon cannot cross into now+1 before
   // it checks; when both approvers have spent now+1, wait for the next step.
   static bool Approve(const std::string& id) {
-    static long long last[2] = {-1, -1};  // last step used, per approver
+    long long* last = approve_last_;  // last step used, per approver
     int who = -1;
     long long step = 0;
     for (;;) {
@@ -426,7 +456,7 @@ class PgProxy : public ::testing::Test {
                                      "127.0.0.1:0",
                                      "--upstream",
                                      "postgresql://" + upstream_user + "@127.0.0.1:" +
-                                         std::to_string(pg_->port()) + "?sslmode=disable",
+                                         std::to_string(pg_->port()) + "?" + *upstream_query_,
                                      "--socket",
                                      socket.empty() ? *socket_ : socket,
                                      "--state-dir",
@@ -437,8 +467,22 @@ class PgProxy : public ::testing::Test {
     if (!proxy.Start(args, {"PGPASSWORD=" + password}, &line)) return -1;
     return PortFromListening(line);
   }
+  // A proxy to the given upstream URI (role app), on the suite's daemon,
+  // with `extra` options; its port, or -1.
+  static int StartProxyTo(Child& proxy, const std::string& upstream,
+                          const std::vector<std::string>& extra = {}) {
+    std::vector<std::string> args = {DUALKEY_BINARY, "pg-proxy",       "--listen", "127.0.0.1:0",
+                                     "--upstream",   upstream,         "--socket", *socket_,
+                                     "--state-dir",  state_->string(), "--quiet"};
+    args.insert(args.end(), extra.begin(), extra.end());
+    std::string line;
+    if (!proxy.Start(args, {"PGPASSWORD=real-secret"}, &line)) return -1;
+    return PortFromListening(line);
+  }
 
   static inline std::string* real_home_ = nullptr;
+  static inline std::string* upstream_query_ = nullptr;
+  static inline long long approve_last_[2] = {-1, -1};
   static inline PgHarness* pg_ = nullptr;
   static inline fs::path* state_ = nullptr;
   static inline std::string* socket_ = nullptr;
