@@ -489,8 +489,10 @@ TEST_F(PgProxyTls, CancelOverTls) {
   PGconn* conn = Open("require");
   ASSERT_EQ(PQstatus(conn), CONNECTION_OK);
   const auto start = std::chrono::steady_clock::now();
-  ASSERT_EQ(PQsendQuery(conn, "SELECT pg_sleep(20)"), 1);
-  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  ASSERT_EQ(PQsendQuery(conn, "SELECT pg_sleep(20) /* cancel_over_tls */"), 1);
+  // Cancelled once it runs (a cancel before that would cancel nothing).
+  for (int i = 0; i < 100 && BackendsRunning("cancel_over_tls") != 1; ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
   PGcancel* cancel = PQgetCancel(conn);
   char error[256];
   EXPECT_EQ(PQcancel(cancel, error, sizeof error), 1) << error;
