@@ -20,6 +20,17 @@
 # DUALKEY_PG_BIN (initdb/pg_ctl directory), DUALKEY_PG_USER (nobody, when root),
 # BENCH_PERF (a directory: `perf record -g` of dualkey and its daemon during
 # each -c 8 dualkey run (system-wide: perf report --pid), into BENCH_PERF/dualkey-TIME.data).
+# BENCH_TLS (0: no TLS anywhere; 1 or client: pgbench talks TLS (sslmode=require)
+# to pgbouncer (client_tls_*), to dualkey (--tls-cert/--tls-key) and, for direct,
+# to PostgreSQL (ssl=on), with a self-signed certificate made in the work
+# directory; upstream: only the proxies talk TLS to PostgreSQL (pgbouncer
+# server_tls_sslmode=require, dualkey ?sslmode=require), pgbench talks to them
+# in plain text; both: client and upstream). In every TLS mode direct is TLS
+# (one TLS hop, as a proxy's path has in modes 1 and upstream, two in both), the
+# floor passes pgbench's TLS, or plain text, through to PostgreSQL, and a TLS
+# check (psql's \conninfo and pg_stat_ssl through each target) runs before the
+# benchmark; it is one more session and statement in dualkey's audit.
+# Upstream TLS needs BENCH_UPSTREAM=tcp (PostgreSQL has no TLS on its Unix socket).
 set -euo pipefail
 
 DUALKEY=${1:-$(dirname "$0")/../build/dualkey}
@@ -30,6 +41,17 @@ ROUNDS=${BENCH_ROUNDS:-3}
 UPSTREAM=${BENCH_UPSTREAM:-tcp}
 AUDIT=${BENCH_AUDIT:-1}
 [[ $UPSTREAM == tcp || $UPSTREAM == unix ]] || { echo "BENCH_UPSTREAM is tcp or unix" >&2; exit 2; }
+TLS=${BENCH_TLS:-0}
+CLIENT_TLS=0 SERVER_TLS=0
+case $TLS in
+  0) ;;
+  1 | client) CLIENT_TLS=1 ;;
+  upstream) SERVER_TLS=1 ;;
+  both) CLIENT_TLS=1 SERVER_TLS=1 ;;
+  *) echo "BENCH_TLS is 0, 1 (client), upstream or both" >&2; exit 2 ;;
+esac
+[[ $SERVER_TLS == 1 && $UPSTREAM == unix ]] &&
+  { echo "BENCH_TLS=$TLS (TLS to PostgreSQL) needs BENCH_UPSTREAM=tcp" >&2; exit 2; }
 THREADS=${DUALKEY_THREADS:-1}
 PG_BIN=${DUALKEY_PG_BIN:-$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1)}
 PGBENCH=$(command -v pgbench || echo "$PG_BIN/pgbench")
@@ -47,6 +69,29 @@ if [[ $(id -u) == 0 ]]; then
   chown "$PG_USER" "$WORK"
 fi
 as_server() { "${RUN_AS[@]}" "$@"; }
+
+PG_TLS_OPTS=""
+if [[ $TLS != 0 ]]; then
+  # One self-signed certificate for PostgreSQL, pgbouncer and dualkey. The key
+  # belongs to the user PostgreSQL and pgbouncer run as, mode 0600 (PostgreSQL
+  # refuses a key others can read); dualkey runs as this script's user (root
+  # or that same user), which can read it.
+  openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=127.0.0.1 \
+    -addext subjectAltName=IP:127.0.0.1,DNS:localhost \
+    -keyout "$WORK/tls.key" -out "$WORK/tls.crt" >"$WORK/openssl.log" 2>&1 ||
+    { echo "openssl req failed: $(cat "$WORK/openssl.log")" >&2; exit 1; }
+  chmod 600 "$WORK/tls.key"
+  chmod 644 "$WORK/tls.crt"
+  [[ -n ${PG_USER:-} ]] && chown "$PG_USER" "$WORK/tls.key"
+  PG_TLS_OPTS=" -c ssl=on -c ssl_cert_file=$WORK/tls.crt -c ssl_key_file=$WORK/tls.key"
+fi
+# The sslmode pgbench uses: for direct, and for the proxies (and the floor).
+# Unset without TLS, as before (libpq's default, prefer; nothing offers TLS).
+DIRECT_SSLMODE="" PROXY_SSLMODE=""
+if [[ $TLS != 0 ]]; then
+  DIRECT_SSLMODE=require
+  PROXY_SSLMODE=$([[ $CLIENT_TLS == 1 ]] && echo require || echo disable)
+fi
 
 PIDS=()
 cleanup() {
@@ -69,7 +114,7 @@ echo "== PostgreSQL on 127.0.0.1:$PG_PORT (scale $SCALE)" >&2
 as_server "$PG_BIN/initdb" -D "$WORK/data" -U bench --pwfile="$WORK/pw" -A scram-sha-256 \
   --no-sync >"$WORK/initdb.log" 2>&1
 as_server "$PG_BIN/pg_ctl" -D "$WORK/data" -l "$WORK/pg.log" -w \
-  -o "-p $PG_PORT -k $WORK -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=60" \
+  -o "-p $PG_PORT -k $WORK -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=60$PG_TLS_OPTS" \
   start >/dev/null
 export PGPASSWORD=$PASSWORD
 PGHOST=127.0.0.1 PGUSER=bench "$PG_BIN/createdb" -p "$PG_PORT" bench
@@ -95,6 +140,14 @@ max_client_conn = 100
 logfile = $WORK/pgbouncer.log
 pidfile = $WORK/pgbouncer.pid
 EOF
+if [[ $CLIENT_TLS == 1 ]]; then
+  cat >>"$WORK/pgbouncer.ini" <<EOF
+client_tls_sslmode = require
+client_tls_key_file = $WORK/tls.key
+client_tls_cert_file = $WORK/tls.crt
+EOF
+fi
+[[ $SERVER_TLS == 1 ]] && echo "server_tls_sslmode = require" >>"$WORK/pgbouncer.ini"
 chmod 644 "$WORK/userlist.txt" "$WORK/pgbouncer.ini"
 as_server "$PGBOUNCER" "$WORK/pgbouncer.ini" >/dev/null 2>&1 &
 PIDS+=($!)
@@ -103,8 +156,10 @@ PIDS+=($!)
 if [[ $UPSTREAM == unix ]]; then
   UPSTREAM_URI="postgresql://bench@/bench?host=$WORK&port=$PG_PORT"
 else
-  UPSTREAM_URI="postgresql://bench@127.0.0.1:$PG_PORT?sslmode=disable"
+  UPSTREAM_URI="postgresql://bench@127.0.0.1:$PG_PORT?sslmode=$([[ $SERVER_TLS == 1 ]] && echo require || echo disable)"
 fi
+DK_TLS=()
+[[ $CLIENT_TLS == 1 ]] && DK_TLS=(--tls-cert "$WORK/tls.crt" --tls-key "$WORK/tls.key")
 mkdir -p "$WORK/state"
 TOKEN=$("$DUALKEY" token add bench --scope pg --state-dir "$WORK/state" --json 2>/dev/null |
   python3 -c 'import json,sys; print(json.load(sys.stdin)["token"])')
@@ -128,7 +183,7 @@ if [[ $AUDIT != 0 ]]; then
 fi
 DK_LOG="$WORK/dualkey.out"
 PGPASSWORD=$PASSWORD "$DUALKEY" pg-proxy --listen 127.0.0.1:0 --threads "$THREADS" \
-  --upstream "$UPSTREAM_URI" \
+  --upstream "$UPSTREAM_URI" "${DK_TLS[@]}" \
   --state-dir "$WORK/state" --socket "$DAEMON_SOCKET" --quiet >"$DK_LOG" 2>&1 &
 PIDS+=($!)
 DK_PID=$!
@@ -157,7 +212,7 @@ fi
 UN_PORT="" UN_PID=""
 if [[ $AUDIT == both ]]; then
   PGPASSWORD=$PASSWORD "$DUALKEY" pg-proxy --listen 127.0.0.1:0 --threads "$THREADS" \
-    --upstream "$UPSTREAM_URI" \
+    --upstream "$UPSTREAM_URI" "${DK_TLS[@]}" \
     --state-dir "$WORK/state" --socket "$WORK/no-daemon.sock" --quiet >"$WORK/unaudited.out" 2>&1 &
   UN_PID=$!
   PIDS+=("$UN_PID")
@@ -197,7 +252,10 @@ run() {
       >/dev/null 2>&1 &
     perf_pid=$!
   fi
-  out=$(cd "$dir" && PGPASSWORD=$password "$PGBENCH" -h 127.0.0.1 -p "$port" -U "$user" -n -S \
+  local sslmode=$PROXY_SSLMODE
+  [[ $name == direct ]] && sslmode=$DIRECT_SSLMODE
+  out=$(cd "$dir" && if [[ -n $sslmode ]]; then export PGSSLMODE=$sslmode; fi &&
+    PGPASSWORD=$password "$PGBENCH" -h 127.0.0.1 -p "$port" -U "$user" -n -S \
     -c "$clients" -j "$jobs" -T "$SECONDS_PER_RUN" -l bench 2>&1) || {
     echo "pgbench via $name failed: $out" >&2
     # The floor is a reference only: its failure does not end the comparison.
@@ -224,6 +282,42 @@ run() {
   fi
   echo "$tps $avg $p50 $cpu"
 }
+
+# tls_check NAME PORT PASSWORD SSLMODE UPSTREAM_SSL [LOG]: a session through
+# the target, with pgbench's sslmode, must be TLS on the client side when
+# SSLMODE is require (psql's \conninfo) and not when it is disable, and the
+# backend PostgreSQL sees TLS or not as UPSTREAM_SSL (t or f) says
+# (pg_stat_ssl). LOG: the target's output, shown when the check fails.
+tls_check() {
+  local name=$1 port=$2 password=$3 sslmode=$4 want=$5 log=${6:-} out client ssl
+  out=$(PGSSLMODE=$sslmode PGPASSWORD=$password "$PG_BIN/psql" -X -h 127.0.0.1 -p "$port" \
+    -U bench -At -c '\conninfo' -c 'select ssl from pg_stat_ssl where pid = pg_backend_pid()' \
+    bench 2>&1) || {
+    echo "TLS check via $name failed: $out" >&2
+    [[ -n $log ]] && echo "$name, its last lines: $(tail -5 "$log")" >&2
+    exit 1
+  }
+  client=$(grep -o '^SSL connection (protocol: [^,]*' <<<"$out" | sed 's/.*protocol: //' || true)
+  ssl=$(tail -1 <<<"$out")
+  local want_client=""
+  [[ $sslmode == require ]] && want_client=TLS
+  if [[ ${client:+TLS} != "$want_client" || $ssl != "$want" ]]; then
+    echo "TLS check via $name: expected client TLS $([[ $sslmode == require ]] && echo on || echo off)," \
+      "backend ssl=$want; got: $out" >&2
+    exit 1
+  fi
+  echo "   $name: client ${client:-plain}, backend $([[ $ssl == t ]] && echo TLS || echo plain)" >&2
+}
+if [[ $TLS != 0 ]]; then
+  UPSTREAM_SSL=$([[ $SERVER_TLS == 1 ]] && echo t || echo f)
+  echo "== TLS check (BENCH_TLS=$TLS)" >&2
+  tls_check direct "$PG_PORT" "$PASSWORD" "$DIRECT_SSLMODE" t
+  tls_check pgbouncer "$PB_PORT" "$PASSWORD" "$PROXY_SSLMODE" "$UPSTREAM_SSL" "$WORK/pgbouncer.log"
+  tls_check dualkey "$DK_PORT" "$TOKEN" "$PROXY_SSLMODE" "$UPSTREAM_SSL" "$DK_LOG"
+  if [[ -n $UN_PORT ]]; then
+    tls_check unaudited "$UN_PORT" "$TOKEN" "$PROXY_SSLMODE" "$UPSTREAM_SSL" "$WORK/unaudited.out"
+  fi
+fi
 
 echo "== pgbench -S, $SECONDS_PER_RUN s per run, $ROUNDS rounds interleaved, upstream over" \
   "$UPSTREAM (dualkey threads: $THREADS)" >&2
