@@ -53,6 +53,7 @@ esac
 [[ $SERVER_TLS == 1 && $UPSTREAM == unix ]] &&
   { echo "BENCH_TLS=$TLS (TLS to PostgreSQL) needs BENCH_UPSTREAM=tcp" >&2; exit 2; }
 THREADS=${DUALKEY_THREADS:-1}
+# shellcheck disable=SC2012 # version directories (15, 16): plain names, sort -V
 PG_BIN=${DUALKEY_PG_BIN:-$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1)}
 PGBENCH=$(command -v pgbench || echo "$PG_BIN/pgbench")
 PGBOUNCER=$(command -v pgbouncer || echo /usr/sbin/pgbouncer)
