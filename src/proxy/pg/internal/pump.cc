@@ -277,14 +277,19 @@ struct Pump::Impl {
     return true;
   }
 
-  // False when the entry is gone. At most one recv; for TLS, then what the
-  // engine holds, as long as the session may read on.
-  bool ReadClient(Entry& e, bool from_socket) {
+  // Reads a side (the client's, or the server's): at most one recv; for
+  // TLS, then what the engine holds, as long as the session may read on.
+  // False when the entry is gone.
+  bool ReadClient(Entry& e, bool from_socket) { return ReadSide(e, true, from_socket); }
+  bool ReadServer(Entry& e, bool from_socket) { return ReadSide(e, false, from_socket); }
+  bool ReadSide(Entry& e, bool client, bool from_socket) {
+    const PumpSide& side = client ? e.client : e.upstream;
     bool more = false;
     do {
-      if (!ReadClientOnce(e, from_socket, &more)) return false;
+      if (!(client ? ReadClientOnce(e, from_socket, &more) : ReadServerOnce(e, from_socket, &more)))
+        return false;
       from_socket = false;
-    } while (more && e.client.tls != nullptr && ClientReadable(e));
+    } while (more && side.tls != nullptr && (client ? ClientReadable(e) : ServerReadable(e)));
     return true;
   }
 
@@ -394,16 +399,6 @@ struct Pump::Impl {
     if (type == 'S') e.unsynced_extended = false;
     if (type == 'P' || type == 'B' || type == 'E' || type == 'D' || type == 'C' || type == 'H')
       e.unsynced_extended = true;
-  }
-
-  // False when the entry is gone. Like ReadClient.
-  bool ReadServer(Entry& e, bool from_socket) {
-    bool more = false;
-    do {
-      if (!ReadServerOnce(e, from_socket, &more)) return false;
-      from_socket = false;
-    } while (more && e.upstream.tls != nullptr && ServerReadable(e));
-    return true;
   }
 
   bool ReadServerOnce(Entry& e, bool from_socket, bool* more) {

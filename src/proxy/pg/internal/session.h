@@ -2,7 +2,9 @@
 // methods live in files by role:
 //   listener.cc         the process: listening socket, accept loop, Run()
 //   session.cc          a session's life: admission, the data phase on the
-//                       pump or on coroutines, the fast path's hand-over
+//                       pump or on coroutines, the hand-overs both ways
+//   internal/pump.cc    the fast path (one epoll thread, every session)
+//   internal/tls.cc     TLS over memory BIOs, for the pump and coroutines
 //   handshake.cc        startup packet, TLS, SCRAM against the token, the
 //                       upstream connection, cancel requests
 //   client_side.cc      client -> server: framing, statements decided, held
