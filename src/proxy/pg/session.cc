@@ -134,12 +134,18 @@ void Session::Resume(PumpSide client, PumpSide upstream, std::string client_byte
       std::make_shared<std::pair<PumpSide, PumpSide>>(std::move(client), std::move(upstream));
   asio::post(strand_, [self, sides, bytes = std::move(client_bytes), state]() mutable {
     auto& [client, upstream] = *sides;
+    // A descriptor asio took is closed by Close(); only the others here
+    // (closing one twice could close another session's, reused meanwhile).
     boost::system::error_code ec;
     self->client_.socket().assign(self->client_protocol_, client.fd, ec);
-    if (!ec) self->upstream_->socket().assign(self->upstream_protocol_, upstream.fd, ec);
-    if (ec) {
-      close(client.fd);
+    if (ec) close(client.fd);
+    if (!ec) {
+      self->upstream_->socket().assign(self->upstream_protocol_, upstream.fd, ec);
+      if (ec) close(upstream.fd);
+    } else {
       close(upstream.fd);
+    }
+    if (ec) {
       self->shared_.Say("session " + std::to_string(self->id_) + ": " + ec.message());
       self->Close();
       return;
