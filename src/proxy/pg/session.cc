@@ -54,10 +54,7 @@ Task<void> Session::Run() {
 // of them under --no-fast-path.
 Task<void> Session::DataPhase() {
   auto self = shared_from_this();
-  const std::uint64_t phase = ++data_phase_;
-  asio::co_spawn(strand_, ServerToClient(), [self, phase](std::exception_ptr) {
-    if (self->parked_phase_ != phase) self->Close();
-  });
+  StartServerToClient();
   try {
     co_await ClientToServer();
   } catch (const std::exception& e) {
@@ -93,12 +90,18 @@ Task<bool> Session::ReturnToPump() {
   state.unsynced_extended = unsynced_extended_;
   if (EnterPump(state, std::move(to_pump_bytes_))) co_return true;
   // The sockets stayed here: the coroutines go on, the server side anew.
+  StartServerToClient();
+  co_return false;
+}
+
+// A new phase: its server side ends the session when it ends, unless it
+// stopped for the pump.
+void Session::StartServerToClient() {
   const std::uint64_t phase = ++data_phase_;
   auto self = shared_from_this();
   asio::co_spawn(strand_, ServerToClient(), [self, phase](std::exception_ptr) {
     if (self->parked_phase_ != phase) self->Close();
   });
-  co_return false;
 }
 
 // --- the pump (fast path) -------------------------------------------------

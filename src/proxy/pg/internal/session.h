@@ -316,6 +316,8 @@ class Session : public std::enable_shared_from_this<Session>, public PumpSession
   std::string HeldExtended(const std::string& raise_sql);
   Task<void> SendFatalToClient(const std::string& code, const std::string& message);
   Task<void> ServerToClient();
+  // Spawns ServerToClient in a new data phase (DataPhase, ReturnToPump).
+  void StartServerToClient();
   // Counts a client message on its way to the server: Query and Sync each
   // get one ReadyForQuery; extended-protocol messages before a Sync leave
   // the server mid-batch.
