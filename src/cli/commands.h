@@ -151,6 +151,7 @@ struct PgProxyCommandOptions {
   bool snapshots_in_state_dir = false;
   long long exact_count_under = 100000;
   int threads = 1;
+  int fast_path_threads = 0;  // 0: Pump::DefaultThreads()
   bool no_fast_path = false;
   std::string pg_dump;
   bool quiet = false;

@@ -67,6 +67,7 @@ int RunPgProxy(const PgProxyCommandOptions& options) {
   o.snapshots_in_state_dir = options.snapshots_in_state_dir;
   o.exact_count_under = options.exact_count_under;
   o.threads = options.threads;
+  o.fast_path_threads = options.fast_path_threads;
   o.no_fast_path = options.no_fast_path;
   o.pg_dump = options.pg_dump;
   o.quiet = options.quiet;
@@ -131,7 +132,14 @@ std::unique_ptr<Command> NewPgProxyCommand() {
           "write snapshots as plain files under STATE/snapshots instead of the vault");
       pg_proxy_cmd->add_option("--exact-count-under", pg_proxy.exact_count_under,
                                "count rows exactly when the table has fewer rows (100000)");
-      pg_proxy_cmd->add_option("--threads", pg_proxy.threads, "I/O threads (1)");
+      pg_proxy_cmd->add_option("--threads", pg_proxy.threads,
+                               "threads for logins and for what must wait: holds, the daemon, "
+                               "row estimates, snapshots (1)");
+      pg_proxy_cmd
+          ->add_option("--fast-path-threads", pg_proxy.fast_path_threads,
+                       "threads that forward sessions' statements and results (default: one "
+                       "per core, at most 4)")
+          ->check(CLI::Range(0, 64));
       pg_proxy_cmd->add_option("--auth-timeout", pg_proxy.auth_timeout_seconds,
                                "seconds a client has from connecting to logging in (5)");
       pg_proxy_cmd->add_option("--max-clients", pg_proxy.max_clients,
@@ -140,8 +148,9 @@ std::unique_ptr<Command> NewPgProxyCommand() {
       pg_proxy_cmd->add_option("--max-clients-per-address", pg_proxy.max_clients_per_address,
                                "open client connections from one address at most (500)");
       pg_proxy_cmd->add_flag("--no-fast-path", pg_proxy.no_fast_path,
-                             "run every session on the coroutine path (plain sessions otherwise\n"
-                             "forward on one epoll thread and leave it only for what must wait)");
+                             "run every session on the coroutine path (sessions otherwise forward\n"
+                             "on the fast path's epoll threads and leave them only for what must "
+                             "wait)");
       pg_proxy_cmd->add_option("--pg-dump", pg_proxy.pg_dump,
                                "pg_dump binary for snapshots (default: found)");
       pg_proxy_cmd->add_flag("--quiet", pg_proxy.quiet, "no log lines on stderr");

@@ -15,8 +15,10 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <condition_variable>
+#include <map>
 #include <mutex>
 #include <optional>
 #include <thread>
@@ -147,6 +149,7 @@ class RecordingSession : public PumpSession {
   bool ForwardsNow(std::string_view sql, const std::vector<std::int32_t>*) override {
     std::lock_guard lock(mutex_);
     seen_.emplace_back(sql);
+    threads_.push_back(std::this_thread::get_id());
     return sql.find("DROP") == std::string_view::npos;
   }
   void Resume(PumpSide client, PumpSide upstream, std::string client_bytes,
@@ -183,11 +186,17 @@ class RecordingSession : public PumpSession {
     std::lock_guard lock(mutex_);
     return seen_;
   }
+  // The threads ForwardsNow ran on, one per call.
+  std::vector<std::thread::id> threads() {
+    std::lock_guard lock(mutex_);
+    return threads_;
+  }
 
  private:
   std::mutex mutex_;
   std::condition_variable done_;
   std::vector<std::string> seen_;
+  std::vector<std::thread::id> threads_;
   std::optional<Resumed> resumed_;
   std::optional<std::string> finished_;
 };
@@ -197,7 +206,7 @@ class PumpTest : public ::testing::TestWithParam<bool> {
  protected:
   void SetUp() override {
     std::string error;
-    pump_ = Pump::Start(1 << 20, &error);
+    pump_ = Pump::Start(1 << 20, 1, &error);
     ASSERT_NE(pump_, nullptr) << error;
     int client_pair[2], upstream_pair[2];
     ASSERT_EQ(socketpair(AF_UNIX, SOCK_STREAM, 0, client_pair), 0);
@@ -365,6 +374,74 @@ TEST_P(PumpTest, TheClientsTerminateEndsTheSessionQuietly) {
   ASSERT_TRUE(why.has_value());
   EXPECT_EQ(*why, "");
   EXPECT_EQ(server_.Receive(5), wire::Builder('X').Finish());
+}
+
+// Several threads: each session goes to the one with the fewest sessions
+// and is served there alone (its statements decided on that thread, in
+// order), while the other threads serve theirs at the same time; a session
+// that leaves and comes back may land on another thread and loses nothing.
+TEST(PumpThreads, SessionsSpreadOverTheThreadsAndEachKeepsItsOrder) {
+  std::string error;
+  std::unique_ptr<Pump> pump = Pump::Start(1 << 20, 3, &error);
+  ASSERT_NE(pump, nullptr) << error;
+  constexpr int kSessions = 6;
+  struct One {
+    std::shared_ptr<RecordingSession> session = std::make_shared<RecordingSession>();
+    Peer client, server;
+  };
+  std::vector<One> all(kSessions);
+  for (One& one : all) {
+    int client_pair[2], upstream_pair[2];
+    ASSERT_EQ(socketpair(AF_UNIX, SOCK_STREAM, 0, client_pair), 0);
+    ASSERT_EQ(socketpair(AF_UNIX, SOCK_STREAM, 0, upstream_pair), 0);
+    one.client.fd = client_pair[0];
+    one.server.fd = upstream_pair[0];
+    for (int fd : {client_pair[1], upstream_pair[1]})
+      fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
+    pump->Add(one.session, PumpSide{client_pair[1], nullptr}, PumpSide{upstream_pair[1], nullptr});
+  }
+  // Every session at once, from threads of their own.
+  auto talk = [](One& one, int from, int to) {
+    for (int i = from; i < to; ++i) {
+      const std::string query = wire::BuildQuery("SELECT " + std::to_string(i));
+      one.client.Send(query);
+      EXPECT_EQ(one.server.Receive(query.size()), query);
+      one.server.Send(Answer('I'));
+      EXPECT_EQ(one.client.Receive(Answer('I').size()), Answer('I'));
+    }
+  };
+  {
+    std::vector<std::thread> talking;
+    for (One& one : all) talking.emplace_back([&] { talk(one, 0, 200); });
+    for (std::thread& t : talking) t.join();
+  }
+  std::map<std::thread::id, int> sessions_of;
+  for (One& one : all) {
+    const std::vector<std::string> seen = one.session->seen();
+    ASSERT_EQ(seen.size(), 200u);
+    for (int i = 0; i < 200; ++i) EXPECT_EQ(seen[i], "SELECT " + std::to_string(i));
+    const std::vector<std::thread::id> threads = one.session->threads();
+    EXPECT_TRUE(std::all_of(threads.begin(), threads.end(), [&](std::thread::id t) {
+      return t == threads.front();
+    })) << "a session is served by one thread while it is in the pump";
+    ++sessions_of[threads.front()];
+  }
+  ASSERT_EQ(sessions_of.size(), 3u) << "three threads, each with sessions";
+  for (const auto& [thread, sessions] : sessions_of) EXPECT_EQ(sessions, 2);
+
+  // One leaves (a held statement) and comes back, and goes on where it was.
+  One& first = all[0];
+  first.client.Send(wire::BuildQuery("DROP TABLE t"));
+  std::optional<RecordingSession::Resumed> back = first.session->WaitResumed();
+  ASSERT_TRUE(back.has_value());
+  EXPECT_EQ(back->client_bytes, wire::BuildQuery("DROP TABLE t"));
+  pump->Add(first.session, std::move(back->client), std::move(back->upstream), back->state);
+  talk(first, 200, 210);
+  EXPECT_EQ(first.session->seen().back(), "SELECT 209");
+  for (One& one : all) {
+    close(one.client.fd);
+    close(one.server.fd);
+  }
 }
 
 INSTANTIATE_TEST_SUITE_P(PlainAndTls, PumpTest, ::testing::Values(false, true),

@@ -178,7 +178,10 @@ int Run(const Options& options) {
   asio::co_spawn(io, TrimMemory(shared, io), asio::detached);
   if (!options.no_fast_path) {
     std::string pump_error;
-    shared.pump = Pump::Start(options.max_statement_bytes, &pump_error);
+    shared.pump = Pump::Start(
+        options.max_statement_bytes,
+        options.fast_path_threads > 0 ? options.fast_path_threads : Pump::DefaultThreads(),
+        &pump_error);
     if (shared.pump == nullptr)
       std::cerr << "dualkey pg-proxy: fast path off (" << pump_error << ")\n";
   }

@@ -41,10 +41,12 @@ struct Options {
   double hold_fraction_over = 0.10;
   // Count exactly (count(*)) when the table holds fewer rows than this.
   std::int64_t exact_count_under = 100000;
-  int threads = 1;
-  // Plain (non-TLS) sessions run their data phase on one epoll thread,
-  // dropping to the coroutines only for what must wait; true keeps every
-  // session on the coroutines (for comparison and debugging).
+  int threads = 1;  // the coroutines' threads: logins and what must wait
+  // Every session runs its data phase on the fast path's epoll threads
+  // (this many; 0: one per core, at most 4), dropping to the coroutines
+  // only for what must wait; no_fast_path keeps every session on the
+  // coroutines (for comparison and debugging).
+  int fast_path_threads = 0;
   bool no_fast_path = false;
   std::size_t max_statement_bytes = 16 << 20;  // Query/Parse larger than this close the session
   // A client that has not logged in (startup packet and SCRAM) this long

@@ -1,5 +1,5 @@
 // A session's life: admitted or refused, the handshake, then its data phase
-// on the pump's epoll thread (internal/pump.h) or on coroutines, and closing.
+// on one of the pump's epoll threads (internal/pump.h) or on coroutines, and closing.
 #include "proxy/pg/internal/session.h"
 
 #include <fcntl.h>

@@ -89,8 +89,13 @@ enum class Got { kData, kNothing, kEnd, kError };
 
 }  // namespace
 
-struct Pump::Impl {
+namespace {
+
+// One thread of the pump: its epoll set, the sessions on it, its buffers.
+// A session stays on the loop it was added to until it leaves the pump.
+struct Loop {
   std::size_t max_statement_bytes;
+  std::atomic<std::size_t>* load = nullptr;  // sessions on this loop (Pump::Add picks the least)
   int epoll_fd = -1;
   int wake_fd = -1;
   std::atomic<bool> stopping{false};
@@ -107,12 +112,12 @@ struct Pump::Impl {
   std::vector<char> cipher_buffer = std::vector<char>(kChunk);
   std::vector<char> sealed_buffer = std::vector<char>(kChunk);
 
-  ~Impl() {
+  ~Loop() {
     if (epoll_fd >= 0) close(epoll_fd);
     if (wake_fd >= 0) close(wake_fd);
   }
 
-  void Loop() {
+  void Run() {
     epoll_event events[64];
     while (!stopping.load(std::memory_order_relaxed)) {
       const int n = epoll_wait(epoll_fd, events, 64, -1);
@@ -487,6 +492,7 @@ struct Pump::Impl {
   }
 
   void Retire(Entry& e) {
+    load->fetch_sub(1, std::memory_order_relaxed);
     auto it = entries.find(&e);
     ended.push_back(std::move(it->second));
     entries.erase(it);
@@ -514,43 +520,79 @@ struct Pump::Impl {
   }
 };
 
-std::unique_ptr<Pump> Pump::Start(std::size_t max_statement_bytes, std::string* error) {
+}  // namespace
+
+struct Pump::Impl {
+  std::vector<std::unique_ptr<Loop>> loops;
+  std::unique_ptr<std::atomic<std::size_t>[]> loads;
+};
+
+int Pump::DefaultThreads() {
+  const unsigned cores = std::thread::hardware_concurrency();
+  return static_cast<int>(std::clamp(cores, 1u, 4u));
+}
+
+std::unique_ptr<Pump> Pump::Start(std::size_t max_statement_bytes, int threads,
+                                  std::string* error) {
   auto impl = std::make_unique<Impl>();
-  impl->max_statement_bytes = max_statement_bytes;
-  impl->epoll_fd = epoll_create1(EPOLL_CLOEXEC);
-  impl->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-  if (impl->epoll_fd < 0 || impl->wake_fd < 0) {
-    *error = std::string("epoll: ") + strerror(errno);
-    return nullptr;
+  const std::size_t count = static_cast<std::size_t>(std::max(1, threads));
+  impl->loads = std::make_unique<std::atomic<std::size_t>[]>(count);
+  for (std::size_t i = 0; i < count; ++i) {
+    auto loop = std::make_unique<Loop>();
+    loop->max_statement_bytes = max_statement_bytes;
+    loop->load = &impl->loads[i];
+    loop->epoll_fd = epoll_create1(EPOLL_CLOEXEC);
+    loop->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    if (loop->epoll_fd < 0 || loop->wake_fd < 0) {
+      *error = std::string("epoll: ") + strerror(errno);
+      return nullptr;
+    }
+    epoll_event ev{};
+    ev.events = EPOLLIN;
+    ev.data.ptr = nullptr;
+    if (epoll_ctl(loop->epoll_fd, EPOLL_CTL_ADD, loop->wake_fd, &ev) != 0) {
+      *error = std::string("epoll: ") + strerror(errno);
+      return nullptr;
+    }
+    impl->loops.push_back(std::move(loop));
   }
-  epoll_event ev{};
-  ev.events = EPOLLIN;
-  ev.data.ptr = nullptr;
-  if (epoll_ctl(impl->epoll_fd, EPOLL_CTL_ADD, impl->wake_fd, &ev) != 0) {
-    *error = std::string("epoll: ") + strerror(errno);
-    return nullptr;
+  // Threads only once every loop exists: a failure above leaves none running.
+  for (auto& loop : impl->loops) {
+    Loop* raw = loop.get();
+    loop->thread = std::thread([raw] { raw->Run(); });
   }
-  Impl* raw = impl.get();
-  impl->thread = std::thread([raw] { raw->Loop(); });
   return std::unique_ptr<Pump>(new Pump(std::move(impl)));
 }
 
 Pump::Pump(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 
 Pump::~Pump() {
-  impl_->stopping = true;
-  const std::uint64_t one = 1;
-  [[maybe_unused]] ssize_t ignored = write(impl_->wake_fd, &one, sizeof one);
-  if (impl_->thread.joinable()) impl_->thread.join();
-  for (auto& [entry, owned] : impl_->entries) {
-    close(entry->client.fd);
-    close(entry->upstream.fd);
+  for (auto& loop : impl_->loops) {
+    loop->stopping = true;
+    const std::uint64_t one = 1;
+    [[maybe_unused]] ssize_t ignored = write(loop->wake_fd, &one, sizeof one);
+  }
+  for (auto& loop : impl_->loops) {
+    if (loop->thread.joinable()) loop->thread.join();
+    for (auto& [entry, owned] : loop->entries) {
+      close(entry->client.fd);
+      close(entry->upstream.fd);
+    }
   }
 }
 
 void Pump::Add(std::shared_ptr<PumpSession> session, PumpSide client, PumpSide upstream,
                const PumpHandBack& state, std::string client_bytes) {
-  auto entry = std::make_unique<Entry>(impl_->max_statement_bytes);
+  // The loop with the fewest sessions (a session coming back may land on
+  // another loop than before: nothing of it stays behind in the old one).
+  std::size_t pick = 0;
+  for (std::size_t i = 1; i < impl_->loops.size(); ++i)
+    if (impl_->loads[i].load(std::memory_order_relaxed) <
+        impl_->loads[pick].load(std::memory_order_relaxed))
+      pick = i;
+  Loop& loop = *impl_->loops[pick];
+  loop.load->fetch_add(1, std::memory_order_relaxed);
+  auto entry = std::make_unique<Entry>(loop.max_statement_bytes);
   entry->session = std::move(session);
   entry->client = std::move(client);
   entry->upstream = std::move(upstream);
@@ -561,11 +603,11 @@ void Pump::Add(std::shared_ptr<PumpSession> session, PumpSide client, PumpSide u
   std::memcpy(entry->in.data(), client_bytes.data(), client_bytes.size());
   entry->filled = client_bytes.size();
   {
-    std::lock_guard lock(impl_->mutex);
-    impl_->incoming.push_back(std::move(entry));
+    std::lock_guard lock(loop.mutex);
+    loop.incoming.push_back(std::move(entry));
   }
   const std::uint64_t one = 1;
-  [[maybe_unused]] ssize_t ignored = write(impl_->wake_fd, &one, sizeof one);
+  [[maybe_unused]] ssize_t ignored = write(loop.wake_fd, &one, sizeof one);
 }
 
 }  // namespace dualkey::pgproxy

@@ -1,9 +1,9 @@
 // The proxy's fast path: the data phase of every session, plain or TLS, on
-// one epoll thread, one recv and one send per burst of messages as pgbouncer
-// does, each statement decided on the spot when that needs no waiting.
-// Anything slower (a hold, the daemon, a row estimate, a snapshot, an error
-// to report) hands the session back to its coroutines at a message boundary;
-// they give it back to the pump once that is done.
+// a few epoll threads (each session on one of them), one recv and one send
+// per burst of messages as pgbouncer does, each statement decided on the spot when that needs no
+// waiting. Anything slower (a hold, the daemon, a row estimate, a snapshot, an error to report)
+// hands the session back to its coroutines at a message boundary; they give it back to the pump
+// once that is done.
 #pragma once
 
 #include <cstdint>
@@ -32,8 +32,10 @@ struct PumpHandBack {
 };
 
 // What the pump needs from a session. ForwardsNow runs on the pump thread
-// while the session is in the pump; Resume and Finished are called there
-// once, after which the pump no longer touches the session.
+// the session is on (one at a time: sessions on other threads run theirs
+// at the same moment, so it may touch only the session's own state and
+// what is thread-safe); Resume and Finished are called there once, after
+// which the pump no longer touches the session.
 class PumpSession {
  public:
   virtual ~PumpSession() = default;
@@ -54,8 +56,15 @@ class PumpSession {
 
 class Pump {
  public:
-  // Starts the pump thread; nullptr (and `error`) when epoll is unavailable.
-  static std::unique_ptr<Pump> Start(std::size_t max_statement_bytes, std::string* error);
+  // Starts `threads` epoll threads (at least one); nullptr (and `error`)
+  // when epoll is unavailable. A session is added to the thread with the
+  // fewest sessions and stays there until it leaves the pump.
+  static std::unique_ptr<Pump> Start(std::size_t max_statement_bytes, int threads,
+                                     std::string* error);
+  // One per core, at most 4: on a machine the proxy shares with PostgreSQL
+  // and its clients, one thread of sessions waits whenever the scheduler
+  // gives its core to a backend; a second keeps the other sessions moving.
+  static int DefaultThreads();
   ~Pump();
   Pump(const Pump&) = delete;
   Pump& operator=(const Pump&) = delete;

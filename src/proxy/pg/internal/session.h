@@ -3,7 +3,7 @@
 //   listener.cc         the process: listening socket, accept loop, Run()
 //   session.cc          a session's life: admission, the data phase on the
 //                       pump or on coroutines, the hand-overs both ways
-//   internal/pump.cc    the fast path (one epoll thread, every session)
+//   internal/pump.cc    the fast path (a few epoll threads, every session)
 //   internal/tls.cc     TLS over memory BIOs, for the pump and coroutines
 //   handshake.cc        startup packet, TLS, SCRAM against the token, the
 //                       upstream connection, cancel requests
@@ -179,7 +179,7 @@ class Session : public std::enable_shared_from_this<Session>, public PumpSession
   Task<void> DataPhase();
 
   // --- the pump (fast path) -------------------------------------------------
-  // The sockets leave asio for the pump's epoll thread; nothing of asio's is
+  // The sockets leave asio for one of the pump's epoll threads; nothing of asio's is
   // pending on them after the handshake.
   bool EnterPump(const PumpHandBack& state = {}, std::string client_bytes = {});
   bool ForwardsNow(std::string_view sql, const std::vector<std::int32_t>* parameter_types) override;
