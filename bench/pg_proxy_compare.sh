@@ -18,8 +18,9 @@
 # BENCH_UPSTREAM (tcp: both proxies reach PostgreSQL over loopback TCP; unix:
 # both through its Unix socket, as a proxy beside the database would), DUALKEY_THREADS (1),
 # DUALKEY_PG_BIN (initdb/pg_ctl directory), DUALKEY_PG_USER (nobody, when root),
-# BENCH_PERF (a directory: `perf record -g` of dualkey and its daemon during
-# each -c 8 dualkey run (system-wide: perf report --pid), into BENCH_PERF/dualkey-TIME.data).
+# BENCH_PERF (a directory: `perf record -g` during each -c 8 run of dualkey (and
+# its daemon) and of pgbouncer (system-wide: perf report --comm), into
+# BENCH_PERF/NAME-TIME.data).
 # BENCH_TLS (0: no TLS anywhere; 1 or client: pgbench talks TLS (sslmode=require)
 # to pgbouncer (client_tls_*), to dualkey (--tls-cert/--tls-key) and, for direct,
 # to PostgreSQL (ssl=on), with a self-signed certificate made in the work
@@ -247,9 +248,9 @@ run() {
   mkdir -p "$dir"
   local out before=0 ticks perf_pid=""
   [[ -n $pid ]] && before=$(cpu_ticks "$pid")
-  if [[ -n ${BENCH_PERF:-} && $name == dualkey && $clients -gt 1 ]]; then
+  if [[ -n ${BENCH_PERF:-} && ($name == dualkey || $name == pgbouncer) && $clients -gt 1 ]]; then
     mkdir -p "$BENCH_PERF"
-    perf record -g -a -o "$BENCH_PERF/dualkey-$(date +%s).data" -- sleep "$SECONDS_PER_RUN" \
+    perf record -g -a -o "$BENCH_PERF/$name-$(date +%s).data" -- sleep "$SECONDS_PER_RUN" \
       >/dev/null 2>&1 &
     perf_pid=$!
   fi
@@ -384,9 +385,14 @@ if [[ $AUDIT != 0 ]]; then
   awk -v t="$(cpu_ticks "$DAEMON_PID")" -v hz="$(getconf CLK_TCK)" -v n="$statements" \
     'BEGIN { printf "the daemon'"'"'s CPU time per audited statement: %.1f us (in dualkey'"'"'s cpu_us)\n", t / hz * 1e6 / n }'
 
-  recorded=$(grep -c '"source":"pg_proxy"' "$WORK/daemon/audit.jsonl" || true)
-  gaps=$(grep -c '"audit_gap"' "$WORK/daemon/audit.jsonl" || true)
-  echo "audited: $recorded pg_proxy decision records for $statements pgbench statements" \
+  # Counted as `dualkey audit export` gives them back: each decision of a
+  # batch ("decisions" entry) as a line of its own.
+  "$DUALKEY" audit export --file "$WORK/daemon/audit.jsonl" >"$WORK/audit-export.jsonl"
+  recorded=$(grep -c '"kind":"decision".*"source":"pg_proxy"' "$WORK/audit-export.jsonl" || true)
+  gaps=$(grep -c '"kind":"audit_gap"' "$WORK/audit-export.jsonl" || true)
+  entries=$(grep -c '"kind":"decisions"' "$WORK/daemon/audit.jsonl" || true)
+  echo "audited: $recorded pg_proxy decision records (in $entries entries," \
+    "$(du -h "$WORK/daemon/audit.jsonl" | cut -f1)) for $statements pgbench statements" \
     "(plus each session's own), $gaps gap records"
 fi
 read -r d8 _ _ _ <<<"${R[direct_8]}"

@@ -40,7 +40,18 @@ struct Entry {
   std::string fields;     // JSON object text
   std::string prev_hash;  // hex SHA-256 of the previous entry ("0"*64 for the first)
   std::string hash;       // hex SHA-256 over prev_hash and this entry's canonical form
+  // 0 for an entry as written. n > 0: the nth decision of a "decisions"
+  // entry (a batch the proxies and the gateway reported), given back by
+  // Read and export as a "decision" entry of its own with the batch's
+  // seq, hash and time (ReadableEntries).
+  std::uint32_t item = 0;
 };
+
+// A "decisions" entry as the "decision" entries of its items, in order:
+// each item's fields with the batch's "source", "peer" and "time_ms", and
+// `item` numbering them from 1. Any other entry (or a batch not shaped as
+// written) is appended as it is. `fields` must be canonical JSON text.
+void AppendReadable(Entry entry, std::vector<Entry>* out);
 
 // A signed checkpoint: the seq and hash of an entry and the log key's
 // signature over them.
@@ -181,8 +192,9 @@ struct VerifyReport {
 // empty: use the key recorded in the log's header.
 VerifyReport Verify(const std::string& path, std::string_view public_key = {});
 
-// Entries with time_ms >= since_ms (0: all), in order; for tail/export. A
-// torn final line is skipped. kNotFound when there is no file, kIOError.
+// Entries with time_ms >= since_ms (0: all), in order, a "decisions" entry
+// as its items (AppendReadable); for tail/export. A torn final line is
+// skipped. kNotFound when there is no file, kIOError.
 Result<std::vector<Entry>> Read(const std::string& path, std::int64_t since_ms);
 
 // `dualkey audit verify|tail|export`: the CLI logic. `since_ms` filters export

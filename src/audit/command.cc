@@ -91,8 +91,8 @@ int RunAuditCommand(const std::string& action, const std::string& path, std::int
       if (action == "export" || json) {
         out << EntryJsonLine(entry) << "\n";
       } else {
-        out << "#" << entry.seq << "  " << FormatTime(entry.time_ms) << "  " << entry.kind << "  "
-            << entry.fields << "\n";
+        out << "#" << entry.seq << (entry.item > 0 ? "." + std::to_string(entry.item) : "") << "  "
+            << FormatTime(entry.time_ms) << "  " << entry.kind << "  " << entry.fields << "\n";
       }
     }
     return 0;

@@ -35,7 +35,7 @@ std::optional<Entry> ParseEntry(const std::string& line) {
   entry.seq = seq->get<std::uint64_t>();
   entry.time_ms = time->get<std::int64_t>();
   entry.kind = kind->get<std::string>();
-  entry.fields = fields->dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+  entry.fields = internal::DumpCanonical(*fields);
   entry.prev_hash = value.value("prev", "");
   entry.hash = value.value("hash", "");
   return entry;
@@ -86,8 +86,9 @@ std::string SyslogLine(const Entry& entry, const std::string& hostname) {
   std::snprintf(stamp + n, sizeof stamp - n, ".%03dZ", static_cast<int>(entry.time_ms % 1000));
   std::string line = "<" + std::to_string(kLogAudit * 8 + Severity(entry)) + ">1 " + stamp + " " +
                      Token(hostname, 255) + " dualkey - " + Token(entry.kind, 32) +
-                     " [dualkey@32473 seq=\"" + std::to_string(entry.seq) + "\" hash=\"" +
-                     SdValue(entry.hash) + "\"] " + entry.fields;
+                     " [dualkey@32473 seq=\"" + std::to_string(entry.seq) +
+                     (entry.item > 0 ? "\" item=\"" + std::to_string(entry.item) : "") +
+                     "\" hash=\"" + SdValue(entry.hash) + "\"] " + entry.fields;
   return line;
 }
 
@@ -103,6 +104,7 @@ int Export(const std::string& path, const ExportOptions& options, std::ostream& 
   ino_t inode = 0;
   std::uint64_t offset = 0;
   std::string partial;
+  std::vector<Entry> readable;
   bool announced_wait = false;
   while (!stopped()) {
     struct stat st {};
@@ -139,9 +141,12 @@ int Export(const std::string& path, const ExportOptions& options, std::ostream& 
       for (std::size_t nl; (nl = partial.find('\n', start)) != std::string::npos; start = nl + 1) {
         std::optional<Entry> entry = ParseEntry(partial.substr(start, nl - start));
         if (!entry || entry->time_ms < options.since_ms) continue;
-        out << (options.format == ExportOptions::Format::kSyslog ? SyslogLine(*entry, hostname)
-                                                                 : internal::EntryJsonLine(*entry))
-            << "\n";
+        readable.clear();
+        AppendReadable(std::move(*entry), &readable);
+        for (const Entry& e : readable)
+          out << (options.format == ExportOptions::Format::kSyslog ? SyslogLine(e, hostname)
+                                                                   : internal::EntryJsonLine(e))
+              << "\n";
       }
       partial.erase(0, start);  // a torn last line waits for the rest
       out.flush();

@@ -368,34 +368,53 @@ std::optional<SearchResult> Search(const std::string& path, const SearchQuery& q
       result.oldest_seq = entry_seq;
       result.oldest_time_ms = entry_time_ms;
     }
-    const std::string kind = Str(value, "kind");
-    const json fields =
-        value.contains("fields") && value["fields"].is_object() ? value["fields"] : json::object();
-    if (kind == "consumed" && !Str(fields, "approval_id").empty() &&
-        !Str(fields, "snapshot_id").empty() && run_of_approval.size() < 10'000)
-      run_of_approval.emplace(Str(fields, "approval_id"),
-                              json{{"seq", entry_seq}, {"fields", fields}});
-    if (!query.agent.empty() && Str(fields, "agent") != query.agent) continue;
-    if (!family.empty()) {
-      const std::string c = Str(fields, "class");
-      if (c != query.op_class && !c.starts_with(family)) continue;
+    // A "decisions" entry is searched as its items, newest (last) first;
+    // a page that fills up in the middle of one still ends with the whole
+    // entry (the cursor is a line).
+    std::vector<Entry> readable;
+    {
+      Entry whole;
+      whole.seq = entry_seq;
+      whole.time_ms = entry_time_ms;
+      whole.kind = Str(value, "kind");
+      if (whole.kind == "decisions" && value.contains("fields"))
+        whole.fields = base::JsonDump(value["fields"]);
+      whole.hash = Str(value, "hash");
+      AppendReadable(std::move(whole), &readable);
     }
-    if (!query.decision.empty() && DecisionOf(kind, fields) != query.decision) continue;
-    if (!needle.empty() && !ContainsFolded(kind, needle) && !AnyTextContains(fields, needle))
-      continue;
-    json record = RecordJson(entry_seq, entry_time_ms, kind, fields, Str(value, "hash"));
-    if (kind == "approval" && !record.contains("snapshot_id")) {
-      if (auto run = run_of_approval.find(Str(fields, "approval_id"));
-          run != run_of_approval.end()) {
-        const json& run_fields = run->second["fields"];
-        record["snapshot_id"] = Str(run_fields, "snapshot_id");
-        const std::string restore = RestoreCommand(run_fields);
-        if (!restore.empty()) record["restore"] = restore;
-        record["snapshot_seq"] = run->second["seq"];
+    for (auto one = readable.rbegin(); one != readable.rend(); ++one) {
+      const std::string& kind = one->kind;
+      const json fields = one->item > 0 ? json::parse(one->fields)
+                          : value.contains("fields") && value["fields"].is_object()
+                              ? value["fields"]
+                              : json::object();
+      if (kind == "consumed" && !Str(fields, "approval_id").empty() &&
+          !Str(fields, "snapshot_id").empty() && run_of_approval.size() < 10'000)
+        run_of_approval.emplace(Str(fields, "approval_id"),
+                                json{{"seq", entry_seq}, {"fields", fields}});
+      if (!query.agent.empty() && Str(fields, "agent") != query.agent) continue;
+      if (!family.empty()) {
+        const std::string c = Str(fields, "class");
+        if (c != query.op_class && !c.starts_with(family)) continue;
       }
+      if (!query.decision.empty() && DecisionOf(kind, fields) != query.decision) continue;
+      if (!needle.empty() && !ContainsFolded(kind, needle) && !AnyTextContains(fields, needle))
+        continue;
+      json record = RecordJson(entry_seq, entry_time_ms, kind, fields, one->hash);
+      if (one->item > 0) record["item"] = one->item;
+      if (kind == "approval" && !record.contains("snapshot_id")) {
+        if (auto run = run_of_approval.find(Str(fields, "approval_id"));
+            run != run_of_approval.end()) {
+          const json& run_fields = run->second["fields"];
+          record["snapshot_id"] = Str(run_fields, "snapshot_id");
+          const std::string restore = RestoreCommand(run_fields);
+          if (!restore.empty()) record["restore"] = restore;
+          record["snapshot_seq"] = run->second["seq"];
+        }
+      }
+      reply_bytes += base::JsonDump(record).size();
+      result.records.push_back(std::move(record));
     }
-    reply_bytes += base::JsonDump(record).size();
-    result.records.push_back(std::move(record));
   }
   if (static_cast<int>(result.records.size()) >= query.limit && result.next_cursor == 0 &&
       start > 0) {

@@ -249,7 +249,7 @@ Result<std::vector<Entry>> Read(const std::string& path, std::int64_t since_ms) 
     entry.fields = DumpCanonical(parsed.entry.fields);
     entry.prev_hash = std::move(parsed.entry.prev);
     entry.hash = std::move(parsed.entry.hash);
-    entries.push_back(std::move(entry));
+    AppendReadable(std::move(entry), &entries);
   }
   if (in.bad()) return Status::IOError("read error in " + path);
   return entries;

@@ -101,6 +101,77 @@ TEST_F(Export, JsonAndSyslog) {
   EXPECT_EQ(priorities, (std::vector<int>{13 * 8 + 6, 13 * 8 + 5, 13 * 8 + 4}));
 }
 
+// A batch the proxies reported is one "decisions" entry in the file (one
+// chain hash for all of it) and, read back, one "decision" per item: each
+// with the batch's seq, hash, source, peer and time, and its place in the
+// batch. Changing one item breaks the chain there.
+TEST_F(Export, ABatchOfDecisionsIsOneEntryReadAsEachDecision) {
+  const std::string batch =
+      R"({"decisions":[{"agent":"a1","channel":"sql","class":"read.only","cwd":"","decided_ms":5,)"
+      R"("decision":"allow","forwarded":true,"input":"SELECT 1"},{"agent":"a2","channel":"sql",)"
+      R"("class":"db.write","cwd":"pg:db","decided_ms":6,"decision":"hold","forwarded":false,)"
+      R"("input":"DELETE FROM t","reason":"unbounded"}],"peer":{"pid":7,"uid":0,"via":"unix"},)"
+      R"("source":"pg_proxy","time_ms":9})";
+  {
+    auto log = Open();
+    Append(*log, "verdict", R"({"decision":"allow","input":"ls"})");
+    Append(*log, "decisions", batch);
+    Append(*log, "decisions", R"({"decisions":"not a list"})");  // kept as it is
+  }
+  auto read = dualkey::audit::Read(options_.path, 0);
+  ASSERT_TRUE(read.ok()) << read.status().ToString();
+  ASSERT_EQ(read->size(), 4u);
+  const auto& first = (*read)[1];
+  const auto& second = (*read)[2];
+  EXPECT_EQ(first.kind, "decision");
+  EXPECT_EQ(first.seq, 2u);
+  EXPECT_EQ(second.seq, 2u);
+  EXPECT_EQ(first.item, 1u);
+  EXPECT_EQ(second.item, 2u);
+  EXPECT_EQ(first.hash, second.hash);
+  EXPECT_EQ(first.fields,
+            R"({"agent":"a1","channel":"sql","class":"read.only","cwd":"","decided_ms":5,)"
+            R"("decision":"allow","forwarded":true,"input":"SELECT 1","peer":{"pid":7,"uid":0,)"
+            R"("via":"unix"},"source":"pg_proxy","time_ms":9})");
+  EXPECT_NE(second.fields.find(R"("reason":"unbounded")"), std::string::npos);
+  EXPECT_EQ((*read)[3].kind, "decisions");
+  EXPECT_EQ((*read)[3].item, 0u);
+
+  const std::string exe = DUALKEY_BINARY;
+  const std::string out = (dir_ / "out").string();
+  ASSERT_EQ(system((exe + " audit export --file " + options_.path + " > " + out).c_str()), 0);
+  std::istringstream lines(ReadFile(out));
+  std::vector<nlohmann::json> exported;
+  for (std::string line; std::getline(lines, line);)
+    exported.push_back(nlohmann::json::parse(line));
+  ASSERT_EQ(exported.size(), 4u);
+  EXPECT_FALSE(exported[0].contains("item"));
+  EXPECT_EQ(exported[2]["seq"], 2);
+  EXPECT_EQ(exported[2]["item"], 2);
+  EXPECT_EQ(exported[2]["kind"], "decision");
+  EXPECT_EQ(exported[2]["fields"]["input"], "DELETE FROM t");
+  EXPECT_EQ(exported[2]["fields"]["source"], "pg_proxy");
+  ASSERT_EQ(
+      system((exe + " audit export --format syslog --file " + options_.path + " > " + out).c_str()),
+      0);
+  EXPECT_NE(ReadFile(out).find(R"( decision [dualkey@32473 seq="2" item="2" hash=")"),
+            std::string::npos)
+      << ReadFile(out);
+  ASSERT_EQ(system((exe + " audit tail --file " + options_.path + " > " + out).c_str()), 0);
+  EXPECT_NE(ReadFile(out).find("#2.1  "), std::string::npos) << ReadFile(out);
+  EXPECT_EQ(system((exe + " audit verify --file " + options_.path + " >/dev/null").c_str()), 0);
+
+  // An item changed in place: the batch's hash no longer recomputes.
+  std::string text = ReadFile(options_.path);
+  const std::size_t at = text.find("DELETE FROM t");
+  ASSERT_NE(at, std::string::npos);
+  text.replace(at, 6, "SELECT");
+  std::ofstream(options_.path, std::ios::trunc) << text;
+  const int status =
+      system((exe + " audit verify --file " + options_.path + " >/dev/null").c_str());
+  EXPECT_EQ(WEXITSTATUS(status), 1);
+}
+
 TEST_F(Export, FollowPrintsNewRecordsAcrossAReopen) {
   {
     auto log = Open();

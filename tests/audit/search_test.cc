@@ -334,6 +334,52 @@ TEST_F(Search, ApprovedActionsCarryTheirSnapshotAndTheExactRestoreCommand) {
   EXPECT_EQ(audit::RestoreCommand(json{{"input", "x"}}), "");
 }
 
+// A "decisions" entry (a proxy's batch) is searched as its decisions,
+// newest first, each found by its own agent, class, decision and text, with
+// the batch's seq and its place in it.
+TEST_F(Search, EachDecisionOfABatchIsARecord) {
+  {
+    auto opened = audit::Log::Open(options_);
+    ASSERT_TRUE(opened.ok()) << opened.status().ToString();
+    std::unique_ptr<audit::Log> log = std::move(opened).value();
+    json items = json::array();
+    for (int i = 0; i < 5; ++i)
+      items.push_back({{"agent", i == 3 ? "codex" : "claude"},
+                       {"channel", "sql"},
+                       {"class", i == 3 ? "db.write.bounded" : "read.only"},
+                       {"cwd", ""},
+                       {"decided_ms", i},
+                       {"decision", i == 3 ? "hold" : "allow"},
+                       {"forwarded", i != 3},
+                       {"input", "SELECT " + std::to_string(i)}});
+    json batch{{"decisions", items}, {"source", "pg_proxy"}, {"time_ms", 1}};
+    ASSERT_TRUE(log->Append({"verdict", json{{"decision", "allow"}, {"input", "ls"}}.dump()}).ok());
+    ASSERT_TRUE(log->Append({"decisions", batch.dump()}).ok());
+    ASSERT_TRUE(log->Close().ok());
+  }
+  audit::SearchResult all = Find({});
+  ASSERT_EQ(all.records.size(), 6u);
+  EXPECT_EQ(all.records[0]["item"], 5);
+  EXPECT_EQ(all.records[0]["seq"], 2);
+  EXPECT_EQ(all.records[0]["kind"], "decision");
+  EXPECT_EQ(all.records[0]["input"], "SELECT 4");
+  EXPECT_EQ(all.records[4]["item"], 1);
+  EXPECT_FALSE(all.records[5].contains("item"));
+
+  audit::SearchQuery q;
+  q.agent = "codex";
+  audit::SearchResult codex = Find(q);
+  ASSERT_EQ(codex.records.size(), 1u);
+  EXPECT_EQ(codex.records[0]["input"], "SELECT 3");
+  EXPECT_EQ(codex.records[0]["decision"], "hold");
+  q = {};
+  q.text = "select 2";
+  audit::SearchResult two = Find(q);
+  ASSERT_EQ(two.records.size(), 1u);
+  EXPECT_EQ(two.records[0]["item"], 3);
+  EXPECT_EQ(two.records[0]["fields"]["source"], "pg_proxy");
+}
+
 TEST_F(Search, DecisionsAndWords) {
   EXPECT_EQ(audit::DecisionOf("consumed", json::object()), "approved");
   EXPECT_EQ(audit::DecisionOf("approval", json{{"state", "approved"}}), "approved");

@@ -107,6 +107,14 @@ TEST_F(Reporter, DecisionsArriveRedactedAndCounted) {
   std::ifstream in(dir_ / "state/audit.jsonl");
   std::stringstream all;
   all << in.rdbuf();
+  // Batched: a few "decisions" entries in the file, not one per decision.
+  std::size_t batches = 0;
+  for (std::size_t at = 0; (at = all.str().find(R"("kind":"decisions")", at)) != std::string::npos;
+       ++at)
+    ++batches;
+  EXPECT_GE(batches, 1u);
+  EXPECT_LT(batches, 20u);
+  EXPECT_EQ(all.str().find(R"("kind":"decision",)"), std::string::npos);
   EXPECT_EQ(all.str().find("hunter2-very-secret"), std::string::npos);
   EXPECT_EQ(all.str().find("Sup3r-s3cret-pw"), std::string::npos);
   EXPECT_NE(all.str().find("redacted"), std::string::npos);

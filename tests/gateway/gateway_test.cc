@@ -28,6 +28,7 @@
 #include "client/client.h"
 #include "daemon/daemon.h"
 #include "gateway/internal/sigv4.h"
+#include "support/daemon.h"
 
 namespace {
 
@@ -461,14 +462,11 @@ TEST_F(Gateway, EveryForwardedRequestIsInTheAuditLogRedacted) {
   for (const std::string& path : paths) ASSERT_EQ(Send("GET", path).status, 200) << path;
   auto records = [&] {
     std::vector<json> out;
-    std::ifstream in(fs::path(state_) / "audit.jsonl");
-    for (std::string line; std::getline(in, line);) {
-      const json entry = json::parse(line, nullptr, false);
-      if (entry.is_object() && entry.value("kind", "") == "decision" &&
-          entry["fields"].value("source", "") == "gateway" &&
-          entry["fields"].value("input", "").find("/audited/") != std::string::npos)
-        out.push_back(entry["fields"]);
-    }
+    for (const json& fields : dualkey::test_support::AuditRecords(
+             (fs::path(state_) / "audit.jsonl").string(), "decision"))
+      if (fields.value("source", "") == "gateway" &&
+          fields.value("input", "").find("/audited/") != std::string::npos)
+        out.push_back(fields);
     return out;
   };
   for (int i = 0; i < 250 && records().size() < paths.size(); ++i)

@@ -11,6 +11,7 @@
 #include <set>
 
 #include "harness.h"
+#include "support/daemon.h"
 
 namespace dualkey::testing {
 namespace {
@@ -66,14 +67,9 @@ class McpAudit : public ::testing::Test {
     return {"HOME=" + (root_ / "home").string(), "XDG_CONFIG_HOME=" + (root_ / "config").string()};
   }
 
+  // As audit::Read gives them: each decision of a batch as a "decision".
   std::vector<json> Entries() const {
-    std::ifstream in(root_ / "state/audit.jsonl");
-    std::vector<json> out;
-    for (std::string line; std::getline(in, line);) {
-      json entry = json::parse(line, nullptr, false);
-      if (entry.is_object() && entry.contains("kind")) out.push_back(entry);
-    }
-    return out;
+    return test_support::AuditEntries((root_ / "state/audit.jsonl").string());
   }
 
   fs::path root_, project_;

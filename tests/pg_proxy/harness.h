@@ -35,6 +35,7 @@
 #include "daemon/daemon.h"
 #include "proxy/pg/internal/wire.h"
 #include "proxy/pg/pg_proxy.h"
+#include "support/daemon.h"
 
 namespace dualkey::pgtest {
 
@@ -404,13 +405,13 @@ class PgProxy : public ::testing::Test {
     return text.str();
   }
   // The audit log's records: each record's fields, with its "kind".
+  // (as audit::Read gives them: each decision of a batch as a "decision").
   static std::vector<json> AuditRecords(const fs::path& state = fs::path()) {
     std::vector<json> records;
-    std::istringstream lines(AuditLog(state));
-    for (std::string line; std::getline(lines, line);) {
-      json entry = json::parse(line, nullptr, false);
-      if (!entry.is_object() || !entry.contains("fields") || !entry["fields"].is_object()) continue;
-      json fields = entry["fields"];
+    for (json& entry :
+         test_support::AuditEntries(((state.empty() ? *state_ : state) / "audit.jsonl").string())) {
+      if (!entry["fields"].is_object()) continue;
+      json fields = std::move(entry["fields"]);
       fields["kind"] = entry.value("kind", "");
       records.push_back(std::move(fields));
     }

@@ -11,6 +11,7 @@
 #include <thread>
 
 #include "approval/approval.h"
+#include "audit/audit.h"
 #include "base/text.h"
 #include "client/client.h"
 
@@ -74,13 +75,25 @@ std::string CliCommand(const std::string& home, const std::string& socket, const
          " DUALKEY_STATE_DIR=" + Quote(state) + " " + DUALKEY_BINARY + " " + args;
 }
 
-std::vector<nlohmann::json> AuditRecords(const std::string& path, const std::string& kind) {
-  std::ifstream in(path);
+std::vector<nlohmann::json> AuditEntries(const std::string& path) {
   std::vector<nlohmann::json> out;
-  for (std::string line; std::getline(in, line);) {
-    nlohmann::json entry = nlohmann::json::parse(line, nullptr, false);
-    if (entry.is_object() && entry.value("kind", "") == kind) out.push_back(entry["fields"]);
+  Result<std::vector<audit::Entry>> read = audit::Read(path, 0);
+  if (!read.ok()) return out;
+  for (const audit::Entry& e : *read) {
+    nlohmann::json entry{{"seq", e.seq},
+                         {"time_ms", e.time_ms},
+                         {"kind", e.kind},
+                         {"fields", nlohmann::json::parse(e.fields, nullptr, false)}};
+    if (e.item > 0) entry["item"] = e.item;
+    out.push_back(std::move(entry));
   }
+  return out;
+}
+
+std::vector<nlohmann::json> AuditRecords(const std::string& path, const std::string& kind) {
+  std::vector<nlohmann::json> out;
+  for (nlohmann::json& entry : AuditEntries(path))
+    if (entry["kind"] == kind) out.push_back(std::move(entry["fields"]));
   return out;
 }
 

@@ -51,7 +51,11 @@ std::string CliCommand(const std::string& home, const std::string& socket, const
                        const std::string& args);
 
 // The "fields" of every record of `kind` in the audit log at `path`, in
-// the order written.
+// the order written, as audit::Read gives them (each decision of a
+// "decisions" batch as a "decision" record).
 std::vector<nlohmann::json> AuditRecords(const std::string& path, const std::string& kind);
+// Every entry of the audit log at `path` as audit::Read gives it:
+// {"seq", "item" (a decision of a batch only), "time_ms", "kind", "fields"}.
+std::vector<nlohmann::json> AuditEntries(const std::string& path);
 
 }  // namespace dualkey::test_support

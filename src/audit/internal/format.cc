@@ -235,6 +235,7 @@ std::optional<Header> ParseHeader(std::string_view text, std::string* why) {
 std::string EntryJsonLine(const Entry& entry) {
   OrderedJson line;
   line["seq"] = entry.seq;
+  if (entry.item > 0) line["item"] = entry.item;
   line["time_ms"] = entry.time_ms;
   line["kind"] = entry.kind;
   line["fields"] = OrderedJson::parse(entry.fields, nullptr, false);
@@ -244,3 +245,37 @@ std::string EntryJsonLine(const Entry& entry) {
 }
 
 }  // namespace dualkey::audit::internal
+
+namespace dualkey::audit {
+
+void AppendReadable(Entry entry, std::vector<Entry>* out) {
+  if (entry.kind != "decisions") {
+    out->push_back(std::move(entry));
+    return;
+  }
+  const internal::Json fields =
+      internal::Json::parse(entry.fields, nullptr, /*allow_exceptions=*/false);
+  const auto items = fields.is_object() ? fields.find("decisions") : fields.end();
+  if (items == fields.end() || !items->is_array() || items->empty() ||
+      !std::all_of(items->begin(), items->end(), [](const auto& i) { return i.is_object(); })) {
+    out->push_back(std::move(entry));
+    return;
+  }
+  std::uint32_t number = 0;
+  for (const internal::Json& item : *items) {
+    internal::Json decision = item;
+    for (const char* shared : {"peer", "source", "time_ms"})
+      if (auto it = fields.find(shared); it != fields.end()) decision[shared] = *it;
+    Entry one;
+    one.seq = entry.seq;
+    one.item = ++number;
+    one.time_ms = entry.time_ms;
+    one.kind = "decision";
+    one.fields = internal::DumpCanonical(decision);
+    one.prev_hash = entry.prev_hash;
+    one.hash = entry.hash;
+    out->push_back(std::move(one));
+  }
+}
+
+}  // namespace dualkey::audit

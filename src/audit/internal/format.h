@@ -145,7 +145,8 @@ struct Header {
 std::optional<Header> ParseHeader(std::string_view text, std::string* why);
 
 // An entry as `dualkey audit export --format json` and `audit read` print it:
-// seq, time_ms, kind, fields (as JSON), prev, hash, in that order.
+// seq, item (only for an item of a "decisions" entry), time_ms, kind,
+// fields (as JSON), prev, hash, in that order.
 std::string EntryJsonLine(const Entry& entry);
 
 }  // namespace dualkey::audit::internal

@@ -72,44 +72,23 @@ bool Core::Record(std::string_view kind, json fields, const Peer* peer,
   return durable;
 }
 
-std::size_t Core::RecordAll(std::vector<Recording> records, const Peer* peer,
-                            audit::Log::Durability durability, std::string* failure) {
-  if (records.empty()) return 0;
-  const std::int64_t now = NowMs();
-  const json peer_json = peer != nullptr ? peer->ToJson() : json();
-  std::vector<audit::Record> lines;
-  lines.reserve(records.size());
-  for (Recording& r : records) {
-    r.fields["time_ms"] = now;
-    if (peer != nullptr) r.fields["peer"] = peer_json;
-    lines.push_back(audit::Record{r.kind, base::JsonDump(r.fields), /*canonical=*/true});
-  }
-  const auto started = std::chrono::steady_clock::now();
-  std::size_t recorded = 0;
-  const Status appended = log_->AppendAll(lines, &recorded, durability);
-  const std::string error = appended.ok() ? std::string() : appended.message();
-  const double seconds =
-      std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
-  for (std::size_t i = 0; i < records.size(); ++i) {
-    const bool durable = i < recorded;
-    // The batch's time, shared by its records (a histogram of per-record
-    // write latency would count one write as many).
-    if (i == 0 || !durable) metrics_.ObserveAuditWrite(seconds, durable);
-    AfterRecord(records[i].kind, records[i].fields, durable, error, failure);
-    if (!durable) break;  // the rest were not attempted apart: one failure said
-  }
-  return recorded;
-}
-
 void Core::AfterRecord(std::string_view kind, json& fields, bool durable, const std::string& error,
                        std::string* failure) {
   if (durable) metrics_.OnRecord(kind, fields);
-  if (!durable && options_.on_event)
+  if (!durable) ReportAppendFailure(kind, error);
+  if (!durable && failure != nullptr) *failure = error;
+  Announce(kind, fields);
+}
+
+void Core::ReportAppendFailure(std::string_view kind, const std::string& error) {
+  if (options_.on_event)
     options_.on_event("audit_append_failed",
                       json{{"event_kind", std::string(kind)}, {"why", error}});
-  else if (!durable && !options_.quiet)
+  else if (!options_.quiet)
     std::cerr << "dualkey serve: audit append failed: " << error << "\n";
-  if (!durable && failure != nullptr) *failure = error;
+}
+
+void Core::Announce(std::string_view kind, json& fields) {
   if (options_.on_event) options_.on_event(kind, fields);
   for (const Observing& o : observers_)
     for (const std::string& k : o.kinds)

@@ -74,21 +74,18 @@ class Core {
   bool Record(std::string_view kind, nlohmann::json fields, const Peer* peer = nullptr,
               audit::Log::Durability durability = audit::Log::Durability::kSynced,
               std::string* failure = nullptr);
-  // Records in order, as Record does each, with one write (one sync) for
-  // all: the report op's batches. Returns how many were made durable (a
-  // prefix); `failure` says why the rest were not.
-  struct Recording {
-    std::string kind;
-    nlohmann::json fields;
-  };
-  std::size_t RecordAll(std::vector<Recording> records, const Peer* peer,
-                        audit::Log::Durability durability, std::string* failure = nullptr);
-
   // Whether anything but the metrics takes records of `kind` as they are
-  // made (the event callback, an observer, a watcher). When nothing does, a
-  // caller may append canonical text to log() itself and count it in
-  // metrics() (the report op's batches: no JSON tree per record).
+  // made (the event callback, an observer, a watcher): a caller that
+  // appends canonical text to log() itself (the report op's batches) makes
+  // their JSON for Announce only then.
   bool Heard(std::string_view kind) const;
+  // What Record does after the append, but the metrics: `fields` (with
+  // "time_ms" and "peer") to the event callback, the observers and the
+  // watchers. For records appended to log() directly.
+  void Announce(std::string_view kind, nlohmann::json& fields);
+  // Says that records of `kind` could not be appended, and why (the event
+  // callback, else stderr unless quiet).
+  void ReportAppendFailure(std::string_view kind, const std::string& error);
 
   // Watchers get every audited event as one line.
   void Subscribe(int fd);

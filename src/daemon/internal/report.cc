@@ -1,20 +1,21 @@
 // The report op: decisions the PostgreSQL proxy, the HTTP gateway and the
 // MCP proxy made on their own, and the gaps they counted, into the audit
-// log. Each becomes one "decision" (or "audit_gap") record naming the peer
-// that sent it, with secrets redacted (base/redact.h) before it is written.
-// Decisions go in as written, a batch with one write (group commit syncs
-// them within 100 ms); gaps are synced. A record that cannot be written
-// stops the batch: the reply says how many were, and the sender keeps the
-// rest. A named sender's batch that repeats what it sent before (its reply
-// was lost) is skipped as far as the log has it (SenderMarks).
+// log. A batch of decisions becomes one "decisions" entry (a few, for long
+// statements) naming the peer that sent it, each decision an item of it,
+// with secrets redacted (base/redact.h) before it is written
+// (docs/audit-format.md; audit::Read gives each item back as a "decision"
+// entry). Decisions go in as written, with one write (group commit syncs
+// them within 100 ms); gaps are synced ("audit_gap" records). An entry that
+// cannot be written stops the batch: the reply says how many decisions
+// were, and the sender keeps the rest. A named sender's batch that repeats
+// what it sent before (its reply was lost) is skipped as far as the log has
+// it (SenderMarks).
 //
-// A batch comes "packed" (client/report_wire.h) or, from an older sender,
-// as "decisions" objects. A packed batch that nothing but the metrics
-// listens to is written without a JSON tree per record: each record's
+// One entry for a batch, rather than one per decision, is what keeps the
+// audit of every statement cheap: one chain hash and mac per batch, the
+// peer and source written once, and a log a third the size. Each item's
 // canonical text is put together here (sorted keys, escaped as
-// base::JsonDump escapes), the log takes it as it is, and the metrics count
-// it from the decoded fields. Anything else goes the general way
-// (Core::RecordAll), with the same record as the result.
+// base::JsonDump escapes) without a JSON tree; the log takes it as it is.
 #include <algorithm>
 #include <charconv>
 #include <chrono>
@@ -35,16 +36,18 @@ namespace {
 
 using nlohmann::json;
 
-// What a reported decision is recorded as, before "time_ms" and "peer".
+// What a reported decision is recorded as, in a "decisions" entry.
 struct Reported : client::DecisionView {
   Reported(std::string_view from, const client::DecisionView& d)
       : client::DecisionView(d), source(from) {}
-  std::string_view source;  // valid UTF-8
+  std::string_view source;  // valid UTF-8; the same for every decision of a batch
 };
 
-json DecisionFields(const Reported& d) {
-  json fields{{"source", std::string(d.source)},
-              {"channel", std::string(ToString(d.channel))},
+// One decision's fields in its entry (the batch's "source", "peer" and
+// "time_ms" are the entry's): the general way, for texts that are not
+// valid UTF-8 (they need FIELD_b64) and for listeners.
+json ItemFields(const Reported& d) {
+  json fields{{"channel", std::string(ToString(d.channel))},
               {"decision", std::string(ToString(d.decision))},
               {"class", base::ToValidUtf8(d.op_class.empty() ? "none" : d.op_class)},
               {"forwarded", d.forwarded},
@@ -70,11 +73,10 @@ void AppendNumber(std::string* out, std::int64_t n) {
   out->append(digits, end);
 }
 
-// The canonical text of DecisionFields(d) with "time_ms" and "peer" added
-// (what base::JsonDump makes of it), or false when a text is not valid
-// UTF-8 (that record goes the general way: it needs FIELD_b64).
-bool CanonicalDecision(const Reported& d, std::string_view peer_json, std::int64_t now,
-                       std::string* out) {
+// Appends the canonical text of ItemFields(d) (what base::JsonDump makes of
+// it) to `out`, or returns false, appending nothing, when a text is not
+// valid UTF-8 (that item goes the general way).
+bool AppendCanonicalItem(const Reported& d, std::string* out) {
   const std::string_view agent = d.agent.empty() ? "unknown" : d.agent;
   const std::string_view op_class = d.op_class.empty() ? "none" : d.op_class;
   if (!base::IsValidUtf8(agent) || !base::IsValidUtf8(d.cwd) || !base::IsValidUtf8(op_class))
@@ -83,8 +85,6 @@ bool CanonicalDecision(const Reported& d, std::string_view peer_json, std::int64
   std::string reason;
   if (!d.reason.empty()) reason = base::RedactSecrets(d.reason);
   if (!base::IsValidUtf8(input) || !base::IsValidUtf8(reason)) return false;
-  out->clear();
-  out->reserve(input.size() + reason.size() + d.cwd.size() + peer_json.size() + 256);
   out->push_back('{');
   // In key order (std::map's, as JsonDump writes them).
   if (d.added_us >= 0) {
@@ -107,60 +107,76 @@ bool CanonicalDecision(const Reported& d, std::string_view peer_json, std::int64
   out->append(d.forwarded ? "true" : "false");
   AppendKey(out, "input");
   client::AppendJsonString(out, input);
-  AppendKey(out, "peer");
-  out->append(peer_json);
   if (!reason.empty()) {
     AppendKey(out, "reason");
     client::AppendJsonString(out, reason);
   }
-  AppendKey(out, "source");
-  client::AppendJsonString(out, d.source);
-  AppendKey(out, "time_ms");
-  AppendNumber(out, now);
   out->push_back('}');
   return true;
 }
 
-// Records `decisions` as one batch; returns how many were written.
+// An entry holds decisions up to about this many bytes of text: a batch of
+// long statements becomes a few entries, so that no line of the log grows
+// past what its readers hold at once.
+constexpr std::size_t kEntryBytes = 256 * 1024;
+
+// Records `decisions` (one sender's batch) as "decisions" entries, with one
+// write; returns how many decisions were written (whole entries: a prefix).
 std::size_t RecordDecisions(Core& core, const Peer& peer, std::span<const Reported> decisions) {
   if (decisions.empty()) return 0;
-  if (core.Heard("decision")) {
-    std::vector<Core::Recording> records;
-    records.reserve(decisions.size());
-    for (const Reported& d : decisions) records.push_back({"decision", DecisionFields(d)});
-    return core.RecordAll(std::move(records), &peer, audit::Log::Durability::kWritten);
-  }
-  // Nothing listens but the metrics: the records' text without a tree.
   const std::int64_t now = Core::NowMs();
   const json peer_json = peer.ToJson();
-  const std::string peer_text = base::JsonDump(peer_json);
-  std::vector<audit::Record> lines(decisions.size());
+  std::string tail = "],\"peer\":" + base::JsonDump(peer_json) + ",\"source\":";
+  client::AppendJsonString(&tail, decisions.front().source);
+  tail += ",\"time_ms\":";
+  AppendNumber(&tail, now);
+  tail += "}";
+  std::vector<audit::Record> entries;
+  std::vector<std::size_t> ends;  // decisions up to the end of each entry
   for (std::size_t i = 0; i < decisions.size(); ++i) {
-    lines[i].kind = "decision";
-    lines[i].canonical = true;
-    if (!CanonicalDecision(decisions[i], peer_text, now, &lines[i].fields)) {
-      json fields = DecisionFields(decisions[i]);
-      fields["time_ms"] = now;
-      fields["peer"] = peer_json;
-      lines[i].fields = base::JsonDump(fields);
+    if (entries.empty() || entries.back().fields.size() >= kEntryBytes) {
+      if (!entries.empty()) {
+        entries.back().fields += tail;
+        ends.push_back(i);
+      }
+      entries.push_back(audit::Record{"decisions", "{\"decisions\":[", /*canonical=*/true});
+      entries.back().fields.reserve(std::min<std::size_t>(kEntryBytes, 256 * decisions.size()) +
+                                    tail.size() + 64);
     }
+    std::string& text = entries.back().fields;
+    if (text.back() != '[') text.push_back(',');
+    if (!AppendCanonicalItem(decisions[i], &text)) text += base::JsonDump(ItemFields(decisions[i]));
   }
+  entries.back().fields += tail;
+  ends.push_back(decisions.size());
+
   const auto started = std::chrono::steady_clock::now();
-  std::size_t recorded = 0;
-  const Status appended = core.log().AppendAll(lines, &recorded, audit::Log::Durability::kWritten);
-  const std::string error = appended.message();
+  std::size_t entries_written = 0;
+  const Status appended =
+      core.log().AppendAll(entries, &entries_written, audit::Log::Durability::kWritten);
   const double seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
-  // The batch's time, once (as Core::RecordAll counts it).
+  const std::size_t recorded = entries_written == 0 ? 0 : ends[entries_written - 1];
+  // The batch's time, once: a histogram of per-record write latency would
+  // count one write as many.
   core.metrics().ObserveAuditWrite(seconds, recorded > 0);
+  const bool heard = core.Heard("decision");
   for (std::size_t i = 0; i < recorded; ++i) {
     const Reported& d = decisions[i];
     core.metrics().OnDecision(d.source, ToString(d.channel), d.op_class, ToString(d.decision),
                               d.reason, d.forwarded, d.added_us);
+    if (heard) {
+      // Listeners get each decision as audit::Read gives it back.
+      json fields = ItemFields(d);
+      fields["source"] = std::string(d.source);
+      fields["peer"] = peer_json;
+      fields["time_ms"] = now;
+      core.Announce("decision", fields);
+    }
   }
   if (recorded < decisions.size()) {
     if (recorded > 0) core.metrics().ObserveAuditWrite(seconds, false);
-    if (!core.options().quiet) std::cerr << "dualkey serve: audit append failed: " << error << "\n";
+    core.ReportAppendFailure("decisions", appended.message());
   }
   return recorded;
 }
