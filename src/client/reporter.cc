@@ -4,6 +4,7 @@
 #include <chrono>
 #include <cstdio>
 #include <random>
+#include <vector>
 
 #include "base/thread_priority.h"
 #include "client/report_wire.h"
@@ -127,33 +128,39 @@ bool DecisionReporter::SendBatch() {
       return false;
     }
   }
-  // The batch is encoded from the queue under the lock (the queue's front
-  // is only ever taken by this thread, so it stays while the daemon reads).
-  std::string packed;
-  std::size_t count = 0;
+  // The batch's decisions are taken from the queue's front under the lock
+  // and encoded after it: Report() (the request path) must not wait while a
+  // batch is encoded. Only this thread takes from the front, and a deque's
+  // push_back leaves references to its elements valid, so they stay put
+  // while the daemon reads.
+  std::vector<const ReportedDecision*> front;
   const bool legacy = legacy_;
   {
     std::lock_guard lock(mutex_);
     // The queue's front is decision number `delivered` of this sender's.
     request.first = stats_.delivered;
-    const std::size_t n = std::min(queue_.size(), options_.max_batch);
-    std::size_t bytes = 0;
-    while (count < n && (count == 0 || bytes < options_.max_batch_bytes)) {
-      const ReportedDecision& d = queue_[count];
-      if (legacy) {
-        request.decisions.push_back(d);
-        bytes += d.action.input.size() + d.reason.size() + 256;
-      } else {
-        AppendPacked(&packed, d);
-        bytes = packed.size();
-      }
-      ++count;
-    }
+    front.reserve(std::min(queue_.size(), options_.max_batch));
+    for (std::size_t i = 0; i < queue_.size() && i < options_.max_batch; ++i)
+      front.push_back(&queue_[i]);
     if (gap_.lost > 0) {
       request.gaps.push_back(gap_);
       request.gaps.back().first_lost = stats_.lost - gap_.lost;
       request.gaps.back().first_lost_destructive = lost_destructive_ - gap_.lost_destructive;
     }
+  }
+  std::string packed;
+  std::size_t count = 0;
+  std::size_t bytes = 0;
+  while (count < front.size() && (count == 0 || bytes < options_.max_batch_bytes)) {
+    const ReportedDecision& d = *front[count];
+    if (legacy) {
+      request.decisions.push_back(d);
+      bytes += d.action.input.size() + d.reason.size() + 256;
+    } else {
+      AppendPacked(&packed, d);
+      bytes = packed.size();
+    }
+    ++count;
   }
   // Nothing to send: while the daemon is away, an empty report asks
   // whether it is back.
