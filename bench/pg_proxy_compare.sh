@@ -17,6 +17,7 @@
 # Environment: BENCH_SECONDS (10 per run), BENCH_ROUNDS (3), BENCH_SCALE (10),
 # BENCH_UPSTREAM (tcp: both proxies reach PostgreSQL over loopback TCP; unix:
 # both through its Unix socket, as a proxy beside the database would), DUALKEY_THREADS (1),
+# DUALKEY_FAST_PATH_THREADS (the proxy's default: one per 4 cores, 1 to 4),
 # DUALKEY_PG_BIN (initdb/pg_ctl directory), DUALKEY_PG_USER (nobody, when root),
 # BENCH_PERF (a directory: `perf record -g` during each -c 8 run of dualkey (and
 # its daemon) and of pgbouncer (system-wide: perf report --comm), into
@@ -54,6 +55,9 @@ esac
 [[ $SERVER_TLS == 1 && $UPSTREAM == unix ]] &&
   { echo "BENCH_TLS=$TLS (TLS to PostgreSQL) needs BENCH_UPSTREAM=tcp" >&2; exit 2; }
 THREADS=${DUALKEY_THREADS:-1}
+# --fast-path-threads for both dualkey proxies (unset: the proxy's default)
+FAST_PATH=()
+[[ -n ${DUALKEY_FAST_PATH_THREADS:-} ]] && FAST_PATH=(--fast-path-threads "$DUALKEY_FAST_PATH_THREADS")
 # shellcheck disable=SC2012 # version directories (15, 16): plain names, sort -V
 PG_BIN=${DUALKEY_PG_BIN:-$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1)}
 PGBENCH=$(command -v pgbench || echo "$PG_BIN/pgbench")
@@ -184,7 +188,7 @@ if [[ $AUDIT != 0 ]]; then
   [[ -S $DAEMON_SOCKET ]] || { echo "dualkey serve did not start: $(cat "$WORK/daemon.out")" >&2; exit 1; }
 fi
 DK_LOG="$WORK/dualkey.out"
-PGPASSWORD=$PASSWORD "$DUALKEY" pg-proxy --listen 127.0.0.1:0 --threads "$THREADS" \
+PGPASSWORD=$PASSWORD "$DUALKEY" pg-proxy --listen 127.0.0.1:0 --threads "$THREADS" "${FAST_PATH[@]}" \
   --upstream "$UPSTREAM_URI" "${DK_TLS[@]}" \
   --state-dir "$WORK/state" --socket "$DAEMON_SOCKET" --quiet >"$DK_LOG" 2>&1 &
 PIDS+=($!)
@@ -213,7 +217,7 @@ if [[ -x $FLOOR ]]; then
 fi
 UN_PORT="" UN_PID=""
 if [[ $AUDIT == both ]]; then
-  PGPASSWORD=$PASSWORD "$DUALKEY" pg-proxy --listen 127.0.0.1:0 --threads "$THREADS" \
+  PGPASSWORD=$PASSWORD "$DUALKEY" pg-proxy --listen 127.0.0.1:0 --threads "$THREADS" "${FAST_PATH[@]}" \
     --upstream "$UPSTREAM_URI" "${DK_TLS[@]}" \
     --state-dir "$WORK/state" --socket "$WORK/no-daemon.sock" --quiet >"$WORK/unaudited.out" 2>&1 &
   UN_PID=$!
@@ -322,7 +326,7 @@ if [[ $TLS != 0 ]]; then
 fi
 
 echo "== pgbench -S, $SECONDS_PER_RUN s per run, $ROUNDS rounds interleaved, upstream over" \
-  "$UPSTREAM (dualkey threads: $THREADS)" >&2
+  "$UPSTREAM (dualkey threads: $THREADS, fast path threads: ${DUALKEY_FAST_PATH_THREADS:-the default})" >&2
 # Each round runs every target once; a target's figures are the round with
 # its median TPS, so one noisy run (this machine shares its cores) does not
 # decide the ratios.

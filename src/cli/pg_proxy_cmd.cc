@@ -138,7 +138,7 @@ std::unique_ptr<Command> NewPgProxyCommand() {
       pg_proxy_cmd
           ->add_option("--fast-path-threads", pg_proxy.fast_path_threads,
                        "threads that forward sessions' statements and results (default: one "
-                       "per core, at most 4)")
+                       "per 4 cores, 1 to 4)")
           ->check(CLI::Range(0, 64));
       pg_proxy_cmd->add_option("--auth-timeout", pg_proxy.auth_timeout_seconds,
                                "seconds a client has from connecting to logging in (5)");

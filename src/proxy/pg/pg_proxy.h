@@ -43,7 +43,7 @@ struct Options {
   std::int64_t exact_count_under = 100000;
   int threads = 1;  // the coroutines' threads: logins and what must wait
   // Every session runs its data phase on the fast path's epoll threads
-  // (this many; 0: one per core, at most 4), dropping to the coroutines
+  // (this many; 0: one per 4 cores, 1 to 4), dropping to the coroutines
   // only for what must wait; no_fast_path keeps every session on the
   // coroutines (for comparison and debugging).
   int fast_path_threads = 0;

@@ -529,7 +529,7 @@ struct Pump::Impl {
 
 int Pump::DefaultThreads() {
   const unsigned cores = std::thread::hardware_concurrency();
-  return static_cast<int>(std::clamp(cores, 1u, 4u));
+  return static_cast<int>(std::clamp(cores / 4, 1u, 4u));
 }
 
 std::unique_ptr<Pump> Pump::Start(std::size_t max_statement_bytes, int threads,
