@@ -384,10 +384,10 @@ std::optional<SearchResult> Search(const std::string& path, const SearchQuery& q
     }
     for (auto one = readable.rbegin(); one != readable.rend(); ++one) {
       const std::string& kind = one->kind;
-      const json fields = one->item > 0 ? json::parse(one->fields)
-                          : value.contains("fields") && value["fields"].is_object()
-                              ? value["fields"]
-                              : json::object();
+      json fields = one->item > 0 ? json::parse(one->fields, nullptr, /*allow_exceptions=*/false)
+                    : value.contains("fields") ? value["fields"]
+                                               : json::object();
+      if (!fields.is_object()) fields = json::object();
       if (kind == "consumed" && !Str(fields, "approval_id").empty() &&
           !Str(fields, "snapshot_id").empty() && run_of_approval.size() < 10'000)
         run_of_approval.emplace(Str(fields, "approval_id"),
