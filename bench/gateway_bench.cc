@@ -26,6 +26,7 @@
 #include <thread>
 #include <vector>
 
+#include "audit/audit.h"
 #include "base/asio.h"
 
 namespace {
@@ -322,12 +323,13 @@ int main(int argc, char** argv) {
   }
   // Every decision of the audited gateway is in the daemon's log.
   gateway.Stop();
+  // Counted as audit::Read gives them back: each decision of a batch
+  // ("decisions" entry) as a "decision" record.
   std::size_t recorded = 0;
-  {
-    std::ifstream log(dir / "daemon/audit.jsonl");
-    for (std::string line; std::getline(log, line);)
-      recorded += line.find("\"source\":\"gateway\"") != std::string::npos;
-  }
+  if (auto entries = dualkey::audit::Read((dir / "daemon/audit.jsonl").string(), 0); entries.ok())
+    for (const dualkey::audit::Entry& e : *entries)
+      recorded +=
+          e.kind == "decision" && e.fields.find("\"source\":\"gateway\"") != std::string::npos;
   std::printf("audited: %zu gateway decision records for %d requests\n", recorded,
               2 * (n / kRounds * kRounds + 200));
   std::printf("%s_added_p50_us=%.0f %s_added_p99_us=%.0f\n",
