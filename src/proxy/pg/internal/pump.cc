@@ -95,7 +95,7 @@ namespace {
 // A session stays on the loop it was added to until it leaves the pump.
 struct Loop {
   std::size_t max_statement_bytes;
-  std::atomic<std::size_t>* load = nullptr;  // sessions on this loop (Pump::Add picks the least)
+  std::atomic<std::size_t> load{0};  // sessions on this loop (Pump::Add picks the least)
   int epoll_fd = -1;
   int wake_fd = -1;
   std::atomic<bool> stopping{false};
@@ -115,6 +115,12 @@ struct Loop {
   ~Loop() {
     if (epoll_fd >= 0) close(epoll_fd);
     if (wake_fd >= 0) close(wake_fd);
+  }
+
+  // Makes the thread look at `incoming` and `stopping`.
+  void Wake() {
+    const std::uint64_t one = 1;
+    [[maybe_unused]] ssize_t ignored = write(wake_fd, &one, sizeof one);
   }
 
   void Run() {
@@ -492,7 +498,7 @@ struct Loop {
   }
 
   void Retire(Entry& e) {
-    load->fetch_sub(1, std::memory_order_relaxed);
+    load.fetch_sub(1, std::memory_order_relaxed);
     auto it = entries.find(&e);
     ended.push_back(std::move(it->second));
     entries.erase(it);
@@ -524,7 +530,6 @@ struct Loop {
 
 struct Pump::Impl {
   std::vector<std::unique_ptr<Loop>> loops;
-  std::unique_ptr<std::atomic<std::size_t>[]> loads;
 };
 
 int Pump::DefaultThreads() {
@@ -536,11 +541,9 @@ std::unique_ptr<Pump> Pump::Start(std::size_t max_statement_bytes, int threads,
                                   std::string* error) {
   auto impl = std::make_unique<Impl>();
   const std::size_t count = static_cast<std::size_t>(std::max(1, threads));
-  impl->loads = std::make_unique<std::atomic<std::size_t>[]>(count);
   for (std::size_t i = 0; i < count; ++i) {
     auto loop = std::make_unique<Loop>();
     loop->max_statement_bytes = max_statement_bytes;
-    loop->load = &impl->loads[i];
     loop->epoll_fd = epoll_create1(EPOLL_CLOEXEC);
     loop->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
     if (loop->epoll_fd < 0 || loop->wake_fd < 0) {
@@ -569,8 +572,7 @@ Pump::Pump(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 Pump::~Pump() {
   for (auto& loop : impl_->loops) {
     loop->stopping = true;
-    const std::uint64_t one = 1;
-    [[maybe_unused]] ssize_t ignored = write(loop->wake_fd, &one, sizeof one);
+    loop->Wake();
   }
   for (auto& loop : impl_->loops) {
     if (loop->thread.joinable()) loop->thread.join();
@@ -587,11 +589,11 @@ void Pump::Add(std::shared_ptr<PumpSession> session, PumpSide client, PumpSide u
   // another loop than before: nothing of it stays behind in the old one).
   std::size_t pick = 0;
   for (std::size_t i = 1; i < impl_->loops.size(); ++i)
-    if (impl_->loads[i].load(std::memory_order_relaxed) <
-        impl_->loads[pick].load(std::memory_order_relaxed))
+    if (impl_->loops[i]->load.load(std::memory_order_relaxed) <
+        impl_->loops[pick]->load.load(std::memory_order_relaxed))
       pick = i;
   Loop& loop = *impl_->loops[pick];
-  loop.load->fetch_add(1, std::memory_order_relaxed);
+  loop.load.fetch_add(1, std::memory_order_relaxed);
   auto entry = std::make_unique<Entry>(loop.max_statement_bytes);
   entry->session = std::move(session);
   entry->client = std::move(client);
@@ -606,8 +608,7 @@ void Pump::Add(std::shared_ptr<PumpSession> session, PumpSide client, PumpSide u
     std::lock_guard lock(loop.mutex);
     loop.incoming.push_back(std::move(entry));
   }
-  const std::uint64_t one = 1;
-  [[maybe_unused]] ssize_t ignored = write(loop.wake_fd, &one, sizeof one);
+  loop.Wake();
 }
 
 }  // namespace dualkey::pgproxy
