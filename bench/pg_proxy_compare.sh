@@ -22,6 +22,9 @@
 # BENCH_PERF (a directory: `perf record -g` during each -c 8 run of dualkey (and
 # its daemon) and of pgbouncer (system-wide: perf report --comm), into
 # BENCH_PERF/NAME-TIME.data).
+# BENCH_SYSCALLS=1 (perf stat on each proxy during its -c 8 runs: system
+# calls by kind and context switches per transaction, and the machine's idle
+# time, printed after the table).
 # BENCH_TLS (0: no TLS anywhere; 1 or client: pgbench talks TLS (sslmode=require)
 # to pgbouncer (client_tls_*), to dualkey (--tls-cert/--tls-key) and, for direct,
 # to PostgreSQL (ssl=on), with a self-signed certificate made in the work
@@ -239,6 +242,11 @@ cpu_ticks() {
   done
   echo "$total"
 }
+# BENCH_SYSCALLS=1: system calls (by kind) and context switches per
+# transaction of each proxy's -c 8 runs (perf stat on its PIDs), printed at the end.
+SYSCALL_EVENTS="raw_syscalls:sys_enter,syscalls:sys_enter_recvfrom,syscalls:sys_enter_sendto"
+SYSCALL_EVENTS+=",syscalls:sys_enter_epoll_wait,syscalls:sys_enter_epoll_ctl,syscalls:sys_enter_read"
+SYSCALL_EVENTS+=",syscalls:sys_enter_write,syscalls:sys_enter_futex,sched:sched_switch"
 TXNS_FILE="$WORK/dualkey-transactions"
 echo 0 >"$TXNS_FILE"
 
@@ -258,6 +266,14 @@ run() {
       >/dev/null 2>&1 &
     perf_pid=$!
   fi
+  local stat_pid=""
+  local idle_before=""
+  if [[ -n ${BENCH_SYSCALLS:-} && -n $pid && $clients -gt 1 ]]; then
+    idle_before=$(awk '/^cpu / { print $5 + $6, $2 + $3 + $4 + $5 + $6 + $7 + $8 + $9 }' /proc/stat)
+    perf stat -x, -e "$SYSCALL_EVENTS" -p "$pid" -o "$dir/syscalls.csv" -- sleep "$SECONDS_PER_RUN" \
+      >/dev/null 2>&1 &
+    stat_pid=$!
+  fi
   local sslmode=$PROXY_SSLMODE
   [[ $name == direct ]] && sslmode=$DIRECT_SSLMODE
   out=$(cd "$dir" && if [[ -n $sslmode ]]; then export PGSSLMODE=$sslmode; fi &&
@@ -269,6 +285,19 @@ run() {
     exit 1
   }
   [[ -n $perf_pid ]] && wait "$perf_pid"
+  if [[ -n $stat_pid ]]; then
+    wait "$stat_pid" || true
+    local txns
+    txns=$(sed -n 's/^number of transactions actually processed: \([0-9]*\).*/\1/p' <<<"$out")
+    # name: events per transaction, e.g. "sendto 1.00 recvfrom 2.01 ..."
+    # The machine's idle time during the run: with every CPU busy, TPS
+    # follows CPU per transaction; idle CPUs are time the pipeline stalled.
+    local idle
+    idle=$(awk -v b="$idle_before" '/^cpu / { split(b, x, " ");
+      printf "%.1f%%", 100 * ($5 + $6 - x[1]) / ($2 + $3 + $4 + $5 + $6 + $7 + $8 + $9 - x[2]) }' /proc/stat)
+    echo "$name idle $idle $(awk -F, -v n="$txns" '$3 ~ /:/ { e = $3; sub(/.*:(sys_enter_)?/, "", e);
+      printf "%s %.2f ", e, $1 / n }' "$dir/syscalls.csv")" >>"$WORK/syscalls-per-txn"
+  fi
   local tps avg p50
   if [[ $name == dualkey ]]; then
     echo $(($(cat "$TXNS_FILE") + $(sed -n 's/^number of transactions actually processed: \([0-9]*\).*/\1/p' <<<"$out"))) \
@@ -398,6 +427,10 @@ if [[ $AUDIT != 0 ]]; then
   echo "audited: $recorded pg_proxy decision records (in $entries entries," \
     "$(du -h "$WORK/daemon/audit.jsonl" | cut -f1)) for $statements pgbench statements" \
     "(plus each session's own), $gaps gap records"
+fi
+if [[ -f $WORK/syscalls-per-txn ]]; then
+  echo "per transaction at -c 8 (each run):"
+  sort "$WORK/syscalls-per-txn" | sed 's/^/   /'
 fi
 read -r d8 _ _ _ <<<"${R[direct_8]}"
 read -r b8 _ _ _ <<<"${R[pgbouncer_8]}"
