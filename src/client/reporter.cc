@@ -93,7 +93,13 @@ bool DecisionReporter::Report(ReportedDecision decision, bool destructive) {
   }
   queue_.push_back(std::move(decision));
   ++stats_.reported;
-  const bool wake = queue_.size() >= options_.max_batch;
+  // The sending thread is woken once, as the queue reaches a full batch:
+  // past that it finds more than a batch when it looks (it takes a batch
+  // at a time, and looks again at once while the link is up). Waking it at
+  // every decision past a batch cost a futex call and a context switch
+  // per statement whenever the daemon was away (the queue stays full then,
+  // and the thread only goes back to its backoff).
+  const bool wake = queue_.size() == options_.max_batch && link_up_.load(std::memory_order_relaxed);
   lock.unlock();
   if (wake) wake_.notify_one();
   return true;
