@@ -1,6 +1,7 @@
 #include "base/json_text.h"
 
 #include <cstdint>
+#include <cstring>
 
 namespace dualkey::base {
 namespace {
@@ -61,7 +62,14 @@ bool IsValidUtf8(std::string_view text) {
 
 std::size_t FirstInvalidUtf8(std::string_view text) {
   for (std::size_t i = 0; i < text.size();) {
-    // ASCII runs are the common case: skip them a byte at a time cheaply.
+    // ASCII runs are the common case (every statement and URL the proxies
+    // report is checked here, on the request path and again in the
+    // daemon): eight bytes at a time while none has its high bit set.
+    std::uint64_t word;
+    while (i + sizeof word <= text.size() &&
+           (std::memcpy(&word, text.data() + i, sizeof word), (word & 0x8080808080808080u) == 0))
+      i += sizeof word;
+    if (i >= text.size()) break;
     if (static_cast<std::uint8_t>(text[i]) < 0x80) {
       ++i;
       continue;

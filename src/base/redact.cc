@@ -32,7 +32,22 @@ struct NeedleTable {
   std::vector<Needle> all;  // at most 64
   // By first byte: the needles that may start there (folded, exact).
   std::array<std::vector<std::uint8_t>, 256> folded_first, exact_first;
+  // By the first two bytes, ASCII folded (exact needles too): whether any
+  // needle may start with them. Most needles' first letters are common
+  // ('s', 'a', 't' in any SQL text), but few pairs are, so most places of
+  // most text are passed at this one look.
+  std::array<std::uint64_t, 65536 / 64> starts{};
+  bool MayStart(unsigned char first, unsigned char second) const {
+    const unsigned pair = unsigned{first} << 8 | second;
+    return (starts[pair / 64] >> (pair % 64) & 1) != 0;
+  }
 };
+
+// ASCII lower case, other bytes as they are: what std::regex's icase
+// compares in the classic locale.
+constexpr unsigned char FoldAscii(unsigned char c) {
+  return c >= 'A' && c <= 'Z' ? static_cast<unsigned char>(c - 'A' + 'a') : c;
+}
 
 // Every alternative of the secret-name pattern below contains one of these.
 constexpr std::array<std::string_view, 15> kSecretNameParts = {
@@ -64,6 +79,9 @@ void NumberNeedles(Redactor* redactor) {
         const auto first = static_cast<unsigned char>(needle.front());
         (rule.exact ? t.exact_first : t.folded_first)[first].push_back(
             static_cast<std::uint8_t>(index));
+        const unsigned pair =
+            unsigned{FoldAscii(first)} << 8 | FoldAscii(static_cast<unsigned char>(needle[1]));
+        t.starts[pair / 64] |= std::uint64_t{1} << (pair % 64);
       }
       rule.mask |= std::uint64_t{1} << index;
     }
@@ -134,38 +152,46 @@ const Redactor& TheRedactor() {
   return redactor;
 }
 
-// Which needles occur: folded ones in `folded`, exact ones in `text`.
-// Whether `needle` (two bytes or more) starts at `at`: the second byte is
-// compared before the rest, because most places where a needle's first
-// letter occurs ('s', 'a', 't' in any SQL text) are not one.
-bool NeedleAt(std::string_view text, std::size_t at, std::string_view needle) {
-  return text.size() - at >= needle.size() && text[at + 1] == needle[1] &&
-         text.compare(at, needle.size(), needle) == 0;
+// Whether `needle` (two bytes or more; folded needles are lower case)
+// starts at `at`, compared folded or exactly. The second byte is compared
+// before the rest, because most places where a needle's first letter
+// occurs ('s', 'a', 't' in any SQL text) are not one.
+bool NeedleAt(std::string_view text, std::size_t at, std::string_view needle, bool exact) {
+  if (text.size() - at < needle.size()) return false;
+  if (exact) return text[at + 1] == needle[1] && text.compare(at, needle.size(), needle) == 0;
+  for (std::size_t k = 1; k < needle.size(); ++k)
+    if (FoldAscii(static_cast<unsigned char>(text[at + k])) !=
+        static_cast<unsigned char>(needle[k]))
+      return false;
+  return true;
 }
 
-std::uint64_t NeedlesIn(const NeedleTable& table, std::string_view text, std::string_view folded) {
+// Which needles occur in `text`: folded ones as icase compares, exact ones
+// byte for byte.
+std::uint64_t NeedlesIn(const NeedleTable& table, std::string_view text) {
   std::uint64_t found = 0;
-  for (std::size_t i = 0; i < text.size(); ++i) {
-    for (std::uint8_t index : table.folded_first[static_cast<unsigned char>(folded[i])])
-      if (NeedleAt(folded, i, table.all[index].text)) found |= std::uint64_t{1} << index;
-    for (std::uint8_t index : table.exact_first[static_cast<unsigned char>(text[i])])
-      if (NeedleAt(text, i, table.all[index].text)) found |= std::uint64_t{1} << index;
+  // Every needle has two bytes or more (NumberNeedles): none starts at the last.
+  for (std::size_t i = 0; i + 1 < text.size(); ++i) {
+    const auto byte = static_cast<unsigned char>(text[i]);
+    if (!table.MayStart(FoldAscii(byte), FoldAscii(static_cast<unsigned char>(text[i + 1]))))
+      continue;
+    for (std::uint8_t index : table.folded_first[FoldAscii(byte)])
+      if (NeedleAt(text, i, table.all[index].text, false)) found |= std::uint64_t{1} << index;
+    for (std::uint8_t index : table.exact_first[byte])
+      if (NeedleAt(text, i, table.all[index].text, true)) found |= std::uint64_t{1} << index;
   }
   return found;
 }
 
-// ASCII lower case, other bytes as they are: what std::regex's icase
-// compares in the classic locale.
-std::string FoldAscii(std::string_view text) {
-  std::string folded(text);
-  for (char& c : folded)
-    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
-  return folded;
-}
-
+constexpr std::array<bool, 256> kTokenChars = [] {
+  std::array<bool, 256> chars{};
+  for (int c = 0; c < 256; ++c)
+    chars[c] = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+               c == '+' || c == '=' || c == '_' || c == '-';
+  return chars;
+}();
 bool IsTokenChar(char c) {
-  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '+' ||
-         c == '=' || c == '_' || c == '-';
+  return kTokenChars[static_cast<unsigned char>(c)];
 }
 
 // Long random-looking runs: 24+ characters of base64/hex alphabet that mix
@@ -181,17 +207,21 @@ std::string RedactRandomRuns(std::string text, int* count) {
       continue;
     }
     std::size_t j = i;
+    while (j < text.size() && IsTokenChar(text[j])) ++j;
+    const std::size_t length = j - i;
+    if (length < 24) {  // most runs are words: too short to be random
+      i = j;
+      continue;
+    }
     bool lower = false, upper = false, digit = false, hex = true;
-    while (j < text.size() && IsTokenChar(text[j])) {
-      const char c = text[j];
+    for (std::size_t k = i; k < j; ++k) {
+      const char c = text[k];
       lower = lower || (c >= 'a' && c <= 'z');
       upper = upper || (c >= 'A' && c <= 'Z');
       digit = digit || (c >= '0' && c <= '9');
       hex = hex && ((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F'));
-      ++j;
     }
-    const std::size_t length = j - i;
-    const bool random = (length >= 24 && lower && upper && digit) || (length >= 32 && hex && digit);
+    const bool random = (lower && upper && digit) || (length >= 32 && hex && digit);
     const std::string_view run(text.data() + i, length);
     if (random && run.find("[redacted") == std::string_view::npos) {
       // Most text has no such run: it is returned as it is, not copied.
@@ -214,17 +244,15 @@ std::string RedactSecrets(std::string_view text, std::size_t max_bytes, int* red
   if (text.size() > max_bytes) out += " [cut]";
   int count = 0;
   try {
-    std::string folded = FoldAscii(out);
     const Redactor& redactor = TheRedactor();
-    std::uint64_t found = NeedlesIn(redactor.needles, out, folded);
+    std::uint64_t found = NeedlesIn(redactor.needles, out);
     for (const Rule& rule : redactor.rules) {
       if (!rule.needs.empty() && (found & rule.mask) == 0) continue;
       std::string next = std::regex_replace(out, rule.pattern, rule.replacement);
       if (next == out) continue;
       ++count;
       out = std::move(next);
-      folded = FoldAscii(out);
-      found = NeedlesIn(redactor.needles, out, folded);
+      found = NeedlesIn(redactor.needles, out);
     }
   } catch (...) {
     // A regex engine that gives up (too complex input) must not leak: say nothing.

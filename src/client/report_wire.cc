@@ -3,12 +3,28 @@
 #include <sodium.h>
 
 #include <charconv>
+#include <cstdint>
+#include <cstring>
 
 #include "base/json_text.h"
 #include "base/text.h"
 
 namespace dualkey::client {
 namespace {
+
+// Whether any of the eight bytes at `p` is a control character, '"' or
+// '\\' (bytes of 0x80 and above pass as they are). Exact for "any", as
+// the zero-byte test it is built on: a byte below n sets its high bit in
+// (x - n) & ~x, and a borrow only ever follows such a byte.
+bool NeedsEscapeIn8(const char* p) {
+  constexpr std::uint64_t kOnes = 0x0101010101010101u;
+  constexpr std::uint64_t kHigh = 0x8080808080808080u;
+  std::uint64_t x;
+  std::memcpy(&x, p, sizeof x);
+  const auto zero_in = [](std::uint64_t v) { return (v - kOnes) & ~v & kHigh; };
+  const std::uint64_t control = (x - kOnes * 0x20) & ~x & kHigh;
+  return (control | zero_in(x ^ (kOnes * '"')) | zero_in(x ^ (kOnes * '\\'))) != 0;
+}
 
 void AppendNumber(std::string* out, std::int64_t n) {
   char digits[24];
@@ -79,6 +95,8 @@ std::size_t SkipSpace(std::string_view s, std::size_t i) {
 // `i` at an opening quote: the index after its closing quote; kNone when none.
 std::size_t SkipString(std::string_view s, std::size_t i) {
   for (++i; i < s.size(); ++i) {
+    while (i + 8 <= s.size() && !NeedsEscapeIn8(s.data() + i)) i += 8;
+    if (i >= s.size()) break;
     if (s[i] == '\\') {
       ++i;
     } else if (s[i] == '"') {
@@ -158,6 +176,7 @@ bool UnescapeJsonString(std::string_view raw, std::string* out) {
   std::size_t i = 0;
   while (i < raw.size()) {
     const std::size_t start = i;
+    while (i + 8 <= raw.size() && !NeedsEscapeIn8(raw.data() + i)) i += 8;
     while (i < raw.size() && raw[i] != '\\' && raw[i] != '"' &&
            static_cast<unsigned char>(raw[i]) >= 0x20)
       ++i;
@@ -221,6 +240,9 @@ void AppendJsonString(std::string* out, std::string_view text) {
   out->push_back('"');
   std::size_t plain = 0;  // start of the run not yet copied
   for (std::size_t i = 0; i < text.size(); ++i) {
+    // Most text needs no escape: eight bytes at a time while none does.
+    while (i + 8 <= text.size() && !NeedsEscapeIn8(text.data() + i)) i += 8;
+    if (i >= text.size()) break;
     const auto c = static_cast<unsigned char>(text[i]);
     if (c >= 0x20 && c != '"' && c != '\\') continue;
     out->append(text.data() + plain, i - plain);

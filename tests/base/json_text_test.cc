@@ -27,6 +27,25 @@ TEST(JsonText, FirstInvalidUtf8SaysWhere) {
   EXPECT_EQ(FirstInvalidUtf8("ab\xED\xA0\x80"), 2u);
 }
 
+// ASCII is skipped eight bytes at a time: a bad byte (or a valid
+// multi-byte sequence) anywhere in a long ASCII text, at every offset
+// within a word and across word boundaries, is still found where it is.
+TEST(JsonText, BadBytesAreFoundAtEveryOffsetOfLongAsciiText) {
+  const std::string ascii(40, 'a');
+  for (std::size_t at = 0; at <= ascii.size(); ++at) {
+    std::string bad = ascii;
+    bad.insert(at, "\xFF");
+    EXPECT_EQ(FirstInvalidUtf8(bad), at) << at;
+    std::string truncated = ascii;
+    truncated.insert(at, "\xE2\x82");  // a three-byte sequence cut short
+    EXPECT_EQ(FirstInvalidUtf8(truncated), at) << at;
+    std::string good = ascii;
+    good.insert(at, "\xE2\x82\xAC");
+    EXPECT_TRUE(IsValidUtf8(good)) << at;
+    EXPECT_EQ(FirstInvalidUtf8(good + "\xC0"), good.size()) << at;
+  }
+}
+
 TEST(JsonText, InvalidRunsBecomeOneReplacementCharacter) {
   EXPECT_EQ(ToValidUtf8("a\xFF\xFE"
                         "b"),

@@ -76,6 +76,19 @@ TEST(Redact, EveryRuleFiresInAnyCase) {
   ExpectHidden("glpat-abcdefghijklmnop12 in a file", "abcdefghijklmnop12");
 }
 
+// The needles are looked for by their first two letters (folded): a needle
+// whose second letter is upper case, or that starts the text, or ends it,
+// or whose exact shape is upper case, is found all the same.
+TEST(Redact, NeedlesAreFoundWhereverAndHoweverTheyStart) {
+  ExpectHidden("aCCESS_KEY=v4lue-one", "v4lue-one");
+  ExpectHidden("PWD=s3cret-two", "s3cret-two");
+  ExpectHidden("x=1 pWd=s3cret-three", "s3cret-three");
+  ExpectHidden("AKIAABCDEFGHIJKLMNOP", "ABCDEFGHIJKLMNOP");
+  ExpectHidden("id ASIAABCDEFGHIJKLMNOP", "ABCDEFGHIJKLMNOP");
+  ExpectHidden("eyJhbGciOi.eyJzdWIiOi.c2lnbmF0", "eyJzdWIiOi");
+  ExpectHidden("run --tOKEN t0ken-value-4", "t0ken-value-4");
+}
+
 // What the PostgreSQL proxy reports for every statement: no secret word,
 // left as it is (and, untouched by any pattern, cheap: see redact.cc).
 TEST(Redact, ReadsPassUnchanged) {

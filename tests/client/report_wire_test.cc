@@ -54,6 +54,24 @@ TEST(ReportWire, JsonStringsAreEscapedAsJsonDumpEscapesThem) {
     EXPECT_EQ(Escaped(text), dualkey::base::JsonDump(json(text))) << text;
 }
 
+// Text is checked eight bytes at a time: a character to escape at every
+// offset of a long text (in a word, across two) is escaped where it is,
+// and bytes of 0x80 and above (UTF-8) are never mistaken for one.
+TEST(ReportWire, EveryOffsetOfALongTextIsEscaped) {
+  const std::string plain = "SELECT abalance FROM pgbench_accounts WHERE aid = 4\xC3\xA9;";
+  for (const char special : {'"', '\\', '\n', '\x01', '\x1f', '\0'}) {
+    for (std::size_t at = 0; at <= plain.size(); ++at) {
+      std::string text = plain;
+      text.insert(at, 1, special);
+      if (!dualkey::base::IsValidUtf8(text)) continue;  // inside the é: not text
+      EXPECT_EQ(Escaped(text), dualkey::base::JsonDump(json(text)))
+          << "byte " << int(special) << " at " << at;
+    }
+  }
+  const std::string high = "\xE2\x82\xAC\xE2\x82\xAC\xE2\x82\xAC\xC3\xA9 ~\x7f\xF0\x9F\x98\x80 !#";
+  EXPECT_EQ(Escaped(high), dualkey::base::JsonDump(json(high)));
+}
+
 ReportedDecision Decision(std::string input) {
   ReportedDecision d;
   d.time_ms = 1700000000123;

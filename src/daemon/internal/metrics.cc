@@ -89,42 +89,54 @@ Metrics::Metrics() : audit_write_(FastBounds()), store_(FastBounds()) {}
 
 std::string Metrics::Label(std::string_view value) {
   std::string out;
-  out.reserve(value.size());
+  AppendLabel(&out, value);
+  return out;
+}
+
+void Metrics::AppendLabel(std::string* out, std::string_view value) {
+  out->reserve(out->size() + value.size());
   for (char c : value) {
     if (c == '\\')
-      out += "\\\\";
+      *out += "\\\\";
     else if (c == '"')
-      out += "\\\"";
+      *out += "\\\"";
     else if (c == '\n')
-      out += "\\n";
+      *out += "\\n";
     else
-      out += c;
+      *out += c;
   }
-  return out;
 }
 
 void Metrics::CountDecision(std::string_view kind, std::string_view source,
                             std::string_view channel, std::string_view op_class,
                             std::string_view verdict, std::string_view reason, bool forwarded,
                             const double* added_seconds) {
-  std::string labels;
-  labels.reserve(96);
+  // Built in buffers kept from call to call (under mutex_): a map copies
+  // its key only when it adds one, so a decision of a kind seen before
+  // allocates nothing here (a proxy reports some 20,000 a second).
+  std::string& labels = labels_scratch_;
+  labels.clear();
   labels += "source=\"";
-  labels += Label(source);
+  AppendLabel(&labels, source);
+  const std::size_t source_end = labels.size();
   labels += "\",channel=\"";
-  labels += Label(channel);
+  AppendLabel(&labels, channel);
   labels += "\",class=\"";
-  labels += Label(op_class);
+  AppendLabel(&labels, op_class);
   labels += "\",verdict=\"";
-  labels += Label(verdict);
+  AppendLabel(&labels, verdict);
   labels += '"';
   ++decisions_[labels];
   if (reason.starts_with("rate limit:")) ++rate_limited_;
   if (kind == "decision") {
-    const std::string source_label = "source=\"" + Label(source) + "\"";
-    if (forwarded) ++forwarded_[source_label];
-    if (added_seconds != nullptr)
-      added_latency_.try_emplace(source_label, FastBounds()).first->second.Observe(*added_seconds);
+    labels.resize(source_end);
+    labels += '"';  // source="..."
+    if (forwarded) ++forwarded_[labels];
+    if (added_seconds != nullptr) {
+      auto it = added_latency_.find(labels);
+      if (it == added_latency_.end()) it = added_latency_.emplace(labels, FastBounds()).first;
+      it->second.Observe(*added_seconds);
+    }
   }
 }
 

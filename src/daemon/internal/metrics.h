@@ -58,6 +58,7 @@ class Metrics {
 
   // One Prometheus label value, escaped.
   static std::string Label(std::string_view value);
+  static void AppendLabel(std::string* out, std::string_view value);
 
  private:
   // Under mutex_: OnRecord's and OnDecision's count of a decision.
@@ -66,6 +67,7 @@ class Metrics {
                      bool forwarded, const double* added_seconds);
 
   mutable std::mutex mutex_;
+  std::string labels_scratch_;  // CountDecision's, under mutex_
   // "source,channel,class,verdict" label text -> count
   std::map<std::string, std::uint64_t> decisions_;
   std::map<std::string, std::uint64_t> forwarded_;     // source label -> requests forwarded
