@@ -163,6 +163,10 @@ bool VerifyDetached(std::string_view public_key_hex, std::string_view message,
 struct VerifyReport {
   bool ok = false;
   std::uint64_t entries = 0;
+  // The entries as Read (tail, export, search) gives them back: each item
+  // of a "decisions" entry (a batch of decisions a proxy or the gateway
+  // reported) is a record of its own.
+  std::uint64_t records = 0;
   std::uint64_t checkpoints = 0;
   // First problem found, human readable: "line 12: hash mismatch (record edited)",
   // "line 40: seq 39 follows 37 (records removed)", "checkpoint at seq 2000: bad signature"...

@@ -37,6 +37,7 @@ int RunAuditCommand(const std::string& action, const std::string& path, std::int
       Json result{{"ok", report.ok},
                   {"path", path},
                   {"entries", report.entries},
+                  {"records", report.records},
                   {"checkpoints", report.checkpoints},
                   {"last_seq", report.last_seq},
                   {"last_hash", report.last_hash},
@@ -54,7 +55,8 @@ int RunAuditCommand(const std::string& action, const std::string& path, std::int
       for (const std::string& p : report.problems) err << "dualkey audit verify: " << p << "\n";
     } else {
       out << (report.ok ? "audit log intact: " : "audit log TAMPERED: ") << path << "\n"
-          << "  " << report.entries << " entries, " << report.checkpoints
+          << "  " << report.entries << " entries (" << report.records
+          << " records as export reads them), " << report.checkpoints
           << " signed checkpoints; last entry is seq " << report.last_seq << " (hash "
           << report.last_hash << "), last signed checkpoint at seq " << report.last_checkpoint_seq
           << "\n"

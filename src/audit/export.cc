@@ -18,29 +18,6 @@
 namespace dualkey::audit {
 namespace {
 
-// An entry line, or nullopt for headers, checkpoints and anything else.
-std::optional<Entry> ParseEntry(const std::string& line) {
-  const nlohmann::json value = nlohmann::json::parse(line, nullptr, /*allow_exceptions=*/false);
-  if (!value.is_object() || value.contains("dualkey_audit") || value.contains("checkpoint"))
-    return std::nullopt;
-  auto seq = value.find("seq");
-  auto time = value.find("time_ms");
-  auto kind = value.find("kind");
-  auto fields = value.find("fields");
-  if (seq == value.end() || !seq->is_number_unsigned() || time == value.end() ||
-      !time->is_number_integer() || kind == value.end() || !kind->is_string() ||
-      fields == value.end())
-    return std::nullopt;
-  Entry entry;
-  entry.seq = seq->get<std::uint64_t>();
-  entry.time_ms = time->get<std::int64_t>();
-  entry.kind = kind->get<std::string>();
-  entry.fields = internal::DumpCanonical(*fields);
-  entry.prev_hash = value.value("prev", "");
-  entry.hash = value.value("hash", "");
-  return entry;
-}
-
 // Severity by what happened: refusals and trouble are warnings, holds and
 // human decisions notices, the rest informational.
 int Severity(const Entry& entry) {
@@ -139,10 +116,13 @@ int Export(const std::string& path, const ExportOptions& options, std::ostream& 
       partial += chunk;
       std::size_t start = 0;
       for (std::size_t nl; (nl = partial.find('\n', start)) != std::string::npos; start = nl + 1) {
-        std::optional<Entry> entry = ParseEntry(partial.substr(start, nl - start));
-        if (!entry || entry->time_ms < options.since_ms) continue;
+        // Read as Read reads the file (headers, checkpoints and garbage skipped).
+        internal::ParsedLine parsed =
+            internal::ParseLine(std::string_view(partial).substr(start, nl - start));
+        if (parsed.kind != internal::LineKind::kEntry || parsed.entry.time_ms < options.since_ms)
+          continue;
         readable.clear();
-        AppendReadable(std::move(*entry), &readable);
+        internal::AppendReadable(std::move(parsed.entry), &readable);
         for (const Entry& e : readable)
           out << (options.format == ExportOptions::Format::kSyslog ? SyslogLine(e, hostname)
                                                                    : internal::EntryJsonLine(e))

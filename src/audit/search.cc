@@ -14,6 +14,7 @@
 #include <map>
 
 #include "audit/internal/file_io.h"
+#include "audit/internal/format.h"
 #include "base/json_text.h"
 #include "base/time_text.h"
 
@@ -21,6 +22,8 @@ namespace dualkey::audit {
 namespace {
 
 using nlohmann::json;
+
+const std::string kDecisionKind = "decision";  // each item of a "decisions" entry
 
 std::string Str(const json& j, const char* key) {
   auto it = j.find(key);
@@ -371,23 +374,19 @@ std::optional<SearchResult> Search(const std::string& path, const SearchQuery& q
     // A "decisions" entry is searched as its items, newest (last) first;
     // a page that fills up in the middle of one still ends with the whole
     // entry (the cursor is a line).
-    std::vector<Entry> readable;
-    {
-      Entry whole;
-      whole.seq = entry_seq;
-      whole.time_ms = entry_time_ms;
-      whole.kind = Str(value, "kind");
-      if (whole.kind == "decisions" && value.contains("fields"))
-        whole.fields = base::JsonDump(value["fields"]);
-      whole.hash = Str(value, "hash");
-      AppendReadable(std::move(whole), &readable);
-    }
-    for (auto one = readable.rbegin(); one != readable.rend(); ++one) {
-      const std::string& kind = one->kind;
-      json fields = one->item > 0 ? json::parse(one->fields, nullptr, /*allow_exceptions=*/false)
-                    : value.contains("fields") ? value["fields"]
-                                               : json::object();
-      if (!fields.is_object()) fields = json::object();
+    const std::string entry_kind = Str(value, "kind");
+    const std::string entry_hash = Str(value, "hash");
+    const json no_fields = json::object();
+    const json& entry_fields =
+        value.contains("fields") && value["fields"].is_object() ? value["fields"] : no_fields;
+    const json* items = internal::BatchItems(entry_kind, entry_fields);
+    const std::size_t count = items != nullptr ? items->size() : 1;
+    for (std::size_t n = count; n > 0; --n) {
+      const std::uint32_t item = items != nullptr ? static_cast<std::uint32_t>(n) : 0;
+      const std::string& kind = items != nullptr ? kDecisionKind : entry_kind;
+      const json fields = items != nullptr
+                              ? internal::BatchItemFields((*items)[n - 1], entry_fields)
+                              : entry_fields;
       if (kind == "consumed" && !Str(fields, "approval_id").empty() &&
           !Str(fields, "snapshot_id").empty() && run_of_approval.size() < 10'000)
         run_of_approval.emplace(Str(fields, "approval_id"),
@@ -400,8 +399,8 @@ std::optional<SearchResult> Search(const std::string& path, const SearchQuery& q
       if (!query.decision.empty() && DecisionOf(kind, fields) != query.decision) continue;
       if (!needle.empty() && !ContainsFolded(kind, needle) && !AnyTextContains(fields, needle))
         continue;
-      json record = RecordJson(entry_seq, entry_time_ms, kind, fields, one->hash);
-      if (one->item > 0) record["item"] = one->item;
+      json record = RecordJson(entry_seq, entry_time_ms, kind, fields, entry_hash);
+      if (item > 0) record["item"] = item;
       if (kind == "approval" && !record.contains("snapshot_id")) {
         if (auto run = run_of_approval.find(Str(fields, "approval_id"));
             run != run_of_approval.end()) {

@@ -149,6 +149,8 @@ VerifyReport Verify(const std::string& path, std::string_view public_key) {
       case LineKind::kEntry: {
         const ParsedEntry& entry = parsed.entry;
         ++report.entries;
+        const Json* items = BatchItems(entry.kind, entry.fields);
+        report.records += items != nullptr ? items->size() : 1;
         std::string what = where + "seq " + std::to_string(entry.seq) + ": ";
         // The daemon's own notes about what it found are written before it
         // signs "open"; they are not foreign.
@@ -242,14 +244,7 @@ Result<std::vector<Entry>> Read(const std::string& path, std::int64_t since_ms) 
     }
     ParsedLine parsed = ParseLine(line);
     if (parsed.kind != LineKind::kEntry || parsed.entry.time_ms < since_ms) continue;
-    Entry entry;
-    entry.seq = parsed.entry.seq;
-    entry.time_ms = parsed.entry.time_ms;
-    entry.kind = std::move(parsed.entry.kind);
-    entry.fields = DumpCanonical(parsed.entry.fields);
-    entry.prev_hash = std::move(parsed.entry.prev);
-    entry.hash = std::move(parsed.entry.hash);
-    AppendReadable(std::move(entry), &entries);
+    internal::AppendReadable(std::move(parsed.entry), &entries);
   }
   if (in.bad()) return Status::IOError("read error in " + path);
   return entries;

@@ -160,6 +160,14 @@ TEST_F(Export, ABatchOfDecisionsIsOneEntryReadAsEachDecision) {
   ASSERT_EQ(system((exe + " audit tail --file " + options_.path + " > " + out).c_str()), 0);
   EXPECT_NE(ReadFile(out).find("#2.1  "), std::string::npos) << ReadFile(out);
   EXPECT_EQ(system((exe + " audit verify --file " + options_.path + " >/dev/null").c_str()), 0);
+  // verify counts the entries, and the records they are read back as.
+  const dualkey::audit::VerifyReport report = dualkey::audit::Verify(options_.path);
+  EXPECT_TRUE(report.ok);
+  EXPECT_EQ(report.entries, 3u);
+  EXPECT_EQ(report.records, 4u);
+  ASSERT_EQ(system((exe + " audit verify --json --file " + options_.path + " > " + out).c_str()),
+            0);
+  EXPECT_EQ(nlohmann::json::parse(ReadFile(out))["records"], 4);
 
   // An item changed in place: the batch's hash no longer recomputes.
   std::string text = ReadFile(options_.path);
@@ -195,12 +203,18 @@ TEST_F(Export, FollowPrintsNewRecordsAcrossAReopen) {
     auto log = Open();  // a restarted daemon
     Append(*log, "verdict", R"({"decision":"allow","input":"echo after restart"})");
     Append(*log, "verdict", R"({"decision":"allow","input":"echo two"})");
+    // A batch a proxy reported: one line per decision, as export without --follow.
+    Append(*log, "decisions",
+           R"({"decisions":[{"decision":"allow","input":"SELECT 1"},)"
+           R"({"decision":"allow","input":"SELECT 2"}],"source":"pg_proxy","time_ms":9})");
   }
-  EXPECT_EQ(wait_lines(3), 3);
+  EXPECT_EQ(wait_lines(5), 5);
   kill(pid, SIGTERM);
   waitpid(pid, nullptr, 0);
   const std::string text = ReadFile(out);
   EXPECT_NE(text.find("echo after restart"), std::string::npos) << text;
+  EXPECT_NE(text.find(R"("item":2,)"), std::string::npos) << text;
+  EXPECT_NE(text.find(R"("input":"SELECT 2","source":"pg_proxy")"), std::string::npos) << text;
   // Checkpoint and header lines are not records.
   EXPECT_EQ(text.find("checkpoint"), std::string::npos) << text;
 }

@@ -248,34 +248,63 @@ std::string EntryJsonLine(const Entry& entry) {
 
 namespace dualkey::audit {
 
-void AppendReadable(Entry entry, std::vector<Entry>* out) {
-  if (entry.kind != "decisions") {
-    out->push_back(std::move(entry));
-    return;
-  }
-  const internal::Json fields =
-      internal::Json::parse(entry.fields, nullptr, /*allow_exceptions=*/false);
-  const auto items = fields.is_object() ? fields.find("decisions") : fields.end();
+namespace internal {
+
+const Json* BatchItems(std::string_view kind, const Json& fields) {
+  if (kind != "decisions" || !fields.is_object()) return nullptr;
+  const auto items = fields.find("decisions");
   if (items == fields.end() || !items->is_array() || items->empty() ||
-      !std::all_of(items->begin(), items->end(), [](const auto& i) { return i.is_object(); })) {
+      !std::all_of(items->begin(), items->end(), [](const Json& i) { return i.is_object(); }))
+    return nullptr;
+  return &*items;
+}
+
+Json BatchItemFields(const Json& item, const Json& batch_fields) {
+  Json decision = item;
+  for (const char* shared : {"peer", "source", "time_ms"})
+    if (auto it = batch_fields.find(shared); it != batch_fields.end()) decision[shared] = *it;
+  return decision;
+}
+
+void AppendReadable(ParsedEntry entry, std::vector<Entry>* out) {
+  Entry one;
+  one.seq = entry.seq;
+  one.time_ms = entry.time_ms;
+  one.prev_hash = std::move(entry.prev);
+  one.hash = std::move(entry.hash);
+  const Json* items = BatchItems(entry.kind, entry.fields);
+  if (items == nullptr) {
+    one.kind = std::move(entry.kind);
+    one.fields = DumpCanonical(entry.fields);
+    out->push_back(std::move(one));
+    return;
+  }
+  one.kind = "decision";
+  for (const Json& item : *items) {
+    ++one.item;
+    one.fields = DumpCanonical(BatchItemFields(item, entry.fields));
+    out->push_back(one);
+  }
+}
+
+}  // namespace internal
+
+void AppendReadable(Entry entry, std::vector<Entry>* out) {
+  internal::Json fields;
+  if (entry.kind == "decisions")
+    fields = internal::Json::parse(entry.fields, nullptr, /*allow_exceptions=*/false);
+  if (internal::BatchItems(entry.kind, fields) == nullptr) {
     out->push_back(std::move(entry));
     return;
   }
-  std::uint32_t number = 0;
-  for (const internal::Json& item : *items) {
-    internal::Json decision = item;
-    for (const char* shared : {"peer", "source", "time_ms"})
-      if (auto it = fields.find(shared); it != fields.end()) decision[shared] = *it;
-    Entry one;
-    one.seq = entry.seq;
-    one.item = ++number;
-    one.time_ms = entry.time_ms;
-    one.kind = "decision";
-    one.fields = internal::DumpCanonical(decision);
-    one.prev_hash = entry.prev_hash;
-    one.hash = entry.hash;
-    out->push_back(std::move(one));
-  }
+  internal::ParsedEntry parsed;
+  parsed.seq = entry.seq;
+  parsed.time_ms = entry.time_ms;
+  parsed.kind = std::move(entry.kind);
+  parsed.fields = std::move(fields);
+  parsed.prev = std::move(entry.prev_hash);
+  parsed.hash = std::move(entry.hash);
+  internal::AppendReadable(std::move(parsed), out);
 }
 
 }  // namespace dualkey::audit

@@ -134,6 +134,19 @@ struct ParsedLine {
 // One line without its '\n'.
 ParsedLine ParseLine(std::string_view text);
 
+// ---- Reading entries back ----------------------------------------------------
+
+// The items of a "decisions" entry with these fields, when it is read back
+// as them (an array of objects, not empty); nullptr when the entry is read
+// as it is (any other kind, or a batch that is not one).
+const Json* BatchItems(std::string_view kind, const Json& fields);
+// A batch item as the "decision" record it is read back as: the item with
+// the batch's shared fields (peer, source, time_ms).
+Json BatchItemFields(const Json& item, const Json& batch_fields);
+// `entry` as Read gives it back (audit.h, AppendReadable), from its parsed
+// fields: no printing and parsing again.
+void AppendReadable(ParsedEntry entry, std::vector<Entry>* out);
+
 // The hash the entry should have, from its prev and canonical form.
 std::string RecomputeHash(const ParsedEntry& entry, Sha256* sha);
 
