@@ -20,7 +20,8 @@
 # DUALKEY_FAST_PATH_THREADS (the proxy's default: one per 4 cores, 1 to 4),
 # DUALKEY_PG_BIN (initdb/pg_ctl directory), DUALKEY_PG_USER (nobody, when root),
 # BENCH_PERF (a directory: `perf record -g` during each -c 8 run of dualkey (and
-# its daemon) and of pgbouncer (system-wide: perf report --comm), into
+# its daemon) and of pgbouncer (system-wide: perf report --comm; BENCH_PERF_OPTIONS
+# replaces -g, e.g. "--call-graph dwarf -F 499" for user-space stacks), into
 # BENCH_PERF/NAME-TIME.data).
 # BENCH_SYSCALLS=1 (perf stat on each proxy during its -c 8 runs: system
 # calls by kind and context switches per transaction, and the machine's idle
@@ -262,7 +263,7 @@ run() {
   [[ -n $pid ]] && before=$(cpu_ticks "$pid")
   if [[ -n ${BENCH_PERF:-} && ($name == dualkey || $name == pgbouncer) && $clients -gt 1 ]]; then
     mkdir -p "$BENCH_PERF"
-    perf record -g -a -o "$BENCH_PERF/$name-$(date +%s).data" -- sleep "$SECONDS_PER_RUN" \
+    perf record ${BENCH_PERF_OPTIONS:--g} -a -o "$BENCH_PERF/$name-$(date +%s).data" -- sleep "$SECONDS_PER_RUN" \
       >/dev/null 2>&1 &
     perf_pid=$!
   fi
