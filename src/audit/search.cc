@@ -235,6 +235,31 @@ std::string CheckQuery(const SearchQuery& query) {
   return "";
 }
 
+bool ParseCursor(std::string_view text, SearchQuery* query) {
+  const std::size_t dot = text.find('.');
+  const std::string_view offset = text.substr(0, dot);
+  const std::string_view item = dot == std::string_view::npos ? "" : text.substr(dot + 1);
+  std::uint64_t at = 0;
+  std::uint32_t from_item = 0;
+  const auto whole = [](std::string_view digits, auto* value) {
+    const auto [end, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), *value);
+    return !digits.empty() && digits.size() <= 15 && ec == std::errc() &&
+           end == digits.data() + digits.size() && *value > 0;
+  };
+  if (!whole(offset, &at) || (dot != std::string_view::npos && !whole(item, &from_item)))
+    return false;
+  query->cursor = at;
+  query->cursor_item = from_item;
+  return true;
+}
+
+std::string CursorText(const SearchResult& result) {
+  if (result.next_cursor == 0) return "";
+  std::string text = std::to_string(result.next_cursor);
+  if (result.next_cursor_item > 0) text += "." + std::to_string(result.next_cursor_item);
+  return text;
+}
+
 std::optional<SearchResult> Search(const std::string& path, const SearchQuery& query,
                                    std::string* error, const SearchLimits& limits,
                                    bool* bad_query) {
@@ -320,7 +345,10 @@ std::optional<SearchResult> Search(const std::string& path, const SearchQuery& q
   off_t start = end;
   std::uint64_t bytes = 0, reply_bytes = 0;
   std::string read_error;
-  while (static_cast<int>(result.records.size()) < query.limit) {
+  // The first line read is the one a cursor with an item ended within.
+  std::uint32_t from_item = query.cursor != 0 ? query.cursor_item : 0;
+  bool page_full = false;
+  while (!page_full && static_cast<int>(result.records.size()) < query.limit) {
     if (bytes >= limits.max_bytes || result.scanned >= limits.max_entries ||
         reply_bytes >= limits.max_reply_bytes) {
       result.scan_limited = reply_bytes < limits.max_reply_bytes;
@@ -371,17 +399,26 @@ std::optional<SearchResult> Search(const std::string& path, const SearchQuery& q
       result.oldest_seq = entry_seq;
       result.oldest_time_ms = entry_time_ms;
     }
-    // A "decisions" entry is searched as its items, newest (last) first;
-    // a page that fills up in the middle of one still ends with the whole
-    // entry (the cursor is a line).
+    // A "decisions" entry is searched as its items, newest (last) first; a
+    // page that fills up within one ends there, and its cursor names the
+    // line and the next item.
     const std::string entry_kind = Str(value, "kind");
     const std::string entry_hash = Str(value, "hash");
     const json no_fields = json::object();
     const json& entry_fields =
         value.contains("fields") && value["fields"].is_object() ? value["fields"] : no_fields;
     const json* items = internal::BatchItems(entry_kind, entry_fields);
-    const std::size_t count = items != nullptr ? items->size() : 1;
+    std::size_t count = items != nullptr ? items->size() : 1;
+    if (items != nullptr && from_item > 0) count = std::min<std::size_t>(count, from_item);
+    from_item = 0;
     for (std::size_t n = count; n > 0; --n) {
+      if (static_cast<int>(result.records.size()) >= query.limit) {
+        // Items of this entry are left: the next page starts with them.
+        result.next_cursor = static_cast<std::uint64_t>(start) + line.size() + 1;
+        result.next_cursor_item = static_cast<std::uint32_t>(n);
+        page_full = true;
+        break;
+      }
       const std::uint32_t item = items != nullptr ? static_cast<std::uint32_t>(n) : 0;
       const std::string& kind = items != nullptr ? kDecisionKind : entry_kind;
       const json fields = items != nullptr
@@ -522,7 +559,7 @@ json SearchReply(const SearchResult& result, const VerifyStatus& status) {
              {"decisions", std::move(decisions)},
              {"verify", ToJson(status)}};
   // A string: a client hands it back as it came (no float rounding).
-  if (result.next_cursor != 0) reply["next_cursor"] = std::to_string(result.next_cursor);
+  if (result.next_cursor != 0) reply["next_cursor"] = CursorText(result);
   if (result.oldest_time_ms != 0) reply["oldest_time"] = UtcTime(result.oldest_time_ms);
   if (result.scan_limited) reply["scan_words"] = ScanWords(result);
   return reply;
@@ -534,7 +571,9 @@ std::string SearchText(const SearchResult& result, const VerifyStatus& status,
   if (result.records.empty()) out += "no records match\n";
   for (const json& r : result.records) {
     const std::string decision = Str(r, "decision");
-    out += "#" + std::to_string(r.value("seq", std::uint64_t{0})) + "  " + Str(r, "time") + "  " +
+    const std::uint64_t item = r.value("item", std::uint64_t{0});
+    out += "#" + std::to_string(r.value("seq", std::uint64_t{0})) +
+           (item > 0 ? "." + std::to_string(item) : std::string()) + "  " + Str(r, "time") + "  " +
            (decision.empty() ? "-" : decision) + "  " + Str(r, "kind");
     if (!Str(r, "agent").empty()) out += "  agent " + Str(r, "agent");
     if (!Str(r, "class").empty()) out += "  class " + Str(r, "class");
@@ -548,7 +587,7 @@ std::string SearchText(const SearchResult& result, const VerifyStatus& status,
   if (result.scan_limited) out += ScanWords(result) + "\n";
   if (result.next_cursor != 0)
     out += "older records: " + (more.empty() ? std::string("--cursor ") : more + " --cursor ") +
-           std::to_string(result.next_cursor) + "\n";
+           CursorText(result) + "\n";
   return base::ToValidUtf8(out);
 }
 

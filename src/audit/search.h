@@ -41,6 +41,10 @@ struct SearchQuery {
   // A previous result's next_cursor: go on from there (older records).
   // 0: from the newest record.
   std::uint64_t cursor = 0;
+  // With `cursor`: the page before ended within the batch of decisions on
+  // the line that ends there (a "decisions" entry, read as its items); the
+  // search goes on from this item of it, down. 0: none.
+  std::uint32_t cursor_item = 0;
 };
 
 // How much one search may read and return before it stops and hands back a
@@ -55,14 +59,22 @@ struct SearchResult {
   std::vector<nlohmann::json> records;  // newest first; see RecordJson
   // Where the next (older) page starts; 0: the start of the log was reached.
   std::uint64_t next_cursor = 0;
-  std::uint64_t scanned = 0;     // records read
-  bool scan_limited = false;     // stopped at SearchLimits before `limit` records matched
-  std::uint64_t oldest_seq = 0;  // the oldest record read (0: none)
+  std::uint32_t next_cursor_item = 0;  // SearchQuery::cursor_item for it
+  std::uint64_t scanned = 0;           // records read
+  bool scan_limited = false;           // stopped at SearchLimits before `limit` records matched
+  std::uint64_t oldest_seq = 0;        // the oldest record read (0: none)
   std::int64_t oldest_time_ms = 0;
 };
 
 // Empty when the query is well-formed; else what is wrong, for people.
 std::string CheckQuery(const SearchQuery& query);
+
+// A cursor as a search gives it (CursorText): "OFFSET", or "OFFSET.ITEM"
+// when the page ended within a batch of decisions. False (the query
+// unchanged) when `text` is not one.
+bool ParseCursor(std::string_view text, SearchQuery* query);
+// The result's next cursor as text; "" when there is none.
+std::string CursorText(const SearchResult& result);
 
 // Searches the log at `path`. nullopt with `error` when the query is bad
 // (CheckQuery), the cursor is not one a search returned for this file (both

@@ -64,14 +64,9 @@ int Search(const AuditOptions& options, const std::string& path) {
   query.decision = options.decision;
   query.text = options.text;
   query.limit = options.limit;
-  if (!options.cursor.empty()) {
-    const bool digits = options.cursor.size() <= 15 &&
-                        options.cursor.find_first_not_of("0123456789") == std::string::npos;
-    query.cursor = digits ? std::stoull(options.cursor) : 0;
-    if (query.cursor == 0) {
-      std::cerr << "dualkey audit search: --cursor takes the number a search printed\n";
-      return 2;
-    }
+  if (!options.cursor.empty() && !audit::ParseCursor(options.cursor, &query)) {
+    std::cerr << "dualkey audit search: --cursor takes the cursor a search printed (N or N.M)\n";
+    return 2;
   }
   std::string error;
   std::optional<audit::SearchResult> found = audit::Search(path, query, &error);

@@ -158,12 +158,12 @@ audit::SearchQuery HistoryQuery(const std::map<std::string, std::string>& params
       query.decision = value;
     } else if (name == "q") {
       query.text = value;
-    } else if (name == "limit" || name == "cursor") {
-      const bool digits = !value.empty() && value.size() <= 15 &&
+    } else if (name == "limit") {
+      const bool digits = !value.empty() && value.size() <= 4 &&
                           value.find_first_not_of("0123456789") == std::string::npos;
-      if (name == "limit") {
-        query.limit = digits && value.size() <= 4 ? std::stoi(value) : 0;  // 0: CheckQuery says
-      } else if (!digits || (query.cursor = std::stoull(value)) == 0) {
+      query.limit = digits ? std::stoi(value) : 0;  // 0: CheckQuery says
+    } else if (name == "cursor") {
+      if (!audit::ParseCursor(value, &query)) {
         *error = "cursor must be a next_cursor a previous history reply gave";
         return query;
       }

@@ -378,6 +378,33 @@ TEST_F(Search, EachDecisionOfABatchIsARecord) {
   ASSERT_EQ(two.records.size(), 1u);
   EXPECT_EQ(two.records[0]["item"], 3);
   EXPECT_EQ(two.records[0]["fields"]["source"], "pg_proxy");
+
+  // A page that fills up within the batch ends there; its cursor ("N.M")
+  // goes on with the batch's next item, and the pages together hold every
+  // record once, in order.
+  q = {};
+  q.limit = 2;
+  std::vector<std::string> inputs;
+  std::vector<std::string> cursors;
+  for (int page = 0; page < 5; ++page) {
+    audit::SearchResult got = Find(q);
+    ASSERT_LE(got.records.size(), 2u);
+    for (const json& r : got.records) inputs.push_back(r["input"].get<std::string>());
+    cursors.push_back(audit::CursorText(got));
+    if (got.next_cursor == 0) break;
+    ASSERT_TRUE(audit::ParseCursor(audit::CursorText(got), &q)) << audit::CursorText(got);
+  }
+  EXPECT_EQ(inputs, (std::vector<std::string>{"SELECT 4", "SELECT 3", "SELECT 2", "SELECT 1",
+                                              "SELECT 0", "ls"}));
+  ASSERT_GE(cursors.size(), 2u);
+  EXPECT_NE(cursors[0].find('.'), std::string::npos) << cursors[0];
+  EXPECT_EQ(cursors[0].substr(cursors[0].find('.')), ".3");
+  EXPECT_EQ(cursors[1].substr(cursors[1].find('.')), ".1");
+
+  audit::SearchQuery bad;
+  for (const char* text : {"", "0", "12.", ".3", "12.0", "12.x", "x", "1.2.3", "-4"})
+    EXPECT_FALSE(audit::ParseCursor(text, &bad)) << text;
+  EXPECT_EQ(bad.cursor, 0u);
 }
 
 TEST_F(Search, DecisionsAndWords) {
