@@ -2,8 +2,11 @@
 
 #include <array>
 #include <cstdint>
+#include <optional>
 #include <regex>
 #include <vector>
+
+#include "base/internal/redact.h"
 
 namespace dualkey::base {
 namespace {
@@ -19,7 +22,89 @@ struct Rule {
   std::vector<std::string_view> needs;
   bool exact = false;
   std::uint64_t mask = 0;  // `needs` as bits of NeedleTable::all (NumberNeedles)
+  // For a pattern that opens with a run of a class of characters ("name"
+  // characters before a secret word, a URL's scheme): where a match may
+  // begin. std::regex tries every place, and from every place inside a long
+  // run it reads the rest of the run again: quadratic (an 8 KiB run of
+  // letters after "token=" took seconds). A match that begins inside a run
+  // also begins at the run's first character that may begin one (the
+  // opening class takes the characters between), so only that place of
+  // each run is tried (ReplaceFromRunStarts). nullptr: every place.
+  const std::array<bool, 256>* run = nullptr;    // the run's characters
+  const std::array<bool, 256>* first = nullptr;  // those a match may begin with
+  // The same rule written so that a name is read once: "[name]*SECRET[name]*"
+  // reads the rest of the name again for every secret word in it when what
+  // follows the name does not match ("tokentoken…" 8 KiB long took ~1 s);
+  // "(?=[name]*SECRET)[name]+" checks for the word once, then takes the
+  // name whole. The same matches where the name is followed by characters
+  // that cannot be in it, as in every rule that has one (RedactSecrets
+  // uses it; RedactSecretsEveryRule runs `pattern`, to check it against).
+  std::optional<std::regex> fast = std::nullopt;
+  // With `run`: whether a match may begin at `at` at all, checked by hand
+  // before the pattern runs there (a pattern that fails reads the run again
+  // for every secret word in it). nullptr: it may.
+  bool (*may_begin)(std::string_view text, std::size_t at) = nullptr;
 };
+
+constexpr std::array<bool, 256> CharClass(std::string_view extra, bool letters, bool digits) {
+  std::array<bool, 256> chars{};
+  for (int c = 0; c < 256; ++c)
+    chars[c] = (letters && ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'))) ||
+               (digits && c >= '0' && c <= '9') || extra.find(static_cast<char>(c)) != extra.npos;
+  return chars;
+}
+// [A-Za-z0-9_.-]: a secret-ish name (name=value).
+constexpr std::array<bool, 256> kNameChars = CharClass("_.-", true, true);
+// [a-z0-9-] with icase: an HTTP header's name.
+constexpr std::array<bool, 256> kHeaderChars = CharClass("-", true, true);
+// [a-z][a-z0-9+.-]* with icase: a URL's scheme.
+constexpr std::array<bool, 256> kSchemeChars = CharClass("+.-", true, true);
+constexpr std::array<bool, 256> kLetters = CharClass("", true, false);
+
+bool IsRegexSpace(char c) {  // \s
+  return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v';
+}
+
+// What the header rule needs around a name that begins at `at`, by hand:
+// the name ([a-z0-9-] and a secret word, which alone may hold a '_') runs
+// to the end of the [A-Za-z0-9_-] run it is in, and is followed by
+// "\s*:\s*" and a character that is not a quote or a newline. At most one
+// '_' can be in it, inside one of the secret words spelled with one.
+bool HeaderMayBegin(std::string_view text, std::size_t at) {
+  static constexpr std::array<bool, 256> kNameOrUnderscore = CharClass("-_", true, true);
+  std::size_t end = at;
+  std::size_t underscore = std::string_view::npos;
+  while (end < text.size() && kNameOrUnderscore[static_cast<unsigned char>(text[end])]) {
+    if (text[end] == '_') {
+      if (underscore != std::string_view::npos) return false;  // two: no one word holds both
+      underscore = end;
+    }
+    ++end;
+  }
+  if (underscore != std::string_view::npos) {
+    bool covered = false;
+    for (std::string_view word : {"api_key", "access_key", "private_key", "client_secret"}) {
+      const std::size_t offset = word.find('_');
+      if (underscore - at < offset || underscore - offset + word.size() > end) continue;
+      bool same = true;
+      for (std::size_t k = 0; k < word.size() && same; ++k) {
+        const char c = text[underscore - offset + k];
+        same = (c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c) == word[k];
+      }
+      covered = covered || same;
+    }
+    if (!covered) return false;
+  }
+  std::size_t p = end;
+  while (p < text.size() && IsRegexSpace(text[p])) ++p;
+  if (p == text.size() || text[p] != ':') return false;
+  // "\s*" then one of [^'"\n]: a space or tab it gave back, or what follows.
+  for (++p; p < text.size(); ++p) {
+    if (!IsRegexSpace(text[p])) return text[p] != '\'' && text[p] != '"';
+    if (text[p] != '\n') return true;
+  }
+  return false;
+}
 
 // Every rule's needles, numbered, so that a text is scanned once for all of
 // them (NeedlesIn) instead of once per needle (thirty-odd finds, a sixth of
@@ -109,6 +194,8 @@ const Redactor& TheRedactor() {
     // user:password@ in any URL or connection string.
     r.push_back(
         {regex("([a-z][a-z0-9+.-]*://[^/\\s:@]*):[^/\\s@]*@", kFlags), "$1:[redacted]@", {"://"}});
+    r.back().run = &kSchemeChars;
+    r.back().first = &kLetters;
     // HTTP headers that carry credentials: Authorization: Bearer ..., X-Api-Key: ...
     r.push_back({regex("((?:authorization|proxy-authorization|cookie|set-cookie|"
                        "x-[a-z0-9-]*" +
@@ -117,6 +204,8 @@ const Redactor& TheRedactor() {
                        kFlags),
                  "$1[redacted]",
                  {kSecretNameParts.begin(), kSecretNameParts.end()}});
+    r.back().run = r.back().first = &kHeaderChars;
+    r.back().may_begin = &HeaderMayBegin;
     // Authorization schemes anywhere.
     r.push_back({regex("\\b(bearer|basic|token)\\s+[A-Za-z0-9._~+/=-]{8,}", kFlags),
                  "$1 [redacted]",
@@ -131,11 +220,17 @@ const Redactor& TheRedactor() {
                kFlags),
          "$1[redacted]",
          {kSecretNameParts.begin(), kSecretNameParts.end()}});
+    r.back().run = r.back().first = &kNameChars;
+    r.back().fast =
+        regex("((?=[A-Za-z0-9_.-]*" + secret_name + ")[A-Za-z0-9_.-]+[\"']?\\s*[=:]\\s*)" + value,
+              kFlags);
     // --password VALUE, --api-key VALUE, -token VALUE.
     r.push_back(
         {regex("(\\s--?[A-Za-z0-9_-]*" + secret_name + "[A-Za-z0-9_-]*\\s+)" + value, kFlags),
          "$1[redacted]",
          {kSecretNameParts.begin(), kSecretNameParts.end()}});
+    r.back().fast =
+        regex("(\\s--?(?=[A-Za-z0-9_-]*" + secret_name + ")[A-Za-z0-9_-]+\\s+)" + value, kFlags);
     // Token shapes that announce themselves.
     r.push_back(
         {regex("\\b(?:gh[pousr]_[A-Za-z0-9]{20,}|github_pat_[A-Za-z0-9_]{20,}|"
@@ -237,22 +332,71 @@ std::string RedactRandomRuns(std::string text, int* count) {
   return out;
 }
 
-}  // namespace
+// std::regex_replace(text, rule.pattern, rule.replacement) for a rule with
+// a `run`, trying a match only where one may begin (Rule::run).
+std::string ReplaceFromRunStarts(const std::string& text, const Rule& rule) {
+  std::string out;
+  std::size_t copied = 0;  // text before this is in `out` already
+  bool tried = false;      // a match was tried in the run this place is in
+  std::smatch match;
+  for (std::size_t at = 0; at < text.size();) {
+    const auto c = static_cast<unsigned char>(text[at]);
+    if (!(*rule.run)[c]) {
+      tried = false;
+      ++at;
+      continue;
+    }
+    if (tried || !(*rule.first)[c]) {
+      ++at;
+      continue;
+    }
+    tried = true;
+    if (rule.may_begin != nullptr && !rule.may_begin(text, at)) {
+      ++at;
+      continue;
+    }
+    auto flags = std::regex_constants::match_continuous;
+    if (at > 0) flags |= std::regex_constants::match_prev_avail;
+    if (!std::regex_search(text.cbegin() + static_cast<std::ptrdiff_t>(at), text.cend(), match,
+                           rule.fast ? *rule.fast : rule.pattern, flags) ||
+        match.length(0) == 0) {
+      ++at;
+      continue;
+    }
+    out.append(text, copied, at - copied);
+    out += match.format(rule.replacement);
+    at += static_cast<std::size_t>(match.length(0));
+    copied = at;
+    tried = false;  // the search goes on from the match's end, as regex_replace's
+  }
+  if (copied == 0) return text;
+  out.append(text, copied, std::string::npos);
+  return out;
+}
 
-std::string RedactSecrets(std::string_view text, std::size_t max_bytes, int* redactions) {
+// Every rule over `text`. `fast`: a rule runs only when the text holds one
+// of its needles (what keeps the audit of every decision cheap), and tries
+// a match only where one may begin (Rule::run); else every pattern runs as
+// std::regex_replace runs it (RedactSecretsEveryRule, to check the fast
+// way against).
+std::string Redact(std::string_view text, std::size_t max_bytes, int* redactions, bool fast) {
   std::string out(text.substr(0, max_bytes));
   if (text.size() > max_bytes) out += " [cut]";
   int count = 0;
   try {
     const Redactor& redactor = TheRedactor();
-    std::uint64_t found = NeedlesIn(redactor.needles, out);
+    std::uint64_t found = fast ? NeedlesIn(redactor.needles, out) : ~std::uint64_t{0};
     for (const Rule& rule : redactor.rules) {
       if (!rule.needs.empty() && (found & rule.mask) == 0) continue;
-      std::string next = std::regex_replace(out, rule.pattern, rule.replacement);
+      std::string next =
+          !fast ? std::regex_replace(out, rule.pattern, rule.replacement)
+          : rule.run != nullptr
+              ? ReplaceFromRunStarts(out, rule)
+              : std::regex_replace(out, rule.fast ? *rule.fast : rule.pattern, rule.replacement);
       if (next == out) continue;
       ++count;
       out = std::move(next);
-      found = NeedlesIn(redactor.needles, out);
+      if (fast) found = NeedlesIn(redactor.needles, out);
     }
   } catch (...) {
     // A regex engine that gives up (too complex input) must not leak: say nothing.
@@ -263,5 +407,19 @@ std::string RedactSecrets(std::string_view text, std::size_t max_bytes, int* red
   if (redactions != nullptr) *redactions = count;
   return out;
 }
+
+}  // namespace
+
+std::string RedactSecrets(std::string_view text, std::size_t max_bytes, int* redactions) {
+  return Redact(text, max_bytes, redactions, /*fast=*/true);
+}
+
+namespace internal {
+
+std::string RedactSecretsEveryRule(std::string_view text, std::size_t max_bytes) {
+  return Redact(text, max_bytes, nullptr, /*fast=*/false);
+}
+
+}  // namespace internal
 
 }  // namespace dualkey::base
