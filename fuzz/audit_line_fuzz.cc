@@ -2,7 +2,8 @@
 // the file) put there, read as audit::Read reads it: parsed, a "decisions"
 // entry given back as its items (audit::AppendReadable), each printed as
 // export prints it. Aborts when a readable entry is not a JSON object with
-// the line's seq and hash, or an item's fields lack the batch's source.
+// the line's seq and hash, an item's fields lack the batch's source, or
+// reading it from its parsed fields (as Read does) gives other records.
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
@@ -29,6 +30,14 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   std::vector<audit::Entry> readable;
   audit::AppendReadable(entry, &readable);
   if (readable.empty()) std::abort();
+  // Read gives the entry back from its parsed fields: the same records.
+  std::vector<audit::Entry> from_tree;
+  audit::internal::AppendReadable(parsed.entry, &from_tree);
+  if (from_tree.size() != readable.size()) std::abort();
+  for (std::size_t i = 0; i < readable.size(); ++i)
+    if (from_tree[i].kind != readable[i].kind || from_tree[i].item != readable[i].item ||
+        from_tree[i].fields != readable[i].fields || from_tree[i].seq != readable[i].seq)
+      std::abort();
   for (const audit::Entry& one : readable) {
     if (one.seq != entry.seq || one.hash != entry.hash) std::abort();
     const nlohmann::json fields = nlohmann::json::parse(one.fields, nullptr, false);
