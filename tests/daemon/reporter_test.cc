@@ -7,6 +7,7 @@
 
 #include <gtest/gtest.h>
 #include <signal.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -170,6 +171,26 @@ TEST_F(Reporter, AwayWithAFullQueueItIdles) {
   StartDaemon();
   ASSERT_TRUE(reporter->Flush(10000));
   EXPECT_EQ(Records("decision").size(), 8192u);
+}
+
+// While the daemon is away, a queue past a batch does not wake the sending
+// thread at every decision (it only goes back to its backoff): under
+// pgbench that was 0.56 futex calls and 0.3 context switches per statement
+// the proxy forwarded.
+TEST_F(Reporter, AwayItIsNotWokenPerDecision) {
+  auto reporter = MakeReporter();
+  for (int i = 0; i < 1100; ++i) reporter->Report(Read("SELECT " + std::to_string(i)), false);
+  for (int i = 0; i < 100 && reporter->link_up(); ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  ASSERT_FALSE(reporter->link_up());
+  rusage before{}, after{};
+  getrusage(RUSAGE_SELF, &before);
+  for (int i = 0; i < 20000; ++i) reporter->Report(Read("SELECT " + std::to_string(i)), false);
+  getrusage(RUSAGE_SELF, &after);
+  // Before: 340-1,119 here (a wake-up whenever the thread was back in its
+  // wait, which coalesced the rest); now the backoff's few (5-6).
+  EXPECT_LT(after.ru_nvcsw - before.ru_nvcsw, 100) << "voluntary context switches";
+  EXPECT_EQ(reporter->stats().queued, 21100u);
 }
 
 TEST_F(Reporter, KilledDaemonLosesNothingQueued) {
