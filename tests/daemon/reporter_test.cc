@@ -78,6 +78,16 @@ class Reporter : public ::testing::Test {
     return d;
   }
 
+  // Until the reporter finds the daemon away (at most 2 s).
+  static void WaitWhileLinkUp(const DecisionReporter& reporter) {
+    for (int i = 0; i < 100 && reporter.link_up(); ++i)
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  // `count` reads, "SELECT 0" on.
+  static void ReportReads(DecisionReporter& reporter, int count) {
+    for (int i = 0; i < count; ++i) reporter.Report(Read("SELECT " + std::to_string(i)), false);
+  }
+
   std::vector<json> Records(const std::string& kind) {
     return dualkey::test_support::AuditRecords((dir_ / "state/audit.jsonl").string(), kind);
   }
@@ -125,8 +135,7 @@ TEST_F(Reporter, DaemonAwayHoldsDestructiveQueuesReadsAndRecordsTheGap) {
   // No daemon yet: the first send fails and the link is down.
   auto reporter = MakeReporter(/*max_queue=*/4);
   ASSERT_TRUE(reporter->Report(Read("SELECT 'a'"), false));
-  for (int i = 0; i < 100 && reporter->link_up(); ++i)
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  WaitWhileLinkUp(*reporter);
   ASSERT_FALSE(reporter->link_up());
   // Destructive: refused while the daemon is away (the caller holds it).
   EXPECT_FALSE(reporter->Report(Read("DELETE FROM t"), true));
@@ -156,9 +165,8 @@ TEST_F(Reporter, DaemonAwayHoldsDestructiveQueuesReadsAndRecordsTheGap) {
 // sending thread neither spins nor encodes batches nobody takes.
 TEST_F(Reporter, AwayWithAFullQueueItIdles) {
   auto reporter = MakeReporter(/*max_queue=*/8192);
-  for (int i = 0; i < 8192; ++i) reporter->Report(Read("SELECT " + std::to_string(i)), false);
-  for (int i = 0; i < 100 && reporter->link_up(); ++i)
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  ReportReads(*reporter, 8192);
+  WaitWhileLinkUp(*reporter);
   ASSERT_FALSE(reporter->link_up());
   timespec before{}, after{};
   clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &before);
@@ -179,13 +187,12 @@ TEST_F(Reporter, AwayWithAFullQueueItIdles) {
 // the proxy forwarded.
 TEST_F(Reporter, AwayItIsNotWokenPerDecision) {
   auto reporter = MakeReporter();
-  for (int i = 0; i < 1100; ++i) reporter->Report(Read("SELECT " + std::to_string(i)), false);
-  for (int i = 0; i < 100 && reporter->link_up(); ++i)
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  ReportReads(*reporter, 1100);
+  WaitWhileLinkUp(*reporter);
   ASSERT_FALSE(reporter->link_up());
   rusage before{}, after{};
   getrusage(RUSAGE_SELF, &before);
-  for (int i = 0; i < 20000; ++i) reporter->Report(Read("SELECT " + std::to_string(i)), false);
+  ReportReads(*reporter, 20000);
   getrusage(RUSAGE_SELF, &after);
   // Before: 340-1,119 here (a wake-up whenever the thread was back in its
   // wait, which coalesced the rest); now the backoff's few (5-6).
