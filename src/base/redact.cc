@@ -46,6 +46,12 @@ struct Rule {
   bool (*may_begin)(std::string_view text, std::size_t at) = nullptr;
 };
 
+// ASCII lower case, other bytes as they are: what std::regex's icase
+// compares in the classic locale.
+constexpr unsigned char FoldAscii(unsigned char c) {
+  return c >= 'A' && c <= 'Z' ? static_cast<unsigned char>(c - 'A' + 'a') : c;
+}
+
 constexpr std::array<bool, 256> CharClass(std::string_view extra, bool letters, bool digits) {
   std::array<bool, 256> chars{};
   for (int c = 0; c < 256; ++c)
@@ -88,8 +94,8 @@ bool HeaderMayBegin(std::string_view text, std::size_t at) {
       if (underscore - at < offset || underscore - offset + word.size() > end) continue;
       bool same = true;
       for (std::size_t k = 0; k < word.size() && same; ++k) {
-        const char c = text[underscore - offset + k];
-        same = (c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c) == word[k];
+        same = FoldAscii(static_cast<unsigned char>(text[underscore - offset + k])) ==
+               static_cast<unsigned char>(word[k]);
       }
       covered = covered || same;
     }
@@ -127,12 +133,6 @@ struct NeedleTable {
     return (starts[pair / 64] >> (pair % 64) & 1) != 0;
   }
 };
-
-// ASCII lower case, other bytes as they are: what std::regex's icase
-// compares in the classic locale.
-constexpr unsigned char FoldAscii(unsigned char c) {
-  return c >= 'A' && c <= 'Z' ? static_cast<unsigned char>(c - 'A' + 'a') : c;
-}
 
 // Every alternative of the secret-name pattern below contains one of these.
 constexpr std::array<std::string_view, 15> kSecretNameParts = {
@@ -278,13 +278,7 @@ std::uint64_t NeedlesIn(const NeedleTable& table, std::string_view text) {
   return found;
 }
 
-constexpr std::array<bool, 256> kTokenChars = [] {
-  std::array<bool, 256> chars{};
-  for (int c = 0; c < 256; ++c)
-    chars[c] = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-               c == '+' || c == '=' || c == '_' || c == '-';
-  return chars;
-}();
+constexpr std::array<bool, 256> kTokenChars = CharClass("+=_-", true, true);
 bool IsTokenChar(char c) {
   return kTokenChars[static_cast<unsigned char>(c)];
 }
