@@ -110,7 +110,7 @@ void BM_ReportBatch(benchmark::State& state) {
       d.op_class = "db.read";
       d.forwarded = true;
       d.added_us = 3;
-      dualkey::client::AppendPacked(&packed, d);
+      dualkey::client::AppendPacked(&packed, dualkey::client::ViewOf(d));
     }
     head.first = next;
     const std::string line = dualkey::client::PackedReportLine(head, packed, batch);

@@ -51,6 +51,12 @@ struct Rule {
 constexpr unsigned char FoldAscii(unsigned char c) {
   return c >= 'A' && c <= 'Z' ? static_cast<unsigned char>(c - 'A' + 'a') : c;
 }
+// An ASCII letter's other case; other bytes as they are.
+constexpr unsigned char UnfoldAscii(unsigned char c) {
+  if (c >= 'A' && c <= 'Z') return static_cast<unsigned char>(c - 'A' + 'a');
+  if (c >= 'a' && c <= 'z') return static_cast<unsigned char>(c - 'a' + 'A');
+  return c;
+}
 
 constexpr std::array<bool, 256> CharClass(std::string_view extra, bool letters, bool digits) {
   std::array<bool, 256> chars{};
@@ -123,14 +129,19 @@ struct NeedleTable {
   std::vector<Needle> all;  // at most 64
   // By first byte: the needles that may start there (folded, exact).
   std::array<std::vector<std::uint8_t>, 256> folded_first, exact_first;
-  // By the first two bytes, ASCII folded (exact needles too): whether any
-  // needle may start with them. Most needles' first letters are common
-  // ('s', 'a', 't' in any SQL text), but few pairs are, so most places of
-  // most text are passed at this one look.
+  // By the first two bytes as they are in the text (a folded needle's in
+  // every case): whether any needle may start with them. Most needles'
+  // first letters are common ('s', 'a', 't' in any SQL text), but few pairs
+  // are, so most places of most text are passed at this one look, with no
+  // folding.
   std::array<std::uint64_t, 65536 / 64> starts{};
   bool MayStart(unsigned char first, unsigned char second) const {
     const unsigned pair = unsigned{first} << 8 | second;
     return (starts[pair / 64] >> (pair % 64) & 1) != 0;
+  }
+  void AddStart(unsigned char first, unsigned char second) {
+    const unsigned pair = unsigned{first} << 8 | second;
+    starts[pair / 64] |= std::uint64_t{1} << (pair % 64);
   }
 };
 
@@ -143,6 +154,7 @@ constexpr std::array<std::string_view, 15> kSecretNameParts = {
 struct Redactor {
   std::vector<Rule> rules;
   NeedleTable needles;
+  bool every_text = false;  // a rule runs whatever the needles (it has none, or too many)
 };
 
 void NumberNeedles(Redactor* redactor) {
@@ -164,9 +176,15 @@ void NumberNeedles(Redactor* redactor) {
         const auto first = static_cast<unsigned char>(needle.front());
         (rule.exact ? t.exact_first : t.folded_first)[first].push_back(
             static_cast<std::uint8_t>(index));
-        const unsigned pair =
-            unsigned{FoldAscii(first)} << 8 | FoldAscii(static_cast<unsigned char>(needle[1]));
-        t.starts[pair / 64] |= std::uint64_t{1} << (pair % 64);
+        const auto second = static_cast<unsigned char>(needle[1]);
+        if (rule.exact) {
+          t.AddStart(first, second);
+        } else {
+          // Each byte as it may be written: itself and, for a letter, its
+          // other case (the text is not folded before the look).
+          for (const unsigned char a : {first, UnfoldAscii(first)})
+            for (const unsigned char b : {second, UnfoldAscii(second)}) t.AddStart(a, b);
+        }
       }
       rule.mask |= std::uint64_t{1} << index;
     }
@@ -242,6 +260,8 @@ const Redactor& TheRedactor() {
          {"gh", "github_pat_", "xox", "sk-", "AKIA", "ASIA", "AIza", "glpat-", "eyJ"},
          /*exact=*/true});
     NumberNeedles(&made);
+    for (const Rule& rule : made.rules)
+      made.every_text = made.every_text || rule.needs.empty() || rule.mask == ~std::uint64_t{0};
     return made;
   }();
   return redactor;
@@ -268,8 +288,7 @@ std::uint64_t NeedlesIn(const NeedleTable& table, std::string_view text) {
   // Every needle has two bytes or more (NumberNeedles): none starts at the last.
   for (std::size_t i = 0; i + 1 < text.size(); ++i) {
     const auto byte = static_cast<unsigned char>(text[i]);
-    if (!table.MayStart(FoldAscii(byte), FoldAscii(static_cast<unsigned char>(text[i + 1]))))
-      continue;
+    if (!table.MayStart(byte, static_cast<unsigned char>(text[i + 1]))) continue;
     for (std::uint8_t index : table.folded_first[FoldAscii(byte)])
       if (NeedleAt(text, i, table.all[index].text, false)) found |= std::uint64_t{1} << index;
     for (std::uint8_t index : table.exact_first[byte])
@@ -286,7 +305,8 @@ bool IsTokenChar(char c) {
 // Long random-looking runs: 24+ characters of base64/hex alphabet that mix
 // digits with upper and lower case, or 32+ hex digits. Paths ('/') and
 // words stay.
-std::string RedactRandomRuns(std::string text, int* count) {
+// nullopt when there is none: the text stays as it is, not copied.
+std::optional<std::string> RedactRandomRuns(std::string_view text, int* count) {
   std::string out;
   std::size_t i = 0;
   std::size_t copied = 0;  // text before this is in `out` already
@@ -313,7 +333,6 @@ std::string RedactRandomRuns(std::string text, int* count) {
     const bool random = (lower && upper && digit) || (length >= 32 && hex && digit);
     const std::string_view run(text.data() + i, length);
     if (random && run.find("[redacted") == std::string_view::npos) {
-      // Most text has no such run: it is returned as it is, not copied.
       out.append(text, copied, i - copied);
       out += kRedacted;
       copied = j;
@@ -321,8 +340,8 @@ std::string RedactRandomRuns(std::string text, int* count) {
     }
     i = j;
   }
-  if (copied == 0) return text;
-  out.append(text, copied, std::string::npos);
+  if (copied == 0) return std::nullopt;  // most text
+  out.append(text.substr(copied));
   return out;
 }
 
@@ -397,15 +416,32 @@ std::string Redact(std::string_view text, std::size_t max_bytes, int* redactions
     if (redactions != nullptr) *redactions = 1;
     return "[redacted: the text could not be checked for secrets]";
   }
-  out = RedactRandomRuns(std::move(out), &count);
+  if (std::optional<std::string> runs = RedactRandomRuns(out, &count)) out = std::move(*runs);
   if (redactions != nullptr) *redactions = count;
   return out;
 }
 
 }  // namespace
 
+std::optional<std::string> RedactSecretsIfAny(std::string_view text, std::size_t max_bytes,
+                                              int* redactions) {
+  const Redactor& redactor = TheRedactor();
+  if (text.size() > max_bytes || redactor.every_text || NeedlesIn(redactor.needles, text) != 0) {
+    std::string out = Redact(text, max_bytes, redactions, /*fast=*/true);
+    if (out == text) return std::nullopt;
+    return out;
+  }
+  // No rule runs: only a random run could be redacted.
+  int count = 0;
+  std::optional<std::string> out = RedactRandomRuns(text, &count);
+  if (redactions != nullptr) *redactions = count;
+  return out;
+}
+
 std::string RedactSecrets(std::string_view text, std::size_t max_bytes, int* redactions) {
-  return Redact(text, max_bytes, redactions, /*fast=*/true);
+  if (std::optional<std::string> changed = RedactSecretsIfAny(text, max_bytes, redactions))
+    return std::move(*changed);
+  return std::string(text);
 }
 
 namespace internal {

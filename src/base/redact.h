@@ -6,6 +6,7 @@
 // and any long random-looking string. Over-redacting is the safe error.
 #pragma once
 
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -17,5 +18,9 @@ inline constexpr std::string_view kRedacted = "[redacted]";
 // longer than `max_bytes` is cut (and marked) first. Never throws.
 std::string RedactSecrets(std::string_view text, std::size_t max_bytes = 8192,
                           int* redactions = nullptr);
+// The same, or nullopt when that would be `text` itself (most text: then
+// nothing is copied).
+std::optional<std::string> RedactSecretsIfAny(std::string_view text, std::size_t max_bytes = 8192,
+                                              int* redactions = nullptr);
 
 }  // namespace dualkey::base

@@ -2,6 +2,7 @@
 
 #include <sodium.h>
 
+#include <algorithm>
 #include <charconv>
 #include <cstdint>
 #include <cstring>
@@ -279,19 +280,56 @@ void AppendJsonString(std::string* out, std::string_view text) {
   out->push_back('"');
 }
 
-void AppendPacked(std::string* out, const ReportedDecision& d) {
+void AppendPacked(std::string* out, const DecisionView& d) {
   AppendNumber(out, d.time_ms);
   out->push_back(',');
   AppendText(out, ToString(d.decision));
   out->append(d.forwarded ? "1," : "0,");
   AppendNumber(out, d.added_us);
   out->push_back(',');
-  AppendText(out, ToString(d.action.channel));
-  AppendText(out, d.action.agent);
-  AppendText(out, d.action.cwd);
-  AppendText(out, std::string_view(d.action.input).substr(0, kMaxReportedText));
+  AppendText(out, ToString(d.channel));
+  AppendText(out, d.agent);
+  AppendText(out, d.cwd);
+  AppendText(out, d.input.substr(0, kMaxReportedText));
   AppendText(out, d.op_class);
-  AppendText(out, std::string_view(d.reason).substr(0, kMaxReportedText));
+  AppendText(out, d.reason.substr(0, kMaxReportedText));
+}
+
+void PackedQueue::Push(const DecisionView& decision) {
+  AppendPacked(&text_, decision);
+  ends_.push_back(text_.size());
+}
+
+std::size_t PackedQueue::Front(std::size_t max_count, std::size_t max_bytes,
+                               std::string* out) const {
+  std::size_t count = 0;
+  std::size_t end = begin_;
+  while (count < std::min(max_count, size()) && (count == 0 || end - begin_ < max_bytes))
+    end = ends_[first_ + count++];
+  out->assign(text_, begin_, end - begin_);
+  return count;
+}
+
+void PackedQueue::Pop(std::size_t count) {
+  count = std::min(count, size());
+  if (count == 0) return;
+  first_ += count;
+  begin_ = ends_[first_ - 1];
+  if (first_ == ends_.size()) {
+    // Empty: start over, keeping the capacity (the usual case, a batch
+    // taken whole while the link is up).
+    text_.clear();
+    ends_.clear();
+    begin_ = first_ = 0;
+  } else if (begin_ >= text_.size() / 2) {
+    // Mostly gone: the rest moves to the front, so the buffer does not
+    // grow while the queue is never empty (each byte moves at most once
+    // per time the queue's size halves: linear in what is queued).
+    text_.erase(0, begin_);
+    ends_.erase(ends_.begin(), ends_.begin() + static_cast<std::ptrdiff_t>(first_));
+    for (std::size_t& end : ends_) end -= begin_;
+    begin_ = first_ = 0;
+  }
 }
 
 DecisionView ViewOf(const ReportedDecision& d) {

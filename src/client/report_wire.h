@@ -37,9 +37,6 @@ void AppendJsonString(std::string* out, std::string_view text);
 // that the daemon still sees it was cut, and a batch stays small.
 inline constexpr std::size_t kMaxReportedText = 8192 + 1024;
 
-// Appends one decision to a packed batch.
-void AppendPacked(std::string* out, const ReportedDecision& d);
-
 // A reported decision whose texts point elsewhere: into a ReportedDecision
 // (ViewOf) or a packed batch.
 struct DecisionView {
@@ -52,6 +49,38 @@ struct DecisionView {
 };
 // `d`'s fields; valid while `d` is.
 DecisionView ViewOf(const ReportedDecision& d);
+
+// Appends one decision to a packed batch.
+void AppendPacked(std::string* out, const DecisionView& d);
+
+// Decisions kept packed, as they go on the wire, one after the other in one
+// buffer: the reporter's queue (client/reporter.h). Queueing a decision
+// copies its texts once into that buffer and allocates nothing once the
+// buffer has grown to the queue's usual size; a batch is a prefix of it,
+// copied out whole. A queue of decision objects cost every statement a
+// proxy forwarded several allocations, and the sending thread their frees
+// and an encoding pass.
+class PackedQueue {
+ public:
+  std::size_t size() const { return ends_.size() - first_; }
+  bool empty() const { return size() == 0; }
+  // The bytes the queued decisions take.
+  std::size_t bytes() const { return text_.size() - begin_; }
+
+  void Push(const DecisionView& decision);
+  // Copies the oldest decisions into `*out` (replacing what it held): at
+  // most `max_count`, and no more once `max_bytes` are reached (always one,
+  // if any is queued, however long). Returns how many.
+  std::size_t Front(std::size_t max_count, std::size_t max_bytes, std::string* out) const;
+  // Removes the oldest `count` (at most size()).
+  void Pop(std::size_t count);
+
+ private:
+  std::string text_;  // packed decisions; those before begin_ are gone
+  std::size_t begin_ = 0;
+  std::vector<std::size_t> ends_;  // each decision's end in text_; those before first_ are gone
+  std::size_t first_ = 0;
+};
 
 // One decision read from a packed batch. The texts point into the batch, or
 // into `storage` for bytes that travelled as base64.

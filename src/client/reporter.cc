@@ -29,11 +29,12 @@ std::string NewSenderId() {
 
 }  // namespace
 
-std::string DecidingClass(const Verdict& verdict) {
+std::string_view DecidingClass(const Verdict& verdict) {
   const Action* deciding = nullptr;
   for (const Action& action : verdict.actions)
     if (deciding == nullptr || action.severity > deciding->severity) deciding = &action;
-  return deciding != nullptr && !deciding->op_class.empty() ? deciding->op_class : "none";
+  return deciding != nullptr && !deciding->op_class.empty() ? std::string_view(deciding->op_class)
+                                                            : "none";
 }
 
 bool AnyDestructive(const Verdict& verdict) {
@@ -56,29 +57,32 @@ DecisionReporter::~DecisionReporter() {
   thread_.join();
 }
 
-bool DecisionReporter::ReportLocal(ActionRef action, const Verdict& verdict, Decision decision,
-                                   bool forwarded, std::int64_t added_us,
-                                   const std::string& reason) {
-  ReportedDecision d;
-  d.action = std::move(action);
+bool DecisionReporter::ReportLocal(const ActionText& action, const Verdict& verdict,
+                                   Decision decision, bool forwarded, std::int64_t added_us,
+                                   std::string_view reason) {
+  DecisionView d;
+  d.channel = action.channel;
+  d.input = action.input;
+  d.cwd = action.cwd;
+  d.agent = action.agent;
   d.decision = decision;
   d.op_class = DecidingClass(verdict);
   d.reason = reason;
   d.forwarded = forwarded;
   d.added_us = added_us;
   const bool destructive = forwarded && AnyDestructive(verdict);
-  return Report(std::move(d), destructive) || !destructive;
+  return Report(d, destructive) || !destructive;
 }
 
-bool DecisionReporter::Report(ReportedDecision decision, bool destructive) {
-  if (decision.time_ms == 0) decision.time_ms = NowMs();
+bool DecisionReporter::Report(const DecisionView& decision, bool destructive) {
+  const std::int64_t time_ms = decision.time_ms != 0 ? decision.time_ms : NowMs();
   std::unique_lock lock(mutex_);
   const bool full = queue_.size() >= options_.max_queue;
   if (full || (destructive && !link_up_.load(std::memory_order_relaxed))) {
     if (full) {
       // Not delivered, ever: counted, and the count recorded later.
-      if (gap_.lost == 0) gap_.from_ms = decision.time_ms;
-      gap_.to_ms = decision.time_ms;
+      if (gap_.lost == 0) gap_.from_ms = time_ms;
+      gap_.to_ms = time_ms;
       ++gap_.lost;
       if (destructive) {
         ++gap_.lost_destructive;
@@ -91,7 +95,13 @@ bool DecisionReporter::Report(ReportedDecision decision, bool destructive) {
     }
     return false;
   }
-  queue_.push_back(std::move(decision));
+  if (decision.time_ms != 0) {
+    queue_.Push(decision);
+  } else {
+    DecisionView timed = decision;
+    timed.time_ms = time_ms;
+    queue_.Push(timed);
+  }
   ++stats_.reported;
   // The sending thread is woken once, as the queue reaches a full batch:
   // past that it finds more than a batch when it looks (it takes a batch
@@ -134,46 +144,48 @@ bool DecisionReporter::SendBatch() {
       return false;
     }
   }
-  // The batch's decisions are taken from the queue's front under the lock
-  // and encoded after it: Report() (the request path) must not wait while a
-  // batch is encoded. Only this thread takes from the front, and a deque's
-  // push_back leaves references to its elements valid, so they stay put
-  // while the daemon reads.
-  std::vector<const ReportedDecision*> front;
-  const bool legacy = legacy_;
+  // The batch is copied from the queue's front under the lock (one copy of
+  // packed bytes: Report(), on the request path, waits no longer than
+  // that), and sent after it.
+  std::size_t count = 0;
   {
     std::lock_guard lock(mutex_);
     // The queue's front is decision number `delivered` of this sender's.
     request.first = stats_.delivered;
-    front.reserve(std::min(queue_.size(), options_.max_batch));
-    for (std::size_t i = 0; i < queue_.size() && i < options_.max_batch; ++i)
-      front.push_back(&queue_[i]);
+    count = queue_.Front(options_.max_batch, options_.max_batch_bytes, &batch_);
     if (gap_.lost > 0) {
       request.gaps.push_back(gap_);
       request.gaps.back().first_lost = stats_.lost - gap_.lost;
       request.gaps.back().first_lost_destructive = lost_destructive_ - gap_.lost_destructive;
     }
   }
-  std::string packed;
-  std::size_t count = 0;
-  std::size_t bytes = 0;
-  while (count < front.size() && (count == 0 || bytes < options_.max_batch_bytes)) {
-    const ReportedDecision& d = *front[count];
-    if (legacy) {
-      request.decisions.push_back(d);
-      bytes += d.action.input.size() + d.reason.size() + 256;
-    } else {
-      AppendPacked(&packed, d);
-      bytes = packed.size();
-    }
-    ++count;
-  }
   // Nothing to send: while the daemon is away, an empty report asks
   // whether it is back.
   if (count == 0 && request.gaps.empty() && link_up_) return true;
+  const bool legacy = legacy_;
+  if (legacy) {
+    // A daemon from before "packed" reads decision objects.
+    std::string_view rest = batch_;
+    PackedDecision read;
+    for (std::size_t i = 0; i < count; ++i) {
+      if (Status s = NextPacked(&rest, &read); !s.ok()) break;  // not reached: we packed it
+      ReportedDecision& d = request.decisions.emplace_back();
+      d.time_ms = read.time_ms;
+      d.decision = read.decision;
+      d.forwarded = read.forwarded;
+      d.added_us = read.added_us;
+      d.action.channel = read.channel;
+      d.action.agent = read.agent;
+      d.action.cwd = read.cwd;
+      d.action.input = read.input;
+      d.op_class = read.op_class;
+      d.reason = read.reason;
+    }
+    count = request.decisions.size();
+  }
   Result<nlohmann::json> answer =
       legacy ? connection_.Call(ToJson(request))
-             : connection_.CallLine(PackedReportLine(request, packed, count));
+             : connection_.CallLine(PackedReportLine(request, batch_, count));
   ReportReply reply;
   Status status = answer.ok() ? FromJson(*answer, &reply) : answer.status();
   std::size_t taken = std::min<std::size_t>(reply.recorded, count);
@@ -191,7 +203,7 @@ bool DecisionReporter::SendBatch() {
   }
   std::lock_guard lock(mutex_);
   // What the daemon recorded leaves the queue (decisions first, then the gap).
-  queue_.erase(queue_.begin(), queue_.begin() + static_cast<std::ptrdiff_t>(taken));
+  queue_.Pop(taken);
   stats_.delivered += taken;
   if (!request.gaps.empty() && status.ok() && gap_recorded) {
     // Lost after the batch was taken stay for the next gap record.

@@ -2,7 +2,8 @@
 // on their own (a read they forward, a write the policy allows, a hold when
 // the daemon is away) go to the daemon's hash-chained audit log through
 // this reporter, batched so the request path never waits for the daemon:
-// Report() only queues; a thread sends batches (the `report` op, through
+// Report() only queues (packed as it goes on the wire, into one buffer:
+// report_wire.h's PackedQueue); a thread sends batches (the `report` op, through
 // client.h) every few milliseconds, and the daemon appends them with group
 // commit.
 //
@@ -20,13 +21,14 @@
 #include <atomic>
 #include <condition_variable>
 #include <cstdint>
-#include <deque>
 #include <mutex>
 #include <string>
+#include <string_view>
 #include <thread>
 
 #include "client/client.h"
 #include "client/protocol.h"
+#include "client/report_wire.h"
 
 namespace dualkey::client {
 
@@ -43,7 +45,8 @@ struct ReporterOptions {
 
 // The class of the action that weighs most (the most severe; the first of
 // equals), "none" for no action: the audit log's and the metrics' class.
-std::string DecidingClass(const Verdict& verdict);
+// Valid while `verdict` is.
+std::string_view DecidingClass(const Verdict& verdict);
 // Whether any action destroys (core's IsDestructive).
 bool AnyDestructive(const Verdict& verdict);
 
@@ -59,12 +62,22 @@ class DecisionReporter {
   // queue is full, or it is `destructive` and the daemon is not reachable
   // now. The caller must then hold a destructive request; a read may be
   // served (it is counted in the next gap record). Never blocks on I/O.
-  bool Report(ReportedDecision decision, bool destructive);
+  // Its texts are copied before this returns; time_ms 0 is now.
+  bool Report(const DecisionView& decision, bool destructive);
+  bool Report(const ReportedDecision& decision, bool destructive) {
+    return Report(ViewOf(decision), destructive);
+  }
+  // What a proxy decided about: the texts its caller has (copied, once,
+  // into the queue).
+  struct ActionText {
+    Channel channel = Channel::kShell;
+    std::string_view input, cwd, agent;
+  };
   // Reports what the caller decided on `action` itself. False when the
   // decision was forwarded, destroys, and could not be queued: the caller
   // holds the request (nothing destroys without a record).
-  bool ReportLocal(ActionRef action, const Verdict& verdict, Decision decision, bool forwarded,
-                   std::int64_t added_us, const std::string& reason = "");
+  bool ReportLocal(const ActionText& action, const Verdict& verdict, Decision decision,
+                   bool forwarded, std::int64_t added_us, std::string_view reason = "");
 
   // Waits until everything queued so far was sent (or `timeout_ms` passed).
   bool Flush(int timeout_ms);
@@ -93,8 +106,9 @@ class DecisionReporter {
   std::condition_variable wake_;
   std::condition_variable drained_;
   const std::string sender_;  // this reporter, to the daemon (exactly once)
-  std::deque<ReportedDecision> queue_;
-  ReportGap gap_;                       // lost since the last gap record was sent
+  PackedQueue queue_;
+  std::string batch_;  // the batch being sent (the sending thread's; kept for its capacity)
+  ReportGap gap_;      // lost since the last gap record was sent
   std::uint64_t lost_destructive_ = 0;  // ever, as stats_.lost counts all
   Stats stats_;
   std::atomic<bool> link_up_{true};

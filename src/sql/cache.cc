@@ -1,6 +1,8 @@
+#include <array>
+#include <cstdint>
 #include <functional>
+#include <string_view>
 
-#include "sql/internal/lexer.h"
 #include "sql/sql.h"
 
 namespace dualkey::sql {
@@ -41,40 +43,104 @@ bool DecisionCache::Insert(std::string_view statement, std::uint64_t policy_vers
   return true;
 }
 
+namespace {
+
+enum class ShapeByte : std::uint8_t { kOther, kSpace, kWordStart, kDigit, kKept, kSemicolon };
+
+// What each byte is to ReadShapeKey. Only what a plain SELECT of columns,
+// names, numbers and comparisons needs is kept; anything else (quotes, '$',
+// ':', '@', '?', parentheses, brackets, backslashes, bytes past ASCII) makes
+// the statement no shape.
+constexpr std::array<ShapeByte, 256> kShapeBytes = [] {
+  std::array<ShapeByte, 256> table{};
+  for (unsigned char c : std::string_view(" \t\n\r")) table[c] = ShapeByte::kSpace;
+  for (int c = 'a'; c <= 'z'; ++c) table[c] = table[c - 'a' + 'A'] = ShapeByte::kWordStart;
+  table['_'] = ShapeByte::kWordStart;
+  for (int c = '0'; c <= '9'; ++c) table[c] = ShapeByte::kDigit;
+  for (unsigned char c : std::string_view(",.=<>!+-*/%")) table[c] = ShapeByte::kKept;
+  table[';'] = ShapeByte::kSemicolon;
+  return table;
+}();
+
+bool IsWordByte(char c) {
+  const ShapeByte kind = kShapeBytes[static_cast<unsigned char>(c)];
+  return kind == ShapeByte::kWordStart || kind == ShapeByte::kDigit;
+}
+
+bool SameWordFolded(std::string_view word, std::string_view upper) {
+  if (word.size() != upper.size()) return false;
+  for (std::size_t i = 0; i < word.size(); ++i)
+    if ((word[i] & ~0x20) != upper[i]) return false;  // only a letter folds onto a capital
+  return true;
+}
+
+}  // namespace
+
+// One pass over the bytes, no tokens (the proxy runs this on every SELECT
+// it has not seen word for word; lexing it was most of the time the proxy
+// spent deciding one). The key is the statement with each run of
+// whitespace one space, each number '?' and a final ';' dropped: two
+// statements with one key differ only in the digits of their numbers and
+// in how much whitespace separates their tokens, which tokenizes them
+// alike. A digit run that a letter or '_' follows (1e5, 0x1F, 1_000) is no
+// shape: there the digits could change the tokens.
 std::string ReadShapeKey(std::string_view statement) {
   if (statement.size() > 4096) return "";
-  std::vector<internal::Token> tokens;
-  std::string error;
-  if (!internal::Lex(statement, Dialect::kPostgres, &tokens, &error) || tokens.empty()) return "";
-  if (!internal::IsWord(tokens[0], "SELECT")) return "";
+  std::size_t i = 0;
+  while (i < statement.size() &&
+         kShapeBytes[static_cast<unsigned char>(statement[i])] == ShapeByte::kSpace)
+    ++i;
   std::string key;
-  key.reserve(statement.size());
-  for (std::size_t i = 0; i < tokens.size(); ++i) {
-    const internal::Token& t = tokens[i];
-    switch (t.kind) {
-      case internal::TokenKind::kString:
-      case internal::TokenKind::kQuotedIdent:
-      case internal::TokenKind::kParam:
+  key.reserve(statement.size() - i);
+  bool first_word = true;
+  while (i < statement.size()) {
+    const char c = statement[i];
+    switch (kShapeBytes[static_cast<unsigned char>(c)]) {
+      case ShapeByte::kSpace:
+        if (key.back() != ' ') key.push_back(' ');
+        ++i;
+        break;
+      case ShapeByte::kWordStart: {
+        std::size_t end = i + 1;
+        while (end < statement.size() && IsWordByte(statement[end])) ++end;
+        const std::string_view word = statement.substr(i, end - i);
+        if (first_word ? !SameWordFolded(word, "SELECT") : SameWordFolded(word, "INTO")) return "";
+        first_word = false;
+        key.append(word);
+        i = end;
+        break;
+      }
+      case ShapeByte::kDigit: {
+        if (first_word) return "";
+        while (i < statement.size() &&
+               kShapeBytes[static_cast<unsigned char>(statement[i])] == ShapeByte::kDigit)
+          ++i;
+        if (i < statement.size() &&
+            kShapeBytes[static_cast<unsigned char>(statement[i])] == ShapeByte::kWordStart)
+          return "";
+        key.push_back('?');
+        break;
+      }
+      case ShapeByte::kKept:
+        if (first_word) return "";
+        // A comment could hide anything, or end in another statement.
+        if (i + 1 < statement.size() &&
+            ((c == '-' && statement[i + 1] == '-') || (c == '/' && statement[i + 1] == '*')))
+          return "";
+        key.push_back(c);
+        ++i;
+        break;
+      case ShapeByte::kSemicolon:
+        // One statement only: nothing but whitespace after it.
+        for (++i; i < statement.size(); ++i)
+          if (kShapeBytes[static_cast<unsigned char>(statement[i])] != ShapeByte::kSpace) return "";
+        break;
+      case ShapeByte::kOther:
         return "";
-      case internal::TokenKind::kSemicolon:
-        if (i + 1 != tokens.size()) return "";  // one statement only
-        continue;
-      case internal::TokenKind::kPunct:
-        if (t.text != "," && t.text != ".") return "";
-        break;
-      case internal::TokenKind::kWord:
-        if (internal::IsWord(t, "INTO")) return "";
-        break;
-      default:
-        break;
-    }
-    if (!key.empty()) key.push_back(' ');
-    if (t.kind == internal::TokenKind::kNumber) {
-      key.push_back('?');
-    } else {
-      key.append(t.text);
     }
   }
+  if (first_word) return "";
+  while (key.back() == ' ') key.pop_back();
   return key;
 }
 

@@ -4,6 +4,7 @@
 
 #include <cctype>
 #include <chrono>
+#include <optional>
 #include <random>
 #include <string>
 #include <vector>
@@ -124,11 +125,19 @@ TEST(Redact, TheShortcutsGiveWhatEveryRuleGives) {
     const int count = 1 + static_cast<int>(random() % 7);
     for (int k = 0; k < count; ++k) {
       std::string part = parts[random() % parts.size()];
-      for (char& c : part)  // any case
-        if (random() % 3 == 0) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+      for (char& c : part) {  // any case
+        const auto byte = static_cast<unsigned char>(c);
+        if (random() % 3 == 0) c = static_cast<char>(std::toupper(byte));
+        if (random() % 5 == 0) c = static_cast<char>(std::tolower(byte));
+      }
       text += part + joins[random() % joins.size()];
     }
-    ASSERT_EQ(RedactSecrets(text), internal::RedactSecretsEveryRule(text)) << text;
+    const std::string redacted = RedactSecrets(text);
+    ASSERT_EQ(redacted, internal::RedactSecretsEveryRule(text)) << text;
+    // Without a copy when nothing changes; else the same text.
+    const std::optional<std::string> changed = dualkey::base::RedactSecretsIfAny(text);
+    ASSERT_EQ(changed.has_value(), redacted != text) << text;
+    if (changed) ASSERT_EQ(*changed, redacted) << text;
   }
 }
 

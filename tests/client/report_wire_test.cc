@@ -12,6 +12,7 @@
 
 #include <chrono>
 #include <cstdlib>
+#include <deque>
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
@@ -35,6 +36,7 @@ using dualkey::client::AppendPacked;
 using dualkey::client::NextPacked;
 using dualkey::client::PackedDecision;
 using dualkey::client::ReportedDecision;
+using dualkey::client::ViewOf;
 using nlohmann::json;
 
 std::string Escaped(std::string_view text) {
@@ -97,7 +99,7 @@ TEST(ReportWire, PackedDecisionsComeBackAsTheyWent) {
   sent[2].action.agent.clear();
   sent[2].action.cwd = std::string("\xc3", 1);  // cut UTF-8
   std::string packed;
-  for (const ReportedDecision& d : sent) AppendPacked(&packed, d);
+  for (const ReportedDecision& d : sent) AppendPacked(&packed, ViewOf(d));
   EXPECT_TRUE(dualkey::base::IsValidUtf8(packed));
   std::string_view rest = packed;
   for (const ReportedDecision& d : sent) {
@@ -151,7 +153,7 @@ TEST(ReportWire, PackedDecisionsComeBackAsTheyWent) {
 
 TEST(ReportWire, GarbageIsRefused) {
   std::string packed;
-  AppendPacked(&packed, Decision("SELECT 1"));
+  AppendPacked(&packed, ViewOf(Decision("SELECT 1")));
   for (std::size_t cut = 0; cut < packed.size(); ++cut) {
     std::string_view rest = std::string_view(packed).substr(0, cut);
     PackedDecision got;
@@ -188,7 +190,7 @@ TEST(ReportWire, AReportLineIsReadWithoutTheLexerExactlyAsTheParserReadsIt) {
     d.action.input = "SELECT \"x\"\\ from t where a = '" + std::to_string(i) + "\t\x01 é 😀'";
     d.action.agent = "claude";
     d.time_ms = 1000 + i;
-    dualkey::client::AppendPacked(&packed, d);
+    dualkey::client::AppendPacked(&packed, dualkey::client::ViewOf(d));
   }
   std::string line = dualkey::client::PackedReportLine(head, packed, 50);
   line.pop_back();  // the newline
@@ -356,3 +358,53 @@ TEST_F(ReportToDaemon, DecisionsObjectsStillRecorded) {
 }
 
 }  // namespace
+
+// The reporter's queue against a plain deque of the same decisions: pushes,
+// batches cut by count and by bytes, and partial pops interleaved (a
+// daemon that took part of a batch), across the queue's compactions.
+TEST(PackedQueue, GivesBackWhatWasQueuedInOrderWhateverIsTakenWhen) {
+  dualkey::client::PackedQueue queue;
+  std::deque<ReportedDecision> model;
+  std::mt19937 random(7);
+  int next = 0;
+  std::string batch;
+  for (int step = 0; step < 4000; ++step) {
+    const int pushes = static_cast<int>(random() % 5);
+    for (int i = 0; i < pushes; ++i) {
+      ReportedDecision d =
+          Decision("SELECT " + std::string(random() % 300, 'x') + " -- " + std::to_string(next++));
+      d.time_ms = next;
+      queue.Push(ViewOf(d));
+      model.push_back(std::move(d));
+    }
+    ASSERT_EQ(queue.size(), model.size());
+    const std::size_t max_count = 1 + random() % 8;
+    const std::size_t max_bytes = 1 + random() % 1200;
+    const std::size_t count = queue.Front(max_count, max_bytes, &batch);
+    ASSERT_LE(count, std::min(max_count, model.size()));
+    if (!model.empty()) ASSERT_GE(count, 1u);
+    // Cut by bytes only where the batch reached them.
+    if (count < std::min(max_count, model.size())) ASSERT_GE(batch.size(), max_bytes);
+    std::string_view rest = batch;
+    for (std::size_t i = 0; i < count; ++i) {
+      PackedDecision got;
+      ASSERT_TRUE(NextPacked(&rest, &got).ok());
+      ASSERT_EQ(got.input, model[i].action.input);
+      ASSERT_EQ(got.time_ms, model[i].time_ms);
+    }
+    ASSERT_TRUE(rest.empty());
+    const std::size_t taken = random() % (count + 2);  // at times more than the batch
+    queue.Pop(taken);
+    model.erase(model.begin(),
+                model.begin() + static_cast<std::ptrdiff_t>(std::min(taken, model.size())));
+    ASSERT_EQ(queue.size(), model.size());
+    std::size_t bytes = 0;
+    for (const ReportedDecision& d : model) {
+      std::string one;
+      AppendPacked(&one, ViewOf(d));
+      bytes += one.size();
+    }
+    ASSERT_EQ(queue.bytes(), bytes);
+  }
+  EXPECT_GT(next, 5000);
+}

@@ -252,6 +252,57 @@ TEST_F(Metrics, TheProxiesReportsMoveTheirFamily) {
   EXPECT_NEAR(moved("dualkey_added_latency_seconds_sum", "source=\"pg_proxy\""), 3 * 40e-6, 1e-9);
 }
 
+// The daemon counts a batch's decisions a run of alike ones at a time: runs
+// broken by each field that is a label (class, verdict), by forwarded, and
+// by a rate-limit reason, counted as each decision alone would be.
+TEST_F(Metrics, EachDecisionOfABatchCountsWhereverItsRunBreaks) {
+  const auto before = Scrape();
+  dualkey::client::ReportRequest request;
+  request.source = "pg_proxy";
+  struct Kind {
+    const char* op_class;
+    dualkey::Decision decision;
+    bool forwarded;
+    const char* reason;
+    std::int64_t added_us;
+  };
+  const std::vector<Kind> kinds = {
+      {"db.read", dualkey::Decision::kAllow, true, "", 10},
+      {"db.read", dualkey::Decision::kAllow, true, "", -1},  // no latency known
+      {"db.read", dualkey::Decision::kAllow, false, "", -1},
+      {"db.write", dualkey::Decision::kHold, false, "rate limit: 5 a minute", -1},
+      {"db.write", dualkey::Decision::kHold, false, "held", -1},
+      {"db.read", dualkey::Decision::kHold, false, "", -1}};
+  // 0 0 1 0 2 3 3 4 3 5 0 0 0 1: runs of one and of several, and returns.
+  const std::vector<int> order = {0, 0, 1, 0, 2, 3, 3, 4, 3, 5, 0, 0, 0, 1};
+  for (int k : order) {
+    dualkey::client::ReportedDecision d;
+    d.action.channel = dualkey::Channel::kSql;
+    d.action.input = "SELECT 1";
+    d.op_class = kinds[k].op_class;
+    d.decision = kinds[k].decision;
+    d.forwarded = kinds[k].forwarded;
+    d.reason = kinds[k].reason;
+    d.added_us = kinds[k].added_us;
+    request.decisions.push_back(d);
+  }
+  auto reply = dualkey::client::CallAt(socket_, dualkey::client::ToJson(request), 5000);
+  ASSERT_TRUE(reply.ok()) << reply.status().message();
+  ASSERT_EQ(reply->value("recorded", 0), static_cast<int>(order.size())) << reply->dump();
+  const auto after = Scrape();
+  auto moved = [&](const std::string& name, const std::string& labels) {
+    return Sum(after, name, labels) - Sum(before, name, labels);
+  };
+  const std::string sql = "source=\"pg_proxy\",channel=\"sql\",";
+  EXPECT_EQ(moved("dualkey_decisions_total", sql + "class=\"db.read\",verdict=\"allow\""), 9);
+  EXPECT_EQ(moved("dualkey_decisions_total", sql + "class=\"db.write\",verdict=\"hold\""), 4);
+  EXPECT_EQ(moved("dualkey_decisions_total", sql + "class=\"db.read\",verdict=\"hold\""), 1);
+  EXPECT_EQ(moved("dualkey_rate_limited_total", ""), 3);
+  EXPECT_EQ(moved("dualkey_forwarded_total", "source=\"pg_proxy\""), 8);
+  EXPECT_EQ(moved("dualkey_added_latency_seconds_count", "source=\"pg_proxy\""), 6);
+  EXPECT_NEAR(moved("dualkey_added_latency_seconds_sum", "source=\"pg_proxy\""), 6 * 10e-6, 1e-9);
+}
+
 TEST_F(Metrics, OnlyGetAndTheJsonApiIsUnchanged) {
   int status = -1;
   RunCommand("curl -sS --fail -X POST http://127.0.0.1:" + port_ + "/metrics", &status);

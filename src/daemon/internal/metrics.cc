@@ -1,5 +1,6 @@
 #include "daemon/internal/metrics.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 
@@ -107,13 +108,14 @@ void Metrics::AppendLabel(std::string* out, std::string_view value) {
   }
 }
 
-void Metrics::CountDecision(std::string_view kind, std::string_view source,
-                            std::string_view channel, std::string_view op_class,
-                            std::string_view verdict, std::string_view reason, bool forwarded,
-                            const double* added_seconds) {
+void Metrics::CountDecisions(std::string_view kind, std::string_view source,
+                             std::string_view channel, std::string_view op_class,
+                             std::string_view verdict, std::string_view reason, bool forwarded,
+                             std::span<const std::int64_t> added_us) {
+  const std::uint64_t count = added_us.size();
   // Built in buffers kept from call to call (under mutex_): a map copies
-  // its key only when it adds one, so a decision of a kind seen before
-  // allocates nothing here (a proxy reports some 20,000 a second).
+  // its key only when it adds one, so decisions of a kind seen before
+  // allocate nothing here (a proxy reports some 20,000 a second).
   std::string& labels = labels_scratch_;
   labels.clear();
   labels += "source=\"";
@@ -126,46 +128,48 @@ void Metrics::CountDecision(std::string_view kind, std::string_view source,
   labels += "\",verdict=\"";
   AppendLabel(&labels, verdict);
   labels += '"';
-  ++decisions_[labels];
-  if (reason.starts_with("rate limit:")) ++rate_limited_;
+  decisions_[labels] += count;
+  if (reason.starts_with("rate limit:")) rate_limited_ += count;
   if (kind == "decision") {
     labels.resize(source_end);
     labels += '"';  // source="..."
-    if (forwarded) ++forwarded_[labels];
-    if (added_seconds != nullptr) {
-      auto it = added_latency_.find(labels);
-      if (it == added_latency_.end()) it = added_latency_.emplace(labels, FastBounds()).first;
-      it->second.Observe(*added_seconds);
+    if (forwarded) forwarded_[labels] += count;
+    Histogram* latency = nullptr;
+    for (const std::int64_t us : added_us) {
+      if (us < 0) continue;
+      if (latency == nullptr) {
+        auto it = added_latency_.find(labels);
+        if (it == added_latency_.end()) it = added_latency_.emplace(labels, FastBounds()).first;
+        latency = &it->second;
+      }
+      latency->Observe(static_cast<double>(us) / 1e6);
     }
   }
 }
 
-void Metrics::OnDecision(std::string_view source, std::string_view channel,
-                         std::string_view op_class, std::string_view verdict,
-                         std::string_view reason, bool forwarded, std::int64_t added_us) {
-  const double added = static_cast<double>(added_us) / 1e6;
+void Metrics::OnDecisions(std::string_view source, std::string_view channel,
+                          std::string_view op_class, std::string_view verdict,
+                          std::string_view reason, bool forwarded,
+                          std::span<const std::int64_t> added_us) {
+  if (added_us.empty()) return;
   std::lock_guard lock(mutex_);
-  CountDecision("decision", source.empty() ? "daemon" : source,
-                channel.empty() ? "unknown" : channel, op_class.empty() ? "none" : op_class,
-                verdict.empty() ? "unknown" : verdict, reason, forwarded,
-                added_us >= 0 ? &added : nullptr);
+  CountDecisions("decision", source.empty() ? "daemon" : source,
+                 channel.empty() ? "unknown" : channel, op_class.empty() ? "none" : op_class,
+                 verdict.empty() ? "unknown" : verdict, reason, forwarded, added_us);
 }
 
 void Metrics::OnRecord(std::string_view kind, const json& fields) {
   if (!fields.is_object()) return;
   std::lock_guard lock(mutex_);
   if (IsDecisionKind(kind)) {
-    double added = 0;
-    bool has_added = false;
-    if (auto found = fields.find("added_us"); found != fields.end() && found->is_number()) {
-      added = found->get<double>() / 1e6;
-      has_added = true;
-    }
-    CountDecision(kind, Text(fields, "source", "daemon"), Text(fields, "channel", "unknown"),
-                  Text(fields, "class", "none"), Text(fields, "decision", "unknown"),
-                  Text(fields, "reason", ""),
-                  kind == "decision" && fields.value("forwarded", false),
-                  has_added ? &added : nullptr);
+    std::int64_t added_us = -1;
+    if (auto found = fields.find("added_us"); found != fields.end() && found->is_number())
+      added_us = std::max<std::int64_t>(0, static_cast<std::int64_t>(found->get<double>()));
+    CountDecisions(kind, Text(fields, "source", "daemon"), Text(fields, "channel", "unknown"),
+                   Text(fields, "class", "none"), Text(fields, "decision", "unknown"),
+                   Text(fields, "reason", ""),
+                   kind == "decision" && fields.value("forwarded", false),
+                   std::span<const std::int64_t>(&added_us, 1));
   } else if (kind == "breaker") {
     ++breaker_trips_;
   } else if (kind == "audit_gap") {

@@ -11,6 +11,7 @@
 #include <map>
 #include <mutex>
 #include <nlohmann/json.hpp>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -38,11 +39,13 @@ class Metrics {
 
   // An audit record and its fields, as written.
   void OnRecord(std::string_view kind, const nlohmann::json& fields);
-  // A "decision" record the report op wrote without a JSON tree: what
-  // OnRecord would count of it. `added_us` < 0: not known.
-  void OnDecision(std::string_view source, std::string_view channel, std::string_view op_class,
-                  std::string_view verdict, std::string_view reason, bool forwarded,
-                  std::int64_t added_us);
+  // "decision" records the report op wrote without a JSON tree, alike but
+  // for the time each added (`added_us`, one per record; < 0: not known):
+  // what OnRecord would count of them. A batch of a proxy's decisions is a
+  // few runs of such (the labels are built once a run, not per decision).
+  void OnDecisions(std::string_view source, std::string_view channel, std::string_view op_class,
+                   std::string_view verdict, std::string_view reason, bool forwarded,
+                   std::span<const std::int64_t> added_us);
   // How long the audit append took, and whether it was made durable.
   void ObserveAuditWrite(double seconds, bool ok);
   // How long a store operation on the decision path took.
@@ -61,13 +64,14 @@ class Metrics {
   static void AppendLabel(std::string* out, std::string_view value);
 
  private:
-  // Under mutex_: OnRecord's and OnDecision's count of a decision.
-  void CountDecision(std::string_view kind, std::string_view source, std::string_view channel,
-                     std::string_view op_class, std::string_view verdict, std::string_view reason,
-                     bool forwarded, const double* added_seconds);
+  // Under mutex_: OnRecord's and OnDecisions' count of decisions.
+  // `added_us`: one per decision counted (< 0: not known).
+  void CountDecisions(std::string_view kind, std::string_view source, std::string_view channel,
+                      std::string_view op_class, std::string_view verdict, std::string_view reason,
+                      bool forwarded, std::span<const std::int64_t> added_us);
 
   mutable std::mutex mutex_;
-  std::string labels_scratch_;  // CountDecision's, under mutex_
+  std::string labels_scratch_;  // CountDecisions', under mutex_
   // "source,channel,class,verdict" label text -> count
   std::map<std::string, std::uint64_t> decisions_;
   std::map<std::string, std::uint64_t> forwarded_;     // source label -> requests forwarded

@@ -23,6 +23,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <span>
 
 #include "base/json_text.h"
@@ -81,9 +82,12 @@ bool AppendCanonicalItem(const Reported& d, std::string* out) {
   const std::string_view op_class = d.op_class.empty() ? "none" : d.op_class;
   if (!base::IsValidUtf8(agent) || !base::IsValidUtf8(d.cwd) || !base::IsValidUtf8(op_class))
     return false;
-  const std::string input = base::RedactSecrets(d.input);
-  std::string reason;
-  if (!d.reason.empty()) reason = base::RedactSecrets(d.reason);
+  // Most texts hold nothing to redact: used as they are, not copied.
+  const std::optional<std::string> redacted_input = base::RedactSecretsIfAny(d.input);
+  const std::string_view input = redacted_input ? std::string_view(*redacted_input) : d.input;
+  std::optional<std::string> redacted_reason;
+  if (!d.reason.empty()) redacted_reason = base::RedactSecretsIfAny(d.reason);
+  const std::string_view reason = redacted_reason ? std::string_view(*redacted_reason) : d.reason;
   if (!base::IsValidUtf8(input) || !base::IsValidUtf8(reason)) return false;
   out->push_back('{');
   // In key order (std::map's, as JsonDump writes them).
@@ -160,19 +164,33 @@ std::size_t RecordDecisions(Core& core, const Peer& peer, std::span<const Report
   // The batch's time, once: a histogram of per-record write latency would
   // count one write as many.
   core.metrics().ObserveAuditWrite(seconds, recorded > 0);
-  const bool heard = core.Heard("decision");
-  for (std::size_t i = 0; i < recorded; ++i) {
+  // Counted a run of alike decisions at a time (a proxy's batch is mostly
+  // one or two runs: its reads).
+  std::vector<std::int64_t> added;
+  for (std::size_t i = 0; i < recorded;) {
     const Reported& d = decisions[i];
-    core.metrics().OnDecision(d.source, ToString(d.channel), d.op_class, ToString(d.decision),
-                              d.reason, d.forwarded, d.added_us);
-    if (heard) {
-      // Listeners get each decision as audit::Read gives it back.
-      json fields = ItemFields(d);
-      fields["source"] = std::string(d.source);
-      fields["peer"] = peer_json;
-      fields["time_ms"] = now;
-      core.Announce("decision", fields);
+    const bool rate_limited = d.reason.starts_with("rate limit:");
+    added.clear();
+    std::size_t j = i;
+    for (; j < recorded; ++j) {
+      const Reported& e = decisions[j];
+      if (e.channel != d.channel || e.decision != d.decision || e.forwarded != d.forwarded ||
+          e.op_class != d.op_class || e.reason.starts_with("rate limit:") != rate_limited)
+        break;
+      added.push_back(e.added_us);
     }
+    core.metrics().OnDecisions(d.source, ToString(d.channel), d.op_class, ToString(d.decision),
+                               d.reason, d.forwarded, added);
+    i = j;
+  }
+  const bool heard = core.Heard("decision");
+  for (std::size_t i = 0; heard && i < recorded; ++i) {
+    // Listeners get each decision as audit::Read gives it back.
+    json fields = ItemFields(decisions[i]);
+    fields["source"] = std::string(decisions[i].source);
+    fields["peer"] = peer_json;
+    fields["time_ms"] = now;
+    core.Announce("decision", fields);
   }
   if (recorded < decisions.size()) {
     if (recorded > 0) core.metrics().ObserveAuditWrite(seconds, false);

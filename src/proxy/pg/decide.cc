@@ -143,8 +143,8 @@ bool Session::ForwardsNow(std::string_view raw,
 bool Session::ReportLocal(std::string_view sql, const Verdict& verdict, Decision decision,
                           bool forwarded, std::int64_t added_us, const std::string& reason) {
   if (!shared_.reporter) return true;
-  return shared_.reporter->ReportLocal(ActionOf(sql), verdict, decision, forwarded, added_us,
-                                       reason);
+  return shared_.reporter->ReportLocal({Channel::kSql, sql, cwd_, agent_}, verdict, decision,
+                                       forwarded, added_us, reason);
 }
 
 void Session::RememberPrepared(std::string_view sql) {
