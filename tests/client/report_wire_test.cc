@@ -295,6 +295,14 @@ TEST_F(ReportToDaemon, PackedRecordsAreCanonicalRedactedAndComplete) {
   sent[4].action.cwd.clear();
   sent[4].op_class.clear();
   sent[4].added_us = -1;
+  sent.push_back(Decision("SELECT 3"));  // back to the first's agent, class and outcome
+  // Outcomes that differ in the decision alone.
+  sent.push_back(Decision("DELETE FROM t"));
+  sent.back().decision = dualkey::Decision::kHold;
+  sent.back().forwarded = false;
+  sent.push_back(Decision("DROP TABLE t"));
+  sent.back().decision = dualkey::Decision::kDeny;
+  sent.back().forwarded = false;
   dualkey::client::ReporterOptions options;
   options.source = "test_proxy";
   options.flush_ms = 5;
@@ -317,6 +325,11 @@ TEST_F(ReportToDaemon, PackedRecordsAreCanonicalRedactedAndComplete) {
     EXPECT_EQ(r["peer"].value("via", ""), "unix");
     EXPECT_TRUE(r.contains("time_ms"));
     EXPECT_EQ(r.contains("added_us"), sent[i].added_us >= 0);
+    // Each item's own, where the fields a run shares change and change back.
+    EXPECT_EQ(r["decision"], std::string(dualkey::ToString(sent[i].decision)));
+    EXPECT_EQ(r["agent"], sent[i].action.agent.empty() ? "unknown" : sent[i].action.agent);
+    EXPECT_EQ(r["cwd"], sent[i].action.cwd);
+    EXPECT_EQ(r["class"], sent[i].op_class.empty() ? "none" : sent[i].op_class);
   }
   EXPECT_EQ(records[0]["input"], sent[0].action.input);
   EXPECT_EQ(records[0]["agent"], "agent:1");

@@ -61,27 +61,70 @@ json ItemFields(const Reported& d) {
   return fields;
 }
 
-void AppendKey(std::string* out, std::string_view key) {
-  if (out->back() != '{') out->push_back(',');
-  out->push_back('"');
-  out->append(key);
-  out->append("\":");
-}
-
 void AppendNumber(std::string* out, std::int64_t n) {
   char digits[24];
   const auto end = std::to_chars(digits, digits + sizeof digits, n).ptr;
   out->append(digits, end);
 }
 
+// The text of the fields a run of decisions shares, from "agent" to "cwd"
+// and "decision" with "forwarded", made once a run: a proxy's batch is
+// mostly one agent's reads.
+class SharedFields {
+ public:
+  // False when a shared text is not valid UTF-8 (the item goes the general way).
+  bool For(const Reported& d, std::string_view agent, std::string_view op_class) {
+    if (!made_ || agent != agent_ || op_class != op_class_ || d.cwd != cwd_ ||
+        d.channel != channel_) {
+      made_ = true;
+      agent_ = agent;
+      op_class_ = op_class;
+      cwd_ = d.cwd;
+      channel_ = d.channel;
+      valid_ = base::IsValidUtf8(agent) && base::IsValidUtf8(d.cwd) && base::IsValidUtf8(op_class);
+      names_ = "\"agent\":";
+      client::AppendJsonString(&names_, agent);
+      names_ += ",\"channel\":";
+      client::AppendJsonString(&names_, ToString(d.channel));
+      names_ += ",\"class\":";
+      client::AppendJsonString(&names_, op_class);
+      names_ += ",\"cwd\":";
+      client::AppendJsonString(&names_, d.cwd);
+      names_ += ",\"decided_ms\":";
+    }
+    if (!outcome_made_ || d.decision != decision_ || d.forwarded != forwarded_) {
+      outcome_made_ = true;
+      decision_ = d.decision;
+      forwarded_ = d.forwarded;
+      outcome_ = ",\"decision\":";
+      client::AppendJsonString(&outcome_, ToString(d.decision));
+      outcome_ +=
+          d.forwarded ? ",\"forwarded\":true,\"input\":" : ",\"forwarded\":false,\"input\":";
+    }
+    return valid_;
+  }
+  // "agent" to "decided_ms", its value to follow.
+  std::string_view names() const { return names_; }
+  // "decision" to "input", its value to follow.
+  std::string_view outcome() const { return outcome_; }
+
+ private:
+  bool made_ = false, valid_ = false, outcome_made_ = false;
+  std::string_view agent_, op_class_, cwd_;  // point into the batch, which outlives this
+  Channel channel_ = Channel::kSql;
+  Decision decision_ = Decision::kAllow;
+  bool forwarded_ = false;
+  std::string names_, outcome_;
+};
+
 // Appends the canonical text of ItemFields(d) (what base::JsonDump makes of
 // it) to `out`, or returns false, appending nothing, when a text is not
-// valid UTF-8 (that item goes the general way).
-bool AppendCanonicalItem(const Reported& d, std::string* out) {
+// valid UTF-8 (that item goes the general way). `shared` keeps what the
+// previous item's fields had.
+bool AppendCanonicalItem(const Reported& d, SharedFields& shared, std::string* out) {
   const std::string_view agent = d.agent.empty() ? "unknown" : d.agent;
   const std::string_view op_class = d.op_class.empty() ? "none" : d.op_class;
-  if (!base::IsValidUtf8(agent) || !base::IsValidUtf8(d.cwd) || !base::IsValidUtf8(op_class))
-    return false;
+  if (!shared.For(d, agent, op_class)) return false;
   // Most texts hold nothing to redact: used as they are, not copied.
   const std::optional<std::string> redacted_input = base::RedactSecretsIfAny(d.input);
   const std::string_view input = redacted_input ? std::string_view(*redacted_input) : d.input;
@@ -89,30 +132,20 @@ bool AppendCanonicalItem(const Reported& d, std::string* out) {
   if (!d.reason.empty()) redacted_reason = base::RedactSecretsIfAny(d.reason);
   const std::string_view reason = redacted_reason ? std::string_view(*redacted_reason) : d.reason;
   if (!base::IsValidUtf8(input) || !base::IsValidUtf8(reason)) return false;
-  out->push_back('{');
   // In key order (std::map's, as JsonDump writes them).
   if (d.added_us >= 0) {
-    AppendKey(out, "added_us");
+    out->append("{\"added_us\":");
     AppendNumber(out, d.added_us);
+    out->push_back(',');
+  } else {
+    out->push_back('{');
   }
-  AppendKey(out, "agent");
-  client::AppendJsonString(out, agent);
-  AppendKey(out, "channel");
-  client::AppendJsonString(out, ToString(d.channel));
-  AppendKey(out, "class");
-  client::AppendJsonString(out, op_class);
-  AppendKey(out, "cwd");
-  client::AppendJsonString(out, d.cwd);
-  AppendKey(out, "decided_ms");
+  out->append(shared.names());
   AppendNumber(out, d.time_ms);
-  AppendKey(out, "decision");
-  client::AppendJsonString(out, ToString(d.decision));
-  AppendKey(out, "forwarded");
-  out->append(d.forwarded ? "true" : "false");
-  AppendKey(out, "input");
+  out->append(shared.outcome());
   client::AppendJsonString(out, input);
   if (!reason.empty()) {
-    AppendKey(out, "reason");
+    out->append(",\"reason\":");
     client::AppendJsonString(out, reason);
   }
   out->push_back('}');
@@ -137,6 +170,7 @@ std::size_t RecordDecisions(Core& core, const Peer& peer, std::span<const Report
   tail += "}";
   std::vector<audit::Record> entries;
   std::vector<std::size_t> ends;  // decisions up to the end of each entry
+  SharedFields shared;
   for (std::size_t i = 0; i < decisions.size(); ++i) {
     if (entries.empty() || entries.back().fields.size() >= kEntryBytes) {
       if (!entries.empty()) {
@@ -149,7 +183,8 @@ std::size_t RecordDecisions(Core& core, const Peer& peer, std::span<const Report
     }
     std::string& text = entries.back().fields;
     if (text.back() != '[') text.push_back(',');
-    if (!AppendCanonicalItem(decisions[i], &text)) text += base::JsonDump(ItemFields(decisions[i]));
+    if (!AppendCanonicalItem(decisions[i], shared, &text))
+      text += base::JsonDump(ItemFields(decisions[i]));
   }
   entries.back().fields += tail;
   ends.push_back(decisions.size());
