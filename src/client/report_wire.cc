@@ -323,8 +323,8 @@ void PackedQueue::Pop(std::size_t count) {
     begin_ = first_ = 0;
   } else if (begin_ >= text_.size() / 2) {
     // Mostly gone: the rest moves to the front, so the buffer does not
-    // grow while the queue is never empty (each byte moves at most once
-    // per time the queue's size halves: linear in what is queued).
+    // grow while the queue is never quite empty (decisions queued while a
+    // batch was out). What moves is no more than what was dropped.
     text_.erase(0, begin_);
     ends_.erase(ends_.begin(), ends_.begin() + static_cast<std::ptrdiff_t>(first_));
     for (std::size_t& end : ends_) end -= begin_;

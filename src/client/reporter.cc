@@ -95,13 +95,9 @@ bool DecisionReporter::Report(const DecisionView& decision, bool destructive) {
     }
     return false;
   }
-  if (decision.time_ms != 0) {
-    queue_.Push(decision);
-  } else {
-    DecisionView timed = decision;
-    timed.time_ms = time_ms;
-    queue_.Push(timed);
-  }
+  DecisionView timed = decision;
+  timed.time_ms = time_ms;
+  queue_.Push(timed);
   ++stats_.reported;
   // The sending thread is woken once, as the queue reaches a full batch:
   // past that it finds more than a batch when it looks (it takes a batch

@@ -67,9 +67,9 @@ void AppendNumber(std::string* out, std::int64_t n) {
   out->append(digits, end);
 }
 
-// The text of the fields a run of decisions shares, from "agent" to "cwd"
-// and "decision" with "forwarded", made once a run: a proxy's batch is
-// mostly one agent's reads.
+// The text of the fields a run of decisions shares ("agent" to "cwd", and
+// "decision" with "forwarded"), with the keys that follow them, made once
+// a run: a proxy's batch is mostly one agent's reads.
 class SharedFields {
  public:
   // False when a shared text is not valid UTF-8 (the item goes the general way).
