@@ -6,15 +6,19 @@
 #include "client/report_wire.h"
 
 #include <gtest/gtest.h>
+#include <poll.h>
 #include <signal.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <chrono>
 #include <cstdlib>
 #include <deque>
 #include <filesystem>
 #include <fstream>
+#include <mutex>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <random>
@@ -24,6 +28,8 @@
 #include <vector>
 
 #include "base/json_text.h"
+#include "base/line_io.h"
+#include "base/unix_socket.h"
 #include "client/client.h"
 #include "client/reporter.h"
 #include "support/daemon.h"
@@ -420,4 +426,84 @@ TEST(PackedQueue, GivesBackWhatWasQueuedInOrderWhateverIsTakenWhen) {
     ASSERT_EQ(queue.bytes(), bytes);
   }
   EXPECT_GT(next, 5000);
+}
+
+// A daemon from before "packed" ignores the field and records only the gap
+// of a packed batch; the reporter then sends its queue again as decision
+// objects, each field as it was reported. This stand-in answers as such a
+// daemon did, on a real socket, reading requests with the protocol's own
+// codec.
+TEST(PackedQueue, ADaemonFromBeforePackedGetsEveryDecisionAsObjects) {
+  const fs::path dir = fs::temp_directory_path() / ("report-legacy-" + std::to_string(getpid()));
+  fs::remove_all(dir);
+  fs::create_directories(dir);
+  const std::string socket = (dir / "old.sock").string();
+  auto listening = dualkey::base::ListenUnixSocket(socket, 4);
+  ASSERT_TRUE(listening.ok()) << listening.status().message();
+  std::mutex mutex;
+  std::vector<ReportedDecision> received;
+  int packed_requests = 0;
+  std::atomic<bool> stop{false};
+  std::thread old_daemon([&] {
+    while (!stop) {
+      pollfd pfd{listening->get(), POLLIN, 0};
+      if (poll(&pfd, 1, 50) <= 0) continue;
+      const int fd = accept(listening->get(), nullptr, nullptr);
+      if (fd < 0) continue;
+      std::string buffer, line;
+      while (dualkey::base::ReadLine(fd, &buffer, &line, 2000, &stop)) {
+        const json body = json::parse(line);
+        dualkey::client::ReportRequest request;
+        json reply{{"ok", true}, {"recorded", 0}};
+        if (dualkey::client::FromJson(body, &request).ok()) {
+          std::lock_guard lock(mutex);
+          packed_requests += body.contains("packed");
+          for (const ReportedDecision& d : request.decisions) received.push_back(d);
+          reply["recorded"] = request.decisions.size() + request.gaps.size();
+        }
+        if (!dualkey::base::WriteAll(fd, reply.dump() + "\n")) break;
+      }
+      close(fd);
+    }
+  });
+  std::vector<ReportedDecision> sent;
+  for (int i = 0; i < 40; ++i) {
+    ReportedDecision d = Decision("SELECT " + std::to_string(i) + (i % 7 == 0 ? " é" : ""));
+    d.time_ms = 1000 + i;
+    d.added_us = i % 3 == 0 ? -1 : i;
+    d.forwarded = i % 5 != 0;
+    d.decision = i % 5 == 0 ? dualkey::Decision::kHold : dualkey::Decision::kAllow;
+    d.reason = i % 5 == 0 ? "held: " + std::to_string(i) : "";
+    d.action.cwd = i % 2 == 0 ? "/srv" : "";
+    sent.push_back(d);
+  }
+  {
+    dualkey::client::ReporterOptions options;
+    options.source = "test_proxy";
+    options.flush_ms = 5;
+    options.max_batch = 16;
+    dualkey::client::DecisionReporter reporter(
+        dualkey::client::Client::ForThisProcess(dualkey::client::ClientOptions{socket, 2000}),
+        options);
+    for (const ReportedDecision& d : sent) ASSERT_TRUE(reporter.Report(d, false));
+    ASSERT_TRUE(reporter.Flush(5000));
+    EXPECT_EQ(reporter.stats().delivered, sent.size());
+  }
+  stop = true;
+  old_daemon.join();
+  fs::remove_all(dir);
+  EXPECT_EQ(packed_requests, 1);  // the first batch; then objects only
+  ASSERT_EQ(received.size(), sent.size());
+  for (std::size_t i = 0; i < sent.size(); ++i) {
+    EXPECT_EQ(received[i].action.input, sent[i].action.input);
+    EXPECT_EQ(received[i].action.cwd, sent[i].action.cwd);
+    EXPECT_EQ(received[i].action.agent, sent[i].action.agent);
+    EXPECT_EQ(received[i].action.channel, sent[i].action.channel);
+    EXPECT_EQ(received[i].time_ms, sent[i].time_ms);
+    EXPECT_EQ(received[i].added_us, sent[i].added_us);
+    EXPECT_EQ(received[i].forwarded, sent[i].forwarded);
+    EXPECT_EQ(received[i].decision, sent[i].decision);
+    EXPECT_EQ(received[i].op_class, sent[i].op_class);
+    EXPECT_EQ(received[i].reason, sent[i].reason);
+  }
 }
