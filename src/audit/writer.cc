@@ -154,17 +154,22 @@ class FileLog final : public LogWriter {
 
  private:
   // A record's parts that do not depend on the chain, made before the lock.
+  // `fields` may point into the record: a Prepared lives no longer than the
+  // call that was given the record, and does not move (a long record's text
+  // is copied once, into the line written).
   struct Prepared {
+    Prepared() = default;
+    Prepared(const Prepared&) = delete;
+    Prepared& operator=(const Prepared&) = delete;
     std::string kind_json;
-    std::string fields_canonical;
-    std::string canonical;  // up to the seq
+    std::string_view fields;   // canonical: the record's own text, or fields_owned
+    std::string fields_owned;  // made canonical here
   };
   static Status Prepare(const Record& record, Prepared* out) {
+    out->kind_json = DumpCanonical(Json(record.kind));
     if (record.canonical && record.fields.size() >= 2 && record.fields.front() == '{' &&
         record.fields.back() == '}') {
-      out->fields_canonical = record.fields;
-      out->kind_json = DumpCanonical(Json(record.kind));
-      out->canonical = CanonicalPrefix(record.kind, out->fields_canonical);
+      out->fields = record.fields;
       return Status::Ok();
     }
     Json fields = record.fields.empty()
@@ -173,24 +178,26 @@ class FileLog final : public LogWriter {
     if (fields.is_discarded() || !fields.is_object()) {
       return Status::InvalidArgument("audit record fields are not a JSON object");
     }
-    out->fields_canonical = DumpCanonical(fields);
-    out->kind_json = DumpCanonical(Json(record.kind));
-    out->canonical = CanonicalPrefix(record.kind, out->fields_canonical);
+    out->fields_owned = DumpCanonical(fields);
+    out->fields = out->fields_owned;
     return Status::Ok();
   }
 
   // Under mu_: chains `prepared` onto the head and queues its line (and a
   // checkpoint when one is due). Returns its seq.
-  Result<std::uint64_t> QueueEntry(Prepared& prepared) {
+  Result<std::uint64_t> QueueEntry(const Prepared& prepared) {
     const std::uint64_t seq = head_.seq + 1;
     // Never backwards, so that export --since sees a time-ordered file even
     // when the wall clock steps back.
     const std::int64_t time_ms = std::max(NowMs(), head_.time_ms);
-    AppendCanonicalTail(seq, time_ms, &prepared.canonical);
-    std::string hash = sha_.ChainHash(head_.hash, prepared.canonical);
+    std::string hash = sha_.ChainHash(
+        head_.hash,
+        {kCanonicalHead, prepared.fields, CanonicalAfterFields(prepared.kind_json, seq, time_ms)});
     if (hash.empty()) return Status::Internal("audit log: SHA-256 failed");
-    Queue(EntryLine(seq, time_ms, prepared.kind_json, prepared.fields_canonical, head_.hash, hash,
-                    EntryMac(hash, mac_key_)));
+    const std::size_t before = pending_.size();
+    AppendEntryLine(&pending_, seq, time_ms, prepared.kind_json, prepared.fields, head_.hash, hash,
+                    EntryMac(hash, mac_key_));
+    queued_pos_ += pending_.size() - before;
     head_.seq = seq;
     head_.time_ms = time_ms;
     head_.hash = std::move(hash);

@@ -194,13 +194,16 @@ void NumberNeedles(Redactor* redactor) {
 const Redactor& TheRedactor() {
   using std::regex;
   constexpr auto kFlags = regex::ECMAScript | regex::icase | regex::optimize;
-  // Names that mark a value as secret, wherever they appear in a name.
-  const std::string secret_name =
-      "(?:token|secret|passw(?:or)?d|passwd|pwd|pass|api[_-]?key|apikey|access[_-]?key|"
-      "private[_-]?key|client[_-]?secret|credential|auth|session|cookie|signature|sig|"
-      "bearer|jwt|dsn)";
-  const std::string value = "(?:'[^']*'|\"[^\"]*\"|[^\\s&;,'\"]+)";
-  static const Redactor redactor = [&] {
+  // Made once: the first call builds the patterns (the texts below are
+  // inside the initializer, so that a call does not build them again: it
+  // runs for every decision the daemon records).
+  static const Redactor redactor = [] {
+    // Names that mark a value as secret, wherever they appear in a name.
+    const std::string secret_name =
+        "(?:token|secret|passw(?:or)?d|passwd|pwd|pass|api[_-]?key|apikey|access[_-]?key|"
+        "private[_-]?key|client[_-]?secret|credential|auth|session|cookie|signature|sig|"
+        "bearer|jwt|dsn)";
+    const std::string value = "(?:'[^']*'|\"[^\"]*\"|[^\\s&;,'\"]+)";
     Redactor made;
     std::vector<Rule>& r = made.rules;
     // PEM private keys, whole.

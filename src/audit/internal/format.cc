@@ -24,16 +24,16 @@ Sha256::~Sha256() {
   EVP_MD_free(md_);
 }
 
-std::string Sha256::ChainHash(std::string_view prev, std::string_view canonical) {
+std::string Sha256::ChainHash(std::string_view prev,
+                              std::initializer_list<std::string_view> canonical) {
   unsigned char digest[EVP_MAX_MD_SIZE];
   unsigned int size = 0;
   if (md_ == nullptr || ctx_ == nullptr || EVP_DigestInit_ex(ctx_, md_, nullptr) != 1 ||
-      EVP_DigestUpdate(ctx_, prev.data(), prev.size()) != 1 ||
-      EVP_DigestUpdate(ctx_, "\n", 1) != 1 ||
-      EVP_DigestUpdate(ctx_, canonical.data(), canonical.size()) != 1 ||
-      EVP_DigestFinal_ex(ctx_, digest, &size) != 1) {
+      EVP_DigestUpdate(ctx_, prev.data(), prev.size()) != 1 || EVP_DigestUpdate(ctx_, "\n", 1) != 1)
     return {};
-  }
+  for (std::string_view piece : canonical)
+    if (EVP_DigestUpdate(ctx_, piece.data(), piece.size()) != 1) return {};
+  if (EVP_DigestFinal_ex(ctx_, digest, &size) != 1) return {};
   return Hex(digest, size);
 }
 
@@ -43,49 +43,39 @@ std::string DumpCanonical(const Json& value) {
   return value.dump(-1, ' ', false, Json::error_handler_t::replace);
 }
 
-// The canonical record up to the seq digits: {"fields":F,"kind":K,"seq":
-// Built outside the lock; the lock only appends the numbers.
-std::string CanonicalPrefix(std::string_view kind, const std::string& fields_canonical) {
-  std::string out;
-  out.reserve(fields_canonical.size() + kind.size() + 32);
-  out += "{\"fields\":";
-  out += fields_canonical;
-  out += ",\"kind\":";
-  out += DumpCanonical(Json(std::string(kind)));
+std::string CanonicalAfterFields(std::string_view kind_json, std::uint64_t seq,
+                                 std::int64_t time_ms) {
+  std::string out = ",\"kind\":";
+  out += kind_json;
   out += ",\"seq\":";
+  out += std::to_string(seq);
+  out += ",\"time_ms\":";
+  out += std::to_string(time_ms);
+  out += '}';
   return out;
-}
-
-void AppendCanonicalTail(std::uint64_t seq, std::int64_t time_ms, std::string* canonical) {
-  *canonical += std::to_string(seq);
-  *canonical += ",\"time_ms\":";
-  *canonical += std::to_string(time_ms);
-  *canonical += '}';
 }
 
 // The line as written: the spec's key order for people reading it; the
 // verifier parses it, so the order carries no meaning.
-std::string EntryLine(std::uint64_t seq, std::int64_t time_ms, std::string_view kind_json,
-                      std::string_view fields_canonical, std::string_view prev,
-                      std::string_view hash, std::string_view mac) {
-  std::string line;
-  line.reserve(fields_canonical.size() + kind_json.size() + 220);
-  line += "{\"seq\":";
-  line += std::to_string(seq);
-  line += ",\"time_ms\":";
-  line += std::to_string(time_ms);
-  line += ",\"kind\":";
-  line += kind_json;
-  line += ",\"fields\":";
-  line += fields_canonical;
-  line += ",\"prev\":\"";
-  line += prev;
-  line += "\",\"hash\":\"";
-  line += hash;
-  line += "\",\"mac\":\"";
-  line += mac;
-  line += "\"}\n";
-  return line;
+void AppendEntryLine(std::string* out, std::uint64_t seq, std::int64_t time_ms,
+                     std::string_view kind_json, std::string_view fields_canonical,
+                     std::string_view prev, std::string_view hash, std::string_view mac) {
+  out->reserve(out->size() + fields_canonical.size() + kind_json.size() + 220);
+  *out += "{\"seq\":";
+  *out += std::to_string(seq);
+  *out += ",\"time_ms\":";
+  *out += std::to_string(time_ms);
+  *out += ",\"kind\":";
+  *out += kind_json;
+  *out += ",\"fields\":";
+  *out += fields_canonical;
+  *out += ",\"prev\":\"";
+  *out += prev;
+  *out += "\",\"hash\":\"";
+  *out += hash;
+  *out += "\",\"mac\":\"";
+  *out += mac;
+  *out += "\"}\n";
 }
 
 std::string CheckpointMessage(std::uint64_t seq, std::string_view hash, std::string_view event) {
@@ -207,9 +197,9 @@ ParsedLine ParseLine(std::string_view text) {
 }
 
 std::string RecomputeHash(const ParsedEntry& entry, Sha256* sha) {
-  std::string canonical = CanonicalPrefix(entry.kind, DumpCanonical(entry.fields));
-  AppendCanonicalTail(entry.seq, entry.time_ms, &canonical);
-  return sha->ChainHash(entry.prev, canonical);
+  return sha->ChainHash(entry.prev, {kCanonicalHead, DumpCanonical(entry.fields),
+                                     CanonicalAfterFields(DumpCanonical(Json(entry.kind)),
+                                                          entry.seq, entry.time_ms)});
 }
 
 std::optional<Header> ParseHeader(std::string_view text, std::string* why) {

@@ -9,6 +9,7 @@
 #include <array>
 #include <cstddef>
 #include <cstdint>
+#include <initializer_list>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
@@ -60,8 +61,10 @@ class Sha256 {
   Sha256(const Sha256&) = delete;
   Sha256& operator=(const Sha256&) = delete;
 
-  // Hex digest of a || "\n" || b; empty when OpenSSL fails.
-  std::string ChainHash(std::string_view prev, std::string_view canonical);
+  // Hex digest of prev || "\n" || the canonical record (given in pieces,
+  // so that a long record's text is hashed where it lies, not copied into
+  // one string first); empty when OpenSSL fails.
+  std::string ChainHash(std::string_view prev, std::initializer_list<std::string_view> canonical);
 
  private:
   EVP_MD* md_;
@@ -70,16 +73,18 @@ class Sha256 {
 
 // Sorted keys, no whitespace; invalid UTF-8 replaced.
 std::string DumpCanonical(const Json& value);
-// The canonical record up to the seq digits: {"fields":F,"kind":K,"seq":
-// Built outside the log's lock; the lock only appends the numbers.
-std::string CanonicalPrefix(std::string_view kind, const std::string& fields_canonical);
-// Completes CanonicalPrefix's text: N,"time_ms":T}
-void AppendCanonicalTail(std::uint64_t seq, std::int64_t time_ms, std::string* canonical);
+// The canonical record, what the chain hashes, is
+//   kCanonicalHead F CanonicalAfterFields(K, N, T)
+// = {"fields":F,"kind":K,"seq":N,"time_ms":T} with F the canonical fields
+// and K the kind as canonical JSON.
+inline constexpr std::string_view kCanonicalHead = "{\"fields\":";
+std::string CanonicalAfterFields(std::string_view kind_json, std::uint64_t seq,
+                                 std::int64_t time_ms);
 
-// An entry's line as written, with its '\n'.
-std::string EntryLine(std::uint64_t seq, std::int64_t time_ms, std::string_view kind_json,
-                      std::string_view fields_canonical, std::string_view prev,
-                      std::string_view hash, std::string_view mac);
+// Appends an entry's line as written, with its '\n'.
+void AppendEntryLine(std::string* out, std::uint64_t seq, std::int64_t time_ms,
+                     std::string_view kind_json, std::string_view fields_canonical,
+                     std::string_view prev, std::string_view hash, std::string_view mac);
 
 // ---- Keys, macs and signed checkpoints ---------------------------------------
 
