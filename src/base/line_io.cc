@@ -29,8 +29,16 @@ bool ReadLine(int fd, std::string* buffer, std::string* line, int timeout_ms,
   while (true) {
     std::size_t newline = buffer->find('\n', scanned);
     if (newline != std::string::npos) {
-      line->assign(*buffer, 0, newline);
-      buffer->erase(0, newline + 1);
+      if (newline + 1 == buffer->size()) {
+        // The usual case, one request at a time: the line is the buffer,
+        // handed over rather than copied (a batch of reports is ~100 KB).
+        buffer->pop_back();
+        line->swap(*buffer);
+        buffer->clear();
+      } else {
+        line->assign(*buffer, 0, newline);
+        buffer->erase(0, newline + 1);
+      }
       return true;
     }
     scanned = buffer->size();
