@@ -337,6 +337,21 @@ DecisionView ViewOf(const ReportedDecision& d) {
                       d.action.agent, d.action.cwd, d.action.input, d.op_class, d.reason};
 }
 
+ReportedDecision OwnedOf(const DecisionView& d) {
+  ReportedDecision owned;
+  owned.time_ms = d.time_ms;
+  owned.action.channel = d.channel;
+  owned.action.input = d.input;
+  owned.action.cwd = d.cwd;
+  owned.action.agent = d.agent;
+  owned.decision = d.decision;
+  owned.op_class = d.op_class;
+  owned.reason = d.reason;
+  owned.forwarded = d.forwarded;
+  owned.added_us = d.added_us;
+  return owned;
+}
+
 Status NextPacked(std::string_view* in, PackedDecision* out) {
   std::int64_t forwarded = 0;
   std::string_view decision, channel;

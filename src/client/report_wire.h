@@ -49,6 +49,8 @@ struct DecisionView {
 };
 // `d`'s fields; valid while `d` is.
 DecisionView ViewOf(const ReportedDecision& d);
+// A copy of the decision `d` points at (ViewOf's inverse).
+ReportedDecision OwnedOf(const DecisionView& d);
 
 // Appends one decision to a packed batch.
 void AppendPacked(std::string* out, const DecisionView& d);

@@ -165,17 +165,7 @@ bool DecisionReporter::SendBatch() {
     PackedDecision read;
     for (std::size_t i = 0; i < count; ++i) {
       if (Status s = NextPacked(&rest, &read); !s.ok()) break;  // not reached: we packed it
-      ReportedDecision& d = request.decisions.emplace_back();
-      d.time_ms = read.time_ms;
-      d.decision = read.decision;
-      d.forwarded = read.forwarded;
-      d.added_us = read.added_us;
-      d.action.channel = read.channel;
-      d.action.agent = read.agent;
-      d.action.cwd = read.cwd;
-      d.action.input = read.input;
-      d.op_class = read.op_class;
-      d.reason = read.reason;
+      request.decisions.push_back(OwnedOf(read));
     }
     count = request.decisions.size();
   }
