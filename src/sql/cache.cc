@@ -3,6 +3,7 @@
 #include <functional>
 #include <string_view>
 
+#include "sql/internal/lexer.h"
 #include "sql/sql.h"
 
 namespace dualkey::sql {
@@ -74,6 +75,46 @@ bool SameWordFolded(std::string_view word, std::string_view upper) {
   return true;
 }
 
+// The key of a statement with comments, from its tokens (the lexer drops
+// comments): its tokens joined by spaces, numbers '?', after a '#' that
+// ReadShapeKey's own keys never hold, so that the two kinds never meet.
+std::string LexedShapeKey(std::string_view statement) {
+  if (statement.size() > 4096) return "";
+  std::vector<internal::Token> tokens;
+  std::string error;
+  if (!internal::Lex(statement, Dialect::kPostgres, &tokens, &error) || tokens.empty()) return "";
+  if (!internal::IsWord(tokens[0], "SELECT")) return "";
+  std::string key = "#";
+  key.reserve(statement.size() + 1);
+  for (std::size_t i = 0; i < tokens.size(); ++i) {
+    const internal::Token& t = tokens[i];
+    switch (t.kind) {
+      case internal::TokenKind::kString:
+      case internal::TokenKind::kQuotedIdent:
+      case internal::TokenKind::kParam:
+        return "";
+      case internal::TokenKind::kSemicolon:
+        if (i + 1 != tokens.size()) return "";  // one statement only
+        continue;
+      case internal::TokenKind::kPunct:
+        if (t.text != "," && t.text != ".") return "";
+        break;
+      case internal::TokenKind::kWord:
+        if (internal::IsWord(t, "INTO")) return "";
+        break;
+      default:
+        break;
+    }
+    if (key.size() > 1) key.push_back(' ');
+    if (t.kind == internal::TokenKind::kNumber) {
+      key.push_back('?');
+    } else {
+      key.append(t.text);
+    }
+  }
+  return key;
+}
+
 }  // namespace
 
 // One pass over the bytes, no tokens (the proxy runs this on every SELECT
@@ -83,7 +124,8 @@ bool SameWordFolded(std::string_view word, std::string_view upper) {
 // statements with one key differ only in the digits of their numbers and
 // in how much whitespace separates their tokens, which tokenizes them
 // alike. A digit run that a letter or '_' follows (1e5, 0x1F, 1_000) is no
-// shape: there the digits could change the tokens.
+// shape: there the digits could change the tokens. A statement with a
+// comment is keyed by its tokens instead (LexedShapeKey).
 std::string ReadShapeKey(std::string_view statement) {
   if (statement.size() > 4096) return "";
   std::size_t i = 0;
@@ -122,11 +164,11 @@ std::string ReadShapeKey(std::string_view statement) {
         break;
       }
       case ShapeByte::kKept:
-        if (first_word) return "";
-        // A comment could hide anything, or end in another statement.
+        // Comments (an ORM's tags, say): the lexer reads past them.
         if (i + 1 < statement.size() &&
             ((c == '-' && statement[i + 1] == '-') || (c == '/' && statement[i + 1] == '*')))
-          return "";
+          return LexedShapeKey(statement);
+        if (first_word) return "";
         key.push_back(c);
         ++i;
         break;

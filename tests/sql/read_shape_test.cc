@@ -36,9 +36,10 @@ TEST(ReadShapeKeyTest, AnythingThatCouldActIsNotAShape) {
            "SELECT 0x1F FROM t",
            "SELECT 1_000 FROM t",
            "SELECT 1abc FROM t",
-           // Comments, parameters, dollar quotes, other bytes.
-           "SELECT 1 -- x",
-           "SELECT /* x */ 1",
+           // What a comment hides; parameters, dollar quotes, other bytes.
+           "SELECT 1 -- x\n; DROP TABLE t",
+           "/* x */ DELETE FROM t",
+           "SELECT 1 /* x */; DROP TABLE t",
            "SELECT :x FROM t",
            "SELECT @x FROM t",
            "SELECT ? FROM t",
@@ -57,6 +58,18 @@ TEST(ReadShapeKeyTest, AnythingThatCouldActIsNotAShape) {
            "* FROM t",
        })
     EXPECT_EQ(ReadShapeKey(sql), "") << sql;
+}
+
+// An ORM's comment tags do not stop sharing: a statement with comments is
+// keyed by its tokens, under a mark no statement without one gets.
+TEST(ReadShapeKeyTest, CommentedSelectsShareAKeyOfTheirOwn) {
+  const std::string a = ReadShapeKey("SELECT a FROM t WHERE id = 1 /* controller:users */");
+  EXPECT_FALSE(a.empty());
+  EXPECT_EQ(a, ReadShapeKey("SELECT a FROM t WHERE id = 22 /* controller:users */"));
+  EXPECT_EQ(a, ReadShapeKey("/* tag */ SELECT a FROM t WHERE id = 3"));
+  EXPECT_EQ(a, ReadShapeKey("SELECT a FROM t -- note\nWHERE id = 4;"));
+  EXPECT_NE(a, ReadShapeKey("SELECT a FROM t WHERE id = 1"));
+  EXPECT_NE(a, ReadShapeKey("SELECT a FROM u WHERE id = 1 /* controller:users */"));
 }
 
 TEST(ReadShapeKeyTest, CaseAndASingleFinalSemicolonAreKept) {
