@@ -3,6 +3,7 @@
 #include <functional>
 #include <string_view>
 
+#include "base/text.h"
 #include "sql/internal/lexer.h"
 #include "sql/sql.h"
 
@@ -66,13 +67,6 @@ constexpr std::array<ShapeByte, 256> kShapeBytes = [] {
 bool IsWordByte(char c) {
   const ShapeByte kind = kShapeBytes[static_cast<unsigned char>(c)];
   return kind == ShapeByte::kWordStart || kind == ShapeByte::kDigit;
-}
-
-bool SameWordFolded(std::string_view word, std::string_view upper) {
-  if (word.size() != upper.size()) return false;
-  for (std::size_t i = 0; i < word.size(); ++i)
-    if ((word[i] & ~0x20) != upper[i]) return false;  // only a letter folds onto a capital
-  return true;
 }
 
 // The key of a statement with comments, from its tokens (the lexer drops
@@ -146,7 +140,7 @@ std::string ReadShapeKey(std::string_view statement) {
         std::size_t end = i + 1;
         while (end < statement.size() && IsWordByte(statement[end])) ++end;
         const std::string_view word = statement.substr(i, end - i);
-        if (first_word ? !SameWordFolded(word, "SELECT") : SameWordFolded(word, "INTO")) return "";
+        if (first_word ? !base::IEquals(word, "SELECT") : base::IEquals(word, "INTO")) return "";
         first_word = false;
         key.append(word);
         i = end;
